@@ -1,0 +1,127 @@
+#include "common/yaml.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+namespace einsim {
+namespace {
+
+SourceLoc mark_loc(const YAML::Mark& mark, const std::string& file) {
+  if (mark.line < 0) return SourceLoc{file, 0, 0};
+  return SourceLoc{file, mark.line + 1, mark.column + 1};
+}
+
+std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+
+}  // namespace
+
+YNode YNode::load_file(const std::string& file) {
+  if (!std::filesystem::is_regular_file(file)) throw UserError(SourceLoc{file}, "", "cannot read file");
+  try {
+    return YNode(YAML::LoadFile(file), file, "");
+  } catch (const YAML::Exception& e) {
+    throw UserError(mark_loc(e.mark, file), "", "invalid YAML: " + e.msg);
+  }
+}
+
+SourceLoc YNode::loc() const { return node_ ? mark_loc(node_.Mark(), file_) : SourceLoc{file_}; }
+
+void YNode::fail(const std::string& message) const { throw UserError(loc(), path_, message); }
+
+std::string YNode::as_string() const {
+  if (!is_scalar()) fail("expected a scalar value");
+  return node_.Scalar();
+}
+
+int64_t YNode::as_int() const {
+  const std::string text = as_string();
+  size_t used = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(text, &used, 10);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size()) fail(fmt::format("expected an integer, got '{}'", text));
+  return value;
+}
+
+double YNode::as_double() const {
+  const std::string text = as_string();
+  if (text == "inf" || text == ".inf" || text == "+inf" || text == "+.inf") return std::numeric_limits<double>::infinity();
+  if (text == "-inf" || text == "-.inf") return -std::numeric_limits<double>::infinity();
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || std::isnan(value)) fail(fmt::format("expected a number, got '{}'", text));
+  return value;
+}
+
+bool YNode::as_bool() const {
+  const std::string text = as_string();
+  if (text == "true") return true;
+  if (text == "false") return false;
+  fail(fmt::format("expected true or false, got '{}'", text));
+}
+
+std::vector<YNode> YNode::items() const {
+  if (!is_sequence()) fail("expected a list");
+  std::vector<YNode> out;
+  size_t i = 0;
+  for (const auto& item : node_) out.emplace_back(item, file_, fmt::format("{}[{}]", path_, i++));
+  return out;
+}
+
+MapReader::MapReader(const YNode& node) : node_(node) {
+  if (node.is_null()) return;
+  if (!node.is_map()) node.fail("expected a map of keys");
+  for (const auto& kv : node.raw()) {
+    const YNode key(kv.first, node.file(), node.path());
+    const std::string name = key.as_string();
+    for (const Entry& e : entries_)
+      if (e.key == name) throw UserError(key.loc(), join(node.path(), name), "duplicate key");
+    entries_.push_back(Entry{name, YNode(kv.second, node.file(), join(node.path(), name)), key.loc()});
+  }
+}
+
+std::optional<YNode> MapReader::optional(const std::string& key) {
+  asked_.push_back(key);
+  for (Entry& e : entries_) {
+    if (e.key == key) {
+      e.used = true;
+      return e.value;
+    }
+  }
+  return std::nullopt;
+}
+
+YNode MapReader::required(const std::string& key) {
+  if (auto v = optional(key)) return *v;
+  throw UserError(node_.loc(), join(node_.path(), key), "missing required key");
+}
+
+std::vector<std::pair<std::string, YNode>> MapReader::entries() {
+  std::vector<std::pair<std::string, YNode>> out;
+  for (Entry& e : entries_) {
+    e.used = true;
+    out.emplace_back(e.key, e.value);
+  }
+  return out;
+}
+
+void MapReader::finish() const {
+  for (const Entry& e : entries_)
+    if (!e.used)
+      throw UserError(e.key_loc, join(node_.path(), e.key),
+                      asked_.empty() ? "unknown key" : fmt::format("unknown key (expected one of: {})", fmt::join(asked_, ", ")));
+}
+
+}  // namespace einsim

@@ -1,0 +1,226 @@
+#include "sim/app/commands.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "workloads/analysis.hpp"
+#include "workloads/interpreter.hpp"
+#include "workloads/npy.hpp"
+
+namespace einsim::app {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Aligned columns for human-readable tables.
+std::string table(const std::vector<std::vector<std::string>>& rows, const std::string& indent = "  ") {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      width.resize(std::max(width.size(), r.size()));
+      width[i] = std::max(width[i], r[i].size());
+    }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line = indent;
+    for (size_t i = 0; i < r.size(); ++i) line += fmt::format("{:<{}}", r[i], i + 1 < r.size() ? width[i] + 2 : 0);
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string grouped(int64_t n) {
+  std::string s = std::to_string(n >= 0 ? n : -n), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i > 0 && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return (n < 0 ? "-" : "") + out;
+}
+
+std::string param_value(const Param& p) { return p.integer ? std::to_string(static_cast<int64_t>(p.value)) : fmt::format("{}", p.value); }
+
+std::string tensor_kind(const Tensor& t) { return t.is_input() ? "input" : t.output ? "output" : "intermediate"; }
+
+std::string shape_text(const Tensor& t) {
+  std::string s;
+  for (const Rank& r : t.ranks) s += (s.empty() ? "" : ", ") + fmt::format("{}={}", r.name, r.extent);
+  return "[" + s + "]";
+}
+
+std::vector<int64_t> shape_of(const Tensor& t) {
+  std::vector<int64_t> s;
+  for (const Rank& r : t.ranks) s.push_back(r.extent);
+  return s;
+}
+
+std::string ops_text(const OpCounts& ops) {
+  std::string s;
+  for (const auto& [k, n] : ops) s += (s.empty() ? "" : "  ") + k + " " + grouped(n);
+  return s.empty() ? "-" : s;
+}
+
+Json check_json(const Cascade& c, const Analysis& a) {
+  Json j;
+  j["name"] = c.name;
+  j["file"] = c.file;
+  Json params = Json::object();
+  for (const Param& p : c.params) p.integer ? (params[p.name] = static_cast<int64_t>(p.value)) : (params[p.name] = p.value);
+  j["params"] = params;
+  Json tensors = Json::object();
+  for (const Tensor& t : c.tensors) {
+    Json tj;
+    tj["kind"] = tensor_kind(t);
+    Json ranks = Json::array();
+    for (const Rank& r : t.ranks) ranks.push_back(r.name);
+    tj["ranks"] = ranks;
+    tj["shape"] = shape_of(t);
+    tj["dtype"] = dtype_name(t.dtype);
+    tj["bytes"] = t.bytes();
+    tensors[t.name] = tj;
+  }
+  j["tensors"] = tensors;
+  Json einsums = Json::array();
+  for (size_t i = 0; i < a.einsums.size(); ++i)
+    einsums.push_back(Json{{"name", a.einsums[i].name}, {"einsum", c.einsums[i].text}, {"points", a.einsums[i].points}, {"ops", a.einsums[i].ops}});
+  j["einsums"] = einsums;
+  j["ops"] = a.ops;
+  j["compulsory_bytes"] = a.compulsory_bytes;
+  Json passes = Json::object();
+  for (const auto& [rank, n] : a.passes) passes[rank] = n;
+  j["passes"] = passes;
+  return j;
+}
+
+void print_check(const Cascade& c, const Analysis& a) {
+  std::string out = fmt::format("{}  ({})\n", c.name, c.file);
+  if (!c.description.empty()) out += "  " + c.description + "\n";
+  std::string given, inferred;
+  for (const Param& p : c.params) (p.inferred ? inferred : given) += fmt::format(" {}={}", p.name, param_value(p));
+  out += "params:" + given + (inferred.empty() ? "" : "   (inferred:" + inferred + ")") + "\n\n";
+
+  std::vector<std::vector<std::string>> rows{{"tensor", "kind", "shape", "dtype", "bytes"}};
+  for (const Tensor& t : c.tensors) rows.push_back({t.name, tensor_kind(t), shape_text(t), std::string(dtype_name(t.dtype)), grouped(t.bytes())});
+  out += table(rows) + "\n";
+
+  rows = {{"einsum", "points", "ops"}};
+  for (const EinsumAnalysis& e : a.einsums) rows.push_back({e.name, grouped(e.points), ops_text(e.ops)});
+  out += table(rows) + "\n";
+
+  std::string passes;
+  for (const auto& [rank, n] : a.passes) passes += fmt::format(" {}={}", rank, n);
+  rows = {{"total ops", ops_text(a.ops)}, {"compulsory bytes", grouped(a.compulsory_bytes)}, {"passes", passes.substr(1)}};
+  out += table(rows, "");
+  std::cout << out;
+}
+
+}  // namespace
+
+WorkloadOverrides WorkloadArgs::overrides() const {
+  WorkloadOverrides o;
+  o.param_files = param_files;
+  for (const std::string& s : sets) {
+    const size_t eq = s.find('=');
+    const std::string path = s.substr(0, eq);
+    const std::string prefix = "workload.";
+    if (eq == std::string::npos || eq + 1 == s.size())
+      throw UserError(SourceLoc{}, "--set " + s, "expected PATH=VALUE, e.g. --set workload.M=4096");
+    if (path.rfind(prefix, 0) != 0 || path.size() == prefix.size())
+      throw UserError(SourceLoc{}, "--set " + path, "unknown path (workload params are set as workload.NAME=VALUE)");
+    o.params.emplace_back(path.substr(prefix.size()), s.substr(eq + 1));
+  }
+  return o;
+}
+
+int run_check(const WorkloadArgs& args) {
+  const Cascade c = load_cascade(args.file, args.overrides());
+  const Analysis a = analyze(c);
+  if (args.json) std::cout << check_json(c, a).dump(2) << '\n';
+  else print_check(c, a);
+  return 0;
+}
+
+int run_eval(const EvalArgs& args) {
+  const WorkloadOverrides overrides = args.workload.overrides();
+  const Cascade c = load_cascade(args.workload.file, overrides);
+  TensorValues inputs = random_inputs(c, args.seed);
+  if (!args.inputs_dir.empty()) {
+    for (const Tensor& t : c.tensors) {
+      if (!t.is_input()) continue;
+      const std::string file = (std::filesystem::path(args.inputs_dir) / (t.name + ".npy")).string();
+      NpyArray a = read_npy(file);
+      if (a.shape != shape_of(t))
+        throw UserError(SourceLoc{file}, "", fmt::format("input '{}' has shape ({}) but the workload needs ({})", t.name, fmt::join(a.shape, ", "), fmt::join(shape_of(t), ", ")));
+      inputs[t.name] = std::move(a.values);
+    }
+  }
+  EvalOptions options;
+  options.fp64 = args.accum == "fp64";
+  options.ideal = args.ideal;
+  const TensorValues values = evaluate(c, inputs, options);
+
+  Json j;
+  j["name"] = c.name;
+  j["seed"] = args.seed;
+  j["accum"] = args.accum;
+  j["ideal"] = args.ideal;
+  Json outputs = Json::object();
+  std::vector<std::vector<std::string>> rows{{"output", "shape", "min", "max", "mean"}};
+  for (const Tensor& t : c.tensors) {
+    if (!t.output) continue;
+    const std::vector<double>& v = values.at(t.name);
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    for (double x : v) {
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+      sum += x;
+    }
+    const double mean = v.empty() ? 0.0 : sum / static_cast<double>(v.size());
+    outputs[t.name] = Json{{"shape", shape_of(t)}, {"min", lo}, {"max", hi}, {"mean", mean}};
+    rows.push_back({t.name, shape_text(t), fmt::format("{:.6g}", lo), fmt::format("{:.6g}", hi), fmt::format("{:.6g}", mean)});
+    if (!args.out_dir.empty()) {
+      std::filesystem::create_directories(args.out_dir);
+      write_npy((std::filesystem::path(args.out_dir) / (t.name + ".npy")).string(), shape_of(t), v, options.fp64);
+    }
+  }
+  j["outputs"] = outputs;
+  std::string text = fmt::format("{}: evaluated with seed {}, {} arithmetic{}\n", c.name, args.seed, args.accum, args.ideal ? ", ideal storage" : "");
+  text += table(rows);
+
+  if (!args.compare.empty()) {
+    const Cascade other = load_cascade(args.compare, overrides);
+    TensorValues other_inputs;
+    for (const Tensor& t : other.tensors) {
+      if (!t.is_input()) continue;
+      auto it = inputs.find(t.name);
+      if (it != inputs.end() && c.tensor_index(t.name) >= 0 && shape_of(c.tensor(t.name)) != shape_of(t))
+        throw UserError(SourceLoc{args.compare}, "tensors." + t.name, fmt::format("input '{}' has shape {} here but {} in {}", t.name, shape_text(t), shape_text(c.tensor(t.name)), c.file));
+      other_inputs[t.name] = it != inputs.end() ? it->second : random_values(t.name, t.elements(), args.seed);
+    }
+    const TensorValues other_values = evaluate(other, other_inputs, options);
+    Json compare = Json::object();
+    rows = {{"output", "max_abs_err", "max_rel_err"}};
+    for (const Tensor& t : c.tensors) {
+      const int o = other.tensor_index(t.name);
+      if (!t.output || o < 0 || !other.tensors[static_cast<size_t>(o)].output) continue;
+      if (shape_of(t) != shape_of(other.tensors[static_cast<size_t>(o)]))
+        throw UserError(SourceLoc{args.compare}, "tensors." + t.name, fmt::format("output '{}' has another shape than in {}", t.name, c.file));
+      const ErrorStats s = compare_values(other_values.at(t.name), values.at(t.name));
+      compare[t.name] = Json{{"max_abs_err", s.max_abs_err}, {"max_rel_err", s.max_rel_err}};
+      rows.push_back({t.name, fmt::format("{:.3e}", s.max_abs_err), fmt::format("{:.3e}", s.max_rel_err)});
+    }
+    if (compare.empty()) throw UserError(SourceLoc{args.compare}, "", fmt::format("shares no output tensor with {}", c.file));
+    j["compare"] = compare;
+    text += fmt::format("compared with {} ({}), same inputs:\n", other.name, args.compare) + table(rows);
+  }
+  if (args.workload.json) std::cout << j.dump(2) << '\n';
+  else std::cout << text;
+  return 0;
+}
+
+}  // namespace einsim::app

@@ -1,0 +1,33 @@
+#pragma once
+// The einsim subcommands; main.cpp only parses the command line and maps errors to exit codes.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workloads/cascade.hpp"
+
+namespace einsim::app {
+
+struct WorkloadArgs {
+  std::string file;
+  std::vector<std::string> sets;         // --set path=value
+  std::vector<std::string> param_files;  // --params FILE
+  bool json = false;
+
+  WorkloadOverrides overrides() const;  // throws UserError on a malformed --set
+};
+
+struct EvalArgs {
+  WorkloadArgs workload;
+  uint64_t seed = 1;
+  std::string compare;     // another workload file
+  std::string out_dir;     // write outputs as .npy
+  std::string inputs_dir;  // read inputs from NAME.npy
+  std::string accum = "fp32";
+  bool ideal = false;
+};
+
+int run_check(const WorkloadArgs& args);
+int run_eval(const EvalArgs& args);
+
+}  // namespace einsim::app

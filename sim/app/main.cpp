@@ -1,0 +1,66 @@
+// einsim's command line: subcommands, their options, and the one place errors become exit codes
+// (2: bad input or usage; 3: internal error).
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "common/error.hpp"
+#include "sim/app/commands.hpp"
+
+namespace einsim {
+const char* git_revision();
+}
+
+namespace {
+
+void add_workload_options(CLI::App* cmd, einsim::app::WorkloadArgs& w) {
+  cmd->add_option("workload", w.file, "Workload YAML file (a cascade of Einsums)")->required();
+  cmd->add_option("--set", w.sets, "Override a param: workload.NAME=VALUE (repeatable)")->type_name("PATH=VALUE");
+  cmd->add_option("--params", w.param_files, "Apply a param preset file, e.g. configs/workloads/models/bert.yaml (repeatable)")
+      ->type_name("FILE");
+  cmd->add_flag("--json", w.json, "Print one JSON object instead of tables");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"einsim: cycle-level accelerator simulator and design-space explorer for transformer workloads"};
+  app.set_version_flag("--version", std::string("einsim ") + einsim::git_revision());
+  app.require_subcommand(1);
+
+  einsim::app::WorkloadArgs check_args;
+  CLI::App* check = app.add_subcommand("check", "Check a workload: shapes, bytes, op counts, compulsory traffic and passes");
+  add_workload_options(check, check_args);
+
+  einsim::app::EvalArgs eval_args;
+  CLI::App* eval = app.add_subcommand("eval", "Execute a workload in the reference interpreter on seeded random (or given) inputs");
+  add_workload_options(eval, eval_args.workload);
+  eval->add_option("--seed", eval_args.seed, "Seed of the random inputs")->capture_default_str();
+  eval->add_option("--compare", eval_args.compare, "Run this workload too, on the same inputs, and compare the outputs they share")
+      ->type_name("FILE");
+  eval->add_option("--out", eval_args.out_dir, "Write each output tensor to DIR/NAME.npy")->type_name("DIR");
+  eval->add_option("--inputs", eval_args.inputs_dir, "Read each input tensor from DIR/NAME.npy instead of drawing it")->type_name("DIR");
+  eval->add_option("--accum", eval_args.accum, "Arithmetic and accumulation precision")
+      ->check(CLI::IsMember({"fp32", "fp64"}))
+      ->capture_default_str();
+  eval->add_flag("--ideal", eval_args.ideal, "Do not round stored tensors to their dtypes");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    if (*check) return einsim::app::run_check(check_args);
+    if (*eval) return einsim::app::run_eval(eval_args);
+  } catch (const einsim::UserError& e) {
+    std::cerr << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "einsim: internal error: " << e.what() << '\n';
+    return 3;
+  }
+  return 0;
+}

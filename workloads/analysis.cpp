@@ -1,0 +1,121 @@
+#include "workloads/analysis.hpp"
+
+#include <algorithm>
+
+namespace einsim {
+
+OpCounts einsum_ops(const Einsum& e) {
+  OpCounts ops;
+  const int64_t n = e.points();
+  const Node& root = e.program.back();
+  const bool reduces = !e.reduced.empty();
+  // A sum of products is a multiply-accumulate: the root multiply merges into the reduction.
+  const bool mac = reduces && e.reduce == Reduce::sum && root.op == Op::mul;
+  for (size_t i = 0; i < e.program.size(); ++i) {
+    const Op op = e.program[i].op;
+    if (op == Op::constant || op == Op::read || (mac && i + 1 == e.program.size())) continue;
+    ops[std::string(op_name(op))] += n;
+  }
+  if (mac) ops["mac"] += n;
+  else if (reduces) ops[e.reduce == Reduce::sum ? "add" : e.reduce == Reduce::max ? "max" : "min"] += n;
+  return ops;
+}
+
+namespace {
+
+// Which index variables of each Einsum and which ranks of each tensor run along `rank`: seeded by the input
+// tensors' ranks of that name and propagated through index expressions (m -> m1, m0 -> BQK's ranks -> ...).
+struct RankFlow {
+  std::vector<std::vector<bool>> var;     // [einsum][var]
+  std::vector<std::vector<bool>> tensor;  // [tensor][rank]
+};
+
+RankFlow flow_of(const Cascade& c, const std::string& rank) {
+  RankFlow f;
+  for (const Tensor& t : c.tensors) {
+    std::vector<bool> r(t.ranks.size(), false);
+    if (t.is_input())
+      for (size_t i = 0; i < t.ranks.size(); ++i) r[i] = t.ranks[i].name == rank;
+    f.tensor.push_back(r);
+  }
+  for (const Einsum& e : c.einsums) f.var.emplace_back(e.vars.size(), false);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t ei = 0; ei < c.einsums.size(); ++ei) {
+      const Einsum& e = c.einsums[ei];
+      for (const Access& a : e.reads)
+        for (size_t r = 0; r < a.index.size(); ++r)
+          if (f.tensor[static_cast<size_t>(a.tensor)][r])
+            for (auto [v, coef] : a.index[r].terms)
+              if (!f.var[ei][static_cast<size_t>(v)]) changed = f.var[ei][static_cast<size_t>(v)] = true;
+      for (size_t r = 0; r < e.out.index.size(); ++r)
+        for (auto [v, coef] : e.out.index[r].terms)
+          if (f.var[ei][static_cast<size_t>(v)] && !f.tensor[static_cast<size_t>(e.out.tensor)][r])
+            changed = f.tensor[static_cast<size_t>(e.out.tensor)][r] = true;
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+// Each tensor gets the pass in which its elements become available, and whether they stream out during that
+// pass (they still run along the rank) or exist only once it is complete (the rank was reduced away, or only
+// a fixed element of it is read). An Einsum that iterates along the rank joins the pass of streaming data and
+// must start a new pass after complete data.
+int passes_over(const Cascade& c, const std::string& rank) {
+  const RankFlow f = flow_of(c, rank);
+  struct Level {
+    int pass = 0;
+    bool complete = false;
+  };
+  std::vector<Level> level(c.tensors.size());
+  int passes = 0;
+  const size_t rounds = c.einsums.size() + 2;  // levels only grow, and recurrences settle in one round
+  for (size_t round = 0; round < rounds; ++round) {
+    bool changed = false;
+    for (size_t ei = 0; ei < c.einsums.size(); ++ei) {
+      const Einsum& e = c.einsums[ei];
+      const bool iterates = std::find(f.var[ei].begin(), f.var[ei].end(), true) != f.var[ei].end();
+      int pass = iterates ? 1 : 0;
+      for (const Access& a : e.reads) {
+        const Level& in = level[static_cast<size_t>(a.tensor)];
+        bool fixed_element = false;  // a constant index on a rank that runs along `rank`
+        for (size_t r = 0; r < a.index.size(); ++r)
+          fixed_element |= f.tensor[static_cast<size_t>(a.tensor)][r] && a.index[r].terms.empty();
+        const bool complete = in.complete || fixed_element;
+        pass = std::max(pass, in.pass + (iterates && complete && in.pass > 0 ? 1 : 0));
+      }
+      const bool streams = std::find(f.tensor[static_cast<size_t>(e.out.tensor)].begin(), f.tensor[static_cast<size_t>(e.out.tensor)].end(), true) !=
+                           f.tensor[static_cast<size_t>(e.out.tensor)].end();
+      const Level out{pass, !streams};
+      Level& cur = level[static_cast<size_t>(e.out.tensor)];
+      if (out.pass > cur.pass || (out.pass == cur.pass && out.complete && !cur.complete)) {
+        cur = out;
+        changed = true;
+      }
+      if (iterates) passes = std::max(passes, pass);
+    }
+    if (!changed) break;
+  }
+  return std::max(passes, 1);
+}
+
+Analysis analyze(const Cascade& c) {
+  Analysis a;
+  for (const Einsum& e : c.einsums) {
+    EinsumAnalysis ea{e.name, e.points(), einsum_ops(e)};
+    for (const auto& [kind, n] : ea.ops) a.ops[kind] += n;
+    a.einsums.push_back(std::move(ea));
+  }
+  for (const Tensor& t : c.tensors) {
+    if (t.is_input() || t.output) a.compulsory_bytes += t.bytes();
+    if (!t.is_input()) continue;
+    for (const Rank& r : t.ranks)
+      if (std::none_of(a.passes.begin(), a.passes.end(), [&](const auto& p) { return p.first == r.name; }))
+        a.passes.emplace_back(r.name, passes_over(c, r.name));
+  }
+  return a;
+}
+
+}  // namespace einsim

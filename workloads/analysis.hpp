@@ -1,0 +1,33 @@
+#pragma once
+// Hardware-independent analyses of a cascade: operation counts, compulsory traffic and passes.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "workloads/cascade.hpp"
+
+namespace einsim {
+
+using OpCounts = std::map<std::string, int64_t>;  // kind ("mac", "add", "exp", ...) -> count
+
+struct EinsumAnalysis {
+  std::string name;
+  int64_t points = 0;  // size of the iteration space
+  OpCounts ops;
+};
+
+struct Analysis {
+  std::vector<EinsumAnalysis> einsums;
+  OpCounts ops;
+  int64_t compulsory_bytes = 0;                     // inputs read once + outputs written once
+  std::vector<std::pair<std::string, int>> passes;  // rank of an input tensor -> passes, in order of appearance
+};
+
+OpCounts einsum_ops(const Einsum& e);
+// The least number of passes over the fibers of `rank` (a rank name of an input tensor) the cascade forces.
+int passes_over(const Cascade& c, const std::string& rank);
+Analysis analyze(const Cascade& c);
+
+}  // namespace einsim

@@ -1,0 +1,125 @@
+#pragma once
+// The cascade IR: validated tensors with inferred shapes, Einsums compiled to small expression programs over
+// affine tensor accesses, and an execution schedule in which recurrences run in lockstep along their index.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.hpp"
+#include "workloads/dtype.hpp"
+
+namespace einsim {
+
+struct Param {
+  std::string name;
+  double value = 0;
+  bool integer = true;
+  bool inferred = false;  // an index extent found by shape inference (M1 from m1*M0+m0), not written by the user
+  std::string expression;  // non-empty when the value was computed from other params
+};
+
+struct Rank {
+  std::string name;
+  int64_t extent = 0;
+};
+
+struct Tensor {
+  std::string name;
+  std::vector<Rank> ranks;
+  DType dtype = DType::fp32;
+  bool output = false;
+  int writer = -1;  // the Einsum that writes it; -1 for an input
+  std::optional<double> init;
+  int iterative_rank = -1;  // the rank a recurrence writes at index+offset
+  SourceLoc loc;
+
+  bool is_input() const { return writer < 0; }
+  int64_t elements() const;
+  int64_t bytes() const { return elements() * dtype_bytes(dtype); }
+  std::vector<int64_t> strides() const;  // row-major, in elements
+};
+
+// sum(coefficient * index) + constant, over the Einsum's index variables.
+struct Affine {
+  int64_t constant = 0;
+  std::vector<std::pair<int, int64_t>> terms;  // (var, coefficient), coefficients non-zero
+
+  int bare_var() const { return terms.size() == 1 && terms[0].second == 1 && constant == 0 ? terms[0].first : -1; }
+  int64_t coefficient(int var) const;
+};
+
+struct Access {
+  int tensor = -1;
+  std::vector<Affine> index;  // one per rank
+  int col = 0;                // 1-based column in the source line
+};
+
+enum class Op : uint8_t { constant, read, neg, add, sub, mul, div, max, min, exp, sqrt, rsqrt, relu, gelu, silu, reciprocal };
+
+// One node of an Einsum's expression program; nodes are in post-order and the last one is the root.
+struct Node {
+  Op op = Op::constant;
+  int a = -1;  // operand nodes
+  int b = -1;
+  double value = 0;  // constant
+  int read = -1;     // index into Einsum::reads
+};
+
+enum class Reduce : uint8_t { sum, max, min };
+
+struct Var {
+  std::string name;
+  int64_t extent = 0;
+  std::string rank;  // the rank it spans
+};
+
+struct Einsum {
+  std::string name;  // the tensor it writes
+  std::string text;
+  SourceLoc loc;
+  std::vector<Var> vars;
+  Access out;
+  std::vector<Access> reads;
+  std::vector<Node> program;
+  Reduce reduce = Reduce::sum;
+  std::vector<int> reduced;  // the vars absent from the output
+
+  int64_t points() const;  // size of the iteration space
+  int var_index(const std::string& name) const;
+};
+
+// Einsums executed as a unit: one Einsum, or a recurrence whose Einsums run in lockstep along `step_var`.
+struct Group {
+  std::vector<int> einsums;  // execution order within a step
+  std::string step_var;      // empty when not a recurrence
+  int64_t steps = 1;
+};
+
+struct Cascade {
+  std::string name;
+  std::string description;
+  std::string file;
+  std::vector<Param> params;
+  std::vector<Tensor> tensors;
+  std::vector<Einsum> einsums;
+  std::vector<Group> schedule;
+
+  int tensor_index(const std::string& name) const;
+  const Tensor& tensor(const std::string& name) const;
+  const Param* param(const std::string& name) const;
+};
+
+// Command-line changes to a workload: param presets (--params FILE) then single params (--set workload.X=V).
+struct WorkloadOverrides {
+  std::vector<std::string> param_files;
+  std::vector<std::pair<std::string, std::string>> params;  // name, value text
+};
+
+// Parses, infers and checks a workload file; throws UserError on bad input.
+Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides = {});
+
+std::string_view op_name(Op op);
+
+}  // namespace einsim

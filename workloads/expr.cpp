@@ -1,0 +1,244 @@
+#include "workloads/expr.hpp"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <cstdlib>
+
+namespace einsim {
+namespace {
+
+struct Token {
+  enum class Kind { ident, number, punct, end };
+  Kind kind = Kind::end;
+  std::string text;
+  double value = 0;
+  int col = 0;
+};
+
+std::vector<Token> lex(const std::string& s) {
+  std::vector<Token> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+      continue;
+    }
+    Token t;
+    t.col = static_cast<int>(i);
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t j = i;
+      while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_')) ++j;
+      t.kind = Token::Kind::ident;
+      t.text = s.substr(i, j - i);
+      i = j;
+    } else if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+      char* end = nullptr;
+      t.value = std::strtod(s.c_str() + i, &end);
+      const size_t j = static_cast<size_t>(end - s.c_str());
+      t.kind = Token::Kind::number;
+      t.text = s.substr(i, j - i);
+      i = j;
+    } else if (std::string_view("+-*/()[],=").find(c) != std::string_view::npos) {
+      t.kind = Token::Kind::punct;
+      t.text = std::string(1, c);
+      ++i;
+    } else {
+      throw SyntaxError{fmt::format("unexpected character '{}'", c), static_cast<int>(i)};
+    }
+    out.push_back(std::move(t));
+  }
+  Token end;
+  end.col = static_cast<int>(s.size());
+  out.push_back(end);
+  return out;
+}
+
+bool is_reduction_name(const std::string& n) { return n == "max" || n == "min" || n == "sum"; }
+
+class Parser {
+ public:
+  explicit Parser(const std::string& text) : toks_(lex(text)) {}
+
+  EinsumSyntax einsum() {
+    EinsumSyntax out;
+    const Token& t = peek();
+    if (t.kind != Token::Kind::ident) fail("expected the output tensor, such as Z[m,n]");
+    out.lhs = primary();
+    if (out.lhs.kind != Expr::Kind::access) fail_at("the left-hand side must be a tensor access such as Z[m,n]", out.lhs.col);
+    expect("=", "expected '=' after the output tensor");
+    out.rhs = rhs();
+    if (peek().kind != Token::Kind::end) fail(fmt::format("unexpected '{}'", peek().text));
+    return out;
+  }
+
+  Expr whole_expression() {
+    Expr e = expr();
+    if (peek().kind != Token::Kind::end) fail(fmt::format("unexpected '{}'", peek().text));
+    return e;
+  }
+
+ private:
+  const Token& peek(size_t ahead = 0) const { return toks_[std::min(pos_ + ahead, toks_.size() - 1)]; }
+  Token next() { return toks_[pos_ < toks_.size() - 1 ? pos_++ : pos_]; }
+  bool accept(const char* p) {
+    if (peek().kind == Token::Kind::punct && peek().text == p) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void expect(const char* p, const std::string& message) {
+    if (!accept(p)) fail(message);
+  }
+  [[noreturn]] void fail(const std::string& message) const { fail_at(message, peek().col); }
+  [[noreturn]] static void fail_at(const std::string& message, int col) { throw SyntaxError{message, col}; }
+
+  static bool starts_operand(const Token& t) {
+    return t.kind == Token::Kind::ident || t.kind == Token::Kind::number || (t.kind == Token::Kind::punct && t.text == "(");
+  }
+
+  // rhs := ('max'|'min'|'sum') '(' ident {',' ident} ')' expr | expr
+  Expr rhs() {
+    if (peek().kind == Token::Kind::ident && is_reduction_name(peek().text) && peek(1).text == "(") {
+      const size_t save = pos_;
+      Expr r;
+      r.kind = Expr::Kind::reduce;
+      r.col = peek().col;
+      r.name = next().text;
+      next();  // (
+      bool all_names = true;
+      do {
+        if (peek().kind != Token::Kind::ident || (peek(1).text != "," && peek(1).text != ")")) {
+          all_names = false;
+          break;
+        }
+        r.var_cols.push_back(peek().col);
+        r.vars.push_back(next().text);
+      } while (accept(","));
+      if (all_names && accept(")") && starts_operand(peek())) {
+        r.args.push_back(expr());
+        return r;
+      }
+      pos_ = save;  // an ordinary call such as max(a, b)
+    }
+    return expr();
+  }
+
+  Expr binary(char op, Expr a, Expr b, int col) {
+    Expr e;
+    e.kind = Expr::Kind::binary;
+    e.op = op;
+    e.col = col;
+    e.args.push_back(std::move(a));
+    e.args.push_back(std::move(b));
+    return e;
+  }
+
+  Expr expr() {
+    Expr e = term();
+    while (peek().kind == Token::Kind::punct && (peek().text == "+" || peek().text == "-")) {
+      const Token op = next();
+      e = binary(op.text[0], std::move(e), term(), op.col);
+    }
+    return e;
+  }
+
+  Expr term() {
+    Expr e = unary();
+    while (peek().kind == Token::Kind::punct && (peek().text == "*" || peek().text == "/")) {
+      const Token op = next();
+      e = binary(op.text[0], std::move(e), unary(), op.col);
+    }
+    return e;
+  }
+
+  Expr unary() {
+    if (peek().kind == Token::Kind::punct && peek().text == "-") {
+      Expr e;
+      e.kind = Expr::Kind::unary;
+      e.op = '-';
+      e.col = next().col;
+      e.args.push_back(unary());
+      return e;
+    }
+    return primary();
+  }
+
+  std::vector<Expr> arguments(const char* close) {
+    std::vector<Expr> args;
+    if (accept(close)) return args;
+    do {
+      args.push_back(expr());
+    } while (accept(","));
+    expect(close, fmt::format("expected ',' or '{}'", close));
+    return args;
+  }
+
+  Expr primary() {
+    const Token t = peek();
+    Expr e;
+    e.col = t.col;
+    if (t.kind == Token::Kind::number) {
+      next();
+      e.kind = Expr::Kind::number;
+      e.value = t.value;
+      return e;
+    }
+    if (t.kind == Token::Kind::punct && t.text == "(") {
+      next();
+      e = expr();
+      expect(")", "expected ')'");
+      return e;
+    }
+    if (t.kind != Token::Kind::ident) fail(t.kind == Token::Kind::end ? "unexpected end of expression" : fmt::format("unexpected '{}'", t.text));
+    next();
+    e.name = t.text;
+    if (accept("[")) {
+      e.kind = Expr::Kind::access;
+      e.args = arguments("]");
+    } else if (accept("(")) {
+      e.kind = Expr::Kind::call;
+      e.args = arguments(")");
+      if (is_reduction_name(e.name) && starts_operand(peek()))
+        fail_at(fmt::format("a reduction '{}(...)' must be the whole right-hand side of the Einsum", e.name), e.col);
+    } else {
+      e.kind = Expr::Kind::name;
+    }
+    return e;
+  }
+
+  std::vector<Token> toks_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+EinsumSyntax parse_einsum(const std::string& text) { return Parser(text).einsum(); }
+
+Expr parse_expression(const std::string& text) { return Parser(text).whole_expression(); }
+
+std::string to_string(const Expr& e) {
+  auto list = [](const std::vector<Expr>& args) {
+    std::string out;
+    for (const Expr& a : args) out += (out.empty() ? "" : ",") + to_string(a);
+    return out;
+  };
+  switch (e.kind) {
+    case Expr::Kind::number: return fmt::format("{}", e.value);
+    case Expr::Kind::name: return e.name;
+    case Expr::Kind::access: return e.name + "[" + list(e.args) + "]";
+    case Expr::Kind::unary: return "-" + to_string(e.args[0]);
+    case Expr::Kind::binary: return "(" + to_string(e.args[0]) + e.op + to_string(e.args[1]) + ")";
+    case Expr::Kind::call: return e.name + "(" + list(e.args) + ")";
+    case Expr::Kind::reduce: {
+      std::string vars;
+      for (const std::string& v : e.vars) vars += (vars.empty() ? "" : ",") + v;
+      return e.name + "(" + vars + ") " + to_string(e.args[0]);
+    }
+  }
+  return {};
+}
+
+}  // namespace einsim

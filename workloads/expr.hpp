@@ -1,0 +1,47 @@
+#pragma once
+// Syntax of Einsum expressions and param expressions: a small recursive-descent parser producing an AST
+// whose nodes remember their column, so that semantic errors can point at the offending token.
+#include <string>
+#include <vector>
+
+namespace einsim {
+
+struct Expr {
+  enum class Kind {
+    number,  // value
+    name,    // a param, constant or index variable: name
+    access,  // name[args...]
+    unary,   // op '-' on args[0]
+    binary,  // op in + - * / on args[0], args[1]
+    call,    // name(args...)
+    reduce,  // name in max/min/sum over `vars`, body args[0]
+  };
+  Kind kind = Kind::number;
+  double value = 0;
+  std::string name;
+  char op = 0;
+  std::vector<Expr> args;
+  std::vector<std::string> vars;
+  std::vector<int> var_cols;
+  int col = 0;  // 0-based offset into the source text
+};
+
+struct EinsumSyntax {
+  Expr lhs;  // an access
+  Expr rhs;
+};
+
+// A syntax error: the message and its 0-based column in the parsed text.
+struct SyntaxError {
+  std::string message;
+  int col = 0;
+};
+
+// Both throw SyntaxError.
+EinsumSyntax parse_einsum(const std::string& text);
+Expr parse_expression(const std::string& text);
+
+// Renders an expression back to text (for messages).
+std::string to_string(const Expr& e);
+
+}  // namespace einsim

@@ -1,0 +1,296 @@
+#include "workloads/interpreter.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace einsim {
+namespace {
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char ch : s) h = (h ^ ch) * 0x100000001b3ULL;
+  return h;
+}
+
+// The value of one node of an Einsum's program along the inner loop: a row, or one value for the whole row.
+template <typename T>
+struct Value {
+  const T* row = nullptr;
+  T scalar = 0;
+  bool varying() const { return row != nullptr; }
+  T at(int64_t i) const { return row ? row[i] : scalar; }
+};
+
+template <typename T>
+T apply(Op op, T a, T b) {
+  switch (op) {
+    case Op::neg: return -a;
+    case Op::add: return a + b;
+    case Op::sub: return a - b;
+    case Op::mul: return a * b;
+    case Op::div: return a / b;
+    case Op::max: return std::max(a, b);
+    case Op::min: return std::min(a, b);
+    case Op::exp: return std::exp(a);
+    case Op::sqrt: return std::sqrt(a);
+    case Op::rsqrt: return T(1) / std::sqrt(a);
+    case Op::relu: return std::max(a, T(0));
+    case Op::gelu: return T(0.5) * a * (T(1) + std::erf(a / std::sqrt(T(2))));
+    case Op::silu: return a / (T(1) + std::exp(-a));
+    case Op::reciprocal: return T(1) / a;
+    default: return a;
+  }
+}
+
+// Applies `op` along a row; the switch sits outside the loop so each case is a tight loop.
+template <typename T>
+void apply_row(Op op, T* out, Value<T> a, Value<T> b, int64_t n) {
+  auto loop = [&](auto f) {
+    if (a.row && b.row)
+      for (int64_t i = 0; i < n; ++i) out[i] = f(a.row[i], b.row[i]);
+    else if (a.row)
+      for (int64_t i = 0; i < n; ++i) out[i] = f(a.row[i], b.scalar);
+    else
+      for (int64_t i = 0; i < n; ++i) out[i] = f(a.scalar, b.row[i]);
+  };
+  switch (op) {
+    case Op::add: return loop([](T x, T y) { return x + y; });
+    case Op::sub: return loop([](T x, T y) { return x - y; });
+    case Op::mul: return loop([](T x, T y) { return x * y; });
+    case Op::div: return loop([](T x, T y) { return x / y; });
+    case Op::max: return loop([](T x, T y) { return std::max(x, y); });
+    case Op::min: return loop([](T x, T y) { return std::min(x, y); });
+    default: return loop([op](T x, T) { return apply(op, x, T(0)); });
+  }
+}
+
+template <typename T>
+T identity(Reduce r) {
+  return r == Reduce::sum ? T(0) : r == Reduce::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+}
+
+template <typename T>
+T combine(Reduce r, T acc, T x) {
+  return r == Reduce::sum ? acc + x : r == Reduce::max ? std::max(acc, x) : std::min(acc, x);
+}
+
+template <typename T>
+class Executor {
+ public:
+  Executor(const Cascade& c, const EvalOptions& o) : c_(c), o_(o) {}
+
+  TensorValues run(const TensorValues& inputs) {
+    for (const Tensor& t : c_.tensors) {
+      std::vector<T> d(static_cast<size_t>(t.elements()), static_cast<T>(t.init.value_or(0.0)));
+      if (t.is_input()) {
+        const auto it = inputs.find(t.name);
+        if (it == inputs.end() || it->second.size() != d.size())
+          throw UserError(fmt::format("input '{}' needs {} values", t.name, d.size()));
+        for (size_t i = 0; i < d.size(); ++i) d[i] = store(t.dtype, it->second[i]);
+      }
+      data_.push_back(std::move(d));
+    }
+    for (const Group& g : c_.schedule) {
+      if (g.step_var.empty()) {
+        run_einsum(c_.einsums[static_cast<size_t>(g.einsums[0])], -1, 0);
+        continue;
+      }
+      for (int64_t step = 0; step < g.steps; ++step)
+        for (int e : g.einsums) {
+          const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
+          run_einsum(einsum, einsum.var_index(g.step_var), step);
+        }
+    }
+    TensorValues out;
+    for (size_t t = 0; t < c_.tensors.size(); ++t) out[c_.tensors[t].name].assign(data_[t].begin(), data_[t].end());
+    return out;
+  }
+
+ private:
+  T store(DType t, double x) const {
+    if (o_.ideal) return static_cast<T>(x);
+    return static_cast<T>(round_to(t, x));
+  }
+
+  // Linear addressing of an access: element = base + sum(stride[v] * v).
+  struct Linear {
+    int64_t base = 0;
+    std::vector<int64_t> stride;
+  };
+
+  Linear linear(const Einsum& e, const Access& a) const {
+    const std::vector<int64_t> ts = c_.tensors[static_cast<size_t>(a.tensor)].strides();
+    Linear l;
+    l.stride.assign(e.vars.size(), 0);
+    for (size_t r = 0; r < a.index.size(); ++r) {
+      l.base += ts[r] * a.index[r].constant;
+      for (auto [v, coef] : a.index[r].terms) l.stride[static_cast<size_t>(v)] += ts[r] * coef;
+    }
+    return l;
+  }
+
+  // Runs one Einsum, or one step of it when `fixed` names the index held at `at`. The innermost loop runs
+  // along one index as whole rows, so the program is interpreted once per row, not once per element.
+  void run_einsum(const Einsum& e, int fixed, int64_t at) {
+    const size_t nv = e.vars.size();
+    std::vector<int64_t> lo(nv, 0), hi(nv);
+    for (size_t v = 0; v < nv; ++v) hi[v] = e.vars[v].extent;
+    if (fixed >= 0) {
+      lo[static_cast<size_t>(fixed)] = at;
+      hi[static_cast<size_t>(fixed)] = at + 1;
+    }
+    const Linear out = linear(e, e.out);
+    std::vector<Linear> reads;
+    for (const Access& a : e.reads) reads.push_back(linear(e, a));
+
+    int inner = -1;
+    int64_t best = 0;
+    for (size_t v = 0; v < nv; ++v) {
+      int64_t unit = 1 + (std::abs(out.stride[v]) == 1);
+      for (const Linear& l : reads) unit += std::abs(l.stride[v]) == 1;
+      const int64_t score = (hi[v] - lo[v]) * unit;
+      if (hi[v] - lo[v] > 1 && score > best) {
+        best = score;
+        inner = static_cast<int>(v);
+      }
+    }
+    const int64_t n = inner >= 0 ? hi[static_cast<size_t>(inner)] - lo[static_cast<size_t>(inner)] : 1;
+    const bool reduces = !e.reduced.empty();
+    const bool inner_reduced = std::find(e.reduced.begin(), e.reduced.end(), inner) != e.reduced.end();
+    std::vector<int> outer_vars, red_vars;
+    for (size_t v = 0; v < nv; ++v) {
+      if (static_cast<int>(v) == inner) continue;
+      (std::find(e.reduced.begin(), e.reduced.end(), static_cast<int>(v)) != e.reduced.end() ? red_vars : outer_vars).push_back(static_cast<int>(v));
+    }
+    auto inner_stride = [&](const Linear& l) { return inner >= 0 ? l.stride[static_cast<size_t>(inner)] : 0; };
+
+    const size_t np = e.program.size();
+    std::vector<std::vector<T>> buffers(np);
+    std::vector<Value<T>> values(np);
+    for (size_t i = 0; i < np; ++i) buffers[i].resize(static_cast<size_t>(n));
+    std::vector<T> acc(static_cast<size_t>(inner_reduced ? 1 : n));
+    const Tensor& out_tensor = c_.tensors[static_cast<size_t>(e.out.tensor)];
+    const bool round = !o_.ideal && out_tensor.dtype != DType::fp64 && !(out_tensor.dtype == DType::fp32 && sizeof(T) == 4);
+    T* out_data = data_[static_cast<size_t>(e.out.tensor)].data();
+    const int64_t out_step = inner_reduced ? 0 : inner_stride(out);
+
+    std::vector<int64_t> cur(lo);
+    auto offset = [&](const Linear& l) {
+      int64_t off = l.base;
+      for (size_t v = 0; v < nv; ++v)
+        if (static_cast<int>(v) != inner) off += l.stride[v] * cur[v];
+      return off + (inner >= 0 ? l.stride[static_cast<size_t>(inner)] * lo[static_cast<size_t>(inner)] : 0);
+    };
+    // Advances an odometer over `vars`; false when it wraps around.
+    auto advance = [&](const std::vector<int>& vars) {
+      for (size_t k = vars.size(); k-- > 0;) {
+        const size_t v = static_cast<size_t>(vars[k]);
+        if (++cur[v] < hi[v]) return true;
+        cur[v] = lo[v];
+      }
+      return false;
+    };
+
+    do {
+      std::fill(acc.begin(), acc.end(), identity<T>(e.reduce));
+      do {
+        for (size_t i = 0; i < np; ++i) {
+          const Node& node = e.program[i];
+          Value<T>& val = values[i];
+          if (node.op == Op::constant) {
+            val = Value<T>{nullptr, static_cast<T>(node.value)};
+          } else if (node.op == Op::read) {
+            const Linear& l = reads[static_cast<size_t>(node.read)];
+            const T* src = data_[static_cast<size_t>(e.reads[static_cast<size_t>(node.read)].tensor)].data() + offset(l);
+            const int64_t s = inner_stride(l);
+            if (s == 0) {
+              val = Value<T>{nullptr, *src};
+            } else if (s == 1) {
+              val = Value<T>{src, 0};
+            } else {
+              T* buf = buffers[i].data();
+              for (int64_t k = 0; k < n; ++k) buf[k] = src[k * s];
+              val = Value<T>{buf, 0};
+            }
+          } else {
+            const Value<T> a = values[static_cast<size_t>(node.a)];
+            const Value<T> b = node.b >= 0 ? values[static_cast<size_t>(node.b)] : Value<T>{nullptr, 0};
+            if (!a.varying() && !b.varying()) {
+              val = Value<T>{nullptr, apply(node.op, a.scalar, b.scalar)};
+            } else {
+              apply_row(node.op, buffers[i].data(), a, b, n);
+              val = Value<T>{buffers[i].data(), 0};
+            }
+          }
+        }
+        const Value<T> r = values[np - 1];
+        if (!reduces) {
+          for (int64_t k = 0; k < n; ++k) acc[static_cast<size_t>(k)] = r.at(k);
+        } else if (inner_reduced) {
+          T row = identity<T>(e.reduce);
+          if (r.varying()) {
+            for (int64_t k = 0; k < n; ++k) row = combine(e.reduce, row, r.row[k]);
+          } else {
+            row = e.reduce == Reduce::sum ? r.scalar * static_cast<T>(n) : r.scalar;
+          }
+          acc[0] = combine(e.reduce, acc[0], row);
+        } else {
+          for (int64_t k = 0; k < n; ++k) acc[static_cast<size_t>(k)] = combine(e.reduce, acc[static_cast<size_t>(k)], r.at(k));
+        }
+      } while (advance(red_vars));
+      T* dst = out_data + offset(out);
+      for (size_t k = 0; k < acc.size(); ++k)
+        dst[static_cast<int64_t>(k) * out_step] = round ? static_cast<T>(round_to(out_tensor.dtype, acc[k])) : acc[k];
+    } while (advance(outer_vars));
+  }
+
+  const Cascade& c_;
+  const EvalOptions& o_;
+  std::vector<std::vector<T>> data_;
+};
+
+}  // namespace
+
+std::vector<double> random_values(const std::string& name, int64_t elements, uint64_t seed) {
+  uint64_t state = seed ^ fnv1a(name);
+  std::vector<double> out(static_cast<size_t>(elements));
+  for (double& x : out) x = static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-52 - 1.0;
+  return out;
+}
+
+TensorValues random_inputs(const Cascade& c, uint64_t seed) {
+  TensorValues out;
+  for (const Tensor& t : c.tensors)
+    if (t.is_input()) out[t.name] = random_values(t.name, t.elements(), seed);
+  return out;
+}
+
+TensorValues evaluate(const Cascade& c, const TensorValues& inputs, const EvalOptions& options) {
+  if (options.fp64) return Executor<double>(c, options).run(inputs);
+  return Executor<float>(c, options).run(inputs);
+}
+
+ErrorStats compare_values(const std::vector<double>& a, const std::vector<double>& reference) {
+  if (a.size() != reference.size()) throw InternalError("compare_values: sizes differ");
+  ErrorStats s;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double err = std::fabs(a[i] - reference[i]);
+    const double rel = err / std::max(std::fabs(reference[i]), static_cast<double>(std::numeric_limits<float>::min()));
+    // NaN must not hide: a NaN error counts as infinite.
+    s.max_abs_err = std::max(s.max_abs_err, std::isnan(err) ? INFINITY : err);
+    s.max_rel_err = std::max(s.max_rel_err, std::isnan(rel) ? INFINITY : rel);
+  }
+  return s;
+}
+
+}  // namespace einsim

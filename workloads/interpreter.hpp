@@ -1,0 +1,34 @@
+#pragma once
+// The reference interpreter: executes a cascade on concrete values, the oracle the other fidelities and the
+// reference kernels are checked against.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "workloads/cascade.hpp"
+
+namespace einsim {
+
+struct EvalOptions {
+  bool fp64 = false;  // arithmetic and accumulation in fp64 instead of fp32
+  bool ideal = false;  // keep every tensor at the arithmetic precision instead of rounding it to its dtype
+};
+
+using TensorValues = std::map<std::string, std::vector<double>>;  // name -> row-major elements
+
+// Uniform values in [-1, 1), drawn from the seed and the tensor's name alone, so that two cascades with an
+// input of the same name and size receive the same values.
+std::vector<double> random_values(const std::string& name, int64_t elements, uint64_t seed);
+TensorValues random_inputs(const Cascade& c, uint64_t seed);
+
+// Executes the cascade. `inputs` holds every input tensor by name; returns every tensor's final values.
+TensorValues evaluate(const Cascade& c, const TensorValues& inputs, const EvalOptions& options);
+
+struct ErrorStats {
+  double max_abs_err = 0;
+  double max_rel_err = 0;  // max |a-b| / max(|b|, smallest normal fp32)
+};
+ErrorStats compare_values(const std::vector<double>& a, const std::vector<double>& reference);
+
+}  // namespace einsim

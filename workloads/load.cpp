@@ -1,0 +1,934 @@
+// Workload YAML -> Cascade: params, tensors, Einsum parsing, shape inference, checks and the schedule.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "common/yaml.hpp"
+#include "workloads/cascade.hpp"
+#include "workloads/expr.hpp"
+
+namespace einsim {
+namespace {
+
+struct OpInfo {
+  std::string_view name;
+  Op op;
+  int arity;
+};
+
+constexpr OpInfo kFunctions[] = {
+    {"max", Op::max, 2},   {"min", Op::min, 2},   {"exp", Op::exp, 1},   {"neg", Op::neg, 1},
+    {"sqrt", Op::sqrt, 1}, {"rsqrt", Op::rsqrt, 1}, {"relu", Op::relu, 1}, {"gelu", Op::gelu, 1},
+    {"silu", Op::silu, 1}, {"reciprocal", Op::reciprocal, 1},
+};
+
+std::string function_names() {
+  std::string out;
+  for (const OpInfo& f : kFunctions) out += (out.empty() ? "" : ", ") + std::string(f.name);
+  return out;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool is_lower_name(const std::string& s) { return !s.empty() && std::islower(static_cast<unsigned char>(s[0])); }
+
+// ---- params ---------------------------------------------------------------------------------------------
+
+struct RawParam {
+  std::string name;
+  std::string text;  // as written: a number or an expression
+  SourceLoc loc;
+  std::string key;   // where it came from, for messages
+};
+
+bool parse_number(const std::string& text, double& value, bool& integer) {
+  size_t used = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (used != text.size()) return false;
+  integer = text.find_first_of(".eE") == std::string::npos || (std::floor(value) == value && std::fabs(value) < 9e15 && text.find_first_of(".eE") == std::string::npos);
+  return true;
+}
+
+class ParamResolver {
+ public:
+  explicit ParamResolver(std::vector<RawParam> raw) : raw_(std::move(raw)) {}
+
+  std::vector<Param> resolve() {
+    for (size_t i = 0; i < raw_.size(); ++i) value_of(i);
+    std::vector<Param> out;
+    for (size_t i = 0; i < raw_.size(); ++i) out.push_back(*done_[raw_[i].name]);
+    return out;
+  }
+
+ private:
+  [[noreturn]] void fail(size_t i, const std::string& message) const { throw UserError(raw_[i].loc, raw_[i].key, message); }
+
+  const Param& value_of(size_t i) {
+    const RawParam& rp = raw_[i];
+    if (auto it = done_.find(rp.name); it != done_.end()) return *it->second;
+    if (std::find(active_.begin(), active_.end(), rp.name) != active_.end())
+      fail(i, fmt::format("params depend on each other in a cycle: {} -> {}", fmt::join(active_, " -> "), rp.name));
+    active_.push_back(rp.name);
+    Param p;
+    p.name = rp.name;
+    double number = 0;
+    bool integer = false;
+    if (parse_number(rp.text, number, integer)) {
+      p.value = number;
+      p.integer = integer;
+    } else {
+      Expr e;
+      try {
+        e = parse_expression(rp.text);
+      } catch (const SyntaxError& s) {
+        fail(i, fmt::format("bad expression '{}': {} at column {}", rp.text, s.message, s.col + 1));
+      }
+      p.value = static_cast<double>(eval(i, e));
+      p.integer = true;
+      p.expression = rp.text;
+    }
+    active_.pop_back();
+    storage_.push_back(std::make_unique<Param>(p));
+    return *(done_[rp.name] = storage_.back().get());
+  }
+
+  int64_t eval(size_t i, const Expr& e) {
+    switch (e.kind) {
+      case Expr::Kind::number:
+        if (std::floor(e.value) != e.value) fail(i, fmt::format("'{}': param expressions are integer, got {}", raw_[i].text, e.value));
+        return static_cast<int64_t>(e.value);
+      case Expr::Kind::name: {
+        auto it = std::find_if(raw_.begin(), raw_.end(), [&](const RawParam& r) { return r.name == e.name; });
+        if (it == raw_.end()) fail(i, fmt::format("'{}': undefined param '{}'", raw_[i].text, e.name));
+        const Param& p = value_of(static_cast<size_t>(it - raw_.begin()));
+        if (!p.integer) fail(i, fmt::format("'{}': param '{}' is not an integer", raw_[i].text, e.name));
+        return static_cast<int64_t>(p.value);
+      }
+      case Expr::Kind::unary: return -eval(i, e.args[0]);
+      case Expr::Kind::binary: {
+        const int64_t a = eval(i, e.args[0]), b = eval(i, e.args[1]);
+        switch (e.op) {
+          case '+': return a + b;
+          case '-': return a - b;
+          case '*': return a * b;
+          default:
+            if (b == 0 || a % b != 0) fail(i, fmt::format("'{}': {} / {} is not an integer (use cdiv to round up)", raw_[i].text, a, b));
+            return a / b;
+        }
+      }
+      case Expr::Kind::call: {
+        if (e.args.size() != 2 || (e.name != "min" && e.name != "max" && e.name != "cdiv"))
+          fail(i, fmt::format("'{}': unknown function '{}' (param expressions know min(a,b), max(a,b), cdiv(a,b))", raw_[i].text, e.name));
+        const int64_t a = eval(i, e.args[0]), b = eval(i, e.args[1]);
+        if (e.name == "min") return std::min(a, b);
+        if (e.name == "max") return std::max(a, b);
+        if (b <= 0) fail(i, fmt::format("'{}': cdiv by {}", raw_[i].text, b));
+        return (a + b - 1) / b;
+      }
+      default: fail(i, fmt::format("'{}' is not a param expression", raw_[i].text));
+    }
+  }
+
+  std::vector<RawParam> raw_;
+  std::map<std::string, Param*> done_;
+  std::vector<std::unique_ptr<Param>> storage_;
+  std::vector<std::string> active_;
+};
+
+// ---- Einsums --------------------------------------------------------------------------------------------
+
+struct PendingEinsum {
+  EinsumSyntax syntax;
+  std::string text;
+  SourceLoc loc;  // of the first character of the text
+  std::vector<std::string> vars;
+  std::vector<std::optional<int64_t>> extents;
+  bool resolved = false;
+};
+
+class Loader {
+ public:
+  Loader(const std::string& file, const WorkloadOverrides& overrides) : overrides_(overrides) { cascade_.file = file; }
+
+  Cascade load() {
+    const YNode root = YNode::load_file(cascade_.file);
+    MapReader top(root);
+    const YNode version = top.required("version");
+    if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
+    cascade_.name = top.required("name").as_string();
+    if (auto d = top.optional("description")) cascade_.description = d->as_string();
+    read_params(top.optional("params"));
+    if (auto d = top.optional("dtype")) default_dtype_ = dtype_of(*d);
+    const std::optional<YNode> tensors = top.optional("tensors");
+    if (!tensors) root.fail("missing required key 'tensors'");
+    read_tensors(*tensors);
+    read_einsums(top.required("einsums"));
+    if (auto init = top.optional("init")) read_init(*init);
+    top.finish();
+
+    infer_shapes();
+    compile();
+    check_tensors();
+    build_schedule();
+    return std::move(cascade_);
+  }
+
+ private:
+  // -- params --
+  void read_params(const std::optional<YNode>& node) {
+    std::vector<RawParam> raw;
+    if (node) {
+      MapReader params(*node);
+      for (const auto& [name, value] : params.entries()) {
+        if (name == "inf") value.fail("'inf' is a constant, not a param name");
+        raw.push_back(RawParam{name, value.as_string(), value.loc(), value.path()});
+      }
+    }
+    for (const std::string& file : overrides_.param_files) {
+      const YNode preset = YNode::load_file(file);
+      MapReader reader(preset);
+      const YNode params = reader.required("params");
+      reader.finish();
+      MapReader entries(params);
+      for (const auto& [name, value] : entries.entries()) {
+        for (RawParam& r : raw)
+          if (r.name == name) r = RawParam{name, value.as_string(), value.loc(), value.path()};
+      }
+    }
+    for (const auto& [name, text] : overrides_.params) {
+      auto it = std::find_if(raw.begin(), raw.end(), [&](const RawParam& r) { return r.name == name; });
+      if (it == raw.end()) {
+        std::vector<std::string> names;
+        for (const RawParam& r : raw) names.push_back(r.name);
+        throw UserError(SourceLoc{}, "--set workload." + name,
+                        fmt::format("{} has no param '{}' (its params: {})", cascade_.file, name, fmt::join(names, ", ")));
+      }
+      *it = RawParam{name, text, SourceLoc{}, "--set workload." + name};
+    }
+    cascade_.params = ParamResolver(std::move(raw)).resolve();
+  }
+
+  const Param* param(const std::string& name) const { return cascade_.param(name); }
+
+  DType dtype_of(const YNode& node) const {
+    const auto t = parse_dtype(node.as_string());
+    if (!t) node.fail(fmt::format("unknown dtype '{}' (known: {})", node.as_string(), dtype_names()));
+    return *t;
+  }
+
+  // -- tensors --
+  void read_tensors(const YNode& node) {
+    MapReader tensors(node);
+    for (const auto& [name, value] : tensors.entries()) {
+      Tensor t;
+      t.name = name;
+      t.loc = value.loc();
+      t.dtype = default_dtype_;
+      MapReader fields(value);
+      if (auto ranks = fields.optional("ranks")) {
+        for (const YNode& r : ranks->items()) {
+          const std::string rank = r.as_string();
+          const Param* p = param(rank);
+          if (!p) r.fail(fmt::format("undefined rank '{}': ranks are named by params", rank));
+          if (!p->integer || p->value < 1) r.fail(fmt::format("rank '{}' needs a positive integer param, got {}", rank, p->value));
+          t.ranks.push_back(Rank{rank, static_cast<int64_t>(p->value)});
+        }
+        declared_ranks_.insert(name);
+      }
+      if (auto d = fields.optional("dtype")) t.dtype = dtype_of(*d);
+      if (auto o = fields.optional("output")) t.output = o->as_bool();
+      fields.finish();
+      tensor_yaml_.emplace(name, value);
+      cascade_.tensors.push_back(std::move(t));
+    }
+  }
+
+  // -- Einsums --
+  void read_einsums(const YNode& node) {
+    for (const YNode& item : node.items()) {
+      PendingEinsum p;
+      p.text = item.as_string();
+      p.loc = item.loc();
+      if (starts_with_quote(p.loc)) ++p.loc.col;
+      try {
+        p.syntax = parse_einsum(p.text);
+      } catch (const SyntaxError& s) {
+        fail_at(p, s.col, s.message);
+      }
+      const std::string& out = p.syntax.lhs.name;
+      int t = cascade_.tensor_index(out);
+      if (t < 0) {
+        Tensor fresh;
+        fresh.name = out;
+        fresh.dtype = default_dtype_;
+        fresh.loc = p.loc;
+        cascade_.tensors.push_back(fresh);
+        t = static_cast<int>(cascade_.tensors.size()) - 1;
+      } else if (cascade_.tensors[static_cast<size_t>(t)].writer >= 0) {
+        fail_at(p, p.syntax.lhs.col, fmt::format("tensor '{}' is already written by '{}': every tensor has one writer", out,
+                                                pending_[static_cast<size_t>(cascade_.tensors[static_cast<size_t>(t)].writer)].text));
+      }
+      cascade_.tensors[static_cast<size_t>(t)].writer = static_cast<int>(pending_.size());
+      pending_.push_back(std::move(p));
+    }
+    if (pending_.empty()) node.fail("a cascade needs at least one Einsum");
+    for (PendingEinsum& p : pending_) collect_vars(p);
+  }
+
+  bool starts_with_quote(const SourceLoc& loc) const {
+    std::ifstream in(loc.file);
+    std::string line;
+    for (int i = 0; i < loc.line && std::getline(in, line);) ++i;
+    const size_t c = static_cast<size_t>(loc.col - 1);
+    return c < line.size() && (line[c] == '"' || line[c] == '\'');
+  }
+
+  [[noreturn]] void fail_at(const PendingEinsum& p, int col, const std::string& message) const {
+    SourceLoc loc = p.loc;
+    loc.col += col;
+    throw UserError(loc, "", message, true);
+  }
+
+  void read_init(const YNode& node) {
+    MapReader init(node);
+    for (const auto& [name, value] : init.entries()) {
+      const int t = cascade_.tensor_index(name);
+      if (t < 0) value.fail(fmt::format("undefined tensor '{}'", name));
+      Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
+      if (tensor.is_input()) value.fail(fmt::format("'{}' is an input: only tensors an Einsum writes take an init value", name));
+      tensor.init = value.as_double();
+    }
+  }
+
+  // Index variables: lower-case names inside tensor indices that are not params, in order of appearance.
+  void collect_vars(PendingEinsum& p) {
+    std::function<void(const Expr&, bool)> walk = [&](const Expr& e, bool in_index) {
+      if (e.kind == Expr::Kind::name && in_index && !param(e.name) && is_lower_name(e.name) &&
+          std::find(p.vars.begin(), p.vars.end(), e.name) == p.vars.end())
+        p.vars.push_back(e.name);
+      if (e.kind == Expr::Kind::access) {
+        if (cascade_.tensor_index(e.name) < 0) fail_at(p, e.col, fmt::format("undefined tensor '{}'", e.name));
+      }
+      for (const Expr& a : e.args) walk(a, in_index || e.kind == Expr::Kind::access);
+    };
+    walk(p.syntax.lhs, false);
+    walk(p.syntax.rhs, false);
+    if (p.syntax.rhs.kind == Expr::Kind::reduce) {
+      for (size_t i = 0; i < p.syntax.rhs.vars.size(); ++i)
+        if (std::find(p.vars.begin(), p.vars.end(), p.syntax.rhs.vars[i]) == p.vars.end())
+          fail_at(p, p.syntax.rhs.var_cols[i], fmt::format("reduction index '{}' does not index any tensor", p.syntax.rhs.vars[i]));
+    }
+    p.extents.assign(p.vars.size(), std::nullopt);
+  }
+
+  int var_id(const PendingEinsum& p, const std::string& name) const {
+    auto it = std::find(p.vars.begin(), p.vars.end(), name);
+    return it == p.vars.end() ? -1 : static_cast<int>(it - p.vars.begin());
+  }
+
+  // Converts an index expression to an affine form. Returns nullopt when it names something not known yet
+  // (an extent that inference has still to find); `final` turns that into an error.
+  std::optional<Affine> affine(const PendingEinsum& p, const Expr& e, bool final) const {
+    Affine out;
+    switch (e.kind) {
+      case Expr::Kind::number:
+        if (std::floor(e.value) != e.value) fail_at(p, e.col, fmt::format("index expressions are integer, got {}", e.value));
+        out.constant = static_cast<int64_t>(e.value);
+        return out;
+      case Expr::Kind::name: {
+        if (const int v = var_id(p, e.name); v >= 0) {
+          out.terms.emplace_back(v, 1);
+          return out;
+        }
+        if (const Param* prm = param(e.name)) {
+          if (!prm->integer) fail_at(p, e.col, fmt::format("param '{}' = {} is not an integer and cannot index a tensor", e.name, prm->value));
+          out.constant = static_cast<int64_t>(prm->value);
+          return out;
+        }
+        if (final) fail_at(p, e.col, fmt::format("undefined name '{}': neither a param nor an index extent", e.name));
+        return std::nullopt;
+      }
+      case Expr::Kind::unary: {
+        auto a = affine(p, e.args[0], final);
+        if (!a) return a;
+        a->constant = -a->constant;
+        for (auto& t : a->terms) t.second = -t.second;
+        return a;
+      }
+      case Expr::Kind::binary: {
+        auto a = affine(p, e.args[0], final), b = affine(p, e.args[1], final);
+        if (!a || !b) return std::nullopt;
+        if (e.op == '+' || e.op == '-') {
+          const int64_t sign = e.op == '+' ? 1 : -1;
+          out = *a;
+          out.constant += sign * b->constant;
+          for (auto [v, c] : b->terms) add_term(out, v, sign * c);
+          return out;
+        }
+        if (e.op == '*') {
+          if (!a->terms.empty() && !b->terms.empty()) fail_at(p, e.col, "non-affine index: a product of two indices");
+          const Affine& var_side = a->terms.empty() ? *b : *a;
+          const int64_t k = a->terms.empty() ? a->constant : b->constant;
+          out.constant = var_side.constant * k;
+          for (auto [v, c] : var_side.terms) add_term(out, v, c * k);
+          return out;
+        }
+        fail_at(p, e.col, "non-affine index: division is not allowed in an index (split the rank instead)");
+      }
+      default: fail_at(p, e.col, fmt::format("non-affine index '{}'", to_string(e)));
+    }
+  }
+
+  static void add_term(Affine& a, int var, int64_t c) {
+    for (auto it = a.terms.begin(); it != a.terms.end(); ++it) {
+      if (it->first == var) {
+        it->second += c;
+        if (it->second == 0) a.terms.erase(it);
+        return;
+      }
+    }
+    if (c != 0) a.terms.emplace_back(var, c);
+  }
+
+  // Every access of an Einsum (output first), as syntax.
+  static std::vector<const Expr*> accesses(const PendingEinsum& p) {
+    std::vector<const Expr*> out{&p.syntax.lhs};
+    std::function<void(const Expr&)> walk = [&](const Expr& e) {
+      if (e.kind == Expr::Kind::access) out.push_back(&e);
+      for (const Expr& a : e.args) walk(a);
+    };
+    walk(p.syntax.rhs);
+    return out;
+  }
+
+  bool shape_known(int t) const {
+    const Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
+    if (tensor.is_input() || declared_ranks_.count(tensor.name)) return tensor.is_input() || pending_[static_cast<size_t>(tensor.writer)].resolved;
+    return pending_[static_cast<size_t>(tensor.writer)].resolved;
+  }
+
+  // -- shape inference: repeat until no Einsum makes progress --
+  void infer_shapes() {
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (size_t i = 0; i < pending_.size(); ++i)
+        if (!pending_[i].resolved && try_resolve(static_cast<int>(i), false)) progress = true;
+    }
+    for (size_t i = 0; i < pending_.size(); ++i)
+      if (!pending_[i].resolved) try_resolve(static_cast<int>(i), true);
+  }
+
+  bool try_resolve(int e, bool final) {
+    PendingEinsum& p = pending_[static_cast<size_t>(e)];
+    for (size_t v = 0; v < p.vars.size(); ++v) {
+      if (p.extents[v]) continue;
+      if (const Param* prm = param(upper(p.vars[v]))) {
+        if (!prm->integer || prm->value < 1) fail_at(p, 0, fmt::format("index '{}' takes its extent from param {} = {}, which is not a positive integer", p.vars[v], prm->name, prm->value));
+        p.extents[v] = static_cast<int64_t>(prm->value);
+      }
+    }
+    const int self = cascade_.tensor_index(p.syntax.lhs.name);
+    for (bool progress = true; progress;) {
+      progress = false;
+      const auto all = accesses(p);
+      for (size_t k = 0; k < all.size(); ++k) {
+        const Expr& acc = *all[k];
+        const int t = cascade_.tensor_index(acc.name);
+        if (k > 0 && t == self) continue;  // a recurrence's own reads say nothing new
+        if (k == 0 && !declared_ranks_.count(acc.name)) continue;
+        if (!shape_known(t)) continue;
+        const Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
+        if (acc.args.size() != tensor.ranks.size()) continue;  // reported by compile()
+        for (size_t r = 0; r < acc.args.size(); ++r) {
+          if (static_cast<int>(r) == tensor.iterative_rank) continue;
+          const auto a = affine(p, acc.args[r], false);
+          if (!a) continue;
+          if (infer_from(p, *a, tensor.ranks[r], acc.args[r].col)) progress = true;
+        }
+      }
+    }
+    for (size_t v = 0; v < p.vars.size(); ++v) {
+      if (p.extents[v]) continue;
+      if (!final) return false;
+      fail_at(p, 0, fmt::format("cannot infer the extent of index '{}': add a param {} or use '{}' alone on a tensor rank", p.vars[v], upper(p.vars[v]), p.vars[v]));
+    }
+    for (const Expr* acc : accesses(p))
+      for (const Expr& idx : acc->args)
+        if (!affine(p, idx, final)) return false;
+    // Index extents become names (M1 for m1), so later Einsums can say RNV[f,M1,p].
+    for (size_t v = 0; v < p.vars.size(); ++v) {
+      if (param(upper(p.vars[v]))) continue;
+      Param inferred;
+      inferred.name = upper(p.vars[v]);
+      inferred.value = static_cast<double>(*p.extents[v]);
+      inferred.inferred = true;
+      cascade_.params.push_back(inferred);
+    }
+    p.resolved = true;
+    shape_output(e);
+    return true;
+  }
+
+  // One unknown index in an access of a known rank: a lone index spans the rank; a split such as m1*M0+m0
+  // gives the unknown part the extent that covers the rank exactly.
+  bool infer_from(PendingEinsum& p, const Affine& a, const Rank& rank, int col) {
+    int unknown = -1;
+    int64_t rest = a.constant;
+    for (auto [v, c] : a.terms) {
+      if (c <= 0) return false;
+      if (!p.extents[static_cast<size_t>(v)]) {
+        if (unknown >= 0) return false;
+        unknown = v;
+      } else {
+        rest += c * (*p.extents[static_cast<size_t>(v)] - 1);
+      }
+    }
+    if (unknown < 0 || a.constant < 0) return false;
+    const int64_t c = a.coefficient(unknown);
+    const int64_t span = rank.extent - 1 - rest;
+    if (span < 0 || span % c != 0)
+      fail_at(p, col, fmt::format("cannot split rank {} (extent {}) evenly for index '{}'", rank.name, rank.extent, p.vars[static_cast<size_t>(unknown)]));
+    p.extents[static_cast<size_t>(unknown)] = span / c + 1;
+    return true;
+  }
+
+  void shape_output(int e) {
+    PendingEinsum& p = pending_[static_cast<size_t>(e)];
+    Tensor& out = cascade_.tensors[static_cast<size_t>(cascade_.tensor_index(p.syntax.lhs.name))];
+    std::vector<Rank> ranks;
+    for (size_t r = 0; r < p.syntax.lhs.args.size(); ++r) {
+      const Affine a = *affine(p, p.syntax.lhs.args[r], true);
+      auto [lo, hi] = bounds(p, a);
+      if (lo < 0) fail_at(p, p.syntax.lhs.args[r].col, fmt::format("output index '{}' can be negative", to_string(p.syntax.lhs.args[r])));
+      std::string name;
+      for (auto [v, c] : a.terms) name += (name.empty() ? "" : "_") + upper(p.vars[static_cast<size_t>(v)]);
+      if (name.empty()) name = std::to_string(a.constant);
+      if (a.terms.size() == 1 && a.terms[0].second == 1 && a.constant > 0) out.iterative_rank = static_cast<int>(r);
+      ranks.push_back(Rank{name, hi + 1});
+    }
+    if (!declared_ranks_.count(out.name)) out.ranks = std::move(ranks);
+  }
+
+  std::pair<int64_t, int64_t> bounds(const PendingEinsum& p, const Affine& a) const {
+    int64_t lo = a.constant, hi = a.constant;
+    for (auto [v, c] : a.terms) {
+      const int64_t span = c * (*p.extents[static_cast<size_t>(v)] - 1);
+      (c > 0 ? hi : lo) += span;
+    }
+    return {lo, hi};
+  }
+
+  // -- compile: accesses, checks and expression programs --
+  void compile() {
+    for (size_t i = 0; i < pending_.size(); ++i) cascade_.einsums.push_back(compile_one(pending_[i]));
+    // Rank names of lone indices, for the passes analysis and messages.
+    for (Einsum& e : cascade_.einsums)
+      for (Var& v : e.vars)
+        if (v.rank.empty()) v.rank = upper(v.name);
+  }
+
+  Access make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) const {
+    Access out;
+    out.tensor = cascade_.tensor_index(acc.name);
+    out.col = p.loc.col + acc.col;
+    const Tensor& t = cascade_.tensors[static_cast<size_t>(out.tensor)];
+    if (acc.args.size() != t.ranks.size())
+      fail_at(p, acc.col, fmt::format("'{}' has {} ranks but is indexed with {}", t.name, t.ranks.size(), acc.args.size()));
+    for (size_t r = 0; r < acc.args.size(); ++r) {
+      const Affine a = *affine(p, acc.args[r], true);
+      const auto [lo, hi] = bounds(p, a);
+      const Rank& rank = t.ranks[r];
+      const int col = acc.args[r].col;
+      if (lo < 0 || hi >= rank.extent)
+        fail_at(p, col, fmt::format("index '{}' spans [{}, {}] but rank {} of '{}' has extent {}", to_string(acc.args[r]), lo, hi, rank.name, t.name, rank.extent));
+      if (const int v = a.bare_var(); v >= 0) {
+        Var& var = e.vars[static_cast<size_t>(v)];
+        if (var.extent != rank.extent && static_cast<int>(r) != t.iterative_rank)
+          fail_at(p, col, fmt::format("shape mismatch: index '{}' has extent {} but rank {} of '{}' has extent {}", var.name, var.extent, rank.name, t.name, rank.extent));
+        if (static_cast<int>(r) != t.iterative_rank) {
+          if (var.rank.empty()) var.rank = rank.name;
+          else if (var.rank != rank.name)
+            fail_at(p, col, fmt::format("rank used inconsistently: index '{}' addresses rank {} here but rank {} elsewhere in this Einsum", var.name, rank.name, var.rank));
+        }
+      }
+      out.index.push_back(a);
+    }
+    return out;
+  }
+
+  Einsum compile_one(const PendingEinsum& p) const {
+    Einsum e;
+    e.name = p.syntax.lhs.name;
+    e.text = p.text;
+    e.loc = p.loc;
+    for (size_t v = 0; v < p.vars.size(); ++v) e.vars.push_back(Var{p.vars[v], *p.extents[v], ""});
+    e.out = make_access(p, p.syntax.lhs, e);
+    const Tensor& out = cascade_.tensors[static_cast<size_t>(e.out.tensor)];
+    // A declared output must be covered: each of its ranks written from 0 (or from its init) to the end.
+    for (size_t r = 0; r < e.out.index.size(); ++r) {
+      const auto [lo, hi] = bounds(p, e.out.index[r]);
+      const bool recurrent = static_cast<int>(r) == out.iterative_rank;
+      if (hi != out.ranks[r].extent - 1 || (lo != 0 && !recurrent))
+        fail_at(p, p.syntax.lhs.args[r].col, fmt::format("shape mismatch: this Einsum writes [{}, {}] of rank {} of '{}', which has extent {}", lo, hi, out.ranks[r].name, out.name, out.ranks[r].extent));
+    }
+    const Expr* body = &p.syntax.rhs;
+    std::vector<std::string> listed;
+    if (body->kind == Expr::Kind::reduce) {
+      e.reduce = body->name == "max" ? Reduce::max : body->name == "min" ? Reduce::min : Reduce::sum;
+      listed = body->vars;
+      body = &body->args[0];
+    }
+    std::vector<bool> in_output(e.vars.size(), false);
+    for (const Affine& a : e.out.index)
+      for (auto [v, c] : a.terms) in_output[static_cast<size_t>(v)] = true;
+    for (size_t v = 0; v < e.vars.size(); ++v)
+      if (!in_output[v]) e.reduced.push_back(static_cast<int>(v));
+    if (p.syntax.rhs.kind == Expr::Kind::reduce) {
+      for (size_t i = 0; i < listed.size(); ++i)
+        if (in_output[static_cast<size_t>(var_id(p, listed[i]))])
+          fail_at(p, p.syntax.rhs.var_cols[i], fmt::format("index '{}' is reduced by {}(...) but also appears in the output", listed[i], p.syntax.rhs.name));
+      for (int v : e.reduced)
+        if (std::find(listed.begin(), listed.end(), e.vars[static_cast<size_t>(v)].name) == listed.end())
+          fail_at(p, p.syntax.rhs.col, fmt::format("index '{}' is absent from the output, so {}(...) must list it", e.vars[static_cast<size_t>(v)].name, p.syntax.rhs.name));
+    }
+    compile_expr(p, *body, e);
+    return e;
+  }
+
+  int emit(Einsum& e, Node n) const {
+    if (n.op != Op::constant && n.op != Op::read) {
+      const bool a_const = n.a < 0 || e.program[static_cast<size_t>(n.a)].op == Op::constant;
+      const bool b_const = n.b < 0 || e.program[static_cast<size_t>(n.b)].op == Op::constant;
+      if (a_const && b_const) {  // fold constants
+        Node c;
+        c.value = apply_scalar(n.op, e.program[static_cast<size_t>(n.a)].value, n.b >= 0 ? e.program[static_cast<size_t>(n.b)].value : 0);
+        const int first = n.b >= 0 ? std::min(n.a, n.b) : n.a;
+        e.program.resize(static_cast<size_t>(first));
+        e.program.push_back(c);
+        return first;
+      }
+    }
+    e.program.push_back(n);
+    return static_cast<int>(e.program.size()) - 1;
+  }
+
+  static double apply_scalar(Op op, double a, double b);
+
+  int compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const {
+    Node n;
+    switch (x.kind) {
+      case Expr::Kind::number:
+        n.value = x.value;
+        return emit(e, n);
+      case Expr::Kind::name: {
+        if (x.name == "inf") {
+          n.value = INFINITY;
+          return emit(e, n);
+        }
+        if (const Param* prm = param(x.name)) {
+          n.value = prm->value;
+          return emit(e, n);
+        }
+        if (var_id(p, x.name) >= 0) fail_at(p, x.col, fmt::format("index '{}' cannot be used as a value", x.name));
+        if (cascade_.tensor_index(x.name) >= 0) fail_at(p, x.col, fmt::format("tensor '{}' needs its indices: {}[...]", x.name, x.name));
+        fail_at(p, x.col, fmt::format("undefined name '{}'", x.name));
+      }
+      case Expr::Kind::access:
+        n.op = Op::read;
+        n.read = static_cast<int>(e.reads.size());
+        e.reads.push_back(make_access(p, x, e));
+        return emit(e, n);
+      case Expr::Kind::unary:
+        n.op = Op::neg;
+        n.a = compile_expr(p, x.args[0], e);
+        return emit(e, n);
+      case Expr::Kind::binary:
+        n.op = x.op == '+' ? Op::add : x.op == '-' ? Op::sub : x.op == '*' ? Op::mul : Op::div;
+        n.a = compile_expr(p, x.args[0], e);
+        n.b = compile_expr(p, x.args[1], e);
+        return emit(e, n);
+      case Expr::Kind::call: {
+        const OpInfo* f = nullptr;
+        for (const OpInfo& info : kFunctions)
+          if (info.name == x.name) f = &info;
+        if (!f) {
+          if (x.name == "sum") fail_at(p, x.col, "sum(...) is a reduction: write 'sum(i) EXPR' as the whole right-hand side");
+          fail_at(p, x.col, fmt::format("unknown operator '{}' (known: {})", x.name, function_names()));
+        }
+        if (static_cast<int>(x.args.size()) != f->arity)
+          fail_at(p, x.col, fmt::format("'{}' takes {} argument{}, got {}", x.name, f->arity, f->arity == 1 ? "" : "s", x.args.size()));
+        n.op = f->op;
+        n.a = compile_expr(p, x.args[0], e);
+        if (f->arity == 2) n.b = compile_expr(p, x.args[1], e);
+        return emit(e, n);
+      }
+      case Expr::Kind::reduce: fail_at(p, x.col, "a reduction must be the whole right-hand side of the Einsum");
+    }
+    throw InternalError("unhandled expression kind");
+  }
+
+  // -- whole-cascade checks --
+  void check_tensors() {
+    std::vector<bool> read(cascade_.tensors.size(), false);
+    for (const Einsum& e : cascade_.einsums)
+      for (const Access& a : e.reads) read[static_cast<size_t>(a.tensor)] = true;
+    bool any_output = false;
+    for (size_t t = 0; t < cascade_.tensors.size(); ++t) {
+      const Tensor& tensor = cascade_.tensors[t];
+      any_output |= tensor.output;
+      const auto yaml = tensor_yaml_.find(tensor.name);
+      if (tensor.is_input()) {
+        if (tensor.output) yaml->second.fail(fmt::format("output tensor '{}' is never written by an Einsum", tensor.name));
+        if (!declared_ranks_.count(tensor.name)) yaml->second.fail(fmt::format("input tensor '{}' needs 'ranks'", tensor.name));
+        if (!read[t]) yaml->second.fail(fmt::format("input tensor '{}' is never read", tensor.name));
+      }
+    }
+    if (!any_output) throw UserError(SourceLoc{cascade_.file, 1, 1}, "tensors", "no tensor is marked 'output: true'");
+  }
+
+  // -- schedule: strongly connected components in dependency order; recurrences in lockstep --
+  void build_schedule();
+  Group recurrence(const std::vector<int>& comp) const;
+  [[noreturn]] void fail_einsum(const Einsum& e, int col, const std::string& message) const {
+    throw UserError(SourceLoc{e.loc.file, e.loc.line, col > 0 ? col : e.loc.col}, "", message, true);
+  }
+
+  Cascade cascade_;
+  const WorkloadOverrides& overrides_;
+  DType default_dtype_ = DType::fp32;
+  std::set<std::string> declared_ranks_;
+  std::map<std::string, YNode> tensor_yaml_;
+  std::vector<PendingEinsum> pending_;
+};
+
+double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+
+double Loader::apply_scalar(Op op, double a, double b) {
+  switch (op) {
+    case Op::neg: return -a;
+    case Op::add: return a + b;
+    case Op::sub: return a - b;
+    case Op::mul: return a * b;
+    case Op::div: return a / b;
+    case Op::max: return std::max(a, b);
+    case Op::min: return std::min(a, b);
+    case Op::exp: return std::exp(a);
+    case Op::sqrt: return std::sqrt(a);
+    case Op::rsqrt: return 1.0 / std::sqrt(a);
+    case Op::relu: return std::max(a, 0.0);
+    case Op::gelu: return gelu(a);
+    case Op::silu: return a / (1.0 + std::exp(-a));
+    case Op::reciprocal: return 1.0 / a;
+    default: throw InternalError("not a scalar operator");
+  }
+}
+
+void Loader::build_schedule() {
+  const int n = static_cast<int>(cascade_.einsums.size());
+  std::vector<std::vector<int>> deps(static_cast<size_t>(n));  // einsum -> einsums it reads from
+  for (int i = 0; i < n; ++i)
+    for (const Access& a : cascade_.einsums[static_cast<size_t>(i)].reads)
+      if (const int w = cascade_.tensors[static_cast<size_t>(a.tensor)].writer; w >= 0) deps[static_cast<size_t>(i)].push_back(w);
+
+  // Tarjan's algorithm; components come out in dependency order (a component after those it reads from).
+  std::vector<int> index(static_cast<size_t>(n), -1), low(static_cast<size_t>(n), 0), stack;
+  std::vector<bool> on_stack(static_cast<size_t>(n), false);
+  std::vector<std::vector<int>> components;
+  int counter = 0;
+  std::function<void(int)> visit = [&](int v) {
+    index[static_cast<size_t>(v)] = low[static_cast<size_t>(v)] = counter++;
+    stack.push_back(v);
+    on_stack[static_cast<size_t>(v)] = true;
+    for (int w : deps[static_cast<size_t>(v)]) {
+      if (index[static_cast<size_t>(w)] < 0) {
+        visit(w);
+        low[static_cast<size_t>(v)] = std::min(low[static_cast<size_t>(v)], low[static_cast<size_t>(w)]);
+      } else if (on_stack[static_cast<size_t>(w)]) {
+        low[static_cast<size_t>(v)] = std::min(low[static_cast<size_t>(v)], index[static_cast<size_t>(w)]);
+      }
+    }
+    if (low[static_cast<size_t>(v)] == index[static_cast<size_t>(v)]) {
+      std::vector<int> comp;
+      int w = -1;
+      do {
+        w = stack.back();
+        stack.pop_back();
+        on_stack[static_cast<size_t>(w)] = false;
+        comp.push_back(w);
+      } while (w != v);
+      std::sort(comp.begin(), comp.end());
+      components.push_back(comp);
+    }
+  };
+  for (int i = 0; i < n; ++i)
+    if (index[static_cast<size_t>(i)] < 0) visit(i);
+
+  for (const std::vector<int>& comp : components) {
+    const bool self_loop = std::find(deps[static_cast<size_t>(comp[0])].begin(), deps[static_cast<size_t>(comp[0])].end(), comp[0]) != deps[static_cast<size_t>(comp[0])].end();
+    if (comp.size() == 1 && !self_loop) {
+      cascade_.schedule.push_back(Group{comp, "", 1});
+      continue;
+    }
+    cascade_.schedule.push_back(recurrence(comp));
+  }
+}
+
+Group Loader::recurrence(const std::vector<int>& comp) const {
+  auto member = [&](int e) { return std::find(comp.begin(), comp.end(), e) != comp.end(); };
+  std::vector<std::string> names;
+  for (int e : comp) names.push_back(cascade_.einsums[static_cast<size_t>(e)].name);
+  const Einsum& first = cascade_.einsums[static_cast<size_t>(comp[0])];
+  const std::string cycle = fmt::format("dependency cycle among {}", fmt::join(names, ", "));
+
+  // The step index: the one a recurrent tensor is written at, offset by a positive constant (m1+1).
+  std::string step;
+  for (int e : comp) {
+    const Einsum& w = cascade_.einsums[static_cast<size_t>(e)];
+    const Tensor& t = cascade_.tensors[static_cast<size_t>(w.out.tensor)];
+    if (t.iterative_rank < 0) continue;
+    const std::string s = w.vars[static_cast<size_t>(w.out.index[static_cast<size_t>(t.iterative_rank)].terms[0].first)].name;
+    if (!step.empty() && s != step) fail_einsum(w, 0, fmt::format("{}: recurrences step along both '{}' and '{}'", cycle, step, s));
+    step = s;
+  }
+  if (step.empty()) fail_einsum(first, 0, cycle + " (a cycle needs a recurrence such as X[m1+1] = f(X[m1]))");
+  int64_t steps = 0;
+  for (int e : comp) {
+    const Einsum& x = cascade_.einsums[static_cast<size_t>(e)];
+    const int v = x.var_index(step);
+    if (v < 0) fail_einsum(x, 0, fmt::format("{}: '{}' does not run along the recurrence index '{}'", cycle, x.name, step));
+    if (steps && x.vars[static_cast<size_t>(v)].extent != steps)
+      fail_einsum(x, 0, fmt::format("{}: index '{}' has extent {} here but {} elsewhere in the recurrence", cycle, step, x.vars[static_cast<size_t>(v)].extent, steps));
+    steps = x.vars[static_cast<size_t>(v)].extent;
+  }
+
+  // Reads inside the recurrence: of the previous step (lagged) or of this step (ordering edges).
+  std::vector<std::pair<int, int>> same_step;  // (writer, reader)
+  for (int e : comp) {
+    const Einsum& reader = cascade_.einsums[static_cast<size_t>(e)];
+    for (const Access& a : reader.reads) {
+      const Tensor& t = cascade_.tensors[static_cast<size_t>(a.tensor)];
+      if (!member(t.writer)) continue;
+      const Einsum& writer = cascade_.einsums[static_cast<size_t>(t.writer)];
+      const int ws = writer.var_index(step);
+      int rank = -1;
+      for (size_t r = 0; r < writer.out.index.size(); ++r)
+        if (writer.out.index[r].coefficient(ws) != 0) rank = static_cast<int>(r);
+      const Affine& wa = writer.out.index[static_cast<size_t>(std::max(rank, 0))];
+      const Affine& ra = a.index[static_cast<size_t>(std::max(rank, 0))];
+      const int rs = reader.var_index(step);
+      if (rank < 0 || wa.terms.size() != 1 || wa.coefficient(ws) != 1 || ra.terms.size() != 1 || ra.coefficient(rs) != 1)
+        fail_einsum(reader, a.col, fmt::format("{}: '{}' must be read at {} plus a constant along its rank {}", cycle, t.name, step, rank < 0 ? "?" : t.ranks[static_cast<size_t>(rank)].name));
+      const int64_t lag = wa.constant - ra.constant;
+      if (lag < 0) fail_einsum(reader, a.col, fmt::format("{}: '{}' is read {} step(s) ahead of where it is written", cycle, t.name, -lag));
+      if (lag > 0 && !t.init)
+        fail_einsum(reader, a.col, fmt::format("'{}' is read at {} = 0 before any step writes it: give it an init value", t.name, step));
+      if (lag == 0) {
+        if (t.writer == e) fail_einsum(reader, a.col, fmt::format("{}: '{}' reads the element it writes", cycle, t.name));
+        same_step.emplace_back(t.writer, e);
+      }
+    }
+  }
+  // Order within a step (Kahn, ties by file order).
+  Group g{{}, step, steps};
+  std::vector<int> pending = comp;
+  while (!pending.empty()) {
+    auto ready = std::find_if(pending.begin(), pending.end(), [&](int e) {
+      return std::none_of(same_step.begin(), same_step.end(), [&](const auto& edge) {
+        return edge.second == e && std::find(pending.begin(), pending.end(), edge.first) != pending.end();
+      });
+    });
+    if (ready == pending.end()) fail_einsum(first, 0, cycle + " within one step of the recurrence");
+    g.einsums.push_back(*ready);
+    pending.erase(ready);
+  }
+  return g;
+}
+
+}  // namespace
+
+int64_t Affine::coefficient(int var) const {
+  for (auto [v, c] : terms)
+    if (v == var) return c;
+  return 0;
+}
+
+int64_t Tensor::elements() const {
+  int64_t n = 1;
+  for (const Rank& r : ranks) n *= r.extent;
+  return n;
+}
+
+std::vector<int64_t> Tensor::strides() const {
+  std::vector<int64_t> s(ranks.size(), 1);
+  for (size_t i = ranks.size(); i-- > 1;) s[i - 1] = s[i] * ranks[i].extent;
+  return s;
+}
+
+int64_t Einsum::points() const {
+  int64_t n = 1;
+  for (const Var& v : vars) n *= v.extent;
+  return n;
+}
+
+int Einsum::var_index(const std::string& var) const {
+  for (size_t i = 0; i < vars.size(); ++i)
+    if (vars[i].name == var) return static_cast<int>(i);
+  return -1;
+}
+
+int Cascade::tensor_index(const std::string& tensor_name) const {
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].name == tensor_name) return static_cast<int>(i);
+  return -1;
+}
+
+const Tensor& Cascade::tensor(const std::string& tensor_name) const {
+  const int i = tensor_index(tensor_name);
+  if (i < 0) throw InternalError("no tensor " + tensor_name);
+  return tensors[static_cast<size_t>(i)];
+}
+
+const Param* Cascade::param(const std::string& param_name) const {
+  for (const Param& p : params)
+    if (p.name == param_name) return &p;
+  return nullptr;
+}
+
+std::string_view op_name(Op op) {
+  switch (op) {
+    case Op::constant: return "constant";
+    case Op::read: return "read";
+    case Op::neg: return "neg";
+    case Op::add: case Op::sub: return "add";
+    case Op::mul: return "mul";
+    case Op::div: return "div";
+    case Op::max: return "max";
+    case Op::min: return "min";
+    case Op::exp: return "exp";
+    case Op::sqrt: return "sqrt";
+    case Op::rsqrt: return "rsqrt";
+    case Op::relu: return "relu";
+    case Op::gelu: return "gelu";
+    case Op::silu: return "silu";
+    case Op::reciprocal: return "reciprocal";
+  }
+  return "?";
+}
+
+Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides) { return Loader(file, overrides).load(); }
+
+}  // namespace einsim

@@ -1,0 +1,108 @@
+#include "workloads/npy.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+#include "common/error.hpp"
+
+namespace einsim {
+namespace {
+
+double half_to_double(uint16_t h) {
+  const int exponent = (h >> 10) & 0x1f;
+  const int mantissa = h & 0x3ff;
+  const double sign = (h & 0x8000) ? -1.0 : 1.0;
+  if (exponent == 0) return sign * std::ldexp(mantissa, -24);
+  if (exponent == 31) return mantissa ? NAN : sign * INFINITY;
+  return sign * std::ldexp(1024 + mantissa, exponent - 25);
+}
+
+}  // namespace
+
+NpyArray read_npy(const std::string& file) {
+  auto fail = [&](const std::string& why) { throw UserError(SourceLoc{file}, "", why); };
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail("cannot read file");
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail("not a .npy file");
+  uint32_t header_len = 0;
+  if (magic[6] == 1) {
+    unsigned char b[2];
+    in.read(reinterpret_cast<char*>(b), 2);
+    header_len = b[0] | (b[1] << 8);
+  } else {
+    unsigned char b[4];
+    in.read(reinterpret_cast<char*>(b), 4);
+    header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
+  }
+  if (!in || header_len > (1u << 20)) fail("truncated .npy header");
+  std::string header(header_len, '\0');
+  if (!in.read(header.data(), header_len)) fail("truncated .npy header");
+
+  std::smatch m;
+  if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']*)'"))) fail("no dtype in .npy header");
+  const std::string descr = m[1];
+  if (!std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*(True|False)")) || m[1] == "True")
+    fail("only C-order .npy files are supported");
+  if (!std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)"))) fail("no shape in .npy header");
+  NpyArray a;
+  const std::string dims = m[1];
+  const std::regex number("\\d+");
+  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
+    a.shape.push_back(std::stoll(it->str()));
+  int64_t count = 1;
+  for (int64_t d : a.shape) count *= d;
+
+  const int width = descr == "<f2" ? 2 : descr == "<f4" ? 4 : descr == "<f8" ? 8 : 0;
+  if (width == 0) fail(fmt::format("unsupported dtype '{}' (einsim reads <f2, <f4 and <f8)", descr));
+  std::vector<char> raw(static_cast<size_t>(count * width));
+  if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) fail("the file holds fewer values than its shape says");
+  a.values.resize(static_cast<size_t>(count));
+  for (size_t i = 0; i < a.values.size(); ++i) {
+    const char* p = raw.data() + i * static_cast<size_t>(width);
+    if (width == 2) {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      a.values[i] = half_to_double(h);
+    } else if (width == 4) {
+      float f;
+      std::memcpy(&f, p, 4);
+      a.values[i] = f;
+    } else {
+      std::memcpy(&a.values[i], p, 8);
+    }
+  }
+  return a;
+}
+
+void write_npy(const std::string& file, const std::vector<int64_t>& shape, const std::vector<double>& values, bool float64) {
+  std::string dims;
+  for (int64_t d : shape) dims += fmt::format("{},", d);
+  if (shape.size() > 1) dims.pop_back();
+  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", float64 ? "<f8" : "<f4", dims);
+  // Pad so that the data starts on a 64-byte boundary, as NumPy does.
+  const size_t total = 10 + header.size() + 1;
+  header += std::string((64 - total % 64) % 64, ' ') + "\n";
+  std::ofstream out(file, std::ios::binary);
+  if (!out) throw UserError(SourceLoc{file}, "", "cannot write file");
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  out.write("\x93NUMPY\x01\x00", 8);
+  const char len_bytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  out.write(len_bytes, 2);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  for (double v : values) {
+    if (float64) {
+      out.write(reinterpret_cast<const char*>(&v), 8);
+    } else {
+      const float f = static_cast<float>(v);
+      out.write(reinterpret_cast<const char*>(&f), 4);
+    }
+  }
+  if (!out) throw UserError(SourceLoc{file}, "", "write failed");
+}
+
+}  // namespace einsim

@@ -16,9 +16,10 @@ namespace {
 
 void add_workload_options(CLI::App* cmd, einsim::app::WorkloadArgs& w) {
   cmd->add_option("workload", w.file, "Workload YAML file (a cascade of Einsums)")->required();
-  cmd->add_option("--set", w.sets, "Override a param: workload.NAME=VALUE (repeatable)")->type_name("PATH=VALUE");
+  cmd->add_option("--set", w.sets, "Override a param: workload.NAME=VALUE (repeatable)")->type_name("PATH=VALUE")->allow_extra_args(false);
   cmd->add_option("--params", w.param_files, "Apply a param preset file, e.g. configs/workloads/models/bert.yaml (repeatable)")
-      ->type_name("FILE");
+      ->type_name("FILE")
+      ->allow_extra_args(false);
   cmd->add_flag("--json", w.json, "Print one JSON object instead of tables");
 }
 

@@ -18,6 +18,7 @@ struct Param {
   bool integer = true;
   bool inferred = false;  // an index extent found by shape inference (M1 from m1*M0+m0), not written by the user
   std::string expression;  // non-empty when the value was computed from other params
+  std::string source;      // where the value was set: "params.M", "--set workload.M" or a preset file
 };
 
 struct Rank {
@@ -115,6 +116,7 @@ struct Cascade {
 struct WorkloadOverrides {
   std::vector<std::string> param_files;
   std::vector<std::pair<std::string, std::string>> params;  // name, value text
+  bool skip_unknown = false;  // ignore --set names the workload lacks (when one command line feeds two workloads)
 };
 
 // Parses, infers and checks a workload file; throws UserError on bad input.

@@ -155,6 +155,11 @@ class Parser {
   }
 
   Expr unary() {
+    if (++depth_ > kMaxDepth) fail("expression nested too deeply");
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth_};
     if (peek().kind == Token::Kind::punct && peek().text == "-") {
       Expr e;
       e.kind = Expr::Kind::unary;
@@ -209,8 +214,10 @@ class Parser {
     return e;
   }
 
+  static constexpr int kMaxDepth = 256;
   std::vector<Token> toks_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace
@@ -219,26 +226,35 @@ EinsumSyntax parse_einsum(const std::string& text) { return Parser(text).einsum(
 
 Expr parse_expression(const std::string& text) { return Parser(text).whole_expression(); }
 
-std::string to_string(const Expr& e) {
+namespace {
+
+std::string render(const Expr& e, bool top) {
   auto list = [](const std::vector<Expr>& args) {
     std::string out;
-    for (const Expr& a : args) out += (out.empty() ? "" : ",") + to_string(a);
+    for (const Expr& a : args) out += (out.empty() ? "" : ",") + render(a, true);
     return out;
   };
   switch (e.kind) {
     case Expr::Kind::number: return fmt::format("{}", e.value);
     case Expr::Kind::name: return e.name;
     case Expr::Kind::access: return e.name + "[" + list(e.args) + "]";
-    case Expr::Kind::unary: return "-" + to_string(e.args[0]);
-    case Expr::Kind::binary: return "(" + to_string(e.args[0]) + e.op + to_string(e.args[1]) + ")";
+    case Expr::Kind::unary: return "-" + render(e.args[0], false);
+    case Expr::Kind::binary: {
+      const std::string inner = render(e.args[0], false) + e.op + render(e.args[1], false);
+      return top ? inner : "(" + inner + ")";
+    }
     case Expr::Kind::call: return e.name + "(" + list(e.args) + ")";
     case Expr::Kind::reduce: {
       std::string vars;
       for (const std::string& v : e.vars) vars += (vars.empty() ? "" : ",") + v;
-      return e.name + "(" + vars + ") " + to_string(e.args[0]);
+      return e.name + "(" + vars + ") " + render(e.args[0], true);
     }
   }
   return {};
 }
+
+}  // namespace
+
+std::string to_string(const Expr& e) { return render(e, true); }
 
 }  // namespace einsim

@@ -17,6 +17,8 @@
 namespace einsim {
 namespace {
 
+__extension__ using Wide = __int128;  // exact intermediate for overflow checks
+
 struct OpInfo {
   std::string_view name;
   Op op;
@@ -51,6 +53,13 @@ struct RawParam {
   std::string key;   // where it came from, for messages
 };
 
+constexpr double kMaxExactInteger = 0x1p53;  // params are held as doubles: integers stay exact below this
+
+bool is_integer_text(const std::string& text) {
+  const size_t digits = text.empty() || (text[0] != '-' && text[0] != '+') ? 0 : 1;
+  return text.size() > digits && text.find_first_not_of("0123456789", digits) == std::string::npos;
+}
+
 bool parse_number(const std::string& text, double& value, bool& integer) {
   size_t used = 0;
   try {
@@ -58,9 +67,16 @@ bool parse_number(const std::string& text, double& value, bool& integer) {
   } catch (const std::exception&) {
     return false;
   }
-  if (used != text.size()) return false;
-  integer = text.find_first_of(".eE") == std::string::npos || (std::floor(value) == value && std::fabs(value) < 9e15 && text.find_first_of(".eE") == std::string::npos);
+  if (used != text.size() || std::isnan(value)) return false;
+  integer = is_integer_text(text);
   return true;
+}
+
+// Sizes past 2^62 elements are nonsense for any machine; refusing them keeps all size arithmetic exact.
+int64_t checked_product(int64_t a, int64_t b, const std::function<void()>& fail) {
+  int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r) || r > (int64_t{1} << 62)) fail();
+  return r;
 }
 
 class ParamResolver {
@@ -85,9 +101,12 @@ class ParamResolver {
     active_.push_back(rp.name);
     Param p;
     p.name = rp.name;
+    p.source = rp.key;
     double number = 0;
     bool integer = false;
     if (parse_number(rp.text, number, integer)) {
+      const bool exact = !integer || (rp.text.size() < 20 && std::llabs(std::stoll(rp.text)) <= static_cast<long long>(kMaxExactInteger));
+      if (!exact) fail(i, fmt::format("integer {} is too large (params stay below 2^53)", rp.text));
       p.value = number;
       p.integer = integer;
     } else {
@@ -122,9 +141,9 @@ class ParamResolver {
       case Expr::Kind::binary: {
         const int64_t a = eval(i, e.args[0]), b = eval(i, e.args[1]);
         switch (e.op) {
-          case '+': return a + b;
-          case '-': return a - b;
-          case '*': return a * b;
+          case '+': return checked(i, a + static_cast<Wide>(b));
+          case '-': return checked(i, a - static_cast<Wide>(b));
+          case '*': return checked(i, a * static_cast<Wide>(b));
           default:
             if (b == 0 || a % b != 0) fail(i, fmt::format("'{}': {} / {} is not an integer (use cdiv to round up)", raw_[i].text, a, b));
             return a / b;
@@ -143,6 +162,12 @@ class ParamResolver {
     }
   }
 
+  int64_t checked(size_t i, Wide v) const {
+    if (v > static_cast<Wide>(kMaxExactInteger) || v < -static_cast<Wide>(kMaxExactInteger))
+      fail(i, fmt::format("'{}' is too large (params stay below 2^53)", raw_[i].text));
+    return static_cast<int64_t>(v);
+  }
+
   std::vector<RawParam> raw_;
   std::map<std::string, Param*> done_;
   std::vector<std::unique_ptr<Param>> storage_;
@@ -156,6 +181,7 @@ struct PendingEinsum {
   std::string text;
   SourceLoc loc;  // of the first character of the text
   std::vector<std::string> vars;
+  std::vector<int> var_cols;  // first appearance, for messages
   std::vector<std::optional<int64_t>> extents;
   bool resolved = false;
 };
@@ -168,17 +194,24 @@ class Loader {
     const YNode root = YNode::load_file(cascade_.file);
     MapReader top(root);
     const YNode version = top.required("version");
+    const YNode name = top.required("name");
+    const auto description = top.optional("description");
+    const auto params = top.optional("params");
+    const auto dtype = top.optional("dtype");
+    const auto tensors = top.optional("tensors");
+    const auto einsums = top.optional("einsums");
+    const auto init = top.optional("init");
+    top.finish();  // a misspelt key is reported as such, not as the key it should have been
     if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
-    cascade_.name = top.required("name").as_string();
-    if (auto d = top.optional("description")) cascade_.description = d->as_string();
-    read_params(top.optional("params"));
-    if (auto d = top.optional("dtype")) default_dtype_ = dtype_of(*d);
-    const std::optional<YNode> tensors = top.optional("tensors");
-    if (!tensors) root.fail("missing required key 'tensors'");
+    cascade_.name = name.as_string();
+    if (description) cascade_.description = description->as_string();
+    read_params(params);
+    if (dtype) default_dtype_ = dtype_of(*dtype);
+    if (!tensors) throw UserError(root.loc(), "tensors", "missing required key");
+    if (!einsums) throw UserError(root.loc(), "einsums", "missing required key");
     read_tensors(*tensors);
-    read_einsums(top.required("einsums"));
-    if (auto init = top.optional("init")) read_init(*init);
-    top.finish();
+    read_einsums(*einsums);
+    if (init) read_init(*init);
 
     infer_shapes();
     compile();
@@ -211,6 +244,7 @@ class Loader {
     }
     for (const auto& [name, text] : overrides_.params) {
       auto it = std::find_if(raw.begin(), raw.end(), [&](const RawParam& r) { return r.name == name; });
+      if (it == raw.end() && overrides_.skip_unknown) continue;
       if (it == raw.end()) {
         std::vector<std::string> names;
         for (const RawParam& r : raw) names.push_back(r.name);
@@ -232,6 +266,7 @@ class Loader {
 
   // -- tensors --
   void read_tensors(const YNode& node) {
+    tensors_loc_ = node.loc();
     MapReader tensors(node);
     for (const auto& [name, value] : tensors.entries()) {
       Tensor t;
@@ -244,7 +279,8 @@ class Loader {
           const std::string rank = r.as_string();
           const Param* p = param(rank);
           if (!p) r.fail(fmt::format("undefined rank '{}': ranks are named by params", rank));
-          if (!p->integer || p->value < 1) r.fail(fmt::format("rank '{}' needs a positive integer param, got {}", rank, p->value));
+          if (!p->integer || p->value < 1)
+            r.fail(fmt::format("rank '{}' needs a positive integer param, got {} (from {})", rank, p->value, p->source));
           t.ranks.push_back(Rank{rank, static_cast<int64_t>(p->value)});
         }
         declared_ranks_.insert(name);
@@ -318,8 +354,10 @@ class Loader {
   void collect_vars(PendingEinsum& p) {
     std::function<void(const Expr&, bool)> walk = [&](const Expr& e, bool in_index) {
       if (e.kind == Expr::Kind::name && in_index && !param(e.name) && is_lower_name(e.name) &&
-          std::find(p.vars.begin(), p.vars.end(), e.name) == p.vars.end())
+          std::find(p.vars.begin(), p.vars.end(), e.name) == p.vars.end()) {
         p.vars.push_back(e.name);
+        p.var_cols.push_back(e.col);
+      }
       if (e.kind == Expr::Kind::access) {
         if (cascade_.tensor_index(e.name) < 0) fail_at(p, e.col, fmt::format("undefined tensor '{}'", e.name));
       }
@@ -383,8 +421,11 @@ class Loader {
           if (!a->terms.empty() && !b->terms.empty()) fail_at(p, e.col, "non-affine index: a product of two indices");
           const Affine& var_side = a->terms.empty() ? *b : *a;
           const int64_t k = a->terms.empty() ? a->constant : b->constant;
-          out.constant = var_side.constant * k;
-          for (auto [v, c] : var_side.terms) add_term(out, v, c * k);
+          auto mul = [&](int64_t x) {
+            return checked_product(std::abs(x), std::abs(k), [&] { fail_at(p, e.col, "index expression overflows"); }) * ((x < 0) != (k < 0) ? -1 : 1);
+          };
+          out.constant = mul(var_side.constant);
+          for (auto [v, c] : var_side.terms) add_term(out, v, mul(c));
           return out;
         }
         fail_at(p, e.col, "non-affine index: division is not allowed in an index (split the rank instead)");
@@ -437,7 +478,7 @@ class Loader {
     for (size_t v = 0; v < p.vars.size(); ++v) {
       if (p.extents[v]) continue;
       if (const Param* prm = param(upper(p.vars[v]))) {
-        if (!prm->integer || prm->value < 1) fail_at(p, 0, fmt::format("index '{}' takes its extent from param {} = {}, which is not a positive integer", p.vars[v], prm->name, prm->value));
+        if (!prm->integer || prm->value < 1) fail_at(p, p.var_cols[v], fmt::format("index '{}' takes its extent from param {} = {}, which is not a positive integer", p.vars[v], prm->name, prm->value));
         p.extents[v] = static_cast<int64_t>(prm->value);
       }
     }
@@ -464,7 +505,7 @@ class Loader {
     for (size_t v = 0; v < p.vars.size(); ++v) {
       if (p.extents[v]) continue;
       if (!final) return false;
-      fail_at(p, 0, fmt::format("cannot infer the extent of index '{}': add a param {} or use '{}' alone on a tensor rank", p.vars[v], upper(p.vars[v]), p.vars[v]));
+      fail_at(p, p.var_cols[v], fmt::format("cannot infer the extent of index '{}': add a param {} or use '{}' alone on a tensor rank", p.vars[v], upper(p.vars[v]), p.vars[v]));
     }
     for (const Expr* acc : accesses(p))
       for (const Expr& idx : acc->args)
@@ -524,12 +565,13 @@ class Loader {
   }
 
   std::pair<int64_t, int64_t> bounds(const PendingEinsum& p, const Affine& a) const {
-    int64_t lo = a.constant, hi = a.constant;
+    Wide lo = a.constant, hi = a.constant;
     for (auto [v, c] : a.terms) {
-      const int64_t span = c * (*p.extents[static_cast<size_t>(v)] - 1);
+      const Wide span = static_cast<Wide>(c) * (*p.extents[static_cast<size_t>(v)] - 1);
       (c > 0 ? hi : lo) += span;
     }
-    return {lo, hi};
+    if (hi > (Wide{1} << 62) || lo < -(Wide{1} << 62)) fail_at(p, 0, "index expression overflows");
+    return {static_cast<int64_t>(lo), static_cast<int64_t>(hi)};
   }
 
   // -- compile: accesses, checks and expression programs --
@@ -575,7 +617,11 @@ class Loader {
     e.name = p.syntax.lhs.name;
     e.text = p.text;
     e.loc = p.loc;
-    for (size_t v = 0; v < p.vars.size(); ++v) e.vars.push_back(Var{p.vars[v], *p.extents[v], ""});
+    int64_t points = 1;
+    for (size_t v = 0; v < p.vars.size(); ++v) {
+      e.vars.push_back(Var{p.vars[v], *p.extents[v], ""});
+      points = checked_product(points, *p.extents[v], [&] { fail_at(p, 0, "the iteration space of this Einsum is too large (over 2^62 points)"); });
+    }
     e.out = make_access(p, p.syntax.lhs, e);
     const Tensor& out = cascade_.tensors[static_cast<size_t>(e.out.tensor)];
     // A declared output must be covered: each of its ranks written from 0 (or from its init) to the end.
@@ -690,6 +736,9 @@ class Loader {
     for (size_t t = 0; t < cascade_.tensors.size(); ++t) {
       const Tensor& tensor = cascade_.tensors[t];
       any_output |= tensor.output;
+      int64_t bytes = dtype_bytes(tensor.dtype);
+      for (const Rank& r : tensor.ranks)
+        bytes = checked_product(bytes, r.extent, [&] { throw UserError(tensor.loc, "tensors." + tensor.name, "tensor is too large (over 2^62 bytes)"); });
       const auto yaml = tensor_yaml_.find(tensor.name);
       if (tensor.is_input()) {
         if (tensor.output) yaml->second.fail(fmt::format("output tensor '{}' is never written by an Einsum", tensor.name));
@@ -697,7 +746,7 @@ class Loader {
         if (!read[t]) yaml->second.fail(fmt::format("input tensor '{}' is never read", tensor.name));
       }
     }
-    if (!any_output) throw UserError(SourceLoc{cascade_.file, 1, 1}, "tensors", "no tensor is marked 'output: true'");
+    if (!any_output) throw UserError(tensors_loc_, "tensors", "no tensor is marked 'output: true'");
   }
 
   // -- schedule: strongly connected components in dependency order; recurrences in lockstep --
@@ -711,6 +760,7 @@ class Loader {
   const WorkloadOverrides& overrides_;
   DType default_dtype_ = DType::fp32;
   std::set<std::string> declared_ranks_;
+  SourceLoc tensors_loc_;
   std::map<std::string, YNode> tensor_yaml_;
   std::vector<PendingEinsum> pending_;
 };

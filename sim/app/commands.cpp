@@ -146,7 +146,9 @@ int run_check(const WorkloadArgs& args) {
 }
 
 int run_eval(const EvalArgs& args) {
-  const WorkloadOverrides overrides = args.workload.overrides();
+  WorkloadOverrides overrides = args.workload.overrides();
+  // With --compare, one command line feeds two workloads: a --set applies to those that have the param.
+  overrides.skip_unknown = !args.compare.empty();
   const Cascade c = load_cascade(args.workload.file, overrides);
   TensorValues inputs = random_inputs(c, args.seed);
   if (!args.inputs_dir.empty()) {
@@ -194,6 +196,12 @@ int run_eval(const EvalArgs& args) {
 
   if (!args.compare.empty()) {
     const Cascade other = load_cascade(args.compare, overrides);
+    for (const auto& [name, value] : overrides.params) {
+      const Param* here = c.param(name);
+      const Param* there = other.param(name);
+      if ((!here || here->inferred) && (!there || there->inferred))
+        throw UserError(SourceLoc{}, "--set workload." + name, fmt::format("neither {} nor {} has a param '{}'", c.file, other.file, name));
+    }
     TensorValues other_inputs;
     for (const Tensor& t : other.tensors) {
       if (!t.is_input()) continue;

@@ -1,0 +1,88 @@
+#include <gtest/gtest.h>
+
+#include "tests/unit/test_util.hpp"
+#include "workloads/analysis.hpp"
+
+namespace einsim {
+namespace {
+
+// Distinct values so that a count using the wrong rank cannot pass by accident.
+const std::vector<std::pair<std::string, std::string>> kAttention = {{"B", "2"}, {"H", "6"}, {"KH", "2"}, {"M", "512"}, {"P", "64"},
+                                                                     {"E", "32"}, {"F", "16"}};
+constexpr int64_t B = 2, H = 6, KH = 2, M = 512, P = 64, E = 32, F = 16, M0 = 256, M1 = M / M0;
+
+Analysis analyze_file(const std::string& name, std::vector<std::pair<std::string, std::string>> params = kAttention) {
+  return analyze(test::load("configs/workloads/" + name + ".yaml", std::move(params)));
+}
+
+int passes(const Analysis& a, const std::string& rank) {
+  for (const auto& [r, n] : a.passes)
+    if (r == rank) return n;
+  return -1;
+}
+
+const EinsumAnalysis& einsum(const Analysis& a, const std::string& name) {
+  for (const EinsumAnalysis& e : a.einsums)
+    if (e.name == name) return e;
+  throw std::runtime_error("no einsum " + name);
+}
+
+TEST(Analysis, ThreePassOpCountsMatchClosedForms) {
+  const Analysis a = analyze_file("attention-3pass");
+  EXPECT_EQ(einsum(a, "QK").ops, (OpCounts{{"mac", B * H * P * M * E}}));
+  EXPECT_EQ(einsum(a, "GM").ops, (OpCounts{{"max", B * H * M * P}}));
+  EXPECT_EQ(einsum(a, "SN").ops, (OpCounts{{"add", B * H * M * P}, {"exp", B * H * M * P}}));
+  EXPECT_EQ(einsum(a, "SD").ops, (OpCounts{{"add", B * H * M * P}}));
+  EXPECT_EQ(einsum(a, "A").ops, (OpCounts{{"div", B * H * M * P}}));
+  EXPECT_EQ(einsum(a, "AV").ops, (OpCounts{{"mac", B * H * F * M * P}}));
+  EXPECT_EQ(a.ops.at("mac"), B * H * M * P * (E + F));
+  // bf16 inputs and output, each moved once.
+  EXPECT_EQ(a.compulsory_bytes, 2 * (B * H * E * P + B * KH * E * M + B * KH * F * M + B * H * F * P));
+}
+
+TEST(Analysis, DivisionDeferralDividesFTimesPInsteadOfMTimesP) {
+  const Analysis a = analyze_file("attention-3pass-deferred");
+  EXPECT_EQ(a.ops.at("div"), B * H * F * P);
+  EXPECT_EQ(a.ops.at("mac"), B * H * M * P * (E + F));
+}
+
+TEST(Analysis, OnePassCountsTheRunningCorrections) {
+  const Analysis a = analyze_file("attention-1pass");
+  EXPECT_EQ(a.ops.at("mac"), B * H * M * P * (E + F));
+  EXPECT_EQ(einsum(a, "PRM").ops, (OpCounts{{"add", B * H * M1 * P}, {"exp", B * H * M1 * P}}));
+  EXPECT_EQ(einsum(a, "SPNV").ops, (OpCounts{{"mul", B * H * F * M1 * P}}));
+  EXPECT_EQ(einsum(a, "BK").ops, OpCounts{});  // a split moves data, computes nothing
+  EXPECT_EQ(a.ops.at("exp"), B * H * M * P + B * H * M1 * P);
+  EXPECT_EQ(a.ops.at("div"), B * H * F * P);
+}
+
+TEST(Analysis, PassesOverTheSequenceRank) {
+  EXPECT_EQ(passes(analyze_file("attention-3pass"), "M"), 3);
+  EXPECT_EQ(passes(analyze_file("attention-3pass-deferred"), "M"), 2);
+  EXPECT_EQ(passes(analyze_file("attention-2pass"), "M"), 2);
+  EXPECT_EQ(passes(analyze_file("attention-1pass"), "M"), 1);
+  EXPECT_EQ(passes(analyze(test::load("tests/data/fusemax-cascade5.yaml")), "M"), 1);
+  for (const std::string w : {"attention-3pass", "attention-2pass", "attention-1pass"}) {
+    const Analysis a = analyze_file(w);
+    for (const std::string r : {"B", "H", "KH", "E", "F", "P"}) EXPECT_EQ(passes(a, r), 1) << w << " rank " << r;
+  }
+}
+
+TEST(Analysis, GemmAndNorms) {
+  const Analysis g = analyze_file("gemm", {{"M", "3"}, {"N", "5"}, {"K", "7"}});
+  EXPECT_EQ(g.ops, (OpCounts{{"mac", 3 * 5 * 7}}));
+  EXPECT_EQ(passes(g, "K"), 1);
+  // Layer norm: the mean must be complete before centring, the variance before scaling.
+  EXPECT_EQ(passes(analyze_file("layernorm", {}), "D"), 3);
+}
+
+TEST(Analysis, ModelPresetsScaleTheCounts) {
+  WorkloadOverrides o;
+  o.param_files = {"configs/workloads/models/bert.yaml"};
+  const Analysis a = analyze(load_cascade("configs/workloads/attention-3pass.yaml", o));
+  const int64_t b = 1, h = 12, m = 1024, p = 1024, e = 64;
+  EXPECT_EQ(einsum(a, "QK").ops.at("mac"), b * h * m * p * e);
+}
+
+}  // namespace
+}  // namespace einsim

@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tests/unit/test_util.hpp"
+#include "workloads/interpreter.hpp"
+#include "workloads/npy.hpp"
+
+namespace einsim {
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+EvalOptions exact() {
+  EvalOptions o;
+  o.fp64 = true;
+  o.ideal = true;
+  return o;
+}
+
+std::vector<double> run(const std::string& file, const Params& params, const TensorValues& inputs, const EvalOptions& o = exact()) {
+  return evaluate(test::load(file, params), inputs, o).at("AV");
+}
+
+TEST(Interpreter, HandComputedAttention) {
+  // One query against two keys: scores 0 and ln 2, so the softmax weights are 1/3 and 2/3,
+  // and with values 3 and 6 the output is 3/3 + 12/3 = 5.
+  const Params p = {{"B", "1"}, {"H", "1"}, {"KH", "1"}, {"M", "2"}, {"P", "1"}, {"E", "1"}, {"F", "1"}};
+  Params tiled = p;
+  tiled.emplace_back("M0", "1");
+  const TensorValues in = {{"Q", {1.0}}, {"K", {0.0, std::log(2.0)}}, {"V", {3.0, 6.0}}};
+  for (const std::string w : {"attention-3pass", "attention-3pass-deferred"})
+    EXPECT_NEAR(run("configs/workloads/" + w + ".yaml", p, in)[0], 5.0, 1e-14) << w;
+  for (const std::string w : {"attention-2pass", "attention-1pass"})
+    EXPECT_NEAR(run("configs/workloads/" + w + ".yaml", tiled, in)[0], 5.0, 1e-14) << w;
+}
+
+TEST(Interpreter, HandComputedGemm) {
+  const TensorValues in = {{"A", {1, 2, 3, 4, 5, 6}}, {"B", {1, 0, -1, 2, 0.5, 0.25}}};  // 2x3 times 3x2
+  const TensorValues out = evaluate(test::load("configs/workloads/gemm.yaml", {{"M", "2"}, {"K", "3"}, {"N", "2"}}), in, exact());
+  EXPECT_EQ(out.at("Z"), (std::vector<double>{1 - 2 + 1.5, 0 + 4 + 0.75, 4 - 5 + 3, 0 + 10 + 1.5}));
+}
+
+TEST(Interpreter, AllAttentionCascadesAgreeWithNaiveAttention) {
+  const uint64_t seed = test::seed();
+  const Params p = {{"B", "2"}, {"H", "2"}, {"KH", "2"}, {"M", "256"}, {"P", "48"}, {"E", "16"}, {"F", "8"}};
+  Params naive_p = p;
+  naive_p.erase(naive_p.begin() + 2);  // no KH
+  const Cascade naive = test::load("tests/data/mha-naive.yaml", naive_p);
+  const TensorValues in = random_inputs(naive, seed);
+  const std::vector<double> reference = evaluate(naive, in, exact()).at("AV");
+  for (const std::string w : {"attention-3pass", "attention-3pass-deferred", "attention-2pass", "attention-1pass"}) {
+    Params wp = p;
+    if (w == "attention-2pass" || w == "attention-1pass") wp.emplace_back("M0", "64");
+    const ErrorStats s = compare_values(run("configs/workloads/" + w + ".yaml", wp, in), reference);
+    EXPECT_LE(s.max_abs_err, 1e-9) << w << " seed " << seed;
+  }
+}
+
+TEST(Interpreter, GroupedQueryAttentionEqualsMhaWithSharedKeys) {
+  const uint64_t seed = test::seed();
+  constexpr int64_t H = 4, KH = 2, G = H / KH, M = 64, E = 8, F = 8;  // P = 16
+  const Params gqa = {{"H", "4"}, {"KH", "2"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}, {"M0", "16"}};
+  const Cascade c = test::load("configs/workloads/attention-1pass.yaml", gqa);
+  const TensorValues in = random_inputs(c, seed);
+  // MHA with every query head given its group's K and V.
+  TensorValues mha = {{"Q", in.at("Q")}, {"K", {}}, {"V", {}}};
+  for (int64_t h = 0; h < H; ++h) {
+    const auto k0 = in.at("K").begin() + (h / G) * E * M, v0 = in.at("V").begin() + (h / G) * F * M;
+    mha["K"].insert(mha["K"].end(), k0, k0 + E * M);
+    mha["V"].insert(mha["V"].end(), v0, v0 + F * M);
+  }
+  const std::vector<double> want = run("tests/data/mha-naive.yaml", {{"H", "4"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}}, mha);
+  EXPECT_LE(compare_values(evaluate(c, in, exact()).at("AV"), want).max_abs_err, 1e-9) << "seed " << seed;
+  // One query head per kv head is MHA itself.
+  const Params one = {{"H", "2"}, {"KH", "2"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}, {"M0", "16"}};
+  const Cascade c1 = test::load("configs/workloads/attention-1pass.yaml", one);
+  const TensorValues in1 = random_inputs(c1, seed);
+  const std::vector<double> mha1 = run("tests/data/mha-naive.yaml", {{"H", "2"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}}, in1);
+  EXPECT_LE(compare_values(evaluate(c1, in1, exact()).at("AV"), mha1).max_abs_err, 1e-9) << "seed " << seed;
+}
+
+TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {
+  const Cascade c = test::load("configs/workloads/gemm.yaml", {{"M", "4"}, {"K", "8"}, {"N", "4"}});
+  const TensorValues in = random_inputs(c, test::seed());
+  EvalOptions stored;  // fp32 arithmetic, bf16 inputs
+  const TensorValues out = evaluate(c, in, stored);
+  for (const std::string t : {"A", "B"}) {
+    for (double x : out.at(t)) EXPECT_EQ(x, round_to(DType::bf16, x));
+    EXPECT_NE(out.at(t), in.at(t));  // random values are not all bf16 already
+  }
+  const std::vector<double> ideal = evaluate(c, in, exact()).at("Z");
+  EXPECT_LE(compare_values(out.at("Z"), ideal).max_abs_err, 8 * 8 * 1.0 / 128);  // K * |a||b| * 2 ulp(bf16) bound
+}
+
+TEST(Interpreter, SameSeedSameValuesByName) {
+  EXPECT_EQ(random_values("Q", 100, 7), random_values("Q", 100, 7));
+  EXPECT_NE(random_values("Q", 100, 7), random_values("K", 100, 7));
+  EXPECT_NE(random_values("Q", 100, 7), random_values("Q", 100, 8));
+  for (double x : random_values("Q", 1000, test::seed())) {
+    EXPECT_GE(x, -1.0);
+    EXPECT_LT(x, 1.0);
+  }
+}
+
+TEST(Numerics, RoundToNearestEven) {
+  EXPECT_EQ(round_to(DType::bf16, 1.0 + 0x1p-8), 1.0);                    // tie, to even
+  EXPECT_EQ(round_to(DType::bf16, 1.0 + 3 * 0x1p-8), 1.0 + 0x1p-6);       // tie, to even (up)
+  EXPECT_EQ(round_to(DType::bf16, 1.0 + 0x1p-8 + 0x1p-20), 1.0 + 0x1p-7);  // above the tie
+  EXPECT_EQ(round_to(DType::fp16, 65519.0), 65504.0);
+  EXPECT_EQ(round_to(DType::fp16, 65520.0), INFINITY);  // the tie above the largest finite rounds to infinity
+  EXPECT_EQ(round_to(DType::fp16, -0x1p-25), -0.0);     // half the smallest subnormal: tie to zero
+  EXPECT_EQ(round_to(DType::fp16, 3 * 0x1p-26), 0x1p-24);
+  EXPECT_EQ(round_to(DType::fp32, 1.0 + 0x1p-30), 1.0);
+  EXPECT_EQ(round_to(DType::fp32, 0.1), static_cast<double>(0.1f));
+  EXPECT_TRUE(std::isnan(round_to(DType::bf16, NAN)));
+}
+
+TEST(Npy, RoundTrip) {
+  const std::string f = test::temp_file("x.npy", "");
+  const std::vector<double> v = {1.5, -2.25, 3e-3, 4, 5, 6};
+  write_npy(f, {2, 3}, v, true);
+  NpyArray a = read_npy(f);
+  EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(a.values, v);
+  write_npy(f, {6}, v, false);
+  a = read_npy(f);
+  EXPECT_EQ(a.shape, std::vector<int64_t>{6});
+  EXPECT_EQ(a.values[2], static_cast<double>(3e-3f));
+  EXPECT_THROW(read_npy(test::temp_file("bad.npy", "not numpy")), UserError);
+}
+
+}  // namespace
+}  // namespace einsim

@@ -1,6 +1,8 @@
 #pragma once
 // The cascade IR: validated tensors with inferred shapes, Einsums compiled to small expression programs over
 // affine tensor accesses, and an execution schedule in which recurrences run in lockstep along their index.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -123,5 +125,30 @@ struct WorkloadOverrides {
 Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides = {});
 
 std::string_view op_name(Op op);
+
+// The arithmetic of a map operator (b is ignored by unary ones); one definition for constant folding and
+// for the interpreter, in the interpreter's precision.
+template <typename T>
+T apply_op(Op op, T a, T b) {
+  switch (op) {
+    case Op::neg: return -a;
+    case Op::add: return a + b;
+    case Op::sub: return a - b;
+    case Op::mul: return a * b;
+    case Op::div: return a / b;
+    case Op::max: return std::max(a, b);
+    case Op::min: return std::min(a, b);
+    case Op::exp: return std::exp(a);
+    case Op::sqrt: return std::sqrt(a);
+    case Op::rsqrt: return T(1) / std::sqrt(a);
+    case Op::relu: return std::max(a, T(0));
+    case Op::gelu: return T(0.5) * a * (T(1) + std::erf(a / std::sqrt(T(2))));  // exact GELU
+    case Op::silu: return a / (T(1) + std::exp(-a));
+    case Op::reciprocal: return T(1) / a;
+    case Op::constant:
+    case Op::read: break;
+  }
+  throw InternalError("apply_op: not a map operator");
+}
 
 }  // namespace einsim

@@ -31,27 +31,6 @@ struct Value {
   T at(int64_t i) const { return row ? row[i] : scalar; }
 };
 
-template <typename T>
-T apply(Op op, T a, T b) {
-  switch (op) {
-    case Op::neg: return -a;
-    case Op::add: return a + b;
-    case Op::sub: return a - b;
-    case Op::mul: return a * b;
-    case Op::div: return a / b;
-    case Op::max: return std::max(a, b);
-    case Op::min: return std::min(a, b);
-    case Op::exp: return std::exp(a);
-    case Op::sqrt: return std::sqrt(a);
-    case Op::rsqrt: return T(1) / std::sqrt(a);
-    case Op::relu: return std::max(a, T(0));
-    case Op::gelu: return T(0.5) * a * (T(1) + std::erf(a / std::sqrt(T(2))));
-    case Op::silu: return a / (T(1) + std::exp(-a));
-    case Op::reciprocal: return T(1) / a;
-    default: return a;
-  }
-}
-
 // Applies `op` along a row; the switch sits outside the loop so each case is a tight loop.
 template <typename T>
 void apply_row(Op op, T* out, Value<T> a, Value<T> b, int64_t n) {
@@ -70,7 +49,7 @@ void apply_row(Op op, T* out, Value<T> a, Value<T> b, int64_t n) {
     case Op::div: return loop([](T x, T y) { return x / y; });
     case Op::max: return loop([](T x, T y) { return std::max(x, y); });
     case Op::min: return loop([](T x, T y) { return std::min(x, y); });
-    default: return loop([op](T x, T) { return apply(op, x, T(0)); });
+    default: return loop([op](T x, T) { return apply_op(op, x, T(0)); });
   }
 }
 
@@ -226,7 +205,7 @@ class Executor {
             const Value<T> a = values[static_cast<size_t>(node.a)];
             const Value<T> b = node.b >= 0 ? values[static_cast<size_t>(node.b)] : Value<T>{nullptr, 0};
             if (!a.varying() && !b.varying()) {
-              val = Value<T>{nullptr, apply(node.op, a.scalar, b.scalar)};
+              val = Value<T>{nullptr, apply_op(node.op, a.scalar, b.scalar)};
             } else {
               apply_row(node.op, buffers[i].data(), a, b, n);
               val = Value<T>{buffers[i].data(), 0};

@@ -661,7 +661,7 @@ class Loader {
       const bool b_const = n.b < 0 || e.program[static_cast<size_t>(n.b)].op == Op::constant;
       if (a_const && b_const) {  // fold constants
         Node c;
-        c.value = apply_scalar(n.op, e.program[static_cast<size_t>(n.a)].value, n.b >= 0 ? e.program[static_cast<size_t>(n.b)].value : 0);
+        c.value = apply_op(n.op, e.program[static_cast<size_t>(n.a)].value, n.b >= 0 ? e.program[static_cast<size_t>(n.b)].value : 0);
         const int first = n.b >= 0 ? std::min(n.a, n.b) : n.a;
         e.program.resize(static_cast<size_t>(first));
         e.program.push_back(c);
@@ -671,8 +671,6 @@ class Loader {
     e.program.push_back(n);
     return static_cast<int>(e.program.size()) - 1;
   }
-
-  static double apply_scalar(Op op, double a, double b);
 
   int compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const {
     Node n;
@@ -764,28 +762,6 @@ class Loader {
   std::map<std::string, YNode> tensor_yaml_;
   std::vector<PendingEinsum> pending_;
 };
-
-double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-
-double Loader::apply_scalar(Op op, double a, double b) {
-  switch (op) {
-    case Op::neg: return -a;
-    case Op::add: return a + b;
-    case Op::sub: return a - b;
-    case Op::mul: return a * b;
-    case Op::div: return a / b;
-    case Op::max: return std::max(a, b);
-    case Op::min: return std::min(a, b);
-    case Op::exp: return std::exp(a);
-    case Op::sqrt: return std::sqrt(a);
-    case Op::rsqrt: return 1.0 / std::sqrt(a);
-    case Op::relu: return std::max(a, 0.0);
-    case Op::gelu: return gelu(a);
-    case Op::silu: return a / (1.0 + std::exp(-a));
-    case Op::reciprocal: return 1.0 / a;
-    default: throw InternalError("not a scalar operator");
-  }
-}
 
 void Loader::build_schedule() {
   const int n = static_cast<int>(cascade_.einsums.size());

@@ -5,7 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <regex>
+#include <algorithm>
+#include <cctype>
 
 #include "common/error.hpp"
 
@@ -43,17 +44,31 @@ NpyArray read_npy(const std::string& file) {
   std::string header(header_len, '\0');
   if (!in.read(header.data(), header_len)) fail("truncated .npy header");
 
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']*)'"))) fail("no dtype in .npy header");
-  const std::string descr = m[1];
-  if (!std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*(True|False)")) || m[1] == "True")
-    fail("only C-order .npy files are supported");
-  if (!std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)"))) fail("no shape in .npy header");
+  // The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+  auto value_of = [&](const std::string& key) {
+    const size_t k = header.find("'" + key + "'");
+    const size_t colon = k == std::string::npos ? k : header.find(':', k);
+    if (colon == std::string::npos) fail("no '" + key + "' in the .npy header");
+    const size_t begin = header.find_first_not_of(' ', colon + 1);
+    if (begin == std::string::npos) fail("malformed .npy header");
+    const size_t end = header[begin] == '(' ? header.find(')', begin) : header.find(',', begin);
+    if (end == std::string::npos) fail("malformed .npy header");
+    return header.substr(begin, end - begin + (header[begin] == '(' ? 1 : 0));
+  };
+  std::string descr = value_of("descr");
+  descr.erase(std::remove(descr.begin(), descr.end(), '\''), descr.end());
+  if (value_of("fortran_order") != "False") fail("only C-order .npy files are supported");
   NpyArray a;
-  const std::string dims = m[1];
-  const std::regex number("\\d+");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
-    a.shape.push_back(std::stoll(it->str()));
+  const std::string dims = value_of("shape");
+  for (size_t i = 0; i < dims.size();) {
+    if (!std::isdigit(static_cast<unsigned char>(dims[i]))) {
+      ++i;
+      continue;
+    }
+    size_t used = 0;
+    a.shape.push_back(std::stoll(dims.substr(i), &used));
+    i += used;
+  }
   int64_t count = 1;
   for (int64_t d : a.shape) count *= d;
 

@@ -49,9 +49,11 @@ TEST(Load, ScheduleRespectsDependencies) {
     auto in_group = [&](int writer) { return std::find(g.einsums.begin(), g.einsums.end(), writer) != g.einsums.end(); };
     for (int e : g.einsums) {
       // Data from outside a group must be complete before it runs; inside a recurrence the group orders it.
-      for (const Access& a : c.einsums[static_cast<size_t>(e)].reads)
-        if (!in_group(c.tensors[static_cast<size_t>(a.tensor)].writer))
+      for (const Access& a : c.einsums[static_cast<size_t>(e)].reads) {
+        if (!in_group(c.tensors[static_cast<size_t>(a.tensor)].writer)) {
           EXPECT_TRUE(done[static_cast<size_t>(a.tensor)]) << c.einsums[static_cast<size_t>(e)].name << " reads " << c.tensors[static_cast<size_t>(a.tensor)].name;
+        }
+      }
     }
     for (int e : g.einsums) done[static_cast<size_t>(c.einsums[static_cast<size_t>(e)].out.tensor)] = true;
     scheduled += g.einsums.size();

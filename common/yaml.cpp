@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -16,6 +17,21 @@ SourceLoc mark_loc(const YAML::Mark& mark, const std::string& file) {
 }
 
 std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
 
 }  // namespace
 
@@ -80,6 +96,18 @@ std::vector<YNode> YNode::items() const {
   return out;
 }
 
+void set_path(const YNode& root, const std::vector<std::string>& path, const std::string& value, const std::string& option) {
+  YAML::Node cur(root.raw());  // shares the document
+  std::string where;
+  for (size_t i = 0; i + 1 < path.size(); ++i) {
+    where = join(where, path[i]);
+    if (!cur.IsMap() || !cur[path[i]]) throw UserError(SourceLoc{}, option, fmt::format("{} has no '{}'", root.file(), where));
+    cur.reset(cur[path[i]]);
+  }
+  if (!cur.IsMap()) throw UserError(SourceLoc{}, option, fmt::format("'{}' in {} is not a map", where, root.file()));
+  cur[path.back()] = value;
+}
+
 MapReader::MapReader(const YNode& node) : node_(node) {
   if (node.is_null()) return;
   if (!node.is_map()) node.fail("expected a map of keys");
@@ -105,6 +133,10 @@ std::optional<YNode> MapReader::optional(const std::string& key) {
 
 YNode MapReader::required(const std::string& key) {
   if (auto v = optional(key)) return *v;
+  // A misspelling is more useful to hear about than the key it was meant to be.
+  for (const Entry& e : entries_)
+    if (!e.used && std::find(asked_.begin(), asked_.end(), e.key) == asked_.end() && edit_distance(e.key, key) <= 2)
+      throw UserError(e.key_loc, join(node_.path(), e.key), fmt::format("unknown key (did you mean '{}'?)", key));
   throw UserError(node_.loc(), join(node_.path(), key), "missing required key");
 }
 

@@ -44,6 +44,10 @@ class YNode {
   std::string path_;
 };
 
+// Sets one value in a loaded document, as a `--set` override: `path` names map keys from the root; every key
+// but the last must exist. `option` ("--set arch.glb.size") names the override in errors.
+void set_path(const YNode& root, const std::vector<std::string>& path, const std::string& value, const std::string& option);
+
 // Reads a map key by key; finish() rejects the keys nobody asked for.
 class MapReader {
  public:

@@ -7,6 +7,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "arch/spec.hpp"
+#include "common/units.hpp"
 #include "workloads/analysis.hpp"
 #include "workloads/interpreter.hpp"
 #include "workloads/npy.hpp"
@@ -121,19 +123,27 @@ void print_check(const Cascade& c, const Analysis& a) {
 
 }  // namespace
 
-WorkloadOverrides WorkloadArgs::overrides() const {
-  WorkloadOverrides o;
-  o.param_files = param_files;
+Sets parse_sets(const std::vector<std::string>& sets) {
+  Sets out;
   for (const std::string& s : sets) {
     const size_t eq = s.find('=');
     const std::string path = s.substr(0, eq);
-    const std::string prefix = "workload.";
     if (eq == std::string::npos || eq + 1 == s.size())
-      throw UserError(SourceLoc{}, "--set " + s, "expected PATH=VALUE, e.g. --set workload.M=4096");
-    if (path.rfind(prefix, 0) != 0 || path.size() == prefix.size())
-      throw UserError(SourceLoc{}, "--set " + path, "unknown path (workload params are set as workload.NAME=VALUE)");
-    o.params.emplace_back(path.substr(prefix.size()), s.substr(eq + 1));
+      throw UserError(SourceLoc{}, "--set " + s, "expected PATH=VALUE, e.g. --set workload.M=4096 or --set arch.glb.size=32MiB");
+    const std::string value = s.substr(eq + 1);
+    if (path.rfind("workload.", 0) == 0 && path.size() > 9) out.workload.emplace_back(path.substr(9), value);
+    else if (path.rfind("arch.", 0) == 0 && path.size() > 5) out.arch.emplace_back(path.substr(5), value);
+    else throw UserError(SourceLoc{}, "--set " + path, "unknown path (use workload.NAME=VALUE or arch.COMPONENT.KEY=VALUE)");
   }
+  return out;
+}
+
+WorkloadOverrides WorkloadArgs::overrides() const {
+  const Sets parsed = parse_sets(sets);
+  if (!parsed.arch.empty()) throw UserError(SourceLoc{}, "--set arch." + parsed.arch[0].first, "this command takes no architecture");
+  WorkloadOverrides o;
+  o.param_files = param_files;
+  o.params = parsed.workload;
   return o;
 }
 
@@ -142,6 +152,71 @@ int run_check(const WorkloadArgs& args) {
   const Analysis a = analyze(c);
   if (args.json) std::cout << check_json(c, a).dump(2) << '\n';
   else print_check(c, a);
+  return 0;
+}
+
+int run_arch(const ArchArgs& args) {
+  const Sets sets = parse_sets(args.sets);
+  if (!sets.workload.empty()) throw UserError(SourceLoc{}, "--set workload." + sets.workload[0].first, "this command takes no workload");
+  const ArchSpec a = load_arch(args.file, sets.arch);
+  Json j;
+  j["name"] = a.name;
+  j["file"] = a.file;
+  j["clock_hz"] = a.clock_hz;
+  j["technology"] = a.table.technology;
+  j["energy_table"] = a.table.file;
+  Json comps = Json::object();
+  std::vector<std::vector<std::string>> rows{{"component", "kind", "size", "ops (latency cycles, energy pJ)", "area mm2"}};
+  double total_area = 0;
+  bool area_complete = true;
+  for (const ComponentSpec& c : a.components) {
+    Json cj;
+    cj["kind"] = c.kind();
+    std::string size;
+    if (auto* d = std::get_if<DramSpec>(&c.spec)) {
+      cj["bandwidth_Bps"] = d->bandwidth_Bps;
+      cj["latency_cycles"] = d->latency_cycles;
+      size = fmt::format("{:g} GiB/s, {} cycles", d->bandwidth_Bps / (1024.0 * 1024 * 1024), d->latency_cycles);
+    } else if (auto* s = std::get_if<SramSpec>(&c.spec)) {
+      cj["size_bytes"] = s->size_bytes;
+      cj["banks"] = s->banks;
+      cj["row_bits"] = s->row_bits;
+      size = fmt::format("{}, {} banks x {}-bit rows", format_bytes(s->size_bytes), s->banks, s->row_bits);
+    } else if (auto* p = std::get_if<PeArraySpec>(&c.spec)) {
+      cj["rows"] = p->rows;
+      cj["cols"] = p->cols;
+      cj["dataflow"] = dataflow_name(p->dataflow);
+      size = fmt::format("{}x{} {}, {}", p->rows, p->cols, dataflow_name(p->dataflow), dtype_name(p->dtype));
+    } else if (auto* v = std::get_if<VectorArraySpec>(&c.spec)) {
+      cj["lanes"] = v->lanes;
+      size = fmt::format("{} lanes, {}", v->lanes, dtype_name(v->dtype));
+    }
+    std::string ops;
+    if (const auto* o = c.ops()) {
+      Json oj = Json::object();
+      for (const auto& [kind, op] : *o) {
+        oj[kind] = Json{{"latency_cycles", op.latency_cycles}, {"energy_pJ", op.cost.energy_pJ}};
+        ops += fmt::format("{}{} ({}, {:g})", ops.empty() ? "" : "  ", kind, op.latency_cycles, op.cost.energy_pJ);
+      }
+      cj["ops"] = oj;
+    }
+    const auto area = c.area_um2();
+    cj["area_mm2"] = area ? Json(*area / 1e6) : Json(nullptr);
+    if (area) total_area += *area / 1e6;
+    else if (c.kind() != "dram") area_complete = false;
+    rows.push_back({c.name, std::string(c.kind()), size, ops.empty() ? "-" : ops, area ? fmt::format("{:.3f}", *area / 1e6) : "-"});
+    comps[c.name] = cj;
+  }
+  j["components"] = comps;
+  j["area_mm2"] = total_area;
+  j["area_complete"] = area_complete;
+  if (args.json) {
+    std::cout << j.dump(2) << '\n';
+    return 0;
+  }
+  std::cout << fmt::format("{}  ({})\n  {}\nclock {:g} MHz, {} figures from {}\n\n", a.name, a.file, a.description, a.clock_hz / 1e6,
+                           a.table.technology, a.table.file)
+            << table(rows) << fmt::format("\narea {:.3f} mm2{}\n", total_area, area_complete ? "" : " (components marked - have no public area figure)");
   return 0;
 }
 

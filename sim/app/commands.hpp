@@ -14,7 +14,20 @@ struct WorkloadArgs {
   std::vector<std::string> param_files;  // --params FILE
   bool json = false;
 
-  WorkloadOverrides overrides() const;  // throws UserError on a malformed --set
+  WorkloadOverrides overrides() const;  // throws UserError on a malformed --set or one for another spec
+};
+
+// `--set` overrides split by the spec they address: workload.NAME=VALUE and arch.PATH=VALUE.
+struct Sets {
+  std::vector<std::pair<std::string, std::string>> workload;
+  std::vector<std::pair<std::string, std::string>> arch;
+};
+Sets parse_sets(const std::vector<std::string>& sets);
+
+struct ArchArgs {
+  std::string file;
+  std::vector<std::string> sets;
+  bool json = false;
 };
 
 struct EvalArgs {
@@ -28,6 +41,7 @@ struct EvalArgs {
 };
 
 int run_check(const WorkloadArgs& args);
+int run_arch(const ArchArgs& args);
 int run_eval(const EvalArgs& args);
 
 }  // namespace einsim::app

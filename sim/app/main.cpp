@@ -47,6 +47,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   eval->add_flag("--ideal", eval_args.ideal, "Do not round stored tensors to their dtypes");
 
+  einsim::app::ArchArgs arch_args;
+  CLI::App* arch = app.add_subcommand("arch", "Check an architecture: components, ops, energy per action and area");
+  arch->add_option("arch", arch_args.file, "Architecture YAML file")->required();
+  arch->add_option("--set", arch_args.sets, "Override a field: arch.COMPONENT.KEY=VALUE, e.g. arch.glb.size=32MiB (repeatable)")
+      ->type_name("PATH=VALUE")
+      ->allow_extra_args(false);
+  arch->add_flag("--json", arch_args.json, "Print one JSON object instead of tables");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -56,6 +64,7 @@ int main(int argc, char** argv) {
   try {
     if (*check) return einsim::app::run_check(check_args);
     if (*eval) return einsim::app::run_eval(eval_args);
+    if (*arch) return einsim::app::run_arch(arch_args);
   } catch (const einsim::UserError& e) {
     std::cerr << e.what() << '\n';
     return 2;

@@ -1,0 +1,99 @@
+#include "arch/energy_table.hpp"
+
+#include <fmt/format.h>
+
+#include "workloads/expr.hpp"
+
+namespace einsim {
+
+const EnergyEntry* EnergyTable::find(const std::string& entry) const {
+  for (const EnergyEntry& e : entries)
+    if (e.name == entry) return &e;
+  return nullptr;
+}
+
+EnergyTable load_energy_table(const std::string& file) {
+  const YNode root = YNode::load_file(file);
+  MapReader top(root);
+  EnergyTable t;
+  t.file = file;
+  const YNode version = top.required("version");
+  if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
+  t.name = top.required("name").as_string();
+  t.technology = top.required("technology").as_string();
+  if (auto scale = top.optional("scale")) {
+    MapReader s(*scale);
+    if (auto e = s.optional("energy")) t.energy_scale = e->as_double();
+    if (auto a = s.optional("area")) t.area_scale = a->as_double();
+    s.required("note").as_string();  // a scaling factor must say where it comes from
+    s.finish();
+  }
+  MapReader entries(top.required("entries"));
+  for (const auto& [name, value] : entries.entries()) {
+    MapReader f(value);
+    EnergyEntry e;
+    e.name = name;
+    e.energy_pJ = f.required("energy_pJ").as_double();
+    if (auto bits = f.optional("bits")) e.bits = bits->as_int();
+    if (auto area = f.optional("area_um2")) e.area_um2 = area->as_double();
+    e.source = f.required("source").as_string();
+    f.finish();
+    if (e.energy_pJ < 0) value.fail("energy_pJ must not be negative");
+    if (e.source.empty()) value.fail("every figure needs its source");
+    t.entries.push_back(e);
+  }
+  top.finish();
+  return t;
+}
+
+namespace {
+
+struct Partial {
+  double energy = 0;
+  std::optional<double> area;
+};
+
+Partial eval(const EnergyTable& t, const YNode& node, const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::number: return {e.value, 0.0};  // a constant energy, no area
+    case Expr::Kind::name: {
+      const EnergyEntry* entry = t.find(e.name);
+      if (!entry) node.fail(fmt::format("unknown table entry '{}' in '{}' (table {})", e.name, node.as_string(), t.file));
+      return {entry->energy_pJ * t.energy_scale, entry->area_um2 ? std::optional<double>(*entry->area_um2 * t.area_scale) : std::nullopt};
+    }
+    case Expr::Kind::binary: {
+      const Partial a = eval(t, node, e.args[0]), b = eval(t, node, e.args[1]);
+      if (e.op == '+') return {a.energy + b.energy, a.area && b.area ? std::optional<double>(*a.area + *b.area) : std::nullopt};
+      if (e.op == '*') {
+        // One side is a count: scale the other side's energy and area by it.
+        const bool a_count = e.args[0].kind == Expr::Kind::number, b_count = e.args[1].kind == Expr::Kind::number;
+        if (a_count == b_count) node.fail(fmt::format("'{}': multiply a table entry by a number", node.as_string()));
+        const Partial& entry = a_count ? b : a;
+        const double k = a_count ? e.args[0].value : e.args[1].value;
+        return {entry.energy * k, entry.area ? std::optional<double>(*entry.area * k) : std::nullopt};
+      }
+      break;
+    }
+    default: break;
+  }
+  node.fail(fmt::format("'{}': a cost is a sum of table entries, each optionally times a count", node.as_string()));
+}
+
+}  // namespace
+
+Cost evaluate_cost(const EnergyTable& table, const YNode& node) {
+  Cost c;
+  c.text = node.as_string();
+  Expr e;
+  try {
+    e = parse_expression(c.text);
+  } catch (const SyntaxError& s) {
+    node.fail(fmt::format("bad cost expression '{}': {}", c.text, s.message));
+  }
+  const Partial p = eval(table, node, e);
+  c.energy_pJ = p.energy;
+  c.area_um2 = p.area;
+  return c;
+}
+
+}  // namespace einsim

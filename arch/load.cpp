@@ -1,0 +1,194 @@
+// Architecture YAML -> ArchSpec, with cross-field validation.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <filesystem>
+
+#include "arch/spec.hpp"
+#include "common/units.hpp"
+#include "common/yaml.hpp"
+
+namespace einsim {
+namespace {
+
+// The op kinds a cascade can ask for (workloads' op names plus mac).
+const std::vector<std::string> kOpKinds = {"mac", "add", "mul", "div", "max", "min", "exp", "neg", "sqrt", "rsqrt", "relu", "gelu", "silu", "reciprocal"};
+
+int64_t positive(const YNode& n, const char* what) {
+  const int64_t v = n.as_int();
+  if (v < 1) n.fail(fmt::format("{} must be at least 1, got {}", what, v));
+  return v;
+}
+
+DType dtype_of(const YNode& n) {
+  const auto t = parse_dtype(n.as_string());
+  if (!t) n.fail(fmt::format("unknown dtype '{}' (known: {})", n.as_string(), dtype_names()));
+  return *t;
+}
+
+std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& node) {
+  std::map<std::string, OpSpec> ops;
+  MapReader reader(node);
+  for (const auto& [kind, value] : reader.entries()) {
+    if (std::find(kOpKinds.begin(), kOpKinds.end(), kind) == kOpKinds.end())
+      value.fail(fmt::format("unknown op '{}' (known: {})", kind, fmt::join(kOpKinds, ", ")));
+    MapReader f(value);
+    OpSpec op;
+    if (auto l = f.optional("latency_cycles")) op.latency_cycles = positive(*l, "latency_cycles");
+    op.cost = evaluate_cost(table, f.required("energy"));
+    f.finish();
+    ops[kind] = op;
+  }
+  if (ops.empty()) node.fail("a compute unit needs at least one op");
+  return ops;
+}
+
+ComponentSpec read_component(const std::string& name, const YNode& node, const EnergyTable& table) {
+  MapReader f(node);
+  ComponentSpec c;
+  c.name = name;
+  c.loc = node.loc();
+  const YNode kind = f.required("kind");
+  const std::string k = kind.as_string();
+  if (k == "dram") {
+    DramSpec d;
+    d.bandwidth_Bps = parse_bandwidth(f.required("bandwidth"));
+    if (d.bandwidth_Bps <= 0) node.fail("bandwidth must be positive");
+    d.latency_cycles = positive(f.required("latency_cycles"), "latency_cycles");
+    d.access_bits = positive(f.required("access_bits"), "access_bits");
+    d.read = evaluate_cost(table, f.required("read_energy"));
+    d.write = evaluate_cost(table, f.required("write_energy"));
+    c.spec = d;
+  } else if (k == "sram") {
+    SramSpec s;
+    const YNode size = f.required("size");
+    s.size_bytes = parse_bytes(size);
+    s.banks = positive(f.required("banks"), "banks");
+    const YNode row = f.required("row_bits");
+    s.row_bits = positive(row, "row_bits");
+    if (s.row_bits % 8 != 0) row.fail("row_bits must be a whole number of bytes");
+    s.ports = positive(f.optional("ports").value_or(YNode(YAML::Node(1), node.file(), "")), "ports");
+    if (s.size_bytes < static_cast<double>(s.row_bits / 8 * s.banks))
+      size.fail(fmt::format("{} is smaller than one row in each of its {} banks ({} bytes)", format_bytes(s.size_bytes), s.banks, s.row_bits / 8 * s.banks));
+    s.read = evaluate_cost(table, f.required("read_energy"));
+    s.write = evaluate_cost(table, f.required("write_energy"));
+    if (auto a = f.optional("area")) s.area = evaluate_cost(table, *a);
+    c.spec = s;
+  } else if (k == "pe_array") {
+    PeArraySpec p;
+    p.rows = positive(f.required("rows"), "rows");
+    p.cols = positive(f.required("cols"), "cols");
+    const YNode df = f.required("dataflow");
+    const std::string d = df.as_string();
+    if (d == "ws") p.dataflow = Dataflow::ws;
+    else if (d == "os") p.dataflow = Dataflow::os;
+    else if (d == "is") p.dataflow = Dataflow::is;
+    else df.fail(fmt::format("unknown dataflow '{}' (known: ws, os, is)", d));
+    if (auto t = f.optional("dtype")) p.dtype = dtype_of(*t);
+    if (auto r = f.optional("regfile_entries")) p.regfile_entries = r->as_int();
+    if (auto o = f.optional("ops_per_cycle")) p.ops_per_cycle = positive(*o, "ops_per_cycle");
+    p.ops = read_ops(table, f.required("ops"));
+    if (auto a = f.optional("pe_area")) p.pe_area = evaluate_cost(table, *a);
+    c.spec = p;
+  } else if (k == "vector_array") {
+    VectorArraySpec v;
+    v.lanes = positive(f.required("lanes"), "lanes");
+    if (auto t = f.optional("dtype")) v.dtype = dtype_of(*t);
+    if (auto r = f.optional("regfile_entries")) v.regfile_entries = r->as_int();
+    v.ops = read_ops(table, f.required("ops"));
+    if (auto a = f.optional("lane_area")) v.lane_area = evaluate_cost(table, *a);
+    c.spec = v;
+  } else if (k == "noc") {
+    NocSpec n;
+    if (auto m = f.optional("multicast")) n.multicast = m->as_bool();
+    if (auto r = f.optional("reduction")) n.reduction = r->as_bool();
+    c.spec = n;
+  } else {
+    kind.fail(fmt::format("unknown component kind '{}' (known: dram, sram, pe_array, vector_array, noc; pim arrives with the PIM issue)", k));
+  }
+  f.finish();
+  return c;
+}
+
+std::vector<std::string> split(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) out.push_back(path.substr(start, dot - start));
+  out.push_back(path.substr(start));
+  return out;
+}
+
+}  // namespace
+
+std::string_view dataflow_name(Dataflow d) { return d == Dataflow::ws ? "ws" : d == Dataflow::os ? "os" : "is"; }
+
+std::string_view ComponentSpec::kind() const {
+  static constexpr std::string_view names[] = {"dram", "sram", "pe_array", "vector_array", "noc"};
+  return names[spec.index()];
+}
+
+const std::map<std::string, OpSpec>* ComponentSpec::ops() const {
+  if (auto* p = std::get_if<PeArraySpec>(&spec)) return &p->ops;
+  if (auto* v = std::get_if<VectorArraySpec>(&spec)) return &v->ops;
+  return nullptr;
+}
+
+int64_t ComponentSpec::parallelism() const {
+  if (auto* p = std::get_if<PeArraySpec>(&spec)) return p->rows * p->cols;
+  if (auto* v = std::get_if<VectorArraySpec>(&spec)) return v->lanes;
+  return 0;
+}
+
+std::optional<double> ComponentSpec::area_um2() const {
+  if (auto* p = std::get_if<PeArraySpec>(&spec); p && p->pe_area && p->pe_area->area_um2)
+    return *p->pe_area->area_um2 * static_cast<double>(p->rows * p->cols);
+  if (auto* v = std::get_if<VectorArraySpec>(&spec); v && v->lane_area && v->lane_area->area_um2)
+    return *v->lane_area->area_um2 * static_cast<double>(v->lanes);
+  if (auto* s = std::get_if<SramSpec>(&spec); s && s->area) return s->area->area_um2;
+  return std::nullopt;
+}
+
+const ComponentSpec* ArchSpec::find(const std::string& component) const {
+  for (const ComponentSpec& c : components)
+    if (c.name == component) return &c;
+  return nullptr;
+}
+
+ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {
+  const YNode root = YNode::load_file(file);
+  for (const auto& [path, value] : sets) {
+    std::vector<std::string> keys = split(path);
+    const YAML::Node& components = root.raw()["components"];
+    if (keys.size() > 1 && components && components.IsMap() && components[keys[0]]) keys.insert(keys.begin(), "components");
+    set_path(root, keys, value, "--set arch." + path);
+  }
+  MapReader top(root);
+  ArchSpec a;
+  a.file = file;
+  const YNode version = top.required("version");
+  const YNode name = top.required("name");
+  const auto description = top.optional("description");
+  const YNode clock = top.required("clock");
+  const YNode table = top.required("energy_table");
+  const YNode components = top.required("components");
+  top.finish();
+  if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
+  a.name = name.as_string();
+  if (description) a.description = description->as_string();
+  a.clock_hz = parse_frequency(clock);
+  if (a.clock_hz <= 0) clock.fail("the clock must be positive");
+  // The table path is relative to the arch file, so configs move together.
+  const std::filesystem::path table_path = std::filesystem::path(file).parent_path() / table.as_string();
+  try {
+    a.table = load_energy_table(table_path.string());
+  } catch (const UserError& e) {
+    if (!std::filesystem::exists(table_path)) table.fail(fmt::format("energy table {} not found", table_path.string()));
+    throw;
+  }
+  MapReader comps(components);
+  for (const auto& [cname, value] : comps.entries()) a.components.push_back(read_component(cname, value, a.table));
+  if (a.components.empty()) components.fail("an architecture needs at least one component");
+  return a;
+}
+
+}  // namespace einsim

@@ -1,0 +1,95 @@
+#pragma once
+// The hardware description: YAML -> a validated ArchSpec of named components. Specs are plain values (what a
+// sweep mutates); models are built from them and never parse.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "arch/energy_table.hpp"
+#include "common/error.hpp"
+#include "workloads/dtype.hpp"
+
+namespace einsim {
+
+enum class Dataflow { ws, os, is };
+std::string_view dataflow_name(Dataflow d);
+
+// An operation a compute unit supports: cycles per op on one PE/lane and its cost.
+struct OpSpec {
+  int64_t latency_cycles = 1;
+  Cost cost;
+};
+
+struct DramSpec {
+  double bandwidth_Bps = 0;
+  int64_t latency_cycles = 0;
+  Cost read;   // per access of read.bits
+  Cost write;
+  int64_t access_bits = 0;
+};
+
+struct SramSpec {
+  double size_bytes = 0;
+  int64_t banks = 1;
+  int64_t row_bits = 0;
+  int64_t ports = 1;
+  Cost read;  // per row access
+  Cost write;
+  std::optional<Cost> area;  // of the whole buffer
+};
+
+struct PeArraySpec {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  Dataflow dataflow = Dataflow::ws;
+  DType dtype = DType::bf16;
+  int64_t regfile_entries = 0;
+  int64_t ops_per_cycle = 1;  // per PE
+  std::map<std::string, OpSpec> ops;
+  std::optional<Cost> pe_area;
+};
+
+struct VectorArraySpec {
+  int64_t lanes = 0;
+  DType dtype = DType::bf16;
+  int64_t regfile_entries = 0;
+  std::map<std::string, OpSpec> ops;
+  std::optional<Cost> lane_area;
+};
+
+struct NocSpec {
+  bool multicast = true;
+  bool reduction = true;
+};
+
+struct ComponentSpec {
+  std::string name;
+  SourceLoc loc;
+  std::variant<DramSpec, SramSpec, PeArraySpec, VectorArraySpec, NocSpec> spec;
+
+  std::string_view kind() const;
+  // The op kinds ("mac", "exp", ...) this component computes; empty for memories.
+  const std::map<std::string, OpSpec>* ops() const;
+  int64_t parallelism() const;  // PEs or lanes; 0 for memories
+  std::optional<double> area_um2() const;
+};
+
+struct ArchSpec {
+  std::string name;
+  std::string description;
+  std::string file;
+  double clock_hz = 0;
+  EnergyTable table;
+  std::vector<ComponentSpec> components;
+
+  const ComponentSpec* find(const std::string& name) const;
+};
+
+// `sets` are (path below the arch, value) pairs from `--set arch.PATH=VALUE`, e.g. {"glb.size", "32 MiB"}.
+ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets = {});
+
+}  // namespace einsim

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cmath>
+#include <stdexcept>
 #include <cstdlib>
 
 namespace einsim {
@@ -256,5 +258,44 @@ std::string render(const Expr& e, bool top) {
 }  // namespace
 
 std::string to_string(const Expr& e) { return render(e, true); }
+
+int64_t evaluate_integer(const Expr& e, const std::function<int64_t(const std::string&)>& lookup,
+                         const std::function<void(const std::string&)>& fail) {
+  constexpr double kLimit = 0x1p53;
+  auto checked = [&](double v) {
+    if (std::fabs(v) > kLimit) fail("overflows (integers stay below 2^53)");
+    return static_cast<int64_t>(v);
+  };
+  auto recurse = [&](const Expr& x) { return evaluate_integer(x, lookup, fail); };
+  switch (e.kind) {
+    case Expr::Kind::number:
+      if (std::floor(e.value) != e.value) fail(fmt::format("expected an integer, got {}", e.value));
+      return checked(e.value);
+    case Expr::Kind::name: return lookup(e.name);
+    case Expr::Kind::unary: return -recurse(e.args[0]);
+    case Expr::Kind::binary: {
+      const int64_t a = recurse(e.args[0]), b = recurse(e.args[1]);
+      switch (e.op) {
+        case '+': return checked(static_cast<double>(a) + static_cast<double>(b));
+        case '-': return checked(static_cast<double>(a) - static_cast<double>(b));
+        case '*': return checked(static_cast<double>(a) * static_cast<double>(b));
+        default:
+          if (b == 0 || a % b != 0) fail(fmt::format("{} / {} is not an integer (use cdiv to round up)", a, b));
+          return a / b;
+      }
+    }
+    case Expr::Kind::call: {
+      if (e.args.size() != 2 || (e.name != "min" && e.name != "max" && e.name != "cdiv"))
+        fail(fmt::format("unknown function '{}' (integer expressions know min(a,b), max(a,b), cdiv(a,b))", e.name));
+      const int64_t a = recurse(e.args[0]), b = recurse(e.args[1]);
+      if (e.name == "min") return std::min(a, b);
+      if (e.name == "max") return std::max(a, b);
+      if (b <= 0) fail(fmt::format("cdiv by {}", b));
+      return (a + b - 1) / b;
+    }
+    default: fail(fmt::format("'{}' is not an integer expression", to_string(e)));
+  }
+  throw std::logic_error("unreachable");
+}
 
 }  // namespace einsim

@@ -1,6 +1,8 @@
 #pragma once
 // Syntax of Einsum expressions and param expressions: a small recursive-descent parser producing an AST
 // whose nodes remember their column, so that semantic errors can point at the offending token.
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,12 @@ struct SyntaxError {
 // Both throw SyntaxError.
 EinsumSyntax parse_einsum(const std::string& text);
 Expr parse_expression(const std::string& text);
+
+// Evaluates an integer expression: numbers, names (through `lookup`, which throws for unknown names), + - * /
+// (exact), unary -, min(a,b), max(a,b), cdiv(a,b). Results stay within +-2^53. `fail` receives the reason and
+// must throw.
+int64_t evaluate_integer(const Expr& e, const std::function<int64_t(const std::string&)>& lookup,
+                         const std::function<void(const std::string&)>& fail);
 
 // Renders an expression back to text (for messages).
 std::string to_string(const Expr& e);

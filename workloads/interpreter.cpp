@@ -113,7 +113,8 @@ class Executor {
     l.stride.assign(e.vars.size(), 0);
     for (size_t r = 0; r < a.index.size(); ++r) {
       l.base += ts[r] * a.index[r].constant;
-      for (auto [v, coef] : a.index[r].terms) l.stride[static_cast<size_t>(v)] += ts[r] * coef;
+      for (auto [v, coef] : a.index[r].terms)  // an index of extent 1 contributes nothing (and may carry any coefficient)
+        if (e.vars[static_cast<size_t>(v)].extent > 1) l.stride[static_cast<size_t>(v)] += ts[r] * coef;
     }
     return l;
   }

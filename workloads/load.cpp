@@ -126,46 +126,14 @@ class ParamResolver {
   }
 
   int64_t eval(size_t i, const Expr& e) {
-    switch (e.kind) {
-      case Expr::Kind::number:
-        if (std::floor(e.value) != e.value) fail(i, fmt::format("'{}': param expressions are integer, got {}", raw_[i].text, e.value));
-        return static_cast<int64_t>(e.value);
-      case Expr::Kind::name: {
-        auto it = std::find_if(raw_.begin(), raw_.end(), [&](const RawParam& r) { return r.name == e.name; });
-        if (it == raw_.end()) fail(i, fmt::format("'{}': undefined param '{}'", raw_[i].text, e.name));
-        const Param& p = value_of(static_cast<size_t>(it - raw_.begin()));
-        if (!p.integer) fail(i, fmt::format("'{}': param '{}' is not an integer", raw_[i].text, e.name));
-        return static_cast<int64_t>(p.value);
-      }
-      case Expr::Kind::unary: return -eval(i, e.args[0]);
-      case Expr::Kind::binary: {
-        const int64_t a = eval(i, e.args[0]), b = eval(i, e.args[1]);
-        switch (e.op) {
-          case '+': return checked(i, a + static_cast<Wide>(b));
-          case '-': return checked(i, a - static_cast<Wide>(b));
-          case '*': return checked(i, a * static_cast<Wide>(b));
-          default:
-            if (b == 0 || a % b != 0) fail(i, fmt::format("'{}': {} / {} is not an integer (use cdiv to round up)", raw_[i].text, a, b));
-            return a / b;
-        }
-      }
-      case Expr::Kind::call: {
-        if (e.args.size() != 2 || (e.name != "min" && e.name != "max" && e.name != "cdiv"))
-          fail(i, fmt::format("'{}': unknown function '{}' (param expressions know min(a,b), max(a,b), cdiv(a,b))", raw_[i].text, e.name));
-        const int64_t a = eval(i, e.args[0]), b = eval(i, e.args[1]);
-        if (e.name == "min") return std::min(a, b);
-        if (e.name == "max") return std::max(a, b);
-        if (b <= 0) fail(i, fmt::format("'{}': cdiv by {}", raw_[i].text, b));
-        return (a + b - 1) / b;
-      }
-      default: fail(i, fmt::format("'{}' is not a param expression", raw_[i].text));
-    }
-  }
-
-  int64_t checked(size_t i, Wide v) const {
-    if (v > static_cast<Wide>(kMaxExactInteger) || v < -static_cast<Wide>(kMaxExactInteger))
-      fail(i, fmt::format("'{}' is too large (params stay below 2^53)", raw_[i].text));
-    return static_cast<int64_t>(v);
+    auto lookup = [&](const std::string& name) -> int64_t {
+      auto it = std::find_if(raw_.begin(), raw_.end(), [&](const RawParam& r) { return r.name == name; });
+      if (it == raw_.end()) fail(i, fmt::format("'{}': undefined param '{}'", raw_[i].text, name));
+      const Param& p = value_of(static_cast<size_t>(it - raw_.begin()));
+      if (!p.integer) fail(i, fmt::format("'{}': param '{}' is not an integer", raw_[i].text, name));
+      return static_cast<int64_t>(p.value);
+    };
+    return evaluate_integer(e, lookup, [&](const std::string& why) { fail(i, fmt::format("'{}': {}", raw_[i].text, why)); });
   }
 
   std::vector<RawParam> raw_;
@@ -385,7 +353,7 @@ class Loader {
     switch (e.kind) {
       case Expr::Kind::number:
         if (std::floor(e.value) != e.value) fail_at(p, e.col, fmt::format("index expressions are integer, got {}", e.value));
-        out.constant = static_cast<int64_t>(e.value);
+        out.constant = bounded(p, e, e.value);
         return out;
       case Expr::Kind::name: {
         if (const int v = var_id(p, e.name); v >= 0) {
@@ -413,17 +381,16 @@ class Loader {
         if (e.op == '+' || e.op == '-') {
           const int64_t sign = e.op == '+' ? 1 : -1;
           out = *a;
-          out.constant += sign * b->constant;
+          out.constant = bounded(p, e, static_cast<double>(out.constant) + static_cast<double>(sign * b->constant));
           for (auto [v, c] : b->terms) add_term(out, v, sign * c);
+          for (auto [v, c] : out.terms) bounded(p, e, static_cast<double>(c));
           return out;
         }
         if (e.op == '*') {
           if (!a->terms.empty() && !b->terms.empty()) fail_at(p, e.col, "non-affine index: a product of two indices");
           const Affine& var_side = a->terms.empty() ? *b : *a;
           const int64_t k = a->terms.empty() ? a->constant : b->constant;
-          auto mul = [&](int64_t x) {
-            return checked_product(std::abs(x), std::abs(k), [&] { fail_at(p, e.col, "index expression overflows"); }) * ((x < 0) != (k < 0) ? -1 : 1);
-          };
+          auto mul = [&](int64_t x) { return bounded(p, e, static_cast<double>(x) * static_cast<double>(k)); };
           out.constant = mul(var_side.constant);
           for (auto [v, c] : var_side.terms) add_term(out, v, mul(c));
           return out;
@@ -432,6 +399,12 @@ class Loader {
       }
       default: fail_at(p, e.col, fmt::format("non-affine index '{}'", to_string(e)));
     }
+  }
+
+  // Index arithmetic stays within +-2^53, where doubles and int64 agree exactly.
+  int64_t bounded(const PendingEinsum& p, const Expr& e, double v) const {
+    if (std::fabs(v) > kMaxExactInteger) fail_at(p, e.col, "index expression overflows (beyond 2^53)");
+    return static_cast<int64_t>(v);
   }
 
   static void add_term(Affine& a, int var, int64_t c) {
@@ -528,19 +501,19 @@ class Loader {
   // gives the unknown part the extent that covers the rank exactly.
   bool infer_from(PendingEinsum& p, const Affine& a, const Rank& rank, int col) {
     int unknown = -1;
-    int64_t rest = a.constant;
+    Wide rest = a.constant;
     for (auto [v, c] : a.terms) {
       if (c <= 0) return false;
       if (!p.extents[static_cast<size_t>(v)]) {
         if (unknown >= 0) return false;
         unknown = v;
       } else {
-        rest += c * (*p.extents[static_cast<size_t>(v)] - 1);
+        rest += static_cast<Wide>(c) * (*p.extents[static_cast<size_t>(v)] - 1);
       }
     }
     if (unknown < 0 || a.constant < 0) return false;
     const int64_t c = a.coefficient(unknown);
-    const int64_t span = rank.extent - 1 - rest;
+    const int64_t span = rest >= rank.extent ? -1 : rank.extent - 1 - static_cast<int64_t>(rest);
     if (span < 0 || span % c != 0)
       fail_at(p, col, fmt::format("cannot split rank {} (extent {}) evenly for index '{}'", rank.name, rank.extent, p.vars[static_cast<size_t>(unknown)]));
     p.extents[static_cast<size_t>(unknown)] = span / c + 1;

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "arch/spec.hpp"
+#include "mappings/lower.hpp"
+#include "sim/analytical.hpp"
 #include "common/units.hpp"
 #include "workloads/analysis.hpp"
 #include "workloads/interpreter.hpp"
@@ -131,9 +133,10 @@ Sets parse_sets(const std::vector<std::string>& sets) {
     if (eq == std::string::npos || eq + 1 == s.size())
       throw UserError(SourceLoc{}, "--set " + s, "expected PATH=VALUE, e.g. --set workload.M=4096 or --set arch.glb.size=32MiB");
     const std::string value = s.substr(eq + 1);
-    if (path.rfind("workload.", 0) == 0 && path.size() > 9) out.workload.emplace_back(path.substr(9), value);
+    if (path.find('.') == std::string::npos && !path.empty()) out.workload.emplace_back(path, value);  // NAME: a workload param
+    else if (path.rfind("workload.", 0) == 0 && path.size() > 9) out.workload.emplace_back(path.substr(9), value);
     else if (path.rfind("arch.", 0) == 0 && path.size() > 5) out.arch.emplace_back(path.substr(5), value);
-    else throw UserError(SourceLoc{}, "--set " + path, "unknown path (use workload.NAME=VALUE or arch.COMPONENT.KEY=VALUE)");
+    else throw UserError(SourceLoc{}, "--set " + path, "unknown path (use NAME=VALUE or workload.NAME=VALUE for a workload param, arch.COMPONENT.KEY=VALUE for the architecture)");
   }
   return out;
 }
@@ -152,6 +155,51 @@ int run_check(const WorkloadArgs& args) {
   const Analysis a = analyze(c);
   if (args.json) std::cout << check_json(c, a).dump(2) << '\n';
   else print_check(c, a);
+  return 0;
+}
+
+int run_model(const ModelArgs& args) {
+  const Sets sets = parse_sets(args.sets);
+  const MappingSpec mapping = load_mapping(args.mapping);
+  WorkloadOverrides o;
+  o.param_files = args.param_files;
+  o.params = sets.workload;
+  const Cascade c = load_cascade(args.workload.empty() ? mapping.workload : args.workload, o);
+  const ArchSpec a = load_arch(args.arch.empty() ? mapping.arch : args.arch, sets.arch);
+  const TileProgram program = lower(c, a, mapping);
+  const Stats s = evaluate_analytical(c, a, program);
+  if (args.json) {
+    Json j = to_json(s);
+    j["workload"] = c.file;
+    j["arch"] = a.file;
+    j["mapping"] = mapping.file;
+    std::cout << j.dump(2) << '\n';
+    return 0;
+  }
+  std::string out = fmt::format("{} on {} with mapping {}\n", c.name, a.name, mapping.name);
+  if (!s.status.ok) {
+    std::cout << out << "infeasible: " << s.status.reason << '\n';
+    return 0;
+  }
+  out += fmt::format("latency  {} cycles = {:.6g} s   ({}-bound)\nenergy   {:.6g} pJ   area {:.3f} mm2\n", grouped(s.cycles), s.latency_s, s.bound,
+                     s.energy_pJ, s.area_mm2);
+  out += fmt::format("roofline compute {} cycles, memory {} cycles\n\n", grouped(s.roofline_compute_cycles), grouped(s.roofline_memory_cycles));
+  std::vector<std::vector<std::string>> rows{{"unit", "busy cycles", "utilization"}};
+  for (const auto& [unit, u] : s.utilization) rows.push_back({unit, grouped(s.busy_cycles.at(unit)), fmt::format("{:.1f}%", 100 * u)});
+  out += table(rows) + "\n";
+  rows = {{"level", "read bytes", "written bytes", "energy pJ"}};
+  for (const auto& [level, t] : s.traffic_bytes) {
+    const auto e = s.energy_breakdown_pJ.find(level);
+    rows.push_back({level, grouped(t.read), grouped(t.write), e == s.energy_breakdown_pJ.end() ? "-" : fmt::format("{:.4g}", e->second)});
+  }
+  out += table(rows) + "\n";
+  rows = {{"einsum", "unit", "cycles", "utilization", "ops"}};
+  for (const Einsum& e : c.einsums) {
+    const auto it = s.einsums.find(e.name);
+    if (it == s.einsums.end()) continue;
+    rows.push_back({e.name, it->second.unit, grouped(it->second.cycles), fmt::format("{:.1f}%", 100 * it->second.utilization), ops_text(it->second.ops)});
+  }
+  std::cout << out << table(rows);
   return 0;
 }
 

@@ -40,7 +40,17 @@ struct EvalArgs {
   bool ideal = false;
 };
 
+struct ModelArgs {
+  std::string mapping;
+  std::string arch;      // default: the mapping's
+  std::string workload;  // default: the mapping's
+  std::vector<std::string> sets;
+  std::vector<std::string> param_files;
+  bool json = false;
+};
+
 int run_check(const WorkloadArgs& args);
+int run_model(const ModelArgs& args);
 int run_arch(const ArchArgs& args);
 int run_eval(const EvalArgs& args);
 

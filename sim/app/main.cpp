@@ -16,7 +16,7 @@ namespace {
 
 void add_workload_options(CLI::App* cmd, einsim::app::WorkloadArgs& w) {
   cmd->add_option("workload", w.file, "Workload YAML file (a cascade of Einsums)")->required();
-  cmd->add_option("--set", w.sets, "Override a param: workload.NAME=VALUE (repeatable)")->type_name("PATH=VALUE")->allow_extra_args(false);
+  cmd->add_option("--set", w.sets, "Override a param: NAME=VALUE or workload.NAME=VALUE (repeatable)")->type_name("PATH=VALUE")->allow_extra_args(false);
   cmd->add_option("--params", w.param_files, "Apply a param preset file, e.g. configs/workloads/models/bert.yaml (repeatable)")
       ->type_name("FILE")
       ->allow_extra_args(false);
@@ -47,6 +47,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   eval->add_flag("--ideal", eval_args.ideal, "Do not round stored tensors to their dtypes");
 
+  einsim::app::ModelArgs model_args;
+  CLI::App* model = app.add_subcommand("model", "Evaluate a mapping analytically: latency, utilization, traffic, energy and area");
+  model->add_option("--mapping", model_args.mapping, "Mapping YAML file; it names the arch and workload it is meant for")->required();
+  model->add_option("--arch", model_args.arch, "Architecture YAML file (default: the mapping's)");
+  model->add_option("--workload", model_args.workload, "Workload YAML file (default: the mapping's)");
+  model->add_option("--set", model_args.sets, "Override: NAME=VALUE or workload.NAME=VALUE (a param), arch.COMPONENT.KEY=VALUE (repeatable)")
+      ->type_name("PATH=VALUE")
+      ->allow_extra_args(false);
+  model->add_option("--params", model_args.param_files, "Apply a param preset file (repeatable)")->type_name("FILE")->allow_extra_args(false);
+  model->add_flag("--json", model_args.json, "Print the Stats as one JSON object");
+
   einsim::app::ArchArgs arch_args;
   CLI::App* arch = app.add_subcommand("arch", "Check an architecture: components, ops, energy per action and area");
   arch->add_option("arch", arch_args.file, "Architecture YAML file")->required();
@@ -65,6 +76,7 @@ int main(int argc, char** argv) {
     if (*check) return einsim::app::run_check(check_args);
     if (*eval) return einsim::app::run_eval(eval_args);
     if (*arch) return einsim::app::run_arch(arch_args);
+    if (*model) return einsim::app::run_model(model_args);
   } catch (const einsim::UserError& e) {
     std::cerr << e.what() << '\n';
     return 2;

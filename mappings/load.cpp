@@ -1,0 +1,90 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/yaml.hpp"
+#include "mappings/spec.hpp"
+
+namespace einsim {
+
+MappingSpec load_mapping(const std::string& file) {
+  const YNode root = YNode::load_file(file);
+  MapReader top(root);
+  MappingSpec m;
+  m.file = file;
+  const YNode version = top.required("version");
+  const YNode name = top.required("name");
+  const auto description = top.optional("description");
+  const YNode arch = top.required("arch");
+  const YNode workload = top.required("workload");
+  const auto memory = top.optional("memory");
+  const YNode groups = top.required("groups");
+  top.finish();
+  if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
+  m.name = name.as_string();
+  if (description) m.description = description->as_string();
+  const std::filesystem::path dir = std::filesystem::path(file).parent_path();
+  m.arch = (dir / arch.as_string()).lexically_normal().string();
+  m.workload = (dir / workload.as_string()).lexically_normal().string();
+  if (memory) {
+    MapReader mem(*memory);
+    if (auto b = mem.optional("backing")) m.backing = b->as_string();
+    if (auto b = mem.optional("buffer")) m.buffer = b->as_string();
+    mem.finish();
+  }
+  for (const YNode& g : groups.items()) {
+    MapReader gr(g);
+    GroupSpec spec;
+    spec.loc = g.loc();
+    spec.name = gr.required("name").as_string();
+    if (auto p = gr.optional("pipeline")) spec.pipeline = p->as_bool();
+    if (auto d = gr.optional("double_buffer")) spec.double_buffer = d->as_bool();
+    // Per memory level, outer to inner: loops over tiles fetched from the backing memory, then over tiles
+    // inside the buffer.
+    if (auto loops = gr.optional("loops")) {
+      MapReader levels(*loops);
+      for (const auto& [level, list] : levels.entries()) {
+        if (level != m.backing && level != m.buffer)
+          list.fail(fmt::format("loops are given per memory level: '{}' or '{}'", m.backing, m.buffer));
+        for (const YNode& l : list.items()) {
+          LoopSpec loop;
+          loop.loc = l.loc();
+          loop.buffer_level = level == m.buffer;
+          if (l.is_scalar()) {
+            loop.index = l.as_string();
+          } else {
+            MapReader lr(l);
+            loop.index = lr.required("index").as_string();
+            if (auto t = lr.optional("tile")) loop.tile = t->as_string();
+            lr.finish();
+          }
+          spec.loops.push_back(loop);
+        }
+      }
+      std::stable_sort(spec.loops.begin(), spec.loops.end(), [](const LoopSpec& a, const LoopSpec& b) { return !a.buffer_level && b.buffer_level; });
+    }
+    MapReader einsums(gr.required("einsums"));
+    for (const auto& [einsum, value] : einsums.entries()) {
+      EinsumBinding b;
+      b.loc = value.loc();
+      MapReader br(value);
+      if (auto u = br.optional("unit")) b.unit = u->as_string();
+      if (auto s = br.optional("spatial")) {
+        MapReader sr(*s);
+        for (const auto& [dim, index] : sr.entries()) {
+          if (dim != "rows" && dim != "cols" && dim != "lanes") index.fail(fmt::format("unknown array dimension '{}' (rows, cols or lanes)", dim));
+          b.spatial.emplace_back(dim, index.as_string());
+        }
+      }
+      br.finish();
+      spec.einsums.emplace_back(einsum, b);
+    }
+    gr.finish();
+    m.groups.push_back(std::move(spec));
+  }
+  if (m.groups.empty()) groups.fail("a mapping needs at least one group");
+  return m;
+}
+
+}  // namespace einsim

@@ -1,0 +1,326 @@
+#include "mappings/lower.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <map>
+
+#include "common/units.hpp"
+#include "workloads/expr.hpp"
+
+namespace einsim {
+namespace {
+
+// An infeasible design point: unwinds lowering to a status.
+struct Infeasible {
+  std::string reason;
+};
+
+int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+class Lowering {
+ public:
+  Lowering(const Cascade& c, const ArchSpec& a, const MappingSpec& m) : c_(c), a_(a), m_(m) {}
+
+  TileProgram run() {
+    check_memories();
+    assign_groups();
+    TileProgram p;
+    p.backing = m_.backing;
+    p.buffer = m_.buffer;
+    try {
+      for (size_t g = 0; g < m_.groups.size(); ++g) p.groups.push_back(lower_group(static_cast<int>(g)));
+    } catch (const Infeasible& why) {
+      p.status = EvalStatus{false, why.reason};
+    }
+    return p;
+  }
+
+ private:
+  [[noreturn]] void fail(const SourceLoc& loc, const std::string& key, const std::string& message) const {
+    throw UserError(loc.file.empty() ? SourceLoc{m_.file} : loc, key, message);
+  }
+
+  void check_memories() const {
+    const ComponentSpec* backing = a_.find(m_.backing);
+    const ComponentSpec* buffer = a_.find(m_.buffer);
+    if (!backing || backing->kind() != "dram") fail({}, "memory.backing", fmt::format("{} has no dram named '{}'", a_.file, m_.backing));
+    if (!buffer || buffer->kind() != "sram") fail({}, "memory.buffer", fmt::format("{} has no sram named '{}'", a_.file, m_.buffer));
+  }
+
+  // Every Einsum in exactly one group; a group reads only what earlier groups (or itself) produce.
+  void assign_groups() {
+    group_of_.assign(c_.einsums.size(), -1);
+    for (size_t g = 0; g < m_.groups.size(); ++g) {
+      for (const auto& [name, binding] : m_.groups[g].einsums) {
+        int e = -1;
+        for (size_t i = 0; i < c_.einsums.size(); ++i)
+          if (c_.einsums[i].name == name) e = static_cast<int>(i);
+        if (e < 0) fail(binding.loc, "einsums." + name, fmt::format("the workload {} has no Einsum writing '{}'", c_.file, name));
+        if (group_of_[static_cast<size_t>(e)] >= 0) fail(binding.loc, "einsums." + name, "mapped in two groups");
+        group_of_[static_cast<size_t>(e)] = static_cast<int>(g);
+        binding_[e] = &binding;
+      }
+    }
+    for (size_t e = 0; e < c_.einsums.size(); ++e) {
+      if (group_of_[e] < 0) fail({}, "groups", fmt::format("Einsum '{}' of {} is in no group", c_.einsums[e].name, c_.file));
+      for (const Access& a : c_.einsums[e].reads) {
+        const int w = c_.tensors[static_cast<size_t>(a.tensor)].writer;
+        if (w >= 0 && group_of_[static_cast<size_t>(w)] > group_of_[e])
+          fail(binding_[static_cast<int>(e)]->loc, "einsums." + c_.einsums[e].name,
+               fmt::format("reads '{}', which a later group ({}) produces", c_.tensors[static_cast<size_t>(a.tensor)].name,
+                           m_.groups[static_cast<size_t>(group_of_[static_cast<size_t>(w)])].name));
+      }
+    }
+  }
+
+  int64_t param(const std::string& name, const LoopSpec& loop) const {
+    const Param* p = c_.param(name);
+    if (!p || !p->integer) fail(loop.loc, "loops." + loop.index, fmt::format("'{}' is not an integer param of {}", name, c_.file));
+    return static_cast<int64_t>(p->value);
+  }
+
+  std::vector<Loop> lower_loops(const GroupSpec& g, const std::vector<int>& members) const {
+    std::vector<Loop> loops;
+    for (const LoopSpec& spec : g.loops) {
+      int64_t extent = 0;
+      for (int e : members) {
+        const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
+        if (const int v = einsum.var_index(spec.index); v >= 0) extent = einsum.vars[static_cast<size_t>(v)].extent;
+      }
+      if (extent == 0) fail(spec.loc, "loops." + spec.index, fmt::format("no Einsum of group '{}' has index '{}'", g.name, spec.index));
+      for (const Loop& outer : loops)  // an inner loop over an index splits the outer loop's tile
+        if (outer.index == spec.index) extent = outer.tile;
+      Loop loop{spec.index, extent, 1, spec.buffer_level};
+      if (!spec.tile.empty()) {
+        Expr e;
+        try {
+          e = parse_expression(spec.tile);
+        } catch (const SyntaxError& s) {
+          fail(spec.loc, "loops." + spec.index + ".tile", fmt::format("bad expression '{}': {}", spec.tile, s.message));
+        }
+        loop.tile = evaluate_integer(
+            e, [&](const std::string& name) { return param(name, spec); },
+            [&](const std::string& why) { throw Infeasible{fmt::format("tile of {} = {}: {}", spec.index, spec.tile, why)}; });
+        if (loop.tile < 1 || extent % loop.tile != 0)
+          throw Infeasible{fmt::format("tile {} of index {} does not divide its extent {} (factors of {} multiply to {}, shape is {})", loop.tile,
+                                       spec.index, extent, spec.index, loop.tile * (extent / std::max<int64_t>(loop.tile, 1)), extent)};
+        loop.trips = extent / loop.tile;
+      }
+      loops.push_back(loop);
+    }
+    return loops;
+  }
+
+  // Bytes of the part of a tensor one access touches when each index covers `tile[v]` elements.
+  int64_t tile_bytes(const Access& a, const std::vector<int64_t>& tile) const {
+    const Tensor& t = c_.tensors[static_cast<size_t>(a.tensor)];
+    int64_t n = dtype_bytes(t.dtype);
+    for (size_t r = 0; r < a.index.size(); ++r) {
+      int64_t span = 1;
+      for (auto [v, coef] : a.index[r].terms) span += std::abs(coef) * (tile[static_cast<size_t>(v)] - 1);
+      n *= std::min(span, t.ranks[r].extent);
+    }
+    return n;
+  }
+
+  // One past the innermost loop whose index the access (or Einsum) uses: where the op sits in the nest.
+  // Transfers between the backing memory and the buffer only see the backing memory's loops.
+  static int depth_of(const std::vector<Loop>& loops, const Einsum& e, const std::vector<int>& vars, bool backing_only = false) {
+    int depth = 0;
+    for (size_t l = 0; l < loops.size(); ++l)
+      for (int v : vars)
+        if (e.vars[static_cast<size_t>(v)].name == loops[l].index && !(backing_only && loops[l].buffer_level)) depth = static_cast<int>(l) + 1;
+    return depth;
+  }
+
+  // The elements of each index one execution at `depth` covers: the tile of the innermost loop over it above
+  // `depth`, or its whole extent.
+  static std::vector<int64_t> tile_at(const std::vector<Loop>& loops, const Einsum& e, int depth) {
+    std::vector<int64_t> tile(e.vars.size());
+    for (size_t v = 0; v < tile.size(); ++v) {
+      tile[v] = e.vars[v].extent;
+      for (int l = 0; l < depth; ++l)
+        if (loops[static_cast<size_t>(l)].index == e.vars[v].name) tile[v] = loops[static_cast<size_t>(l)].tile;
+    }
+    return tile;
+  }
+
+  static std::vector<int> vars_of(const Access& a) {
+    std::vector<int> out;
+    for (const Affine& x : a.index)
+      for (auto [v, coef] : x.terms) out.push_back(v);
+    return out;
+  }
+
+  TileGroup lower_group(int g) {
+    const GroupSpec& spec = m_.groups[static_cast<size_t>(g)];
+    std::vector<int> members;
+    for (size_t e = 0; e < c_.einsums.size(); ++e)
+      if (group_of_[e] == g) members.push_back(static_cast<int>(e));
+    TileGroup out;
+    out.name = spec.name;
+    out.pipeline = spec.pipeline;
+    out.double_buffer = spec.double_buffer;
+    out.loops = lower_loops(spec, members);
+    loops_ = out.loops;
+
+    std::map<std::string, int64_t> resident;  // tensor -> bytes of its tile in the buffer
+    std::map<std::pair<std::string, int>, size_t> loads;
+    for (int e : members) {
+      const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
+      std::vector<int> all(einsum.vars.size());
+      for (size_t v = 0; v < all.size(); ++v) all[v] = static_cast<int>(v);
+      const int depth = depth_of(out.loops, einsum, all);
+      const std::vector<int64_t> tile = tile_at(out.loops, einsum, depth);
+      const EinsumBinding& binding = *binding_.at(e);
+      if (!binding.unit.empty() || !einsum_ops(einsum).empty()) out.ops.push_back(compute(einsum, e, binding, depth, tile));
+
+      // Data from outside the group comes in through the buffer; a split only renames what it reads.
+      for (const Access& a : einsum.reads) {
+        const Tensor& t = c_.tensors[static_cast<size_t>(a.tensor)];
+        if (t.writer >= 0 && group_of_[static_cast<size_t>(t.writer)] == g) continue;
+        const int d = depth_of(out.loops, einsum, vars_of(a), true);
+        const int64_t bytes = tile_bytes(a, tile_at(out.loops, einsum, d));
+        auto [it, fresh] = loads.emplace(std::make_pair(t.name, d), out.ops.size());
+        if (fresh) {
+          TileOp op;
+          op.kind = TileOp::Kind::load;
+          op.depth = d;
+          op.repeats = all_above(d);  // a tile is fetched again whenever any loop above it moves on
+          op.tensor = t.name;
+          op.from = m_.backing;
+          op.to = m_.buffer;
+          op.bytes = bytes;
+          out.ops.push_back(op);
+        } else {
+          out.ops[it->second].bytes = std::max(out.ops[it->second].bytes, bytes);
+        }
+        resident[t.name] = std::max(resident[t.name], bytes * (spec.double_buffer ? 2 : 1));
+      }
+      const Tensor& result = c_.tensors[static_cast<size_t>(einsum.out.tensor)];
+      const int64_t out_bytes = tile_bytes(einsum.out, tile);
+      if (!binding.unit.empty()) resident[result.name] = std::max(resident[result.name], out_bytes);
+      if (needed_later(e, g)) {
+        TileOp op;
+        op.kind = TileOp::Kind::store;
+        op.depth = depth_of(out.loops, einsum, vars_of(einsum.out), true);
+        op.repeats = all_above(op.depth);
+        op.tensor = result.name;
+        op.from = m_.buffer;
+        op.to = m_.backing;
+        op.bytes = tile_bytes(einsum.out, tile_at(out.loops, einsum, op.depth));
+        resident[result.name] = std::max(resident[result.name], op.bytes);  // assembled in the buffer before the store
+        out.ops.push_back(op);
+      }
+    }
+    for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
+    const auto& buffer = std::get<SramSpec>(a_.find(m_.buffer)->spec);
+    if (static_cast<double>(out.buffer_bytes) > buffer.size_bytes) {
+      std::vector<std::pair<int64_t, std::string>> largest;
+      for (const auto& [name, bytes] : resident) largest.emplace_back(bytes, name);
+      std::sort(largest.rbegin(), largest.rend());
+      std::vector<std::string> names;
+      for (size_t i = 0; i < std::min<size_t>(3, largest.size()); ++i) names.push_back(fmt::format("{} ({})", largest[i].second, format_bytes(static_cast<double>(largest[i].first))));
+      std::string tiles;
+      for (const Loop& l : out.loops)
+        if (l.tile > 1) tiles += fmt::format(" {}={}", l.index, l.tile);
+      throw Infeasible{fmt::format("{} needs {} for the tiles of group '{}' (largest: {}; tiles{}); it has {}", m_.buffer,
+                                   format_bytes(static_cast<double>(out.buffer_bytes)), spec.name, fmt::join(names, ", "),
+                                   tiles.empty() ? " none" : tiles, format_bytes(buffer.size_bytes))};
+    }
+    return out;
+  }
+
+  bool needed_later(int e, int g) const {
+    const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
+    if (c_.tensors[static_cast<size_t>(einsum.out.tensor)].output) return true;
+    for (size_t r = 0; r < c_.einsums.size(); ++r)
+      if (group_of_[r] > g)
+        for (const Access& a : c_.einsums[r].reads)
+          if (a.tensor == einsum.out.tensor) return true;
+    return false;
+  }
+
+  TileOp compute(const Einsum& einsum, int e, const EinsumBinding& binding, int depth, const std::vector<int64_t>& tile) const {
+    TileOp op;
+    op.kind = TileOp::Kind::compute;
+    op.depth = depth;
+    // A computation runs once per iteration of the loops over its own indices: loops over other indices
+    // neither change its operands' meaning nor need it again (it is hoisted out of them, or runs after them).
+    for (int l = 0; l < depth; ++l)
+      if (einsum.var_index(loops_[static_cast<size_t>(l)].index) >= 0) op.repeats.push_back(l);
+    op.einsum = e;
+    op.unit = binding.unit;
+    if (binding.unit.empty())
+      fail(binding.loc, "einsums." + einsum.name, "this Einsum computes, so it needs a unit");
+    const ComponentSpec* unit = a_.find(binding.unit);
+    if (!unit || !unit->ops()) fail(binding.loc, "einsums." + einsum.name + ".unit", fmt::format("{} has no compute unit named '{}'", a_.file, binding.unit));
+    op.points = 1;
+    for (int64_t t : tile) op.points *= t;
+    const OpCounts total = einsum_ops(einsum);
+    int64_t cycles_per_point = 0;
+    for (const auto& [kind, n] : total) {
+      const auto it = unit->ops()->find(kind);
+      if (it == unit->ops()->end())
+        throw Infeasible{fmt::format("{} cannot do {} (Einsum {} is bound to it)", unit->name, kind, einsum.name)};
+      const int64_t per_point = n / einsum.points();
+      op.ops[kind] = per_point * op.points;
+      cycles_per_point += per_point * it->second.latency_cycles;
+    }
+    // Spatial indices spread over the array's dimensions; everything else runs in time.
+    int64_t steps = op.points;
+    op.used_lanes = 1;
+    for (const auto& [dim, index] : binding.spatial) {
+      const int v = einsum.var_index(index);
+      if (v < 0) fail(binding.loc, "einsums." + einsum.name + ".spatial." + dim, fmt::format("'{}' has no index '{}'", einsum.name, index));
+      const int64_t size = dimension(*unit, dim, binding, einsum.name);
+      const int64_t t = tile[static_cast<size_t>(v)];
+      steps = steps / t * cdiv(t, size);
+      op.used_lanes *= std::min(t, size);
+    }
+    int64_t per_cycle = 1;
+    if (auto* p = std::get_if<PeArraySpec>(&unit->spec)) per_cycle = p->ops_per_cycle;
+    op.cycles = cdiv(steps * cycles_per_point, per_cycle);
+    for (const Access& a : einsum.reads) op.buffer_read_bytes += tile_bytes(a, tile);
+    op.buffer_write_bytes = tile_bytes(einsum.out, tile);
+    return op;
+  }
+
+  int64_t dimension(const ComponentSpec& unit, const std::string& dim, const EinsumBinding& binding, const std::string& einsum) const {
+    if (auto* p = std::get_if<PeArraySpec>(&unit.spec)) {
+      if (dim == "rows") return p->rows;
+      if (dim == "cols") return p->cols;
+    }
+    if (auto* v = std::get_if<VectorArraySpec>(&unit.spec); v && dim == "lanes") return v->lanes;
+    fail(binding.loc, "einsums." + einsum + ".spatial." + dim, fmt::format("{} ({}) has no dimension '{}'", unit.name, unit.kind(), dim));
+  }
+
+  static std::vector<int> all_above(int depth) {
+    std::vector<int> out(static_cast<size_t>(depth));
+    for (int l = 0; l < depth; ++l) out[static_cast<size_t>(l)] = l;
+    return out;
+  }
+
+  const Cascade& c_;
+  const ArchSpec& a_;
+  const MappingSpec& m_;
+  std::vector<Loop> loops_;  // of the group being lowered
+  std::vector<int> group_of_;
+  std::map<int, const EinsumBinding*> binding_;
+};
+
+}  // namespace
+
+int64_t TileGroup::executions(const TileOp& op) const {
+  int64_t n = 1;
+  for (int l : op.repeats) n *= loops[static_cast<size_t>(l)].trips;
+  return n;
+}
+
+TileProgram lower(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping) {
+  return Lowering(cascade, arch, mapping).run();
+}
+
+}  // namespace einsim

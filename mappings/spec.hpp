@@ -1,0 +1,56 @@
+#pragma once
+// Mapping specs: how a cascade runs on an architecture. Fused groups of Einsums share a loop nest of tiles
+// staged from the backing memory into the buffer; each Einsum is bound to a unit with indices spread over its
+// dimensions. Tile sizes are expressions of the workload's params, evaluated when the mapping is lowered.
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace einsim {
+
+struct LoopSpec {
+  std::string index;
+  std::string tile;  // expression; empty: the loop walks the index one element at a time
+  bool buffer_level = false;  // a loop over tiles inside the buffer (else over tiles fetched from the backing memory)
+  SourceLoc loc;
+};
+
+struct EinsumBinding {
+  std::string unit;                                   // empty for Einsums that only reshape data (splits)
+  std::vector<std::pair<std::string, std::string>> spatial;  // array dimension (rows, cols, lanes) -> index
+  SourceLoc loc;
+};
+
+struct GroupSpec {
+  std::string name;
+  bool pipeline = false;       // units work on different iterations at once
+  bool double_buffer = true;   // loads of the next iteration overlap this one's compute
+  std::vector<LoopSpec> loops;  // outer to inner: the backing memory's loops, then the buffer's
+  std::vector<std::pair<std::string, EinsumBinding>> einsums;  // in file order
+  SourceLoc loc;
+};
+
+struct MappingSpec {
+  std::string name;
+  std::string description;
+  std::string file;
+  std::string arch;      // paths resolved against the mapping file's folder
+  std::string workload;
+  std::string backing = "dram";
+  std::string buffer = "glb";
+  std::vector<GroupSpec> groups;
+};
+
+MappingSpec load_mapping(const std::string& file);
+
+// An expected-invalid design point is a value, not an exception.
+struct EvalStatus {
+  bool ok = true;
+  std::string reason;
+};
+
+}  // namespace einsim

@@ -1,0 +1,98 @@
+#include "sim/analytical.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace einsim {
+
+// Per group: each unit is busy for the sum of its compute ops; the backing memory for the bytes it moves at
+// its bandwidth. Units that pipeline overlap each other, otherwise they take turns on every tile; double
+// buffering overlaps memory with compute. Groups run one after another.
+Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program) {
+  Stats s;
+  s.fidelity = "analytical";
+  s.status = program.status;
+  for (const ComponentSpec& c : arch.components)
+    if (auto area = c.area_um2()) s.area_mm2 += *area / 1e6;
+  if (!program.status.ok) return s;
+
+  std::map<std::string, double> work;  // unit -> PE-cycles of work
+  for (const TileGroup& g : program.groups) {
+    std::map<std::string, int64_t> unit_cycles;
+    std::map<std::string, int64_t> memory_bytes;
+    for (const TileOp& op : g.ops) {
+      const int64_t n = g.executions(op);
+      if (op.kind == TileOp::Kind::compute) {
+        unit_cycles[op.unit] += op.cycles * n;
+        const Einsum& e = cascade.einsums[static_cast<size_t>(op.einsum)];
+        EinsumStats& es = s.einsums[e.name];
+        es.unit = op.unit;
+        es.cycles += op.cycles * n;
+        for (const auto& [kind, count] : op.ops) es.ops[kind] += count * n;
+        const ComponentSpec& unit = *arch.find(op.unit);
+        double op_work = 0;
+        for (const auto& [kind, count] : op.ops) {
+          const OpSpec& spec = unit.ops()->at(kind);
+          op_work += static_cast<double>(count * n) * static_cast<double>(spec.latency_cycles);
+          s.energy_breakdown_pJ[op.unit] += static_cast<double>(count * n) * spec.cost.energy_pJ;
+        }
+        work[op.unit] += op_work;
+        es.utilization = op_work / (static_cast<double>(es.cycles) * static_cast<double>(unit.parallelism()));
+        // Operands come from the buffer and results go back to it.
+        s.traffic_bytes[program.buffer].read += op.buffer_read_bytes * n;
+        s.traffic_bytes[program.buffer].write += op.buffer_write_bytes * n;
+      } else {
+        const int64_t bytes = op.bytes * n;
+        s.traffic_bytes[op.from].read += bytes;
+        s.traffic_bytes[op.to].write += bytes;
+        memory_bytes[op.kind == TileOp::Kind::load ? op.from : op.to] += bytes;
+      }
+    }
+    int64_t compute = 0;
+    for (const auto& [unit, cycles] : unit_cycles) {
+      compute = g.pipeline ? std::max(compute, cycles) : compute + cycles;
+      s.busy_cycles[unit] += cycles;
+    }
+    int64_t memory = 0;
+    for (const auto& [name, bytes] : memory_bytes) {
+      const auto& dram = std::get<DramSpec>(arch.find(name)->spec);
+      memory = std::max(memory, static_cast<int64_t>(std::ceil(static_cast<double>(bytes) * arch.clock_hz / dram.bandwidth_Bps)));
+    }
+    s.cycles += g.double_buffer ? std::max(compute, memory) : compute + memory;
+  }
+  for (const ComponentSpec& c : arch.components) {
+    const auto it = s.traffic_bytes.find(c.name);
+    if (auto* d = std::get_if<DramSpec>(&c.spec); d && it != s.traffic_bytes.end()) {
+      s.energy_breakdown_pJ[c.name] += static_cast<double>(it->second.read) * 8 / static_cast<double>(d->access_bits) * d->read.energy_pJ +
+                                       static_cast<double>(it->second.write) * 8 / static_cast<double>(d->access_bits) * d->write.energy_pJ;
+      s.roofline_memory_cycles =
+          std::max(s.roofline_memory_cycles,
+                   static_cast<int64_t>(std::ceil(static_cast<double>(it->second.read + it->second.write) * arch.clock_hz / d->bandwidth_Bps)));
+    }
+    if (auto* b = std::get_if<SramSpec>(&c.spec); b && it != s.traffic_bytes.end()) {
+      const double rows_read = static_cast<double>(it->second.read) * 8 / static_cast<double>(b->row_bits);
+      const double rows_written = static_cast<double>(it->second.write) * 8 / static_cast<double>(b->row_bits);
+      s.energy_breakdown_pJ[c.name] += rows_read * b->read.energy_pJ + rows_written * b->write.energy_pJ;
+    }
+  }
+  for (const ComponentSpec& c : arch.components) {
+    if (!c.ops()) continue;
+    const double par = static_cast<double>(c.parallelism());
+    s.roofline_compute_cycles = std::max(s.roofline_compute_cycles, static_cast<int64_t>(std::ceil(work[c.name] / par)));
+    s.utilization[c.name] = s.cycles ? work[c.name] / (static_cast<double>(s.cycles) * par) : 0;
+    s.busy_cycles.try_emplace(c.name, 0);
+  }
+  for (const auto& [component, pj] : s.energy_breakdown_pJ) s.energy_pJ += pj;
+  s.latency_s = static_cast<double>(s.cycles) / arch.clock_hz;
+  std::string busiest;
+  int64_t most = -1;
+  for (const auto& [unit, cycles] : s.busy_cycles)
+    if (cycles > most) {
+      most = cycles;
+      busiest = unit;
+    }
+  s.bound = s.roofline_memory_cycles >= most ? "memory" : "compute (" + busiest + ")";
+  return s;
+}
+
+}  // namespace einsim

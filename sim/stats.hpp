@@ -1,0 +1,44 @@
+#pragma once
+// The one Stats schema both evaluators emit (names are stable: sweeps and reports key on them).
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mappings/spec.hpp"
+#include "workloads/analysis.hpp"
+
+namespace einsim {
+
+struct EinsumStats {
+  std::string unit;
+  int64_t cycles = 0;       // busy cycles of its unit
+  double utilization = 0;   // work / (cycles x the unit's PEs or lanes)
+  OpCounts ops;
+};
+
+struct Traffic {
+  int64_t read = 0;   // bytes
+  int64_t write = 0;
+};
+
+struct Stats {
+  std::string fidelity;  // "analytical" or "cycle"
+  EvalStatus status;
+  int64_t cycles = 0;
+  double latency_s = 0;
+  double energy_pJ = 0;
+  double area_mm2 = 0;
+  std::map<std::string, double> utilization;  // unit -> fraction of its PEs busy over the whole run
+  std::map<std::string, int64_t> busy_cycles;  // unit -> cycles with work
+  std::map<std::string, Traffic> traffic_bytes;  // memory level -> bytes
+  std::map<std::string, EinsumStats> einsums;
+  std::map<std::string, double> energy_breakdown_pJ;  // component -> pJ
+  int64_t roofline_compute_cycles = 0;
+  int64_t roofline_memory_cycles = 0;
+  std::string bound;  // what dominates: "memory" or "compute (pe2d)"
+};
+
+nlohmann::ordered_json to_json(const Stats& s);
+
+}  // namespace einsim

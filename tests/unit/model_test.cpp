@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+#include "mappings/lower.hpp"
+#include "sim/analytical.hpp"
+#include "tests/unit/test_util.hpp"
+
+namespace einsim {
+namespace {
+
+struct Point {
+  Cascade cascade;
+  ArchSpec arch;
+  TileProgram program;
+  Stats stats;
+};
+
+Point evaluate(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {},
+               std::vector<std::pair<std::string, std::string>> arch_sets = {}, std::vector<std::string> presets = {}) {
+  const MappingSpec m = load_mapping(mapping_file);
+  WorkloadOverrides o;
+  o.params = std::move(params);
+  o.param_files = std::move(presets);
+  Point p{load_cascade(m.workload, o), load_arch(m.arch, arch_sets), {}, {}};
+  p.program = lower(p.cascade, p.arch, m);
+  p.stats = evaluate_analytical(p.cascade, p.arch, p.program);
+  return p;
+}
+
+int64_t dram_bytes(const Stats& s) { return s.traffic_bytes.at("dram").read + s.traffic_bytes.at("dram").write; }
+
+TEST(Model, GemmAtFullMappingEfficiencyTakesMacsOverArrayCycles) {
+  for (const std::string df : {"ws", "os", "is"}) {
+    const Point p = evaluate("configs/mappings/gemm-systolic-" + df + ".yaml", {{"M", "256"}, {"N", "512"}, {"K", "64"}});
+    ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
+    EXPECT_EQ(p.stats.busy_cycles.at("array"), 256 * 512 * 64 / (32 * 32)) << df;  // 8,192
+    EXPECT_DOUBLE_EQ(p.stats.einsums.at("Z").utilization, 1.0) << df;
+    // A and B read once, Z written once (fp32): the compulsory traffic.
+    EXPECT_EQ(p.stats.traffic_bytes.at("dram").read, 256 * 64 * 2 + 64 * 512 * 2) << df;
+    EXPECT_EQ(p.stats.traffic_bytes.at("dram").write, 256 * 512 * 4) << df;
+  }
+}
+
+TEST(Model, EnergyIsActionCountsTimesTableEnergies) {
+  const Point p = evaluate("configs/mappings/gemm-systolic-ws.yaml", {{"M", "64"}, {"N", "64"}, {"K", "64"}});
+  const Stats& s = p.stats;
+  EXPECT_DOUBLE_EQ(s.energy_breakdown_pJ.at("array"), 64.0 * 64 * 64 * 17.16);
+  EXPECT_DOUBLE_EQ(s.energy_breakdown_pJ.at("dram"), static_cast<double>(dram_bytes(s)) * 8 / 64 * 249.6);
+  const Traffic& glb = s.traffic_bytes.at("glb");
+  EXPECT_DOUBLE_EQ(s.energy_breakdown_pJ.at("glb"), static_cast<double>(glb.read + glb.write) * 8 / 64 * 100);  // sram_1MB_read_64b
+  double sum = 0;
+  for (const auto& [c, pj] : s.energy_breakdown_pJ) sum += pj;
+  EXPECT_DOUBLE_EQ(s.energy_pJ, sum);
+}
+
+TEST(Model, FuseMaxTrafficIsCompulsoryAtBert1K) {
+  const Point p = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}, {"B", "2"}},
+                           {}, {"configs/workloads/models/bert.yaml"});
+  ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
+  const int64_t B = 2, H = 12, P = 1024, E = 64;
+  EXPECT_EQ(dram_bytes(p.stats), 4 * B * H * P * E * 2);  // Q, K, V read once, AV written once, bf16
+}
+
+TEST(Model, ProgramSizeDoesNotGrowWithSequenceLength) {
+  const Point short_seq = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}});
+  const Point long_seq = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "65536"}, {"P", "65536"}});
+  ASSERT_TRUE(long_seq.stats.status.ok) << long_seq.stats.status.reason;
+  ASSERT_EQ(short_seq.program.groups.size(), long_seq.program.groups.size());
+  EXPECT_EQ(short_seq.program.groups[0].ops.size(), long_seq.program.groups[0].ops.size());
+  EXPECT_EQ(short_seq.program.groups[0].loops.size(), long_seq.program.groups[0].loops.size());
+}
+
+TEST(Model, InvariantsHoldOnEveryMapping) {
+  for (const auto& entry : std::filesystem::directory_iterator("configs/mappings")) {
+    for (const std::string seq : {"1024", "4096"}) {
+      const std::string f = entry.path().string();
+      const bool attention = f.find("attention") != std::string::npos;
+      const Point p = attention ? evaluate(f, {{"M", seq}, {"P", seq}}, {}, {"configs/workloads/models/bert.yaml"}) : evaluate(f);
+      ASSERT_TRUE(p.stats.status.ok) << f << " at " << seq << ": " << p.stats.status.reason;
+      const Stats& s = p.stats;
+      EXPECT_GE(s.cycles, std::max(s.roofline_compute_cycles, s.roofline_memory_cycles)) << f;
+      const Analysis a = analyze(p.cascade);
+      EXPECT_GE(dram_bytes(s), a.compulsory_bytes) << f;
+      OpCounts ops;
+      for (const auto& [name, e] : s.einsums)
+        for (const auto& [kind, n] : e.ops) ops[kind] += n;
+      EXPECT_EQ(ops, a.ops) << f;
+      for (const auto& [unit, u] : s.utilization) {
+        EXPECT_GT(u, 0) << f << " " << unit;
+        EXPECT_LE(u, 1) << f << " " << unit;
+      }
+    }
+  }
+}
+
+TEST(Model, InfeasiblePointsSayWhy) {
+  Point p = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}}, {{"glb.size", "64 KiB"}});
+  EXPECT_FALSE(p.stats.status.ok);
+  EXPECT_NE(p.stats.status.reason.find("glb needs"), std::string::npos) << p.stats.status.reason;
+  EXPECT_NE(p.stats.status.reason.find("it has 64 KiB"), std::string::npos) << p.stats.status.reason;
+  p = evaluate("configs/mappings/gemm-systolic-ws.yaml", {{"N", "48"}});
+  EXPECT_EQ(p.stats.status.reason, "tile 32 of index n does not divide its extent 48 (factors of n multiply to 32, shape is 48)");
+  // FLAT's 2D PEs only multiply-accumulate: FuseMax's binding does not fit them.
+  const MappingSpec m = load_mapping("configs/mappings/attention-fusemax.yaml");
+  const Cascade c = load_cascade(m.workload);
+  const ArchSpec flat = load_arch("configs/arch/flat.yaml");
+  EXPECT_EQ(lower(c, flat, m).status.reason, "pe2d cannot do max (Einsum LM is bound to it)");
+}
+
+}  // namespace
+}  // namespace einsim

@@ -17,8 +17,7 @@ EnergyTable load_energy_table(const std::string& file) {
   MapReader top(root);
   EnergyTable t;
   t.file = file;
-  const YNode version = top.required("version");
-  if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
+  read_version(top);
   t.name = top.required("name").as_string();
   t.technology = top.required("technology").as_string();
   if (auto scale = top.optional("scale")) {

@@ -165,14 +165,13 @@ ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::str
   MapReader top(root);
   ArchSpec a;
   a.file = file;
-  const YNode version = top.required("version");
+  read_version(top);
   const YNode name = top.required("name");
   const auto description = top.optional("description");
   const YNode clock = top.required("clock");
   const YNode table = top.required("energy_table");
   const YNode components = top.required("components");
   top.finish();
-  if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
   a.name = name.as_string();
   if (description) a.description = description->as_string();
   a.clock_hz = parse_frequency(clock);

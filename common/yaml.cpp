@@ -96,6 +96,11 @@ std::vector<YNode> YNode::items() const {
   return out;
 }
 
+void read_version(MapReader& top) {
+  const YNode version = top.required("version");
+  if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
+}
+
 void set_path(const YNode& root, const std::vector<std::string>& path, const std::string& value, const std::string& option) {
   YAML::Node cur(root.raw());  // shares the document
   std::string where;

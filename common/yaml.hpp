@@ -74,4 +74,7 @@ class MapReader {
   std::vector<std::string> asked_;  // for the hint on an unknown key
 };
 
+// Reads a document's `version` key; every einsim file format is at version 1.
+void read_version(MapReader& top);
+
 }  // namespace einsim

@@ -13,7 +13,7 @@ MappingSpec load_mapping(const std::string& file) {
   MapReader top(root);
   MappingSpec m;
   m.file = file;
-  const YNode version = top.required("version");
+  read_version(top);
   const YNode name = top.required("name");
   const auto description = top.optional("description");
   const YNode arch = top.required("arch");
@@ -21,7 +21,6 @@ MappingSpec load_mapping(const std::string& file) {
   const auto memory = top.optional("memory");
   const YNode groups = top.required("groups");
   top.finish();
-  if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
   m.name = name.as_string();
   if (description) m.description = description->as_string();
   const std::filesystem::path dir = std::filesystem::path(file).parent_path();

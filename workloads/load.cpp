@@ -161,7 +161,7 @@ class Loader {
   Cascade load() {
     const YNode root = YNode::load_file(cascade_.file);
     MapReader top(root);
-    const YNode version = top.required("version");
+    read_version(top);
     const YNode name = top.required("name");
     const auto description = top.optional("description");
     const auto params = top.optional("params");
@@ -170,7 +170,6 @@ class Loader {
     const auto einsums = top.optional("einsums");
     const auto init = top.optional("init");
     top.finish();  // a misspelt key is reported as such, not as the key it should have been
-    if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
     cascade_.name = name.as_string();
     if (description) cascade_.description = description->as_string();
     read_params(params);

@@ -202,6 +202,13 @@ class Lowering {
       const Tensor& result = c_.tensors[static_cast<size_t>(einsum.out.tensor)];
       const int64_t out_bytes = tile_bytes(einsum.out, tile);
       if (!binding.unit.empty()) resident[result.name] = std::max(resident[result.name], out_bytes);
+      if (result.iterative_rank >= 0) {
+        // A recurrence's state (this step's and the last) stays for every tile the loops inside its step loop visit.
+        const std::string& step = einsum.vars[static_cast<size_t>(einsum.out.index[static_cast<size_t>(result.iterative_rank)].terms[0].first)].name;
+        for (size_t l = 0; l < out.loops.size(); ++l)
+          if (out.loops[l].index == step)
+            resident[result.name] = std::max(resident[result.name], 2 * tile_bytes(einsum.out, tile_at(out.loops, einsum, static_cast<int>(l) + 1)));
+      }
       if (needed_later(e, g)) {
         TileOp op;
         op.kind = TileOp::Kind::store;

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include "common/units.hpp"
@@ -322,7 +323,8 @@ class Lowering {
 
 int64_t TileGroup::executions(const TileOp& op) const {
   int64_t n = 1;
-  for (int l : op.repeats) n *= loops[static_cast<size_t>(l)].trips;
+  for (int l : op.repeats)  // saturates, so that evaluators can refuse absurd points instead of wrapping
+    if (__builtin_mul_overflow(n, loops[static_cast<size_t>(l)].trips, &n)) return INT64_MAX;
   return n;
 }
 

@@ -7,6 +7,8 @@
 #include <random>
 #include <sstream>
 
+#include "mappings/lower.hpp"
+#include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
 #include "workloads/analysis.hpp"
 #include "workloads/interpreter.hpp"
@@ -76,6 +78,43 @@ TEST(Robustness, MutatedWorkloadsNeverCrash) {
   }
   EXPECT_GT(loaded, 0);
   EXPECT_GT(rejected, 0);
+}
+
+// Architectures and mappings too: whatever loads must lower and evaluate without crashing.
+TEST(Robustness, MutatedArchitecturesAndMappingsNeverCrash) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 1);
+  const std::string configs = std::filesystem::absolute("configs").string();
+  auto read = [&](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    for (size_t at; (at = text.find("../")) != std::string::npos;) text.replace(at, 3, configs + "/");  // files move to /tmp
+    return text;
+  };
+  std::vector<std::string> mappings, archs;
+  for (const auto& f : std::filesystem::directory_iterator("configs/mappings")) mappings.push_back(read(f.path()));
+  for (const auto& f : std::filesystem::directory_iterator("configs/arch")) archs.push_back(read(f.path()));
+  std::sort(mappings.begin(), mappings.end());
+  std::sort(archs.begin(), archs.end());
+  int evaluated = 0;
+  for (int i = 0; i < 1500; ++i) {
+    const bool mutate_arch = i % 2 == 1;
+    const std::string mapping = test::temp_file("mapping.yaml", mutate_arch ? mappings[rng() % mappings.size()] : mutate(mappings[rng() % mappings.size()], rng));
+    const std::string arch_text = mutate(archs[rng() % archs.size()], rng);
+    try {
+      const MappingSpec m = load_mapping(mapping);
+      const Cascade c = load_cascade(m.workload);
+      const ArchSpec a = load_arch(mutate_arch ? test::temp_file("arch.yaml", arch_text) : m.arch);
+      evaluate_analytical(c, a, lower(c, a, m));
+      ++evaluated;
+    } catch (const UserError&) {
+    } catch (const std::exception& e) {
+      FAIL() << "seed " << seed << " case " << i << ": " << e.what() << "\n" << (mutate_arch ? arch_text : mapping);
+    }
+  }
+  EXPECT_GT(evaluated, 0);
 }
 
 }  // namespace

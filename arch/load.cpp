@@ -14,9 +14,10 @@ namespace {
 // The op kinds a cascade can ask for (workloads' op names plus mac).
 const std::vector<std::string> kOpKinds = {"mac", "add", "mul", "div", "max", "min", "exp", "neg", "sqrt", "rsqrt", "relu", "gelu", "silu", "reciprocal"};
 
+// Sizes and counts of hardware: at least 1, and at most 2^40 so that products of a few stay exact.
 int64_t positive(const YNode& n, const char* what) {
   const int64_t v = n.as_int();
-  if (v < 1) n.fail(fmt::format("{} must be at least 1, got {}", what, v));
+  if (v < 1 || v > (int64_t{1} << 40)) n.fail(fmt::format("{} must be between 1 and 2^40, got {}", what, v));
   return v;
 }
 
@@ -85,7 +86,7 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
     else if (d == "is") p.dataflow = Dataflow::is;
     else df.fail(fmt::format("unknown dataflow '{}' (known: ws, os, is)", d));
     if (auto t = f.optional("dtype")) p.dtype = dtype_of(*t);
-    if (auto r = f.optional("regfile_entries")) p.regfile_entries = r->as_int();
+    if (auto r = f.optional("regfile_entries")) p.regfile_entries = positive(*r, "regfile_entries");
     if (auto o = f.optional("ops_per_cycle")) p.ops_per_cycle = positive(*o, "ops_per_cycle");
     p.ops = read_ops(table, f.required("ops"));
     if (auto a = f.optional("pe_area")) p.pe_area = evaluate_cost(table, *a);
@@ -94,7 +95,7 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
     VectorArraySpec v;
     v.lanes = positive(f.required("lanes"), "lanes");
     if (auto t = f.optional("dtype")) v.dtype = dtype_of(*t);
-    if (auto r = f.optional("regfile_entries")) v.regfile_entries = r->as_int();
+    if (auto r = f.optional("regfile_entries")) v.regfile_entries = positive(*r, "regfile_entries");
     v.ops = read_ops(table, f.required("ops"));
     if (auto a = f.optional("lane_area")) v.lane_area = evaluate_cost(table, *a);
     c.spec = v;

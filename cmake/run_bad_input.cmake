@@ -18,7 +18,11 @@ if(expect STREQUAL "")
 endif()
 get_filename_component(dir ${FILE} DIRECTORY)
 get_filename_component(name ${FILE} NAME)
-execute_process(COMMAND ${EINSIM} ${command} ${name} ${args} WORKING_DIRECTORY ${dir}
+set(file_args ${name})
+if(command STREQUAL "model")
+  set(file_args --mapping ${name})  # a mapping names its arch and workload
+endif()
+execute_process(COMMAND ${EINSIM} ${command} ${file_args} ${args} WORKING_DIRECTORY ${dir}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 2)
   message(FATAL_ERROR "exit code ${rc}, expected 2\nstderr: ${err}")

@@ -32,6 +32,7 @@ MappingSpec load_mapping(const std::string& file) {
     if (auto b = mem.optional("buffer")) m.buffer = b->as_string();
     mem.finish();
   }
+  m.groups_loc = groups.loc();
   for (const YNode& g : groups.items()) {
     MapReader gr(g);
     GroupSpec spec;
@@ -67,6 +68,7 @@ MappingSpec load_mapping(const std::string& file) {
     for (const auto& [einsum, value] : einsums.entries()) {
       EinsumBinding b;
       b.loc = value.loc();
+      b.key = value.path();
       MapReader br(value);
       if (auto u = br.optional("unit")) b.unit = u->as_string();
       if (auto s = br.optional("spatial")) {

@@ -58,18 +58,18 @@ class Lowering {
         int e = -1;
         for (size_t i = 0; i < c_.einsums.size(); ++i)
           if (c_.einsums[i].name == name) e = static_cast<int>(i);
-        if (e < 0) fail(binding.loc, "einsums." + name, fmt::format("the workload {} has no Einsum writing '{}'", c_.file, name));
-        if (group_of_[static_cast<size_t>(e)] >= 0) fail(binding.loc, "einsums." + name, "mapped in two groups");
+        if (e < 0) fail(binding.loc, binding.key, fmt::format("the workload {} has no Einsum writing '{}'", c_.file, name));
+        if (group_of_[static_cast<size_t>(e)] >= 0) fail(binding.loc, binding.key, "mapped in two groups");
         group_of_[static_cast<size_t>(e)] = static_cast<int>(g);
         binding_[e] = &binding;
       }
     }
     for (size_t e = 0; e < c_.einsums.size(); ++e) {
-      if (group_of_[e] < 0) fail({}, "groups", fmt::format("Einsum '{}' of {} is in no group", c_.einsums[e].name, c_.file));
+      if (group_of_[e] < 0) fail(m_.groups_loc, "groups", fmt::format("Einsum '{}' of {} is in no group", c_.einsums[e].name, c_.file));
       for (const Access& a : c_.einsums[e].reads) {
         const int w = c_.tensors[static_cast<size_t>(a.tensor)].writer;
         if (w >= 0 && group_of_[static_cast<size_t>(w)] > group_of_[e])
-          fail(binding_[static_cast<int>(e)]->loc, "einsums." + c_.einsums[e].name,
+          fail(binding_[static_cast<int>(e)]->loc, binding_[static_cast<int>(e)]->key,
                fmt::format("reads '{}', which a later group ({}) produces", c_.tensors[static_cast<size_t>(a.tensor)].name,
                            m_.groups[static_cast<size_t>(group_of_[static_cast<size_t>(w)])].name));
       }
@@ -262,9 +262,9 @@ class Lowering {
     op.einsum = e;
     op.unit = binding.unit;
     if (binding.unit.empty())
-      fail(binding.loc, "einsums." + einsum.name, "this Einsum computes, so it needs a unit");
+      fail(binding.loc, binding.key, "this Einsum computes, so it needs a unit");
     const ComponentSpec* unit = a_.find(binding.unit);
-    if (!unit || !unit->ops()) fail(binding.loc, "einsums." + einsum.name + ".unit", fmt::format("{} has no compute unit named '{}'", a_.file, binding.unit));
+    if (!unit || !unit->ops()) fail(binding.loc, binding.key + ".unit", fmt::format("{} has no compute unit named '{}'", a_.file, binding.unit));
     op.points = 1;
     for (int64_t t : tile) op.points *= t;
     const OpCounts total = einsum_ops(einsum);
@@ -282,8 +282,8 @@ class Lowering {
     op.used_lanes = 1;
     for (const auto& [dim, index] : binding.spatial) {
       const int v = einsum.var_index(index);
-      if (v < 0) fail(binding.loc, "einsums." + einsum.name + ".spatial." + dim, fmt::format("'{}' has no index '{}'", einsum.name, index));
-      const int64_t size = dimension(*unit, dim, binding, einsum.name);
+      if (v < 0) fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("'{}' has no index '{}'", einsum.name, index));
+      const int64_t size = dimension(*unit, dim, binding);
       const int64_t t = tile[static_cast<size_t>(v)];
       steps = steps / t * cdiv(t, size);
       op.used_lanes *= std::min(t, size);
@@ -296,13 +296,13 @@ class Lowering {
     return op;
   }
 
-  int64_t dimension(const ComponentSpec& unit, const std::string& dim, const EinsumBinding& binding, const std::string& einsum) const {
+  int64_t dimension(const ComponentSpec& unit, const std::string& dim, const EinsumBinding& binding) const {
     if (auto* p = std::get_if<PeArraySpec>(&unit.spec)) {
       if (dim == "rows") return p->rows;
       if (dim == "cols") return p->cols;
     }
     if (auto* v = std::get_if<VectorArraySpec>(&unit.spec); v && dim == "lanes") return v->lanes;
-    fail(binding.loc, "einsums." + einsum + ".spatial." + dim, fmt::format("{} ({}) has no dimension '{}'", unit.name, unit.kind(), dim));
+    fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("{} ({}) has no dimension '{}'", unit.name, unit.kind(), dim));
   }
 
   static std::vector<int> all_above(int depth) {

@@ -23,6 +23,7 @@ struct EinsumBinding {
   std::string unit;                                   // empty for Einsums that only reshape data (splits)
   std::vector<std::pair<std::string, std::string>> spatial;  // array dimension (rows, cols, lanes) -> index
   SourceLoc loc;
+  std::string key;  // YAML path, for messages
 };
 
 struct GroupSpec {
@@ -43,6 +44,7 @@ struct MappingSpec {
   std::string backing = "dram";
   std::string buffer = "glb";
   std::vector<GroupSpec> groups;
+  SourceLoc groups_loc;
 };
 
 MappingSpec load_mapping(const std::string& file);

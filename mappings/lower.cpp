@@ -165,7 +165,6 @@ class Lowering {
     out.pipeline = spec.pipeline;
     out.double_buffer = spec.double_buffer;
     out.loops = lower_loops(spec, members);
-    loops_ = out.loops;
 
     std::map<std::string, int64_t> resident;  // tensor -> bytes of its tile in the buffer
     std::map<std::pair<std::string, int>, size_t> loads;
@@ -176,7 +175,7 @@ class Lowering {
       const int depth = depth_of(out.loops, einsum, all);
       const std::vector<int64_t> tile = tile_at(out.loops, einsum, depth);
       const EinsumBinding& binding = *binding_.at(e);
-      if (!binding.unit.empty() || !einsum_ops(einsum).empty()) out.ops.push_back(compute(einsum, e, binding, depth, tile));
+      if (!binding.unit.empty() || !einsum_ops(einsum).empty()) out.ops.push_back(compute(einsum, e, binding, out.loops, depth, tile));
 
       // Data from outside the group comes in through the buffer; a split only renames what it reads.
       for (const Access& a : einsum.reads) {
@@ -251,14 +250,15 @@ class Lowering {
     return false;
   }
 
-  TileOp compute(const Einsum& einsum, int e, const EinsumBinding& binding, int depth, const std::vector<int64_t>& tile) const {
+  TileOp compute(const Einsum& einsum, int e, const EinsumBinding& binding, const std::vector<Loop>& loops, int depth,
+                 const std::vector<int64_t>& tile) const {
     TileOp op;
     op.kind = TileOp::Kind::compute;
     op.depth = depth;
     // A computation runs once per iteration of the loops over its own indices: loops over other indices
     // neither change its operands' meaning nor need it again (it is hoisted out of them, or runs after them).
     for (int l = 0; l < depth; ++l)
-      if (einsum.var_index(loops_[static_cast<size_t>(l)].index) >= 0) op.repeats.push_back(l);
+      if (einsum.var_index(loops[static_cast<size_t>(l)].index) >= 0) op.repeats.push_back(l);
     op.einsum = e;
     op.unit = binding.unit;
     if (binding.unit.empty())
@@ -314,7 +314,6 @@ class Lowering {
   const Cascade& c_;
   const ArchSpec& a_;
   const MappingSpec& m_;
-  std::vector<Loop> loops_;  // of the group being lowered
   std::vector<int> group_of_;
   std::map<int, const EinsumBinding*> binding_;
 };

@@ -8,6 +8,59 @@
 
 namespace einsim {
 
+namespace {
+
+// Per memory level, outer to inner: loops over tiles fetched from the backing memory, then over tiles inside
+// the buffer.
+std::vector<LoopSpec> read_loops(const std::optional<YNode>& node, const MappingSpec& m) {
+  std::vector<LoopSpec> out;
+  if (!node) return out;
+  MapReader levels(*node);
+  for (const auto& [level, list] : levels.entries()) {
+    if (level != m.backing && level != m.buffer) list.fail(fmt::format("loops are given per memory level: '{}' or '{}'", m.backing, m.buffer));
+    for (const YNode& l : list.items()) {
+      LoopSpec loop;
+      loop.loc = l.loc();
+      loop.buffer_level = level == m.buffer;
+      if (l.is_scalar()) {
+        loop.index = l.as_string();
+      } else {
+        MapReader lr(l);
+        loop.index = lr.required("index").as_string();
+        if (auto t = lr.optional("tile")) loop.tile = t->as_string();
+        lr.finish();
+      }
+      out.push_back(loop);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const LoopSpec& a, const LoopSpec& b) { return !a.buffer_level && b.buffer_level; });
+  return out;
+}
+
+std::vector<std::pair<std::string, EinsumBinding>> read_bindings(const YNode& node) {
+  std::vector<std::pair<std::string, EinsumBinding>> out;
+  MapReader einsums(node);
+  for (const auto& [einsum, value] : einsums.entries()) {
+    EinsumBinding b;
+    b.loc = value.loc();
+    b.key = value.path();
+    MapReader br(value);
+    if (auto u = br.optional("unit")) b.unit = u->as_string();
+    if (auto s = br.optional("spatial")) {
+      MapReader sr(*s);
+      for (const auto& [dim, index] : sr.entries()) {
+        if (dim != "rows" && dim != "cols" && dim != "lanes") index.fail(fmt::format("unknown array dimension '{}' (rows, cols or lanes)", dim));
+        b.spatial.emplace_back(dim, index.as_string());
+      }
+    }
+    br.finish();
+    out.emplace_back(einsum, b);
+  }
+  return out;
+}
+
+}  // namespace
+
 MappingSpec load_mapping(const std::string& file) {
   const YNode root = YNode::load_file(file);
   MapReader top(root);
@@ -40,46 +93,19 @@ MappingSpec load_mapping(const std::string& file) {
     spec.name = gr.required("name").as_string();
     if (auto p = gr.optional("pipeline")) spec.pipeline = p->as_bool();
     if (auto d = gr.optional("double_buffer")) spec.double_buffer = d->as_bool();
-    // Per memory level, outer to inner: loops over tiles fetched from the backing memory, then over tiles
-    // inside the buffer.
-    if (auto loops = gr.optional("loops")) {
-      MapReader levels(*loops);
-      for (const auto& [level, list] : levels.entries()) {
-        if (level != m.backing && level != m.buffer)
-          list.fail(fmt::format("loops are given per memory level: '{}' or '{}'", m.backing, m.buffer));
-        for (const YNode& l : list.items()) {
-          LoopSpec loop;
-          loop.loc = l.loc();
-          loop.buffer_level = level == m.buffer;
-          if (l.is_scalar()) {
-            loop.index = l.as_string();
-          } else {
-            MapReader lr(l);
-            loop.index = lr.required("index").as_string();
-            if (auto t = lr.optional("tile")) loop.tile = t->as_string();
-            lr.finish();
-          }
-          spec.loops.push_back(loop);
-        }
+    spec.loops = read_loops(gr.optional("loops"), m);
+    if (auto passes = gr.optional("passes")) {
+      for (const YNode& p : passes->items()) {
+        MapReader pr(p);
+        PassSpec pass;
+        pass.loops = read_loops(pr.optional("loops"), m);
+        pass.einsums = read_bindings(pr.required("einsums"));
+        pr.finish();
+        spec.passes.push_back(std::move(pass));
       }
-      std::stable_sort(spec.loops.begin(), spec.loops.end(), [](const LoopSpec& a, const LoopSpec& b) { return !a.buffer_level && b.buffer_level; });
-    }
-    MapReader einsums(gr.required("einsums"));
-    for (const auto& [einsum, value] : einsums.entries()) {
-      EinsumBinding b;
-      b.loc = value.loc();
-      b.key = value.path();
-      MapReader br(value);
-      if (auto u = br.optional("unit")) b.unit = u->as_string();
-      if (auto s = br.optional("spatial")) {
-        MapReader sr(*s);
-        for (const auto& [dim, index] : sr.entries()) {
-          if (dim != "rows" && dim != "cols" && dim != "lanes") index.fail(fmt::format("unknown array dimension '{}' (rows, cols or lanes)", dim));
-          b.spatial.emplace_back(dim, index.as_string());
-        }
-      }
-      br.finish();
-      spec.einsums.emplace_back(einsum, b);
+      if (gr.optional("einsums")) passes->fail("a group lists its Einsums either directly or in passes, not both");
+    } else {
+      spec.passes.push_back(PassSpec{{}, read_bindings(gr.required("einsums"))});
     }
     gr.finish();
     m.groups.push_back(std::move(spec));

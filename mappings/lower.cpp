@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 
 #include "common/units.hpp"
@@ -53,14 +54,17 @@ class Lowering {
   // Every Einsum in exactly one group; a group reads only what earlier groups (or itself) produce.
   void assign_groups() {
     group_of_.assign(c_.einsums.size(), -1);
+    pass_of_.assign(c_.einsums.size(), -1);
     for (size_t g = 0; g < m_.groups.size(); ++g) {
-      for (const auto& [name, binding] : m_.groups[g].einsums) {
+      for (size_t k = 0; k < m_.groups[g].passes.size(); ++k)
+      for (const auto& [name, binding] : m_.groups[g].passes[k].einsums) {
         int e = -1;
         for (size_t i = 0; i < c_.einsums.size(); ++i)
           if (c_.einsums[i].name == name) e = static_cast<int>(i);
         if (e < 0) fail(binding.loc, binding.key, fmt::format("the workload {} has no Einsum writing '{}'", c_.file, name));
         if (group_of_[static_cast<size_t>(e)] >= 0) fail(binding.loc, binding.key, "mapped in two groups");
         group_of_[static_cast<size_t>(e)] = static_cast<int>(g);
+        pass_of_[static_cast<size_t>(e)] = static_cast<int>(k);
         binding_[e] = &binding;
       }
     }
@@ -82,9 +86,11 @@ class Lowering {
     return static_cast<int64_t>(p->value);
   }
 
-  std::vector<Loop> lower_loops(const GroupSpec& g, const std::vector<int>& members) const {
-    std::vector<Loop> loops;
-    for (const LoopSpec& spec : g.loops) {
+  // `enclosing` are the loops around these ones (a pass's loops sit inside its group's).
+  std::vector<Loop> lower_loops(const std::vector<LoopSpec>& specs, const std::vector<int>& members, const std::vector<Loop>& enclosing,
+                                const GroupSpec& g) const {
+    std::vector<Loop> loops = enclosing;
+    for (const LoopSpec& spec : specs) {
       int64_t extent = 0;
       for (int e : members) {
         const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
@@ -111,7 +117,7 @@ class Lowering {
       }
       loops.push_back(loop);
     }
-    return loops;
+    return std::vector<Loop>(loops.begin() + static_cast<std::ptrdiff_t>(enclosing.size()), loops.end());
   }
 
   // Bytes of the part of a tensor one access touches when each index covers `tile[v]` elements.
@@ -164,80 +170,119 @@ class Lowering {
     out.name = spec.name;
     out.pipeline = spec.pipeline;
     out.double_buffer = spec.double_buffer;
-    out.loops = lower_loops(spec, members);
+    const std::vector<Loop> outer = lower_loops(spec.loops, members, {}, spec);
+    out.loops = outer;
 
     std::map<std::string, int64_t> resident;  // tensor -> bytes of its tile in the buffer
-    std::map<std::pair<std::string, int>, size_t> loads;
-    for (int e : members) {
-      const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
-      std::vector<int> all(einsum.vars.size());
-      for (size_t v = 0; v < all.size(); ++v) all[v] = static_cast<int>(v);
-      const int depth = depth_of(out.loops, einsum, all);
-      const std::vector<int64_t> tile = tile_at(out.loops, einsum, depth);
-      const EinsumBinding& binding = *binding_.at(e);
-      if (!binding.unit.empty() || !einsum_ops(einsum).empty()) out.ops.push_back(compute(einsum, e, binding, out.loops, depth, tile));
-
-      // Data from outside the group comes in through the buffer; a split only renames what it reads.
-      for (const Access& a : einsum.reads) {
-        const Tensor& t = c_.tensors[static_cast<size_t>(a.tensor)];
-        if (t.writer >= 0 && group_of_[static_cast<size_t>(t.writer)] == g) continue;
-        const int d = depth_of(out.loops, einsum, vars_of(a), true);
-        const int64_t bytes = tile_bytes(a, tile_at(out.loops, einsum, d));
-        auto [it, fresh] = loads.emplace(std::make_pair(t.name, d), out.ops.size());
-        if (fresh) {
-          TileOp op;
-          op.kind = TileOp::Kind::load;
-          op.depth = d;
-          op.repeats = all_above(d);  // a tile is fetched again whenever any loop above it moves on
-          op.tensor = t.name;
-          op.from = m_.backing;
-          op.to = m_.buffer;
-          op.bytes = bytes;
-          out.ops.push_back(op);
-        } else {
-          out.ops[it->second].bytes = std::max(out.ops[it->second].bytes, bytes);
-        }
-        resident[t.name] = std::max(resident[t.name], bytes * (spec.double_buffer ? 2 : 1));
-      }
-      const Tensor& result = c_.tensors[static_cast<size_t>(einsum.out.tensor)];
-      const int64_t out_bytes = tile_bytes(einsum.out, tile);
-      if (!binding.unit.empty()) resident[result.name] = std::max(resident[result.name], out_bytes);
-      if (result.iterative_rank >= 0) {
-        // A recurrence's state (this step's and the last) stays for every tile the loops inside its step loop visit.
-        const std::string& step = einsum.vars[static_cast<size_t>(einsum.out.index[static_cast<size_t>(result.iterative_rank)].terms[0].first)].name;
-        for (size_t l = 0; l < out.loops.size(); ++l)
-          if (out.loops[l].index == step)
-            resident[result.name] = std::max(resident[result.name], 2 * tile_bytes(einsum.out, tile_at(out.loops, einsum, static_cast<int>(l) + 1)));
-      }
-      if (needed_later(e, g)) {
-        TileOp op;
-        op.kind = TileOp::Kind::store;
-        op.depth = depth_of(out.loops, einsum, vars_of(einsum.out), true);
-        op.repeats = all_above(op.depth);
-        op.tensor = result.name;
-        op.from = m_.buffer;
-        op.to = m_.backing;
-        op.bytes = tile_bytes(einsum.out, tile_at(out.loops, einsum, op.depth));
-        resident[result.name] = std::max(resident[result.name], op.bytes);  // assembled in the buffer before the store
-        out.ops.push_back(op);
-      }
+    for (size_t k = 0; k < spec.passes.size(); ++k) {
+      std::vector<int> in_pass;
+      for (int e : members)
+        if (pass_of_[static_cast<size_t>(e)] == static_cast<int>(k)) in_pass.push_back(e);
+      // The pass sees the group's loops then its own; ops name loops by their place in the group's list.
+      std::vector<Loop> loops = outer;
+      const std::vector<Loop> own = lower_loops(spec.passes[k].loops, in_pass, outer, spec);
+      loops.insert(loops.end(), own.begin(), own.end());
+      const int offset = static_cast<int>(out.loops.size()) - static_cast<int>(outer.size());
+      out.loops.insert(out.loops.end(), own.begin(), own.end());
+      auto place = [&](TileOp op) {
+        for (int& l : op.repeats)
+          if (l >= static_cast<int>(outer.size())) l += offset;
+        op.pass = static_cast<int>(k);
+        out.ops.push_back(std::move(op));
+      };
+      std::map<std::pair<std::string, int>, size_t> loads;
+      for (int e : in_pass) lower_einsum(e, g, loops, outer.size(), place, loads, out, resident);
     }
     for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
-    const auto& buffer = std::get<SramSpec>(a_.find(m_.buffer)->spec);
-    if (static_cast<double>(out.buffer_bytes) > buffer.size_bytes) {
-      std::vector<std::pair<int64_t, std::string>> largest;
-      for (const auto& [name, bytes] : resident) largest.emplace_back(bytes, name);
-      std::sort(largest.rbegin(), largest.rend());
-      std::vector<std::string> names;
-      for (size_t i = 0; i < std::min<size_t>(3, largest.size()); ++i) names.push_back(fmt::format("{} ({})", largest[i].second, format_bytes(static_cast<double>(largest[i].first))));
-      std::string tiles;
-      for (const Loop& l : out.loops)
-        if (l.tile > 1) tiles += fmt::format(" {}={}", l.index, l.tile);
-      throw Infeasible{fmt::format("{} needs {} for the tiles of group '{}' (largest: {}; tiles{}); it has {}", m_.buffer,
-                                   format_bytes(static_cast<double>(out.buffer_bytes)), spec.name, fmt::join(names, ", "),
-                                   tiles.empty() ? " none" : tiles, format_bytes(buffer.size_bytes))};
-    }
+    check_buffer(out, resident);
     return out;
+  }
+
+  void lower_einsum(int e, int g, const std::vector<Loop>& loops, size_t n_outer, const std::function<void(TileOp)>& place,
+                    std::map<std::pair<std::string, int>, size_t>& loads, TileGroup& out, std::map<std::string, int64_t>& resident) {
+    const GroupSpec& spec = m_.groups[static_cast<size_t>(g)];
+    const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
+    std::vector<int> all(einsum.vars.size());
+    for (size_t v = 0; v < all.size(); ++v) all[v] = static_cast<int>(v);
+    const int depth = depth_of(loops, einsum, all);
+    const std::vector<int64_t> tile = tile_at(loops, einsum, depth);
+    const EinsumBinding& binding = *binding_.at(e);
+    if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, loops, depth, tile));
+
+    // Data from outside the group comes in through the buffer; a split only renames what it reads.
+    for (const Access& a : einsum.reads) {
+      const Tensor& t = c_.tensors[static_cast<size_t>(a.tensor)];
+      if (t.writer >= 0 && group_of_[static_cast<size_t>(t.writer)] == g) continue;
+      const int d = depth_of(loops, einsum, vars_of(a), true);
+      const int64_t bytes = tile_bytes(a, tile_at(loops, einsum, d));
+      const auto found = loads.find({t.name, d});
+      if (found == loads.end()) {
+        TileOp op;
+        op.kind = TileOp::Kind::load;
+        op.depth = d;
+        op.repeats = all_above(d);  // a tile is fetched again whenever any loop above it moves on
+        op.tensor = t.name;
+        op.from = m_.backing;
+        op.to = m_.buffer;
+        op.bytes = bytes;
+        loads[{t.name, d}] = out.ops.size();
+        place(op);
+      } else {
+        out.ops[found->second].bytes = std::max(out.ops[found->second].bytes, bytes);
+      }
+      resident[t.name] = std::max(resident[t.name], bytes * (spec.double_buffer ? 2 : 1));
+    }
+    const Tensor& result = c_.tensors[static_cast<size_t>(einsum.out.tensor)];
+    if (!binding.unit.empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
+    if (read_in_later_pass(e, g)) {
+      // Kept for a later pass: the whole tile the group's own loops cover stays in the buffer.
+      resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile_at(loops, einsum, static_cast<int>(n_outer))));
+    }
+    if (result.iterative_rank >= 0) {
+      // A recurrence's state (this step's and the last) stays for every tile the loops inside its step loop visit.
+      const std::string& step = einsum.vars[static_cast<size_t>(einsum.out.index[static_cast<size_t>(result.iterative_rank)].terms[0].first)].name;
+      for (size_t l = 0; l < loops.size(); ++l)
+        if (loops[l].index == step)
+          resident[result.name] = std::max(resident[result.name], 2 * tile_bytes(einsum.out, tile_at(loops, einsum, static_cast<int>(l) + 1)));
+    }
+    if (needed_later(e, g)) {
+      TileOp op;
+      op.kind = TileOp::Kind::store;
+      op.depth = depth_of(loops, einsum, vars_of(einsum.out), true);
+      op.repeats = all_above(op.depth);
+      op.tensor = result.name;
+      op.from = m_.buffer;
+      op.to = m_.backing;
+      op.bytes = tile_bytes(einsum.out, tile_at(loops, einsum, op.depth));
+      resident[result.name] = std::max(resident[result.name], op.bytes);  // assembled in the buffer before the store
+      place(op);
+    }
+  }
+
+  bool read_in_later_pass(int e, int g) const {
+    const int t = c_.einsums[static_cast<size_t>(e)].out.tensor;
+    for (size_t r = 0; r < c_.einsums.size(); ++r)
+      if (group_of_[r] == g && pass_of_[r] > pass_of_[static_cast<size_t>(e)])
+        for (const Access& a : c_.einsums[r].reads)
+          if (a.tensor == t) return true;
+    return false;
+  }
+
+  void check_buffer(const TileGroup& out, const std::map<std::string, int64_t>& resident) const {
+    const auto& buffer = std::get<SramSpec>(a_.find(m_.buffer)->spec);
+    if (static_cast<double>(out.buffer_bytes) <= buffer.size_bytes) return;
+    std::vector<std::pair<int64_t, std::string>> largest;
+    for (const auto& [name, bytes] : resident) largest.emplace_back(bytes, name);
+    std::sort(largest.rbegin(), largest.rend());
+    std::vector<std::string> names;
+    for (size_t i = 0; i < std::min<size_t>(3, largest.size()); ++i)
+      names.push_back(fmt::format("{} ({})", largest[i].second, format_bytes(static_cast<double>(largest[i].first))));
+    std::string tiles;
+    for (const Loop& l : out.loops)
+      if (l.tile > 1) tiles += fmt::format(" {}={}", l.index, l.tile);
+    throw Infeasible{fmt::format("{} needs {} for the tiles of group '{}' (largest: {}; tiles{}); it has {}", m_.buffer,
+                                 format_bytes(static_cast<double>(out.buffer_bytes)), out.name, fmt::join(names, ", "),
+                                 tiles.empty() ? " none" : tiles, format_bytes(buffer.size_bytes))};
   }
 
   bool needed_later(int e, int g) const {
@@ -315,6 +360,7 @@ class Lowering {
   const ArchSpec& a_;
   const MappingSpec& m_;
   std::vector<int> group_of_;
+  std::vector<int> pass_of_;
   std::map<int, const EinsumBinding*> binding_;
 };
 

@@ -26,12 +26,19 @@ struct EinsumBinding {
   std::string key;  // YAML path, for messages
 };
 
+// One traversal inside a group's loops: its own inner loops and the Einsums that run in them. Passes run one
+// after another in every iteration of the group's loops (FLAT's three passes over a block's scores).
+struct PassSpec {
+  std::vector<LoopSpec> loops;  // outer to inner: the backing memory's loops, then the buffer's
+  std::vector<std::pair<std::string, EinsumBinding>> einsums;  // in file order
+};
+
 struct GroupSpec {
   std::string name;
   bool pipeline = false;       // units work on different iterations at once
   bool double_buffer = true;   // loads of the next iteration overlap this one's compute
   std::vector<LoopSpec> loops;  // outer to inner: the backing memory's loops, then the buffer's
-  std::vector<std::pair<std::string, EinsumBinding>> einsums;  // in file order
+  std::vector<PassSpec> passes;  // a group without `passes:` has one, with no loops of its own
   SourceLoc loc;
 };
 

@@ -22,7 +22,8 @@ struct TileOp {
   enum class Kind { load, store, compute };
   Kind kind = Kind::compute;
   int depth = 0;             // sits below loops[0, depth)
-  std::vector<int> repeats;  // the loops it executes once per iteration of (a subset of [0, depth))
+  std::vector<int> repeats;  // the loops it executes once per iteration of
+  int pass = 0;              // passes of a group run one after another
   // load / store
   std::string tensor;
   std::string from;  // memory components

@@ -30,12 +30,12 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
 
   std::map<std::string, double> work;  // unit -> PE-cycles of work
   for (const TileGroup& g : program.groups) {
-    std::map<std::string, int64_t> unit_cycles;
+    std::map<std::pair<int, std::string>, int64_t> unit_cycles;  // (pass, unit) -> busy cycles
     std::map<std::string, int64_t> memory_bytes;
     for (const TileOp& op : g.ops) {
       const int64_t n = g.executions(op);
       if (op.kind == TileOp::Kind::compute) {
-        unit_cycles[op.unit] += op.cycles * n;
+        unit_cycles[{op.pass, op.unit}] += op.cycles * n;
         const Einsum& e = cascade.einsums[static_cast<size_t>(op.einsum)];
         EinsumStats& es = s.einsums[e.name];
         es.unit = op.unit;
@@ -60,11 +60,15 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
         memory_bytes[op.kind == TileOp::Kind::load ? op.from : op.to] += bytes;
       }
     }
-    int64_t compute = 0;
-    for (const auto& [unit, cycles] : unit_cycles) {
-      compute = g.pipeline ? std::max(compute, cycles) : compute + cycles;
-      s.busy_cycles[unit] += cycles;
+    // Passes follow one another; within a pass, pipelined units overlap and others take turns.
+    std::map<int, int64_t> pass_cycles;
+    for (const auto& [key, cycles] : unit_cycles) {
+      int64_t& p = pass_cycles[key.first];
+      p = g.pipeline ? std::max(p, cycles) : p + cycles;
+      s.busy_cycles[key.second] += cycles;
     }
+    int64_t compute = 0;
+    for (const auto& [pass, cycles] : pass_cycles) compute += cycles;
     int64_t memory = 0;
     for (const auto& [name, bytes] : memory_bytes) {
       const auto& dram = std::get<DramSpec>(arch.find(name)->spec);

@@ -95,6 +95,17 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
   }
 }
 
+TEST(Model, FuseMaxStudyCoversEveryModelFrom1KTo1M) {
+  for (const std::string config : {"unfused", "flat", "cascade", "architecture", "fusemax"})
+    for (const std::string model : {"bert", "trxl", "t5", "xlm"})
+      for (const std::string seq : {"1024", "4096", "16384", "65536", "262144", "1048576"}) {
+        const Point p = evaluate("configs/mappings/attention-" + config + ".yaml", {{"M", seq}, {"P", seq}, {"B", "64"}}, {},
+                                 {"configs/workloads/models/" + model + ".yaml"});
+        EXPECT_TRUE(p.stats.status.ok) << config << " " << model << " " << seq << ": " << p.stats.status.reason;
+        EXPECT_GE(p.stats.cycles, std::max(p.stats.roofline_compute_cycles, p.stats.roofline_memory_cycles));
+      }
+}
+
 TEST(Model, InfeasiblePointsSayWhy) {
   Point p = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}}, {{"glb.size", "64 KiB"}});
   EXPECT_FALSE(p.stats.status.ok);

@@ -49,7 +49,19 @@ struct ModelArgs {
   bool json = false;
 };
 
+struct GemmArgs {
+  int64_t rows = 32;
+  int64_t cols = 32;
+  std::string dataflow = "ws";
+  std::string fold_overlap = "none";
+  int64_t M = 0;
+  int64_t N = 0;
+  int64_t K = 0;
+  bool json = false;
+};
+
 int run_check(const WorkloadArgs& args);
+int run_gemm(const GemmArgs& args);
 int run_model(const ModelArgs& args);
 int run_arch(const ArchArgs& args);
 int run_eval(const EvalArgs& args);

@@ -58,6 +58,19 @@ int main(int argc, char** argv) {
   model->add_option("--params", model_args.param_files, "Apply a param preset file (repeatable)")->type_name("FILE")->allow_extra_args(false);
   model->add_flag("--json", model_args.json, "Print the Stats as one JSON object");
 
+  einsim::app::GemmArgs gemm_args;
+  CLI::App* gemm = app.add_subcommand("gemm", "Cycles of one GEMM (MxK).(KxN) on a systolic array, from the unit's cycle model");
+  gemm->add_option("--rows", gemm_args.rows, "Array rows")->capture_default_str();
+  gemm->add_option("--cols", gemm_args.cols, "Array columns")->capture_default_str();
+  gemm->add_option("--dataflow", gemm_args.dataflow, "Dataflow")->check(CLI::IsMember({"ws", "os", "is"}))->capture_default_str();
+  gemm->add_option("--fold-overlap", gemm_args.fold_overlap, "none: SCALE-Sim v2's timing; pipelined: double-buffered folds")
+      ->check(CLI::IsMember({"none", "pipelined"}))
+      ->capture_default_str();
+  gemm->add_option("--M", gemm_args.M, "Rows of the left operand and the result")->required();
+  gemm->add_option("--N", gemm_args.N, "Columns of the right operand and the result")->required();
+  gemm->add_option("--K", gemm_args.K, "The reduction")->required();
+  gemm->add_flag("--json", gemm_args.json, "Print one JSON object");
+
   einsim::app::ArchArgs arch_args;
   CLI::App* arch = app.add_subcommand("arch", "Check an architecture: components, ops, energy per action and area");
   arch->add_option("arch", arch_args.file, "Architecture YAML file")->required();
@@ -77,6 +90,7 @@ int main(int argc, char** argv) {
     if (*eval) return einsim::app::run_eval(eval_args);
     if (*arch) return einsim::app::run_arch(arch_args);
     if (*model) return einsim::app::run_model(model_args);
+    if (*gemm) return einsim::app::run_gemm(gemm_args);
   } catch (const einsim::UserError& e) {
     std::cerr << e.what() << '\n';
     return 2;

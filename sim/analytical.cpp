@@ -13,7 +13,10 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   s.fidelity = "analytical";
   s.status = program.status;
   for (const ComponentSpec& c : arch.components)
-    if (auto area = c.area_um2()) s.area_mm2 += *area / 1e6;
+    if (auto area = c.area_um2()) {
+      s.area_breakdown_mm2[c.name] = *area / 1e6;
+      s.area_mm2 += *area / 1e6;
+    }
   if (!program.status.ok) return s;
   // Counts are exact 64-bit integers; refuse points whose totals would not fit rather than wrap.
   double total_cycles = 0;
@@ -46,7 +49,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
         for (const auto& [kind, count] : op.ops) {
           const OpSpec& spec = unit.ops()->at(kind);
           op_work += static_cast<double>(count * n) * static_cast<double>(spec.latency_cycles);
-          s.energy_breakdown_pJ[op.unit] += static_cast<double>(count * n) * spec.cost.energy_pJ;
+          s.energy_by_action_pJ[op.unit][kind] += static_cast<double>(count * n) * spec.cost.energy_pJ;
         }
         work[op.unit] += op_work;
         es.utilization = op_work / (static_cast<double>(es.cycles) * static_cast<double>(unit.parallelism()));
@@ -79,8 +82,8 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   for (const ComponentSpec& c : arch.components) {
     const auto it = s.traffic_bytes.find(c.name);
     if (auto* d = std::get_if<DramSpec>(&c.spec); d && it != s.traffic_bytes.end()) {
-      s.energy_breakdown_pJ[c.name] += static_cast<double>(it->second.read) * 8 / static_cast<double>(d->access_bits) * d->read.energy_pJ +
-                                       static_cast<double>(it->second.write) * 8 / static_cast<double>(d->access_bits) * d->write.energy_pJ;
+      s.energy_by_action_pJ[c.name]["read"] = static_cast<double>(it->second.read) * 8 / static_cast<double>(d->access_bits) * d->read.energy_pJ;
+      s.energy_by_action_pJ[c.name]["write"] = static_cast<double>(it->second.write) * 8 / static_cast<double>(d->access_bits) * d->write.energy_pJ;
       s.roofline_memory_cycles =
           std::max(s.roofline_memory_cycles,
                    static_cast<int64_t>(std::ceil(static_cast<double>(it->second.read + it->second.write) * arch.clock_hz / d->bandwidth_Bps)));
@@ -88,7 +91,8 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     if (auto* b = std::get_if<SramSpec>(&c.spec); b && it != s.traffic_bytes.end()) {
       const double rows_read = static_cast<double>(it->second.read) * 8 / static_cast<double>(b->row_bits);
       const double rows_written = static_cast<double>(it->second.write) * 8 / static_cast<double>(b->row_bits);
-      s.energy_breakdown_pJ[c.name] += rows_read * b->read.energy_pJ + rows_written * b->write.energy_pJ;
+      s.energy_by_action_pJ[c.name]["read"] = rows_read * b->read.energy_pJ;
+      s.energy_by_action_pJ[c.name]["write"] = rows_written * b->write.energy_pJ;
     }
   }
   for (const ComponentSpec& c : arch.components) {
@@ -98,6 +102,8 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     s.utilization[c.name] = s.cycles ? work[c.name] / (static_cast<double>(s.cycles) * par) : 0;
     s.busy_cycles.try_emplace(c.name, 0);
   }
+  for (const auto& [component, actions] : s.energy_by_action_pJ)
+    for (const auto& [action, pj] : actions) s.energy_breakdown_pJ[component] += pj;
   for (const auto& [component, pj] : s.energy_breakdown_pJ) s.energy_pJ += pj;
   s.latency_s = static_cast<double>(s.cycles) / arch.clock_hz;
   std::string busiest;

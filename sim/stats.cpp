@@ -22,6 +22,8 @@ nlohmann::ordered_json to_json(const Stats& s) {
     einsums[name] = Json{{"unit", e.unit}, {"cycles", e.cycles}, {"utilization", e.utilization}, {"ops", e.ops}};
   j["einsums"] = einsums;
   j["energy_breakdown_pJ"] = s.energy_breakdown_pJ;
+  j["energy_by_action_pJ"] = s.energy_by_action_pJ;
+  j["area_breakdown_mm2"] = s.area_breakdown_mm2;
   j["roofline_cycles"] = Json{{"compute", s.roofline_compute_cycles}, {"memory", s.roofline_memory_cycles}};
   return j;
 }

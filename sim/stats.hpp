@@ -34,6 +34,8 @@ struct Stats {
   std::map<std::string, Traffic> traffic_bytes;  // memory level -> bytes
   std::map<std::string, EinsumStats> einsums;
   std::map<std::string, double> energy_breakdown_pJ;  // component -> pJ
+  std::map<std::string, std::map<std::string, double>> energy_by_action_pJ;  // component -> action (mac, read, ...) -> pJ
+  std::map<std::string, double> area_breakdown_mm2;  // components with an area figure
   int64_t roofline_compute_cycles = 0;
   int64_t roofline_memory_cycles = 0;
   std::string bound;  // what dominates: "memory" or "compute (pe2d)"

@@ -47,9 +47,13 @@ TEST(Model, EnergyIsActionCountsTimesTableEnergies) {
   EXPECT_DOUBLE_EQ(s.energy_breakdown_pJ.at("dram"), static_cast<double>(dram_bytes(s)) * 8 / 64 * 249.6);
   const Traffic& glb = s.traffic_bytes.at("glb");
   EXPECT_DOUBLE_EQ(s.energy_breakdown_pJ.at("glb"), static_cast<double>(glb.read + glb.write) * 8 / 64 * 100);  // sram_1MB_read_64b
+  EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("array").at("mac"), 64.0 * 64 * 64 * 17.16);
+  EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("dram").at("read"), static_cast<double>(s.traffic_bytes.at("dram").read) * 8 / 64 * 249.6);
   double sum = 0;
   for (const auto& [c, pj] : s.energy_breakdown_pJ) sum += pj;
   EXPECT_DOUBLE_EQ(s.energy_pJ, sum);
+  EXPECT_DOUBLE_EQ(s.area_breakdown_mm2.at("array"), 32 * 32 * 3000 / 1e6);  // fp16 MAC area per PE
+  EXPECT_EQ(s.area_breakdown_mm2.count("glb"), 0u);                          // no public SRAM area figure
 }
 
 TEST(Model, FuseMaxTrafficIsCompulsoryAtBert1K) {

@@ -94,6 +94,14 @@ MappingSpec load_mapping(const std::string& file) {
     if (auto p = gr.optional("pipeline")) spec.pipeline = p->as_bool();
     if (auto d = gr.optional("double_buffer")) spec.double_buffer = d->as_bool();
     spec.loops = read_loops(gr.optional("loops"), m);
+    if (auto tensors = gr.optional("tensors")) {  // per-tensor settings: {Q: {double_buffer: false}}
+      MapReader tr(*tensors);
+      for (const auto& [tensor, value] : tr.entries()) {
+        MapReader fr(value);
+        spec.tensor_double_buffer[tensor] = fr.required("double_buffer").as_bool();
+        fr.finish();
+      }
+    }
     if (auto passes = gr.optional("passes")) {
       for (const YNode& p : passes->items()) {
         MapReader pr(p);

@@ -230,7 +230,8 @@ class Lowering {
       } else {
         out.ops[found->second].bytes = std::max(out.ops[found->second].bytes, bytes);
       }
-      resident[t.name] = std::max(resident[t.name], bytes * (spec.double_buffer ? 2 : 1));
+      const auto db = spec.tensor_double_buffer.find(t.name);
+      resident[t.name] = std::max(resident[t.name], bytes * ((db == spec.tensor_double_buffer.end() ? spec.double_buffer : db->second) ? 2 : 1));
     }
     const Tensor& result = c_.tensors[static_cast<size_t>(einsum.out.tensor)];
     if (!binding.unit.empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));

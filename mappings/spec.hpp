@@ -39,6 +39,7 @@ struct GroupSpec {
   bool double_buffer = true;   // loads of the next iteration overlap this one's compute
   std::vector<LoopSpec> loops;  // outer to inner: the backing memory's loops, then the buffer's
   std::vector<PassSpec> passes;  // a group without `passes:` has one, with no loops of its own
+  std::map<std::string, bool> tensor_double_buffer;  // per-tensor exceptions to double_buffer
   SourceLoc loc;
 };
 

@@ -110,6 +110,21 @@ TEST(Model, FuseMaxStudyCoversEveryModelFrom1KTo1M) {
       }
 }
 
+TEST(Model, PerTensorDoubleBuffering) {
+  const std::string table = std::filesystem::absolute("configs").string();
+  auto buffer_bytes = [&](const std::string& tensors) {
+    const std::string f = test::temp_file("m.yaml", "version: 1\nname: m\narch: " + table + "/arch/systolic.yaml\nworkload: " + table +
+                                                        "/workloads/gemm.yaml\ngroups:\n  - name: g\n" + tensors +
+                                                        "    einsums:\n      Z: {unit: array, spatial: {rows: k, cols: n}}\n");
+    const MappingSpec m = load_mapping(f);
+    return lower(load_cascade(m.workload), load_arch(m.arch), m).groups.at(0).buffer_bytes;
+  };
+  // gemm defaults: A 256x64, B 64x512 bf16 loaded whole (double-buffered), Z 256x512 fp32.
+  const int64_t a = 256 * 64 * 2, b = 64 * 512 * 2, z = 256 * 512 * 4;
+  EXPECT_EQ(buffer_bytes(""), 2 * a + 2 * b + z);
+  EXPECT_EQ(buffer_bytes("    tensors: {B: {double_buffer: false}}\n"), 2 * a + b + z);
+}
+
 TEST(Model, InfeasiblePointsSayWhy) {
   Point p = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}}, {{"glb.size", "64 KiB"}});
   EXPECT_FALSE(p.stats.status.ok);

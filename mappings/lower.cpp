@@ -172,17 +172,20 @@ class Lowering {
     out.double_buffer = spec.double_buffer;
     const std::vector<Loop> outer = lower_loops(spec.loops, members, {}, spec);
     out.loops = outer;
+    out.outer_loops = static_cast<int>(outer.size());
 
     std::map<std::string, int64_t> resident;  // tensor -> bytes of its tile in the buffer
     for (size_t k = 0; k < spec.passes.size(); ++k) {
       std::vector<int> in_pass;
-      for (int e : members)
-        if (pass_of_[static_cast<size_t>(e)] == static_cast<int>(k)) in_pass.push_back(e);
+      for (const Group& sg : c_.schedule)  // dependency order, so that evaluators can issue ops as listed
+        for (int e : sg.einsums)
+          if (group_of_[static_cast<size_t>(e)] == g && pass_of_[static_cast<size_t>(e)] == static_cast<int>(k)) in_pass.push_back(e);
       // The pass sees the group's loops then its own; ops name loops by their place in the group's list.
       std::vector<Loop> loops = outer;
       const std::vector<Loop> own = lower_loops(spec.passes[k].loops, in_pass, outer, spec);
       loops.insert(loops.end(), own.begin(), own.end());
       const int offset = static_cast<int>(out.loops.size()) - static_cast<int>(outer.size());
+      out.pass_loops.emplace_back(static_cast<int>(out.loops.size()), static_cast<int>(out.loops.size() + own.size()));
       out.loops.insert(out.loops.end(), own.begin(), own.end());
       auto place = [&](TileOp op) {
         for (int& l : op.repeats)
@@ -207,7 +210,6 @@ class Lowering {
     const int depth = depth_of(loops, einsum, all);
     const std::vector<int64_t> tile = tile_at(loops, einsum, depth);
     const EinsumBinding& binding = *binding_.at(e);
-    if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, loops, depth, tile));
 
     // Data from outside the group comes in through the buffer; a split only renames what it reads.
     for (const Access& a : einsum.reads) {
@@ -233,6 +235,8 @@ class Lowering {
       const auto db = spec.tensor_double_buffer.find(t.name);
       resident[t.name] = std::max(resident[t.name], bytes * ((db == spec.tensor_double_buffer.end() ? spec.double_buffer : db->second) ? 2 : 1));
     }
+    // Ops are listed in the order they can run: loads, the computation, then its store.
+    if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, loops, depth, tile));
     const Tensor& result = c_.tensors[static_cast<size_t>(einsum.out.tensor)];
     if (!binding.unit.empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
     if (read_in_later_pass(e, g)) {

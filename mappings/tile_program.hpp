@@ -42,8 +42,10 @@ struct TileOp {
 
 struct TileGroup {
   std::string name;
-  std::vector<Loop> loops;
-  std::vector<TileOp> ops;
+  std::vector<Loop> loops;  // the group's own loops, then each pass's
+  int outer_loops = 0;      // how many of `loops` are the group's own
+  std::vector<std::pair<int, int>> pass_loops;  // per pass: [begin, end) in `loops`
+  std::vector<TileOp> ops;  // in dependency order within each pass
   bool pipeline = false;
   bool double_buffer = true;
   int64_t buffer_bytes = 0;  // the buffer space the group's tiles need

@@ -25,6 +25,8 @@ nlohmann::ordered_json to_json(const Stats& s) {
   j["energy_by_action_pJ"] = s.energy_by_action_pJ;
   j["area_breakdown_mm2"] = s.area_breakdown_mm2;
   j["roofline_cycles"] = Json{{"compute", s.roofline_compute_cycles}, {"memory", s.roofline_memory_cycles}};
+  j["stall_cycles"] = s.stall_cycles;
+  j["gap_vs_analytical"] = s.gap_vs_analytical ? Json(*s.gap_vs_analytical) : Json(nullptr);
   return j;
 }
 

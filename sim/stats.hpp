@@ -2,6 +2,7 @@
 // The one Stats schema both evaluators emit (names are stable: sweeps and reports key on them).
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -39,6 +40,10 @@ struct Stats {
   int64_t roofline_compute_cycles = 0;
   int64_t roofline_memory_cycles = 0;
   std::string bound;  // what dominates: "memory" or "compute (pe2d)"
+  // Cycle fidelity only: cycles each unit waited, by cause ("data": loads; "dependency": other units' results),
+  // and (cycle - analytical) / analytical.
+  std::map<std::string, std::map<std::string, int64_t>> stall_cycles;
+  std::optional<double> gap_vs_analytical;
 };
 
 nlohmann::ordered_json to_json(const Stats& s);

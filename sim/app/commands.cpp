@@ -11,6 +11,7 @@
 #include "arch/units/systolic.hpp"
 #include "mappings/lower.hpp"
 #include "sim/analytical.hpp"
+#include "sim/cycle/engine.hpp"
 #include "common/units.hpp"
 #include "workloads/analysis.hpp"
 #include "workloads/interpreter.hpp"
@@ -159,34 +160,54 @@ int run_check(const WorkloadArgs& args) {
   return 0;
 }
 
-int run_model(const ModelArgs& args) {
+namespace {
+
+// One design point: the mapping, and the workload and architecture it names unless the command line says others.
+struct DesignPoint {
+  MappingSpec mapping;
+  Cascade cascade;
+  ArchSpec arch;
+  TileProgram program;
+};
+
+DesignPoint load_point(const ModelArgs& args) {
   const Sets sets = parse_sets(args.sets);
-  const MappingSpec mapping = load_mapping(args.mapping);
+  DesignPoint p;
+  p.mapping = load_mapping(args.mapping);
   WorkloadOverrides o;
   o.param_files = args.param_files;
   o.params = sets.workload;
-  const Cascade c = load_cascade(args.workload.empty() ? mapping.workload : args.workload, o);
-  const ArchSpec a = load_arch(args.arch.empty() ? mapping.arch : args.arch, sets.arch);
-  const TileProgram program = lower(c, a, mapping);
-  const Stats s = evaluate_analytical(c, a, program);
-  if (args.json) {
+  p.cascade = load_cascade(args.workload.empty() ? p.mapping.workload : args.workload, o);
+  p.arch = load_arch(args.arch.empty() ? p.mapping.arch : args.arch, sets.arch);
+  p.program = lower(p.cascade, p.arch, p.mapping);
+  return p;
+}
+
+int print_stats(const DesignPoint& p, const Stats& s, bool json) {
+  if (json) {
     Json j = to_json(s);
-    j["workload"] = c.file;
-    j["arch"] = a.file;
-    j["mapping"] = mapping.file;
+    j["workload"] = p.cascade.file;
+    j["arch"] = p.arch.file;
+    j["mapping"] = p.mapping.file;
     std::cout << j.dump(2) << '\n';
     return 0;
   }
-  std::string out = fmt::format("{} on {} with mapping {}\n", c.name, a.name, mapping.name);
+  std::string out = fmt::format("{} on {} with mapping {} ({})\n", p.cascade.name, p.arch.name, p.mapping.name, s.fidelity);
   if (!s.status.ok) {
     std::cout << out << "infeasible: " << s.status.reason << '\n';
     return 0;
   }
-  out += fmt::format("latency  {} cycles = {:.6g} s   ({}-bound)\nenergy   {:.6g} pJ   area {:.3f} mm2\n", grouped(s.cycles), s.latency_s, s.bound,
-                     s.energy_pJ, s.area_mm2);
+  out += fmt::format("latency  {} cycles = {:.6g} s   ({}-bound){}\n", grouped(s.cycles), s.latency_s, s.bound,
+                     s.gap_vs_analytical ? fmt::format(", {:+.2f}% against the analytical model", 100 * *s.gap_vs_analytical) : "");
+  out += fmt::format("energy   {:.6g} pJ   area {:.3f} mm2\n", s.energy_pJ, s.area_mm2);
   out += fmt::format("roofline compute {} cycles, memory {} cycles\n\n", grouped(s.roofline_compute_cycles), grouped(s.roofline_memory_cycles));
   std::vector<std::vector<std::string>> rows{{"unit", "busy cycles", "utilization"}};
-  for (const auto& [unit, u] : s.utilization) rows.push_back({unit, grouped(s.busy_cycles.at(unit)), fmt::format("{:.1f}%", 100 * u)});
+  if (!s.stall_cycles.empty()) rows[0].insert(rows[0].end(), {"stalled on data", "stalled on dependencies"});
+  for (const auto& [unit, u] : s.utilization) {
+    rows.push_back({unit, grouped(s.busy_cycles.at(unit)), fmt::format("{:.1f}%", 100 * u)});
+    if (const auto st = s.stall_cycles.find(unit); st != s.stall_cycles.end())
+      rows.back().insert(rows.back().end(), {grouped(st->second.at("data")), grouped(st->second.at("dependency"))});
+  }
   out += table(rows) + "\n";
   rows = {{"level", "read bytes", "written bytes", "energy pJ"}};
   for (const auto& [level, t] : s.traffic_bytes) {
@@ -195,13 +216,27 @@ int run_model(const ModelArgs& args) {
   }
   out += table(rows) + "\n";
   rows = {{"einsum", "unit", "cycles", "utilization", "ops"}};
-  for (const Einsum& e : c.einsums) {
+  for (const Einsum& e : p.cascade.einsums) {
     const auto it = s.einsums.find(e.name);
     if (it == s.einsums.end()) continue;
     rows.push_back({e.name, it->second.unit, grouped(it->second.cycles), fmt::format("{:.1f}%", 100 * it->second.utilization), ops_text(it->second.ops)});
   }
   std::cout << out << table(rows);
   return 0;
+}
+
+}  // namespace
+
+int run_model(const ModelArgs& args) {
+  const DesignPoint p = load_point(args);
+  return print_stats(p, evaluate_analytical(p.cascade, p.arch, p.program), args.json);
+}
+
+int run_sim(const ModelArgs& args) {
+  const DesignPoint p = load_point(args);
+  CycleOptions options;
+  options.trace_file = args.trace;
+  return print_stats(p, simulate_cycles(p.cascade, p.arch, p.program, options), args.json);
 }
 
 int run_gemm(const GemmArgs& args) {

@@ -47,6 +47,7 @@ struct ModelArgs {
   std::vector<std::string> sets;
   std::vector<std::string> param_files;
   bool json = false;
+  std::string trace;  // sim only: Perfetto trace file
 };
 
 struct GemmArgs {
@@ -63,6 +64,7 @@ struct GemmArgs {
 int run_check(const WorkloadArgs& args);
 int run_gemm(const GemmArgs& args);
 int run_model(const ModelArgs& args);
+int run_sim(const ModelArgs& args);
 int run_arch(const ArchArgs& args);
 int run_eval(const EvalArgs& args);
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <systemc>
 #include <iostream>
 
 #include "common/error.hpp"
@@ -25,7 +27,8 @@ void add_workload_options(CLI::App* cmd, einsim::app::WorkloadArgs& w) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// SystemC owns the process entry: main() hands over to sc_elab_and_sim, which calls sc_main.
+int sc_main(int argc, char** argv) {
   CLI::App app{"einsim: cycle-level accelerator simulator and design-space explorer for transformer workloads"};
   app.set_version_flag("--version", std::string("einsim ") + einsim::git_revision());
   app.require_subcommand(1);
@@ -57,6 +60,19 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   model->add_option("--params", model_args.param_files, "Apply a param preset file (repeatable)")->type_name("FILE")->allow_extra_args(false);
   model->add_flag("--json", model_args.json, "Print the Stats as one JSON object");
+
+  einsim::app::ModelArgs sim_args;
+  CLI::App* sim = app.add_subcommand("sim", "Simulate a mapping at cycle level in SystemC: the Stats of 'model', with stalls and the gap to it");
+  sim->add_option("--mapping", sim_args.mapping, "Mapping YAML file; it names the arch and workload it is meant for")->required();
+  sim->add_option("--arch", sim_args.arch, "Architecture YAML file (default: the mapping's)");
+  sim->add_option("--workload", sim_args.workload, "Workload YAML file (default: the mapping's)");
+  sim->add_option("--set", sim_args.sets, "Override: NAME=VALUE or workload.NAME=VALUE (a param), arch.COMPONENT.KEY=VALUE (repeatable)")
+      ->type_name("PATH=VALUE")
+      ->allow_extra_args(false);
+  sim->add_option("--params", sim_args.param_files, "Apply a param preset file (repeatable)")->type_name("FILE")->allow_extra_args(false);
+  sim->add_option("--trace", sim_args.trace, "Write a Chrome/Perfetto trace (one track per unit and DRAM; open in ui.perfetto.dev)")
+      ->type_name("FILE");
+  sim->add_flag("--json", sim_args.json, "Print the Stats as one JSON object");
 
   einsim::app::GemmArgs gemm_args;
   CLI::App* gemm = app.add_subcommand("gemm", "Cycles of one GEMM (MxK).(KxN) on a systolic array, from the unit's cycle model");
@@ -91,6 +107,7 @@ int main(int argc, char** argv) {
     if (*arch) return einsim::app::run_arch(arch_args);
     if (*model) return einsim::app::run_model(model_args);
     if (*gemm) return einsim::app::run_gemm(gemm_args);
+    if (*sim) return einsim::app::run_sim(sim_args);
   } catch (const einsim::UserError& e) {
     std::cerr << e.what() << '\n';
     return 2;
@@ -99,4 +116,9 @@ int main(int argc, char** argv) {
     return 3;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);  // keep stdout to einsim's own output
+  return sc_core::sc_elab_and_sim(argc, argv);
 }

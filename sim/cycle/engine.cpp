@@ -1,0 +1,356 @@
+#include "sim/cycle/engine.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <systemc>
+
+#include "sim/analytical.hpp"
+
+namespace einsim {
+namespace {
+
+using sc_core::sc_event;
+using sc_core::sc_fifo;
+using sc_core::sc_module;
+using sc_core::sc_module_name;
+using sc_core::sc_time;
+using sc_core::SC_NS;
+
+int64_t now() { return static_cast<int64_t>(sc_core::sc_time_stamp() / sc_time(1, SC_NS)); }
+
+// One tile operation in flight: issued by the controller, run by a unit or the DRAM channel.
+struct Job {
+  const TileOp* op = nullptr;
+  std::string label;
+  std::vector<std::shared_ptr<Job>> deps;
+  int64_t end = -1;  // the cycle its result is ready; -1 until known
+  sc_event ready;
+
+  bool done() const { return end >= 0 && end <= now(); }
+};
+using JobPtr = std::shared_ptr<Job>;
+
+struct TraceEvent {
+  int track;
+  std::string name;
+  int64_t start;
+  int64_t end;
+};
+
+struct Recorder {
+  std::map<std::string, std::map<std::string, int64_t>> stalls;
+  std::vector<std::string> tracks;
+  std::vector<TraceEvent> events;
+  bool tracing = false;
+  std::mt19937_64 rng;
+  double stall_probability = 0;
+  int64_t stall_cycles = 0;
+
+  int track(const std::string& name) {
+    for (size_t i = 0; i < tracks.size(); ++i)
+      if (tracks[i] == name) return static_cast<int>(i);
+    tracks.push_back(name);
+    return static_cast<int>(tracks.size()) - 1;
+  }
+
+  // Latency-insensitivity tests inject random waits; results must not change apart from time.
+  int64_t random_stall() {
+    if (stall_probability <= 0) return 0;
+    std::uniform_real_distribution<double> u(0, 1);
+    if (u(rng) >= stall_probability) return 0;
+    return 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(stall_cycles, 1)));
+  }
+};
+
+// Waits until every dependency is ready; charges the wait to `who` under the cause of the last one to finish.
+void wait_for(const Job& job, const std::string& who, Recorder& rec) {
+  for (const JobPtr& d : job.deps) {
+    if (d->done()) continue;
+    const int64_t from = now();
+    if (d->end >= 0) sc_core::wait(sc_time(static_cast<double>(d->end - from), SC_NS));
+    else sc_core::wait(d->ready);
+    if (d->end > now()) sc_core::wait(sc_time(static_cast<double>(d->end - now()), SC_NS));
+    rec.stalls[who][d->op->kind == TileOp::Kind::compute ? "dependency" : "data"] += now() - from;
+  }
+}
+
+void finish(Job& job, int64_t end) {
+  job.deps.clear();  // done with its inputs: keeps finished chains (recurrences) from piling up in memory
+  job.end = end;
+  job.ready.notify(sc_time(static_cast<double>(end - now()), SC_NS));
+}
+
+// A compute unit (PE array or vector array): runs each job for its cycle count. Its scheduler looks at a
+// window of the next `window` jobs issued to it and starts the oldest whose inputs are ready, so that a unit
+// can work on the next tile while a result it needs for this one is still being computed elsewhere.
+struct Unit : sc_module {
+  sc_fifo<JobPtr> queue;
+  Recorder& rec;
+  size_t window;
+  int64_t busy = 0;
+
+  SC_HAS_PROCESS(Unit);
+  Unit(sc_module_name name, int depth, Recorder& r) : sc_module(name), queue(depth), rec(r), window(static_cast<size_t>(depth)) {
+    SC_THREAD(run);
+  }
+
+  static bool ready(const Job& j) {
+    return std::all_of(j.deps.begin(), j.deps.end(), [](const JobPtr& d) { return d->done(); });
+  }
+
+  void run() {
+    const std::string who = basename();
+    std::deque<JobPtr> pending;
+    for (;;) {
+      if (pending.empty()) pending.push_back(queue.read());
+      JobPtr job;
+      for (;;) {
+        while (pending.size() < window && queue.num_available() > 0) pending.push_back(queue.read());
+        const auto it = std::find_if(pending.begin(), pending.end(), [](const JobPtr& j) { return ready(*j); });
+        if (it != pending.end()) {
+          job = *it;
+          pending.erase(it);
+          break;
+        }
+        // Nothing ready: wait for the oldest job's inputs (or more work), and say what held it up.
+        const int64_t from = now();
+        const Job& oldest = *pending.front();
+        const auto blocker = std::find_if(oldest.deps.begin(), oldest.deps.end(), [](const JobPtr& d) { return !d->done(); });
+        if ((*blocker)->end >= 0) sc_core::wait(sc_time(static_cast<double>((*blocker)->end - now()), SC_NS) , queue.data_written_event());
+        else sc_core::wait((*blocker)->ready | queue.data_written_event());
+        rec.stalls[who][(*blocker)->op->kind == TileOp::Kind::compute ? "dependency" : "data"] += now() - from;
+      }
+      if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
+      const int64_t start = now();
+      sc_core::wait(sc_time(static_cast<double>(job->op->cycles), SC_NS));
+      busy += job->op->cycles;
+      finish(*job, now());
+      if (rec.tracing) rec.events.push_back({rec.track(who), job->label, start, now()});
+    }
+  }
+};
+
+// The DRAM channel: requests in order, each occupying the channel for bytes / bandwidth cycles; data arrives
+// `latency` cycles after the transfer.
+struct Dram : sc_module {
+  sc_fifo<JobPtr> queue;
+  Recorder& rec;
+  double bytes_per_cycle;
+  int64_t latency;
+
+  SC_HAS_PROCESS(Dram);
+  Dram(sc_module_name name, double bpc, int64_t lat, Recorder& r) : sc_module(name), queue(64), rec(r), bytes_per_cycle(bpc), latency(lat) {
+    SC_THREAD(run);
+  }
+
+  void run() {
+    const std::string who = basename();
+    for (;;) {
+      const JobPtr job = queue.read();
+      wait_for(*job, who, rec);
+      if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
+      const int64_t start = now();
+      const int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
+      sc_core::wait(sc_time(static_cast<double>(occupancy), SC_NS));
+      finish(*job, now() + latency);
+      if (rec.tracing) rec.events.push_back({rec.track(who), job->label, start, now()});
+    }
+  }
+};
+
+// Walks each group's loop nest and issues its tile operations in dependency order.
+struct Controller : sc_module {
+  const Cascade& c;
+  const TileProgram& p;
+  std::map<std::string, Unit*> units;
+  Dram* dram;
+  int64_t end = 0;
+
+  SC_HAS_PROCESS(Controller);
+  Controller(sc_module_name name, const Cascade& cascade, const TileProgram& program, std::map<std::string, Unit*> u, Dram* d)
+      : sc_module(name), c(cascade), p(program), units(std::move(u)), dram(d) {
+    SC_THREAD(run);
+  }
+
+  // When an op fires within the loops it does not repeat over: loads at their first iteration (the tile then
+  // stays), stores at their last (the tile is complete), computations at the first, or at the last when they
+  // read what an op repeating over that loop produces (a recurrence's final value).
+  static std::vector<std::pair<int, bool>> fire_rule(const TileGroup& g, const TileOp& op, const Cascade& c) {
+    std::vector<int> relevant;
+    for (int l = 0; l < g.outer_loops; ++l) relevant.push_back(l);
+    if (!g.pass_loops.empty())
+      for (int l = g.pass_loops[static_cast<size_t>(op.pass)].first; l < g.pass_loops[static_cast<size_t>(op.pass)].second; ++l) relevant.push_back(l);
+    std::vector<std::pair<int, bool>> rule;  // (loop, at last iteration)
+    for (int l : relevant) {
+      if (std::find(op.repeats.begin(), op.repeats.end(), l) != op.repeats.end()) continue;
+      bool last = op.kind == TileOp::Kind::store;
+      if (op.kind == TileOp::Kind::compute)
+        for (const Access& a : c.einsums[static_cast<size_t>(op.einsum)].reads)
+          for (const TileOp& w : g.ops)
+            if (w.kind == TileOp::Kind::compute && c.einsums[static_cast<size_t>(w.einsum)].out.tensor == a.tensor &&
+                std::find(w.repeats.begin(), w.repeats.end(), l) != w.repeats.end())
+              last = true;
+      rule.emplace_back(l, last);
+    }
+    return rule;
+  }
+
+  void run() {
+    for (const TileGroup& g : p.groups) run_group(g);
+    end = now();
+    sc_core::sc_stop();
+  }
+
+  void run_group(const TileGroup& g) {
+    std::vector<std::vector<std::pair<int, bool>>> rules;
+    for (const TileOp& op : g.ops) rules.push_back(fire_rule(g, op, c));
+    std::map<int, JobPtr> writer;                      // tensor -> the job whose result holds it now
+    std::map<std::string, std::deque<std::vector<JobPtr>>> readers;  // tensor -> readers of its latest loads
+    std::vector<JobPtr> all;
+    std::vector<int64_t> index(g.loops.size(), 0);
+    const int passes = std::max<int>(1, static_cast<int>(g.pass_loops.size()));
+
+    auto walk = [&](int begin, int end_loop, const std::function<void()>& body) {
+      for (int l = begin; l < end_loop; ++l) index[static_cast<size_t>(l)] = 0;
+      for (;;) {
+        body();
+        int l = end_loop - 1;
+        for (; l >= begin; --l) {
+          if (++index[static_cast<size_t>(l)] < g.loops[static_cast<size_t>(l)].trips) break;
+          index[static_cast<size_t>(l)] = 0;
+        }
+        if (l < begin) return;
+      }
+    };
+    walk(0, g.outer_loops, [&] {
+      for (int k = 0; k < passes; ++k) {
+        const auto range = g.pass_loops.empty() ? std::pair<int, int>{g.outer_loops, g.outer_loops} : g.pass_loops[static_cast<size_t>(k)];
+        walk(range.first, range.second, [&] {
+          std::vector<JobPtr> step;
+          for (size_t o = 0; o < g.ops.size(); ++o) {
+            const TileOp& op = g.ops[o];
+            if (op.pass != k) continue;
+            bool fires = true;
+            for (auto [l, last] : rules[o]) fires &= index[static_cast<size_t>(l)] == (last ? g.loops[static_cast<size_t>(l)].trips - 1 : 0);
+            if (!fires) continue;
+            auto job = std::make_shared<Job>();
+            job->op = &op;
+            if (op.kind == TileOp::Kind::compute) {
+              job->label = c.einsums[static_cast<size_t>(op.einsum)].name;
+              for (const Access& a : c.einsums[static_cast<size_t>(op.einsum)].reads) {
+                if (auto it = writer.find(a.tensor); it != writer.end()) job->deps.push_back(it->second);
+                if (auto r = readers.find(c.tensors[static_cast<size_t>(a.tensor)].name); r != readers.end() && !r->second.empty())
+                  r->second.back().push_back(job);
+              }
+              writer[c.einsums[static_cast<size_t>(op.einsum)].out.tensor] = job;
+              units.at(op.unit)->queue.write(job);
+            } else if (op.kind == TileOp::Kind::load) {
+              job->label = "load " + op.tensor;
+              // The buffer holds one tile of the tensor (two when double-buffered): a new load waits until
+              // the readers of the tile it replaces are done.
+              auto& history = readers[op.tensor];
+              const size_t slots = g.double_buffer ? 2 : 1;
+              if (history.size() >= slots) job->deps = history[history.size() - slots];
+              history.emplace_back();
+              while (history.size() > slots) history.pop_front();
+              writer[c.tensor_index(op.tensor)] = job;
+              dram->queue.write(job);
+            } else {
+              job->label = "store " + op.tensor;
+              if (auto it = writer.find(c.tensor_index(op.tensor)); it != writer.end()) job->deps.push_back(it->second);
+              dram->queue.write(job);
+            }
+            step.push_back(job);
+            all.push_back(job);
+          }
+          // Without pipelining the units take turns: the next tile starts when this one is done.
+          if (!g.pipeline)
+            for (const JobPtr& j : step) wait_done(*j);
+          // Jobs already done are no longer needed for bookkeeping.
+          if (all.size() > 4096) {
+            std::erase_if(all, [](const JobPtr& j) { return j->done(); });
+          }
+        });
+      }
+    });
+    for (const JobPtr& j : all) wait_done(*j);  // groups run one after another
+  }
+
+  static void wait_done(const Job& j) {
+    while (!j.done()) {
+      if (j.end >= 0) sc_core::wait(sc_time(static_cast<double>(j.end - now()), SC_NS));
+      else sc_core::wait(j.ready);
+    }
+  }
+};
+
+void write_trace(const std::string& file, const Recorder& rec) {
+  std::ofstream out(file);
+  if (!out) throw UserError(SourceLoc{file}, "--trace", "cannot write the trace file");
+  out << "{\"traceEvents\": [\n";
+  for (size_t t = 0; t < rec.tracks.size(); ++t)
+    out << fmt::format("{{\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": 1, \"tid\": {}, \"args\": {{\"name\": \"{}\"}}}},\n", t, rec.tracks[t]);
+  for (size_t i = 0; i < rec.events.size(); ++i) {
+    const TraceEvent& e = rec.events[i];
+    // One cycle is shown as one microsecond so that Perfetto's time axis reads in cycles.
+    out << fmt::format("{{\"ph\": \"X\", \"name\": \"{}\", \"pid\": 1, \"tid\": {}, \"ts\": {}, \"dur\": {}}}{}\n", e.name, e.track, e.start,
+                       e.end - e.start, i + 1 < rec.events.size() ? "," : "");
+  }
+  out << "]}\n";
+}
+
+}  // namespace
+
+Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const CycleOptions& options) {
+  static bool simulated = false;  // SystemC elaborates once per process
+  if (simulated) throw InternalError("simulate_cycles runs once per process (SystemC elaborates once)");
+  simulated = true;
+  Stats s = evaluate_analytical(cascade, arch, program);  // actions (ops, traffic, energy) are the same
+  const int64_t analytical_cycles = s.cycles;
+  s.fidelity = "cycle";
+  if (!s.status.ok) return s;
+
+  Recorder rec;
+  rec.tracing = !options.trace_file.empty();
+  rec.rng.seed(options.seed);
+  rec.stall_probability = options.stall_probability;
+  rec.stall_cycles = options.stall_cycles;
+  const ComponentSpec& backing = *arch.find(program.backing);
+  const auto& dram_spec = std::get<DramSpec>(backing.spec);
+  Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, rec);
+  std::map<std::string, Unit*> units;
+  std::vector<std::unique_ptr<Unit>> owned;
+  for (const ComponentSpec& c : arch.components)
+    if (c.ops()) {
+      owned.push_back(std::make_unique<Unit>(c.name.c_str(), options.unit_queue_depth, rec));
+      units[c.name] = owned.back().get();
+    }
+  Controller controller("controller", cascade, program, units, &dram);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);  // "simulation stopped" and such
+  sc_core::sc_start();
+
+  s.cycles = controller.end;
+  s.latency_s = static_cast<double>(s.cycles) / arch.clock_hz;
+  for (const auto& [name, unit] : units) {
+    const double par = static_cast<double>(arch.find(name)->parallelism());
+    const double work = s.utilization[name] * static_cast<double>(analytical_cycles) * par;  // PE-cycles, as analytical
+    s.utilization[name] = s.cycles ? work / (static_cast<double>(s.cycles) * par) : 0;
+    s.busy_cycles[name] = unit->busy;
+    s.stall_cycles[name]["data"] += 0;
+    s.stall_cycles[name]["dependency"] += 0;
+  }
+  for (const auto& [who, causes] : rec.stalls)
+    for (const auto& [cause, cycles] : causes) s.stall_cycles[who][cause] += cycles;
+  s.gap_vs_analytical = analytical_cycles ? static_cast<double>(s.cycles - analytical_cycles) / static_cast<double>(analytical_cycles) : 0.0;
+  if (rec.tracing) write_trace(options.trace_file, rec);
+  return s;
+}
+
+}  // namespace einsim

@@ -1,0 +1,28 @@
+#pragma once
+// The cycle-level engine: the same TileProgram the analytical evaluator reads, executed on SystemC models of
+// the hardware (a DRAM channel with bandwidth, latency and a request queue; one module per compute unit; a
+// controller that walks the loop nests and issues tile operations in dependency order). Tile operations are
+// events, not per-PE processes. SystemC elaborates once per process: call simulate_cycles at most once.
+#include <cstdint>
+#include <string>
+
+#include "arch/spec.hpp"
+#include "mappings/tile_program.hpp"
+#include "sim/stats.hpp"
+#include "workloads/cascade.hpp"
+
+namespace einsim {
+
+struct CycleOptions {
+  std::string trace_file;       // Chrome/Perfetto trace-event JSON, one track per unit and for DRAM
+  double stall_probability = 0;  // tests: each job waits a random extra 1..stall_cycles cycles with this probability
+  int64_t stall_cycles = 0;
+  uint64_t seed = 1;
+  int unit_queue_depth = 8;     // jobs a unit holds ahead of the one it runs
+};
+
+// Stats with fidelity "cycle": cycles from the simulation; ops, traffic and energy from the same actions the
+// analytical model counts; stall cycles per unit by cause; gap_vs_analytical.
+Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const CycleOptions& options = {});
+
+}  // namespace einsim

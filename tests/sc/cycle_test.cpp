@@ -1,0 +1,99 @@
+// The SystemC engine. Each test simulates once and ctest runs each in its own process (SystemC elaborates once
+// per process), so this executable has its own sc_main.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <systemc>
+
+#include "mappings/lower.hpp"
+#include "sim/analytical.hpp"
+#include "sim/cycle/engine.hpp"
+#include "tests/unit/test_util.hpp"
+
+namespace einsim {
+namespace {
+
+struct Point {
+  Cascade cascade;
+  ArchSpec arch;
+  TileProgram program;
+};
+
+Point point(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {}, std::vector<std::string> presets = {}) {
+  const MappingSpec m = load_mapping(mapping_file);
+  WorkloadOverrides o;
+  o.params = std::move(params);
+  o.param_files = std::move(presets);
+  Point p{load_cascade(m.workload, o), load_arch(m.arch), {}};
+  p.program = lower(p.cascade, p.arch, m);
+  return p;
+}
+
+TEST(Cycle, SmallGemmExactCycles) {
+  // One 32x32x32 tile on the systolic config (64 GiB/s at 1 GHz = 68.72 bytes per cycle, DRAM latency 100):
+  // load A 2,048 B: 30 cycles; load B 2,048 B: 30 more, arriving at 60 + 100 = 160; Z: 32 cycles (M streams
+  // through), done at 192; store Z 4,096 B fp32: 60 cycles, written at 252 + 100 = 352.
+  const Point p = point("configs/mappings/gemm-systolic-ws.yaml", {{"M", "32"}, {"N", "32"}, {"K", "32"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  EXPECT_EQ(s.fidelity, "cycle");
+  EXPECT_EQ(s.cycles, 352);
+  EXPECT_EQ(s.busy_cycles.at("array"), 32);
+  EXPECT_EQ(s.stall_cycles.at("array").at("data"), 160);
+}
+
+TEST(Cycle, RandomStallsChangeOnlyTime) {
+  const uint64_t seed = test::seed();
+  const Point p = point("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "512"}});
+  CycleOptions o;
+  o.stall_probability = 0.3;
+  o.stall_cycles = 50;
+  o.seed = seed;
+  const Stats stalled = simulate_cycles(p.cascade, p.arch, p.program, o);
+  const Stats analytical = evaluate_analytical(p.cascade, p.arch, p.program);
+  // Same work, same traffic, same energy; only later.
+  EXPECT_EQ(stalled.busy_cycles, analytical.busy_cycles) << "seed " << seed;
+  EXPECT_EQ(stalled.traffic_bytes.at("dram").read, analytical.traffic_bytes.at("dram").read);
+  EXPECT_EQ(stalled.traffic_bytes.at("dram").write, analytical.traffic_bytes.at("dram").write);
+  EXPECT_DOUBLE_EQ(stalled.energy_pJ, analytical.energy_pJ);
+  for (const auto& [name, e] : analytical.einsums) EXPECT_EQ(stalled.einsums.at(name).ops, e.ops) << name;
+  EXPECT_GE(stalled.cycles, std::max(analytical.roofline_compute_cycles, analytical.roofline_memory_cycles));
+}
+
+TEST(Cycle, FuseMaxCloseToAnalyticalOnceThePipelineFills) {
+  // BERT at 16K: 64 M1 iterations per block keep both arrays busy; the remaining gap is the fill and drain
+  // of each block's pipeline (at 1K, with 4 iterations per block, it is about 40%).
+  const Point p = point("configs/mappings/attention-fusemax.yaml", {{"M", "16384"}, {"P", "16384"}}, {"configs/workloads/models/bert.yaml"});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  ASSERT_TRUE(s.gap_vs_analytical.has_value());
+  EXPECT_GE(*s.gap_vs_analytical, 0.0);
+  EXPECT_LT(*s.gap_vs_analytical, 0.05);
+}
+
+class EveryMapping : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryMapping, CyclesAtLeastTheRoofline) {
+  const std::string f = "configs/mappings/" + GetParam() + ".yaml";
+  const bool bert = GetParam().find("attention") != std::string::npos || GetParam().find("encoder") != std::string::npos;
+  const Point p = bert ? point(f, {}, {"configs/workloads/models/bert.yaml"}) : point(f);
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  ASSERT_TRUE(s.status.ok) << s.status.reason;
+  EXPECT_GE(s.cycles, std::max(s.roofline_compute_cycles, s.roofline_memory_cycles));
+  for (const auto& [unit, u] : s.utilization) EXPECT_LE(u, 1.0) << unit;
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, EveryMapping,
+                         ::testing::Values("attention-unfused", "attention-flat", "attention-cascade", "attention-architecture",
+                                           "attention-fusemax", "encoder-gemms", "gemm-systolic-ws", "gemm-systolic-os", "gemm-systolic-is"));
+
+}  // namespace
+}  // namespace einsim
+
+int sc_main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
+
+int main(int argc, char** argv) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
+  return sc_core::sc_elab_and_sim(argc, argv);
+}

@@ -236,6 +236,7 @@ int run_sim(const ModelArgs& args) {
   const DesignPoint p = load_point(args);
   CycleOptions options;
   options.trace_file = args.trace;
+  options.exact = args.exact;
   return print_stats(p, simulate_cycles(p.cascade, p.arch, p.program, options), args.json);
 }
 

@@ -72,6 +72,7 @@ int sc_main(int argc, char** argv) {
   sim->add_option("--params", sim_args.param_files, "Apply a param preset file (repeatable)")->type_name("FILE")->allow_extra_args(false);
   sim->add_option("--trace", sim_args.trace, "Write a Chrome/Perfetto trace (one track per unit and DRAM; open in ui.perfetto.dev)")
       ->type_name("FILE");
+  sim->add_flag("--exact", sim_args.exact, "Simulate every tile (by default loops in steady state are extrapolated)");
   sim->add_flag("--json", sim_args.json, "Print the Stats as one JSON object");
 
   einsim::app::GemmArgs gemm_args;

@@ -14,7 +14,9 @@
 namespace einsim {
 
 struct CycleOptions {
-  std::string trace_file;       // Chrome/Perfetto trace-event JSON, one track per unit and for DRAM
+  bool exact = false;           // simulate every iteration instead of extrapolating loops in steady state
+  std::string trace_file;       // Chrome/Perfetto trace-event JSON, one track per unit and for DRAM (the
+                                // simulated tiles: use exact for every one)
   double stall_probability = 0;  // tests: each job waits a random extra 1..stall_cycles cycles with this probability
   int64_t stall_cycles = 0;
   uint64_t seed = 1;

@@ -1,0 +1,11 @@
+# ctest driver: `einsim sim` with and without --exact must give identical Stats (steady-state extrapolation is exact).
+set(args sim --mapping configs/mappings/${MAPPING}.yaml --params configs/workloads/models/bert.yaml --set M=${SEQ} --set P=${SEQ} --json)
+execute_process(COMMAND ${EINSIM} ${args} WORKING_DIRECTORY ${SRC} RESULT_VARIABLE rc1 OUTPUT_FILE ${OUT}-fast.json ERROR_VARIABLE err1)
+execute_process(COMMAND ${EINSIM} ${args} --exact WORKING_DIRECTORY ${SRC} RESULT_VARIABLE rc2 OUTPUT_FILE ${OUT}-exact.json ERROR_VARIABLE err2)
+if(NOT rc1 EQUAL 0 OR NOT rc2 EQUAL 0)
+  message(FATAL_ERROR "einsim sim failed: ${err1} ${err2}")
+endif()
+execute_process(COMMAND python3 ${SRC}/tests/golden/compare.py ${OUT}-exact.json ${OUT}-fast.json 0 RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the extrapolated run differs from the exact one")
+endif()

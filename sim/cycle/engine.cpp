@@ -105,11 +105,16 @@ struct Unit : sc_module {
     return std::all_of(j.deps.begin(), j.deps.end(), [](const JobPtr& d) { return d->done(); });
   }
 
+  // Runs until the controller sends an empty job (after all others are done), so the thread ends cleanly.
   void run() {
     const std::string who = basename();
     std::deque<JobPtr> pending;
     for (;;) {
-      if (pending.empty()) pending.push_back(queue.read());
+      if (pending.empty()) {
+        JobPtr next = queue.read();
+        if (!next) return;
+        pending.push_back(std::move(next));
+      }
       JobPtr job;
       for (;;) {
         while (pending.size() < window && queue.num_available() > 0) pending.push_back(queue.read());
@@ -154,6 +159,7 @@ struct Dram : sc_module {
     const std::string who = basename();
     for (;;) {
       const JobPtr job = queue.read();
+      if (!job) return;  // the controller is done
       wait_for(*job, who, rec);
       if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
       const int64_t start = now();
@@ -242,7 +248,8 @@ struct Controller : sc_module {
   void run() {
     for (const TileGroup& g : p.groups) run_group(g);
     end = now();
-    sc_core::sc_stop();
+    for (auto& [name, unit] : units) unit->queue.write(nullptr);  // every job is done: let the threads end
+    dram->queue.write(nullptr);
   }
 
   void run_group(const TileGroup& g) {

@@ -132,25 +132,35 @@ class Lowering {
     return n;
   }
 
+  // A loop nest as one Einsum sees it: for each loop, the Einsum's index variable it walks (-1: none).
+  struct Nest {
+    const std::vector<Loop>& loops;
+    std::vector<int> var;
+  };
+
+  static Nest nest_of(const std::vector<Loop>& loops, const Einsum& e) {
+    Nest n{loops, {}};
+    for (const Loop& l : loops) n.var.push_back(e.var_index(l.index));
+    return n;
+  }
+
   // One past the innermost loop whose index the access (or Einsum) uses: where the op sits in the nest.
   // Transfers between the backing memory and the buffer only see the backing memory's loops.
-  static int depth_of(const std::vector<Loop>& loops, const Einsum& e, const std::vector<int>& vars, bool backing_only = false) {
+  static int depth_of(const Nest& n, const std::vector<int>& vars, bool backing_only = false) {
     int depth = 0;
-    for (size_t l = 0; l < loops.size(); ++l)
-      for (int v : vars)
-        if (e.vars[static_cast<size_t>(v)].name == loops[l].index && !(backing_only && loops[l].buffer_level)) depth = static_cast<int>(l) + 1;
+    for (size_t l = 0; l < n.loops.size(); ++l)
+      if (n.var[l] >= 0 && !(backing_only && n.loops[l].buffer_level) && std::find(vars.begin(), vars.end(), n.var[l]) != vars.end())
+        depth = static_cast<int>(l) + 1;
     return depth;
   }
 
   // The elements of each index one execution at `depth` covers: the tile of the innermost loop over it above
   // `depth`, or its whole extent.
-  static std::vector<int64_t> tile_at(const std::vector<Loop>& loops, const Einsum& e, int depth) {
+  static std::vector<int64_t> tile_at(const Nest& n, const Einsum& e, int depth) {
     std::vector<int64_t> tile(e.vars.size());
-    for (size_t v = 0; v < tile.size(); ++v) {
-      tile[v] = e.vars[v].extent;
-      for (int l = 0; l < depth; ++l)
-        if (loops[static_cast<size_t>(l)].index == e.vars[v].name) tile[v] = loops[static_cast<size_t>(l)].tile;
-    }
+    for (size_t v = 0; v < tile.size(); ++v) tile[v] = e.vars[v].extent;
+    for (int l = 0; l < depth; ++l)
+      if (n.var[static_cast<size_t>(l)] >= 0) tile[static_cast<size_t>(n.var[static_cast<size_t>(l)])] = n.loops[static_cast<size_t>(l)].tile;
     return tile;
   }
 
@@ -207,16 +217,17 @@ class Lowering {
     const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
     std::vector<int> all(einsum.vars.size());
     for (size_t v = 0; v < all.size(); ++v) all[v] = static_cast<int>(v);
-    const int depth = depth_of(loops, einsum, all);
-    const std::vector<int64_t> tile = tile_at(loops, einsum, depth);
+    const Nest nest = nest_of(loops, einsum);
+    const int depth = depth_of(nest, all);
+    const std::vector<int64_t> tile = tile_at(nest, einsum, depth);
     const EinsumBinding& binding = *binding_.at(e);
 
     // Data from outside the group comes in through the buffer; a split only renames what it reads.
     for (const Access& a : einsum.reads) {
       const Tensor& t = c_.tensors[static_cast<size_t>(a.tensor)];
       if (t.writer >= 0 && group_of_[static_cast<size_t>(t.writer)] == g) continue;
-      const int d = depth_of(loops, einsum, vars_of(a), true);
-      const int64_t bytes = tile_bytes(a, tile_at(loops, einsum, d));
+      const int d = depth_of(nest, vars_of(a), true);
+      const int64_t bytes = tile_bytes(a, tile_at(nest, einsum, d));
       const auto found = loads.find({t.name, d});
       if (found == loads.end()) {
         TileOp op;
@@ -236,29 +247,29 @@ class Lowering {
       resident[t.name] = std::max(resident[t.name], bytes * ((db == spec.tensor_double_buffer.end() ? spec.double_buffer : db->second) ? 2 : 1));
     }
     // Ops are listed in the order they can run: loads, the computation, then its store.
-    if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, loops, depth, tile));
+    if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, nest, depth, tile));
     const Tensor& result = c_.tensors[static_cast<size_t>(einsum.out.tensor)];
     if (!binding.unit.empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
     if (read_in_later_pass(e, g)) {
       // Kept for a later pass: the whole tile the group's own loops cover stays in the buffer.
-      resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile_at(loops, einsum, static_cast<int>(n_outer))));
+      resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer))));
     }
     if (result.iterative_rank >= 0) {
       // A recurrence's state (this step's and the last) stays for every tile the loops inside its step loop visit.
       const std::string& step = einsum.vars[static_cast<size_t>(einsum.out.index[static_cast<size_t>(result.iterative_rank)].terms[0].first)].name;
       for (size_t l = 0; l < loops.size(); ++l)
         if (loops[l].index == step)
-          resident[result.name] = std::max(resident[result.name], 2 * tile_bytes(einsum.out, tile_at(loops, einsum, static_cast<int>(l) + 1)));
+          resident[result.name] = std::max(resident[result.name], 2 * tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(l) + 1)));
     }
     if (needed_later(e, g)) {
       TileOp op;
       op.kind = TileOp::Kind::store;
-      op.depth = depth_of(loops, einsum, vars_of(einsum.out), true);
+      op.depth = depth_of(nest, vars_of(einsum.out), true);
       op.repeats = all_above(op.depth);
       op.tensor = result.name;
       op.from = m_.buffer;
       op.to = m_.backing;
-      op.bytes = tile_bytes(einsum.out, tile_at(loops, einsum, op.depth));
+      op.bytes = tile_bytes(einsum.out, tile_at(nest, einsum, op.depth));
       resident[result.name] = std::max(resident[result.name], op.bytes);  // assembled in the buffer before the store
       place(op);
     }
@@ -300,7 +311,7 @@ class Lowering {
     return false;
   }
 
-  TileOp compute(const Einsum& einsum, int e, const EinsumBinding& binding, const std::vector<Loop>& loops, int depth,
+  TileOp compute(const Einsum& einsum, int e, const EinsumBinding& binding, const Nest& nest, int depth,
                  const std::vector<int64_t>& tile) const {
     TileOp op;
     op.kind = TileOp::Kind::compute;
@@ -308,7 +319,7 @@ class Lowering {
     // A computation runs once per iteration of the loops over its own indices: loops over other indices
     // neither change its operands' meaning nor need it again (it is hoisted out of them, or runs after them).
     for (int l = 0; l < depth; ++l)
-      if (einsum.var_index(loops[static_cast<size_t>(l)].index) >= 0) op.repeats.push_back(l);
+      if (nest.var[static_cast<size_t>(l)] >= 0) op.repeats.push_back(l);
     op.einsum = e;
     op.unit = binding.unit;
     if (binding.unit.empty())

@@ -352,9 +352,29 @@ class Lowering {
     int64_t per_cycle = 1;
     if (auto* p = std::get_if<PeArraySpec>(&unit->spec)) per_cycle = p->ops_per_cycle;
     op.cycles = cdiv(steps * cycles_per_point, per_cycle);
-    for (const Access& a : einsum.reads) op.buffer_read_bytes += tile_bytes(a, tile);
-    op.buffer_write_bytes = tile_bytes(einsum.out, tile);
+    // Operands and results go through the buffer, unless they stay in the unit's register files.
+    for (const Access& a : einsum.reads)
+      if (!in_registers(a.tensor, *unit, tile_bytes(a, tile))) op.buffer_read_bytes += tile_bytes(a, tile);
+    if (!in_registers(einsum.out.tensor, *unit, tile_bytes(einsum.out, tile))) op.buffer_write_bytes = tile_bytes(einsum.out, tile);
     return op;
+  }
+
+  // A tensor stays in a unit's register files when the unit both produces it and is its only reader, in the same
+  // pass, nothing later needs it from memory, and each PE's share of a tile fits its register file.
+  bool in_registers(int tensor, const ComponentSpec& unit, int64_t tile_bytes_) const {
+    const Tensor& t = c_.tensors[static_cast<size_t>(tensor)];
+    const int w = t.writer;
+    if (w < 0 || t.output || binding_.at(w)->unit != unit.name) return false;
+    for (size_t r = 0; r < c_.einsums.size(); ++r)
+      for (const Access& a : c_.einsums[r].reads)
+        if (a.tensor == tensor && (group_of_[r] != group_of_[static_cast<size_t>(w)] || pass_of_[r] != pass_of_[static_cast<size_t>(w)] ||
+                                   binding_.at(static_cast<int>(r))->unit != unit.name))
+          return false;
+    int64_t entries = 0;
+    if (auto* p = std::get_if<PeArraySpec>(&unit.spec)) entries = p->regfile_entries;
+    if (auto* v = std::get_if<VectorArraySpec>(&unit.spec)) entries = v->regfile_entries;
+    const int64_t elements = tile_bytes_ / dtype_bytes(t.dtype);
+    return cdiv(elements, unit.parallelism()) <= entries;
   }
 
   int64_t dimension(const ComponentSpec& unit, const std::string& dim, const EinsumBinding& binding) const {

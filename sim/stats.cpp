@@ -27,6 +27,7 @@ nlohmann::ordered_json to_json(const Stats& s) {
   j["roofline_cycles"] = Json{{"compute", s.roofline_compute_cycles}, {"memory", s.roofline_memory_cycles}};
   j["stall_cycles"] = s.stall_cycles;
   j["gap_vs_analytical"] = s.gap_vs_analytical ? Json(*s.gap_vs_analytical) : Json(nullptr);
+  j["buffer_conflict_cycles"] = s.buffer_conflict_cycles ? Json(*s.buffer_conflict_cycles) : Json(nullptr);
   return j;
 }
 

@@ -40,10 +40,12 @@ struct Stats {
   int64_t roofline_compute_cycles = 0;
   int64_t roofline_memory_cycles = 0;
   std::string bound;  // what dominates: "memory" or "compute (pe2d)"
-  // Cycle fidelity only: cycles each unit waited, by cause ("data": loads; "dependency": other units' results),
-  // and (cycle - analytical) / analytical.
+  // Cycle fidelity only: cycles each unit waited, by cause ("data": loads; "dependency": other units' results;
+  // "buffer_port": all buffer ports taken; "buffer_bandwidth": operands streamed slower than computed), and
+  // (cycle - analytical) / analytical.
   std::map<std::string, std::map<std::string, int64_t>> stall_cycles;
   std::optional<double> gap_vs_analytical;
+  std::optional<int64_t> buffer_conflict_cycles;  // cycles jobs waited for a buffer port (all units)
 };
 
 nlohmann::ordered_json to_json(const Stats& s);

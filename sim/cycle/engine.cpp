@@ -87,17 +87,33 @@ void finish(Job& job, int64_t end) {
   job.ready.notify(sc_time(static_cast<double>(end - now()), SC_NS));
 }
 
+// The global buffer: `ports` accessors at a time, each moving up to one row in every bank per cycle. A compute
+// job first streams its operands and results through a port (the rest of the job overlaps with that); jobs that
+// find every port taken wait ("buffer_port" stalls: the buffer's conflicts), and jobs whose operands take longer
+// to stream than to compute are fed too slowly ("buffer_bandwidth").
+struct Buffer : sc_module {
+  sc_core::sc_semaphore ports;
+  double bytes_per_cycle;
+
+  Buffer(sc_module_name name, int64_t port_count, double bpc)
+      : sc_module(name), ports(static_cast<int>(port_count)), bytes_per_cycle(bpc) {}
+
+  int64_t cycles_for(int64_t bytes) const { return static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / bytes_per_cycle)); }
+};
+
 // A compute unit (PE array or vector array): runs each job for its cycle count. Its scheduler looks at a
 // window of the next `window` jobs issued to it and starts the oldest whose inputs are ready, so that a unit
 // can work on the next tile while a result it needs for this one is still being computed elsewhere.
 struct Unit : sc_module {
   sc_fifo<JobPtr> queue;
   Recorder& rec;
+  Buffer& buffer;
   size_t window;
   int64_t busy = 0;
 
   SC_HAS_PROCESS(Unit);
-  Unit(sc_module_name name, int depth, Recorder& r) : sc_module(name), queue(depth), rec(r), window(static_cast<size_t>(depth)) {
+  Unit(sc_module_name name, int depth, Recorder& r, Buffer& b)
+      : sc_module(name), queue(depth), rec(r), buffer(b), window(static_cast<size_t>(depth)) {
     SC_THREAD(run);
   }
 
@@ -133,8 +149,15 @@ struct Unit : sc_module {
         rec.stalls[who][(*blocker)->op->kind == TileOp::Kind::compute ? "dependency" : "data"] += now() - from;
       }
       if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
+      const int64_t asked = now();
+      buffer.ports.wait();
+      if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
-      sc_core::wait(sc_time(static_cast<double>(job->op->cycles), SC_NS));
+      const int64_t streaming = buffer.cycles_for(job->op->buffer_read_bytes + job->op->buffer_write_bytes);
+      sc_core::wait(sc_time(static_cast<double>(streaming), SC_NS));
+      buffer.ports.post();
+      if (job->op->cycles > streaming) sc_core::wait(sc_time(static_cast<double>(job->op->cycles - streaming), SC_NS));
+      if (streaming > job->op->cycles) rec.stalls[who]["buffer_bandwidth"] += streaming - job->op->cycles;
       busy += job->op->cycles;
       finish(*job, now());
       if (rec.tracing) rec.events.push_back({rec.track(who), job->label, start, now()});
@@ -381,11 +404,13 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   const ComponentSpec& backing = *arch.find(program.backing);
   const auto& dram_spec = std::get<DramSpec>(backing.spec);
   Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, rec);
+  const auto& buffer_spec = std::get<SramSpec>(arch.find(program.buffer)->spec);
+  Buffer buffer(program.buffer.c_str(), buffer_spec.ports, static_cast<double>(buffer_spec.banks * buffer_spec.row_bits / 8));
   std::map<std::string, Unit*> units;
   std::vector<std::unique_ptr<Unit>> owned;
   for (const ComponentSpec& c : arch.components)
     if (c.ops()) {
-      owned.push_back(std::make_unique<Unit>(c.name.c_str(), options.unit_queue_depth, rec));
+      owned.push_back(std::make_unique<Unit>(c.name.c_str(), options.unit_queue_depth, rec, buffer));
       units[c.name] = owned.back().get();
     }
   Controller controller("controller", cascade, program, units, &dram, rec, options.exact);
@@ -399,11 +424,13 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
     const double work = s.utilization[name] * static_cast<double>(analytical_cycles) * par;  // PE-cycles, as analytical
     s.utilization[name] = s.cycles ? work / (static_cast<double>(s.cycles) * par) : 0;
     s.busy_cycles[name] = unit->busy + controller.skipped.per_unit[name];
-    s.stall_cycles[name]["data"] += 0;
-    s.stall_cycles[name]["dependency"] += 0;
+    for (const char* cause : {"data", "dependency", "buffer_port", "buffer_bandwidth"}) s.stall_cycles[name][cause] += 0;
   }
   for (const auto& [who, causes] : rec.stalls)
     for (const auto& [cause, cycles] : causes) s.stall_cycles[who][cause] += cycles + controller.skipped.per_unit[who + "/" + cause];
+  s.buffer_conflict_cycles = 0;
+  for (const auto& [unit, causes] : s.stall_cycles)
+    if (const auto it = causes.find("buffer_port"); it != causes.end()) *s.buffer_conflict_cycles += it->second;
   s.gap_vs_analytical = analytical_cycles ? static_cast<double>(s.cycles - analytical_cycles) / static_cast<double>(analytical_cycles) : 0.0;
   if (rec.tracing) write_trace(options.trace_file, rec);
   return s;

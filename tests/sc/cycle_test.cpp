@@ -19,26 +19,32 @@ struct Point {
   TileProgram program;
 };
 
-Point point(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {}, std::vector<std::string> presets = {}) {
+Point point(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {}, std::vector<std::string> presets = {},
+            std::vector<std::pair<std::string, std::string>> arch_sets = {}) {
   const MappingSpec m = load_mapping(mapping_file);
   WorkloadOverrides o;
   o.params = std::move(params);
   o.param_files = std::move(presets);
-  Point p{load_cascade(m.workload, o), load_arch(m.arch), {}};
+  Point p{load_cascade(m.workload, o), load_arch(m.arch, arch_sets), {}};
   p.program = lower(p.cascade, p.arch, m);
   return p;
 }
 
 TEST(Cycle, SmallGemmExactCycles) {
-  // One 32x32x32 tile on the systolic config (64 GiB/s at 1 GHz = 68.72 bytes per cycle, DRAM latency 100):
-  // load A 2,048 B: 30 cycles; load B 2,048 B: 30 more, arriving at 60 + 100 = 160; Z: 32 cycles (M streams
-  // through), done at 192; store Z 4,096 B fp32: 60 cycles, written at 252 + 100 = 352.
+  // One 32x32x32 tile on the systolic config (64 GiB/s at 1 GHz = 68.72 bytes per cycle, DRAM latency 100;
+  // a 1 MiB buffer of 8 banks x 64-bit rows = 64 bytes per cycle per port):
+  // load A 2,048 B: 30 cycles; load B 2,048 B: 30 more, arriving at 60 + 100 = 160;
+  // Z computes in 32 cycles (M streams through) but moves A, B (2,048 B each) and Z (4,096 B fp32) through the
+  // buffer in 8,192 / 64 = 128 cycles: done at 288, 96 cycles waiting on buffer bandwidth;
+  // store Z 4,096 B: 60 cycles, written at 348 + 100 = 448.
   const Point p = point("configs/mappings/gemm-systolic-ws.yaml", {{"M", "32"}, {"N", "32"}, {"K", "32"}});
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   EXPECT_EQ(s.fidelity, "cycle");
-  EXPECT_EQ(s.cycles, 352);
+  EXPECT_EQ(s.cycles, 448);
   EXPECT_EQ(s.busy_cycles.at("array"), 32);
   EXPECT_EQ(s.stall_cycles.at("array").at("data"), 160);
+  EXPECT_EQ(s.stall_cycles.at("array").at("buffer_bandwidth"), 96);
+  EXPECT_EQ(*s.buffer_conflict_cycles, 0);
 }
 
 TEST(Cycle, RandomStallsChangeOnlyTime) {
@@ -67,6 +73,15 @@ TEST(Cycle, FuseMaxCloseToAnalyticalOnceThePipelineFills) {
   ASSERT_TRUE(s.gap_vs_analytical.has_value());
   EXPECT_GE(*s.gap_vs_analytical, 0.0);
   EXPECT_LT(*s.gap_vs_analytical, 0.05);
+}
+
+TEST(Cycle, OneBufferPortMakesTheArraysTakeTurns) {
+  // FuseMax's arrays both stream tiles through the buffer; with one port instead of two they conflict.
+  const Point p = point("configs/mappings/attention-fusemax.yaml", {{"M", "4096"}, {"P", "4096"}}, {"configs/workloads/models/bert.yaml"},
+                        {{"glb.ports", "1"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  EXPECT_GT(*s.buffer_conflict_cycles, 0);
+  EXPECT_EQ(*s.buffer_conflict_cycles, s.stall_cycles.at("pe1d").at("buffer_port") + s.stall_cycles.at("pe2d").at("buffer_port"));
 }
 
 class EveryMapping : public ::testing::TestWithParam<std::string> {};

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "arch/spec.hpp"
+#include "arch/units/systolic.hpp"
 #include "common/units.hpp"
 #include "common/yaml.hpp"
 
@@ -86,6 +87,12 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
     else if (d == "is") p.dataflow = Dataflow::is;
     else df.fail(fmt::format("unknown dataflow '{}' (known: ws, os, is)", d));
     if (auto t = f.optional("dtype")) p.dtype = dtype_of(*t);
+    if (auto fo = f.optional("fold_overlap")) {
+      const std::string v = fo->as_string();
+      if (v == "none") p.fold_overlap = FoldOverlap::none;
+      else if (v == "pipelined") p.fold_overlap = FoldOverlap::pipelined;
+      else fo->fail(fmt::format("unknown fold_overlap '{}' (none: SCALE-Sim's timing; pipelined: double-buffered folds)", v));
+    }
     if (auto r = f.optional("regfile_entries")) p.regfile_entries = positive(*r, "regfile_entries");
     if (auto o = f.optional("ops_per_cycle")) p.ops_per_cycle = positive(*o, "ops_per_cycle");
     p.ops = read_ops(table, f.required("ops"));

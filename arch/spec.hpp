@@ -42,10 +42,15 @@ struct SramSpec {
   std::optional<Cost> area;  // of the whole buffer
 };
 
+enum class FoldOverlap;
+
 struct PeArraySpec {
   int64_t rows = 0;
   int64_t cols = 0;
   Dataflow dataflow = Dataflow::ws;
+  // Set for systolic arrays: each tile pays fill and drain (arch/units/systolic). Unset: operands reach the
+  // PEs by broadcast, and a tile costs its steady-state steps only.
+  std::optional<FoldOverlap> fold_overlap;
   DType dtype = DType::bf16;
   int64_t regfile_entries = 0;
   int64_t ops_per_cycle = 1;  // per PE

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 
+#include "arch/units/systolic.hpp"
 #include "common/units.hpp"
 #include "workloads/expr.hpp"
 
@@ -352,6 +353,12 @@ class Lowering {
     int64_t per_cycle = 1;
     if (auto* p = std::get_if<PeArraySpec>(&unit->spec)) per_cycle = p->ops_per_cycle;
     op.cycles = cdiv(steps * cycles_per_point, per_cycle);
+    if (auto* p = std::get_if<PeArraySpec>(&unit->spec); p && p->fold_overlap) {
+      // A systolic array: the unit's cycle model, with the tile's spatial extents and its streaming steps.
+      int64_t sr = 1, sc = 1;
+      for (const auto& [dim, index] : binding.spatial) (dim == "rows" ? sr : sc) = tile[static_cast<size_t>(einsum.var_index(index))];
+      op.cycles = systolic_tile_cycles(p->rows, p->cols, p->dataflow, *p->fold_overlap, sr, sc, cdiv(op.points / (sr * sc) * cycles_per_point, per_cycle));
+    }
     // Operands and results go through the buffer, unless they stay in the unit's register files.
     for (const Access& a : einsum.reads)
       if (!in_registers(a.tensor, *unit, tile_bytes(a, tile))) op.buffer_read_bytes += tile_bytes(a, tile);

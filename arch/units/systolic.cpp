@@ -6,6 +6,18 @@ namespace einsim {
 
 std::string_view fold_overlap_name(FoldOverlap f) { return f == FoldOverlap::none ? "none" : "pipelined"; }
 
+int64_t systolic_tile_cycles(int64_t rows, int64_t cols, Dataflow dataflow, FoldOverlap overlap, int64_t sr, int64_t sc, int64_t t) {
+  // Skewed operands cross the array once to fill it and once more to drain it; weight- and input-stationary
+  // arrays first shift the stationary operand in through the rows.
+  const int64_t x = dataflow == Dataflow::os ? rows + cols : 2 * rows + cols;
+  const int64_t folds = ((sr + rows - 1) / rows) * ((sc + cols - 1) / cols);
+  const int64_t fold_latency = x + t - 2;
+  if (overlap == FoldOverlap::none) return fold_latency * folds;
+  // After the first fold, each fold costs its streaming time, or the time to move the next stationary tile
+  // through the R rows when streaming is shorter.
+  return fold_latency + (folds - 1) * std::max(t, rows);
+}
+
 SystolicTiming systolic_gemm(int64_t rows, int64_t cols, Dataflow dataflow, FoldOverlap overlap, const GemmShape& g) {
   if (rows < 1 || cols < 1 || g.M < 1 || g.N < 1 || g.K < 1) throw InternalError("systolic_gemm: sizes must be positive");
   int64_t sr = 0, sc = 0, t = 0;
@@ -14,20 +26,10 @@ SystolicTiming systolic_gemm(int64_t rows, int64_t cols, Dataflow dataflow, Fold
     case Dataflow::ws: sr = g.K, sc = g.N, t = g.M; break;
     case Dataflow::is: sr = g.K, sc = g.M, t = g.N; break;
   }
-  // Skewed operands cross the array once to fill it and once more to drain it; weight- and input-stationary
-  // arrays first shift the stationary operand in through the rows.
-  const int64_t x = dataflow == Dataflow::os ? rows + cols : 2 * rows + cols;
-  const int64_t row_folds = (sr + rows - 1) / rows, col_folds = (sc + cols - 1) / cols;
   SystolicTiming s;
-  s.folds = row_folds * col_folds;
-  s.fold_latency = x + t - 2;
-  if (overlap == FoldOverlap::none) {
-    s.cycles = s.fold_latency * s.folds - 1;
-  } else {
-    // After the first fold, each fold costs its streaming time, or the time to move the next stationary
-    // tile through the R rows when streaming is shorter.
-    s.cycles = s.fold_latency + (s.folds - 1) * std::max(t, rows) - 1;
-  }
+  s.folds = ((sr + rows - 1) / rows) * ((sc + cols - 1) / cols);
+  s.fold_latency = (dataflow == Dataflow::os ? rows + cols : 2 * rows + cols) + t - 2;
+  s.cycles = systolic_tile_cycles(rows, cols, dataflow, overlap, sr, sc, t) - 1;
   const double pes = static_cast<double>(rows * cols);
   s.mapping_efficiency = static_cast<double>(sr) * static_cast<double>(sc) / (static_cast<double>(s.folds) * pes);
   s.utilization = static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K) / (static_cast<double>(s.cycles) * pes);

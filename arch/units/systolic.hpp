@@ -34,7 +34,12 @@ struct SystolicTiming {
   double utilization = 0;          // MACs / (cycles x R.C)
 };
 
-// rows, cols and the shape must be positive.
+// Cycles of one tile whose S_r x S_c slice is spread over the array and whose T steps stream through it:
+// folds x (X + T - 2) without overlap, or the first fold's latency plus max(T, R) per further fold.
+int64_t systolic_tile_cycles(int64_t rows, int64_t cols, Dataflow dataflow, FoldOverlap overlap, int64_t sr, int64_t sc, int64_t t);
+
+// rows, cols and the shape must be positive. SCALE-Sim's count is one less than the tile's: it numbers cycles
+// from zero.
 SystolicTiming systolic_gemm(int64_t rows, int64_t cols, Dataflow dataflow, FoldOverlap overlap, const GemmShape& g);
 
 }  // namespace einsim

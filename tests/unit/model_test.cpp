@@ -40,6 +40,20 @@ TEST(Model, GemmAtFullMappingEfficiencyTakesMacsOverArrayCycles) {
   }
 }
 
+TEST(Model, SystolicArraysPayFillAndDrainAsScaleSimCounts) {
+  // fold_overlap: none on the 32x16 array: every tile's folds fill and drain. Summed over the mapping's tiles
+  // this is SCALE-Sim's count for the whole GEMM plus one (SCALE-Sim numbers cycles from zero).
+  const std::vector<std::pair<std::string, std::string>> array = {{"array.rows", "32"}, {"array.cols", "16"}, {"array.fold_overlap", "none"}};
+  const std::map<std::string, int64_t> scalesim = {{"ws", 21375}, {"os", 28159}, {"is", 18879}};
+  for (const auto& [df, cycles] : scalesim) {
+    auto sets = array;
+    sets.emplace_back("array.dataflow", df);
+    const Point p = evaluate("configs/mappings/gemm-systolic-" + df + ".yaml", {{"M", "256"}, {"N", "512"}, {"K", "64"}}, sets);
+    ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
+    EXPECT_EQ(p.stats.busy_cycles.at("array"), cycles + 1) << df;
+  }
+}
+
 TEST(Model, EnergyIsActionCountsTimesTableEnergies) {
   const Point p = evaluate("configs/mappings/gemm-systolic-ws.yaml", {{"M", "64"}, {"N", "64"}, {"K", "64"}});
   const Stats& s = p.stats;

@@ -165,16 +165,19 @@ struct Unit : sc_module {
   }
 };
 
-// The DRAM channel: requests in order, each occupying the channel for bytes / bandwidth cycles; data arrives
-// `latency` cycles after the transfer.
+// The DRAM channel and its DMA engine: requests in order, each occupying the channel for bytes / bandwidth
+// cycles while the DMA engine moves the tile through one of the buffer's ports; data arrives `latency` cycles
+// after the transfer.
 struct Dram : sc_module {
   sc_fifo<JobPtr> queue;
   Recorder& rec;
+  Buffer& buffer;
   double bytes_per_cycle;
   int64_t latency;
 
   SC_HAS_PROCESS(Dram);
-  Dram(sc_module_name name, double bpc, int64_t lat, Recorder& r) : sc_module(name), queue(64), rec(r), bytes_per_cycle(bpc), latency(lat) {
+  Dram(sc_module_name name, double bpc, int64_t lat, Recorder& r, Buffer& b)
+      : sc_module(name), queue(64), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat) {
     SC_THREAD(run);
   }
 
@@ -185,9 +188,13 @@ struct Dram : sc_module {
       if (!job) return;  // the controller is done
       wait_for(*job, who, rec);
       if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
+      const int64_t asked = now();
+      buffer.ports.wait();
+      if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
       const int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
-      sc_core::wait(sc_time(static_cast<double>(occupancy), SC_NS));
+      sc_core::wait(sc_time(static_cast<double>(std::max(occupancy, buffer.cycles_for(job->op->bytes))), SC_NS));
+      buffer.ports.post();
       finish(*job, now() + latency);
       if (rec.tracing) rec.events.push_back({rec.track(who), job->label, start, now()});
     }
@@ -401,11 +408,11 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   rec.rng.seed(options.seed);
   rec.stall_probability = options.stall_probability;
   rec.stall_cycles = options.stall_cycles;
-  const ComponentSpec& backing = *arch.find(program.backing);
-  const auto& dram_spec = std::get<DramSpec>(backing.spec);
-  Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, rec);
   const auto& buffer_spec = std::get<SramSpec>(arch.find(program.buffer)->spec);
   Buffer buffer(program.buffer.c_str(), buffer_spec.ports, static_cast<double>(buffer_spec.banks * buffer_spec.row_bits / 8));
+  const ComponentSpec& backing = *arch.find(program.backing);
+  const auto& dram_spec = std::get<DramSpec>(backing.spec);
+  Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, rec, buffer);
   std::map<std::string, Unit*> units;
   std::vector<std::unique_ptr<Unit>> owned;
   for (const ComponentSpec& c : arch.components)

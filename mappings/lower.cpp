@@ -353,6 +353,16 @@ class Lowering {
     int64_t per_cycle = 1;
     if (auto* p = std::get_if<PeArraySpec>(&unit->spec)) per_cycle = p->ops_per_cycle;
     op.cycles = cdiv(steps * cycles_per_point, per_cycle);
+    // An index reduced across PEs or lanes combines through an adder (or max) tree: its levels delay the result
+    // but, pipelined, do not hold the unit. Systolic arrays reduce as data flows, inside their fill and drain.
+    const auto* pe = std::get_if<PeArraySpec>(&unit->spec);
+    if (!pe || !pe->fold_overlap)
+      for (const auto& [dim, index] : binding.spatial) {
+        const int v = einsum.var_index(index);
+        if (std::find(einsum.reduced.begin(), einsum.reduced.end(), v) == einsum.reduced.end()) continue;
+        for (int64_t width = std::min(tile[static_cast<size_t>(v)], dimension(*unit, dim, binding)); width > 1; width = cdiv(width, 2))
+          ++op.result_latency;
+      }
     if (auto* p = std::get_if<PeArraySpec>(&unit->spec); p && p->fold_overlap) {
       // A systolic array: the unit's cycle model, with the tile's spatial extents and its streaming steps.
       int64_t sr = 1, sc = 1;

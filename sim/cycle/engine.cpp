@@ -122,9 +122,10 @@ struct Unit : sc_module {
   }
 
   // Runs until the controller sends an empty job (after all others are done), so the thread ends cleanly.
+  std::deque<JobPtr> pending;  // issued to this unit, not started yet
+
   void run() {
     const std::string who = basename();
-    std::deque<JobPtr> pending;
     for (;;) {
       if (pending.empty()) {
         JobPtr next = queue.read();
@@ -159,7 +160,7 @@ struct Unit : sc_module {
       if (job->op->cycles > streaming) sc_core::wait(sc_time(static_cast<double>(job->op->cycles - streaming), SC_NS));
       if (streaming > job->op->cycles) rec.stalls[who]["buffer_bandwidth"] += streaming - job->op->cycles;
       busy += job->op->cycles;
-      finish(*job, now());
+      finish(*job, now() + job->op->result_latency);
       if (rec.tracing) rec.events.push_back({rec.track(who), job->label, start, now()});
     }
   }
@@ -205,14 +206,15 @@ struct Dram : sc_module {
 struct Counters {
   int64_t cycles = 0;
   std::map<std::string, int64_t> per_unit;
+  std::vector<int64_t> queues;  // jobs waiting at each unit and at DRAM: part of the state, not of the cost
 
   Counters operator-(const Counters& o) const {
-    Counters d{cycles - o.cycles, per_unit};
+    Counters d{cycles - o.cycles, per_unit, queues};
     for (const auto& [k, v] : o.per_unit) d.per_unit[k] -= v;
     return d;
   }
   Counters operator*(int64_t n) const {
-    Counters m{cycles * n, per_unit};
+    Counters m{cycles * n, per_unit, {}};
     for (auto& [k, v] : m.per_unit) v *= n;
     return m;
   }
@@ -221,8 +223,10 @@ struct Counters {
     for (const auto& [k, v] : o.per_unit) per_unit[k] += v;
     return *this;
   }
-  bool operator==(const Counters& o) const { return cycles == o.cycles && per_unit == o.per_unit; }
+  bool operator==(const Counters& o) const { return cycles == o.cycles && per_unit == o.per_unit && queues == o.queues; }
 };
+
+constexpr size_t kSettle = 4;  // equal consecutive iteration costs before a loop counts as settled
 
 // Walks each group's loop nest and issues its tile operations in dependency order.
 struct Controller : sc_module {
@@ -237,11 +241,17 @@ struct Controller : sc_module {
 
   // Totals so far, simulated and extrapolated.
   Counters counters() const {
-    Counters k{now(), {}};
-    for (const auto& [name, unit] : units) k.per_unit[name] = unit->busy;
+    Counters k{now(), {}, {}};
+    for (const auto& [name, unit] : units) {
+      k.per_unit[name] = unit->busy;
+      k.queues.push_back(static_cast<int64_t>(unit->pending.size()) + unit->queue.num_available());
+    }
+    k.queues.push_back(dram->queue.num_available());
     for (const auto& [who, causes] : rec.stalls)
       for (const auto& [cause, cycles] : causes) k.per_unit[who + "/" + cause] = cycles;
+    const std::vector<int64_t> state = k.queues;
     k += skipped;
+    k.queues = state;
     return k;
   }
 
@@ -291,7 +301,7 @@ struct Controller : sc_module {
     std::vector<int64_t> index(g.loops.size(), 0);
     const int passes = std::max<int>(1, static_cast<int>(g.pass_loops.size()));
 
-    // Walks loops [l, end_loop) and runs `body` in every iteration. Unless exact, once two consecutive
+    // Walks loops [l, end_loop) and runs `body` in every iteration. Unless exact, once kSettle consecutive
     // iterations of a loop cost the same (time, and every unit's busy and stall cycles), the loop is in steady
     // state: the iterations before its last are skipped and their cost added, since every iteration of a
     // TileProgram loop issues the same tiles.
@@ -306,7 +316,11 @@ struct Controller : sc_module {
         if (!exact && i >= 1 && i < trips - 1) {
           starts.push_back(counters());
           const size_t n = starts.size();
-          if (n >= 3 && starts[n - 1] - starts[n - 2] == starts[n - 2] - starts[n - 3]) {
+          // Several equal deltas in a row (kSettle): a few can agree by coincidence while a pipeline is still
+          // filling or contention for the buffer's ports is still shifting.
+          bool settled = n > kSettle;
+          for (size_t k = 1; settled && k < kSettle; ++k) settled = starts[n - k] - starts[n - k - 1] == starts[n - k - 1] - starts[n - k - 2];
+          if (settled) {
             skipped += (starts[n - 1] - starts[n - 2]) * (trips - 1 - i);
             i = trips - 1;
           }

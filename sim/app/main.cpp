@@ -25,6 +25,17 @@ void add_workload_options(CLI::App* cmd, einsim::app::WorkloadArgs& w) {
   cmd->add_flag("--json", w.json, "Print one JSON object instead of tables");
 }
 
+// A design point for `model` and `sim`: the mapping, and the arch and workload it names unless overridden.
+void add_design_point_options(CLI::App* cmd, einsim::app::ModelArgs& m) {
+  cmd->add_option("--mapping", m.mapping, "Mapping YAML file; it names the arch and workload it is meant for")->required();
+  cmd->add_option("--arch", m.arch, "Architecture YAML file (default: the mapping's)");
+  cmd->add_option("--workload", m.workload, "Workload YAML file (default: the mapping's)");
+  cmd->add_option("--set", m.sets, "Override: NAME=VALUE or workload.NAME=VALUE (a param), arch.COMPONENT.KEY=VALUE (repeatable)")
+      ->type_name("PATH=VALUE")
+      ->allow_extra_args(false);
+  cmd->add_option("--params", m.param_files, "Apply a param preset file (repeatable)")->type_name("FILE")->allow_extra_args(false);
+}
+
 }  // namespace
 
 // SystemC owns the process entry: main() hands over to sc_elab_and_sim, which calls sc_main.
@@ -52,24 +63,12 @@ int sc_main(int argc, char** argv) {
 
   einsim::app::ModelArgs model_args;
   CLI::App* model = app.add_subcommand("model", "Evaluate a mapping analytically: latency, utilization, traffic, energy and area");
-  model->add_option("--mapping", model_args.mapping, "Mapping YAML file; it names the arch and workload it is meant for")->required();
-  model->add_option("--arch", model_args.arch, "Architecture YAML file (default: the mapping's)");
-  model->add_option("--workload", model_args.workload, "Workload YAML file (default: the mapping's)");
-  model->add_option("--set", model_args.sets, "Override: NAME=VALUE or workload.NAME=VALUE (a param), arch.COMPONENT.KEY=VALUE (repeatable)")
-      ->type_name("PATH=VALUE")
-      ->allow_extra_args(false);
-  model->add_option("--params", model_args.param_files, "Apply a param preset file (repeatable)")->type_name("FILE")->allow_extra_args(false);
+  add_design_point_options(model, model_args);
   model->add_flag("--json", model_args.json, "Print the Stats as one JSON object");
 
   einsim::app::ModelArgs sim_args;
   CLI::App* sim = app.add_subcommand("sim", "Simulate a mapping at cycle level in SystemC: the Stats of 'model', with stalls and the gap to it");
-  sim->add_option("--mapping", sim_args.mapping, "Mapping YAML file; it names the arch and workload it is meant for")->required();
-  sim->add_option("--arch", sim_args.arch, "Architecture YAML file (default: the mapping's)");
-  sim->add_option("--workload", sim_args.workload, "Workload YAML file (default: the mapping's)");
-  sim->add_option("--set", sim_args.sets, "Override: NAME=VALUE or workload.NAME=VALUE (a param), arch.COMPONENT.KEY=VALUE (repeatable)")
-      ->type_name("PATH=VALUE")
-      ->allow_extra_args(false);
-  sim->add_option("--params", sim_args.param_files, "Apply a param preset file (repeatable)")->type_name("FILE")->allow_extra_args(false);
+  add_design_point_options(sim, sim_args);
   sim->add_option("--trace", sim_args.trace, "Write a Chrome/Perfetto trace (one track per unit and DRAM; open in ui.perfetto.dev)")
       ->type_name("FILE");
   sim->add_flag("--exact", sim_args.exact, "Simulate every tile (by default loops in steady state are extrapolated)");

@@ -121,16 +121,20 @@ class Lowering {
     return std::vector<Loop>(loops.begin() + static_cast<std::ptrdiff_t>(enclosing.size()), loops.end());
   }
 
-  // Bytes of the part of a tensor one access touches when each index covers `tile[v]` elements.
-  int64_t tile_bytes(const Access& a, const std::vector<int64_t>& tile) const {
+  // Elements and bytes of the part of a tensor one access touches when each index covers `tile[v]` elements.
+  int64_t tile_elements(const Access& a, const std::vector<int64_t>& tile) const {
     const Tensor& t = c_.tensors[static_cast<size_t>(a.tensor)];
-    int64_t n = dtype_bytes(t.dtype);
+    int64_t n = 1;
     for (size_t r = 0; r < a.index.size(); ++r) {
       int64_t span = 1;
       for (auto [v, coef] : a.index[r].terms) span += std::abs(coef) * (tile[static_cast<size_t>(v)] - 1);
       n *= std::min(span, t.ranks[r].extent);
     }
     return n;
+  }
+
+  int64_t tile_bytes(const Access& a, const std::vector<int64_t>& tile) const {
+    return bytes_for(c_.tensors[static_cast<size_t>(a.tensor)].dtype, tile_elements(a, tile));
   }
 
   // A loop nest as one Einsum sees it: for each loop, the Einsum's index variable it walks (-1: none).
@@ -371,14 +375,14 @@ class Lowering {
     }
     // Operands and results go through the buffer, unless they stay in the unit's register files.
     for (const Access& a : einsum.reads)
-      if (!in_registers(a.tensor, *unit, tile_bytes(a, tile))) op.buffer_read_bytes += tile_bytes(a, tile);
-    if (!in_registers(einsum.out.tensor, *unit, tile_bytes(einsum.out, tile))) op.buffer_write_bytes = tile_bytes(einsum.out, tile);
+      if (!in_registers(a.tensor, *unit, tile_elements(a, tile))) op.buffer_read_bytes += tile_bytes(a, tile);
+    if (!in_registers(einsum.out.tensor, *unit, tile_elements(einsum.out, tile))) op.buffer_write_bytes = tile_bytes(einsum.out, tile);
     return op;
   }
 
   // A tensor stays in a unit's register files when the unit both produces it and is its only reader, in the same
   // pass, nothing later needs it from memory, and each PE's share of a tile fits its register file.
-  bool in_registers(int tensor, const ComponentSpec& unit, int64_t tile_bytes_) const {
+  bool in_registers(int tensor, const ComponentSpec& unit, int64_t elements) const {
     const Tensor& t = c_.tensors[static_cast<size_t>(tensor)];
     const int w = t.writer;
     if (w < 0 || t.output || binding_.at(w)->unit != unit.name) return false;
@@ -390,7 +394,6 @@ class Lowering {
     int64_t entries = 0;
     if (auto* p = std::get_if<PeArraySpec>(&unit.spec)) entries = p->regfile_entries;
     if (auto* v = std::get_if<VectorArraySpec>(&unit.spec)) entries = v->regfile_entries;
-    const int64_t elements = tile_bytes_ / dtype_bytes(t.dtype);
     return cdiv(elements, unit.parallelism()) <= entries;
   }
 

@@ -40,7 +40,7 @@ struct Tensor {
 
   bool is_input() const { return writer < 0; }
   int64_t elements() const;
-  int64_t bytes() const { return elements() * dtype_bytes(dtype); }
+  int64_t bytes() const { return bytes_for(dtype, elements()); }
   std::vector<int64_t> strides() const;  // row-major, in elements
 };
 

@@ -1,5 +1,6 @@
 #pragma once
-// Storage datatypes of cascade tensors and their rounding (round to nearest, ties to even).
+// Storage datatypes of cascade tensors and their rounding: IEEE-style floats (fp64 down to OCP fp8 and fp4) and
+// integers. One definition, shared by the interpreter and (later) the RTL units' arithmetic models.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -7,15 +8,25 @@
 
 namespace einsim {
 
-enum class DType { fp32, bf16, fp16, fp64 };
+enum class DType { fp32, bf16, fp16, fp64, fp8_e4m3, fp8_e5m2, fp4_e2m1, int32, int8, int4, uint4 };
 
 std::string_view dtype_name(DType t);
 std::optional<DType> parse_dtype(std::string_view name);
-std::string dtype_names();  // "fp32, bf16, fp16, fp64" for error messages
-int64_t dtype_bytes(DType t);
+std::string dtype_names();  // for error messages
+int64_t dtype_bits(DType t);
+// Bytes of `elements` values as stored and moved: 4-bit types pack two to a byte.
+int64_t bytes_for(DType t, int64_t elements);
 
-// The value of the given datatype nearest to x (IEEE round to nearest even, overflow to infinity,
-// subnormals kept).
-double round_to(DType t, double x);
+struct Rounding {
+  // Out-of-range values clamp to the largest finite value. Otherwise floats with infinities overflow to them,
+  // fp8 e4m3 (no infinities) to NaN, and fp4 and integers, which have neither, always clamp.
+  bool saturate = false;
+  // Stochastic rounding: round up with probability equal to the remainder, drawing from this state
+  // (splitmix64, so runs with the same seed agree). Null: round to nearest, ties to even.
+  uint64_t* stochastic = nullptr;
+};
+
+// The value of the datatype that x rounds to (subnormals kept; NaN stays NaN, or becomes 0 for integers).
+double round_to(DType t, double x, const Rounding& r = {});
 
 }  // namespace einsim

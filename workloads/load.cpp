@@ -706,9 +706,9 @@ class Loader {
     for (size_t t = 0; t < cascade_.tensors.size(); ++t) {
       const Tensor& tensor = cascade_.tensors[t];
       any_output |= tensor.output;
-      int64_t bytes = dtype_bytes(tensor.dtype);
+      int64_t bits = dtype_bits(tensor.dtype);
       for (const Rank& r : tensor.ranks)
-        bytes = checked_product(bytes, r.extent, [&] { throw UserError(tensor.loc, "tensors." + tensor.name, "tensor is too large (over 2^62 bytes)"); });
+        bits = checked_product(bits, r.extent, [&] { throw UserError(tensor.loc, "tensors." + tensor.name, "tensor is too large (over 2^62 bits)"); });
       const auto yaml = tensor_yaml_.find(tensor.name);
       if (tensor.is_input()) {
         if (tensor.output) yaml->second.fail(fmt::format("output tensor '{}' is never written by an Einsum", tensor.name));

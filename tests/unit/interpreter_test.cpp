@@ -116,6 +116,64 @@ TEST(Numerics, RoundToNearestEven) {
   EXPECT_TRUE(std::isnan(round_to(DType::bf16, NAN)));
 }
 
+TEST(Numerics, Fp8AndFp4FollowOcp) {
+  // e4m3: 3 fraction bits, largest 448, no infinities.
+  EXPECT_EQ(round_to(DType::fp8_e4m3, 449.0), 448.0);
+  EXPECT_EQ(round_to(DType::fp8_e4m3, 464.0), 448.0);  // tie between 448 and 480: to even (448 = 1.110b x 2^8)
+  EXPECT_TRUE(std::isnan(round_to(DType::fp8_e4m3, 465.0)));  // past the largest value: NaN, unless saturating
+  EXPECT_EQ(round_to(DType::fp8_e4m3, 465.0, Rounding{true, nullptr}), 448.0);
+  EXPECT_EQ(round_to(DType::fp8_e4m3, 1.0625), 1.0);         // tie, to even
+  EXPECT_EQ(round_to(DType::fp8_e4m3, 3 * 0x1p-11), 0x1p-9);  // the smallest subnormal
+  EXPECT_EQ(round_to(DType::fp8_e4m3, 0x1p-10), 0.0);         // half of it: tie to zero
+  // e5m2: IEEE-like, largest 57,344, overflow to infinity from half an ulp (4,096) above it.
+  EXPECT_EQ(round_to(DType::fp8_e5m2, 60000.0), 57344.0);
+  EXPECT_EQ(round_to(DType::fp8_e5m2, 61440.0), INFINITY);
+  EXPECT_EQ(round_to(DType::fp8_e5m2, -INFINITY), -INFINITY);
+  EXPECT_EQ(round_to(DType::fp8_e5m2, 0x1p-16), 0x1p-16);
+  // fp4 e2m1: +-{0, 0.5, 1, 1.5, 2, 3, 4, 6}; no infinities or NaN, so it always saturates.
+  EXPECT_EQ(round_to(DType::fp4_e2m1, 0.25), 0.0);
+  EXPECT_EQ(round_to(DType::fp4_e2m1, 0.75), 1.0);
+  EXPECT_EQ(round_to(DType::fp4_e2m1, 2.5), 2.0);
+  EXPECT_EQ(round_to(DType::fp4_e2m1, 5.0), 4.0);
+  EXPECT_EQ(round_to(DType::fp4_e2m1, 7.0), 6.0);
+  EXPECT_EQ(round_to(DType::fp4_e2m1, -3.2), -3.0);
+  for (double x = -8; x <= 8; x += 0.125) {
+    const double y = std::fabs(round_to(DType::fp4_e2m1, x));
+    EXPECT_TRUE(y == 0 || y == 0.5 || y == 1 || y == 1.5 || y == 2 || y == 3 || y == 4 || y == 6) << x;
+  }
+}
+
+TEST(Numerics, IntegersRoundToEvenAndSaturate) {
+  EXPECT_EQ(round_to(DType::int8, 2.5), 2.0);
+  EXPECT_EQ(round_to(DType::int8, 3.5), 4.0);
+  EXPECT_EQ(round_to(DType::int8, 127.6), 127.0);
+  EXPECT_EQ(round_to(DType::int8, -129.0), -128.0);
+  EXPECT_EQ(round_to(DType::int4, 8.0), 7.0);
+  EXPECT_EQ(round_to(DType::int4, -9.0), -8.0);
+  EXPECT_EQ(round_to(DType::uint4, -1.0), 0.0);
+  EXPECT_EQ(round_to(DType::uint4, 15.4), 15.0);
+  EXPECT_EQ(round_to(DType::int32, 3e9), 2147483647.0);
+  EXPECT_EQ(bytes_for(DType::int4, 3), 2);  // two 4-bit values to a byte
+  EXPECT_EQ(bytes_for(DType::fp4_e2m1, 4), 2);
+  EXPECT_EQ(bytes_for(DType::fp8_e4m3, 3), 3);
+}
+
+TEST(Numerics, StochasticRoundingIsUnbiasedAndSeeded) {
+  const uint64_t seed = test::seed();
+  uint64_t a = seed, b = seed;
+  double sum = 0;
+  constexpr int n = 100000;
+  for (int i = 0; i < n; ++i) {
+    const double x = round_to(DType::int8, 0.3, Rounding{false, &a});
+    EXPECT_TRUE(x == 0 || x == 1);
+    EXPECT_EQ(x, round_to(DType::int8, 0.3, Rounding{false, &b}));  // same seed, same draws
+    sum += x;
+  }
+  EXPECT_NEAR(sum / n, 0.3, 0.01) << "seed " << seed;
+  uint64_t c = seed;
+  EXPECT_EQ(round_to(DType::fp8_e4m3, 1.0, Rounding{false, &c}), 1.0);  // representable values stay
+}
+
 TEST(Npy, RoundTrip) {
   const std::string f = test::temp_file("x.npy", "");
   const std::vector<double> v = {1.5, -2.25, 3e-3, 4, 5, 6};

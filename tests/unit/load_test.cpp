@@ -101,7 +101,7 @@ TEST(Load, ErrorsNameFileLineColumnAndKey) {
             test::temp_file("bad.yaml", "") + ":5:15: error: tensors.A.ranks[0]: undefined rank 'N': ranks are named by params");
   const std::string f = test::temp_file("bad.yaml", "");
   EXPECT_EQ(test::load_error("version: 1\nname: x\nparams: {N: 4}\neinsums: []\ntensors:\n  A: {ranks: [N], dtype: bf61}\n"),
-            f + ":6:26: error: tensors.A.dtype: unknown dtype 'bf61' (known: fp32, bf16, fp16, fp64)");
+            f + ":6:26: error: tensors.A.dtype: unknown dtype 'bf61' (known: fp32, bf16, fp16, fp64, fp8_e4m3, fp8_e5m2, fp4_e2m1, int32, int8, int4, uint4)");
   EXPECT_EQ(test::load_error("version: 1\nname: x\nparams: {N: 4}\ntensors:\n  A: {ranks: [N]}\n  Z: {ranks: [N], output: true}\n"
                              "einsums:\n  - Z[n] = QQ[n] + A[n]\n"),
             f + ":8:12: error: undefined tensor 'QQ'\n    - Z[n] = QQ[n] + A[n]\n             ^");

@@ -35,6 +35,7 @@ struct Cost {
   std::string text;
   double energy_pJ = 0;            // scaled
   std::optional<double> area_um2;  // absent when any entry it names has no area figure
+  std::optional<int64_t> bits;     // bits one action moves, when every entry it names is an access figure
 };
 // Throws UserError at `node` when the expression is malformed or names an unknown entry.
 Cost evaluate_cost(const EnergyTable& table, const YNode& node);

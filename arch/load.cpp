@@ -28,6 +28,14 @@ DType dtype_of(const YNode& n) {
   return *t;
 }
 
+// An access energy whose table figures say how many bits they move must be for this memory's access size.
+Cost access_cost(const EnergyTable& table, const YNode& node, int64_t access_bits, const char* size_key) {
+  Cost c = evaluate_cost(table, node);
+  if (c.bits && *c.bits != access_bits)
+    node.fail(fmt::format("'{}' is a figure for {}-bit accesses, but {} is {}", c.text, *c.bits, size_key, access_bits));
+  return c;
+}
+
 std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& node) {
   std::map<std::string, OpSpec> ops;
   MapReader reader(node);
@@ -58,8 +66,8 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
     if (d.bandwidth_Bps <= 0) node.fail("bandwidth must be positive");
     d.latency_cycles = positive(f.required("latency_cycles"), "latency_cycles");
     d.access_bits = positive(f.required("access_bits"), "access_bits");
-    d.read = evaluate_cost(table, f.required("read_energy"));
-    d.write = evaluate_cost(table, f.required("write_energy"));
+    d.read = access_cost(table, f.required("read_energy"), d.access_bits, "access_bits");
+    d.write = access_cost(table, f.required("write_energy"), d.access_bits, "access_bits");
     c.spec = d;
   } else if (k == "sram") {
     SramSpec s;
@@ -72,8 +80,8 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
     s.ports = positive(f.optional("ports").value_or(YNode(YAML::Node(1), node.file(), "")), "ports");
     if (s.size_bytes < static_cast<double>(s.row_bits / 8 * s.banks))
       size.fail(fmt::format("{} is smaller than one row in each of its {} banks ({} bytes)", format_bytes(s.size_bytes), s.banks, s.row_bits / 8 * s.banks));
-    s.read = evaluate_cost(table, f.required("read_energy"));
-    s.write = evaluate_cost(table, f.required("write_energy"));
+    s.read = access_cost(table, f.required("read_energy"), s.row_bits, "row_bits");
+    s.write = access_cost(table, f.required("write_energy"), s.row_bits, "row_bits");
     if (auto a = f.optional("area")) s.area = evaluate_cost(table, *a);
     c.spec = s;
   } else if (k == "pe_array") {

@@ -345,14 +345,12 @@ class Lowering {
     }
     // Spatial indices spread over the array's dimensions; everything else runs in time.
     int64_t steps = op.points;
-    op.used_lanes = 1;
     for (const auto& [dim, index] : binding.spatial) {
       const int v = einsum.var_index(index);
       if (v < 0) fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("'{}' has no index '{}'", einsum.name, index));
       const int64_t size = dimension(*unit, dim, binding);
       const int64_t t = tile[static_cast<size_t>(v)];
       steps = steps / t * cdiv(t, size);
-      op.used_lanes *= std::min(t, size);
     }
     int64_t per_cycle = 1;
     if (auto* p = std::get_if<PeArraySpec>(&unit->spec)) per_cycle = p->ops_per_cycle;

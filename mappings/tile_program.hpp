@@ -36,7 +36,6 @@ struct TileOp {
   int64_t points = 0;      // iteration points per execution
   int64_t cycles = 0;      // per execution, from the unit's cycle model: how long it occupies the unit
   int64_t result_latency = 0;  // cycles after that until its result is ready (a reduction tree draining)
-  int64_t used_lanes = 0;  // PEs or lanes the spatial mapping keeps busy
   int64_t buffer_read_bytes = 0;   // per execution: operands from the buffer
   int64_t buffer_write_bytes = 0;  // per execution: results to the buffer
 };

@@ -19,7 +19,6 @@ struct Param {
   double value = 0;
   bool integer = true;
   bool inferred = false;  // an index extent found by shape inference (M1 from m1*M0+m0), not written by the user
-  std::string expression;  // non-empty when the value was computed from other params
   std::string source;      // where the value was set: "params.M", "--set workload.M" or a preset file
 };
 

@@ -118,7 +118,6 @@ class ParamResolver {
       }
       p.value = static_cast<double>(eval(i, e));
       p.integer = true;
-      p.expression = rp.text;
     }
     active_.pop_back();
     storage_.push_back(std::make_unique<Param>(p));

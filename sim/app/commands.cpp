@@ -9,7 +9,7 @@
 
 #include "arch/spec.hpp"
 #include "arch/units/systolic.hpp"
-#include "mappings/lower.hpp"
+#include "mappings/design_point.hpp"
 #include "sim/analytical.hpp"
 #include "sim/cycle/engine.hpp"
 #include "common/units.hpp"
@@ -162,25 +162,12 @@ int run_check(const WorkloadArgs& args) {
 
 namespace {
 
-// One design point: the mapping, and the workload and architecture it names unless the command line says others.
-struct DesignPoint {
-  MappingSpec mapping;
-  Cascade cascade;
-  ArchSpec arch;
-  TileProgram program;
-};
-
 DesignPoint load_point(const ModelArgs& args) {
   const Sets sets = parse_sets(args.sets);
-  DesignPoint p;
-  p.mapping = load_mapping(args.mapping);
   WorkloadOverrides o;
   o.param_files = args.param_files;
   o.params = sets.workload;
-  p.cascade = load_cascade(args.workload.empty() ? p.mapping.workload : args.workload, o);
-  p.arch = load_arch(args.arch.empty() ? p.mapping.arch : args.arch, sets.arch);
-  p.program = lower(p.cascade, p.arch, p.mapping);
-  return p;
+  return load_design_point(args.mapping, o, sets.arch, args.arch, args.workload);
 }
 
 int print_stats(const DesignPoint& p, const Stats& s, bool json) {

@@ -5,21 +5,19 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "mappings/lower.hpp"
+#include "mappings/design_point.hpp"
 #include "sim/analytical.hpp"
 
 int main(int argc, char** argv) {
   using namespace einsim;
   const int n = argc > 1 ? std::atoi(argv[1]) : 20000;
-  const MappingSpec m = load_mapping("configs/mappings/attention-fusemax.yaml");
   WorkloadOverrides o;
   o.param_files = {"configs/workloads/models/bert.yaml"};
   o.params = {{"M", "65536"}, {"P", "65536"}};
-  const Cascade c = load_cascade(m.workload, o);
-  const ArchSpec a = load_arch(m.arch);
+  const DesignPoint p = load_design_point("configs/mappings/attention-fusemax.yaml", o);
   int64_t checksum = 0;
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) checksum += evaluate_analytical(c, a, lower(c, a, m)).cycles;
+  for (int i = 0; i < n; ++i) checksum += evaluate_analytical(p.cascade, p.arch, lower(p.cascade, p.arch, p.mapping)).cycles;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("FuseMax BERT M=P=65536: {} evaluations in {:.3f} s = {:.0f} per second on one core (cycles {})\n", n, s, n / s, checksum / n);
 }

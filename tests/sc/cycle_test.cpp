@@ -13,22 +13,7 @@
 namespace einsim {
 namespace {
 
-struct Point {
-  Cascade cascade;
-  ArchSpec arch;
-  TileProgram program;
-};
-
-Point point(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {}, std::vector<std::string> presets = {},
-            std::vector<std::pair<std::string, std::string>> arch_sets = {}) {
-  const MappingSpec m = load_mapping(mapping_file);
-  WorkloadOverrides o;
-  o.params = std::move(params);
-  o.param_files = std::move(presets);
-  Point p{load_cascade(m.workload, o), load_arch(m.arch, arch_sets), {}};
-  p.program = lower(p.cascade, p.arch, m);
-  return p;
-}
+using test::point;
 
 TEST(Cycle, SmallGemmExactCycles) {
   // One 32x32x32 tile on the systolic config (64 GiB/s at 1 GHz = 68.72 bytes per cycle, DRAM latency 100;
@@ -39,7 +24,7 @@ TEST(Cycle, SmallGemmExactCycles) {
   // buffer in 8,192 / 64 = 128 cycles: done at 292, 96 cycles waiting on buffer bandwidth;
   // Z reduces k over the 32 rows through an adder tree: its result is ready log2(32) = 5 cycles later, at 297;
   // store Z 4,096 B: max(60, 64) = 64 cycles, written at 361 + 100 = 461.
-  const Point p = point("configs/mappings/gemm-systolic-ws.yaml", {{"M", "32"}, {"N", "32"}, {"K", "32"}});
+  const DesignPoint p = point("configs/mappings/gemm-systolic-ws.yaml", {{"M", "32"}, {"N", "32"}, {"K", "32"}});
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   EXPECT_EQ(s.fidelity, "cycle");
   EXPECT_EQ(s.cycles, 461);
@@ -51,7 +36,7 @@ TEST(Cycle, SmallGemmExactCycles) {
 
 TEST(Cycle, RandomStallsChangeOnlyTime) {
   const uint64_t seed = test::seed();
-  const Point p = point("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "512"}});
+  const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "512"}});
   CycleOptions o;
   o.stall_probability = 0.3;
   o.stall_cycles = 50;
@@ -70,7 +55,7 @@ TEST(Cycle, RandomStallsChangeOnlyTime) {
 TEST(Cycle, FuseMaxCloseToAnalyticalOnceThePipelineFills) {
   // BERT at 16K: 64 M1 iterations per block keep both arrays busy; the remaining gap is the fill and drain
   // of each block's pipeline (at 1K, with 4 iterations per block, it is about 40%).
-  const Point p = point("configs/mappings/attention-fusemax.yaml", {{"M", "16384"}, {"P", "16384"}}, {"configs/workloads/models/bert.yaml"});
+  const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {{"M", "16384"}, {"P", "16384"}}, {"configs/workloads/models/bert.yaml"});
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   ASSERT_TRUE(s.gap_vs_analytical.has_value());
   EXPECT_GE(*s.gap_vs_analytical, 0.0);
@@ -79,7 +64,7 @@ TEST(Cycle, FuseMaxCloseToAnalyticalOnceThePipelineFills) {
 
 TEST(Cycle, OneBufferPortMakesTheArraysTakeTurns) {
   // FuseMax's arrays both stream tiles through the buffer; with one port instead of two they conflict.
-  const Point p = point("configs/mappings/attention-fusemax.yaml", {{"M", "4096"}, {"P", "4096"}}, {"configs/workloads/models/bert.yaml"},
+  const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {{"M", "4096"}, {"P", "4096"}}, {"configs/workloads/models/bert.yaml"},
                         {{"glb.ports", "1"}});
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   EXPECT_GT(*s.buffer_conflict_cycles, 0);
@@ -91,7 +76,7 @@ class EveryMapping : public ::testing::TestWithParam<std::string> {};
 TEST_P(EveryMapping, CyclesAtLeastTheRoofline) {
   const std::string f = "configs/mappings/" + GetParam() + ".yaml";
   const bool bert = GetParam().find("attention") != std::string::npos || GetParam().find("encoder") != std::string::npos;
-  const Point p = bert ? point(f, {}, {"configs/workloads/models/bert.yaml"}) : point(f);
+  const DesignPoint p = bert ? point(f, {}, {"configs/workloads/models/bert.yaml"}) : point(f);
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   ASSERT_TRUE(s.status.ok) << s.status.reason;
   EXPECT_GE(s.cycles, std::max(s.roofline_compute_cycles, s.roofline_memory_cycles));

@@ -7,21 +7,13 @@
 namespace einsim {
 namespace {
 
-struct Point {
-  Cascade cascade;
-  ArchSpec arch;
-  TileProgram program;
+struct Point : DesignPoint {
   Stats stats;
 };
 
 Point evaluate(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {},
                std::vector<std::pair<std::string, std::string>> arch_sets = {}, std::vector<std::string> presets = {}) {
-  const MappingSpec m = load_mapping(mapping_file);
-  WorkloadOverrides o;
-  o.params = std::move(params);
-  o.param_files = std::move(presets);
-  Point p{load_cascade(m.workload, o), load_arch(m.arch, arch_sets), {}, {}};
-  p.program = lower(p.cascade, p.arch, m);
+  Point p{test::point(mapping_file, std::move(params), std::move(presets), arch_sets), {}};
   p.stats = evaluate_analytical(p.cascade, p.arch, p.program);
   return p;
 }

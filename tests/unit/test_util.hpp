@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "mappings/design_point.hpp"
 #include "workloads/cascade.hpp"
 
 namespace einsim::test {
@@ -39,6 +40,15 @@ inline Cascade load(const std::string& file, std::vector<std::pair<std::string, 
   WorkloadOverrides o;
   o.params = std::move(params);
   return load_cascade(file, o);
+}
+
+// A mapping's design point with workload params, presets and architecture overrides.
+inline DesignPoint point(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {},
+                         std::vector<std::string> presets = {}, const std::vector<std::pair<std::string, std::string>>& arch_sets = {}) {
+  WorkloadOverrides o;
+  o.params = std::move(params);
+  o.param_files = std::move(presets);
+  return load_design_point(mapping_file, o, arch_sets);
 }
 
 // The message of the UserError that loading `text` raises; empty when it loads.

@@ -65,6 +65,7 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
     d.bandwidth_Bps = parse_bandwidth(f.required("bandwidth"));
     if (d.bandwidth_Bps <= 0) node.fail("bandwidth must be positive");
     d.latency_cycles = positive(f.required("latency_cycles"), "latency_cycles");
+    if (auto e = f.optional("dma_engines")) d.dma_engines = positive(*e, "dma_engines");
     d.access_bits = positive(f.required("access_bits"), "access_bits");
     d.read = access_cost(table, f.required("read_energy"), d.access_bits, "access_bits");
     d.write = access_cost(table, f.required("write_energy"), d.access_bits, "access_bits");

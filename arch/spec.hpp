@@ -27,6 +27,7 @@ struct OpSpec {
 struct DramSpec {
   double bandwidth_Bps = 0;
   int64_t latency_cycles = 0;
+  int64_t dma_engines = 1;  // DMA engines moving tiles between it and the buffer, sharing its bandwidth
   Cost read;   // per access of read.bits
   Cost write;
   int64_t access_bits = 0;

@@ -223,6 +223,7 @@ int run_sim(const ModelArgs& args) {
   const DesignPoint p = load_point(args);
   CycleOptions options;
   options.trace_file = args.trace;
+  options.vcd_file = args.vcd;
   options.exact = args.exact;
   return print_stats(p, simulate_cycles(p.cascade, p.arch, p.program, options), args.json);
 }

@@ -48,6 +48,7 @@ struct ModelArgs {
   std::vector<std::string> param_files;
   bool json = false;
   std::string trace;  // sim only: Perfetto trace file
+  std::string vcd;    // sim only: VCD waves
   bool exact = false;  // sim only: no steady-state extrapolation
 };
 

@@ -69,7 +69,9 @@ int sc_main(int argc, char** argv) {
   einsim::app::ModelArgs sim_args;
   CLI::App* sim = app.add_subcommand("sim", "Simulate a mapping at cycle level in SystemC: the Stats of 'model', with stalls and the gap to it");
   add_design_point_options(sim, sim_args);
-  sim->add_option("--trace", sim_args.trace, "Write a Chrome/Perfetto trace (one track per unit and DRAM; open in ui.perfetto.dev)")
+  sim->add_option("--trace", sim_args.trace, "Write a Chrome/Perfetto trace (one track per unit and DMA engine; open in ui.perfetto.dev)")
+      ->type_name("FILE");
+  sim->add_option("--vcd", sim_args.vcd, "Write signal-level waves (VCD): per unit running/waiting, per DMA engine busy")
       ->type_name("FILE");
   sim->add_flag("--exact", sim_args.exact, "Simulate every tile (by default loops in steady state are extrapolated)");
   sim->add_flag("--json", sim_args.json, "Print the Stats as one JSON object");

@@ -6,9 +6,12 @@
 #include <cmath>
 #include <deque>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
+
+#define SC_INCLUDE_DYNAMIC_PROCESSES  // sc_spawn, for one thread per DMA engine
 #include <systemc>
 
 #include "sim/analytical.hpp"
@@ -69,15 +72,15 @@ struct Recorder {
   }
 };
 
-// Waits until every dependency is ready; charges the wait to `who` under the cause of the last one to finish.
-void wait_for(const Job& job, const std::string& who, Recorder& rec) {
+// Waits until every dependency of a DMA job is ready, charging the wait to `who` under `cause`.
+void wait_for(const Job& job, const std::string& who, const char* cause, Recorder& rec) {
   for (const JobPtr& d : job.deps) {
     if (d->done()) continue;
     const int64_t from = now();
     if (d->end >= 0) sc_core::wait(sc_time(static_cast<double>(d->end - from), SC_NS));
     else sc_core::wait(d->ready);
     if (d->end > now()) sc_core::wait(sc_time(static_cast<double>(d->end - now()), SC_NS));
-    rec.stalls[who][d->op->kind == TileOp::Kind::compute ? "dependency" : "data"] += now() - from;
+    rec.stalls[who][cause] += now() - from;
   }
 }
 
@@ -110,6 +113,9 @@ struct Unit : sc_module {
   Buffer& buffer;
   size_t window;
   int64_t busy = 0;
+  sc_core::sc_signal<bool> running{"running"};  // for --vcd: a job is running
+  sc_core::sc_signal<int> waiting{"waiting"};   // for --vcd: jobs issued to it and not started
+  bool waves = false;
 
   SC_HAS_PROCESS(Unit);
   Unit(sc_module_name name, int depth, Recorder& r, Buffer& b)
@@ -154,50 +160,89 @@ struct Unit : sc_module {
       buffer.ports.wait();
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
+      if (waves) {
+        running.write(true);
+        waiting.write(static_cast<int>(pending.size() + static_cast<size_t>(queue.num_available())));
+      }
       const int64_t streaming = buffer.cycles_for(job->op->buffer_read_bytes + job->op->buffer_write_bytes);
       sc_core::wait(sc_time(static_cast<double>(streaming), SC_NS));
       buffer.ports.post();
       if (job->op->cycles > streaming) sc_core::wait(sc_time(static_cast<double>(job->op->cycles - streaming), SC_NS));
       if (streaming > job->op->cycles) rec.stalls[who]["buffer_bandwidth"] += streaming - job->op->cycles;
       busy += job->op->cycles;
+      if (waves) running.write(false);
       finish(*job, now() + job->op->result_latency);
       if (rec.tracing) rec.events.push_back({rec.track(who), job->label, start, now()});
     }
   }
 };
 
-// The DRAM channel and its DMA engine: requests in order, each occupying the channel for bytes / bandwidth
-// cycles while the DMA engine moves the tile through one of the buffer's ports; data arrives `latency` cycles
-// after the transfer.
+// Jobs waiting for any of several DMA engines: each free engine takes the oldest.
+struct JobQueue {
+  std::deque<JobPtr> jobs;
+  size_t capacity = 64;
+  sc_event changed;
+
+  void write(JobPtr job) {
+    while (jobs.size() >= capacity) sc_core::wait(changed);
+    jobs.push_back(std::move(job));
+    changed.notify(sc_core::SC_ZERO_TIME);
+  }
+  JobPtr read() {
+    while (jobs.empty()) sc_core::wait(changed);
+    JobPtr job = std::move(jobs.front());
+    jobs.pop_front();
+    changed.notify(sc_core::SC_ZERO_TIME);
+    return job;
+  }
+};
+
+// The DRAM channel and its DMA engines. Each engine takes the oldest waiting request, waits until it may run (a
+// load until the readers of the tile it replaces are done: "buffer_space"; a store until its tile is computed:
+// "dependency"), then holds the channel for bytes / bandwidth cycles ("channel" stalls: another engine has it)
+// while it moves the tile through one of the buffer's ports. Data arrives `latency` cycles after the transfer.
+// With one engine, requests run strictly in order; more engines let loads pass a store that waits.
 struct Dram : sc_module {
-  sc_fifo<JobPtr> queue;
+  JobQueue queue;
   Recorder& rec;
   Buffer& buffer;
   double bytes_per_cycle;
   int64_t latency;
+  sc_core::sc_semaphore channel{1};
+  std::vector<std::unique_ptr<sc_core::sc_signal<bool>>> busy;  // per engine, for --vcd
+  bool waves = false;
 
-  SC_HAS_PROCESS(Dram);
-  Dram(sc_module_name name, double bpc, int64_t lat, Recorder& r, Buffer& b)
-      : sc_module(name), queue(64), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat) {
-    SC_THREAD(run);
+  Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, Recorder& r, Buffer& b)
+      : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat) {
+    for (int64_t e = 0; e < engines; ++e) {
+      busy.push_back(std::make_unique<sc_core::sc_signal<bool>>(fmt::format("dma{}_busy", e).c_str()));
+      sc_core::sc_spawn([this, e] { run(e); }, fmt::format("dma{}", e).c_str());
+    }
   }
 
-  void run() {
+  void run(int64_t engine) {
     const std::string who = basename();
+    const std::string track = busy.size() > 1 ? fmt::format("{}.dma{}", who, engine) : who;
     for (;;) {
       const JobPtr job = queue.read();
       if (!job) return;  // the controller is done
-      wait_for(*job, who, rec);
+      wait_for(*job, who, job->op->kind == TileOp::Kind::load ? "buffer_space" : "dependency", rec);
       if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
-      const int64_t asked = now();
+      int64_t asked = now();
+      channel.wait();
+      if (const int64_t waited = now() - asked) rec.stalls[who]["channel"] += waited;
+      asked = now();
       buffer.ports.wait();
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
+      if (waves) busy[static_cast<size_t>(engine)]->write(true);
       const int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
       sc_core::wait(sc_time(static_cast<double>(std::max(occupancy, buffer.cycles_for(job->op->bytes))), SC_NS));
+      if (waves) busy[static_cast<size_t>(engine)]->write(false);
       buffer.ports.post();
+      channel.post();
       finish(*job, now() + latency);
-      if (rec.tracing) rec.events.push_back({rec.track(who), job->label, start, now()});
+      if (rec.tracing) rec.events.push_back({rec.track(track), job->label, start, now()});
     }
   }
 };
@@ -246,7 +291,7 @@ struct Controller : sc_module {
       k.per_unit[name] = unit->busy;
       k.queues.push_back(static_cast<int64_t>(unit->pending.size()) + unit->queue.num_available());
     }
-    k.queues.push_back(dram->queue.num_available());
+    k.queues.push_back(static_cast<int64_t>(dram->queue.jobs.size()));
     for (const auto& [who, causes] : rec.stalls)
       for (const auto& [cause, cycles] : causes) k.per_unit[who + "/" + cause] = cycles;
     const std::vector<int64_t> state = k.queues;
@@ -289,7 +334,7 @@ struct Controller : sc_module {
     for (const TileGroup& g : p.groups) run_group(g);
     end = now();
     for (auto& [name, unit] : units) unit->queue.write(nullptr);  // every job is done: let the threads end
-    dram->queue.write(nullptr);
+    for (size_t e = 0; e < dram->busy.size(); ++e) dram->queue.write(nullptr);
   }
 
   void run_group(const TileGroup& g) {
@@ -406,6 +451,20 @@ void write_trace(const std::string& file, const Recorder& rec) {
   out << "]}\n";
 }
 
+// SystemC stamps the wall-clock date into the VCD header; drop it so equal runs give byte-identical files.
+void strip_vcd_date(const std::string& file) {
+  std::string text;
+  {
+    std::ifstream in(file, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t from = text.find("$date");
+  const size_t to = text.find("$end", from);
+  if (from == std::string::npos || to == std::string::npos) return;
+  text.replace(from, to - from, "$date\n     (omitted: reproducible output)\n");
+  std::ofstream(file, std::ios::binary) << text;
+}
+
 }  // namespace
 
 Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const CycleOptions& options) {
@@ -426,7 +485,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   Buffer buffer(program.buffer.c_str(), buffer_spec.ports, static_cast<double>(buffer_spec.banks * buffer_spec.row_bits / 8));
   const ComponentSpec& backing = *arch.find(program.backing);
   const auto& dram_spec = std::get<DramSpec>(backing.spec);
-  Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, rec, buffer);
+  Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, dram_spec.dma_engines, rec, buffer);
   std::map<std::string, Unit*> units;
   std::vector<std::unique_ptr<Unit>> owned;
   for (const ComponentSpec& c : arch.components)
@@ -436,7 +495,26 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
     }
   Controller controller("controller", cascade, program, units, &dram, rec, options.exact);
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);  // "simulation stopped" and such
+  sc_core::sc_trace_file* waves = nullptr;
+  if (!options.vcd_file.empty()) {
+    std::string base = options.vcd_file;  // SystemC appends ".vcd"
+    if (base.size() > 4 && base.ends_with(".vcd")) base.resize(base.size() - 4);
+    if (!std::ofstream(base + ".vcd")) throw UserError(SourceLoc{options.vcd_file}, "--vcd", "cannot write the VCD file");
+    waves = sc_core::sc_create_vcd_trace_file(base.c_str());
+    waves->set_time_unit(1, SC_NS);  // one cycle
+    for (auto& [name, unit] : units) {
+      unit->waves = true;
+      sc_core::sc_trace(waves, unit->running, name + ".running");
+      sc_core::sc_trace(waves, unit->waiting, name + ".waiting");
+    }
+    dram.waves = true;
+    for (size_t e = 0; e < dram.busy.size(); ++e) sc_core::sc_trace(waves, *dram.busy[e], fmt::format("{}.dma{}.busy", program.backing, e));
+  }
   sc_core::sc_start();
+  if (waves) {
+    sc_core::sc_close_vcd_trace_file(waves);
+    strip_vcd_date(options.vcd_file.ends_with(".vcd") ? options.vcd_file : options.vcd_file + ".vcd");
+  }
 
   s.cycles = controller.end + controller.skipped.cycles;
   s.latency_s = static_cast<double>(s.cycles) / arch.clock_hz;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <systemc>
 
 #include "mappings/lower.hpp"
@@ -32,6 +34,54 @@ TEST(Cycle, SmallGemmExactCycles) {
   EXPECT_EQ(s.stall_cycles.at("array").at("data"), 164);
   EXPECT_EQ(s.stall_cycles.at("array").at("buffer_bandwidth"), 96);
   EXPECT_EQ(*s.buffer_conflict_cycles, 0);
+}
+
+// tests/data/gemm-dma.yaml: M = 96 in three M tiles of 32 (N = K = 32); per tile load A (2,048 B, 32 cycles),
+// compute Z (128 cycles of buffer streaming, result 5 cycles later), store Z (4,096 B, 64 cycles); B loads once.
+// DRAM latency 100.
+DesignPoint dma_point(int engines) {
+  return point("tests/data/gemm-dma.yaml", {{"M", "96"}, {"N", "32"}, {"K", "32"}}, {}, {{"dram.dma_engines", std::to_string(engines)}});
+}
+
+TEST(Cycle, OneDmaEngineRunsRequestsInOrder) {
+  // A0 0-32, B 32-64 (arrives 164), Z0 164-292 (ready 297), store Z0 297-361; only then A1 361-393 (arrives
+  // 493), Z1 493-621, store 626-690; A2 690-722, Z2 822-950, store 955-1019, written at 1119.
+  const DesignPoint p = dma_point(1);
+  CycleOptions o;
+  o.exact = true;
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program, o);
+  EXPECT_EQ(s.cycles, 1119);
+  EXPECT_EQ(s.stall_cycles.at("array").at("data"), 164 + (493 - 292) + (822 - 621));
+}
+
+TEST(Cycle, TwoDmaEnginesLetLoadsPassAWaitingStore) {
+  // Engine 0: A0 0-32; engine 1: B, waiting 32 cycles for the channel, 32-64 (arrives 164). Engine 0 takes store
+  // Z0 and waits for Z0; engine 1 loads A1 64-96 meanwhile (double-buffered, arrives 196), then takes store Z1.
+  // Z0 164-292, store Z0 297-361 (engine 0, which then loads A2 361-393, arriving 493); Z1 292-420, store Z1
+  // 425-489; Z2 493-621, store Z2 626-690, written at 790.
+  const DesignPoint p = dma_point(2);
+  CycleOptions o;
+  o.exact = true;
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program, o);
+  EXPECT_EQ(s.cycles, 790);
+  EXPECT_EQ(s.stall_cycles.at("dram").at("channel"), 32);
+  EXPECT_EQ(s.stall_cycles.at("array").at("data"), 164 + (493 - 420));
+}
+
+TEST(Cycle, VcdHasTheUnitsSignals) {
+  const DesignPoint p = point("configs/mappings/gemm-systolic-ws.yaml", {{"M", "32"}, {"N", "32"}, {"K", "32"}});
+  const std::string file = ::testing::TempDir() + "einsim-waves.vcd";
+  CycleOptions o;
+  o.vcd_file = file;
+  simulate_cycles(p.cascade, p.arch, p.program, o);
+  std::ifstream in(file);
+  const std::string vcd((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(vcd.find("running"), std::string::npos);
+  EXPECT_NE(vcd.find("busy"), std::string::npos);
+  EXPECT_EQ(vcd.find("$date\n     (omitted"), vcd.find("$date"));
+  // The array runs Z from cycle 164 to 292 (SmallGemmExactCycles).
+  EXPECT_NE(vcd.find("#164\n"), std::string::npos);
+  EXPECT_NE(vcd.find("#292\n"), std::string::npos);
 }
 
 TEST(Cycle, RandomStallsChangeOnlyTime) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -99,6 +100,14 @@ struct Group {
   int64_t steps = 1;
 };
 
+// The reference kernel `einsim validate` checks a cascade against (workloads/reference), and the cascade's
+// tensor in each of the kernel's roles (Q, K, V, out, ...).
+struct KernelBinding {
+  std::string name;
+  std::map<std::string, std::string> tensors;  // role -> tensor name
+  SourceLoc loc;
+};
+
 struct Cascade {
   std::string name;
   std::string description;
@@ -107,6 +116,7 @@ struct Cascade {
   std::vector<Tensor> tensors;
   std::vector<Einsum> einsums;
   std::vector<Group> schedule;
+  std::optional<KernelBinding> kernel;
 
   int tensor_index(const std::string& name) const;
   const Tensor& tensor(const std::string& name) const;

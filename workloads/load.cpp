@@ -168,6 +168,7 @@ class Loader {
     const auto tensors = top.optional("tensors");
     const auto einsums = top.optional("einsums");
     const auto init = top.optional("init");
+    const auto kernel = top.optional("kernel");
     top.finish();  // a misspelt key is reported as such, not as the key it should have been
     cascade_.name = name.as_string();
     if (description) cascade_.description = description->as_string();
@@ -178,6 +179,7 @@ class Loader {
     read_tensors(*tensors);
     read_einsums(*einsums);
     if (init) read_init(*init);
+    if (kernel) read_kernel(*kernel);
 
     infer_shapes();
     compile();
@@ -187,6 +189,57 @@ class Loader {
   }
 
  private:
+  // -- kernel: NAME, or {name: NAME, tensors: {ROLE: TENSOR}} where a role's tensor is not its usual name --
+  void read_kernel(const YNode& node) {
+    // Each reference kernel's roles and the tensor names the library's cascades use for them.
+    static const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> kinds = {
+        {"attention", {{"Q", "Q"}, {"K", "K"}, {"V", "V"}, {"out", "AV"}}},
+        {"gemm", {{"A", "A"}, {"B", "B"}, {"out", "Z"}}},
+        {"ffn_gelu", {{"X", "X"}, {"W1", "W1"}, {"W2", "W2"}, {"out", "Y"}}},
+        {"ffn_swiglu", {{"X", "X"}, {"W1", "W1"}, {"W3", "W3"}, {"W2", "W2"}, {"out", "Y"}}},
+        {"layernorm", {{"X", "X"}, {"GAMMA", "GAMMA"}, {"BETA", "BETA"}, {"out", "Y"}}},
+        {"rmsnorm", {{"X", "X"}, {"GAMMA", "GAMMA"}, {"out", "Y"}}},
+    };
+    KernelBinding k;
+    k.loc = node.loc();
+    std::optional<YNode> name = node;
+    std::optional<YNode> tensors;
+    std::optional<MapReader> fields;
+    if (node.is_map()) {
+      fields.emplace(node);
+      name = fields->required("name");
+      tensors = fields->optional("tensors");
+      fields->finish();
+    }
+    k.name = name->as_string();
+    const auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k.name; });
+    if (kind == kinds.end()) {
+      std::string names;
+      for (const auto& e : kinds) names += (names.empty() ? "" : ", ") + e.first;
+      name->fail(fmt::format("unknown reference kernel '{}' (known: {})", k.name, names));
+    }
+    for (const auto& [role, tensor] : kind->second) k.tensors[role] = tensor;
+    std::map<std::string, YNode> where;  // roles the file names a tensor for
+    if (tensors) {
+      MapReader roles(*tensors);
+      for (const auto& [role, value] : roles.entries()) {
+        where.emplace(role, value);
+        if (!k.tensors.count(role)) {
+          std::string names;
+          for (const auto& e : kind->second) names += (names.empty() ? "" : ", ") + e.first;
+          value.fail(fmt::format("kernel '{}' has no role '{}' (roles: {})", k.name, role, names));
+        }
+        k.tensors[role] = value.as_string();
+      }
+    }
+    for (const auto& [role, tensor] : k.tensors) {
+      const auto t = std::find_if(cascade_.tensors.begin(), cascade_.tensors.end(), [&](const Tensor& x) { return x.name == tensor; });
+      if (t == cascade_.tensors.end())
+        (where.count(role) ? where.at(role) : *name).fail(fmt::format("kernel role '{}' names tensor '{}', which the workload does not declare", role, tensor));
+    }
+    cascade_.kernel = std::move(k);
+  }
+
   // -- params --
   void read_params(const std::optional<YNode>& node) {
     std::vector<RawParam> raw;

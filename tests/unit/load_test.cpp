@@ -105,7 +105,7 @@ TEST(Load, ErrorsNameFileLineColumnAndKey) {
   EXPECT_EQ(test::load_error("version: 1\nname: x\nparams: {N: 4}\ntensors:\n  A: {ranks: [N]}\n  Z: {ranks: [N], output: true}\n"
                              "einsums:\n  - Z[n] = QQ[n] + A[n]\n"),
             f + ":8:12: error: undefined tensor 'QQ'\n    - Z[n] = QQ[n] + A[n]\n             ^");
-  EXPECT_EQ(test::load_error("version: 1\nname: x\ntensorz: {}\n"), f + ":3:1: error: tensorz: unknown key (expected one of: version, name, description, params, dtype, tensors, einsums, init)");
+  EXPECT_EQ(test::load_error("version: 1\nname: x\ntensorz: {}\n"), f + ":3:1: error: tensorz: unknown key (expected one of: version, name, description, params, dtype, tensors, einsums, init, kernel)");
 }
 
 TEST(Load, QuotedEinsumsPointInsideTheQuotes) {

@@ -1,0 +1,120 @@
+// Attention on the CPU, one query row at a time, in the order of operations of the attention-3pass and
+// attention-1pass cascades (so that the interpreter, run in fp32, gives the same values).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "workloads/reference/check.hpp"
+#include "workloads/reference/cuda/cuda_kernels.hpp"
+
+namespace einsim::reference {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// The slices of one (batch, query head) pair and of the KV head it reads.
+struct HeadView {
+  const float* q;  // [E, P]
+  const float* k;  // [E, M]
+  const float* v;  // [F, M]
+  float* out;      // [F, P]
+};
+
+HeadView head_view(const AttentionShape& s, int64_t b, int64_t h, const float* Q, const float* K, const float* V, float* out) {
+  const int64_t kh = h / (s.H / s.KH);
+  return {Q + (b * s.H + h) * s.E * s.P, K + (b * s.KH + kh) * s.E * s.M, V + (b * s.KH + kh) * s.F * s.M,
+          out + (b * s.H + h) * s.F * s.P};
+}
+
+// Keys [0, visible) are seen by query p.
+int64_t visible_keys(const AttentionShape& s, int64_t p) { return s.causal ? p + (s.M - s.P) + 1 : s.M; }
+
+// scores[j] = sum_e Q[e,p] K[e,m0+j] for j < n, summed over e in order.
+void scores(const AttentionShape& s, const HeadView& v, int64_t p, int64_t m0, int64_t n, float* out) {
+  std::fill(out, out + n, 0.0f);
+  for (int64_t e = 0; e < s.E; ++e) {
+    const float q = v.q[e * s.P + p];
+    const float* k = v.k + e * s.M + m0;
+    for (int64_t j = 0; j < n; ++j) out[j] += q * k[j];
+  }
+}
+
+}  // namespace
+
+void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, const float* K, const float* V, float* out,
+                     Backend backend) {
+  detail::check_attention("attention_naive", s);
+  detail::check_out_dtype("attention_naive", out_dtype);
+  if (backend == Backend::cuda) return cuda::attention_naive(out_dtype, s, Q, K, V, out);
+  std::vector<float> row(static_cast<size_t>(s.M));
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t h = 0; h < s.H; ++h) {
+      const HeadView v = head_view(s, b, h, Q, K, V, out);
+      for (int64_t p = 0; p < s.P; ++p) {
+        const int64_t n = visible_keys(s, p);
+        scores(s, v, p, 0, n, row.data());
+        float gm = kNegInf;  // pass 1: max
+        for (int64_t m = 0; m < n; ++m) gm = std::max(gm, row[static_cast<size_t>(m)]);
+        float sd = 0;  // pass 2: numerators and their sum
+        for (int64_t m = 0; m < n; ++m) {
+          float& x = row[static_cast<size_t>(m)];
+          x = std::exp(x - gm);
+          sd += x;
+        }
+        for (int64_t m = 0; m < n; ++m) row[static_cast<size_t>(m)] /= sd;  // pass 3: normalize
+        for (int64_t f = 0; f < s.F; ++f) {
+          const float* vf = v.v + f * s.M;
+          float acc = 0;
+          for (int64_t m = 0; m < n; ++m) acc += row[static_cast<size_t>(m)] * vf[m];
+          v.out[f * s.P + p] = static_cast<float>(round_to(out_dtype, acc));
+        }
+      }
+    }
+}
+
+void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K, const float* V,
+                     float* out, Backend backend) {
+  detail::check_attention("attention_tiled", s);
+  detail::check_sizes("attention_tiled", {{"tile_m", tile_m}});
+  detail::check_out_dtype("attention_tiled", out_dtype);
+  if (backend == Backend::cuda) return cuda::attention_tiled(out_dtype, s, tile_m, Q, K, V, out);
+  std::vector<float> sln(static_cast<size_t>(std::min(tile_m, s.M)));
+  std::vector<float> rnv(static_cast<size_t>(s.F));
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t h = 0; h < s.H; ++h) {
+      const HeadView v = head_view(s, b, h, Q, K, V, out);
+      for (int64_t p = 0; p < s.P; ++p) {
+        const int64_t visible = visible_keys(s, p);
+        float rm = kNegInf;  // running max, denominator and numerator (RM, RD, RNV)
+        float rd = 0;
+        std::fill(rnv.begin(), rnv.end(), 0.0f);
+        for (int64_t m0 = 0; m0 < visible; m0 += tile_m) {
+          const int64_t n = std::min(tile_m, visible - m0);  // a causal query's last tile may be cut short
+          scores(s, v, p, m0, n, sln.data());
+          float lm = kNegInf;
+          for (int64_t j = 0; j < n; ++j) lm = std::max(lm, sln[static_cast<size_t>(j)]);
+          const float rm_next = std::max(rm, lm);
+          float sld = 0;
+          for (int64_t j = 0; j < n; ++j) {
+            float& x = sln[static_cast<size_t>(j)];
+            x = std::exp(x - rm_next);
+            sld += x;
+          }
+          const float prm = std::exp(rm - rm_next);  // 0 at the first tile, where rm is -inf
+          rd = sld + rd * prm;
+          for (int64_t f = 0; f < s.F; ++f) {
+            const float* vf = v.v + f * s.M + m0;
+            float slnv = 0;
+            for (int64_t j = 0; j < n; ++j) slnv += sln[static_cast<size_t>(j)] * vf[j];
+            rnv[static_cast<size_t>(f)] = slnv + rnv[static_cast<size_t>(f)] * prm;
+          }
+          rm = rm_next;
+        }
+        for (int64_t f = 0; f < s.F; ++f)
+          v.out[f * s.P + p] = static_cast<float>(round_to(out_dtype, rnv[static_cast<size_t>(f)] / rd));
+      }
+    }
+}
+
+}  // namespace einsim::reference

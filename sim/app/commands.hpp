@@ -40,6 +40,15 @@ struct EvalArgs {
   bool ideal = false;
 };
 
+struct ValidateArgs {
+  WorkloadArgs workload;
+  std::string backend = "auto";
+  uint64_t seed = 1;
+  double max_interpreter_ops = 2e9;
+  int64_t sample_rows = 64;
+  bool time = false;  // print wall times (they vary from run to run, so they are not printed by default)
+};
+
 struct ModelArgs {
   std::string mapping;
   std::string arch;      // default: the mapping's
@@ -64,6 +73,7 @@ struct GemmArgs {
 };
 
 int run_check(const WorkloadArgs& args);
+int run_validate(const ValidateArgs& args);
 int run_gemm(const GemmArgs& args);
 int run_model(const ModelArgs& args);
 int run_sim(const ModelArgs& args);

@@ -61,6 +61,21 @@ int sc_main(int argc, char** argv) {
       ->capture_default_str();
   eval->add_flag("--ideal", eval_args.ideal, "Do not round stored tensors to their dtypes");
 
+  einsim::app::ValidateArgs validate_args;
+  CLI::App* validate = app.add_subcommand("validate", "Check a cascade's values against the reference kernel its `kernel:` names (CPU, or CUDA on a GPU)");
+  add_workload_options(validate, validate_args.workload);
+  validate->add_option("--backend", validate_args.backend, "Where the kernels run: cpu, cuda, or auto (cuda when a GPU is present)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  validate->add_option("--seed", validate_args.seed, "Seed of the random inputs")->capture_default_str();
+  validate->add_option("--max-interpreter-ops", validate_args.max_interpreter_ops,
+                       "Above this many operations, skip the interpreter and check sampled rows in fp64 instead")
+      ->capture_default_str();
+  validate->add_option("--sample-rows", validate_args.sample_rows, "Rows recomputed in fp64 when the interpreter is skipped")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  validate->add_flag("--time", validate_args.time, "Print the wall time of each stage");
+
   einsim::app::ModelArgs model_args;
   CLI::App* model = app.add_subcommand("model", "Evaluate a mapping analytically: latency, utilization, traffic, energy and area");
   add_design_point_options(model, model_args);
@@ -110,6 +125,7 @@ int sc_main(int argc, char** argv) {
     if (*model) return einsim::app::run_model(model_args);
     if (*gemm) return einsim::app::run_gemm(gemm_args);
     if (*sim) return einsim::app::run_sim(sim_args);
+    if (*validate) return einsim::app::run_validate(validate_args);
   } catch (const einsim::UserError& e) {
     std::cerr << e.what() << '\n';
     return 2;

@@ -17,23 +17,13 @@
 #include "common/error.hpp"
 #include "workloads/cascade.hpp"
 #include "workloads/interpreter.hpp"
+#include "tests/unit/test_util.hpp"
 #include "workloads/reference/kernels.hpp"
 
 namespace einsim::reference {
 namespace {
 
-// The project's seed convention (tests/unit/test_util.hpp, which this test does not include because it pulls in
-// mappings/): EINSIM_SEED replays a run, otherwise a fresh seed is printed.
-uint64_t seed() {
-  static const uint64_t value = [] {
-    const char* env = std::getenv("EINSIM_SEED");
-    const uint64_t s = env ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-    std::cout << "EINSIM_SEED=" << s << std::endl;
-    return s;
-  }();
-  ::testing::Test::RecordProperty("EINSIM_SEED", std::to_string(value));
-  return value;
-}
+using test::seed;
 
 // Uniform in [lo, hi), rounded to `t`.
 std::vector<float> random_values(std::mt19937_64& rng, size_t n, DType t = DType::bf16, double lo = -1, double hi = 1) {

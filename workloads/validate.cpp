@@ -1,0 +1,317 @@
+#include "workloads/validate.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <map>
+
+#include "workloads/analysis.hpp"
+#include "workloads/interpreter.hpp"
+
+namespace einsim {
+namespace {
+
+using reference::Backend;
+
+// The kernel's view of the cascade: its bound tensors' extents, and inputs rounded to their dtypes as floats.
+class Bound {
+ public:
+  Bound(const Cascade& c, const TensorValues& inputs) : c_(c), inputs_(inputs) {}
+
+  const Tensor& tensor(const std::string& role) const { return c_.tensor(c_.kernel->tensors.at(role)); }
+
+  // The extents of a role's tensor, which must have one of the given rank counts.
+  std::vector<int64_t> extents(const std::string& role, std::initializer_list<size_t> ranks) const {
+    const Tensor& t = tensor(role);
+    if (std::find(ranks.begin(), ranks.end(), t.ranks.size()) == ranks.end())
+      throw UserError(t.loc, "tensors." + t.name, fmt::format("kernel '{}' needs {} ranks for role '{}', but '{}' has {}", c_.kernel->name, *ranks.begin(), role, t.name,
+                       t.ranks.size()));
+    std::vector<int64_t> e;
+    for (const Rank& r : t.ranks) e.push_back(r.extent);
+    return e;
+  }
+
+  void same(const std::string& what, int64_t a, int64_t b) const {
+    if (a != b) fail(fmt::format("kernel '{}': {} differs between its tensors ({} and {})", c_.kernel->name, what, a, b));
+  }
+
+  std::vector<float> floats(const std::string& role) const {
+    const Tensor& t = tensor(role);
+    const std::vector<double>& v = inputs_.at(t.name);
+    std::vector<float> out(v.size());
+    for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(round_to(t.dtype, v[i]));
+    return out;
+  }
+
+  bool has_param(const std::string& name) const { return c_.param(name) != nullptr; }
+  double param(const std::string& name) const {
+    const Param* p = c_.param(name);
+    if (!p) fail(fmt::format("kernel '{}' needs a param '{}'", c_.kernel->name, name));
+    return p->value;
+  }
+
+  [[noreturn]] void fail(const std::string& message) const { throw UserError(c_.kernel->loc, "kernel", message); }
+
+ private:
+  const Cascade& c_;
+  const TensorValues& inputs_;
+};
+
+// One way the kernel computes the output: its name, and the run that fills `out`.
+struct Variant {
+  std::string name;
+  std::function<void(float* out)> run;
+};
+
+// A kernel bound to a cascade: the ways to compute its output, a row-sampled fp64 oracle, and its longest sum.
+struct Plan {
+  std::vector<Variant> variants;
+  int64_t rows = 0;                                                      // independent output rows
+  std::function<void(int64_t row, std::vector<std::pair<int64_t, double>>& out)> row_fp64;  // (element, value)
+  int64_t reduction = 1;
+};
+
+double dot_fp64(const float* a, int64_t as, const float* b, int64_t bs, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i * as]) * static_cast<double>(b[i * bs]);
+  return s;
+}
+
+// The inputs of each plan live here so the variants' closures can hold pointers into them.
+struct Inputs {
+  std::map<std::string, std::vector<float>> data;
+  const float* operator[](const std::string& role) const { return data.at(role).data(); }
+};
+
+Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
+  const std::vector<int64_t> q = b.extents("Q", {4, 3});
+  const std::vector<int64_t> k = b.extents("K", {4});
+  const std::vector<int64_t> v = b.extents("V", {4});
+  const std::vector<int64_t> o = b.extents("out", {q.size()});
+  reference::AttentionShape s;
+  s.B = q[0], s.H = q[1], s.E = q[2], s.P = q.size() == 4 ? q[3] : 1;
+  s.KH = k[1], s.M = k[3], s.F = v[2];
+  b.same("B", k[0], s.B), b.same("B", v[0], s.B), b.same("B", o[0], s.B), b.same("H", o[1], s.H), b.same("E", k[2], s.E);
+  b.same("KH", v[1], s.KH), b.same("M", v[3], s.M), b.same("F", o[2], s.F);
+  if (q.size() == 4) b.same("P", o[3], s.P);
+  if (s.H % s.KH != 0) b.fail(fmt::format("kernel 'attention': {} query heads do not divide into {} KV heads", s.H, s.KH));
+  // The 1-pass cascade's tile (M0) where it has one, so the tiled kernel takes the same steps.
+  const int64_t tile_m = b.has_param("M0") ? static_cast<int64_t>(b.param("M0")) : std::min<int64_t>(s.M, 256);
+  Plan p;
+  p.variants.push_back({"attention_naive", [=, &in](float* y) { reference::attention_naive(out, s, in["Q"], in["K"], in["V"], y, backend); }});
+  p.variants.push_back({fmt::format("attention_tiled (tile {})", tile_m),
+                        [=, &in](float* y) { reference::attention_tiled(out, s, tile_m, in["Q"], in["K"], in["V"], y, backend); }});
+  p.rows = s.B * s.H * s.P;
+  p.reduction = std::max(s.M, s.E);
+  p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {
+    const int64_t bi = row / (s.H * s.P), h = row / s.P % s.H, pi = row % s.P, kh = h / (s.H / s.KH);
+    const float* Q = in["Q"] + (bi * s.H + h) * s.E * s.P + pi;
+    const float* K = in["K"] + (bi * s.KH + kh) * s.E * s.M;
+    const float* V = in["V"] + (bi * s.KH + kh) * s.F * s.M;
+    std::vector<double> w(static_cast<size_t>(s.M));
+    double top = -INFINITY;
+    for (int64_t m = 0; m < s.M; ++m) top = std::max(top, w[static_cast<size_t>(m)] = dot_fp64(Q, s.P, K + m, s.M, s.E));
+    double sum = 0;
+    for (double& x : w) sum += x = std::exp(x - top);
+    for (int64_t f = 0; f < s.F; ++f) {
+      double acc = 0;
+      for (int64_t m = 0; m < s.M; ++m) acc += w[static_cast<size_t>(m)] * V[f * s.M + m];
+      y.emplace_back(((bi * s.H + h) * s.F + f) * s.P + pi, acc / sum);
+    }
+  };
+  return p;
+}
+
+Plan gemm_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
+  const std::vector<int64_t> a = b.extents("A", {2}), w = b.extents("B", {2}), c = b.extents("out", {2});
+  const int64_t M = a[0], K = a[1], N = w[1];
+  b.same("K", w[0], K), b.same("M", c[0], M), b.same("N", c[1], N);
+  Plan p;
+  p.variants.push_back({"gemm", [=, &in](float* y) { reference::gemm(out, M, N, K, in["A"], in["B"], y, backend); }});
+  if (backend == Backend::cuda) {
+    const DType in_dtype = b.tensor("A").dtype;
+    if (in_dtype == DType::fp32 || in_dtype == DType::bf16 || in_dtype == DType::fp16)
+      p.variants.push_back({"gemm_cublas", [=, &in](float* y) { reference::gemm_cublas(in_dtype, out, M, N, K, in["A"], in["B"], y); }});
+  }
+  p.rows = M;
+  p.reduction = K;
+  p.row_fp64 = [=, &in](int64_t m, std::vector<std::pair<int64_t, double>>& y) {
+    for (int64_t n = 0; n < N; ++n) y.emplace_back(m * N + n, dot_fp64(in["A"] + m * K, 1, in["B"] + n, N, K));
+  };
+  return p;
+}
+
+Plan ffn_plan(const Bound& b, const Inputs& in, DType out, Backend backend, bool swiglu) {
+  const std::vector<int64_t> x = b.extents("X", {2}), w1 = b.extents("W1", {2}), w2 = b.extents("W2", {2}), y = b.extents("out", {2});
+  const int64_t N = x[0], D = x[1], FF = w1[1];
+  b.same("D", w1[0], D), b.same("FF", w2[0], FF), b.same("D", w2[1], D), b.same("N", y[0], N), b.same("D", y[1], D);
+  if (swiglu) {
+    const std::vector<int64_t> w3 = b.extents("W3", {2});
+    b.same("D", w3[0], D), b.same("FF", w3[1], FF);
+  }
+  Plan p;
+  if (swiglu)
+    p.variants.push_back({"ffn_swiglu", [=, &in](float* o) { reference::ffn_swiglu(out, N, D, FF, in["X"], in["W1"], in["W3"], in["W2"], o, backend); }});
+  else
+    p.variants.push_back({"ffn_gelu", [=, &in](float* o) { reference::ffn_gelu(out, N, D, FF, in["X"], in["W1"], in["W2"], o, backend); }});
+  p.rows = N;
+  p.reduction = std::max(D, FF);
+  p.row_fp64 = [=, &in](int64_t n, std::vector<std::pair<int64_t, double>>& o) {
+    std::vector<double> h(static_cast<size_t>(FF));
+    for (int64_t f = 0; f < FF; ++f) {
+      const double g = dot_fp64(in["X"] + n * D, 1, in["W1"] + f, FF, D);
+      h[static_cast<size_t>(f)] = swiglu ? g / (1 + std::exp(-g)) * dot_fp64(in["X"] + n * D, 1, in["W3"] + f, FF, D)
+                                         : 0.5 * g * (1 + std::erf(g / std::sqrt(2.0)));
+    }
+    for (int64_t d = 0; d < D; ++d) {
+      double acc = 0;
+      for (int64_t f = 0; f < FF; ++f) acc += h[static_cast<size_t>(f)] * in["W2"][f * D + d];
+      o.emplace_back(n * D + d, acc);
+    }
+  };
+  return p;
+}
+
+Plan norm_plan(const Bound& b, const Inputs& in, DType out, Backend backend, bool layer) {
+  const std::vector<int64_t> x = b.extents("X", {2}), g = b.extents("GAMMA", {1}), y = b.extents("out", {2});
+  const int64_t N = x[0], D = x[1];
+  b.same("D", g[0], D), b.same("N", y[0], N), b.same("D", y[1], D);
+  if (layer) b.same("D", b.extents("BETA", {1})[0], D);
+  const double eps = b.param("eps");
+  Plan p;
+  if (layer)
+    p.variants.push_back({"layernorm", [=, &in](float* o) { reference::layernorm(out, N, D, eps, in["X"], in["GAMMA"], in["BETA"], o, backend); }});
+  else
+    p.variants.push_back({"rmsnorm", [=, &in](float* o) { reference::rmsnorm(out, N, D, eps, in["X"], in["GAMMA"], o, backend); }});
+  p.rows = N;
+  p.reduction = D;
+  p.row_fp64 = [=, &in](int64_t n, std::vector<std::pair<int64_t, double>>& o) {
+    const float* X = in["X"] + n * D;
+    double mean = 0, sq = 0;
+    for (int64_t d = 0; d < D; ++d) mean += X[d] / static_cast<double>(D);
+    if (!layer) mean = 0;
+    for (int64_t d = 0; d < D; ++d) sq += (X[d] - mean) * (X[d] - mean) / static_cast<double>(D);
+    const double rs = 1 / std::sqrt(sq + eps);
+    for (int64_t d = 0; d < D; ++d) o.emplace_back(n * D + d, (X[d] - mean) * rs * in["GAMMA"][d] + (layer ? in["BETA"][d] : 0.0));
+  };
+  return p;
+}
+
+// Compares `values` at the given elements (all when empty) with the oracle's.
+ValidateCheck compare(std::string kernel, std::string against, const std::vector<float>& values, const std::function<double(int64_t)>& oracle,
+                      const std::vector<int64_t>& at, double tolerance) {
+  ValidateCheck ch{std::move(kernel), std::move(against), 0, 0, 0, tolerance};
+  double scale = 0;
+  const auto one = [&](int64_t i) {
+    const double b = oracle(i), a = values[static_cast<size_t>(i)];
+    ch.max_abs_err = std::isnan(a - b) ? INFINITY : std::max(ch.max_abs_err, std::abs(a - b));
+    scale = std::max(scale, std::abs(b));
+    ++ch.compared;
+  };
+  if (at.empty())
+    for (int64_t i = 0; i < static_cast<int64_t>(values.size()); ++i) one(i);
+  else
+    for (int64_t i : at) one(i);
+  ch.norm_rel_err = ch.max_abs_err / std::max(scale, 1e-30);
+  return ch;
+}
+
+int mantissa_bits(DType t) {
+  switch (t) {
+    case DType::bf16: return 8;
+    case DType::fp16: return 11;
+    default: return 24;
+  }
+}
+
+}  // namespace
+
+double validate_tolerance(DType out, int64_t reduction) {
+  return std::ldexp(1.0, 1 - mantissa_bits(out)) + 2.0 * static_cast<double>(reduction) * std::ldexp(1.0, -24);
+}
+
+bool ValidateReport::ok() const {
+  return std::all_of(checks.begin(), checks.end(), [](const ValidateCheck& c) { return c.ok(); });
+}
+
+ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
+  if (!c.kernel) throw UserError(SourceLoc{c.file}, "kernel", "the workload names no reference kernel (add `kernel: NAME`; see docs/language.md)");
+  ValidateReport r;
+  r.workload = c.name;
+  r.kernel = c.kernel->name;
+  std::string device;
+  const bool gpu = reference::cuda_available(&device);
+  if (options.backend == "cuda" && !gpu)
+    throw UserError(SourceLoc{}, "--backend", "cuda was asked for, but there is no CUDA GPU (or einsim was built without CUDA)");
+  const Backend backend = options.backend == "cpu" || !gpu ? Backend::cpu : Backend::cuda;
+  r.backend = std::string(reference::backend_name(backend));
+  if (backend == Backend::cuda) r.device = device;
+
+  using Clock = std::chrono::steady_clock;
+  const auto time = [&](const std::string& stage, const std::function<void()>& f) {
+    const auto t0 = Clock::now();
+    f();
+    r.seconds.emplace_back(stage, std::chrono::duration<double>(Clock::now() - t0).count());
+  };
+
+  const TensorValues inputs = random_inputs(c, options.seed);
+  const Bound bound(c, inputs);
+  Inputs in;
+  for (const auto& [role, tensor] : c.kernel->tensors)
+    if (role != "out") in.data[role] = bound.floats(role);
+  const Tensor& out = bound.tensor("out");
+  r.output = out.name;
+  if (out.dtype != DType::fp32 && out.dtype != DType::bf16 && out.dtype != DType::fp16)
+    bound.fail(fmt::format("the reference kernels write fp32, bf16 or fp16, not {} ('{}')", dtype_name(out.dtype), out.name));
+  const std::string& k = c.kernel->name;
+  const Plan plan = k == "attention"    ? attention_plan(bound, in, out.dtype, backend)
+                    : k == "gemm"       ? gemm_plan(bound, in, out.dtype, backend)
+                    : k == "ffn_gelu"   ? ffn_plan(bound, in, out.dtype, backend, false)
+                    : k == "ffn_swiglu" ? ffn_plan(bound, in, out.dtype, backend, true)
+                    : k == "layernorm"  ? norm_plan(bound, in, out.dtype, backend, true)
+                                        : norm_plan(bound, in, out.dtype, backend, false);
+  const double tolerance = validate_tolerance(out.dtype, plan.reduction);
+
+  std::vector<std::vector<float>> results;
+  for (const Variant& v : plan.variants) {
+    results.emplace_back(static_cast<size_t>(out.elements()));
+    time(v.name + " (" + r.backend + ")", [&] { v.run(results.back().data()); });
+  }
+
+  double ops = 0;
+  for (const auto& [kind, n] : analyze(c).ops) ops += static_cast<double>(n);
+  if (ops <= options.max_interpreter_ops) {
+    r.interpreter = "run";
+    TensorValues values;
+    time("interpreter (fp32)", [&] { values = evaluate(c, inputs, EvalOptions{}); });
+    const std::vector<double>& oracle = values.at(out.name);
+    for (size_t i = 0; i < plan.variants.size(); ++i)
+      r.checks.push_back(compare(plan.variants[i].name + " (" + r.backend + ")", "interpreter", results[i],
+                                 [&](int64_t e) { return oracle[static_cast<size_t>(e)]; }, {}, tolerance));
+    return r;
+  }
+  r.interpreter = fmt::format("skipped: {:.3g} operations is above --max-interpreter-ops {:.3g}", ops, options.max_interpreter_ops);
+  // Rows spread evenly over the output, first and last included, recomputed in fp64.
+  std::map<int64_t, double> exact;
+  time(fmt::format("fp64 rows ({})", std::min(options.sample_rows, plan.rows)), [&] {
+    const int64_t n = std::min(options.sample_rows, plan.rows);
+    std::vector<std::pair<int64_t, double>> y;
+    for (int64_t i = 0; i < n; ++i) plan.row_fp64(n == 1 ? 0 : i * (plan.rows - 1) / (n - 1), y);
+    exact.insert(y.begin(), y.end());
+  });
+  std::vector<int64_t> at;
+  for (const auto& [e, v] : exact) at.push_back(e);
+  for (size_t i = 0; i < plan.variants.size(); ++i) {
+    r.checks.push_back(compare(plan.variants[i].name + " (" + r.backend + ")", "fp64 rows", results[i], [&](int64_t e) { return exact.at(e); }, at,
+                               tolerance));
+    if (i > 0)
+      r.checks.push_back(compare(plan.variants[i].name + " (" + r.backend + ")", plan.variants[0].name, results[i],
+                                 [&](int64_t e) { return results[0][static_cast<size_t>(e)]; }, {}, tolerance));
+  }
+  return r;
+}
+
+}  // namespace einsim

@@ -74,10 +74,16 @@ struct Plan {
   int64_t reduction = 1;
 };
 
-double dot_fp64(const float* a, int64_t as, const float* b, int64_t bs, int64_t n) {
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i * as]) * static_cast<double>(b[i * bs]);
-  return s;
+// x[0..rows) times the row-major matrix W [rows, cols], in fp64, walking W's rows contiguously.
+template <typename T>
+std::vector<double> row_times_matrix(const T* x, const float* W, int64_t rows, int64_t cols) {
+  std::vector<double> y(static_cast<size_t>(cols), 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double a = static_cast<double>(x[r]);
+    const float* w = W + r * cols;
+    for (int64_t c = 0; c < cols; ++c) y[static_cast<size_t>(c)] += a * w[c];
+  }
+  return y;
 }
 
 // The inputs of each plan live here so the variants' closures can hold pointers into them.
@@ -111,9 +117,11 @@ Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend
     const float* Q = in["Q"] + (bi * s.H + h) * s.E * s.P + pi;
     const float* K = in["K"] + (bi * s.KH + kh) * s.E * s.M;
     const float* V = in["V"] + (bi * s.KH + kh) * s.F * s.M;
-    std::vector<double> w(static_cast<size_t>(s.M));
-    double top = -INFINITY;
-    for (int64_t m = 0; m < s.M; ++m) top = std::max(top, w[static_cast<size_t>(m)] = dot_fp64(Q, s.P, K + m, s.M, s.E));
+    // Loops ordered so the inner one walks memory contiguously (K is [E,M]): this runs on long rows.
+    std::vector<double> w(static_cast<size_t>(s.M), 0.0);
+    for (int64_t e = 0; e < s.E; ++e)
+      for (int64_t m = 0; m < s.M; ++m) w[static_cast<size_t>(m)] += static_cast<double>(Q[e * s.P]) * K[e * s.M + m];
+    const double top = *std::max_element(w.begin(), w.end());
     double sum = 0;
     for (double& x : w) sum += x = std::exp(x - top);
     for (int64_t f = 0; f < s.F; ++f) {
@@ -139,7 +147,8 @@ Plan gemm_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   p.rows = M;
   p.reduction = K;
   p.row_fp64 = [=, &in](int64_t m, std::vector<std::pair<int64_t, double>>& y) {
-    for (int64_t n = 0; n < N; ++n) y.emplace_back(m * N + n, dot_fp64(in["A"] + m * K, 1, in["B"] + n, N, K));
+    const std::vector<double> row = row_times_matrix(in["A"] + m * K, in["B"], K, N);
+    for (int64_t n = 0; n < N; ++n) y.emplace_back(m * N + n, row[static_cast<size_t>(n)]);
   };
   return p;
 }
@@ -160,17 +169,14 @@ Plan ffn_plan(const Bound& b, const Inputs& in, DType out, Backend backend, bool
   p.rows = N;
   p.reduction = std::max(D, FF);
   p.row_fp64 = [=, &in](int64_t n, std::vector<std::pair<int64_t, double>>& o) {
-    std::vector<double> h(static_cast<size_t>(FF));
-    for (int64_t f = 0; f < FF; ++f) {
-      const double g = dot_fp64(in["X"] + n * D, 1, in["W1"] + f, FF, D);
-      h[static_cast<size_t>(f)] = swiglu ? g / (1 + std::exp(-g)) * dot_fp64(in["X"] + n * D, 1, in["W3"] + f, FF, D)
-                                         : 0.5 * g * (1 + std::erf(g / std::sqrt(2.0)));
+    std::vector<double> h = row_times_matrix(in["X"] + n * D, in["W1"], D, FF);
+    const std::vector<double> u = swiglu ? row_times_matrix(in["X"] + n * D, in["W3"], D, FF) : std::vector<double>{};
+    for (size_t f = 0; f < h.size(); ++f) {
+      const double g = h[f];
+      h[f] = swiglu ? g / (1 + std::exp(-g)) * u[f] : 0.5 * g * (1 + std::erf(g / std::sqrt(2.0)));
     }
-    for (int64_t d = 0; d < D; ++d) {
-      double acc = 0;
-      for (int64_t f = 0; f < FF; ++f) acc += h[static_cast<size_t>(f)] * in["W2"][f * D + d];
-      o.emplace_back(n * D + d, acc);
-    }
+    const std::vector<double> row = row_times_matrix(h.data(), in["W2"], FF, D);
+    for (int64_t d = 0; d < D; ++d) o.emplace_back(n * D + d, row[static_cast<size_t>(d)]);
   };
   return p;
 }

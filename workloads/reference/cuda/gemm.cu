@@ -1,6 +1,7 @@
 // GEMMs on the GPU: a strided shared-memory tiled kernel (which the FFNs, the quantized GEMMs and naive
 // attention reuse), cuBLAS, and an exact int8 kernel.
 #include <cublas_v2.h>
+#include <dlfcn.h>
 
 #include <climits>
 #include <string>
@@ -117,15 +118,51 @@ unsigned elementwise_blocks(int64_t n) {
 MatIn in_rows(const float* data, int64_t cols) { return {data, cols, 1}; }  // row-major, `cols` to a row
 MatOut out_rows(float* data, int64_t cols) { return {data, cols, 1}; }
 
+// cuBLAS is opened on first use rather than linked: its static initializers take about a quarter of a second,
+// which every einsim command would otherwise pay.
+struct Cublas {
+  decltype(&cublasCreate_v2) create = nullptr;
+  decltype(&cublasDestroy_v2) destroy = nullptr;
+  // The C entry point (cublas_api.h also declares a C++ overload taking the compute type as cudaDataType).
+  using GemmEx = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*, const void*, cudaDataType,
+                                    int, const void*, cudaDataType, int, const void*, void*, cudaDataType, int, cublasComputeType_t,
+                                    cublasGemmAlgo_t);
+  GemmEx gemm_ex = nullptr;
+  decltype(&cublasGetStatusString) status_string = nullptr;
+
+  static const Cublas& get() {
+    static const Cublas c = open();
+    return c;
+  }
+
+ private:
+  static Cublas open() {
+    const std::string name = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
+    void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib) throw InternalError("CUDA reference kernels: cannot load " + name + " (is cuBLAS on the library path?): " + dlerror());
+    Cublas c;
+    c.create = reinterpret_cast<decltype(c.create)>(symbol(lib, "cublasCreate_v2"));
+    c.destroy = reinterpret_cast<decltype(c.destroy)>(symbol(lib, "cublasDestroy_v2"));
+    c.gemm_ex = reinterpret_cast<decltype(c.gemm_ex)>(symbol(lib, "cublasGemmEx"));
+    c.status_string = reinterpret_cast<decltype(c.status_string)>(symbol(lib, "cublasGetStatusString"));
+    return c;
+  }
+  static void* symbol(void* lib, const char* name) {
+    void* f = dlsym(lib, name);
+    if (!f) throw InternalError(std::string("CUDA reference kernels: cuBLAS lacks ") + name);
+    return f;
+  }
+};
+
 void check_cublas(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS)
-    throw InternalError(std::string("CUDA reference kernels: ") + what + ": " + cublasGetStatusString(status));
+    throw InternalError(std::string("CUDA reference kernels: ") + what + ": " + Cublas::get().status_string(status));
 }
 
 class CublasHandle {
  public:
-  CublasHandle() { check_cublas(cublasCreate(&handle_), "cublasCreate"); }
-  ~CublasHandle() { cublasDestroy(handle_); }
+  CublasHandle() { check_cublas(Cublas::get().create(&handle_), "cublasCreate"); }
+  ~CublasHandle() { Cublas::get().destroy(handle_); }
   CublasHandle(const CublasHandle&) = delete;
   CublasHandle& operator=(const CublasHandle&) = delete;
   cublasHandle_t get() const { return handle_; }
@@ -178,7 +215,7 @@ void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t 
   const float alpha = 1.0f, beta = 0.0f;
   // Row-major C = A B is column-major C^T = B^T A^T: B first, and every leading dimension a row length.
   const int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
-  check_cublas(cublasGemmEx(handle.get(), CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &alpha, pb, type, n, pa, type, k, &beta, c.get(), CUDA_R_32F,
+  check_cublas(Cublas::get().gemm_ex(handle.get(), CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &alpha, pb, type, n, pa, type, k, &beta, c.get(), CUDA_R_32F,
                             n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                "cublasGemmEx");
   check(cudaDeviceSynchronize(), "cublasGemmEx");

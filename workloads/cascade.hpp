@@ -36,6 +36,7 @@ struct Tensor {
   int writer = -1;  // the Einsum that writes it; -1 for an input
   std::optional<double> init;
   int iterative_rank = -1;  // the rank a recurrence writes at index+offset
+  int outlier_rank = -1;    // inputs: drawn with planted outlier channels along this rank (params outlier_*)
   SourceLoc loc;
 
   bool is_input() const { return writer < 0; }
@@ -59,7 +60,12 @@ struct Access {
   int col = 0;                // 1-based column in the source line
 };
 
-enum class Op : uint8_t { constant, read, neg, add, sub, mul, div, max, min, exp, sqrt, rsqrt, relu, gelu, silu, reciprocal };
+enum class Op : uint8_t {
+  constant, read, neg, add, sub, mul, div, max, min, exp, sqrt, rsqrt, relu, gelu, silu, reciprocal,
+  abs, gt, log2, exp2, ceil,
+  quantize,    // a / b: a value in units of its scale b; the store into the tensor's dtype rounds it
+  dequantize,  // a * b
+};
 
 // One node of an Einsum's expression program; nodes are in post-order and the last one is the root.
 struct Node {
@@ -117,6 +123,7 @@ struct Cascade {
   std::vector<Einsum> einsums;
   std::vector<Group> schedule;
   std::optional<KernelBinding> kernel;
+  std::string reference;  // the workload this one approximates (a quantized layer's fp32 counterpart), or empty
 
   int tensor_index(const std::string& name) const;
   const Tensor& tensor(const std::string& name) const;
@@ -154,6 +161,13 @@ T apply_op(Op op, T a, T b) {
     case Op::gelu: return T(0.5) * a * (T(1) + std::erf(a / std::sqrt(T(2))));  // exact GELU
     case Op::silu: return a / (T(1) + std::exp(-a));
     case Op::reciprocal: return T(1) / a;
+    case Op::abs: return std::abs(a);
+    case Op::gt: return a > b ? T(1) : T(0);
+    case Op::log2: return std::log2(a);
+    case Op::exp2: return std::exp2(a);
+    case Op::ceil: return std::ceil(a);
+    case Op::quantize: return a / b;
+    case Op::dequantize: return a * b;
     case Op::constant:
     case Op::read: break;
   }

@@ -14,6 +14,7 @@ std::string_view dtype_name(DType t);
 std::optional<DType> parse_dtype(std::string_view name);
 std::string dtype_names();  // for error messages
 int64_t dtype_bits(DType t);
+bool dtype_is_integer(DType t);
 // Bytes of `elements` values as stored and moved: 4-bit types pack two to a byte.
 int64_t bytes_for(DType t, int64_t elements);
 

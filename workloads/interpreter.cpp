@@ -49,7 +49,7 @@ void apply_row(Op op, T* out, Value<T> a, Value<T> b, int64_t n) {
     case Op::div: return loop([](T x, T y) { return x / y; });
     case Op::max: return loop([](T x, T y) { return std::max(x, y); });
     case Op::min: return loop([](T x, T y) { return std::min(x, y); });
-    default: return loop([op](T x, T) { return apply_op(op, x, T(0)); });
+    default: return loop([op](T x, T y) { return apply_op(op, x, y); });
   }
 }
 
@@ -160,6 +160,10 @@ class Executor {
     for (size_t i = 0; i < np; ++i) buffers[i].resize(static_cast<size_t>(n));
     std::vector<T> acc(static_cast<size_t>(inner_reduced ? 1 : n));
     const Tensor& out_tensor = c_.tensors[static_cast<size_t>(e.out.tensor)];
+    // A sum into an integer tensor (int8 x int8 into int32) accumulates exactly, as integer hardware does: in
+    // fp64, exact for sums below 2^53; the store saturates to the type's range.
+    const bool exact = reduces && e.reduce == Reduce::sum && dtype_is_integer(out_tensor.dtype);
+    std::vector<double> acc_exact(exact ? acc.size() : 0);
     const bool round = !o_.ideal && out_tensor.dtype != DType::fp64 && !(out_tensor.dtype == DType::fp32 && sizeof(T) == 4);
     T* out_data = data_[static_cast<size_t>(e.out.tensor)].data();
     const int64_t out_step = inner_reduced ? 0 : inner_stride(out);
@@ -183,6 +187,7 @@ class Executor {
 
     do {
       std::fill(acc.begin(), acc.end(), identity<T>(e.reduce));
+      std::fill(acc_exact.begin(), acc_exact.end(), 0.0);
       do {
         for (size_t i = 0; i < np; ++i) {
           const Node& node = e.program[i];
@@ -216,6 +221,8 @@ class Executor {
         const Value<T> r = values[np - 1];
         if (!reduces) {
           for (int64_t k = 0; k < n; ++k) acc[static_cast<size_t>(k)] = r.at(k);
+        } else if (exact) {
+          for (int64_t k = 0; k < n; ++k) acc_exact[inner_reduced ? 0 : static_cast<size_t>(k)] += static_cast<double>(r.at(k));
         } else if (inner_reduced) {
           T row = identity<T>(e.reduce);
           if (r.varying()) {
@@ -230,7 +237,9 @@ class Executor {
       } while (advance(red_vars));
       T* dst = out_data + offset(out);
       for (size_t k = 0; k < acc.size(); ++k)
-        dst[static_cast<int64_t>(k) * out_step] = round ? static_cast<T>(round_to(out_tensor.dtype, acc[k])) : acc[k];
+        dst[static_cast<int64_t>(k) * out_step] = exact   ? static_cast<T>(round_to(out_tensor.dtype, acc_exact[k]))
+                                                  : round ? static_cast<T>(round_to(out_tensor.dtype, acc[k]))
+                                                          : acc[k];
     } while (advance(outer_vars));
   }
 
@@ -248,10 +257,33 @@ std::vector<double> random_values(const std::string& name, int64_t elements, uin
   return out;
 }
 
+namespace {
+
+// Channels spread evenly along the tensor's outlier rank (every extent/outlier_channels-th index, from 0) are
+// scaled by outlier_scale: the systematic large activation columns LLM.int8() is about.
+void plant_outliers(const Cascade& c, const Tensor& t, std::vector<double>& v) {
+  const int64_t channels = static_cast<int64_t>(c.param("outlier_channels")->value);
+  if (channels <= 0) return;
+  const double scale = c.param("outlier_scale")->value;
+  const int64_t extent = t.ranks[static_cast<size_t>(t.outlier_rank)].extent;
+  const int64_t stride = t.strides()[static_cast<size_t>(t.outlier_rank)];
+  const int64_t every = std::max<int64_t>(1, extent / channels);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const int64_t index = static_cast<int64_t>(i) / stride % extent;
+    if (index % every == 0 && index / every < channels) v[i] *= scale;
+  }
+}
+
+}  // namespace
+
 TensorValues random_inputs(const Cascade& c, uint64_t seed) {
   TensorValues out;
   for (const Tensor& t : c.tensors)
-    if (t.is_input()) out[t.name] = random_values(t.name, t.elements(), seed);
+    if (t.is_input()) {
+      std::vector<double> v = random_values(t.name, t.elements(), seed);
+      if (t.outlier_rank >= 0) plant_outliers(c, t, v);
+      out[t.name] = std::move(v);
+    }
   return out;
 }
 
@@ -263,13 +295,20 @@ TensorValues evaluate(const Cascade& c, const TensorValues& inputs, const EvalOp
 ErrorStats compare_values(const std::vector<double>& a, const std::vector<double>& reference) {
   if (a.size() != reference.size()) throw InternalError("compare_values: sizes differ");
   ErrorStats s;
+  double abs_sum = 0, ref_sum = 0, signal = 0, noise = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     const double err = std::fabs(a[i] - reference[i]);
+    abs_sum += err;
+    ref_sum += std::fabs(reference[i]);
+    signal += reference[i] * reference[i];
+    noise += err * err;
     const double rel = err / std::max(std::fabs(reference[i]), static_cast<double>(std::numeric_limits<float>::min()));
     // NaN must not hide: a NaN error counts as infinite.
     s.max_abs_err = std::max(s.max_abs_err, std::isnan(err) ? INFINITY : err);
     s.max_rel_err = std::max(s.max_rel_err, std::isnan(rel) ? INFINITY : rel);
   }
+  s.mean_rel_err = abs_sum == 0 ? 0.0 : ref_sum == 0 ? INFINITY : abs_sum / ref_sum;
+  s.snr_db = noise == 0 ? INFINITY : std::isnan(noise) ? -INFINITY : 10 * std::log10(signal / noise);
   return s;
 }
 

@@ -28,6 +28,8 @@ TensorValues evaluate(const Cascade& c, const TensorValues& inputs, const EvalOp
 struct ErrorStats {
   double max_abs_err = 0;
   double max_rel_err = 0;  // max |a-b| / max(|b|, smallest normal fp32)
+  double mean_rel_err = 0;  // mean |a-b| / mean |b|: relative L1 error, robust to outputs near zero
+  double snr_db = 0;        // 10 log10(sum b^2 / sum (a-b)^2); infinite when equal
 };
 ErrorStats compare_values(const std::vector<double>& a, const std::vector<double>& reference);
 

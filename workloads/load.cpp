@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -23,12 +24,15 @@ struct OpInfo {
   std::string_view name;
   Op op;
   int arity;
+  int max_arity = 0;  // quantize and dequantize take an optional zero point
 };
 
 constexpr OpInfo kFunctions[] = {
     {"max", Op::max, 2},   {"min", Op::min, 2},   {"exp", Op::exp, 1},   {"neg", Op::neg, 1},
     {"sqrt", Op::sqrt, 1}, {"rsqrt", Op::rsqrt, 1}, {"relu", Op::relu, 1}, {"gelu", Op::gelu, 1},
-    {"silu", Op::silu, 1}, {"reciprocal", Op::reciprocal, 1},
+    {"silu", Op::silu, 1}, {"reciprocal", Op::reciprocal, 1}, {"abs", Op::abs, 1}, {"gt", Op::gt, 2},
+    {"log2", Op::log2, 1}, {"exp2", Op::exp2, 1}, {"ceil", Op::ceil, 1},
+    {"quantize", Op::quantize, 2, 3}, {"dequantize", Op::dequantize, 2, 3},
 };
 
 std::string function_names() {
@@ -169,6 +173,7 @@ class Loader {
     const auto einsums = top.optional("einsums");
     const auto init = top.optional("init");
     const auto kernel = top.optional("kernel");
+    const auto reference = top.optional("reference");
     top.finish();  // a misspelt key is reported as such, not as the key it should have been
     cascade_.name = name.as_string();
     if (description) cascade_.description = description->as_string();
@@ -180,6 +185,10 @@ class Loader {
     read_einsums(*einsums);
     if (init) read_init(*init);
     if (kernel) read_kernel(*kernel);
+    if (reference) {
+      cascade_.reference = (std::filesystem::path(cascade_.file).parent_path() / reference->as_string()).lexically_normal().string();
+      if (!std::filesystem::exists(cascade_.reference)) reference->fail(fmt::format("no such workload file: {}", cascade_.reference));
+    }
 
     infer_shapes();
     compile();
@@ -306,6 +315,14 @@ class Loader {
       }
       if (auto d = fields.optional("dtype")) t.dtype = dtype_of(*d);
       if (auto o = fields.optional("output")) t.output = o->as_bool();
+      if (auto o = fields.optional("outliers")) {
+        const std::string rank = o->as_string();
+        const auto it = std::find_if(t.ranks.begin(), t.ranks.end(), [&](const Rank& r) { return r.name == rank; });
+        if (it == t.ranks.end()) o->fail(fmt::format("'{}' is not one of the tensor's ranks", rank));
+        for (const char* needed : {"outlier_channels", "outlier_scale"})
+          if (!param(needed)) o->fail(fmt::format("planted outliers need the params outlier_channels and outlier_scale (no '{}')", needed));
+        t.outlier_rank = static_cast<int>(it - t.ranks.begin());
+      }
       fields.finish();
       tensor_yaml_.emplace(name, value);
       cascade_.tensors.push_back(std::move(t));
@@ -737,12 +754,23 @@ class Loader {
           if (x.name == "sum") fail_at(p, x.col, "sum(...) is a reduction: write 'sum(i) EXPR' as the whole right-hand side");
           fail_at(p, x.col, fmt::format("unknown operator '{}' (known: {})", x.name, function_names()));
         }
-        if (static_cast<int>(x.args.size()) != f->arity)
-          fail_at(p, x.col, fmt::format("'{}' takes {} argument{}, got {}", x.name, f->arity, f->arity == 1 ? "" : "s", x.args.size()));
+        const int args = static_cast<int>(x.args.size());
+        if (args < f->arity || args > std::max(f->arity, f->max_arity))
+          fail_at(p, x.col, fmt::format("'{}' takes {}{} argument{}, got {}", x.name, f->arity, f->max_arity ? fmt::format(" or {}", f->max_arity) : "",
+                                        f->arity == 1 && !f->max_arity ? "" : "s", args));
         n.op = f->op;
         n.a = compile_expr(p, x.args[0], e);
-        if (f->arity == 2) n.b = compile_expr(p, x.args[1], e);
-        return emit(e, n);
+        if (args >= 2) n.b = compile_expr(p, x.args[1], e);
+        if (args == 3 && f->op == Op::dequantize) {  // dequantize(q, s, z) = (q - z) * s
+          Node sub{Op::sub, n.a, compile_expr(p, x.args[2], e)};
+          n.a = emit(e, sub);
+        }
+        const int node = emit(e, n);
+        if (args == 3 && f->op == Op::quantize) {  // quantize(x, s, z) = x / s + z
+          Node add{Op::add, node, compile_expr(p, x.args[2], e)};
+          return emit(e, add);
+        }
+        return node;
       }
       case Expr::Kind::reduce: fail_at(p, x.col, "a reduction must be the whole right-hand side of the Einsum");
     }
@@ -975,6 +1003,13 @@ std::string_view op_name(Op op) {
     case Op::gelu: return "gelu";
     case Op::silu: return "silu";
     case Op::reciprocal: return "reciprocal";
+    case Op::abs: return "abs";
+    case Op::gt: return "compare";
+    case Op::log2: return "log2";
+    case Op::exp2: return "exp2";
+    case Op::ceil: return "ceil";
+    case Op::quantize: return "quantize";
+    case Op::dequantize: return "dequantize";
   }
   return "?";
 }

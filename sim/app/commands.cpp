@@ -361,7 +361,7 @@ int run_arch(const ArchArgs& args) {
 int run_eval(const EvalArgs& args) {
   WorkloadOverrides overrides = args.workload.overrides();
   // With --compare, one command line feeds two workloads: a --set applies to those that have the param.
-  overrides.skip_unknown = !args.compare.empty();
+  overrides.skip_unknown = !args.compare.empty() || args.compare_reference;
   const Cascade c = load_cascade(args.workload.file, overrides);
   TensorValues inputs = random_inputs(c, args.seed);
   if (!args.inputs_dir.empty()) {
@@ -407,8 +407,18 @@ int run_eval(const EvalArgs& args) {
   std::string text = fmt::format("{}: evaluated with seed {}, {} arithmetic{}\n", c.name, args.seed, args.accum, args.ideal ? ", ideal storage" : "");
   text += table(rows);
 
-  if (!args.compare.empty()) {
-    const Cascade other = load_cascade(args.compare, overrides);
+  // --compare-reference: the workload's `reference:` is the oracle, with this workload's params where it has them.
+  std::string compare_file = args.compare;
+  WorkloadOverrides other_overrides = overrides;
+  if (args.compare_reference) {
+    if (c.reference.empty()) throw UserError(SourceLoc{c.file}, "reference", "--compare-reference: the workload names no `reference:` workload");
+    compare_file = c.reference;
+    other_overrides.skip_unknown = true;
+    for (const Param& p : c.params)
+      if (!p.inferred) other_overrides.params.emplace(other_overrides.params.begin(), p.name, fmt::format("{}", p.value));
+  }
+  if (!compare_file.empty()) {
+    const Cascade other = load_cascade(compare_file, other_overrides);
     for (const auto& [name, value] : overrides.params) {
       const Param* here = c.param(name);
       const Param* there = other.param(name);
@@ -420,24 +430,27 @@ int run_eval(const EvalArgs& args) {
       if (!t.is_input()) continue;
       auto it = inputs.find(t.name);
       if (it != inputs.end() && c.tensor_index(t.name) >= 0 && shape_of(c.tensor(t.name)) != shape_of(t))
-        throw UserError(SourceLoc{args.compare}, "tensors." + t.name, fmt::format("input '{}' has shape {} here but {} in {}", t.name, shape_text(t), shape_text(c.tensor(t.name)), c.file));
+        throw UserError(SourceLoc{compare_file}, "tensors." + t.name, fmt::format("input '{}' has shape {} here but {} in {}", t.name, shape_text(t), shape_text(c.tensor(t.name)), c.file));
       other_inputs[t.name] = it != inputs.end() ? it->second : random_values(t.name, t.elements(), args.seed);
     }
     const TensorValues other_values = evaluate(other, other_inputs, options);
     Json compare = Json::object();
-    rows = {{"output", "max_abs_err", "max_rel_err"}};
+    rows = {{"output", "max_abs_err", "max_rel_err", "mean_rel_err", "snr_db"}};
     for (const Tensor& t : c.tensors) {
       const int o = other.tensor_index(t.name);
       if (!t.output || o < 0 || !other.tensors[static_cast<size_t>(o)].output) continue;
       if (shape_of(t) != shape_of(other.tensors[static_cast<size_t>(o)]))
-        throw UserError(SourceLoc{args.compare}, "tensors." + t.name, fmt::format("output '{}' has another shape than in {}", t.name, c.file));
-      const ErrorStats s = compare_values(other_values.at(t.name), values.at(t.name));
-      compare[t.name] = Json{{"max_abs_err", s.max_abs_err}, {"max_rel_err", s.max_rel_err}};
-      rows.push_back({t.name, fmt::format("{:.3e}", s.max_abs_err), fmt::format("{:.3e}", s.max_rel_err)});
+        throw UserError(SourceLoc{compare_file}, "tensors." + t.name, fmt::format("output '{}' has another shape than in {}", t.name, c.file));
+      // The oracle: the reference workload with --compare-reference, else this one.
+      const ErrorStats s = args.compare_reference ? compare_values(values.at(t.name), other_values.at(t.name))
+                                                  : compare_values(other_values.at(t.name), values.at(t.name));
+      compare[t.name] = Json{{"max_abs_err", s.max_abs_err}, {"max_rel_err", s.max_rel_err}, {"mean_rel_err", s.mean_rel_err}, {"snr_db", s.snr_db}};
+      rows.push_back({t.name, fmt::format("{:.3e}", s.max_abs_err), fmt::format("{:.3e}", s.max_rel_err), fmt::format("{:.3e}", s.mean_rel_err),
+                      fmt::format("{:.1f}", s.snr_db)});
     }
-    if (compare.empty()) throw UserError(SourceLoc{args.compare}, "", fmt::format("shares no output tensor with {}", c.file));
-    j["compare"] = compare;
-    text += fmt::format("compared with {} ({}), same inputs:\n", other.name, args.compare) + table(rows);
+    if (compare.empty()) throw UserError(SourceLoc{compare_file}, "", fmt::format("shares no output tensor with {}", c.file));
+    j[args.compare_reference ? "reference" : "compare"] = compare;
+    text += fmt::format("{} {} ({}), same inputs:\n", args.compare_reference ? "against its reference" : "compared with", other.name, compare_file) + table(rows);
   }
   if (args.workload.json) std::cout << j.dump(2) << '\n';
   else std::cout << text;

@@ -34,6 +34,7 @@ struct EvalArgs {
   WorkloadArgs workload;
   uint64_t seed = 1;
   std::string compare;     // another workload file
+  bool compare_reference = false;  // compare against the workload's `reference:`
   std::string out_dir;     // write outputs as .npy
   std::string inputs_dir;  // read inputs from NAME.npy
   std::string accum = "fp32";

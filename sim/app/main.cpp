@@ -54,6 +54,9 @@ int sc_main(int argc, char** argv) {
   eval->add_option("--seed", eval_args.seed, "Seed of the random inputs")->capture_default_str();
   eval->add_option("--compare", eval_args.compare, "Run this workload too, on the same inputs, and compare the outputs they share")
       ->type_name("FILE");
+  eval->add_flag("--compare-reference", eval_args.compare_reference,
+                 "Run the workload's `reference:` (its fp32 counterpart) on the same inputs and params; report the errors against it")
+      ->excludes(eval->get_option("--compare"));
   eval->add_option("--out", eval_args.out_dir, "Write each output tensor to DIR/NAME.npy")->type_name("DIR");
   eval->add_option("--inputs", eval_args.inputs_dir, "Read each input tensor from DIR/NAME.npy instead of drawing it")->type_name("DIR");
   eval->add_option("--accum", eval_args.accum, "Arithmetic and accumulation precision")

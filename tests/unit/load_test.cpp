@@ -105,14 +105,14 @@ TEST(Load, ErrorsNameFileLineColumnAndKey) {
   EXPECT_EQ(test::load_error("version: 1\nname: x\nparams: {N: 4}\ntensors:\n  A: {ranks: [N]}\n  Z: {ranks: [N], output: true}\n"
                              "einsums:\n  - Z[n] = QQ[n] + A[n]\n"),
             f + ":8:12: error: undefined tensor 'QQ'\n    - Z[n] = QQ[n] + A[n]\n             ^");
-  EXPECT_EQ(test::load_error("version: 1\nname: x\ntensorz: {}\n"), f + ":3:1: error: tensorz: unknown key (expected one of: version, name, description, params, dtype, tensors, einsums, init, kernel)");
+  EXPECT_EQ(test::load_error("version: 1\nname: x\ntensorz: {}\n"), f + ":3:1: error: tensorz: unknown key (expected one of: version, name, description, params, dtype, tensors, einsums, init, kernel, reference)");
 }
 
 TEST(Load, QuotedEinsumsPointInsideTheQuotes) {
   const std::string f = test::temp_file("bad.yaml", "");
   EXPECT_EQ(test::load_error("version: 1\nname: x\nparams: {N: 4}\ntensors:\n  A: {ranks: [N]}\n  Z: {ranks: [N], output: true}\n"
                              "einsums:\n  - \"Z[n] = foo(A[n])\"\n"),
-            f + ":8:13: error: unknown operator 'foo' (known: max, min, exp, neg, sqrt, rsqrt, relu, gelu, silu, reciprocal)\n"
+            f + ":8:13: error: unknown operator 'foo' (known: max, min, exp, neg, sqrt, rsqrt, relu, gelu, silu, reciprocal, abs, gt, log2, exp2, ceil, quantize, dequantize)\n"
                 "    - \"Z[n] = foo(A[n])\"\n              ^");
 }
 

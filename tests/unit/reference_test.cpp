@@ -105,17 +105,18 @@ TEST(ReferenceAttention, TinyCaseByHand) {
   }
 }
 
+struct AttentionCase {
+  const char* name;
+  AttentionShape s;
+  int64_t tile_m;
+};
+
 // Naive (3-pass) and tiled (1-pass, online) softmax agree to fp32 rounding: outputs are convex combinations of
 // values in [-1, 1], and the two differ only in where exponentials are rescaled and sums rounded (at most
 // 1.0e-6 apart over 500 seeds; a wrong mask, head or tile boundary moves outputs by 1e-2 or more).
 TEST(ReferenceAttention, NaiveAndTiledAgree) {
   std::mt19937_64 rng(seed());
-  struct Case {
-    const char* name;
-    AttentionShape s;
-    int64_t tile_m;
-  };
-  const Case cases[] = {
+  const AttentionCase cases[] = {
       {"MHA", {2, 2, 2, 64, 48, 16, 8}, 16},
       {"GQA", {1, 4, 2, 96, 32, 16, 16}, 32},
       {"MQA", {1, 3, 1, 64, 20, 8, 4}, 8},
@@ -127,7 +128,7 @@ TEST(ReferenceAttention, NaiveAndTiledAgree) {
       {"tile_m = 1", {1, 2, 2, 33, 5, 4, 4}, 1},
       {"tile_m > M", {1, 2, 2, 33, 5, 4, 4}, 64},
   };
-  for (const Case& c : cases) {
+  for (const AttentionCase& c : cases) {
     const AttentionData d = random_attention(c.s, rng);
     EXPECT_LE(max_abs_diff(naive(d), tiled(d, c.tile_m)), 4e-6) << c.name;
   }
@@ -485,12 +486,7 @@ TEST(ReferenceCuda, DeviceName) {
 TEST(ReferenceCuda, AttentionMatchesCpu) {
   REQUIRE_CUDA();
   std::mt19937_64 rng(seed());
-  struct Case {
-    const char* name;
-    AttentionShape s;
-    int64_t tile_m;
-  };
-  const Case cases[] = {
+  const AttentionCase cases[] = {
       {"M=P=512 H=4 KH=2", {1, 4, 2, 512, 512, 64, 64}, 128},
       {"M=P=512 H=4 KH=2 causal", {1, 4, 2, 512, 512, 64, 64, true}, 128},
       {"MHA, M not a multiple of tile_m", {2, 2, 2, 300, 70, 32, 16}, 64},
@@ -498,7 +494,7 @@ TEST(ReferenceCuda, AttentionMatchesCpu) {
       {"decode P=1", {3, 8, 2, 1000, 1, 64, 64}, 256},
       {"tile_m = 1", {1, 2, 1, 40, 8, 8, 8}, 1},
   };
-  for (const Case& c : cases) {
+  for (const AttentionCase& c : cases) {
     const AttentionData d = random_attention(c.s, rng);
     EXPECT_LE(max_abs_diff(naive(d, Backend::cuda), naive(d)), 1e-5) << c.name << ", naive";
     EXPECT_LE(max_abs_diff(tiled(d, c.tile_m, Backend::cuda), tiled(d, c.tile_m)), 1e-5) << c.name << ", tiled";

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tests/unit/test_util.hpp"
@@ -140,6 +141,71 @@ TEST(Numerics, Fp8AndFp4FollowOcp) {
   for (double x = -8; x <= 8; x += 0.125) {
     const double y = std::fabs(round_to(DType::fp4_e2m1, x));
     EXPECT_TRUE(y == 0 || y == 0.5 || y == 1 || y == 1.5 || y == 2 || y == 3 || y == 4 || y == 6) << x;
+  }
+}
+
+// Every finite value a float format can hold, decoded from its bit codes (sign, exponent, fraction; subnormals
+// at the smallest exponent), written here from the format definitions rather than from dtype.cpp.
+std::vector<double> finite_values(int exponent_bits, int fraction_bits, bool ieee_specials, bool e4m3_nan) {
+  const int bias = (1 << (exponent_bits - 1)) - 1;
+  std::vector<double> out;
+  for (int code = 0; code < (1 << (1 + exponent_bits + fraction_bits)); ++code) {
+    const int fraction = code & ((1 << fraction_bits) - 1);
+    const int exponent = (code >> fraction_bits) & ((1 << exponent_bits) - 1);
+    const bool negative = code >> (exponent_bits + fraction_bits);
+    if (ieee_specials && exponent == (1 << exponent_bits) - 1) continue;                                 // inf, NaN
+    if (e4m3_nan && exponent == (1 << exponent_bits) - 1 && fraction == (1 << fraction_bits) - 1) continue;  // NaN
+    const double m = exponent == 0 ? fraction * std::ldexp(1.0, -fraction_bits) : 1 + fraction * std::ldexp(1.0, -fraction_bits);
+    const double v = std::ldexp(m, (exponent == 0 ? 1 : exponent) - bias);
+    out.push_back(negative ? -v : v);
+  }
+  return out;
+}
+
+TEST(Numerics, EveryRepresentableValueRoundTrips) {
+  struct Format {
+    DType t;
+    int e, f;
+    bool ieee, e4m3;
+    double largest;
+  };
+  const Format formats[] = {{DType::bf16, 8, 7, true, false, 0x1.fep127},   {DType::fp16, 5, 10, true, false, 65504},
+                            {DType::fp8_e4m3, 4, 3, false, true, 448},      {DType::fp8_e5m2, 5, 2, true, false, 57344},
+                            {DType::fp4_e2m1, 2, 1, false, false, 6}};
+  for (const Format& f : formats) {
+    const std::vector<double> values = finite_values(f.e, f.f, f.ieee, f.e4m3);
+    double top = 0;
+    for (double v : values) {
+      EXPECT_EQ(round_to(f.t, v), v) << dtype_name(f.t) << " " << v;
+      top = std::max(top, v);
+    }
+    EXPECT_EQ(top, f.largest) << dtype_name(f.t);
+    // Between two neighbours, the midpoint goes to the one with the even code (bit 0 clear).
+    std::vector<double> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());  // +0 and -0
+    for (size_t i = 1; i < sorted.size(); ++i) {
+      const double lo = sorted[i - 1], hi = sorted[i], mid = (lo + hi) / 2;
+      const double got = round_to(f.t, mid);
+      ASSERT_TRUE(got == lo || got == hi) << dtype_name(f.t) << " " << mid;
+      // The even neighbour: the one whose magnitude's last fraction bit is 0.
+      const double mag = std::fabs(got == lo ? lo : hi);
+      const double other = std::fabs(got == lo ? hi : lo);
+      const auto last_bit = [&](double v) {
+        if (v == 0) return 0;
+        int exp2 = 0;
+        const double m = std::frexp(v, &exp2);  // v = m * 2^exp2, m in [0.5, 1)
+        const int min_exp = 3 - (1 << (f.e - 1));  // the smallest normal, 2^(1 - bias), is 0.5 * 2^min_exp
+        const int shift = f.f + 1 - std::max(0, min_exp - exp2);
+        return static_cast<int>(std::ldexp(m, shift)) & 1;
+      };
+      ASSERT_EQ(last_bit(mag), 0) << dtype_name(f.t) << " midpoint " << mid << " of " << lo << ", " << hi << " went to " << got
+                                  << " (other " << other << ")";
+    }
+  }
+  for (DType t : {DType::int8, DType::int4, DType::uint4}) {
+    const double lo = t == DType::int8 ? -128 : t == DType::int4 ? -8 : 0, hi = t == DType::int8 ? 127 : t == DType::int4 ? 7 : 15;
+    for (double v = lo; v <= hi; ++v) EXPECT_EQ(round_to(t, v), v) << dtype_name(t);
   }
 }
 

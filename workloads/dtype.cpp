@@ -71,6 +71,7 @@ std::string dtype_names() {
 
 int64_t dtype_bits(DType t) { return format_of(t).bits; }
 bool dtype_is_integer(DType t) { return format_of(t).integer; }
+int dtype_fraction_bits(DType t) { return format_of(t).mantissa_bits; }
 
 int64_t bytes_for(DType t, int64_t elements) { return (elements * dtype_bits(t) + 7) / 8; }
 

@@ -15,6 +15,7 @@ std::optional<DType> parse_dtype(std::string_view name);
 std::string dtype_names();  // for error messages
 int64_t dtype_bits(DType t);
 bool dtype_is_integer(DType t);
+int dtype_fraction_bits(DType t);  // floats: explicit fraction bits (bf16 7, fp32 23); 0 for integers
 // Bytes of `elements` values as stored and moved: 4-bit types pack two to a byte.
 int64_t bytes_for(DType t, int64_t elements);
 

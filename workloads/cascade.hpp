@@ -140,6 +140,10 @@ struct WorkloadOverrides {
 // Parses, infers and checks a workload file; throws UserError on bad input.
 Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides = {});
 
+// The workload's `reference:`, with the workload's params where the reference has the same (so both see the
+// same shapes and inputs) and then `overrides`. Throws UserError when it names none.
+Cascade load_reference(const Cascade& c, const WorkloadOverrides& overrides = {});
+
 std::string_view op_name(Op op);
 
 // The arithmetic of a map operator (b is ignored by unary ones); one definition for constant folding and

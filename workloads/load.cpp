@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <ranges>
 #include <set>
 
 #include "common/yaml.hpp"
@@ -223,9 +224,7 @@ class Loader {
     k.name = name->as_string();
     const auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k.name; });
     if (kind == kinds.end()) {
-      std::string names;
-      for (const auto& e : kinds) names += (names.empty() ? "" : ", ") + e.first;
-      name->fail(fmt::format("unknown reference kernel '{}' (known: {})", k.name, names));
+      name->fail(fmt::format("unknown reference kernel '{}' (known: {})", k.name, fmt::join(kinds | std::views::keys, ", ")));
     }
     for (const auto& [role, tensor] : kind->second) k.tensors[role] = tensor;
     std::map<std::string, YNode> where;  // roles the file names a tensor for
@@ -234,9 +233,7 @@ class Loader {
       for (const auto& [role, value] : roles.entries()) {
         where.emplace(role, value);
         if (!k.tensors.count(role)) {
-          std::string names;
-          for (const auto& e : kind->second) names += (names.empty() ? "" : ", ") + e.first;
-          value.fail(fmt::format("kernel '{}' has no role '{}' (roles: {})", k.name, role, names));
+          value.fail(fmt::format("kernel '{}' has no role '{}' (roles: {})", k.name, role, fmt::join(kind->second | std::views::keys, ", ")));
         }
         k.tensors[role] = value.as_string();
       }
@@ -1015,5 +1012,14 @@ std::string_view op_name(Op op) {
 }
 
 Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides) { return Loader(file, overrides).load(); }
+
+Cascade load_reference(const Cascade& c, const WorkloadOverrides& overrides) {
+  if (c.reference.empty()) throw UserError(SourceLoc{c.file}, "reference", "the workload names no `reference:` workload");
+  WorkloadOverrides o = overrides;
+  o.skip_unknown = true;
+  for (const Param& p : c.params)
+    if (!p.inferred) o.params.emplace(o.params.begin(), p.name, fmt::format("{}", p.value));
+  return load_cascade(c.reference, o);
+}
 
 }  // namespace einsim

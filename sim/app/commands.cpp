@@ -407,18 +407,10 @@ int run_eval(const EvalArgs& args) {
   std::string text = fmt::format("{}: evaluated with seed {}, {} arithmetic{}\n", c.name, args.seed, args.accum, args.ideal ? ", ideal storage" : "");
   text += table(rows);
 
-  // --compare-reference: the workload's `reference:` is the oracle, with this workload's params where it has them.
-  std::string compare_file = args.compare;
-  WorkloadOverrides other_overrides = overrides;
-  if (args.compare_reference) {
-    if (c.reference.empty()) throw UserError(SourceLoc{c.file}, "reference", "--compare-reference: the workload names no `reference:` workload");
-    compare_file = c.reference;
-    other_overrides.skip_unknown = true;
-    for (const Param& p : c.params)
-      if (!p.inferred) other_overrides.params.emplace(other_overrides.params.begin(), p.name, fmt::format("{}", p.value));
-  }
-  if (!compare_file.empty()) {
-    const Cascade other = load_cascade(compare_file, other_overrides);
+  // --compare-reference: the workload's `reference:` is the oracle.
+  const std::string compare_file = args.compare_reference ? c.reference : args.compare;
+  if (args.compare_reference || !compare_file.empty()) {
+    const Cascade other = args.compare_reference ? load_reference(c, overrides) : load_cascade(compare_file, overrides);
     for (const auto& [name, value] : overrides.params) {
       const Param* here = c.param(name);
       const Param* there = other.param(name);

@@ -1,6 +1,5 @@
 // Quantized layers in the cascade language: quantize/dequantize, exact integer accumulation, planted outliers,
 // and the library's quantized GEMMs against their fp32 references.
-#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,10 +17,7 @@ ErrorStats against_reference(const std::string& file, std::vector<std::pair<std:
   WorkloadOverrides o;
   o.params = params;
   const Cascade q = load_cascade(file, o);
-  for (const Param& p : q.params)
-    if (!p.inferred) o.params.emplace_back(p.name, fmt::format("{}", p.value));
-  o.skip_unknown = true;
-  const Cascade ref = load_cascade(q.reference, o);
+  const Cascade ref = load_reference(q, o);
   const TensorValues inputs = random_inputs(q, seed);
   const TensorValues a = evaluate(q, inputs, {});
   const TensorValues b = evaluate(ref, inputs, {});

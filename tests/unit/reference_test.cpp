@@ -105,6 +105,15 @@ TEST(ReferenceAttention, TinyCaseByHand) {
   }
 }
 
+// A[M,K] B[K,N] in fp64, k in order: exact for the inputs the GEMM tests choose.
+std::vector<double> gemm_fp64(const std::vector<float>& a, const std::vector<float>& b, int64_t M, int64_t N, int64_t K) {
+  std::vector<double> c(sz(M, N), 0.0);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j)
+      for (int64_t k = 0; k < K; ++k) c[sz(i * N + j)] += static_cast<double>(a[sz(i * K + k)]) * static_cast<double>(b[sz(k * N + j)]);
+  return c;
+}
+
 struct AttentionCase {
   const char* name;
   AttentionShape s;
@@ -184,12 +193,8 @@ TEST(ReferenceGemm, RoundingIsExactRne) {
   for (float& x : b) x = static_cast<float>(units(rng)) / 16.0f;
   for (DType out : {DType::fp32, DType::bf16, DType::fp16}) {
     std::vector<float> c(sz(M, N)), want(sz(M, N));
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) {
-        double sum = 0;
-        for (int64_t k = 0; k < K; ++k) sum += static_cast<double>(a[sz(i * K + k)]) * static_cast<double>(b[sz(k * N + j)]);
-        want[sz(i * N + j)] = static_cast<float>(round_to(out, sum));
-      }
+    const std::vector<double> sums = gemm_fp64(a, b, M, N, K);
+    for (size_t i = 0; i < sums.size(); ++i) want[i] = static_cast<float>(round_to(out, sums[i]));
     gemm(out, M, N, K, a.data(), b.data(), c.data());
     expect_identical(c, want, std::string(dtype_name(out)));
   }
@@ -365,12 +370,8 @@ TEST(ReferenceFp8, ScalesApplyAfterTheSum) {
   const std::vector<float> a = e4m3(sz(M, K)), b = e4m3(sz(K, N));
   for (DType out : {DType::fp32, DType::bf16, DType::fp16}) {
     std::vector<float> c(sz(M, N)), want(sz(M, N));
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) {
-        double sum = 0;
-        for (int64_t k = 0; k < K; ++k) sum += static_cast<double>(a[sz(i * K + k)]) * static_cast<double>(b[sz(k * N + j)]);
-        want[sz(i * N + j)] = static_cast<float>(round_to(out, static_cast<float>(1.5 * sum)));
-      }
+    const std::vector<double> sums = gemm_fp64(a, b, M, N, K);
+    for (size_t i = 0; i < sums.size(); ++i) want[i] = static_cast<float>(round_to(out, static_cast<float>(1.5 * sums[i])));
     gemm_fp8_e4m3(out, M, N, K, a.data(), b.data(), 0.5f, 3.0f, c.data());
     expect_identical(c, want, std::string(dtype_name(out)));
   }

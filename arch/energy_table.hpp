@@ -37,7 +37,8 @@ struct Cost {
   std::optional<double> area_um2;  // absent when any entry it names has no area figure
   std::optional<int64_t> bits;     // bits one action moves, when every entry it names is an access figure
 };
-// Throws UserError at `node` when the expression is malformed or names an unknown entry.
-Cost evaluate_cost(const EnergyTable& table, const YNode& node);
+// Throws UserError at `node` when the expression is malformed or names an unknown entry. A compute unit's
+// costs may say "{dtype}" for its dtype's name ("{dtype}_mac" is int8_mac on an int8 array).
+Cost evaluate_cost(const EnergyTable& table, const YNode& node, std::string_view dtype = {});
 
 }  // namespace einsim

@@ -8,12 +8,10 @@
 #include "arch/units/systolic.hpp"
 #include "common/units.hpp"
 #include "common/yaml.hpp"
+#include "workloads/cascade.hpp"
 
 namespace einsim {
 namespace {
-
-// The op kinds a cascade can ask for (workloads' op names plus mac).
-const std::vector<std::string> kOpKinds = {"mac", "add", "mul", "div", "max", "min", "exp", "neg", "sqrt", "rsqrt", "relu", "gelu", "silu", "reciprocal"};
 
 // Sizes and counts of hardware: at least 1, and at most 2^40 so that products of a few stay exact.
 int64_t positive(const YNode& n, const char* what) {
@@ -28,6 +26,22 @@ DType dtype_of(const YNode& n) {
   return *t;
 }
 
+// Ops per PE per cycle: a number, or a map by dtype for PEs that do several narrow ops in the time of one wide
+// one ({bf16: 1, int8: 2, int4: 4}); the array's dtype picks the entry, and every key must be a dtype.
+int64_t ops_per_cycle(const YNode& node, DType dtype) {
+  if (!node.is_map()) return positive(node, "ops_per_cycle");
+  MapReader m(node);
+  std::optional<int64_t> chosen;
+  for (const auto& [key, value] : m.entries()) {
+    const auto t = parse_dtype(key);
+    if (!t) value.fail(fmt::format("unknown dtype '{}' (known: {})", key, dtype_names()));
+    const int64_t n = positive(value, "ops_per_cycle");
+    if (*t == dtype) chosen = n;
+  }
+  if (!chosen) node.fail(fmt::format("ops_per_cycle has no entry for the array's dtype {}", dtype_name(dtype)));
+  return *chosen;
+}
+
 // An access energy whose table figures say how many bits they move must be for this memory's access size.
 Cost access_cost(const EnergyTable& table, const YNode& node, int64_t access_bits, const char* size_key) {
   Cost c = evaluate_cost(table, node);
@@ -36,16 +50,16 @@ Cost access_cost(const EnergyTable& table, const YNode& node, int64_t access_bit
   return c;
 }
 
-std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& node) {
+std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& node, DType dtype) {
   std::map<std::string, OpSpec> ops;
   MapReader reader(node);
   for (const auto& [kind, value] : reader.entries()) {
-    if (std::find(kOpKinds.begin(), kOpKinds.end(), kind) == kOpKinds.end())
-      value.fail(fmt::format("unknown op '{}' (known: {})", kind, fmt::join(kOpKinds, ", ")));
+    if (std::find(op_kinds().begin(), op_kinds().end(), kind) == op_kinds().end())
+      value.fail(fmt::format("unknown op '{}' (known: {})", kind, fmt::join(op_kinds(), ", ")));
     MapReader f(value);
     OpSpec op;
     if (auto l = f.optional("latency_cycles")) op.latency_cycles = positive(*l, "latency_cycles");
-    op.cost = evaluate_cost(table, f.required("energy"));
+    op.cost = evaluate_cost(table, f.required("energy"), dtype_name(dtype));
     f.finish();
     ops[kind] = op;
   }
@@ -103,17 +117,17 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
       else fo->fail(fmt::format("unknown fold_overlap '{}' (none: SCALE-Sim's timing; pipelined: double-buffered folds)", v));
     }
     if (auto r = f.optional("regfile_entries")) p.regfile_entries = positive(*r, "regfile_entries");
-    if (auto o = f.optional("ops_per_cycle")) p.ops_per_cycle = positive(*o, "ops_per_cycle");
-    p.ops = read_ops(table, f.required("ops"));
-    if (auto a = f.optional("pe_area")) p.pe_area = evaluate_cost(table, *a);
+    if (auto o = f.optional("ops_per_cycle")) p.ops_per_cycle = ops_per_cycle(*o, p.dtype);
+    p.ops = read_ops(table, f.required("ops"), p.dtype);
+    if (auto a = f.optional("pe_area")) p.pe_area = evaluate_cost(table, *a, dtype_name(p.dtype));
     c.spec = p;
   } else if (k == "vector_array") {
     VectorArraySpec v;
     v.lanes = positive(f.required("lanes"), "lanes");
     if (auto t = f.optional("dtype")) v.dtype = dtype_of(*t);
     if (auto r = f.optional("regfile_entries")) v.regfile_entries = positive(*r, "regfile_entries");
-    v.ops = read_ops(table, f.required("ops"));
-    if (auto a = f.optional("lane_area")) v.lane_area = evaluate_cost(table, *a);
+    v.ops = read_ops(table, f.required("ops"), v.dtype);
+    if (auto a = f.optional("lane_area")) v.lane_area = evaluate_cost(table, *a, dtype_name(v.dtype));
     c.spec = v;
   } else if (k == "noc") {
     NocSpec n;
@@ -154,6 +168,11 @@ int64_t ComponentSpec::parallelism() const {
   if (auto* p = std::get_if<PeArraySpec>(&spec)) return p->rows * p->cols;
   if (auto* v = std::get_if<VectorArraySpec>(&spec)) return v->lanes;
   return 0;
+}
+
+int64_t ComponentSpec::op_slots() const {
+  if (auto* p = std::get_if<PeArraySpec>(&spec)) return p->rows * p->cols * p->ops_per_cycle;
+  return parallelism();
 }
 
 std::optional<double> ComponentSpec::area_um2() const {

@@ -54,7 +54,7 @@ struct PeArraySpec {
   std::optional<FoldOverlap> fold_overlap;
   DType dtype = DType::bf16;
   int64_t regfile_entries = 0;
-  int64_t ops_per_cycle = 1;  // per PE
+  int64_t ops_per_cycle = 1;  // per PE, at the array's dtype
   std::map<std::string, OpSpec> ops;
   std::optional<Cost> pe_area;
 };
@@ -81,6 +81,7 @@ struct ComponentSpec {
   // The op kinds ("mac", "exp", ...) this component computes; empty for memories.
   const std::map<std::string, OpSpec>* ops() const;
   int64_t parallelism() const;  // PEs or lanes; 0 for memories
+  int64_t op_slots() const;     // ops a unit can start per cycle: parallelism times ops per PE per cycle
   std::optional<double> area_um2() const;
 };
 

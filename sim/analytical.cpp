@@ -52,7 +52,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
           s.energy_by_action_pJ[op.unit][kind] += static_cast<double>(count * n) * spec.cost.energy_pJ;
         }
         work[op.unit] += op_work;
-        es.utilization = op_work / (static_cast<double>(es.cycles) * static_cast<double>(unit.parallelism()));
+        es.utilization = op_work / (static_cast<double>(es.cycles) * static_cast<double>(unit.op_slots()));
         // Operands come from the buffer and results go back to it.
         s.traffic_bytes[program.buffer].read += op.buffer_read_bytes * n;
         s.traffic_bytes[program.buffer].write += op.buffer_write_bytes * n;
@@ -97,7 +97,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   }
   for (const ComponentSpec& c : arch.components) {
     if (!c.ops()) continue;
-    const double par = static_cast<double>(c.parallelism());
+    const double par = static_cast<double>(c.op_slots());
     s.roofline_compute_cycles = std::max(s.roofline_compute_cycles, static_cast<int64_t>(std::ceil(work[c.name] / par)));
     s.utilization[c.name] = s.cycles ? work[c.name] / (static_cast<double>(s.cycles) * par) : 0;
     s.busy_cycles.try_emplace(c.name, 0);

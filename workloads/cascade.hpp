@@ -145,6 +145,8 @@ Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides
 Cascade load_reference(const Cascade& c, const WorkloadOverrides& overrides = {});
 
 std::string_view op_name(Op op);
+// Every op kind an Einsum can count ("mac" and the map operators' names): what a compute unit may list.
+const std::vector<std::string>& op_kinds();
 
 // The arithmetic of a map operator (b is ignored by unary ones); one definition for constant folding and
 // for the interpreter, in the interpreter's precision.

@@ -1011,6 +1011,18 @@ std::string_view op_name(Op op) {
   return "?";
 }
 
+const std::vector<std::string>& op_kinds() {
+  static const std::vector<std::string> kinds = [] {
+    std::vector<std::string> k = {"mac"};
+    for (int o = static_cast<int>(Op::neg); o <= static_cast<int>(Op::dequantize); ++o) {
+      const std::string name(op_name(static_cast<Op>(o)));
+      if (std::find(k.begin(), k.end(), name) == k.end()) k.push_back(name);
+    }
+    return k;
+  }();
+  return kinds;
+}
+
 Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides) { return Loader(file, overrides).load(); }
 
 Cascade load_reference(const Cascade& c, const WorkloadOverrides& overrides) {

@@ -324,9 +324,13 @@ int run_arch(const ArchArgs& args) {
       cj["rows"] = p->rows;
       cj["cols"] = p->cols;
       cj["dataflow"] = dataflow_name(p->dataflow);
+      cj["dtype"] = dtype_name(p->dtype);
+      cj["ops_per_cycle"] = p->ops_per_cycle;
       size = fmt::format("{}x{} {}, {}", p->rows, p->cols, dataflow_name(p->dataflow), dtype_name(p->dtype));
+      if (p->ops_per_cycle > 1) size += fmt::format(", {} ops/PE/cycle", p->ops_per_cycle);
     } else if (auto* v = std::get_if<VectorArraySpec>(&c.spec)) {
       cj["lanes"] = v->lanes;
+      cj["dtype"] = dtype_name(v->dtype);
       size = fmt::format("{} lanes, {}", v->lanes, dtype_name(v->dtype));
     }
     std::string ops;

@@ -519,7 +519,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   s.cycles = controller.end + controller.skipped.cycles;
   s.latency_s = static_cast<double>(s.cycles) / arch.clock_hz;
   for (const auto& [name, unit] : units) {
-    const double par = static_cast<double>(arch.find(name)->parallelism());
+    const double par = static_cast<double>(arch.find(name)->op_slots());
     const double work = s.utilization[name] * static_cast<double>(analytical_cycles) * par;  // PE-cycles, as analytical
     s.utilization[name] = s.cycles ? work / (static_cast<double>(s.cycles) * par) : 0;
     s.busy_cycles[name] = unit->busy + controller.skipped.per_unit[name];

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "mappings/lower.hpp"
 #include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
@@ -79,8 +81,47 @@ TEST(Model, ProgramSizeDoesNotGrowWithSequenceLength) {
   EXPECT_EQ(short_seq.program.groups[0].loops.size(), long_seq.program.groups[0].loops.size());
 }
 
+TEST(Model, ComputeIsChargedAtTheArraysDtype) {
+  // The int8 GEMM with the array at int8 and at bf16: only the MACs change, by exactly the table's ratio, and
+  // the array does two int8 MACs per PE per cycle where it does one bf16 MAC.
+  const Point i8 = evaluate("configs/mappings/quant/int8-gemm.yaml", {}, {{"array.dtype", "int8"}});
+  const Point bf = evaluate("configs/mappings/quant/int8-gemm.yaml", {}, {{"array.dtype", "bf16"}});
+  ASSERT_TRUE(i8.stats.status.ok && bf.stats.status.ok) << i8.stats.status.reason << bf.stats.status.reason;
+  const EnergyTable table = load_energy_table("configs/energy/horowitz-45nm.yaml");
+  const double int8_mac = table.find("int8_mac")->energy_pJ, bf16_mac = table.find("bf16_mac")->energy_pJ;
+  EXPECT_DOUBLE_EQ(int8_mac, 0.2 + 0.1);                 // int8 multiply + int32 add [Horowitz]
+  EXPECT_DOUBLE_EQ(bf16_mac, 0.5289 * 1.1 + 0.9);        // (8/11)^2 of an fp16 multiply + an fp32 add
+  const double macs = 256.0 * 1024 * 1024;               // N x D x O
+  EXPECT_DOUBLE_EQ(i8.stats.energy_by_action_pJ.at("array").at("mac"), macs * int8_mac);
+  EXPECT_DOUBLE_EQ(bf.stats.energy_by_action_pJ.at("array").at("mac"), macs * bf16_mac);
+  EXPECT_DOUBLE_EQ(i8.stats.energy_by_action_pJ.at("array").at("mac") / bf.stats.energy_by_action_pJ.at("array").at("mac"), int8_mac / bf16_mac);
+  for (const char* c : {"vector", "dram", "glb"}) EXPECT_EQ(i8.stats.energy_breakdown_pJ.at(c), bf.stats.energy_breakdown_pJ.at(c)) << c;
+  EXPECT_LT(i8.stats.energy_pJ, bf.stats.energy_pJ);
+  EXPECT_EQ(i8.stats.einsums.at("ACC").cycles, 256 * 1024 * 1024 / (64 * 64 * 2));
+  EXPECT_EQ(bf.stats.einsums.at("ACC").cycles, 256 * 1024 * 1024 / (64 * 64));
+  EXPECT_DOUBLE_EQ(i8.stats.einsums.at("ACC").utilization, 1.0);
+}
+
+TEST(Model, TrafficIsChargedByDtypeWidth) {
+  // The same GEMM with bf16, int8 and int4 operands: A and B move at 2, 1 and 1/2 bytes an element (int4
+  // packed two to a byte); Z stays fp32.
+  std::ifstream in("configs/workloads/gemm.yaml");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const auto& [dtype, halves] : std::vector<std::pair<std::string, int64_t>>{{"bf16", 4}, {"int8", 2}, {"int4", 1}}) {
+    std::string w = text;
+    for (size_t at = 0; (at = w.find("dtype: bf16", at)) != std::string::npos; at += 7) w.replace(at, 11, "dtype: " + dtype);
+    const std::string file = test::temp_file("gemm-" + dtype + ".yaml", w);
+    DesignPoint p = load_design_point("configs/mappings/gemm-systolic-ws.yaml", {}, {}, "", file);
+    const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
+    ASSERT_TRUE(s.status.ok) << s.status.reason;
+    EXPECT_EQ(s.traffic_bytes.at("dram").read, (256 * 64 + 64 * 512) * halves / 2) << dtype;
+    EXPECT_EQ(s.traffic_bytes.at("dram").write, 256 * 512 * 4) << dtype;
+  }
+}
+
 TEST(Model, InvariantsHoldOnEveryMapping) {
-  for (const auto& entry : std::filesystem::directory_iterator("configs/mappings")) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator("configs/mappings")) {
+    if (!entry.is_regular_file()) continue;
     for (const std::string seq : {"1024", "4096"}) {
       const std::string f = entry.path().string();
       const bool attention = f.find("attention") != std::string::npos;

@@ -9,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "sim/app/commands.hpp"
+#include "sim/app/cosim.hpp"
 
 namespace einsim {
 const char* git_revision();
@@ -115,6 +116,9 @@ int sc_main(int argc, char** argv) {
       ->allow_extra_args(false);
   arch->add_flag("--json", arch_args.json, "Print one JSON object instead of tables");
 
+  einsim::app::CosimArgs cosim_args;
+  CLI::App* cosim = einsim::app::add_cosim_command(app, cosim_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -129,6 +133,7 @@ int sc_main(int argc, char** argv) {
     if (*gemm) return einsim::app::run_gemm(gemm_args);
     if (*sim) return einsim::app::run_sim(sim_args);
     if (*validate) return einsim::app::run_validate(validate_args);
+    if (*cosim) return einsim::app::run_cosim(cosim_args);
   } catch (const einsim::UserError& e) {
     std::cerr << e.what() << '\n';
     return 2;

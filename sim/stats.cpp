@@ -31,4 +31,34 @@ nlohmann::ordered_json to_json(const Stats& s) {
   return j;
 }
 
+Stats stats_from_json(const nlohmann::ordered_json& j) {
+  Stats s;
+  s.fidelity = j.at("fidelity");
+  s.status = EvalStatus{j.at("status").at("ok"), j.at("status").at("reason")};
+  s.cycles = j.at("cycles");
+  s.latency_s = j.at("latency_s");
+  s.energy_pJ = j.at("energy_pJ");
+  s.area_mm2 = j.at("area_mm2");
+  s.bound = j.at("bound");
+  j.at("utilization").get_to(s.utilization);
+  j.at("busy_cycles").get_to(s.busy_cycles);
+  for (const auto& [level, t] : j.at("traffic_bytes").items()) s.traffic_bytes[level] = Traffic{t.at("read"), t.at("write")};
+  for (const auto& [name, e] : j.at("einsums").items()) {
+    EinsumStats& es = s.einsums[name];
+    es.unit = e.at("unit");
+    es.cycles = e.at("cycles");
+    es.utilization = e.at("utilization");
+    e.at("ops").get_to(es.ops);
+  }
+  j.at("energy_breakdown_pJ").get_to(s.energy_breakdown_pJ);
+  j.at("energy_by_action_pJ").get_to(s.energy_by_action_pJ);
+  j.at("area_breakdown_mm2").get_to(s.area_breakdown_mm2);
+  s.roofline_compute_cycles = j.at("roofline_cycles").at("compute");
+  s.roofline_memory_cycles = j.at("roofline_cycles").at("memory");
+  j.at("stall_cycles").get_to(s.stall_cycles);
+  if (!j.at("gap_vs_analytical").is_null()) s.gap_vs_analytical = j.at("gap_vs_analytical").get<double>();
+  if (!j.at("buffer_conflict_cycles").is_null()) s.buffer_conflict_cycles = j.at("buffer_conflict_cycles").get<int64_t>();
+  return s;
+}
+
 }  // namespace einsim

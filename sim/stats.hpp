@@ -49,5 +49,6 @@ struct Stats {
 };
 
 nlohmann::ordered_json to_json(const Stats& s);
+Stats stats_from_json(const nlohmann::ordered_json& j);  // the inverse of to_json
 
 }  // namespace einsim

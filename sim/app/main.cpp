@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "sim/app/commands.hpp"
 #include "sim/app/cosim.hpp"
+#include "sim/app/sweep.hpp"
 
 namespace einsim {
 const char* git_revision();
@@ -119,6 +120,13 @@ int sc_main(int argc, char** argv) {
   einsim::app::CosimArgs cosim_args;
   CLI::App* cosim = einsim::app::add_cosim_command(app, cosim_args);
 
+  einsim::app::SweepArgs sweep_args;
+  CLI::App* sweep = einsim::app::add_sweep_command(app, sweep_args);
+  einsim::app::MergeArgs merge_args;
+  CLI::App* merge = einsim::app::add_merge_command(app, merge_args);
+  einsim::app::ReportArgs report_args;
+  CLI::App* report = einsim::app::add_report_command(app, report_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -134,6 +142,9 @@ int sc_main(int argc, char** argv) {
     if (*sim) return einsim::app::run_sim(sim_args);
     if (*validate) return einsim::app::run_validate(validate_args);
     if (*cosim) return einsim::app::run_cosim(cosim_args);
+    if (*sweep) return einsim::app::run_sweep_command(sweep_args);
+    if (*merge) return einsim::app::run_merge(merge_args);
+    if (*report) return einsim::app::run_report(report_args);
   } catch (const einsim::UserError& e) {
     std::cerr << e.what() << '\n';
     return 2;

@@ -1,0 +1,225 @@
+#include "sim/sweep/results.hpp"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "common/error.hpp"
+
+namespace einsim {
+
+namespace {
+
+std::string column_name(std::string s) {
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  return s;
+}
+
+std::string quoted(const std::string& column) { return "\"" + column + "\""; }
+
+}  // namespace
+
+Row flatten(const Stats& s) {
+  Row r;
+  auto add = [&](const std::string& name, Cell v) { r.emplace_back(column_name(name), std::move(v)); };
+  add("cycles", s.cycles);
+  add("latency_s", s.latency_s);
+  add("energy_pJ", s.energy_pJ);
+  add("area_mm2", s.area_mm2);
+  add("bound", s.bound);
+  add("roofline_compute_cycles", s.roofline_compute_cycles);
+  add("roofline_memory_cycles", s.roofline_memory_cycles);
+  add("gap_vs_analytical", s.gap_vs_analytical ? Cell(*s.gap_vs_analytical) : Cell());
+  add("buffer_conflict_cycles", s.buffer_conflict_cycles ? Cell(*s.buffer_conflict_cycles) : Cell());
+  for (const auto& [u, v] : s.utilization) add("utilization_" + u, v);
+  for (const auto& [u, v] : s.busy_cycles) add("busy_cycles_" + u, v);
+  for (const auto& [level, t] : s.traffic_bytes) {
+    add("traffic_" + level + "_read", t.read);
+    add("traffic_" + level + "_write", t.write);
+  }
+  for (const auto& [c, pj] : s.energy_breakdown_pJ) add("energy_" + c + "_pJ", pj);
+  for (const auto& [c, actions] : s.energy_by_action_pJ)
+    for (const auto& [a, pj] : actions) add("energy_" + c + "_" + a + "_pJ", pj);
+  for (const auto& [c, mm2] : s.area_breakdown_mm2) add("area_" + c + "_mm2", mm2);
+  for (const auto& [who, causes] : s.stall_cycles)
+    for (const auto& [cause, n] : causes) add("stall_" + who + "_" + cause, n);
+  for (const auto& [name, e] : s.einsums) {
+    add("einsum_" + name + "_unit", e.unit);
+    add("einsum_" + name + "_cycles", e.cycles);
+    add("einsum_" + name + "_utilization", e.utilization);
+    for (const auto& [kind, n] : e.ops) add("einsum_" + name + "_ops_" + kind, n);
+  }
+  return r;
+}
+
+ResultsDb::ResultsDb(const std::string& file) : file_(file) {
+  if (sqlite3_open(file.c_str(), &db_) != SQLITE_OK) {
+    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw UserError(SourceLoc{file}, "-o", "cannot open the results database: " + why);
+  }
+  sqlite3_busy_timeout(db_, 10000);
+  // Each point is its own transaction, on disk when it commits: an interrupted sweep loses no finished point.
+  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+  exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)");
+  exec("CREATE TABLE IF NOT EXISTS results (point INTEGER NOT NULL, fidelity TEXT NOT NULL, PRIMARY KEY (point, fidelity))");
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT name FROM pragma_table_info('results')", -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) columns_.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+}
+
+ResultsDb::~ResultsDb() { sqlite3_close(db_); }
+
+void ResultsDb::exec(const std::string& sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    const std::string why = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw UserError(SourceLoc{file_}, "results", why);
+  }
+}
+
+int64_t ResultsDb::rows() const {
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT COUNT(*) FROM results", -1, &st, nullptr);
+  sqlite3_step(st);
+  const int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
+std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> ResultsDb::keys() const {
+  std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> out;
+  if (std::find(columns_.begin(), columns_.end(), "config_hash") == columns_.end()) return out;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT point, fidelity, config_hash FROM results", -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const auto* h = sqlite3_column_text(st, 2);
+    out.push_back({{sqlite3_column_int64(st, 0), reinterpret_cast<const char*>(sqlite3_column_text(st, 1))},
+                   h ? reinterpret_cast<const char*>(h) : ""});
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+void ResultsDb::put(const Row& row) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& [name, value] : row)
+      if (std::find(columns_.begin(), columns_.end(), name) == columns_.end()) {
+        exec(fmt::format("ALTER TABLE results ADD COLUMN {}", quoted(name)));
+        columns_.push_back(name);
+      }
+    std::string names, marks;
+    for (const auto& [name, value] : row) {
+      names += (names.empty() ? "" : ", ") + quoted(name);
+      marks += marks.empty() ? "?" : ", ?";
+    }
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, fmt::format("INSERT OR REPLACE INTO results ({}) VALUES ({})", names, marks).c_str(), -1, &st, nullptr) != SQLITE_OK)
+      throw UserError(SourceLoc{file_}, "results", sqlite3_errmsg(db_));
+    int i = 1;
+    for (const auto& [name, value] : row) {
+      if (auto* n = std::get_if<int64_t>(&value)) sqlite3_bind_int64(st, i, *n);
+      else if (auto* d = std::get_if<double>(&value)) sqlite3_bind_double(st, i, *d);
+      else if (auto* s = std::get_if<std::string>(&value)) sqlite3_bind_text(st, i, s->c_str(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+      else sqlite3_bind_null(st, i);
+      ++i;
+    }
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) throw UserError(SourceLoc{file_}, "results", sqlite3_errmsg(db_));
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::vector<Row> ResultsDb::all() const {
+  std::vector<Row> out;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT * FROM results ORDER BY point, fidelity", -1, &st, nullptr);
+  const int n = sqlite3_column_count(st);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    Row r;
+    for (int c = 0; c < n; ++c) {
+      Cell v;
+      switch (sqlite3_column_type(st, c)) {
+        case SQLITE_INTEGER: v = static_cast<int64_t>(sqlite3_column_int64(st, c)); break;
+        case SQLITE_FLOAT: v = sqlite3_column_double(st, c); break;
+        case SQLITE_TEXT: v = std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, c))); break;
+        default: break;
+      }
+      r.emplace_back(sqlite3_column_name(st, c), std::move(v));
+    }
+    out.push_back(std::move(r));
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+void ResultsDb::set_meta(const std::string& key, const std::string& value) {
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", -1, &st, nullptr);
+  sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, value.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_step(st);
+  sqlite3_finalize(st);
+}
+
+std::string ResultsDb::meta(const std::string& key) const {
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = ?", -1, &st, nullptr);
+  sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+  std::string v;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return v;
+}
+
+void write_csv(const std::vector<Row>& rows, const std::vector<std::string>& leading, const std::string& file) {
+  std::set<std::string> rest;
+  for (const Row& r : rows)
+    for (const auto& [name, v] : r)
+      if (std::find(leading.begin(), leading.end(), name) == leading.end()) rest.insert(name);
+  std::vector<std::string> columns = leading;
+  columns.insert(columns.end(), rest.begin(), rest.end());
+  const std::string tmp = file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw UserError(SourceLoc{file}, "-o", "cannot write the CSV file");
+    auto field = [](const Cell& v) -> std::string {
+      if (auto* n = std::get_if<int64_t>(&v)) return std::to_string(*n);
+      if (auto* d = std::get_if<double>(&v)) return fmt::format("{}", *d);
+      if (auto* s = std::get_if<std::string>(&v)) {
+        if (s->find_first_of(",\"\n") == std::string::npos) return *s;
+        std::string q = "\"";
+        for (char c : *s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+        return q + "\"";
+      }
+      return "";
+    };
+    for (size_t c = 0; c < columns.size(); ++c) out << (c ? "," : "") << columns[c];
+    out << '\n';
+    for (const Row& r : rows) {
+      std::map<std::string, const Cell*> by_name;
+      for (const auto& [name, v] : r) by_name[name] = &v;
+      for (size_t c = 0; c < columns.size(); ++c) {
+        const auto it = by_name.find(columns[c]);
+        out << (c ? "," : "") << (it == by_name.end() ? "" : field(*it->second));
+      }
+      out << '\n';
+    }
+  }
+  std::rename(tmp.c_str(), file.c_str());
+}
+
+}  // namespace einsim

@@ -1,0 +1,605 @@
+#include "sim/sweep/sweep.hpp"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "common/yaml.hpp"
+#include "mappings/design_point.hpp"
+#include "sim/analytical.hpp"
+#include "sim/sweep/results.hpp"
+
+extern char** environ;
+
+namespace einsim {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Columns a sweep writes besides its axes and the Stats fields.
+const std::vector<std::string> kFixedColumns = {"point", "fidelity", "status", "reason", "config_hash", "einsim_version", "wall_s"};
+
+std::vector<std::string> placeholders(const std::string& s) {
+  std::vector<std::string> out;
+  static const std::regex re(R"(\{([A-Za-z_][A-Za-z0-9_]*)\})");
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator(); ++it) out.push_back((*it)[1]);
+  return out;
+}
+
+std::string substitute(std::string s, const std::map<std::string, std::string>& vars) {
+  for (const auto& [name, value] : vars)
+    for (size_t at = 0; (at = s.find("{" + name + "}", at)) != std::string::npos; at += value.size()) s.replace(at, name.size() + 2, value);
+  return s;
+}
+
+std::vector<std::string> strings(const YNode& node) {
+  std::vector<std::string> out;
+  if (node.is_sequence())
+    for (const YNode& i : node.items()) out.push_back(i.as_string());
+  else
+    out.push_back(node.as_string());
+  return out;
+}
+
+std::map<std::string, std::string> string_map(const YNode& node) {
+  std::map<std::string, std::string> out;
+  MapReader m(node);
+  for (const auto& [k, v] : m.entries()) out[k] = v.as_string();
+  return out;
+}
+
+}  // namespace
+
+SweepSpec load_sweep(const std::string& file) {
+  const YNode root = YNode::load_file(file);
+  MapReader top(root);
+  SweepSpec spec;
+  spec.file = file;
+  read_version(top);
+  spec.name = top.required("name").as_string();
+  if (auto d = top.optional("description")) spec.description = d->as_string();
+  const fs::path dir = fs::path(file).parent_path();
+
+  std::set<std::string> known;  // names a template may use
+  MapReader axes(top.required("axes"));
+  for (const auto& [name, node] : axes.entries()) {
+    if (std::find(kFixedColumns.begin(), kFixedColumns.end(), name) != kFixedColumns.end())
+      node.fail(fmt::format("'{}' names a results column; call the axis something else", name));
+    SweepAxis a;
+    a.name = name;
+    if (node.is_map()) {  // value -> its variables
+      MapReader values(node);
+      for (const auto& [value, vars] : values.entries()) {
+        a.values.push_back(value);
+        a.vars.push_back(vars.is_null() ? std::map<std::string, std::string>{} : string_map(vars));
+      }
+      for (size_t v = 0; v < a.vars.size(); ++v)
+        for (const auto& [var, x] : a.vars[v]) {
+          for (const auto& other : a.vars)
+            if (!other.count(var)) node.fail(fmt::format("every value of '{}' must set '{}' (value '{}' does not)", name, var, a.values[&other - &a.vars[0]]));
+          known.insert(var);
+        }
+    } else {
+      a.values = strings(node);
+      a.vars.resize(a.values.size());
+    }
+    if (a.values.empty()) node.fail(fmt::format("axis '{}' has no values", name));
+    known.insert(name);
+    spec.axes.push_back(std::move(a));
+  }
+  auto axis = [&](const YNode& n) {
+    const std::string name = n.as_string();
+    const auto it = std::find_if(spec.axes.begin(), spec.axes.end(), [&](const SweepAxis& a) { return a.name == name; });
+    if (it == spec.axes.end()) n.fail(fmt::format("no axis named '{}'", name));
+    return it;
+  };
+  if (auto z = top.optional("zip")) {
+    std::set<std::string> zipped;
+    for (const YNode& group : z->items()) {
+      std::vector<std::string> names;
+      for (const YNode& n : group.items()) {
+        const auto a = axis(n);
+        if (!zipped.insert(a->name).second) n.fail(fmt::format("axis '{}' is zipped twice", a->name));
+        if (a->values.size() != axis(group.items()[0])->values.size()) n.fail("zipped axes must have as many values each");
+        names.push_back(a->name);
+      }
+      spec.zips.push_back(names);
+    }
+  }
+  const YNode fidelity = top.required("fidelity");
+  const std::string f = fidelity.as_string();
+  if (f == "analytical" || f == "cycle") spec.fidelities = {f};
+  else if (f == "both") spec.fidelities = {"analytical", "cycle"};
+  else fidelity.fail(fmt::format("unknown fidelity '{}' (analytical, cycle or both)", f));
+
+  auto templated = [&](const YNode& n) {
+    const std::string s = n.as_string();
+    for (const std::string& p : placeholders(s))
+      if (!known.count(p)) n.fail(fmt::format("'{{{}}}' is neither an axis nor a variable of one", p));
+    return s;
+  };
+  auto path = [&](const YNode& n) { return (dir / templated(n)).lexically_normal().string(); };
+  MapReader parts(top.required("parts"));
+  for (const auto& [name, node] : parts.entries()) {
+    MapReader p(node);
+    SweepPart part;
+    part.name = name;
+    part.loc = node.loc();
+    if (auto w = p.optional("when")) {
+      MapReader wm(*w);
+      for (const auto& [ax, value] : wm.entries()) {
+        const auto a = std::find_if(spec.axes.begin(), spec.axes.end(), [&](const SweepAxis& x) { return x.name == ax; });
+        if (a == spec.axes.end()) value.fail(fmt::format("no axis named '{}'", ax));
+        if (std::find(a->values.begin(), a->values.end(), value.as_string()) == a->values.end())
+          value.fail(fmt::format("'{}' is not a value of axis '{}'", value.as_string(), ax));
+        part.when[ax] = value.as_string();
+      }
+    }
+    part.mapping = path(p.required("mapping"));
+    if (auto a = p.optional("arch")) part.arch = path(*a);
+    if (auto w = p.optional("workload")) part.workload = path(*w);
+    if (auto ps = p.optional("params"))
+      for (const YNode& i : ps->is_sequence() ? ps->items() : std::vector<YNode>{*ps}) part.params.push_back(path(i));
+    if (auto s = p.optional("set")) {
+      MapReader sm(*s);
+      for (const auto& [key, value] : sm.entries()) {
+        if (key.find('.') != std::string::npos && key.rfind("workload.", 0) != 0 && key.rfind("arch.", 0) != 0)
+          value.fail(fmt::format("'{}': set NAME or workload.NAME (a param) or arch.COMPONENT.KEY", key));
+        part.sets.emplace_back(key, templated(value));
+      }
+    }
+    p.finish();
+    spec.parts.push_back(std::move(part));
+  }
+  if (spec.parts.empty()) root.fail("a sweep needs at least one part");
+
+  if (auto cs = top.optional("compare"))
+    for (const YNode& c : cs->items()) {
+      MapReader m(c);
+      SweepComparison cmp;
+      cmp.name = m.required("name").as_string();
+      const YNode ax = m.required("axis");
+      const auto a = axis(ax);
+      cmp.axis = a->name;
+      const YNode base = m.required("baseline");
+      cmp.baseline = base.as_string();
+      if (std::find(a->values.begin(), a->values.end(), cmp.baseline) == a->values.end())
+        base.fail(fmt::format("'{}' is not a value of axis '{}'", cmp.baseline, cmp.axis));
+      m.finish();
+      spec.comparisons.push_back(cmp);
+    }
+  if (auto ps = top.optional("published"))
+    for (const YNode& node : ps->items()) {
+      MapReader m(node);
+      PublishedFigure pf;
+      const YNode cmp = m.required("compare");
+      pf.comparison = cmp.as_string();
+      if (std::none_of(spec.comparisons.begin(), spec.comparisons.end(), [&](const SweepComparison& c) { return c.name == pf.comparison; }))
+        cmp.fail(fmt::format("no comparison named '{}'", pf.comparison));
+      pf.value = m.required("value").as_string();
+      if (auto w = m.optional("where")) pf.where = string_map(*w);
+      const YNode metric = m.required("metric");
+      pf.metric = metric.as_string();
+      if (pf.metric != "speedup" && pf.metric != "energy_ratio") metric.fail("metric is speedup or energy_ratio");
+      pf.figure = m.required("figure").as_double();
+      pf.source = m.required("source").as_string();
+      if (auto e = m.optional("explain")) pf.explain = e->as_string();
+      m.finish();
+      spec.published.push_back(pf);
+    }
+  if (auto ns = top.optional("notes"))
+    for (const YNode& n : ns->items()) spec.notes.push_back(string_map(n));
+  top.finish();
+  return spec;
+}
+
+std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
+  // Dimensions: each zip group is one dimension; every other axis is its own.
+  std::vector<std::vector<size_t>> dims;  // axis indices per dimension
+  std::set<std::string> zipped;
+  for (const auto& z : spec.zips) zipped.insert(z.begin(), z.end());
+  for (size_t a = 0; a < spec.axes.size(); ++a) {
+    const std::string& name = spec.axes[a].name;
+    if (!zipped.count(name)) {
+      dims.push_back({a});
+      continue;
+    }
+    for (const auto& z : spec.zips)
+      if (z[0] == name) {
+        dims.emplace_back();
+        for (const std::string& n : z)
+          for (size_t b = 0; b < spec.axes.size(); ++b)
+            if (spec.axes[b].name == n) dims.back().push_back(b);
+      }
+  }
+  std::vector<SweepPoint> points;
+  std::vector<size_t> at(dims.size(), 0);
+  for (int64_t index = 0;; ++index) {
+    std::vector<size_t> value(spec.axes.size());
+    for (size_t d = 0; d < dims.size(); ++d)
+      for (size_t a : dims[d]) value[a] = at[d];
+    std::map<std::string, std::string> vars;
+    SweepPoint base;
+    for (size_t a = 0; a < spec.axes.size(); ++a) {
+      const SweepAxis& ax = spec.axes[a];
+      base.axes.emplace_back(ax.name, ax.values[value[a]]);
+      vars[ax.name] = ax.values[value[a]];
+      for (const auto& [k, v] : ax.vars[value[a]]) vars[k] = v;
+    }
+    for (const SweepPart& part : spec.parts) {
+      if (std::any_of(part.when.begin(), part.when.end(), [&](const auto& w) { return vars.at(w.first) != w.second; })) continue;
+      SweepPart p = part;
+      p.mapping = substitute(p.mapping, vars);
+      p.arch = substitute(p.arch, vars);
+      p.workload = substitute(p.workload, vars);
+      for (std::string& f : p.params) f = substitute(f, vars);
+      for (auto& [k, v] : p.sets) v = substitute(v, vars);
+      base.parts.push_back(std::move(p));
+    }
+    for (const std::string& f : spec.fidelities) {
+      SweepPoint pt = base;
+      pt.index = index;
+      pt.fidelity = f;
+      points.push_back(std::move(pt));
+    }
+    size_t d = dims.size();
+    while (d > 0) {
+      --d;
+      const size_t n = spec.axes[dims[d][0]].values.size();
+      if (++at[d] < n) break;
+      at[d] = 0;
+      if (d == 0) return points;
+    }
+    if (dims.empty()) return points;
+  }
+}
+
+Stats add_parts(const std::vector<std::pair<std::string, Stats>>& parts) {
+  if (parts.size() == 1) return parts[0].second;
+  Stats s = parts[0].second;
+  s.einsums.clear();
+  s.cycles = 0;
+  s.latency_s = s.energy_pJ = 0;
+  s.roofline_compute_cycles = s.roofline_memory_cycles = 0;
+  s.utilization.clear();
+  s.busy_cycles.clear();
+  s.traffic_bytes.clear();
+  s.energy_breakdown_pJ.clear();
+  s.energy_by_action_pJ.clear();
+  s.stall_cycles.clear();
+  double analytical_cycles = 0;
+  std::map<std::string, double> work;  // utilization x cycles: the same slots in every part (one chip)
+  int64_t most = -1;
+  for (const auto& [name, p] : parts) {
+    if (!p.status.ok) {
+      s.status = EvalStatus{false, name + ": " + p.status.reason};
+      return s;
+    }
+    s.cycles += p.cycles;
+    s.latency_s += p.latency_s;
+    s.energy_pJ += p.energy_pJ;
+    s.area_mm2 = std::max(s.area_mm2, p.area_mm2);
+    s.roofline_compute_cycles += p.roofline_compute_cycles;
+    s.roofline_memory_cycles += p.roofline_memory_cycles;
+    for (const auto& [u, v] : p.utilization) work[u] += v * static_cast<double>(p.cycles);
+    for (const auto& [u, v] : p.busy_cycles) s.busy_cycles[u] += v;
+    for (const auto& [l, t] : p.traffic_bytes) {
+      s.traffic_bytes[l].read += t.read;
+      s.traffic_bytes[l].write += t.write;
+    }
+    for (const auto& [c, v] : p.energy_breakdown_pJ) s.energy_breakdown_pJ[c] += v;
+    for (const auto& [c, actions] : p.energy_by_action_pJ)
+      for (const auto& [a, v] : actions) s.energy_by_action_pJ[c][a] += v;
+    for (const auto& [w, causes] : p.stall_cycles)
+      for (const auto& [c, v] : causes) s.stall_cycles[w][c] += v;
+    for (const auto& [e, es] : p.einsums) s.einsums[name + "." + e] = es;
+    if (p.gap_vs_analytical) analytical_cycles += static_cast<double>(p.cycles) / (1 + *p.gap_vs_analytical);
+    if (p.buffer_conflict_cycles) s.buffer_conflict_cycles = s.buffer_conflict_cycles.value_or(0) + *p.buffer_conflict_cycles;
+    if (p.cycles > most) {
+      most = p.cycles;
+      s.bound = name + ": " + p.bound;
+    }
+  }
+  for (const auto& [u, w] : work) s.utilization[u] = s.cycles ? w / static_cast<double>(s.cycles) : 0;
+  if (parts[0].second.gap_vs_analytical) s.gap_vs_analytical = static_cast<double>(s.cycles) / analytical_cycles - 1;
+  return s;
+}
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted = true; }
+
+std::string read_file(const std::string& f) {
+  std::ifstream in(f, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// FNV-1a over what decides a point's result: its parts, the files they name, and einsim's version.
+std::string config_hash(const SweepPoint& p, const std::string& version) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  };
+  mix(version);
+  mix(p.fidelity);
+  for (const SweepPart& part : p.parts) {
+    for (const std::string& f : {part.mapping, part.arch, part.workload}) {
+      mix(f);
+      if (!f.empty()) mix(read_file(f));
+    }
+    for (const std::string& f : part.params) mix(f + read_file(f));
+    for (const auto& [k, v] : part.sets) mix(k + "=" + v);
+  }
+  return fmt::format("{:016x}", h);
+}
+
+struct Outcome {
+  Stats stats;
+  std::string status = "ok";  // ok, infeasible, error
+  std::string reason;
+  bool interrupted = false;
+};
+
+WorkloadOverrides overrides_of(const SweepPart& part, std::vector<std::pair<std::string, std::string>>& arch_sets) {
+  WorkloadOverrides o;
+  o.param_files = part.params;
+  for (const auto& [k, v] : part.sets) {
+    if (k.rfind("arch.", 0) == 0) arch_sets.emplace_back(k.substr(5), v);
+    else o.params.emplace_back(k.rfind("workload.", 0) == 0 ? k.substr(9) : k, v);
+  }
+  return o;
+}
+
+// A cycle-level part runs in its own process (SystemC elaborates once per process), so a crash costs one point.
+Stats run_worker(const std::string& exe, const SweepPart& part, Outcome& out) {
+  std::vector<std::string> args = {exe, "sim", "--json", "--mapping", part.mapping};
+  if (!part.arch.empty()) args.insert(args.end(), {"--arch", part.arch});
+  if (!part.workload.empty()) args.insert(args.end(), {"--workload", part.workload});
+  for (const std::string& f : part.params) args.insert(args.end(), {"--params", f});
+  for (const auto& [k, v] : part.sets) args.insert(args.end(), {"--set", k + "=" + v});
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int fds[2];
+  if (pipe(fds) != 0) throw InternalError("sweep: pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  std::string text;
+  if (rc == 0) {
+    char buf[65536];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  if (rc != 0) {
+    out.status = "error";
+    out.reason = fmt::format("cannot start {}: {}", exe, std::strerror(rc));
+    return {};
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (WIFSIGNALED(st)) {
+    if (WTERMSIG(st) == SIGINT || g_interrupted) out.interrupted = true;
+    out.status = "error";
+    out.reason = fmt::format("{}: the cycle-level worker died of signal {}", part.name, WTERMSIG(st));
+    return {};
+  }
+  if (WEXITSTATUS(st) != 0) {
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    out.status = "error";
+    out.reason = part.name + ": " + text.substr(text.rfind('\n') + 1);
+    return {};
+  }
+  try {
+    return stats_from_json(nlohmann::ordered_json::parse(text));
+  } catch (const std::exception& e) {
+    out.status = "error";
+    out.reason = fmt::format("{}: unreadable worker output ({})", part.name, e.what());
+    return {};
+  }
+}
+
+Outcome evaluate(const SweepPoint& point, const std::string& exe) {
+  Outcome out;
+  std::vector<std::pair<std::string, Stats>> parts;
+  for (const SweepPart& part : point.parts) {
+    if (point.fidelity == "cycle") {
+      parts.emplace_back(part.name, run_worker(exe, part, out));
+      if (out.status != "ok") return out;
+      continue;
+    }
+    try {
+      std::vector<std::pair<std::string, std::string>> arch_sets;
+      const WorkloadOverrides o = overrides_of(part, arch_sets);
+      const DesignPoint p = load_design_point(part.mapping, o, arch_sets, part.arch, part.workload);
+      parts.emplace_back(part.name, evaluate_analytical(p.cascade, p.arch, p.program));
+    } catch (const UserError& e) {
+      out.status = "error";
+      out.reason = part.name + ": " + e.what();
+      return out;
+    }
+  }
+  out.stats = add_parts(parts);
+  if (!out.stats.status.ok) {
+    out.status = "infeasible";
+    out.reason = out.stats.status.reason;
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<std::string> csv_leading(const std::vector<std::string>& axes) {
+  std::vector<std::string> leading = {"point"};
+  leading.insert(leading.end(), axes.begin(), axes.end());
+  leading.insert(leading.end(), {"fidelity", "status", "reason", "cycles", "latency_s", "energy_pJ", "area_mm2", "bound"});
+  return leading;
+}
+
+std::string sweep_meta_json(const SweepSpec& spec) {
+  nlohmann::ordered_json j;
+  j["name"] = spec.name;
+  j["description"] = spec.description;
+  j["file"] = spec.file;
+  j["fidelities"] = spec.fidelities;
+  j["axes"] = nlohmann::ordered_json::array();
+  for (const SweepAxis& a : spec.axes) j["axes"].push_back({{"name", a.name}, {"values", a.values}});
+  j["compare"] = nlohmann::ordered_json::array();
+  for (const SweepComparison& c : spec.comparisons) j["compare"].push_back({{"name", c.name}, {"axis", c.axis}, {"baseline", c.baseline}});
+  j["published"] = nlohmann::ordered_json::array();
+  for (const PublishedFigure& p : spec.published)
+    j["published"].push_back({{"compare", p.comparison}, {"value", p.value}, {"where", p.where}, {"metric", p.metric},
+                              {"figure", p.figure}, {"source", p.source}, {"explain", p.explain}});
+  j["notes"] = spec.notes;
+  return j.dump();
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
+  if (options.shards < 1 || options.shard < 1 || options.shard > options.shards)
+    throw UserError(SourceLoc{}, "--shard", fmt::format("expected I/N with 1 <= I <= N, got {}/{}", options.shard, options.shards));
+  fs::create_directories(options.out_dir);
+  ResultsDb db((fs::path(options.out_dir) / "results.sqlite").string());
+  if (!options.resume && db.rows() > 0)
+    throw UserError(SourceLoc{options.out_dir}, "-o", "the directory already holds results: --resume to complete them, or choose another directory");
+  const std::string& version = options.version;
+  db.set_meta("sweep", sweep_meta_json(spec));
+  db.set_meta("einsim_version", version);
+
+  std::map<std::pair<int64_t, std::string>, std::string> done;
+  for (const auto& [key, hash] : db.keys()) done[key] = hash;
+  SweepSummary summary;
+  std::vector<std::pair<SweepPoint, std::string>> todo;
+  for (SweepPoint& p : enumerate_points(spec)) {
+    if (p.index % options.shards != options.shard - 1) continue;
+    ++summary.points;
+    std::string hash = config_hash(p, version);
+    const auto it = done.find({p.index, p.fidelity});
+    if (it != done.end() && it->second == hash) {
+      ++summary.skipped;
+      continue;
+    }
+    todo.emplace_back(std::move(p), std::move(hash));
+  }
+
+  g_interrupted = false;
+  auto* previous = std::signal(SIGINT, on_interrupt);
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<std::pair<size_t, Outcome>> finished;
+  std::atomic<size_t> next{0};
+  std::vector<double> wall(todo.size());
+  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(todo.size())));
+  std::atomic<int> working{jobs};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < jobs; ++t)
+    threads.emplace_back([&] {
+      for (size_t i; !g_interrupted && (i = next++) < todo.size();) {
+        const auto t0 = std::chrono::steady_clock::now();
+        Outcome o = evaluate(todo[i].first, options.self_exe);
+        wall[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::lock_guard lock(m);
+        finished.emplace_back(i, std::move(o));
+        cv.notify_one();
+      }
+      std::lock_guard lock(m);
+      --working;
+      cv.notify_one();
+    });
+  // This thread alone writes the database, one committed row per point as it finishes.
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return !finished.empty() || working == 0; });
+    if (finished.empty()) break;  // every worker is done
+    auto [i, o] = std::move(finished.front());
+    finished.pop_front();
+    lock.unlock();
+    if (o.interrupted) continue;  // not a result: --resume runs it again
+    const SweepPoint& p = todo[i].first;
+    Row row = {{"point", p.index}, {"fidelity", p.fidelity}};
+    for (const auto& [ax, v] : p.axes) row.emplace_back(ax, v);
+    row.insert(row.end(), {{"status", o.status}, {"reason", o.reason}, {"config_hash", todo[i].second}, {"einsim_version", version},
+                           {"wall_s", wall[i]}});
+    if (o.status != "error") {
+      Row stats = flatten(o.stats);
+      row.insert(row.end(), stats.begin(), stats.end());
+    } else {
+      ++summary.failed;
+    }
+    db.put(row);
+    ++summary.ran;
+    if (options.progress) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const auto n = static_cast<double>(summary.ran);
+      options.progress(summary.ran, static_cast<int64_t>(todo.size()), summary.failed, elapsed / n * (static_cast<double>(todo.size()) - n));
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  std::signal(SIGINT, previous);
+  summary.interrupted = g_interrupted;
+
+  std::vector<std::string> axes;
+  for (const SweepAxis& a : spec.axes) axes.push_back(a.name);
+  write_csv(db.all(), csv_leading(axes), (fs::path(options.out_dir) / "results.csv").string());
+  return summary;
+}
+
+void merge_results(const std::vector<std::string>& dirs, const std::string& out_dir) {
+  fs::create_directories(out_dir);
+  ResultsDb out((fs::path(out_dir) / "results.sqlite").string());
+  if (out.rows() > 0) throw UserError(SourceLoc{out_dir}, "-o", "the directory already holds results; merge into an empty one");
+  std::set<std::pair<int64_t, std::string>> seen;
+  std::string sweep;
+  for (const std::string& d : dirs) {
+    const std::string f = (fs::path(d) / "results.sqlite").string();
+    if (!fs::exists(f)) throw UserError(SourceLoc{d}, "merge", "no results.sqlite in this directory");
+    ResultsDb in(f);
+    const std::string s = in.meta("sweep");
+    if (sweep.empty()) {
+      sweep = s;
+      out.set_meta("sweep", s);
+      out.set_meta("einsim_version", in.meta("einsim_version"));
+    } else if (s != sweep) {
+      throw UserError(SourceLoc{d}, "merge", "these results come from a different sweep than " + dirs[0]);
+    }
+    for (Row& r : in.all()) {
+      const auto point = std::get<int64_t>(r[0].second);
+      const auto fidelity = std::get<std::string>(r[1].second);
+      if (seen.insert({point, fidelity}).second) out.put(r);
+    }
+  }
+  const auto meta = nlohmann::ordered_json::parse(sweep);
+  std::vector<std::string> axes;
+  for (const auto& a : meta.at("axes")) axes.push_back(a.at("name"));
+  write_csv(out.all(), csv_leading(axes), (fs::path(out_dir) / "results.csv").string());
+}
+
+}  // namespace einsim

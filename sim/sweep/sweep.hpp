@@ -1,0 +1,102 @@
+#pragma once
+// Sweeps (configs/sweeps/*.yaml): axes over names and numbers, combined by product (and zip), substituted into
+// the parts of a base experiment; each point is evaluated at one or two fidelities and written, point by point,
+// to DIR/results.sqlite, then DIR/results.csv.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "sim/stats.hpp"
+
+namespace einsim {
+
+struct SweepAxis {
+  std::string name;
+  std::vector<std::string> values;
+  std::vector<std::map<std::string, std::string>> vars;  // per value: variables it defines ({arch} of a config)
+};
+
+// One evaluation of a point: a mapping with its arch, workload, presets and overrides, after substitution.
+struct SweepPart {
+  std::string name;
+  std::map<std::string, std::string> when;  // axis -> value: the part runs only at points with these values
+  std::string mapping, arch, workload;      // arch and workload empty: the mapping's
+  std::vector<std::string> params;          // param preset files
+  std::vector<std::pair<std::string, std::string>> sets;  // NAME / workload.NAME / arch.PATH -> value
+  SourceLoc loc;
+};
+
+// A comparison the report draws: every other value of `axis` against `baseline`, at equal values of the rest.
+struct SweepComparison {
+  std::string name;
+  std::string axis;
+  std::string baseline;
+};
+
+// A published figure to set beside einsim's: the average of `metric` ("speedup" or "energy_ratio") over the
+// points of `comparison` whose axes match `where`, for `value` against the comparison's baseline.
+struct PublishedFigure {
+  std::string comparison;
+  std::string value;
+  std::map<std::string, std::string> where;
+  std::string metric;
+  double figure = 0;
+  std::string source;
+  std::string explain;  // why einsim's figure differs, shown when it does
+};
+
+struct SweepSpec {
+  std::string name, description, file;
+  std::vector<SweepAxis> axes;
+  std::vector<std::vector<std::string>> zips;  // axes that advance together
+  std::vector<std::string> fidelities;         // "analytical", "cycle"
+  std::vector<SweepPart> parts;
+  std::vector<SweepComparison> comparisons;
+  std::vector<PublishedFigure> published;
+  std::vector<std::map<std::string, std::string>> notes;  // where einsim's model differs from a paper's, and why
+};
+
+SweepSpec load_sweep(const std::string& file);
+
+struct SweepPoint {
+  int64_t index = 0;                                  // position in the sweep's order: stable across runs
+  std::vector<std::pair<std::string, std::string>> axes;  // axis -> value, in the sweep's axis order
+  std::string fidelity;
+  std::vector<SweepPart> parts;  // substituted, only those that run here
+};
+
+// Every point, in a fixed order (axes vary last-fastest; fidelity fastest of all).
+std::vector<SweepPoint> enumerate_points(const SweepSpec& spec);
+
+// The Stats of a point whose parts run one after another: counts, cycles and energies add; utilization is
+// weighted by cycles; Einsums are named PART.EINSUM when there is more than one part.
+Stats add_parts(const std::vector<std::pair<std::string, Stats>>& parts);
+
+struct SweepOptions {
+  std::string out_dir;
+  int jobs = 1;
+  int shard = 1, shards = 1;  // run points with index % shards == shard - 1
+  bool resume = false;
+  std::string self_exe;       // the einsim binary, for cycle-level workers
+  std::string version;        // einsim's, recorded with every row
+  // After each point: points done and to do in this run, errors so far, estimated seconds left.
+  std::function<void(int64_t done, int64_t total, int64_t failed, double eta_s)> progress;
+};
+
+struct SweepSummary {
+  int64_t points = 0;   // in this shard
+  int64_t skipped = 0;  // already in the results (--resume)
+  int64_t ran = 0;
+  int64_t failed = 0;   // errors (not infeasible points, which are results)
+  bool interrupted = false;
+};
+
+SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options);
+
+// Combines result directories (shards) into one; a point in several keeps the first one's row.
+void merge_results(const std::vector<std::string>& dirs, const std::string& out_dir);
+
+}  // namespace einsim

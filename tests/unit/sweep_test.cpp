@@ -1,0 +1,173 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sqlite3.h>
+
+#include "sim/sweep/results.hpp"
+#include "sim/sweep/sweep.hpp"
+#include "tests/unit/test_util.hpp"
+
+namespace einsim {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kSweep = "tests/data/sweep/gemm.yaml";
+
+std::string fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("einsim-sweep-" + std::to_string(::getpid())) / name;
+  fs::remove_all(d);
+  return d.string();
+}
+
+SweepSummary run(const SweepSpec& spec, const std::string& dir, int jobs = 2, int shard = 1, int shards = 1, bool resume = false) {
+  SweepOptions o;
+  o.out_dir = dir;
+  o.jobs = jobs;
+  o.shard = shard;
+  o.shards = shards;
+  o.resume = resume;
+  o.version = "test";
+  return run_sweep(spec, o);
+}
+
+// The CSV without its wall_s column (the one column that differs from run to run).
+std::string csv_without_wall_time(const std::string& dir) {
+  std::ifstream in(fs::path(dir) / "results.csv");
+  std::string line, out;
+  int wall = -1;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    if (wall < 0) wall = static_cast<int>(std::find(cells.begin(), cells.end(), "wall_s") - cells.begin());
+    for (size_t i = 0; i < cells.size(); ++i)
+      if (static_cast<int>(i) != wall) out += cells[i] + ",";
+    out += "\n";
+  }
+  return out;
+}
+
+TEST(Sweep, PointsComeInAFixedOrderWithZippedAxesTogether) {
+  const SweepSpec spec = load_sweep(kSweep);
+  const std::vector<SweepPoint> points = enumerate_points(spec);
+  ASSERT_EQ(points.size(), 3u * 2 * 2);  // (dataflow, label) zipped x K x extra
+  EXPECT_EQ(points[0].axes, (std::vector<std::pair<std::string, std::string>>{{"dataflow", "ws"}, {"label", "weight"}, {"K", "64"}, {"extra", "none"}}));
+  EXPECT_EQ(points[1].axes[3].second, "twice");  // the last axis varies fastest
+  EXPECT_EQ(points[2].axes[2].second, "128");
+  EXPECT_EQ(points[4].axes[0].second, "os");
+  EXPECT_EQ(points[4].axes[1].second, "output");
+  for (size_t i = 0; i < points.size(); ++i) {
+    EXPECT_EQ(points[i].index, static_cast<int64_t>(i));
+    EXPECT_EQ(points[i].parts.size(), points[i].axes[3].second == "twice" ? 2u : 1u);
+    EXPECT_EQ(points[i].parts[0].mapping, "configs/mappings/gemm-systolic-" + points[i].axes[0].second + ".yaml");
+    EXPECT_EQ(points[i].parts[0].sets[2], (std::pair<std::string, std::string>{"K", points[i].axes[2].second}));
+  }
+}
+
+TEST(Sweep, PartsAddUp) {
+  const std::string dir = fresh_dir("parts");
+  ASSERT_EQ(run(load_sweep(kSweep), dir).failed, 0);
+  ResultsDb db((fs::path(dir) / "results.sqlite").string());
+  const std::vector<Row> rows = db.all();
+  ASSERT_EQ(rows.size(), 12u);
+  auto get = [](const Row& r, const std::string& c) -> const Cell& {
+    for (const auto& [name, v] : r)
+      if (name == c) return v;
+    throw std::runtime_error("no column " + c);
+  };
+  for (size_t i = 0; i < rows.size(); i += 2) {  // extra=none, then extra=twice of the same point
+    EXPECT_EQ(std::get<std::string>(get(rows[i], "status")), "ok");
+    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "cycles")), 2 * std::get<int64_t>(get(rows[i], "cycles")));
+    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "traffic_dram_read")), 2 * std::get<int64_t>(get(rows[i], "traffic_dram_read")));
+    EXPECT_DOUBLE_EQ(std::get<double>(get(rows[i + 1], "energy_pJ")), 2 * std::get<double>(get(rows[i], "energy_pJ")));
+    EXPECT_DOUBLE_EQ(std::get<double>(get(rows[i + 1], "utilization_array")), std::get<double>(get(rows[i], "utilization_array")));
+    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "einsum_again_Z_cycles")), std::get<int64_t>(get(rows[i], "einsum_Z_cycles")));
+  }
+}
+
+TEST(Sweep, ResultsDoNotDependOnParallelism) {
+  const SweepSpec spec = load_sweep(kSweep);
+  const std::string one = fresh_dir("j1"), two = fresh_dir("j2");
+  run(spec, one, 1);
+  run(spec, two, 2);
+  EXPECT_EQ(csv_without_wall_time(one), csv_without_wall_time(two));
+}
+
+TEST(Sweep, ResumeRunsOnlyTheMissingPoints) {
+  const SweepSpec spec = load_sweep(kSweep);
+  const std::string full = fresh_dir("full"), cut = fresh_dir("cut");
+  run(spec, full);
+  run(spec, cut);
+  EXPECT_THROW(run(spec, cut), UserError);  // results there: --resume or another directory
+  {
+    sqlite3* db = nullptr;
+    sqlite3_open((fs::path(cut) / "results.sqlite").c_str(), &db);
+    sqlite3_exec(db, "DELETE FROM results WHERE point IN (3, 7, 8)", nullptr, nullptr, nullptr);  // as if killed
+    sqlite3_close(db);
+  }
+  const SweepSummary s = run(spec, cut, 2, 1, 1, true);
+  EXPECT_EQ(s.ran, 3);
+  EXPECT_EQ(s.skipped, 9);
+  EXPECT_EQ(csv_without_wall_time(cut), csv_without_wall_time(full));
+  EXPECT_EQ(run(spec, cut, 2, 1, 1, true).ran, 0);
+}
+
+TEST(Sweep, ShardsMergeIntoTheWholeSweep) {
+  const SweepSpec spec = load_sweep(kSweep);
+  const std::string full = fresh_dir("whole"), a = fresh_dir("shard1"), b = fresh_dir("shard2"), c = fresh_dir("shard3"), merged = fresh_dir("merged");
+  run(spec, full);
+  EXPECT_EQ(run(spec, a, 1, 1, 3).points, 4);
+  EXPECT_EQ(run(spec, b, 1, 2, 3).points, 4);
+  EXPECT_EQ(run(spec, c, 1, 3, 3).points, 4);
+  merge_results({c, a, b, a}, merged);  // any order; a point in two shards counts once
+  EXPECT_EQ(csv_without_wall_time(merged), csv_without_wall_time(full));
+}
+
+TEST(Sweep, ACrashingWorkerCostsItsPointOnly) {
+  SweepSpec spec = load_sweep(kSweep);
+  spec.fidelities = {"analytical", "cycle"};
+  const std::string dir = fresh_dir("crash");
+  SweepOptions o;
+  o.out_dir = dir;
+  o.jobs = 2;
+  o.version = "test";
+  o.self_exe = fs::absolute("tests/data/sweep/crashing-worker.sh").string();
+  const SweepSummary s = run_sweep(spec, o);
+  EXPECT_EQ(s.ran, 24);
+  EXPECT_EQ(s.failed, 12);  // every cycle-level point, and nothing else
+  ResultsDb db((fs::path(dir) / "results.sqlite").string());
+  for (const Row& r : db.all()) {
+    const bool cycle = std::get<std::string>(r[1].second) == "cycle";
+    for (const auto& [name, v] : r) {
+      if (name == "status") {
+        EXPECT_EQ(std::get<std::string>(v), cycle ? "error" : "ok");
+      }
+      if (name == "reason" && cycle) {
+        EXPECT_EQ(std::get<std::string>(v), "gemm: the cycle-level worker died of signal 11");
+      }
+    }
+  }
+}
+
+TEST(Sweep, BadSweepFilesSayWhere) {
+  auto error = [](const std::string& text) {
+    try {
+      load_sweep(test::temp_file("sweep.yaml", text));
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string head = "version: 1\nname: s\nfidelity: analytical\naxes: {seq: [1, 2]}\n";
+  EXPECT_NE(error(head + "parts:\n  a:\n    mapping: m-{sq}.yaml\n").find("sweep.yaml:7:14: error: parts.a.mapping: '{sq}' is neither an axis nor a variable of one"),
+            std::string::npos)
+      << error(head + "parts:\n  a:\n    mapping: m-{sq}.yaml\n");
+  EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml, when: {seq: 3}}}\n").find("'3' is not a value of axis 'seq'"), std::string::npos);
+  EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml, sets: {}}}\n").find("unknown key"), std::string::npos);
+  EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml}}\ncompare: [{name: c, axis: sq, baseline: 1}]\n").find("no axis named 'sq'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace einsim

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "arch/spec.hpp"
 #include "arch/units/arith.hpp"
 #include "arch/units/dequant.hpp"
 #include "arch/units/softmax_lane.hpp"
@@ -70,6 +71,12 @@ TEST(Arith, ExpOfADifference) {
     const double got = fp32_value(exp_of_difference(f32(d), 0));
     EXPECT_NEAR(got / std::exp(fp32_value(f32(d))), 1.0, 3.2e-4) << d;
   }
+}
+
+TEST(Arith, TheLanesExpTakesTheCyclesFuseMaxsArrayIsCharged) {
+  // The RTL lane and its model use kSoftmaxExpLatency; the evaluators charge the config's exp latency.
+  const ArchSpec arch = load_arch("configs/arch/fusemax.yaml");
+  for (const char* unit : {"pe1d", "pe2d"}) EXPECT_EQ(arch.find(unit)->ops()->at("exp").latency_cycles, kSoftmaxExpLatency) << unit;
 }
 
 TEST(Arith, SoftmaxLaneComputesTheRowsSoftmaxWeightedSum) {

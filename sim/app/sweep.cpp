@@ -89,9 +89,11 @@ int run_report(const ReportArgs& args) {
   if (!std::filesystem::exists(std::filesystem::path(args.dir) / "results.sqlite"))
     throw UserError(SourceLoc{args.dir}, "report", "no results.sqlite here: run `einsim sweep SWEEP.yaml -o DIR` first");
   const std::string script = std::string(EINSIM_SOURCE_DIR) + "/scripts/report.py";
+  // Debian's python3, where ./scripts/setup installs matplotlib, pandas and jinja2 (not a pyenv or venv one).
+  const char* python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   const pid_t pid = fork();
   if (pid == 0) {
-    execlp("python3", "python3", script.c_str(), args.dir.c_str(), "-o", args.out.c_str(), static_cast<char*>(nullptr));
+    execlp(python, python, script.c_str(), args.dir.c_str(), "-o", args.out.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   int st = 0;

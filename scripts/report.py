@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""einsim's sweep report: DIR/results.sqlite -> one self-contained HTML file (plots by matplotlib, embedded as
+PNG). `einsim report DIR -o report.html` runs this script.
+Usage: scripts/report.py DIR -o report.html"""
+import argparse
+import base64
+import html
+import io
+import json
+import sqlite3
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from jinja2 import Template  # noqa: E402
+
+plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "axes.grid": True, "grid.alpha": 0.3})
+
+
+def png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def numeric(values):
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        return None
+
+
+def table(df, floatfmt="{:.4g}"):
+    """An HTML table of a data frame (escaped)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for _, r in df.iterrows():
+        cells = []
+        for v in r:
+            if isinstance(v, float):
+                cells.append("" if pd.isna(v) else floatfmt.format(v))
+            else:
+                cells.append(html.escape(str(v)))
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+class Report:
+    def __init__(self, directory):
+        db = sqlite3.connect(f"{directory}/results.sqlite")
+        self.meta = json.loads(db.execute("SELECT value FROM meta WHERE key = 'sweep'").fetchone()[0])
+        self.version = (db.execute("SELECT value FROM meta WHERE key = 'einsim_version'").fetchone() or [""])[0]
+        self.df = pd.read_sql_query("SELECT * FROM results ORDER BY point, fidelity", db)
+        self.axes = [a["name"] for a in self.meta["axes"]]
+        self.values = {a["name"]: a["values"] for a in self.meta["axes"]}
+        self.ok = self.df[self.df.status == "ok"].copy()
+        # The x axis of line plots: the numeric axis with the most values (a sequence length, a size).
+        candidates = [a for a in self.axes if numeric(self.values[a]) and len(self.values[a]) > 1]
+        self.x = max(candidates, key=lambda a: len(self.values[a])) if candidates else None
+        if self.x:
+            self.ok[self.x] = pd.to_numeric(self.ok[self.x])
+        # The series of line plots: the first comparison's axis, else the first axis with several values.
+        several = [a for a in self.axes if len(self.values[a]) > 1 and a != self.x]
+        self.series = self.meta["compare"][0]["axis"] if self.meta["compare"] else (several[0] if several else None)
+        self.facets = [a for a in self.axes if a not in (self.x, self.series) and len(self.values[a]) > 1]
+
+    def columns(self, prefix, suffix=""):
+        return [c for c in self.df.columns if c.startswith(prefix) and c.endswith(suffix)]
+
+    def lines(self, ycol_fn, ylabel, title, fidelity="analytical", logy=False):
+        """One panel per value of the first facet axis, one line per series value, y against the x axis."""
+        d = self.ok[self.ok.fidelity == fidelity]
+        if d.empty or not self.x:
+            return None
+        facet = self.facets[0] if self.facets else None
+        panels = self.values[facet] if facet else [None]
+        fig, axs = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+        for ax, p in zip(axs[0], panels):
+            dp = d if p is None else d[d[facet] == p]
+            for s in (self.values[self.series] if self.series else [None]):
+                ds = dp if s is None else dp[dp[self.series] == s]
+                if ds.empty:
+                    continue
+                y = ycol_fn(ds)
+                g = pd.DataFrame({"x": ds[self.x], "y": y}).groupby("x").mean()
+                ax.plot(g.index, g.y, marker="o", ms=3, label=str(s))
+            ax.set_xscale("log", base=2)
+            if logy:
+                ax.set_yscale("log")
+            ax.set_xlabel(self.x)
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"{title}" + (f" ({facet} = {p})" if p is not None else ""))
+        axs[0][0].legend(fontsize=7)
+        return png(fig)
+
+    def comparisons(self):
+        """Ratios of every value against the baseline at equal values of every other axis."""
+        out = []
+        for c in self.meta["compare"]:
+            others = [a for a in self.axes if a != c["axis"]] + ["fidelity"]
+            base = self.ok[self.ok[c["axis"]] == c["baseline"]].set_index(others)
+            rows = []
+            for v in self.values[c["axis"]]:
+                if v == c["baseline"]:
+                    continue
+                d = self.ok[self.ok[c["axis"]] == v].set_index(others)
+                j = d.join(base, rsuffix="_base", how="inner")
+                if j.empty:
+                    continue
+                r = pd.DataFrame({"speedup": j.cycles_base / j.cycles, "energy_ratio": j.energy_pJ / j.energy_pJ_base})
+                r[c["axis"]] = v
+                rows.append(r.reset_index())
+            out.append((c, pd.concat(rows) if rows else pd.DataFrame()))
+        return out
+
+    def render(self):
+        sections = []
+        fidelities = list(self.df.fidelity.unique())
+        failed = self.df[self.df.status == "error"]
+        infeasible = self.df[self.df.status == "infeasible"]
+
+        # Summary.
+        cols = ["point"] + self.axes + ["fidelity", "status", "cycles", "latency_s", "energy_pJ", "area_mm2", "bound"]
+        summary = self.df[[c for c in cols if c in self.df.columns]].copy()
+        sections.append(("Summary", f"<p>{len(self.df)} results ({len(self.ok)} ok, {len(infeasible)} infeasible, "
+                         f"{len(failed)} failed). Infeasible points say why in the CSV's <code>reason</code>.</p>"
+                         + table(summary).replace("<table>", '<table id="summary">'), []))
+
+        # Comparisons against their baselines.
+        published = self.meta.get("published", [])
+        for c, r in self.comparisons():
+            if r.empty:
+                continue
+            body = f"<p>Every value of <code>{c['axis']}</code> against <code>{c['baseline']}</code> at equal values of every other axis: speedup = baseline cycles / cycles; energy ratio = energy / baseline energy.</p>"
+            keys = ["fidelity", c["axis"]] + [a for a in self.axes if a != c["axis"] and len(self.values[a]) == 2]
+            avg = r.groupby(keys, sort=False)[["speedup", "energy_ratio"]].mean().reset_index()
+            body += table(avg).replace("<table>", f'<table class="comparison" data-name="{html.escape(c["name"])}">')
+            imgs = []
+            for f in fidelities:
+                d = r[r.fidelity == f]
+                if d.empty or not self.x:
+                    continue
+                facet = next((a for a in self.axes if a not in (c["axis"], self.x) and len(self.values[a]) > 1), None)
+                fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))
+                for v in d[c["axis"]].unique():
+                    for ax, metric in zip(axs, ["speedup", "energy_ratio"]):
+                        for p in (self.values[facet] if facet else [None]):
+                            dd = d[(d[c["axis"]] == v) & ((d[facet] == p) if facet else True)]
+                            g = dd.assign(x=pd.to_numeric(dd[self.x])).groupby("x")[metric].mean()
+                            ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if p in (None, self.values[facet][0]) else "--",
+                                    label=f"{v}" + (f", {facet}={p}" if p is not None else ""))
+                for ax, metric in zip(axs, ["speedup", "energy ratio"]):
+                    ax.set_xscale("log", base=2)
+                    ax.set_xlabel(self.x)
+                    ax.set_ylabel(metric)
+                    ax.set_title(f"{metric} {c['name']} ({f})")
+                axs[0].set_yscale("log")
+                axs[0].legend(fontsize=7)
+                imgs.append(png(fig))
+            sections.append((f"Comparison: {c['name']}", body, imgs))
+
+        # Beside the published figures.
+        if published:
+            rows = []
+            comps = dict((c["name"], r) for c, r in self.comparisons())
+            for p in published:
+                r = comps.get(p["compare"], pd.DataFrame())
+                cmp_axis = next(c["axis"] for c in self.meta["compare"] if c["name"] == p["compare"])
+                for f in fidelities:
+                    d = r[(r.fidelity == f) & (r[cmp_axis] == p["value"])] if not r.empty else r
+                    for k, v in p["where"].items():
+                        d = d[d[k].astype(str) == str(v)]
+                    if d.empty:
+                        continue
+                    ours = d[p["metric"]].mean()
+                    diff = ours / p["figure"] - 1
+                    rows.append({"comparison": p["compare"], "value": p["value"], "where": ", ".join(f"{k}={v}" for k, v in p["where"].items()),
+                                 "metric": p["metric"], "fidelity": f, "points": len(d), "einsim": ours, "published": p["figure"],
+                                 "difference": f"{100 * diff:+.0f}%", "why": p["explain"] if abs(diff) > 0.10 else "(within 10%)",
+                                 "source": p["source"]})
+            if rows:
+                sections.append(("Against the published figures",
+                                 "<p>einsim's average over the same points as the paper, beside the paper's average. A difference over 10% is explained.</p>"
+                                 + table(pd.DataFrame(rows)).replace("<table>", '<table id="published">'), []))
+        if self.meta.get("notes"):
+            sections.append(("Where einsim's model differs from the paper's, and why",
+                             table(pd.DataFrame(self.meta["notes"])).replace("<table>", '<table id="notes">'), []))
+
+        # Utilization, traffic, energy.
+        util_cols = self.columns("utilization_")
+        imgs = []
+        for u in util_cols:
+            imgs.append(self.lines(lambda d, u=u: d[u] * 100, "% busy", f"{u[len('utilization_'):]} utilization"))
+        sections.append(("Per-unit utilization", "<p>The share of each unit's op slots used over the whole run (analytical).</p>", imgs))
+        read_cols = self.columns("traffic_", "_read")
+        imgs = []
+        for rc in read_cols:
+            level = rc[len("traffic_"):-len("_read")]
+            imgs.append(self.lines(lambda d, level=level: (d[f"traffic_{level}_read"] + d[f"traffic_{level}_write"]) / 2**30, "GiB moved",
+                                   f"{level} traffic", logy=True))
+        sections.append(("Traffic", "<p>Bytes read and written per memory level (analytical).</p>", imgs))
+        sections.append(("Energy breakdown", "<p>Each component's share of the energy, averaged over the points of each series value (analytical).</p>",
+                         [self.energy_breakdown()]))
+        sections.append(("Roofline", "<p>Attained throughput against operational intensity (ops per DRAM byte), each point under its own ceilings.</p>",
+                         [self.roofline()]))
+        sections.append(("Pareto front", "<p>Latency against energy; marker size is area. Filled markers are Pareto-optimal (no other design is at least as good in latency, energy and area) among the designs evaluated at the same values of the other axes.</p>",
+                         [self.pareto()]))
+        if "cycle" in fidelities and "analytical" in fidelities and "gap_vs_analytical" in self.df.columns:
+            d = self.ok[self.ok.fidelity == "cycle"]
+            keys = [a for a in [self.series] + self.facets if a]
+            gap = d.groupby(keys)["gap_vs_analytical"].agg(["mean", "min", "max"]).reset_index() if keys else d[["gap_vs_analytical"]].describe()
+            sections.append(("Analytical vs cycle-level", "<p>(cycle − analytical) / analytical cycles, per point: what the analytical model leaves out (DRAM latency, port contention, pipeline fill).</p>"
+                             + table(gap).replace("<table>", '<table id="gap">'),
+                             [self.lines(lambda d: d["gap_vs_analytical"] * 100, "gap %", "cycle vs analytical", fidelity="cycle")]))
+        return TEMPLATE.render(meta=self.meta, version=self.version, sections=[(t, b, [i for i in imgs if i]) for t, b, imgs in sections])
+
+    def energy_breakdown(self):
+        d = self.ok[self.ok.fidelity == "analytical"]
+        comps = [c for c in self.columns("energy_", "_pJ") if c.count("_") == 2 and c != "energy_pJ"]
+        if d.empty or not comps or not self.series:
+            return None
+        share = d[comps].div(d["energy_pJ"], axis=0)
+        share[self.series] = d[self.series]
+        mean = share.groupby(self.series, sort=False).mean().reindex([v for v in self.values[self.series] if v in set(d[self.series])])
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        bottom = None
+        for c in comps:
+            ax.bar(mean.index, mean[c] * 100, bottom=bottom, label=c[len("energy_"):-len("_pJ")])
+            bottom = mean[c] * 100 if bottom is None else bottom + mean[c] * 100
+        ax.set_ylabel("% of energy")
+        ax.legend(fontsize=7, bbox_to_anchor=(1, 1))
+        return png(fig)
+
+    def roofline(self):
+        d = self.ok[self.ok.fidelity == "analytical"].copy()
+        ops_cols = [c for c in d.columns if c.startswith("einsum_") and "_ops_" in c]
+        dram_r = [c for c in self.columns("traffic_", "_read") if "dram" in c]
+        if d.empty or not ops_cols or not dram_r:
+            return None
+        level = dram_r[0][len("traffic_"):-len("_read")]
+        ops = d[ops_cols].fillna(0).sum(axis=1)
+        bytes_ = d[f"traffic_{level}_read"] + d[f"traffic_{level}_write"]
+        d["oi"] = ops / bytes_
+        d["perf"] = ops / d["latency_s"]
+        clock = d["cycles"] / d["latency_s"]
+        d["peak"] = ops / (d["roofline_compute_cycles"] / clock)
+        d["bw"] = bytes_ / (d["roofline_memory_cycles"] / clock)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        xs = [d.oi.min() / 4, d.oi.max() * 4]
+        for (peak, bw), _ in d.groupby([d.peak.round(-6), d.bw.round(-6)]):
+            ridge = [x for x in xs]
+            ax.plot(ridge, [min(peak, bw * x) for x in ridge], color="grey", lw=0.6, alpha=0.5)
+        for s in (self.values[self.series] if self.series else [None]):
+            ds = d if s is None else d[d[self.series] == s]
+            ax.scatter(ds.oi, ds.perf, s=10, label=str(s))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("ops per DRAM byte")
+        ax.set_ylabel("ops per second")
+        ax.legend(fontsize=7)
+        return png(fig)
+
+    def pareto(self):
+        d = self.ok[self.ok.fidelity == "analytical"].copy()
+        if d.empty or not self.series:
+            return None
+        others = [a for a in self.axes if a != self.series]
+        d["optimal"] = False
+        for _, g in d.groupby(others) if others else [(None, d)]:
+            for i, r in g.iterrows():
+                dominated = ((g.latency_s <= r.latency_s) & (g.energy_pJ <= r.energy_pJ) & (g.area_mm2 <= r.area_mm2)
+                             & ((g.latency_s < r.latency_s) | (g.energy_pJ < r.energy_pJ) | (g.area_mm2 < r.area_mm2))).any()
+                d.loc[i, "optimal"] = not dominated
+        fig, ax = plt.subplots(figsize=(6, 4))
+        size = 10 + 60 * d.area_mm2 / max(d.area_mm2.max(), 1e-9)
+        for k, s in enumerate(self.values[self.series]):
+            ds = d[d[self.series] == s]
+            color = f"C{k % 10}"
+            ax.scatter(ds.latency_s[ds.optimal], ds.energy_pJ[ds.optimal], s=size[ds.index][ds.optimal], color=color, label=str(s))
+            ax.scatter(ds.latency_s[~ds.optimal], ds.energy_pJ[~ds.optimal], s=size[ds.index][~ds.optimal], facecolors="none", edgecolors=color)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("latency (s)")
+        ax.set_ylabel("energy (pJ)")
+        ax.legend(fontsize=7)
+        return png(fig)
+
+
+TEMPLATE = Template("""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>einsim report: {{ meta.name }}</title>
+<script>window.einsimErrors = []; window.addEventListener("error", e => window.einsimErrors.push(String(e.message)));</script>
+<style>
+body { font-family: sans-serif; margin: 2em; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+th { background: #f0f0f0; }
+#summary { display: block; max-height: 400px; overflow: auto; }
+img { max-width: 100%; margin: 0.3em; }
+code { background: #f4f4f4; }
+</style></head><body>
+<h1>{{ meta.name }}</h1>
+<p>{{ meta.description }} &middot; sweep file <code>{{ meta.file }}</code> &middot; einsim {{ version }} &middot; fidelity: {{ meta.fidelities | join(", ") }}</p>
+{% for title, body, images in sections %}
+<h2>{{ title }}</h2>
+{{ body }}
+{% for src in images %}<img src="{{ src }}" alt="{{ title }}">{% endfor %}
+{% endfor %}
+<pre id="selfcheck"></pre>
+<script>
+window.addEventListener("load", () => {
+  const imgs = Array.from(document.images);
+  document.getElementById("selfcheck").textContent = JSON.stringify({
+    images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.einsimErrors });
+});
+</script>
+</body></html>
+""")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("dir")
+    ap.add_argument("-o", "--out", required=True)
+    args = ap.parse_args()
+    try:
+        text = Report(args.dir).render()
+    except (sqlite3.Error, TypeError, KeyError) as e:
+        print(f"{args.dir}/results.sqlite: error: not an einsim sweep's results ({e})", file=sys.stderr)
+        return 2
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

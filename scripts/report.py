@@ -184,11 +184,12 @@ class Report:
                                  "source": p["source"]})
             if rows:
                 sections.append(("Against the published figures",
-                                 "<p>einsim's average over the same points as the paper, beside the paper's average. A difference over 10% is explained.</p>"
+                                 "<p>einsim's average over this sweep's points beside the paper's average (its source says over which points). A difference over 10% is explained.</p>"
                                  + table(pd.DataFrame(rows)).replace("<table>", '<table id="published">'), []))
         if self.meta.get("notes"):
-            sections.append(("Where einsim's model differs from the paper's, and why",
-                             table(pd.DataFrame(self.meta["notes"])).replace("<table>", '<table id="notes">'), []))
+            notes = pd.DataFrame(self.meta["notes"])
+            notes = notes[[c for c in ["topic", "einsim", "paper", "why"] if c in notes] + [c for c in notes if c not in ("topic", "einsim", "paper", "why")]]
+            sections.append(("Where einsim's model differs from the paper's, and why", table(notes).replace("<table>", '<table id="notes">'), []))
 
         # Utilization, traffic, energy.
         util_cols = self.columns("utilization_")
@@ -296,7 +297,8 @@ TEMPLATE = Template("""<!DOCTYPE html>
 <style>
 body { font-family: sans-serif; margin: 2em; max-width: 1200px; color: #222; }
 table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; vertical-align: top; }
+#published td:nth-child(10), #notes td { text-align: left; max-width: 420px; }
 th { background: #f0f0f0; }
 #summary { display: block; max-height: 400px; overflow: auto; }
 img { max-width: 100%; margin: 0.3em; }

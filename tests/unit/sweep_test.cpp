@@ -171,3 +171,26 @@ TEST(Sweep, BadSweepFilesSayWhere) {
 
 }  // namespace
 }  // namespace einsim
+
+namespace einsim {
+namespace {
+
+TEST(Sweep, FuseMaxStudiesCoverThePapersPoints) {
+  const SweepSpec full = load_sweep("configs/sweeps/fusemax.yaml");
+  EXPECT_EQ(enumerate_points(full).size(), 5u * 4 * 6 * 2 * 2);  // config x model x seq x scope x fidelity
+  EXPECT_EQ(full.published.size(), 8u);
+  const SweepSpec quick = load_sweep("configs/sweeps/fusemax-quick.yaml");
+  const std::vector<SweepPoint> points = enumerate_points(quick);
+  EXPECT_EQ(points.size(), 5u * 5 * 2 * 2);
+  for (const SweepPoint& p : points) {
+    const bool end_to_end = p.axes[3].second == "end_to_end";
+    ASSERT_EQ(p.parts.size(), end_to_end ? 2u : 1u);
+    if (end_to_end) {  // the GEMMs run on the architecture of the configuration's attention mapping
+      const std::string arch = p.axes[0].second == "cascade" ? "flat" : p.axes[0].second == "architecture" ? "fusemax" : p.axes[0].second;
+      EXPECT_EQ(p.parts[1].arch, "configs/arch/" + arch + ".yaml");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace einsim

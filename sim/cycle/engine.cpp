@@ -271,7 +271,8 @@ struct Counters {
   bool operator==(const Counters& o) const { return cycles == o.cycles && per_unit == o.per_unit && queues == o.queues; }
 };
 
-constexpr size_t kSettle = 4;  // equal consecutive iteration costs before a loop counts as settled
+constexpr size_t kSettle = 4;     // repeats of an iteration cost (or period of costs) before a loop counts as settled
+constexpr size_t kMaxPeriod = 4;  // the longest period of iteration costs looked for
 
 // Walks each group's loop nest and issues its tile operations in dependency order.
 struct Controller : sc_module {
@@ -361,13 +362,19 @@ struct Controller : sc_module {
         if (!exact && i >= 1 && i < trips - 1) {
           starts.push_back(counters());
           const size_t n = starts.size();
-          // Several equal deltas in a row (kSettle): a few can agree by coincidence while a pipeline is still
-          // filling or contention for the buffer's ports is still shifting.
-          bool settled = n > kSettle;
-          for (size_t k = 1; settled && k < kSettle; ++k) settled = starts[n - k] - starts[n - k - 1] == starts[n - k - 1] - starts[n - k - 2];
-          if (settled) {
-            skipped += (starts[n - 1] - starts[n - 2]) * (trips - 1 - i);
-            i = trips - 1;
+          auto cost = [&](size_t m) { return starts[m] - starts[m - 1]; };  // of the iteration starts[m - 1] began
+          // The last kSettle periods of iteration costs repeat (period 1: kSettle equal costs in a row); a few can
+          // agree by coincidence while a pipeline is still filling. Contention for the buffer's ports can
+          // alternate between iterations (FuseMax's arrays take turns), hence periods above 1.
+          for (size_t period = 1; period <= kMaxPeriod; ++period) {
+            bool settled = n >= kSettle * period + 1;
+            for (size_t m = n - 1; settled && m + (kSettle - 1) * period > n - 1; --m) settled = cost(m) == cost(m - period);
+            if (!settled) continue;
+            // Skip whole periods only, so that the iterations still simulated keep their phase.
+            const auto periods = (trips - 1 - i) / static_cast<int64_t>(period);
+            skipped += (starts[n - 1] - starts[n - 1 - period]) * periods;
+            i += periods * static_cast<int64_t>(period);
+            break;
           }
         }
         index[static_cast<size_t>(l)] = i;

@@ -251,10 +251,10 @@ class Report:
         d["peak"] = ops / (d["roofline_compute_cycles"] / clock)
         d["bw"] = bytes_ / (d["roofline_memory_cycles"] / clock)
         fig, ax = plt.subplots(figsize=(6, 4))
-        xs = [d.oi.min() / 4, d.oi.max() * 4]
+        lo, hi = d.oi.min() / 4, d.oi.max() * 4
+        xs = [lo * (hi / lo) ** (k / 200) for k in range(201)]  # log-spaced, so the ridge shows
         for (peak, bw), _ in d.groupby([d.peak.round(-6), d.bw.round(-6)]):
-            ridge = [x for x in xs]
-            ax.plot(ridge, [min(peak, bw * x) for x in ridge], color="grey", lw=0.6, alpha=0.5)
+            ax.plot(xs, [min(peak, bw * x) for x in xs], color="grey", lw=0.6, alpha=0.5)
         for s in (self.values[self.series] if self.series else [None]):
             ds = d if s is None else d[d[self.series] == s]
             ax.scatter(ds.oi, ds.perf, s=10, label=str(s))
@@ -287,7 +287,9 @@ class Report:
         ax.set_yscale("log")
         ax.set_xlabel("latency (s)")
         ax.set_ylabel("energy (pJ)")
-        ax.legend(fontsize=7)
+        legend = ax.legend(fontsize=7)
+        for handle in legend.legendHandles:
+            handle.set_sizes([30])
         return png(fig)
 
 

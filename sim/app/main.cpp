@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "sim/app/commands.hpp"
 #include "sim/app/cosim.hpp"
+#include "sim/app/dram.hpp"
 #include "sim/app/sweep.hpp"
 
 namespace einsim {
@@ -120,6 +121,9 @@ int sc_main(int argc, char** argv) {
   einsim::app::CosimArgs cosim_args;
   CLI::App* cosim = einsim::app::add_cosim_command(app, cosim_args);
 
+  einsim::app::DramArgs dram_args;
+  CLI::App* dram = einsim::app::add_dram_command(app, dram_args);
+
   einsim::app::SweepArgs sweep_args;
   CLI::App* sweep = einsim::app::add_sweep_command(app, sweep_args);
   einsim::app::MergeArgs merge_args;
@@ -142,6 +146,7 @@ int sc_main(int argc, char** argv) {
     if (*sim) return einsim::app::run_sim(sim_args);
     if (*validate) return einsim::app::run_validate(validate_args);
     if (*cosim) return einsim::app::run_cosim(cosim_args);
+    if (*dram) return einsim::app::run_dram(dram_args);
     if (*sweep) return einsim::app::run_sweep_command(sweep_args);
     if (*merge) return einsim::app::run_merge(merge_args);
     if (*report) return einsim::app::run_report(report_args);

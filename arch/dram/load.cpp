@@ -1,0 +1,161 @@
+// configs/dram/*.yaml -> DramPreset, with the checks the model relies on (power-of-two fields for the address
+// mapping, a data bus never driven twice at once).
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "arch/dram/spec.hpp"
+#include "common/yaml.hpp"
+
+namespace einsim::dram {
+namespace {
+
+std::vector<std::string> split(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) out.push_back(path.substr(start, dot - start));
+  out.push_back(path.substr(start));
+  return out;
+}
+
+int64_t in_range(const YNode& n, int64_t lo, int64_t hi) {
+  const int64_t v = n.as_int();
+  if (v < lo || v > hi) n.fail(fmt::format("must be between {} and {}, got {}", lo, hi, v));
+  return v;
+}
+
+// Address fields are bit fields: their sizes must be powers of two.
+int64_t power_of_two(const YNode& n) {
+  const int64_t v = in_range(n, 1, int64_t{1} << 30);
+  if ((v & (v - 1)) != 0) n.fail(fmt::format("must be a power of two (it is an address field), got {}", v));
+  return v;
+}
+
+DramOrg read_org(const YNode& node) {
+  MapReader m(node);
+  DramOrg o;
+  o.channels = power_of_two(m.required("channels"));
+  if (auto p = m.optional("pseudo_channels")) o.pseudo_channels = power_of_two(*p);
+  if (auto r = m.optional("ranks")) o.ranks = power_of_two(*r);
+  o.bank_groups = power_of_two(m.required("bank_groups"));
+  o.banks = power_of_two(m.required("banks"));
+  o.rows = power_of_two(m.required("rows"));
+  const YNode row = m.required("row_bytes");
+  o.row_bytes = power_of_two(row);
+  const YNode width = m.required("data_width_bits");
+  o.data_width_bits = power_of_two(width);
+  o.burst_length = power_of_two(m.required("burst_length"));
+  m.finish();
+  if (o.data_width_bits * o.burst_length < 8) width.fail("an access (data_width_bits x burst_length) must be at least a byte");
+  if (o.row_bytes < o.access_bytes())
+    row.fail(fmt::format("a row ({} B) must hold at least one access ({} B)", o.row_bytes, o.access_bytes()));
+  return o;
+}
+
+DramTiming read_timing(const YNode& node) {
+  MapReader m(node);
+  DramTiming t;
+  const YNode tck = m.required("tCK_ps");
+  t.tCK_ps = tck.as_double();
+  if (!(t.tCK_ps > 0 && t.tCK_ps < 1e6)) tck.fail(fmt::format("tCK_ps must be positive and below 1e6, got {}", t.tCK_ps));
+  const int64_t most = 1 << 20;
+  auto cycles = [&](const char* key, int64_t lo) { return in_range(m.required(key), lo, most); };
+  t.nBL = cycles("nBL", 1);
+  t.nCL = cycles("nCL", 1);
+  t.nCWL = cycles("nCWL", 1);
+  t.nRCDRD = cycles("nRCDRD", 1);
+  t.nRCDWR = cycles("nRCDWR", 1);
+  t.nRP = cycles("nRP", 1);
+  t.nRAS = cycles("nRAS", 1);
+  t.nRC = cycles("nRC", 1);
+  t.nWR = cycles("nWR", 1);
+  t.nRTP = cycles("nRTP", 1);
+  t.nWTRS = cycles("nWTRS", 1);
+  t.nWTRL = cycles("nWTRL", 1);
+  const YNode ccds = m.required("nCCDS");
+  t.nCCDS = in_range(ccds, 1, most);
+  t.nCCDL = cycles("nCCDL", 1);
+  t.nRRDS = cycles("nRRDS", 1);
+  t.nRRDL = cycles("nRRDL", 1);
+  t.nFAW = cycles("nFAW", 1);
+  const YNode rfc = m.required("nRFC");
+  t.nRFC = in_range(rfc, 1, most);
+  t.nREFI = cycles("nREFI", 1);
+  t.nRTW = cycles("nRTW", 0);
+  t.nRTRS = cycles("nRTRS", 0);
+  m.finish();
+  if (t.nCCDS < t.nBL) ccds.fail(fmt::format("nCCDS ({}) below nBL ({}) would drive the data bus twice at once", t.nCCDS, t.nBL));
+  if (t.nRFC >= t.nREFI) rfc.fail(fmt::format("nRFC ({}) must be below nREFI ({})", t.nRFC, t.nREFI));
+  return t;
+}
+
+DramController read_controller(const YNode& node) {
+  MapReader m(node);
+  DramController c;
+  if (auto q = m.optional("queue_size")) c.queue_size = in_range(*q, 1, 4096);
+  if (auto p = m.optional("page_policy")) {
+    const std::string v = p->as_string();
+    if (v == "open") c.page_policy = PagePolicy::open;
+    else if (v == "closed") c.page_policy = PagePolicy::closed;
+    else p->fail(fmt::format("unknown page_policy '{}' (known: open, closed)", v));
+  }
+  if (auto a = m.optional("mapping")) {
+    const std::string v = a->as_string();
+    if (v == "ro_ba_ra_co_ch") c.mapping = AddressMapping::ro_ba_ra_co_ch;
+    else if (v == "xor") c.mapping = AddressMapping::xor_interleaved;
+    else a->fail(fmt::format("unknown mapping '{}' (known: ro_ba_ra_co_ch, xor)", v));
+  }
+  if (auto b = m.optional("command_bus")) {
+    const std::string v = b->as_string();
+    if (v == "dual") c.dual_command_bus = true;
+    else if (v == "single") c.dual_command_bus = false;
+    else b->fail(fmt::format("unknown command_bus '{}' (dual: row and column commands on their own buses; single)", v));
+  }
+  if (auto r = m.optional("refresh")) c.refresh = r->as_bool();
+  m.finish();
+  return c;
+}
+
+void read_access_energy(const EnergyTable& table, const YNode& node, Cost& array, Cost& movement, Cost& io) {
+  MapReader m(node);
+  array = evaluate_cost(table, m.required("array"));
+  movement = evaluate_cost(table, m.required("movement"));
+  io = evaluate_cost(table, m.required("io"));
+  m.finish();
+}
+
+}  // namespace
+
+std::string_view page_policy_name(PagePolicy p) { return p == PagePolicy::open ? "open" : "closed"; }
+std::string_view mapping_name(AddressMapping m) { return m == AddressMapping::xor_interleaved ? "xor" : "ro_ba_ra_co_ch"; }
+
+DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {
+  const YNode root = YNode::load_file(file);
+  for (const auto& [path, value] : sets) set_path(root, split(path), value, "--set " + path);
+  MapReader top(root);
+  DramPreset p;
+  p.file = file;
+  read_version(top);
+  p.name = top.required("name").as_string();
+  if (auto d = top.optional("description")) p.description = d->as_string();
+  p.org = read_org(top.required("organization"));
+  p.timing = read_timing(top.required("timing"));
+  if (auto c = top.optional("controller")) p.controller = read_controller(*c);
+  const YNode energy = top.required("energy");
+  top.finish();
+
+  MapReader e(energy);
+  const YNode table = e.required("table");
+  // The table path is relative to the preset, so configs move together.
+  const std::filesystem::path table_path = std::filesystem::path(file).parent_path() / table.as_string();
+  if (!std::filesystem::exists(table_path)) table.fail(fmt::format("energy table {} not found", table_path.string()));
+  p.table = load_energy_table(table_path.string());
+  p.energy.activate = evaluate_cost(p.table, e.required("activate"));
+  read_access_energy(p.table, e.required("read"), p.energy.read_array, p.energy.read_movement, p.energy.read_io);
+  read_access_energy(p.table, e.required("write"), p.energy.write_array, p.energy.write_movement, p.energy.write_io);
+  p.energy.refresh = evaluate_cost(p.table, e.required("refresh"));
+  e.finish();
+  return p;
+}
+
+}  // namespace einsim::dram

@@ -1,0 +1,408 @@
+#include "arch/dram/model.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+
+#include "common/error.hpp"
+
+namespace einsim::dram {
+
+std::string_view command_name(Command c) {
+  static constexpr std::string_view names[] = {"ACT", "PRE", "RD", "WR", "REF"};
+  return names[static_cast<size_t>(c)];
+}
+
+namespace {
+
+int bits(int64_t n) { return std::countr_zero(static_cast<uint64_t>(n)); }  // n is a power of two
+
+// Takes the low `width` bits off `v`.
+int32_t take(uint64_t& v, int width) {
+  const auto field = static_cast<int32_t>(v & ((uint64_t{1} << width) - 1));
+  v >>= width;
+  return field;
+}
+
+}  // namespace
+
+Address decode(const DramOrg& org, AddressMapping mapping, uint64_t byte_address) {
+  uint64_t line = byte_address / static_cast<uint64_t>(org.access_bytes());
+  const int ch = bits(org.controllers()), col = bits(org.columns()), rank = bits(org.ranks), bg = bits(org.bank_groups),
+            bank = bits(org.banks), row = bits(org.rows);
+  Address a;
+  if (mapping == AddressMapping::ro_ba_ra_co_ch) {
+    a.controller = take(line, ch);
+    a.at.column = take(line, col);
+    a.at.rank = take(line, rank);
+    a.at.bank_group = take(line, bg);
+    a.at.bank = take(line, bank);
+    a.at.row = take(line, row);
+  } else {
+    a.controller = take(line, ch);
+    a.at.bank_group = take(line, bg);
+    a.at.column = take(line, col);
+    a.at.rank = take(line, rank);
+    a.at.bank = take(line, bank);
+    a.at.row = take(line, row);
+    // Permutation interleaving: XOR with row bits is a bijection (the row is kept) and sends the same
+    // column of successive rows to different channels, bank groups and banks.
+    const auto r = static_cast<uint32_t>(a.at.row);
+    a.controller ^= static_cast<int32_t>(r & static_cast<uint32_t>(org.controllers() - 1));
+    a.at.bank_group ^= static_cast<int32_t>((r >> ch) & static_cast<uint32_t>(org.bank_groups - 1));
+    a.at.bank ^= static_cast<int32_t>((r >> (ch + bg)) & static_cast<uint32_t>(org.banks - 1));
+  }
+  return a;
+}
+
+DeviceTiming::DeviceTiming(const DramOrg& org, const DramTiming& timing, bool dual_command_bus)
+    : org_(org), t_(timing), dual_bus_(dual_command_bus) {
+  banks_.resize(static_cast<size_t>(org.banks_per_controller()));
+  groups_.resize(static_cast<size_t>(org.ranks * org.bank_groups));
+  ranks_.resize(static_cast<size_t>(org.ranks));
+}
+
+DeviceTiming::RankFloor DeviceTiming::floor(int32_t rank, int64_t now) const {
+  const Rank& r = ranks_[rank];
+  RankFloor f;
+  f.pre = std::max(now, bus_free_[0]);
+  f.act = std::max(f.pre, r.next_act);
+  if (r.faw_count == 4) f.act = std::max(f.act, r.faw[r.faw_next] + t_.nFAW);
+  const int64_t column = std::max(now, bus_free_[bus_of(Command::rd)]);
+  const int64_t other_rank = last_column_rank_ >= 0 && rank != last_column_rank_ ? rank_switch_at_ : 0;
+  f.rd = std::max({column, next_rd_, r.next_rd, other_rank});
+  f.wr = std::max({column, next_wr_, other_rank});
+  return f;
+}
+
+int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, const RankFloor& f) const {
+  if (cmd == Command::ref) throw InternalError("REF has no bank-level earliest");
+  return earliest(cmd, bank_index(at), group_index(at), f);
+}
+
+int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, int64_t now) const {
+  if (cmd != Command::ref) return earliest(cmd, at, floor(at.rank, now));
+  const Rank& r = ranks_[at.rank];
+  if (r.open_banks > 0) return never;
+  int64_t e = std::max({now, bus_free_[0], r.next_act});
+  const int64_t first = static_cast<int64_t>(at.rank) * org_.banks_per_rank();
+  for (int64_t i = first; i < first + org_.banks_per_rank(); ++i) e = std::max(e, banks_[i].next_act);
+  return e;
+}
+
+// The rules, as "after X at t, Y waits until ...":
+//   ACT: same bank ACT t+nRC, RD t+nRCDRD, WR t+nRCDWR, PRE t+nRAS; same bank group ACT t+nRRDL; same rank
+//        ACT t+nRRDS, and a fifth ACT t+nFAW after the fourth-last.
+//   PRE: same bank ACT (and REF) t+nRP.
+//   RD:  same bank PRE t+nRTP; same bank group RD t+nCCDL; channel RD t+nCCDS, WR t+nCL+nBL+nRTW-nCWL (the
+//        write's data follows the read's after nRTW idle cycles).
+//   WR:  same bank PRE t+nCWL+nBL+nWR; same bank group WR t+nCCDL, RD t+nCWL+nBL+nWTRL; same rank RD
+//        t+nCWL+nBL+nWTRS; channel WR t+nCCDS, RD of another rank t+nCWL+nBL+nRTRS-nCL.
+//   RD or WR to another rank than the last: t+nBL+nRTRS (the data bus changes hands).
+//   REF: same rank ACT t+nRFC; needs every bank of the rank closed and past its nRP/nRC.
+//   Every command takes its command bus for a cycle (row and column buses apart when dual).
+void DeviceTiming::issue(Command cmd, const BankAddress& at, int64_t now) {
+  if (earliest(cmd, at, now) != now)
+    throw InternalError(fmt::format("DRAM {} to rank {} bank group {} bank {} at cycle {}: earliest is {}", command_name(cmd), at.rank,
+                                    at.bank_group, at.bank, now, earliest(cmd, at, now)));
+  Bank& b = banks_[bank_index(at)];
+  Group& g = groups_[at.rank * org_.bank_groups + at.bank_group];
+  Rank& r = ranks_[at.rank];
+  auto later = [](int64_t& x, int64_t v) { x = std::max(x, v); };
+  bus_free_[bus_of(cmd)] = now + 1;
+  switch (cmd) {
+    case Command::act:
+      b.open_row = at.row;
+      ++r.open_banks;
+      later(b.next_act, now + t_.nRC);
+      later(b.next_rd, now + t_.nRCDRD);
+      later(b.next_wr, now + t_.nRCDWR);
+      later(b.next_pre, now + t_.nRAS);
+      later(g.next_act, now + t_.nRRDL);
+      later(r.next_act, now + t_.nRRDS);
+      r.faw[r.faw_next] = now;
+      r.faw_next = (r.faw_next + 1) % 4;
+      r.faw_count = std::min(r.faw_count + 1, 4);
+      break;
+    case Command::pre:
+      b.open_row = -1;
+      --r.open_banks;
+      later(b.next_act, now + t_.nRP);
+      break;
+    case Command::rd:
+      later(b.next_pre, now + t_.nRTP);
+      later(g.next_rd, now + t_.nCCDL);
+      later(next_rd_, now + t_.nCCDS);
+      later(next_wr_, now + t_.nCL + t_.nBL + t_.nRTW - t_.nCWL);
+      break;
+    case Command::wr:
+      later(b.next_pre, now + t_.nCWL + t_.nBL + t_.nWR);
+      later(g.next_wr, now + t_.nCCDL);
+      later(g.next_rd, now + t_.nCWL + t_.nBL + t_.nWTRL);
+      later(r.next_rd, now + t_.nCWL + t_.nBL + t_.nWTRS);
+      later(next_wr_, now + t_.nCCDS);
+      // Only reads of other ranks see this; the rank's own are held by nWTRS, which is longer.
+      later(next_rd_, now + t_.nCWL + t_.nBL + t_.nRTRS - t_.nCL);
+      break;
+    case Command::ref: {
+      later(r.next_act, now + t_.nRFC);
+      const int64_t first = static_cast<int64_t>(at.rank) * org_.banks_per_rank();
+      for (int64_t i = first; i < first + org_.banks_per_rank(); ++i) later(banks_[i].next_act, now + t_.nRFC);
+      break;
+    }
+  }
+  if (cmd == Command::rd || cmd == Command::wr) {
+    last_column_rank_ = at.rank;
+    rank_switch_at_ = now + t_.nBL + t_.nRTRS;
+  }
+}
+
+int64_t DeviceTiming::auto_precharge(const BankAddress& at) {
+  Bank& b = banks_[bank_index(at)];
+  if (b.open_row < 0) throw InternalError("auto-precharge of a closed bank");
+  const int64_t when = b.next_pre;
+  b.open_row = -1;
+  --ranks_[at.rank].open_banks;
+  b.next_act = std::max(b.next_act, when + t_.nRP);
+  return when;
+}
+
+EnergyBreakdown command_energy(const DramPreset& p, const CommandCounts& c) {
+  const DramEnergy& e = p.energy;
+  const double bits_per_access = static_cast<double>(p.org.access_bytes() * 8);
+  const auto rd = static_cast<double>(c[Command::rd]) * bits_per_access, wr = static_cast<double>(c[Command::wr]) * bits_per_access;
+  EnergyBreakdown b;
+  b.activate_pJ = static_cast<double>(c[Command::act]) * e.activate.energy_pJ;
+  b.read_array_pJ = rd * e.read_array.energy_pJ;
+  b.read_movement_pJ = rd * e.read_movement.energy_pJ;
+  b.read_io_pJ = rd * e.read_io.energy_pJ;
+  b.write_array_pJ = wr * e.write_array.energy_pJ;
+  b.write_movement_pJ = wr * e.write_movement.energy_pJ;
+  b.write_io_pJ = wr * e.write_io.energy_pJ;
+  b.refresh_pJ = static_cast<double>(c[Command::ref]) * e.refresh.energy_pJ;
+  return b;
+}
+
+namespace {
+
+// One controller: a queue of requests in age order, scheduled FR-FCFS (the oldest request whose column
+// command is ready first, then the oldest ready ACT or PRE), with all-bank refresh of each rank every nREFI.
+class Controller {
+ public:
+  Controller(const DramPreset& p, int32_t id, RunResult& result, std::vector<int64_t>& latencies, std::vector<IssuedCommand>* log)
+      : p_(p), id_(id), dev_(p.org, p.timing, p.controller.dual_command_bus), result_(result), latencies_(latencies), log_(log) {
+    hits_queued_.assign(static_cast<size_t>(p.org.banks_per_controller()), 0);
+    refresh_due_.assign(static_cast<size_t>(p.org.ranks), p.controller.refresh ? p.timing.nREFI : DeviceTiming::never);
+    floors_.resize(static_cast<size_t>(p.org.ranks));
+    refreshing_.assign(static_cast<size_t>(p.org.ranks), false);
+  }
+
+  void run(const std::vector<Request>& in, const std::vector<BankAddress>& where) {
+    const auto capacity = static_cast<size_t>(p_.controller.queue_size);
+    size_t next_in = 0;
+    int64_t t = 0;
+    for (;;) {
+      while (next_in < in.size() && in[next_in].arrival <= t && queue_.size() < capacity) admit(in[next_in], where[next_in], t), ++next_in;
+      if (queue_.empty() && next_in == in.size()) break;
+      int64_t next = DeviceTiming::never;
+      if (next_in < in.size() && queue_.size() < capacity) next = std::max(in[next_in].arrival, t + 1);
+      if (step(t, next)) continue;  // something issued: look again in the same cycle (the other bus may be free)
+      if (next == DeviceTiming::never) throw InternalError(fmt::format("DRAM controller {} stuck at cycle {}", id_, t));
+      t = next;
+    }
+  }
+
+ private:
+  struct Entry {
+    BankAddress at;
+    int64_t bank = 0, group = 0;  // indices in the device
+    int64_t admitted = 0;
+    bool write = false;
+    bool activated = false;   // an ACT was issued for it
+    bool conflicted = false;  // a PRE was issued for it
+    Command cmd = Command::act;  // its next command, and the first cycle it may issue (plan())
+    int64_t ready = 0;
+  };
+
+  void admit(const Request& r, const BankAddress& at, int64_t t) {
+    Entry e{at, dev_.bank_index(at), dev_.group_index(at), t, r.write};
+    if (dev_.open_row(at) == at.row) ++hits_queued_[e.bank];
+    queue_.push_back(e);
+    dirty_ = true;
+  }
+
+  void log(Command c, const BankAddress& at, int64_t t, bool automatic = false) {
+    ++result_.commands[c];
+    if (log_) log_->push_back(IssuedCommand{t, id_, c, at, automatic});
+  }
+
+  // Issues one command at cycle t if one is ready and returns true; otherwise lowers `next` to the first cycle
+  // at which one may be.
+  bool step(int64_t t, int64_t& next) {
+    // A rank past its refresh deadline takes no new work: its banks close, then it refreshes.
+    for (int32_t rank = 0; rank < p_.org.ranks; ++rank) {
+      const int64_t due = refresh_due_[static_cast<size_t>(rank)];
+      if (due > t) {
+        next = std::min(next, due);
+        continue;
+      }
+      if (!refreshing_[static_cast<size_t>(rank)]) refreshing_[static_cast<size_t>(rank)] = true, dirty_ = true;
+      BankAddress at{rank, 0, 0, 0, 0};
+      bool any_open = false;
+      for (at.bank_group = 0; at.bank_group < p_.org.bank_groups; ++at.bank_group)
+        for (at.bank = 0; at.bank < p_.org.banks; ++at.bank) {
+          if (dev_.open_row(at) < 0) continue;
+          any_open = true;
+          const int64_t e = dev_.earliest(Command::pre, at, t);
+          if (e == t) return precharge(at, t, nullptr);
+          next = std::min(next, e);
+        }
+      if (any_open) continue;
+      const int64_t e = dev_.earliest(Command::ref, at, t);
+      if (e == t) {
+        dev_.issue(Command::ref, at, t);
+        log(Command::ref, at, t);
+        dirty_ = true;
+        refresh_due_[static_cast<size_t>(rank)] += p_.timing.nREFI;
+        refreshing_[static_cast<size_t>(rank)] = false;
+        result_.refresh_cycles += p_.timing.nRFC;
+        return true;
+      }
+      next = std::min(next, e);
+    }
+    // FR-FCFS: the oldest ready column command; failing that, the oldest ready ACT or PRE. The plan holds until
+    // a command issues, a request arrives or a rank starts refreshing.
+    if (dirty_) plan(t);
+    if (first_ready_ > t) {
+      next = std::min(next, first_ready_);
+      return false;
+    }
+    Entry& q = queue_[static_cast<size_t>(choice_)];
+    if (q.cmd == Command::rd || q.cmd == Command::wr) return serve(q, q.cmd, t);
+    if (q.cmd == Command::pre) return precharge(q.at, t, &q);
+    dirty_ = true;
+    dev_.issue(Command::act, q.at, t);
+    log(Command::act, q.at, t);
+    q.activated = true;
+    int64_t& hits = hits_queued_[q.bank];
+    hits = 0;
+    for (const Entry& o : queue_) hits += o.bank == q.bank && o.at.row == q.at.row;
+    return true;
+  }
+
+  // Every queued request's next command and the first cycle it may issue; the first cycle any may, and which
+  // request FR-FCFS picks then.
+  void plan(int64_t t) {
+    for (int32_t r = 0; r < p_.org.ranks; ++r) floors_[static_cast<size_t>(r)] = dev_.floor(r, t);
+    first_ready_ = DeviceTiming::never;
+    int64_t column = -1, row = -1;
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      Entry& q = queue_[i];
+      if (refresh_due_[static_cast<size_t>(q.at.rank)] <= t) continue;
+      const int32_t open = dev_.open_row(q.bank);
+      if (open == q.at.row) q.cmd = q.write ? Command::wr : Command::rd;
+      else if (open < 0) q.cmd = Command::act;
+      else if (hits_queued_[q.bank] > 0) continue;  // the open row still has work: it closes afterwards
+      else q.cmd = Command::pre;
+      q.ready = dev_.earliest(q.cmd, q.bank, q.group, floors_[static_cast<size_t>(q.at.rank)]);
+      if (q.ready > first_ready_) continue;
+      if (q.ready < first_ready_) first_ready_ = q.ready, column = row = -1;
+      int64_t& slot = q.cmd == Command::rd || q.cmd == Command::wr ? column : row;
+      if (slot < 0) slot = static_cast<int64_t>(i);
+    }
+    choice_ = column >= 0 ? column : row;
+    dirty_ = false;
+  }
+
+  bool precharge(const BankAddress& at, int64_t t, Entry* for_whom) {
+    dirty_ = true;
+    dev_.issue(Command::pre, at, t);
+    log(Command::pre, at, t);
+    hits_queued_[dev_.bank_index(at)] = 0;
+    if (for_whom) for_whom->conflicted = true;
+    return true;
+  }
+
+  bool serve(Entry& q, Command c, int64_t t) {
+    dirty_ = true;
+    dev_.issue(c, q.at, t);
+    log(c, q.at, t);
+    const int64_t start = t + (c == Command::rd ? p_.timing.nCL : p_.timing.nCWL), done = start + p_.timing.nBL;
+    if (start < data_bus_free_) throw InternalError(fmt::format("DRAM controller {}: data bus driven twice at cycle {}", id_, start));
+    data_bus_free_ = done;
+    latencies_.push_back(done - q.admitted);
+    result_.cycles = std::max(result_.cycles, done);
+    if (q.conflicted) ++result_.row_conflicts;
+    else if (q.activated) ++result_.row_misses;
+    else ++result_.row_hits;
+    const BankAddress at = q.at;
+    const int64_t bank = q.bank;
+    --hits_queued_[bank];
+    queue_.erase(queue_.begin() + (&q - queue_.data()));
+    // Closed page: a read or write with nothing else queued for its row auto-precharges (RDA/WRA).
+    if (p_.controller.page_policy == PagePolicy::closed && hits_queued_[bank] == 0) {
+      const int64_t when = dev_.auto_precharge(at);
+      log(Command::pre, at, when, true);
+    }
+    return true;
+  }
+
+  const DramPreset& p_;
+  int32_t id_;
+  DeviceTiming dev_;
+  RunResult& result_;
+  std::vector<int64_t>& latencies_;
+  std::vector<IssuedCommand>* log_;
+  std::vector<Entry> queue_;
+  std::vector<int64_t> hits_queued_;  // per bank: queued requests for its open row
+  std::vector<int64_t> refresh_due_;  // per rank
+  int64_t data_bus_free_ = 0;
+  std::vector<DeviceTiming::RankFloor> floors_;
+  std::vector<bool> refreshing_;  // per rank: past its deadline, not yet refreshed
+  bool dirty_ = true;              // the plan is stale
+  int64_t first_ready_ = DeviceTiming::never;
+  int64_t choice_ = -1;
+};
+
+}  // namespace
+
+RunResult simulate(const DramPreset& preset, const std::vector<Request>& requests, const RunOptions& options) {
+  const DramOrg& org = preset.org;
+  // Each controller's requests, in order.
+  std::vector<std::vector<Request>> in(static_cast<size_t>(org.controllers()));
+  std::vector<std::vector<BankAddress>> where(in.size());
+  for (const Request& r : requests) {
+    const Address a = decode(org, preset.controller.mapping, r.address);
+    in[static_cast<size_t>(a.controller)].push_back(r);
+    where[static_cast<size_t>(a.controller)].push_back(a.at);
+  }
+  RunResult result;
+  std::vector<int64_t> latencies;
+  latencies.reserve(requests.size());
+  for (size_t c = 0; c < in.size(); ++c) {
+    if (in[c].empty()) continue;
+    Controller(preset, static_cast<int32_t>(c), result, latencies, options.log).run(in[c], where[c]);
+  }
+  result.requests = static_cast<int64_t>(requests.size());
+  result.reads = result.commands[Command::rd];
+  result.writes = result.commands[Command::wr];
+  result.energy = command_energy(preset, result.commands);
+  if (!latencies.empty()) {
+    double sum = 0;
+    for (const int64_t l : latencies) sum += static_cast<double>(l);
+    result.avg_latency = sum / static_cast<double>(latencies.size());
+    auto pct = [&](double q) {
+      const auto k = static_cast<size_t>(q * static_cast<double>(latencies.size() - 1));
+      std::nth_element(latencies.begin(), latencies.begin() + static_cast<ptrdiff_t>(k), latencies.end());
+      return latencies[k];
+    };
+    result.p50_latency = pct(0.50);
+    result.p90_latency = pct(0.90);
+    result.p99_latency = pct(0.99);
+    result.max_latency = *std::max_element(latencies.begin(), latencies.end());
+  }
+  return result;
+}
+
+}  // namespace einsim::dram

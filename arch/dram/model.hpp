@@ -1,0 +1,164 @@
+#pragma once
+// The bank-level DRAM model: the timing rules between commands (DeviceTiming), address mappings, and
+// controllers (FR-FCFS, open or closed page, all-bank refresh) that turn a stream of requests into commands.
+// Plain C++, event-driven: a controller jumps to the next cycle at which some command may issue instead of
+// ticking through idle cycles. Controllers share nothing, so each runs its own requests to completion.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "arch/dram/spec.hpp"
+
+namespace einsim::dram {
+
+enum class Command : uint8_t { act, pre, rd, wr, ref };
+inline constexpr int command_count = 5;
+std::string_view command_name(Command c);
+
+// A location within one controller's devices.
+struct BankAddress {
+  int32_t rank = 0;
+  int32_t bank_group = 0;
+  int32_t bank = 0;  // within its bank group
+  int32_t row = 0;
+  int32_t column = 0;
+};
+
+struct Address {
+  int32_t controller = 0;  // channel * pseudo_channels + pseudo-channel
+  BankAddress at;
+};
+
+// Byte address -> location; addresses beyond the capacity wrap around.
+Address decode(const DramOrg& org, AddressMapping mapping, uint64_t byte_address);
+
+// One controller's ranks, bank groups and banks: which rows are open and the earliest cycle each command may
+// issue under every timing rule (the rules are listed in model.cpp, beside issue()).
+class DeviceTiming {
+ public:
+  static constexpr int64_t never = INT64_MAX / 4;
+
+  DeviceTiming(const DramOrg& org, const DramTiming& timing, bool dual_command_bus);
+
+  // The earliest cycle >= now at which `cmd` to `at` meets every rule; `never` when the bank's state forbids
+  // it: ACT to an open bank; RD, WR or PRE to a closed one; REF while a bank of the rank is open.
+  int64_t earliest(Command cmd, const BankAddress& at, int64_t now) const;
+  // The same, split for schedulers that weigh many requests at once: the rank- and channel-wide terms of one
+  // rank at `now`, then the bank's and bank group's on top (ACT, PRE, RD and WR).
+  struct RankFloor {
+    int64_t act = 0, pre = 0, rd = 0, wr = 0;
+  };
+  RankFloor floor(int32_t rank, int64_t now) const;
+  int64_t earliest(Command cmd, const BankAddress& at, const RankFloor& f) const;
+  // The same by the indices below; `cmd` is not REF.
+  int64_t earliest(Command cmd, int64_t bank, int64_t group, const RankFloor& f) const {
+    const Bank& b = banks_[static_cast<size_t>(bank)];
+    const Group& g = groups_[static_cast<size_t>(group)];
+    switch (cmd) {
+      case Command::act: return b.open_row >= 0 ? never : std::max({f.act, b.next_act, g.next_act});
+      case Command::pre: return b.open_row < 0 ? never : std::max(f.pre, b.next_pre);
+      case Command::rd: return b.open_row < 0 ? never : std::max({f.rd, b.next_rd, g.next_rd});
+      default: return b.open_row < 0 ? never : std::max({f.wr, b.next_wr, g.next_wr});
+    }
+  }
+  bool can_issue(Command cmd, const BankAddress& at, int64_t now) const { return earliest(cmd, at, now) == now; }
+  // Throws InternalError unless can_issue. RD and WR open no row: they read the bank's open one.
+  void issue(Command cmd, const BankAddress& at, int64_t now);
+  // An auto-precharge after a RD or WR (RDA/WRA): the bank closes at the first cycle a PRE may, without taking
+  // a command-bus slot. Returns that cycle.
+  int64_t auto_precharge(const BankAddress& at);
+
+  int32_t open_row(const BankAddress& at) const { return banks_[bank_index(at)].open_row; }
+  int32_t open_row(int64_t bank) const { return banks_[static_cast<size_t>(bank)].open_row; }
+  int64_t bank_index(const BankAddress& at) const { return group_index(at) * org_.banks + at.bank; }
+  int64_t group_index(const BankAddress& at) const { return at.rank * org_.bank_groups + at.bank_group; }
+  const DramOrg& org() const { return org_; }
+  const DramTiming& timing() const { return t_; }
+
+ private:
+  struct Bank {
+    int64_t next_act = 0, next_pre = 0, next_rd = 0, next_wr = 0;
+    int32_t open_row = -1;
+  };
+  struct Group {
+    int64_t next_act = 0, next_rd = 0, next_wr = 0;
+  };
+  struct Rank {
+    int64_t next_act = 0, next_rd = 0;
+    std::array<int64_t, 4> faw{};  // the last four ACTs, oldest at faw_next
+    int faw_count = 0, faw_next = 0;
+    int64_t open_banks = 0;
+  };
+
+  int64_t bus_of(Command c) const { return dual_bus_ && (c == Command::rd || c == Command::wr) ? 1 : 0; }
+
+  DramOrg org_;
+  DramTiming t_;
+  bool dual_bus_;
+  std::vector<Bank> banks_;
+  std::vector<Group> groups_;
+  std::vector<Rank> ranks_;
+  // Channel-wide: the data bus (column commands to any rank) and one slot per command bus per cycle.
+  int64_t next_rd_ = 0, next_wr_ = 0;
+  int32_t last_column_rank_ = -1;
+  int64_t rank_switch_at_ = 0;  // earliest column command to a rank other than last_column_rank_
+  std::array<int64_t, 2> bus_free_{0, 0};
+};
+
+struct Request {
+  uint64_t address = 0;
+  bool write = false;
+  int64_t arrival = 0;  // cycle it is offered to its controller; it waits outside while the queue is full
+};
+
+struct IssuedCommand {
+  int64_t cycle = 0;
+  int32_t controller = 0;
+  Command command = Command::act;
+  BankAddress at;
+  bool automatic = false;  // an auto-precharge
+};
+
+struct CommandCounts {
+  std::array<int64_t, command_count> n{};  // by Command
+  int64_t operator[](Command c) const { return n[static_cast<size_t>(c)]; }
+  int64_t& operator[](Command c) { return n[static_cast<size_t>(c)]; }
+};
+
+struct EnergyBreakdown {
+  double activate_pJ = 0;
+  double read_array_pJ = 0, read_movement_pJ = 0, read_io_pJ = 0;
+  double write_array_pJ = 0, write_movement_pJ = 0, write_io_pJ = 0;
+  double refresh_pJ = 0;
+  double total_pJ() const {
+    return activate_pJ + read_array_pJ + read_movement_pJ + read_io_pJ + write_array_pJ + write_movement_pJ + write_io_pJ + refresh_pJ;
+  }
+};
+
+// The commands' energy: counts times the preset's per-command figures.
+EnergyBreakdown command_energy(const DramPreset& p, const CommandCounts& c);
+
+struct RunResult {
+  int64_t requests = 0, reads = 0, writes = 0;
+  int64_t cycles = 0;  // until the last data beat
+  CommandCounts commands;
+  int64_t row_hits = 0;       // served without an ACT of their own
+  int64_t row_misses = 0;     // needed an ACT of a closed bank
+  int64_t row_conflicts = 0;  // needed a PRE of another row first
+  int64_t refresh_cycles = 0; // nRFC per REF, summed over ranks and controllers
+  // Latency: from entering the controller's queue to the last data beat, in cycles.
+  double avg_latency = 0;
+  int64_t p50_latency = 0, p90_latency = 0, p99_latency = 0, max_latency = 0;
+  EnergyBreakdown energy;
+};
+
+struct RunOptions {
+  std::vector<IssuedCommand>* log = nullptr;  // every command in the order the controllers decided them (tests)
+};
+
+// Runs the requests (each controller sees its own in their order) until the last completes.
+RunResult simulate(const DramPreset& preset, const std::vector<Request>& requests, const RunOptions& options = {});
+
+}  // namespace einsim::dram

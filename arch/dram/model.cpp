@@ -186,8 +186,9 @@ EnergyBreakdown command_energy(const DramPreset& p, const CommandCounts& c) {
 
 namespace {
 
-// One controller: a queue of requests in age order, scheduled FR-FCFS (the oldest request whose column
-// command is ready first, then the oldest ready ACT or PRE), with all-bank refresh of each rank every nREFI.
+// One controller: a queue of requests (their age is their admission number), scheduled FR-FCFS (the oldest
+// request whose column command is ready first, then the oldest ready ACT or PRE), with all-bank refresh of each
+// rank every nREFI.
 class Controller {
  public:
   Controller(const DramPreset& p, int32_t id, RunResult& result, std::vector<int64_t>& latencies, std::vector<IssuedCommand>* log)
@@ -196,17 +197,25 @@ class Controller {
     refresh_due_.assign(static_cast<size_t>(p.org.ranks), p.controller.refresh ? p.timing.nREFI : DeviceTiming::never);
     floors_.resize(static_cast<size_t>(p.org.ranks));
     refreshing_.assign(static_cast<size_t>(p.org.ranks), false);
+    bank_epoch_.assign(static_cast<size_t>(p.org.banks_per_controller()), 0);
   }
 
-  void run(const std::vector<Request>& in, const std::vector<BankAddress>& where) {
+  // A request as this controller sees it.
+  struct Incoming {
+    BankAddress at;
+    bool write = false;
+    int64_t arrival = 0;
+  };
+
+  void run(const Incoming* in, size_t n) {
     const auto capacity = static_cast<size_t>(p_.controller.queue_size);
     size_t next_in = 0;
     int64_t t = 0;
     for (;;) {
-      while (next_in < in.size() && in[next_in].arrival <= t && queue_.size() < capacity) admit(in[next_in], where[next_in], t), ++next_in;
-      if (queue_.empty() && next_in == in.size()) break;
+      while (next_in < n && in[next_in].arrival <= t && queue_.size() < capacity) admit(in[next_in], t), ++next_in;
+      if (queue_.empty() && next_in == n) break;
       int64_t next = DeviceTiming::never;
-      if (next_in < in.size() && queue_.size() < capacity) next = std::max(in[next_in].arrival, t + 1);
+      if (next_in < n && queue_.size() < capacity) next = std::max(in[next_in].arrival, t + 1);
       if (step(t, next)) continue;  // something issued: look again in the same cycle (the other bus may be free)
       if (next == DeviceTiming::never) throw InternalError(fmt::format("DRAM controller {} stuck at cycle {}", id_, t));
       t = next;
@@ -221,15 +230,19 @@ class Controller {
     bool write = false;
     bool activated = false;   // an ACT was issued for it
     bool conflicted = false;  // a PRE was issued for it
-    Command cmd = Command::act;  // its next command, and the first cycle it may issue (plan())
-    int64_t ready = 0;
+    Command cmd = Command::act;  // its next command (REF: none until its bank changes), and the first cycle it
+    int64_t ready = 0;           // may issue (plan())
+    bool fresh = true;
+    int64_t seq = 0;  // admission order: FR-FCFS's "oldest"
   };
 
-  void admit(const Request& r, const BankAddress& at, int64_t t) {
+  void admit(const Incoming& r, int64_t t) {
+    const BankAddress& at = r.at;
     Entry e{at, dev_.bank_index(at), dev_.group_index(at), t, r.write};
+    e.seq = admitted_++;
     if (dev_.open_row(at) == at.row) ++hits_queued_[e.bank];
     queue_.push_back(e);
-    dirty_ = true;
+    changed(e.bank);  // a new hit makes the bank's conflicts wait
   }
 
   void log(Command c, const BankAddress& at, int64_t t, bool automatic = false) {
@@ -247,7 +260,7 @@ class Controller {
         next = std::min(next, due);
         continue;
       }
-      if (!refreshing_[static_cast<size_t>(rank)]) refreshing_[static_cast<size_t>(rank)] = true, dirty_ = true;
+      if (!refreshing_[static_cast<size_t>(rank)]) refreshing_[static_cast<size_t>(rank)] = true, changed_all();
       BankAddress at{rank, 0, 0, 0, 0};
       bool any_open = false;
       for (at.bank_group = 0; at.bank_group < p_.org.bank_groups; ++at.bank_group)
@@ -263,7 +276,7 @@ class Controller {
       if (e == t) {
         dev_.issue(Command::ref, at, t);
         log(Command::ref, at, t);
-        dirty_ = true;
+        changed_all();
         refresh_due_[static_cast<size_t>(rank)] += p_.timing.nREFI;
         refreshing_[static_cast<size_t>(rank)] = false;
         result_.refresh_cycles += p_.timing.nRFC;
@@ -281,7 +294,7 @@ class Controller {
     Entry& q = queue_[static_cast<size_t>(choice_)];
     if (q.cmd == Command::rd || q.cmd == Command::wr) return serve(q, q.cmd, t);
     if (q.cmd == Command::pre) return precharge(q.at, t, &q);
-    dirty_ = true;
+    changed(q.bank);
     dev_.issue(Command::act, q.at, t);
     log(Command::act, q.at, t);
     q.activated = true;
@@ -300,23 +313,42 @@ class Controller {
     for (size_t i = 0; i < queue_.size(); ++i) {
       Entry& q = queue_[i];
       if (refresh_due_[static_cast<size_t>(q.at.rank)] <= t) continue;
-      const int32_t open = dev_.open_row(q.bank);
-      if (open == q.at.row) q.cmd = q.write ? Command::wr : Command::rd;
-      else if (open < 0) q.cmd = Command::act;
-      else if (hits_queued_[q.bank] > 0) continue;  // the open row still has work: it closes afterwards
-      else q.cmd = Command::pre;
+      // Commands only ever push the rules' terms later, so a request of an untouched bank keeps its command and
+      // its last `ready` is a lower bound: past the best so far, it cannot be picked.
+      if (all_changed_ || bank_epoch_[static_cast<size_t>(q.bank)] == epoch_ || q.fresh) {
+        q.fresh = false;
+        const int32_t open = dev_.open_row(q.bank);
+        if (open == q.at.row) q.cmd = q.write ? Command::wr : Command::rd;
+        else if (open < 0) q.cmd = Command::act;
+        else if (hits_queued_[q.bank] > 0) q.cmd = Command::ref;  // waits: the open row still has work
+        else q.cmd = Command::pre;
+      } else if (q.ready > first_ready_) {
+        continue;
+      }
+      if (q.cmd == Command::ref) {
+        q.ready = DeviceTiming::never;
+        continue;
+      }
       q.ready = dev_.earliest(q.cmd, q.bank, q.group, floors_[static_cast<size_t>(q.at.rank)]);
       if (q.ready > first_ready_) continue;
       if (q.ready < first_ready_) first_ready_ = q.ready, column = row = -1;
       int64_t& slot = q.cmd == Command::rd || q.cmd == Command::wr ? column : row;
-      if (slot < 0) slot = static_cast<int64_t>(i);
+      if (slot < 0 || q.seq < queue_[static_cast<size_t>(slot)].seq) slot = static_cast<int64_t>(i);
     }
     choice_ = column >= 0 ? column : row;
     dirty_ = false;
+    all_changed_ = false;
+    ++epoch_;
   }
 
-  bool precharge(const BankAddress& at, int64_t t, Entry* for_whom) {
+  void changed(int64_t bank) {
+    bank_epoch_[static_cast<size_t>(bank)] = epoch_;
     dirty_ = true;
+  }
+  void changed_all() { all_changed_ = dirty_ = true; }
+
+  bool precharge(const BankAddress& at, int64_t t, Entry* for_whom) {
+    changed(dev_.bank_index(at));
     dev_.issue(Command::pre, at, t);
     log(Command::pre, at, t);
     hits_queued_[dev_.bank_index(at)] = 0;
@@ -325,7 +357,7 @@ class Controller {
   }
 
   bool serve(Entry& q, Command c, int64_t t) {
-    dirty_ = true;
+    changed(q.bank);
     dev_.issue(c, q.at, t);
     log(c, q.at, t);
     const int64_t start = t + (c == Command::rd ? p_.timing.nCL : p_.timing.nCWL), done = start + p_.timing.nBL;
@@ -339,7 +371,8 @@ class Controller {
     const BankAddress at = q.at;
     const int64_t bank = q.bank;
     --hits_queued_[bank];
-    queue_.erase(queue_.begin() + (&q - queue_.data()));
+    q = queue_.back();  // the queue is unordered: age is `seq`
+    queue_.pop_back();
     // Closed page: a read or write with nothing else queued for its row auto-precharges (RDA/WRA).
     if (p_.controller.page_policy == PagePolicy::closed && hits_queued_[bank] == 0) {
       const int64_t when = dev_.auto_precharge(at);
@@ -361,6 +394,10 @@ class Controller {
   std::vector<DeviceTiming::RankFloor> floors_;
   std::vector<bool> refreshing_;  // per rank: past its deadline, not yet refreshed
   bool dirty_ = true;              // the plan is stale
+  int64_t admitted_ = 0;
+  bool all_changed_ = true;        // every request's command may have changed
+  std::vector<uint32_t> bank_epoch_;  // == epoch_: the bank changed since the last plan
+  uint32_t epoch_ = 1;
   int64_t first_ready_ = DeviceTiming::never;
   int64_t choice_ = -1;
 };
@@ -369,20 +406,28 @@ class Controller {
 
 RunResult simulate(const DramPreset& preset, const std::vector<Request>& requests, const RunOptions& options) {
   const DramOrg& org = preset.org;
-  // Each controller's requests, in order.
-  std::vector<std::vector<Request>> in(static_cast<size_t>(org.controllers()));
-  std::vector<std::vector<BankAddress>> where(in.size());
-  for (const Request& r : requests) {
-    const Address a = decode(org, preset.controller.mapping, r.address);
-    in[static_cast<size_t>(a.controller)].push_back(r);
-    where[static_cast<size_t>(a.controller)].push_back(a.at);
+  // Each controller's requests, in order, side by side in one array (a counting sort by controller).
+  const auto controllers = static_cast<size_t>(org.controllers());
+  std::vector<int32_t> owner(requests.size());
+  std::vector<size_t> start(controllers + 1, 0);
+  std::vector<Controller::Incoming> in(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const Address a = decode(org, preset.controller.mapping, requests[i].address);
+    owner[i] = a.controller;
+    ++start[static_cast<size_t>(a.controller) + 1];
+  }
+  for (size_t c = 0; c < controllers; ++c) start[c + 1] += start[c];
+  std::vector<size_t> fill(start.begin(), start.end() - 1);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const Request& r = requests[i];
+    in[fill[static_cast<size_t>(owner[i])]++] = {decode(org, preset.controller.mapping, r.address).at, r.write, r.arrival};
   }
   RunResult result;
   std::vector<int64_t> latencies;
   latencies.reserve(requests.size());
-  for (size_t c = 0; c < in.size(); ++c) {
-    if (in[c].empty()) continue;
-    Controller(preset, static_cast<int32_t>(c), result, latencies, options.log).run(in[c], where[c]);
+  for (size_t c = 0; c < controllers; ++c) {
+    if (start[c] == start[c + 1]) continue;
+    Controller(preset, static_cast<int32_t>(c), result, latencies, options.log).run(in.data() + start[c], start[c + 1] - start[c]);
   }
   result.requests = static_cast<int64_t>(requests.size());
   result.reads = result.commands[Command::rd];

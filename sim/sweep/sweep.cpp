@@ -151,11 +151,21 @@ SweepSpec load_sweep(const std::string& file) {
         part.when[ax] = value.as_string();
       }
     }
-    part.mapping = path(p.required("mapping"));
-    if (auto a = p.optional("arch")) part.arch = path(*a);
-    if (auto w = p.optional("workload")) part.workload = path(*w);
-    if (auto ps = p.optional("params"))
+    const YNode mapping = p.required("mapping");
+    part.mapping = path(mapping);
+    part.locs["mapping"] = mapping.loc();
+    if (auto a = p.optional("arch")) {
+      part.arch = path(*a);
+      part.locs["arch"] = a->loc();
+    }
+    if (auto w = p.optional("workload")) {
+      part.workload = path(*w);
+      part.locs["workload"] = w->loc();
+    }
+    if (auto ps = p.optional("params")) {
       for (const YNode& i : ps->is_sequence() ? ps->items() : std::vector<YNode>{*ps}) part.params.push_back(path(i));
+      part.locs["params"] = ps->loc();
+    }
     if (auto s = p.optional("set")) {
       MapReader sm(*s);
       for (const auto& [key, value] : sm.entries()) {
@@ -492,6 +502,19 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   const std::string& version = options.version;
   db.set_meta("sweep", sweep_meta_json(spec));
   db.set_meta("einsim_version", version);
+
+  // A file a point names that does not exist is a mistake in the sweep file, not a failed point.
+  for (const SweepPoint& p : enumerate_points(spec))
+    for (const SweepPart& part : p.parts) {
+      std::vector<std::pair<std::string, std::string>> files = {{"mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
+      for (const std::string& f : part.params) files.emplace_back("params", f);
+      for (const auto& [key, f] : files)
+        if (!f.empty() && !fs::exists(f)) {
+          std::string at;
+          for (const auto& [ax, v] : p.axes) at += (at.empty() ? "" : ", ") + ax + "=" + v;
+          throw UserError(part.locs.at(key), "parts." + part.name + "." + key, fmt::format("{} does not exist (at {})", f, at));
+        }
+    }
 
   std::map<std::pair<int64_t, std::string>, std::string> done;
   for (const auto& [key, hash] : db.keys()) done[key] = hash;

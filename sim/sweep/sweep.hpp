@@ -27,6 +27,7 @@ struct SweepPart {
   std::vector<std::string> params;          // param preset files
   std::vector<std::pair<std::string, std::string>> sets;  // NAME / workload.NAME / arch.PATH -> value
   SourceLoc loc;
+  std::map<std::string, SourceLoc> locs;  // of its keys: mapping, arch, workload, params
 };
 
 // A comparison the report draws: every other value of `axis` against `baseline`, at equal values of the rest.

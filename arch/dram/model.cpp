@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <tuple>
 
 #include "common/error.hpp"
 
@@ -197,7 +198,11 @@ class Controller {
     refresh_due_.assign(static_cast<size_t>(p.org.ranks), p.controller.refresh ? p.timing.nREFI : DeviceTiming::never);
     floors_.resize(static_cast<size_t>(p.org.ranks));
     refreshing_.assign(static_cast<size_t>(p.org.ranks), false);
-    bank_epoch_.assign(static_cast<size_t>(p.org.banks_per_controller()), 0);
+    banks_.resize(static_cast<size_t>(p.org.banks_per_controller()));
+    for (size_t b = 0; b < banks_.size(); ++b)
+      banks_[b].rank = static_cast<int64_t>(b) / p.org.banks_per_rank(), banks_[b].group = static_cast<int64_t>(b) / p.org.banks;
+    slots_.resize(static_cast<size_t>(p.controller.queue_size));
+    for (auto slot = static_cast<int32_t>(p.controller.queue_size); slot-- > 0;) free_.push_back(slot);
   }
 
   // A request as this controller sees it.
@@ -212,10 +217,10 @@ class Controller {
     size_t next_in = 0;
     int64_t t = 0;
     for (;;) {
-      while (next_in < n && in[next_in].arrival <= t && queue_.size() < capacity) admit(in[next_in], t), ++next_in;
-      if (queue_.empty() && next_in == n) break;
+      while (next_in < n && in[next_in].arrival <= t && queued_ < capacity) admit(in[next_in], t), ++next_in;
+      if (queued_ == 0 && next_in == n) break;
       int64_t next = DeviceTiming::never;
-      if (next_in < n && queue_.size() < capacity) next = std::max(in[next_in].arrival, t + 1);
+      if (next_in < n && queued_ < capacity) next = std::max(in[next_in].arrival, t + 1);
       if (step(t, next)) continue;  // something issued: look again in the same cycle (the other bus may be free)
       if (next == DeviceTiming::never) throw InternalError(fmt::format("DRAM controller {} stuck at cycle {}", id_, t));
       t = next;
@@ -225,23 +230,51 @@ class Controller {
  private:
   struct Entry {
     BankAddress at;
-    int64_t bank = 0, group = 0;  // indices in the device
+    int64_t bank = 0;  // index in the device
     int64_t admitted = 0;
+    int64_t seq = 0;  // admission order: FR-FCFS's "oldest"
     bool write = false;
     bool activated = false;   // an ACT was issued for it
     bool conflicted = false;  // a PRE was issued for it
-    Command cmd = Command::act;  // its next command (REF: none until its bank changes), and the first cycle it
-    int64_t ready = 0;           // may issue (plan())
-    bool fresh = true;
-    int64_t seq = 0;  // admission order: FR-FCFS's "oldest"
+  };
+  // FR-FCFS only ever picks, in a bank, its oldest read hit, its oldest write hit or its oldest other request
+  // (all of a kind wait for the same cycle): those are the bank's candidates.
+  struct Candidate {
+    int32_t slot = -1;
+    Command cmd = Command::act;
+    int64_t ready = DeviceTiming::never;
+  };
+  struct BankQueue {
+    std::vector<int32_t> slots;  // its requests, oldest first
+    std::array<Candidate, 3> candidates;
+    int64_t busy_at = -1;  // its place in busy_
+    int64_t rank = 0, group = 0;
+    uint32_t version = 0;  // of its candidates, as the heap saw them
+    int64_t touched_at = -1;
+  };
+  struct Node {
+    int64_t ready;
+    bool row;
+    int64_t seq;
+    int64_t bank;
+    uint32_t version;
+    uint8_t candidate;
+  };
+  // std::*_heap keep the largest on top: "later" puts the preferred candidate there.
+  struct Later {
+    bool operator()(const Node& a, const Node& b) const { return std::tie(a.ready, a.row, a.seq) > std::tie(b.ready, b.row, b.seq); }
   };
 
   void admit(const Incoming& r, int64_t t) {
-    const BankAddress& at = r.at;
-    Entry e{at, dev_.bank_index(at), dev_.group_index(at), t, r.write};
-    e.seq = admitted_++;
-    if (dev_.open_row(at) == at.row) ++hits_queued_[e.bank];
-    queue_.push_back(e);
+    const int32_t slot = free_.back();
+    free_.pop_back();
+    Entry& e = slots_[static_cast<size_t>(slot)];
+    e = Entry{r.at, dev_.bank_index(r.at), t, admitted_++, r.write};
+    ++queued_;
+    BankQueue& b = banks_[static_cast<size_t>(e.bank)];
+    if (b.slots.empty()) b.busy_at = static_cast<int64_t>(busy_.size()), busy_.push_back(e.bank);
+    b.slots.push_back(slot);
+    if (dev_.open_row(e.bank) == r.at.row) ++hits_queued_[e.bank];
     changed(e.bank);  // a new hit makes the bank's conflicts wait
   }
 
@@ -291,58 +324,97 @@ class Controller {
       next = std::min(next, first_ready_);
       return false;
     }
-    Entry& q = queue_[static_cast<size_t>(choice_)];
-    if (q.cmd == Command::rd || q.cmd == Command::wr) return serve(q, q.cmd, t);
-    if (q.cmd == Command::pre) return precharge(q.at, t, &q);
+    const int32_t slot = choice_.slot;
+    Entry& q = slots_[static_cast<size_t>(slot)];
+    if (choice_.cmd == Command::rd || choice_.cmd == Command::wr) return serve(slot, choice_.cmd, t);
+    if (choice_.cmd == Command::pre) return precharge(q.at, t, &q);
     changed(q.bank);
     dev_.issue(Command::act, q.at, t);
     log(Command::act, q.at, t);
     q.activated = true;
     int64_t& hits = hits_queued_[q.bank];
     hits = 0;
-    for (const Entry& o : queue_) hits += o.bank == q.bank && o.at.row == q.at.row;
+    for (const int32_t o : banks_[static_cast<size_t>(q.bank)].slots) hits += slots_[static_cast<size_t>(o)].at.row == q.at.row;
     return true;
   }
 
-  // Every queued request's next command and the first cycle it may issue; the first cycle any may, and which
-  // request FR-FCFS picks then.
-  void plan(int64_t t) {
-    for (int32_t r = 0; r < p_.org.ranks; ++r) floors_[static_cast<size_t>(r)] = dev_.floor(r, t);
-    first_ready_ = DeviceTiming::never;
-    int64_t column = -1, row = -1;
-    for (size_t i = 0; i < queue_.size(); ++i) {
-      Entry& q = queue_[i];
-      if (refresh_due_[static_cast<size_t>(q.at.rank)] <= t) continue;
-      // Commands only ever push the rules' terms later, so a request of an untouched bank keeps its command and
-      // its last `ready` is a lower bound: past the best so far, it cannot be picked.
-      if (all_changed_ || bank_epoch_[static_cast<size_t>(q.bank)] == epoch_ || q.fresh) {
-        q.fresh = false;
-        const int32_t open = dev_.open_row(q.bank);
-        if (open == q.at.row) q.cmd = q.write ? Command::wr : Command::rd;
-        else if (open < 0) q.cmd = Command::act;
-        else if (hits_queued_[q.bank] > 0) q.cmd = Command::ref;  // waits: the open row still has work
-        else q.cmd = Command::pre;
-      } else if (q.ready > first_ready_) {
-        continue;
+  // The bank's candidates and their commands (REF standing for none: the open row still has work).
+  void candidates(BankQueue& b, int64_t bank) {
+    const int32_t open = dev_.open_row(bank);
+    b.candidates = {};
+    bool other = false;
+    for (const int32_t slot : b.slots) {
+      const Entry& e = slots_[static_cast<size_t>(slot)];
+      if (e.at.row == open) {
+        Candidate& c = b.candidates[e.write ? 1 : 0];
+        if (c.slot < 0) c = {slot, e.write ? Command::wr : Command::rd};
+      } else if (!other) {
+        other = true;
+        if (open < 0 || hits_queued_[bank] == 0) b.candidates[2] = {slot, open < 0 ? Command::act : Command::pre};
       }
-      if (q.cmd == Command::ref) {
-        q.ready = DeviceTiming::never;
-        continue;
-      }
-      q.ready = dev_.earliest(q.cmd, q.bank, q.group, floors_[static_cast<size_t>(q.at.rank)]);
-      if (q.ready > first_ready_) continue;
-      if (q.ready < first_ready_) first_ready_ = q.ready, column = row = -1;
-      int64_t& slot = q.cmd == Command::rd || q.cmd == Command::wr ? column : row;
-      if (slot < 0 || q.seq < queue_[static_cast<size_t>(slot)].seq) slot = static_cast<int64_t>(i);
+      if (other && b.candidates[0].slot >= 0 && b.candidates[1].slot >= 0) break;
     }
-    choice_ = column >= 0 ? column : row;
-    dirty_ = false;
-    all_changed_ = false;
-    ++epoch_;
   }
 
+  // The first cycle any candidate may issue, and which FR-FCFS picks then. Candidates wait in a heap ordered
+  // as FR-FCFS prefers them (cycle, column before row, age). Commands only ever push the rules' terms later,
+  // so a key is a lower bound of its candidate's cycle: the top is picked once its cycle, recomputed, still
+  // equals its key; otherwise it goes back with the new cycle. A touched bank's candidates are rebuilt and its
+  // old entries in the heap go stale.
+  void plan(int64_t t) {
+    for (int32_t r = 0; r < p_.org.ranks; ++r) floors_[static_cast<size_t>(r)] = dev_.floor(r, t);
+    if (all_changed_ || heap_.size() > 4 * slots_.size()) {  // mostly stale: start afresh
+      heap_.clear();
+      touched_.clear();
+      for (const int64_t bank : busy_) touched_.push_back(bank);
+      for (BankQueue& b : banks_) ++b.version;  // everything in the heap is stale
+    }
+    for (const int64_t bank : touched_) {
+      BankQueue& b = banks_[static_cast<size_t>(bank)];
+      ++b.version;
+      if (b.slots.empty() || refresh_due_[static_cast<size_t>(b.rank)] <= t) continue;
+      candidates(b, bank);
+      for (uint8_t i = 0; i < 3; ++i) {
+        const Candidate& c = b.candidates[i];
+        if (c.slot < 0) continue;
+        heap_.push_back(Node{dev_.earliest(c.cmd, bank, b.group, floors_[static_cast<size_t>(b.rank)]), !is_column(c.cmd),
+                             slots_[static_cast<size_t>(c.slot)].seq, bank, b.version, i});
+        std::push_heap(heap_.begin(), heap_.end(), later_);
+      }
+    }
+    touched_.clear();
+    first_ready_ = DeviceTiming::never;
+    while (!heap_.empty()) {
+      Node& top = heap_.front();
+      const BankQueue& b = banks_[static_cast<size_t>(top.bank)];
+      if (top.version != b.version) {
+        std::pop_heap(heap_.begin(), heap_.end(), later_);
+        heap_.pop_back();
+        continue;
+      }
+      const Candidate& c = b.candidates[top.candidate];
+      const int64_t ready = dev_.earliest(c.cmd, top.bank, b.group, floors_[static_cast<size_t>(b.rank)]);
+      if (ready == top.ready) {
+        first_ready_ = ready;
+        choice_ = c;
+        break;
+      }
+      Node again = top;
+      again.ready = ready;
+      std::pop_heap(heap_.begin(), heap_.end(), later_);
+      heap_.back() = again;
+      std::push_heap(heap_.begin(), heap_.end(), later_);
+    }
+    dirty_ = false;
+    all_changed_ = false;
+    ++plans_;
+  }
+
+  static bool is_column(Command c) { return c == Command::rd || c == Command::wr; }
+
   void changed(int64_t bank) {
-    bank_epoch_[static_cast<size_t>(bank)] = epoch_;
+    BankQueue& b = banks_[static_cast<size_t>(bank)];
+    if (b.touched_at != plans_) b.touched_at = plans_, touched_.push_back(bank);
     dirty_ = true;
   }
   void changed_all() { all_changed_ = dirty_ = true; }
@@ -356,7 +428,8 @@ class Controller {
     return true;
   }
 
-  bool serve(Entry& q, Command c, int64_t t) {
+  bool serve(int32_t slot, Command c, int64_t t) {
+    const Entry& q = slots_[static_cast<size_t>(slot)];
     changed(q.bank);
     dev_.issue(c, q.at, t);
     log(c, q.at, t);
@@ -371,8 +444,17 @@ class Controller {
     const BankAddress at = q.at;
     const int64_t bank = q.bank;
     --hits_queued_[bank];
-    q = queue_.back();  // the queue is unordered: age is `seq`
-    queue_.pop_back();
+    BankQueue& b = banks_[static_cast<size_t>(bank)];
+    b.slots.erase(std::find(b.slots.begin(), b.slots.end(), slot));
+    if (b.slots.empty()) {  // off the busy list: the last busy bank takes its place
+      const int64_t moved = busy_.back();
+      busy_[static_cast<size_t>(b.busy_at)] = moved;
+      banks_[static_cast<size_t>(moved)].busy_at = b.busy_at;
+      busy_.pop_back();
+      b.busy_at = -1;
+    }
+    free_.push_back(slot);
+    --queued_;
     // Closed page: a read or write with nothing else queued for its row auto-precharges (RDA/WRA).
     if (p_.controller.page_policy == PagePolicy::closed && hits_queued_[bank] == 0) {
       const int64_t when = dev_.auto_precharge(at);
@@ -387,7 +469,11 @@ class Controller {
   RunResult& result_;
   std::vector<int64_t>& latencies_;
   std::vector<IssuedCommand>* log_;
-  std::vector<Entry> queue_;
+  std::vector<Entry> slots_;  // the queue: queue_size slots, unordered (age is `seq`)
+  std::vector<int32_t> free_;
+  size_t queued_ = 0;
+  std::vector<BankQueue> banks_;
+  std::vector<int64_t> busy_;         // banks with queued requests
   std::vector<int64_t> hits_queued_;  // per bank: queued requests for its open row
   std::vector<int64_t> refresh_due_;  // per rank
   int64_t data_bus_free_ = 0;
@@ -395,11 +481,13 @@ class Controller {
   std::vector<bool> refreshing_;  // per rank: past its deadline, not yet refreshed
   bool dirty_ = true;              // the plan is stale
   int64_t admitted_ = 0;
-  bool all_changed_ = true;        // every request's command may have changed
-  std::vector<uint32_t> bank_epoch_;  // == epoch_: the bank changed since the last plan
-  uint32_t epoch_ = 1;
+  bool all_changed_ = true;     // every bank's candidates may have changed
+  std::vector<int64_t> touched_;  // banks changed since the last plan
+  int64_t plans_ = 0;
+  std::vector<Node> heap_;
+  Later later_;
   int64_t first_ready_ = DeviceTiming::never;
-  int64_t choice_ = -1;
+  Candidate choice_;
 };
 
 }  // namespace

@@ -83,6 +83,20 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
     d.access_bits = positive(f.required("access_bits"), "access_bits");
     d.read = access_cost(table, f.required("read_energy"), d.access_bits, "access_bits");
     d.write = access_cost(table, f.required("write_energy"), d.access_bits, "access_bits");
+    const auto model = f.optional("model");
+    const auto preset = f.optional("preset");
+    const std::string m = model ? model->as_string() : "bandwidth";
+    if (m != "bandwidth" && m != "bank") model->fail(fmt::format("unknown model '{}' (known: bandwidth, bank)", m));
+    if (m == "bank" && !preset) model->fail("model: bank needs a preset (configs/dram/NAME.yaml, or a file)");
+    if (m != "bank" && preset) preset->fail("a preset is for model: bank");
+    if (preset) {
+      // A name is a preset in configs/dram/ beside the arch's folder; a path is relative to the arch file.
+      const std::string preset_name = preset->as_string();
+      const std::filesystem::path dir = std::filesystem::path(node.file()).parent_path();
+      const std::filesystem::path path = preset_name.ends_with(".yaml") ? dir / preset_name : dir / ".." / "dram" / (preset_name + ".yaml");
+      if (!std::filesystem::exists(path)) preset->fail(fmt::format("DRAM preset {} not found", path.string()));
+      d.bank = dram::load_dram_preset(path.string());
+    }
     c.spec = d;
   } else if (k == "sram") {
     SramSpec s;

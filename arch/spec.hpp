@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "arch/dram/spec.hpp"
 #include "arch/energy_table.hpp"
 #include "common/error.hpp"
 #include "workloads/dtype.hpp"
@@ -31,6 +32,9 @@ struct DramSpec {
   Cost read;   // per access of read.bits
   Cost write;
   int64_t access_bits = 0;
+  // `model: bank`: the cycle engine times each transfer with the bank-level model (arch/dram) and this preset;
+  // the figures above still serve the analytical evaluator and the energy.
+  std::optional<dram::DramPreset> bank;
 };
 
 struct SramSpec {

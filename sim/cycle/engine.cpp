@@ -14,6 +14,7 @@
 #define SC_INCLUDE_DYNAMIC_PROCESSES  // sc_spawn, for one thread per DMA engine
 #include <systemc>
 
+#include "arch/dram/model.hpp"
 #include "sim/analytical.hpp"
 
 namespace einsim {
@@ -211,6 +212,12 @@ struct Dram : sc_module {
   sc_core::sc_semaphore channel{1};
   std::vector<std::unique_ptr<sc_core::sc_signal<bool>>> busy;  // per engine, for --vcd
   bool waves = false;
+  // model: bank: a transfer takes as long as the bank-level model streams its bytes (consecutive lines, every
+  // bank closed at the start; memoized by size and direction); cycles beyond the bandwidth figure's are stalls
+  // on DRAM timing (activations, bank-group spacing, refresh, turnarounds, a lower peak).
+  const dram::DramPreset* bank = nullptr;
+  double engine_cycles_per_ps = 0;
+  std::map<std::pair<int64_t, bool>, int64_t> bank_cycles;
 
   Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, Recorder& r, Buffer& b)
       : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat) {
@@ -236,7 +243,11 @@ struct Dram : sc_module {
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
       if (waves) busy[static_cast<size_t>(engine)]->write(true);
-      const int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
+      int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
+      if (bank) {
+        const int64_t timed = bank_time(job->op->bytes, job->op->kind != TileOp::Kind::load);
+        if (timed > occupancy) rec.stalls[who]["dram_timing"] += timed - occupancy, occupancy = timed;
+      }
       sc_core::wait(sc_time(static_cast<double>(std::max(occupancy, buffer.cycles_for(job->op->bytes))), SC_NS));
       if (waves) busy[static_cast<size_t>(engine)]->write(false);
       buffer.ports.post();
@@ -244,6 +255,18 @@ struct Dram : sc_module {
       finish(*job, now() + latency);
       if (rec.tracing) rec.events.push_back({rec.track(track), job->label, start, now()});
     }
+  }
+
+  int64_t bank_time(int64_t bytes, bool write) {
+    const auto [at, fresh] = bank_cycles.try_emplace({bytes, write}, 0);
+    if (fresh) {
+      const int64_t access = bank->org.access_bytes();
+      std::vector<dram::Request> requests(static_cast<size_t>((bytes + access - 1) / access));
+      for (size_t i = 0; i < requests.size(); ++i) requests[i] = {static_cast<uint64_t>(i) * static_cast<uint64_t>(access), write, 0};
+      const dram::RunResult r = dram::simulate(*bank, requests);
+      at->second = static_cast<int64_t>(std::ceil(static_cast<double>(r.cycles) * bank->timing.tCK_ps * engine_cycles_per_ps));
+    }
+    return at->second;
   }
 };
 
@@ -493,6 +516,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   const ComponentSpec& backing = *arch.find(program.backing);
   const auto& dram_spec = std::get<DramSpec>(backing.spec);
   Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, dram_spec.dma_engines, rec, buffer);
+  if (dram_spec.bank) dram.bank = &*dram_spec.bank, dram.engine_cycles_per_ps = arch.clock_hz * 1e-12;
   std::map<std::string, Unit*> units;
   std::vector<std::unique_ptr<Unit>> owned;
   for (const ComponentSpec& c : arch.components)

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "arch/dram/model.hpp"
+#include "arch/spec.hpp"
 #include "tests/unit/test_util.hpp"
 
 namespace einsim::dram {
@@ -337,6 +338,25 @@ TEST(DramPresets, BadValuesAreNamed) {
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find(":4:56: error: organization.colums: unknown key"), std::string::npos) << e.what();
   }
+}
+
+TEST(DramPresets, AnArchitecturesDramTakesTheBankModel) {
+  const ArchSpec a = load_arch("configs/arch/fusemax.yaml", {{"dram.model", "bank"}, {"dram.preset", "hbm3-5.2"}});
+  const auto& d = std::get<DramSpec>(a.find("dram")->spec);
+  ASSERT_TRUE(d.bank.has_value());
+  EXPECT_EQ(d.bank->name, "hbm3-5.2");
+  EXPECT_FALSE(std::get<DramSpec>(load_arch("configs/arch/fusemax.yaml").find("dram")->spec).bank.has_value());
+  auto error = [](const std::vector<std::pair<std::string, std::string>>& sets) {
+    try {
+      load_arch("configs/arch/fusemax.yaml", sets);
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error({{"dram.model", "banked"}}).find("unknown model 'banked' (known: bandwidth, bank)"), std::string::npos);
+  EXPECT_NE(error({{"dram.preset", "hbm3-5.2"}}).find("a preset is for model: bank"), std::string::npos);
+  EXPECT_NE(error({{"dram.model", "bank"}, {"dram.preset", "hbm9"}}).find("dram/hbm9.yaml not found"), std::string::npos);
 }
 
 }  // namespace

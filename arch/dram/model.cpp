@@ -192,6 +192,7 @@ namespace {
 // rank every nREFI.
 class Controller {
  public:
+  // `latencies` counts requests by latency in cycles.
   Controller(const DramPreset& p, int32_t id, RunResult& result, std::vector<int64_t>& latencies, std::vector<IssuedCommand>* log)
       : p_(p), id_(id), dev_(p.org, p.timing, p.controller.dual_command_bus), result_(result), latencies_(latencies), log_(log) {
     hits_queued_.assign(static_cast<size_t>(p.org.banks_per_controller()), 0);
@@ -436,7 +437,9 @@ class Controller {
     const int64_t start = t + (c == Command::rd ? p_.timing.nCL : p_.timing.nCWL), done = start + p_.timing.nBL;
     if (start < data_bus_free_) throw InternalError(fmt::format("DRAM controller {}: data bus driven twice at cycle {}", id_, start));
     data_bus_free_ = done;
-    latencies_.push_back(done - q.admitted);
+    const auto latency = static_cast<size_t>(done - q.admitted);
+    if (latency >= latencies_.size()) latencies_.resize(2 * latency + 1, 0);
+    ++latencies_[latency];
     result_.cycles = std::max(result_.cycles, done);
     if (q.conflicted) ++result_.row_conflicts;
     else if (q.activated) ++result_.row_misses;
@@ -511,8 +514,7 @@ RunResult simulate(const DramPreset& preset, const std::vector<Request>& request
     in[fill[static_cast<size_t>(owner[i])]++] = {decode(org, preset.controller.mapping, r.address).at, r.write, r.arrival};
   }
   RunResult result;
-  std::vector<int64_t> latencies;
-  latencies.reserve(requests.size());
+  std::vector<int64_t> latencies(1024, 0);  // requests by latency
   for (size_t c = 0; c < controllers; ++c) {
     if (start[c] == start[c + 1]) continue;
     Controller(preset, static_cast<int32_t>(c), result, latencies, options.log).run(in.data() + start[c], start[c + 1] - start[c]);
@@ -521,19 +523,24 @@ RunResult simulate(const DramPreset& preset, const std::vector<Request>& request
   result.reads = result.commands[Command::rd];
   result.writes = result.commands[Command::wr];
   result.energy = command_energy(preset, result.commands);
-  if (!latencies.empty()) {
-    double sum = 0;
-    for (const int64_t l : latencies) sum += static_cast<double>(l);
-    result.avg_latency = sum / static_cast<double>(latencies.size());
+  if (!requests.empty()) {
+    int64_t sum = 0;
+    for (size_t l = 0; l < latencies.size(); ++l) {
+      sum += static_cast<int64_t>(l) * latencies[l];
+      if (latencies[l]) result.max_latency = static_cast<int64_t>(l);
+    }
+    result.avg_latency = static_cast<double>(sum) / static_cast<double>(requests.size());
+    // The k-th smallest latency, k = q (n - 1) rounded down.
     auto pct = [&](double q) {
-      const auto k = static_cast<size_t>(q * static_cast<double>(latencies.size() - 1));
-      std::nth_element(latencies.begin(), latencies.begin() + static_cast<ptrdiff_t>(k), latencies.end());
-      return latencies[k];
+      const auto k = static_cast<int64_t>(q * static_cast<double>(requests.size() - 1));
+      int64_t below = 0;
+      for (size_t l = 0; l < latencies.size(); ++l)
+        if ((below += latencies[l]) > k) return static_cast<int64_t>(l);
+      return result.max_latency;
     };
     result.p50_latency = pct(0.50);
     result.p90_latency = pct(0.90);
     result.p99_latency = pct(0.99);
-    result.max_latency = *std::max_element(latencies.begin(), latencies.end());
   }
   return result;
 }

@@ -241,9 +241,8 @@ class Controller {
   // FR-FCFS only ever picks, in a bank, its oldest read hit, its oldest write hit or its oldest other request
   // (all of a kind wait for the same cycle): those are the bank's candidates.
   struct Candidate {
-    int32_t slot = -1;
+    int32_t slot = -1;  // none when negative
     Command cmd = Command::act;
-    int64_t ready = DeviceTiming::never;
   };
   struct BankQueue {
     std::vector<int32_t> slots;  // its requests, oldest first
@@ -339,7 +338,8 @@ class Controller {
     return true;
   }
 
-  // The bank's candidates and their commands (REF standing for none: the open row still has work).
+  // The bank's candidates and their commands. Requests for another row than the open one have none while the
+  // open row still has work.
   void candidates(BankQueue& b, int64_t bank) {
     const int32_t open = dev_.open_row(bank);
     b.candidates = {};

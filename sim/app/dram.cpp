@@ -101,12 +101,19 @@ CLI::App* add_dram_command(CLI::App& app, DramArgs& args) {
   cmd->add_option("--set", args.sets, "Override a preset field: timing.nCL=20, controller.page_policy=closed, ... (repeatable)")
       ->type_name("PATH=VALUE")
       ->allow_extra_args(false);
-  cmd->add_option("--pattern", args.pattern, "Addresses: consecutive lines, every --stride bytes, or uniformly random lines")
-      ->check(CLI::IsMember({"stream", "random", "strided"}))
-      ->capture_default_str();
-  cmd->add_option("--stride", args.stride, "Bytes between requests of --pattern strided")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--trace", args.trace, "Requests from a file instead: one 'ADDRESS R|W' per line")->type_name("FILE");
-  cmd->add_option("--requests", args.requests, "Requests of a synthetic pattern")->check(CLI::Range(int64_t{1}, int64_t{1} << 32))->capture_default_str();
+  CLI::Option* pattern = cmd->add_option("--pattern", args.pattern, "Addresses: consecutive lines, every --stride bytes, or uniformly random lines")
+                             ->check(CLI::IsMember({"stream", "random", "strided"}))
+                             ->capture_default_str();
+  CLI::Option* stride =
+      cmd->add_option("--stride", args.stride, "Bytes between requests of --pattern strided")->check(CLI::PositiveNumber)->capture_default_str();
+  CLI::Option* requests = cmd->add_option("--requests", args.requests, "Requests of a synthetic pattern")
+                              ->check(CLI::Range(int64_t{1}, int64_t{1} << 32))
+                              ->capture_default_str();
+  cmd->add_option("--trace", args.trace, "Requests from a file instead: one 'ADDRESS R|W' per line")
+      ->type_name("FILE")
+      ->excludes(pattern)
+      ->excludes(stride)
+      ->excludes(requests);
   cmd->add_option("--load", args.load, "saturate: every controller's queue kept full; light: requests offered at a tenth of the peak bandwidth")
       ->check(CLI::IsMember({"saturate", "light"}))
       ->capture_default_str();

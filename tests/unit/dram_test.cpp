@@ -331,7 +331,9 @@ TEST(DramPresets, BadValuesAreNamed) {
   EXPECT_NE(preset_error({{"organization.banks", "3"}}).find("organization.banks: must be a power of two"), std::string::npos);
   EXPECT_NE(preset_error({{"controller.mapping", "zigzag"}}).find("unknown mapping 'zigzag'"), std::string::npos);
   EXPECT_NE(preset_error({{"timing.nRFC", "6000"}}).find("nRFC (6000) must be below nREFI (5070)"), std::string::npos);
-  const std::string f = test::temp_file("dram.yaml", "version: 1\nname: x\norganization: {channels: 1, bank_groups: 1, banks: 1, rows: 1,\n  row_bytes: 64, data_width_bits: 64, burst_length: 8, colums: 4}\n");
+  const std::string f = test::temp_file("dram.yaml",
+                                        "version: 1\nname: x\norganization: {channels: 1, bank_groups: 1, banks: 1, rows: 1,\n"
+                                        "  row_bytes: 64, data_width_bits: 64, burst_length: 8, colums: 4}\n");
   try {
     load_dram_preset(f);
     ADD_FAILURE() << "an unknown key loaded";

@@ -124,10 +124,14 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
     if (!entry.is_regular_file()) continue;
     for (const std::string seq : {"1024", "4096"}) {
       const std::string f = entry.path().string();
-      const bool attention = f.find("attention") != std::string::npos;
+      const bool llm = f.find("/llm/") != std::string::npos;
+      const bool attention = !llm && f.find("attention") != std::string::npos;
       const bool encoder = f.find("encoder") != std::string::npos;
       const std::vector<std::string> bert = {"configs/workloads/models/bert.yaml"};
-      const Point p = attention ? evaluate(f, {{"M", seq}, {"P", seq}}, {}, bert) : encoder ? evaluate(f, {{"P", seq}}, {}, bert) : evaluate(f);
+      const Point p = llm         ? evaluate(f, {{"L", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
+                      : attention ? evaluate(f, {{"M", seq}, {"P", seq}}, {}, bert)
+                      : encoder   ? evaluate(f, {{"P", seq}}, {}, bert)
+                                  : evaluate(f);
       ASSERT_TRUE(p.stats.status.ok) << f << " at " << seq << ": " << p.stats.status.reason;
       const Stats& s = p.stats;
       EXPECT_GE(s.cycles, std::max(s.roofline_compute_cycles, s.roofline_memory_cycles)) << f;

@@ -155,14 +155,6 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
   return c;
 }
 
-std::vector<std::string> split(const std::string& path) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) out.push_back(path.substr(start, dot - start));
-  out.push_back(path.substr(start));
-  return out;
-}
-
 }  // namespace
 
 std::string_view dataflow_name(Dataflow d) { return d == Dataflow::ws ? "ws" : d == Dataflow::os ? "os" : "is"; }
@@ -207,7 +199,7 @@ const ComponentSpec* ArchSpec::find(const std::string& component) const {
 ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {
   const YNode root = YNode::load_file(file);
   for (const auto& [path, value] : sets) {
-    std::vector<std::string> keys = split(path);
+    std::vector<std::string> keys = split_path(path);
     const YAML::Node& components = root.raw()["components"];
     if (keys.size() > 1 && components && components.IsMap() && components[keys[0]]) keys.insert(keys.begin(), "components");
     set_path(root, keys, value, "--set arch." + path);

@@ -113,6 +113,14 @@ void set_path(const YNode& root, const std::vector<std::string>& path, const std
   cur[path.back()] = value;
 }
 
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) out.push_back(path.substr(start, dot - start));
+  out.push_back(path.substr(start));
+  return out;
+}
+
 MapReader::MapReader(const YNode& node) : node_(node) {
   if (node.is_null()) return;
   if (!node.is_map()) node.fail("expected a map of keys");

@@ -10,14 +10,6 @@
 namespace einsim::dram {
 namespace {
 
-std::vector<std::string> split(const std::string& path) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) out.push_back(path.substr(start, dot - start));
-  out.push_back(path.substr(start));
-  return out;
-}
-
 int64_t in_range(const YNode& n, int64_t lo, int64_t hi) {
   const int64_t v = n.as_int();
   if (v < lo || v > hi) n.fail(fmt::format("must be between {} and {}, got {}", lo, hi, v));
@@ -131,7 +123,7 @@ std::string_view mapping_name(AddressMapping m) { return m == AddressMapping::xo
 
 DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {
   const YNode root = YNode::load_file(file);
-  for (const auto& [path, value] : sets) set_path(root, split(path), value, "--set " + path);
+  for (const auto& [path, value] : sets) set_path(root, split_path(path), value, "--set " + path);
   MapReader top(root);
   DramPreset p;
   p.file = file;

@@ -2,7 +2,6 @@
 // per process), so this executable has its own sc_main.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <systemc>
@@ -139,13 +138,3 @@ INSTANTIATE_TEST_SUITE_P(Configs, EveryMapping,
 
 }  // namespace
 }  // namespace einsim
-
-int sc_main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
-
-int main(int argc, char** argv) {
-  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
-  return sc_core::sc_elab_and_sim(argc, argv);
-}

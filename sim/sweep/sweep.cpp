@@ -140,7 +140,6 @@ SweepSpec load_sweep(const std::string& file) {
     MapReader p(node);
     SweepPart part;
     part.name = name;
-    part.loc = node.loc();
     if (auto w = p.optional("when")) {
       MapReader wm(*w);
       for (const auto& [ax, value] : wm.entries()) {
@@ -336,13 +335,9 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted = true; }
 
-std::string read_file(const std::string& f) {
-  std::ifstream in(f, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// FNV-1a over what decides a point's result: its parts, the files they name, and einsim's version.
-std::string config_hash(const SweepPoint& p, const std::string& version) {
+// FNV-1a over what decides a point's result: its parts, the files they name (`contents`, read once per
+// sweep), and einsim's version.
+std::string config_hash(const SweepPoint& p, const std::string& version, const std::map<std::string, std::string>& contents) {
   uint64_t h = 1469598103934665603ull;
   auto mix = [&](const std::string& s) {
     for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
@@ -353,9 +348,9 @@ std::string config_hash(const SweepPoint& p, const std::string& version) {
   for (const SweepPart& part : p.parts) {
     for (const std::string& f : {part.mapping, part.arch, part.workload}) {
       mix(f);
-      if (!f.empty()) mix(read_file(f));
+      if (!f.empty()) mix(contents.at(f));
     }
-    for (const std::string& f : part.params) mix(f + read_file(f));
+    for (const std::string& f : part.params) mix(f + contents.at(f));
     for (const auto& [k, v] : part.sets) mix(k + "=" + v);
   }
   return fmt::format("{:016x}", h);
@@ -495,6 +490,26 @@ std::string sweep_meta_json(const SweepSpec& spec) {
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   if (options.shards < 1 || options.shard < 1 || options.shard > options.shards)
     throw UserError(SourceLoc{}, "--shard", fmt::format("expected I/N with 1 <= I <= N, got {}/{}", options.shard, options.shards));
+  // Every file a point names is read once, for the config hashes; one that does not exist is a mistake in the
+  // sweep file, found before anything is written, not a failed point.
+  std::vector<SweepPoint> points = enumerate_points(spec);
+  std::map<std::string, std::string> contents;
+  for (const SweepPoint& p : points)
+    for (const SweepPart& part : p.parts) {
+      std::vector<std::pair<std::string, std::string>> files = {{"mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
+      for (const std::string& f : part.params) files.emplace_back("params", f);
+      for (const auto& [key, f] : files) {
+        if (f.empty() || contents.count(f)) continue;
+        std::ifstream in(f, std::ios::binary);
+        if (!in) {
+          std::string at;
+          for (const auto& [ax, v] : p.axes) at += (at.empty() ? "" : ", ") + ax + "=" + v;
+          throw UserError(part.locs.at(key), "parts." + part.name + "." + key, fmt::format("{} does not exist (at {})", f, at));
+        }
+        contents[f].assign(std::istreambuf_iterator<char>(in), {});
+      }
+    }
+
   fs::create_directories(options.out_dir);
   ResultsDb db((fs::path(options.out_dir) / "results.sqlite").string());
   if (!options.resume && db.rows() > 0)
@@ -503,27 +518,14 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   db.set_meta("sweep", sweep_meta_json(spec));
   db.set_meta("einsim_version", version);
 
-  // A file a point names that does not exist is a mistake in the sweep file, not a failed point.
-  for (const SweepPoint& p : enumerate_points(spec))
-    for (const SweepPart& part : p.parts) {
-      std::vector<std::pair<std::string, std::string>> files = {{"mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
-      for (const std::string& f : part.params) files.emplace_back("params", f);
-      for (const auto& [key, f] : files)
-        if (!f.empty() && !fs::exists(f)) {
-          std::string at;
-          for (const auto& [ax, v] : p.axes) at += (at.empty() ? "" : ", ") + ax + "=" + v;
-          throw UserError(part.locs.at(key), "parts." + part.name + "." + key, fmt::format("{} does not exist (at {})", f, at));
-        }
-    }
-
   std::map<std::pair<int64_t, std::string>, std::string> done;
   for (const auto& [key, hash] : db.keys()) done[key] = hash;
   SweepSummary summary;
   std::vector<std::pair<SweepPoint, std::string>> todo;
-  for (SweepPoint& p : enumerate_points(spec)) {
+  for (SweepPoint& p : points) {
     if (p.index % options.shards != options.shard - 1) continue;
     ++summary.points;
-    std::string hash = config_hash(p, version);
+    std::string hash = config_hash(p, version, contents);
     const auto it = done.find({p.index, p.fidelity});
     if (it != done.end() && it->second == hash) {
       ++summary.skipped;

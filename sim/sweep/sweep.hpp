@@ -26,7 +26,6 @@ struct SweepPart {
   std::string mapping, arch, workload;      // arch and workload empty: the mapping's
   std::vector<std::string> params;          // param preset files
   std::vector<std::pair<std::string, std::string>> sets;  // NAME / workload.NAME / arch.PATH -> value
-  SourceLoc loc;
   std::map<std::string, SourceLoc> locs;  // of its keys: mapping, arch, workload, params
 };
 

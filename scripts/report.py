@@ -132,7 +132,8 @@ class Report:
 
         # Comparisons against their baselines.
         published = self.meta.get("published", [])
-        for c, r in self.comparisons():
+        comparisons = self.comparisons()
+        for c, r in comparisons:
             if r.empty:
                 continue
             body = f"<p>Every value of <code>{c['axis']}</code> against <code>{c['baseline']}</code> at equal values of every other axis: speedup = baseline cycles / cycles; energy ratio = energy / baseline energy.</p>"
@@ -166,7 +167,7 @@ class Report:
         # Beside the published figures.
         if published:
             rows = []
-            comps = dict((c["name"], r) for c, r in self.comparisons())
+            comps = {c["name"]: r for c, r in comparisons}
             for p in published:
                 r = comps.get(p["compare"], pd.DataFrame())
                 cmp_axis = next(c["axis"] for c in self.meta["compare"] if c["name"] == p["compare"])

@@ -75,7 +75,11 @@ DramTiming read_timing(const YNode& node) {
   t.nREFI = cycles("nREFI", 1);
   t.nRTW = cycles("nRTW", 0);
   t.nRTRS = cycles("nRTRS", 0);
+  std::optional<YNode> ccdab = m.optional("nCCDAB");
+  t.nCCDAB = ccdab ? in_range(*ccdab, 1, most) : t.nCCDL;
   m.finish();
+  if (t.nCCDAB < t.nCCDL)
+    ccdab->fail(fmt::format("nCCDAB ({}) below nCCDL ({}): an all-bank MAC is a column access of every bank group", t.nCCDAB, t.nCCDL));
   if (t.nCCDS < t.nBL) ccds.fail(fmt::format("nCCDS ({}) below nBL ({}) would drive the data bus twice at once", t.nCCDS, t.nBL));
   if (t.nRFC >= t.nREFI) rfc.fail(fmt::format("nRFC ({}) must be below nREFI ({})", t.nRFC, t.nREFI));
   return t;
@@ -108,6 +112,18 @@ DramController read_controller(const YNode& node) {
   return c;
 }
 
+DramPim read_pim(const YNode& node) {
+  MapReader m(node);
+  DramPim pim;
+  if (auto l = m.optional("power_limit")) {
+    pim.power_limit = l->as_double();
+    if (!(pim.power_limit > 0 && pim.power_limit <= 1))
+      l->fail(fmt::format("power_limit is the fraction of the all-bank MAC rate the power budget allows: above 0, at most 1; got {}", pim.power_limit));
+  }
+  m.finish();
+  return pim;
+}
+
 void read_access_energy(const EnergyTable& table, const YNode& node, Cost& array, Cost& movement, Cost& io) {
   MapReader m(node);
   array = evaluate_cost(table, m.required("array"));
@@ -133,6 +149,7 @@ DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair
   p.org = read_org(top.required("organization"));
   p.timing = read_timing(top.required("timing"));
   if (auto c = top.optional("controller")) p.controller = read_controller(*c);
+  if (auto c = top.optional("pim")) p.pim = read_pim(*c);
   const YNode energy = top.required("energy");
   top.finish();
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <tuple>
 
 #include "common/error.hpp"
@@ -11,7 +12,7 @@
 namespace einsim::dram {
 
 std::string_view command_name(Command c) {
-  static constexpr std::string_view names[] = {"ACT", "PRE", "RD", "WR", "REF"};
+  static constexpr std::string_view names[] = {"ACT", "PRE", "RD", "WR", "REF", "ACT_AB", "MAC_AB", "PRE_AB", "MAC_SB"};
   return names[static_cast<size_t>(c)];
 }
 
@@ -57,11 +58,29 @@ Address decode(const DramOrg& org, AddressMapping mapping, uint64_t byte_address
   return a;
 }
 
-DeviceTiming::DeviceTiming(const DramOrg& org, const DramTiming& timing, bool dual_command_bus)
+namespace {
+
+// ceil(interval / fraction), tolerant of a fraction such as 0.6667 written for 2/3.
+int64_t stretch(int64_t interval, double fraction) {
+  return static_cast<int64_t>(std::ceil(static_cast<double>(interval) / fraction - 1e-6));
+}
+
+}  // namespace
+
+DeviceTiming::DeviceTiming(const DramOrg& org, const DramTiming& timing, bool dual_command_bus, const DramPim& pim)
     : org_(org), t_(timing), dual_bus_(dual_command_bus) {
   banks_.resize(static_cast<size_t>(org.banks_per_controller()));
   groups_.resize(static_cast<size_t>(org.ranks * org.bank_groups));
   ranks_.resize(static_cast<size_t>(org.ranks));
+  if (!(pim.power_limit > 0 && pim.power_limit <= 1)) throw InternalError(fmt::format("PIM power_limit {} outside (0, 1]", pim.power_limit));
+  mac_ab_interval_ = stretch(std::max(t_.nCCDAB, t_.nCCDL), pim.power_limit);
+  mac_sb_interval_ = stretch(t_.nCCDL, pim.power_limit);
+}
+
+bool DeviceTiming::any_open() const {
+  for (const Rank& r : ranks_)
+    if (r.open_banks > 0) return true;
+  return false;
 }
 
 DeviceTiming::RankFloor DeviceTiming::floor(int32_t rank, int64_t now) const {
@@ -78,11 +97,12 @@ DeviceTiming::RankFloor DeviceTiming::floor(int32_t rank, int64_t now) const {
 }
 
 int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, const RankFloor& f) const {
-  if (cmd == Command::ref) throw InternalError("REF has no bank-level earliest");
+  if (cmd == Command::ref || is_broadcast(cmd)) throw InternalError(fmt::format("{} has no bank-level earliest", command_name(cmd)));
   return earliest(cmd, bank_index(at), group_index(at), f);
 }
 
 int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, int64_t now) const {
+  if (is_broadcast(cmd)) return earliest_broadcast(cmd, at, now);
   if (cmd != Command::ref) return earliest(cmd, at, floor(at.rank, now));
   const Rank& r = ranks_[at.rank];
   if (r.open_banks > 0) return never;
@@ -107,6 +127,7 @@ void DeviceTiming::issue(Command cmd, const BankAddress& at, int64_t now) {
   if (earliest(cmd, at, now) != now)
     throw InternalError(fmt::format("DRAM {} to rank {} bank group {} bank {} at cycle {}: earliest is {}", command_name(cmd), at.rank,
                                     at.bank_group, at.bank, now, earliest(cmd, at, now)));
+  if (is_broadcast(cmd)) return issue_broadcast(cmd, at, now);
   Bank& b = banks_[bank_index(at)];
   Group& g = groups_[at.rank * org_.bank_groups + at.bank_group];
   Rank& r = ranks_[at.rank];
@@ -152,11 +173,124 @@ void DeviceTiming::issue(Command cmd, const BankAddress& at, int64_t now) {
       for (int64_t i = first; i < first + org_.banks_per_rank(); ++i) later(banks_[i].next_act, now + t_.nRFC);
       break;
     }
+    default: throw InternalError("broadcast command in the per-bank issue");
   }
   if (cmd == Command::rd || cmd == Command::wr) {
     last_column_rank_ = at.rank;
     rank_switch_at_ = now + t_.nBL + t_.nRTRS;
   }
+}
+
+// The broadcast (PIM) commands, as "after X at t, Y waits until ...". Sources: AttAcc's HBM3-PIM device model
+// (scale-snu/attacc_simulator, pim_ramulator_src/HBM3-PIM.cpp: ACTAB->MACAB nRCDRD, MACAB->MACAB nCCDAB,
+// MACAB->PREA nRTPL, PREA->ACTAB nRP, ACTAB->PREA nRAS, ACTAB->ACTAB nRC, ACTAB->REFab nRC, PREA->REFab nRP,
+// REFab->ACTAB nRFC); here they act through each bank's own terms, so they also hold against per-bank commands.
+//   ACT_AB: every bank ACT t+nRC, RD/MAC t+nRCDRD, WR t+nRCDWR, PRE/PRE_AB t+nRAS (each bank is activated).
+//           It waits for what an ACT to any bank would (every bank's nRC/nRP/nRFC, nRRDS/nRRDL and nFAW after
+//           earlier ACTs); it sets no nRRD/nFAW terms itself: every bank is open after it, so the next ACT waits
+//           for a PRE and nRP anyway.
+//   MAC_AB: every bank PRE/PRE_AB t+nRTP; every bank group RD, WR, MAC t+nCCDL (it is a column access of each
+//           group); the next MAC_AB t+nCCDAB stretched by pim.power_limit. It waits for RD/MAC nCCDL and WR
+//           nCWL+nBL+nWTRL in every group, and uses no data bus (no nCCDS, turnaround or rank switch).
+//   MAC_SB: the same for the banks it reads (bank at.bank of every bank group of every rank); next MAC t+nCCDL
+//           stretched by pim.power_limit.
+//   PRE_AB: every open bank ACT/ACT_AB/REF t+nRP. It waits for every open bank's nRAS, nRTP and write recovery.
+//   REF needs every bank of its rank closed, so it follows PRE_AB by nRP and ACT_AB by nRC; ACT_AB follows REF
+//   by nRFC (through the banks' terms).
+int64_t DeviceTiming::earliest_broadcast(Command cmd, const BankAddress& at, int64_t now) const {
+  const auto banks = static_cast<int64_t>(banks_.size());
+  int64_t e = std::max(now, bus_free_[bus_of(cmd)]);
+  switch (cmd) {
+    case Command::act_ab:
+      if (any_open()) return never;
+      for (int32_t r = 0; r < org_.ranks; ++r) e = std::max(e, floor(r, now).act);
+      for (const Group& g : groups_) e = std::max(e, g.next_act);
+      for (const Bank& b : banks_) e = std::max(e, b.next_act);
+      return e;
+    case Command::pre_ab: {
+      bool open = false;
+      for (const Bank& b : banks_)
+        if (b.open_row >= 0) open = true, e = std::max(e, b.next_pre);
+      return open ? e : never;
+    }
+    case Command::mac_ab:
+      e = std::max(e, next_mac_);
+      for (const Group& g : groups_) e = std::max(e, g.next_rd);
+      for (const Bank& b : banks_) {
+        if (b.open_row < 0) return never;
+        e = std::max(e, b.next_rd);
+      }
+      return e;
+    case Command::mac_sb:
+      if (at.bank < 0 || at.bank >= org_.banks) throw InternalError(fmt::format("MAC_SB to bank {} of {}", at.bank, org_.banks));
+      e = std::max(e, next_mac_);
+      for (const Group& g : groups_) e = std::max(e, g.next_rd);
+      for (int64_t i = at.bank; i < banks; i += org_.banks) {
+        const Bank& b = banks_[static_cast<size_t>(i)];
+        if (b.open_row < 0) return never;
+        e = std::max(e, b.next_rd);
+      }
+      return e;
+    default: throw InternalError(fmt::format("{} is not a broadcast command", command_name(cmd)));
+  }
+}
+
+void DeviceTiming::issue_broadcast(Command cmd, const BankAddress& at, int64_t now) {
+  auto later = [](int64_t& x, int64_t v) { x = std::max(x, v); };
+  bus_free_[bus_of(cmd)] = now + 1;
+  const auto banks = static_cast<int64_t>(banks_.size());
+  switch (cmd) {
+    case Command::act_ab:
+      for (Bank& b : banks_) {
+        b.open_row = at.row;
+        later(b.next_act, now + t_.nRC);
+        later(b.next_rd, now + t_.nRCDRD);
+        later(b.next_wr, now + t_.nRCDWR);
+        later(b.next_pre, now + t_.nRAS);
+      }
+      for (Rank& r : ranks_) r.open_banks = org_.banks_per_rank();
+      break;
+    case Command::pre_ab:
+      for (Bank& b : banks_)
+        if (b.open_row >= 0) b.open_row = -1, later(b.next_act, now + t_.nRP);
+      for (Rank& r : ranks_) r.open_banks = 0;
+      break;
+    case Command::mac_ab:
+    case Command::mac_sb: {
+      const bool all = cmd == Command::mac_ab;
+      for (int64_t i = all ? 0 : at.bank; i < banks; i += all ? 1 : org_.banks) later(banks_[static_cast<size_t>(i)].next_pre, now + t_.nRTP);
+      for (Group& g : groups_) later(g.next_rd, now + t_.nCCDL), later(g.next_wr, now + t_.nCCDL);
+      next_mac_ = now + (all ? mac_ab_interval_ : mac_sb_interval_);
+      break;
+    }
+    default: throw InternalError(fmt::format("{} is not a broadcast command", command_name(cmd)));
+  }
+}
+
+void DeviceTiming::fingerprint(int64_t now, std::vector<int64_t>& out) const {
+  auto rel = [&](int64_t x) { out.push_back(std::max<int64_t>(x - now, 0)); };
+  for (const Bank& b : banks_) rel(b.next_act), rel(b.next_pre), rel(b.next_rd), rel(b.next_wr), out.push_back(b.open_row >= 0);
+  for (const Group& g : groups_) rel(g.next_act), rel(g.next_rd), rel(g.next_wr);
+  for (const Rank& r : ranks_) {
+    rel(r.next_act), rel(r.next_rd), out.push_back(r.open_banks);
+    for (int i = 0; i < 4; ++i) {  // the window, oldest first
+      const int k = (r.faw_next + i) % 4;
+      rel(i < 4 - r.faw_count ? 0 : r.faw[static_cast<size_t>(k)] + t_.nFAW);
+    }
+  }
+  rel(next_rd_), rel(next_wr_), rel(bus_free_[0]), rel(bus_free_[1]), rel(next_mac_);
+  rel(rank_switch_at_);
+  out.push_back(rank_switch_at_ > now ? last_column_rank_ : -1);
+}
+
+void DeviceTiming::shift(int64_t delta) {
+  for (Bank& b : banks_) b.next_act += delta, b.next_pre += delta, b.next_rd += delta, b.next_wr += delta;
+  for (Group& g : groups_) g.next_act += delta, g.next_rd += delta, g.next_wr += delta;
+  for (Rank& r : ranks_) {
+    r.next_act += delta, r.next_rd += delta;
+    for (int64_t& f : r.faw) f += delta;
+  }
+  next_rd_ += delta, next_wr_ += delta, bus_free_[0] += delta, bus_free_[1] += delta, next_mac_ += delta, rank_switch_at_ += delta;
 }
 
 int64_t DeviceTiming::auto_precharge(const BankAddress& at) {

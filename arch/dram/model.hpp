@@ -13,9 +13,15 @@
 
 namespace einsim::dram {
 
-enum class Command : uint8_t { act, pre, rd, wr, ref };
-inline constexpr int command_count = 5;
+// act..ref are what controllers issue; the rest are processing-in-memory commands (arch/dram/pim.hpp), broadcast
+// to many banks of one controller's devices: ACT_AB opens the same row in every bank, MAC_AB reads one access of
+// every bank's open row into its bank's PIM unit (no data on the external bus), PRE_AB closes every bank, and
+// MAC_SB reads one access of bank `at.bank` of every bank group (a unit per bank group).
+enum class Command : uint8_t { act, pre, rd, wr, ref, act_ab, mac_ab, pre_ab, mac_sb };
+inline constexpr int command_count = 9;
+inline constexpr int controller_command_count = 5;  // act, pre, rd, wr, ref
 std::string_view command_name(Command c);
+inline bool is_broadcast(Command c) { return c >= Command::act_ab; }
 
 // A location within one controller's devices.
 struct BankAddress {
@@ -40,10 +46,13 @@ class DeviceTiming {
  public:
   static constexpr int64_t never = INT64_MAX / 4;
 
-  DeviceTiming(const DramOrg& org, const DramTiming& timing, bool dual_command_bus);
+  // `pim` stretches the broadcast MACs' interval (power_limit); the controllers' commands ignore it.
+  DeviceTiming(const DramOrg& org, const DramTiming& timing, bool dual_command_bus, const DramPim& pim = {});
 
   // The earliest cycle >= now at which `cmd` to `at` meets every rule; `never` when the bank's state forbids
-  // it: ACT to an open bank; RD, WR or PRE to a closed one; REF while a bank of the rank is open.
+  // it: ACT to an open bank; RD, WR or PRE to a closed one; REF while a bank of the rank is open; ACT_AB while
+  // any bank is open, PRE_AB while none is, MAC_AB while any is closed, MAC_SB while a bank it reads is closed.
+  // The broadcast commands read only `at.row` (ACT_AB) and `at.bank` (MAC_SB).
   int64_t earliest(Command cmd, const BankAddress& at, int64_t now) const;
   // The same, split for schedulers that weigh many requests at once: the rank- and channel-wide terms of one
   // rank at `now`, then the bank's and bank group's on top (ACT, PRE, RD and WR).
@@ -76,6 +85,17 @@ class DeviceTiming {
   int64_t group_index(const BankAddress& at) const { return at.rank * org_.bank_groups + at.bank_group; }
   const DramOrg& org() const { return org_; }
   const DramTiming& timing() const { return t_; }
+  // MAC_AB to MAC_AB and MAC_SB to MAC_SB, after the power limit's stretch.
+  int64_t mac_ab_interval() const { return mac_ab_interval_; }
+  int64_t mac_sb_interval() const { return mac_sb_interval_; }
+  bool any_open() const;
+
+  // For steady-state extrapolation (arch/dram/pim.cpp). The state that can still delay a command issued at
+  // or after `now`, relative to `now` (terms already met read 0), and which banks are open: two devices with
+  // equal fingerprints at their `now` accept the same commands at the same offsets from it.
+  void fingerprint(int64_t now, std::vector<int64_t>& out) const;
+  // Moves every cycle term `delta` cycles later (open rows stay).
+  void shift(int64_t delta);
 
  private:
   struct Bank {
@@ -92,7 +112,12 @@ class DeviceTiming {
     int64_t open_banks = 0;
   };
 
-  int64_t bus_of(Command c) const { return dual_bus_ && (c == Command::rd || c == Command::wr) ? 1 : 0; }
+  int64_t bus_of(Command c) const {
+    return dual_bus_ && (c == Command::rd || c == Command::wr || c == Command::mac_ab || c == Command::mac_sb) ? 1 : 0;
+  }
+  // ACT_AB, PRE_AB, MAC_AB, MAC_SB.
+  int64_t earliest_broadcast(Command cmd, const BankAddress& at, int64_t now) const;
+  void issue_broadcast(Command cmd, const BankAddress& at, int64_t now);
 
   DramOrg org_;
   DramTiming t_;
@@ -105,6 +130,8 @@ class DeviceTiming {
   int32_t last_column_rank_ = -1;
   int64_t rank_switch_at_ = 0;  // earliest column command to a rank other than last_column_rank_
   std::array<int64_t, 2> bus_free_{0, 0};
+  int64_t mac_ab_interval_ = 0, mac_sb_interval_ = 0;
+  int64_t next_mac_ = 0;  // the next broadcast MAC (the power limit's term)
 };
 
 struct Request {

@@ -46,6 +46,9 @@ struct DramTiming {
   int64_t nRFC = 0, nREFI = 0;
   int64_t nRTW = 0;   // read-to-write bus turnaround: idle cycles between read data and write data
   int64_t nRTRS = 0;  // rank-to-rank switch: idle data-bus cycles between accesses to different ranks
+  // All-bank PIM MAC to all-bank PIM MAC (MAC_AB, arch/dram/pim.hpp), before any power-limit stretch. Optional
+  // in a preset; defaults to nCCDL (a MAC_AB is a column access of every bank group), never below it.
+  int64_t nCCDAB = 0;
 
   double clock_hz() const { return 1e12 / tCK_ps; }
 };
@@ -74,6 +77,14 @@ struct DramEnergy {
   Cost refresh;  // per all-bank REF of one rank
 };
 
+// Processing-in-memory units inside the DRAM (arch/dram/pim.hpp).
+struct DramPim {
+  // The fraction of the broadcast MAC rate (a MAC_AB every nCCDAB, a MAC_SB every nCCDL) the device's power
+  // budget sustains: AttAcc and Samsung's HBM-PIM note that every bank reading at once draws more than the
+  // stack may. The MAC-to-MAC interval is stretched to ceil(interval / power_limit); 1 stretches nothing.
+  double power_limit = 1;
+};
+
 struct DramPreset {
   std::string name;
   std::string file;
@@ -82,6 +93,7 @@ struct DramPreset {
   DramTiming timing;
   DramController controller;
   DramEnergy energy;
+  DramPim pim;
   EnergyTable table;
 
   // Every controller's data bus busy all the time.

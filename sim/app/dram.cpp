@@ -166,7 +166,7 @@ int run_dram(const DramArgs& a) {
   j["row_conflict_rate"] = rate(r.row_conflicts);
   j["refresh_fraction"] = refresh_fraction;
   Json cmds;
-  for (int c = 0; c < dram::command_count; ++c) cmds[std::string(dram::command_name(static_cast<Command>(c)))] = r.commands.n[static_cast<size_t>(c)];
+  for (int c = 0; c < dram::controller_command_count; ++c) cmds[std::string(dram::command_name(static_cast<Command>(c)))] = r.commands.n[static_cast<size_t>(c)];
   j["commands"] = cmds;
   const dram::EnergyBreakdown& e = r.energy;
   j["energy_pJ"] = e.total_pJ();

@@ -1,5 +1,6 @@
 // The bank-level DRAM model: every timing rule at its edge, the address mappings, the controller's policies,
 // and the bandwidth, refresh and energy figures they add up to.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -8,6 +9,7 @@
 #include <tuple>
 
 #include "arch/dram/model.hpp"
+#include "arch/dram/pim.hpp"
 #include "arch/spec.hpp"
 #include "tests/unit/test_util.hpp"
 
@@ -35,7 +37,20 @@ struct RuleCase {
   int64_t expected;                          // the first cycle the rule allows
   std::function<void(DramTiming&)> tweak{};  // makes the rule under test the binding one
   bool ddr4 = false;                         // on ddr4-3200 (one command bus, two ranks with nRTRS 1)
+  double power_limit = 1;                    // pim.power_limit
 };
+
+// ACT to bank 1 of every bank group of both stack IDs, a cycle apart (stack IDs alternating).
+std::vector<Step> sb_acts() {
+  std::vector<Step> s;
+  for (int32_t g = 0; g < 4; ++g)
+    for (int32_t r = 0; r < 2; ++r) s.push_back({Command::act, at(r, g, 1), 2 * g + r});
+  return s;
+}
+std::vector<Step> with(std::vector<Step> s, Step more) {
+  s.push_back(more);
+  return s;
+}
 
 // hbm3-5.2: nCL 19, nCWL 6, nRCD 19, nRP 19, nRAS 45, nRC 63, nWR 21, nRTP 8, nWTRS 8, nWTRL 11, nCCDS 2,
 // nCCDL 4, nRRDS 2, nRRDL 4, nFAW 39, nRFC 339, nBL 2, nRTW 2. A = rank 0, bank group 0, bank 0.
@@ -73,6 +88,38 @@ std::vector<RuleCase> rule_cases() {
       // ddr4-3200: nRCD 22, nCCDS 4, nBL 4, nRTRS 1.
       {"single command bus: a column command waits for a row command", {{act, A, 0}, {act, D, 22}}, rd, A, 23, {}, true},
       {"nRTRS: RD -> RD, other rank", {{act, A, 0}, {act, D, 1}, {rd, A, 23}}, rd, D, 23 + 4 + 1, {}, true},
+      // Broadcast (PIM) commands: ACT_AB, MAC_AB and PRE_AB act on every bank of the controller (both stack IDs),
+      // MAC_SB on one bank of every bank group. hbm3-5.2's nCCDAB is 4 (= nCCDL).
+      {"nRCDRD: ACT_AB -> MAC_AB", {{act_ab, A, 0}}, mac_ab, A, 19},
+      {"nCCDAB: MAC_AB -> MAC_AB", {{act_ab, A, 0}, {mac_ab, A, 19}}, mac_ab, A, 19 + 6, [](DramTiming& t) { t.nCCDAB = 6; }},
+      {"nCCDAB is never below nCCDL", {{act_ab, A, 0}, {mac_ab, A, 19}}, mac_ab, A, 19 + 4, [](DramTiming& t) { t.nCCDAB = 1; }},
+      // ceil(4 / 0.6667) = 6: AttAcc's power-constrained interval.
+      {"power limit stretches MAC_AB -> MAC_AB", {{act_ab, A, 0}, {mac_ab, A, 19}}, mac_ab, A, 19 + 6, {}, false, 0.6667},
+      {"power limit 2/3 in binary", {{act_ab, A, 0}, {mac_ab, A, 19}}, mac_ab, A, 19 + 6, {}, false, 2.0 / 3},
+      {"nRTP: MAC_AB -> PRE_AB", {{act_ab, A, 0}, {mac_ab, A, 40}}, pre_ab, A, 40 + 8},
+      {"nRAS: ACT_AB -> PRE_AB", {{act_ab, A, 0}}, pre_ab, A, 45},
+      {"nRP: PRE_AB -> ACT_AB", {{act_ab, A, 0}, {pre_ab, A, 100}}, act_ab, A, 100 + 19},
+      {"nRC: ACT_AB -> ACT_AB", {{act_ab, A, 0}, {pre_ab, A, 45}}, act_ab, A, 63, [](DramTiming& t) { t.nRP = 10; }},
+      // With per-bank commands and refresh, through each bank's terms.
+      {"nRP: PRE -> ACT_AB", {{act, D, 0}, {pre, D, 45}}, act_ab, A, 45 + 19},
+      {"nRC: ACT -> ACT_AB", {{act, D, 0}, {pre, D, 45}}, act_ab, A, 63, [](DramTiming& t) { t.nRP = 10; }},
+      {"nRCDRD: ACT_AB -> RD", {{act_ab, A, 0}}, rd, D, 19},
+      {"nRAS: ACT_AB -> PRE", {{act_ab, A, 0}}, pre, D, 45},
+      {"nRP: PRE_AB -> REF", {{act_ab, A, 0}, {pre_ab, A, 45}}, ref, D, 45 + 19},
+      {"nRC: ACT_AB -> REF", {{act_ab, A, 0}, {pre_ab, A, 45}}, ref, D, 63, [](DramTiming& t) { t.nRP = 10; }},
+      {"nRFC: REF -> ACT_AB", {{ref, D, 0}}, act_ab, A, 339},
+      {"nCCDL: RD -> MAC_AB, same bank group", {{act_ab, A, 0}, {rd, C, 19}}, mac_ab, A, 19 + 4},
+      {"nCCDL: MAC_AB -> RD, same bank group", {{act_ab, A, 0}, {mac_ab, A, 19}}, rd, D, 19 + 4},
+      {"nWTRL: WR -> MAC_AB", {{act_ab, A, 0}, {wr, C, 19}}, mac_ab, A, 19 + 6 + 2 + 11},
+      {"nRTP: MAC_AB -> PRE", {{act_ab, A, 0}, {mac_ab, A, 50}}, pre, D, 50 + 8},
+      // MAC_SB reads bank 1 of each of the 8 bank groups (4 per stack ID): ACTs at 0..7 (nRRDS 2 per stack ID).
+      {"nRCDRD: the last ACT -> MAC_SB", sb_acts(), mac_sb, at(0, 0, 1), 7 + 19},
+      {"nCCDL: MAC_SB -> MAC_SB", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), mac_sb, at(0, 0, 1), 26 + 4},
+      {"power limit stretches MAC_SB -> MAC_SB", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), mac_sb, at(0, 0, 1), 26 + 6, {}, false, 0.6667},
+      // nRAS 20: the last ACT (7) allows the PRE at 27, the MAC at 26 at 34.
+      {"nRTP: MAC_SB -> PRE of a bank it read", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), pre, at(1, 3, 1), 26 + 8,
+       [](DramTiming& t) { t.nRAS = 20; }},
+      {"nCCDL: MAC_SB -> RD, same bank group", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), rd, at(0, 0, 1), 26 + 4},
   };
 }
 
@@ -83,7 +130,7 @@ TEST(DramTiming, EveryRuleRefusesOneCycleEarlyAndAcceptsOnTime) {
     const DramPreset& p = c.ddr4 ? ddr4 : hbm3();
     DramTiming t = p.timing;
     if (c.tweak) c.tweak(t);
-    DeviceTiming dev(p.org, t, p.controller.dual_command_bus);
+    DeviceTiming dev(p.org, t, p.controller.dual_command_bus, DramPim{c.power_limit});
     for (const Step& s : c.setup) dev.issue(s.cmd, s.where, s.cycle);
     const int64_t last = c.setup.back().cycle;
     EXPECT_EQ(dev.earliest(c.cmd, c.where, last), c.expected);
@@ -107,6 +154,27 @@ TEST(DramTiming, BankStateForbidsCommands) {
   // An auto-precharge closes the bank when a PRE first could (nRAS here) and frees it nRP later.
   EXPECT_EQ(dev.auto_precharge(A), 45);
   EXPECT_EQ(dev.earliest(Command::act, A, 0), 45 + 19);
+}
+
+TEST(DramTiming, BankStateForbidsBroadcastCommands) {
+  DeviceTiming dev(hbm3().org, hbm3().timing, true);
+  const BankAddress A = at(0, 0, 0), B = at(1, 3, 1);
+  EXPECT_EQ(dev.earliest(Command::pre_ab, A, 0), DeviceTiming::never);  // nothing open
+  EXPECT_EQ(dev.earliest(Command::mac_ab, A, 0), DeviceTiming::never);
+  dev.issue(Command::act, B, 0);
+  EXPECT_EQ(dev.earliest(Command::act_ab, A, 100), DeviceTiming::never);  // a bank is open
+  EXPECT_EQ(dev.earliest(Command::mac_ab, A, 100), DeviceTiming::never);  // others are closed
+  EXPECT_EQ(dev.earliest(Command::mac_sb, B, 100), DeviceTiming::never);  // bank 1 of the other groups is closed
+  EXPECT_EQ(dev.earliest(Command::pre_ab, A, 100), 100);                  // closes what is open
+  dev.issue(Command::pre_ab, A, 100);
+  EXPECT_EQ(dev.open_row(B), -1);
+  dev.issue(Command::act_ab, at(0, 0, 0, 9), 200);
+  for (int32_t r = 0; r < 2; ++r)
+    for (int32_t g = 0; g < 4; ++g)
+      for (int32_t b = 0; b < 4; ++b) EXPECT_EQ(dev.open_row(at(r, g, b)), 9);
+  EXPECT_EQ(dev.earliest(Command::ref, A, 300), DeviceTiming::never);  // every bank is open
+  EXPECT_EQ(dev.earliest(Command::act, A, 300), DeviceTiming::never);
+  EXPECT_THROW(dev.earliest(Command::mac_ab, A, DeviceTiming::RankFloor{}), InternalError);  // no per-bank form
 }
 
 TEST(DramMapping, EveryLocationOnceAndConsecutiveLinesSpread) {
@@ -316,6 +384,189 @@ TEST(DramPresets, EveryPresetLoadsAndRuns) {
   EXPECT_EQ(h.org.capacity_bytes(), 16.0 * (1 << 30));
 }
 
+// Processing in memory. hbm3-5.2: 32 pseudo-channels of 2 stack IDs x 4 bank groups x 4 banks, rows of 32
+// accesses of 32 B; nRCDRD 19, nCL 19, nBL 2, nRTP 8, nRP 19, nRAS 45, nRC 63, nCCDL = nCCDAB 4, nRFC 339,
+// nREFI 5070. A MAC completes nCL + nBL = 21 cycles after it issues.
+
+// Steps (row sets) start `period` cycles apart; when the next would start at or after the refresh deadline,
+// the stack IDs refresh first and it starts `gap` cycles later. The stream ends `last_done` after the last start.
+int64_t pim_closed_form(int64_t steps, int64_t period, int64_t gap, int64_t last_done, bool refresh = true) {
+  int64_t start = 0, deadline = 5070;
+  for (int64_t i = 1; i < steps; ++i) {
+    start += period;
+    if (refresh && start >= deadline) start += gap, deadline += 5070;
+  }
+  return start + last_done;
+}
+
+TEST(DramPim, BankLevelAgainstTheClosedForm) {
+  const DramPreset& p = hbm3();
+  // One row per unit: ACT_AB at 0, 32 MAC_ABs at 19, 23, ..., 19 + 31 x 4 = 143, done 143 + 21 = 164. Every
+  // pseudo-channel's 32 banks open once (32 x 32 activations) and each of its 32 units reads 32 accesses.
+  PimStream s = pim_stream(p, PimLevel::bank, 1, 1024);
+  EXPECT_EQ(s.cycles, 164);
+  EXPECT_EQ(s.units, 32 * 32);
+  EXPECT_EQ(s.activates, 32 * 32);
+  EXPECT_EQ(s.column_reads, 32 * 32 * 32);
+  EXPECT_EQ(s.bytes, 32 * 32 * 1024);
+  EXPECT_EQ(s.macs, 32);
+  EXPECT_EQ(s.refreshes, 0);
+  // 64 rows: a row set every 170 cycles (PRE_AB at max(0 + nRAS 45, 143 + nRTP 8) = 151, the next ACT_AB nRP
+  // later, past nRC 63). The row sets that would start at 30 x 170 = 5100 >= 5070 and at 5440 + 28 x 170 =
+  // 10200 >= 10140 wait for REF of stack ID 0 then (its banks' nRP and nRC are met) and of stack ID 1 a cycle
+  // later, and nRFC after that: 1 + 339 = 340 more each. The last starts at 63 x 170 + 2 x 340 = 11390.
+  EXPECT_EQ(pim_closed_form(64, 170, 340, 164), 11554);
+  s = pim_stream(p, PimLevel::bank, 1, 64 * 1024);
+  EXPECT_EQ(s.cycles, 11554);
+  EXPECT_EQ(s.activates, 64 * 32 * 32);
+  EXPECT_EQ(s.refreshes, 2 * 2 * 32);  // two rounds, both stack IDs, every pseudo-channel
+  // A unit per two banks, taking turns: a row set is 64 MAC_ABs of 16 accesses each (half the banks), done
+  // 19 + 63 x 4 + 21 = 292; the next row set starts at 19 + 63 x 4 + nRTP 8 + nRP 19 = 298.
+  s = pim_stream(p, PimLevel::bank, 2, 2048);
+  EXPECT_EQ(s.cycles, 292);
+  EXPECT_EQ(s.units, 32 * 16);
+  EXPECT_EQ(s.column_reads, 32 * 16 * 64);
+  EXPECT_EQ(s.activates, 32 * 32);
+  // 30 row sets: the one that would start at 18 x 298 = 5364 waits for refresh: 29 x 298 + 340 + 292.
+  EXPECT_EQ(pim_closed_form(30, 298, 340, 292), 9274);
+  EXPECT_EQ(pim_stream(p, PimLevel::bank, 2, 30 * 2048).cycles, 9274);
+  // Bytes round up to accesses: 100 B is 4 MACs, done 19 + 3 x 4 + 21.
+  s = pim_stream(p, PimLevel::bank, 1, 100);
+  EXPECT_EQ(s.cycles, 52);
+  EXPECT_EQ(s.column_reads, 4 * 32 * 32);
+  EXPECT_EQ(pim_stream(p, PimLevel::bank, 1, 0).cycles, 0);
+  // The power limit: MAC_ABs ceil(4 / 0.6667) = 6 apart: done 19 + 31 x 6 + 21.
+  DramPreset limited = p;
+  limited.pim.power_limit = 0.6667;
+  EXPECT_EQ(pim_stream(limited, PimLevel::bank, 1, 1024).cycles, 226);
+  // 16 MB per unit (every row of its bank): the steady-state skip gives the closed form too.
+  EXPECT_EQ(pim_stream(p, PimLevel::bank, 1, int64_t{16} << 20).cycles, pim_closed_form(16384, 170, 340, 164));
+}
+
+TEST(DramPim, BankGroupLevelAgainstTheClosedForm) {
+  const DramPreset& p = hbm3();
+  // A unit per bank group, 8 per pseudo-channel, its data in bank 0 of the group. ACTs to the 8 banks at 0..7
+  // (bank groups outer, stack IDs inner: nRRDS 2 per stack ID), MAC_SBs from 7 + 19 = 26 every nCCDL 4, the
+  // 32nd at 150, done 171.
+  PimStream s = pim_stream(p, PimLevel::bankgroup, 1, 1024);
+  EXPECT_EQ(s.cycles, 171);
+  EXPECT_EQ(s.units, 32 * 8);
+  EXPECT_EQ(s.activates, 32 * 8);
+  EXPECT_EQ(s.column_reads, 32 * 8 * 32);
+  // The next row of the same banks 177 cycles later: PREs at 150 + nRTP 8 = 158..165, ACTs nRP later at
+  // 177..184. A refresh: REF of stack ID 0 at its last PRE (164) + nRP = 183, of stack ID 1 at 184, the ACTs
+  // nRFC later at 522..529: 345 cycles more than 177. 64 rows: the rows that would start at 29 x 177 = 5133
+  // and at 5478 + 26 x 177 = 10080 + 177 wait.
+  EXPECT_EQ(pim_closed_form(64, 177, 345, 171), 12012);
+  EXPECT_EQ(pim_stream(p, PimLevel::bankgroup, 1, 64 * 1024).cycles, 12012);
+  // Two banks per unit: one bank's next row opens while the other's is read (32 x 4 = 128 cycles), so the
+  // MAC_SBs never pause: 30 rows, 960 MACs, done 26 + 959 x 4 + 21 = 3883 (the last ACTs near 3600, before
+  // the first refresh deadline). The second bank's first ACTs wait for nFAW (39 after each stack ID's first).
+  EXPECT_EQ(pim_stream(p, PimLevel::bankgroup, 2, 30 * 1024).cycles, 26 + 959 * 4 + 21);
+  EXPECT_EQ(pim_stream(p, PimLevel::bankgroup, 4, 30 * 1024).cycles, 26 + 959 * 4 + 21);
+  DramPreset off = p;
+  off.controller.refresh = false;
+  s = pim_stream(off, PimLevel::bankgroup, 2, 1000 * 1024);
+  EXPECT_EQ(s.cycles, 26 + 31999 * 4 + 21);
+  EXPECT_EQ(s.activates, 1000 * 8 * 32);
+  EXPECT_EQ(pim_stream(off, PimLevel::bankgroup, 1, 64 * 1024).cycles, pim_closed_form(64, 177, 345, 171, false));
+}
+
+TEST(DramPim, SkippingPeriodsEqualsCommandByCommand) {
+  const DramPreset ddr4 = load_dram_preset("configs/dram/ddr4-3200.yaml");
+  int compared = 0;
+  for (const DramPreset* base : {&hbm3(), &ddr4})
+    for (const bool refresh : {true, false})
+      for (const double limit : {1.0, 0.6667})
+        for (const PimLevel level : {PimLevel::bank, PimLevel::bankgroup})
+          for (const int64_t k : {1, 2, 3, 4})
+            for (const int64_t bytes : {1, 32, 1000, 1024, 5000, 40 * 1024, 300 * 1024 + 96}) {
+              if (level == PimLevel::bank && base->org.banks % k != 0) continue;
+              DramPreset p = *base;
+              p.controller.refresh = refresh;
+              p.pim.power_limit = limit;
+              SCOPED_TRACE(fmt::format("{} refresh {} limit {} {} x{} {} B", p.name, refresh, limit, pim_level_name(level), k, bytes));
+              int64_t skipped = 0;
+              const PimStream fast = pim_stream(p, level, k, bytes, PimOptions{false, nullptr, &skipped});
+              const PimStream exact = pim_stream(p, level, k, bytes, PimOptions{true});
+              // The comparison is not vacuous. (ddr4-3200's rows are 8 KB: 300 KB is too few of them to repeat.)
+              if (bytes > 100'000 && base == &hbm3()) {
+                EXPECT_GT(skipped, 0);
+              }
+              EXPECT_EQ(fast.cycles, exact.cycles);
+              EXPECT_EQ(fast.activates, exact.activates);
+              EXPECT_EQ(fast.refreshes, exact.refreshes);
+              EXPECT_EQ(fast.macs, exact.macs);
+              EXPECT_EQ(fast.column_reads, exact.column_reads);
+              ++compared;
+            }
+  EXPECT_EQ(compared, 2 * 2 * 2 * (3 + 4) * 7);
+}
+
+TEST(DramPim, CommandsOfOneRowSet) {
+  std::vector<IssuedCommand> log;
+  pim_stream(hbm3(), PimLevel::bank, 1, 2 * 1024, PimOptions{false, &log});
+  ASSERT_EQ(log.size(), 1 + 32 + 1 + 1 + 32u);
+  EXPECT_EQ(log[0].command, Command::act_ab);
+  EXPECT_EQ(log[1].command, Command::mac_ab);
+  EXPECT_EQ(log[1].cycle, 19);
+  EXPECT_EQ(log[32].cycle, 143);
+  EXPECT_EQ(log[33].command, Command::pre_ab);
+  EXPECT_EQ(log[33].cycle, 151);
+  EXPECT_EQ(log[34].command, Command::act_ab);
+  EXPECT_EQ(log[34].cycle, 170);
+}
+
+TEST(DramPim, InternalBandwidthIsTheLongStreamLimit) {
+  const DramPreset& p = hbm3();
+  const double tck = 769e-12;
+  auto near = [](double got, double want) { EXPECT_NEAR(got, want, 1e-9 * want) << got / 1e12 << " vs " << want / 1e12 << " TB/s"; };
+  // Bank level: every bank of the 32 pseudo-channels a MAC every nCCDAB = 4 cycles, 32 x 32 x 32 B / (4 x 769 ps)
+  // = 10.65 TB/s, busy 32 x 4 = 128 of every 170 cycles (the row switch), less a refresh's 340 cycles in every
+  // nREFI: 7.48 TB/s.
+  const double refresh = (5070.0 - 340) / 5070;
+  near(pim_internal_Bps(p, PimLevel::bank, 1), 32.0 * 32 * 32 / (4 * tck) * 128 / 170 * refresh);
+  // A unit per two banks: 16 accesses per MAC, 64 MACs (256 cycles) of every 298.
+  near(pim_internal_Bps(p, PimLevel::bank, 2), 32.0 * 16 * 32 / (4 * tck) * 256 / 298 * refresh);
+  // Power limited: MACs 6 apart, 192 of every 19 + 31 x 6 + 8 + 19 = 232 cycles.
+  DramPreset limited = p;
+  limited.pim.power_limit = 0.6667;
+  near(pim_internal_Bps(limited, PimLevel::bank, 1), 32.0 * 32 * 32 / (6 * tck) * 192 / 232 * refresh);
+  // Bank-group level, one bank: 8 units per pseudo-channel, 128 of every 177 cycles, a refresh costs 345.
+  near(pim_internal_Bps(p, PimLevel::bankgroup, 1), 32.0 * 8 * 32 / (4 * tck) * 128 / 177 * (5070.0 - 345) / 5070);
+  // Two banks: MACs never pause but for refresh; without it exactly 8 x 32 B every 4 cycles per pseudo-channel.
+  DramPreset off = p;
+  off.controller.refresh = false;
+  const double unpaused = 32.0 * 8 * 32 / (4 * tck);
+  near(pim_internal_Bps(off, PimLevel::bankgroup, 2), unpaused);
+  const double with = pim_internal_Bps(p, PimLevel::bankgroup, 2);
+  EXPECT_LE(with, unpaused * (5070.0 - 339) / 5070);
+  EXPECT_GE(with, unpaused * (5070.0 - 339 - 2 * 128) / 5070);  // nRFC and at most a row's drain and refill
+  for (const double l : {1.0, 0.6667})
+    for (const auto& [level, k] : {std::pair{PimLevel::bank, 1}, std::pair{PimLevel::bank, 2}, std::pair{PimLevel::bankgroup, 1},
+                                   std::pair{PimLevel::bankgroup, 2}, std::pair{PimLevel::bankgroup, 4}}) {
+      limited.pim.power_limit = l;
+      std::cout << "hbm3-5.2 PIM, power limit " << l << ", " << pim_level_name(level) << " level, " << k << " bank(s) per unit: "
+                << pim_internal_Bps(limited, level, k) / 1e12 << " TB/s\n";
+    }
+  // A terabyte per unit (2^30 row sets): only skipping periods can finish it, at the limit's rate.
+  const PimStream huge = pim_stream(p, PimLevel::bank, 1, int64_t{1} << 40);
+  EXPECT_NEAR(static_cast<double>(huge.bytes) / (static_cast<double>(huge.cycles) * tck), pim_internal_Bps(p, PimLevel::bank, 1), 1e-6 * 7.5e12);
+  // And the limit is what long streams approach: 16 MB per unit.
+  for (const auto& [level, k] : {std::pair{PimLevel::bank, 1}, std::pair{PimLevel::bank, 2}, std::pair{PimLevel::bankgroup, 2}}) {
+    const PimStream s = pim_stream(p, level, k, int64_t{16} << 20);
+    const double rate = static_cast<double>(s.bytes) / (static_cast<double>(s.cycles) * tck);
+    EXPECT_NEAR(rate, pim_internal_Bps(p, level, k), 1e-3 * rate);
+  }
+}
+
+TEST(DramPim, BadArguments) {
+  EXPECT_THROW(pim_stream(hbm3(), PimLevel::bank, 3, 1024), UserError);       // 3 does not divide 4 banks
+  EXPECT_THROW(pim_stream(hbm3(), PimLevel::bankgroup, 5, 1024), UserError);  // a group has 4 banks
+  EXPECT_THROW(pim_stream(hbm3(), PimLevel::bank, 1, -1), UserError);
+  EXPECT_THROW(pim_internal_Bps(hbm3(), PimLevel::bank, 0), UserError);
+}
+
 std::string preset_error(const std::vector<std::pair<std::string, std::string>>& sets) {
   try {
     load_dram_preset("configs/dram/hbm3-5.2.yaml", sets);
@@ -331,6 +582,12 @@ TEST(DramPresets, BadValuesAreNamed) {
   EXPECT_NE(preset_error({{"organization.banks", "3"}}).find("organization.banks: must be a power of two"), std::string::npos);
   EXPECT_NE(preset_error({{"controller.mapping", "zigzag"}}).find("unknown mapping 'zigzag'"), std::string::npos);
   EXPECT_NE(preset_error({{"timing.nRFC", "6000"}}).find("nRFC (6000) must be below nREFI (5070)"), std::string::npos);
+  EXPECT_NE(preset_error({{"timing.nCCDAB", "3"}}).find("timing.nCCDAB: nCCDAB (3) below nCCDL (4)"), std::string::npos);
+  EXPECT_NE(preset_error({{"pim.power_limit", "0"}}).find("pim.power_limit: power_limit is the fraction"), std::string::npos);
+  EXPECT_NE(preset_error({{"pim.power_limit", "1.5"}}).find("at most 1; got 1.5"), std::string::npos);
+  EXPECT_EQ(preset_error({{"pim.power_limit", "0.6667"}}), "");
+  EXPECT_EQ(hbm3().timing.nCCDAB, 4);
+  EXPECT_EQ(load_dram_preset("configs/dram/ddr4-3200.yaml").timing.nCCDAB, load_dram_preset("configs/dram/ddr4-3200.yaml").timing.nCCDL);
   const std::string f = test::temp_file("dram.yaml",
                                         "version: 1\nname: x\norganization: {channels: 1, bank_groups: 1, banks: 1, rows: 1,\n"
                                         "  row_bytes: 64, data_width_bits: 64, burst_length: 8, colums: 4}\n");

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "arch/dram/pim.hpp"
 #include "arch/spec.hpp"
 #include "arch/units/systolic.hpp"
 #include "common/units.hpp"
@@ -50,6 +51,15 @@ Cost access_cost(const EnergyTable& table, const YNode& node, int64_t access_bit
   return c;
 }
 
+// A name is a preset in configs/dram/ beside the arch's folder; a path is relative to the arch file.
+dram::DramPreset dram_preset(const YNode& preset) {
+  const std::string name = preset.as_string();
+  const std::filesystem::path dir = std::filesystem::path(preset.file()).parent_path();
+  const std::filesystem::path path = name.ends_with(".yaml") ? dir / name : dir / ".." / "dram" / (name + ".yaml");
+  if (!std::filesystem::exists(path)) preset.fail(fmt::format("DRAM preset {} not found", path.string()));
+  return dram::load_dram_preset(path.string());
+}
+
 std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& node, DType dtype) {
   std::map<std::string, OpSpec> ops;
   MapReader reader(node);
@@ -65,6 +75,69 @@ std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& no
   }
   if (ops.empty()) node.fail("a compute unit needs at least one op");
   return ops;
+}
+
+PimSpec read_pim(MapReader& f, const YNode& node, const EnergyTable& table) {
+  PimSpec p;
+  const YNode level = f.required("level");
+  const std::string l = level.as_string();
+  if (l == "bank") p.level = PimLevel::bank;
+  else if (l == "bankgroup") p.level = PimLevel::bankgroup;
+  else if (l == "logic") p.level = PimLevel::logic;
+  else level.fail(fmt::format("unknown PIM level '{}' (known: bank, bankgroup, logic)", l));
+  const YNode memory = f.required("memory");
+  p.memory = memory.as_string();
+  p.memory_loc = memory.loc();
+  if (auto s = f.optional("stacks")) p.stacks = positive(*s, "stacks");
+  p.lanes = positive(f.required("lanes"), "lanes");
+  if (auto t = f.optional("dtype")) p.dtype = dtype_of(*t);
+  const YNode clock = f.required("clock");
+  p.clock_hz = parse_frequency(clock);
+  if (p.clock_hz <= 0) clock.fail("the clock must be positive");
+  p.buffer_bytes = parse_bytes(f.required("buffer")) * static_cast<double>(p.stacks);
+  p.access = evaluate_cost(table, f.required("access_energy"));
+  if (p.access.bits) f.required("access_energy").fail("access_energy is per bit: name a per-bit figure, not an access of several bits");
+  const auto units = f.optional("units");
+  const auto bandwidth = f.optional("bandwidth");
+  const auto device = f.optional("device");
+  const auto per_unit = f.optional("banks_per_unit");
+  const auto latency = f.optional("latency");
+  if (p.level == PimLevel::logic) {
+    // The logic die's units and its TSVs to the banks are the design's own figures, per stack.
+    if (!units) node.fail("a logic-die PIM needs units (per stack)");
+    if (!bandwidth) node.fail("a logic-die PIM needs bandwidth (per stack, banks to the logic die)");
+    if (device) device->fail("device is for bank and bankgroup PIM, which the DRAM's timing rules pace");
+    if (per_unit) per_unit->fail("banks_per_unit is for bank-level PIM");
+    p.units = positive(*units, "units") * p.stacks;
+    if (!latency) node.fail("a logic-die PIM needs latency (from a transfer's start to its first data)");
+    p.latency_s = parse_duration(*latency);
+    if (p.latency_s <= 0) latency->fail("latency must be positive");
+    p.bandwidth_Bps = parse_bandwidth(*bandwidth) * static_cast<double>(p.stacks);
+    if (p.bandwidth_Bps <= 0) bandwidth->fail("bandwidth must be positive");
+  } else {
+    // Bank and bank-group units come with the device's organization, and its timing rules set their bandwidth.
+    if (!device) node.fail(fmt::format("a {}-level PIM needs device: the DRAM preset of its stacks (configs/dram/NAME)", l));
+    if (units) units->fail("a bank or bankgroup PIM has a unit per bank (or banks_per_unit banks) or per bank group: the device sets their number");
+    if (bandwidth) bandwidth->fail("a bank or bankgroup PIM's bandwidth follows from its device's timing rules");
+    if (latency) latency->fail("a bank or bankgroup PIM's latency follows from its device's timing (nRCD + nCL)");
+    p.device = dram_preset(*device);
+    const dram::DramOrg& o = p.device->org;
+    if (per_unit) {
+      if (p.level != PimLevel::bank) per_unit->fail("banks_per_unit is for bank-level PIM");
+      p.banks_per_unit = positive(*per_unit, "banks_per_unit");
+      if (o.banks_per_controller() % p.banks_per_unit != 0)
+        per_unit->fail(fmt::format("{} banks per pseudo-channel do not split into units of {}", o.banks_per_controller(), p.banks_per_unit));
+    }
+    const dram::PimLevel at = p.level == PimLevel::bank ? dram::PimLevel::bank : dram::PimLevel::bankgroup;
+    p.units = o.controllers() * dram::pim_units_per_controller(o, at, p.banks_per_unit) * p.stacks;
+    p.bandwidth_Bps = dram::pim_internal_Bps(*p.device, at, p.banks_per_unit) * static_cast<double>(p.stacks);
+    // A row's first data reaches the units nRCD + nCL after its activation.
+    const dram::DramTiming& t = p.device->timing;
+    p.latency_s = static_cast<double>(t.nRCDRD + t.nCL) * t.tCK_ps * 1e-12;
+  }
+  p.ops = read_ops(table, f.required("ops"), p.dtype);
+  if (auto a = f.optional("lane_area")) p.lane_area = evaluate_cost(table, *a, dtype_name(p.dtype));
+  return p;
 }
 
 ComponentSpec read_component(const std::string& name, const YNode& node, const EnergyTable& table) {
@@ -89,14 +162,7 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
     if (m != "bandwidth" && m != "bank") model->fail(fmt::format("unknown model '{}' (known: bandwidth, bank)", m));
     if (m == "bank" && !preset) model->fail("model: bank needs a preset (configs/dram/NAME.yaml, or a file)");
     if (m != "bank" && preset) preset->fail("a preset is for model: bank");
-    if (preset) {
-      // A name is a preset in configs/dram/ beside the arch's folder; a path is relative to the arch file.
-      const std::string preset_name = preset->as_string();
-      const std::filesystem::path dir = std::filesystem::path(node.file()).parent_path();
-      const std::filesystem::path path = preset_name.ends_with(".yaml") ? dir / preset_name : dir / ".." / "dram" / (preset_name + ".yaml");
-      if (!std::filesystem::exists(path)) preset->fail(fmt::format("DRAM preset {} not found", path.string()));
-      d.bank = dram::load_dram_preset(path.string());
-    }
+    if (preset) d.bank = dram_preset(*preset);
     c.spec = d;
   } else if (k == "sram") {
     SramSpec s;
@@ -143,13 +209,15 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
     v.ops = read_ops(table, f.required("ops"), v.dtype);
     if (auto a = f.optional("lane_area")) v.lane_area = evaluate_cost(table, *a, dtype_name(v.dtype));
     c.spec = v;
+  } else if (k == "pim") {
+    c.spec = read_pim(f, node, table);
   } else if (k == "noc") {
     NocSpec n;
     if (auto m = f.optional("multicast")) n.multicast = m->as_bool();
     if (auto r = f.optional("reduction")) n.reduction = r->as_bool();
     c.spec = n;
   } else {
-    kind.fail(fmt::format("unknown component kind '{}' (known: dram, sram, pe_array, vector_array, noc; pim arrives with the PIM issue)", k));
+    kind.fail(fmt::format("unknown component kind '{}' (known: dram, sram, pe_array, vector_array, noc, pim)", k));
   }
   f.finish();
   return c;
@@ -160,19 +228,21 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
 std::string_view dataflow_name(Dataflow d) { return d == Dataflow::ws ? "ws" : d == Dataflow::os ? "os" : "is"; }
 
 std::string_view ComponentSpec::kind() const {
-  static constexpr std::string_view names[] = {"dram", "sram", "pe_array", "vector_array", "noc"};
+  static constexpr std::string_view names[] = {"dram", "sram", "pe_array", "vector_array", "noc", "pim"};
   return names[spec.index()];
 }
 
 const std::map<std::string, OpSpec>* ComponentSpec::ops() const {
   if (auto* p = std::get_if<PeArraySpec>(&spec)) return &p->ops;
   if (auto* v = std::get_if<VectorArraySpec>(&spec)) return &v->ops;
+  if (auto* p = std::get_if<PimSpec>(&spec)) return &p->ops;
   return nullptr;
 }
 
 int64_t ComponentSpec::parallelism() const {
   if (auto* p = std::get_if<PeArraySpec>(&spec)) return p->rows * p->cols;
   if (auto* v = std::get_if<VectorArraySpec>(&spec)) return v->lanes;
+  if (auto* p = std::get_if<PimSpec>(&spec)) return p->units * p->lanes;
   return 0;
 }
 
@@ -181,12 +251,22 @@ int64_t ComponentSpec::op_slots() const {
   return parallelism();
 }
 
+double ComponentSpec::op_rate(double arch_clock_hz) const {
+  const double slots = static_cast<double>(op_slots());
+  if (auto* p = std::get_if<PimSpec>(&spec)) return slots * p->clock_hz / arch_clock_hz;
+  return slots;
+}
+
+std::string_view pim_level_name(PimLevel l) { return l == PimLevel::bank ? "bank" : l == PimLevel::bankgroup ? "bankgroup" : "logic"; }
+
 std::optional<double> ComponentSpec::area_um2() const {
   if (auto* p = std::get_if<PeArraySpec>(&spec); p && p->pe_area && p->pe_area->area_um2)
     return *p->pe_area->area_um2 * static_cast<double>(p->rows * p->cols);
   if (auto* v = std::get_if<VectorArraySpec>(&spec); v && v->lane_area && v->lane_area->area_um2)
     return *v->lane_area->area_um2 * static_cast<double>(v->lanes);
   if (auto* s = std::get_if<SramSpec>(&spec); s && s->area) return s->area->area_um2;
+  if (auto* p = std::get_if<PimSpec>(&spec); p && p->lane_area && p->lane_area->area_um2)
+    return *p->lane_area->area_um2 * static_cast<double>(p->units * p->lanes);
   return std::nullopt;
 }
 
@@ -194,6 +274,21 @@ const ComponentSpec* ArchSpec::find(const std::string& component) const {
   for (const ComponentSpec& c : components)
     if (c.name == component) return &c;
   return nullptr;
+}
+
+const ComponentSpec& ArchSpec::path(const std::string& from, const std::string& to) const {
+  const ComponentSpec* a = find(from);
+  const ComponentSpec* b = find(to);
+  if (!a || !b) throw InternalError(fmt::format("no path between '{}' and '{}'", from, to));
+  if (std::holds_alternative<PimSpec>(b->spec)) return *b;
+  if (std::holds_alternative<PimSpec>(a->spec)) return *a;
+  return std::holds_alternative<DramSpec>(a->spec) ? *a : *b;
+}
+
+double ArchSpec::path_Bps(const std::string& from, const std::string& to) const {
+  const ComponentSpec& via = path(from, to);
+  if (auto* p = std::get_if<PimSpec>(&via.spec)) return p->bandwidth_Bps;
+  return std::get<DramSpec>(via.spec).bandwidth_Bps;
 }
 
 ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {
@@ -229,6 +324,9 @@ ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::str
   MapReader comps(components);
   for (const auto& [cname, value] : comps.entries()) a.components.push_back(read_component(cname, value, a.table));
   if (a.components.empty()) components.fail("an architecture needs at least one component");
+  for (const ComponentSpec& c : a.components)
+    if (auto* p = std::get_if<PimSpec>(&c.spec); p && (!a.find(p->memory) || a.find(p->memory)->kind() != "dram"))
+      throw UserError(p->memory_loc, "components." + c.name + ".memory", fmt::format("{} has no dram named '{}'", file, p->memory));
   return a;
 }
 

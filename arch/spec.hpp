@@ -71,6 +71,32 @@ struct VectorArraySpec {
   std::optional<Cost> lane_area;
 };
 
+enum class PimLevel { bank, bankgroup, logic };
+std::string_view pim_level_name(PimLevel l);
+
+// Processing in memory: compute units beside a DRAM's banks (a unit per bank or two), per bank group, or on the
+// stack's logic die. A group placed on it stages its tiles in the units' buffers, fed from the banks at the
+// internal bandwidth of its level instead of across the interface, at the level's energy per bit.
+struct PimSpec {
+  PimLevel level = PimLevel::logic;
+  std::string memory;      // the dram component whose banks hold its operands
+  SourceLoc memory_loc;
+  int64_t stacks = 1;      // devices it spans (a DRAM preset describes one)
+  int64_t units = 0;       // in all stacks
+  int64_t banks_per_unit = 1;  // bank level
+  int64_t lanes = 0;       // MAC lanes per unit
+  DType dtype = DType::fp16;
+  double clock_hz = 0;     // its own clock
+  double bandwidth_Bps = 0;  // banks -> units, all stacks
+  double buffer_bytes = 0;   // all units
+  double latency_s = 0;      // from a transfer's start to its first data at the units
+  Cost access;               // per bit brought from the banks to a unit
+  std::map<std::string, OpSpec> ops;
+  // Bank and bank-group levels: the device whose timing rules pace the all-bank (or per-group) column reads.
+  std::optional<dram::DramPreset> device;
+  std::optional<Cost> lane_area;
+};
+
 struct NocSpec {
   bool multicast = true;
   bool reduction = true;
@@ -79,13 +105,15 @@ struct NocSpec {
 struct ComponentSpec {
   std::string name;
   SourceLoc loc;
-  std::variant<DramSpec, SramSpec, PeArraySpec, VectorArraySpec, NocSpec> spec;
+  std::variant<DramSpec, SramSpec, PeArraySpec, VectorArraySpec, NocSpec, PimSpec> spec;
 
   std::string_view kind() const;
   // The op kinds ("mac", "exp", ...) this component computes; empty for memories.
   const std::map<std::string, OpSpec>* ops() const;
   int64_t parallelism() const;  // PEs or lanes; 0 for memories
   int64_t op_slots() const;     // ops a unit can start per cycle: parallelism times ops per PE per cycle
+  // Op slots per cycle of the architecture's clock (a PIM runs on its own clock).
+  double op_rate(double arch_clock_hz) const;
   std::optional<double> area_um2() const;
 };
 
@@ -98,6 +126,10 @@ struct ArchSpec {
   std::vector<ComponentSpec> components;
 
   const ComponentSpec* find(const std::string& name) const;
+  // What a transfer between a DRAM and a buffer goes through: a PIM's internal path when either end is a PIM,
+  // else the DRAM's interface; and that path's bandwidth.
+  const ComponentSpec& path(const std::string& from, const std::string& to) const;
+  double path_Bps(const std::string& from, const std::string& to) const;
 };
 
 // `sets` are (path below the arch, value) pairs from `--set arch.PATH=VALUE`, e.g. {"glb.size", "32 MiB"}.

@@ -50,6 +50,10 @@ double parse_frequency(const YNode& node) {
   return parse_quantity(node, {{"Hz", 1}, {"kHz", 1e3}, {"MHz", 1e6}, {"GHz", 1e9}}, "a frequency such as 940 MHz");
 }
 
+double parse_duration(const YNode& node) {
+  return parse_quantity(node, {{"ps", 1e-12}, {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1}}, "a duration such as 30 ns");
+}
+
 std::string format_bytes(double bytes) {
   static const char* names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int i = 0;

@@ -50,7 +50,12 @@ std::vector<std::pair<std::string, EinsumBinding>> read_bindings(const YNode& no
       MapReader sr(*s);
       for (const auto& [dim, index] : sr.entries()) {
         if (dim != "rows" && dim != "cols" && dim != "lanes") index.fail(fmt::format("unknown array dimension '{}' (rows, cols or lanes)", dim));
-        b.spatial.emplace_back(dim, index.as_string());
+        // One index, or a list of indices whose tiles' product spreads over the dimension.
+        for (const YNode& i : index.is_sequence() ? index.items() : std::vector<YNode>{index}) {
+          for (const auto& [d, other] : b.spatial)
+            if (other == i.as_string()) i.fail(fmt::format("index '{}' is already spread over {}", other, d));
+          b.spatial.emplace_back(dim, i.as_string());
+        }
       }
     }
     br.finish();
@@ -93,6 +98,11 @@ MappingSpec load_mapping(const std::string& file) {
     spec.name = gr.required("name").as_string();
     if (auto p = gr.optional("pipeline")) spec.pipeline = p->as_bool();
     if (auto d = gr.optional("double_buffer")) spec.double_buffer = d->as_bool();
+    if (auto pl = gr.optional("place")) spec.place = pl->as_string();
+    if (auto c = gr.optional("concurrent")) {
+      spec.concurrent = c->as_bool();
+      if (spec.concurrent && m.groups.empty()) c->fail("the first group has no group before it to run with");
+    }
     spec.loops = read_loops(gr.optional("loops"), m);
     if (auto tensors = gr.optional("tensors")) {  // per-tensor settings: {Q: {double_buffer: false}}
       MapReader tr(*tensors);

@@ -4,9 +4,11 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "arch/units/systolic.hpp"
 #include "common/units.hpp"
@@ -29,11 +31,12 @@ class Lowering {
   TileProgram run() {
     check_memories();
     assign_groups();
+    check_concurrent();
     TileProgram p;
     p.backing = m_.backing;
     p.buffer = m_.buffer;
     try {
-      for (size_t g = 0; g < m_.groups.size(); ++g) p.groups.push_back(lower_group(static_cast<int>(g)));
+      for (size_t g = 0; g < m_.groups.size(); ++g) p.groups.push_back(lower_placed(static_cast<int>(g)));
     } catch (const Infeasible& why) {
       p.status = EvalStatus{false, why.reason};
     }
@@ -79,6 +82,95 @@ class Lowering {
                            m_.groups[static_cast<size_t>(group_of_[static_cast<size_t>(w)])].name));
       }
     }
+  }
+
+  // Groups that run at the same time must not feed each other.
+  void check_concurrent() const {
+    for (size_t g = 1; g < m_.groups.size(); ++g) {
+      if (!m_.groups[g].concurrent) continue;
+      size_t first = g;
+      while (m_.groups[first].concurrent) --first;
+      for (size_t e = 0; e < c_.einsums.size(); ++e) {
+        if (group_of_[e] != static_cast<int>(g)) continue;
+        for (const Access& a : c_.einsums[e].reads) {
+          const int w = c_.tensors[static_cast<size_t>(a.tensor)].writer;
+          if (w >= 0 && group_of_[static_cast<size_t>(w)] >= static_cast<int>(first) && group_of_[static_cast<size_t>(w)] < static_cast<int>(g))
+            fail(m_.groups[g].loc, "concurrent", fmt::format("group '{}' reads '{}', which group '{}' it runs with produces", m_.groups[g].name,
+                                                              c_.tensors[static_cast<size_t>(a.tensor)].name,
+                                                              m_.groups[static_cast<size_t>(group_of_[static_cast<size_t>(w)])].name));
+        }
+      }
+    }
+  }
+
+  // A group where its mapping places it; `place: auto` lowers it on every candidate (its own units, and each PIM
+  // beside the backing memory, if any) and keeps the one with the least roofline time (its own units on a tie).
+  TileGroup lower_placed(int g) {
+    const GroupSpec& spec = m_.groups[static_cast<size_t>(g)];
+    if (spec.place != "auto") return lower_on(g, spec.place);
+    std::vector<std::string> places{""};
+    for (const ComponentSpec& c : a_.components)
+      if (auto* p = std::get_if<PimSpec>(&c.spec); p && p->memory == m_.backing) places.push_back(c.name);
+    std::optional<TileGroup> best;
+    std::vector<PlaceOption> options;
+    std::optional<Infeasible> first_failure;
+    for (const std::string& place : places) {
+      try {
+        TileGroup t = lower_on(g, place);
+        options.push_back(option_of(t));
+        if (!best || options.back().roofline_s() < option_of(*best).roofline_s()) best = std::move(t);
+      } catch (const Infeasible& why) {
+        if (!first_failure) first_failure = why;
+      }
+    }
+    if (!best) throw *first_failure;
+    best->options = std::move(options);
+    return *std::move(best);
+  }
+
+  TileGroup lower_on(int g, const std::string& place) {
+    pim_ = nullptr;
+    buffer_ = m_.buffer;
+    if (!place.empty()) {
+      const ComponentSpec* c = a_.find(place);
+      if (!c || !std::holds_alternative<PimSpec>(c->spec))
+        fail(m_.groups[static_cast<size_t>(g)].loc, "place", fmt::format("{} has no PIM named '{}' (place: a PIM's name, or auto)", a_.file, place));
+      if (std::get<PimSpec>(c->spec).memory != m_.backing)
+        fail(m_.groups[static_cast<size_t>(g)].loc, "place", fmt::format("PIM '{}' computes beside '{}', not the mapping's backing memory '{}'", place,
+                                                                          std::get<PimSpec>(c->spec).memory, m_.backing));
+      pim_ = c;
+      buffer_ = place;
+    }
+    TileGroup t = lower_group(g);
+    t.buffer = buffer_;
+    t.place = place;
+    t.concurrent = m_.groups[static_cast<size_t>(g)].concurrent;
+    return t;
+  }
+
+  // A lowered group's roofline on its place: ops at the peak of each unit it uses (the busiest bounds it),
+  // and the bytes it moves at its path's bandwidth.
+  PlaceOption option_of(const TileGroup& t) const {
+    PlaceOption o;
+    std::map<std::string, double> unit_s;
+    std::vector<std::string> names;
+    for (const TileOp& op : t.ops) {
+      const double n = static_cast<double>(t.executions(op));
+      if (op.kind == TileOp::Kind::compute) {
+        const ComponentSpec& unit = *a_.find(op.unit);
+        for (const auto& [kind, count] : op.ops) {
+          o.ops += n * static_cast<double>(count) * (kind == "mac" ? 2 : 1);
+          unit_s[op.unit] += n * static_cast<double>(count * unit.ops()->at(kind).latency_cycles) / unit.op_rate(a_.clock_hz) / a_.clock_hz;
+        }
+        if (std::find(names.begin(), names.end(), op.unit) == names.end()) names.push_back(op.unit);
+      } else {
+        o.bytes += n * static_cast<double>(op.bytes);
+        o.memory_s += n * static_cast<double>(op.bytes) / a_.path_Bps(op.from, op.to);
+      }
+    }
+    for (const auto& [unit, secs] : unit_s) o.compute_s = std::max(o.compute_s, secs);
+    o.place = t.place.empty() ? fmt::format("{}", fmt::join(names, "+")) : t.place;
+    return o;
   }
 
   int64_t param(const std::string& name, const LoopSpec& loop) const {
@@ -178,6 +270,7 @@ class Lowering {
 
   TileGroup lower_group(int g) {
     const GroupSpec& spec = m_.groups[static_cast<size_t>(g)];
+    current_group_ = g;
     std::vector<int> members;
     for (size_t e = 0; e < c_.einsums.size(); ++e)
       if (group_of_[e] == g) members.push_back(static_cast<int>(e));
@@ -241,7 +334,7 @@ class Lowering {
         op.repeats = all_above(d);  // a tile is fetched again whenever any loop above it moves on
         op.tensor = t.name;
         op.from = m_.backing;
-        op.to = m_.buffer;
+        op.to = buffer_;
         op.bytes = bytes;
         loads[{t.name, d}] = out.ops.size();
         place(op);
@@ -254,7 +347,7 @@ class Lowering {
     // Ops are listed in the order they can run: loads, the computation, then its store.
     if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, nest, depth, tile));
     const Tensor& result = c_.tensors[static_cast<size_t>(einsum.out.tensor)];
-    if (!binding.unit.empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
+    if (!unit_of(e).empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
     if (read_in_later_pass(e, g)) {
       // Kept for a later pass: the whole tile the group's own loops cover stays in the buffer.
       resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer))));
@@ -272,7 +365,7 @@ class Lowering {
       op.depth = depth_of(nest, vars_of(einsum.out), true);
       op.repeats = all_above(op.depth);
       op.tensor = result.name;
-      op.from = m_.buffer;
+      op.from = buffer_;
       op.to = m_.backing;
       op.bytes = tile_bytes(einsum.out, tile_at(nest, einsum, op.depth));
       resident[result.name] = std::max(resident[result.name], op.bytes);  // assembled in the buffer before the store
@@ -290,8 +383,9 @@ class Lowering {
   }
 
   void check_buffer(const TileGroup& out, const std::map<std::string, int64_t>& resident) const {
-    const auto& buffer = std::get<SramSpec>(a_.find(m_.buffer)->spec);
-    if (static_cast<double>(out.buffer_bytes) <= buffer.size_bytes) return;
+    const ComponentSpec& b = *a_.find(buffer_);
+    const double size = pim_ ? std::get<PimSpec>(b.spec).buffer_bytes : std::get<SramSpec>(b.spec).size_bytes;
+    if (static_cast<double>(out.buffer_bytes) <= size) return;
     std::vector<std::pair<int64_t, std::string>> largest;
     for (const auto& [name, bytes] : resident) largest.emplace_back(bytes, name);
     std::sort(largest.rbegin(), largest.rend());
@@ -301,9 +395,9 @@ class Lowering {
     std::string tiles;
     for (const Loop& l : out.loops)
       if (l.tile > 1) tiles += fmt::format(" {}={}", l.index, l.tile);
-    throw Infeasible{fmt::format("{} needs {} for the tiles of group '{}' (largest: {}; tiles{}); it has {}", m_.buffer,
+    throw Infeasible{fmt::format("{} needs {} for the tiles of group '{}' (largest: {}; tiles{}); it has {}", buffer_,
                                  format_bytes(static_cast<double>(out.buffer_bytes)), out.name, fmt::join(names, ", "),
-                                 tiles.empty() ? " none" : tiles, format_bytes(buffer.size_bytes))};
+                                 tiles.empty() ? " none" : tiles, format_bytes(size))};
   }
 
   bool needed_later(int e, int g) const {
@@ -326,10 +420,10 @@ class Lowering {
     for (int l = 0; l < depth; ++l)
       if (nest.var[static_cast<size_t>(l)] >= 0) op.repeats.push_back(l);
     op.einsum = e;
-    op.unit = binding.unit;
-    if (binding.unit.empty())
+    op.unit = unit_of(e);
+    if (op.unit.empty())
       fail(binding.loc, binding.key, "this Einsum computes, so it needs a unit");
-    const ComponentSpec* unit = a_.find(binding.unit);
+    const ComponentSpec* unit = a_.find(op.unit);
     if (!unit || !unit->ops()) fail(binding.loc, binding.key + ".unit", fmt::format("{} has no compute unit named '{}'", a_.file, binding.unit));
     op.points = 1;
     for (int64_t t : tile) op.points *= t;
@@ -343,15 +437,29 @@ class Lowering {
       op.ops[kind] = per_point * op.points;
       cycles_per_point += per_point * it->second.latency_cycles;
     }
-    // Spatial indices spread over the array's dimensions; everything else runs in time.
-    int64_t steps = op.points;
+    if (const auto* pim = std::get_if<PimSpec>(&unit->spec)) {
+      // The operands are spread over the banks evenly, so every lane of every unit works on its share: the tile
+      // takes its points over all lanes, in the PIM's clock, converted to the architecture's. A reduction over
+      // the banks combines its partial sums in the units' buffer, which is not charged.
+      const int64_t pim_cycles = cdiv(op.points * cycles_per_point, unit->op_slots());
+      op.cycles = static_cast<int64_t>(std::ceil(static_cast<double>(pim_cycles) * a_.clock_hz / pim->clock_hz));
+      for (const Access& a : einsum.reads) op.buffer_read_bytes += tile_bytes(a, tile);
+      op.buffer_write_bytes = tile_bytes(einsum.out, tile);
+      return op;
+    }
+    // Spatial indices spread over the array's dimensions (several over one dimension spread their product);
+    // everything else runs in time.
+    std::map<std::string, int64_t> spread, reduced_spread;  // dimension -> product of its indices' tiles
     for (const auto& [dim, index] : binding.spatial) {
       const int v = einsum.var_index(index);
       if (v < 0) fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("'{}' has no index '{}'", einsum.name, index));
-      const int64_t size = dimension(*unit, dim, binding);
+      dimension(*unit, dim, binding);
       const int64_t t = tile[static_cast<size_t>(v)];
-      steps = steps / t * cdiv(t, size);
+      spread.try_emplace(dim, 1).first->second *= t;
+      if (std::find(einsum.reduced.begin(), einsum.reduced.end(), v) != einsum.reduced.end()) reduced_spread.try_emplace(dim, 1).first->second *= t;
     }
+    int64_t steps = op.points;
+    for (const auto& [dim, t] : spread) steps = steps / t * cdiv(t, dimension(*unit, dim, binding));
     int64_t per_cycle = 1;
     if (auto* p = std::get_if<PeArraySpec>(&unit->spec)) per_cycle = p->ops_per_cycle;
     op.cycles = cdiv(steps * cycles_per_point, per_cycle);
@@ -359,16 +467,12 @@ class Lowering {
     // but, pipelined, do not hold the unit. Systolic arrays reduce as data flows, inside their fill and drain.
     const auto* pe = std::get_if<PeArraySpec>(&unit->spec);
     if (!pe || !pe->fold_overlap)
-      for (const auto& [dim, index] : binding.spatial) {
-        const int v = einsum.var_index(index);
-        if (std::find(einsum.reduced.begin(), einsum.reduced.end(), v) == einsum.reduced.end()) continue;
-        for (int64_t width = std::min(tile[static_cast<size_t>(v)], dimension(*unit, dim, binding)); width > 1; width = cdiv(width, 2))
-          ++op.result_latency;
-      }
+      for (const auto& [dim, t] : reduced_spread)
+        for (int64_t width = std::min(t, dimension(*unit, dim, binding)); width > 1; width = cdiv(width, 2)) ++op.result_latency;
     if (auto* p = std::get_if<PeArraySpec>(&unit->spec); p && p->fold_overlap) {
       // A systolic array: the unit's cycle model, with the tile's spatial extents and its streaming steps.
       int64_t sr = 1, sc = 1;
-      for (const auto& [dim, index] : binding.spatial) (dim == "rows" ? sr : sc) = tile[static_cast<size_t>(einsum.var_index(index))];
+      for (const auto& [dim, t] : spread) (dim == "rows" ? sr : sc) = t;
       op.cycles = systolic_tile_cycles(p->rows, p->cols, p->dataflow, *p->fold_overlap, sr, sc, cdiv(op.points / (sr * sc) * cycles_per_point, per_cycle));
     }
     // Operands and results go through the buffer, unless they stay in the unit's register files.
@@ -383,11 +487,11 @@ class Lowering {
   bool in_registers(int tensor, const ComponentSpec& unit, int64_t elements) const {
     const Tensor& t = c_.tensors[static_cast<size_t>(tensor)];
     const int w = t.writer;
-    if (w < 0 || t.output || binding_.at(w)->unit != unit.name) return false;
+    if (w < 0 || t.output || unit_of(w) != unit.name) return false;
     for (size_t r = 0; r < c_.einsums.size(); ++r)
       for (const Access& a : c_.einsums[r].reads)
         if (a.tensor == tensor && (group_of_[r] != group_of_[static_cast<size_t>(w)] || pass_of_[r] != pass_of_[static_cast<size_t>(w)] ||
-                                   binding_.at(static_cast<int>(r))->unit != unit.name))
+                                   unit_of(static_cast<int>(r)) != unit.name))
           return false;
     int64_t entries = 0;
     if (auto* p = std::get_if<PeArraySpec>(&unit.spec)) entries = p->regfile_entries;
@@ -410,9 +514,20 @@ class Lowering {
     return out;
   }
 
+  // The unit an Einsum runs on: the PIM its group is being lowered on, or its binding's.
+  const std::string& unit_of(int e) const {
+    if (pim_ && group_of_[static_cast<size_t>(e)] == current_group_ &&
+        (!binding_.at(e)->unit.empty() || !einsum_ops(c_.einsums[static_cast<size_t>(e)]).empty()))
+      return pim_->name;
+    return binding_.at(e)->unit;
+  }
+
   const Cascade& c_;
   const ArchSpec& a_;
   const MappingSpec& m_;
+  const ComponentSpec* pim_ = nullptr;  // the PIM the group being lowered runs on
+  std::string buffer_;                  // and where its tiles are staged
+  int current_group_ = -1;
   std::vector<int> group_of_;
   std::vector<int> pass_of_;
   std::map<int, const EinsumBinding*> binding_;

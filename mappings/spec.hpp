@@ -40,6 +40,10 @@ struct GroupSpec {
   std::vector<LoopSpec> loops;  // outer to inner: the backing memory's loops, then the buffer's
   std::vector<PassSpec> passes;  // a group without `passes:` has one, with no loops of its own
   std::map<std::string, bool> tensor_double_buffer;  // per-tensor exceptions to double_buffer
+  // Where the group runs: empty for the units its Einsums are bound to; a PIM's name (every Einsum on it, its
+  // tiles in the PIM's buffer, fed from the banks); or "auto": whichever of those has the least roofline time.
+  std::string place;
+  bool concurrent = false;  // runs at the same time as the group before it (on other units)
   SourceLoc loc;
 };
 

@@ -40,8 +40,25 @@ struct TileOp {
   int64_t buffer_write_bytes = 0;  // per execution: results to the buffer
 };
 
+// One place a `place: auto` group could run, by its roofline: ops at the place's peak against bytes at the
+// bandwidth of its path from DRAM. Ops count a MAC as 2 (FLOPs), so op_per_byte reads as the papers' Op/B.
+struct PlaceOption {
+  std::string place;       // a PIM's name, or the group's own units joined by '+'
+  double ops = 0;          // per run of the group
+  double bytes = 0;        // between DRAM and the place's buffer
+  double compute_s = 0;    // at the units' peak
+  double memory_s = 0;     // at the path's bandwidth
+  double roofline_s() const { return compute_s > memory_s ? compute_s : memory_s; }
+  double op_per_byte() const { return bytes > 0 ? ops / bytes : 0; }
+  double ridge() const { return compute_s > 0 && memory_s > 0 ? (ops / compute_s) / (bytes / memory_s) : 0; }  // peak / bandwidth
+};
+
 struct TileGroup {
   std::string name;
+  std::string buffer;       // where its tiles are staged: the program's buffer, or the PIM it runs on
+  std::string place;        // the PIM it runs on; empty: its Einsums' own units
+  bool concurrent = false;  // runs at the same time as the group before it
+  std::vector<PlaceOption> options;  // `place: auto`: every candidate, its own units first, then each PIM
   std::vector<Loop> loops;  // the group's own loops, then each pass's
   int outer_loops = 0;      // how many of `loops` are the group's own
   std::vector<std::pair<int, int>> pass_loops;  // per pass: [begin, end) in `loops`

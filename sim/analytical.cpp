@@ -5,9 +5,11 @@
 
 namespace einsim {
 
-// Per group: each unit is busy for the sum of its compute ops; the backing memory for the bytes it moves at
-// its bandwidth. Units that pipeline overlap each other, otherwise they take turns on every tile; double
-// buffering overlaps memory with compute. Groups run one after another.
+// Per group: each unit is busy for the sum of its compute ops; each memory path (the DRAM's interface, or a
+// PIM's path from its banks) for the bytes it moves at its bandwidth. Units that pipeline overlap each other,
+// otherwise they take turns on every tile; double buffering overlaps memory with compute. Groups run one after
+// another, except that a `concurrent` group runs with the one before it: such a run takes as long as its
+// longest group, or as the total that any unit or path the groups share must carry.
 Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program) {
   Stats s;
   s.fidelity = "analytical";
@@ -32,9 +34,21 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     }
 
   std::map<std::string, double> work;  // unit -> PE-cycles of work
+  std::map<std::string, Traffic> external;  // DRAM -> bytes across its interface (not a PIM's path)
+  std::map<std::string, double> path_total;  // path -> bytes over the whole program
+  int64_t run_longest = 0;  // the groups running together so far
+  std::map<std::string, int64_t> run_load;  // unit or path -> its cycles in them
+  auto close_run = [&] {
+    int64_t t = run_longest;
+    for (const auto& [who, cycles] : run_load) t = std::max(t, cycles);
+    s.cycles += t;
+    run_longest = 0;
+    run_load.clear();
+  };
   for (const TileGroup& g : program.groups) {
+    if (!g.concurrent) close_run();
     std::map<std::pair<int, std::string>, int64_t> unit_cycles;  // (pass, unit) -> busy cycles
-    std::map<std::string, int64_t> memory_bytes;
+    std::map<std::string, int64_t> memory_bytes;  // path -> bytes
     for (const TileOp& op : g.ops) {
       const int64_t n = g.executions(op);
       if (op.kind == TileOp::Kind::compute) {
@@ -52,15 +66,22 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
           s.energy_by_action_pJ[op.unit][kind] += static_cast<double>(count * n) * spec.cost.energy_pJ;
         }
         work[op.unit] += op_work;
-        es.utilization = op_work / (static_cast<double>(es.cycles) * static_cast<double>(unit.op_slots()));
+        es.utilization = op_work / (static_cast<double>(es.cycles) * unit.op_rate(arch.clock_hz));
         // Operands come from the buffer and results go back to it.
-        s.traffic_bytes[program.buffer].read += op.buffer_read_bytes * n;
-        s.traffic_bytes[program.buffer].write += op.buffer_write_bytes * n;
+        s.traffic_bytes[g.buffer].read += op.buffer_read_bytes * n;
+        s.traffic_bytes[g.buffer].write += op.buffer_write_bytes * n;
       } else {
         const int64_t bytes = op.bytes * n;
         s.traffic_bytes[op.from].read += bytes;
         s.traffic_bytes[op.to].write += bytes;
-        memory_bytes[op.kind == TileOp::Kind::load ? op.from : op.to] += bytes;
+        const ComponentSpec& path = arch.path(op.from, op.to);
+        memory_bytes[path.name] += bytes;
+        path_total[path.name] += static_cast<double>(bytes);
+        const bool load = op.kind == TileOp::Kind::load;
+        if (const auto* pim = std::get_if<PimSpec>(&path.spec))  // the PIM's units read (or write) the banks directly
+          s.energy_by_action_pJ[path.name][load ? "bank_read" : "bank_write"] += static_cast<double>(bytes) * 8 * pim->access.energy_pJ;
+        else
+          (load ? external[op.from].read : external[op.to].write) += bytes;
       }
     }
     // Passes follow one another; within a pass, pipelined units overlap and others take turns.
@@ -73,20 +94,33 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     int64_t compute = 0;
     for (const auto& [pass, cycles] : pass_cycles) compute += cycles;
     int64_t memory = 0;
-    for (const auto& [name, bytes] : memory_bytes) {
-      const auto& dram = std::get<DramSpec>(arch.find(name)->spec);
-      memory = std::max(memory, static_cast<int64_t>(std::ceil(static_cast<double>(bytes) * arch.clock_hz / dram.bandwidth_Bps)));
+    for (const auto& [path, bytes] : memory_bytes) {
+      const int64_t cycles = static_cast<int64_t>(std::ceil(static_cast<double>(bytes) * arch.clock_hz / arch.path_Bps(path, path)));
+      memory = std::max(memory, cycles);
+      run_load["path " + path] += cycles;  // a PIM is both a unit and a path: keep their loads apart
     }
-    s.cycles += g.double_buffer ? std::max(compute, memory) : compute + memory;
+    for (const auto& [key, cycles] : unit_cycles) run_load[key.second] += cycles;
+    run_longest = std::max(run_longest, g.double_buffer ? std::max(compute, memory) : compute + memory);
+    if (!g.options.empty()) {
+      PlacementStats& pl = s.placements[g.name];
+      for (const PlaceOption& o : g.options) {
+        pl.options[o.place] = PlaceRoofline{o.ridge(), o.roofline_s()};
+        if (o.place == g.place || (g.place.empty() && &o == &g.options.front())) {
+          pl.place = o.place;
+          pl.op_per_byte = o.op_per_byte();
+        }
+      }
+    }
   }
+  close_run();
+  for (const auto& [path, bytes] : path_total)
+    s.roofline_memory_cycles = std::max(s.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / arch.path_Bps(path, path))));
   for (const ComponentSpec& c : arch.components) {
     const auto it = s.traffic_bytes.find(c.name);
     if (auto* d = std::get_if<DramSpec>(&c.spec); d && it != s.traffic_bytes.end()) {
-      s.energy_by_action_pJ[c.name]["read"] = static_cast<double>(it->second.read) * 8 / static_cast<double>(d->access_bits) * d->read.energy_pJ;
-      s.energy_by_action_pJ[c.name]["write"] = static_cast<double>(it->second.write) * 8 / static_cast<double>(d->access_bits) * d->write.energy_pJ;
-      s.roofline_memory_cycles =
-          std::max(s.roofline_memory_cycles,
-                   static_cast<int64_t>(std::ceil(static_cast<double>(it->second.read + it->second.write) * arch.clock_hz / d->bandwidth_Bps)));
+      const Traffic& x = external[c.name];
+      s.energy_by_action_pJ[c.name]["read"] = static_cast<double>(x.read) * 8 / static_cast<double>(d->access_bits) * d->read.energy_pJ;
+      s.energy_by_action_pJ[c.name]["write"] = static_cast<double>(x.write) * 8 / static_cast<double>(d->access_bits) * d->write.energy_pJ;
     }
     if (auto* b = std::get_if<SramSpec>(&c.spec); b && it != s.traffic_bytes.end()) {
       const double rows_read = static_cast<double>(it->second.read) * 8 / static_cast<double>(b->row_bits);
@@ -97,7 +131,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   }
   for (const ComponentSpec& c : arch.components) {
     if (!c.ops()) continue;
-    const double par = static_cast<double>(c.op_slots());
+    const double par = c.op_rate(arch.clock_hz);
     s.roofline_compute_cycles = std::max(s.roofline_compute_cycles, static_cast<int64_t>(std::ceil(work[c.name] / par)));
     s.utilization[c.name] = s.cycles ? work[c.name] / (static_cast<double>(s.cycles) * par) : 0;
     s.busy_cycles.try_emplace(c.name, 0);

@@ -21,6 +21,13 @@ nlohmann::ordered_json to_json(const Stats& s) {
   for (const auto& [name, e] : s.einsums)
     einsums[name] = Json{{"unit", e.unit}, {"cycles", e.cycles}, {"utilization", e.utilization}, {"ops", e.ops}};
   j["einsums"] = einsums;
+  Json placements = Json::object();
+  for (const auto& [group, pl] : s.placements) {
+    Json options = Json::object();
+    for (const auto& [name, o] : pl.options) options[name] = Json{{"ridge_op_per_byte", o.ridge_op_per_byte}, {"roofline_s", o.roofline_s}};
+    placements[group] = Json{{"place", pl.place}, {"op_per_byte", pl.op_per_byte}, {"options", options}};
+  }
+  j["placements"] = placements;
   j["energy_breakdown_pJ"] = s.energy_breakdown_pJ;
   j["energy_by_action_pJ"] = s.energy_by_action_pJ;
   j["area_breakdown_mm2"] = s.area_breakdown_mm2;
@@ -49,6 +56,12 @@ Stats stats_from_json(const nlohmann::ordered_json& j) {
     es.cycles = e.at("cycles");
     es.utilization = e.at("utilization");
     e.at("ops").get_to(es.ops);
+  }
+  for (const auto& [group, pl] : j.at("placements").items()) {
+    PlacementStats& ps = s.placements[group];
+    ps.place = pl.at("place");
+    ps.op_per_byte = pl.at("op_per_byte");
+    for (const auto& [name, o] : pl.at("options").items()) ps.options[name] = PlaceRoofline{o.at("ridge_op_per_byte"), o.at("roofline_s")};
   }
   j.at("energy_breakdown_pJ").get_to(s.energy_breakdown_pJ);
   j.at("energy_by_action_pJ").get_to(s.energy_by_action_pJ);

@@ -23,6 +23,18 @@ struct Traffic {
   int64_t write = 0;
 };
 
+// Where a `place: auto` group ran and why: its Op/B (ops, a MAC counting 2, per byte from DRAM) against each
+// candidate's ridge (peak ops per byte of its path's bandwidth), and each candidate's roofline time.
+struct PlaceRoofline {
+  double ridge_op_per_byte = 0;
+  double roofline_s = 0;
+};
+struct PlacementStats {
+  std::string place;
+  double op_per_byte = 0;
+  std::map<std::string, PlaceRoofline> options;
+};
+
 struct Stats {
   std::string fidelity;  // "analytical" or "cycle"
   EvalStatus status;
@@ -34,6 +46,7 @@ struct Stats {
   std::map<std::string, int64_t> busy_cycles;  // unit -> cycles with work
   std::map<std::string, Traffic> traffic_bytes;  // memory level -> bytes
   std::map<std::string, EinsumStats> einsums;
+  std::map<std::string, PlacementStats> placements;  // group -> where it ran (groups with place: auto)
   std::map<std::string, double> energy_breakdown_pJ;  // component -> pJ
   std::map<std::string, std::map<std::string, double>> energy_by_action_pJ;  // component -> action (mac, read, ...) -> pJ
   std::map<std::string, double> area_breakdown_mm2;  // components with an area figure

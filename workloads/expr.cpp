@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <stdexcept>
@@ -296,6 +297,42 @@ int64_t evaluate_integer(const Expr& e, const std::function<int64_t(const std::s
     default: fail(fmt::format("'{}' is not an integer expression", to_string(e)));
   }
   throw std::logic_error("unreachable");
+}
+
+double evaluate_real(const Expr& e, const std::function<double(const std::string&)>& lookup, const std::function<void(const std::string&)>& fail) {
+  auto recurse = [&](const Expr& x) { return evaluate_real(x, lookup, fail); };
+  switch (e.kind) {
+    case Expr::Kind::number: return e.value;
+    case Expr::Kind::name: return lookup(e.name);
+    case Expr::Kind::unary: return -recurse(e.args[0]);
+    case Expr::Kind::binary: {
+      const double a = recurse(e.args[0]), b = recurse(e.args[1]);
+      switch (e.op) {
+        case '+': return a + b;
+        case '-': return a - b;
+        case '*': return a * b;
+        default: return a / b;  // IEEE: a zero divisor gives inf or nan, as a column of results should show
+      }
+    }
+    case Expr::Kind::call: {
+      if (e.args.size() != 2 || (e.name != "min" && e.name != "max"))
+        fail(fmt::format("unknown function '{}' (real expressions know min(a,b), max(a,b))", e.name));
+      const double a = recurse(e.args[0]), b = recurse(e.args[1]);
+      return e.name == "min" ? std::min(a, b) : std::max(a, b);
+    }
+    default: fail(fmt::format("'{}' is not an arithmetic expression", to_string(e)));
+  }
+  throw std::logic_error("unreachable");
+}
+
+std::vector<std::string> names_in(const Expr& e) {
+  std::vector<std::string> out;
+  std::function<void(const Expr&)> walk = [&](const Expr& x) {
+    if (x.kind == Expr::Kind::name && std::find(out.begin(), out.end(), x.name) == out.end()) out.push_back(x.name);
+    for (const Expr& a : x.args) walk(a);
+  };
+  walk(e);
+  return out;
 }
 
 }  // namespace einsim

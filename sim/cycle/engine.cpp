@@ -15,6 +15,7 @@
 #include <systemc>
 
 #include "arch/dram/model.hpp"
+#include "arch/dram/pim.hpp"
 #include "sim/analytical.hpp"
 
 namespace einsim {
@@ -218,6 +219,9 @@ struct Dram : sc_module {
   const dram::DramPreset* bank = nullptr;
   double engine_cycles_per_ps = 0;
   std::map<std::pair<int64_t, bool>, int64_t> bank_cycles;
+  // A bank or bank-group PIM's path: loads take as long as every unit streaming its share of the tile from its
+  // own banks under the device's rules (dram::pim_stream); stores move at the path's bandwidth.
+  const PimSpec* pim = nullptr;
 
   Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, Recorder& r, Buffer& b)
       : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat) {
@@ -244,8 +248,8 @@ struct Dram : sc_module {
       const int64_t start = now();
       if (waves) busy[static_cast<size_t>(engine)]->write(true);
       int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
-      if (bank) {
-        const int64_t timed = bank_time(job->op->bytes, job->op->kind != TileOp::Kind::load);
+      if (bank || (pim && job->op->kind == TileOp::Kind::load)) {
+        const int64_t timed = bank ? bank_time(job->op->bytes, job->op->kind != TileOp::Kind::load) : pim_time(job->op->bytes);
         if (timed > occupancy) rec.stalls[who]["dram_timing"] += timed - occupancy, occupancy = timed;
       }
       sc_core::wait(sc_time(static_cast<double>(std::max(occupancy, buffer.cycles_for(job->op->bytes))), SC_NS));
@@ -255,6 +259,17 @@ struct Dram : sc_module {
       finish(*job, now() + latency);
       if (rec.tracing) rec.events.push_back({rec.track(track), job->label, start, now()});
     }
+  }
+
+  int64_t pim_time(int64_t bytes) {
+    const auto [at, fresh] = bank_cycles.try_emplace({bytes, false}, 0);
+    if (fresh) {
+      const int64_t per_unit = (bytes + pim->units - 1) / pim->units;
+      const dram::PimStream r = dram::pim_stream(*pim->device, pim->level == PimLevel::bank ? dram::PimLevel::bank : dram::PimLevel::bankgroup,
+                                                 pim->banks_per_unit, per_unit);
+      at->second = static_cast<int64_t>(std::ceil(static_cast<double>(r.cycles) * pim->device->timing.tCK_ps * engine_cycles_per_ps));
+    }
+    return at->second;
   }
 
   int64_t bank_time(int64_t bytes, bool write) {
@@ -301,8 +316,9 @@ constexpr size_t kMaxPeriod = 4;  // the longest period of iteration costs looke
 struct Controller : sc_module {
   const Cascade& c;
   const TileProgram& p;
+  const ArchSpec& arch;
   std::map<std::string, Unit*> units;
-  Dram* dram;
+  std::map<std::string, Dram*> paths;  // the DRAM's interface and each PIM's path from its banks
   Recorder& rec;
   bool exact;
   int64_t end = 0;
@@ -315,7 +331,7 @@ struct Controller : sc_module {
       k.per_unit[name] = unit->busy;
       k.queues.push_back(static_cast<int64_t>(unit->pending.size()) + unit->queue.num_available());
     }
-    k.queues.push_back(static_cast<int64_t>(dram->queue.jobs.size()));
+    for (const auto& [name, path] : paths) k.queues.push_back(static_cast<int64_t>(path->queue.jobs.size()));
     for (const auto& [who, causes] : rec.stalls)
       for (const auto& [cause, cycles] : causes) k.per_unit[who + "/" + cause] = cycles;
     const std::vector<int64_t> state = k.queues;
@@ -325,9 +341,9 @@ struct Controller : sc_module {
   }
 
   SC_HAS_PROCESS(Controller);
-  Controller(sc_module_name name, const Cascade& cascade, const TileProgram& program, std::map<std::string, Unit*> u, Dram* d, Recorder& r,
-             bool exact_run)
-      : sc_module(name), c(cascade), p(program), units(std::move(u)), dram(d), rec(r), exact(exact_run) {
+  Controller(sc_module_name name, const Cascade& cascade, const TileProgram& program, const ArchSpec& a, std::map<std::string, Unit*> u,
+             std::map<std::string, Dram*> d, Recorder& r, bool exact_run)
+      : sc_module(name), c(cascade), p(program), arch(a), units(std::move(u)), paths(std::move(d)), rec(r), exact(exact_run) {
     SC_THREAD(run);
   }
 
@@ -355,13 +371,31 @@ struct Controller : sc_module {
   }
 
   void run() {
-    for (const TileGroup& g : p.groups) run_group(g);
+    for (size_t first = 0; first < p.groups.size();) {
+      size_t last = first + 1;
+      while (last < p.groups.size() && p.groups[last].concurrent) ++last;
+      if (last == first + 1) {
+        run_group(p.groups[first], exact);
+      } else {
+        // Groups that run together each get a thread. Their loops are simulated in full: steady-state skipping
+        // reads whole-system counters, which the other groups move too.
+        std::vector<sc_core::sc_process_handle> running;
+        for (size_t g = first; g < last; ++g)
+          running.push_back(sc_core::sc_spawn([this, g] { run_group(p.groups[g], true); }, fmt::format("group{}", g).c_str()));
+        for (sc_core::sc_process_handle& h : running)
+          if (!h.terminated()) sc_core::wait(h.terminated_event());
+      }
+      first = last;
+    }
     end = now();
     for (auto& [name, unit] : units) unit->queue.write(nullptr);  // every job is done: let the threads end
-    for (size_t e = 0; e < dram->busy.size(); ++e) dram->queue.write(nullptr);
+    for (auto& [name, path] : paths)
+      for (size_t e = 0; e < path->busy.size(); ++e) path->queue.write(nullptr);
   }
 
-  void run_group(const TileGroup& g) {
+  Dram& path_of(const TileOp& op) const { return *paths.at(arch.path(op.from, op.to).name); }
+
+  void run_group(const TileGroup& g, bool exact_loops) {
     std::vector<std::vector<std::pair<int, bool>>> rules;
     for (const TileOp& op : g.ops) rules.push_back(fire_rule(g, op, c));
     std::map<int, JobPtr> writer;                      // tensor -> the job whose result holds it now
@@ -382,7 +416,7 @@ struct Controller : sc_module {
       const int64_t trips = g.loops[static_cast<size_t>(l)].trips;
       std::vector<Counters> starts;
       for (int64_t i = 0; i < trips; ++i) {
-        if (!exact && i >= 1 && i < trips - 1) {
+        if (!exact_loops && i >= 1 && i < trips - 1) {
           starts.push_back(counters());
           const size_t n = starts.size();
           auto cost = [&](size_t m) { return starts[m] - starts[m - 1]; };  // of the iteration starts[m - 1] began
@@ -436,11 +470,11 @@ struct Controller : sc_module {
               history.emplace_back();
               while (history.size() > slots) history.pop_front();
               writer[c.tensor_index(op.tensor)] = job;
-              dram->queue.write(job);
+              path_of(op).queue.write(job);
             } else {
               job->label = "store " + op.tensor;
               if (auto it = writer.find(c.tensor_index(op.tensor)); it != writer.end()) job->deps.push_back(it->second);
-              dram->queue.write(job);
+              path_of(op).queue.write(job);
             }
             step.push_back(job);
             all.push_back(job);
@@ -517,14 +551,31 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   const auto& dram_spec = std::get<DramSpec>(backing.spec);
   Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, dram_spec.dma_engines, rec, buffer);
   if (dram_spec.bank) dram.bank = &*dram_spec.bank, dram.engine_cycles_per_ps = arch.clock_hz * 1e-12;
+  std::map<std::string, Dram*> paths{{program.backing, &dram}};
+  // A PIM stages tiles in its own buffer, which its lanes read while the banks write it (a port each, no
+  // bandwidth limit), over its own path from the banks with as many DMA engines as the DRAM's, each transfer's
+  // data arriving its latency later.
+  std::vector<std::unique_ptr<Buffer>> pim_buffers;
+  std::vector<std::unique_ptr<Dram>> pim_paths;
+  std::map<std::string, Buffer*> buffer_of;
+  for (const ComponentSpec& c : arch.components)
+    if (const auto* pim = std::get_if<PimSpec>(&c.spec)) {
+      pim_buffers.push_back(std::make_unique<Buffer>((c.name + "_buffer").c_str(), 2, 1e18));
+      const int64_t latency = static_cast<int64_t>(std::ceil(pim->latency_s * arch.clock_hz));
+      pim_paths.push_back(std::make_unique<Dram>((c.name + "_banks").c_str(), pim->bandwidth_Bps / arch.clock_hz, latency,
+                                                 std::get<DramSpec>(arch.find(pim->memory)->spec).dma_engines, rec, *pim_buffers.back()));
+      if (pim->device) pim_paths.back()->pim = pim, pim_paths.back()->engine_cycles_per_ps = arch.clock_hz * 1e-12;
+      paths[c.name] = pim_paths.back().get();
+      buffer_of[c.name] = pim_buffers.back().get();
+    }
   std::map<std::string, Unit*> units;
   std::vector<std::unique_ptr<Unit>> owned;
   for (const ComponentSpec& c : arch.components)
     if (c.ops()) {
-      owned.push_back(std::make_unique<Unit>(c.name.c_str(), options.unit_queue_depth, rec, buffer));
+      owned.push_back(std::make_unique<Unit>(c.name.c_str(), options.unit_queue_depth, rec, buffer_of.count(c.name) ? *buffer_of[c.name] : buffer));
       units[c.name] = owned.back().get();
     }
-  Controller controller("controller", cascade, program, units, &dram, rec, options.exact);
+  Controller controller("controller", cascade, program, arch, units, paths, rec, options.exact);
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);  // "simulation stopped" and such
   sc_core::sc_trace_file* waves = nullptr;
   if (!options.vcd_file.empty()) {
@@ -550,7 +601,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   s.cycles = controller.end + controller.skipped.cycles;
   s.latency_s = static_cast<double>(s.cycles) / arch.clock_hz;
   for (const auto& [name, unit] : units) {
-    const double par = static_cast<double>(arch.find(name)->op_slots());
+    const double par = arch.find(name)->op_rate(arch.clock_hz);
     const double work = s.utilization[name] * static_cast<double>(analytical_cycles) * par;  // PE-cycles, as analytical
     s.utilization[name] = s.cycles ? work / (static_cast<double>(s.cycles) * par) : 0;
     s.busy_cycles[name] = unit->busy + controller.skipped.per_unit[name];

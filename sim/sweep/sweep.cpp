@@ -1,6 +1,7 @@
 #include "sim/sweep/sweep.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -23,6 +24,7 @@
 #include "mappings/design_point.hpp"
 #include "sim/analytical.hpp"
 #include "sim/sweep/results.hpp"
+#include "workloads/expr.hpp"
 
 extern char** environ;
 
@@ -165,6 +167,10 @@ SweepSpec load_sweep(const std::string& file) {
       for (const YNode& i : ps->is_sequence() ? ps->items() : std::vector<YNode>{*ps}) part.params.push_back(path(i));
       part.locs["params"] = ps->loc();
     }
+    if (auto c = p.optional("count")) {
+      part.count = templated(*c);
+      part.locs["count"] = c->loc();
+    }
     if (auto s = p.optional("set")) {
       MapReader sm(*s);
       for (const auto& [key, value] : sm.entries()) {
@@ -214,6 +220,30 @@ SweepSpec load_sweep(const std::string& file) {
     }
   if (auto ns = top.optional("notes"))
     for (const YNode& n : ns->items()) spec.notes.push_back(string_map(n));
+  if (auto cs = top.optional("columns")) {
+    MapReader cm(*cs);
+    for (const auto& [name, value] : cm.entries()) {
+      DerivedColumn d{name, value.as_string(), value.loc()};
+      try {
+        for (const std::string& n : names_in(parse_expression(d.expression))) {
+          if (!known.count(n) && std::find(derived_inputs().begin(), derived_inputs().end(), n) == derived_inputs().end())
+            value.fail(fmt::format("'{}' is neither an axis, a variable of one, nor a result ({})", n, fmt::join(derived_inputs(), ", ")));
+          // Every value the name takes must be a number.
+          for (const SweepAxis& a : spec.axes)
+            for (size_t i = 0; i < a.values.size(); ++i) {
+              const std::string* v = a.name == n ? &a.values[i] : a.vars[i].count(n) ? &a.vars[i].at(n) : nullptr;
+              char* end = nullptr;
+              if (v && (std::strtod(v->c_str(), &end), end == v->c_str() || *end))
+                value.fail(fmt::format("'{}' is '{}' at {}={}, not a number", n, *v, a.name, a.values[i]));
+            }
+        }
+        evaluate_real(parse_expression(d.expression), [](const std::string&) { return 1.0; }, [&](const std::string& why) { value.fail(why); });
+      } catch (const SyntaxError& e) {
+        value.fail(fmt::format("bad expression '{}': {}", d.expression, e.message));
+      }
+      spec.columns.push_back(d);
+    }
+  }
   top.finish();
   return spec;
 }
@@ -251,6 +281,7 @@ std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
       vars[ax.name] = ax.values[value[a]];
       for (const auto& [k, v] : ax.vars[value[a]]) vars[k] = v;
     }
+    base.vars = vars;
     for (const SweepPart& part : spec.parts) {
       if (std::any_of(part.when.begin(), part.when.end(), [&](const auto& w) { return vars.at(w.first) != w.second; })) continue;
       SweepPart p = part;
@@ -259,6 +290,7 @@ std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
       p.workload = substitute(p.workload, vars);
       for (std::string& f : p.params) f = substitute(f, vars);
       for (auto& [k, v] : p.sets) v = substitute(v, vars);
+      p.count = substitute(p.count, vars);
       base.parts.push_back(std::move(p));
     }
     for (const std::string& f : spec.fidelities) {
@@ -277,6 +309,29 @@ std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
     }
     if (dims.empty()) return points;
   }
+}
+
+Stats repeated(const Stats& s, int64_t n) {
+  if (n == 1 || !s.status.ok) return s;
+  Stats r = s;
+  r.cycles *= n;
+  r.latency_s *= static_cast<double>(n);
+  r.energy_pJ *= static_cast<double>(n);
+  r.roofline_compute_cycles *= n;
+  r.roofline_memory_cycles *= n;
+  for (auto& [u, v] : r.busy_cycles) v *= n;
+  for (auto& [l, t] : r.traffic_bytes) t.read *= n, t.write *= n;
+  for (auto& [c, v] : r.energy_breakdown_pJ) v *= static_cast<double>(n);
+  for (auto& [c, actions] : r.energy_by_action_pJ)
+    for (auto& [a, v] : actions) v *= static_cast<double>(n);
+  for (auto& [w, causes] : r.stall_cycles)
+    for (auto& [c, v] : causes) v *= n;
+  for (auto& [e, es] : r.einsums) {
+    es.cycles *= n;
+    for (auto& [k, v] : es.ops) v *= n;
+  }
+  if (r.buffer_conflict_cycles) *r.buffer_conflict_cycles *= n;
+  return r;  // utilization, the gap and the placements are the same in every repeat
 }
 
 Stats add_parts(const std::vector<std::pair<std::string, Stats>>& parts) {
@@ -352,6 +407,7 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
     }
     for (const std::string& f : part.params) mix(f + contents.at(f));
     for (const auto& [k, v] : part.sets) mix(k + "=" + v);
+    mix(part.count);
   }
   return fmt::format("{:016x}", h);
 }
@@ -428,12 +484,33 @@ Stats run_worker(const std::string& exe, const SweepPart& part, Outcome& out) {
   }
 }
 
+// Throws UserError at the part's `count` unless it is a positive integer at this point.
+int64_t part_count(const SweepPart& part, const SweepPoint* at = nullptr) {
+  auto fail = [&](const std::string& why) {
+    std::string where;
+    if (at)
+      for (const auto& [ax, v] : at->axes) where += (where.empty() ? " (at " : ", ") + ax + "=" + v;
+    throw UserError(part.locs.count("count") ? part.locs.at("count") : SourceLoc{}, "parts." + part.name + ".count",
+                    fmt::format("count '{}': {}{}", part.count, why, where.empty() ? "" : where + ")"));
+  };
+  int64_t n = 0;
+  try {
+    n = evaluate_integer(parse_expression(part.count), [&](const std::string& name) -> int64_t { fail("unknown name '" + name + "'"); return 0; }, fail);
+  } catch (const SyntaxError& e) {
+    fail(e.message);
+  }
+  if (n < 0) fail("a part runs zero or more times");
+  return n;
+}
+
 Outcome evaluate(const SweepPoint& point, const std::string& exe) {
   Outcome out;
   std::vector<std::pair<std::string, Stats>> parts;
   for (const SweepPart& part : point.parts) {
+    const int64_t count = part_count(part);
+    if (count == 0) continue;  // this point has none of it (a dense model's MoE layers)
     if (point.fidelity == "cycle") {
-      parts.emplace_back(part.name, run_worker(exe, part, out));
+      parts.emplace_back(part.name, repeated(run_worker(exe, part, out), count));
       if (out.status != "ok") return out;
       continue;
     }
@@ -441,12 +518,17 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe) {
       std::vector<std::pair<std::string, std::string>> arch_sets;
       const WorkloadOverrides o = overrides_of(part, arch_sets);
       const DesignPoint p = load_design_point(part.mapping, o, arch_sets, part.arch, part.workload);
-      parts.emplace_back(part.name, evaluate_analytical(p.cascade, p.arch, p.program));
+      parts.emplace_back(part.name, repeated(evaluate_analytical(p.cascade, p.arch, p.program), count));
     } catch (const UserError& e) {
       out.status = "error";
       out.reason = part.name + ": " + e.what();
       return out;
     }
+  }
+  if (parts.empty()) {
+    out.status = "error";
+    out.reason = "every part of this point runs zero times";
+    return out;
   }
   out.stats = add_parts(parts);
   if (!out.stats.status.ok) {
@@ -460,10 +542,13 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe) {
 
 namespace {
 
-std::vector<std::string> csv_leading(const std::vector<std::string>& axes) {
+// The columns results.csv starts with: the point, its axes, its status, the headline results, then the sweep's
+// derived columns. The rest follow sorted by name.
+std::vector<std::string> csv_leading(const nlohmann::ordered_json& meta) {
   std::vector<std::string> leading = {"point"};
-  leading.insert(leading.end(), axes.begin(), axes.end());
+  for (const auto& a : meta.at("axes")) leading.push_back(a.at("name"));
   leading.insert(leading.end(), {"fidelity", "status", "reason", "cycles", "latency_s", "energy_pJ", "area_mm2", "bound"});
+  for (const auto& c : meta.at("columns")) leading.push_back(c.at("name"));
   return leading;
 }
 
@@ -482,7 +567,36 @@ std::string sweep_meta_json(const SweepSpec& spec) {
     j["published"].push_back({{"compare", p.comparison}, {"value", p.value}, {"where", p.where}, {"metric", p.metric},
                               {"figure", p.figure}, {"source", p.source}, {"explain", p.explain}});
   j["notes"] = spec.notes;
+  j["columns"] = nlohmann::ordered_json::array();
+  for (const DerivedColumn& c : spec.columns) j["columns"].push_back({{"name", c.name}, {"expression", c.expression}});
   return j.dump();
+}
+
+}  // namespace
+
+const std::vector<std::string>& derived_inputs() {
+  static const std::vector<std::string> names = {"cycles", "latency_s", "energy_pJ", "area_mm2"};
+  return names;
+}
+
+namespace {
+
+void add_derived(const SweepSpec& spec, const SweepPoint& p, const Row& stats, Row& row) {
+  for (const DerivedColumn& d : spec.columns) {
+    auto lookup = [&](const std::string& name) -> double {
+      if (const auto v = p.vars.find(name); v != p.vars.end()) return std::strtod(v->second.c_str(), nullptr);  // checked numeric on load
+      for (const auto& [column, cell] : stats)
+        if (column == name) {
+          if (const auto* i = std::get_if<int64_t>(&cell)) return static_cast<double>(*i);
+          return std::get<double>(cell);
+        }
+      throw InternalError("derived column input " + name + " missing");
+    };
+    const double v = evaluate_real(parse_expression(d.expression), lookup, [&](const std::string& why) {
+      throw UserError(d.loc, "columns." + d.name, why);  // an unknown function: the only error left after loading
+    });
+    row.emplace_back(d.name, v);
+  }
 }
 
 }  // namespace
@@ -496,6 +610,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   std::map<std::string, std::string> contents;
   for (const SweepPoint& p : points)
     for (const SweepPart& part : p.parts) {
+      part_count(part, &p);
       std::vector<std::pair<std::string, std::string>> files = {{"mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
       for (const std::string& f : part.params) files.emplace_back("params", f);
       for (const auto& [key, f] : files) {
@@ -576,6 +691,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     if (o.status != "error") {
       Row stats = flatten(o.stats);
       row.insert(row.end(), stats.begin(), stats.end());
+      if (o.status == "ok") add_derived(spec, p, stats, row);
     } else {
       ++summary.failed;
     }
@@ -591,9 +707,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   std::signal(SIGINT, previous);
   summary.interrupted = g_interrupted;
 
-  std::vector<std::string> axes;
-  for (const SweepAxis& a : spec.axes) axes.push_back(a.name);
-  write_csv(db.all(), csv_leading(axes), (fs::path(options.out_dir) / "results.csv").string());
+  write_csv(db.all(), csv_leading(nlohmann::ordered_json::parse(sweep_meta_json(spec))), (fs::path(options.out_dir) / "results.csv").string());
   return summary;
 }
 
@@ -621,10 +735,7 @@ void merge_results(const std::vector<std::string>& dirs, const std::string& out_
       if (seen.insert({point, fidelity}).second) out.put(r);
     }
   }
-  const auto meta = nlohmann::ordered_json::parse(sweep);
-  std::vector<std::string> axes;
-  for (const auto& a : meta.at("axes")) axes.push_back(a.at("name"));
-  write_csv(out.all(), csv_leading(axes), (fs::path(out_dir) / "results.csv").string());
+  write_csv(out.all(), csv_leading(nlohmann::ordered_json::parse(sweep)), (fs::path(out_dir) / "results.csv").string());
 }
 
 }  // namespace einsim

@@ -26,7 +26,8 @@ struct SweepPart {
   std::string mapping, arch, workload;      // arch and workload empty: the mapping's
   std::vector<std::string> params;          // param preset files
   std::vector<std::pair<std::string, std::string>> sets;  // NAME / workload.NAME / arch.PATH -> value
-  std::map<std::string, SourceLoc> locs;  // of its keys: mapping, arch, workload, params
+  std::string count = "1";  // times the part runs per point, 0 for none (an integer expression after substitution: "{layers}")
+  std::map<std::string, SourceLoc> locs;  // of its keys: mapping, arch, workload, params, count
 };
 
 // A comparison the report draws: every other value of `axis` against `baseline`, at equal values of the rest.
@@ -48,6 +49,16 @@ struct PublishedFigure {
   std::string explain;  // why einsim's figure differs, shown when it does
 };
 
+// A result column computed from a point's axes (and their variables) and its headline results:
+// tokens_per_s = "batch * lout / latency_s".
+struct DerivedColumn {
+  std::string name;
+  std::string expression;
+  SourceLoc loc;
+};
+// The results a derived column may use besides axes and their variables.
+const std::vector<std::string>& derived_inputs();
+
 struct SweepSpec {
   std::string name, description, file;
   std::vector<SweepAxis> axes;
@@ -57,6 +68,7 @@ struct SweepSpec {
   std::vector<SweepComparison> comparisons;
   std::vector<PublishedFigure> published;
   std::vector<std::map<std::string, std::string>> notes;  // where einsim's model differs from a paper's, and why
+  std::vector<DerivedColumn> columns;
 };
 
 SweepSpec load_sweep(const std::string& file);
@@ -64,12 +76,16 @@ SweepSpec load_sweep(const std::string& file);
 struct SweepPoint {
   int64_t index = 0;                                  // position in the sweep's order: stable across runs
   std::vector<std::pair<std::string, std::string>> axes;  // axis -> value, in the sweep's axis order
+  std::map<std::string, std::string> vars;                // the axes' values and the variables they define
   std::string fidelity;
   std::vector<SweepPart> parts;  // substituted, only those that run here
 };
 
 // Every point, in a fixed order (axes vary last-fastest; fidelity fastest of all).
 std::vector<SweepPoint> enumerate_points(const SweepSpec& spec);
+
+// A part's Stats when it runs `n` times in a row: counts, cycles and energies times n.
+Stats repeated(const Stats& s, int64_t n);
 
 // The Stats of a point whose parts run one after another: counts, cycles and energies add; utilization is
 // weighted by cycles; Einsums are named PART.EINSUM when there is more than one part.

@@ -44,11 +44,12 @@ inline Cascade load(const std::string& file, std::vector<std::pair<std::string, 
 
 // A mapping's design point with workload params, presets and architecture overrides.
 inline DesignPoint point(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {},
-                         std::vector<std::string> presets = {}, const std::vector<std::pair<std::string, std::string>>& arch_sets = {}) {
+                         std::vector<std::string> presets = {}, const std::vector<std::pair<std::string, std::string>>& arch_sets = {},
+                         const std::string& arch_file = {}) {
   WorkloadOverrides o;
   o.params = std::move(params);
   o.param_files = std::move(presets);
-  return load_design_point(mapping_file, o, arch_sets);
+  return load_design_point(mapping_file, o, arch_sets, arch_file);
 }
 
 // The message of the UserError that loading `text` raises; empty when it loads.

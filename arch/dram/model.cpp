@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <memory>
 #include <tuple>
 
 #include "common/error.hpp"
@@ -29,34 +30,54 @@ int32_t take(uint64_t& v, int width) {
 
 }  // namespace
 
-Address decode(const DramOrg& org, AddressMapping mapping, uint64_t byte_address) {
-  uint64_t line = byte_address / static_cast<uint64_t>(org.access_bytes());
-  const int ch = bits(org.controllers()), col = bits(org.columns()), rank = bits(org.ranks), bg = bits(org.bank_groups),
-            bank = bits(org.banks), row = bits(org.rows);
-  Address a;
-  if (mapping == AddressMapping::ro_ba_ra_co_ch) {
-    a.controller = take(line, ch);
-    a.at.column = take(line, col);
-    a.at.rank = take(line, rank);
-    a.at.bank_group = take(line, bg);
-    a.at.bank = take(line, bank);
-    a.at.row = take(line, row);
-  } else {
-    a.controller = take(line, ch);
-    a.at.bank_group = take(line, bg);
-    a.at.column = take(line, col);
-    a.at.rank = take(line, rank);
-    a.at.bank = take(line, bank);
-    a.at.row = take(line, row);
+namespace {
+
+// decode() with the field widths worked out once.
+class Decoder {
+ public:
+  Decoder(const DramOrg& org, AddressMapping mapping)
+      : xor_(mapping == AddressMapping::xor_interleaved), access_(static_cast<uint64_t>(org.access_bytes())), ch_(bits(org.controllers())),
+        col_(bits(org.columns())), rank_(bits(org.ranks)), bg_(bits(org.bank_groups)), bank_(bits(org.banks)), row_(bits(org.rows)) {
+    shift_ = std::has_single_bit(access_) ? std::countr_zero(access_) : -1;
+  }
+
+  Address operator()(uint64_t byte_address) const {
+    uint64_t line = shift_ >= 0 ? byte_address >> shift_ : byte_address / access_;
+    Address a;
+    if (!xor_) {
+      a.controller = take(line, ch_);
+      a.at.column = take(line, col_);
+      a.at.rank = take(line, rank_);
+      a.at.bank_group = take(line, bg_);
+      a.at.bank = take(line, bank_);
+      a.at.row = take(line, row_);
+      return a;
+    }
+    a.controller = take(line, ch_);
+    a.at.bank_group = take(line, bg_);
+    a.at.column = take(line, col_);
+    a.at.rank = take(line, rank_);
+    a.at.bank = take(line, bank_);
+    a.at.row = take(line, row_);
     // Permutation interleaving: XOR with row bits is a bijection (the row is kept) and sends the same
     // column of successive rows to different channels, bank groups and banks.
     const auto r = static_cast<uint32_t>(a.at.row);
-    a.controller ^= static_cast<int32_t>(r & static_cast<uint32_t>(org.controllers() - 1));
-    a.at.bank_group ^= static_cast<int32_t>((r >> ch) & static_cast<uint32_t>(org.bank_groups - 1));
-    a.at.bank ^= static_cast<int32_t>((r >> (ch + bg)) & static_cast<uint32_t>(org.banks - 1));
+    a.controller ^= static_cast<int32_t>(r & ((1u << ch_) - 1));
+    a.at.bank_group ^= static_cast<int32_t>((r >> ch_) & ((1u << bg_) - 1));
+    a.at.bank ^= static_cast<int32_t>((r >> (ch_ + bg_)) & ((1u << bank_) - 1));
+    return a;
   }
-  return a;
-}
+
+ private:
+  bool xor_;
+  uint64_t access_;
+  int shift_ = -1;
+  int ch_, col_, rank_, bg_, bank_, row_;
+};
+
+}  // namespace
+
+Address decode(const DramOrg& org, AddressMapping mapping, uint64_t byte_address) { return Decoder(org, mapping)(byte_address); }
 
 namespace {
 
@@ -81,19 +102,6 @@ bool DeviceTiming::any_open() const {
   for (const Rank& r : ranks_)
     if (r.open_banks > 0) return true;
   return false;
-}
-
-DeviceTiming::RankFloor DeviceTiming::floor(int32_t rank, int64_t now) const {
-  const Rank& r = ranks_[rank];
-  RankFloor f;
-  f.pre = std::max(now, bus_free_[0]);
-  f.act = std::max(f.pre, r.next_act);
-  if (r.faw_count == 4) f.act = std::max(f.act, r.faw[r.faw_next] + t_.nFAW);
-  const int64_t column = std::max(now, bus_free_[bus_of(Command::rd)]);
-  const int64_t other_rank = last_column_rank_ >= 0 && rank != last_column_rank_ ? rank_switch_at_ : 0;
-  f.rd = std::max({column, next_rd_, r.next_rd, other_rank});
-  f.wr = std::max({column, next_wr_, other_rank});
-  return f;
 }
 
 int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, const RankFloor& f) const {
@@ -127,6 +135,10 @@ void DeviceTiming::issue(Command cmd, const BankAddress& at, int64_t now) {
   if (earliest(cmd, at, now) != now)
     throw InternalError(fmt::format("DRAM {} to rank {} bank group {} bank {} at cycle {}: earliest is {}", command_name(cmd), at.rank,
                                     at.bank_group, at.bank, now, earliest(cmd, at, now)));
+  commit(cmd, at, now);
+}
+
+void DeviceTiming::commit(Command cmd, const BankAddress& at, int64_t now) {
   if (is_broadcast(cmd)) return issue_broadcast(cmd, at, now);
   Bank& b = banks_[bank_index(at)];
   Group& g = groups_[at.rank * org_.bank_groups + at.bank_group];
@@ -146,6 +158,7 @@ void DeviceTiming::issue(Command cmd, const BankAddress& at, int64_t now) {
       r.faw[r.faw_next] = now;
       r.faw_next = (r.faw_next + 1) % 4;
       r.faw_count = std::min(r.faw_count + 1, 4);
+      if (r.faw_count == 4) r.faw_at = r.faw[r.faw_next] + t_.nFAW;
       break;
     case Command::pre:
       b.open_row = -1;
@@ -289,6 +302,7 @@ void DeviceTiming::shift(int64_t delta) {
   for (Rank& r : ranks_) {
     r.next_act += delta, r.next_rd += delta;
     for (int64_t& f : r.faw) f += delta;
+    r.faw_at += delta;
   }
   next_rd_ += delta, next_wr_ += delta, bus_free_[0] += delta, bus_free_[1] += delta, next_mac_ += delta, rank_switch_at_ += delta;
 }
@@ -329,7 +343,7 @@ class Controller {
   // `latencies` counts requests by latency in cycles.
   Controller(const DramPreset& p, int32_t id, RunResult& result, std::vector<int64_t>& latencies, std::vector<IssuedCommand>* log)
       : p_(p), id_(id), dev_(p.org, p.timing, p.controller.dual_command_bus), result_(result), latencies_(latencies), log_(log) {
-    hits_queued_.assign(static_cast<size_t>(p.org.banks_per_controller()), 0);
+    hits_.assign(static_cast<size_t>(p.org.banks_per_controller()), Hits{});
     refresh_due_.assign(static_cast<size_t>(p.org.ranks), p.controller.refresh ? p.timing.nREFI : DeviceTiming::never);
     floors_.resize(static_cast<size_t>(p.org.ranks));
     refreshing_.assign(static_cast<size_t>(p.org.ranks), false);
@@ -338,24 +352,26 @@ class Controller {
       banks_[b].rank = static_cast<int64_t>(b) / p.org.banks_per_rank(), banks_[b].group = static_cast<int64_t>(b) / p.org.banks;
     slots_.resize(static_cast<size_t>(p.controller.queue_size));
     for (auto slot = static_cast<int32_t>(p.controller.queue_size); slot-- > 0;) free_.push_back(slot);
+    groups_.resize(static_cast<size_t>(p.org.ranks * classes));
   }
 
-  // A request as this controller sees it.
-  struct Incoming {
-    BankAddress at;
-    bool write = false;
-    int64_t arrival = 0;
-  };
+  static constexpr size_t prefetch_ahead = 16;
 
-  void run(const Incoming* in, size_t n) {
+  // Runs this controller's requests: requests[order[0]], requests[order[1]], ...
+  void run(const Request* requests, const uint32_t* order, size_t n, const Decoder& decode) {
     const auto capacity = static_cast<size_t>(p_.controller.queue_size);
     size_t next_in = 0;
     int64_t t = 0;
     for (;;) {
-      while (next_in < n && in[next_in].arrival <= t && queued_ < capacity) admit(in[next_in], t), ++next_in;
+      while (next_in < n && requests[order[next_in]].arrival <= t && queued_ < capacity) {
+        // This controller's requests are scattered over all of them: fetch ahead.
+        if (next_in + prefetch_ahead < n) __builtin_prefetch(&requests[order[next_in + prefetch_ahead]]);
+        const Request& r = requests[order[next_in++]];
+        admit(decode(r.address).at, r.write, t);
+      }
       if (queued_ == 0 && next_in == n) break;
       int64_t next = DeviceTiming::never;
-      if (next_in < n && queued_ < capacity) next = std::max(in[next_in].arrival, t + 1);
+      if (next_in < n && queued_ < capacity) next = std::max(requests[order[next_in]].arrival, t + 1);
       if (step(t, next)) continue;  // something issued: look again in the same cycle (the other bus may be free)
       if (next == DeviceTiming::never) throw InternalError(fmt::format("DRAM controller {} stuck at cycle {}", id_, t));
       t = next;
@@ -371,6 +387,7 @@ class Controller {
     bool write = false;
     bool activated = false;   // an ACT was issued for it
     bool conflicted = false;  // a PRE was issued for it
+    int32_t prev = -1, next = -1;  // its bank's requests
   };
   // FR-FCFS only ever picks, in a bank, its oldest read hit, its oldest write hit or its oldest other request
   // (all of a kind wait for the same cycle): those are the bank's candidates.
@@ -379,36 +396,53 @@ class Controller {
     Command cmd = Command::act;
   };
   struct BankQueue {
-    std::vector<int32_t> slots;  // its requests, oldest first
+    int32_t head = -1, tail = -1;  // its requests, oldest first, linked through Entry::next/prev
     std::array<Candidate, 3> candidates;
     int64_t busy_at = -1;  // its place in busy_
     int64_t rank = 0, group = 0;
-    uint32_t version = 0;  // of its candidates, as the heap saw them
+    uint32_t version = 0;  // of its candidates, as the groups saw them
     int64_t touched_at = -1;
   };
-  struct Node {
-    int64_t ready;
-    bool row;
+  // Queued requests for the bank's open row.
+  struct Hits {
+    int32_t reads = 0, writes = 0;
+  };
+  // A candidate's cycle is the largest of its rank's floor for its command (rank- and channel-wide terms, the
+  // same for every candidate of the class) and its own term (its bank's and bank group's). Candidates wait in
+  // groups by rank and class, keyed by their own term, so a floor that moves invalidates no key.
+  static constexpr int classes = 4;  // RD, WR, ACT, PRE
+  static int class_of(Command c) { return c == Command::rd ? 0 : c == Command::wr ? 1 : c == Command::act ? 2 : 3; }
+  struct Waiting {
+    int64_t key;  // a lower bound of the candidate's own term: a command in its bank group may have raised it since
     int64_t seq;
-    int64_t bank;
+    int32_t bank;
     uint32_t version;
     uint8_t candidate;
   };
-  // std::*_heap keep the largest on top: "later" puts the preferred candidate there.
-  struct Later {
-    bool operator()(const Node& a, const Node& b) const { return std::tie(a.ready, a.row, a.seq) > std::tie(b.ready, b.row, b.seq); }
+  // std::*_heap keep the largest on top: these put the smallest key, then the oldest, there.
+  struct ByKey {
+    bool operator()(const Waiting& a, const Waiting& b) const { return a.key != b.key ? a.key > b.key : a.seq > b.seq; }
+  };
+  struct BySeq {
+    bool operator()(const Waiting& a, const Waiting& b) const { return a.seq > b.seq; }
+  };
+  // `pending`: own term above the floor when last looked at; `ready`: at or below it, so they all wait for the
+  // floor and FR-FCFS takes the oldest.
+  struct Group {
+    std::vector<Waiting> pending, ready;
   };
 
-  void admit(const Incoming& r, int64_t t) {
+  void admit(const BankAddress& at, bool write, int64_t t) {
     const int32_t slot = free_.back();
     free_.pop_back();
     Entry& e = slots_[static_cast<size_t>(slot)];
-    e = Entry{r.at, dev_.bank_index(r.at), t, admitted_++, r.write};
+    e = Entry{at, dev_.bank_index(at), t, admitted_++, write};
     ++queued_;
     BankQueue& b = banks_[static_cast<size_t>(e.bank)];
-    if (b.slots.empty()) b.busy_at = static_cast<int64_t>(busy_.size()), busy_.push_back(e.bank);
-    b.slots.push_back(slot);
-    if (dev_.open_row(e.bank) == r.at.row) ++hits_queued_[e.bank];
+    if (b.head < 0) b.busy_at = static_cast<int64_t>(busy_.size()), busy_.push_back(e.bank), b.head = slot;
+    else slots_[static_cast<size_t>(b.tail)].next = slot, e.prev = b.tail;
+    b.tail = slot;
+    if (dev_.open_row(e.bank) == at.row) ++(write ? hits_[e.bank].writes : hits_[e.bank].reads);
     changed(e.bank);  // a new hit makes the bank's conflicts wait
   }
 
@@ -441,7 +475,7 @@ class Controller {
       if (any_open) continue;
       const int64_t e = dev_.earliest(Command::ref, at, t);
       if (e == t) {
-        dev_.issue(Command::ref, at, t);
+        dev_.commit(Command::ref, at, t);
         log(Command::ref, at, t);
         changed_all();
         refresh_due_[static_cast<size_t>(rank)] += p_.timing.nREFI;
@@ -463,12 +497,15 @@ class Controller {
     if (choice_.cmd == Command::rd || choice_.cmd == Command::wr) return serve(slot, choice_.cmd, t);
     if (choice_.cmd == Command::pre) return precharge(q.at, t, &q);
     changed(q.bank);
-    dev_.issue(Command::act, q.at, t);
+    dev_.commit(Command::act, q.at, t);
     log(Command::act, q.at, t);
     q.activated = true;
-    int64_t& hits = hits_queued_[q.bank];
-    hits = 0;
-    for (const int32_t o : banks_[static_cast<size_t>(q.bank)].slots) hits += slots_[static_cast<size_t>(o)].at.row == q.at.row;
+    Hits& hits = hits_[q.bank];
+    hits = {};
+    for (int32_t o = banks_[static_cast<size_t>(q.bank)].head; o >= 0; o = slots_[static_cast<size_t>(o)].next) {
+      const Entry& e = slots_[static_cast<size_t>(o)];
+      if (e.at.row == q.at.row) ++(e.write ? hits.writes : hits.reads);
+    }
     return true;
   }
 
@@ -476,76 +513,117 @@ class Controller {
   // open row still has work.
   void candidates(BankQueue& b, int64_t bank) {
     const int32_t open = dev_.open_row(bank);
+    const Hits h = hits_[bank];
     b.candidates = {};
-    bool other = false;
-    for (const int32_t slot : b.slots) {
+    bool read = h.reads > 0, write = h.writes > 0, other = open < 0 || h.reads + h.writes == 0;  // still to find
+    for (int32_t slot = b.head; slot >= 0; slot = slots_[static_cast<size_t>(slot)].next) {
       const Entry& e = slots_[static_cast<size_t>(slot)];
       if (e.at.row == open) {
-        Candidate& c = b.candidates[e.write ? 1 : 0];
-        if (c.slot < 0) c = {slot, e.write ? Command::wr : Command::rd};
-      } else if (!other) {
-        other = true;
-        if (open < 0 || hits_queued_[bank] == 0) b.candidates[2] = {slot, open < 0 ? Command::act : Command::pre};
+        if (e.write && write) b.candidates[1] = {slot, Command::wr}, write = false;
+        else if (!e.write && read) b.candidates[0] = {slot, Command::rd}, read = false;
+      } else if (other) {
+        b.candidates[2] = {slot, open < 0 ? Command::act : Command::pre}, other = false;
       }
-      if (other && b.candidates[0].slot >= 0 && b.candidates[1].slot >= 0) break;
+      if (!read && !write && !other) break;
     }
   }
 
-  // The first cycle any candidate may issue, and which FR-FCFS picks then. Candidates wait in a heap ordered
-  // as FR-FCFS prefers them (cycle, column before row, age). Commands only ever push the rules' terms later,
-  // so a key is a lower bound of its candidate's cycle: the top is picked once its cycle, recomputed, still
-  // equals its key; otherwise it goes back with the new cycle. A touched bank's candidates are rebuilt and its
-  // old entries in the heap go stale.
+  // The candidate's own term: its cycle under a floor of 0.
+  int64_t own(const Waiting& w) const {
+    const BankQueue& b = banks_[static_cast<size_t>(w.bank)];
+    return dev_.earliest(b.candidates[w.candidate].cmd, w.bank, b.group, DeviceTiming::RankFloor{});
+  }
+  bool stale(const Waiting& w) const { return w.version != banks_[static_cast<size_t>(w.bank)].version; }
+
+  // The group's first candidate under floor f, and its cycle: the oldest whose own term f meets (ready at f),
+  // else the one whose own term comes first (the oldest of those on a tie). Keys are lower bounds, so a
+  // candidate is rechecked before it is believed; entries of rebuilt banks are dropped.
+  const Waiting* first(Group& g, int64_t f, int64_t& cycle) {
+    while (!g.pending.empty() && g.pending.front().key <= f) {
+      std::pop_heap(g.pending.begin(), g.pending.end(), ByKey{});
+      if (!stale(g.pending.back())) g.ready.push_back(g.pending.back()), std::push_heap(g.ready.begin(), g.ready.end(), BySeq{});
+      else --waiting_;
+      g.pending.pop_back();
+    }
+    while (!g.ready.empty()) {
+      const Waiting& w = g.ready.front();
+      const int64_t o = stale(w) ? -1 : own(w);
+      if (o >= 0 && o <= f) {
+        cycle = f;
+        return &w;
+      }
+      std::pop_heap(g.ready.begin(), g.ready.end(), BySeq{});
+      if (o > f) g.pending.push_back(g.ready.back()), g.pending.back().key = o, std::push_heap(g.pending.begin(), g.pending.end(), ByKey{});
+      else --waiting_;
+      g.ready.pop_back();
+    }
+    while (!g.pending.empty()) {
+      const Waiting& w = g.pending.front();
+      const int64_t o = stale(w) ? -1 : own(w);
+      if (o == w.key) {
+        cycle = o;
+        return &w;
+      }
+      std::pop_heap(g.pending.begin(), g.pending.end(), ByKey{});
+      if (o >= 0) g.pending.back().key = o, std::push_heap(g.pending.begin(), g.pending.end(), ByKey{});
+      else g.pending.pop_back(), --waiting_;
+    }
+    return nullptr;
+  }
+
+  // The first cycle any candidate may issue, and which FR-FCFS picks then: the least (cycle, row command,
+  // age) over the groups' firsts. A touched bank's candidates are rebuilt and its old entries go stale.
   void plan(int64_t t) {
     for (int32_t r = 0; r < p_.org.ranks; ++r) floors_[static_cast<size_t>(r)] = dev_.floor(r, t);
-    if (all_changed_ || heap_.size() > 4 * slots_.size()) {  // mostly stale: start afresh
-      heap_.clear();
+    if (all_changed_ || waiting_ > 4 * slots_.size()) {  // mostly stale: start afresh
+      for (Group& g : groups_) g.pending.clear(), g.ready.clear();
+      waiting_ = 0;
       touched_.clear();
       for (const int64_t bank : busy_) touched_.push_back(bank);
-      for (BankQueue& b : banks_) ++b.version;  // everything in the heap is stale
+      for (BankQueue& b : banks_) ++b.version;  // everything waiting is stale
     }
     for (const int64_t bank : touched_) {
       BankQueue& b = banks_[static_cast<size_t>(bank)];
       ++b.version;
-      if (b.slots.empty() || refresh_due_[static_cast<size_t>(b.rank)] <= t) continue;
+      if (b.head < 0 || refresh_due_[static_cast<size_t>(b.rank)] <= t) continue;
       candidates(b, bank);
       for (uint8_t i = 0; i < 3; ++i) {
         const Candidate& c = b.candidates[i];
         if (c.slot < 0) continue;
-        heap_.push_back(Node{dev_.earliest(c.cmd, bank, b.group, floors_[static_cast<size_t>(b.rank)]), !is_column(c.cmd),
-                             slots_[static_cast<size_t>(c.slot)].seq, bank, b.version, i});
-        std::push_heap(heap_.begin(), heap_.end(), later_);
+        Group& g = groups_[static_cast<size_t>(b.rank * classes + class_of(c.cmd))];
+        g.pending.push_back(Waiting{0, slots_[static_cast<size_t>(c.slot)].seq, static_cast<int32_t>(bank), b.version, i});
+        g.pending.back().key = own(g.pending.back());
+        std::push_heap(g.pending.begin(), g.pending.end(), ByKey{});
+        ++waiting_;
       }
     }
     touched_.clear();
     first_ready_ = DeviceTiming::never;
-    while (!heap_.empty()) {
-      Node& top = heap_.front();
-      const BankQueue& b = banks_[static_cast<size_t>(top.bank)];
-      if (top.version != b.version) {
-        std::pop_heap(heap_.begin(), heap_.end(), later_);
-        heap_.pop_back();
-        continue;
+    bool row = true;
+    int64_t seq = INT64_MAX;
+    // Column groups first, then row groups. A group's first cycle is at least its floor: a group whose floor
+    // comes after the best so far (or at the same cycle, a row command after a column one) cannot win.
+    for (int k = 0; k < classes; ++k) {
+      const bool is_row = k >= 2;
+      for (int32_t r = 0; r < p_.org.ranks; ++r) {
+        Group& g = groups_[static_cast<size_t>(r * classes + k)];
+        if (g.pending.empty() && g.ready.empty()) continue;
+        const DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(r)];
+        const int64_t floor = k == 0 ? f.rd : k == 1 ? f.wr : k == 2 ? f.act : f.pre;
+        if (floor > first_ready_ || (floor == first_ready_ && is_row && !row)) continue;
+        int64_t cycle = 0;
+        const Waiting* w = first(g, floor, cycle);
+        if (!w) continue;
+        if (std::tie(cycle, is_row, w->seq) < std::tie(first_ready_, row, seq)) {
+          first_ready_ = cycle, row = is_row, seq = w->seq;
+          choice_ = banks_[static_cast<size_t>(w->bank)].candidates[w->candidate];
+        }
       }
-      const Candidate& c = b.candidates[top.candidate];
-      const int64_t ready = dev_.earliest(c.cmd, top.bank, b.group, floors_[static_cast<size_t>(b.rank)]);
-      if (ready == top.ready) {
-        first_ready_ = ready;
-        choice_ = c;
-        break;
-      }
-      Node again = top;
-      again.ready = ready;
-      std::pop_heap(heap_.begin(), heap_.end(), later_);
-      heap_.back() = again;
-      std::push_heap(heap_.begin(), heap_.end(), later_);
     }
     dirty_ = false;
     all_changed_ = false;
     ++plans_;
   }
-
-  static bool is_column(Command c) { return c == Command::rd || c == Command::wr; }
 
   void changed(int64_t bank) {
     BankQueue& b = banks_[static_cast<size_t>(bank)];
@@ -556,9 +634,9 @@ class Controller {
 
   bool precharge(const BankAddress& at, int64_t t, Entry* for_whom) {
     changed(dev_.bank_index(at));
-    dev_.issue(Command::pre, at, t);
+    dev_.commit(Command::pre, at, t);
     log(Command::pre, at, t);
-    hits_queued_[dev_.bank_index(at)] = 0;
+    hits_[dev_.bank_index(at)] = {};
     if (for_whom) for_whom->conflicted = true;
     return true;
   }
@@ -566,7 +644,7 @@ class Controller {
   bool serve(int32_t slot, Command c, int64_t t) {
     const Entry& q = slots_[static_cast<size_t>(slot)];
     changed(q.bank);
-    dev_.issue(c, q.at, t);
+    dev_.commit(c, q.at, t);
     log(c, q.at, t);
     const int64_t start = t + (c == Command::rd ? p_.timing.nCL : p_.timing.nCWL), done = start + p_.timing.nBL;
     if (start < data_bus_free_) throw InternalError(fmt::format("DRAM controller {}: data bus driven twice at cycle {}", id_, start));
@@ -580,10 +658,12 @@ class Controller {
     else ++result_.row_hits;
     const BankAddress at = q.at;
     const int64_t bank = q.bank;
-    --hits_queued_[bank];
+    Hits& hits = hits_[bank];
+    --(q.write ? hits.writes : hits.reads);
     BankQueue& b = banks_[static_cast<size_t>(bank)];
-    b.slots.erase(std::find(b.slots.begin(), b.slots.end(), slot));
-    if (b.slots.empty()) {  // off the busy list: the last busy bank takes its place
+    (q.prev >= 0 ? slots_[static_cast<size_t>(q.prev)].next : b.head) = q.next;
+    (q.next >= 0 ? slots_[static_cast<size_t>(q.next)].prev : b.tail) = q.prev;
+    if (b.head < 0) {  // off the busy list: the last busy bank takes its place
       const int64_t moved = busy_.back();
       busy_[static_cast<size_t>(b.busy_at)] = moved;
       banks_[static_cast<size_t>(moved)].busy_at = b.busy_at;
@@ -593,7 +673,7 @@ class Controller {
     free_.push_back(slot);
     --queued_;
     // Closed page: a read or write with nothing else queued for its row auto-precharges (RDA/WRA).
-    if (p_.controller.page_policy == PagePolicy::closed && hits_queued_[bank] == 0) {
+    if (p_.controller.page_policy == PagePolicy::closed && hits.reads + hits.writes == 0) {
       const int64_t when = dev_.auto_precharge(at);
       log(Command::pre, at, when, true);
     }
@@ -610,8 +690,8 @@ class Controller {
   std::vector<int32_t> free_;
   size_t queued_ = 0;
   std::vector<BankQueue> banks_;
-  std::vector<int64_t> busy_;         // banks with queued requests
-  std::vector<int64_t> hits_queued_;  // per bank: queued requests for its open row
+  std::vector<int64_t> busy_;  // banks with queued requests
+  std::vector<Hits> hits_;     // per bank
   std::vector<int64_t> refresh_due_;  // per rank
   int64_t data_bus_free_ = 0;
   std::vector<DeviceTiming::RankFloor> floors_;
@@ -621,8 +701,8 @@ class Controller {
   bool all_changed_ = true;     // every bank's candidates may have changed
   std::vector<int64_t> touched_;  // banks changed since the last plan
   int64_t plans_ = 0;
-  std::vector<Node> heap_;
-  Later later_;
+  std::vector<Group> groups_;  // by rank and class
+  size_t waiting_ = 0;         // entries in the groups, stale ones included
   int64_t first_ready_ = DeviceTiming::never;
   Candidate choice_;
 };
@@ -633,25 +713,21 @@ RunResult simulate(const DramPreset& preset, const std::vector<Request>& request
   const DramOrg& org = preset.org;
   // Each controller's requests, in order, side by side in one array (a counting sort by controller).
   const auto controllers = static_cast<size_t>(org.controllers());
-  std::vector<int32_t> owner(requests.size());
+  // Each controller's requests in order: their indices, grouped by controller (a counting sort). Decoding again
+  // when a request is admitted costs less than keeping decoded copies (fresh memory is slow to fault in).
+  if (requests.size() > UINT32_MAX) throw UserError(fmt::format("{} DRAM requests: at most {} at once", requests.size(), UINT32_MAX));
+  const Decoder decoder(org, preset.controller.mapping);
   std::vector<size_t> start(controllers + 1, 0);
-  std::vector<Controller::Incoming> in(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const Address a = decode(org, preset.controller.mapping, requests[i].address);
-    owner[i] = a.controller;
-    ++start[static_cast<size_t>(a.controller) + 1];
-  }
+  for (const Request& r : requests) ++start[static_cast<size_t>(decoder(r.address).controller) + 1];
   for (size_t c = 0; c < controllers; ++c) start[c + 1] += start[c];
   std::vector<size_t> fill(start.begin(), start.end() - 1);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const Request& r = requests[i];
-    in[fill[static_cast<size_t>(owner[i])]++] = {decode(org, preset.controller.mapping, r.address).at, r.write, r.arrival};
-  }
+  const auto order = std::make_unique_for_overwrite<uint32_t[]>(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) order[fill[static_cast<size_t>(decoder(requests[i].address).controller)]++] = static_cast<uint32_t>(i);
   RunResult result;
   std::vector<int64_t> latencies(1024, 0);  // requests by latency
   for (size_t c = 0; c < controllers; ++c) {
     if (start[c] == start[c + 1]) continue;
-    Controller(preset, static_cast<int32_t>(c), result, latencies, options.log).run(in.data() + start[c], start[c + 1] - start[c]);
+    Controller(preset, static_cast<int32_t>(c), result, latencies, options.log).run(requests.data(), order.get() + start[c], start[c + 1] - start[c], decoder);
   }
   result.requests = static_cast<int64_t>(requests.size());
   result.reads = result.commands[Command::rd];

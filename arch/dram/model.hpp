@@ -59,7 +59,17 @@ class DeviceTiming {
   struct RankFloor {
     int64_t act = 0, pre = 0, rd = 0, wr = 0;
   };
-  RankFloor floor(int32_t rank, int64_t now) const;
+  RankFloor floor(int32_t rank, int64_t now) const {
+    const Rank& r = ranks_[static_cast<size_t>(rank)];
+    RankFloor f;
+    f.pre = std::max(now, bus_free_[0]);
+    f.act = std::max({f.pre, r.next_act, r.faw_at});
+    const int64_t column = std::max(now, bus_free_[dual_bus_ ? 1 : 0]);
+    const int64_t other_rank = rank != last_column_rank_ ? rank_switch_at_ : 0;  // 0 before any column command
+    f.rd = std::max({column, next_rd_, r.next_rd, other_rank});
+    f.wr = std::max({column, next_wr_, other_rank});
+    return f;
+  }
   int64_t earliest(Command cmd, const BankAddress& at, const RankFloor& f) const;
   // The same by the indices below; `cmd` is not REF.
   int64_t earliest(Command cmd, int64_t bank, int64_t group, const RankFloor& f) const {
@@ -75,6 +85,8 @@ class DeviceTiming {
   bool can_issue(Command cmd, const BankAddress& at, int64_t now) const { return earliest(cmd, at, now) == now; }
   // Throws InternalError unless can_issue. RD and WR open no row: they read the bank's open one.
   void issue(Command cmd, const BankAddress& at, int64_t now);
+  // issue() without the check, for a scheduler that has just found earliest(cmd, at, now) == now.
+  void commit(Command cmd, const BankAddress& at, int64_t now);
   // An auto-precharge after a RD or WR (RDA/WRA): the bank closes at the first cycle a PRE may, without taking
   // a command-bus slot. Returns that cycle.
   int64_t auto_precharge(const BankAddress& at);
@@ -109,6 +121,7 @@ class DeviceTiming {
     int64_t next_act = 0, next_rd = 0;
     std::array<int64_t, 4> faw{};  // the last four ACTs, oldest at faw_next
     int faw_count = 0, faw_next = 0;
+    int64_t faw_at = 0;  // the next ACT's nFAW term: the fourth-last ACT + nFAW once there are four
     int64_t open_banks = 0;
   };
 

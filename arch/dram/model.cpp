@@ -447,6 +447,7 @@ class Controller {
   }
 
   void log(Command c, const BankAddress& at, int64_t t, bool automatic = false) {
+    if (!automatic) moved(c);
     ++result_.commands[c];
     if (log_) log_->push_back(IssuedCommand{t, id_, c, at, automatic});
   }
@@ -571,8 +572,43 @@ class Controller {
     return nullptr;
   }
 
-  // The first cycle any candidate may issue, and which FR-FCFS picks then: the least (cycle, row command,
-  // age) over the groups' firsts. A touched bank's candidates are rebuilt and its old entries go stale.
+  // The least (cycle, row command, age) over the candidates of one half: column commands (RD, WR) or row
+  // commands (ACT, PRE).
+  struct Best {
+    int64_t cycle = DeviceTiming::never;
+    bool row = true;
+    int64_t seq = INT64_MAX;
+    Candidate choice;
+    int64_t bank = -1;
+    bool operator<(const Best& o) const { return std::tie(cycle, row, seq) < std::tie(o.cycle, o.row, o.seq); }
+  };
+  int64_t floor_of(int64_t rank, int k) const {
+    const DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(rank)];
+    return k == 0 ? f.rd : k == 1 ? f.wr : k == 2 ? f.act : f.pre;
+  }
+  // A group's first cycle is at least its floor: a group whose floor comes after the best so far cannot win.
+  Best first_of_half(int half) {
+    Best best;
+    for (int k = 2 * half; k < 2 * half + 2; ++k)
+      for (int32_t r = 0; r < p_.org.ranks; ++r) {
+        Group& g = groups_[static_cast<size_t>(r * classes + k)];
+        if (g.pending.empty() && g.ready.empty()) continue;
+        const int64_t floor = floor_of(r, k);
+        if (floor > best.cycle) continue;
+        int64_t cycle = 0;
+        const Waiting* w = first(g, floor, cycle);
+        if (w && (cycle < best.cycle || (cycle == best.cycle && w->seq < best.seq)))
+          best.cycle = cycle, best.seq = w->seq, best.bank = w->bank, best.choice = banks_[static_cast<size_t>(w->bank)].candidates[w->candidate];
+      }
+    best.row = half == 1;
+    return best;
+  }
+
+  // The first cycle any candidate may issue, and which FR-FCFS picks then: the better of the halves' firsts. A
+  // touched bank's candidates are rebuilt and its old entries go stale. A half is looked at anew after a
+  // command on its bus (its floors moved) or when its first's bank was touched; otherwise its first stands and
+  // only the touched banks' new candidates can beat it. (Time moves only up to the first cycle found, so a
+  // first found earlier keeps its cycle.)
   void plan(int64_t t) {
     for (int32_t r = 0; r < p_.org.ranks; ++r) floors_[static_cast<size_t>(r)] = dev_.floor(r, t);
     if (all_changed_ || waiting_ > 4 * slots_.size()) {  // mostly stale: start afresh
@@ -581,7 +617,10 @@ class Controller {
       touched_.clear();
       for (const int64_t bank : busy_) touched_.push_back(bank);
       for (BankQueue& b : banks_) ++b.version;  // everything waiting is stale
+      stale_[0] = stale_[1] = true;
     }
+    for (int half = 0; half < 2; ++half)
+      if (best_[half].bank >= 0 && banks_[static_cast<size_t>(best_[half].bank)].touched_at == plans_) stale_[half] = true;
     for (const int64_t bank : touched_) {
       BankQueue& b = banks_[static_cast<size_t>(bank)];
       ++b.version;
@@ -590,39 +629,36 @@ class Controller {
       for (uint8_t i = 0; i < 3; ++i) {
         const Candidate& c = b.candidates[i];
         if (c.slot < 0) continue;
-        Group& g = groups_[static_cast<size_t>(b.rank * classes + class_of(c.cmd))];
+        const int k = class_of(c.cmd);
+        Group& g = groups_[static_cast<size_t>(b.rank * classes + k)];
         g.pending.push_back(Waiting{0, slots_[static_cast<size_t>(c.slot)].seq, static_cast<int32_t>(bank), b.version, i});
-        g.pending.back().key = own(g.pending.back());
+        const Waiting& w = g.pending.back();
+        g.pending.back().key = own(w);
+        const int half = k / 2;
+        if (!stale_[half]) {
+          Best& best = best_[half];
+          const int64_t cycle = std::max(floor_of(b.rank, k), w.key);
+          if (cycle < best.cycle || (cycle == best.cycle && w.seq < best.seq)) best.cycle = cycle, best.seq = w.seq, best.bank = bank, best.choice = c;
+        }
         std::push_heap(g.pending.begin(), g.pending.end(), ByKey{});
         ++waiting_;
       }
     }
     touched_.clear();
-    first_ready_ = DeviceTiming::never;
-    bool row = true;
-    int64_t seq = INT64_MAX;
-    // Column groups first, then row groups. A group's first cycle is at least its floor: a group whose floor
-    // comes after the best so far (or at the same cycle, a row command after a column one) cannot win.
-    for (int k = 0; k < classes; ++k) {
-      const bool is_row = k >= 2;
-      for (int32_t r = 0; r < p_.org.ranks; ++r) {
-        Group& g = groups_[static_cast<size_t>(r * classes + k)];
-        if (g.pending.empty() && g.ready.empty()) continue;
-        const DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(r)];
-        const int64_t floor = k == 0 ? f.rd : k == 1 ? f.wr : k == 2 ? f.act : f.pre;
-        if (floor > first_ready_ || (floor == first_ready_ && is_row && !row)) continue;
-        int64_t cycle = 0;
-        const Waiting* w = first(g, floor, cycle);
-        if (!w) continue;
-        if (std::tie(cycle, is_row, w->seq) < std::tie(first_ready_, row, seq)) {
-          first_ready_ = cycle, row = is_row, seq = w->seq;
-          choice_ = banks_[static_cast<size_t>(w->bank)].candidates[w->candidate];
-        }
-      }
-    }
+    for (int half = 0; half < 2; ++half)
+      if (stale_[half]) best_[half] = first_of_half(half), stale_[half] = false;
+    const Best& best = best_[1] < best_[0] ? best_[1] : best_[0];
+    first_ready_ = best.cycle;
+    choice_ = best.choice;
     dirty_ = false;
     all_changed_ = false;
     ++plans_;
+  }
+
+  // A command on a bus moves the floors of its half (of both on a single command bus).
+  void moved(Command c) {
+    stale_[c == Command::rd || c == Command::wr ? 0 : 1] = true;
+    if (!p_.controller.dual_command_bus) stale_[0] = stale_[1] = true;
   }
 
   void changed(int64_t bank) {
@@ -703,6 +739,8 @@ class Controller {
   int64_t plans_ = 0;
   std::vector<Group> groups_;  // by rank and class
   size_t waiting_ = 0;         // entries in the groups, stale ones included
+  std::array<Best, 2> best_;        // the first column command and the first row command
+  std::array<bool, 2> stale_{true, true};
   int64_t first_ready_ = DeviceTiming::never;
   Candidate choice_;
 };

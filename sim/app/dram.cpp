@@ -83,10 +83,11 @@ std::vector<dram::Request> synthetic(const DramArgs& a, const dram::DramPreset& 
   const auto access = static_cast<uint64_t>(p.org.access_bytes());
   const auto lines = static_cast<uint64_t>(p.org.capacity_bytes()) / access;
   std::vector<dram::Request> out(static_cast<size_t>(a.requests));
+  const bool stream = a.pattern == "stream", strided = a.pattern == "strided";
   for (size_t i = 0; i < out.size(); ++i) {
     dram::Request& r = out[i];
-    if (a.pattern == "stream") r.address = i * access;
-    else if (a.pattern == "strided") r.address = i * static_cast<uint64_t>(a.stride);
+    if (stream) r.address = i * access;
+    else if (strided) r.address = i * static_cast<uint64_t>(a.stride);
     else r.address = (rng() % lines) * access;
     r.write = a.read_ratio < 1 && u(rng) >= a.read_ratio;
   }

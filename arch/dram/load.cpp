@@ -77,6 +77,10 @@ DramTiming read_timing(const YNode& node) {
   t.nRTRS = cycles("nRTRS", 0);
   std::optional<YNode> ccdab = m.optional("nCCDAB");
   t.nCCDAB = ccdab ? in_range(*ccdab, 1, most) : t.nCCDL;
+  if (auto v = m.optional("nRFCpb")) t.nRFCpb = in_range(*v, 1, most);
+  t.nPBR2PBR = t.nPBR2ACT = t.nRRDS;
+  if (auto v = m.optional("nPBR2PBR")) t.nPBR2PBR = in_range(*v, 1, most);
+  if (auto v = m.optional("nPBR2ACT")) t.nPBR2ACT = in_range(*v, 1, most);
   m.finish();
   if (t.nCCDAB < t.nCCDL)
     ccdab->fail(fmt::format("nCCDAB ({}) below nCCDL ({}): an all-bank MAC is a column access of every bank group", t.nCCDAB, t.nCCDL));
@@ -108,6 +112,12 @@ DramController read_controller(const YNode& node) {
     else b->fail(fmt::format("unknown command_bus '{}' (dual: row and column commands on their own buses; single)", v));
   }
   if (auto r = m.optional("refresh")) c.refresh = r->as_bool();
+  if (auto r = m.optional("refresh_mode")) {
+    const std::string v = r->as_string();
+    if (v == "all_bank") c.refresh_mode = RefreshMode::all_bank;
+    else if (v == "per_bank") c.refresh_mode = RefreshMode::per_bank;
+    else r->fail(fmt::format("unknown refresh_mode '{}' (known: all_bank, per_bank)", v));
+  }
   m.finish();
   return c;
 }
@@ -136,6 +146,7 @@ void read_access_energy(const EnergyTable& table, const YNode& node, Cost& array
 
 std::string_view page_policy_name(PagePolicy p) { return p == PagePolicy::open ? "open" : "closed"; }
 std::string_view mapping_name(AddressMapping m) { return m == AddressMapping::xor_interleaved ? "xor" : "ro_ba_ra_co_ch"; }
+std::string_view refresh_mode_name(RefreshMode m) { return m == RefreshMode::all_bank ? "all_bank" : "per_bank"; }
 
 DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {
   const YNode root = YNode::load_file(file);
@@ -148,7 +159,15 @@ DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair
   if (auto d = top.optional("description")) p.description = d->as_string();
   p.org = read_org(top.required("organization"));
   p.timing = read_timing(top.required("timing"));
-  if (auto c = top.optional("controller")) p.controller = read_controller(*c);
+  std::optional<YNode> controller = top.optional("controller");
+  if (controller) p.controller = read_controller(*controller);
+  if (p.controller.refresh_mode == RefreshMode::per_bank) {
+    const YNode where(controller->raw()["refresh_mode"], controller->file(), controller->path() + ".refresh_mode");
+    if (p.timing.nRFCpb == 0) where.fail("per_bank refresh needs timing.nRFCpb (REFpb to ACT of the same bank)");
+    if (p.timing.nREFI / p.org.banks_per_rank() <= p.timing.nRFCpb)
+      where.fail(fmt::format("per_bank refresh: a REFpb every nREFI / {} banks = {} cycles must outlast nRFCpb ({})", p.org.banks_per_rank(),
+                             p.timing.nREFI / p.org.banks_per_rank(), p.timing.nRFCpb));
+  }
   if (auto c = top.optional("pim")) p.pim = read_pim(*c);
   const YNode energy = top.required("energy");
   top.finish();

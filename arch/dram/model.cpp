@@ -13,7 +13,7 @@
 namespace einsim::dram {
 
 std::string_view command_name(Command c) {
-  static constexpr std::string_view names[] = {"ACT", "PRE", "RD", "WR", "REF", "ACT_AB", "MAC_AB", "PRE_AB", "MAC_SB"};
+  static constexpr std::string_view names[] = {"ACT", "PRE", "RD", "WR", "REF", "ACT_AB", "MAC_AB", "PRE_AB", "MAC_SB", "REFpb"};
   return names[static_cast<size_t>(c)];
 }
 
@@ -105,12 +105,17 @@ bool DeviceTiming::any_open() const {
 }
 
 int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, const RankFloor& f) const {
-  if (cmd == Command::ref || is_broadcast(cmd)) throw InternalError(fmt::format("{} has no bank-level earliest", command_name(cmd)));
+  if (cmd == Command::ref || cmd == Command::refpb || is_broadcast(cmd)) throw InternalError(fmt::format("{} has no bank-level earliest", command_name(cmd)));
   return earliest(cmd, bank_index(at), group_index(at), f);
 }
 
 int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, int64_t now) const {
   if (is_broadcast(cmd)) return earliest_broadcast(cmd, at, now);
+  if (cmd == Command::refpb) {
+    const Bank& b = banks_[static_cast<size_t>(bank_index(at))];
+    if (b.open_row >= 0) return never;
+    return std::max({now, bus_free_[0], b.next_act, ranks_[static_cast<size_t>(at.rank)].next_refpb});
+  }
   if (cmd != Command::ref) return earliest(cmd, at, floor(at.rank, now));
   const Rank& r = ranks_[at.rank];
   if (r.open_banks > 0) return never;
@@ -122,14 +127,17 @@ int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, int64_t now) 
 
 // The rules, as "after X at t, Y waits until ...":
 //   ACT: same bank ACT t+nRC, RD t+nRCDRD, WR t+nRCDWR, PRE t+nRAS; same bank group ACT t+nRRDL; same rank
-//        ACT t+nRRDS, and a fifth ACT t+nFAW after the fourth-last.
+//        ACT and REFpb t+nRRDS, and a fifth ACT t+nFAW after the fourth-last.
 //   PRE: same bank ACT (and REF) t+nRP.
 //   RD:  same bank PRE t+nRTP; same bank group RD t+nCCDL; channel RD t+nCCDS, WR t+nCL+nBL+nRTW-nCWL (the
 //        write's data follows the read's after nRTW idle cycles).
 //   WR:  same bank PRE t+nCWL+nBL+nWR; same bank group WR t+nCCDL, RD t+nCWL+nBL+nWTRL; same rank RD
 //        t+nCWL+nBL+nWTRS; channel WR t+nCCDS, RD of another rank t+nCWL+nBL+nRTRS-nCL.
 //   RD or WR to another rank than the last: t+nBL+nRTRS (the data bus changes hands).
-//   REF: same rank ACT t+nRFC; needs every bank of the rank closed and past its nRP/nRC.
+//   REF: same rank ACT and REFpb t+nRFC; needs every bank of the rank closed and past its nRP/nRC.
+//   REFpb (per-bank refresh): same bank ACT and REFpb t+nRFCpb; same rank ACT t+nPBR2ACT, REFpb t+nPBR2PBR
+//        (HBM3 tRREFD for both, JESD238; LPDDR4 tRRD and tpbR2pbR, JESD209-4). It needs its bank closed and past
+//        its nRP/nRC, and waits nRRDS after an ACT of the rank (as an ACT would). It is not counted in nFAW.
 //   Every command takes its command bus for a cycle (row and column buses apart when dual).
 void DeviceTiming::issue(Command cmd, const BankAddress& at, int64_t now) {
   if (earliest(cmd, at, now) != now)
@@ -155,6 +163,7 @@ void DeviceTiming::commit(Command cmd, const BankAddress& at, int64_t now) {
       later(b.next_pre, now + t_.nRAS);
       later(g.next_act, now + t_.nRRDL);
       later(r.next_act, now + t_.nRRDS);
+      later(r.next_refpb, now + t_.nRRDS);
       r.faw[r.faw_next] = now;
       r.faw_next = (r.faw_next + 1) % 4;
       r.faw_count = std::min(r.faw_count + 1, 4);
@@ -180,8 +189,14 @@ void DeviceTiming::commit(Command cmd, const BankAddress& at, int64_t now) {
       // Only reads of other ranks see this; the rank's own are held by nWTRS, which is longer.
       later(next_rd_, now + t_.nCWL + t_.nBL + t_.nRTRS - t_.nCL);
       break;
+    case Command::refpb:
+      later(b.next_act, now + t_.nRFCpb);
+      later(r.next_act, now + t_.nPBR2ACT);
+      later(r.next_refpb, now + t_.nPBR2PBR);
+      break;
     case Command::ref: {
       later(r.next_act, now + t_.nRFC);
+      later(r.next_refpb, now + t_.nRFC);
       const int64_t first = static_cast<int64_t>(at.rank) * org_.banks_per_rank();
       for (int64_t i = first; i < first + org_.banks_per_rank(); ++i) later(banks_[i].next_act, now + t_.nRFC);
       break;
@@ -285,7 +300,7 @@ void DeviceTiming::fingerprint(int64_t now, std::vector<int64_t>& out) const {
   for (const Bank& b : banks_) rel(b.next_act), rel(b.next_pre), rel(b.next_rd), rel(b.next_wr), out.push_back(b.open_row >= 0);
   for (const Group& g : groups_) rel(g.next_act), rel(g.next_rd), rel(g.next_wr);
   for (const Rank& r : ranks_) {
-    rel(r.next_act), rel(r.next_rd), out.push_back(r.open_banks);
+    rel(r.next_act), rel(r.next_rd), rel(r.next_refpb), out.push_back(r.open_banks);
     for (int i = 0; i < 4; ++i) {  // the window, oldest first
       const int k = (r.faw_next + i) % 4;
       rel(i < 4 - r.faw_count ? 0 : r.faw[static_cast<size_t>(k)] + t_.nFAW);
@@ -300,7 +315,7 @@ void DeviceTiming::shift(int64_t delta) {
   for (Bank& b : banks_) b.next_act += delta, b.next_pre += delta, b.next_rd += delta, b.next_wr += delta;
   for (Group& g : groups_) g.next_act += delta, g.next_rd += delta, g.next_wr += delta;
   for (Rank& r : ranks_) {
-    r.next_act += delta, r.next_rd += delta;
+    r.next_act += delta, r.next_rd += delta, r.next_refpb += delta;
     for (int64_t& f : r.faw) f += delta;
     r.faw_at += delta;
   }
@@ -330,6 +345,8 @@ EnergyBreakdown command_energy(const DramPreset& p, const CommandCounts& c) {
   b.write_movement_pJ = wr * e.write_movement.energy_pJ;
   b.write_io_pJ = wr * e.write_io.energy_pJ;
   b.refresh_pJ = static_cast<double>(c[Command::ref]) * e.refresh.energy_pJ;
+  if (c[Command::refpb] > 0)  // only then, so all-bank figures keep their arithmetic
+    b.refresh_pJ += static_cast<double>(c[Command::refpb]) * e.refresh.energy_pJ / static_cast<double>(p.org.banks_per_rank());
   return b;
 }
 
@@ -337,14 +354,19 @@ namespace {
 
 // One controller: a queue of requests (their age is their admission number), scheduled FR-FCFS (the oldest
 // request whose column command is ready first, then the oldest ready ACT or PRE), with all-bank refresh of each
-// rank every nREFI.
+// rank every nREFI or per-bank refresh of its banks in turn.
 class Controller {
  public:
   // `latencies` counts requests by latency in cycles.
   Controller(const DramPreset& p, int32_t id, RunResult& result, std::vector<int64_t>& latencies, std::vector<IssuedCommand>* log)
       : p_(p), id_(id), dev_(p.org, p.timing, p.controller.dual_command_bus), result_(result), latencies_(latencies), log_(log) {
     hits_.assign(static_cast<size_t>(p.org.banks_per_controller()), Hits{});
-    refresh_due_.assign(static_cast<size_t>(p.org.ranks), p.controller.refresh ? p.timing.nREFI : DeviceTiming::never);
+    per_bank_ = p.controller.refresh && p.controller.refresh_mode == RefreshMode::per_bank;
+    refresh_due_.assign(static_cast<size_t>(p.org.ranks), p.controller.refresh && !per_bank_ ? p.timing.nREFI : DeviceTiming::never);
+    pb_interval_ = p.timing.nREFI / p.org.banks_per_rank();
+    pb_due_.assign(static_cast<size_t>(p.org.ranks), per_bank_ ? pb_interval_ : DeviceTiming::never);
+    pb_next_.assign(static_cast<size_t>(p.org.ranks), 0);
+    pb_refreshing_.assign(static_cast<size_t>(p.org.banks_per_controller()), 0);
     floors_.resize(static_cast<size_t>(p.org.ranks));
     refreshing_.assign(static_cast<size_t>(p.org.ranks), false);
     banks_.resize(static_cast<size_t>(p.org.banks_per_controller()));
@@ -482,6 +504,36 @@ class Controller {
         refresh_due_[static_cast<size_t>(rank)] += p_.timing.nREFI;
         refreshing_[static_cast<size_t>(rank)] = false;
         result_.refresh_cycles += p_.timing.nRFC;
+        return true;
+      }
+      next = std::min(next, e);
+    }
+    // Per-bank refresh: every nREFI / (banks per rank), the rank's next bank in turn takes no new work, closes
+    // and refreshes (REFpb); the other banks go on.
+    for (int32_t rank = 0; per_bank_ && rank < p_.org.ranks; ++rank) {
+      const int64_t due = pb_due_[static_cast<size_t>(rank)];
+      if (due > t) {
+        next = std::min(next, due);
+        continue;
+      }
+      const int64_t in_rank = pb_next_[static_cast<size_t>(rank)], bank = rank * p_.org.banks_per_rank() + in_rank;
+      if (!pb_refreshing_[static_cast<size_t>(bank)]) pb_refreshing_[static_cast<size_t>(bank)] = 1, changed(bank);
+      const BankAddress at{rank, static_cast<int32_t>(in_rank / p_.org.banks), static_cast<int32_t>(in_rank % p_.org.banks), 0, 0};
+      if (dev_.open_row(bank) >= 0) {
+        const int64_t e = dev_.earliest(Command::pre, at, t);
+        if (e == t) return precharge(at, t, nullptr);
+        next = std::min(next, e);
+        continue;
+      }
+      const int64_t e = dev_.earliest(Command::refpb, at, t);
+      if (e == t) {
+        dev_.commit(Command::refpb, at, t);
+        log(Command::refpb, at, t);
+        pb_refreshing_[static_cast<size_t>(bank)] = 0;
+        changed(bank);
+        pb_due_[static_cast<size_t>(rank)] += pb_interval_;
+        pb_next_[static_cast<size_t>(rank)] = (in_rank + 1) % p_.org.banks_per_rank();
+        result_.refresh_bank_cycles += p_.timing.nRFCpb;
         return true;
       }
       next = std::min(next, e);
@@ -624,7 +676,7 @@ class Controller {
     for (const int64_t bank : touched_) {
       BankQueue& b = banks_[static_cast<size_t>(bank)];
       ++b.version;
-      if (b.head < 0 || refresh_due_[static_cast<size_t>(b.rank)] <= t) continue;
+      if (b.head < 0 || refresh_due_[static_cast<size_t>(b.rank)] <= t || pb_refreshing_[static_cast<size_t>(bank)]) continue;
       candidates(b, bank);
       for (uint8_t i = 0; i < 3; ++i) {
         const Candidate& c = b.candidates[i];
@@ -732,6 +784,10 @@ class Controller {
   int64_t data_bus_free_ = 0;
   std::vector<DeviceTiming::RankFloor> floors_;
   std::vector<bool> refreshing_;  // per rank: past its deadline, not yet refreshed
+  bool per_bank_ = false;                 // per-bank refresh
+  int64_t pb_interval_ = 0;               // between a rank's REFpbs
+  std::vector<int64_t> pb_due_, pb_next_;  // per rank: the next REFpb's deadline and bank (in the rank)
+  std::vector<char> pb_refreshing_;       // per bank: past its REFpb deadline, not yet refreshed
   bool dirty_ = true;              // the plan is stale
   int64_t admitted_ = 0;
   bool all_changed_ = true;     // every bank's candidates may have changed

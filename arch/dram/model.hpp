@@ -1,6 +1,7 @@
 #pragma once
 // The bank-level DRAM model: the timing rules between commands (DeviceTiming), address mappings, and
-// controllers (FR-FCFS, open or closed page, all-bank refresh) that turn a stream of requests into commands.
+// controllers (FR-FCFS, open or closed page, all-bank or per-bank refresh) that turn a stream of requests into
+// commands.
 // Plain C++, event-driven: a controller jumps to the next cycle at which some command may issue instead of
 // ticking through idle cycles. Controllers share nothing, so each runs its own requests to completion.
 #include <algorithm>
@@ -13,15 +14,16 @@
 
 namespace einsim::dram {
 
-// act..ref are what controllers issue; the rest are processing-in-memory commands (arch/dram/pim.hpp), broadcast
-// to many banks of one controller's devices: ACT_AB opens the same row in every bank, MAC_AB reads one access of
-// every bank's open row into its bank's PIM unit (no data on the external bus), PRE_AB closes every bank, and
-// MAC_SB reads one access of bank `at.bank` of every bank group (a unit per bank group).
-enum class Command : uint8_t { act, pre, rd, wr, ref, act_ab, mac_ab, pre_ab, mac_sb };
-inline constexpr int command_count = 9;
-inline constexpr int controller_command_count = 5;  // act, pre, rd, wr, ref
+// act..ref and refpb (a per-bank refresh) are what controllers issue; act_ab..mac_sb are processing-in-memory
+// commands (arch/dram/pim.hpp), broadcast to many banks of one controller's devices: ACT_AB opens the same row
+// in every bank, MAC_AB reads one access of every bank's open row into its bank's PIM unit (no data on the
+// external bus), PRE_AB closes every bank, and MAC_SB reads one access of bank `at.bank` of every bank group
+// (a unit per bank group).
+enum class Command : uint8_t { act, pre, rd, wr, ref, act_ab, mac_ab, pre_ab, mac_sb, refpb };
+inline constexpr int command_count = 10;
+inline constexpr int controller_command_count = 5;  // act, pre, rd, wr, ref: what einsim dram reports by default
 std::string_view command_name(Command c);
-inline bool is_broadcast(Command c) { return c >= Command::act_ab; }
+inline bool is_broadcast(Command c) { return c >= Command::act_ab && c <= Command::mac_sb; }
 
 // A location within one controller's devices.
 struct BankAddress {
@@ -122,6 +124,7 @@ class DeviceTiming {
     std::array<int64_t, 4> faw{};  // the last four ACTs, oldest at faw_next
     int faw_count = 0, faw_next = 0;
     int64_t faw_at = 0;  // the next ACT's nFAW term: the fourth-last ACT + nFAW once there are four
+    int64_t next_refpb = 0;
     int64_t open_banks = 0;
   };
 
@@ -188,6 +191,7 @@ struct RunResult {
   int64_t row_misses = 0;     // needed an ACT of a closed bank
   int64_t row_conflicts = 0;  // needed a PRE of another row first
   int64_t refresh_cycles = 0; // nRFC per REF, summed over ranks and controllers
+  int64_t refresh_bank_cycles = 0;  // nRFCpb per REFpb (one bank's), summed
   // Latency: from entering the controller's queue to the last data beat, in cycles.
   double avg_latency = 0;
   int64_t p50_latency = 0, p90_latency = 0, p99_latency = 0, max_latency = 0;

@@ -13,8 +13,9 @@
 //   Rows open and close with ordinary per-bank ACT and PRE (all units' banks of one slot, a batch of
 //   ranks x bank groups commands); each MAC_SB hands every unit one access from that bank, consecutive ones
 //   nCCDL apart (the unit reads one bank group). The next bank's rows open while the current one is read.
-// Refresh (when the preset's controller refreshes): an all-bank REF of every rank is due every nREFI from cycle
-// 0; the sequence then opens no new row, reads and closes what is open, refreshes and goes on.
+// Refresh (when the preset's controller refreshes, whatever its refresh_mode): an all-bank REF of every rank is
+// due every nREFI from cycle 0; the sequence then opens no new row, reads and closes what is open, refreshes
+// and goes on.
 #include <cstdint>
 #include <string_view>
 #include <vector>

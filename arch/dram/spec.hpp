@@ -49,6 +49,10 @@ struct DramTiming {
   // All-bank PIM MAC to all-bank PIM MAC (MAC_AB, arch/dram/pim.hpp), before any power-limit stretch. Optional
   // in a preset; defaults to nCCDL (a MAC_AB is a column access of every bank group), never below it.
   int64_t nCCDAB = 0;
+  // Per-bank refresh (controller.refresh_mode: per_bank; HBM3 REFpb, LPDDR4 REFpb), optional otherwise:
+  // REFpb to ACT or REFpb of the same bank; REFpb to REFpb and to ACT of another bank of the rank (default nRRDS).
+  int64_t nRFCpb = 0;
+  int64_t nPBR2PBR = 0, nPBR2ACT = 0;
 
   double clock_hz() const { return 1e12 / tCK_ps; }
 };
@@ -59,6 +63,7 @@ enum class PagePolicy { open, closed };
 // xor: row:bank:rank:column:bankgroup:channel, with the channel, bank-group and bank fields XORed with the
 //      low row bits, so consecutive lines spread over channels and bank groups and strides over banks.
 enum class AddressMapping { ro_ba_ra_co_ch, xor_interleaved };
+enum class RefreshMode { all_bank, per_bank };
 
 struct DramController {
   int64_t queue_size = 32;  // requests (reads and writes) per controller
@@ -66,6 +71,9 @@ struct DramController {
   AddressMapping mapping = AddressMapping::xor_interleaved;
   bool dual_command_bus = true;  // row and column commands on separate buses (HBM); one bus for DDR/LPDDR
   bool refresh = true;
+  // all_bank: a REF of each rank every nREFI. per_bank: a REFpb every nREFI / (banks per rank) in each rank,
+  // to its banks in turn, so every bank is refreshed every nREFI.
+  RefreshMode refresh_mode = RefreshMode::all_bank;
 };
 
 // Energy per command. `activate` covers an ACT with its PRE (sense, restore, precharge of one row); reads
@@ -74,7 +82,7 @@ struct DramEnergy {
   Cost activate;
   Cost read_array, read_movement, read_io;  // per bit
   Cost write_array, write_movement, write_io;
-  Cost refresh;  // per all-bank REF of one rank
+  Cost refresh;  // per all-bank REF of one rank; a REFpb is charged its bank's share (refresh / banks per rank)
 };
 
 // Processing-in-memory units inside the DRAM (arch/dram/pim.hpp).
@@ -107,5 +115,6 @@ DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair
 
 std::string_view page_policy_name(PagePolicy p);
 std::string_view mapping_name(AddressMapping m);
+std::string_view refresh_mode_name(RefreshMode m);
 
 }  // namespace einsim::dram

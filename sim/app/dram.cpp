@@ -138,7 +138,11 @@ int run_dram(const DramArgs& a) {
   const double bw = bytes / seconds, peak = p.peak_Bps();
   const auto rate = [&](int64_t n) { return static_cast<double>(n) / static_cast<double>(r.requests); };
   const double ranks = static_cast<double>(p.org.controllers() * p.org.ranks);
-  const double refresh_fraction = static_cast<double>(r.refresh_cycles) / (ranks * static_cast<double>(r.cycles));
+  // All-bank refresh: the share of rank time refreshing; per-bank: the share of bank time.
+  const bool per_bank = p.controller.refresh_mode == dram::RefreshMode::per_bank;
+  const double refresh_fraction =
+      per_bank ? static_cast<double>(r.refresh_bank_cycles) / (ranks * static_cast<double>(p.org.banks_per_rank()) * static_cast<double>(r.cycles))
+               : static_cast<double>(r.refresh_cycles) / (ranks * static_cast<double>(r.cycles));
   const std::string source = a.trace.empty() ? a.pattern : "trace " + a.trace;
 
   Json j;
@@ -166,8 +170,10 @@ int run_dram(const DramArgs& a) {
   j["row_miss_rate"] = rate(r.row_misses);
   j["row_conflict_rate"] = rate(r.row_conflicts);
   j["refresh_fraction"] = refresh_fraction;
+  if (per_bank) j["refresh_mode"] = dram::refresh_mode_name(p.controller.refresh_mode);  // all_bank, the default, is not printed
   Json cmds;
   for (int c = 0; c < dram::controller_command_count; ++c) cmds[std::string(dram::command_name(static_cast<Command>(c)))] = r.commands.n[static_cast<size_t>(c)];
+  if (per_bank) cmds["REFpb"] = r.commands[Command::refpb];
   j["commands"] = cmds;
   const dram::EnergyBreakdown& e = r.energy;
   j["energy_pJ"] = e.total_pJ();
@@ -186,10 +192,11 @@ int run_dram(const DramArgs& a) {
   std::cout << fmt::format("latency     avg {:.1f} ns, p50 {:.1f}, p90 {:.1f}, p99 {:.1f}, max {:.1f} ns\n", r.avg_latency * tck_ns,
                            static_cast<double>(r.p50_latency) * tck_ns, static_cast<double>(r.p90_latency) * tck_ns,
                            static_cast<double>(r.p99_latency) * tck_ns, static_cast<double>(r.max_latency) * tck_ns);
-  std::cout << fmt::format("rows        hits {:.1f}%, misses {:.1f}%, conflicts {:.1f}%; refresh {:.2f}% of rank time\n", 100 * rate(r.row_hits),
-                           100 * rate(r.row_misses), 100 * rate(r.row_conflicts), 100 * refresh_fraction);
-  std::cout << fmt::format("commands    ACT {}  PRE {}  RD {}  WR {}  REF {}\n", r.commands[Command::act], r.commands[Command::pre],
-                           r.commands[Command::rd], r.commands[Command::wr], r.commands[Command::ref]);
+  std::cout << fmt::format("rows        hits {:.1f}%, misses {:.1f}%, conflicts {:.1f}%; refresh {:.2f}% of {} time\n", 100 * rate(r.row_hits),
+                           100 * rate(r.row_misses), 100 * rate(r.row_conflicts), 100 * refresh_fraction, per_bank ? "bank" : "rank");
+  std::cout << fmt::format("commands    ACT {}  PRE {}  RD {}  WR {}  REF {}{}\n", r.commands[Command::act], r.commands[Command::pre],
+                           r.commands[Command::rd], r.commands[Command::wr], r.commands[Command::ref],
+                           per_bank ? fmt::format("  REFpb {}", r.commands[Command::refpb]) : "");
   std::cout << fmt::format("energy      {:.4g} pJ ({:.3f} pJ/bit): activate {:.4g}, read {:.4g} (array {:.4g}, movement {:.4g}, I/O {:.4g}), "
                            "write {:.4g}, refresh {:.4g}\n",
                            e.total_pJ(), e.total_pJ() / (bytes * 8), e.activate_pJ, e.read_array_pJ + e.read_movement_pJ + e.read_io_pJ,

@@ -88,6 +88,16 @@ std::vector<RuleCase> rule_cases() {
       // ddr4-3200: nRCD 22, nCCDS 4, nBL 4, nRTRS 1.
       {"single command bus: a column command waits for a row command", {{act, A, 0}, {act, D, 22}}, rd, A, 23, {}, true},
       {"nRTRS: RD -> RD, other rank", {{act, A, 0}, {act, D, 1}, {rd, A, 23}}, rd, D, 23 + 4 + 1, {}, true},
+      // Per-bank refresh. hbm3-5.2: nRFCpb 209, nPBR2PBR = nPBR2ACT = 11 (tweaked apart where both could bind).
+      {"nRFCpb: REFpb -> ACT, same bank", {{refpb, A, 0}}, act, A, 209},
+      {"nPBR2ACT: REFpb -> ACT, other bank of the rank", {{refpb, A, 0}}, act, B, 7, [](DramTiming& t) { t.nPBR2ACT = 7; }},
+      {"nPBR2PBR: REFpb -> REFpb, other bank of the rank", {{refpb, A, 0}}, refpb, B, 20, [](DramTiming& t) { t.nPBR2PBR = 20; }},
+      {"row command bus: REFpb -> REFpb of another rank", {{refpb, A, 0}}, refpb, D, 1},
+      {"nRRDS: ACT -> REFpb, other bank of the rank", {{act, A, 0}}, refpb, C, 2},
+      {"nRP: PRE -> REFpb", {{act, A, 0}, {pre, A, 45}}, refpb, A, 45 + 19},
+      {"nRC: ACT -> REFpb", {{act, A, 0}, {pre, A, 45}}, refpb, A, 63, [](DramTiming& t) { t.nRP = 10; }},
+      {"nRFC: REF -> REFpb", {{ref, A, 0}}, refpb, B, 339},
+      {"nRFCpb: REFpb -> REF", {{refpb, B, 0}}, ref, A, 209},
       // Broadcast (PIM) commands: ACT_AB, MAC_AB and PRE_AB act on every bank of the controller (both stack IDs),
       // MAC_SB on one bank of every bank group. hbm3-5.2's nCCDAB is 4 (= nCCDL).
       {"nRCDRD: ACT_AB -> MAC_AB", {{act_ab, A, 0}}, mac_ab, A, 19},
@@ -154,6 +164,14 @@ TEST(DramTiming, BankStateForbidsCommands) {
   // An auto-precharge closes the bank when a PRE first could (nRAS here) and frees it nRP later.
   EXPECT_EQ(dev.auto_precharge(A), 45);
   EXPECT_EQ(dev.earliest(Command::act, A, 0), 45 + 19);
+}
+
+TEST(DramTiming, RefpbNeedsItsBankClosed) {
+  DeviceTiming dev(hbm3().org, hbm3().timing, true);
+  dev.issue(Command::act, at(0, 1, 2), 0);
+  EXPECT_EQ(dev.earliest(Command::refpb, at(0, 1, 2), 100), DeviceTiming::never);
+  EXPECT_EQ(dev.earliest(Command::refpb, at(0, 1, 3), 100), 100);  // another bank may refresh while it is open
+  EXPECT_THROW(dev.earliest(Command::refpb, at(0, 1, 3), DeviceTiming::RankFloor{}), InternalError);
 }
 
 TEST(DramTiming, BankStateForbidsBroadcastCommands) {
@@ -307,6 +325,49 @@ TEST(DramController, IdleRefreshEveryRankEveryNrefi) {
     EXPECT_EQ(rank1[static_cast<size_t>(k - 1)], k * p.timing.nREFI + 1);
   }
   EXPECT_EQ(r.refresh_cycles, 10 * 2 * p.timing.nRFC);
+}
+
+TEST(DramController, PerBankRefreshTakesTheBanksInTurn) {
+  // A REFpb every nREFI / 16 = 5070 / 16 = 316 cycles in each stack ID (the second a cycle later: the row bus),
+  // to banks 0, 1, ..., 15, 0, ... of the rank. Idle until 3 nREFI = 15210: 48 deadlines (48 x 316 = 15168).
+  DramPreset p = one_controller(hbm3());
+  p.controller.refresh_mode = RefreshMode::per_bank;
+  std::vector<IssuedCommand> log;
+  const RunResult r = simulate(p, {Request{0, false, 3 * p.timing.nREFI}}, {&log});
+  std::vector<IssuedCommand> rank0, rank1;
+  for (const IssuedCommand& c : log) {
+    EXPECT_NE(c.command, Command::ref);
+    if (c.command == Command::refpb) (c.at.rank == 0 ? rank0 : rank1).push_back(c);
+  }
+  ASSERT_EQ(rank0.size(), 48u);
+  ASSERT_EQ(rank1.size(), 48u);
+  for (int64_t k = 1; k <= 48; ++k) {
+    const IssuedCommand& c = rank0[static_cast<size_t>(k - 1)];
+    EXPECT_EQ(c.cycle, k * 316);
+    EXPECT_EQ(rank1[static_cast<size_t>(k - 1)].cycle, k * 316 + 1);
+    EXPECT_EQ(c.at.bank_group * 4 + c.at.bank, (k - 1) % 16);
+  }
+  EXPECT_EQ(r.refresh_bank_cycles, 2 * 48 * 209);
+  EXPECT_EQ(r.refresh_cycles, 0);
+  // Its energy: each REFpb refreshes one bank's share of an all-bank REF's rows.
+  EXPECT_DOUBLE_EQ(r.energy.refresh_pJ, 96 * p.energy.refresh.energy_pJ / 16);
+}
+
+TEST(DramController, PerBankRefreshStealsLessStreamingTimeThanAllBank) {
+  // One pseudo-channel streaming. All-bank refresh stops a stack ID for nRFC every nREFI; per-bank refresh
+  // stops one bank of sixteen for nRFCpb every nREFI / 16, and the stream reads the others meanwhile.
+  DramPreset all = one_controller(hbm3()), per = all, off = all;
+  per.controller.refresh_mode = RefreshMode::per_bank;
+  off.controller.refresh = false;
+  const std::vector<Request> req = stream(60'000, 32);
+  const RunResult a = simulate(all, req), b = simulate(per, req), o = simulate(off, req);
+  const double lost_all = 1 - static_cast<double>(o.cycles) / static_cast<double>(a.cycles);
+  const double lost_per = 1 - static_cast<double>(o.cycles) / static_cast<double>(b.cycles);
+  std::cout << "streaming time lost to refresh: all-bank " << 100 * lost_all << "%, per-bank " << 100 * lost_per << "%\n";
+  EXPECT_GT(lost_per, 0);
+  EXPECT_LT(lost_per, lost_all / 2);
+  EXPECT_GT(b.commands[Command::refpb], 0);
+  EXPECT_EQ(b.reads, 60'000);
 }
 
 TEST(DramController, RefreshStealsItsShareOfStreamingTime) {
@@ -586,6 +647,17 @@ TEST(DramPresets, BadValuesAreNamed) {
   EXPECT_NE(preset_error({{"pim.power_limit", "0"}}).find("pim.power_limit: power_limit is the fraction"), std::string::npos);
   EXPECT_NE(preset_error({{"pim.power_limit", "1.5"}}).find("at most 1; got 1.5"), std::string::npos);
   EXPECT_EQ(preset_error({{"pim.power_limit", "0.6667"}}), "");
+  EXPECT_NE(preset_error({{"controller.refresh_mode", "per_row"}}).find("unknown refresh_mode 'per_row' (known: all_bank, per_bank)"),
+            std::string::npos);
+  EXPECT_NE(preset_error({{"controller.refresh_mode", "per_bank"}, {"timing.nRFCpb", "400"}}).find("must outlast nRFCpb (400)"),
+            std::string::npos);
+  EXPECT_EQ(preset_error({{"controller.refresh_mode", "per_bank"}}), "");
+  try {
+    load_dram_preset("configs/dram/ddr4-3200.yaml", {{"controller.refresh_mode", "per_bank"}});
+    ADD_FAILURE() << "per-bank refresh without nRFCpb loaded";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("per_bank refresh needs timing.nRFCpb"), std::string::npos) << e.what();
+  }
   EXPECT_EQ(hbm3().timing.nCCDAB, 4);
   EXPECT_EQ(load_dram_preset("configs/dram/ddr4-3200.yaml").timing.nCCDAB, load_dram_preset("configs/dram/ddr4-3200.yaml").timing.nCCDL);
   const std::string f = test::temp_file("dram.yaml",

@@ -4,6 +4,7 @@
 // next falling edge the bench compares every output of the two, bit for bit. A signal is a name, a width and
 // a value of at most 64 bits; a unit's inputs and outputs are vectors of them.
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -73,6 +74,23 @@ class Clocked : public sc_core::sc_module {
   Values out;
 
   Clocked(const sc_core::sc_module_name& name, const UnitSpec& spec) : sc_core::sc_module(name), out(spec.outputs.size(), 0) {}
+};
+
+// A unit model's results in flight: each leaves at the cycle it was pushed for, in order.
+template <typename T>
+class DelayLine {
+ public:
+  void push(int64_t ready, T value) { line_.emplace_back(ready, std::move(value)); }
+  // The result due at `cycle`, which then leaves the line; none when nothing is due.
+  std::optional<T> take(int64_t cycle) {
+    if (line_.empty() || line_.front().first != cycle) return std::nullopt;
+    std::optional<T> v = std::move(line_.front().second);
+    line_.pop_front();
+    return v;
+  }
+
+ private:
+  std::deque<std::pair<int64_t, T>> line_;
 };
 
 // The cycle-level SystemC model of a unit.

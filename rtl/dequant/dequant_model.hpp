@@ -1,7 +1,6 @@
 #pragma once
 // The int4 -> bf16 dequantizer (rtl/dequant/dequant.sv) in the co-simulation; arithmetic and timing from
 // arch/units/dequant.
-#include <deque>
 #include <string>
 
 #include "arch/units/dequant.hpp"
@@ -34,11 +33,7 @@ class Model : public UnitModel {
  private:
   uint32_t scale_ = 0;
   uint32_t zero_ = 0;
-  struct Pending {
-    int64_t cycle;
-    std::vector<uint16_t> w;
-  };
-  std::deque<Pending> pending_;
+  DelayLine<std::vector<uint16_t>> pending_;
 
   void tick(const Values& now) override {
     if (now[p_load]) {
@@ -46,16 +41,14 @@ class Model : public UnitModel {
       zero_ = static_cast<uint32_t>(now[p_zero]);
     }
     if (now[in_valid]) {
-      Pending p{cycle + arith::kDequantLatency, {}};
-      for (int i = 0; i < arith::kDequantLanes; ++i) p.w.push_back(arith::dequant_bf16(static_cast<uint32_t>(now[in_codes] >> (4 * i)) & 15u, zero_, scale_));
-      pending_.push_back(std::move(p));
+      std::vector<uint16_t> w;
+      for (int i = 0; i < arith::kDequantLanes; ++i) w.push_back(arith::dequant_bf16(static_cast<uint32_t>(now[in_codes] >> (4 * i)) & 15u, zero_, scale_));
+      pending_.push(cycle + arith::kDequantLatency, std::move(w));
     }
-    const int64_t next = cycle + 1;
-    out[out_valid] = !pending_.empty() && pending_.front().cycle == next;
-    if (out[out_valid]) {
-      for (int i = 0; i < arith::kDequantLanes; ++i) out[static_cast<size_t>(out_w(i))] = pending_.front().w[static_cast<size_t>(i)];
-      pending_.pop_front();
-    }
+    const auto due = pending_.take(cycle + 1);
+    out[out_valid] = due.has_value();
+    if (due)
+      for (int i = 0; i < arith::kDequantLanes; ++i) out[static_cast<size_t>(out_w(i))] = (*due)[static_cast<size_t>(i)];
   }
 };
 

@@ -1,7 +1,6 @@
 #pragma once
 // One lane of the 1D array running FuseMax's online-softmax update (rtl/softmax_lane/softmax_lane.sv) in the
 // co-simulation; arithmetic and latency from arch/units/softmax_lane.
-#include <deque>
 
 #include "arch/units/softmax_lane.hpp"
 #include "rtl/cosim/bench.hpp"
@@ -29,26 +28,21 @@ class Model : public UnitModel {
 
  private:
   arith::SoftmaxLaneState state_;
-  struct Pending {
-    int64_t cycle;
-    arith::SoftmaxLaneState result;
-  };
-  std::deque<Pending> pending_;
+  DelayLine<arith::SoftmaxLaneState> pending_;
 
   void tick(const Values& now) override {
     if (now[in_valid]) {
       const arith::SoftmaxUpdate u{now[in_first] != 0, static_cast<uint32_t>(now[lm]), static_cast<uint32_t>(now[sld]),
                                    static_cast<uint32_t>(now[slnv])};
       state_ = arith::softmax_lane_step(state_, u);
-      pending_.push_back({cycle + arith::kSoftmaxLaneLatency, state_});
+      pending_.push(cycle + arith::kSoftmaxLaneLatency, state_);
     }
-    const int64_t next = cycle + 1;
-    out[out_valid] = !pending_.empty() && pending_.front().cycle == next;
-    if (out[out_valid]) {
-      out[rm] = pending_.front().result.rm;
-      out[rd] = pending_.front().result.rd;
-      out[rnv] = pending_.front().result.rnv;
-      pending_.pop_front();
+    const auto due = pending_.take(cycle + 1);
+    out[out_valid] = due.has_value();
+    if (due) {
+      out[rm] = due->rm;
+      out[rd] = due->rd;
+      out[rnv] = due->rnv;
     }
   }
 };

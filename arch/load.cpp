@@ -285,10 +285,10 @@ const ComponentSpec& ArchSpec::path(const std::string& from, const std::string& 
   return std::holds_alternative<DramSpec>(a->spec) ? *a : *b;
 }
 
-double ArchSpec::path_Bps(const std::string& from, const std::string& to) const {
-  const ComponentSpec& via = path(from, to);
-  if (auto* p = std::get_if<PimSpec>(&via.spec)) return p->bandwidth_Bps;
-  return std::get<DramSpec>(via.spec).bandwidth_Bps;
+double ComponentSpec::path_Bps() const {
+  if (auto* p = std::get_if<PimSpec>(&spec)) return p->bandwidth_Bps;
+  if (auto* d = std::get_if<DramSpec>(&spec)) return d->bandwidth_Bps;
+  return 0;
 }
 
 ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {

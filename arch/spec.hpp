@@ -114,6 +114,8 @@ struct ComponentSpec {
   int64_t op_slots() const;     // ops a unit can start per cycle: parallelism times ops per PE per cycle
   // Op slots per cycle of the architecture's clock (a PIM runs on its own clock).
   double op_rate(double arch_clock_hz) const;
+  // A DRAM's interface bandwidth, or a PIM's from its banks; 0 for others.
+  double path_Bps() const;
   std::optional<double> area_um2() const;
 };
 
@@ -127,9 +129,8 @@ struct ArchSpec {
 
   const ComponentSpec* find(const std::string& name) const;
   // What a transfer between a DRAM and a buffer goes through: a PIM's internal path when either end is a PIM,
-  // else the DRAM's interface; and that path's bandwidth.
+  // else the DRAM's interface (its bandwidth: ComponentSpec::path_Bps).
   const ComponentSpec& path(const std::string& from, const std::string& to) const;
-  double path_Bps(const std::string& from, const std::string& to) const;
 };
 
 // `sets` are (path below the arch, value) pairs from `--set arch.PATH=VALUE`, e.g. {"glb.size", "32 MiB"}.

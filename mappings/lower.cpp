@@ -112,13 +112,17 @@ class Lowering {
     for (const ComponentSpec& c : a_.components)
       if (auto* p = std::get_if<PimSpec>(&c.spec); p && p->memory == m_.backing) places.push_back(c.name);
     std::optional<TileGroup> best;
+    double best_s = 0;
     std::vector<PlaceOption> options;
     std::optional<Infeasible> first_failure;
     for (const std::string& place : places) {
       try {
         TileGroup t = lower_on(g, place);
         options.push_back(option_of(t));
-        if (!best || options.back().roofline_s() < option_of(*best).roofline_s()) best = std::move(t);
+        if (!best || options.back().roofline_s() < best_s) {
+          best = std::move(t);
+          best_s = options.back().roofline_s();
+        }
       } catch (const Infeasible& why) {
         if (!first_failure) first_failure = why;
       }
@@ -165,7 +169,7 @@ class Lowering {
         if (std::find(names.begin(), names.end(), op.unit) == names.end()) names.push_back(op.unit);
       } else {
         o.bytes += n * static_cast<double>(op.bytes);
-        o.memory_s += n * static_cast<double>(op.bytes) / a_.path_Bps(op.from, op.to);
+        o.memory_s += n * static_cast<double>(op.bytes) / a_.path(op.from, op.to).path_Bps();
       }
     }
     for (const auto& [unit, secs] : unit_s) o.compute_s = std::max(o.compute_s, secs);

@@ -95,7 +95,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     for (const auto& [pass, cycles] : pass_cycles) compute += cycles;
     int64_t memory = 0;
     for (const auto& [path, bytes] : memory_bytes) {
-      const int64_t cycles = static_cast<int64_t>(std::ceil(static_cast<double>(bytes) * arch.clock_hz / arch.path_Bps(path, path)));
+      const int64_t cycles = static_cast<int64_t>(std::ceil(static_cast<double>(bytes) * arch.clock_hz / arch.find(path)->path_Bps()));
       memory = std::max(memory, cycles);
       run_load["path " + path] += cycles;  // a PIM is both a unit and a path: keep their loads apart
     }
@@ -114,7 +114,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   }
   close_run();
   for (const auto& [path, bytes] : path_total)
-    s.roofline_memory_cycles = std::max(s.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / arch.path_Bps(path, path))));
+    s.roofline_memory_cycles = std::max(s.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / arch.find(path)->path_Bps())));
   for (const ComponentSpec& c : arch.components) {
     const auto it = s.traffic_bytes.find(c.name);
     if (auto* d = std::get_if<DramSpec>(&c.spec); d && it != s.traffic_bytes.end()) {

@@ -24,7 +24,6 @@
 #include "mappings/design_point.hpp"
 #include "sim/analytical.hpp"
 #include "sim/sweep/results.hpp"
-#include "workloads/expr.hpp"
 
 extern char** environ;
 
@@ -223,9 +222,10 @@ SweepSpec load_sweep(const std::string& file) {
   if (auto cs = top.optional("columns")) {
     MapReader cm(*cs);
     for (const auto& [name, value] : cm.entries()) {
-      DerivedColumn d{name, value.as_string(), value.loc()};
+      DerivedColumn d{name, value.as_string(), {}, value.loc()};
       try {
-        for (const std::string& n : names_in(parse_expression(d.expression))) {
+        d.parsed = parse_expression(d.expression);
+        for (const std::string& n : names_in(d.parsed)) {
           if (!known.count(n) && std::find(derived_inputs().begin(), derived_inputs().end(), n) == derived_inputs().end())
             value.fail(fmt::format("'{}' is neither an axis, a variable of one, nor a result ({})", n, fmt::join(derived_inputs(), ", ")));
           // Every value the name takes must be a number.
@@ -237,7 +237,7 @@ SweepSpec load_sweep(const std::string& file) {
                 value.fail(fmt::format("'{}' is '{}' at {}={}, not a number", n, *v, a.name, a.values[i]));
             }
         }
-        evaluate_real(parse_expression(d.expression), [](const std::string&) { return 1.0; }, [&](const std::string& why) { value.fail(why); });
+        evaluate_real(d.parsed, [](const std::string&) { return 1.0; }, [&](const std::string& why) { value.fail(why); });
       } catch (const SyntaxError& e) {
         value.fail(fmt::format("bad expression '{}': {}", d.expression, e.message));
       }
@@ -592,7 +592,7 @@ void add_derived(const SweepSpec& spec, const SweepPoint& p, const Row& stats, R
         }
       throw InternalError("derived column input " + name + " missing");
     };
-    const double v = evaluate_real(parse_expression(d.expression), lookup, [&](const std::string& why) {
+    const double v = evaluate_real(d.parsed, lookup, [&](const std::string& why) {
       throw UserError(d.loc, "columns." + d.name, why);  // an unknown function: the only error left after loading
     });
     row.emplace_back(d.name, v);

@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "sim/stats.hpp"
+#include "workloads/expr.hpp"
 
 namespace einsim {
 
@@ -54,6 +55,7 @@ struct PublishedFigure {
 struct DerivedColumn {
   std::string name;
   std::string expression;
+  Expr parsed;  // of `expression`, parsed once when the sweep loads
   SourceLoc loc;
 };
 // The results a derived column may use besides axes and their variables.

@@ -87,6 +87,50 @@ TEST(Sweep, PartsAddUp) {
   }
 }
 
+TEST(Sweep, PartCountsScaleAndDerivedColumnsFollowTheirExpressions) {
+  const std::string mapping = fs::absolute("configs/mappings/gemm-systolic-ws.yaml").string();
+  const SweepSpec spec = load_sweep(test::temp_file("counts.yaml", "version: 1\nname: c\nfidelity: analytical\naxes: {n: [0, 1, 3]}\n"
+                                                                   "parts:\n  once: {mapping: " + mapping + "}\n"
+                                                                   "  more: {mapping: " + mapping + ", count: \"{n}\"}\n"
+                                                                   "columns:\n  per_run_s: latency_s / (1 + n)\n"));
+  const std::string dir = fresh_dir("counts");
+  ASSERT_EQ(run(spec, dir).failed, 0);
+  ResultsDb db((fs::path(dir) / "results.sqlite").string());
+  const std::vector<Row> rows = db.all();
+  ASSERT_EQ(rows.size(), 3u);
+  auto get = [](const Row& r, const std::string& c) -> const Cell& {
+    for (const auto& [name, v] : r)
+      if (name == c) return v;
+    throw std::runtime_error("no column " + c);
+  };
+  const int64_t once = std::get<int64_t>(get(rows[0], "cycles"));  // n = 0: the second part does not run
+  EXPECT_EQ(std::get<int64_t>(get(rows[1], "cycles")), 2 * once);
+  EXPECT_EQ(std::get<int64_t>(get(rows[2], "cycles")), 4 * once);
+  for (const Row& r : rows)
+    EXPECT_DOUBLE_EQ(std::get<double>(get(r, "per_run_s")), std::get<double>(get(rows[0], "latency_s")));
+}
+
+TEST(Sweep, DuplexStudyRunsEveryPointWithItsPerTokenColumns) {
+  const std::string dir = fresh_dir("duplex");
+  ASSERT_EQ(run(load_sweep("configs/sweeps/duplex.yaml"), dir).failed, 0);
+  ResultsDb db((fs::path(dir) / "results.sqlite").string());
+  const std::vector<Row> rows = db.all();
+  ASSERT_EQ(rows.size(), 3u * 3 * 3 * 3 * 3);  // system x model x batch x lin x lout
+  auto get = [](const Row& r, const std::string& c) -> const Cell& {
+    for (const auto& [name, v] : r)
+      if (name == c) return v;
+    throw std::runtime_error("no column " + c);
+  };
+  for (const Row& r : rows) {
+    ASSERT_EQ(std::get<std::string>(get(r, "status")), "ok") << std::get<std::string>(get(r, "reason"));
+    const double batch = std::stod(std::get<std::string>(get(r, "batch")));
+    const double latency = std::get<double>(get(r, "latency_s"));
+    EXPECT_DOUBLE_EQ(std::get<double>(get(r, "time_per_token_s")), latency);
+    EXPECT_DOUBLE_EQ(std::get<double>(get(r, "tokens_per_s")), batch / latency);
+    EXPECT_DOUBLE_EQ(std::get<double>(get(r, "energy_per_token_J")), std::get<double>(get(r, "energy_pJ")) * 1e-12 / batch);
+  }
+}
+
 TEST(Sweep, ResultsDoNotDependOnParallelism) {
   const SweepSpec spec = load_sweep(kSweep);
   const std::string one = fresh_dir("j1"), two = fresh_dir("j2");

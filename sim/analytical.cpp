@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/transfers.hpp"
+
 namespace einsim {
 
 // Per group: each unit is busy for the sum of its compute ops; each memory path (the DRAM's interface, or a
@@ -10,6 +12,8 @@ namespace einsim {
 // otherwise they take turns on every tile; double buffering overlaps memory with compute. Groups run one after
 // another, except that a `concurrent` group runs with the one before it: such a run takes as long as its
 // longest group, or as the total that any unit or path the groups share must carry.
+// Energy is per action. Memory that the bank-level model times (a DRAM with `model: bank`, a bank or
+// bank-group PIM) is charged for the commands its transfers issue: activations, column accesses and refresh.
 Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program) {
   Stats s;
   s.fidelity = "analytical";
@@ -33,6 +37,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
       }
     }
 
+  BankTransfers transfers;
   std::map<std::string, double> work;  // unit -> PE-cycles of work
   std::map<std::string, Traffic> external;  // DRAM -> bytes across its interface (not a PIM's path)
   std::map<std::string, double> path_total;  // path -> bytes over the whole program
@@ -78,10 +83,25 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
         memory_bytes[path.name] += bytes;
         path_total[path.name] += static_cast<double>(bytes);
         const bool load = op.kind == TileOp::Kind::load;
-        if (const auto* pim = std::get_if<PimSpec>(&path.spec))  // the PIM's units read (or write) the banks directly
-          s.energy_by_action_pJ[path.name][load ? "bank_read" : "bank_write"] += static_cast<double>(bytes) * 8 * pim->access.energy_pJ;
-        else
+        std::map<std::string, double>& energy = s.energy_by_action_pJ[path.name];
+        const double times = static_cast<double>(n);
+        if (const auto* pim = std::get_if<PimSpec>(&path.spec)) {  // the PIM's units read (or write) the banks directly
+          if (load && pim->device) {  // the rows the all-bank commands open, and each access read into a unit
+            const dram::PimStream& r = transfers.pim(*pim, op.bytes);
+            energy["bank_activate"] += times * static_cast<double>(r.activates) * pim->device->energy.activate.energy_pJ;
+            energy["bank_read"] += times * static_cast<double>(r.column_reads * pim->device->org.access_bytes() * 8) * pim->access.energy_pJ;
+          } else {
+            energy[load ? "bank_read" : "bank_write"] += static_cast<double>(bytes) * 8 * pim->access.energy_pJ;
+          }
+        } else {
           (load ? external[op.from].read : external[op.to].write) += bytes;
+          if (const auto& preset = std::get<DramSpec>(path.spec).bank) {  // the commands streaming the tile issues
+            const dram::EnergyBreakdown& e = transfers.dram(*preset, op.bytes, !load).energy;
+            energy["activate"] += times * e.activate_pJ;
+            energy[load ? "read" : "write"] += times * (e.read_array_pJ + e.read_movement_pJ + e.read_io_pJ + e.write_array_pJ +
+                                                        e.write_movement_pJ + e.write_io_pJ);
+          }
+        }
       }
     }
     // Passes follow one another; within a pass, pipelined units overlap and others take turns.
@@ -117,7 +137,14 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     s.roofline_memory_cycles = std::max(s.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / arch.find(path)->path_Bps())));
   for (const ComponentSpec& c : arch.components) {
     const auto it = s.traffic_bytes.find(c.name);
-    if (auto* d = std::get_if<DramSpec>(&c.spec); d && it != s.traffic_bytes.end()) {
+    if (auto* d = std::get_if<DramSpec>(&c.spec); d && d->bank && it != s.traffic_bytes.end()) {
+      // Refresh runs whoever reads: a REF of each rank of each controller every nREFI over the run.
+      const dram::DramPreset& p = *d->bank;
+      if (p.controller.refresh) {
+        const double refreshes = std::floor(static_cast<double>(s.cycles) / arch.clock_hz / (static_cast<double>(p.timing.nREFI) * p.timing.tCK_ps * 1e-12));
+        s.energy_by_action_pJ[c.name]["refresh"] = refreshes * static_cast<double>(p.org.ranks * p.org.controllers()) * p.energy.refresh.energy_pJ;
+      }
+    } else if (d && it != s.traffic_bytes.end()) {
       const Traffic& x = external[c.name];
       s.energy_by_action_pJ[c.name]["read"] = static_cast<double>(x.read) * 8 / static_cast<double>(d->access_bits) * d->read.energy_pJ;
       s.energy_by_action_pJ[c.name]["write"] = static_cast<double>(x.write) * 8 / static_cast<double>(d->access_bits) * d->write.energy_pJ;

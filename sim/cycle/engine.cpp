@@ -14,9 +14,8 @@
 #define SC_INCLUDE_DYNAMIC_PROCESSES  // sc_spawn, for one thread per DMA engine
 #include <systemc>
 
-#include "arch/dram/model.hpp"
-#include "arch/dram/pim.hpp"
 #include "sim/analytical.hpp"
+#include "sim/transfers.hpp"
 
 namespace einsim {
 namespace {
@@ -213,12 +212,12 @@ struct Dram : sc_module {
   sc_core::sc_semaphore channel{1};
   std::vector<std::unique_ptr<sc_core::sc_signal<bool>>> busy;  // per engine, for --vcd
   bool waves = false;
-  // model: bank: a transfer takes as long as the bank-level model streams its bytes (consecutive lines, every
-  // bank closed at the start; memoized by size and direction); cycles beyond the bandwidth figure's are stalls
-  // on DRAM timing (activations, bank-group spacing, refresh, turnarounds, a lower peak).
+  // model: bank: a transfer takes as long as the bank-level model streams its bytes (BankTransfers); cycles
+  // beyond the bandwidth figure's are stalls on DRAM timing (activations, bank-group spacing, refresh,
+  // turnarounds, a lower peak).
   const dram::DramPreset* bank = nullptr;
   double engine_cycles_per_ps = 0;
-  std::map<std::pair<int64_t, bool>, int64_t> bank_cycles;
+  BankTransfers* transfers = nullptr;
   // A bank or bank-group PIM's path: loads take as long as every unit streaming its share of the tile from its
   // own banks under the device's rules (dram::pim_stream); stores move at the path's bandwidth.
   const PimSpec* pim = nullptr;
@@ -261,28 +260,12 @@ struct Dram : sc_module {
     }
   }
 
-  int64_t pim_time(int64_t bytes) {
-    const auto [at, fresh] = bank_cycles.try_emplace({bytes, false}, 0);
-    if (fresh) {
-      const int64_t per_unit = (bytes + pim->units - 1) / pim->units;
-      const dram::PimStream r = dram::pim_stream(*pim->device, pim->level == PimLevel::bank ? dram::PimLevel::bank : dram::PimLevel::bankgroup,
-                                                 pim->banks_per_unit, per_unit);
-      at->second = static_cast<int64_t>(std::ceil(static_cast<double>(r.cycles) * pim->device->timing.tCK_ps * engine_cycles_per_ps));
-    }
-    return at->second;
+  // Bank-model cycles in the engine's clock.
+  int64_t dram_cycles(int64_t cycles, const dram::DramPreset& p) const {
+    return static_cast<int64_t>(std::ceil(static_cast<double>(cycles) * p.timing.tCK_ps * engine_cycles_per_ps));
   }
-
-  int64_t bank_time(int64_t bytes, bool write) {
-    const auto [at, fresh] = bank_cycles.try_emplace({bytes, write}, 0);
-    if (fresh) {
-      const int64_t access = bank->org.access_bytes();
-      std::vector<dram::Request> requests(static_cast<size_t>((bytes + access - 1) / access));
-      for (size_t i = 0; i < requests.size(); ++i) requests[i] = {static_cast<uint64_t>(i) * static_cast<uint64_t>(access), write, 0};
-      const dram::RunResult r = dram::simulate(*bank, requests);
-      at->second = static_cast<int64_t>(std::ceil(static_cast<double>(r.cycles) * bank->timing.tCK_ps * engine_cycles_per_ps));
-    }
-    return at->second;
-  }
+  int64_t pim_time(int64_t bytes) { return dram_cycles(transfers->pim(*pim, bytes).cycles, *pim->device); }
+  int64_t bank_time(int64_t bytes, bool write) { return dram_cycles(transfers->dram(*bank, bytes, write).cycles, *bank); }
 };
 
 // What a stretch of simulation cost: cycles, and busy and stall cycles per unit ("unit" and "unit/cause").
@@ -550,6 +533,8 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   const ComponentSpec& backing = *arch.find(program.backing);
   const auto& dram_spec = std::get<DramSpec>(backing.spec);
   Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, dram_spec.dma_engines, rec, buffer);
+  BankTransfers transfers;
+  dram.transfers = &transfers;
   if (dram_spec.bank) dram.bank = &*dram_spec.bank, dram.engine_cycles_per_ps = arch.clock_hz * 1e-12;
   std::map<std::string, Dram*> paths{{program.backing, &dram}};
   // A PIM stages tiles in its own buffer, which its lanes read while the banks write it (a port each, no
@@ -564,6 +549,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
       const int64_t latency = static_cast<int64_t>(std::ceil(pim->latency_s * arch.clock_hz));
       pim_paths.push_back(std::make_unique<Dram>((c.name + "_banks").c_str(), pim->bandwidth_Bps / arch.clock_hz, latency,
                                                  std::get<DramSpec>(arch.find(pim->memory)->spec).dma_engines, rec, *pim_buffers.back()));
+      pim_paths.back()->transfers = &transfers;
       if (pim->device) pim_paths.back()->pim = pim, pim_paths.back()->engine_cycles_per_ps = arch.clock_hz * 1e-12;
       paths[c.name] = pim_paths.back().get();
       buffer_of[c.name] = pim_buffers.back().get();

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "mappings/lower.hpp"
@@ -46,6 +47,24 @@ TEST(Model, SystolicArraysPayFillAndDrainAsScaleSimCounts) {
     ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
     EXPECT_EQ(p.stats.busy_cycles.at("array"), cycles + 1) << df;
   }
+}
+
+TEST(Model, BankModelDramIsChargedForTheCommandsItsTransfersIssue) {
+  // hbm2-2.0: 8 channels of 16 banks, 1 KB rows; a read moves a bit for 0.44 (array) + 1.01 + 1.23 (on the
+  // die) + 0.5 + 0.3 (TSV, interposer) pJ, an ACT opens 8,192 bits at 0.11, a REF refreshes 4 rows of 16 banks.
+  const Point p = evaluate("configs/mappings/gemm-systolic-ws.yaml", {{"M", "256"}, {"N", "256"}, {"K", "256"}},
+                           {{"dram.model", "bank"}, {"dram.preset", "hbm2-2.0"}});
+  ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
+  const std::map<std::string, double>& e = p.stats.energy_by_action_pJ.at("dram");
+  const Traffic& t = p.stats.traffic_bytes.at("dram");
+  const double per_bit = 0.44 + 1.01 + 1.23 + 0.5 + 0.3;
+  EXPECT_NEAR(e.at("read"), static_cast<double>(t.read) * 8 * per_bit, 1e-6 * e.at("read"));
+  EXPECT_NEAR(e.at("write"), static_cast<double>(t.write) * 8 * per_bit, 1e-6 * e.at("write"));
+  // Every tile covers whole rows of the banks it spreads over (128 KB over 128 banks): one ACT per KB moved.
+  EXPECT_NEAR(e.at("activate"), static_cast<double>(t.read + t.write) / 1024 * 8192 * 0.11, 1e-6 * e.at("activate"));
+  // A REF per channel every nREFI = 3.9 us of the run.
+  EXPECT_EQ(std::floor(p.stats.latency_s / 3.9e-6), 4);
+  EXPECT_NEAR(e.at("refresh"), 4.0 * 8 * 4 * 16 * 8192 * 0.11, 1e-6);
 }
 
 TEST(Model, EnergyIsActionCountsTimesTableEnergies) {

@@ -59,6 +59,12 @@ TEST(Pim, GemvOnBankPimMovesItsWeightsAtTheInternalBandwidth) {
   // reads' 38.5: 448 blocks take 18,816 cycles, 9% above the bank reads alone.
   EXPECT_EQ(p.stats.cycles, 448 * (3 * 12 + 6));
   EXPECT_GT(p.stats.cycles, p.stats.roofline_memory_cycles);
+  // Energy from the commands: each 256 KB weight tile gives each of the 5,120 units 51.2 B, so 2 accesses of
+  // 32 B from one row its bank opens for it (the token's 8 KB: 1 access). Each ACT costs the 1 KB row's
+  // 8,192 x 0.11 pJ, each access 256 bits x 0.44 pJ: on 51-byte shares the activations cost 4x the reads.
+  const std::map<std::string, double>& e = p.stats.energy_by_action_pJ.at("pim");
+  EXPECT_DOUBLE_EQ(e.at("bank_activate"), 5120.0 * (448 * 3 + 1) * 8192 * 0.11);
+  EXPECT_DOUBLE_EQ(e.at("bank_read"), 5120.0 * (448 * 3 * 2 + 1) * 256 * 0.44);
 }
 
 TEST(Pim, AutoPlacementSendsLowOpPerByteWorkToPimAndTheRestToTheXpu) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "tests/unit/test_util.hpp"
 #include "workloads/interpreter.hpp"
@@ -252,6 +253,43 @@ TEST(Npy, RoundTrip) {
   EXPECT_EQ(a.shape, std::vector<int64_t>{6});
   EXPECT_EQ(a.values[2], static_cast<double>(3e-3f));
   EXPECT_THROW(read_npy(test::temp_file("bad.npy", "not numpy")), UserError);
+}
+
+// A continuous-batching step computes, for its decode tokens and for its prompts, exactly what a decode step
+// and a prefill compute on their own: sharing the weights changes how they are read, not the values.
+TEST(Interpreter, ServingStepComputesWhatDecodeAndPrefillCompute) {
+  const Params attention = {{"D", "32"}, {"H", "4"}, {"KH", "2"}, {"E", "8"}};
+  auto with = [](Params p, const Params& more) {
+    p.insert(p.end(), more.begin(), more.end());
+    return p;
+  };
+  const Cascade step = test::load("configs/workloads/llm/serving-attention.yaml", with(attention, {{"B", "2"}, {"L", "16"}, {"BP", "1"}, {"P", "8"}}));
+  const TensorValues in = random_inputs(step, test::seed());
+  const TensorValues out = evaluate(step, in, {});
+  const Cascade decode = test::load("configs/workloads/llm/decode-attention.yaml", with(attention, {{"B", "2"}, {"L", "16"}}));
+  TensorValues d_in = in;
+  d_in["X"] = in.at("XD");
+  const TensorValues d = evaluate(decode, d_in, {});
+  EXPECT_EQ(out.at("RD"), d.at("R"));
+  EXPECT_EQ(out.at("KN"), d.at("KN"));
+  EXPECT_EQ(out.at("VN"), d.at("VN"));
+  const Cascade prefill = test::load("configs/workloads/llm/prefill-attention.yaml", with(attention, {{"B", "1"}, {"P", "8"}}));
+  TensorValues p_in = in;
+  p_in["X"] = in.at("XP");
+  const TensorValues p = evaluate(prefill, p_in, {});
+  EXPECT_EQ(out.at("RP"), p.at("R"));
+  EXPECT_EQ(out.at("KP"), p.at("K"));
+  EXPECT_EQ(out.at("VP"), p.at("V"));
+
+  const Params ffn = {{"D", "32"}, {"FF", "16"}};
+  const Cascade ffn_step = test::load("configs/workloads/llm/serving-ffn.yaml", with(ffn, {{"B", "2"}, {"P", "8"}}));
+  const TensorValues f_in = random_inputs(ffn_step, test::seed());
+  const TensorValues f_out = evaluate(ffn_step, f_in, {});
+  for (const auto& [tokens, x, y] : {std::tuple{"2", "XD", "YD"}, std::tuple{"8", "XP", "YP"}}) {
+    TensorValues one = f_in;
+    one["X"] = f_in.at(x);
+    EXPECT_EQ(f_out.at(y), evaluate(test::load("configs/workloads/ffn-swiglu.yaml", with(ffn, {{"N", tokens}})), one, {}).at("Y")) << y;
+  }
 }
 
 }  // namespace

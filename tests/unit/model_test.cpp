@@ -148,8 +148,10 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
       const bool encoder = f.find("encoder") != std::string::npos;
       const std::vector<std::string> bert = {"configs/workloads/models/bert.yaml"};
       const bool moe = f.find("moe") != std::string::npos;
+      const bool serving_ffn = f.find("serving-ffn") != std::string::npos;
       const Point p = llm && moe  ? evaluate(f, {{"T", seq == "1024" ? "32" : "128"}}, {}, {"configs/workloads/models/mixtral-8x7b.yaml"})
                       : llm && f.find("attention") != std::string::npos ? evaluate(f, {{"L", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
+                      : serving_ffn ? evaluate(f, {{"B", "32"}, {"P", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
                       : llm       ? evaluate(f, {{"N", seq == "1024" ? "32" : "128"}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
                       : attention ? evaluate(f, {{"M", seq}, {"P", seq}}, {}, bert)
                       : encoder   ? evaluate(f, {{"P", seq}}, {}, bert)

@@ -25,6 +25,7 @@ Point evaluate(const std::string& mapping, const std::string& arch, std::vector<
 const std::string kAttention = "configs/mappings/llm/decode-attention.yaml";
 const std::string kMoe = "configs/mappings/llm/moe-ffn.yaml";
 const std::string kFfn = "configs/mappings/llm/ffn-swiglu.yaml";
+const std::string kServing = "configs/mappings/llm/serving-attention.yaml";
 const std::string kMixtral = "configs/workloads/models/mixtral-8x7b.yaml";
 
 TEST(Pim, BankPimBandwidthIsTheOrganizationsAllBankRate) {
@@ -85,7 +86,14 @@ TEST(Pim, AutoPlacementSendsLowOpPerByteWorkToPimAndTheRestToTheXpu) {
     const Point f = evaluate(kFfn, file, {{"N", "512"}, {"D", "4096"}, {"FF", "14336"}});
     ASSERT_TRUE(f.stats.status.ok) << f.stats.status.reason;
     EXPECT_EQ(f.stats.placements.at("ffn").place, "tensor+cuda") << arch;
-    for (const Point* p : {&a, &m, &f})
+    // A continuous-batching step: its decode tokens' attention goes to the PIM, the prompt's and every
+    // projection (Op/B in the hundreds) stay on the xPU.
+    const Point s = evaluate(kServing, file, {{"B", "64"}, {"L", "4096"}, {"P", "1024"}}, {kMixtral});
+    ASSERT_TRUE(s.stats.status.ok) << s.stats.status.reason;
+    EXPECT_EQ(s.stats.placements.at("decode-attention").place, "pim") << arch;
+    EXPECT_EQ(s.stats.placements.at("prefill-attention").place, "tensor+cuda") << arch;
+    EXPECT_EQ(s.stats.placements.at("q-projection").place, "tensor") << arch;
+    for (const Point* p : {&a, &m, &f, &s})
       for (const auto& [group, pl] : p->stats.placements)
         for (const auto& [place, o] : pl.options)  // the chosen place has the least roofline time
           EXPECT_LE(pl.options.at(pl.place).roofline_s, o.roofline_s) << arch << " " << group << " " << place;

@@ -115,19 +115,33 @@ TEST(Sweep, DuplexStudyRunsEveryPointWithItsPerTokenColumns) {
   ASSERT_EQ(run(load_sweep("configs/sweeps/duplex.yaml"), dir).failed, 0);
   ResultsDb db((fs::path(dir) / "results.sqlite").string());
   const std::vector<Row> rows = db.all();
-  ASSERT_EQ(rows.size(), 3u * 3 * 3 * 3 * 3);  // system x model x batch x lin x lout
-  auto get = [](const Row& r, const std::string& c) -> const Cell& {
+  ASSERT_EQ(rows.size(), 2u * 3 * 3 * 3 * 3 * 3);  // batching x system x model x batch x lin x lout
+  auto get = [](const Row& r, const std::string& c) -> const Cell* {
     for (const auto& [name, v] : r)
-      if (name == c) return v;
-    throw std::runtime_error("no column " + c);
+      if (name == c) return &v;
+    return nullptr;
   };
-  for (const Row& r : rows) {
-    ASSERT_EQ(std::get<std::string>(get(r, "status")), "ok") << std::get<std::string>(get(r, "reason"));
-    const double batch = std::stod(std::get<std::string>(get(r, "batch")));
-    const double latency = std::get<double>(get(r, "latency_s"));
-    EXPECT_DOUBLE_EQ(std::get<double>(get(r, "time_per_token_s")), latency);
-    EXPECT_DOUBLE_EQ(std::get<double>(get(r, "tokens_per_s")), batch / latency);
-    EXPECT_DOUBLE_EQ(std::get<double>(get(r, "energy_per_token_J")), std::get<double>(get(r, "energy_pJ")) * 1e-12 / batch);
+  auto text = [&](const Row& r, const std::string& c) { return std::get<std::string>(*get(r, c)); };
+  auto real = [&](const Row& r, const std::string& c) { return std::get<double>(*get(r, c)); };
+  const size_t half = rows.size() / 2;  // batching is the first axis: continuous, then decode_only
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    ASSERT_EQ(text(r, "status"), "ok") << text(r, "reason");
+    const double batch = std::stod(text(r, "batch")), lout = std::stod(text(r, "lout"));
+    const double latency = real(r, "latency_s");
+    EXPECT_DOUBLE_EQ(real(r, "time_per_token_s"), latency / lout);
+    EXPECT_DOUBLE_EQ(real(r, "tokens_per_s"), batch * lout / latency);
+    EXPECT_DOUBLE_EQ(real(r, "energy_per_token_J"), real(r, "energy_pJ") * 1e-12 / (batch * lout));
+    // Continuous batching prefills each prompt inside a step: the mixed parts run, and the same requests take
+    // longer than their decode steps alone.
+    const bool continuous = text(r, "batching") == "continuous";
+    EXPECT_EQ(continuous, i < half);
+    const Cell* prefill = get(r, "einsum_mixed_attention_QKP_cycles");
+    EXPECT_EQ(prefill && std::holds_alternative<int64_t>(*prefill) && std::get<int64_t>(*prefill) > 0, continuous);
+    if (continuous) {
+      EXPECT_EQ(text(rows[i + half], "system"), text(r, "system"));
+      EXPECT_GT(latency, real(rows[i + half], "latency_s"));
+    }
   }
 }
 

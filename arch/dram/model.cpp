@@ -374,7 +374,7 @@ class Controller {
       banks_[b].rank = static_cast<int64_t>(b) / p.org.banks_per_rank(), banks_[b].group = static_cast<int64_t>(b) / p.org.banks;
     slots_.resize(static_cast<size_t>(p.controller.queue_size));
     for (auto slot = static_cast<int32_t>(p.controller.queue_size); slot-- > 0;) free_.push_back(slot);
-    groups_.resize(static_cast<size_t>(p.org.ranks * classes));
+    for (auto& v : waiting_) v.reserve(2 * banks_.size());
   }
 
   static constexpr size_t prefetch_ahead = 16;
@@ -420,9 +420,9 @@ class Controller {
   struct BankQueue {
     int32_t head = -1, tail = -1;  // its requests, oldest first, linked through Entry::next/prev
     std::array<Candidate, 3> candidates;
+    std::array<int32_t, 3> waiting_at{-1, -1, -1};  // each candidate's place in waiting_ (of its half), or -1
     int64_t busy_at = -1;  // its place in busy_
     int64_t rank = 0, group = 0;
-    uint32_t version = 0;  // of its candidates, as the groups saw them
     int64_t touched_at = -1;
   };
   // Queued requests for the bank's open row.
@@ -430,29 +430,22 @@ class Controller {
     int32_t reads = 0, writes = 0;
   };
   // A candidate's cycle is the largest of its rank's floor for its command (rank- and channel-wide terms, the
-  // same for every candidate of the class) and its own term (its bank's and bank group's). Candidates wait in
-  // groups by rank and class, keyed by their own term, so a floor that moves invalidates no key.
-  static constexpr int classes = 4;  // RD, WR, ACT, PRE
-  static int class_of(Command c) { return c == Command::rd ? 0 : c == Command::wr ? 1 : c == Command::act ? 2 : 3; }
+  // same for every candidate of the class) and its own term (its bank's and bank group's). A waiting candidate
+  // keeps where those three live, so weighing it is three loads and no branch: with at most one candidate per
+  // bank and class, a scan of them all costs less than keeping them ordered (both moves with every command).
   struct Waiting {
-    int64_t key;  // a lower bound of the candidate's own term: a command in its bank group may have raised it since
-    int64_t seq;
+    const int64_t* bank_term;
+    const int64_t* group_term;
+    const int64_t* floor;
+    uint64_t seq;
     int32_t bank;
-    uint32_t version;
-    uint8_t candidate;
+    int32_t candidate;
   };
-  // std::*_heap keep the largest on top: these put the smallest key, then the oldest, there.
-  struct ByKey {
-    bool operator()(const Waiting& a, const Waiting& b) const { return a.key != b.key ? a.key > b.key : a.seq > b.seq; }
-  };
-  struct BySeq {
-    bool operator()(const Waiting& a, const Waiting& b) const { return a.seq > b.seq; }
-  };
-  // `pending`: own term above the floor when last looked at; `ready`: at or below it, so they all wait for the
-  // floor and FR-FCFS takes the oldest.
-  struct Group {
-    std::vector<Waiting> pending, ready;
-  };
+  __extension__ typedef unsigned __int128 Key;  // (cycle, seq): FR-FCFS's order within a half
+  static Key key(int64_t cycle, uint64_t seq) { return static_cast<Key>(static_cast<uint64_t>(cycle)) << 64 | seq; }
+  static Key cycle_key(const Waiting& w) {
+    return key(std::max(*w.floor, std::max(*w.bank_term, *w.group_term)), w.seq);
+  }
 
   void admit(const BankAddress& at, bool write, int64_t t) {
     const int32_t slot = free_.back();
@@ -581,126 +574,93 @@ class Controller {
     }
   }
 
-  // The candidate's own term: its cycle under a floor of 0.
-  int64_t own(const Waiting& w) const {
-    const BankQueue& b = banks_[static_cast<size_t>(w.bank)];
-    return dev_.earliest(b.candidates[w.candidate].cmd, w.bank, b.group, DeviceTiming::RankFloor{});
-  }
-  bool stale(const Waiting& w) const { return w.version != banks_[static_cast<size_t>(w.bank)].version; }
-
-  // The group's first candidate under floor f, and its cycle: the oldest whose own term f meets (ready at f),
-  // else the one whose own term comes first (the oldest of those on a tie). Keys are lower bounds, so a
-  // candidate is rechecked before it is believed; entries of rebuilt banks are dropped.
-  const Waiting* first(Group& g, int64_t f, int64_t& cycle) {
-    while (!g.pending.empty() && g.pending.front().key <= f) {
-      std::pop_heap(g.pending.begin(), g.pending.end(), ByKey{});
-      if (!stale(g.pending.back())) g.ready.push_back(g.pending.back()), std::push_heap(g.ready.begin(), g.ready.end(), BySeq{});
-      else --waiting_;
-      g.pending.pop_back();
-    }
-    while (!g.ready.empty()) {
-      const Waiting& w = g.ready.front();
-      const int64_t o = stale(w) ? -1 : own(w);
-      if (o >= 0 && o <= f) {
-        cycle = f;
-        return &w;
-      }
-      std::pop_heap(g.ready.begin(), g.ready.end(), BySeq{});
-      if (o > f) g.pending.push_back(g.ready.back()), g.pending.back().key = o, std::push_heap(g.pending.begin(), g.pending.end(), ByKey{});
-      else --waiting_;
-      g.ready.pop_back();
-    }
-    while (!g.pending.empty()) {
-      const Waiting& w = g.pending.front();
-      const int64_t o = stale(w) ? -1 : own(w);
-      if (o == w.key) {
-        cycle = o;
-        return &w;
-      }
-      std::pop_heap(g.pending.begin(), g.pending.end(), ByKey{});
-      if (o >= 0) g.pending.back().key = o, std::push_heap(g.pending.begin(), g.pending.end(), ByKey{});
-      else g.pending.pop_back(), --waiting_;
-    }
-    return nullptr;
-  }
-
   // The least (cycle, row command, age) over the candidates of one half: column commands (RD, WR) or row
   // commands (ACT, PRE).
   struct Best {
-    int64_t cycle = DeviceTiming::never;
-    bool row = true;
-    int64_t seq = INT64_MAX;
+    Key key = none;  // (cycle, seq)
     Candidate choice;
     int64_t bank = -1;
-    bool operator<(const Best& o) const { return std::tie(cycle, row, seq) < std::tie(o.cycle, o.row, o.seq); }
+    int64_t cycle() const { return static_cast<int64_t>(key >> 64); }
   };
-  int64_t floor_of(int64_t rank, int k) const {
-    const DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(rank)];
-    return k == 0 ? f.rd : k == 1 ? f.wr : k == 2 ? f.act : f.pre;
+  static constexpr Key none = static_cast<Key>(static_cast<uint64_t>(DeviceTiming::never)) << 64;  // nothing at `never` wins
+
+  Best first_of_half(int half) const {
+    const std::vector<Waiting>& v = waiting_[static_cast<size_t>(half)];
+    Key best = none;
+    size_t at = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const Key k = cycle_key(v[i]);
+      at = k < best ? i : at;
+      best = k < best ? k : best;
+    }
+    Best b;
+    if (best == none) return b;
+    b.key = best;
+    b.bank = v[at].bank;
+    b.choice = banks_[static_cast<size_t>(b.bank)].candidates[static_cast<size_t>(v[at].candidate)];
+    return b;
   }
-  // A group's first cycle is at least its floor: a group whose floor comes after the best so far cannot win.
-  Best first_of_half(int half) {
-    Best best;
-    for (int k = 2 * half; k < 2 * half + 2; ++k)
-      for (int32_t r = 0; r < p_.org.ranks; ++r) {
-        Group& g = groups_[static_cast<size_t>(r * classes + k)];
-        if (g.pending.empty() && g.ready.empty()) continue;
-        const int64_t floor = floor_of(r, k);
-        if (floor > best.cycle) continue;
-        int64_t cycle = 0;
-        const Waiting* w = first(g, floor, cycle);
-        if (w && (cycle < best.cycle || (cycle == best.cycle && w->seq < best.seq)))
-          best.cycle = cycle, best.seq = w->seq, best.bank = w->bank, best.choice = banks_[static_cast<size_t>(w->bank)].candidates[w->candidate];
-      }
-    best.row = half == 1;
-    return best;
+
+  // Candidates 0 and 1 (RD, WR) are column commands, 2 (ACT or PRE) a row command.
+  static int half_of(int candidate) { return candidate < 2 ? 0 : 1; }
+  void unwait(BankQueue& b) {
+    for (int i = 0; i < 3; ++i) {
+      const int32_t at = b.waiting_at[static_cast<size_t>(i)];
+      if (at < 0) continue;
+      std::vector<Waiting>& v = waiting_[static_cast<size_t>(half_of(i))];
+      const Waiting& last = v.back();
+      banks_[static_cast<size_t>(last.bank)].waiting_at[static_cast<size_t>(last.candidate)] = at;
+      v[static_cast<size_t>(at)] = last;
+      v.pop_back();
+      b.waiting_at[static_cast<size_t>(i)] = -1;
+    }
+  }
+  int64_t* floor_term(int64_t rank, Command c) {
+    DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(rank)];
+    return c == Command::rd ? &f.rd : c == Command::wr ? &f.wr : c == Command::act ? &f.act : &f.pre;
   }
 
   // The first cycle any candidate may issue, and which FR-FCFS picks then: the better of the halves' firsts. A
-  // touched bank's candidates are rebuilt and its old entries go stale. A half is looked at anew after a
-  // command on its bus (its floors moved) or when its first's bank was touched; otherwise its first stands and
-  // only the touched banks' new candidates can beat it. (Time moves only up to the first cycle found, so a
-  // first found earlier keeps its cycle.)
+  // touched bank's candidates are rebuilt. A half is looked at anew after a command on its bus (its floors
+  // moved) or when its first's bank was touched; otherwise its first stands and only the touched banks' new
+  // candidates can beat it. (Time moves only up to the first cycle found, so a first found earlier keeps its
+  // cycle.)
   void plan(int64_t t) {
     for (int32_t r = 0; r < p_.org.ranks; ++r) floors_[static_cast<size_t>(r)] = dev_.floor(r, t);
-    if (all_changed_ || waiting_ > 4 * slots_.size()) {  // mostly stale: start afresh
-      for (Group& g : groups_) g.pending.clear(), g.ready.clear();
-      waiting_ = 0;
+    if (all_changed_) {
       touched_.clear();
       for (const int64_t bank : busy_) touched_.push_back(bank);
-      for (BankQueue& b : banks_) ++b.version;  // everything waiting is stale
       stale_[0] = stale_[1] = true;
     }
     for (int half = 0; half < 2; ++half)
       if (best_[half].bank >= 0 && banks_[static_cast<size_t>(best_[half].bank)].touched_at == plans_) stale_[half] = true;
     for (const int64_t bank : touched_) {
       BankQueue& b = banks_[static_cast<size_t>(bank)];
-      ++b.version;
+      unwait(b);
       if (b.head < 0 || refresh_due_[static_cast<size_t>(b.rank)] <= t || pb_refreshing_[static_cast<size_t>(bank)]) continue;
       candidates(b, bank);
-      for (uint8_t i = 0; i < 3; ++i) {
-        const Candidate& c = b.candidates[i];
+      for (int i = 0; i < 3; ++i) {
+        const Candidate& c = b.candidates[static_cast<size_t>(i)];
         if (c.slot < 0) continue;
-        const int k = class_of(c.cmd);
-        Group& g = groups_[static_cast<size_t>(b.rank * classes + k)];
-        g.pending.push_back(Waiting{0, slots_[static_cast<size_t>(c.slot)].seq, static_cast<int32_t>(bank), b.version, i});
-        const Waiting& w = g.pending.back();
-        g.pending.back().key = own(w);
-        const int half = k / 2;
+        const int half = half_of(i);
+        std::vector<Waiting>& v = waiting_[static_cast<size_t>(half)];
+        const auto terms = dev_.terms(c.cmd, bank, b.group);
+        b.waiting_at[static_cast<size_t>(i)] = static_cast<int32_t>(v.size());
+        v.push_back(Waiting{terms[0], terms[1], floor_term(b.rank, c.cmd), static_cast<uint64_t>(slots_[static_cast<size_t>(c.slot)].seq),
+                            static_cast<int32_t>(bank), i});
         if (!stale_[half]) {
           Best& best = best_[half];
-          const int64_t cycle = std::max(floor_of(b.rank, k), w.key);
-          if (cycle < best.cycle || (cycle == best.cycle && w.seq < best.seq)) best.cycle = cycle, best.seq = w.seq, best.bank = bank, best.choice = c;
+          const Key k = cycle_key(v.back());
+          if (k < best.key) best.key = k, best.bank = bank, best.choice = c;
         }
-        std::push_heap(g.pending.begin(), g.pending.end(), ByKey{});
-        ++waiting_;
       }
     }
     touched_.clear();
     for (int half = 0; half < 2; ++half)
       if (stale_[half]) best_[half] = first_of_half(half), stale_[half] = false;
-    const Best& best = best_[1] < best_[0] ? best_[1] : best_[0];
-    first_ready_ = best.cycle;
+    // At equal cycles a column command goes first.
+    const Best& best = best_[1].cycle() < best_[0].cycle() ? best_[1] : best_[0];
+    first_ready_ = best.cycle();
     choice_ = best.choice;
     dirty_ = false;
     all_changed_ = false;
@@ -793,8 +753,7 @@ class Controller {
   bool all_changed_ = true;     // every bank's candidates may have changed
   std::vector<int64_t> touched_;  // banks changed since the last plan
   int64_t plans_ = 0;
-  std::vector<Group> groups_;  // by rank and class
-  size_t waiting_ = 0;         // entries in the groups, stale ones included
+  std::array<std::vector<Waiting>, 2> waiting_;  // the candidates of each half, unordered
   std::array<Best, 2> best_;        // the first column command and the first row command
   std::array<bool, 2> stale_{true, true};
   int64_t first_ready_ = DeviceTiming::never;

@@ -84,6 +84,19 @@ class DeviceTiming {
       default: return b.open_row < 0 ? never : std::max({f.wr, b.next_wr, g.next_wr});
     }
   }
+  // Where the bank's and its bank group's terms for ACT, PRE, RD or WR live (PRE has no group term: both point
+  // at the bank's), so a scheduler can re-read a waiting command's own term without the switch above. Valid for
+  // the device's lifetime; the open-row check is the caller's.
+  std::array<const int64_t*, 2> terms(Command cmd, int64_t bank, int64_t group) const {
+    const Bank& b = banks_[static_cast<size_t>(bank)];
+    const Group& g = groups_[static_cast<size_t>(group)];
+    switch (cmd) {
+      case Command::act: return {&b.next_act, &g.next_act};
+      case Command::pre: return {&b.next_pre, &b.next_pre};
+      case Command::rd: return {&b.next_rd, &g.next_rd};
+      default: return {&b.next_wr, &g.next_wr};
+    }
+  }
   bool can_issue(Command cmd, const BankAddress& at, int64_t now) const { return earliest(cmd, at, now) == now; }
   // Throws InternalError unless can_issue. RD and WR open no row: they read the bank's open one.
   void issue(Command cmd, const BankAddress& at, int64_t now);

@@ -212,6 +212,47 @@ DesignPoint load_point(const ModelArgs& args) {
   return load_design_point(args.mapping, o, sets.arch, args.arch, args.workload);
 }
 
+// "80.3 us": seconds with a prefix, 3 significant digits.
+std::string seconds_text(double s) {
+  if (s >= 1 || s == 0) return fmt::format("{:.3g} s", s);
+  if (s >= 1e-3) return fmt::format("{:.3g} ms", s * 1e3);
+  if (s >= 1e-6) return fmt::format("{:.3g} us", s * 1e6);
+  return fmt::format("{:.3g} ns", s * 1e9);
+}
+
+// Where each `place: auto` group ran and why. A group moves the same bytes and does the same ops on every
+// candidate (its tiles come from the mapping), so its one Op/B meets each candidate's ridge: below it, the
+// candidate is memory-bound. The least roofline time wins; a tie goes to the group's own units.
+std::string placement_text(const Stats& s) {
+  if (s.placements.empty()) return "";
+  std::vector<std::vector<std::string>> rows{{"group", "Op/B", "ran on: ridge Op/B, roofline time", "other candidates"}};
+  std::string why;
+  for (const auto& [group, pl] : s.placements) {
+    const auto chosen = pl.options.find(pl.place);
+    if (chosen == pl.options.end()) continue;
+    const auto cell = [](const std::string& place, const PlaceRoofline& o) {
+      return fmt::format("{}: {:.3g}, {}", place, o.ridge_op_per_byte, seconds_text(o.roofline_s));
+    };
+    rows.push_back({group, fmt::format("{:.3g}", pl.op_per_byte), cell(pl.place, chosen->second)});
+    std::string against, bounds;
+    bool tie = false;
+    for (const auto& [place, o] : pl.options) {
+      if (place != pl.place) {
+        rows.back().push_back(cell(place, o));
+        against += fmt::format(", {} {}", place, seconds_text(o.roofline_s));
+        tie = tie || o.roofline_s == chosen->second.roofline_s;
+      }
+    }
+    for (const auto& [place, o] : pl.options)  // the chosen first
+      if (place == pl.place) bounds = fmt::format("{}-bound on {} (ridge {:.3g})", pl.op_per_byte < o.ridge_op_per_byte ? "memory" : "compute", place, o.ridge_op_per_byte) + bounds;
+      else bounds += fmt::format(", {}-bound on {} ({:.3g})", pl.op_per_byte < o.ridge_op_per_byte ? "memory" : "compute", place, o.ridge_op_per_byte);
+    why += against.empty() ? fmt::format("  {} on {}: its only candidate; Op/B {:.3g}: {}\n", group, pl.place, pl.op_per_byte, bounds)
+                           : fmt::format("  {} on {}: least roofline time, {}{} ({}); Op/B {:.3g}: {}\n", group, pl.place, seconds_text(chosen->second.roofline_s),
+                                         tie ? ", a tie won by its own units" : "", against.substr(2), pl.op_per_byte, bounds);
+  }
+  return "\nplacement of the `place: auto` groups: the least roofline time, max(ops / peak, bytes / bandwidth), wins\n" + table(rows) + why;
+}
+
 int print_stats(const DesignPoint& p, const Stats& s, bool json) {
   if (json) {
     Json j = to_json(s);
@@ -250,7 +291,7 @@ int print_stats(const DesignPoint& p, const Stats& s, bool json) {
     if (it == s.einsums.end()) continue;
     rows.push_back({e.name, it->second.unit, grouped(it->second.cycles), fmt::format("{:.1f}%", 100 * it->second.utilization), ops_text(it->second.ops)});
   }
-  std::cout << out << table(rows);
+  std::cout << out << table(rows) << placement_text(s);
   return 0;
 }
 

@@ -54,6 +54,14 @@ Row flatten(const Stats& s) {
     add("einsum_" + name + "_utilization", e.utilization);
     for (const auto& [kind, n] : e.ops) add("einsum_" + name + "_ops_" + kind, n);
   }
+  for (const auto& [group, pl] : s.placements) {
+    add("place_" + group, pl.place);
+    add("place_" + group + "_op_per_byte", pl.op_per_byte);
+    for (const auto& [place, o] : pl.options) {
+      add("place_" + group + "_" + place + "_ridge_op_per_byte", o.ridge_op_per_byte);
+      add("place_" + group + "_" + place + "_roofline_s", o.roofline_s);
+    }
+  }
   return r;
 }
 

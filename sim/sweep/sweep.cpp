@@ -338,6 +338,7 @@ Stats add_parts(const std::vector<std::pair<std::string, Stats>>& parts) {
   if (parts.size() == 1) return parts[0].second;
   Stats s = parts[0].second;
   s.einsums.clear();
+  s.placements.clear();
   s.cycles = 0;
   s.latency_s = s.energy_pJ = 0;
   s.roofline_compute_cycles = s.roofline_memory_cycles = 0;
@@ -373,6 +374,7 @@ Stats add_parts(const std::vector<std::pair<std::string, Stats>>& parts) {
     for (const auto& [w, causes] : p.stall_cycles)
       for (const auto& [c, v] : causes) s.stall_cycles[w][c] += v;
     for (const auto& [e, es] : p.einsums) s.einsums[name + "." + e] = es;
+    for (const auto& [g, pl] : p.placements) s.placements[name + "." + g] = pl;
     if (p.gap_vs_analytical) analytical_cycles += static_cast<double>(p.cycles) / (1 + *p.gap_vs_analytical);
     if (p.buffer_conflict_cycles) s.buffer_conflict_cycles = s.buffer_conflict_cycles.value_or(0) + *p.buffer_conflict_cycles;
     if (p.cycles > most) {

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sqlite3.h>
 
+#include "sim/analytical.hpp"
 #include "sim/sweep/results.hpp"
 #include "sim/sweep/sweep.hpp"
 #include "tests/unit/test_util.hpp"
@@ -143,6 +144,61 @@ TEST(Sweep, DuplexStudyRunsEveryPointWithItsPerTokenColumns) {
       EXPECT_GT(latency, real(rows[i + half], "latency_s"));
     }
   }
+}
+
+TEST(Sweep, PlacementColumnsSayWhereEachAutoGroupRanAndWhy) {
+  // Named like every column (tensor+cuda -> tensor_cuda), in the Stats' (sorted) order.
+  Stats s;
+  s.placements["moe.other-experts"] = PlacementStats{"pim", 16, {{"pim", {8, 2e-6}}, {"tensor+cuda", {295, 5e-6}}}};
+  Row place;
+  for (const auto& c : flatten(s))
+    if (c.first.rfind("place_", 0) == 0) place.push_back(c);
+  EXPECT_EQ(place, (Row{{"place_moe_other_experts", std::string("pim")},
+                        {"place_moe_other_experts_op_per_byte", 16.0},
+                        {"place_moe_other_experts_pim_ridge_op_per_byte", 8.0},
+                        {"place_moe_other_experts_pim_roofline_s", 2e-6},
+                        {"place_moe_other_experts_tensor_cuda_ridge_op_per_byte", 295.0},
+                        {"place_moe_other_experts_tensor_cuda_roofline_s", 5e-6}}));
+
+  // A sweep of two parts keeps every part's groups, named part.group; the same columns whatever -j.
+  const SweepSpec spec = load_sweep("tests/data/sweep/pim-placement.yaml");
+  const std::string dir = fresh_dir("placement"), one = fresh_dir("placement-j1");
+  ASSERT_EQ(run(spec, dir).failed, 0);
+  run(spec, one, 1);
+  EXPECT_EQ(csv_without_wall_time(dir), csv_without_wall_time(one));
+  ResultsDb db((fs::path(dir) / "results.sqlite").string());
+  const std::vector<Row> rows = db.all();
+  ASSERT_EQ(rows.size(), 3u * 2 * 2);  // system x batch x L
+  auto get = [](const Row& r, const std::string& c) -> const Cell& {
+    for (const auto& [name, v] : r)
+      if (name == c) return v;
+    throw std::runtime_error("no column " + c);
+  };
+  for (const Row& r : rows) {
+    const std::string system = std::get<std::string>(get(r, "system"));
+    const bool logic_32 = system == "logic_pim" && std::get<std::string>(get(r, "batch")) == "32";
+    // Decode attention (Op/B 4) runs on either PIM.
+    EXPECT_EQ(std::get<std::string>(get(r, "place_attention_attention")), system == "xpu" ? "cuda" : "pim") << system;
+    // Logic-PIM has 4x the xPU's bandwidth at a ridge of 8, so it wins below Op/B 32: the projections of 32
+    // tokens (Op/B 30) and the experts of 8 tokens each (Op/B 8), not those of 128 (about 100 and 32).
+    EXPECT_EQ(std::get<std::string>(get(r, "place_attention_q_projection")), logic_32 ? "pim" : "tensor") << system;
+    EXPECT_EQ(std::get<std::string>(get(r, "place_moe_other_experts")), logic_32 ? "pim" : "tensor+cuda") << system;
+    // The xPU alone has no PIM candidate: its columns are empty there.
+    EXPECT_EQ(std::holds_alternative<std::monostate>(get(r, "place_moe_other_experts_pim_roofline_s")), system == "xpu") << system;
+  }
+
+  // The columns hold the Stats of the point evaluated on its own: Logic-PIM, batch 32, L 4,096.
+  const Row& r = rows[2 * 4 + 1];
+  ASSERT_EQ(std::get<std::string>(get(r, "system")), "logic_pim");
+  ASSERT_EQ(std::get<std::string>(get(r, "L")), "4096");
+  const DesignPoint p = test::point("configs/mappings/llm/decode-attention.yaml", {{"B", "32"}, {"L", "4096"}},
+                                    {"configs/workloads/models/mixtral-8x7b.yaml"}, {}, "configs/arch/xpu-h100-logic-pim.yaml");
+  const PlacementStats& attention = evaluate_analytical(p.cascade, p.arch, p.program).placements.at("attention");
+  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_op_per_byte")), attention.op_per_byte);
+  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_pim_ridge_op_per_byte")), attention.options.at("pim").ridge_op_per_byte);
+  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_pim_roofline_s")), attention.options.at("pim").roofline_s);
+  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_cuda_roofline_s")), attention.options.at("cuda").roofline_s);
+  EXPECT_LT(attention.options.at("pim").roofline_s, attention.options.at("cuda").roofline_s);
 }
 
 TEST(Sweep, ResultsDoNotDependOnParallelism) {

@@ -7,6 +7,7 @@ import base64
 import html
 import io
 import json
+import re
 import sqlite3
 import sys
 
@@ -47,6 +48,12 @@ def table(df, floatfmt="{:.4g}"):
                 cells.append(html.escape(str(v)))
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def span(values):
+    """One value when all are equal, else "min–max" (3 significant digits)."""
+    lo, hi = f"{values.min():.3g}", f"{values.max():.3g}"
+    return lo if lo == hi else f"{lo}–{hi}"
 
 
 class Report:
@@ -192,6 +199,10 @@ class Report:
             notes = notes[[c for c in ["topic", "einsim", "paper", "why"] if c in notes] + [c for c in notes if c not in ("topic", "einsim", "paper", "why")]]
             sections.append(("Where einsim's model differs from the paper's, and why", table(notes).replace("<table>", '<table id="notes">'), []))
 
+        placement = self.placement()
+        if placement:
+            sections.append(("Placement", placement, []))
+
         # Utilization, traffic, energy.
         util_cols = self.columns("utilization_")
         imgs = []
@@ -219,6 +230,96 @@ class Report:
                              + table(gap).replace("<table>", '<table id="gap">'),
                              [self.lines(lambda d: d["gap_vs_analytical"] * 100, "gap %", "cycle vs analytical", fidelity="cycle")]))
         return TEMPLATE.render(meta=self.meta, version=self.version, sections=[(t, b, [i for i in imgs if i]) for t, b, imgs in sections])
+
+    def placement(self):
+        """Where each `place: auto` group ran (place_<group>) and why: its Op/B against each candidate's ridge."""
+        d = self.ok[self.ok.fidelity == ("analytical" if "analytical" in set(self.ok.fidelity) else self.ok.fidelity.iloc[0])] if not self.ok.empty else self.ok
+        suffixes = ("_op_per_byte", "_ridge_op_per_byte", "_roofline_s")
+        groups = sorted(c[len("place_"):] for c in self.columns("place_") if not c.endswith(suffixes))
+        if d.empty or not groups:
+            return None
+        by = [self.series] if self.series else []
+        series_values = [v for v in self.values[self.series] if v in set(d[self.series])] if self.series else []
+
+        def owner(column):  # the longest group name that prefixes a candidate's column
+            return max((g for g in groups if column.startswith(f"place_{g}_")), key=len, default=None)
+
+        # Column names sanitize a place's name ("tensor+cuda" -> tensor_cuda): show the name as the results have it.
+        sanitized = {}
+        for g in groups:
+            for p in d[f"place_{g}"].dropna().unique():
+                sanitized[re.sub(r"[^A-Za-z0-9_]", "_", p)] = p
+        candidates = {g: [] for g in groups}
+        for c in self.columns("place_", "_ridge_op_per_byte"):
+            g = owner(c)
+            if g:
+                candidates[g].append(c[len(f"place_{g}_"):-len("_ridge_op_per_byte")])
+
+        # Points per (group, where it ran), one column per series value.
+        rows = []
+        for g in groups:
+            dg = d[d[f"place_{g}"].notna()]
+            for place in sorted(dg[f"place_{g}"].unique()):
+                row = {"group": g, "ran on": place}
+                here = dg[dg[f"place_{g}"] == place]
+                for v in series_values:
+                    row[v] = int((here[self.series] == v).sum())
+                if not by:
+                    row["points"] = len(here)
+                rows.append(row)
+        counts = pd.DataFrame(rows)
+
+        # Per group (and series value): its Op/B range, and per candidate its ridge, how often it won, how often
+        # the group was memory-bound there (Op/B below the ridge), and its roofline time range.
+        rows = []
+        for g in groups:
+            dg = d[d[f"place_{g}"].notna()]
+            for v, dv in (dg.groupby(self.series, sort=False) if by else [(None, dg)]):
+                opb = dv[f"place_{g}_op_per_byte"]
+                for cand in candidates[g]:
+                    ridge = dv[f"place_{g}_{cand}_ridge_op_per_byte"]
+                    present = ridge.notna()
+                    if not present.any():
+                        continue
+                    t = dv[f"place_{g}_{cand}_roofline_s"][present]
+                    row = {"group": g}
+                    if by:
+                        row[self.series] = v
+                    row.update({"points": int(present.sum()), "Op/B min": opb[present].min(), "Op/B max": opb[present].max(),
+                                "candidate": sanitized.get(cand, cand), "ridge Op/B": span(ridge[present]),
+                                "memory-bound at (points)": int((opb[present] < ridge[present]).sum()),
+                                "ran there (points)": int((dv[f"place_{g}"][present] == sanitized.get(cand, cand)).sum()),
+                                "roofline s min": t.min(), "roofline s max": t.max()})
+                    rows.append(row)
+        why = pd.DataFrame(rows)
+        if by:
+            order = {v: k for k, v in enumerate(series_values)}
+            why = why.sort_values(["group", self.series], key=lambda c: c.map(order) if c.name == self.series else c, kind="stable")
+
+        # Each Einsum's unit: counts per series value, one cell per value ("pim 12, tensor 4").
+        units = []
+        for c in self.columns("einsum_", "_unit"):
+            row = {"einsum": c[len("einsum_"):-len("_unit")]}
+            for v, dv in (d.groupby(self.series, sort=False) if by else [("points", d)]):
+                n = dv[c].dropna().value_counts()
+                row[v] = ", ".join(f"{u} {k}" for u, k in sorted(n.items()))
+            units.append(row)
+        units = pd.DataFrame(units)
+        if by and not units.empty:
+            units = units[["einsum"] + [v for v in series_values if v in units.columns]]
+
+        body = ("<p>A group with <code>place: auto</code> runs on the candidate (its own units, or a PIM beside the backing "
+                "memory) whose roofline time, max(ops / peak, bytes / bandwidth), is least; a tie goes to its own units. "
+                "A group does the same ops and moves the same bytes on every candidate, so its one Op/B meets each "
+                "candidate's ridge (peak / bandwidth): below it, the candidate is memory-bound and its bandwidth decides. "
+                f"Counts are points ({d.fidelity.iloc[0]} results"
+                + (f", by <code>{self.series}</code>" if by else "") + "). Groups of a sweep's parts are named part_group.</p>")
+        body += "<h3>Where each group ran</h3>" + table(counts).replace("<table>", '<table id="placement">')
+        body += ("<h3>Why: Op/B against each candidate's ridge</h3>"
+                 + table(why, "{:.3g}").replace("<table>", '<table id="placement-why">'))
+        if not units.empty:
+            body += "<h3>Each Einsum's unit</h3>" + table(units).replace("<table>", '<table id="einsum-units">')
+        return body
 
     def energy_breakdown(self):
         d = self.ok[self.ok.fidelity == "analytical"]
@@ -303,7 +404,7 @@ table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; vertical-align: top; }
 #published td:nth-child(10), #notes td { text-align: left; max-width: 420px; }
 th { background: #f0f0f0; }
-#summary { display: block; max-height: 400px; overflow: auto; }
+#summary, #placement-why, #einsum-units { display: block; max-height: 400px; overflow: auto; }
 img { max-width: 100%; margin: 0.3em; }
 code { background: #f4f4f4; }
 </style></head><body>

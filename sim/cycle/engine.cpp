@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <utility>
 
 #define SC_INCLUDE_DYNAMIC_PROCESSES  // sc_spawn, for one thread per DMA engine
 #include <systemc>
@@ -384,6 +385,7 @@ struct Controller : sc_module {
     std::map<int, JobPtr> writer;                      // tensor -> the job whose result holds it now
     std::map<std::string, std::deque<std::vector<JobPtr>>> readers;  // tensor -> readers of its latest loads
     std::vector<JobPtr> all;
+    std::vector<JobPtr> computing, computed;  // the last two tiles' computations (groups without pipelining)
     std::vector<int64_t> index(g.loops.size(), 0);
     const int passes = std::max<int>(1, static_cast<int>(g.pass_loops.size()));
 
@@ -425,7 +427,7 @@ struct Controller : sc_module {
       for (int k = 0; k < passes; ++k) {
         const auto range = g.pass_loops.empty() ? std::pair<int, int>{g.outer_loops, g.outer_loops} : g.pass_loops[static_cast<size_t>(k)];
         walk(range.first, range.second, [&] {
-          std::vector<JobPtr> step;
+          std::vector<JobPtr> step, step_computes;
           for (size_t o = 0; o < g.ops.size(); ++o) {
             const TileOp& op = g.ops[o];
             if (op.pass != k) continue;
@@ -435,6 +437,13 @@ struct Controller : sc_module {
             auto job = std::make_shared<Job>();
             job->op = &op;
             if (op.kind == TileOp::Kind::compute) {
+              // Without pipelining the units take turns: this tile computes once the last one has. Meanwhile
+              // its loads fill the other half of double-buffered tiles, and the walk runs one tile ahead.
+              if (!g.pipeline) {
+                for (const JobPtr& j : computed) wait_done(*j);
+                computed.clear();
+                job->deps = computing;
+              }
               job->label = c.einsums[static_cast<size_t>(op.einsum)].name;
               for (const Access& a : c.einsums[static_cast<size_t>(op.einsum)].reads) {
                 if (auto it = writer.find(a.tensor); it != writer.end()) job->deps.push_back(it->second);
@@ -443,6 +452,7 @@ struct Controller : sc_module {
               }
               writer[c.einsums[static_cast<size_t>(op.einsum)].out.tensor] = job;
               units.at(op.unit)->queue.write(job);
+              step_computes.push_back(job);
             } else if (op.kind == TileOp::Kind::load) {
               job->label = "load " + op.tensor;
               // The buffer holds one tile of the tensor (two when double-buffered): a new load waits until
@@ -462,9 +472,10 @@ struct Controller : sc_module {
             step.push_back(job);
             all.push_back(job);
           }
-          // Without pipelining the units take turns: the next tile starts when this one is done.
-          if (!g.pipeline)
+          // Single-buffered, a tile's loads wait for the last tile's readers anyway; wait for its stores too.
+          if (!g.pipeline && !g.double_buffer)
             for (const JobPtr& j : step) wait_done(*j);
+          if (!step_computes.empty()) computed = std::exchange(computing, step_computes);
           // Jobs already done are no longer needed for bookkeeping.
           if (all.size() > 4096) {
             std::erase_if(all, [](const JobPtr& j) { return j->done(); });

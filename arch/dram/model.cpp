@@ -374,8 +374,22 @@ class Controller {
       banks_[b].rank = static_cast<int64_t>(b) / p.org.banks_per_rank(), banks_[b].group = static_cast<int64_t>(b) / p.org.banks;
     slots_.resize(static_cast<size_t>(p.controller.queue_size));
     for (auto slot = static_cast<int32_t>(p.controller.queue_size); slot-- > 0;) free_.push_back(slot);
-    for (auto& v : waiting_) v.reserve(2 * banks_.size());
+    static constexpr Command by_class[classes] = {Command::rd, Command::wr, Command::act, Command::pre};
+    terms_.resize(classes * banks_.size());
+    for (int k = 0; k < classes; ++k)
+      for (size_t b = 0; b < banks_.size(); ++b) terms_[k * banks_.size() + b] = dev_.terms(by_class[k], static_cast<int64_t>(b), banks_[b].group);
+    for (int half = 0; half < 2; ++half) {
+      Half& h = halves_[static_cast<size_t>(half)];
+      const size_t positions = (half == 0 ? 2 : 1) * banks_.size();
+      h.taken.assign((positions + 63) / 64, 0);
+      h.seq.resize(positions);
+      h.floor.resize(positions);
+      h.bank_term.resize(positions);
+      h.group_term.resize(positions);
+    }
   }
+  Controller(const Controller&) = delete;  // the halves point into it
+  Controller& operator=(const Controller&) = delete;
 
   static constexpr size_t prefetch_ahead = 16;
 
@@ -420,7 +434,6 @@ class Controller {
   struct BankQueue {
     int32_t head = -1, tail = -1;  // its requests, oldest first, linked through Entry::next/prev
     std::array<Candidate, 3> candidates;
-    std::array<int32_t, 3> waiting_at{-1, -1, -1};  // each candidate's place in waiting_ (of its half), or -1
     int64_t busy_at = -1;  // its place in busy_
     int64_t rank = 0, group = 0;
     int64_t touched_at = -1;
@@ -430,22 +443,21 @@ class Controller {
     int32_t reads = 0, writes = 0;
   };
   // A candidate's cycle is the largest of its rank's floor for its command (rank- and channel-wide terms, the
-  // same for every candidate of the class) and its own term (its bank's and bank group's). A waiting candidate
-  // keeps where those three live, so weighing it is three loads and no branch: with at most one candidate per
-  // bank and class, a scan of them all costs less than keeping them ordered (both moves with every command).
-  struct Waiting {
-    const int64_t* bank_term;
-    const int64_t* group_term;
-    const int64_t* floor;
-    uint64_t seq;
-    int32_t bank;
-    int32_t candidate;
+  // same for every candidate of the class) and its own term (its bank's and bank group's). Candidates wait in
+  // groups by rank and class, oldest first, and keep where their own terms live: the oldest whose own term the
+  // floor meets is the group's first, and in most groups it is among the first few looked at.
+  static constexpr int classes = 4;  // RD, WR, ACT, PRE
+  static int class_of(Command c) { return c == Command::rd ? 0 : c == Command::wr ? 1 : c == Command::act ? 2 : 3; }
+  // Each half's candidates by position: a column candidate (RD, WR) at 2 * bank + 0 or 1, a row candidate (ACT
+  // or PRE) at its bank; a bit marks each position taken. A candidate keeps where its rank's floor and its own
+  // terms live, so weighing one is a few loads and no branch, and a half is weighed in one pass over its bits.
+  struct Half {
+    std::vector<uint64_t> taken;
+    std::vector<uint64_t> seq;
+    std::vector<const int64_t*> floor, bank_term, group_term;
   };
   __extension__ typedef unsigned __int128 Key;  // (cycle, seq): FR-FCFS's order within a half
   static Key key(int64_t cycle, uint64_t seq) { return static_cast<Key>(static_cast<uint64_t>(cycle)) << 64 | seq; }
-  static Key cycle_key(const Waiting& w) {
-    return key(std::max(*w.floor, std::max(*w.bank_term, *w.group_term)), w.seq);
-  }
 
   void admit(const BankAddress& at, bool write, int64_t t) {
     const int32_t slot = free_.back();
@@ -584,40 +596,48 @@ class Controller {
   };
   static constexpr Key none = static_cast<Key>(static_cast<uint64_t>(DeviceTiming::never)) << 64;  // nothing at `never` wins
 
+  // The least (cycle, seq) of a half; the order of the pass does not matter, ages being distinct.
   Best first_of_half(int half) const {
-    const std::vector<Waiting>& v = waiting_[static_cast<size_t>(half)];
+    const Half& h = halves_[static_cast<size_t>(half)];
     Key best = none;
     size_t at = 0;
-    for (size_t i = 0; i < v.size(); ++i) {
-      const Key k = cycle_key(v[i]);
-      at = k < best ? i : at;
-      best = k < best ? k : best;
-    }
+    for (size_t w = 0; w < h.taken.size(); ++w)
+      for (uint64_t m = h.taken[w]; m; m &= m - 1) {
+        const size_t i = 64 * w + static_cast<size_t>(std::countr_zero(m));
+        const Key k = key(std::max(*h.floor[i], std::max(*h.bank_term[i], *h.group_term[i])), h.seq[i]);
+        at = k < best ? i : at;
+        best = k < best ? k : best;
+      }
     Best b;
     if (best == none) return b;
     b.key = best;
-    b.bank = v[at].bank;
-    b.choice = banks_[static_cast<size_t>(b.bank)].candidates[static_cast<size_t>(v[at].candidate)];
+    b.bank = half == 0 ? static_cast<int64_t>(at / 2) : static_cast<int64_t>(at);
+    b.choice = banks_[static_cast<size_t>(b.bank)].candidates[half == 0 ? at % 2 : 2];
     return b;
   }
 
   // Candidates 0 and 1 (RD, WR) are column commands, 2 (ACT or PRE) a row command.
   static int half_of(int candidate) { return candidate < 2 ? 0 : 1; }
-  void unwait(BankQueue& b) {
-    for (int i = 0; i < 3; ++i) {
-      const int32_t at = b.waiting_at[static_cast<size_t>(i)];
-      if (at < 0) continue;
-      std::vector<Waiting>& v = waiting_[static_cast<size_t>(half_of(i))];
-      const Waiting& last = v.back();
-      banks_[static_cast<size_t>(last.bank)].waiting_at[static_cast<size_t>(last.candidate)] = at;
-      v[static_cast<size_t>(at)] = last;
-      v.pop_back();
-      b.waiting_at[static_cast<size_t>(i)] = -1;
-    }
+  static size_t position(int64_t bank, int candidate) { return candidate < 2 ? static_cast<size_t>(2 * bank + candidate) : static_cast<size_t>(bank); }
+  void unwait(int64_t bank) {
+    const auto column = static_cast<size_t>(2 * bank), row = static_cast<size_t>(bank);
+    halves_[0].taken[column / 64] &= ~(uint64_t{3} << column % 64);
+    halves_[1].taken[row / 64] &= ~(uint64_t{1} << row % 64);
   }
-  int64_t* floor_term(int64_t rank, Command c) {
-    DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(rank)];
-    return c == Command::rd ? &f.rd : c == Command::wr ? &f.wr : c == Command::act ? &f.act : &f.pre;
+  // Puts candidate i among its half's; returns its position.
+  size_t wait(const BankQueue& b, int64_t bank, int i, uint64_t seq) {
+    const Command c = b.candidates[static_cast<size_t>(i)].cmd;
+    const int cls = class_of(c);
+    Half& h = halves_[static_cast<size_t>(half_of(i))];
+    const size_t at = position(bank, i);
+    h.taken[at / 64] |= uint64_t{1} << at % 64;
+    h.seq[at] = seq;
+    DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(b.rank)];
+    h.floor[at] = cls == 0 ? &f.rd : cls == 1 ? &f.wr : cls == 2 ? &f.act : &f.pre;
+    const auto& terms = terms_[static_cast<size_t>(cls) * banks_.size() + static_cast<size_t>(bank)];
+    h.bank_term[at] = terms[0];
+    h.group_term[at] = terms[1];
+    return at;
   }
 
   // The first cycle any candidate may issue, and which FR-FCFS picks then: the better of the halves' firsts. A
@@ -636,21 +656,19 @@ class Controller {
       if (best_[half].bank >= 0 && banks_[static_cast<size_t>(best_[half].bank)].touched_at == plans_) stale_[half] = true;
     for (const int64_t bank : touched_) {
       BankQueue& b = banks_[static_cast<size_t>(bank)];
-      unwait(b);
+      unwait(bank);
       if (b.head < 0 || refresh_due_[static_cast<size_t>(b.rank)] <= t || pb_refreshing_[static_cast<size_t>(bank)]) continue;
       candidates(b, bank);
       for (int i = 0; i < 3; ++i) {
         const Candidate& c = b.candidates[static_cast<size_t>(i)];
         if (c.slot < 0) continue;
+        const auto seq = static_cast<uint64_t>(slots_[static_cast<size_t>(c.slot)].seq);
         const int half = half_of(i);
-        std::vector<Waiting>& v = waiting_[static_cast<size_t>(half)];
-        const auto terms = dev_.terms(c.cmd, bank, b.group);
-        b.waiting_at[static_cast<size_t>(i)] = static_cast<int32_t>(v.size());
-        v.push_back(Waiting{terms[0], terms[1], floor_term(b.rank, c.cmd), static_cast<uint64_t>(slots_[static_cast<size_t>(c.slot)].seq),
-                            static_cast<int32_t>(bank), i});
+        const size_t at = wait(b, bank, i, seq);
         if (!stale_[half]) {
           Best& best = best_[half];
-          const Key k = cycle_key(v.back());
+          const Half& h = halves_[static_cast<size_t>(half)];
+          const Key k = key(std::max(*h.floor[at], std::max(*h.bank_term[at], *h.group_term[at])), seq);
           if (k < best.key) best.key = k, best.bank = bank, best.choice = c;
         }
       }
@@ -753,7 +771,8 @@ class Controller {
   bool all_changed_ = true;     // every bank's candidates may have changed
   std::vector<int64_t> touched_;  // banks changed since the last plan
   int64_t plans_ = 0;
-  std::array<std::vector<Waiting>, 2> waiting_;  // the candidates of each half, unordered
+  std::array<Half, 2> halves_;  // column and row candidates
+  std::vector<std::array<const int64_t*, 2>> terms_;  // by class and bank
   std::array<Best, 2> best_;        // the first column command and the first row command
   std::array<bool, 2> stale_{true, true};
   int64_t first_ready_ = DeviceTiming::never;

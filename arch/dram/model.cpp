@@ -147,63 +147,68 @@ void DeviceTiming::issue(Command cmd, const BankAddress& at, int64_t now) {
 }
 
 void DeviceTiming::commit(Command cmd, const BankAddress& at, int64_t now) {
-  if (is_broadcast(cmd)) return issue_broadcast(cmd, at, now);
+  switch (cmd) {
+    case Command::act: return commit<Command::act>(at, now);
+    case Command::pre: return commit<Command::pre>(at, now);
+    case Command::rd: return commit<Command::rd>(at, now);
+    case Command::wr: return commit<Command::wr>(at, now);
+    case Command::ref: return commit<Command::ref>(at, now);
+    case Command::refpb: return commit<Command::refpb>(at, now);
+    default: return issue_broadcast(cmd, at, now);
+  }
+}
+
+template <Command C>
+void DeviceTiming::commit(const BankAddress& at, int64_t now) {
+  static_assert(!is_broadcast(C));
   Bank& b = banks_[bank_index(at)];
   Group& g = groups_[at.rank * org_.bank_groups + at.bank_group];
   Rank& r = ranks_[at.rank];
   auto later = [](int64_t& x, int64_t v) { x = std::max(x, v); };
-  bus_free_[bus_of(cmd)] = now + 1;
-  switch (cmd) {
-    case Command::act:
-      b.open_row = at.row;
-      ++r.open_banks;
-      later(b.next_act, now + t_.nRC);
-      later(b.next_rd, now + t_.nRCDRD);
-      later(b.next_wr, now + t_.nRCDWR);
-      later(b.next_pre, now + t_.nRAS);
-      later(g.next_act, now + t_.nRRDL);
-      later(r.next_act, now + t_.nRRDS);
-      later(r.next_refpb, now + t_.nRRDS);
-      r.faw[r.faw_next] = now;
-      r.faw_next = (r.faw_next + 1) % 4;
-      r.faw_count = std::min(r.faw_count + 1, 4);
-      if (r.faw_count == 4) r.faw_at = r.faw[r.faw_next] + t_.nFAW;
-      break;
-    case Command::pre:
-      b.open_row = -1;
-      --r.open_banks;
-      later(b.next_act, now + t_.nRP);
-      break;
-    case Command::rd:
-      later(b.next_pre, now + t_.nRTP);
-      later(g.next_rd, now + t_.nCCDL);
-      later(next_rd_, now + t_.nCCDS);
-      later(next_wr_, now + t_.nCL + t_.nBL + t_.nRTW - t_.nCWL);
-      break;
-    case Command::wr:
-      later(b.next_pre, now + t_.nCWL + t_.nBL + t_.nWR);
-      later(g.next_wr, now + t_.nCCDL);
-      later(g.next_rd, now + t_.nCWL + t_.nBL + t_.nWTRL);
-      later(r.next_rd, now + t_.nCWL + t_.nBL + t_.nWTRS);
-      later(next_wr_, now + t_.nCCDS);
-      // Only reads of other ranks see this; the rank's own are held by nWTRS, which is longer.
-      later(next_rd_, now + t_.nCWL + t_.nBL + t_.nRTRS - t_.nCL);
-      break;
-    case Command::refpb:
-      later(b.next_act, now + t_.nRFCpb);
-      later(r.next_act, now + t_.nPBR2ACT);
-      later(r.next_refpb, now + t_.nPBR2PBR);
-      break;
-    case Command::ref: {
-      later(r.next_act, now + t_.nRFC);
-      later(r.next_refpb, now + t_.nRFC);
-      const int64_t first = static_cast<int64_t>(at.rank) * org_.banks_per_rank();
-      for (int64_t i = first; i < first + org_.banks_per_rank(); ++i) later(banks_[i].next_act, now + t_.nRFC);
-      break;
-    }
-    default: throw InternalError("broadcast command in the per-bank issue");
+  bus_free_[bus_of(C)] = now + 1;
+  if constexpr (C == Command::act) {
+    b.open_row = at.row;
+    ++r.open_banks;
+    later(b.next_act, now + t_.nRC);
+    later(b.next_rd, now + t_.nRCDRD);
+    later(b.next_wr, now + t_.nRCDWR);
+    later(b.next_pre, now + t_.nRAS);
+    later(g.next_act, now + t_.nRRDL);
+    later(r.next_act, now + t_.nRRDS);
+    later(r.next_refpb, now + t_.nRRDS);
+    r.faw[r.faw_next] = now;
+    r.faw_next = (r.faw_next + 1) % 4;
+    r.faw_count = std::min(r.faw_count + 1, 4);
+    if (r.faw_count == 4) r.faw_at = r.faw[r.faw_next] + t_.nFAW;
+  } else if constexpr (C == Command::pre) {
+    b.open_row = -1;
+    --r.open_banks;
+    later(b.next_act, now + t_.nRP);
+  } else if constexpr (C == Command::rd) {
+    later(b.next_pre, now + t_.nRTP);
+    later(g.next_rd, now + t_.nCCDL);
+    later(next_rd_, now + t_.nCCDS);
+    later(next_wr_, now + t_.nCL + t_.nBL + t_.nRTW - t_.nCWL);
+  } else if constexpr (C == Command::wr) {
+    later(b.next_pre, now + t_.nCWL + t_.nBL + t_.nWR);
+    later(g.next_wr, now + t_.nCCDL);
+    later(g.next_rd, now + t_.nCWL + t_.nBL + t_.nWTRL);
+    later(r.next_rd, now + t_.nCWL + t_.nBL + t_.nWTRS);
+    later(next_wr_, now + t_.nCCDS);
+    // Only reads of other ranks see this; the rank's own are held by nWTRS, which is longer.
+    later(next_rd_, now + t_.nCWL + t_.nBL + t_.nRTRS - t_.nCL);
+  } else if constexpr (C == Command::refpb) {
+    later(b.next_act, now + t_.nRFCpb);
+    later(r.next_act, now + t_.nPBR2ACT);
+    later(r.next_refpb, now + t_.nPBR2PBR);
+  } else {
+    static_assert(C == Command::ref);
+    later(r.next_act, now + t_.nRFC);
+    later(r.next_refpb, now + t_.nRFC);
+    const int64_t first = static_cast<int64_t>(at.rank) * org_.banks_per_rank();
+    for (int64_t i = first; i < first + org_.banks_per_rank(); ++i) later(banks_[i].next_act, now + t_.nRFC);
   }
-  if (cmd == Command::rd || cmd == Command::wr) {
+  if constexpr (C == Command::rd || C == Command::wr) {
     last_column_rank_ = at.rank;
     rank_switch_at_ = now + t_.nBL + t_.nRTRS;
   }
@@ -367,6 +372,7 @@ class Controller {
     pb_due_.assign(static_cast<size_t>(p.org.ranks), per_bank_ ? pb_interval_ : DeviceTiming::never);
     pb_next_.assign(static_cast<size_t>(p.org.ranks), 0);
     pb_refreshing_.assign(static_cast<size_t>(p.org.banks_per_controller()), 0);
+    refresh_moved();
     floors_.resize(static_cast<size_t>(p.org.ranks));
     refreshing_.assign(static_cast<size_t>(p.org.ranks), false);
     banks_.resize(static_cast<size_t>(p.org.banks_per_controller()));
@@ -378,6 +384,10 @@ class Controller {
     terms_.resize(classes * banks_.size());
     for (int k = 0; k < classes; ++k)
       for (size_t b = 0; b < banks_.size(); ++b) terms_[k * banks_.size() + b] = dev_.terms(by_class[k], static_cast<int64_t>(b), banks_[b].group);
+    for (int32_t r = 0; r < p.org.ranks; ++r) {
+      DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(r)];
+      for (const int64_t* term : {&f.rd, &f.wr, &f.act, &f.pre}) floor_terms_.push_back(term);
+    }
     for (int half = 0; half < 2; ++half) {
       Half& h = halves_[static_cast<size_t>(half)];
       const size_t positions = (half == 0 ? 2 : 1) * banks_.size();
@@ -482,6 +492,29 @@ class Controller {
   // Issues one command at cycle t if one is ready and returns true; otherwise lowers `next` to the first cycle
   // at which one may be.
   bool step(int64_t t, int64_t& next) {
+    if (refresh_next_ > t) {  // what the loops below do while no refresh is due
+      next = std::min(next, refresh_next_);
+    } else if (refresh(t, next)) {
+      return true;
+    }
+    // FR-FCFS: the oldest ready column command; failing that, the oldest ready ACT or PRE. The plan holds until
+    // a command issues, a request arrives or a rank starts refreshing.
+    if (dirty_) plan(t);
+    if (first_ready_ > t) {
+      next = std::min(next, first_ready_);
+      return false;
+    }
+    return issue(t);
+  }
+
+  // The first of refresh_due_ and pb_due_.
+  void refresh_moved() {
+    refresh_next_ = DeviceTiming::never;
+    for (size_t r = 0; r < refresh_due_.size(); ++r) refresh_next_ = std::min({refresh_next_, refresh_due_[r], pb_due_[r]});
+  }
+
+  // Refresh's part of step().
+  bool refresh(int64_t t, int64_t& next) {
     // A rank past its refresh deadline takes no new work: its banks close, then it refreshes.
     for (int32_t rank = 0; rank < p_.org.ranks; ++rank) {
       const int64_t due = refresh_due_[static_cast<size_t>(rank)];
@@ -507,6 +540,7 @@ class Controller {
         log(Command::ref, at, t);
         changed_all();
         refresh_due_[static_cast<size_t>(rank)] += p_.timing.nREFI;
+        refresh_moved();
         refreshing_[static_cast<size_t>(rank)] = false;
         result_.refresh_cycles += p_.timing.nRFC;
         return true;
@@ -537,25 +571,24 @@ class Controller {
         pb_refreshing_[static_cast<size_t>(bank)] = 0;
         changed(bank);
         pb_due_[static_cast<size_t>(rank)] += pb_interval_;
+        refresh_moved();
         pb_next_[static_cast<size_t>(rank)] = (in_rank + 1) % p_.org.banks_per_rank();
         result_.refresh_bank_cycles += p_.timing.nRFCpb;
         return true;
       }
       next = std::min(next, e);
     }
-    // FR-FCFS: the oldest ready column command; failing that, the oldest ready ACT or PRE. The plan holds until
-    // a command issues, a request arrives or a rank starts refreshing.
-    if (dirty_) plan(t);
-    if (first_ready_ > t) {
-      next = std::min(next, first_ready_);
-      return false;
-    }
+    return false;
+  }
+
+  // Issues the plan's choice at t, its cycle.
+  bool issue(int64_t t) {
     const int32_t slot = choice_.slot;
     Entry& q = slots_[static_cast<size_t>(slot)];
     if (choice_.cmd == Command::rd || choice_.cmd == Command::wr) return serve(slot, choice_.cmd, t);
     if (choice_.cmd == Command::pre) return precharge(q.at, t, &q);
     changed(q.bank);
-    dev_.commit(Command::act, q.at, t);
+    dev_.commit<Command::act>(q.at, t);
     log(Command::act, q.at, t);
     q.activated = true;
     Hits& hits = hits_[q.bank];
@@ -605,8 +638,9 @@ class Controller {
       for (uint64_t m = h.taken[w]; m; m &= m - 1) {
         const size_t i = 64 * w + static_cast<size_t>(std::countr_zero(m));
         const Key k = key(std::max(*h.floor[i], std::max(*h.bank_term[i], *h.group_term[i])), h.seq[i]);
-        at = k < best ? i : at;
-        best = k < best ? k : best;
+        const bool less = k < best;
+        at = less ? i : at;
+        best = less ? k : best;
       }
     Best b;
     if (best == none) return b;
@@ -626,14 +660,13 @@ class Controller {
   }
   // Puts candidate i among its half's; returns its position.
   size_t wait(const BankQueue& b, int64_t bank, int i, uint64_t seq) {
-    const Command c = b.candidates[static_cast<size_t>(i)].cmd;
-    const int cls = class_of(c);
+    static constexpr int8_t class_by_command[] = {2, 3, 0, 1};  // act, pre, rd, wr
+    const int cls = class_by_command[static_cast<size_t>(b.candidates[static_cast<size_t>(i)].cmd)];
     Half& h = halves_[static_cast<size_t>(half_of(i))];
     const size_t at = position(bank, i);
     h.taken[at / 64] |= uint64_t{1} << at % 64;
     h.seq[at] = seq;
-    DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(b.rank)];
-    h.floor[at] = cls == 0 ? &f.rd : cls == 1 ? &f.wr : cls == 2 ? &f.act : &f.pre;
+    h.floor[at] = floor_terms_[static_cast<size_t>(b.rank * classes + cls)];
     const auto& terms = terms_[static_cast<size_t>(cls) * banks_.size() + static_cast<size_t>(bank)];
     h.bank_term[at] = terms[0];
     h.group_term[at] = terms[1];
@@ -646,14 +679,21 @@ class Controller {
   // candidates can beat it. (Time moves only up to the first cycle found, so a first found earlier keeps its
   // cycle.)
   void plan(int64_t t) {
-    for (int32_t r = 0; r < p_.org.ranks; ++r) floors_[static_cast<size_t>(r)] = dev_.floor(r, t);
     if (all_changed_) {
       touched_.clear();
       for (const int64_t bank : busy_) touched_.push_back(bank);
       stale_[0] = stale_[1] = true;
     }
-    for (int half = 0; half < 2; ++half)
-      if (best_[half].bank >= 0 && banks_[static_cast<size_t>(best_[half].bank)].touched_at == plans_) stale_[half] = true;
+    for (int half = 0; half < 2; ++half) {
+      const int64_t bank = best_[half].bank;
+      stale_[half] = stale_[half] | (bank >= 0 && banks_[static_cast<size_t>(std::max<int64_t>(bank, 0))].touched_at == plans_);
+    }
+    // Only a stale half's floors are worked out anew. The other's have changed by no command since they were
+    // (that would have made it stale): at t they are the larger of t and their value then.
+    for (int32_t r = 0; r < p_.org.ranks; ++r) {
+      if (stale_[0]) dev_.column_floor(r, t, floors_[static_cast<size_t>(r)]);
+      if (stale_[1]) dev_.row_floor(r, t, floors_[static_cast<size_t>(r)]);
+    }
     for (const int64_t bank : touched_) {
       BankQueue& b = banks_[static_cast<size_t>(bank)];
       unwait(bank);
@@ -668,7 +708,7 @@ class Controller {
         if (!stale_[half]) {
           Best& best = best_[half];
           const Half& h = halves_[static_cast<size_t>(half)];
-          const Key k = key(std::max(*h.floor[at], std::max(*h.bank_term[at], *h.group_term[at])), seq);
+          const Key k = key(std::max({t, *h.floor[at], *h.bank_term[at], *h.group_term[at]}), seq);
           if (k < best.key) best.key = k, best.bank = bank, best.choice = c;
         }
       }
@@ -700,7 +740,7 @@ class Controller {
 
   bool precharge(const BankAddress& at, int64_t t, Entry* for_whom) {
     changed(dev_.bank_index(at));
-    dev_.commit(Command::pre, at, t);
+    dev_.commit<Command::pre>(at, t);
     log(Command::pre, at, t);
     hits_[dev_.bank_index(at)] = {};
     if (for_whom) for_whom->conflicted = true;
@@ -710,7 +750,8 @@ class Controller {
   bool serve(int32_t slot, Command c, int64_t t) {
     const Entry& q = slots_[static_cast<size_t>(slot)];
     changed(q.bank);
-    dev_.commit(c, q.at, t);
+    if (c == Command::rd) dev_.commit<Command::rd>(q.at, t);
+    else dev_.commit<Command::wr>(q.at, t);
     log(c, q.at, t);
     const int64_t start = t + (c == Command::rd ? p_.timing.nCL : p_.timing.nCWL), done = start + p_.timing.nBL;
     if (start < data_bus_free_) throw InternalError(fmt::format("DRAM controller {}: data bus driven twice at cycle {}", id_, start));
@@ -772,10 +813,12 @@ class Controller {
   std::vector<int64_t> touched_;  // banks changed since the last plan
   int64_t plans_ = 0;
   std::array<Half, 2> halves_;  // column and row candidates
+  std::vector<const int64_t*> floor_terms_;  // by rank and class: where its floor lives
   std::vector<std::array<const int64_t*, 2>> terms_;  // by class and bank
   std::array<Best, 2> best_;        // the first column command and the first row command
   std::array<bool, 2> stale_{true, true};
   int64_t first_ready_ = DeviceTiming::never;
+  int64_t refresh_next_ = 0;  // the first refresh deadline
   Candidate choice_;
 };
 

@@ -23,7 +23,7 @@ enum class Command : uint8_t { act, pre, rd, wr, ref, act_ab, mac_ab, pre_ab, ma
 inline constexpr int command_count = 10;
 inline constexpr int controller_command_count = 5;  // act, pre, rd, wr, ref: what einsim dram reports by default
 std::string_view command_name(Command c);
-inline bool is_broadcast(Command c) { return c >= Command::act_ab && c <= Command::mac_sb; }
+constexpr bool is_broadcast(Command c) { return c >= Command::act_ab && c <= Command::mac_sb; }
 
 // A location within one controller's devices.
 struct BankAddress {
@@ -62,15 +62,23 @@ class DeviceTiming {
     int64_t act = 0, pre = 0, rd = 0, wr = 0;
   };
   RankFloor floor(int32_t rank, int64_t now) const {
-    const Rank& r = ranks_[static_cast<size_t>(rank)];
     RankFloor f;
+    row_floor(rank, now, f);
+    column_floor(rank, now, f);
+    return f;
+  }
+  // Its ACT and PRE terms, or its RD and WR terms.
+  void row_floor(int32_t rank, int64_t now, RankFloor& f) const {
+    const Rank& r = ranks_[static_cast<size_t>(rank)];
     f.pre = std::max(now, bus_free_[0]);
     f.act = std::max({f.pre, r.next_act, r.faw_at});
+  }
+  void column_floor(int32_t rank, int64_t now, RankFloor& f) const {
+    const Rank& r = ranks_[static_cast<size_t>(rank)];
     const int64_t column = std::max(now, bus_free_[dual_bus_ ? 1 : 0]);
     const int64_t other_rank = rank != last_column_rank_ ? rank_switch_at_ : 0;  // 0 before any column command
     f.rd = std::max({column, next_rd_, r.next_rd, other_rank});
     f.wr = std::max({column, next_wr_, other_rank});
-    return f;
   }
   int64_t earliest(Command cmd, const BankAddress& at, const RankFloor& f) const;
   // The same by the indices below; `cmd` is not REF.
@@ -102,6 +110,9 @@ class DeviceTiming {
   void issue(Command cmd, const BankAddress& at, int64_t now);
   // issue() without the check, for a scheduler that has just found earliest(cmd, at, now) == now.
   void commit(Command cmd, const BankAddress& at, int64_t now);
+  // The same for a command known when compiling (not a broadcast one): no dispatch. Defined in model.cpp.
+  template <Command C>
+  void commit(const BankAddress& at, int64_t now);
   // An auto-precharge after a RD or WR (RDA/WRA): the bank closes at the first cycle a PRE may, without taking
   // a command-bus slot. Returns that cycle.
   int64_t auto_precharge(const BankAddress& at);

@@ -409,7 +409,7 @@ class Controller {
     size_t next_in = 0;
     int64_t t = 0;
     for (;;) {
-      while (next_in < n && requests[order[next_in]].arrival <= t && queued_ < capacity) {
+      while (queued_ < capacity && next_in < n && requests[order[next_in]].arrival <= t) {
         // This controller's requests are scattered over all of them: fetch ahead.
         if (next_in + prefetch_ahead < n) __builtin_prefetch(&requests[order[next_in + prefetch_ahead]]);
         const Request& r = requests[order[next_in++]];
@@ -417,7 +417,7 @@ class Controller {
       }
       if (queued_ == 0 && next_in == n) break;
       int64_t next = DeviceTiming::never;
-      if (next_in < n && queued_ < capacity) next = std::max(requests[order[next_in]].arrival, t + 1);
+      if (queued_ < capacity && next_in < n) next = std::max(requests[order[next_in]].arrival, t + 1);
       if (step(t, next)) continue;  // something issued: look again in the same cycle (the other bus may be free)
       if (next == DeviceTiming::never) throw InternalError(fmt::format("DRAM controller {} stuck at cycle {}", id_, t));
       t = next;
@@ -684,10 +684,6 @@ class Controller {
       for (const int64_t bank : busy_) touched_.push_back(bank);
       stale_[0] = stale_[1] = true;
     }
-    for (int half = 0; half < 2; ++half) {
-      const int64_t bank = best_[half].bank;
-      stale_[half] = stale_[half] | (bank >= 0 && banks_[static_cast<size_t>(std::max<int64_t>(bank, 0))].touched_at == plans_);
-    }
     // Only a stale half's floors are worked out anew. The other's have changed by no command since they were
     // (that would have made it stale): at t they are the larger of t and their value then.
     for (int32_t r = 0; r < p_.org.ranks; ++r) {
@@ -717,9 +713,9 @@ class Controller {
     for (int half = 0; half < 2; ++half)
       if (stale_[half]) best_[half] = first_of_half(half), stale_[half] = false;
     // At equal cycles a column command goes first.
-    const Best& best = best_[1].cycle() < best_[0].cycle() ? best_[1] : best_[0];
-    first_ready_ = best.cycle();
-    choice_ = best.choice;
+    const bool row = best_[1].cycle() < best_[0].cycle();
+    first_ready_ = row ? best_[1].cycle() : best_[0].cycle();
+    choice_ = best_[row].choice;
     dirty_ = false;
     all_changed_ = false;
     ++plans_;
@@ -732,6 +728,9 @@ class Controller {
   }
 
   void changed(int64_t bank) {
+    // A half whose first's bank is touched is looked at anew.
+    stale_[0] = stale_[0] | (bank == best_[0].bank);
+    stale_[1] = stale_[1] | (bank == best_[1].bank);
     BankQueue& b = banks_[static_cast<size_t>(bank)];
     if (b.touched_at != plans_) b.touched_at = plans_, touched_.push_back(bank);
     dirty_ = true;

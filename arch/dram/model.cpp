@@ -453,11 +453,8 @@ class Controller {
     int32_t reads = 0, writes = 0;
   };
   // A candidate's cycle is the largest of its rank's floor for its command (rank- and channel-wide terms, the
-  // same for every candidate of the class) and its own term (its bank's and bank group's). Candidates wait in
-  // groups by rank and class, oldest first, and keep where their own terms live: the oldest whose own term the
-  // floor meets is the group's first, and in most groups it is among the first few looked at.
+  // same for every candidate of the class) and its own term (its bank's and bank group's).
   static constexpr int classes = 4;  // RD, WR, ACT, PRE
-  static int class_of(Command c) { return c == Command::rd ? 0 : c == Command::wr ? 1 : c == Command::act ? 2 : 3; }
   // Each half's candidates by position: a column candidate (RD, WR) at 2 * bank + 0 or 1, a row candidate (ACT
   // or PRE) at its bank; a bit marks each position taken. A candidate keeps where its rank's floor and its own
   // terms live, so weighing one is a few loads and no branch, and a half is weighed in one pass over its bits.

@@ -366,6 +366,7 @@ class Controller {
   Controller(const DramPreset& p, int32_t id, RunResult& result, std::vector<int64_t>& latencies, std::vector<IssuedCommand>* log)
       : p_(p), id_(id), dev_(p.org, p.timing, p.controller.dual_command_bus), result_(result), latencies_(latencies), log_(log) {
     hits_.assign(static_cast<size_t>(p.org.banks_per_controller()), Hits{});
+    firsts_.assign(static_cast<size_t>(p.org.banks_per_controller()) + 1, 0);
     per_bank_ = p.controller.refresh && p.controller.refresh_mode == RefreshMode::per_bank;
     refresh_due_.assign(static_cast<size_t>(p.org.ranks), p.controller.refresh && !per_bank_ ? p.timing.nREFI : DeviceTiming::never);
     pb_interval_ = p.timing.nREFI / p.org.banks_per_rank();
@@ -388,7 +389,7 @@ class Controller {
       DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(r)];
       for (const int64_t* term : {&f.rd, &f.wr, &f.act, &f.pre}) floor_terms_.push_back(term);
     }
-    for (int half = 0; half < 2; ++half) {
+    for (int half = 0; half < 3; ++half) {
       Half& h = halves_[static_cast<size_t>(half)];
       const size_t positions = (half == 0 ? 2 : 1) * banks_.size();
       h.taken.assign((positions + 63) / 64, 0);
@@ -456,8 +457,10 @@ class Controller {
   // same for every candidate of the class) and its own term (its bank's and bank group's).
   static constexpr int classes = 4;  // RD, WR, ACT, PRE
   // Each half's candidates by position: a column candidate (RD, WR) at 2 * bank + 0 or 1, a row candidate (ACT
-  // or PRE) at its bank; a bit marks each position taken. A candidate keeps where its rank's floor and its own
-  // terms live, so weighing one is a few loads and no branch, and a half is weighed in one pass over its bits.
+  // or PRE) at its bank; a bit marks each position taken. Row candidates form two halves, ACTs and PREs: a PRE
+  // moves only the bus term of the ACTs and an ACT only that of the PREs, so the other's first often stands. A
+  // candidate keeps where its rank's floor and its own terms live, so weighing one is a few loads and no branch,
+  // and a half is weighed in one pass over its bits.
   struct Half {
     std::vector<uint64_t> taken;
     std::vector<uint64_t> seq;
@@ -481,7 +484,7 @@ class Controller {
   }
 
   void log(Command c, const BankAddress& at, int64_t t, bool automatic = false) {
-    if (!automatic) moved(c);
+    if (!automatic) moved(c, t);
     ++result_.commands[c];
     if (log_) log_->push_back(IssuedCommand{t, id_, c, at, automatic});
   }
@@ -642,24 +645,25 @@ class Controller {
     Best b;
     if (best == none) return b;
     b.key = best;
-    b.bank = half == 0 ? static_cast<int64_t>(at / 2) : static_cast<int64_t>(at);
+    b.bank = half == 0 ? static_cast<int64_t>(at / 2) : static_cast<int64_t>(at);  // a row half's positions are banks
     b.choice = banks_[static_cast<size_t>(b.bank)].candidates[half == 0 ? at % 2 : 2];
     return b;
   }
 
-  // Candidates 0 and 1 (RD, WR) are column commands, 2 (ACT or PRE) a row command.
-  static int half_of(int candidate) { return candidate < 2 ? 0 : 1; }
+  // Candidates 0 and 1 (RD, WR) are column commands (half 0), 2 an ACT (half 1) or a PRE (half 2).
+  static int half_of(const Candidate& c, int candidate) { return candidate < 2 ? 0 : c.cmd == Command::act ? 1 : 2; }
   static size_t position(int64_t bank, int candidate) { return candidate < 2 ? static_cast<size_t>(2 * bank + candidate) : static_cast<size_t>(bank); }
   void unwait(int64_t bank) {
     const auto column = static_cast<size_t>(2 * bank), row = static_cast<size_t>(bank);
     halves_[0].taken[column / 64] &= ~(uint64_t{3} << column % 64);
     halves_[1].taken[row / 64] &= ~(uint64_t{1} << row % 64);
+    halves_[2].taken[row / 64] &= ~(uint64_t{1} << row % 64);
   }
   // Puts candidate i among its half's; returns its position.
   size_t wait(const BankQueue& b, int64_t bank, int i, uint64_t seq) {
     static constexpr int8_t class_by_command[] = {2, 3, 0, 1};  // act, pre, rd, wr
     const int cls = class_by_command[static_cast<size_t>(b.candidates[static_cast<size_t>(i)].cmd)];
-    Half& h = halves_[static_cast<size_t>(half_of(i))];
+    Half& h = halves_[static_cast<size_t>(half_of(b.candidates[static_cast<size_t>(i)], i))];
     const size_t at = position(bank, i);
     h.taken[at / 64] |= uint64_t{1} << at % 64;
     h.seq[at] = seq;
@@ -679,13 +683,21 @@ class Controller {
     if (all_changed_) {
       touched_.clear();
       for (const int64_t bank : busy_) touched_.push_back(bank);
-      stale_[0] = stale_[1] = true;
+      stale_ = 7;
     }
-    // Only a stale half's floors are worked out anew. The other's have changed by no command since they were
-    // (that would have made it stale): at t they are the larger of t and their value then.
+    if (bus_moved_) {
+      // A half whose floors only rose to bus_at_ keeps its first if that is not below it: every other candidate's
+      // cycle was at least the first's, so none moved.
+      const int64_t b = bus_at_;
+      stale_ |= bus_moved_ & (unsigned{best_[0].cycle() < b} | unsigned{best_[1].cycle() < b} << 1 | unsigned{best_[2].cycle() < b} << 2);
+    }
+    const unsigned moved_floors = stale_ | bus_moved_;
+    bus_moved_ = 0;
+    // Only floors that may have moved are worked out anew. The others have changed by no command since they
+    // were: at t they are the larger of t and their value then.
     for (int32_t r = 0; r < p_.org.ranks; ++r) {
-      if (stale_[0]) dev_.column_floor(r, t, floors_[static_cast<size_t>(r)]);
-      if (stale_[1]) dev_.row_floor(r, t, floors_[static_cast<size_t>(r)]);
+      if (moved_floors & 1) dev_.column_floor(r, t, floors_[static_cast<size_t>(r)]);
+      if (moved_floors & 6) dev_.row_floor(r, t, floors_[static_cast<size_t>(r)]);
     }
     for (const int64_t bank : touched_) {
       BankQueue& b = banks_[static_cast<size_t>(bank)];
@@ -696,9 +708,9 @@ class Controller {
         const Candidate& c = b.candidates[static_cast<size_t>(i)];
         if (c.slot < 0) continue;
         const auto seq = static_cast<uint64_t>(slots_[static_cast<size_t>(c.slot)].seq);
-        const int half = half_of(i);
+        const int half = half_of(c, i);
         const size_t at = wait(b, bank, i, seq);
-        if (!stale_[half]) {
+        if (!(stale_ >> half & 1)) {
           Best& best = best_[half];
           const Half& h = halves_[static_cast<size_t>(half)];
           const Key k = key(std::max({t, *h.floor[at], *h.bank_term[at], *h.group_term[at]}), seq);
@@ -707,27 +719,35 @@ class Controller {
       }
     }
     touched_.clear();
-    for (int half = 0; half < 2; ++half)
-      if (stale_[half]) best_[half] = first_of_half(half), stale_[half] = false;
+    if (stale_ & 1) best_[0] = first_of_half(0);
+    if (stale_ & 2) best_[1] = first_of_half(1);
+    if (stale_ & 4) best_[2] = first_of_half(2);
+    stale_ = 0;
+    firsts_[static_cast<size_t>(firsts_at_[0] + 1)] = firsts_[static_cast<size_t>(firsts_at_[1] + 1)] = firsts_[static_cast<size_t>(firsts_at_[2] + 1)] = 0;
+    for (int half = 0; half < 3; ++half) firsts_at_[half] = best_[half].bank, firsts_[static_cast<size_t>(best_[half].bank + 1)] |= uint8_t(1 << half);
     // At equal cycles a column command goes first.
-    const bool row = best_[1].cycle() < best_[0].cycle();
-    first_ready_ = row ? best_[1].cycle() : best_[0].cycle();
-    choice_ = best_[row].choice;
+    const int row_half = best_[2].key < best_[1].key ? 2 : 1;
+    const bool row = best_[row_half].cycle() < best_[0].cycle();
+    first_ready_ = row ? best_[row_half].cycle() : best_[0].cycle();
+    choice_ = best_[row ? row_half : 0].choice;
     dirty_ = false;
     all_changed_ = false;
     ++plans_;
   }
 
-  // A command on a bus moves the floors of its half (of both on a single command bus).
-  void moved(Command c) {
-    stale_[c == Command::rd || c == Command::wr ? 0 : 1] = true;
-    if (!p_.controller.dual_command_bus) stale_[0] = stale_[1] = true;
+  // A command at t makes stale the halves whose floors or bank-group terms it moves beyond its bus: RD and WR
+  // the column half, ACT and REFpb the ACTs (the rank's ACT floor, the group's term), REF all. In the halves
+  // that share its bus only that bus term moves, to t + 1.
+  void moved(Command c, int64_t t) {
+    const bool column = c == Command::rd || c == Command::wr;
+    stale_ |= column ? 1u : c == Command::act || c == Command::refpb ? 2u : c == Command::ref ? 7u : 0u;
+    bus_moved_ |= !p_.controller.dual_command_bus ? 7u : column ? 0u : 6u;  // a column command's own half is stale
+    bus_at_ = t + 1;
   }
 
   void changed(int64_t bank) {
     // A half whose first's bank is touched is looked at anew.
-    stale_[0] = stale_[0] | (bank == best_[0].bank);
-    stale_[1] = stale_[1] | (bank == best_[1].bank);
+    stale_ |= firsts_[static_cast<size_t>(bank + 1)];
     BankQueue& b = banks_[static_cast<size_t>(bank)];
     if (b.touched_at != plans_) b.touched_at = plans_, touched_.push_back(bank);
     dirty_ = true;
@@ -808,11 +828,15 @@ class Controller {
   bool all_changed_ = true;     // every bank's candidates may have changed
   std::vector<int64_t> touched_;  // banks changed since the last plan
   int64_t plans_ = 0;
-  std::array<Half, 2> halves_;  // column and row candidates
+  std::array<Half, 3> halves_;  // column candidates, ACTs and PREs
   std::vector<const int64_t*> floor_terms_;  // by rank and class: where its floor lives
   std::vector<std::array<const int64_t*, 2>> terms_;  // by class and bank
-  std::array<Best, 2> best_;        // the first column command and the first row command
-  std::array<bool, 2> stale_{true, true};
+  std::array<Best, 3> best_;        // the first of each half
+  unsigned stale_ = 7;      // by half, a bit each: look at it anew
+  unsigned bus_moved_ = 0;  // by half: a command took its bus since the last plan
+  int64_t bus_at_ = 0;      // and it is free from here
+  std::vector<uint8_t> firsts_;  // by bank + 1: the halves whose first is there (changed() reads it)
+  std::array<int64_t, 3> firsts_at_{-1, -1, -1};
   int64_t first_ready_ = DeviceTiming::never;
   int64_t refresh_next_ = 0;  // the first refresh deadline
   Candidate choice_;

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "sim/transfers.hpp"
-
 namespace einsim {
 
 // Per group: each unit is busy for the sum of its compute ops; each memory path (the DRAM's interface, or a
@@ -14,7 +12,7 @@ namespace einsim {
 // longest group, or as the total that any unit or path the groups share must carry.
 // Energy is per action. Memory that the bank-level model times (a DRAM with `model: bank`, a bank or
 // bank-group PIM) is charged for the commands its transfers issue: activations, column accesses and refresh.
-Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program) {
+Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, BankTransfers* shared) {
   Stats s;
   s.fidelity = "analytical";
   s.status = program.status;
@@ -37,7 +35,8 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
       }
     }
 
-  BankTransfers transfers;
+  BankTransfers own;
+  BankTransfers& transfers = shared ? *shared : own;
   std::map<std::string, double> work;  // unit -> PE-cycles of work
   std::map<std::string, Traffic> external;  // DRAM -> bytes across its interface (not a PIM's path)
   std::map<std::string, double> path_total;  // path -> bytes over the whole program

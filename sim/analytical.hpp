@@ -3,10 +3,13 @@
 #include "arch/spec.hpp"
 #include "mappings/tile_program.hpp"
 #include "sim/stats.hpp"
+#include "sim/transfers.hpp"
 #include "workloads/cascade.hpp"
 
 namespace einsim {
 
-Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program);
+// `transfers` memoizes the bank-level model's runs of the program's transfers (energy from their commands); the
+// cycle engine passes its own, which times the same transfers.
+Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, BankTransfers* transfers = nullptr);
 
 }  // namespace einsim

@@ -16,7 +16,6 @@
 #include <systemc>
 
 #include "sim/analytical.hpp"
-#include "sim/transfers.hpp"
 
 namespace einsim {
 namespace {
@@ -529,7 +528,8 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   static bool simulated = false;  // SystemC elaborates once per process
   if (simulated) throw InternalError("simulate_cycles runs once per process (SystemC elaborates once)");
   simulated = true;
-  Stats s = evaluate_analytical(cascade, arch, program);  // actions (ops, traffic, energy) are the same
+  BankTransfers transfers;  // the bank model's runs of the transfers: energy (analytical) and timing (here)
+  Stats s = evaluate_analytical(cascade, arch, program, &transfers);  // actions (ops, traffic, energy) are the same
   const int64_t analytical_cycles = s.cycles;
   s.fidelity = "cycle";
   if (!s.status.ok) return s;
@@ -544,7 +544,6 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   const ComponentSpec& backing = *arch.find(program.backing);
   const auto& dram_spec = std::get<DramSpec>(backing.spec);
   Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, dram_spec.dma_engines, rec, buffer);
-  BankTransfers transfers;
   dram.transfers = &transfers;
   if (dram_spec.bank) dram.bank = &*dram_spec.bank, dram.engine_cycles_per_ps = arch.clock_hz * 1e-12;
   std::map<std::string, Dram*> paths{{program.backing, &dram}};

@@ -1,76 +1,273 @@
 #include "sim/stats.hpp"
 
+#include <algorithm>
+#include <concepts>
+#include <type_traits>
+
 namespace einsim {
 
-nlohmann::ordered_json to_json(const Stats& s) {
-  using Json = nlohmann::ordered_json;
-  Json j;
-  j["fidelity"] = s.fidelity;
-  j["status"] = Json{{"ok", s.status.ok}, {"reason", s.status.reason}};
-  j["cycles"] = s.cycles;
-  j["latency_s"] = s.latency_s;
-  j["energy_pJ"] = s.energy_pJ;
-  j["area_mm2"] = s.area_mm2;
-  j["bound"] = s.bound;
-  j["utilization"] = s.utilization;
-  j["busy_cycles"] = s.busy_cycles;
-  Json traffic = Json::object();
-  for (const auto& [level, t] : s.traffic_bytes) traffic[level] = Json{{"read", t.read}, {"write", t.write}};
-  j["traffic_bytes"] = traffic;
-  Json einsums = Json::object();
-  for (const auto& [name, e] : s.einsums)
-    einsums[name] = Json{{"unit", e.unit}, {"cycles", e.cycles}, {"utilization", e.utilization}, {"ops", e.ops}};
-  j["einsums"] = einsums;
-  Json placements = Json::object();
-  for (const auto& [group, pl] : s.placements) {
-    Json options = Json::object();
-    for (const auto& [name, o] : pl.options) options[name] = Json{{"ridge_op_per_byte", o.ridge_op_per_byte}, {"roofline_s", o.roofline_s}};
-    placements[group] = Json{{"place", pl.place}, {"op_per_byte", pl.op_per_byte}, {"options", options}};
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// How a field combines when its part runs n times in a row, and when parts run one after another.
+enum class Combine {
+  add,        // counts, cycles, energies: times n; parts add up
+  same,       // properties of the run (a fidelity, an Einsum's utilization, a placement): the first part's
+  max,        // area: one chip runs every part, so the largest
+  by_cycles,  // utilization over the whole run: the mean over parts weighted by their cycles
+  dominant,   // what bounds the run: the part with the most cycles names it ("part: memory")
+  per_part,   // Einsums and placements: each part keeps its own entries, named PART.KEY
+  gap,        // (cycle - analytical) / analytical: over the summed cycles of both fidelities
+  status,     // ok only when every part is (add_parts checks it first)
+};
+
+// One field of a record. `json` is its key (a second key nests it: roofline_cycles.compute); `column` starts its
+// result column's name ("" adds nothing to the name, nullptr means no column) and `tail` ends it, after the keys
+// of any maps in between: energy_by_action_pJ -> energy_<component>_<action>_pJ.
+struct Field {
+  const char* json;
+  const char* json_inner = nullptr;
+  const char* column = nullptr;
+  const char* tail = nullptr;
+  Combine combine = Combine::same;
+};
+
+// The field lists: the only place a record's fields are written out. Member order is JSON order.
+template <class V, class T, class... More>
+void fields(V&& v, T& r, More&... more) {
+  using R = std::remove_const_t<T>;
+  if constexpr (std::is_same_v<R, EvalStatus>) {
+    v(Field{"ok"}, r.ok, more.ok...);
+    v(Field{"reason"}, r.reason, more.reason...);
+  } else if constexpr (std::is_same_v<R, Traffic>) {
+    v(Field{"read", nullptr, "read", nullptr, Combine::add}, r.read, more.read...);
+    v(Field{"write", nullptr, "write", nullptr, Combine::add}, r.write, more.write...);
+  } else if constexpr (std::is_same_v<R, EinsumStats>) {
+    v(Field{"unit", nullptr, "unit"}, r.unit, more.unit...);
+    v(Field{"cycles", nullptr, "cycles", nullptr, Combine::add}, r.cycles, more.cycles...);
+    v(Field{"utilization", nullptr, "utilization"}, r.utilization, more.utilization...);
+    v(Field{"ops", nullptr, "ops", nullptr, Combine::add}, r.ops, more.ops...);
+  } else if constexpr (std::is_same_v<R, PlaceRoofline>) {
+    v(Field{"ridge_op_per_byte", nullptr, "ridge_op_per_byte"}, r.ridge_op_per_byte, more.ridge_op_per_byte...);
+    v(Field{"roofline_s", nullptr, "roofline_s"}, r.roofline_s, more.roofline_s...);
+  } else if constexpr (std::is_same_v<R, PlacementStats>) {
+    v(Field{"place", nullptr, ""}, r.place, more.place...);
+    v(Field{"op_per_byte", nullptr, "op_per_byte"}, r.op_per_byte, more.op_per_byte...);
+    v(Field{"options", nullptr, ""}, r.options, more.options...);
+  } else {
+    static_assert(std::is_same_v<R, Stats>);
+    v(Field{"fidelity"}, r.fidelity, more.fidelity...);
+    v(Field{"status", nullptr, nullptr, nullptr, Combine::status}, r.status, more.status...);
+    v(Field{"cycles", nullptr, "cycles", nullptr, Combine::add}, r.cycles, more.cycles...);
+    v(Field{"latency_s", nullptr, "latency_s", nullptr, Combine::add}, r.latency_s, more.latency_s...);
+    v(Field{"energy_pJ", nullptr, "energy_pJ", nullptr, Combine::add}, r.energy_pJ, more.energy_pJ...);
+    v(Field{"area_mm2", nullptr, "area_mm2", nullptr, Combine::max}, r.area_mm2, more.area_mm2...);
+    v(Field{"bound", nullptr, "bound", nullptr, Combine::dominant}, r.bound, more.bound...);
+    v(Field{"utilization", nullptr, "utilization", nullptr, Combine::by_cycles}, r.utilization, more.utilization...);
+    v(Field{"busy_cycles", nullptr, "busy_cycles", nullptr, Combine::add}, r.busy_cycles, more.busy_cycles...);
+    v(Field{"traffic_bytes", nullptr, "traffic", nullptr, Combine::add}, r.traffic_bytes, more.traffic_bytes...);
+    v(Field{"einsums", nullptr, "einsum", nullptr, Combine::per_part}, r.einsums, more.einsums...);
+    v(Field{"placements", nullptr, "place", nullptr, Combine::per_part}, r.placements, more.placements...);
+    v(Field{"energy_breakdown_pJ", nullptr, "energy", "pJ", Combine::add}, r.energy_breakdown_pJ, more.energy_breakdown_pJ...);
+    v(Field{"energy_by_action_pJ", nullptr, "energy", "pJ", Combine::add}, r.energy_by_action_pJ, more.energy_by_action_pJ...);
+    v(Field{"area_breakdown_mm2", nullptr, "area", "mm2", Combine::max}, r.area_breakdown_mm2, more.area_breakdown_mm2...);
+    v(Field{"roofline_cycles", "compute", "roofline_compute_cycles", nullptr, Combine::add}, r.roofline_compute_cycles, more.roofline_compute_cycles...);
+    v(Field{"roofline_cycles", "memory", "roofline_memory_cycles", nullptr, Combine::add}, r.roofline_memory_cycles, more.roofline_memory_cycles...);
+    v(Field{"stall_cycles", nullptr, "stall", nullptr, Combine::add}, r.stall_cycles, more.stall_cycles...);
+    v(Field{"gap_vs_analytical", nullptr, "gap_vs_analytical", nullptr, Combine::gap}, r.gap_vs_analytical, more.gap_vs_analytical...);
+    v(Field{"buffer_conflict_cycles", nullptr, "buffer_conflict_cycles", nullptr, Combine::add}, r.buffer_conflict_cycles, more.buffer_conflict_cycles...);
   }
-  j["placements"] = placements;
-  j["energy_breakdown_pJ"] = s.energy_breakdown_pJ;
-  j["energy_by_action_pJ"] = s.energy_by_action_pJ;
-  j["area_breakdown_mm2"] = s.area_breakdown_mm2;
-  j["roofline_cycles"] = Json{{"compute", s.roofline_compute_cycles}, {"memory", s.roofline_memory_cycles}};
-  j["stall_cycles"] = s.stall_cycles;
-  j["gap_vs_analytical"] = s.gap_vs_analytical ? Json(*s.gap_vs_analytical) : Json(nullptr);
-  j["buffer_conflict_cycles"] = s.buffer_conflict_cycles ? Json(*s.buffer_conflict_cycles) : Json(nullptr);
-  return j;
 }
 
-Stats stats_from_json(const nlohmann::ordered_json& j) {
+template <class T>
+concept Record = std::is_same_v<T, Stats> || std::is_same_v<T, EvalStatus> || std::is_same_v<T, Traffic> ||
+                 std::is_same_v<T, EinsumStats> || std::is_same_v<T, PlaceRoofline> || std::is_same_v<T, PlacementStats>;
+template <class T>
+struct is_map : std::false_type {};
+template <class V>
+struct is_map<std::map<std::string, V>> : std::true_type {};
+template <class T>
+struct is_optional : std::false_type {};
+template <class V>
+struct is_optional<std::optional<V>> : std::true_type {};
+
+// ---- JSON, both ways ----
+
+template <class T>
+Json json_of(const T& v) {
+  if constexpr (Record<T>) {
+    Json j = Json::object();
+    fields([&](const Field& f, const auto& member) { (f.json_inner ? j[f.json][f.json_inner] : j[f.json]) = json_of(member); }, v);
+    return j;
+  } else if constexpr (is_map<T>::value) {
+    Json j = Json::object();
+    for (const auto& [key, value] : v) j[key] = json_of(value);
+    return j;
+  } else if constexpr (is_optional<T>::value) {
+    return v ? json_of(*v) : Json(nullptr);
+  } else {
+    return Json(v);
+  }
+}
+
+template <class T>
+void read_json(const Json& j, T& v) {
+  if constexpr (Record<T>) {
+    fields([&](const Field& f, auto& member) { read_json(f.json_inner ? j.at(f.json).at(f.json_inner) : j.at(f.json), member); }, v);
+  } else if constexpr (is_map<T>::value) {
+    for (const auto& [key, value] : j.items()) read_json(value, v[key]);
+  } else if constexpr (is_optional<T>::value) {
+    if (j.is_null()) v.reset();
+    else read_json(j, v.emplace());
+  } else {
+    v = j.get<T>();
+  }
+}
+
+// ---- result columns ----
+
+std::string column_name(std::string s) {
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  return s;
+}
+
+// `name` so far: the field's column and the keys of the maps above `v`.
+template <class T>
+void columns(const T& v, const std::string& name, const char* tail, Row& out) {
+  auto join = [](const std::string& a, const std::string& b) { return a.empty() ? b : b.empty() ? a : a + "_" + b; };
+  if constexpr (Record<T>) {
+    fields([&](const Field& f, const auto& member) {
+      if (f.column) columns(member, join(name, f.column), f.tail ? f.tail : tail, out);
+    }, v);
+  } else if constexpr (is_map<T>::value) {
+    for (const auto& [key, value] : v) columns(value, join(name, key), tail, out);
+  } else {
+    Cell cell;
+    if constexpr (is_optional<T>::value) {
+      if (v) cell = *v;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      cell = int64_t{v};
+    } else {
+      cell = v;
+    }
+    out.emplace_back(column_name(tail ? join(name, tail) : name), std::move(cell));
+  }
+}
+
+// ---- repeats ----
+
+template <class T>
+void scale(T& v, int64_t n, Combine c) {
+  if constexpr (Record<T>) {
+    fields([&](const Field& f, auto& member) { scale(member, n, f.combine); }, v);
+  } else if constexpr (is_map<T>::value) {
+    for (auto& [key, value] : v) scale(value, n, c);
+  } else if constexpr (is_optional<T>::value) {
+    if (v) scale(*v, n, c);
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    if (c == Combine::add) v *= n;
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (c == Combine::add) v *= static_cast<double>(n);
+  }
+}
+
+// ---- parts ----
+
+struct Part {
+  const std::string& name;
+  const Stats& stats;
+  bool first;      // the first part
+  bool dominant;   // the first part with the most cycles
+};
+
+template <class T>
+void accumulate(T& sum, const T& part, Combine c, const Part& p) {
+  if constexpr (Record<T>) {
+    fields([&](const Field& f, auto& s, const auto& x) { accumulate(s, x, f.combine, p); }, sum, part);
+  } else if constexpr (is_map<T>::value) {
+    for (const auto& [key, value] : part) {
+      if (c == Combine::per_part) sum[p.name + "." + key] = value;
+      else accumulate(sum[key], value, c, p);
+    }
+  } else if constexpr (is_optional<T>::value) {
+    if (part) accumulate(sum ? *sum : sum.emplace(), *part, c, p);
+  } else if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    if (c == Combine::add) sum += part;
+    else if (c == Combine::max) sum = std::max(sum, part);
+    else if constexpr (std::is_same_v<T, double>) {
+      if (c == Combine::by_cycles) sum += part * static_cast<double>(p.stats.cycles);  // divided at the end
+      else if (c == Combine::gap) sum += static_cast<double>(p.stats.cycles) / (1 + part);  // analytical cycles
+      else if (p.first) sum = part;
+    } else if (p.first) {
+      sum = part;
+    }
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (c == Combine::dominant) {
+      if (p.dominant) sum = p.name + ": " + part;
+    } else if (p.first) {
+      sum = part;
+    }
+  } else {
+    if (p.first) sum = part;
+  }
+}
+
+template <class T>
+void finish(T& sum, Combine c, const Stats& total, bool first_has_gap) {
+  if constexpr (is_map<T>::value) {
+    for (auto& [key, value] : sum) finish(value, c, total, first_has_gap);
+  } else if constexpr (is_optional<T>::value) {
+    if constexpr (std::is_same_v<T, std::optional<double>>)
+      if (c == Combine::gap) {
+        if (sum && first_has_gap) *sum = static_cast<double>(total.cycles) / *sum - 1;  // from analytical cycles
+        else sum.reset();
+      }
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (c == Combine::by_cycles) sum = total.cycles ? sum / static_cast<double>(total.cycles) : 0;
+  }
+}
+
+}  // namespace
+
+Json to_json(const Stats& s) { return json_of(s); }
+
+Stats stats_from_json(const Json& j) {
   Stats s;
-  s.fidelity = j.at("fidelity");
-  s.status = EvalStatus{j.at("status").at("ok"), j.at("status").at("reason")};
-  s.cycles = j.at("cycles");
-  s.latency_s = j.at("latency_s");
-  s.energy_pJ = j.at("energy_pJ");
-  s.area_mm2 = j.at("area_mm2");
-  s.bound = j.at("bound");
-  j.at("utilization").get_to(s.utilization);
-  j.at("busy_cycles").get_to(s.busy_cycles);
-  for (const auto& [level, t] : j.at("traffic_bytes").items()) s.traffic_bytes[level] = Traffic{t.at("read"), t.at("write")};
-  for (const auto& [name, e] : j.at("einsums").items()) {
-    EinsumStats& es = s.einsums[name];
-    es.unit = e.at("unit");
-    es.cycles = e.at("cycles");
-    es.utilization = e.at("utilization");
-    e.at("ops").get_to(es.ops);
-  }
-  for (const auto& [group, pl] : j.at("placements").items()) {
-    PlacementStats& ps = s.placements[group];
-    ps.place = pl.at("place");
-    ps.op_per_byte = pl.at("op_per_byte");
-    for (const auto& [name, o] : pl.at("options").items()) ps.options[name] = PlaceRoofline{o.at("ridge_op_per_byte"), o.at("roofline_s")};
-  }
-  j.at("energy_breakdown_pJ").get_to(s.energy_breakdown_pJ);
-  j.at("energy_by_action_pJ").get_to(s.energy_by_action_pJ);
-  j.at("area_breakdown_mm2").get_to(s.area_breakdown_mm2);
-  s.roofline_compute_cycles = j.at("roofline_cycles").at("compute");
-  s.roofline_memory_cycles = j.at("roofline_cycles").at("memory");
-  j.at("stall_cycles").get_to(s.stall_cycles);
-  if (!j.at("gap_vs_analytical").is_null()) s.gap_vs_analytical = j.at("gap_vs_analytical").get<double>();
-  if (!j.at("buffer_conflict_cycles").is_null()) s.buffer_conflict_cycles = j.at("buffer_conflict_cycles").get<int64_t>();
+  read_json(j, s);
+  return s;
+}
+
+Row flatten(const Stats& s) {
+  Row r;
+  columns(s, "", nullptr, r);
+  return r;
+}
+
+Stats repeated(const Stats& s, int64_t n) {
+  if (n == 1 || !s.status.ok) return s;
+  Stats r = s;
+  scale(r, n, Combine::same);
+  return r;
+}
+
+Stats add_parts(const std::vector<std::pair<std::string, Stats>>& parts) {
+  if (parts.size() == 1) return parts[0].second;
+  for (const auto& [name, p] : parts)
+    if (!p.status.ok) {
+      Stats s = p;
+      s.status.reason = name + ": " + p.status.reason;
+      return s;
+    }
+  size_t dominant = 0;
+  for (size_t i = 1; i < parts.size(); ++i)
+    if (parts[i].second.cycles > parts[dominant].second.cycles) dominant = i;
+  Stats s;
+  for (size_t i = 0; i < parts.size(); ++i)
+    accumulate(s, parts[i].second, Combine::same, Part{parts[i].first, parts[i].second, i == 0, i == dominant});
+  const bool first_has_gap = parts[0].second.gap_vs_analytical.has_value();
+  fields([&](const Field& f, auto& member) { finish(member, f.combine, s, first_has_gap); }, s);
   return s;
 }
 

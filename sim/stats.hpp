@@ -5,6 +5,9 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include "mappings/spec.hpp"
 #include "workloads/analysis.hpp"
@@ -61,7 +64,28 @@ struct Stats {
   std::optional<int64_t> buffer_conflict_cycles;  // cycles jobs waited for a buffer port (all units)
 };
 
+// Every operation on a whole Stats below follows one description of its fields (sim/stats.cpp): the JSON key,
+// the result column, and how the field combines over repeats and parts.
 nlohmann::ordered_json to_json(const Stats& s);
 Stats stats_from_json(const nlohmann::ordered_json& j);  // the inverse of to_json
+
+// A flattened Stats field: an integer, a real, a text, or empty (an unset optional).
+using Cell = std::variant<std::monostate, int64_t, double, std::string>;
+using Row = std::vector<std::pair<std::string, Cell>>;
+
+// Every Stats field as a column: cycles, energy_pJ, utilization_pe2d, traffic_dram_read, energy_glb_read_pJ,
+// einsum_QK_cycles, stall_pe1d_data, ...; for each `place: auto` group, place_<group> (where it ran),
+// place_<group>_op_per_byte and, per candidate, place_<group>_<candidate>_ridge_op_per_byte and _roofline_s.
+// Names have every character other than a letter, a digit or '_' replaced by '_'.
+Row flatten(const Stats& s);
+
+// A part's Stats when it runs `n` times in a row: counts, cycles and energies times n.
+Stats repeated(const Stats& s, int64_t n);
+
+// The Stats of a point whose parts run one after another: counts, cycles and energies add; utilization is
+// weighted by cycles; area is the largest part's (one chip runs them all); Einsums and placements are named
+// PART.NAME when there is more than one part. A point with an infeasible part is infeasible: the first such
+// part's Stats, its reason prefixed with the part's name.
+Stats add_parts(const std::vector<std::pair<std::string, Stats>>& parts);
 
 }  // namespace einsim

@@ -14,56 +14,9 @@ namespace einsim {
 
 namespace {
 
-std::string column_name(std::string s) {
-  for (char& c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
-  return s;
-}
-
 std::string quoted(const std::string& column) { return "\"" + column + "\""; }
 
 }  // namespace
-
-Row flatten(const Stats& s) {
-  Row r;
-  auto add = [&](const std::string& name, Cell v) { r.emplace_back(column_name(name), std::move(v)); };
-  add("cycles", s.cycles);
-  add("latency_s", s.latency_s);
-  add("energy_pJ", s.energy_pJ);
-  add("area_mm2", s.area_mm2);
-  add("bound", s.bound);
-  add("roofline_compute_cycles", s.roofline_compute_cycles);
-  add("roofline_memory_cycles", s.roofline_memory_cycles);
-  add("gap_vs_analytical", s.gap_vs_analytical ? Cell(*s.gap_vs_analytical) : Cell());
-  add("buffer_conflict_cycles", s.buffer_conflict_cycles ? Cell(*s.buffer_conflict_cycles) : Cell());
-  for (const auto& [u, v] : s.utilization) add("utilization_" + u, v);
-  for (const auto& [u, v] : s.busy_cycles) add("busy_cycles_" + u, v);
-  for (const auto& [level, t] : s.traffic_bytes) {
-    add("traffic_" + level + "_read", t.read);
-    add("traffic_" + level + "_write", t.write);
-  }
-  for (const auto& [c, pj] : s.energy_breakdown_pJ) add("energy_" + c + "_pJ", pj);
-  for (const auto& [c, actions] : s.energy_by_action_pJ)
-    for (const auto& [a, pj] : actions) add("energy_" + c + "_" + a + "_pJ", pj);
-  for (const auto& [c, mm2] : s.area_breakdown_mm2) add("area_" + c + "_mm2", mm2);
-  for (const auto& [who, causes] : s.stall_cycles)
-    for (const auto& [cause, n] : causes) add("stall_" + who + "_" + cause, n);
-  for (const auto& [name, e] : s.einsums) {
-    add("einsum_" + name + "_unit", e.unit);
-    add("einsum_" + name + "_cycles", e.cycles);
-    add("einsum_" + name + "_utilization", e.utilization);
-    for (const auto& [kind, n] : e.ops) add("einsum_" + name + "_ops_" + kind, n);
-  }
-  for (const auto& [group, pl] : s.placements) {
-    add("place_" + group, pl.place);
-    add("place_" + group + "_op_per_byte", pl.op_per_byte);
-    for (const auto& [place, o] : pl.options) {
-      add("place_" + group + "_" + place + "_ridge_op_per_byte", o.ridge_op_per_byte);
-      add("place_" + group + "_" + place + "_roofline_s", o.roofline_s);
-    }
-  }
-  return r;
-}
 
 ResultsDb::ResultsDb(const std::string& file) : file_(file) {
   if (sqlite3_open(file.c_str(), &db_) != SQLITE_OK) {

@@ -14,14 +14,6 @@ struct sqlite3;
 
 namespace einsim {
 
-using Cell = std::variant<std::monostate, int64_t, double, std::string>;
-using Row = std::vector<std::pair<std::string, Cell>>;
-
-// Every Stats field as a column: cycles, energy_pJ, utilization_pe2d, traffic_dram_read, energy_glb_read_pJ,
-// einsum_QK_cycles, stall_pe1d_data, ...; for each `place: auto` group, place_<group> (where it ran),
-// place_<group>_op_per_byte and, per candidate, place_<group>_<candidate>_ridge_op_per_byte and _roofline_s.
-Row flatten(const Stats& s);
-
 class ResultsDb {
  public:
   explicit ResultsDb(const std::string& file);  // creates it when missing

@@ -86,13 +86,6 @@ struct SweepPoint {
 // Every point, in a fixed order (axes vary last-fastest; fidelity fastest of all).
 std::vector<SweepPoint> enumerate_points(const SweepSpec& spec);
 
-// A part's Stats when it runs `n` times in a row: counts, cycles and energies times n.
-Stats repeated(const Stats& s, int64_t n);
-
-// The Stats of a point whose parts run one after another: counts, cycles and energies add; utilization is
-// weighted by cycles; Einsums are named PART.EINSUM when there is more than one part.
-Stats add_parts(const std::vector<std::pair<std::string, Stats>>& parts);
-
 struct SweepOptions {
   std::string out_dir;
   int jobs = 1;

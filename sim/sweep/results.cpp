@@ -3,7 +3,14 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -36,7 +43,34 @@ ResultsDb::ResultsDb(const std::string& file) : file_(file) {
   sqlite3_finalize(st);
 }
 
-ResultsDb::~ResultsDb() { sqlite3_close(db_); }
+ResultsDb::~ResultsDb() {
+  if (uncommitted_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);  // whole rows: keep them if it can
+  sqlite3_close(db_);
+}
+
+void ResultsDb::flush() {
+  if (!uncommitted_) return;
+  uncommitted_ = 0;
+  exec("COMMIT");
+}
+
+std::string ResultsDb::clash(const Row& row) const {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::map<std::string, std::string> seen;  // lower case -> as written
+  for (const std::string& c : columns_) seen.emplace(lower(c), c);
+  std::set<std::string> in_row;
+  for (const auto& [name, value] : row) {
+    const auto [it, added] = seen.emplace(lower(name), name);
+    if (!added && it->second != name)
+      return fmt::format("result columns '{}' and '{}' differ only in case, which SQLite ignores: rename one of the parts, Einsums or components they come from",
+                         it->second, name);
+    if (!in_row.insert(name).second) return fmt::format("result column '{}' twice", name);
+  }
+  return "";
+}
 
 void ResultsDb::exec(const std::string& sql) const {
   char* err = nullptr;
@@ -71,7 +105,11 @@ std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> ResultsDb::
 }
 
 void ResultsDb::put(const Row& row) {
-  exec("BEGIN IMMEDIATE");
+  if (!uncommitted_) {
+    exec("BEGIN IMMEDIATE");
+    first_uncommitted_ = std::chrono::steady_clock::now();
+  }
+  ++uncommitted_;
   try {
     for (const auto& [name, value] : row)
       if (std::find(columns_.begin(), columns_.end(), name) == columns_.end()) {
@@ -97,8 +135,11 @@ void ResultsDb::put(const Row& row) {
     const int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) throw UserError(SourceLoc{file_}, "results", sqlite3_errmsg(db_));
-    exec("COMMIT");
+    if (uncommitted_ >= kCommitRows ||
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - first_uncommitted_).count() >= kCommitSeconds)
+      flush();
   } catch (...) {
+    uncommitted_ = 0;  // what was committed stays; this batch is lost, and --resume redoes it
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
@@ -145,6 +186,18 @@ std::string ResultsDb::meta(const std::string& key) const {
   sqlite3_finalize(st);
   return v;
 }
+
+DirectoryLock::DirectoryLock(const std::string& dir) {
+  const std::string file = (std::filesystem::path(dir) / ".einsim-lock").string();
+  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw UserError(SourceLoc{dir}, "-o", fmt::format("cannot create {}: {}", file, std::strerror(errno)));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    throw UserError(SourceLoc{dir}, "-o", "another einsim sweep or merge is writing into this directory: wait for it, or choose another");
+  }
+}
+
+DirectoryLock::~DirectoryLock() { ::close(fd_); }  // releases the lock
 
 void write_csv(const std::vector<Row>& rows, const std::vector<std::string>& leading, const std::string& file) {
   std::set<std::string> rest;

@@ -1,6 +1,7 @@
 #pragma once
-// The results of a sweep: one row per (point, fidelity) in DIR/results.sqlite, committed as each point
-// finishes, and DIR/results.csv written from it with the same columns in a fixed order.
+// The results of a sweep: one row per (point, fidelity) in DIR/results.sqlite, committed in small batches as
+// points finish, and DIR/results.csv written from it with the same columns in a fixed order.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,8 +25,16 @@ class ResultsDb {
   int64_t rows() const;
   // (point, fidelity) -> config hash of each row already there.
   std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> keys() const;
-  // Inserts (or replaces the row with the same point and fidelity) in one transaction, adding columns as needed.
+  // Inserts (or replaces the row with the same point and fidelity), adding columns as needed. Rows commit
+  // together, at the latest kCommitRows rows or kCommitSeconds after the first uncommitted one, so a kill loses
+  // at most that much work (which --resume redoes); flush() and the destructor commit the rest.
   void put(const Row& row);
+  void flush();
+  static constexpr int kCommitRows = 64;
+  static constexpr double kCommitSeconds = 0.1;
+  // Why `row` cannot be stored: two of its column names, or one and a column already there, that differ only in
+  // case (SQLite's names ignore it). Empty when it can.
+  std::string clash(const Row& row) const;
   std::vector<Row> all() const;  // ordered by point, then fidelity
   void set_meta(const std::string& key, const std::string& value);
   std::string meta(const std::string& key) const;  // empty when absent
@@ -35,6 +44,21 @@ class ResultsDb {
   sqlite3* db_ = nullptr;
   std::string file_;
   std::vector<std::string> columns_;
+  int uncommitted_ = 0;  // rows in the open transaction
+  std::chrono::steady_clock::time_point first_uncommitted_;
+};
+
+// Held while a sweep or a merge writes DIR: a second one into the same directory is refused at once instead of
+// interleaving its rows with the first's.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
 };
 
 // The rows as CSV: the leading columns in the order given, every other column after them sorted by name.

@@ -137,7 +137,12 @@ SweepSpec load_sweep(const std::string& file) {
   };
   auto path = [&](const YNode& n) { return (dir / templated(n)).lexically_normal().string(); };
   MapReader parts(top.required("parts"));
+  std::map<std::string, std::string> lower_names;  // result columns (einsum_PART.QK_cycles) ignore case
   for (const auto& [name, node] : parts.entries()) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (const auto [it, added] = lower_names.emplace(lower, name); !added)
+      node.fail(fmt::format("part '{}' differs from part '{}' only in case, which the results' column names ignore", name, it->second));
     MapReader p(node);
     SweepPart part;
     part.name = name;
@@ -429,26 +434,36 @@ int64_t part_count(const SweepPart& part, const SweepPoint* at = nullptr) {
   return n;
 }
 
+// One part's Stats, run `count` times.
+Stats evaluate_part(const SweepPart& part, const std::string& fidelity, int64_t count, const std::string& exe, Outcome& out) {
+  if (fidelity == "cycle") return repeated(run_worker(exe, part, out), count);
+  std::vector<std::pair<std::string, std::string>> arch_sets;
+  const WorkloadOverrides o = overrides_of(part, arch_sets);
+  const DesignPoint p = load_design_point(part.mapping, o, arch_sets, part.arch, part.workload);
+  return repeated(evaluate_analytical(p.cascade, p.arch, p.program), count);
+}
+
 Outcome evaluate(const SweepPoint& point, const std::string& exe) {
   Outcome out;
   std::vector<std::pair<std::string, Stats>> parts;
   for (const SweepPart& part : point.parts) {
-    const int64_t count = part_count(part);
-    if (count == 0) continue;  // this point has none of it (a dense model's MoE layers)
-    if (point.fidelity == "cycle") {
-      parts.emplace_back(part.name, repeated(run_worker(exe, part, out), count));
-      if (out.status != "ok") return out;
-      continue;
-    }
-    try {
-      std::vector<std::pair<std::string, std::string>> arch_sets;
-      const WorkloadOverrides o = overrides_of(part, arch_sets);
-      const DesignPoint p = load_design_point(part.mapping, o, arch_sets, part.arch, part.workload);
-      parts.emplace_back(part.name, repeated(evaluate_analytical(p.cascade, p.arch, p.program), count));
-    } catch (const UserError& e) {
+    // Whatever goes wrong with one point is that point's error row: the sweep and its other points go on.
+    auto failed = [&](const std::string& why) {
       out.status = "error";
-      out.reason = part.name + ": " + e.what();
+      out.reason = part.name + ": " + why;
       return out;
+    };
+    try {
+      const int64_t count = part_count(part);
+      if (count == 0) continue;  // this point has none of it (a dense model's MoE layers)
+      parts.emplace_back(part.name, evaluate_part(part, point.fidelity, count, exe, out));
+      if (out.status != "ok") return out;
+    } catch (const UserError& e) {
+      return failed(e.what());
+    } catch (const std::bad_alloc&) {
+      return failed("out of memory");
+    } catch (const std::exception& e) {
+      return failed(fmt::format("internal error: {} (an einsim bug: please report it with this point)", e.what()));
     }
   }
   if (parts.empty()) {
@@ -552,6 +567,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     }
 
   fs::create_directories(options.out_dir);
+  const DirectoryLock writing(options.out_dir);
   ResultsDb db((fs::path(options.out_dir) / "results.sqlite").string());
   if (!options.resume && db.rows() > 0)
     throw UserError(SourceLoc{options.out_dir}, "-o", "the directory already holds results: --resume to complete them, or choose another directory");
@@ -584,10 +600,23 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   std::vector<double> wall(todo.size());
   const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(todo.size())));
   std::atomic<int> working{jobs};
+  std::atomic<bool> stop{false};  // the database failed: no more points
   std::vector<std::thread> threads;
+  // However this function ends, the workers stop and are joined first, and SIGINT is einsim's again.
+  struct Joiner {
+    std::vector<std::thread>& threads;
+    std::atomic<bool>& stop;
+    void (*previous)(int);
+    ~Joiner() {
+      stop = true;
+      for (std::thread& t : threads)
+        if (t.joinable()) t.join();
+      std::signal(SIGINT, previous);
+    }
+  } joiner{threads, stop, previous};
   for (int t = 0; t < jobs; ++t)
     threads.emplace_back([&] {
-      for (size_t i; !g_interrupted && (i = next++) < todo.size();) {
+      for (size_t i; !g_interrupted && !stop && (i = next++) < todo.size();) {
         const auto t0 = std::chrono::steady_clock::now();
         Outcome o = evaluate(todo[i].first, options.self_exe);
         wall[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -610,17 +639,22 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     lock.unlock();
     if (o.interrupted) continue;  // not a result: --resume runs it again
     const SweepPoint& p = todo[i].first;
+    Row results;  // the Stats' columns, then the sweep's derived ones
+    if (o.status != "error") {
+      results = flatten(o.stats);
+      if (o.status == "ok") add_derived(spec, p, Row(results), results);
+      if (std::string why = db.clash(results); !why.empty()) {
+        o.status = "error";
+        o.reason = std::move(why);
+        results.clear();
+      }
+    }
     Row row = {{"point", p.index}, {"fidelity", p.fidelity}};
     for (const auto& [ax, v] : p.axes) row.emplace_back(ax, v);
     row.insert(row.end(), {{"status", o.status}, {"reason", o.reason}, {"config_hash", todo[i].second}, {"einsim_version", version},
                            {"wall_s", wall[i]}});
-    if (o.status != "error") {
-      Row stats = flatten(o.stats);
-      row.insert(row.end(), stats.begin(), stats.end());
-      if (o.status == "ok") add_derived(spec, p, stats, row);
-    } else {
-      ++summary.failed;
-    }
+    row.insert(row.end(), results.begin(), results.end());
+    if (o.status == "error") ++summary.failed;
     db.put(row);
     ++summary.ran;
     if (options.progress) {
@@ -630,7 +664,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     }
   }
   for (std::thread& t : threads) t.join();
-  std::signal(SIGINT, previous);
+  db.flush();
   summary.interrupted = g_interrupted;
 
   write_csv(db.all(), csv_leading(nlohmann::ordered_json::parse(sweep_meta_json(spec))), (fs::path(options.out_dir) / "results.csv").string());
@@ -639,6 +673,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
 
 void merge_results(const std::vector<std::string>& dirs, const std::string& out_dir) {
   fs::create_directories(out_dir);
+  const DirectoryLock writing(out_dir);
   ResultsDb out((fs::path(out_dir) / "results.sqlite").string());
   if (out.rows() > 0) throw UserError(SourceLoc{out_dir}, "-o", "the directory already holds results; merge into an empty one");
   std::set<std::pair<int64_t, std::string>> seen;
@@ -661,6 +696,7 @@ void merge_results(const std::vector<std::string>& dirs, const std::string& out_
       if (seen.insert({point, fidelity}).second) out.put(r);
     }
   }
+  out.flush();
   write_csv(out.all(), csv_leading(nlohmann::ordered_json::parse(sweep)), (fs::path(out_dir) / "results.csv").string());
 }
 

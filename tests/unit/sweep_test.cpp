@@ -281,6 +281,53 @@ TEST(Sweep, BadSweepFilesSayWhere) {
   EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml, when: {seq: 3}}}\n").find("'3' is not a value of axis 'seq'"), std::string::npos);
   EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml, sets: {}}}\n").find("unknown key"), std::string::npos);
   EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml}}\ncompare: [{name: c, axis: sq, baseline: 1}]\n").find("no axis named 'sq'"), std::string::npos);
+  // Result columns are named after parts, and SQLite's column names ignore case.
+  EXPECT_NE(error(head + "parts: {attention: {mapping: m.yaml}, Attention: {mapping: m.yaml}}\n")
+                .find("part 'Attention' differs from part 'attention' only in case"),
+            std::string::npos);
+}
+
+TEST(Sweep, ASecondSweepIntoTheSameDirectoryIsRefused) {
+  const SweepSpec spec = load_sweep(kSweep);
+  const std::string dir = fresh_dir("locked");
+  fs::create_directories(dir);
+  {
+    const DirectoryLock other(dir);  // as another einsim process writing there would hold it
+    try {
+      run(spec, dir);
+      ADD_FAILURE() << "a sweep ran into a directory another one is writing";
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("another einsim sweep or merge is writing into this directory"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(run(spec, dir).ran, 12);  // free again once the other has finished
+}
+
+TEST(Sweep, AFailingDatabaseEndsTheSweepWithItsReasonAndKeepsCommittedRows) {
+  const SweepSpec spec = load_sweep(kSweep);
+  const std::string dir = fresh_dir("db-fails");
+  ASSERT_EQ(run(spec, dir, 2, 1, 2).ran, 6);  // half of the points, committed
+  const std::string file = (fs::path(dir) / "results.sqlite").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  try {
+    run(spec, dir, 2, 1, 1, true);  // the other half cannot be stored
+    ADD_FAILURE() << "the sweep went on without its database";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("database or disk is full"), std::string::npos) << e.what();
+  }
+  ResultsDb after(file);
+  ASSERT_EQ(after.rows(), 6);
+  for (const Row& r : after.all())
+    for (const auto& [name, v] : r) {
+      if (name == "status") {
+        EXPECT_EQ(std::get<std::string>(v), "ok");
+      }
+    }
 }
 
 }  // namespace

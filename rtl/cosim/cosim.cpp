@@ -6,25 +6,14 @@
 #include <algorithm>
 
 #include "common/error.hpp"
-// The unit models first: bench.hpp prepares verilated.h for SystemC.
-#include "rtl/dequant/dequant_model.hpp"
-#include "rtl/pe/pe_model.hpp"
-#include "rtl/softmax_lane/softmax_lane_model.hpp"
-#include "rtl/systolic/systolic_model.hpp"
-#include "Vdequant.h"
-#include "Vpe_bf16.h"
-#include "Vpe_int8.h"
-#include "Vsoftmax_lane.h"
-#include "Vsystolic_bf16_4.h"
-#include "Vsystolic_bf16_8.h"
-#include "Vsystolic_int8_4.h"
-#include "Vsystolic_int8_8.h"
+// The units' models, then their Verilated classes, and the unit and size lists: rtl/CMakeLists.txt writes them.
+#include "rtl_units.hpp"
 
 namespace einsim::cosim {
 
-std::vector<std::string> units() { return {"pe", "systolic", "softmax_lane", "dequant"}; }
+std::vector<std::string> units() { return {EINSIM_RTL_UNIT_NAMES}; }
 
-std::vector<int> systolic_sizes() { return {4, 8}; }  // rtl/CMakeLists.txt verilates these
+std::vector<int> systolic_sizes() { return {EINSIM_SYSTOLIC_SIZES}; }
 
 Result run(const Request& r) {
   const auto known = units();
@@ -36,13 +25,18 @@ Result run(const Request& r) {
   if (r.unit == "pe") return type == arith::PeType::int8 ? pe::run_cosim<Vpe_int8>(type, r.options) : pe::run_cosim<Vpe_bf16>(type, r.options);
   if (r.unit == "systolic") {
     const bool i8 = type == arith::PeType::int8;
-    if (r.size == 4) return i8 ? systolic::run_cosim<Vsystolic_int8_4>(type, 4, r.options) : systolic::run_cosim<Vsystolic_bf16_4>(type, 4, r.options);
-    if (r.size == 8) return i8 ? systolic::run_cosim<Vsystolic_int8_8>(type, 8, r.options) : systolic::run_cosim<Vsystolic_bf16_8>(type, 8, r.options);
+#define EINSIM_SYSTOLIC(n) \
+  if (r.size == n) return i8 ? systolic::run_cosim<Vsystolic_int8_##n>(type, n, r.options) : systolic::run_cosim<Vsystolic_bf16_##n>(type, n, r.options);
+    EINSIM_FOR_SYSTOLIC_SIZES(EINSIM_SYSTOLIC)
+#undef EINSIM_SYSTOLIC
     throw UserError(fmt::format("cosim: --size {} is not verilated in this build (sizes: {}; rtl/CMakeLists.txt adds more)", r.size,
                                 fmt::join(systolic_sizes(), ", ")));
   }
-  if (r.unit == "softmax_lane") return softmax_lane::run_cosim<Vsoftmax_lane>(r.options);
-  return dequant::run_cosim<Vdequant>(r.options);
+#define EINSIM_SINGLE(u) \
+  if (r.unit == #u) return u::run_cosim<V##u>(r.options);
+  EINSIM_FOR_SINGLE_UNITS(EINSIM_SINGLE)
+#undef EINSIM_SINGLE
+  throw InternalError(fmt::format("cosim: unit '{}' is listed but has no co-simulation", r.unit));
 }
 
 }  // namespace einsim::cosim

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <ostream>
+#include <string>
 #include <systemc>
+#include <vector>
 
 #include "arch/units/systolic.hpp"
 #include "rtl/cosim/cosim.hpp"
@@ -38,14 +41,46 @@ void expect_match(const cosim::Result& r, int64_t min_results) {
   EXPECT_GT(r.values_compared, kCycles);
 }
 
-TEST(Cosim, PeInt8) { expect_match(run("pe", "int8"), kCycles / 2); }
-TEST(Cosim, PeBf16) { expect_match(run("pe", "bf16"), kCycles / 2); }
-TEST(Cosim, SystolicInt8N4) { expect_match(run("systolic", "int8", 4), kCycles / 10); }
-TEST(Cosim, SystolicBf16N4) { expect_match(run("systolic", "bf16", 4), kCycles / 10); }
-TEST(Cosim, SystolicInt8N8) { expect_match(run("systolic", "int8", 8), kCycles / 10); }
-TEST(Cosim, SystolicBf16N8) { expect_match(run("systolic", "bf16", 8), kCycles / 10); }
-TEST(Cosim, SoftmaxLane) { expect_match(run("softmax_lane"), kCycles / 2); }
-TEST(Cosim, Dequant) { expect_match(run("dequant"), kCycles / 2); }
+// Every unit of cosim::units() (rtl/CMakeLists.txt's EINSIM_RTL_UNITS): pe and systolic in both datatypes, the
+// array at every verilated size (EINSIM_SYSTOLIC_SIZES).
+struct UnitCase {
+  std::string unit;
+  std::string dtype = "int8";
+  int size = 4;
+};
+
+std::string case_name(const UnitCase& c) {
+  if (c.unit == "systolic") return c.unit + "_" + c.dtype + "_" + std::to_string(c.size);
+  return c.unit == "pe" ? c.unit + "_" + c.dtype : c.unit;
+}
+void PrintTo(const UnitCase& c, std::ostream* os) { *os << case_name(c); }
+
+std::vector<UnitCase> unit_cases() {
+  std::vector<UnitCase> cases;
+  for (const std::string& unit : cosim::units()) {
+    if (unit != "pe" && unit != "systolic") {
+      cases.push_back({unit});
+      continue;
+    }
+    for (const std::string dtype : {"int8", "bf16"}) {
+      if (unit == "pe") cases.push_back({unit, dtype});
+      else
+        for (const int n : cosim::systolic_sizes()) cases.push_back({unit, dtype, n});
+    }
+  }
+  return cases;
+}
+
+class CosimUnit : public ::testing::TestWithParam<UnitCase> {};
+
+// Each keeps its unit busy: a result out at least every other cycle, every tenth for the array.
+TEST_P(CosimUnit, MatchesItsModel) {
+  const UnitCase& c = GetParam();
+  expect_match(run(c.unit, c.dtype, c.size), c.unit == "systolic" ? kCycles / 10 : kCycles / 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cosim, CosimUnit, ::testing::ValuesIn(unit_cases()),
+                         [](const ::testing::TestParamInfo<UnitCase>& param) { return case_name(param.param); });
 
 // A whole GEMM Z[M,N] = A[M,K] . B[K,N] on the 4x4 int8 array, weight-stationary: each fold holds a 4x4 slice
 // of B and streams the M rows of A's matching columns; folds run back to back, each started in the cycle the

@@ -10,7 +10,6 @@
 #include <map>
 #include <optional>
 
-#include "arch/units/systolic.hpp"
 #include "common/units.hpp"
 #include "workloads/expr.hpp"
 
@@ -51,8 +50,10 @@ class Lowering {
   void check_memories() const {
     const ComponentSpec* backing = a_.find(m_.backing);
     const ComponentSpec* buffer = a_.find(m_.buffer);
-    if (!backing || backing->kind() != "dram") fail({}, "memory.backing", fmt::format("{} has no dram named '{}'", a_.file, m_.backing));
-    if (!buffer || buffer->kind() != "sram") fail({}, "memory.buffer", fmt::format("{} has no sram named '{}'", a_.file, m_.buffer));
+    if (!backing || !backing->path() || !backing->path()->holds_tensors())
+      fail({}, "memory.backing", fmt::format("{} has no dram named '{}'", a_.file, m_.backing));
+    if (!buffer || !buffer->memory() || !buffer->memory()->stages_tiles())
+      fail({}, "memory.buffer", fmt::format("{} has no sram named '{}'", a_.file, m_.buffer));
   }
 
   // Every Einsum in exactly one group; a group reads only what earlier groups (or itself) produce.
@@ -103,6 +104,10 @@ class Lowering {
     }
   }
 
+  // A place a group can run on: a component that computes, holds the group's tiles and is their path from the
+  // backing memory's banks (a PIM).
+  static bool placeable(const ComponentSpec& c) { return c.compute() && c.memory() && c.path() && !c.path()->inside().empty(); }
+
   // A group where its mapping places it; `place: auto` lowers it on every candidate (its own units, and each PIM
   // beside the backing memory, if any) and keeps the one with the least roofline time (its own units on a tie).
   TileGroup lower_placed(int g) {
@@ -110,7 +115,7 @@ class Lowering {
     if (spec.place != "auto") return lower_on(g, spec.place);
     std::vector<std::string> places{""};
     for (const ComponentSpec& c : a_.components)
-      if (auto* p = std::get_if<PimSpec>(&c.spec); p && p->memory == m_.backing) places.push_back(c.name);
+      if (placeable(c) && c.path()->inside() == m_.backing) places.push_back(c.name);
     std::optional<TileGroup> best;
     double best_s = 0;
     std::vector<PlaceOption> options;
@@ -133,16 +138,16 @@ class Lowering {
   }
 
   TileGroup lower_on(int g, const std::string& place) {
-    pim_ = nullptr;
+    placed_on_ = nullptr;
     buffer_ = m_.buffer;
     if (!place.empty()) {
       const ComponentSpec* c = a_.find(place);
-      if (!c || !std::holds_alternative<PimSpec>(c->spec))
+      if (!c || !placeable(*c))
         fail(m_.groups[static_cast<size_t>(g)].loc, "place", fmt::format("{} has no PIM named '{}' (place: a PIM's name, or auto)", a_.file, place));
-      if (std::get<PimSpec>(c->spec).memory != m_.backing)
-        fail(m_.groups[static_cast<size_t>(g)].loc, "place", fmt::format("PIM '{}' computes beside '{}', not the mapping's backing memory '{}'", place,
-                                                                          std::get<PimSpec>(c->spec).memory, m_.backing));
-      pim_ = c;
+      if (c->path()->inside() != m_.backing)
+        fail(m_.groups[static_cast<size_t>(g)].loc, "place",
+             fmt::format("PIM '{}' computes beside '{}', not the mapping's backing memory '{}'", place, c->path()->inside(), m_.backing));
+      placed_on_ = c;
       buffer_ = place;
     }
     TileGroup t = lower_group(g);
@@ -387,8 +392,7 @@ class Lowering {
   }
 
   void check_buffer(const TileGroup& out, const std::map<std::string, int64_t>& resident) const {
-    const ComponentSpec& b = *a_.find(buffer_);
-    const double size = pim_ ? std::get<PimSpec>(b.spec).buffer_bytes : std::get<SramSpec>(b.spec).size_bytes;
+    const double size = a_.find(buffer_)->memory()->capacity_bytes();
     if (static_cast<double>(out.buffer_bytes) <= size) return;
     std::vector<std::pair<int64_t, std::string>> largest;
     for (const auto& [name, bytes] : resident) largest.emplace_back(bytes, name);
@@ -441,44 +445,22 @@ class Lowering {
       op.ops[kind] = per_point * op.points;
       cycles_per_point += per_point * it->second.latency_cycles;
     }
-    if (const auto* pim = std::get_if<PimSpec>(&unit->spec)) {
-      // The operands are spread over the banks evenly, so every lane of every unit works on its share: the tile
-      // takes its points over all lanes, in the PIM's clock, converted to the architecture's. A reduction over
-      // the banks combines its partial sums in the units' buffer, which is not charged.
-      const int64_t pim_cycles = cdiv(op.points * cycles_per_point, unit->op_slots());
-      op.cycles = static_cast<int64_t>(std::ceil(static_cast<double>(pim_cycles) * a_.clock_hz / pim->clock_hz));
-      for (const Access& a : einsum.reads) op.buffer_read_bytes += tile_bytes(a, tile);
-      op.buffer_write_bytes = tile_bytes(einsum.out, tile);
-      return op;
-    }
-    // Spatial indices spread over the array's dimensions (several over one dimension spread their product);
+    // Spatial indices spread over the unit's dimensions (several over one dimension spread their product);
     // everything else runs in time.
-    std::map<std::string, int64_t> spread, reduced_spread;  // dimension -> product of its indices' tiles
-    for (const auto& [dim, index] : binding.spatial) {
-      const int v = einsum.var_index(index);
-      if (v < 0) fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("'{}' has no index '{}'", einsum.name, index));
-      dimension(*unit, dim, binding);
-      const int64_t t = tile[static_cast<size_t>(v)];
-      spread.try_emplace(dim, 1).first->second *= t;
-      if (std::find(einsum.reduced.begin(), einsum.reduced.end(), v) != einsum.reduced.end()) reduced_spread.try_emplace(dim, 1).first->second *= t;
-    }
-    int64_t steps = op.points;
-    for (const auto& [dim, t] : spread) steps = steps / t * cdiv(t, dimension(*unit, dim, binding));
-    int64_t per_cycle = 1;
-    if (auto* p = std::get_if<PeArraySpec>(&unit->spec)) per_cycle = p->ops_per_cycle;
-    op.cycles = cdiv(steps * cycles_per_point, per_cycle);
-    // An index reduced across PEs or lanes combines through an adder (or max) tree: its levels delay the result
-    // but, pipelined, do not hold the unit. Systolic arrays reduce as data flows, inside their fill and drain.
-    const auto* pe = std::get_if<PeArraySpec>(&unit->spec);
-    if (!pe || !pe->fold_overlap)
-      for (const auto& [dim, t] : reduced_spread)
-        for (int64_t width = std::min(t, dimension(*unit, dim, binding)); width > 1; width = cdiv(width, 2)) ++op.result_latency;
-    if (auto* p = std::get_if<PeArraySpec>(&unit->spec); p && p->fold_overlap) {
-      // A systolic array: the unit's cycle model, with the tile's spatial extents and its streaming steps.
-      int64_t sr = 1, sc = 1;
-      for (const auto& [dim, t] : spread) (dim == "rows" ? sr : sc) = t;
-      op.cycles = systolic_tile_cycles(p->rows, p->cols, p->dataflow, *p->fold_overlap, sr, sc, cdiv(op.points / (sr * sc) * cycles_per_point, per_cycle));
-    }
+    const ComputeRole& role = *unit->compute();
+    TileWork work{op.points, cycles_per_point, {}, {}};
+    if (role.maps_spatially())
+      for (const auto& [dim, index] : binding.spatial) {
+        const int v = einsum.var_index(index);
+        if (v < 0) fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("'{}' has no index '{}'", einsum.name, index));
+        dimension(*unit, dim, binding);
+        const int64_t t = tile[static_cast<size_t>(v)];
+        work.spread.try_emplace(dim, 1).first->second *= t;
+        if (std::find(einsum.reduced.begin(), einsum.reduced.end(), v) != einsum.reduced.end()) work.reduced.try_emplace(dim, 1).first->second *= t;
+      }
+    const TileTiming timing = role.tile_timing(work, a_.clock_hz);
+    op.cycles = timing.cycles;
+    op.result_latency = timing.result_latency;
     // Operands and results go through the buffer, unless they stay in the unit's register files.
     for (const Access& a : einsum.reads)
       if (!in_registers(a.tensor, *unit, tile_elements(a, tile))) op.buffer_read_bytes += tile_bytes(a, tile);
@@ -497,18 +479,11 @@ class Lowering {
         if (a.tensor == tensor && (group_of_[r] != group_of_[static_cast<size_t>(w)] || pass_of_[r] != pass_of_[static_cast<size_t>(w)] ||
                                    unit_of(static_cast<int>(r)) != unit.name))
           return false;
-    int64_t entries = 0;
-    if (auto* p = std::get_if<PeArraySpec>(&unit.spec)) entries = p->regfile_entries;
-    if (auto* v = std::get_if<VectorArraySpec>(&unit.spec)) entries = v->regfile_entries;
-    return cdiv(elements, unit.parallelism()) <= entries;
+    return cdiv(elements, unit.parallelism()) <= unit.compute()->regfile_entries();
   }
 
   int64_t dimension(const ComponentSpec& unit, const std::string& dim, const EinsumBinding& binding) const {
-    if (auto* p = std::get_if<PeArraySpec>(&unit.spec)) {
-      if (dim == "rows") return p->rows;
-      if (dim == "cols") return p->cols;
-    }
-    if (auto* v = std::get_if<VectorArraySpec>(&unit.spec); v && dim == "lanes") return v->lanes;
+    if (const auto size = unit.compute()->dimension(dim)) return *size;
     fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("{} ({}) has no dimension '{}'", unit.name, unit.kind(), dim));
   }
 
@@ -520,16 +495,16 @@ class Lowering {
 
   // The unit an Einsum runs on: the PIM its group is being lowered on, or its binding's.
   const std::string& unit_of(int e) const {
-    if (pim_ && group_of_[static_cast<size_t>(e)] == current_group_ &&
+    if (placed_on_ && group_of_[static_cast<size_t>(e)] == current_group_ &&
         (!binding_.at(e)->unit.empty() || !einsum_ops(c_.einsums[static_cast<size_t>(e)]).empty()))
-      return pim_->name;
+      return placed_on_->name;
     return binding_.at(e)->unit;
   }
 
   const Cascade& c_;
   const ArchSpec& a_;
   const MappingSpec& m_;
-  const ComponentSpec* pim_ = nullptr;  // the PIM the group being lowered runs on
+  const ComponentSpec* placed_on_ = nullptr;  // the place (a PIM) the group being lowered runs on, if any
   std::string buffer_;                  // and where its tiles are staged
   int current_group_ = -1;
   std::vector<int> group_of_;

@@ -82,25 +82,9 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
         memory_bytes[path.name] += bytes;
         path_total[path.name] += static_cast<double>(bytes);
         const bool load = op.kind == TileOp::Kind::load;
-        std::map<std::string, double>& energy = s.energy_by_action_pJ[path.name];
-        const double times = static_cast<double>(n);
-        if (const auto* pim = std::get_if<PimSpec>(&path.spec)) {  // the PIM's units read (or write) the banks directly
-          if (load && pim->device) {  // the rows the all-bank commands open, and each access read into a unit
-            const dram::PimStream& r = transfers.pim(*pim, op.bytes);
-            energy["bank_activate"] += times * static_cast<double>(r.activates) * pim->device->energy.activate.energy_pJ;
-            energy["bank_read"] += times * static_cast<double>(r.column_reads * pim->device->org.access_bytes() * 8) * pim->access.energy_pJ;
-          } else {
-            energy[load ? "bank_read" : "bank_write"] += static_cast<double>(bytes) * 8 * pim->access.energy_pJ;
-          }
-        } else {
-          (load ? external[op.from].read : external[op.to].write) += bytes;
-          if (const auto& preset = std::get<DramSpec>(path.spec).bank) {  // the commands streaming the tile issues
-            const dram::EnergyBreakdown& e = transfers.dram(*preset, op.bytes, !load).energy;
-            energy["activate"] += times * e.activate_pJ;
-            energy[load ? "read" : "write"] += times * (e.read_array_pJ + e.read_movement_pJ + e.read_io_pJ + e.write_array_pJ +
-                                                        e.write_movement_pJ + e.write_io_pJ);
-          }
-        }
+        const PathRole& role = *path.path();
+        role.charge_transfers(op.bytes, n, !load, transfers, s.energy_by_action_pJ[path.name]);
+        if (role.holds_tensors()) (load ? external[op.from].read : external[op.to].write) += bytes;  // across its interface
       }
     }
     // Passes follow one another; within a pass, pipelined units overlap and others take turns.
@@ -136,27 +120,14 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     s.roofline_memory_cycles = std::max(s.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / arch.find(path)->path_Bps())));
   for (const ComponentSpec& c : arch.components) {
     const auto it = s.traffic_bytes.find(c.name);
-    if (auto* d = std::get_if<DramSpec>(&c.spec); d && d->bank && it != s.traffic_bytes.end()) {
-      // Refresh runs whoever reads: a REF of each rank of each controller every nREFI over the run.
-      const dram::DramPreset& p = *d->bank;
-      if (p.controller.refresh) {
-        const double refreshes = std::floor(static_cast<double>(s.cycles) / arch.clock_hz / (static_cast<double>(p.timing.nREFI) * p.timing.tCK_ps * 1e-12));
-        s.energy_by_action_pJ[c.name]["refresh"] = refreshes * static_cast<double>(p.org.ranks * p.org.controllers()) * p.energy.refresh.energy_pJ;
-      }
-    } else if (d && it != s.traffic_bytes.end()) {
-      const Traffic& x = external[c.name];
-      s.energy_by_action_pJ[c.name]["read"] = static_cast<double>(x.read) * 8 / static_cast<double>(d->access_bits) * d->read.energy_pJ;
-      s.energy_by_action_pJ[c.name]["write"] = static_cast<double>(x.write) * 8 / static_cast<double>(d->access_bits) * d->write.energy_pJ;
-    }
-    if (auto* b = std::get_if<SramSpec>(&c.spec); b && it != s.traffic_bytes.end()) {
-      const double rows_read = static_cast<double>(it->second.read) * 8 / static_cast<double>(b->row_bits);
-      const double rows_written = static_cast<double>(it->second.write) * 8 / static_cast<double>(b->row_bits);
-      s.energy_by_action_pJ[c.name]["read"] = rows_read * b->read.energy_pJ;
-      s.energy_by_action_pJ[c.name]["write"] = rows_written * b->write.energy_pJ;
-    }
+    if (it == s.traffic_bytes.end()) continue;
+    const Traffic& x = external[c.name];
+    ActionEnergy run;
+    c.model->charge_run(RunTraffic{it->second.read, it->second.write, x.read, x.write, static_cast<double>(s.cycles) / arch.clock_hz}, run);
+    for (const auto& [action, pj] : run) s.energy_by_action_pJ[c.name][action] = pj;
   }
   for (const ComponentSpec& c : arch.components) {
-    if (!c.ops()) continue;
+    if (!c.compute()) continue;
     const double par = c.op_rate(arch.clock_hz);
     s.roofline_compute_cycles = std::max(s.roofline_compute_cycles, static_cast<int64_t>(std::ceil(work[c.name] / par)));
     s.utilization[c.name] = s.cycles ? work[c.name] / (static_cast<double>(s.cycles) * par) : 0;

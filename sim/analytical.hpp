@@ -3,7 +3,7 @@
 #include "arch/spec.hpp"
 #include "mappings/tile_program.hpp"
 #include "sim/stats.hpp"
-#include "sim/transfers.hpp"
+#include "arch/transfers.hpp"
 #include "workloads/cascade.hpp"
 
 namespace einsim {

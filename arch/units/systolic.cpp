@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
+#include "common/error.hpp"
+
 namespace einsim {
+
+std::string_view dataflow_name(Dataflow d) { return d == Dataflow::ws ? "ws" : d == Dataflow::os ? "os" : "is"; }
 
 std::string_view fold_overlap_name(FoldOverlap f) { return f == FoldOverlap::none ? "none" : "pipelined"; }
 

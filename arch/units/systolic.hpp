@@ -10,9 +10,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "arch/spec.hpp"
-
 namespace einsim {
+
+enum class Dataflow { ws, os, is };
+std::string_view dataflow_name(Dataflow d);
 
 enum class FoldOverlap {
   none,       // each fold fills, streams and drains before the next starts: SCALE-Sim v2's timing, exactly

@@ -1,6 +1,7 @@
 #include "sim/app/commands.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -334,7 +335,37 @@ int run_gemm(const GemmArgs& args) {
   return 0;
 }
 
+namespace {
+
+// Every registered kind's parameter table, as Markdown (docs/model.md holds this text) or JSON.
+int print_kinds(bool json) {
+  Json all = Json::object();
+  std::string text;
+  for (const auto& [name, kind] : component_kinds()) {
+    Json params = Json::array();
+    text += fmt::format("#### `{}`: {}\n\n| key | type | unit | default | description |\n|---|---|---|---|---|\n", name, kind.description);
+    for (const ParamDef& p : kind.params) {
+      std::string type(param_type_name(p.type));
+      if (!p.choices.empty()) type = fmt::format("{}", fmt::join(p.choices, " \\| "));
+      const std::string fallback = p.required ? "required" : p.default_value.empty() ? "-" : "`" + p.default_value + "`";
+      text += fmt::format("| `{}` | {} | {} | {} | {} |\n", p.name, type, param_unit(p.type), fallback, p.description);
+      params.push_back(Json{{"name", p.name}, {"type", param_type_name(p.type)}, {"unit", param_unit(p.type)}, {"required", p.required},
+                            {"default", p.default_value.empty() ? Json(nullptr) : Json(p.default_value)}, {"choices", p.choices},
+                            {"description", p.description}});
+    }
+    text += fmt::format("\nExample: `{}`\n\n", kind.example);
+    all[name] = Json{{"description", kind.description}, {"params", params}, {"example", kind.example}};
+  }
+  if (json) std::cout << all.dump(2) << '\n';
+  else std::cout << text;
+  return 0;
+}
+
+}  // namespace
+
 int run_arch(const ArchArgs& args) {
+  if (args.kinds) return print_kinds(args.json);
+  if (args.file.empty()) throw UserError(SourceLoc{}, "arch", "name an architecture file, or --kinds to list the component kinds");
   const Sets sets = parse_sets(args.sets);
   if (!sets.workload.empty()) throw UserError(SourceLoc{}, "--set workload." + sets.workload[0].first, "this command takes no workload");
   const ArchSpec a = load_arch(args.file, sets.arch);
@@ -352,28 +383,7 @@ int run_arch(const ArchArgs& args) {
     Json cj;
     cj["kind"] = c.kind();
     std::string size;
-    if (auto* d = std::get_if<DramSpec>(&c.spec)) {
-      cj["bandwidth_Bps"] = d->bandwidth_Bps;
-      cj["latency_cycles"] = d->latency_cycles;
-      size = fmt::format("{:g} GiB/s, {} cycles", d->bandwidth_Bps / (1024.0 * 1024 * 1024), d->latency_cycles);
-    } else if (auto* s = std::get_if<SramSpec>(&c.spec)) {
-      cj["size_bytes"] = s->size_bytes;
-      cj["banks"] = s->banks;
-      cj["row_bits"] = s->row_bits;
-      size = fmt::format("{}, {} banks x {}-bit rows", format_bytes(s->size_bytes), s->banks, s->row_bits);
-    } else if (auto* p = std::get_if<PeArraySpec>(&c.spec)) {
-      cj["rows"] = p->rows;
-      cj["cols"] = p->cols;
-      cj["dataflow"] = dataflow_name(p->dataflow);
-      cj["dtype"] = dtype_name(p->dtype);
-      cj["ops_per_cycle"] = p->ops_per_cycle;
-      size = fmt::format("{}x{} {}, {}", p->rows, p->cols, dataflow_name(p->dataflow), dtype_name(p->dtype));
-      if (p->ops_per_cycle > 1) size += fmt::format(", {} ops/PE/cycle", p->ops_per_cycle);
-    } else if (auto* v = std::get_if<VectorArraySpec>(&c.spec)) {
-      cj["lanes"] = v->lanes;
-      cj["dtype"] = dtype_name(v->dtype);
-      size = fmt::format("{} lanes, {}", v->lanes, dtype_name(v->dtype));
-    }
+    c.model->describe(cj, size);
     std::string ops;
     if (const auto* o = c.ops()) {
       Json oj = Json::object();
@@ -386,7 +396,7 @@ int run_arch(const ArchArgs& args) {
     const auto area = c.area_um2();
     cj["area_mm2"] = area ? Json(*area / 1e6) : Json(nullptr);
     if (area) total_area += *area / 1e6;
-    else if (c.kind() != "dram") area_complete = false;
+    else if (c.model->counts_area()) area_complete = false;
     rows.push_back({c.name, std::string(c.kind()), size, ops.empty() ? "-" : ops, area ? fmt::format("{:.3f}", *area / 1e6) : "-"});
     comps[c.name] = cj;
   }

@@ -28,6 +28,7 @@ struct ArchArgs {
   std::string file;
   std::vector<std::string> sets;
   bool json = false;
+  bool kinds = false;
 };
 
 struct EvalArgs {

@@ -111,8 +111,9 @@ int sc_main(int argc, char** argv) {
   gemm->add_flag("--json", gemm_args.json, "Print one JSON object");
 
   einsim::app::ArchArgs arch_args;
-  CLI::App* arch = app.add_subcommand("arch", "Check an architecture: components, ops, energy per action and area");
-  arch->add_option("arch", arch_args.file, "Architecture YAML file")->required();
+  CLI::App* arch = app.add_subcommand("arch", "Check an architecture: components, ops, energy per action and area; or list the component kinds");
+  arch->add_option("arch", arch_args.file, "Architecture YAML file");
+  arch->add_flag("--kinds", arch_args.kinds, "List the registered component kinds with their parameter tables (Markdown, or --json)");
   arch->add_option("--set", arch_args.sets, "Override a field: arch.COMPONENT.KEY=VALUE, e.g. arch.glb.size=32MiB (repeatable)")
       ->type_name("PATH=VALUE")
       ->allow_extra_args(false);

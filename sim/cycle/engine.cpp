@@ -212,15 +212,12 @@ struct Dram : sc_module {
   sc_core::sc_semaphore channel{1};
   std::vector<std::unique_ptr<sc_core::sc_signal<bool>>> busy;  // per engine, for --vcd
   bool waves = false;
-  // model: bank: a transfer takes as long as the bank-level model streams its bytes (BankTransfers); cycles
-  // beyond the bandwidth figure's are stalls on DRAM timing (activations, bank-group spacing, refresh,
-  // turnarounds, a lower peak).
-  const dram::DramPreset* bank = nullptr;
-  double engine_cycles_per_ps = 0;
+  // A path with a detailed timing model (a DRAM's bank-level model, a bank PIM's all-bank reads): a transfer
+  // takes as long as that model says; cycles beyond the bandwidth figure's are stalls on DRAM timing
+  // (activations, bank-group spacing, refresh, turnarounds, a lower peak).
+  const PathRole* path = nullptr;
+  double clock_hz = 0;
   BankTransfers* transfers = nullptr;
-  // A bank or bank-group PIM's path: loads take as long as every unit streaming its share of the tile from its
-  // own banks under the device's rules (dram::pim_stream); stores move at the path's bandwidth.
-  const PimSpec* pim = nullptr;
 
   Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, Recorder& r, Buffer& b)
       : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat) {
@@ -247,10 +244,8 @@ struct Dram : sc_module {
       const int64_t start = now();
       if (waves) busy[static_cast<size_t>(engine)]->write(true);
       int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
-      if (bank || (pim && job->op->kind == TileOp::Kind::load)) {
-        const int64_t timed = bank ? bank_time(job->op->bytes, job->op->kind != TileOp::Kind::load) : pim_time(job->op->bytes);
-        if (timed > occupancy) rec.stalls[who]["dram_timing"] += timed - occupancy, occupancy = timed;
-      }
+      if (const auto timed = path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz))
+        if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
       sc_core::wait(sc_time(static_cast<double>(std::max(occupancy, buffer.cycles_for(job->op->bytes))), SC_NS));
       if (waves) busy[static_cast<size_t>(engine)]->write(false);
       buffer.ports.post();
@@ -260,12 +255,6 @@ struct Dram : sc_module {
     }
   }
 
-  // Bank-model cycles in the engine's clock.
-  int64_t dram_cycles(int64_t cycles, const dram::DramPreset& p) const {
-    return static_cast<int64_t>(std::ceil(static_cast<double>(cycles) * p.timing.tCK_ps * engine_cycles_per_ps));
-  }
-  int64_t pim_time(int64_t bytes) { return dram_cycles(transfers->pim(*pim, bytes).cycles, *pim->device); }
-  int64_t bank_time(int64_t bytes, bool write) { return dram_cycles(transfers->dram(*bank, bytes, write).cycles, *bank); }
 };
 
 // What a stretch of simulation cost: cycles, and busy and stall cycles per unit ("unit" and "unit/cause").
@@ -539,35 +528,35 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   rec.rng.seed(options.seed);
   rec.stall_probability = options.stall_probability;
   rec.stall_cycles = options.stall_cycles;
-  const auto& buffer_spec = std::get<SramSpec>(arch.find(program.buffer)->spec);
-  Buffer buffer(program.buffer.c_str(), buffer_spec.ports, static_cast<double>(buffer_spec.banks * buffer_spec.row_bits / 8));
-  const ComponentSpec& backing = *arch.find(program.backing);
-  const auto& dram_spec = std::get<DramSpec>(backing.spec);
-  Dram dram(program.backing.c_str(), dram_spec.bandwidth_Bps / arch.clock_hz, dram_spec.latency_cycles, dram_spec.dma_engines, rec, buffer);
+  const MemoryRole& buffer_role = *arch.find(program.buffer)->memory();
+  Buffer buffer(program.buffer.c_str(), buffer_role.ports(), buffer_role.bytes_per_port_cycle());
+  const PathRole& backing = *arch.find(program.backing)->path();
+  Dram dram(backing.engine_name(program.backing).c_str(), backing.bandwidth_Bps() / arch.clock_hz, backing.latency_cycles(arch.clock_hz),
+            backing.dma_engines(arch), rec, buffer);
   dram.transfers = &transfers;
-  if (dram_spec.bank) dram.bank = &*dram_spec.bank, dram.engine_cycles_per_ps = arch.clock_hz * 1e-12;
+  dram.path = &backing;
+  dram.clock_hz = arch.clock_hz;
   std::map<std::string, Dram*> paths{{program.backing, &dram}};
-  // A PIM stages tiles in its own buffer, which its lanes read while the banks write it (a port each, no
-  // bandwidth limit), over its own path from the banks with as many DMA engines as the DRAM's, each transfer's
-  // data arriving its latency later.
-  std::vector<std::unique_ptr<Buffer>> pim_buffers;
-  std::vector<std::unique_ptr<Dram>> pim_paths;
+  // A place a group can run on (a PIM) stages its tiles in its own memory, fed over its own path.
+  std::vector<std::unique_ptr<Buffer>> place_buffers;
+  std::vector<std::unique_ptr<Dram>> place_paths;
   std::map<std::string, Buffer*> buffer_of;
   for (const ComponentSpec& c : arch.components)
-    if (const auto* pim = std::get_if<PimSpec>(&c.spec)) {
-      pim_buffers.push_back(std::make_unique<Buffer>((c.name + "_buffer").c_str(), 2, 1e18));
-      const int64_t latency = static_cast<int64_t>(std::ceil(pim->latency_s * arch.clock_hz));
-      pim_paths.push_back(std::make_unique<Dram>((c.name + "_banks").c_str(), pim->bandwidth_Bps / arch.clock_hz, latency,
-                                                 std::get<DramSpec>(arch.find(pim->memory)->spec).dma_engines, rec, *pim_buffers.back()));
-      pim_paths.back()->transfers = &transfers;
-      if (pim->device) pim_paths.back()->pim = pim, pim_paths.back()->engine_cycles_per_ps = arch.clock_hz * 1e-12;
-      paths[c.name] = pim_paths.back().get();
-      buffer_of[c.name] = pim_buffers.back().get();
+    if (c.compute() && c.memory() && c.path()) {
+      place_buffers.push_back(std::make_unique<Buffer>((c.name + "_buffer").c_str(), c.memory()->ports(), c.memory()->bytes_per_port_cycle()));
+      const PathRole& role = *c.path();
+      place_paths.push_back(std::make_unique<Dram>(role.engine_name(c.name).c_str(), role.bandwidth_Bps() / arch.clock_hz,
+                                                   role.latency_cycles(arch.clock_hz), role.dma_engines(arch), rec, *place_buffers.back()));
+      place_paths.back()->transfers = &transfers;
+      place_paths.back()->path = &role;
+      place_paths.back()->clock_hz = arch.clock_hz;
+      paths[c.name] = place_paths.back().get();
+      buffer_of[c.name] = place_buffers.back().get();
     }
   std::map<std::string, Unit*> units;
   std::vector<std::unique_ptr<Unit>> owned;
   for (const ComponentSpec& c : arch.components)
-    if (c.ops()) {
+    if (c.compute()) {
       owned.push_back(std::make_unique<Unit>(c.name.c_str(), options.unit_queue_depth, rec, buffer_of.count(c.name) ? *buffer_of[c.name] : buffer));
       units[c.name] = owned.back().get();
     }

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include "arch/kinds/dram/dram.hpp"
+#include "arch/kinds/sram/sram.hpp"
+#include "arch/kinds/pe_array/pe_array.hpp"
+#include "arch/kinds/vector_array/vector_array.hpp"
 #include "arch/spec.hpp"
 #include "tests/unit/test_util.hpp"
 
@@ -9,10 +13,10 @@ namespace {
 TEST(Arch, FuseMaxConfigAsInThePaper) {
   const ArchSpec a = load_arch("configs/arch/fusemax.yaml");
   EXPECT_EQ(a.clock_hz, 940e6);
-  const auto& dram = std::get<DramSpec>(a.find("dram")->spec);
-  EXPECT_EQ(dram.bandwidth_Bps, 400.0 * 1024 * 1024 * 1024);
+  const auto& dram = a.find("dram")->as<DramComponent>();
+  EXPECT_EQ(dram.bandwidth, 400.0 * 1024 * 1024 * 1024);
   EXPECT_DOUBLE_EQ(dram.read.energy_pJ, 249.6);
-  const auto& glb = std::get<SramSpec>(a.find("glb")->spec);
+  const auto& glb = a.find("glb")->as<SramComponent>();
   EXPECT_EQ(glb.size_bytes, 16.0 * 1024 * 1024);
   EXPECT_EQ(glb.banks, 32);
   EXPECT_EQ(glb.row_bits, 4096);
@@ -23,7 +27,7 @@ TEST(Arch, FuseMaxConfigAsInThePaper) {
   EXPECT_EQ(ops.at("exp").latency_cycles, 7);
   EXPECT_DOUBLE_EQ(ops.at("exp").cost.energy_pJ, 6 * 17.16 + 8.34);  // 6 MACs + an add
   EXPECT_EQ(a.find("pe1d")->parallelism(), 256);
-  EXPECT_EQ(std::get<VectorArraySpec>(a.find("pe1d")->spec).regfile_entries, 32);
+  EXPECT_EQ(a.find("pe1d")->as<VectorArrayComponent>().regfile, 32);
   // Area: (MAC 3,000 + max 67 um2) per PE.
   EXPECT_DOUBLE_EQ(*pe2d.area_um2(), 256.0 * 256 * 3067);
   EXPECT_FALSE(a.find("glb")->area_um2().has_value());  // no public SRAM area figure in the table
@@ -32,23 +36,23 @@ TEST(Arch, FuseMaxConfigAsInThePaper) {
 TEST(Arch, FlatAndUnfusedHaveTheLargerBufferAndMacOnlyPes) {
   for (const std::string f : {"configs/arch/flat.yaml", "configs/arch/unfused.yaml"}) {
     const ArchSpec a = load_arch(f);
-    EXPECT_EQ(std::get<SramSpec>(a.find("glb")->spec).size_bytes, 32.0 * 1024 * 1024) << f;
+    EXPECT_EQ(a.find("glb")->as<SramComponent>().size_bytes, 32.0 * 1024 * 1024) << f;
     EXPECT_EQ(a.find("pe2d")->ops()->size(), 1u) << f;
-    EXPECT_EQ(std::get<PeArraySpec>(a.find("pe2d")->spec).regfile_entries, 4) << f;
+    EXPECT_EQ(a.find("pe2d")->as<PeArrayComponent>().regfile, 4) << f;
   }
   const ArchSpec edge = load_arch("configs/arch/flat-edge.yaml");
   EXPECT_EQ(edge.find("pe2d")->parallelism(), 32 * 32);
-  EXPECT_EQ(std::get<SramSpec>(edge.find("glb")->spec).size_bytes, 512.0 * 1024);
-  EXPECT_EQ(std::get<DramSpec>(edge.find("dram")->spec).bandwidth_Bps, 50.0 * 1024 * 1024 * 1024);
+  EXPECT_EQ(edge.find("glb")->as<SramComponent>().size_bytes, 512.0 * 1024);
+  EXPECT_EQ(edge.find("dram")->as<DramComponent>().bandwidth, 50.0 * 1024 * 1024 * 1024);
 }
 
 TEST(Arch, SetOverridesAnyField) {
   const ArchSpec a = load_arch("configs/arch/systolic.yaml", {{"array.rows", "128"}, {"array.dataflow", "os"}, {"glb.size", "4 MiB"}, {"clock", "2 GHz"}});
-  const auto& array = std::get<PeArraySpec>(a.find("array")->spec);
+  const auto& array = a.find("array")->as<PeArrayComponent>();
   EXPECT_EQ(array.rows, 128);
   EXPECT_EQ(array.cols, 32);
   EXPECT_EQ(array.dataflow, Dataflow::os);
-  EXPECT_EQ(std::get<SramSpec>(a.find("glb")->spec).size_bytes, 4.0 * 1024 * 1024);
+  EXPECT_EQ(a.find("glb")->as<SramComponent>().size_bytes, 4.0 * 1024 * 1024);
   EXPECT_EQ(a.clock_hz, 2e9);
   EXPECT_THROW(load_arch("configs/arch/systolic.yaml", {{"array.rowz", "128"}}), UserError);  // unknown key
   EXPECT_THROW(load_arch("configs/arch/systolic.yaml", {{"nothing.rows", "1"}}), UserError);

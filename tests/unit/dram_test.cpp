@@ -8,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include "arch/kinds/dram/dram.hpp"
 #include "arch/dram/model.hpp"
 #include "arch/dram/pim.hpp"
 #include "arch/spec.hpp"
@@ -673,10 +674,10 @@ TEST(DramPresets, BadValuesAreNamed) {
 
 TEST(DramPresets, AnArchitecturesDramTakesTheBankModel) {
   const ArchSpec a = load_arch("configs/arch/fusemax.yaml", {{"dram.model", "bank"}, {"dram.preset", "hbm3-5.2"}});
-  const auto& d = std::get<DramSpec>(a.find("dram")->spec);
+  const auto& d = a.find("dram")->as<DramComponent>();
   ASSERT_TRUE(d.bank.has_value());
   EXPECT_EQ(d.bank->name, "hbm3-5.2");
-  EXPECT_FALSE(std::get<DramSpec>(load_arch("configs/arch/fusemax.yaml").find("dram")->spec).bank.has_value());
+  EXPECT_FALSE(load_arch("configs/arch/fusemax.yaml").find("dram")->as<DramComponent>().bank.has_value());
   auto error = [](const std::vector<std::pair<std::string, std::string>>& sets) {
     try {
       load_arch("configs/arch/fusemax.yaml", sets);

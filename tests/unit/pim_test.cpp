@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "arch/kinds/pim/pim.hpp"
 #include "arch/dram/pim.hpp"
 #include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
@@ -38,10 +39,10 @@ TEST(Pim, BankPimBandwidthIsTheOrganizationsAllBankRate) {
   EXPECT_NEAR(dram::pim_internal_Bps(p, dram::PimLevel::bank, 1), closed_form, closed_form * 1e-12);
   // The arch's PIM spans five such stacks, with refresh on as its preset says.
   const ArchSpec a = load_arch("configs/arch/attacc.yaml");
-  const auto& pim = std::get<PimSpec>(a.find("pim")->spec);
+  const auto& pim = a.find("pim")->as<PimComponent>();
   EXPECT_EQ(pim.units, 5 * 32 * 32);
-  EXPECT_DOUBLE_EQ(pim.bandwidth_Bps, 5 * dram::pim_internal_Bps(*pim.device, dram::PimLevel::bank, 1));
-  EXPECT_LT(pim.bandwidth_Bps, 5 * closed_form);
+  EXPECT_DOUBLE_EQ(pim.bandwidth, 5 * dram::pim_internal_Bps(*pim.device, dram::PimLevel::bank, 1));
+  EXPECT_LT(pim.bandwidth, 5 * closed_form);
 }
 
 TEST(Pim, GemvOnBankPimMovesItsWeightsAtTheInternalBandwidth) {
@@ -50,10 +51,10 @@ TEST(Pim, GemvOnBankPimMovesItsWeightsAtTheInternalBandwidth) {
   ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
   EXPECT_EQ(p.stats.placements.at("ffn").place, "pim");
   const double weights = 4096.0 * 14336 * 3 * 2;
-  const auto& pim = std::get<PimSpec>(p.arch.find("pim")->spec);
+  const auto& pim = p.arch.find("pim")->as<PimComponent>();
   EXPECT_EQ(p.stats.traffic_bytes.at("dram").read, static_cast<int64_t>(weights) + 4096 * 2);  // and the token, once
   const double bytes = static_cast<double>(p.stats.traffic_bytes.at("dram").read + p.stats.traffic_bytes.at("dram").write);
-  EXPECT_EQ(p.stats.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * p.arch.clock_hz / pim.bandwidth_Bps)));
+  EXPECT_EQ(p.stats.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * p.arch.clock_hz / pim.bandwidth)));
   // Bank-level units at 1 FLOP/B keep pace with their banks, but a block of 32 hidden columns is 131,072 MACs
   // over 5,120 units x 16 lanes: 1.6, so 2 cycles of 325.1 MHz = 12 cycles of 1.83 GHz (11.26 rounded up), and
   // its silu-times-up 32 x 13 lane-cycles take 1 cycle = 6. Per block 3 x 12 + 6 = 42 cycles against its bank

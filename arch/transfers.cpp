@@ -1,4 +1,6 @@
-#include "sim/transfers.hpp"
+#include "arch/transfers.hpp"
+
+#include "arch/kinds/pim/pim.hpp"
 
 #include <vector>
 
@@ -15,12 +17,11 @@ const dram::RunResult& BankTransfers::dram(const dram::DramPreset& preset, int64
   return at->second;
 }
 
-const dram::PimStream& BankTransfers::pim(const PimSpec& pim, int64_t bytes) {
+const dram::PimStream& BankTransfers::pim(const PimComponent& pim, int64_t bytes) {
   const auto [at, fresh] = pim_.try_emplace({&pim, bytes});
   if (fresh) {
     const int64_t per_unit = (bytes + pim.units - 1) / pim.units;
-    dram::PimStream r = dram::pim_stream(*pim.device, pim.level == PimLevel::bank ? dram::PimLevel::bank : dram::PimLevel::bankgroup,
-                                         pim.banks_per_unit, per_unit);
+    dram::PimStream r = dram::pim_stream(*pim.device, pim.dram_level(), pim.banks_per_unit, per_unit);
     for (int64_t* count : {&r.activates, &r.column_reads, &r.refreshes, &r.units, &r.bytes}) *count *= pim.stacks;
     at->second = r;
   }

@@ -5,10 +5,12 @@
 #include <map>
 #include <tuple>
 
+#include "arch/dram/model.hpp"
 #include "arch/dram/pim.hpp"
-#include "arch/spec.hpp"
 
 namespace einsim {
+
+class PimComponent;
 
 class BankTransfers {
  public:
@@ -16,11 +18,11 @@ class BankTransfers {
   const dram::RunResult& dram(const dram::DramPreset& preset, int64_t bytes, bool write);
   // Every unit of a bank or bank-group PIM streaming its share of `bytes` from its own banks. The counts
   // are of all its stacks.
-  const dram::PimStream& pim(const PimSpec& pim, int64_t bytes);
+  const dram::PimStream& pim(const PimComponent& pim, int64_t bytes);
 
  private:
   std::map<std::tuple<const dram::DramPreset*, int64_t, bool>, dram::RunResult> dram_;
-  std::map<std::pair<const PimSpec*, int64_t>, dram::PimStream> pim_;
+  std::map<std::pair<const PimComponent*, int64_t>, dram::PimStream> pim_;
 };
 
 }  // namespace einsim

@@ -1,0 +1,23 @@
+#include "arch/component.hpp"
+
+#include <algorithm>
+
+
+namespace einsim {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t spatial_steps(const TileWork& work, const std::map<std::string, int64_t>& sizes) {
+  int64_t steps = work.points;
+  for (const auto& [dim, extent] : work.spread) steps = steps / extent * ceil_div(extent, sizes.at(dim));
+  return steps;
+}
+
+int64_t reduction_levels(const TileWork& work, const std::map<std::string, int64_t>& sizes) {
+  int64_t levels = 0;
+  for (const auto& [dim, extent] : work.reduced)
+    for (int64_t width = std::min(extent, sizes.at(dim)); width > 1; width = ceil_div(width, 2)) ++levels;
+  return levels;
+}
+
+}  // namespace einsim

@@ -1,0 +1,151 @@
+#pragma once
+// A component kind is a registered implementation (arch/kinds/<kind>/): it owns its parameter table, reads and
+// validates its parameters into a Component, and says which roles the component plays. Lowering and both
+// evaluators ask for roles (compute, memory, path) and never ask which kind a component is.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "arch/energy_table.hpp"
+#include "arch/params.hpp"
+
+namespace einsim {
+
+struct ArchSpec;
+class BankTransfers;
+
+// An operation a compute unit supports: cycles per op on one PE/lane and its cost.
+struct OpSpec {
+  int64_t latency_cycles = 1;
+  Cost cost;
+};
+
+// pJ by action ("mac", "read", "activate", ...), of one component.
+using ActionEnergy = std::map<std::string, double>;
+
+// One computation's tile as lowering sees it: `points` index points, each costing `cycles_per_point` op cycles
+// on one PE or lane, with the product of the tile extents spread over each spatial dimension (`spread`) and of
+// those the Einsum reduces (`reduced`).
+struct TileWork {
+  int64_t points = 0;
+  int64_t cycles_per_point = 0;
+  std::map<std::string, int64_t> spread;
+  std::map<std::string, int64_t> reduced;
+};
+
+struct TileTiming {
+  int64_t cycles = 0;          // the unit is busy
+  int64_t result_latency = 0;  // the result trails the busy cycles by this much (a reduction tree's levels)
+};
+
+class ComputeRole {
+ public:
+  virtual ~ComputeRole() = default;
+  virtual const std::map<std::string, OpSpec>& ops() const = 0;
+  virtual int64_t parallelism() const = 0;  // PEs or lanes
+  // Ops it can start per cycle of its own clock, and per cycle of the architecture's.
+  virtual int64_t op_slots() const { return parallelism(); }
+  virtual double op_rate(double /*arch_clock_hz*/) const { return static_cast<double>(op_slots()); }
+  virtual int64_t regfile_entries() const { return 0; }  // per PE or lane
+  // Whether a mapping spreads indices over its named dimensions; a unit that spreads its operands by itself
+  // (over banks) ignores a binding's spatial ranks.
+  virtual bool maps_spatially() const { return true; }
+  // The size of a spatial dimension ("rows", "cols", "lanes"), if it has one of that name.
+  virtual std::optional<int64_t> dimension(std::string_view /*name*/) const { return std::nullopt; }
+  virtual TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const = 0;
+};
+
+// A memory that holds tiles: a buffer, or a PIM's units' buffers.
+class MemoryRole {
+ public:
+  virtual ~MemoryRole() = default;
+  virtual double capacity_bytes() const = 0;
+  virtual int64_t ports() const = 0;                // accessors at a time (the cycle engine)
+  virtual double bytes_per_port_cycle() const = 0;  // what one accessor moves per cycle
+  // Whether a mapping may name it as its buffer (memory.buffer); a PIM's buffers hold only the tiles of the
+  // groups placed on it.
+  virtual bool stages_tiles() const { return true; }
+};
+
+// What a tile transfer between the backing memory and a buffer goes through.
+class PathRole {
+ public:
+  virtual ~PathRole() = default;
+  virtual double bandwidth_Bps() const = 0;
+  virtual int64_t latency_cycles(double arch_clock_hz) const = 0;
+  virtual int64_t dma_engines(const ArchSpec& arch) const = 0;
+  // How specifically it serves a transfer between the two components (0: it does not): the most specific
+  // path carries it (a PIM's own path from its memory before that memory's interface).
+  virtual int serves(const std::string& self, const std::string& from, const std::string& to) const = 0;
+  // The memory whose banks it reads from inside (a PIM's), or empty for a memory's own interface.
+  virtual std::string inside() const { return ""; }
+  // The name of its module in the cycle engine (stall and trace names).
+  virtual std::string engine_name(const std::string& self) const { return self; }
+  // A detailed timing model's cycles (of the architecture's clock) for one transfer of `bytes`, when it has
+  // one beyond bandwidth.
+  virtual std::optional<int64_t> timed_cycles(int64_t /*bytes*/, bool /*write*/, BankTransfers& /*memo*/, double /*arch_clock_hz*/) const {
+    return std::nullopt;
+  }
+  // The energy of `count` transfers of `bytes` each.
+  virtual void charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo, ActionEnergy& energy) const = 0;
+  // Whether it is a memory's interface, holding the tensors a mapping's backing memory holds (memory.backing),
+  // and the bytes it moves count as that memory's external traffic.
+  virtual bool holds_tensors() const { return false; }
+};
+
+// What a run moved at a component: bytes read from it and written to it, those of them that crossed its
+// interface, and how long the run took.
+struct RunTraffic {
+  int64_t read = 0, written = 0;
+  int64_t external_read = 0, external_written = 0;
+  double seconds = 0;
+};
+
+// A configured component of some kind. Immutable once built; an override builds a new one from edited params.
+class Component {
+ public:
+  virtual ~Component() = default;
+  virtual const ComputeRole* compute() const { return nullptr; }
+  virtual const MemoryRole* memory() const { return nullptr; }
+  virtual const PathRole* path() const { return nullptr; }
+  virtual std::optional<double> area_um2() const { return std::nullopt; }
+  // Whether a missing area figure leaves the chip's area incomplete (a DRAM is off chip).
+  virtual bool counts_area() const { return true; }
+  // The energy of what a run moved at it (row accesses, accesses across its interface, refresh over the run),
+  // for components that moved anything.
+  virtual void charge_run(const RunTraffic& /*traffic*/, ActionEnergy& /*energy*/) const {}
+  // For `einsim arch`: the JSON fields that describe it, and a one-line summary of its size.
+  virtual void describe(nlohmann::ordered_json& fields, std::string& summary) const = 0;
+  // Checks that need the whole architecture (a PIM's memory must be a DRAM of it); `self` is its name.
+  virtual void check(const ArchSpec& /*arch*/, const std::string& /*self*/) const {}
+};
+
+// What a kind's build() gets beside its params.
+struct BuildContext {
+  const EnergyTable& table;
+};
+
+struct ComponentKind {
+  std::string name;
+  std::string description;
+  ParamTable params;
+  std::string example;  // a minimal component of this kind, as YAML (its tests build every kind from it)
+  std::shared_ptr<const Component> (*build)(const ParamValues& params, const BuildContext& context);
+};
+
+// Every registered kind, by name (arch/kinds/registry.cpp).
+const std::map<std::string, ComponentKind>& component_kinds();
+const ComponentKind* find_kind(std::string_view name);
+
+// Helpers the array kinds share: the steps a tile takes when its spread indices fold over dimensions of these
+// sizes, and the levels of the adder (or max) trees that combine indices reduced across them.
+int64_t spatial_steps(const TileWork& work, const std::map<std::string, int64_t>& sizes);
+int64_t reduction_levels(const TileWork& work, const std::map<std::string, int64_t>& sizes);
+int64_t ceil_div(int64_t a, int64_t b);
+
+}  // namespace einsim

@@ -1,0 +1,38 @@
+#pragma once
+// kind: pe_array — a 2D array of PEs (rows x cols): operands reach the PEs by broadcast, or flow through them
+// as in a systolic array (fold_overlap set), whose tiles then pay fill and drain (arch/units/systolic).
+#include <optional>
+
+#include "arch/component.hpp"
+#include "arch/units/systolic.hpp"
+#include "workloads/dtype.hpp"
+
+namespace einsim {
+
+class PeArrayComponent : public Component, public ComputeRole {
+ public:
+  int64_t rows = 0;
+  int64_t cols = 0;
+  Dataflow dataflow = Dataflow::ws;
+  std::optional<FoldOverlap> fold_overlap;
+  DType dtype = DType::bf16;
+  int64_t regfile = 0;
+  int64_t ops_per_cycle = 1;  // per PE, at the array's dtype
+  std::map<std::string, OpSpec> op_table;
+  std::optional<Cost> pe_area;
+
+  const ComputeRole* compute() const override { return this; }
+  std::optional<double> area_um2() const override;
+  void describe(nlohmann::ordered_json& fields, std::string& summary) const override;
+
+  const std::map<std::string, OpSpec>& ops() const override { return op_table; }
+  int64_t parallelism() const override { return rows * cols; }
+  int64_t op_slots() const override { return rows * cols * ops_per_cycle; }
+  int64_t regfile_entries() const override { return regfile; }
+  std::optional<int64_t> dimension(std::string_view name) const override;
+  TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const override;
+};
+
+ComponentKind pe_array_kind();
+
+}  // namespace einsim

@@ -1,0 +1,56 @@
+#include "arch/kinds/readers.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "workloads/cascade.hpp"
+
+namespace einsim {
+
+std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& node, DType dtype) {
+  std::map<std::string, OpSpec> ops;
+  MapReader reader(node);
+  for (const auto& [kind, value] : reader.entries()) {
+    if (std::find(op_kinds().begin(), op_kinds().end(), kind) == op_kinds().end())
+      value.fail(fmt::format("unknown op '{}' (known: {})", kind, fmt::join(op_kinds(), ", ")));
+    MapReader f(value);
+    OpSpec op;
+    if (auto l = f.optional("latency_cycles")) {
+      op.latency_cycles = l->as_int();
+      if (op.latency_cycles < 1 || op.latency_cycles > (int64_t{1} << 40))
+        l->fail(fmt::format("latency_cycles must be between 1 and 2^40, got {}", op.latency_cycles));
+    }
+    op.cost = evaluate_cost(table, f.required("energy"), dtype_name(dtype));
+    f.finish();
+    ops[kind] = op;
+  }
+  if (ops.empty()) node.fail("a compute unit needs at least one op");
+  return ops;
+}
+
+Cost access_cost(const EnergyTable& table, const YNode& node, int64_t access_bits, const char* size_key) {
+  Cost c = evaluate_cost(table, node);
+  if (c.bits && *c.bits != access_bits)
+    node.fail(fmt::format("'{}' is a figure for {}-bit accesses, but {} is {}", c.text, *c.bits, size_key, access_bits));
+  return c;
+}
+
+dram::DramPreset dram_preset(const YNode& preset) {
+  const std::string name = preset.as_string();
+  const std::filesystem::path dir = std::filesystem::path(preset.file()).parent_path();
+  const std::filesystem::path path = name.ends_with(".yaml") ? dir / name : dir / ".." / "dram" / (name + ".yaml");
+  if (!std::filesystem::exists(path)) preset.fail(fmt::format("DRAM preset {} not found", path.string()));
+  return dram::load_dram_preset(path.string());
+}
+
+DType dtype_param(const ParamValues& p, const std::string& name) { return *parse_dtype(p.text(name)); }
+
+std::optional<Cost> area_param(const ParamValues& p, const std::string& name, const EnergyTable& table, DType dtype) {
+  if (const auto n = p.node_if(name)) return evaluate_cost(table, *n, dtype_name(dtype));
+  return std::nullopt;
+}
+
+}  // namespace einsim

@@ -1,0 +1,124 @@
+#include "arch/params.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "common/units.hpp"
+#include "workloads/dtype.hpp"
+
+namespace einsim {
+
+std::string_view param_type_name(ParamType t) {
+  switch (t) {
+    case ParamType::count: return "count";
+    case ParamType::bytes: return "bytes";
+    case ParamType::bandwidth: return "bandwidth";
+    case ParamType::frequency: return "frequency";
+    case ParamType::duration: return "duration";
+    case ParamType::flag: return "flag";
+    case ParamType::choice: return "choice";
+    case ParamType::dtype: return "dtype";
+    case ParamType::text: return "name";
+    case ParamType::cost: return "cost";
+    case ParamType::ops: return "ops";
+    case ParamType::per_dtype: return "count or {dtype: count}";
+    case ParamType::preset: return "DRAM preset";
+  }
+  return "?";
+}
+
+std::string_view param_unit(ParamType t) {
+  switch (t) {
+    case ParamType::bytes: return "B";
+    case ParamType::bandwidth: return "B/s";
+    case ParamType::frequency: return "Hz";
+    case ParamType::duration: return "s";
+    case ParamType::cost: return "pJ, um2";
+    default: return "";
+  }
+}
+
+namespace {
+
+// Sizes and counts of hardware: at least 1, and at most 2^40 so that products of a few stay exact.
+int64_t positive(const YNode& n, const std::string& what) {
+  const int64_t v = n.as_int();
+  if (v < 1 || v > (int64_t{1} << 40)) n.fail(fmt::format("{} must be between 1 and 2^40, got {}", what, v));
+  return v;
+}
+
+ParamValue read(const ParamDef& def, const YNode& n) {
+  ParamValue v;
+  v.node = n;
+  switch (def.type) {
+    case ParamType::count: v.value = positive(n, def.name); break;
+    case ParamType::bytes: v.value = parse_bytes(n); break;
+    case ParamType::bandwidth: v.value = parse_bandwidth(n); break;
+    case ParamType::frequency: v.value = parse_frequency(n); break;
+    case ParamType::duration: v.value = parse_duration(n); break;
+    case ParamType::flag: v.value = n.as_bool(); break;
+    case ParamType::choice: {
+      const std::string s = n.as_string();
+      if (std::find(def.choices.begin(), def.choices.end(), s) == def.choices.end())
+        n.fail(fmt::format("unknown {} '{}' (known: {})", def.name, s, fmt::join(def.choices, ", ")));
+      v.value = s;
+      break;
+    }
+    case ParamType::dtype: {
+      const std::string s = n.as_string();
+      if (!parse_dtype(s)) n.fail(fmt::format("unknown dtype '{}' (known: {})", s, dtype_names()));
+      v.value = s;
+      break;
+    }
+    case ParamType::text: v.value = n.as_string(); break;
+    case ParamType::cost:
+    case ParamType::ops:
+    case ParamType::per_dtype:
+    case ParamType::preset: break;  // built by the kind, from the node
+  }
+  return v;
+}
+
+}  // namespace
+
+ParamValues::ParamValues(const ParamTable& table, const YNode& component) : component_(component) {
+  MapReader m(component);
+  m.optional("kind");  // the registry's, already read
+  for (const ParamDef& def : table) {
+    std::optional<YNode> n = def.required ? std::optional<YNode>(m.required(def.name)) : m.optional(def.name);
+    if (!n && !def.default_value.empty()) {
+      ParamValue v = read(def, YNode(YAML::Load(def.default_value), component.file(), component.path() + "." + def.name));
+      v.node.reset();
+      values_.emplace(def.name, std::move(v));
+    } else if (n) {
+      values_.emplace(def.name, read(def, *n));
+    }
+  }
+  m.finish();
+}
+
+const ParamValue& ParamValues::at(const std::string& name) const {
+  const auto it = values_.find(name);
+  if (it == values_.end()) throw InternalError(fmt::format("parameter '{}' read but not set (give it a default or check has())", name));
+  return it->second;
+}
+
+int64_t ParamValues::count(const std::string& name) const { return std::get<int64_t>(at(name).value); }
+double ParamValues::real(const std::string& name) const { return std::get<double>(at(name).value); }
+bool ParamValues::flag(const std::string& name) const { return std::get<bool>(at(name).value); }
+const std::string& ParamValues::text(const std::string& name) const { return std::get<std::string>(at(name).value); }
+
+const YNode& ParamValues::node(const std::string& name) const {
+  const ParamValue& v = at(name);
+  if (!v.node) throw InternalError(fmt::format("parameter '{}' has no node: it took its default", name));
+  return *v.node;
+}
+
+std::optional<YNode> ParamValues::node_if(const std::string& name) const {
+  const auto it = values_.find(name);
+  return it == values_.end() ? std::nullopt : it->second.node;
+}
+
+}  // namespace einsim

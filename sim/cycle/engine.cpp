@@ -15,6 +15,7 @@
 #define SC_INCLUDE_DYNAMIC_PROCESSES  // sc_spawn, for one thread per DMA engine
 #include <systemc>
 
+#include "sim/actions.hpp"
 #include "sim/analytical.hpp"
 
 namespace einsim {
@@ -295,6 +296,19 @@ struct Controller : sc_module {
   bool exact;
   int64_t end = 0;
   Counters skipped;  // the cost of the iterations steady-state extrapolation did not simulate
+  std::vector<std::vector<int64_t>> issued;  // per group and op: the tiles it issued (simulated ones)
+
+  // Counters' key for the tiles op `o` of group `g` issued: extrapolation skips them with the rest.
+  static std::string issued_key(size_t g, size_t o) { return fmt::format("#issued/{}/{}", g, o); }
+
+  // How many times each op ran: simulated, and in the iterations extrapolation skipped.
+  OpExecutions executions() const {
+    OpExecutions out = issued;
+    for (size_t g = 0; g < out.size(); ++g)
+      for (size_t o = 0; o < out[g].size(); ++o)
+        if (const auto it = skipped.per_unit.find(issued_key(g, o)); it != skipped.per_unit.end()) out[g][o] += it->second;
+    return out;
+  }
 
   // Totals so far, simulated and extrapolated.
   Counters counters() const {
@@ -306,6 +320,8 @@ struct Controller : sc_module {
     for (const auto& [name, path] : paths) k.queues.push_back(static_cast<int64_t>(path->queue.jobs.size()));
     for (const auto& [who, causes] : rec.stalls)
       for (const auto& [cause, cycles] : causes) k.per_unit[who + "/" + cause] = cycles;
+    for (size_t g = 0; g < issued.size(); ++g)
+      for (size_t o = 0; o < issued[g].size(); ++o) k.per_unit[issued_key(g, o)] = issued[g][o];
     const std::vector<int64_t> state = k.queues;
     k += skipped;
     k.queues = state;
@@ -316,6 +332,7 @@ struct Controller : sc_module {
   Controller(sc_module_name name, const Cascade& cascade, const TileProgram& program, const ArchSpec& a, std::map<std::string, Unit*> u,
              std::map<std::string, Dram*> d, Recorder& r, bool exact_run)
       : sc_module(name), c(cascade), p(program), arch(a), units(std::move(u)), paths(std::move(d)), rec(r), exact(exact_run) {
+    for (const TileGroup& g : p.groups) issued.emplace_back(g.ops.size(), 0);
     SC_THREAD(run);
   }
 
@@ -347,13 +364,13 @@ struct Controller : sc_module {
       size_t last = first + 1;
       while (last < p.groups.size() && p.groups[last].concurrent) ++last;
       if (last == first + 1) {
-        run_group(p.groups[first], exact);
+        run_group(first, exact);
       } else {
         // Groups that run together each get a thread. Their loops are simulated in full: steady-state skipping
         // reads whole-system counters, which the other groups move too.
         std::vector<sc_core::sc_process_handle> running;
         for (size_t g = first; g < last; ++g)
-          running.push_back(sc_core::sc_spawn([this, g] { run_group(p.groups[g], true); }, fmt::format("group{}", g).c_str()));
+          running.push_back(sc_core::sc_spawn([this, g] { run_group(g, true); }, fmt::format("group{}", g).c_str()));
         for (sc_core::sc_process_handle& h : running)
           if (!h.terminated()) sc_core::wait(h.terminated_event());
       }
@@ -367,7 +384,8 @@ struct Controller : sc_module {
 
   Dram& path_of(const TileOp& op) const { return *paths.at(arch.path(op.from, op.to).name); }
 
-  void run_group(const TileGroup& g, bool exact_loops) {
+  void run_group(size_t group, bool exact_loops) {
+    const TileGroup& g = p.groups[group];
     std::vector<std::vector<std::pair<int, bool>>> rules;
     for (const TileOp& op : g.ops) rules.push_back(fire_rule(g, op, c));
     std::map<int, JobPtr> writer;                      // tensor -> the job whose result holds it now
@@ -422,6 +440,7 @@ struct Controller : sc_module {
             bool fires = true;
             for (auto [l, last] : rules[o]) fires &= index[static_cast<size_t>(l)] == (last ? g.loops[static_cast<size_t>(l)].trips - 1 : 0);
             if (!fires) continue;
+            ++issued[group][o];
             auto job = std::make_shared<Job>();
             job->op = &op;
             if (op.kind == TileOp::Kind::compute) {
@@ -517,11 +536,13 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   static bool simulated = false;  // SystemC elaborates once per process
   if (simulated) throw InternalError("simulate_cycles runs once per process (SystemC elaborates once)");
   simulated = true;
-  BankTransfers transfers;  // the bank model's runs of the transfers: energy (analytical) and timing (here)
-  Stats s = evaluate_analytical(cascade, arch, program, &transfers);  // actions (ops, traffic, energy) are the same
-  const int64_t analytical_cycles = s.cycles;
-  s.fidelity = "cycle";
-  if (!s.status.ok) return s;
+  BankTransfers transfers;  // the bank model's runs of the transfers, shared with the analytical pass
+  const Stats analytical = evaluate_analytical(cascade, arch, program, &transfers);
+  if (!analytical.status.ok) {
+    Stats s = analytical;
+    s.fidelity = "cycle";
+    return s;
+  }
 
   Recorder rec;
   rec.tracing = !options.trace_file.empty();
@@ -583,21 +604,22 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
     strip_vcd_date(options.vcd_file.ends_with(".vcd") ? options.vcd_file : options.vcd_file + ".vcd");
   }
 
+  // What it simulated: its own cycles and busy and stall cycles, the ops and transfers it ran (so their energy),
+  // refresh over its own run.
+  Stats s = initial_stats(arch, program, "cycle");
   s.cycles = controller.end + controller.skipped.cycles;
-  s.latency_s = static_cast<double>(s.cycles) / arch.clock_hz;
+  const RunWork run = count_actions(cascade, arch, program, controller.executions(), transfers, s);
   for (const auto& [name, unit] : units) {
-    const double par = arch.find(name)->op_rate(arch.clock_hz);
-    const double work = s.utilization[name] * static_cast<double>(analytical_cycles) * par;  // PE-cycles, as analytical
-    s.utilization[name] = s.cycles ? work / (static_cast<double>(s.cycles) * par) : 0;
     s.busy_cycles[name] = unit->busy + controller.skipped.per_unit[name];
     for (const char* cause : {"data", "dependency", "buffer_port", "buffer_bandwidth"}) s.stall_cycles[name][cause] += 0;
   }
   for (const auto& [who, causes] : rec.stalls)
     for (const auto& [cause, cycles] : causes) s.stall_cycles[who][cause] += cycles + controller.skipped.per_unit[who + "/" + cause];
+  finish_run(arch, run, s);
   s.buffer_conflict_cycles = 0;
   for (const auto& [unit, causes] : s.stall_cycles)
     if (const auto it = causes.find("buffer_port"); it != causes.end()) *s.buffer_conflict_cycles += it->second;
-  s.gap_vs_analytical = analytical_cycles ? static_cast<double>(s.cycles - analytical_cycles) / static_cast<double>(analytical_cycles) : 0.0;
+  s.gap_vs_analytical = analytical.cycles ? static_cast<double>(s.cycles - analytical.cycles) / static_cast<double>(analytical.cycles) : 0.0;
   if (rec.tracing) write_trace(options.trace_file, rec);
   return s;
 }

@@ -25,8 +25,8 @@ struct CycleOptions {
   int unit_queue_depth = 8;     // jobs a unit holds ahead of the one it runs
 };
 
-// Stats with fidelity "cycle": cycles from the simulation; ops, traffic and energy from the same actions the
-// analytical model counts; stall cycles per unit by cause; gap_vs_analytical.
+// Stats with fidelity "cycle", all of what it simulated: cycles, busy and stall cycles per unit by cause; ops,
+// traffic and energy from the tiles it ran (sim/actions), refresh over its own run; gap_vs_analytical.
 Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const CycleOptions& options = {});
 
 }  // namespace einsim

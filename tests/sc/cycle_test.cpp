@@ -2,10 +2,12 @@
 // per process), so this executable has its own sc_main.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <systemc>
 
+#include "arch/kinds/dram/dram.hpp"
 #include "mappings/lower.hpp"
 #include "sim/analytical.hpp"
 #include "sim/cycle/engine.hpp"
@@ -120,21 +122,59 @@ TEST(Cycle, OneBufferPortMakesTheArraysTakeTurns) {
   EXPECT_EQ(*s.buffer_conflict_cycles, s.stall_cycles.at("pe1d").at("buffer_port") + s.stall_cycles.at("pe2d").at("buffer_port"));
 }
 
+// The engine reports what it simulated. On every mapping it runs each op exactly as often as the program's loops
+// say, so its traffic, ops and energy equal the analytical model's (which counts them from the loops), while its
+// cycles are its own.
+TEST(Cycle, RefreshEnergyFollowsTheSimulatedRunsLength) {
+  // FuseMax at BERT 1K on HBM3 with the bank-level model: the simulated run is longer than the analytical one, so
+  // more refresh intervals pass: every rank of every pseudo-channel refreshes once per nREFI of the run.
+  const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {}, {"configs/workloads/models/bert.yaml"},
+                              {{"dram.model", "bank"}, {"dram.preset", "hbm3-5.2"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  const Stats a = evaluate_analytical(p.cascade, p.arch, p.program);
+  ASSERT_TRUE(s.status.ok) << s.status.reason;
+  ASSERT_GT(s.cycles, a.cycles);
+  const dram::DramPreset& hbm = *p.arch.find("dram")->as<DramComponent>().bank;
+  const double interval_s = static_cast<double>(hbm.timing.nREFI) * hbm.timing.tCK_ps * 1e-12;
+  const double per_refresh = static_cast<double>(hbm.org.ranks * hbm.org.controllers()) * hbm.energy.refresh.energy_pJ;
+  EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("dram").at("refresh"), std::floor(s.latency_s / interval_s) * per_refresh);
+  EXPECT_DOUBLE_EQ(a.energy_by_action_pJ.at("dram").at("refresh"), std::floor(a.latency_s / interval_s) * per_refresh);
+  EXPECT_GT(s.energy_pJ, a.energy_pJ);
+  EXPECT_EQ(s.traffic_bytes.at("dram").read, a.traffic_bytes.at("dram").read);
+}
+
 class EveryMapping : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(EveryMapping, CyclesAtLeastTheRoofline) {
+TEST_P(EveryMapping, CyclesAtLeastTheRooflineAndEveryOpRunAsOftenAsTheProgramSays) {
   const std::string f = "configs/mappings/" + GetParam() + ".yaml";
-  const bool bert = GetParam().find("attention") != std::string::npos || GetParam().find("encoder") != std::string::npos;
+  const bool bert = GetParam().rfind("attention-", 0) == 0 || GetParam() == "encoder-gemms";
   const DesignPoint p = bert ? point(f, {}, {"configs/workloads/models/bert.yaml"}) : point(f);
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   ASSERT_TRUE(s.status.ok) << s.status.reason;
   EXPECT_GE(s.cycles, std::max(s.roofline_compute_cycles, s.roofline_memory_cycles));
   for (const auto& [unit, u] : s.utilization) EXPECT_LE(u, 1.0) << unit;
+  const Stats a = evaluate_analytical(p.cascade, p.arch, p.program);
+  ASSERT_EQ(s.traffic_bytes.size(), a.traffic_bytes.size());
+  for (const auto& [level, t] : a.traffic_bytes) {
+    EXPECT_EQ(s.traffic_bytes.at(level).read, t.read) << level;
+    EXPECT_EQ(s.traffic_bytes.at(level).write, t.write) << level;
+  }
+  for (const auto& [einsum, e] : a.einsums) {
+    EXPECT_EQ(s.einsums.at(einsum).ops, e.ops) << einsum;
+    EXPECT_EQ(s.einsums.at(einsum).cycles, e.cycles) << einsum;
+  }
+  for (const auto& [component, actions] : a.energy_by_action_pJ)
+    for (const auto& [action, pj] : actions) {
+      if (action == "refresh") continue;  // over each fidelity's own run
+      EXPECT_EQ(s.energy_by_action_pJ.at(component).at(action), pj) << component << " " << action;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, EveryMapping,
                          ::testing::Values("attention-unfused", "attention-flat", "attention-cascade", "attention-architecture",
-                                           "attention-fusemax", "encoder-gemms", "gemm-systolic-ws", "gemm-systolic-os", "gemm-systolic-is"));
+                                           "attention-fusemax", "encoder-gemms", "gemm-systolic-ws", "gemm-systolic-os", "gemm-systolic-is",
+                                           "llm/decode-attention", "llm/ffn-swiglu", "llm/moe-ffn", "llm/serving-attention", "llm/serving-ffn",
+                                           "quant/int8-gemm"));
 
 }  // namespace
 }  // namespace einsim

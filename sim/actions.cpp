@@ -1,0 +1,118 @@
+#include "sim/actions.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace einsim {
+
+OpExecutions program_executions(const TileProgram& program) {
+  OpExecutions out;
+  for (const TileGroup& g : program.groups) {
+    out.emplace_back();
+    for (const TileOp& op : g.ops) out.back().push_back(g.executions(op));
+  }
+  return out;
+}
+
+Stats initial_stats(const ArchSpec& arch, const TileProgram& program, const std::string& fidelity) {
+  Stats s;
+  s.fidelity = fidelity;
+  s.status = program.status;
+  for (const ComponentSpec& c : arch.components)
+    if (auto area = c.area_um2()) {
+      s.area_breakdown_mm2[c.name] = *area / 1e6;
+      s.area_mm2 += *area / 1e6;
+    }
+  return s;
+}
+
+RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const OpExecutions& executions,
+                      BankTransfers& transfers, Stats& s) {
+  RunWork run;
+  std::map<std::string, double> path_total;  // path -> bytes over the whole run
+  for (size_t gi = 0; gi < program.groups.size(); ++gi) {
+    const TileGroup& g = program.groups[gi];
+    for (size_t o = 0; o < g.ops.size(); ++o) {
+      const TileOp& op = g.ops[o];
+      const int64_t n = executions[gi][o];
+      if (op.kind == TileOp::Kind::compute) {
+        const Einsum& e = cascade.einsums[static_cast<size_t>(op.einsum)];
+        EinsumStats& es = s.einsums[e.name];
+        es.unit = op.unit;
+        es.cycles += op.cycles * n;
+        for (const auto& [kind, count] : op.ops) es.ops[kind] += count * n;
+        const ComponentSpec& unit = *arch.find(op.unit);
+        double op_work = 0;
+        for (const auto& [kind, count] : op.ops) {
+          const OpSpec& spec = unit.ops()->at(kind);
+          op_work += static_cast<double>(count * n) * static_cast<double>(spec.latency_cycles);
+          s.energy_by_action_pJ[op.unit][kind] += static_cast<double>(count * n) * spec.cost.energy_pJ;
+        }
+        run.work[op.unit] += op_work;
+        es.utilization = op_work / (static_cast<double>(es.cycles) * unit.op_rate(arch.clock_hz));
+        // Operands come from the buffer and results go back to it.
+        s.traffic_bytes[g.buffer].read += op.buffer_read_bytes * n;
+        s.traffic_bytes[g.buffer].write += op.buffer_write_bytes * n;
+      } else {
+        const int64_t bytes = op.bytes * n;
+        s.traffic_bytes[op.from].read += bytes;
+        s.traffic_bytes[op.to].write += bytes;
+        const ComponentSpec& path = arch.path(op.from, op.to);
+        path_total[path.name] += static_cast<double>(bytes);
+        const bool load = op.kind == TileOp::Kind::load;
+        const PathRole& role = *path.path();
+        role.charge_transfers(op.bytes, n, !load, transfers, s.energy_by_action_pJ[path.name]);
+        if (role.holds_tensors()) (load ? run.external[op.from].read : run.external[op.to].write) += bytes;  // across its interface
+      }
+    }
+    if (!g.options.empty()) {
+      PlacementStats& pl = s.placements[g.name];
+      for (const PlaceOption& option : g.options) {
+        pl.options[option.place] = PlaceRoofline{option.ridge(), option.roofline_s()};
+        if (option.place == g.place || (g.place.empty() && &option == &g.options.front())) {
+          pl.place = option.place;
+          pl.op_per_byte = option.op_per_byte();
+        }
+      }
+    }
+  }
+  for (const auto& [path, bytes] : path_total)
+    s.roofline_memory_cycles = std::max(s.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / arch.find(path)->path_Bps())));
+  return run;
+}
+
+void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s) {
+  for (const ComponentSpec& c : arch.components) {
+    const auto it = s.traffic_bytes.find(c.name);
+    if (it == s.traffic_bytes.end()) continue;
+    const auto x = run.external.find(c.name);
+    const Traffic external = x == run.external.end() ? Traffic{} : x->second;
+    ActionEnergy energy;
+    c.model->charge_run(RunTraffic{it->second.read, it->second.write, external.read, external.write, static_cast<double>(s.cycles) / arch.clock_hz},
+                        energy);
+    for (const auto& [action, pj] : energy) s.energy_by_action_pJ[c.name][action] = pj;
+  }
+  for (const ComponentSpec& c : arch.components) {
+    if (!c.compute()) continue;
+    const double par = c.op_rate(arch.clock_hz);
+    const auto w = run.work.find(c.name);
+    const double work = w == run.work.end() ? 0 : w->second;
+    s.roofline_compute_cycles = std::max(s.roofline_compute_cycles, static_cast<int64_t>(std::ceil(work / par)));
+    s.utilization[c.name] = s.cycles ? work / (static_cast<double>(s.cycles) * par) : 0;
+    s.busy_cycles.try_emplace(c.name, 0);
+  }
+  for (const auto& [component, actions] : s.energy_by_action_pJ)
+    for (const auto& [action, pj] : actions) s.energy_breakdown_pJ[component] += pj;
+  for (const auto& [component, pj] : s.energy_breakdown_pJ) s.energy_pJ += pj;
+  s.latency_s = static_cast<double>(s.cycles) / arch.clock_hz;
+  std::string busiest;
+  int64_t most = -1;
+  for (const auto& [unit, cycles] : s.busy_cycles)
+    if (cycles > most) {
+      most = cycles;
+      busiest = unit;
+    }
+  s.bound = s.roofline_memory_cycles >= most ? "memory" : "compute (" + busiest + ")";
+}
+
+}  // namespace einsim

@@ -1,0 +1,43 @@
+#pragma once
+// What a run of a TileProgram did, from how many times each of its ops ran: the ops and the energy of each,
+// the bytes each memory moved and the energy of the transfers, every unit's work and the roofline; then, once
+// the run's length is known, what that adds (refresh over its time, utilization, totals). Each evaluator calls
+// these with its own counts and its own cycles, so the cycle engine reports what it simulated and the two
+// fidelities can disagree.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "arch/spec.hpp"
+#include "arch/transfers.hpp"
+#include "mappings/tile_program.hpp"
+#include "sim/stats.hpp"
+#include "workloads/cascade.hpp"
+
+namespace einsim {
+
+// executions[g][o]: how many times op o of group g ran.
+using OpExecutions = std::vector<std::vector<int64_t>>;
+
+// As the program's loops say: what the analytical evaluator assumes and the cycle engine must reproduce.
+OpExecutions program_executions(const TileProgram& program);
+
+// Stats with the fidelity, the status and the area: what every evaluation starts from.
+Stats initial_stats(const ArchSpec& arch, const TileProgram& program, const std::string& fidelity);
+
+struct RunWork {
+  std::map<std::string, double> work;       // unit -> op slots of work (PE-cycles)
+  std::map<std::string, Traffic> external;  // memory -> bytes across its own interface
+};
+
+// Adds the run's actions to `s`: each Einsum's ops and busy cycles, op and transfer energy by action, traffic
+// at every memory, the placements, and the memory roofline; returns each unit's work for finish_run.
+RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const OpExecutions& executions,
+                      BankTransfers& transfers, Stats& s);
+
+// Once s.cycles and s.busy_cycles are the run's own: the energy of what each memory moved over the run
+// (refresh from the run's time), utilization and the compute roofline, energy totals, latency and the bound.
+void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s);
+
+}  // namespace einsim

@@ -6,7 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <sstream>
 
 namespace einsim {
 namespace {
@@ -33,15 +37,50 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+// Parsing YAML costs far more than reading the file: each file's last parse is kept, keyed by its path and
+// checked against its text, and handed out as a copy (callers may edit their tree: --set).
+struct Parsed {
+  std::string text;
+  YAML::Node root;
+};
+std::mutex g_parsed_mutex;
+std::map<std::string, Parsed> g_parsed;
+
+thread_local FileReads* t_reads = nullptr;  // the innermost recorder on this thread
+
+uint64_t fnv1a(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
 }  // namespace
+
+FileReads::FileReads() : outer_(t_reads) { t_reads = this; }
+FileReads::~FileReads() { t_reads = outer_; }
 
 YNode YNode::load_file(const std::string& file) {
   if (!std::filesystem::is_regular_file(file)) throw UserError(SourceLoc{file}, "", "cannot read file");
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  if (!in) throw UserError(SourceLoc{file}, "", "cannot read file");
+  std::string text = bytes.str();
+  const uint64_t hash = fnv1a(text);
+  for (FileReads* r = t_reads; r; r = r->outer_) r->files_.emplace_back(file, hash);
+  {
+    std::lock_guard lock(g_parsed_mutex);
+    if (const auto it = g_parsed.find(file); it != g_parsed.end() && it->second.text == text) return YNode(YAML::Clone(it->second.root), file, "");
+  }
+  YAML::Node root;
   try {
-    return YNode(YAML::LoadFile(file), file, "");
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw UserError(mark_loc(e.mark, file), "", "invalid YAML: " + e.msg);
   }
+  std::lock_guard lock(g_parsed_mutex);
+  g_parsed[file] = Parsed{std::move(text), YAML::Clone(root)};
+  return YNode(root, file, "");
 }
 
 SourceLoc YNode::loc() const { return node_ ? mark_loc(node_.Mark(), file_) : SourceLoc{file_}; }

@@ -13,12 +13,29 @@
 
 namespace einsim {
 
+// Records the files loaded on this thread while it lives (nested ones record into every enclosing one): what a
+// result read, for hashes that must change when any of it does. Each file with a hash of its contents.
+class FileReads {
+ public:
+  FileReads();
+  ~FileReads();
+  FileReads(const FileReads&) = delete;
+  FileReads& operator=(const FileReads&) = delete;
+  const std::vector<std::pair<std::string, uint64_t>>& files() const { return files_; }
+
+ private:
+  friend class YNode;
+  FileReads* outer_;
+  std::vector<std::pair<std::string, uint64_t>> files_;
+};
+
 class YNode {
  public:
   YNode(YAML::Node node, std::string file, std::string path)
       : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
 
-  static YNode load_file(const std::string& file);  // throws UserError on a missing file or bad YAML
+  // Throws UserError on a missing file or bad YAML. A file already parsed with the same text is not parsed again.
+  static YNode load_file(const std::string& file);
 
   const YAML::Node& raw() const { return node_; }
   const std::string& file() const { return file_; }

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "common/error.hpp"
 
@@ -33,41 +34,128 @@ ResultsDb::ResultsDb(const std::string& file) : file_(file) {
     throw UserError(SourceLoc{file}, "-o", "cannot open the results database: " + why);
   }
   sqlite3_busy_timeout(db_, 10000);
-  // Each point is its own transaction, on disk when it commits: an interrupted sweep loses no finished point.
+  // Each batch is one transaction, on disk when it commits: an interrupted sweep loses at most one batch.
   exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
   exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)");
   exec("CREATE TABLE IF NOT EXISTS results (point INTEGER NOT NULL, fidelity TEXT NOT NULL, PRIMARY KEY (point, fidelity))");
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_, "SELECT name FROM pragma_table_info('results')", -1, &st, nullptr);
-  while (sqlite3_step(st) == SQLITE_ROW) columns_.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const std::string name = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    add_column(name);
+    table_columns_.insert(name);
+  }
   sqlite3_finalize(st);
 }
 
 ResultsDb::~ResultsDb() {
-  if (uncommitted_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);  // whole rows: keep them if it can
+  try {
+    flush();  // whole rows: keep them if it can
+  } catch (const std::exception&) {  // a failing database has said so already
+  }
+  for (auto& [names, st] : inserts_) sqlite3_finalize(st);
   sqlite3_close(db_);
 }
 
+void ResultsDb::put(const Row& row) {
+  if (pending_.empty()) first_pending_ = std::chrono::steady_clock::now();
+  for (const auto& [name, value] : row) add_column(name);
+  pending_.push_back(row);
+  if (pending_.size() >= static_cast<size_t>(kCommitRows) ||
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - first_pending_).count() >= kCommitSeconds)
+    flush();
+}
+
 void ResultsDb::flush() {
-  if (!uncommitted_) return;
-  uncommitted_ = 0;
-  exec("COMMIT");
+  if (pending_.empty()) return;
+  std::vector<Row> batch = std::move(pending_);
+  pending_.clear();
+  exec("BEGIN IMMEDIATE");
+  try {
+    // The batch's new columns. An empty table is made anew with all of them at once: adding columns one by one
+    // re-reads the whole schema each time.
+    std::vector<std::string> missing;
+    std::set<std::string> seen;
+    for (const Row& r : batch)
+      for (const auto& [name, value] : r)
+        if (!table_columns_.count(name) && seen.insert(name).second) missing.push_back(name);
+    if (!missing.empty() && table_columns_.size() == 2 && rows() == 0) {
+      std::string columns;
+      for (const std::string& c : missing) columns += ", " + quoted(c);
+      for (auto& [names, st] : inserts_) sqlite3_finalize(st);
+      inserts_.clear();
+      exec("DROP TABLE results");
+      exec(fmt::format("CREATE TABLE results (point INTEGER NOT NULL, fidelity TEXT NOT NULL{}, PRIMARY KEY (point, fidelity))", columns));
+    } else {
+      for (const std::string& c : missing) exec(fmt::format("ALTER TABLE results ADD COLUMN {}", quoted(c)));
+    }
+    for (const Row& row : batch) insert(row);
+    exec("COMMIT");
+    table_columns_.insert(missing.begin(), missing.end());
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);  // what was committed stays; --resume redoes this batch
+    throw;
+  }
+}
+
+void ResultsDb::insert(const Row& row) {
+  std::string names;
+  for (const auto& [name, value] : row) names += (names.empty() ? "" : ", ") + quoted(name);
+  // Rows of a sweep have few distinct column sets: each one's statement is prepared once.
+  sqlite3_stmt*& st = inserts_[names];
+  if (!st) {
+    std::string marks;
+    for (size_t i = 0; i < row.size(); ++i) marks += i ? ", ?" : "?";
+    if (sqlite3_prepare_v2(db_, fmt::format("INSERT OR REPLACE INTO results ({}) VALUES ({})", names, marks).c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      const std::string why = sqlite3_errmsg(db_);
+      inserts_.erase(names);
+      throw UserError(SourceLoc{file_}, "results", why);
+    }
+  }
+  int i = 1;
+  for (const auto& [name, value] : row) {
+    if (auto* n = std::get_if<int64_t>(&value)) sqlite3_bind_int64(st, i, *n);
+    else if (auto* d = std::get_if<double>(&value)) sqlite3_bind_double(st, i, *d);
+    else if (auto* s = std::get_if<std::string>(&value)) sqlite3_bind_text(st, i, s->c_str(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+    ++i;
+  }
+  const int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE) throw UserError(SourceLoc{file_}, "results", sqlite3_errmsg(db_));
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+void ResultsDb::add_column(const std::string& name) { columns_.emplace(lower(name), name); }
+
+bool ResultsDb::has_column(const std::string& name) const {
+  const auto it = columns_.find(lower(name));
+  return it != columns_.end() && it->second == name;
 }
 
 std::string ResultsDb::clash(const Row& row) const {
-  auto lower = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  };
-  std::map<std::string, std::string> seen;  // lower case -> as written
-  for (const std::string& c : columns_) seen.emplace(lower(c), c);
-  std::set<std::string> in_row;
+  std::map<std::string, std::string> in_row;  // lower case -> as written
   for (const auto& [name, value] : row) {
-    const auto [it, added] = seen.emplace(lower(name), name);
-    if (!added && it->second != name)
+    const std::string key = lower(name);
+    const auto there = columns_.find(key);
+    if (there != columns_.end() && there->second != name)
       return fmt::format("result columns '{}' and '{}' differ only in case, which SQLite ignores: rename one of the parts, Einsums or components they come from",
-                         it->second, name);
-    if (!in_row.insert(name).second) return fmt::format("result column '{}' twice", name);
+                         there->second, name);
+    const auto [it, added] = in_row.emplace(key, name);
+    if (!added)
+      return it->second == name ? fmt::format("result column '{}' twice", name)
+                                : fmt::format("result columns '{}' and '{}' differ only in case, which SQLite ignores: rename one of the parts, "
+                                              "Einsums or components they come from",
+                                              it->second, name);
   }
   return "";
 }
@@ -92,7 +180,7 @@ int64_t ResultsDb::rows() const {
 
 std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> ResultsDb::keys() const {
   std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> out;
-  if (std::find(columns_.begin(), columns_.end(), "config_hash") == columns_.end()) return out;
+  if (!has_column("config_hash")) return out;
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_, "SELECT point, fidelity, config_hash FROM results", -1, &st, nullptr);
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -102,47 +190,6 @@ std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> ResultsDb::
   }
   sqlite3_finalize(st);
   return out;
-}
-
-void ResultsDb::put(const Row& row) {
-  if (!uncommitted_) {
-    exec("BEGIN IMMEDIATE");
-    first_uncommitted_ = std::chrono::steady_clock::now();
-  }
-  ++uncommitted_;
-  try {
-    for (const auto& [name, value] : row)
-      if (std::find(columns_.begin(), columns_.end(), name) == columns_.end()) {
-        exec(fmt::format("ALTER TABLE results ADD COLUMN {}", quoted(name)));
-        columns_.push_back(name);
-      }
-    std::string names, marks;
-    for (const auto& [name, value] : row) {
-      names += (names.empty() ? "" : ", ") + quoted(name);
-      marks += marks.empty() ? "?" : ", ?";
-    }
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, fmt::format("INSERT OR REPLACE INTO results ({}) VALUES ({})", names, marks).c_str(), -1, &st, nullptr) != SQLITE_OK)
-      throw UserError(SourceLoc{file_}, "results", sqlite3_errmsg(db_));
-    int i = 1;
-    for (const auto& [name, value] : row) {
-      if (auto* n = std::get_if<int64_t>(&value)) sqlite3_bind_int64(st, i, *n);
-      else if (auto* d = std::get_if<double>(&value)) sqlite3_bind_double(st, i, *d);
-      else if (auto* s = std::get_if<std::string>(&value)) sqlite3_bind_text(st, i, s->c_str(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
-      else sqlite3_bind_null(st, i);
-      ++i;
-    }
-    const int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) throw UserError(SourceLoc{file_}, "results", sqlite3_errmsg(db_));
-    if (uncommitted_ >= kCommitRows ||
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - first_uncommitted_).count() >= kCommitSeconds)
-      flush();
-  } catch (...) {
-    uncommitted_ = 0;  // what was committed stays; this batch is lost, and --resume redoes it
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
 }
 
 std::vector<Row> ResultsDb::all() const {
@@ -200,38 +247,56 @@ DirectoryLock::DirectoryLock(const std::string& dir) {
 DirectoryLock::~DirectoryLock() { ::close(fd_); }  // releases the lock
 
 void write_csv(const std::vector<Row>& rows, const std::vector<std::string>& leading, const std::string& file) {
+  std::unordered_map<std::string, size_t> index;  // column -> its position
+  for (const std::string& c : leading) index.emplace(c, index.size());
   std::set<std::string> rest;
   for (const Row& r : rows)
     for (const auto& [name, v] : r)
-      if (std::find(leading.begin(), leading.end(), name) == leading.end()) rest.insert(name);
+      if (!index.count(name)) rest.insert(name);
   std::vector<std::string> columns = leading;
-  columns.insert(columns.end(), rest.begin(), rest.end());
+  for (const std::string& c : rest) {
+    index.emplace(c, columns.size());
+    columns.push_back(c);
+  }
+  fmt::memory_buffer out;
+  auto field = [&out](const Cell& v) {
+    if (auto* n = std::get_if<int64_t>(&v)) {
+      fmt::format_to(std::back_inserter(out), "{}", *n);
+    } else if (auto* d = std::get_if<double>(&v)) {
+      fmt::format_to(std::back_inserter(out), "{}", *d);
+    } else if (auto* s = std::get_if<std::string>(&v)) {
+      if (s->find_first_of(",\"\n") == std::string::npos) {
+        out.append(*s);
+      } else {
+        out.push_back('"');
+        for (char c : *s) {
+          if (c == '"') out.push_back('"');
+          out.push_back(c);
+        }
+        out.push_back('"');
+      }
+    }
+  };
+  for (size_t c = 0; c < columns.size(); ++c) {
+    if (c) out.push_back(',');
+    out.append(columns[c]);
+  }
+  out.push_back('\n');
+  std::vector<const Cell*> cells;
+  for (const Row& r : rows) {
+    cells.assign(columns.size(), nullptr);
+    for (const auto& [name, v] : r) cells[index.at(name)] = &v;
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (c) out.push_back(',');
+      if (cells[c]) field(*cells[c]);
+    }
+    out.push_back('\n');
+  }
   const std::string tmp = file + ".tmp";
   {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw UserError(SourceLoc{file}, "-o", "cannot write the CSV file");
-    auto field = [](const Cell& v) -> std::string {
-      if (auto* n = std::get_if<int64_t>(&v)) return std::to_string(*n);
-      if (auto* d = std::get_if<double>(&v)) return fmt::format("{}", *d);
-      if (auto* s = std::get_if<std::string>(&v)) {
-        if (s->find_first_of(",\"\n") == std::string::npos) return *s;
-        std::string q = "\"";
-        for (char c : *s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-        return q + "\"";
-      }
-      return "";
-    };
-    for (size_t c = 0; c < columns.size(); ++c) out << (c ? "," : "") << columns[c];
-    out << '\n';
-    for (const Row& r : rows) {
-      std::map<std::string, const Cell*> by_name;
-      for (const auto& [name, v] : r) by_name[name] = &v;
-      for (size_t c = 0; c < columns.size(); ++c) {
-        const auto it = by_name.find(columns[c]);
-        out << (c ? "," : "") << (it == by_name.end() ? "" : field(*it->second));
-      }
-      out << '\n';
-    }
+    std::ofstream f(tmp, std::ios::binary);
+    if (!f) throw UserError(SourceLoc{file}, "-o", "cannot write the CSV file");
+    f.write(out.data(), static_cast<std::streamsize>(out.size()));
   }
   std::rename(tmp.c_str(), file.c_str());
 }

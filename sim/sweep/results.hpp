@@ -3,6 +3,8 @@
 // points finish, and DIR/results.csv written from it with the same columns in a fixed order.
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <utility>
@@ -12,6 +14,7 @@
 #include "sim/stats.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace einsim {
 
@@ -25,9 +28,10 @@ class ResultsDb {
   int64_t rows() const;
   // (point, fidelity) -> config hash of each row already there.
   std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> keys() const;
-  // Inserts (or replaces the row with the same point and fidelity), adding columns as needed. Rows commit
-  // together, at the latest kCommitRows rows or kCommitSeconds after the first uncommitted one, so a kill loses
-  // at most that much work (which --resume redoes); flush() and the destructor commit the rest.
+  // Inserts (or replaces the row with the same point and fidelity), adding columns as needed. Rows are written
+  // and committed in batches, at the latest kCommitRows rows or kCommitSeconds after the first pending one, so a
+  // kill loses at most that much work (which --resume redoes); flush() and the destructor write the rest. The
+  // queries below see what has been flushed.
   void put(const Row& row);
   void flush();
   static constexpr int kCommitRows = 64;
@@ -41,11 +45,16 @@ class ResultsDb {
 
  private:
   void exec(const std::string& sql) const;
+  void add_column(const std::string& name);
+  bool has_column(const std::string& name) const;
   sqlite3* db_ = nullptr;
   std::string file_;
-  std::vector<std::string> columns_;
-  int uncommitted_ = 0;  // rows in the open transaction
-  std::chrono::steady_clock::time_point first_uncommitted_;
+  std::map<std::string, std::string> columns_;  // lower case -> as written (SQLite's names ignore case)
+  std::map<std::string, sqlite3_stmt*> inserts_;  // the columns of a row -> its prepared INSERT
+  void insert(const Row& row);
+  std::set<std::string> table_columns_;  // the results table's columns
+  std::vector<Row> pending_;             // rows put since the last flush
+  std::chrono::steady_clock::time_point first_pending_;
 };
 
 // Held while a sweep or a merge writes DIR: a second one into the same directory is refused at once instead of

@@ -21,7 +21,8 @@
 #include <thread>
 
 #include "common/yaml.hpp"
-#include "mappings/design_point.hpp"
+#include "mappings/lower.hpp"
+#include "mappings/spec_cache.hpp"
 #include "sim/analytical.hpp"
 #include "sim/sweep/results.hpp"
 
@@ -321,9 +322,10 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted = true; }
 
-// FNV-1a over what decides a point's result: its parts, the files they name (`contents`, read once per
-// sweep), and einsim's version.
-std::string config_hash(const SweepPoint& p, const std::string& version, const std::map<std::string, std::string>& contents) {
+// FNV-1a over what decides a point's result: einsim's version, the fidelity, and for each part its settings and
+// every file resolving it reads (the mapping, the arch and workload it names, param presets, the energy table,
+// DRAM presets), by the hash of its contents: editing any of them runs the point again on --resume.
+std::string config_hash(const SweepPoint& p, const std::string& version, const std::vector<FileList>& part_files) {
   uint64_t h = 1469598103934665603ull;
   auto mix = [&](const std::string& s) {
     for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
@@ -331,14 +333,13 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
   };
   mix(version);
   mix(p.fidelity);
-  for (const SweepPart& part : p.parts) {
-    for (const std::string& f : {part.mapping, part.arch, part.workload}) {
-      mix(f);
-      if (!f.empty()) mix(contents.at(f));
-    }
-    for (const std::string& f : part.params) mix(f + contents.at(f));
+  for (size_t i = 0; i < p.parts.size(); ++i) {
+    const SweepPart& part = p.parts[i];
+    for (const std::string& f : {part.mapping, part.arch, part.workload}) mix(f);
+    for (const std::string& f : part.params) mix(f);
     for (const auto& [k, v] : part.sets) mix(k + "=" + v);
     mix(part.count);
+    for (const auto& [file, contents] : part_files[i]) mix(fmt::format("{}:{:016x}", file, contents));
   }
   return fmt::format("{:016x}", h);
 }
@@ -350,14 +351,18 @@ struct Outcome {
   bool interrupted = false;
 };
 
-WorkloadOverrides overrides_of(const SweepPart& part, std::vector<std::pair<std::string, std::string>>& arch_sets) {
-  WorkloadOverrides o;
-  o.param_files = part.params;
+// What names a part's Specs: its files, and its `set:` split into workload params and arch fields.
+SpecInputs inputs_of(const SweepPart& part) {
+  SpecInputs in;
+  in.mapping = part.mapping;
+  in.arch = part.arch;
+  in.workload = part.workload;
+  in.workload_overrides.param_files = part.params;
   for (const auto& [k, v] : part.sets) {
-    if (k.rfind("arch.", 0) == 0) arch_sets.emplace_back(k.substr(5), v);
-    else o.params.emplace_back(k.rfind("workload.", 0) == 0 ? k.substr(9) : k, v);
+    if (k.rfind("arch.", 0) == 0) in.arch_sets.emplace_back(k.substr(5), v);
+    else in.workload_overrides.params.emplace_back(k.rfind("workload.", 0) == 0 ? k.substr(9) : k, v);
   }
-  return o;
+  return in;
 }
 
 // A cycle-level part runs in its own process (SystemC elaborates once per process), so a crash costs one point.
@@ -435,15 +440,13 @@ int64_t part_count(const SweepPart& part, const SweepPoint* at = nullptr) {
 }
 
 // One part's Stats, run `count` times.
-Stats evaluate_part(const SweepPart& part, const std::string& fidelity, int64_t count, const std::string& exe, Outcome& out) {
+Stats evaluate_part(const SweepPart& part, const std::string& fidelity, int64_t count, const std::string& exe, SpecCache& specs, Outcome& out) {
   if (fidelity == "cycle") return repeated(run_worker(exe, part, out), count);
-  std::vector<std::pair<std::string, std::string>> arch_sets;
-  const WorkloadOverrides o = overrides_of(part, arch_sets);
-  const DesignPoint p = load_design_point(part.mapping, o, arch_sets, part.arch, part.workload);
-  return repeated(evaluate_analytical(p.cascade, p.arch, p.program), count);
+  const ResolvedSpecs r = specs.resolve(inputs_of(part));
+  return repeated(evaluate_analytical(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, *r.mapping)), count);
 }
 
-Outcome evaluate(const SweepPoint& point, const std::string& exe) {
+Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& specs) {
   Outcome out;
   std::vector<std::pair<std::string, Stats>> parts;
   for (const SweepPart& part : point.parts) {
@@ -456,7 +459,7 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe) {
     try {
       const int64_t count = part_count(part);
       if (count == 0) continue;  // this point has none of it (a dense model's MoE layers)
-      parts.emplace_back(part.name, evaluate_part(part, point.fidelity, count, exe, out));
+      parts.emplace_back(part.name, evaluate_part(part, point.fidelity, count, exe, specs, out));
       if (out.status != "ok") return out;
     } catch (const UserError& e) {
       return failed(e.what());
@@ -545,26 +548,27 @@ void add_derived(const SweepSpec& spec, const SweepPoint& p, const Row& stats, R
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   if (options.shards < 1 || options.shard < 1 || options.shard > options.shards)
     throw UserError(SourceLoc{}, "--shard", fmt::format("expected I/N with 1 <= I <= N, got {}/{}", options.shard, options.shards));
-  // Every file a point names is read once, for the config hashes; one that does not exist is a mistake in the
-  // sweep file, found before anything is written, not a failed point.
+  // A file a point names that does not exist is a mistake in the sweep file, found before anything is written,
+  // not a failed point.
   std::vector<SweepPoint> points = enumerate_points(spec);
-  std::map<std::string, std::string> contents;
+  std::set<std::string> checked;
   for (const SweepPoint& p : points)
     for (const SweepPart& part : p.parts) {
       part_count(part, &p);
       std::vector<std::pair<std::string, std::string>> files = {{"mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
       for (const std::string& f : part.params) files.emplace_back("params", f);
       for (const auto& [key, f] : files) {
-        if (f.empty() || contents.count(f)) continue;
-        std::ifstream in(f, std::ios::binary);
-        if (!in) {
+        if (f.empty() || !checked.insert(f).second) continue;
+        if (!fs::is_regular_file(f)) {
           std::string at;
           for (const auto& [ax, v] : p.axes) at += (at.empty() ? "" : ", ") + ax + "=" + v;
-          throw UserError(part.locs.at(key), "parts." + part.name + "." + key, fmt::format("{} does not exist (at {})", f, at));
+          throw UserError(part.locs.at(key), "parts." + part.name + "." + key,
+                          fmt::format("{} {} (at {})", f, fs::exists(f) ? "is not a file" : "does not exist", at));
         }
-        contents[f].assign(std::istreambuf_iterator<char>(in), {});
       }
     }
+  // Every file is read and parsed once, and each part's Specs resolved once, for the hashes and the evaluations.
+  SpecCache specs;
 
   fs::create_directories(options.out_dir);
   const DirectoryLock writing(options.out_dir);
@@ -582,7 +586,9 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   for (SweepPoint& p : points) {
     if (p.index % options.shards != options.shard - 1) continue;
     ++summary.points;
-    std::string hash = config_hash(p, version, contents);
+    std::vector<FileList> part_files;
+    for (const SweepPart& part : p.parts) part_files.push_back(specs.files(inputs_of(part)));
+    std::string hash = config_hash(p, version, part_files);
     const auto it = done.find({p.index, p.fidelity});
     if (it != done.end() && it->second == hash) {
       ++summary.skipped;
@@ -618,7 +624,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     threads.emplace_back([&] {
       for (size_t i; !g_interrupted && !stop && (i = next++) < todo.size();) {
         const auto t0 = std::chrono::steady_clock::now();
-        Outcome o = evaluate(todo[i].first, options.self_exe);
+        Outcome o = evaluate(todo[i].first, options.self_exe, specs);
         wall[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::lock_guard lock(m);
         finished.emplace_back(i, std::move(o));

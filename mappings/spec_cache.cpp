@@ -1,0 +1,82 @@
+#include "mappings/spec_cache.hpp"
+
+#include "common/yaml.hpp"
+
+namespace einsim {
+
+namespace {
+
+// Keys join their parts with a byte no path or value holds.
+std::string arch_key(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {
+  std::string k = file;
+  for (const auto& [path, value] : sets) k += '\x1f' + path + '=' + value;
+  return k;
+}
+
+std::string cascade_key(const std::string& file, const WorkloadOverrides& o) {
+  std::string k = file + (o.skip_unknown ? "\x1f+" : "\x1f-");
+  for (const std::string& f : o.param_files) k += "\x1f@" + f;
+  for (const auto& [name, value] : o.params) k += '\x1f' + name + '=' + value;
+  return k;
+}
+
+}  // namespace
+
+template <class T, class Load>
+const SpecCache::Entry<T>& SpecCache::get(std::map<std::string, Entry<T>>& cache, const std::string& key, Load load) {
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  // Resolved outside the lock: two threads may both resolve one key, and both get the same result.
+  Entry<T> e;
+  {
+    FileReads reads;
+    try {
+      e.value = std::make_shared<const T>(load());
+    } catch (...) {
+      e.error = std::current_exception();
+    }
+    e.files = reads.files();
+  }
+  std::lock_guard lock(mutex_);
+  return cache.try_emplace(key, std::move(e)).first->second;  // std::map: references stay valid
+}
+
+ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
+  ResolvedSpecs r;
+  const auto& m = get(mappings_, in.mapping, [&] { return load_mapping(in.mapping); });
+  if (m.error) std::rethrow_exception(m.error);
+  r.mapping = m.value;
+  const std::string arch = in.arch.empty() ? r.mapping->arch : in.arch;
+  const std::string workload = in.workload.empty() ? r.mapping->workload : in.workload;
+  const auto& c = get(cascades_, cascade_key(workload, in.workload_overrides), [&] { return load_cascade(workload, in.workload_overrides); });
+  if (c.error) std::rethrow_exception(c.error);
+  r.cascade = c.value;
+  const auto& a = get(archs_, arch_key(arch, in.arch_sets), [&] { return load_arch(arch, in.arch_sets); });
+  if (a.error) std::rethrow_exception(a.error);
+  r.arch = a.value;
+  return r;
+}
+
+FileList SpecCache::files(const SpecInputs& in) {
+  FileList out;
+  try {
+    resolve(in);
+  } catch (...) {  // as far as it got: the entries below hold what each resolution read
+  }
+  std::lock_guard lock(mutex_);
+  const auto m = mappings_.find(in.mapping);
+  if (m == mappings_.end()) return out;
+  out = m->second.files;
+  if (!m->second.value) return out;
+  const std::string arch = in.arch.empty() ? m->second.value->arch : in.arch;
+  const std::string workload = in.workload.empty() ? m->second.value->workload : in.workload;
+  if (const auto c = cascades_.find(cascade_key(workload, in.workload_overrides)); c != cascades_.end())
+    out.insert(out.end(), c->second.files.begin(), c->second.files.end());
+  if (const auto a = archs_.find(arch_key(arch, in.arch_sets)); a != archs_.end())
+    out.insert(out.end(), a->second.files.begin(), a->second.files.end());
+  return out;
+}
+
+}  // namespace einsim

@@ -1,0 +1,61 @@
+#pragma once
+// The Specs a sweep's points are built from: each file read and parsed once, and each (file, overrides)
+// resolved once and shared, immutable, by every point that names it. Thread-safe. A resolution that fails
+// fails the same way for every point that asks, and what each resolution read is kept for resume hashes.
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "arch/spec.hpp"
+#include "mappings/spec.hpp"
+#include "workloads/cascade.hpp"
+
+namespace einsim {
+
+using FileList = std::vector<std::pair<std::string, uint64_t>>;  // path, hash of its contents
+
+// What names one design point's Specs: a mapping, and the arch and workload it names unless these are given.
+struct SpecInputs {
+  std::string mapping;
+  std::string arch;      // empty: the mapping's
+  std::string workload;  // empty: the mapping's
+  WorkloadOverrides workload_overrides;
+  std::vector<std::pair<std::string, std::string>> arch_sets;
+};
+
+struct ResolvedSpecs {
+  std::shared_ptr<const MappingSpec> mapping;
+  std::shared_ptr<const ArchSpec> arch;
+  std::shared_ptr<const Cascade> cascade;
+};
+
+class SpecCache {
+ public:
+  // Throws the UserError (or other exception) its first resolution threw.
+  ResolvedSpecs resolve(const SpecInputs& in);
+  // Every file resolving `in` reads (the mapping, arch, workload, param presets, energy table, DRAM presets), as
+  // far as it gets when it fails.
+  FileList files(const SpecInputs& in);
+
+ private:
+  template <class T>
+  struct Entry {
+    std::shared_ptr<const T> value;
+    std::exception_ptr error;
+    FileList files;
+  };
+  template <class T, class Load>
+  const Entry<T>& get(std::map<std::string, Entry<T>>& cache, const std::string& key, Load load);
+
+  std::mutex mutex_;
+  std::map<std::string, Entry<MappingSpec>> mappings_;
+  std::map<std::string, Entry<ArchSpec>> archs_;
+  std::map<std::string, Entry<Cascade>> cascades_;
+};
+
+}  // namespace einsim

@@ -287,6 +287,34 @@ TEST(Sweep, BadSweepFilesSayWhere) {
             std::string::npos);
 }
 
+// Editing any file a point reads runs it again on --resume, whether the sweep names it or not: the arch a
+// mapping names, its energy table, the DRAM preset it names.
+TEST(Sweep, ResumeRerunsThePointsWhoseFilesChanged) {
+  const fs::path root = fresh_dir("hashed-files");
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{{"configs/mappings/gemm-systolic-ws.yaml", "mappings/gemm.yaml"},
+                                                                                 {"configs/arch/systolic.yaml", "arch/systolic.yaml"},
+                                                                                 {"configs/workloads/gemm.yaml", "workloads/gemm.yaml"},
+                                                                                 {"configs/energy/accelergy-45nm.yaml", "energy/accelergy-45nm.yaml"},
+                                                                                 {"configs/dram/hbm3-5.2.yaml", "dram/hbm3-5.2.yaml"}}) {
+    fs::create_directories((root / to).parent_path());
+    fs::copy_file(from, root / to);
+  }
+  fs::create_directories(root / "sweeps");
+  std::ofstream(root / "sweeps/s.yaml") << "version: 1\nname: hashed\nfidelity: analytical\naxes: {K: [64, 128]}\n"
+                                           "parts:\n  gemm:\n    mapping: ../mappings/gemm.yaml\n"
+                                           "    set: {M: 64, N: 64, K: \"{K}\", arch.dram.model: bank, arch.dram.preset: hbm3-5.2}\n";
+  const SweepSpec spec = load_sweep((root / "sweeps/s.yaml").string());
+  const std::string dir = (root / "out").string();
+  ASSERT_EQ(run(spec, dir).ran, 2);
+  EXPECT_EQ(run(spec, dir, 2, 1, 1, true).skipped, 2);  // nothing changed
+  for (const char* edited : {"arch/systolic.yaml", "energy/accelergy-45nm.yaml", "dram/hbm3-5.2.yaml", "workloads/gemm.yaml"}) {
+    std::ofstream(root / edited, std::ios::app) << "# edited\n";
+    const SweepSummary s = run(spec, dir, 2, 1, 1, true);
+    EXPECT_EQ(s.ran, 2) << edited;
+    EXPECT_EQ(s.skipped, 0) << edited;
+  }
+}
+
 TEST(Sweep, ASecondSweepIntoTheSameDirectoryIsRefused) {
   const SweepSpec spec = load_sweep(kSweep);
   const std::string dir = fresh_dir("locked");

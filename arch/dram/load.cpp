@@ -1,6 +1,9 @@
 // configs/dram/*.yaml -> DramPreset, with the checks the model relies on (power-of-two fields for the address
 // mapping, a data bus never driven twice at once).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include <filesystem>
 
@@ -147,6 +150,27 @@ void read_access_energy(const EnergyTable& table, const YNode& node, Cost& array
 std::string_view page_policy_name(PagePolicy p) { return p == PagePolicy::open ? "open" : "closed"; }
 std::string_view mapping_name(AddressMapping m) { return m == AddressMapping::xor_interleaved ? "xor" : "ro_ba_ra_co_ch"; }
 std::string_view refresh_mode_name(RefreshMode m) { return m == RefreshMode::all_bank ? "all_bank" : "per_bank"; }
+
+std::string find_dram_preset(const std::string& name, const std::string& base, const std::vector<std::string>& folders, const SourceLoc& where,
+                             const std::string& key) {
+  namespace fs = std::filesystem;
+  if (name.find('/') != std::string::npos || name.ends_with(".yaml")) {
+    const fs::path path = fs::path(base) / name;
+    if (!fs::is_regular_file(path)) throw UserError(where, key, fmt::format("DRAM preset {} not found", path.string()));
+    return path.string();
+  }
+  for (const std::string& folder : folders)
+    if (fs::is_regular_file(fs::path(folder) / (name + ".yaml"))) return (fs::path(folder) / (name + ".yaml")).string();
+  std::vector<std::string> known;
+  for (const std::string& folder : folders) {
+    if (!fs::is_directory(folder)) continue;
+    for (const auto& f : fs::directory_iterator(folder))
+      if (f.path().extension() == ".yaml") known.push_back(f.path().stem().string());
+    break;
+  }
+  std::sort(known.begin(), known.end());
+  throw UserError(where, key, fmt::format("unknown DRAM preset '{}' (known: {})", name, fmt::join(known, ", ")));
+}
 
 DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {
   const YNode root = YNode::load_file(file);

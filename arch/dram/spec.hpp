@@ -111,6 +111,12 @@ struct DramPreset {
 };
 
 // `sets` are (path, value) pairs such as {"timing.nCL", "20"} or {"controller.page_policy", "closed"}.
+// Where a preset named in a file or on the command line lives: a name with a '/' or ending in .yaml is a path
+// relative to `base`; any other name is NAME.yaml in the first of `folders` that has it. Throws UserError at
+// `where` (a preset's node, or an option) when there is none, listing the presets of the first folder.
+std::string find_dram_preset(const std::string& name, const std::string& base, const std::vector<std::string>& folders, const SourceLoc& where,
+                             const std::string& key);
+
 DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets = {});
 
 std::string_view page_policy_name(PagePolicy p);

@@ -39,11 +39,8 @@ Cost access_cost(const EnergyTable& table, const YNode& node, int64_t access_bit
 }
 
 dram::DramPreset dram_preset(const YNode& preset) {
-  const std::string name = preset.as_string();
   const std::filesystem::path dir = std::filesystem::path(preset.file()).parent_path();
-  const std::filesystem::path path = name.ends_with(".yaml") ? dir / name : dir / ".." / "dram" / (name + ".yaml");
-  if (!std::filesystem::exists(path)) preset.fail(fmt::format("DRAM preset {} not found", path.string()));
-  return dram::load_dram_preset(path.string());
+  return dram::load_dram_preset(dram::find_dram_preset(preset.as_string(), dir.string(), {(dir / ".." / "dram").string()}, preset.loc(), preset.path()));
 }
 
 DType dtype_param(const ParamValues& p, const std::string& name) { return *parse_dtype(p.text(name)); }

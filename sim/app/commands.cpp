@@ -129,24 +129,17 @@ void print_check(const Cascade& c, const Analysis& a) {
 
 }  // namespace
 
-Sets parse_sets(const std::vector<std::string>& sets) {
-  Sets out;
+DesignOverrides parse_sets(const std::vector<std::string>& sets) {
+  DesignOverrides out;
   for (const std::string& s : sets) {
-    const size_t eq = s.find('=');
-    const std::string path = s.substr(0, eq);
-    if (eq == std::string::npos || eq + 1 == s.size())
-      throw UserError(SourceLoc{}, "--set " + s, "expected PATH=VALUE, e.g. --set workload.M=4096 or --set arch.glb.size=32MiB");
-    const std::string value = s.substr(eq + 1);
-    if (path.find('.') == std::string::npos && !path.empty()) out.workload.emplace_back(path, value);  // NAME: a workload param
-    else if (path.rfind("workload.", 0) == 0 && path.size() > 9) out.workload.emplace_back(path.substr(9), value);
-    else if (path.rfind("arch.", 0) == 0 && path.size() > 5) out.arch.emplace_back(path.substr(5), value);
-    else throw UserError(SourceLoc{}, "--set " + path, "unknown path (use NAME=VALUE or workload.NAME=VALUE for a workload param, arch.COMPONENT.KEY=VALUE for the architecture)");
+    const auto [path, value] = parse_setting(s, "--set", "workload.M=4096 or --set arch.glb.size=32MiB");
+    add_override(out, path, value, SourceLoc{}, "--set " + path);
   }
   return out;
 }
 
 WorkloadOverrides WorkloadArgs::overrides() const {
-  const Sets parsed = parse_sets(sets);
+  const DesignOverrides parsed = parse_sets(sets);
   if (!parsed.arch.empty()) throw UserError(SourceLoc{}, "--set arch." + parsed.arch[0].first, "this command takes no architecture");
   WorkloadOverrides o;
   o.param_files = param_files;
@@ -206,7 +199,7 @@ int run_validate(const ValidateArgs& args) {
 namespace {
 
 DesignPoint load_point(const ModelArgs& args) {
-  const Sets sets = parse_sets(args.sets);
+  const DesignOverrides sets = parse_sets(args.sets);
   WorkloadOverrides o;
   o.param_files = args.param_files;
   o.params = sets.workload;
@@ -366,7 +359,7 @@ int print_kinds(bool json) {
 int run_arch(const ArchArgs& args) {
   if (args.kinds) return print_kinds(args.json);
   if (args.file.empty()) throw UserError(SourceLoc{}, "arch", "name an architecture file, or --kinds to list the component kinds");
-  const Sets sets = parse_sets(args.sets);
+  const DesignOverrides sets = parse_sets(args.sets);
   if (!sets.workload.empty()) throw UserError(SourceLoc{}, "--set workload." + sets.workload[0].first, "this command takes no workload");
   const ArchSpec a = load_arch(args.file, sets.arch);
   Json j;

@@ -6,6 +6,8 @@
 
 #include "workloads/cascade.hpp"
 
+#include "common/overrides.hpp"
+
 namespace einsim::app {
 
 struct WorkloadArgs {
@@ -17,12 +19,8 @@ struct WorkloadArgs {
   WorkloadOverrides overrides() const;  // throws UserError on a malformed --set or one for another spec
 };
 
-// `--set` overrides split by the spec they address: workload.NAME=VALUE and arch.PATH=VALUE.
-struct Sets {
-  std::vector<std::pair<std::string, std::string>> workload;
-  std::vector<std::pair<std::string, std::string>> arch;
-};
-Sets parse_sets(const std::vector<std::string>& sets);
+// `--set` overrides split by the spec they address (common/overrides).
+DesignOverrides parse_sets(const std::vector<std::string>& sets);
 
 struct ArchArgs {
   std::string file;

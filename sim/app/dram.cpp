@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "common/overrides.hpp"
 #include "arch/dram/model.hpp"
 #include "common/error.hpp"
 
@@ -23,29 +24,15 @@ using dram::Command;
 // Light load offers a tenth of the peak bandwidth, evenly spaced.
 constexpr double light_fraction = 0.1;
 
+// A preset's name: configs/dram/NAME.yaml here, or in einsim's source tree; or a file.
 std::string resolve_preset(const std::string& preset) {
-  if (preset.find('/') != std::string::npos || preset.ends_with(".yaml")) return preset;
-  std::vector<std::filesystem::path> dirs = {"configs/dram", std::filesystem::path(EINSIM_SOURCE_DIR) / "configs/dram"};
-  for (const auto& d : dirs)
-    if (std::filesystem::exists(d / (preset + ".yaml"))) return (d / (preset + ".yaml")).string();
-  std::vector<std::string> known;
-  for (const auto& d : dirs) {
-    if (!std::filesystem::is_directory(d)) continue;
-    for (const auto& f : std::filesystem::directory_iterator(d))
-      if (f.path().extension() == ".yaml") known.push_back(f.path().stem().string());
-    break;
-  }
-  std::sort(known.begin(), known.end());
-  throw UserError(SourceLoc{}, "--preset", fmt::format("unknown preset '{}' (known: {})", preset, fmt::join(known, ", ")));
+  return dram::find_dram_preset(preset, "", {"configs/dram", (std::filesystem::path(EINSIM_SOURCE_DIR) / "configs/dram").string()}, SourceLoc{},
+                                "--preset");
 }
 
-std::vector<std::pair<std::string, std::string>> parse_sets(const std::vector<std::string>& sets) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const std::string& s : sets) {
-    const size_t eq = s.find('=');
-    if (eq == std::string::npos || eq == 0) throw UserError(SourceLoc{}, "--set", fmt::format("expected PATH=VALUE, e.g. timing.nCL=20, got '{}'", s));
-    out.emplace_back(s.substr(0, eq), s.substr(eq + 1));
-  }
+Settings parse_sets(const std::vector<std::string>& sets) {
+  Settings out;
+  for (const std::string& s : sets) out.push_back(parse_setting(s, "--set", "timing.nCL=20"));
   return out;
 }
 

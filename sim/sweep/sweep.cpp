@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "common/overrides.hpp"
 #include "common/yaml.hpp"
 #include "mappings/lower.hpp"
 #include "mappings/spec_cache.hpp"
@@ -179,8 +180,8 @@ SweepSpec load_sweep(const std::string& file) {
     if (auto s = p.optional("set")) {
       MapReader sm(*s);
       for (const auto& [key, value] : sm.entries()) {
-        if (key.find('.') != std::string::npos && key.rfind("workload.", 0) != 0 && key.rfind("arch.", 0) != 0)
-          value.fail(fmt::format("'{}': set NAME or workload.NAME (a param) or arch.COMPONENT.KEY", key));
+        DesignOverrides checked;
+        add_override(checked, key, "", value.loc(), "parts." + name + ".set." + key);
         part.sets.emplace_back(key, templated(value));
       }
     }
@@ -358,10 +359,10 @@ SpecInputs inputs_of(const SweepPart& part) {
   in.arch = part.arch;
   in.workload = part.workload;
   in.workload_overrides.param_files = part.params;
-  for (const auto& [k, v] : part.sets) {
-    if (k.rfind("arch.", 0) == 0) in.arch_sets.emplace_back(k.substr(5), v);
-    else in.workload_overrides.params.emplace_back(k.rfind("workload.", 0) == 0 ? k.substr(9) : k, v);
-  }
+  DesignOverrides o;
+  for (const auto& [k, v] : part.sets) add_override(o, k, v, part.locs.at("mapping"), "parts." + part.name + ".set." + k);  // checked on load
+  in.workload_overrides.params = std::move(o.workload);
+  in.arch_sets = std::move(o.arch);
   return in;
 }
 

@@ -688,7 +688,8 @@ TEST(DramPresets, AnArchitecturesDramTakesTheBankModel) {
   };
   EXPECT_NE(error({{"dram.model", "banked"}}).find("unknown model 'banked' (known: bandwidth, bank)"), std::string::npos);
   EXPECT_NE(error({{"dram.preset", "hbm3-5.2"}}).find("a preset is for model: bank"), std::string::npos);
-  EXPECT_NE(error({{"dram.model", "bank"}, {"dram.preset", "hbm9"}}).find("dram/hbm9.yaml not found"), std::string::npos);
+  EXPECT_NE(error({{"dram.model", "bank"}, {"dram.preset", "hbm9"}}).find("components.dram.preset: unknown DRAM preset 'hbm9' (known: ddr4-3200, hbm2-2.0, hbm3-5.2"), std::string::npos);
+  EXPECT_NE(error({{"dram.model", "bank"}, {"dram.preset", "../dram/hbm9.yaml"}}).find("dram/hbm9.yaml not found"), std::string::npos);
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 #include <sqlite3.h>
 
 #include "sim/analytical.hpp"
-#include "sim/sweep/results.hpp"
-#include "sim/sweep/sweep.hpp"
+#include "explore/results.hpp"
+#include "explore/sweep.hpp"
 #include "tests/unit/test_util.hpp"
 
 namespace einsim {

@@ -8,10 +8,10 @@
 #include <iostream>
 
 #include "common/error.hpp"
-#include "sim/app/commands.hpp"
-#include "sim/app/cosim.hpp"
-#include "sim/app/dram.hpp"
-#include "sim/app/sweep.hpp"
+#include "app/options.hpp"
+#include "app/cosim.hpp"
+#include "app/dram.hpp"
+#include "app/sweep.hpp"
 
 namespace einsim {
 const char* git_revision();

@@ -1,4 +1,4 @@
-#include "sim/sweep/results.hpp"
+#include "explore/results.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -245,6 +245,16 @@ DirectoryLock::DirectoryLock(const std::string& dir) {
 }
 
 DirectoryLock::~DirectoryLock() { ::close(fd_); }  // releases the lock
+
+// The columns results.csv starts with: the point, its axes, its status, the headline results, then the sweep's
+// derived columns. The rest follow sorted by name.
+std::vector<std::string> csv_leading(const nlohmann::ordered_json& meta) {
+  std::vector<std::string> leading = {"point"};
+  for (const auto& a : meta.at("axes")) leading.push_back(a.at("name"));
+  leading.insert(leading.end(), {"fidelity", "status", "reason", "cycles", "latency_s", "energy_pJ", "area_mm2", "bound"});
+  for (const auto& c : meta.at("columns")) leading.push_back(c.at("name"));
+  return leading;
+}
 
 void write_csv(const std::vector<Row>& rows, const std::vector<std::string>& leading, const std::string& file) {
   std::unordered_map<std::string, size_t> index;  // column -> its position

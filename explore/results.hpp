@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/stats.hpp"
 
 struct sqlite3;
@@ -69,6 +71,9 @@ class DirectoryLock {
  private:
   int fd_ = -1;
 };
+
+// The columns results.csv starts with, from the sweep's meta JSON (its axes and derived columns).
+std::vector<std::string> csv_leading(const nlohmann::ordered_json& meta);
 
 // The rows as CSV: the leading columns in the order given, every other column after them sorted by name.
 void write_csv(const std::vector<Row>& rows, const std::vector<std::string>& leading, const std::string& file);

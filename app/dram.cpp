@@ -1,4 +1,4 @@
-#include "sim/app/dram.hpp"
+#include "app/dram.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

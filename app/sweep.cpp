@@ -1,4 +1,4 @@
-#include "sim/app/sweep.hpp"
+#include "app/sweep.hpp"
 
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/error.hpp"
-#include "sim/sweep/sweep.hpp"
+#include "explore/sweep.hpp"
 
 namespace einsim {
 const char* git_revision();

@@ -1,4 +1,4 @@
-#include "sim/app/cosim.hpp"
+#include "app/cosim.hpp"
 
 #include <cstdlib>
 #include <iostream>

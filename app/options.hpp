@@ -1,5 +1,6 @@
 #pragma once
-// The einsim subcommands; main.cpp only parses the command line and maps errors to exit codes.
+// The options of the einsim subcommands and their entry points (one file each in app/); main.cpp only parses
+// the command line and maps errors to exit codes.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,0 +1,105 @@
+// einsim check: a workload's shapes, bytes, op counts and passes.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/options.hpp"
+#include "app/text.hpp"
+#include "workloads/analysis.hpp"
+
+namespace einsim::app {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string param_value(const Param& p) { return p.integer ? std::to_string(static_cast<int64_t>(p.value)) : fmt::format("{}", p.value); }
+
+std::string tensor_kind(const Tensor& t) { return t.is_input() ? "input" : t.output ? "output" : "intermediate"; }
+
+
+Json check_json(const Cascade& c, const Analysis& a) {
+  Json j;
+  j["name"] = c.name;
+  j["file"] = c.file;
+  Json params = Json::object();
+  for (const Param& p : c.params) p.integer ? (params[p.name] = static_cast<int64_t>(p.value)) : (params[p.name] = p.value);
+  j["params"] = params;
+  Json tensors = Json::object();
+  for (const Tensor& t : c.tensors) {
+    Json tj;
+    tj["kind"] = tensor_kind(t);
+    Json ranks = Json::array();
+    for (const Rank& r : t.ranks) ranks.push_back(r.name);
+    tj["ranks"] = ranks;
+    tj["shape"] = shape_of(t);
+    tj["dtype"] = dtype_name(t.dtype);
+    tj["bytes"] = t.bytes();
+    tensors[t.name] = tj;
+  }
+  j["tensors"] = tensors;
+  Json einsums = Json::array();
+  for (size_t i = 0; i < a.einsums.size(); ++i)
+    einsums.push_back(Json{{"name", a.einsums[i].name}, {"einsum", c.einsums[i].text}, {"points", a.einsums[i].points}, {"ops", a.einsums[i].ops}});
+  j["einsums"] = einsums;
+  j["ops"] = a.ops;
+  j["compulsory_bytes"] = a.compulsory_bytes;
+  Json passes = Json::object();
+  for (const auto& [rank, n] : a.passes) passes[rank] = n;
+  j["passes"] = passes;
+  return j;
+}
+
+void print_check(const Cascade& c, const Analysis& a) {
+  std::string out = fmt::format("{}  ({})\n", c.name, c.file);
+  if (!c.description.empty()) out += "  " + c.description + "\n";
+  std::string given, inferred;
+  for (const Param& p : c.params) (p.inferred ? inferred : given) += fmt::format(" {}={}", p.name, param_value(p));
+  out += "params:" + given + (inferred.empty() ? "" : "   (inferred:" + inferred + ")") + "\n\n";
+
+  std::vector<std::vector<std::string>> rows{{"tensor", "kind", "shape", "dtype", "bytes"}};
+  for (const Tensor& t : c.tensors) rows.push_back({t.name, tensor_kind(t), shape_text(t), std::string(dtype_name(t.dtype)), grouped(t.bytes())});
+  out += table(rows) + "\n";
+
+  rows = {{"einsum", "points", "ops"}};
+  for (const EinsumAnalysis& e : a.einsums) rows.push_back({e.name, grouped(e.points), ops_text(e.ops)});
+  out += table(rows) + "\n";
+
+  std::string passes;
+  for (const auto& [rank, n] : a.passes) passes += fmt::format(" {}={}", rank, n);
+  rows = {{"total ops", ops_text(a.ops)}, {"compulsory bytes", grouped(a.compulsory_bytes)}, {"passes", passes.substr(1)}};
+  out += table(rows, "");
+  std::cout << out;
+}
+
+
+}  // namespace
+
+DesignOverrides parse_sets(const std::vector<std::string>& sets) {
+  DesignOverrides out;
+  for (const std::string& s : sets) {
+    const auto [path, value] = parse_setting(s, "--set", "workload.M=4096 or --set arch.glb.size=32MiB");
+    add_override(out, path, value, SourceLoc{}, "--set " + path);
+  }
+  return out;
+}
+
+WorkloadOverrides WorkloadArgs::overrides() const {
+  const DesignOverrides parsed = parse_sets(sets);
+  if (!parsed.arch.empty()) throw UserError(SourceLoc{}, "--set arch." + parsed.arch[0].first, "this command takes no architecture");
+  WorkloadOverrides o;
+  o.param_files = param_files;
+  o.params = parsed.workload;
+  return o;
+}
+
+int run_check(const WorkloadArgs& args) {
+  const Cascade c = load_cascade(args.file, args.overrides());
+  const Analysis a = analyze(c);
+  if (args.json) std::cout << check_json(c, a).dump(2) << '\n';
+  else print_check(c, a);
+  return 0;
+}
+
+}  // namespace einsim::app

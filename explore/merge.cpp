@@ -1,0 +1,41 @@
+// einsim merge: shards of one sweep combined, each point once.
+#include <filesystem>
+#include <set>
+
+#include "explore/results.hpp"
+#include "explore/sweep.hpp"
+
+namespace einsim {
+
+namespace fs = std::filesystem;
+
+void merge_results(const std::vector<std::string>& dirs, const std::string& out_dir) {
+  fs::create_directories(out_dir);
+  const DirectoryLock writing(out_dir);
+  ResultsDb out((fs::path(out_dir) / "results.sqlite").string());
+  if (out.rows() > 0) throw UserError(SourceLoc{out_dir}, "-o", "the directory already holds results; merge into an empty one");
+  std::set<std::pair<int64_t, std::string>> seen;
+  std::string sweep;
+  for (const std::string& d : dirs) {
+    const std::string f = (fs::path(d) / "results.sqlite").string();
+    if (!fs::exists(f)) throw UserError(SourceLoc{d}, "merge", "no results.sqlite in this directory");
+    ResultsDb in(f);
+    const std::string s = in.meta("sweep");
+    if (sweep.empty()) {
+      sweep = s;
+      out.set_meta("sweep", s);
+      out.set_meta("einsim_version", in.meta("einsim_version"));
+    } else if (s != sweep) {
+      throw UserError(SourceLoc{d}, "merge", "these results come from a different sweep than " + dirs[0]);
+    }
+    for (Row& r : in.all()) {
+      const auto point = std::get<int64_t>(r[0].second);
+      const auto fidelity = std::get<std::string>(r[1].second);
+      if (seen.insert({point, fidelity}).second) out.put(r);
+    }
+  }
+  out.flush();
+  write_csv(out.all(), csv_leading(nlohmann::ordered_json::parse(sweep)), (fs::path(out_dir) / "results.csv").string());
+}
+
+}  // namespace einsim

@@ -1,0 +1,221 @@
+// Running a sweep: points on -j threads, results committed in batches by one thread, --resume and --shard.
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "explore/evaluate.hpp"
+#include "explore/results.hpp"
+#include "explore/sweep.hpp"
+#include "workloads/expr.hpp"
+
+namespace einsim {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+extern "C" void on_interrupt(int) { interrupted() = true; }
+
+// FNV-1a over what decides a point's result: einsim's version, the fidelity, and for each part its settings and
+// every file resolving it reads (the mapping, the arch and workload it names, param presets, the energy table,
+// DRAM presets), by the hash of its contents: editing any of them runs the point again on --resume.
+std::string config_hash(const SweepPoint& p, const std::string& version, const std::vector<FileList>& part_files) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  };
+  mix(version);
+  mix(p.fidelity);
+  for (size_t i = 0; i < p.parts.size(); ++i) {
+    const SweepPart& part = p.parts[i];
+    for (const std::string& f : {part.mapping, part.arch, part.workload}) mix(f);
+    for (const std::string& f : part.params) mix(f);
+    for (const auto& [k, v] : part.sets) mix(k + "=" + v);
+    mix(part.count);
+    for (const auto& [file, contents] : part_files[i]) mix(fmt::format("{}:{:016x}", file, contents));
+  }
+  return fmt::format("{:016x}", h);
+}
+
+std::string sweep_meta_json(const SweepSpec& spec) {
+  nlohmann::ordered_json j;
+  j["name"] = spec.name;
+  j["description"] = spec.description;
+  j["file"] = spec.file;
+  j["fidelities"] = spec.fidelities;
+  j["axes"] = nlohmann::ordered_json::array();
+  for (const SweepAxis& a : spec.axes) j["axes"].push_back({{"name", a.name}, {"values", a.values}});
+  j["compare"] = nlohmann::ordered_json::array();
+  for (const SweepComparison& c : spec.comparisons) j["compare"].push_back({{"name", c.name}, {"axis", c.axis}, {"baseline", c.baseline}});
+  j["published"] = nlohmann::ordered_json::array();
+  for (const PublishedFigure& p : spec.published)
+    j["published"].push_back({{"compare", p.comparison}, {"value", p.value}, {"where", p.where}, {"metric", p.metric},
+                              {"figure", p.figure}, {"source", p.source}, {"explain", p.explain}});
+  j["notes"] = spec.notes;
+  j["columns"] = nlohmann::ordered_json::array();
+  for (const DerivedColumn& c : spec.columns) j["columns"].push_back({{"name", c.name}, {"expression", c.expression}});
+  return j.dump();
+}
+
+void add_derived(const SweepSpec& spec, const SweepPoint& p, const Row& stats, Row& row) {
+  for (const DerivedColumn& d : spec.columns) {
+    auto lookup = [&](const std::string& name) -> double {
+      if (const auto v = p.vars.find(name); v != p.vars.end()) return std::strtod(v->second.c_str(), nullptr);  // checked numeric on load
+      for (const auto& [column, cell] : stats)
+        if (column == name) {
+          if (const auto* i = std::get_if<int64_t>(&cell)) return static_cast<double>(*i);
+          return std::get<double>(cell);
+        }
+      throw InternalError("derived column input " + name + " missing");
+    };
+    const double v = evaluate_real(d.parsed, lookup, [&](const std::string& why) {
+      throw UserError(d.loc, "columns." + d.name, why);  // an unknown function: the only error left after loading
+    });
+    row.emplace_back(d.name, v);
+  }
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
+  if (options.shards < 1 || options.shard < 1 || options.shard > options.shards)
+    throw UserError(SourceLoc{}, "--shard", fmt::format("expected I/N with 1 <= I <= N, got {}/{}", options.shard, options.shards));
+  // A file a point names that does not exist is a mistake in the sweep file, found before anything is written,
+  // not a failed point.
+  std::vector<SweepPoint> points = enumerate_points(spec);
+  std::set<std::string> checked;
+  for (const SweepPoint& p : points)
+    for (const SweepPart& part : p.parts) {
+      part_count(part, &p);
+      std::vector<std::pair<std::string, std::string>> files = {{"mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
+      for (const std::string& f : part.params) files.emplace_back("params", f);
+      for (const auto& [key, f] : files) {
+        if (f.empty() || !checked.insert(f).second) continue;
+        if (!fs::is_regular_file(f)) {
+          std::string at;
+          for (const auto& [ax, v] : p.axes) at += (at.empty() ? "" : ", ") + ax + "=" + v;
+          throw UserError(part.locs.at(key), "parts." + part.name + "." + key,
+                          fmt::format("{} {} (at {})", f, fs::exists(f) ? "is not a file" : "does not exist", at));
+        }
+      }
+    }
+  // Every file is read and parsed once, and each part's Specs resolved once, for the hashes and the evaluations.
+  SpecCache specs;
+
+  fs::create_directories(options.out_dir);
+  const DirectoryLock writing(options.out_dir);
+  ResultsDb db((fs::path(options.out_dir) / "results.sqlite").string());
+  if (!options.resume && db.rows() > 0)
+    throw UserError(SourceLoc{options.out_dir}, "-o", "the directory already holds results: --resume to complete them, or choose another directory");
+  const std::string& version = options.version;
+  db.set_meta("sweep", sweep_meta_json(spec));
+  db.set_meta("einsim_version", version);
+
+  std::map<std::pair<int64_t, std::string>, std::string> done;
+  for (const auto& [key, hash] : db.keys()) done[key] = hash;
+  SweepSummary summary;
+  std::vector<std::pair<SweepPoint, std::string>> todo;
+  for (SweepPoint& p : points) {
+    if (p.index % options.shards != options.shard - 1) continue;
+    ++summary.points;
+    std::vector<FileList> part_files;
+    for (const SweepPart& part : p.parts) part_files.push_back(specs.files(inputs_of(part)));
+    std::string hash = config_hash(p, version, part_files);
+    const auto it = done.find({p.index, p.fidelity});
+    if (it != done.end() && it->second == hash) {
+      ++summary.skipped;
+      continue;
+    }
+    todo.emplace_back(std::move(p), std::move(hash));
+  }
+
+  interrupted() = false;
+  auto* previous = std::signal(SIGINT, on_interrupt);
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<std::pair<size_t, Outcome>> finished;
+  std::atomic<size_t> next{0};
+  std::vector<double> wall(todo.size());
+  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(todo.size())));
+  std::atomic<int> working{jobs};
+  std::atomic<bool> stop{false};  // the database failed: no more points
+  std::vector<std::thread> threads;
+  // However this function ends, the workers stop and are joined first, and SIGINT is einsim's again.
+  struct Joiner {
+    std::vector<std::thread>& threads;
+    std::atomic<bool>& stop;
+    void (*previous)(int);
+    ~Joiner() {
+      stop = true;
+      for (std::thread& t : threads)
+        if (t.joinable()) t.join();
+      std::signal(SIGINT, previous);
+    }
+  } joiner{threads, stop, previous};
+  for (int t = 0; t < jobs; ++t)
+    threads.emplace_back([&] {
+      for (size_t i; !interrupted() && !stop && (i = next++) < todo.size();) {
+        const auto t0 = std::chrono::steady_clock::now();
+        Outcome o = evaluate(todo[i].first, options.self_exe, specs);
+        wall[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::lock_guard lock(m);
+        finished.emplace_back(i, std::move(o));
+        cv.notify_one();
+      }
+      std::lock_guard lock(m);
+      --working;
+      cv.notify_one();
+    });
+  // This thread alone writes the database, one committed row per point as it finishes.
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return !finished.empty() || working == 0; });
+    if (finished.empty()) break;  // every worker is done
+    auto [i, o] = std::move(finished.front());
+    finished.pop_front();
+    lock.unlock();
+    if (o.interrupted) continue;  // not a result: --resume runs it again
+    const SweepPoint& p = todo[i].first;
+    Row results;  // the Stats' columns, then the sweep's derived ones
+    if (o.status != "error") {
+      results = flatten(o.stats);
+      if (o.status == "ok") add_derived(spec, p, Row(results), results);
+      if (std::string why = db.clash(results); !why.empty()) {
+        o.status = "error";
+        o.reason = std::move(why);
+        results.clear();
+      }
+    }
+    Row row = {{"point", p.index}, {"fidelity", p.fidelity}};
+    for (const auto& [ax, v] : p.axes) row.emplace_back(ax, v);
+    row.insert(row.end(), {{"status", o.status}, {"reason", o.reason}, {"config_hash", todo[i].second}, {"einsim_version", version},
+                           {"wall_s", wall[i]}});
+    row.insert(row.end(), results.begin(), results.end());
+    if (o.status == "error") ++summary.failed;
+    db.put(row);
+    ++summary.ran;
+    if (options.progress) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const auto n = static_cast<double>(summary.ran);
+      options.progress(summary.ran, static_cast<int64_t>(todo.size()), summary.failed, elapsed / n * (static_cast<double>(todo.size()) - n));
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  db.flush();
+  summary.interrupted = interrupted();
+
+  write_csv(db.all(), csv_leading(nlohmann::ordered_json::parse(sweep_meta_json(spec))), (fs::path(options.out_dir) / "results.csv").string());
+  return summary;
+}
+
+}  // namespace einsim

@@ -1,0 +1,26 @@
+#pragma once
+// A cycle-level part runs in its own einsim process (SystemC elaborates once per process), so a crash costs one
+// point; and the flag a sweep's Ctrl-C sets.
+#include <atomic>
+#include <string>
+
+#include "explore/sweep.hpp"
+#include "sim/stats.hpp"
+
+namespace einsim {
+
+// What evaluating a point came to: its Stats, or why not.
+struct Outcome {
+  Stats stats;
+  std::string status = "ok";  // ok, infeasible, error
+  std::string reason;
+  bool interrupted = false;
+};
+
+// Set by SIGINT while a sweep runs: workers stop taking points, and a worker that dies of it is not a result.
+std::atomic<bool>& interrupted();
+
+// `exe sim --json` of the part; its Stats, or `out` says why not.
+Stats run_worker(const std::string& exe, const SweepPart& part, Outcome& out);
+
+}  // namespace einsim

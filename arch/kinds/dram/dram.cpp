@@ -77,7 +77,8 @@ ComponentKind dram_kind() {
                {"bandwidth", "bank"}},
               {"preset", ParamType::preset, false, "", "model: bank's device: a name in configs/dram/, or a file"},
           },
-          R"({kind: dram, bandwidth: 100 GB/s, latency_cycles: 100, access_bits: 512, read_energy: "40", write_energy: "40"})",
+          R"({kind: dram, bandwidth: 100 GB/s, latency_cycles: 100, access_bits: 512, read_energy: "40", )"
+          R"(write_energy: "40"})",
           &build};
 }
 

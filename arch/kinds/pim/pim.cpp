@@ -157,7 +157,8 @@ ComponentKind pim_kind() {
               {"ops", ParamType::ops, true, "", "the op kinds it computes: {kind: {latency_cycles, energy}}"},
               {"lane_area", ParamType::cost, false, "", "area of one lane"},
           },
-          R"({kind: pim, level: logic, memory: dram, units: 4, lanes: 16, clock: 500 MHz, bandwidth: 200 GB/s, latency: 50 ns, buffer: 256 KiB, access_energy: "0.5", ops: {mac: {energy: "1"}}})",
+          R"({kind: pim, level: logic, memory: dram, units: 4, lanes: 16, clock: 500 MHz, bandwidth: 200 GB/s, )"
+          R"(latency: 50 ns, buffer: 256 KiB, access_energy: "0.5", ops: {mac: {energy: "1"}}})",
           &build};
 }
 

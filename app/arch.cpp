@@ -21,32 +21,42 @@ int print_kinds(bool json) {
   std::string text;
   for (const auto& [name, kind] : component_kinds()) {
     Json params = Json::array();
-    text += fmt::format("#### `{}`: {}\n\n| key | type | unit | default | description |\n|---|---|---|---|---|\n", name, kind.description);
+    text += fmt::format("#### `{}`: {}\n\n| key | type | unit | default | description |\n|---|---|---|---|---|\n", name,
+                        kind.description);
     for (const ParamDef& p : kind.params) {
       std::string type(param_type_name(p.type));
       if (!p.choices.empty()) type = fmt::format("{}", fmt::join(p.choices, " \\| "));
-      const std::string fallback = p.required ? "required" : p.default_value.empty() ? "-" : "`" + p.default_value + "`";
+      const std::string fallback = p.required                ? "required"
+                                   : p.default_value.empty() ? "-"
+                                                             : "`" + p.default_value + "`";
       text += fmt::format("| `{}` | {} | {} | {} | {} |\n", p.name, type, param_unit(p.type), fallback, p.description);
-      params.push_back(Json{{"name", p.name}, {"type", param_type_name(p.type)}, {"unit", param_unit(p.type)}, {"required", p.required},
-                            {"default", p.default_value.empty() ? Json(nullptr) : Json(p.default_value)}, {"choices", p.choices},
+      params.push_back(Json{{"name", p.name},
+                            {"type", param_type_name(p.type)},
+                            {"unit", param_unit(p.type)},
+                            {"required", p.required},
+                            {"default", p.default_value.empty() ? Json(nullptr) : Json(p.default_value)},
+                            {"choices", p.choices},
                             {"description", p.description}});
     }
     text += fmt::format("\nExample: `{}`\n\n", kind.example);
     all[name] = Json{{"description", kind.description}, {"params", params}, {"example", kind.example}};
   }
-  if (json) std::cout << all.dump(2) << '\n';
-  else std::cout << text;
+  if (json)
+    std::cout << all.dump(2) << '\n';
+  else
+    std::cout << text;
   return 0;
 }
-
 
 }  // namespace
 
 int run_arch(const ArchArgs& args) {
   if (args.kinds) return print_kinds(args.json);
-  if (args.file.empty()) throw UserError(SourceLoc{}, "arch", "name an architecture file, or --kinds to list the component kinds");
+  if (args.file.empty())
+    throw UserError(SourceLoc{}, "arch", "name an architecture file, or --kinds to list the component kinds");
   const DesignOverrides sets = parse_sets(args.sets);
-  if (!sets.workload.empty()) throw UserError(SourceLoc{}, "--set workload." + sets.workload[0].first, "this command takes no workload");
+  if (!sets.workload.empty())
+    throw UserError(SourceLoc{}, "--set workload." + sets.workload[0].first, "this command takes no workload");
   const ArchSpec a = load_arch(args.file, sets.arch);
   Json j;
   j["name"] = a.name;
@@ -55,7 +65,8 @@ int run_arch(const ArchArgs& args) {
   j["technology"] = a.table.technology;
   j["energy_table"] = a.table.file;
   Json comps = Json::object();
-  std::vector<std::vector<std::string>> rows{{"component", "kind", "size", "ops (latency cycles, energy pJ)", "area mm2"}};
+  std::vector<std::vector<std::string>> rows{
+      {"component", "kind", "size", "ops (latency cycles, energy pJ)", "area mm2"}};
   double total_area = 0;
   bool area_complete = true;
   for (const ComponentSpec& c : a.components) {
@@ -74,9 +85,12 @@ int run_arch(const ArchArgs& args) {
     }
     const auto area = c.area_um2();
     cj["area_mm2"] = area ? Json(*area / 1e6) : Json(nullptr);
-    if (area) total_area += *area / 1e6;
-    else if (c.model->counts_area()) area_complete = false;
-    rows.push_back({c.name, std::string(c.kind()), size, ops.empty() ? "-" : ops, area ? fmt::format("{:.3f}", *area / 1e6) : "-"});
+    if (area)
+      total_area += *area / 1e6;
+    else if (c.model->counts_area())
+      area_complete = false;
+    rows.push_back({c.name, std::string(c.kind()), size, ops.empty() ? "-" : ops,
+                    area ? fmt::format("{:.3f}", *area / 1e6) : "-"});
     comps[c.name] = cj;
   }
   j["components"] = comps;
@@ -86,9 +100,11 @@ int run_arch(const ArchArgs& args) {
     std::cout << j.dump(2) << '\n';
     return 0;
   }
-  std::cout << fmt::format("{}  ({})\n  {}\nclock {:g} MHz, {} figures from {}\n\n", a.name, a.file, a.description, a.clock_hz / 1e6,
-                           a.table.technology, a.table.file)
-            << table(rows) << fmt::format("\narea {:.3f} mm2{}\n", total_area, area_complete ? "" : " (components marked - have no public area figure)");
+  std::cout << fmt::format("{}  ({})\n  {}\nclock {:g} MHz, {} figures from {}\n\n", a.name, a.file, a.description,
+                           a.clock_hz / 1e6, a.table.technology, a.table.file)
+            << table(rows)
+            << fmt::format("\narea {:.3f} mm2{}\n", total_area,
+                           area_complete ? "" : " (components marked - have no public area figure)");
   return 0;
 }
 

@@ -14,17 +14,19 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string param_value(const Param& p) { return p.integer ? std::to_string(static_cast<int64_t>(p.value)) : fmt::format("{}", p.value); }
+std::string param_value(const Param& p) {
+  return p.integer ? std::to_string(static_cast<int64_t>(p.value)) : fmt::format("{}", p.value);
+}
 
 std::string tensor_kind(const Tensor& t) { return t.is_input() ? "input" : t.output ? "output" : "intermediate"; }
-
 
 Json check_json(const Cascade& c, const Analysis& a) {
   Json j;
   j["name"] = c.name;
   j["file"] = c.file;
   Json params = Json::object();
-  for (const Param& p : c.params) p.integer ? (params[p.name] = static_cast<int64_t>(p.value)) : (params[p.name] = p.value);
+  for (const Param& p : c.params)
+    p.integer ? (params[p.name] = static_cast<int64_t>(p.value)) : (params[p.name] = p.value);
   j["params"] = params;
   Json tensors = Json::object();
   for (const Tensor& t : c.tensors) {
@@ -41,7 +43,10 @@ Json check_json(const Cascade& c, const Analysis& a) {
   j["tensors"] = tensors;
   Json einsums = Json::array();
   for (size_t i = 0; i < a.einsums.size(); ++i)
-    einsums.push_back(Json{{"name", a.einsums[i].name}, {"einsum", c.einsums[i].text}, {"points", a.einsums[i].points}, {"ops", a.einsums[i].ops}});
+    einsums.push_back(Json{{"name", a.einsums[i].name},
+                           {"einsum", c.einsums[i].text},
+                           {"points", a.einsums[i].points},
+                           {"ops", a.einsums[i].ops}});
   j["einsums"] = einsums;
   j["ops"] = a.ops;
   j["compulsory_bytes"] = a.compulsory_bytes;
@@ -59,7 +64,8 @@ void print_check(const Cascade& c, const Analysis& a) {
   out += "params:" + given + (inferred.empty() ? "" : "   (inferred:" + inferred + ")") + "\n\n";
 
   std::vector<std::vector<std::string>> rows{{"tensor", "kind", "shape", "dtype", "bytes"}};
-  for (const Tensor& t : c.tensors) rows.push_back({t.name, tensor_kind(t), shape_text(t), std::string(dtype_name(t.dtype)), grouped(t.bytes())});
+  for (const Tensor& t : c.tensors)
+    rows.push_back({t.name, tensor_kind(t), shape_text(t), std::string(dtype_name(t.dtype)), grouped(t.bytes())});
   out += table(rows) + "\n";
 
   rows = {{"einsum", "points", "ops"}};
@@ -68,11 +74,11 @@ void print_check(const Cascade& c, const Analysis& a) {
 
   std::string passes;
   for (const auto& [rank, n] : a.passes) passes += fmt::format(" {}={}", rank, n);
-  rows = {{"total ops", ops_text(a.ops)}, {"compulsory bytes", grouped(a.compulsory_bytes)}, {"passes", passes.substr(1)}};
+  rows = {
+      {"total ops", ops_text(a.ops)}, {"compulsory bytes", grouped(a.compulsory_bytes)}, {"passes", passes.substr(1)}};
   out += table(rows, "");
   std::cout << out;
 }
-
 
 }  // namespace
 
@@ -87,7 +93,8 @@ DesignOverrides parse_sets(const std::vector<std::string>& sets) {
 
 WorkloadOverrides WorkloadArgs::overrides() const {
   const DesignOverrides parsed = parse_sets(sets);
-  if (!parsed.arch.empty()) throw UserError(SourceLoc{}, "--set arch." + parsed.arch[0].first, "this command takes no architecture");
+  if (!parsed.arch.empty())
+    throw UserError(SourceLoc{}, "--set arch." + parsed.arch[0].first, "this command takes no architecture");
   WorkloadOverrides o;
   o.param_files = param_files;
   o.params = parsed.workload;
@@ -97,8 +104,10 @@ WorkloadOverrides WorkloadArgs::overrides() const {
 int run_check(const WorkloadArgs& args) {
   const Cascade c = load_cascade(args.file, args.overrides());
   const Analysis a = analyze(c);
-  if (args.json) std::cout << check_json(c, a).dump(2) << '\n';
-  else print_check(c, a);
+  if (args.json)
+    std::cout << check_json(c, a).dump(2) << '\n';
+  else
+    print_check(c, a);
   return 0;
 }
 

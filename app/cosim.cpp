@@ -9,14 +9,17 @@
 namespace einsim::app {
 
 CLI::App* add_cosim_command(CLI::App& app, CosimArgs& args) {
-  CLI::App* cmd = app.add_subcommand("cosim", "Co-simulate an RTL unit (Verilated) against its SystemC unit model: values and cycles");
+  CLI::App* cmd = app.add_subcommand(
+      "cosim", "Co-simulate an RTL unit (Verilated) against its SystemC unit model: values and cycles");
   cmd->add_option("--unit", args.unit, "pe, systolic, softmax_lane or dequant")->required();
-  cmd->add_option("--dtype", args.dtype, "pe and systolic: int8 (int32 sums) or bf16 (fp32 sums)")->capture_default_str();
+  cmd->add_option("--dtype", args.dtype, "pe and systolic: int8 (int32 sums) or bf16 (fp32 sums)")
+      ->capture_default_str();
   cmd->add_option("--size", args.size, "systolic: N of the N x N array")->capture_default_str();
   cmd->add_option("--cycles", args.cycles, "Cycles to run")->capture_default_str();
   cmd->add_option("--seed", args.seed, "Seed of the random stimulus (default: EINSIM_SEED, else 1)");
-  cmd->add_option("--vcd", args.vcd, "Write the ports' waves (inputs, model and RTL outputs) around the first mismatch, or of the "
-                                     "first cycles (default on a mismatch: cosim-UNIT.vcd)")
+  cmd->add_option("--vcd", args.vcd,
+                  "Write the ports' waves (inputs, model and RTL outputs) around the first mismatch, or of the "
+                  "first cycles (default on a mismatch: cosim-UNIT.vcd)")
       ->type_name("FILE");
   return cmd;
 }

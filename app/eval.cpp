@@ -28,7 +28,9 @@ int run_eval(const EvalArgs& args) {
       const std::string file = (std::filesystem::path(args.inputs_dir) / (t.name + ".npy")).string();
       NpyArray a = read_npy(file);
       if (a.shape != shape_of(t))
-        throw UserError(SourceLoc{file}, "", fmt::format("input '{}' has shape ({}) but the workload needs ({})", t.name, fmt::join(a.shape, ", "), fmt::join(shape_of(t), ", ")));
+        throw UserError(SourceLoc{file}, "",
+                        fmt::format("input '{}' has shape ({}) but the workload needs ({})", t.name,
+                                    fmt::join(a.shape, ", "), fmt::join(shape_of(t), ", ")));
       inputs[t.name] = std::move(a.values);
     }
   }
@@ -55,14 +57,16 @@ int run_eval(const EvalArgs& args) {
     }
     const double mean = v.empty() ? 0.0 : sum / static_cast<double>(v.size());
     outputs[t.name] = Json{{"shape", shape_of(t)}, {"min", lo}, {"max", hi}, {"mean", mean}};
-    rows.push_back({t.name, shape_text(t), fmt::format("{:.6g}", lo), fmt::format("{:.6g}", hi), fmt::format("{:.6g}", mean)});
+    rows.push_back(
+        {t.name, shape_text(t), fmt::format("{:.6g}", lo), fmt::format("{:.6g}", hi), fmt::format("{:.6g}", mean)});
     if (!args.out_dir.empty()) {
       std::filesystem::create_directories(args.out_dir);
       write_npy((std::filesystem::path(args.out_dir) / (t.name + ".npy")).string(), shape_of(t), v, options.fp64);
     }
   }
   j["outputs"] = outputs;
-  std::string text = fmt::format("{}: evaluated with seed {}, {} arithmetic{}\n", c.name, args.seed, args.accum, args.ideal ? ", ideal storage" : "");
+  std::string text = fmt::format("{}: evaluated with seed {}, {} arithmetic{}\n", c.name, args.seed, args.accum,
+                                 args.ideal ? ", ideal storage" : "");
   text += table(rows);
 
   // --compare-reference: the workload's `reference:` is the oracle.
@@ -73,14 +77,17 @@ int run_eval(const EvalArgs& args) {
       const Param* here = c.param(name);
       const Param* there = other.param(name);
       if ((!here || here->inferred) && (!there || there->inferred))
-        throw UserError(SourceLoc{}, "--set workload." + name, fmt::format("neither {} nor {} has a param '{}'", c.file, other.file, name));
+        throw UserError(SourceLoc{}, "--set workload." + name,
+                        fmt::format("neither {} nor {} has a param '{}'", c.file, other.file, name));
     }
     TensorValues other_inputs;
     for (const Tensor& t : other.tensors) {
       if (!t.is_input()) continue;
       auto it = inputs.find(t.name);
       if (it != inputs.end() && c.tensor_index(t.name) >= 0 && shape_of(c.tensor(t.name)) != shape_of(t))
-        throw UserError(SourceLoc{compare_file}, "tensors." + t.name, fmt::format("input '{}' has shape {} here but {} in {}", t.name, shape_text(t), shape_text(c.tensor(t.name)), c.file));
+        throw UserError(SourceLoc{compare_file}, "tensors." + t.name,
+                        fmt::format("input '{}' has shape {} here but {} in {}", t.name, shape_text(t),
+                                    shape_text(c.tensor(t.name)), c.file));
       other_inputs[t.name] = it != inputs.end() ? it->second : random_values(t.name, t.elements(), args.seed);
     }
     const TensorValues other_values = evaluate(other, other_inputs, options);
@@ -90,22 +97,30 @@ int run_eval(const EvalArgs& args) {
       const int o = other.tensor_index(t.name);
       if (!t.output || o < 0 || !other.tensors[static_cast<size_t>(o)].output) continue;
       if (shape_of(t) != shape_of(other.tensors[static_cast<size_t>(o)]))
-        throw UserError(SourceLoc{compare_file}, "tensors." + t.name, fmt::format("output '{}' has another shape than in {}", t.name, c.file));
+        throw UserError(SourceLoc{compare_file}, "tensors." + t.name,
+                        fmt::format("output '{}' has another shape than in {}", t.name, c.file));
       // The oracle: the reference workload with --compare-reference, else this one.
       const ErrorStats s = args.compare_reference ? compare_values(values.at(t.name), other_values.at(t.name))
                                                   : compare_values(other_values.at(t.name), values.at(t.name));
-      compare[t.name] = Json{{"max_abs_err", s.max_abs_err}, {"max_rel_err", s.max_rel_err}, {"mean_rel_err", s.mean_rel_err}, {"snr_db", s.snr_db}};
-      rows.push_back({t.name, fmt::format("{:.3e}", s.max_abs_err), fmt::format("{:.3e}", s.max_rel_err), fmt::format("{:.3e}", s.mean_rel_err),
-                      fmt::format("{:.1f}", s.snr_db)});
+      compare[t.name] = Json{{"max_abs_err", s.max_abs_err},
+                             {"max_rel_err", s.max_rel_err},
+                             {"mean_rel_err", s.mean_rel_err},
+                             {"snr_db", s.snr_db}};
+      rows.push_back({t.name, fmt::format("{:.3e}", s.max_abs_err), fmt::format("{:.3e}", s.max_rel_err),
+                      fmt::format("{:.3e}", s.mean_rel_err), fmt::format("{:.1f}", s.snr_db)});
     }
-    if (compare.empty()) throw UserError(SourceLoc{compare_file}, "", fmt::format("shares no output tensor with {}", c.file));
+    if (compare.empty())
+      throw UserError(SourceLoc{compare_file}, "", fmt::format("shares no output tensor with {}", c.file));
     j[args.compare_reference ? "reference" : "compare"] = compare;
-    text += fmt::format("{} {} ({}), same inputs:\n", args.compare_reference ? "against its reference" : "compared with", other.name, compare_file) + table(rows);
+    text += fmt::format("{} {} ({}), same inputs:\n",
+                        args.compare_reference ? "against its reference" : "compared with", other.name, compare_file) +
+            table(rows);
   }
-  if (args.workload.json) std::cout << j.dump(2) << '\n';
-  else std::cout << text;
+  if (args.workload.json)
+    std::cout << j.dump(2) << '\n';
+  else
+    std::cout << text;
   return 0;
 }
-
 
 }  // namespace einsim::app

@@ -29,7 +29,8 @@ DesignPoint load_point(const ModelArgs& args) {
 // candidate is memory-bound. The least roofline time wins; a tie goes to the group's own units.
 std::string placement_text(const Stats& s) {
   if (s.placements.empty()) return "";
-  std::vector<std::vector<std::string>> rows{{"group", "Op/B", "ran on: ridge Op/B, roofline time", "other candidates"}};
+  std::vector<std::vector<std::string>> rows{
+      {"group", "Op/B", "ran on: ridge Op/B, roofline time", "other candidates"}};
   std::string why;
   for (const auto& [group, pl] : s.placements) {
     const auto chosen = pl.options.find(pl.place);
@@ -48,13 +49,23 @@ std::string placement_text(const Stats& s) {
       }
     }
     for (const auto& [place, o] : pl.options)  // the chosen first
-      if (place == pl.place) bounds = fmt::format("{}-bound on {} (ridge {:.3g})", pl.op_per_byte < o.ridge_op_per_byte ? "memory" : "compute", place, o.ridge_op_per_byte) + bounds;
-      else bounds += fmt::format(", {}-bound on {} ({:.3g})", pl.op_per_byte < o.ridge_op_per_byte ? "memory" : "compute", place, o.ridge_op_per_byte);
-    why += against.empty() ? fmt::format("  {} on {}: its only candidate; Op/B {:.3g}: {}\n", group, pl.place, pl.op_per_byte, bounds)
-                           : fmt::format("  {} on {}: least roofline time, {}{} ({}); Op/B {:.3g}: {}\n", group, pl.place, seconds_text(chosen->second.roofline_s),
-                                         tie ? ", a tie won by its own units" : "", against.substr(2), pl.op_per_byte, bounds);
+      if (place == pl.place)
+        bounds = fmt::format("{}-bound on {} (ridge {:.3g})",
+                             pl.op_per_byte < o.ridge_op_per_byte ? "memory" : "compute", place, o.ridge_op_per_byte) +
+                 bounds;
+      else
+        bounds += fmt::format(", {}-bound on {} ({:.3g})", pl.op_per_byte < o.ridge_op_per_byte ? "memory" : "compute",
+                              place, o.ridge_op_per_byte);
+    why +=
+        against.empty()
+            ? fmt::format("  {} on {}: its only candidate; Op/B {:.3g}: {}\n", group, pl.place, pl.op_per_byte, bounds)
+            : fmt::format("  {} on {}: least roofline time, {}{} ({}); Op/B {:.3g}: {}\n", group, pl.place,
+                          seconds_text(chosen->second.roofline_s), tie ? ", a tie won by its own units" : "",
+                          against.substr(2), pl.op_per_byte, bounds);
   }
-  return "\nplacement of the `place: auto` groups: the least roofline time, max(ops / peak, bytes / bandwidth), wins\n" + table(rows) + why;
+  return "\nplacement of the `place: auto` groups: the least roofline time, max(ops / peak, bytes / bandwidth), "
+         "wins\n" +
+         table(rows) + why;
 }
 
 int print_stats(const DesignPoint& p, const Stats& s, bool json) {
@@ -66,15 +77,18 @@ int print_stats(const DesignPoint& p, const Stats& s, bool json) {
     std::cout << j.dump(2) << '\n';
     return 0;
   }
-  std::string out = fmt::format("{} on {} with mapping {} ({})\n", p.cascade.name, p.arch.name, p.mapping.name, s.fidelity);
+  std::string out =
+      fmt::format("{} on {} with mapping {} ({})\n", p.cascade.name, p.arch.name, p.mapping.name, s.fidelity);
   if (!s.status.ok) {
     std::cout << out << "infeasible: " << s.status.reason << '\n';
     return 0;
   }
-  out += fmt::format("latency  {} cycles = {:.6g} s   ({}-bound){}\n", grouped(s.cycles), s.latency_s, s.bound,
-                     s.gap_vs_analytical ? fmt::format(", {:+.2f}% against the analytical model", 100 * *s.gap_vs_analytical) : "");
+  out += fmt::format(
+      "latency  {} cycles = {:.6g} s   ({}-bound){}\n", grouped(s.cycles), s.latency_s, s.bound,
+      s.gap_vs_analytical ? fmt::format(", {:+.2f}% against the analytical model", 100 * *s.gap_vs_analytical) : "");
   out += fmt::format("energy   {:.6g} pJ   area {:.3f} mm2\n", s.energy_pJ, s.area_mm2);
-  out += fmt::format("roofline compute {} cycles, memory {} cycles\n\n", grouped(s.roofline_compute_cycles), grouped(s.roofline_memory_cycles));
+  out += fmt::format("roofline compute {} cycles, memory {} cycles\n\n", grouped(s.roofline_compute_cycles),
+                     grouped(s.roofline_memory_cycles));
   std::vector<std::vector<std::string>> rows{{"unit", "busy cycles", "utilization"}};
   if (!s.stall_cycles.empty()) rows[0].insert(rows[0].end(), {"stalled on data", "stalled on dependencies"});
   for (const auto& [unit, u] : s.utilization) {
@@ -86,19 +100,20 @@ int print_stats(const DesignPoint& p, const Stats& s, bool json) {
   rows = {{"level", "read bytes", "written bytes", "energy pJ"}};
   for (const auto& [level, t] : s.traffic_bytes) {
     const auto e = s.energy_breakdown_pJ.find(level);
-    rows.push_back({level, grouped(t.read), grouped(t.write), e == s.energy_breakdown_pJ.end() ? "-" : fmt::format("{:.4g}", e->second)});
+    rows.push_back({level, grouped(t.read), grouped(t.write),
+                    e == s.energy_breakdown_pJ.end() ? "-" : fmt::format("{:.4g}", e->second)});
   }
   out += table(rows) + "\n";
   rows = {{"einsum", "unit", "cycles", "utilization", "ops"}};
   for (const Einsum& e : p.cascade.einsums) {
     const auto it = s.einsums.find(e.name);
     if (it == s.einsums.end()) continue;
-    rows.push_back({e.name, it->second.unit, grouped(it->second.cycles), fmt::format("{:.1f}%", 100 * it->second.utilization), ops_text(it->second.ops)});
+    rows.push_back({e.name, it->second.unit, grouped(it->second.cycles),
+                    fmt::format("{:.1f}%", 100 * it->second.utilization), ops_text(it->second.ops)});
   }
   std::cout << out << table(rows) << placement_text(s);
   return 0;
 }
-
 
 }  // namespace
 

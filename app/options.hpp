@@ -33,10 +33,10 @@ struct ArchArgs {
 struct EvalArgs {
   WorkloadArgs workload;
   uint64_t seed = 1;
-  std::string compare;     // another workload file
+  std::string compare;             // another workload file
   bool compare_reference = false;  // compare against the workload's `reference:`
-  std::string out_dir;     // write outputs as .npy
-  std::string inputs_dir;  // read inputs from NAME.npy
+  std::string out_dir;             // write outputs as .npy
+  std::string inputs_dir;          // read inputs from NAME.npy
   std::string accum = "fp32";
   bool ideal = false;
 };
@@ -57,8 +57,8 @@ struct ModelArgs {
   std::vector<std::string> sets;
   std::vector<std::string> param_files;
   bool json = false;
-  std::string trace;  // sim only: Perfetto trace file
-  std::string vcd;    // sim only: VCD waves
+  std::string trace;   // sim only: Perfetto trace file
+  std::string vcd;     // sim only: VCD waves
   bool exact = false;  // sim only: no steady-state extrapolation
 };
 

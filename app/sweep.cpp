@@ -18,11 +18,14 @@ const char* git_revision();
 namespace einsim::app {
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArgs& args) {
-  CLI::App* cmd = app.add_subcommand("sweep", "Run a sweep file's points in parallel into DIR/results.sqlite and DIR/results.csv");
+  CLI::App* cmd =
+      app.add_subcommand("sweep", "Run a sweep file's points in parallel into DIR/results.sqlite and DIR/results.csv");
   cmd->add_option("sweep", args.file, "Sweep YAML file (configs/sweeps/)")->required();
   cmd->add_option("-o,--out", args.out_dir, "Results directory")->required()->type_name("DIR");
-  cmd->add_option("-j,--jobs", args.jobs, "Points evaluated at once (default: one per core)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--shard", args.shard, "Run the I-th of N deterministic shares of the points (for a batch scheduler's job array)")
+  cmd->add_option("-j,--jobs", args.jobs, "Points evaluated at once (default: one per core)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--shard", args.shard,
+                  "Run the I-th of N deterministic shares of the points (for a batch scheduler's job array)")
       ->type_name("I/N")
       ->capture_default_str();
   cmd->add_flag("--resume", args.resume, "Keep the results DIR holds and run only the missing points");
@@ -37,7 +40,8 @@ CLI::App* add_merge_command(CLI::App& app, MergeArgs& args) {
 }
 
 CLI::App* add_report_command(CLI::App& app, ReportArgs& args) {
-  CLI::App* cmd = app.add_subcommand("report", "Write a self-contained HTML report of a sweep's results (plots by matplotlib)");
+  CLI::App* cmd =
+      app.add_subcommand("report", "Write a self-contained HTML report of a sweep's results (plots by matplotlib)");
   cmd->add_option("dir", args.dir, "Results directory of `einsim sweep`")->required();
   cmd->add_option("-o,--out", args.out, "HTML file to write")->required()->type_name("FILE");
   return cmd;
@@ -73,21 +77,25 @@ int run_sweep_command(const SweepArgs& args) {
     }
   };
   const SweepSummary s = run_sweep(spec, o);
-  std::cout << fmt::format("{}: {} points in this shard, {} run, {} already done, {} failed{}; results in {}/results.sqlite and results.csv\n",
-                           spec.name, s.points, s.ran, s.skipped, s.failed, s.interrupted ? " (interrupted: --resume runs the rest)" : "",
-                           args.out_dir);
+  std::cout << fmt::format(
+      "{}: {} points in this shard, {} run, {} already done, {} failed{}; results in {}/results.sqlite and "
+      "results.csv\n",
+      spec.name, s.points, s.ran, s.skipped, s.failed, s.interrupted ? " (interrupted: --resume runs the rest)" : "",
+      args.out_dir);
   return s.interrupted ? 130 : s.failed ? 1 : 0;
 }
 
 int run_merge(const MergeArgs& args) {
   merge_results(args.dirs, args.out_dir);
-  std::cout << fmt::format("merged {} directories into {}/results.sqlite and results.csv\n", args.dirs.size(), args.out_dir);
+  std::cout << fmt::format("merged {} directories into {}/results.sqlite and results.csv\n", args.dirs.size(),
+                           args.out_dir);
   return 0;
 }
 
 int run_report(const ReportArgs& args) {
   if (!std::filesystem::exists(std::filesystem::path(args.dir) / "results.sqlite"))
-    throw UserError(SourceLoc{args.dir}, "report", "no results.sqlite here: run `einsim sweep SWEEP.yaml -o DIR` first");
+    throw UserError(SourceLoc{args.dir}, "report",
+                    "no results.sqlite here: run `einsim sweep SWEEP.yaml -o DIR` first");
   const std::string script = std::string(EINSIM_SOURCE_DIR) + "/scripts/report.py";
   // Debian's python3, where ./scripts/setup installs matplotlib, pandas and jinja2 (not a pyenv or venv one).
   const char* python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
@@ -98,7 +106,8 @@ int run_report(const ReportArgs& args) {
   }
   int st = 0;
   waitpid(pid, &st, 0);
-  if (!WIFEXITED(st) || WEXITSTATUS(st) == 127) throw UserError(SourceLoc{script}, "report", "cannot run python3 (./scripts/setup installs it)");
+  if (!WIFEXITED(st) || WEXITSTATUS(st) == 127)
+    throw UserError(SourceLoc{script}, "report", "cannot run python3 (./scripts/setup installs it)");
   return WEXITSTATUS(st);
 }
 

@@ -32,7 +32,6 @@ std::string grouped(int64_t n) {
   return (n < 0 ? "-" : "") + out;
 }
 
-
 std::string ops_text(const OpCounts& ops) {
   std::string s;
   for (const auto& [k, n] : ops) s += (s.empty() ? "" : "  ") + k + " " + grouped(n);

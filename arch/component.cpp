@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace einsim {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

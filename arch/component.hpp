@@ -88,11 +88,13 @@ class PathRole {
   virtual std::string engine_name(const std::string& self) const { return self; }
   // A detailed timing model's cycles (of the architecture's clock) for one transfer of `bytes`, when it has
   // one beyond bandwidth.
-  virtual std::optional<int64_t> timed_cycles(int64_t /*bytes*/, bool /*write*/, BankTransfers& /*memo*/, double /*arch_clock_hz*/) const {
+  virtual std::optional<int64_t> timed_cycles(int64_t /*bytes*/, bool /*write*/, BankTransfers& /*memo*/,
+                                              double /*arch_clock_hz*/) const {
     return std::nullopt;
   }
   // The energy of `count` transfers of `bytes` each.
-  virtual void charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo, ActionEnergy& energy) const = 0;
+  virtual void charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo,
+                                ActionEnergy& energy) const = 0;
   // Whether it is a memory's interface, holding the tensors a mapping's backing memory holds (memory.backing),
   // and the bytes it moves count as that memory's external traffic.
   virtual bool holds_tensors() const { return false; }

@@ -82,17 +82,21 @@ std::optional<double> sum(const std::optional<double>& a, const std::optional<do
 
 Partial eval(const EnergyTable& t, const YNode& node, const Expr& e) {
   switch (e.kind) {
-    case Expr::Kind::number: return {e.value, 0.0, std::nullopt};  // a constant energy, no area
+    case Expr::Kind::number:
+      return {e.value, 0.0, std::nullopt};  // a constant energy, no area
     case Expr::Kind::name: {
       const EnergyEntry* entry = t.find(e.name);
-      if (!entry) node.fail(fmt::format("unknown table entry '{}' in '{}' (table {})", e.name, node.as_string(), t.file));
-      return {entry->energy_pJ * t.energy_scale, entry->area_um2 ? std::optional<double>(*entry->area_um2 * t.area_scale) : std::nullopt,
+      if (!entry)
+        node.fail(fmt::format("unknown table entry '{}' in '{}' (table {})", e.name, node.as_string(), t.file));
+      return {entry->energy_pJ * t.energy_scale,
+              entry->area_um2 ? std::optional<double>(*entry->area_um2 * t.area_scale) : std::nullopt,
               entry->bits > 0 ? std::optional<int64_t>(entry->bits) : std::nullopt};
     }
     case Expr::Kind::binary: {
       const Partial a = eval(t, node, e.args[0]), b = eval(t, node, e.args[1]);
       if (e.op == '+')
-        return {a.energy + b.energy, sum(a.area, b.area), a.bits && b.bits ? std::optional<int64_t>(*a.bits + *b.bits) : std::nullopt};
+        return {a.energy + b.energy, sum(a.area, b.area),
+                a.bits && b.bits ? std::optional<int64_t>(*a.bits + *b.bits) : std::nullopt};
       if (e.op == '*') {
         // One side is a count: scale the other side's energy and area by it.
         const bool a_count = e.args[0].kind == Expr::Kind::number, b_count = e.args[1].kind == Expr::Kind::number;
@@ -100,11 +104,13 @@ Partial eval(const EnergyTable& t, const YNode& node, const Expr& e) {
         const Partial& entry = a_count ? b : a;
         const double k = a_count ? e.args[0].value : e.args[1].value;
         return {entry.energy * k, entry.area ? std::optional<double>(*entry.area * k) : std::nullopt,
-                entry.bits ? std::optional<int64_t>(static_cast<int64_t>(static_cast<double>(*entry.bits) * k)) : std::nullopt};
+                entry.bits ? std::optional<int64_t>(static_cast<int64_t>(static_cast<double>(*entry.bits) * k))
+                           : std::nullopt};
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
   node.fail(fmt::format("'{}': a cost is a sum of table entries, each optionally times a count", node.as_string()));
 }

@@ -21,7 +21,8 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
   MapReader f(node);
   const YNode kind_node = f.required("kind");
   const ComponentKind* kind = find_kind(kind_node.as_string());
-  if (!kind) kind_node.fail(fmt::format("unknown component kind '{}' (known: {})", kind_node.as_string(), kind_names()));
+  if (!kind)
+    kind_node.fail(fmt::format("unknown component kind '{}' (known: {})", kind_node.as_string(), kind_names()));
   ComponentSpec c;
   c.name = name;
   c.loc = node.loc();
@@ -62,7 +63,8 @@ ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::str
   for (const auto& [path, value] : sets) {
     std::vector<std::string> keys = split_path(path);
     const YAML::Node& components = root.raw()["components"];
-    if (keys.size() > 1 && components && components.IsMap() && components[keys[0]]) keys.insert(keys.begin(), "components");
+    if (keys.size() > 1 && components && components.IsMap() && components[keys[0]])
+      keys.insert(keys.begin(), "components");
     set_path(root, keys, value, "--set arch." + path);
   }
   MapReader top(root);

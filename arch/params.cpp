@@ -12,31 +12,50 @@ namespace einsim {
 
 std::string_view param_type_name(ParamType t) {
   switch (t) {
-    case ParamType::count: return "count";
-    case ParamType::bytes: return "bytes";
-    case ParamType::bandwidth: return "bandwidth";
-    case ParamType::frequency: return "frequency";
-    case ParamType::duration: return "duration";
-    case ParamType::flag: return "flag";
-    case ParamType::choice: return "choice";
-    case ParamType::dtype: return "dtype";
-    case ParamType::text: return "name";
-    case ParamType::cost: return "cost";
-    case ParamType::ops: return "ops";
-    case ParamType::per_dtype: return "count or {dtype: count}";
-    case ParamType::preset: return "DRAM preset";
+    case ParamType::count:
+      return "count";
+    case ParamType::bytes:
+      return "bytes";
+    case ParamType::bandwidth:
+      return "bandwidth";
+    case ParamType::frequency:
+      return "frequency";
+    case ParamType::duration:
+      return "duration";
+    case ParamType::flag:
+      return "flag";
+    case ParamType::choice:
+      return "choice";
+    case ParamType::dtype:
+      return "dtype";
+    case ParamType::text:
+      return "name";
+    case ParamType::cost:
+      return "cost";
+    case ParamType::ops:
+      return "ops";
+    case ParamType::per_dtype:
+      return "count or {dtype: count}";
+    case ParamType::preset:
+      return "DRAM preset";
   }
   return "?";
 }
 
 std::string_view param_unit(ParamType t) {
   switch (t) {
-    case ParamType::bytes: return "B";
-    case ParamType::bandwidth: return "B/s";
-    case ParamType::frequency: return "Hz";
-    case ParamType::duration: return "s";
-    case ParamType::cost: return "pJ, um2";
-    default: return "";
+    case ParamType::bytes:
+      return "B";
+    case ParamType::bandwidth:
+      return "B/s";
+    case ParamType::frequency:
+      return "Hz";
+    case ParamType::duration:
+      return "s";
+    case ParamType::cost:
+      return "pJ, um2";
+    default:
+      return "";
   }
 }
 
@@ -53,12 +72,24 @@ ParamValue read(const ParamDef& def, const YNode& n) {
   ParamValue v;
   v.node = n;
   switch (def.type) {
-    case ParamType::count: v.value = positive(n, def.name); break;
-    case ParamType::bytes: v.value = parse_bytes(n); break;
-    case ParamType::bandwidth: v.value = parse_bandwidth(n); break;
-    case ParamType::frequency: v.value = parse_frequency(n); break;
-    case ParamType::duration: v.value = parse_duration(n); break;
-    case ParamType::flag: v.value = n.as_bool(); break;
+    case ParamType::count:
+      v.value = positive(n, def.name);
+      break;
+    case ParamType::bytes:
+      v.value = parse_bytes(n);
+      break;
+    case ParamType::bandwidth:
+      v.value = parse_bandwidth(n);
+      break;
+    case ParamType::frequency:
+      v.value = parse_frequency(n);
+      break;
+    case ParamType::duration:
+      v.value = parse_duration(n);
+      break;
+    case ParamType::flag:
+      v.value = n.as_bool();
+      break;
     case ParamType::choice: {
       const std::string s = n.as_string();
       if (std::find(def.choices.begin(), def.choices.end(), s) == def.choices.end())
@@ -72,11 +103,14 @@ ParamValue read(const ParamDef& def, const YNode& n) {
       v.value = s;
       break;
     }
-    case ParamType::text: v.value = n.as_string(); break;
+    case ParamType::text:
+      v.value = n.as_string();
+      break;
     case ParamType::cost:
     case ParamType::ops:
     case ParamType::per_dtype:
-    case ParamType::preset: break;  // built by the kind, from the node
+    case ParamType::preset:
+      break;  // built by the kind, from the node
   }
   return v;
 }
@@ -89,7 +123,8 @@ ParamValues::ParamValues(const ParamTable& table, const YNode& component) : comp
   for (const ParamDef& def : table) {
     std::optional<YNode> n = def.required ? std::optional<YNode>(m.required(def.name)) : m.optional(def.name);
     if (!n && !def.default_value.empty()) {
-      ParamValue v = read(def, YNode(YAML::Load(def.default_value), component.file(), component.path() + "." + def.name));
+      ParamValue v =
+          read(def, YNode(YAML::Load(def.default_value), component.file(), component.path() + "." + def.name));
       v.node.reset();
       values_.emplace(def.name, std::move(v));
     } else if (n) {
@@ -101,7 +136,8 @@ ParamValues::ParamValues(const ParamTable& table, const YNode& component) : comp
 
 const ParamValue& ParamValues::at(const std::string& name) const {
   const auto it = values_.find(name);
-  if (it == values_.end()) throw InternalError(fmt::format("parameter '{}' read but not set (give it a default or check has())", name));
+  if (it == values_.end())
+    throw InternalError(fmt::format("parameter '{}' read but not set (give it a default or check has())", name));
   return it->second;
 }
 

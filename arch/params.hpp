@@ -34,8 +34,14 @@ std::string_view param_type_name(ParamType t);
 std::string_view param_unit(ParamType t);
 
 struct ParamDef {
-  ParamDef(std::string n, ParamType t, bool req, std::string def, std::string desc, std::vector<std::string> options = {})
-      : name(std::move(n)), type(t), required(req), default_value(std::move(def)), description(std::move(desc)), choices(std::move(options)) {}
+  ParamDef(std::string n, ParamType t, bool req, std::string def, std::string desc,
+           std::vector<std::string> options = {})
+      : name(std::move(n)),
+        type(t),
+        required(req),
+        default_value(std::move(def)),
+        description(std::move(desc)),
+        choices(std::move(options)) {}
   std::string name;
   ParamType type;
   bool required = false;

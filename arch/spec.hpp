@@ -28,10 +28,10 @@ struct ComponentSpec {
 
   // Shorthands over the compute and path roles.
   const std::map<std::string, OpSpec>* ops() const;  // the op kinds it computes; null for others
-  int64_t parallelism() const;                        // PEs or lanes; 0 for others
-  int64_t op_slots() const;                           // ops it can start per cycle
-  double op_rate(double arch_clock_hz) const;         // op slots per cycle of the architecture's clock
-  double path_Bps() const;                            // a path's bandwidth; 0 for others
+  int64_t parallelism() const;                       // PEs or lanes; 0 for others
+  int64_t op_slots() const;                          // ops it can start per cycle
+  double op_rate(double arch_clock_hz) const;        // op slots per cycle of the architecture's clock
+  double path_Bps() const;                           // a path's bandwidth; 0 for others
   std::optional<double> area_um2() const { return model->area_um2(); }
 
   // The component as its kind's own type, for that kind's code and its tests.

@@ -11,7 +11,8 @@ const dram::RunResult& BankTransfers::dram(const dram::DramPreset& preset, int64
   if (fresh) {
     const int64_t access = preset.org.access_bytes();
     std::vector<dram::Request> requests(static_cast<size_t>((bytes + access - 1) / access));
-    for (size_t i = 0; i < requests.size(); ++i) requests[i] = {static_cast<uint64_t>(i) * static_cast<uint64_t>(access), write, 0};
+    for (size_t i = 0; i < requests.size(); ++i)
+      requests[i] = {static_cast<uint64_t>(i) * static_cast<uint64_t>(access), write, 0};
     at->second = dram::simulate(preset, requests);
   }
   return at->second;

@@ -18,10 +18,12 @@ struct DesignOverrides {
 };
 
 // "PATH=VALUE" -> {PATH, VALUE}. `example` shows the right form in the error (it names `option`).
-std::pair<std::string, std::string> parse_setting(const std::string& text, const std::string& option, const std::string& example);
+std::pair<std::string, std::string> parse_setting(const std::string& text, const std::string& option,
+                                                  const std::string& example);
 
 // Adds one override where its path says; a path that is neither a workload param nor under arch. is a UserError
 // at `loc`, naming `key`.
-void add_override(DesignOverrides& into, const std::string& path, const std::string& value, const SourceLoc& loc, const std::string& key);
+void add_override(DesignOverrides& into, const std::string& path, const std::string& value, const SourceLoc& loc,
+                  const std::string& key);
 
 }  // namespace einsim

@@ -34,15 +34,29 @@ double parse_quantity(const YNode& node, const std::vector<std::pair<std::string
 
 double parse_bytes(const YNode& node) {
   return parse_quantity(node,
-                        {{"B", 1}, {"KiB", 1024}, {"MiB", 1024.0 * 1024}, {"GiB", 1024.0 * 1024 * 1024}, {"KB", 1e3}, {"MB", 1e6},
-                         {"GB", 1e9}, {"b", 1.0 / 8}, {"Kib", 1024.0 / 8}, {"Mib", 1024.0 * 1024 / 8}},
+                        {{"B", 1},
+                         {"KiB", 1024},
+                         {"MiB", 1024.0 * 1024},
+                         {"GiB", 1024.0 * 1024 * 1024},
+                         {"KB", 1e3},
+                         {"MB", 1e6},
+                         {"GB", 1e9},
+                         {"b", 1.0 / 8},
+                         {"Kib", 1024.0 / 8},
+                         {"Mib", 1024.0 * 1024 / 8}},
                         "a size such as 16 MiB");
 }
 
 double parse_bandwidth(const YNode& node) {
   return parse_quantity(node,
-                        {{"B/s", 1}, {"KiB/s", 1024}, {"MiB/s", 1024.0 * 1024}, {"GiB/s", 1024.0 * 1024 * 1024}, {"KB/s", 1e3},
-                         {"MB/s", 1e6}, {"GB/s", 1e9}, {"TB/s", 1e12}},
+                        {{"B/s", 1},
+                         {"KiB/s", 1024},
+                         {"MiB/s", 1024.0 * 1024},
+                         {"GiB/s", 1024.0 * 1024 * 1024},
+                         {"KB/s", 1e3},
+                         {"MB/s", 1e6},
+                         {"GB/s", 1e9},
+                         {"TB/s", 1e12}},
                         "a bandwidth such as 400 GiB/s");
 }
 
@@ -51,7 +65,8 @@ double parse_frequency(const YNode& node) {
 }
 
 double parse_duration(const YNode& node) {
-  return parse_quantity(node, {{"ps", 1e-12}, {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1}}, "a duration such as 30 ns");
+  return parse_quantity(node, {{"ps", 1e-12}, {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1}},
+                        "a duration such as 30 ns");
 }
 
 std::string format_bytes(double bytes) {

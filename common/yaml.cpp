@@ -70,7 +70,8 @@ YNode YNode::load_file(const std::string& file) {
   for (FileReads* r = t_reads; r; r = r->outer_) r->files_.emplace_back(file, hash);
   {
     std::lock_guard lock(g_parsed_mutex);
-    if (const auto it = g_parsed.find(file); it != g_parsed.end() && it->second.text == text) return YNode(YAML::Clone(it->second.root), file, "");
+    if (const auto it = g_parsed.find(file); it != g_parsed.end() && it->second.text == text)
+      return YNode(YAML::Clone(it->second.root), file, "");
   }
   YAML::Node root;
   try {
@@ -107,7 +108,8 @@ int64_t YNode::as_int() const {
 
 double YNode::as_double() const {
   const std::string text = as_string();
-  if (text == "inf" || text == ".inf" || text == "+inf" || text == "+.inf") return std::numeric_limits<double>::infinity();
+  if (text == "inf" || text == ".inf" || text == "+inf" || text == "+.inf")
+    return std::numeric_limits<double>::infinity();
   if (text == "-inf" || text == "-.inf") return -std::numeric_limits<double>::infinity();
   size_t used = 0;
   double value = 0;
@@ -140,12 +142,14 @@ void read_version(MapReader& top) {
   if (version.as_int() != 1) version.fail("unsupported version (this einsim reads version 1)");
 }
 
-void set_path(const YNode& root, const std::vector<std::string>& path, const std::string& value, const std::string& option) {
+void set_path(const YNode& root, const std::vector<std::string>& path, const std::string& value,
+              const std::string& option) {
   YAML::Node cur(root.raw());  // shares the document
   std::string where;
   for (size_t i = 0; i + 1 < path.size(); ++i) {
     where = join(where, path[i]);
-    if (!cur.IsMap() || !cur[path[i]]) throw UserError(SourceLoc{}, option, fmt::format("{} has no '{}'", root.file(), where));
+    if (!cur.IsMap() || !cur[path[i]])
+      throw UserError(SourceLoc{}, option, fmt::format("{} has no '{}'", root.file(), where));
     cur.reset(cur[path[i]]);
   }
   if (!cur.IsMap()) throw UserError(SourceLoc{}, option, fmt::format("'{}' in {} is not a map", where, root.file()));
@@ -155,7 +159,8 @@ void set_path(const YNode& root, const std::vector<std::string>& path, const std
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> out;
   size_t start = 0;
-  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) out.push_back(path.substr(start, dot - start));
+  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1)
+    out.push_back(path.substr(start, dot - start));
   out.push_back(path.substr(start));
   return out;
 }
@@ -204,8 +209,9 @@ std::vector<std::pair<std::string, YNode>> MapReader::entries() {
 void MapReader::finish() const {
   for (const Entry& e : entries_)
     if (!e.used)
-      throw UserError(e.key_loc, join(node_.path(), e.key),
-                      asked_.empty() ? "unknown key" : fmt::format("unknown key (expected one of: {})", fmt::join(asked_, ", ")));
+      throw UserError(
+          e.key_loc, join(node_.path(), e.key),
+          asked_.empty() ? "unknown key" : fmt::format("unknown key (expected one of: {})", fmt::join(asked_, ", ")));
 }
 
 }  // namespace einsim

@@ -63,7 +63,8 @@ class YNode {
 
 // Sets one value in a loaded document, as a `--set` override: `path` names map keys from the root; every key
 // but the last must exist. `option` ("--set arch.glb.size") names the override in errors.
-void set_path(const YNode& root, const std::vector<std::string>& path, const std::string& value, const std::string& option);
+void set_path(const YNode& root, const std::vector<std::string>& path, const std::string& value,
+              const std::string& option);
 // "glb.size" -> {"glb", "size"}: a `--set` path's keys.
 std::vector<std::string> split_path(const std::string& path);
 

@@ -16,7 +16,8 @@ SpecInputs inputs_of(const SweepPart& part) {
   in.workload = part.workload;
   in.workload_overrides.param_files = part.params;
   DesignOverrides o;
-  for (const auto& [k, v] : part.sets) add_override(o, k, v, part.locs.at("mapping"), "parts." + part.name + ".set." + k);  // checked on load
+  for (const auto& [k, v] : part.sets)
+    add_override(o, k, v, part.locs.at("mapping"), "parts." + part.name + ".set." + k);  // checked on load
   in.workload_overrides.params = std::move(o.workload);
   in.arch_sets = std::move(o.arch);
   return in;
@@ -32,7 +33,13 @@ int64_t part_count(const SweepPart& part, const SweepPoint* at) {
   };
   int64_t n = 0;
   try {
-    n = evaluate_integer(parse_expression(part.count), [&](const std::string& name) -> int64_t { fail("unknown name '" + name + "'"); return 0; }, fail);
+    n = evaluate_integer(
+        parse_expression(part.count),
+        [&](const std::string& name) -> int64_t {
+          fail("unknown name '" + name + "'");
+          return 0;
+        },
+        fail);
   } catch (const SyntaxError& e) {
     fail(e.message);
   }
@@ -43,7 +50,8 @@ int64_t part_count(const SweepPart& part, const SweepPoint* at) {
 namespace {
 
 // One part's Stats, run `count` times.
-Stats evaluate_part(const SweepPart& part, const std::string& fidelity, int64_t count, const std::string& exe, SpecCache& specs, Outcome& out) {
+Stats evaluate_part(const SweepPart& part, const std::string& fidelity, int64_t count, const std::string& exe,
+                    SpecCache& specs, Outcome& out) {
   if (fidelity == "cycle") return repeated(run_worker(exe, part, out), count);
   const ResolvedSpecs r = specs.resolve(inputs_of(part));
   return repeated(evaluate_analytical(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, *r.mapping)), count);
@@ -86,6 +94,5 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
   }
   return out;
 }
-
 
 }  // namespace einsim

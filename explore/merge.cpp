@@ -13,7 +13,8 @@ void merge_results(const std::vector<std::string>& dirs, const std::string& out_
   fs::create_directories(out_dir);
   const DirectoryLock writing(out_dir);
   ResultsDb out((fs::path(out_dir) / "results.sqlite").string());
-  if (out.rows() > 0) throw UserError(SourceLoc{out_dir}, "-o", "the directory already holds results; merge into an empty one");
+  if (out.rows() > 0)
+    throw UserError(SourceLoc{out_dir}, "-o", "the directory already holds results; merge into an empty one");
   std::set<std::pair<int64_t, std::string>> seen;
   std::string sweep;
   for (const std::string& d : dirs) {

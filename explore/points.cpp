@@ -11,7 +11,8 @@ namespace {
 
 std::string substitute(std::string s, const std::map<std::string, std::string>& vars) {
   for (const auto& [name, value] : vars)
-    for (size_t at = 0; (at = s.find("{" + name + "}", at)) != std::string::npos; at += value.size()) s.replace(at, name.size() + 2, value);
+    for (size_t at = 0; (at = s.find("{" + name + "}", at)) != std::string::npos; at += value.size())
+      s.replace(at, name.size() + 2, value);
   return s;
 }
 
@@ -52,7 +53,8 @@ std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
     }
     base.vars = vars;
     for (const SweepPart& part : spec.parts) {
-      if (std::any_of(part.when.begin(), part.when.end(), [&](const auto& w) { return vars.at(w.first) != w.second; })) continue;
+      if (std::any_of(part.when.begin(), part.when.end(), [&](const auto& w) { return vars.at(w.first) != w.second; }))
+        continue;
       SweepPart p = part;
       p.mapping = substitute(p.mapping, vars);
       p.arch = substitute(p.arch, vars);

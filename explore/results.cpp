@@ -37,7 +37,9 @@ ResultsDb::ResultsDb(const std::string& file) : file_(file) {
   // Each batch is one transaction, on disk when it commits: an interrupted sweep loses at most one batch.
   exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
   exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)");
-  exec("CREATE TABLE IF NOT EXISTS results (point INTEGER NOT NULL, fidelity TEXT NOT NULL, PRIMARY KEY (point, fidelity))");
+  exec(
+      "CREATE TABLE IF NOT EXISTS results (point INTEGER NOT NULL, fidelity TEXT NOT NULL, PRIMARY KEY (point, "
+      "fidelity))");
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_, "SELECT name FROM pragma_table_info('results')", -1, &st, nullptr);
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -50,7 +52,7 @@ ResultsDb::ResultsDb(const std::string& file) : file_(file) {
 
 ResultsDb::~ResultsDb() {
   try {
-    flush();  // whole rows: keep them if it can
+    flush();                         // whole rows: keep them if it can
   } catch (const std::exception&) {  // a failing database has said so already
   }
   for (auto& [names, st] : inserts_) sqlite3_finalize(st);
@@ -85,7 +87,9 @@ void ResultsDb::flush() {
       for (auto& [names, st] : inserts_) sqlite3_finalize(st);
       inserts_.clear();
       exec("DROP TABLE results");
-      exec(fmt::format("CREATE TABLE results (point INTEGER NOT NULL, fidelity TEXT NOT NULL{}, PRIMARY KEY (point, fidelity))", columns));
+      exec(fmt::format(
+          "CREATE TABLE results (point INTEGER NOT NULL, fidelity TEXT NOT NULL{}, PRIMARY KEY (point, fidelity))",
+          columns));
     } else {
       for (const std::string& c : missing) exec(fmt::format("ALTER TABLE results ADD COLUMN {}", quoted(c)));
     }
@@ -106,7 +110,8 @@ void ResultsDb::insert(const Row& row) {
   if (!st) {
     std::string marks;
     for (size_t i = 0; i < row.size(); ++i) marks += i ? ", ?" : "?";
-    if (sqlite3_prepare_v2(db_, fmt::format("INSERT OR REPLACE INTO results ({}) VALUES ({})", names, marks).c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db_, fmt::format("INSERT OR REPLACE INTO results ({}) VALUES ({})", names, marks).c_str(),
+                           -1, &st, nullptr) != SQLITE_OK) {
       const std::string why = sqlite3_errmsg(db_);
       inserts_.erase(names);
       throw UserError(SourceLoc{file_}, "results", why);
@@ -114,10 +119,14 @@ void ResultsDb::insert(const Row& row) {
   }
   int i = 1;
   for (const auto& [name, value] : row) {
-    if (auto* n = std::get_if<int64_t>(&value)) sqlite3_bind_int64(st, i, *n);
-    else if (auto* d = std::get_if<double>(&value)) sqlite3_bind_double(st, i, *d);
-    else if (auto* s = std::get_if<std::string>(&value)) sqlite3_bind_text(st, i, s->c_str(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, i);
+    if (auto* n = std::get_if<int64_t>(&value))
+      sqlite3_bind_int64(st, i, *n);
+    else if (auto* d = std::get_if<double>(&value))
+      sqlite3_bind_double(st, i, *d);
+    else if (auto* s = std::get_if<std::string>(&value))
+      sqlite3_bind_text(st, i, s->c_str(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+    else
+      sqlite3_bind_null(st, i);
     ++i;
   }
   const int rc = sqlite3_step(st);
@@ -148,14 +157,18 @@ std::string ResultsDb::clash(const Row& row) const {
     const std::string key = lower(name);
     const auto there = columns_.find(key);
     if (there != columns_.end() && there->second != name)
-      return fmt::format("result columns '{}' and '{}' differ only in case, which SQLite ignores: rename one of the parts, Einsums or components they come from",
-                         there->second, name);
+      return fmt::format(
+          "result columns '{}' and '{}' differ only in case, which SQLite ignores: rename one of the parts, Einsums or "
+          "components they come from",
+          there->second, name);
     const auto [it, added] = in_row.emplace(key, name);
     if (!added)
       return it->second == name ? fmt::format("result column '{}' twice", name)
-                                : fmt::format("result columns '{}' and '{}' differ only in case, which SQLite ignores: rename one of the parts, "
-                                              "Einsums or components they come from",
-                                              it->second, name);
+                                : fmt::format(
+                                      "result columns '{}' and '{}' differ only in case, which SQLite ignores: rename "
+                                      "one of the parts, "
+                                      "Einsums or components they come from",
+                                      it->second, name);
   }
   return "";
 }
@@ -202,10 +215,17 @@ std::vector<Row> ResultsDb::all() const {
     for (int c = 0; c < n; ++c) {
       Cell v;
       switch (sqlite3_column_type(st, c)) {
-        case SQLITE_INTEGER: v = static_cast<int64_t>(sqlite3_column_int64(st, c)); break;
-        case SQLITE_FLOAT: v = sqlite3_column_double(st, c); break;
-        case SQLITE_TEXT: v = std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, c))); break;
-        default: break;
+        case SQLITE_INTEGER:
+          v = static_cast<int64_t>(sqlite3_column_int64(st, c));
+          break;
+        case SQLITE_FLOAT:
+          v = sqlite3_column_double(st, c);
+          break;
+        case SQLITE_TEXT:
+          v = std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, c)));
+          break;
+        default:
+          break;
       }
       r.emplace_back(sqlite3_column_name(st, c), std::move(v));
     }
@@ -229,7 +249,8 @@ std::string ResultsDb::meta(const std::string& key) const {
   sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = ?", -1, &st, nullptr);
   sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
   std::string v;
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
   return v;
 }
@@ -240,7 +261,8 @@ DirectoryLock::DirectoryLock(const std::string& dir) {
   if (fd_ < 0) throw UserError(SourceLoc{dir}, "-o", fmt::format("cannot create {}: {}", file, std::strerror(errno)));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd_);
-    throw UserError(SourceLoc{dir}, "-o", "another einsim sweep or merge is writing into this directory: wait for it, or choose another");
+    throw UserError(SourceLoc{dir}, "-o",
+                    "another einsim sweep or merge is writing into this directory: wait for it, or choose another");
   }
 }
 
@@ -251,7 +273,8 @@ DirectoryLock::~DirectoryLock() { ::close(fd_); }  // releases the lock
 std::vector<std::string> csv_leading(const nlohmann::ordered_json& meta) {
   std::vector<std::string> leading = {"point"};
   for (const auto& a : meta.at("axes")) leading.push_back(a.at("name"));
-  leading.insert(leading.end(), {"fidelity", "status", "reason", "cycles", "latency_s", "energy_pJ", "area_mm2", "bound"});
+  leading.insert(leading.end(),
+                 {"fidelity", "status", "reason", "cycles", "latency_s", "energy_pJ", "area_mm2", "bound"});
   for (const auto& c : meta.at("columns")) leading.push_back(c.at("name"));
   return leading;
 }

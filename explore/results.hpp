@@ -51,7 +51,7 @@ class ResultsDb {
   bool has_column(const std::string& name) const;
   sqlite3* db_ = nullptr;
   std::string file_;
-  std::map<std::string, std::string> columns_;  // lower case -> as written (SQLite's names ignore case)
+  std::map<std::string, std::string> columns_;    // lower case -> as written (SQLite's names ignore case)
   std::map<std::string, sqlite3_stmt*> inserts_;  // the columns of a row -> its prepared INSERT
   void insert(const Row& row);
   std::set<std::string> table_columns_;  // the results table's columns

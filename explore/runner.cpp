@@ -55,11 +55,17 @@ std::string sweep_meta_json(const SweepSpec& spec) {
   j["axes"] = nlohmann::ordered_json::array();
   for (const SweepAxis& a : spec.axes) j["axes"].push_back({{"name", a.name}, {"values", a.values}});
   j["compare"] = nlohmann::ordered_json::array();
-  for (const SweepComparison& c : spec.comparisons) j["compare"].push_back({{"name", c.name}, {"axis", c.axis}, {"baseline", c.baseline}});
+  for (const SweepComparison& c : spec.comparisons)
+    j["compare"].push_back({{"name", c.name}, {"axis", c.axis}, {"baseline", c.baseline}});
   j["published"] = nlohmann::ordered_json::array();
   for (const PublishedFigure& p : spec.published)
-    j["published"].push_back({{"compare", p.comparison}, {"value", p.value}, {"where", p.where}, {"metric", p.metric},
-                              {"figure", p.figure}, {"source", p.source}, {"explain", p.explain}});
+    j["published"].push_back({{"compare", p.comparison},
+                              {"value", p.value},
+                              {"where", p.where},
+                              {"metric", p.metric},
+                              {"figure", p.figure},
+                              {"source", p.source},
+                              {"explain", p.explain}});
   j["notes"] = spec.notes;
   j["columns"] = nlohmann::ordered_json::array();
   for (const DerivedColumn& c : spec.columns) j["columns"].push_back({{"name", c.name}, {"expression", c.expression}});
@@ -69,7 +75,8 @@ std::string sweep_meta_json(const SweepSpec& spec) {
 void add_derived(const SweepSpec& spec, const SweepPoint& p, const Row& stats, Row& row) {
   for (const DerivedColumn& d : spec.columns) {
     auto lookup = [&](const std::string& name) -> double {
-      if (const auto v = p.vars.find(name); v != p.vars.end()) return std::strtod(v->second.c_str(), nullptr);  // checked numeric on load
+      if (const auto v = p.vars.find(name); v != p.vars.end())
+        return std::strtod(v->second.c_str(), nullptr);  // checked numeric on load
       for (const auto& [column, cell] : stats)
         if (column == name) {
           if (const auto* i = std::get_if<int64_t>(&cell)) return static_cast<double>(*i);
@@ -88,7 +95,8 @@ void add_derived(const SweepSpec& spec, const SweepPoint& p, const Row& stats, R
 
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   if (options.shards < 1 || options.shard < 1 || options.shard > options.shards)
-    throw UserError(SourceLoc{}, "--shard", fmt::format("expected I/N with 1 <= I <= N, got {}/{}", options.shard, options.shards));
+    throw UserError(SourceLoc{}, "--shard",
+                    fmt::format("expected I/N with 1 <= I <= N, got {}/{}", options.shard, options.shards));
   // A file a point names that does not exist is a mistake in the sweep file, found before anything is written,
   // not a failed point.
   std::vector<SweepPoint> points = enumerate_points(spec);
@@ -96,7 +104,8 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   for (const SweepPoint& p : points)
     for (const SweepPart& part : p.parts) {
       part_count(part, &p);
-      std::vector<std::pair<std::string, std::string>> files = {{"mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
+      std::vector<std::pair<std::string, std::string>> files = {
+          {"mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
       for (const std::string& f : part.params) files.emplace_back("params", f);
       for (const auto& [key, f] : files) {
         if (f.empty() || !checked.insert(f).second) continue;
@@ -115,7 +124,8 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   const DirectoryLock writing(options.out_dir);
   ResultsDb db((fs::path(options.out_dir) / "results.sqlite").string());
   if (!options.resume && db.rows() > 0)
-    throw UserError(SourceLoc{options.out_dir}, "-o", "the directory already holds results: --resume to complete them, or choose another directory");
+    throw UserError(SourceLoc{options.out_dir}, "-o",
+                    "the directory already holds results: --resume to complete them, or choose another directory");
   const std::string& version = options.version;
   db.set_meta("sweep", sweep_meta_json(spec));
   db.set_meta("einsim_version", version);
@@ -198,7 +208,10 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     }
     Row row = {{"point", p.index}, {"fidelity", p.fidelity}};
     for (const auto& [ax, v] : p.axes) row.emplace_back(ax, v);
-    row.insert(row.end(), {{"status", o.status}, {"reason", o.reason}, {"config_hash", todo[i].second}, {"einsim_version", version},
+    row.insert(row.end(), {{"status", o.status},
+                           {"reason", o.reason},
+                           {"config_hash", todo[i].second},
+                           {"einsim_version", version},
                            {"wall_s", wall[i]}});
     row.insert(row.end(), results.begin(), results.end());
     if (o.status == "error") ++summary.failed;
@@ -207,14 +220,16 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     if (options.progress) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const auto n = static_cast<double>(summary.ran);
-      options.progress(summary.ran, static_cast<int64_t>(todo.size()), summary.failed, elapsed / n * (static_cast<double>(todo.size()) - n));
+      options.progress(summary.ran, static_cast<int64_t>(todo.size()), summary.failed,
+                       elapsed / n * (static_cast<double>(todo.size()) - n));
     }
   }
   for (std::thread& t : threads) t.join();
   db.flush();
   summary.interrupted = interrupted();
 
-  write_csv(db.all(), csv_leading(nlohmann::ordered_json::parse(sweep_meta_json(spec))), (fs::path(options.out_dir) / "results.csv").string());
+  write_csv(db.all(), csv_leading(nlohmann::ordered_json::parse(sweep_meta_json(spec))),
+            (fs::path(options.out_dir) / "results.csv").string());
   return summary;
 }
 

@@ -19,12 +19,14 @@ namespace {
 namespace fs = std::filesystem;
 
 // Columns a sweep writes besides its axes and the Stats fields.
-const std::vector<std::string> kFixedColumns = {"point", "fidelity", "status", "reason", "config_hash", "einsim_version", "wall_s"};
+const std::vector<std::string> kFixedColumns = {"point",       "fidelity",       "status", "reason",
+                                                "config_hash", "einsim_version", "wall_s"};
 
 std::vector<std::string> placeholders(const std::string& s) {
   std::vector<std::string> out;
   static const std::regex re(R"(\{([A-Za-z_][A-Za-z0-9_]*)\})");
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator(); ++it) out.push_back((*it)[1]);
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator(); ++it)
+    out.push_back((*it)[1]);
   return out;
 }
 
@@ -72,7 +74,9 @@ SweepSpec load_sweep(const std::string& file) {
       for (size_t v = 0; v < a.vars.size(); ++v)
         for (const auto& [var, x] : a.vars[v]) {
           for (const auto& other : a.vars)
-            if (!other.count(var)) node.fail(fmt::format("every value of '{}' must set '{}' (value '{}' does not)", name, var, a.values[&other - &a.vars[0]]));
+            if (!other.count(var))
+              node.fail(fmt::format("every value of '{}' must set '{}' (value '{}' does not)", name, var,
+                                    a.values[&other - &a.vars[0]]));
           known.insert(var);
         }
     } else {
@@ -85,7 +89,8 @@ SweepSpec load_sweep(const std::string& file) {
   }
   auto axis = [&](const YNode& n) {
     const std::string name = n.as_string();
-    const auto it = std::find_if(spec.axes.begin(), spec.axes.end(), [&](const SweepAxis& a) { return a.name == name; });
+    const auto it =
+        std::find_if(spec.axes.begin(), spec.axes.end(), [&](const SweepAxis& a) { return a.name == name; });
     if (it == spec.axes.end()) n.fail(fmt::format("no axis named '{}'", name));
     return it;
   };
@@ -96,7 +101,8 @@ SweepSpec load_sweep(const std::string& file) {
       for (const YNode& n : group.items()) {
         const auto a = axis(n);
         if (!zipped.insert(a->name).second) n.fail(fmt::format("axis '{}' is zipped twice", a->name));
-        if (a->values.size() != axis(group.items()[0])->values.size()) n.fail("zipped axes must have as many values each");
+        if (a->values.size() != axis(group.items()[0])->values.size())
+          n.fail("zipped axes must have as many values each");
         names.push_back(a->name);
       }
       spec.zips.push_back(names);
@@ -104,9 +110,12 @@ SweepSpec load_sweep(const std::string& file) {
   }
   const YNode fidelity = top.required("fidelity");
   const std::string f = fidelity.as_string();
-  if (f == "analytical" || f == "cycle") spec.fidelities = {f};
-  else if (f == "both") spec.fidelities = {"analytical", "cycle"};
-  else fidelity.fail(fmt::format("unknown fidelity '{}' (analytical, cycle or both)", f));
+  if (f == "analytical" || f == "cycle")
+    spec.fidelities = {f};
+  else if (f == "both")
+    spec.fidelities = {"analytical", "cycle"};
+  else
+    fidelity.fail(fmt::format("unknown fidelity '{}' (analytical, cycle or both)", f));
 
   auto templated = [&](const YNode& n) {
     const std::string s = n.as_string();
@@ -121,14 +130,16 @@ SweepSpec load_sweep(const std::string& file) {
     std::string lower = name;
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (const auto [it, added] = lower_names.emplace(lower, name); !added)
-      node.fail(fmt::format("part '{}' differs from part '{}' only in case, which the results' column names ignore", name, it->second));
+      node.fail(fmt::format("part '{}' differs from part '{}' only in case, which the results' column names ignore",
+                            name, it->second));
     MapReader p(node);
     SweepPart part;
     part.name = name;
     if (auto w = p.optional("when")) {
       MapReader wm(*w);
       for (const auto& [ax, value] : wm.entries()) {
-        const auto a = std::find_if(spec.axes.begin(), spec.axes.end(), [&](const SweepAxis& x) { return x.name == ax; });
+        const auto a =
+            std::find_if(spec.axes.begin(), spec.axes.end(), [&](const SweepAxis& x) { return x.name == ax; });
         if (a == spec.axes.end()) value.fail(fmt::format("no axis named '{}'", ax));
         if (std::find(a->values.begin(), a->values.end(), value.as_string()) == a->values.end())
           value.fail(fmt::format("'{}' is not a value of axis '{}'", value.as_string(), ax));
@@ -188,7 +199,8 @@ SweepSpec load_sweep(const std::string& file) {
       PublishedFigure pf;
       const YNode cmp = m.required("compare");
       pf.comparison = cmp.as_string();
-      if (std::none_of(spec.comparisons.begin(), spec.comparisons.end(), [&](const SweepComparison& c) { return c.name == pf.comparison; }))
+      if (std::none_of(spec.comparisons.begin(), spec.comparisons.end(),
+                       [&](const SweepComparison& c) { return c.name == pf.comparison; }))
         cmp.fail(fmt::format("no comparison named '{}'", pf.comparison));
       pf.value = m.required("value").as_string();
       if (auto w = m.optional("where")) pf.where = string_map(*w);
@@ -210,8 +222,10 @@ SweepSpec load_sweep(const std::string& file) {
       try {
         d.parsed = parse_expression(d.expression);
         for (const std::string& n : names_in(d.parsed)) {
-          if (!known.count(n) && std::find(derived_inputs().begin(), derived_inputs().end(), n) == derived_inputs().end())
-            value.fail(fmt::format("'{}' is neither an axis, a variable of one, nor a result ({})", n, fmt::join(derived_inputs(), ", ")));
+          if (!known.count(n) &&
+              std::find(derived_inputs().begin(), derived_inputs().end(), n) == derived_inputs().end())
+            value.fail(fmt::format("'{}' is neither an axis, a variable of one, nor a result ({})", n,
+                                   fmt::join(derived_inputs(), ", ")));
           // Every value the name takes must be a number.
           for (const SweepAxis& a : spec.axes)
             for (size_t i = 0; i < a.values.size(); ++i) {
@@ -221,7 +235,8 @@ SweepSpec load_sweep(const std::string& file) {
                 value.fail(fmt::format("'{}' is '{}' at {}={}, not a number", n, *v, a.name, a.values[i]));
             }
         }
-        evaluate_real(d.parsed, [](const std::string&) { return 1.0; }, [&](const std::string& why) { value.fail(why); });
+        evaluate_real(
+            d.parsed, [](const std::string&) { return 1.0; }, [&](const std::string& why) { value.fail(why); });
       } catch (const SyntaxError& e) {
         value.fail(fmt::format("bad expression '{}': {}", d.expression, e.message));
       }

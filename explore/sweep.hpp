@@ -27,7 +27,8 @@ struct SweepPart {
   std::string mapping, arch, workload;      // arch and workload empty: the mapping's
   std::vector<std::string> params;          // param preset files
   std::vector<std::pair<std::string, std::string>> sets;  // NAME / workload.NAME / arch.PATH -> value
-  std::string count = "1";  // times the part runs per point, 0 for none (an integer expression after substitution: "{layers}")
+  std::string count =
+      "1";  // times the part runs per point, 0 for none (an integer expression after substitution: "{layers}")
   std::map<std::string, SourceLoc> locs;  // of its keys: mapping, arch, workload, params, count
 };
 
@@ -76,7 +77,7 @@ struct SweepSpec {
 SweepSpec load_sweep(const std::string& file);
 
 struct SweepPoint {
-  int64_t index = 0;                                  // position in the sweep's order: stable across runs
+  int64_t index = 0;                                      // position in the sweep's order: stable across runs
   std::vector<std::pair<std::string, std::string>> axes;  // axis -> value, in the sweep's axis order
   std::map<std::string, std::string> vars;                // the axes' values and the variables they define
   std::string fidelity;
@@ -91,8 +92,8 @@ struct SweepOptions {
   int jobs = 1;
   int shard = 1, shards = 1;  // run points with index % shards == shard - 1
   bool resume = false;
-  std::string self_exe;       // the einsim binary, for cycle-level workers
-  std::string version;        // einsim's, recorded with every row
+  std::string self_exe;  // the einsim binary, for cycle-level workers
+  std::string version;   // einsim's, recorded with every row
   // After each point: points done and to do in this run, errors so far, estimated seconds left.
   std::function<void(int64_t done, int64_t total, int64_t failed, double eta_s)> progress;
 };
@@ -101,7 +102,7 @@ struct SweepSummary {
   int64_t points = 0;   // in this shard
   int64_t skipped = 0;  // already in the results (--resume)
   int64_t ran = 0;
-  int64_t failed = 0;   // errors (not infeasible points, which are results)
+  int64_t failed = 0;  // errors (not infeasible points, which are results)
   bool interrupted = false;
 };
 

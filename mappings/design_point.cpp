@@ -3,8 +3,8 @@
 namespace einsim {
 
 DesignPoint load_design_point(const std::string& mapping_file, const WorkloadOverrides& workload,
-                              const std::vector<std::pair<std::string, std::string>>& arch_sets, const std::string& arch_file,
-                              const std::string& workload_file) {
+                              const std::vector<std::pair<std::string, std::string>>& arch_sets,
+                              const std::string& arch_file, const std::string& workload_file) {
   DesignPoint p;
   p.mapping = load_mapping(mapping_file);
   p.cascade = load_cascade(workload_file.empty() ? p.mapping.workload : workload_file, workload);

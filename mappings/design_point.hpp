@@ -17,7 +17,7 @@ struct DesignPoint {
 };
 
 DesignPoint load_design_point(const std::string& mapping_file, const WorkloadOverrides& workload = {},
-                              const std::vector<std::pair<std::string, std::string>>& arch_sets = {}, const std::string& arch_file = "",
-                              const std::string& workload_file = "");
+                              const std::vector<std::pair<std::string, std::string>>& arch_sets = {},
+                              const std::string& arch_file = "", const std::string& workload_file = "");
 
 }  // namespace einsim

@@ -17,7 +17,8 @@ std::vector<LoopSpec> read_loops(const std::optional<YNode>& node, const Mapping
   if (!node) return out;
   MapReader levels(*node);
   for (const auto& [level, list] : levels.entries()) {
-    if (level != m.backing && level != m.buffer) list.fail(fmt::format("loops are given per memory level: '{}' or '{}'", m.backing, m.buffer));
+    if (level != m.backing && level != m.buffer)
+      list.fail(fmt::format("loops are given per memory level: '{}' or '{}'", m.backing, m.buffer));
     for (const YNode& l : list.items()) {
       LoopSpec loop;
       loop.loc = l.loc();
@@ -33,7 +34,8 @@ std::vector<LoopSpec> read_loops(const std::optional<YNode>& node, const Mapping
       out.push_back(loop);
     }
   }
-  std::stable_sort(out.begin(), out.end(), [](const LoopSpec& a, const LoopSpec& b) { return !a.buffer_level && b.buffer_level; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const LoopSpec& a, const LoopSpec& b) { return !a.buffer_level && b.buffer_level; });
   return out;
 }
 
@@ -49,7 +51,8 @@ std::vector<std::pair<std::string, EinsumBinding>> read_bindings(const YNode& no
     if (auto s = br.optional("spatial")) {
       MapReader sr(*s);
       for (const auto& [dim, index] : sr.entries()) {
-        if (dim != "rows" && dim != "cols" && dim != "lanes") index.fail(fmt::format("unknown array dimension '{}' (rows, cols or lanes)", dim));
+        if (dim != "rows" && dim != "cols" && dim != "lanes")
+          index.fail(fmt::format("unknown array dimension '{}' (rows, cols or lanes)", dim));
         // One index, or a list of indices whose tiles' product spreads over the dimension.
         for (const YNode& i : index.is_sequence() ? index.items() : std::vector<YNode>{index}) {
           for (const auto& [d, other] : b.spatial)

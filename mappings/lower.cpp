@@ -62,24 +62,27 @@ class Lowering {
     pass_of_.assign(c_.einsums.size(), -1);
     for (size_t g = 0; g < m_.groups.size(); ++g) {
       for (size_t k = 0; k < m_.groups[g].passes.size(); ++k)
-      for (const auto& [name, binding] : m_.groups[g].passes[k].einsums) {
-        int e = -1;
-        for (size_t i = 0; i < c_.einsums.size(); ++i)
-          if (c_.einsums[i].name == name) e = static_cast<int>(i);
-        if (e < 0) fail(binding.loc, binding.key, fmt::format("the workload {} has no Einsum writing '{}'", c_.file, name));
-        if (group_of_[static_cast<size_t>(e)] >= 0) fail(binding.loc, binding.key, "mapped in two groups");
-        group_of_[static_cast<size_t>(e)] = static_cast<int>(g);
-        pass_of_[static_cast<size_t>(e)] = static_cast<int>(k);
-        binding_[e] = &binding;
-      }
+        for (const auto& [name, binding] : m_.groups[g].passes[k].einsums) {
+          int e = -1;
+          for (size_t i = 0; i < c_.einsums.size(); ++i)
+            if (c_.einsums[i].name == name) e = static_cast<int>(i);
+          if (e < 0)
+            fail(binding.loc, binding.key, fmt::format("the workload {} has no Einsum writing '{}'", c_.file, name));
+          if (group_of_[static_cast<size_t>(e)] >= 0) fail(binding.loc, binding.key, "mapped in two groups");
+          group_of_[static_cast<size_t>(e)] = static_cast<int>(g);
+          pass_of_[static_cast<size_t>(e)] = static_cast<int>(k);
+          binding_[e] = &binding;
+        }
     }
     for (size_t e = 0; e < c_.einsums.size(); ++e) {
-      if (group_of_[e] < 0) fail(m_.groups_loc, "groups", fmt::format("Einsum '{}' of {} is in no group", c_.einsums[e].name, c_.file));
+      if (group_of_[e] < 0)
+        fail(m_.groups_loc, "groups", fmt::format("Einsum '{}' of {} is in no group", c_.einsums[e].name, c_.file));
       for (const Access& a : c_.einsums[e].reads) {
         const int w = c_.tensors[static_cast<size_t>(a.tensor)].writer;
         if (w >= 0 && group_of_[static_cast<size_t>(w)] > group_of_[e])
           fail(binding_[static_cast<int>(e)]->loc, binding_[static_cast<int>(e)]->key,
-               fmt::format("reads '{}', which a later group ({}) produces", c_.tensors[static_cast<size_t>(a.tensor)].name,
+               fmt::format("reads '{}', which a later group ({}) produces",
+                           c_.tensors[static_cast<size_t>(a.tensor)].name,
                            m_.groups[static_cast<size_t>(group_of_[static_cast<size_t>(w)])].name));
       }
     }
@@ -95,10 +98,12 @@ class Lowering {
         if (group_of_[e] != static_cast<int>(g)) continue;
         for (const Access& a : c_.einsums[e].reads) {
           const int w = c_.tensors[static_cast<size_t>(a.tensor)].writer;
-          if (w >= 0 && group_of_[static_cast<size_t>(w)] >= static_cast<int>(first) && group_of_[static_cast<size_t>(w)] < static_cast<int>(g))
-            fail(m_.groups[g].loc, "concurrent", fmt::format("group '{}' reads '{}', which group '{}' it runs with produces", m_.groups[g].name,
-                                                              c_.tensors[static_cast<size_t>(a.tensor)].name,
-                                                              m_.groups[static_cast<size_t>(group_of_[static_cast<size_t>(w)])].name));
+          if (w >= 0 && group_of_[static_cast<size_t>(w)] >= static_cast<int>(first) &&
+              group_of_[static_cast<size_t>(w)] < static_cast<int>(g))
+            fail(m_.groups[g].loc, "concurrent",
+                 fmt::format("group '{}' reads '{}', which group '{}' it runs with produces", m_.groups[g].name,
+                             c_.tensors[static_cast<size_t>(a.tensor)].name,
+                             m_.groups[static_cast<size_t>(group_of_[static_cast<size_t>(w)])].name));
         }
       }
     }
@@ -106,7 +111,9 @@ class Lowering {
 
   // A place a group can run on: a component that computes, holds the group's tiles and is their path from the
   // backing memory's banks (a PIM).
-  static bool placeable(const ComponentSpec& c) { return c.compute() && c.memory() && c.path() && !c.path()->inside().empty(); }
+  static bool placeable(const ComponentSpec& c) {
+    return c.compute() && c.memory() && c.path() && !c.path()->inside().empty();
+  }
 
   // A group where its mapping places it; `place: auto` lowers it on every candidate (its own units, and each PIM
   // beside the backing memory, if any) and keeps the one with the least roofline time (its own units on a tie).
@@ -143,10 +150,12 @@ class Lowering {
     if (!place.empty()) {
       const ComponentSpec* c = a_.find(place);
       if (!c || !placeable(*c))
-        fail(m_.groups[static_cast<size_t>(g)].loc, "place", fmt::format("{} has no PIM named '{}' (place: a PIM's name, or auto)", a_.file, place));
+        fail(m_.groups[static_cast<size_t>(g)].loc, "place",
+             fmt::format("{} has no PIM named '{}' (place: a PIM's name, or auto)", a_.file, place));
       if (c->path()->inside() != m_.backing)
         fail(m_.groups[static_cast<size_t>(g)].loc, "place",
-             fmt::format("PIM '{}' computes beside '{}', not the mapping's backing memory '{}'", place, c->path()->inside(), m_.backing));
+             fmt::format("PIM '{}' computes beside '{}', not the mapping's backing memory '{}'", place,
+                         c->path()->inside(), m_.backing));
       placed_on_ = c;
       buffer_ = place;
     }
@@ -169,7 +178,8 @@ class Lowering {
         const ComponentSpec& unit = *a_.find(op.unit);
         for (const auto& [kind, count] : op.ops) {
           o.ops += n * static_cast<double>(count) * (kind == "mac" ? 2 : 1);
-          unit_s[op.unit] += n * static_cast<double>(count * unit.ops()->at(kind).latency_cycles) / unit.op_rate(a_.clock_hz) / a_.clock_hz;
+          unit_s[op.unit] += n * static_cast<double>(count * unit.ops()->at(kind).latency_cycles) /
+                             unit.op_rate(a_.clock_hz) / a_.clock_hz;
         }
         if (std::find(names.begin(), names.end(), op.unit) == names.end()) names.push_back(op.unit);
       } else {
@@ -184,13 +194,14 @@ class Lowering {
 
   int64_t param(const std::string& name, const LoopSpec& loop) const {
     const Param* p = c_.param(name);
-    if (!p || !p->integer) fail(loop.loc, "loops." + loop.index, fmt::format("'{}' is not an integer param of {}", name, c_.file));
+    if (!p || !p->integer)
+      fail(loop.loc, "loops." + loop.index, fmt::format("'{}' is not an integer param of {}", name, c_.file));
     return static_cast<int64_t>(p->value);
   }
 
   // `enclosing` are the loops around these ones (a pass's loops sit inside its group's).
-  std::vector<Loop> lower_loops(const std::vector<LoopSpec>& specs, const std::vector<int>& members, const std::vector<Loop>& enclosing,
-                                const GroupSpec& g) const {
+  std::vector<Loop> lower_loops(const std::vector<LoopSpec>& specs, const std::vector<int>& members,
+                                const std::vector<Loop>& enclosing, const GroupSpec& g) const {
     std::vector<Loop> loops = enclosing;
     for (const LoopSpec& spec : specs) {
       int64_t extent = 0;
@@ -198,7 +209,9 @@ class Lowering {
         const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
         if (const int v = einsum.var_index(spec.index); v >= 0) extent = einsum.vars[static_cast<size_t>(v)].extent;
       }
-      if (extent == 0) fail(spec.loc, "loops." + spec.index, fmt::format("no Einsum of group '{}' has index '{}'", g.name, spec.index));
+      if (extent == 0)
+        fail(spec.loc, "loops." + spec.index,
+             fmt::format("no Einsum of group '{}' has index '{}'", g.name, spec.index));
       for (const Loop& outer : loops)  // an inner loop over an index splits the outer loop's tile
         if (outer.index == spec.index) extent = outer.tile;
       Loop loop{spec.index, extent, 1, spec.buffer_level};
@@ -211,10 +224,14 @@ class Lowering {
         }
         loop.tile = evaluate_integer(
             e, [&](const std::string& name) { return param(name, spec); },
-            [&](const std::string& why) { throw Infeasible{fmt::format("tile of {} = {}: {}", spec.index, spec.tile, why)}; });
+            [&](const std::string& why) {
+              throw Infeasible{fmt::format("tile of {} = {}: {}", spec.index, spec.tile, why)};
+            });
         if (loop.tile < 1 || extent % loop.tile != 0)
-          throw Infeasible{fmt::format("tile {} of index {} does not divide its extent {} (factors of {} multiply to {}, shape is {})", loop.tile,
-                                       spec.index, extent, spec.index, loop.tile * (extent / std::max<int64_t>(loop.tile, 1)), extent)};
+          throw Infeasible{fmt::format(
+              "tile {} of index {} does not divide its extent {} (factors of {} multiply to {}, shape is {})",
+              loop.tile, spec.index, extent, spec.index, loop.tile * (extent / std::max<int64_t>(loop.tile, 1)),
+              extent)};
         loop.trips = extent / loop.tile;
       }
       loops.push_back(loop);
@@ -255,7 +272,8 @@ class Lowering {
   static int depth_of(const Nest& n, const std::vector<int>& vars, bool backing_only = false) {
     int depth = 0;
     for (size_t l = 0; l < n.loops.size(); ++l)
-      if (n.var[l] >= 0 && !(backing_only && n.loops[l].buffer_level) && std::find(vars.begin(), vars.end(), n.var[l]) != vars.end())
+      if (n.var[l] >= 0 && !(backing_only && n.loops[l].buffer_level) &&
+          std::find(vars.begin(), vars.end(), n.var[l]) != vars.end())
         depth = static_cast<int>(l) + 1;
     return depth;
   }
@@ -266,7 +284,8 @@ class Lowering {
     std::vector<int64_t> tile(e.vars.size());
     for (size_t v = 0; v < tile.size(); ++v) tile[v] = e.vars[v].extent;
     for (int l = 0; l < depth; ++l)
-      if (n.var[static_cast<size_t>(l)] >= 0) tile[static_cast<size_t>(n.var[static_cast<size_t>(l)])] = n.loops[static_cast<size_t>(l)].tile;
+      if (n.var[static_cast<size_t>(l)] >= 0)
+        tile[static_cast<size_t>(n.var[static_cast<size_t>(l)])] = n.loops[static_cast<size_t>(l)].tile;
     return tile;
   }
 
@@ -296,7 +315,8 @@ class Lowering {
       std::vector<int> in_pass;
       for (const Group& sg : c_.schedule)  // dependency order, so that evaluators can issue ops as listed
         for (int e : sg.einsums)
-          if (group_of_[static_cast<size_t>(e)] == g && pass_of_[static_cast<size_t>(e)] == static_cast<int>(k)) in_pass.push_back(e);
+          if (group_of_[static_cast<size_t>(e)] == g && pass_of_[static_cast<size_t>(e)] == static_cast<int>(k))
+            in_pass.push_back(e);
       // The pass sees the group's loops then its own; ops name loops by their place in the group's list.
       std::vector<Loop> loops = outer;
       const std::vector<Loop> own = lower_loops(spec.passes[k].loops, in_pass, outer, spec);
@@ -318,8 +338,9 @@ class Lowering {
     return out;
   }
 
-  void lower_einsum(int e, int g, const std::vector<Loop>& loops, size_t n_outer, const std::function<void(TileOp)>& place,
-                    std::map<std::pair<std::string, int>, size_t>& loads, TileGroup& out, std::map<std::string, int64_t>& resident) {
+  void lower_einsum(int e, int g, const std::vector<Loop>& loops, size_t n_outer,
+                    const std::function<void(TileOp)>& place, std::map<std::pair<std::string, int>, size_t>& loads,
+                    TileGroup& out, std::map<std::string, int64_t>& resident) {
     const GroupSpec& spec = m_.groups[static_cast<size_t>(g)];
     const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
     std::vector<int> all(einsum.vars.size());
@@ -351,7 +372,9 @@ class Lowering {
         out.ops[found->second].bytes = std::max(out.ops[found->second].bytes, bytes);
       }
       const auto db = spec.tensor_double_buffer.find(t.name);
-      resident[t.name] = std::max(resident[t.name], bytes * ((db == spec.tensor_double_buffer.end() ? spec.double_buffer : db->second) ? 2 : 1));
+      resident[t.name] =
+          std::max(resident[t.name],
+                   bytes * ((db == spec.tensor_double_buffer.end() ? spec.double_buffer : db->second) ? 2 : 1));
     }
     // Ops are listed in the order they can run: loads, the computation, then its store.
     if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, nest, depth, tile));
@@ -359,14 +382,18 @@ class Lowering {
     if (!unit_of(e).empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
     if (read_in_later_pass(e, g)) {
       // Kept for a later pass: the whole tile the group's own loops cover stays in the buffer.
-      resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer))));
+      resident[result.name] =
+          std::max(resident[result.name], tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer))));
     }
     if (result.iterative_rank >= 0) {
       // A recurrence's state (this step's and the last) stays for every tile the loops inside its step loop visit.
-      const std::string& step = einsum.vars[static_cast<size_t>(einsum.out.index[static_cast<size_t>(result.iterative_rank)].terms[0].first)].name;
+      const std::string& step =
+          einsum.vars[static_cast<size_t>(einsum.out.index[static_cast<size_t>(result.iterative_rank)].terms[0].first)]
+              .name;
       for (size_t l = 0; l < loops.size(); ++l)
         if (loops[l].index == step)
-          resident[result.name] = std::max(resident[result.name], 2 * tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(l) + 1)));
+          resident[result.name] = std::max(resident[result.name],
+                                           2 * tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(l) + 1)));
     }
     if (needed_later(e, g)) {
       TileOp op;
@@ -429,10 +456,10 @@ class Lowering {
       if (nest.var[static_cast<size_t>(l)] >= 0) op.repeats.push_back(l);
     op.einsum = e;
     op.unit = unit_of(e);
-    if (op.unit.empty())
-      fail(binding.loc, binding.key, "this Einsum computes, so it needs a unit");
+    if (op.unit.empty()) fail(binding.loc, binding.key, "this Einsum computes, so it needs a unit");
     const ComponentSpec* unit = a_.find(op.unit);
-    if (!unit || !unit->ops()) fail(binding.loc, binding.key + ".unit", fmt::format("{} has no compute unit named '{}'", a_.file, binding.unit));
+    if (!unit || !unit->ops())
+      fail(binding.loc, binding.key + ".unit", fmt::format("{} has no compute unit named '{}'", a_.file, binding.unit));
     op.points = 1;
     for (int64_t t : tile) op.points *= t;
     const OpCounts total = einsum_ops(einsum);
@@ -452,11 +479,13 @@ class Lowering {
     if (role.maps_spatially())
       for (const auto& [dim, index] : binding.spatial) {
         const int v = einsum.var_index(index);
-        if (v < 0) fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("'{}' has no index '{}'", einsum.name, index));
+        if (v < 0)
+          fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("'{}' has no index '{}'", einsum.name, index));
         dimension(*unit, dim, binding);
         const int64_t t = tile[static_cast<size_t>(v)];
         work.spread.try_emplace(dim, 1).first->second *= t;
-        if (std::find(einsum.reduced.begin(), einsum.reduced.end(), v) != einsum.reduced.end()) work.reduced.try_emplace(dim, 1).first->second *= t;
+        if (std::find(einsum.reduced.begin(), einsum.reduced.end(), v) != einsum.reduced.end())
+          work.reduced.try_emplace(dim, 1).first->second *= t;
       }
     const TileTiming timing = role.tile_timing(work, a_.clock_hz);
     op.cycles = timing.cycles;
@@ -464,7 +493,8 @@ class Lowering {
     // Operands and results go through the buffer, unless they stay in the unit's register files.
     for (const Access& a : einsum.reads)
       if (!in_registers(a.tensor, *unit, tile_elements(a, tile))) op.buffer_read_bytes += tile_bytes(a, tile);
-    if (!in_registers(einsum.out.tensor, *unit, tile_elements(einsum.out, tile))) op.buffer_write_bytes = tile_bytes(einsum.out, tile);
+    if (!in_registers(einsum.out.tensor, *unit, tile_elements(einsum.out, tile)))
+      op.buffer_write_bytes = tile_bytes(einsum.out, tile);
     return op;
   }
 
@@ -476,15 +506,17 @@ class Lowering {
     if (w < 0 || t.output || unit_of(w) != unit.name) return false;
     for (size_t r = 0; r < c_.einsums.size(); ++r)
       for (const Access& a : c_.einsums[r].reads)
-        if (a.tensor == tensor && (group_of_[r] != group_of_[static_cast<size_t>(w)] || pass_of_[r] != pass_of_[static_cast<size_t>(w)] ||
-                                   unit_of(static_cast<int>(r)) != unit.name))
+        if (a.tensor == tensor &&
+            (group_of_[r] != group_of_[static_cast<size_t>(w)] || pass_of_[r] != pass_of_[static_cast<size_t>(w)] ||
+             unit_of(static_cast<int>(r)) != unit.name))
           return false;
     return cdiv(elements, unit.parallelism()) <= unit.compute()->regfile_entries();
   }
 
   int64_t dimension(const ComponentSpec& unit, const std::string& dim, const EinsumBinding& binding) const {
     if (const auto size = unit.compute()->dimension(dim)) return *size;
-    fail(binding.loc, binding.key + ".spatial." + dim, fmt::format("{} ({}) has no dimension '{}'", unit.name, unit.kind(), dim));
+    fail(binding.loc, binding.key + ".spatial." + dim,
+         fmt::format("{} ({}) has no dimension '{}'", unit.name, unit.kind(), dim));
   }
 
   static std::vector<int> all_above(int depth) {
@@ -505,7 +537,7 @@ class Lowering {
   const ArchSpec& a_;
   const MappingSpec& m_;
   const ComponentSpec* placed_on_ = nullptr;  // the place (a PIM) the group being lowered runs on, if any
-  std::string buffer_;                  // and where its tiles are staged
+  std::string buffer_;                        // and where its tiles are staged
   int current_group_ = -1;
   std::vector<int> group_of_;
   std::vector<int> pass_of_;

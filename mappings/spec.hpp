@@ -14,13 +14,13 @@ namespace einsim {
 
 struct LoopSpec {
   std::string index;
-  std::string tile;  // expression; empty: the loop walks the index one element at a time
+  std::string tile;           // expression; empty: the loop walks the index one element at a time
   bool buffer_level = false;  // a loop over tiles inside the buffer (else over tiles fetched from the backing memory)
   SourceLoc loc;
 };
 
 struct EinsumBinding {
-  std::string unit;                                   // empty for Einsums that only reshape data (splits)
+  std::string unit;                                          // empty for Einsums that only reshape data (splits)
   std::vector<std::pair<std::string, std::string>> spatial;  // array dimension (rows, cols, lanes) -> index
   SourceLoc loc;
   std::string key;  // YAML path, for messages
@@ -35,10 +35,10 @@ struct PassSpec {
 
 struct GroupSpec {
   std::string name;
-  bool pipeline = false;       // units work on different iterations at once
-  bool double_buffer = true;   // loads of the next iteration overlap this one's compute
-  std::vector<LoopSpec> loops;  // outer to inner: the backing memory's loops, then the buffer's
-  std::vector<PassSpec> passes;  // a group without `passes:` has one, with no loops of its own
+  bool pipeline = false;                             // units work on different iterations at once
+  bool double_buffer = true;                         // loads of the next iteration overlap this one's compute
+  std::vector<LoopSpec> loops;                       // outer to inner: the backing memory's loops, then the buffer's
+  std::vector<PassSpec> passes;                      // a group without `passes:` has one, with no loops of its own
   std::map<std::string, bool> tensor_double_buffer;  // per-tensor exceptions to double_buffer
   // Where the group runs: empty for the units its Einsums are bound to; a PIM's name (every Einsum on it, its
   // tiles in the PIM's buffer, fed from the banks); or "auto": whichever of those has the least roofline time.
@@ -51,7 +51,7 @@ struct MappingSpec {
   std::string name;
   std::string description;
   std::string file;
-  std::string arch;      // paths resolved against the mapping file's folder
+  std::string arch;  // paths resolved against the mapping file's folder
   std::string workload;
   std::string backing = "dram";
   std::string buffer = "glb";

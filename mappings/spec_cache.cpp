@@ -50,7 +50,8 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   r.mapping = m.value;
   const std::string arch = in.arch.empty() ? r.mapping->arch : in.arch;
   const std::string workload = in.workload.empty() ? r.mapping->workload : in.workload;
-  const auto& c = get(cascades_, cascade_key(workload, in.workload_overrides), [&] { return load_cascade(workload, in.workload_overrides); });
+  const auto& c = get(cascades_, cascade_key(workload, in.workload_overrides),
+                      [&] { return load_cascade(workload, in.workload_overrides); });
   if (c.error) std::rethrow_exception(c.error);
   r.cascade = c.value;
   const auto& a = get(archs_, arch_key(arch, in.arch_sets), [&] { return load_arch(arch, in.arch_sets); });

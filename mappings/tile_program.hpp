@@ -14,7 +14,7 @@ namespace einsim {
 struct Loop {
   std::string index;
   int64_t trips = 1;
-  int64_t tile = 1;  // elements of the index covered by one iteration
+  int64_t tile = 1;           // elements of the index covered by one iteration
   bool buffer_level = false;  // iterates over tiles already in the buffer
 };
 
@@ -32,10 +32,10 @@ struct TileOp {
   // compute
   int einsum = -1;
   std::string unit;
-  OpCounts ops;            // per execution
-  int64_t points = 0;      // iteration points per execution
-  int64_t cycles = 0;      // per execution, from the unit's cycle model: how long it occupies the unit
-  int64_t result_latency = 0;  // cycles after that until its result is ready (a reduction tree draining)
+  OpCounts ops;                    // per execution
+  int64_t points = 0;              // iteration points per execution
+  int64_t cycles = 0;              // per execution, from the unit's cycle model: how long it occupies the unit
+  int64_t result_latency = 0;      // cycles after that until its result is ready (a reduction tree draining)
   int64_t buffer_read_bytes = 0;   // per execution: operands from the buffer
   int64_t buffer_write_bytes = 0;  // per execution: results to the buffer
 };
@@ -43,26 +43,28 @@ struct TileOp {
 // One place a `place: auto` group could run, by its roofline: ops at the place's peak against bytes at the
 // bandwidth of its path from DRAM. Ops count a MAC as 2 (FLOPs), so op_per_byte reads as the papers' Op/B.
 struct PlaceOption {
-  std::string place;       // a PIM's name, or the group's own units joined by '+'
-  double ops = 0;          // per run of the group
-  double bytes = 0;        // between DRAM and the place's buffer
-  double compute_s = 0;    // at the units' peak
-  double memory_s = 0;     // at the path's bandwidth
+  std::string place;     // a PIM's name, or the group's own units joined by '+'
+  double ops = 0;        // per run of the group
+  double bytes = 0;      // between DRAM and the place's buffer
+  double compute_s = 0;  // at the units' peak
+  double memory_s = 0;   // at the path's bandwidth
   double roofline_s() const { return compute_s > memory_s ? compute_s : memory_s; }
   double op_per_byte() const { return bytes > 0 ? ops / bytes : 0; }
-  double ridge() const { return compute_s > 0 && memory_s > 0 ? (ops / compute_s) / (bytes / memory_s) : 0; }  // peak / bandwidth
+  double ridge() const {
+    return compute_s > 0 && memory_s > 0 ? (ops / compute_s) / (bytes / memory_s) : 0;
+  }  // peak / bandwidth
 };
 
 struct TileGroup {
   std::string name;
-  std::string buffer;       // where its tiles are staged: the program's buffer, or the PIM it runs on
-  std::string place;        // the PIM it runs on; empty: its Einsums' own units
-  bool concurrent = false;  // runs at the same time as the group before it
+  std::string buffer;                // where its tiles are staged: the program's buffer, or the PIM it runs on
+  std::string place;                 // the PIM it runs on; empty: its Einsums' own units
+  bool concurrent = false;           // runs at the same time as the group before it
   std::vector<PlaceOption> options;  // `place: auto`: every candidate, its own units first, then each PIM
-  std::vector<Loop> loops;  // the group's own loops, then each pass's
-  int outer_loops = 0;      // how many of `loops` are the group's own
+  std::vector<Loop> loops;           // the group's own loops, then each pass's
+  int outer_loops = 0;               // how many of `loops` are the group's own
   std::vector<std::pair<int, int>> pass_loops;  // per pass: [begin, end) in `loops`
-  std::vector<TileOp> ops;  // in dependency order within each pass
+  std::vector<TileOp> ops;                      // in dependency order within each pass
   bool pipeline = false;
   bool double_buffer = true;
   int64_t buffer_bytes = 0;  // the buffer space the group's tiles need

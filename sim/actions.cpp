@@ -26,8 +26,8 @@ Stats initial_stats(const ArchSpec& arch, const TileProgram& program, const std:
   return s;
 }
 
-RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const OpExecutions& executions,
-                      BankTransfers& transfers, Stats& s) {
+RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
+                      const OpExecutions& executions, BankTransfers& transfers, Stats& s) {
   RunWork run;
   std::map<std::string, double> path_total;  // path -> bytes over the whole run
   for (size_t gi = 0; gi < program.groups.size(); ++gi) {
@@ -62,7 +62,8 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
         const bool load = op.kind == TileOp::Kind::load;
         const PathRole& role = *path.path();
         role.charge_transfers(op.bytes, n, !load, transfers, s.energy_by_action_pJ[path.name]);
-        if (role.holds_tensors()) (load ? run.external[op.from].read : run.external[op.to].write) += bytes;  // across its interface
+        if (role.holds_tensors())
+          (load ? run.external[op.from].read : run.external[op.to].write) += bytes;  // across its interface
       }
     }
     if (!g.options.empty()) {
@@ -77,7 +78,8 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
     }
   }
   for (const auto& [path, bytes] : path_total)
-    s.roofline_memory_cycles = std::max(s.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / arch.find(path)->path_Bps())));
+    s.roofline_memory_cycles = std::max(
+        s.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / arch.find(path)->path_Bps())));
   return run;
 }
 
@@ -88,7 +90,8 @@ void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s) {
     const auto x = run.external.find(c.name);
     const Traffic external = x == run.external.end() ? Traffic{} : x->second;
     ActionEnergy energy;
-    c.model->charge_run(RunTraffic{it->second.read, it->second.write, external.read, external.write, static_cast<double>(s.cycles) / arch.clock_hz},
+    c.model->charge_run(RunTraffic{it->second.read, it->second.write, external.read, external.write,
+                                   static_cast<double>(s.cycles) / arch.clock_hz},
                         energy);
     for (const auto& [action, pj] : energy) s.energy_by_action_pJ[c.name][action] = pj;
   }

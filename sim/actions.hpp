@@ -33,8 +33,8 @@ struct RunWork {
 
 // Adds the run's actions to `s`: each Einsum's ops and busy cycles, op and transfer energy by action, traffic
 // at every memory, the placements, and the memory roofline; returns each unit's work for finish_run.
-RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const OpExecutions& executions,
-                      BankTransfers& transfers, Stats& s);
+RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
+                      const OpExecutions& executions, BankTransfers& transfers, Stats& s);
 
 // Once s.cycles and s.busy_cycles are the run's own: the energy of what each memory moved over the run
 // (refresh from the run's time), utilization and the compute roofline, energy totals, latency and the bound.

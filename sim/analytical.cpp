@@ -13,7 +13,8 @@ namespace einsim {
 // after another, except that a `concurrent` group runs with the one before it: such a run takes as long as its
 // longest group, or as the total that any unit or path the groups share must carry.
 // Actions and energy: every op as many times as the program's loops say (sim/actions).
-Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, BankTransfers* shared) {
+Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
+                          BankTransfers* shared) {
   Stats s = initial_stats(arch, program, "analytical");
   if (!program.status.ok) return s;
   // Counts are exact 64-bit integers; refuse points whose totals would not fit rather than wrap.
@@ -22,7 +23,9 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     for (const TileOp& op : g.ops) {
       const double n = static_cast<double>(g.executions(op));
       total_cycles += n * static_cast<double>(op.cycles);
-      if (n * static_cast<double>(std::max({op.cycles, op.bytes, op.points, op.buffer_read_bytes, op.buffer_write_bytes})) > 0x1p62 ||
+      if (n * static_cast<double>(
+                  std::max({op.cycles, op.bytes, op.points, op.buffer_read_bytes, op.buffer_write_bytes})) >
+              0x1p62 ||
           total_cycles > 0x1p62) {
         s.status = EvalStatus{false, "the design point's counts exceed 2^62: too large to evaluate"};
         return s;
@@ -31,7 +34,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
 
   BankTransfers own;
   const RunWork run = count_actions(cascade, arch, program, program_executions(program), shared ? *shared : own, s);
-  int64_t run_longest = 0;  // the groups running together so far
+  int64_t run_longest = 0;                  // the groups running together so far
   std::map<std::string, int64_t> run_load;  // unit or path -> its cycles in them
   auto close_run = [&] {
     int64_t t = run_longest;
@@ -43,11 +46,13 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   for (const TileGroup& g : program.groups) {
     if (!g.concurrent) close_run();
     std::map<std::pair<int, std::string>, int64_t> unit_cycles;  // (pass, unit) -> busy cycles
-    std::map<std::string, int64_t> memory_bytes;  // path -> bytes
+    std::map<std::string, int64_t> memory_bytes;                 // path -> bytes
     for (const TileOp& op : g.ops) {
       const int64_t n = g.executions(op);
-      if (op.kind == TileOp::Kind::compute) unit_cycles[{op.pass, op.unit}] += op.cycles * n;
-      else memory_bytes[arch.path(op.from, op.to).name] += op.bytes * n;
+      if (op.kind == TileOp::Kind::compute)
+        unit_cycles[{op.pass, op.unit}] += op.cycles * n;
+      else
+        memory_bytes[arch.path(op.from, op.to).name] += op.bytes * n;
     }
     // Passes follow one another; within a pass, pipelined units overlap and others take turns.
     std::map<int, int64_t> pass_cycles;
@@ -60,7 +65,8 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     for (const auto& [pass, cycles] : pass_cycles) compute += cycles;
     int64_t memory = 0;
     for (const auto& [path, bytes] : memory_bytes) {
-      const int64_t cycles = static_cast<int64_t>(std::ceil(static_cast<double>(bytes) * arch.clock_hz / arch.find(path)->path_Bps()));
+      const int64_t cycles =
+          static_cast<int64_t>(std::ceil(static_cast<double>(bytes) * arch.clock_hz / arch.find(path)->path_Bps()));
       memory = std::max(memory, cycles);
       run_load["path " + path] += cycles;  // a PIM is both a unit and a path: keep their loads apart
     }

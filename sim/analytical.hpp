@@ -10,6 +10,7 @@ namespace einsim {
 
 // `transfers` memoizes the bank-level model's runs of the program's transfers (energy from their commands); the
 // cycle engine passes its own, which times the same transfers.
-Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, BankTransfers* transfers = nullptr);
+Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
+                          BankTransfers* transfers = nullptr);
 
 }  // namespace einsim

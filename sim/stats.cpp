@@ -69,20 +69,27 @@ void fields(V&& v, T& r, More&... more) {
     v(Field{"traffic_bytes", nullptr, "traffic", nullptr, Combine::add}, r.traffic_bytes, more.traffic_bytes...);
     v(Field{"einsums", nullptr, "einsum", nullptr, Combine::per_part}, r.einsums, more.einsums...);
     v(Field{"placements", nullptr, "place", nullptr, Combine::per_part}, r.placements, more.placements...);
-    v(Field{"energy_breakdown_pJ", nullptr, "energy", "pJ", Combine::add}, r.energy_breakdown_pJ, more.energy_breakdown_pJ...);
-    v(Field{"energy_by_action_pJ", nullptr, "energy", "pJ", Combine::add}, r.energy_by_action_pJ, more.energy_by_action_pJ...);
-    v(Field{"area_breakdown_mm2", nullptr, "area", "mm2", Combine::max}, r.area_breakdown_mm2, more.area_breakdown_mm2...);
-    v(Field{"roofline_cycles", "compute", "roofline_compute_cycles", nullptr, Combine::add}, r.roofline_compute_cycles, more.roofline_compute_cycles...);
-    v(Field{"roofline_cycles", "memory", "roofline_memory_cycles", nullptr, Combine::add}, r.roofline_memory_cycles, more.roofline_memory_cycles...);
+    v(Field{"energy_breakdown_pJ", nullptr, "energy", "pJ", Combine::add}, r.energy_breakdown_pJ,
+      more.energy_breakdown_pJ...);
+    v(Field{"energy_by_action_pJ", nullptr, "energy", "pJ", Combine::add}, r.energy_by_action_pJ,
+      more.energy_by_action_pJ...);
+    v(Field{"area_breakdown_mm2", nullptr, "area", "mm2", Combine::max}, r.area_breakdown_mm2,
+      more.area_breakdown_mm2...);
+    v(Field{"roofline_cycles", "compute", "roofline_compute_cycles", nullptr, Combine::add}, r.roofline_compute_cycles,
+      more.roofline_compute_cycles...);
+    v(Field{"roofline_cycles", "memory", "roofline_memory_cycles", nullptr, Combine::add}, r.roofline_memory_cycles,
+      more.roofline_memory_cycles...);
     v(Field{"stall_cycles", nullptr, "stall", nullptr, Combine::add}, r.stall_cycles, more.stall_cycles...);
-    v(Field{"gap_vs_analytical", nullptr, "gap_vs_analytical", nullptr, Combine::gap}, r.gap_vs_analytical, more.gap_vs_analytical...);
-    v(Field{"buffer_conflict_cycles", nullptr, "buffer_conflict_cycles", nullptr, Combine::add}, r.buffer_conflict_cycles, more.buffer_conflict_cycles...);
+    v(Field{"gap_vs_analytical", nullptr, "gap_vs_analytical", nullptr, Combine::gap}, r.gap_vs_analytical,
+      more.gap_vs_analytical...);
+    v(Field{"buffer_conflict_cycles", nullptr, "buffer_conflict_cycles", nullptr, Combine::add},
+      r.buffer_conflict_cycles, more.buffer_conflict_cycles...);
   }
 }
 
 template <class T>
 concept Record = std::is_same_v<T, Stats> || std::is_same_v<T, EvalStatus> || std::is_same_v<T, Traffic> ||
-                 std::is_same_v<T, EinsumStats> || std::is_same_v<T, PlaceRoofline> || std::is_same_v<T, PlacementStats>;
+    std::is_same_v<T, EinsumStats> || std::is_same_v<T, PlaceRoofline> || std::is_same_v<T, PlacementStats>;
 template <class T>
 struct is_map : std::false_type {};
 template <class V>
@@ -98,7 +105,9 @@ template <class T>
 Json json_of(const T& v) {
   if constexpr (Record<T>) {
     Json j = Json::object();
-    fields([&](const Field& f, const auto& member) { (f.json_inner ? j[f.json][f.json_inner] : j[f.json]) = json_of(member); }, v);
+    fields([&](const Field& f,
+               const auto& member) { (f.json_inner ? j[f.json][f.json_inner] : j[f.json]) = json_of(member); },
+           v);
     return j;
   } else if constexpr (is_map<T>::value) {
     Json j = Json::object();
@@ -114,12 +123,16 @@ Json json_of(const T& v) {
 template <class T>
 void read_json(const Json& j, T& v) {
   if constexpr (Record<T>) {
-    fields([&](const Field& f, auto& member) { read_json(f.json_inner ? j.at(f.json).at(f.json_inner) : j.at(f.json), member); }, v);
+    fields([&](const Field& f,
+               auto& member) { read_json(f.json_inner ? j.at(f.json).at(f.json_inner) : j.at(f.json), member); },
+           v);
   } else if constexpr (is_map<T>::value) {
     for (const auto& [key, value] : j.items()) read_json(value, v[key]);
   } else if constexpr (is_optional<T>::value) {
-    if (j.is_null()) v.reset();
-    else read_json(j, v.emplace());
+    if (j.is_null())
+      v.reset();
+    else
+      read_json(j, v.emplace());
   } else {
     v = j.get<T>();
   }
@@ -138,9 +151,11 @@ template <class T>
 void columns(const T& v, const std::string& name, const char* tail, Row& out) {
   auto join = [](const std::string& a, const std::string& b) { return a.empty() ? b : b.empty() ? a : a + "_" + b; };
   if constexpr (Record<T>) {
-    fields([&](const Field& f, const auto& member) {
-      if (f.column) columns(member, join(name, f.column), f.tail ? f.tail : tail, out);
-    }, v);
+    fields(
+        [&](const Field& f, const auto& member) {
+          if (f.column) columns(member, join(name, f.column), f.tail ? f.tail : tail, out);
+        },
+        v);
   } else if constexpr (is_map<T>::value) {
     for (const auto& [key, value] : v) columns(value, join(name, key), tail, out);
   } else {
@@ -178,8 +193,8 @@ void scale(T& v, int64_t n, Combine c) {
 struct Part {
   const std::string& name;
   const Stats& stats;
-  bool first;      // the first part
-  bool dominant;   // the first part with the most cycles
+  bool first;     // the first part
+  bool dominant;  // the first part with the most cycles
 };
 
 template <class T>
@@ -188,18 +203,25 @@ void accumulate(T& sum, const T& part, Combine c, const Part& p) {
     fields([&](const Field& f, auto& s, const auto& x) { accumulate(s, x, f.combine, p); }, sum, part);
   } else if constexpr (is_map<T>::value) {
     for (const auto& [key, value] : part) {
-      if (c == Combine::per_part) sum[p.name + "." + key] = value;
-      else accumulate(sum[key], value, c, p);
+      if (c == Combine::per_part)
+        sum[p.name + "." + key] = value;
+      else
+        accumulate(sum[key], value, c, p);
     }
   } else if constexpr (is_optional<T>::value) {
     if (part) accumulate(sum ? *sum : sum.emplace(), *part, c, p);
   } else if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
-    if (c == Combine::add) sum += part;
-    else if (c == Combine::max) sum = std::max(sum, part);
+    if (c == Combine::add)
+      sum += part;
+    else if (c == Combine::max)
+      sum = std::max(sum, part);
     else if constexpr (std::is_same_v<T, double>) {
-      if (c == Combine::by_cycles) sum += part * static_cast<double>(p.stats.cycles);  // divided at the end
-      else if (c == Combine::gap) sum += static_cast<double>(p.stats.cycles) / (1 + part);  // analytical cycles
-      else if (p.first) sum = part;
+      if (c == Combine::by_cycles)
+        sum += part * static_cast<double>(p.stats.cycles);  // divided at the end
+      else if (c == Combine::gap)
+        sum += static_cast<double>(p.stats.cycles) / (1 + part);  // analytical cycles
+      else if (p.first)
+        sum = part;
     } else if (p.first) {
       sum = part;
     }
@@ -221,8 +243,10 @@ void finish(T& sum, Combine c, const Stats& total, bool first_has_gap) {
   } else if constexpr (is_optional<T>::value) {
     if constexpr (std::is_same_v<T, std::optional<double>>)
       if (c == Combine::gap) {
-        if (sum && first_has_gap) *sum = static_cast<double>(total.cycles) / *sum - 1;  // from analytical cycles
-        else sum.reset();
+        if (sum && first_has_gap)
+          *sum = static_cast<double>(total.cycles) / *sum - 1;  // from analytical cycles
+        else
+          sum.reset();
       }
   } else if constexpr (std::is_same_v<T, double>) {
     if (c == Combine::by_cycles) sum = total.cycles ? sum / static_cast<double>(total.cycles) : 0;

@@ -16,13 +16,13 @@ namespace einsim {
 
 struct EinsumStats {
   std::string unit;
-  int64_t cycles = 0;       // busy cycles of its unit
-  double utilization = 0;   // work / (cycles x the unit's PEs or lanes)
+  int64_t cycles = 0;      // busy cycles of its unit
+  double utilization = 0;  // work / (cycles x the unit's PEs or lanes)
   OpCounts ops;
 };
 
 struct Traffic {
-  int64_t read = 0;   // bytes
+  int64_t read = 0;  // bytes
   int64_t write = 0;
 };
 
@@ -45,13 +45,14 @@ struct Stats {
   double latency_s = 0;
   double energy_pJ = 0;
   double area_mm2 = 0;
-  std::map<std::string, double> utilization;  // unit -> fraction of its PEs busy over the whole run
-  std::map<std::string, int64_t> busy_cycles;  // unit -> cycles with work
+  std::map<std::string, double> utilization;     // unit -> fraction of its PEs busy over the whole run
+  std::map<std::string, int64_t> busy_cycles;    // unit -> cycles with work
   std::map<std::string, Traffic> traffic_bytes;  // memory level -> bytes
   std::map<std::string, EinsumStats> einsums;
-  std::map<std::string, PlacementStats> placements;  // group -> where it ran (groups with place: auto)
+  std::map<std::string, PlacementStats> placements;   // group -> where it ran (groups with place: auto)
   std::map<std::string, double> energy_breakdown_pJ;  // component -> pJ
-  std::map<std::string, std::map<std::string, double>> energy_by_action_pJ;  // component -> action (mac, read, ...) -> pJ
+  std::map<std::string, std::map<std::string, double>>
+      energy_by_action_pJ;                           // component -> action (mac, read, ...) -> pJ
   std::map<std::string, double> area_breakdown_mm2;  // components with an area figure
   int64_t roofline_compute_cycles = 0;
   int64_t roofline_memory_cycles = 0;

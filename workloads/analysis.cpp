@@ -16,8 +16,10 @@ OpCounts einsum_ops(const Einsum& e) {
     if (op == Op::constant || op == Op::read || (mac && i + 1 == e.program.size())) continue;
     ops[std::string(op_name(op))] += n;
   }
-  if (mac) ops["mac"] += n;
-  else if (reduces) ops[e.reduce == Reduce::sum ? "add" : e.reduce == Reduce::max ? "max" : "min"] += n;
+  if (mac)
+    ops["mac"] += n;
+  else if (reduces)
+    ops[e.reduce == Reduce::sum ? "add" : e.reduce == Reduce::max ? "max" : "min"] += n;
   return ops;
 }
 
@@ -86,8 +88,9 @@ int passes_over(const Cascade& c, const std::string& rank) {
         const bool complete = in.complete || fixed_element;
         pass = std::max(pass, in.pass + (iterates && complete && in.pass > 0 ? 1 : 0));
       }
-      const bool streams = std::find(f.tensor[static_cast<size_t>(e.out.tensor)].begin(), f.tensor[static_cast<size_t>(e.out.tensor)].end(), true) !=
-                           f.tensor[static_cast<size_t>(e.out.tensor)].end();
+      const bool streams = std::find(f.tensor[static_cast<size_t>(e.out.tensor)].begin(),
+                                     f.tensor[static_cast<size_t>(e.out.tensor)].end(),
+                                     true) != f.tensor[static_cast<size_t>(e.out.tensor)].end();
       const Level out{pass, !streams};
       Level& cur = level[static_cast<size_t>(e.out.tensor)];
       if (out.pass > cur.pass || (out.pass == cur.pass && out.complete && !cur.complete)) {

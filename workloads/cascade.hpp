@@ -20,7 +20,7 @@ struct Param {
   double value = 0;
   bool integer = true;
   bool inferred = false;  // an index extent found by shape inference (M1 from m1*M0+m0), not written by the user
-  std::string source;      // where the value was set: "params.M", "--set workload.M" or a preset file
+  std::string source;     // where the value was set: "params.M", "--set workload.M" or a preset file
 };
 
 struct Rank {
@@ -61,8 +61,27 @@ struct Access {
 };
 
 enum class Op : uint8_t {
-  constant, read, neg, add, sub, mul, div, max, min, exp, sqrt, rsqrt, relu, gelu, silu, reciprocal,
-  abs, gt, log2, exp2, ceil,
+  constant,
+  read,
+  neg,
+  add,
+  sub,
+  mul,
+  div,
+  max,
+  min,
+  exp,
+  sqrt,
+  rsqrt,
+  relu,
+  gelu,
+  silu,
+  reciprocal,
+  abs,
+  gt,
+  log2,
+  exp2,
+  ceil,
   quantize,    // a / b: a value in units of its scale b; the store into the tensor's dtype rounds it
   dequantize,  // a * b
 };
@@ -153,29 +172,51 @@ const std::vector<std::string>& op_kinds();
 template <typename T>
 T apply_op(Op op, T a, T b) {
   switch (op) {
-    case Op::neg: return -a;
-    case Op::add: return a + b;
-    case Op::sub: return a - b;
-    case Op::mul: return a * b;
-    case Op::div: return a / b;
-    case Op::max: return std::max(a, b);
-    case Op::min: return std::min(a, b);
-    case Op::exp: return std::exp(a);
-    case Op::sqrt: return std::sqrt(a);
-    case Op::rsqrt: return T(1) / std::sqrt(a);
-    case Op::relu: return std::max(a, T(0));
-    case Op::gelu: return T(0.5) * a * (T(1) + std::erf(a / std::sqrt(T(2))));  // exact GELU
-    case Op::silu: return a / (T(1) + std::exp(-a));
-    case Op::reciprocal: return T(1) / a;
-    case Op::abs: return std::abs(a);
-    case Op::gt: return a > b ? T(1) : T(0);
-    case Op::log2: return std::log2(a);
-    case Op::exp2: return std::exp2(a);
-    case Op::ceil: return std::ceil(a);
-    case Op::quantize: return a / b;
-    case Op::dequantize: return a * b;
+    case Op::neg:
+      return -a;
+    case Op::add:
+      return a + b;
+    case Op::sub:
+      return a - b;
+    case Op::mul:
+      return a * b;
+    case Op::div:
+      return a / b;
+    case Op::max:
+      return std::max(a, b);
+    case Op::min:
+      return std::min(a, b);
+    case Op::exp:
+      return std::exp(a);
+    case Op::sqrt:
+      return std::sqrt(a);
+    case Op::rsqrt:
+      return T(1) / std::sqrt(a);
+    case Op::relu:
+      return std::max(a, T(0));
+    case Op::gelu:
+      return T(0.5) * a * (T(1) + std::erf(a / std::sqrt(T(2))));  // exact GELU
+    case Op::silu:
+      return a / (T(1) + std::exp(-a));
+    case Op::reciprocal:
+      return T(1) / a;
+    case Op::abs:
+      return std::abs(a);
+    case Op::gt:
+      return a > b ? T(1) : T(0);
+    case Op::log2:
+      return std::log2(a);
+    case Op::exp2:
+      return std::exp2(a);
+    case Op::ceil:
+      return std::ceil(a);
+    case Op::quantize:
+      return a / b;
+    case Op::dequantize:
+      return a * b;
     case Op::constant:
-    case Op::read: break;
+    case Op::read:
+      break;
   }
   throw InternalError("apply_op: not a map operator");
 }

@@ -36,7 +36,8 @@ std::vector<Token> lex(const std::string& s) {
       t.kind = Token::Kind::ident;
       t.text = s.substr(i, j - i);
       i = j;
-    } else if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+    } else if (std::isdigit(static_cast<unsigned char>(c)) ||
+               (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
       char* end = nullptr;
       t.value = std::strtod(s.c_str() + i, &end);
       const size_t j = static_cast<size_t>(end - s.c_str());
@@ -69,7 +70,8 @@ class Parser {
     const Token& t = peek();
     if (t.kind != Token::Kind::ident) fail("expected the output tensor, such as Z[m,n]");
     out.lhs = primary();
-    if (out.lhs.kind != Expr::Kind::access) fail_at("the left-hand side must be a tensor access such as Z[m,n]", out.lhs.col);
+    if (out.lhs.kind != Expr::Kind::access)
+      fail_at("the left-hand side must be a tensor access such as Z[m,n]", out.lhs.col);
     expect("=", "expected '=' after the output tensor");
     out.rhs = rhs();
     if (peek().kind != Token::Kind::end) fail(fmt::format("unexpected '{}'", peek().text));
@@ -99,7 +101,8 @@ class Parser {
   [[noreturn]] static void fail_at(const std::string& message, int col) { throw SyntaxError{message, col}; }
 
   static bool starts_operand(const Token& t) {
-    return t.kind == Token::Kind::ident || t.kind == Token::Kind::number || (t.kind == Token::Kind::punct && t.text == "(");
+    return t.kind == Token::Kind::ident || t.kind == Token::Kind::number ||
+           (t.kind == Token::Kind::punct && t.text == "(");
   }
 
   // rhs := ('max'|'min'|'sum') '(' ident {',' ident} ')' expr | expr
@@ -200,7 +203,8 @@ class Parser {
       expect(")", "expected ')'");
       return e;
     }
-    if (t.kind != Token::Kind::ident) fail(t.kind == Token::Kind::end ? "unexpected end of expression" : fmt::format("unexpected '{}'", t.text));
+    if (t.kind != Token::Kind::ident)
+      fail(t.kind == Token::Kind::end ? "unexpected end of expression" : fmt::format("unexpected '{}'", t.text));
     next();
     e.name = t.text;
     if (accept("[")) {
@@ -238,15 +242,20 @@ std::string render(const Expr& e, bool top) {
     return out;
   };
   switch (e.kind) {
-    case Expr::Kind::number: return fmt::format("{}", e.value);
-    case Expr::Kind::name: return e.name;
-    case Expr::Kind::access: return e.name + "[" + list(e.args) + "]";
-    case Expr::Kind::unary: return "-" + render(e.args[0], false);
+    case Expr::Kind::number:
+      return fmt::format("{}", e.value);
+    case Expr::Kind::name:
+      return e.name;
+    case Expr::Kind::access:
+      return e.name + "[" + list(e.args) + "]";
+    case Expr::Kind::unary:
+      return "-" + render(e.args[0], false);
     case Expr::Kind::binary: {
       const std::string inner = render(e.args[0], false) + e.op + render(e.args[1], false);
       return top ? inner : "(" + inner + ")";
     }
-    case Expr::Kind::call: return e.name + "(" + list(e.args) + ")";
+    case Expr::Kind::call:
+      return e.name + "(" + list(e.args) + ")";
     case Expr::Kind::reduce: {
       std::string vars;
       for (const std::string& v : e.vars) vars += (vars.empty() ? "" : ",") + v;
@@ -272,14 +281,19 @@ int64_t evaluate_integer(const Expr& e, const std::function<int64_t(const std::s
     case Expr::Kind::number:
       if (std::floor(e.value) != e.value) fail(fmt::format("expected an integer, got {}", e.value));
       return checked(e.value);
-    case Expr::Kind::name: return lookup(e.name);
-    case Expr::Kind::unary: return -recurse(e.args[0]);
+    case Expr::Kind::name:
+      return lookup(e.name);
+    case Expr::Kind::unary:
+      return -recurse(e.args[0]);
     case Expr::Kind::binary: {
       const int64_t a = recurse(e.args[0]), b = recurse(e.args[1]);
       switch (e.op) {
-        case '+': return checked(static_cast<double>(a) + static_cast<double>(b));
-        case '-': return checked(static_cast<double>(a) - static_cast<double>(b));
-        case '*': return checked(static_cast<double>(a) * static_cast<double>(b));
+        case '+':
+          return checked(static_cast<double>(a) + static_cast<double>(b));
+        case '-':
+          return checked(static_cast<double>(a) - static_cast<double>(b));
+        case '*':
+          return checked(static_cast<double>(a) * static_cast<double>(b));
         default:
           if (b == 0 || a % b != 0) fail(fmt::format("{} / {} is not an integer (use cdiv to round up)", a, b));
           return a / b;
@@ -294,24 +308,33 @@ int64_t evaluate_integer(const Expr& e, const std::function<int64_t(const std::s
       if (b <= 0) fail(fmt::format("cdiv by {}", b));
       return (a + b - 1) / b;
     }
-    default: fail(fmt::format("'{}' is not an integer expression", to_string(e)));
+    default:
+      fail(fmt::format("'{}' is not an integer expression", to_string(e)));
   }
   throw std::logic_error("unreachable");
 }
 
-double evaluate_real(const Expr& e, const std::function<double(const std::string&)>& lookup, const std::function<void(const std::string&)>& fail) {
+double evaluate_real(const Expr& e, const std::function<double(const std::string&)>& lookup,
+                     const std::function<void(const std::string&)>& fail) {
   auto recurse = [&](const Expr& x) { return evaluate_real(x, lookup, fail); };
   switch (e.kind) {
-    case Expr::Kind::number: return e.value;
-    case Expr::Kind::name: return lookup(e.name);
-    case Expr::Kind::unary: return -recurse(e.args[0]);
+    case Expr::Kind::number:
+      return e.value;
+    case Expr::Kind::name:
+      return lookup(e.name);
+    case Expr::Kind::unary:
+      return -recurse(e.args[0]);
     case Expr::Kind::binary: {
       const double a = recurse(e.args[0]), b = recurse(e.args[1]);
       switch (e.op) {
-        case '+': return a + b;
-        case '-': return a - b;
-        case '*': return a * b;
-        default: return a / b;  // IEEE: a zero divisor gives inf or nan, as a column of results should show
+        case '+':
+          return a + b;
+        case '-':
+          return a - b;
+        case '*':
+          return a * b;
+        default:
+          return a / b;  // IEEE: a zero divisor gives inf or nan, as a column of results should show
       }
     }
     case Expr::Kind::call: {
@@ -320,7 +343,8 @@ double evaluate_real(const Expr& e, const std::function<double(const std::string
       const double a = recurse(e.args[0]), b = recurse(e.args[1]);
       return e.name == "min" ? std::min(a, b) : std::max(a, b);
     }
-    default: fail(fmt::format("'{}' is not an arithmetic expression", to_string(e)));
+    default:
+      fail(fmt::format("'{}' is not an arithmetic expression", to_string(e)));
   }
   throw std::logic_error("unreachable");
 }

@@ -51,7 +51,8 @@ int64_t evaluate_integer(const Expr& e, const std::function<int64_t(const std::s
 
 // The same over reals, with + - * / and min, max: derived columns of results (tokens per second from a batch
 // and a latency).
-double evaluate_real(const Expr& e, const std::function<double(const std::string&)>& lookup, const std::function<void(const std::string&)>& fail);
+double evaluate_real(const Expr& e, const std::function<double(const std::string&)>& lookup,
+                     const std::function<void(const std::string&)>& fail);
 
 // Names an expression uses, in order of appearance (each once).
 std::vector<std::string> names_in(const Expr& e);

@@ -43,19 +43,28 @@ void apply_row(Op op, T* out, Value<T> a, Value<T> b, int64_t n) {
       for (int64_t i = 0; i < n; ++i) out[i] = f(a.scalar, b.row[i]);
   };
   switch (op) {
-    case Op::add: return loop([](T x, T y) { return x + y; });
-    case Op::sub: return loop([](T x, T y) { return x - y; });
-    case Op::mul: return loop([](T x, T y) { return x * y; });
-    case Op::div: return loop([](T x, T y) { return x / y; });
-    case Op::max: return loop([](T x, T y) { return std::max(x, y); });
-    case Op::min: return loop([](T x, T y) { return std::min(x, y); });
-    default: return loop([op](T x, T y) { return apply_op(op, x, y); });
+    case Op::add:
+      return loop([](T x, T y) { return x + y; });
+    case Op::sub:
+      return loop([](T x, T y) { return x - y; });
+    case Op::mul:
+      return loop([](T x, T y) { return x * y; });
+    case Op::div:
+      return loop([](T x, T y) { return x / y; });
+    case Op::max:
+      return loop([](T x, T y) { return std::max(x, y); });
+    case Op::min:
+      return loop([](T x, T y) { return std::min(x, y); });
+    default:
+      return loop([op](T x, T y) { return apply_op(op, x, y); });
   }
 }
 
 template <typename T>
 T identity(Reduce r) {
-  return r == Reduce::sum ? T(0) : r == Reduce::max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+  return r == Reduce::sum   ? T(0)
+         : r == Reduce::max ? -std::numeric_limits<T>::infinity()
+                            : std::numeric_limits<T>::infinity();
 }
 
 template <typename T>
@@ -113,7 +122,8 @@ class Executor {
     l.stride.assign(e.vars.size(), 0);
     for (size_t r = 0; r < a.index.size(); ++r) {
       l.base += ts[r] * a.index[r].constant;
-      for (auto [v, coef] : a.index[r].terms)  // an index of extent 1 contributes nothing (and may carry any coefficient)
+      for (auto [v, coef] :
+           a.index[r].terms)  // an index of extent 1 contributes nothing (and may carry any coefficient)
         if (e.vars[static_cast<size_t>(v)].extent > 1) l.stride[static_cast<size_t>(v)] += ts[r] * coef;
     }
     return l;
@@ -150,7 +160,8 @@ class Executor {
     std::vector<int> outer_vars, red_vars;
     for (size_t v = 0; v < nv; ++v) {
       if (static_cast<int>(v) == inner) continue;
-      (std::find(e.reduced.begin(), e.reduced.end(), static_cast<int>(v)) != e.reduced.end() ? red_vars : outer_vars).push_back(static_cast<int>(v));
+      (std::find(e.reduced.begin(), e.reduced.end(), static_cast<int>(v)) != e.reduced.end() ? red_vars : outer_vars)
+          .push_back(static_cast<int>(v));
     }
     auto inner_stride = [&](const Linear& l) { return inner >= 0 ? l.stride[static_cast<size_t>(inner)] : 0; };
 
@@ -164,7 +175,8 @@ class Executor {
     // fp64, exact for sums below 2^53; the store saturates to the type's range.
     const bool exact = reduces && e.reduce == Reduce::sum && dtype_is_integer(out_tensor.dtype);
     std::vector<double> acc_exact(exact ? acc.size() : 0);
-    const bool round = !o_.ideal && out_tensor.dtype != DType::fp64 && !(out_tensor.dtype == DType::fp32 && sizeof(T) == 4);
+    const bool round =
+        !o_.ideal && out_tensor.dtype != DType::fp64 && !(out_tensor.dtype == DType::fp32 && sizeof(T) == 4);
     T* out_data = data_[static_cast<size_t>(e.out.tensor)].data();
     const int64_t out_step = inner_reduced ? 0 : inner_stride(out);
 
@@ -196,7 +208,8 @@ class Executor {
             val = Value<T>{nullptr, static_cast<T>(node.value)};
           } else if (node.op == Op::read) {
             const Linear& l = reads[static_cast<size_t>(node.read)];
-            const T* src = data_[static_cast<size_t>(e.reads[static_cast<size_t>(node.read)].tensor)].data() + offset(l);
+            const T* src =
+                data_[static_cast<size_t>(e.reads[static_cast<size_t>(node.read)].tensor)].data() + offset(l);
             const int64_t s = inner_stride(l);
             if (s == 0) {
               val = Value<T>{nullptr, *src};
@@ -222,7 +235,8 @@ class Executor {
         if (!reduces) {
           for (int64_t k = 0; k < n; ++k) acc[static_cast<size_t>(k)] = r.at(k);
         } else if (exact) {
-          for (int64_t k = 0; k < n; ++k) acc_exact[inner_reduced ? 0 : static_cast<size_t>(k)] += static_cast<double>(r.at(k));
+          for (int64_t k = 0; k < n; ++k)
+            acc_exact[inner_reduced ? 0 : static_cast<size_t>(k)] += static_cast<double>(r.at(k));
         } else if (inner_reduced) {
           T row = identity<T>(e.reduce);
           if (r.varying()) {
@@ -232,7 +246,8 @@ class Executor {
           }
           acc[0] = combine(e.reduce, acc[0], row);
         } else {
-          for (int64_t k = 0; k < n; ++k) acc[static_cast<size_t>(k)] = combine(e.reduce, acc[static_cast<size_t>(k)], r.at(k));
+          for (int64_t k = 0; k < n; ++k)
+            acc[static_cast<size_t>(k)] = combine(e.reduce, acc[static_cast<size_t>(k)], r.at(k));
         }
       } while (advance(red_vars));
       T* dst = out_data + offset(out);

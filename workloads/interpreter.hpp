@@ -11,7 +11,7 @@
 namespace einsim {
 
 struct EvalOptions {
-  bool fp64 = false;  // arithmetic and accumulation in fp64 instead of fp32
+  bool fp64 = false;   // arithmetic and accumulation in fp64 instead of fp32
   bool ideal = false;  // keep every tensor at the arithmetic precision instead of rounding it to its dtype
 };
 
@@ -27,7 +27,7 @@ TensorValues evaluate(const Cascade& c, const TensorValues& inputs, const EvalOp
 
 struct ErrorStats {
   double max_abs_err = 0;
-  double max_rel_err = 0;  // max |a-b| / max(|b|, smallest normal fp32)
+  double max_rel_err = 0;   // max |a-b| / max(|b|, smallest normal fp32)
   double mean_rel_err = 0;  // mean |a-b| / mean |b|: relative L1 error, robust to outputs near zero
   double snr_db = 0;        // 10 log10(sum b^2 / sum (a-b)^2); infinite when equal
 };

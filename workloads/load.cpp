@@ -29,11 +29,23 @@ struct OpInfo {
 };
 
 constexpr OpInfo kFunctions[] = {
-    {"max", Op::max, 2},   {"min", Op::min, 2},   {"exp", Op::exp, 1},   {"neg", Op::neg, 1},
-    {"sqrt", Op::sqrt, 1}, {"rsqrt", Op::rsqrt, 1}, {"relu", Op::relu, 1}, {"gelu", Op::gelu, 1},
-    {"silu", Op::silu, 1}, {"reciprocal", Op::reciprocal, 1}, {"abs", Op::abs, 1}, {"gt", Op::gt, 2},
-    {"log2", Op::log2, 1}, {"exp2", Op::exp2, 1}, {"ceil", Op::ceil, 1},
-    {"quantize", Op::quantize, 2, 3}, {"dequantize", Op::dequantize, 2, 3},
+    {"max", Op::max, 2},
+    {"min", Op::min, 2},
+    {"exp", Op::exp, 1},
+    {"neg", Op::neg, 1},
+    {"sqrt", Op::sqrt, 1},
+    {"rsqrt", Op::rsqrt, 1},
+    {"relu", Op::relu, 1},
+    {"gelu", Op::gelu, 1},
+    {"silu", Op::silu, 1},
+    {"reciprocal", Op::reciprocal, 1},
+    {"abs", Op::abs, 1},
+    {"gt", Op::gt, 2},
+    {"log2", Op::log2, 1},
+    {"exp2", Op::exp2, 1},
+    {"ceil", Op::ceil, 1},
+    {"quantize", Op::quantize, 2, 3},
+    {"dequantize", Op::dequantize, 2, 3},
 };
 
 std::string function_names() {
@@ -55,7 +67,7 @@ struct RawParam {
   std::string name;
   std::string text;  // as written: a number or an expression
   SourceLoc loc;
-  std::string key;   // where it came from, for messages
+  std::string key;  // where it came from, for messages
 };
 
 constexpr double kMaxExactInteger = 0x1p53;  // params are held as doubles: integers stay exact below this
@@ -96,7 +108,9 @@ class ParamResolver {
   }
 
  private:
-  [[noreturn]] void fail(size_t i, const std::string& message) const { throw UserError(raw_[i].loc, raw_[i].key, message); }
+  [[noreturn]] void fail(size_t i, const std::string& message) const {
+    throw UserError(raw_[i].loc, raw_[i].key, message);
+  }
 
   const Param& value_of(size_t i) {
     const RawParam& rp = raw_[i];
@@ -110,7 +124,8 @@ class ParamResolver {
     double number = 0;
     bool integer = false;
     if (parse_number(rp.text, number, integer)) {
-      const bool exact = !integer || (rp.text.size() < 20 && std::llabs(std::stoll(rp.text)) <= static_cast<long long>(kMaxExactInteger));
+      const bool exact = !integer || (rp.text.size() < 20 &&
+                                      std::llabs(std::stoll(rp.text)) <= static_cast<long long>(kMaxExactInteger));
       if (!exact) fail(i, fmt::format("integer {} is too large (params stay below 2^53)", rp.text));
       p.value = number;
       p.integer = integer;
@@ -137,7 +152,8 @@ class ParamResolver {
       if (!p.integer) fail(i, fmt::format("'{}': param '{}' is not an integer", raw_[i].text, name));
       return static_cast<int64_t>(p.value);
     };
-    return evaluate_integer(e, lookup, [&](const std::string& why) { fail(i, fmt::format("'{}': {}", raw_[i].text, why)); });
+    return evaluate_integer(e, lookup,
+                            [&](const std::string& why) { fail(i, fmt::format("'{}': {}", raw_[i].text, why)); });
   }
 
   std::vector<RawParam> raw_;
@@ -187,8 +203,10 @@ class Loader {
     if (init) read_init(*init);
     if (kernel) read_kernel(*kernel);
     if (reference) {
-      cascade_.reference = (std::filesystem::path(cascade_.file).parent_path() / reference->as_string()).lexically_normal().string();
-      if (!std::filesystem::exists(cascade_.reference)) reference->fail(fmt::format("no such workload file: {}", cascade_.reference));
+      cascade_.reference =
+          (std::filesystem::path(cascade_.file).parent_path() / reference->as_string()).lexically_normal().string();
+      if (!std::filesystem::exists(cascade_.reference))
+        reference->fail(fmt::format("no such workload file: {}", cascade_.reference));
     }
 
     infer_shapes();
@@ -224,7 +242,8 @@ class Loader {
     k.name = name->as_string();
     const auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const auto& e) { return e.first == k.name; });
     if (kind == kinds.end()) {
-      name->fail(fmt::format("unknown reference kernel '{}' (known: {})", k.name, fmt::join(kinds | std::views::keys, ", ")));
+      name->fail(
+          fmt::format("unknown reference kernel '{}' (known: {})", k.name, fmt::join(kinds | std::views::keys, ", ")));
     }
     for (const auto& [role, tensor] : kind->second) k.tensors[role] = tensor;
     std::map<std::string, YNode> where;  // roles the file names a tensor for
@@ -233,15 +252,18 @@ class Loader {
       for (const auto& [role, value] : roles.entries()) {
         where.emplace(role, value);
         if (!k.tensors.count(role)) {
-          value.fail(fmt::format("kernel '{}' has no role '{}' (roles: {})", k.name, role, fmt::join(kind->second | std::views::keys, ", ")));
+          value.fail(fmt::format("kernel '{}' has no role '{}' (roles: {})", k.name, role,
+                                 fmt::join(kind->second | std::views::keys, ", ")));
         }
         k.tensors[role] = value.as_string();
       }
     }
     for (const auto& [role, tensor] : k.tensors) {
-      const auto t = std::find_if(cascade_.tensors.begin(), cascade_.tensors.end(), [&](const Tensor& x) { return x.name == tensor; });
+      const auto t = std::find_if(cascade_.tensors.begin(), cascade_.tensors.end(),
+                                  [&](const Tensor& x) { return x.name == tensor; });
       if (t == cascade_.tensors.end())
-        (where.count(role) ? where.at(role) : *name).fail(fmt::format("kernel role '{}' names tensor '{}', which the workload does not declare", role, tensor));
+        (where.count(role) ? where.at(role) : *name)
+            .fail(fmt::format("kernel role '{}' names tensor '{}', which the workload does not declare", role, tensor));
     }
     cascade_.kernel = std::move(k);
   }
@@ -273,8 +295,9 @@ class Loader {
       if (it == raw.end()) {
         std::vector<std::string> names;
         for (const RawParam& r : raw) names.push_back(r.name);
-        throw UserError(SourceLoc{}, "--set workload." + name,
-                        fmt::format("{} has no param '{}' (its params: {})", cascade_.file, name, fmt::join(names, ", ")));
+        throw UserError(
+            SourceLoc{}, "--set workload." + name,
+            fmt::format("{} has no param '{}' (its params: {})", cascade_.file, name, fmt::join(names, ", ")));
       }
       *it = RawParam{name, text, SourceLoc{}, "--set workload." + name};
     }
@@ -305,7 +328,8 @@ class Loader {
           const Param* p = param(rank);
           if (!p) r.fail(fmt::format("undefined rank '{}': ranks are named by params", rank));
           if (!p->integer || p->value < 1)
-            r.fail(fmt::format("rank '{}' needs a positive integer param, got {} (from {})", rank, p->value, p->source));
+            r.fail(
+                fmt::format("rank '{}' needs a positive integer param, got {} (from {})", rank, p->value, p->source));
           t.ranks.push_back(Rank{rank, static_cast<int64_t>(p->value)});
         }
         declared_ranks_.insert(name);
@@ -317,7 +341,9 @@ class Loader {
         const auto it = std::find_if(t.ranks.begin(), t.ranks.end(), [&](const Rank& r) { return r.name == rank; });
         if (it == t.ranks.end()) o->fail(fmt::format("'{}' is not one of the tensor's ranks", rank));
         for (const char* needed : {"outlier_channels", "outlier_scale"})
-          if (!param(needed)) o->fail(fmt::format("planted outliers need the params outlier_channels and outlier_scale (no '{}')", needed));
+          if (!param(needed))
+            o->fail(
+                fmt::format("planted outliers need the params outlier_channels and outlier_scale (no '{}')", needed));
         t.outlier_rank = static_cast<int>(it - t.ranks.begin());
       }
       fields.finish();
@@ -348,8 +374,9 @@ class Loader {
         cascade_.tensors.push_back(fresh);
         t = static_cast<int>(cascade_.tensors.size()) - 1;
       } else if (cascade_.tensors[static_cast<size_t>(t)].writer >= 0) {
-        fail_at(p, p.syntax.lhs.col, fmt::format("tensor '{}' is already written by '{}': every tensor has one writer", out,
-                                                pending_[static_cast<size_t>(cascade_.tensors[static_cast<size_t>(t)].writer)].text));
+        fail_at(p, p.syntax.lhs.col,
+                fmt::format("tensor '{}' is already written by '{}': every tensor has one writer", out,
+                            pending_[static_cast<size_t>(cascade_.tensors[static_cast<size_t>(t)].writer)].text));
       }
       cascade_.tensors[static_cast<size_t>(t)].writer = static_cast<int>(pending_.size());
       pending_.push_back(std::move(p));
@@ -378,7 +405,8 @@ class Loader {
       const int t = cascade_.tensor_index(name);
       if (t < 0) value.fail(fmt::format("undefined tensor '{}'", name));
       Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
-      if (tensor.is_input()) value.fail(fmt::format("'{}' is an input: only tensors an Einsum writes take an init value", name));
+      if (tensor.is_input())
+        value.fail(fmt::format("'{}' is an input: only tensors an Einsum writes take an init value", name));
       tensor.init = value.as_double();
     }
   }
@@ -401,7 +429,8 @@ class Loader {
     if (p.syntax.rhs.kind == Expr::Kind::reduce) {
       for (size_t i = 0; i < p.syntax.rhs.vars.size(); ++i)
         if (std::find(p.vars.begin(), p.vars.end(), p.syntax.rhs.vars[i]) == p.vars.end())
-          fail_at(p, p.syntax.rhs.var_cols[i], fmt::format("reduction index '{}' does not index any tensor", p.syntax.rhs.vars[i]));
+          fail_at(p, p.syntax.rhs.var_cols[i],
+                  fmt::format("reduction index '{}' does not index any tensor", p.syntax.rhs.vars[i]));
     }
     p.extents.assign(p.vars.size(), std::nullopt);
   }
@@ -417,7 +446,8 @@ class Loader {
     Affine out;
     switch (e.kind) {
       case Expr::Kind::number:
-        if (std::floor(e.value) != e.value) fail_at(p, e.col, fmt::format("index expressions are integer, got {}", e.value));
+        if (std::floor(e.value) != e.value)
+          fail_at(p, e.col, fmt::format("index expressions are integer, got {}", e.value));
         out.constant = bounded(p, e, e.value);
         return out;
       case Expr::Kind::name: {
@@ -426,7 +456,9 @@ class Loader {
           return out;
         }
         if (const Param* prm = param(e.name)) {
-          if (!prm->integer) fail_at(p, e.col, fmt::format("param '{}' = {} is not an integer and cannot index a tensor", e.name, prm->value));
+          if (!prm->integer)
+            fail_at(p, e.col,
+                    fmt::format("param '{}' = {} is not an integer and cannot index a tensor", e.name, prm->value));
           out.constant = static_cast<int64_t>(prm->value);
           return out;
         }
@@ -462,7 +494,8 @@ class Loader {
         }
         fail_at(p, e.col, "non-affine index: division is not allowed in an index (split the rank instead)");
       }
-      default: fail_at(p, e.col, fmt::format("non-affine index '{}'", to_string(e)));
+      default:
+        fail_at(p, e.col, fmt::format("non-affine index '{}'", to_string(e)));
     }
   }
 
@@ -496,7 +529,8 @@ class Loader {
 
   bool shape_known(int t) const {
     const Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
-    if (tensor.is_input() || declared_ranks_.count(tensor.name)) return tensor.is_input() || pending_[static_cast<size_t>(tensor.writer)].resolved;
+    if (tensor.is_input() || declared_ranks_.count(tensor.name))
+      return tensor.is_input() || pending_[static_cast<size_t>(tensor.writer)].resolved;
     return pending_[static_cast<size_t>(tensor.writer)].resolved;
   }
 
@@ -516,7 +550,10 @@ class Loader {
     for (size_t v = 0; v < p.vars.size(); ++v) {
       if (p.extents[v]) continue;
       if (const Param* prm = param(upper(p.vars[v]))) {
-        if (!prm->integer || prm->value < 1) fail_at(p, p.var_cols[v], fmt::format("index '{}' takes its extent from param {} = {}, which is not a positive integer", p.vars[v], prm->name, prm->value));
+        if (!prm->integer || prm->value < 1)
+          fail_at(p, p.var_cols[v],
+                  fmt::format("index '{}' takes its extent from param {} = {}, which is not a positive integer",
+                              p.vars[v], prm->name, prm->value));
         p.extents[v] = static_cast<int64_t>(prm->value);
       }
     }
@@ -543,7 +580,9 @@ class Loader {
     for (size_t v = 0; v < p.vars.size(); ++v) {
       if (p.extents[v]) continue;
       if (!final) return false;
-      fail_at(p, p.var_cols[v], fmt::format("cannot infer the extent of index '{}': add a param {} or use '{}' alone on a tensor rank", p.vars[v], upper(p.vars[v]), p.vars[v]));
+      fail_at(p, p.var_cols[v],
+              fmt::format("cannot infer the extent of index '{}': add a param {} or use '{}' alone on a tensor rank",
+                          p.vars[v], upper(p.vars[v]), p.vars[v]));
     }
     for (const Expr* acc : accesses(p))
       for (const Expr& idx : acc->args)
@@ -580,7 +619,9 @@ class Loader {
     const int64_t c = a.coefficient(unknown);
     const int64_t span = rest >= rank.extent ? -1 : rank.extent - 1 - static_cast<int64_t>(rest);
     if (span < 0 || span % c != 0)
-      fail_at(p, col, fmt::format("cannot split rank {} (extent {}) evenly for index '{}'", rank.name, rank.extent, p.vars[static_cast<size_t>(unknown)]));
+      fail_at(p, col,
+              fmt::format("cannot split rank {} (extent {}) evenly for index '{}'", rank.name, rank.extent,
+                          p.vars[static_cast<size_t>(unknown)]));
     p.extents[static_cast<size_t>(unknown)] = span / c + 1;
     return true;
   }
@@ -592,7 +633,9 @@ class Loader {
     for (size_t r = 0; r < p.syntax.lhs.args.size(); ++r) {
       const Affine a = *affine(p, p.syntax.lhs.args[r], true);
       auto [lo, hi] = bounds(p, a);
-      if (lo < 0) fail_at(p, p.syntax.lhs.args[r].col, fmt::format("output index '{}' can be negative", to_string(p.syntax.lhs.args[r])));
+      if (lo < 0)
+        fail_at(p, p.syntax.lhs.args[r].col,
+                fmt::format("output index '{}' can be negative", to_string(p.syntax.lhs.args[r])));
       std::string name;
       for (auto [v, c] : a.terms) name += (name.empty() ? "" : "_") + upper(p.vars[static_cast<size_t>(v)]);
       if (name.empty()) name = std::to_string(a.constant);
@@ -627,22 +670,32 @@ class Loader {
     out.col = p.loc.col + acc.col;
     const Tensor& t = cascade_.tensors[static_cast<size_t>(out.tensor)];
     if (acc.args.size() != t.ranks.size())
-      fail_at(p, acc.col, fmt::format("'{}' has {} ranks but is indexed with {}", t.name, t.ranks.size(), acc.args.size()));
+      fail_at(p, acc.col,
+              fmt::format("'{}' has {} ranks but is indexed with {}", t.name, t.ranks.size(), acc.args.size()));
     for (size_t r = 0; r < acc.args.size(); ++r) {
       const Affine a = *affine(p, acc.args[r], true);
       const auto [lo, hi] = bounds(p, a);
       const Rank& rank = t.ranks[r];
       const int col = acc.args[r].col;
       if (lo < 0 || hi >= rank.extent)
-        fail_at(p, col, fmt::format("index '{}' spans [{}, {}] but rank {} of '{}' has extent {}", to_string(acc.args[r]), lo, hi, rank.name, t.name, rank.extent));
+        fail_at(p, col,
+                fmt::format("index '{}' spans [{}, {}] but rank {} of '{}' has extent {}", to_string(acc.args[r]), lo,
+                            hi, rank.name, t.name, rank.extent));
       if (const int v = a.bare_var(); v >= 0) {
         Var& var = e.vars[static_cast<size_t>(v)];
         if (var.extent != rank.extent && static_cast<int>(r) != t.iterative_rank)
-          fail_at(p, col, fmt::format("shape mismatch: index '{}' has extent {} but rank {} of '{}' has extent {}", var.name, var.extent, rank.name, t.name, rank.extent));
+          fail_at(p, col,
+                  fmt::format("shape mismatch: index '{}' has extent {} but rank {} of '{}' has extent {}", var.name,
+                              var.extent, rank.name, t.name, rank.extent));
         if (static_cast<int>(r) != t.iterative_rank) {
-          if (var.rank.empty()) var.rank = rank.name;
+          if (var.rank.empty())
+            var.rank = rank.name;
           else if (var.rank != rank.name)
-            fail_at(p, col, fmt::format("rank used inconsistently: index '{}' addresses rank {} here but rank {} elsewhere in this Einsum", var.name, rank.name, var.rank));
+            fail_at(
+                p, col,
+                fmt::format(
+                    "rank used inconsistently: index '{}' addresses rank {} here but rank {} elsewhere in this Einsum",
+                    var.name, rank.name, var.rank));
         }
       }
       out.index.push_back(a);
@@ -658,7 +711,9 @@ class Loader {
     int64_t points = 1;
     for (size_t v = 0; v < p.vars.size(); ++v) {
       e.vars.push_back(Var{p.vars[v], *p.extents[v], ""});
-      points = checked_product(points, *p.extents[v], [&] { fail_at(p, 0, "the iteration space of this Einsum is too large (over 2^62 points)"); });
+      points = checked_product(points, *p.extents[v], [&] {
+        fail_at(p, 0, "the iteration space of this Einsum is too large (over 2^62 points)");
+      });
     }
     e.out = make_access(p, p.syntax.lhs, e);
     const Tensor& out = cascade_.tensors[static_cast<size_t>(e.out.tensor)];
@@ -667,7 +722,9 @@ class Loader {
       const auto [lo, hi] = bounds(p, e.out.index[r]);
       const bool recurrent = static_cast<int>(r) == out.iterative_rank;
       if (hi != out.ranks[r].extent - 1 || (lo != 0 && !recurrent))
-        fail_at(p, p.syntax.lhs.args[r].col, fmt::format("shape mismatch: this Einsum writes [{}, {}] of rank {} of '{}', which has extent {}", lo, hi, out.ranks[r].name, out.name, out.ranks[r].extent));
+        fail_at(p, p.syntax.lhs.args[r].col,
+                fmt::format("shape mismatch: this Einsum writes [{}, {}] of rank {} of '{}', which has extent {}", lo,
+                            hi, out.ranks[r].name, out.name, out.ranks[r].extent));
     }
     const Expr* body = &p.syntax.rhs;
     std::vector<std::string> listed;
@@ -684,10 +741,14 @@ class Loader {
     if (p.syntax.rhs.kind == Expr::Kind::reduce) {
       for (size_t i = 0; i < listed.size(); ++i)
         if (in_output[static_cast<size_t>(var_id(p, listed[i]))])
-          fail_at(p, p.syntax.rhs.var_cols[i], fmt::format("index '{}' is reduced by {}(...) but also appears in the output", listed[i], p.syntax.rhs.name));
+          fail_at(p, p.syntax.rhs.var_cols[i],
+                  fmt::format("index '{}' is reduced by {}(...) but also appears in the output", listed[i],
+                              p.syntax.rhs.name));
       for (int v : e.reduced)
         if (std::find(listed.begin(), listed.end(), e.vars[static_cast<size_t>(v)].name) == listed.end())
-          fail_at(p, p.syntax.rhs.col, fmt::format("index '{}' is absent from the output, so {}(...) must list it", e.vars[static_cast<size_t>(v)].name, p.syntax.rhs.name));
+          fail_at(p, p.syntax.rhs.col,
+                  fmt::format("index '{}' is absent from the output, so {}(...) must list it",
+                              e.vars[static_cast<size_t>(v)].name, p.syntax.rhs.name));
     }
     compile_expr(p, *body, e);
     return e;
@@ -699,7 +760,8 @@ class Loader {
       const bool b_const = n.b < 0 || e.program[static_cast<size_t>(n.b)].op == Op::constant;
       if (a_const && b_const) {  // fold constants
         Node c;
-        c.value = apply_op(n.op, e.program[static_cast<size_t>(n.a)].value, n.b >= 0 ? e.program[static_cast<size_t>(n.b)].value : 0);
+        c.value = apply_op(n.op, e.program[static_cast<size_t>(n.a)].value,
+                           n.b >= 0 ? e.program[static_cast<size_t>(n.b)].value : 0);
         const int first = n.b >= 0 ? std::min(n.a, n.b) : n.a;
         e.program.resize(static_cast<size_t>(first));
         e.program.push_back(c);
@@ -726,7 +788,8 @@ class Loader {
           return emit(e, n);
         }
         if (var_id(p, x.name) >= 0) fail_at(p, x.col, fmt::format("index '{}' cannot be used as a value", x.name));
-        if (cascade_.tensor_index(x.name) >= 0) fail_at(p, x.col, fmt::format("tensor '{}' needs its indices: {}[...]", x.name, x.name));
+        if (cascade_.tensor_index(x.name) >= 0)
+          fail_at(p, x.col, fmt::format("tensor '{}' needs its indices: {}[...]", x.name, x.name));
         fail_at(p, x.col, fmt::format("undefined name '{}'", x.name));
       }
       case Expr::Kind::access:
@@ -748,13 +811,16 @@ class Loader {
         for (const OpInfo& info : kFunctions)
           if (info.name == x.name) f = &info;
         if (!f) {
-          if (x.name == "sum") fail_at(p, x.col, "sum(...) is a reduction: write 'sum(i) EXPR' as the whole right-hand side");
+          if (x.name == "sum")
+            fail_at(p, x.col, "sum(...) is a reduction: write 'sum(i) EXPR' as the whole right-hand side");
           fail_at(p, x.col, fmt::format("unknown operator '{}' (known: {})", x.name, function_names()));
         }
         const int args = static_cast<int>(x.args.size());
         if (args < f->arity || args > std::max(f->arity, f->max_arity))
-          fail_at(p, x.col, fmt::format("'{}' takes {}{} argument{}, got {}", x.name, f->arity, f->max_arity ? fmt::format(" or {}", f->max_arity) : "",
-                                        f->arity == 1 && !f->max_arity ? "" : "s", args));
+          fail_at(p, x.col,
+                  fmt::format("'{}' takes {}{} argument{}, got {}", x.name, f->arity,
+                              f->max_arity ? fmt::format(" or {}", f->max_arity) : "",
+                              f->arity == 1 && !f->max_arity ? "" : "s", args));
         n.op = f->op;
         n.a = compile_expr(p, x.args[0], e);
         if (args >= 2) n.b = compile_expr(p, x.args[1], e);
@@ -769,7 +835,8 @@ class Loader {
         }
         return node;
       }
-      case Expr::Kind::reduce: fail_at(p, x.col, "a reduction must be the whole right-hand side of the Einsum");
+      case Expr::Kind::reduce:
+        fail_at(p, x.col, "a reduction must be the whole right-hand side of the Einsum");
     }
     throw InternalError("unhandled expression kind");
   }
@@ -785,11 +852,15 @@ class Loader {
       any_output |= tensor.output;
       int64_t bits = dtype_bits(tensor.dtype);
       for (const Rank& r : tensor.ranks)
-        bits = checked_product(bits, r.extent, [&] { throw UserError(tensor.loc, "tensors." + tensor.name, "tensor is too large (over 2^62 bits)"); });
+        bits = checked_product(bits, r.extent, [&] {
+          throw UserError(tensor.loc, "tensors." + tensor.name, "tensor is too large (over 2^62 bits)");
+        });
       const auto yaml = tensor_yaml_.find(tensor.name);
       if (tensor.is_input()) {
-        if (tensor.output) yaml->second.fail(fmt::format("output tensor '{}' is never written by an Einsum", tensor.name));
-        if (!declared_ranks_.count(tensor.name)) yaml->second.fail(fmt::format("input tensor '{}' needs 'ranks'", tensor.name));
+        if (tensor.output)
+          yaml->second.fail(fmt::format("output tensor '{}' is never written by an Einsum", tensor.name));
+        if (!declared_ranks_.count(tensor.name))
+          yaml->second.fail(fmt::format("input tensor '{}' needs 'ranks'", tensor.name));
         if (!read[t]) yaml->second.fail(fmt::format("input tensor '{}' is never read", tensor.name));
       }
     }
@@ -817,7 +888,8 @@ void Loader::build_schedule() {
   std::vector<std::vector<int>> deps(static_cast<size_t>(n));  // einsum -> einsums it reads from
   for (int i = 0; i < n; ++i)
     for (const Access& a : cascade_.einsums[static_cast<size_t>(i)].reads)
-      if (const int w = cascade_.tensors[static_cast<size_t>(a.tensor)].writer; w >= 0) deps[static_cast<size_t>(i)].push_back(w);
+      if (const int w = cascade_.tensors[static_cast<size_t>(a.tensor)].writer; w >= 0)
+        deps[static_cast<size_t>(i)].push_back(w);
 
   // Tarjan's algorithm; components come out in dependency order (a component after those it reads from).
   std::vector<int> index(static_cast<size_t>(n), -1), low(static_cast<size_t>(n), 0), stack;
@@ -853,7 +925,9 @@ void Loader::build_schedule() {
     if (index[static_cast<size_t>(i)] < 0) visit(i);
 
   for (const std::vector<int>& comp : components) {
-    const bool self_loop = std::find(deps[static_cast<size_t>(comp[0])].begin(), deps[static_cast<size_t>(comp[0])].end(), comp[0]) != deps[static_cast<size_t>(comp[0])].end();
+    const bool self_loop =
+        std::find(deps[static_cast<size_t>(comp[0])].begin(), deps[static_cast<size_t>(comp[0])].end(), comp[0]) !=
+        deps[static_cast<size_t>(comp[0])].end();
     if (comp.size() == 1 && !self_loop) {
       cascade_.schedule.push_back(Group{comp, "", 1});
       continue;
@@ -875,8 +949,10 @@ Group Loader::recurrence(const std::vector<int>& comp) const {
     const Einsum& w = cascade_.einsums[static_cast<size_t>(e)];
     const Tensor& t = cascade_.tensors[static_cast<size_t>(w.out.tensor)];
     if (t.iterative_rank < 0) continue;
-    const std::string s = w.vars[static_cast<size_t>(w.out.index[static_cast<size_t>(t.iterative_rank)].terms[0].first)].name;
-    if (!step.empty() && s != step) fail_einsum(w, 0, fmt::format("{}: recurrences step along both '{}' and '{}'", cycle, step, s));
+    const std::string s =
+        w.vars[static_cast<size_t>(w.out.index[static_cast<size_t>(t.iterative_rank)].terms[0].first)].name;
+    if (!step.empty() && s != step)
+      fail_einsum(w, 0, fmt::format("{}: recurrences step along both '{}' and '{}'", cycle, step, s));
     step = s;
   }
   if (step.empty()) fail_einsum(first, 0, cycle + " (a cycle needs a recurrence such as X[m1+1] = f(X[m1]))");
@@ -884,9 +960,12 @@ Group Loader::recurrence(const std::vector<int>& comp) const {
   for (int e : comp) {
     const Einsum& x = cascade_.einsums[static_cast<size_t>(e)];
     const int v = x.var_index(step);
-    if (v < 0) fail_einsum(x, 0, fmt::format("{}: '{}' does not run along the recurrence index '{}'", cycle, x.name, step));
+    if (v < 0)
+      fail_einsum(x, 0, fmt::format("{}: '{}' does not run along the recurrence index '{}'", cycle, x.name, step));
     if (steps && x.vars[static_cast<size_t>(v)].extent != steps)
-      fail_einsum(x, 0, fmt::format("{}: index '{}' has extent {} here but {} elsewhere in the recurrence", cycle, step, x.vars[static_cast<size_t>(v)].extent, steps));
+      fail_einsum(x, 0,
+                  fmt::format("{}: index '{}' has extent {} here but {} elsewhere in the recurrence", cycle, step,
+                              x.vars[static_cast<size_t>(v)].extent, steps));
     steps = x.vars[static_cast<size_t>(v)].extent;
   }
 
@@ -905,14 +984,22 @@ Group Loader::recurrence(const std::vector<int>& comp) const {
       const Affine& wa = writer.out.index[static_cast<size_t>(std::max(rank, 0))];
       const Affine& ra = a.index[static_cast<size_t>(std::max(rank, 0))];
       const int rs = reader.var_index(step);
-      if (rank < 0 || wa.terms.size() != 1 || wa.coefficient(ws) != 1 || ra.terms.size() != 1 || ra.coefficient(rs) != 1)
-        fail_einsum(reader, a.col, fmt::format("{}: '{}' must be read at {} plus a constant along its rank {}", cycle, t.name, step, rank < 0 ? "?" : t.ranks[static_cast<size_t>(rank)].name));
+      if (rank < 0 || wa.terms.size() != 1 || wa.coefficient(ws) != 1 || ra.terms.size() != 1 ||
+          ra.coefficient(rs) != 1)
+        fail_einsum(reader, a.col,
+                    fmt::format("{}: '{}' must be read at {} plus a constant along its rank {}", cycle, t.name, step,
+                                rank < 0 ? "?" : t.ranks[static_cast<size_t>(rank)].name));
       const int64_t lag = wa.constant - ra.constant;
-      if (lag < 0) fail_einsum(reader, a.col, fmt::format("{}: '{}' is read {} step(s) ahead of where it is written", cycle, t.name, -lag));
+      if (lag < 0)
+        fail_einsum(reader, a.col,
+                    fmt::format("{}: '{}' is read {} step(s) ahead of where it is written", cycle, t.name, -lag));
       if (lag > 0 && !t.init)
-        fail_einsum(reader, a.col, fmt::format("'{}' is read at {} = 0 before any step writes it: give it an init value", t.name, step));
+        fail_einsum(
+            reader, a.col,
+            fmt::format("'{}' is read at {} = 0 before any step writes it: give it an init value", t.name, step));
       if (lag == 0) {
-        if (t.writer == e) fail_einsum(reader, a.col, fmt::format("{}: '{}' reads the element it writes", cycle, t.name));
+        if (t.writer == e)
+          fail_einsum(reader, a.col, fmt::format("{}: '{}' reads the element it writes", cycle, t.name));
         same_step.emplace_back(t.writer, e);
       }
     }
@@ -985,28 +1072,51 @@ const Param* Cascade::param(const std::string& param_name) const {
 
 std::string_view op_name(Op op) {
   switch (op) {
-    case Op::constant: return "constant";
-    case Op::read: return "read";
-    case Op::neg: return "neg";
-    case Op::add: case Op::sub: return "add";
-    case Op::mul: return "mul";
-    case Op::div: return "div";
-    case Op::max: return "max";
-    case Op::min: return "min";
-    case Op::exp: return "exp";
-    case Op::sqrt: return "sqrt";
-    case Op::rsqrt: return "rsqrt";
-    case Op::relu: return "relu";
-    case Op::gelu: return "gelu";
-    case Op::silu: return "silu";
-    case Op::reciprocal: return "reciprocal";
-    case Op::abs: return "abs";
-    case Op::gt: return "compare";
-    case Op::log2: return "log2";
-    case Op::exp2: return "exp2";
-    case Op::ceil: return "ceil";
-    case Op::quantize: return "quantize";
-    case Op::dequantize: return "dequantize";
+    case Op::constant:
+      return "constant";
+    case Op::read:
+      return "read";
+    case Op::neg:
+      return "neg";
+    case Op::add:
+    case Op::sub:
+      return "add";
+    case Op::mul:
+      return "mul";
+    case Op::div:
+      return "div";
+    case Op::max:
+      return "max";
+    case Op::min:
+      return "min";
+    case Op::exp:
+      return "exp";
+    case Op::sqrt:
+      return "sqrt";
+    case Op::rsqrt:
+      return "rsqrt";
+    case Op::relu:
+      return "relu";
+    case Op::gelu:
+      return "gelu";
+    case Op::silu:
+      return "silu";
+    case Op::reciprocal:
+      return "reciprocal";
+    case Op::abs:
+      return "abs";
+    case Op::gt:
+      return "compare";
+    case Op::log2:
+      return "log2";
+    case Op::exp2:
+      return "exp2";
+    case Op::ceil:
+      return "ceil";
+    case Op::quantize:
+      return "quantize";
+    case Op::dequantize:
+      return "dequantize";
   }
   return "?";
 }
@@ -1023,10 +1133,13 @@ const std::vector<std::string>& op_kinds() {
   return kinds;
 }
 
-Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides) { return Loader(file, overrides).load(); }
+Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides) {
+  return Loader(file, overrides).load();
+}
 
 Cascade load_reference(const Cascade& c, const WorkloadOverrides& overrides) {
-  if (c.reference.empty()) throw UserError(SourceLoc{c.file}, "reference", "the workload names no `reference:` workload");
+  if (c.reference.empty())
+    throw UserError(SourceLoc{c.file}, "reference", "the workload names no `reference:` workload");
   WorkloadOverrides o = overrides;
   o.skip_unknown = true;
   for (const Param& p : c.params)

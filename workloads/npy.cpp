@@ -75,7 +75,8 @@ NpyArray read_npy(const std::string& file) {
   const int width = descr == "<f2" ? 2 : descr == "<f4" ? 4 : descr == "<f8" ? 8 : 0;
   if (width == 0) fail(fmt::format("unsupported dtype '{}' (einsim reads <f2, <f4 and <f8)", descr));
   std::vector<char> raw(static_cast<size_t>(count * width));
-  if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) fail("the file holds fewer values than its shape says");
+  if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size())))
+    fail("the file holds fewer values than its shape says");
   a.values.resize(static_cast<size_t>(count));
   for (size_t i = 0; i < a.values.size(); ++i) {
     const char* p = raw.data() + i * static_cast<size_t>(width);
@@ -94,11 +95,13 @@ NpyArray read_npy(const std::string& file) {
   return a;
 }
 
-void write_npy(const std::string& file, const std::vector<int64_t>& shape, const std::vector<double>& values, bool float64) {
+void write_npy(const std::string& file, const std::vector<int64_t>& shape, const std::vector<double>& values,
+               bool float64) {
   std::string dims;
   for (int64_t d : shape) dims += fmt::format("{},", d);
   if (shape.size() > 1) dims.pop_back();
-  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", float64 ? "<f8" : "<f4", dims);
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", float64 ? "<f8" : "<f4", dims);
   // Pad so that the data starts on a 64-byte boundary, as NumPy does.
   const size_t total = 10 + header.size() + 1;
   header += std::string((64 - total % 64) % 64, ' ') + "\n";

@@ -13,6 +13,7 @@ struct NpyArray {
 
 NpyArray read_npy(const std::string& file);  // throws UserError on a malformed or unsupported file
 // Writes float32 (`float64` false) or float64 values.
-void write_npy(const std::string& file, const std::vector<int64_t>& shape, const std::vector<double>& values, bool float64);
+void write_npy(const std::string& file, const std::vector<int64_t>& shape, const std::vector<double>& values,
+               bool float64);
 
 }  // namespace einsim

@@ -27,15 +27,17 @@ class Bound {
   std::vector<int64_t> extents(const std::string& role, std::initializer_list<size_t> ranks) const {
     const Tensor& t = tensor(role);
     if (std::find(ranks.begin(), ranks.end(), t.ranks.size()) == ranks.end())
-      throw UserError(t.loc, "tensors." + t.name, fmt::format("kernel '{}' needs {} ranks for role '{}', but '{}' has {}", c_.kernel->name, *ranks.begin(), role, t.name,
-                       t.ranks.size()));
+      throw UserError(t.loc, "tensors." + t.name,
+                      fmt::format("kernel '{}' needs {} ranks for role '{}', but '{}' has {}", c_.kernel->name,
+                                  *ranks.begin(), role, t.name, t.ranks.size()));
     std::vector<int64_t> e;
     for (const Rank& r : t.ranks) e.push_back(r.extent);
     return e;
   }
 
   void same(const std::string& what, int64_t a, int64_t b) const {
-    if (a != b) fail(fmt::format("kernel '{}': {} differs between its tensors ({} and {})", c_.kernel->name, what, a, b));
+    if (a != b)
+      fail(fmt::format("kernel '{}': {} differs between its tensors ({} and {})", c_.kernel->name, what, a, b));
   }
 
   std::vector<float> floats(const std::string& role) const {
@@ -69,7 +71,7 @@ struct Variant {
 // A kernel bound to a cascade: the ways to compute its output, a row-sampled fp64 oracle, and its longest sum.
 struct Plan {
   std::vector<Variant> variants;
-  int64_t rows = 0;                                                      // independent output rows
+  int64_t rows = 0;                                                                         // independent output rows
   std::function<void(int64_t row, std::vector<std::pair<int64_t, double>>& out)> row_fp64;  // (element, value)
   int64_t reduction = 1;
 };
@@ -100,16 +102,21 @@ Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend
   reference::AttentionShape s;
   s.B = q[0], s.H = q[1], s.E = q[2], s.P = q.size() == 4 ? q[3] : 1;
   s.KH = k[1], s.M = k[3], s.F = v[2];
-  b.same("B", k[0], s.B), b.same("B", v[0], s.B), b.same("B", o[0], s.B), b.same("H", o[1], s.H), b.same("E", k[2], s.E);
+  b.same("B", k[0], s.B), b.same("B", v[0], s.B), b.same("B", o[0], s.B), b.same("H", o[1], s.H),
+      b.same("E", k[2], s.E);
   b.same("KH", v[1], s.KH), b.same("M", v[3], s.M), b.same("F", o[2], s.F);
   if (q.size() == 4) b.same("P", o[3], s.P);
-  if (s.H % s.KH != 0) b.fail(fmt::format("kernel 'attention': {} query heads do not divide into {} KV heads", s.H, s.KH));
+  if (s.H % s.KH != 0)
+    b.fail(fmt::format("kernel 'attention': {} query heads do not divide into {} KV heads", s.H, s.KH));
   // The 1-pass cascade's tile (M0) where it has one, so the tiled kernel takes the same steps.
   const int64_t tile_m = b.has_param("M0") ? static_cast<int64_t>(b.param("M0")) : std::min<int64_t>(s.M, 256);
   Plan p;
-  p.variants.push_back({"attention_naive", [=, &in](float* y) { reference::attention_naive(out, s, in["Q"], in["K"], in["V"], y, backend); }});
-  p.variants.push_back({fmt::format("attention_tiled (tile {})", tile_m),
-                        [=, &in](float* y) { reference::attention_tiled(out, s, tile_m, in["Q"], in["K"], in["V"], y, backend); }});
+  p.variants.push_back({"attention_naive", [=, &in](float* y) {
+                          reference::attention_naive(out, s, in["Q"], in["K"], in["V"], y, backend);
+                        }});
+  p.variants.push_back({fmt::format("attention_tiled (tile {})", tile_m), [=, &in](float* y) {
+                          reference::attention_tiled(out, s, tile_m, in["Q"], in["K"], in["V"], y, backend);
+                        }});
   p.rows = s.B * s.H * s.P;
   p.reduction = std::max(s.M, s.E);
   p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {
@@ -142,7 +149,8 @@ Plan gemm_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   if (backend == Backend::cuda) {
     const DType in_dtype = b.tensor("A").dtype;
     if (in_dtype == DType::fp32 || in_dtype == DType::bf16 || in_dtype == DType::fp16)
-      p.variants.push_back({"gemm_cublas", [=, &in](float* y) { reference::gemm_cublas(in_dtype, out, M, N, K, in["A"], in["B"], y); }});
+      p.variants.push_back(
+          {"gemm_cublas", [=, &in](float* y) { reference::gemm_cublas(in_dtype, out, M, N, K, in["A"], in["B"], y); }});
   }
   p.rows = M;
   p.reduction = K;
@@ -154,7 +162,8 @@ Plan gemm_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
 }
 
 Plan ffn_plan(const Bound& b, const Inputs& in, DType out, Backend backend, bool swiglu) {
-  const std::vector<int64_t> x = b.extents("X", {2}), w1 = b.extents("W1", {2}), w2 = b.extents("W2", {2}), y = b.extents("out", {2});
+  const std::vector<int64_t> x = b.extents("X", {2}), w1 = b.extents("W1", {2}), w2 = b.extents("W2", {2}),
+                             y = b.extents("out", {2});
   const int64_t N = x[0], D = x[1], FF = w1[1];
   b.same("D", w1[0], D), b.same("FF", w2[0], FF), b.same("D", w2[1], D), b.same("N", y[0], N), b.same("D", y[1], D);
   if (swiglu) {
@@ -163,9 +172,13 @@ Plan ffn_plan(const Bound& b, const Inputs& in, DType out, Backend backend, bool
   }
   Plan p;
   if (swiglu)
-    p.variants.push_back({"ffn_swiglu", [=, &in](float* o) { reference::ffn_swiglu(out, N, D, FF, in["X"], in["W1"], in["W3"], in["W2"], o, backend); }});
+    p.variants.push_back({"ffn_swiglu", [=, &in](float* o) {
+                            reference::ffn_swiglu(out, N, D, FF, in["X"], in["W1"], in["W3"], in["W2"], o, backend);
+                          }});
   else
-    p.variants.push_back({"ffn_gelu", [=, &in](float* o) { reference::ffn_gelu(out, N, D, FF, in["X"], in["W1"], in["W2"], o, backend); }});
+    p.variants.push_back({"ffn_gelu", [=, &in](float* o) {
+                            reference::ffn_gelu(out, N, D, FF, in["X"], in["W1"], in["W2"], o, backend);
+                          }});
   p.rows = N;
   p.reduction = std::max(D, FF);
   p.row_fp64 = [=, &in](int64_t n, std::vector<std::pair<int64_t, double>>& o) {
@@ -189,9 +202,12 @@ Plan norm_plan(const Bound& b, const Inputs& in, DType out, Backend backend, boo
   const double eps = b.param("eps");
   Plan p;
   if (layer)
-    p.variants.push_back({"layernorm", [=, &in](float* o) { reference::layernorm(out, N, D, eps, in["X"], in["GAMMA"], in["BETA"], o, backend); }});
+    p.variants.push_back({"layernorm", [=, &in](float* o) {
+                            reference::layernorm(out, N, D, eps, in["X"], in["GAMMA"], in["BETA"], o, backend);
+                          }});
   else
-    p.variants.push_back({"rmsnorm", [=, &in](float* o) { reference::rmsnorm(out, N, D, eps, in["X"], in["GAMMA"], o, backend); }});
+    p.variants.push_back(
+        {"rmsnorm", [=, &in](float* o) { reference::rmsnorm(out, N, D, eps, in["X"], in["GAMMA"], o, backend); }});
   p.rows = N;
   p.reduction = D;
   p.row_fp64 = [=, &in](int64_t n, std::vector<std::pair<int64_t, double>>& o) {
@@ -201,14 +217,15 @@ Plan norm_plan(const Bound& b, const Inputs& in, DType out, Backend backend, boo
     if (!layer) mean = 0;
     for (int64_t d = 0; d < D; ++d) sq += (X[d] - mean) * (X[d] - mean) / static_cast<double>(D);
     const double rs = 1 / std::sqrt(sq + eps);
-    for (int64_t d = 0; d < D; ++d) o.emplace_back(n * D + d, (X[d] - mean) * rs * in["GAMMA"][d] + (layer ? in["BETA"][d] : 0.0));
+    for (int64_t d = 0; d < D; ++d)
+      o.emplace_back(n * D + d, (X[d] - mean) * rs * in["GAMMA"][d] + (layer ? in["BETA"][d] : 0.0));
   };
   return p;
 }
 
 // Compares `values` at the given elements (all when empty) with the oracle's.
-ValidateCheck compare(std::string kernel, std::string against, const std::vector<float>& values, const std::function<double(int64_t)>& oracle,
-                      const std::vector<int64_t>& at, double tolerance) {
+ValidateCheck compare(std::string kernel, std::string against, const std::vector<float>& values,
+                      const std::function<double(int64_t)>& oracle, const std::vector<int64_t>& at, double tolerance) {
   ValidateCheck ch{std::move(kernel), std::move(against), 0, 0, 0, tolerance};
   double scale = 0;
   const auto one = [&](int64_t i) {
@@ -236,14 +253,18 @@ bool ValidateReport::ok() const {
 }
 
 ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
-  if (!c.kernel) throw UserError(SourceLoc{c.file}, "kernel", "the workload names no reference kernel (add `kernel: NAME`; see docs/language.md)");
+  if (!c.kernel)
+    throw UserError(SourceLoc{c.file}, "kernel",
+                    "the workload names no reference kernel (add `kernel: NAME`; see docs/language.md)");
   ValidateReport r;
   r.workload = c.name;
   r.kernel = c.kernel->name;
   std::string device;
-  const bool gpu = options.backend != "cpu" && reference::cuda_available(&device);  // asking starts CUDA: 0.4 s without a GPU
+  const bool gpu =
+      options.backend != "cpu" && reference::cuda_available(&device);  // asking starts CUDA: 0.4 s without a GPU
   if (options.backend == "cuda" && !gpu)
-    throw UserError(SourceLoc{}, "--backend", "cuda was asked for, but there is no CUDA GPU (or einsim was built without CUDA)");
+    throw UserError(SourceLoc{}, "--backend",
+                    "cuda was asked for, but there is no CUDA GPU (or einsim was built without CUDA)");
   const Backend backend = options.backend == "cpu" || !gpu ? Backend::cpu : Backend::cuda;
   r.backend = std::string(reference::backend_name(backend));
   if (backend == Backend::cuda) r.device = device;
@@ -263,7 +284,8 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
   const Tensor& out = bound.tensor("out");
   r.output = out.name;
   if (out.dtype != DType::fp32 && out.dtype != DType::bf16 && out.dtype != DType::fp16)
-    bound.fail(fmt::format("the reference kernels write fp32, bf16 or fp16, not {} ('{}')", dtype_name(out.dtype), out.name));
+    bound.fail(
+        fmt::format("the reference kernels write fp32, bf16 or fp16, not {} ('{}')", dtype_name(out.dtype), out.name));
   const std::string& k = c.kernel->name;
   const Plan plan = k == "attention"    ? attention_plan(bound, in, out.dtype, backend)
                     : k == "gemm"       ? gemm_plan(bound, in, out.dtype, backend)
@@ -287,11 +309,13 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
     time("interpreter (fp32)", [&] { values = evaluate(c, inputs, EvalOptions{}); });
     const std::vector<double>& oracle = values.at(out.name);
     for (size_t i = 0; i < plan.variants.size(); ++i)
-      r.checks.push_back(compare(plan.variants[i].name + " (" + r.backend + ")", "interpreter", results[i],
-                                 [&](int64_t e) { return oracle[static_cast<size_t>(e)]; }, {}, tolerance));
+      r.checks.push_back(compare(
+          plan.variants[i].name + " (" + r.backend + ")", "interpreter", results[i],
+          [&](int64_t e) { return oracle[static_cast<size_t>(e)]; }, {}, tolerance));
     return r;
   }
-  r.interpreter = fmt::format("skipped: {:.3g} operations is above --max-interpreter-ops {:.3g}", ops, options.max_interpreter_ops);
+  r.interpreter =
+      fmt::format("skipped: {:.3g} operations is above --max-interpreter-ops {:.3g}", ops, options.max_interpreter_ops);
   // Rows spread evenly over the output, first and last included, recomputed in fp64.
   std::map<int64_t, double> exact;
   time(fmt::format("fp64 rows ({})", std::min(options.sample_rows, plan.rows)), [&] {
@@ -303,11 +327,13 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
   std::vector<int64_t> at;
   for (const auto& [e, v] : exact) at.push_back(e);
   for (size_t i = 0; i < plan.variants.size(); ++i) {
-    r.checks.push_back(compare(plan.variants[i].name + " (" + r.backend + ")", "fp64 rows", results[i], [&](int64_t e) { return exact.at(e); }, at,
-                               tolerance));
+    r.checks.push_back(compare(
+        plan.variants[i].name + " (" + r.backend + ")", "fp64 rows", results[i], [&](int64_t e) { return exact.at(e); },
+        at, tolerance));
     if (i > 0)
-      r.checks.push_back(compare(plan.variants[i].name + " (" + r.backend + ")", plan.variants[0].name, results[i],
-                                 [&](int64_t e) { return results[0][static_cast<size_t>(e)]; }, {}, tolerance));
+      r.checks.push_back(compare(
+          plan.variants[i].name + " (" + r.backend + ")", plan.variants[0].name, results[i],
+          [&](int64_t e) { return results[0][static_cast<size_t>(e)]; }, {}, tolerance));
   }
   return r;
 }

@@ -13,15 +13,15 @@
 namespace einsim {
 
 struct ValidateOptions {
-  std::string backend = "auto";           // cpu, cuda, or auto (cuda when a GPU is present)
+  std::string backend = "auto";  // cpu, cuda, or auto (cuda when a GPU is present)
   uint64_t seed = 1;
-  double max_interpreter_ops = 2e9;       // above this many operations the interpreter is skipped
-  int64_t sample_rows = 64;               // rows recomputed in fp64 when it is
+  double max_interpreter_ops = 2e9;  // above this many operations the interpreter is skipped
+  int64_t sample_rows = 64;          // rows recomputed in fp64 when it is
 };
 
 struct ValidateCheck {
-  std::string kernel;   // "attention_tiled (cuda)"
-  std::string against;  // "interpreter", "fp64 rows", or another kernel
+  std::string kernel;    // "attention_tiled (cuda)"
+  std::string against;   // "interpreter", "fp64 rows", or another kernel
   int64_t compared = 0;  // values compared
   double max_abs_err = 0;
   double norm_rel_err = 0;  // max |a - b| / max |b| over the values compared (b: the oracle)
@@ -32,9 +32,9 @@ struct ValidateCheck {
 struct ValidateReport {
   std::string workload;
   std::string kernel;
-  std::string backend;  // the one used
-  std::string device;   // the GPU's name, for cuda
-  std::string output;   // the output tensor checked
+  std::string backend;      // the one used
+  std::string device;       // the GPU's name, for cuda
+  std::string output;       // the output tensor checked
   std::string interpreter;  // "run", or why it was skipped
   std::vector<ValidateCheck> checks;
   std::vector<std::pair<std::string, double>> seconds;  // wall time per stage

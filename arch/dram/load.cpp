@@ -41,7 +41,8 @@ DramOrg read_org(const YNode& node) {
   o.data_width_bits = power_of_two(width);
   o.burst_length = power_of_two(m.required("burst_length"));
   m.finish();
-  if (o.data_width_bits * o.burst_length < 8) width.fail("an access (data_width_bits x burst_length) must be at least a byte");
+  if (o.data_width_bits * o.burst_length < 8)
+    width.fail("an access (data_width_bits x burst_length) must be at least a byte");
   if (o.row_bytes < o.access_bytes())
     row.fail(fmt::format("a row ({} B) must hold at least one access ({} B)", o.row_bytes, o.access_bytes()));
   return o;
@@ -52,7 +53,8 @@ DramTiming read_timing(const YNode& node) {
   DramTiming t;
   const YNode tck = m.required("tCK_ps");
   t.tCK_ps = tck.as_double();
-  if (!(t.tCK_ps > 0 && t.tCK_ps < 1e6)) tck.fail(fmt::format("tCK_ps must be positive and below 1e6, got {}", t.tCK_ps));
+  if (!(t.tCK_ps > 0 && t.tCK_ps < 1e6))
+    tck.fail(fmt::format("tCK_ps must be positive and below 1e6, got {}", t.tCK_ps));
   const int64_t most = 1 << 20;
   auto cycles = [&](const char* key, int64_t lo) { return in_range(m.required(key), lo, most); };
   t.nBL = cycles("nBL", 1);
@@ -86,8 +88,10 @@ DramTiming read_timing(const YNode& node) {
   if (auto v = m.optional("nPBR2ACT")) t.nPBR2ACT = in_range(*v, 1, most);
   m.finish();
   if (t.nCCDAB < t.nCCDL)
-    ccdab->fail(fmt::format("nCCDAB ({}) below nCCDL ({}): an all-bank MAC is a column access of every bank group", t.nCCDAB, t.nCCDL));
-  if (t.nCCDS < t.nBL) ccds.fail(fmt::format("nCCDS ({}) below nBL ({}) would drive the data bus twice at once", t.nCCDS, t.nBL));
+    ccdab->fail(fmt::format("nCCDAB ({}) below nCCDL ({}): an all-bank MAC is a column access of every bank group",
+                            t.nCCDAB, t.nCCDL));
+  if (t.nCCDS < t.nBL)
+    ccds.fail(fmt::format("nCCDS ({}) below nBL ({}) would drive the data bus twice at once", t.nCCDS, t.nBL));
   if (t.nRFC >= t.nREFI) rfc.fail(fmt::format("nRFC ({}) must be below nREFI ({})", t.nRFC, t.nREFI));
   return t;
 }
@@ -98,28 +102,40 @@ DramController read_controller(const YNode& node) {
   if (auto q = m.optional("queue_size")) c.queue_size = in_range(*q, 1, 4096);
   if (auto p = m.optional("page_policy")) {
     const std::string v = p->as_string();
-    if (v == "open") c.page_policy = PagePolicy::open;
-    else if (v == "closed") c.page_policy = PagePolicy::closed;
-    else p->fail(fmt::format("unknown page_policy '{}' (known: open, closed)", v));
+    if (v == "open")
+      c.page_policy = PagePolicy::open;
+    else if (v == "closed")
+      c.page_policy = PagePolicy::closed;
+    else
+      p->fail(fmt::format("unknown page_policy '{}' (known: open, closed)", v));
   }
   if (auto a = m.optional("mapping")) {
     const std::string v = a->as_string();
-    if (v == "ro_ba_ra_co_ch") c.mapping = AddressMapping::ro_ba_ra_co_ch;
-    else if (v == "xor") c.mapping = AddressMapping::xor_interleaved;
-    else a->fail(fmt::format("unknown mapping '{}' (known: ro_ba_ra_co_ch, xor)", v));
+    if (v == "ro_ba_ra_co_ch")
+      c.mapping = AddressMapping::ro_ba_ra_co_ch;
+    else if (v == "xor")
+      c.mapping = AddressMapping::xor_interleaved;
+    else
+      a->fail(fmt::format("unknown mapping '{}' (known: ro_ba_ra_co_ch, xor)", v));
   }
   if (auto b = m.optional("command_bus")) {
     const std::string v = b->as_string();
-    if (v == "dual") c.dual_command_bus = true;
-    else if (v == "single") c.dual_command_bus = false;
-    else b->fail(fmt::format("unknown command_bus '{}' (dual: row and column commands on their own buses; single)", v));
+    if (v == "dual")
+      c.dual_command_bus = true;
+    else if (v == "single")
+      c.dual_command_bus = false;
+    else
+      b->fail(fmt::format("unknown command_bus '{}' (dual: row and column commands on their own buses; single)", v));
   }
   if (auto r = m.optional("refresh")) c.refresh = r->as_bool();
   if (auto r = m.optional("refresh_mode")) {
     const std::string v = r->as_string();
-    if (v == "all_bank") c.refresh_mode = RefreshMode::all_bank;
-    else if (v == "per_bank") c.refresh_mode = RefreshMode::per_bank;
-    else r->fail(fmt::format("unknown refresh_mode '{}' (known: all_bank, per_bank)", v));
+    if (v == "all_bank")
+      c.refresh_mode = RefreshMode::all_bank;
+    else if (v == "per_bank")
+      c.refresh_mode = RefreshMode::per_bank;
+    else
+      r->fail(fmt::format("unknown refresh_mode '{}' (known: all_bank, per_bank)", v));
   }
   m.finish();
   return c;
@@ -131,7 +147,9 @@ DramPim read_pim(const YNode& node) {
   if (auto l = m.optional("power_limit")) {
     pim.power_limit = l->as_double();
     if (!(pim.power_limit > 0 && pim.power_limit <= 1))
-      l->fail(fmt::format("power_limit is the fraction of the all-bank MAC rate the power budget allows: above 0, at most 1; got {}", pim.power_limit));
+      l->fail(fmt::format(
+          "power_limit is the fraction of the all-bank MAC rate the power budget allows: above 0, at most 1; got {}",
+          pim.power_limit));
   }
   m.finish();
   return pim;
@@ -148,11 +166,13 @@ void read_access_energy(const EnergyTable& table, const YNode& node, Cost& array
 }  // namespace
 
 std::string_view page_policy_name(PagePolicy p) { return p == PagePolicy::open ? "open" : "closed"; }
-std::string_view mapping_name(AddressMapping m) { return m == AddressMapping::xor_interleaved ? "xor" : "ro_ba_ra_co_ch"; }
+std::string_view mapping_name(AddressMapping m) {
+  return m == AddressMapping::xor_interleaved ? "xor" : "ro_ba_ra_co_ch";
+}
 std::string_view refresh_mode_name(RefreshMode m) { return m == RefreshMode::all_bank ? "all_bank" : "per_bank"; }
 
-std::string find_dram_preset(const std::string& name, const std::string& base, const std::vector<std::string>& folders, const SourceLoc& where,
-                             const std::string& key) {
+std::string find_dram_preset(const std::string& name, const std::string& base, const std::vector<std::string>& folders,
+                             const SourceLoc& where, const std::string& key) {
   namespace fs = std::filesystem;
   if (name.find('/') != std::string::npos || name.ends_with(".yaml")) {
     const fs::path path = fs::path(base) / name;
@@ -189,8 +209,8 @@ DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair
     const YNode where(controller->raw()["refresh_mode"], controller->file(), controller->path() + ".refresh_mode");
     if (p.timing.nRFCpb == 0) where.fail("per_bank refresh needs timing.nRFCpb (REFpb to ACT of the same bank)");
     if (p.timing.nREFI / p.org.banks_per_rank() <= p.timing.nRFCpb)
-      where.fail(fmt::format("per_bank refresh: a REFpb every nREFI / {} banks = {} cycles must outlast nRFCpb ({})", p.org.banks_per_rank(),
-                             p.timing.nREFI / p.org.banks_per_rank(), p.timing.nRFCpb));
+      where.fail(fmt::format("per_bank refresh: a REFpb every nREFI / {} banks = {} cycles must outlast nRFCpb ({})",
+                             p.org.banks_per_rank(), p.timing.nREFI / p.org.banks_per_rank(), p.timing.nRFCpb));
   }
   if (auto c = top.optional("pim")) p.pim = read_pim(*c);
   const YNode energy = top.required("energy");

@@ -13,7 +13,8 @@
 namespace einsim::dram {
 
 std::string_view command_name(Command c) {
-  static constexpr std::string_view names[] = {"ACT", "PRE", "RD", "WR", "REF", "ACT_AB", "MAC_AB", "PRE_AB", "MAC_SB", "REFpb"};
+  static constexpr std::string_view names[] = {"ACT",    "PRE",    "RD",     "WR",     "REF",
+                                               "ACT_AB", "MAC_AB", "PRE_AB", "MAC_SB", "REFpb"};
   return names[static_cast<size_t>(c)];
 }
 
@@ -36,8 +37,14 @@ namespace {
 class Decoder {
  public:
   Decoder(const DramOrg& org, AddressMapping mapping)
-      : xor_(mapping == AddressMapping::xor_interleaved), access_(static_cast<uint64_t>(org.access_bytes())), ch_(bits(org.controllers())),
-        col_(bits(org.columns())), rank_(bits(org.ranks)), bg_(bits(org.bank_groups)), bank_(bits(org.banks)), row_(bits(org.rows)) {
+      : xor_(mapping == AddressMapping::xor_interleaved),
+        access_(static_cast<uint64_t>(org.access_bytes())),
+        ch_(bits(org.controllers())),
+        col_(bits(org.columns())),
+        rank_(bits(org.ranks)),
+        bg_(bits(org.bank_groups)),
+        bank_(bits(org.banks)),
+        row_(bits(org.rows)) {
     shift_ = std::has_single_bit(access_) ? std::countr_zero(access_) : -1;
   }
 
@@ -77,7 +84,9 @@ class Decoder {
 
 }  // namespace
 
-Address decode(const DramOrg& org, AddressMapping mapping, uint64_t byte_address) { return Decoder(org, mapping)(byte_address); }
+Address decode(const DramOrg& org, AddressMapping mapping, uint64_t byte_address) {
+  return Decoder(org, mapping)(byte_address);
+}
 
 namespace {
 
@@ -93,7 +102,8 @@ DeviceTiming::DeviceTiming(const DramOrg& org, const DramTiming& timing, bool du
   banks_.resize(static_cast<size_t>(org.banks_per_controller()));
   groups_.resize(static_cast<size_t>(org.ranks * org.bank_groups));
   ranks_.resize(static_cast<size_t>(org.ranks));
-  if (!(pim.power_limit > 0 && pim.power_limit <= 1)) throw InternalError(fmt::format("PIM power_limit {} outside (0, 1]", pim.power_limit));
+  if (!(pim.power_limit > 0 && pim.power_limit <= 1))
+    throw InternalError(fmt::format("PIM power_limit {} outside (0, 1]", pim.power_limit));
   mac_ab_interval_ = stretch(std::max(t_.nCCDAB, t_.nCCDL), pim.power_limit);
   mac_sb_interval_ = stretch(t_.nCCDL, pim.power_limit);
 }
@@ -105,7 +115,8 @@ bool DeviceTiming::any_open() const {
 }
 
 int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, const RankFloor& f) const {
-  if (cmd == Command::ref || cmd == Command::refpb || is_broadcast(cmd)) throw InternalError(fmt::format("{} has no bank-level earliest", command_name(cmd)));
+  if (cmd == Command::ref || cmd == Command::refpb || is_broadcast(cmd))
+    throw InternalError(fmt::format("{} has no bank-level earliest", command_name(cmd)));
   return earliest(cmd, bank_index(at), group_index(at), f);
 }
 
@@ -141,20 +152,27 @@ int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, int64_t now) 
 //   Every command takes its command bus for a cycle (row and column buses apart when dual).
 void DeviceTiming::issue(Command cmd, const BankAddress& at, int64_t now) {
   if (earliest(cmd, at, now) != now)
-    throw InternalError(fmt::format("DRAM {} to rank {} bank group {} bank {} at cycle {}: earliest is {}", command_name(cmd), at.rank,
-                                    at.bank_group, at.bank, now, earliest(cmd, at, now)));
+    throw InternalError(fmt::format("DRAM {} to rank {} bank group {} bank {} at cycle {}: earliest is {}",
+                                    command_name(cmd), at.rank, at.bank_group, at.bank, now, earliest(cmd, at, now)));
   commit(cmd, at, now);
 }
 
 void DeviceTiming::commit(Command cmd, const BankAddress& at, int64_t now) {
   switch (cmd) {
-    case Command::act: return commit<Command::act>(at, now);
-    case Command::pre: return commit<Command::pre>(at, now);
-    case Command::rd: return commit<Command::rd>(at, now);
-    case Command::wr: return commit<Command::wr>(at, now);
-    case Command::ref: return commit<Command::ref>(at, now);
-    case Command::refpb: return commit<Command::refpb>(at, now);
-    default: return issue_broadcast(cmd, at, now);
+    case Command::act:
+      return commit<Command::act>(at, now);
+    case Command::pre:
+      return commit<Command::pre>(at, now);
+    case Command::rd:
+      return commit<Command::rd>(at, now);
+    case Command::wr:
+      return commit<Command::wr>(at, now);
+    case Command::ref:
+      return commit<Command::ref>(at, now);
+    case Command::refpb:
+      return commit<Command::refpb>(at, now);
+    default:
+      return issue_broadcast(cmd, at, now);
   }
 }
 
@@ -255,7 +273,8 @@ int64_t DeviceTiming::earliest_broadcast(Command cmd, const BankAddress& at, int
       }
       return e;
     case Command::mac_sb:
-      if (at.bank < 0 || at.bank >= org_.banks) throw InternalError(fmt::format("MAC_SB to bank {} of {}", at.bank, org_.banks));
+      if (at.bank < 0 || at.bank >= org_.banks)
+        throw InternalError(fmt::format("MAC_SB to bank {} of {}", at.bank, org_.banks));
       e = std::max(e, next_mac_);
       for (const Group& g : groups_) e = std::max(e, g.next_rd);
       for (int64_t i = at.bank; i < banks; i += org_.banks) {
@@ -264,7 +283,8 @@ int64_t DeviceTiming::earliest_broadcast(Command cmd, const BankAddress& at, int
         e = std::max(e, b.next_rd);
       }
       return e;
-    default: throw InternalError(fmt::format("{} is not a broadcast command", command_name(cmd)));
+    default:
+      throw InternalError(fmt::format("{} is not a broadcast command", command_name(cmd)));
   }
 }
 
@@ -291,18 +311,21 @@ void DeviceTiming::issue_broadcast(Command cmd, const BankAddress& at, int64_t n
     case Command::mac_ab:
     case Command::mac_sb: {
       const bool all = cmd == Command::mac_ab;
-      for (int64_t i = all ? 0 : at.bank; i < banks; i += all ? 1 : org_.banks) later(banks_[static_cast<size_t>(i)].next_pre, now + t_.nRTP);
+      for (int64_t i = all ? 0 : at.bank; i < banks; i += all ? 1 : org_.banks)
+        later(banks_[static_cast<size_t>(i)].next_pre, now + t_.nRTP);
       for (Group& g : groups_) later(g.next_rd, now + t_.nCCDL), later(g.next_wr, now + t_.nCCDL);
       next_mac_ = now + (all ? mac_ab_interval_ : mac_sb_interval_);
       break;
     }
-    default: throw InternalError(fmt::format("{} is not a broadcast command", command_name(cmd)));
+    default:
+      throw InternalError(fmt::format("{} is not a broadcast command", command_name(cmd)));
   }
 }
 
 void DeviceTiming::fingerprint(int64_t now, std::vector<int64_t>& out) const {
   auto rel = [&](int64_t x) { out.push_back(std::max<int64_t>(x - now, 0)); };
-  for (const Bank& b : banks_) rel(b.next_act), rel(b.next_pre), rel(b.next_rd), rel(b.next_wr), out.push_back(b.open_row >= 0);
+  for (const Bank& b : banks_)
+    rel(b.next_act), rel(b.next_pre), rel(b.next_rd), rel(b.next_wr), out.push_back(b.open_row >= 0);
   for (const Group& g : groups_) rel(g.next_act), rel(g.next_rd), rel(g.next_wr);
   for (const Rank& r : ranks_) {
     rel(r.next_act), rel(r.next_rd), rel(r.next_refpb), out.push_back(r.open_banks);
@@ -324,7 +347,8 @@ void DeviceTiming::shift(int64_t delta) {
     for (int64_t& f : r.faw) f += delta;
     r.faw_at += delta;
   }
-  next_rd_ += delta, next_wr_ += delta, bus_free_[0] += delta, bus_free_[1] += delta, next_mac_ += delta, rank_switch_at_ += delta;
+  next_rd_ += delta, next_wr_ += delta, bus_free_[0] += delta, bus_free_[1] += delta, next_mac_ += delta,
+      rank_switch_at_ += delta;
 }
 
 int64_t DeviceTiming::auto_precharge(const BankAddress& at) {
@@ -340,7 +364,8 @@ int64_t DeviceTiming::auto_precharge(const BankAddress& at) {
 EnergyBreakdown command_energy(const DramPreset& p, const CommandCounts& c) {
   const DramEnergy& e = p.energy;
   const double bits_per_access = static_cast<double>(p.org.access_bytes() * 8);
-  const auto rd = static_cast<double>(c[Command::rd]) * bits_per_access, wr = static_cast<double>(c[Command::wr]) * bits_per_access;
+  const auto rd = static_cast<double>(c[Command::rd]) * bits_per_access,
+             wr = static_cast<double>(c[Command::wr]) * bits_per_access;
   EnergyBreakdown b;
   b.activate_pJ = static_cast<double>(c[Command::act]) * e.activate.energy_pJ;
   b.read_array_pJ = rd * e.read_array.energy_pJ;
@@ -351,7 +376,8 @@ EnergyBreakdown command_energy(const DramPreset& p, const CommandCounts& c) {
   b.write_io_pJ = wr * e.write_io.energy_pJ;
   b.refresh_pJ = static_cast<double>(c[Command::ref]) * e.refresh.energy_pJ;
   if (c[Command::refpb] > 0)  // only then, so all-bank figures keep their arithmetic
-    b.refresh_pJ += static_cast<double>(c[Command::refpb]) * e.refresh.energy_pJ / static_cast<double>(p.org.banks_per_rank());
+    b.refresh_pJ +=
+        static_cast<double>(c[Command::refpb]) * e.refresh.energy_pJ / static_cast<double>(p.org.banks_per_rank());
   return b;
 }
 
@@ -363,12 +389,19 @@ namespace {
 class Controller {
  public:
   // `latencies` counts requests by latency in cycles.
-  Controller(const DramPreset& p, int32_t id, RunResult& result, std::vector<int64_t>& latencies, std::vector<IssuedCommand>* log)
-      : p_(p), id_(id), dev_(p.org, p.timing, p.controller.dual_command_bus), result_(result), latencies_(latencies), log_(log) {
+  Controller(const DramPreset& p, int32_t id, RunResult& result, std::vector<int64_t>& latencies,
+             std::vector<IssuedCommand>* log)
+      : p_(p),
+        id_(id),
+        dev_(p.org, p.timing, p.controller.dual_command_bus),
+        result_(result),
+        latencies_(latencies),
+        log_(log) {
     hits_.assign(static_cast<size_t>(p.org.banks_per_controller()), Hits{});
     firsts_.assign(static_cast<size_t>(p.org.banks_per_controller()) + 1, 0);
     per_bank_ = p.controller.refresh && p.controller.refresh_mode == RefreshMode::per_bank;
-    refresh_due_.assign(static_cast<size_t>(p.org.ranks), p.controller.refresh && !per_bank_ ? p.timing.nREFI : DeviceTiming::never);
+    refresh_due_.assign(static_cast<size_t>(p.org.ranks),
+                        p.controller.refresh && !per_bank_ ? p.timing.nREFI : DeviceTiming::never);
     pb_interval_ = p.timing.nREFI / p.org.banks_per_rank();
     pb_due_.assign(static_cast<size_t>(p.org.ranks), per_bank_ ? pb_interval_ : DeviceTiming::never);
     pb_next_.assign(static_cast<size_t>(p.org.ranks), 0);
@@ -378,13 +411,15 @@ class Controller {
     refreshing_.assign(static_cast<size_t>(p.org.ranks), false);
     banks_.resize(static_cast<size_t>(p.org.banks_per_controller()));
     for (size_t b = 0; b < banks_.size(); ++b)
-      banks_[b].rank = static_cast<int64_t>(b) / p.org.banks_per_rank(), banks_[b].group = static_cast<int64_t>(b) / p.org.banks;
+      banks_[b].rank = static_cast<int64_t>(b) / p.org.banks_per_rank(),
+      banks_[b].group = static_cast<int64_t>(b) / p.org.banks;
     slots_.resize(static_cast<size_t>(p.controller.queue_size));
     for (auto slot = static_cast<int32_t>(p.controller.queue_size); slot-- > 0;) free_.push_back(slot);
     static constexpr Command by_class[classes] = {Command::rd, Command::wr, Command::act, Command::pre};
     terms_.resize(classes * banks_.size());
     for (int k = 0; k < classes; ++k)
-      for (size_t b = 0; b < banks_.size(); ++b) terms_[k * banks_.size() + b] = dev_.terms(by_class[k], static_cast<int64_t>(b), banks_[b].group);
+      for (size_t b = 0; b < banks_.size(); ++b)
+        terms_[k * banks_.size() + b] = dev_.terms(by_class[k], static_cast<int64_t>(b), banks_[b].group);
     for (int32_t r = 0; r < p.org.ranks; ++r) {
       DeviceTiming::RankFloor& f = floors_[static_cast<size_t>(r)];
       for (const int64_t* term : {&f.rd, &f.wr, &f.act, &f.pre}) floor_terms_.push_back(term);
@@ -432,8 +467,8 @@ class Controller {
     int64_t admitted = 0;
     int64_t seq = 0;  // admission order: FR-FCFS's "oldest"
     bool write = false;
-    bool activated = false;   // an ACT was issued for it
-    bool conflicted = false;  // a PRE was issued for it
+    bool activated = false;        // an ACT was issued for it
+    bool conflicted = false;       // a PRE was issued for it
     int32_t prev = -1, next = -1;  // its bank's requests
   };
   // FR-FCFS only ever picks, in a bank, its oldest read hit, its oldest write hit or its oldest other request
@@ -476,8 +511,10 @@ class Controller {
     e = Entry{at, dev_.bank_index(at), t, admitted_++, write};
     ++queued_;
     BankQueue& b = banks_[static_cast<size_t>(e.bank)];
-    if (b.head < 0) b.busy_at = static_cast<int64_t>(busy_.size()), busy_.push_back(e.bank), b.head = slot;
-    else slots_[static_cast<size_t>(b.tail)].next = slot, e.prev = b.tail;
+    if (b.head < 0)
+      b.busy_at = static_cast<int64_t>(busy_.size()), busy_.push_back(e.bank), b.head = slot;
+    else
+      slots_[static_cast<size_t>(b.tail)].next = slot, e.prev = b.tail;
     b.tail = slot;
     if (dev_.open_row(e.bank) == at.row) ++(write ? hits_[e.bank].writes : hits_[e.bank].reads);
     changed(e.bank);  // a new hit makes the bank's conflicts wait
@@ -510,7 +547,8 @@ class Controller {
   // The first of refresh_due_ and pb_due_.
   void refresh_moved() {
     refresh_next_ = DeviceTiming::never;
-    for (size_t r = 0; r < refresh_due_.size(); ++r) refresh_next_ = std::min({refresh_next_, refresh_due_[r], pb_due_[r]});
+    for (size_t r = 0; r < refresh_due_.size(); ++r)
+      refresh_next_ = std::min({refresh_next_, refresh_due_[r], pb_due_[r]});
   }
 
   // Refresh's part of step().
@@ -557,7 +595,8 @@ class Controller {
       }
       const int64_t in_rank = pb_next_[static_cast<size_t>(rank)], bank = rank * p_.org.banks_per_rank() + in_rank;
       if (!pb_refreshing_[static_cast<size_t>(bank)]) pb_refreshing_[static_cast<size_t>(bank)] = 1, changed(bank);
-      const BankAddress at{rank, static_cast<int32_t>(in_rank / p_.org.banks), static_cast<int32_t>(in_rank % p_.org.banks), 0, 0};
+      const BankAddress at{rank, static_cast<int32_t>(in_rank / p_.org.banks),
+                           static_cast<int32_t>(in_rank % p_.org.banks), 0, 0};
       if (dev_.open_row(bank) >= 0) {
         const int64_t e = dev_.earliest(Command::pre, at, t);
         if (e == t) return precharge(at, t, nullptr);
@@ -610,8 +649,10 @@ class Controller {
     for (int32_t slot = b.head; slot >= 0; slot = slots_[static_cast<size_t>(slot)].next) {
       const Entry& e = slots_[static_cast<size_t>(slot)];
       if (e.at.row == open) {
-        if (e.write && write) b.candidates[1] = {slot, Command::wr}, write = false;
-        else if (!e.write && read) b.candidates[0] = {slot, Command::rd}, read = false;
+        if (e.write && write)
+          b.candidates[1] = {slot, Command::wr}, write = false;
+        else if (!e.write && read)
+          b.candidates[0] = {slot, Command::rd}, read = false;
       } else if (other) {
         b.candidates[2] = {slot, open < 0 ? Command::act : Command::pre}, other = false;
       }
@@ -627,7 +668,8 @@ class Controller {
     int64_t bank = -1;
     int64_t cycle() const { return static_cast<int64_t>(key >> 64); }
   };
-  static constexpr Key none = static_cast<Key>(static_cast<uint64_t>(DeviceTiming::never)) << 64;  // nothing at `never` wins
+  static constexpr Key none = static_cast<Key>(static_cast<uint64_t>(DeviceTiming::never))
+                              << 64;  // nothing at `never` wins
 
   // The least (cycle, seq) of a half; the order of the pass does not matter, ages being distinct.
   Best first_of_half(int half) const {
@@ -652,7 +694,9 @@ class Controller {
 
   // Candidates 0 and 1 (RD, WR) are column commands (half 0), 2 an ACT (half 1) or a PRE (half 2).
   static int half_of(const Candidate& c, int candidate) { return candidate < 2 ? 0 : c.cmd == Command::act ? 1 : 2; }
-  static size_t position(int64_t bank, int candidate) { return candidate < 2 ? static_cast<size_t>(2 * bank + candidate) : static_cast<size_t>(bank); }
+  static size_t position(int64_t bank, int candidate) {
+    return candidate < 2 ? static_cast<size_t>(2 * bank + candidate) : static_cast<size_t>(bank);
+  }
   void unwait(int64_t bank) {
     const auto column = static_cast<size_t>(2 * bank), row = static_cast<size_t>(bank);
     halves_[0].taken[column / 64] &= ~(uint64_t{3} << column % 64);
@@ -689,7 +733,8 @@ class Controller {
       // A half whose floors only rose to bus_at_ keeps its first if that is not below it: every other candidate's
       // cycle was at least the first's, so none moved.
       const int64_t b = bus_at_;
-      stale_ |= bus_moved_ & (unsigned{best_[0].cycle() < b} | unsigned{best_[1].cycle() < b} << 1 | unsigned{best_[2].cycle() < b} << 2);
+      stale_ |= bus_moved_ & (unsigned{best_[0].cycle() < b} | unsigned{best_[1].cycle() < b} << 1 |
+                              unsigned{best_[2].cycle() < b} << 2);
     }
     const unsigned moved_floors = stale_ | bus_moved_;
     bus_moved_ = 0;
@@ -702,7 +747,8 @@ class Controller {
     for (const int64_t bank : touched_) {
       BankQueue& b = banks_[static_cast<size_t>(bank)];
       unwait(bank);
-      if (b.head < 0 || refresh_due_[static_cast<size_t>(b.rank)] <= t || pb_refreshing_[static_cast<size_t>(bank)]) continue;
+      if (b.head < 0 || refresh_due_[static_cast<size_t>(b.rank)] <= t || pb_refreshing_[static_cast<size_t>(bank)])
+        continue;
       candidates(b, bank);
       for (int i = 0; i < 3; ++i) {
         const Candidate& c = b.candidates[static_cast<size_t>(i)];
@@ -723,8 +769,10 @@ class Controller {
     if (stale_ & 2) best_[1] = first_of_half(1);
     if (stale_ & 4) best_[2] = first_of_half(2);
     stale_ = 0;
-    firsts_[static_cast<size_t>(firsts_at_[0] + 1)] = firsts_[static_cast<size_t>(firsts_at_[1] + 1)] = firsts_[static_cast<size_t>(firsts_at_[2] + 1)] = 0;
-    for (int half = 0; half < 3; ++half) firsts_at_[half] = best_[half].bank, firsts_[static_cast<size_t>(best_[half].bank + 1)] |= uint8_t(1 << half);
+    firsts_[static_cast<size_t>(firsts_at_[0] + 1)] = firsts_[static_cast<size_t>(firsts_at_[1] + 1)] =
+        firsts_[static_cast<size_t>(firsts_at_[2] + 1)] = 0;
+    for (int half = 0; half < 3; ++half)
+      firsts_at_[half] = best_[half].bank, firsts_[static_cast<size_t>(best_[half].bank + 1)] |= uint8_t(1 << half);
     // At equal cycles a column command goes first.
     const int row_half = best_[2].key < best_[1].key ? 2 : 1;
     const bool row = best_[row_half].cycle() < best_[0].cycle();
@@ -766,19 +814,25 @@ class Controller {
   bool serve(int32_t slot, Command c, int64_t t) {
     const Entry& q = slots_[static_cast<size_t>(slot)];
     changed(q.bank);
-    if (c == Command::rd) dev_.commit<Command::rd>(q.at, t);
-    else dev_.commit<Command::wr>(q.at, t);
+    if (c == Command::rd)
+      dev_.commit<Command::rd>(q.at, t);
+    else
+      dev_.commit<Command::wr>(q.at, t);
     log(c, q.at, t);
     const int64_t start = t + (c == Command::rd ? p_.timing.nCL : p_.timing.nCWL), done = start + p_.timing.nBL;
-    if (start < data_bus_free_) throw InternalError(fmt::format("DRAM controller {}: data bus driven twice at cycle {}", id_, start));
+    if (start < data_bus_free_)
+      throw InternalError(fmt::format("DRAM controller {}: data bus driven twice at cycle {}", id_, start));
     data_bus_free_ = done;
     const auto latency = static_cast<size_t>(done - q.admitted);
     if (latency >= latencies_.size()) latencies_.resize(2 * latency + 1, 0);
     ++latencies_[latency];
     result_.cycles = std::max(result_.cycles, done);
-    if (q.conflicted) ++result_.row_conflicts;
-    else if (q.activated) ++result_.row_misses;
-    else ++result_.row_hits;
+    if (q.conflicted)
+      ++result_.row_conflicts;
+    else if (q.activated)
+      ++result_.row_misses;
+    else
+      ++result_.row_hits;
     const BankAddress at = q.at;
     const int64_t bank = q.bank;
     Hits& hits = hits_[bank];
@@ -813,28 +867,28 @@ class Controller {
   std::vector<int32_t> free_;
   size_t queued_ = 0;
   std::vector<BankQueue> banks_;
-  std::vector<int64_t> busy_;  // banks with queued requests
-  std::vector<Hits> hits_;     // per bank
+  std::vector<int64_t> busy_;         // banks with queued requests
+  std::vector<Hits> hits_;            // per bank
   std::vector<int64_t> refresh_due_;  // per rank
   int64_t data_bus_free_ = 0;
   std::vector<DeviceTiming::RankFloor> floors_;
-  std::vector<bool> refreshing_;  // per rank: past its deadline, not yet refreshed
-  bool per_bank_ = false;                 // per-bank refresh
-  int64_t pb_interval_ = 0;               // between a rank's REFpbs
+  std::vector<bool> refreshing_;           // per rank: past its deadline, not yet refreshed
+  bool per_bank_ = false;                  // per-bank refresh
+  int64_t pb_interval_ = 0;                // between a rank's REFpbs
   std::vector<int64_t> pb_due_, pb_next_;  // per rank: the next REFpb's deadline and bank (in the rank)
-  std::vector<char> pb_refreshing_;       // per bank: past its REFpb deadline, not yet refreshed
-  bool dirty_ = true;              // the plan is stale
+  std::vector<char> pb_refreshing_;        // per bank: past its REFpb deadline, not yet refreshed
+  bool dirty_ = true;                      // the plan is stale
   int64_t admitted_ = 0;
-  bool all_changed_ = true;     // every bank's candidates may have changed
+  bool all_changed_ = true;       // every bank's candidates may have changed
   std::vector<int64_t> touched_;  // banks changed since the last plan
   int64_t plans_ = 0;
-  std::array<Half, 3> halves_;  // column candidates, ACTs and PREs
-  std::vector<const int64_t*> floor_terms_;  // by rank and class: where its floor lives
+  std::array<Half, 3> halves_;                        // column candidates, ACTs and PREs
+  std::vector<const int64_t*> floor_terms_;           // by rank and class: where its floor lives
   std::vector<std::array<const int64_t*, 2>> terms_;  // by class and bank
-  std::array<Best, 3> best_;        // the first of each half
-  unsigned stale_ = 7;      // by half, a bit each: look at it anew
-  unsigned bus_moved_ = 0;  // by half: a command took its bus since the last plan
-  int64_t bus_at_ = 0;      // and it is free from here
+  std::array<Best, 3> best_;                          // the first of each half
+  unsigned stale_ = 7;                                // by half, a bit each: look at it anew
+  unsigned bus_moved_ = 0;                            // by half: a command took its bus since the last plan
+  int64_t bus_at_ = 0;                                // and it is free from here
   std::vector<uint8_t> firsts_;  // by bank + 1: the halves whose first is there (changed() reads it)
   std::array<int64_t, 3> firsts_at_{-1, -1, -1};
   int64_t first_ready_ = DeviceTiming::never;
@@ -850,19 +904,22 @@ RunResult simulate(const DramPreset& preset, const std::vector<Request>& request
   const auto controllers = static_cast<size_t>(org.controllers());
   // Each controller's requests in order: their indices, grouped by controller (a counting sort). Decoding again
   // when a request is admitted costs less than keeping decoded copies (fresh memory is slow to fault in).
-  if (requests.size() > UINT32_MAX) throw UserError(fmt::format("{} DRAM requests: at most {} at once", requests.size(), UINT32_MAX));
+  if (requests.size() > UINT32_MAX)
+    throw UserError(fmt::format("{} DRAM requests: at most {} at once", requests.size(), UINT32_MAX));
   const Decoder decoder(org, preset.controller.mapping);
   std::vector<size_t> start(controllers + 1, 0);
   for (const Request& r : requests) ++start[static_cast<size_t>(decoder(r.address).controller) + 1];
   for (size_t c = 0; c < controllers; ++c) start[c + 1] += start[c];
   std::vector<size_t> fill(start.begin(), start.end() - 1);
   const auto order = std::make_unique_for_overwrite<uint32_t[]>(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) order[fill[static_cast<size_t>(decoder(requests[i].address).controller)]++] = static_cast<uint32_t>(i);
+  for (size_t i = 0; i < requests.size(); ++i)
+    order[fill[static_cast<size_t>(decoder(requests[i].address).controller)]++] = static_cast<uint32_t>(i);
   RunResult result;
   std::vector<int64_t> latencies(1024, 0);  // requests by latency
   for (size_t c = 0; c < controllers; ++c) {
     if (start[c] == start[c + 1]) continue;
-    Controller(preset, static_cast<int32_t>(c), result, latencies, options.log).run(requests.data(), order.get() + start[c], start[c + 1] - start[c], decoder);
+    Controller(preset, static_cast<int32_t>(c), result, latencies, options.log)
+        .run(requests.data(), order.get() + start[c], start[c + 1] - start[c], decoder);
   }
   result.requests = static_cast<int64_t>(requests.size());
   result.reads = result.commands[Command::rd];

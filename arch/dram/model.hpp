@@ -86,10 +86,14 @@ class DeviceTiming {
     const Bank& b = banks_[static_cast<size_t>(bank)];
     const Group& g = groups_[static_cast<size_t>(group)];
     switch (cmd) {
-      case Command::act: return b.open_row >= 0 ? never : std::max({f.act, b.next_act, g.next_act});
-      case Command::pre: return b.open_row < 0 ? never : std::max(f.pre, b.next_pre);
-      case Command::rd: return b.open_row < 0 ? never : std::max({f.rd, b.next_rd, g.next_rd});
-      default: return b.open_row < 0 ? never : std::max({f.wr, b.next_wr, g.next_wr});
+      case Command::act:
+        return b.open_row >= 0 ? never : std::max({f.act, b.next_act, g.next_act});
+      case Command::pre:
+        return b.open_row < 0 ? never : std::max(f.pre, b.next_pre);
+      case Command::rd:
+        return b.open_row < 0 ? never : std::max({f.rd, b.next_rd, g.next_rd});
+      default:
+        return b.open_row < 0 ? never : std::max({f.wr, b.next_wr, g.next_wr});
     }
   }
   // Where the bank's and its bank group's terms for ACT, PRE, RD or WR live (PRE has no group term: both point
@@ -99,10 +103,14 @@ class DeviceTiming {
     const Bank& b = banks_[static_cast<size_t>(bank)];
     const Group& g = groups_[static_cast<size_t>(group)];
     switch (cmd) {
-      case Command::act: return {&b.next_act, &g.next_act};
-      case Command::pre: return {&b.next_pre, &b.next_pre};
-      case Command::rd: return {&b.next_rd, &g.next_rd};
-      default: return {&b.next_wr, &g.next_wr};
+      case Command::act:
+        return {&b.next_act, &g.next_act};
+      case Command::pre:
+        return {&b.next_pre, &b.next_pre};
+      case Command::rd:
+        return {&b.next_rd, &g.next_rd};
+      default:
+        return {&b.next_wr, &g.next_wr};
     }
   }
   bool can_issue(Command cmd, const BankAddress& at, int64_t now) const { return earliest(cmd, at, now) == now; }
@@ -200,7 +208,8 @@ struct EnergyBreakdown {
   double write_array_pJ = 0, write_movement_pJ = 0, write_io_pJ = 0;
   double refresh_pJ = 0;
   double total_pJ() const {
-    return activate_pJ + read_array_pJ + read_movement_pJ + read_io_pJ + write_array_pJ + write_movement_pJ + write_io_pJ + refresh_pJ;
+    return activate_pJ + read_array_pJ + read_movement_pJ + read_io_pJ + write_array_pJ + write_movement_pJ +
+           write_io_pJ + refresh_pJ;
   }
 };
 
@@ -211,10 +220,10 @@ struct RunResult {
   int64_t requests = 0, reads = 0, writes = 0;
   int64_t cycles = 0;  // until the last data beat
   CommandCounts commands;
-  int64_t row_hits = 0;       // served without an ACT of their own
-  int64_t row_misses = 0;     // needed an ACT of a closed bank
-  int64_t row_conflicts = 0;  // needed a PRE of another row first
-  int64_t refresh_cycles = 0; // nRFC per REF, summed over ranks and controllers
+  int64_t row_hits = 0;             // served without an ACT of their own
+  int64_t row_misses = 0;           // needed an ACT of a closed bank
+  int64_t row_conflicts = 0;        // needed a PRE of another row first
+  int64_t refresh_cycles = 0;       // nRFC per REF, summed over ranks and controllers
   int64_t refresh_bank_cycles = 0;  // nRFCpb per REFpb (one bank's), summed
   // Latency: from entering the controller's queue to the last data beat, in cycles.
   double avg_latency = 0;

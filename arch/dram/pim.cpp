@@ -16,12 +16,16 @@ std::string_view pim_level_name(PimLevel l) { return l == PimLevel::bank ? "bank
 int64_t pim_units_per_controller(const DramOrg& org, PimLevel level, int64_t banks_per_unit) {
   if (level == PimLevel::bank) {
     if (banks_per_unit < 1 || org.banks % banks_per_unit != 0)
-      throw UserError(fmt::format("banks_per_unit {} at bank level: a unit's banks are in one bank group, so it must divide the {} banks of a group",
-                                  banks_per_unit, org.banks));
+      throw UserError(
+          fmt::format("banks_per_unit {} at bank level: a unit's banks are in one bank group, so it must divide the {} "
+                      "banks of a group",
+                      banks_per_unit, org.banks));
     return org.banks_per_controller() / banks_per_unit;
   }
   if (banks_per_unit < 1 || banks_per_unit > org.banks)
-    throw UserError(fmt::format("banks_per_unit {} at bankgroup level: the unit's data lies in 1 to {} banks of its group", banks_per_unit, org.banks));
+    throw UserError(
+        fmt::format("banks_per_unit {} at bankgroup level: the unit's data lies in 1 to {} banks of its group",
+                    banks_per_unit, org.banks));
   return org.ranks * org.bank_groups;
 }
 
@@ -35,7 +39,11 @@ constexpr int64_t never = DeviceTiming::never;
 class Sequencer {
  public:
   Sequencer(const DramPreset& p, PimLevel level, int64_t k, int64_t accesses, const PimOptions& o)
-      : p_(p), bank_(level == PimLevel::bank), k_(k), dev_(p.org, p.timing, p.controller.dual_command_bus, p.pim), log_(o.log),
+      : p_(p),
+        bank_(level == PimLevel::bank),
+        k_(k),
+        dev_(p.org, p.timing, p.controller.dual_command_bus, p.pim),
+        log_(o.log),
         exact_(o.exact || o.log) {
     const DramOrg& org = p.org;
     per_step_ = bank_ ? k * org.columns() : org.columns();
@@ -72,7 +80,8 @@ class Sequencer {
   int32_t row(int64_t step) const { return static_cast<int32_t>((bank_ ? step : step / k_) % p_.org.rows); }
   // The batch's pos-th bank: bank groups outer, ranks inner, so consecutive ACTs go to different ranks.
   BankAddress batch_bank(int64_t step, int64_t pos) const {
-    return BankAddress{static_cast<int32_t>(pos % p_.org.ranks), static_cast<int32_t>(pos / p_.org.ranks), slot(step), row(step), 0};
+    return BankAddress{static_cast<int32_t>(pos % p_.org.ranks), static_cast<int32_t>(pos / p_.org.ranks), slot(step),
+                       row(step), 0};
   }
 
   // Issues the command due first (MAC, then PRE, REF, ACT on a tie); returns true at a step's first ACT.
@@ -116,14 +125,16 @@ class Sequencer {
         if (++pre_pos_ == batch_) pre_pos_ = 0, ++pre_step_;
         return false;
       case ref:
-        if (++ref_rank_ == p_.org.ranks) ref_rank_ = 0, refreshing_ = false, deadline_ += p_.timing.nREFI, ++refreshes_, after_refresh_ = true;
+        if (++ref_rank_ == p_.org.ranks)
+          ref_rank_ = 0, refreshing_ = false, deadline_ += p_.timing.nREFI, ++refreshes_, after_refresh_ = true;
         return false;
       case act:
         activates_ += bank_ ? p_.org.banks_per_controller() : 1;
         if (++act_pos_ == batch_) act_pos_ = 0, ++act_step_;
         if (act_pos_ == 1 || batch_ == 1) return checkpoint();
         return false;
-      default: return false;
+      default:
+        return false;
     }
   }
 
@@ -135,7 +146,8 @@ class Sequencer {
     const int64_t step = batch_ == 1 ? act_step_ - 1 : act_step_;
     key_.clear();
     dev_.fingerprint(t_, key_);
-    key_.insert(key_.end(), {act_step_ - mac_step_, act_step_ - pre_step_, act_pos_, mac_pos_, pre_pos_, step % reuse_});
+    key_.insert(key_.end(),
+                {act_step_ - mac_step_, act_step_ - pre_step_, act_pos_, mac_pos_, pre_pos_, step % reuse_});
     const Mark here{step, t_, activates_, macs_, refreshes_, deadline_};
     const bool refresh = deadline_ < never;
     // Type 1: no refresh between the two marks, and none due in what is skipped.
@@ -161,8 +173,10 @@ class Sequencer {
     }
     after_refresh_ = false;
     // A skip is exact, so the marks before it still describe the sequence; only the recent ones are dropped.
-    if (skipped) recent_.clear();
-    else recent_[key_] = here;
+    if (skipped)
+      recent_.clear();
+    else
+      recent_[key_] = here;
     return false;
   }
 
@@ -217,7 +231,8 @@ PimStream pim_stream(const DramPreset& p, PimLevel level, int64_t banks_per_unit
   return pim_stream(p, level, banks_per_unit, bytes_per_unit, PimOptions{});
 }
 
-PimStream pim_stream(const DramPreset& p, PimLevel level, int64_t banks_per_unit, int64_t bytes_per_unit, const PimOptions& options) {
+PimStream pim_stream(const DramPreset& p, PimLevel level, int64_t banks_per_unit, int64_t bytes_per_unit,
+                     const PimOptions& options) {
   const int64_t units = pim_units_per_controller(p.org, level, banks_per_unit);
   if (bytes_per_unit < 0) throw UserError(fmt::format("a PIM stream of {} bytes per unit", bytes_per_unit));
   const int64_t access = p.org.access_bytes();

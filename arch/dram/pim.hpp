@@ -53,7 +53,8 @@ struct PimOptions {
 // command that latency). Bytes are rounded up to whole accesses; a unit holding more than its banks' capacity
 // wraps around their rows (the timing does not depend on which row). Bad arguments are UserErrors.
 PimStream pim_stream(const DramPreset& p, PimLevel level, int64_t banks_per_unit, int64_t bytes_per_unit);
-PimStream pim_stream(const DramPreset& p, PimLevel level, int64_t banks_per_unit, int64_t bytes_per_unit, const PimOptions& options);
+PimStream pim_stream(const DramPreset& p, PimLevel level, int64_t banks_per_unit, int64_t bytes_per_unit,
+                     const PimOptions& options);
 
 // Steady-state bytes per second delivered to all PIM units of the whole device (all channels): the limit of
 // pim_stream over long streams (refresh included when the preset refreshes), from the sequence's period.

@@ -27,7 +27,9 @@ struct DramOrg {
   int64_t controllers() const { return channels * pseudo_channels; }
   int64_t banks_per_rank() const { return bank_groups * banks; }
   int64_t banks_per_controller() const { return ranks * banks_per_rank(); }
-  double capacity_bytes() const { return static_cast<double>(controllers() * banks_per_controller() * rows * row_bytes); }
+  double capacity_bytes() const {
+    return static_cast<double>(controllers() * banks_per_controller() * rows * row_bytes);
+  }
 };
 
 // JEDEC-style timing in clock cycles (tCK). S/L: to a different / the same bank group.
@@ -37,8 +39,8 @@ struct DramTiming {
   int64_t nCL = 0, nCWL = 0;
   int64_t nRCDRD = 0, nRCDWR = 0;
   int64_t nRP = 0, nRAS = 0, nRC = 0;
-  int64_t nWR = 0;   // write recovery: end of write data to PRE
-  int64_t nRTP = 0;  // RD to PRE (HBM3's long nRTPL)
+  int64_t nWR = 0;               // write recovery: end of write data to PRE
+  int64_t nRTP = 0;              // RD to PRE (HBM3's long nRTPL)
   int64_t nWTRS = 0, nWTRL = 0;  // end of write data to RD
   int64_t nCCDS = 0, nCCDL = 0;
   int64_t nRRDS = 0, nRRDL = 0;
@@ -106,7 +108,8 @@ struct DramPreset {
 
   // Every controller's data bus busy all the time.
   double peak_Bps() const {
-    return static_cast<double>(org.controllers() * org.access_bytes()) / static_cast<double>(timing.nBL) * timing.clock_hz();
+    return static_cast<double>(org.controllers() * org.access_bytes()) / static_cast<double>(timing.nBL) *
+           timing.clock_hz();
   }
 };
 
@@ -114,8 +117,8 @@ struct DramPreset {
 // Where a preset named in a file or on the command line lives: a name with a '/' or ending in .yaml is a path
 // relative to `base`; any other name is NAME.yaml in the first of `folders` that has it. Throws UserError at
 // `where` (a preset's node, or an option) when there is none, listing the presets of the first folder.
-std::string find_dram_preset(const std::string& name, const std::string& base, const std::vector<std::string>& folders, const SourceLoc& where,
-                             const std::string& key);
+std::string find_dram_preset(const std::string& name, const std::string& base, const std::vector<std::string>& folders,
+                             const SourceLoc& where, const std::string& key);
 
 DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets = {});
 

@@ -34,13 +34,15 @@ std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& no
 Cost access_cost(const EnergyTable& table, const YNode& node, int64_t access_bits, const char* size_key) {
   Cost c = evaluate_cost(table, node);
   if (c.bits && *c.bits != access_bits)
-    node.fail(fmt::format("'{}' is a figure for {}-bit accesses, but {} is {}", c.text, *c.bits, size_key, access_bits));
+    node.fail(
+        fmt::format("'{}' is a figure for {}-bit accesses, but {} is {}", c.text, *c.bits, size_key, access_bits));
   return c;
 }
 
 dram::DramPreset dram_preset(const YNode& preset) {
   const std::filesystem::path dir = std::filesystem::path(preset.file()).parent_path();
-  return dram::load_dram_preset(dram::find_dram_preset(preset.as_string(), dir.string(), {(dir / ".." / "dram").string()}, preset.loc(), preset.path()));
+  return dram::load_dram_preset(dram::find_dram_preset(preset.as_string(), dir.string(),
+                                                       {(dir / ".." / "dram").string()}, preset.loc(), preset.path()));
 }
 
 DType dtype_param(const ParamValues& p, const std::string& name) { return *parse_dtype(p.text(name)); }

@@ -12,7 +12,8 @@ const std::map<std::string, ComponentKind>& component_kinds() {
   // A new kind is a folder under arch/kinds/ and one line here.
   static const std::map<std::string, ComponentKind> kinds = [] {
     std::map<std::string, ComponentKind> k;
-    for (ComponentKind kind : {dram_kind(), sram_kind(), pe_array_kind(), vector_array_kind(), pim_kind()}) k.emplace(kind.name, std::move(kind));
+    for (ComponentKind kind : {dram_kind(), sram_kind(), pe_array_kind(), vector_array_kind(), pim_kind()})
+      k.emplace(kind.name, std::move(kind));
     return k;
   }();
   return kinds;

@@ -34,7 +34,8 @@ uint32_t fp32_max(uint32_t a, uint32_t b) {
 uint32_t pe_mac(PeType t, uint32_t psum, uint32_t a, uint32_t w) {
   if (t == PeType::int8) {
     const auto sa = static_cast<int8_t>(a & 0xff), sw = static_cast<int8_t>(w & 0xff);
-    const double sum = static_cast<double>(static_cast<int32_t>(psum)) + static_cast<double>(sa) * static_cast<double>(sw);  // exact
+    const double sum =
+        static_cast<double>(static_cast<int32_t>(psum)) + static_cast<double>(sa) * static_cast<double>(sw);  // exact
     return static_cast<uint32_t>(static_cast<int32_t>(round_to(DType::int32, sum)));
   }
   const double product = bf16_value(static_cast<uint16_t>(a)) * bf16_value(static_cast<uint16_t>(w));  // exact

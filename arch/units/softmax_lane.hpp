@@ -1,5 +1,5 @@
 #pragma once
-// One lane of FuseMax's 1D array running the online-softmax update of one query row (shared/reference/fusemax.md,
+// One lane of FuseMax's 1D array running the online-softmax update of one query row (Nayak et al., FuseMax, MICRO 2024,
 // the 1-pass cascade's RM, PRM, SPD, RD, SPNV, RNV), on fp32 bit patterns with arch/units/arith's rounding.
 // Per tile m1 of the keys the 2D array hands the lane the tile's local max LM, local sum SLD and local
 // numerator SLNV, and the lane updates its running max RM, denominator RD and numerator RNV:

@@ -10,7 +10,8 @@ std::string_view dataflow_name(Dataflow d) { return d == Dataflow::ws ? "ws" : d
 
 std::string_view fold_overlap_name(FoldOverlap f) { return f == FoldOverlap::none ? "none" : "pipelined"; }
 
-int64_t systolic_tile_cycles(int64_t rows, int64_t cols, Dataflow dataflow, FoldOverlap overlap, int64_t sr, int64_t sc, int64_t t) {
+int64_t systolic_tile_cycles(int64_t rows, int64_t cols, Dataflow dataflow, FoldOverlap overlap, int64_t sr, int64_t sc,
+                             int64_t t) {
   // Skewed operands cross the array once to fill it and once more to drain it; weight- and input-stationary
   // arrays first shift the stationary operand in through the rows.
   const int64_t x = dataflow == Dataflow::os ? rows + cols : 2 * rows + cols;
@@ -23,12 +24,19 @@ int64_t systolic_tile_cycles(int64_t rows, int64_t cols, Dataflow dataflow, Fold
 }
 
 SystolicTiming systolic_gemm(int64_t rows, int64_t cols, Dataflow dataflow, FoldOverlap overlap, const GemmShape& g) {
-  if (rows < 1 || cols < 1 || g.M < 1 || g.N < 1 || g.K < 1) throw InternalError("systolic_gemm: sizes must be positive");
+  if (rows < 1 || cols < 1 || g.M < 1 || g.N < 1 || g.K < 1)
+    throw InternalError("systolic_gemm: sizes must be positive");
   int64_t sr = 0, sc = 0, t = 0;
   switch (dataflow) {
-    case Dataflow::os: sr = g.M, sc = g.N, t = g.K; break;
-    case Dataflow::ws: sr = g.K, sc = g.N, t = g.M; break;
-    case Dataflow::is: sr = g.K, sc = g.M, t = g.N; break;
+    case Dataflow::os:
+      sr = g.M, sc = g.N, t = g.K;
+      break;
+    case Dataflow::ws:
+      sr = g.K, sc = g.N, t = g.M;
+      break;
+    case Dataflow::is:
+      sr = g.K, sc = g.M, t = g.N;
+      break;
   }
   SystolicTiming s;
   s.folds = ((sr + rows - 1) / rows) * ((sc + cols - 1) / cols);
@@ -36,7 +44,8 @@ SystolicTiming systolic_gemm(int64_t rows, int64_t cols, Dataflow dataflow, Fold
   s.cycles = systolic_tile_cycles(rows, cols, dataflow, overlap, sr, sc, t) - 1;
   const double pes = static_cast<double>(rows * cols);
   s.mapping_efficiency = static_cast<double>(sr) * static_cast<double>(sc) / (static_cast<double>(s.folds) * pes);
-  s.utilization = static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K) / (static_cast<double>(s.cycles) * pes);
+  s.utilization = static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K) /
+                  (static_cast<double>(s.cycles) * pes);
   return s;
 }
 

@@ -29,15 +29,16 @@ struct GemmShape {
 
 struct SystolicTiming {
   int64_t cycles = 0;
-  int64_t folds = 0;               // row folds x column folds
-  int64_t fold_latency = 0;        // X + T - 2: fill, stream and drain of one fold
-  double mapping_efficiency = 0;   // S_r.S_c / (folds x R.C): the share of PEs a fold places work on
-  double utilization = 0;          // MACs / (cycles x R.C)
+  int64_t folds = 0;              // row folds x column folds
+  int64_t fold_latency = 0;       // X + T - 2: fill, stream and drain of one fold
+  double mapping_efficiency = 0;  // S_r.S_c / (folds x R.C): the share of PEs a fold places work on
+  double utilization = 0;         // MACs / (cycles x R.C)
 };
 
 // Cycles of one tile whose S_r x S_c slice is spread over the array and whose T steps stream through it:
 // folds x (X + T - 2) without overlap, or the first fold's latency plus max(T, R) per further fold.
-int64_t systolic_tile_cycles(int64_t rows, int64_t cols, Dataflow dataflow, FoldOverlap overlap, int64_t sr, int64_t sc, int64_t t);
+int64_t systolic_tile_cycles(int64_t rows, int64_t cols, Dataflow dataflow, FoldOverlap overlap, int64_t sr, int64_t sc,
+                             int64_t t);
 
 // rows, cols and the shape must be positive. SCALE-Sim's count is one less than the tile's: it numbers cycles
 // from zero.

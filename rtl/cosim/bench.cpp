@@ -10,8 +10,8 @@
 namespace einsim::cosim {
 namespace {
 
-constexpr int64_t kBefore = 64;  // cycles of waves before the first mismatch
-constexpr int64_t kAfter = 16;   // and after it
+constexpr int64_t kBefore = 64;        // cycles of waves before the first mismatch
+constexpr int64_t kAfter = 16;         // and after it
 constexpr int64_t kCleanWindow = 128;  // without a mismatch: the run's first cycles
 
 class Bench : public sc_core::sc_module {
@@ -22,7 +22,12 @@ class Bench : public sc_core::sc_module {
       : sc_core::sc_module(name),
         // Falling edge first: the first inputs are on the wires before the first rising edge.
         clock("clock", sc_core::sc_time(1, sc_core::SC_NS), 0.5, sc_core::SC_ZERO_TIME, false),
-        spec_(spec), model_(model), rtl_(rtl), stimulus_(stimulus), options_(options), rng_(options.seed),
+        spec_(spec),
+        model_(model),
+        rtl_(rtl),
+        stimulus_(stimulus),
+        options_(options),
+        rng_(options.seed),
         in_(spec.inputs.size(), 0) {
     model.clk(clock);
     rtl.clk(clock);
@@ -96,7 +101,8 @@ class Bench : public sc_core::sc_module {
         waves.push_back(std::move(s));
         if (cycle_ >= result.first->cycle + kAfter) finish_waves();
         break;
-      case Waves::written: break;
+      case Waves::written:
+        break;
     }
   }
 
@@ -176,12 +182,14 @@ Result run_lockstep(const UnitSpec& spec, Clocked& model, Clocked& rtl, Stimulus
 }
 
 std::string summary(const Result& r) {
-  std::string s = fmt::format("cosim {} (seed {}): {} cycles, {} values compared, {} mismatches; {} inputs, {} results\n", r.unit, r.seed,
-                              r.cycles, r.values_compared, r.mismatches, r.transactions_in, r.transactions_out);
+  std::string s =
+      fmt::format("cosim {} (seed {}): {} cycles, {} values compared, {} mismatches; {} inputs, {} results\n", r.unit,
+                  r.seed, r.cycles, r.values_compared, r.mismatches, r.transactions_in, r.transactions_out);
   if (r.first) {
     const int digits = (r.first->width + 3) / 4;
-    s += fmt::format("first mismatch: cycle {}, signal {}: expected 0x{:0{}x} (SystemC model), actual 0x{:0{}x} (RTL)\n", r.first->cycle,
-                     r.first->signal, r.first->expected, digits, r.first->actual, digits);
+    s +=
+        fmt::format("first mismatch: cycle {}, signal {}: expected 0x{:0{}x} (SystemC model), actual 0x{:0{}x} (RTL)\n",
+                    r.first->cycle, r.first->signal, r.first->expected, digits, r.first->actual, digits);
   }
   if (!r.vcd.empty()) s += fmt::format("waves: {}\n", r.vcd);
   return s;

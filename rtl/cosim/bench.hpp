@@ -58,11 +58,11 @@ struct Result {
   uint64_t seed = 0;
   int64_t cycles = 0;
   int64_t values_compared = 0;
-  int64_t mismatches = 0;           // values that differed
-  int64_t transactions_in = 0;      // cycles with an input valid
-  int64_t transactions_out = 0;     // cycles with an output valid (in the model)
+  int64_t mismatches = 0;        // values that differed
+  int64_t transactions_in = 0;   // cycles with an input valid
+  int64_t transactions_out = 0;  // cycles with an output valid (in the model)
   std::optional<Mismatch> first;
-  std::string vcd;                  // where waves were written, if anywhere
+  std::string vcd;  // where waves were written, if anywhere
 };
 
 // What the bench drives and compares: a clocked module that reads `in` (this cycle's inputs) at each rising
@@ -73,7 +73,8 @@ class Clocked : public sc_core::sc_module {
   const Values* in = nullptr;
   Values out;
 
-  Clocked(const sc_core::sc_module_name& name, const UnitSpec& spec) : sc_core::sc_module(name), out(spec.outputs.size(), 0) {}
+  Clocked(const sc_core::sc_module_name& name, const UnitSpec& spec)
+      : sc_core::sc_module(name), out(spec.outputs.size(), 0) {}
 };
 
 // A unit model's results in flight: each leaves at the cycle it was pushed for, in order.

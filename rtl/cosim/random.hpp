@@ -14,15 +14,21 @@ inline uint32_t random_fp32(std::mt19937_64& rng, uint32_t lo = 110, uint32_t hi
   const uint32_t sign = static_cast<uint32_t>(rng() & 1) << 31;
   const auto mantissa = static_cast<uint32_t>(rng() & 0x7fffff);
   switch (below(rng, 20)) {
-    case 0: return static_cast<uint32_t>(rng());                                         // any pattern
-    case 1: return sign | mantissa;                                                      // subnormal
-    case 2: return sign | (static_cast<uint32_t>(1 + below(rng, 8)) << 23) | mantissa;   // tiny normal
-    case 3: return sign | (static_cast<uint32_t>(247 + below(rng, 8)) << 23) | mantissa; // huge
+    case 0:
+      return static_cast<uint32_t>(rng());  // any pattern
+    case 1:
+      return sign | mantissa;  // subnormal
+    case 2:
+      return sign | (static_cast<uint32_t>(1 + below(rng, 8)) << 23) | mantissa;  // tiny normal
+    case 3:
+      return sign | (static_cast<uint32_t>(247 + below(rng, 8)) << 23) | mantissa;  // huge
     case 4: {
-      constexpr uint32_t corners[] = {0, 0x7f800000u, 0x7fc00000u, 0x7f7fffffu, 0x00000001u, 0x00800000u, 0x3f800000u, 0x7f812345u};
+      constexpr uint32_t corners[] = {0,           0x7f800000u, 0x7fc00000u, 0x7f7fffffu,
+                                      0x00000001u, 0x00800000u, 0x3f800000u, 0x7f812345u};
       return sign | corners[below(rng, 8)];
     }
-    default: return sign | (static_cast<uint32_t>(lo + below(rng, hi - lo + 1)) << 23) | mantissa;
+    default:
+      return sign | (static_cast<uint32_t>(lo + below(rng, hi - lo + 1)) << 23) | mantissa;
   }
 }
 

@@ -42,13 +42,15 @@ class Model : public UnitModel {
     }
     if (now[in_valid]) {
       std::vector<uint16_t> w;
-      for (int i = 0; i < arith::kDequantLanes; ++i) w.push_back(arith::dequant_bf16(static_cast<uint32_t>(now[in_codes] >> (4 * i)) & 15u, zero_, scale_));
+      for (int i = 0; i < arith::kDequantLanes; ++i)
+        w.push_back(arith::dequant_bf16(static_cast<uint32_t>(now[in_codes] >> (4 * i)) & 15u, zero_, scale_));
       pending_.push(cycle + arith::kDequantLatency, std::move(w));
     }
     const auto due = pending_.take(cycle + 1);
     out[out_valid] = due.has_value();
     if (due)
-      for (int i = 0; i < arith::kDequantLanes; ++i) out[static_cast<size_t>(out_w(i))] = (*due)[static_cast<size_t>(i)];
+      for (int i = 0; i < arith::kDequantLanes; ++i)
+        out[static_cast<size_t>(out_w(i))] = (*due)[static_cast<size_t>(i)];
   }
 };
 

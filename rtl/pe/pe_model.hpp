@@ -31,7 +31,9 @@ class Model : public UnitModel {
   arith::PeType type_;
   void tick(const Values& now) override {
     const uint32_t weight = static_cast<uint32_t>(out[w_out]);
-    if (now[a_valid]) out[psum_out] = arith::pe_mac(type_, static_cast<uint32_t>(now[psum_in]), static_cast<uint32_t>(now[a_in]), weight);
+    if (now[a_valid])
+      out[psum_out] =
+          arith::pe_mac(type_, static_cast<uint32_t>(now[psum_in]), static_cast<uint32_t>(now[a_in]), weight);
     if (now[w_load]) out[w_out] = now[w_in];
     out[a_valid_out] = now[a_valid];
     out[a_out] = now[a_in];
@@ -49,7 +51,9 @@ class Drive : public Stimulus {
       in[a_in] = rng() & 0xff;
       // Near the int32 limits often enough to saturate.
       const uint64_t r = below(rng, 4);
-      in[psum_in] = r == 0 ? 0x7fffffffu - (rng() & 0x3fff) : r == 1 ? 0x80000000u + (rng() & 0x3fff) : rng() & 0xffffffffu;
+      in[psum_in] = r == 0   ? 0x7fffffffu - (rng() & 0x3fff)
+                    : r == 1 ? 0x80000000u + (rng() & 0x3fff)
+                             : rng() & 0xffffffffu;
       return;
     }
     in[w_in] = random_bf16(rng);
@@ -58,10 +62,17 @@ class Drive : public Stimulus {
     const auto product = arith::fp32_bits(arith::bf16_value(static_cast<uint16_t>(in[a_in])) *
                                           arith::bf16_value(static_cast<uint16_t>(model_out[w_out])));
     switch (below(rng, 4)) {
-      case 0: in[psum_in] = product ^ 0x80000000u; break;                                // exact cancellation
-      case 1: in[psum_in] = (product ^ 0x80000000u) ^ (rng() & 0x00ffffffu); break;     // near it
-      case 2: in[psum_in] = product ^ (rng() & 0x0f7fffffu); break;                     // exponents a few apart
-      default: in[psum_in] = random_fp32(rng, 90, 164);
+      case 0:
+        in[psum_in] = product ^ 0x80000000u;
+        break;  // exact cancellation
+      case 1:
+        in[psum_in] = (product ^ 0x80000000u) ^ (rng() & 0x00ffffffu);
+        break;  // near it
+      case 2:
+        in[psum_in] = product ^ (rng() & 0x0f7fffffu);
+        break;  // exponents a few apart
+      default:
+        in[psum_in] = random_fp32(rng, 90, 164);
     }
   }
 

@@ -65,9 +65,14 @@ class Drive : public Stimulus {
     }
     --left_;
     switch (below(rng, 8)) {
-      case 0: in[lm] = last_lm_; break;                                 // the same max: exp(0)
-      case 1: in[lm] = random_fp32(rng, 127, 134) | 0x80000000u; break;  // far below: exp underflows
-      default: break;
+      case 0:
+        in[lm] = last_lm_;
+        break;  // the same max: exp(0)
+      case 1:
+        in[lm] = random_fp32(rng, 127, 134) | 0x80000000u;
+        break;  // far below: exp underflows
+      default:
+        break;
     }
     last_lm_ = in[lm];
   }

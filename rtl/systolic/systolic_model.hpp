@@ -86,7 +86,9 @@ class Model : public UnitModel {
       std::vector<uint32_t> y(static_cast<size_t>(n_), 0);
       for (int c = 0; c < n_; ++c)
         for (int r = 0; r < n_; ++r)
-          y[static_cast<size_t>(c)] = arith::pe_mac(type_, y[static_cast<size_t>(c)], static_cast<uint32_t>(now[static_cast<size_t>(p_.x_vec(r))]), weight(r, c));
+          y[static_cast<size_t>(c)] =
+              arith::pe_mac(type_, y[static_cast<size_t>(c)],
+                            static_cast<uint32_t>(now[static_cast<size_t>(p_.x_vec(r))]), weight(r, c));
       rows_out_[start_ + row_out_cycle(n_, rows_in_)] = std::move(y);
       ++rows_in_;
       if (now[static_cast<size_t>(p_.x_last())]) {

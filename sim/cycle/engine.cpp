@@ -25,8 +25,8 @@ using sc_core::sc_event;
 using sc_core::sc_fifo;
 using sc_core::sc_module;
 using sc_core::sc_module_name;
-using sc_core::sc_time;
 using sc_core::SC_NS;
+using sc_core::sc_time;
 
 int64_t now() { return static_cast<int64_t>(sc_core::sc_time_stamp() / sc_time(1, SC_NS)); }
 
@@ -79,8 +79,10 @@ void wait_for(const Job& job, const std::string& who, const char* cause, Recorde
   for (const JobPtr& d : job.deps) {
     if (d->done()) continue;
     const int64_t from = now();
-    if (d->end >= 0) sc_core::wait(sc_time(static_cast<double>(d->end - from), SC_NS));
-    else sc_core::wait(d->ready);
+    if (d->end >= 0)
+      sc_core::wait(sc_time(static_cast<double>(d->end - from), SC_NS));
+    else
+      sc_core::wait(d->ready);
     if (d->end > now()) sc_core::wait(sc_time(static_cast<double>(d->end - now()), SC_NS));
     rec.stalls[who][cause] += now() - from;
   }
@@ -103,7 +105,9 @@ struct Buffer : sc_module {
   Buffer(sc_module_name name, int64_t port_count, double bpc)
       : sc_module(name), ports(static_cast<int>(port_count)), bytes_per_cycle(bpc) {}
 
-  int64_t cycles_for(int64_t bytes) const { return static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / bytes_per_cycle)); }
+  int64_t cycles_for(int64_t bytes) const {
+    return static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / bytes_per_cycle));
+  }
 };
 
 // A compute unit (PE array or vector array): runs each job for its cycle count. Its scheduler looks at a
@@ -152,9 +156,12 @@ struct Unit : sc_module {
         // Nothing ready: wait for the oldest job's inputs (or more work), and say what held it up.
         const int64_t from = now();
         const Job& oldest = *pending.front();
-        const auto blocker = std::find_if(oldest.deps.begin(), oldest.deps.end(), [](const JobPtr& d) { return !d->done(); });
-        if ((*blocker)->end >= 0) sc_core::wait(sc_time(static_cast<double>((*blocker)->end - now()), SC_NS) , queue.data_written_event());
-        else sc_core::wait((*blocker)->ready | queue.data_written_event());
+        const auto blocker =
+            std::find_if(oldest.deps.begin(), oldest.deps.end(), [](const JobPtr& d) { return !d->done(); });
+        if ((*blocker)->end >= 0)
+          sc_core::wait(sc_time(static_cast<double>((*blocker)->end - now()), SC_NS), queue.data_written_event());
+        else
+          sc_core::wait((*blocker)->ready | queue.data_written_event());
         rec.stalls[who][(*blocker)->op->kind == TileOp::Kind::compute ? "dependency" : "data"] += now() - from;
       }
       if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
@@ -245,7 +252,8 @@ struct Dram : sc_module {
       const int64_t start = now();
       if (waves) busy[static_cast<size_t>(engine)]->write(true);
       int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
-      if (const auto timed = path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz))
+      if (const auto timed =
+              path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz))
         if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
       sc_core::wait(sc_time(static_cast<double>(std::max(occupancy, buffer.cycles_for(job->op->bytes))), SC_NS));
       if (waves) busy[static_cast<size_t>(engine)]->write(false);
@@ -255,7 +263,6 @@ struct Dram : sc_module {
       if (rec.tracing) rec.events.push_back({rec.track(track), job->label, start, now()});
     }
   }
-
 };
 
 // What a stretch of simulation cost: cycles, and busy and stall cycles per unit ("unit" and "unit/cause").
@@ -279,7 +286,9 @@ struct Counters {
     for (const auto& [k, v] : o.per_unit) per_unit[k] += v;
     return *this;
   }
-  bool operator==(const Counters& o) const { return cycles == o.cycles && per_unit == o.per_unit && queues == o.queues; }
+  bool operator==(const Counters& o) const {
+    return cycles == o.cycles && per_unit == o.per_unit && queues == o.queues;
+  }
 };
 
 constexpr size_t kSettle = 4;     // repeats of an iteration cost (or period of costs) before a loop counts as settled
@@ -295,7 +304,7 @@ struct Controller : sc_module {
   Recorder& rec;
   bool exact;
   int64_t end = 0;
-  Counters skipped;  // the cost of the iterations steady-state extrapolation did not simulate
+  Counters skipped;                          // the cost of the iterations steady-state extrapolation did not simulate
   std::vector<std::vector<int64_t>> issued;  // per group and op: the tiles it issued (simulated ones)
 
   // Counters' key for the tiles op `o` of group `g` issued: extrapolation skips them with the rest.
@@ -306,7 +315,8 @@ struct Controller : sc_module {
     OpExecutions out = issued;
     for (size_t g = 0; g < out.size(); ++g)
       for (size_t o = 0; o < out[g].size(); ++o)
-        if (const auto it = skipped.per_unit.find(issued_key(g, o)); it != skipped.per_unit.end()) out[g][o] += it->second;
+        if (const auto it = skipped.per_unit.find(issued_key(g, o)); it != skipped.per_unit.end())
+          out[g][o] += it->second;
     return out;
   }
 
@@ -329,9 +339,16 @@ struct Controller : sc_module {
   }
 
   SC_HAS_PROCESS(Controller);
-  Controller(sc_module_name name, const Cascade& cascade, const TileProgram& program, const ArchSpec& a, std::map<std::string, Unit*> u,
-             std::map<std::string, Dram*> d, Recorder& r, bool exact_run)
-      : sc_module(name), c(cascade), p(program), arch(a), units(std::move(u)), paths(std::move(d)), rec(r), exact(exact_run) {
+  Controller(sc_module_name name, const Cascade& cascade, const TileProgram& program, const ArchSpec& a,
+             std::map<std::string, Unit*> u, std::map<std::string, Dram*> d, Recorder& r, bool exact_run)
+      : sc_module(name),
+        c(cascade),
+        p(program),
+        arch(a),
+        units(std::move(u)),
+        paths(std::move(d)),
+        rec(r),
+        exact(exact_run) {
     for (const TileGroup& g : p.groups) issued.emplace_back(g.ops.size(), 0);
     SC_THREAD(run);
   }
@@ -343,7 +360,9 @@ struct Controller : sc_module {
     std::vector<int> relevant;
     for (int l = 0; l < g.outer_loops; ++l) relevant.push_back(l);
     if (!g.pass_loops.empty())
-      for (int l = g.pass_loops[static_cast<size_t>(op.pass)].first; l < g.pass_loops[static_cast<size_t>(op.pass)].second; ++l) relevant.push_back(l);
+      for (int l = g.pass_loops[static_cast<size_t>(op.pass)].first;
+           l < g.pass_loops[static_cast<size_t>(op.pass)].second; ++l)
+        relevant.push_back(l);
     std::vector<std::pair<int, bool>> rule;  // (loop, at last iteration)
     for (int l : relevant) {
       if (std::find(op.repeats.begin(), op.repeats.end(), l) != op.repeats.end()) continue;
@@ -388,7 +407,7 @@ struct Controller : sc_module {
     const TileGroup& g = p.groups[group];
     std::vector<std::vector<std::pair<int, bool>>> rules;
     for (const TileOp& op : g.ops) rules.push_back(fire_rule(g, op, c));
-    std::map<int, JobPtr> writer;                      // tensor -> the job whose result holds it now
+    std::map<int, JobPtr> writer;                                    // tensor -> the job whose result holds it now
     std::map<std::string, std::deque<std::vector<JobPtr>>> readers;  // tensor -> readers of its latest loads
     std::vector<JobPtr> all;
     std::vector<JobPtr> computing, computed;  // the last two tiles' computations (groups without pipelining)
@@ -399,7 +418,8 @@ struct Controller : sc_module {
     // iterations of a loop cost the same (time, and every unit's busy and stall cycles), the loop is in steady
     // state: the iterations before its last are skipped and their cost added, since every iteration of a
     // TileProgram loop issues the same tiles.
-    std::function<void(int, int, const std::function<void()>&)> walk = [&](int l, int end_loop, const std::function<void()>& body) {
+    std::function<void(int, int, const std::function<void()>&)> walk = [&](int l, int end_loop,
+                                                                           const std::function<void()>& body) {
       if (l == end_loop) {
         body();
         return;
@@ -416,7 +436,8 @@ struct Controller : sc_module {
           // alternate between iterations (FuseMax's arrays take turns), hence periods above 1.
           for (size_t period = 1; period <= kMaxPeriod; ++period) {
             bool settled = n >= kSettle * period + 1;
-            for (size_t m = n - 1; settled && m + (kSettle - 1) * period > n - 1; --m) settled = cost(m) == cost(m - period);
+            for (size_t m = n - 1; settled && m + (kSettle - 1) * period > n - 1; --m)
+              settled = cost(m) == cost(m - period);
             if (!settled) continue;
             // Skip whole periods only, so that the iterations still simulated keep their phase.
             const auto periods = (trips - 1 - i) / static_cast<int64_t>(period);
@@ -431,14 +452,16 @@ struct Controller : sc_module {
     };
     walk(0, g.outer_loops, [&] {
       for (int k = 0; k < passes; ++k) {
-        const auto range = g.pass_loops.empty() ? std::pair<int, int>{g.outer_loops, g.outer_loops} : g.pass_loops[static_cast<size_t>(k)];
+        const auto range = g.pass_loops.empty() ? std::pair<int, int>{g.outer_loops, g.outer_loops}
+                                                : g.pass_loops[static_cast<size_t>(k)];
         walk(range.first, range.second, [&] {
           std::vector<JobPtr> step, step_computes;
           for (size_t o = 0; o < g.ops.size(); ++o) {
             const TileOp& op = g.ops[o];
             if (op.pass != k) continue;
             bool fires = true;
-            for (auto [l, last] : rules[o]) fires &= index[static_cast<size_t>(l)] == (last ? g.loops[static_cast<size_t>(l)].trips - 1 : 0);
+            for (auto [l, last] : rules[o])
+              fires &= index[static_cast<size_t>(l)] == (last ? g.loops[static_cast<size_t>(l)].trips - 1 : 0);
             if (!fires) continue;
             ++issued[group][o];
             auto job = std::make_shared<Job>();
@@ -454,7 +477,8 @@ struct Controller : sc_module {
               job->label = c.einsums[static_cast<size_t>(op.einsum)].name;
               for (const Access& a : c.einsums[static_cast<size_t>(op.einsum)].reads) {
                 if (auto it = writer.find(a.tensor); it != writer.end()) job->deps.push_back(it->second);
-                if (auto r = readers.find(c.tensors[static_cast<size_t>(a.tensor)].name); r != readers.end() && !r->second.empty())
+                if (auto r = readers.find(c.tensors[static_cast<size_t>(a.tensor)].name);
+                    r != readers.end() && !r->second.empty())
                   r->second.back().push_back(job);
               }
               writer[c.einsums[static_cast<size_t>(op.einsum)].out.tensor] = job;
@@ -495,8 +519,10 @@ struct Controller : sc_module {
 
   static void wait_done(const Job& j) {
     while (!j.done()) {
-      if (j.end >= 0) sc_core::wait(sc_time(static_cast<double>(j.end - now()), SC_NS));
-      else sc_core::wait(j.ready);
+      if (j.end >= 0)
+        sc_core::wait(sc_time(static_cast<double>(j.end - now()), SC_NS));
+      else
+        sc_core::wait(j.ready);
     }
   }
 };
@@ -506,12 +532,14 @@ void write_trace(const std::string& file, const Recorder& rec) {
   if (!out) throw UserError(SourceLoc{file}, "--trace", "cannot write the trace file");
   out << "{\"traceEvents\": [\n";
   for (size_t t = 0; t < rec.tracks.size(); ++t)
-    out << fmt::format("{{\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": 1, \"tid\": {}, \"args\": {{\"name\": \"{}\"}}}},\n", t, rec.tracks[t]);
+    out << fmt::format(
+        "{{\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": 1, \"tid\": {}, \"args\": {{\"name\": \"{}\"}}}},\n", t,
+        rec.tracks[t]);
   for (size_t i = 0; i < rec.events.size(); ++i) {
     const TraceEvent& e = rec.events[i];
     // One cycle is shown as one microsecond so that Perfetto's time axis reads in cycles.
-    out << fmt::format("{{\"ph\": \"X\", \"name\": \"{}\", \"pid\": 1, \"tid\": {}, \"ts\": {}, \"dur\": {}}}{}\n", e.name, e.track, e.start,
-                       e.end - e.start, i + 1 < rec.events.size() ? "," : "");
+    out << fmt::format("{{\"ph\": \"X\", \"name\": \"{}\", \"pid\": 1, \"tid\": {}, \"ts\": {}, \"dur\": {}}}{}\n",
+                       e.name, e.track, e.start, e.end - e.start, i + 1 < rec.events.size() ? "," : "");
   }
   out << "]}\n";
 }
@@ -532,7 +560,8 @@ void strip_vcd_date(const std::string& file) {
 
 }  // namespace
 
-Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const CycleOptions& options) {
+Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
+                      const CycleOptions& options) {
   static bool simulated = false;  // SystemC elaborates once per process
   if (simulated) throw InternalError("simulate_cycles runs once per process (SystemC elaborates once)");
   simulated = true;
@@ -552,8 +581,8 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   const MemoryRole& buffer_role = *arch.find(program.buffer)->memory();
   Buffer buffer(program.buffer.c_str(), buffer_role.ports(), buffer_role.bytes_per_port_cycle());
   const PathRole& backing = *arch.find(program.backing)->path();
-  Dram dram(backing.engine_name(program.backing).c_str(), backing.bandwidth_Bps() / arch.clock_hz, backing.latency_cycles(arch.clock_hz),
-            backing.dma_engines(arch), rec, buffer);
+  Dram dram(backing.engine_name(program.backing).c_str(), backing.bandwidth_Bps() / arch.clock_hz,
+            backing.latency_cycles(arch.clock_hz), backing.dma_engines(arch), rec, buffer);
   dram.transfers = &transfers;
   dram.path = &backing;
   dram.clock_hz = arch.clock_hz;
@@ -564,10 +593,12 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   std::map<std::string, Buffer*> buffer_of;
   for (const ComponentSpec& c : arch.components)
     if (c.compute() && c.memory() && c.path()) {
-      place_buffers.push_back(std::make_unique<Buffer>((c.name + "_buffer").c_str(), c.memory()->ports(), c.memory()->bytes_per_port_cycle()));
+      place_buffers.push_back(std::make_unique<Buffer>((c.name + "_buffer").c_str(), c.memory()->ports(),
+                                                       c.memory()->bytes_per_port_cycle()));
       const PathRole& role = *c.path();
-      place_paths.push_back(std::make_unique<Dram>(role.engine_name(c.name).c_str(), role.bandwidth_Bps() / arch.clock_hz,
-                                                   role.latency_cycles(arch.clock_hz), role.dma_engines(arch), rec, *place_buffers.back()));
+      place_paths.push_back(std::make_unique<Dram>(
+          role.engine_name(c.name).c_str(), role.bandwidth_Bps() / arch.clock_hz, role.latency_cycles(arch.clock_hz),
+          role.dma_engines(arch), rec, *place_buffers.back()));
       place_paths.back()->transfers = &transfers;
       place_paths.back()->path = &role;
       place_paths.back()->clock_hz = arch.clock_hz;
@@ -578,7 +609,8 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   std::vector<std::unique_ptr<Unit>> owned;
   for (const ComponentSpec& c : arch.components)
     if (c.compute()) {
-      owned.push_back(std::make_unique<Unit>(c.name.c_str(), options.unit_queue_depth, rec, buffer_of.count(c.name) ? *buffer_of[c.name] : buffer));
+      owned.push_back(std::make_unique<Unit>(c.name.c_str(), options.unit_queue_depth, rec,
+                                             buffer_of.count(c.name) ? *buffer_of[c.name] : buffer));
       units[c.name] = owned.back().get();
     }
   Controller controller("controller", cascade, program, arch, units, paths, rec, options.exact);
@@ -587,7 +619,8 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   if (!options.vcd_file.empty()) {
     std::string base = options.vcd_file;  // SystemC appends ".vcd"
     if (base.size() > 4 && base.ends_with(".vcd")) base.resize(base.size() - 4);
-    if (!std::ofstream(base + ".vcd")) throw UserError(SourceLoc{options.vcd_file}, "--vcd", "cannot write the VCD file");
+    if (!std::ofstream(base + ".vcd"))
+      throw UserError(SourceLoc{options.vcd_file}, "--vcd", "cannot write the VCD file");
     waves = sc_core::sc_create_vcd_trace_file(base.c_str());
     waves->set_time_unit(1, SC_NS);  // one cycle
     for (auto& [name, unit] : units) {
@@ -596,7 +629,8 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
       sc_core::sc_trace(waves, unit->waiting, name + ".waiting");
     }
     dram.waves = true;
-    for (size_t e = 0; e < dram.busy.size(); ++e) sc_core::sc_trace(waves, *dram.busy[e], fmt::format("{}.dma{}.busy", program.backing, e));
+    for (size_t e = 0; e < dram.busy.size(); ++e)
+      sc_core::sc_trace(waves, *dram.busy[e], fmt::format("{}.dma{}.busy", program.backing, e));
   }
   sc_core::sc_start();
   if (waves) {
@@ -611,15 +645,19 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   const RunWork run = count_actions(cascade, arch, program, controller.executions(), transfers, s);
   for (const auto& [name, unit] : units) {
     s.busy_cycles[name] = unit->busy + controller.skipped.per_unit[name];
-    for (const char* cause : {"data", "dependency", "buffer_port", "buffer_bandwidth"}) s.stall_cycles[name][cause] += 0;
+    for (const char* cause : {"data", "dependency", "buffer_port", "buffer_bandwidth"})
+      s.stall_cycles[name][cause] += 0;
   }
   for (const auto& [who, causes] : rec.stalls)
-    for (const auto& [cause, cycles] : causes) s.stall_cycles[who][cause] += cycles + controller.skipped.per_unit[who + "/" + cause];
+    for (const auto& [cause, cycles] : causes)
+      s.stall_cycles[who][cause] += cycles + controller.skipped.per_unit[who + "/" + cause];
   finish_run(arch, run, s);
   s.buffer_conflict_cycles = 0;
   for (const auto& [unit, causes] : s.stall_cycles)
     if (const auto it = causes.find("buffer_port"); it != causes.end()) *s.buffer_conflict_cycles += it->second;
-  s.gap_vs_analytical = analytical.cycles ? static_cast<double>(s.cycles - analytical.cycles) / static_cast<double>(analytical.cycles) : 0.0;
+  s.gap_vs_analytical = analytical.cycles
+                            ? static_cast<double>(s.cycles - analytical.cycles) / static_cast<double>(analytical.cycles)
+                            : 0.0;
   if (rec.tracing) write_trace(options.trace_file, rec);
   return s;
 }

@@ -14,19 +14,20 @@
 namespace einsim {
 
 struct CycleOptions {
-  bool exact = false;           // simulate every iteration instead of extrapolating loops in steady state
-  std::string trace_file;       // Chrome/Perfetto trace-event JSON, one track per unit and for DRAM (the
-                                // simulated tiles: use exact for every one)
-  std::string vcd_file;         // signal-level waves (.vcd): per unit running/waiting, per DMA engine busy; time
-                                // skipped by extrapolation is not in them (use exact for the whole run)
+  bool exact = false;            // simulate every iteration instead of extrapolating loops in steady state
+  std::string trace_file;        // Chrome/Perfetto trace-event JSON, one track per unit and for DRAM (the
+                                 // simulated tiles: use exact for every one)
+  std::string vcd_file;          // signal-level waves (.vcd): per unit running/waiting, per DMA engine busy; time
+                                 // skipped by extrapolation is not in them (use exact for the whole run)
   double stall_probability = 0;  // tests: each job waits a random extra 1..stall_cycles cycles with this probability
   int64_t stall_cycles = 0;
   uint64_t seed = 1;
-  int unit_queue_depth = 8;     // jobs a unit holds ahead of the one it runs
+  int unit_queue_depth = 8;  // jobs a unit holds ahead of the one it runs
 };
 
 // Stats with fidelity "cycle", all of what it simulated: cycles, busy and stall cycles per unit by cause; ops,
 // traffic and energy from the tiles it ran (sim/actions), refresh over its own run; gap_vs_analytical.
-Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, const CycleOptions& options = {});
+Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
+                      const CycleOptions& options = {});
 
 }  // namespace einsim

@@ -30,9 +30,11 @@ int main(int argc, char** argv) {
       const auto start = std::chrono::steady_clock::now();
       const RunResult r = simulate(p, req);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const double bw = static_cast<double>(r.requests * p.org.access_bytes()) / (static_cast<double>(r.cycles) * p.timing.tCK_ps * 1e-12);
-      fmt::print("{:<10} {:<18} {} requests in {:.3f} s = {:.2f} M requests/s on one core ({:.1f}% of peak bandwidth)\n", name, pattern, n, s,
-                 static_cast<double>(n) / s / 1e6, 100 * bw / p.peak_Bps());
+      const double bw = static_cast<double>(r.requests * p.org.access_bytes()) /
+                        (static_cast<double>(r.cycles) * p.timing.tCK_ps * 1e-12);
+      fmt::print(
+          "{:<10} {:<18} {} requests in {:.3f} s = {:.2f} M requests/s on one core ({:.1f}% of peak bandwidth)\n", name,
+          pattern, n, s, static_cast<double>(n) / s / 1e6, 100 * bw / p.peak_Bps());
     }
   }
 }

@@ -17,7 +17,9 @@ int main(int argc, char** argv) {
   const DesignPoint p = load_design_point("configs/mappings/attention-fusemax.yaml", o);
   int64_t checksum = 0;
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) checksum += evaluate_analytical(p.cascade, p.arch, lower(p.cascade, p.arch, p.mapping)).cycles;
+  for (int i = 0; i < n; ++i)
+    checksum += evaluate_analytical(p.cascade, p.arch, lower(p.cascade, p.arch, p.mapping)).cycles;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("FuseMax BERT M=P=65536: {} evaluations in {:.3f} s = {:.0f} per second on one core (cycles {})\n", n, s, n / s, checksum / n);
+  fmt::print("FuseMax BERT M=P=65536: {} evaluations in {:.3f} s = {:.0f} per second on one core (cycles {})\n", n, s,
+             n / s, checksum / n);
 }

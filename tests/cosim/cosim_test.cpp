@@ -26,7 +26,8 @@ cosim::Result run(const std::string& unit, const std::string& dtype = "int8", in
   r.size = size;
   r.options.cycles = kCycles;
   r.options.seed = test::seed();
-  r.options.vcd = (std::filesystem::temp_directory_path() / ("einsim-cosim-" + std::to_string(::getpid()) + ".vcd")).string();
+  r.options.vcd =
+      (std::filesystem::temp_directory_path() / ("einsim-cosim-" + std::to_string(::getpid()) + ".vcd")).string();
   r.options.vcd_only_on_mismatch = true;
   const cosim::Result result = cosim::run(r);
   std::cout << cosim::summary(result);
@@ -63,7 +64,8 @@ std::vector<UnitCase> unit_cases() {
       continue;
     }
     for (const std::string dtype : {"int8", "bf16"}) {
-      if (unit == "pe") cases.push_back({unit, dtype});
+      if (unit == "pe")
+        cases.push_back({unit, dtype});
       else
         for (const int n : cosim::systolic_sizes()) cases.push_back({unit, dtype, n});
     }
@@ -103,12 +105,14 @@ class Gemm : public cosim::Stimulus {
     if (step_ < kN) {  // weight rows, the bottom one first
       in[static_cast<size_t>(p_.w_valid())] = 1;
       const int64_t r = kf * kN + (kN - 1 - step_);
-      for (int c = 0; c < kN; ++c) in[static_cast<size_t>(p_.w_row(c))] = byte(r < k_ && nf * kN + c < n_ ? b_[r * n_ + nf * kN + c] : 0);
+      for (int c = 0; c < kN; ++c)
+        in[static_cast<size_t>(p_.w_row(c))] = byte(r < k_ && nf * kN + c < n_ ? b_[r * n_ + nf * kN + c] : 0);
     } else {
       const int64_t t = step_ - kN;
       in[static_cast<size_t>(p_.x_valid())] = 1;
       in[static_cast<size_t>(p_.x_last())] = t == m_ - 1;
-      for (int i = 0; i < kN; ++i) in[static_cast<size_t>(p_.x_vec(i))] = byte(kf * kN + i < k_ ? a_[t * k_ + kf * kN + i] : 0);
+      for (int i = 0; i < kN; ++i)
+        in[static_cast<size_t>(p_.x_vec(i))] = byte(kf * kN + i < k_ ? a_[t * k_ + kf * kN + i] : 0);
     }
     if (++step_ == kN + m_) {
       step_ = 0;
@@ -140,7 +144,8 @@ TEST(CosimSystolic, GemmTakesTheCycleModelsCyclesAndComputesTheProduct) {
     if (first_weight < 0 && in[0]) first_weight = cycle;
     if (!rtl[Gemm::P::y_valid]) return;
     std::vector<uint32_t> row;
-    for (int j = 0; j < Gemm::kN; ++j) row.push_back(static_cast<uint32_t>(rtl[static_cast<size_t>(Gemm::P::y_row(j))]));
+    for (int j = 0; j < Gemm::kN; ++j)
+      row.push_back(static_cast<uint32_t>(rtl[static_cast<size_t>(Gemm::P::y_row(j))]));
     rows.emplace_back(cycle, row);
   };
   const cosim::Result r = cosim::systolic::run_cosim<Vsystolic_int8_4>(arith::PeType::int8, Gemm::kN, o, &gemm);
@@ -160,12 +165,15 @@ TEST(CosimSystolic, GemmTakesTheCycleModelsCyclesAndComputesTheProduct) {
     for (int64_t t = 0; t < 6; ++t)
       for (int j = 0; j < Gemm::kN; ++j) {
         const int64_t col = gemm.folds_[f].second * Gemm::kN + j;
-        if (col < 7) z[static_cast<size_t>(t * 7 + col)] += static_cast<int32_t>(rows[f * 6 + static_cast<size_t>(t)].second[static_cast<size_t>(j)]);
+        if (col < 7)
+          z[static_cast<size_t>(t * 7 + col)] +=
+              static_cast<int32_t>(rows[f * 6 + static_cast<size_t>(t)].second[static_cast<size_t>(j)]);
       }
   for (int64_t i = 0; i < 6; ++i)
     for (int64_t j = 0; j < 7; ++j) {
       int64_t want = 0;
-      for (int64_t k = 0; k < 10; ++k) want += int64_t{gemm.a_[static_cast<size_t>(i * 10 + k)]} * gemm.b_[static_cast<size_t>(k * 7 + j)];
+      for (int64_t k = 0; k < 10; ++k)
+        want += int64_t{gemm.a_[static_cast<size_t>(i * 10 + k)]} * gemm.b_[static_cast<size_t>(k * 7 + j)];
       EXPECT_EQ(z[static_cast<size_t>(i * 7 + j)], want) << i << "," << j;
     }
 }

@@ -41,7 +41,8 @@ TEST(Cycle, SmallGemmExactCycles) {
 // compute Z (128 cycles of buffer streaming, result 5 cycles later), store Z (4,096 B, 64 cycles); B loads once.
 // DRAM latency 100.
 DesignPoint dma_point(int engines) {
-  return point("tests/data/gemm-dma.yaml", {{"M", "96"}, {"N", "32"}, {"K", "32"}}, {}, {{"dram.dma_engines", std::to_string(engines)}});
+  return point("tests/data/gemm-dma.yaml", {{"M", "96"}, {"N", "32"}, {"K", "32"}}, {},
+               {{"dram.dma_engines", std::to_string(engines)}});
 }
 
 TEST(Cycle, OneDmaEngineRunsRequestsInOrder) {
@@ -106,7 +107,8 @@ TEST(Cycle, RandomStallsChangeOnlyTime) {
 TEST(Cycle, FuseMaxCloseToAnalyticalOnceThePipelineFills) {
   // BERT at 16K: 64 M1 iterations per block keep both arrays busy; the remaining gap is the fill and drain
   // of each block's pipeline (at 1K, with 4 iterations per block, it is about 40%).
-  const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {{"M", "16384"}, {"P", "16384"}}, {"configs/workloads/models/bert.yaml"});
+  const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {{"M", "16384"}, {"P", "16384"}},
+                              {"configs/workloads/models/bert.yaml"});
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   ASSERT_TRUE(s.gap_vs_analytical.has_value());
   EXPECT_GE(*s.gap_vs_analytical, 0.0);
@@ -115,11 +117,12 @@ TEST(Cycle, FuseMaxCloseToAnalyticalOnceThePipelineFills) {
 
 TEST(Cycle, OneBufferPortMakesTheArraysTakeTurns) {
   // FuseMax's arrays both stream tiles through the buffer; with one port instead of two they conflict.
-  const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {{"M", "4096"}, {"P", "4096"}}, {"configs/workloads/models/bert.yaml"},
-                        {{"glb.ports", "1"}});
+  const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {{"M", "4096"}, {"P", "4096"}},
+                              {"configs/workloads/models/bert.yaml"}, {{"glb.ports", "1"}});
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   EXPECT_GT(*s.buffer_conflict_cycles, 0);
-  EXPECT_EQ(*s.buffer_conflict_cycles, s.stall_cycles.at("pe1d").at("buffer_port") + s.stall_cycles.at("pe2d").at("buffer_port"));
+  EXPECT_EQ(*s.buffer_conflict_cycles,
+            s.stall_cycles.at("pe1d").at("buffer_port") + s.stall_cycles.at("pe2d").at("buffer_port"));
 }
 
 // The engine reports what it simulated. On every mapping it runs each op exactly as often as the program's loops
@@ -171,10 +174,11 @@ TEST_P(EveryMapping, CyclesAtLeastTheRooflineAndEveryOpRunAsOftenAsTheProgramSay
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, EveryMapping,
-                         ::testing::Values("attention-unfused", "attention-flat", "attention-cascade", "attention-architecture",
-                                           "attention-fusemax", "encoder-gemms", "gemm-systolic-ws", "gemm-systolic-os", "gemm-systolic-is",
-                                           "llm/decode-attention", "llm/ffn-swiglu", "llm/moe-ffn", "llm/serving-attention", "llm/serving-ffn",
-                                           "quant/int8-gemm"));
+                         ::testing::Values("attention-unfused", "attention-flat", "attention-cascade",
+                                           "attention-architecture", "attention-fusemax", "encoder-gemms",
+                                           "gemm-systolic-ws", "gemm-systolic-os", "gemm-systolic-is",
+                                           "llm/decode-attention", "llm/ffn-swiglu", "llm/moe-ffn",
+                                           "llm/serving-attention", "llm/serving-ffn", "quant/int8-gemm"));
 
 }  // namespace
 }  // namespace einsim

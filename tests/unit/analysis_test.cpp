@@ -7,8 +7,8 @@ namespace einsim {
 namespace {
 
 // Distinct values so that a count using the wrong rank cannot pass by accident.
-const std::vector<std::pair<std::string, std::string>> kAttention = {{"B", "2"}, {"H", "6"}, {"KH", "2"}, {"M", "512"}, {"P", "64"},
-                                                                     {"E", "32"}, {"F", "16"}};
+const std::vector<std::pair<std::string, std::string>> kAttention = {
+    {"B", "2"}, {"H", "6"}, {"KH", "2"}, {"M", "512"}, {"P", "64"}, {"E", "32"}, {"F", "16"}};
 constexpr int64_t B = 2, H = 6, KH = 2, M = 512, P = 64, E = 32, F = 16, M0 = 256, M1 = M / M0;
 
 Analysis analyze_file(const std::string& name, std::vector<std::pair<std::string, std::string>> params = kAttention) {
@@ -86,20 +86,23 @@ TEST(Analysis, ModelPresetsScaleTheCounts) {
 
 TEST(Analysis, LlmDecodeAttentionCountsProjectionsCacheAndOutput) {
   // Distinct sizes; G = 3 query heads per KV head, F = E.
-  const Analysis a = analyze_file("llm/decode-attention", {{"B", "2"}, {"D", "40"}, {"H", "6"}, {"KH", "2"}, {"E", "16"}, {"L", "96"}});
+  const Analysis a = analyze_file("llm/decode-attention",
+                                  {{"B", "2"}, {"D", "40"}, {"H", "6"}, {"KH", "2"}, {"E", "16"}, {"L", "96"}});
   const int64_t b = 2, d = 40, h = 6, kh = 2, e = 16, l = 96;
   EXPECT_EQ(a.ops.at("mac"), b * d * h * e + 2 * b * d * kh * e  // Q, K and V projections
                                  + 2 * b * h * l * e             // scores and the weighted sum over the cache
                                  + b * h * e * d);               // output projection
   EXPECT_EQ(a.ops.at("exp"), b * h * l);
   // Weights, the cache and the new tokens in; the new K, V and the residual out; all bf16.
-  EXPECT_EQ(a.compulsory_bytes, 2 * ((d * h * e + 2 * d * kh * e + h * e * d) + 2 * b * kh * e * l + b * d + 2 * b * kh * e + b * d));
+  EXPECT_EQ(a.compulsory_bytes,
+            2 * ((d * h * e + 2 * d * kh * e + h * e * d) + 2 * b * kh * e * l + b * d + 2 * b * kh * e + b * d));
 }
 
 TEST(Analysis, MoeExpertWorkIsTheSameUniformOrSkewed) {
   // 32 tokens x top-2 = 64 expert slots: 8 each, or 20 for each of 2 hot experts and 4 for the 6 others.
   const int64_t t = 32, d = 48, ff = 80, nx = 8, topk = 2;
-  const std::vector<std::pair<std::string, std::string>> base = {{"T", "32"}, {"D", "48"}, {"FF", "80"}, {"NX", "8"}, {"TOPK", "2"}};
+  const std::vector<std::pair<std::string, std::string>> base = {
+      {"T", "32"}, {"D", "48"}, {"FF", "80"}, {"NX", "8"}, {"TOPK", "2"}};
   auto skewed = base;
   skewed.emplace_back("TH", "20");
   for (const auto& params : {base, skewed}) {

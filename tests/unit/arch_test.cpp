@@ -47,7 +47,9 @@ TEST(Arch, FlatAndUnfusedHaveTheLargerBufferAndMacOnlyPes) {
 }
 
 TEST(Arch, SetOverridesAnyField) {
-  const ArchSpec a = load_arch("configs/arch/systolic.yaml", {{"array.rows", "128"}, {"array.dataflow", "os"}, {"glb.size", "4 MiB"}, {"clock", "2 GHz"}});
+  const ArchSpec a =
+      load_arch("configs/arch/systolic.yaml",
+                {{"array.rows", "128"}, {"array.dataflow", "os"}, {"glb.size", "4 MiB"}, {"clock", "2 GHz"}});
   const auto& array = a.find("array")->as<PeArrayComponent>();
   EXPECT_EQ(array.rows, 128);
   EXPECT_EQ(array.cols, 32);
@@ -60,8 +62,9 @@ TEST(Arch, SetOverridesAnyField) {
 
 TEST(Arch, MisspeltKeysAreNamed) {
   const std::string table = std::filesystem::absolute("configs/energy/accelergy-45nm.yaml").string();
-  const std::string f = test::temp_file("arch.yaml", "version: 1\nname: a\nclock: 1 GHz\nenergy_table: " + table +
-                                                         "\ncomponents:\n  x: {kind: vector_array, lane: 4, ops: {add: {energy: fp16_add}}}\n");
+  const std::string f = test::temp_file(
+      "arch.yaml", "version: 1\nname: a\nclock: 1 GHz\nenergy_table: " + table +
+                       "\ncomponents:\n  x: {kind: vector_array, lane: 4, ops: {add: {energy: fp16_add}}}\n");
   try {
     load_arch(f);
     FAIL() << "loaded";

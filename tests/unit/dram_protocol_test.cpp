@@ -34,7 +34,9 @@ std::vector<std::string> preset_files() {
 }
 
 enum class Pattern { random, stream, mixed };
-std::string_view pattern_name(Pattern p) { return p == Pattern::random ? "random" : p == Pattern::stream ? "stream" : "mixed"; }
+std::string_view pattern_name(Pattern p) {
+  return p == Pattern::random ? "random" : p == Pattern::stream ? "stream" : "mixed";
+}
 
 struct RunSpec {
   Pattern pattern = Pattern::random;
@@ -57,11 +59,17 @@ std::vector<Request> make_requests(const DramPreset& p, const RunSpec& run, int6
   const int64_t mean_gap = run.one_controller ? 0 : std::max<int64_t>(1, span / run.requests);
   for (Request& q : r) {
     switch (run.pattern) {
-      case Pattern::random: line = rng() % lines; break;
-      case Pattern::stream: line = (line + 1) % lines; break;
+      case Pattern::random:
+        line = rng() % lines;
+        break;
+      case Pattern::stream:
+        line = (line + 1) % lines;
+        break;
       case Pattern::mixed:
-        if (stretch-- <= 0) line = rng() % lines, stretch = static_cast<int64_t>(rng() % 64);
-        else line = (line + 1) % lines;
+        if (stretch-- <= 0)
+          line = rng() % lines, stretch = static_cast<int64_t>(rng() % 64);
+        else
+          line = (line + 1) % lines;
         break;
     }
     q.address = line * access;
@@ -79,7 +87,8 @@ struct Coverage {
 };
 
 // Replays `log` through a fresh DeviceTiming per controller; returns false after the first illegal command.
-bool replay(const DramPreset& p, const std::vector<Request>& req, const RunResult& r, const std::vector<IssuedCommand>& log, Coverage& cover) {
+bool replay(const DramPreset& p, const std::vector<Request>& req, const RunResult& r,
+            const std::vector<IssuedCommand>& log, Coverage& cover) {
   std::map<int32_t, DeviceTiming> devices;
   std::map<int32_t, int64_t> last_cycle;
   CommandCounts counts;
@@ -89,9 +98,10 @@ bool replay(const DramPreset& p, const std::vector<Request>& req, const RunResul
   size_t i = 0;
   auto fail = [&](const std::string& why) {
     const IssuedCommand& c = log[i];
-    ADD_FAILURE() << fmt::format("command {} of {}: {}{} at cycle {} to controller {} rank {} bank group {} bank {} row {}: {}", i, log.size(),
-                                 c.automatic ? "automatic " : "", command_name(c.command), c.cycle, c.controller, c.at.rank, c.at.bank_group,
-                                 c.at.bank, c.at.row, why);
+    ADD_FAILURE() << fmt::format(
+        "command {} of {}: {}{} at cycle {} to controller {} rank {} bank group {} bank {} row {}: {}", i, log.size(),
+        c.automatic ? "automatic " : "", command_name(c.command), c.cycle, c.controller, c.at.rank, c.at.bank_group,
+        c.at.bank, c.at.row, why);
     return false;
   };
   for (; i < log.size(); ++i) {
@@ -115,8 +125,10 @@ bool replay(const DramPreset& p, const std::vector<Request>& req, const RunResul
     last->second = c.cycle;
     if (c.command == Command::rd || c.command == Command::wr) {
       // DeviceTiming's RD and WR read whatever row is open: the request's own must be.
-      if (dev->second.open_row(c.at) != c.at.row) return fail(fmt::format("row {} is open", dev->second.open_row(c.at)));
-      served.emplace_back(c.controller, c.at.rank, c.at.bank_group, c.at.bank, c.at.row, c.at.column, c.command == Command::wr);
+      if (dev->second.open_row(c.at) != c.at.row)
+        return fail(fmt::format("row {} is open", dev->second.open_row(c.at)));
+      served.emplace_back(c.controller, c.at.rank, c.at.bank_group, c.at.bank, c.at.row, c.at.column,
+                          c.command == Command::wr);
     }
     try {
       dev->second.issue(c.command, c.at, c.cycle);
@@ -124,7 +136,8 @@ bool replay(const DramPreset& p, const std::vector<Request>& req, const RunResul
       return fail(e.what());
     }
   }
-  for (int k = 0; k < command_count; ++k) EXPECT_EQ(counts.n[static_cast<size_t>(k)], r.commands.n[static_cast<size_t>(k)]) << command_name(Command(k));
+  for (int k = 0; k < command_count; ++k)
+    EXPECT_EQ(counts.n[static_cast<size_t>(k)], r.commands.n[static_cast<size_t>(k)]) << command_name(Command(k));
   // Every request served once, by a column command to its own location.
   std::vector<Access> asked;
   for (const Request& q : req) {
@@ -164,7 +177,8 @@ void expect_refresh_on_time(const DramPreset& p, const std::vector<IssuedCommand
         EXPECT_GE(c.cycle, static_cast<int64_t>(k) * interval) << "refresh " << k;
         EXPECT_LT(c.cycle, static_cast<int64_t>(k + 1) * interval) << "refresh " << k;
         if (per_bank) {
-          EXPECT_EQ(c.at.bank_group * p.org.banks + c.at.bank, static_cast<int64_t>(k - 1) % p.org.banks_per_rank()) << "refresh " << k;
+          EXPECT_EQ(c.at.bank_group * p.org.banks + c.at.bank, static_cast<int64_t>(k - 1) % p.org.banks_per_rank())
+              << "refresh " << k;
         }
       }
     }
@@ -175,8 +189,9 @@ TEST(DramProtocol, EveryPresetsControllerIssuesOnlyLegalCommands) {
   const std::vector<std::string> files = preset_files();
   ASSERT_GE(files.size(), 1u);
   const std::vector<RunSpec> runs = {
-      {Pattern::random, 0.0, true}, {Pattern::random, 0.3, true},  {Pattern::stream, 0.0, true},  {Pattern::stream, 0.5, true},
-      {Pattern::mixed, 0.3, true},  {Pattern::mixed, 0.5, false},  {Pattern::random, 0.3, false}, {Pattern::stream, 0.1, false},
+      {Pattern::random, 0.0, true},  {Pattern::random, 0.3, true},  {Pattern::stream, 0.0, true},
+      {Pattern::stream, 0.5, true},  {Pattern::mixed, 0.3, true},   {Pattern::mixed, 0.5, false},
+      {Pattern::random, 0.3, false}, {Pattern::stream, 0.1, false},
   };
   const std::vector<double> write_ratios = {0.0, 0.1, 0.3, 0.5, 0.9, 1.0};
   const std::vector<int64_t> queue_sizes = {1, 4, 16, 32, 64};
@@ -187,7 +202,8 @@ TEST(DramProtocol, EveryPresetsControllerIssuesOnlyLegalCommands) {
     Coverage cover;
     for (const RefreshMode mode : modes) {
       // Per-bank refresh through the preset file, so its own checks (nRFCpb set, outlasted by the interval) hold.
-      const DramPreset base = mode == RefreshMode::per_bank ? load_dram_preset(file, {{"controller.refresh_mode", "per_bank"}}) : preset;
+      const DramPreset base =
+          mode == RefreshMode::per_bank ? load_dram_preset(file, {{"controller.refresh_mode", "per_bank"}}) : preset;
       for (size_t i = 0; i < runs.size(); ++i) {
         RunSpec run = runs[i];
         DramPreset p = base;
@@ -204,10 +220,11 @@ TEST(DramProtocol, EveryPresetsControllerIssuesOnlyLegalCommands) {
         run.requests = std::min<int64_t>(span / p.timing.nBL, 12'000);
         if (!run.one_controller) run.requests = 4 * run.requests;
         const std::vector<Request> req = make_requests(p, run, span, rng);
-        const std::string name = fmt::format("{} {} refresh, {} with {:.0f}% writes, {} requests to {}, queue {}, {} page, {} mapping", p.name,
-                                             refresh_mode_name(mode), pattern_name(run.pattern), 100 * run.write_ratio, run.requests,
-                                             run.one_controller ? "one controller" : "every controller", p.controller.queue_size,
-                                             page_policy_name(p.controller.page_policy), mapping_name(p.controller.mapping));
+        const std::string name =
+            fmt::format("{} {} refresh, {} with {:.0f}% writes, {} requests to {}, queue {}, {} page, {} mapping",
+                        p.name, refresh_mode_name(mode), pattern_name(run.pattern), 100 * run.write_ratio, run.requests,
+                        run.one_controller ? "one controller" : "every controller", p.controller.queue_size,
+                        page_policy_name(p.controller.page_policy), mapping_name(p.controller.mapping));
         SCOPED_TRACE(name);
         std::vector<IssuedCommand> log;
         const RunResult r = simulate(p, req, RunOptions{&log});
@@ -218,10 +235,12 @@ TEST(DramProtocol, EveryPresetsControllerIssuesOnlyLegalCommands) {
     }
     // The runs reached every command the controller issues.
     SCOPED_TRACE(preset.name);
-    std::cout << fmt::format("{}: {} runs replayed: {} ACT, {} PRE ({} automatic), {} RD, {} WR, {} REF, {} REFpb\n", preset.name, cover.runs,
-                             cover.commands[Command::act], cover.commands[Command::pre], cover.auto_precharges, cover.commands[Command::rd],
-                             cover.commands[Command::wr], cover.commands[Command::ref], cover.commands[Command::refpb]);
-    for (const Command c : {Command::act, Command::pre, Command::rd, Command::wr, Command::ref}) EXPECT_GT(cover.commands[c], 0) << command_name(c);
+    std::cout << fmt::format("{}: {} runs replayed: {} ACT, {} PRE ({} automatic), {} RD, {} WR, {} REF, {} REFpb\n",
+                             preset.name, cover.runs, cover.commands[Command::act], cover.commands[Command::pre],
+                             cover.auto_precharges, cover.commands[Command::rd], cover.commands[Command::wr],
+                             cover.commands[Command::ref], cover.commands[Command::refpb]);
+    for (const Command c : {Command::act, Command::pre, Command::rd, Command::wr, Command::ref})
+      EXPECT_GT(cover.commands[c], 0) << command_name(c);
     EXPECT_GT(cover.auto_precharges, 0);
     EXPECT_EQ(cover.commands[Command::refpb] > 0, preset.timing.nRFCpb > 0);
   }

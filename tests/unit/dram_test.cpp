@@ -22,7 +22,9 @@ const DramPreset& hbm3() {
   return p;
 }
 
-BankAddress at(int32_t rank, int32_t bank_group, int32_t bank, int32_t row = 7) { return BankAddress{rank, bank_group, bank, row, 0}; }
+BankAddress at(int32_t rank, int32_t bank_group, int32_t bank, int32_t row = 7) {
+  return BankAddress{rank, bank_group, bank, row, 0};
+}
 
 struct Step {
   Command cmd;
@@ -71,7 +73,9 @@ std::vector<RuleCase> rule_cases() {
       {"nRRDS: ACT -> ACT, other bank group", {{act, A, 0}}, act, C, 2},
       {"nFAW: a fifth ACT in the window",
        {{act, at(0, 0, 0), 0}, {act, at(0, 1, 0), 2}, {act, at(0, 2, 0), 4}, {act, at(0, 3, 0), 6}},
-       act, at(0, 0, 1), 39},
+       act,
+       at(0, 0, 1),
+       39},
       {"nCCDL: RD -> RD, same bank group", {{act, A, 0}, {act, B, 4}, {rd, A, 23}}, rd, B, 23 + 4},
       {"nCCDS: RD -> RD, other bank group", {{act, A, 0}, {act, C, 2}, {rd, A, 21}}, rd, C, 21 + 2},
       {"nCCDL: WR -> WR, same bank group", {{act, A, 0}, {act, B, 4}, {wr, A, 23}}, wr, B, 23 + 4},
@@ -87,12 +91,28 @@ std::vector<RuleCase> rule_cases() {
       {"row command bus: one command a cycle", {{act, A, 0}}, act, D, 1},
       {"dual command bus: a column command beside a row command", {{act, A, 0}, {act, D, 19}}, rd, A, 19},
       // ddr4-3200: nRCD 22, nCCDS 4, nBL 4, nRTRS 1.
-      {"single command bus: a column command waits for a row command", {{act, A, 0}, {act, D, 22}}, rd, A, 23, {}, true},
+      {"single command bus: a column command waits for a row command",
+       {{act, A, 0}, {act, D, 22}},
+       rd,
+       A,
+       23,
+       {},
+       true},
       {"nRTRS: RD -> RD, other rank", {{act, A, 0}, {act, D, 1}, {rd, A, 23}}, rd, D, 23 + 4 + 1, {}, true},
       // Per-bank refresh. hbm3-5.2: nRFCpb 209, nPBR2PBR = nPBR2ACT = 11 (tweaked apart where both could bind).
       {"nRFCpb: REFpb -> ACT, same bank", {{refpb, A, 0}}, act, A, 209},
-      {"nPBR2ACT: REFpb -> ACT, other bank of the rank", {{refpb, A, 0}}, act, B, 7, [](DramTiming& t) { t.nPBR2ACT = 7; }},
-      {"nPBR2PBR: REFpb -> REFpb, other bank of the rank", {{refpb, A, 0}}, refpb, B, 20, [](DramTiming& t) { t.nPBR2PBR = 20; }},
+      {"nPBR2ACT: REFpb -> ACT, other bank of the rank",
+       {{refpb, A, 0}},
+       act,
+       B,
+       7,
+       [](DramTiming& t) { t.nPBR2ACT = 7; }},
+      {"nPBR2PBR: REFpb -> REFpb, other bank of the rank",
+       {{refpb, A, 0}},
+       refpb,
+       B,
+       20,
+       [](DramTiming& t) { t.nPBR2PBR = 20; }},
       {"row command bus: REFpb -> REFpb of another rank", {{refpb, A, 0}}, refpb, D, 1},
       {"nRRDS: ACT -> REFpb, other bank of the rank", {{act, A, 0}}, refpb, C, 2},
       {"nRP: PRE -> REFpb", {{act, A, 0}, {pre, A, 45}}, refpb, A, 45 + 19},
@@ -102,10 +122,27 @@ std::vector<RuleCase> rule_cases() {
       // Broadcast (PIM) commands: ACT_AB, MAC_AB and PRE_AB act on every bank of the controller (both stack IDs),
       // MAC_SB on one bank of every bank group. hbm3-5.2's nCCDAB is 4 (= nCCDL).
       {"nRCDRD: ACT_AB -> MAC_AB", {{act_ab, A, 0}}, mac_ab, A, 19},
-      {"nCCDAB: MAC_AB -> MAC_AB", {{act_ab, A, 0}, {mac_ab, A, 19}}, mac_ab, A, 19 + 6, [](DramTiming& t) { t.nCCDAB = 6; }},
-      {"nCCDAB is never below nCCDL", {{act_ab, A, 0}, {mac_ab, A, 19}}, mac_ab, A, 19 + 4, [](DramTiming& t) { t.nCCDAB = 1; }},
+      {"nCCDAB: MAC_AB -> MAC_AB",
+       {{act_ab, A, 0}, {mac_ab, A, 19}},
+       mac_ab,
+       A,
+       19 + 6,
+       [](DramTiming& t) { t.nCCDAB = 6; }},
+      {"nCCDAB is never below nCCDL",
+       {{act_ab, A, 0}, {mac_ab, A, 19}},
+       mac_ab,
+       A,
+       19 + 4,
+       [](DramTiming& t) { t.nCCDAB = 1; }},
       // ceil(4 / 0.6667) = 6: AttAcc's power-constrained interval.
-      {"power limit stretches MAC_AB -> MAC_AB", {{act_ab, A, 0}, {mac_ab, A, 19}}, mac_ab, A, 19 + 6, {}, false, 0.6667},
+      {"power limit stretches MAC_AB -> MAC_AB",
+       {{act_ab, A, 0}, {mac_ab, A, 19}},
+       mac_ab,
+       A,
+       19 + 6,
+       {},
+       false,
+       0.6667},
       {"power limit 2/3 in binary", {{act_ab, A, 0}, {mac_ab, A, 19}}, mac_ab, A, 19 + 6, {}, false, 2.0 / 3},
       {"nRTP: MAC_AB -> PRE_AB", {{act_ab, A, 0}, {mac_ab, A, 40}}, pre_ab, A, 40 + 8},
       {"nRAS: ACT_AB -> PRE_AB", {{act_ab, A, 0}}, pre_ab, A, 45},
@@ -126,7 +163,14 @@ std::vector<RuleCase> rule_cases() {
       // MAC_SB reads bank 1 of each of the 8 bank groups (4 per stack ID): ACTs at 0..7 (nRRDS 2 per stack ID).
       {"nRCDRD: the last ACT -> MAC_SB", sb_acts(), mac_sb, at(0, 0, 1), 7 + 19},
       {"nCCDL: MAC_SB -> MAC_SB", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), mac_sb, at(0, 0, 1), 26 + 4},
-      {"power limit stretches MAC_SB -> MAC_SB", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), mac_sb, at(0, 0, 1), 26 + 6, {}, false, 0.6667},
+      {"power limit stretches MAC_SB -> MAC_SB",
+       with(sb_acts(), {mac_sb, at(0, 0, 1), 26}),
+       mac_sb,
+       at(0, 0, 1),
+       26 + 6,
+       {},
+       false,
+       0.6667},
       // nRAS 20: the last ACT (7) allows the PRE at 27, the MAC at 26 at 34.
       {"nRTP: MAC_SB -> PRE of a bank it read", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), pre, at(1, 3, 1), 26 + 8,
        [](DramTiming& t) { t.nRAS = 20; }},
@@ -215,7 +259,8 @@ TEST(DramMapping, EveryLocationOnceAndConsecutiveLinesSpread) {
       ASSERT_LT(a.at.bank, o.banks);
       ASSERT_LT(a.at.row, o.rows);
       ASSERT_LT(a.at.column, o.columns());
-      EXPECT_TRUE(seen.insert({a.controller, a.at.rank, a.at.bank_group, a.at.bank, a.at.row, a.at.column}).second) << "line " << l;
+      EXPECT_TRUE(seen.insert({a.controller, a.at.rank, a.at.bank_group, a.at.bank, a.at.row, a.at.column}).second)
+          << "line " << l;
     }
     EXPECT_EQ(decode(o, m, 31).at.column, decode(o, m, 0).at.column);  // bytes of one access share it
   }
@@ -226,7 +271,8 @@ TEST(DramMapping, EveryLocationOnceAndConsecutiveLinesSpread) {
   EXPECT_EQ(controllers.size(), 32u);
   EXPECT_EQ(groups.size(), 4u);
   // ro_ba_ra_co_ch: a controller's next line is the next column of the same row and bank.
-  const Address a0 = decode(o, AddressMapping::ro_ba_ra_co_ch, 0), a1 = decode(o, AddressMapping::ro_ba_ra_co_ch, 32 * 32);
+  const Address a0 = decode(o, AddressMapping::ro_ba_ra_co_ch, 0),
+                a1 = decode(o, AddressMapping::ro_ba_ra_co_ch, 32 * 32);
   EXPECT_EQ(a1.controller, a0.controller);
   EXPECT_EQ(a1.at.bank_group, a0.at.bank_group);
   EXPECT_EQ(a1.at.column, a0.at.column + 1);
@@ -235,7 +281,9 @@ TEST(DramMapping, EveryLocationOnceAndConsecutiveLinesSpread) {
 std::vector<Request> stream(int64_t n, int64_t bytes, double write_ratio = 0, uint64_t seed = 1) {
   std::mt19937_64 rng(seed);
   std::vector<Request> r(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) r[static_cast<size_t>(i)] = Request{static_cast<uint64_t>(i * bytes), std::bernoulli_distribution(write_ratio)(rng), 0};
+  for (int64_t i = 0; i < n; ++i)
+    r[static_cast<size_t>(i)] =
+        Request{static_cast<uint64_t>(i * bytes), std::bernoulli_distribution(write_ratio)(rng), 0};
   return r;
 }
 
@@ -250,7 +298,8 @@ TEST(DramController, IdleLatencyIsActivateThenRead) {
   EXPECT_EQ(r.max_latency, 40);
   EXPECT_EQ(r.row_misses, 1);
   // A second read of the open row long after: a row hit, nCL + nBL = 21 after it arrives.
-  r = simulate(hbm3(), {Request{0, false, 0}, Request{4 * 32 * 32, false, 1000}});  // the row's next column (xor mapping)
+  r = simulate(hbm3(),
+               {Request{0, false, 0}, Request{4 * 32 * 32, false, 1000}});  // the row's next column (xor mapping)
   EXPECT_EQ(r.cycles, 1000 + 21);
   EXPECT_EQ(r.row_hits, 1);
   EXPECT_EQ(r.commands[Command::act], 1);
@@ -261,8 +310,8 @@ TEST(DramController, StreamingWithXorMappingReaches85PercentOfPeak) {
   const DramPreset& p = hbm3();
   const RunResult r = simulate(p, stream(400'000, 32));
   const double fraction = bandwidth_Bps(p, r) / p.peak_Bps();
-  std::cout << "hbm3-5.2 streaming, xor mapping: " << bandwidth_Bps(p, r) / 1e9 << " GB/s, " << 100 * fraction << "% of peak, row hit rate "
-            << static_cast<double>(r.row_hits) / static_cast<double>(r.requests) << '\n';
+  std::cout << "hbm3-5.2 streaming, xor mapping: " << bandwidth_Bps(p, r) / 1e9 << " GB/s, " << 100 * fraction
+            << "% of peak, row hit rate " << static_cast<double>(r.row_hits) / static_cast<double>(r.requests) << '\n';
   EXPECT_GE(fraction, 0.85);
   EXPECT_EQ(r.row_hits + r.row_misses + r.row_conflicts, r.requests);
 }
@@ -293,9 +342,11 @@ TEST(DramController, RandomAccessIsBoundedByTheActivateRules) {
   for (Request& q : req) q.address = (rng() % lines) * 32;
   const RunResult r = simulate(p, req);
   const double cycles = static_cast<double>(r.cycles);
-  const double act_bound = static_cast<double>(p.org.controllers() * p.org.ranks) * 4 * std::ceil(cycles / static_cast<double>(p.timing.nFAW));
-  std::cout << "hbm3-5.2 random reads: " << bandwidth_Bps(p, r) / 1e9 << " GB/s, " << 100 * bandwidth_Bps(p, r) / p.peak_Bps()
-            << "% of peak; ACTs " << r.commands[Command::act] << " of the nFAW bound " << act_bound << ", row hits " << r.row_hits << '\n';
+  const double act_bound = static_cast<double>(p.org.controllers() * p.org.ranks) * 4 *
+                           std::ceil(cycles / static_cast<double>(p.timing.nFAW));
+  std::cout << "hbm3-5.2 random reads: " << bandwidth_Bps(p, r) / 1e9 << " GB/s, "
+            << 100 * bandwidth_Bps(p, r) / p.peak_Bps() << "% of peak; ACTs " << r.commands[Command::act]
+            << " of the nFAW bound " << act_bound << ", row hits " << r.row_hits << '\n';
   EXPECT_LE(static_cast<double>(r.commands[Command::act]), act_bound);
   EXPECT_LE(static_cast<double>(r.requests), static_cast<double>(r.row_hits) + act_bound);
   // Every miss and conflict took an ACT; a row that refresh closed before its reads were served took another.
@@ -364,7 +415,8 @@ TEST(DramController, PerBankRefreshStealsLessStreamingTimeThanAllBank) {
   const RunResult a = simulate(all, req), b = simulate(per, req), o = simulate(off, req);
   const double lost_all = 1 - static_cast<double>(o.cycles) / static_cast<double>(a.cycles);
   const double lost_per = 1 - static_cast<double>(o.cycles) / static_cast<double>(b.cycles);
-  std::cout << "streaming time lost to refresh: all-bank " << 100 * lost_all << "%, per-bank " << 100 * lost_per << "%\n";
+  std::cout << "streaming time lost to refresh: all-bank " << 100 * lost_all << "%, per-bank " << 100 * lost_per
+            << "%\n";
   EXPECT_GT(lost_per, 0);
   EXPECT_LT(lost_per, lost_all / 2);
   EXPECT_GT(b.commands[Command::refpb], 0);
@@ -410,13 +462,15 @@ TEST(DramEnergy, EqualsCommandCountsTimesTableEnergies) {
   const DramPreset& p = hbm3();
   std::mt19937_64 rng(test::seed());
   std::vector<Request> req(30'000);
-  for (size_t i = 0; i < req.size(); ++i) req[i] = Request{(rng() % 4 == 0 ? rng() % (uint64_t{1} << 30) : i) * 32, rng() % 3 == 0, static_cast<int64_t>(i)};
+  for (size_t i = 0; i < req.size(); ++i)
+    req[i] = Request{(rng() % 4 == 0 ? rng() % (uint64_t{1} << 30) : i) * 32, rng() % 3 == 0, static_cast<int64_t>(i)};
   const RunResult r = simulate(p, req);
   const EnergyTable& t = p.table;
   auto e = [&](const char* name) { return t.find(name)->energy_pJ; };
   const double bits = 32 * 8;
   const double act = 8192 * e("hbm_activate_bit");
-  const double move = e("hbm_column_path_bit") + e("hbm_bg_to_global_io_bit"), io = e("hbm_tsv_bit") + e("hbm_interposer_bit");
+  const double move = e("hbm_column_path_bit") + e("hbm_bg_to_global_io_bit"),
+               io = e("hbm_tsv_bit") + e("hbm_interposer_bit");
   const auto n = [&](Command c) { return static_cast<double>(r.commands[c]); };
   EXPECT_GT(n(Command::ref), 0);
   EXPECT_DOUBLE_EQ(r.energy.activate_pJ, n(Command::act) * act);
@@ -427,8 +481,10 @@ TEST(DramEnergy, EqualsCommandCountsTimesTableEnergies) {
   EXPECT_DOUBLE_EQ(r.energy.write_movement_pJ, n(Command::wr) * bits * move);
   EXPECT_DOUBLE_EQ(r.energy.write_io_pJ, n(Command::wr) * bits * io);
   EXPECT_DOUBLE_EQ(r.energy.refresh_pJ, n(Command::ref) * 32 * act);
-  EXPECT_DOUBLE_EQ(r.energy.total_pJ(), n(Command::act) * act + (n(Command::rd) + n(Command::wr)) * bits * (e("hbm_cell_read_bit") + move + io) +
-                                            n(Command::ref) * 32 * act);
+  EXPECT_DOUBLE_EQ(r.energy.total_pJ(),
+                   n(Command::act) * act +
+                       (n(Command::rd) + n(Command::wr)) * bits * (e("hbm_cell_read_bit") + move + io) +
+                       n(Command::ref) * 32 * act);
 }
 
 TEST(DramPresets, EveryPresetLoadsAndRuns) {
@@ -547,7 +603,8 @@ TEST(DramPim, SkippingPeriodsEqualsCommandByCommand) {
               DramPreset p = *base;
               p.controller.refresh = refresh;
               p.pim.power_limit = limit;
-              SCOPED_TRACE(fmt::format("{} refresh {} limit {} {} x{} {} B", p.name, refresh, limit, pim_level_name(level), k, bytes));
+              SCOPED_TRACE(fmt::format("{} refresh {} limit {} {} x{} {} B", p.name, refresh, limit,
+                                       pim_level_name(level), k, bytes));
               int64_t skipped = 0;
               const PimStream fast = pim_stream(p, level, k, bytes, PimOptions{false, nullptr, &skipped});
               const PimStream exact = pim_stream(p, level, k, bytes, PimOptions{true});
@@ -582,7 +639,9 @@ TEST(DramPim, CommandsOfOneRowSet) {
 TEST(DramPim, InternalBandwidthIsTheLongStreamLimit) {
   const DramPreset& p = hbm3();
   const double tck = 769e-12;
-  auto near = [](double got, double want) { EXPECT_NEAR(got, want, 1e-9 * want) << got / 1e12 << " vs " << want / 1e12 << " TB/s"; };
+  auto near = [](double got, double want) {
+    EXPECT_NEAR(got, want, 1e-9 * want) << got / 1e12 << " vs " << want / 1e12 << " TB/s";
+  };
   // Bank level: every bank of the 32 pseudo-channels a MAC every nCCDAB = 4 cycles, 32 x 32 x 32 B / (4 x 769 ps)
   // = 10.65 TB/s, busy 32 x 4 = 128 of every 170 cycles (the row switch), less a refresh's 340 cycles in every
   // nREFI: 7.48 TB/s.
@@ -605,17 +664,20 @@ TEST(DramPim, InternalBandwidthIsTheLongStreamLimit) {
   EXPECT_LE(with, unpaused * (5070.0 - 339) / 5070);
   EXPECT_GE(with, unpaused * (5070.0 - 339 - 2 * 128) / 5070);  // nRFC and at most a row's drain and refill
   for (const double l : {1.0, 0.6667})
-    for (const auto& [level, k] : {std::pair{PimLevel::bank, 1}, std::pair{PimLevel::bank, 2}, std::pair{PimLevel::bankgroup, 1},
-                                   std::pair{PimLevel::bankgroup, 2}, std::pair{PimLevel::bankgroup, 4}}) {
+    for (const auto& [level, k] :
+         {std::pair{PimLevel::bank, 1}, std::pair{PimLevel::bank, 2}, std::pair{PimLevel::bankgroup, 1},
+          std::pair{PimLevel::bankgroup, 2}, std::pair{PimLevel::bankgroup, 4}}) {
       limited.pim.power_limit = l;
-      std::cout << "hbm3-5.2 PIM, power limit " << l << ", " << pim_level_name(level) << " level, " << k << " bank(s) per unit: "
-                << pim_internal_Bps(limited, level, k) / 1e12 << " TB/s\n";
+      std::cout << "hbm3-5.2 PIM, power limit " << l << ", " << pim_level_name(level) << " level, " << k
+                << " bank(s) per unit: " << pim_internal_Bps(limited, level, k) / 1e12 << " TB/s\n";
     }
   // A terabyte per unit (2^30 row sets): only skipping periods can finish it, at the limit's rate.
   const PimStream huge = pim_stream(p, PimLevel::bank, 1, int64_t{1} << 40);
-  EXPECT_NEAR(static_cast<double>(huge.bytes) / (static_cast<double>(huge.cycles) * tck), pim_internal_Bps(p, PimLevel::bank, 1), 1e-6 * 7.5e12);
+  EXPECT_NEAR(static_cast<double>(huge.bytes) / (static_cast<double>(huge.cycles) * tck),
+              pim_internal_Bps(p, PimLevel::bank, 1), 1e-6 * 7.5e12);
   // And the limit is what long streams approach: 16 MB per unit.
-  for (const auto& [level, k] : {std::pair{PimLevel::bank, 1}, std::pair{PimLevel::bank, 2}, std::pair{PimLevel::bankgroup, 2}}) {
+  for (const auto& [level, k] :
+       {std::pair{PimLevel::bank, 1}, std::pair{PimLevel::bank, 2}, std::pair{PimLevel::bankgroup, 2}}) {
     const PimStream s = pim_stream(p, level, k, int64_t{16} << 20);
     const double rate = static_cast<double>(s.bytes) / (static_cast<double>(s.cycles) * tck);
     EXPECT_NEAR(rate, pim_internal_Bps(p, level, k), 1e-3 * rate);
@@ -639,18 +701,24 @@ std::string preset_error(const std::vector<std::pair<std::string, std::string>>&
 }
 
 TEST(DramPresets, BadValuesAreNamed) {
-  EXPECT_NE(preset_error({{"timing.nCCDS", "1"}}).find("timing.nCCDS: nCCDS (1) below nBL (2) would drive the data bus twice at once"),
+  EXPECT_NE(preset_error({{"timing.nCCDS", "1"}})
+                .find("timing.nCCDS: nCCDS (1) below nBL (2) would drive the data bus twice at once"),
             std::string::npos);
-  EXPECT_NE(preset_error({{"organization.banks", "3"}}).find("organization.banks: must be a power of two"), std::string::npos);
+  EXPECT_NE(preset_error({{"organization.banks", "3"}}).find("organization.banks: must be a power of two"),
+            std::string::npos);
   EXPECT_NE(preset_error({{"controller.mapping", "zigzag"}}).find("unknown mapping 'zigzag'"), std::string::npos);
   EXPECT_NE(preset_error({{"timing.nRFC", "6000"}}).find("nRFC (6000) must be below nREFI (5070)"), std::string::npos);
-  EXPECT_NE(preset_error({{"timing.nCCDAB", "3"}}).find("timing.nCCDAB: nCCDAB (3) below nCCDL (4)"), std::string::npos);
-  EXPECT_NE(preset_error({{"pim.power_limit", "0"}}).find("pim.power_limit: power_limit is the fraction"), std::string::npos);
+  EXPECT_NE(preset_error({{"timing.nCCDAB", "3"}}).find("timing.nCCDAB: nCCDAB (3) below nCCDL (4)"),
+            std::string::npos);
+  EXPECT_NE(preset_error({{"pim.power_limit", "0"}}).find("pim.power_limit: power_limit is the fraction"),
+            std::string::npos);
   EXPECT_NE(preset_error({{"pim.power_limit", "1.5"}}).find("at most 1; got 1.5"), std::string::npos);
   EXPECT_EQ(preset_error({{"pim.power_limit", "0.6667"}}), "");
-  EXPECT_NE(preset_error({{"controller.refresh_mode", "per_row"}}).find("unknown refresh_mode 'per_row' (known: all_bank, per_bank)"),
+  EXPECT_NE(preset_error({{"controller.refresh_mode", "per_row"}})
+                .find("unknown refresh_mode 'per_row' (known: all_bank, per_bank)"),
             std::string::npos);
-  EXPECT_NE(preset_error({{"controller.refresh_mode", "per_bank"}, {"timing.nRFCpb", "400"}}).find("must outlast nRFCpb (400)"),
+  EXPECT_NE(preset_error({{"controller.refresh_mode", "per_bank"}, {"timing.nRFCpb", "400"}})
+                .find("must outlast nRFCpb (400)"),
             std::string::npos);
   EXPECT_EQ(preset_error({{"controller.refresh_mode", "per_bank"}}), "");
   try {
@@ -660,15 +728,18 @@ TEST(DramPresets, BadValuesAreNamed) {
     EXPECT_NE(std::string(e.what()).find("per_bank refresh needs timing.nRFCpb"), std::string::npos) << e.what();
   }
   EXPECT_EQ(hbm3().timing.nCCDAB, 4);
-  EXPECT_EQ(load_dram_preset("configs/dram/ddr4-3200.yaml").timing.nCCDAB, load_dram_preset("configs/dram/ddr4-3200.yaml").timing.nCCDL);
-  const std::string f = test::temp_file("dram.yaml",
-                                        "version: 1\nname: x\norganization: {channels: 1, bank_groups: 1, banks: 1, rows: 1,\n"
-                                        "  row_bytes: 64, data_width_bits: 64, burst_length: 8, colums: 4}\n");
+  EXPECT_EQ(load_dram_preset("configs/dram/ddr4-3200.yaml").timing.nCCDAB,
+            load_dram_preset("configs/dram/ddr4-3200.yaml").timing.nCCDL);
+  const std::string f =
+      test::temp_file("dram.yaml",
+                      "version: 1\nname: x\norganization: {channels: 1, bank_groups: 1, banks: 1, rows: 1,\n"
+                      "  row_bytes: 64, data_width_bits: 64, burst_length: 8, colums: 4}\n");
   try {
     load_dram_preset(f);
     ADD_FAILURE() << "an unknown key loaded";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find(":4:56: error: organization.colums: unknown key"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(":4:56: error: organization.colums: unknown key"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -686,10 +757,14 @@ TEST(DramPresets, AnArchitecturesDramTakesTheBankModel) {
     }
     return std::string();
   };
-  EXPECT_NE(error({{"dram.model", "banked"}}).find("unknown model 'banked' (known: bandwidth, bank)"), std::string::npos);
+  EXPECT_NE(error({{"dram.model", "banked"}}).find("unknown model 'banked' (known: bandwidth, bank)"),
+            std::string::npos);
   EXPECT_NE(error({{"dram.preset", "hbm3-5.2"}}).find("a preset is for model: bank"), std::string::npos);
-  EXPECT_NE(error({{"dram.model", "bank"}, {"dram.preset", "hbm9"}}).find("components.dram.preset: unknown DRAM preset 'hbm9' (known: ddr4-3200, hbm2-2.0, hbm3-5.2"), std::string::npos);
-  EXPECT_NE(error({{"dram.model", "bank"}, {"dram.preset", "../dram/hbm9.yaml"}}).find("dram/hbm9.yaml not found"), std::string::npos);
+  EXPECT_NE(error({{"dram.model", "bank"}, {"dram.preset", "hbm9"}})
+                .find("components.dram.preset: unknown DRAM preset 'hbm9' (known: ddr4-3200, hbm2-2.0, hbm3-5.2"),
+            std::string::npos);
+  EXPECT_NE(error({{"dram.model", "bank"}, {"dram.preset", "../dram/hbm9.yaml"}}).find("dram/hbm9.yaml not found"),
+            std::string::npos);
 }
 
 }  // namespace

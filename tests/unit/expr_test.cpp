@@ -39,9 +39,9 @@ TEST(ExprParser, ErrorsCarryTheirColumn) {
     }
     return -1;
   };
-  EXPECT_EQ(col_of("Z[m] = A[m] *"), 13);        // unexpected end
-  EXPECT_EQ(col_of("Z[m] = A[m] $ 2"), 12);      // bad character
-  EXPECT_EQ(col_of("Z[m] A[m]"), 5);             // missing '='
+  EXPECT_EQ(col_of("Z[m] = A[m] *"), 13);           // unexpected end
+  EXPECT_EQ(col_of("Z[m] = A[m] $ 2"), 12);         // bad character
+  EXPECT_EQ(col_of("Z[m] A[m]"), 5);                // missing '='
   EXPECT_EQ(col_of("Z[m] = 1 + max(m) X[m]"), 11);  // reduction not at the top
   EXPECT_EQ(col_of("Z[m] = (A[m]"), 12);
 }

@@ -20,7 +20,8 @@ EvalOptions exact() {
   return o;
 }
 
-std::vector<double> run(const std::string& file, const Params& params, const TensorValues& inputs, const EvalOptions& o = exact()) {
+std::vector<double> run(const std::string& file, const Params& params, const TensorValues& inputs,
+                        const EvalOptions& o = exact()) {
   return evaluate(test::load(file, params), inputs, o).at("AV");
 }
 
@@ -39,7 +40,8 @@ TEST(Interpreter, HandComputedAttention) {
 
 TEST(Interpreter, HandComputedGemm) {
   const TensorValues in = {{"A", {1, 2, 3, 4, 5, 6}}, {"B", {1, 0, -1, 2, 0.5, 0.25}}};  // 2x3 times 3x2
-  const TensorValues out = evaluate(test::load("configs/workloads/gemm.yaml", {{"M", "2"}, {"K", "3"}, {"N", "2"}}), in, exact());
+  const TensorValues out =
+      evaluate(test::load("configs/workloads/gemm.yaml", {{"M", "2"}, {"K", "3"}, {"N", "2"}}), in, exact());
   EXPECT_EQ(out.at("Z"), (std::vector<double>{1 - 2 + 1.5, 0 + 4 + 0.75, 4 - 5 + 3, 0 + 10 + 1.5}));
 }
 
@@ -72,13 +74,15 @@ TEST(Interpreter, GroupedQueryAttentionEqualsMhaWithSharedKeys) {
     mha["K"].insert(mha["K"].end(), k0, k0 + E * M);
     mha["V"].insert(mha["V"].end(), v0, v0 + F * M);
   }
-  const std::vector<double> want = run("tests/data/mha-naive.yaml", {{"H", "4"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}}, mha);
+  const std::vector<double> want =
+      run("tests/data/mha-naive.yaml", {{"H", "4"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}}, mha);
   EXPECT_LE(compare_values(evaluate(c, in, exact()).at("AV"), want).max_abs_err, 1e-9) << "seed " << seed;
   // One query head per kv head is MHA itself.
   const Params one = {{"H", "2"}, {"KH", "2"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}, {"M0", "16"}};
   const Cascade c1 = test::load("configs/workloads/attention-1pass.yaml", one);
   const TensorValues in1 = random_inputs(c1, seed);
-  const std::vector<double> mha1 = run("tests/data/mha-naive.yaml", {{"H", "2"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}}, in1);
+  const std::vector<double> mha1 =
+      run("tests/data/mha-naive.yaml", {{"H", "2"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}}, in1);
   EXPECT_LE(compare_values(evaluate(c1, in1, exact()).at("AV"), mha1).max_abs_err, 1e-9) << "seed " << seed;
 }
 
@@ -106,8 +110,8 @@ TEST(Interpreter, SameSeedSameValuesByName) {
 }
 
 TEST(Numerics, RoundToNearestEven) {
-  EXPECT_EQ(round_to(DType::bf16, 1.0 + 0x1p-8), 1.0);                    // tie, to even
-  EXPECT_EQ(round_to(DType::bf16, 1.0 + 3 * 0x1p-8), 1.0 + 0x1p-6);       // tie, to even (up)
+  EXPECT_EQ(round_to(DType::bf16, 1.0 + 0x1p-8), 1.0);                     // tie, to even
+  EXPECT_EQ(round_to(DType::bf16, 1.0 + 3 * 0x1p-8), 1.0 + 0x1p-6);        // tie, to even (up)
   EXPECT_EQ(round_to(DType::bf16, 1.0 + 0x1p-8 + 0x1p-20), 1.0 + 0x1p-7);  // above the tie
   EXPECT_EQ(round_to(DType::fp16, 65519.0), 65504.0);
   EXPECT_EQ(round_to(DType::fp16, 65520.0), INFINITY);  // the tie above the largest finite rounds to infinity
@@ -121,10 +125,10 @@ TEST(Numerics, RoundToNearestEven) {
 TEST(Numerics, Fp8AndFp4FollowOcp) {
   // e4m3: 3 fraction bits, largest 448, no infinities.
   EXPECT_EQ(round_to(DType::fp8_e4m3, 449.0), 448.0);
-  EXPECT_EQ(round_to(DType::fp8_e4m3, 464.0), 448.0);  // tie between 448 and 480: to even (448 = 1.110b x 2^8)
+  EXPECT_EQ(round_to(DType::fp8_e4m3, 464.0), 448.0);         // tie between 448 and 480: to even (448 = 1.110b x 2^8)
   EXPECT_TRUE(std::isnan(round_to(DType::fp8_e4m3, 465.0)));  // past the largest value: NaN, unless saturating
   EXPECT_EQ(round_to(DType::fp8_e4m3, 465.0, Rounding{true, nullptr}), 448.0);
-  EXPECT_EQ(round_to(DType::fp8_e4m3, 1.0625), 1.0);         // tie, to even
+  EXPECT_EQ(round_to(DType::fp8_e4m3, 1.0625), 1.0);          // tie, to even
   EXPECT_EQ(round_to(DType::fp8_e4m3, 3 * 0x1p-11), 0x1p-9);  // the smallest subnormal
   EXPECT_EQ(round_to(DType::fp8_e4m3, 0x1p-10), 0.0);         // half of it: tie to zero
   // e5m2: IEEE-like, largest 57,344, overflow to infinity from half an ulp (4,096) above it.
@@ -154,9 +158,10 @@ std::vector<double> finite_values(int exponent_bits, int fraction_bits, bool iee
     const int fraction = code & ((1 << fraction_bits) - 1);
     const int exponent = (code >> fraction_bits) & ((1 << exponent_bits) - 1);
     const bool negative = code >> (exponent_bits + fraction_bits);
-    if (ieee_specials && exponent == (1 << exponent_bits) - 1) continue;                                 // inf, NaN
+    if (ieee_specials && exponent == (1 << exponent_bits) - 1) continue;                                     // inf, NaN
     if (e4m3_nan && exponent == (1 << exponent_bits) - 1 && fraction == (1 << fraction_bits) - 1) continue;  // NaN
-    const double m = exponent == 0 ? fraction * std::ldexp(1.0, -fraction_bits) : 1 + fraction * std::ldexp(1.0, -fraction_bits);
+    const double m =
+        exponent == 0 ? fraction * std::ldexp(1.0, -fraction_bits) : 1 + fraction * std::ldexp(1.0, -fraction_bits);
     const double v = std::ldexp(m, (exponent == 0 ? 1 : exponent) - bias);
     out.push_back(negative ? -v : v);
   }
@@ -170,8 +175,10 @@ TEST(Numerics, EveryRepresentableValueRoundTrips) {
     bool ieee, e4m3;
     double largest;
   };
-  const Format formats[] = {{DType::bf16, 8, 7, true, false, 0x1.fep127},   {DType::fp16, 5, 10, true, false, 65504},
-                            {DType::fp8_e4m3, 4, 3, false, true, 448},      {DType::fp8_e5m2, 5, 2, true, false, 57344},
+  const Format formats[] = {{DType::bf16, 8, 7, true, false, 0x1.fep127},
+                            {DType::fp16, 5, 10, true, false, 65504},
+                            {DType::fp8_e4m3, 4, 3, false, true, 448},
+                            {DType::fp8_e5m2, 5, 2, true, false, 57344},
                             {DType::fp4_e2m1, 2, 1, false, false, 6}};
   for (const Format& f : formats) {
     const std::vector<double> values = finite_values(f.e, f.f, f.ieee, f.e4m3);
@@ -195,17 +202,22 @@ TEST(Numerics, EveryRepresentableValueRoundTrips) {
       const auto last_bit = [&](double v) {
         if (v == 0) return 0;
         int exp2 = 0;
-        const double m = std::frexp(v, &exp2);  // v = m * 2^exp2, m in [0.5, 1)
+        const double m = std::frexp(v, &exp2);     // v = m * 2^exp2, m in [0.5, 1)
         const int min_exp = 3 - (1 << (f.e - 1));  // the smallest normal, 2^(1 - bias), is 0.5 * 2^min_exp
         const int shift = f.f + 1 - std::max(0, min_exp - exp2);
         return static_cast<int>(std::ldexp(m, shift)) & 1;
       };
-      ASSERT_EQ(last_bit(mag), 0) << dtype_name(f.t) << " midpoint " << mid << " of " << lo << ", " << hi << " went to " << got
-                                  << " (other " << other << ")";
+      ASSERT_EQ(last_bit(mag), 0) << dtype_name(f.t) << " midpoint " << mid << " of " << lo << ", " << hi << " went to "
+                                  << got << " (other " << other << ")";
     }
   }
   for (DType t : {DType::int8, DType::int4, DType::uint4}) {
-    const double lo = t == DType::int8 ? -128 : t == DType::int4 ? -8 : 0, hi = t == DType::int8 ? 127 : t == DType::int4 ? 7 : 15;
+    const double lo = t == DType::int8   ? -128
+                      : t == DType::int4 ? -8
+                                         : 0,
+                 hi = t == DType::int8   ? 127
+                      : t == DType::int4 ? 7
+                                         : 15;
     for (double v = lo; v <= hi; ++v) EXPECT_EQ(round_to(t, v), v) << dtype_name(t);
   }
 }
@@ -263,17 +275,20 @@ TEST(Interpreter, ServingStepComputesWhatDecodeAndPrefillCompute) {
     p.insert(p.end(), more.begin(), more.end());
     return p;
   };
-  const Cascade step = test::load("configs/workloads/llm/serving-attention.yaml", with(attention, {{"B", "2"}, {"L", "16"}, {"BP", "1"}, {"P", "8"}}));
+  const Cascade step = test::load("configs/workloads/llm/serving-attention.yaml",
+                                  with(attention, {{"B", "2"}, {"L", "16"}, {"BP", "1"}, {"P", "8"}}));
   const TensorValues in = random_inputs(step, test::seed());
   const TensorValues out = evaluate(step, in, {});
-  const Cascade decode = test::load("configs/workloads/llm/decode-attention.yaml", with(attention, {{"B", "2"}, {"L", "16"}}));
+  const Cascade decode =
+      test::load("configs/workloads/llm/decode-attention.yaml", with(attention, {{"B", "2"}, {"L", "16"}}));
   TensorValues d_in = in;
   d_in["X"] = in.at("XD");
   const TensorValues d = evaluate(decode, d_in, {});
   EXPECT_EQ(out.at("RD"), d.at("R"));
   EXPECT_EQ(out.at("KN"), d.at("KN"));
   EXPECT_EQ(out.at("VN"), d.at("VN"));
-  const Cascade prefill = test::load("configs/workloads/llm/prefill-attention.yaml", with(attention, {{"B", "1"}, {"P", "8"}}));
+  const Cascade prefill =
+      test::load("configs/workloads/llm/prefill-attention.yaml", with(attention, {{"B", "1"}, {"P", "8"}}));
   TensorValues p_in = in;
   p_in["X"] = in.at("XP");
   const TensorValues p = evaluate(prefill, p_in, {});
@@ -288,7 +303,9 @@ TEST(Interpreter, ServingStepComputesWhatDecodeAndPrefillCompute) {
   for (const auto& [tokens, x, y] : {std::tuple{"2", "XD", "YD"}, std::tuple{"8", "XP", "YP"}}) {
     TensorValues one = f_in;
     one["X"] = f_in.at(x);
-    EXPECT_EQ(f_out.at(y), evaluate(test::load("configs/workloads/ffn-swiglu.yaml", with(ffn, {{"N", tokens}})), one, {}).at("Y")) << y;
+    EXPECT_EQ(f_out.at(y),
+              evaluate(test::load("configs/workloads/ffn-swiglu.yaml", with(ffn, {{"N", tokens}})), one, {}).at("Y"))
+        << y;
   }
 }
 

@@ -13,8 +13,8 @@ namespace einsim {
 namespace {
 
 std::string head() {
-  return "version: 1\nname: kinds\nclock: 1 GHz\nenergy_table: " + std::filesystem::absolute("configs/energy/accelergy-45nm.yaml").string() +
-         "\ncomponents:\n";
+  return "version: 1\nname: kinds\nclock: 1 GHz\nenergy_table: " +
+         std::filesystem::absolute("configs/energy/accelergy-45nm.yaml").string() + "\ncomponents:\n";
 }
 
 // An architecture with a dram and an sram (what a PIM's memory and a mapping need) and the kind's example.
@@ -82,23 +82,29 @@ TEST(Kinds, UnknownKindsAndKeysAreRefusedWithTheKnownOnes) {
     load_arch(test::temp_file("kinds-noc.yaml", head() + "  noc: {kind: noc}\n"));
     ADD_FAILURE() << "a kind nothing implements was accepted";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown component kind 'noc' (known: dram, pe_array, pim, sram, vector_array)"), std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("unknown component kind 'noc' (known: dram, pe_array, pim, sram, vector_array)"),
+        std::string::npos)
         << e.what();
   }
   try {
-    load_arch(test::temp_file("kinds-key.yaml", head() + "  glb: {kind: sram, size: 1 MiB, banks: 4, row_bits: 512, read_energy: '1', "
-                                                       "write_energy: '1', port: 2}\n"));
+    load_arch(test::temp_file("kinds-key.yaml",
+                              head() + "  glb: {kind: sram, size: 1 MiB, banks: 4, row_bits: 512, read_energy: '1', "
+                                       "write_energy: '1', port: 2}\n"));
     ADD_FAILURE() << "an unknown key was accepted";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("components.glb.port: unknown key (expected one of: kind, size, banks, row_bits, ports, read_energy, write_energy, area)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("components.glb.port: unknown key (expected one of: kind, size, banks, "
+                                         "row_bits, ports, read_energy, write_energy, area)"),
+              std::string::npos)
+        << e.what();
   }
 }
 
 TEST(Kinds, DefaultsComeFromTheParameterTable) {
   const ArchSpec a = with_example(*find_kind("pim"));
   EXPECT_EQ(a.find("dram")->path()->dma_engines(a), 1);  // dma_engines: 1
-  EXPECT_EQ(a.find("glb")->memory()->ports(), 1);          // ports: 1
-  EXPECT_EQ(a.find("unit")->parallelism(), 4 * 16);        // stacks: 1
+  EXPECT_EQ(a.find("glb")->memory()->ports(), 1);        // ports: 1
+  EXPECT_EQ(a.find("unit")->parallelism(), 4 * 16);      // stacks: 1
 }
 
 // docs/model.md's reference of the kinds is `einsim arch --kinds`, verbatim, between its markers.
@@ -114,7 +120,8 @@ TEST(Kinds, TheDocsKeyReferenceIsTheRegistrysOwn) {
   const std::string documented = text.substr(from + begin.size(), to - from - begin.size());
   for (const auto& [name, kind] : component_kinds()) {
     EXPECT_NE(documented.find("#### `" + name + "`: " + kind.description), std::string::npos) << name;
-    for (const ParamDef& p : kind.params) EXPECT_NE(documented.find("| `" + p.name + "` |"), std::string::npos) << name << "." << p.name;
+    for (const ParamDef& p : kind.params)
+      EXPECT_NE(documented.find("| `" + p.name + "` |"), std::string::npos) << name << "." << p.name;
   }
 }
 

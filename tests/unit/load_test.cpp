@@ -13,9 +13,9 @@ std::vector<int64_t> shape(const Cascade& c, const std::string& t) {
 
 TEST(Load, FuseMaxCascadeAsWrittenInThePaper) {
   const Cascade c = test::load("tests/data/fusemax-cascade5.yaml");  // M=64, P=32, E=F=8, M0=16
-  EXPECT_EQ(shape(c, "BK"), (std::vector<int64_t>{8, 4, 16}));   // M1 = M/M0 inferred from m1*M0+m0
+  EXPECT_EQ(shape(c, "BK"), (std::vector<int64_t>{8, 4, 16}));       // M1 = M/M0 inferred from m1*M0+m0
   EXPECT_EQ(shape(c, "BQK"), (std::vector<int64_t>{4, 16, 32}));
-  EXPECT_EQ(shape(c, "RM"), (std::vector<int64_t>{5, 32}));      // written at m1+1: M1+1 elements
+  EXPECT_EQ(shape(c, "RM"), (std::vector<int64_t>{5, 32}));  // written at m1+1: M1+1 elements
   EXPECT_EQ(shape(c, "RNV"), (std::vector<int64_t>{8, 5, 32}));
   EXPECT_EQ(c.tensor("RM").iterative_rank, 0);
   ASSERT_NE(c.param("M1"), nullptr);
@@ -46,12 +46,15 @@ TEST(Load, ScheduleRespectsDependencies) {
   for (size_t t = 0; t < c.tensors.size(); ++t) done[t] = c.tensors[t].is_input();
   size_t scheduled = 0;
   for (const Group& g : c.schedule) {
-    auto in_group = [&](int writer) { return std::find(g.einsums.begin(), g.einsums.end(), writer) != g.einsums.end(); };
+    auto in_group = [&](int writer) {
+      return std::find(g.einsums.begin(), g.einsums.end(), writer) != g.einsums.end();
+    };
     for (int e : g.einsums) {
       // Data from outside a group must be complete before it runs; inside a recurrence the group orders it.
       for (const Access& a : c.einsums[static_cast<size_t>(e)].reads) {
         if (!in_group(c.tensors[static_cast<size_t>(a.tensor)].writer)) {
-          EXPECT_TRUE(done[static_cast<size_t>(a.tensor)]) << c.einsums[static_cast<size_t>(e)].name << " reads " << c.tensors[static_cast<size_t>(a.tensor)].name;
+          EXPECT_TRUE(done[static_cast<size_t>(a.tensor)])
+              << c.einsums[static_cast<size_t>(e)].name << " reads " << c.tensors[static_cast<size_t>(a.tensor)].name;
         }
       }
     }
@@ -62,7 +65,8 @@ TEST(Load, ScheduleRespectsDependencies) {
 }
 
 TEST(Load, GroupedQueryHeadsThroughParams) {
-  const Cascade c = test::load("configs/workloads/attention-3pass.yaml", {{"H", "8"}, {"KH", "2"}, {"M", "128"}, {"P", "16"}});
+  const Cascade c =
+      test::load("configs/workloads/attention-3pass.yaml", {{"H", "8"}, {"KH", "2"}, {"M", "128"}, {"P", "16"}});
   EXPECT_EQ(c.param("G")->value, 4);
   EXPECT_EQ(shape(c, "QK"), (std::vector<int64_t>{1, 2, 4, 128, 16}));
   EXPECT_EQ(shape(c, "AV"), (std::vector<int64_t>{1, 8, 64, 16}));
@@ -98,31 +102,45 @@ einsums:
 
 TEST(Load, ErrorsNameFileLineColumnAndKey) {
   EXPECT_EQ(test::load_error("version: 1\nname: x\neinsums: []\ntensors:\n  A: {ranks: [N], dtype: bf61}\n"),
-            test::temp_file("bad.yaml", "") + ":5:15: error: tensors.A.ranks[0]: undefined rank 'N': ranks are named by params");
+            test::temp_file("bad.yaml", "") +
+                ":5:15: error: tensors.A.ranks[0]: undefined rank 'N': ranks are named by params");
   const std::string f = test::temp_file("bad.yaml", "");
-  EXPECT_EQ(test::load_error("version: 1\nname: x\nparams: {N: 4}\neinsums: []\ntensors:\n  A: {ranks: [N], dtype: bf61}\n"),
-            f + ":6:26: error: tensors.A.dtype: unknown dtype 'bf61' (known: fp32, bf16, fp16, fp64, fp8_e4m3, fp8_e5m2, fp4_e2m1, int32, int8, int4, uint4)");
-  EXPECT_EQ(test::load_error("version: 1\nname: x\nparams: {N: 4}\ntensors:\n  A: {ranks: [N]}\n  Z: {ranks: [N], output: true}\n"
-                             "einsums:\n  - Z[n] = QQ[n] + A[n]\n"),
+  EXPECT_EQ(
+      test::load_error("version: 1\nname: x\nparams: {N: 4}\neinsums: []\ntensors:\n  A: {ranks: [N], dtype: bf61}\n"),
+      f + ":6:26: error: tensors.A.dtype: unknown dtype 'bf61' (known: fp32, bf16, fp16, fp64, fp8_e4m3, fp8_e5m2, "
+          "fp4_e2m1, int32, int8, int4, uint4)");
+  EXPECT_EQ(test::load_error(
+                "version: 1\nname: x\nparams: {N: 4}\ntensors:\n  A: {ranks: [N]}\n  Z: {ranks: [N], output: true}\n"
+                "einsums:\n  - Z[n] = QQ[n] + A[n]\n"),
             f + ":8:12: error: undefined tensor 'QQ'\n    - Z[n] = QQ[n] + A[n]\n             ^");
-  EXPECT_EQ(test::load_error("version: 1\nname: x\ntensorz: {}\n"), f + ":3:1: error: tensorz: unknown key (expected one of: version, name, description, params, dtype, tensors, einsums, init, kernel, reference)");
+  EXPECT_EQ(test::load_error("version: 1\nname: x\ntensorz: {}\n"),
+            f + ":3:1: error: tensorz: unknown key (expected one of: version, name, description, params, dtype, "
+                "tensors, einsums, init, kernel, reference)");
 }
 
 TEST(Load, QuotedEinsumsPointInsideTheQuotes) {
   const std::string f = test::temp_file("bad.yaml", "");
-  EXPECT_EQ(test::load_error("version: 1\nname: x\nparams: {N: 4}\ntensors:\n  A: {ranks: [N]}\n  Z: {ranks: [N], output: true}\n"
-                             "einsums:\n  - \"Z[n] = foo(A[n])\"\n"),
-            f + ":8:13: error: unknown operator 'foo' (known: max, min, exp, neg, sqrt, rsqrt, relu, gelu, silu, reciprocal, abs, gt, log2, exp2, ceil, quantize, dequantize)\n"
+  EXPECT_EQ(test::load_error(
+                "version: 1\nname: x\nparams: {N: 4}\ntensors:\n  A: {ranks: [N]}\n  Z: {ranks: [N], output: true}\n"
+                "einsums:\n  - \"Z[n] = foo(A[n])\"\n"),
+            f + ":8:13: error: unknown operator 'foo' (known: max, min, exp, neg, sqrt, rsqrt, relu, gelu, silu, "
+                "reciprocal, abs, gt, log2, exp2, ceil, quantize, dequantize)\n"
                 "    - \"Z[n] = foo(A[n])\"\n              ^");
 }
 
 TEST(Load, EveryTensorAccessIsChecked) {
-  const std::string head = "version: 1\nname: x\nparams: {N: 4, K: 4}\ntensors:\n  A: {ranks: [N, K]}\n  Z: {ranks: [N], output: true}\neinsums:\n";
-  EXPECT_NE(test::load_error(head + "  - Z[n] = A[n, k+1]\n").find("index 'k+1' spans [1, 4] but rank K of 'A' has extent 4"), std::string::npos);
-  EXPECT_NE(test::load_error(head + "  - Z[n] = A[n]\n").find("'A' has 2 ranks but is indexed with 1"), std::string::npos);
+  const std::string head =
+      "version: 1\nname: x\nparams: {N: 4, K: 4}\ntensors:\n  A: {ranks: [N, K]}\n  Z: {ranks: [N], output: "
+      "true}\neinsums:\n";
+  EXPECT_NE(
+      test::load_error(head + "  - Z[n] = A[n, k+1]\n").find("index 'k+1' spans [1, 4] but rank K of 'A' has extent 4"),
+      std::string::npos);
+  EXPECT_NE(test::load_error(head + "  - Z[n] = A[n]\n").find("'A' has 2 ranks but is indexed with 1"),
+            std::string::npos);
   EXPECT_NE(test::load_error(head + "  - Z[n] = A[n, n]\n").find("rank used inconsistently"), std::string::npos);
   EXPECT_NE(test::load_error(head + "  - Z[n] = A[n, k*k]\n").find("non-affine index"), std::string::npos);
-  EXPECT_NE(test::load_error(head + "  - Z[n] = max(n) A[n, k]\n").find("also appears in the output"), std::string::npos);
+  EXPECT_NE(test::load_error(head + "  - Z[n] = max(n) A[n, k]\n").find("also appears in the output"),
+            std::string::npos);
   EXPECT_EQ(test::load_error(head + "  - Z[n] = max(k) A[n, k]\n"), "");
 }
 

@@ -25,7 +25,8 @@ int64_t dram_bytes(const Stats& s) { return s.traffic_bytes.at("dram").read + s.
 
 TEST(Model, GemmAtFullMappingEfficiencyTakesMacsOverArrayCycles) {
   for (const std::string df : {"ws", "os", "is"}) {
-    const Point p = evaluate("configs/mappings/gemm-systolic-" + df + ".yaml", {{"M", "256"}, {"N", "512"}, {"K", "64"}});
+    const Point p =
+        evaluate("configs/mappings/gemm-systolic-" + df + ".yaml", {{"M", "256"}, {"N", "512"}, {"K", "64"}});
     ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
     EXPECT_EQ(p.stats.busy_cycles.at("array"), 256 * 512 * 64 / (32 * 32)) << df;  // 8,192
     EXPECT_DOUBLE_EQ(p.stats.einsums.at("Z").utilization, 1.0) << df;
@@ -38,12 +39,14 @@ TEST(Model, GemmAtFullMappingEfficiencyTakesMacsOverArrayCycles) {
 TEST(Model, SystolicArraysPayFillAndDrainAsScaleSimCounts) {
   // fold_overlap: none on the 32x16 array: every tile's folds fill and drain. Summed over the mapping's tiles
   // this is SCALE-Sim's count for the whole GEMM plus one (SCALE-Sim numbers cycles from zero).
-  const std::vector<std::pair<std::string, std::string>> array = {{"array.rows", "32"}, {"array.cols", "16"}, {"array.fold_overlap", "none"}};
+  const std::vector<std::pair<std::string, std::string>> array = {
+      {"array.rows", "32"}, {"array.cols", "16"}, {"array.fold_overlap", "none"}};
   const std::map<std::string, int64_t> scalesim = {{"ws", 21375}, {"os", 28159}, {"is", 18879}};
   for (const auto& [df, cycles] : scalesim) {
     auto sets = array;
     sets.emplace_back("array.dataflow", df);
-    const Point p = evaluate("configs/mappings/gemm-systolic-" + df + ".yaml", {{"M", "256"}, {"N", "512"}, {"K", "64"}}, sets);
+    const Point p =
+        evaluate("configs/mappings/gemm-systolic-" + df + ".yaml", {{"M", "256"}, {"N", "512"}, {"K", "64"}}, sets);
     ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
     EXPECT_EQ(p.stats.busy_cycles.at("array"), cycles + 1) << df;
   }
@@ -73,9 +76,11 @@ TEST(Model, EnergyIsActionCountsTimesTableEnergies) {
   EXPECT_DOUBLE_EQ(s.energy_breakdown_pJ.at("array"), 64.0 * 64 * 64 * 17.16);
   EXPECT_DOUBLE_EQ(s.energy_breakdown_pJ.at("dram"), static_cast<double>(dram_bytes(s)) * 8 / 64 * 249.6);
   const Traffic& glb = s.traffic_bytes.at("glb");
-  EXPECT_DOUBLE_EQ(s.energy_breakdown_pJ.at("glb"), static_cast<double>(glb.read + glb.write) * 8 / 64 * 100);  // sram_1MB_read_64b
+  EXPECT_DOUBLE_EQ(s.energy_breakdown_pJ.at("glb"),
+                   static_cast<double>(glb.read + glb.write) * 8 / 64 * 100);  // sram_1MB_read_64b
   EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("array").at("mac"), 64.0 * 64 * 64 * 17.16);
-  EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("dram").at("read"), static_cast<double>(s.traffic_bytes.at("dram").read) * 8 / 64 * 249.6);
+  EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("dram").at("read"),
+                   static_cast<double>(s.traffic_bytes.at("dram").read) * 8 / 64 * 249.6);
   double sum = 0;
   for (const auto& [c, pj] : s.energy_breakdown_pJ) sum += pj;
   EXPECT_DOUBLE_EQ(s.energy_pJ, sum);
@@ -84,8 +89,8 @@ TEST(Model, EnergyIsActionCountsTimesTableEnergies) {
 }
 
 TEST(Model, FuseMaxTrafficIsCompulsoryAtBert1K) {
-  const Point p = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}, {"B", "2"}},
-                           {}, {"configs/workloads/models/bert.yaml"});
+  const Point p = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}, {"B", "2"}}, {},
+                           {"configs/workloads/models/bert.yaml"});
   ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
   const int64_t B = 2, H = 12, P = 1024, E = 64;
   EXPECT_EQ(dram_bytes(p.stats), 4 * B * H * P * E * 2);  // Q, K, V read once, AV written once, bf16
@@ -108,13 +113,16 @@ TEST(Model, ComputeIsChargedAtTheArraysDtype) {
   ASSERT_TRUE(i8.stats.status.ok && bf.stats.status.ok) << i8.stats.status.reason << bf.stats.status.reason;
   const EnergyTable table = load_energy_table("configs/energy/horowitz-45nm.yaml");
   const double int8_mac = table.find("int8_mac")->energy_pJ, bf16_mac = table.find("bf16_mac")->energy_pJ;
-  EXPECT_DOUBLE_EQ(int8_mac, 0.2 + 0.1);                 // int8 multiply + int32 add [Horowitz]
-  EXPECT_DOUBLE_EQ(bf16_mac, 0.5289 * 1.1 + 0.9);        // (8/11)^2 of an fp16 multiply + an fp32 add
-  const double macs = 256.0 * 1024 * 1024;               // N x D x O
+  EXPECT_DOUBLE_EQ(int8_mac, 0.2 + 0.1);           // int8 multiply + int32 add [Horowitz]
+  EXPECT_DOUBLE_EQ(bf16_mac, 0.5289 * 1.1 + 0.9);  // (8/11)^2 of an fp16 multiply + an fp32 add
+  const double macs = 256.0 * 1024 * 1024;         // N x D x O
   EXPECT_DOUBLE_EQ(i8.stats.energy_by_action_pJ.at("array").at("mac"), macs * int8_mac);
   EXPECT_DOUBLE_EQ(bf.stats.energy_by_action_pJ.at("array").at("mac"), macs * bf16_mac);
-  EXPECT_DOUBLE_EQ(i8.stats.energy_by_action_pJ.at("array").at("mac") / bf.stats.energy_by_action_pJ.at("array").at("mac"), int8_mac / bf16_mac);
-  for (const char* c : {"vector", "dram", "glb"}) EXPECT_EQ(i8.stats.energy_breakdown_pJ.at(c), bf.stats.energy_breakdown_pJ.at(c)) << c;
+  EXPECT_DOUBLE_EQ(
+      i8.stats.energy_by_action_pJ.at("array").at("mac") / bf.stats.energy_by_action_pJ.at("array").at("mac"),
+      int8_mac / bf16_mac);
+  for (const char* c : {"vector", "dram", "glb"})
+    EXPECT_EQ(i8.stats.energy_breakdown_pJ.at(c), bf.stats.energy_breakdown_pJ.at(c)) << c;
   EXPECT_LT(i8.stats.energy_pJ, bf.stats.energy_pJ);
   EXPECT_EQ(i8.stats.einsums.at("ACC").cycles, 256 * 1024 * 1024 / (64 * 64 * 2));
   EXPECT_EQ(bf.stats.einsums.at("ACC").cycles, 256 * 1024 * 1024 / (64 * 64));
@@ -126,9 +134,11 @@ TEST(Model, TrafficIsChargedByDtypeWidth) {
   // packed two to a byte); Z stays fp32.
   std::ifstream in("configs/workloads/gemm.yaml");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  for (const auto& [dtype, halves] : std::vector<std::pair<std::string, int64_t>>{{"bf16", 4}, {"int8", 2}, {"int4", 1}}) {
+  for (const auto& [dtype, halves] :
+       std::vector<std::pair<std::string, int64_t>>{{"bf16", 4}, {"int8", 2}, {"int4", 1}}) {
     std::string w = text;
-    for (size_t at = 0; (at = w.find("dtype: bf16", at)) != std::string::npos; at += 7) w.replace(at, 11, "dtype: " + dtype);
+    for (size_t at = 0; (at = w.find("dtype: bf16", at)) != std::string::npos; at += 7)
+      w.replace(at, 11, "dtype: " + dtype);
     const std::string file = test::temp_file("gemm-" + dtype + ".yaml", w);
     DesignPoint p = load_design_point("configs/mappings/gemm-systolic-ws.yaml", {}, {}, "", file);
     const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
@@ -149,13 +159,16 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
       const std::vector<std::string> bert = {"configs/workloads/models/bert.yaml"};
       const bool moe = f.find("moe") != std::string::npos;
       const bool serving_ffn = f.find("serving-ffn") != std::string::npos;
-      const Point p = llm && moe  ? evaluate(f, {{"T", seq == "1024" ? "32" : "128"}}, {}, {"configs/workloads/models/mixtral-8x7b.yaml"})
-                      : llm && f.find("attention") != std::string::npos ? evaluate(f, {{"L", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
-                      : serving_ffn ? evaluate(f, {{"B", "32"}, {"P", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
-                      : llm       ? evaluate(f, {{"N", seq == "1024" ? "32" : "128"}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
-                      : attention ? evaluate(f, {{"M", seq}, {"P", seq}}, {}, bert)
-                      : encoder   ? evaluate(f, {{"P", seq}}, {}, bert)
-                                  : evaluate(f);
+      const Point p =
+          llm && moe
+              ? evaluate(f, {{"T", seq == "1024" ? "32" : "128"}}, {}, {"configs/workloads/models/mixtral-8x7b.yaml"})
+          : llm && f.find("attention") != std::string::npos
+              ? evaluate(f, {{"L", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
+          : serving_ffn ? evaluate(f, {{"B", "32"}, {"P", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
+          : llm ? evaluate(f, {{"N", seq == "1024" ? "32" : "128"}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
+          : attention ? evaluate(f, {{"M", seq}, {"P", seq}}, {}, bert)
+          : encoder   ? evaluate(f, {{"P", seq}}, {}, bert)
+                      : evaluate(f);
       ASSERT_TRUE(p.stats.status.ok) << f << " at " << seq << ": " << p.stats.status.reason;
       const Stats& s = p.stats;
       EXPECT_GE(s.cycles, std::max(s.roofline_compute_cycles, s.roofline_memory_cycles)) << f;
@@ -166,7 +179,8 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
         for (const auto& [kind, n] : e.ops) ops[kind] += n;
       EXPECT_EQ(ops, a.ops) << f;
       for (const auto& [unit, u] : s.utilization) {
-        const bool bound = std::any_of(s.einsums.begin(), s.einsums.end(), [&](const auto& e) { return e.second.unit == unit; });
+        const bool bound =
+            std::any_of(s.einsums.begin(), s.einsums.end(), [&](const auto& e) { return e.second.unit == unit; });
         EXPECT_EQ(u > 0, bound) << f << " " << unit;  // busy exactly when something runs on it
         EXPECT_LE(u, 1) << f << " " << unit;
       }
@@ -178,8 +192,9 @@ TEST(Model, FuseMaxStudyCoversEveryModelFrom1KTo1M) {
   for (const std::string config : {"unfused", "flat", "cascade", "architecture", "fusemax"})
     for (const std::string model : {"bert", "trxl", "t5", "xlm"})
       for (const std::string seq : {"1024", "4096", "16384", "65536", "262144", "1048576"}) {
-        const Point p = evaluate("configs/mappings/attention-" + config + ".yaml", {{"M", seq}, {"P", seq}, {"B", "64"}}, {},
-                                 {"configs/workloads/models/" + model + ".yaml"});
+        const Point p =
+            evaluate("configs/mappings/attention-" + config + ".yaml", {{"M", seq}, {"P", seq}, {"B", "64"}}, {},
+                     {"configs/workloads/models/" + model + ".yaml"});
         EXPECT_TRUE(p.stats.status.ok) << config << " " << model << " " << seq << ": " << p.stats.status.reason;
         EXPECT_GE(p.stats.cycles, std::max(p.stats.roofline_compute_cycles, p.stats.roofline_memory_cycles));
       }
@@ -188,9 +203,10 @@ TEST(Model, FuseMaxStudyCoversEveryModelFrom1KTo1M) {
 TEST(Model, PerTensorDoubleBuffering) {
   const std::string table = std::filesystem::absolute("configs").string();
   auto buffer_bytes = [&](const std::string& tensors) {
-    const std::string f = test::temp_file("m.yaml", "version: 1\nname: m\narch: " + table + "/arch/systolic.yaml\nworkload: " + table +
-                                                        "/workloads/gemm.yaml\ngroups:\n  - name: g\n" + tensors +
-                                                        "    einsums:\n      Z: {unit: array, spatial: {rows: k, cols: n}}\n");
+    const std::string f =
+        test::temp_file("m.yaml", "version: 1\nname: m\narch: " + table + "/arch/systolic.yaml\nworkload: " + table +
+                                      "/workloads/gemm.yaml\ngroups:\n  - name: g\n" + tensors +
+                                      "    einsums:\n      Z: {unit: array, spatial: {rows: k, cols: n}}\n");
     const MappingSpec m = load_mapping(f);
     return lower(load_cascade(m.workload), load_arch(m.arch), m).groups.at(0).buffer_bytes;
   };
@@ -201,12 +217,14 @@ TEST(Model, PerTensorDoubleBuffering) {
 }
 
 TEST(Model, InfeasiblePointsSayWhy) {
-  Point p = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}}, {{"glb.size", "64 KiB"}});
+  Point p =
+      evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}}, {{"glb.size", "64 KiB"}});
   EXPECT_FALSE(p.stats.status.ok);
   EXPECT_NE(p.stats.status.reason.find("glb needs"), std::string::npos) << p.stats.status.reason;
   EXPECT_NE(p.stats.status.reason.find("it has 64 KiB"), std::string::npos) << p.stats.status.reason;
   p = evaluate("configs/mappings/gemm-systolic-ws.yaml", {{"N", "48"}});
-  EXPECT_EQ(p.stats.status.reason, "tile 32 of index n does not divide its extent 48 (factors of n multiply to 32, shape is 48)");
+  EXPECT_EQ(p.stats.status.reason,
+            "tile 32 of index n does not divide its extent 48 (factors of n multiply to 32, shape is 48)");
   // FLAT's 2D PEs only multiply-accumulate: FuseMax's binding does not fit them.
   const MappingSpec m = load_mapping("configs/mappings/attention-fusemax.yaml");
   const Cascade c = load_cascade(m.workload);

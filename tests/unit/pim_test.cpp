@@ -16,8 +16,8 @@ struct Point : DesignPoint {
   Stats stats;
 };
 
-Point evaluate(const std::string& mapping, const std::string& arch, std::vector<std::pair<std::string, std::string>> params,
-               std::vector<std::string> presets = {}) {
+Point evaluate(const std::string& mapping, const std::string& arch,
+               std::vector<std::pair<std::string, std::string>> params, std::vector<std::string> presets = {}) {
   Point p{test::point(mapping, std::move(params), std::move(presets), {}, arch), {}};
   p.stats = evaluate_analytical(p.cascade, p.arch, p.program);
   return p;
@@ -53,7 +53,8 @@ TEST(Pim, GemvOnBankPimMovesItsWeightsAtTheInternalBandwidth) {
   const double weights = 4096.0 * 14336 * 3 * 2;
   const auto& pim = p.arch.find("pim")->as<PimComponent>();
   EXPECT_EQ(p.stats.traffic_bytes.at("dram").read, static_cast<int64_t>(weights) + 4096 * 2);  // and the token, once
-  const double bytes = static_cast<double>(p.stats.traffic_bytes.at("dram").read + p.stats.traffic_bytes.at("dram").write);
+  const double bytes =
+      static_cast<double>(p.stats.traffic_bytes.at("dram").read + p.stats.traffic_bytes.at("dram").write);
   EXPECT_EQ(p.stats.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * p.arch.clock_hz / pim.bandwidth)));
   // Bank-level units at 1 FLOP/B keep pace with their banks, but a block of 32 hidden columns is 131,072 MACs
   // over 5,120 units x 16 lanes: 1.6, so 2 cycles of 325.1 MHz = 12 cycles of 1.83 GHz (11.26 rounded up), and
@@ -82,7 +83,8 @@ TEST(Pim, AutoPlacementSendsLowOpPerByteWorkToPimAndTheRestToTheXpu) {
     // (ridge 1: compute-bound there).
     const Point m = evaluate(kMoe, file, {{"T", "64"}}, {kMixtral});
     ASSERT_TRUE(m.stats.status.ok) << m.stats.status.reason;
-    EXPECT_EQ(m.stats.placements.at("other-experts").place, arch == "xpu-h100-logic-pim" ? "pim" : "tensor+cuda") << arch;
+    EXPECT_EQ(m.stats.placements.at("other-experts").place, arch == "xpu-h100-logic-pim" ? "pim" : "tensor+cuda")
+        << arch;
     // A prefill of 512 tokens through the FFN (Op/B about 512) stays on the xPU.
     const Point f = evaluate(kFfn, file, {{"N", "512"}, {"D", "4096"}, {"FF", "14336"}});
     ASSERT_TRUE(f.stats.status.ok) << f.stats.status.reason;
@@ -103,7 +105,8 @@ TEST(Pim, AutoPlacementSendsLowOpPerByteWorkToPimAndTheRestToTheXpu) {
 
 TEST(Pim, EnergyOfTheCacheReadsDropsByTheLevelsPerBitRatio) {
   const Point x = evaluate(kAttention, "configs/arch/xpu-h100.yaml", {{"B", "64"}, {"L", "4096"}}, {kMixtral});
-  const Point l = evaluate(kAttention, "configs/arch/xpu-h100-logic-pim.yaml", {{"B", "64"}, {"L", "4096"}}, {kMixtral});
+  const Point l =
+      evaluate(kAttention, "configs/arch/xpu-h100-logic-pim.yaml", {{"B", "64"}, {"L", "4096"}}, {kMixtral});
   ASSERT_TRUE(x.stats.status.ok && l.stats.status.ok);
   // The KV cache (B x KH x (E + F) x L x 2 bytes) is read once either way: across the interface at 3.59 pJ/b,
   // or by the Logic-PIM through its TSVs at 1.81 pJ/b.
@@ -122,7 +125,8 @@ TEST(Pim, EnergyOfTheCacheReadsDropsByTheLevelsPerBitRatio) {
 TEST(Pim, ConcurrentGroupsOverlapOnTheXpuAndThePim) {
   // A skewed load: one hot expert with 51 tokens (Op/B 51: the xPU) and seven with 11 (the Logic-PIM) run at
   // once, so the step takes less than their sum and no less than either unit's busy time.
-  const Point p = evaluate(kMoe, "configs/arch/xpu-h100-logic-pim.yaml", {{"T", "64"}, {"NXH", "1"}, {"TH", "51"}}, {kMixtral});
+  const Point p =
+      evaluate(kMoe, "configs/arch/xpu-h100-logic-pim.yaml", {{"T", "64"}, {"NXH", "1"}, {"TH", "51"}}, {kMixtral});
   ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
   EXPECT_EQ(p.stats.placements.at("hot-experts").place, "tensor+cuda");
   EXPECT_EQ(p.stats.placements.at("other-experts").place, "pim");

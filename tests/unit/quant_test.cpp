@@ -13,7 +13,8 @@ namespace {
 
 // Output Y of a quantized workload against its `reference:` on the same inputs and params (as
 // `einsim eval --compare-reference`).
-ErrorStats against_reference(const std::string& file, std::vector<std::pair<std::string, std::string>> params, uint64_t seed) {
+ErrorStats against_reference(const std::string& file, std::vector<std::pair<std::string, std::string>> params,
+                             uint64_t seed) {
   WorkloadOverrides o;
   o.params = params;
   const Cascade q = load_cascade(file, o);
@@ -81,7 +82,8 @@ einsums:
   - C[] = A[k] * B[k]
 )");
   const Cascade c = test::load(f);
-  const TensorValues v = evaluate(c, {{"A", std::vector<double>(2048, 127)}, {"B", std::vector<double>(2048, 127)}}, {});
+  const TensorValues v =
+      evaluate(c, {{"A", std::vector<double>(2048, 127)}, {"B", std::vector<double>(2048, 127)}}, {});
   EXPECT_EQ(v.at("C")[0], 33032192.0);
   // The store saturates to the int32 range: 131073 * 128 * 128 is past 2^31 - 1 (fp64 arithmetic, so that the
   // int32 value itself is held exactly).
@@ -104,11 +106,13 @@ einsums:
 )");
   const Cascade c = test::load(f);
   const TensorValues v = evaluate(c, {{"X", {-5.0, -0.3, 1.26, 9.0}}}, {});
-  EXPECT_EQ(v.at("Q"), (std::vector<double>{0, 7, 11, 15}));  // -10+8 saturates to 0; -0.6+8 = 7.4; 2.52+8; 18+8 saturates
+  EXPECT_EQ(v.at("Q"),
+            (std::vector<double>{0, 7, 11, 15}));  // -10+8 saturates to 0; -0.6+8 = 7.4; 2.52+8; 18+8 saturates
   EXPECT_EQ(v.at("Y"), (std::vector<double>{-4, -0.5, 1.5, 3.5}));
   EXPECT_EQ(analyze(c).ops.at("quantize"), 4);
   EXPECT_EQ(analyze(c).ops.at("dequantize"), 4);
-  EXPECT_NE(test::load_error("version: 1\nname: x\nparams: {N: 2}\ntensors:\n  X: {ranks: [N]}\n  Y: {output: true}\neinsums:\n  - Y[n] = quantize(X[n])\n")
+  EXPECT_NE(test::load_error("version: 1\nname: x\nparams: {N: 2}\ntensors:\n  X: {ranks: [N]}\n  Y: {output: "
+                             "true}\neinsums:\n  - Y[n] = quantize(X[n])\n")
                 .find("'quantize' takes 2 or 3 arguments, got 1"),
             std::string::npos);
 }
@@ -121,8 +125,10 @@ TEST(Quant, OutliersArePlantedInEvenlySpreadChannels) {
   for (int64_t d = 0; d < 64; ++d) {
     double top = 0;
     for (int64_t n = 0; n < 8; ++n) top = std::max(top, std::abs(x[static_cast<size_t>(n * 64 + d)]));
-    if (d % 16 == 0) EXPECT_GT(top, 1.0) << d;  // columns 0, 16, 32, 48
-    else EXPECT_LT(top, 1.0) << d;
+    if (d % 16 == 0)
+      EXPECT_GT(top, 1.0) << d;  // columns 0, 16, 32, 48
+    else
+      EXPECT_LT(top, 1.0) << d;
   }
 }
 

@@ -78,7 +78,8 @@ std::vector<float> naive(const AttentionData& d, Backend backend = Backend::cpu,
   return o;
 }
 
-std::vector<float> tiled(const AttentionData& d, int64_t tile_m, Backend backend = Backend::cpu, DType out = DType::fp32) {
+std::vector<float> tiled(const AttentionData& d, int64_t tile_m, Backend backend = Backend::cpu,
+                         DType out = DType::fp32) {
   std::vector<float> o(sz(d.s.B, d.s.H, d.s.F, d.s.P));
   attention_tiled(out, d.s, tile_m, d.q.data(), d.k.data(), d.v.data(), o.data(), backend);
   return o;
@@ -106,11 +107,13 @@ TEST(ReferenceAttention, TinyCaseByHand) {
 }
 
 // A[M,K] B[K,N] in fp64, k in order: exact for the inputs the GEMM tests choose.
-std::vector<double> gemm_fp64(const std::vector<float>& a, const std::vector<float>& b, int64_t M, int64_t N, int64_t K) {
+std::vector<double> gemm_fp64(const std::vector<float>& a, const std::vector<float>& b, int64_t M, int64_t N,
+                              int64_t K) {
   std::vector<double> c(sz(M, N), 0.0);
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j)
-      for (int64_t k = 0; k < K; ++k) c[sz(i * N + j)] += static_cast<double>(a[sz(i * K + k)]) * static_cast<double>(b[sz(k * N + j)]);
+      for (int64_t k = 0; k < K; ++k)
+        c[sz(i * N + j)] += static_cast<double>(a[sz(i * K + k)]) * static_cast<double>(b[sz(k * N + j)]);
   return c;
 }
 
@@ -155,7 +158,8 @@ TEST(ReferenceAttention, GqaHeadMapping) {
   for (const auto& out : {naive(d), tiled(d, 16)})
     for (int64_t b = 0; b < 2; ++b)
       for (int64_t h = 0; h < 4; ++h)
-        for (int64_t i = 0; i < 4 * 6; ++i) ASSERT_NEAR(out[sz((b * 4 + h) * 4 * 6 + i)], per_head[h / 2], 1e-6) << "b " << b << " h " << h;
+        for (int64_t i = 0; i < 4 * 6; ++i)
+          ASSERT_NEAR(out[sz((b * 4 + h) * 4 * 6 + i)], per_head[h / 2], 1e-6) << "b " << b << " h " << h;
 }
 
 // Decode: Q [B,H,E] is Q [B,H,E,1]; causal or not, the one query sees the whole cache.
@@ -171,10 +175,10 @@ TEST(ReferenceAttention, DecodeSeesTheWholeCache) {
 TEST(ReferenceAttention, BadShapesAreUserErrors) {
   const float x[64] = {};
   float out[64];
-  EXPECT_THROW(attention_naive(DType::fp32, {1, 3, 2, 4, 4, 1, 1}, x, x, x, out), UserError);  // H % KH
+  EXPECT_THROW(attention_naive(DType::fp32, {1, 3, 2, 4, 4, 1, 1}, x, x, x, out), UserError);        // H % KH
   EXPECT_THROW(attention_naive(DType::fp32, {1, 2, 2, 4, 5, 1, 1, true}, x, x, x, out), UserError);  // causal P > M
-  EXPECT_THROW(attention_tiled(DType::fp32, {1, 2, 2, 4, 4, 1, 1}, 0, x, x, x, out), UserError);  // tile_m
-  EXPECT_THROW(attention_naive(DType::int8, {1, 2, 2, 4, 4, 1, 1}, x, x, x, out), UserError);  // output dtype
+  EXPECT_THROW(attention_tiled(DType::fp32, {1, 2, 2, 4, 4, 1, 1}, 0, x, x, x, out), UserError);     // tile_m
+  EXPECT_THROW(attention_naive(DType::int8, {1, 2, 2, 4, 4, 1, 1}, x, x, x, out), UserError);        // output dtype
   EXPECT_THROW(gemm(DType::fp32, 2, 0, 2, x, x, out), UserError);
 }
 
@@ -246,7 +250,8 @@ TEST(ReferenceNorm, RowsAreNormalized) {
 // ---------------------------------------------------------------------------------------------------------------
 // Quantized GEMMs
 
-std::vector<int32_t> int8_reference(int64_t M, int64_t N, int64_t K, const std::vector<int8_t>& a, const std::vector<int8_t>& b) {
+std::vector<int32_t> int8_reference(int64_t M, int64_t N, int64_t K, const std::vector<int8_t>& a,
+                                    const std::vector<int8_t>& b) {
   std::vector<int32_t> c(sz(M, N));
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
@@ -257,8 +262,8 @@ std::vector<int32_t> int8_reference(int64_t M, int64_t N, int64_t K, const std::
   return c;
 }
 
-std::vector<int32_t> run_int8(int64_t M, int64_t N, int64_t K, const std::vector<int8_t>& a, const std::vector<int8_t>& b,
-                              Backend backend = Backend::cpu) {
+std::vector<int32_t> run_int8(int64_t M, int64_t N, int64_t K, const std::vector<int8_t>& a,
+                              const std::vector<int8_t>& b, Backend backend = Backend::cpu) {
   std::vector<int32_t> c(sz(M, N));
   gemm_int8(M, N, K, a.data(), b.data(), c.data(), backend);
   return c;
@@ -371,7 +376,8 @@ TEST(ReferenceFp8, ScalesApplyAfterTheSum) {
   for (DType out : {DType::fp32, DType::bf16, DType::fp16}) {
     std::vector<float> c(sz(M, N)), want(sz(M, N));
     const std::vector<double> sums = gemm_fp64(a, b, M, N, K);
-    for (size_t i = 0; i < sums.size(); ++i) want[i] = static_cast<float>(round_to(out, static_cast<float>(1.5 * sums[i])));
+    for (size_t i = 0; i < sums.size(); ++i)
+      want[i] = static_cast<float>(round_to(out, static_cast<float>(1.5 * sums[i])));
     gemm_fp8_e4m3(out, M, N, K, a.data(), b.data(), 0.5f, 3.0f, c.data());
     expect_identical(c, want, std::string(dtype_name(out)));
   }
@@ -402,7 +408,7 @@ std::vector<float> floats(const std::vector<double>& v) { return {v.begin(), v.e
 
 TEST(ReferenceVsCascade, Attention) {
   const AttentionShape s{1, 4, 2, 64, 32, 16, 8};
-  const std::vector<std::pair<std::string, std::string>> params{{"B", "1"}, {"H", "4"}, {"KH", "2"}, {"M", "64"},
+  const std::vector<std::pair<std::string, std::string>> params{{"B", "1"},  {"H", "4"},  {"KH", "2"}, {"M", "64"},
                                                                 {"P", "32"}, {"E", "16"}, {"F", "8"}};
   const CascadeRun three = run_cascade("configs/workloads/attention-3pass.yaml", params);
   const AttentionData d{s, floats(three.inputs.at("Q")), floats(three.inputs.at("K")), floats(three.inputs.at("V"))};
@@ -419,8 +425,8 @@ TEST(ReferenceVsCascade, FfnNormsGemm) {
   {
     const CascadeRun r = run_cascade("configs/workloads/ffn-gelu.yaml", params);
     std::vector<float> y(sz(N, D));
-    ffn_gelu(DType::bf16, N, D, FF, floats(r.inputs.at("X")).data(), floats(r.inputs.at("W1")).data(), floats(r.inputs.at("W2")).data(),
-             y.data());
+    ffn_gelu(DType::bf16, N, D, FF, floats(r.inputs.at("X")).data(), floats(r.inputs.at("W1")).data(),
+             floats(r.inputs.at("W2")).data(), y.data());
     expect_identical(y, floats(r.outputs.at("Y")), "ffn-gelu");
   }
   {
@@ -520,13 +526,18 @@ TEST(ReferenceCuda, AttentionLongSequence) {
     for (int64_t p : {int64_t{0}, int64_t{1}, int64_t{4095}, int64_t{4096}, int64_t{30000}, int64_t{65535}}) {
       // Query p alone: the keys it sees, not causal.
       const int64_t n = p + 1;
-      AttentionData one{{1, 1, 1, n, 1, s.E, s.F}, std::vector<float>(sz(s.E)), std::vector<float>(sz(s.E, n)), std::vector<float>(sz(s.F, n))};
+      AttentionData one{{1, 1, 1, n, 1, s.E, s.F},
+                        std::vector<float>(sz(s.E)),
+                        std::vector<float>(sz(s.E, n)),
+                        std::vector<float>(sz(s.F, n))};
       for (int64_t e = 0; e < s.E; ++e) {
         one.q[sz(e)] = d.q[sz((h * s.E + e) * s.P + p)];
-        std::copy_n(d.k.begin() + static_cast<std::ptrdiff_t>(e * s.M), n, one.k.begin() + static_cast<std::ptrdiff_t>(e * n));
+        std::copy_n(d.k.begin() + static_cast<std::ptrdiff_t>(e * s.M), n,
+                    one.k.begin() + static_cast<std::ptrdiff_t>(e * n));
       }
       for (int64_t f = 0; f < s.F; ++f)
-        std::copy_n(d.v.begin() + static_cast<std::ptrdiff_t>(f * s.M), n, one.v.begin() + static_cast<std::ptrdiff_t>(f * n));
+        std::copy_n(d.v.begin() + static_cast<std::ptrdiff_t>(f * s.M), n,
+                    one.v.begin() + static_cast<std::ptrdiff_t>(f * n));
       const std::vector<float> want = naive(one);
       for (int which = 0; which < 2; ++which)
         for (int64_t f = 0; f < s.F; ++f)
@@ -543,11 +554,14 @@ TEST(ReferenceCuda, GemmEqualsCpu) {
   for (const auto& sh : shapes)
     for (DType out : {DType::fp32, DType::bf16, DType::fp16}) {
       const int64_t M = sh[0], N = sh[1], K = sh[2];
-      const std::vector<float> a = random_values(rng, sz(M, K), DType::fp32), b = random_values(rng, sz(K, N), DType::fp32);
+      const std::vector<float> a = random_values(rng, sz(M, K), DType::fp32),
+                               b = random_values(rng, sz(K, N), DType::fp32);
       std::vector<float> c(sz(M, N)), want(sz(M, N));
       gemm(out, M, N, K, a.data(), b.data(), c.data(), Backend::cuda);
       gemm(out, M, N, K, a.data(), b.data(), want.data());
-      expect_identical(c, want, std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) + " " + std::string(dtype_name(out)));
+      expect_identical(
+          c, want,
+          std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) + " " + std::string(dtype_name(out)));
     }
 }
 
@@ -579,8 +593,8 @@ TEST(ReferenceCuda, FfnMatchesCpu) {
   REQUIRE_CUDA();
   std::mt19937_64 rng(seed());
   const int64_t N = 37, D = 64, FF = 96;
-  const std::vector<float> x = random_values(rng, sz(N, D)), w1 = random_values(rng, sz(D, FF)), w3 = random_values(rng, sz(D, FF)),
-                           w2 = random_values(rng, sz(FF, D));
+  const std::vector<float> x = random_values(rng, sz(N, D)), w1 = random_values(rng, sz(D, FF)),
+                           w3 = random_values(rng, sz(D, FF)), w2 = random_values(rng, sz(FF, D));
   std::vector<float> gpu(sz(N, D)), cpu(sz(N, D));
   // The GEMMs are identical; erff and expf differ by an ulp or two, which the second GEMM sums over FF terms.
   ffn_gelu(DType::fp32, N, D, FF, x.data(), w1.data(), w2.data(), gpu.data(), Backend::cuda);
@@ -624,7 +638,8 @@ TEST(ReferenceCuda, QuantizedGemmsEqualCpu) {
   for (DType scale_dtype : {DType::bf16, DType::fp32}) {
     const W4Data w = random_w4(rng, 33, 70, 128, 32, scale_dtype);
     for (DType out : {DType::fp32, DType::bf16})
-      expect_identical(run_w4(w, out, Backend::cuda), run_w4(w, out), "w4a16, scales " + std::string(dtype_name(scale_dtype)));
+      expect_identical(run_w4(w, out, Backend::cuda), run_w4(w, out),
+                       "w4a16, scales " + std::string(dtype_name(scale_dtype)));
   }
   const int64_t M = 40, N = 50, K = 96;
   const std::vector<float> a = random_values(rng, sz(M, K), DType::fp8_e4m3, -448, 448),

@@ -23,9 +23,15 @@ std::string mutate(std::string s, std::mt19937_64& rng) {
   for (int k = 0; k < edits && !s.empty(); ++k) {
     const size_t at = pick(s.size());
     switch (rng() % 5) {
-      case 0: s.erase(at, 1 + pick(8)); break;
-      case 1: s.insert(at, 1, alphabet[pick(alphabet.size())]); break;
-      case 2: s[at] = alphabet[pick(alphabet.size())]; break;
+      case 0:
+        s.erase(at, 1 + pick(8));
+        break;
+      case 1:
+        s.insert(at, 1, alphabet[pick(alphabet.size())]);
+        break;
+      case 2:
+        s[at] = alphabet[pick(alphabet.size())];
+        break;
       case 3: {  // replace a digit run with an extreme number
         static const char* numbers[] = {"0", "-1", "99999999999999999999", "4611686018427387904", "3", "1e308"};
         size_t b = s.find_first_of("0123456789", at);
@@ -90,7 +96,8 @@ TEST(Robustness, MutatedArchitecturesAndMappingsNeverCrash) {
     std::stringstream ss;
     ss << in.rdbuf();
     std::string text = ss.str();
-    for (size_t at; (at = text.find("../")) != std::string::npos;) text.replace(at, 3, configs + "/");  // files move to /tmp
+    for (size_t at; (at = text.find("../")) != std::string::npos;)
+      text.replace(at, 3, configs + "/");  // files move to /tmp
     return text;
   };
   std::vector<std::string> mappings, archs;
@@ -101,7 +108,9 @@ TEST(Robustness, MutatedArchitecturesAndMappingsNeverCrash) {
   int evaluated = 0;
   for (int i = 0; i < 1500; ++i) {
     const bool mutate_arch = i % 2 == 1;
-    const std::string mapping = test::temp_file("mapping.yaml", mutate_arch ? mappings[rng() % mappings.size()] : mutate(mappings[rng() % mappings.size()], rng));
+    const std::string mapping =
+        test::temp_file("mapping.yaml", mutate_arch ? mappings[rng() % mappings.size()]
+                                                    : mutate(mappings[rng() % mappings.size()], rng));
     const std::string arch_text = mutate(archs[rng() % archs.size()], rng);
     try {
       const MappingSpec m = load_mapping(mapping);

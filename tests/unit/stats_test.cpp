@@ -36,9 +36,10 @@ TEST(StatsSchema, JsonRoundTripsEveryField) {
   const nlohmann::ordered_json j = to_json(s);
   std::vector<std::string> keys;
   for (const auto& [key, value] : j.items()) keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"fidelity", "status", "cycles", "latency_s", "energy_pJ", "area_mm2", "bound", "utilization",
-                                            "busy_cycles", "traffic_bytes", "einsums", "placements", "energy_breakdown_pJ",
-                                            "energy_by_action_pJ", "area_breakdown_mm2", "roofline_cycles", "stall_cycles",
+  EXPECT_EQ(keys, (std::vector<std::string>{"fidelity", "status", "cycles", "latency_s", "energy_pJ", "area_mm2",
+                                            "bound", "utilization", "busy_cycles", "traffic_bytes", "einsums",
+                                            "placements", "energy_breakdown_pJ", "energy_by_action_pJ",
+                                            "area_breakdown_mm2", "roofline_cycles", "stall_cycles",
                                             "gap_vs_analytical", "buffer_conflict_cycles"}));
   EXPECT_EQ(j.at("roofline_cycles"), (nlohmann::ordered_json{{"compute", 300}, {"memory", 400}}));
   EXPECT_EQ(j.at("einsums").at("QK").dump(), R"({"unit":"pe2d","cycles":600,"utilization":0.25,"ops":{"mac":1000}})");
@@ -64,7 +65,8 @@ TEST(StatsSchema, ColumnsNameEveryLeaf) {
   EXPECT_EQ(by_name.at("place_attention"), Cell(std::string("pim")));
   EXPECT_EQ(by_name.at("place_attention_tensor_cuda_roofline_s"), Cell(5e-6));
   EXPECT_EQ(by_name.at("gap_vs_analytical"), Cell(0.25));
-  EXPECT_EQ(by_name.count("fidelity") + by_name.count("status") + by_name.count("reason"), 0u);  // the sweep's own columns
+  EXPECT_EQ(by_name.count("fidelity") + by_name.count("status") + by_name.count("reason"),
+            0u);                           // the sweep's own columns
   EXPECT_EQ(flatten(Stats{}).size(), 9u);  // the scalars; an unset optional is an empty cell
   EXPECT_EQ(flatten(Stats{})[8], (std::pair<std::string, Cell>{"buffer_conflict_cycles", Cell{}}));
 }

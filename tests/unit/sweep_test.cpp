@@ -22,7 +22,8 @@ std::string fresh_dir(const std::string& name) {
   return d.string();
 }
 
-SweepSummary run(const SweepSpec& spec, const std::string& dir, int jobs = 2, int shard = 1, int shards = 1, bool resume = false) {
+SweepSummary run(const SweepSpec& spec, const std::string& dir, int jobs = 2, int shard = 1, int shards = 1,
+                 bool resume = false) {
   SweepOptions o;
   o.out_dir = dir;
   o.jobs = jobs;
@@ -54,7 +55,8 @@ TEST(Sweep, PointsComeInAFixedOrderWithZippedAxesTogether) {
   const SweepSpec spec = load_sweep(kSweep);
   const std::vector<SweepPoint> points = enumerate_points(spec);
   ASSERT_EQ(points.size(), 3u * 2 * 2);  // (dataflow, label) zipped x K x extra
-  EXPECT_EQ(points[0].axes, (std::vector<std::pair<std::string, std::string>>{{"dataflow", "ws"}, {"label", "weight"}, {"K", "64"}, {"extra", "none"}}));
+  EXPECT_EQ(points[0].axes, (std::vector<std::pair<std::string, std::string>>{
+                                {"dataflow", "ws"}, {"label", "weight"}, {"K", "64"}, {"extra", "none"}}));
   EXPECT_EQ(points[1].axes[3].second, "twice");  // the last axis varies fastest
   EXPECT_EQ(points[2].axes[2].second, "128");
   EXPECT_EQ(points[4].axes[0].second, "os");
@@ -81,19 +83,27 @@ TEST(Sweep, PartsAddUp) {
   for (size_t i = 0; i < rows.size(); i += 2) {  // extra=none, then extra=twice of the same point
     EXPECT_EQ(std::get<std::string>(get(rows[i], "status")), "ok");
     EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "cycles")), 2 * std::get<int64_t>(get(rows[i], "cycles")));
-    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "traffic_dram_read")), 2 * std::get<int64_t>(get(rows[i], "traffic_dram_read")));
+    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "traffic_dram_read")),
+              2 * std::get<int64_t>(get(rows[i], "traffic_dram_read")));
     EXPECT_DOUBLE_EQ(std::get<double>(get(rows[i + 1], "energy_pJ")), 2 * std::get<double>(get(rows[i], "energy_pJ")));
-    EXPECT_DOUBLE_EQ(std::get<double>(get(rows[i + 1], "utilization_array")), std::get<double>(get(rows[i], "utilization_array")));
-    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "einsum_again_Z_cycles")), std::get<int64_t>(get(rows[i], "einsum_Z_cycles")));
+    EXPECT_DOUBLE_EQ(std::get<double>(get(rows[i + 1], "utilization_array")),
+                     std::get<double>(get(rows[i], "utilization_array")));
+    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "einsum_again_Z_cycles")),
+              std::get<int64_t>(get(rows[i], "einsum_Z_cycles")));
   }
 }
 
 TEST(Sweep, PartCountsScaleAndDerivedColumnsFollowTheirExpressions) {
   const std::string mapping = fs::absolute("configs/mappings/gemm-systolic-ws.yaml").string();
-  const SweepSpec spec = load_sweep(test::temp_file("counts.yaml", "version: 1\nname: c\nfidelity: analytical\naxes: {n: [0, 1, 3]}\n"
-                                                                   "parts:\n  once: {mapping: " + mapping + "}\n"
-                                                                   "  more: {mapping: " + mapping + ", count: \"{n}\"}\n"
-                                                                   "columns:\n  per_run_s: latency_s / (1 + n)\n"));
+  const SweepSpec spec = load_sweep(test::temp_file("counts.yaml",
+                                                    "version: 1\nname: c\nfidelity: analytical\naxes: {n: [0, 1, 3]}\n"
+                                                    "parts:\n  once: {mapping: " +
+                                                        mapping +
+                                                        "}\n"
+                                                        "  more: {mapping: " +
+                                                        mapping +
+                                                        ", count: \"{n}\"}\n"
+                                                        "columns:\n  per_run_s: latency_s / (1 + n)\n"));
   const std::string dir = fresh_dir("counts");
   ASSERT_EQ(run(spec, dir).failed, 0);
   ResultsDb db((fs::path(dir) / "results.sqlite").string());
@@ -184,20 +194,25 @@ TEST(Sweep, PlacementColumnsSayWhereEachAutoGroupRanAndWhy) {
     EXPECT_EQ(std::get<std::string>(get(r, "place_attention_q_projection")), logic_32 ? "pim" : "tensor") << system;
     EXPECT_EQ(std::get<std::string>(get(r, "place_moe_other_experts")), logic_32 ? "pim" : "tensor+cuda") << system;
     // The xPU alone has no PIM candidate: its columns are empty there.
-    EXPECT_EQ(std::holds_alternative<std::monostate>(get(r, "place_moe_other_experts_pim_roofline_s")), system == "xpu") << system;
+    EXPECT_EQ(std::holds_alternative<std::monostate>(get(r, "place_moe_other_experts_pim_roofline_s")), system == "xpu")
+        << system;
   }
 
   // The columns hold the Stats of the point evaluated on its own: Logic-PIM, batch 32, L 4,096.
   const Row& r = rows[2 * 4 + 1];
   ASSERT_EQ(std::get<std::string>(get(r, "system")), "logic_pim");
   ASSERT_EQ(std::get<std::string>(get(r, "L")), "4096");
-  const DesignPoint p = test::point("configs/mappings/llm/decode-attention.yaml", {{"B", "32"}, {"L", "4096"}},
-                                    {"configs/workloads/models/mixtral-8x7b.yaml"}, {}, "configs/arch/xpu-h100-logic-pim.yaml");
+  const DesignPoint p =
+      test::point("configs/mappings/llm/decode-attention.yaml", {{"B", "32"}, {"L", "4096"}},
+                  {"configs/workloads/models/mixtral-8x7b.yaml"}, {}, "configs/arch/xpu-h100-logic-pim.yaml");
   const PlacementStats& attention = evaluate_analytical(p.cascade, p.arch, p.program).placements.at("attention");
   EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_op_per_byte")), attention.op_per_byte);
-  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_pim_ridge_op_per_byte")), attention.options.at("pim").ridge_op_per_byte);
-  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_pim_roofline_s")), attention.options.at("pim").roofline_s);
-  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_cuda_roofline_s")), attention.options.at("cuda").roofline_s);
+  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_pim_ridge_op_per_byte")),
+            attention.options.at("pim").ridge_op_per_byte);
+  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_pim_roofline_s")),
+            attention.options.at("pim").roofline_s);
+  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_cuda_roofline_s")),
+            attention.options.at("cuda").roofline_s);
   EXPECT_LT(attention.options.at("pim").roofline_s, attention.options.at("cuda").roofline_s);
 }
 
@@ -230,7 +245,8 @@ TEST(Sweep, ResumeRunsOnlyTheMissingPoints) {
 
 TEST(Sweep, ShardsMergeIntoTheWholeSweep) {
   const SweepSpec spec = load_sweep(kSweep);
-  const std::string full = fresh_dir("whole"), a = fresh_dir("shard1"), b = fresh_dir("shard2"), c = fresh_dir("shard3"), merged = fresh_dir("merged");
+  const std::string full = fresh_dir("whole"), a = fresh_dir("shard1"), b = fresh_dir("shard2"),
+                    c = fresh_dir("shard3"), merged = fresh_dir("merged");
   run(spec, full);
   EXPECT_EQ(run(spec, a, 1, 1, 3).points, 4);
   EXPECT_EQ(run(spec, b, 1, 2, 3).points, 4);
@@ -275,12 +291,16 @@ TEST(Sweep, BadSweepFilesSayWhere) {
     return std::string();
   };
   const std::string head = "version: 1\nname: s\nfidelity: analytical\naxes: {seq: [1, 2]}\n";
-  EXPECT_NE(error(head + "parts:\n  a:\n    mapping: m-{sq}.yaml\n").find("sweep.yaml:7:14: error: parts.a.mapping: '{sq}' is neither an axis nor a variable of one"),
+  EXPECT_NE(error(head + "parts:\n  a:\n    mapping: m-{sq}.yaml\n")
+                .find("sweep.yaml:7:14: error: parts.a.mapping: '{sq}' is neither an axis nor a variable of one"),
             std::string::npos)
       << error(head + "parts:\n  a:\n    mapping: m-{sq}.yaml\n");
-  EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml, when: {seq: 3}}}\n").find("'3' is not a value of axis 'seq'"), std::string::npos);
+  EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml, when: {seq: 3}}}\n").find("'3' is not a value of axis 'seq'"),
+            std::string::npos);
   EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml, sets: {}}}\n").find("unknown key"), std::string::npos);
-  EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml}}\ncompare: [{name: c, axis: sq, baseline: 1}]\n").find("no axis named 'sq'"), std::string::npos);
+  EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml}}\ncompare: [{name: c, axis: sq, baseline: 1}]\n")
+                .find("no axis named 'sq'"),
+            std::string::npos);
   // Result columns are named after parts, and SQLite's column names ignore case.
   EXPECT_NE(error(head + "parts: {attention: {mapping: m.yaml}, Attention: {mapping: m.yaml}}\n")
                 .find("part 'Attention' differs from part 'attention' only in case"),
@@ -291,23 +311,26 @@ TEST(Sweep, BadSweepFilesSayWhere) {
 // mapping names, its energy table, the DRAM preset it names.
 TEST(Sweep, ResumeRerunsThePointsWhoseFilesChanged) {
   const fs::path root = fresh_dir("hashed-files");
-  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{{"configs/mappings/gemm-systolic-ws.yaml", "mappings/gemm.yaml"},
-                                                                                 {"configs/arch/systolic.yaml", "arch/systolic.yaml"},
-                                                                                 {"configs/workloads/gemm.yaml", "workloads/gemm.yaml"},
-                                                                                 {"configs/energy/accelergy-45nm.yaml", "energy/accelergy-45nm.yaml"},
-                                                                                 {"configs/dram/hbm3-5.2.yaml", "dram/hbm3-5.2.yaml"}}) {
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"configs/mappings/gemm-systolic-ws.yaml", "mappings/gemm.yaml"},
+           {"configs/arch/systolic.yaml", "arch/systolic.yaml"},
+           {"configs/workloads/gemm.yaml", "workloads/gemm.yaml"},
+           {"configs/energy/accelergy-45nm.yaml", "energy/accelergy-45nm.yaml"},
+           {"configs/dram/hbm3-5.2.yaml", "dram/hbm3-5.2.yaml"}}) {
     fs::create_directories((root / to).parent_path());
     fs::copy_file(from, root / to);
   }
   fs::create_directories(root / "sweeps");
-  std::ofstream(root / "sweeps/s.yaml") << "version: 1\nname: hashed\nfidelity: analytical\naxes: {K: [64, 128]}\n"
-                                           "parts:\n  gemm:\n    mapping: ../mappings/gemm.yaml\n"
-                                           "    set: {M: 64, N: 64, K: \"{K}\", arch.dram.model: bank, arch.dram.preset: hbm3-5.2}\n";
+  std::ofstream(root / "sweeps/s.yaml")
+      << "version: 1\nname: hashed\nfidelity: analytical\naxes: {K: [64, 128]}\n"
+         "parts:\n  gemm:\n    mapping: ../mappings/gemm.yaml\n"
+         "    set: {M: 64, N: 64, K: \"{K}\", arch.dram.model: bank, arch.dram.preset: hbm3-5.2}\n";
   const SweepSpec spec = load_sweep((root / "sweeps/s.yaml").string());
   const std::string dir = (root / "out").string();
   ASSERT_EQ(run(spec, dir).ran, 2);
   EXPECT_EQ(run(spec, dir, 2, 1, 1, true).skipped, 2);  // nothing changed
-  for (const char* edited : {"arch/systolic.yaml", "energy/accelergy-45nm.yaml", "dram/hbm3-5.2.yaml", "workloads/gemm.yaml"}) {
+  for (const char* edited :
+       {"arch/systolic.yaml", "energy/accelergy-45nm.yaml", "dram/hbm3-5.2.yaml", "workloads/gemm.yaml"}) {
     std::ofstream(root / edited, std::ios::app) << "# edited\n";
     const SweepSummary s = run(spec, dir, 2, 1, 1, true);
     EXPECT_EQ(s.ran, 2) << edited;
@@ -325,7 +348,9 @@ TEST(Sweep, ASecondSweepIntoTheSameDirectoryIsRefused) {
       run(spec, dir);
       ADD_FAILURE() << "a sweep ran into a directory another one is writing";
     } catch (const UserError& e) {
-      EXPECT_NE(std::string(e.what()).find("another einsim sweep or merge is writing into this directory"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("another einsim sweep or merge is writing into this directory"),
+                std::string::npos)
+          << e.what();
     }
   }
   EXPECT_EQ(run(spec, dir).ran, 12);  // free again once the other has finished
@@ -338,9 +363,11 @@ TEST(Sweep, AFailingDatabaseEndsTheSweepWithItsReasonAndKeepsCommittedRows) {
   const std::string file = (fs::path(dir) / "results.sqlite").string();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(
+          db, "CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+          nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   try {
     run(spec, dir, 2, 1, 1, true);  // the other half cannot be stored
@@ -375,7 +402,9 @@ TEST(Sweep, FuseMaxStudiesCoverThePapersPoints) {
     const bool end_to_end = p.axes[3].second == "end_to_end";
     ASSERT_EQ(p.parts.size(), end_to_end ? 2u : 1u);
     if (end_to_end) {  // the GEMMs run on the architecture of the configuration's attention mapping
-      const std::string arch = p.axes[0].second == "cascade" ? "flat" : p.axes[0].second == "architecture" ? "fusemax" : p.axes[0].second;
+      const std::string arch = p.axes[0].second == "cascade"        ? "flat"
+                               : p.axes[0].second == "architecture" ? "fusemax"
+                                                                    : p.axes[0].second;
       EXPECT_EQ(p.parts[1].arch, "configs/arch/" + arch + ".yaml");
     }
   }

@@ -44,7 +44,8 @@ inline Cascade load(const std::string& file, std::vector<std::pair<std::string, 
 
 // A mapping's design point with workload params, presets and architecture overrides.
 inline DesignPoint point(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {},
-                         std::vector<std::string> presets = {}, const std::vector<std::pair<std::string, std::string>>& arch_sets = {},
+                         std::vector<std::string> presets = {},
+                         const std::vector<std::pair<std::string, std::string>>& arch_sets = {},
                          const std::string& arch_file = {}) {
   WorkloadOverrides o;
   o.params = std::move(params);

@@ -8,7 +8,8 @@
 namespace einsim {
 namespace {
 
-ValidateReport run(const std::string& file, std::vector<std::pair<std::string, std::string>> params, double max_ops = 1e10) {
+ValidateReport run(const std::string& file, std::vector<std::pair<std::string, std::string>> params,
+                   double max_ops = 1e10) {
   ValidateOptions o;
   o.backend = "cpu";
   o.seed = test::seed();
@@ -29,7 +30,8 @@ void expect_ok(const ValidateReport& r, size_t checks) {
   }
 }
 
-const std::vector<std::pair<std::string, std::string>> kSmallAttention = {{"M", "256"}, {"P", "64"}, {"M0", "64"}, {"E", "16"}, {"F", "16"}};
+const std::vector<std::pair<std::string, std::string>> kSmallAttention = {
+    {"M", "256"}, {"P", "64"}, {"M0", "64"}, {"E", "16"}, {"F", "16"}};
 
 TEST(Validate, EveryAttentionCascadeMatchesBothKernels) {
   for (const char* f : {"attention-3pass", "attention-3pass-deferred", "attention-2pass", "attention-1pass"}) {

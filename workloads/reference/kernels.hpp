@@ -37,25 +37,27 @@ struct AttentionShape {
 // Scores of a query row materialized, then a 3-pass softmax (max; exp and sum; divide) and the product with V,
 // as configs/workloads/attention-3pass.yaml. The CUDA version materializes the scores of a chunk of queries at
 // a time (1 GiB at most), so that long sequences fit.
-void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, const float* K, const float* V, float* out,
-                     Backend backend = Backend::cpu);
+void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, const float* K, const float* V,
+                     float* out, Backend backend = Backend::cpu);
 
 // One pass along M in tiles of tile_m keys (the last tile may be shorter) with a running max, denominator and
 // numerator rescaled at each tile, as configs/workloads/attention-1pass.yaml with M0 = tile_m (FlashAttention).
-void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K, const float* V,
-                     float* out, Backend backend = Backend::cpu);
+void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K,
+                     const float* V, float* out, Backend backend = Backend::cpu);
 
 // C[M,N] = A[M,K] B[K,N], fp32 accumulation in k order. The CUDA version is a shared-memory tiled kernel that
 // keeps that order, so its results equal the CPU's bit for bit.
-void gemm(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C, Backend backend = Backend::cpu);
+void gemm(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
+          Backend backend = Backend::cpu);
 
 // CUDA only: the same GEMM by cublasGemmEx with A and B rounded to in_dtype (fp32, bf16 or fp16) and fp32 compute.
 // cuBLAS chooses its summation order (and may split K), so it agrees with gemm() to fp32 rounding, not exactly.
-void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C);
+void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
+                 float* C);
 
 // Y[N,D] = gelu(X[N,D] W1[D,FF]) W2[FF,D], exact (erf) GELU, no biases (configs/workloads/ffn-gelu.yaml).
-void ffn_gelu(DType out_dtype, int64_t N, int64_t D, int64_t FF, const float* X, const float* W1, const float* W2, float* Y,
-              Backend backend = Backend::cpu);
+void ffn_gelu(DType out_dtype, int64_t N, int64_t D, int64_t FF, const float* X, const float* W1, const float* W2,
+              float* Y, Backend backend = Backend::cpu);
 
 // Y[N,D] = (silu(X W1) * (X W3)) W2 with W1, W3 [D,FF] and W2 [FF,D] (configs/workloads/ffn-swiglu.yaml).
 void ffn_swiglu(DType out_dtype, int64_t N, int64_t D, int64_t FF, const float* X, const float* W1, const float* W3,
@@ -63,15 +65,16 @@ void ffn_swiglu(DType out_dtype, int64_t N, int64_t D, int64_t FF, const float* 
 
 // Y[n,d] = (X[n,d] - mean) * rsqrt(var + eps) * gamma[d] + beta[d], mean and (biased) var over d
 // (configs/workloads/layernorm.yaml).
-void layernorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, const float* beta, float* Y,
-               Backend backend = Backend::cpu);
+void layernorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, const float* beta,
+               float* Y, Backend backend = Backend::cpu);
 
 // Y[n,d] = X[n,d] * rsqrt(mean_d(X^2) + eps) * gamma[d], no beta (configs/workloads/rmsnorm.yaml).
 void rmsnorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, float* Y,
              Backend backend = Backend::cpu);
 
 // C[M,N] = A[M,K] B[K,N] in integers: exact, saturated to the int32 range (which only K > 131071 can reach).
-void gemm_int8(int64_t M, int64_t N, int64_t K, const int8_t* A, const int8_t* B, int32_t* C, Backend backend = Backend::cpu);
+void gemm_int8(int64_t M, int64_t N, int64_t K, const int8_t* A, const int8_t* B, int32_t* C,
+               Backend backend = Backend::cpu);
 
 // Weight-only 4-bit quantized GEMM. Wq [K,N] holds one uint4 code (0..15) per byte, unpacked; scales and zeros are
 // [K/group, N] (zeros are codes 0..15 too). W[k,n] = bf16((Wq[k,n] - zeros[k/group,n]) * scales[k/group,n]), the
@@ -81,7 +84,7 @@ void gemm_w4a16(DType out_dtype, int64_t M, int64_t N, int64_t K, int64_t group,
 
 // C = out_dtype((scale_a * scale_b) * sum_k A[m,k] B[k,n]) with A [M,K] and B [K,N] holding fp8 e4m3 values,
 // per-tensor scales, the sum in fp32 in k order and the scale product in fp32.
-void gemm_fp8_e4m3(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float scale_a, float scale_b,
-                   float* C, Backend backend = Backend::cpu);
+void gemm_fp8_e4m3(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float scale_a,
+                   float scale_b, float* C, Backend backend = Backend::cpu);
 
 }  // namespace einsim::reference

@@ -19,28 +19,34 @@ void DramComponent::charge_run(const RunTraffic& traffic, ActionEnergy& energy) 
   if (bank) {  // refresh runs whoever reads: a REF of each rank of each controller every nREFI over the run
     const dram::DramPreset& p = *bank;
     if (p.controller.refresh) {
-      const double refreshes = std::floor(traffic.seconds / (static_cast<double>(p.timing.nREFI) * p.timing.tCK_ps * 1e-12));
-      energy["refresh"] = refreshes * static_cast<double>(p.org.ranks * p.org.controllers()) * p.energy.refresh.energy_pJ;
+      const double refreshes =
+          std::floor(traffic.seconds / (static_cast<double>(p.timing.nREFI) * p.timing.tCK_ps * 1e-12));
+      energy["refresh"] =
+          refreshes * static_cast<double>(p.org.ranks * p.org.controllers()) * p.energy.refresh.energy_pJ;
     }
     return;
   }
   energy["read"] = static_cast<double>(traffic.external_read) * 8 / static_cast<double>(access_bits) * read.energy_pJ;
-  energy["write"] = static_cast<double>(traffic.external_written) * 8 / static_cast<double>(access_bits) * write.energy_pJ;
+  energy["write"] =
+      static_cast<double>(traffic.external_written) * 8 / static_cast<double>(access_bits) * write.energy_pJ;
 }
 
-std::optional<int64_t> DramComponent::timed_cycles(int64_t bytes, bool is_write, BankTransfers& memo, double arch_clock_hz) const {
+std::optional<int64_t> DramComponent::timed_cycles(int64_t bytes, bool is_write, BankTransfers& memo,
+                                                   double arch_clock_hz) const {
   if (!bank) return std::nullopt;
   const double engine_cycles_per_ps = arch_clock_hz * 1e-12;
-  return static_cast<int64_t>(std::ceil(static_cast<double>(memo.dram(*bank, bytes, is_write).cycles) * bank->timing.tCK_ps * engine_cycles_per_ps));
+  return static_cast<int64_t>(std::ceil(static_cast<double>(memo.dram(*bank, bytes, is_write).cycles) *
+                                        bank->timing.tCK_ps * engine_cycles_per_ps));
 }
 
-void DramComponent::charge_transfers(int64_t bytes, int64_t count, bool is_write, BankTransfers& memo, ActionEnergy& energy) const {
+void DramComponent::charge_transfers(int64_t bytes, int64_t count, bool is_write, BankTransfers& memo,
+                                     ActionEnergy& energy) const {
   if (!bank) return;  // charged per access at the end of the run
   const double times = static_cast<double>(count);
   const dram::EnergyBreakdown& e = memo.dram(*bank, bytes, is_write).energy;
   energy["activate"] += times * e.activate_pJ;
-  energy[is_write ? "write" : "read"] +=
-      times * (e.read_array_pJ + e.read_movement_pJ + e.read_io_pJ + e.write_array_pJ + e.write_movement_pJ + e.write_io_pJ);
+  energy[is_write ? "write" : "read"] += times * (e.read_array_pJ + e.read_movement_pJ + e.read_io_pJ +
+                                                  e.write_array_pJ + e.write_movement_pJ + e.write_io_pJ);
 }
 
 namespace {
@@ -55,7 +61,8 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   d->read = access_cost(context.table, p.node("read_energy"), d->access_bits, "access_bits");
   d->write = access_cost(context.table, p.node("write_energy"), d->access_bits, "access_bits");
   const auto preset = p.node_if("preset");
-  if (p.text("model") == "bank" && !preset) p.node("model").fail("model: bank needs a preset (configs/dram/NAME.yaml, or a file)");
+  if (p.text("model") == "bank" && !preset)
+    p.node("model").fail("model: bank needs a preset (configs/dram/NAME.yaml, or a file)");
   if (p.text("model") != "bank" && preset) preset->fail("a preset is for model: bank");
   if (preset) d->bank = dram_preset(*preset);
   return d;
@@ -70,10 +77,15 @@ ComponentKind dram_kind() {
               {"bandwidth", ParamType::bandwidth, true, "", "peak bandwidth of its interface"},
               {"latency_cycles", ParamType::count, true, "", "cycles from a transfer's start to its first data"},
               {"dma_engines", ParamType::count, false, "1", "DMA engines moving tiles at once, sharing the bandwidth"},
-              {"access_bits", ParamType::count, true, "", "bits one access moves (the unit of read_energy and write_energy)"},
+              {"access_bits", ParamType::count, true, "",
+               "bits one access moves (the unit of read_energy and write_energy)"},
               {"read_energy", ParamType::cost, true, "", "energy of one access read"},
               {"write_energy", ParamType::cost, true, "", "energy of one access written"},
-              {"model", ParamType::choice, false, "bandwidth", "timing: bandwidth and latency, or per command by the bank-level model",
+              {"model",
+               ParamType::choice,
+               false,
+               "bandwidth",
+               "timing: bandwidth and latency, or per command by the bank-level model",
                {"bandwidth", "bank"}},
               {"preset", ParamType::preset, false, "", "model: bank's device: a name in configs/dram/, or a file"},
           },

@@ -33,8 +33,10 @@ class DramComponent : public Component, public PathRole {
     return from == self || to == self ? 1 : 0;
   }
   bool holds_tensors() const override { return true; }
-  std::optional<int64_t> timed_cycles(int64_t bytes, bool write, BankTransfers& memo, double arch_clock_hz) const override;
-  void charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo, ActionEnergy& energy) const override;
+  std::optional<int64_t> timed_cycles(int64_t bytes, bool write, BankTransfers& memo,
+                                      double arch_clock_hz) const override;
+  void charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo,
+                        ActionEnergy& energy) const override;
 };
 
 ComponentKind dram_kind();

@@ -76,7 +76,8 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   const std::string& d = p.text("dataflow");
   a->dataflow = d == "ws" ? Dataflow::ws : d == "os" ? Dataflow::os : Dataflow::is;
   a->dtype = dtype_param(p, "dtype");
-  if (p.has("fold_overlap")) a->fold_overlap = p.text("fold_overlap") == "none" ? FoldOverlap::none : FoldOverlap::pipelined;
+  if (p.has("fold_overlap"))
+    a->fold_overlap = p.text("fold_overlap") == "none" ? FoldOverlap::none : FoldOverlap::pipelined;
   if (p.has("regfile_entries")) a->regfile = p.count("regfile_entries");
   if (const auto o = p.node_if("ops_per_cycle")) a->ops_per_cycle = ops_per_cycle(*o, a->dtype);
   a->op_table = read_ops(context.table, p.node("ops"), a->dtype);
@@ -92,10 +93,19 @@ ComponentKind pe_array_kind() {
           {
               {"rows", ParamType::count, true, "", "PE rows"},
               {"cols", ParamType::count, true, "", "PE columns"},
-              {"dataflow", ParamType::choice, true, "", "which operand stays in the PEs: weights, outputs or inputs", {"ws", "os", "is"}},
+              {"dataflow",
+               ParamType::choice,
+               true,
+               "",
+               "which operand stays in the PEs: weights, outputs or inputs",
+               {"ws", "os", "is"}},
               {"dtype", ParamType::dtype, false, "bf16", "the PEs' datatype ({dtype} in its costs)"},
-              {"fold_overlap", ParamType::choice, false, "",
-               "set for a systolic array: none (SCALE-Sim's timing) or pipelined (double-buffered folds)", {"none", "pipelined"}},
+              {"fold_overlap",
+               ParamType::choice,
+               false,
+               "",
+               "set for a systolic array: none (SCALE-Sim's timing) or pipelined (double-buffered folds)",
+               {"none", "pipelined"}},
               {"regfile_entries", ParamType::count, false, "", "register file entries per PE (none when absent)"},
               {"ops_per_cycle", ParamType::per_dtype, false, "", "ops per PE per cycle, or a map by dtype (default 1)"},
               {"ops", ParamType::ops, true, "", "the op kinds it computes: {kind: {latency_cycles, energy}}"},

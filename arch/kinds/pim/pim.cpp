@@ -34,15 +34,17 @@ void PimComponent::describe(nlohmann::ordered_json& fields, std::string& summary
   fields["clock_hz"] = clock_hz;
   fields["bandwidth_Bps"] = bandwidth;
   fields["buffer_bytes"] = buffer_bytes;
-  summary = fmt::format("{}-level beside {}: {} units x {} lanes, {}, {:g} MHz; {:g} GiB/s from the banks, {} of buffers", level_name(level),
-                        memory_name, units, lanes, dtype_name(dtype), clock_hz / 1e6, bandwidth / (1024.0 * 1024 * 1024),
-                        format_bytes(buffer_bytes));
+  summary =
+      fmt::format("{}-level beside {}: {} units x {} lanes, {}, {:g} MHz; {:g} GiB/s from the banks, {} of buffers",
+                  level_name(level), memory_name, units, lanes, dtype_name(dtype), clock_hz / 1e6,
+                  bandwidth / (1024.0 * 1024 * 1024), format_bytes(buffer_bytes));
 }
 
 void PimComponent::check(const ArchSpec& arch, const std::string& self) const {
   const ComponentSpec* m = arch.find(memory_name);
   if (!m || !m->path() || !m->path()->holds_tensors())
-    throw UserError(memory_loc, "components." + self + ".memory", fmt::format("{} has no dram named '{}'", arch.file, memory_name));
+    throw UserError(memory_loc, "components." + self + ".memory",
+                    fmt::format("{} has no dram named '{}'", arch.file, memory_name));
 }
 
 TileTiming PimComponent::tile_timing(const TileWork& work, double arch_clock_hz) const {
@@ -51,26 +53,34 @@ TileTiming PimComponent::tile_timing(const TileWork& work, double arch_clock_hz)
   return {static_cast<int64_t>(std::ceil(static_cast<double>(pim_cycles) * arch_clock_hz / clock_hz)), 0};
 }
 
-int64_t PimComponent::latency_cycles(double arch_clock_hz) const { return static_cast<int64_t>(std::ceil(latency_s * arch_clock_hz)); }
+int64_t PimComponent::latency_cycles(double arch_clock_hz) const {
+  return static_cast<int64_t>(std::ceil(latency_s * arch_clock_hz));
+}
 
-int64_t PimComponent::dma_engines(const ArchSpec& arch) const { return arch.find(memory_name)->path()->dma_engines(arch); }
+int64_t PimComponent::dma_engines(const ArchSpec& arch) const {
+  return arch.find(memory_name)->path()->dma_engines(arch);
+}
 
-std::optional<int64_t> PimComponent::timed_cycles(int64_t bytes, bool write, BankTransfers& memo, double arch_clock_hz) const {
+std::optional<int64_t> PimComponent::timed_cycles(int64_t bytes, bool write, BankTransfers& memo,
+                                                  double arch_clock_hz) const {
   // Loads take as long as every unit streaming its share of the tile from its own banks under the device's
   // rules (dram::pim_stream); stores move at the path's bandwidth.
   if (!device || write) return std::nullopt;
   const double engine_cycles_per_ps = arch_clock_hz * 1e-12;
-  return static_cast<int64_t>(std::ceil(static_cast<double>(memo.pim(*this, bytes).cycles) * device->timing.tCK_ps * engine_cycles_per_ps));
+  return static_cast<int64_t>(
+      std::ceil(static_cast<double>(memo.pim(*this, bytes).cycles) * device->timing.tCK_ps * engine_cycles_per_ps));
 }
 
-void PimComponent::charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo, ActionEnergy& energy) const {
+void PimComponent::charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo,
+                                    ActionEnergy& energy) const {
   // The units read (or write) the banks directly: for loads on a device, the rows the all-bank commands open and
   // each access read into a unit.
   const double times = static_cast<double>(count);
   if (!write && device) {
     const dram::PimStream& r = memo.pim(*this, bytes);
     energy["bank_activate"] += times * static_cast<double>(r.activates) * device->energy.activate.energy_pJ;
-    energy["bank_read"] += times * static_cast<double>(r.column_reads * device->org.access_bytes() * 8) * access.energy_pJ;
+    energy["bank_read"] +=
+        times * static_cast<double>(r.column_reads * device->org.access_bytes() * 8) * access.energy_pJ;
   } else {
     energy[write ? "bank_write" : "bank_read"] += static_cast<double>(bytes * count) * 8 * access.energy_pJ;
   }
@@ -81,7 +91,9 @@ namespace {
 std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext& context) {
   auto c = std::make_shared<PimComponent>();
   const std::string& l = p.text("level");
-  c->level = l == "bank" ? PimComponent::Level::bank : l == "bankgroup" ? PimComponent::Level::bankgroup : PimComponent::Level::logic;
+  c->level = l == "bank"        ? PimComponent::Level::bank
+             : l == "bankgroup" ? PimComponent::Level::bankgroup
+                                : PimComponent::Level::logic;
   c->memory_name = p.text("memory");
   c->memory_loc = p.node("memory").loc();
   c->stacks = p.count("stacks");
@@ -91,7 +103,8 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   if (c->clock_hz <= 0) p.node("clock").fail("the clock must be positive");
   c->buffer_bytes = p.real("buffer") * static_cast<double>(c->stacks);
   c->access = evaluate_cost(context.table, p.node("access_energy"));
-  if (c->access.bits) p.node("access_energy").fail("access_energy is per bit: name a per-bit figure, not an access of several bits");
+  if (c->access.bits)
+    p.node("access_energy").fail("access_energy is per bit: name a per-bit figure, not an access of several bits");
   const auto units = p.node_if("units");
   const auto bandwidth = p.node_if("bandwidth");
   const auto device = p.node_if("device");
@@ -112,8 +125,12 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
     if (c->bandwidth <= 0) bandwidth->fail("bandwidth must be positive");
   } else {
     // Bank and bank-group units come with the device's organization, and its timing rules set their bandwidth.
-    if (!device) node.fail(fmt::format("a {}-level PIM needs device: the DRAM preset of its stacks (configs/dram/NAME)", l));
-    if (units) units->fail("a bank or bankgroup PIM has a unit per bank (or banks_per_unit banks) or per bank group: the device sets their number");
+    if (!device)
+      node.fail(fmt::format("a {}-level PIM needs device: the DRAM preset of its stacks (configs/dram/NAME)", l));
+    if (units)
+      units->fail(
+          "a bank or bankgroup PIM has a unit per bank (or banks_per_unit banks) or per bank group: the device sets "
+          "their number");
     if (bandwidth) bandwidth->fail("a bank or bankgroup PIM's bandwidth follows from its device's timing rules");
     if (latency) latency->fail("a bank or bankgroup PIM's latency follows from its device's timing (nRCD + nCL)");
     c->device = dram_preset(*device);
@@ -122,10 +139,12 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
       if (c->level != PimComponent::Level::bank) per_unit->fail("banks_per_unit is for bank-level PIM");
       c->banks_per_unit = p.count("banks_per_unit");
       if (o.banks_per_controller() % c->banks_per_unit != 0)
-        per_unit->fail(fmt::format("{} banks per pseudo-channel do not split into units of {}", o.banks_per_controller(), c->banks_per_unit));
+        per_unit->fail(fmt::format("{} banks per pseudo-channel do not split into units of {}",
+                                   o.banks_per_controller(), c->banks_per_unit));
     }
     c->units = o.controllers() * dram::pim_units_per_controller(o, c->dram_level(), c->banks_per_unit) * c->stacks;
-    c->bandwidth = dram::pim_internal_Bps(*c->device, c->dram_level(), c->banks_per_unit) * static_cast<double>(c->stacks);
+    c->bandwidth =
+        dram::pim_internal_Bps(*c->device, c->dram_level(), c->banks_per_unit) * static_cast<double>(c->stacks);
     // A row's first data reaches the units nRCD + nCL after its activation.
     const dram::DramTiming& t = c->device->timing;
     c->latency_s = static_cast<double>(t.nRCDRD + t.nCL) * t.tCK_ps * 1e-12;

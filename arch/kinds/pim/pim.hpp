@@ -16,18 +16,18 @@ class PimComponent : public Component, public ComputeRole, public MemoryRole, pu
  public:
   enum class Level { bank, bankgroup, logic };
   Level level = Level::logic;
-  std::string memory_name;     // the dram component whose banks hold its operands
+  std::string memory_name;  // the dram component whose banks hold its operands
   SourceLoc memory_loc;
   int64_t stacks = 1;          // devices it spans (a DRAM preset describes one)
   int64_t units = 0;           // in all stacks
   int64_t banks_per_unit = 1;  // bank level
   int64_t lanes = 0;           // MAC lanes per unit
   DType dtype = DType::fp16;
-  double clock_hz = 0;         // its own clock
-  double bandwidth = 0;        // banks -> units, all stacks
-  double buffer_bytes = 0;     // all units
-  double latency_s = 0;        // from a transfer's start to its first data at the units
-  Cost access;                 // per bit brought from the banks to a unit
+  double clock_hz = 0;      // its own clock
+  double bandwidth = 0;     // banks -> units, all stacks
+  double buffer_bytes = 0;  // all units
+  double latency_s = 0;     // from a transfer's start to its first data at the units
+  Cost access;              // per bit brought from the banks to a unit
   std::map<std::string, OpSpec> op_table;
   // Bank and bank-group levels: the device whose timing rules pace the all-bank (or per-group) column reads.
   std::optional<dram::DramPreset> device;
@@ -46,7 +46,9 @@ class PimComponent : public Component, public ComputeRole, public MemoryRole, pu
   // reduction over the banks combines its partial sums in the units' buffer, which is not charged.
   const std::map<std::string, OpSpec>& ops() const override { return op_table; }
   int64_t parallelism() const override { return units * lanes; }
-  double op_rate(double arch_clock_hz) const override { return static_cast<double>(op_slots()) * clock_hz / arch_clock_hz; }
+  double op_rate(double arch_clock_hz) const override {
+    return static_cast<double>(op_slots()) * clock_hz / arch_clock_hz;
+  }
   bool maps_spatially() const override { return false; }
   TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const override;
 
@@ -65,8 +67,10 @@ class PimComponent : public Component, public ComputeRole, public MemoryRole, pu
   }
   std::string inside() const override { return memory_name; }
   std::string engine_name(const std::string& self) const override { return self + "_banks"; }
-  std::optional<int64_t> timed_cycles(int64_t bytes, bool write, BankTransfers& memo, double arch_clock_hz) const override;
-  void charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo, ActionEnergy& energy) const override;
+  std::optional<int64_t> timed_cycles(int64_t bytes, bool write, BankTransfers& memo,
+                                      double arch_clock_hz) const override;
+  void charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo,
+                        ActionEnergy& energy) const override;
 };
 
 ComponentKind pim_kind();

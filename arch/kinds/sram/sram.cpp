@@ -31,8 +31,8 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   if (s->row_bits % 8 != 0) p.node("row_bits").fail("row_bits must be a whole number of bytes");
   s->port_count = p.count("ports");
   if (s->size_bytes < static_cast<double>(s->row_bits / 8 * s->banks))
-    p.node("size").fail(fmt::format("{} is smaller than one row in each of its {} banks ({} bytes)", format_bytes(s->size_bytes), s->banks,
-                                    s->row_bits / 8 * s->banks));
+    p.node("size").fail(fmt::format("{} is smaller than one row in each of its {} banks ({} bytes)",
+                                    format_bytes(s->size_bytes), s->banks, s->row_bits / 8 * s->banks));
   s->read = access_cost(context.table, p.node("read_energy"), s->row_bits, "row_bits");
   s->write = access_cost(context.table, p.node("write_energy"), s->row_bits, "row_bits");
   if (const auto a = p.node_if("area")) s->area = evaluate_cost(context.table, *a);

@@ -21,7 +21,8 @@ struct HeadView {
   float* out;      // [F, P]
 };
 
-HeadView head_view(const AttentionShape& s, int64_t b, int64_t h, const float* Q, const float* K, const float* V, float* out) {
+HeadView head_view(const AttentionShape& s, int64_t b, int64_t h, const float* Q, const float* K, const float* V,
+                   float* out) {
   const int64_t kh = h / (s.H / s.KH);
   return {Q + (b * s.H + h) * s.E * s.P, K + (b * s.KH + kh) * s.E * s.M, V + (b * s.KH + kh) * s.F * s.M,
           out + (b * s.H + h) * s.F * s.P};
@@ -42,8 +43,8 @@ void scores(const AttentionShape& s, const HeadView& v, int64_t p, int64_t m0, i
 
 }  // namespace
 
-void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, const float* K, const float* V, float* out,
-                     Backend backend) {
+void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, const float* K, const float* V,
+                     float* out, Backend backend) {
   detail::check_attention("attention_naive", s);
   detail::check_out_dtype("attention_naive", out_dtype);
   if (backend == Backend::cuda) return cuda::attention_naive(out_dtype, s, Q, K, V, out);
@@ -73,8 +74,8 @@ void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, c
     }
 }
 
-void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K, const float* V,
-                     float* out, Backend backend) {
+void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K,
+                     const float* V, float* out, Backend backend) {
   detail::check_attention("attention_tiled", s);
   detail::check_sizes("attention_tiled", {{"tile_m", tile_m}});
   detail::check_out_dtype("attention_tiled", out_dtype);

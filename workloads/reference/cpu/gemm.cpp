@@ -42,15 +42,16 @@ void gemm(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, cons
   gemm_fp32(out_dtype, M, N, K, A, B, C);
 }
 
-void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
+void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
+                 float* C) {
   detail::check_sizes("gemm_cublas", {{"M", M}, {"N", N}, {"K", K}});
   detail::check_out_dtype("gemm_cublas", in_dtype);
   detail::check_out_dtype("gemm_cublas", out_dtype);
   cuda::gemm_cublas(in_dtype, out_dtype, M, N, K, A, B, C);
 }
 
-void ffn_gelu(DType out_dtype, int64_t N, int64_t D, int64_t FF, const float* X, const float* W1, const float* W2, float* Y,
-              Backend backend) {
+void ffn_gelu(DType out_dtype, int64_t N, int64_t D, int64_t FF, const float* X, const float* W1, const float* W2,
+              float* Y, Backend backend) {
   detail::check_sizes("ffn_gelu", {{"N", N}, {"D", D}, {"FF", FF}});
   detail::check_out_dtype("ffn_gelu", out_dtype);
   if (backend == Backend::cuda) return cuda::ffn_gelu(out_dtype, N, D, FF, X, W1, W2, Y);
@@ -65,9 +66,9 @@ void ffn_swiglu(DType out_dtype, int64_t N, int64_t D, int64_t FF, const float* 
   detail::check_out_dtype("ffn_swiglu", out_dtype);
   if (backend == Backend::cuda) return cuda::ffn_swiglu(out_dtype, N, D, FF, X, W1, W3, W2, Y);
   std::vector<float> g(static_cast<size_t>(N * FF)), u(g.size());
-  gemm_rows(N, FF, D, X, W1, g.data(), silu);  // silu(G), G = X W1
+  gemm_rows(N, FF, D, X, W1, g.data(), silu);                       // silu(G), G = X W1
   gemm_rows(N, FF, D, X, W3, u.data(), [](float x) { return x; });  // U = X W3
-  for (size_t i = 0; i < g.size(); ++i) g[i] *= u[i];  // S
+  for (size_t i = 0; i < g.size(); ++i) g[i] *= u[i];               // S
   gemm_fp32(out_dtype, N, D, FF, g.data(), W2, Y);
 }
 

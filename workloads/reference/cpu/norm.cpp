@@ -7,8 +7,8 @@
 
 namespace einsim::reference {
 
-void layernorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, const float* beta, float* Y,
-               Backend backend) {
+void layernorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, const float* beta,
+               float* Y, Backend backend) {
   detail::check_sizes("layernorm", {{"N", N}, {"D", D}});
   detail::check_out_dtype("layernorm", out_dtype);
   if (backend == Backend::cuda) return cuda::layernorm(out_dtype, N, D, eps, X, gamma, beta, Y);
@@ -22,11 +22,13 @@ void layernorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X
     float sxc = 0;
     for (int64_t d = 0; d < D; ++d) sxc += (x[d] - mean) * (x[d] - mean);
     const float rs = 1.0f / std::sqrt(sxc / d_count + eps32);
-    for (int64_t d = 0; d < D; ++d) Y[n * D + d] = static_cast<float>(round_to(out_dtype, (x[d] - mean) * rs * gamma[d] + beta[d]));
+    for (int64_t d = 0; d < D; ++d)
+      Y[n * D + d] = static_cast<float>(round_to(out_dtype, (x[d] - mean) * rs * gamma[d] + beta[d]));
   }
 }
 
-void rmsnorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, float* Y, Backend backend) {
+void rmsnorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, float* Y,
+             Backend backend) {
   detail::check_sizes("rmsnorm", {{"N", N}, {"D", D}});
   detail::check_out_dtype("rmsnorm", out_dtype);
   if (backend == Backend::cuda) return cuda::rmsnorm(out_dtype, N, D, eps, X, gamma, Y);

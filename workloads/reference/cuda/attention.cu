@@ -18,7 +18,8 @@ constexpr int64_t kMaxChunk = int64_t{1} << 20;  // and few enough rows for one 
 constexpr int kSoftmaxThreads = 256;
 
 // Row r of `scores` ([rows, M]) holds query p0 + r's scores; it becomes that query's softmax, 0 on masked keys.
-__global__ void __launch_bounds__(kSoftmaxThreads) softmax_rows_kernel(float* scores, int64_t M, int64_t P, int64_t p0, bool causal) {
+__global__ void __launch_bounds__(kSoftmaxThreads)
+    softmax_rows_kernel(float* scores, int64_t M, int64_t P, int64_t p0, bool causal) {
   __shared__ float scratch[kSoftmaxThreads];
   float* s = scores + static_cast<int64_t>(blockIdx.x) * M;
   const int64_t p = p0 + blockIdx.x;
@@ -45,13 +46,14 @@ __device__ __forceinline__ float score(const float* qs, const float* ks, int t, 
   return acc;
 }
 
-__global__ void __launch_bounds__(kQueries) attention_tiled_kernel(AttentionShape s, int64_t tile_m, const float* Q, const float* K,
-                                                                  const float* V, float* out, Round r) {
+__global__ void __launch_bounds__(kQueries)
+    attention_tiled_kernel(AttentionShape s, int64_t tile_m, const float* Q, const float* K, const float* V, float* out,
+                           Round r) {
   extern __shared__ float smem[];
-  float* qs = smem;                  // [E][kQueries]
-  float* ks = qs + s.E * kQueries;   // [E][kKeys]
-  float* vs = ks + s.E * kKeys;      // [F][kKeys]
-  float* acc = vs + s.F * kKeys;     // [F][kQueries]: each thread's running numerator
+  float* qs = smem;                 // [E][kQueries]
+  float* ks = qs + s.E * kQueries;  // [E][kKeys]
+  float* vs = ks + s.E * kKeys;     // [F][kKeys]
+  float* acc = vs + s.F * kKeys;    // [F][kQueries]: each thread's running numerator
   const int t = static_cast<int>(threadIdx.x);
   const int64_t p0 = static_cast<int64_t>(blockIdx.x) * kQueries, h = blockIdx.y, b = blockIdx.z;
   const int64_t kh = h / (s.H / s.KH);
@@ -110,14 +112,17 @@ __global__ void __launch_bounds__(kQueries) attention_tiled_kernel(AttentionShap
     rm = rm_next;
   }
   if (valid)
-    for (int64_t f = 0; f < s.F; ++f) out[(b * s.H + h) * s.F * s.P + f * s.P + p] = round_out(acc[f * kQueries + t] / rd, r);
+    for (int64_t f = 0; f < s.F; ++f)
+      out[(b * s.H + h) * s.F * s.P + f * s.P + p] = round_out(acc[f * kQueries + t] / rd, r);
 }
 
 }  // namespace
 
-void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, const float* K, const float* V, float* out) {
+void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, const float* K, const float* V,
+                     float* out) {
   require_device("attention_naive");
-  DeviceBuffer<float> q(Q, count(s.B, s.H, s.E, s.P)), k(K, count(s.B, s.KH, s.E, s.M)), v(V, count(s.B, s.KH, s.F, s.M));
+  DeviceBuffer<float> q(Q, count(s.B, s.H, s.E, s.P)), k(K, count(s.B, s.KH, s.E, s.M)),
+      v(V, count(s.B, s.KH, s.F, s.M));
   DeviceBuffer<float> o(count(s.B, s.H, s.F, s.P));
   int64_t chunk = kScoreBudget / s.M;
   chunk = chunk < 1 ? 1 : chunk > kMaxChunk ? kMaxChunk : chunk;
@@ -134,7 +139,8 @@ void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, c
       for (int64_t p0 = 0; p0 < s.P; p0 += chunk) {
         const int64_t rows = s.P - p0 < chunk ? s.P - p0 : chunk;
         // scores[p,m] = sum_e Q[e,p0+p] K[e,m]: Q read transposed.
-        strided_gemm(rows, s.M, s.E, MatIn{qh + p0, 1, s.P}, MatIn{kv, s.M, 1}, MatOut{scores.get(), s.M, 1}, 1.0f, Round::fp32);
+        strided_gemm(rows, s.M, s.E, MatIn{qh + p0, 1, s.P}, MatIn{kv, s.M, 1}, MatOut{scores.get(), s.M, 1}, 1.0f,
+                     Round::fp32);
         softmax_rows_kernel<<<static_cast<unsigned>(rows), kSoftmaxThreads>>>(scores.get(), s.M, s.P, p0, s.causal);
         check_launch("softmax_rows_kernel");
         // out[f,p0+p] = sum_m V[f,m] scores[p,m]: the scores read transposed.
@@ -144,22 +150,26 @@ void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, c
   o.download(out);
 }
 
-void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K, const float* V,
-                     float* out) {
+void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K,
+                     const float* V, float* out) {
   require_device("attention_tiled");
   if (s.H > 65535 || s.B > 65535) throw UserError("reference attention_tiled on CUDA: B and H must be at most 65535");
   const size_t shared = sizeof(float) * static_cast<size_t>((s.E + s.F) * (kQueries + kKeys));
   int optin = 0;
   check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0), "cudaDeviceGetAttribute");
   if (shared > static_cast<size_t>(optin))
-    throw UserError("reference attention_tiled on CUDA: E + F = " + std::to_string(s.E + s.F) + " needs " + std::to_string(shared) +
-                    " bytes of shared memory, more than the GPU's " + std::to_string(optin));
-  check(cudaFuncSetAttribute(attention_tiled_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
+    throw UserError("reference attention_tiled on CUDA: E + F = " + std::to_string(s.E + s.F) + " needs " +
+                    std::to_string(shared) + " bytes of shared memory, more than the GPU's " + std::to_string(optin));
+  check(cudaFuncSetAttribute(attention_tiled_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(shared)),
         "cudaFuncSetAttribute");
-  DeviceBuffer<float> q(Q, count(s.B, s.H, s.E, s.P)), k(K, count(s.B, s.KH, s.E, s.M)), v(V, count(s.B, s.KH, s.F, s.M));
+  DeviceBuffer<float> q(Q, count(s.B, s.H, s.E, s.P)), k(K, count(s.B, s.KH, s.E, s.M)),
+      v(V, count(s.B, s.KH, s.F, s.M));
   DeviceBuffer<float> o(count(s.B, s.H, s.F, s.P));
-  const dim3 grid(static_cast<unsigned>((s.P + kQueries - 1) / kQueries), static_cast<unsigned>(s.H), static_cast<unsigned>(s.B));
-  attention_tiled_kernel<<<grid, kQueries, shared>>>(s, tile_m, q.get(), k.get(), v.get(), o.get(), round_of(out_dtype));
+  const dim3 grid(static_cast<unsigned>((s.P + kQueries - 1) / kQueries), static_cast<unsigned>(s.H),
+                  static_cast<unsigned>(s.B));
+  attention_tiled_kernel<<<grid, kQueries, shared>>>(s, tile_m, q.get(), k.get(), v.get(), o.get(),
+                                                     round_of(out_dtype));
   check_launch("attention_tiled_kernel");
   o.download(out);
 }

@@ -49,7 +49,9 @@ class DeviceBuffer {
   T* data_ = nullptr;
 };
 
-inline size_t count(int64_t a, int64_t b = 1, int64_t c = 1, int64_t d = 1) { return static_cast<size_t>(a * b * c * d); }
+inline size_t count(int64_t a, int64_t b = 1, int64_t c = 1, int64_t d = 1) {
+  return static_cast<size_t>(a * b * c * d);
+}
 
 // What an output is rounded to on the device (kernels take this rather than DType, a host-side enum).
 enum class Round : int { fp32, bf16, fp16 };
@@ -57,9 +59,12 @@ Round round_of(DType t);  // fp32, bf16 or fp16; checked by the public functions
 
 __device__ __forceinline__ float round_out(float x, Round r) {
   switch (r) {
-    case Round::bf16: return __bfloat162float(__float2bfloat16_rn(x));
-    case Round::fp16: return __half2float(__float2half_rn(x));
-    case Round::fp32: break;
+    case Round::bf16:
+      return __bfloat162float(__float2bfloat16_rn(x));
+    case Round::fp16:
+      return __half2float(__float2half_rn(x));
+    case Round::fp32:
+      break;
   }
   return x;
 }

@@ -31,7 +31,8 @@ Availability probe() {
     return a;
   }
   a.ok = true;
-  a.device = std::string(prop.name) + " (compute capability " + std::to_string(prop.major) + "." + std::to_string(prop.minor) + ")";
+  a.device = std::string(prop.name) + " (compute capability " + std::to_string(prop.major) + "." +
+             std::to_string(prop.minor) + ")";
   return a;
 }
 
@@ -43,12 +44,14 @@ const Availability& availability() {
 }  // namespace
 
 void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw InternalError(std::string("CUDA reference kernels: ") + what + ": " + cudaGetErrorString(err));
+  if (err != cudaSuccess)
+    throw InternalError(std::string("CUDA reference kernels: ") + what + ": " + cudaGetErrorString(err));
 }
 
 void require_device(const char* kernel) {
   if (!availability().ok)
-    throw InternalError(std::string("reference ") + kernel + " on CUDA: no CUDA GPU is available; check cuda_available() first");
+    throw InternalError(std::string("reference ") + kernel +
+                        " on CUDA: no CUDA GPU is available; check cuda_available() first");
 }
 
 void check_launch(const char* kernel) {

@@ -82,29 +82,34 @@ __global__ void dequantize_w4_kernel(int64_t K, int64_t N, int64_t group, const 
 }
 
 __global__ void round_kernel(int64_t n, float* x, Round r) {
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += static_cast<int64_t>(gridDim.x) * blockDim.x)
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x)
     x[e] = round_out(x[e], r);
 }
 
 __global__ void to_bf16_kernel(int64_t n, const float* x, __nv_bfloat16* y) {
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += static_cast<int64_t>(gridDim.x) * blockDim.x)
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x)
     y[e] = __float2bfloat16_rn(x[e]);
 }
 
 __global__ void to_fp16_kernel(int64_t n, const float* x, __half* y) {
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += static_cast<int64_t>(gridDim.x) * blockDim.x)
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x)
     y[e] = __float2half_rn(x[e]);
 }
 
 // Written as the CPU writes them (and apply_op in workloads/cascade.hpp); erff and expf are CUDA's own.
 __global__ void gelu_kernel(int64_t n, float* x) {
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += static_cast<int64_t>(gridDim.x) * blockDim.x)
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x)
     x[e] = 0.5f * x[e] * (1.0f + erff(x[e] / sqrtf(2.0f)));
 }
 
 // g = silu(g) * u
 __global__ void swiglu_kernel(int64_t n, float* g, const float* u) {
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += static_cast<int64_t>(gridDim.x) * blockDim.x)
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x)
     g[e] = g[e] / (1.0f + expf(-g[e])) * u[e];
 }
 
@@ -124,9 +129,9 @@ struct Cublas {
   decltype(&cublasCreate_v2) create = nullptr;
   decltype(&cublasDestroy_v2) destroy = nullptr;
   // The C entry point (cublas_api.h also declares a C++ overload taking the compute type as cudaDataType).
-  using GemmEx = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*, const void*, cudaDataType,
-                                    int, const void*, cudaDataType, int, const void*, void*, cudaDataType, int, cublasComputeType_t,
-                                    cublasGemmAlgo_t);
+  using GemmEx = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*,
+                                    const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*,
+                                    cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
   GemmEx gemm_ex = nullptr;
   decltype(&cublasGetStatusString) status_string = nullptr;
 
@@ -139,7 +144,9 @@ struct Cublas {
   static Cublas open() {
     const std::string name = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
     void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!lib) throw InternalError("CUDA reference kernels: cannot load " + name + " (is cuBLAS on the library path?): " + dlerror());
+    if (!lib)
+      throw InternalError("CUDA reference kernels: cannot load " + name +
+                          " (is cuBLAS on the library path?): " + dlerror());
     Cublas c;
     c.create = reinterpret_cast<decltype(c.create)>(symbol(lib, "cublasCreate_v2"));
     c.destroy = reinterpret_cast<decltype(c.destroy)>(symbol(lib, "cublasDestroy_v2"));
@@ -175,8 +182,11 @@ class CublasHandle {
 
 void strided_gemm(int64_t M, int64_t N, int64_t K, MatIn A, MatIn B, MatOut C, float alpha, Round r) {
   const int64_t rows = (M + kTile - 1) / kTile, cols = (N + kTile - 1) / kTile;
-  if (rows > 65535 || cols > INT_MAX) throw UserError("reference GEMM on CUDA: " + std::to_string(M) + " x " + std::to_string(N) + " is too large for one grid");
-  strided_gemm_kernel<<<dim3(static_cast<unsigned>(cols), static_cast<unsigned>(rows)), dim3(kSide, kSide)>>>(M, N, K, A, B, C, alpha, r);
+  if (rows > 65535 || cols > INT_MAX)
+    throw UserError("reference GEMM on CUDA: " + std::to_string(M) + " x " + std::to_string(N) +
+                    " is too large for one grid");
+  strided_gemm_kernel<<<dim3(static_cast<unsigned>(cols), static_cast<unsigned>(rows)), dim3(kSide, kSide)>>>(
+      M, N, K, A, B, C, alpha, r);
   check_launch("strided_gemm_kernel");
 }
 
@@ -187,7 +197,8 @@ void gemm(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, cons
   c.download(C);
 }
 
-void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
+void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
+                 float* C) {
   require_device("gemm_cublas");
   if (M > INT_MAX || N > INT_MAX || K > INT_MAX) throw UserError("reference gemm_cublas: sizes must fit cuBLAS's int");
   DeviceBuffer<float> a(A, count(M, K)), b(B, count(K, N)), c(count(M, N));
@@ -197,13 +208,17 @@ void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t 
   const void* pb = b.get();
   cudaDataType_t type = CUDA_R_32F;
   if (in_dtype == DType::bf16) {
-    to_bf16_kernel<<<elementwise_blocks(M * K), kElementwiseThreads>>>(M * K, a.get(), reinterpret_cast<__nv_bfloat16*>(a16.get()));
-    to_bf16_kernel<<<elementwise_blocks(K * N), kElementwiseThreads>>>(K * N, b.get(), reinterpret_cast<__nv_bfloat16*>(b16.get()));
+    to_bf16_kernel<<<elementwise_blocks(M * K), kElementwiseThreads>>>(M * K, a.get(),
+                                                                       reinterpret_cast<__nv_bfloat16*>(a16.get()));
+    to_bf16_kernel<<<elementwise_blocks(K * N), kElementwiseThreads>>>(K * N, b.get(),
+                                                                       reinterpret_cast<__nv_bfloat16*>(b16.get()));
     check_launch("to_bf16_kernel");
     type = CUDA_R_16BF;
   } else if (in_dtype == DType::fp16) {
-    to_fp16_kernel<<<elementwise_blocks(M * K), kElementwiseThreads>>>(M * K, a.get(), reinterpret_cast<__half*>(a16.get()));
-    to_fp16_kernel<<<elementwise_blocks(K * N), kElementwiseThreads>>>(K * N, b.get(), reinterpret_cast<__half*>(b16.get()));
+    to_fp16_kernel<<<elementwise_blocks(M * K), kElementwiseThreads>>>(M * K, a.get(),
+                                                                       reinterpret_cast<__half*>(a16.get()));
+    to_fp16_kernel<<<elementwise_blocks(K * N), kElementwiseThreads>>>(K * N, b.get(),
+                                                                       reinterpret_cast<__half*>(b16.get()));
     check_launch("to_fp16_kernel");
     type = CUDA_R_16F;
   }
@@ -215,8 +230,8 @@ void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t 
   const float alpha = 1.0f, beta = 0.0f;
   // Row-major C = A B is column-major C^T = B^T A^T: B first, and every leading dimension a row length.
   const int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
-  check_cublas(Cublas::get().gemm_ex(handle.get(), CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &alpha, pb, type, n, pa, type, k, &beta, c.get(), CUDA_R_32F,
-                            n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+  check_cublas(Cublas::get().gemm_ex(handle.get(), CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &alpha, pb, type, n, pa, type, k,
+                                     &beta, c.get(), CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                "cublasGemmEx");
   check(cudaDeviceSynchronize(), "cublasGemmEx");
   round_kernel<<<elementwise_blocks(M * N), kElementwiseThreads>>>(M * N, c.get(), round_of(out_dtype));
@@ -224,7 +239,8 @@ void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t 
   c.download(C);
 }
 
-void ffn_gelu(DType out_dtype, int64_t N, int64_t D, int64_t FF, const float* X, const float* W1, const float* W2, float* Y) {
+void ffn_gelu(DType out_dtype, int64_t N, int64_t D, int64_t FF, const float* X, const float* W1, const float* W2,
+              float* Y) {
   require_device("ffn_gelu");
   DeviceBuffer<float> x(X, count(N, D)), w1(W1, count(D, FF)), w2(W2, count(FF, D)), h(count(N, FF)), y(count(N, D));
   strided_gemm(N, FF, D, in_rows(x.get(), D), in_rows(w1.get(), FF), out_rows(h.get(), FF), 1.0f, Round::fp32);
@@ -253,8 +269,11 @@ void gemm_int8(int64_t M, int64_t N, int64_t K, const int8_t* A, const int8_t* B
   DeviceBuffer<int32_t> c(count(M, N));
   const dim3 threads(16, 16);
   const int64_t rows = (M + 15) / 16, cols = (N + 15) / 16;
-  if (rows > 65535 || cols > INT_MAX) throw UserError("reference gemm_int8 on CUDA: " + std::to_string(M) + " x " + std::to_string(N) + " is too large for one grid");
-  gemm_int8_kernel<<<dim3(static_cast<unsigned>(cols), static_cast<unsigned>(rows)), threads>>>(M, N, K, a.get(), b.get(), c.get());
+  if (rows > 65535 || cols > INT_MAX)
+    throw UserError("reference gemm_int8 on CUDA: " + std::to_string(M) + " x " + std::to_string(N) +
+                    " is too large for one grid");
+  gemm_int8_kernel<<<dim3(static_cast<unsigned>(cols), static_cast<unsigned>(rows)), threads>>>(M, N, K, a.get(),
+                                                                                                b.get(), c.get());
   check_launch("gemm_int8_kernel");
   c.download(C);
 }
@@ -264,17 +283,19 @@ void gemm_w4a16(DType out_dtype, int64_t M, int64_t N, int64_t K, int64_t group,
   require_device("gemm_w4a16");
   DeviceBuffer<float> a(A, count(M, K)), s(scales, count(K / group, N)), w(count(K, N)), c(count(M, N));
   DeviceBuffer<uint8_t> q(Wq, count(K, N)), z(zeros, count(K / group, N));
-  dequantize_w4_kernel<<<elementwise_blocks(K * N), kElementwiseThreads>>>(K, N, group, q.get(), s.get(), z.get(), w.get());
+  dequantize_w4_kernel<<<elementwise_blocks(K * N), kElementwiseThreads>>>(K, N, group, q.get(), s.get(), z.get(),
+                                                                           w.get());
   check_launch("dequantize_w4_kernel");
   strided_gemm(M, N, K, in_rows(a.get(), K), in_rows(w.get(), N), out_rows(c.get(), N), 1.0f, round_of(out_dtype));
   c.download(C);
 }
 
-void gemm_fp8_e4m3(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float scale_a, float scale_b,
-                   float* C) {
+void gemm_fp8_e4m3(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float scale_a,
+                   float scale_b, float* C) {
   require_device("gemm_fp8_e4m3");
   DeviceBuffer<float> a(A, count(M, K)), b(B, count(K, N)), c(count(M, N));
-  strided_gemm(M, N, K, in_rows(a.get(), K), in_rows(b.get(), N), out_rows(c.get(), N), scale_a * scale_b, round_of(out_dtype));
+  strided_gemm(M, N, K, in_rows(a.get(), K), in_rows(b.get(), N), out_rows(c.get(), N), scale_a * scale_b,
+               round_of(out_dtype));
   c.download(C);
 }
 

@@ -11,29 +11,41 @@ namespace cuda {
 namespace {
 
 [[noreturn]] void unavailable(const char* kernel) {
-  throw InternalError(std::string("reference ") + kernel +
-                      " on CUDA: einsim was built without CUDA (no nvcc when it was configured); check cuda_available() first");
+  throw InternalError(
+      std::string("reference ") + kernel +
+      " on CUDA: einsim was built without CUDA (no nvcc when it was configured); check cuda_available() first");
 }
 
 }  // namespace
 
-void attention_naive(DType, const AttentionShape&, const float*, const float*, const float*, float*) { unavailable("attention_naive"); }
+void attention_naive(DType, const AttentionShape&, const float*, const float*, const float*, float*) {
+  unavailable("attention_naive");
+}
 void attention_tiled(DType, const AttentionShape&, int64_t, const float*, const float*, const float*, float*) {
   unavailable("attention_tiled");
 }
 void gemm(DType, int64_t, int64_t, int64_t, const float*, const float*, float*) { unavailable("gemm"); }
-void gemm_cublas(DType, DType, int64_t, int64_t, int64_t, const float*, const float*, float*) { unavailable("gemm_cublas"); }
-void ffn_gelu(DType, int64_t, int64_t, int64_t, const float*, const float*, const float*, float*) { unavailable("ffn_gelu"); }
+void gemm_cublas(DType, DType, int64_t, int64_t, int64_t, const float*, const float*, float*) {
+  unavailable("gemm_cublas");
+}
+void ffn_gelu(DType, int64_t, int64_t, int64_t, const float*, const float*, const float*, float*) {
+  unavailable("ffn_gelu");
+}
 void ffn_swiglu(DType, int64_t, int64_t, int64_t, const float*, const float*, const float*, const float*, float*) {
   unavailable("ffn_swiglu");
 }
-void layernorm(DType, int64_t, int64_t, double, const float*, const float*, const float*, float*) { unavailable("layernorm"); }
+void layernorm(DType, int64_t, int64_t, double, const float*, const float*, const float*, float*) {
+  unavailable("layernorm");
+}
 void rmsnorm(DType, int64_t, int64_t, double, const float*, const float*, float*) { unavailable("rmsnorm"); }
 void gemm_int8(int64_t, int64_t, int64_t, const int8_t*, const int8_t*, int32_t*) { unavailable("gemm_int8"); }
-void gemm_w4a16(DType, int64_t, int64_t, int64_t, int64_t, const float*, const uint8_t*, const float*, const uint8_t*, float*) {
+void gemm_w4a16(DType, int64_t, int64_t, int64_t, int64_t, const float*, const uint8_t*, const float*, const uint8_t*,
+                float*) {
   unavailable("gemm_w4a16");
 }
-void gemm_fp8_e4m3(DType, int64_t, int64_t, int64_t, const float*, const float*, float, float, float*) { unavailable("gemm_fp8_e4m3"); }
+void gemm_fp8_e4m3(DType, int64_t, int64_t, int64_t, const float*, const float*, float, float, float*) {
+  unavailable("gemm_fp8_e4m3");
+}
 
 }  // namespace cuda
 }  // namespace einsim::reference

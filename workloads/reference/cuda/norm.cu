@@ -7,8 +7,8 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void __launch_bounds__(kThreads) layernorm_kernel(int64_t D, float eps, const float* X, const float* gamma, const float* beta,
-                                                             float* Y, Round r) {
+__global__ void __launch_bounds__(kThreads)
+    layernorm_kernel(int64_t D, float eps, const float* X, const float* gamma, const float* beta, float* Y, Round r) {
   __shared__ float scratch[kThreads];
   const float* x = X + static_cast<int64_t>(blockIdx.x) * D;
   float* y = Y + static_cast<int64_t>(blockIdx.x) * D;
@@ -21,7 +21,8 @@ __global__ void __launch_bounds__(kThreads) layernorm_kernel(int64_t D, float ep
   for (int64_t d = threadIdx.x; d < D; d += kThreads) y[d] = round_out((x[d] - mean) * rs * gamma[d] + beta[d], r);
 }
 
-__global__ void __launch_bounds__(kThreads) rmsnorm_kernel(int64_t D, float eps, const float* X, const float* gamma, float* Y, Round r) {
+__global__ void __launch_bounds__(kThreads)
+    rmsnorm_kernel(int64_t D, float eps, const float* X, const float* gamma, float* Y, Round r) {
   __shared__ float scratch[kThreads];
   const float* x = X + static_cast<int64_t>(blockIdx.x) * D;
   float* y = Y + static_cast<int64_t>(blockIdx.x) * D;
@@ -37,11 +38,13 @@ void check_rows(const char* kernel, int64_t N) {
 
 }  // namespace
 
-void layernorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, const float* beta, float* Y) {
+void layernorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, const float* beta,
+               float* Y) {
   require_device("layernorm");
   check_rows("layernorm", N);
   DeviceBuffer<float> x(X, count(N, D)), g(gamma, count(D)), b(beta, count(D)), y(count(N, D));
-  layernorm_kernel<<<static_cast<unsigned>(N), kThreads>>>(D, static_cast<float>(eps), x.get(), g.get(), b.get(), y.get(), round_of(out_dtype));
+  layernorm_kernel<<<static_cast<unsigned>(N), kThreads>>>(D, static_cast<float>(eps), x.get(), g.get(), b.get(),
+                                                           y.get(), round_of(out_dtype));
   check_launch("layernorm_kernel");
   y.download(Y);
 }
@@ -50,7 +53,8 @@ void rmsnorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, 
   require_device("rmsnorm");
   check_rows("rmsnorm", N);
   DeviceBuffer<float> x(X, count(N, D)), g(gamma, count(D)), y(count(N, D));
-  rmsnorm_kernel<<<static_cast<unsigned>(N), kThreads>>>(D, static_cast<float>(eps), x.get(), g.get(), y.get(), round_of(out_dtype));
+  rmsnorm_kernel<<<static_cast<unsigned>(N), kThreads>>>(D, static_cast<float>(eps), x.get(), g.get(), y.get(),
+                                                         round_of(out_dtype));
   check_launch("rmsnorm_kernel");
   y.download(Y);
 }

@@ -119,6 +119,10 @@ int sc_main(int argc, char** argv) {
   sim->add_flag("--exact", sim_args.exact, "Simulate every tile (by default loops in steady state are extrapolated)");
   sim->add_flag("--json", sim_args.json, "Print the Stats as one JSON object");
 
+  // Started by `sweep` for its cycle-level points; not for people, so not in --help.
+  CLI::App* worker = app.add_subcommand("worker", "");
+  worker->group("");
+
   einsim::app::GemmArgs gemm_args;
   CLI::App* gemm =
       app.add_subcommand("gemm", "Cycles of one GEMM (MxK).(KxN) on a systolic array, from the unit's cycle model");
@@ -174,6 +178,7 @@ int sc_main(int argc, char** argv) {
     if (*model) return einsim::app::run_model(model_args);
     if (*gemm) return einsim::app::run_gemm(gemm_args);
     if (*sim) return einsim::app::run_sim(sim_args);
+    if (*worker) return einsim::app::run_worker();
     if (*validate) return einsim::app::run_validate(validate_args);
     if (*cosim) return einsim::app::run_cosim(cosim_args);
     if (*dram) return einsim::app::run_dram(dram_args);

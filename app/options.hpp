@@ -80,5 +80,6 @@ int run_model(const ModelArgs& args);
 int run_sim(const ModelArgs& args);
 int run_arch(const ArchArgs& args);
 int run_eval(const EvalArgs& args);
+int run_worker();  // a sweep's cycle-level point: JSON in on stdin, its Stats out
 
 }  // namespace einsim::app

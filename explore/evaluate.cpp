@@ -52,7 +52,7 @@ namespace {
 // One part's Stats, run `count` times.
 Stats evaluate_part(const SweepPart& part, const std::string& fidelity, int64_t count, const std::string& exe,
                     SpecCache& specs, Outcome& out) {
-  if (fidelity == "cycle") return repeated(run_worker(exe, part, out), count);
+  if (fidelity == "cycle") return repeated(run_worker(exe, inputs_of(part), part.name, out), count);
   const ResolvedSpecs r = specs.resolve(inputs_of(part));
   return repeated(evaluate_analytical(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, *r.mapping)), count);
 }

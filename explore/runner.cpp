@@ -150,6 +150,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
 
   interrupted() = false;
   auto* previous = std::signal(SIGINT, on_interrupt);
+  auto* previous_pipe = std::signal(SIGPIPE, SIG_IGN);  // a worker that dies early closes its input: an error row
   std::mutex m;
   std::condition_variable cv;
   std::deque<std::pair<size_t, Outcome>> finished;
@@ -159,18 +160,20 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   std::atomic<int> working{jobs};
   std::atomic<bool> stop{false};  // the database failed: no more points
   std::vector<std::thread> threads;
-  // However this function ends, the workers stop and are joined first, and SIGINT is einsim's again.
+  // However this function ends, the workers stop and are joined first, and SIGINT and SIGPIPE are as they were.
   struct Joiner {
     std::vector<std::thread>& threads;
     std::atomic<bool>& stop;
     void (*previous)(int);
+    void (*previous_pipe)(int);
     ~Joiner() {
       stop = true;
       for (std::thread& t : threads)
         if (t.joinable()) t.join();
       std::signal(SIGINT, previous);
+      std::signal(SIGPIPE, previous_pipe);
     }
-  } joiner{threads, stop, previous};
+  } joiner{threads, stop, previous, previous_pipe};
   for (int t = 0; t < jobs; ++t)
     threads.emplace_back([&] {
       for (size_t i; !interrupted() && !stop && (i = next++) < todo.size();) {

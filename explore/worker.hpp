@@ -5,6 +5,7 @@
 #include <string>
 
 #include "explore/sweep.hpp"
+#include "mappings/spec_cache.hpp"
 #include "sim/stats.hpp"
 
 namespace einsim {
@@ -20,7 +21,8 @@ struct Outcome {
 // Set by SIGINT while a sweep runs: workers stop taking points, and a worker that dies of it is not a result.
 std::atomic<bool>& interrupted();
 
-// `exe sim --json` of the part; its Stats, or `out` says why not.
-Stats run_worker(const std::string& exe, const SweepPart& part, Outcome& out);
+// A cycle-level evaluation of `point` (the Specs of the part named `part`) in a new `exe worker` process; its
+// Stats, or `out` says why not.
+Stats run_worker(const std::string& exe, const SpecInputs& point, const std::string& part, Outcome& out);
 
 }  // namespace einsim

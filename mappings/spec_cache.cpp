@@ -1,5 +1,6 @@
 #include "mappings/spec_cache.hpp"
 
+#include "common/overrides.hpp"
 #include "common/yaml.hpp"
 
 namespace einsim {
@@ -21,6 +22,36 @@ std::string cascade_key(const std::string& file, const WorkloadOverrides& o) {
 }
 
 }  // namespace
+
+nlohmann::ordered_json to_json(const SpecInputs& in) {
+  using Json = nlohmann::ordered_json;
+  auto settings = [](const Settings& s) {
+    Json a = Json::array();
+    for (const auto& [path, value] : s) a.push_back(Json::array({path, value}));
+    return a;
+  };
+  return Json{{"mapping", in.mapping},
+              {"arch", in.arch},
+              {"workload", in.workload},
+              {"param_files", in.workload_overrides.param_files},
+              {"params", settings(in.workload_overrides.params)},
+              {"arch_sets", settings(in.arch_sets)}};
+}
+
+SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j) {
+  try {
+    SpecInputs in;
+    j.at("mapping").get_to(in.mapping);
+    j.at("arch").get_to(in.arch);
+    j.at("workload").get_to(in.workload);
+    j.at("param_files").get_to(in.workload_overrides.param_files);
+    for (const auto& p : j.at("params")) in.workload_overrides.params.emplace_back(p.at(0), p.at(1));
+    for (const auto& p : j.at("arch_sets")) in.arch_sets.emplace_back(p.at(0), p.at(1));
+    return in;
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(SourceLoc{}, "design point", std::string("malformed: ") + e.what());
+  }
+}
 
 template <class T, class Load>
 const SpecCache::Entry<T>& SpecCache::get(std::map<std::string, Entry<T>>& cache, const std::string& key, Load load) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,10 @@ struct SpecInputs {
   WorkloadOverrides workload_overrides;
   std::vector<std::pair<std::string, std::string>> arch_sets;
 };
+
+// A design point's identity as JSON: how a sweep hands a point to a cycle-level worker process.
+nlohmann::ordered_json to_json(const SpecInputs& in);
+SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j);  // throws UserError on a malformed one
 
 struct ResolvedSpecs {
   std::shared_ptr<const MappingSpec> mapping;

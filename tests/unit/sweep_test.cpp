@@ -7,6 +7,7 @@
 #include "sim/analytical.hpp"
 #include "explore/results.hpp"
 #include "explore/sweep.hpp"
+#include "mappings/spec_cache.hpp"
 #include "tests/unit/test_util.hpp"
 
 namespace einsim {
@@ -279,6 +280,41 @@ TEST(Sweep, ACrashingWorkerCostsItsPointOnly) {
       }
     }
   }
+}
+
+TEST(Sweep, ACycleLevelWorkerGetsItsDesignPointAsJsonAndItsErrorsAreThePoints) {
+  SpecInputs in;
+  in.mapping = "m.yaml";
+  in.workload_overrides.param_files = {"bert.yaml"};
+  in.workload_overrides.params = {{"M", "4096"}};
+  in.arch_sets = {{"glb.size", "32 MiB"}};
+  const SpecInputs back = spec_inputs_from_json(nlohmann::ordered_json::parse(to_json(in).dump()));
+  EXPECT_EQ(to_json(back), to_json(in));
+  EXPECT_EQ(back.arch_sets, in.arch_sets);
+  EXPECT_THROW(spec_inputs_from_json(nlohmann::ordered_json{{"mapping", 3}}), UserError);
+
+  // A real worker (einsim beside this test) on points whose arrays have 0 rows: each is its point's error.
+  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
+  const fs::path file = fs::path(fresh_dir("worker-errors")) / "s.yaml";
+  fs::create_directories(file.parent_path());
+  std::ofstream(file) << "version: 1\nname: w\nfidelity: cycle\naxes: {rows: [0, 4]}\nparts:\n  gemm:\n    mapping: "
+                      << fs::absolute("configs/mappings/gemm-systolic-ws.yaml").string()
+                      << "\n    set: {M: 32, N: 32, K: 32, arch.array.rows: \"{rows}\"}\n";
+  SweepOptions o;
+  o.out_dir = (file.parent_path() / "out").string();
+  o.version = "test";
+  o.self_exe = einsim.string();
+  const SweepSummary summary = run_sweep(load_sweep(file.string()), o);
+  EXPECT_EQ(summary.ran, 2);
+  EXPECT_EQ(summary.failed, 1);
+  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
+  for (const Row& r : db.all())
+    for (const auto& [name, v] : r) {
+      if (name == "reason" && std::get<int64_t>(r[0].second) == 0) {
+        EXPECT_NE(std::get<std::string>(v).find("gemm: "), std::string::npos);
+        EXPECT_NE(std::get<std::string>(v).find("rows must be between 1 and 2^40, got 0"), std::string::npos) << std::get<std::string>(v);
+      }
+    }
 }
 
 TEST(Sweep, BadSweepFilesSayWhere) {

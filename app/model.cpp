@@ -77,8 +77,8 @@ int print_stats(const DesignPoint& p, const Stats& s, bool json) {
     std::cout << j.dump(2) << '\n';
     return 0;
   }
-  std::string out =
-      fmt::format("{} on {} with mapping {} ({})\n", p.cascade.name, p.arch.name, p.mapping.name, s.fidelity);
+  std::string out = fmt::format("{} on {} with mapping {} ({})\n", p.cascade.name, p.arch.name, p.mapping.name,
+                                fidelity_name(s.fidelity));
   if (!s.status.ok) {
     std::cout << out << "infeasible: " << s.status.reason << '\n';
     return 0;
@@ -115,20 +115,25 @@ int print_stats(const DesignPoint& p, const Stats& s, bool json) {
   return 0;
 }
 
+int evaluate_and_print(const ModelArgs& args, Evaluator& evaluator) {
+  const DesignPoint p = load_point(args);
+  return print_stats(p, evaluator.evaluate(p.cascade, p.arch, p.program), args.json);
+}
+
 }  // namespace
 
 int run_model(const ModelArgs& args) {
-  const DesignPoint p = load_point(args);
-  return print_stats(p, evaluate_analytical(p.cascade, p.arch, p.program), args.json);
+  AnalyticalEvaluator analytical;
+  return evaluate_and_print(args, analytical);
 }
 
 int run_sim(const ModelArgs& args) {
-  const DesignPoint p = load_point(args);
   CycleOptions options;
   options.trace_file = args.trace;
   options.vcd_file = args.vcd;
   options.exact = args.exact;
-  return print_stats(p, simulate_cycles(p.cascade, p.arch, p.program, options), args.json);
+  CycleEvaluator cycle(options);
+  return evaluate_and_print(args, cycle);
 }
 
 }  // namespace einsim::app

@@ -22,7 +22,8 @@ int run_worker() {
   }
   const SpecInputs in = spec_inputs_from_json(j);
   const DesignPoint p = load_design_point(in.mapping, in.workload_overrides, in.arch_sets, in.arch, in.workload);
-  std::cout << to_json(simulate_cycles(p.cascade, p.arch, p.program)).dump(2) << '\n';
+  CycleEvaluator cycle;
+  std::cout << to_json(cycle.evaluate(p.cascade, p.arch, p.program)).dump(2) << '\n';
   return 0;
 }
 

@@ -50,11 +50,12 @@ int64_t part_count(const SweepPart& part, const SweepPoint* at) {
 namespace {
 
 // One part's Stats, run `count` times.
-Stats evaluate_part(const SweepPart& part, const std::string& fidelity, int64_t count, const std::string& exe,
-                    SpecCache& specs, Outcome& out) {
-  if (fidelity == "cycle") return repeated(run_worker(exe, inputs_of(part), part.name, out), count);
+Stats evaluate_part(const SweepPart& part, Fidelity fidelity, int64_t count, const std::string& exe, SpecCache& specs,
+                    Outcome& out) {
+  if (fidelity == Fidelity::cycle) return repeated(run_worker(exe, inputs_of(part), part.name, out), count);
   const ResolvedSpecs r = specs.resolve(inputs_of(part));
-  return repeated(evaluate_analytical(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, *r.mapping)), count);
+  AnalyticalEvaluator analytical;
+  return repeated(analytical.evaluate(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, *r.mapping)), count);
 }
 
 }  // namespace
@@ -65,7 +66,7 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
   for (const SweepPart& part : point.parts) {
     // Whatever goes wrong with one point is that point's error row: the sweep and its other points go on.
     auto failed = [&](const std::string& why) {
-      out.status = "error";
+      out.status = PointStatus::error;
       out.reason = part.name + ": " + why;
       return out;
     };
@@ -73,7 +74,7 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
       const int64_t count = part_count(part);
       if (count == 0) continue;  // this point has none of it (a dense model's MoE layers)
       parts.emplace_back(part.name, evaluate_part(part, point.fidelity, count, exe, specs, out));
-      if (out.status != "ok") return out;
+      if (out.status != PointStatus::ok) return out;
     } catch (const UserError& e) {
       return failed(e.what());
     } catch (const std::bad_alloc&) {
@@ -83,13 +84,13 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
     }
   }
   if (parts.empty()) {
-    out.status = "error";
+    out.status = PointStatus::error;
     out.reason = "every part of this point runs zero times";
     return out;
   }
   out.stats = add_parts(parts);
   if (!out.stats.status.ok) {
-    out.status = "infeasible";
+    out.status = PointStatus::infeasible;
     out.reason = out.stats.status.reason;
   }
   return out;

@@ -64,7 +64,7 @@ std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
       p.count = substitute(p.count, vars);
       base.parts.push_back(std::move(p));
     }
-    for (const std::string& f : spec.fidelities) {
+    for (const Fidelity f : spec.fidelities) {
       SweepPoint pt = base;
       pt.index = index;
       pt.fidelity = f;

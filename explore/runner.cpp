@@ -34,7 +34,7 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
     h = (h ^ 0xff) * 1099511628211ull;
   };
   mix(version);
-  mix(p.fidelity);
+  mix(std::string(fidelity_name(p.fidelity)));
   for (size_t i = 0; i < p.parts.size(); ++i) {
     const SweepPart& part = p.parts[i];
     for (const std::string& f : {part.mapping, part.arch, part.workload}) mix(f);
@@ -51,7 +51,8 @@ std::string sweep_meta_json(const SweepSpec& spec) {
   j["name"] = spec.name;
   j["description"] = spec.description;
   j["file"] = spec.file;
-  j["fidelities"] = spec.fidelities;
+  j["fidelities"] = nlohmann::ordered_json::array();
+  for (const Fidelity f : spec.fidelities) j["fidelities"].push_back(fidelity_name(f));
   j["axes"] = nlohmann::ordered_json::array();
   for (const SweepAxis& a : spec.axes) j["axes"].push_back({{"name", a.name}, {"values", a.values}});
   j["compare"] = nlohmann::ordered_json::array();
@@ -140,7 +141,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     std::vector<FileList> part_files;
     for (const SweepPart& part : p.parts) part_files.push_back(specs.files(inputs_of(part)));
     std::string hash = config_hash(p, version, part_files);
-    const auto it = done.find({p.index, p.fidelity});
+    const auto it = done.find({p.index, std::string(fidelity_name(p.fidelity))});
     if (it != done.end() && it->second == hash) {
       ++summary.skipped;
       continue;
@@ -200,24 +201,24 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     if (o.interrupted) continue;  // not a result: --resume runs it again
     const SweepPoint& p = todo[i].first;
     Row results;  // the Stats' columns, then the sweep's derived ones
-    if (o.status != "error") {
+    if (o.status != PointStatus::error) {
       results = flatten(o.stats);
-      if (o.status == "ok") add_derived(spec, p, Row(results), results);
+      if (o.status == PointStatus::ok) add_derived(spec, p, Row(results), results);
       if (std::string why = db.clash(results); !why.empty()) {
-        o.status = "error";
+        o.status = PointStatus::error;
         o.reason = std::move(why);
         results.clear();
       }
     }
-    Row row = {{"point", p.index}, {"fidelity", p.fidelity}};
+    Row row = {{"point", p.index}, {"fidelity", std::string(fidelity_name(p.fidelity))}};
     for (const auto& [ax, v] : p.axes) row.emplace_back(ax, v);
-    row.insert(row.end(), {{"status", o.status},
+    row.insert(row.end(), {{"status", std::string(status_name(o.status))},
                            {"reason", o.reason},
                            {"config_hash", todo[i].second},
                            {"einsim_version", version},
                            {"wall_s", wall[i]}});
     row.insert(row.end(), results.begin(), results.end());
-    if (o.status == "error") ++summary.failed;
+    if (o.status == PointStatus::error) ++summary.failed;
     db.put(row);
     ++summary.ran;
     if (options.progress) {

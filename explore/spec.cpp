@@ -110,10 +110,10 @@ SweepSpec load_sweep(const std::string& file) {
   }
   const YNode fidelity = top.required("fidelity");
   const std::string f = fidelity.as_string();
-  if (f == "analytical" || f == "cycle")
-    spec.fidelities = {f};
+  if (const auto one = parse_fidelity(f))
+    spec.fidelities = {*one};
   else if (f == "both")
-    spec.fidelities = {"analytical", "cycle"};
+    spec.fidelities = {Fidelity::analytical, Fidelity::cycle};
   else
     fidelity.fail(fmt::format("unknown fidelity '{}' (analytical, cycle or both)", f));
 

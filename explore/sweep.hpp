@@ -1,6 +1,6 @@
 #pragma once
 // Sweeps (configs/sweeps/*.yaml): axes over names and numbers, combined by product (and zip), substituted into
-// the parts of a base experiment; each point is evaluated at one or two fidelities and written, point by point,
+// the parts of a base experiment; each point is evaluated at one or two fidelities and written, in batches,
 // to DIR/results.sqlite, then DIR/results.csv.
 #include <cstdint>
 #include <functional>
@@ -66,7 +66,7 @@ struct SweepSpec {
   std::string name, description, file;
   std::vector<SweepAxis> axes;
   std::vector<std::vector<std::string>> zips;  // axes that advance together
-  std::vector<std::string> fidelities;         // "analytical", "cycle"
+  std::vector<Fidelity> fidelities;
   std::vector<SweepPart> parts;
   std::vector<SweepComparison> comparisons;
   std::vector<PublishedFigure> published;
@@ -80,7 +80,7 @@ struct SweepPoint {
   int64_t index = 0;                                      // position in the sweep's order: stable across runs
   std::vector<std::pair<std::string, std::string>> axes;  // axis -> value, in the sweep's axis order
   std::map<std::string, std::string> vars;                // the axes' values and the variables they define
-  std::string fidelity;
+  Fidelity fidelity = Fidelity::analytical;
   std::vector<SweepPart> parts;  // substituted, only those that run here
 };
 

@@ -59,7 +59,7 @@ Stats run_worker(const std::string& exe, const SpecInputs& point, const std::str
   }
   close(from_child[0]);
   if (rc != 0) {
-    out.status = "error";
+    out.status = PointStatus::error;
     out.reason = fmt::format("cannot start {}: {}", exe, std::strerror(rc));
     return {};
   }
@@ -67,20 +67,20 @@ Stats run_worker(const std::string& exe, const SpecInputs& point, const std::str
   waitpid(pid, &st, 0);
   if (WIFSIGNALED(st)) {
     if (WTERMSIG(st) == SIGINT || interrupted()) out.interrupted = true;
-    out.status = "error";
+    out.status = PointStatus::error;
     out.reason = fmt::format("{}: the cycle-level worker died of signal {}", part, WTERMSIG(st));
     return {};
   }
   if (WEXITSTATUS(st) != 0) {
     while (!text.empty() && text.back() == '\n') text.pop_back();
-    out.status = "error";
+    out.status = PointStatus::error;
     out.reason = part + ": " + text.substr(text.rfind('\n') + 1);
     return {};
   }
   try {
     return stats_from_json(nlohmann::ordered_json::parse(text));
   } catch (const std::exception& e) {
-    out.status = "error";
+    out.status = PointStatus::error;
     out.reason = fmt::format("{}: unreadable worker output ({})", part, e.what());
     return {};
   }

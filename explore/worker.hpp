@@ -10,10 +10,15 @@
 
 namespace einsim {
 
-// What evaluating a point came to: its Stats, or why not.
+// What evaluating a point came to: Stats (an infeasible point's say why), or an error and why.
+enum class PointStatus { ok, infeasible, error };
+inline std::string_view status_name(PointStatus s) {
+  return s == PointStatus::ok ? "ok" : s == PointStatus::infeasible ? "infeasible" : "error";
+}
+
 struct Outcome {
   Stats stats;
-  std::string status = "ok";  // ok, infeasible, error
+  PointStatus status = PointStatus::ok;
   std::string reason;
   bool interrupted = false;
 };

@@ -14,7 +14,7 @@ OpExecutions program_executions(const TileProgram& program) {
   return out;
 }
 
-Stats initial_stats(const ArchSpec& arch, const TileProgram& program, const std::string& fidelity) {
+Stats initial_stats(const ArchSpec& arch, const TileProgram& program, Fidelity fidelity) {
   Stats s;
   s.fidelity = fidelity;
   s.status = program.status;

@@ -24,7 +24,7 @@ using OpExecutions = std::vector<std::vector<int64_t>>;
 OpExecutions program_executions(const TileProgram& program);
 
 // Stats with the fidelity, the status and the area: what every evaluation starts from.
-Stats initial_stats(const ArchSpec& arch, const TileProgram& program, const std::string& fidelity);
+Stats initial_stats(const ArchSpec& arch, const TileProgram& program, Fidelity fidelity);
 
 struct RunWork {
   std::map<std::string, double> work;       // unit -> op slots of work (PE-cycles)

@@ -15,7 +15,7 @@ namespace einsim {
 // Actions and energy: every op as many times as the program's loops say (sim/actions).
 Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
                           BankTransfers* shared) {
-  Stats s = initial_stats(arch, program, "analytical");
+  Stats s = initial_stats(arch, program, Fidelity::analytical);
   if (!program.status.ok) return s;
   // Counts are exact 64-bit integers; refuse points whose totals would not fit rather than wrap.
   double total_cycles = 0;

@@ -2,6 +2,7 @@
 // The analytical evaluator: a TileProgram's cost in closed form (milliseconds per design point).
 #include "arch/spec.hpp"
 #include "mappings/tile_program.hpp"
+#include "sim/evaluator.hpp"
 #include "sim/stats.hpp"
 #include "arch/transfers.hpp"
 #include "workloads/cascade.hpp"
@@ -12,5 +13,13 @@ namespace einsim {
 // cycle engine passes its own, which times the same transfers.
 Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
                           BankTransfers* transfers = nullptr);
+
+class AnalyticalEvaluator : public Evaluator {
+ public:
+  Fidelity fidelity() const override { return Fidelity::analytical; }
+  Stats evaluate(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program) override {
+    return evaluate_analytical(cascade, arch, program);
+  }
+};
 
 }  // namespace einsim

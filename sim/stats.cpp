@@ -115,6 +115,8 @@ Json json_of(const T& v) {
     return j;
   } else if constexpr (is_optional<T>::value) {
     return v ? json_of(*v) : Json(nullptr);
+  } else if constexpr (std::is_same_v<T, Fidelity>) {
+    return Json(fidelity_name(v));
   } else {
     return Json(v);
   }
@@ -133,6 +135,10 @@ void read_json(const Json& j, T& v) {
       v.reset();
     else
       read_json(j, v.emplace());
+  } else if constexpr (std::is_same_v<T, Fidelity>) {
+    const auto f = parse_fidelity(j.get<std::string>());
+    if (!f) throw std::invalid_argument("unknown fidelity " + j.get<std::string>());
+    v = *f;
   } else {
     v = j.get<T>();
   }
@@ -164,6 +170,8 @@ void columns(const T& v, const std::string& name, const char* tail, Row& out) {
       if (v) cell = *v;
     } else if constexpr (std::is_same_v<T, bool>) {
       cell = int64_t{v};
+    } else if constexpr (std::is_same_v<T, Fidelity>) {
+      cell = std::string(fidelity_name(v));
     } else {
       cell = v;
     }
@@ -254,6 +262,14 @@ void finish(T& sum, Combine c, const Stats& total, bool first_has_gap) {
 }
 
 }  // namespace
+
+std::string_view fidelity_name(Fidelity f) { return f == Fidelity::analytical ? "analytical" : "cycle"; }
+
+std::optional<Fidelity> parse_fidelity(std::string_view name) {
+  if (name == "analytical") return Fidelity::analytical;
+  if (name == "cycle") return Fidelity::cycle;
+  return std::nullopt;
+}
 
 Json to_json(const Stats& s) { return json_of(s); }
 

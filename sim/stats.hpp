@@ -38,8 +38,13 @@ struct PlacementStats {
   std::map<std::string, PlaceRoofline> options;
 };
 
+// How closely an evaluator models the hardware; its name is what Stats and results print.
+enum class Fidelity { analytical, cycle };
+std::string_view fidelity_name(Fidelity f);
+std::optional<Fidelity> parse_fidelity(std::string_view name);
+
 struct Stats {
-  std::string fidelity;  // "analytical" or "cycle"
+  Fidelity fidelity = Fidelity::analytical;
   EvalStatus status;
   int64_t cycles = 0;
   double latency_s = 0;

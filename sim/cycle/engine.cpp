@@ -569,7 +569,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   const Stats analytical = evaluate_analytical(cascade, arch, program, &transfers);
   if (!analytical.status.ok) {
     Stats s = analytical;
-    s.fidelity = "cycle";
+    s.fidelity = Fidelity::cycle;
     return s;
   }
 
@@ -640,7 +640,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
 
   // What it simulated: its own cycles and busy and stall cycles, the ops and transfers it ran (so their energy),
   // refresh over its own run.
-  Stats s = initial_stats(arch, program, "cycle");
+  Stats s = initial_stats(arch, program, Fidelity::cycle);
   s.cycles = controller.end + controller.skipped.cycles;
   const RunWork run = count_actions(cascade, arch, program, controller.executions(), transfers, s);
   for (const auto& [name, unit] : units) {

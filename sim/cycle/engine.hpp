@@ -8,6 +8,7 @@
 
 #include "arch/spec.hpp"
 #include "mappings/tile_program.hpp"
+#include "sim/evaluator.hpp"
 #include "sim/stats.hpp"
 #include "workloads/cascade.hpp"
 
@@ -29,5 +30,18 @@ struct CycleOptions {
 // traffic and energy from the tiles it ran (sim/actions), refresh over its own run; gap_vs_analytical.
 Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
                       const CycleOptions& options = {});
+
+// The cycle engine as an Evaluator: once per process, like simulate_cycles.
+class CycleEvaluator : public Evaluator {
+ public:
+  explicit CycleEvaluator(CycleOptions options = {}) : options_(std::move(options)) {}
+  Fidelity fidelity() const override { return Fidelity::cycle; }
+  Stats evaluate(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program) override {
+    return simulate_cycles(cascade, arch, program, options_);
+  }
+
+ private:
+  CycleOptions options_;
+};
 
 }  // namespace einsim

@@ -29,7 +29,7 @@ TEST(Cycle, SmallGemmExactCycles) {
   // store Z 4,096 B: max(60, 64) = 64 cycles, written at 361 + 100 = 461.
   const DesignPoint p = point("configs/mappings/gemm-systolic-ws.yaml", {{"M", "32"}, {"N", "32"}, {"K", "32"}});
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
-  EXPECT_EQ(s.fidelity, "cycle");
+  EXPECT_EQ(s.fidelity, Fidelity::cycle);
   EXPECT_EQ(s.cycles, 461);
   EXPECT_EQ(s.busy_cycles.at("array"), 32);
   EXPECT_EQ(s.stall_cycles.at("array").at("data"), 164);

@@ -9,7 +9,7 @@ namespace {
 // Every field set to something distinct from its default.
 Stats full(int64_t cycles, double scale = 1) {
   Stats s;
-  s.fidelity = "cycle";
+  s.fidelity = Fidelity::cycle;
   s.cycles = cycles;
   s.latency_s = 1e-9 * static_cast<double>(cycles);
   s.energy_pJ = 100 * scale;
@@ -104,7 +104,7 @@ TEST(StatsSchema, PartsAddCountsWeighUtilizationAndKeepTheLargestArea) {
   EXPECT_EQ(s.area_mm2, 4.0);
   EXPECT_EQ(s.area_breakdown_mm2, (std::map<std::string, double>{{"glb", 1.5}, {"pe1d", 0.25}, {"pe2d", 0.5}}));
   EXPECT_EQ(s.bound, "gemms: compute (pe2d)");
-  EXPECT_EQ(s.fidelity, "cycle");
+  EXPECT_EQ(s.fidelity, Fidelity::cycle);
   // 1200 / 1.25 + 3600 / 1.25 analytical cycles against 4800 simulated.
   EXPECT_DOUBLE_EQ(*s.gap_vs_analytical, 4800 / (1200 / 1.25 + 3600 / 1.25) - 1);
   EXPECT_EQ(s.einsums.size(), 2u);

@@ -258,7 +258,7 @@ TEST(Sweep, ShardsMergeIntoTheWholeSweep) {
 
 TEST(Sweep, ACrashingWorkerCostsItsPointOnly) {
   SweepSpec spec = load_sweep(kSweep);
-  spec.fidelities = {"analytical", "cycle"};
+  spec.fidelities = {Fidelity::analytical, Fidelity::cycle};
   const std::string dir = fresh_dir("crash");
   SweepOptions o;
   o.out_dir = dir;
@@ -312,7 +312,8 @@ TEST(Sweep, ACycleLevelWorkerGetsItsDesignPointAsJsonAndItsErrorsAreThePoints) {
     for (const auto& [name, v] : r) {
       if (name == "reason" && std::get<int64_t>(r[0].second) == 0) {
         EXPECT_NE(std::get<std::string>(v).find("gemm: "), std::string::npos);
-        EXPECT_NE(std::get<std::string>(v).find("rows must be between 1 and 2^40, got 0"), std::string::npos) << std::get<std::string>(v);
+        EXPECT_NE(std::get<std::string>(v).find("rows must be between 1 and 2^40, got 0"), std::string::npos)
+            << std::get<std::string>(v);
       }
     }
 }

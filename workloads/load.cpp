@@ -1,4 +1,5 @@
-// Workload YAML -> Cascade: params, tensors, Einsum parsing, shape inference, checks and the schedule.
+// Workload YAML -> Cascade: reading, tensors, Einsum parsing, shape inference, compilation and checks; params are
+// resolved by workloads/params, the schedule built by workloads/schedule.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -15,6 +16,8 @@
 #include "common/yaml.hpp"
 #include "workloads/cascade.hpp"
 #include "workloads/expr.hpp"
+#include "workloads/params.hpp"
+#include "workloads/schedule.hpp"
 
 namespace einsim {
 namespace {
@@ -63,104 +66,12 @@ bool is_lower_name(const std::string& s) { return !s.empty() && std::islower(sta
 
 // ---- params ---------------------------------------------------------------------------------------------
 
-struct RawParam {
-  std::string name;
-  std::string text;  // as written: a number or an expression
-  SourceLoc loc;
-  std::string key;  // where it came from, for messages
-};
-
-constexpr double kMaxExactInteger = 0x1p53;  // params are held as doubles: integers stay exact below this
-
-bool is_integer_text(const std::string& text) {
-  const size_t digits = text.empty() || (text[0] != '-' && text[0] != '+') ? 0 : 1;
-  return text.size() > digits && text.find_first_not_of("0123456789", digits) == std::string::npos;
-}
-
-bool parse_number(const std::string& text, double& value, bool& integer) {
-  size_t used = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  if (used != text.size() || std::isnan(value)) return false;
-  integer = is_integer_text(text);
-  return true;
-}
-
 // Sizes past 2^62 elements are nonsense for any machine; refusing them keeps all size arithmetic exact.
 int64_t checked_product(int64_t a, int64_t b, const std::function<void()>& fail) {
   int64_t r = 0;
   if (__builtin_mul_overflow(a, b, &r) || r > (int64_t{1} << 62)) fail();
   return r;
 }
-
-class ParamResolver {
- public:
-  explicit ParamResolver(std::vector<RawParam> raw) : raw_(std::move(raw)) {}
-
-  std::vector<Param> resolve() {
-    for (size_t i = 0; i < raw_.size(); ++i) value_of(i);
-    std::vector<Param> out;
-    for (size_t i = 0; i < raw_.size(); ++i) out.push_back(*done_[raw_[i].name]);
-    return out;
-  }
-
- private:
-  [[noreturn]] void fail(size_t i, const std::string& message) const {
-    throw UserError(raw_[i].loc, raw_[i].key, message);
-  }
-
-  const Param& value_of(size_t i) {
-    const RawParam& rp = raw_[i];
-    if (auto it = done_.find(rp.name); it != done_.end()) return *it->second;
-    if (std::find(active_.begin(), active_.end(), rp.name) != active_.end())
-      fail(i, fmt::format("params depend on each other in a cycle: {} -> {}", fmt::join(active_, " -> "), rp.name));
-    active_.push_back(rp.name);
-    Param p;
-    p.name = rp.name;
-    p.source = rp.key;
-    double number = 0;
-    bool integer = false;
-    if (parse_number(rp.text, number, integer)) {
-      const bool exact = !integer || (rp.text.size() < 20 &&
-                                      std::llabs(std::stoll(rp.text)) <= static_cast<long long>(kMaxExactInteger));
-      if (!exact) fail(i, fmt::format("integer {} is too large (params stay below 2^53)", rp.text));
-      p.value = number;
-      p.integer = integer;
-    } else {
-      Expr e;
-      try {
-        e = parse_expression(rp.text);
-      } catch (const SyntaxError& s) {
-        fail(i, fmt::format("bad expression '{}': {} at column {}", rp.text, s.message, s.col + 1));
-      }
-      p.value = static_cast<double>(eval(i, e));
-      p.integer = true;
-    }
-    active_.pop_back();
-    storage_.push_back(std::make_unique<Param>(p));
-    return *(done_[rp.name] = storage_.back().get());
-  }
-
-  int64_t eval(size_t i, const Expr& e) {
-    auto lookup = [&](const std::string& name) -> int64_t {
-      auto it = std::find_if(raw_.begin(), raw_.end(), [&](const RawParam& r) { return r.name == name; });
-      if (it == raw_.end()) fail(i, fmt::format("'{}': undefined param '{}'", raw_[i].text, name));
-      const Param& p = value_of(static_cast<size_t>(it - raw_.begin()));
-      if (!p.integer) fail(i, fmt::format("'{}': param '{}' is not an integer", raw_[i].text, name));
-      return static_cast<int64_t>(p.value);
-    };
-    return evaluate_integer(e, lookup,
-                            [&](const std::string& why) { fail(i, fmt::format("'{}': {}", raw_[i].text, why)); });
-  }
-
-  std::vector<RawParam> raw_;
-  std::map<std::string, Param*> done_;
-  std::vector<std::unique_ptr<Param>> storage_;
-  std::vector<std::string> active_;
-};
 
 // ---- Einsums --------------------------------------------------------------------------------------------
 
@@ -212,7 +123,7 @@ class Loader {
     infer_shapes();
     compile();
     check_tensors();
-    build_schedule();
+    build_schedule(cascade_);
     return std::move(cascade_);
   }
 
@@ -301,7 +212,7 @@ class Loader {
       }
       *it = RawParam{name, text, SourceLoc{}, "--set workload." + name};
     }
-    cascade_.params = ParamResolver(std::move(raw)).resolve();
+    cascade_.params = resolve_params(std::move(raw));
   }
 
   const Param* param(const std::string& name) const { return cascade_.param(name); }
@@ -868,8 +779,6 @@ class Loader {
   }
 
   // -- schedule: strongly connected components in dependency order; recurrences in lockstep --
-  void build_schedule();
-  Group recurrence(const std::vector<int>& comp) const;
   [[noreturn]] void fail_einsum(const Einsum& e, int col, const std::string& message) const {
     throw UserError(SourceLoc{e.loc.file, e.loc.line, col > 0 ? col : e.loc.col}, "", message, true);
   }
@@ -883,255 +792,7 @@ class Loader {
   std::vector<PendingEinsum> pending_;
 };
 
-void Loader::build_schedule() {
-  const int n = static_cast<int>(cascade_.einsums.size());
-  std::vector<std::vector<int>> deps(static_cast<size_t>(n));  // einsum -> einsums it reads from
-  for (int i = 0; i < n; ++i)
-    for (const Access& a : cascade_.einsums[static_cast<size_t>(i)].reads)
-      if (const int w = cascade_.tensors[static_cast<size_t>(a.tensor)].writer; w >= 0)
-        deps[static_cast<size_t>(i)].push_back(w);
-
-  // Tarjan's algorithm; components come out in dependency order (a component after those it reads from).
-  std::vector<int> index(static_cast<size_t>(n), -1), low(static_cast<size_t>(n), 0), stack;
-  std::vector<bool> on_stack(static_cast<size_t>(n), false);
-  std::vector<std::vector<int>> components;
-  int counter = 0;
-  std::function<void(int)> visit = [&](int v) {
-    index[static_cast<size_t>(v)] = low[static_cast<size_t>(v)] = counter++;
-    stack.push_back(v);
-    on_stack[static_cast<size_t>(v)] = true;
-    for (int w : deps[static_cast<size_t>(v)]) {
-      if (index[static_cast<size_t>(w)] < 0) {
-        visit(w);
-        low[static_cast<size_t>(v)] = std::min(low[static_cast<size_t>(v)], low[static_cast<size_t>(w)]);
-      } else if (on_stack[static_cast<size_t>(w)]) {
-        low[static_cast<size_t>(v)] = std::min(low[static_cast<size_t>(v)], index[static_cast<size_t>(w)]);
-      }
-    }
-    if (low[static_cast<size_t>(v)] == index[static_cast<size_t>(v)]) {
-      std::vector<int> comp;
-      int w = -1;
-      do {
-        w = stack.back();
-        stack.pop_back();
-        on_stack[static_cast<size_t>(w)] = false;
-        comp.push_back(w);
-      } while (w != v);
-      std::sort(comp.begin(), comp.end());
-      components.push_back(comp);
-    }
-  };
-  for (int i = 0; i < n; ++i)
-    if (index[static_cast<size_t>(i)] < 0) visit(i);
-
-  for (const std::vector<int>& comp : components) {
-    const bool self_loop =
-        std::find(deps[static_cast<size_t>(comp[0])].begin(), deps[static_cast<size_t>(comp[0])].end(), comp[0]) !=
-        deps[static_cast<size_t>(comp[0])].end();
-    if (comp.size() == 1 && !self_loop) {
-      cascade_.schedule.push_back(Group{comp, "", 1});
-      continue;
-    }
-    cascade_.schedule.push_back(recurrence(comp));
-  }
-}
-
-Group Loader::recurrence(const std::vector<int>& comp) const {
-  auto member = [&](int e) { return std::find(comp.begin(), comp.end(), e) != comp.end(); };
-  std::vector<std::string> names;
-  for (int e : comp) names.push_back(cascade_.einsums[static_cast<size_t>(e)].name);
-  const Einsum& first = cascade_.einsums[static_cast<size_t>(comp[0])];
-  const std::string cycle = fmt::format("dependency cycle among {}", fmt::join(names, ", "));
-
-  // The step index: the one a recurrent tensor is written at, offset by a positive constant (m1+1).
-  std::string step;
-  for (int e : comp) {
-    const Einsum& w = cascade_.einsums[static_cast<size_t>(e)];
-    const Tensor& t = cascade_.tensors[static_cast<size_t>(w.out.tensor)];
-    if (t.iterative_rank < 0) continue;
-    const std::string s =
-        w.vars[static_cast<size_t>(w.out.index[static_cast<size_t>(t.iterative_rank)].terms[0].first)].name;
-    if (!step.empty() && s != step)
-      fail_einsum(w, 0, fmt::format("{}: recurrences step along both '{}' and '{}'", cycle, step, s));
-    step = s;
-  }
-  if (step.empty()) fail_einsum(first, 0, cycle + " (a cycle needs a recurrence such as X[m1+1] = f(X[m1]))");
-  int64_t steps = 0;
-  for (int e : comp) {
-    const Einsum& x = cascade_.einsums[static_cast<size_t>(e)];
-    const int v = x.var_index(step);
-    if (v < 0)
-      fail_einsum(x, 0, fmt::format("{}: '{}' does not run along the recurrence index '{}'", cycle, x.name, step));
-    if (steps && x.vars[static_cast<size_t>(v)].extent != steps)
-      fail_einsum(x, 0,
-                  fmt::format("{}: index '{}' has extent {} here but {} elsewhere in the recurrence", cycle, step,
-                              x.vars[static_cast<size_t>(v)].extent, steps));
-    steps = x.vars[static_cast<size_t>(v)].extent;
-  }
-
-  // Reads inside the recurrence: of the previous step (lagged) or of this step (ordering edges).
-  std::vector<std::pair<int, int>> same_step;  // (writer, reader)
-  for (int e : comp) {
-    const Einsum& reader = cascade_.einsums[static_cast<size_t>(e)];
-    for (const Access& a : reader.reads) {
-      const Tensor& t = cascade_.tensors[static_cast<size_t>(a.tensor)];
-      if (!member(t.writer)) continue;
-      const Einsum& writer = cascade_.einsums[static_cast<size_t>(t.writer)];
-      const int ws = writer.var_index(step);
-      int rank = -1;
-      for (size_t r = 0; r < writer.out.index.size(); ++r)
-        if (writer.out.index[r].coefficient(ws) != 0) rank = static_cast<int>(r);
-      const Affine& wa = writer.out.index[static_cast<size_t>(std::max(rank, 0))];
-      const Affine& ra = a.index[static_cast<size_t>(std::max(rank, 0))];
-      const int rs = reader.var_index(step);
-      if (rank < 0 || wa.terms.size() != 1 || wa.coefficient(ws) != 1 || ra.terms.size() != 1 ||
-          ra.coefficient(rs) != 1)
-        fail_einsum(reader, a.col,
-                    fmt::format("{}: '{}' must be read at {} plus a constant along its rank {}", cycle, t.name, step,
-                                rank < 0 ? "?" : t.ranks[static_cast<size_t>(rank)].name));
-      const int64_t lag = wa.constant - ra.constant;
-      if (lag < 0)
-        fail_einsum(reader, a.col,
-                    fmt::format("{}: '{}' is read {} step(s) ahead of where it is written", cycle, t.name, -lag));
-      if (lag > 0 && !t.init)
-        fail_einsum(
-            reader, a.col,
-            fmt::format("'{}' is read at {} = 0 before any step writes it: give it an init value", t.name, step));
-      if (lag == 0) {
-        if (t.writer == e)
-          fail_einsum(reader, a.col, fmt::format("{}: '{}' reads the element it writes", cycle, t.name));
-        same_step.emplace_back(t.writer, e);
-      }
-    }
-  }
-  // Order within a step (Kahn, ties by file order).
-  Group g{{}, step, steps};
-  std::vector<int> pending = comp;
-  while (!pending.empty()) {
-    auto ready = std::find_if(pending.begin(), pending.end(), [&](int e) {
-      return std::none_of(same_step.begin(), same_step.end(), [&](const auto& edge) {
-        return edge.second == e && std::find(pending.begin(), pending.end(), edge.first) != pending.end();
-      });
-    });
-    if (ready == pending.end()) fail_einsum(first, 0, cycle + " within one step of the recurrence");
-    g.einsums.push_back(*ready);
-    pending.erase(ready);
-  }
-  return g;
-}
-
 }  // namespace
-
-int64_t Affine::coefficient(int var) const {
-  for (auto [v, c] : terms)
-    if (v == var) return c;
-  return 0;
-}
-
-int64_t Tensor::elements() const {
-  int64_t n = 1;
-  for (const Rank& r : ranks) n *= r.extent;
-  return n;
-}
-
-std::vector<int64_t> Tensor::strides() const {
-  std::vector<int64_t> s(ranks.size(), 1);
-  for (size_t i = ranks.size(); i-- > 1;) s[i - 1] = s[i] * ranks[i].extent;
-  return s;
-}
-
-int64_t Einsum::points() const {
-  int64_t n = 1;
-  for (const Var& v : vars) n *= v.extent;
-  return n;
-}
-
-int Einsum::var_index(const std::string& var) const {
-  for (size_t i = 0; i < vars.size(); ++i)
-    if (vars[i].name == var) return static_cast<int>(i);
-  return -1;
-}
-
-int Cascade::tensor_index(const std::string& tensor_name) const {
-  for (size_t i = 0; i < tensors.size(); ++i)
-    if (tensors[i].name == tensor_name) return static_cast<int>(i);
-  return -1;
-}
-
-const Tensor& Cascade::tensor(const std::string& tensor_name) const {
-  const int i = tensor_index(tensor_name);
-  if (i < 0) throw InternalError("no tensor " + tensor_name);
-  return tensors[static_cast<size_t>(i)];
-}
-
-const Param* Cascade::param(const std::string& param_name) const {
-  for (const Param& p : params)
-    if (p.name == param_name) return &p;
-  return nullptr;
-}
-
-std::string_view op_name(Op op) {
-  switch (op) {
-    case Op::constant:
-      return "constant";
-    case Op::read:
-      return "read";
-    case Op::neg:
-      return "neg";
-    case Op::add:
-    case Op::sub:
-      return "add";
-    case Op::mul:
-      return "mul";
-    case Op::div:
-      return "div";
-    case Op::max:
-      return "max";
-    case Op::min:
-      return "min";
-    case Op::exp:
-      return "exp";
-    case Op::sqrt:
-      return "sqrt";
-    case Op::rsqrt:
-      return "rsqrt";
-    case Op::relu:
-      return "relu";
-    case Op::gelu:
-      return "gelu";
-    case Op::silu:
-      return "silu";
-    case Op::reciprocal:
-      return "reciprocal";
-    case Op::abs:
-      return "abs";
-    case Op::gt:
-      return "compare";
-    case Op::log2:
-      return "log2";
-    case Op::exp2:
-      return "exp2";
-    case Op::ceil:
-      return "ceil";
-    case Op::quantize:
-      return "quantize";
-    case Op::dequantize:
-      return "dequantize";
-  }
-  return "?";
-}
-
-const std::vector<std::string>& op_kinds() {
-  static const std::vector<std::string> kinds = [] {
-    std::vector<std::string> k = {"mac"};
-    for (int o = static_cast<int>(Op::neg); o <= static_cast<int>(Op::dequantize); ++o) {
-      const std::string name(op_name(static_cast<Op>(o)));
-      if (std::find(k.begin(), k.end(), name) == k.end()) k.push_back(name);
-    }
-    return k;
-  }();
-  return kinds;
-}
 
 Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides) {
   return Loader(file, overrides).load();

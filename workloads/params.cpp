@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -28,6 +29,15 @@ bool parse_number(const std::string& text, double& value, bool& integer) {
   if (used != text.size() || std::isnan(value)) return false;
   integer = is_integer_text(text);
   return true;
+}
+
+// An integer's text whose value a double holds exactly (|v| <= 2^53); one past int64 is simply too large.
+bool fits_exactly(const std::string& text) {
+  const char* begin = text.data() + (text[0] == '+' ? 1 : 0);
+  const char* end = text.data() + text.size();
+  long long v = 0;
+  const auto [stop, error] = std::from_chars(begin, end, v);
+  return error == std::errc() && stop == end && std::llabs(v) <= static_cast<long long>(kMaxExactInteger);
 }
 
 class ParamResolver {
@@ -58,8 +68,7 @@ class ParamResolver {
     double number = 0;
     bool integer = false;
     if (parse_number(rp.text, number, integer)) {
-      const bool exact = !integer || (rp.text.size() < 20 &&
-                                      std::llabs(std::stoll(rp.text)) <= static_cast<long long>(kMaxExactInteger));
+      const bool exact = !integer || fits_exactly(rp.text);
       if (!exact) fail(i, fmt::format("integer {} is too large (params stay below 2^53)", rp.text));
       p.value = number;
       p.integer = integer;

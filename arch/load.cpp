@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "arch/spec.hpp"
 #include "common/units.hpp"
@@ -27,7 +29,8 @@ ComponentSpec read_component(const std::string& name, const YNode& node, const E
   c.name = name;
   c.loc = node.loc();
   c.kind_name = kind->name;
-  c.model = kind->build(ParamValues(kind->params, node), BuildContext{table});
+  c.params = ParamValues(kind->params, node);
+  c.model = kind->build(c.params, BuildContext{table});
   return c;
 }
 
@@ -58,15 +61,47 @@ const ComponentSpec& ArchSpec::path(const std::string& from, const std::string& 
   return *best;
 }
 
+namespace {
+ArchSpec read_arch(const std::string& file);
+}  // namespace
+
 ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets) {
-  const YNode root = YNode::load_file(file);
+  ArchSpec a = read_arch(file);
+  return sets.empty() ? a : override_arch(std::move(a), sets);
+}
+
+ArchSpec override_arch(ArchSpec a, const std::vector<std::pair<std::string, std::string>>& sets) {
+  std::set<std::string> touched;
   for (const auto& [path, value] : sets) {
-    std::vector<std::string> keys = split_path(path);
-    const YAML::Node& components = root.raw()["components"];
-    if (keys.size() > 1 && components && components.IsMap() && components[keys[0]])
-      keys.insert(keys.begin(), "components");
-    set_path(root, keys, value, "--set arch." + path);
+    const std::vector<std::string> keys = split_path(path);
+    const std::string option = "--set arch." + path;
+    const auto c = std::find_if(a.components.begin(), a.components.end(),
+                                [&](const ComponentSpec& x) { return x.name == keys[0]; });
+    if (keys.size() > 1 && c != a.components.end()) {
+      c->params.set(std::vector<std::string>(keys.begin() + 1, keys.end()), value, option);
+      touched.insert(c->name);
+    } else if (keys == std::vector<std::string>{"clock"}) {
+      const YNode clock(YAML::Node(value), a.file, "clock");
+      a.clock_hz = parse_frequency(clock);
+      if (a.clock_hz <= 0) clock.fail("the clock must be positive");
+    } else if (keys == std::vector<std::string>{"name"}) {
+      a.name = value;
+    } else if (keys == std::vector<std::string>{"description"}) {
+      a.description = value;
+    } else {
+      throw UserError(SourceLoc{}, option, fmt::format("{} has no '{}'", a.file, keys[0]));
+    }
   }
+  for (ComponentSpec& c : a.components)
+    if (touched.count(c.name)) c.model = find_kind(c.kind_name)->build(c.params, BuildContext{a.table});
+  for (const ComponentSpec& c : a.components) c.model->check(a, c.name);
+  return a;
+}
+
+namespace {
+
+ArchSpec read_arch(const std::string& file) {
+  const YNode root = YNode::load_file(file);
   MapReader top(root);
   ArchSpec a;
   a.file = file;
@@ -95,5 +130,7 @@ ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::str
   for (const ComponentSpec& c : a.components) c.model->check(a, c.name);
   return a;
 }
+
+}  // namespace
 
 }  // namespace einsim

@@ -117,7 +117,7 @@ ParamValue read(const ParamDef& def, const YNode& n) {
 
 }  // namespace
 
-ParamValues::ParamValues(const ParamTable& table, const YNode& component) : component_(component) {
+ParamValues::ParamValues(const ParamTable& table, const YNode& component) : table_(&table), component_(component) {
   MapReader m(component);
   m.optional("kind");  // the registry's, already read
   for (const ParamDef& def : table) {
@@ -132,6 +132,27 @@ ParamValues::ParamValues(const ParamTable& table, const YNode& component) : comp
     }
   }
   m.finish();
+}
+
+void ParamValues::set(const std::vector<std::string>& path, const std::string& value, const std::string& option) {
+  const auto def = std::find_if(table_->begin(), table_->end(), [&](const ParamDef& d) { return d.name == path[0]; });
+  if (def == table_->end()) {
+    std::vector<std::string> names;
+    for (const ParamDef& d : *table_) names.push_back(d.name);
+    throw UserError(SourceLoc{}, option,
+                    path[0] == "kind" ? "a component's kind cannot be overridden"
+                                      : fmt::format("unknown key (expected one of: {})", fmt::join(names, ", ")));
+  }
+  const std::string where = component_.path() + "." + path[0];
+  YNode node(YAML::Node(value), component_.file(), where);
+  if (path.size() > 1) {  // an edit inside the parameter's map, on a copy of it
+    const auto it = values_.find(path[0]);
+    if (it == values_.end() || !it->second.node)
+      throw UserError(SourceLoc{}, option, fmt::format("{} has no '{}' to edit inside", component_.path(), path[0]));
+    node = YNode(YAML::Clone(it->second.node->raw()), component_.file(), where);
+    set_path(node, std::vector<std::string>(path.begin() + 1, path.end()), value, option);
+  }
+  values_[path[0]] = read(*def, node);
 }
 
 const ParamValue& ParamValues::at(const std::string& name) const {

@@ -65,6 +65,7 @@ class ParamValues {
   // Reads every key of the component's map but `kind` through the table, in the table's order; unknown keys,
   // missing required ones and values out of range are UserErrors at their node.
   ParamValues(const ParamTable& table, const YNode& component);
+  ParamValues() = default;
 
   bool has(const std::string& name) const { return values_.count(name) > 0; }
   int64_t count(const std::string& name) const;
@@ -76,9 +77,15 @@ class ParamValues {
   std::optional<YNode> node_if(const std::string& name) const;
   const YNode& component() const { return component_; }
 
+  // An override (`--set arch.COMPONENT.KEY=VALUE`, a sweep axis): the parameter `path[0]` read anew, through
+  // its table entry, from `value`; a longer path edits inside the parameter's map (ops.mac.energy). UserError
+  // naming `option` for a key the table lacks.
+  void set(const std::vector<std::string>& path, const std::string& value, const std::string& option);
+
  private:
   const ParamValue& at(const std::string& name) const;
-  YNode component_;
+  const ParamTable* table_ = nullptr;
+  YNode component_{YAML::Node(), "", ""};
   std::map<std::string, ParamValue> values_;
 };
 

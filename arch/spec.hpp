@@ -19,6 +19,7 @@ struct ComponentSpec {
   std::string name;
   SourceLoc loc;
   std::string kind_name;
+  ParamValues params;  // as read (and overridden): what `model` was built from
   std::shared_ptr<const Component> model;
 
   std::string_view kind() const { return kind_name; }
@@ -57,7 +58,13 @@ struct ArchSpec {
   const ComponentSpec& path(const std::string& from, const std::string& to) const;
 };
 
-// `sets` are (path below the arch, value) pairs from `--set arch.PATH=VALUE`, e.g. {"glb.size", "32 MiB"}.
+// `sets` are (path below the arch, value) pairs from `--set arch.PATH=VALUE`, e.g. {"glb.size", "32 MiB"}: the
+// file's architecture with override_arch applied.
 ArchSpec load_arch(const std::string& file, const std::vector<std::pair<std::string, std::string>>& sets = {});
+
+// A copy of `base` with typed overrides: COMPONENT.KEY[.MORE] re-reads that parameter through its kind's table
+// and rebuilds the component (once, after all of its overrides); `clock`, `name` and `description` set the
+// architecture's own. Applied in order; a later one wins.
+ArchSpec override_arch(ArchSpec base, const std::vector<std::pair<std::string, std::string>>& sets);
 
 }  // namespace einsim

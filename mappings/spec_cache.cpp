@@ -85,7 +85,13 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
                       [&] { return load_cascade(workload, in.workload_overrides); });
   if (c.error) std::rethrow_exception(c.error);
   r.cascade = c.value;
-  const auto& a = get(archs_, arch_key(arch, in.arch_sets), [&] { return load_arch(arch, in.arch_sets); });
+  // An architecture is read once per file; each point's overrides apply to a copy of it, through its kinds'
+  // parameter tables.
+  const auto& base = get(archs_, arch_key(arch, {}), [&] { return load_arch(arch); });
+  if (base.error) std::rethrow_exception(base.error);
+  const auto& a = in.arch_sets.empty() ? base : get(archs_, arch_key(arch, in.arch_sets), [&] {
+    return override_arch(*base.value, in.arch_sets);
+  });
   if (a.error) std::rethrow_exception(a.error);
   r.arch = a.value;
   return r;
@@ -106,8 +112,12 @@ FileList SpecCache::files(const SpecInputs& in) {
   const std::string workload = in.workload.empty() ? m->second.value->workload : in.workload;
   if (const auto c = cascades_.find(cascade_key(workload, in.workload_overrides)); c != cascades_.end())
     out.insert(out.end(), c->second.files.begin(), c->second.files.end());
-  if (const auto a = archs_.find(arch_key(arch, in.arch_sets)); a != archs_.end())
-    out.insert(out.end(), a->second.files.begin(), a->second.files.end());
+  for (const std::string& key :
+       {arch_key(arch, {}), arch_key(arch, in.arch_sets)}) {  // the file, then what overrides read
+    if (const auto a = archs_.find(key); a != archs_.end())
+      out.insert(out.end(), a->second.files.begin(), a->second.files.end());
+    if (in.arch_sets.empty()) break;
+  }
   return out;
 }
 

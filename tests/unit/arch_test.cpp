@@ -60,6 +60,35 @@ TEST(Arch, SetOverridesAnyField) {
   EXPECT_THROW(load_arch("configs/arch/systolic.yaml", {{"nothing.rows", "1"}}), UserError);
 }
 
+// Overrides go through the kinds' parameter tables, on a copy of the architecture: inside a parameter's map too,
+// and a component is rebuilt once after all of its overrides, so their order does not matter.
+TEST(Arch, OverridesAreTypedEditsOfACopy) {
+  const ArchSpec base = load_arch("configs/arch/fusemax.yaml");
+  const ArchSpec a =
+      override_arch(base, {{"dram.preset", "hbm3-5.2"}, {"dram.model", "bank"}, {"pe2d.ops.exp.latency_cycles", "3"}});
+  EXPECT_EQ(a.find("dram")->as<DramComponent>().bank->name, "hbm3-5.2");
+  EXPECT_EQ(a.find("pe2d")->ops()->at("exp").latency_cycles, 3);
+  EXPECT_EQ(a.find("pe2d")->ops()->at("exp").cost.energy_pJ, base.find("pe2d")->ops()->at("exp").cost.energy_pJ);
+  EXPECT_FALSE(base.find("dram")->as<DramComponent>().bank.has_value());  // the base is untouched
+  EXPECT_EQ(base.find("pe2d")->ops()->at("exp").latency_cycles, 7);
+  auto error = [&](const std::string& path, const std::string& value) {
+    try {
+      override_arch(base, {{path, value}});
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(
+      error("glb.bank", "2"),
+      "einsim: error: --set arch.glb.bank: unknown key (expected one of: size, banks, row_bits, ports, read_energy, "
+      "write_energy, area)");
+  EXPECT_EQ(error("glb.kind", "dram"), "einsim: error: --set arch.glb.kind: a component's kind cannot be overridden");
+  EXPECT_NE(error("pe2d.rows", "0").find("components.pe2d.rows: rows must be between 1 and 2^40, got 0"),
+            std::string::npos);
+  EXPECT_EQ(error("clock", "0 GHz").find("the clock must be positive") != std::string::npos, true);
+}
+
 TEST(Arch, MisspeltKeysAreNamed) {
   const std::string table = std::filesystem::absolute("configs/energy/accelergy-45nm.yaml").string();
   const std::string f = test::temp_file(

@@ -1,0 +1,216 @@
+// Compiling Einsums: accesses with strides and bounds, expressions into node programs; and the tensors' checks.
+#include "workloads/loader.hpp"
+
+namespace einsim::detail {
+
+void Loader::compile() {
+  for (size_t i = 0; i < pending_.size(); ++i) cascade_.einsums.push_back(compile_one(pending_[i]));
+  // Rank names of lone indices, for the passes analysis and messages.
+  for (Einsum& e : cascade_.einsums)
+    for (Var& v : e.vars)
+      if (v.rank.empty()) v.rank = upper(v.name);
+}
+
+Access Loader::make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) const {
+  Access out;
+  out.tensor = cascade_.tensor_index(acc.name);
+  out.col = p.loc.col + acc.col;
+  const Tensor& t = cascade_.tensors[static_cast<size_t>(out.tensor)];
+  if (acc.args.size() != t.ranks.size())
+    fail_at(p, acc.col,
+            fmt::format("'{}' has {} ranks but is indexed with {}", t.name, t.ranks.size(), acc.args.size()));
+  for (size_t r = 0; r < acc.args.size(); ++r) {
+    const Affine a = *affine(p, acc.args[r], true);
+    const auto [lo, hi] = bounds(p, a);
+    const Rank& rank = t.ranks[r];
+    const int col = acc.args[r].col;
+    if (lo < 0 || hi >= rank.extent)
+      fail_at(p, col,
+              fmt::format("index '{}' spans [{}, {}] but rank {} of '{}' has extent {}", to_string(acc.args[r]), lo, hi,
+                          rank.name, t.name, rank.extent));
+    if (const int v = a.bare_var(); v >= 0) {
+      Var& var = e.vars[static_cast<size_t>(v)];
+      if (var.extent != rank.extent && static_cast<int>(r) != t.iterative_rank)
+        fail_at(p, col,
+                fmt::format("shape mismatch: index '{}' has extent {} but rank {} of '{}' has extent {}", var.name,
+                            var.extent, rank.name, t.name, rank.extent));
+      if (static_cast<int>(r) != t.iterative_rank) {
+        if (var.rank.empty())
+          var.rank = rank.name;
+        else if (var.rank != rank.name)
+          fail_at(
+              p, col,
+              fmt::format(
+                  "rank used inconsistently: index '{}' addresses rank {} here but rank {} elsewhere in this Einsum",
+                  var.name, rank.name, var.rank));
+      }
+    }
+    out.index.push_back(a);
+  }
+  return out;
+}
+
+Einsum Loader::compile_one(const PendingEinsum& p) const {
+  Einsum e;
+  e.name = p.syntax.lhs.name;
+  e.text = p.text;
+  e.loc = p.loc;
+  int64_t points = 1;
+  for (size_t v = 0; v < p.vars.size(); ++v) {
+    e.vars.push_back(Var{p.vars[v], *p.extents[v], ""});
+    points = checked_product(points, *p.extents[v], [&] {
+      fail_at(p, 0, "the iteration space of this Einsum is too large (over 2^62 points)");
+    });
+  }
+  e.out = make_access(p, p.syntax.lhs, e);
+  const Tensor& out = cascade_.tensors[static_cast<size_t>(e.out.tensor)];
+  // A declared output must be covered: each of its ranks written from 0 (or from its init) to the end.
+  for (size_t r = 0; r < e.out.index.size(); ++r) {
+    const auto [lo, hi] = bounds(p, e.out.index[r]);
+    const bool recurrent = static_cast<int>(r) == out.iterative_rank;
+    if (hi != out.ranks[r].extent - 1 || (lo != 0 && !recurrent))
+      fail_at(p, p.syntax.lhs.args[r].col,
+              fmt::format("shape mismatch: this Einsum writes [{}, {}] of rank {} of '{}', which has extent {}", lo, hi,
+                          out.ranks[r].name, out.name, out.ranks[r].extent));
+  }
+  const Expr* body = &p.syntax.rhs;
+  std::vector<std::string> listed;
+  if (body->kind == Expr::Kind::reduce) {
+    e.reduce = body->name == "max" ? Reduce::max : body->name == "min" ? Reduce::min : Reduce::sum;
+    listed = body->vars;
+    body = &body->args[0];
+  }
+  std::vector<bool> in_output(e.vars.size(), false);
+  for (const Affine& a : e.out.index)
+    for (auto [v, c] : a.terms) in_output[static_cast<size_t>(v)] = true;
+  for (size_t v = 0; v < e.vars.size(); ++v)
+    if (!in_output[v]) e.reduced.push_back(static_cast<int>(v));
+  if (p.syntax.rhs.kind == Expr::Kind::reduce) {
+    for (size_t i = 0; i < listed.size(); ++i)
+      if (in_output[static_cast<size_t>(var_id(p, listed[i]))])
+        fail_at(p, p.syntax.rhs.var_cols[i],
+                fmt::format("index '{}' is reduced by {}(...) but also appears in the output", listed[i],
+                            p.syntax.rhs.name));
+    for (int v : e.reduced)
+      if (std::find(listed.begin(), listed.end(), e.vars[static_cast<size_t>(v)].name) == listed.end())
+        fail_at(p, p.syntax.rhs.col,
+                fmt::format("index '{}' is absent from the output, so {}(...) must list it",
+                            e.vars[static_cast<size_t>(v)].name, p.syntax.rhs.name));
+  }
+  compile_expr(p, *body, e);
+  return e;
+}
+
+int Loader::emit(Einsum& e, Node n) const {
+  if (n.op != Op::constant && n.op != Op::read) {
+    const bool a_const = n.a < 0 || e.program[static_cast<size_t>(n.a)].op == Op::constant;
+    const bool b_const = n.b < 0 || e.program[static_cast<size_t>(n.b)].op == Op::constant;
+    if (a_const && b_const) {  // fold constants
+      Node c;
+      c.value = apply_op(n.op, e.program[static_cast<size_t>(n.a)].value,
+                         n.b >= 0 ? e.program[static_cast<size_t>(n.b)].value : 0);
+      const int first = n.b >= 0 ? std::min(n.a, n.b) : n.a;
+      e.program.resize(static_cast<size_t>(first));
+      e.program.push_back(c);
+      return first;
+    }
+  }
+  e.program.push_back(n);
+  return static_cast<int>(e.program.size()) - 1;
+}
+
+int Loader::compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const {
+  Node n;
+  switch (x.kind) {
+    case Expr::Kind::number:
+      n.value = x.value;
+      return emit(e, n);
+    case Expr::Kind::name: {
+      if (x.name == "inf") {
+        n.value = INFINITY;
+        return emit(e, n);
+      }
+      if (const Param* prm = param(x.name)) {
+        n.value = prm->value;
+        return emit(e, n);
+      }
+      if (var_id(p, x.name) >= 0) fail_at(p, x.col, fmt::format("index '{}' cannot be used as a value", x.name));
+      if (cascade_.tensor_index(x.name) >= 0)
+        fail_at(p, x.col, fmt::format("tensor '{}' needs its indices: {}[...]", x.name, x.name));
+      fail_at(p, x.col, fmt::format("undefined name '{}'", x.name));
+    }
+    case Expr::Kind::access:
+      n.op = Op::read;
+      n.read = static_cast<int>(e.reads.size());
+      e.reads.push_back(make_access(p, x, e));
+      return emit(e, n);
+    case Expr::Kind::unary:
+      n.op = Op::neg;
+      n.a = compile_expr(p, x.args[0], e);
+      return emit(e, n);
+    case Expr::Kind::binary:
+      n.op = x.op == '+' ? Op::add : x.op == '-' ? Op::sub : x.op == '*' ? Op::mul : Op::div;
+      n.a = compile_expr(p, x.args[0], e);
+      n.b = compile_expr(p, x.args[1], e);
+      return emit(e, n);
+    case Expr::Kind::call: {
+      const OpInfo* f = nullptr;
+      for (const OpInfo& info : kFunctions)
+        if (info.name == x.name) f = &info;
+      if (!f) {
+        if (x.name == "sum")
+          fail_at(p, x.col, "sum(...) is a reduction: write 'sum(i) EXPR' as the whole right-hand side");
+        fail_at(p, x.col, fmt::format("unknown operator '{}' (known: {})", x.name, function_names()));
+      }
+      const int args = static_cast<int>(x.args.size());
+      if (args < f->arity || args > std::max(f->arity, f->max_arity))
+        fail_at(p, x.col,
+                fmt::format("'{}' takes {}{} argument{}, got {}", x.name, f->arity,
+                            f->max_arity ? fmt::format(" or {}", f->max_arity) : "",
+                            f->arity == 1 && !f->max_arity ? "" : "s", args));
+      n.op = f->op;
+      n.a = compile_expr(p, x.args[0], e);
+      if (args >= 2) n.b = compile_expr(p, x.args[1], e);
+      if (args == 3 && f->op == Op::dequantize) {  // dequantize(q, s, z) = (q - z) * s
+        Node sub{Op::sub, n.a, compile_expr(p, x.args[2], e)};
+        n.a = emit(e, sub);
+      }
+      const int node = emit(e, n);
+      if (args == 3 && f->op == Op::quantize) {  // quantize(x, s, z) = x / s + z
+        Node add{Op::add, node, compile_expr(p, x.args[2], e)};
+        return emit(e, add);
+      }
+      return node;
+    }
+    case Expr::Kind::reduce:
+      fail_at(p, x.col, "a reduction must be the whole right-hand side of the Einsum");
+  }
+  throw InternalError("unhandled expression kind");
+}
+
+void Loader::check_tensors() {
+  std::vector<bool> read(cascade_.tensors.size(), false);
+  for (const Einsum& e : cascade_.einsums)
+    for (const Access& a : e.reads) read[static_cast<size_t>(a.tensor)] = true;
+  bool any_output = false;
+  for (size_t t = 0; t < cascade_.tensors.size(); ++t) {
+    const Tensor& tensor = cascade_.tensors[t];
+    any_output |= tensor.output;
+    int64_t bits = dtype_bits(tensor.dtype);
+    for (const Rank& r : tensor.ranks)
+      bits = checked_product(bits, r.extent, [&] {
+        throw UserError(tensor.loc, "tensors." + tensor.name, "tensor is too large (over 2^62 bits)");
+      });
+    const auto yaml = tensor_yaml_.find(tensor.name);
+    if (tensor.is_input()) {
+      if (tensor.output)
+        yaml->second.fail(fmt::format("output tensor '{}' is never written by an Einsum", tensor.name));
+      if (!declared_ranks_.count(tensor.name))
+        yaml->second.fail(fmt::format("input tensor '{}' needs 'ranks'", tensor.name));
+      if (!read[t]) yaml->second.fail(fmt::format("input tensor '{}' is never read", tensor.name));
+    }
+  }
+  if (!any_output) throw UserError(tensors_loc_, "tensors", "no tensor is marked 'output: true'");
+}
+
+}  // namespace einsim::detail

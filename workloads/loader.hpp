@@ -1,0 +1,176 @@
+#pragma once
+// The workload loader's parts, shared by its files (workloads/load.cpp reads the YAML, shapes.cpp infers
+// extents and affine accesses, compile.cpp compiles expressions and checks the tensors). Not for use outside
+// workloads/: load_cascade (workloads/cascade.hpp) is the interface.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/yaml.hpp"
+#include "workloads/cascade.hpp"
+#include "workloads/expr.hpp"
+#include "workloads/params.hpp"
+
+namespace einsim::detail {
+
+__extension__ using Wide = __int128;  // exact intermediate for overflow checks
+
+struct OpInfo {
+  std::string_view name;
+  Op op;
+  int arity;
+  int max_arity = 0;  // quantize and dequantize take an optional zero point
+};
+
+constexpr OpInfo kFunctions[] = {
+    {"max", Op::max, 2},
+    {"min", Op::min, 2},
+    {"exp", Op::exp, 1},
+    {"neg", Op::neg, 1},
+    {"sqrt", Op::sqrt, 1},
+    {"rsqrt", Op::rsqrt, 1},
+    {"relu", Op::relu, 1},
+    {"gelu", Op::gelu, 1},
+    {"silu", Op::silu, 1},
+    {"reciprocal", Op::reciprocal, 1},
+    {"abs", Op::abs, 1},
+    {"gt", Op::gt, 2},
+    {"log2", Op::log2, 1},
+    {"exp2", Op::exp2, 1},
+    {"ceil", Op::ceil, 1},
+    {"quantize", Op::quantize, 2, 3},
+    {"dequantize", Op::dequantize, 2, 3},
+};
+
+inline std::string function_names() {
+  std::string out;
+  for (const OpInfo& f : kFunctions) out += (out.empty() ? "" : ", ") + std::string(f.name);
+  return out;
+}
+
+inline std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+inline bool is_lower_name(const std::string& s) { return !s.empty() && std::islower(static_cast<unsigned char>(s[0])); }
+
+// ---- params ---------------------------------------------------------------------------------------------
+
+// Sizes past 2^62 elements are nonsense for any machine; refusing them keeps all size arithmetic exact.
+inline int64_t checked_product(int64_t a, int64_t b, const std::function<void()>& fail) {
+  int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r) || r > (int64_t{1} << 62)) fail();
+  return r;
+}
+
+// ---- Einsums --------------------------------------------------------------------------------------------
+
+struct PendingEinsum {
+  EinsumSyntax syntax;
+  std::string text;
+  SourceLoc loc;  // of the first character of the text
+  std::vector<std::string> vars;
+  std::vector<int> var_cols;  // first appearance, for messages
+  std::vector<std::optional<int64_t>> extents;
+  bool resolved = false;
+};
+
+class Loader {
+ public:
+  Loader(const std::string& file, const WorkloadOverrides& overrides) : overrides_(overrides) { cascade_.file = file; }
+
+  Cascade load();
+
+ private:
+  // -- kernel: NAME, or {name: NAME, tensors: {ROLE: TENSOR}} where a role's tensor is not its usual name --
+  void read_kernel(const YNode& node);
+
+  // -- params --
+  void read_params(const std::optional<YNode>& node);
+
+  const Param* param(const std::string& name) const { return cascade_.param(name); }
+
+  DType dtype_of(const YNode& node) const;
+
+  // -- tensors --
+  void read_tensors(const YNode& node);
+
+  // -- Einsums --
+  void read_einsums(const YNode& node);
+
+  bool starts_with_quote(const SourceLoc& loc) const;
+
+  [[noreturn]] void fail_at(const PendingEinsum& p, int col, const std::string& message) const;
+
+  void read_init(const YNode& node);
+
+  // Index variables: lower-case names inside tensor indices that are not params, in order of appearance.
+  void collect_vars(PendingEinsum& p);
+
+  int var_id(const PendingEinsum& p, const std::string& name) const;
+
+  // Converts an index expression to an affine form. Returns nullopt when it names something not known yet
+  // (an extent that inference has still to find); `final` turns that into an error.
+  std::optional<Affine> affine(const PendingEinsum& p, const Expr& e, bool final) const;
+
+  // Index arithmetic stays within +-2^53, where doubles and int64 agree exactly.
+  int64_t bounded(const PendingEinsum& p, const Expr& e, double v) const;
+
+  static void add_term(Affine& a, int var, int64_t c);
+
+  // Every access of an Einsum (output first), as syntax.
+  static std::vector<const Expr*> accesses(const PendingEinsum& p);
+
+  bool shape_known(int t) const;
+
+  // -- shape inference: repeat until no Einsum makes progress --
+  void infer_shapes();
+
+  bool try_resolve(int e, bool final);
+
+  // One unknown index in an access of a known rank: a lone index spans the rank; a split such as m1*M0+m0
+  // gives the unknown part the extent that covers the rank exactly.
+  bool infer_from(PendingEinsum& p, const Affine& a, const Rank& rank, int col);
+
+  void shape_output(int e);
+
+  std::pair<int64_t, int64_t> bounds(const PendingEinsum& p, const Affine& a) const;
+
+  // -- compile: accesses, checks and expression programs --
+  void compile();
+
+  Access make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) const;
+
+  Einsum compile_one(const PendingEinsum& p) const;
+
+  int emit(Einsum& e, Node n) const;
+
+  int compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const;
+
+  // -- whole-cascade checks --
+  void check_tensors();
+
+  // An error at an Einsum's text (its column `col`, or its start).
+  [[noreturn]] void fail_einsum(const Einsum& e, int col, const std::string& message) const;
+
+  Cascade cascade_;
+  const WorkloadOverrides& overrides_;
+  DType default_dtype_ = DType::fp32;
+  std::set<std::string> declared_ranks_;
+  SourceLoc tensors_loc_;
+  std::map<std::string, YNode> tensor_yaml_;
+  std::vector<PendingEinsum> pending_;
+};
+
+}  // namespace einsim::detail

@@ -11,7 +11,9 @@ namespace einsim::app {
 CLI::App* add_cosim_command(CLI::App& app, CosimArgs& args) {
   CLI::App* cmd = app.add_subcommand(
       "cosim", "Co-simulate an RTL unit (Verilated) against its SystemC unit model: values and cycles");
-  cmd->add_option("--unit", args.unit, "pe, systolic, softmax_lane or dequant")->required();
+  std::string names;
+  for (const std::string& u : cosim::units()) names += (names.empty() ? "" : ", ") + u;
+  cmd->add_option("--unit", args.unit, "The RTL unit: " + names)->required();
   cmd->add_option("--dtype", args.dtype, "pe and systolic: int8 (int32 sums) or bf16 (fp32 sums)")
       ->capture_default_str();
   cmd->add_option("--size", args.size, "systolic: N of the N x N array")->capture_default_str();

@@ -61,19 +61,12 @@ std::string_view param_unit(ParamType t) {
 
 namespace {
 
-// Sizes and counts of hardware: at least 1, and at most 2^40 so that products of a few stay exact.
-int64_t positive(const YNode& n, const std::string& what) {
-  const int64_t v = n.as_int();
-  if (v < 1 || v > (int64_t{1} << 40)) n.fail(fmt::format("{} must be between 1 and 2^40, got {}", what, v));
-  return v;
-}
-
 ParamValue read(const ParamDef& def, const YNode& n) {
   ParamValue v;
   v.node = n;
   switch (def.type) {
     case ParamType::count:
-      v.value = positive(n, def.name);
+      v.value = read_count(n, def.name);
       break;
     case ParamType::bytes:
       v.value = parse_bytes(n);
@@ -116,6 +109,12 @@ ParamValue read(const ParamDef& def, const YNode& n) {
 }
 
 }  // namespace
+
+int64_t read_count(const YNode& n, const std::string& what) {
+  const int64_t v = n.as_int();
+  if (v < 1 || v > (int64_t{1} << 40)) n.fail(fmt::format("{} must be between 1 and 2^40, got {}", what, v));
+  return v;
+}
 
 ParamValues::ParamValues(const ParamTable& table, const YNode& component) : table_(&table), component_(component) {
   MapReader m(component);

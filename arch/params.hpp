@@ -33,6 +33,10 @@ enum class ParamType {
 std::string_view param_type_name(ParamType t);
 std::string_view param_unit(ParamType t);
 
+// A size or count of hardware at `n`: at least 1, and at most 2^40 so that products of a few stay exact;
+// UserError "WHAT must be between 1 and 2^40, got V" otherwise.
+int64_t read_count(const YNode& n, const std::string& what);
+
 struct ParamDef {
   ParamDef(std::string n, ParamType t, bool req, std::string def, std::string desc,
            std::vector<std::string> options = {})

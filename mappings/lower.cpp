@@ -21,8 +21,6 @@ struct Infeasible {
   std::string reason;
 };
 
-int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 class Lowering {
  public:
   Lowering(const Cascade& c, const ArchSpec& a, const MappingSpec& m) : c_(c), a_(a), m_(m) {}
@@ -510,7 +508,7 @@ class Lowering {
             (group_of_[r] != group_of_[static_cast<size_t>(w)] || pass_of_[r] != pass_of_[static_cast<size_t>(w)] ||
              unit_of(static_cast<int>(r)) != unit.name))
           return false;
-    return cdiv(elements, unit.parallelism()) <= unit.compute()->regfile_entries();
+    return ceil_div(elements, unit.parallelism()) <= unit.compute()->regfile_entries();
   }
 
   int64_t dimension(const ComponentSpec& unit, const std::string& dim, const EinsumBinding& binding) const {

@@ -18,11 +18,7 @@ std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& no
       value.fail(fmt::format("unknown op '{}' (known: {})", kind, fmt::join(op_kinds(), ", ")));
     MapReader f(value);
     OpSpec op;
-    if (auto l = f.optional("latency_cycles")) {
-      op.latency_cycles = l->as_int();
-      if (op.latency_cycles < 1 || op.latency_cycles > (int64_t{1} << 40))
-        l->fail(fmt::format("latency_cycles must be between 1 and 2^40, got {}", op.latency_cycles));
-    }
+    if (auto l = f.optional("latency_cycles")) op.latency_cycles = read_count(*l, "latency_cycles");
     op.cost = evaluate_cost(table, f.required("energy"), dtype_name(dtype));
     f.finish();
     ops[kind] = op;

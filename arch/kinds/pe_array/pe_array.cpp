@@ -51,18 +51,13 @@ namespace {
 // Ops per PE per cycle: a number, or a map by dtype for PEs that do several narrow ops in the time of one wide
 // one ({bf16: 1, int8: 2, int4: 4}); the array's dtype picks the entry, and every key must be a dtype.
 int64_t ops_per_cycle(const YNode& node, DType dtype) {
-  auto positive = [](const YNode& n) {
-    const int64_t v = n.as_int();
-    if (v < 1 || v > (int64_t{1} << 40)) n.fail(fmt::format("ops_per_cycle must be between 1 and 2^40, got {}", v));
-    return v;
-  };
-  if (!node.is_map()) return positive(node);
+  if (!node.is_map()) return read_count(node, "ops_per_cycle");
   MapReader m(node);
   std::optional<int64_t> chosen;
   for (const auto& [key, value] : m.entries()) {
     const auto t = parse_dtype(key);
     if (!t) value.fail(fmt::format("unknown dtype '{}' (known: {})", key, dtype_names()));
-    const int64_t n = positive(value);
+    const int64_t n = read_count(value, "ops_per_cycle");
     if (*t == dtype) chosen = n;
   }
   if (!chosen) node.fail(fmt::format("ops_per_cycle has no entry for the array's dtype {}", dtype_name(dtype)));

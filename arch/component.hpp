@@ -79,9 +79,6 @@ class PathRole {
   virtual double bandwidth_Bps() const = 0;
   virtual int64_t latency_cycles(double arch_clock_hz) const = 0;
   virtual int64_t dma_engines(const ArchSpec& arch) const = 0;
-  // How specifically it serves a transfer between the two components (0: it does not): the most specific
-  // path carries it (a PIM's own path from its memory before that memory's interface).
-  virtual int serves(const std::string& self, const std::string& from, const std::string& to) const = 0;
   // The memory whose banks it reads from inside (a PIM's), or empty for a memory's own interface.
   virtual std::string inside() const { return ""; }
   // The name of its module in the cycle engine (stall and trace names).

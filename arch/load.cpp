@@ -49,16 +49,15 @@ const ComponentSpec* ArchSpec::find(const std::string& component) const {
 }
 
 const ComponentSpec& ArchSpec::path(const std::string& from, const std::string& to) const {
-  const ComponentSpec* best = nullptr;
-  int most = 0;
-  for (const ComponentSpec* end : {find(to), find(from)})
-    if (end && end->path())
-      if (const int n = end->path()->serves(end->name, from, to); n > most) {
-        most = n;
-        best = end;
-      }
-  if (!best) throw InternalError(fmt::format("no path between '{}' and '{}'", from, to));
-  return *best;
+  // The most specific path: one inside the other end's memory (a PIM's own path from its banks) before a
+  // memory's interface.
+  const ComponentSpec* a = find(from);
+  const ComponentSpec* b = find(to);
+  for (const auto& [end, other] : {std::pair{b, from}, std::pair{a, to}})
+    if (end && end->path() && end->path()->inside() == other) return *end;
+  for (const ComponentSpec* end : {b, a})
+    if (end && end->path() && end->path()->holds_tensors()) return *end;
+  throw InternalError(fmt::format("no path between '{}' and '{}'", from, to));
 }
 
 namespace {

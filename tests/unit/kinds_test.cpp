@@ -64,10 +64,10 @@ TEST(Kinds, EveryKindBuildsFromItsExampleAndPlaysTheRolesItClaims) {
       EXPECT_GT(path->bandwidth_Bps(), 0);
       EXPECT_GE(path->latency_cycles(a.clock_hz), 0);
       EXPECT_GE(path->dma_engines(a), 1);
-      // It serves a transfer between the DRAM and a buffer, or between its own memory and itself.
+      // It carries a transfer between the DRAM and a buffer, or between its own memory and itself.
       const std::string to = path->inside().empty() ? "glb" : c.name;
-      EXPECT_GT(path->serves(c.name, "dram", to), 0);
       EXPECT_EQ(&a.path("dram", to), &c);
+      EXPECT_EQ(&a.path(to, "dram"), &c);
       BankTransfers memo;
       ActionEnergy energy;
       path->charge_transfers(4096, 3, false, memo, energy);

@@ -29,9 +29,6 @@ class DramComponent : public Component, public PathRole {
   double bandwidth_Bps() const override { return bandwidth; }
   int64_t latency_cycles(double) const override { return latency; }
   int64_t dma_engines(const ArchSpec&) const override { return engines; }
-  int serves(const std::string& self, const std::string& from, const std::string& to) const override {
-    return from == self || to == self ? 1 : 0;
-  }
   bool holds_tensors() const override { return true; }
   std::optional<int64_t> timed_cycles(int64_t bytes, bool write, BankTransfers& memo,
                                       double arch_clock_hz) const override;

@@ -1,6 +1,7 @@
 #include "explore/worker.hpp"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,9 +26,11 @@ Stats run_worker(const std::string& exe, const SpecInputs& point, const std::str
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Close-on-exec: a worker another thread starts meanwhile must not inherit these ends. One holding this
+  // worker's input open would keep it waiting for the end of its input (two such workers wait on each other).
   int from_child[2], to_child[2];
-  if (pipe(from_child) != 0) throw InternalError("sweep: pipe failed");
-  if (pipe(to_child) != 0) {
+  if (pipe2(from_child, O_CLOEXEC) != 0) throw InternalError("sweep: pipe failed");
+  if (pipe2(to_child, O_CLOEXEC) != 0) {
     close(from_child[0]);
     close(from_child[1]);
     throw InternalError("sweep: pipe failed");

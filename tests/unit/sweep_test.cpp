@@ -318,6 +318,24 @@ TEST(Sweep, ACycleLevelWorkerGetsItsDesignPointAsJsonAndItsErrorsAreThePoints) {
     }
 }
 
+// Workers started at once by several threads must not inherit each other's pipes: one holding another's input
+// open kept it waiting for the end of its input, and two such workers waited on each other (a hang, once in about
+// five runs of the quick FuseMax study at -j 8).
+TEST(Sweep, ManyWorkersAtOnceDoNotWaitOnEachOther) {
+  SweepSpec spec = load_sweep(kSweep);
+  spec.fidelities = {Fidelity::cycle};
+  for (int run = 0; run < 3; ++run) {
+    SweepOptions o;
+    o.out_dir = fresh_dir("many-workers-" + std::to_string(run));
+    o.jobs = 8;
+    o.version = "test";
+    o.self_exe = (fs::canonical("/proc/self/exe").parent_path() / "einsim").string();
+    const SweepSummary s = run_sweep(spec, o);
+    EXPECT_EQ(s.ran, 12);
+    EXPECT_EQ(s.failed, 0);
+  }
+}
+
 TEST(Sweep, BadSweepFilesSayWhere) {
   auto error = [](const std::string& text) {
     try {

@@ -64,7 +64,7 @@ const SpecCache::Entry<T>& SpecCache::get(std::map<std::string, Entry<T>>& cache
   {
     FileReads reads;
     try {
-      e.value = std::make_shared<const T>(load());
+      e.value = load();
     } catch (...) {
       e.error = std::current_exception();
     }
@@ -76,21 +76,26 @@ const SpecCache::Entry<T>& SpecCache::get(std::map<std::string, Entry<T>>& cache
 
 ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   ResolvedSpecs r;
-  const auto& m = get(mappings_, in.mapping, [&] { return load_mapping(in.mapping); });
+  const auto& m =
+      get(mappings_, in.mapping, [&] { return std::make_shared<const MappingSpec>(load_mapping(in.mapping)); });
   if (m.error) std::rethrow_exception(m.error);
   r.mapping = m.value;
   const std::string arch = in.arch.empty() ? r.mapping->arch : in.arch;
   const std::string workload = in.workload.empty() ? r.mapping->workload : in.workload;
-  const auto& c = get(cascades_, cascade_key(workload, in.workload_overrides),
-                      [&] { return load_cascade(workload, in.workload_overrides); });
+  // A workload is read once per file and bound to each point's params.
+  const auto& source = get(workloads_, workload, [&] { return read_workload(workload); });
+  if (source.error) std::rethrow_exception(source.error);
+  const auto& c = get(cascades_, cascade_key(workload, in.workload_overrides), [&] {
+    return std::make_shared<const Cascade>(bind_workload(*source.value, in.workload_overrides));
+  });
   if (c.error) std::rethrow_exception(c.error);
   r.cascade = c.value;
   // An architecture is read once per file; each point's overrides apply to a copy of it, through its kinds'
   // parameter tables.
-  const auto& base = get(archs_, arch_key(arch, {}), [&] { return load_arch(arch); });
+  const auto& base = get(archs_, arch_key(arch, {}), [&] { return std::make_shared<const ArchSpec>(load_arch(arch)); });
   if (base.error) std::rethrow_exception(base.error);
   const auto& a = in.arch_sets.empty() ? base : get(archs_, arch_key(arch, in.arch_sets), [&] {
-    return override_arch(*base.value, in.arch_sets);
+    return std::make_shared<const ArchSpec>(override_arch(*base.value, in.arch_sets));
   });
   if (a.error) std::rethrow_exception(a.error);
   r.arch = a.value;
@@ -110,6 +115,8 @@ FileList SpecCache::files(const SpecInputs& in) {
   if (!m->second.value) return out;
   const std::string arch = in.arch.empty() ? m->second.value->arch : in.arch;
   const std::string workload = in.workload.empty() ? m->second.value->workload : in.workload;
+  if (const auto w = workloads_.find(workload); w != workloads_.end())  // the file, then the presets binding read
+    out.insert(out.end(), w->second.files.begin(), w->second.files.end());
   if (const auto c = cascades_.find(cascade_key(workload, in.workload_overrides)); c != cascades_.end())
     out.insert(out.end(), c->second.files.begin(), c->second.files.end());
   for (const std::string& key :

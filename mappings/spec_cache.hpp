@@ -54,13 +54,14 @@ class SpecCache {
     std::exception_ptr error;
     FileList files;
   };
-  template <class T, class Load>
+  template <class T, class Load>  // Load returns a std::shared_ptr<const T>
   const Entry<T>& get(std::map<std::string, Entry<T>>& cache, const std::string& key, Load load);
 
   std::mutex mutex_;
   std::map<std::string, Entry<MappingSpec>> mappings_;
   std::map<std::string, Entry<ArchSpec>> archs_;
-  std::map<std::string, Entry<Cascade>> cascades_;
+  std::map<std::string, Entry<WorkloadSource>> workloads_;  // by file
+  std::map<std::string, Entry<Cascade>> cascades_;          // by file and params
 };
 
 }  // namespace einsim

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -156,8 +157,15 @@ struct WorkloadOverrides {
   bool skip_unknown = false;  // ignore --set names the workload lacks (when one command line feeds two workloads)
 };
 
-// Parses, infers and checks a workload file; throws UserError on bad input.
+// Parses, infers and checks a workload file; throws UserError on bad input. The same as binding what
+// read_workload read.
 Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides = {});
+
+// A workload file as read, before params decide its shapes: read once, then bound to each set of params (a
+// sweep's lengths and models) without reading the file again. Both throw UserError on bad input.
+struct WorkloadSource;
+std::shared_ptr<const WorkloadSource> read_workload(const std::string& file);
+Cascade bind_workload(const WorkloadSource& source, const WorkloadOverrides& overrides = {});
 
 // The workload's `reference:`, with the workload's params where the reference has the same (so both see the
 // same shapes and inputs) and then `overrides`. Throws UserError when it names none.

@@ -201,16 +201,16 @@ void Loader::check_tensors() {
       bits = checked_product(bits, r.extent, [&] {
         throw UserError(tensor.loc, "tensors." + tensor.name, "tensor is too large (over 2^62 bits)");
       });
-    const auto yaml = tensor_yaml_.find(tensor.name);
+    const auto yaml = read_.tensor_sites.find(tensor.name);
     if (tensor.is_input()) {
       if (tensor.output)
         yaml->second.fail(fmt::format("output tensor '{}' is never written by an Einsum", tensor.name));
-      if (!declared_ranks_.count(tensor.name))
+      if (!read_.declared_ranks.count(tensor.name))
         yaml->second.fail(fmt::format("input tensor '{}' needs 'ranks'", tensor.name));
       if (!read[t]) yaml->second.fail(fmt::format("input tensor '{}' is never read", tensor.name));
     }
   }
-  if (!any_output) throw UserError(tensors_loc_, "tensors", "no tensor is marked 'output: true'");
+  if (!any_output) throw UserError(read_.tensors_loc, "tensors", "no tensor is marked 'output: true'");
 }
 
 }  // namespace einsim::detail

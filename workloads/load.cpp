@@ -1,5 +1,6 @@
-// Workload YAML -> Cascade: reading, tensors, Einsum parsing, shape inference, compilation and checks; params are
-// resolved by workloads/params, the schedule built by workloads/schedule.
+// Workload YAML -> Cascade in two halves: reading (the file's params as written, tensors, Einsum parsing), once
+// per file; and binding to params (presets and --set, rank extents, then shape inference, compilation and checks),
+// once per set of params. Params are resolved by workloads/params, the schedule built by workloads/schedule.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -23,7 +24,7 @@
 namespace einsim {
 namespace detail {
 
-Cascade Loader::load() {
+Read Loader::read() {
   const YNode root = YNode::load_file(cascade_.file);
   MapReader top(root);
   read_version(top);
@@ -53,7 +54,14 @@ Cascade Loader::load() {
     if (!std::filesystem::exists(cascade_.reference))
       reference->fail(fmt::format("no such workload file: {}", cascade_.reference));
   }
+  own_.shell = std::move(cascade_);
+  own_.einsums = std::move(pending_);
+  return std::move(own_);
+}
 
+Cascade Loader::bind() {
+  bind_params();
+  bind_ranks();
   infer_shapes();
   compile();
   check_tensors();
@@ -112,15 +120,21 @@ void Loader::read_kernel(const YNode& node) {
 }
 
 void Loader::read_params(const std::optional<YNode>& node) {
-  std::vector<RawParam> raw;
-  if (node) {
-    MapReader params(*node);
-    for (const auto& [name, value] : params.entries()) {
-      if (name == "inf") value.fail("'inf' is a constant, not a param name");
-      raw.push_back(RawParam{name, value.as_string(), value.loc(), value.path()});
-    }
+  if (!node) return;
+  MapReader params(*node);
+  for (const auto& [name, value] : params.entries()) {
+    if (name == "inf") value.fail("'inf' is a constant, not a param name");
+    own_.params.push_back(RawParam{name, value.as_string(), value.loc(), value.path()});
   }
-  for (const std::string& file : overrides_.param_files) {
+}
+
+bool Loader::is_param(const std::string& name) const {
+  return std::any_of(read_.params.begin(), read_.params.end(), [&](const RawParam& r) { return r.name == name; });
+}
+
+void Loader::bind_params() {
+  std::vector<RawParam> raw = read_.params;
+  for (const std::string& file : overrides_->param_files) {
     const YNode preset = YNode::load_file(file);
     MapReader reader(preset);
     const YNode params = reader.required("params");
@@ -131,9 +145,9 @@ void Loader::read_params(const std::optional<YNode>& node) {
         if (r.name == name) r = RawParam{name, value.as_string(), value.loc(), value.path()};
     }
   }
-  for (const auto& [name, text] : overrides_.params) {
+  for (const auto& [name, text] : overrides_->params) {
     auto it = std::find_if(raw.begin(), raw.end(), [&](const RawParam& r) { return r.name == name; });
-    if (it == raw.end() && overrides_.skip_unknown) continue;
+    if (it == raw.end() && overrides_->skip_unknown) continue;
     if (it == raw.end()) {
       std::vector<std::string> names;
       for (const RawParam& r : raw) names.push_back(r.name);
@@ -146,6 +160,19 @@ void Loader::read_params(const std::optional<YNode>& node) {
   cascade_.params = resolve_params(std::move(raw));
 }
 
+void Loader::bind_ranks() {
+  for (size_t t = 0; t < cascade_.tensors.size(); ++t) {
+    Tensor& tensor = cascade_.tensors[t];
+    for (size_t r = 0; r < tensor.ranks.size() && t < read_.rank_sites.size(); ++r) {
+      const Param* p = param(tensor.ranks[r].name);
+      if (!p->integer || p->value < 1)
+        read_.rank_sites[t][r].fail(fmt::format("rank '{}' needs a positive integer param, got {} (from {})",
+                                                tensor.ranks[r].name, p->value, p->source));
+      tensor.ranks[r].extent = static_cast<int64_t>(p->value);
+    }
+  }
+}
+
 DType Loader::dtype_of(const YNode& node) const {
   const auto t = parse_dtype(node.as_string());
   if (!t) node.fail(fmt::format("unknown dtype '{}' (known: {})", node.as_string(), dtype_names()));
@@ -153,24 +180,23 @@ DType Loader::dtype_of(const YNode& node) const {
 }
 
 void Loader::read_tensors(const YNode& node) {
-  tensors_loc_ = node.loc();
+  own_.tensors_loc = node.loc();
   MapReader tensors(node);
   for (const auto& [name, value] : tensors.entries()) {
     Tensor t;
     t.name = name;
     t.loc = value.loc();
     t.dtype = default_dtype_;
+    std::vector<Site> rank_sites;
     MapReader fields(value);
     if (auto ranks = fields.optional("ranks")) {
       for (const YNode& r : ranks->items()) {
         const std::string rank = r.as_string();
-        const Param* p = param(rank);
-        if (!p) r.fail(fmt::format("undefined rank '{}': ranks are named by params", rank));
-        if (!p->integer || p->value < 1)
-          r.fail(fmt::format("rank '{}' needs a positive integer param, got {} (from {})", rank, p->value, p->source));
-        t.ranks.push_back(Rank{rank, static_cast<int64_t>(p->value)});
+        if (!is_param(rank)) r.fail(fmt::format("undefined rank '{}': ranks are named by params", rank));
+        t.ranks.push_back(Rank{rank, 0});  // its extent is its param's value, once bound
+        rank_sites.push_back(site_of(r));
       }
-      declared_ranks_.insert(name);
+      own_.declared_ranks.insert(name);
     }
     if (auto d = fields.optional("dtype")) t.dtype = dtype_of(*d);
     if (auto o = fields.optional("output")) t.output = o->as_bool();
@@ -179,12 +205,13 @@ void Loader::read_tensors(const YNode& node) {
       const auto it = std::find_if(t.ranks.begin(), t.ranks.end(), [&](const Rank& r) { return r.name == rank; });
       if (it == t.ranks.end()) o->fail(fmt::format("'{}' is not one of the tensor's ranks", rank));
       for (const char* needed : {"outlier_channels", "outlier_scale"})
-        if (!param(needed))
+        if (!is_param(needed))
           o->fail(fmt::format("planted outliers need the params outlier_channels and outlier_scale (no '{}')", needed));
       t.outlier_rank = static_cast<int>(it - t.ranks.begin());
     }
     fields.finish();
-    tensor_yaml_.emplace(name, value);
+    own_.tensor_sites.emplace(name, site_of(value));
+    own_.rank_sites.push_back(std::move(rank_sites));
     cascade_.tensors.push_back(std::move(t));
   }
 }
@@ -253,8 +280,16 @@ void Loader::read_init(const YNode& node) {
 
 }  // namespace detail
 
+std::shared_ptr<const WorkloadSource> read_workload(const std::string& file) {
+  return std::make_shared<const WorkloadSource>(WorkloadSource{detail::Loader(file).read()});
+}
+
+Cascade bind_workload(const WorkloadSource& source, const WorkloadOverrides& overrides) {
+  return detail::Loader(source.read, overrides).bind();
+}
+
 Cascade load_cascade(const std::string& file, const WorkloadOverrides& overrides) {
-  return detail::Loader(file, overrides).load();
+  return bind_workload(*read_workload(file), overrides);
 }
 
 Cascade load_reference(const Cascade& c, const WorkloadOverrides& overrides) {

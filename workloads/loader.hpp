@@ -1,7 +1,8 @@
 #pragma once
-// The workload loader's parts, shared by its files (workloads/load.cpp reads the YAML, shapes.cpp infers
-// extents and affine accesses, compile.cpp compiles expressions and checks the tensors). Not for use outside
-// workloads/: load_cascade (workloads/cascade.hpp) is the interface.
+// The workload loader's parts, shared by its files (workloads/load.cpp reads the YAML and binds params,
+// shapes.cpp infers extents and affine accesses, compile.cpp compiles expressions and checks the tensors). Not
+// for use outside workloads/: read_workload, bind_workload and load_cascade (workloads/cascade.hpp) are the
+// interface.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -86,20 +87,49 @@ struct PendingEinsum {
   bool resolved = false;
 };
 
+// Where a YAML value was, for errors found once params are bound (when the YAML tree is long gone).
+struct Site {
+  SourceLoc loc;
+  std::string path;
+
+  [[noreturn]] void fail(const std::string& message) const { throw UserError(loc, path, message); }
+};
+
+inline Site site_of(const YNode& node) { return Site{node.loc(), node.path()}; }
+
+// What a file says, before params give its ranks sizes: the reading loader's state, handed to each binding.
+struct Read {
+  Cascade shell;  // name, description, file, kernel, reference; tensors with named ranks (extents unset), init
+  std::vector<RawParam> params;               // as the file writes them
+  std::vector<std::vector<Site>> rank_sites;  // per tensor, where each declared rank is named
+  std::map<std::string, Site> tensor_sites;   // each declared tensor's entry
+  std::set<std::string> declared_ranks;       // tensors whose ranks the file declares
+  SourceLoc tensors_loc;
+  std::vector<PendingEinsum> einsums;  // parsed, index variables collected, extents unknown
+};
+
+// Reads a file (read()), or binds what was read to params (bind()): the two halves of load_cascade.
 class Loader {
  public:
-  Loader(const std::string& file, const WorkloadOverrides& overrides) : overrides_(overrides) { cascade_.file = file; }
+  explicit Loader(const std::string& file) : read_(own_) { cascade_.file = file; }
+  Loader(const Read& read, const WorkloadOverrides& overrides)
+      : read_(read), overrides_(&overrides), cascade_(read.shell), pending_(read.einsums) {}
 
-  Cascade load();
+  Read read();
+  Cascade bind();
 
  private:
   // -- kernel: NAME, or {name: NAME, tensors: {ROLE: TENSOR}} where a role's tensor is not its usual name --
   void read_kernel(const YNode& node);
 
-  // -- params --
+  // -- params: the file's as written, then presets and --set, resolved when binding --
   void read_params(const std::optional<YNode>& node);
-
+  void bind_params();
+  bool is_param(const std::string& name) const;  // named by the file (before binding too)
   const Param* param(const std::string& name) const { return cascade_.param(name); }
+
+  // -- each declared rank's extent, its param's value --
+  void bind_ranks();
 
   DType dtype_of(const YNode& node) const;
 
@@ -164,13 +194,21 @@ class Loader {
   // An error at an Einsum's text (its column `col`, or its start).
   [[noreturn]] void fail_einsum(const Einsum& e, int col, const std::string& message) const;
 
-  Cascade cascade_;
-  const WorkloadOverrides& overrides_;
+  Read own_;          // what reading fills (the shell and the Einsums are cascade_ and pending_ until the end)
+  const Read& read_;  // own_ when reading; what was read when binding
+  const WorkloadOverrides* overrides_ = nullptr;
   DType default_dtype_ = DType::fp32;
-  std::set<std::string> declared_ranks_;
-  SourceLoc tensors_loc_;
-  std::map<std::string, YNode> tensor_yaml_;
+  Cascade cascade_;  // being read (its shell), then bound
   std::vector<PendingEinsum> pending_;
 };
 
 }  // namespace einsim::detail
+
+namespace einsim {
+
+// A file as read (workloads/cascade.hpp declares it for read_workload and bind_workload).
+struct WorkloadSource {
+  detail::Read read;
+};
+
+}  // namespace einsim

@@ -6,7 +6,7 @@ namespace einsim::detail {
 
 void Loader::collect_vars(PendingEinsum& p) {
   std::function<void(const Expr&, bool)> walk = [&](const Expr& e, bool in_index) {
-    if (e.kind == Expr::Kind::name && in_index && !param(e.name) && is_lower_name(e.name) &&
+    if (e.kind == Expr::Kind::name && in_index && !is_param(e.name) && is_lower_name(e.name) &&
         std::find(p.vars.begin(), p.vars.end(), e.name) == p.vars.end()) {
       p.vars.push_back(e.name);
       p.var_cols.push_back(e.col);
@@ -117,7 +117,7 @@ std::vector<const Expr*> Loader::accesses(const PendingEinsum& p) {
 
 bool Loader::shape_known(int t) const {
   const Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
-  if (tensor.is_input() || declared_ranks_.count(tensor.name))
+  if (tensor.is_input() || read_.declared_ranks.count(tensor.name))
     return tensor.is_input() || pending_[static_cast<size_t>(tensor.writer)].resolved;
   return pending_[static_cast<size_t>(tensor.writer)].resolved;
 }
@@ -152,7 +152,7 @@ bool Loader::try_resolve(int e, bool final) {
       const Expr& acc = *all[k];
       const int t = cascade_.tensor_index(acc.name);
       if (k > 0 && t == self) continue;  // a recurrence's own reads say nothing new
-      if (k == 0 && !declared_ranks_.count(acc.name)) continue;
+      if (k == 0 && !read_.declared_ranks.count(acc.name)) continue;
       if (!shape_known(t)) continue;
       const Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
       if (acc.args.size() != tensor.ranks.size()) continue;  // reported by compile()
@@ -227,7 +227,7 @@ void Loader::shape_output(int e) {
     if (a.terms.size() == 1 && a.terms[0].second == 1 && a.constant > 0) out.iterative_rank = static_cast<int>(r);
     ranks.push_back(Rank{name, hi + 1});
   }
-  if (!declared_ranks_.count(out.name)) out.ranks = std::move(ranks);
+  if (!read_.declared_ranks.count(out.name)) out.ranks = std::move(ranks);
 }
 
 std::pair<int64_t, int64_t> Loader::bounds(const PendingEinsum& p, const Affine& a) const {

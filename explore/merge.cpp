@@ -29,14 +29,15 @@ void merge_results(const std::vector<std::string>& dirs, const std::string& out_
     } else if (s != sweep) {
       throw UserError(SourceLoc{d}, "merge", "these results come from a different sweep than " + dirs[0]);
     }
-    for (Row& r : in.all()) {
+    for (Row& r : in.all(true)) {
       const auto point = std::get<int64_t>(r[0].second);
       const auto fidelity = std::get<std::string>(r[1].second);
       if (seen.insert({point, fidelity}).second) out.put(r);
     }
   }
   out.flush();
-  write_csv(out.all(), csv_leading(nlohmann::ordered_json::parse(sweep)), (fs::path(out_dir) / "results.csv").string());
+  write_csv(out.all(), csv_leading(nlohmann::ordered_json::parse(sweep)), out.columns(),
+            (fs::path(out_dir) / "results.csv").string());
 }
 
 }  // namespace einsim

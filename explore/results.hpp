@@ -7,6 +7,7 @@
 #include <set>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -41,18 +42,23 @@ class ResultsDb {
   // Why `row` cannot be stored: two of its column names, or one and a column already there, that differ only in
   // case (SQLite's names ignore it). Empty when it can.
   std::string clash(const Row& row) const;
-  std::vector<Row> all() const;  // ordered by point, then fidelity
+  // Ordered by point, then fidelity. A row lacks the columns it has no value in, or has them as empty Cells
+  // with `nulls` (to copy rows into another database with every column).
+  std::vector<Row> all(bool nulls = false) const;
+  std::vector<std::string> columns() const;  // the table's, sorted by name
+  bool has_column(const std::string& name) const;
   void set_meta(const std::string& key, const std::string& value);
   std::string meta(const std::string& key) const;  // empty when absent
 
  private:
   void exec(const std::string& sql) const;
   void add_column(const std::string& name);
-  bool has_column(const std::string& name) const;
+  void add_columns(const std::vector<std::string>& missing);  // to the table, inside the batch's transaction
   sqlite3* db_ = nullptr;
   std::string file_;
-  std::map<std::string, std::string> columns_;    // lower case -> as written (SQLite's names ignore case)
-  std::map<std::string, sqlite3_stmt*> inserts_;  // the columns of a row -> its prepared INSERT
+  std::map<std::string, std::string> columns_;             // lower case -> as written (SQLite's names ignore case)
+  mutable std::unordered_map<std::string, size_t> clean_;  // column sets clash() passed -> columns_.size() then
+  std::map<std::string, sqlite3_stmt*> inserts_;           // the columns of a row -> its prepared INSERT
   void insert(const Row& row);
   std::set<std::string> table_columns_;  // the results table's columns
   std::vector<Row> pending_;             // rows put since the last flush
@@ -75,7 +81,9 @@ class DirectoryLock {
 // The columns results.csv starts with, from the sweep's meta JSON (its axes and derived columns).
 std::vector<std::string> csv_leading(const nlohmann::ordered_json& meta);
 
-// The rows as CSV: the leading columns in the order given, every other column after them sorted by name.
-void write_csv(const std::vector<Row>& rows, const std::vector<std::string>& leading, const std::string& file);
+// The rows as CSV: the leading columns in the order given, then the other columns (`others` and any a row has)
+// sorted by name.
+void write_csv(const std::vector<Row>& rows, const std::vector<std::string>& leading,
+               const std::vector<std::string>& others, const std::string& file);
 
 }  // namespace einsim

@@ -232,7 +232,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   db.flush();
   summary.interrupted = interrupted();
 
-  write_csv(db.all(), csv_leading(nlohmann::ordered_json::parse(sweep_meta_json(spec))),
+  write_csv(db.all(), csv_leading(nlohmann::ordered_json::parse(sweep_meta_json(spec))), db.columns(),
             (fs::path(options.out_dir) / "results.csv").string());
   return summary;
 }

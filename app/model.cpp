@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "app/options.hpp"
@@ -68,6 +70,72 @@ std::string placement_text(const Stats& s) {
          table(rows) + why;
 }
 
+std::string cell_text(const PrintedCell& c) {
+  switch (c.show) {
+    case Show::count:
+    case Show::counts:
+      return grouped(std::get<int64_t>(c.value));
+    case Show::real:
+      return fmt::format("{:.6g}", std::get<double>(c.value));
+    case Show::percent:
+      return fmt::format("{:.1f}%", 100 * std::get<double>(c.value));
+    case Show::signed_percent:
+      return fmt::format("{:+.2f}%", 100 * std::get<double>(c.value));
+    case Show::seconds:
+      return fmt::format("{:.6g} s", std::get<double>(c.value));
+    case Show::text:
+      break;
+  }
+  return std::get<std::string>(c.value);
+}
+
+// Every field the Stats schema labels (sim/stats.cpp), where it puts it: the headline figures, then a table per
+// kind of row (units, components, Einsums in the cascade's order), a column per field; "-" where a row has none.
+std::string stats_text(const Stats& s, const Cascade& cascade) {
+  struct Table {
+    std::vector<std::string> rows, columns;
+    std::map<std::pair<std::string, std::string>, std::string> cells;
+  };
+  std::map<StatsTable, Table> tables;
+  std::vector<std::vector<std::string>> headline;
+  for (const PrintedCell& c : printed_cells(s)) {
+    if (c.table == StatsTable::headline) {
+      headline.push_back({c.column, cell_text(c)});
+      continue;
+    }
+    Table& t = tables[c.table];
+    if (std::find(t.rows.begin(), t.rows.end(), c.row) == t.rows.end()) t.rows.push_back(c.row);
+    if (std::find(t.columns.begin(), t.columns.end(), c.column) == t.columns.end()) t.columns.push_back(c.column);
+    std::string& cell = t.cells[{c.row, c.column}];
+    cell += (cell.empty() ? "" : "  ") + (c.kind.empty() ? "" : c.kind + " ") + cell_text(c);
+  }
+  if (auto e = tables.find(StatsTable::einsum); e != tables.end()) {  // in the cascade's order, then the rest
+    auto rank = [&](const std::string& name) {
+      const auto it =
+          std::find_if(cascade.einsums.begin(), cascade.einsums.end(), [&](const Einsum& x) { return x.name == name; });
+      return it - cascade.einsums.begin();
+    };
+    std::stable_sort(e->second.rows.begin(), e->second.rows.end(),
+                     [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+  }
+  std::string out = table(headline);
+  for (const auto& [kind, t] : tables) {
+    std::vector<std::vector<std::string>> rows{{kind == StatsTable::unit        ? "unit"
+                                                : kind == StatsTable::component ? "component"
+                                                                                : "einsum"}};
+    rows[0].insert(rows[0].end(), t.columns.begin(), t.columns.end());
+    for (const std::string& r : t.rows) {
+      rows.push_back({r});
+      for (const std::string& c : t.columns) {
+        const auto it = t.cells.find({r, c});
+        rows.back().push_back(it == t.cells.end() ? "-" : it->second);
+      }
+    }
+    out += "\n" + table(rows);
+  }
+  return out;
+}
+
 int print_stats(const DesignPoint& p, const Stats& s, bool json) {
   if (json) {
     Json j = to_json(s);
@@ -83,35 +151,7 @@ int print_stats(const DesignPoint& p, const Stats& s, bool json) {
     std::cout << out << "infeasible: " << s.status.reason << '\n';
     return 0;
   }
-  out += fmt::format(
-      "latency  {} cycles = {:.6g} s   ({}-bound){}\n", grouped(s.cycles), s.latency_s, s.bound,
-      s.gap_vs_analytical ? fmt::format(", {:+.2f}% against the analytical model", 100 * *s.gap_vs_analytical) : "");
-  out += fmt::format("energy   {:.6g} pJ   area {:.3f} mm2\n", s.energy_pJ, s.area_mm2);
-  out += fmt::format("roofline compute {} cycles, memory {} cycles\n\n", grouped(s.roofline_compute_cycles),
-                     grouped(s.roofline_memory_cycles));
-  std::vector<std::vector<std::string>> rows{{"unit", "busy cycles", "utilization"}};
-  if (!s.stall_cycles.empty()) rows[0].insert(rows[0].end(), {"stalled on data", "stalled on dependencies"});
-  for (const auto& [unit, u] : s.utilization) {
-    rows.push_back({unit, grouped(s.busy_cycles.at(unit)), fmt::format("{:.1f}%", 100 * u)});
-    if (const auto st = s.stall_cycles.find(unit); st != s.stall_cycles.end())
-      rows.back().insert(rows.back().end(), {grouped(st->second.at("data")), grouped(st->second.at("dependency"))});
-  }
-  out += table(rows) + "\n";
-  rows = {{"level", "read bytes", "written bytes", "energy pJ"}};
-  for (const auto& [level, t] : s.traffic_bytes) {
-    const auto e = s.energy_breakdown_pJ.find(level);
-    rows.push_back({level, grouped(t.read), grouped(t.write),
-                    e == s.energy_breakdown_pJ.end() ? "-" : fmt::format("{:.4g}", e->second)});
-  }
-  out += table(rows) + "\n";
-  rows = {{"einsum", "unit", "cycles", "utilization", "ops"}};
-  for (const Einsum& e : p.cascade.einsums) {
-    const auto it = s.einsums.find(e.name);
-    if (it == s.einsums.end()) continue;
-    rows.push_back({e.name, it->second.unit, grouped(it->second.cycles),
-                    fmt::format("{:.1f}%", 100 * it->second.utilization), ops_text(it->second.ops)});
-  }
-  std::cout << out << table(rows) << placement_text(s);
+  std::cout << out << stats_text(s, p.cascade) << placement_text(s);
   return 0;
 }
 

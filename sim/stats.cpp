@@ -1,5 +1,7 @@
 #include "sim/stats.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <concepts>
 #include <type_traits>
@@ -24,13 +26,17 @@ enum class Combine {
 
 // One field of a record. `json` is its key (a second key nests it: roofline_cycles.compute); `column` starts its
 // result column's name ("" adds nothing to the name, nullptr means no column) and `tail` ends it, after the keys
-// of any maps in between: energy_by_action_pJ -> energy_<component>_<action>_pJ.
+// of any maps in between: energy_by_action_pJ -> energy_<component>_<action>_pJ. `table` and `label` say where
+// people read it (nullptr: not printed); a label with {} takes the key of an inner map: "stalled on {}".
 struct Field {
   const char* json;
   const char* json_inner = nullptr;
   const char* column = nullptr;
   const char* tail = nullptr;
   Combine combine = Combine::same;
+  StatsTable table = StatsTable::headline;
+  const char* label = nullptr;
+  Show show = Show::text;
 };
 
 // The field lists: the only place a record's fields are written out. Member order is JSON order.
@@ -41,13 +47,18 @@ void fields(V&& v, T& r, More&... more) {
     v(Field{"ok"}, r.ok, more.ok...);
     v(Field{"reason"}, r.reason, more.reason...);
   } else if constexpr (std::is_same_v<R, Traffic>) {
-    v(Field{"read", nullptr, "read", nullptr, Combine::add}, r.read, more.read...);
-    v(Field{"write", nullptr, "write", nullptr, Combine::add}, r.write, more.write...);
+    v(Field{"read", nullptr, "read", nullptr, Combine::add, StatsTable::component, "read bytes", Show::count}, r.read,
+      more.read...);
+    v(Field{"write", nullptr, "write", nullptr, Combine::add, StatsTable::component, "written bytes", Show::count},
+      r.write, more.write...);
   } else if constexpr (std::is_same_v<R, EinsumStats>) {
-    v(Field{"unit", nullptr, "unit"}, r.unit, more.unit...);
-    v(Field{"cycles", nullptr, "cycles", nullptr, Combine::add}, r.cycles, more.cycles...);
-    v(Field{"utilization", nullptr, "utilization"}, r.utilization, more.utilization...);
-    v(Field{"ops", nullptr, "ops", nullptr, Combine::add}, r.ops, more.ops...);
+    v(Field{"unit", nullptr, "unit", nullptr, Combine::same, StatsTable::einsum, "unit"}, r.unit, more.unit...);
+    v(Field{"cycles", nullptr, "cycles", nullptr, Combine::add, StatsTable::einsum, "cycles", Show::count}, r.cycles,
+      more.cycles...);
+    v(Field{"utilization", nullptr, "utilization", nullptr, Combine::same, StatsTable::einsum, "utilization",
+            Show::percent},
+      r.utilization, more.utilization...);
+    v(Field{"ops", nullptr, "ops", nullptr, Combine::add, StatsTable::einsum, "ops", Show::counts}, r.ops, more.ops...);
   } else if constexpr (std::is_same_v<R, PlaceRoofline>) {
     v(Field{"ridge_op_per_byte", nullptr, "ridge_op_per_byte"}, r.ridge_op_per_byte, more.ridge_op_per_byte...);
     v(Field{"roofline_s", nullptr, "roofline_s"}, r.roofline_s, more.roofline_s...);
@@ -59,30 +70,44 @@ void fields(V&& v, T& r, More&... more) {
     static_assert(std::is_same_v<R, Stats>);
     v(Field{"fidelity"}, r.fidelity, more.fidelity...);
     v(Field{"status", nullptr, nullptr, nullptr, Combine::status}, r.status, more.status...);
-    v(Field{"cycles", nullptr, "cycles", nullptr, Combine::add}, r.cycles, more.cycles...);
-    v(Field{"latency_s", nullptr, "latency_s", nullptr, Combine::add}, r.latency_s, more.latency_s...);
-    v(Field{"energy_pJ", nullptr, "energy_pJ", nullptr, Combine::add}, r.energy_pJ, more.energy_pJ...);
-    v(Field{"area_mm2", nullptr, "area_mm2", nullptr, Combine::max}, r.area_mm2, more.area_mm2...);
-    v(Field{"bound", nullptr, "bound", nullptr, Combine::dominant}, r.bound, more.bound...);
-    v(Field{"utilization", nullptr, "utilization", nullptr, Combine::by_cycles}, r.utilization, more.utilization...);
-    v(Field{"busy_cycles", nullptr, "busy_cycles", nullptr, Combine::add}, r.busy_cycles, more.busy_cycles...);
-    v(Field{"traffic_bytes", nullptr, "traffic", nullptr, Combine::add}, r.traffic_bytes, more.traffic_bytes...);
-    v(Field{"einsums", nullptr, "einsum", nullptr, Combine::per_part}, r.einsums, more.einsums...);
+    using enum StatsTable;
+    v(Field{"cycles", nullptr, "cycles", nullptr, Combine::add, headline, "cycles", Show::count}, r.cycles,
+      more.cycles...);
+    v(Field{"latency_s", nullptr, "latency_s", nullptr, Combine::add, headline, "latency", Show::seconds}, r.latency_s,
+      more.latency_s...);
+    v(Field{"energy_pJ", nullptr, "energy_pJ", nullptr, Combine::add, headline, "energy (pJ)", Show::real}, r.energy_pJ,
+      more.energy_pJ...);
+    v(Field{"area_mm2", nullptr, "area_mm2", nullptr, Combine::max, headline, "area (mm2)", Show::real}, r.area_mm2,
+      more.area_mm2...);
+    v(Field{"bound", nullptr, "bound", nullptr, Combine::dominant, headline, "bound by"}, r.bound, more.bound...);
+    v(Field{"utilization", nullptr, "utilization", nullptr, Combine::by_cycles, unit, "utilization", Show::percent},
+      r.utilization, more.utilization...);
+    v(Field{"busy_cycles", nullptr, "busy_cycles", nullptr, Combine::add, unit, "busy cycles", Show::count},
+      r.busy_cycles, more.busy_cycles...);
+    v(Field{"traffic_bytes", nullptr, "traffic", nullptr, Combine::add, component}, r.traffic_bytes,
+      more.traffic_bytes...);
+    v(Field{"einsums", nullptr, "einsum", nullptr, Combine::per_part, einsum}, r.einsums, more.einsums...);
+    // Printed with why each group went where it did (app/model.cpp), not as a table of its fields.
     v(Field{"placements", nullptr, "place", nullptr, Combine::per_part}, r.placements, more.placements...);
-    v(Field{"energy_breakdown_pJ", nullptr, "energy", "pJ", Combine::add}, r.energy_breakdown_pJ,
-      more.energy_breakdown_pJ...);
-    v(Field{"energy_by_action_pJ", nullptr, "energy", "pJ", Combine::add}, r.energy_by_action_pJ,
-      more.energy_by_action_pJ...);
-    v(Field{"area_breakdown_mm2", nullptr, "area", "mm2", Combine::max}, r.area_breakdown_mm2,
-      more.area_breakdown_mm2...);
-    v(Field{"roofline_cycles", "compute", "roofline_compute_cycles", nullptr, Combine::add}, r.roofline_compute_cycles,
-      more.roofline_compute_cycles...);
-    v(Field{"roofline_cycles", "memory", "roofline_memory_cycles", nullptr, Combine::add}, r.roofline_memory_cycles,
-      more.roofline_memory_cycles...);
-    v(Field{"stall_cycles", nullptr, "stall", nullptr, Combine::add}, r.stall_cycles, more.stall_cycles...);
-    v(Field{"gap_vs_analytical", nullptr, "gap_vs_analytical", nullptr, Combine::gap}, r.gap_vs_analytical,
-      more.gap_vs_analytical...);
-    v(Field{"buffer_conflict_cycles", nullptr, "buffer_conflict_cycles", nullptr, Combine::add},
+    v(Field{"energy_breakdown_pJ", nullptr, "energy", "pJ", Combine::add, component, "energy (pJ)", Show::real},
+      r.energy_breakdown_pJ, more.energy_breakdown_pJ...);
+    v(Field{"energy_by_action_pJ", nullptr, "energy", "pJ", Combine::add, component, "{} (pJ)", Show::real},
+      r.energy_by_action_pJ, more.energy_by_action_pJ...);
+    v(Field{"area_breakdown_mm2", nullptr, "area", "mm2", Combine::max, component, "area (mm2)", Show::real},
+      r.area_breakdown_mm2, more.area_breakdown_mm2...);
+    v(Field{"roofline_cycles", "compute", "roofline_compute_cycles", nullptr, Combine::add, headline,
+            "roofline: compute cycles", Show::count},
+      r.roofline_compute_cycles, more.roofline_compute_cycles...);
+    v(Field{"roofline_cycles", "memory", "roofline_memory_cycles", nullptr, Combine::add, headline,
+            "roofline: memory cycles", Show::count},
+      r.roofline_memory_cycles, more.roofline_memory_cycles...);
+    v(Field{"stall_cycles", nullptr, "stall", nullptr, Combine::add, unit, "stalled on {}", Show::count},
+      r.stall_cycles, more.stall_cycles...);
+    v(Field{"gap_vs_analytical", nullptr, "gap_vs_analytical", nullptr, Combine::gap, headline,
+            "against the analytical model", Show::signed_percent},
+      r.gap_vs_analytical, more.gap_vs_analytical...);
+    v(Field{"buffer_conflict_cycles", nullptr, "buffer_conflict_cycles", nullptr, Combine::add, headline,
+            "cycles waiting for a buffer port", Show::count},
       r.buffer_conflict_cycles, more.buffer_conflict_cycles...);
   }
 }
@@ -176,6 +201,55 @@ void columns(const T& v, const std::string& name, const char* tail, Row& out) {
       cell = v;
     }
     out.emplace_back(column_name(tail ? join(name, tail) : name), std::move(cell));
+  }
+}
+
+// ---- printing ----
+
+// Where a value is printed: its table, its row (the key of the map it sits in) and its column.
+struct Place {
+  StatsTable table;
+  std::string row;
+  std::string column;
+  Show show;
+};
+
+template <class T>
+void printed(const T& v, const Place& at, std::vector<PrintedCell>& out) {
+  if constexpr (Record<T>) {
+    fields(
+        [&](const Field& f, const auto& member) {
+          // A field with a label is printed; a map of records with a table (Einsums, traffic) prints their fields.
+          if (f.label || f.table != StatsTable::headline)
+            printed(member, Place{f.table, at.row, f.label ? f.label : "", f.show}, out);
+        },
+        v);
+  } else if constexpr (is_map<T>::value) {
+    for (const auto& [key, value] : v) {
+      if (at.row.empty() && at.table != StatsTable::headline)  // the outer map: its keys are the table's rows
+        printed(value, Place{at.table, key, at.column, at.show}, out);
+      else if (at.show == Show::counts)  // counts by kind: one cell
+        printed(value, Place{at.table, at.row, at.column + "\x1f" + key, at.show}, out);
+      else  // an inner map: its keys name columns
+        printed(value, Place{at.table, at.row, fmt::format(fmt::runtime(at.column), key), at.show}, out);
+    }
+  } else if constexpr (is_optional<T>::value) {
+    if (v) printed(*v, at, out);
+  } else {
+    Cell cell;
+    if constexpr (std::is_same_v<T, bool>) {
+      cell = int64_t{v};
+    } else if constexpr (std::is_same_v<T, Fidelity>) {
+      cell = std::string(fidelity_name(v));
+    } else {
+      cell = v;
+    }
+    std::string column = at.column, kind;
+    if (const size_t k = column.find('\x1f'); k != std::string::npos) {
+      kind = column.substr(k + 1);
+      column.resize(k);
+    }
+    out.push_back(PrintedCell{at.table, at.row, column, kind, std::move(cell), at.show});
   }
 }
 
@@ -277,6 +351,12 @@ Stats stats_from_json(const Json& j) {
   Stats s;
   read_json(j, s);
   return s;
+}
+
+std::vector<PrintedCell> printed_cells(const Stats& s) {
+  std::vector<PrintedCell> out;
+  printed(s, Place{StatsTable::headline, "", "", Show::text}, out);
+  return out;
 }
 
 Row flatten(const Stats& s) {

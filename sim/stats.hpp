@@ -85,6 +85,21 @@ using Row = std::vector<std::pair<std::string, Cell>>;
 // Names have every character other than a letter, a digit or '_' replaced by '_'.
 Row flatten(const Stats& s);
 
+// How people read the Stats (`einsim model` and `sim`): each field the schema labels, in schema order, as a cell
+// of a table: headline figures (one row each), per compute unit, per component (memory levels and units), per
+// Einsum. `kind` splits a cell that holds counts by kind (an Einsum's ops: mac, exp, ...).
+enum class StatsTable { headline, unit, component, einsum };
+enum class Show { text, count, counts, real, percent, signed_percent, seconds };
+struct PrintedCell {
+  StatsTable table;
+  std::string row;     // headline: empty
+  std::string column;  // the field's label
+  std::string kind;    // Show::counts: the kind counted
+  Cell value;
+  Show show;
+};
+std::vector<PrintedCell> printed_cells(const Stats& s);
+
 // A part's Stats when it runs `n` times in a row: counts, cycles and energies times n.
 Stats repeated(const Stats& s, int64_t n);
 

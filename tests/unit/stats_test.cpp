@@ -1,6 +1,9 @@
 // The Stats schema: JSON both ways, result columns, repeats and parts all follow one field list.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "sim/stats.hpp"
 
 namespace einsim {
@@ -69,6 +72,32 @@ TEST(StatsSchema, ColumnsNameEveryLeaf) {
             0u);                           // the sweep's own columns
   EXPECT_EQ(flatten(Stats{}).size(), 9u);  // the scalars; an unset optional is an empty cell
   EXPECT_EQ(flatten(Stats{})[8], (std::pair<std::string, Cell>{"buffer_conflict_cycles", Cell{}}));
+}
+
+// What `einsim model` and `sim` print comes from the same field list: every result column but the placements
+// (printed with their explanation) has its cell, in the table its map's keys make.
+TEST(StatsSchema, PrintedCellsCoverEveryColumnButPlacements) {
+  const Stats s = full(1200);
+  const std::vector<PrintedCell> cells = printed_cells(s);
+  size_t columns = 0;
+  for (const auto& [name, value] : flatten(s)) columns += name.rfind("place_", 0) != 0;
+  EXPECT_EQ(cells.size(), columns);  // an Einsum's ops: a PrintedCell per kind, joined in one printed cell
+  auto find = [&](StatsTable t, const std::string& row, const std::string& column) -> const PrintedCell& {
+    const auto it = std::find_if(cells.begin(), cells.end(), [&](const PrintedCell& c) {
+      return c.table == t && c.row == row && c.column == column;
+    });
+    if (it == cells.end()) throw std::runtime_error("no cell " + row + " " + column);
+    return *it;
+  };
+  EXPECT_EQ(find(StatsTable::headline, "", "cycles").value, Cell(int64_t{1200}));
+  EXPECT_EQ(find(StatsTable::headline, "", "against the analytical model").show, Show::signed_percent);
+  EXPECT_EQ(find(StatsTable::unit, "pe2d", "stalled on dependency").value, Cell(int64_t{3}));
+  EXPECT_EQ(find(StatsTable::component, "glb", "written bytes").value, Cell(int64_t{16}));
+  EXPECT_EQ(find(StatsTable::component, "dram", "write (pJ)").value, Cell(10.0));
+  EXPECT_EQ(find(StatsTable::component, "pe2d", "area (mm2)").value, Cell(0.5));
+  const PrintedCell& mac = find(StatsTable::einsum, "QK", "ops");
+  EXPECT_EQ(mac.kind, "mac");
+  EXPECT_EQ(mac.value, Cell(int64_t{1000}));
 }
 
 TEST(StatsSchema, RepeatsScaleCountsAndKeepRatios) {

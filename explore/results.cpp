@@ -248,8 +248,11 @@ std::vector<Row> ResultsDb::all(bool nulls) const {
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_, "SELECT * FROM results ORDER BY point, fidelity", -1, &st, nullptr);
   const int n = sqlite3_column_count(st);
+  std::vector<std::string> names;
+  for (int c = 0; c < n; ++c) names.emplace_back(sqlite3_column_name(st, c));
   while (sqlite3_step(st) == SQLITE_ROW) {
     Row r;
+    r.reserve(static_cast<size_t>(n));
     for (int c = 0; c < n; ++c) {
       Cell v;
       switch (sqlite3_column_type(st, c)) {
@@ -265,7 +268,7 @@ std::vector<Row> ResultsDb::all(bool nulls) const {
         default:
           if (!nulls) continue;  // the row has no such column
       }
-      r.emplace_back(sqlite3_column_name(st, c), std::move(v));
+      r.emplace_back(names[static_cast<size_t>(c)], std::move(v));
     }
     out.push_back(std::move(r));
   }
@@ -321,12 +324,11 @@ void write_csv(const std::vector<Row>& rows, const std::vector<std::string>& lea
                const std::vector<std::string>& others, const std::string& file) {
   std::unordered_map<std::string, size_t> index;  // column -> its position
   for (const std::string& c : leading) index.emplace(c, index.size());
-  std::set<std::string> rest;
-  for (const std::string& c : others)
-    if (!index.count(c)) rest.insert(c);
+  std::set<std::string> rest(others.begin(), others.end());
   for (const Row& r : rows)
     for (const auto& [name, v] : r)
-      if (!index.count(name)) rest.insert(name);
+      if (!index.count(name) && !rest.count(name)) rest.insert(name);
+  for (const std::string& c : leading) rest.erase(c);
   std::vector<std::string> columns = leading;
   for (const std::string& c : rest) {
     index.emplace(c, columns.size());

@@ -177,18 +177,31 @@ std::string column_name(std::string s) {
   return s;
 }
 
-// `name` so far: the field's column and the keys of the maps above `v`.
+// `name` so far: the field's column and the keys of the maps above `v`, joined by '_'; each level appends its
+// part and takes it off again, so a column's name is built once.
 template <class T>
-void columns(const T& v, const std::string& name, const char* tail, Row& out) {
-  auto join = [](const std::string& a, const std::string& b) { return a.empty() ? b : b.empty() ? a : a + "_" + b; };
+void columns(const T& v, std::string& name, const char* tail, Row& out) {
+  const size_t keep = name.size();
+  auto append = [&name](std::string_view part) {
+    if (part.empty()) return;
+    if (!name.empty()) name += '_';
+    name += part;
+  };
   if constexpr (Record<T>) {
     fields(
         [&](const Field& f, const auto& member) {
-          if (f.column) columns(member, join(name, f.column), f.tail ? f.tail : tail, out);
+          if (!f.column) return;
+          append(f.column);
+          columns(member, name, f.tail ? f.tail : tail, out);
+          name.resize(keep);
         },
         v);
   } else if constexpr (is_map<T>::value) {
-    for (const auto& [key, value] : v) columns(value, join(name, key), tail, out);
+    for (const auto& [key, value] : v) {
+      append(key);
+      columns(value, name, tail, out);
+      name.resize(keep);
+    }
   } else {
     Cell cell;
     if constexpr (is_optional<T>::value) {
@@ -200,7 +213,9 @@ void columns(const T& v, const std::string& name, const char* tail, Row& out) {
     } else {
       cell = v;
     }
-    out.emplace_back(column_name(tail ? join(name, tail) : name), std::move(cell));
+    if (tail) append(tail);
+    out.emplace_back(column_name(name), std::move(cell));
+    name.resize(keep);
   }
 }
 
@@ -361,7 +376,9 @@ std::vector<PrintedCell> printed_cells(const Stats& s) {
 
 Row flatten(const Stats& s) {
   Row r;
-  columns(s, "", nullptr, r);
+  r.reserve(256);
+  std::string name;
+  columns(s, name, nullptr, r);
   return r;
 }
 

@@ -78,8 +78,13 @@ int run_arch(const ArchArgs& args) {
     if (const auto* o = c.ops()) {
       Json oj = Json::object();
       for (const auto& [kind, op] : *o) {
-        oj[kind] = Json{{"latency_cycles", op.latency_cycles}, {"energy_pJ", op.cost.energy_pJ}};
-        ops += fmt::format("{}{} ({}, {:g})", ops.empty() ? "" : "  ", kind, op.latency_cycles, op.cost.energy_pJ);
+        oj[kind] = Json{{"latency_cycles", op.latency_cycles}};
+        if (op.interval_cycles) oj[kind]["interval_cycles"] = op.interval_cycles;
+        if (!op.function_unit.empty()) oj[kind]["function_unit"] = op.function_unit;
+        oj[kind]["energy_pJ"] = op.cost.energy_pJ;
+        ops += fmt::format("{}{} ({}{}{}, {:g})", ops.empty() ? "" : "  ", kind, op.latency_cycles,
+                           op.interval_cycles ? fmt::format(" every {}", op.interval_cycles) : "",
+                           op.function_unit.empty() ? "" : " on " + op.function_unit, op.cost.energy_pJ);
       }
       cj["ops"] = oj;
     }

@@ -2,6 +2,7 @@
 // A component kind is a registered implementation (arch/kinds/<kind>/): it owns its parameter table, reads and
 // validates its parameters into a Component, and says which roles the component plays. Lowering and both
 // evaluators ask for roles (compute, memory, path) and never ask which kind a component is.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "arch/energy_table.hpp"
@@ -19,11 +21,34 @@ namespace einsim {
 struct ArchSpec;
 class BankTransfers;
 
-// An operation a compute unit supports: cycles per op on one PE/lane and its cost.
+// An operation a compute unit supports, on one PE or lane: the function unit that runs it, how long from its
+// operands to its result, how often that function unit can start one, and its cost. Ops on different function
+// units of a PE run at once (a subtract feeding an exp unit takes one slot on each); the PE's shared datapath
+// ("") runs every op that names no function unit, one after another.
 struct OpSpec {
   int64_t latency_cycles = 1;
+  int64_t interval_cycles = 0;  // between starts on its function unit; 0: latency_cycles (not pipelined)
+  std::string function_unit;
   Cost cost;
+
+  int64_t issue_cycles() const { return interval_cycles ? interval_cycles : latency_cycles; }
 };
+
+// The cycles `counts` ops occupy one PE or lane, after `from`: each function unit issues its ops one interval
+// apart and the function units work at once, so the busiest decides. `cycles(count, issue_cycles)` is one op
+// kind's share in the caller's arithmetic, added per function unit in the order of the kinds.
+template <class Cycles, class T = decltype(std::declval<Cycles>()(int64_t{}, int64_t{}))>
+T busiest_function_unit(const std::map<std::string, OpSpec>& specs, const std::map<std::string, int64_t>& counts,
+                        Cycles cycles, T from = 0) {
+  std::map<std::string, T> per_unit;
+  for (const auto& [kind, count] : counts) {
+    const OpSpec& spec = specs.at(kind);
+    per_unit.try_emplace(spec.function_unit, from).first->second += cycles(count, spec.issue_cycles());
+  }
+  T busiest = from;
+  for (const auto& [unit, c] : per_unit) busiest = std::max(busiest, c);
+  return busiest;
+}
 
 // pJ by action ("mac", "read", "activate", ...), of one component.
 using ActionEnergy = std::map<std::string, double>;

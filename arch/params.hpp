@@ -26,7 +26,7 @@ enum class ParamType {
   dtype,      // a datatype name (bf16, int8, ...)
   text,       // a name (of another component)
   cost,       // an expression over the energy table's entries
-  ops,        // a map of op kinds to {latency_cycles, energy}
+  ops,        // a map of op kinds to {latency_cycles, interval_cycles, function_unit, energy}
   per_dtype,  // a count, or a map from dtype to count
   preset,     // a DRAM preset: a name in configs/dram/, or a file relative to the architecture's
 };

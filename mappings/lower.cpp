@@ -174,11 +174,14 @@ class Lowering {
       const double n = static_cast<double>(t.executions(op));
       if (op.kind == TileOp::Kind::compute) {
         const ComponentSpec& unit = *a_.find(op.unit);
-        for (const auto& [kind, count] : op.ops) {
-          o.ops += n * static_cast<double>(count) * (kind == "mac" ? 2 : 1);
-          unit_s[op.unit] += n * static_cast<double>(count * unit.ops()->at(kind).latency_cycles) /
-                             unit.op_rate(a_.clock_hz) / a_.clock_hz;
-        }
+        for (const auto& [kind, count] : op.ops) o.ops += n * static_cast<double>(count) * (kind == "mac" ? 2 : 1);
+        double& busy = unit_s[op.unit];
+        busy = busiest_function_unit(
+            *unit.ops(), op.ops,
+            [&](int64_t count, int64_t issue) {
+              return n * static_cast<double>(count * issue) / unit.op_rate(a_.clock_hz) / a_.clock_hz;
+            },
+            busy);
         if (std::find(names.begin(), names.end(), op.unit) == names.end()) names.push_back(op.unit);
       } else {
         o.bytes += n * static_cast<double>(op.bytes);
@@ -461,15 +464,18 @@ class Lowering {
     op.points = 1;
     for (int64_t t : tile) op.points *= t;
     const OpCounts total = einsum_ops(einsum);
-    int64_t cycles_per_point = 0;
+    OpCounts per_point;
+    int64_t drain = 0;  // a pipelined function unit's last result trails its last start
     for (const auto& [kind, n] : total) {
       const auto it = unit->ops()->find(kind);
       if (it == unit->ops()->end())
         throw Infeasible{fmt::format("{} cannot do {} (Einsum {} is bound to it)", unit->name, kind, einsum.name)};
-      const int64_t per_point = n / einsum.points();
-      op.ops[kind] = per_point * op.points;
-      cycles_per_point += per_point * it->second.latency_cycles;
+      per_point[kind] = n / einsum.points();
+      op.ops[kind] = per_point[kind] * op.points;
+      drain = std::max(drain, it->second.latency_cycles - it->second.issue_cycles());
     }
+    const int64_t cycles_per_point =
+        busiest_function_unit(*unit->ops(), per_point, [](int64_t count, int64_t issue) { return count * issue; });
     // Spatial indices spread over the unit's dimensions (several over one dimension spread their product);
     // everything else runs in time.
     const ComputeRole& role = *unit->compute();
@@ -487,7 +493,7 @@ class Lowering {
       }
     const TileTiming timing = role.tile_timing(work, a_.clock_hz);
     op.cycles = timing.cycles;
-    op.result_latency = timing.result_latency;
+    op.result_latency = timing.result_latency + drain;
     // Operands and results go through the buffer, unless they stay in the unit's register files.
     for (const Access& a : einsum.reads)
       if (!in_registers(a.tensor, *unit, tile_elements(a, tile))) op.buffer_read_bytes += tile_bytes(a, tile);

@@ -19,6 +19,8 @@ std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& no
     MapReader f(value);
     OpSpec op;
     if (auto l = f.optional("latency_cycles")) op.latency_cycles = read_count(*l, "latency_cycles");
+    if (auto i = f.optional("interval_cycles")) op.interval_cycles = read_count(*i, "interval_cycles");
+    if (auto u = f.optional("function_unit")) op.function_unit = u->as_string();
     op.cost = evaluate_cost(table, f.required("energy"), dtype_name(dtype));
     f.finish();
     ops[kind] = op;

@@ -10,7 +10,8 @@
 
 namespace einsim {
 
-// A compute unit's ops: {kind: {latency_cycles, energy}}, costs at the unit's dtype.
+// A compute unit's ops: {kind: {latency_cycles, interval_cycles, function_unit, energy}}, costs at the unit's
+// dtype.
 std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& node, DType dtype);
 
 // An access energy whose table figures say how many bits they move must be for this memory's access size.

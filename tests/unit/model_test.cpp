@@ -130,32 +130,33 @@ TEST(Model, ComputeIsChargedAtTheArraysDtype) {
   EXPECT_DOUBLE_EQ(i8.stats.einsums.at("ACC").utilization, 1.0);
 }
 
-// A lane's ops on different function units run at once: FLAT's softmax exponential, exp(QK - GM), is a subtract
-// on the lane's datapath chained into an exp unit. Its cycles per score are the busiest function unit's starts,
-// a pipelined unit's depth trails the tile's last result, and the energy is the same however the ops are timed.
+// A lane's ops on different function units run at once: FuseMax's rescale factor on the 1D array,
+// exp(RM[m1] - RM[m1+1]), is a subtract on the lane's datapath, and with an exp unit of its own (as FLAT's lanes
+// have) the subtract chains into it. Its cycles per point are the busiest function unit's starts, a pipelined
+// unit's depth trails the tile's last result, and the energy is the same however the ops are timed.
 TEST(Model, ChainedOpsTakeTheBusiestFunctionUnitsSlots) {
-  auto sn = [](const Point& p) -> const TileOp& {
+  auto prm = [](const Point& p) -> const TileOp& {
     for (const TileGroup& g : p.program.groups)
       for (const TileOp& op : g.ops)
-        if (op.kind == TileOp::Kind::compute && p.cascade.einsums[static_cast<size_t>(op.einsum)].name == "SN")
+        if (op.kind == TileOp::Kind::compute && p.cascade.einsums[static_cast<size_t>(op.einsum)].name == "PRM")
           return op;
-    throw std::runtime_error("no SN");
+    throw std::runtime_error("no PRM");
   };
-  const Point shared = evaluate("configs/mappings/attention-flat.yaml");  // add 1 + exp 7, one after another
-  const Point unit = evaluate("configs/mappings/attention-flat.yaml", {},
+  const Point shared = evaluate("configs/mappings/attention-fusemax.yaml");  // add 1 + exp 7, one after another
+  const Point unit = evaluate("configs/mappings/attention-fusemax.yaml", {},
                               {{"pe1d.ops.exp.function_unit", "exp"}, {"pe1d.ops.exp.latency_cycles", "6"}});
-  const Point pipelined = evaluate("configs/mappings/attention-flat.yaml", {},
+  const Point pipelined = evaluate("configs/mappings/attention-fusemax.yaml", {},
                                    {{"pe1d.ops.exp.function_unit", "exp"},
                                     {"pe1d.ops.exp.latency_cycles", "6"},
                                     {"pe1d.ops.exp.interval_cycles", "1"}});
   for (const Point* p : {&shared, &unit, &pipelined}) ASSERT_TRUE(p->stats.status.ok) << p->stats.status.reason;
-  const int64_t scores = shared.stats.einsums.at("SD").cycles;  // one add per score: one slot per score
-  EXPECT_EQ(shared.stats.einsums.at("SN").cycles, (1 + 7) * scores);
-  EXPECT_EQ(unit.stats.einsums.at("SN").cycles, 6 * scores);   // the exp unit, not pipelined, is the busiest
-  EXPECT_EQ(pipelined.stats.einsums.at("SN").cycles, scores);  // one start per score on each function unit
-  for (const Point* p : {&shared, &unit, &pipelined}) EXPECT_DOUBLE_EQ(p->stats.einsums.at("SN").utilization, 1.0);
-  EXPECT_EQ(sn(pipelined).result_latency, sn(shared).result_latency + 6 - 1);  // the exp pipeline drains
-  EXPECT_EQ(sn(unit).result_latency, sn(shared).result_latency);
+  const int64_t points = shared.stats.einsums.at("RM").cycles;  // one max per point: one slot per point
+  EXPECT_EQ(shared.stats.einsums.at("PRM").cycles, (1 + 7) * points);
+  EXPECT_EQ(unit.stats.einsums.at("PRM").cycles, 6 * points);   // the exp unit, not pipelined, is the busiest
+  EXPECT_EQ(pipelined.stats.einsums.at("PRM").cycles, points);  // one start per point on each function unit
+  for (const Point* p : {&shared, &unit, &pipelined}) EXPECT_DOUBLE_EQ(p->stats.einsums.at("PRM").utilization, 1.0);
+  EXPECT_EQ(prm(pipelined).result_latency, prm(shared).result_latency + 6 - 1);  // the exp pipeline drains
+  EXPECT_EQ(prm(unit).result_latency, prm(shared).result_latency);
   EXPECT_EQ(pipelined.stats.energy_by_action_pJ.at("pe1d"), shared.stats.energy_by_action_pJ.at("pe1d"));
   EXPECT_LT(pipelined.stats.cycles, unit.stats.cycles);
   EXPECT_LT(unit.stats.cycles, shared.stats.cycles);

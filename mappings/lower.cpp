@@ -64,8 +64,8 @@ class Lowering {
     pass_of_.assign(c_.einsums.size(), -1);
     binding_.assign(c_.einsums.size(), nullptr);
     for (int g = 0; g < group_count(); ++g) {
-      for (int k = 0; k < static_cast<int>(group(g).passes.size()); ++k)
-        for (const auto& [name, binding] : group(g).passes[static_cast<size_t>(k)].einsums) {
+      for (size_t k = 0; k < group(g).passes.size(); ++k)
+        for (const auto& [name, binding] : group(g).passes[k].einsums) {
           EinsumId e;
           for (EinsumId i : c_.einsums.ids())
             if (c_.einsums[i].name == name) e = i;
@@ -73,7 +73,7 @@ class Lowering {
             fail(binding.loc, binding.key, fmt::format("the workload {} has no Einsum writing '{}'", c_.file, name));
           if (group_of_[e] >= 0) fail(binding.loc, binding.key, "mapped in two groups");
           group_of_[e] = g;
-          pass_of_[e] = k;
+          pass_of_[e] = static_cast<int>(k);
           binding_[e] = &binding;
         }
     }

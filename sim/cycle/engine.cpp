@@ -229,13 +229,13 @@ struct Dram : sc_module {
 
   Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, Recorder& r, Buffer& b)
       : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat) {
-    for (int64_t e = 0; e < engines; ++e) {
+    for (size_t e = 0; std::cmp_less(e, engines); ++e) {
       busy.push_back(std::make_unique<sc_core::sc_signal<bool>>(fmt::format("dma{}_busy", e).c_str()));
       sc_core::sc_spawn([this, e] { run(e); }, fmt::format("dma{}", e).c_str());
     }
   }
 
-  void run(int64_t engine) {
+  void run(size_t engine) {
     const std::string who = basename();
     const std::string track = busy.size() > 1 ? fmt::format("{}.dma{}", who, engine) : who;
     for (;;) {
@@ -250,13 +250,13 @@ struct Dram : sc_module {
       buffer.ports.wait();
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
-      if (waves) busy[static_cast<size_t>(engine)]->write(true);
+      if (waves) busy[engine]->write(true);
       int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
       if (const auto timed =
               path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz))
         if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
       sc_core::wait(sc_time(static_cast<double>(std::max(occupancy, buffer.cycles_for(job->op->bytes))), SC_NS));
-      if (waves) busy[static_cast<size_t>(engine)]->write(false);
+      if (waves) busy[engine]->write(false);
       buffer.ports.post();
       channel.post();
       finish(*job, now() + latency);

@@ -42,11 +42,11 @@ Json check_json(const Cascade& c, const Analysis& a) {
   }
   j["tensors"] = tensors;
   Json einsums = Json::array();
-  for (size_t i = 0; i < a.einsums.size(); ++i)
-    einsums.push_back(Json{{"name", a.einsums[i].name},
-                           {"einsum", c.einsums[i].text},
-                           {"points", a.einsums[i].points},
-                           {"ops", a.einsums[i].ops}});
+  for (EinsumId e : a.einsums.ids())
+    einsums.push_back(Json{{"name", a.einsums[e].name},
+                           {"einsum", c.einsums[e].text},
+                           {"points", a.einsums[e].points},
+                           {"ops", a.einsums[e].ops}});
   j["einsums"] = einsums;
   j["ops"] = a.ops;
   j["compulsory_bytes"] = a.compulsory_bytes;

@@ -84,7 +84,7 @@ int run_eval(const EvalArgs& args) {
     for (const Tensor& t : other.tensors) {
       if (!t.is_input()) continue;
       auto it = inputs.find(t.name);
-      if (it != inputs.end() && c.tensor_index(t.name) >= 0 && shape_of(c.tensor(t.name)) != shape_of(t))
+      if (it != inputs.end() && c.tensor_id(t.name).valid() && shape_of(c.tensor(t.name)) != shape_of(t))
         throw UserError(SourceLoc{compare_file}, "tensors." + t.name,
                         fmt::format("input '{}' has shape {} here but {} in {}", t.name, shape_text(t),
                                     shape_text(c.tensor(t.name)), c.file));
@@ -94,9 +94,9 @@ int run_eval(const EvalArgs& args) {
     Json compare = Json::object();
     rows = {{"output", "max_abs_err", "max_rel_err", "mean_rel_err", "snr_db"}};
     for (const Tensor& t : c.tensors) {
-      const int o = other.tensor_index(t.name);
-      if (!t.output || o < 0 || !other.tensors[static_cast<size_t>(o)].output) continue;
-      if (shape_of(t) != shape_of(other.tensors[static_cast<size_t>(o)]))
+      const TensorId o = other.tensor_id(t.name);
+      if (!t.output || !o.valid() || !other.tensors[o].output) continue;
+      if (shape_of(t) != shape_of(other.tensors[o]))
         throw UserError(SourceLoc{compare_file}, "tensors." + t.name,
                         fmt::format("output '{}' has another shape than in {}", t.name, c.file));
       // The oracle: the reference workload with --compare-reference, else this one.

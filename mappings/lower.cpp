@@ -33,7 +33,7 @@ class Lowering {
     p.backing = m_.backing;
     p.buffer = m_.buffer;
     try {
-      for (size_t g = 0; g < m_.groups.size(); ++g) p.groups.push_back(lower_placed(static_cast<int>(g)));
+      for (int g = 0; g < group_count(); ++g) p.groups.push_back(lower_placed(g));
     } catch (const Infeasible& why) {
       p.status = EvalStatus{false, why.reason};
     }
@@ -41,6 +41,10 @@ class Lowering {
   }
 
  private:
+  // The mapping's groups, by their place in its list (an int, as group_of_ holds them).
+  int group_count() const { return static_cast<int>(m_.groups.size()); }
+  const GroupSpec& group(int g) const { return m_.groups[static_cast<size_t>(g)]; }
+
   [[noreturn]] void fail(const SourceLoc& loc, const std::string& key, const std::string& message) const {
     throw UserError(loc.file.empty() ? SourceLoc{m_.file} : loc, key, message);
   }
@@ -58,50 +62,48 @@ class Lowering {
   void assign_groups() {
     group_of_.assign(c_.einsums.size(), -1);
     pass_of_.assign(c_.einsums.size(), -1);
-    for (size_t g = 0; g < m_.groups.size(); ++g) {
-      for (size_t k = 0; k < m_.groups[g].passes.size(); ++k)
-        for (const auto& [name, binding] : m_.groups[g].passes[k].einsums) {
-          int e = -1;
-          for (size_t i = 0; i < c_.einsums.size(); ++i)
-            if (c_.einsums[i].name == name) e = static_cast<int>(i);
-          if (e < 0)
+    binding_.assign(c_.einsums.size(), nullptr);
+    for (int g = 0; g < group_count(); ++g) {
+      for (size_t k = 0; k < group(g).passes.size(); ++k)
+        for (const auto& [name, binding] : group(g).passes[k].einsums) {
+          EinsumId e;
+          for (EinsumId i : c_.einsums.ids())
+            if (c_.einsums[i].name == name) e = i;
+          if (!e.valid())
             fail(binding.loc, binding.key, fmt::format("the workload {} has no Einsum writing '{}'", c_.file, name));
-          if (group_of_[static_cast<size_t>(e)] >= 0) fail(binding.loc, binding.key, "mapped in two groups");
-          group_of_[static_cast<size_t>(e)] = static_cast<int>(g);
-          pass_of_[static_cast<size_t>(e)] = static_cast<int>(k);
+          if (group_of_[e] >= 0) fail(binding.loc, binding.key, "mapped in two groups");
+          group_of_[e] = g;
+          pass_of_[e] = static_cast<int>(k);
           binding_[e] = &binding;
         }
     }
-    for (size_t e = 0; e < c_.einsums.size(); ++e) {
+    for (EinsumId e : c_.einsums.ids()) {
       if (group_of_[e] < 0)
         fail(m_.groups_loc, "groups", fmt::format("Einsum '{}' of {} is in no group", c_.einsums[e].name, c_.file));
       for (const Access& a : c_.einsums[e].reads) {
-        const int w = c_.tensors[static_cast<size_t>(a.tensor)].writer;
-        if (w >= 0 && group_of_[static_cast<size_t>(w)] > group_of_[e])
-          fail(binding_[static_cast<int>(e)]->loc, binding_[static_cast<int>(e)]->key,
-               fmt::format("reads '{}', which a later group ({}) produces",
-                           c_.tensors[static_cast<size_t>(a.tensor)].name,
-                           m_.groups[static_cast<size_t>(group_of_[static_cast<size_t>(w)])].name));
+        const EinsumId w = c_.tensors[a.tensor].writer;
+        if (w.valid() && group_of_[w] > group_of_[e])
+          fail(binding_[e]->loc, binding_[e]->key,
+               fmt::format("reads '{}', which a later group ({}) produces", c_.tensors[a.tensor].name,
+                           group(group_of_[w]).name));
       }
     }
   }
 
   // Groups that run at the same time must not feed each other.
   void check_concurrent() const {
-    for (size_t g = 1; g < m_.groups.size(); ++g) {
-      if (!m_.groups[g].concurrent) continue;
-      size_t first = g;
-      while (m_.groups[first].concurrent) --first;
-      for (size_t e = 0; e < c_.einsums.size(); ++e) {
-        if (group_of_[e] != static_cast<int>(g)) continue;
+    for (int g = 1; g < group_count(); ++g) {
+      if (!group(g).concurrent) continue;
+      int first = g;
+      while (group(first).concurrent) --first;
+      for (EinsumId e : c_.einsums.ids()) {
+        if (group_of_[e] != g) continue;
         for (const Access& a : c_.einsums[e].reads) {
-          const int w = c_.tensors[static_cast<size_t>(a.tensor)].writer;
-          if (w >= 0 && group_of_[static_cast<size_t>(w)] >= static_cast<int>(first) &&
-              group_of_[static_cast<size_t>(w)] < static_cast<int>(g))
-            fail(m_.groups[g].loc, "concurrent",
-                 fmt::format("group '{}' reads '{}', which group '{}' it runs with produces", m_.groups[g].name,
-                             c_.tensors[static_cast<size_t>(a.tensor)].name,
-                             m_.groups[static_cast<size_t>(group_of_[static_cast<size_t>(w)])].name));
+          const EinsumId w = c_.tensors[a.tensor].writer;
+          if (w.valid() && group_of_[w] >= first && group_of_[w] < g)
+            fail(group(g).loc, "concurrent",
+                 fmt::format("group '{}' reads '{}', which group '{}' it runs with produces", group(g).name,
+                             c_.tensors[a.tensor].name, group(group_of_[w]).name));
         }
       }
     }
@@ -116,7 +118,7 @@ class Lowering {
   // A group where its mapping places it; `place: auto` lowers it on every candidate (its own units, and each PIM
   // beside the backing memory, if any) and keeps the one with the least roofline time (its own units on a tie).
   TileGroup lower_placed(int g) {
-    const GroupSpec& spec = m_.groups[static_cast<size_t>(g)];
+    const GroupSpec& spec = group(g);
     if (spec.place != "auto") return lower_on(g, spec.place);
     std::vector<std::string> places{""};
     for (const ComponentSpec& c : a_.components)
@@ -148,10 +150,10 @@ class Lowering {
     if (!place.empty()) {
       const ComponentSpec* c = a_.find(place);
       if (!c || !placeable(*c))
-        fail(m_.groups[static_cast<size_t>(g)].loc, "place",
+        fail(group(g).loc, "place",
              fmt::format("{} has no PIM named '{}' (place: a PIM's name, or auto)", a_.file, place));
       if (c->path()->inside() != m_.backing)
-        fail(m_.groups[static_cast<size_t>(g)].loc, "place",
+        fail(group(g).loc, "place",
              fmt::format("PIM '{}' computes beside '{}', not the mapping's backing memory '{}'", place,
                          c->path()->inside(), m_.backing));
       placed_on_ = c;
@@ -160,7 +162,7 @@ class Lowering {
     TileGroup t = lower_group(g);
     t.buffer = buffer_;
     t.place = place;
-    t.concurrent = m_.groups[static_cast<size_t>(g)].concurrent;
+    t.concurrent = group(g).concurrent;
     return t;
   }
 
@@ -201,13 +203,13 @@ class Lowering {
   }
 
   // `enclosing` are the loops around these ones (a pass's loops sit inside its group's).
-  std::vector<Loop> lower_loops(const std::vector<LoopSpec>& specs, const std::vector<int>& members,
+  std::vector<Loop> lower_loops(const std::vector<LoopSpec>& specs, const std::vector<EinsumId>& members,
                                 const std::vector<Loop>& enclosing, const GroupSpec& g) const {
     std::vector<Loop> loops = enclosing;
     for (const LoopSpec& spec : specs) {
       int64_t extent = 0;
-      for (int e : members) {
-        const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
+      for (EinsumId e : members) {
+        const Einsum& einsum = c_.einsums[e];
         if (const int v = einsum.var_index(spec.index); v >= 0) extent = einsum.vars[static_cast<size_t>(v)].extent;
       }
       if (extent == 0)
@@ -242,7 +244,7 @@ class Lowering {
 
   // Elements and bytes of the part of a tensor one access touches when each index covers `tile[v]` elements.
   int64_t tile_elements(const Access& a, const std::vector<int64_t>& tile) const {
-    const Tensor& t = c_.tensors[static_cast<size_t>(a.tensor)];
+    const Tensor& t = c_.tensors[a.tensor];
     int64_t n = 1;
     for (size_t r = 0; r < a.index.size(); ++r) {
       int64_t span = 1;
@@ -253,7 +255,7 @@ class Lowering {
   }
 
   int64_t tile_bytes(const Access& a, const std::vector<int64_t>& tile) const {
-    return bytes_for(c_.tensors[static_cast<size_t>(a.tensor)].dtype, tile_elements(a, tile));
+    return bytes_for(c_.tensors[a.tensor].dtype, tile_elements(a, tile));
   }
 
   // A loop nest as one Einsum sees it: for each loop, the Einsum's index variable it walks (-1: none).
@@ -298,11 +300,11 @@ class Lowering {
   }
 
   TileGroup lower_group(int g) {
-    const GroupSpec& spec = m_.groups[static_cast<size_t>(g)];
+    const GroupSpec& spec = group(g);
     current_group_ = g;
-    std::vector<int> members;
-    for (size_t e = 0; e < c_.einsums.size(); ++e)
-      if (group_of_[e] == g) members.push_back(static_cast<int>(e));
+    std::vector<EinsumId> members;
+    for (EinsumId e : c_.einsums.ids())
+      if (group_of_[e] == g) members.push_back(e);
     TileGroup out;
     out.name = spec.name;
     out.pipeline = spec.pipeline;
@@ -313,11 +315,10 @@ class Lowering {
 
     std::map<std::string, int64_t> resident;  // tensor -> bytes of its tile in the buffer
     for (size_t k = 0; k < spec.passes.size(); ++k) {
-      std::vector<int> in_pass;
+      std::vector<EinsumId> in_pass;
       for (const Group& sg : c_.schedule)  // dependency order, so that evaluators can issue ops as listed
-        for (int e : sg.einsums)
-          if (group_of_[static_cast<size_t>(e)] == g && pass_of_[static_cast<size_t>(e)] == static_cast<int>(k))
-            in_pass.push_back(e);
+        for (EinsumId e : sg.einsums)
+          if (group_of_[e] == g && pass_of_[e] == static_cast<int>(k)) in_pass.push_back(e);
       // The pass sees the group's loops then its own; ops name loops by their place in the group's list.
       std::vector<Loop> loops = outer;
       const std::vector<Loop> own = lower_loops(spec.passes[k].loops, in_pass, outer, spec);
@@ -332,18 +333,18 @@ class Lowering {
         out.ops.push_back(std::move(op));
       };
       std::map<std::pair<std::string, int>, size_t> loads;
-      for (int e : in_pass) lower_einsum(e, g, loops, outer.size(), place, loads, out, resident);
+      for (EinsumId e : in_pass) lower_einsum(e, g, loops, outer.size(), place, loads, out, resident);
     }
     for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
     check_buffer(out, resident);
     return out;
   }
 
-  void lower_einsum(int e, int g, const std::vector<Loop>& loops, size_t n_outer,
+  void lower_einsum(EinsumId e, int g, const std::vector<Loop>& loops, size_t n_outer,
                     const std::function<void(TileOp)>& place, std::map<std::pair<std::string, int>, size_t>& loads,
                     TileGroup& out, std::map<std::string, int64_t>& resident) {
-    const GroupSpec& spec = m_.groups[static_cast<size_t>(g)];
-    const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
+    const GroupSpec& spec = group(g);
+    const Einsum& einsum = c_.einsums[e];
     std::vector<int> all(einsum.vars.size());
     for (size_t v = 0; v < all.size(); ++v) all[v] = static_cast<int>(v);
     const Nest nest = nest_of(loops, einsum);
@@ -353,8 +354,8 @@ class Lowering {
 
     // Data from outside the group comes in through the buffer; a split only renames what it reads.
     for (const Access& a : einsum.reads) {
-      const Tensor& t = c_.tensors[static_cast<size_t>(a.tensor)];
-      if (t.writer >= 0 && group_of_[static_cast<size_t>(t.writer)] == g) continue;
+      const Tensor& t = c_.tensors[a.tensor];
+      if (t.writer.valid() && group_of_[t.writer] == g) continue;
       const int d = depth_of(nest, vars_of(a), true);
       const int64_t bytes = tile_bytes(a, tile_at(nest, einsum, d));
       const auto found = loads.find({t.name, d});
@@ -379,7 +380,7 @@ class Lowering {
     }
     // Ops are listed in the order they can run: loads, the computation, then its store.
     if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, nest, depth, tile));
-    const Tensor& result = c_.tensors[static_cast<size_t>(einsum.out.tensor)];
+    const Tensor& result = c_.tensors[einsum.out.tensor];
     if (!unit_of(e).empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
     if (read_in_later_pass(e, g)) {
       // Kept for a later pass: the whole tile the group's own loops cover stays in the buffer.
@@ -410,10 +411,10 @@ class Lowering {
     }
   }
 
-  bool read_in_later_pass(int e, int g) const {
-    const int t = c_.einsums[static_cast<size_t>(e)].out.tensor;
-    for (size_t r = 0; r < c_.einsums.size(); ++r)
-      if (group_of_[r] == g && pass_of_[r] > pass_of_[static_cast<size_t>(e)])
+  bool read_in_later_pass(EinsumId e, int g) const {
+    const TensorId t = c_.einsums[e].out.tensor;
+    for (EinsumId r : c_.einsums.ids())
+      if (group_of_[r] == g && pass_of_[r] > pass_of_[e])
         for (const Access& a : c_.einsums[r].reads)
           if (a.tensor == t) return true;
     return false;
@@ -436,17 +437,17 @@ class Lowering {
                                  tiles.empty() ? " none" : tiles, format_bytes(size))};
   }
 
-  bool needed_later(int e, int g) const {
-    const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
-    if (c_.tensors[static_cast<size_t>(einsum.out.tensor)].output) return true;
-    for (size_t r = 0; r < c_.einsums.size(); ++r)
+  bool needed_later(EinsumId e, int g) const {
+    const Einsum& einsum = c_.einsums[e];
+    if (c_.tensors[einsum.out.tensor].output) return true;
+    for (EinsumId r : c_.einsums.ids())
       if (group_of_[r] > g)
         for (const Access& a : c_.einsums[r].reads)
           if (a.tensor == einsum.out.tensor) return true;
     return false;
   }
 
-  TileOp compute(const Einsum& einsum, int e, const EinsumBinding& binding, const Nest& nest, int depth,
+  TileOp compute(const Einsum& einsum, EinsumId e, const EinsumBinding& binding, const Nest& nest, int depth,
                  const std::vector<int64_t>& tile) const {
     TileOp op;
     op.kind = TileOp::Kind::compute;
@@ -504,15 +505,14 @@ class Lowering {
 
   // A tensor stays in a unit's register files when the unit both produces it and is its only reader, in the same
   // pass, nothing later needs it from memory, and each PE's share of a tile fits its register file.
-  bool in_registers(int tensor, const ComponentSpec& unit, int64_t elements) const {
-    const Tensor& t = c_.tensors[static_cast<size_t>(tensor)];
-    const int w = t.writer;
-    if (w < 0 || t.output || unit_of(w) != unit.name) return false;
-    for (size_t r = 0; r < c_.einsums.size(); ++r)
+  bool in_registers(TensorId tensor, const ComponentSpec& unit, int64_t elements) const {
+    const Tensor& t = c_.tensors[tensor];
+    const EinsumId w = t.writer;
+    if (!w.valid() || t.output || unit_of(w) != unit.name) return false;
+    for (EinsumId r : c_.einsums.ids())
       for (const Access& a : c_.einsums[r].reads)
         if (a.tensor == tensor &&
-            (group_of_[r] != group_of_[static_cast<size_t>(w)] || pass_of_[r] != pass_of_[static_cast<size_t>(w)] ||
-             unit_of(static_cast<int>(r)) != unit.name))
+            (group_of_[r] != group_of_[w] || pass_of_[r] != pass_of_[w] || unit_of(r) != unit.name))
           return false;
     return ceil_div(elements, unit.parallelism()) <= unit.compute()->regfile_entries();
   }
@@ -530,9 +530,9 @@ class Lowering {
   }
 
   // The unit an Einsum runs on: the PIM its group is being lowered on, or its binding's.
-  const std::string& unit_of(int e) const {
-    if (placed_on_ && group_of_[static_cast<size_t>(e)] == current_group_ &&
-        (!binding_.at(e)->unit.empty() || !einsum_ops(c_.einsums[static_cast<size_t>(e)]).empty()))
+  const std::string& unit_of(EinsumId e) const {
+    if (placed_on_ && group_of_[e] == current_group_ &&
+        (!binding_.at(e)->unit.empty() || !einsum_ops(c_.einsums[e]).empty()))
       return placed_on_->name;
     return binding_.at(e)->unit;
   }
@@ -543,9 +543,9 @@ class Lowering {
   const ComponentSpec* placed_on_ = nullptr;  // the place (a PIM) the group being lowered runs on, if any
   std::string buffer_;                        // and where its tiles are staged
   int current_group_ = -1;
-  std::vector<int> group_of_;
-  std::vector<int> pass_of_;
-  std::map<int, const EinsumBinding*> binding_;
+  IdVector<EinsumId, int> group_of_;  // the group and pass it is mapped to
+  IdVector<EinsumId, int> pass_of_;
+  IdVector<EinsumId, const EinsumBinding*> binding_;
 };
 
 }  // namespace

@@ -30,7 +30,7 @@ struct TileOp {
   std::string to;
   int64_t bytes = 0;  // per execution
   // compute
-  int einsum = -1;
+  EinsumId einsum;
   std::string unit;
   OpCounts ops;                    // per execution
   int64_t points = 0;              // iteration points per execution

@@ -36,7 +36,7 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
       const TileOp& op = g.ops[o];
       const int64_t n = executions[gi][o];
       if (op.kind == TileOp::Kind::compute) {
-        const Einsum& e = cascade.einsums[static_cast<size_t>(op.einsum)];
+        const Einsum& e = cascade.einsums[op.einsum];
         EinsumStats& es = s.einsums[e.name];
         es.unit = op.unit;
         es.cycles += op.cycles * n;

@@ -28,8 +28,8 @@ namespace {
 // Which index variables of each Einsum and which ranks of each tensor run along `rank`: seeded by the input
 // tensors' ranks of that name and propagated through index expressions (m -> m1, m0 -> BQK's ranks -> ...).
 struct RankFlow {
-  std::vector<std::vector<bool>> var;     // [einsum][var]
-  std::vector<std::vector<bool>> tensor;  // [tensor][rank]
+  IdVector<EinsumId, std::vector<bool>> var;     // [einsum][var]
+  IdVector<TensorId, std::vector<bool>> tensor;  // [tensor][rank]
 };
 
 RankFlow flow_of(const Cascade& c, const std::string& rank) {
@@ -43,17 +43,17 @@ RankFlow flow_of(const Cascade& c, const std::string& rank) {
   for (const Einsum& e : c.einsums) f.var.emplace_back(e.vars.size(), false);
   for (bool changed = true; changed;) {
     changed = false;
-    for (size_t ei = 0; ei < c.einsums.size(); ++ei) {
+    for (EinsumId ei : c.einsums.ids()) {
       const Einsum& e = c.einsums[ei];
       for (const Access& a : e.reads)
         for (size_t r = 0; r < a.index.size(); ++r)
-          if (f.tensor[static_cast<size_t>(a.tensor)][r])
+          if (f.tensor[a.tensor][r])
             for (auto [v, coef] : a.index[r].terms)
               if (!f.var[ei][static_cast<size_t>(v)]) changed = f.var[ei][static_cast<size_t>(v)] = true;
       for (size_t r = 0; r < e.out.index.size(); ++r)
         for (auto [v, coef] : e.out.index[r].terms)
-          if (f.var[ei][static_cast<size_t>(v)] && !f.tensor[static_cast<size_t>(e.out.tensor)][r])
-            changed = f.tensor[static_cast<size_t>(e.out.tensor)][r] = true;
+          if (f.var[ei][static_cast<size_t>(v)] && !f.tensor[e.out.tensor][r])
+            changed = f.tensor[e.out.tensor][r] = true;
     }
   }
   return f;
@@ -71,28 +71,26 @@ int passes_over(const Cascade& c, const std::string& rank) {
     int pass = 0;
     bool complete = false;
   };
-  std::vector<Level> level(c.tensors.size());
+  IdVector<TensorId, Level> level(c.tensors.size());
   int passes = 0;
   const size_t rounds = c.einsums.size() + 2;  // levels only grow, and recurrences settle in one round
   for (size_t round = 0; round < rounds; ++round) {
     bool changed = false;
-    for (size_t ei = 0; ei < c.einsums.size(); ++ei) {
+    for (EinsumId ei : c.einsums.ids()) {
       const Einsum& e = c.einsums[ei];
       const bool iterates = std::find(f.var[ei].begin(), f.var[ei].end(), true) != f.var[ei].end();
       int pass = iterates ? 1 : 0;
       for (const Access& a : e.reads) {
-        const Level& in = level[static_cast<size_t>(a.tensor)];
+        const Level& in = level[a.tensor];
         bool fixed_element = false;  // a constant index on a rank that runs along `rank`
-        for (size_t r = 0; r < a.index.size(); ++r)
-          fixed_element |= f.tensor[static_cast<size_t>(a.tensor)][r] && a.index[r].terms.empty();
+        for (size_t r = 0; r < a.index.size(); ++r) fixed_element |= f.tensor[a.tensor][r] && a.index[r].terms.empty();
         const bool complete = in.complete || fixed_element;
         pass = std::max(pass, in.pass + (iterates && complete && in.pass > 0 ? 1 : 0));
       }
-      const bool streams = std::find(f.tensor[static_cast<size_t>(e.out.tensor)].begin(),
-                                     f.tensor[static_cast<size_t>(e.out.tensor)].end(),
-                                     true) != f.tensor[static_cast<size_t>(e.out.tensor)].end();
+      const std::vector<bool>& out_ranks = f.tensor[e.out.tensor];
+      const bool streams = std::find(out_ranks.begin(), out_ranks.end(), true) != out_ranks.end();
       const Level out{pass, !streams};
-      Level& cur = level[static_cast<size_t>(e.out.tensor)];
+      Level& cur = level[e.out.tensor];
       if (out.pass > cur.pass || (out.pass == cur.pass && out.complete && !cur.complete)) {
         cur = out;
         changed = true;

@@ -19,7 +19,7 @@ struct EinsumAnalysis {
 };
 
 struct Analysis {
-  std::vector<EinsumAnalysis> einsums;
+  IdVector<EinsumId, EinsumAnalysis> einsums;
   OpCounts ops;
   int64_t compulsory_bytes = 0;                     // inputs read once + outputs written once
   std::vector<std::pair<std::string, int>> passes;  // rank of an input tensor -> passes, in order of appearance

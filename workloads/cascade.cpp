@@ -35,16 +35,16 @@ int Einsum::var_index(const std::string& var) const {
   return -1;
 }
 
-int Cascade::tensor_index(const std::string& tensor_name) const {
-  for (size_t i = 0; i < tensors.size(); ++i)
-    if (tensors[i].name == tensor_name) return static_cast<int>(i);
-  return -1;
+TensorId Cascade::tensor_id(const std::string& tensor_name) const {
+  for (TensorId t : tensors.ids())
+    if (tensors[t].name == tensor_name) return t;
+  return TensorId::none();
 }
 
 const Tensor& Cascade::tensor(const std::string& tensor_name) const {
-  const int i = tensor_index(tensor_name);
-  if (i < 0) throw InternalError("no tensor " + tensor_name);
-  return tensors[static_cast<size_t>(i)];
+  const TensorId t = tensor_id(tensor_name);
+  if (!t.valid()) throw InternalError("no tensor " + tensor_name);
+  return tensors[t];
 }
 
 const Param* Cascade::param(const std::string& param_name) const {

@@ -12,9 +12,14 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/ids.hpp"
 #include "workloads/dtype.hpp"
 
 namespace einsim {
+
+// Positions in Cascade::tensors and Cascade::einsums.
+using TensorId = Id<struct TensorTag>;
+using EinsumId = Id<struct EinsumTag>;
 
 struct Param {
   std::string name;
@@ -34,13 +39,13 @@ struct Tensor {
   std::vector<Rank> ranks;
   DType dtype = DType::fp32;
   bool output = false;
-  int writer = -1;  // the Einsum that writes it; -1 for an input
+  EinsumId writer;  // the Einsum that writes it; none for an input
   std::optional<double> init;
   int iterative_rank = -1;  // the rank a recurrence writes at index+offset
   int outlier_rank = -1;    // inputs: drawn with planted outlier channels along this rank (params outlier_*)
   SourceLoc loc;
 
-  bool is_input() const { return writer < 0; }
+  bool is_input() const { return !writer.valid(); }
   int64_t elements() const;
   int64_t bytes() const { return bytes_for(dtype, elements()); }
   std::vector<int64_t> strides() const;  // row-major, in elements
@@ -56,7 +61,7 @@ struct Affine {
 };
 
 struct Access {
-  int tensor = -1;
+  TensorId tensor;
   std::vector<Affine> index;  // one per rank
   int col = 0;                // 1-based column in the source line
 };
@@ -121,8 +126,8 @@ struct Einsum {
 
 // Einsums executed as a unit: one Einsum, or a recurrence whose Einsums run in lockstep along `step_var`.
 struct Group {
-  std::vector<int> einsums;  // execution order within a step
-  std::string step_var;      // empty when not a recurrence
+  std::vector<EinsumId> einsums;  // execution order within a step
+  std::string step_var;           // empty when not a recurrence
   int64_t steps = 1;
 };
 
@@ -139,13 +144,13 @@ struct Cascade {
   std::string description;
   std::string file;
   std::vector<Param> params;
-  std::vector<Tensor> tensors;
-  std::vector<Einsum> einsums;
+  IdVector<TensorId, Tensor> tensors;
+  IdVector<EinsumId, Einsum> einsums;
   std::vector<Group> schedule;
   std::optional<KernelBinding> kernel;
   std::string reference;  // the workload this one approximates (a quantized layer's fp32 counterpart), or empty
 
-  int tensor_index(const std::string& name) const;
+  TensorId tensor_id(const std::string& name) const;  // none when it has no such tensor
   const Tensor& tensor(const std::string& name) const;
   const Param* param(const std::string& name) const;
 };

@@ -4,7 +4,7 @@
 namespace einsim::detail {
 
 void Loader::compile() {
-  for (size_t i = 0; i < pending_.size(); ++i) cascade_.einsums.push_back(compile_one(pending_[i]));
+  for (const PendingEinsum& p : pending_) cascade_.einsums.push_back(compile_one(p));
   // Rank names of lone indices, for the passes analysis and messages.
   for (Einsum& e : cascade_.einsums)
     for (Var& v : e.vars)
@@ -13,9 +13,9 @@ void Loader::compile() {
 
 Access Loader::make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) const {
   Access out;
-  out.tensor = cascade_.tensor_index(acc.name);
+  out.tensor = cascade_.tensor_id(acc.name);
   out.col = p.loc.col + acc.col;
-  const Tensor& t = cascade_.tensors[static_cast<size_t>(out.tensor)];
+  const Tensor& t = cascade_.tensors[out.tensor];
   if (acc.args.size() != t.ranks.size())
     fail_at(p, acc.col,
             fmt::format("'{}' has {} ranks but is indexed with {}", t.name, t.ranks.size(), acc.args.size()));
@@ -63,7 +63,7 @@ Einsum Loader::compile_one(const PendingEinsum& p) const {
     });
   }
   e.out = make_access(p, p.syntax.lhs, e);
-  const Tensor& out = cascade_.tensors[static_cast<size_t>(e.out.tensor)];
+  const Tensor& out = cascade_.tensors[e.out.tensor];
   // A declared output must be covered: each of its ranks written from 0 (or from its init) to the end.
   for (size_t r = 0; r < e.out.index.size(); ++r) {
     const auto [lo, hi] = bounds(p, e.out.index[r]);
@@ -135,7 +135,7 @@ int Loader::compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const
         return emit(e, n);
       }
       if (var_id(p, x.name) >= 0) fail_at(p, x.col, fmt::format("index '{}' cannot be used as a value", x.name));
-      if (cascade_.tensor_index(x.name) >= 0)
+      if (cascade_.tensor_id(x.name).valid())
         fail_at(p, x.col, fmt::format("tensor '{}' needs its indices: {}[...]", x.name, x.name));
       fail_at(p, x.col, fmt::format("undefined name '{}'", x.name));
     }
@@ -189,11 +189,11 @@ int Loader::compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const
 }
 
 void Loader::check_tensors() {
-  std::vector<bool> read(cascade_.tensors.size(), false);
+  IdVector<TensorId, bool> read(cascade_.tensors.size(), false);
   for (const Einsum& e : cascade_.einsums)
-    for (const Access& a : e.reads) read[static_cast<size_t>(a.tensor)] = true;
+    for (const Access& a : e.reads) read[a.tensor] = true;
   bool any_output = false;
-  for (size_t t = 0; t < cascade_.tensors.size(); ++t) {
+  for (TensorId t : cascade_.tensors.ids()) {
     const Tensor& tensor = cascade_.tensors[t];
     any_output |= tensor.output;
     int64_t bits = dtype_bits(tensor.dtype);

@@ -90,17 +90,17 @@ class Executor {
     }
     for (const Group& g : c_.schedule) {
       if (g.step_var.empty()) {
-        run_einsum(c_.einsums[static_cast<size_t>(g.einsums[0])], -1, 0);
+        run_einsum(c_.einsums[g.einsums[0]], -1, 0);
         continue;
       }
       for (int64_t step = 0; step < g.steps; ++step)
-        for (int e : g.einsums) {
-          const Einsum& einsum = c_.einsums[static_cast<size_t>(e)];
+        for (EinsumId e : g.einsums) {
+          const Einsum& einsum = c_.einsums[e];
           run_einsum(einsum, einsum.var_index(g.step_var), step);
         }
     }
     TensorValues out;
-    for (size_t t = 0; t < c_.tensors.size(); ++t) out[c_.tensors[t].name].assign(data_[t].begin(), data_[t].end());
+    for (TensorId t : c_.tensors.ids()) out[c_.tensors[t].name].assign(data_[t].begin(), data_[t].end());
     return out;
   }
 
@@ -117,7 +117,7 @@ class Executor {
   };
 
   Linear linear(const Einsum& e, const Access& a) const {
-    const std::vector<int64_t> ts = c_.tensors[static_cast<size_t>(a.tensor)].strides();
+    const std::vector<int64_t> ts = c_.tensors[a.tensor].strides();
     Linear l;
     l.stride.assign(e.vars.size(), 0);
     for (size_t r = 0; r < a.index.size(); ++r) {
@@ -170,14 +170,14 @@ class Executor {
     std::vector<Value<T>> values(np);
     for (size_t i = 0; i < np; ++i) buffers[i].resize(static_cast<size_t>(n));
     std::vector<T> acc(static_cast<size_t>(inner_reduced ? 1 : n));
-    const Tensor& out_tensor = c_.tensors[static_cast<size_t>(e.out.tensor)];
+    const Tensor& out_tensor = c_.tensors[e.out.tensor];
     // A sum into an integer tensor (int8 x int8 into int32) accumulates exactly, as integer hardware does: in
     // fp64, exact for sums below 2^53; the store saturates to the type's range.
     const bool exact = reduces && e.reduce == Reduce::sum && dtype_is_integer(out_tensor.dtype);
     std::vector<double> acc_exact(exact ? acc.size() : 0);
     const bool round =
         !o_.ideal && out_tensor.dtype != DType::fp64 && !(out_tensor.dtype == DType::fp32 && sizeof(T) == 4);
-    T* out_data = data_[static_cast<size_t>(e.out.tensor)].data();
+    T* out_data = data_[e.out.tensor].data();
     const int64_t out_step = inner_reduced ? 0 : inner_stride(out);
 
     std::vector<int64_t> cur(lo);
@@ -208,8 +208,7 @@ class Executor {
             val = Value<T>{nullptr, static_cast<T>(node.value)};
           } else if (node.op == Op::read) {
             const Linear& l = reads[static_cast<size_t>(node.read)];
-            const T* src =
-                data_[static_cast<size_t>(e.reads[static_cast<size_t>(node.read)].tensor)].data() + offset(l);
+            const T* src = data_[e.reads[static_cast<size_t>(node.read)].tensor].data() + offset(l);
             const int64_t s = inner_stride(l);
             if (s == 0) {
               val = Value<T>{nullptr, *src};
@@ -260,7 +259,7 @@ class Executor {
 
   const Cascade& c_;
   const EvalOptions& o_;
-  std::vector<std::vector<T>> data_;
+  IdVector<TensorId, std::vector<T>> data_;  // per tensor
 };
 
 }  // namespace

@@ -161,9 +161,9 @@ void Loader::bind_params() {
 }
 
 void Loader::bind_ranks() {
-  for (size_t t = 0; t < cascade_.tensors.size(); ++t) {
+  for (TensorId t : cascade_.tensors.ids()) {
     Tensor& tensor = cascade_.tensors[t];
-    for (size_t r = 0; r < tensor.ranks.size() && t < read_.rank_sites.size(); ++r) {
+    for (size_t r = 0; r < tensor.ranks.size() && t.index() < read_.rank_sites.size(); ++r) {
       const Param* p = param(tensor.ranks[r].name);
       if (!p->integer || p->value < 1)
         read_.rank_sites[t][r].fail(fmt::format("rank '{}' needs a positive integer param, got {} (from {})",
@@ -228,21 +228,19 @@ void Loader::read_einsums(const YNode& node) {
       fail_at(p, s.col, s.message);
     }
     const std::string& out = p.syntax.lhs.name;
-    int t = cascade_.tensor_index(out);
-    if (t < 0) {
+    TensorId t = cascade_.tensor_id(out);
+    if (!t.valid()) {
       Tensor fresh;
       fresh.name = out;
       fresh.dtype = default_dtype_;
       fresh.loc = p.loc;
-      cascade_.tensors.push_back(fresh);
-      t = static_cast<int>(cascade_.tensors.size()) - 1;
-    } else if (cascade_.tensors[static_cast<size_t>(t)].writer >= 0) {
+      t = cascade_.tensors.push_back(fresh);
+    } else if (const EinsumId writer = cascade_.tensors[t].writer; writer.valid()) {
       fail_at(p, p.syntax.lhs.col,
               fmt::format("tensor '{}' is already written by '{}': every tensor has one writer", out,
-                          pending_[static_cast<size_t>(cascade_.tensors[static_cast<size_t>(t)].writer)].text));
+                          pending_[writer].text));
     }
-    cascade_.tensors[static_cast<size_t>(t)].writer = static_cast<int>(pending_.size());
-    pending_.push_back(std::move(p));
+    cascade_.tensors[t].writer = pending_.push_back(std::move(p));
   }
   if (pending_.empty()) node.fail("a cascade needs at least one Einsum");
   for (PendingEinsum& p : pending_) collect_vars(p);
@@ -265,9 +263,9 @@ bool Loader::starts_with_quote(const SourceLoc& loc) const {
 void Loader::read_init(const YNode& node) {
   MapReader init(node);
   for (const auto& [name, value] : init.entries()) {
-    const int t = cascade_.tensor_index(name);
-    if (t < 0) value.fail(fmt::format("undefined tensor '{}'", name));
-    Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
+    const TensorId t = cascade_.tensor_id(name);
+    if (!t.valid()) value.fail(fmt::format("undefined tensor '{}'", name));
+    Tensor& tensor = cascade_.tensors[t];
     if (tensor.is_input())
       value.fail(fmt::format("'{}' is an input: only tensors an Einsum writes take an init value", name));
     tensor.init = value.as_double();

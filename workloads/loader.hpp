@@ -100,12 +100,12 @@ inline Site site_of(const YNode& node) { return Site{node.loc(), node.path()}; }
 // What a file says, before params give its ranks sizes: the reading loader's state, handed to each binding.
 struct Read {
   Cascade shell;  // name, description, file, kernel, reference; tensors with named ranks (extents unset), init
-  std::vector<RawParam> params;               // as the file writes them
-  std::vector<std::vector<Site>> rank_sites;  // per tensor, where each declared rank is named
-  std::map<std::string, Site> tensor_sites;   // each declared tensor's entry
-  std::set<std::string> declared_ranks;       // tensors whose ranks the file declares
+  std::vector<RawParam> params;                      // as the file writes them
+  IdVector<TensorId, std::vector<Site>> rank_sites;  // per declared tensor, where each of its ranks is named
+  std::map<std::string, Site> tensor_sites;          // each declared tensor's entry
+  std::set<std::string> declared_ranks;              // tensors whose ranks the file declares
   SourceLoc tensors_loc;
-  std::vector<PendingEinsum> einsums;  // parsed, index variables collected, extents unknown
+  IdVector<EinsumId, PendingEinsum> einsums;  // parsed, index variables collected, extents unknown
 };
 
 // Reads a file (read()), or binds what was read to params (bind()): the two halves of load_cascade.
@@ -162,18 +162,18 @@ class Loader {
   // Every access of an Einsum (output first), as syntax.
   static std::vector<const Expr*> accesses(const PendingEinsum& p);
 
-  bool shape_known(int t) const;
+  bool shape_known(TensorId t) const;
 
   // -- shape inference: repeat until no Einsum makes progress --
   void infer_shapes();
 
-  bool try_resolve(int e, bool final);
+  bool try_resolve(EinsumId e, bool final);
 
   // One unknown index in an access of a known rank: a lone index spans the rank; a split such as m1*M0+m0
   // gives the unknown part the extent that covers the rank exactly.
   bool infer_from(PendingEinsum& p, const Affine& a, const Rank& rank, int col);
 
-  void shape_output(int e);
+  void shape_output(EinsumId e);
 
   std::pair<int64_t, int64_t> bounds(const PendingEinsum& p, const Affine& a) const;
 
@@ -199,7 +199,7 @@ class Loader {
   const WorkloadOverrides* overrides_ = nullptr;
   DType default_dtype_ = DType::fp32;
   Cascade cascade_;  // being read (its shell), then bound
-  std::vector<PendingEinsum> pending_;
+  IdVector<EinsumId, PendingEinsum> pending_;
 };
 
 }  // namespace einsim::detail

@@ -15,18 +15,18 @@ namespace {
   throw UserError(SourceLoc{e.loc.file, e.loc.line, col > 0 ? col : e.loc.col}, "", message, true);
 }
 
-Group recurrence(const Cascade& cascade, const std::vector<int>& comp) {
-  auto member = [&](int e) { return std::find(comp.begin(), comp.end(), e) != comp.end(); };
+Group recurrence(const Cascade& cascade, const std::vector<EinsumId>& comp) {
+  auto member = [&](EinsumId e) { return std::find(comp.begin(), comp.end(), e) != comp.end(); };
   std::vector<std::string> names;
-  for (int e : comp) names.push_back(cascade.einsums[static_cast<size_t>(e)].name);
-  const Einsum& first = cascade.einsums[static_cast<size_t>(comp[0])];
+  for (EinsumId e : comp) names.push_back(cascade.einsums[e].name);
+  const Einsum& first = cascade.einsums[comp[0]];
   const std::string cycle = fmt::format("dependency cycle among {}", fmt::join(names, ", "));
 
   // The step index: the one a recurrent tensor is written at, offset by a positive constant (m1+1).
   std::string step;
-  for (int e : comp) {
-    const Einsum& w = cascade.einsums[static_cast<size_t>(e)];
-    const Tensor& t = cascade.tensors[static_cast<size_t>(w.out.tensor)];
+  for (EinsumId e : comp) {
+    const Einsum& w = cascade.einsums[e];
+    const Tensor& t = cascade.tensors[w.out.tensor];
     if (t.iterative_rank < 0) continue;
     const std::string s =
         w.vars[static_cast<size_t>(w.out.index[static_cast<size_t>(t.iterative_rank)].terms[0].first)].name;
@@ -36,8 +36,8 @@ Group recurrence(const Cascade& cascade, const std::vector<int>& comp) {
   }
   if (step.empty()) fail_einsum(first, 0, cycle + " (a cycle needs a recurrence such as X[m1+1] = f(X[m1]))");
   int64_t steps = 0;
-  for (int e : comp) {
-    const Einsum& x = cascade.einsums[static_cast<size_t>(e)];
+  for (EinsumId e : comp) {
+    const Einsum& x = cascade.einsums[e];
     const int v = x.var_index(step);
     if (v < 0)
       fail_einsum(x, 0, fmt::format("{}: '{}' does not run along the recurrence index '{}'", cycle, x.name, step));
@@ -49,13 +49,13 @@ Group recurrence(const Cascade& cascade, const std::vector<int>& comp) {
   }
 
   // Reads inside the recurrence: of the previous step (lagged) or of this step (ordering edges).
-  std::vector<std::pair<int, int>> same_step;  // (writer, reader)
-  for (int e : comp) {
-    const Einsum& reader = cascade.einsums[static_cast<size_t>(e)];
+  std::vector<std::pair<EinsumId, EinsumId>> same_step;  // (writer, reader)
+  for (EinsumId e : comp) {
+    const Einsum& reader = cascade.einsums[e];
     for (const Access& a : reader.reads) {
-      const Tensor& t = cascade.tensors[static_cast<size_t>(a.tensor)];
+      const Tensor& t = cascade.tensors[a.tensor];
       if (!member(t.writer)) continue;
-      const Einsum& writer = cascade.einsums[static_cast<size_t>(t.writer)];
+      const Einsum& writer = cascade.einsums[t.writer];
       const int ws = writer.var_index(step);
       int rank = -1;
       for (size_t r = 0; r < writer.out.index.size(); ++r)
@@ -85,9 +85,9 @@ Group recurrence(const Cascade& cascade, const std::vector<int>& comp) {
   }
   // Order within a step (Kahn, ties by file order).
   Group g{{}, step, steps};
-  std::vector<int> pending = comp;
+  std::vector<EinsumId> pending = comp;
   while (!pending.empty()) {
-    auto ready = std::find_if(pending.begin(), pending.end(), [&](int e) {
+    auto ready = std::find_if(pending.begin(), pending.end(), [&](EinsumId e) {
       return std::none_of(same_step.begin(), same_step.end(), [&](const auto& edge) {
         return edge.second == e && std::find(pending.begin(), pending.end(), edge.first) != pending.end();
       });
@@ -102,50 +102,49 @@ Group recurrence(const Cascade& cascade, const std::vector<int>& comp) {
 }  // namespace
 
 void build_schedule(Cascade& cascade) {
-  const int n = static_cast<int>(cascade.einsums.size());
-  std::vector<std::vector<int>> deps(static_cast<size_t>(n));  // einsum -> einsums it reads from
-  for (int i = 0; i < n; ++i)
-    for (const Access& a : cascade.einsums[static_cast<size_t>(i)].reads)
-      if (const int w = cascade.tensors[static_cast<size_t>(a.tensor)].writer; w >= 0)
-        deps[static_cast<size_t>(i)].push_back(w);
+  const size_t n = cascade.einsums.size();
+  IdVector<EinsumId, std::vector<EinsumId>> deps(n);  // einsum -> einsums it reads from
+  for (EinsumId e : cascade.einsums.ids())
+    for (const Access& a : cascade.einsums[e].reads)
+      if (const EinsumId w = cascade.tensors[a.tensor].writer; w.valid()) deps[e].push_back(w);
 
   // Tarjan's algorithm; components come out in dependency order (a component after those it reads from).
-  std::vector<int> index(static_cast<size_t>(n), -1), low(static_cast<size_t>(n), 0), stack;
-  std::vector<bool> on_stack(static_cast<size_t>(n), false);
-  std::vector<std::vector<int>> components;
+  IdVector<EinsumId, int> index(n, -1), low(n, 0);
+  IdVector<EinsumId, bool> on_stack(n, false);
+  std::vector<EinsumId> stack;
+  std::vector<std::vector<EinsumId>> components;
   int counter = 0;
-  std::function<void(int)> visit = [&](int v) {
-    index[static_cast<size_t>(v)] = low[static_cast<size_t>(v)] = counter++;
+  std::function<void(EinsumId)> visit = [&](EinsumId v) {
+    index[v] = low[v] = counter++;
     stack.push_back(v);
-    on_stack[static_cast<size_t>(v)] = true;
-    for (int w : deps[static_cast<size_t>(v)]) {
-      if (index[static_cast<size_t>(w)] < 0) {
+    on_stack[v] = true;
+    for (EinsumId w : deps[v]) {
+      if (index[w] < 0) {
         visit(w);
-        low[static_cast<size_t>(v)] = std::min(low[static_cast<size_t>(v)], low[static_cast<size_t>(w)]);
-      } else if (on_stack[static_cast<size_t>(w)]) {
-        low[static_cast<size_t>(v)] = std::min(low[static_cast<size_t>(v)], index[static_cast<size_t>(w)]);
+        low[v] = std::min(low[v], low[w]);
+      } else if (on_stack[w]) {
+        low[v] = std::min(low[v], index[w]);
       }
     }
-    if (low[static_cast<size_t>(v)] == index[static_cast<size_t>(v)]) {
-      std::vector<int> comp;
-      int w = -1;
+    if (low[v] == index[v]) {
+      std::vector<EinsumId> comp;
+      EinsumId w;
       do {
         w = stack.back();
         stack.pop_back();
-        on_stack[static_cast<size_t>(w)] = false;
+        on_stack[w] = false;
         comp.push_back(w);
       } while (w != v);
       std::sort(comp.begin(), comp.end());
       components.push_back(comp);
     }
   };
-  for (int i = 0; i < n; ++i)
-    if (index[static_cast<size_t>(i)] < 0) visit(i);
+  for (EinsumId e : cascade.einsums.ids())
+    if (index[e] < 0) visit(e);
 
-  for (const std::vector<int>& comp : components) {
-    const bool self_loop =
-        std::find(deps[static_cast<size_t>(comp[0])].begin(), deps[static_cast<size_t>(comp[0])].end(), comp[0]) !=
-        deps[static_cast<size_t>(comp[0])].end();
+  for (const std::vector<EinsumId>& comp : components) {
+    const std::vector<EinsumId>& first_deps = deps[comp[0]];
+    const bool self_loop = std::find(first_deps.begin(), first_deps.end(), comp[0]) != first_deps.end();
     if (comp.size() == 1 && !self_loop) {
       cascade.schedule.push_back(Group{comp, "", 1});
       continue;

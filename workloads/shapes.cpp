@@ -12,7 +12,7 @@ void Loader::collect_vars(PendingEinsum& p) {
       p.var_cols.push_back(e.col);
     }
     if (e.kind == Expr::Kind::access) {
-      if (cascade_.tensor_index(e.name) < 0) fail_at(p, e.col, fmt::format("undefined tensor '{}'", e.name));
+      if (!cascade_.tensor_id(e.name).valid()) fail_at(p, e.col, fmt::format("undefined tensor '{}'", e.name));
     }
     for (const Expr& a : e.args) walk(a, in_index || e.kind == Expr::Kind::access);
   };
@@ -115,25 +115,25 @@ std::vector<const Expr*> Loader::accesses(const PendingEinsum& p) {
   return out;
 }
 
-bool Loader::shape_known(int t) const {
-  const Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
+bool Loader::shape_known(TensorId t) const {
+  const Tensor& tensor = cascade_.tensors[t];
   if (tensor.is_input() || read_.declared_ranks.count(tensor.name))
-    return tensor.is_input() || pending_[static_cast<size_t>(tensor.writer)].resolved;
-  return pending_[static_cast<size_t>(tensor.writer)].resolved;
+    return tensor.is_input() || pending_[tensor.writer].resolved;
+  return pending_[tensor.writer].resolved;
 }
 
 void Loader::infer_shapes() {
   for (bool progress = true; progress;) {
     progress = false;
-    for (size_t i = 0; i < pending_.size(); ++i)
-      if (!pending_[i].resolved && try_resolve(static_cast<int>(i), false)) progress = true;
+    for (EinsumId e : pending_.ids())
+      if (!pending_[e].resolved && try_resolve(e, false)) progress = true;
   }
-  for (size_t i = 0; i < pending_.size(); ++i)
-    if (!pending_[i].resolved) try_resolve(static_cast<int>(i), true);
+  for (EinsumId e : pending_.ids())
+    if (!pending_[e].resolved) try_resolve(e, true);
 }
 
-bool Loader::try_resolve(int e, bool final) {
-  PendingEinsum& p = pending_[static_cast<size_t>(e)];
+bool Loader::try_resolve(EinsumId e, bool final) {
+  PendingEinsum& p = pending_[e];
   for (size_t v = 0; v < p.vars.size(); ++v) {
     if (p.extents[v]) continue;
     if (const Param* prm = param(upper(p.vars[v]))) {
@@ -144,17 +144,17 @@ bool Loader::try_resolve(int e, bool final) {
       p.extents[v] = static_cast<int64_t>(prm->value);
     }
   }
-  const int self = cascade_.tensor_index(p.syntax.lhs.name);
+  const TensorId self = cascade_.tensor_id(p.syntax.lhs.name);
   for (bool progress = true; progress;) {
     progress = false;
     const auto all = accesses(p);
     for (size_t k = 0; k < all.size(); ++k) {
       const Expr& acc = *all[k];
-      const int t = cascade_.tensor_index(acc.name);
+      const TensorId t = cascade_.tensor_id(acc.name);
       if (k > 0 && t == self) continue;  // a recurrence's own reads say nothing new
       if (k == 0 && !read_.declared_ranks.count(acc.name)) continue;
       if (!shape_known(t)) continue;
-      const Tensor& tensor = cascade_.tensors[static_cast<size_t>(t)];
+      const Tensor& tensor = cascade_.tensors[t];
       if (acc.args.size() != tensor.ranks.size()) continue;  // reported by compile()
       for (size_t r = 0; r < acc.args.size(); ++r) {
         if (static_cast<int>(r) == tensor.iterative_rank) continue;
@@ -211,9 +211,9 @@ bool Loader::infer_from(PendingEinsum& p, const Affine& a, const Rank& rank, int
   return true;
 }
 
-void Loader::shape_output(int e) {
-  PendingEinsum& p = pending_[static_cast<size_t>(e)];
-  Tensor& out = cascade_.tensors[static_cast<size_t>(cascade_.tensor_index(p.syntax.lhs.name))];
+void Loader::shape_output(EinsumId e) {
+  PendingEinsum& p = pending_[e];
+  Tensor& out = cascade_.tensors[cascade_.tensor_id(p.syntax.lhs.name)];
   std::vector<Rank> ranks;
   for (size_t r = 0; r < p.syntax.lhs.args.size(); ++r) {
     const Affine a = *affine(p, p.syntax.lhs.args[r], true);

@@ -229,13 +229,13 @@ struct Dram : sc_module {
 
   Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, Recorder& r, Buffer& b)
       : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat) {
-    for (int64_t e = 0; e < engines; ++e) {
+    for (size_t e = 0; std::cmp_less(e, engines); ++e) {
       busy.push_back(std::make_unique<sc_core::sc_signal<bool>>(fmt::format("dma{}_busy", e).c_str()));
       sc_core::sc_spawn([this, e] { run(e); }, fmt::format("dma{}", e).c_str());
     }
   }
 
-  void run(int64_t engine) {
+  void run(size_t engine) {
     const std::string who = basename();
     const std::string track = busy.size() > 1 ? fmt::format("{}.dma{}", who, engine) : who;
     for (;;) {
@@ -250,13 +250,13 @@ struct Dram : sc_module {
       buffer.ports.wait();
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
-      if (waves) busy[static_cast<size_t>(engine)]->write(true);
+      if (waves) busy[engine]->write(true);
       int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
       if (const auto timed =
               path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz))
         if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
       sc_core::wait(sc_time(static_cast<double>(std::max(occupancy, buffer.cycles_for(job->op->bytes))), SC_NS));
-      if (waves) busy[static_cast<size_t>(engine)]->write(false);
+      if (waves) busy[engine]->write(false);
       buffer.ports.post();
       channel.post();
       finish(*job, now() + latency);
@@ -368,9 +368,9 @@ struct Controller : sc_module {
       if (std::find(op.repeats.begin(), op.repeats.end(), l) != op.repeats.end()) continue;
       bool last = op.kind == TileOp::Kind::store;
       if (op.kind == TileOp::Kind::compute)
-        for (const Access& a : c.einsums[static_cast<size_t>(op.einsum)].reads)
+        for (const Access& a : c.einsums[op.einsum].reads)
           for (const TileOp& w : g.ops)
-            if (w.kind == TileOp::Kind::compute && c.einsums[static_cast<size_t>(w.einsum)].out.tensor == a.tensor &&
+            if (w.kind == TileOp::Kind::compute && c.einsums[w.einsum].out.tensor == a.tensor &&
                 std::find(w.repeats.begin(), w.repeats.end(), l) != w.repeats.end())
               last = true;
       rule.emplace_back(l, last);
@@ -407,7 +407,7 @@ struct Controller : sc_module {
     const TileGroup& g = p.groups[group];
     std::vector<std::vector<std::pair<int, bool>>> rules;
     for (const TileOp& op : g.ops) rules.push_back(fire_rule(g, op, c));
-    std::map<int, JobPtr> writer;                                    // tensor -> the job whose result holds it now
+    std::map<TensorId, JobPtr> writer;                               // tensor -> the job whose result holds it now
     std::map<std::string, std::deque<std::vector<JobPtr>>> readers;  // tensor -> readers of its latest loads
     std::vector<JobPtr> all;
     std::vector<JobPtr> computing, computed;  // the last two tiles' computations (groups without pipelining)
@@ -474,14 +474,13 @@ struct Controller : sc_module {
                 computed.clear();
                 job->deps = computing;
               }
-              job->label = c.einsums[static_cast<size_t>(op.einsum)].name;
-              for (const Access& a : c.einsums[static_cast<size_t>(op.einsum)].reads) {
+              job->label = c.einsums[op.einsum].name;
+              for (const Access& a : c.einsums[op.einsum].reads) {
                 if (auto it = writer.find(a.tensor); it != writer.end()) job->deps.push_back(it->second);
-                if (auto r = readers.find(c.tensors[static_cast<size_t>(a.tensor)].name);
-                    r != readers.end() && !r->second.empty())
+                if (auto r = readers.find(c.tensors[a.tensor].name); r != readers.end() && !r->second.empty())
                   r->second.back().push_back(job);
               }
-              writer[c.einsums[static_cast<size_t>(op.einsum)].out.tensor] = job;
+              writer[c.einsums[op.einsum].out.tensor] = job;
               units.at(op.unit)->queue.write(job);
               step_computes.push_back(job);
             } else if (op.kind == TileOp::Kind::load) {
@@ -493,11 +492,11 @@ struct Controller : sc_module {
               if (history.size() >= slots) job->deps = history[history.size() - slots];
               history.emplace_back();
               while (history.size() > slots) history.pop_front();
-              writer[c.tensor_index(op.tensor)] = job;
+              writer[c.tensor_id(op.tensor)] = job;
               path_of(op).queue.write(job);
             } else {
               job->label = "store " + op.tensor;
-              if (auto it = writer.find(c.tensor_index(op.tensor)); it != writer.end()) job->deps.push_back(it->second);
+              if (auto it = writer.find(c.tensor_id(op.tensor)); it != writer.end()) job->deps.push_back(it->second);
               path_of(op).queue.write(job);
             }
             step.push_back(job);

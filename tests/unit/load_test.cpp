@@ -33,7 +33,7 @@ TEST(Load, RecurrencesRunInLockstepAlongTheirIndex) {
     EXPECT_EQ(g.step_var, "m1");
     EXPECT_EQ(g.steps, 4);
     std::vector<std::string> names;
-    for (int e : g.einsums) names.push_back(c.einsums[static_cast<size_t>(e)].name);
+    for (EinsumId e : g.einsums) names.push_back(c.einsums[e].name);
     recurrences.push_back(names);
   }
   // SPD reads RD of the previous step; RD reads SPD of the same step, so SPD runs first within a step.
@@ -42,23 +42,22 @@ TEST(Load, RecurrencesRunInLockstepAlongTheirIndex) {
 
 TEST(Load, ScheduleRespectsDependencies) {
   const Cascade c = test::load("configs/workloads/attention-1pass.yaml");
-  std::vector<bool> done(c.tensors.size(), false);
-  for (size_t t = 0; t < c.tensors.size(); ++t) done[t] = c.tensors[t].is_input();
+  IdVector<TensorId, bool> done(c.tensors.size(), false);
+  for (TensorId t : c.tensors.ids()) done[t] = c.tensors[t].is_input();
   size_t scheduled = 0;
   for (const Group& g : c.schedule) {
-    auto in_group = [&](int writer) {
+    auto in_group = [&](EinsumId writer) {
       return std::find(g.einsums.begin(), g.einsums.end(), writer) != g.einsums.end();
     };
-    for (int e : g.einsums) {
+    for (EinsumId e : g.einsums) {
       // Data from outside a group must be complete before it runs; inside a recurrence the group orders it.
-      for (const Access& a : c.einsums[static_cast<size_t>(e)].reads) {
-        if (!in_group(c.tensors[static_cast<size_t>(a.tensor)].writer)) {
-          EXPECT_TRUE(done[static_cast<size_t>(a.tensor)])
-              << c.einsums[static_cast<size_t>(e)].name << " reads " << c.tensors[static_cast<size_t>(a.tensor)].name;
+      for (const Access& a : c.einsums[e].reads) {
+        if (!in_group(c.tensors[a.tensor].writer)) {
+          EXPECT_TRUE(done[a.tensor]) << c.einsums[e].name << " reads " << c.tensors[a.tensor].name;
         }
       }
     }
-    for (int e : g.einsums) done[static_cast<size_t>(c.einsums[static_cast<size_t>(e)].out.tensor)] = true;
+    for (EinsumId e : g.einsums) done[c.einsums[e].out.tensor] = true;
     scheduled += g.einsums.size();
   }
   EXPECT_EQ(scheduled, c.einsums.size());

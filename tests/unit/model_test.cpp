@@ -138,8 +138,7 @@ TEST(Model, ChainedOpsTakeTheBusiestFunctionUnitsSlots) {
   auto prm = [](const Point& p) -> const TileOp& {
     for (const TileGroup& g : p.program.groups)
       for (const TileOp& op : g.ops)
-        if (op.kind == TileOp::Kind::compute && p.cascade.einsums[static_cast<size_t>(op.einsum)].name == "PRM")
-          return op;
+        if (op.kind == TileOp::Kind::compute && p.cascade.einsums[op.einsum].name == "PRM") return op;
     throw std::runtime_error("no PRM");
   };
   const Point shared = evaluate("configs/mappings/attention-fusemax.yaml");  // add 1 + exp 7, one after another

@@ -174,7 +174,9 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-void ResultsDb::add_column(const std::string& name) { columns_.emplace(lower(name), name); }
+void ResultsDb::add_column(const std::string& name) {
+  if (known_.insert(name).second) columns_.emplace(lower(name), name);  // each name lowered once
+}
 
 bool ResultsDb::has_column(const std::string& name) const {
   const auto it = columns_.find(lower(name));

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -57,6 +58,7 @@ class ResultsDb {
   sqlite3* db_ = nullptr;
   std::string file_;
   std::map<std::string, std::string> columns_;             // lower case -> as written (SQLite's names ignore case)
+  std::unordered_set<std::string> known_;                  // the names columns_ has seen, as written
   mutable std::unordered_map<std::string, size_t> clean_;  // column sets clash() passed -> columns_.size() then
   std::map<std::string, sqlite3_stmt*> inserts_;           // the columns of a row -> its prepared INSERT
   void insert(const Row& row);

@@ -1,6 +1,7 @@
 # ctest driver for tests/bad_inputs: runs `einsim check` (or the `# command:` line's subcommand) on FILE (from its folder, so messages name it bare)
-# with the arguments of its `# args:` line, and requires exit code 2 and the fragment of its `# expect:` line.
-file(STRINGS ${FILE} header LIMIT_COUNT 4)
+# with the arguments of its `# args:` line, and requires exit code 2 and the fragment of its `# expect:` line. A
+# `# file: none` line leaves FILE out (a command whose bad input is all in its arguments).
+file(STRINGS ${FILE} header LIMIT_COUNT 5)
 set(expect "")
 set(args "")
 set(command check)
@@ -11,6 +12,8 @@ foreach(line IN LISTS header)
     set(command "${CMAKE_MATCH_1}")
   elseif(line MATCHES "^# args: (.*)$")
     separate_arguments(args UNIX_COMMAND "${CMAKE_MATCH_1}")
+  elseif(line MATCHES "^# file: none$")
+    set(no_file TRUE)
   endif()
 endforeach()
 if(expect STREQUAL "")
@@ -21,6 +24,9 @@ get_filename_component(name ${FILE} NAME)
 set(file_args ${name})
 if(command STREQUAL "model")
   set(file_args --mapping ${name})  # a mapping names its arch and workload
+endif()
+if(no_file)
+  set(file_args "")
 endif()
 execute_process(COMMAND ${EINSIM} ${command} ${file_args} ${args} WORKING_DIRECTORY ${dir}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

@@ -59,18 +59,27 @@ NpyArray read_npy(const std::string& file) {
   descr.erase(std::remove(descr.begin(), descr.end(), '\''), descr.end());
   if (value_of("fortran_order") != "False") fail("only C-order .npy files are supported");
   NpyArray a;
+  // The shape is a tuple of non-negative integers: "(2, 3)", "(5,)" or "()". Anything else is malformed, not
+  // skipped over.
   const std::string dims = value_of("shape");
-  for (size_t i = 0; i < dims.size();) {
-    if (!std::isdigit(static_cast<unsigned char>(dims[i]))) {
-      ++i;
-      continue;
-    }
-    size_t used = 0;
-    a.shape.push_back(std::stoll(dims.substr(i), &used));
-    i += used;
-  }
+  if (dims.size() < 2 || dims.front() != '(' || dims.back() != ')') fail("malformed .npy shape " + dims);
   int64_t count = 1;
-  for (int64_t d : a.shape) count *= d;
+  for (size_t i = 1; i + 1 < dims.size();) {
+    const size_t begin = dims.find_first_not_of(' ', i);
+    if (begin + 1 >= dims.size()) break;
+    size_t end = begin;
+    while (end + 1 < dims.size() && std::isdigit(static_cast<unsigned char>(dims[end]))) ++end;
+    const std::string digits = dims.substr(begin, end - begin);
+    if (digits.empty()) fail("malformed .npy shape " + dims);
+    if (digits.size() > 18) fail("the .npy shape " + dims + " holds more than 2^40 values");
+    const int64_t d = std::stoll(digits);
+    if (__builtin_mul_overflow(count, d, &count) || count > (int64_t{1} << 40))
+      fail("the .npy shape " + dims + " holds more than 2^40 values");
+    a.shape.push_back(d);
+    i = dims.find_first_not_of(' ', end);
+    if (i + 1 < dims.size() && dims[i] != ',') fail("malformed .npy shape " + dims);
+    ++i;
+  }
 
   const int width = descr == "<f2" ? 2 : descr == "<f4" ? 4 : descr == "<f8" ? 8 : 0;
   if (width == 0) fail(fmt::format("unsupported dtype '{}' (einsim reads <f2, <f4 and <f8)", descr));
@@ -120,7 +129,8 @@ void write_npy(const std::string& file, const std::vector<int64_t>& shape, const
       out.write(reinterpret_cast<const char*>(&f), 4);
     }
   }
-  if (!out) throw UserError(SourceLoc{file}, "", "write failed");
+  out.flush();
+  if (!out) throw UserError(SourceLoc{file}, "", "write failed (disk full?)");
 }
 
 }  // namespace einsim

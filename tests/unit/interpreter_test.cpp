@@ -267,6 +267,33 @@ TEST(Npy, RoundTrip) {
   EXPECT_THROW(read_npy(test::temp_file("bad.npy", "not numpy")), UserError);
 }
 
+// A shape is a tuple of non-negative integers: a sign, a stray character or a size past 2^40 values is an error
+// naming the shape, never skipped (`(2-5, 6-4)` once read as four dimensions).
+TEST(Npy, MalformedShapesAreRefused) {
+  auto npy = [](const std::string& shape) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+    header.resize(118, ' ');
+    header += '\n';
+    std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header;
+    return test::temp_file("shape.npy", bytes + std::string(6 * 4, '\0'));
+  };
+  EXPECT_EQ(read_npy(npy("(2, 3)")).shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(read_npy(npy("(6,)")).shape, std::vector<int64_t>{6});
+  for (const auto& [shape, why] : std::vector<std::pair<std::string, std::string>>{
+           {"(2-5, 6-4)", "malformed .npy shape (2-5, 6-4)"},
+           {"(-6,)", "malformed .npy shape (-6,)"},
+           {"(2 3)", "malformed .npy shape (2 3)"},
+           {"(12345678901234567890,)", "the .npy shape (12345678901234567890,) holds more than 2^40 values"},
+           {"(1048576, 1048576, 2)", "the .npy shape (1048576, 1048576, 2) holds more than 2^40 values"}}) {
+    try {
+      read_npy(npy(shape));
+      ADD_FAILURE() << shape << " was read";
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  }
+}
+
 // A continuous-batching step computes, for its decode tokens and for its prompts, exactly what a decode step
 // and a prefill compute on their own: sharing the weights changes how they are read, not the values.
 TEST(Interpreter, ServingStepComputesWhatDecodeAndPrefillCompute) {

@@ -57,6 +57,9 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   if (d->bandwidth <= 0) p.component().fail("bandwidth must be positive");
   d->latency = p.count("latency_cycles");
   d->engines = p.count("dma_engines");
+  // Each engine is a thread of the cycle engine, with its own stack; a DMA controller has a handful.
+  if (d->engines > 1024)
+    p.node("dma_engines").fail(fmt::format("dma_engines must be at most 1,024, got {}", d->engines));
   d->access_bits = p.count("access_bits");
   d->read = access_cost(context.table, p.node("read_energy"), d->access_bits, "access_bits");
   d->write = access_cost(context.table, p.node("write_energy"), d->access_bits, "access_bits");

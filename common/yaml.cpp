@@ -54,6 +54,20 @@ uint64_t fnv1a(const std::string& text) {
   return h;
 }
 
+// Where the first byte that is not UTF-8 is (or npos): YAML files are UTF-8, and names made of other bytes would
+// reach JSON output, which must be UTF-8.
+size_t invalid_utf8(const std::string& text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > text.size()) return i;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+
 }  // namespace
 
 FileReads::FileReads() : outer_(t_reads) { t_reads = this; }
@@ -66,6 +80,12 @@ YNode YNode::load_file(const std::string& file) {
   bytes << in.rdbuf();
   if (!in) throw UserError(SourceLoc{file}, "", "cannot read file");
   std::string text = bytes.str();
+  if (const size_t bad = invalid_utf8(text); bad != std::string::npos) {
+    const size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+    const int line = static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n'));
+    const size_t col = bad - (line_start == std::string::npos || line == 0 ? 0 : line_start + 1);
+    throw UserError(SourceLoc{file, line + 1, static_cast<int>(col) + 1}, "", "not UTF-8 text (YAML files are UTF-8)");
+  }
   const uint64_t hash = fnv1a(text);
   for (FileReads* r = t_reads; r; r = r->outer_) r->files_.emplace_back(file, hash);
   {

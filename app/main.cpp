@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <systemc>
+#include <filesystem>
 #include <iostream>
 
 #include "common/error.hpp"
@@ -187,6 +188,9 @@ int sc_main(int argc, char** argv) {
     if (*report) return einsim::app::run_report(report_args);
   } catch (const einsim::UserError& e) {
     std::cerr << e.what() << '\n';
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {  // a path it cannot read or write: the user's to fix
+    std::cerr << "einsim: error: " << e.path1().string() << ": " << e.code().message() << '\n';
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "einsim: internal error: " << e.what() << '\n';

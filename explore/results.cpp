@@ -375,6 +375,8 @@ void write_csv(const std::vector<Row>& rows, const std::vector<std::string>& lea
     std::ofstream f(tmp, std::ios::binary);
     if (!f) throw UserError(SourceLoc{file}, "-o", "cannot write the CSV file");
     f.write(out.data(), static_cast<std::streamsize>(out.size()));
+    f.flush();
+    if (!f) throw UserError(SourceLoc{file}, "-o", "cannot write the CSV file (disk full?)");
   }
   std::rename(tmp.c_str(), file.c_str());
 }

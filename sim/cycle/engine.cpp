@@ -541,6 +541,8 @@ void write_trace(const std::string& file, const Recorder& rec) {
                        e.name, e.track, e.start, e.end - e.start, i + 1 < rec.events.size() ? "," : "");
   }
   out << "]}\n";
+  out.flush();
+  if (!out) throw UserError(SourceLoc{file}, "--trace", "cannot write the trace file (disk full?)");
 }
 
 // SystemC stamps the wall-clock date into the VCD header; drop it so equal runs give byte-identical files.
@@ -554,7 +556,10 @@ void strip_vcd_date(const std::string& file) {
   const size_t to = text.find("$end", from);
   if (from == std::string::npos || to == std::string::npos) return;
   text.replace(from, to - from, "$date\n     (omitted: reproducible output)\n");
-  std::ofstream(file, std::ios::binary) << text;
+  std::ofstream out(file, std::ios::binary);
+  out << text;
+  out.flush();
+  if (!out) throw UserError(SourceLoc{file}, "--vcd", "cannot write the VCD file (disk full?)");
 }
 
 }  // namespace

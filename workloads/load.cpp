@@ -124,6 +124,7 @@ void Loader::read_params(const std::optional<YNode>& node) {
   MapReader params(*node);
   for (const auto& [name, value] : params.entries()) {
     if (name == "inf") value.fail("'inf' is a constant, not a param name");
+    if (name == "dtype") value.fail("'dtype' sets the dtype of tensors that declare none (`dtype:`), not a param");
     own_.params.push_back(RawParam{name, value.as_string(), value.loc(), value.path()});
   }
 }
@@ -146,6 +147,10 @@ void Loader::bind_params() {
     }
   }
   for (const auto& [name, text] : overrides_->params) {
+    if (name == "dtype") {
+      bind_dtype(text);
+      continue;
+    }
     auto it = std::find_if(raw.begin(), raw.end(), [&](const RawParam& r) { return r.name == name; });
     if (it == raw.end() && overrides_->skip_unknown) continue;
     if (it == raw.end()) {
@@ -158,6 +163,15 @@ void Loader::bind_params() {
     *it = RawParam{name, text, SourceLoc{}, "--set workload." + name};
   }
   cascade_.params = resolve_params(std::move(raw));
+}
+
+void Loader::bind_dtype(const std::string& text) {
+  const auto t = parse_dtype(text);
+  if (!t)
+    throw UserError(SourceLoc{}, "--set workload.dtype",
+                    fmt::format("unknown dtype '{}' (known: {})", text, dtype_names()));
+  for (Tensor& tensor : cascade_.tensors)
+    if (!read_.declared_dtypes.count(tensor.name)) tensor.dtype = *t;
 }
 
 void Loader::bind_ranks() {
@@ -198,7 +212,10 @@ void Loader::read_tensors(const YNode& node) {
       }
       own_.declared_ranks.insert(name);
     }
-    if (auto d = fields.optional("dtype")) t.dtype = dtype_of(*d);
+    if (auto d = fields.optional("dtype")) {
+      t.dtype = dtype_of(*d);
+      own_.declared_dtypes.insert(name);
+    }
     if (auto o = fields.optional("output")) t.output = o->as_bool();
     if (auto o = fields.optional("outliers")) {
       const std::string rank = o->as_string();

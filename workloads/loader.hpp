@@ -104,6 +104,7 @@ struct Read {
   IdVector<TensorId, std::vector<Site>> rank_sites;  // per declared tensor, where each of its ranks is named
   std::map<std::string, Site> tensor_sites;          // each declared tensor's entry
   std::set<std::string> declared_ranks;              // tensors whose ranks the file declares
+  std::set<std::string> declared_dtypes;             // tensors whose dtype the file declares (the rest: `dtype:`)
   SourceLoc tensors_loc;
   IdVector<EinsumId, PendingEinsum> einsums;  // parsed, index variables collected, extents unknown
 };
@@ -125,6 +126,7 @@ class Loader {
   // -- params: the file's as written, then presets and --set, resolved when binding --
   void read_params(const std::optional<YNode>& node);
   void bind_params();
+  void bind_dtype(const std::string& text);      // `--set dtype=...`: the dtype of tensors that declare none
   bool is_param(const std::string& name) const;  // named by the file (before binding too)
   const Param* param(const std::string& name) const { return cascade_.param(name); }
 

@@ -72,6 +72,25 @@ TEST(Load, GroupedQueryHeadsThroughParams) {
   EXPECT_EQ(shape(c, "K"), (std::vector<int64_t>{1, 2, 64, 128}));
 }
 
+// `--set dtype=...` (a sweep's `set: {dtype: ...}`) is the dtype of every tensor that declares none: the file's
+// `dtype:`, for one study; a tensor that declares its own keeps it. One read binds to either.
+TEST(Load, ADtypeOverrideRetypesTheTensorsThatDeclareNone) {
+  const std::shared_ptr<const WorkloadSource> read = read_workload("configs/workloads/attention-3pass.yaml");
+  const Cascade fp32 = bind_workload(*read);
+  WorkloadOverrides o;
+  o.params = {{"dtype", "bf16"}};
+  const Cascade bf16 = bind_workload(*read, o);
+  for (const char* intermediate : {"QK", "GM", "SN", "SD", "A"}) {
+    EXPECT_EQ(fp32.tensor(intermediate).dtype, DType::fp32) << intermediate;
+    EXPECT_EQ(bf16.tensor(intermediate).dtype, DType::bf16) << intermediate;
+    EXPECT_EQ(bf16.tensor(intermediate).bytes() * 2, fp32.tensor(intermediate).bytes()) << intermediate;
+  }
+  for (const char* declared : {"Q", "K", "V", "AV"}) EXPECT_EQ(bf16.tensor(declared).dtype, DType::bf16) << declared;
+  o.params = {{"dtype", "fp64"}};
+  EXPECT_EQ(bind_workload(*read, o).tensor("Q").dtype, DType::bf16);  // declared: kept
+  EXPECT_EQ(bind_workload(*read, o).tensor("QK").dtype, DType::fp64);
+}
+
 TEST(Load, ParamsExpressionsOverridesAndPresets) {
   const std::string file = test::temp_file("params.yaml", R"yaml(version: 1
 name: p

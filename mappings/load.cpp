@@ -28,7 +28,14 @@ std::vector<LoopSpec> read_loops(const std::optional<YNode>& node, const Mapping
       } else {
         MapReader lr(l);
         loop.index = lr.required("index").as_string();
-        if (auto t = lr.optional("tile")) loop.tile = t->as_string();
+        if (auto t = lr.optional("tile")) {
+          loop.tile = t->as_string();
+          try {
+            loop.tile_expr = parse_expression(loop.tile);
+          } catch (const SyntaxError& s) {
+            t->fail(fmt::format("bad expression '{}': {} at column {}", loop.tile, s.message, s.col + 1));
+          }
+        }
         lr.finish();
       }
       out.push_back(loop);

@@ -218,15 +218,9 @@ class Lowering {
       for (const Loop& outer : loops)  // an inner loop over an index splits the outer loop's tile
         if (outer.index == spec.index) extent = outer.tile;
       Loop loop{spec.index, extent, 1, spec.buffer_level};
-      if (!spec.tile.empty()) {
-        Expr e;
-        try {
-          e = parse_expression(spec.tile);
-        } catch (const SyntaxError& s) {
-          fail(spec.loc, "loops." + spec.index + ".tile", fmt::format("bad expression '{}': {}", spec.tile, s.message));
-        }
+      if (spec.tile_expr) {
         loop.tile = evaluate_integer(
-            e, [&](const std::string& name) { return param(name, spec); },
+            *spec.tile_expr, [&](const std::string& name) { return param(name, spec); },
             [&](const std::string& why) {
               throw Infeasible{fmt::format("tile of {} = {}: {}", spec.index, spec.tile, why)};
             });

@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "workloads/expr.hpp"
 
 namespace einsim {
 
 struct LoopSpec {
   std::string index;
-  std::string tile;           // expression; empty: the loop walks the index one element at a time
+  std::string tile;               // expression; empty: the loop walks the index one element at a time
+  std::optional<Expr> tile_expr;  // `tile`, parsed once when the mapping is read
   bool buffer_level = false;  // a loop over tiles inside the buffer (else over tiles fetched from the backing memory)
   SourceLoc loc;
 };

@@ -329,9 +329,121 @@ class Lowering {
       std::map<std::pair<std::string, int>, size_t> loads;
       for (EinsumId e : in_pass) lower_einsum(e, g, loops, outer.size(), place, loads, out, resident);
     }
+    check_legality(g, out);
     for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
     check_buffer(out, resident);
     return out;
+  }
+
+  // Legality: an Einsum may read an element only once the Einsum that writes it has finished writing it. The
+  // evaluators cost whatever loop order they are given, so without this a mapping could read partial results and
+  // come out faster than any correct schedule (a one-pass mapping of the 3-pass softmax, reading the max over m
+  // at the first tile of m), and a mapper would pick it. What is refused:
+  // - a read of a tensor some loop of the group still has to finish: a loop with more than one iteration over an
+  //   index its writer reduces (or over the step of a recurrence whose element it reads other than at the step
+  //   just written), when that loop also runs the reader. A loop runs an Einsum when it walks one of the
+  //   Einsum's indices; an Einsum it does not run goes after it, so its result is itself only complete once the
+  //   loop ends (MS = SS / D waits for SS's sum over d, and so does Y, which reads MS). Separate passes
+  //   (each a new traversal with its own loops) or groups (through the backing memory) order them instead.
+  // - a read of what a later pass writes;
+  // - a recurrence whose steps run at once: its step index spread over a unit's PEs or lanes, or several steps
+  //   per execution when one of its Einsums reads a lagged element that an Einsum after it in the step writes.
+  // A recurrence read at the step just written (SLN reads RM[m1+1] in step m1) is complete: LM reduces m0 inside
+  // the step, and the loop over m1 is not a reduction of anything.
+  void check_legality(int g, const TileGroup& out) const {
+    // Why a tensor is not complete until a loop ends: the Einsum still reducing (or stepping) along `index`.
+    struct Unfinished {
+      size_t loop;
+      EinsumId writer;
+      std::string index;
+      bool recurrence;
+    };
+    std::map<TensorId, std::vector<Unfinished>> unfinished;
+    auto in_nest = [&](size_t l, EinsumId e) {
+      const auto [begin, end] = out.pass_loops[static_cast<size_t>(pass_of_[e])];
+      return l < static_cast<size_t>(out.outer_loops) ||
+             (l >= static_cast<size_t>(begin) && l < static_cast<size_t>(end));
+    };
+    // The elements of index `name` one execution of `e` covers: the innermost loop's tile over it, or all.
+    auto tile_of = [&](EinsumId e, const std::string& name) {
+      const Einsum& x = c_.einsums[e];
+      int64_t tile = x.vars[static_cast<size_t>(x.var_index(name))].extent;
+      for (size_t l = 0; l < out.loops.size(); ++l)
+        if (in_nest(l, e) && out.loops[l].index == name) tile = out.loops[l].tile;
+      return tile;
+    };
+    for (const Group& sg : c_.schedule) {
+      const bool recurrence = !sg.step_var.empty() && group_of_[sg.einsums[0]] == g;
+      for (size_t i = 0; recurrence && i < sg.einsums.size(); ++i) {
+        const EinsumId e = sg.einsums[i];
+        const std::string& unit = unit_of(e);
+        const ComponentSpec* u = unit.empty() ? nullptr : a_.find(unit);
+        const int64_t steps = tile_of(e, sg.step_var);
+        if (steps > 1 && u && u->compute() && u->compute()->maps_spatially())
+          for (const auto& [dim, index] : binding_[e]->spatial)
+            if (index == sg.step_var)
+              throw Infeasible{fmt::format(
+                  "illegal: Einsum {} spreads {} steps of its recurrence along {} over {}'s {}, but each step needs "
+                  "the one before",
+                  c_.einsums[e].name, steps, sg.step_var, unit, dim)};
+        for (const Access& a : c_.einsums[e].reads) {
+          const auto w = std::find(sg.einsums.begin(), sg.einsums.end(), c_.tensors[a.tensor].writer);
+          if (steps > 1 && w != sg.einsums.end() && w > sg.einsums.begin() + static_cast<std::ptrdiff_t>(i))
+            throw Infeasible{fmt::format(
+                "illegal: Einsum {} reads {} of an earlier step along {} that Einsum {} writes after it in each step, "
+                "but each execution runs {} steps of {} at once (walk {} one step at a time)",
+                c_.einsums[e].name, c_.tensors[a.tensor].name, sg.step_var, c_.einsums[*w].name, steps,
+                c_.einsums[e].name, sg.step_var)};
+        }
+      }
+      for (EinsumId e : sg.einsums) {
+        if (group_of_[e] != g) continue;
+        const Einsum& x = c_.einsums[e];
+        std::vector<Unfinished> mine;
+        for (const Access& a : x.reads) {
+          const Tensor& t = c_.tensors[a.tensor];
+          const EinsumId w = t.writer;
+          if (!w.valid() || group_of_[w] != g) continue;
+          if (pass_of_[w] > pass_of_[e])
+            throw Infeasible{
+                fmt::format("illegal: Einsum {} (pass {}) reads {}, which Einsum {} writes in a later pass ({})",
+                            x.name, pass_of_[e] + 1, t.name, c_.einsums[w].name, pass_of_[w] + 1)};
+          std::vector<Unfinished> pending = unfinished[a.tensor];
+          if (t.iterative_rank >= 0 && std::find(sg.einsums.begin(), sg.einsums.end(), w) == sg.einsums.end()) {
+            // A recurrence read from outside it: complete within a step at the step's own element or an earlier one.
+            const Einsum& writer = c_.einsums[w];
+            const Affine& wa = writer.out.index[static_cast<size_t>(t.iterative_rank)];
+            const std::string& step = writer.vars[static_cast<size_t>(wa.terms[0].first)].name;
+            const Affine& ra = a.index[static_cast<size_t>(t.iterative_rank)];
+            const int v = x.var_index(step);
+            if (!(v >= 0 && ra.terms.size() == 1 && ra.coefficient(v) == 1 && ra.constant <= wa.constant))
+              for (size_t l = 0; l < out.loops.size(); ++l)
+                if (in_nest(l, w) && out.loops[l].index == step && out.loops[l].trips > 1)
+                  pending.push_back({l, w, step, true});
+          }
+          for (const Unfinished& u : pending) {
+            if (!in_nest(u.loop, e)) continue;  // the loop ended with an earlier pass
+            const Loop& loop = out.loops[u.loop];
+            if (x.var_index(loop.index) < 0) {
+              mine.push_back(u);  // e runs after the loop, so what it writes waits for the loop too
+              continue;
+            }
+            const std::string& writer = c_.einsums[u.writer].name;
+            throw Infeasible{fmt::format(
+                "illegal: Einsum {} reads {}{} before Einsum {} has finished {} {}: one loop over {} ({} "
+                "iterations) runs both, so it would read partial results (give them separate passes over {})",
+                x.name, t.name, writer == t.name ? "" : fmt::format(", which needs {},", writer), writer,
+                u.recurrence ? "its recurrence along" : "reducing it over", u.index, loop.index, loop.trips,
+                loop.index)};
+          }
+        }
+        for (int r : x.reduced)
+          for (size_t l = 0; l < out.loops.size(); ++l)
+            if (in_nest(l, e) && out.loops[l].index == x.vars[static_cast<size_t>(r)].name && out.loops[l].trips > 1)
+              mine.push_back({l, e, out.loops[l].index, false});
+        unfinished[x.out.tensor] = std::move(mine);
+      }
+    }
   }
 
   void lower_einsum(EinsumId e, int g, const std::vector<Loop>& loops, size_t n_outer,

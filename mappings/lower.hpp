@@ -1,7 +1,8 @@
 #pragma once
 // Lowering: a cascade, an architecture and a mapping -> one TileProgram. Malformed mappings (unknown names,
 // Einsums mapped twice or not at all) are UserErrors; infeasible design points (a tile that does not divide
-// its index, a buffer too small, an op the unit cannot do) come back as the program's EvalStatus.
+// its index, a buffer too small, an op the unit cannot do, a loop order that reads a tensor before it is complete)
+// come back as the program's EvalStatus.
 #include "arch/spec.hpp"
 #include "mappings/spec.hpp"
 #include "mappings/tile_program.hpp"

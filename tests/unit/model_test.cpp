@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 
 #include "mappings/lower.hpp"
@@ -262,6 +264,106 @@ TEST(Model, InfeasiblePointsSayWhy) {
   const Cascade c = load_cascade(m.workload);
   const ArchSpec flat = load_arch("configs/arch/flat.yaml");
   EXPECT_EQ(lower(c, flat, m).status.reason, "pe2d cannot do max (Einsum LM is bound to it)");
+}
+
+// Legality: a mapping whose loop order reads a tensor before its writer has finished it is refused, with the
+// reason. Every file of the corpus is here, each with the reason it prints.
+TEST(Model, IllegalMappingsSayWhy) {
+  const std::map<std::string, std::string> expected = {
+      {"attention-3pass-one-pass.yaml",
+       "illegal: Einsum SN reads GM before Einsum GM has finished reducing it over m: one loop over m (4 iterations) "
+       "runs both, so it would read partial results (give them separate passes over m)"},
+      {"row-sum-in-its-loop.yaml",
+       "illegal: Einsum AV reads D before Einsum D has finished reducing it over m: one loop over m (4 iterations) "
+       "runs both, so it would read partial results (give them separate passes over m)"},
+      {"row-scale-in-its-loop.yaml",
+       "illegal: Einsum Y reads MS, which needs SS, before Einsum SS has finished reducing it over d: one loop over "
+       "d (4 iterations) runs both, so it would read partial results (give them separate passes over d)"},
+      {"recurrence-steps-over-lanes.yaml",
+       "illegal: Einsum RM spreads 4 steps of its recurrence along m1 over pe1d's lanes, but each step needs the "
+       "one before"},
+      {"recurrence-steps-per-tile.yaml",
+       "illegal: Einsum SPD reads RD of an earlier step along m1 that Einsum RD writes after it in each step, but "
+       "each execution runs 2 steps of SPD at once (walk m1 one step at a time)"},
+  };
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("tests/data/illegal")) {
+    const std::string name = entry.path().filename().string();
+    ++files;
+    const auto want = expected.find(name);
+    ASSERT_NE(want, expected.end()) << name << " has no expected reason here";
+    const TileProgram program = test::point(entry.path().string()).program;
+    EXPECT_FALSE(program.status.ok) << name;
+    EXPECT_EQ(program.status.reason, want->second) << name;
+  }
+  EXPECT_EQ(files, expected.size());
+}
+
+// What stays legal: separate passes over the reduced index (FLAT's three), a recurrence read at the step just
+// written (FuseMax's SLN reads RM[m1+1] in step m1), and the same fusion with a loop whose one iteration
+// covers the reduced index. The corpus's fixes are legal; a loop over the reduced index around both passes is not.
+TEST(Model, LegalityFollowsPassesAndLoops) {
+  EXPECT_TRUE(test::point("configs/mappings/attention-flat.yaml").program.status.ok);
+  EXPECT_TRUE(test::point("configs/mappings/attention-fusemax.yaml").program.status.ok);
+  // The one-pass softmax is legal when one tile of m covers the whole sequence.
+  EXPECT_TRUE(test::point("tests/data/illegal/attention-3pass-one-pass.yaml", {{"M", "256"}}).program.status.ok);
+  const std::string head =
+      "version: 1\nname: row-scale-passes\narch: " + std::filesystem::absolute("configs/arch/fusemax.yaml").string() +
+      "\nworkload: " + std::filesystem::absolute("tests/data/row-scale.yaml").string() +
+      "\ngroups:\n  - name: row-scale\n";
+  const std::string sum =
+      "        einsums:\n          SS: {unit: pe1d, spatial: {lanes: n}}\n"
+      "          MS: {unit: pe1d, spatial: {lanes: n}}\n";
+  const std::string scale = "        einsums:\n          Y: {unit: pe1d, spatial: {lanes: [n, d]}}\n";
+  // Two passes, each with its own loop over d: legal.
+  const std::string two_passes = head +
+                                 "    loops: {dram: [{index: n, tile: 16}]}\n    passes:\n"
+                                 "      - loops: {dram: [{index: d, tile: 64}]}\n" +
+                                 sum + "      - loops: {dram: [{index: d, tile: 64}]}\n" + scale;
+  EXPECT_TRUE(test::point(test::temp_file("two-passes.yaml", two_passes)).program.status.ok);
+  // The same passes inside one loop over d: every pass still sees a partial sum.
+  const std::string around = head +
+                             "    loops: {dram: [{index: n, tile: 16}, {index: d, tile: 64}]}\n"
+                             "    passes:\n      - loops: {}\n" +
+                             sum + "      - loops: {}\n" + scale;
+  EXPECT_EQ(test::point(test::temp_file("around.yaml", around)).program.status.reason,
+            "illegal: Einsum Y reads MS, which needs SS, before Einsum SS has finished reducing it over d: one loop "
+            "over d (4 iterations) runs both, so it would read partial results (give them separate passes over d)");
+  // Reading what a later pass writes.
+  const std::string reversed = head +
+                               "    loops: {dram: [{index: n, tile: 16}]}\n    passes:\n"
+                               "      - loops: {dram: [{index: d, tile: 64}]}\n" +
+                               scale + "      - loops: {dram: [{index: d, tile: 64}]}\n" + sum;
+  EXPECT_EQ(test::point(test::temp_file("reversed.yaml", reversed)).program.status.reason,
+            "illegal: Einsum Y (pass 1) reads MS, which Einsum MS writes in a later pass (2)");
+  // A recurrence's last element read inside the loop over its steps; with no loop over them, it is complete.
+  const std::string running = test::temp_file("running-sum.yaml",
+                                              "version: 1\nname: running-sum\nparams: {N: 8, T: 16}\n"
+                                              "tensors:\n  X: {ranks: [N, T]}\n  Y: {ranks: [N, T], output: true}\n"
+                                              "einsums:\n  - R[n,t+1] = R[n,t] + X[n,t]\n"
+                                              "  - Y[n,t] = X[n,t] / R[n,T]\ninit: {R: 0}\n");
+  auto running_mapping = [&](const std::string& loops) {
+    return test::temp_file(
+        "running-sum-mapping.yaml",
+        "version: 1\nname: running-sum\narch: " + std::filesystem::absolute("configs/arch/fusemax.yaml").string() +
+            "\nworkload: " + running + "\ngroups:\n  - name: g\n    loops: {dram: " + loops +
+            "}\n    einsums:\n      R: {unit: pe1d, spatial: {lanes: n}}\n"
+            "      Y: {unit: pe1d, spatial: {lanes: n}}\n");
+  };
+  EXPECT_EQ(test::point(running_mapping("[n, {index: t, tile: 4}]")).program.status.reason,
+            "illegal: Einsum Y reads R before Einsum R has finished its recurrence along t: one loop over t (4 "
+            "iterations) runs both, so it would read partial results (give them separate passes over t)");
+  EXPECT_TRUE(test::point(running_mapping("[n]")).program.status.ok);
+  // FuseMax with a loop over m0 inside m1: LM's max over m0 is unfinished when SLN reads RM, which needs it.
+  const MappingSpec fusemax = load_mapping("configs/mappings/attention-fusemax.yaml");
+  MappingSpec m0 = fusemax;
+  m0.groups[0].loops.push_back(LoopSpec{"m0", "64", true, {}});
+  const Cascade c = load_cascade(fusemax.workload);
+  const ArchSpec arch = load_arch(fusemax.arch);
+  EXPECT_EQ(lower(c, arch, m0).status.reason,
+            "illegal: Einsum SLN reads RM, which needs LM, before Einsum LM has finished reducing it over m0: one "
+            "loop over m0 (4 iterations) runs both, so it would read partial results (give them separate passes "
+            "over m0)");
 }
 
 }  // namespace

@@ -218,9 +218,10 @@ class Lowering {
       for (const Loop& outer : loops)  // an inner loop over an index splits the outer loop's tile
         if (outer.index == spec.index) extent = outer.tile;
       Loop loop{spec.index, extent, 1, spec.buffer_level};
-      if (spec.tile_expr) {
+      if (!spec.tile.empty()) {
         loop.tile = evaluate_integer(
-            *spec.tile_expr, [&](const std::string& name) { return param(name, spec); },
+            spec.tile_expr ? *spec.tile_expr : parse_expression(spec.tile),
+            [&](const std::string& name) { return param(name, spec); },
             [&](const std::string& why) {
               throw Infeasible{fmt::format("tile of {} = {}: {}", spec.index, spec.tile, why)};
             });

@@ -15,10 +15,10 @@ namespace einsim {
 
 struct LoopSpec {
   std::string index;
-  std::string tile;               // expression; empty: the loop walks the index one element at a time
-  std::optional<Expr> tile_expr;  // `tile`, parsed once when the mapping is read
+  std::string tile;           // expression; empty: the loop walks the index one element at a time
   bool buffer_level = false;  // a loop over tiles inside the buffer (else over tiles fetched from the backing memory)
   SourceLoc loc;
+  std::optional<Expr> tile_expr;  // `tile`, parsed once when the mapping is read (lowering parses it if not)
 };
 
 struct EinsumBinding {

@@ -357,7 +357,7 @@ TEST(Model, LegalityFollowsPassesAndLoops) {
   // FuseMax with a loop over m0 inside m1: LM's max over m0 is unfinished when SLN reads RM, which needs it.
   const MappingSpec fusemax = load_mapping("configs/mappings/attention-fusemax.yaml");
   MappingSpec m0 = fusemax;
-  m0.groups[0].loops.push_back(LoopSpec{"m0", "64", true, {}});
+  m0.groups[0].loops.push_back(LoopSpec{"m0", "64", true, {}, {}});
   const Cascade c = load_cascade(fusemax.workload);
   const ArchSpec arch = load_arch(fusemax.arch);
   EXPECT_EQ(lower(c, arch, m0).status.reason,

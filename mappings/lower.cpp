@@ -309,6 +309,9 @@ class Lowering {
     out.outer_loops = static_cast<int>(outer.size());
 
     std::map<std::string, int64_t> resident;  // tensor -> bytes of its tile in the buffer
+    // Loads by (tensor, depth). One at the group's own loops serves every pass that reads the tensor: its tile
+    // stays resident while the passes run (a buffered query row read by the max pass and the exp pass).
+    std::map<std::pair<std::string, int>, size_t> loads;
     for (size_t k = 0; k < spec.passes.size(); ++k) {
       std::vector<EinsumId> in_pass;
       for (const Group& sg : c_.schedule)  // dependency order, so that evaluators can issue ops as listed
@@ -327,7 +330,7 @@ class Lowering {
         op.pass = static_cast<int>(k);
         out.ops.push_back(std::move(op));
       };
-      std::map<std::pair<std::string, int>, size_t> loads;
+      std::erase_if(loads, [&](const auto& l) { return l.first.second > static_cast<int>(outer.size()); });
       for (EinsumId e : in_pass) lower_einsum(e, g, loops, outer.size(), place, loads, out, resident);
     }
     check_legality(g, out);

@@ -163,6 +163,29 @@ TEST(Model, ChainedOpsTakeTheBusiestFunctionUnitsSlots) {
   EXPECT_LT(unit.stats.cycles, shared.stats.cycles);
 }
 
+// A tensor loaded at a group's own loops serves every pass that reads it: the unfused softmax loads a query row's
+// scores once for its max pass and its exponential pass, so the scores cross DRAM once each way (written by the
+// QK GEMM, read by the softmax) and the probabilities too (written by the softmax, read by the AV GEMM).
+TEST(Model, ATensorLoadedForAGroupServesAllItsPasses) {
+  const Point p = evaluate("tests/data/unfused-softmax-row.yaml", {{"dtype", "bf16"}});
+  ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
+  const TileGroup* softmax = nullptr;
+  for (const TileGroup& g : p.program.groups)
+    if (g.name == "softmax") softmax = &g;
+  ASSERT_NE(softmax, nullptr);
+  int qk_loads = 0;
+  for (const TileOp& op : softmax->ops) qk_loads += op.kind == TileOp::Kind::load && op.tensor == "QK";
+  EXPECT_EQ(qk_loads, 1);
+  int64_t qk_read = 0, a_written = 0;
+  for (const TileOp& op : softmax->ops) {
+    if (op.kind == TileOp::Kind::load && op.tensor == "QK") qk_read += op.bytes * softmax->executions(op);
+    if (op.kind == TileOp::Kind::store && op.tensor == "A") a_written += op.bytes * softmax->executions(op);
+  }
+  const int64_t scores_bytes = p.cascade.tensor("QK").bytes();
+  EXPECT_EQ(qk_read, scores_bytes);
+  EXPECT_EQ(a_written, scores_bytes);
+}
+
 TEST(Model, TrafficIsChargedByDtypeWidth) {
   // The same GEMM with bf16, int8 and int4 operands: A and B move at 2, 1 and 1/2 bytes an element (int4
   // packed two to a byte); Z stays fp32.

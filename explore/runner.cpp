@@ -127,6 +127,21 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   if (!options.resume && db.rows() > 0)
     throw UserError(SourceLoc{options.out_dir}, "-o",
                     "the directory already holds results: --resume to complete them, or choose another directory");
+  if (options.resume && db.rows() > 0) {
+    // The rows there are kept only if they are this sweep's points: the same name, fidelities and axes (its
+    // explanations may change). Otherwise the results and the report would mix two sweeps.
+    const auto identity = [](const std::string& meta) {
+      const nlohmann::ordered_json j = nlohmann::ordered_json::parse(meta, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) return nlohmann::ordered_json();
+      return nlohmann::ordered_json{{"name", j.value("name", nlohmann::ordered_json())},
+                                    {"fidelities", j.value("fidelities", nlohmann::ordered_json())},
+                                    {"axes", j.value("axes", nlohmann::ordered_json())}};
+    };
+    if (identity(db.meta("sweep")) != identity(sweep_meta_json(spec)))
+      throw UserError(SourceLoc{options.out_dir}, "--resume",
+                      "the directory holds the results of another sweep, or of this one with other axes or "
+                      "fidelities: choose another directory");
+  }
   const std::string& version = options.version;
   db.set_meta("sweep", sweep_meta_json(spec));
   db.set_meta("einsim_version", version);

@@ -84,6 +84,10 @@ SweepSpec load_sweep(const std::string& file) {
       a.vars.resize(a.values.size());
     }
     if (a.values.empty()) node.fail(fmt::format("axis '{}' has no values", name));
+    for (size_t v = 0; v < a.values.size(); ++v)  // a repeated value would only repeat points
+      if (std::find(a.values.begin(), a.values.begin() + static_cast<std::ptrdiff_t>(v), a.values[v]) !=
+          a.values.begin() + static_cast<std::ptrdiff_t>(v))
+        node.fail(fmt::format("axis '{}' has the value '{}' twice", name, a.values[v]));
     known.insert(name);
     spec.axes.push_back(std::move(a));
   }
@@ -127,11 +131,16 @@ SweepSpec load_sweep(const std::string& file) {
   MapReader parts(top.required("parts"));
   std::map<std::string, std::string> lower_names;  // result columns (einsum_PART.QK_cycles) ignore case
   for (const auto& [name, node] : parts.entries()) {
+    // Column names are case-blind and carry letters, digits and '_' only (att-x and att_x are one column).
     std::string lower = name;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : lower)
+      c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
+                                                      : '_';
     if (const auto [it, added] = lower_names.emplace(lower, name); !added)
-      node.fail(fmt::format("part '{}' differs from part '{}' only in case, which the results' column names ignore",
-                            name, it->second));
+      node.fail(
+          fmt::format("part '{}' and part '{}' give the same result columns (names ignore case, and every "
+                      "character but letters and digits reads as '_')",
+                      name, it->second));
     MapReader p(node);
     SweepPart part;
     part.name = name;

@@ -244,6 +244,18 @@ TEST(Sweep, ResumeRunsOnlyTheMissingPoints) {
   EXPECT_EQ(s.skipped, 9);
   EXPECT_EQ(csv_without_wall_time(cut), csv_without_wall_time(full));
   EXPECT_EQ(run(spec, cut, 2, 1, 1, true).ran, 0);
+  // Another sweep, or this one with another axis value, does not resume into these rows.
+  SweepSpec other = spec;
+  other.axes[2].values.back() = "256";  // K: 64, 256
+  try {
+    run(other, cut, 2, 1, 1, true);
+    ADD_FAILURE() << "resumed another sweep's results";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds the results of another sweep"), std::string::npos) << e.what();
+  }
+  other = spec;
+  other.name += "-renamed";
+  EXPECT_THROW(run(other, cut, 2, 1, 1, true), UserError);
 }
 
 TEST(Sweep, ShardsMergeIntoTheWholeSweep) {
@@ -358,9 +370,17 @@ TEST(Sweep, BadSweepFilesSayWhere) {
   EXPECT_NE(error(head + "parts: {a: {mapping: m.yaml}}\ncompare: [{name: c, axis: sq, baseline: 1}]\n")
                 .find("no axis named 'sq'"),
             std::string::npos);
-  // Result columns are named after parts, and SQLite's column names ignore case.
+  // Result columns are named after parts, SQLite's column names ignore case, and a column name holds letters,
+  // digits and '_' only.
   EXPECT_NE(error(head + "parts: {attention: {mapping: m.yaml}, Attention: {mapping: m.yaml}}\n")
-                .find("part 'Attention' differs from part 'attention' only in case"),
+                .find("part 'Attention' and part 'attention' give the same result columns"),
+            std::string::npos);
+  EXPECT_NE(error(head + "parts: {att-x: {mapping: m.yaml}, att_x: {mapping: m.yaml}}\n")
+                .find("part 'att_x' and part 'att-x' give the same result columns"),
+            std::string::npos);
+  // A repeated axis value would only repeat its points.
+  EXPECT_NE(error("version: 1\nname: s\nfidelity: analytical\naxes: {seq: [1, 2, 1]}\nparts: {a: {mapping: m.yaml}}\n")
+                .find("axis 'seq' has the value '1' twice"),
             std::string::npos);
 }
 

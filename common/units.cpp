@@ -48,16 +48,19 @@ double parse_bytes(const YNode& node) {
 }
 
 double parse_bandwidth(const YNode& node) {
-  return parse_quantity(node,
-                        {{"B/s", 1},
-                         {"KiB/s", 1024},
-                         {"MiB/s", 1024.0 * 1024},
-                         {"GiB/s", 1024.0 * 1024 * 1024},
-                         {"KB/s", 1e3},
-                         {"MB/s", 1e6},
-                         {"GB/s", 1e9},
-                         {"TB/s", 1e12}},
-                        "a bandwidth such as 400 GiB/s");
+  const double v = parse_quantity(node,
+                                  {{"B/s", 1},
+                                   {"KiB/s", 1024},
+                                   {"MiB/s", 1024.0 * 1024},
+                                   {"GiB/s", 1024.0 * 1024 * 1024},
+                                   {"KB/s", 1e3},
+                                   {"MB/s", 1e6},
+                                   {"GB/s", 1e9},
+                                   {"TB/s", 1e12}},
+                                  "a bandwidth such as 400 GiB/s");
+  // Below this no memory is modelled, and a run's transfer cycles would pass what 64-bit counts hold.
+  if (v < 1e3) node.fail(fmt::format("a bandwidth must be at least 1 KB/s, got {:g} B/s", v));
+  return v;
 }
 
 double parse_frequency(const YNode& node) {

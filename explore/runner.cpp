@@ -46,7 +46,9 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
   return fmt::format("{:016x}", h);
 }
 
-std::string sweep_meta_json(const SweepSpec& spec) {
+// The sweep as its results' readers (the report, merge, --resume) need it; `points` is how many results the
+// whole sweep has (every fidelity), so that a report can say how many are missing.
+std::string sweep_meta_json(const SweepSpec& spec, size_t points) {
   nlohmann::ordered_json j;
   j["name"] = spec.name;
   j["description"] = spec.description;
@@ -70,6 +72,7 @@ std::string sweep_meta_json(const SweepSpec& spec) {
   j["notes"] = spec.notes;
   j["columns"] = nlohmann::ordered_json::array();
   for (const DerivedColumn& c : spec.columns) j["columns"].push_back({{"name", c.name}, {"expression", c.expression}});
+  j["points"] = points;
   return j.dump();
 }
 
@@ -137,13 +140,13 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
                                     {"fidelities", j.value("fidelities", nlohmann::ordered_json())},
                                     {"axes", j.value("axes", nlohmann::ordered_json())}};
     };
-    if (identity(db.meta("sweep")) != identity(sweep_meta_json(spec)))
+    if (identity(db.meta("sweep")) != identity(sweep_meta_json(spec, points.size())))
       throw UserError(SourceLoc{options.out_dir}, "--resume",
                       "the directory holds the results of another sweep, or of this one with other axes or "
                       "fidelities: choose another directory");
   }
   const std::string& version = options.version;
-  db.set_meta("sweep", sweep_meta_json(spec));
+  db.set_meta("sweep", sweep_meta_json(spec, points.size()));
   db.set_meta("einsim_version", version);
 
   std::map<std::pair<int64_t, std::string>, std::string> done;
@@ -247,7 +250,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   db.flush();
   summary.interrupted = interrupted();
 
-  write_csv(db.all(), csv_leading(nlohmann::ordered_json::parse(sweep_meta_json(spec))), db.columns(),
+  write_csv(db.all(), csv_leading(nlohmann::ordered_json::parse(sweep_meta_json(spec, points.size()))), db.columns(),
             (fs::path(options.out_dir) / "results.csv").string());
   return summary;
 }

@@ -8,6 +8,7 @@ import html
 import io
 import json
 import re
+import os
 import sqlite3
 import sys
 
@@ -56,12 +57,18 @@ def span(values):
     return lo if lo == hi else f"{lo}–{hi}"
 
 
+class NoResults(Exception):
+    """A results database with no rows yet: a sweep that has not committed its first batch."""
+
+
 class Report:
     def __init__(self, directory):
         db = sqlite3.connect(f"{directory}/results.sqlite")
         self.meta = json.loads(db.execute("SELECT value FROM meta WHERE key = 'sweep'").fetchone()[0])
         self.version = (db.execute("SELECT value FROM meta WHERE key = 'einsim_version'").fetchone() or [""])[0]
         self.df = pd.read_sql_query("SELECT * FROM results ORDER BY point, fidelity", db)
+        if self.df.empty:
+            raise NoResults()
         self.axes = [a["name"] for a in self.meta["axes"]]
         self.values = {a["name"]: a["values"] for a in self.meta["axes"]}
         self.ok = self.df[self.df.status == "ok"].copy()
@@ -133,8 +140,12 @@ class Report:
         # Summary.
         cols = ["point"] + self.axes + ["fidelity", "status", "cycles", "latency_s", "energy_pJ", "area_mm2", "bound"]
         summary = self.df[[c for c in cols if c in self.df.columns]].copy()
+        expected = self.meta.get("points")
+        missing = (f" <strong>{expected - len(self.df)} of the sweep's {expected} results are missing</strong> (a "
+                   "sweep still running, stopped, or one shard of several): every figure below covers the results "
+                   "present only." if expected and len(self.df) < expected else "")
         sections.append(("Summary", f"<p>{len(self.df)} results ({len(self.ok)} ok, {len(infeasible)} infeasible, "
-                         f"{len(failed)} failed). Infeasible points say why in the CSV's <code>reason</code>.</p>"
+                         f"{len(failed)} failed). Infeasible points say why in the CSV's <code>reason</code>.{missing}</p>"
                          + table(summary).replace("<table>", '<table id="summary">'), []))
 
         # Comparisons against their baselines.
@@ -326,7 +337,7 @@ class Report:
         comps = [c for c in self.columns("energy_", "_pJ") if c.count("_") == 2 and c != "energy_pJ"]
         if d.empty or not comps or not self.series:
             return None
-        share = d[comps].div(d["energy_pJ"], axis=0)
+        share = d[comps].fillna(0).div(d["energy_pJ"], axis=0)  # a component a point lacks spends 0% there
         share[self.series] = d[self.series]
         mean = share.groupby(self.series, sort=False).mean().reindex([v for v in self.values[self.series] if v in set(d[self.series])])
         fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -415,7 +426,7 @@ code { background: #f4f4f4; }
 {{ body }}
 {% for src in images %}<img src="{{ src }}" alt="{{ title }}">{% endfor %}
 {% endfor %}
-<pre id="selfcheck"></pre>
+<pre id="selfcheck" hidden></pre>
 <script>
 window.addEventListener("load", () => {
   const imgs = Array.from(document.images);
@@ -432,13 +443,26 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("-o", "--out", required=True)
     args = ap.parse_args()
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        print(f"{args.out}: error: -o: cannot write there (no such directory, or not writable)", file=sys.stderr)
+        return 2
     try:
-        text = Report(args.dir).render()
+        report = Report(args.dir)
+    except NoResults:
+        print(f"{args.dir}/results.sqlite: error: no results yet (a sweep that has not committed its first batch)",
+              file=sys.stderr)
+        return 2
     except (sqlite3.Error, TypeError, KeyError) as e:
         print(f"{args.dir}/results.sqlite: error: not an einsim sweep's results ({e})", file=sys.stderr)
         return 2
-    with open(args.out, "w") as f:
-        f.write(text)
+    text = report.render()
+    try:
+        with open(args.out, "w") as f:
+            f.write(text)
+    except OSError as e:
+        print(f"{args.out}: error: -o: cannot write the report: {e.strerror}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out}")
     return 0
 

@@ -88,7 +88,7 @@ def main():
         sys.exit("chromium is not installed (./scripts/setup installs it)")
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--dump-dom",
                           f"file://{work}/report.html"], check=True, capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r'<pre id="selfcheck">([^<]*)</pre>', dom)
+    m = re.search(r'<pre id="selfcheck"[^>]*>([^<]*)</pre>', dom)
     if not m or not m.group(1):
         sys.exit("the report's self-check did not run (no load event?)")
     check = json.loads(m.group(1))

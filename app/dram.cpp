@@ -28,7 +28,7 @@ constexpr double light_fraction = 0.1;
 std::string resolve_preset(const std::string& preset) {
   return dram::find_dram_preset(preset, "",
                                 {"configs/dram", (std::filesystem::path(EINSIM_SOURCE_DIR) / "configs/dram").string()},
-                                SourceLoc{}, "--preset");
+                                SourceLoc{}, "preset");
 }
 
 Settings parse_sets(const std::vector<std::string>& sets) {
@@ -92,7 +92,7 @@ std::vector<dram::Request> synthetic(const DramArgs& a, const dram::DramPreset& 
 CLI::App* add_dram_command(CLI::App& app, DramArgs& args) {
   CLI::App* cmd = app.add_subcommand(
       "dram", "Characterize a DRAM preset with the bank-level model: bandwidth, latency, row hits, commands, energy");
-  cmd->add_option("preset,--preset", args.preset,
+  cmd->add_option("preset", args.preset,
                   "A preset in configs/dram/ (hbm3-5.2, ddr4-3200, ...) or a preset YAML file")
       ->required();
   cmd->add_option("--set", args.sets,

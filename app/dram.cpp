@@ -92,8 +92,7 @@ std::vector<dram::Request> synthetic(const DramArgs& a, const dram::DramPreset& 
 CLI::App* add_dram_command(CLI::App& app, DramArgs& args) {
   CLI::App* cmd = app.add_subcommand(
       "dram", "Characterize a DRAM preset with the bank-level model: bandwidth, latency, row hits, commands, energy");
-  cmd->add_option("preset", args.preset,
-                  "A preset in configs/dram/ (hbm3-5.2, ddr4-3200, ...) or a preset YAML file")
+  cmd->add_option("preset", args.preset, "A preset in configs/dram/ (hbm3-5.2, ddr4-3200, ...) or a preset YAML file")
       ->required();
   cmd->add_option("--set", args.sets,
                   "Override a preset field: timing.nCL=20, controller.page_policy=closed, ... (repeatable)")
@@ -107,8 +106,8 @@ CLI::App* add_dram_command(CLI::App& app, DramArgs& args) {
   CLI::Option* stride = cmd->add_option("--stride", args.stride, "Bytes between requests of --pattern strided")
                             ->check(CLI::PositiveNumber)
                             ->capture_default_str();
-  CLI::Option* requests = cmd->add_option("--requests", args.requests, "Requests of a synthetic pattern")
-                              ->check(CLI::Range(int64_t{1}, int64_t{1} << 32))
+  CLI::Option* requests = cmd->add_option("--requests", args.requests, "Requests of a synthetic pattern (at most 2^27)")
+                              ->check(CLI::Range(int64_t{1}, int64_t{1} << 27))  // the list is built first: 24 B each
                               ->capture_default_str();
   cmd->add_option("--trace", args.trace, "Requests from a file instead: one 'ADDRESS R|W' per line")
       ->type_name("FILE")

@@ -12,6 +12,8 @@ namespace {
 
 // Per memory level, outer to inner: loops over tiles fetched from the backing memory, then over tiles inside
 // the buffer.
+constexpr size_t kMaxGroupLoops = 64;
+
 std::vector<LoopSpec> read_loops(const std::optional<YNode>& node, const MappingSpec& m) {
   std::vector<LoopSpec> out;
   if (!node) return out;
@@ -136,6 +138,12 @@ MappingSpec load_mapping(const std::string& file) {
       spec.passes.push_back(PassSpec{{}, read_bindings(gr.required("einsums"))});
     }
     gr.finish();
+    // The cycle engine walks a group's loop nest recursively on a SystemC thread's small stack; real nests have
+    // a handful of loops, and about a thousand overflowed it.
+    size_t loops = spec.loops.size();
+    for (const PassSpec& pass : spec.passes) loops += pass.loops.size();
+    if (loops > kMaxGroupLoops)
+      g.fail(fmt::format("group '{}' has {} loops; a group has at most {}", spec.name, loops, kMaxGroupLoops));
     m.groups.push_back(std::move(spec));
   }
   if (m.groups.empty()) groups.fail("a mapping needs at least one group");

@@ -1,6 +1,8 @@
 #include "workloads/interpreter.hpp"
+#include "common/units.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -290,7 +292,23 @@ void plant_outliers(const Cascade& c, const Tensor& t, std::vector<double>& v) {
 
 }  // namespace
 
+// The interpreter holds every tensor in memory (in its arithmetic's type, and once more as doubles for its
+// result); a cascade that needs more than half of this machine's memory is refused before anything is allocated.
+// `per_element` bytes for every tensor (0: inputs only) and `per_input` more for each input's values.
+void check_memory(const Cascade& c, size_t per_element, size_t per_input) {
+  double need = 0;
+  for (const Tensor& t : c.tensors)
+    need += static_cast<double>(t.elements()) * static_cast<double>(per_element + (t.is_input() ? per_input : 0));
+  const double have = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (need > have / 2)
+    throw UserError(SourceLoc{c.file}, "",
+                    fmt::format("evaluating needs about {} for its tensors, more than half of this machine's {}: use "
+                                "smaller params",
+                                format_bytes(need), format_bytes(have)));
+}
+
 TensorValues random_inputs(const Cascade& c, uint64_t seed) {
+  check_memory(c, 0, sizeof(double));
   TensorValues out;
   for (const Tensor& t : c.tensors)
     if (t.is_input()) {
@@ -302,6 +320,7 @@ TensorValues random_inputs(const Cascade& c, uint64_t seed) {
 }
 
 TensorValues evaluate(const Cascade& c, const TensorValues& inputs, const EvalOptions& options) {
+  check_memory(c, (options.fp64 ? sizeof(double) : sizeof(float)) + sizeof(double), sizeof(double));
   if (options.fp64) return Executor<double>(c, options).run(inputs);
   return Executor<float>(c, options).run(inputs);
 }

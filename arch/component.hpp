@@ -104,6 +104,9 @@ class PathRole {
   virtual double bandwidth_Bps() const = 0;
   virtual int64_t latency_cycles(double arch_clock_hz) const = 0;
   virtual int64_t dma_engines(const ArchSpec& arch) const = 0;
+  // Whether its DMA engines take the oldest request that may run now (ready_first) rather than strictly the
+  // oldest (in_order, the default), which makes every request wait behind one that waits.
+  virtual bool dma_ready_first(const ArchSpec& /*arch*/) const { return false; }
   // The memory whose banks it reads from inside (a PIM's), or empty for a memory's own interface.
   virtual std::string inside() const { return ""; }
   // The name of its module in the cycle engine (stall and trace names).

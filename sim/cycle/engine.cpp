@@ -186,7 +186,8 @@ struct Unit : sc_module {
   }
 };
 
-// Jobs waiting for any of several DMA engines: each free engine takes the oldest.
+// Jobs waiting for any of several DMA engines: each free engine takes the oldest (or, with ready_first, the
+// oldest that may run now).
 struct JobQueue {
   std::deque<JobPtr> jobs;
   size_t capacity = 64;
@@ -211,6 +212,8 @@ struct JobQueue {
 // "dependency"), then holds the channel for bytes / bandwidth cycles ("channel" stalls: another engine has it)
 // while it moves the tile through one of the buffer's ports. Data arrives `latency` cycles after the transfer.
 // With one engine, requests run strictly in order; more engines let loads pass a store that waits.
+// dma_order: ready_first lets a free engine pass requests that wait instead: it takes the oldest request whose
+// inputs are ready, and waits (charged to the oldest request's cause) only when none is.
 struct Dram : sc_module {
   JobQueue queue;
   Recorder& rec;
@@ -226,12 +229,44 @@ struct Dram : sc_module {
   const PathRole* path = nullptr;
   double clock_hz = 0;
   BankTransfers* transfers = nullptr;
+  bool ready_first = false;
 
-  Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, Recorder& r, Buffer& b)
-      : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat) {
+  Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, bool first_ready, Recorder& r, Buffer& b)
+      : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat), ready_first(first_ready) {
     for (size_t e = 0; std::cmp_less(e, engines); ++e) {
       busy.push_back(std::make_unique<sc_core::sc_signal<bool>>(fmt::format("dma{}_busy", e).c_str()));
       sc_core::sc_spawn([this, e] { run(e); }, fmt::format("dma{}", e).c_str());
+    }
+  }
+
+  static const char* cause(const Job& job) {
+    return job.op->kind == TileOp::Kind::load ? "buffer_space" : "dependency";
+  }
+
+  // ready_first: the oldest waiting request whose inputs are all ready (the controller's empty job, sent once
+  // every job is done, counts as ready). With none ready, waits until one of the first inputs each request
+  // still waits for is ready, or a request arrives, and charges the wait to the oldest request's cause.
+  JobPtr take_ready(const std::string& who) {
+    for (;;) {
+      std::deque<JobPtr>& jobs = queue.jobs;
+      const auto it = std::find_if(jobs.begin(), jobs.end(), [](const JobPtr& j) { return !j || Unit::ready(*j); });
+      if (it != jobs.end()) {
+        JobPtr job = std::move(*it);
+        jobs.erase(it);
+        queue.changed.notify(sc_core::SC_ZERO_TIME);
+        return job;
+      }
+      if (jobs.empty()) {
+        sc_core::wait(queue.changed);
+        continue;
+      }
+      const int64_t from = now();
+      const char* charged = cause(*jobs.front());
+      sc_core::sc_event_or_list any(queue.changed);
+      for (const JobPtr& j : jobs)
+        any |= (*std::find_if(j->deps.begin(), j->deps.end(), [](const JobPtr& d) { return !d->done(); }))->ready;
+      sc_core::wait(any);
+      rec.stalls[who][charged] += now() - from;
     }
   }
 
@@ -239,9 +274,9 @@ struct Dram : sc_module {
     const std::string who = basename();
     const std::string track = busy.size() > 1 ? fmt::format("{}.dma{}", who, engine) : who;
     for (;;) {
-      const JobPtr job = queue.read();
-      if (!job) return;  // the controller is done
-      wait_for(*job, who, job->op->kind == TileOp::Kind::load ? "buffer_space" : "dependency", rec);
+      const JobPtr job = ready_first ? take_ready(who) : queue.read();
+      if (!job) return;                       // the controller is done
+      wait_for(*job, who, cause(*job), rec);  // with ready_first, its inputs are ready already
       if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
       int64_t asked = now();
       channel.wait();
@@ -586,7 +621,8 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   Buffer buffer(program.buffer.c_str(), buffer_role.ports(), buffer_role.bytes_per_port_cycle());
   const PathRole& backing = *arch.find(program.backing)->path();
   Dram dram(backing.engine_name(program.backing).c_str(), backing.bandwidth_Bps() / arch.clock_hz,
-            backing.latency_cycles(arch.clock_hz), backing.dma_engines(arch), rec, buffer);
+            backing.latency_cycles(arch.clock_hz), backing.dma_engines(arch), backing.dma_ready_first(arch), rec,
+            buffer);
   dram.transfers = &transfers;
   dram.path = &backing;
   dram.clock_hz = arch.clock_hz;
@@ -602,7 +638,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
       const PathRole& role = *c.path();
       place_paths.push_back(std::make_unique<Dram>(
           role.engine_name(c.name).c_str(), role.bandwidth_Bps() / arch.clock_hz, role.latency_cycles(arch.clock_hz),
-          role.dma_engines(arch), rec, *place_buffers.back()));
+          role.dma_engines(arch), role.dma_ready_first(arch), rec, *place_buffers.back()));
       place_paths.back()->transfers = &transfers;
       place_paths.back()->path = &role;
       place_paths.back()->clock_hz = arch.clock_hz;

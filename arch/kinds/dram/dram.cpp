@@ -60,6 +60,7 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   // Each engine is a thread of the cycle engine, with its own stack; a DMA controller has a handful.
   if (d->engines > 1024)
     p.node("dma_engines").fail(fmt::format("dma_engines must be at most 1,024, got {}", d->engines));
+  d->ready_first = p.text("dma_order") == "ready_first";
   d->access_bits = p.count("access_bits");
   d->read = access_cost(context.table, p.node("read_energy"), d->access_bits, "access_bits");
   d->write = access_cost(context.table, p.node("write_energy"), d->access_bits, "access_bits");
@@ -80,6 +81,12 @@ ComponentKind dram_kind() {
               {"bandwidth", ParamType::bandwidth, true, "", "peak bandwidth of its interface"},
               {"latency_cycles", ParamType::count, true, "", "cycles from a transfer's start to its first data"},
               {"dma_engines", ParamType::count, false, "1", "DMA engines moving tiles at once, sharing the bandwidth"},
+              {"dma_order",
+               ParamType::choice,
+               false,
+               "in_order",
+               "which request a free DMA engine takes: the oldest, or the oldest whose tile may move now",
+               {"in_order", "ready_first"}},
               {"access_bits", ParamType::count, true, "",
                "bits one access moves (the unit of read_energy and write_energy)"},
               {"read_energy", ParamType::cost, true, "", "energy of one access read"},

@@ -11,10 +11,11 @@ namespace einsim {
 
 class DramComponent : public Component, public PathRole {
  public:
-  double bandwidth = 0;  // B/s
-  int64_t latency = 0;   // cycles of the architecture's clock
-  int64_t engines = 1;   // DMA engines moving tiles between it and the buffer, sharing its bandwidth
-  Cost read;             // per access of access_bits
+  double bandwidth = 0;      // B/s
+  int64_t latency = 0;       // cycles of the architecture's clock
+  int64_t engines = 1;       // DMA engines moving tiles between it and the buffer, sharing its bandwidth
+  bool ready_first = false;  // dma_order: ready_first: an engine takes the oldest request that may run now
+  Cost read;                 // per access of access_bits
   Cost write;
   int64_t access_bits = 0;
   // model: bank: the cycle engine times each transfer with the bank-level model and this preset, and both
@@ -29,6 +30,7 @@ class DramComponent : public Component, public PathRole {
   double bandwidth_Bps() const override { return bandwidth; }
   int64_t latency_cycles(double) const override { return latency; }
   int64_t dma_engines(const ArchSpec&) const override { return engines; }
+  bool dma_ready_first(const ArchSpec&) const override { return ready_first; }
   bool holds_tensors() const override { return true; }
   std::optional<int64_t> timed_cycles(int64_t bytes, bool write, BankTransfers& memo,
                                       double arch_clock_hz) const override;

@@ -61,6 +61,10 @@ int64_t PimComponent::dma_engines(const ArchSpec& arch) const {
   return arch.find(memory_name)->path()->dma_engines(arch);
 }
 
+bool PimComponent::dma_ready_first(const ArchSpec& arch) const {
+  return arch.find(memory_name)->path()->dma_ready_first(arch);
+}
+
 std::optional<int64_t> PimComponent::timed_cycles(int64_t bytes, bool write, BankTransfers& memo,
                                                   double arch_clock_hz) const {
   // Loads take as long as every unit streaming its share of the tile from its own banks under the device's

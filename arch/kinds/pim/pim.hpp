@@ -62,6 +62,7 @@ class PimComponent : public Component, public ComputeRole, public MemoryRole, pu
   double bandwidth_Bps() const override { return bandwidth; }
   int64_t latency_cycles(double arch_clock_hz) const override;
   int64_t dma_engines(const ArchSpec& arch) const override;
+  bool dma_ready_first(const ArchSpec& arch) const override;
   std::string inside() const override { return memory_name; }
   std::string engine_name(const std::string& self) const override { return self + "_banks"; }
   std::optional<int64_t> timed_cycles(int64_t bytes, bool write, BankTransfers& memo,

@@ -68,6 +68,32 @@ TEST(Analysis, PassesOverTheSequenceRank) {
   }
 }
 
+// A recurrence's reads of its own earlier steps never start a pass: a scan along t that needs each row's max
+// over d before its weighted sum over d takes two passes over every row, however many steps it runs. (The
+// analysis used to climb one pass per round here and report its round limit, 6.)
+TEST(Analysis, PassesAreExactOnRecurrences) {
+  const std::string text = R"yaml(version: 1
+name: scan
+params: {T: 8, D: 16}
+tensors:
+  X: {ranks: [T, D]}
+  Y: {ranks: [T], output: true}
+einsums:
+  - M[t] = max(d) X[t,d]
+  - S[t+1] = S[t] + M[t] * X[t,d]
+  - Y[t] = S[t]
+init: {S: 0}
+)yaml";
+  const Analysis a = analyze(test::load(test::temp_file("scan.yaml", text)));
+  EXPECT_EQ(passes(a, "D"), 2);
+  EXPECT_EQ(passes(a, "T"), 1);
+  // Within a step, a reduction its consumer needs complete is a pass all the same.
+  std::string within = text;
+  within.replace(within.find("  - S[t+1] = S[t] + M[t] * X[t,d]"), 33,
+                 "  - N[t] = M[t] * X[t,d]\n  - Q[t] = exp(X[t,d] - N[t])\n  - S[t+1] = S[t] + Q[t]");
+  EXPECT_EQ(passes(analyze(test::load(test::temp_file("scan-within.yaml", within))), "D"), 3);
+}
+
 TEST(Analysis, GemmAndNorms) {
   const Analysis g = analyze_file("gemm", {{"M", "3"}, {"N", "5"}, {"K", "7"}});
   EXPECT_EQ(g.ops, (OpCounts{{"mac", 3 * 5 * 7}}));

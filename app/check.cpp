@@ -53,6 +53,7 @@ Json check_json(const Cascade& c, const Analysis& a) {
   Json passes = Json::object();
   for (const auto& [rank, n] : a.passes) passes[rank] = n;
   j["passes"] = passes;
+  j["warnings"] = a.warnings;
   return j;
 }
 
@@ -77,6 +78,7 @@ void print_check(const Cascade& c, const Analysis& a) {
   rows = {
       {"total ops", ops_text(a.ops)}, {"compulsory bytes", grouped(a.compulsory_bytes)}, {"passes", passes.substr(1)}};
   out += table(rows, "");
+  for (const std::string& w : a.warnings) out += "warning: " + w + "\n";
   std::cout << out;
 }
 

@@ -1,5 +1,7 @@
 #include "workloads/analysis.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace einsim {
@@ -121,8 +123,47 @@ int passes_over(const Cascade& c, const std::string& rank) {
   return std::max(passes, 1);
 }
 
+namespace {
+
+// Y[n,h2] = H[n,h1] * W2[h1,h3]: h3 runs over W2's rank H2 and is summed, while h2 runs over the output's rank
+// H2 and no operand reads it, so every Y[n,h2] is the same sum over all of W2's columns. Legal (a broadcast
+// and a sum), but far more likely a typo; the cascade runs as written and `check` says so.
+std::vector<std::string> mistyped_indices(const Cascade& c) {
+  std::vector<std::string> out;
+  for (const Einsum& e : c.einsums) {
+    const Tensor& result = c.tensors[e.out.tensor];
+    for (size_t r = 0; r < e.out.index.size() && r < result.ranks.size(); ++r) {
+      const int b = e.out.index[r].bare_var();
+      if (b < 0) continue;
+      const bool read = std::any_of(e.reads.begin(), e.reads.end(), [&](const Access& a) {
+        return std::any_of(a.index.begin(), a.index.end(), [&](const Affine& x) { return x.coefficient(b) != 0; });
+      });
+      if (read) continue;
+      for (const Access& a : e.reads) {
+        const Tensor& t = c.tensors[a.tensor];
+        for (size_t k = 0; k < a.index.size() && k < t.ranks.size(); ++k) {
+          const int s = a.index[k].bare_var();
+          if (s < 0 || t.ranks[k].name != result.ranks[r].name ||
+              std::find(e.reduced.begin(), e.reduced.end(), s) == e.reduced.end())
+            continue;
+          out.push_back(fmt::format(
+              "Einsum {}: '{}' runs over rank {} of {} and is summed, while '{}' runs over rank {} of {} and no "
+              "operand reads it: is '{}' meant to be '{}'?",
+              e.name, e.vars[static_cast<size_t>(s)].name, t.ranks[k].name, t.name, e.vars[static_cast<size_t>(b)].name,
+              result.ranks[r].name, result.name, e.vars[static_cast<size_t>(s)].name,
+              e.vars[static_cast<size_t>(b)].name));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Analysis analyze(const Cascade& c) {
   Analysis a;
+  a.warnings = mistyped_indices(c);
   for (const Einsum& e : c.einsums) {
     EinsumAnalysis ea{e.name, e.points(), einsum_ops(e)};
     for (const auto& [kind, n] : ea.ops) a.ops[kind] += n;

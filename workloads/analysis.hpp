@@ -23,6 +23,9 @@ struct Analysis {
   OpCounts ops;
   int64_t compulsory_bytes = 0;                     // inputs read once + outputs written once
   std::vector<std::pair<std::string, int>> passes;  // rank of an input tensor -> passes, in order of appearance
+  // Legal but probably mistyped: an index summed over a rank that the output indexes with another index,
+  // which nothing reads (W2[h1,h3] for W2[h1,h2] in Y[n,h2] = H[n,h1] * W2[h1,h3]).
+  std::vector<std::string> warnings;
 };
 
 OpCounts einsum_ops(const Einsum& e);

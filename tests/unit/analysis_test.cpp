@@ -94,6 +94,32 @@ init: {S: 0}
   EXPECT_EQ(passes(analyze(test::load(test::temp_file("scan-within.yaml", within))), "D"), 3);
 }
 
+// An index summed over a rank the output indexes with an index no operand reads is probably a typo: check warns,
+// and the cascade runs as written. The intended Einsum gets no warning, nor does any shipped workload (a config
+// test checks them all).
+TEST(Analysis, AMistypedIndexIsWarnedAbout) {
+  const std::string text = R"yaml(version: 1
+name: typo
+params: {N: 4, H1: 8, H2: 512}
+tensors:
+  H: {ranks: [N, H1]}
+  W2: {ranks: [H1, H2]}
+  Y: {ranks: [N, H2], output: true}
+einsums:
+  - Y[n,h2] = H[n,h1] * W2[h1,h3]
+)yaml";
+  const Analysis typo = analyze(test::load(test::temp_file("typo.yaml", text)));
+  ASSERT_EQ(typo.warnings.size(), 1u);
+  EXPECT_EQ(typo.warnings[0],
+            "Einsum Y: 'h3' runs over rank H2 of W2 and is summed, while 'h2' runs over rank H2 of Y and no operand "
+            "reads it: is 'h3' meant to be 'h2'?");
+  std::string fixed = text;
+  fixed.replace(fixed.find("W2[h1,h3]"), 9, "W2[h1,h2]");
+  EXPECT_TRUE(analyze(test::load(test::temp_file("fixed.yaml", fixed))).warnings.empty());
+  for (const std::string w : {"attention-3pass", "attention-1pass", "ffn-gelu", "layernorm"})
+    EXPECT_TRUE(analyze_file(w, {}).warnings.empty()) << w;
+}
+
 TEST(Analysis, GemmAndNorms) {
   const Analysis g = analyze_file("gemm", {{"M", "3"}, {"N", "5"}, {"K", "7"}});
   EXPECT_EQ(g.ops, (OpCounts{{"mac", 3 * 5 * 7}}));

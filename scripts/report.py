@@ -366,15 +366,19 @@ class Report:
         fig, ax = plt.subplots(figsize=(6, 4))
         lo, hi = d.oi.min() / 4, d.oi.max() * 4
         xs = [lo * (hi / lo) ** (k / 200) for k in range(201)]  # log-spaced, so the ridge shows
-        for (peak, bw), _ in d.groupby([d.peak.round(-6), d.bw.round(-6)]):
-            ax.plot(xs, [min(peak, bw * x) for x in xs], color="grey", lw=0.6, alpha=0.5)
+        # One roof per series value (its highest peak and bandwidth over its points), in its points' colour: a roof
+        # per point drew hundreds of unlabelled lines.
         for s in (self.values[self.series] if self.series else [None]):
             ds = d if s is None else d[d[self.series] == s]
-            ax.scatter(ds.oi, ds.perf, s=10, label=str(s))
+            if ds.empty:
+                continue
+            dots = ax.scatter(ds.oi, ds.perf, s=10, label=str(s) if s is not None else "points")
+            peak, bw = ds.peak.max(), ds.bw.max()
+            ax.plot(xs, [min(peak, bw * x) for x in xs], color=dots.get_facecolor()[0], lw=0.8, alpha=0.6)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("ops per DRAM byte")
-        ax.set_ylabel("ops per second")
+        ax.set_ylabel("ops per second (lines: each series' roof)")
         ax.legend(fontsize=7)
         return png(fig)
 

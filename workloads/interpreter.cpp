@@ -290,8 +290,6 @@ void plant_outliers(const Cascade& c, const Tensor& t, std::vector<double>& v) {
   }
 }
 
-}  // namespace
-
 // The interpreter holds every tensor in memory (in its arithmetic's type, and once more as doubles for its
 // result); a cascade that needs more than half of this machine's memory is refused before anything is allocated.
 // `per_element` bytes for every tensor (0: inputs only) and `per_input` more for each input's values.
@@ -306,6 +304,8 @@ void check_memory(const Cascade& c, size_t per_element, size_t per_input) {
                                 "smaller params",
                                 format_bytes(need), format_bytes(have)));
 }
+
+}  // namespace
 
 TensorValues random_inputs(const Cascade& c, uint64_t seed) {
   check_memory(c, 0, sizeof(double));

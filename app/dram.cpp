@@ -21,9 +21,6 @@ namespace {
 using Json = nlohmann::ordered_json;
 using dram::Command;
 
-// Light load offers a tenth of the peak bandwidth, evenly spaced.
-constexpr double light_fraction = 0.1;
-
 // A preset's name: configs/dram/NAME.yaml here, or in einsim's source tree; or a file.
 std::string resolve_preset(const std::string& preset) {
   return dram::find_dram_preset(preset, "",
@@ -114,10 +111,15 @@ CLI::App* add_dram_command(CLI::App& app, DramArgs& args) {
       ->excludes(pattern)
       ->excludes(stride)
       ->excludes(requests);
-  cmd->add_option(
-         "--load", args.load,
-         "saturate: every controller's queue kept full; light: requests offered at a tenth of the peak bandwidth")
+  cmd->add_option("--load", args.load,
+                  "saturate: every controller's queue kept full; light: one request per controller every --interval "
+                  "memory cycles")
       ->check(CLI::IsMember({"saturate", "light"}))
+      ->capture_default_str();
+  cmd->add_option("--interval", args.interval,
+                  "Light load: memory cycles between two requests to one controller (on average: requests arrive "
+                  "evenly spaced, interval / controllers cycles apart)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
   cmd->add_option("--read-ratio", args.read_ratio, "Fraction of reads in a synthetic pattern")
       ->check(CLI::Range(0.0, 1.0))
@@ -132,8 +134,9 @@ int run_dram(const DramArgs& a) {
   const dram::DramPreset p = dram::load_dram_preset(resolve_preset(a.preset), parse_sets(a.sets));
   std::vector<dram::Request> req = a.trace.empty() ? synthetic(a, p) : read_trace(a.trace);
   if (a.load == "light") {
-    const double gap = static_cast<double>(p.timing.nBL) / (light_fraction * static_cast<double>(p.org.controllers()));
-    for (size_t i = 0; i < req.size(); ++i) req[i].arrival = static_cast<int64_t>(static_cast<double>(i) * gap);
+    // Integer arithmetic: request i arrives at floor(i * interval / controllers), the same on every machine.
+    const int64_t controllers = p.org.controllers();
+    for (size_t i = 0; i < req.size(); ++i) req[i].arrival = static_cast<int64_t>(i) * a.interval / controllers;
   }
   const dram::RunResult r = dram::simulate(p, req);
 
@@ -175,6 +178,12 @@ int run_dram(const DramArgs& a) {
   j["row_miss_rate"] = rate(r.row_misses);
   j["row_conflict_rate"] = rate(r.row_conflicts);
   j["refresh_fraction"] = refresh_fraction;
+  j["bounds"] = Json{{"peak_GBps", peak / 1e9},
+                     {"activate_GBps", p.activate_bound_Bps() / 1e9},
+                     {"activate_scope", dram::activate_scope_name(p.timing.activate_scope)},
+                     {"idle_hit_ns", static_cast<double>(p.idle_hit_cycles()) * tck_ns},
+                     {"idle_miss_ns", static_cast<double>(p.idle_miss_cycles()) * tck_ns},
+                     {"idle_conflict_ns", static_cast<double>(p.idle_conflict_cycles()) * tck_ns}};
   if (per_bank)
     j["refresh_mode"] = dram::refresh_mode_name(p.controller.refresh_mode);  // all_bank, the default, is not printed
   Json cmds;
@@ -205,6 +214,12 @@ int run_dram(const DramArgs& a) {
   std::cout << fmt::format("rows        hits {:.1f}%, misses {:.1f}%, conflicts {:.1f}%; refresh {:.2f}% of {} time\n",
                            100 * rate(r.row_hits), 100 * rate(r.row_misses), 100 * rate(r.row_conflicts),
                            100 * refresh_fraction, per_bank ? "bank" : "rank");
+  std::cout << fmt::format(
+      "bounds      an ACT per access {:.2f} GB/s (nFAW, nRRDS per {}); idle read: hit {:.1f} ns, closed bank {:.1f}, "
+      "other row open {:.1f}\n",
+      p.activate_bound_Bps() / 1e9, dram::activate_scope_name(p.timing.activate_scope),
+      static_cast<double>(p.idle_hit_cycles()) * tck_ns, static_cast<double>(p.idle_miss_cycles()) * tck_ns,
+      static_cast<double>(p.idle_conflict_cycles()) * tck_ns);
   std::cout << fmt::format("commands    ACT {}  PRE {}  RD {}  WR {}  REF {}{}\n", r.commands[Command::act],
                            r.commands[Command::pre], r.commands[Command::rd], r.commands[Command::wr],
                            r.commands[Command::ref],

@@ -17,6 +17,7 @@ struct DramArgs {
   int64_t requests = 1'000'000;
   int64_t stride = 4096;
   std::string load = "saturate";
+  int64_t interval = 8;  // light load: memory cycles between one controller's requests
   double read_ratio = 1.0;
   uint64_t seed = 1;
   bool json = false;

@@ -75,6 +75,17 @@ DramTiming read_timing(const YNode& node) {
   t.nRRDS = cycles("nRRDS", 1);
   t.nRRDL = cycles("nRRDL", 1);
   t.nFAW = cycles("nFAW", 1);
+  if (auto s = m.optional("activate_scope")) {
+    const std::string v = s->as_string();
+    if (v == "rank")
+      t.activate_scope = ActivateScope::rank;
+    else if (v == "channel")
+      t.activate_scope = ActivateScope::channel;
+    else
+      s->fail(fmt::format(
+          "unknown activate_scope '{}' (known: rank: nRRDS and nFAW per rank or stack ID; channel: per (pseudo-)channel)",
+          v));
+  }
   const YNode rfc = m.required("nRFC");
   t.nRFC = in_range(rfc, 1, most);
   t.nREFI = cycles("nREFI", 1);
@@ -170,6 +181,7 @@ std::string_view mapping_name(AddressMapping m) {
   return m == AddressMapping::xor_interleaved ? "xor" : "ro_ba_ra_co_ch";
 }
 std::string_view refresh_mode_name(RefreshMode m) { return m == RefreshMode::all_bank ? "all_bank" : "per_bank"; }
+std::string_view activate_scope_name(ActivateScope s) { return s == ActivateScope::rank ? "rank" : "channel"; }
 
 std::string find_dram_preset(const std::string& name, const std::string& base, const std::vector<std::string>& folders,
                              const SourceLoc& where, const std::string& key) {

@@ -102,6 +102,7 @@ DeviceTiming::DeviceTiming(const DramOrg& org, const DramTiming& timing, bool du
   banks_.resize(static_cast<size_t>(org.banks_per_controller()));
   groups_.resize(static_cast<size_t>(org.ranks * org.bank_groups));
   ranks_.resize(static_cast<size_t>(org.ranks));
+  windows_.resize(timing.activate_scope == ActivateScope::rank ? static_cast<size_t>(org.ranks) : 1);
   if (!(pim.power_limit > 0 && pim.power_limit <= 1))
     throw InternalError(fmt::format("PIM power_limit {} outside (0, 1]", pim.power_limit));
   mac_ab_interval_ = stretch(std::max(t_.nCCDAB, t_.nCCDL), pim.power_limit);
@@ -125,20 +126,22 @@ int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, int64_t now) 
   if (cmd == Command::refpb) {
     const Bank& b = banks_[static_cast<size_t>(bank_index(at))];
     if (b.open_row >= 0) return never;
-    return std::max({now, bus_free_[0], b.next_act, ranks_[static_cast<size_t>(at.rank)].next_refpb});
+    return std::max({now, bus_free_[0], b.next_act, ranks_[static_cast<size_t>(at.rank)].next_refpb,
+                     window(at.rank).next_act});
   }
   if (cmd != Command::ref) return earliest(cmd, at, floor(at.rank, now));
   const Rank& r = ranks_[at.rank];
   if (r.open_banks > 0) return never;
-  int64_t e = std::max({now, bus_free_[0], r.next_act});
+  int64_t e = std::max({now, bus_free_[0], r.next_act, window(at.rank).next_act});
   const int64_t first = static_cast<int64_t>(at.rank) * org_.banks_per_rank();
   for (int64_t i = first; i < first + org_.banks_per_rank(); ++i) e = std::max(e, banks_[i].next_act);
   return e;
 }
 
 // The rules, as "after X at t, Y waits until ...":
-//   ACT: same bank ACT t+nRC, RD t+nRCDRD, WR t+nRCDWR, PRE t+nRAS; same bank group ACT t+nRRDL; same rank
-//        ACT and REFpb t+nRRDS, and a fifth ACT t+nFAW after the fourth-last.
+//   ACT: same bank ACT t+nRC, RD t+nRCDRD, WR t+nRCDWR, PRE t+nRAS; same bank group ACT t+nRRDL; same window
+//        (the rank, or the controller: timing.activate_scope) ACT and REFpb t+nRRDS, and a fifth ACT t+nFAW
+//        after the fourth-last.
 //   PRE: same bank ACT (and REF) t+nRP.
 //   RD:  same bank PRE t+nRTP; same bank group RD t+nCCDL; channel RD t+nCCDS, WR t+nCL+nBL+nRTW-nCWL (the
 //        write's data follows the read's after nRTW idle cycles).
@@ -148,7 +151,7 @@ int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, int64_t now) 
 //   REF: same rank ACT and REFpb t+nRFC; needs every bank of the rank closed and past its nRP/nRC.
 //   REFpb (per-bank refresh): same bank ACT and REFpb t+nRFCpb; same rank ACT t+nPBR2ACT, REFpb t+nPBR2PBR
 //        (HBM3 tRREFD for both, JESD238; LPDDR4 tRRD and tpbR2pbR, JESD209-4). It needs its bank closed and past
-//        its nRP/nRC, and waits nRRDS after an ACT of the rank (as an ACT would). It is not counted in nFAW.
+//        its nRP/nRC, and waits nRRDS after an ACT of its window (as an ACT would). It is not counted in nFAW.
 //   Every command takes its command bus for a cycle (row and column buses apart when dual).
 void DeviceTiming::issue(Command cmd, const BankAddress& at, int64_t now) {
   if (earliest(cmd, at, now) != now)
@@ -192,12 +195,12 @@ void DeviceTiming::commit(const BankAddress& at, int64_t now) {
     later(b.next_wr, now + t_.nRCDWR);
     later(b.next_pre, now + t_.nRAS);
     later(g.next_act, now + t_.nRRDL);
-    later(r.next_act, now + t_.nRRDS);
-    later(r.next_refpb, now + t_.nRRDS);
-    r.faw[r.faw_next] = now;
-    r.faw_next = (r.faw_next + 1) % 4;
-    r.faw_count = std::min(r.faw_count + 1, 4);
-    if (r.faw_count == 4) r.faw_at = r.faw[r.faw_next] + t_.nFAW;
+    Window& w = window(at.rank);
+    later(w.next_act, now + t_.nRRDS);
+    w.faw[w.faw_next] = now;
+    w.faw_next = (w.faw_next + 1) % 4;
+    w.faw_count = std::min(w.faw_count + 1, 4);
+    if (w.faw_count == 4) w.faw_at = w.faw[w.faw_next] + t_.nFAW;
   } else if constexpr (C == Command::pre) {
     b.open_row = -1;
     --r.open_banks;
@@ -327,11 +330,12 @@ void DeviceTiming::fingerprint(int64_t now, std::vector<int64_t>& out) const {
   for (const Bank& b : banks_)
     rel(b.next_act), rel(b.next_pre), rel(b.next_rd), rel(b.next_wr), out.push_back(b.open_row >= 0);
   for (const Group& g : groups_) rel(g.next_act), rel(g.next_rd), rel(g.next_wr);
-  for (const Rank& r : ranks_) {
-    rel(r.next_act), rel(r.next_rd), rel(r.next_refpb), out.push_back(r.open_banks);
+  for (const Rank& r : ranks_) rel(r.next_act), rel(r.next_rd), rel(r.next_refpb), out.push_back(r.open_banks);
+  for (const Window& w : windows_) {
+    rel(w.next_act);
     for (int i = 0; i < 4; ++i) {  // the window, oldest first
-      const int k = (r.faw_next + i) % 4;
-      rel(i < 4 - r.faw_count ? 0 : r.faw[static_cast<size_t>(k)] + t_.nFAW);
+      const int k = (w.faw_next + i) % 4;
+      rel(i < 4 - w.faw_count ? 0 : w.faw[static_cast<size_t>(k)] + t_.nFAW);
     }
   }
   rel(next_rd_), rel(next_wr_), rel(bus_free_[0]), rel(bus_free_[1]), rel(next_mac_);
@@ -342,10 +346,11 @@ void DeviceTiming::fingerprint(int64_t now, std::vector<int64_t>& out) const {
 void DeviceTiming::shift(int64_t delta) {
   for (Bank& b : banks_) b.next_act += delta, b.next_pre += delta, b.next_rd += delta, b.next_wr += delta;
   for (Group& g : groups_) g.next_act += delta, g.next_rd += delta, g.next_wr += delta;
-  for (Rank& r : ranks_) {
-    r.next_act += delta, r.next_rd += delta, r.next_refpb += delta;
-    for (int64_t& f : r.faw) f += delta;
-    r.faw_at += delta;
+  for (Rank& r : ranks_) r.next_act += delta, r.next_rd += delta, r.next_refpb += delta;
+  for (Window& w : windows_) {
+    w.next_act += delta;
+    for (int64_t& f : w.faw) f += delta;
+    w.faw_at += delta;
   }
   next_rd_ += delta, next_wr_ += delta, bus_free_[0] += delta, bus_free_[1] += delta, next_mac_ += delta,
       rank_switch_at_ += delta;

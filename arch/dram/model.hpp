@@ -70,8 +70,9 @@ class DeviceTiming {
   // Its ACT and PRE terms, or its RD and WR terms.
   void row_floor(int32_t rank, int64_t now, RankFloor& f) const {
     const Rank& r = ranks_[static_cast<size_t>(rank)];
+    const Window& w = window(rank);
     f.pre = std::max(now, bus_free_[0]);
-    f.act = std::max({f.pre, r.next_act, r.faw_at});
+    f.act = std::max({f.pre, r.next_act, w.next_act, w.faw_at});
   }
   void column_floor(int32_t rank, int64_t now, RankFloor& f) const {
     const Rank& r = ranks_[static_cast<size_t>(rank)];
@@ -152,13 +153,19 @@ class DeviceTiming {
     int64_t next_act = 0, next_rd = 0, next_wr = 0;
   };
   struct Rank {
-    int64_t next_act = 0, next_rd = 0;
-    std::array<int64_t, 4> faw{};  // the last four ACTs, oldest at faw_next
-    int faw_count = 0, faw_next = 0;
-    int64_t faw_at = 0;  // the next ACT's nFAW term: the fourth-last ACT + nFAW once there are four
+    int64_t next_act = 0, next_rd = 0;  // next_act: refresh's terms (nRFC, nPBR2ACT)
     int64_t next_refpb = 0;
     int64_t open_banks = 0;
   };
+  // The activate limits of one rank or of the whole controller (DramTiming::activate_scope).
+  struct Window {
+    int64_t next_act = 0;          // the last ACT + nRRDS (also REFpb's term)
+    std::array<int64_t, 4> faw{};  // the last four ACTs, oldest at faw_next
+    int faw_count = 0, faw_next = 0;
+    int64_t faw_at = 0;  // the next ACT's nFAW term: the fourth-last ACT + nFAW once there are four
+  };
+  const Window& window(int32_t rank) const { return windows_[windows_.size() == 1 ? 0 : static_cast<size_t>(rank)]; }
+  Window& window(int32_t rank) { return windows_[windows_.size() == 1 ? 0 : static_cast<size_t>(rank)]; }
 
   int64_t bus_of(Command c) const {
     return dual_bus_ && (c == Command::rd || c == Command::wr || c == Command::mac_ab || c == Command::mac_sb) ? 1 : 0;
@@ -173,6 +180,7 @@ class DeviceTiming {
   std::vector<Bank> banks_;
   std::vector<Group> groups_;
   std::vector<Rank> ranks_;
+  std::vector<Window> windows_;  // one per rank, or one for the controller
   // Channel-wide: the data bus (column commands to any rank) and one slot per command bus per cycle.
   int64_t next_rd_ = 0, next_wr_ = 0;
   int32_t last_column_rank_ = -1;

@@ -2,6 +2,7 @@
 // A DRAM device and its controller, as plain values read from configs/dram/*.yaml: organization, timing in
 // clock cycles, controller policy and per-command energies. The bank-level model (arch/dram/model.hpp) is
 // built from a DramPreset and never parses.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -32,8 +33,14 @@ struct DramOrg {
   }
 };
 
+// Where the activate limits nRRDS and nFAW are counted: `rank`, one window per rank or stack ID (DDR4;
+// AttAcc's reading of HBM3); `channel`, one window per controller shared by its ranks or stack IDs (JESD238
+// counts HBM3's array-access timings per pseudo-channel). nRRDL stays per bank group either way.
+enum class ActivateScope { rank, channel };
+
 // JEDEC-style timing in clock cycles (tCK). S/L: to a different / the same bank group.
 struct DramTiming {
+  ActivateScope activate_scope = ActivateScope::rank;
   double tCK_ps = 0;
   int64_t nBL = 0;  // cycles one access holds the data bus
   int64_t nCL = 0, nCWL = 0;
@@ -111,6 +118,19 @@ struct DramPreset {
     return static_cast<double>(org.controllers() * org.access_bytes()) / static_cast<double>(timing.nBL) *
            timing.clock_hz();
   }
+  // Every access needing an ACT of its own (random lines): each activate window (a rank or a controller,
+  // timing.activate_scope) opens at most min(4 / nFAW, 1 / nRRDS) rows a cycle, refresh aside.
+  double activate_bound_Bps() const {
+    const int64_t windows = org.controllers() * (timing.activate_scope == ActivateScope::rank ? org.ranks : 1);
+    const double acts_per_cycle =
+        std::min(4.0 / static_cast<double>(timing.nFAW), 1.0 / static_cast<double>(timing.nRRDS));
+    return std::min(peak_Bps(), static_cast<double>(windows * org.access_bytes()) * acts_per_cycle * timing.clock_hz());
+  }
+  // A read that finds its controller idle, to its last data beat, in cycles: a row hit (nCL + nBL), a closed
+  // bank (nRCDRD first) and another row open (nRP first as well).
+  int64_t idle_hit_cycles() const { return timing.nCL + timing.nBL; }
+  int64_t idle_miss_cycles() const { return timing.nRCDRD + idle_hit_cycles(); }
+  int64_t idle_conflict_cycles() const { return timing.nRP + idle_miss_cycles(); }
 };
 
 // `sets` are (path, value) pairs such as {"timing.nCL", "20"} or {"controller.page_policy", "closed"}.
@@ -125,5 +145,6 @@ DramPreset load_dram_preset(const std::string& file, const std::vector<std::pair
 std::string_view page_policy_name(PagePolicy p);
 std::string_view mapping_name(AddressMapping m);
 std::string_view refresh_mode_name(RefreshMode m);
+std::string_view activate_scope_name(ActivateScope s);
 
 }  // namespace einsim::dram

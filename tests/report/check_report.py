@@ -69,7 +69,7 @@ def check_pim_placement(tables):
     why = {(r[0], r[1], r[5]): dict(zip(header, r)) for r in tables.cells["placement-why"]}
     pim = why[("attention_attention", "logic_pim", "pim")]
     assert pim["ridge Op/B"] == "7.7–7.71" and pim["ran there (points)"] == "4" and pim["memory-bound at (points)"] == "4", pim
-    assert why[("moe_other_experts", "bank_pim", "pim")]["ridge Op/B"] == "1.25", why
+    assert why[("moe_other_experts", "bank_pim", "pim")]["ridge Op/B"] == "1.28", why  # 1.25 before nRFC was 350 ns
     assert ("attention_attention", "xpu", "pim") not in why, why
     units = {r[0]: r[1:] for r in tables.cells["einsum-units"]}
     assert units["attention_QK"] == ["cuda 4", "pim 4", "pim 4"], units

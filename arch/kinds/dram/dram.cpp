@@ -84,7 +84,7 @@ ComponentKind dram_kind() {
               {"dma_order",
                ParamType::choice,
                false,
-               "in_order",
+               "ready_first",
                "which request a free DMA engine takes: the oldest, or the oldest whose tile may move now",
                {"in_order", "ready_first"}},
               {"access_bits", ParamType::count, true, "",

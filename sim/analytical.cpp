@@ -6,12 +6,169 @@
 #include "sim/actions.hpp"
 
 namespace einsim {
+namespace {
 
-// Timing. Per group: each unit is busy for the sum of its compute ops; each memory path (the DRAM's interface,
-// or a PIM's path from its banks) for the bytes it moves at its bandwidth. Units that pipeline overlap each
-// other, otherwise they take turns on every tile; double buffering overlaps memory with compute. Groups run one
-// after another, except that a `concurrent` group runs with the one before it: such a run takes as long as its
-// longest group, or as the total that any unit or path the groups share must carry.
+// What one group costs, and what it asks of each unit, path and buffer (for groups that run concurrently).
+struct GroupTime {
+  int64_t cycles = 0;
+  std::map<std::string, int64_t> load;  // unit, "path P" or "ports B" -> cycles
+};
+
+// Timing of one group, in closed form. Each term is a cost the cycle engine (sim/cycle) pays too:
+// - A compute op occupies its unit for the longer of its cycles and the time its operands and results take
+//   to stream through one buffer port (bytes / the port's bytes per cycle: the engine's `buffer_bandwidth`).
+// - A memory path (the DRAM's interface, or a PIM's path from its banks) moves bytes at its bandwidth, or
+//   through a buffer port if that is slower.
+// - Units that pipeline overlap each other. Otherwise each tile waits for the one before it, and takes the
+//   critical path through its ops (an op waits for its unit and for the ops whose results it reads). Passes
+//   follow each other.
+// - Double buffering overlaps memory with compute except at the ends: the first tile of each tensor the group
+//   loads arrives (the path's latency after its transfer) before anything can compute (the head), and the
+//   last tile of each tensor it stores leaves after the last result is ready (the tail). An untiled group is
+//   all head and tail: load, compute, store, one after another.
+// - Prefetch distance: with two buffers a tile's load may start only once the tile two before it is done with
+//   its slot (its last reader has run), and its data is ready R later: a result latency, the transfers
+//   queued at that moment (the finished tile's stores, then the load) and the path's latency. Its first
+//   reader then runs; the work from the first reader to the last (S per tile) lies between the two. So n
+//   tiles of C cycles each take at least C + (n - 1) (R + S) / 2, whatever the bandwidth.
+// - A buffer's ports carry every access of the group: the group takes at least their total over the ports.
+// Without double buffering, memory and compute take turns.
+GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec& arch, const std::string& program_buffer,
+                     Stats& s) {
+  // Where a unit's or a path's tiles stream through: a place (a PIM) stages them in its own memory, every other
+  // unit and the backing path in the program's buffer.
+  auto buffer_of = [&](const std::string& who) -> const std::string& {
+    const ComponentSpec* c = arch.find(who);
+    return c && c->compute() && c->memory() && c->path() ? c->name : program_buffer;
+  };
+  auto streaming = [&](const std::string& buffer, int64_t bytes) {
+    return static_cast<int64_t>(
+        std::ceil(static_cast<double>(bytes) / arch.find(buffer)->memory()->bytes_per_port_cycle()));
+  };
+  // How long a compute op occupies its unit, per execution.
+  auto occupancy = [&](const TileOp& op) {
+    return std::max(op.cycles, streaming(buffer_of(op.unit), op.buffer_read_bytes + op.buffer_write_bytes));
+  };
+  auto reads = [&](const TileOp& op, const std::string& tensor) {
+    for (const Access& a : cascade.einsums[op.einsum].reads)
+      if (cascade.tensors[a.tensor].name == tensor) return true;
+    return false;
+  };
+  std::map<std::pair<int, std::string>, int64_t> unit_cycles;  // (pass, unit) -> cycles it is occupied
+  std::map<std::string, int64_t> memory_bytes;                 // path -> bytes
+  std::map<std::string, int64_t> memory_streaming;             // path -> cycles its tiles take through a port
+  std::map<std::string, int64_t> port_cycles;                  // buffer -> cycles its ports are taken
+  std::map<std::string, int64_t> head_bytes, tail_bytes;       // path -> a tile of each tensor it loads, stores
+  int64_t result_latency = 0;  // the longest wait for a computation's result, which a store may wait for
+  for (const TileOp& op : g.ops) {
+    const int64_t n = g.executions(op);
+    if (op.kind == TileOp::Kind::compute) {
+      result_latency = std::max(result_latency, op.result_latency);
+      const std::string& buffer = buffer_of(op.unit);
+      unit_cycles[{op.pass, op.unit}] += occupancy(op) * n;
+      port_cycles[buffer] += streaming(buffer, op.buffer_read_bytes + op.buffer_write_bytes) * n;
+      s.busy_cycles[op.unit] += op.cycles * n;
+    } else {
+      const std::string& path = arch.path(op.from, op.to).name;
+      const int64_t through = streaming(buffer_of(path), op.bytes);
+      memory_bytes[path] += op.bytes * n;
+      memory_streaming[path] += through * n;
+      (op.kind == TileOp::Kind::load ? head_bytes : tail_bytes)[path] += op.bytes;
+      port_cycles[buffer_of(path)] += through * n;
+    }
+  }
+  GroupTime t;
+  std::map<int, int64_t> pass_cycles;
+  for (const auto& [key, cycles] : unit_cycles) {
+    int64_t& p = pass_cycles[key.first];
+    p = std::max(p, cycles);  // pipelined units overlap: the busiest sets the pace
+    t.load[key.second] += cycles;
+  }
+  // Without pipelining each tile computes once the one before it has, but within a tile the units run what
+  // they can at once: a tile takes its critical path, each op starting when its unit is free and the ops
+  // before it that write what it reads are done (an op that runs in only some tiles counts its average share).
+  if (!g.pipeline)
+    for (auto& [pass, cycles] : pass_cycles) {
+      int64_t tiles = 0;
+      for (const TileOp& op : g.ops)
+        if (op.kind == TileOp::Kind::compute && op.pass == pass) tiles = std::max(tiles, g.executions(op));
+      std::map<std::string, double> unit_free;
+      std::vector<double> end(g.ops.size(), 0);
+      double tile = 0;
+      for (size_t i = 0; i < g.ops.size(); ++i) {
+        const TileOp& op = g.ops[i];
+        if (op.kind != TileOp::Kind::compute || op.pass != pass) continue;
+        double start = unit_free[op.unit];
+        for (size_t w = 0; w < i; ++w)
+          if (g.ops[w].kind == TileOp::Kind::compute && g.ops[w].pass == pass &&
+              reads(op, cascade.tensors[cascade.einsums[g.ops[w].einsum].out.tensor].name))
+            start = std::max(start, end[w]);
+        end[i] = start + static_cast<double>(occupancy(op) * g.executions(op)) / static_cast<double>(tiles);
+        unit_free[op.unit] = end[i];
+        tile = std::max(tile, end[i]);
+      }
+      cycles = std::max(cycles, static_cast<int64_t>(std::ceil(tile * static_cast<double>(tiles))));
+    }
+  int64_t compute = 0;
+  for (const auto& [pass, cycles] : pass_cycles) compute += cycles;
+
+  // A path's time for `bytes`: at its bandwidth, or through a buffer port if that is slower (in proportion to
+  // the path's whole traffic, as the ports' share of each transfer is).
+  auto path_cycles = [&](const std::string& path, double bytes) {
+    const double at_bandwidth = bytes * arch.clock_hz / arch.find(path)->path_Bps();
+    const double through_port =
+        static_cast<double>(memory_streaming[path]) * bytes / static_cast<double>(memory_bytes[path]);
+    return static_cast<int64_t>(std::ceil(std::max(at_bandwidth, through_port)));
+  };
+  int64_t memory = 0, head = 0, tail = 0, steady_memory = 0, prefetch = 0;
+  for (const auto& [path, bytes] : memory_bytes) {
+    const int64_t cycles = path_cycles(path, static_cast<double>(bytes));
+    memory = std::max(memory, cycles);
+    t.load["path " + path] += cycles;  // a PIM is both a unit and a path: keep their loads apart
+    const int64_t latency = arch.find(path)->path()->latency_cycles(arch.clock_hz);
+    if (head_bytes[path]) head = std::max(head, path_cycles(path, static_cast<double>(head_bytes[path])) + latency);
+    if (tail_bytes[path])
+      tail = std::max(tail, result_latency + path_cycles(path, static_cast<double>(tail_bytes[path])) + latency);
+    steady_memory = std::max(
+        steady_memory, path_cycles(path, static_cast<double>(bytes - head_bytes[path] - tail_bytes[path])));
+    // Prefetch distance, per tensor the path loads more than once.
+    for (const TileOp& op : g.ops) {
+      const int64_t n = g.executions(op);
+      if (op.kind != TileOp::Kind::load || n < 2 || arch.path(op.from, op.to).name != path) continue;
+      double stored = 0;  // the stores that come due with each of its tiles, on average
+      for (const TileOp& st : g.ops)
+        if (st.kind == TileOp::Kind::store && arch.path(st.from, st.to).name == path)
+          stored += static_cast<double>(st.bytes) * static_cast<double>(g.executions(st)) / static_cast<double>(n);
+      // A tile's slot is free once its last reader is done, and the next tile's first reader waits for its
+      // data: between the two lies the work from the tensor's first reader to its last, per tile.
+      const double c = static_cast<double>(compute) / static_cast<double>(n);
+      double span = 0;
+      size_t first = g.ops.size(), last = 0;
+      for (size_t i = 0; i < g.ops.size(); ++i)
+        if (g.ops[i].kind == TileOp::Kind::compute && reads(g.ops[i], op.tensor))
+          first = std::min(first, i), last = std::max(last, i);
+      for (size_t i = first; i <= last && first < g.ops.size(); ++i)
+        if (g.ops[i].kind == TileOp::Kind::compute)
+          span += static_cast<double>(occupancy(g.ops[i]) * g.executions(g.ops[i])) / static_cast<double>(n);
+      const double r = static_cast<double>(result_latency + latency +
+                                            path_cycles(path, static_cast<double>(op.bytes) + stored));
+      prefetch = std::max(prefetch, static_cast<int64_t>(std::ceil(
+                                        c + static_cast<double>(n - 1) * (r + std::min(span, c)) / 2)));
+    }
+  }
+  t.cycles = g.double_buffer ? head + std::max({compute, steady_memory, prefetch}) + tail : compute + memory;
+  for (const auto& [buffer, cycles] : port_cycles) {
+    const int64_t ports = arch.find(buffer)->memory()->ports();
+    t.cycles = std::max(t.cycles, (cycles + ports - 1) / ports);
+    t.load["ports " + buffer] += (cycles + ports - 1) / ports;
+  }
+  return t;
+}
+
+}  // namespace
+
+// Groups run one after another, except that a `concurrent` group runs with the one before it: such a run takes
+// as long as its longest group, or as the total that any unit, path or buffer the groups share must carry.
 // Actions and energy: every op as many times as the program's loops say (sim/actions).
 Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
                           BankTransfers* shared) {
@@ -35,7 +192,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   BankTransfers own;
   const RunWork run = count_actions(cascade, arch, program, program_executions(program), shared ? *shared : own, s);
   int64_t run_longest = 0;                  // the groups running together so far
-  std::map<std::string, int64_t> run_load;  // unit or path -> its cycles in them
+  std::map<std::string, int64_t> run_load;  // unit, path or buffer -> its cycles in them
   auto close_run = [&] {
     int64_t t = run_longest;
     for (const auto& [who, cycles] : run_load) t = std::max(t, cycles);
@@ -45,33 +202,9 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   };
   for (const TileGroup& g : program.groups) {
     if (!g.concurrent) close_run();
-    std::map<std::pair<int, std::string>, int64_t> unit_cycles;  // (pass, unit) -> busy cycles
-    std::map<std::string, int64_t> memory_bytes;                 // path -> bytes
-    for (const TileOp& op : g.ops) {
-      const int64_t n = g.executions(op);
-      if (op.kind == TileOp::Kind::compute)
-        unit_cycles[{op.pass, op.unit}] += op.cycles * n;
-      else
-        memory_bytes[arch.path(op.from, op.to).name] += op.bytes * n;
-    }
-    // Passes follow one another; within a pass, pipelined units overlap and others take turns.
-    std::map<int, int64_t> pass_cycles;
-    for (const auto& [key, cycles] : unit_cycles) {
-      int64_t& p = pass_cycles[key.first];
-      p = g.pipeline ? std::max(p, cycles) : p + cycles;
-      s.busy_cycles[key.second] += cycles;
-    }
-    int64_t compute = 0;
-    for (const auto& [pass, cycles] : pass_cycles) compute += cycles;
-    int64_t memory = 0;
-    for (const auto& [path, bytes] : memory_bytes) {
-      const int64_t cycles =
-          static_cast<int64_t>(std::ceil(static_cast<double>(bytes) * arch.clock_hz / arch.find(path)->path_Bps()));
-      memory = std::max(memory, cycles);
-      run_load["path " + path] += cycles;  // a PIM is both a unit and a path: keep their loads apart
-    }
-    for (const auto& [key, cycles] : unit_cycles) run_load[key.second] += cycles;
-    run_longest = std::max(run_longest, g.double_buffer ? std::max(compute, memory) : compute + memory);
+    const GroupTime t = time_group(cascade, g, arch, program.buffer, s);
+    run_longest = std::max(run_longest, t.cycles);
+    for (const auto& [who, cycles] : t.load) run_load[who] += cycles;
   }
   close_run();
   finish_run(arch, run, s);

@@ -156,6 +156,23 @@ TEST(Cycle, FuseMaxCloseToAnalyticalOnceThePipelineFills) {
   EXPECT_LT(*s.gap_vs_analytical, 0.05);
 }
 
+// tests/data/two-units*.yaml (tests/unit/model_test.cpp has the closed forms): independent, the 2D and 1D arrays
+// overlap within each tile; chained, the exp waits for the product. The engine agrees within 0.2%.
+void expect_two_units_as_modelled(const char* mapping) {
+  const DesignPoint p = point(mapping, {}, {}, {{"dram.bandwidth", "1000 TB/s"}, {"dram.latency_cycles", "1"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  ASSERT_TRUE(s.gap_vs_analytical.has_value());
+  EXPECT_LT(std::abs(*s.gap_vs_analytical), 0.002) << mapping;
+}
+
+TEST(Cycle, UnpipelinedArraysOverlapWithinATileAsTheModelSays) {
+  expect_two_units_as_modelled("tests/data/two-units.yaml");
+}
+
+TEST(Cycle, UnpipelinedArraysChainWithinATileAsTheModelSays) {
+  expect_two_units_as_modelled("tests/data/two-units-chained.yaml");
+}
+
 TEST(Cycle, OneBufferPortMakesTheArraysTakeTurns) {
   // FuseMax's arrays both stream tiles through the buffer; with one port instead of two they conflict.
   const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {{"M", "4096"}, {"P", "4096"}},

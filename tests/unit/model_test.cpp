@@ -39,6 +39,65 @@ TEST(Model, GemmAtFullMappingEfficiencyTakesMacsOverArrayCycles) {
   }
 }
 
+// The analytical model's timing terms (sim/analytical.cpp), each against its closed form. The cycle engine
+// gives the same cycles on these points (tests/sc/cycle_test.cpp and scripts/gap-table).
+
+TEST(ModelTiming, AnUntiledGroupLoadsComputesAndStoresInTurn) {
+  // gemm-systolic-ws at M = N = K = 32, one tile (tests/sc/cycle_test.cpp walks the engine through it): A and B
+  // (2,048 B each) through a 64-byte buffer port (slower than 64 GiB/s of DRAM) in 64 cycles, 100 of latency;
+  // Z streams 8,192 B through a port in 128 cycles (its MACs take 32), its result 5 cycles later (adder tree);
+  // Z's 4,096 B leave in 64 cycles, 100 of latency. Nothing overlaps.
+  const Point p = evaluate("configs/mappings/gemm-systolic-ws.yaml", {{"M", "32"}, {"N", "32"}, {"K", "32"}});
+  EXPECT_EQ(p.stats.cycles, (64 + 100) + 128 + (5 + 64 + 100));
+  EXPECT_EQ(p.stats.busy_cycles.at("array"), 32);
+}
+
+TEST(ModelTiming, ComputeWaitsForItsOperandsToStreamThroughABufferPort) {
+  // gemm-systolic-ws at its defaults (M 256, N 512, K 64): 32 tiles of Z, each 256 cycles of MACs but 51,200 B
+  // (A 16 KB, B 2 KB, Z 32 KB) through a 64-byte port: 800 cycles. Head: A and B whole (96 KB) through a port,
+  // 1,536 cycles, and 100 of latency; tail: Z (512 KB) leaves after the last result (5) in 8,192 cycles, 100 of
+  // latency. The loads in between are hidden behind the tiles.
+  const Point p = evaluate("configs/mappings/gemm-systolic-ws.yaml");
+  EXPECT_EQ(p.stats.cycles, (1536 + 100) + 32 * 800 + (5 + 8192 + 100));
+  EXPECT_EQ(p.stats.busy_cycles.at("array"), 32 * 256);  // busy is the MACs' time, not the streaming
+}
+
+TEST(ModelTiming, PrefetchDistanceExposesTheLatency) {
+  // tests/data/gemm-dma.yaml at M = 96: three tiles of Z (128 cycles each), A double-buffered. Tile i + 2's A
+  // may load only once Z_i is done with its slot; then Z_i's result (5), its store and the load (4,096 + 2,048
+  // B through a port: 96) and the latency (100) pass, R = 201, while Z_{i+1} (128) runs: a pair of tiles takes
+  // R + 128. Head: A_0 and B, 64 + 100; tail: 5 + 64 + 100.
+  const Point p = evaluate("tests/data/gemm-dma.yaml", {{"M", "96"}, {"N", "32"}, {"K", "32"}});
+  EXPECT_EQ(p.stats.cycles, (64 + 100) + 128 + 2 * (201 + 128) / 2 + (5 + 64 + 100));  // 790, as the engine
+}
+
+TEST(ModelTiming, BufferPortsBoundTheGroup) {
+  // gemm-dma at M = 320 (10 tiles): per tile A (32 cycles through a port), Z (128) and Z's store (64), and B
+  // once (32). Two ports serve them at once; with one, the group takes their sum.
+  const std::vector<std::pair<std::string, std::string>> params = {{"M", "320"}, {"N", "32"}, {"K", "32"}};
+  const Point one = evaluate("tests/data/gemm-dma.yaml", params, {{"glb.ports", "1"}});
+  EXPECT_EQ(one.stats.cycles, 10 * (32 + 128 + 64) + 32);
+  const Point two = evaluate("tests/data/gemm-dma.yaml", params);
+  EXPECT_EQ(two.stats.cycles,
+            (64 + 100) + static_cast<int64_t>(std::ceil(128 + 9 * (201.0 + 128) / 2)) + (5 + 64 + 100));
+}
+
+TEST(ModelTiming, UnpipelinedTilesTakeTheirCriticalPath) {
+  // tests/data/two-units.yaml: 16 tiles of 256 rows; per tile the 2D array's product takes 256 x 256 x 1,024
+  // MACs / 65,536 = 1,024 cycles, the 1D array's exps 256 x 256 x 7 / 256 lanes = 1,792. DRAM made fast so that
+  // only the buffer's 16 KB ports and a cycle of latency remain at the ends. Independent, the arrays overlap
+  // within each tile; chained, the exp waits for the product.
+  const std::vector<std::pair<std::string, std::string>> fast = {{"dram.bandwidth", "1000 TB/s"},
+                                                                 {"dram.latency_cycles", "1"}};
+  const Point apart = evaluate("tests/data/two-units.yaml", {}, fast);
+  EXPECT_EQ(apart.stats.busy_cycles.at("pe2d"), 16 * 1024);
+  EXPECT_EQ(apart.stats.busy_cycles.at("pe1d"), 16 * 1792);
+  // Head: the first tiles of A, B and C (512 + 512 + 128 KB) in 72 cycles; tail: Z's and W's (128 KB each) in 16.
+  EXPECT_EQ(apart.stats.cycles, (72 + 1) + 16 * 1792 + (16 + 1));
+  const Point chained = evaluate("tests/data/two-units-chained.yaml", {}, fast);
+  EXPECT_EQ(chained.stats.cycles, (64 + 1) + 16 * (1024 + 1792) + (16 + 1));
+}
+
 TEST(Model, SystolicArraysPayFillAndDrainAsScaleSimCounts) {
   // fold_overlap: none on the 32x16 array: every tile's folds fill and drain. Summed over the mapping's tiles
   // this is SCALE-Sim's count for the whole GEMM plus one (SCALE-Sim numbers cycles from zero).
@@ -68,9 +127,10 @@ TEST(Model, BankModelDramIsChargedForTheCommandsItsTransfersIssue) {
   EXPECT_NEAR(e.at("write"), static_cast<double>(t.write) * 8 * per_bit, 1e-6 * e.at("write"));
   // Every tile covers whole rows of the banks it spreads over (128 KB over 128 banks): one ACT per KB moved.
   EXPECT_NEAR(e.at("activate"), static_cast<double>(t.read + t.write) / 1024 * 8192 * 0.11, 1e-6 * e.at("activate"));
-  // A REF per channel every nREFI = 3.9 us of the run.
-  EXPECT_EQ(std::floor(p.stats.latency_s / 3.9e-6), 4);
-  EXPECT_NEAR(e.at("refresh"), 4.0 * 8 * 4 * 16 * 8192 * 0.11, 1e-6);
+  // A REF per channel every nREFI = 3.9 us of the run (59.6 us: the array waits for its operands to stream
+  // through the buffer's 64-byte ports).
+  EXPECT_EQ(std::floor(p.stats.latency_s / 3.9e-6), 15);
+  EXPECT_NEAR(e.at("refresh"), 15.0 * 8 * 4 * 16 * 8192 * 0.11, 1e-6);
 }
 
 TEST(Model, EnergyIsActionCountsTimesTableEnergies) {

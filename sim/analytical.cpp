@@ -28,9 +28,9 @@ struct GroupTime {
 //   all head and tail: load, compute, store, one after another.
 // - Prefetch distance: with two buffers a tile's load may start only once the tile two before it is done with
 //   its slot (its last reader has run), and its data is ready R later: a result latency, the transfers
-//   queued at that moment (the finished tile's stores, then the load) and the path's latency. Its first
-//   reader then runs; the work from the first reader to the last (S per tile) lies between the two. So n
-//   tiles of C cycles each take at least C + (n - 1) (R + S) / 2, whatever the bandwidth.
+//   queued at that moment (the finished tile's stores, then the load) and the path's latency. At least one
+//   reader's work (S per tile) lies between the slot freeing and the data's first reader. So n tiles of C
+//   cycles each take at least C + (n - 1) (R + S) / 2, whatever the bandwidth.
 // - A buffer's ports carry every access of the group: the group takes at least their total over the ports.
 // Without double buffering, memory and compute take turns.
 GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec& arch, const std::string& program_buffer,
@@ -140,16 +140,13 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
         if (st.kind == TileOp::Kind::store && arch.path(st.from, st.to).name == path)
           stored += static_cast<double>(st.bytes) * static_cast<double>(g.executions(st)) / static_cast<double>(n);
       // A tile's slot is free once its last reader is done, and the next tile's first reader waits for its
-      // data: between the two lies the work from the tensor's first reader to its last, per tile.
+      // data: between the two lies at least one reader's work per tile (the units may run a tile's other ops
+      // in any order around them, so no more is certain).
       const double c = static_cast<double>(compute) / static_cast<double>(n);
       double span = 0;
-      size_t first = g.ops.size(), last = 0;
-      for (size_t i = 0; i < g.ops.size(); ++i)
-        if (g.ops[i].kind == TileOp::Kind::compute && reads(g.ops[i], op.tensor))
-          first = std::min(first, i), last = std::max(last, i);
-      for (size_t i = first; i <= last && first < g.ops.size(); ++i)
-        if (g.ops[i].kind == TileOp::Kind::compute)
-          span += static_cast<double>(occupancy(g.ops[i]) * g.executions(g.ops[i])) / static_cast<double>(n);
+      for (const TileOp& reader : g.ops)
+        if (reader.kind == TileOp::Kind::compute && reads(reader, op.tensor))
+          span = std::max(span, static_cast<double>(occupancy(reader) * g.executions(reader)) / static_cast<double>(n));
       const double r = static_cast<double>(result_latency + latency +
                                             path_cycles(path, static_cast<double>(op.bytes) + stored));
       prefetch = std::max(prefetch, static_cast<int64_t>(std::ceil(

@@ -445,7 +445,7 @@ struct Controller : sc_module {
     std::map<TensorId, JobPtr> writer;                               // tensor -> the job whose result holds it now
     std::map<std::string, std::deque<std::vector<JobPtr>>> readers;  // tensor -> readers of its latest loads
     std::vector<JobPtr> all;
-    std::vector<JobPtr> computing, computed;  // the last two tiles' computations (groups without pipelining)
+    std::vector<JobPtr> computing;  // the last tile's computations (groups without pipelining)
     std::vector<int64_t> index(g.loops.size(), 0);
     const int passes = std::max<int>(1, static_cast<int>(g.pass_loops.size()));
 
@@ -471,8 +471,10 @@ struct Controller : sc_module {
           // alternate between iterations (FuseMax's arrays take turns), hence periods above 1.
           for (size_t period = 1; period <= kMaxPeriod; ++period) {
             bool settled = n >= kSettle * period + 1;
+            // An iteration that took no time is the walk running ahead of the units (only their queues hold it
+            // back), not a steady state.
             for (size_t m = n - 1; settled && m + (kSettle - 1) * period > n - 1; --m)
-              settled = cost(m) == cost(m - period);
+              settled = cost(m) == cost(m - period) && cost(m).cycles > 0;
             if (!settled) continue;
             // Skip whole periods only, so that the iterations still simulated keep their phase.
             const auto periods = (trips - 1 - i) / static_cast<int64_t>(period);
@@ -502,13 +504,10 @@ struct Controller : sc_module {
             auto job = std::make_shared<Job>();
             job->op = &op;
             if (op.kind == TileOp::Kind::compute) {
-              // Without pipelining the units take turns: this tile computes once the last one has. Meanwhile
-              // its loads fill the other half of double-buffered tiles, and the walk runs one tile ahead.
-              if (!g.pipeline) {
-                for (const JobPtr& j : computed) wait_done(*j);
-                computed.clear();
-                job->deps = computing;
-              }
+              // Without pipelining the units take turns: this tile computes once the last one has. The walk
+              // itself runs ahead, held back only by the units' queues and the DMA's: a load waits for its
+              // buffer slot (below), not for the computations before it to be issued and done.
+              if (!g.pipeline) job->deps = computing;
               job->label = c.einsums[op.einsum].name;
               for (const Access& a : c.einsums[op.einsum].reads) {
                 if (auto it = writer.find(a.tensor); it != writer.end()) job->deps.push_back(it->second);
@@ -528,6 +527,9 @@ struct Controller : sc_module {
               history.emplace_back();
               while (history.size() > slots) history.pop_front();
               writer[c.tensor_id(op.tensor)] = job;
+              // A prefetcher asks for a tile once its slot is free: the request does not sit in the DMA's
+              // queue ahead of requests that could run (everything that frees the slot is issued already).
+              for (const JobPtr& d : job->deps) wait_done(*d);
               path_of(op).queue.write(job);
             } else {
               job->label = "store " + op.tensor;
@@ -540,7 +542,7 @@ struct Controller : sc_module {
           // Single-buffered, a tile's loads wait for the last tile's readers anyway; wait for its stores too.
           if (!g.pipeline && !g.double_buffer)
             for (const JobPtr& j : step) wait_done(*j);
-          if (!step_computes.empty()) computed = std::exchange(computing, step_computes);
+          if (!step_computes.empty()) computing = std::move(step_computes);
           // Jobs already done are no longer needed for bookkeeping.
           if (all.size() > 4096) {
             std::erase_if(all, [](const JobPtr& j) { return j->done(); });

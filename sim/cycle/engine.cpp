@@ -124,8 +124,11 @@ struct Unit : sc_module {
   bool waves = false;
 
   SC_HAS_PROCESS(Unit);
+  // The queue holds what the controller has issued to the unit; its capacity only bounds memory (the walk is
+  // held back by buffer slots), so that one busy unit does not keep the controller from feeding the others.
+  static constexpr int kQueueCapacity = 4096;
   Unit(sc_module_name name, int depth, Recorder& r, Buffer& b)
-      : sc_module(name), queue(depth), rec(r), buffer(b), window(static_cast<size_t>(depth)) {
+      : sc_module(name), queue(kQueueCapacity), rec(r), buffer(b), window(static_cast<size_t>(depth)) {
     SC_THREAD(run);
   }
 
@@ -209,8 +212,9 @@ struct JobQueue {
 
 // The DRAM channel and its DMA engines. Each engine takes the oldest waiting request, waits until it may run (a
 // load until the readers of the tile it replaces are done: "buffer_space"; a store until its tile is computed:
-// "dependency"), then holds the channel for bytes / bandwidth cycles ("channel" stalls: another engine has it)
-// while it moves the tile through one of the buffer's ports. Data arrives `latency` cycles after the transfer.
+// "dependency"), then holds the channel for bytes / bandwidth cycles ("channel" stalls: another engine has it),
+// and one of the buffer's ports for the first bytes / port width of them. Data arrives `latency` cycles after
+// the transfer.
 // With one engine, requests run strictly in order; more engines let loads pass a store that waits.
 // dma_order: ready_first lets a free engine pass requests that wait instead: it takes the oldest request whose
 // inputs are ready, and waits (charged to the oldest request's cause) only when none is.
@@ -290,9 +294,13 @@ struct Dram : sc_module {
       if (const auto timed =
               path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz))
         if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
-      sc_core::wait(sc_time(static_cast<double>(std::max(occupancy, buffer.cycles_for(job->op->bytes))), SC_NS));
-      if (waves) busy[engine]->write(false);
+      // The tile passes the buffer's port at the port's rate and the channel at the DRAM's: the port is free
+      // again once its share is through, the channel when the slower of the two is done.
+      const int64_t through_port = buffer.cycles_for(job->op->bytes);
+      sc_core::wait(sc_time(static_cast<double>(through_port), SC_NS));
       buffer.ports.post();
+      if (occupancy > through_port) sc_core::wait(sc_time(static_cast<double>(occupancy - through_port), SC_NS));
+      if (waves) busy[engine]->write(false);
       channel.post();
       finish(*job, now() + latency);
       if (rec.tracing) rec.events.push_back({rec.track(track), job->label, start, now()});

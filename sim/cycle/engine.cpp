@@ -124,9 +124,10 @@ struct Unit : sc_module {
   bool waves = false;
 
   SC_HAS_PROCESS(Unit);
-  // The queue holds what the controller has issued to the unit; its capacity only bounds memory (the walk is
-  // held back by buffer slots), so that one busy unit does not keep the controller from feeding the others.
-  static constexpr int kQueueCapacity = 4096;
+  // The queue holds what the controller has issued to the unit, well beyond the window, so that one busy unit
+  // does not keep the controller from feeding the others. (Buffer slots hold the walk back anyway; a bound far
+  // above that, thousands of jobs, keeps the queues from settling into a steady state that extrapolation sees.)
+  static constexpr int kQueueCapacity = 64;
   Unit(sc_module_name name, int depth, Recorder& r, Buffer& b)
       : sc_module(name), queue(kQueueCapacity), rec(r), buffer(b), window(static_cast<size_t>(depth)) {
     SC_THREAD(run);

@@ -20,8 +20,8 @@ struct GroupTime {
 // - A memory path (the DRAM's interface, or a PIM's path from its banks) moves bytes at its bandwidth, or
 //   through a buffer port if that is slower.
 // - Units that pipeline overlap each other. Otherwise each tile waits for the one before it, and takes the
-//   critical path through its ops (an op waits for its unit and for the ops whose results it reads). Passes
-//   follow each other.
+//   critical path through its ops (an op waits for its unit and for the results it reads, a result latency
+//   after the op that computes them). Passes follow each other.
 // - Double buffering overlaps memory with compute except at the ends: the first tile of each tensor the group
 //   loads arrives (the path's latency after its transfer) before anything can compute (the head), and the
 //   last tile of each tensor it stores leaves after the last result is ready (the tail). An untiled group is
@@ -93,7 +93,7 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
       for (const TileOp& op : g.ops)
         if (op.kind == TileOp::Kind::compute && op.pass == pass) tiles = std::max(tiles, g.executions(op));
       std::map<std::string, double> unit_free;
-      std::vector<double> end(g.ops.size(), 0);
+      std::vector<double> ready(g.ops.size(), 0);  // when an op's result is ready: its end and result latency
       double tile = 0;
       for (size_t i = 0; i < g.ops.size(); ++i) {
         const TileOp& op = g.ops[i];
@@ -102,10 +102,11 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
         for (size_t w = 0; w < i; ++w)
           if (g.ops[w].kind == TileOp::Kind::compute && g.ops[w].pass == pass &&
               reads(op, cascade.tensors[cascade.einsums[g.ops[w].einsum].out.tensor].name))
-            start = std::max(start, end[w]);
-        end[i] = start + static_cast<double>(occupancy(op) * g.executions(op)) / static_cast<double>(tiles);
-        unit_free[op.unit] = end[i];
-        tile = std::max(tile, end[i]);
+            start = std::max(start, ready[w]);
+        const double share = static_cast<double>(g.executions(op)) / static_cast<double>(tiles);
+        unit_free[op.unit] = start + static_cast<double>(occupancy(op)) * share;
+        ready[i] = unit_free[op.unit] + static_cast<double>(op.result_latency) * share;
+        tile = std::max(tile, ready[i]);
       }
       cycles = std::max(cycles, static_cast<int64_t>(std::ceil(tile * static_cast<double>(tiles))));
     }
@@ -127,8 +128,10 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
     t.load["path " + path] += cycles;  // a PIM is both a unit and a path: keep their loads apart
     const int64_t latency = arch.find(path)->path()->latency_cycles(arch.clock_hz);
     if (head_bytes[path]) head = std::max(head, path_cycles(path, static_cast<double>(head_bytes[path])) + latency);
+    // (Without pipelining the tiles' critical paths include the last result's latency already.)
     if (tail_bytes[path])
-      tail = std::max(tail, result_latency + path_cycles(path, static_cast<double>(tail_bytes[path])) + latency);
+      tail = std::max(tail, (g.pipeline ? result_latency : 0) + path_cycles(path, static_cast<double>(tail_bytes[path])) +
+                                latency);
     steady_memory = std::max(
         steady_memory, path_cycles(path, static_cast<double>(bytes - head_bytes[path] - tail_bytes[path])));
     // Prefetch distance, per tensor the path loads more than once.

@@ -28,7 +28,8 @@ struct GroupTime {
 //   all head and tail: load, compute, store, one after another.
 // - Prefetch distance: with two buffers a tile's load may start only once the tile two before it is done with
 //   its slot (its last reader has run), and its data is ready R later: a result latency, the transfers
-//   queued at that moment (the finished tile's stores, then the load) and the path's latency. At least one
+//   queued at that moment (the finished tile's stores, then its loads of every tensor loaded as often and read
+//   by the same ops) and the path's latency. At least one
 //   reader's work (S per tile) lies between the slot freeing and the data's first reader. So n tiles of C
 //   cycles each take at least C + (n - 1) (R + S) / 2, whatever the bandwidth.
 // - A buffer's ports carry every access of the group: the group takes at least their total over the ports.
@@ -138,10 +139,24 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
     for (const TileOp& op : g.ops) {
       const int64_t n = g.executions(op);
       if (op.kind != TileOp::Kind::load || n < 2 || arch.path(op.from, op.to).name != path) continue;
-      double stored = 0;  // the stores that come due with each of its tiles, on average
-      for (const TileOp& st : g.ops)
-        if (st.kind == TileOp::Kind::store && arch.path(st.from, st.to).name == path)
-          stored += static_cast<double>(st.bytes) * static_cast<double>(g.executions(st)) / static_cast<double>(n);
+      // What the path moves when the slot frees: the stores that come due with each tile (on average), and
+      // this tile's loads of every tensor loaded as often and read by the same ops (their slots free with it;
+      // one channel carries them all).
+      auto readers = [&](const std::string& tensor) {
+        std::vector<size_t> r;
+        for (size_t i = 0; i < g.ops.size(); ++i)
+          if (g.ops[i].kind == TileOp::Kind::compute && reads(g.ops[i], tensor)) r.push_back(i);
+        return r;
+      };
+      const std::vector<size_t> mine = readers(op.tensor);
+      double due = 0;
+      for (const TileOp& other : g.ops) {
+        if (other.kind == TileOp::Kind::compute || arch.path(other.from, other.to).name != path) continue;
+        if (other.kind == TileOp::Kind::store)
+          due += static_cast<double>(other.bytes) * static_cast<double>(g.executions(other)) / static_cast<double>(n);
+        else if (g.executions(other) == n && readers(other.tensor) == mine)
+          due += static_cast<double>(other.bytes);
+      }
       // A tile's slot is free once its last reader is done, and the next tile's first reader waits for its
       // data: between the two lies at least one reader's work per tile (the units may run a tile's other ops
       // in any order around them, so no more is certain).
@@ -150,8 +165,7 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
       for (const TileOp& reader : g.ops)
         if (reader.kind == TileOp::Kind::compute && reads(reader, op.tensor))
           span = std::max(span, static_cast<double>(occupancy(reader) * g.executions(reader)) / static_cast<double>(n));
-      const double r = static_cast<double>(result_latency + latency +
-                                            path_cycles(path, static_cast<double>(op.bytes) + stored));
+      const double r = static_cast<double>(result_latency + latency + path_cycles(path, due));
       prefetch = std::max(prefetch, static_cast<int64_t>(std::ceil(
                                         c + static_cast<double>(n - 1) * (r + std::min(span, c)) / 2)));
     }

@@ -88,14 +88,13 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
   // Without pipelining each tile computes once the one before it has, but within a tile the units run what
   // they can at once: a tile takes its critical path, each op starting when its unit is free and the ops
   // before it that write what it reads are done (an op that runs in only some tiles counts its average share).
-  if (!g.pipeline)
-    for (auto& [pass, cycles] : pass_cycles) {
+  for (auto& [pass, cycles] : pass_cycles) {
       int64_t tiles = 0;
       for (const TileOp& op : g.ops)
         if (op.kind == TileOp::Kind::compute && op.pass == pass) tiles = std::max(tiles, g.executions(op));
       std::map<std::string, double> unit_free;
       std::vector<double> ready(g.ops.size(), 0);  // when an op's result is ready: its end and result latency
-      double tile = 0;
+      double tile = 0, filled = 0;
       for (size_t i = 0; i < g.ops.size(); ++i) {
         const TileOp& op = g.ops[i];
         if (op.kind != TileOp::Kind::compute || op.pass != pass) continue;
@@ -108,8 +107,15 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
         unit_free[op.unit] = start + static_cast<double>(occupancy(op)) * share;
         ready[i] = unit_free[op.unit] + static_cast<double>(op.result_latency) * share;
         tile = std::max(tile, ready[i]);
+        filled = std::max(filled, unit_free[op.unit]);
       }
-      cycles = std::max(cycles, static_cast<int64_t>(std::ceil(tile * static_cast<double>(tiles))));
+      // Pipelined, the first tile fills the pipeline along its critical path (to its last op's end: the tail
+      // waits for the last result) and the busiest unit sets the pace after it; otherwise every tile takes
+      // its critical path.
+      const double all = g.pipeline ? filled + static_cast<double>(cycles) * static_cast<double>(tiles - 1) /
+                                                   static_cast<double>(tiles)
+                                    : tile * static_cast<double>(tiles);
+      cycles = std::max(cycles, static_cast<int64_t>(std::ceil(all)));
     }
   int64_t compute = 0;
   for (const auto& [pass, cycles] : pass_cycles) compute += cycles;

@@ -76,6 +76,18 @@ std::vector<std::pair<std::string, EinsumBinding>> read_bindings(const YNode& no
   return out;
 }
 
+// `double_buffer: true|false` (2 or 1 stages) or `buffer_stages: N`, at most one of them.
+std::optional<int> read_stages(MapReader& r) {
+  const std::optional<YNode> db = r.optional("double_buffer");
+  const std::optional<YNode> stages = r.optional("buffer_stages");
+  if (db && stages) stages->fail("give double_buffer or buffer_stages, not both");
+  if (db) return db->as_bool() ? 2 : 1;
+  if (!stages) return std::nullopt;
+  const int64_t n = stages->as_int();
+  if (n < 1 || n > 8) stages->fail(fmt::format("buffer_stages must be between 1 and 8, got {}", n));
+  return static_cast<int>(n);
+}
+
 }  // namespace
 
 MappingSpec load_mapping(const std::string& file) {
@@ -109,18 +121,20 @@ MappingSpec load_mapping(const std::string& file) {
     spec.loc = g.loc();
     spec.name = gr.required("name").as_string();
     if (auto p = gr.optional("pipeline")) spec.pipeline = p->as_bool();
-    if (auto d = gr.optional("double_buffer")) spec.double_buffer = d->as_bool();
+    if (auto stages = read_stages(gr)) spec.buffer_stages = *stages;
     if (auto pl = gr.optional("place")) spec.place = pl->as_string();
     if (auto c = gr.optional("concurrent")) {
       spec.concurrent = c->as_bool();
       if (spec.concurrent && m.groups.empty()) c->fail("the first group has no group before it to run with");
     }
     spec.loops = read_loops(gr.optional("loops"), m);
-    if (auto tensors = gr.optional("tensors")) {  // per-tensor settings: {Q: {double_buffer: false}}
+    if (auto tensors = gr.optional("tensors")) {  // per-tensor settings: {Q: {double_buffer: false}}, {K: {buffer_stages: 3}}
       MapReader tr(*tensors);
       for (const auto& [tensor, value] : tr.entries()) {
         MapReader fr(value);
-        spec.tensor_double_buffer[tensor] = fr.required("double_buffer").as_bool();
+        const std::optional<int> stages = read_stages(fr);
+        if (!stages) value.fail("give double_buffer or buffer_stages");
+        spec.tensor_buffer_stages[tensor] = *stages;
         fr.finish();
       }
     }

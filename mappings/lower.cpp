@@ -303,7 +303,7 @@ class Lowering {
     TileGroup out;
     out.name = spec.name;
     out.pipeline = spec.pipeline;
-    out.double_buffer = spec.double_buffer;
+    out.double_buffer = spec.buffer_stages > 1;
     const std::vector<Loop> outer = lower_loops(spec.loops, members, {}, spec);
     out.loops = outer;
     out.outer_loops = static_cast<int>(outer.size());
@@ -483,10 +483,10 @@ class Lowering {
       } else {
         out.ops[found->second].bytes = std::max(out.ops[found->second].bytes, bytes);
       }
-      const auto db = spec.tensor_double_buffer.find(t.name);
-      resident[t.name] =
-          std::max(resident[t.name],
-                   bytes * ((db == spec.tensor_double_buffer.end() ? spec.double_buffer : db->second) ? 2 : 1));
+      const auto own = spec.tensor_buffer_stages.find(t.name);
+      const int stages = own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
+      out.ops[loads[{t.name, d}]].stages = stages;
+      resident[t.name] = std::max(resident[t.name], bytes * stages);
     }
     // Ops are listed in the order they can run: loads, the computation, then its store.
     if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, nest, depth, tile));

@@ -38,10 +38,12 @@ struct PassSpec {
 struct GroupSpec {
   std::string name;
   bool pipeline = false;                             // units work on different iterations at once
-  bool double_buffer = true;                         // loads of the next iteration overlap this one's compute
+  // Buffer stages (slots) per loaded tensor: 2 is double buffering (loads of the next iteration overlap this
+  // one's compute), 1 none, 3 or more let loads run further ahead. `double_buffer: true|false` is 2 or 1.
+  int buffer_stages = 2;
   std::vector<LoopSpec> loops;                       // outer to inner: the backing memory's loops, then the buffer's
   std::vector<PassSpec> passes;                      // a group without `passes:` has one, with no loops of its own
-  std::map<std::string, bool> tensor_double_buffer;  // per-tensor exceptions to double_buffer
+  std::map<std::string, int> tensor_buffer_stages;   // per-tensor exceptions to buffer_stages
   // Where the group runs: empty for the units its Einsums are bound to; a PIM's name (every Einsum on it, its
   // tiles in the PIM's buffer, fed from the banks); or "auto": whichever of those has the least roofline time.
   std::string place;

@@ -29,6 +29,7 @@ struct TileOp {
   std::string from;  // memory components
   std::string to;
   int64_t bytes = 0;  // per execution
+  int stages = 2;     // load: the buffer's slots for the tensor's tiles (2: double buffering)
   // compute
   EinsumId einsum;
   std::string unit;
@@ -66,8 +67,8 @@ struct TileGroup {
   std::vector<std::pair<int, int>> pass_loops;  // per pass: [begin, end) in `loops`
   std::vector<TileOp> ops;                      // in dependency order within each pass
   bool pipeline = false;
-  bool double_buffer = true;
-  int64_t buffer_bytes = 0;  // the buffer space the group's tiles need
+  bool double_buffer = true;  // buffer_stages above 1: loads of the next iteration overlap this one's compute
+  int64_t buffer_bytes = 0;   // the buffer space the group's tiles need
 
   int64_t executions(const TileOp& op) const;  // product of the trips of op.repeats
 };

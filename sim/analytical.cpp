@@ -26,12 +26,12 @@ struct GroupTime {
 //   loads arrives (the path's latency after its transfer) before anything can compute (the head), and the
 //   last tile of each tensor it stores leaves after the last result is ready (the tail). An untiled group is
 //   all head and tail: load, compute, store, one after another.
-// - Prefetch distance: with two buffers a tile's load may start only once the tile two before it is done with
-//   its slot (its last reader has run), and its data is ready R later: a result latency, the transfers
+// - Prefetch distance: with k buffer stages (2: double buffering) a tile's load may start only once the tile k
+//   before it is done with its slot (its last reader has run), and its data is ready R later: a result latency, the transfers
 //   queued at that moment (the finished tile's stores, then its loads of every tensor loaded as often and read
 //   by the same ops) and the path's latency. At least one
 //   reader's work (S per tile) lies between the slot freeing and the data's first reader. So n tiles of C
-//   cycles each take at least C + (n - 1) (R + S) / 2, whatever the bandwidth.
+//   cycles each take at least C + (n - 1) (R + S) / k, whatever the bandwidth.
 // - A buffer's ports carry every access of the group: the group takes at least their total over the ports.
 // Without double buffering, memory and compute take turns.
 GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec& arch, const std::string& program_buffer,
@@ -172,8 +172,9 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
         if (reader.kind == TileOp::Kind::compute && reads(reader, op.tensor))
           span = std::max(span, static_cast<double>(occupancy(reader) * g.executions(reader)) / static_cast<double>(n));
       const double r = static_cast<double>(result_latency + latency + path_cycles(path, due));
-      prefetch = std::max(prefetch, static_cast<int64_t>(std::ceil(
-                                        c + static_cast<double>(n - 1) * (r + std::min(span, c)) / 2)));
+      prefetch = std::max(prefetch, static_cast<int64_t>(std::ceil(c + static_cast<double>(n - 1) *
+                                                                             (r + std::min(span, c)) /
+                                                                             static_cast<double>(op.stages))));
     }
   }
   t.cycles = g.double_buffer ? head + std::max({compute, steady_memory, prefetch}) + tail : compute + memory;

@@ -528,10 +528,10 @@ struct Controller : sc_module {
               step_computes.push_back(job);
             } else if (op.kind == TileOp::Kind::load) {
               job->label = "load " + op.tensor;
-              // The buffer holds one tile of the tensor (two when double-buffered): a new load waits until
-              // the readers of the tile it replaces are done.
+              // The buffer holds `stages` tiles of the tensor (two when double-buffered): a new load waits
+              // until the readers of the tile it replaces are done.
               auto& history = readers[op.tensor];
-              const size_t slots = g.double_buffer ? 2 : 1;
+              const auto slots = static_cast<size_t>(op.stages);
               if (history.size() >= slots) job->deps = history[history.size() - slots];
               history.emplace_back();
               while (history.size() > slots) history.pop_front();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <systemc>
@@ -68,6 +69,21 @@ TEST(Cycle, TwoDmaEnginesLetLoadsPassAWaitingStore) {
   EXPECT_EQ(s.cycles, 790);
   EXPECT_EQ(s.stall_cycles.at("dram").at("channel"), 32);
   EXPECT_EQ(s.stall_cycles.at("array").at("data"), 164 + (493 - 420));
+}
+
+TEST(Cycle, ThreeBufferStagesHideTheLatency) {
+  // gemm-dma at M = 320 with buffer_stages: 3: A's load for tile i + 3 waits for tile i's slot, so the 100-cycle
+  // latency hides behind two tiles of 128 cycles: 164 (A_0 and B, latency) + 10 x 128 + 169 (Z's result, store,
+  // latency) = 1,613, as the analytical model says (ModelTiming.MoreBufferStagesHideMoreLatency). With two
+  // stages it is 1,905.
+  std::ifstream in("tests/data/gemm-dma.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  const std::string dir = std::filesystem::absolute("tests/data").string();
+  for (const std::string key : {"arch: ", "workload: "}) text.insert(text.find(key) + key.size(), dir + "/");
+  text.replace(text.find("double_buffer: true"), 19, "buffer_stages: 3");
+  const DesignPoint p = point(test::temp_file("gemm-dma-3.yaml", text), {{"M", "320"}, {"N", "32"}, {"K", "32"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  EXPECT_EQ(s.cycles, 1613);
 }
 
 TEST(Cycle, ReadyFirstDmaLetsLoadsPassAWaitingStore) {

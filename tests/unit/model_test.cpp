@@ -332,6 +332,31 @@ TEST(Model, PerTensorDoubleBuffering) {
   const int64_t a = 256 * 64 * 2, b = 64 * 512 * 2, z = 256 * 512 * 4;
   EXPECT_EQ(buffer_bytes(""), 2 * a + 2 * b + z);
   EXPECT_EQ(buffer_bytes("    tensors: {B: {double_buffer: false}}\n"), 2 * a + b + z);
+  EXPECT_EQ(buffer_bytes("    tensors: {B: {buffer_stages: 3}}\n"), 2 * a + 3 * b + z);
+  EXPECT_EQ(buffer_bytes("    buffer_stages: 3\n"), 3 * a + 3 * b + z);
+  EXPECT_EQ(buffer_bytes("    double_buffer: false\n"), a + b + z);
+}
+
+TEST(ModelTiming, MoreBufferStagesHideMoreLatency) {
+  // tests/data/gemm-dma.yaml at M = 320 (10 tiles of 128 cycles, R = 201 and S = 128 as in
+  // PrefetchDistanceExposesTheLatency): with k stages the tiles after the first take (R + S) / k each, or
+  // their own 128 cycles once that is less. Three stages: 329 / 3 = 109.7 < 128, so the latency is hidden.
+  const std::vector<std::pair<std::string, std::string>> params = {{"M", "320"}, {"N", "32"}, {"K", "32"}};
+  const int64_t head = 64 + 100, tail = 5 + 64 + 100;
+  EXPECT_EQ(evaluate("tests/data/gemm-dma.yaml", params).stats.cycles,
+            head + static_cast<int64_t>(std::ceil(128 + 9 * 329.0 / 2)) + tail);
+  const std::string three = test::temp_file("gemm-dma-3.yaml", [] {
+    std::ifstream in("tests/data/gemm-dma.yaml");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    const std::string dir = std::filesystem::absolute("tests/data").string();
+    for (const std::string key : {"arch: ", "workload: "}) {
+      const size_t at = text.find(key) + key.size();
+      text.insert(at, dir + "/");
+    }
+    text.replace(text.find("double_buffer: true"), 19, "buffer_stages: 3");
+    return text;
+  }());
+  EXPECT_EQ(evaluate(three, params).stats.cycles, head + 10 * 128 + tail);
 }
 
 TEST(Model, InfeasiblePointsSayWhy) {

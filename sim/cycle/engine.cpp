@@ -6,6 +6,7 @@
 #include <cmath>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -28,17 +29,27 @@ using sc_core::sc_module_name;
 using sc_core::SC_NS;
 using sc_core::sc_time;
 
-int64_t now() { return static_cast<int64_t>(sc_core::sc_time_stamp() / sc_time(1, SC_NS)); }
+// One cycle is one nanosecond of SystemC time. Converting through SystemC's ticks (its time resolution) rather
+// than through doubles keeps the conversions off the profile: they ran once or more per job.
+uint64_t ticks_per_cycle = 0;  // set by simulate_cycles before anything runs
+int64_t now() { return static_cast<int64_t>(sc_core::sc_time_stamp().value() / ticks_per_cycle); }
+sc_time duration(int64_t n) { return sc_time::from_value(static_cast<uint64_t>(n) * ticks_per_cycle); }
 
 // One tile operation in flight: issued by the controller, run by a unit or the DRAM channel.
 struct Job {
   const TileOp* op = nullptr;
-  std::string label;
+  const std::string* label = nullptr;  // for traces: the Einsum's name, or "load T" / "store T"
   std::vector<std::shared_ptr<Job>> deps;
   int64_t end = -1;  // the cycle its result is ready; -1 until known
   sc_event ready;
+  // Whether some process waits on `ready` (it started waiting before `end` was known). Only then is `ready`
+  // notified: a timed notification per job was a tenth of the engine's time, mostly for no one. (SystemC's
+  // processes take turns, so a waiter sets this before the job can finish.)
+  mutable bool watched = false;
+  void watch() const { watched = true; }
 
-  bool done() const { return end >= 0 && end <= now(); }
+  bool done() const { return done_at(now()); }
+  bool done_at(int64_t t) const { return end >= 0 && end <= t; }
 };
 using JobPtr = std::shared_ptr<Job>;
 
@@ -80,10 +91,10 @@ void wait_for(const Job& job, const std::string& who, const char* cause, Recorde
     if (d->done()) continue;
     const int64_t from = now();
     if (d->end >= 0)
-      sc_core::wait(sc_time(static_cast<double>(d->end - from), SC_NS));
+      sc_core::wait(duration(d->end - from));
     else
-      sc_core::wait(d->ready);
-    if (d->end > now()) sc_core::wait(sc_time(static_cast<double>(d->end - now()), SC_NS));
+      d->watch(), sc_core::wait(d->ready);
+    if (d->end > now()) sc_core::wait(duration(d->end - now()));
     rec.stalls[who][cause] += now() - from;
   }
 }
@@ -91,7 +102,7 @@ void wait_for(const Job& job, const std::string& who, const char* cause, Recorde
 void finish(Job& job, int64_t end) {
   job.deps.clear();  // done with its inputs: keeps finished chains (recurrences) from piling up in memory
   job.end = end;
-  job.ready.notify(sc_time(static_cast<double>(end - now()), SC_NS));
+  if (job.watched) job.ready.notify(duration(end - now()));
 }
 
 // The global buffer: `ports` accessors at a time, each moving up to one row in every bank per cycle. A compute
@@ -134,7 +145,10 @@ struct Unit : sc_module {
   }
 
   static bool ready(const Job& j) {
-    return std::all_of(j.deps.begin(), j.deps.end(), [](const JobPtr& d) { return d->done(); });
+    return ready_at(j, now());
+  }
+  static bool ready_at(const Job& j, int64_t t) {
+    return std::all_of(j.deps.begin(), j.deps.end(), [t](const JobPtr& d) { return d->done_at(t); });
   }
 
   // Runs until the controller sends an empty job (after all others are done), so the thread ends cleanly.
@@ -151,7 +165,8 @@ struct Unit : sc_module {
       JobPtr job;
       for (;;) {
         while (pending.size() < window && queue.num_available() > 0) pending.push_back(queue.read());
-        const auto it = std::find_if(pending.begin(), pending.end(), [](const JobPtr& j) { return ready(*j); });
+        const int64_t t = now();
+        const auto it = std::find_if(pending.begin(), pending.end(), [t](const JobPtr& j) { return ready_at(*j, t); });
         if (it != pending.end()) {
           job = *it;
           pending.erase(it);
@@ -163,12 +178,12 @@ struct Unit : sc_module {
         const auto blocker =
             std::find_if(oldest.deps.begin(), oldest.deps.end(), [](const JobPtr& d) { return !d->done(); });
         if ((*blocker)->end >= 0)
-          sc_core::wait(sc_time(static_cast<double>((*blocker)->end - now()), SC_NS), queue.data_written_event());
+          sc_core::wait(duration((*blocker)->end - now()), queue.data_written_event());
         else
-          sc_core::wait((*blocker)->ready | queue.data_written_event());
+          (*blocker)->watch(), sc_core::wait((*blocker)->ready | queue.data_written_event());
         rec.stalls[who][(*blocker)->op->kind == TileOp::Kind::compute ? "dependency" : "data"] += now() - from;
       }
-      if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
+      if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const int64_t asked = now();
       buffer.ports.wait();
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
@@ -178,14 +193,14 @@ struct Unit : sc_module {
         waiting.write(static_cast<int>(pending.size() + static_cast<size_t>(queue.num_available())));
       }
       const int64_t streaming = buffer.cycles_for(job->op->buffer_read_bytes + job->op->buffer_write_bytes);
-      sc_core::wait(sc_time(static_cast<double>(streaming), SC_NS));
+      sc_core::wait(duration(streaming));
       buffer.ports.post();
-      if (job->op->cycles > streaming) sc_core::wait(sc_time(static_cast<double>(job->op->cycles - streaming), SC_NS));
+      if (job->op->cycles > streaming) sc_core::wait(duration(job->op->cycles - streaming));
       if (streaming > job->op->cycles) rec.stalls[who]["buffer_bandwidth"] += streaming - job->op->cycles;
       busy += job->op->cycles;
       if (waves) running.write(false);
       finish(*job, now() + job->op->result_latency);
-      if (rec.tracing) rec.events.push_back({rec.track(who), job->label, start, now()});
+      if (rec.tracing) rec.events.push_back({rec.track(who), *job->label, start, now()});
     }
   }
 };
@@ -268,9 +283,18 @@ struct Dram : sc_module {
       const int64_t from = now();
       const char* charged = cause(*jobs.front());
       sc_core::sc_event_or_list any(queue.changed);
-      for (const JobPtr& j : jobs)
-        any |= (*std::find_if(j->deps.begin(), j->deps.end(), [](const JobPtr& d) { return !d->done(); }))->ready;
-      sc_core::wait(any);
+      int64_t first_known = std::numeric_limits<int64_t>::max();  // the earliest input whose end is known
+      for (const JobPtr& j : jobs) {
+        const Job& d = **std::find_if(j->deps.begin(), j->deps.end(), [](const JobPtr& x) { return !x->done(); });
+        if (d.end >= 0)
+          first_known = std::min(first_known, d.end);
+        else
+          d.watch(), any |= d.ready;
+      }
+      if (first_known < std::numeric_limits<int64_t>::max())
+        sc_core::wait(duration(first_known - now()), any);
+      else
+        sc_core::wait(any);
       rec.stalls[who][charged] += now() - from;
     }
   }
@@ -282,7 +306,7 @@ struct Dram : sc_module {
       const JobPtr job = ready_first ? take_ready(who) : queue.read();
       if (!job) return;                       // the controller is done
       wait_for(*job, who, cause(*job), rec);  // with ready_first, its inputs are ready already
-      if (const int64_t extra = rec.random_stall()) sc_core::wait(sc_time(static_cast<double>(extra), SC_NS));
+      if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       int64_t asked = now();
       channel.wait();
       if (const int64_t waited = now() - asked) rec.stalls[who]["channel"] += waited;
@@ -298,13 +322,13 @@ struct Dram : sc_module {
       // The tile passes the buffer's port at the port's rate and the channel at the DRAM's: the port is free
       // again once its share is through, the channel when the slower of the two is done.
       const int64_t through_port = buffer.cycles_for(job->op->bytes);
-      sc_core::wait(sc_time(static_cast<double>(through_port), SC_NS));
+      sc_core::wait(duration(through_port));
       buffer.ports.post();
-      if (occupancy > through_port) sc_core::wait(sc_time(static_cast<double>(occupancy - through_port), SC_NS));
+      if (occupancy > through_port) sc_core::wait(duration(occupancy - through_port));
       if (waves) busy[engine]->write(false);
       channel.post();
       finish(*job, now() + latency);
-      if (rec.tracing) rec.events.push_back({rec.track(track), job->label, start, now()});
+      if (rec.tracing) rec.events.push_back({rec.track(track), *job->label, start, now()});
     }
   }
 };
@@ -451,10 +475,36 @@ struct Controller : sc_module {
     const TileGroup& g = p.groups[group];
     std::vector<std::vector<std::pair<int, bool>>> rules;
     for (const TileOp& op : g.ops) rules.push_back(fire_rule(g, op, c));
-    std::map<TensorId, JobPtr> writer;                               // tensor -> the job whose result holds it now
-    std::map<std::string, std::deque<std::vector<JobPtr>>> readers;  // tensor -> readers of its latest loads
+    // Per op, looked up once: its label for traces, the unit or path it goes to, and the tensors it touches.
+    struct OpInfo {
+      std::string label;
+      Unit* unit = nullptr;
+      Dram* path = nullptr;
+      TensorId tensor;             // a load's or store's tensor, a computation's result
+      std::vector<TensorId> reads;  // a computation's operands
+    };
+    std::vector<OpInfo> info(g.ops.size());
+    for (size_t o = 0; o < g.ops.size(); ++o) {
+      const TileOp& op = g.ops[o];
+      OpInfo& i = info[o];
+      if (op.kind == TileOp::Kind::compute) {
+        const Einsum& e = c.einsums[op.einsum];
+        i.label = e.name;
+        i.unit = units.at(op.unit);
+        i.tensor = e.out.tensor;
+        for (const Access& a : e.reads) i.reads.push_back(a.tensor);
+      } else {
+        i.label = (op.kind == TileOp::Kind::load ? "load " : "store ") + op.tensor;
+        i.path = &path_of(op);
+        i.tensor = c.tensor_id(op.tensor);
+      }
+    }
+    IdVector<TensorId, JobPtr> writer(c.tensors.size());  // tensor -> the job whose result holds it now
+    IdVector<TensorId, std::deque<std::vector<JobPtr>>> readers(c.tensors.size());  // of its latest loads
     std::vector<JobPtr> all;
     std::vector<JobPtr> computing;  // the last tile's computations (groups without pipelining)
+    std::vector<JobPtr> step, step_computes;  // this tile's jobs and computations (kept to reuse their storage)
+    size_t keep = 4096;                       // `all` is swept of done jobs when it grows past this
     std::vector<int64_t> index(g.loops.size(), 0);
     const int passes = std::max<int>(1, static_cast<int>(g.pass_loops.size()));
 
@@ -501,7 +551,8 @@ struct Controller : sc_module {
         const auto range = g.pass_loops.empty() ? std::pair<int, int>{g.outer_loops, g.outer_loops}
                                                 : g.pass_loops[static_cast<size_t>(k)];
         walk(range.first, range.second, [&] {
-          std::vector<JobPtr> step, step_computes;
+          step.clear();
+          step_computes.clear();
           for (size_t o = 0; o < g.ops.size(); ++o) {
             const TileOp& op = g.ops[o];
             if (op.pass != k) continue;
@@ -517,33 +568,33 @@ struct Controller : sc_module {
               // itself runs ahead, held back only by the units' queues and the DMA's: a load waits for its
               // buffer slot (below), not for the computations before it to be issued and done.
               if (!g.pipeline) job->deps = computing;
-              job->label = c.einsums[op.einsum].name;
-              for (const Access& a : c.einsums[op.einsum].reads) {
-                if (auto it = writer.find(a.tensor); it != writer.end()) job->deps.push_back(it->second);
-                if (auto r = readers.find(c.tensors[a.tensor].name); r != readers.end() && !r->second.empty())
-                  r->second.back().push_back(job);
+              job->label = &info[o].label;
+              for (const TensorId t : info[o].reads) {
+                if (writer[t]) job->deps.push_back(writer[t]);
+                if (!readers[t].empty()) readers[t].back().push_back(job);
               }
-              writer[c.einsums[op.einsum].out.tensor] = job;
-              units.at(op.unit)->queue.write(job);
+              writer[info[o].tensor] = job;
+              info[o].unit->queue.write(job);
               step_computes.push_back(job);
             } else if (op.kind == TileOp::Kind::load) {
-              job->label = "load " + op.tensor;
+              job->label = &info[o].label;
               // The buffer holds `stages` tiles of the tensor (two when double-buffered): a new load waits
-              // until the readers of the tile it replaces are done.
-              auto& history = readers[op.tensor];
+              // until the readers of the tile it replaces are done. (The history holds at most `stages`
+              // tiles, so that one is its front, about to be dropped.)
+              auto& history = readers[info[o].tensor];
               const auto slots = static_cast<size_t>(op.stages);
-              if (history.size() >= slots) job->deps = history[history.size() - slots];
+              if (history.size() >= slots) job->deps = std::move(history[history.size() - slots]);
               history.emplace_back();
               while (history.size() > slots) history.pop_front();
-              writer[c.tensor_id(op.tensor)] = job;
+              writer[info[o].tensor] = job;
               // A prefetcher asks for a tile once its slot is free: the request does not sit in the DMA's
               // queue ahead of requests that could run (everything that frees the slot is issued already).
               for (const JobPtr& d : job->deps) wait_done(*d);
-              path_of(op).queue.write(job);
+              info[o].path->queue.write(job);
             } else {
-              job->label = "store " + op.tensor;
-              if (auto it = writer.find(c.tensor_id(op.tensor)); it != writer.end()) job->deps.push_back(it->second);
-              path_of(op).queue.write(job);
+              job->label = &info[o].label;
+              if (writer[info[o].tensor]) job->deps.push_back(writer[info[o].tensor]);
+              info[o].path->queue.write(job);
             }
             step.push_back(job);
             all.push_back(job);
@@ -551,10 +602,13 @@ struct Controller : sc_module {
           // Single-buffered, a tile's loads wait for the last tile's readers anyway; wait for its stores too.
           if (!g.pipeline && !g.double_buffer)
             for (const JobPtr& j : step) wait_done(*j);
-          if (!step_computes.empty()) computing = std::move(step_computes);
-          // Jobs already done are no longer needed for bookkeeping.
-          if (all.size() > 4096) {
-            std::erase_if(all, [](const JobPtr& j) { return j->done(); });
+          if (!step_computes.empty()) std::swap(computing, step_computes);
+          // Jobs already done are no longer needed for bookkeeping. (Sweeping only when `all` has doubled since
+          // the last sweep keeps this linear when many jobs are in flight.)
+          if (all.size() > keep) {
+            const int64_t t = now();
+            std::erase_if(all, [t](const JobPtr& j) { return j->done_at(t); });
+            keep = std::max<size_t>(4096, 2 * all.size());
           }
         });
       }
@@ -565,9 +619,9 @@ struct Controller : sc_module {
   static void wait_done(const Job& j) {
     while (!j.done()) {
       if (j.end >= 0)
-        sc_core::wait(sc_time(static_cast<double>(j.end - now()), SC_NS));
+        sc_core::wait(duration(j.end - now()));
       else
-        sc_core::wait(j.ready);
+        j.watch(), sc_core::wait(j.ready);
     }
   }
 };
@@ -623,6 +677,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
     return s;
   }
 
+  ticks_per_cycle = sc_time(1, SC_NS).value();
   Recorder rec;
   rec.tracing = !options.trace_file.empty();
   rec.rng.seed(options.seed);

@@ -14,8 +14,13 @@ int64_t spatial_steps(const TileWork& work, const std::map<std::string, int64_t>
 
 int64_t reduction_levels(const TileWork& work, const std::map<std::string, int64_t>& sizes) {
   int64_t levels = 0;
-  for (const auto& [dim, extent] : work.reduced)
-    for (int64_t width = std::min(extent, sizes.at(dim)); width > 1; width = ceil_div(width, 2)) ++levels;
+  for (const auto& [dim, extent] : work.reduced) {
+    const int64_t width = std::min(extent, sizes.at(dim));
+    if (work.chain_reduction && width > 1)
+      levels += width;  // one cycle in each PE the partial passes through
+    else
+      for (int64_t w = width; w > 1; w = ceil_div(w, 2)) ++levels;
+  }
   return levels;
 }
 

@@ -30,6 +30,9 @@ struct OpSpec {
   int64_t interval_cycles = 0;  // between starts on its function unit; 0: latency_cycles (not pipelined)
   std::string function_unit;
   Cost cost;
+  // How partial results of this op combine across PEs or lanes when an index is reduced over them: through a
+  // tree (log2(width) levels), or passed along a chain of the PEs (width cycles; `reduce: chain`).
+  bool chain_reduction = false;
 
   int64_t issue_cycles() const { return interval_cycles ? interval_cycles : latency_cycles; }
 };
@@ -61,6 +64,7 @@ struct TileWork {
   int64_t cycles_per_point = 0;
   std::map<std::string, int64_t> spread;
   std::map<std::string, int64_t> reduced;
+  bool chain_reduction = false;  // the combining op passes partials along the PEs instead of up a tree
 };
 
 struct TileTiming {

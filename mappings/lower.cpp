@@ -602,6 +602,13 @@ class Lowering {
         if (std::find(einsum.reduced.begin(), einsum.reduced.end(), v) != einsum.reduced.end())
           work.reduced.try_emplace(dim, 1).first->second *= t;
       }
+    // The op that combines partials across PEs: max for a max or min reduction, add (or mac) for a sum.
+    for (const char* kind : einsum.reduce == Reduce::sum ? std::vector<const char*>{"add", "mac"}
+                                                         : std::vector<const char*>{"max"})
+      if (const auto it = unit->ops()->find(kind); it != unit->ops()->end()) {
+        work.chain_reduction = it->second.chain_reduction;
+        break;
+      }
     const TileTiming timing = role.tile_timing(work, a_.clock_hz);
     op.cycles = timing.cycles;
     op.result_latency = timing.result_latency + drain;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "sim/actions.hpp"
 
@@ -19,7 +20,8 @@ struct GroupTime {
 //   to stream through one buffer port (bytes / the port's bytes per cycle: the engine's `buffer_bandwidth`).
 // - A memory path (the DRAM's interface, or a PIM's path from its banks) moves bytes at its bandwidth, or
 //   through a buffer port if that is slower.
-// - Units that pipeline overlap each other. Otherwise each tile waits for the one before it, and takes the
+// - Units that pipeline overlap each other: the busiest sets the pace once the first tile's critical path
+//   reaches it, and the last tile's ops after its last follow. Otherwise each tile waits for the one before it, and takes the
 //   critical path through its ops (an op waits for its unit and for the results it reads, a result latency
 //   after the op that computes them). Passes follow each other.
 // - Double buffering overlaps memory with compute except at the ends: the first tile of each tensor the group
@@ -92,9 +94,13 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
       int64_t tiles = 0;
       for (const TileOp& op : g.ops)
         if (op.kind == TileOp::Kind::compute && op.pass == pass) tiles = std::max(tiles, g.executions(op));
+      std::string busiest;  // the unit that sets a pipelined group's pace
+      for (const auto& [key, busy] : unit_cycles)
+        if (key.first == pass && busy == cycles) busiest = key.second;
       std::map<std::string, double> unit_free;
       std::vector<double> ready(g.ops.size(), 0);  // when an op's result is ready: its end and result latency
       double tile = 0, filled = 0;
+      double busiest_from = std::numeric_limits<double>::max(), busiest_to = 0;  // its work within the tile
       for (size_t i = 0; i < g.ops.size(); ++i) {
         const TileOp& op = g.ops[i];
         if (op.kind != TileOp::Kind::compute || op.pass != pass) continue;
@@ -108,12 +114,12 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
         ready[i] = unit_free[op.unit] + static_cast<double>(op.result_latency) * share;
         tile = std::max(tile, ready[i]);
         filled = std::max(filled, unit_free[op.unit]);
+        if (op.unit == busiest) busiest_from = std::min(busiest_from, start), busiest_to = unit_free[op.unit];
       }
-      // Pipelined, the first tile fills the pipeline along its critical path (to its last op's end: the tail
-      // waits for the last result) and the busiest unit sets the pace after it; otherwise every tile takes
-      // its critical path.
-      const double all = g.pipeline ? filled + static_cast<double>(cycles) * static_cast<double>(tiles - 1) /
-                                                   static_cast<double>(tiles)
+      // Pipelined, the busiest unit sets the pace: it starts once the first tile's critical path reaches its
+      // first op, and after its last op the last tile's remaining ops on other units follow (to their end: the
+      // tail waits for the last result). Otherwise every tile takes its critical path.
+      const double all = g.pipeline ? busiest_from + static_cast<double>(cycles) + (filled - busiest_to)
                                     : tile * static_cast<double>(tiles);
       cycles = std::max(cycles, static_cast<int64_t>(std::ceil(all)));
     }

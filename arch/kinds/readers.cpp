@@ -21,6 +21,14 @@ std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& no
     if (auto l = f.optional("latency_cycles")) op.latency_cycles = read_count(*l, "latency_cycles");
     if (auto i = f.optional("interval_cycles")) op.interval_cycles = read_count(*i, "interval_cycles");
     if (auto u = f.optional("function_unit")) op.function_unit = u->as_string();
+    if (auto r = f.optional("reduce")) {
+      const std::string how = r->as_string();
+      if (how != "tree" && how != "chain")
+        r->fail(fmt::format("unknown reduce '{}' (known: tree: partials combine up a tree, log2(width) levels; "
+                            "chain: passed along the PEs, width cycles)",
+                            how));
+      op.chain_reduction = how == "chain";
+    }
     op.cost = evaluate_cost(table, f.required("energy"), dtype_name(dtype));
     f.finish();
     ops[kind] = op;

@@ -23,7 +23,7 @@ struct CycleOptions {
   double stall_probability = 0;  // tests: each job waits a random extra 1..stall_cycles cycles with this probability
   int64_t stall_cycles = 0;
   uint64_t seed = 1;
-  int unit_queue_depth = 8;  // jobs a unit looks at to start the oldest ready one
+  int unit_queue_depth = 16;  // jobs a unit looks at to start the oldest ready one
 };
 
 // Stats with fidelity "cycle", all of what it simulated: cycles, busy and stall cycles per unit by cause; ops,

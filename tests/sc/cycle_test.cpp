@@ -112,7 +112,7 @@ DesignPoint fusemax_bert_64(const std::string& order) {
 TEST(Cycle, FuseMaxInOrderDmaQueuesLoadsBehindAWaitingStore) {
   const DesignPoint p = fusemax_bert_64("in_order");
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
-  EXPECT_EQ(s.cycles, 2678116);  // 40.5% over the analytical model
+  EXPECT_EQ(s.cycles, 2819428);  // 47.9% over the analytical model
   ASSERT_TRUE(s.gap_vs_analytical.has_value());
   EXPECT_GT(*s.gap_vs_analytical, 0.4);
 }
@@ -120,11 +120,11 @@ TEST(Cycle, FuseMaxInOrderDmaQueuesLoadsBehindAWaitingStore) {
 TEST(Cycle, FuseMaxReadyFirstDmaLoadsTheNextHeadWhileAStoreWaits) {
   // The next head's loads pass the store that waits, the controller feeds the 2D array the next head while the
   // 1D array finishes this one, and the DMA takes a buffer port only for its tile's share: the engine is within
-  // 2% of the analytical model (0.17%).
+  // 2% of the analytical model (0.11%).
   const DesignPoint p = fusemax_bert_64("ready_first");
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
-  EXPECT_EQ(s.cycles, 1908815);
-  EXPECT_LT(s.cycles, 2678116);  // in_order's, above
+  EXPECT_EQ(s.cycles, 1908225);
+  EXPECT_LT(s.cycles, 2819428);  // in_order's, above
   ASSERT_TRUE(s.gap_vs_analytical.has_value());
   EXPECT_GE(*s.gap_vs_analytical, 0.0);
   EXPECT_LT(*s.gap_vs_analytical, 0.02);

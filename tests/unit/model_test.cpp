@@ -99,6 +99,20 @@ TEST(ModelTiming, UnpipelinedTilesTakeTheirCriticalPath) {
   EXPECT_EQ(chained.stats.cycles, (64 + 1) + 16 * (1024 + 1792) + (16 + 1));
 }
 
+TEST(ModelTiming, AChainedReductionPassesThroughEveryPe) {
+  // FuseMax's LM (a max over p, spread over the 2D array's 256 columns): its PEs' max unit has no tree
+  // (`max: {reduce: chain}`), so the result passes through all 256 PEs, one cycle each; as a tree it would be
+  // log2(256) = 8 levels. +Architecture exposes it on every tile (the artifact's LM x 256).
+  auto lm_latency = [](std::vector<std::pair<std::string, std::string>> sets) {
+    const Point p = evaluate("configs/mappings/attention-architecture.yaml", {}, std::move(sets));
+    for (const TileOp& op : p.program.groups.at(0).ops)
+      if (op.kind == TileOp::Kind::compute && p.cascade.einsums[op.einsum].name == "LM") return op.result_latency;
+    return int64_t{-1};
+  };
+  EXPECT_EQ(lm_latency({}), 256);
+  EXPECT_EQ(lm_latency({{"pe2d.ops.max.reduce", "tree"}}), 8);
+}
+
 TEST(Model, SystolicArraysPayFillAndDrainAsScaleSimCounts) {
   // fold_overlap: none on the 32x16 array: every tile's folds fill and drain. Summed over the mapping's tiles
   // this is SCALE-Sim's count for the whole GEMM plus one (SCALE-Sim numbers cycles from zero).

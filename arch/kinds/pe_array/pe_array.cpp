@@ -103,7 +103,7 @@ ComponentKind pe_array_kind() {
                {"none", "pipelined"}},
               {"regfile_entries", ParamType::count, false, "", "register file entries per PE (none when absent)"},
               {"ops_per_cycle", ParamType::per_dtype, false, "", "ops per PE per cycle, or a map by dtype (default 1)"},
-              {"ops", ParamType::ops, true, "", "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, energy}}"},
+              {"ops", ParamType::ops, true, "", "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, reduce, energy}}"},
               {"pe_area", ParamType::cost, false, "", "area of one PE"},
           },
           R"({kind: pe_array, rows: 8, cols: 8, dataflow: ws, ops: {mac: {energy: "1"}}})",

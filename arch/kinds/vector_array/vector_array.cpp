@@ -48,7 +48,7 @@ ComponentKind vector_array_kind() {
               {"lanes", ParamType::count, true, "", "lanes"},
               {"dtype", ParamType::dtype, false, "bf16", "the lanes' datatype ({dtype} in its costs)"},
               {"regfile_entries", ParamType::count, false, "", "register file entries per lane (none when absent)"},
-              {"ops", ParamType::ops, true, "", "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, energy}}"},
+              {"ops", ParamType::ops, true, "", "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, reduce, energy}}"},
               {"lane_area", ParamType::cost, false, "", "area of one lane"},
           },
           R"({kind: vector_array, lanes: 8, ops: {exp: {latency_cycles: 4, energy: "2"}}})",

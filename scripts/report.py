@@ -7,6 +7,7 @@ import base64
 import html
 import io
 import json
+import math
 import re
 import os
 import sqlite3
@@ -16,13 +17,53 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Template  # noqa: E402
 
 plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "axes.grid": True, "grid.alpha": 0.3})
 
 
+class PlainLogFormatter(matplotlib.ticker.Formatter):
+    """Log-axis tick labels as plain numbers (2.6, 1000), not 2.6x10^0. Minor ticks get labels (at 2, 3 and 5
+    times a power of ten) only when the axis spans less than a decade, where the major ticks alone say little."""
+
+    def __init__(self, minor):
+        self.minor = minor
+
+    def __call__(self, v, pos=None):
+        if v <= 0:
+            return ""
+        if self.minor:
+            lo, hi = sorted(self.axis.get_view_interval())
+            if lo <= 0 or hi / lo > 10:
+                return ""
+            mantissa = v / 10 ** math.floor(math.log10(v) + 1e-9)
+            if round(mantissa) not in (2, 3, 5) or abs(mantissa - round(mantissa)) > 1e-6:
+                return ""
+        return f"{v:g}"
+
+
+def readable(fig):
+    """Every plot the same way: plain numbers on log axes, and legends beside the axes instead of over the
+    lines they name."""
+    for ax in fig.axes:
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "log":
+                axis.set_major_formatter(PlainLogFormatter(minor=False))
+                axis.set_minor_formatter(PlainLogFormatter(minor=True))
+        legend = ax.get_legend()
+        if legend is not None:
+            handles, labels = ax.get_legend_handles_labels()
+            old = list(legend.legendHandles)
+            moved = ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+            for new_handle, old_handle in zip(moved.legendHandles, old):  # keep sizes a plot set on its legend
+                if hasattr(old_handle, "get_sizes"):
+                    new_handle.set_sizes(old_handle.get_sizes())
+
+
 def png(fig):
+    readable(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)

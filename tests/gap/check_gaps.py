@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Both fidelities tell one truth: every shipped mapping's cycle-level result is within 2% of the analytical
+model's at its default point, or its gap is the one docs/model.md names with its cause (pinned here to 0.5%).
+Usage: check_gaps.py EINSIM"""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# mapping -> (gap, cause), as docs/model.md explains them ("Measured gaps").
+KNOWN = {
+    "configs/mappings/attention-fusemax.yaml":
+        (-0.032, "the analytical fill charges the first tile's chained max before the 1D array starts"),
+    "configs/mappings/llm/decode-attention.yaml":
+        (-0.035, "four DMA engines overlap consecutive heads' K and V tiles beyond the prefetch bound"),
+}
+
+
+def main():
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gap-table"), "--einsim", sys.argv[1],
+                          "--json"], capture_output=True, text=True, check=True)
+    rows = json.loads(out.stdout)["mappings"]
+    bad = []
+    for r in rows:
+        if "error" in r:
+            bad.append(f"{r['mapping']}: {r['error']}")
+            continue
+        known = KNOWN.get(r["mapping"])
+        if known:
+            if abs(r["gap"] - known[0]) > 0.005:
+                bad.append(f"{r['mapping']}: gap {r['gap']:+.2%}, pinned at {known[0]:+.1%} ({known[1]})")
+        elif abs(r["gap"]) > 0.02:
+            bad.append(f"{r['mapping']}: gap {r['gap']:+.2%} over 2% ({r['stalls']})")
+    missing = set(KNOWN) - {r["mapping"] for r in rows}
+    bad += [f"{m}: pinned but not shipped" for m in sorted(missing)]
+    for r in rows:
+        if "gap" in r:
+            print(f"{r['mapping']}: {r['gap']:+.2%}")
+    if bad:
+        print("\n".join(bad))
+        return 1
+    print(f"{len(rows)} mappings: every gap within 2% or pinned")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,16 @@
 namespace einsim::dram {
 namespace {
 
+// One of a field's named values; anything else fails with the names (`known`, in the message's parentheses).
+template <class E>
+E choice(const YNode& n, std::string_view key, std::initializer_list<std::pair<std::string_view, E>> values,
+         std::string_view known) {
+  const std::string v = n.as_string();
+  for (const auto& [name, value] : values)
+    if (v == name) return value;
+  n.fail(fmt::format("unknown {} '{}' ({})", key, v, known));
+}
+
 int64_t in_range(const YNode& n, int64_t lo, int64_t hi) {
   const int64_t v = n.as_int();
   if (v < lo || v > hi) n.fail(fmt::format("must be between {} and {}, got {}", lo, hi, v));
@@ -75,17 +85,9 @@ DramTiming read_timing(const YNode& node) {
   t.nRRDS = cycles("nRRDS", 1);
   t.nRRDL = cycles("nRRDL", 1);
   t.nFAW = cycles("nFAW", 1);
-  if (auto s = m.optional("activate_scope")) {
-    const std::string v = s->as_string();
-    if (v == "rank")
-      t.activate_scope = ActivateScope::rank;
-    else if (v == "channel")
-      t.activate_scope = ActivateScope::channel;
-    else
-      s->fail(fmt::format(
-          "unknown activate_scope '{}' (known: rank: nRRDS and nFAW per rank or stack ID; channel: per (pseudo-)channel)",
-          v));
-  }
+  if (auto s = m.optional("activate_scope"))
+    t.activate_scope = choice<ActivateScope>(*s, "activate_scope", {{"rank", ActivateScope::rank}, {"channel", ActivateScope::channel}},
+                              "known: rank: nRRDS and nFAW per rank or stack ID; channel: per (pseudo-)channel");
   const YNode rfc = m.required("nRFC");
   t.nRFC = in_range(rfc, 1, most);
   t.nREFI = cycles("nREFI", 1);
@@ -111,43 +113,20 @@ DramController read_controller(const YNode& node) {
   MapReader m(node);
   DramController c;
   if (auto q = m.optional("queue_size")) c.queue_size = in_range(*q, 1, 4096);
-  if (auto p = m.optional("page_policy")) {
-    const std::string v = p->as_string();
-    if (v == "open")
-      c.page_policy = PagePolicy::open;
-    else if (v == "closed")
-      c.page_policy = PagePolicy::closed;
-    else
-      p->fail(fmt::format("unknown page_policy '{}' (known: open, closed)", v));
-  }
-  if (auto a = m.optional("mapping")) {
-    const std::string v = a->as_string();
-    if (v == "ro_ba_ra_co_ch")
-      c.mapping = AddressMapping::ro_ba_ra_co_ch;
-    else if (v == "xor")
-      c.mapping = AddressMapping::xor_interleaved;
-    else
-      a->fail(fmt::format("unknown mapping '{}' (known: ro_ba_ra_co_ch, xor)", v));
-  }
-  if (auto b = m.optional("command_bus")) {
-    const std::string v = b->as_string();
-    if (v == "dual")
-      c.dual_command_bus = true;
-    else if (v == "single")
-      c.dual_command_bus = false;
-    else
-      b->fail(fmt::format("unknown command_bus '{}' (dual: row and column commands on their own buses; single)", v));
-  }
+  if (auto p = m.optional("page_policy"))
+    c.page_policy = choice<PagePolicy>(*p, "page_policy", {{"open", PagePolicy::open}, {"closed", PagePolicy::closed}},
+                           "known: open, closed");
+  if (auto a = m.optional("mapping"))
+    c.mapping = choice<AddressMapping>(*a, "mapping",
+                       {{"ro_ba_ra_co_ch", AddressMapping::ro_ba_ra_co_ch}, {"xor", AddressMapping::xor_interleaved}},
+                       "known: ro_ba_ra_co_ch, xor");
+  if (auto b = m.optional("command_bus"))
+    c.dual_command_bus = choice<bool>(*b, "command_bus", {{"dual", true}, {"single", false}},
+                                "dual: row and column commands on their own buses; single");
   if (auto r = m.optional("refresh")) c.refresh = r->as_bool();
-  if (auto r = m.optional("refresh_mode")) {
-    const std::string v = r->as_string();
-    if (v == "all_bank")
-      c.refresh_mode = RefreshMode::all_bank;
-    else if (v == "per_bank")
-      c.refresh_mode = RefreshMode::per_bank;
-    else
-      r->fail(fmt::format("unknown refresh_mode '{}' (known: all_bank, per_bank)", v));
-  }
+  if (auto r = m.optional("refresh_mode"))
+    c.refresh_mode = choice<RefreshMode>(*r, "refresh_mode", {{"all_bank", RefreshMode::all_bank}, {"per_bank", RefreshMode::per_bank}},
+                            "known: all_bank, per_bank");
   m.finish();
   return c;
 }

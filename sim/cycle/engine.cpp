@@ -571,7 +571,15 @@ struct Controller : sc_module {
               job->label = &info[o].label;
               for (const TensorId t : info[o].reads) {
                 if (writer[t]) job->deps.push_back(writer[t]);
-                if (!readers[t].empty()) readers[t].back().push_back(job);
+                if (readers[t].empty()) continue;
+                std::vector<JobPtr>& list = readers[t].back();
+                list.push_back(job);
+                // A tile read by millions of computations (a weight loaded once) would keep them all alive: drop
+                // the readers already done whenever the list reaches a power of two (amortized constant time).
+                if (list.size() >= 64 && (list.size() & (list.size() - 1)) == 0) {
+                  const int64_t now_cycle = now();
+                  std::erase_if(list, [now_cycle](const JobPtr& r) { return r->done_at(now_cycle); });
+                }
               }
               writer[info[o].tensor] = job;
               info[o].unit->queue.write(job);
@@ -674,6 +682,28 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   if (!analytical.status.ok) {
     Stats s = analytical;
     s.fidelity = Fidelity::cycle;
+    return s;
+  }
+  // Groups that run together are simulated in full (steady-state skipping reads whole-system counters, which
+  // the other groups move too). Refuse up front what would take hours and hundreds of GB, rather than grow.
+  double in_full = 0;  // tile operations of concurrent groups
+  for (size_t g = 0; g < program.groups.size(); ++g) {
+    const bool together = program.groups[g].concurrent ||
+                          (g + 1 < program.groups.size() && program.groups[g + 1].concurrent);
+    if (together)
+      for (const TileOp& op : program.groups[g].ops) in_full += static_cast<double>(program.groups[g].executions(op));
+  }
+  if (options.exact)
+    for (const TileGroup& g : program.groups)
+      for (const TileOp& op : g.ops) in_full += static_cast<double>(g.executions(op));
+  if (in_full > options.max_full_jobs) {
+    Stats s = analytical;
+    s.fidelity = Fidelity::cycle;
+    s.status = EvalStatus{false, fmt::format("simulating {:.3g} tile operations one by one ({}) is beyond the cycle "
+                                             "engine's limit of {:.3g} (about half a million a second): evaluate it "
+                                             "with `einsim model`, or with fewer, larger tiles",
+                                             in_full, options.exact ? "--exact" : "groups that run together",
+                                             options.max_full_jobs)};
     return s;
   }
 

@@ -24,6 +24,9 @@ struct CycleOptions {
   int64_t stall_cycles = 0;
   uint64_t seed = 1;
   int unit_queue_depth = 16;  // jobs a unit looks at to start the oldest ready one
+  // Tile operations the engine may simulate one by one (concurrent groups, or every one with `exact`): beyond
+  // this a point is refused with its reason (about 15 minutes at half a million a second).
+  double max_full_jobs = 5e8;
 };
 
 // Stats with fidelity "cycle", all of what it simulated: cycles, busy and stall cycles per unit by cause; ops,

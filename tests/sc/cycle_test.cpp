@@ -86,6 +86,19 @@ TEST(Cycle, ThreeBufferStagesHideTheLatency) {
   EXPECT_EQ(s.cycles, 1613);
 }
 
+TEST(Cycle, TooManyTileOperationsOneByOneAreRefusedUpFront) {
+  // The MoE FFN's expert groups run together, so they are simulated tile by tile: beyond the engine's limit the
+  // point is refused with its reason (before any simulation), as `sim` of FF = 2^32 is (7.5e9 operations).
+  const DesignPoint p = point("configs/mappings/llm/moe-ffn.yaml");
+  CycleOptions o;
+  o.max_full_jobs = 100;
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program, o);
+  EXPECT_FALSE(s.status.ok);
+  EXPECT_NE(s.status.reason.find("tile operations one by one (groups that run together)"), std::string::npos)
+      << s.status.reason;
+  EXPECT_EQ(s.fidelity, Fidelity::cycle);
+}
+
 TEST(Cycle, ReadyFirstDmaLetsLoadsPassAWaitingStore) {
   // One engine, dma_order: ready_first (the default): A0 0-32, B 32-64; store Z0 waits for Z0, so the engine loads A1 64-96
   // (a free slot, arriving 196) and then waits (dependency) from 96. Z0 164-292 (ready 297), when both store Z0

@@ -21,152 +21,199 @@ struct GroupTime {
 // - A memory path (the DRAM's interface, or a PIM's path from its banks) moves bytes at its bandwidth, or
 //   through a buffer port if that is slower.
 // - Units that pipeline overlap each other: the busiest sets the pace once the first tile's critical path
-//   reaches it, and the last tile's ops after its last follow. Otherwise each tile waits for the one before it, and takes the
-//   critical path through its ops (an op waits for its unit and for the results it reads, a result latency
-//   after the op that computes them). Passes follow each other.
+//   reaches it, and the last tile's ops after its last follow. Otherwise each tile waits for the one before
+//   it, and takes the critical path through its ops (an op waits for its unit and for the results it reads, a
+//   result latency after the op that computes them). Passes follow each other.
 // - Double buffering overlaps memory with compute except at the ends: the first tile of each tensor the group
 //   loads arrives (the path's latency after its transfer) before anything can compute (the head), and the
 //   last tile of each tensor it stores leaves after the last result is ready (the tail). An untiled group is
 //   all head and tail: load, compute, store, one after another.
 // - Prefetch distance: with k buffer stages (2: double buffering) a tile's load may start only once the tile k
-//   before it is done with its slot (its last reader has run), and its data is ready R later: a result latency, the transfers
-//   queued at that moment (the finished tile's stores, then its loads of every tensor loaded as often and read
-//   by the same ops) and the path's latency. At least one
-//   reader's work (S per tile) lies between the slot freeing and the data's first reader. So n tiles of C
-//   cycles each take at least C + (n - 1) (R + S) / k, whatever the bandwidth.
+//   before it is done with its slot (its last reader has run), and its data is ready R later: a result
+//   latency, the transfers queued at that moment (the finished tile's stores, then its loads of every tensor
+//   loaded as often and read by the same ops) and the path's latency. At least one reader's work (S per tile)
+//   lies between the slot freeing and the data's first reader. So n tiles of C cycles each take at least
+//   C + (n - 1) (R + S) / k, whatever the bandwidth.
 // - A buffer's ports carry every access of the group: the group takes at least their total over the ports.
 // Without double buffering, memory and compute take turns.
-GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec& arch, const std::string& program_buffer,
-                     Stats& s) {
+class GroupTimer {
+ public:
+  GroupTimer(const Cascade& cascade, const TileGroup& g, const ArchSpec& arch, const std::string& program_buffer)
+      : c_(cascade), g_(g), arch_(arch), program_buffer_(program_buffer), facts_(g.ops.size()) {
+    for (size_t i = 0; i < g.ops.size(); ++i) {
+      const TileOp& op = g.ops[i];
+      Facts& f = facts_[i];
+      f.n = g.executions(op);
+      if (op.kind == TileOp::Kind::compute) {
+        const Einsum& e = c_.einsums[op.einsum];
+        for (const Access& a : e.reads) f.reads.push_back(a.tensor);
+        f.tensor = e.out.tensor;
+        f.buffer = &buffer_of(op.unit);
+        f.through_port = streaming(*f.buffer, op.buffer_read_bytes + op.buffer_write_bytes);
+        f.occupancy = std::max(op.cycles, f.through_port);
+      } else {
+        f.tensor = c_.tensor_id(op.tensor);
+        f.path = &arch.path(op.from, op.to).name;
+        f.buffer = &buffer_of(*f.path);
+        f.through_port = streaming(*f.buffer, op.bytes);
+      }
+    }
+  }
+
+  GroupTime time(Stats& s) {
+    for (size_t i = 0; i < g_.ops.size(); ++i) {
+      const TileOp& op = g_.ops[i];
+      const Facts& f = facts_[i];
+      port_cycles_[*f.buffer] += f.through_port * f.n;
+      if (op.kind == TileOp::Kind::compute) {
+        result_latency_ = std::max(result_latency_, op.result_latency);
+        unit_cycles_[{op.pass, op.unit}] += f.occupancy * f.n;
+        s.busy_cycles[op.unit] += op.cycles * f.n;
+      } else {
+        Path& p = paths_[*f.path];
+        p.bytes += op.bytes * f.n;
+        p.streaming += f.through_port * f.n;
+        (op.kind == TileOp::Kind::load ? p.head_bytes : p.tail_bytes) += op.bytes;
+      }
+    }
+    GroupTime t;
+    const int64_t compute = compute_cycles(t);
+    int64_t memory = 0, head = 0, tail = 0, steady_memory = 0, prefetch = 0;
+    for (const auto& [path, p] : paths_) {
+      const int64_t cycles = path_cycles(p, path, static_cast<double>(p.bytes));
+      memory = std::max(memory, cycles);
+      t.load["path " + path] += cycles;  // a PIM is both a unit and a path: keep their loads apart
+      const int64_t latency = arch_.find(path)->path()->latency_cycles(arch_.clock_hz);
+      if (p.head_bytes) head = std::max(head, path_cycles(p, path, static_cast<double>(p.head_bytes)) + latency);
+      // (Without pipelining the tiles' critical paths include the last result's latency already.)
+      if (p.tail_bytes)
+        tail = std::max(tail, (g_.pipeline ? result_latency_ : 0) +
+                                  path_cycles(p, path, static_cast<double>(p.tail_bytes)) + latency);
+      steady_memory =
+          std::max(steady_memory, path_cycles(p, path, static_cast<double>(p.bytes - p.head_bytes - p.tail_bytes)));
+      prefetch = std::max(prefetch, prefetch_bound(p, path, compute, latency));
+    }
+    t.cycles = g_.double_buffer ? head + std::max({compute, steady_memory, prefetch}) + tail : compute + memory;
+    for (const auto& [buffer, cycles] : port_cycles_) {
+      const int64_t ports = arch_.find(buffer)->memory()->ports();
+      t.cycles = std::max(t.cycles, (cycles + ports - 1) / ports);
+      t.load["ports " + buffer] += (cycles + ports - 1) / ports;
+    }
+    return t;
+  }
+
+ private:
+  // What is known of an op before any timing: its executions, tensors, and what it costs a unit and a port.
+  struct Facts {
+    int64_t n = 0;                        // executions
+    std::vector<TensorId> reads;          // a computation's operands
+    TensorId tensor;                      // a computation's result; a load's or store's tensor
+    const std::string* path = nullptr;    // a load's or store's
+    const std::string* buffer = nullptr;  // where its tiles stream through
+    int64_t through_port = 0;             // cycles per execution through one buffer port
+    int64_t occupancy = 0;                // a computation's cycles on its unit per execution
+  };
+  struct Path {
+    int64_t bytes = 0, streaming = 0;        // over the group; `streaming`: cycles through a port
+    int64_t head_bytes = 0, tail_bytes = 0;  // a tile of each tensor it loads, stores
+  };
+
   // Where a unit's or a path's tiles stream through: a place (a PIM) stages them in its own memory, every other
   // unit and the backing path in the program's buffer.
-  auto buffer_of = [&](const std::string& who) -> const std::string& {
-    const ComponentSpec* c = arch.find(who);
-    return c && c->compute() && c->memory() && c->path() ? c->name : program_buffer;
-  };
-  auto streaming = [&](const std::string& buffer, int64_t bytes) {
+  const std::string& buffer_of(const std::string& who) const {
+    const ComponentSpec* c = arch_.find(who);
+    return c && c->compute() && c->memory() && c->path() ? c->name : program_buffer_;
+  }
+  int64_t streaming(const std::string& buffer, int64_t bytes) const {
     return static_cast<int64_t>(
-        std::ceil(static_cast<double>(bytes) / arch.find(buffer)->memory()->bytes_per_port_cycle()));
-  };
-  // How long a compute op occupies its unit, per execution.
-  auto occupancy = [&](const TileOp& op) {
-    return std::max(op.cycles, streaming(buffer_of(op.unit), op.buffer_read_bytes + op.buffer_write_bytes));
-  };
-  auto reads = [&](const TileOp& op, const std::string& tensor) {
-    for (const Access& a : cascade.einsums[op.einsum].reads)
-      if (cascade.tensors[a.tensor].name == tensor) return true;
-    return false;
-  };
-  std::map<std::pair<int, std::string>, int64_t> unit_cycles;  // (pass, unit) -> cycles it is occupied
-  std::map<std::string, int64_t> memory_bytes;                 // path -> bytes
-  std::map<std::string, int64_t> memory_streaming;             // path -> cycles its tiles take through a port
-  std::map<std::string, int64_t> port_cycles;                  // buffer -> cycles its ports are taken
-  std::map<std::string, int64_t> head_bytes, tail_bytes;       // path -> a tile of each tensor it loads, stores
-  int64_t result_latency = 0;  // the longest wait for a computation's result, which a store may wait for
-  for (const TileOp& op : g.ops) {
-    const int64_t n = g.executions(op);
-    if (op.kind == TileOp::Kind::compute) {
-      result_latency = std::max(result_latency, op.result_latency);
-      const std::string& buffer = buffer_of(op.unit);
-      unit_cycles[{op.pass, op.unit}] += occupancy(op) * n;
-      port_cycles[buffer] += streaming(buffer, op.buffer_read_bytes + op.buffer_write_bytes) * n;
-      s.busy_cycles[op.unit] += op.cycles * n;
-    } else {
-      const std::string& path = arch.path(op.from, op.to).name;
-      const int64_t through = streaming(buffer_of(path), op.bytes);
-      memory_bytes[path] += op.bytes * n;
-      memory_streaming[path] += through * n;
-      (op.kind == TileOp::Kind::load ? head_bytes : tail_bytes)[path] += op.bytes;
-      port_cycles[buffer_of(path)] += through * n;
-    }
+        std::ceil(static_cast<double>(bytes) / arch_.find(buffer)->memory()->bytes_per_port_cycle()));
   }
-  GroupTime t;
-  std::map<int, int64_t> pass_cycles;
-  for (const auto& [key, cycles] : unit_cycles) {
-    int64_t& p = pass_cycles[key.first];
-    p = std::max(p, cycles);  // pipelined units overlap: the busiest sets the pace
-    t.load[key.second] += cycles;
+  bool reads(size_t op, TensorId tensor) const {
+    const std::vector<TensorId>& r = facts_[op].reads;
+    return std::find(r.begin(), r.end(), tensor) != r.end();
   }
-  // Without pipelining each tile computes once the one before it has, but within a tile the units run what
-  // they can at once: a tile takes its critical path, each op starting when its unit is free and the ops
-  // before it that write what it reads are done (an op that runs in only some tiles counts its average share).
-  for (auto& [pass, cycles] : pass_cycles) {
-      int64_t tiles = 0;
-      for (const TileOp& op : g.ops)
-        if (op.kind == TileOp::Kind::compute && op.pass == pass) tiles = std::max(tiles, g.executions(op));
-      std::string busiest;  // the unit that sets a pipelined group's pace
-      for (const auto& [key, busy] : unit_cycles)
-        if (key.first == pass && busy == cycles) busiest = key.second;
-      std::map<std::string, double> unit_free;
-      std::vector<double> ready(g.ops.size(), 0);  // when an op's result is ready: its end and result latency
-      double tile = 0, filled = 0;
-      double busiest_from = std::numeric_limits<double>::max(), busiest_to = 0;  // its work within the tile
-      for (size_t i = 0; i < g.ops.size(); ++i) {
-        const TileOp& op = g.ops[i];
-        if (op.kind != TileOp::Kind::compute || op.pass != pass) continue;
-        double start = unit_free[op.unit];
-        for (size_t w = 0; w < i; ++w)
-          if (g.ops[w].kind == TileOp::Kind::compute && g.ops[w].pass == pass &&
-              reads(op, cascade.tensors[cascade.einsums[g.ops[w].einsum].out.tensor].name))
-            start = std::max(start, ready[w]);
-        const double share = static_cast<double>(g.executions(op)) / static_cast<double>(tiles);
-        unit_free[op.unit] = start + static_cast<double>(occupancy(op)) * share;
-        ready[i] = unit_free[op.unit] + static_cast<double>(op.result_latency) * share;
-        tile = std::max(tile, ready[i]);
-        filled = std::max(filled, unit_free[op.unit]);
-        if (op.unit == busiest) busiest_from = std::min(busiest_from, start), busiest_to = unit_free[op.unit];
-      }
-      // Pipelined, the busiest unit sets the pace: it starts once the first tile's critical path reaches its
-      // first op, and after its last op the last tile's remaining ops on other units follow (to their end: the
-      // tail waits for the last result). Otherwise every tile takes its critical path.
-      const double all = g.pipeline ? busiest_from + static_cast<double>(cycles) + (filled - busiest_to)
-                                    : tile * static_cast<double>(tiles);
-      cycles = std::max(cycles, static_cast<int64_t>(std::ceil(all)));
-    }
-  int64_t compute = 0;
-  for (const auto& [pass, cycles] : pass_cycles) compute += cycles;
-
+  // The computations that read `tensor`, in op order.
+  std::vector<size_t> readers(TensorId tensor) const {
+    std::vector<size_t> r;
+    for (size_t i = 0; i < g_.ops.size(); ++i)
+      if (g_.ops[i].kind == TileOp::Kind::compute && reads(i, tensor)) r.push_back(i);
+    return r;
+  }
   // A path's time for `bytes`: at its bandwidth, or through a buffer port if that is slower (in proportion to
   // the path's whole traffic, as the ports' share of each transfer is).
-  auto path_cycles = [&](const std::string& path, double bytes) {
-    const double at_bandwidth = bytes * arch.clock_hz / arch.find(path)->path_Bps();
-    const double through_port =
-        static_cast<double>(memory_streaming[path]) * bytes / static_cast<double>(memory_bytes[path]);
+  int64_t path_cycles(const Path& p, const std::string& path, double bytes) const {
+    const double at_bandwidth = bytes * arch_.clock_hz / arch_.find(path)->path_Bps();
+    const double through_port = static_cast<double>(p.streaming) * bytes / static_cast<double>(p.bytes);
     return static_cast<int64_t>(std::ceil(std::max(at_bandwidth, through_port)));
-  };
-  int64_t memory = 0, head = 0, tail = 0, steady_memory = 0, prefetch = 0;
-  for (const auto& [path, bytes] : memory_bytes) {
-    const int64_t cycles = path_cycles(path, static_cast<double>(bytes));
-    memory = std::max(memory, cycles);
-    t.load["path " + path] += cycles;  // a PIM is both a unit and a path: keep their loads apart
-    const int64_t latency = arch.find(path)->path()->latency_cycles(arch.clock_hz);
-    if (head_bytes[path]) head = std::max(head, path_cycles(path, static_cast<double>(head_bytes[path])) + latency);
-    // (Without pipelining the tiles' critical paths include the last result's latency already.)
-    if (tail_bytes[path])
-      tail = std::max(tail, (g.pipeline ? result_latency : 0) + path_cycles(path, static_cast<double>(tail_bytes[path])) +
-                                latency);
-    steady_memory = std::max(
-        steady_memory, path_cycles(path, static_cast<double>(bytes - head_bytes[path] - tail_bytes[path])));
-    // Prefetch distance, per tensor the path loads more than once.
-    for (const TileOp& op : g.ops) {
-      const int64_t n = g.executions(op);
-      if (op.kind != TileOp::Kind::load || n < 2 || arch.path(op.from, op.to).name != path) continue;
+  }
+
+  // The units' time, pass after pass; every unit's load into `t`.
+  int64_t compute_cycles(GroupTime& t) const {
+    std::map<int, int64_t> pass_cycles;
+    for (const auto& [key, cycles] : unit_cycles_) {
+      int64_t& p = pass_cycles[key.first];
+      p = std::max(p, cycles);
+      t.load[key.second] += cycles;
+    }
+    int64_t compute = 0;
+    for (auto& [pass, cycles] : pass_cycles) compute += pass_time(pass, cycles);
+    return compute;
+  }
+
+  // One pass, whose busiest unit is occupied `busiest_cycles`: its first tile scheduled op by op (an op that
+  // runs in only some tiles counts its average share), then pipelined at the busiest unit's pace or, without
+  // pipelining, every tile at that critical path.
+  int64_t pass_time(int pass, int64_t busiest_cycles) const {
+    int64_t tiles = 0;
+    for (size_t i = 0; i < g_.ops.size(); ++i)
+      if (g_.ops[i].kind == TileOp::Kind::compute && g_.ops[i].pass == pass) tiles = std::max(tiles, facts_[i].n);
+    std::string busiest;
+    for (const auto& [key, busy] : unit_cycles_)
+      if (key.first == pass && busy == busiest_cycles) busiest = key.second;
+    std::map<std::string, double> unit_free;
+    std::vector<double> ready(g_.ops.size(), 0);  // when an op's result is ready: its end and result latency
+    double tile = 0, filled = 0;
+    double busiest_from = std::numeric_limits<double>::max(), busiest_to = 0;  // its work within the tile
+    for (size_t i = 0; i < g_.ops.size(); ++i) {
+      const TileOp& op = g_.ops[i];
+      if (op.kind != TileOp::Kind::compute || op.pass != pass) continue;
+      double start = unit_free[op.unit];
+      for (size_t w = 0; w < i; ++w)
+        if (g_.ops[w].kind == TileOp::Kind::compute && g_.ops[w].pass == pass && reads(i, facts_[w].tensor))
+          start = std::max(start, ready[w]);
+      const double share = static_cast<double>(facts_[i].n) / static_cast<double>(tiles);
+      unit_free[op.unit] = start + static_cast<double>(facts_[i].occupancy) * share;
+      ready[i] = unit_free[op.unit] + static_cast<double>(op.result_latency) * share;
+      tile = std::max(tile, ready[i]);
+      filled = std::max(filled, unit_free[op.unit]);
+      if (op.unit == busiest) busiest_from = std::min(busiest_from, start), busiest_to = unit_free[op.unit];
+    }
+    // Pipelined, the busiest unit starts once the first tile's critical path reaches its first op, and after
+    // its last op the last tile's remaining ops on other units follow (to their end: the tail waits for the
+    // last result).
+    const double all = g_.pipeline ? busiest_from + static_cast<double>(busiest_cycles) + (filled - busiest_to)
+                                   : tile * static_cast<double>(tiles);
+    return std::max(busiest_cycles, static_cast<int64_t>(std::ceil(all)));
+  }
+
+  // The prefetch distance's bound on a path, over every tensor it loads more than once.
+  int64_t prefetch_bound(const Path& p, const std::string& path, int64_t compute, int64_t latency) const {
+    int64_t bound = 0;
+    for (size_t i = 0; i < g_.ops.size(); ++i) {
+      const TileOp& op = g_.ops[i];
+      const int64_t n = facts_[i].n;
+      if (op.kind != TileOp::Kind::load || n < 2 || *facts_[i].path != path) continue;
       // What the path moves when the slot frees: the stores that come due with each tile (on average), and
       // this tile's loads of every tensor loaded as often and read by the same ops (their slots free with it;
       // one channel carries them all).
-      auto readers = [&](const std::string& tensor) {
-        std::vector<size_t> r;
-        for (size_t i = 0; i < g.ops.size(); ++i)
-          if (g.ops[i].kind == TileOp::Kind::compute && reads(g.ops[i], tensor)) r.push_back(i);
-        return r;
-      };
-      const std::vector<size_t> mine = readers(op.tensor);
+      const std::vector<size_t> mine = readers(facts_[i].tensor);
       double due = 0;
-      for (const TileOp& other : g.ops) {
-        if (other.kind == TileOp::Kind::compute || arch.path(other.from, other.to).name != path) continue;
+      for (size_t j = 0; j < g_.ops.size(); ++j) {
+        const TileOp& other = g_.ops[j];
+        if (other.kind == TileOp::Kind::compute || *facts_[j].path != path) continue;
         if (other.kind == TileOp::Kind::store)
-          due += static_cast<double>(other.bytes) * static_cast<double>(g.executions(other)) / static_cast<double>(n);
-        else if (g.executions(other) == n && readers(other.tensor) == mine)
+          due += static_cast<double>(other.bytes) * static_cast<double>(facts_[j].n) / static_cast<double>(n);
+        else if (facts_[j].n == n && readers(facts_[j].tensor) == mine)
           due += static_cast<double>(other.bytes);
       }
       // A tile's slot is free once its last reader is done, and the next tile's first reader waits for its
@@ -174,23 +221,25 @@ GroupTime time_group(const Cascade& cascade, const TileGroup& g, const ArchSpec&
       // in any order around them, so no more is certain).
       const double c = static_cast<double>(compute) / static_cast<double>(n);
       double span = 0;
-      for (const TileOp& reader : g.ops)
-        if (reader.kind == TileOp::Kind::compute && reads(reader, op.tensor))
-          span = std::max(span, static_cast<double>(occupancy(reader) * g.executions(reader)) / static_cast<double>(n));
-      const double r = static_cast<double>(result_latency + latency + path_cycles(path, due));
-      prefetch = std::max(prefetch, static_cast<int64_t>(std::ceil(c + static_cast<double>(n - 1) *
-                                                                             (r + std::min(span, c)) /
-                                                                             static_cast<double>(op.stages))));
+      for (const size_t r : mine)
+        span = std::max(span, static_cast<double>(facts_[r].occupancy * facts_[r].n) / static_cast<double>(n));
+      const double r = static_cast<double>(result_latency_ + latency + path_cycles(p, path, due));
+      bound = std::max(bound, static_cast<int64_t>(std::ceil(c + static_cast<double>(n - 1) * (r + std::min(span, c)) /
+                                                                     static_cast<double>(op.stages))));
     }
+    return bound;
   }
-  t.cycles = g.double_buffer ? head + std::max({compute, steady_memory, prefetch}) + tail : compute + memory;
-  for (const auto& [buffer, cycles] : port_cycles) {
-    const int64_t ports = arch.find(buffer)->memory()->ports();
-    t.cycles = std::max(t.cycles, (cycles + ports - 1) / ports);
-    t.load["ports " + buffer] += (cycles + ports - 1) / ports;
-  }
-  return t;
-}
+
+  const Cascade& c_;
+  const TileGroup& g_;
+  const ArchSpec& arch_;
+  const std::string& program_buffer_;
+  std::vector<Facts> facts_;
+  std::map<std::pair<int, std::string>, int64_t> unit_cycles_;  // (pass, unit) -> cycles it is occupied
+  std::map<std::string, Path> paths_;
+  std::map<std::string, int64_t> port_cycles_;  // buffer -> cycles its ports are taken
+  int64_t result_latency_ = 0;  // the longest wait for a computation's result, which a store may wait for
+};
 
 }  // namespace
 
@@ -229,7 +278,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   };
   for (const TileGroup& g : program.groups) {
     if (!g.concurrent) close_run();
-    const GroupTime t = time_group(cascade, g, arch, program.buffer, s);
+    const GroupTime t = GroupTimer(cascade, g, arch, program.buffer).time(s);
     run_longest = std::max(run_longest, t.cycles);
     for (const auto& [who, cycles] : t.load) run_load[who] += cycles;
   }

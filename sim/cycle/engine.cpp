@@ -226,14 +226,13 @@ struct JobQueue {
   }
 };
 
-// The DRAM channel and its DMA engines. Each engine takes the oldest waiting request, waits until it may run (a
-// load until the readers of the tile it replaces are done: "buffer_space"; a store until its tile is computed:
-// "dependency"), then holds the channel for bytes / bandwidth cycles ("channel" stalls: another engine has it),
-// and one of the buffer's ports for the first bytes / port width of them. Data arrives `latency` cycles after
-// the transfer.
-// With one engine, requests run strictly in order; more engines let loads pass a store that waits.
-// dma_order: ready_first lets a free engine pass requests that wait instead: it takes the oldest request whose
-// inputs are ready, and waits (charged to the oldest request's cause) only when none is.
+// The DRAM channel and its DMA engines. A load reaches the queue once its buffer slot is free (the controller
+// waits for that); a store waits for its tile to be computed ("dependency"). dma_order: ready_first (the
+// default) lets a free engine take the oldest request whose inputs are ready, waiting (charged to the oldest
+// request's cause) only when none is; in_order takes the oldest request and waits for it, so with one engine a
+// waiting store holds up the requests behind it. An engine then holds the channel for bytes / bandwidth cycles
+// ("channel" stalls: another engine has it), and one of the buffer's ports for the first bytes / port width of
+// them. Data arrives `latency` cycles after the transfer.
 struct Dram : sc_module {
   JobQueue queue;
   Recorder& rec;
@@ -259,10 +258,6 @@ struct Dram : sc_module {
     }
   }
 
-  static const char* cause(const Job& job) {
-    return job.op->kind == TileOp::Kind::load ? "buffer_space" : "dependency";
-  }
-
   // ready_first: the oldest waiting request whose inputs are all ready (the controller's empty job, sent once
   // every job is done, counts as ready). With none ready, waits until one of the first inputs each request
   // still waits for is ready, or a request arrives, and charges the wait to the oldest request's cause.
@@ -281,7 +276,6 @@ struct Dram : sc_module {
         continue;
       }
       const int64_t from = now();
-      const char* charged = cause(*jobs.front());
       sc_core::sc_event_or_list any(queue.changed);
       int64_t first_known = std::numeric_limits<int64_t>::max();  // the earliest input whose end is known
       for (const JobPtr& j : jobs) {
@@ -295,7 +289,7 @@ struct Dram : sc_module {
         sc_core::wait(duration(first_known - now()), any);
       else
         sc_core::wait(any);
-      rec.stalls[who][charged] += now() - from;
+      rec.stalls[who]["dependency"] += now() - from;  // only stores wait: loads come with their slot free
     }
   }
 
@@ -305,7 +299,7 @@ struct Dram : sc_module {
     for (;;) {
       const JobPtr job = ready_first ? take_ready(who) : queue.read();
       if (!job) return;                       // the controller is done
-      wait_for(*job, who, cause(*job), rec);  // with ready_first, its inputs are ready already
+      wait_for(*job, who, "dependency", rec);  // a store's tile (a load's slot is free already)
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       int64_t asked = now();
       channel.wait();
@@ -686,16 +680,13 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   }
   // Groups that run together are simulated in full (steady-state skipping reads whole-system counters, which
   // the other groups move too). Refuse up front what would take hours and hundreds of GB, rather than grow.
-  double in_full = 0;  // tile operations of concurrent groups
+  double in_full = 0;  // tile operations of concurrent groups, or of every group with `exact`
   for (size_t g = 0; g < program.groups.size(); ++g) {
     const bool together = program.groups[g].concurrent ||
                           (g + 1 < program.groups.size() && program.groups[g + 1].concurrent);
-    if (together)
+    if (together || options.exact)
       for (const TileOp& op : program.groups[g].ops) in_full += static_cast<double>(program.groups[g].executions(op));
   }
-  if (options.exact)
-    for (const TileGroup& g : program.groups)
-      for (const TileOp& op : g.ops) in_full += static_cast<double>(g.executions(op));
   if (in_full > options.max_full_jobs) {
     Stats s = analytical;
     s.fidelity = Fidelity::cycle;

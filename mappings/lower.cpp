@@ -603,8 +603,8 @@ class Lowering {
           work.reduced.try_emplace(dim, 1).first->second *= t;
       }
     // The op that combines partials across PEs: max for a max or min reduction, add (or mac) for a sum.
-    for (const char* kind : einsum.reduce == Reduce::sum ? std::vector<const char*>{"add", "mac"}
-                                                         : std::vector<const char*>{"max"})
+    for (const char* kind :
+         einsum.reduce == Reduce::sum ? std::vector<const char*>{"add", "mac"} : std::vector<const char*>{"max"})
       if (const auto it = unit->ops()->find(kind); it != unit->ops()->end()) {
         work.chain_reduction = it->second.chain_reduction;
         break;

@@ -86,8 +86,9 @@ DramTiming read_timing(const YNode& node) {
   t.nRRDL = cycles("nRRDL", 1);
   t.nFAW = cycles("nFAW", 1);
   if (auto s = m.optional("activate_scope"))
-    t.activate_scope = choice<ActivateScope>(*s, "activate_scope", {{"rank", ActivateScope::rank}, {"channel", ActivateScope::channel}},
-                              "known: rank: nRRDS and nFAW per rank or stack ID; channel: per (pseudo-)channel");
+    t.activate_scope = choice<ActivateScope>(
+        *s, "activate_scope", {{"rank", ActivateScope::rank}, {"channel", ActivateScope::channel}},
+        "known: rank: nRRDS and nFAW per rank or stack ID; channel: per (pseudo-)channel");
   const YNode rfc = m.required("nRFC");
   t.nRFC = in_range(rfc, 1, most);
   t.nREFI = cycles("nREFI", 1);
@@ -115,18 +116,19 @@ DramController read_controller(const YNode& node) {
   if (auto q = m.optional("queue_size")) c.queue_size = in_range(*q, 1, 4096);
   if (auto p = m.optional("page_policy"))
     c.page_policy = choice<PagePolicy>(*p, "page_policy", {{"open", PagePolicy::open}, {"closed", PagePolicy::closed}},
-                           "known: open, closed");
+                                       "known: open, closed");
   if (auto a = m.optional("mapping"))
-    c.mapping = choice<AddressMapping>(*a, "mapping",
-                       {{"ro_ba_ra_co_ch", AddressMapping::ro_ba_ra_co_ch}, {"xor", AddressMapping::xor_interleaved}},
-                       "known: ro_ba_ra_co_ch, xor");
+    c.mapping = choice<AddressMapping>(
+        *a, "mapping", {{"ro_ba_ra_co_ch", AddressMapping::ro_ba_ra_co_ch}, {"xor", AddressMapping::xor_interleaved}},
+        "known: ro_ba_ra_co_ch, xor");
   if (auto b = m.optional("command_bus"))
     c.dual_command_bus = choice<bool>(*b, "command_bus", {{"dual", true}, {"single", false}},
-                                "dual: row and column commands on their own buses; single");
+                                      "dual: row and column commands on their own buses; single");
   if (auto r = m.optional("refresh")) c.refresh = r->as_bool();
   if (auto r = m.optional("refresh_mode"))
-    c.refresh_mode = choice<RefreshMode>(*r, "refresh_mode", {{"all_bank", RefreshMode::all_bank}, {"per_bank", RefreshMode::per_bank}},
-                            "known: all_bank, per_bank");
+    c.refresh_mode = choice<RefreshMode>(*r, "refresh_mode",
+                                         {{"all_bank", RefreshMode::all_bank}, {"per_bank", RefreshMode::per_bank}},
+                                         "known: all_bank, per_bank");
   m.finish();
   return c;
 }

@@ -126,8 +126,8 @@ int64_t DeviceTiming::earliest(Command cmd, const BankAddress& at, int64_t now) 
   if (cmd == Command::refpb) {
     const Bank& b = banks_[static_cast<size_t>(bank_index(at))];
     if (b.open_row >= 0) return never;
-    return std::max({now, bus_free_[0], b.next_act, ranks_[static_cast<size_t>(at.rank)].next_refpb,
-                     window(at.rank).next_act});
+    return std::max(
+        {now, bus_free_[0], b.next_act, ranks_[static_cast<size_t>(at.rank)].next_refpb, window(at.rank).next_act});
   }
   if (cmd != Command::ref) return earliest(cmd, at, floor(at.rank, now));
   const Rank& r = ranks_[at.rank];

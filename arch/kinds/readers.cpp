@@ -24,9 +24,10 @@ std::map<std::string, OpSpec> read_ops(const EnergyTable& table, const YNode& no
     if (auto r = f.optional("reduce")) {
       const std::string how = r->as_string();
       if (how != "tree" && how != "chain")
-        r->fail(fmt::format("unknown reduce '{}' (known: tree: partials combine up a tree, log2(width) levels; "
-                            "chain: passed along the PEs, width cycles)",
-                            how));
+        r->fail(
+            fmt::format("unknown reduce '{}' (known: tree: partials combine up a tree, log2(width) levels; "
+                        "chain: passed along the PEs, width cycles)",
+                        how));
       op.chain_reduction = how == "chain";
     }
     op.cost = evaluate_cost(table, f.required("energy"), dtype_name(dtype));

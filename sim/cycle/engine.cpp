@@ -144,9 +144,7 @@ struct Unit : sc_module {
     SC_THREAD(run);
   }
 
-  static bool ready(const Job& j) {
-    return ready_at(j, now());
-  }
+  static bool ready(const Job& j) { return ready_at(j, now()); }
   static bool ready_at(const Job& j, int64_t t) {
     return std::all_of(j.deps.begin(), j.deps.end(), [t](const JobPtr& d) { return d->done_at(t); });
   }
@@ -474,7 +472,7 @@ struct Controller : sc_module {
       std::string label;
       Unit* unit = nullptr;
       Dram* path = nullptr;
-      TensorId tensor;             // a load's or store's tensor, a computation's result
+      TensorId tensor;              // a load's or store's tensor, a computation's result
       std::vector<TensorId> reads;  // a computation's operands
     };
     std::vector<OpInfo> info(g.ops.size());
@@ -496,7 +494,7 @@ struct Controller : sc_module {
     IdVector<TensorId, JobPtr> writer(c.tensors.size());  // tensor -> the job whose result holds it now
     IdVector<TensorId, std::deque<std::vector<JobPtr>>> readers(c.tensors.size());  // of its latest loads
     std::vector<JobPtr> all;
-    std::vector<JobPtr> computing;  // the last tile's computations (groups without pipelining)
+    std::vector<JobPtr> computing;            // the last tile's computations (groups without pipelining)
     std::vector<JobPtr> step, step_computes;  // this tile's jobs and computations (kept to reuse their storage)
     size_t keep = 4096;                       // `all` is swept of done jobs when it grows past this
     std::vector<int64_t> index(g.loops.size(), 0);
@@ -682,19 +680,19 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   // the other groups move too). Refuse up front what would take hours and hundreds of GB, rather than grow.
   double in_full = 0;  // tile operations of concurrent groups, or of every group with `exact`
   for (size_t g = 0; g < program.groups.size(); ++g) {
-    const bool together = program.groups[g].concurrent ||
-                          (g + 1 < program.groups.size() && program.groups[g + 1].concurrent);
+    const bool together =
+        program.groups[g].concurrent || (g + 1 < program.groups.size() && program.groups[g + 1].concurrent);
     if (together || options.exact)
       for (const TileOp& op : program.groups[g].ops) in_full += static_cast<double>(program.groups[g].executions(op));
   }
   if (in_full > options.max_full_jobs) {
     Stats s = analytical;
     s.fidelity = Fidelity::cycle;
-    s.status = EvalStatus{false, fmt::format("simulating {:.3g} tile operations one by one ({}) is beyond the cycle "
-                                             "engine's limit of {:.3g} (about half a million a second): evaluate it "
-                                             "with `einsim model`, or with fewer, larger tiles",
-                                             in_full, options.exact ? "--exact" : "groups that run together",
-                                             options.max_full_jobs)};
+    s.status = EvalStatus{
+        false, fmt::format("simulating {:.3g} tile operations one by one ({}) is beyond the cycle "
+                           "engine's limit of {:.3g} (about half a million a second): evaluate it "
+                           "with `einsim model`, or with fewer, larger tiles",
+                           in_full, options.exact ? "--exact" : "groups that run together", options.max_full_jobs)};
     return s;
   }
 

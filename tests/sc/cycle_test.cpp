@@ -100,8 +100,8 @@ TEST(Cycle, TooManyTileOperationsOneByOneAreRefusedUpFront) {
 }
 
 TEST(Cycle, ReadyFirstDmaLetsLoadsPassAWaitingStore) {
-  // One engine, dma_order: ready_first (the default): A0 0-32, B 32-64; store Z0 waits for Z0, so the engine loads A1 64-96
-  // (a free slot, arriving 196) and then waits (dependency) from 96. Z0 164-292 (ready 297), when both store Z0
+  // One engine, dma_order: ready_first (the default): A0 0-32, B 32-64; store Z0 waits for Z0, so the engine loads A1
+  // 64-96 (a free slot, arriving 196) and then waits (dependency) from 96. Z0 164-292 (ready 297), when both store Z0
   // and A2 (whose slot Z0 frees) may run: the older, store Z0, 297-361, then A2 361-393 (arrives 493). Z1
   // 292-420, store Z1 waits 393-425, runs 425-489; Z2 493-621, store Z2 waits 489-626, runs 626-690, written at
   // 790: two engines' time (above) with one.

@@ -188,14 +188,8 @@ std::vector<RuleCase> rule_cases() {
       {"nRCDRD: the last ACT -> MAC_SB", sb_acts(), mac_sb, at(0, 0, 1), 7 + 19, per_stack_id},
       {"nCCDL: MAC_SB -> MAC_SB", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), mac_sb, at(0, 0, 1), 26 + 4,
        per_stack_id},
-      {"power limit stretches MAC_SB -> MAC_SB",
-       with(sb_acts(), {mac_sb, at(0, 0, 1), 26}),
-       mac_sb,
-       at(0, 0, 1),
-       26 + 6,
-       per_stack_id,
-       false,
-       0.6667},
+      {"power limit stretches MAC_SB -> MAC_SB", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), mac_sb, at(0, 0, 1),
+       26 + 6, per_stack_id, false, 0.6667},
       // nRAS 20: the last ACT (7) allows the PRE at 27, the MAC at 26 at 34.
       {"nRTP: MAC_SB -> PRE of a bank it read", with(sb_acts(), {mac_sb, at(0, 0, 1), 26}), pre, at(1, 3, 1), 26 + 8,
        [](DramTiming& t) { per_stack_id(t), t.nRAS = 20; }},
@@ -365,23 +359,21 @@ TEST(DramController, RandomAccessIsBoundedByTheActivateRules) {
   // Read per stack ID (AttAcc's model), the bound doubles.
   for (const DramPreset* preset : {&hbm3(), &hbm3_per_stack_id()}) {
     const DramPreset& p = *preset;
-    const int64_t windows =
-        p.org.controllers() * (p.timing.activate_scope == ActivateScope::rank ? p.org.ranks : 1);
+    const int64_t windows = p.org.controllers() * (p.timing.activate_scope == ActivateScope::rank ? p.org.ranks : 1);
     std::mt19937_64 rng(test::seed());
     const auto lines = static_cast<uint64_t>(p.org.capacity_bytes()) / 32;
     std::vector<Request> req(200'000);
     for (Request& q : req) q.address = (rng() % lines) * 32;
     const RunResult r = simulate(p, req);
     const double cycles = static_cast<double>(r.cycles);
-    const double act_bound =
-        static_cast<double>(windows) * 4 * std::ceil(cycles / static_cast<double>(p.timing.nFAW));
+    const double act_bound = static_cast<double>(windows) * 4 * std::ceil(cycles / static_cast<double>(p.timing.nFAW));
     // nFAW binds, not nRRDS: 4 ACTs per nFAW per window, 32 B each.
     EXPECT_NEAR(static_cast<double>(windows) * 4 / static_cast<double>(p.timing.nFAW) * 32 * p.timing.clock_hz(),
                 p.activate_bound_Bps(), 1e-9 * p.activate_bound_Bps());
-    std::cout << "hbm3-5.2 random reads, activate limits per " << activate_scope_name(p.timing.activate_scope)
-              << ": " << bandwidth_Bps(p, r) / 1e9 << " GB/s, " << 100 * bandwidth_Bps(p, r) / p.peak_Bps()
-              << "% of peak; ACTs " << r.commands[Command::act] << " of the nFAW bound " << act_bound
-              << ", row hits " << r.row_hits << '\n';
+    std::cout << "hbm3-5.2 random reads, activate limits per " << activate_scope_name(p.timing.activate_scope) << ": "
+              << bandwidth_Bps(p, r) / 1e9 << " GB/s, " << 100 * bandwidth_Bps(p, r) / p.peak_Bps()
+              << "% of peak; ACTs " << r.commands[Command::act] << " of the nFAW bound " << act_bound << ", row hits "
+              << r.row_hits << '\n';
     EXPECT_LE(static_cast<double>(r.commands[Command::act]), act_bound);
     EXPECT_LE(static_cast<double>(r.requests), static_cast<double>(r.row_hits) + act_bound);
     // Every miss and conflict took an ACT; a row that refresh closed before its reads were served took another.

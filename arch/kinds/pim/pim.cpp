@@ -177,7 +177,8 @@ ComponentKind pim_kind() {
               {"device", ParamType::preset, false, "", "bank levels: the DRAM preset of its stacks"},
               {"banks_per_unit", ParamType::count, false, "", "bank level: banks sharing one unit (default 1)"},
               {"latency", ParamType::duration, false, "", "logic level: from a transfer's start to its first data"},
-              {"ops", ParamType::ops, true, "", "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, reduce, energy}}"},
+              {"ops", ParamType::ops, true, "",
+               "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, reduce, energy}}"},
               {"lane_area", ParamType::cost, false, "", "area of one lane"},
           },
           R"({kind: pim, level: logic, memory: dram, units: 4, lanes: 16, clock: 500 MHz, bandwidth: 200 GB/s, )"

@@ -128,8 +128,8 @@ MappingSpec load_mapping(const std::string& file) {
       if (spec.concurrent && m.groups.empty()) c->fail("the first group has no group before it to run with");
     }
     spec.loops = read_loops(gr.optional("loops"), m);
-    if (auto tensors =
-            gr.optional("tensors")) {  // per-tensor settings: {Q: {double_buffer: false}}, {K: {buffer_stages: 3}}
+    // Per-tensor settings: {Q: {double_buffer: false}, K: {buffer_stages: 3}}.
+    if (auto tensors = gr.optional("tensors")) {
       MapReader tr(*tensors);
       for (const auto& [tensor, value] : tr.entries()) {
         MapReader fr(value);

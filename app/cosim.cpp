@@ -17,7 +17,10 @@ CLI::App* add_cosim_command(CLI::App& app, CosimArgs& args) {
   cmd->add_option("--dtype", args.dtype, "pe and systolic: int8 (int32 sums) or bf16 (fp32 sums)")
       ->capture_default_str();
   cmd->add_option("--size", args.size, "systolic: N of the N x N array")->capture_default_str();
-  cmd->add_option("--cycles", args.cycles, "Cycles to run")->capture_default_str();
+  // About a million cycles a second: the bound keeps a mistyped count from running for days.
+  cmd->add_option("--cycles", args.cycles, "Cycles to run (at most 10^8, a minute or two)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}))
+      ->capture_default_str();
   cmd->add_option("--seed", args.seed, "Seed of the random stimulus (default: EINSIM_SEED, else 1)");
   cmd->add_option("--vcd", args.vcd,
                   "Write the ports' waves (inputs, model and RTL outputs) around the first mismatch, or of the "

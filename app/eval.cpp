@@ -21,6 +21,7 @@ int run_eval(const EvalArgs& args) {
   // With --compare, one command line feeds two workloads: a --set applies to those that have the param.
   overrides.skip_unknown = !args.compare.empty() || args.compare_reference;
   const Cascade c = load_cascade(args.workload.file, overrides);
+  check_ops(c, args.max_ops);
   TensorValues inputs = random_inputs(c, args.seed);
   if (!args.inputs_dir.empty()) {
     for (const Tensor& t : c.tensors) {
@@ -37,6 +38,7 @@ int run_eval(const EvalArgs& args) {
   EvalOptions options;
   options.fp64 = args.accum == "fp64";
   options.ideal = args.ideal;
+  options.max_ops = args.max_ops;
   const TensorValues values = evaluate(c, inputs, options);
 
   Json j;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <systemc>
 #include <filesystem>
@@ -79,6 +80,10 @@ int sc_main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "fp64"}))
       ->capture_default_str();
   eval->add_flag("--ideal", eval_args.ideal, "Do not round stored tensors to their dtypes");
+  eval->add_option("--max-ops", eval_args.max_ops,
+                   "Refuse a cascade of more operations than this (the interpreter takes 1-2 ns per operation)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   einsim::app::ValidateArgs validate_args;
   CLI::App* validate = app.add_subcommand(
@@ -99,6 +104,11 @@ int sc_main(int argc, char** argv) {
                    "Rows recomputed in fp64 when the interpreter is skipped")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  validate
+      ->add_option("--max-ops", validate_args.max_ops,
+                   "Refuse a cascade of more operations than this (the CPU kernels take about 0.3 ns per operation)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   validate->add_flag("--time", validate_args.time, "Print the wall time of each stage");
 
   einsim::app::ModelArgs model_args;
@@ -115,7 +125,8 @@ int sc_main(int argc, char** argv) {
                   "Write a Chrome/Perfetto trace (one track per unit and DMA engine; open in ui.perfetto.dev)")
       ->type_name("FILE");
   sim->add_option("--vcd", sim_args.vcd,
-                  "Write signal-level waves (VCD): per unit running/waiting, per DMA engine busy")
+                  "Write signal-level waves (VCD): per unit running/waiting, per DMA engine busy (FILE.vcd unless FILE "
+                  "ends in .vcd)")
       ->type_name("FILE");
   sim->add_flag("--exact", sim_args.exact, "Simulate every tile (by default loops in steady state are extrapolated)");
   sim->add_flag("--json", sim_args.json, "Print the Stats as one JSON object");
@@ -169,8 +180,13 @@ int sc_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // One line, like every other bad input; a value CLI11 echoes is cut to a readable length.
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    if (message.size() > 300) message = message.substr(0, 300) + "...";
+    std::cerr << "einsim: error: " << message << " (--help lists the options)\n";
+    return 2;
   }
   try {
     if (*check) return einsim::app::run_check(check_args);

@@ -39,6 +39,7 @@ struct EvalArgs {
   std::string inputs_dir;          // read inputs from NAME.npy
   std::string accum = "fp32";
   bool ideal = false;
+  double max_ops = 2e10;  // about 30 s of interpreter
 };
 
 struct ValidateArgs {
@@ -47,6 +48,7 @@ struct ValidateArgs {
   uint64_t seed = 1;
   double max_interpreter_ops = 2e9;
   int64_t sample_rows = 64;
+  double max_ops = 1e12;  // about 5 minutes of the CPU kernels
   bool time = false;  // print wall times (they vary from run to run, so they are not printed by default)
 };
 

@@ -20,6 +20,7 @@ int run_validate(const ValidateArgs& args) {
   o.seed = args.seed;
   o.max_interpreter_ops = args.max_interpreter_ops;
   o.sample_rows = args.sample_rows;
+  o.max_ops = args.max_ops;
   const ValidateReport r = validate(c, o);
   if (args.workload.json) {
     Json j;

@@ -24,6 +24,12 @@ namespace {
 
 std::string quoted(const std::string& column) { return "\"" + column + "\""; }
 
+// A text column's value; a damaged database can hold NULL where einsim always writes text.
+std::string text(sqlite3_stmt* st, int column) {
+  const unsigned char* v = sqlite3_column_text(st, column);
+  return v ? reinterpret_cast<const char*>(v) : "";
+}
+
 }  // namespace
 
 ResultsDb::ResultsDb(const std::string& file) : file_(file) {
@@ -43,7 +49,7 @@ ResultsDb::ResultsDb(const std::string& file) : file_(file) {
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_, "SELECT name FROM pragma_table_info('results')", -1, &st, nullptr);
   while (sqlite3_step(st) == SQLITE_ROW) {
-    const std::string name = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    const std::string name = text(st, 0);
     add_column(name);
     table_columns_.insert(name);
   }
@@ -105,13 +111,13 @@ void ResultsDb::add_columns(const std::vector<std::string>& missing) {
   {
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db_, "SELECT name FROM pragma_table_info('results')", -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW) kept.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    while (sqlite3_step(st) == SQLITE_ROW) kept.emplace_back(text(st, 0));
     sqlite3_finalize(st);
     sqlite3_prepare_v2(db_,
                        "SELECT sql FROM sqlite_master WHERE tbl_name = 'results' AND type IN ('index', 'trigger') AND "
                        "sql IS NOT NULL",
                        -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW) also.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    while (sqlite3_step(st) == SQLITE_ROW) also.emplace_back(text(st, 0));
     sqlite3_finalize(st);
   }
   std::string old_columns, new_columns;
@@ -235,9 +241,7 @@ std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> ResultsDb::
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_, "SELECT point, fidelity, config_hash FROM results", -1, &st, nullptr);
   while (sqlite3_step(st) == SQLITE_ROW) {
-    const auto* h = sqlite3_column_text(st, 2);
-    out.push_back({{sqlite3_column_int64(st, 0), reinterpret_cast<const char*>(sqlite3_column_text(st, 1))},
-                   h ? reinterpret_cast<const char*>(h) : ""});
+    out.push_back({{sqlite3_column_int64(st, 0), text(st, 1)}, text(st, 2)});
   }
   sqlite3_finalize(st);
   return out;
@@ -265,7 +269,7 @@ std::vector<Row> ResultsDb::all(bool nulls) const {
           v = sqlite3_column_double(st, c);
           break;
         case SQLITE_TEXT:
-          v = std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, c)));
+          v = text(st, c);
           break;
         default:
           if (!nulls) continue;  // the row has no such column
@@ -292,8 +296,7 @@ std::string ResultsDb::meta(const std::string& key) const {
   sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = ?", -1, &st, nullptr);
   sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
   std::string v;
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-    v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  if (sqlite3_step(st) == SQLITE_ROW) v = text(st, 0);
   sqlite3_finalize(st);
   return v;
 }

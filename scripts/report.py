@@ -231,9 +231,11 @@ class Report:
                 r = comps.get(p["compare"], pd.DataFrame())
                 cmp_axis = next(c["axis"] for c in self.meta["compare"] if c["name"] == p["compare"])
                 for f in fidelities:
-                    d = r[(r.fidelity == f) & (r[cmp_axis] == p["value"])] if not r.empty else r
+                    if r.empty:  # a partial sweep may not have run this comparison's points yet
+                        continue
+                    d = r[(r.fidelity == f) & (r[cmp_axis] == p["value"])]
                     for k, v in p["where"].items():
-                        d = d[d[k].astype(str) == str(v)]
+                        d = d[d[k].astype(str) == str(v)] if k in d.columns else d.iloc[0:0]
                     if d.empty:
                         continue
                     ours = d[p["metric"]].mean()

@@ -276,6 +276,13 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
     r.seconds.emplace_back(stage, std::chrono::duration<double>(Clock::now() - t0).count());
   };
 
+  double ops = 0;
+  for (const auto& [kind, n] : analyze(c).ops) ops += static_cast<double>(n);
+  if (ops > options.max_ops)
+    throw UserError(SourceLoc{c.file}, "",
+                    fmt::format("validating runs {:.3g} operations in each kernel, above --max-ops {:.3g}: pass a "
+                                "larger --max-ops, or use smaller params",
+                                ops, options.max_ops));
   const TensorValues inputs = random_inputs(c, options.seed);
   const Bound bound(c, inputs);
   Inputs in;
@@ -301,8 +308,6 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
     time(v.name + " (" + r.backend + ")", [&] { v.run(results.back().data()); });
   }
 
-  double ops = 0;
-  for (const auto& [kind, n] : analyze(c).ops) ops += static_cast<double>(n);
   if (ops <= options.max_interpreter_ops) {
     r.interpreter = "run";
     TensorValues values;

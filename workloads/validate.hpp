@@ -1,4 +1,5 @@
 #pragma once
+#include <cmath>
 // `einsim validate`: a cascade's values against the reference kernel its `kernel:` key names, on the same
 // inputs. The interpreter's outputs are the oracle where it is affordable; above a work budget (long sequences)
 // the kernels are checked against outputs recomputed in fp64 for a sample of rows, and against each other.
@@ -17,6 +18,7 @@ struct ValidateOptions {
   uint64_t seed = 1;
   double max_interpreter_ops = 2e9;  // above this many operations the interpreter is skipped
   int64_t sample_rows = 64;          // rows recomputed in fp64 when it is
+  double max_ops = INFINITY;         // a cascade of more operations is refused (a UserError) before any kernel runs
 };
 
 struct ValidateCheck {

@@ -111,11 +111,12 @@ class Bench : public sc_core::sc_module {
     waves_state_ = Waves::after_mismatch;
   }
 
+  // The window is complete; run_lockstep writes it once the simulation has stopped, so that a file it cannot
+  // write is reported as the user's error, not thrown through a SystemC process.
   void finish_waves() {
     if (waves_state_ == Waves::written) return;
     waves_state_ = Waves::written;
     if (options_.vcd.empty() || (options_.vcd_only_on_mismatch && !result.first)) return;
-    write_vcd(options_.vcd, spec_, waves);
     result.vcd = options_.vcd;
   }
 };
@@ -172,12 +173,15 @@ void write_vcd(const std::string& file, const UnitSpec& spec, const std::vector<
       last[v] = std::move(text);
     }
   }
+  out.flush();
+  if (!out) throw UserError(fmt::format("{}: cannot write the waves (is the disk full?)", file));
 }
 
 Result run_lockstep(const UnitSpec& spec, Clocked& model, Clocked& rtl, Stimulus& stimulus, const Options& options) {
   Bench bench("bench", spec, model, rtl, stimulus, options);
   // Falling edges at 0, 1, ... ns: the last comparison is at options.cycles ns.
   sc_core::sc_start(sc_core::sc_time(static_cast<double>(options.cycles) + 0.25, sc_core::SC_NS));
+  if (!bench.result.vcd.empty()) write_vcd(bench.result.vcd, spec, bench.waves);
   return bench.result;
 }
 

@@ -654,7 +654,9 @@ void strip_vcd_date(const std::string& file) {
   }
   const size_t from = text.find("$date");
   const size_t to = text.find("$end", from);
-  if (from == std::string::npos || to == std::string::npos) return;
+  // SystemC does not check its writes: a file without its header was not written.
+  if (from == std::string::npos || to == std::string::npos)
+    throw UserError(SourceLoc{file}, "--vcd", "cannot write the VCD file (disk full?)");
   text.replace(from, to - from, "$date\n     (omitted: reproducible output)\n");
   std::ofstream out(file, std::ios::binary);
   out << text;

@@ -128,3 +128,41 @@ TEST(Robustness, MutatedArchitecturesAndMappingsNeverCrash) {
 
 }  // namespace
 }  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// A message stays one line of readable length whatever the input spelt: control characters escaped, a long
+// name cut to its head and tail, a long message too, and never through a UTF-8 character.
+TEST(ErrorMessages, StayOneReadableLine) {
+  const std::string control = UserError(SourceLoc{"w.yaml", 3, 5}, "ve\rsion", "unknown key\tx\x01").what();
+  EXPECT_EQ(control, "w.yaml:3:5: error: ve\\rsion: unknown key\\tx\\x01");
+
+  const std::string name(300, 'x');
+  const std::string one = UserError(SourceLoc{"w.yaml"}, "", "undefined param '" + name + "'").what();
+  EXPECT_EQ(one, "w.yaml: error: undefined param '" + std::string(99, 'x') + "..." + std::string(11, 'x') + "'");
+
+  std::string words;
+  for (int i = 0; i < 400; ++i) words += "word ";
+  const std::string many = UserError(SourceLoc{"w.yaml", 1, 1}, words, "unknown key").what();
+  EXPECT_EQ(many.find('\n'), std::string::npos);
+  EXPECT_LT(many.size(), 460u);
+  EXPECT_NE(many.find(" ... "), std::string::npos);
+  EXPECT_TRUE(many.ends_with("word : unknown key")) << many;
+
+  std::string accents;  // two bytes each: a cut at an odd byte would leave half a character
+  for (int i = 0; i < 150; ++i) accents += "\xc3\xa9";
+  const std::string utf8 = UserError(SourceLoc{"w.yaml"}, "", "name " + accents).what();
+  const size_t dots = utf8.find("...");
+  ASSERT_NE(dots, std::string::npos);
+  EXPECT_EQ((dots - std::string("w.yaml: error: name ").size()) % 2, 0u) << utf8;
+  EXPECT_EQ((utf8.size() - dots - 3) % 2, 0u) << utf8;
+
+  // An expression's error keeps its source line and caret, the line's tabs turned to spaces.
+  const std::string file = test::temp_file("caret.yaml", "a:\n  - Z[m] =\tA[m] {\n");
+  const std::string caret = UserError(SourceLoc{file, 2, 17}, "", "unexpected character '{'", true).what();
+  EXPECT_EQ(caret, file + ":2:17: error: unexpected character '{'\n    - Z[m] = A[m] {\n" + std::string(18, ' ') + "^");
+}
+
+}  // namespace
+}  // namespace einsim

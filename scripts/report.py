@@ -272,7 +272,7 @@ class Report:
         sections.append(("Traffic", "<p>Bytes read and written per memory level (analytical).</p>", imgs))
         sections.append(("Energy breakdown", "<p>Each component's share of the energy, averaged over the points of each series value (analytical).</p>",
                          [self.energy_breakdown()]))
-        sections.append(("Roofline", "<p>Attained throughput against operational intensity (ops per DRAM byte), each point under its own ceilings.</p>",
+        sections.append(("Roofline", "<p>Attained throughput against operational intensity (ops per DRAM byte); each series under its roof (the highest peak and DRAM bandwidth among its points).</p>",
                          [self.roofline()]))
         sections.append(("Pareto front", "<p>Latency against energy; marker size is area. Filled markers are Pareto-optimal (no other design is at least as good in latency, energy and area) among the designs evaluated at the same values of the other axes.</p>",
                          [self.pareto()]))
@@ -469,16 +469,24 @@ code { background: #f4f4f4; }
 <h1>{{ meta.name }}</h1>
 <p>{{ meta.description }} &middot; sweep file <code>{{ meta.file }}</code> &middot; einsim {{ version }} &middot; fidelity: {{ meta.fidelities | join(", ") }}</p>
 {% for title, body, images in sections %}
+<section>
 <h2>{{ title }}</h2>
 {{ body }}
 {% for src in images %}<img src="{{ src }}" alt="{{ title }}">{% endfor %}
+</section>
 {% endfor %}
 <pre id="selfcheck" hidden></pre>
 <script>
 window.addEventListener("load", () => {
   const imgs = Array.from(document.images);
+  // Where each section and plot was laid out (page coordinates), for a test to compare with a screenshot.
+  const box = e => { const r = e.getBoundingClientRect();
+                     return { top: r.top + window.scrollY, left: r.left, width: r.width, height: r.height }; };
   document.getElementById("selfcheck").textContent = JSON.stringify({
-    images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.einsimErrors });
+    images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.einsimErrors,
+    page: { width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight },
+    sections: Array.from(document.querySelectorAll("section")).map(s => Object.assign(box(s), {
+      title: s.querySelector("h2").textContent, plots: Array.from(s.querySelectorAll("img")).map(box) })) });
 });
 </script>
 </body></html>

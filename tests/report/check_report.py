@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """ctest: runs a sweep, renders its report, loads the report in headless Chromium and checks that every image
-loaded, no script error occurred and the tables hold the expected rows.
+loaded, no script error occurred, a screenshot shows every section and plot drawn where the layout put it, and
+the tables hold the expected rows.
 Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement]  (which rows to expect; default the first)"""
 import csv
 import json
@@ -77,6 +78,43 @@ def check_pim_placement(tables):
     print("placement OK")
 
 
+WIDTH = 1280  # the browser window's width for both the layout and the screenshot
+
+
+def check_screenshot(chrome, work, check):
+    """Renders the whole page to a PNG and checks every section where the layout put it: its heading and body
+    drew something, each plot drew a figure (not a blank or one-colour box), no two plots overlap, and nothing
+    is wider than the window."""
+    import matplotlib.image
+    page = check["page"]
+    assert page["width"] <= WIDTH, f"the page is {page['width']} px wide in a {WIDTH} px window"
+    shot = f"{work}/report.png"
+    subprocess.run(chrome + [f"--window-size={WIDTH},{page['height']}", f"--screenshot={shot}", f"file://{work}/report.html"],
+                   check=True, capture_output=True, timeout=120)
+    pixels = matplotlib.image.imread(shot)[:, :, :3]  # rows x columns x RGB in [0, 1]
+    assert pixels.shape[0] >= page["height"] - 1, f"screenshot {pixels.shape[0]} px tall, page {page['height']} px"
+
+    def ink(top, left, width, height):  # the share of the box's pixels that are not background white
+        box = pixels[int(top):int(top + height), int(left):int(left + width)]
+        return float((box.min(axis=2) < 0.9).mean()) if box.size else 0.0, box
+
+    assert check["sections"], "the report has no sections"
+    for s in check["sections"]:
+        share, _ = ink(s["top"], s["left"], s["width"], s["height"])
+        assert s["height"] > 20 and share > 0.005, f"section '{s['title']}' drew nothing ({share:.2%} ink, {s['height']} px)"
+        plots = s["plots"]
+        for i, p in enumerate(plots):
+            share, box = ink(**p)
+            assert share > 0.02, f"a plot of '{s['title']}' is blank ({share:.2%} ink)"
+            assert box.reshape(-1, 3).std(axis=0).max() > 0.05, f"a plot of '{s['title']}' is one colour"
+            for q in plots[i + 1:]:
+                overlap = (min(p["left"] + p["width"], q["left"] + q["width"]) > max(p["left"], q["left"]) + 1 and
+                           min(p["top"] + p["height"], q["top"] + q["height"]) > max(p["top"], q["top"]) + 1)
+                assert not overlap, f"two plots of '{s['title']}' overlap"
+    print(f"screenshot: {len(check['sections'])} sections, {sum(len(s['plots']) for s in check['sections'])} plots, "
+          f"{page['width']}x{page['height']} px")
+
+
 def main():
     einsim, sweep, work = sys.argv[1:4]
     expect = sys.argv[4] if len(sys.argv) > 4 else "fusemax-quick"
@@ -86,8 +124,9 @@ def main():
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
         sys.exit("chromium is not installed (./scripts/setup installs it)")
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--dump-dom",
-                          f"file://{work}/report.html"], check=True, capture_output=True, text=True, timeout=120).stdout
+    chrome = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"]
+    dom = subprocess.run(chrome + [f"--window-size={WIDTH},1000", "--dump-dom", f"file://{work}/report.html"], check=True,
+                         capture_output=True, text=True, timeout=120).stdout
     m = re.search(r'<pre id="selfcheck"[^>]*>([^<]*)</pre>', dom)
     if not m or not m.group(1):
         sys.exit("the report's self-check did not run (no load event?)")
@@ -96,6 +135,8 @@ def main():
     assert check["errors"] == [], f"script errors: {check['errors']}"
     assert check["images"] >= (8 if expect == "fusemax-quick" else 4), f"expected the report's plots, found {check['images']} images"
     assert check["loaded"] == check["images"], f"{check['images'] - check['loaded']} images did not load"
+
+    check_screenshot(chrome, work, check)
 
     with open(f"{work}/results.csv") as f:
         results = list(csv.DictReader(f))

@@ -120,6 +120,7 @@ CLI::App* add_dram_command(CLI::App& app, DramArgs& args) {
                   "Light load: memory cycles between two requests to one controller (on average: requests arrive "
                   "evenly spaced, interval / controllers cycles apart)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->each([&args](const std::string&) { args.interval_given = true; })
       ->capture_default_str();
   cmd->add_option("--read-ratio", args.read_ratio, "Fraction of reads in a synthetic pattern")
       ->check(CLI::Range(0.0, 1.0))
@@ -131,6 +132,8 @@ CLI::App* add_dram_command(CLI::App& app, DramArgs& args) {
 }
 
 int run_dram(const DramArgs& a) {
+  if (a.interval_given && a.load != "light")
+    throw UserError(SourceLoc{}, "--interval", "only with --load light (a saturating load keeps every queue full)");
   const dram::DramPreset p = dram::load_dram_preset(resolve_preset(a.preset), parse_sets(a.sets));
   std::vector<dram::Request> req = a.trace.empty() ? synthetic(a, p) : read_trace(a.trace);
   if (a.load == "light") {

@@ -18,6 +18,7 @@ struct DramArgs {
   int64_t stride = 4096;
   std::string load = "saturate";
   int64_t interval = 8;  // light load: memory cycles between one controller's requests
+  bool interval_given = false;  // --interval on the command line (it means nothing to a saturating load)
   double read_ratio = 1.0;
   uint64_t seed = 1;
   bool json = false;

@@ -181,8 +181,8 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
     relative to the worker's directory; OUT stands for a fresh output directory."""
     rng = random.Random(f"{seed}:{index}")
     kind = rng.choice(["workload", "workload", "mapping", "mapping", "arch", "arch", "preset", "energy", "dram",
-                       "sweep", "set", "gemm", "dram_cli", "results", "cosim", "paths"])
-    target, argv = None, None
+                       "sweep", "set", "gemm", "dram_cli", "results", "cosim", "paths", "worker"])
+    target, argv, case_stdin = None, None, b""
     if kind == "workload":
         target = rng.choice(corpus.workloads)
         mapping = corpus.uses.get(target)
@@ -268,6 +268,13 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
                            ["report", "results/whole", "-o", bad],
                            ["dram", "hbm3-5.2", "--trace", bad, "--requests", "10"],
                            ["arch", "--kinds"] + rng.choice([[], ["--json"]])])
+    elif kind == "worker":  # what a sweep hands its cycle-level worker on stdin, edited
+        point = {"mapping": rng.choice(corpus.mappings), "arch": "", "workload": "", "param_files": [],
+                 "params": [[rng.choice(["B", "M", "P", "N", "K"]), set_value(rng)]] if rng.random() < 0.5 else [],
+                 "arch_sets": [["arch.dram.dma_engines", set_value(rng)]] if rng.random() < 0.3 else []}
+        text = json.dumps(point, indent=1).encode()
+        argv = ["worker"]
+        case_stdin = mutate(rng, text, [text]) if rng.random() < 0.7 else text
     else:  # dram_cli
         preset = rng.choice(corpus.drams)
         argv = ["dram", preset]
@@ -279,6 +286,8 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
         if "--requests" not in argv:
             argv += ["--requests", "3000"]
     case = {"seed": seed, "index": index, "kind": kind, "argv": argv}
+    if kind == "worker":
+        case["stdin"] = base64.b64encode(case_stdin).decode()
     if target and kind == "results":
         case["target"] = target
         case["content"] = base64.b64encode(damage(rng, contents[target])).decode()
@@ -318,8 +327,8 @@ def run_case(case: dict, workdir: Path, einsim: str, memory: int, timeout: float
             target.write_bytes(base64.b64decode(case["content"]))
         start = time.monotonic()
         try:
-            p = subprocess.run([einsim] + argv, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=timeout, preexec_fn=lambda: set_limits(memory))
+            p = subprocess.run([einsim] + argv, cwd=workdir, input=base64.b64decode(case.get("stdin", "")),
+                               capture_output=True, timeout=timeout, preexec_fn=lambda: set_limits(memory))
             rc, err = p.returncode, p.stderr.decode("utf-8", "replace")
         except subprocess.TimeoutExpired as e:
             rc, err = None, (e.stderr or b"").decode("utf-8", "replace")

@@ -13,6 +13,7 @@
 #include "app/options.hpp"
 #include "app/cosim.hpp"
 #include "app/dram.hpp"
+#include "app/map.hpp"
 #include "app/sweep.hpp"
 
 namespace einsim {
@@ -170,6 +171,9 @@ int sc_main(int argc, char** argv) {
   einsim::app::DramArgs dram_args;
   CLI::App* dram = einsim::app::add_dram_command(app, dram_args);
 
+  einsim::app::MapArgs map_args;
+  CLI::App* map = einsim::app::add_map_command(app, map_args);
+
   einsim::app::SweepArgs sweep_args;
   CLI::App* sweep = einsim::app::add_sweep_command(app, sweep_args);
   einsim::app::MergeArgs merge_args;
@@ -199,6 +203,7 @@ int sc_main(int argc, char** argv) {
     if (*validate) return einsim::app::run_validate(validate_args);
     if (*cosim) return einsim::app::run_cosim(cosim_args);
     if (*dram) return einsim::app::run_dram(dram_args);
+    if (*map) return einsim::app::run_map(map_args);
     if (*sweep) return einsim::app::run_sweep_command(sweep_args);
     if (*merge) return einsim::app::run_merge(merge_args);
     if (*report) return einsim::app::run_report(report_args);

@@ -24,6 +24,8 @@ get_filename_component(name ${FILE} NAME)
 set(file_args ${name})
 if(command STREQUAL "model")
   set(file_args --mapping ${name})  # a mapping names its arch and workload
+elseif(command STREQUAL "map")
+  set(file_args --constraints ${name})  # so do constraints
 endif()
 if(no_file)
   set(file_args "")

@@ -61,6 +61,7 @@ class Corpus:
         self.mappings, self.workloads, self.arches, self.drams, self.energies, self.presets, self.sweeps = (
             [], [], [], [], [], [], [])
         self.uses = {}  # file -> mappings that read it (directly or through their arch)
+        # Mappings include constraints (configs/constraints/: mappings whose tiles may say `auto`, for `map`).
         for p in files:
             text = p.read_text(encoding="latin-1")
             rel = p.relative_to(root).as_posix()
@@ -180,7 +181,7 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
     """Case `index` of a campaign: the file it mutates (with its new bytes) and the command it runs. Paths are
     relative to the worker's directory; OUT stands for a fresh output directory."""
     rng = random.Random(f"{seed}:{index}")
-    kind = rng.choice(["workload", "workload", "mapping", "mapping", "arch", "arch", "preset", "energy", "dram",
+    kind = rng.choice(["workload", "workload", "mapping", "mapping", "constraints", "arch", "arch", "preset", "energy", "dram",
                        "sweep", "set", "gemm", "dram_cli", "results", "cosim", "paths", "worker"])
     target, argv, case_stdin = None, None, b""
     if kind == "workload":
@@ -193,7 +194,13 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
     elif kind == "mapping":
         target = rng.choice(corpus.mappings)
         argv = rng.choice([["model", "--mapping", target], ["model", "--mapping", target, "--json"],
-                           ["sim", "--mapping", target], ["sim", "--mapping", target, "--json"]])
+                           ["sim", "--mapping", target], ["sim", "--mapping", target, "--json"],
+                           ["map", "--constraints", target, "-o", "OUT/mapped.yaml",
+                            "--objective", rng.choice(["latency", "energy", "edp"])]])
+    elif kind == "constraints":
+        target = rng.choice([m for m in corpus.mappings if "/constraints/" in m])
+        argv = ["map", "--constraints", target, "--top", rng.choice(["1", "3", "0", "x"])] + rng.choice(
+            [[], ["-o", "OUT/mapped.yaml"], ["--json"], ["--set", f"{rng.choice(['M', 'N', 'K'])}={set_value(rng)}"]])
     elif kind == "arch":
         target = rng.choice(corpus.arches)
         argv = rng.choice([["arch", target], ["arch", target, "--json"],
@@ -293,6 +300,7 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
         case["content"] = base64.b64encode(damage(rng, contents[target])).decode()
     elif target:
         donors = [contents[f] for f in getattr(corpus, {"workload": "workloads", "mapping": "mappings",
+                                                          "constraints": "mappings",
                                                           "arch": "arches", "energy": "energies",
                                                           "preset": "presets", "dram": "drams",
                                                           "sweep": "sweeps"}[kind])]

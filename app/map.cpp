@@ -1,0 +1,127 @@
+#include "app/map.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/options.hpp"
+#include "app/text.hpp"
+#include "explore/mapper.hpp"
+
+namespace einsim::app {
+
+using Json = nlohmann::ordered_json;
+
+CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
+  CLI::App* cmd = app.add_subcommand(
+      "map",
+      "Choose the tiles a mapping leaves as `auto`: every combination, evaluated analytically; the best "
+      "written as a mapping");
+  cmd->add_option("--constraints", args.constraints,
+                  "A mapping whose loop tiles may say `tile: auto` (it names its arch and workload)")
+      ->required()
+      ->type_name("FILE");
+  cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints')");
+  cmd->add_option("--workload", args.workload, "Workload YAML file (default: the constraints')");
+  cmd->add_option("--set", args.sets,
+                  "Override: NAME=VALUE or workload.NAME=VALUE (a param), arch.COMPONENT.KEY=VALUE (repeatable)")
+      ->type_name("PATH=VALUE")
+      ->allow_extra_args(false);
+  cmd->add_option("--params", args.param_files, "Apply a param preset file (repeatable)")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  cmd->add_option("--objective", args.objective, "What to minimize: latency (cycles), energy (pJ), or edp")
+      ->check(CLI::IsMember({"latency", "energy", "edp"}))
+      ->capture_default_str();
+  cmd->add_option("--top", args.top, "Candidates to print, best first")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("-o,--out", args.out, "Write the best mapping here (YAML; loads in model, sim and sweeps)")
+      ->type_name("FILE");
+  cmd->add_flag("--json", args.json, "Print one JSON object: the best Stats, the top candidates, the certificate");
+  return cmd;
+}
+
+int run_map(const MapArgs& args) {
+  const DesignOverrides sets = parse_sets(args.sets);
+  WorkloadOverrides o;
+  o.param_files = args.param_files;
+  o.params = sets.workload;
+  const MappingSpec templ = load_mapping(args.constraints);
+  const Cascade cascade = load_cascade(args.workload.empty() ? templ.workload : args.workload, o);
+  const ArchSpec arch = load_arch(args.arch.empty() ? templ.arch : args.arch, sets.arch);
+  MapOptions options;
+  options.objective = args.objective == "energy" ? MapObjective::energy
+                      : args.objective == "edp"  ? MapObjective::edp
+                                                 : MapObjective::latency;
+  options.top = args.top;
+  const MapResult r = map_tiles(cascade, arch, templ, options);
+  if (r.best.empty())
+    throw UserError(SourceLoc{args.constraints}, "",
+                    fmt::format("no feasible mapping among {} combinations of the auto tiles ({} with an inner tile "
+                                "not dividing its outer one, {} infeasible{})",
+                                r.combinations, r.not_dividing, r.infeasible,
+                                r.first_infeasible_reason.empty() ? "" : ": first, " + r.first_infeasible_reason));
+  if (!args.out.empty()) {
+    const std::string text = mapped_yaml(args.constraints, args.out, r, options);
+    std::ofstream out(args.out);
+    out << text;
+    out.flush();
+    if (!out) throw UserError(SourceLoc{args.out}, "-o", "cannot write the mapping there");
+  }
+
+  auto tiles_text = [&](const MapCandidate& c) {
+    std::vector<std::string> parts;
+    for (size_t k = 0; k < r.searched.size(); ++k)
+      parts.push_back(fmt::format("{}.{}{}={}", r.searched[k].group, r.searched[k].index,
+                                  r.searched[k].buffer_level ? "(buffer)" : "", c.tiles[k]));
+    return parts.empty() ? std::string("(no auto tiles)") : fmt::format("{}", fmt::join(parts, " "));
+  };
+  if (args.json) {
+    Json j;
+    j["constraints"] = args.constraints;
+    j["objective"] = args.objective;
+    j["certificate"] = Json{{"search", "exhaustive"},
+                            {"combinations", r.combinations},
+                            {"not_dividing", r.not_dividing},
+                            {"infeasible", r.infeasible},
+                            {"evaluated", r.evaluated}};
+    Json searched = Json::array();
+    for (const SearchedTile& s : r.searched)
+      searched.push_back(Json{{"group", s.group},
+                              {"index", s.index},
+                              {"level", s.buffer_level ? "buffer" : "backing"},
+                              {"values", s.values.size()}});
+    j["searched"] = searched;
+    Json top = Json::array();
+    for (const MapCandidate& c : r.best)
+      top.push_back(Json{{"tiles", c.tiles},
+                         {"score", c.score},
+                         {"cycles", c.stats.cycles},
+                         {"energy_pJ", c.stats.energy_pJ},
+                         {"bound", c.stats.bound}});
+    j["top"] = top;
+    j["best"] = to_json(r.best.front().stats);
+    if (!args.out.empty()) j["mapping"] = args.out;
+    std::cout << j.dump(2) << '\n';
+    return 0;
+  }
+  std::cout << fmt::format("{} on {} from {} (objective: {})\n", cascade.name, arch.name, args.constraints,
+                           args.objective);
+  std::cout << fmt::format(
+      "  searched {} tiles: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
+      "evaluated (exhaustive: the best is the optimum of this space)\n\n",
+      r.searched.size(), grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated));
+  std::vector<std::vector<std::string>> rows{{"rank", "cycles", "energy (pJ)", "bound", "tiles"}};
+  for (size_t i = 0; i < r.best.size(); ++i)
+    rows.push_back({std::to_string(i + 1), grouped(r.best[i].stats.cycles),
+                    fmt::format("{:.6g}", r.best[i].stats.energy_pJ), r.best[i].stats.bound, tiles_text(r.best[i])});
+  std::cout << table(rows);
+  if (!args.out.empty()) std::cout << fmt::format("\nwrote {}\n", args.out);
+  return 0;
+}
+
+}  // namespace einsim::app

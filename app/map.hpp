@@ -1,0 +1,25 @@
+#pragma once
+// `einsim map`: the tiles a constraints file leaves as `auto`, chosen by exhaustive search under the analytical
+// model, written as a mapping that loads like a hand-written one.
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+namespace einsim::app {
+
+struct MapArgs {
+  std::string constraints;  // a mapping whose tiles may say `auto`
+  std::string arch;         // default: the constraints'
+  std::string workload;     // default: the constraints'
+  std::vector<std::string> sets;
+  std::vector<std::string> param_files;
+  std::string objective = "latency";
+  int top = 5;
+  std::string out;  // the mapping YAML; empty: not written
+  bool json = false;
+};
+
+CLI::App* add_map_command(CLI::App& app, MapArgs& args);
+int run_map(const MapArgs& args);
+
+}  // namespace einsim::app

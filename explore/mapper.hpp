@@ -1,0 +1,67 @@
+#pragma once
+// The mapper (first stage): given a mapping whose groups, bindings, passes and loop orders are fixed and some of
+// whose loop tiles say `auto`, finds the tiles that minimize the objective under the analytical model. The space
+// is every combination of the divisors of each searched index's extent; it is searched exhaustively, in a fixed
+// order, so the answer is the exact optimum of that space and the same on every run. Infeasible combinations
+// (a tile that does not divide the tile around it, a buffer too small) are counted, not evaluated.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arch/spec.hpp"
+#include "mappings/spec.hpp"
+#include "sim/stats.hpp"
+#include "workloads/cascade.hpp"
+
+namespace einsim {
+
+enum class MapObjective { latency, energy, edp };
+std::string_view objective_name(MapObjective o);
+
+struct MapOptions {
+  MapObjective objective = MapObjective::latency;
+  int top = 5;                         // candidates kept, best first
+  int64_t max_candidates = 2'000'000;  // a larger space is refused (pin some tiles) rather than searched for hours
+};
+
+// A loop whose tile the mapper chooses: where it is, and the values it may take.
+struct SearchedTile {
+  std::string group;
+  std::string index;
+  bool buffer_level = false;
+  SourceLoc loc;
+  std::vector<int64_t> values;  // the divisors of the index's extent, ascending
+};
+
+struct MapCandidate {
+  std::vector<int64_t> tiles;  // one per SearchedTile
+  Stats stats;
+  double score = 0;  // the objective: cycles, pJ, or cycles x pJ
+};
+
+struct MapResult {
+  std::vector<SearchedTile> searched;
+  std::vector<MapCandidate> best;  // up to MapOptions::top, best first (ties: the earlier combination)
+  MappingSpec mapping;             // the template with the best candidate's tiles
+  // The certificate: every combination was considered; those not evaluated were infeasible for the reason counted.
+  int64_t combinations = 0;
+  int64_t not_dividing = 0;  // an inner tile of an index that does not divide its outer tile
+  int64_t infeasible = 0;    // refused by lowering (a buffer too small, ...)
+  int64_t evaluated = 0;
+  std::string first_infeasible_reason;  // when nothing was feasible, why the first combination was not
+};
+
+// The loops of `templ` whose tile is `auto`, with their candidate values for `cascade`.
+std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSpec& templ);
+
+// Searches the `auto` tiles of `templ`. A template without any is evaluated as it is (one combination). No
+// feasible combination is a MapResult with empty `best` (and the first reason); a space larger than
+// options.max_candidates is a UserError.
+MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options);
+
+// The template file's text with each `auto` tile replaced by the chosen value, its arch and workload paths made
+// relative to `out_file`'s folder, under a header saying how the mapping was found.
+std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,
+                        const MapOptions& options);
+
+}  // namespace einsim

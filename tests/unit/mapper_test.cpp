@@ -1,0 +1,149 @@
+// The mapper's search over `auto` tiles against brute force: every combination written out as a mapping file,
+// loaded and evaluated on its own, on random GEMMs on random systolic arrays. Same best figure, same best tiles
+// (the first of equals in the search order), same number of feasible combinations.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "explore/mapper.hpp"
+#include "sim/analytical.hpp"
+#include "tests/unit/test_util.hpp"
+
+namespace einsim {
+namespace {
+
+// The tests run in the source tree; the temporary mappings name its configs by absolute path.
+const std::string kRoot = std::filesystem::current_path().string();
+
+// A GEMM mapping on the systolic array with the given dataflow's binding; `tiles` fills the three tiles (m at
+// the DRAM level, then the two the dataflow keeps in the array at the buffer level).
+std::string gemm_mapping(const std::string& dataflow, const std::array<std::string, 3>& tiles) {
+  const char *a = "n", *b = "k";
+  const std::string spatial = dataflow == "ws"   ? "{rows: k, cols: n}"
+                              : dataflow == "os" ? "{rows: m, cols: n}"
+                                                 : "{rows: k, cols: m}";
+  return fmt::format(
+      "version: 1\nname: g\narch: {0}/configs/arch/systolic.yaml\nworkload: {0}/configs/workloads/gemm.yaml\n"
+      "groups:\n  - name: gemm\n    loops:\n      dram: [{{index: m, tile: {1}}}]\n"
+      "      glb: [{{index: {4}, tile: {2}}}, {{index: {5}, tile: {3}}}]\n"
+      "    einsums:\n      Z: {{unit: array, spatial: {6}}}\n",
+      kRoot, tiles[0], tiles[1], tiles[2], a, b, spatial);
+}
+
+// A constraints file's mapping, workload and architecture (it cannot be lowered: its tiles say `auto`).
+struct Constraints {
+  MappingSpec mapping;
+  Cascade cascade;
+  ArchSpec arch;
+};
+Constraints constraints(const std::string& file, std::vector<std::pair<std::string, std::string>> params = {},
+                        const std::vector<std::pair<std::string, std::string>>& arch_sets = {}) {
+  Constraints c;
+  c.mapping = load_mapping(file);
+  c.cascade = test::load(c.mapping.workload, std::move(params));
+  c.arch = load_arch(c.mapping.arch, arch_sets);
+  return c;
+}
+
+TEST(Mapper, EqualsBruteForceOnRandomGemms) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  for (int problem = 0; problem < 12; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {{"M", pick({"16", "48", "64", "96", "128"})},
+                                                                     {"N", pick({"16", "24", "64", "128"})},
+                                                                     {"K", pick({"8", "32", "48", "64", "256"})}};
+    const std::string dataflow = pick({"ws", "os", "is"});
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {
+        {"array.rows", pick({"4", "8", "16"})},
+        {"array.cols", pick({"4", "8", "32"})},
+        {"array.dataflow", dataflow},
+        {"glb.size", pick({"4 KiB", "32 KiB", "1 MiB"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {} {}", seed, problem, params, dataflow, arch_sets);
+
+    const std::string templ_file =
+        test::temp_file("constraints.yaml", gemm_mapping(dataflow, {"auto", "auto", "auto"}));
+    const Constraints base = constraints(templ_file, params, arch_sets);
+    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+
+    // Brute force: each combination as its own mapping file, in the mapper's order (m, then n, then k fastest).
+    int64_t feasible = 0, best_cycles = -1;
+    std::vector<int64_t> best_tiles;
+    for (int64_t t0 : r.searched[0].values)
+      for (int64_t t1 : r.searched[1].values)
+        for (int64_t t2 : r.searched[2].values) {
+          const std::string file = test::temp_file(
+              "combination.yaml", gemm_mapping(dataflow, {std::to_string(t0), std::to_string(t1), std::to_string(t2)}));
+          const DesignPoint p = test::point(file, params, {}, arch_sets);
+          if (!p.program.status.ok) continue;
+          const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
+          if (!s.status.ok) continue;
+          ++feasible;
+          if (best_cycles < 0 || s.cycles < best_cycles) {
+            best_cycles = s.cycles;
+            best_tiles = {t0, t1, t2};
+          }
+        }
+    EXPECT_EQ(r.evaluated, feasible) << what;
+    EXPECT_EQ(r.combinations, static_cast<int64_t>(r.searched[0].values.size() * r.searched[1].values.size() *
+                                                   r.searched[2].values.size()))
+        << what;
+    if (best_cycles < 0) {
+      EXPECT_TRUE(r.best.empty()) << what;
+      continue;
+    }
+    ASSERT_FALSE(r.best.empty()) << what;
+    EXPECT_EQ(r.best.front().stats.cycles, best_cycles) << what;
+    EXPECT_EQ(r.best.front().tiles, best_tiles) << what;
+    for (size_t i = 1; i < r.best.size(); ++i) EXPECT_LE(r.best[i - 1].score, r.best[i].score) << what;
+  }
+}
+
+// The mapping it writes loads like a hand-written one and evaluates to the figure it reported; the shipped
+// constraints beat the hand mapping they were made from (whose folds match the array: 32 x 32).
+TEST(Mapper, WrittenMappingLoadsAndBeatsTheHandMapping) {
+  const std::string file = kRoot + "/configs/constraints/gemm-systolic-ws.yaml";
+  const Constraints base = constraints(file);
+  const MapOptions options;
+  const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, options);
+  ASSERT_FALSE(r.best.empty());
+  std::filesystem::create_directories(std::filesystem::path(test::temp_file("x", "")).parent_path() / "mapped");
+  const std::string out = test::temp_file("mapped/gemm.yaml", "");
+  std::ofstream(out) << mapped_yaml(file, out, r, options);
+  const DesignPoint mapped = test::point(out);
+  ASSERT_TRUE(mapped.program.status.ok) << mapped.program.status.reason;
+  EXPECT_EQ(evaluate_analytical(mapped.cascade, mapped.arch, mapped.program).cycles, r.best.front().stats.cycles);
+  const DesignPoint hand = test::point(kRoot + "/configs/mappings/gemm-systolic-ws.yaml");
+  EXPECT_LT(r.best.front().stats.cycles, evaluate_analytical(hand.cascade, hand.arch, hand.program).cycles);
+  // M = 256, N = 512, K = 64: 9 x 10 x 7 divisors.
+  EXPECT_EQ(r.combinations, 630);
+  EXPECT_EQ(r.best.front().stats.cycles, 16220);
+}
+
+TEST(Mapper, AutoOnAnIndexTheWorkloadLacksIsAnError) {
+  const std::string file = test::temp_file(
+      "constraints-bad.yaml",
+      fmt::format(
+          "version: 1\nname: g\narch: {0}/configs/arch/systolic.yaml\nworkload: {0}/configs/workloads/gemm.yaml\n"
+          "groups:\n  - name: gemm\n    loops:\n      glb: [{{index: q, tile: auto}}]\n"
+          "    einsums:\n      Z: {{unit: array, spatial: {{rows: k, cols: n}}}}\n",
+          kRoot));
+  const MappingSpec m = load_mapping(file);
+  const Cascade c = load_cascade(m.workload);
+  try {
+    searched_tiles(c, m);
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find(":8:13: error: tile: auto: 'q' is not an index of the workload's Einsums"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace einsim

@@ -44,22 +44,44 @@ class PlainLogFormatter(matplotlib.ticker.Formatter):
         return f"{v:g}"
 
 
+LEGEND_ROWS = 18  # entries per legend column: longer legends get more columns, never run off the figure
+
+
 def readable(fig):
     """Every plot the same way: plain numbers on log axes, and legends beside the axes instead of over the
-    lines they name."""
+    lines they name. A figure of several panels gets one legend beside them all (beside the first panel, it
+    would cover the next)."""
     for ax in fig.axes:
         for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
             if scale == "log":
                 axis.set_major_formatter(PlainLogFormatter(minor=False))
                 axis.set_minor_formatter(PlainLogFormatter(minor=True))
-        legend = ax.get_legend()
-        if legend is not None:
-            handles, labels = ax.get_legend_handles_labels()
-            old = list(legend.legendHandles)
-            moved = ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
-            for new_handle, old_handle in zip(moved.legendHandles, old):  # keep sizes a plot set on its legend
-                if hasattr(old_handle, "get_sizes"):
-                    new_handle.set_sizes(old_handle.get_sizes())
+    with_legend = [ax for ax in fig.axes if ax.get_legend() is not None]
+    for ax in with_legend:
+        handles, labels = ax.get_legend_handles_labels()
+        old = list(ax.get_legend().legendHandles)
+        columns = max(1, math.ceil(len(labels) / LEGEND_ROWS))
+        if len(fig.axes) > 1:
+            ax.get_legend().remove()
+            right = max(a.get_position().x1 for a in fig.axes)
+            moved = fig.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(right + 0.01, 0.95),
+                               borderaxespad=0, ncol=columns)
+        else:
+            moved = ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0,
+                              ncol=columns)
+        for new_handle, old_handle in zip(moved.legendHandles, old):  # keep sizes a plot set on its legend
+            if hasattr(old_handle, "get_sizes"):
+                new_handle.set_sizes(old_handle.get_sizes())
+
+
+MAX_PANELS = 8  # panels (or line styles) per facet axis; a longer axis shows this many of its values, evenly spread
+
+
+def some(values, most=MAX_PANELS):
+    """At most `most` of `values`, evenly spread, the first and last included."""
+    if len(values) <= most:
+        return list(values)
+    return [values[round(i * (len(values) - 1) / (most - 1))] for i in range(most)]
 
 
 def png(fig):
@@ -132,9 +154,13 @@ class Report:
         if d.empty or not self.x:
             return None
         facet = self.facets[0] if self.facets else None
-        panels = self.values[facet] if facet else [None]
-        fig, axs = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
-        for ax, p in zip(axs[0], panels):
+        panels = some(self.values[facet]) if facet else [None]
+        cols = min(4, len(panels))
+        rows = math.ceil(len(panels) / cols)
+        fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+        for ax in axs.flat[len(panels):]:
+            ax.remove()
+        for ax, p in zip(axs.flat, panels):
             dp = d if p is None else d[d[facet] == p]
             for s in (self.values[self.series] if self.series else [None]):
                 ds = dp if s is None else dp[dp[self.series] == s]
@@ -150,6 +176,9 @@ class Report:
             ax.set_ylabel(ylabel)
             ax.set_title(f"{title}" + (f" ({facet} = {p})" if p is not None else ""))
         axs[0][0].legend(fontsize=7)
+        if facet and len(panels) < len(self.values[facet]):
+            fig.suptitle(f"{len(panels)} of the {len(self.values[facet])} values of {facet}", fontsize=9)
+        fig.tight_layout()
         return png(fig)
 
     def comparisons(self):
@@ -208,7 +237,7 @@ class Report:
                 fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))
                 for v in d[c["axis"]].unique():
                     for ax, metric in zip(axs, ["speedup", "energy_ratio"]):
-                        for p in (self.values[facet] if facet else [None]):
+                        for p in (some(self.values[facet]) if facet else [None]):
                             dd = d[(d[c["axis"]] == v) & ((d[facet] == p) if facet else True)]
                             g = dd.assign(x=pd.to_numeric(dd[self.x])).groupby("x")[metric].mean()
                             ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if p in (None, self.values[facet][0]) else "--",
@@ -220,6 +249,10 @@ class Report:
                     ax.set_title(f"{metric} {c['name']} ({f})")
                 axs[0].set_yscale("log")
                 axs[0].legend(fontsize=7)
+                if facet and len(some(self.values[facet])) < len(self.values[facet]):
+                    fig.suptitle(f"{len(some(self.values[facet]))} of the {len(self.values[facet])} values of {facet}",
+                                 fontsize=9)
+                fig.tight_layout()
                 imgs.append(png(fig))
             sections.append((f"Comparison: {c['name']}", body, imgs))
 
@@ -486,7 +519,8 @@ window.addEventListener("load", () => {
     images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.einsimErrors,
     page: { width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight },
     sections: Array.from(document.querySelectorAll("section")).map(s => Object.assign(box(s), {
-      title: s.querySelector("h2").textContent, plots: Array.from(s.querySelectorAll("img")).map(box) })) });
+      title: s.querySelector("h2").textContent,
+      plots: Array.from(s.querySelectorAll("img")).map(i => Object.assign(box(i), { natural: i.naturalWidth })) })) });
 });
 </script>
 </body></html>

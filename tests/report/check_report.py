@@ -2,7 +2,7 @@
 """ctest: runs a sweep, renders its report, loads the report in headless Chromium and checks that every image
 loaded, no script error occurred, a screenshot shows every section and plot drawn where the layout put it, and
 the tables hold the expected rows.
-Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement]  (which rows to expect; default the first)"""
+Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large]  (which rows to expect; default the first)"""
 import csv
 import json
 import re
@@ -55,6 +55,11 @@ def check_fusemax_quick(tables):
     assert "placement" not in tables.rows, "a sweep without place: auto groups has no Placement section"
 
 
+def check_large(tables):
+    # 10,000 points: one comparison row per (fidelity, compared value) and the figures drawn (checked above).
+    assert tables.rows["vs ws"] == 1, tables.rows
+
+
 def check_pim_placement(tables):
     # Points per (group, where it ran) by system (xpu, bank_pim, logic_pim), of 4 each (batch x L): decode
     # attention goes to either PIM; the projections and experts to Logic-PIM at batch 32 only (sweep_test.cpp).
@@ -83,8 +88,8 @@ WIDTH = 1280  # the browser window's width for both the layout and the screensho
 
 def check_screenshot(chrome, work, check):
     """Renders the whole page to a PNG and checks every section where the layout put it: its heading and body
-    drew something, each plot drew a figure (not a blank or one-colour box), no two plots overlap, and nothing
-    is wider than the window."""
+    drew something, each plot drew a figure (not a blank or one-colour box) at no less than half its size, no
+    two plots overlap, and nothing is wider than the window."""
     import matplotlib.image
     page = check["page"]
     assert page["width"] <= WIDTH, f"the page is {page['width']} px wide in a {WIDTH} px window"
@@ -104,7 +109,9 @@ def check_screenshot(chrome, work, check):
         assert s["height"] > 20 and share > 0.005, f"section '{s['title']}' drew nothing ({share:.2%} ink, {s['height']} px)"
         plots = s["plots"]
         for i, p in enumerate(plots):
-            share, box = ink(**p)
+            # Shrunk to fit the page, a figure's text stays legible down to about half its drawn size.
+            assert p["width"] >= 0.5 * p["natural"], f"a plot of '{s['title']}' is shown at {p['width'] / p['natural']:.0%} of its size"
+            share, box = ink(p["top"], p["left"], p["width"], p["height"])
             assert share > 0.02, f"a plot of '{s['title']}' is blank ({share:.2%} ink)"
             assert box.reshape(-1, 3).std(axis=0).max() > 0.05, f"a plot of '{s['title']}' is one colour"
             for q in plots[i + 1:]:
@@ -144,7 +151,7 @@ def main():
     tables.feed(dom)
     print("table rows:", tables.rows)
     assert tables.rows["summary"] == len(results), (tables.rows["summary"], len(results))
-    {"fusemax-quick": check_fusemax_quick, "pim-placement": check_pim_placement}[expect](tables)
+    {"fusemax-quick": check_fusemax_quick, "pim-placement": check_pim_placement, "large": check_large}[expect](tables)
     print("report OK")
 
 

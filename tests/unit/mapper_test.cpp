@@ -6,9 +6,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
+#include <regex>
 
 #include "explore/mapper.hpp"
 #include "sim/analytical.hpp"
@@ -143,6 +146,55 @@ TEST(Mapper, AutoOnAnIndexTheWorkloadLacksIsAnError) {
               std::string::npos)
         << e.what();
   }
+}
+
+}  // namespace
+}  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// Every shipped hand mapping with each of its tiles left to the mapper: the hand tiles are one combination of
+// the space (at the defaults each evaluates to a divisor of its extent), so the mapper's best is never slower.
+// Spaces over the mapper's limit are refused and reported (the encoder GEMMs' eight tiles).
+TEST(Mapper, NeverSlowerThanTheHandMappings) {
+  namespace fs = std::filesystem;
+  const std::regex tile(R"(tile:\s*("[^"]*"|[^,}\]\s]+))");
+  const std::regex path_line(R"(^(arch|workload):\s*(\S+))");
+  int mapped = 0;
+  std::vector<std::string> refused;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::recursive_directory_iterator(kRoot + "/configs/mappings"))
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  for (const fs::path& path : files) {
+    const fs::directory_entry entry(path);
+    std::ifstream in(entry.path());
+    std::string text, line;
+    while (std::getline(in, line)) {
+      std::smatch m;
+      if (std::regex_search(line, m, path_line))
+        line = m[1].str() + ": " + (entry.path().parent_path() / m[2].str()).lexically_normal().string();
+      text += std::regex_replace(line, tile, "tile: auto") + "\n";
+    }
+    const std::string file = test::temp_file("all-auto.yaml", text);
+    const Constraints c = constraints(file);
+    const DesignPoint hand = test::point(entry.path().string());
+    const Stats hand_stats = evaluate_analytical(hand.cascade, hand.arch, hand.program);
+    try {
+      const MapResult r = map_tiles(c.cascade, c.arch, c.mapping, MapOptions{});
+      ASSERT_FALSE(r.best.empty()) << entry.path();
+      EXPECT_LE(r.best.front().stats.cycles, hand_stats.cycles) << entry.path();
+      std::cout << entry.path().filename().string() << ": hand " << hand_stats.cycles << " cycles, mapped "
+                << r.best.front().stats.cycles << " (" << r.combinations << " combinations)\n";
+      ++mapped;
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("more than the mapper searches"), std::string::npos) << e.what();
+      refused.push_back(entry.path().filename().string());
+    }
+  }
+  std::cout << mapped << " hand mappings mapped, refused (space too large): " << fmt::format("{}", refused) << '\n';
+  EXPECT_GE(mapped, 10);
 }
 
 }  // namespace

@@ -527,6 +527,12 @@ window.addEventListener("load", () => {
 """)
 
 
+def error(where, message):
+    """One line on stderr, like einsim's own errors: control characters in what the input held escaped."""
+    text = f"{where}: error: {message}"
+    print("".join(c if c.isprintable() else repr(c)[1:-1] for c in text), file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("dir")
@@ -534,23 +540,22 @@ def main():
     args = ap.parse_args()
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-        print(f"{args.out}: error: -o: cannot write there (no such directory, or not writable)", file=sys.stderr)
+        error(args.out, "-o: cannot write there (no such directory, or not writable)")
         return 2
     try:
         report = Report(args.dir)
     except NoResults:
-        print(f"{args.dir}/results.sqlite: error: no results yet (a sweep that has not committed its first batch)",
-              file=sys.stderr)
+        error(f"{args.dir}/results.sqlite", "no results yet (a sweep that has not committed its first batch)")
         return 2
     except (sqlite3.Error, TypeError, KeyError) as e:
-        print(f"{args.dir}/results.sqlite: error: not an einsim sweep's results ({e})", file=sys.stderr)
+        error(f"{args.dir}/results.sqlite", f"not an einsim sweep's results ({e})")
         return 2
     text = report.render()
     try:
         with open(args.out, "w") as f:
             f.write(text)
     except OSError as e:
-        print(f"{args.out}: error: -o: cannot write the report: {e.strerror}", file=sys.stderr)
+        error(args.out, f"-o: cannot write the report: {e.strerror}")
         return 2
     print(f"wrote {args.out}")
     return 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Fuzzes einsim: mutates the shipped configs (workloads, param presets, architectures, energy tables, DRAM
-presets, mappings, sweeps) and runs every subcommand on them, each run under a memory and time limit.
+presets, mappings, the mapper's constraints, sweeps), damages sweep results, and runs every subcommand on them,
+each run under a memory and time limit.
 
 A case is one einsim run on one mutated input (or on mutated command-line values). It fails when einsim dies by
 a signal, exits 3 (internal error), outlives its time limit, exits with a code other than 0, 1 or 2, or exits 2
@@ -174,6 +175,8 @@ def damage(rng: random.Random, data: bytes) -> bytes:
 
 
 def set_value(rng: random.Random) -> str:
+    """A value for a --set or a numeric option: an interesting one, a random power-of-two-sized integer, or a
+    small one."""
     return rng.choice(INTERESTING + [str(rng.randint(0, 1 << rng.randint(1, 70))), str(rng.randint(-9, 9))])
 
 
@@ -181,8 +184,8 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
     """Case `index` of a campaign: the file it mutates (with its new bytes) and the command it runs. Paths are
     relative to the worker's directory; OUT stands for a fresh output directory."""
     rng = random.Random(f"{seed}:{index}")
-    kind = rng.choice(["workload", "workload", "mapping", "mapping", "constraints", "arch", "arch", "preset", "energy", "dram",
-                       "sweep", "set", "gemm", "dram_cli", "results", "cosim", "paths", "worker"])
+    kind = rng.choice(["workload", "workload", "mapping", "mapping", "constraints", "arch", "arch", "preset",
+                       "energy", "dram", "sweep", "set", "gemm", "dram_cli", "results", "cosim", "paths", "worker"])
     target, argv, case_stdin = None, None, b""
     if kind == "workload":
         target = rng.choice(corpus.workloads)
@@ -251,15 +254,16 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
     elif kind == "results":  # a sweep's results, damaged, then reported on, merged or resumed
         which = rng.choice(["whole", "shard0", "shard1", "duplex"])
         target = f"results/{which}/" + rng.choice(["results.csv", "results.sqlite", "results.sqlite"])
+        sweep = "configs/sweeps/duplex.yaml" if which == "duplex" else "tests/data/sweep/gemm.yaml"
         argv = rng.choice([["report", f"results/{which}", "-o", "OUT/report.html"],
                            ["merge", "results/shard0", "results/shard1", "-o", "OUT"],
-                           ["sweep", "tests/data/sweep/gemm.yaml" if which != "duplex" else "configs/sweeps/duplex.yaml",
-                            "-o", f"results/{which}", "--resume", "-j", "1"]])
+                           ["sweep", sweep, "-o", f"results/{which}", "--resume", "-j", "1"]])
         if argv[0] == "report" and rng.random() < 0.8:  # matplotlib takes seconds: most cases break the input
             target = f"results/{which}/results.sqlite"
     elif kind == "cosim":
+        cycles = ["0", "1", "100", "5000", "-1", "100000001", "9223372036854775808", "1e308", "x"]
         argv = ["cosim", "--unit", rng.choice(["pe", "systolic", "softmax_lane", "dequant", "x"]),
-                "--cycles", rng.choice(["0", "1", "100", "5000", "-1", "100000001", "9223372036854775808", "1e308", "x"])]
+                "--cycles", rng.choice(cycles)]
         for opt, values in [("--dtype", ["int8", "bf16", "fp32", ""]), ("--size", ["0", "1", "2", "8", "64", "-3"]),
                             ("--seed", None), ("--vcd", ["OUT/w.vcd", "missing/dir/w.vcd", "/dev/full", "configs"])]:
             if rng.random() < 0.4:

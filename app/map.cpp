@@ -3,13 +3,19 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "app/options.hpp"
 #include "app/text.hpp"
 #include "explore/mapper.hpp"
+#include "explore/worker.hpp"
 
 namespace einsim::app {
 
@@ -39,6 +45,11 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   cmd->add_option("--top", args.top, "Candidates to print, best first")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  cmd->add_option("--rerank-cycle", args.rerank_cycle,
+                  "Simulate the K best at cycle level (each in its own process) and keep the fastest there")
+      ->check(CLI::Range(0, 100))
+      ->type_name("K")
+      ->capture_default_str();
   cmd->add_option("-o,--out", args.out, "Write the best mapping here (YAML; loads in model, sim and sweeps)")
       ->type_name("FILE");
   cmd->add_flag("--json", args.json, "Print one JSON object: the best Stats, the top candidates, the certificate");
@@ -57,7 +68,7 @@ int run_map(const MapArgs& args) {
   options.objective = args.objective == "energy" ? MapObjective::energy
                       : args.objective == "edp"  ? MapObjective::edp
                                                  : MapObjective::latency;
-  options.top = args.top;
+  options.top = std::max(args.top, args.rerank_cycle);
   const MapResult r = map_tiles(cascade, arch, templ, options);
   if (r.best.empty())
     throw UserError(SourceLoc{args.constraints}, "",
@@ -65,8 +76,36 @@ int run_map(const MapArgs& args) {
                                 "not dividing its outer one, {} infeasible{})",
                                 r.combinations, r.not_dividing, r.infeasible,
                                 r.first_infeasible_reason.empty() ? "" : ": first, " + r.first_infeasible_reason));
+  // Re-ranking: each of the K best written as a mapping and simulated by a worker process (SystemC elaborates
+  // once per process); the fewest cycle-level cycles win, ties to the better analytical rank.
+  struct Simulated {
+    std::optional<Stats> stats;
+    std::string why;
+  };
+  std::vector<Simulated> simulated;
+  size_t chosen = 0;
+  if (args.rerank_cycle > 0) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / fmt::format("einsim-map-{}", ::getpid());
+    fs::create_directories(dir);
+    const std::string exe = fs::read_symlink("/proc/self/exe").string();
+    for (size_t i = 0; i < std::min(r.best.size(), static_cast<size_t>(args.rerank_cycle)); ++i) {
+      const std::string file = (dir / fmt::format("candidate-{}.yaml", i + 1)).string();
+      std::ofstream(file) << mapped_yaml(args.constraints, file, r, options, i);
+      SpecInputs in{file, args.arch.empty() ? "" : fs::absolute(args.arch).string(),
+                    args.workload.empty() ? "" : fs::absolute(args.workload).string(), o, sets.arch};
+      for (std::string& preset : in.workload_overrides.param_files) preset = fs::absolute(preset).string();
+      Outcome out;
+      const Stats s = run_worker(exe, in, fmt::format("candidate {}", i + 1), out);
+      simulated.push_back(out.status == PointStatus::ok && s.status.ok ? Simulated{s, ""}
+                                                                       : Simulated{std::nullopt, out.reason});
+      if (simulated.back().stats && (!simulated[chosen].stats || s.cycles < simulated[chosen].stats->cycles))
+        chosen = i;
+    }
+    fs::remove_all(dir);
+  }
   if (!args.out.empty()) {
-    const std::string text = mapped_yaml(args.constraints, args.out, r, options);
+    const std::string text = mapped_yaml(args.constraints, args.out, r, options, chosen);
     std::ofstream out(args.out);
     out << text;
     out.flush();
@@ -104,7 +143,16 @@ int run_map(const MapArgs& args) {
                          {"energy_pJ", c.stats.energy_pJ},
                          {"bound", c.stats.bound}});
     j["top"] = top;
-    j["best"] = to_json(r.best.front().stats);
+    if (!simulated.empty()) {
+      Json rerank = Json::array();
+      for (size_t i = 0; i < simulated.size(); ++i)
+        rerank.push_back(simulated[i].stats ? Json{{"rank", i + 1}, {"cycle_level_cycles", simulated[i].stats->cycles}}
+                                            : Json{{"rank", i + 1}, {"failed", simulated[i].why}});
+      j["rerank_cycle"] = rerank;
+      j["chosen_rank"] = chosen + 1;
+    }
+    j["best"] =
+        to_json(simulated.empty() || !simulated[chosen].stats ? r.best.front().stats : *simulated[chosen].stats);
     if (!args.out.empty()) j["mapping"] = args.out;
     std::cout << j.dump(2) << '\n';
     return 0;
@@ -116,10 +164,22 @@ int run_map(const MapArgs& args) {
       "evaluated (exhaustive: the best is the optimum of this space)\n\n",
       r.searched.size(), grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated));
   std::vector<std::vector<std::string>> rows{{"rank", "cycles", "energy (pJ)", "bound", "tiles"}};
-  for (size_t i = 0; i < r.best.size(); ++i)
+  if (!simulated.empty()) rows[0].insert(rows[0].begin() + 2, "cycle level");
+  for (size_t i = 0; i < r.best.size(); ++i) {
     rows.push_back({std::to_string(i + 1), grouped(r.best[i].stats.cycles),
                     fmt::format("{:.6g}", r.best[i].stats.energy_pJ), r.best[i].stats.bound, tiles_text(r.best[i])});
+    if (!simulated.empty())
+      rows.back().insert(rows.back().begin() + 2, i >= simulated.size() ? std::string("-")
+                                                  : simulated[i].stats  ? grouped(simulated[i].stats->cycles)
+                                                                        : std::string("failed"));
+  }
   std::cout << table(rows);
+  if (!simulated.empty()) {
+    std::cout << fmt::format("\nre-ranked at cycle level: rank {} {}\n", chosen + 1,
+                             simulated[chosen].stats ? "has the fewest cycle-level cycles" : "(none simulated)");
+    for (size_t i = 0; i < simulated.size(); ++i)
+      if (!simulated[i].stats) std::cout << fmt::format("  rank {}: {}\n", i + 1, simulated[i].why);
+  }
   if (!args.out.empty()) std::cout << fmt::format("\nwrote {}\n", args.out);
   return 0;
 }

@@ -15,6 +15,7 @@ struct MapArgs {
   std::vector<std::string> param_files;
   std::string objective = "latency";
   int top = 5;
+  int rerank_cycle = 0;  // simulate this many of the best at cycle level and keep the fastest there
   std::string out;  // the mapping YAML; empty: not written
   bool json = false;
 };

@@ -175,7 +175,8 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
 }
 
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,
-                        const MapOptions& options) {
+                        const MapOptions& options, size_t candidate) {
+  const MapCandidate& chosen = result.best.at(candidate);
   namespace fs = std::filesystem;
   std::vector<std::string> lines;
   {
@@ -194,7 +195,7 @@ std::string mapped_yaml(const std::string& template_file, const std::string& out
     if (loc.line < 1 || static_cast<size_t>(loc.line) > lines.size()) continue;
     std::string& line = lines[static_cast<size_t>(loc.line - 1)];
     const size_t at = line.find("auto", static_cast<size_t>(std::max(loc.col - 1, 0)));
-    if (at != std::string::npos) line.replace(at, 4, std::to_string(result.best.front().tiles[k]));
+    if (at != std::string::npos) line.replace(at, 4, std::to_string(chosen.tiles[k]));
   }
   // The arch and workload, as the template resolved them, relative to where the mapping is written.
   const fs::path from = fs::absolute(fs::path(template_file)).parent_path();
@@ -207,7 +208,6 @@ std::string mapped_yaml(const std::string& template_file, const std::string& out
     line = m[1].str() + ":" + m[2].str() + target.lexically_relative(to).generic_string() + m[4].str();
   }
 
-  const MapCandidate& best = result.best.front();
   std::ostringstream out;
   out << fmt::format("# Found by `einsim map --constraints {}` (objective: {}).\n", template_file,
                      objective_name(options.objective));
@@ -215,7 +215,10 @@ std::string mapped_yaml(const std::string& template_file, const std::string& out
                      result.searched.size(), result.combinations, result.not_dividing);
   out << fmt::format("# inner tile not dividing its outer one, {} infeasible, {} evaluated analytically.\n",
                      result.infeasible, result.evaluated);
-  out << fmt::format("# The best: {} cycles, {:.6g} pJ.\n", best.stats.cycles, best.stats.energy_pJ);
+  out << fmt::format(
+      "# {}: {} cycles, {:.6g} pJ.\n",
+      candidate == 0 ? std::string("The best") : fmt::format("Candidate {} of the analytical ranking", candidate + 1),
+      chosen.stats.cycles, chosen.stats.energy_pJ);
   // The constraints' own opening comments describe the constraints, not this mapping: they are left out.
   size_t first = 0;
   while (first < lines.size() && (lines[first].empty() || lines[first].starts_with("#"))) ++first;

@@ -59,9 +59,9 @@ std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSp
 // options.max_candidates is a UserError.
 MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options);
 
-// The template file's text with each `auto` tile replaced by the chosen value, its arch and workload paths made
-// relative to `out_file`'s folder, under a header saying how the mapping was found.
+// The template file's text with each `auto` tile replaced by candidate `candidate`'s value (0: the best), its
+// arch and workload paths made relative to `out_file`'s folder, under a header saying how it was found.
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,
-                        const MapOptions& options);
+                        const MapOptions& options, size_t candidate = 0);
 
 }  // namespace einsim

@@ -203,7 +203,8 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
     elif kind == "constraints":
         target = rng.choice([m for m in corpus.mappings if "/constraints/" in m])
         argv = ["map", "--constraints", target, "--top", rng.choice(["1", "3", "0", "x"])] + rng.choice(
-            [[], ["-o", "OUT/mapped.yaml"], ["--json"], ["--set", f"{rng.choice(['M', 'N', 'K'])}={set_value(rng)}"]])
+            [[], ["-o", "OUT/mapped.yaml"], ["--json"], ["--set", f"{rng.choice(['M', 'N', 'K'])}={set_value(rng)}"],
+             ["--rerank-cycle", rng.choice(["2", "0", "-1", "101"]), "-o", "OUT/mapped.yaml"]])
     elif kind == "arch":
         target = rng.choice(corpus.arches)
         argv = rng.choice([["arch", target], ["arch", target, "--json"],

@@ -38,7 +38,6 @@ int run_eval(const EvalArgs& args) {
   EvalOptions options;
   options.fp64 = args.accum == "fp64";
   options.ideal = args.ideal;
-  options.max_ops = args.max_ops;
   const TensorValues values = evaluate(c, inputs, options);
 
   Json j;
@@ -75,6 +74,7 @@ int run_eval(const EvalArgs& args) {
   const std::string compare_file = args.compare_reference ? c.reference : args.compare;
   if (args.compare_reference || !compare_file.empty()) {
     const Cascade other = args.compare_reference ? load_reference(c, overrides) : load_cascade(compare_file, overrides);
+    check_ops(other, args.max_ops);
     for (const auto& [name, value] : overrides.params) {
       const Param* here = c.param(name);
       const Param* there = other.param(name);

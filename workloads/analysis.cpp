@@ -179,4 +179,10 @@ Analysis analyze(const Cascade& c) {
   return a;
 }
 
+double total_ops(const Cascade& c) {
+  double ops = 0;
+  for (const auto& [kind, n] : analyze(c).ops) ops += static_cast<double>(n);
+  return ops;
+}
+
 }  // namespace einsim

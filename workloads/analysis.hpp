@@ -32,5 +32,7 @@ OpCounts einsum_ops(const Einsum& e);
 // The least number of passes over the fibers of `rank` (a rank name of an input tensor) the cascade forces.
 int passes_over(const Cascade& c, const std::string& rank);
 Analysis analyze(const Cascade& c);
+// Every operation the cascade does, of every kind (a double: the guards that read it compare with 1e10 and up).
+double total_ops(const Cascade& c);
 
 }  // namespace einsim

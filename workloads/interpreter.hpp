@@ -1,5 +1,4 @@
 #pragma once
-#include <cmath>
 // The reference interpreter: executes a cascade on concrete values, the oracle the other fidelities and the
 // reference kernels are checked against.
 #include <cstdint>
@@ -14,9 +13,6 @@ namespace einsim {
 struct EvalOptions {
   bool fp64 = false;   // arithmetic and accumulation in fp64 instead of fp32
   bool ideal = false;  // keep every tensor at the arithmetic precision instead of rounding it to its dtype
-  // Refuse (a UserError naming the count) a cascade of more operations than this: at 1-2 ns per operation the
-  // interpreter would run for minutes or hours. Infinite: no limit.
-  double max_ops = INFINITY;
 };
 
 using TensorValues = std::map<std::string, std::vector<double>>;  // name -> row-major elements
@@ -29,7 +25,8 @@ TensorValues random_inputs(const Cascade& c, uint64_t seed);
 // Executes the cascade. `inputs` holds every input tensor by name; returns every tensor's final values.
 TensorValues evaluate(const Cascade& c, const TensorValues& inputs, const EvalOptions& options);
 
-// The UserError evaluate() raises for a cascade of more than `max_ops` operations, raised before inputs are drawn.
+// A UserError naming the count for a cascade of more than `max_ops` operations: at 1-2 ns per operation the
+// interpreter would run for minutes or hours. `eval` checks before it draws any input.
 void check_ops(const Cascade& c, double max_ops);
 
 struct ErrorStats {

@@ -276,8 +276,7 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
     r.seconds.emplace_back(stage, std::chrono::duration<double>(Clock::now() - t0).count());
   };
 
-  double ops = 0;
-  for (const auto& [kind, n] : analyze(c).ops) ops += static_cast<double>(n);
+  const double ops = total_ops(c);
   if (ops > options.max_ops)
     throw UserError(SourceLoc{c.file}, "",
                     fmt::format("validating runs {:.3g} operations in each kernel, above --max-ops {:.3g}: pass a "

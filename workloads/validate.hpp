@@ -1,8 +1,8 @@
 #pragma once
-#include <cmath>
 // `einsim validate`: a cascade's values against the reference kernel its `kernel:` key names, on the same
 // inputs. The interpreter's outputs are the oracle where it is affordable; above a work budget (long sequences)
 // the kernels are checked against outputs recomputed in fp64 for a sample of rows, and against each other.
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cstdlib>
 #include <systemc>
 #include <filesystem>
@@ -185,11 +184,8 @@ int sc_main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    // One line, like every other bad input; a value CLI11 echoes is cut to a readable length.
-    std::string message = e.what();
-    std::replace(message.begin(), message.end(), '\n', ' ');
-    if (message.size() > 300) message = message.substr(0, 300) + "...";
-    std::cerr << "einsim: error: " << message << " (--help lists the options)\n";
+    // Formatted as every other bad input is: one line, a long value CLI11 echoes cut to a readable length.
+    std::cerr << einsim::UserError(std::string(e.what()) + " (--help lists the options)").what() << '\n';
     return 2;
   }
   try {

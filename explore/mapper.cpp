@@ -34,8 +34,9 @@ struct LoopAddress {
   size_t loop = 0;
 };
 
-LoopSpec& loop_at(MappingSpec& m, const LoopAddress& a) {
-  GroupSpec& g = m.groups[a.group];
+template <class Spec>  // MappingSpec or const MappingSpec
+auto& loop_at(Spec& m, const LoopAddress& a) {
+  auto& g = m.groups[a.group];
   return a.pass < 0 ? g.loops[a.loop] : g.passes[static_cast<size_t>(a.pass)].loops[a.loop];
 }
 
@@ -78,9 +79,8 @@ double score_of(const Stats& s, MapObjective o) {
 
 std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSpec& templ) {
   std::vector<SearchedTile> out;
-  MappingSpec m = templ;
   for (const LoopAddress& a : auto_loops(templ)) {
-    const LoopSpec& loop = loop_at(m, a);
+    const LoopSpec& loop = loop_at(templ, a);
     int64_t extent = 0;
     for (const Einsum& e : cascade.einsums)
       for (const Var& v : e.vars)
@@ -130,26 +130,22 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
         loop.tile_expr = parse_expression(loop.tile);
       }
       const TileProgram program = lower(cascade, arch, m);
-      if (!program.status.ok) {
+      // Lowering refuses what cannot run (a buffer too small); the evaluator what it cannot count.
+      Stats stats = program.status.ok ? evaluate_analytical(cascade, arch, program) : Stats{};
+      const EvalStatus& status = program.status.ok ? stats.status : program.status;
+      if (!status.ok) {
         ++r.infeasible;
-        if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = program.status.reason;
+        if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = status.reason;
       } else {
         ++r.evaluated;
-        MapCandidate c{tiles, evaluate_analytical(cascade, arch, program), 0};
-        c.score = score_of(c.stats, options.objective);
-        if (c.stats.status.ok) {
-          // Best first; among equal scores the earlier combination stays ahead (upper_bound), so the answer
-          // does not depend on anything but the order of the space.
-          const auto at = std::upper_bound(r.best.begin(), r.best.end(), c.score,
-                                           [](double s, const MapCandidate& b) { return s < b.score; });
-          if (static_cast<int>(at - r.best.begin()) < options.top) {
-            r.best.insert(at, std::move(c));
-            if (static_cast<int>(r.best.size()) > options.top) r.best.pop_back();
-          }
-        } else {
-          --r.evaluated;
-          ++r.infeasible;
-          if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = c.stats.status.reason;
+        const double score = score_of(stats, options.objective);
+        // Best first; among equal scores the earlier combination stays ahead (upper_bound), so the answer
+        // does not depend on anything but the order of the space.
+        const auto at = std::upper_bound(r.best.begin(), r.best.end(), score,
+                                         [](double s, const MapCandidate& b) { return s < b.score; });
+        if (static_cast<int>(at - r.best.begin()) < options.top) {
+          r.best.insert(at, MapCandidate{tiles, std::move(stats), score});
+          if (static_cast<int>(r.best.size()) > options.top) r.best.pop_back();
         }
       }
     }
@@ -163,14 +159,6 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
       digit[k] = 0;
     }
   }
-
-  r.mapping = templ;
-  if (!r.best.empty())
-    for (size_t k = 0; k < n; ++k) {
-      LoopSpec& loop = loop_at(r.mapping, where[k]);
-      loop.tile = std::to_string(r.best.front().tiles[k]);
-      loop.tile_expr = parse_expression(loop.tile);
-    }
   return r;
 }
 

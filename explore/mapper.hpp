@@ -42,7 +42,6 @@ struct MapCandidate {
 struct MapResult {
   std::vector<SearchedTile> searched;
   std::vector<MapCandidate> best;  // up to MapOptions::top, best first (ties: the earlier combination)
-  MappingSpec mapping;             // the template with the best candidate's tiles
   // The certificate: every combination was considered; those not evaluated were infeasible for the reason counted.
   int64_t combinations = 0;
   int64_t not_dividing = 0;  // an inner tile of an index that does not divide its outer tile

@@ -84,6 +84,12 @@ def some(values, most=MAX_PANELS):
     return [values[round(i * (len(values) - 1) / (most - 1))] for i in range(most)]
 
 
+def say_shown(fig, facet, shown, values):
+    """The figure's title says so when it shows only some of a facet axis' values."""
+    if len(shown) < len(values):
+        fig.suptitle(f"{len(shown)} of the {len(values)} values of {facet}", fontsize=9)
+
+
 def png(fig):
     readable(fig)
     buf = io.BytesIO()
@@ -176,8 +182,8 @@ class Report:
             ax.set_ylabel(ylabel)
             ax.set_title(f"{title}" + (f" ({facet} = {p})" if p is not None else ""))
         axs[0][0].legend(fontsize=7)
-        if facet and len(panels) < len(self.values[facet]):
-            fig.suptitle(f"{len(panels)} of the {len(self.values[facet])} values of {facet}", fontsize=9)
+        if facet:
+            say_shown(fig, facet, panels, self.values[facet])
         fig.tight_layout()
         return png(fig)
 
@@ -235,9 +241,10 @@ class Report:
                     continue
                 facet = next((a for a in self.axes if a not in (c["axis"], self.x) and len(self.values[a]) > 1), None)
                 fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))
+                shown = some(self.values[facet]) if facet else [None]
                 for v in d[c["axis"]].unique():
                     for ax, metric in zip(axs, ["speedup", "energy_ratio"]):
-                        for p in (some(self.values[facet]) if facet else [None]):
+                        for p in shown:
                             dd = d[(d[c["axis"]] == v) & ((d[facet] == p) if facet else True)]
                             g = dd.assign(x=pd.to_numeric(dd[self.x])).groupby("x")[metric].mean()
                             ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if p in (None, self.values[facet][0]) else "--",
@@ -249,9 +256,8 @@ class Report:
                     ax.set_title(f"{metric} {c['name']} ({f})")
                 axs[0].set_yscale("log")
                 axs[0].legend(fontsize=7)
-                if facet and len(some(self.values[facet])) < len(self.values[facet]):
-                    fig.suptitle(f"{len(some(self.values[facet]))} of the {len(self.values[facet])} values of {facet}",
-                                 fontsize=9)
+                if facet:
+                    say_shown(fig, facet, shown, self.values[facet])
                 fig.tight_layout()
                 imgs.append(png(fig))
             sections.append((f"Comparison: {c['name']}", body, imgs))

@@ -406,9 +406,12 @@ def main() -> int:
             d = base / f"w{w}"
             for tree in TREES:
                 shutil.copytree(ROOT / tree, d / tree)
+            if workdirs:  # the sweeps' results are the same in every worker's copy: run them once
+                for results in ("results", "results.pristine"):
+                    shutil.copytree(workdirs[0] / results, d / results)
+            else:
+                prepare_results(einsim, d)
             workdirs.append(d)
-        for d in workdirs:
-            prepare_results(einsim, d)
         corpus = Corpus(workdirs[0])
         contents = {p.relative_to(workdirs[0]).as_posix(): p.read_bytes()
                     for tree in TREES + ["results"] for p in (workdirs[0] / tree).rglob("*") if p.is_file()}

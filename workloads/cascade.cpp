@@ -96,6 +96,20 @@ std::string_view op_name(Op op) {
       return "exp2";
     case Op::ceil:
       return "ceil";
+    case Op::log:
+      return "log";
+    case Op::sigmoid:
+      return "sigmoid";
+    case Op::softplus:
+      return "softplus";
+    case Op::sin:
+      return "sin";
+    case Op::cos:
+      return "cos";
+    case Op::floor:
+      return "floor";
+    case Op::select:
+      return "select";
     case Op::quantize:
       return "quantize";
     case Op::dequantize:

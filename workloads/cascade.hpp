@@ -88,6 +88,13 @@ enum class Op : uint8_t {
   log2,
   exp2,
   ceil,
+  log,
+  sigmoid,
+  softplus,
+  sin,
+  cos,
+  floor,
+  select,      // select(c, a, b): a where c is non-zero, else b (operand c in Node::c)
   quantize,    // a / b: a value in units of its scale b; the store into the tensor's dtype rounds it
   dequantize,  // a * b
 };
@@ -97,6 +104,7 @@ struct Node {
   Op op = Op::constant;
   int a = -1;  // operand nodes
   int b = -1;
+  int c = -1;        // select's condition
   double value = 0;  // constant
   int read = -1;     // index into Einsum::reads
 };
@@ -223,15 +231,33 @@ T apply_op(Op op, T a, T b) {
       return std::exp2(a);
     case Op::ceil:
       return std::ceil(a);
+    case Op::log:
+      return std::log(a);
+    case Op::sigmoid:
+      return T(1) / (T(1) + std::exp(-a));
+    case Op::softplus:  // log(1 + e^a) without overflow: a + log(1 + e^-a) for positive a
+      return a > T(0) ? a + std::log1p(std::exp(-a)) : std::log1p(std::exp(a));
+    case Op::sin:
+      return std::sin(a);
+    case Op::cos:
+      return std::cos(a);
+    case Op::floor:
+      return std::floor(a);
     case Op::quantize:
       return a / b;
     case Op::dequantize:
       return a * b;
+    case Op::select:  // three operands: see apply_select
     case Op::constant:
     case Op::read:
       break;
   }
   throw InternalError("apply_op: not a map operator");
+}
+
+template <typename T>
+T apply_select(T c, T a, T b) {
+  return c != T(0) ? a : b;
 }
 
 }  // namespace einsim

@@ -103,13 +103,15 @@ Einsum Loader::compile_one(const PendingEinsum& p) const {
 
 int Loader::emit(Einsum& e, Node n) const {
   if (n.op != Op::constant && n.op != Op::read) {
-    const bool a_const = n.a < 0 || e.program[static_cast<size_t>(n.a)].op == Op::constant;
-    const bool b_const = n.b < 0 || e.program[static_cast<size_t>(n.b)].op == Op::constant;
-    if (a_const && b_const) {  // fold constants
+    auto constant = [&](int node) { return node < 0 || e.program[static_cast<size_t>(node)].op == Op::constant; };
+    auto value = [&](int node) { return node < 0 ? 0.0 : e.program[static_cast<size_t>(node)].value; };
+    if (constant(n.a) && constant(n.b) && constant(n.c)) {  // fold constants
       Node c;
-      c.value = apply_op(n.op, e.program[static_cast<size_t>(n.a)].value,
-                         n.b >= 0 ? e.program[static_cast<size_t>(n.b)].value : 0);
-      const int first = n.b >= 0 ? std::min(n.a, n.b) : n.a;
+      c.value = n.op == Op::select ? apply_select(value(n.c), value(n.a), value(n.b))
+                                   : apply_op(n.op, value(n.a), value(n.b));
+      int first = n.a;  // operands are emitted before their node: the earliest starts what folding removes
+      for (int operand : {n.b, n.c})
+        if (operand >= 0) first = std::min(first, operand);
       e.program.resize(static_cast<size_t>(first));
       e.program.push_back(c);
       return first;
@@ -169,6 +171,12 @@ int Loader::compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const
                             f->max_arity ? fmt::format(" or {}", f->max_arity) : "",
                             f->arity == 1 && !f->max_arity ? "" : "s", args));
       n.op = f->op;
+      if (f->op == Op::select) {  // select(c, a, b)
+        n.c = compile_expr(p, x.args[0], e);
+        n.a = compile_expr(p, x.args[1], e);
+        n.b = compile_expr(p, x.args[2], e);
+        return emit(e, n);
+      }
       n.a = compile_expr(p, x.args[0], e);
       if (args >= 2) n.b = compile_expr(p, x.args[1], e);
       if (args == 3 && f->op == Op::dequantize) {  // dequantize(q, s, z) = (q - z) * s

@@ -222,6 +222,17 @@ class Executor {
               for (int64_t k = 0; k < n; ++k) buf[k] = src[k * s];
               val = Value<T>{buf, 0};
             }
+          } else if (node.op == Op::select) {
+            const Value<T> cond = values[static_cast<size_t>(node.c)];
+            const Value<T> a = values[static_cast<size_t>(node.a)];
+            const Value<T> b = values[static_cast<size_t>(node.b)];
+            if (!cond.varying() && !a.varying() && !b.varying()) {
+              val = Value<T>{nullptr, apply_select(cond.scalar, a.scalar, b.scalar)};
+            } else {
+              T* buf = buffers[i].data();
+              for (int64_t k = 0; k < n; ++k) buf[k] = apply_select(cond.at(k), a.at(k), b.at(k));
+              val = Value<T>{buf, 0};
+            }
           } else {
             const Value<T> a = values[static_cast<size_t>(node.a)];
             const Value<T> b = node.b >= 0 ? values[static_cast<size_t>(node.b)] : Value<T>{nullptr, 0};

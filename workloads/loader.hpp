@@ -49,6 +49,13 @@ constexpr OpInfo kFunctions[] = {
     {"log2", Op::log2, 1},
     {"exp2", Op::exp2, 1},
     {"ceil", Op::ceil, 1},
+    {"log", Op::log, 1},
+    {"sigmoid", Op::sigmoid, 1},
+    {"softplus", Op::softplus, 1},
+    {"sin", Op::sin, 1},
+    {"cos", Op::cos, 1},
+    {"floor", Op::floor, 1},
+    {"select", Op::select, 3},
     {"quantize", Op::quantize, 2, 3},
     {"dequantize", Op::dequantize, 2, 3},
 };

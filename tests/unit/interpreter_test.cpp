@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "tests/unit/test_util.hpp"
+#include "workloads/analysis.hpp"
 #include "workloads/interpreter.hpp"
 #include "workloads/npy.hpp"
 
@@ -84,6 +85,56 @@ TEST(Interpreter, GroupedQueryAttentionEqualsMhaWithSharedKeys) {
   const std::vector<double> mha1 =
       run("tests/data/mha-naive.yaml", {{"H", "2"}, {"M", "64"}, {"P", "16"}, {"E", "8"}, {"F", "8"}}, in1);
   EXPECT_LE(compare_values(evaluate(c1, in1, exact()).at("AV"), mha1).max_abs_err, 1e-9) << "seed " << seed;
+}
+
+TEST(Interpreter, ScalarOperatorsAtKnownPoints) {
+  const std::string f = test::temp_file("ops.yaml", R"(version: 1
+name: ops
+params: {N: 4}
+tensors:
+  X: {ranks: [N]}
+  C: {ranks: [N]}
+  LOG: {output: true}
+  SIG: {output: true}
+  SP: {output: true}
+  SIN: {output: true}
+  COS: {output: true}
+  FL: {output: true}
+  SEL: {output: true}
+  FOLD: {output: true}
+einsums:
+  - LOG[n] = log(X[n])
+  - SIG[n] = sigmoid(X[n])
+  - SP[n] = softplus(X[n])
+  - SIN[n] = sin(X[n])
+  - COS[n] = cos(X[n])
+  - FL[n] = floor(X[n])
+  - SEL[n] = select(C[n], X[n], -X[n])
+  - FOLD[n] = select(0, 7, X[n]) + select(2, 1, 5)
+)");
+  const double e = std::exp(1.0), pi = std::acos(-1.0);
+  const TensorValues out =
+      evaluate(test::load(f), {{"X", {e, 0.0, -1.5, 100.0}}, {"C", {1.0, 0.0, -2.0, 0.0}}}, exact());
+  EXPECT_NEAR(out.at("LOG")[0], 1.0, 1e-15);
+  EXPECT_EQ(out.at("SIG")[1], 0.5);
+  EXPECT_NEAR(out.at("SP")[1], std::log(2.0), 1e-15);
+  EXPECT_EQ(out.at("SP")[3], 100.0);  // no overflow through e^100
+  EXPECT_EQ(out.at("FL")[2], -2.0);
+  EXPECT_EQ(out.at("COS")[1], 1.0);
+  EXPECT_EQ(out.at("SEL"), (std::vector<double>{e, -0.0, -1.5, -100.0}));
+  EXPECT_EQ(out.at("FOLD"), (std::vector<double>{e + 1, 1.0, -0.5, 101.0}));
+  const TensorValues trig = evaluate(test::load(f), {{"X", {pi / 2, pi, 0.0, 0.0}}, {"C", {0, 0, 0, 0}}}, exact());
+  EXPECT_EQ(trig.at("SIN")[0], 1.0);
+  EXPECT_EQ(trig.at("COS")[1], -1.0);
+  // Each is one operation of its own kind per point; a select of constants folds away.
+  const Cascade c = test::load(f);
+  const std::map<std::string, OpCounts> want = {
+      {"LOG", {{"log", 4}}}, {"SIG", {{"sigmoid", 4}}}, {"SP", {{"softplus", 4}}}, {"SIN", {{"sin", 4}}},
+      {"COS", {{"cos", 4}}}, {"FL", {{"floor", 4}}},     {"SEL", {{"neg", 4}, {"select", 4}}},
+      {"FOLD", {{"add", 4}, {"select", 4}}}};
+  for (const Einsum& x : c.einsums) {
+    EXPECT_EQ(einsum_ops(x), want.at(x.name)) << x.name;
+  }
 }
 
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {

@@ -142,7 +142,7 @@ TEST(Load, QuotedEinsumsPointInsideTheQuotes) {
                 "version: 1\nname: x\nparams: {N: 4}\ntensors:\n  A: {ranks: [N]}\n  Z: {ranks: [N], output: true}\n"
                 "einsums:\n  - \"Z[n] = foo(A[n])\"\n"),
             f + ":8:13: error: unknown operator 'foo' (known: max, min, exp, neg, sqrt, rsqrt, relu, gelu, silu, "
-                "reciprocal, abs, gt, log2, exp2, ceil, quantize, dequantize)\n"
+                "reciprocal, abs, gt, log2, exp2, ceil, log, sigmoid, softplus, sin, cos, floor, select, quantize, dequantize)\n"
                 "    - \"Z[n] = foo(A[n])\"\n              ^");
 }
 

@@ -1,4 +1,5 @@
 // einsim check: a workload's shapes, bytes, op counts and passes.
+#include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -42,11 +43,16 @@ Json check_json(const Cascade& c, const Analysis& a) {
   }
   j["tensors"] = tensors;
   Json einsums = Json::array();
-  for (EinsumId e : a.einsums.ids())
+  for (EinsumId e : a.einsums.ids()) {
     einsums.push_back(Json{{"name", a.einsums[e].name},
                            {"einsum", c.einsums[e].text},
                            {"points", a.einsums[e].points},
                            {"ops", a.einsums[e].ops}});
+    if (!c.einsums[e].where.empty()) {
+      einsums.back()["where"] = c.einsums[e].where_text;
+      einsums.back()["space"] = c.einsums[e].space();  // the points without the where clause
+    }
+  }
   j["einsums"] = einsums;
   j["ops"] = a.ops;
   j["compulsory_bytes"] = a.compulsory_bytes;
@@ -69,8 +75,20 @@ void print_check(const Cascade& c, const Analysis& a) {
     rows.push_back({t.name, tensor_kind(t), shape_text(t), std::string(dtype_name(t.dtype)), grouped(t.bytes())});
   out += table(rows) + "\n";
 
+  // Masked Einsums say what their where clause keeps of the iteration space.
+  const bool masks = std::any_of(c.einsums.begin(), c.einsums.end(), [](const Einsum& e) { return !e.where.empty(); });
   rows = {{"einsum", "points", "ops"}};
-  for (const EinsumAnalysis& e : a.einsums) rows.push_back({e.name, grouped(e.points), ops_text(e.ops)});
+  if (masks) rows[0].push_back("where");
+  for (EinsumId e : a.einsums.ids()) {
+    const Einsum& x = c.einsums[e];
+    rows.push_back({a.einsums[e].name, grouped(a.einsums[e].points), ops_text(a.einsums[e].ops)});
+    if (masks)
+      rows.back().push_back(x.where.empty()
+                                ? ""
+                                : fmt::format("{} ({:.1f}% of {})", x.where_text,
+                                              100.0 * static_cast<double>(x.points()) / static_cast<double>(x.space()),
+                                              grouped(x.space())));
+  }
   out += table(rows) + "\n";
 
   std::string passes;

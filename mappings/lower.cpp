@@ -12,6 +12,7 @@
 
 #include "common/units.hpp"
 #include "workloads/expr.hpp"
+#include "workloads/predicate.hpp"
 
 namespace einsim {
 namespace {
@@ -176,12 +177,14 @@ class Lowering {
       const double n = static_cast<double>(t.executions(op));
       if (op.kind == TileOp::Kind::compute) {
         const ComponentSpec& unit = *a_.find(op.unit);
-        for (const auto& [kind, count] : op.ops) o.ops += n * static_cast<double>(count) * (kind == "mac" ? 2 : 1);
+        const int64_t runs = t.executions(op);
+        for (const auto& [kind, count] : op.ops)
+          o.ops += static_cast<double>(op.total_ops(count, runs)) * (kind == "mac" ? 2 : 1);
         double& busy = unit_s[op.unit];
         busy = busiest_function_unit(
             *unit.ops(), op.ops,
             [&](int64_t count, int64_t issue) {
-              return n * static_cast<double>(count * issue) / unit.op_rate(a_.clock_hz) / a_.clock_hz;
+              return static_cast<double>(op.total_ops(count, runs) * issue) / unit.op_rate(a_.clock_hz) / a_.clock_hz;
             },
             busy);
         if (std::find(names.begin(), names.end(), op.unit) == names.end()) names.push_back(op.unit);
@@ -333,6 +336,23 @@ class Lowering {
       std::erase_if(loads, [&](const auto& l) { return l.first.second > static_cast<int>(outer.size()); });
       for (EinsumId e : in_pass) lower_einsum(e, g, loops, outer.size(), place, loads, out, resident);
     }
+    // A load runs only where some computation needs its tile: masked when every reader is masked alike.
+    for (const auto& [index, readers] : consumers_) {
+      const bool alike =
+          std::all_of(readers.begin(), readers.end(), [&](const auto& r) { return r && *r == *readers[0]; });
+      if (!alike) continue;
+      TileOp& load = out.ops[index];
+      const std::vector<int> repeats = load.repeats;
+      std::vector<Constraint> when = *readers[0];
+      // Back from the pass's loop positions to the group's (place() moved the load's repeats).
+      std::vector<int> pass_repeats = all_above(load.depth);
+      for (Constraint& c : when)
+        for (auto& [var, k] : c.expr.terms)
+          var = repeats[static_cast<size_t>(std::find(pass_repeats.begin(), pass_repeats.end(), var) -
+                                            pass_repeats.begin())];
+      mask(load, std::move(when), out.loops);
+    }
+    consumers_.clear();
     check_legality(g, out);
     for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
     check_buffer(out, resident);
@@ -483,13 +503,21 @@ class Lowering {
       } else {
         out.ops[found->second].bytes = std::max(out.ops[found->second].bytes, bytes);
       }
+      consumers_[loads[{t.name, d}]].push_back(needed_when(e, g, loops, d));
       const auto own = spec.tensor_buffer_stages.find(t.name);
       const int stages = own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
       out.ops[loads[{t.name, d}]].stages = stages;
       resident[t.name] = std::max(resident[t.name], bytes * stages);
     }
     // Ops are listed in the order they can run: loads, the computation, then its store.
-    if (!binding.unit.empty() || !einsum_ops(einsum).empty()) place(compute(einsum, e, binding, nest, depth, tile));
+    if (!binding.unit.empty() || !einsum_ops(einsum).empty()) {
+      TileOp op = compute(einsum, e, binding, nest, depth, tile);
+      if (!einsum.where.empty()) {
+        mask(op, active_when(einsum, nest, depth), loops);
+        op.kept_points = einsum.points();
+      }
+      place(op);
+    }
     const Tensor& result = c_.tensors[einsum.out.tensor];
     if (!unit_of(e).empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
     if (read_in_later_pass(e, g)) {
@@ -517,8 +545,85 @@ class Lowering {
       op.to = m_.backing;
       op.bytes = tile_bytes(einsum.out, tile_at(nest, einsum, op.depth));
       resident[result.name] = std::max(resident[result.name], op.bytes);  // assembled in the buffer before the store
+      if (!einsum.where.empty()) mask(op, active_when(einsum, nest, op.depth), loops);  // nothing to store
       place(op);
     }
+  }
+
+  // When an execution at `depth` (repeating over every loop above it) holds a point of e's where clause. It
+  // covers [base_v, base_v + tile_v - 1] of each index v, base_v being the sum of the counters of v's loops
+  // times their tiles; a constraint sum(c_v x_v) + k <= 0 holds somewhere in that box when its least value
+  // there is <= 0 (an equality: least <= 0 <= greatest), which is affine in the counters. Each constraint is
+  // tested on its own, so with several a tile may run that holds no point of all (it then computes nothing).
+  // Variable j of the result is the counter of loop j; empty (always) when the numbers would overflow.
+  std::vector<Constraint> active_when(const Einsum& e, const Nest& nest, int depth) const {
+    const std::vector<int64_t> tile = tile_at(nest, e, depth);
+    std::vector<Constraint> out;
+    for (const Constraint& c : e.where) {
+      Affine least, most;
+      bool overflow = false;
+      least.constant = most.constant = c.expr.constant;
+      for (auto [v, k] : c.expr.terms) {
+        int64_t span = 0;
+        overflow |= __builtin_mul_overflow(k, tile[static_cast<size_t>(v)] - 1, &span);
+        overflow |= __builtin_add_overflow(k < 0 ? least.constant : most.constant, span,
+                                           k < 0 ? &least.constant : &most.constant);
+      }
+      for (int l = 0; l < depth; ++l) {
+        const int v = nest.var[static_cast<size_t>(l)];
+        if (v < 0) continue;
+        int64_t k = 0;
+        overflow |= __builtin_mul_overflow(c.expr.coefficient(v), nest.loops[static_cast<size_t>(l)].tile, &k);
+        if (k != 0) least.terms.emplace_back(l, k), most.terms.emplace_back(l, -k);
+      }
+      if (overflow) return {};
+      out.push_back(Constraint{least, false});
+      if (c.equal) {
+        most.constant = -most.constant;
+        out.push_back(Constraint{most, false});
+      }
+    }
+    return out;
+  }
+
+  // The executions at `depth` of `loops` in which e's result is needed: those its where clause leaves; for a
+  // split, which computes nothing, those its readers in the group and pass need (a load of K for BK[m1,m0] =
+  // K[m1*M0+m0] serves BQK's where clause). nullopt: every execution (no where clause, a reader elsewhere, or
+  // readers whose clauses differ).
+  std::optional<std::vector<Constraint>> needed_when(EinsumId e, int g, const std::vector<Loop>& loops,
+                                                     int depth) const {
+    const Einsum& einsum = c_.einsums[e];
+    if (!einsum.where.empty()) return active_when(einsum, nest_of(loops, einsum), depth);
+    if (!binding_.at(e)->unit.empty() || !einsum_ops(einsum).empty() || needed_later(e, g)) return std::nullopt;
+    std::optional<std::vector<Constraint>> common;
+    bool any = false;
+    for (EinsumId r : c_.einsums.ids())
+      for (const Access& a : c_.einsums[r].reads) {
+        if (a.tensor != einsum.out.tensor) continue;
+        if (r == e || group_of_[r] != g || pass_of_[r] != pass_of_[e]) return std::nullopt;
+        std::optional<std::vector<Constraint>> when = needed_when(r, g, loops, depth);
+        if (!when || (any && *when != *common)) return std::nullopt;
+        common = std::move(when);
+        any = true;
+      }
+    return common;
+  }
+
+  // Restricts an op to the executions where `when` (over loop positions) holds: its constraints renumbered over
+  // its repeats, and the count of those that run. A mask too tangled to count is dropped (every tile runs).
+  static void mask(TileOp& op, std::vector<Constraint> when, const std::vector<Loop>& loops) {
+    std::vector<int64_t> trips;
+    for (int l : op.repeats) trips.push_back(loops[static_cast<size_t>(l)].trips);
+    for (Constraint& c : when)
+      for (auto& [var, k] : c.expr.terms) {
+        const auto at = std::find(op.repeats.begin(), op.repeats.end(), var);
+        if (at == op.repeats.end()) return;  // a loop it does not repeat over: not a mask of its executions
+        var = static_cast<int>(at - op.repeats.begin());
+      }
+    const std::optional<int64_t> runs = count_points(trips, when);
+    if (!runs || when.empty()) return;
+    op.active_when = std::move(when);
+    op.runs = *runs;
   }
 
   bool read_in_later_pass(EinsumId e, int g) const {
@@ -663,11 +768,24 @@ class Lowering {
   IdVector<EinsumId, int> group_of_;  // the group and pass it is mapped to
   IdVector<EinsumId, int> pass_of_;
   IdVector<EinsumId, const EinsumBinding*> binding_;
+  // The group being lowered: per load (its place in the group's ops), each reader's active_when at the load's
+  // depth (over the reader's pass's loop positions), or nullopt for a reader with no where clause.
+  std::map<size_t, std::vector<std::optional<std::vector<Constraint>>>> consumers_;
 };
 
 }  // namespace
 
+bool TileOp::active(const std::vector<int64_t>& counters) const {
+  for (const Constraint& c : active_when) {
+    int64_t value = c.expr.constant;
+    for (auto [j, k] : c.expr.terms) value += k * counters[static_cast<size_t>(repeats[static_cast<size_t>(j)])];
+    if (value > 0) return false;
+  }
+  return true;
+}
+
 int64_t TileGroup::executions(const TileOp& op) const {
+  if (op.runs >= 0) return op.runs;
   int64_t n = 1;
   for (int l : op.repeats)  // saturates, so that evaluators can refuse absurd points instead of wrapping
     if (__builtin_mul_overflow(n, loops[static_cast<size_t>(l)].trips, &n)) return INT64_MAX;

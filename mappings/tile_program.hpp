@@ -39,6 +39,19 @@ struct TileOp {
   int64_t result_latency = 0;      // cycles after that until its result is ready (a reduction tree draining)
   int64_t buffer_read_bytes = 0;   // per execution: operands from the buffer
   int64_t buffer_write_bytes = 0;  // per execution: results to the buffer
+  // An Einsum with a `where` clause (and the loads and stores only it needs) skips the executions whose tile
+  // holds no point the clause keeps. `active_when` is over the loops of `repeats` (variable j: the counter of
+  // loop repeats[j]); an execution runs when every constraint holds. A tile it runs costs its full time (the PEs
+  // at masked points idle), but only its kept points count as operations.
+  std::vector<Constraint> active_when;
+  int64_t runs = -1;         // executions that run, when active_when skips some
+  int64_t kept_points = -1;  // a computation with a where clause: the points all its executions compute
+  bool active(const std::vector<int64_t>& counters) const;  // counters: every loop's, by position in the group
+
+  // The operations of `count` per full execution over `n` executions: fewer where a where clause masks points.
+  int64_t total_ops(int64_t count, int64_t n) const {
+    return kept_points >= 0 ? count / points * kept_points : count * n;
+  }
 };
 
 // One place a `place: auto` group could run, by its roofline: ops at the place's peak against bytes at the
@@ -70,7 +83,8 @@ struct TileGroup {
   bool double_buffer = true;  // buffer_stages above 1: loads of the next iteration overlap this one's compute
   int64_t buffer_bytes = 0;   // the buffer space the group's tiles need
 
-  int64_t executions(const TileOp& op) const;  // product of the trips of op.repeats
+  // Product of the trips of op.repeats, or the executions that run when a where clause skips some.
+  int64_t executions(const TileOp& op) const;
 };
 
 struct TileProgram {

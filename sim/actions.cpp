@@ -40,14 +40,15 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
         EinsumStats& es = s.einsums[e.name];
         es.unit = op.unit;
         es.cycles += op.cycles * n;
-        for (const auto& [kind, count] : op.ops) es.ops[kind] += count * n;
+        for (const auto& [kind, count] : op.ops) es.ops[kind] += op.total_ops(count, n);
         const ComponentSpec& unit = *arch.find(op.unit);
         // Work: the PE- or lane-cycles its ops occupy (the busiest function unit's).
         const double op_work = busiest_function_unit(*unit.ops(), op.ops, [&](int64_t count, int64_t issue) {
-          return static_cast<double>(count * n) * static_cast<double>(issue);
+          return static_cast<double>(op.total_ops(count, n)) * static_cast<double>(issue);
         });
         for (const auto& [kind, count] : op.ops)
-          s.energy_by_action_pJ[op.unit][kind] += static_cast<double>(count * n) * unit.ops()->at(kind).cost.energy_pJ;
+          s.energy_by_action_pJ[op.unit][kind] +=
+              static_cast<double>(op.total_ops(count, n)) * unit.ops()->at(kind).cost.energy_pJ;
         run.work[op.unit] += op_work;
         es.utilization = op_work / (static_cast<double>(es.cycles) * unit.op_rate(arch.clock_hz));
         // Operands come from the buffer and results go back to it.

@@ -23,11 +23,13 @@ std::vector<int64_t> Tensor::strides() const {
   return s;
 }
 
-int64_t Einsum::points() const {
+int64_t Einsum::space() const {
   int64_t n = 1;
   for (const Var& v : vars) n *= v.extent;
   return n;
 }
+
+int64_t Einsum::points() const { return where.empty() ? space() : kept; }
 
 int Einsum::var_index(const std::string& var) const {
   for (size_t i = 0; i < vars.size(); ++i)

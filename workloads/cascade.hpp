@@ -58,6 +58,14 @@ struct Affine {
 
   int bare_var() const { return terms.size() == 1 && terms[0].second == 1 && constant == 0 ? terms[0].first : -1; }
   int64_t coefficient(int var) const;
+  bool operator==(const Affine&) const = default;
+};
+
+// One constraint of an Einsum's `where` clause, over its index variables: expr <= 0, or expr == 0.
+struct Constraint {
+  Affine expr;
+  bool equal = false;
+  bool operator==(const Constraint&) const = default;
 };
 
 struct Access {
@@ -127,8 +135,12 @@ struct Einsum {
   std::vector<Node> program;
   Reduce reduce = Reduce::sum;
   std::vector<int> reduced;  // the vars absent from the output
+  std::vector<Constraint> where;  // the points it computes (empty: all); masked output elements hold 0
+  std::string where_text;         // as written, for messages and reports
+  int64_t kept = 0;               // points the where clause keeps (workloads/predicate)
 
-  int64_t points() const;  // size of the iteration space
+  int64_t space() const;   // size of the iteration space
+  int64_t points() const;  // the points it computes: the space, less what `where` masks
   int var_index(const std::string& name) const;
 };
 

@@ -1,5 +1,6 @@
 // Compiling Einsums: accesses with strides and bounds, expressions into node programs; and the tensors' checks.
 #include "workloads/loader.hpp"
+#include "workloads/predicate.hpp"
 
 namespace einsim::detail {
 
@@ -98,7 +99,46 @@ Einsum Loader::compile_one(const PendingEinsum& p) const {
                             e.vars[static_cast<size_t>(v)].name, p.syntax.rhs.name));
   }
   compile_expr(p, *body, e);
+  compile_where(p, e);
   return e;
+}
+
+void Loader::compile_where(const PendingEinsum& p, Einsum& e) const {
+  if (p.syntax.where.empty()) return;
+  std::vector<int64_t> extents;
+  for (const Var& v : e.vars) extents.push_back(v.extent);
+  for (const Comparison& c : p.syntax.where) {
+    // lhs rel rhs as expr <= 0 (or == 0) with expr = lhs - rhs, turned around for > and >=; integers make a
+    // strict comparison a non-strict one shifted by one.
+    Affine expr = *affine(p, c.lhs, true);
+    const Affine rhs = *affine(p, c.rhs, true);
+    expr.constant -= rhs.constant;
+    for (auto [v, k] : rhs.terms) add_term(expr, v, -k);
+    if (c.rel == ">=" || c.rel == ">") {
+      expr.constant = -expr.constant;
+      for (auto& term : expr.terms) term.second = -term.second;
+    }
+    if (c.rel == "<" || c.rel == ">") expr.constant += 1;
+    if (expr.terms.empty())
+      fail_at(p, c.col, "this comparison involves no index: a where clause compares the Einsum's indices");
+    e.where.push_back(Constraint{expr, c.rel == "=="});
+  }
+  e.where_text = p.text.substr(static_cast<size_t>(p.syntax.where_col) + 5);  // as written, after `where`
+  e.where_text.erase(0, e.where_text.find_first_not_of(" \t"));
+  e.where_text.erase(e.where_text.find_last_not_of(" \t") + 1);
+  const Tensor& out = cascade_.tensors[e.out.tensor];
+  if (out.iterative_rank >= 0 && !e.reduced.empty())
+    fail_at(p, p.syntax.where.front().col,
+            fmt::format("'{}' is a recurrence that also reduces: a masked step would carry the state while the "
+                        "reduction goes on, which is ambiguous (reduce in an Einsum of its own and mask that)",
+                        out.name));
+  const std::optional<int64_t> kept = count_points(extents, e.where);
+  if (!kept)
+    fail_at(p, p.syntax.where.front().col,
+            fmt::format("this where clause ties indices together over more than {} combinations, too many to "
+                        "count (constrain fewer indices at a time, or split a rank)",
+                        kMaxCountSteps));
+  e.kept = *kept;
 }
 
 int Loader::emit(Einsum& e, Node n) const {

@@ -44,7 +44,11 @@ std::vector<Token> lex(const std::string& s) {
       t.kind = Token::Kind::number;
       t.text = s.substr(i, j - i);
       i = j;
-    } else if (std::string_view("+-*/()[],=").find(c) != std::string_view::npos) {
+    } else if ((c == '<' || c == '>' || c == '=') && i + 1 < s.size() && s[i + 1] == '=') {
+      t.kind = Token::Kind::punct;  // <= >= ==
+      t.text = s.substr(i, 2);
+      i += 2;
+    } else if (std::string_view("+-*/()[],=<>").find(c) != std::string_view::npos) {
       t.kind = Token::Kind::punct;
       t.text = std::string(1, c);
       ++i;
@@ -61,6 +65,8 @@ std::vector<Token> lex(const std::string& s) {
 
 bool is_reduction_name(const std::string& n) { return n == "max" || n == "min" || n == "sum"; }
 
+bool is_relation(const std::string& t) { return t == "<=" || t == "<" || t == ">=" || t == ">" || t == "=="; }
+
 class Parser {
  public:
   explicit Parser(const std::string& text) : toks_(lex(text)) {}
@@ -74,6 +80,21 @@ class Parser {
       fail_at("the left-hand side must be a tensor access such as Z[m,n]", out.lhs.col);
     expect("=", "expected '=' after the output tensor");
     out.rhs = rhs();
+    if (peek().kind == Token::Kind::ident && peek().text == "where") {
+      out.where_col = next().col;
+      do {
+        Comparison c;
+        c.lhs = expr();
+        const Token rel = peek();
+        if (rel.kind != Token::Kind::punct || !is_relation(rel.text))
+          fail("expected a comparison such as 'm <= p' (<=, <, >=, > or ==)");
+        next();
+        c.rel = rel.text;
+        c.col = rel.col;
+        c.rhs = expr();
+        out.where.push_back(std::move(c));
+      } while (peek().kind == Token::Kind::ident && peek().text == "and" && (next(), true));
+    }
     if (peek().kind != Token::Kind::end) fail(fmt::format("unexpected '{}'", peek().text));
     return out;
   }
@@ -101,7 +122,7 @@ class Parser {
   [[noreturn]] static void fail_at(const std::string& message, int col) { throw SyntaxError{message, col}; }
 
   static bool starts_operand(const Token& t) {
-    return t.kind == Token::Kind::ident || t.kind == Token::Kind::number ||
+    return (t.kind == Token::Kind::ident && t.text != "where") || t.kind == Token::Kind::number ||
            (t.kind == Token::Kind::punct && t.text == "(");
   }
 

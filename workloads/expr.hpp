@@ -28,9 +28,19 @@ struct Expr {
   int col = 0;  // 0-based offset into the source text
 };
 
+// One comparison of a `where` clause: lhs rel rhs, rel one of <= < >= > ==.
+struct Comparison {
+  Expr lhs;
+  Expr rhs;
+  std::string rel;
+  int col = 0;  // of the operator
+};
+
 struct EinsumSyntax {
   Expr lhs;  // an access
   Expr rhs;
+  std::vector<Comparison> where;  // `... where m <= p and ...`: the points it computes
+  int where_col = -1;             // of the keyword `where`
 };
 
 // A syntax error: the message and its 0-based column in the parsed text.

@@ -1,6 +1,7 @@
 #include "workloads/interpreter.hpp"
 #include "common/units.hpp"
 #include "workloads/analysis.hpp"
+#include "workloads/predicate.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -200,10 +201,66 @@ class Executor {
       return false;
     };
 
+    // The part [first, last) of the row along `inner` that the where clause keeps, at the other indices' values.
+    const bool masked = !e.where.empty();
+    std::vector<int64_t> box_lo(nv), box_hi(nv);
+    auto kept_range = [&]() -> std::pair<int64_t, int64_t> {
+      if (!masked) return {0, n};
+      for (size_t v = 0; v < nv; ++v) box_lo[v] = box_hi[v] = cur[v];
+      int64_t first = 0, last = n;
+      if (inner < 0) return {0, box_may_satisfy(box_lo, box_hi, e.where) ? 1 : 0};
+      const size_t in = static_cast<size_t>(inner);
+      // One constraint at a time narrows the interval; each is affine in the inner index.
+      for (const Constraint& c : e.where) {
+        int64_t sum = c.expr.constant;
+        for (auto [v, k] : c.expr.terms)
+          if (static_cast<size_t>(v) != in) sum += k * cur[static_cast<size_t>(v)];
+        const int64_t k = c.expr.coefficient(inner);
+        auto holds = [&](int64_t x) {
+          const int64_t value = sum + k * (lo[in] + x);
+          return c.equal ? value == 0 : value <= 0;
+        };
+        if (k == 0) {
+          if (!holds(0)) return {0, 0};
+          continue;
+        }
+        // The points that hold form an interval (one point for ==): find its ends by the sign of k.
+        int64_t a = first, b = last;
+        if (c.equal) {
+          const int64_t x = -sum - k * lo[in];
+          if (x % k != 0) return {0, 0};
+          a = std::max(first, x / k);
+          b = std::min(last, x / k + 1);
+        } else if (k > 0) {  // holds for x <= bound
+          const int64_t num = -sum - k * lo[in];
+          const int64_t bound = num >= 0 ? num / k : -((-num + k - 1) / k);
+          b = std::min(last, bound + 1);
+        } else {                                 // holds for x >= bound
+          const int64_t num = sum + k * lo[in];  // -k x <= ... : x >= num / -k rounded up
+          const int64_t d = -k;
+          const int64_t bound = num >= 0 ? (num + d - 1) / d : -((-num) / d);
+          a = std::max(first, bound);
+        }
+        first = a;
+        last = std::max(a, b);
+      }
+      return {first, last};
+    };
+
+    // A recurrence's masked step carries its state: the element keeps the previous step's value (the output is
+    // written at the step index + offset, so the previous step's element is one step stride back).
+    const int64_t carry = masked && fixed >= 0 && out_tensor.iterative_rank >= 0
+                              ? out_tensor.strides()[static_cast<size_t>(out_tensor.iterative_rank)]
+                              : 0;
+    int64_t kept_first = 0, kept_last = n;  // of the row just computed (a recurrence reduces nothing)
     do {
       std::fill(acc.begin(), acc.end(), identity<T>(e.reduce));
       std::fill(acc_exact.begin(), acc_exact.end(), 0.0);
       do {
+        const auto [k0, k1] = kept_range();
+        kept_first = k0;
+        kept_last = k1;
+        if (k0 >= k1) continue;  // nothing of this row is computed
         for (size_t i = 0; i < np; ++i) {
           const Node& node = e.program[i];
           Value<T>& val = values[i];
@@ -246,28 +303,31 @@ class Executor {
         }
         const Value<T> r = values[np - 1];
         if (!reduces) {
-          for (int64_t k = 0; k < n; ++k) acc[static_cast<size_t>(k)] = r.at(k);
+          for (int64_t k = k0; k < k1; ++k) acc[static_cast<size_t>(k)] = r.at(k);
         } else if (exact) {
-          for (int64_t k = 0; k < n; ++k)
+          for (int64_t k = k0; k < k1; ++k)
             acc_exact[inner_reduced ? 0 : static_cast<size_t>(k)] += static_cast<double>(r.at(k));
         } else if (inner_reduced) {
           T row = identity<T>(e.reduce);
           if (r.varying()) {
-            for (int64_t k = 0; k < n; ++k) row = combine(e.reduce, row, r.row[k]);
+            for (int64_t k = k0; k < k1; ++k) row = combine(e.reduce, row, r.row[k]);
           } else {
-            row = e.reduce == Reduce::sum ? r.scalar * static_cast<T>(n) : r.scalar;
+            row = e.reduce == Reduce::sum ? r.scalar * static_cast<T>(k1 - k0) : r.scalar;
           }
           acc[0] = combine(e.reduce, acc[0], row);
         } else {
-          for (int64_t k = 0; k < n; ++k)
+          for (int64_t k = k0; k < k1; ++k)
             acc[static_cast<size_t>(k)] = combine(e.reduce, acc[static_cast<size_t>(k)], r.at(k));
         }
       } while (advance(red_vars));
       T* dst = out_data + offset(out);
       for (size_t k = 0; k < acc.size(); ++k)
-        dst[static_cast<int64_t>(k) * out_step] = exact   ? static_cast<T>(round_to(out_tensor.dtype, acc_exact[k]))
-                                                  : round ? static_cast<T>(round_to(out_tensor.dtype, acc[k]))
-                                                          : acc[k];
+        if (carry && (static_cast<int64_t>(k) < kept_first || static_cast<int64_t>(k) >= kept_last))
+          dst[static_cast<int64_t>(k) * out_step] = dst[static_cast<int64_t>(k) * out_step - carry];
+        else
+          dst[static_cast<int64_t>(k) * out_step] = exact   ? static_cast<T>(round_to(out_tensor.dtype, acc_exact[k]))
+                                                    : round ? static_cast<T>(round_to(out_tensor.dtype, acc[k]))
+                                                            : acc[k];
     } while (advance(outer_vars));
   }
 

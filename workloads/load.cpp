@@ -73,6 +73,7 @@ void Loader::read_kernel(const YNode& node) {
   // Each reference kernel's roles and the tensor names the library's cascades use for them.
   static const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> kinds = {
       {"attention", {{"Q", "Q"}, {"K", "K"}, {"V", "V"}, {"out", "AV"}}},
+      {"attention_causal", {{"Q", "Q"}, {"K", "K"}, {"V", "V"}, {"out", "AV"}}},
       {"gemm", {{"A", "A"}, {"B", "B"}, {"out", "Z"}}},
       {"ffn_gelu", {{"X", "X"}, {"W1", "W1"}, {"W2", "W2"}, {"out", "Y"}}},
       {"ffn_swiglu", {{"X", "X"}, {"W1", "W1"}, {"W3", "W3"}, {"W2", "W2"}, {"out", "Y"}}},

@@ -94,7 +94,7 @@ struct Inputs {
   const float* operator[](const std::string& role) const { return data.at(role).data(); }
 };
 
-Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
+Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend, bool causal) {
   const std::vector<int64_t> q = b.extents("Q", {4, 3});
   const std::vector<int64_t> k = b.extents("K", {4});
   const std::vector<int64_t> v = b.extents("V", {4});
@@ -102,6 +102,7 @@ Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend
   reference::AttentionShape s;
   s.B = q[0], s.H = q[1], s.E = q[2], s.P = q.size() == 4 ? q[3] : 1;
   s.KH = k[1], s.M = k[3], s.F = v[2];
+  s.causal = causal;
   b.same("B", k[0], s.B), b.same("B", v[0], s.B), b.same("B", o[0], s.B), b.same("H", o[1], s.H),
       b.same("E", k[2], s.E);
   b.same("KH", v[1], s.KH), b.same("M", v[3], s.M), b.same("F", o[2], s.F);
@@ -125,15 +126,16 @@ Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend
     const float* K = in["K"] + (bi * s.KH + kh) * s.E * s.M;
     const float* V = in["V"] + (bi * s.KH + kh) * s.F * s.M;
     // Loops ordered so the inner one walks memory contiguously (K is [E,M]): this runs on long rows.
-    std::vector<double> w(static_cast<size_t>(s.M), 0.0);
+    const int64_t seen = s.causal ? pi + (s.M - s.P) + 1 : s.M;  // keys [0, seen) are visible
+    std::vector<double> w(static_cast<size_t>(seen), 0.0);
     for (int64_t e = 0; e < s.E; ++e)
-      for (int64_t m = 0; m < s.M; ++m) w[static_cast<size_t>(m)] += static_cast<double>(Q[e * s.P]) * K[e * s.M + m];
+      for (int64_t m = 0; m < seen; ++m) w[static_cast<size_t>(m)] += static_cast<double>(Q[e * s.P]) * K[e * s.M + m];
     const double top = *std::max_element(w.begin(), w.end());
     double sum = 0;
     for (double& x : w) sum += x = std::exp(x - top);
     for (int64_t f = 0; f < s.F; ++f) {
       double acc = 0;
-      for (int64_t m = 0; m < s.M; ++m) acc += w[static_cast<size_t>(m)] * V[f * s.M + m];
+      for (int64_t m = 0; m < seen; ++m) acc += w[static_cast<size_t>(m)] * V[f * s.M + m];
       y.emplace_back(((bi * s.H + h) * s.F + f) * s.P + pi, acc / sum);
     }
   };
@@ -293,12 +295,13 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
     bound.fail(
         fmt::format("the reference kernels write fp32, bf16 or fp16, not {} ('{}')", dtype_name(out.dtype), out.name));
   const std::string& k = c.kernel->name;
-  const Plan plan = k == "attention"    ? attention_plan(bound, in, out.dtype, backend)
-                    : k == "gemm"       ? gemm_plan(bound, in, out.dtype, backend)
-                    : k == "ffn_gelu"   ? ffn_plan(bound, in, out.dtype, backend, false)
-                    : k == "ffn_swiglu" ? ffn_plan(bound, in, out.dtype, backend, true)
-                    : k == "layernorm"  ? norm_plan(bound, in, out.dtype, backend, true)
-                                        : norm_plan(bound, in, out.dtype, backend, false);
+  const Plan plan = k == "attention"          ? attention_plan(bound, in, out.dtype, backend, false)
+                    : k == "attention_causal" ? attention_plan(bound, in, out.dtype, backend, true)
+                    : k == "gemm"             ? gemm_plan(bound, in, out.dtype, backend)
+                    : k == "ffn_gelu"         ? ffn_plan(bound, in, out.dtype, backend, false)
+                    : k == "ffn_swiglu"       ? ffn_plan(bound, in, out.dtype, backend, true)
+                    : k == "layernorm"        ? norm_plan(bound, in, out.dtype, backend, true)
+                                              : norm_plan(bound, in, out.dtype, backend, false);
   const double tolerance = validate_tolerance(out.dtype, plan.reduction);
 
   std::vector<std::vector<float>> results;

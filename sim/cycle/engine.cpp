@@ -355,6 +355,12 @@ constexpr size_t kSettle = 4;     // repeats of an iteration cost (or period of 
 constexpr size_t kMaxPeriod = 4;  // the longest period of iteration costs looked for
 
 // Walks each group's loop nest and issues its tile operations in dependency order.
+// A group with ops a where clause skips: its iterations differ, so none stands for the others and its loops are
+// simulated in full.
+bool masked(const TileGroup& g) {
+  return std::any_of(g.ops.begin(), g.ops.end(), [](const TileOp& op) { return !op.active_when.empty(); });
+}
+
 struct Controller : sc_module {
   const Cascade& c;
   const TileProgram& p;
@@ -517,7 +523,7 @@ struct Controller : sc_module {
       // softmax-row mapping (tests/data) at BERT-4K, B = 8, came out 18% slow with two buffer stages and 9% fast
       // with three, and never settled at B = 64. The group's own loops, which hold whole passes, still skip; the
       // FuseMax study's results are unchanged; FLAT's 1M-token points take 4.4-5.9 s instead of 0.2 s.
-      const bool skippable = !exact_loops && l < g.outer_loops;
+      const bool skippable = !exact_loops && l < g.outer_loops && !masked(g);
       for (int64_t i = 0; i < trips; ++i) {
         if (skippable && i >= 1 && i < trips - 1) {
           starts.push_back(counters());
@@ -557,7 +563,7 @@ struct Controller : sc_module {
             bool fires = true;
             for (auto [l, last] : rules[o])
               fires &= index[static_cast<size_t>(l)] == (last ? g.loops[static_cast<size_t>(l)].trips - 1 : 0);
-            if (!fires) continue;
+            if (!fires || !op.active(index)) continue;
             ++issued[group][o];
             auto job = std::make_shared<Job>();
             job->op = &op;
@@ -690,7 +696,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   for (size_t g = 0; g < program.groups.size(); ++g) {
     const bool together =
         program.groups[g].concurrent || (g + 1 < program.groups.size() && program.groups[g + 1].concurrent);
-    if (together || options.exact)
+    if (together || options.exact || masked(program.groups[g]))
       for (const TileOp& op : program.groups[g].ops) in_full += static_cast<double>(program.groups[g].executions(op));
   }
   if (in_full > options.max_full_jobs) {

@@ -56,6 +56,39 @@ TEST(Analysis, OnePassCountsTheRunningCorrections) {
   EXPECT_EQ(a.ops.at("div"), B * H * F * P);
 }
 
+// Query p sees keys m <= p + M - P (the last P of M positions): P(P+1)/2 + P(M-P) of the M·P pairs, and
+// (p + M - P) / M0 + 1 key tiles.
+constexpr int64_t kVisible = P * (P + 1) / 2 + P * (M - P);
+int64_t visible_tiles() {
+  int64_t n = 0;
+  for (int64_t p = 0; p < P; ++p) n += (p + M - P) / M0 + 1;
+  return n;
+}
+
+TEST(Analysis, CausalAttentionCountsOnlyTheVisiblePairs) {
+  const Analysis three = analyze_file("attention-causal-3pass");
+  EXPECT_EQ(einsum(three, "QK").ops, (OpCounts{{"mac", B * H * kVisible * E}}));
+  EXPECT_EQ(einsum(three, "GM").ops, (OpCounts{{"max", B * H * kVisible}}));
+  EXPECT_EQ(einsum(three, "SN").ops, (OpCounts{{"add", B * H * kVisible}, {"exp", B * H * kVisible}}));
+  EXPECT_EQ(einsum(three, "AV").ops, (OpCounts{{"mac", B * H * F * kVisible}}));
+  EXPECT_EQ(passes(three, "M"), 3);
+  const Analysis two = analyze_file("attention-causal-2pass");
+  EXPECT_EQ(einsum(two, "BQK").ops, (OpCounts{{"mac", B * H * kVisible * E}}));
+  EXPECT_EQ(einsum(two, "SLNV").ops, (OpCounts{{"mac", B * H * F * kVisible}}));
+  EXPECT_EQ(einsum(two, "PRM").ops, (OpCounts{{"add", B * H * visible_tiles()}, {"exp", B * H * visible_tiles()}}));
+  EXPECT_EQ(einsum(two, "GM").ops, (OpCounts{{"max", B * H * M1 * P}}));  // unmasked: -inf tiles lose
+  EXPECT_EQ(passes(two, "M"), 2);
+  const Analysis one = analyze_file("attention-causal-1pass");
+  EXPECT_EQ(one.ops.at("mac"), B * H * kVisible * (E + F));
+  EXPECT_EQ(einsum(one, "SPNV").ops, (OpCounts{{"mul", B * H * F * visible_tiles()}}));
+  EXPECT_EQ(einsum(one, "RD").ops, (OpCounts{{"add", B * H * visible_tiles()}}));
+  EXPECT_EQ(passes(one, "M"), 1);
+  // A prefill (M = P) computes exactly half the scores and the diagonal.
+  const Analysis prefill =
+      analyze_file("attention-causal-3pass", {{"B", "1"}, {"H", "1"}, {"KH", "1"}, {"P", "1000"}, {"E", "1"}});
+  EXPECT_EQ(einsum(prefill, "QK").ops, (OpCounts{{"mac", 1000 * 1000 / 2 + 1000 / 2}}));
+}
+
 TEST(Analysis, PassesOverTheSequenceRank) {
   EXPECT_EQ(passes(analyze_file("attention-3pass"), "M"), 3);
   EXPECT_EQ(passes(analyze_file("attention-3pass-deferred"), "M"), 2);

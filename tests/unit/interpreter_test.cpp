@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <tuple>
 
 #include "tests/unit/test_util.hpp"
@@ -135,6 +136,39 @@ einsums:
   for (const Einsum& x : c.einsums) {
     EXPECT_EQ(einsum_ops(x), want.at(x.name)) << x.name;
   }
+}
+
+TEST(Interpreter, WhereClausesComputeOnlyTheKeptPoints) {
+  const std::string f = test::temp_file("where.yaml", R"(version: 1
+name: where
+params: {M: 4, P: 4}
+tensors:
+  X: {ranks: [M]}
+  L: {output: true}
+  MX: {output: true}
+  S: {output: true}
+  R: {output: true}
+  D: {output: true}
+einsums:
+  - L[m, p] = X[m] + 10 where m <= p
+  - MX[p] = max(m) X[m] where m > p
+  - S[p] = X[m] where m <= p and m >= p - 1
+  - R[t+1] = R[t] + X[t] where t <= 1
+  - D[m, p] = X[m] where m == p
+init: {R: 5}
+)");
+  const double inf = std::numeric_limits<double>::infinity();
+  const TensorValues out = evaluate(test::load(f), {{"X", {1, 2, 4, 8}}}, exact());
+  // Masked elements hold 0; a max over no point its identity; a band sums two neighbours.
+  EXPECT_EQ(out.at("L"), (std::vector<double>{11, 11, 11, 11, 0, 12, 12, 12, 0, 0, 14, 14, 0, 0, 0, 18}));
+  EXPECT_EQ(out.at("MX"), (std::vector<double>{8, 8, 8, -inf}));
+  EXPECT_EQ(out.at("S"), (std::vector<double>{1, 3, 6, 12}));
+  // A recurrence's masked steps carry its state.
+  EXPECT_EQ(out.at("R"), (std::vector<double>{5, 6, 8, 8, 8}));
+  EXPECT_EQ(out.at("D"), (std::vector<double>{1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 4, 0, 0, 0, 0, 8}));
+  const Cascade c = test::load(f);
+  const std::map<std::string, int64_t> points = {{"L", 10}, {"MX", 6}, {"S", 7}, {"R", 2}, {"D", 4}};
+  for (const Einsum& e : c.einsums) EXPECT_EQ(e.points(), points.at(e.name)) << e.name;
 }
 
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {

@@ -9,6 +9,7 @@
 #include "mappings/lower.hpp"
 #include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
+#include "workloads/analysis.hpp"
 
 namespace einsim {
 namespace {
@@ -360,6 +361,29 @@ TEST(ModelTiming, MoreBufferStagesHideMoreLatency) {
   EXPECT_EQ(evaluate("tests/data/gemm-dma.yaml", params).stats.cycles,
             head + static_cast<int64_t>(std::ceil(128 + 9 * 329.0 / 2)) + tail);
   EXPECT_EQ(evaluate("tests/data/gemm-dma-3.yaml", params).stats.cycles, head + 10 * 128 + tail);
+}
+
+TEST(Model, CausalPrefillSkipsTheTilesNoQuerySees) {
+  // FuseMax's mapping, P blocks of 8,192 queries, tiles of 256 x 256 (m0 x p) on the 2D array.
+  const Point full = evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "16384"}, {"P", "16384"}});
+  const Point causal = evaluate("configs/mappings/attention-causal-fusemax.yaml", {{"P", "16384"}});
+  ASSERT_TRUE(causal.stats.status.ok) << causal.stats.status.reason;
+  // Operations: exactly the visible pairs, as `check` counts them.
+  const Analysis a = analyze(causal.cascade);
+  for (const EinsumAnalysis& e : a.einsums)
+    if (!e.ops.empty()) {
+      EXPECT_EQ(causal.stats.einsums.at(e.name).ops, e.ops) << e.name;
+    }
+  constexpr int64_t H = 2, E = 64, P = 16384, T = P / 256;
+  EXPECT_EQ(causal.stats.einsums.at("BQK").ops.at("mac"), H * E * P * (P + 1) / 2);
+  // Time: the tiles with a visible key, T(T+1)/2 of T^2 per head, each its full E = 64 cycles on the array.
+  EXPECT_EQ(full.stats.einsums.at("BQK").cycles, H * T * T * E);
+  EXPECT_EQ(causal.stats.einsums.at("BQK").cycles, H * T * (T + 1) / 2 * E);
+  // Traffic: the first block of queries sees only the first half of K and V, which it then does not load.
+  constexpr int64_t q = H * E * P * 2, kv = 2 * H * E * P * 2;  // bf16 Q, and K with V
+  EXPECT_EQ(full.stats.traffic_bytes.at("dram").read, q + 2 * kv);
+  EXPECT_EQ(causal.stats.traffic_bytes.at("dram").read, q + kv / 2 + kv);
+  EXPECT_LT(causal.stats.cycles, full.stats.cycles * 53 / 100);
 }
 
 TEST(Model, InfeasiblePointsSayWhy) {

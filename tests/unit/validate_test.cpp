@@ -2,6 +2,9 @@
 // something else does not.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "tests/unit/test_util.hpp"
 #include "workloads/validate.hpp"
 
@@ -40,6 +43,26 @@ TEST(Validate, EveryAttentionCascadeMatchesBothKernels) {
     EXPECT_EQ(r.interpreter, "run");
     expect_ok(r, 2);  // naive and tiled, each against the interpreter
   }
+}
+
+TEST(Validate, CausalCascadesMatchTheCausalKernels) {
+  // A prefill (M = P) and one continuing after M - P cached positions; with the fp64 oracle's sampled rows too.
+  for (const auto& params :
+       {std::vector<std::pair<std::string, std::string>>{{"P", "256"}, {"M0", "64"}}, kSmallAttention})
+    for (const char* f : {"attention-causal-3pass", "attention-causal-2pass", "attention-causal-1pass"}) {
+      SCOPED_TRACE(f);
+      for (double max_ops : {1e10, 0.0}) {
+        const ValidateReport r = run(std::string("configs/workloads/") + f + ".yaml", params, max_ops);
+        EXPECT_TRUE(r.ok());
+        for (const ValidateCheck& c : r.checks)
+          EXPECT_LE(c.norm_rel_err, c.tolerance) << c.kernel << " vs " << c.against;
+      }
+    }
+  // Checked against the kernel without the mask, the causal cascade fails: the check can tell them apart.
+  std::ifstream in("configs/workloads/attention-causal-3pass.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("kernel: attention_causal"), 24, "kernel: attention");
+  EXPECT_FALSE(run(test::temp_file("causal-vs-full.yaml", text), kSmallAttention).ok());
 }
 
 TEST(Validate, GqaDecodeMatches) {

@@ -2,6 +2,8 @@
 #include "workloads/loader.hpp"
 #include "workloads/predicate.hpp"
 
+#include <tuple>
+
 namespace einsim::detail {
 
 void Loader::compile() {
@@ -22,7 +24,15 @@ Access Loader::make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) c
             fmt::format("'{}' has {} ranks but is indexed with {}", t.name, t.ranks.size(), acc.args.size()));
   for (size_t r = 0; r < acc.args.size(); ++r) {
     const Affine a = *affine(p, acc.args[r], true);
-    const auto [lo, hi] = bounds(p, a);
+    auto [lo, hi] = bounds(p, a);
+    if (!e.where.empty() && &acc != &p.syntax.lhs) {
+      // A read is checked over the points the where clause keeps.
+      std::vector<int64_t> extents;
+      for (const Var& v : e.vars) extents.push_back(v.extent);
+      bool none = false;
+      if (const auto kept = kept_bounds(extents, e.where, a, none); kept && !none) std::tie(lo, hi) = *kept;
+      if (none) lo = hi = 0;
+    }
     const Rank& rank = t.ranks[r];
     const int col = acc.args[r].col;
     if (lo < 0 || hi >= rank.extent)
@@ -63,6 +73,7 @@ Einsum Loader::compile_one(const PendingEinsum& p) const {
       fail_at(p, 0, "the iteration space of this Einsum is too large (over 2^62 points)");
     });
   }
+  read_where(p, e);  // before the accesses: a masked point's reads need not stay inside their tensors
   e.out = make_access(p, p.syntax.lhs, e);
   const Tensor& out = cascade_.tensors[e.out.tensor];
   // A declared output must be covered: each of its ranks written from 0 (or from its init) to the end.
@@ -99,14 +110,11 @@ Einsum Loader::compile_one(const PendingEinsum& p) const {
                             e.vars[static_cast<size_t>(v)].name, p.syntax.rhs.name));
   }
   compile_expr(p, *body, e);
-  compile_where(p, e);
+  count_kept(p, e);
   return e;
 }
 
-void Loader::compile_where(const PendingEinsum& p, Einsum& e) const {
-  if (p.syntax.where.empty()) return;
-  std::vector<int64_t> extents;
-  for (const Var& v : e.vars) extents.push_back(v.extent);
+void Loader::read_where(const PendingEinsum& p, Einsum& e) const {
   for (const Comparison& c : p.syntax.where) {
     // lhs rel rhs as expr <= 0 (or == 0) with expr = lhs - rhs, turned around for > and >=; integers make a
     // strict comparison a non-strict one shifted by one.
@@ -123,9 +131,16 @@ void Loader::compile_where(const PendingEinsum& p, Einsum& e) const {
       fail_at(p, c.col, "this comparison involves no index: a where clause compares the Einsum's indices");
     e.where.push_back(Constraint{expr, c.rel == "=="});
   }
+  if (p.syntax.where.empty()) return;
   e.where_text = p.text.substr(static_cast<size_t>(p.syntax.where_col) + 5);  // as written, after `where`
   e.where_text.erase(0, e.where_text.find_first_not_of(" \t"));
   e.where_text.erase(e.where_text.find_last_not_of(" \t") + 1);
+}
+
+void Loader::count_kept(const PendingEinsum& p, Einsum& e) const {
+  if (e.where.empty()) return;
+  std::vector<int64_t> extents;
+  for (const Var& v : e.vars) extents.push_back(v.extent);
   const Tensor& out = cascade_.tensors[e.out.tensor];
   if (out.iterative_rank >= 0 && !e.reduced.empty())
     fail_at(p, p.syntax.where.front().col,

@@ -261,6 +261,9 @@ class Executor {
         kept_first = k0;
         kept_last = k1;
         if (k0 >= k1) continue;  // nothing of this row is computed
+        // Only the kept part is computed (a masked point may read outside a tensor: a causal convolution's
+        // t - k < 0), as values [0, m) standing for row positions [k0, k1).
+        const int64_t m = k1 - k0;
         for (size_t i = 0; i < np; ++i) {
           const Node& node = e.program[i];
           Value<T>& val = values[i];
@@ -268,15 +271,15 @@ class Executor {
             val = Value<T>{nullptr, static_cast<T>(node.value)};
           } else if (node.op == Op::read) {
             const Linear& l = reads[static_cast<size_t>(node.read)];
-            const T* src = data_[e.reads[static_cast<size_t>(node.read)].tensor].data() + offset(l);
             const int64_t s = inner_stride(l);
+            const T* src = data_[e.reads[static_cast<size_t>(node.read)].tensor].data() + offset(l) + s * k0;
             if (s == 0) {
               val = Value<T>{nullptr, *src};
             } else if (s == 1) {
               val = Value<T>{src, 0};
             } else {
               T* buf = buffers[i].data();
-              for (int64_t k = 0; k < n; ++k) buf[k] = src[k * s];
+              for (int64_t k = 0; k < m; ++k) buf[k] = src[k * s];
               val = Value<T>{buf, 0};
             }
           } else if (node.op == Op::select) {
@@ -287,7 +290,7 @@ class Executor {
               val = Value<T>{nullptr, apply_select(cond.scalar, a.scalar, b.scalar)};
             } else {
               T* buf = buffers[i].data();
-              for (int64_t k = 0; k < n; ++k) buf[k] = apply_select(cond.at(k), a.at(k), b.at(k));
+              for (int64_t k = 0; k < m; ++k) buf[k] = apply_select(cond.at(k), a.at(k), b.at(k));
               val = Value<T>{buf, 0};
             }
           } else {
@@ -296,28 +299,28 @@ class Executor {
             if (!a.varying() && !b.varying()) {
               val = Value<T>{nullptr, apply_op(node.op, a.scalar, b.scalar)};
             } else {
-              apply_row(node.op, buffers[i].data(), a, b, n);
+              apply_row(node.op, buffers[i].data(), a, b, m);
               val = Value<T>{buffers[i].data(), 0};
             }
           }
         }
         const Value<T> r = values[np - 1];
         if (!reduces) {
-          for (int64_t k = k0; k < k1; ++k) acc[static_cast<size_t>(k)] = r.at(k);
+          for (int64_t k = k0; k < k1; ++k) acc[static_cast<size_t>(k)] = r.at(k - k0);
         } else if (exact) {
           for (int64_t k = k0; k < k1; ++k)
-            acc_exact[inner_reduced ? 0 : static_cast<size_t>(k)] += static_cast<double>(r.at(k));
+            acc_exact[inner_reduced ? 0 : static_cast<size_t>(k)] += static_cast<double>(r.at(k - k0));
         } else if (inner_reduced) {
           T row = identity<T>(e.reduce);
           if (r.varying()) {
-            for (int64_t k = k0; k < k1; ++k) row = combine(e.reduce, row, r.row[k]);
+            for (int64_t k = 0; k < m; ++k) row = combine(e.reduce, row, r.row[k]);
           } else {
             row = e.reduce == Reduce::sum ? r.scalar * static_cast<T>(k1 - k0) : r.scalar;
           }
           acc[0] = combine(e.reduce, acc[0], row);
         } else {
           for (int64_t k = k0; k < k1; ++k)
-            acc[static_cast<size_t>(k)] = combine(e.reduce, acc[static_cast<size_t>(k)], r.at(k));
+            acc[static_cast<size_t>(k)] = combine(e.reduce, acc[static_cast<size_t>(k)], r.at(k - k0));
         }
       } while (advance(red_vars));
       T* dst = out_data + offset(out);

@@ -195,8 +195,9 @@ class Loader {
 
   int emit(Einsum& e, Node n) const;
 
-  // The `where` clause as constraints, and the points it keeps.
-  void compile_where(const PendingEinsum& p, Einsum& e) const;
+  // The `where` clause as constraints (before the accesses, whose reads it bounds), then the points it keeps.
+  void read_where(const PendingEinsum& p, Einsum& e) const;
+  void count_kept(const PendingEinsum& p, Einsum& e) const;
 
   int compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const;
 

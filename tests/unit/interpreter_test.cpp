@@ -171,6 +171,36 @@ init: {R: 5}
   for (const Einsum& e : c.einsums) EXPECT_EQ(e.points(), points.at(e.name)) << e.name;
 }
 
+TEST(Interpreter, ACausalConvolutionReadsOnlyWhereItsMaskKeeps) {
+  // Y[t] = sum_k W[k] X[t + k - 3]: the taps before the sequence's start are masked, not read (no padding).
+  const std::string f = test::temp_file("conv.yaml", R"(version: 1
+name: conv
+params: {T: 5, K: 4}
+tensors:
+  X: {ranks: [T]}
+  W: {ranks: [K]}
+  Y: {ranks: [T], output: true}
+einsums:
+  - Y[t] = W[k] * X[t + k - 3] where t + k >= 3
+)");
+  const TensorValues out = evaluate(test::load(f), {{"X", {1, 2, 3, 4, 5}}, {"W", {1, 10, 100, 1000}}}, exact());
+  EXPECT_EQ(out.at("Y"), (std::vector<double>{1000, 2100, 3210, 4321, 5432}));
+  EXPECT_EQ(test::load(f).einsums.begin()->points(), 20 - 6);  // 3 + 2 + 1 masked taps
+  // Without the mask, the same read is out of the tensor.
+  std::string unmasked = R"(version: 1
+name: conv
+params: {T: 5, K: 4}
+tensors:
+  X: {ranks: [T]}
+  W: {ranks: [K]}
+  Y: {ranks: [T], output: true}
+einsums:
+  - Y[t] = W[k] * X[t + k - 3] where t + k >= 2
+)";
+  EXPECT_NE(test::load_error(unmasked).find("spans [-1, 4] but rank T of 'X' has extent 5"), std::string::npos)
+      << test::load_error(unmasked);
+}
+
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {
   const Cascade c = test::load("configs/workloads/gemm.yaml", {{"M", "4"}, {"K", "8"}, {"N", "4"}});
   const TensorValues in = random_inputs(c, test::seed());

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <random>
+#include <utility>
 
 #include "tests/unit/test_util.hpp"
 #include "workloads/predicate.hpp"
@@ -12,10 +14,10 @@ Constraint le(int64_t constant, std::vector<std::pair<int, int64_t>> terms) {
   return Constraint{Affine{constant, std::move(terms)}, false};
 }
 
-// Every point of the box, tested one by one.
-int64_t brute_force(const std::vector<int64_t>& extents, const std::vector<Constraint>& where) {
+// Every point of the box, tested one by one: `visit` sees those that satisfy every constraint.
+template <typename Visit>
+void for_each_kept(const std::vector<int64_t>& extents, const std::vector<Constraint>& where, Visit visit) {
   std::vector<int64_t> x(extents.size(), 0);
-  int64_t n = 0;
   for (;;) {
     bool ok = true;
     for (const Constraint& c : where) {
@@ -23,11 +25,17 @@ int64_t brute_force(const std::vector<int64_t>& extents, const std::vector<Const
       for (auto [var, k] : c.expr.terms) v += k * x[static_cast<size_t>(var)];
       ok &= c.equal ? v == 0 : v <= 0;
     }
-    n += ok;
+    if (ok) visit(x);
     size_t i = x.size();
     while (i > 0 && ++x[i - 1] == extents[i - 1]) x[--i] = 0;
-    if (i == 0) return n;
+    if (i == 0) return;
   }
+}
+
+int64_t brute_force(const std::vector<int64_t>& extents, const std::vector<Constraint>& where) {
+  int64_t n = 0;
+  for_each_kept(extents, where, [&](const std::vector<int64_t>&) { ++n; });
+  return n;
 }
 
 // The constraints over the box [lo, hi] rewritten over [0, hi - lo]: x = lo + y.
@@ -52,6 +60,24 @@ TEST(Predicate, CountsEqualBruteForceOnRandomConstraints) {
         if (const int64_t k = pick(-3, 3); k != 0 && pick(0, 1)) c.expr.terms.emplace_back(static_cast<int>(v), k);
     }
     EXPECT_EQ(count_points(extents, where), brute_force(extents, where)) << "trial " << trial << " seed " << seed;
+    // The range of an affine expression over the kept points, against every point.
+    Affine a{pick(-5, 5), {}};
+    for (size_t v = 0; v < extents.size(); ++v)
+      if (const int64_t k = pick(-3, 3); k != 0) a.terms.emplace_back(static_cast<int>(v), k);
+    bool none = false;
+    const auto range = kept_bounds(extents, where, a, none);
+    ASSERT_TRUE(range.has_value());
+    int64_t least = INT64_MAX, most = INT64_MIN;
+    for_each_kept(extents, where, [&](const std::vector<int64_t>& x) {
+      int64_t value = a.constant;
+      for (auto [var, k] : a.terms) value += k * x[static_cast<size_t>(var)];
+      least = std::min(least, value);
+      most = std::max(most, value);
+    });
+    EXPECT_EQ(none, least == INT64_MAX) << "trial " << trial << " seed " << seed;
+    if (!none) {
+      EXPECT_EQ(*range, std::make_pair(least, most)) << "trial " << trial << " seed " << seed;
+    }
     // A box test passes whenever some point of the box satisfies the constraint; for one inequality it is exact
     // (an equality with coefficients other than 1 may pass a box holding no integer solution).
     const std::vector<Constraint> one{where[0]};

@@ -79,6 +79,15 @@ void Loader::read_kernel(const YNode& node) {
       {"ffn_swiglu", {{"X", "X"}, {"W1", "W1"}, {"W3", "W3"}, {"W2", "W2"}, {"out", "Y"}}},
       {"layernorm", {{"X", "X"}, {"GAMMA", "GAMMA"}, {"BETA", "BETA"}, {"out", "Y"}}},
       {"rmsnorm", {{"X", "X"}, {"GAMMA", "GAMMA"}, {"out", "Y"}}},
+      {"selective_scan",
+       {{"X", "X"},
+        {"DT", "DT"},
+        {"DTB", "DTB"},
+        {"ALOG", "ALOG"},
+        {"BM", "BM"},
+        {"CM", "CM"},
+        {"DS", "DS"},
+        {"out", "Y"}}},
   };
   KernelBinding k;
   k.loc = node.loc();

@@ -225,6 +225,47 @@ Plan norm_plan(const Bound& b, const Inputs& in, DType out, Backend backend, boo
   return p;
 }
 
+Plan scan_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
+  const std::vector<int64_t> x = b.extents("X", {3}), bm = b.extents("BM", {3});
+  reference::ScanShape s;
+  s.B = x[0], s.T = x[1], s.D = x[2], s.N = bm[2];
+  for (const char* role : {"DT", "out"}) {
+    const std::vector<int64_t> e = b.extents(role, {3});
+    b.same("B", e[0], s.B), b.same("T", e[1], s.T), b.same("D", e[2], s.D);
+  }
+  const std::vector<int64_t> cm = b.extents("CM", {3}), alog = b.extents("ALOG", {2});
+  b.same("B", bm[0], s.B), b.same("T", bm[1], s.T), b.same("B", cm[0], s.B), b.same("T", cm[1], s.T),
+      b.same("N", cm[2], s.N), b.same("D", alog[0], s.D), b.same("N", alog[1], s.N);
+  b.same("D", b.extents("DTB", {1})[0], s.D), b.same("D", b.extents("DS", {1})[0], s.D);
+  Plan p;
+  p.variants.push_back({"selective_scan", [=, &in](float* o) {
+                          reference::selective_scan(out, s, in["X"], in["DT"], in["DTB"], in["ALOG"], in["BM"],
+                                                    in["CM"], in["DS"], o, backend);
+                        }});
+  // A row is one (batch, channel) sequence; its state decays, so errors do not grow with T (the sum is over n).
+  p.rows = s.B * s.D;
+  p.reduction = s.N;
+  p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& o) {
+    const int64_t bi = row / s.D, d = row % s.D;
+    std::vector<double> h(static_cast<size_t>(s.N), 0.0);
+    for (int64_t t = 0; t < s.T; ++t) {
+      const int64_t i = (bi * s.T + t) * s.D + d;
+      const double z = static_cast<double>(in["DT"][i]) + in["DTB"][d];
+      const double delta = z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+      double acc = 0;
+      for (int64_t n = 0; n < s.N; ++n) {
+        const int64_t j = (bi * s.T + t) * s.N + n;
+        double& state = h[static_cast<size_t>(n)];
+        state = std::exp(-delta * std::exp(static_cast<double>(in["ALOG"][d * s.N + n]))) * state +
+                delta * in["BM"][j] * in["X"][i];
+        acc += state * in["CM"][j];
+      }
+      o.emplace_back(i, acc + static_cast<double>(in["DS"][d]) * in["X"][i]);
+    }
+  };
+  return p;
+}
+
 // Compares `values` at the given elements (all when empty) with the oracle's.
 ValidateCheck compare(std::string kernel, std::string against, const std::vector<float>& values,
                       const std::function<double(int64_t)>& oracle, const std::vector<int64_t>& at, double tolerance) {
@@ -300,6 +341,7 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
                     : k == "gemm"             ? gemm_plan(bound, in, out.dtype, backend)
                     : k == "ffn_gelu"         ? ffn_plan(bound, in, out.dtype, backend, false)
                     : k == "ffn_swiglu"       ? ffn_plan(bound, in, out.dtype, backend, true)
+                    : k == "selective_scan"   ? scan_plan(bound, in, out.dtype, backend)
                     : k == "layernorm"        ? norm_plan(bound, in, out.dtype, backend, true)
                                               : norm_plan(bound, in, out.dtype, backend, false);
   const double tolerance = validate_tolerance(out.dtype, plan.reduction);

@@ -89,6 +89,27 @@ TEST(Analysis, CausalAttentionCountsOnlyTheVisiblePairs) {
   EXPECT_EQ(einsum(prefill, "QK").ops, (OpCounts{{"mac", 1000 * 1000 / 2 + 1000 / 2}}));
 }
 
+TEST(Analysis, MambaScansCountTheWorkOfTheirAlgorithms) {
+  constexpr int64_t Bs = 2, T = 256, D = 48, N = 16, T0 = 32, C = T / T0;
+  const std::vector<std::pair<std::string, std::string>> p = {
+      {"B", "2"}, {"T", "256"}, {"D", "48"}, {"N", "16"}, {"T0", "32"}};
+  const Analysis rec = analyze(test::load("configs/workloads/ssm/mamba-s6-recurrent.yaml", {p.begin(), p.end() - 1}));
+  const Analysis chunked = analyze(test::load("configs/workloads/ssm/mamba-s6-chunked.yaml", p));
+  constexpr int64_t steps = Bs * T * D * N;  // (b, t, d, n) points
+  EXPECT_EQ(einsum(rec, "H").ops, (OpCounts{{"add", steps}, {"mul", steps}}));
+  EXPECT_EQ(einsum(rec, "YS").ops, (OpCounts{{"mac", steps}}));
+  // The chunked scan: the same local scan, the decay PA, the fix-up H, and the scan over chunks.
+  EXPECT_EQ(einsum(chunked, "PA").ops, (OpCounts{{"mul", steps}}));
+  EXPECT_EQ(einsum(chunked, "H").ops, (OpCounts{{"add", steps}, {"mul", steps}}));
+  EXPECT_EQ(einsum(chunked, "HC").ops, (OpCounts{{"add", Bs * C * D * N}, {"mul", Bs * C * D * N}}));
+  EXPECT_EQ(chunked.ops.at("mul") - rec.ops.at("mul"), 2 * steps + Bs * C * D * N);
+  EXPECT_EQ(chunked.ops.at("add") - rec.ops.at("add"), steps + Bs * C * D * N);
+  EXPECT_EQ(chunked.ops.at("exp"), rec.ops.at("exp"));
+  // One pass over the sequence, or two: the local scans, then the fix-up that needs the chunks' carries.
+  EXPECT_EQ(passes(rec, "T"), 1);
+  EXPECT_EQ(passes(chunked, "T"), 2);
+}
+
 TEST(Analysis, PassesOverTheSequenceRank) {
   EXPECT_EQ(passes(analyze_file("attention-3pass"), "M"), 3);
   EXPECT_EQ(passes(analyze_file("attention-3pass-deferred"), "M"), 2);

@@ -201,6 +201,24 @@ einsums:
       << test::load_error(unmasked);
 }
 
+TEST(Interpreter, ChunkedAndRecurrentMambaScansAgree) {
+  const uint64_t seed = test::seed();
+  const Params p = {{"B", "2"}, {"T", "96"}, {"D", "8"}, {"N", "4"}, {"T0", "16"}};
+  Params recurrent_p(p.begin(), p.end() - 1);
+  const Cascade recurrent = test::load("configs/workloads/ssm/mamba-s6-recurrent.yaml", recurrent_p);
+  const TensorValues in = random_inputs(recurrent, seed);
+  const std::vector<double> want = evaluate(recurrent, in, exact()).at("Y");
+  const std::vector<double> got =
+      evaluate(test::load("configs/workloads/ssm/mamba-s6-chunked.yaml", p), in, exact()).at("Y");
+  EXPECT_LE(compare_values(got, want).max_abs_err, 1e-12) << "seed " << seed;
+  // In fp32, with the outputs rounded to bf16: at most one bf16 step apart.
+  const std::vector<double> want32 = evaluate(recurrent, in, EvalOptions{}).at("Y");
+  const std::vector<double> got32 =
+      evaluate(test::load("configs/workloads/ssm/mamba-s6-chunked.yaml", p), in, EvalOptions{}).at("Y");
+  for (size_t i = 0; i < want32.size(); ++i)
+    EXPECT_LE(std::abs(got32[i] - want32[i]), std::abs(want32[i]) * 0x1p-7 + 1e-30) << i << " seed " << seed;
+}
+
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {
   const Cascade c = test::load("configs/workloads/gemm.yaml", {{"M", "4"}, {"K", "8"}, {"N", "4"}});
   const TensorValues in = random_inputs(c, test::seed());

@@ -188,6 +188,18 @@ TEST(ReferenceAttention, BadShapesAreUserErrors) {
 // Inputs with few significant bits (multiples of 1/16 below 16), so that every fp32 partial sum is exact
 // (|sum| < 2^22 units of 2^-8): the fp32 result is the exact one, and the bf16 and fp16 outputs must be its
 // round-to-nearest-even, ties included, value by value.
+TEST(ReferenceScan, TinyCaseByHand) {
+  // delta = softplus(0) = ln 2 and A = -exp(0) = -1, so A-bar = 1/2: h1 = ln 2 x0, h2 = h1 / 2 + ln 2 x1.
+  ScanShape s;
+  s.T = 2;
+  const float x[] = {1, 2}, zero[] = {0, 0}, one[] = {1, 1}, ds[] = {0.25f};
+  float y[2];
+  selective_scan(DType::fp32, s, x, zero, zero, zero, one, one, ds, y);
+  const double ln2 = std::log(2.0);
+  EXPECT_NEAR(y[0], ln2 + 0.25, 1e-6);
+  EXPECT_NEAR(y[1], 2.5 * ln2 + 0.5, 1e-6);
+}
+
 TEST(ReferenceGemm, RoundingIsExactRne) {
   std::mt19937_64 rng(seed());
   const int64_t M = 17, N = 23, K = 64;
@@ -620,6 +632,25 @@ TEST(ReferenceCuda, NormsMatchCpu) {
   rmsnorm(DType::fp32, N, D, 1e-6, x.data(), gamma.data(), gpu.data(), Backend::cuda);
   rmsnorm(DType::fp32, N, D, 1e-6, x.data(), gamma.data(), cpu.data());
   EXPECT_LE(max_abs_diff(gpu, cpu), 4e-5) << "rmsnorm";
+}
+
+TEST(ReferenceCuda, SelectiveScanMatchesCpu) {
+  REQUIRE_CUDA();
+  std::mt19937_64 rng(seed());
+  ScanShape s;
+  s.B = 2, s.T = 300, s.D = 70, s.N = 16;
+  const std::vector<float> x = random_values(rng, sz(s.B * s.T, s.D)), dt = random_values(rng, sz(s.B * s.T, s.D)),
+                           dtb = random_values(rng, sz(s.D)), alog = random_values(rng, sz(s.D, s.N)),
+                           bm = random_values(rng, sz(s.B * s.T, s.N)), cm = random_values(rng, sz(s.B * s.T, s.N)),
+                           ds = random_values(rng, sz(s.D));
+  std::vector<float> gpu(sz(s.B * s.T, s.D)), cpu(gpu.size());
+  selective_scan(DType::fp32, s, x.data(), dt.data(), dtb.data(), alog.data(), bm.data(), cm.data(), ds.data(),
+                 gpu.data(), Backend::cuda);
+  selective_scan(DType::fp32, s, x.data(), dt.data(), dtb.data(), alog.data(), bm.data(), cm.data(), ds.data(),
+                 cpu.data());
+  // The same order of operations; the GPU's expf and log1pf may differ from the CPU's in the last bit, and the
+  // decaying state keeps such differences from growing along t.
+  EXPECT_LE(max_abs_diff(gpu, cpu), 1e-5 * max_abs(cpu));
 }
 
 TEST(ReferenceCuda, Int8EqualsCpu) {

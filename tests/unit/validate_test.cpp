@@ -65,6 +65,19 @@ TEST(Validate, CausalCascadesMatchTheCausalKernels) {
   EXPECT_FALSE(run(test::temp_file("causal-vs-full.yaml", text), kSmallAttention).ok());
 }
 
+TEST(Validate, MambaScansMatchTheSelectiveScanKernel) {
+  for (const char* f : {"mamba-s6-recurrent", "mamba-s6-chunked"}) {
+    SCOPED_TRACE(f);
+    for (double max_ops : {1e10, 0.0}) {  // against the interpreter, then against the fp64 oracle's rows
+      const ValidateReport r =
+          run(std::string("configs/workloads/ssm/") + f + ".yaml", {{"T", "256"}, {"D", "32"}, {"T0", "32"}}, max_ops);
+      EXPECT_TRUE(r.ok());
+      ASSERT_FALSE(r.checks.empty());
+      for (const ValidateCheck& c : r.checks) EXPECT_LE(c.norm_rel_err, c.tolerance) << c.kernel << " vs " << c.against;
+    }
+  }
+}
+
 TEST(Validate, GqaDecodeMatches) {
   expect_ok(run("configs/workloads/attention-decode.yaml", {{"H", "4"}, {"KH", "2"}, {"M", "512"}}), 2);
 }

@@ -72,6 +72,18 @@ void layernorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X
 void rmsnorm(DType out_dtype, int64_t N, int64_t D, double eps, const float* X, const float* gamma, float* Y,
              Backend backend = Backend::cpu);
 
+// Mamba's selective scan (S6), per batch b and channel d, recurrently over t (configs/workloads/ssm/):
+//   delta = softplus(DT[b,t,d] + DTB[d]), A[d,n] = -exp(ALOG[d,n]),
+//   h[n] = exp(delta A[d,n]) h[n] + delta BM[b,t,n] X[b,t,d]   (h = 0 at t = 0),
+//   Y[b,t,d] = sum_n h[n] CM[b,t,n] + DS[d] X[b,t,d].
+// X, DT, Y [B,T,D]; BM, CM [B,T,N]; DTB, DS [D]; ALOG [D,N]. The CUDA version runs a thread per (b, d).
+struct ScanShape {
+  int64_t B = 1, T = 1, D = 1, N = 1;
+};
+void selective_scan(DType out_dtype, const ScanShape& s, const float* X, const float* DT, const float* DTB,
+                    const float* ALOG, const float* BM, const float* CM, const float* DS, float* Y,
+                    Backend backend = Backend::cpu);
+
 // C[M,N] = A[M,K] B[K,N] in integers: exact, saturated to the int32 range (which only K > 131071 can reach).
 void gemm_int8(int64_t M, int64_t N, int64_t K, const int8_t* A, const int8_t* B, int32_t* C,
                Backend backend = Backend::cpu);

@@ -26,5 +26,7 @@ void gemm_w4a16(DType out_dtype, int64_t M, int64_t N, int64_t K, int64_t group,
                 const float* scales, const uint8_t* zeros, float* C);
 void gemm_fp8_e4m3(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float scale_a,
                    float scale_b, float* C);
+void selective_scan(DType out_dtype, const ScanShape& s, const float* X, const float* DT, const float* DTB,
+                    const float* ALOG, const float* BM, const float* CM, const float* DS, float* Y);
 
 }  // namespace einsim::reference::cuda

@@ -38,6 +38,10 @@ void layernorm(DType, int64_t, int64_t, double, const float*, const float*, cons
   unavailable("layernorm");
 }
 void rmsnorm(DType, int64_t, int64_t, double, const float*, const float*, float*) { unavailable("rmsnorm"); }
+void selective_scan(DType, const ScanShape&, const float*, const float*, const float*, const float*, const float*,
+                    const float*, const float*, float*) {
+  unavailable("selective_scan");
+}
 void gemm_int8(int64_t, int64_t, int64_t, const int8_t*, const int8_t*, int32_t*) { unavailable("gemm_int8"); }
 void gemm_w4a16(DType, int64_t, int64_t, int64_t, int64_t, const float*, const uint8_t*, const float*, const uint8_t*,
                 float*) {

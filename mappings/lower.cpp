@@ -715,7 +715,7 @@ class Lowering {
         break;
       }
     const TileTiming timing = role.tile_timing(work, a_.clock_hz);
-    op.cycles = timing.cycles;
+    op.cycles = std::max(timing.cycles, steps_in_time(einsum, tile) * step_latency(einsum, *unit));
     op.result_latency = timing.result_latency + drain;
     // Operands and results go through the buffer, unless they stay in the unit's register files.
     for (const Access& a : einsum.reads)
@@ -723,6 +723,37 @@ class Lowering {
     if (!in_registers(einsum.out.tensor, *unit, tile_elements(einsum.out, tile)))
       op.buffer_write_bytes = tile_bytes(einsum.out, tile);
     return op;
+  }
+
+  // The steps of a recurrence one execution runs (its step index's tile; 1 when it is not a recurrence). Their
+  // points spread over the unit as any others, but the steps run one after another (a spread step index is
+  // refused by check_legality).
+  int64_t steps_in_time(const Einsum& e, const std::vector<int64_t>& tile) const {
+    const Tensor& out = c_.tensors[e.out.tensor];
+    if (out.iterative_rank < 0) return 1;
+    const Affine& at = e.out.index[static_cast<size_t>(out.iterative_rank)];
+    return at.terms.empty() ? 1 : tile[static_cast<size_t>(at.terms[0].first)];
+  }
+
+  // How long a recurrence's step waits for the last: the latencies of its ops on the longest path from the state
+  // it reads to the state it writes (H = DA * H + DBX: a multiply, then an add), on the unit that runs it. A
+  // step's points are independent of each other, so a step takes the longer of this and its issue time.
+  static int64_t step_latency(const Einsum& e, const ComponentSpec& unit) {
+    std::vector<int64_t> path(e.program.size(), -1);  // -1: does not depend on the state
+    for (size_t i = 0; i < e.program.size(); ++i) {
+      const Node& n = e.program[i];
+      if (n.op == Op::read) {
+        if (e.reads[static_cast<size_t>(n.read)].tensor == e.out.tensor) path[i] = 0;
+        continue;
+      }
+      int64_t longest = -1;
+      for (int operand : {n.a, n.b, n.c})
+        if (operand >= 0) longest = std::max(longest, path[static_cast<size_t>(operand)]);
+      if (longest < 0 || n.op == Op::constant) continue;
+      const auto cost = unit.ops()->find(std::string(op_name(n.op)));
+      path[i] = longest + (cost == unit.ops()->end() ? 1 : cost->second.latency_cycles);
+    }
+    return std::max<int64_t>(0, path.back());
   }
 
   // A tensor stays in a unit's register files when the unit both produces it and is its only reader, in the same

@@ -386,6 +386,18 @@ TEST(Model, CausalPrefillSkipsTheTilesNoQuerySees) {
   EXPECT_LT(causal.stats.cycles, full.stats.cycles * 53 / 100);
 }
 
+TEST(Model, ARecurrencesStepsWaitForTheLast) {
+  // 64 channels x 16 states: 1,024 points a step, one cycle's issue on 16,896 lanes; but H = DA * H + DBX
+  // multiplies, then adds, the state the last step wrote (1 cycle each on the xPU's lanes): 2 cycles a step.
+  const Point p = evaluate("configs/mappings/ssm/mamba-scan-xpu.yaml", {{"D", "64"}});
+  ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
+  EXPECT_EQ(p.stats.einsums.at("H").cycles, 1024 * 2);
+  EXPECT_EQ(p.stats.einsums.at("YS").cycles, 1024);  // not a recurrence: one MAC a point, a cycle a step
+  // With 1,536 channels a step's 24,576 points take 2 cycles to issue, which hides the same latency.
+  const Point wide = evaluate("configs/mappings/ssm/mamba-scan-xpu.yaml");
+  EXPECT_EQ(wide.stats.einsums.at("H").cycles, 3 * 1024 * 2);  // 3 blocks of 512 channels
+}
+
 TEST(Model, InfeasiblePointsSayWhy) {
   Point p =
       evaluate("configs/mappings/attention-fusemax.yaml", {{"M", "1024"}, {"P", "1024"}}, {{"glb.size", "64 KiB"}});
@@ -418,6 +430,9 @@ TEST(Model, IllegalMappingsSayWhy) {
       {"recurrence-steps-over-lanes.yaml",
        "illegal: Einsum RM spreads 4 steps of its recurrence along m1 over pe1d's lanes, but each step needs the "
        "one before"},
+      {"mamba-scan-over-lanes.yaml",
+       "illegal: Einsum H spreads 32 steps of its recurrence along t over cuda's lanes, but each step needs the one "
+       "before"},
       {"recurrence-steps-per-tile.yaml",
        "illegal: Einsum SPD reads RD of an earlier step along m1 that Einsum RD writes after it in each step, but "
        "each execution runs 2 steps of SPD at once (walk m1 one step at a time)"},

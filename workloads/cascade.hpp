@@ -41,6 +41,7 @@ struct Tensor {
   bool output = false;
   EinsumId writer;  // the Einsum that writes it; none for an input
   std::optional<double> init;
+  TensorId init_from;       // a recurrence that starts from an input tensor (a cached state) instead of a number
   int iterative_rank = -1;  // the rank a recurrence writes at index+offset
   int outlier_rank = -1;    // inputs: drawn with planted outlier channels along this rank (params outlier_*)
   SourceLoc loc;

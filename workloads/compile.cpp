@@ -251,6 +251,36 @@ int Loader::compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const
   throw InternalError("unhandled expression kind");
 }
 
+void Loader::bind_init_tensors() {
+  for (Tensor& t : cascade_.tensors) {
+    if (!t.init_from.valid()) continue;
+    const Site& site = read_.init_sites.at(t.name);
+    const Tensor& from = cascade_.tensors[t.init_from];
+    if (t.iterative_rank < 0)
+      site.fail(fmt::format("'{}' is not a recurrence: only a recurrence starts from a tensor", t.name));
+    std::vector<std::string> want;
+    for (size_t r = 0; r < t.ranks.size(); ++r)
+      if (static_cast<int>(r) != t.iterative_rank)
+        want.push_back(fmt::format("{}={}", t.ranks[r].name, t.ranks[r].extent));
+    std::vector<std::string> got;
+    for (const Rank& r : from.ranks) got.push_back(fmt::format("{}={}", r.name, r.extent));
+    if (want.size() != got.size() ||
+        !std::equal(want.begin(), want.end(), got.begin(),
+                    [](const auto& a, const auto& b) { return a.substr(a.find('=')) == b.substr(b.find('=')); }))
+      site.fail(fmt::format("'{}' starts '{}', so it needs the ranks [{}] (those of '{}' but {}), not [{}]", from.name,
+                            t.name, fmt::join(want, ", "), t.name, t.ranks[static_cast<size_t>(t.iterative_rank)].name,
+                            fmt::join(got, ", ")));
+    // The recurrence reads it where it reads its first step: its own indices, but the stepped one.
+    Einsum& e = cascade_.einsums[t.writer];
+    Access a;
+    a.tensor = t.init_from;
+    a.col = e.loc.col;
+    for (size_t r = 0; r < e.out.index.size(); ++r)
+      if (static_cast<int>(r) != t.iterative_rank) a.index.push_back(e.out.index[r]);
+    e.reads.push_back(a);
+  }
+}
+
 void Loader::check_tensors() {
   IdVector<TensorId, bool> read(cascade_.tensors.size(), false);
   for (const Einsum& e : cascade_.einsums)

@@ -92,6 +92,24 @@ class Executor {
       }
       data_.push_back(std::move(d));
     }
+    // A recurrence that starts from an input: its first step's elements are the input's.
+    for (const Tensor& t : c_.tensors) {
+      if (!t.init_from.valid()) continue;
+      const std::vector<int64_t> strides = t.strides();
+      const std::vector<T>& from = data_[t.init_from];
+      std::vector<T>& to = data_[c_.tensor_id(t.name)];
+      std::vector<int64_t> at(t.ranks.size(), 0);  // the stepped rank stays 0
+      for (size_t i = 0; i < from.size(); ++i) {
+        int64_t offset = 0;
+        for (size_t r = 0; r < at.size(); ++r) offset += at[r] * strides[r];
+        to[static_cast<size_t>(offset)] = from[i];
+        for (size_t r = at.size(); r-- > 0;)
+          if (static_cast<int>(r) != t.iterative_rank) {
+            if (++at[r] < t.ranks[r].extent) break;
+            at[r] = 0;
+          }
+      }
+    }
     for (const Group& g : c_.schedule) {
       if (g.step_var.empty()) {
         run_einsum(c_.einsums[g.einsums[0]], -1, 0);

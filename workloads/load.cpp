@@ -64,6 +64,7 @@ Cascade Loader::bind() {
   bind_ranks();
   infer_shapes();
   compile();
+  bind_init_tensors();
   check_tensors();
   build_schedule(cascade_);
   return std::move(cascade_);
@@ -295,7 +296,18 @@ void Loader::read_init(const YNode& node) {
     Tensor& tensor = cascade_.tensors[t];
     if (tensor.is_input())
       value.fail(fmt::format("'{}' is an input: only tensors an Einsum writes take an init value", name));
-    tensor.init = value.as_double();
+    // A number, or an input tensor holding the first step (checked against the recurrence once shapes are known).
+    const std::string text = value.is_scalar() ? value.as_string() : "";
+    const TensorId from = cascade_.tensor_id(text);
+    if (from.valid()) {
+      if (!cascade_.tensors[from].is_input())
+        value.fail(fmt::format("'{}' is written by an Einsum: a recurrence starts from a number or an input", text));
+      tensor.init = 0.0;
+      tensor.init_from = from;
+      own_.init_sites.emplace(name, site_of(value));
+    } else {
+      tensor.init = value.as_double();
+    }
   }
 }
 

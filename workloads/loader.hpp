@@ -114,6 +114,7 @@ struct Read {
   std::set<std::string> declared_dtypes;             // tensors whose dtype the file declares (the rest: `dtype:`)
   SourceLoc tensors_loc;
   IdVector<EinsumId, PendingEinsum> einsums;  // parsed, index variables collected, extents unknown
+  std::map<std::string, Site> init_sites;     // recurrences that start from an input tensor: where init names it
 };
 
 // Reads a file (read()), or binds what was read to params (bind()): the two halves of load_cascade.
@@ -200,6 +201,10 @@ class Loader {
   void count_kept(const PendingEinsum& p, Einsum& e) const;
 
   int compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const;
+
+  // A recurrence that starts from an input tensor reads it, at its first step: the input has the recurrence's
+  // ranks but the stepped one.
+  void bind_init_tensors();
 
   // -- whole-cascade checks --
   void check_tensors();

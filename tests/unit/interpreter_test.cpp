@@ -219,6 +219,35 @@ TEST(Interpreter, ChunkedAndRecurrentMambaScansAgree) {
     EXPECT_LE(std::abs(got32[i] - want32[i]), std::abs(want32[i]) * 0x1p-7 + 1e-30) << i << " seed " << seed;
 }
 
+TEST(Interpreter, AScanContinuedFromItsCachedStateEqualsOneLongScan) {
+  // 96 steps at once, or 64 from a zero state and then 32 from the state the first 64 left (init: {H: H0}).
+  const uint64_t seed = test::seed();
+  constexpr int64_t Bs = 2, T = 96, T1 = 64, D = 8, N = 4;
+  const Cascade whole =
+      test::load("configs/workloads/ssm/mamba-s6-recurrent.yaml", {{"B", "2"}, {"T", "96"}, {"D", "8"}, {"N", "4"}});
+  TensorValues in = random_inputs(whole, seed);
+  const std::vector<double> want = evaluate(whole, in, exact()).at("Y");
+  // Steps [from, to) of a [B, T, X] input.
+  auto steps = [&](const std::vector<double>& v, int64_t from, int64_t to) {
+    const int64_t width = static_cast<int64_t>(v.size()) / (Bs * T);
+    std::vector<double> out;
+    for (int64_t b = 0; b < Bs; ++b)
+      out.insert(out.end(), v.begin() + (b * T + from) * width, v.begin() + (b * T + to) * width);
+    return out;
+  };
+  auto part = [&](int64_t from, int64_t to, std::vector<double> state) {
+    TensorValues p = {{"DTB", in.at("DTB")}, {"ALOG", in.at("ALOG")}, {"DS", in.at("DS")}, {"H0", std::move(state)}};
+    for (const char* name : {"X", "DT", "BM", "CM"}) p[name] = steps(in.at(name), from, to);
+    return evaluate(test::load("configs/workloads/ssm/mamba-s6-decode.yaml",
+                               {{"B", "2"}, {"T", std::to_string(to - from)}, {"D", "8"}, {"N", "4"}}),
+                    p, exact());
+  };
+  const TensorValues first = part(0, T1, std::vector<double>(Bs * D * N, 0.0));
+  const TensorValues second = part(T1, T, first.at("HN"));
+  EXPECT_EQ(first.at("Y"), steps(want, 0, T1)) << "seed " << seed;
+  EXPECT_EQ(second.at("Y"), steps(want, T1, T)) << "seed " << seed;
+}
+
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {
   const Cascade c = test::load("configs/workloads/gemm.yaml", {{"M", "4"}, {"K", "8"}, {"N", "4"}});
   const TensorValues in = random_inputs(c, test::seed());

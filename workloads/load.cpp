@@ -80,6 +80,7 @@ void Loader::read_kernel(const YNode& node) {
       {"ffn_swiglu", {{"X", "X"}, {"W1", "W1"}, {"W3", "W3"}, {"W2", "W2"}, {"out", "Y"}}},
       {"layernorm", {{"X", "X"}, {"GAMMA", "GAMMA"}, {"BETA", "BETA"}, {"out", "Y"}}},
       {"rmsnorm", {{"X", "X"}, {"GAMMA", "GAMMA"}, {"out", "Y"}}},
+      {"kda_recurrent", {{"Q", "Q"}, {"K", "K"}, {"V", "V"}, {"GA", "GA"}, {"GB", "GB"}, {"out", "O"}}},
       {"selective_scan",
        {{"X", "X"},
         {"DT", "DT"},

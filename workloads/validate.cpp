@@ -266,6 +266,53 @@ Plan scan_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   return p;
 }
 
+Plan kda_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
+  const std::vector<int64_t> qe = b.extents("Q", {4}), v = b.extents("V", {4});
+  reference::KdaShape s;
+  s.B = qe[0], s.H = qe[1], s.T = qe[2], s.E = qe[3], s.F = v[3];
+  for (const char* role : {"K", "GA"}) {
+    const std::vector<int64_t> e = b.extents(role, {4});
+    b.same("B", e[0], s.B), b.same("H", e[1], s.H), b.same("T", e[2], s.T), b.same("E", e[3], s.E);
+  }
+  const std::vector<int64_t> oe = b.extents("out", {4}), gb = b.extents("GB", {3});
+  b.same("B", v[0], s.B), b.same("H", v[1], s.H), b.same("T", v[2], s.T), b.same("B", oe[0], s.B),
+      b.same("H", oe[1], s.H), b.same("T", oe[2], s.T), b.same("F", oe[3], s.F), b.same("B", gb[0], s.B),
+      b.same("H", gb[1], s.H), b.same("T", gb[2], s.T);
+  Plan p;
+  p.variants.push_back({"kda_recurrent", [=, &in](float* y) {
+                          reference::kda_recurrent(out, s, in["Q"], in["K"], in["V"], in["GA"], in["GB"], y, backend);
+                        }});
+  // A row is one (batch, head) sequence, its state carried in fp64.
+  p.rows = s.B * s.H;
+  p.reduction = s.E;
+  p.row_fp64 = [=, &in](int64_t bh, std::vector<std::pair<int64_t, double>>& y) {
+    const auto E = static_cast<size_t>(s.E), F = static_cast<size_t>(s.F);
+    std::vector<double> S(E * F, 0.0), k(E), q(E), ks(F);
+    for (int64_t t = 0; t < s.T; ++t) {
+      const int64_t row = bh * s.T + t;
+      double kn = 0, qn = 0;
+      for (size_t e = 0; e < E; ++e) {
+        k[e] = in["K"][row * s.E + static_cast<int64_t>(e)], q[e] = in["Q"][row * s.E + static_cast<int64_t>(e)];
+        kn += k[e] * k[e], qn += q[e] * q[e];
+      }
+      std::fill(ks.begin(), ks.end(), 0.0);
+      for (size_t e = 0; e < E; ++e) {
+        k[e] /= std::sqrt(kn), q[e] /= std::sqrt(qn);
+        const double alpha = 1 / (1 + std::exp(-static_cast<double>(in["GA"][row * s.E + static_cast<int64_t>(e)])));
+        for (size_t f = 0; f < F; ++f) ks[f] += k[e] * (S[e * F + f] *= alpha);
+      }
+      const double beta = 1 / (1 + std::exp(-static_cast<double>(in["GB"][row])));
+      for (size_t f = 0; f < F; ++f) {
+        const double u = beta * (in["V"][row * s.F + static_cast<int64_t>(f)] - ks[f]);
+        double o = 0;
+        for (size_t e = 0; e < E; ++e) o += (S[e * F + f] += k[e] * u) * q[e];
+        y.emplace_back(row * s.F + static_cast<int64_t>(f), o);
+      }
+    }
+  };
+  return p;
+}
+
 // Compares `values` at the given elements (all when empty) with the oracle's.
 ValidateCheck compare(std::string kernel, std::string against, const std::vector<float>& values,
                       const std::function<double(int64_t)>& oracle, const std::vector<int64_t>& at, double tolerance) {
@@ -342,6 +389,7 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
                     : k == "ffn_gelu"         ? ffn_plan(bound, in, out.dtype, backend, false)
                     : k == "ffn_swiglu"       ? ffn_plan(bound, in, out.dtype, backend, true)
                     : k == "selective_scan"   ? scan_plan(bound, in, out.dtype, backend)
+                    : k == "kda_recurrent"    ? kda_plan(bound, in, out.dtype, backend)
                     : k == "layernorm"        ? norm_plan(bound, in, out.dtype, backend, true)
                                               : norm_plan(bound, in, out.dtype, backend, false);
   const double tolerance = validate_tolerance(out.dtype, plan.reduction);

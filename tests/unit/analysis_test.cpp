@@ -110,6 +110,19 @@ TEST(Analysis, MambaScansCountTheWorkOfTheirAlgorithms) {
   EXPECT_EQ(passes(chunked, "T"), 2);
 }
 
+TEST(Analysis, KimiDeltaAttentionCountsItsStateUpdates) {
+  constexpr int64_t Bs = 2, Hs = 3, T = 100, Ek = 32, Fv = 24;
+  const Analysis a = analyze(test::load("configs/workloads/linear/kda-recurrent.yaml",
+                                        {{"B", "2"}, {"H", "3"}, {"T", "100"}, {"E", "32"}, {"F", "24"}}));
+  constexpr int64_t state = Bs * Hs * T * Ek * Fv;  // state elements over all steps
+  EXPECT_EQ(einsum(a, "SA").ops, (OpCounts{{"mul", state}}));
+  EXPECT_EQ(einsum(a, "KS").ops, (OpCounts{{"mac", state}}));
+  EXPECT_EQ(einsum(a, "S").ops, (OpCounts{{"add", state}, {"mul", state}}));
+  EXPECT_EQ(einsum(a, "O").ops, (OpCounts{{"mac", state}}));
+  EXPECT_EQ(einsum(a, "KR").ops, (OpCounts{{"rsqrt", Bs * Hs * T}}));  // once per step, not per channel
+  EXPECT_EQ(passes(a, "T"), 1);
+}
+
 TEST(Analysis, PassesOverTheSequenceRank) {
   EXPECT_EQ(passes(analyze_file("attention-3pass"), "M"), 3);
   EXPECT_EQ(passes(analyze_file("attention-3pass-deferred"), "M"), 2);

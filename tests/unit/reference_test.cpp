@@ -200,6 +200,18 @@ TEST(ReferenceScan, TinyCaseByHand) {
   EXPECT_NEAR(y[1], 2.5 * ln2 + 0.5, 1e-6);
 }
 
+TEST(ReferenceKda, TinyCaseByHand) {
+  // One key and value channel: k = q = 1 after normalization, alpha = beta = sigmoid(0) = 1/2.
+  // S1 = v1 / 2; then SA = S1 / 2, KS = SA, U = (v2 - SA) / 2, S2 = SA + U = v1 / 8 + v2 / 2.
+  KdaShape s;
+  s.T = 2;
+  const float q[] = {3, 0.5f}, k[] = {2, 7}, v[] = {1, 2}, zero[] = {0, 0};
+  float o[2];
+  kda_recurrent(DType::fp32, s, q, k, v, zero, zero, o);
+  EXPECT_EQ(o[0], 0.5f);
+  EXPECT_EQ(o[1], 1.125f);
+}
+
 TEST(ReferenceGemm, RoundingIsExactRne) {
   std::mt19937_64 rng(seed());
   const int64_t M = 17, N = 23, K = 64;
@@ -650,6 +662,23 @@ TEST(ReferenceCuda, SelectiveScanMatchesCpu) {
                  cpu.data());
   // The same order of operations; the GPU's expf and log1pf may differ from the CPU's in the last bit, and the
   // decaying state keeps such differences from growing along t.
+  EXPECT_LE(max_abs_diff(gpu, cpu), 1e-5 * max_abs(cpu));
+}
+
+TEST(ReferenceCuda, KdaMatchesCpu) {
+  REQUIRE_CUDA();
+  std::mt19937_64 rng(seed());
+  KdaShape s;
+  s.B = 2, s.H = 3, s.T = 150, s.E = 64, s.F = 48;
+  const size_t rows = sz(s.B * s.H * s.T);
+  const std::vector<float> q = random_values(rng, rows * sz(s.E)), k = random_values(rng, rows * sz(s.E)),
+                           v = random_values(rng, rows * sz(s.F)), ga = random_values(rng, rows * sz(s.E)),
+                           gb = random_values(rng, rows);
+  std::vector<float> gpu(rows * sz(s.F)), cpu(gpu.size());
+  kda_recurrent(DType::fp32, s, q.data(), k.data(), v.data(), ga.data(), gb.data(), gpu.data(), Backend::cuda);
+  kda_recurrent(DType::fp32, s, q.data(), k.data(), v.data(), ga.data(), gb.data(), cpu.data());
+  // The CPU's order of operations, but the GPU normalizes k inside the sums (k_e · (1/|k|) each time) where the
+  // CPU stores k / |k| first: the same products, rounded the same; expf may differ in the last bit.
   EXPECT_LE(max_abs_diff(gpu, cpu), 1e-5 * max_abs(cpu));
 }
 

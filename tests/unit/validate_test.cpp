@@ -78,6 +78,16 @@ TEST(Validate, MambaScansMatchTheSelectiveScanKernel) {
   }
 }
 
+TEST(Validate, KimiDeltaAttentionMatchesItsKernel) {
+  for (double max_ops : {1e10, 0.0}) {
+    const ValidateReport r =
+        run("configs/workloads/linear/kda-recurrent.yaml", {{"T", "200"}, {"E", "32"}, {"F", "24"}}, max_ops);
+    EXPECT_TRUE(r.ok());
+    ASSERT_FALSE(r.checks.empty());
+    for (const ValidateCheck& c : r.checks) EXPECT_LE(c.norm_rel_err, c.tolerance) << c.kernel << " vs " << c.against;
+  }
+}
+
 TEST(Validate, GqaDecodeMatches) {
   expect_ok(run("configs/workloads/attention-decode.yaml", {{"H", "4"}, {"KH", "2"}, {"M", "512"}}), 2);
 }

@@ -84,6 +84,17 @@ void selective_scan(DType out_dtype, const ScanShape& s, const float* X, const f
                     const float* ALOG, const float* BM, const float* CM, const float* DS, float* Y,
                     Backend backend = Backend::cpu);
 
+// Kimi Delta Attention's gated delta rule, per (batch, head), recurrently over t (configs/workloads/linear/):
+//   k = K / |K|, q = Q / |Q|, alpha = sigmoid(GA), beta = sigmoid(GB), S = 0 at t = 0 ([E, F]),
+//   SA = Diag(alpha) S, KS = k^T SA, U = beta (v - KS), S = SA + k U^T, O = S^T q.
+// Q, K, GA [B,H,T,E]; V, O [B,H,T,F]; GB [B,H,T]. The CUDA version runs a thread per (b, h, value channel):
+// each column of S evolves on its own given k, alpha, beta and q.
+struct KdaShape {
+  int64_t B = 1, H = 1, T = 1, E = 1, F = 1;
+};
+void kda_recurrent(DType out_dtype, const KdaShape& s, const float* Q, const float* K, const float* V, const float* GA,
+                   const float* GB, float* O, Backend backend = Backend::cpu);
+
 // C[M,N] = A[M,K] B[K,N] in integers: exact, saturated to the int32 range (which only K > 131071 can reach).
 void gemm_int8(int64_t M, int64_t N, int64_t K, const int8_t* A, const int8_t* B, int32_t* C,
                Backend backend = Backend::cpu);

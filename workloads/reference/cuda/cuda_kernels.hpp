@@ -28,5 +28,7 @@ void gemm_fp8_e4m3(DType out_dtype, int64_t M, int64_t N, int64_t K, const float
                    float scale_b, float* C);
 void selective_scan(DType out_dtype, const ScanShape& s, const float* X, const float* DT, const float* DTB,
                     const float* ALOG, const float* BM, const float* CM, const float* DS, float* Y);
+void kda_recurrent(DType out_dtype, const KdaShape& s, const float* Q, const float* K, const float* V, const float* GA,
+                   const float* GB, float* O);
 
 }  // namespace einsim::reference::cuda

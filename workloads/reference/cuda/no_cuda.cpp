@@ -42,6 +42,10 @@ void selective_scan(DType, const ScanShape&, const float*, const float*, const f
                     const float*, const float*, float*) {
   unavailable("selective_scan");
 }
+void kda_recurrent(DType, const KdaShape&, const float*, const float*, const float*, const float*, const float*,
+                   float*) {
+  unavailable("kda_recurrent");
+}
 void gemm_int8(int64_t, int64_t, int64_t, const int8_t*, const int8_t*, int32_t*) { unavailable("gemm_int8"); }
 void gemm_w4a16(DType, int64_t, int64_t, int64_t, int64_t, const float*, const uint8_t*, const float*, const uint8_t*,
                 float*) {

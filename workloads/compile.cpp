@@ -25,15 +25,15 @@ Access Loader::make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) c
   for (size_t r = 0; r < acc.args.size(); ++r) {
     const Affine a = *affine(p, acc.args[r], true);
     auto [lo, hi] = bounds(p, a);
-    if (!e.where.empty() && &acc != &p.syntax.lhs) {
-      // A read is checked over the points the where clause keeps.
+    const Rank& rank = t.ranks[r];
+    if (!e.where.empty() && &acc != &p.syntax.lhs && (lo < 0 || hi >= rank.extent)) {
+      // A read outside the tensor somewhere in the box may stay inside over the points the where clause keeps.
       std::vector<int64_t> extents;
       for (const Var& v : e.vars) extents.push_back(v.extent);
       bool none = false;
       if (const auto kept = kept_bounds(extents, e.where, a, none); kept && !none) std::tie(lo, hi) = *kept;
       if (none) lo = hi = 0;
     }
-    const Rank& rank = t.ranks[r];
     const int col = acc.args[r].col;
     if (lo < 0 || hi >= rank.extent)
       fail_at(p, col,

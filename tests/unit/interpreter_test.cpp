@@ -173,7 +173,7 @@ init: {R: 5}
 
 TEST(Interpreter, ACausalConvolutionReadsOnlyWhereItsMaskKeeps) {
   // Y[t] = sum_k W[k] X[t + k - 3]: the taps before the sequence's start are masked, not read (no padding).
-  const std::string f = test::temp_file("conv.yaml", R"(version: 1
+  const std::string conv = R"(version: 1
 name: conv
 params: {T: 5, K: 4}
 tensors:
@@ -182,21 +182,14 @@ tensors:
   Y: {ranks: [T], output: true}
 einsums:
   - Y[t] = W[k] * X[t + k - 3] where t + k >= 3
-)");
+)";
+  const std::string f = test::temp_file("conv.yaml", conv);
   const TensorValues out = evaluate(test::load(f), {{"X", {1, 2, 3, 4, 5}}, {"W", {1, 10, 100, 1000}}}, exact());
   EXPECT_EQ(out.at("Y"), (std::vector<double>{1000, 2100, 3210, 4321, 5432}));
   EXPECT_EQ(test::load(f).einsums.begin()->points(), 20 - 6);  // 3 + 2 + 1 masked taps
-  // Without the mask, the same read is out of the tensor.
-  std::string unmasked = R"(version: 1
-name: conv
-params: {T: 5, K: 4}
-tensors:
-  X: {ranks: [T]}
-  W: {ranks: [K]}
-  Y: {ranks: [T], output: true}
-einsums:
-  - Y[t] = W[k] * X[t + k - 3] where t + k >= 2
-)";
+  // A mask that keeps one tap too many reads outside the tensor.
+  std::string unmasked = conv;
+  unmasked.replace(unmasked.find(">= 3"), 4, ">= 2");
   EXPECT_NE(test::load_error(unmasked).find("spans [-1, 4] but rank T of 'X' has extent 5"), std::string::npos)
       << test::load_error(unmasked);
 }

@@ -679,15 +679,13 @@ class Lowering {
       fail(binding.loc, binding.key + ".unit", fmt::format("{} has no compute unit named '{}'", a_.file, binding.unit));
     op.points = 1;
     for (int64_t t : tile) op.points *= t;
-    const OpCounts total = einsum_ops(einsum);
-    OpCounts per_point;
+    const OpCounts per_point = einsum_ops_per_point(einsum);
     int64_t drain = 0;  // a pipelined function unit's last result trails its last start
-    for (const auto& [kind, n] : total) {
+    for (const auto& [kind, n] : per_point) {
       const auto it = unit->ops()->find(kind);
       if (it == unit->ops()->end())
         throw Infeasible{fmt::format("{} cannot do {} (Einsum {} is bound to it)", unit->name, kind, einsum.name)};
-      per_point[kind] = n / einsum.points();
-      op.ops[kind] = per_point[kind] * op.points;
+      op.ops[kind] = n * op.points;
       drain = std::max(drain, it->second.latency_cycles - it->second.issue_cycles());
     }
     const int64_t cycles_per_point =

@@ -50,7 +50,8 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
           s.energy_by_action_pJ[op.unit][kind] +=
               static_cast<double>(op.total_ops(count, n)) * unit.ops()->at(kind).cost.energy_pJ;
         run.work[op.unit] += op_work;
-        es.utilization = op_work / (static_cast<double>(es.cycles) * unit.op_rate(arch.clock_hz));
+        // (A computation whose where clause keeps nothing never runs: no cycles, no utilization.)
+        es.utilization = es.cycles ? op_work / (static_cast<double>(es.cycles) * unit.op_rate(arch.clock_hz)) : 0;
         // Operands come from the buffer and results go back to it.
         s.traffic_bytes[g.buffer].read += op.buffer_read_bytes * n;
         s.traffic_bytes[g.buffer].write += op.buffer_write_bytes * n;

@@ -7,8 +7,14 @@
 namespace einsim {
 
 OpCounts einsum_ops(const Einsum& e) {
+  OpCounts ops = einsum_ops_per_point(e);
+  for (auto& [kind, n] : ops) n *= e.points();
+  return ops;
+}
+
+OpCounts einsum_ops_per_point(const Einsum& e) {
   OpCounts ops;
-  const int64_t n = e.points();
+  const int64_t n = 1;
   const Node& root = e.program.back();
   const bool reduces = !e.reduced.empty();
   // A sum of products is a multiply-accumulate: the root multiply merges into the reduction.

@@ -103,13 +103,13 @@ class Corpus:
 def mutate(rng: random.Random, data: bytes, donors: list) -> bytes:
     """One to three edits of a YAML file's text: a value replaced by an interesting one or by a name from the
     file, a line deleted, duplicated, moved or re-indented, a key renamed, an index swapped, bytes inserted, the
-    file cut short, or a line taken from another file of the same kind."""
+    file cut short, a where clause written into an Einsum, or a line taken from another file of the same kind."""
     text = data.decode("latin-1")
     for _ in range(rng.randint(1, 3)):
         lines = text.split("\n")
         names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text) or ["x"]
         i = rng.randrange(len(lines))
-        op = rng.randrange(11)
+        op = rng.randrange(12)
         if op <= 2:  # a value
             m = list(re.finditer(r"(:\s*|\[\s*|,\s*)([^,\[\]{}#\s][^,\[\]{}#]*?)(?=\s*(,|\]|\}|#|$))", lines[i]))
             if m:
@@ -140,6 +140,19 @@ def mutate(rng: random.Random, data: bytes, donors: list) -> bytes:
             junk = "".join(chr(rng.choice([0, 9, 10, 13, 34, 38, 42, 58, 91, 93, 123, 125, 0x80, 0xff]))
                            for _ in range(rng.randint(1, 4)))
             lines[i] = lines[i][:pos] + junk + lines[i][pos:]
+        elif op == 11:  # an Einsum's where clause, new or replaced: comparisons of its indices, params and numbers
+            m = re.match(r"(\s*-\s*[\"']?)([^#\"']*\]\s*=[^#\"']*?)(\s+where\s[^#\"']*)?([\"']?\s*(#.*)?)$", lines[i])
+            if m:
+                words = re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", m.group(2)) or ["x"]
+
+                def side():
+                    return " + ".join(rng.choice([rng.choice(words), rng.choice(INTERESTING), str(rng.randint(-9, 9)),
+                                                  f"{rng.randint(-3, 3)}*{rng.choice(words)}"])
+                                      for _ in range(rng.randint(1, 3)))
+
+                clause = " and ".join(f"{side()} {rng.choice(['<=', '<', '>=', '>', '==', '=', '!='])} {side()}"
+                                      for _ in range(rng.randint(1, 3)))
+                lines[i] = m.group(1) + m.group(2) + " where " + clause + m.group(4)
         else:
             donor = rng.choice(donors).decode("latin-1").split("\n")
             if rng.random() < 0.1:

@@ -123,6 +123,19 @@ TEST(Analysis, KimiDeltaAttentionCountsItsStateUpdates) {
   EXPECT_EQ(passes(a, "T"), 1);
 }
 
+TEST(Analysis, LatentAttentionCachesALatentVectorPerToken) {
+  const Cascade c = test::load("configs/workloads/linear/mla-decode.yaml");
+  const Analysis a = analyze(c);
+  constexpr int64_t Bs = 16, Hs = 128, Mt = 4096, DC = 512, DR = 64, DN = 128, DV = 128;
+  // (DC + DR) bf16 values a token, whatever the heads: 1,152 bytes (MHA with 128 heads of 128: 65,536).
+  EXPECT_EQ((c.tensor("C").bytes() + c.tensor("KR").bytes()) / (Bs * Mt), 1152);
+  EXPECT_EQ(einsum(a, "SC").ops, (OpCounts{{"mac", Bs * Hs * Mt * DC}}));
+  EXPECT_EQ(einsum(a, "OL").ops, (OpCounts{{"mac", Bs * Hs * Mt * DC}}));
+  EXPECT_EQ(einsum(a, "QL").ops, (OpCounts{{"mac", Bs * Hs * DN * DC}}));
+  EXPECT_EQ(einsum(a, "O").ops, (OpCounts{{"mac", Bs * Hs * DC * DV}}));
+  EXPECT_EQ(einsum(a, "SR").ops, (OpCounts{{"mac", Bs * Hs * Mt * DR}}));
+}
+
 TEST(Analysis, PassesOverTheSequenceRank) {
   EXPECT_EQ(passes(analyze_file("attention-3pass"), "M"), 3);
   EXPECT_EQ(passes(analyze_file("attention-3pass-deferred"), "M"), 2);

@@ -241,6 +241,20 @@ TEST(Interpreter, AScanContinuedFromItsCachedStateEqualsOneLongScan) {
   EXPECT_EQ(second.at("Y"), steps(want, T1, T)) << "seed " << seed;
 }
 
+TEST(Interpreter, LatentAttentionEqualsItsExplicitForm) {
+  // MLA's absorbed decode against the heads' keys and values expanded from the latent cache.
+  const uint64_t seed = test::seed();
+  const Params p = {{"B", "2"}, {"H", "3"}, {"M", "40"}, {"DN", "8"}, {"DR", "4"}, {"DC", "16"}, {"DV", "8"}};
+  const Cascade explicit_form = test::load("tests/data/mla-explicit.yaml", p);
+  const TensorValues in = random_inputs(explicit_form, seed);
+  const std::vector<double> want = evaluate(explicit_form, in, exact()).at("O");
+  const std::vector<double> got =
+      evaluate(test::load("configs/workloads/linear/mla-decode.yaml", p), in, exact()).at("O");
+  const ErrorStats e = compare_values(got, want);
+  EXPECT_LE(e.max_abs_err, 1e-12) << "seed " << seed;
+  EXPECT_GT(std::abs(want[0]) + std::abs(want[1]), 1e-3);  // not vanishing values
+}
+
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {
   const Cascade c = test::load("configs/workloads/gemm.yaml", {{"M", "4"}, {"K", "8"}, {"N", "4"}});
   const TensorValues in = random_inputs(c, test::seed());

@@ -471,6 +471,7 @@ struct Controller : sc_module {
 
   void run_group(size_t group, bool exact_loops) {
     const TileGroup& g = p.groups[group];
+    exact_loops |= masked(g);
     std::vector<std::vector<std::pair<int, bool>>> rules;
     for (const TileOp& op : g.ops) rules.push_back(fire_rule(g, op, c));
     // Per op, looked up once: its label for traces, the unit or path it goes to, and the tensors it touches.
@@ -523,7 +524,7 @@ struct Controller : sc_module {
       // softmax-row mapping (tests/data) at BERT-4K, B = 8, came out 18% slow with two buffer stages and 9% fast
       // with three, and never settled at B = 64. The group's own loops, which hold whole passes, still skip; the
       // FuseMax study's results are unchanged; FLAT's 1M-token points take 4.4-5.9 s instead of 0.2 s.
-      const bool skippable = !exact_loops && l < g.outer_loops && !masked(g);
+      const bool skippable = !exact_loops && l < g.outer_loops;
       for (int64_t i = 0; i < trips; ++i) {
         if (skippable && i >= 1 && i < trips - 1) {
           starts.push_back(counters());

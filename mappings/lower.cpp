@@ -485,7 +485,11 @@ class Lowering {
     // Data from outside the group comes in through the buffer; a split only renames what it reads.
     for (const Access& a : einsum.reads) {
       const Tensor& t = c_.tensors[a.tensor];
-      if (t.writer.valid() && group_of_[t.writer] == g) continue;
+      if (t.writer.valid() && group_of_[t.writer] == g) {
+        // The earlier steps a read reaches stay in the buffer: every row of L before r that L[s] where s < r reads.
+        if (a.earlier_step) resident[t.name] = std::max(resident[t.name], tile_bytes(a, tile));
+        continue;
+      }
       const int d = depth_of(nest, vars_of(a), true);
       const int64_t bytes = tile_bytes(a, tile_at(nest, einsum, d));
       const auto found = loads.find({t.name, d});

@@ -80,20 +80,9 @@ int passes_over(const Cascade& c, const std::string& rank) {
     bool complete = false;
   };
   IdVector<TensorId, Level> level(c.tensors.size());
-  // A read of a recurrence's earlier step (RD[m1] where RD[m1+1] is written, S[t] in S[t+1] = S[t] + ...) was
-  // computed by an earlier step of the same pass: it never starts a new pass. Without that a recurrence that
-  // reads itself complete would climb one pass per round forever.
-  IdVector<EinsumId, size_t> group_of(c.einsums.size());
-  for (size_t g = 0; g < c.schedule.size(); ++g)
-    for (EinsumId e : c.schedule[g].einsums) group_of[e] = g;
-  auto earlier_step = [&](const Access& a, EinsumId reader) {
-    const Tensor& t = c.tensors[a.tensor];
-    if (t.iterative_rank < 0 || !t.writer.valid() || group_of[t.writer] != group_of[reader] ||
-        c.schedule[group_of[reader]].step_var.empty())
-      return false;
-    const auto r = static_cast<size_t>(t.iterative_rank);
-    return a.index[r].constant < c.einsums[t.writer].out.index[r].constant;
-  };
+  // A read of a recurrence's earlier step (RD[m1] where RD[m1+1] is written, S[t] in S[t+1] = S[t] + ..., L[s]
+  // where s < r) was computed by an earlier step of the same pass: it never starts a new pass. Without that a
+  // recurrence that reads itself complete would climb one pass per round forever.
   int passes = 0;
   // Without reads of earlier steps the Einsums form a chain in schedule order: levels settle within one round per
   // group. Not settling then would be a bug, never a pass count.
@@ -106,7 +95,7 @@ int passes_over(const Cascade& c, const std::string& rank) {
       const bool iterates = std::find(f.var[ei].begin(), f.var[ei].end(), true) != f.var[ei].end();
       int pass = iterates ? 1 : 0;
       for (const Access& a : e.reads) {
-        if (earlier_step(a, ei)) continue;
+        if (a.earlier_step) continue;
         const Level& in = level[a.tensor];
         bool fixed_element = false;  // a constant index on a rank that runs along `rank`
         for (size_t r = 0; r < a.index.size(); ++r) fixed_element |= f.tensor[a.tensor][r] && a.index[r].terms.empty();

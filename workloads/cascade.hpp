@@ -73,6 +73,9 @@ struct Access {
   TensorId tensor;
   std::vector<Affine> index;  // one per rank
   int col = 0;                // 1-based column in the source line
+  // Reads a step of its own recurrence before the current one (set by build_schedule): RM[m1] where RM[m1+1] is
+  // written, or L[s] where the where clause keeps s < r (forward substitution).
+  bool earlier_step = false;
 };
 
 enum class Op : uint8_t {

@@ -45,7 +45,10 @@ Access Loader::make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) c
         fail_at(p, col,
                 fmt::format("shape mismatch: index '{}' has extent {} but rank {} of '{}' has extent {}", var.name,
                             var.extent, rank.name, t.name, rank.extent));
-      if (static_cast<int>(r) != t.iterative_rank) {
+      // Ranks the file names (an input's, a declared tensor's) must agree; an intermediate's inferred rank names
+      // are only its writer's index names, so they constrain nothing (L[r,s] may be read as L[j,s]).
+      const bool named = t.is_input() || read_.declared_ranks.count(t.name);
+      if (static_cast<int>(r) != t.iterative_rank && named) {
         if (var.rank.empty())
           var.rank = rank.name;
         else if (var.rank != rank.name)

@@ -15,7 +15,44 @@ namespace {
   throw UserError(SourceLoc{e.loc.file, e.loc.line, col > 0 ? col : e.loc.col}, "", message, true);
 }
 
-Group recurrence(const Cascade& cascade, const std::vector<EinsumId>& comp) {
+// The smallest k for which `where` holds j <= i - k (j < i is k = 1), from a constraint on j and i alone; 0 when
+// it has none with k >= 1.
+int64_t kept_below(const Einsum& e, int j, int i) {
+  int64_t best = 0;
+  for (const Constraint& c : e.where)
+    if (!c.equal && c.expr.terms.size() == 2 && c.expr.coefficient(j) == 1 && c.expr.coefficient(i) == -1 &&
+        c.expr.constant >= 1)
+      best = std::max(best, c.expr.constant);
+  return best;
+}
+
+// A recurrence without a tensor written at index+offset steps along the index its writer writes at where a reader
+// reads another index, which the where clause keeps below it: L[s] in L[r] = ... L[s] ... where s < r. Without
+// such a clause, the first read at another index names the step, so that the error says what the clause lacks.
+std::string substitution_step(const Cascade& cascade, const std::vector<EinsumId>& comp) {
+  std::string candidate;
+  for (EinsumId e : comp) {
+    const Einsum& reader = cascade.einsums[e];
+    for (const Access& a : reader.reads) {
+      const Tensor& t = cascade.tensors[a.tensor];
+      if (std::find(comp.begin(), comp.end(), t.writer) == comp.end()) continue;
+      const Einsum& writer = cascade.einsums[t.writer];
+      for (size_t r = 0; r < a.index.size(); ++r) {
+        const int wv = writer.out.index[r].bare_var();
+        const int rv = a.index[r].bare_var();
+        if (wv < 0 || rv < 0) continue;
+        const std::string& name = writer.vars[static_cast<size_t>(wv)].name;
+        const int i = reader.var_index(name);
+        if (i < 0 || i == rv) continue;
+        if (kept_below(reader, rv, i) > 0) return name;
+        if (candidate.empty()) candidate = name;
+      }
+    }
+  }
+  return candidate;
+}
+
+Group recurrence(Cascade& cascade, const std::vector<EinsumId>& comp) {
   auto member = [&](EinsumId e) { return std::find(comp.begin(), comp.end(), e) != comp.end(); };
   std::vector<std::string> names;
   for (EinsumId e : comp) names.push_back(cascade.einsums[e].name);
@@ -34,7 +71,12 @@ Group recurrence(const Cascade& cascade, const std::vector<EinsumId>& comp) {
       fail_einsum(w, 0, fmt::format("{}: recurrences step along both '{}' and '{}'", cycle, step, s));
     step = s;
   }
-  if (step.empty()) fail_einsum(first, 0, cycle + " (a cycle needs a recurrence such as X[m1+1] = f(X[m1]))");
+  if (step.empty()) step = substitution_step(cascade, comp);
+  if (step.empty())
+    fail_einsum(first, 0,
+                cycle +
+                    " (a cycle needs a recurrence such as X[m1+1] = f(X[m1]), or a read of earlier steps such as "
+                    "L[s] where s < r)");
   int64_t steps = 0;
   for (EinsumId e : comp) {
     const Einsum& x = cascade.einsums[e];
@@ -48,11 +90,11 @@ Group recurrence(const Cascade& cascade, const std::vector<EinsumId>& comp) {
     steps = x.vars[static_cast<size_t>(v)].extent;
   }
 
-  // Reads inside the recurrence: of the previous step (lagged) or of this step (ordering edges).
+  // Reads inside the recurrence: of earlier steps (lagged, or any earlier one) or of this step (ordering edges).
   std::vector<std::pair<EinsumId, EinsumId>> same_step;  // (writer, reader)
   for (EinsumId e : comp) {
-    const Einsum& reader = cascade.einsums[e];
-    for (const Access& a : reader.reads) {
+    Einsum& reader = cascade.einsums[e];
+    for (Access& a : reader.reads) {
       const Tensor& t = cascade.tensors[a.tensor];
       if (!member(t.writer)) continue;
       const Einsum& writer = cascade.einsums[t.writer];
@@ -63,11 +105,31 @@ Group recurrence(const Cascade& cascade, const std::vector<EinsumId>& comp) {
       const Affine& wa = writer.out.index[static_cast<size_t>(std::max(rank, 0))];
       const Affine& ra = a.index[static_cast<size_t>(std::max(rank, 0))];
       const int rs = reader.var_index(step);
+      if (rank >= 0 && wa.terms.size() == 1 && wa.coefficient(ws) == 1 && ra.bare_var() >= 0 && ra.bare_var() != rs) {
+        // Forward substitution: another index, which the where clause keeps at least k below the step, reads the
+        // elements steps before this one wrote (index j is written at step j - offset); those below the offset
+        // come from init.
+        const int64_t k = kept_below(reader, ra.bare_var(), rs);
+        if (k + wa.constant < 1)
+          fail_einsum(reader, a.col,
+                      fmt::format("{}: '{}' is read at {}, which the where clause must keep below {}{} (such as {} < "
+                                  "{}), the steps already done",
+                                  cycle, t.name, reader.vars[static_cast<size_t>(ra.bare_var())].name, step,
+                                  wa.constant > 0 ? fmt::format(" + {}", wa.constant) : "",
+                                  reader.vars[static_cast<size_t>(ra.bare_var())].name, step));
+        if (wa.constant > 0 && !t.init && !t.init_from.valid())
+          fail_einsum(reader, a.col,
+                      fmt::format("'{}' is read below {} before any step writes it: give it an init value", t.name,
+                                  wa.constant));
+        a.earlier_step = true;
+        continue;
+      }
       if (rank < 0 || wa.terms.size() != 1 || wa.coefficient(ws) != 1 || ra.terms.size() != 1 ||
           ra.coefficient(rs) != 1)
         fail_einsum(reader, a.col,
-                    fmt::format("{}: '{}' must be read at {} plus a constant along its rank {}", cycle, t.name, step,
-                                rank < 0 ? "?" : t.ranks[static_cast<size_t>(rank)].name));
+                    fmt::format("{}: '{}' must be read at {} plus a constant along its rank {}, or at an index the "
+                                "where clause keeps below {}",
+                                cycle, t.name, step, rank < 0 ? "?" : t.ranks[static_cast<size_t>(rank)].name, step));
       const int64_t lag = wa.constant - ra.constant;
       if (lag < 0)
         fail_einsum(reader, a.col,
@@ -76,6 +138,7 @@ Group recurrence(const Cascade& cascade, const std::vector<EinsumId>& comp) {
         fail_einsum(
             reader, a.col,
             fmt::format("'{}' is read at {} = 0 before any step writes it: give it an init value", t.name, step));
+      a.earlier_step = lag > 0;
       if (lag == 0) {
         if (t.writer == e)
           fail_einsum(reader, a.col, fmt::format("{}: '{}' reads the element it writes", cycle, t.name));

@@ -123,6 +123,26 @@ TEST(Analysis, KimiDeltaAttentionCountsItsStateUpdates) {
   EXPECT_EQ(passes(a, "T"), 1);
 }
 
+TEST(Analysis, ChunkwiseKimiDeltaAttentionCountsTheUtTransform) {
+  constexpr int64_t Bs = 2, Hs = 3, T = 128, Ek = 32, Fv = 24, T0 = 16, C = T / T0, BHC = Bs * Hs * C;
+  const Analysis a =
+      analyze(test::load("configs/workloads/linear/kda-chunkwise.yaml",
+                         {{"B", "2"}, {"H", "3"}, {"T", "128"}, {"E", "32"}, {"F", "24"}, {"T0", "16"}}));
+  constexpr int64_t lower = T0 * (T0 - 1) / 2, causal = T0 * (T0 + 1) / 2;  // pairs s < r, s <= r in a chunk
+  // The forward substitution: (r, j, s) with s < j < r, one MAC each; then L's rows.
+  EXPECT_EQ(einsum(a, "LZ").ops, (OpCounts{{"mac", BHC * T0 * (T0 - 1) * (T0 - 2) / 6}}));
+  EXPECT_EQ(einsum(a, "L").ops, (OpCounts{{"add", BHC * lower}, {"neg", BHC * lower}}));
+  EXPECT_EQ(einsum(a, "KK").ops.at("exp"), BHC * lower * Ek);
+  EXPECT_EQ(einsum(a, "QK").ops.at("mac"), BHC * causal * Ek);
+  EXPECT_EQ(einsum(a, "WL").ops, (OpCounts{{"mac", BHC * lower * Ek}}));
+  EXPECT_EQ(einsum(a, "UL").ops, (OpCounts{{"mac", BHC * lower * Fv}}));
+  EXPECT_EQ(einsum(a, "OI").ops, (OpCounts{{"mac", BHC * causal * Fv}}));
+  // The state's products: per step, E x F MACs each for W S, the update and the output.
+  for (const char* e : {"WS", "SK", "OS"}) EXPECT_EQ(einsum(a, e).ops, (OpCounts{{"mac", Bs * Hs * T * Ek * Fv}})) << e;
+  // Two passes over the sequence: the chunks' own work, then the recurrence over chunks that needs it whole.
+  EXPECT_EQ(passes(a, "T"), 2);
+}
+
 TEST(Analysis, LatentAttentionCachesALatentVectorPerToken) {
   const Cascade c = test::load("configs/workloads/linear/mla-decode.yaml");
   const Analysis a = analyze(c);

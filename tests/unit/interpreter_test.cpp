@@ -212,6 +212,50 @@ TEST(Interpreter, ChunkedAndRecurrentMambaScansAgree) {
     EXPECT_LE(std::abs(got32[i] - want32[i]), std::abs(want32[i]) * 0x1p-7 + 1e-30) << i << " seed " << seed;
 }
 
+TEST(Interpreter, ForwardSubstitutionSolvesAUnitLowerTriangularSystem) {
+  // (I + A) X = B with A strictly lower triangular, one row of X per step: X[i] = B[i] - sum_{j<i} A[i,j] X[j].
+  const Cascade c = load_cascade(test::temp_file("forward-substitution.yaml", R"(version: 1
+name: forward-substitution
+params: {N: 5, F: 2}
+tensors:
+  A: {ranks: [N, N]}
+  B: {ranks: [N, F]}
+  X: {ranks: [N, F], output: true}
+einsums:
+  - Z[i,f] = A[i,j] * X[j,f] where j < i
+  - X[i,f] = B[i,f] - Z[i,f]
+)"));
+  ASSERT_EQ(c.schedule.size(), 1u);
+  EXPECT_EQ(c.schedule[0].step_var, "i");
+  const uint64_t seed = test::seed();
+  const TensorValues in = random_inputs(c, seed);
+  const std::vector<double>& a = in.at("A");
+  const std::vector<double>& b = in.at("B");
+  std::vector<double> want(10);
+  for (int i = 0; i < 5; ++i)
+    for (int f = 0; f < 2; ++f) {
+      double z = 0;
+      for (int j = 0; j < i; ++j) z += a[static_cast<size_t>(i * 5 + j)] * want[static_cast<size_t>(j * 2 + f)];
+      want[static_cast<size_t>(i * 2 + f)] = b[static_cast<size_t>(i * 2 + f)] - z;
+    }
+  EXPECT_EQ(evaluate(c, in, exact()).at("X"), want) << "seed " << seed;  // the same operations in the same order
+}
+
+TEST(Interpreter, ChunkwiseAndRecurrentKimiDeltaAttentionAgree) {
+  const uint64_t seed = test::seed();
+  const Params p = {{"B", "2"}, {"H", "2"}, {"T", "96"}, {"E", "8"}, {"F", "6"}, {"T0", "16"}};
+  const Cascade recurrent = test::load("configs/workloads/linear/kda-recurrent.yaml", {p.begin(), p.end() - 1});
+  const Cascade chunkwise = test::load("configs/workloads/linear/kda-chunkwise.yaml", p);
+  const TensorValues in = random_inputs(recurrent, seed);
+  const std::vector<double> want = evaluate(recurrent, in, exact()).at("O");
+  EXPECT_LE(compare_values(evaluate(chunkwise, in, exact()).at("O"), want).max_abs_err, 1e-12) << "seed " << seed;
+  // In fp32, with the outputs rounded to bf16: at most one bf16 step apart.
+  const std::vector<double> want32 = evaluate(recurrent, in, EvalOptions{}).at("O");
+  const std::vector<double> got32 = evaluate(chunkwise, in, EvalOptions{}).at("O");
+  for (size_t i = 0; i < want32.size(); ++i)
+    EXPECT_LE(std::abs(got32[i] - want32[i]), std::abs(want32[i]) * 0x1p-7 + 1e-30) << i << " seed " << seed;
+}
+
 TEST(Interpreter, AScanContinuedFromItsCachedStateEqualsOneLongScan) {
   // 96 steps at once, or 64 from a zero state and then 32 from the state the first 64 left (init: {H: H0}).
   const uint64_t seed = test::seed();

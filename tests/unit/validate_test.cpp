@@ -80,11 +80,14 @@ TEST(Validate, MambaScansMatchTheSelectiveScanKernel) {
 
 TEST(Validate, KimiDeltaAttentionMatchesItsKernel) {
   for (double max_ops : {1e10, 0.0}) {
-    const ValidateReport r =
-        run("configs/workloads/linear/kda-recurrent.yaml", {{"T", "200"}, {"E", "32"}, {"F", "24"}}, max_ops);
-    EXPECT_TRUE(r.ok());
-    ASSERT_FALSE(r.checks.empty());
-    for (const ValidateCheck& c : r.checks) EXPECT_LE(c.norm_rel_err, c.tolerance) << c.kernel << " vs " << c.against;
+    for (const ValidateReport& r :
+         {run("configs/workloads/linear/kda-recurrent.yaml", {{"T", "200"}, {"E", "32"}, {"F", "24"}}, max_ops),
+          run("configs/workloads/linear/kda-chunkwise.yaml", {{"T", "192"}, {"E", "32"}, {"F", "24"}, {"T0", "32"}},
+              max_ops)}) {
+      EXPECT_TRUE(r.ok());
+      ASSERT_FALSE(r.checks.empty());
+      for (const ValidateCheck& c : r.checks) EXPECT_LE(c.norm_rel_err, c.tolerance) << c.kernel << " vs " << c.against;
+    }
   }
 }
 

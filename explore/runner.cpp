@@ -58,8 +58,10 @@ std::string sweep_meta_json(const SweepSpec& spec, size_t points) {
   j["axes"] = nlohmann::ordered_json::array();
   for (const SweepAxis& a : spec.axes) j["axes"].push_back({{"name", a.name}, {"values", a.values}});
   j["compare"] = nlohmann::ordered_json::array();
-  for (const SweepComparison& c : spec.comparisons)
+  for (const SweepComparison& c : spec.comparisons) {
     j["compare"].push_back({{"name", c.name}, {"axis", c.axis}, {"baseline", c.baseline}});
+    if (!c.values.empty()) j["compare"].back()["values"] = c.values;
+  }
   j["published"] = nlohmann::ordered_json::array();
   for (const PublishedFigure& p : spec.published)
     j["published"].push_back({{"compare", p.comparison},

@@ -199,31 +199,15 @@ SweepSpec load_sweep(const std::string& file) {
       cmp.baseline = base.as_string();
       if (std::find(a->values.begin(), a->values.end(), cmp.baseline) == a->values.end())
         base.fail(fmt::format("'{}' is not a value of axis '{}'", cmp.baseline, cmp.axis));
+      if (auto vs = m.optional("values"))
+        for (const YNode& v : vs->items()) {
+          cmp.values.push_back(v.as_string());
+          if (std::find(a->values.begin(), a->values.end(), cmp.values.back()) == a->values.end())
+            v.fail(fmt::format("'{}' is not a value of axis '{}'", cmp.values.back(), cmp.axis));
+        }
       m.finish();
       spec.comparisons.push_back(cmp);
     }
-  if (auto ps = top.optional("published"))
-    for (const YNode& node : ps->items()) {
-      MapReader m(node);
-      PublishedFigure pf;
-      const YNode cmp = m.required("compare");
-      pf.comparison = cmp.as_string();
-      if (std::none_of(spec.comparisons.begin(), spec.comparisons.end(),
-                       [&](const SweepComparison& c) { return c.name == pf.comparison; }))
-        cmp.fail(fmt::format("no comparison named '{}'", pf.comparison));
-      pf.value = m.required("value").as_string();
-      if (auto w = m.optional("where")) pf.where = string_map(*w);
-      const YNode metric = m.required("metric");
-      pf.metric = metric.as_string();
-      if (pf.metric != "speedup" && pf.metric != "energy_ratio") metric.fail("metric is speedup or energy_ratio");
-      pf.figure = m.required("figure").as_double();
-      pf.source = m.required("source").as_string();
-      if (auto e = m.optional("explain")) pf.explain = e->as_string();
-      m.finish();
-      spec.published.push_back(pf);
-    }
-  if (auto ns = top.optional("notes"))
-    for (const YNode& n : ns->items()) spec.notes.push_back(string_map(n));
   if (auto cs = top.optional("columns")) {
     MapReader cm(*cs);
     for (const auto& [name, value] : cm.entries()) {
@@ -252,6 +236,31 @@ SweepSpec load_sweep(const std::string& file) {
       spec.columns.push_back(d);
     }
   }
+  if (auto ps = top.optional("published"))
+    for (const YNode& node : ps->items()) {
+      MapReader m(node);
+      PublishedFigure pf;
+      const YNode cmp = m.required("compare");
+      pf.comparison = cmp.as_string();
+      if (std::none_of(spec.comparisons.begin(), spec.comparisons.end(),
+                       [&](const SweepComparison& c) { return c.name == pf.comparison; }))
+        cmp.fail(fmt::format("no comparison named '{}'", pf.comparison));
+      pf.value = m.required("value").as_string();
+      if (auto w = m.optional("where")) pf.where = string_map(*w);
+      const YNode metric = m.required("metric");
+      pf.metric = metric.as_string();
+      if (pf.metric != "speedup" && pf.metric != "energy_ratio" &&
+          std::none_of(spec.columns.begin(), spec.columns.end(),
+                       [&](const DerivedColumn& d) { return d.name == pf.metric; }))
+        metric.fail("metric is speedup, energy_ratio or one of the sweep's columns");
+      pf.figure = m.required("figure").as_double();
+      pf.source = m.required("source").as_string();
+      if (auto e = m.optional("explain")) pf.explain = e->as_string();
+      m.finish();
+      spec.published.push_back(pf);
+    }
+  if (auto ns = top.optional("notes"))
+    for (const YNode& n : ns->items()) spec.notes.push_back(string_map(n));
   top.finish();
   return spec;
 }

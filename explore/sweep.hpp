@@ -32,15 +32,18 @@ struct SweepPart {
   std::map<std::string, SourceLoc> locs;  // of its keys: mapping, arch, workload, params, count
 };
 
-// A comparison the report draws: every other value of `axis` against `baseline`, at equal values of the rest.
+// A comparison the report draws: every other value of `axis` (or those `values` lists) against `baseline`, at
+// equal values of the rest.
 struct SweepComparison {
   std::string name;
   std::string axis;
   std::string baseline;
+  std::vector<std::string> values;  // the values set against the baseline; empty: every other one
 };
 
-// A published figure to set beside einsim's: the average of `metric` ("speedup" or "energy_ratio") over the
-// points of `comparison` whose axes match `where`, for `value` against the comparison's baseline.
+// A published figure to set beside einsim's: the average of `metric` ("speedup", "energy_ratio", or a derived
+// column's name: its value over the baseline's) over the points of `comparison` whose axes match `where`, for
+// `value` against the comparison's baseline.
 struct PublishedFigure {
   std::string comparison;
   std::string value;

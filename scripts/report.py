@@ -140,6 +140,7 @@ class Report:
             raise NoResults()
         self.axes = [a["name"] for a in self.meta["axes"]]
         self.values = {a["name"]: a["values"] for a in self.meta["axes"]}
+        self.derived = [c["name"] for c in self.meta.get("columns", [])]  # the sweep's own result columns
         self.ok = self.df[self.df.status == "ok"].copy()
         # The x axis of line plots: the numeric axis with the most values (a sequence length, a size).
         candidates = [a for a in self.axes if numeric(self.values[a]) and len(self.values[a]) > 1]
@@ -194,7 +195,7 @@ class Report:
             others = [a for a in self.axes if a != c["axis"]] + ["fidelity"]
             base = self.ok[self.ok[c["axis"]] == c["baseline"]].set_index(others)
             rows = []
-            for v in self.values[c["axis"]]:
+            for v in c.get("values") or self.values[c["axis"]]:
                 if v == c["baseline"]:
                     continue
                 d = self.ok[self.ok[c["axis"]] == v].set_index(others)
@@ -202,6 +203,10 @@ class Report:
                 if j.empty:
                     continue
                 r = pd.DataFrame({"speedup": j.cycles_base / j.cycles, "energy_ratio": j.energy_pJ / j.energy_pJ_base})
+                # The sweep's own columns, as ratios to the baseline's (a cache's bytes, tokens per second).
+                for col in self.derived:
+                    if col in j.columns:
+                        r[col] = pd.to_numeric(j[col]) / pd.to_numeric(j[col + "_base"])
                 r[c["axis"]] = v
                 rows.append(r.reset_index())
             out.append((c, pd.concat(rows) if rows else pd.DataFrame()))
@@ -232,7 +237,7 @@ class Report:
                 continue
             body = f"<p>Every value of <code>{c['axis']}</code> against <code>{c['baseline']}</code> at equal values of every other axis: speedup = baseline cycles / cycles; energy ratio = energy / baseline energy.</p>"
             keys = ["fidelity", c["axis"]] + [a for a in self.axes if a != c["axis"] and len(self.values[a]) == 2]
-            avg = r.groupby(keys, sort=False)[["speedup", "energy_ratio"]].mean().reset_index()
+            avg = r.groupby(keys, sort=False)[["speedup", "energy_ratio"] + [col for col in self.derived if col in r.columns]].mean().reset_index()
             body += table(avg).replace("<table>", f'<table class="comparison" data-name="{html.escape(c["name"])}">')
             imgs = []
             for f in fidelities:

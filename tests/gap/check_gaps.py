@@ -17,6 +17,12 @@ KNOWN = {
         (-0.052, "the same fill, on a run that skips 6 of 16 tiles per head"),
     "configs/mappings/llm/decode-attention.yaml":
         (-0.035, "latency-bound; the engine's four DMA engines hide more latency than the prefetch bound"),
+    "configs/mappings/linear/kda-decode-xpu.yaml":
+        (+0.024, "16 tiles of 4 MiB in and out: the engine's DMA waits on slots and results, not traced"),
+    "configs/mappings/linear/mla-decode-xpu.yaml":
+        (+0.110, "8 blocks per sequence: the engine's DMA waits on dependencies, not traced; +0.3% at 64K"),
+    "configs/mappings/ssm/mamba-block-decode-xpu.yaml":
+        (+0.078, "four short groups, each with its head and tail: the engine's DMA waits, not traced"),
 }
 
 

@@ -2,13 +2,14 @@
 """ctest: runs a sweep, renders its report, loads the report in headless Chromium and checks that every image
 loaded, no script error occurred, a screenshot shows every section and plot drawn where the layout put it, and
 the tables hold the expected rows.
-Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large]  (which rows to expect; default the first)"""
+Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large|linear-attention]  (which rows to expect; default the first)"""
 import csv
 import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 
 
@@ -83,6 +84,31 @@ def check_pim_placement(tables):
     print("placement OK")
 
 
+def check_linear_attention(tables, results):
+    """The linear-attention study: every point ran, the papers' figures are set beside einsim's, and the ratios
+    follow from the models' layers and bytes."""
+    assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"][:1]
+    published = {(r[0], r[3]): r for r in tables.cells["published"]}
+    assert len(published) == 3, published
+    # KV cache and states at 1M: 7 MLA layers' latent cache and 20 KDA states, against 27 MLA layers'.
+    cache = float(published[("vs full MLA", "cache_bytes_per_seq")][6])
+    want = (7 * 1152 * 2**20 + 20 * 2**21) / (27 * 1152 * 2**20)
+    assert abs(cache - want) < 1e-3, (cache, want)
+    cycles = {(r["model"], int(r["context"]), int(r["batch"])): float(r["cycles"]) for r in results}
+    contexts = sorted({k[1] for k in cycles})
+    for batch in (1, 16, 128):
+        # Kimi Linear's gain grows with the context and stays under the bound the layer counts set, 27/7.
+        gains = [cycles[("full_mla", c, batch)] / cycles[("kimi_linear", c, batch)] for c in contexts]
+        assert gains == sorted(gains) and gains[-1] <= 27 / 7, (batch, gains)
+        # Mamba's step does not depend on the context; the Transformer's grows with it.
+        assert len({cycles[("mamba", c, batch)] for c in contexts}) == 1, batch
+    assert 3.5 < cycles[("full_mla", 2**20, 1)] / cycles[("kimi_linear", 2**20, 1)], cycles
+    # Against the Transformer, the gain grows with the batch (the KV cache read per step) at 2K.
+    mamba = [cycles[("transformer", 2048, b)] / cycles[("mamba", 2048, b)] for b in (1, 16, 128)]
+    assert mamba == sorted(mamba) and mamba[0] > 1, mamba
+    print("linear attention OK", [round(g, 2) for g in mamba])
+
+
 WIDTH = 1280  # the browser window's width for both the layout and the screenshot
 
 
@@ -126,7 +152,10 @@ def main():
     einsim, sweep, work = sys.argv[1:4]
     expect = sys.argv[4] if len(sys.argv) > 4 else "fusemax-quick"
     shutil.rmtree(work, ignore_errors=True)
+    start = time.monotonic()
     subprocess.run([einsim, "sweep", sweep, "-o", work, "-j", "2"], check=True)
+    took = time.monotonic() - start
+    assert expect != "linear-attention" or took < 60, f"the study took {took:.1f} s, over a minute"
     subprocess.run([einsim, "report", work, "-o", f"{work}/report.html"], check=True)
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
@@ -151,7 +180,10 @@ def main():
     tables.feed(dom)
     print("table rows:", tables.rows)
     assert tables.rows["summary"] == len(results), (tables.rows["summary"], len(results))
-    {"fusemax-quick": check_fusemax_quick, "pim-placement": check_pim_placement, "large": check_large}[expect](tables)
+    if expect == "linear-attention":
+        check_linear_attention(tables, results)
+    else:
+        {"fusemax-quick": check_fusemax_quick, "pim-placement": check_pim_placement, "large": check_large}[expect](tables)
     print("report OK")
 
 

@@ -150,10 +150,11 @@ TEST(Analysis, LatentAttentionCachesALatentVectorPerToken) {
   // (DC + DR) bf16 values a token, whatever the heads: 1,152 bytes (MHA with 128 heads of 128: 65,536).
   EXPECT_EQ((c.tensor("C").bytes() + c.tensor("KR").bytes()) / (Bs * Mt), 1152);
   EXPECT_EQ(einsum(a, "SC").ops, (OpCounts{{"mac", Bs * Hs * Mt * DC}}));
-  EXPECT_EQ(einsum(a, "OL").ops, (OpCounts{{"mac", Bs * Hs * Mt * DC}}));
+  EXPECT_EQ(einsum(a, "SLNC").ops, (OpCounts{{"mac", Bs * Hs * Mt * DC}}));  // the weighted latent
   EXPECT_EQ(einsum(a, "QL").ops, (OpCounts{{"mac", Bs * Hs * DN * DC}}));
   EXPECT_EQ(einsum(a, "O").ops, (OpCounts{{"mac", Bs * Hs * DC * DV}}));
   EXPECT_EQ(einsum(a, "SR").ops, (OpCounts{{"mac", Bs * Hs * Mt * DR}}));
+  EXPECT_EQ(passes(a, "M"), 1);  // the 1-pass softmax reads the cache once
 }
 
 TEST(Analysis, PassesOverTheSequenceRank) {

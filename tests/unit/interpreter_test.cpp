@@ -285,6 +285,44 @@ TEST(Interpreter, AScanContinuedFromItsCachedStateEqualsOneLongScan) {
   EXPECT_EQ(second.at("Y"), steps(want, T1, T)) << "seed " << seed;
 }
 
+TEST(Interpreter, AMambaBlockDecodeStepContinuesThePrefill) {
+  // Four tokens through mamba-block.yaml, or three and then one decode step from the states they leave: the
+  // convolution's last K - 1 inputs (X0 at t = 0..2) and the scan's state (H at t = 3).
+  const uint64_t seed = test::seed();
+  constexpr int64_t Bs = 2, T = 4, DM = 8, D = 16, N = 4, K = 4;
+  const Params p = {{"B", "2"}, {"DM", "8"}, {"N", "4"}, {"R", "2"}, {"K", "4"}};
+  Params prefill_p = p;
+  prefill_p.emplace_back("T", "4");
+  const Cascade prefill = test::load("configs/workloads/ssm/mamba-block.yaml", prefill_p);
+  const Cascade decode = test::load("configs/workloads/ssm/mamba-block-decode.yaml", p);
+  const TensorValues in = random_inputs(prefill, seed);
+  const TensorValues all = evaluate(prefill, in, exact());
+  TensorValues step;
+  for (const char* w : {"WX", "WZ", "CB", "WR", "WB", "WCM", "WDT", "DTB", "ALOG", "DS", "WO"}) step[w] = in.at(w);
+  const std::vector<double>& wc = in.at("WC");  // [D, K]
+  for (int64_t d = 0; d < D; ++d) {
+    for (int64_t k = 0; k < K - 1; ++k) step["WCS"].push_back(wc[static_cast<size_t>(d * K + k)]);
+    step["WCN"].push_back(wc[static_cast<size_t>(d * K + K - 1)]);
+  }
+  auto at = [](const std::vector<double>& v, int64_t i) { return v[static_cast<size_t>(i)]; };
+  for (int64_t b = 0; b < Bs; ++b) {
+    for (int64_t m = 0; m < DM; ++m) step["U"].push_back(at(in.at("U"), (b * T + T - 1) * DM + m));
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t t = 0; t < K - 1; ++t) step["CS"].push_back(at(all.at("X0"), (b * T + t) * D + d));
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t n = 0; n < N; ++n) step["H0"].push_back(at(all.at("H"), ((b * (T + 1) + T - 1) * D + d) * N + n));
+  }
+  const std::vector<double> got = evaluate(decode, step, exact()).at("O");
+  std::vector<double> want;
+  for (int64_t b = 0; b < Bs; ++b)
+    for (int64_t m = 0; m < DM; ++m) want.push_back(at(all.at("O"), (b * T + T - 1) * DM + m));
+  EXPECT_LE(compare_values(got, want).max_abs_err, 1e-12) << "seed " << seed;
+  std::vector<double> state;  // the scan's new state is the prefill's after its fourth token
+  for (int64_t b = 0; b < Bs; ++b)
+    for (int64_t i = 0; i < D * N; ++i) state.push_back(at(all.at("H"), (b * (T + 1) + T) * D * N + i));
+  EXPECT_LE(compare_values(evaluate(decode, step, exact()).at("HN"), state).max_abs_err, 1e-12) << "seed " << seed;
+}
+
 TEST(Interpreter, LatentAttentionEqualsItsExplicitForm) {
   // MLA's absorbed decode against the heads' keys and values expanded from the latent cache.
   const uint64_t seed = test::seed();
@@ -292,8 +330,10 @@ TEST(Interpreter, LatentAttentionEqualsItsExplicitForm) {
   const Cascade explicit_form = test::load("tests/data/mla-explicit.yaml", p);
   const TensorValues in = random_inputs(explicit_form, seed);
   const std::vector<double> want = evaluate(explicit_form, in, exact()).at("O");
+  Params blocks = p;
+  blocks.emplace_back("M0", "8");  // 5 blocks of the 1-pass softmax
   const std::vector<double> got =
-      evaluate(test::load("configs/workloads/linear/mla-decode.yaml", p), in, exact()).at("O");
+      evaluate(test::load("configs/workloads/linear/mla-decode.yaml", blocks), in, exact()).at("O");
   const ErrorStats e = compare_values(got, want);
   EXPECT_LE(e.max_abs_err, 1e-12) << "seed " << seed;
   EXPECT_GT(std::abs(want[0]) + std::abs(want[1]), 1e-3);  // not vanishing values

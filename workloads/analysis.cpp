@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 namespace einsim {
 
@@ -40,7 +41,9 @@ struct RankFlow {
   IdVector<TensorId, std::vector<bool>> tensor;  // [tensor][rank]
 };
 
-RankFlow flow_of(const Cascade& c, const std::string& rank) {
+// With `only` set, just the index variables of that name carry the rank: one role of a rank that two indices
+// share (self-attention's keys m and queries p, both from the prompt's rank P).
+RankFlow flow_of(const Cascade& c, const std::string& rank, const std::string& only = "") {
   RankFlow f;
   for (const Tensor& t : c.tensors) {
     std::vector<bool> r(t.ranks.size(), false);
@@ -57,7 +60,8 @@ RankFlow flow_of(const Cascade& c, const std::string& rank) {
         for (size_t r = 0; r < a.index.size(); ++r)
           if (f.tensor[a.tensor][r])
             for (auto [v, coef] : a.index[r].terms)
-              if (!f.var[ei][static_cast<size_t>(v)]) changed = f.var[ei][static_cast<size_t>(v)] = true;
+              if (!f.var[ei][static_cast<size_t>(v)] && (only.empty() || e.vars[static_cast<size_t>(v)].name == only))
+                changed = f.var[ei][static_cast<size_t>(v)] = true;
       for (size_t r = 0; r < e.out.index.size(); ++r)
         for (auto [v, coef] : e.out.index[r].terms)
           if (f.var[ei][static_cast<size_t>(v)] && !f.tensor[e.out.tensor][r])
@@ -67,14 +71,11 @@ RankFlow flow_of(const Cascade& c, const std::string& rank) {
   return f;
 }
 
-}  // namespace
-
 // Each tensor gets the pass in which its elements become available, and whether they stream out during that
 // pass (they still run along the rank) or exist only once it is complete (the rank was reduced away, or only
 // a fixed element of it is read). An Einsum that iterates along the rank joins the pass of streaming data and
 // must start a new pass after complete data.
-int passes_over(const Cascade& c, const std::string& rank) {
-  const RankFlow f = flow_of(c, rank);
+int passes_along(const Cascade& c, const RankFlow& f) {
   struct Level {
     int pass = 0;
     bool complete = false;
@@ -116,6 +117,41 @@ int passes_over(const Cascade& c, const std::string& rank) {
   }
   if (!settled) throw InternalError("passes_over: the levels of " + c.name + " did not settle");
   return std::max(passes, 1);
+}
+
+}  // namespace
+
+// The passes along the rank, and along each role of it an index plays where two indices run along it apart:
+// self-attention's key index m is reduced while its query index p stays (GM[p] = max(m) S[m,p]), and m is
+// walked three times where p streams through once. The parts of a split (m1 and m0 of m1*M0+m0) are one index
+// walked in tiles, not two roles.
+int passes_over(const Cascade& c, const std::string& rank) {
+  const RankFlow f = flow_of(c, rank);
+  int passes = passes_along(c, f);
+  std::set<std::pair<std::string, std::string>> parts;  // indices that appear in one index expression
+  for (const Einsum& e : c.einsums) {
+    std::vector<const Affine*> exprs;
+    for (const Affine& a : e.out.index) exprs.push_back(&a);
+    for (const Access& r : e.reads)
+      for (const Affine& a : r.index) exprs.push_back(&a);
+    for (const Affine* a : exprs)
+      for (auto [v, k] : a->terms)
+        for (auto [w, l] : a->terms)
+          parts.insert({e.vars[static_cast<size_t>(v)].name, e.vars[static_cast<size_t>(w)].name});
+  }
+  std::set<std::string> roles;
+  for (EinsumId ei : c.einsums.ids()) {
+    const Einsum& e = c.einsums[ei];
+    for (int r : e.reduced)
+      for (size_t k = 0; k < e.vars.size(); ++k) {
+        const std::string& reduced = e.vars[static_cast<size_t>(r)].name;
+        const bool kept = std::find(e.reduced.begin(), e.reduced.end(), static_cast<int>(k)) == e.reduced.end();
+        if (f.var[ei][static_cast<size_t>(r)] && f.var[ei][k] && kept && !parts.count({reduced, e.vars[k].name}))
+          roles.insert(reduced);
+      }
+  }
+  for (const std::string& name : roles) passes = std::max(passes, passes_along(c, flow_of(c, rank, name)));
+  return passes;
 }
 
 namespace {

@@ -157,6 +157,41 @@ TEST(Analysis, LatentAttentionCachesALatentVectorPerToken) {
   EXPECT_EQ(passes(a, "M"), 1);  // the 1-pass softmax reads the cache once
 }
 
+TEST(Analysis, SelfAttentionKeepsItsKeyAndQueryIndicesApart) {
+  // Keys m and queries p both run along the one rank P: the key index is walked three times (the max, the
+  // exponentials and their sum, the weighted values after the sum), the query index streams through once.
+  const Cascade c = load_cascade(test::temp_file("self-attention.yaml", R"(version: 1
+name: self-attention
+params: {P: 8, E: 4}
+tensors:
+  X: {ranks: [P, E]}
+  Y: {ranks: [P, E], output: true}
+einsums:
+  - S[m,p] = X[m,e] * X[p,e]
+  - GM[p] = max(m) S[m,p]
+  - SE[m,p] = exp(S[m,p] - GM[p])
+  - SD[p] = SE[m,p]
+  - Y[p,e] = SE[m,p] * X[m,e] / SD[p]
+)"));
+  EXPECT_EQ(passes(analyze(c), "P"), 3);
+  EXPECT_EQ(passes(analyze(test::load("configs/workloads/linear/mla-prefill.yaml",
+                                      {{"P", "64"}, {"D", "32"}, {"H", "2"}, {"DC", "16"}})),
+                   "P"),
+            3);
+}
+
+TEST(Analysis, LatentAttentionPrefillExpandsKeysAndCountsHalfTheScores) {
+  constexpr int64_t Pt = 64, D = 32, Hs = 2, DN = 128, DR = 64, DC = 16, DV = 128;
+  const Analysis a = analyze(
+      test::load("configs/workloads/linear/mla-prefill.yaml", {{"P", "64"}, {"D", "32"}, {"H", "2"}, {"DC", "16"}}));
+  constexpr int64_t pairs = Pt * (Pt + 1) / 2;                            // causal: m <= p
+  EXPECT_EQ(einsum(a, "K").ops, (OpCounts{{"mac", Hs * Pt * DN * DC}}));  // keys expanded from the latent
+  EXPECT_EQ(einsum(a, "SN").ops, (OpCounts{{"mac", Hs * pairs * DN}}));
+  EXPECT_EQ(einsum(a, "SR").ops, (OpCounts{{"mac", Hs * pairs * DR}}));
+  EXPECT_EQ(einsum(a, "OV").ops, (OpCounts{{"mac", Hs * pairs * DV}}));
+  EXPECT_EQ(einsum(a, "C").ops, (OpCounts{{"mac", Pt * D * DC}}));
+}
+
 TEST(Analysis, PassesOverTheSequenceRank) {
   EXPECT_EQ(passes(analyze_file("attention-3pass"), "M"), 3);
   EXPECT_EQ(passes(analyze_file("attention-3pass-deferred"), "M"), 2);

@@ -339,6 +339,32 @@ TEST(Interpreter, LatentAttentionEqualsItsExplicitForm) {
   EXPECT_GT(std::abs(want[0]) + std::abs(want[1]), 1e-3);  // not vanishing values
 }
 
+TEST(Interpreter, LatentAttentionPrefillsLastQueryEqualsADecodeStep) {
+  // The prompt's last query through mla-prefill.yaml (keys expanded, 3-pass causal softmax) against
+  // mla-decode.yaml (absorbed, 1-pass) on the latent cache the prompt leaves.
+  const uint64_t seed = test::seed();
+  constexpr int64_t P = 24, Hs = 3, DN = 8, DR = 4, DV = 8;
+  const Params shape = {{"H", "3"}, {"DN", "8"}, {"DR", "4"}, {"DC", "12"}, {"DV", "8"}};
+  Params pp = shape;
+  pp.insert(pp.end(), {{"B", "1"}, {"P", "24"}, {"D", "16"}});
+  const Cascade prefill = test::load("configs/workloads/linear/mla-prefill.yaml", pp);
+  const TensorValues in = random_inputs(prefill, seed);
+  const TensorValues all = evaluate(prefill, in, exact());
+  Params dp = shape;
+  dp.insert(dp.end(), {{"B", "1"}, {"M", "24"}, {"M0", "8"}});
+  TensorValues step = {{"C", all.at("C")}, {"KR", all.at("KR")}, {"WUK", in.at("WUK")}, {"WUV", in.at("WUV")}};
+  for (int64_t h = 0; h < Hs; ++h) {
+    for (int64_t n = 0; n < DN; ++n) step["QN"].push_back(all.at("QN")[static_cast<size_t>((h * P + P - 1) * DN + n)]);
+    for (int64_t r = 0; r < DR; ++r) step["QR"].push_back(all.at("QR")[static_cast<size_t>((h * P + P - 1) * DR + r)]);
+  }
+  const std::vector<double> got =
+      evaluate(test::load("configs/workloads/linear/mla-decode.yaml", dp), step, exact()).at("O");
+  std::vector<double> want;
+  for (int64_t h = 0; h < Hs; ++h)
+    for (int64_t v = 0; v < DV; ++v) want.push_back(all.at("OV")[static_cast<size_t>((h * P + P - 1) * DV + v)]);
+  EXPECT_LE(compare_values(got, want).max_abs_err, 1e-12) << "seed " << seed;
+}
+
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {
   const Cascade c = test::load("configs/workloads/gemm.yaml", {{"M", "4"}, {"K", "8"}, {"N", "4"}});
   const TensorValues in = random_inputs(c, test::seed());

@@ -433,6 +433,9 @@ TEST(Model, IllegalMappingsSayWhy) {
       {"mamba-scan-over-lanes.yaml",
        "illegal: Einsum H spreads 32 steps of its recurrence along t over cuda's lanes, but each step needs the one "
        "before"},
+      {"mamba-chunked-steps-over-lanes.yaml",
+       "illegal: Einsum HL spreads 16 steps of its recurrence along t0 over cuda's lanes, but each step needs the "
+       "one before"},
       {"recurrence-steps-per-tile.yaml",
        "illegal: Einsum SPD reads RD of an earlier step along m1 that Einsum RD writes after it in each step, but "
        "each execution runs 2 steps of SPD at once (walk m1 one step at a time)"},
@@ -448,6 +451,26 @@ TEST(Model, IllegalMappingsSayWhy) {
     EXPECT_EQ(program.status.reason, want->second) << name;
   }
   EXPECT_EQ(files, expected.size());
+}
+
+// A scan written as chunks (the two-level scan) may spread its chunks over lanes, each chunk's steps walking,
+// and is charged the work the chunked algorithm adds: PA and H's multiplies and adds, HC per chunk.
+TEST(Model, AChunkedScanSpreadsItsChunks) {
+  const Point chunked = evaluate("tests/data/mamba-scan-chunked-xpu.yaml");
+  ASSERT_TRUE(chunked.program.status.ok) << chunked.program.status.reason;
+  const Point recurrent = evaluate("configs/mappings/ssm/mamba-scan-xpu.yaml");
+  ASSERT_TRUE(recurrent.program.status.ok);
+  const Stats &a = chunked.stats, &b = recurrent.stats;
+  auto total = [](const Stats& s, const std::string& kind) {
+    int64_t n = 0;
+    for (const auto& [name, e] : s.einsums)
+      if (const auto it = e.ops.find(kind); it != e.ops.end()) n += static_cast<int64_t>(it->second);
+    return n;
+  };
+  constexpr int64_t steps = 1024LL * 1536 * 16, chunks = 16LL * 1536 * 16;  // (t, d, n) and (c, d, n) points
+  EXPECT_EQ(total(a, "mul") - total(b, "mul"), 2 * steps + chunks);
+  EXPECT_EQ(total(a, "add") - total(b, "add"), steps + chunks);
+  EXPECT_EQ(total(a, "exp"), total(b, "exp"));
 }
 
 // What stays legal: separate passes over the reduced index (FLAT's three), a recurrence read at the step just

@@ -81,12 +81,26 @@ class Lowering {
     for (EinsumId e : c_.einsums.ids()) {
       if (group_of_[e] < 0)
         fail(m_.groups_loc, "groups", fmt::format("Einsum '{}' of {} is in no group", c_.einsums[e].name, c_.file));
-      for (const Access& a : c_.einsums[e].reads) {
-        const EinsumId w = c_.tensors[a.tensor].writer;
-        if (w.valid() && group_of_[w] > group_of_[e])
-          fail(binding_[e]->loc, binding_[e]->key,
-               fmt::format("reads '{}', which a later group ({}) produces", c_.tensors[a.tensor].name,
-                           group(group_of_[w]).name));
+      for (const Access& a : c_.einsums[e].reads)
+        for (const EinsumId w : c_.tensors[a.tensor].writers())
+          if (group_of_[w] > group_of_[e])
+            fail(binding_[e]->loc, binding_[e]->key,
+                 fmt::format("reads '{}', which a later group ({}) produces", c_.tensors[a.tensor].name,
+                             group(group_of_[w]).name));
+    }
+    // A tensor written in parts is read either where all its parts are, or from memory in a later group: a group
+    // that writes some parts cannot also load the others.
+    for (TensorId id : c_.tensors.ids()) {
+      const Tensor& t = c_.tensors[id];
+      for (EinsumId w : t.pieces) {
+        if (group_of_[w] == group_of_[t.pieces[0]]) continue;
+        for (EinsumId r : c_.einsums.ids())
+          for (const Access& a : c_.einsums[r].reads)
+            if (a.tensor == id && (group_of_[r] == group_of_[w] || group_of_[r] == group_of_[t.pieces[0]]))
+              fail(binding_[r]->loc, binding_[r]->key,
+                   fmt::format("reads '{}' in a group that writes a part of it while another group writes the rest: "
+                               "put its parts in one group, or read it in a later one",
+                               t.name));
       }
     }
   }
@@ -99,13 +113,12 @@ class Lowering {
       while (group(first).concurrent) --first;
       for (EinsumId e : c_.einsums.ids()) {
         if (group_of_[e] != g) continue;
-        for (const Access& a : c_.einsums[e].reads) {
-          const EinsumId w = c_.tensors[a.tensor].writer;
-          if (w.valid() && group_of_[w] >= first && group_of_[w] < g)
-            fail(group(g).loc, "concurrent",
-                 fmt::format("group '{}' reads '{}', which group '{}' it runs with produces", group(g).name,
-                             c_.tensors[a.tensor].name, group(group_of_[w]).name));
-        }
+        for (const Access& a : c_.einsums[e].reads)
+          for (const EinsumId w : c_.tensors[a.tensor].writers())
+            if (group_of_[w] >= first && group_of_[w] < g)
+              fail(group(g).loc, "concurrent",
+                   fmt::format("group '{}' reads '{}', which group '{}' it runs with produces", group(g).name,
+                               c_.tensors[a.tensor].name, group(group_of_[w]).name));
       }
     }
   }
@@ -763,7 +776,7 @@ class Lowering {
   bool in_registers(TensorId tensor, const ComponentSpec& unit, int64_t elements) const {
     const Tensor& t = c_.tensors[tensor];
     const EinsumId w = t.writer;
-    if (!w.valid() || t.output || unit_of(w) != unit.name) return false;
+    if (!w.valid() || t.output || !t.pieces.empty() || unit_of(w) != unit.name) return false;
     for (EinsumId r : c_.einsums.ids())
       for (const Access& a : c_.einsums[r].reads)
         if (a.tensor == tensor &&

@@ -39,7 +39,10 @@ struct Tensor {
   std::vector<Rank> ranks;
   DType dtype = DType::fp32;
   bool output = false;
-  EinsumId writer;  // the Einsum that writes it; none for an input
+  EinsumId writer;  // the Einsum that writes it (the first piece of one written in parts); none for an input
+  // A tensor written in parts (a concatenation): every Einsum that writes one, each the part its where clause
+  // keeps. Empty when one Einsum writes it whole.
+  std::vector<EinsumId> pieces;
   std::optional<double> init;
   TensorId init_from;       // a recurrence that starts from an input tensor (a cached state) instead of a number
   int iterative_rank = -1;  // the rank a recurrence writes at index+offset
@@ -47,6 +50,11 @@ struct Tensor {
   SourceLoc loc;
 
   bool is_input() const { return !writer.valid(); }
+  // Every Einsum that writes it: its parts, or its one writer (none for an input).
+  std::vector<EinsumId> writers() const {
+    if (!pieces.empty()) return pieces;
+    return writer.valid() ? std::vector<EinsumId>{writer} : std::vector<EinsumId>{};
+  }
   int64_t elements() const;
   int64_t bytes() const { return bytes_for(dtype, elements()); }
   std::vector<int64_t> strides() const;  // row-major, in elements

@@ -39,7 +39,11 @@ Access Loader::make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) c
       fail_at(p, col,
               fmt::format("index '{}' spans [{}, {}] but rank {} of '{}' has extent {}", to_string(acc.args[r]), lo, hi,
                           rank.name, t.name, rank.extent));
-    if (const int v = a.bare_var(); v >= 0) {
+    // A read the where clause keeps inside a shorter rank is a window of it (a part of a concatenation:
+    // Y[m] = A[m] where m < MA), checked above; it addresses a rank of its own.
+    const bool window = &acc != &p.syntax.lhs && !e.where.empty() && a.bare_var() >= 0 &&
+                        e.vars[static_cast<size_t>(a.bare_var())].extent > rank.extent;
+    if (const int v = a.bare_var(); v >= 0 && !window) {
       Var& var = e.vars[static_cast<size_t>(v)];
       if (var.extent != rank.extent && static_cast<int>(r) != t.iterative_rank)
         fail_at(p, col,
@@ -252,6 +256,60 @@ int Loader::compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const
       fail_at(p, x.col, "a reduction must be the whole right-hand side of the Einsum");
   }
   throw InternalError("unhandled expression kind");
+}
+
+void Loader::check_pieces() {
+  for (Tensor& t : cascade_.tensors) {
+    if (t.pieces.empty()) continue;
+    // Each part, in the tensor's coordinates: its where clause over the ranks its bare output indices address.
+    std::vector<int64_t> extents;
+    for (const Rank& r : t.ranks) extents.push_back(r.extent);
+    std::vector<std::vector<Constraint>> parts;
+    for (EinsumId id : t.pieces) {
+      const Einsum& e = cascade_.einsums[id];
+      const PendingEinsum& p = pending_[id];
+      std::vector<int> rank_of(e.vars.size(), -1);
+      for (size_t r = 0; r < e.out.index.size(); ++r)
+        if (const int v = e.out.index[r].bare_var(); v >= 0) rank_of[static_cast<size_t>(v)] = static_cast<int>(r);
+      for (size_t r = 0; r < e.out.index.size(); ++r)
+        if (e.out.index[r].bare_var() < 0)
+          fail_at(p, p.syntax.lhs.args[r].col,
+                  fmt::format("'{}' is written in parts: each part writes it at plain indices, not '{}'", t.name,
+                              to_string(p.syntax.lhs.args[r])));
+      if (!e.reduced.empty() || t.iterative_rank >= 0)
+        fail_at(p, p.syntax.lhs.col,
+                fmt::format("'{}' is written in parts: a part may not reduce or be a recurrence", t.name));
+      std::vector<Constraint> part;
+      for (const Constraint& c : e.where) {
+        Constraint mapped{{c.expr.constant, {}}, c.equal};
+        for (auto [v, k] : c.expr.terms) mapped.expr.terms.emplace_back(rank_of[static_cast<size_t>(v)], k);
+        part.push_back(mapped);
+      }
+      parts.push_back(std::move(part));
+    }
+    // Together the parts write every element once: no two overlap and their sizes add up to the tensor's.
+    int64_t covered = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      covered += cascade_.einsums[t.pieces[i]].kept;
+      for (size_t j = 0; j < i; ++j) {
+        std::vector<Constraint> both = parts[i];
+        both.insert(both.end(), parts[j].begin(), parts[j].end());
+        if (count_points(extents, both).value_or(1) != 0) {
+          const PendingEinsum& p = pending_[t.pieces[i]];
+          fail_at(p, p.syntax.where_col,
+                  fmt::format("this part of '{}' overlaps '{}'", t.name, pending_[t.pieces[j]].text));
+        }
+      }
+    }
+    if (covered != t.elements()) {
+      const PendingEinsum& p = pending_[t.pieces.back()];
+      fail_at(p, p.syntax.lhs.col,
+              fmt::format("the parts of '{}' write {} of its {} elements: together they must write each once", t.name,
+                          covered, t.elements()));
+    }
+    for (size_t i = 0; i < t.pieces.size(); ++i)
+      cascade_.einsums[t.pieces[i]].name = fmt::format("{}.{}", t.name, i + 1);
+  }
 }
 
 void Loader::bind_init_tensors() {

@@ -270,7 +270,9 @@ class Executor {
     const int64_t carry = masked && fixed >= 0 && out_tensor.iterative_rank >= 0
                               ? out_tensor.strides()[static_cast<size_t>(out_tensor.iterative_rank)]
                               : 0;
-    int64_t kept_first = 0, kept_last = n;  // of the row just computed (a recurrence reduces nothing)
+    // A part of a tensor written in parts writes only the elements it keeps; the other parts write the rest.
+    const bool part = !out_tensor.pieces.empty();
+    int64_t kept_first = 0, kept_last = n;  // of the row just computed (a recurrence or a part reduces nothing)
     do {
       std::fill(acc.begin(), acc.end(), identity<T>(e.reduce));
       std::fill(acc_exact.begin(), acc_exact.end(), 0.0);
@@ -343,7 +345,9 @@ class Executor {
       } while (advance(red_vars));
       T* dst = out_data + offset(out);
       for (size_t k = 0; k < acc.size(); ++k)
-        if (carry && (static_cast<int64_t>(k) < kept_first || static_cast<int64_t>(k) >= kept_last))
+        if (part && (static_cast<int64_t>(k) < kept_first || static_cast<int64_t>(k) >= kept_last))
+          continue;
+        else if (carry && (static_cast<int64_t>(k) < kept_first || static_cast<int64_t>(k) >= kept_last))
           dst[static_cast<int64_t>(k) * out_step] = dst[static_cast<int64_t>(k) * out_step - carry];
         else
           dst[static_cast<int64_t>(k) * out_step] = exact   ? static_cast<T>(round_to(out_tensor.dtype, acc_exact[k]))

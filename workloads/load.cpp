@@ -64,6 +64,7 @@ Cascade Loader::bind() {
   bind_ranks();
   infer_shapes();
   compile();
+  check_pieces();
   bind_init_tensors();
   check_tensors();
   build_schedule(cascade_);
@@ -265,13 +266,24 @@ void Loader::read_einsums(const YNode& node) {
       fresh.loc = p.loc;
       t = cascade_.tensors.push_back(fresh);
     } else if (const EinsumId writer = cascade_.tensors[t].writer; writer.valid()) {
-      fail_at(p, p.syntax.lhs.col,
-              fmt::format("tensor '{}' is already written by '{}': every tensor has one writer", out,
-                          pending_[writer].text));
+      // Several writers are the parts of a concatenation: each says with its where clause which part it writes.
+      if (p.syntax.where.empty() || pending_[writer].syntax.where.empty())
+        fail_at(p, p.syntax.lhs.col,
+                fmt::format("tensor '{}' is already written by '{}': a tensor written by several Einsums is written "
+                            "in parts, each with a where clause saying which",
+                            out, pending_[writer].text));
+      if (!own_.declared_ranks.count(out))
+        fail_at(p, p.syntax.lhs.col,
+                fmt::format("tensor '{}' is written in parts: declare its ranks under tensors", out));
     }
-    cascade_.tensors[t].writer = pending_.push_back(std::move(p));
+    const EinsumId id = pending_.push_back(std::move(p));
+    Tensor& written = cascade_.tensors[t];
+    if (!written.writer.valid()) written.writer = id;
+    written.pieces.push_back(id);
   }
   if (pending_.empty()) node.fail("a cascade needs at least one Einsum");
+  for (Tensor& t : cascade_.tensors)
+    if (t.pieces.size() == 1) t.pieces.clear();
   for (PendingEinsum& p : pending_) collect_vars(p);
 }
 

@@ -54,6 +54,11 @@ std::string substitution_step(const Cascade& cascade, const std::vector<EinsumId
 
 Group recurrence(Cascade& cascade, const std::vector<EinsumId>& comp) {
   auto member = [&](EinsumId e) { return std::find(comp.begin(), comp.end(), e) != comp.end(); };
+  for (EinsumId e : comp)
+    if (!cascade.tensors[cascade.einsums[e].out.tensor].pieces.empty())
+      fail_einsum(cascade.einsums[e], 0,
+                  fmt::format("'{}' is written in parts inside a recurrence, which einsim cannot order",
+                              cascade.tensors[cascade.einsums[e].out.tensor].name));
   std::vector<std::string> names;
   for (EinsumId e : comp) names.push_back(cascade.einsums[e].name);
   const Einsum& first = cascade.einsums[comp[0]];
@@ -168,8 +173,12 @@ void build_schedule(Cascade& cascade) {
   const size_t n = cascade.einsums.size();
   IdVector<EinsumId, std::vector<EinsumId>> deps(n);  // einsum -> einsums it reads from
   for (EinsumId e : cascade.einsums.ids())
-    for (const Access& a : cascade.einsums[e].reads)
-      if (const EinsumId w = cascade.tensors[a.tensor].writer; w.valid()) deps[e].push_back(w);
+    for (const Access& a : cascade.einsums[e].reads) {
+      const Tensor& t = cascade.tensors[a.tensor];
+      if (t.writer.valid()) deps[e].push_back(t.writer);
+      for (EinsumId piece : t.pieces)  // a tensor written in parts needs all of them
+        if (piece != t.writer) deps[e].push_back(piece);
+    }
 
   // Tarjan's algorithm; components come out in dependency order (a component after those it reads from).
   IdVector<EinsumId, int> index(n, -1), low(n, 0);

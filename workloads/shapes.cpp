@@ -117,8 +117,9 @@ std::vector<const Expr*> Loader::accesses(const PendingEinsum& p) {
 
 bool Loader::shape_known(TensorId t) const {
   const Tensor& tensor = cascade_.tensors[t];
-  if (tensor.is_input() || read_.declared_ranks.count(tensor.name))
-    return tensor.is_input() || pending_[tensor.writer].resolved;
+  if (tensor.is_input()) return true;
+  for (EinsumId piece : tensor.pieces)
+    if (!pending_[piece].resolved) return false;
   return pending_[tensor.writer].resolved;
 }
 

@@ -365,6 +365,33 @@ TEST(Interpreter, LatentAttentionPrefillsLastQueryEqualsADecodeStep) {
   EXPECT_LE(compare_values(got, want).max_abs_err, 1e-12) << "seed " << seed;
 }
 
+TEST(Interpreter, SlicesPaddingAndConcatenation) {
+  // A slice is an offset read, padding a masked write (masked elements hold 0), a concatenation a tensor
+  // written in parts.
+  const Cascade c = load_cascade(test::temp_file("ranks.yaml", R"(version: 1
+name: ranks
+params: {M: 6, MS: 3, MP: M+4, MA: 4, MB: 2, MC: MA+MB}
+tensors:
+  X:  {ranks: [M]}
+  A:  {ranks: [MA]}
+  B:  {ranks: [MB]}
+  S:  {ranks: [MS], output: true}
+  P:  {ranks: [MP], output: true}
+  C:  {ranks: [MC], output: true}
+einsums:
+  - S[ms] = X[ms + 2]                                  # the slice X[2:5]
+  - P[mp] = X[mp - 2] where mp >= 2 and mp < M + 2     # two zeros on each side
+  - C[mc] = A[mc] where mc < MA
+  - C[mc] = -B[mc - MA] where mc >= MA
+)"));
+  const TensorValues in = {{"X", {1, 2, 3, 4, 5, 6}}, {"A", {7, 8, 9, 10}}, {"B", {11, 12}}};
+  const TensorValues out = evaluate(c, in, exact());
+  EXPECT_EQ(out.at("S"), (std::vector<double>{3, 4, 5}));
+  EXPECT_EQ(out.at("P"), (std::vector<double>{0, 0, 1, 2, 3, 4, 5, 6, 0, 0}));
+  EXPECT_EQ(out.at("C"), (std::vector<double>{7, 8, 9, 10, -11, -12}));
+  EXPECT_EQ(c.einsums[c.tensor("C").pieces[1]].name, "C.2");  // the parts are named C.1 and C.2
+}
+
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {
   const Cascade c = test::load("configs/workloads/gemm.yaml", {{"M", "4"}, {"K", "8"}, {"N", "4"}});
   const TensorValues in = random_inputs(c, test::seed());

@@ -473,6 +473,30 @@ TEST(Model, AChunkedScanSpreadsItsChunks) {
   EXPECT_EQ(total(a, "exp"), total(b, "exp"));
 }
 
+// A tensor written in parts is stored part by part, each part loading only what it reads, and read whole by a
+// later group; a group that writes one part cannot read it while another group writes the rest.
+TEST(Model, AConcatenationMovesEachPartOnce) {
+  const Point p = evaluate("tests/data/concat-xpu.yaml");
+  ASSERT_TRUE(p.program.status.ok) << p.program.status.reason;
+  constexpr int64_t A = 2 * 384 * 256 * 4, X = 2 * 128 * 256 * 4, Y = 2 * 512 * 256 * 4;
+  EXPECT_EQ(p.stats.traffic_bytes.at("dram").read, A + X + Y);
+  EXPECT_EQ(p.stats.traffic_bytes.at("dram").write, Y + Y);  // Y, then Z (its shape)
+  const std::string split = test::temp_file(
+      "concat-split.yaml",
+      "version: 1\nname: concat-split\narch: " + std::filesystem::absolute("configs/arch/xpu-h100.yaml").string() +
+          "\nworkload: " + std::filesystem::absolute("tests/data/concat.yaml").string() +
+          "\ngroups:\n  - name: first\n    einsums:\n      Y.1: {unit: cuda, spatial: {lanes: d}}\n"
+          "  - name: rest\n    einsums:\n      Y.2: {unit: cuda, spatial: {lanes: d}}\n"
+          "      Z: {unit: cuda, spatial: {lanes: d}}\n");
+  try {
+    (void)test::point(split);
+    ADD_FAILURE() << "a group reading a tensor while another group writes a part of it was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("reads 'Y' in a group that writes a part of it"), std::string::npos)
+        << e.what();
+  }
+}
+
 // What stays legal: separate passes over the reduced index (FLAT's three), a recurrence read at the step just
 // written (FuseMax's SLN reads RM[m1+1] in step m1), and the same fusion with a loop whose one iteration
 // covers the reduced index. The corpus's fixes are legal; a loop over the reduced index around both passes is not.

@@ -192,6 +192,22 @@ TEST(Analysis, LatentAttentionPrefillExpandsKeysAndCountsHalfTheScores) {
   EXPECT_EQ(einsum(a, "C").ops, (OpCounts{{"mac", Pt * D * DC}}));
 }
 
+TEST(Analysis, AKimiLinearBlockCountsThreeStateUpdatesAndOneCacheRead) {
+  constexpr int64_t Hs = 32, Ek = 128, Fv = 128, DC = 512, T = 4, Mc = 8;
+  const Analysis a = analyze(test::load("configs/workloads/linear/kimi-linear-layers.yaml", {{"T", "4"}, {"M", "8"}}));
+  for (const char* i : {"1", "2", "3"}) {
+    // Each KDA layer's state: per new token and head, E x F MACs for the read-out, the update and the output.
+    EXPECT_EQ(einsum(a, std::string("KS") + i).ops, (OpCounts{{"mac", T * Hs * Ek * Fv}})) << i;
+    EXPECT_EQ(einsum(a, std::string("O") + i).ops, (OpCounts{{"mac", T * Hs * Ek * Fv}})) << i;
+  }
+  // New token t sees the M cached tokens and the new ones up to itself.
+  constexpr int64_t seen = T * Mc + T * (T + 1) / 2;
+  EXPECT_EQ(einsum(a, "SC").ops, (OpCounts{{"mac", Hs * seen * DC}}));
+  EXPECT_EQ(einsum(a, "OL").ops, (OpCounts{{"mac", Hs * seen * DC}}));
+  // Appending the new latent entries to the cache is a copy.
+  EXPECT_TRUE(einsum(a, "KC.2").ops.empty());
+}
+
 TEST(Analysis, PassesOverTheSequenceRank) {
   EXPECT_EQ(passes(analyze_file("attention-3pass"), "M"), 3);
   EXPECT_EQ(passes(analyze_file("attention-3pass-deferred"), "M"), 2);

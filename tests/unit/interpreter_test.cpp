@@ -392,6 +392,44 @@ einsums:
   EXPECT_EQ(c.einsums[c.tensor("C").pieces[1]].name, "C.2");  // the parts are named C.1 and C.2
 }
 
+TEST(Interpreter, AKimiLinearBlockDecodesAsItPrefills) {
+  // Two new tokens through the 3 KDA : 1 MLA block at once, or one and then the other from the states and the
+  // cache the first leaves (its KDA states, its latent entries appended to the MLA cache).
+  const uint64_t seed = test::seed();
+  constexpr int64_t D = 8, DC = 6, DR = 2, M = 5;
+  const Params shape = {{"B", "1"},  {"D", "8"},  {"H", "2"},  {"E", "4"}, {"F", "3"},
+                        {"DN", "4"}, {"DR", "2"}, {"DC", "6"}, {"DV", "3"}};
+  auto with = [&](int64_t t, int64_t m) {
+    Params p = shape;
+    p.insert(p.end(), {{"T", std::to_string(t)}, {"M", std::to_string(m)}});
+    return test::load("configs/workloads/linear/kimi-linear-layers.yaml", p);
+  };
+  const Cascade both = with(2, M);
+  const TensorValues in = random_inputs(both, seed);
+  const TensorValues want = evaluate(both, in, exact());
+  auto rows = [](const std::vector<double>& v, int64_t first, int64_t count, int64_t width) {
+    return std::vector<double>(v.begin() + first * width, v.begin() + (first + count) * width);
+  };
+  TensorValues step = in;
+  step["X1"] = rows(in.at("X1"), 0, 1, D);
+  const TensorValues first = evaluate(with(1, M), step, exact());
+  step["X1"] = rows(in.at("X1"), 1, 1, D);
+  for (const char* s : {"1", "2", "3"}) step[std::string("S0") + s] = first.at(std::string("SN") + s);
+  step["CC"].insert(step["CC"].end(), first.at("C").begin(), first.at("C").end());
+  step["CR"].insert(step["CR"].end(), first.at("KR").begin(), first.at("KR").end());
+  const TensorValues second = evaluate(with(1, M + 1), step, exact());
+  auto near = [&](const std::vector<double>& got, const std::vector<double>& expect) {
+    ASSERT_EQ(got.size(), expect.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], expect[i], 1e-9 * std::max(1.0, std::abs(expect[i]))) << i << " seed " << seed;
+  };
+  near(first.at("X5"), rows(want.at("X5"), 0, 1, D));
+  near(second.at("X5"), rows(want.at("X5"), 1, 1, D));
+  near(second.at("SN3"), want.at("SN3"));
+  near(second.at("C"), rows(want.at("C"), 1, 1, DC));
+  near(second.at("KR"), rows(want.at("KR"), 1, 1, DR));
+}
+
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {
   const Cascade c = test::load("configs/workloads/gemm.yaml", {{"M", "4"}, {"K", "8"}, {"N", "4"}});
   const TensorValues in = random_inputs(c, test::seed());

@@ -21,6 +21,8 @@ KNOWN = {
         (+0.024, "16 tiles of 4 MiB in and out: the engine's DMA waits on slots and results, not traced"),
     "configs/mappings/linear/mla-decode-xpu.yaml":
         (+0.110, "8 blocks per sequence: the engine's DMA waits on dependencies, not traced; +0.3% at 64K"),
+    "configs/mappings/linear/kda-decode-fusemax.yaml":
+        (-0.024, "compute-bound on the 1D array; the engine starts the first state updates sooner, not traced"),
     "configs/mappings/ssm/mamba-block-decode-xpu.yaml":
         (+0.078, "four short groups, each with its head and tail: the engine's DMA waits, not traced"),
 }

@@ -208,6 +208,25 @@ TEST(Analysis, AKimiLinearBlockCountsThreeStateUpdatesAndOneCacheRead) {
   EXPECT_TRUE(einsum(a, "KC.2").ops.empty());
 }
 
+TEST(Analysis, PreRmsNormDropsTheMeansAndTheFirstAffine) {
+  constexpr int64_t N = 16, D = 48;
+  const std::vector<std::pair<std::string, std::string>> p = {{"N", "16"}, {"D", "48"}, {"FF", "64"}};
+  const Analysis ln = analyze(test::load("configs/workloads/prenorm/pre-ln-ffn.yaml", p));
+  const Analysis rms = analyze(test::load("configs/workloads/prenorm/pre-rmsnorm-ffn.yaml", p));
+  auto sum = [](const Analysis& a, std::vector<std::string> names) {
+    OpCounts total;
+    for (const std::string& n : names)
+      for (const auto& [kind, count] : einsum(a, n).ops) total[kind] += count;
+    return total;
+  };
+  // The first norm: LayerNorm's mean, centering, gain and shift against RMSNorm alone (gain and shift folded
+  // into W1G and BB by the conversion).
+  EXPECT_EQ(sum(ln, {"SX", "MX", "XC", "VX", "RX", "H"}),
+            (OpCounts{{"add", 3 * N * D + N}, {"div", 2 * N}, {"mac", N * D}, {"mul", 2 * N * D}, {"rsqrt", N}}));
+  EXPECT_EQ(sum(rms, {"VX", "RX", "H"}),
+            (OpCounts{{"add", N}, {"div", N}, {"mac", N * D}, {"mul", N * D}, {"rsqrt", N}}));
+}
+
 TEST(Analysis, PassesOverTheSequenceRank) {
   EXPECT_EQ(passes(analyze_file("attention-3pass"), "M"), 3);
   EXPECT_EQ(passes(analyze_file("attention-3pass-deferred"), "M"), 2);

@@ -430,6 +430,19 @@ TEST(Interpreter, AKimiLinearBlockDecodesAsItPrefills) {
   near(second.at("KR"), rows(want.at("KR"), 1, 1, DR));
 }
 
+TEST(Interpreter, PreRmsNormEqualsPreLn) {
+  // Jiang et al.: with the main branch kept zero-mean, LayerNorm is RMSNorm; the next block's norm sees the same
+  // values in both forms.
+  const uint64_t seed = test::seed();
+  const Params p = {{"N", "8"}, {"D", "24"}, {"FF", "40"}};
+  const Cascade ln = test::load("configs/workloads/prenorm/pre-ln-ffn.yaml", p);
+  const TensorValues in = random_inputs(ln, seed);
+  const std::vector<double> want = evaluate(ln, in, exact()).at("Z");
+  const std::vector<double> got =
+      evaluate(test::load("configs/workloads/prenorm/pre-rmsnorm-ffn.yaml", p), in, exact()).at("Z");
+  EXPECT_LE(compare_values(got, want).max_abs_err, 1e-12) << "seed " << seed;
+}
+
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {
   const Cascade c = test::load("configs/workloads/gemm.yaml", {{"M", "4"}, {"K", "8"}, {"N", "4"}});
   const TensorValues in = random_inputs(c, test::seed());

@@ -438,9 +438,11 @@ TEST(Interpreter, PreRmsNormEqualsPreLn) {
   const Cascade ln = test::load("configs/workloads/prenorm/pre-ln-ffn.yaml", p);
   const TensorValues in = random_inputs(ln, seed);
   const std::vector<double> want = evaluate(ln, in, exact()).at("Z");
-  const std::vector<double> got =
-      evaluate(test::load("configs/workloads/prenorm/pre-rmsnorm-ffn.yaml", p), in, exact()).at("Z");
-  EXPECT_LE(compare_values(got, want).max_abs_err, 1e-12) << "seed " << seed;
+  for (const char* form : {"pre-rmsnorm-ffn", "pre-crmsnorm-ffn"}) {  // the branch whole, or in D - 1 values
+    const std::vector<double> got =
+        evaluate(test::load(std::string("configs/workloads/prenorm/") + form + ".yaml", p), in, exact()).at("Z");
+    EXPECT_LE(compare_values(got, want).max_abs_err, 1e-12) << form << " seed " << seed;
+  }
 }
 
 TEST(Interpreter, StoredTensorsAreRoundedToTheirDtype) {

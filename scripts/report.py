@@ -252,7 +252,7 @@ class Report:
                         for p in shown:
                             dd = d[(d[c["axis"]] == v) & ((d[facet] == p) if facet else True)]
                             g = dd.assign(x=pd.to_numeric(dd[self.x])).groupby("x")[metric].mean()
-                            ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if p in (None, self.values[facet][0]) else "--",
+                            ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if p is None or p == self.values[facet][0] else "--",
                                     label=f"{v}" + (f", {facet}={p}" if p is not None else ""))
                 for ax, metric in zip(axs, ["speedup", "energy ratio"]):
                     ax.set_xscale("log", base=2)
@@ -475,7 +475,8 @@ class Report:
             return None
         others = [a for a in self.axes if a != self.series]
         d["optimal"] = False
-        for _, g in d.groupby(others) if others else [(None, d)]:
+        # One grouper by name, not a list of one: pandas warns that a list's keys will become tuples.
+        for _, g in d.groupby(others if len(others) > 1 else others[0]) if others else [(None, d)]:
             for i, r in g.iterrows():
                 dominated = ((g.latency_s <= r.latency_s) & (g.energy_pJ <= r.energy_pJ) & (g.area_mm2 <= r.area_mm2)
                              & ((g.latency_s < r.latency_s) | (g.energy_pJ < r.energy_pJ) | (g.area_mm2 < r.area_mm2))).any()

@@ -2,7 +2,7 @@
 """ctest: runs a sweep, renders its report, loads the report in headless Chromium and checks that every image
 loaded, no script error occurred, a screenshot shows every section and plot drawn where the layout put it, and
 the tables hold the expected rows.
-Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large|linear-attention]  (which rows to expect; default the first)"""
+Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large|linear-attention|sqa]  (which rows to expect; default the first)"""
 import csv
 import json
 import re
@@ -112,6 +112,19 @@ def check_linear_attention(tables, results):
     print("linear attention OK", [round(g, 2) for g in mamba])
 
 
+def check_sqa(tables, results):
+    """The SQA study: prefill attention's time follows the query heads, not the key/value heads."""
+    assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"][:1]
+    assert len(tables.cells["published"]) == 2, tables.cells["published"]
+    cycles = {(r["variant"], int(r["seq"])): float(r["cycles"]) for r in results}
+    for seq in {k[1] for k in cycles}:
+        mha = cycles[("mha", seq)]
+        for variant, heads in (("gqa", 16), ("mqa", 16), ("sqa", 8), ("ssqa", 8), ("xsqa", 4)):
+            # The work is 16 / heads times smaller; the pipeline's fill and the K and V loads add a little.
+            assert abs(mha / cycles[(variant, seq)] - 16 / heads) < 0.01 * 16 / heads, (variant, seq)
+    print("sqa OK")
+
+
 WIDTH = 1280  # the browser window's width for both the layout and the screenshot
 
 
@@ -158,7 +171,7 @@ def main():
     start = time.monotonic()
     subprocess.run([einsim, "sweep", sweep, "-o", work, "-j", "2"], check=True)
     took = time.monotonic() - start
-    assert expect != "linear-attention" or took < 60, f"the study took {took:.1f} s, over a minute"
+    assert expect not in ("linear-attention", "sqa") or took < 60, f"the study took {took:.1f} s, over a minute"
     subprocess.run([einsim, "report", work, "-o", f"{work}/report.html"], check=True)
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
@@ -185,6 +198,8 @@ def main():
     assert tables.rows["summary"] == len(results), (tables.rows["summary"], len(results))
     if expect == "linear-attention":
         check_linear_attention(tables, results)
+    elif expect == "sqa":
+        check_sqa(tables, results)
     else:
         {"fusemax-quick": check_fusemax_quick, "pim-placement": check_pim_placement, "large": check_large}[expect](tables)
     print("report OK")

@@ -103,13 +103,14 @@ class Corpus:
 def mutate(rng: random.Random, data: bytes, donors: list) -> bytes:
     """One to three edits of a YAML file's text: a value replaced by an interesting one or by a name from the
     file, a line deleted, duplicated, moved or re-indented, a key renamed, an index swapped, bytes inserted, the
-    file cut short, a where clause written into an Einsum, or a line taken from another file of the same kind."""
+    file cut short, a where clause written into an Einsum, an Einsum split into two parts along one of its output
+    indices (a tensor written in parts), or a line taken from another file of the same kind."""
     text = data.decode("latin-1")
     for _ in range(rng.randint(1, 3)):
         lines = text.split("\n")
         names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text) or ["x"]
         i = rng.randrange(len(lines))
-        op = rng.randrange(12)
+        op = rng.randrange(13)
         if op <= 2:  # a value
             m = list(re.finditer(r"(:\s*|\[\s*|,\s*)([^,\[\]{}#\s][^,\[\]{}#]*?)(?=\s*(,|\]|\}|#|$))", lines[i]))
             if m:
@@ -153,6 +154,16 @@ def mutate(rng: random.Random, data: bytes, donors: list) -> bytes:
                 clause = " and ".join(f"{side()} {rng.choice(['<=', '<', '>=', '>', '==', '=', '!='])} {side()}"
                                       for _ in range(rng.randint(1, 3)))
                 lines[i] = m.group(1) + m.group(2) + " where " + clause + m.group(4)
+        elif op == 12:  # an Einsum written in two parts, split along one of its output indices
+            m = re.match(r"(\s*-\s*[\"']?)([A-Za-z_][A-Za-z0-9_]*)\[([^\]]*)\](\s*=[^#\"']*?)(\s+where\s[^#\"']*)?([\"']?\s*(#.*)?)$",
+                         lines[i])
+            if m:
+                index = rng.choice([x.strip() for x in m.group(3).split(",")] or ["x"])
+                at = rng.choice([str(rng.randint(-2, 9)), rng.choice(names), rng.choice(INTERESTING)])
+                head = m.group(1) + m.group(2) + "[" + m.group(3) + "]" + m.group(4)
+                rest = (m.group(5) + " and" if m.group(5) else " where")
+                lines[i] = head + rest + f" {index} < {at}" + m.group(6)
+                lines.insert(i + 1, head + rest + f" {index} >= {at}" + m.group(6))
         else:
             donor = rng.choice(donors).decode("latin-1").split("\n")
             if rng.random() < 0.1:

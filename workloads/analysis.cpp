@@ -128,7 +128,7 @@ int passes_along(const Cascade& c, const RankFlow& f) {
 int passes_over(const Cascade& c, const std::string& rank) {
   const RankFlow f = flow_of(c, rank);
   int passes = passes_along(c, f);
-  std::set<std::pair<std::string, std::string>> parts;  // indices that appear in one index expression
+  std::set<std::pair<std::string, std::string>> split_partners;  // indices that appear in one index expression
   for (const Einsum& e : c.einsums) {
     std::vector<const Affine*> exprs;
     for (const Affine& a : e.out.index) exprs.push_back(&a);
@@ -137,7 +137,7 @@ int passes_over(const Cascade& c, const std::string& rank) {
     for (const Affine* a : exprs)
       for (auto [v, k] : a->terms)
         for (auto [w, l] : a->terms)
-          parts.insert({e.vars[static_cast<size_t>(v)].name, e.vars[static_cast<size_t>(w)].name});
+          split_partners.insert({e.vars[static_cast<size_t>(v)].name, e.vars[static_cast<size_t>(w)].name});
   }
   std::set<std::string> roles;
   for (EinsumId ei : c.einsums.ids()) {
@@ -146,7 +146,7 @@ int passes_over(const Cascade& c, const std::string& rank) {
       for (size_t k = 0; k < e.vars.size(); ++k) {
         const std::string& reduced = e.vars[static_cast<size_t>(r)].name;
         const bool kept = std::find(e.reduced.begin(), e.reduced.end(), static_cast<int>(k)) == e.reduced.end();
-        if (f.var[ei][static_cast<size_t>(r)] && f.var[ei][k] && kept && !parts.count({reduced, e.vars[k].name}))
+        if (f.var[ei][static_cast<size_t>(r)] && f.var[ei][k] && kept && !split_partners.count({reduced, e.vars[k].name}))
           roles.insert(reduced);
       }
   }

@@ -344,15 +344,16 @@ class Executor {
         }
       } while (advance(red_vars));
       T* dst = out_data + offset(out);
-      for (size_t k = 0; k < acc.size(); ++k)
-        if (part && (static_cast<int64_t>(k) < kept_first || static_cast<int64_t>(k) >= kept_last))
-          continue;
-        else if (carry && (static_cast<int64_t>(k) < kept_first || static_cast<int64_t>(k) >= kept_last))
+      for (size_t k = 0; k < acc.size(); ++k) {
+        const bool kept = static_cast<int64_t>(k) >= kept_first && static_cast<int64_t>(k) < kept_last;
+        if (part && !kept) continue;
+        if (carry && !kept)
           dst[static_cast<int64_t>(k) * out_step] = dst[static_cast<int64_t>(k) * out_step - carry];
         else
           dst[static_cast<int64_t>(k) * out_step] = exact   ? static_cast<T>(round_to(out_tensor.dtype, acc_exact[k]))
                                                     : round ? static_cast<T>(round_to(out_tensor.dtype, acc[k]))
                                                             : acc[k];
+      }
     } while (advance(outer_vars));
   }
 

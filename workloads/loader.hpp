@@ -202,9 +202,9 @@ class Loader {
 
   int compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const;
 
+  void check_pieces();  // the parts of a tensor written in parts: disjoint, covering it, named NAME.1, NAME.2...
   // A recurrence that starts from an input tensor reads it, at its first step: the input has the recurrence's
   // ranks but the stepped one.
-  void check_pieces();  // the parts of a tensor written in parts: disjoint, covering it, named NAME.1, NAME.2...
   void bind_init_tensors();
 
   // -- whole-cascade checks --

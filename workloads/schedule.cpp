@@ -173,12 +173,8 @@ void build_schedule(Cascade& cascade) {
   const size_t n = cascade.einsums.size();
   IdVector<EinsumId, std::vector<EinsumId>> deps(n);  // einsum -> einsums it reads from
   for (EinsumId e : cascade.einsums.ids())
-    for (const Access& a : cascade.einsums[e].reads) {
-      const Tensor& t = cascade.tensors[a.tensor];
-      if (t.writer.valid()) deps[e].push_back(t.writer);
-      for (EinsumId piece : t.pieces)  // a tensor written in parts needs all of them
-        if (piece != t.writer) deps[e].push_back(piece);
-    }
+    for (const Access& a : cascade.einsums[e].reads)
+      for (EinsumId w : cascade.tensors[a.tensor].writers()) deps[e].push_back(w);  // every part of one in parts
 
   // Tarjan's algorithm; components come out in dependency order (a component after those it reads from).
   IdVector<EinsumId, int> index(n, -1), low(n, 0);

@@ -88,7 +88,14 @@ int run_arch(const ArchArgs& args) {
       }
       cj["ops"] = oj;
     }
-    const auto area = c.area_um2();
+    // On a many-core chip, every core's copy (the size column is one core's).
+    const int64_t copies = a.copies(c.name);
+    if (copies > 1) {
+      cj["copies"] = copies;
+      size = fmt::format("{} per core", size);
+    }
+    std::optional<double> area = c.area_um2();
+    if (area) *area *= static_cast<double>(copies);
     cj["area_mm2"] = area ? Json(*area / 1e6) : Json(nullptr);
     if (area)
       total_area += *area / 1e6;

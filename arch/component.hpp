@@ -129,6 +129,19 @@ class PathRole {
   virtual bool holds_tensors() const { return false; }
 };
 
+// The cores of a many-core chip: how many, the components each core has its own copy of (its buffer and
+// arrays), and each core's port to the memory outside the cores. A mapping spreads a group's outer loops over
+// the cores; every tile a core loads or stores crosses its port.
+class CoresRole {
+ public:
+  virtual ~CoresRole() = default;
+  virtual int64_t count() const = 0;
+  virtual const std::vector<std::string>& per_core() const = 0;
+  virtual double port_Bps() const = 0;
+  virtual int64_t port_latency_cycles() const = 0;  // added to a transfer's, between the memory and a core
+  virtual double port_pJ_per_byte() const = 0;      // what a byte crossing a port costs
+};
+
 // What a run moved at a component: bytes read from it and written to it, those of them that crossed its
 // interface, and how long the run took.
 struct RunTraffic {
@@ -144,6 +157,7 @@ class Component {
   virtual const ComputeRole* compute() const { return nullptr; }
   virtual const MemoryRole* memory() const { return nullptr; }
   virtual const PathRole* path() const { return nullptr; }
+  virtual const CoresRole* cores() const { return nullptr; }
   virtual std::optional<double> area_um2() const { return std::nullopt; }
   // Whether a missing area figure leaves the chip's area incomplete (a DRAM is off chip).
   virtual bool counts_area() const { return true; }

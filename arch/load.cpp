@@ -48,6 +48,19 @@ const ComponentSpec* ArchSpec::find(const std::string& component) const {
   return nullptr;
 }
 
+const ComponentSpec* ArchSpec::noc() const {
+  for (const ComponentSpec& c : components)
+    if (c.cores()) return &c;
+  return nullptr;
+}
+
+int64_t ArchSpec::copies(const std::string& component) const {
+  const ComponentSpec* n = noc();
+  if (!n) return 1;
+  const std::vector<std::string>& per_core = n->cores()->per_core();
+  return std::find(per_core.begin(), per_core.end(), component) != per_core.end() ? n->cores()->count() : 1;
+}
+
 const ComponentSpec& ArchSpec::path(const std::string& from, const std::string& to) const {
   // The most specific path: one inside the other end's memory (a PIM's own path from its banks) before a
   // memory's interface.

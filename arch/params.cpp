@@ -30,6 +30,8 @@ std::string_view param_type_name(ParamType t) {
       return "dtype";
     case ParamType::text:
       return "name";
+    case ParamType::names:
+      return "list of names";
     case ParamType::cost:
       return "cost";
     case ParamType::ops:
@@ -99,6 +101,12 @@ ParamValue read(const ParamDef& def, const YNode& n) {
     case ParamType::text:
       v.value = n.as_string();
       break;
+    case ParamType::names: {  // [a, b], or one name (as `--set` gives it)
+      std::vector<std::string> names;
+      for (const YNode& item : n.is_sequence() ? n.items() : std::vector<YNode>{n}) names.push_back(item.as_string());
+      v.value = std::move(names);
+      break;
+    }
     case ParamType::cost:
     case ParamType::ops:
     case ParamType::per_dtype:
@@ -165,6 +173,9 @@ int64_t ParamValues::count(const std::string& name) const { return std::get<int6
 double ParamValues::real(const std::string& name) const { return std::get<double>(at(name).value); }
 bool ParamValues::flag(const std::string& name) const { return std::get<bool>(at(name).value); }
 const std::string& ParamValues::text(const std::string& name) const { return std::get<std::string>(at(name).value); }
+const std::vector<std::string>& ParamValues::names(const std::string& name) const {
+  return std::get<std::vector<std::string>>(at(name).value);
+}
 
 const YNode& ParamValues::node(const std::string& name) const {
   const ParamValue& v = at(name);

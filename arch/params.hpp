@@ -25,6 +25,7 @@ enum class ParamType {
   choice,     // one of the parameter's choices
   dtype,      // a datatype name (bf16, int8, ...)
   text,       // a name (of another component)
+  names,      // a list of names (of other components)
   cost,       // an expression over the energy table's entries
   ops,        // a map of op kinds to {latency_cycles, interval_cycles, function_unit, energy}
   per_dtype,  // a count, or a map from dtype to count
@@ -59,7 +60,7 @@ using ParamTable = std::vector<ParamDef>;
 // A parameter as read: the checked value of the simple types, and the node it came from (its location, and
 // the text that cost, ops, per_dtype and preset parameters are built from).
 struct ParamValue {
-  std::variant<std::monostate, int64_t, double, bool, std::string> value;
+  std::variant<std::monostate, int64_t, double, bool, std::string, std::vector<std::string>> value;
   std::optional<YNode> node;  // absent for a default
 };
 
@@ -76,6 +77,7 @@ class ParamValues {
   double real(const std::string& name) const;  // bytes, bandwidth, frequency, duration
   bool flag(const std::string& name) const;
   const std::string& text(const std::string& name) const;  // choice, dtype and text
+  const std::vector<std::string>& names(const std::string& name) const;
   // The node a parameter was written at (cost, ops, per_dtype, preset; and for errors about any).
   const YNode& node(const std::string& name) const;
   std::optional<YNode> node_if(const std::string& name) const;

@@ -26,6 +26,7 @@ struct ComponentSpec {
   const ComputeRole* compute() const { return model->compute(); }
   const MemoryRole* memory() const { return model->memory(); }
   const PathRole* path() const { return model->path(); }
+  const CoresRole* cores() const { return model->cores(); }
 
   // Shorthands over the compute and path roles.
   const std::map<std::string, OpSpec>* ops() const;  // the op kinds it computes; null for others
@@ -53,6 +54,10 @@ struct ArchSpec {
   std::vector<ComponentSpec> components;
 
   const ComponentSpec* find(const std::string& name) const;
+  // The component that makes it a many-core chip (a noc), if any; and how many copies of a component the chip
+  // has: the noc's core count for those each core has its own of, else 1.
+  const ComponentSpec* noc() const;
+  int64_t copies(const std::string& component) const;
   // What a transfer between two components goes through: the path that serves it most specifically (a PIM's
   // own path from its memory's banks before that memory's interface).
   const ComponentSpec& path(const std::string& from, const std::string& to) const;

@@ -127,6 +127,15 @@ MappingSpec load_mapping(const std::string& file) {
       spec.concurrent = c->as_bool();
       if (spec.concurrent && m.groups.empty()) c->fail("the first group has no group before it to run with");
     }
+    if (auto c = gr.optional("cores")) {
+      spec.cores_loc = c->loc();
+      for (const YNode& i : c->is_sequence() ? c->items() : std::vector<YNode>{*c}) {
+        if (std::find(spec.cores.begin(), spec.cores.end(), i.as_string()) != spec.cores.end())
+          i.fail(fmt::format("index '{}' is named twice", i.as_string()));
+        spec.cores.push_back(i.as_string());
+      }
+      if (spec.cores.empty()) c->fail("name the indices whose loops spread over the cores");
+    }
     spec.loops = read_loops(gr.optional("loops"), m);
     // Per-tensor settings: {Q: {double_buffer: false}, K: {buffer_stages: 3}}.
     if (auto tensors = gr.optional("tensors")) {

@@ -177,7 +177,98 @@ class Lowering {
     t.buffer = buffer_;
     t.place = place;
     t.concurrent = group(g).concurrent;
+    spread_over_cores(t, g);
     return t;
+  }
+
+  // On a many-core chip, a group whose tiles sit in a buffer each core has its own of runs on cores: its loads
+  // and stores cross a core's port at the port's bandwidth, and all its cores' transfers share the backing
+  // memory's (the group takes at least their bytes at that bandwidth). `cores:` spreads the group's outermost loops
+  // over the cores as one flattened range, so the busiest core runs ceil(iterations / cores) of them; without it the
+  // group runs on one core.
+  void spread_over_cores(TileGroup& t, int g) const {
+    const GroupSpec& spec = group(g);
+    const ComponentSpec* noc = a_.noc();
+    if (!noc && spec.cores.empty()) return;
+    if (!noc) fail(spec.cores_loc, "cores", fmt::format("{} has no noc: it is one core", a_.file));
+    if (a_.copies(t.buffer) == 1) {
+      if (!spec.cores.empty())
+        fail(spec.cores_loc, "cores",
+             fmt::format("group '{}' stages its tiles in '{}', which the cores share: spreading it over the cores "
+                         "needs a buffer each core has its own of (the noc's per_core)",
+                         spec.name, t.buffer));
+      return;
+    }
+    const CoresRole& cores = *noc->cores();
+    const auto k = static_cast<int>(spec.cores.size());
+    int64_t iterations = 1;
+    std::vector<std::string> seen;
+    for (int l = 0; l < k; ++l) {
+      const bool named = l < t.outer_loops && !t.loops[static_cast<size_t>(l)].buffer_level &&
+                         std::count(spec.cores.begin(), spec.cores.end(), t.loops[static_cast<size_t>(l)].index) == 1 &&
+                         std::count(seen.begin(), seen.end(), t.loops[static_cast<size_t>(l)].index) == 0;
+      if (named) seen.push_back(t.loops[static_cast<size_t>(l)].index);
+      if (!named)
+        fail(spec.cores_loc, "cores",
+             fmt::format("cores: spreads the group's outermost loops over tiles in '{}': the group's first {} loops "
+                         "must be those over {}",
+                         m_.backing, k, fmt::join(spec.cores, ", ")));
+      if (__builtin_mul_overflow(iterations, t.loops[static_cast<size_t>(l)].trips, &iterations))
+        throw Infeasible{"the loops spread over the cores have more than 2^63 iterations"};
+    }
+    for (const Group& sg : c_.schedule)
+      if (!sg.step_var.empty() && group_of_[sg.einsums[0]] == g &&
+          std::find(spec.cores.begin(), spec.cores.end(), sg.step_var) != spec.cores.end())
+        throw Infeasible{fmt::format(
+            "illegal: group '{}' spreads the steps of {}'s recurrence along {} over the cores, but each step needs "
+            "the one before it (split the recurrence into parts in the workload, and spread the parts)",
+            spec.name, c_.einsums[sg.einsums[0]].name, sg.step_var)};
+    for (TileOp& op : t.ops) {
+      // Each iteration spread over the cores is a work item of its own, on whichever core runs it: a tile that
+      // several items share is loaded (or stored) by each of them, and nothing reduces across items.
+      std::vector<int> repeats = op.repeats;
+      int64_t added = 1;
+      for (int l = 0; l < k; ++l)
+        if (std::find(repeats.begin(), repeats.end(), l) == repeats.end()) {
+          if (op.kind == TileOp::Kind::compute)
+            throw Infeasible{fmt::format(
+                "group '{}': {} combines the work of iterations spread over the cores (it runs once for several of "
+                "them): combine them in a later group",
+                spec.name, c_.einsums[op.einsum].name)};
+          repeats.push_back(l);
+          added *= t.loops[static_cast<size_t>(l)].trips;
+        }
+      std::sort(repeats.begin(), repeats.end());
+      for (Constraint& c : op.active_when)
+        for (auto& [j, coef] : c.expr.terms)
+          j = static_cast<int>(std::find(repeats.begin(), repeats.end(), op.repeats[static_cast<size_t>(j)]) -
+                               repeats.begin());
+      op.repeats = std::move(repeats);
+      if (op.runs >= 0) op.runs *= added;
+      for (const Constraint& c : op.active_when)
+        for (auto [j, coef] : c.expr.terms)
+          if (op.repeats[static_cast<size_t>(j)] < k)
+            throw Infeasible{fmt::format(
+                "group '{}': a where clause skips tiles of {} by an index spread over the cores, which would leave "
+                "the cores unevenly loaded: not modelled",
+                spec.name, c_.einsums[op.einsum].name)};
+      if (op.kind == TileOp::Kind::compute && a_.copies(op.unit) == 1 && k > 0)
+        fail(spec.cores_loc, "cores",
+             fmt::format("group '{}' runs {} on '{}', which the cores share: spread only groups whose units each "
+                         "core has its own of",
+                         spec.name, c_.einsums[op.einsum].name, op.unit));
+    }
+    t.core_loops = k;
+    t.cores = std::min(iterations, cores.count());
+    t.core_trips = ceil_div(iterations, cores.count());
+    double bytes = 0;
+    for (TileOp& op : t.ops)
+      if (op.kind != TileOp::Kind::compute) {
+        op.port_Bps = cores.port_Bps();
+        op.port_latency = cores.port_latency_cycles();
+        bytes += static_cast<double>(op.bytes) * static_cast<double>(t.executions(op));
+      }
+    t.shared_cycles = static_cast<int64_t>(std::ceil(bytes * a_.clock_hz / a_.find(m_.backing)->path_Bps()));
   }
 
   // A lowered group's roofline on its place: ops at the peak of each unit it uses (the busiest bounds it),
@@ -828,6 +919,29 @@ bool TileOp::active(const std::vector<int64_t>& counters) const {
     if (value > 0) return false;
   }
   return true;
+}
+
+TileGroup TileGroup::busiest_core() const {
+  TileGroup v = *this;
+  if (core_loops == 0) return v;
+  int64_t iterations = 1;
+  for (int l = 0; l < core_loops; ++l) iterations *= loops[static_cast<size_t>(l)].trips;
+  v.loops[0].trips = core_trips;
+  for (int l = 1; l < core_loops; ++l) v.loops[static_cast<size_t>(l)].trips = 1;
+  // Every op runs in each spread iteration, and where clauses do not depend on them (lowering checks both): the
+  // executions and points one of them runs are the whole group's over the iterations.
+  for (TileOp& op : v.ops) {
+    if (op.runs >= 0) op.runs = op.runs / iterations * core_trips;
+    if (op.kept_points >= 0) op.kept_points = op.kept_points / iterations * core_trips;
+  }
+  v.core_loops = 0;
+  return v;
+}
+
+TileProgram busiest_core(const TileProgram& program) {
+  TileProgram v = program;
+  for (TileGroup& g : v.groups) g = g.busiest_core();
+  return v;
 }
 
 int64_t TileGroup::executions(const TileOp& op) const {

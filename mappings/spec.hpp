@@ -48,6 +48,10 @@ struct GroupSpec {
   // tiles in the PIM's buffer, fed from the banks); or "auto": whichever of those has the least roofline time.
   std::string place;
   bool concurrent = false;  // runs at the same time as the group before it (on other units)
+  // On a many-core chip (a noc): the indices of the group's outermost loops whose iterations are spread over
+  // the cores, as one flattened range (stream-K: the busiest core runs ceil(iterations / cores) of them).
+  std::vector<std::string> cores;
+  SourceLoc cores_loc;
   SourceLoc loc;
 };
 

@@ -30,6 +30,10 @@ struct TileOp {
   std::string to;
   int64_t bytes = 0;  // per execution
   int stages = 2;     // load: the buffer's slots for the tensor's tiles (2: double buffering)
+  // On a many-core chip, a transfer crosses a core's port: at the port's bandwidth, this many cycles beyond the
+  // path's latency. 0: the path's own bandwidth.
+  double port_Bps = 0;
+  int64_t port_latency = 0;
   // compute
   EinsumId einsum;
   std::string unit;
@@ -82,9 +86,20 @@ struct TileGroup {
   bool pipeline = false;
   bool double_buffer = true;  // buffer_stages above 1: loads of the next iteration overlap this one's compute
   int64_t buffer_bytes = 0;   // the buffer space the group's tiles need
+  // On a many-core chip: the first `core_loops` loops are spread over `cores` cores as one flattened range, the
+  // busiest running `core_trips` of their iterations. 0 loops: the group runs on one core (or chip).
+  int core_loops = 0;
+  int64_t cores = 1;
+  int64_t core_trips = 0;
+  // On a many-core chip: every core's transfers of the group at the backing memory's bandwidth, which they
+  // share. The group takes at least this long, however fast each core's port.
+  int64_t shared_cycles = 0;
 
   // Product of the trips of op.repeats, or the executions that run when a where clause skips some.
   int64_t executions(const TileOp& op) const;
+  // What the busiest core runs: the spread loops folded into one of `core_trips` iterations. Its timing is the
+  // group's; the whole group's counts are this group's.
+  TileGroup busiest_core() const;
 };
 
 struct TileProgram {
@@ -93,5 +108,8 @@ struct TileProgram {
   std::vector<TileGroup> groups;
   EvalStatus status;
 };
+
+// Every group as its busiest core runs it (TileGroup::busiest_core).
+TileProgram busiest_core(const TileProgram& program);
 
 }  // namespace einsim

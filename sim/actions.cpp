@@ -19,9 +19,10 @@ Stats initial_stats(const ArchSpec& arch, const TileProgram& program, Fidelity f
   s.fidelity = fidelity;
   s.status = program.status;
   for (const ComponentSpec& c : arch.components)
-    if (auto area = c.area_um2()) {
-      s.area_breakdown_mm2[c.name] = *area / 1e6;
-      s.area_mm2 += *area / 1e6;
+    if (auto area = c.area_um2()) {  // of every copy, on a many-core chip
+      const double mm2 = *area * static_cast<double>(arch.copies(c.name)) / 1e6;
+      s.area_breakdown_mm2[c.name] = mm2;
+      s.area_mm2 += mm2;
     }
   return s;
 }
@@ -66,6 +67,11 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
         role.charge_transfers(op.bytes, n, !load, transfers, s.energy_by_action_pJ[path.name]);
         if (role.holds_tensors())
           (load ? run.external[op.from].read : run.external[op.to].write) += bytes;  // across its interface
+        // Through a core's port, on a many-core chip.
+        if (op.port_Bps > 0) {
+          const ComponentSpec& noc = *arch.noc();
+          s.energy_by_action_pJ[noc.name]["transfer"] += static_cast<double>(bytes) * noc.cores()->port_pJ_per_byte();
+        }
       }
     }
     if (!g.options.empty()) {
@@ -99,7 +105,7 @@ void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s) {
   }
   for (const ComponentSpec& c : arch.components) {
     if (!c.compute()) continue;
-    const double par = c.op_rate(arch.clock_hz);
+    const double par = c.op_rate(arch.clock_hz) * static_cast<double>(arch.copies(c.name));  // every core's
     const auto w = run.work.find(c.name);
     const double work = w == run.work.end() ? 0 : w->second;
     s.roofline_compute_cycles = std::max(s.roofline_compute_cycles, static_cast<int64_t>(std::ceil(work / par)));

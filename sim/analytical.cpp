@@ -71,6 +71,7 @@ class GroupTimer {
         s.busy_cycles[op.unit] += op.cycles * f.n;
       } else {
         Path& p = paths_[*f.path];
+        if (op.port_Bps > 0) p.port_Bps = op.port_Bps, p.port_latency = op.port_latency;
         p.bytes += op.bytes * f.n;
         p.streaming += f.through_port * f.n;
         (op.kind == TileOp::Kind::load ? p.head_bytes : p.tail_bytes) += op.bytes;
@@ -83,7 +84,7 @@ class GroupTimer {
       const int64_t cycles = path_cycles(p, path, static_cast<double>(p.bytes));
       memory = std::max(memory, cycles);
       t.load["path " + path] += cycles;  // a PIM is both a unit and a path: keep their loads apart
-      const int64_t latency = arch_.find(path)->path()->latency_cycles(arch_.clock_hz);
+      const int64_t latency = arch_.find(path)->path()->latency_cycles(arch_.clock_hz) + p.port_latency;
       if (p.head_bytes) head = std::max(head, path_cycles(p, path, static_cast<double>(p.head_bytes)) + latency);
       // (Without pipelining the tiles' critical paths include the last result's latency already.)
       if (p.tail_bytes)
@@ -93,7 +94,12 @@ class GroupTimer {
           std::max(steady_memory, path_cycles(p, path, static_cast<double>(p.bytes - p.head_bytes - p.tail_bytes)));
       prefetch = std::max(prefetch, prefetch_bound(p, path, compute, latency));
     }
-    t.cycles = g_.double_buffer ? head + std::max({compute, steady_memory, prefetch}) + tail : compute + memory;
+    // Single-buffered, memory and compute take turns, and each tile's loads wait for the last tile's readers
+    // and then a latency: the prefetch bound's one-stage case.
+    t.cycles = g_.double_buffer ? head + std::max({compute, steady_memory, prefetch}) + tail
+                                : std::max(compute + memory, head + prefetch + tail);
+    // On a many-core chip, the cores' transfers share the backing memory's bandwidth.
+    t.cycles = std::max(t.cycles, g_.shared_cycles);
     for (const auto& [buffer, cycles] : port_cycles_) {
       const int64_t ports = arch_.find(buffer)->memory()->ports();
       t.cycles = std::max(t.cycles, (cycles + ports - 1) / ports);
@@ -116,6 +122,8 @@ class GroupTimer {
   struct Path {
     int64_t bytes = 0, streaming = 0;        // over the group; `streaming`: cycles through a port
     int64_t head_bytes = 0, tail_bytes = 0;  // a tile of each tensor it loads, stores
+    double port_Bps = 0;                     // a core's port's bandwidth, on a many-core chip (0: none)
+    int64_t port_latency = 0;
   };
 
   // Where a unit's or a path's tiles stream through: a place (a PIM) stages them in its own memory, every other
@@ -142,7 +150,7 @@ class GroupTimer {
   // A path's time for `bytes`: at its bandwidth, or through a buffer port if that is slower (in proportion to
   // the path's whole traffic, as the ports' share of each transfer is).
   int64_t path_cycles(const Path& p, const std::string& path, double bytes) const {
-    const double at_bandwidth = bytes * arch_.clock_hz / arch_.find(path)->path_Bps();
+    const double at_bandwidth = bytes * arch_.clock_hz / (p.port_Bps > 0 ? p.port_Bps : arch_.find(path)->path_Bps());
     const double through_port = static_cast<double>(p.streaming) * bytes / static_cast<double>(p.bytes);
     return static_cast<int64_t>(std::ceil(std::max(at_bandwidth, through_port)));
   }
@@ -245,7 +253,7 @@ class GroupTimer {
 
 // Groups run one after another, except that a `concurrent` group runs with the one before it: such a run takes
 // as long as its longest group, or as the total that any unit, path or buffer the groups share must carry.
-// Actions and energy: every op as many times as the program's loops say (sim/actions).
+// Actions and energy: every op as many times as the program's loops say (sim/actions), on every core.
 Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
                           BankTransfers* shared) {
   Stats s = initial_stats(arch, program, Fidelity::analytical);
@@ -278,7 +286,9 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   };
   for (const TileGroup& g : program.groups) {
     if (!g.concurrent) close_run();
-    const GroupTime t = GroupTimer(cascade, g, arch, program.buffer).time(s);
+    // Spread over cores, the group takes as long as its busiest core.
+    const TileGroup core = g.busiest_core();
+    const GroupTime t = GroupTimer(cascade, core, arch, program.buffer).time(s);
     run_longest = std::max(run_longest, t.cycles);
     for (const auto& [who, cycles] : t.load) run_load[who] += cycles;
   }

@@ -307,7 +307,9 @@ struct Dram : sc_module {
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
       if (waves) busy[engine]->write(true);
-      int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / bytes_per_cycle));
+      // Into or out of a core of a many-core chip, at what the core's port carries.
+      const double rate = job->op->port_Bps > 0 ? job->op->port_Bps / clock_hz : bytes_per_cycle;
+      int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / rate));
       if (const auto timed =
               path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz))
         if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
@@ -319,7 +321,7 @@ struct Dram : sc_module {
       if (occupancy > through_port) sc_core::wait(duration(occupancy - through_port));
       if (waves) busy[engine]->write(false);
       channel.post();
-      finish(*job, now() + latency);
+      finish(*job, now() + latency + job->op->port_latency);
       if (rec.tracing) rec.events.push_back({rec.track(track), *job->label, start, now()});
     }
   }
@@ -473,6 +475,7 @@ struct Controller : sc_module {
 
   void run_group(size_t group, bool exact_loops) {
     const TileGroup& g = p.groups[group];
+    const int64_t started = now() + skipped.cycles;
     exact_loops |= masked(g);
     std::vector<std::vector<std::pair<int, bool>>> rules;
     for (const TileOp& op : g.ops) rules.push_back(fire_rule(g, op, c));
@@ -629,6 +632,12 @@ struct Controller : sc_module {
       }
     });
     for (const JobPtr& j : all) wait_done(*j);  // groups run one after another
+    // On a many-core chip the other cores' transfers share the backing memory: the group lasts at least as long
+    // as all of them take at its bandwidth.
+    if (const int64_t short_by = g.shared_cycles - (now() + skipped.cycles - started); short_by > 0) {
+      rec.stalls[paths.at(p.backing)->basename()]["shared_bandwidth"] += short_by;
+      sc_core::wait(duration(short_by));
+    }
   }
 
   static void wait_done(const Job& j) {
@@ -681,13 +690,15 @@ void strip_vcd_date(const std::string& file) {
 
 }  // namespace
 
-Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
+Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TileProgram& whole,
                       const CycleOptions& options) {
   static bool simulated = false;  // SystemC elaborates once per process
   if (simulated) throw InternalError("simulate_cycles runs once per process (SystemC elaborates once)");
   simulated = true;
   BankTransfers transfers;  // the bank model's runs of the transfers, shared with the analytical pass
-  const Stats analytical = evaluate_analytical(cascade, arch, program, &transfers);
+  const Stats analytical = evaluate_analytical(cascade, arch, whole, &transfers);
+  // On a many-core chip it simulates the busiest core; the other cores run the rest of each group's iterations.
+  const TileProgram program = busiest_core(whole);
   if (!analytical.status.ok) {
     Stats s = analytical;
     s.fidelity = Fidelity::cycle;
@@ -784,7 +795,11 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   // refresh over its own run.
   Stats s = initial_stats(arch, program, Fidelity::cycle);
   s.cycles = controller.end + controller.skipped.cycles;
-  const RunWork run = count_actions(cascade, arch, program, controller.executions(), transfers, s);
+  OpExecutions executions = controller.executions();
+  const OpExecutions all = program_executions(whole), busiest = program_executions(program);
+  for (size_t g = 0; g < executions.size(); ++g)
+    for (size_t o = 0; o < executions[g].size(); ++o) executions[g][o] += all[g][o] - busiest[g][o];
+  const RunWork run = count_actions(cascade, arch, whole, executions, transfers, s);
   for (const auto& [name, unit] : units) {
     s.busy_cycles[name] = unit->busy + controller.skipped.per_unit[name];
     for (const char* cause : {"data", "dependency", "buffer_port", "buffer_bandwidth"})

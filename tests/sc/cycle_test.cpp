@@ -182,6 +182,25 @@ TEST(Cycle, FuseMaxCloseToAnalyticalOnceThePipelineFills) {
   EXPECT_LT(*s.gap_vs_analytical, 0.05);
 }
 
+// Many cores (configs/arch/xpu-h100-cores.yaml): the engine simulates the busiest core, its transfers at its
+// port's rate, and the group waits for every core's bytes at the HBM's bandwidth; the other cores' work counts
+// as the program says. FlashDecoding's four parts per head at B = 1 put 128 items on 128 cores, which together
+// ask more than the HBM gives.
+TEST(Cycle, ManyCoresRunTheBusiestCoreAndShareTheMemory) {
+  const DesignPoint p = point("configs/mappings/llm/decode-split-cores.yaml", {{"L", "8192"}, {"S", "4"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  const Stats a = evaluate_analytical(p.cascade, p.arch, p.program);
+  ASSERT_TRUE(s.status.ok) << s.status.reason;
+  EXPECT_EQ(s.traffic_bytes.at("dram").read, a.traffic_bytes.at("dram").read);
+  EXPECT_EQ(s.traffic_bytes.at("dram").write, a.traffic_bytes.at("dram").write);
+  EXPECT_EQ(s.einsums.at("QK").ops, a.einsums.at("QK").ops);
+  EXPECT_GT(s.stall_cycles.at("dram").at("shared_bandwidth"), 0);
+  // At least the whole cache at 3.35 TB/s: 32 heads x 8,192 tokens x 128 x 2 (K and V) x 2 B.
+  EXPECT_GE(s.cycles, static_cast<int64_t>(32.0 * 8192 * 128 * 2 * 2 / 3.35e12 * 1.83e9));
+  ASSERT_TRUE(s.gap_vs_analytical.has_value());
+  EXPECT_LT(std::abs(*s.gap_vs_analytical), 0.02);
+}
+
 // tests/data/two-units*.yaml (tests/unit/model_test.cpp has the closed forms): independent, the 2D and 1D arrays
 // overlap within each tile; chained, the exp waits for the product. The engine agrees within 0.2%.
 void expect_two_units_as_modelled(const char* mapping) {

@@ -28,7 +28,7 @@ ArchSpec with_example(const ComponentKind& kind) {
 }
 
 TEST(Kinds, EveryKindBuildsFromItsExampleAndPlaysTheRolesItClaims) {
-  ASSERT_EQ(component_kinds().size(), 5u);  // dram, pe_array, pim, sram, vector_array
+  ASSERT_EQ(component_kinds().size(), 6u);  // dram, noc, pe_array, pim, sram, vector_array
   for (const auto& [name, kind] : component_kinds()) {
     SCOPED_TRACE(name);
     const ArchSpec a = with_example(kind);
@@ -39,7 +39,7 @@ TEST(Kinds, EveryKindBuildsFromItsExampleAndPlaysTheRolesItClaims) {
     c.model->describe(fields, summary);
     EXPECT_FALSE(fields.empty());
     EXPECT_FALSE(summary.empty());
-    EXPECT_TRUE(c.compute() || c.memory() || c.path()) << "a kind with no role does nothing";
+    EXPECT_TRUE(c.compute() || c.memory() || c.path() || c.cores()) << "a kind with no role does nothing";
     for (const ParamDef& p : kind.params) EXPECT_FALSE(p.description.empty()) << p.name;
     if (const ComputeRole* compute = c.compute()) {
       EXPECT_FALSE(compute->ops().empty());
@@ -54,6 +54,13 @@ TEST(Kinds, EveryKindBuildsFromItsExampleAndPlaysTheRolesItClaims) {
       EXPECT_GT(t.cycles, 0);
       // No unit does more than its op rate allows.
       EXPECT_GE(static_cast<double>(t.cycles) * compute->op_rate(a.clock_hz), 4096.0 * (1 - 1e-12));
+    }
+    if (const CoresRole* cores = c.cores()) {
+      EXPECT_GT(cores->count(), 0);
+      EXPECT_GT(cores->port_Bps(), 0);
+      EXPECT_GE(cores->port_latency_cycles(), 0);
+      for (const std::string& each : cores->per_core()) EXPECT_EQ(a.copies(each), cores->count()) << each;
+      EXPECT_EQ(a.copies("dram"), 1);
     }
     if (const MemoryRole* memory = c.memory()) {
       EXPECT_GT(memory->capacity_bytes(), 0);
@@ -79,12 +86,12 @@ TEST(Kinds, EveryKindBuildsFromItsExampleAndPlaysTheRolesItClaims) {
 
 TEST(Kinds, UnknownKindsAndKeysAreRefusedWithTheKnownOnes) {
   try {
-    load_arch(test::temp_file("kinds-noc.yaml", head() + "  noc: {kind: noc}\n"));
+    load_arch(test::temp_file("kinds-nic.yaml", head() + "  nic: {kind: nic}\n"));
     ADD_FAILURE() << "a kind nothing implements was accepted";
   } catch (const UserError& e) {
-    EXPECT_NE(
-        std::string(e.what()).find("unknown component kind 'noc' (known: dram, pe_array, pim, sram, vector_array)"),
-        std::string::npos)
+    EXPECT_NE(std::string(e.what()).find(
+                  "unknown component kind 'nic' (known: dram, noc, pe_array, pim, sram, vector_array)"),
+              std::string::npos)
         << e.what();
   }
   try {

@@ -292,8 +292,10 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
       const std::vector<std::string> bert = {"configs/workloads/models/bert.yaml"};
       const bool moe = f.find("moe") != std::string::npos;
       const bool serving_ffn = f.find("serving-ffn") != std::string::npos;
+      const bool cores = f.find("-cores") != std::string::npos;  // the 132-core xPU's decode attention
       const Point p =
-          llm && moe
+          cores ? evaluate(f, {{"L", seq}, {"S", f.find("split") != std::string::npos ? "L / M0" : "1"}})
+          : llm && moe
               ? evaluate(f, {{"T", seq == "1024" ? "32" : "128"}}, {}, {"configs/workloads/models/mixtral-8x7b.yaml"})
           : llm && f.find("attention") != std::string::npos
               ? evaluate(f, {{"L", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})

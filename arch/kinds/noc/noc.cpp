@@ -1,0 +1,74 @@
+#include "arch/kinds/noc/noc.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "arch/spec.hpp"
+
+namespace einsim {
+
+void NocComponent::describe(nlohmann::ordered_json& fields, std::string& summary) const {
+  fields["cores"] = core_count;
+  fields["per_core"] = replicated;
+  fields["port_bandwidth_Bps"] = port_bandwidth;
+  fields["latency_cycles"] = latency;
+  summary = fmt::format("{} cores, each with its own {}; {:g} GB/s per core port, {} cycles", core_count,
+                        fmt::join(replicated, ", "), port_bandwidth / 1e9, latency);
+}
+
+void NocComponent::check(const ArchSpec& arch, const std::string& self) const {
+  const std::string key = "components." + self + ".per_core";
+  for (const ComponentSpec& c : arch.components)
+    if (c.cores() && c.name != self)
+      throw UserError(per_core_loc, key,
+                      fmt::format("{} has two nocs ('{}' and '{}'): a chip has one", arch.file, std::min(self, c.name),
+                                  std::max(self, c.name)));
+  for (const std::string& name : replicated) {
+    const ComponentSpec* c = arch.find(name);
+    if (!c) throw UserError(per_core_loc, key, fmt::format("{} has no component named '{}'", arch.file, name));
+    // The memory the cores share stays one: its interface is what their ports lead to.
+    if (c->path() || c->cores() || !(c->compute() || c->memory()))
+      throw UserError(per_core_loc, key,
+                      fmt::format("'{}' is a {}: each core has its own buffers and arrays only", name, c->kind()));
+    if (std::count(replicated.begin(), replicated.end(), name) > 1)
+      throw UserError(per_core_loc, key, fmt::format("'{}' is named twice", name));
+  }
+}
+
+namespace {
+
+std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext& context) {
+  auto n = std::make_shared<NocComponent>();
+  n->core_count = p.count("cores");
+  n->replicated = p.names("per_core");
+  n->per_core_loc = p.node("per_core").loc();
+  if (n->replicated.empty()) p.node("per_core").fail("name the components each core has its own of");
+  n->port_bandwidth = p.real("port_bandwidth");
+  if (n->port_bandwidth <= 0) p.node("port_bandwidth").fail("port_bandwidth must be positive");
+  n->latency = p.has("latency_cycles") ? p.count("latency_cycles") : 0;
+  if (const auto e = p.node_if("transfer_energy")) n->transfer = evaluate_cost(context.table, *e);
+  return n;
+}
+
+}  // namespace
+
+ComponentKind noc_kind() {
+  return {"noc",
+          "the cores of a many-core chip: each has its own copy of the per_core components, and a port to the memory",
+          {
+              {"cores", ParamType::count, true, "", "cores on the chip"},
+              {"per_core", ParamType::names, true, "", "the components each core has its own copy of"},
+              {"port_bandwidth", ParamType::bandwidth, true, "",
+               "what one core's port to the memory outside the cores carries"},
+              {"latency_cycles", ParamType::count, false, "",
+               "cycles a transfer between that memory and a core takes beyond the memory's own latency (default 0)"},
+              {"transfer_energy", ParamType::cost, false, "",
+               "energy of one byte through a core's port (default: none charged)"},
+          },
+          R"({kind: noc, cores: 4, per_core: [glb], port_bandwidth: 32 GB/s, latency_cycles: 20})",
+          &build};
+}
+
+}  // namespace einsim

@@ -1,0 +1,35 @@
+#pragma once
+// kind: noc — the cores of a many-core chip and the network joining each of them to the memory outside the cores.
+// Each core has its own copy of the components named in `per_core` (its buffer, its arrays). A mapping spreads a
+// group's outer loops over the cores; every tile a core loads or stores crosses that core's port, at the port's
+// bandwidth or at the core's share of the backing memory's, whichever is less.
+#include <string>
+#include <vector>
+
+#include "arch/component.hpp"
+
+namespace einsim {
+
+class NocComponent : public Component, public CoresRole {
+ public:
+  int64_t core_count = 1;
+  std::vector<std::string> replicated;  // per_core
+  double port_bandwidth = 0;            // B/s, each core's
+  int64_t latency = 0;                  // cycles
+  Cost transfer;                        // per byte through a port
+  SourceLoc per_core_loc;
+
+  const CoresRole* cores() const override { return this; }
+  void describe(nlohmann::ordered_json& fields, std::string& summary) const override;
+  void check(const ArchSpec& arch, const std::string& self) const override;
+
+  int64_t count() const override { return core_count; }
+  const std::vector<std::string>& per_core() const override { return replicated; }
+  double port_Bps() const override { return port_bandwidth; }
+  int64_t port_latency_cycles() const override { return latency; }
+  double port_pJ_per_byte() const override { return transfer.energy_pJ; }
+};
+
+ComponentKind noc_kind();
+
+}  // namespace einsim

@@ -1,0 +1,142 @@
+// Many-core chips (kind: noc): a group's outer loops spread over the cores, each core's transfers through its own
+// port, every core's share of the backing memory, and what lowering refuses.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "sim/analytical.hpp"
+#include "tests/unit/test_util.hpp"
+
+namespace einsim {
+namespace {
+
+// Four cores, each with its own buffer and 256 lanes, every port 16 B a cycle; the DRAM carries 128 B a cycle
+// (1 GHz), enough for all four ports at once unless a test slows it.
+std::string arch_file() {
+  return test::temp_file(
+      "cores-arch.yaml",
+      "version: 1\nname: cores\nclock: 1 GHz\nenergy_table: " +
+          std::filesystem::absolute("configs/energy/accelergy-45nm.yaml").string() +
+          "\ncomponents:\n"
+          "  dram: {kind: dram, bandwidth: 128 GB/s, latency_cycles: 100, access_bits: 512, read_energy: '40', "
+          "write_energy: '40'}\n"
+          "  noc: {kind: noc, cores: 4, per_core: [glb, vec], port_bandwidth: 16 GB/s, transfer_energy: '0.5'}\n"
+          "  glb: {kind: sram, size: 1 MiB, banks: 4, row_bits: 512, read_energy: '5', write_energy: '6'}\n"
+          "  shared: {kind: sram, size: 1 MiB, banks: 4, row_bits: 512, read_energy: '5', write_energy: '6'}\n"
+          "  vec: {kind: vector_array, lanes: 256, ops: {mul: {energy: '1'}, add: {energy: '1'}}}\n");
+}
+
+// B rows of 1,024 fp32 values squared, and a running sum along a row's blocks (a recurrence over n1).
+std::string workload_file() {
+  return test::temp_file(
+      "cores-workload.yaml",
+      "version: 1\nname: rows\nparams: {B: 8, N: 1024, N0: 256, N1: N / N0}\n"
+      "tensors:\n  X: {ranks: [B, N], dtype: fp32}\n  Y: {ranks: [B, N], dtype: fp32, output: true}\n"
+      "  T: {ranks: [B], dtype: fp32, output: true}\n"
+      "einsums:\n  - Y[b,n] = X[b,n] * X[b,n]\n"
+      "  - P[b,n1] = X[b,n1*N0+n0]\n"
+      "  - R[b,n1+1] = R[b,n1] + P[b,n1]\n"
+      "  - T[b] = R[b,N1]\n"
+      "init: {R: 0}\n");
+}
+
+// One group squaring rows, spread over `cores` (empty: not spread), staged in `buffer`; the row sums after.
+std::string mapping(const std::string& cores, const std::string& buffer = "glb") {
+  return test::temp_file("cores-mapping.yaml",
+                         "version: 1\nname: m\narch: " + arch_file() + "\nworkload: " + workload_file() +
+                             "\nmemory: {buffer: " + buffer + "}\ngroups:\n  - name: square\n" +
+                             (cores.empty() ? "" : "    cores: " + cores + "\n") +
+                             "    loops: {dram: [b]}\n    einsums: {Y: {unit: vec, spatial: {lanes: n}}}\n"
+                             "  - name: sums\n    loops: {dram: [b, n1]}\n"
+                             "    einsums: {P: {unit: vec, spatial: {lanes: n0}}, R: {unit: vec, spatial: {lanes: b}}, "
+                             "T: {unit: vec, spatial: "
+                             "{lanes: b}}}\n");
+}
+
+Stats evaluate(const std::string& mapping_file, std::vector<std::pair<std::string, std::string>> params = {},
+               const std::vector<std::pair<std::string, std::string>>& arch_sets = {}) {
+  const DesignPoint p = test::point(mapping_file, std::move(params), {}, arch_sets);
+  return evaluate_analytical(p.cascade, p.arch, p.program);
+}
+
+// The square group's cycles alone: the whole run less the row sums' (which run on one core either way).
+int64_t square_cycles(const std::string& cores, const std::string& b,
+                      const std::vector<std::pair<std::string, std::string>>& arch_sets = {}) {
+  const DesignPoint p = test::point(mapping(cores), {{"B", b}}, {}, arch_sets);
+  TileProgram only = p.program;
+  only.groups.resize(1);
+  return evaluate_analytical(p.cascade, p.arch, only).cycles;
+}
+
+TEST(Cores, TheBusiestCoreRunsItsShareOfTheSpreadIterations) {
+  // Eight rows on four cores: the busiest runs two, exactly as one core runs two rows; seven rows still leave a
+  // core with two, five too; four rows one each.
+  const int64_t two_rows = square_cycles("", "2");
+  EXPECT_EQ(square_cycles("[b]", "8"), two_rows);
+  EXPECT_EQ(square_cycles("[b]", "7"), two_rows);
+  EXPECT_EQ(square_cycles("[b]", "5"), two_rows);
+  EXPECT_EQ(square_cycles("[b]", "4"), square_cycles("", "1"));
+  EXPECT_LT(square_cycles("[b]", "4"), two_rows);
+  // Not spread, one core runs all eight.
+  EXPECT_GT(square_cycles("", "8"), 3 * two_rows);
+}
+
+TEST(Cores, EachCoresTransfersCrossItsPortAndShareTheMemory) {
+  // One row on one core: 4 KiB in at the port's 16 B a cycle (256), 100 of latency; the multiply streams its
+  // operands (X twice) and its result through a buffer port, 12 KiB at 256 B a cycle (48; its lanes take 4); and
+  // 4 KiB out (256, 100 of latency). The DRAM's 128 B a cycle would take 32 each way.
+  EXPECT_EQ(square_cycles("", "1"), (256 + 100) + 48 + (256 + 100));
+  // Eight rows over the four cores move 64 KiB; at 8 B a cycle of DRAM the cores wait for each other: the group
+  // takes the 8,192 cycles all of it takes at that bandwidth.
+  EXPECT_EQ(square_cycles("[b]", "8", {{"dram.bandwidth", "8 GB/s"}}), 65536 / 8);
+}
+
+TEST(Cores, CountsAreEveryCoresAndUnitsCountEveryCopy) {
+  const Stats spread = evaluate(mapping("[b]"));
+  const Stats one = evaluate(mapping(""));
+  ASSERT_TRUE(spread.status.ok) << spread.status.reason;
+  EXPECT_EQ(spread.traffic_bytes.at("dram").read, one.traffic_bytes.at("dram").read);
+  EXPECT_EQ(spread.einsums.at("Y").ops, one.einsums.at("Y").ops);
+  EXPECT_LT(spread.cycles, one.cycles);
+  // Every byte the square group moves crosses a port (0.5 pJ each): 8 rows of 4 KiB in and out; the sums group
+  // stages its tiles in the cores' buffers too (one core), so its bytes cross one: X again, and T.
+  EXPECT_DOUBLE_EQ(spread.energy_by_action_pJ.at("noc").at("transfer"), 0.5 * (2 * 8 * 4096 + 8 * 4096 + 8 * 4));
+  // Four copies of the lanes: utilization is of all 1,024 (every op here takes a lane one cycle).
+  double work = 0;
+  for (const auto& [name, e] : spread.einsums)
+    for (const auto& [kind, n] : e.ops) work += static_cast<double>(n);
+  EXPECT_DOUBLE_EQ(spread.utilization.at("vec"), work / (static_cast<double>(spread.cycles) * 1024));
+}
+
+TEST(Cores, WhatCannotBeSpreadIsRefused) {
+  // A buffer the cores share.
+  try {
+    test::point(mapping("[b]", "shared"));
+    ADD_FAILURE() << "a group staged in a shared buffer was spread";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("which the cores share"), std::string::npos) << e.what();
+  }
+  // An index whose loop is not among the outermost.
+  try {
+    test::point(mapping("[n]"));
+    ADD_FAILURE() << "a loop that is not the outermost was spread";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("first 1 loops must be those over n"), std::string::npos) << e.what();
+  }
+  // A recurrence's steps.
+  const std::string recurrence = test::temp_file(
+      "cores-recurrence.yaml",
+      "version: 1\nname: m\narch: " + arch_file() + "\nworkload: " + workload_file() +
+          "\ngroups:\n  - name: square\n    loops: {dram: [b]}\n"
+          "    einsums: {Y: {unit: vec, spatial: {lanes: n}}}\n"
+          "  - name: sums\n    cores: [n1]\n    loops: {dram: [n1, b]}\n"
+          "    einsums: {P: {unit: vec, spatial: {lanes: n0}}, R: {unit: vec, spatial: {lanes: b}}, T: {unit: vec, "
+          "spatial: {lanes: b}}}\n");
+  const DesignPoint p = test::point(recurrence);
+  EXPECT_FALSE(p.program.status.ok);
+  EXPECT_NE(p.program.status.reason.find("illegal: group 'sums' spreads the steps of"), std::string::npos)
+      << p.program.status.reason;
+}
+
+}  // namespace
+}  // namespace einsim

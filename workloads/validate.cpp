@@ -118,6 +118,13 @@ Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend
   p.variants.push_back({fmt::format("attention_tiled (tile {})", tile_m), [=, &in](float* y) {
                           reference::attention_tiled(out, s, tile_m, in["Q"], in["K"], in["V"], y, backend);
                         }});
+  // The split cascade's parts (S, decode-attention-split.yaml), so the split kernel takes the same steps.
+  if (b.has_param("S") && b.param("S") > 1) {
+    const auto splits = static_cast<int64_t>(b.param("S"));
+    p.variants.push_back({fmt::format("attention_split ({} parts, tile {})", splits, tile_m), [=, &in](float* y) {
+                            reference::attention_split(out, s, tile_m, splits, in["Q"], in["K"], in["V"], y, backend);
+                          }});
+  }
   p.rows = s.B * s.H * s.P;
   p.reduction = std::max(s.M, s.E);
   p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {

@@ -85,6 +85,13 @@ std::vector<float> tiled(const AttentionData& d, int64_t tile_m, Backend backend
   return o;
 }
 
+std::vector<float> split(const AttentionData& d, int64_t tile_m, int64_t splits, Backend backend = Backend::cpu,
+                         DType out = DType::fp32) {
+  std::vector<float> o(sz(d.s.B, d.s.H, d.s.F, d.s.P));
+  attention_split(out, d.s, tile_m, splits, d.q.data(), d.k.data(), d.v.data(), o.data(), backend);
+  return o;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Attention
 
@@ -144,6 +151,26 @@ TEST(ReferenceAttention, NaiveAndTiledAgree) {
     const AttentionData d = random_attention(c.s, rng);
     EXPECT_LE(max_abs_diff(naive(d), tiled(d, c.tile_m)), 4e-6) << c.name;
   }
+}
+
+// Split-K: one part is the tiled kernel bit for bit; more parts (the last shorter, or a causal query's parts
+// empty) agree with it to fp32 rounding.
+TEST(ReferenceAttention, SplitKAgreesWithOnePass) {
+  std::mt19937_64 rng(seed());
+  const AttentionCase cases[] = {
+      {"decode MHA", {2, 4, 4, 256, 1, 32, 32}, 16},
+      {"decode GQA", {1, 8, 2, 200, 1, 16, 16}, 32},
+      {"prefill causal", {1, 2, 1, 96, 40, 16, 8, true}, 16},
+  };
+  for (const AttentionCase& c : cases) {
+    const AttentionData d = random_attention(c.s, rng);
+    expect_identical(split(d, c.tile_m, 1), tiled(d, c.tile_m), std::string(c.name) + ", one part");
+    for (const int64_t parts : {2, 3, 7, 200})
+      EXPECT_LE(max_abs_diff(split(d, c.tile_m, parts), tiled(d, c.tile_m)), 4e-6) << c.name << ", " << parts;
+  }
+  const float x[1] = {0};
+  float out[1];
+  EXPECT_THROW(attention_split(DType::fp32, {1, 1, 1, 4, 1, 1, 1}, 2, 0, x, x, x, out), UserError);  // splits
 }
 
 // Query heads 0 and 1 read KV head 0 and heads 2 and 3 KV head 1 (h / (H/KH), not h % KH): with V constant per
@@ -441,6 +468,14 @@ TEST(ReferenceVsCascade, Attention) {
   with_m0.emplace_back("M0", "16");
   const CascadeRun one = run_cascade("configs/workloads/attention-1pass.yaml", with_m0);
   expect_identical(tiled(d, 16, Backend::cpu, DType::bf16), floats(one.outputs.at("AV")), "attention-1pass");
+  // Decode split into 4 parts of 16 keys (blocks of 8), the partials combined.
+  const AttentionShape ds{2, 4, 2, 64, 1, 16, 16};
+  const CascadeRun parts =
+      run_cascade("configs/workloads/llm/decode-attention-split.yaml",
+                  {{"B", "2"}, {"H", "4"}, {"KH", "2"}, {"L", "64"}, {"E", "16"}, {"S", "4"}, {"M0", "8"}});
+  const AttentionData dd{ds, floats(parts.inputs.at("Q")), floats(parts.inputs.at("KC")),
+                         floats(parts.inputs.at("VC"))};
+  expect_identical(split(dd, 8, 4, Backend::cpu, DType::bf16), floats(parts.outputs.at("O")), "decode-attention-split");
 }
 
 TEST(ReferenceVsCascade, FfnNormsGemm) {
@@ -495,6 +530,7 @@ TEST(ReferenceCuda, UnavailableThrows) {
   int32_t i32[4];
   EXPECT_THROW(attention_naive(DType::fp32, {}, x, x, x, out, Backend::cuda), InternalError);
   EXPECT_THROW(attention_tiled(DType::fp32, {}, 1, x, x, x, out, Backend::cuda), InternalError);
+  EXPECT_THROW(attention_split(DType::fp32, {}, 1, 2, x, x, x, out, Backend::cuda), InternalError);
   EXPECT_THROW(gemm(DType::fp32, 1, 1, 1, x, x, out, Backend::cuda), InternalError);
   EXPECT_THROW(gemm_cublas(DType::bf16, DType::fp32, 1, 1, 1, x, x, out), InternalError);
   EXPECT_THROW(gemm_int8(1, 1, 1, i8, i8, i32, Backend::cuda), InternalError);
@@ -529,6 +565,9 @@ TEST(ReferenceCuda, AttentionMatchesCpu) {
     const AttentionData d = random_attention(c.s, rng);
     EXPECT_LE(max_abs_diff(naive(d, Backend::cuda), naive(d)), 1e-5) << c.name << ", naive";
     EXPECT_LE(max_abs_diff(tiled(d, c.tile_m, Backend::cuda), tiled(d, c.tile_m)), 1e-5) << c.name << ", tiled";
+    for (const int64_t parts : {1, 4, 13})
+      EXPECT_LE(max_abs_diff(split(d, c.tile_m, parts, Backend::cuda), split(d, c.tile_m, parts)), 1e-5)
+          << c.name << ", split into " << parts;
   }
   // bf16 outputs: the fp32 values differ by far less than a bf16 ulp, so at most one rounding flips (2^-8 of
   // values below 1).

@@ -45,6 +45,14 @@ void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, c
 void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K,
                      const float* V, float* out, Backend backend = Backend::cpu);
 
+// Split-K (FlashDecoding, Lean Attention): the keys in `splits` parts of ceil(M / splits) (the last may be
+// shorter), each the 1-pass softmax above in tiles of tile_m keys, then the parts' partials rescaled to the
+// largest of their maxima and summed in part order, as configs/workloads/llm/decode-attention-split.yaml with
+// S = splits and M0 = tile_m. splits = 1 is attention_tiled. The CUDA version runs a block per part and a second
+// kernel that combines them.
+void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, int64_t splits, const float* Q,
+                     const float* K, const float* V, float* out, Backend backend = Backend::cpu);
+
 // C[M,N] = A[M,K] B[K,N], fp32 accumulation in k order. The CUDA version is a shared-memory tiled kernel that
 // keeps that order, so its results equal the CPU's bit for bit.
 void gemm(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,

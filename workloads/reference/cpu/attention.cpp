@@ -74,6 +74,47 @@ void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, c
     }
 }
 
+namespace {
+
+// The 1-pass online softmax of query p over keys [from, to) in tiles of tile_m keys (the last may be shorter): the
+// part's running max, denominator and numerator (RM, RD, RNV) at its end. An empty part leaves -inf, 0 and zeros.
+struct Partial {
+  float rm = kNegInf;
+  float rd = 0;
+  std::vector<float> rnv;
+};
+
+void online_softmax(const AttentionShape& s, const HeadView& v, int64_t p, int64_t from, int64_t to, int64_t tile_m,
+                    std::vector<float>& sln, Partial& part) {
+  part.rm = kNegInf;
+  part.rd = 0;
+  part.rnv.assign(static_cast<size_t>(s.F), 0.0f);
+  for (int64_t m0 = from; m0 < to; m0 += tile_m) {
+    const int64_t n = std::min(tile_m, to - m0);  // a causal query's or a part's last tile may be cut short
+    scores(s, v, p, m0, n, sln.data());
+    float lm = kNegInf;
+    for (int64_t j = 0; j < n; ++j) lm = std::max(lm, sln[static_cast<size_t>(j)]);
+    const float rm_next = std::max(part.rm, lm);
+    float sld = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      float& x = sln[static_cast<size_t>(j)];
+      x = std::exp(x - rm_next);
+      sld += x;
+    }
+    const float prm = std::exp(part.rm - rm_next);  // 0 at the first tile, where rm is -inf
+    part.rd = sld + part.rd * prm;
+    for (int64_t f = 0; f < s.F; ++f) {
+      const float* vf = v.v + f * s.M + m0;
+      float slnv = 0;
+      for (int64_t j = 0; j < n; ++j) slnv += sln[static_cast<size_t>(j)] * vf[j];
+      part.rnv[static_cast<size_t>(f)] = slnv + part.rnv[static_cast<size_t>(f)] * prm;
+    }
+    part.rm = rm_next;
+  }
+}
+
+}  // namespace
+
 void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K,
                      const float* V, float* out, Backend backend) {
   detail::check_attention("attention_tiled", s);
@@ -81,39 +122,47 @@ void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, c
   detail::check_out_dtype("attention_tiled", out_dtype);
   if (backend == Backend::cuda) return cuda::attention_tiled(out_dtype, s, tile_m, Q, K, V, out);
   std::vector<float> sln(static_cast<size_t>(std::min(tile_m, s.M)));
-  std::vector<float> rnv(static_cast<size_t>(s.F));
+  Partial part;
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t h = 0; h < s.H; ++h) {
+      const HeadView v = head_view(s, b, h, Q, K, V, out);
+      for (int64_t p = 0; p < s.P; ++p) {
+        online_softmax(s, v, p, 0, visible_keys(s, p), tile_m, sln, part);
+        for (int64_t f = 0; f < s.F; ++f)
+          v.out[f * s.P + p] = static_cast<float>(round_to(out_dtype, part.rnv[static_cast<size_t>(f)] / part.rd));
+      }
+    }
+}
+
+void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, int64_t splits, const float* Q,
+                     const float* K, const float* V, float* out, Backend backend) {
+  detail::check_attention("attention_split", s);
+  detail::check_sizes("attention_split", {{"tile_m", tile_m}, {"splits", splits}});
+  detail::check_out_dtype("attention_split", out_dtype);
+  if (backend == Backend::cuda) return cuda::attention_split(out_dtype, s, tile_m, splits, Q, K, V, out);
+  const int64_t length = (s.M + splits - 1) / splits;  // keys per part; the last may be shorter
+  std::vector<float> sln(static_cast<size_t>(std::min(tile_m, s.M)));
+  std::vector<Partial> parts(static_cast<size_t>(splits));
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t h = 0; h < s.H; ++h) {
       const HeadView v = head_view(s, b, h, Q, K, V, out);
       for (int64_t p = 0; p < s.P; ++p) {
         const int64_t visible = visible_keys(s, p);
-        float rm = kNegInf;  // running max, denominator and numerator (RM, RD, RNV)
-        float rd = 0;
-        std::fill(rnv.begin(), rnv.end(), 0.0f);
-        for (int64_t m0 = 0; m0 < visible; m0 += tile_m) {
-          const int64_t n = std::min(tile_m, visible - m0);  // a causal query's last tile may be cut short
-          scores(s, v, p, m0, n, sln.data());
-          float lm = kNegInf;
-          for (int64_t j = 0; j < n; ++j) lm = std::max(lm, sln[static_cast<size_t>(j)]);
-          const float rm_next = std::max(rm, lm);
-          float sld = 0;
-          for (int64_t j = 0; j < n; ++j) {
-            float& x = sln[static_cast<size_t>(j)];
-            x = std::exp(x - rm_next);
-            sld += x;
-          }
-          const float prm = std::exp(rm - rm_next);  // 0 at the first tile, where rm is -inf
-          rd = sld + rd * prm;
-          for (int64_t f = 0; f < s.F; ++f) {
-            const float* vf = v.v + f * s.M + m0;
-            float slnv = 0;
-            for (int64_t j = 0; j < n; ++j) slnv += sln[static_cast<size_t>(j)] * vf[j];
-            rnv[static_cast<size_t>(f)] = slnv + rnv[static_cast<size_t>(f)] * prm;
-          }
-          rm = rm_next;
+        for (int64_t i = 0; i < splits; ++i)
+          online_softmax(s, v, p, std::min(i * length, visible), std::min((i + 1) * length, visible), tile_m, sln,
+                         parts[static_cast<size_t>(i)]);
+        // The partials rescaled to the largest max (GM, PS), their denominators and numerators summed in part order.
+        float gm = kNegInf;
+        for (const Partial& part : parts) gm = std::max(gm, part.rm);
+        float gd = 0;
+        std::vector<float> gnv(static_cast<size_t>(s.F), 0.0f);
+        for (const Partial& part : parts) {
+          const float ps = std::exp(part.rm - gm);  // 0 for an empty part
+          gd += part.rd * ps;
+          for (int64_t f = 0; f < s.F; ++f) gnv[static_cast<size_t>(f)] += part.rnv[static_cast<size_t>(f)] * ps;
         }
         for (int64_t f = 0; f < s.F; ++f)
-          v.out[f * s.P + p] = static_cast<float>(round_to(out_dtype, rnv[static_cast<size_t>(f)] / rd));
+          v.out[f * s.P + p] = static_cast<float>(round_to(out_dtype, gnv[static_cast<size_t>(f)] / gd));
       }
     }
 }

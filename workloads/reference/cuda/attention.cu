@@ -46,16 +46,26 @@ __device__ __forceinline__ float score(const float* qs, const float* ks, int t, 
   return acc;
 }
 
+// Where a part of the keys leaves its running max, denominator and numerator, per (batch, head, query, part).
+struct Partials {
+  float* m = nullptr;   // [B, H, P, splits]
+  float* d = nullptr;   // [B, H, P, splits]
+  float* nv = nullptr;  // [B, H, P, splits, F]
+};
+
+// A block of kQueries queries of one (batch, head) over one part of the keys: blockIdx.x is the query block times
+// `splits` plus the part. One part (splits = 1) writes the output; more write their partials for the combine.
 __global__ void __launch_bounds__(kQueries)
-    attention_tiled_kernel(AttentionShape s, int64_t tile_m, const float* Q, const float* K, const float* V, float* out,
-                           Round r) {
+    attention_tiled_kernel(AttentionShape s, int64_t tile_m, int64_t splits, int64_t part_len, const float* Q,
+                           const float* K, const float* V, float* out, Partials partials, Round r) {
   extern __shared__ float smem[];
   float* qs = smem;                 // [E][kQueries]
   float* ks = qs + s.E * kQueries;  // [E][kKeys]
   float* vs = ks + s.E * kKeys;     // [F][kKeys]
   float* acc = vs + s.F * kKeys;    // [F][kQueries]: each thread's running numerator
   const int t = static_cast<int>(threadIdx.x);
-  const int64_t p0 = static_cast<int64_t>(blockIdx.x) * kQueries, h = blockIdx.y, b = blockIdx.z;
+  const int64_t split = static_cast<int64_t>(blockIdx.x) % splits;
+  const int64_t p0 = static_cast<int64_t>(blockIdx.x) / splits * kQueries, h = blockIdx.y, b = blockIdx.z;
   const int64_t kh = h / (s.H / s.KH);
   const float* q = Q + (b * s.H + h) * s.E * s.P;
   const float* k = K + (b * s.KH + kh) * s.E * s.M;
@@ -64,10 +74,14 @@ __global__ void __launch_bounds__(kQueries)
   const bool valid = p < s.P;
   for (int64_t e = 0; e < s.E; ++e) qs[e * kQueries + t] = valid ? q[e * s.P + p] : 0.0f;
   for (int64_t f = 0; f < s.F; ++f) acc[f * kQueries + t] = 0.0f;
-  // Keys this thread sees, and keys any thread of the block sees (the loops below must be the same for all).
-  const int64_t visible = !valid ? 0 : s.causal ? p + (s.M - s.P) + 1 : s.M;
+  // Keys of the part this thread sees, [from, visible), and that any thread of the block sees, [from,
+  // block_visible) (the loops below must be the same for all).
+  const int64_t from = split * part_len, part_end = from + part_len < s.M ? from + part_len : s.M;
+  const int64_t seen = !valid ? 0 : s.causal ? p + (s.M - s.P) + 1 : s.M;
+  const int64_t visible = seen < part_end ? seen : part_end;
   const int64_t last_p = (p0 + kQueries < s.P ? p0 + kQueries : s.P) - 1;
-  const int64_t block_visible = s.causal ? last_p + (s.M - s.P) + 1 : s.M;
+  const int64_t block_seen = s.causal ? last_p + (s.M - s.P) + 1 : s.M;
+  const int64_t block_visible = block_seen < part_end ? block_seen : part_end;
 
   auto stage = [&](int64_t c0, int64_t n, bool with_v) {
     __syncthreads();  // the previous chunk's readers are done
@@ -84,7 +98,7 @@ __global__ void __launch_bounds__(kQueries)
   };
 
   float rm = -INFINITY, rd = 0;
-  for (int64_t t0 = 0; t0 < block_visible; t0 += tile_m) {
+  for (int64_t t0 = from; t0 < block_visible; t0 += tile_m) {
     const int64_t t1 = t0 + tile_m < block_visible ? t0 + tile_m : block_visible;
     float lm = -INFINITY;  // the tile's max
     for (int64_t c0 = t0; c0 < t1; c0 += kKeys) {
@@ -111,9 +125,36 @@ __global__ void __launch_bounds__(kQueries)
     rd = sld + rd * prm;
     rm = rm_next;
   }
-  if (valid)
+  if (!valid) return;
+  if (splits == 1) {
     for (int64_t f = 0; f < s.F; ++f)
       out[(b * s.H + h) * s.F * s.P + f * s.P + p] = round_out(acc[f * kQueries + t] / rd, r);
+    return;
+  }
+  const int64_t at = ((b * s.H + h) * s.P + p) * splits + split;
+  partials.m[at] = rm;
+  partials.d[at] = rd;
+  for (int64_t f = 0; f < s.F; ++f) partials.nv[at * s.F + f] = acc[f * kQueries + t];
+}
+
+// One thread per (batch, head, query): the parts' partials rescaled to the largest max and summed in part order,
+// each product rounded before it is added, as the CPU's combine.
+__global__ void combine_parts_kernel(AttentionShape s, int64_t splits, Partials partials, float* out, Round r) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (row >= s.B * s.H * s.P) return;
+  const int64_t bh = row / s.P, p = row % s.P;
+  const float* m = partials.m + row * splits;
+  const float* d = partials.d + row * splits;
+  const float* nv = partials.nv + row * splits * s.F;
+  float gm = -INFINITY;
+  for (int64_t i = 0; i < splits; ++i) gm = fmaxf(gm, m[i]);
+  float gd = 0;
+  for (int64_t i = 0; i < splits; ++i) gd = __fadd_rn(gd, __fmul_rn(d[i], expf(m[i] - gm)));
+  for (int64_t f = 0; f < s.F; ++f) {
+    float gnv = 0;
+    for (int64_t i = 0; i < splits; ++i) gnv = __fadd_rn(gnv, __fmul_rn(nv[i * s.F + f], expf(m[i] - gm)));
+    out[bh * s.F * s.P + f * s.P + p] = round_out(gnv / gd, r);
+  }
 }
 
 }  // namespace
@@ -150,15 +191,22 @@ void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, c
   o.download(out);
 }
 
-void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K,
-                     const float* V, float* out) {
-  require_device("attention_tiled");
-  if (s.H > 65535 || s.B > 65535) throw UserError("reference attention_tiled on CUDA: B and H must be at most 65535");
+namespace {
+
+// attention_tiled (splits = 1) and attention_split: a block per query block and part, then the combine.
+void run_parts(const char* name, DType out_dtype, const AttentionShape& s, int64_t tile_m, int64_t splits,
+               const float* Q, const float* K, const float* V, float* out) {
+  require_device(name);
+  if (s.H > 65535 || s.B > 65535)
+    throw UserError(std::string("reference ") + name + " on CUDA: B and H must be at most 65535");
+  const int64_t x_blocks = (s.P + kQueries - 1) / kQueries * splits;
+  if (x_blocks > 2147483647)
+    throw UserError(std::string("reference ") + name + " on CUDA: too many query blocks times parts");
   const size_t shared = sizeof(float) * static_cast<size_t>((s.E + s.F) * (kQueries + kKeys));
   int optin = 0;
   check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0), "cudaDeviceGetAttribute");
   if (shared > static_cast<size_t>(optin))
-    throw UserError("reference attention_tiled on CUDA: E + F = " + std::to_string(s.E + s.F) + " needs " +
+    throw UserError(std::string("reference ") + name + " on CUDA: E + F = " + std::to_string(s.E + s.F) + " needs " +
                     std::to_string(shared) + " bytes of shared memory, more than the GPU's " + std::to_string(optin));
   check(cudaFuncSetAttribute(attention_tiled_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(shared)),
@@ -166,12 +214,34 @@ void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, c
   DeviceBuffer<float> q(Q, count(s.B, s.H, s.E, s.P)), k(K, count(s.B, s.KH, s.E, s.M)),
       v(V, count(s.B, s.KH, s.F, s.M));
   DeviceBuffer<float> o(count(s.B, s.H, s.F, s.P));
-  const dim3 grid(static_cast<unsigned>((s.P + kQueries - 1) / kQueries), static_cast<unsigned>(s.H),
-                  static_cast<unsigned>(s.B));
-  attention_tiled_kernel<<<grid, kQueries, shared>>>(s, tile_m, q.get(), k.get(), v.get(), o.get(),
-                                                     round_of(out_dtype));
+  const int64_t rows = s.B * s.H * s.P;
+  DeviceBuffer<float> pm(splits > 1 ? count(rows, splits) : 1), pd(splits > 1 ? count(rows, splits) : 1),
+      pnv(splits > 1 ? count(rows, splits, s.F) : 1);
+  const Partials partials{pm.get(), pd.get(), pnv.get()};
+  const dim3 grid(static_cast<unsigned>(x_blocks), static_cast<unsigned>(s.H), static_cast<unsigned>(s.B));
+  const Round r = round_of(out_dtype);
+  attention_tiled_kernel<<<grid, kQueries, shared>>>(s, tile_m, splits, (s.M + splits - 1) / splits, q.get(), k.get(),
+                                                     v.get(), o.get(), partials, r);
   check_launch("attention_tiled_kernel");
+  if (splits > 1) {
+    constexpr int kThreads = 128;
+    combine_parts_kernel<<<static_cast<unsigned>((rows + kThreads - 1) / kThreads), kThreads>>>(s, splits, partials,
+                                                                                                o.get(), r);
+    check_launch("combine_parts_kernel");
+  }
   o.download(out);
+}
+
+}  // namespace
+
+void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K,
+                     const float* V, float* out) {
+  run_parts("attention_tiled", out_dtype, s, tile_m, 1, Q, K, V, out);
+}
+
+void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, int64_t splits, const float* Q,
+                     const float* K, const float* V, float* out) {
+  run_parts("attention_split", out_dtype, s, tile_m, splits, Q, K, V, out);
 }
 
 }  // namespace einsim::reference::cuda

@@ -11,6 +11,8 @@ void attention_naive(DType out_dtype, const AttentionShape& s, const float* Q, c
                      float* out);
 void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, const float* Q, const float* K,
                      const float* V, float* out);
+void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, int64_t splits, const float* Q,
+                     const float* K, const float* V, float* out);
 void gemm(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C);
 void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
                  float* C);

@@ -24,6 +24,9 @@ void attention_naive(DType, const AttentionShape&, const float*, const float*, c
 void attention_tiled(DType, const AttentionShape&, int64_t, const float*, const float*, const float*, float*) {
   unavailable("attention_tiled");
 }
+void attention_split(DType, const AttentionShape&, int64_t, int64_t, const float*, const float*, const float*, float*) {
+  unavailable("attention_split");
+}
 void gemm(DType, int64_t, int64_t, int64_t, const float*, const float*, float*) { unavailable("gemm"); }
 void gemm_cublas(DType, DType, int64_t, int64_t, int64_t, const float*, const float*, float*) {
   unavailable("gemm_cublas");

@@ -646,12 +646,19 @@ class Lowering {
     if (needed_later(e, g)) {
       TileOp op;
       op.kind = TileOp::Kind::store;
-      op.depth = depth_of(nest, vars_of(einsum.out), true);
+      // A recurrence whose later readers read only its last step stores only that step, once the step loop is
+      // done (a split's partial softmax: RNV at M1), not the state after every step.
+      const int step = final_step_only(e, g);
+      std::vector<int> out_vars = vars_of(einsum.out);
+      if (step >= 0) std::erase(out_vars, step);
+      op.depth = depth_of(nest, out_vars, true);
       op.repeats = all_above(op.depth);
       op.tensor = result.name;
       op.from = buffer_;
       op.to = m_.backing;
-      op.bytes = tile_bytes(einsum.out, tile_at(nest, einsum, op.depth));
+      std::vector<int64_t> stored = tile_at(nest, einsum, op.depth);
+      if (step >= 0) stored[static_cast<size_t>(step)] = 1;
+      op.bytes = tile_bytes(einsum.out, stored);
       resident[result.name] = std::max(resident[result.name], op.bytes);  // assembled in the buffer before the store
       if (!einsum.where.empty()) mask(op, active_when(einsum, nest, op.depth), loops);  // nothing to store
       place(op);
@@ -758,6 +765,23 @@ class Lowering {
     throw Infeasible{fmt::format("{} needs {} for the tiles of group '{}' (largest: {}; tiles{}); it has {}", buffer_,
                                  format_bytes(static_cast<double>(out.buffer_bytes)), out.name, fmt::join(names, ", "),
                                  tiles.empty() ? " none" : tiles, format_bytes(size))};
+  }
+
+  // The step variable of recurrence e when every later group reads only its last step (a constant index at the
+  // end of its iterative rank) and it is not an output; else -1.
+  int final_step_only(EinsumId e, int g) const {
+    const Einsum& einsum = c_.einsums[e];
+    const Tensor& t = c_.tensors[einsum.out.tensor];
+    if (t.output || t.iterative_rank < 0) return -1;
+    const auto r = static_cast<size_t>(t.iterative_rank);
+    if (einsum.out.index[r].terms.size() != 1) return -1;
+    for (EinsumId reader : c_.einsums.ids())
+      if (group_of_[reader] > g)
+        for (const Access& a : c_.einsums[reader].reads)
+          if (a.tensor == einsum.out.tensor &&
+              (!a.index[r].terms.empty() || a.index[r].constant != t.ranks[r].extent - 1))
+            return -1;
+    return einsum.out.index[r].terms[0].first;
   }
 
   bool needed_later(EinsumId e, int g) const {

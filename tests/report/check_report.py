@@ -2,7 +2,7 @@
 """ctest: runs a sweep, renders its report, loads the report in headless Chromium and checks that every image
 loaded, no script error occurred, a screenshot shows every section and plot drawn where the layout put it, and
 the tables hold the expected rows.
-Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large|linear-attention|sqa]  (which rows to expect; default the first)"""
+Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large|linear-attention|sqa|lean-attention]  (which rows to expect; default the first)"""
 import csv
 import json
 import re
@@ -125,6 +125,27 @@ def check_sqa(tables, results):
     print("sqa OK")
 
 
+def check_lean_attention(tables, results):
+    """The Lean Attention study: splitting the KV cache over the cores helps exactly where FlashAttention-2 leaves
+    cores idle, by at most what the HBM allows, and more as the context grows."""
+    assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"][:1]
+    assert len(tables.cells["published"]) == 3, tables.cells["published"]
+    cycles = {(r["kernel"], int(r["context"]), int(r["batch"])): float(r["cycles"]) for r in results}
+    contexts = sorted({k[1] for k in cycles})
+    # Batch 1: 32 heads on 132 cores. The gain over FlashAttention-2 grows with the context and stays under the
+    # bound the HBM sets: FlashAttention-2's time over the cache's bytes at 3.35 TB/s (1.83 GHz).
+    gains = [cycles[("fa2", c, 1)] / cycles[("lean", c, 1)] for c in contexts]
+    assert gains == sorted(gains) and gains[0] > 1.5, gains
+    for c, g in zip(contexts, gains):
+        hbm = 32 * c * 128 * 2 * 2 / 3.35e12 * 1.83e9
+        assert g <= cycles[("fa2", c, 1)] / hbm, (c, g)
+    # Batch 4 and 8 give every core an item already: no split helps.
+    for b in (4, 8):
+        for c in contexts:
+            assert cycles[("fa2", c, b)] <= cycles[("flashdecoding", c, b)] <= cycles[("lean", c, b)], (b, c)
+    print("lean attention OK", [round(g, 2) for g in gains])
+
+
 WIDTH = 1280  # the browser window's width for both the layout and the screenshot
 
 
@@ -171,7 +192,7 @@ def main():
     start = time.monotonic()
     subprocess.run([einsim, "sweep", sweep, "-o", work, "-j", "2"], check=True)
     took = time.monotonic() - start
-    assert expect not in ("linear-attention", "sqa") or took < 60, f"the study took {took:.1f} s, over a minute"
+    assert expect not in ("linear-attention", "sqa", "lean-attention") or took < 60, f"the study took {took:.1f} s, over a minute"
     subprocess.run([einsim, "report", work, "-o", f"{work}/report.html"], check=True)
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
@@ -200,6 +221,8 @@ def main():
         check_linear_attention(tables, results)
     elif expect == "sqa":
         check_sqa(tables, results)
+    elif expect == "lean-attention":
+        check_lean_attention(tables, results)
     else:
         {"fusemax-quick": check_fusemax_quick, "pim-placement": check_pim_placement, "large": check_large}[expect](tables)
     print("report OK")

@@ -122,6 +122,7 @@ std::string stats_text(const Stats& s, const Cascade& cascade) {
   for (const auto& [kind, t] : tables) {
     std::vector<std::vector<std::string>> rows{{kind == StatsTable::unit        ? "unit"
                                                 : kind == StatsTable::component ? "component"
+                                                : kind == StatsTable::group     ? "group"
                                                                                 : "einsum"}};
     rows[0].insert(rows[0].end(), t.columns.begin(), t.columns.end());
     for (const std::string& r : t.rows) {

@@ -289,6 +289,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     // Spread over cores, the group takes as long as its busiest core.
     const TileGroup core = g.busiest_core();
     const GroupTime t = GroupTimer(cascade, core, arch, program.buffer).time(s);
+    s.groups[g.name] = GroupStats{t.cycles, g.cores};
     run_longest = std::max(run_longest, t.cycles);
     for (const auto& [who, cycles] : t.load) run_load[who] += cycles;
   }

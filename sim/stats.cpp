@@ -59,6 +59,11 @@ void fields(V&& v, T& r, More&... more) {
             Show::percent},
       r.utilization, more.utilization...);
     v(Field{"ops", nullptr, "ops", nullptr, Combine::add, StatsTable::einsum, "ops", Show::counts}, r.ops, more.ops...);
+  } else if constexpr (std::is_same_v<R, GroupStats>) {
+    v(Field{"cycles", nullptr, "cycles", nullptr, Combine::add, StatsTable::group, "cycles", Show::count}, r.cycles,
+      more.cycles...);
+    v(Field{"cores", nullptr, "cores", nullptr, Combine::same, StatsTable::group, "cores", Show::count}, r.cores,
+      more.cores...);
   } else if constexpr (std::is_same_v<R, PlaceRoofline>) {
     v(Field{"ridge_op_per_byte", nullptr, "ridge_op_per_byte"}, r.ridge_op_per_byte, more.ridge_op_per_byte...);
     v(Field{"roofline_s", nullptr, "roofline_s"}, r.roofline_s, more.roofline_s...);
@@ -87,6 +92,7 @@ void fields(V&& v, T& r, More&... more) {
     v(Field{"traffic_bytes", nullptr, "traffic", nullptr, Combine::add, component}, r.traffic_bytes,
       more.traffic_bytes...);
     v(Field{"einsums", nullptr, "einsum", nullptr, Combine::per_part, einsum}, r.einsums, more.einsums...);
+    v(Field{"groups", nullptr, "group", nullptr, Combine::per_part, group}, r.groups, more.groups...);
     // Printed with why each group went where it did (app/model.cpp), not as a table of its fields.
     v(Field{"placements", nullptr, "place", nullptr, Combine::per_part}, r.placements, more.placements...);
     v(Field{"energy_breakdown_pJ", nullptr, "energy", "pJ", Combine::add, component, "energy (pJ)", Show::real},
@@ -114,7 +120,8 @@ void fields(V&& v, T& r, More&... more) {
 
 template <class T>
 concept Record = std::is_same_v<T, Stats> || std::is_same_v<T, EvalStatus> || std::is_same_v<T, Traffic> ||
-    std::is_same_v<T, EinsumStats> || std::is_same_v<T, PlaceRoofline> || std::is_same_v<T, PlacementStats>;
+    std::is_same_v<T, EinsumStats> || std::is_same_v<T, GroupStats> || std::is_same_v<T, PlaceRoofline> ||
+    std::is_same_v<T, PlacementStats>;
 template <class T>
 struct is_map : std::false_type {};
 template <class V>

@@ -21,6 +21,13 @@ struct EinsumStats {
   OpCounts ops;
 };
 
+// One group of the mapping: how long it ran (from its first operation to its last; groups that run together
+// overlap) and on how many cores (1 on a chip without cores).
+struct GroupStats {
+  int64_t cycles = 0;
+  int64_t cores = 1;
+};
+
 struct Traffic {
   int64_t read = 0;  // bytes
   int64_t write = 0;
@@ -54,6 +61,7 @@ struct Stats {
   std::map<std::string, int64_t> busy_cycles;    // unit -> cycles with work
   std::map<std::string, Traffic> traffic_bytes;  // memory level -> bytes
   std::map<std::string, EinsumStats> einsums;
+  std::map<std::string, GroupStats> groups;           // the mapping's groups, by name
   std::map<std::string, PlacementStats> placements;   // group -> where it ran (groups with place: auto)
   std::map<std::string, double> energy_breakdown_pJ;  // component -> pJ
   std::map<std::string, std::map<std::string, double>>
@@ -88,7 +96,7 @@ Row flatten(const Stats& s);
 // How people read the Stats (`einsim model` and `sim`): each field the schema labels, in schema order, as a cell
 // of a table: headline figures (one row each), per compute unit, per component (memory levels and units), per
 // Einsum. `kind` splits a cell that holds counts by kind (an Einsum's ops: mac, exp, ...).
-enum class StatsTable { headline, unit, component, einsum };
+enum class StatsTable { headline, unit, component, einsum, group };
 enum class Show { text, count, counts, real, percent, signed_percent, seconds };
 struct PrintedCell {
   StatsTable table;

@@ -376,6 +376,7 @@ struct Controller : sc_module {
   int64_t end = 0;
   Counters skipped;                          // the cost of the iterations steady-state extrapolation did not simulate
   std::vector<std::vector<int64_t>> issued;  // per group and op: the tiles it issued (simulated ones)
+  std::vector<int64_t> group_cycles;         // per group: from its start to its end, simulated and skipped
 
   // Counters' key for the tiles op `o` of group `g` issued: extrapolation skips them with the rest.
   static std::string issued_key(size_t g, size_t o) { return fmt::format("#issued/{}/{}", g, o); }
@@ -420,6 +421,7 @@ struct Controller : sc_module {
         rec(r),
         exact(exact_run) {
     for (const TileGroup& g : p.groups) issued.emplace_back(g.ops.size(), 0);
+    group_cycles.assign(p.groups.size(), 0);
     SC_THREAD(run);
   }
 
@@ -638,6 +640,7 @@ struct Controller : sc_module {
       rec.stalls[paths.at(p.backing)->basename()]["shared_bandwidth"] += short_by;
       sc_core::wait(duration(short_by));
     }
+    group_cycles[group] = now() + skipped.cycles - started;
   }
 
   static void wait_done(const Job& j) {
@@ -800,6 +803,8 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   for (size_t g = 0; g < executions.size(); ++g)
     for (size_t o = 0; o < executions[g].size(); ++o) executions[g][o] += all[g][o] - busiest[g][o];
   const RunWork run = count_actions(cascade, arch, whole, executions, transfers, s);
+  for (size_t g = 0; g < program.groups.size(); ++g)
+    s.groups[program.groups[g].name] = GroupStats{controller.group_cycles[g], whole.groups[g].cores};
   for (const auto& [name, unit] : units) {
     s.busy_cycles[name] = unit->busy + controller.skipped.per_unit[name];
     for (const char* cause : {"data", "dependency", "buffer_port", "buffer_bandwidth"})

@@ -22,6 +22,7 @@ Stats full(int64_t cycles, double scale = 1) {
   s.busy_cycles = {{"pe2d", cycles / 2}};
   s.traffic_bytes = {{"dram", Traffic{64, 32}}, {"glb", Traffic{128, 16}}};
   s.einsums = {{"QK", EinsumStats{"pe2d", cycles / 2, 0.25, {{"mac", 1000}}}}};
+  s.groups = {{"attention", GroupStats{cycles, 4}}};
   s.placements = {{"attention", PlacementStats{"pim", 4, {{"pim", {8, 2e-6}}, {"tensor+cuda", {295, 5e-6}}}}}};
   s.energy_breakdown_pJ = {{"dram", 60 * scale}, {"glb", 40 * scale}};
   s.energy_by_action_pJ = {{"dram", {{"read", 50 * scale}, {"write", 10 * scale}}}, {"glb", {{"read", 40 * scale}}}};
@@ -39,11 +40,26 @@ TEST(StatsSchema, JsonRoundTripsEveryField) {
   const nlohmann::ordered_json j = to_json(s);
   std::vector<std::string> keys;
   for (const auto& [key, value] : j.items()) keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"fidelity", "status", "cycles", "latency_s", "energy_pJ", "area_mm2",
-                                            "bound", "utilization", "busy_cycles", "traffic_bytes", "einsums",
-                                            "placements", "energy_breakdown_pJ", "energy_by_action_pJ",
-                                            "area_breakdown_mm2", "roofline_cycles", "stall_cycles",
-                                            "gap_vs_analytical", "buffer_conflict_cycles"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"fidelity",
+                                            "status",
+                                            "cycles",
+                                            "latency_s",
+                                            "energy_pJ",
+                                            "area_mm2",
+                                            "bound",
+                                            "utilization",
+                                            "busy_cycles",
+                                            "traffic_bytes",
+                                            "einsums",
+                                            "groups",
+                                            "placements",
+                                            "energy_breakdown_pJ",
+                                            "energy_by_action_pJ",
+                                            "area_breakdown_mm2",
+                                            "roofline_cycles",
+                                            "stall_cycles",
+                                            "gap_vs_analytical",
+                                            "buffer_conflict_cycles"}));
   EXPECT_EQ(j.at("roofline_cycles"), (nlohmann::ordered_json{{"compute", 300}, {"memory", 400}}));
   EXPECT_EQ(j.at("einsums").at("QK").dump(), R"({"unit":"pe2d","cycles":600,"utilization":0.25,"ops":{"mac":1000}})");
   EXPECT_EQ(to_json(stats_from_json(j)), j);
@@ -65,6 +81,7 @@ TEST(StatsSchema, ColumnsNameEveryLeaf) {
   EXPECT_EQ(by_name.at("roofline_memory_cycles"), Cell(int64_t{400}));
   EXPECT_EQ(by_name.at("stall_pe2d_dependency"), Cell(int64_t{3}));
   EXPECT_EQ(by_name.at("einsum_QK_ops_mac"), Cell(int64_t{1000}));
+  EXPECT_EQ(by_name.at("group_attention_cores"), Cell(int64_t{4}));
   EXPECT_EQ(by_name.at("place_attention"), Cell(std::string("pim")));
   EXPECT_EQ(by_name.at("place_attention_tensor_cuda_roofline_s"), Cell(5e-6));
   EXPECT_EQ(by_name.at("gap_vs_analytical"), Cell(0.25));
@@ -108,6 +125,8 @@ TEST(StatsSchema, RepeatsScaleCountsAndKeepRatios) {
   EXPECT_EQ(r.einsums.at("QK").cycles, 1800);
   EXPECT_EQ(r.einsums.at("QK").ops.at("mac"), 3000);
   EXPECT_EQ(r.einsums.at("QK").utilization, 0.25);
+  EXPECT_EQ(r.groups.at("attention").cycles, 3600);  // a group's time runs three times, on as many cores
+  EXPECT_EQ(r.groups.at("attention").cores, 4);
   EXPECT_EQ(r.energy_by_action_pJ.at("dram").at("read"), 150.0);
   EXPECT_EQ(r.stall_cycles.at("pe2d").at("data"), 21);
   EXPECT_EQ(*r.buffer_conflict_cycles, 33);
@@ -138,6 +157,7 @@ TEST(StatsSchema, PartsAddCountsWeighUtilizationAndKeepTheLargestArea) {
   EXPECT_DOUBLE_EQ(*s.gap_vs_analytical, 4800 / (1200 / 1.25 + 3600 / 1.25) - 1);
   EXPECT_EQ(s.einsums.size(), 2u);
   EXPECT_EQ(s.einsums.at("gemms.QK").cycles, 1800);
+  EXPECT_EQ(s.groups.at("gemms.attention").cycles, 3600);  // each part's groups, named by the part
   EXPECT_EQ(s.placements.count("attention.attention"), 1u);
 }
 

@@ -811,6 +811,14 @@ class Lowering {
       fail(binding.loc, binding.key + ".unit", fmt::format("{} has no compute unit named '{}'", a_.file, binding.unit));
     op.points = 1;
     for (int64_t t : tile) op.points *= t;
+    // topk ranks each score once: the kept entries' index (k) names results, not work.
+    if (einsum.reduce == Reduce::topk) {
+      const Var& k = einsum.vars[static_cast<size_t>(einsum.topk_var)];
+      if (tile[static_cast<size_t>(einsum.topk_var)] != k.extent)
+        throw Infeasible{fmt::format("Einsum {} selects all {} of its kept entries at once: do not tile {}",
+                                     einsum.name, k.extent, k.name)};
+      op.points /= k.extent;
+    }
     const OpCounts per_point = einsum_ops_per_point(einsum);
     int64_t drain = 0;  // a pipelined function unit's last result trails its last start
     for (const auto& [kind, n] : per_point) {
@@ -838,8 +846,9 @@ class Lowering {
           work.reduced.try_emplace(dim, 1).first->second *= t;
       }
     // The op that combines partials across PEs: max for a max or min reduction, add (or mac) for a sum.
-    for (const char* kind :
-         einsum.reduce == Reduce::sum ? std::vector<const char*>{"add", "mac"} : std::vector<const char*>{"max"})
+    for (const char* kind : einsum.reduce == Reduce::sum    ? std::vector<const char*>{"add", "mac"}
+                            : einsum.reduce == Reduce::topk ? std::vector<const char*>{"topk"}
+                                                            : std::vector<const char*>{"max"})
       if (const auto it = unit->ops()->find(kind); it != unit->ops()->end()) {
         work.chain_reduction = it->second.chain_reduction;
         break;

@@ -9,7 +9,10 @@ namespace einsim {
 
 OpCounts einsum_ops(const Einsum& e) {
   OpCounts ops = einsum_ops_per_point(e);
-  for (auto& [kind, n] : ops) n *= e.points();
+  // topk ranks each score once, whatever it keeps: its points over the kept entries' index are not work.
+  const int64_t points =
+      e.reduce == Reduce::topk ? e.points() / e.vars[static_cast<size_t>(e.topk_var)].extent : e.points();
+  for (auto& [kind, n] : ops) n *= points;
   return ops;
 }
 
@@ -25,7 +28,9 @@ OpCounts einsum_ops_per_point(const Einsum& e) {
     if (op == Op::constant || op == Op::read || (mac && i + 1 == e.program.size())) continue;
     ops[std::string(op_name(op))] += n;
   }
-  if (mac)
+  if (e.reduce == Reduce::topk)
+    ops["topk"] += n;  // a selection over a stream of scores (einsum_ops counts one a score)
+  else if (mac)
     ops["mac"] += n;
   else if (reduces)
     ops[e.reduce == Reduce::sum ? "add" : e.reduce == Reduce::max ? "max" : "min"] += n;
@@ -190,6 +195,21 @@ std::vector<std::string> mistyped_indices(const Cascade& c) {
   return out;
 }
 
+// A tensor's bytes that must cross the memory interface at least once: all of it, unless it is an input read only
+// by gathers, which need only the rows they pick (at most one row per point of each gather's result).
+int64_t compulsory_bytes(const Cascade& c, TensorId id) {
+  const Tensor& t = c.tensors[id];
+  if (!t.is_input()) return t.bytes();
+  int64_t picked = 0;
+  for (const Einsum& e : c.einsums)
+    for (const Access& a : e.reads) {
+      if (a.tensor != id) continue;
+      if (a.gathered_rank < 0) return t.bytes();
+      picked += bytes_for(t.dtype, c.tensors[e.out.tensor].elements());
+    }
+  return std::min(picked, t.bytes());
+}
+
 }  // namespace
 
 Analysis analyze(const Cascade& c) {
@@ -200,8 +220,9 @@ Analysis analyze(const Cascade& c) {
     for (const auto& [kind, n] : ea.ops) a.ops[kind] += n;
     a.einsums.push_back(std::move(ea));
   }
-  for (const Tensor& t : c.tensors) {
-    if (t.is_input() || t.output) a.compulsory_bytes += t.bytes();
+  for (TensorId id : c.tensors.ids()) {
+    const Tensor& t = c.tensors[id];
+    if (t.is_input() || t.output) a.compulsory_bytes += compulsory_bytes(c, id);
     if (!t.is_input()) continue;
     for (const Rank& r : t.ranks)
       if (std::none_of(a.passes.begin(), a.passes.end(), [&](const auto& p) { return p.first == r.name; }))

@@ -37,6 +37,10 @@ int Einsum::var_index(const std::string& var) const {
   return -1;
 }
 
+bool Einsum::gathers() const {
+  return std::any_of(reads.begin(), reads.end(), [](const Access& a) { return a.gathered_rank >= 0; });
+}
+
 TensorId Cascade::tensor_id(const std::string& tensor_name) const {
   for (TensorId t : tensors.ids())
     if (tensors[t].name == tensor_name) return t;
@@ -122,7 +126,7 @@ std::string_view op_name(Op op) {
 
 const std::vector<std::string>& op_kinds() {
   static const std::vector<std::string> kinds = [] {
-    std::vector<std::string> k = {"mac"};
+    std::vector<std::string> k = {"mac", "topk"};  // a multiply-accumulate; a score ranked by a selection
     for (int o = static_cast<int>(Op::neg); o <= static_cast<int>(Op::dequantize); ++o) {
       const std::string name(op_name(static_cast<Op>(o)));
       if (std::find(k.begin(), k.end(), name) == k.end()) k.push_back(name);

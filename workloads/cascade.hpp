@@ -84,6 +84,10 @@ struct Access {
   // Reads a step of its own recurrence before the current one (set by build_schedule): RM[m1] where RM[m1+1] is
   // written, or L[s] where the where clause keeps s < r (forward substitution).
   bool earlier_step = false;
+  // A gather (KS[b,e,k] = K[b,e,I[b,k]]): this rank is addressed by the values of an index tensor, read by the
+  // access after this one in the Einsum's reads. `index` holds, for it, the index tensor's last index (k): the
+  // gather reads one row of the rank per point of it, which is what tiles, traffic and shapes count.
+  int gathered_rank = -1;
 };
 
 enum class Op : uint8_t {
@@ -129,7 +133,9 @@ struct Node {
   int read = -1;     // index into Einsum::reads
 };
 
-enum class Reduce : uint8_t { sum, max, min };
+// topk: the indices of the largest values along the reduced index, largest first (ties: the lower index), one
+// per element of the output's index that the body lacks (I[b,k] = topk(m) S[b,m]).
+enum class Reduce : uint8_t { sum, max, min, topk };
 
 struct Var {
   std::string name;
@@ -147,6 +153,7 @@ struct Einsum {
   std::vector<Node> program;
   Reduce reduce = Reduce::sum;
   std::vector<int> reduced;  // the vars absent from the output
+  int topk_var = -1;         // topk: the output's index over the kept entries (k)
   std::vector<Constraint> where;  // the points it computes (empty: all); masked output elements hold 0
   std::string where_text;         // as written, for messages and reports
   int64_t kept = 0;               // points the where clause keeps (workloads/predicate)
@@ -154,6 +161,7 @@ struct Einsum {
   int64_t space() const;   // size of the iteration space
   int64_t points() const;  // the points it computes: the space, less what `where` masks
   int var_index(const std::string& name) const;
+  bool gathers() const;  // a read of it is a gather
 };
 
 // Einsums executed as a unit: one Einsum, or a recurrence whose Einsums run in lockstep along `step_var`.

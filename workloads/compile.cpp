@@ -6,6 +6,14 @@
 
 namespace einsim::detail {
 
+namespace {
+
+bool contains_access(const Expr& x) {
+  return x.kind == Expr::Kind::access || std::any_of(x.args.begin(), x.args.end(), contains_access);
+}
+
+}  // namespace
+
 void Loader::compile() {
   for (const PendingEinsum& p : pending_) cascade_.einsums.push_back(compile_one(p));
   // Rank names of lone indices, for the passes analysis and messages.
@@ -23,7 +31,25 @@ Access Loader::make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) c
     fail_at(p, acc.col,
             fmt::format("'{}' has {} ranks but is indexed with {}", t.name, t.ranks.size(), acc.args.size()));
   for (size_t r = 0; r < acc.args.size(); ++r) {
-    const Affine a = *affine(p, acc.args[r], true);
+    const Expr& arg = acc.args[r];
+    if (arg.kind == Expr::Kind::access) {  // a gather: this rank's rows are the values of an index tensor
+      if (&acc == &p.syntax.lhs) fail_at(p, arg.col, "a gather reads by an index tensor; it cannot write by one");
+      if (out.gathered_rank >= 0) fail_at(p, arg.col, "a gather picks the rows of one rank");
+      for (const Expr& i : arg.args)
+        if (contains_access(i)) fail_at(p, i.col, "an index tensor is read at plain indices");
+      const Affine last = *affine(p, arg.args.back(), true);
+      if (last.bare_var() < 0)
+        fail_at(
+            p, arg.args.back().col,
+            fmt::format("a gather reads its index tensor '{}' at a plain index in its last rank (the rows it picks)",
+                        arg.name));
+      out.gathered_rank = static_cast<int>(r);
+      out.index.push_back(last);
+      continue;
+    }
+    if (contains_access(arg))
+      fail_at(p, arg.col, "an index tensor's element is a whole index (K[b,I[b,k]]), not part of an expression");
+    const Affine a = *affine(p, arg, true);
     auto [lo, hi] = bounds(p, a);
     const Rank& rank = t.ranks[r];
     if (!e.where.empty() && &acc != &p.syntax.lhs && (lo < 0 || hi >= rank.extent)) {
@@ -95,7 +121,10 @@ Einsum Loader::compile_one(const PendingEinsum& p) const {
   const Expr* body = &p.syntax.rhs;
   std::vector<std::string> listed;
   if (body->kind == Expr::Kind::reduce) {
-    e.reduce = body->name == "max" ? Reduce::max : body->name == "min" ? Reduce::min : Reduce::sum;
+    e.reduce = body->name == "max"    ? Reduce::max
+               : body->name == "min"  ? Reduce::min
+               : body->name == "topk" ? Reduce::topk
+                                      : Reduce::sum;
     listed = body->vars;
     body = &body->args[0];
   }
@@ -118,7 +147,51 @@ Einsum Loader::compile_one(const PendingEinsum& p) const {
   }
   compile_expr(p, *body, e);
   count_kept(p, e);
+  check_selection(p, e, *body);
   return e;
+}
+
+// topk and gathers select rather than compute: each is an Einsum of its own over one tensor read.
+void Loader::check_selection(const PendingEinsum& p, Einsum& e, const Expr& body) const {
+  const bool gathers = e.gathers();
+  if (e.reduce != Reduce::topk && !gathers) return;
+  const std::string what = gathers ? "a gather" : "topk";
+  if (body.kind != Expr::Kind::access)
+    fail_at(p, body.col,
+            fmt::format("{} is an Einsum of its own over one tensor read ({})", what,
+                        gathers ? "KS[b,e,k] = K[b,e,I[b,k]]" : "I[b,k] = topk(m) S[b,m]"));
+  if (!e.where.empty()) fail_at(p, p.syntax.where_col, fmt::format("{} takes no where clause", what));
+  if (gathers && !e.reduced.empty())
+    fail_at(p, p.syntax.lhs.col, "a gather reduces nothing: every index of the read is an index of the result");
+  if (e.reduce == Reduce::topk) {
+    if (e.reduced.size() != 1) fail_at(p, p.syntax.rhs.col, "topk ranks along one index");
+    if (gathers) fail_at(p, body.col, "topk reads its scores directly (gather them first)");
+    // The result's one index the scores lack counts the kept entries.
+    for (size_t r = 0; r < e.out.index.size(); ++r) {
+      const int v = e.out.index[r].bare_var();
+      const bool in_body = v >= 0 && std::any_of(e.reads[0].index.begin(), e.reads[0].index.end(),
+                                                 [&](const Affine& a) { return a.coefficient(v) != 0; });
+      if (v >= 0 && !in_body) {
+        if (e.topk_var >= 0) fail_at(p, p.syntax.lhs.args[r].col, "topk's result has one index the scores lack");
+        e.topk_var = v;
+      }
+    }
+    if (e.topk_var < 0)
+      fail_at(p, p.syntax.lhs.col, "topk's result needs an index the scores lack: how many it keeps (I[b,k])");
+    const int64_t kept = e.vars[static_cast<size_t>(e.topk_var)].extent;
+    const int64_t from = e.vars[static_cast<size_t>(e.reduced[0])].extent;
+    if (kept > from) fail_at(p, p.syntax.lhs.col, fmt::format("topk keeps {} of {}: at most all of them", kept, from));
+    if (!dtype_is_integer(cascade_.tensors[e.out.tensor].dtype))
+      fail_at(
+          p, p.syntax.lhs.col,
+          fmt::format("topk writes indices: give '{}' an integer dtype (int32)", cascade_.tensors[e.out.tensor].name));
+  }
+  if (gathers) {
+    const Tensor& index = cascade_.tensors[e.reads[1].tensor];
+    if (!dtype_is_integer(index.dtype))
+      fail_at(p, body.col,
+              fmt::format("a gather's index tensor '{}' holds indices: give it an integer dtype", index.name));
+  }
 }
 
 void Loader::read_where(const PendingEinsum& p, Einsum& e) const {
@@ -203,11 +276,14 @@ int Loader::compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const
         fail_at(p, x.col, fmt::format("tensor '{}' needs its indices: {}[...]", x.name, x.name));
       fail_at(p, x.col, fmt::format("undefined name '{}'", x.name));
     }
-    case Expr::Kind::access:
+    case Expr::Kind::access: {
       n.op = Op::read;
       n.read = static_cast<int>(e.reads.size());
       e.reads.push_back(make_access(p, x, e));
+      if (const int r = e.reads.back().gathered_rank; r >= 0)  // the index tensor, read beside it
+        e.reads.push_back(make_access(p, x.args[static_cast<size_t>(r)], e));
       return emit(e, n);
+    }
     case Expr::Kind::unary:
       n.op = Op::neg;
       n.a = compile_expr(p, x.args[0], e);

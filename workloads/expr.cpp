@@ -63,7 +63,7 @@ std::vector<Token> lex(const std::string& s) {
   return out;
 }
 
-bool is_reduction_name(const std::string& n) { return n == "max" || n == "min" || n == "sum"; }
+bool is_reduction_name(const std::string& n) { return n == "max" || n == "min" || n == "sum" || n == "topk"; }
 
 bool is_relation(const std::string& t) { return t == "<=" || t == "<" || t == ">=" || t == ">" || t == "=="; }
 
@@ -126,7 +126,7 @@ class Parser {
            (t.kind == Token::Kind::punct && t.text == "(");
   }
 
-  // rhs := ('max'|'min'|'sum') '(' ident {',' ident} ')' expr | expr
+  // rhs := ('max'|'min'|'sum'|'topk') '(' ident {',' ident} ')' expr | expr
   Expr rhs() {
     if (peek().kind == Token::Kind::ident && is_reduction_name(peek().text) && peek(1).text == "(") {
       const size_t save = pos_;

@@ -151,9 +151,94 @@ class Executor {
     return l;
   }
 
+  // Every point of e's indices but `skip` (-1: none), in odometer order, as `visit(point)`.
+  template <class Visit>
+  static void each_point(const Einsum& e, const std::vector<int>& skip, Visit visit) {
+    std::vector<int64_t> cur(e.vars.size(), 0);
+    for (;;) {
+      visit(cur);
+      size_t v = e.vars.size();
+      for (; v-- > 0;) {
+        if (std::find(skip.begin(), skip.end(), static_cast<int>(v)) != skip.end()) continue;
+        if (++cur[v] < e.vars[v].extent) break;
+        cur[v] = 0;
+      }
+      if (v == static_cast<size_t>(-1)) return;
+    }
+  }
+
+  static int64_t offset_of(const Linear& l, const std::vector<int64_t>& point) {
+    int64_t off = l.base;
+    for (size_t v = 0; v < point.size(); ++v) off += l.stride[v] * point[v];
+    return off;
+  }
+
+  // I[b,k] = topk(m) S[b,m]: for each b, the m of the largest S first (the lower m on a tie), k-th at k.
+  void run_topk(const Einsum& e) {
+    const Linear out = linear(e, e.out), in = linear(e, e.reads[0]);
+    const auto m = static_cast<size_t>(e.reduced[0]);
+    const auto k = static_cast<size_t>(e.topk_var);
+    const T* scores = data_[e.reads[0].tensor].data();
+    T* result = data_[e.out.tensor].data();
+    const DType dtype = c_.tensors[e.out.tensor].dtype;
+    std::vector<std::pair<T, int64_t>> row(static_cast<size_t>(e.vars[m].extent));
+    each_point(e, {static_cast<int>(m), static_cast<int>(k)}, [&](std::vector<int64_t> point) {
+      for (int64_t i = 0; i < e.vars[m].extent; ++i) {
+        point[m] = i;
+        row[static_cast<size_t>(i)] = {scores[offset_of(in, point)], i};
+      }
+      const auto kept = static_cast<std::ptrdiff_t>(e.vars[k].extent);
+      std::partial_sort(row.begin(), row.begin() + kept, row.end(), [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+      });
+      point[m] = 0;
+      for (int64_t j = 0; j < e.vars[k].extent; ++j) {
+        point[k] = j;
+        result[offset_of(out, point)] = store(dtype, static_cast<double>(row[static_cast<size_t>(j)].second));
+      }
+    });
+  }
+
+  // KS[b,e,k] = K[b,e,I[b,k]]: the gathered rank's element is the index tensor's value there.
+  void run_gather(const Einsum& e) {
+    const Access& from = e.reads[0];
+    const Access& by = e.reads[1];
+    const Tensor& source = c_.tensors[from.tensor];
+    const auto r = static_cast<size_t>(from.gathered_rank);
+    Linear src = linear(e, from);
+    const int64_t rank_stride = source.strides()[r];
+    for (auto [v, coef] : from.index[r].terms)  // the stand-in index counts rows, it does not address them
+      if (e.vars[static_cast<size_t>(v)].extent > 1) src.stride[static_cast<size_t>(v)] -= rank_stride * coef;
+    src.base -= rank_stride * from.index[r].constant;
+    const Linear out = linear(e, e.out), idx = linear(e, by);
+    const T* values = data_[from.tensor].data();
+    const T* indices = data_[by.tensor].data();
+    T* result = data_[e.out.tensor].data();
+    const DType dtype = c_.tensors[e.out.tensor].dtype;
+    each_point(e, {}, [&](const std::vector<int64_t>& point) {
+      const double i = static_cast<double>(indices[offset_of(idx, point)]);
+      if (!(i >= 0 && i < static_cast<double>(source.ranks[r].extent)) || std::floor(i) != i)
+        throw UserError(e.loc, e.name,
+                        fmt::format("Einsum {}: index tensor '{}' holds {} where it picks a row of rank {} of '{}' "
+                                    "(extent {})",
+                                    e.name, c_.tensors[by.tensor].name, i, source.ranks[r].name, source.name,
+                                    source.ranks[r].extent));
+      result[offset_of(out, point)] =
+          store(dtype, static_cast<double>(values[offset_of(src, point) + static_cast<int64_t>(i) * rank_stride]));
+    });
+  }
+
   // Runs one Einsum, or one step of it when `fixed` names the index held at `at`. The innermost loop runs
   // along one index as whole rows, so the program is interpreted once per row, not once per element.
   void run_einsum(const Einsum& e, int fixed, int64_t at) {
+    if (e.reduce == Reduce::topk) {
+      if (fixed >= 0) throw UserError(e.loc, e.name, "topk cannot be a step of a recurrence");
+      return run_topk(e);
+    }
+    if (e.gathers()) {
+      if (fixed >= 0) throw UserError(e.loc, e.name, "a gather cannot be a step of a recurrence");
+      return run_gather(e);
+    }
     const size_t nv = e.vars.size();
     std::vector<int64_t> lo(nv, 0), hi(nv);
     for (size_t v = 0; v < nv; ++v) hi[v] = e.vars[v].extent;

@@ -191,6 +191,7 @@ class Loader {
   void compile();
 
   Access make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) const;
+  void check_selection(const PendingEinsum& p, Einsum& e, const Expr& body) const;
 
   Einsum compile_one(const PendingEinsum& p) const;
 

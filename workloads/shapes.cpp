@@ -35,6 +35,9 @@ int Loader::var_id(const PendingEinsum& p, const std::string& name) const {
 std::optional<Affine> Loader::affine(const PendingEinsum& p, const Expr& e, bool final) const {
   Affine out;
   switch (e.kind) {
+    case Expr::Kind::access:  // a gather's index tensor: one row per point of its last index (make_access checks)
+      if (e.args.empty()) fail_at(p, e.col, "a gather's index tensor needs its indices");
+      return affine(p, e.args.back(), final);
     case Expr::Kind::number:
       if (std::floor(e.value) != e.value)
         fail_at(p, e.col, fmt::format("index expressions are integer, got {}", e.value));
@@ -154,11 +157,12 @@ bool Loader::try_resolve(EinsumId e, bool final) {
       const TensorId t = cascade_.tensor_id(acc.name);
       if (k > 0 && t == self) continue;  // a recurrence's own reads say nothing new
       if (k == 0 && !read_.declared_ranks.count(acc.name)) continue;
-      if (!shape_known(t)) continue;
+      if (k > 0 && !shape_known(t)) continue;  // a declared result's ranks are known before its writer is
       const Tensor& tensor = cascade_.tensors[t];
       if (acc.args.size() != tensor.ranks.size()) continue;  // reported by compile()
       for (size_t r = 0; r < acc.args.size(); ++r) {
-        if (static_cast<int>(r) == tensor.iterative_rank) continue;
+        // A gathered rank's rows are picked by values, so its extent says nothing of the index's.
+        if (static_cast<int>(r) == tensor.iterative_rank || acc.args[r].kind == Expr::Kind::access) continue;
         const auto a = affine(p, acc.args[r], false);
         if (!a) continue;
         if (infer_from(p, *a, tensor.ranks[r], acc.args[r].col)) progress = true;

@@ -5,6 +5,7 @@
 #include "arch/kinds/pe_array/pe_array.hpp"
 #include "arch/kinds/pim/pim.hpp"
 #include "arch/kinds/sram/sram.hpp"
+#include "arch/kinds/topk_engine/topk_engine.hpp"
 #include "arch/kinds/vector_array/vector_array.hpp"
 
 namespace einsim {
@@ -13,7 +14,8 @@ const std::map<std::string, ComponentKind>& component_kinds() {
   // A new kind is a folder under arch/kinds/ and one line here.
   static const std::map<std::string, ComponentKind> kinds = [] {
     std::map<std::string, ComponentKind> k;
-    for (ComponentKind kind : {dram_kind(), sram_kind(), pe_array_kind(), vector_array_kind(), pim_kind(), noc_kind()})
+    for (ComponentKind kind :
+         {dram_kind(), sram_kind(), pe_array_kind(), vector_array_kind(), pim_kind(), noc_kind(), topk_engine_kind()})
       k.emplace(kind.name, std::move(kind));
     return k;
   }();

@@ -23,6 +23,8 @@ KNOWN = {
         (+0.110, "8 blocks per sequence: the engine's DMA waits on dependencies, not traced; +0.3% at 64K"),
     "configs/mappings/linear/kda-decode-fusemax.yaml":
         (-0.024, "compute-bound on the 1D array; the engine starts the first state updates sooner, not traced"),
+    "configs/mappings/llm/decode-attention-pruned.yaml":
+        (-0.110, "no computation names a gathered tensor: the engine frees its buffer slot at once, not traced"),
     "configs/mappings/ssm/mamba-block-decode-xpu.yaml":
         (+0.078, "four short groups, each with its head and tail: the engine's DMA waits, not traced"),
 }

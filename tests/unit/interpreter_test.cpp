@@ -697,3 +697,63 @@ TEST(Interpreter, ServingStepComputesWhatDecodeAndPrefillCompute) {
 
 }  // namespace
 }  // namespace einsim
+
+namespace einsim {
+namespace {
+
+const char* kPrune =
+    "version: 1\nname: prune\nparams: {B: 2, M: 5, E: 2, K: 3}\n"
+    "tensors:\n  S: {ranks: [B, M], dtype: fp32}\n  KC: {ranks: [B, E, M], dtype: fp32}\n"
+    "  I: {ranks: [B, K], dtype: int32, output: true}\n  KS: {ranks: [B, E, K], dtype: fp32, output: true}\n"
+    "einsums:\n  - I[b,k] = topk(m) S[b,m]\n  - KS[b,e,k] = KC[b,e,I[b,k]]\n";
+
+TEST(Interpreter, TopkKeepsTheLargestFirstAndGatherPicksTheirRows) {
+  const Cascade c = load_cascade(test::temp_file("prune.yaml", kPrune));
+  // Row 0: 0.5 and 0.9 tie at the top (the lower index first), then 0.7; row 1 decreasing from m = 4.
+  const TensorValues in = {
+      {"S", {0.9, 0.1, 0.7, 0.9, 0.2, /**/ 1, 2, 3, 4, 5}},
+      {"KC", {10, 11, 12, 13, 14, 20, 21, 22, 23, 24, /**/ 30, 31, 32, 33, 34, 40, 41, 42, 43, 44}}};
+  const TensorValues out = evaluate(c, in, EvalOptions{});
+  EXPECT_EQ(out.at("I"), (std::vector<double>{0, 3, 2, /**/ 4, 3, 2}));
+  EXPECT_EQ(out.at("KS"), (std::vector<double>{10, 13, 12, 20, 23, 22, /**/ 34, 33, 32, 44, 43, 42}));
+  // Each score is ranked once (10), whatever is kept; the gather computes nothing, and needs only the rows it
+  // picks: S, the picked rows of KC (12 values) and the results.
+  const Analysis a = analyze(c);
+  EXPECT_EQ(a.ops, (OpCounts{{"topk", 10}}));
+  EXPECT_EQ(a.compulsory_bytes, 10 * 4 + 12 * 4 + 6 * 4 + 12 * 4);
+}
+
+TEST(Interpreter, AGatherOutsideItsRankIsAnErrorNamingTheIndex) {
+  const std::string gather_only =
+      "version: 1\nname: gather\nparams: {B: 2, M: 5, E: 2, K: 3}\n"
+      "tensors:\n  KC: {ranks: [B, E, M], dtype: fp32}\n  I: {ranks: [B, K], dtype: int32}\n"
+      "  KS: {ranks: [B, E, K], dtype: fp32, output: true}\neinsums:\n  - KS[b,e,k] = KC[b,e,I[b,k]]\n";
+  const Cascade c = load_cascade(test::temp_file("gather.yaml", gather_only));
+  const TensorValues in = {{"KC", std::vector<double>(20, 1.0)}, {"I", {0, 1, 2, 3, 4, 5}}};
+  try {
+    evaluate(c, in, EvalOptions{});
+    ADD_FAILURE() << "an index past its rank was gathered";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("index tensor 'I' holds 5 where it picks a row of rank M of 'KC' (extent 5)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Interpreter, SelectionsAreEinsumsOfTheirOwn) {
+  const std::string head = std::string(kPrune).substr(0, std::string(kPrune).find("einsums:")) + "einsums:\n";
+  EXPECT_NE(test::load_error(head + "  - I[b,k] = topk(m) S[b,m] * 2\n").find("topk is an Einsum of its own"),
+            std::string::npos);
+  EXPECT_NE(test::load_error(head + "  - I[b,k] = topk(m) S[b,m]\n  - KS[b,e,k] = KC[b,e,I[b,k]] * 2\n")
+                .find("a gather is an Einsum of its own"),
+            std::string::npos);
+  EXPECT_NE(test::load_error(head + "  - I[b,k] = topk(m) S[b,m]\n  - KS[b,e,k] = KC[b,e,I[b,k] + 1]\n")
+                .find("an index tensor's element is a whole index"),
+            std::string::npos);
+  const std::string fp = std::string(kPrune).replace(std::string(kPrune).find("dtype: int32"), 12, "dtype: fp32");
+  EXPECT_NE(test::load_error(fp).find("topk writes indices: give 'I' an integer dtype"), std::string::npos)
+      << test::load_error(fp);
+}
+
+}  // namespace
+}  // namespace einsim

@@ -28,7 +28,7 @@ ArchSpec with_example(const ComponentKind& kind) {
 }
 
 TEST(Kinds, EveryKindBuildsFromItsExampleAndPlaysTheRolesItClaims) {
-  ASSERT_EQ(component_kinds().size(), 6u);  // dram, noc, pe_array, pim, sram, vector_array
+  ASSERT_EQ(component_kinds().size(), 7u);  // dram, noc, pe_array, pim, sram, topk_engine, vector_array
   for (const auto& [name, kind] : component_kinds()) {
     SCOPED_TRACE(name);
     const ArchSpec a = with_example(kind);
@@ -90,7 +90,7 @@ TEST(Kinds, UnknownKindsAndKeysAreRefusedWithTheKnownOnes) {
     ADD_FAILURE() << "a kind nothing implements was accepted";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find(
-                  "unknown component kind 'nic' (known: dram, noc, pe_array, pim, sram, vector_array)"),
+                  "unknown component kind 'nic' (known: dram, noc, pe_array, pim, sram, topk_engine, vector_array)"),
               std::string::npos)
         << e.what();
   }

@@ -568,3 +568,39 @@ TEST(Model, LegalityFollowsPassesAndLoops) {
 
 }  // namespace
 }  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// SpAtten's token pruning (configs/mappings/llm/decode-attention-pruned.yaml): what is pruned is not counted.
+// Keeping a quarter of the tokens instead of all of them (a topk that keeps everything only reorders) leaves a
+// quarter of the scores, of the weighted values, and of the K and V bytes loaded, exactly; the topk ranks every
+// token either way, and its time is charged.
+TEST(Pruning, WorkAndTrafficScaleWithTheTokensKept) {
+  auto at = [](const std::string& keep) {
+    return test::point("configs/mappings/llm/decode-attention-pruned.yaml", {{"L", "4096"}, {"KEEP", keep}});
+  };
+  const DesignPoint all = at("L"), quarter = at("L / 4");
+  auto loaded = [](const DesignPoint& p, const std::string& tensor) {
+    int64_t bytes = 0;
+    for (const TileGroup& g : p.program.groups)
+      for (const TileOp& op : g.ops)
+        if (op.kind == TileOp::Kind::load && op.tensor == tensor) bytes += op.bytes * g.executions(op);
+    return bytes;
+  };
+  for (const std::string tensor : {"KC", "VC"}) {
+    EXPECT_EQ(loaded(all, tensor), 32 * 4096 * 128 * 2) << tensor;  // every row, once
+    EXPECT_EQ(loaded(quarter, tensor) * 4, loaded(all, tensor)) << tensor;
+  }
+  const Stats s_all = evaluate_analytical(all.cascade, all.arch, all.program);
+  const Stats s_quarter = evaluate_analytical(quarter.cascade, quarter.arch, quarter.program);
+  for (const std::string e : {"QK", "SNV"})
+    EXPECT_EQ(s_quarter.einsums.at(e).ops.at("mac") * 4, s_all.einsums.at(e).ops.at("mac")) << e;
+  EXPECT_EQ(s_quarter.einsums.at("IDX").ops.at("topk"), 4096);
+  EXPECT_EQ(s_all.einsums.at("IDX").ops.at("topk"), 4096);
+  EXPECT_GT(s_quarter.einsums.at("IDX").cycles, 0);
+  EXPECT_LT(s_quarter.cycles, s_all.cycles);
+}
+
+}  // namespace
+}  // namespace einsim

@@ -149,6 +149,55 @@ Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend
   return p;
 }
 
+// SpAtten's pruned decode step: the kept tokens (the cascade's KEEP, the extent of the topk's kept index) picked
+// by importance, then attention over them. CPU only: there is no CUDA version, and `--backend cuda` says so.
+Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
+  if (backend == Backend::cuda) b.fail("kernel 'attention_pruned' runs on the CPU only");
+  const std::vector<int64_t> q = b.extents("Q", {3});
+  const std::vector<int64_t> k = b.extents("K", {4});
+  const std::vector<int64_t> v = b.extents("V", {4});
+  const std::vector<int64_t> imp = b.extents("IMP", {2});
+  const std::vector<int64_t> o = b.extents("out", {3});
+  reference::AttentionShape s;
+  s.B = q[0], s.H = q[1], s.E = q[2], s.KH = k[1], s.M = k[3], s.F = v[2];
+  b.same("B", k[0], s.B), b.same("B", v[0], s.B), b.same("B", imp[0], s.B), b.same("B", o[0], s.B);
+  b.same("E", k[2], s.E), b.same("M", v[3], s.M), b.same("M", imp[1], s.M), b.same("H", o[1], s.H);
+  b.same("F", o[2], s.F), b.same("KH", v[1], s.KH);
+  if (s.H % s.KH != 0)
+    b.fail(fmt::format("kernel 'attention_pruned': {} query heads do not divide into {} KV heads", s.H, s.KH));
+  const auto keep = static_cast<int64_t>(b.param("KEEP"));
+  if (keep < 1 || keep > s.M) b.fail(fmt::format("kernel 'attention_pruned' keeps {} of {} tokens", keep, s.M));
+  Plan p;
+  p.variants.push_back({fmt::format("attention_pruned (keep {})", keep), [=, &in](float* y) {
+                          reference::attention_pruned(out, s, keep, in["IMP"], in["Q"], in["K"], in["V"], y);
+                        }});
+  p.rows = s.B * s.H;
+  p.reduction = std::max(keep, s.E);
+  p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {
+    const int64_t bi = row / s.H, h = row % s.H, kh = h / (s.H / s.KH);
+    const std::vector<int64_t> kept = reference::topk_indices(in["IMP"] + bi * s.M, s.M, keep);
+    const float* Q = in["Q"] + (bi * s.H + h) * s.E;
+    const float* K = in["K"] + (bi * s.KH + kh) * s.E * s.M;
+    const float* V = in["V"] + (bi * s.KH + kh) * s.F * s.M;
+    std::vector<double> w;
+    double gm = -INFINITY;
+    for (const int64_t m : kept) {
+      double acc = 0;
+      for (int64_t e = 0; e < s.E; ++e) acc += static_cast<double>(Q[e]) * K[e * s.M + m];
+      w.push_back(acc);
+      gm = std::max(gm, acc);
+    }
+    double sd = 0;
+    for (double& x : w) sd += x = std::exp(x - gm);
+    for (int64_t f = 0; f < s.F; ++f) {
+      double acc = 0;
+      for (size_t j = 0; j < kept.size(); ++j) acc += w[j] * V[f * s.M + kept[j]];
+      y.emplace_back(row * s.F + f, acc / sd);
+    }
+  };
+  return p;
+}
+
 Plan gemm_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   const std::vector<int64_t> a = b.extents("A", {2}), w = b.extents("B", {2}), c = b.extents("out", {2});
   const int64_t M = a[0], K = a[1], N = w[1];
@@ -392,6 +441,7 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
   const std::string& k = c.kernel->name;
   const Plan plan = k == "attention"          ? attention_plan(bound, in, out.dtype, backend, false)
                     : k == "attention_causal" ? attention_plan(bound, in, out.dtype, backend, true)
+                    : k == "attention_pruned" ? pruned_plan(bound, in, out.dtype, backend)
                     : k == "gemm"             ? gemm_plan(bound, in, out.dtype, backend)
                     : k == "ffn_gelu"         ? ffn_plan(bound, in, out.dtype, backend, false)
                     : k == "ffn_swiglu"       ? ffn_plan(bound, in, out.dtype, backend, true)

@@ -478,6 +478,21 @@ TEST(ReferenceVsCascade, Attention) {
   expect_identical(split(dd, 8, 4, Backend::cpu, DType::bf16), floats(parts.outputs.at("O")), "decode-attention-split");
 }
 
+// SpAtten's pruned decode step: the kept tokens ranked as the cascade's topk ranks them (ties to the lower index),
+// then the cascade's own order of operations: identical values.
+TEST(ReferenceVsCascade, PrunedDecodeAttention) {
+  const float ties[] = {1, 3, 3, 0, 2, 3};
+  EXPECT_EQ(topk_indices(ties, 6, 4), (std::vector<int64_t>{1, 2, 5, 4}));
+  const CascadeRun r = run_cascade("configs/workloads/llm/decode-attention-pruned.yaml",
+                                   {{"B", "2"}, {"H", "4"}, {"E", "16"}, {"L", "64"}, {"KEEP", "24"}});
+  AttentionShape s{2, 4, 4, 64, 1, 16, 16};
+  std::vector<float> o(sz(2, 4, 16, 1));
+  attention_pruned(DType::bf16, s, 24, floats(r.inputs.at("IMP")).data(), floats(r.inputs.at("Q")).data(),
+                   floats(r.inputs.at("KC")).data(), floats(r.inputs.at("VC")).data(), o.data());
+  expect_identical(o, floats(r.outputs.at("O")), "decode-attention-pruned");
+  EXPECT_THROW(topk_indices(ties, 6, 7), UserError);
+}
+
 TEST(ReferenceVsCascade, FfnNormsGemm) {
   const int64_t N = 12, D = 40, FF = 24;
   const std::vector<std::pair<std::string, std::string>> params{{"N", "12"}, {"D", "40"}, {"FF", "24"}};

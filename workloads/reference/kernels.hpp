@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "workloads/dtype.hpp"
 
@@ -52,6 +53,16 @@ void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, c
 // kernel that combines them.
 void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, int64_t splits, const float* Q,
                      const float* K, const float* V, float* out, Backend backend = Backend::cpu);
+
+// The indices of the `keep` largest of scores[0, n), largest first, the lower index first on a tie (the cascade
+// language's topk). CPU only.
+std::vector<int64_t> topk_indices(const float* scores, int64_t n, int64_t keep);
+
+// SpAtten's token pruning in a decode step (P = 1), as configs/workloads/llm/decode-attention-pruned.yaml: for
+// each sequence b the `keep` tokens of the largest importance[b, M] (topk_indices), then per head the 3-pass
+// softmax over their scores only, in that order, the division deferred to the weighted values. CPU only.
+void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, const float* importance, const float* Q,
+                      const float* K, const float* V, float* out);
 
 // C[M,N] = A[M,K] B[K,N], fp32 accumulation in k order. The CUDA version is a shared-memory tiled kernel that
 // keeps that order, so its results equal the CPU's bit for bit.

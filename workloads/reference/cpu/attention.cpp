@@ -1,10 +1,13 @@
 // Attention on the CPU, one query row at a time, in the order of operations of the attention-3pass and
 // attention-1pass cascades (so that the interpreter, run in fp32, gives the same values).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "common/error.hpp"
 #include "workloads/reference/check.hpp"
 #include "workloads/reference/cuda/cuda_kernels.hpp"
 
@@ -165,6 +168,49 @@ void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, i
           v.out[f * s.P + p] = static_cast<float>(round_to(out_dtype, gnv[static_cast<size_t>(f)] / gd));
       }
     }
+}
+
+std::vector<int64_t> topk_indices(const float* scores, int64_t n, int64_t keep) {
+  detail::check_sizes("topk_indices", {{"n", n}, {"keep", keep}});
+  if (keep > n) throw UserError(fmt::format("reference topk_indices: keeps {} of {}", keep, n));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                    [&](int64_t a, int64_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
+  order.resize(static_cast<size_t>(keep));
+  return order;
+}
+
+void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, const float* importance, const float* Q,
+                      const float* K, const float* V, float* out) {
+  detail::check_attention("attention_pruned", s);
+  detail::check_out_dtype("attention_pruned", out_dtype);
+  if (s.P != 1 || s.causal) throw UserError("reference attention_pruned: a decode step (P = 1), not causal");
+  std::vector<float> sn(static_cast<size_t>(keep));
+  for (int64_t b = 0; b < s.B; ++b) {
+    const std::vector<int64_t> kept = topk_indices(importance + b * s.M, s.M, keep);
+    for (int64_t h = 0; h < s.H; ++h) {
+      const HeadView v = head_view(s, b, h, Q, K, V, out);
+      float gm = kNegInf;
+      for (int64_t k = 0; k < keep; ++k) {  // the kept keys' scores, in the order topk ranks them
+        float acc = 0;
+        for (int64_t e = 0; e < s.E; ++e) acc += v.q[e] * v.k[e * s.M + kept[static_cast<size_t>(k)]];
+        sn[static_cast<size_t>(k)] = acc;
+        gm = std::max(gm, acc);
+      }
+      float sd = 0;
+      for (float& x : sn) {
+        x = std::exp(x - gm);
+        sd += x;
+      }
+      for (int64_t f = 0; f < s.F; ++f) {  // the division deferred to the weighted sum
+        float snv = 0;
+        for (int64_t k = 0; k < keep; ++k)
+          snv += sn[static_cast<size_t>(k)] * v.v[f * s.M + kept[static_cast<size_t>(k)]];
+        v.out[f] = static_cast<float>(round_to(out_dtype, snv / sd));
+      }
+    }
+  }
 }
 
 }  // namespace einsim::reference

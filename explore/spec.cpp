@@ -215,9 +215,9 @@ SweepSpec load_sweep(const std::string& file) {
       try {
         d.parsed = parse_expression(d.expression);
         for (const std::string& n : names_in(d.parsed)) {
-          if (!known.count(n) &&
+          if (!known.count(n) && !n.starts_with("traffic_") &&
               std::find(derived_inputs().begin(), derived_inputs().end(), n) == derived_inputs().end())
-            value.fail(fmt::format("'{}' is neither an axis, a variable of one, nor a result ({})", n,
+            value.fail(fmt::format("'{}' is neither an axis, a variable of one, nor a result ({}, traffic_*)", n,
                                    fmt::join(derived_inputs(), ", ")));
           // Every value the name takes must be a number.
           for (const SweepAxis& a : spec.axes)

@@ -2,7 +2,7 @@
 """ctest: runs a sweep, renders its report, loads the report in headless Chromium and checks that every image
 loaded, no script error occurred, a screenshot shows every section and plot drawn where the layout put it, and
 the tables hold the expected rows.
-Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large|linear-attention|sqa|lean-attention]  (which rows to expect; default the first)"""
+Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large|linear-attention|sqa|lean-attention|spatten]  (which rows to expect; default the first)"""
 import csv
 import json
 import re
@@ -146,6 +146,20 @@ def check_lean_attention(tables, results):
     print("lean attention OK", [round(g, 2) for g in gains])
 
 
+def check_spatten(tables, results):
+    """The SpAtten study: the traffic follows the tokens kept (K and V dominate), and pruning never slows."""
+    assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"][:1]
+    assert len(tables.cells["published"]) == 2, tables.cells["published"]
+    kept = {"dense": 1, "half": 1 / 2, "quarter": 1 / 4, "eighth": 1 / 8, "sixteenth": 1 / 16}
+    rows = {(r["keep"], int(r["context"])): r for r in results}
+    for (keep, context), r in rows.items():
+        dense = rows[("dense", context)]
+        ratio = float(r["dram_bytes"]) / float(dense["dram_bytes"])
+        assert kept[keep] <= ratio < kept[keep] + 0.01, (keep, context, ratio)
+        assert float(r["cycles"]) <= float(dense["cycles"]), (keep, context)
+    print("spatten OK")
+
+
 WIDTH = 1280  # the browser window's width for both the layout and the screenshot
 
 
@@ -192,7 +206,7 @@ def main():
     start = time.monotonic()
     subprocess.run([einsim, "sweep", sweep, "-o", work, "-j", "2"], check=True)
     took = time.monotonic() - start
-    assert expect not in ("linear-attention", "sqa", "lean-attention") or took < 60, f"the study took {took:.1f} s, over a minute"
+    assert expect not in ("linear-attention", "sqa", "lean-attention", "spatten") or took < 60, f"the study took {took:.1f} s, over a minute"
     subprocess.run([einsim, "report", work, "-o", f"{work}/report.html"], check=True)
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
@@ -223,6 +237,8 @@ def main():
         check_sqa(tables, results)
     elif expect == "lean-attention":
         check_lean_attention(tables, results)
+    elif expect == "spatten":
+        check_spatten(tables, results)
     else:
         {"fusemax-quick": check_fusemax_quick, "pim-placement": check_pim_placement, "large": check_large}[expect](tables)
     print("report OK")

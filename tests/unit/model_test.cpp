@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 
 #include "mappings/lower.hpp"
@@ -600,6 +602,46 @@ TEST(Pruning, WorkAndTrafficScaleWithTheTokensKept) {
   EXPECT_EQ(s_all.einsums.at("IDX").ops.at("topk"), 4096);
   EXPECT_GT(s_quarter.einsums.at("IDX").cycles, 0);
   EXPECT_LT(s_quarter.cycles, s_all.cycles);
+}
+
+}  // namespace
+}  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// A topk bound to a top-k engine (kind topk_engine) streams the scores at the engine's throughput and its result
+// trails them by the engine's latency: 4,096 scores at 16 a cycle are 256 busy cycles, 8 more to the result.
+TEST(Pruning, TheTopkEngineStreamsScoresAtItsThroughput) {
+  std::string arch;
+  {
+    std::ifstream in("configs/arch/xpu-h100.yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    arch = text.str();
+  }
+  arch.replace(arch.find("energy_table: ../energy/"), 24,
+               "energy_table: " + std::filesystem::absolute("configs/energy").string() + "/");
+  arch += "  ranker:\n    kind: topk_engine\n    throughput: 16\n    latency_cycles: 8\n    energy: fp32_compare\n";
+  const std::string arch_file = test::temp_file("xpu-topk.yaml", arch);
+  const DesignPoint p = test::point("configs/mappings/llm/decode-attention-pruned.yaml", {}, {}, {}, arch_file);
+  // Bind IDX to the engine: the mapping's spatial ranks do not apply to it.
+  MappingSpec m = p.mapping;
+  m.groups[0].passes[0].einsums[0].second.unit = "ranker";
+  const TileProgram program = lower(p.cascade, p.arch, m);
+  ASSERT_TRUE(program.status.ok) << program.status.reason;
+  const auto& ops = program.groups[0].ops;
+  const auto it =
+      std::find_if(ops.begin(), ops.end(), [](const TileOp& op) { return op.kind == TileOp::Kind::compute; });
+  ASSERT_NE(it, ops.end());
+  const TileOp& idx = *it;
+  EXPECT_EQ(idx.unit, "ranker");
+  EXPECT_EQ(idx.cycles, 4096 / 16);
+  EXPECT_EQ(idx.result_latency, 8);
+  EXPECT_EQ(idx.ops.at("topk"), 4096);
+  const Stats s = evaluate_analytical(p.cascade, p.arch, program);
+  EXPECT_EQ(s.busy_cycles.at("ranker"), 256);
+  EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("ranker").at("topk"), 4096 * 0.1);  // fp32_compare: 0.1 pJ
 }
 
 }  // namespace

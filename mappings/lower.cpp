@@ -190,10 +190,11 @@ class Lowering {
     const GroupSpec& spec = group(g);
     const ComponentSpec* noc = a_.noc();
     if (!noc && spec.cores.empty()) return;
-    if (!noc) fail(spec.cores_loc, "cores", fmt::format("{} has no noc: it is one core", a_.file));
+    const std::string key = fmt::format("groups[{}].cores", g);
+    if (!noc) fail(spec.cores_loc, key, fmt::format("{} has no noc: it is one core", a_.file));
     if (a_.copies(t.buffer) == 1) {
       if (!spec.cores.empty())
-        fail(spec.cores_loc, "cores",
+        fail(spec.cores_loc, key,
              fmt::format("group '{}' stages its tiles in '{}', which the cores share: spreading it over the cores "
                          "needs a buffer each core has its own of (the noc's per_core)",
                          spec.name, t.buffer));
@@ -209,8 +210,8 @@ class Lowering {
                          std::count(seen.begin(), seen.end(), t.loops[static_cast<size_t>(l)].index) == 0;
       if (named) seen.push_back(t.loops[static_cast<size_t>(l)].index);
       if (!named)
-        fail(spec.cores_loc, "cores",
-             fmt::format("cores: spreads the group's outermost loops over tiles in '{}': the group's first {} loops "
+        fail(spec.cores_loc, key,
+             fmt::format("spreads the group's outermost loops over tiles in '{}': the group's first {} loops "
                          "must be those over {}",
                          m_.backing, k, fmt::join(spec.cores, ", ")));
       if (__builtin_mul_overflow(iterations, t.loops[static_cast<size_t>(l)].trips, &iterations))
@@ -253,7 +254,7 @@ class Lowering {
                 "the cores unevenly loaded: not modelled",
                 spec.name, c_.einsums[op.einsum].name)};
       if (op.kind == TileOp::Kind::compute && a_.copies(op.unit) == 1 && k > 0)
-        fail(spec.cores_loc, "cores",
+        fail(spec.cores_loc, key,
              fmt::format("group '{}' runs {} on '{}', which the cores share: spread only groups whose units each "
                          "core has its own of",
                          spec.name, c_.einsums[op.einsum].name, op.unit));

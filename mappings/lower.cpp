@@ -621,6 +621,7 @@ class Lowering {
     // Ops are listed in the order they can run: loads, the computation, then its store.
     if (!binding.unit.empty() || !einsum_ops(einsum).empty()) {
       TileOp op = compute(einsum, e, binding, nest, depth, tile);
+      op.reads_through = read_through_gathers(e, g);
       if (!einsum.where.empty()) {
         mask(op, active_when(einsum, nest, depth), loops);
         op.kept_points = einsum.points();
@@ -766,6 +767,17 @@ class Lowering {
     throw Infeasible{fmt::format("{} needs {} for the tiles of group '{}' (largest: {}; tiles{}); it has {}", buffer_,
                                  format_bytes(static_cast<double>(out.buffer_bytes)), out.name, fmt::join(names, ", "),
                                  tiles.empty() ? " none" : tiles, format_bytes(size))};
+  }
+
+  // The tensors e reads through the gathers of group g, which compute nothing.
+  std::vector<TensorId> read_through_gathers(EinsumId e, int g) const {
+    std::vector<TensorId> out;
+    for (const Access& a : c_.einsums[e].reads) {
+      const EinsumId w = c_.tensors[a.tensor].writer;
+      if (w.valid() && group_of_[w] == g && c_.einsums[w].gathers() && binding_.at(w)->unit.empty())
+        for (const Access& source : c_.einsums[w].reads) out.push_back(source.tensor);
+    }
+    return out;
   }
 
   // The step variable of recurrence e when every later group reads only its last step (a constant index at the

@@ -43,6 +43,9 @@ struct TileOp {
   int64_t result_latency = 0;      // cycles after that until its result is ready (a reduction tree draining)
   int64_t buffer_read_bytes = 0;   // per execution: operands from the buffer
   int64_t buffer_write_bytes = 0;  // per execution: results to the buffer
+  // Tensors it reads through gathers of its group (KK = KC[..., I[...]]): their loaded tiles are its operands, so
+  // their buffer slots stay taken until it has run. (A split, BK = K, does not count here yet: docs/model.md.)
+  std::vector<TensorId> reads_through;
   // An Einsum with a `where` clause (and the loads and stores only it needs) skips the executions whose tile
   // holds no point the clause keeps. `active_when` is over the loops of `repeats` (variable j: the counter of
   // loop repeats[j]); an execution runs when every constraint holds. A tile it runs costs its full time (the PEs

@@ -204,7 +204,7 @@ int64_t compulsory_bytes(const Cascade& c, TensorId id) {
   for (const Einsum& e : c.einsums)
     for (const Access& a : e.reads) {
       if (a.tensor != id) continue;
-      if (a.gathered_rank < 0) return t.bytes();
+      if (a.gathered_ranks.empty()) return t.bytes();
       picked += bytes_for(t.dtype, c.tensors[e.out.tensor].elements());
     }
   return std::min(picked, t.bytes());

@@ -38,7 +38,7 @@ int Einsum::var_index(const std::string& var) const {
 }
 
 bool Einsum::gathers() const {
-  return std::any_of(reads.begin(), reads.end(), [](const Access& a) { return a.gathered_rank >= 0; });
+  return std::any_of(reads.begin(), reads.end(), [](const Access& a) { return !a.gathered_ranks.empty(); });
 }
 
 TensorId Cascade::tensor_id(const std::string& tensor_name) const {

@@ -84,10 +84,11 @@ struct Access {
   // Reads a step of its own recurrence before the current one (set by build_schedule): RM[m1] where RM[m1+1] is
   // written, or L[s] where the where clause keeps s < r (forward substitution).
   bool earlier_step = false;
-  // A gather (KS[b,e,k] = K[b,e,I[b,k]]): this rank is addressed by the values of an index tensor, read by the
-  // access after this one in the Einsum's reads. `index` holds, for it, the index tensor's last index (k): the
-  // gather reads one row of the rank per point of it, which is what tiles, traffic and shapes count.
-  int gathered_rank = -1;
+  // A gather (KS[b,e,k] = K[b,e,I[b,k]]): these ranks are addressed by the values of index tensors, read by the
+  // accesses after this one in the Einsum's reads, in this order. `index` holds, for each, its index tensor's
+  // last index (k): the gather reads one row of the rank per point of it, which is what tiles, traffic and
+  // shapes count.
+  std::vector<int> gathered_ranks;
 };
 
 enum class Op : uint8_t {

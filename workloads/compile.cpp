@@ -34,7 +34,6 @@ Access Loader::make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) c
     const Expr& arg = acc.args[r];
     if (arg.kind == Expr::Kind::access) {  // a gather: this rank's rows are the values of an index tensor
       if (&acc == &p.syntax.lhs) fail_at(p, arg.col, "a gather reads by an index tensor; it cannot write by one");
-      if (out.gathered_rank >= 0) fail_at(p, arg.col, "a gather picks the rows of one rank");
       for (const Expr& i : arg.args)
         if (contains_access(i)) fail_at(p, i.col, "an index tensor is read at plain indices");
       const Affine last = *affine(p, arg.args.back(), true);
@@ -43,7 +42,7 @@ Access Loader::make_access(const PendingEinsum& p, const Expr& acc, Einsum& e) c
             p, arg.args.back().col,
             fmt::format("a gather reads its index tensor '{}' at a plain index in its last rank (the rows it picks)",
                         arg.name));
-      out.gathered_rank = static_cast<int>(r);
+      out.gathered_ranks.push_back(static_cast<int>(r));
       out.index.push_back(last);
       continue;
     }
@@ -186,12 +185,13 @@ void Loader::check_selection(const PendingEinsum& p, Einsum& e, const Expr& body
           p, p.syntax.lhs.col,
           fmt::format("topk writes indices: give '{}' an integer dtype (int32)", cascade_.tensors[e.out.tensor].name));
   }
-  if (gathers) {
-    const Tensor& index = cascade_.tensors[e.reads[1].tensor];
-    if (!dtype_is_integer(index.dtype))
-      fail_at(p, body.col,
-              fmt::format("a gather's index tensor '{}' holds indices: give it an integer dtype", index.name));
-  }
+  if (gathers)
+    for (size_t i = 1; i < e.reads.size(); ++i) {
+      const Tensor& index = cascade_.tensors[e.reads[i].tensor];
+      if (!dtype_is_integer(index.dtype))
+        fail_at(p, body.col,
+                fmt::format("a gather's index tensor '{}' holds indices: give it an integer dtype", index.name));
+    }
 }
 
 void Loader::read_where(const PendingEinsum& p, Einsum& e) const {
@@ -280,7 +280,8 @@ int Loader::compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const
       n.op = Op::read;
       n.read = static_cast<int>(e.reads.size());
       e.reads.push_back(make_access(p, x, e));
-      if (const int r = e.reads.back().gathered_rank; r >= 0)  // the index tensor, read beside it
+      const std::vector<int> gathered = e.reads.back().gathered_ranks;
+      for (const int r : gathered)  // the index tensors, read beside it
         e.reads.push_back(make_access(p, x.args[static_cast<size_t>(r)], e));
       return emit(e, n);
     }

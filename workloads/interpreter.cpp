@@ -199,32 +199,43 @@ class Executor {
     });
   }
 
-  // KS[b,e,k] = K[b,e,I[b,k]]: the gathered rank's element is the index tensor's value there.
+  // KS[b,e,k] = K[b,e,I[b,k]]: each gathered rank's element is its index tensor's value there.
   void run_gather(const Einsum& e) {
     const Access& from = e.reads[0];
-    const Access& by = e.reads[1];
     const Tensor& source = c_.tensors[from.tensor];
-    const auto r = static_cast<size_t>(from.gathered_rank);
+    const std::vector<int64_t> strides = source.strides();
     Linear src = linear(e, from);
-    const int64_t rank_stride = source.strides()[r];
-    for (auto [v, coef] : from.index[r].terms)  // the stand-in index counts rows, it does not address them
-      if (e.vars[static_cast<size_t>(v)].extent > 1) src.stride[static_cast<size_t>(v)] -= rank_stride * coef;
-    src.base -= rank_stride * from.index[r].constant;
-    const Linear out = linear(e, e.out), idx = linear(e, by);
+    struct Picked {
+      size_t rank;
+      Linear at;        // where the index tensor holds the row
+      const T* values;  // the index tensor
+    };
+    std::vector<Picked> picked;
+    for (size_t i = 0; i < from.gathered_ranks.size(); ++i) {
+      const auto r = static_cast<size_t>(from.gathered_ranks[i]);
+      for (auto [v, coef] : from.index[r].terms)  // the stand-in index counts rows, it does not address them
+        if (e.vars[static_cast<size_t>(v)].extent > 1) src.stride[static_cast<size_t>(v)] -= strides[r] * coef;
+      src.base -= strides[r] * from.index[r].constant;
+      picked.push_back({r, linear(e, e.reads[i + 1]), data_[e.reads[i + 1].tensor].data()});
+    }
+    const Linear out = linear(e, e.out);
     const T* values = data_[from.tensor].data();
-    const T* indices = data_[by.tensor].data();
     T* result = data_[e.out.tensor].data();
     const DType dtype = c_.tensors[e.out.tensor].dtype;
     each_point(e, {}, [&](const std::vector<int64_t>& point) {
-      const double i = static_cast<double>(indices[offset_of(idx, point)]);
-      if (!(i >= 0 && i < static_cast<double>(source.ranks[r].extent)) || std::floor(i) != i)
-        throw UserError(e.loc, e.name,
-                        fmt::format("Einsum {}: index tensor '{}' holds {} where it picks a row of rank {} of '{}' "
-                                    "(extent {})",
-                                    e.name, c_.tensors[by.tensor].name, i, source.ranks[r].name, source.name,
-                                    source.ranks[r].extent));
-      result[offset_of(out, point)] =
-          store(dtype, static_cast<double>(values[offset_of(src, point) + static_cast<int64_t>(i) * rank_stride]));
+      int64_t offset = offset_of(src, point);
+      for (size_t i = 0; i < picked.size(); ++i) {
+        const double row = static_cast<double>(picked[i].values[offset_of(picked[i].at, point)]);
+        const Rank& rank = source.ranks[picked[i].rank];
+        if (!(row >= 0 && row < static_cast<double>(rank.extent)) || std::floor(row) != row)
+          throw UserError(
+              e.loc, e.name,
+              fmt::format("Einsum {}: index tensor '{}' holds {} where it picks a row of rank {} of '{}' "
+                          "(extent {})",
+                          e.name, c_.tensors[e.reads[i + 1].tensor].name, row, rank.name, source.name, rank.extent));
+        offset += static_cast<int64_t>(row) * strides[picked[i].rank];
+      }
+      result[offset_of(out, point)] = store(dtype, static_cast<double>(values[offset]));
     });
   }
 

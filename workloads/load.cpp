@@ -76,7 +76,7 @@ void Loader::read_kernel(const YNode& node) {
   static const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> kinds = {
       {"attention", {{"Q", "Q"}, {"K", "K"}, {"V", "V"}, {"out", "AV"}}},
       {"attention_causal", {{"Q", "Q"}, {"K", "K"}, {"V", "V"}, {"out", "AV"}}},
-      {"attention_pruned", {{"Q", "Q"}, {"K", "KC"}, {"V", "VC"}, {"IMP", "IMP"}, {"out", "O"}}},
+      {"attention_pruned", {{"Q", "Q"}, {"K", "KC"}, {"V", "VC"}, {"IMP", "IMP"}, {"IMPH", "IMPH"}, {"out", "O"}}},
       {"gemm", {{"A", "A"}, {"B", "B"}, {"out", "Z"}}},
       {"ffn_gelu", {{"X", "X"}, {"W1", "W1"}, {"W2", "W2"}, {"out", "Y"}}},
       {"ffn_swiglu", {{"X", "X"}, {"W1", "W1"}, {"W3", "W3"}, {"W2", "W2"}, {"out", "Y"}}},

@@ -149,36 +149,39 @@ Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend
   return p;
 }
 
-// SpAtten's pruned decode step: the kept tokens (the cascade's KEEP, the extent of the topk's kept index) picked
-// by importance, then attention over them. CPU only: there is no CUDA version, and `--backend cuda` says so.
+// SpAtten's pruned decode step: the kept tokens and heads (the cascade's KEEP and HKEEP) picked by importance,
+// then attention over them. CPU only: there is no CUDA version, and `--backend cuda` says so.
 Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   if (backend == Backend::cuda) b.fail("kernel 'attention_pruned' runs on the CPU only");
   const std::vector<int64_t> q = b.extents("Q", {3});
   const std::vector<int64_t> k = b.extents("K", {4});
   const std::vector<int64_t> v = b.extents("V", {4});
   const std::vector<int64_t> imp = b.extents("IMP", {2});
+  const std::vector<int64_t> imph = b.extents("IMPH", {2});
   const std::vector<int64_t> o = b.extents("out", {3});
   reference::AttentionShape s;
   s.B = q[0], s.H = q[1], s.E = q[2], s.KH = k[1], s.M = k[3], s.F = v[2];
   b.same("B", k[0], s.B), b.same("B", v[0], s.B), b.same("B", imp[0], s.B), b.same("B", o[0], s.B);
-  b.same("E", k[2], s.E), b.same("M", v[3], s.M), b.same("M", imp[1], s.M), b.same("H", o[1], s.H);
-  b.same("F", o[2], s.F), b.same("KH", v[1], s.KH);
-  if (s.H % s.KH != 0)
-    b.fail(fmt::format("kernel 'attention_pruned': {} query heads do not divide into {} KV heads", s.H, s.KH));
+  b.same("E", k[2], s.E), b.same("M", v[3], s.M), b.same("M", imp[1], s.M), b.same("H", imph[1], s.H);
+  b.same("B", imph[0], s.B), b.same("F", o[2], s.F), b.same("KH", v[1], s.KH), b.same("KH", s.KH, s.H);
   const auto keep = static_cast<int64_t>(b.param("KEEP"));
+  const int64_t heads = o[1];
   if (keep < 1 || keep > s.M) b.fail(fmt::format("kernel 'attention_pruned' keeps {} of {} tokens", keep, s.M));
+  if (heads > s.H) b.fail(fmt::format("kernel 'attention_pruned' keeps {} of {} heads", heads, s.H));
   Plan p;
-  p.variants.push_back({fmt::format("attention_pruned (keep {})", keep), [=, &in](float* y) {
-                          reference::attention_pruned(out, s, keep, in["IMP"], in["Q"], in["K"], in["V"], y);
+  p.variants.push_back({fmt::format("attention_pruned (keep {} tokens, {} heads)", keep, heads), [=, &in](float* y) {
+                          reference::attention_pruned(out, s, keep, heads, in["IMP"], in["IMPH"], in["Q"], in["K"],
+                                                      in["V"], y);
                         }});
-  p.rows = s.B * s.H;
+  p.rows = s.B * heads;
   p.reduction = std::max(keep, s.E);
   p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {
-    const int64_t bi = row / s.H, h = row % s.H, kh = h / (s.H / s.KH);
+    const int64_t bi = row / heads, j = row % heads;
     const std::vector<int64_t> kept = reference::topk_indices(in["IMP"] + bi * s.M, s.M, keep);
+    const int64_t h = reference::topk_indices(in["IMPH"] + bi * s.H, s.H, heads)[static_cast<size_t>(j)];
     const float* Q = in["Q"] + (bi * s.H + h) * s.E;
-    const float* K = in["K"] + (bi * s.KH + kh) * s.E * s.M;
-    const float* V = in["V"] + (bi * s.KH + kh) * s.F * s.M;
+    const float* K = in["K"] + (bi * s.KH + h) * s.E * s.M;
+    const float* V = in["V"] + (bi * s.KH + h) * s.F * s.M;
     std::vector<double> w;
     double gm = -INFINITY;
     for (const int64_t m : kept) {
@@ -191,7 +194,7 @@ Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
     for (double& x : w) sd += x = std::exp(x - gm);
     for (int64_t f = 0; f < s.F; ++f) {
       double acc = 0;
-      for (size_t j = 0; j < kept.size(); ++j) acc += w[j] * V[f * s.M + kept[j]];
+      for (size_t i = 0; i < kept.size(); ++i) acc += w[i] * V[f * s.M + kept[i]];
       y.emplace_back(row * s.F + f, acc / sd);
     }
   };

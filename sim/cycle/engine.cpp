@@ -499,6 +499,7 @@ struct Controller : sc_module {
         i.unit = units.at(op.unit);
         i.tensor = e.out.tensor;
         for (const Access& a : e.reads) i.reads.push_back(a.tensor);
+        i.reads.insert(i.reads.end(), op.reads_through.begin(), op.reads_through.end());
       } else {
         i.label = (op.kind == TileOp::Kind::load ? "load " : "store ") + op.tensor;
         i.path = &path_of(op);

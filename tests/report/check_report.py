@@ -151,12 +151,14 @@ def check_spatten(tables, results):
     assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"][:1]
     assert len(tables.cells["published"]) == 2, tables.cells["published"]
     kept = {"dense": 1, "half": 1 / 2, "quarter": 1 / 4, "eighth": 1 / 8, "sixteenth": 1 / 16}
-    rows = {(r["keep"], int(r["context"])): r for r in results}
-    for (keep, context), r in rows.items():
-        dense = rows[("dense", context)]
+    heads = {"all": 1, "half": 1 / 2}
+    rows = {(r["keep"], r["heads"], int(r["context"])): r for r in results}
+    for (keep, h, context), r in rows.items():
+        dense = rows[("dense", "all", context)]
         ratio = float(r["dram_bytes"]) / float(dense["dram_bytes"])
-        assert kept[keep] <= ratio < kept[keep] + 0.01, (keep, context, ratio)
-        assert float(r["cycles"]) <= float(dense["cycles"]), (keep, context)
+        want = kept[keep] * heads[h]
+        assert want <= ratio < want + 0.01, (keep, h, context, ratio)
+        assert float(r["cycles"]) <= float(dense["cycles"]), (keep, h, context)
     print("spatten OK")
 
 

@@ -590,9 +590,12 @@ TEST(Pruning, WorkAndTrafficScaleWithTheTokensKept) {
         if (op.kind == TileOp::Kind::load && op.tensor == tensor) bytes += op.bytes * g.executions(op);
     return bytes;
   };
+  const DesignPoint half_heads = test::point("configs/mappings/llm/decode-attention-pruned.yaml",
+                                             {{"L", "4096"}, {"KEEP", "L / 4"}, {"HKEEP", "H / 2"}});
   for (const std::string tensor : {"KC", "VC"}) {
     EXPECT_EQ(loaded(all, tensor), 32 * 4096 * 128 * 2) << tensor;  // every row, once
     EXPECT_EQ(loaded(quarter, tensor) * 4, loaded(all, tensor)) << tensor;
+    EXPECT_EQ(loaded(half_heads, tensor) * 2, loaded(quarter, tensor)) << tensor;  // and half the heads
   }
   const Stats s_all = evaluate_analytical(all.cascade, all.arch, all.program);
   const Stats s_quarter = evaluate_analytical(quarter.cascade, quarter.arch, quarter.program);

@@ -484,11 +484,12 @@ TEST(ReferenceVsCascade, PrunedDecodeAttention) {
   const float ties[] = {1, 3, 3, 0, 2, 3};
   EXPECT_EQ(topk_indices(ties, 6, 4), (std::vector<int64_t>{1, 2, 5, 4}));
   const CascadeRun r = run_cascade("configs/workloads/llm/decode-attention-pruned.yaml",
-                                   {{"B", "2"}, {"H", "4"}, {"E", "16"}, {"L", "64"}, {"KEEP", "24"}});
+                                   {{"B", "2"}, {"H", "4"}, {"E", "16"}, {"L", "64"}, {"KEEP", "24"}, {"HKEEP", "3"}});
   AttentionShape s{2, 4, 4, 64, 1, 16, 16};
-  std::vector<float> o(sz(2, 4, 16, 1));
-  attention_pruned(DType::bf16, s, 24, floats(r.inputs.at("IMP")).data(), floats(r.inputs.at("Q")).data(),
-                   floats(r.inputs.at("KC")).data(), floats(r.inputs.at("VC")).data(), o.data());
+  std::vector<float> o(sz(2, 3, 16, 1));
+  attention_pruned(DType::bf16, s, 24, 3, floats(r.inputs.at("IMP")).data(), floats(r.inputs.at("IMPH")).data(),
+                   floats(r.inputs.at("Q")).data(), floats(r.inputs.at("KC")).data(), floats(r.inputs.at("VC")).data(),
+                   o.data());
   expect_identical(o, floats(r.outputs.at("O")), "decode-attention-pruned");
   EXPECT_THROW(topk_indices(ties, 6, 7), UserError);
 }

@@ -58,11 +58,14 @@ void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, i
 // language's topk). CPU only.
 std::vector<int64_t> topk_indices(const float* scores, int64_t n, int64_t keep);
 
-// SpAtten's token pruning in a decode step (P = 1), as configs/workloads/llm/decode-attention-pruned.yaml: for
-// each sequence b the `keep` tokens of the largest importance[b, M] (topk_indices), then per head the 3-pass
-// softmax over their scores only, in that order, the division deferred to the weighted values. CPU only.
-void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, const float* importance, const float* Q,
-                      const float* K, const float* V, float* out);
+// SpAtten's token and head pruning in a decode step (P = 1), as configs/workloads/llm/decode-attention-pruned.yaml:
+// for each sequence b the `keep` tokens of the largest importance[b, M] and the `keep_heads` heads of the largest
+// head_importance[b, H] (topk_indices), then per kept head the 3-pass softmax over the kept tokens' scores only, in
+// that order, the division deferred to the weighted values. out [B, keep_heads, F], the most important head
+// first. CPU only.
+void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
+                      const float* importance, const float* head_importance, const float* Q, const float* K,
+                      const float* V, float* out);
 
 // C[M,N] = A[M,K] B[K,N], fp32 accumulation in k order. The CUDA version is a shared-memory tiled kernel that
 // keeps that order, so its results equal the CPU's bit for bit.

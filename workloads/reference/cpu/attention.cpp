@@ -181,16 +181,19 @@ std::vector<int64_t> topk_indices(const float* scores, int64_t n, int64_t keep) 
   return order;
 }
 
-void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, const float* importance, const float* Q,
-                      const float* K, const float* V, float* out) {
+void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
+                      const float* importance, const float* head_importance, const float* Q, const float* K,
+                      const float* V, float* out) {
   detail::check_attention("attention_pruned", s);
   detail::check_out_dtype("attention_pruned", out_dtype);
   if (s.P != 1 || s.causal) throw UserError("reference attention_pruned: a decode step (P = 1), not causal");
   std::vector<float> sn(static_cast<size_t>(keep));
   for (int64_t b = 0; b < s.B; ++b) {
     const std::vector<int64_t> kept = topk_indices(importance + b * s.M, s.M, keep);
-    for (int64_t h = 0; h < s.H; ++h) {
-      const HeadView v = head_view(s, b, h, Q, K, V, out);
+    const std::vector<int64_t> heads = topk_indices(head_importance + b * s.H, s.H, keep_heads);
+    for (int64_t j = 0; j < keep_heads; ++j) {
+      const HeadView v = head_view(s, b, heads[static_cast<size_t>(j)], Q, K, V, out);
+      float* o = out + (b * keep_heads + j) * s.F;  // the kept heads' outputs, most important first
       float gm = kNegInf;
       for (int64_t k = 0; k < keep; ++k) {  // the kept keys' scores, in the order topk ranks them
         float acc = 0;
@@ -207,7 +210,7 @@ void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, co
         float snv = 0;
         for (int64_t k = 0; k < keep; ++k)
           snv += sn[static_cast<size_t>(k)] * v.v[f * s.M + kept[static_cast<size_t>(k)]];
-        v.out[f] = static_cast<float>(round_to(out_dtype, snv / sd));
+        o[f] = static_cast<float>(round_to(out_dtype, snv / sd));
       }
     }
   }

@@ -645,6 +645,17 @@ TEST(Pruning, TheTopkEngineStreamsScoresAtItsThroughput) {
   const Stats s = evaluate_analytical(p.cascade, p.arch, program);
   EXPECT_EQ(s.busy_cycles.at("ranker"), 256);
   EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("ranker").at("topk"), 4096 * 0.1);  // fp32_compare: 0.1 pJ
+  // A topk selects all its kept entries at once: a loop over them is refused.
+  MappingSpec tiled = m;
+  LoopSpec over_k;
+  over_k.index = "k";
+  over_k.tile = "1";
+  tiled.groups[0].loops.push_back(over_k);
+  const TileProgram refused = lower(p.cascade, p.arch, tiled);
+  EXPECT_FALSE(refused.status.ok);
+  EXPECT_NE(refused.status.reason.find("Einsum IDX selects all 1024 of its kept entries at once: do not tile k"),
+            std::string::npos)
+      << refused.status.reason;
 }
 
 }  // namespace

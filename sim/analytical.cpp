@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "sim/actions.hpp"
 
@@ -287,9 +288,11 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   };
   for (const TileGroup& g : program.groups) {
     if (!g.concurrent) close_run();
-    // Spread over cores, the group takes as long as its busiest core.
-    const TileGroup core = g.busiest_core();
-    const GroupTime t = GroupTimer(cascade, core, arch, program.buffer).time(s);
+    // Spread over cores, the group takes as long as its busiest core (a copy only where there are cores: this
+    // loop is the mapper's inner loop).
+    std::optional<TileGroup> core;
+    if (g.core_loops > 0) core = g.busiest_core();
+    const GroupTime t = GroupTimer(cascade, core ? *core : g, arch, program.buffer).time(s);
     s.groups[g.name] = GroupStats{t.cycles, g.cores};
     run_longest = std::max(run_longest, t.cycles);
     for (const auto& [who, cycles] : t.load) run_load[who] += cycles;

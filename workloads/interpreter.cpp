@@ -151,7 +151,7 @@ class Executor {
     return l;
   }
 
-  // Every point of e's indices but `skip` (-1: none), in odometer order, as `visit(point)`.
+  // Every point of e's indices, those in `skip` held at 0, in odometer order, as `visit(point)`.
   template <class Visit>
   static void each_point(const Einsum& e, const std::vector<int>& skip, Visit visit) {
     std::vector<int64_t> cur(e.vars.size(), 0);

@@ -1,8 +1,8 @@
 #pragma once
 // kind: noc — the cores of a many-core chip and the network joining each of them to the memory outside the cores.
 // Each core has its own copy of the components named in `per_core` (its buffer, its arrays). A mapping spreads a
-// group's outer loops over the cores; every tile a core loads or stores crosses that core's port, at the port's
-// bandwidth or at the core's share of the backing memory's, whichever is less.
+// group's outer loops over the cores; every tile a core loads or stores crosses that core's port at the port's
+// bandwidth, and all the cores' transfers share the backing memory's (mappings/lower.cpp, spread_over_cores).
 #include <string>
 #include <vector>
 

@@ -48,10 +48,14 @@ Json check_json(const Cascade& c, const Analysis& a) {
                            {"einsum", c.einsums[e].text},
                            {"points", a.einsums[e].points},
                            {"ops", a.einsums[e].ops}});
-    if (!c.einsums[e].where.empty()) {
-      einsums.back()["where"] = c.einsums[e].where_text;
-      einsums.back()["space"] = c.einsums[e].space();  // the points without the where clause
+    const Einsum& x = c.einsums[e];
+    if (!x.where.empty()) einsums.back()["where"] = x.where_text;
+    if (x.guard >= 0) {
+      const Tensor& g = c.tensors[x.reads[static_cast<size_t>(x.guard)].tensor];
+      einsums.back()["when"] = g.name;
+      einsums.back()["density"] = *g.density;
     }
+    if (!x.where.empty() || x.guard >= 0) einsums.back()["space"] = x.space();  // the points without either
   }
   j["einsums"] = einsums;
   j["ops"] = a.ops;
@@ -75,19 +79,23 @@ void print_check(const Cascade& c, const Analysis& a) {
     rows.push_back({t.name, tensor_kind(t), shape_text(t), std::string(dtype_name(t.dtype)), grouped(t.bytes())});
   out += table(rows) + "\n";
 
-  // Masked Einsums say what their where clause keeps of the iteration space.
-  const bool masks = std::any_of(c.einsums.begin(), c.einsums.end(), [](const Einsum& e) { return !e.where.empty(); });
+  // Masked and guarded Einsums say what their where clause keeps of the iteration space, or their guard (expected).
+  const bool masks =
+      std::any_of(c.einsums.begin(), c.einsums.end(), [](const Einsum& e) { return !e.where.empty() || e.guard >= 0; });
   rows = {{"einsum", "points", "ops"}};
   if (masks) rows[0].push_back("where");
   for (EinsumId e : a.einsums.ids()) {
     const Einsum& x = c.einsums[e];
     rows.push_back({a.einsums[e].name, grouped(a.einsums[e].points), ops_text(a.einsums[e].ops)});
     if (masks)
-      rows.back().push_back(x.where.empty()
-                                ? ""
-                                : fmt::format("{} ({:.1f}% of {})", x.where_text,
-                                              100.0 * static_cast<double>(x.points()) / static_cast<double>(x.space()),
-                                              grouped(x.space())));
+      rows.back().push_back(
+          x.where.empty() && x.guard < 0
+              ? ""
+              : fmt::format("{} ({:.1f}% of {})",
+                            x.guard >= 0 ? "when " + c.tensors[x.reads[static_cast<size_t>(x.guard)].tensor].name
+                                         : x.where_text,
+                            100.0 * static_cast<double>(x.points()) / static_cast<double>(x.space()),
+                            grouped(x.space())));
   }
   out += table(rows) + "\n";
 

@@ -70,6 +70,25 @@ int run_eval(const EvalArgs& args) {
                                  args.ideal ? ", ideal storage" : "");
   text += table(rows);
 
+  // Guards: the density the model charges beside the one these values have, so a run can set it from them.
+  Json guards = Json::object();
+  rows = {{"guard", "density (charged)", "measured", "set by"}};
+  for (const Einsum& e : c.einsums) {
+    if (e.guard < 0) continue;
+    const Tensor& g = c.tensors[e.reads[static_cast<size_t>(e.guard)].tensor];
+    if (guards.contains(g.name)) continue;
+    const std::vector<double>& v = values.at(g.name);
+    const auto nonzero = std::count_if(v.begin(), v.end(), [](double x) { return x != 0; });
+    const double measured = v.empty() ? 0.0 : static_cast<double>(nonzero) / static_cast<double>(v.size());
+    guards[g.name] = Json{{"density", *g.density}, {"measured", measured}, {"param", g.density_param}};
+    rows.push_back({g.name, fmt::format("{:.6g}", *g.density), fmt::format("{:.6g}", measured),
+                    g.density_param.empty() ? "its entry" : "--set workload." + g.density_param + "=..."});
+  }
+  if (!guards.empty()) {
+    j["guards"] = guards;
+    text += "guards (the fraction of elements that are non-zero):\n" + table(rows);
+  }
+
   // --compare-reference: the workload's `reference:` is the oracle.
   const std::string compare_file = args.compare_reference ? c.reference : args.compare;
   if (args.compare_reference || !compare_file.empty()) {

@@ -225,6 +225,9 @@ class Lowering {
             "the one before it (split the recurrence into parts in the workload, and spread the parts)",
             spec.name, c_.einsums[sg.einsums[0]].name, sg.step_var)};
     for (TileOp& op : t.ops) {
+      if (op.rate != kRateOne)
+        throw Infeasible{
+            fmt::format("group '{}': guarded Einsums spread over the cores are not modelled yet", spec.name)};
       // Each iteration spread over the cores is a work item of its own, on whichever core runs it: a tile that
       // several items share is loaded (or stored) by each of them, and nothing reduces across items.
       std::vector<int> repeats = op.repeats;
@@ -435,6 +438,8 @@ class Lowering {
       auto place = [&](TileOp op) {
         for (int& l : op.repeats)
           if (l >= static_cast<int>(outer.size())) l += offset;
+        for (auto& [l, stride] : op.guard_terms)
+          if (l >= static_cast<int>(outer.size())) l += offset;
         op.pass = static_cast<int>(k);
         out.ops.push_back(std::move(op));
       };
@@ -458,6 +463,17 @@ class Lowering {
       mask(load, std::move(when), out.loops);
     }
     consumers_.clear();
+    // A load only guarded Einsums read, each a guard element a tile, runs where they do (when they share a guard).
+    for (const auto& [index, guards] : consumer_guards_)
+      if (guards[0] && std::all_of(guards.begin(), guards.end(), [&](const auto& x) { return x == guards[0]; })) {
+        TileOp& load = out.ops[index];
+        guard(load, *guards[0]);
+        const std::vector<int> pass_repeats = all_above(load.depth);  // renumbered as place() did the repeats
+        for (auto& [l, stride] : load.guard_terms)
+          l = load.repeats[static_cast<size_t>(std::find(pass_repeats.begin(), pass_repeats.end(), l) -
+                                               pass_repeats.begin())];
+      }
+    consumer_guards_.clear();
     check_legality(g, out);
     for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
     check_buffer(out, resident);
@@ -613,6 +629,8 @@ class Lowering {
         out.ops[found->second].bytes = std::max(out.ops[found->second].bytes, bytes);
       }
       consumers_[loads[{t.name, d}]].push_back(needed_when(e, g, loops, d));
+      const bool guard = &a == einsum.reads.data() + einsum.guard;  // the guard itself: every row of it
+      consumer_guards_[loads[{t.name, d}]].push_back(guard ? std::nullopt : guarding(einsum, nest, d));
       const auto own = spec.tensor_buffer_stages.find(t.name);
       const int stages = own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
       out.ops[loads[{t.name, d}]].stages = stages;
@@ -625,6 +643,15 @@ class Lowering {
       if (!einsum.where.empty()) {
         mask(op, active_when(einsum, nest, depth), loops);
         op.kept_points = einsum.points();
+      }
+      if (einsum.guard >= 0) {
+        const std::optional<Guarding> at = guarding(einsum, nest, depth);
+        if (!at)
+          throw Infeasible{fmt::format(
+              "Einsum {} is guarded by {}: each of its tiles must hold one element of the guard (tile {} by 1)",
+              einsum.name, c_.tensors[einsum.reads[static_cast<size_t>(einsum.guard)].tensor].name,
+              guard_vars(einsum))};
+        guard(op, *at);
       }
       place(op);
     }
@@ -663,8 +690,47 @@ class Lowering {
       op.bytes = tile_bytes(einsum.out, stored);
       resident[result.name] = std::max(resident[result.name], op.bytes);  // assembled in the buffer before the store
       if (!einsum.where.empty()) mask(op, active_when(einsum, nest, op.depth), loops);  // nothing to store
+      if (const auto at = guarding(einsum, nest, op.depth)) guard(op, *at);             // nor where the guard is zero
       place(op);
     }
+  }
+
+  // Where an op of guarded Einsum e at `depth` of `nest` runs: its tile's guard element is the sum of its loops'
+  // counters times their tile and the guard's stride. nullopt when e has no guard, or a tile there holds more than
+  // one element of it.
+  struct Guarding {
+    int64_t rate = kRateOne;
+    int64_t elements = 1;
+    std::vector<std::pair<int, int64_t>> terms;  // (loop position in the nest, stride)
+    bool operator==(const Guarding&) const = default;
+  };
+  std::optional<Guarding> guarding(const Einsum& e, const Nest& nest, int depth) const {
+    if (e.guard < 0) return std::nullopt;
+    const Access& g = e.reads[static_cast<size_t>(e.guard)];
+    const std::vector<int64_t> tile = tile_at(nest, e, depth);
+    const std::vector<int64_t> strides = c_.tensors[g.tensor].strides();
+    Guarding out{e.guard_rate, e.guard_elements, {}};
+    for (size_t r = 0; r < g.index.size(); ++r) {
+      const int v = g.index[r].bare_var();
+      if (tile[static_cast<size_t>(v)] != 1) return std::nullopt;
+      for (int l = 0; l < depth; ++l)
+        if (nest.var[static_cast<size_t>(l)] == v)
+          out.terms.emplace_back(l, nest.loops[static_cast<size_t>(l)].tile * strides[r]);
+    }
+    return out;
+  }
+
+  static void guard(TileOp& op, const Guarding& g) {
+    op.rate = g.rate;
+    op.guard_elements = g.elements;
+    op.guard_terms = g.terms;
+  }
+
+  std::string guard_vars(const Einsum& e) const {
+    std::string out;
+    for (const Affine& a : e.reads[static_cast<size_t>(e.guard)].index)
+      out += (out.empty() ? "" : ", ") + e.vars[static_cast<size_t>(a.bare_var())].name;
+    return out;
   }
 
   // When an execution at `depth` (repeating over every loop above it) holds a point of e's where clause. It
@@ -954,6 +1020,9 @@ class Lowering {
   // The group being lowered: per load (its place in the group's ops), each reader's active_when at the load's
   // depth (over the reader's pass's loop positions), or nullopt for a reader with no where clause.
   std::map<size_t, std::vector<std::optional<std::vector<Constraint>>>> consumers_;
+  // Per load (by position in the group's ops): each reader's guard at the load's depth (nullopt: none, the guard
+  // itself, or a tile holding several of its elements).
+  std::map<size_t, std::vector<std::optional<Guarding>>> consumer_guards_;
 };
 
 }  // namespace
@@ -964,7 +1033,10 @@ bool TileOp::active(const std::vector<int64_t>& counters) const {
     for (auto [j, k] : c.expr.terms) value += k * counters[static_cast<size_t>(repeats[static_cast<size_t>(j)])];
     if (value > 0) return false;
   }
-  return true;
+  if (rate == kRateOne) return true;
+  int64_t element = 0;  // of the guard
+  for (auto [l, stride] : guard_terms) element += counters[static_cast<size_t>(l)] * stride;
+  return thinned_runs(element, rate);
 }
 
 TileGroup TileGroup::busiest_core() const {
@@ -995,7 +1067,8 @@ int64_t TileGroup::executions(const TileOp& op) const {
   int64_t n = 1;
   for (int l : op.repeats)  // saturates, so that evaluators can refuse absurd points instead of wrapping
     if (__builtin_mul_overflow(n, loops[static_cast<size_t>(l)].trips, &n)) return INT64_MAX;
-  return n;
+  // A guarded op visits each guard element alike: those the rate keeps.
+  return op.rate == kRateOne ? n : n / op.guard_elements * thinned(op.guard_elements, op.rate);
 }
 
 TileProgram lower(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping) {

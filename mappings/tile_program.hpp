@@ -53,7 +53,15 @@ struct TileOp {
   std::vector<Constraint> active_when;
   int64_t runs = -1;         // executions that run, when active_when skips some
   int64_t kept_points = -1;  // a computation with a where clause: the points all its executions compute
-  bool active(const std::vector<int64_t>& counters) const;  // counters: every loop's, by position in the group
+  // A guarded Einsum (`when G[...]`), its store, and the loads only it reads run where their tile's guard element
+  // is one of the `rate` (of kRateOne) share of the guard's `guard_elements` that thinned_runs picks: the guard's
+  // expected density, not its values. The element at an execution is the sum of counter * stride over
+  // `guard_terms` (loop position, stride).
+  int64_t rate = kRateOne;
+  int64_t guard_elements = 1;
+  std::vector<std::pair<int, int64_t>> guard_terms;
+  // Whether the execution at these loop counters (every loop's, by position in the group) runs.
+  bool active(const std::vector<int64_t>& counters) const;
 
   // The operations of `count` per full execution over `n` executions: fewer where a where clause masks points.
   int64_t total_ops(int64_t count, int64_t n) const {
@@ -98,7 +106,7 @@ struct TileGroup {
   // share. The group takes at least this long, however fast each core's port.
   int64_t shared_cycles = 0;
 
-  // Product of the trips of op.repeats, or the executions that run when a where clause skips some.
+  // Product of the trips of op.repeats, or the executions that run when a where clause or a guard skips some.
   int64_t executions(const TileOp& op) const;
   // What the busiest core runs: the spread loops folded into one of `core_trips` iterations. Its timing is the
   // group's; the whole group's counts are this group's.

@@ -196,16 +196,23 @@ std::vector<std::string> mistyped_indices(const Cascade& c) {
 }
 
 // A tensor's bytes that must cross the memory interface at least once: all of it, unless it is an input read only
-// by gathers, which need only the rows they pick (at most one row per point of each gather's result).
+// by gathers, which need only the rows they pick (at most one row per point of each gather's result), or by
+// guarded Einsums, which need only the guarded share (their guard's density).
 int64_t compulsory_bytes(const Cascade& c, TensorId id) {
   const Tensor& t = c.tensors[id];
   if (!t.is_input()) return t.bytes();
   int64_t picked = 0;
   for (const Einsum& e : c.einsums)
-    for (const Access& a : e.reads) {
+    for (size_t r = 0; r < e.reads.size(); ++r) {
+      const Access& a = e.reads[r];
       if (a.tensor != id) continue;
-      if (a.gathered_ranks.empty()) return t.bytes();
-      picked += bytes_for(t.dtype, c.tensors[e.out.tensor].elements());
+      const bool guarded = e.guard >= 0 && static_cast<int>(r) != e.guard;  // the guard itself: all of it
+      if (a.gathered_ranks.empty() && !guarded) return t.bytes();
+      const int64_t elements = a.gathered_ranks.empty() ? t.elements() : c.tensors[e.out.tensor].elements();
+      const int64_t g = e.guard_elements;
+      picked += bytes_for(t.dtype, !guarded            ? elements
+                                   : elements % g == 0 ? elements / g * thinned(g, e.guard_rate)
+                                                       : thinned(elements, e.guard_rate));
     }
   return std::min(picked, t.bytes());
 }

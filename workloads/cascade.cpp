@@ -29,7 +29,12 @@ int64_t Einsum::space() const {
   return n;
 }
 
-int64_t Einsum::points() const { return where.empty() ? space() : kept; }
+int64_t Einsum::points() const {
+  if (guard < 0) return where.empty() ? space() : kept;
+  return space() / guard_elements * thinned(guard_elements, guard_rate);  // those of the guard's elements it keeps
+}
+
+int64_t rate_of(double fraction) { return std::llround(fraction * static_cast<double>(kRateOne)); }
 
 int Einsum::var_index(const std::string& var) const {
   for (size_t i = 0; i < vars.size(); ++i)

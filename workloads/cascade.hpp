@@ -47,6 +47,10 @@ struct Tensor {
   TensorId init_from;       // a recurrence that starts from an input tensor (a cached state) instead of a number
   int iterative_rank = -1;  // the rank a recurrence writes at index+offset
   int outlier_rank = -1;    // inputs: drawn with planted outlier channels along this rank (params outlier_*)
+  // A guard (a tensor an Einsum's `when` reads): the fraction of its elements expected to be non-zero, which the
+  // analyses and the evaluators charge; `density_param` names the param that set it (empty: a number).
+  std::optional<double> density;
+  std::string density_param;
   SourceLoc loc;
 
   bool is_input() const { return !writer.valid(); }
@@ -69,6 +73,18 @@ struct Affine {
   int64_t coefficient(int var) const;
   bool operator==(const Affine&) const = default;
 };
+
+// A fraction in units of kRateOne: what a guarded Einsum computes of its points, and what share of its executions
+// a tile operation runs. Integers, so that every count made from one is exact and the same in every evaluator.
+constexpr int64_t kRateOne = int64_t{1} << 20;
+// n evenly spread items at `rate`: n * rate rounded to the nearest (halves up). Item i is one of them when
+// thinned(i + 1) > thinned(i), so any prefix of the items holds its share, rounded alike. A guard's items are its
+// elements in row-major order: the ones a guarded Einsum computes, as every evaluator charges it.
+inline int64_t thinned(int64_t n, int64_t rate) {  // n >= 0; exact for any n, without overflow
+  return n / kRateOne * rate + (n % kRateOne * rate + kRateOne / 2) / kRateOne;
+}
+inline bool thinned_runs(int64_t i, int64_t rate) { return thinned(i + 1, rate) > thinned(i, rate); }
+int64_t rate_of(double fraction);  // the nearest multiple of 1 / kRateOne
 
 // One constraint of an Einsum's `where` clause, over its index variables: expr <= 0, or expr == 0.
 struct Constraint {
@@ -158,9 +174,14 @@ struct Einsum {
   std::vector<Constraint> where;  // the points it computes (empty: all); masked output elements hold 0
   std::string where_text;         // as written, for messages and reports
   int64_t kept = 0;               // points the where clause keeps (workloads/predicate)
+  // `when G[b,j]`: computes only the output elements whose guard element is non-zero (the others hold 0). The
+  // guard is reads[guard]; the analyses and evaluators charge guard_rate of its points, its guard's density.
+  int guard = -1;
+  int64_t guard_rate = kRateOne;
+  int64_t guard_elements = 1;  // the guard's: its rate applies to them, so every evaluator computes the same ones
 
   int64_t space() const;   // size of the iteration space
-  int64_t points() const;  // the points it computes: the space, less what `where` masks
+  int64_t points() const;  // the points it computes: the space, less what `where` masks, at its guard's rate
   int var_index(const std::string& name) const;
   bool gathers() const;  // a read of it is a gather
 };

@@ -147,7 +147,38 @@ Einsum Loader::compile_one(const PendingEinsum& p) const {
   compile_expr(p, *body, e);
   count_kept(p, e);
   check_selection(p, e, *body);
+  read_guard(p, e);
   return e;
+}
+
+void Loader::read_guard(const PendingEinsum& p, Einsum& e) const {
+  if (p.syntax.guard_col < 0) return;
+  const Expr& g = p.syntax.guard;
+  const TensorId id = cascade_.tensor_id(g.name);
+  if (!id.valid()) fail_at(p, g.col, fmt::format("undefined tensor '{}'", g.name));
+  for (const Expr& arg : g.args) {
+    const int v = arg.kind == Expr::Kind::name ? var_id(p, arg.name) : -1;
+    if (v < 0 || std::find(e.reduced.begin(), e.reduced.end(), v) != e.reduced.end())
+      fail_at(p, arg.col,
+              "a guard is read at plain indices of the result (it decides which of the result's elements are "
+              "computed)");
+  }
+  // Not modelled yet: a guard beside another rule for which points are computed.
+  if (e.reduce == Reduce::topk) fail_at(p, p.syntax.guard_col, "topk takes no guard");
+  if (!e.where.empty()) fail_at(p, p.syntax.guard_col, "an Einsum takes a where clause or a guard, not both");
+  if (cascade_.tensors[e.out.tensor].iterative_rank >= 0)
+    fail_at(p, p.syntax.guard_col, "a recurrence's steps take no guard (guard an Einsum that reads its result)");
+  const Tensor& t = cascade_.tensors[id];
+  if (!t.density)
+    fail_at(p, g.col,
+            fmt::format("'{}' guards this Einsum: declare the fraction of its elements expected to be non-zero "
+                        "(`density:` in its entry, a number or a param; `einsim eval` measures it), which the "
+                        "model charges",
+                        t.name));
+  e.guard = static_cast<int>(e.reads.size());
+  e.reads.push_back(make_access(p, g, e));
+  e.guard_rate = rate_of(*t.density);
+  e.guard_elements = t.elements();
 }
 
 // topk and gathers select rather than compute: each is an Einsum of its own over one tensor read.
@@ -213,6 +244,8 @@ void Loader::read_where(const PendingEinsum& p, Einsum& e) const {
   }
   if (p.syntax.where.empty()) return;
   e.where_text = p.text.substr(static_cast<size_t>(p.syntax.where_col) + 5);  // as written, after `where`
+  if (p.syntax.guard_col > p.syntax.where_col)
+    e.where_text.resize(static_cast<size_t>(p.syntax.guard_col - p.syntax.where_col - 5));
   e.where_text.erase(0, e.where_text.find_first_not_of(" \t"));
   e.where_text.erase(e.where_text.find_last_not_of(" \t") + 1);
 }

@@ -80,7 +80,18 @@ class Parser {
       fail_at("the left-hand side must be a tensor access such as Z[m,n]", out.lhs.col);
     expect("=", "expected '=' after the output tensor");
     out.rhs = rhs();
-    if (peek().kind == Token::Kind::ident && peek().text == "where") {
+    // Then `where` comparisons and a `when` guard, in either order, each at most once.
+    while (peek().kind == Token::Kind::ident && (peek().text == "where" || peek().text == "when")) {
+      if (peek().text == "when") {
+        if (out.guard_col >= 0) fail("one guard per Einsum: 'when' takes one tensor access");
+        out.guard_col = next().col;
+        if (peek().kind != Token::Kind::ident) fail("expected the guard tensor, such as 'when F[b,h]'");
+        out.guard = primary();
+        if (out.guard.kind != Expr::Kind::access)
+          fail_at("expected the guard tensor, such as 'when F[b,h]'", out.guard.col);
+        continue;
+      }
+      if (out.where_col >= 0) fail("one where clause per Einsum: join comparisons with 'and'");
       out.where_col = next().col;
       do {
         Comparison c;
@@ -122,7 +133,7 @@ class Parser {
   [[noreturn]] static void fail_at(const std::string& message, int col) { throw SyntaxError{message, col}; }
 
   static bool starts_operand(const Token& t) {
-    return (t.kind == Token::Kind::ident && t.text != "where") || t.kind == Token::Kind::number ||
+    return (t.kind == Token::Kind::ident && t.text != "where" && t.text != "when") || t.kind == Token::Kind::number ||
            (t.kind == Token::Kind::punct && t.text == "(");
   }
 

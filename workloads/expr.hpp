@@ -41,6 +41,8 @@ struct EinsumSyntax {
   Expr rhs;
   std::vector<Comparison> where;  // `... where m <= p and ...`: the points it computes
   int where_col = -1;             // of the keyword `where`
+  Expr guard;                     // `... when G[b,j]`: an access, the elements computed (when guard_col >= 0)
+  int guard_col = -1;             // of the keyword `when`
 };
 
 // A syntax error: the message and its 0-based column in the parsed text.

@@ -239,9 +239,27 @@ class Executor {
     });
   }
 
-  // Runs one Einsum, or one step of it when `fixed` names the index held at `at`. The innermost loop runs
-  // along one index as whole rows, so the program is interpreted once per row, not once per element.
+  // Runs one Einsum, or one step of it when `fixed` names the index held at `at`.
   void run_einsum(const Einsum& e, int fixed, int64_t at) {
+    compute_einsum(e, fixed, at);
+    if (e.guard >= 0) apply_guard(e);
+  }
+
+  // `when G[...]`: the elements whose guard is zero are not computed; they hold 0. (The interpreter computes them
+  // and then clears them: it checks values, the evaluators charge only the guarded work.)
+  void apply_guard(const Einsum& e) {
+    const Access& g = e.reads[static_cast<size_t>(e.guard)];
+    const Linear out = linear(e, e.out), at = linear(e, g);
+    const T* guard = data_[g.tensor].data();
+    T* result = data_[e.out.tensor].data();
+    each_point(e, e.reduced, [&](const std::vector<int64_t>& point) {
+      if (guard[offset_of(at, point)] == T(0)) result[offset_of(out, point)] = T(0);
+    });
+  }
+
+  // Computes one Einsum, or one step of it when `fixed` names the index held at `at`. The innermost loop runs
+  // along one index as whole rows, so the program is interpreted once per row, not once per element.
+  void compute_einsum(const Einsum& e, int fixed, int64_t at) {
     if (e.reduce == Reduce::topk) {
       if (fixed >= 0) throw UserError(e.loc, e.name, "topk cannot be a step of a recurrence");
       return run_topk(e);
@@ -507,6 +525,12 @@ TensorValues random_inputs(const Cascade& c, uint64_t seed) {
   for (const Tensor& t : c.tensors)
     if (t.is_input()) {
       std::vector<double> v = random_values(t.name, t.elements(), seed);
+      // Narrow integers (a quantized plane's codes) take every value of their type, evenly: int8 -128..127.
+      if (dtype_is_integer(t.dtype) && dtype_bits(t.dtype) <= 8) {
+        const double levels = std::exp2(static_cast<double>(dtype_bits(t.dtype)));
+        const double lowest = t.dtype == DType::uint4 ? 0 : -levels / 2;
+        for (double& x : v) x = lowest + std::floor((x + 1) / 2 * levels);
+      }
       if (t.outlier_rank >= 0) plant_outliers(c, t, v);
       out[t.name] = std::move(v);
     }

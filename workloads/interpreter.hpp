@@ -18,7 +18,8 @@ struct EvalOptions {
 using TensorValues = std::map<std::string, std::vector<double>>;  // name -> row-major elements
 
 // Uniform values in [-1, 1), drawn from the seed and the tensor's name alone, so that two cascades with an
-// input of the same name and size receive the same values.
+// input of the same name and size receive the same values. random_inputs gives inputs of an integer type of 8
+// bits or fewer every value of the type instead (int8: -128..127, uint4: 0..15).
 std::vector<double> random_values(const std::string& name, int64_t elements, uint64_t seed);
 TensorValues random_inputs(const Cascade& c, uint64_t seed);
 

@@ -61,6 +61,7 @@ Read Loader::read() {
 
 Cascade Loader::bind() {
   bind_params();
+  bind_densities();
   bind_ranks();
   infer_shapes();
   compile();
@@ -77,6 +78,15 @@ void Loader::read_kernel(const YNode& node) {
       {"attention", {{"Q", "Q"}, {"K", "K"}, {"V", "V"}, {"out", "AV"}}},
       {"attention_causal", {{"Q", "Q"}, {"K", "K"}, {"V", "V"}, {"out", "AV"}}},
       {"attention_pruned", {{"Q", "Q"}, {"K", "KC"}, {"V", "VC"}, {"IMP", "IMP"}, {"IMPH", "IMPH"}, {"out", "O"}}},
+      {"attention_spatten",
+       {{"Q", "Q"},
+        {"KH", "KH"},
+        {"KL", "KL"},
+        {"VH", "VH"},
+        {"VL", "VL"},
+        {"IMP", "IMP"},
+        {"IMPH", "IMPH"},
+        {"out", "O"}}},
       {"gemm", {{"A", "A"}, {"B", "B"}, {"out", "Z"}}},
       {"ffn_gelu", {{"X", "X"}, {"W1", "W1"}, {"W2", "W2"}, {"out", "Y"}}},
       {"ffn_swiglu", {{"X", "X"}, {"W1", "W1"}, {"W3", "W3"}, {"W2", "W2"}, {"out", "Y"}}},
@@ -179,6 +189,24 @@ void Loader::bind_params() {
   cascade_.params = resolve_params(std::move(raw));
 }
 
+void Loader::bind_densities() {
+  for (const auto& [name, entry] : read_.densities) {
+    const auto& [text, site] = entry;
+    Tensor& t = cascade_.tensors[cascade_.tensor_id(name)];
+    double number = 0;
+    bool integer = false;
+    if (parse_number(text, number, integer)) {
+      t.density = number;
+    } else {
+      t.density = param(text)->value;
+      t.density_param = text;
+    }
+    if (!(*t.density >= 0 && *t.density <= 1))
+      site.fail(fmt::format("density {} is not a fraction in [0, 1]{}", *t.density,
+                            t.density_param.empty() ? "" : fmt::format(" (param {})", t.density_param)));
+  }
+}
+
 void Loader::bind_dtype(const std::string& text) {
   const auto t = parse_dtype(text);
   if (!t)
@@ -231,6 +259,17 @@ void Loader::read_tensors(const YNode& node) {
       own_.declared_dtypes.insert(name);
     }
     if (auto o = fields.optional("output")) t.output = o->as_bool();
+    if (auto d = fields.optional("density")) {
+      const std::string text = d->as_string();
+      double number = 0;
+      bool integer = false;
+      if (!parse_number(text, number, integer) && !is_param(text))
+        d->fail(
+            fmt::format("'{}' is neither a number nor a param: a density is the fraction of elements expected "
+                        "to be non-zero",
+                        text));
+      own_.densities.emplace(name, std::make_pair(text, site_of(*d)));
+    }
     if (auto o = fields.optional("outliers")) {
       const std::string rank = o->as_string();
       const auto it = std::find_if(t.ranks.begin(), t.ranks.end(), [&](const Rank& r) { return r.name == rank; });

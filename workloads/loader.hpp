@@ -115,6 +115,7 @@ struct Read {
   SourceLoc tensors_loc;
   IdVector<EinsumId, PendingEinsum> einsums;  // parsed, index variables collected, extents unknown
   std::map<std::string, Site> init_sites;     // recurrences that start from an input tensor: where init names it
+  std::map<std::string, std::pair<std::string, Site>> densities;  // a tensor's `density:` as written, and where
 };
 
 // Reads a file (read()), or binds what was read to params (bind()): the two halves of load_cascade.
@@ -200,6 +201,9 @@ class Loader {
   // The `where` clause as constraints (before the accesses, whose reads it bounds), then the points it keeps.
   void read_where(const PendingEinsum& p, Einsum& e) const;
   void count_kept(const PendingEinsum& p, Einsum& e) const;
+  // `when G[...]`: the guard read last, at plain indices of the result, charged at G's density.
+  void read_guard(const PendingEinsum& p, Einsum& e) const;
+  void bind_densities();  // each tensor's `density:`, a number or a param, in [0, 1]
 
   int compile_expr(const PendingEinsum& p, const Expr& x, Einsum& e) const;
 

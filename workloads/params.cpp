@@ -19,6 +19,8 @@ bool is_integer_text(const std::string& text) {
   return text.size() > digits && text.find_first_not_of("0123456789", digits) == std::string::npos;
 }
 
+}  // namespace
+
 bool parse_number(const std::string& text, double& value, bool& integer) {
   size_t used = 0;
   try {
@@ -30,6 +32,8 @@ bool parse_number(const std::string& text, double& value, bool& integer) {
   integer = is_integer_text(text);
   return true;
 }
+
+namespace {
 
 // An integer's text whose value a double holds exactly (|v| <= 2^53); one past int64 is simply too large.
 bool fits_exactly(const std::string& text) {

@@ -18,6 +18,9 @@ struct RawParam {
 // Params are held as doubles: integers stay exact below this.
 constexpr double kMaxExactInteger = 0x1p53;
 
+// A whole text as a number (integer: written without a point or exponent); false when it is not one.
+bool parse_number(const std::string& text, double& value, bool& integer);
+
 // Every param's value, in the order given; UserError at a param's location for a bad expression, an undefined
 // or non-integer param in one, a cycle, or an integer too large to hold exactly.
 std::vector<Param> resolve_params(std::vector<RawParam> raw);

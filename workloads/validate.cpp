@@ -201,6 +201,72 @@ Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   return p;
 }
 
+// SpAtten's progressive quantization on the pruned step: the planes KH, KL, VH, VL, the scales SK and SV and the
+// threshold THR of decode-attention-spatten.yaml. CPU only.
+Plan spatten_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
+  if (backend == Backend::cuda) b.fail("kernel 'attention_spatten' runs on the CPU only");
+  const std::vector<int64_t> q = b.extents("Q", {3});
+  const std::vector<int64_t> o = b.extents("out", {3});
+  reference::AttentionShape s;
+  s.B = q[0], s.H = q[1], s.KH = q[1], s.E = q[2];
+  s.M = b.extents("KH", {4})[3], s.F = b.extents("VH", {4})[2];
+  for (const char* plane : {"KH", "KL", "VH", "VL"}) {
+    const std::vector<int64_t> x = b.extents(plane, {4});
+    const bool key = plane[0] == 'K';
+    b.same("B", x[0], s.B), b.same("H", x[1], s.H), b.same(key ? "E" : "F", x[2], key ? s.E : s.F);
+    b.same("M", x[3], s.M);
+  }
+  b.same("F", o[2], s.F), b.same("B", o[0], s.B);
+  const std::vector<int64_t> imp = b.extents("IMP", {2}), imph = b.extents("IMPH", {2});
+  b.same("M", imp[1], s.M), b.same("H", imph[1], s.H);
+  const auto keep = static_cast<int64_t>(b.param("KEEP"));
+  const int64_t heads = o[1];
+  if (keep < 1 || keep > s.M) b.fail(fmt::format("kernel 'attention_spatten' keeps {} of {} tokens", keep, s.M));
+  if (heads > s.H) b.fail(fmt::format("kernel 'attention_spatten' keeps {} of {} heads", heads, s.H));
+  reference::ProgressiveQuant pq;
+  pq.sk = static_cast<float>(b.param("SK")), pq.sv = static_cast<float>(b.param("SV"));
+  pq.threshold = static_cast<float>(b.param("THR"));
+  Plan p;
+  p.variants.push_back({fmt::format("attention_spatten (keep {} tokens, {} heads)", keep, heads), [=, &in](float* y) {
+                          reference::attention_spatten(out, s, keep, heads, pq, in["IMP"], in["IMPH"], in["Q"],
+                                                       in["KH"], in["KL"], in["VH"], in["VL"], y);
+                        }});
+  p.rows = s.B * heads;
+  p.reduction = std::max(keep, s.E);
+  p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {
+    const int64_t bi = row / heads, j = row % heads;
+    const std::vector<int64_t> kept = reference::topk_indices(in["IMP"] + bi * s.M, s.M, keep);
+    const int64_t h = reference::topk_indices(in["IMPH"] + bi * s.H, s.H, heads)[static_cast<size_t>(j)];
+    const float* Q = in["Q"] + (bi * s.H + h) * s.E;
+    auto plane = [&](const char* name, int64_t r, int64_t m) {
+      return static_cast<double>(in[name][((bi * s.H + h) * (name[0] == 'K' ? s.E : s.F) + r) * s.M + m]);
+    };
+    // The MSB softmax decides (in fp64 here: a head within rounding of the threshold may go the other way).
+    std::vector<double> w;
+    for (const int64_t m : kept) {
+      double acc = 0;
+      for (int64_t e = 0; e < s.E; ++e) acc += static_cast<double>(Q[e]) * plane("KH", e, m);
+      w.push_back(acc * 16 * pq.sk);
+    }
+    double gm = *std::max_element(w.begin(), w.end()), sd = 0;
+    for (const double x : w) sd += std::exp(x - gm);
+    const bool flat = static_cast<double>(pq.threshold) * sd > 1;
+    if (flat)
+      for (size_t i = 0; i < kept.size(); ++i)
+        for (int64_t e = 0; e < s.E; ++e) w[i] += static_cast<double>(Q[e]) * plane("KL", e, kept[i]) * pq.sk;
+    gm = *std::max_element(w.begin(), w.end());
+    sd = 0;
+    for (double& x : w) sd += x = std::exp(x - gm);
+    for (int64_t f = 0; f < s.F; ++f) {
+      double acc = 0;
+      for (size_t i = 0; i < kept.size(); ++i)
+        acc += w[i] * (plane("VH", f, kept[i]) * 16 + (flat ? plane("VL", f, kept[i]) : 0)) * pq.sv;
+      y.emplace_back(row * s.F + f, acc / sd);
+    }
+  };
+  return p;
+}
+
 Plan gemm_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   const std::vector<int64_t> a = b.extents("A", {2}), w = b.extents("B", {2}), c = b.extents("out", {2});
   const int64_t M = a[0], K = a[1], N = w[1];
@@ -442,16 +508,17 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
     bound.fail(
         fmt::format("the reference kernels write fp32, bf16 or fp16, not {} ('{}')", dtype_name(out.dtype), out.name));
   const std::string& k = c.kernel->name;
-  const Plan plan = k == "attention"          ? attention_plan(bound, in, out.dtype, backend, false)
-                    : k == "attention_causal" ? attention_plan(bound, in, out.dtype, backend, true)
-                    : k == "attention_pruned" ? pruned_plan(bound, in, out.dtype, backend)
-                    : k == "gemm"             ? gemm_plan(bound, in, out.dtype, backend)
-                    : k == "ffn_gelu"         ? ffn_plan(bound, in, out.dtype, backend, false)
-                    : k == "ffn_swiglu"       ? ffn_plan(bound, in, out.dtype, backend, true)
-                    : k == "selective_scan"   ? scan_plan(bound, in, out.dtype, backend)
-                    : k == "kda_recurrent"    ? kda_plan(bound, in, out.dtype, backend)
-                    : k == "layernorm"        ? norm_plan(bound, in, out.dtype, backend, true)
-                                              : norm_plan(bound, in, out.dtype, backend, false);
+  const Plan plan = k == "attention"           ? attention_plan(bound, in, out.dtype, backend, false)
+                    : k == "attention_causal"  ? attention_plan(bound, in, out.dtype, backend, true)
+                    : k == "attention_pruned"  ? pruned_plan(bound, in, out.dtype, backend)
+                    : k == "attention_spatten" ? spatten_plan(bound, in, out.dtype, backend)
+                    : k == "gemm"              ? gemm_plan(bound, in, out.dtype, backend)
+                    : k == "ffn_gelu"          ? ffn_plan(bound, in, out.dtype, backend, false)
+                    : k == "ffn_swiglu"        ? ffn_plan(bound, in, out.dtype, backend, true)
+                    : k == "selective_scan"    ? scan_plan(bound, in, out.dtype, backend)
+                    : k == "kda_recurrent"     ? kda_plan(bound, in, out.dtype, backend)
+                    : k == "layernorm"         ? norm_plan(bound, in, out.dtype, backend, true)
+                                               : norm_plan(bound, in, out.dtype, backend, false);
   const double tolerance = validate_tolerance(out.dtype, plan.reduction);
 
   std::vector<std::vector<float>> results;

@@ -359,10 +359,11 @@ constexpr size_t kSettle = 4;     // repeats of an iteration cost (or period of 
 constexpr size_t kMaxPeriod = 8;
 
 // Walks each group's loop nest and issues its tile operations in dependency order.
-// A group with ops a where clause skips: its iterations differ, so none stands for the others and its loops are
-// simulated in full.
+// A group with ops a where clause or a guard skips: its iterations differ, so none stands for the others and its
+// loops are simulated in full.
 bool masked(const TileGroup& g) {
-  return std::any_of(g.ops.begin(), g.ops.end(), [](const TileOp& op) { return !op.active_when.empty(); });
+  return std::any_of(g.ops.begin(), g.ops.end(),
+                     [](const TileOp& op) { return !op.active_when.empty() || op.rate != kRateOne; });
 }
 
 struct Controller : sc_module {

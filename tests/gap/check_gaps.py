@@ -25,6 +25,10 @@ KNOWN = {
         (-0.024, "compute-bound on the 1D array; the engine starts the first state updates sooner, not traced"),
     "configs/mappings/llm/decode-attention-pruned.yaml":
         (+0.136, "32 latency-bound tiles: V's slot frees only at the tile's last op; not traced further"),
+    "configs/mappings/llm/decode-attention-spatten.yaml":
+        (+0.211, "12 heads, each a chain Q x K, 7 softmax passes, V, softmax: the engine waits on it; not traced"),
+    "configs/mappings/llm/decode-attention-spatten-xpu.yaml":
+        (+0.032, "as decode-attention-pruned: latency-bound head tiles; not traced further"),
     "configs/mappings/ssm/mamba-block-decode-xpu.yaml":
         (+0.078, "four short groups, each with its head and tail: the engine's DMA waits, not traced"),
 }

@@ -201,6 +201,20 @@ TEST(Cycle, ManyCoresRunTheBusiestCoreAndShareTheMemory) {
   EXPECT_LT(std::abs(*s.gap_vs_analytical), 0.02);
 }
 
+// Guarded Einsums at cycle level (SpAtten's LSB refetch for half the heads): the engine runs the executions the
+// tile program's guard picks, so its traffic and operations are the analytical model's exactly.
+TEST(Cycle, GuardedEinsumsRunTheGuardsShare) {
+  const DesignPoint p = point("configs/mappings/llm/decode-attention-spatten.yaml", {{"FLATR", "0.5"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  const Stats a = evaluate_analytical(p.cascade, p.arch, p.program);
+  ASSERT_TRUE(s.status.ok) << s.status.reason;
+  EXPECT_EQ(s.traffic_bytes.at("dram").read, a.traffic_bytes.at("dram").read);
+  EXPECT_EQ(s.traffic_bytes.at("dram").write, a.traffic_bytes.at("dram").write);
+  for (const std::string e : {"QKL", "QK2", "SN2", "OL", "QK1"})
+    EXPECT_EQ(s.einsums.at(e).ops, a.einsums.at(e).ops) << e;
+  EXPECT_EQ(s.einsums.at("QKL").ops.at("mac"), 6 * 256 * 64);
+}
+
 // tests/data/two-units*.yaml (tests/unit/model_test.cpp has the closed forms): independent, the 2D and 1D arrays
 // overlap within each tile; chained, the exp waits for the product. The engine agrees within 0.2%.
 void expect_two_units_as_modelled(const char* mapping) {

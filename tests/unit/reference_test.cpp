@@ -494,6 +494,30 @@ TEST(ReferenceVsCascade, PrunedDecodeAttention) {
   EXPECT_THROW(topk_indices(ties, 6, 7), UserError);
 }
 
+// SpAtten's step with progressive quantization: identical values at thresholds where no kept head, some, or all
+// refetch their LSBs (both branches of the kernel and of the cascade's guards).
+TEST(ReferenceVsCascade, SpattenProgressiveQuantization) {
+  int64_t refetched = 0, not_refetched = 0;
+  for (const char* threshold : {"0.05", "0.3", "0.9"}) {
+    const CascadeRun r = run_cascade(
+        "configs/workloads/llm/decode-attention-spatten.yaml",
+        {{"B", "2"}, {"H", "4"}, {"E", "16"}, {"L", "64"}, {"KEEP", "24"}, {"HKEEP", "3"}, {"THR", threshold}});
+    for (const double flat : r.outputs.at("FLAT")) (flat != 0 ? refetched : not_refetched) += 1;
+    AttentionShape s{2, 4, 4, 64, 1, 16, 16};
+    ProgressiveQuant pq;
+    pq.sk = pq.sv = 0.00048828125f;
+    pq.threshold = std::stof(threshold);
+    std::vector<float> o(sz(2, 3, 16, 1));
+    attention_spatten(DType::bf16, s, 24, 3, pq, floats(r.inputs.at("IMP")).data(), floats(r.inputs.at("IMPH")).data(),
+                      floats(r.inputs.at("Q")).data(), floats(r.inputs.at("KH")).data(),
+                      floats(r.inputs.at("KL")).data(), floats(r.inputs.at("VH")).data(),
+                      floats(r.inputs.at("VL")).data(), o.data());
+    expect_identical(o, floats(r.outputs.at("O")), std::string("decode-attention-spatten at THR ") + threshold);
+  }
+  EXPECT_GT(refetched, 0);
+  EXPECT_GT(not_refetched, 0);
+}
+
 TEST(ReferenceVsCascade, FfnNormsGemm) {
   const int64_t N = 12, D = 40, FF = 24;
   const std::vector<std::pair<std::string, std::string>> params{{"N", "12"}, {"D", "40"}, {"FF", "24"}};

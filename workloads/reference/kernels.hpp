@@ -67,6 +67,18 @@ void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, in
                       const float* importance, const float* head_importance, const float* Q, const float* K,
                       const float* V, float* out);
 
+// SpAtten's progressive quantization on top of attention_pruned, as
+// configs/workloads/llm/decode-attention-spatten.yaml. Keys and values are stored in two planes of codes (as
+// floats): K = (KH * 16 + KL) * sk, V = (VH * 16 + VL) * sv, all [B, H, E or F, M]. Each kept head's scores and
+// softmax come from the MSB planes first (in units of 16 sk); where its largest probability is below `threshold`,
+// the LSB planes' partial products are added and the softmax redone at full precision, and its weighted values
+// take the LSB plane too. out [B, keep_heads, F]. MHA; CPU only.
+struct ProgressiveQuant {
+  float sk = 1, sv = 1, threshold = 0.1f;
+};
+void attention_spatten(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
+                       const ProgressiveQuant& pq, const float* importance, const float* head_importance,
+                       const float* Q, const float* KH, const float* KL, const float* VH, const float* VL, float* out);
 // C[M,N] = A[M,K] B[K,N], fp32 accumulation in k order. The CUDA version is a shared-memory tiled kernel that
 // keeps that order, so its results equal the CPU's bit for bit.
 void gemm(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,

@@ -217,3 +217,57 @@ void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, in
 }
 
 }  // namespace einsim::reference
+
+namespace einsim::reference {
+
+void attention_spatten(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
+                       const ProgressiveQuant& pq, const float* importance, const float* head_importance,
+                       const float* Q, const float* KH, const float* KL, const float* VH, const float* VL, float* out) {
+  detail::check_attention("attention_spatten", s);
+  detail::check_out_dtype("attention_spatten", out_dtype);
+  if (s.P != 1 || s.causal || s.KH != s.H)
+    throw UserError("reference attention_spatten: a decode step (P = 1), MHA, not causal");
+  const auto n = static_cast<size_t>(keep);
+  std::vector<float> msb(n), lsb(n), pr(n);
+  const float skh = 16 * pq.sk, svh = 16 * pq.sv;  // the MSB planes' scales
+  // Keys (or values) [E, M] of plane `x` for head h of sequence b, read at the kept tokens.
+  auto dot = [&](const float* q, const float* x, int64_t b, int64_t h, int64_t m) {
+    float acc = 0;
+    for (int64_t e = 0; e < s.E; ++e) acc += q[e] * x[((b * s.H + h) * s.E + e) * s.M + m];
+    return acc;
+  };
+  // The softmax of scores x scaled by `scale` (x - max, exp, sum, divide) into pr; returns its denominator.
+  auto softmax = [&](const std::vector<float>& x, float scale) {
+    const float gm = *std::max_element(x.begin(), x.end());
+    float sd = 0;
+    for (size_t k = 0; k < n; ++k) sd += pr[k] = std::exp(scale * (x[k] - gm));
+    return sd;
+  };
+  for (int64_t b = 0; b < s.B; ++b) {
+    const std::vector<int64_t> kept = topk_indices(importance + b * s.M, s.M, keep);
+    const std::vector<int64_t> heads = topk_indices(head_importance + b * s.H, s.H, keep_heads);
+    for (int64_t j = 0; j < keep_heads; ++j) {
+      const int64_t h = heads[static_cast<size_t>(j)];
+      const float* q = Q + (b * s.H + h) * s.E;
+      for (size_t k = 0; k < n; ++k) msb[k] = dot(q, KH, b, h, kept[k]);
+      float sd = softmax(msb, skh);
+      const bool flat = pq.threshold * sd > 1;  // the largest probability, 1 / sd, below the threshold
+      if (flat) {                               // the LSBs' partial products added to the MSB scores, at 12 bits
+        for (size_t k = 0; k < n; ++k) lsb[k] = 16 * msb[k] + dot(q, KL, b, h, kept[k]);
+        sd = softmax(lsb, pq.sk);
+      }
+      const float r = 1 / sd;  // the reciprocal once a head, then a multiply a probability
+      for (float& p : pr) p *= r;
+      for (int64_t f = 0; f < s.F; ++f) {
+        float oh = 0, ol = 0;
+        const int64_t row = ((b * s.H + h) * s.F + f) * s.M;
+        for (size_t k = 0; k < n; ++k) oh += pr[k] * VH[row + kept[k]];
+        if (flat)
+          for (size_t k = 0; k < n; ++k) ol += pr[k] * VL[row + kept[k]];
+        out[(b * keep_heads + j) * s.F + f] = static_cast<float>(round_to(out_dtype, svh * oh + pq.sv * ol));
+      }
+    }
+  }
+}
+
+}  // namespace einsim::reference

@@ -201,6 +201,81 @@ Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   return p;
 }
 
+// SpAtten's cascade pruning over two layers: layer 1 keeps KEEP tokens and HKEEP heads, layer 2 KEEP2 and HKEEP2 of
+// them. CPU only.
+Plan pruned_layers_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
+  if (backend == Backend::cuda) b.fail("kernel 'attention_pruned_layers' runs on the CPU only");
+  const std::vector<int64_t> q = b.extents("Q", {3}), kc = b.extents("K", {4}), oc = b.extents("out", {3});
+  reference::AttentionShape s;
+  s.B = q[0], s.H = q[1], s.KH = q[1], s.E = q[2], s.M = kc[3], s.F = b.extents("V", {4})[2];
+  for (const char* role : {"K", "K2", "V", "V2"}) {
+    const std::vector<int64_t> x = b.extents(role, {4});
+    b.same("B", x[0], s.B), b.same("H", x[1], s.H),
+        b.same(role[0] == 'K' ? "E" : "F", x[2], role[0] == 'K' ? s.E : s.F);
+    b.same("M", x[3], s.M);
+  }
+  const std::vector<int64_t> q2 = b.extents("Q2", {3}), imp = b.extents("IMP", {2}), imph = b.extents("IMPH", {2});
+  b.same("B", q2[0], s.B), b.same("H", q2[1], s.H), b.same("E", q2[2], s.E), b.same("M", imp[1], s.M);
+  b.same("H", imph[1], s.H), b.same("B", oc[0], s.B), b.same("F", oc[2], s.F);
+  reference::PrunedLayers keep;
+  keep.tokens = static_cast<int64_t>(b.param("KEEP")), keep.heads = static_cast<int64_t>(b.param("HKEEP"));
+  keep.tokens2 = static_cast<int64_t>(b.param("KEEP2")), keep.heads2 = oc[1];
+  if (keep.tokens < 1 || keep.tokens > s.M || keep.heads > s.H || keep.tokens2 > keep.tokens ||
+      keep.heads2 > keep.heads)
+    b.fail(fmt::format("kernel 'attention_pruned_layers' keeps {} then {} of {} tokens, {} then {} of {} heads",
+                       keep.tokens, keep.tokens2, s.M, keep.heads, keep.heads2, s.H));
+  Plan p;
+  p.variants.push_back({fmt::format("attention_pruned_layers (keep {} then {} tokens, {} then {} heads)", keep.tokens,
+                                    keep.tokens2, keep.heads, keep.heads2),
+                        [=, &in](float* y) {
+                          reference::attention_pruned_layers(out, s, keep, in["IMP"], in["IMPH"], in["Q"], in["K"],
+                                                             in["V"], in["Q2"], in["K2"], in["V2"], y);
+                        }});
+  p.rows = s.B * keep.heads2;
+  p.reduction = std::max(keep.tokens, s.E);
+  // In fp64: layer 1 whole (its importances decide layer 2's choice), then the row's head of layer 2.
+  p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {
+    const int64_t bi = row / keep.heads2, j2 = row % keep.heads2;
+    const std::vector<int64_t> kept = reference::topk_indices(in["IMP"] + bi * s.M, s.M, keep.tokens);
+    const std::vector<int64_t> heads = reference::topk_indices(in["IMPH"] + bi * s.H, s.H, keep.heads);
+    // One head's softmax weights over `tokens` of a cache, and its output.
+    auto attend = [&](const float* Q, const float* K, const float* V, int64_t h, const std::vector<int64_t>& tokens,
+                      std::vector<double>& w, std::vector<double>& out_row) {
+      const float* query = Q + (bi * s.H + h) * s.E;
+      w.assign(tokens.size(), 0.0);
+      for (size_t i = 0; i < tokens.size(); ++i)
+        for (int64_t e = 0; e < s.E; ++e)
+          w[i] += static_cast<double>(query[e]) * K[((bi * s.H + h) * s.E + e) * s.M + tokens[i]];
+      const double gm = *std::max_element(w.begin(), w.end());
+      double sd = 0;
+      for (double& x : w) sd += x = std::exp(x - gm);
+      for (double& x : w) x /= sd;
+      out_row.assign(static_cast<size_t>(s.F), 0.0);
+      for (int64_t f = 0; f < s.F; ++f)
+        for (size_t i = 0; i < tokens.size(); ++i)
+          out_row[static_cast<size_t>(f)] += w[i] * V[((bi * s.H + h) * s.F + f) * s.M + tokens[i]];
+    };
+    std::vector<float> token_imp(kept.size()), head_imp(heads.size());
+    for (size_t t = 0; t < kept.size(); ++t) token_imp[t] = in["IMP"][bi * s.M + kept[t]];
+    std::vector<double> w, head_out;
+    for (size_t j = 0; j < heads.size(); ++j) {
+      attend(in["Q"], in["K"], in["V"], heads[j], kept, w, head_out);
+      for (size_t t = 0; t < kept.size(); ++t) token_imp[t] += static_cast<float>(w[t]);
+      double magnitude = 0;
+      for (const double x : head_out) magnitude += std::abs(x);
+      head_imp[j] = static_cast<float>(in["IMPH"][bi * s.H + heads[j]] + magnitude);
+    }
+    std::vector<int64_t> kept2;
+    for (const int64_t t : reference::topk_indices(token_imp.data(), keep.tokens, keep.tokens2))
+      kept2.push_back(kept[static_cast<size_t>(t)]);
+    const int64_t h2 = heads[static_cast<size_t>(
+        reference::topk_indices(head_imp.data(), keep.heads, keep.heads2)[static_cast<size_t>(j2)])];
+    attend(in["Q2"], in["K2"], in["V2"], h2, kept2, w, head_out);
+    for (int64_t f = 0; f < s.F; ++f) y.emplace_back(row * s.F + f, head_out[static_cast<size_t>(f)]);
+  };
+  return p;
+}
+
 // SpAtten's progressive quantization on the pruned step: the planes KH, KL, VH, VL, the scales SK and SV and the
 // threshold THR of decode-attention-spatten.yaml. CPU only.
 Plan spatten_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
@@ -508,17 +583,18 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
     bound.fail(
         fmt::format("the reference kernels write fp32, bf16 or fp16, not {} ('{}')", dtype_name(out.dtype), out.name));
   const std::string& k = c.kernel->name;
-  const Plan plan = k == "attention"           ? attention_plan(bound, in, out.dtype, backend, false)
-                    : k == "attention_causal"  ? attention_plan(bound, in, out.dtype, backend, true)
-                    : k == "attention_pruned"  ? pruned_plan(bound, in, out.dtype, backend)
-                    : k == "attention_spatten" ? spatten_plan(bound, in, out.dtype, backend)
-                    : k == "gemm"              ? gemm_plan(bound, in, out.dtype, backend)
-                    : k == "ffn_gelu"          ? ffn_plan(bound, in, out.dtype, backend, false)
-                    : k == "ffn_swiglu"        ? ffn_plan(bound, in, out.dtype, backend, true)
-                    : k == "selective_scan"    ? scan_plan(bound, in, out.dtype, backend)
-                    : k == "kda_recurrent"     ? kda_plan(bound, in, out.dtype, backend)
-                    : k == "layernorm"         ? norm_plan(bound, in, out.dtype, backend, true)
-                                               : norm_plan(bound, in, out.dtype, backend, false);
+  const Plan plan = k == "attention"                 ? attention_plan(bound, in, out.dtype, backend, false)
+                    : k == "attention_causal"        ? attention_plan(bound, in, out.dtype, backend, true)
+                    : k == "attention_pruned"        ? pruned_plan(bound, in, out.dtype, backend)
+                    : k == "attention_spatten"       ? spatten_plan(bound, in, out.dtype, backend)
+                    : k == "attention_pruned_layers" ? pruned_layers_plan(bound, in, out.dtype, backend)
+                    : k == "gemm"                    ? gemm_plan(bound, in, out.dtype, backend)
+                    : k == "ffn_gelu"                ? ffn_plan(bound, in, out.dtype, backend, false)
+                    : k == "ffn_swiglu"              ? ffn_plan(bound, in, out.dtype, backend, true)
+                    : k == "selective_scan"          ? scan_plan(bound, in, out.dtype, backend)
+                    : k == "kda_recurrent"           ? kda_plan(bound, in, out.dtype, backend)
+                    : k == "layernorm"               ? norm_plan(bound, in, out.dtype, backend, true)
+                                                     : norm_plan(bound, in, out.dtype, backend, false);
   const double tolerance = validate_tolerance(out.dtype, plan.reduction);
 
   std::vector<std::vector<float>> results;

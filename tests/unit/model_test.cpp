@@ -616,6 +616,25 @@ TEST(Pruning, WorkAndTrafficScaleWithTheTokensKept) {
 namespace einsim {
 namespace {
 
+// SpAtten's cascade pruning over two layers (configs/mappings/llm/decode-attention-pruned-layers.yaml): layer 2
+// ranks only the KEEP tokens and HKEEP heads layer 1 kept, and reads only the KEEP2 rows of its HKEEP2 heads.
+TEST(Pruning, ASecondLayerRanksAndReadsOnlyWhatTheFirstKept) {
+  const DesignPoint p = test::point("configs/mappings/llm/decode-attention-pruned-layers.yaml",
+                                    {{"L", "2048"}, {"KEEP", "L / 2"}, {"KEEP2", "KEEP / 4"}, {"HKEEP2", "H / 2"}});
+  ASSERT_TRUE(p.program.status.ok) << p.program.status.reason;
+  std::map<std::string, int64_t> loaded;
+  for (const TileGroup& g : p.program.groups)
+    for (const TileOp& op : g.ops)
+      if (op.kind == TileOp::Kind::load) loaded[op.tensor] += op.bytes * g.executions(op);
+  EXPECT_EQ(loaded["KC1"], 12 * 1024 * 64 * 2);  // 12 heads x 1,024 tokens x 64 x bf16
+  EXPECT_EQ(loaded["KC2"], 6 * 256 * 64 * 2);    // 6 heads x 256 tokens
+  const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
+  EXPECT_EQ(s.einsums.at("IDX").ops.at("topk"), 2048);
+  EXPECT_EQ(s.einsums.at("T2").ops.at("topk"), 1024);
+  EXPECT_EQ(s.einsums.at("J2").ops.at("topk"), 12);
+  EXPECT_EQ(s.einsums.at("QK2").ops.at("mac"), 6 * 256 * 64);
+}
+
 // A topk bound to a top-k engine (kind topk_engine) streams the scores at the engine's throughput and its result
 // trails them by the engine's latency: 4,096 scores at 16 a cycle are 256 busy cycles, 8 more to the result.
 TEST(Pruning, TheTopkEngineStreamsScoresAtItsThroughput) {

@@ -494,6 +494,28 @@ TEST(ReferenceVsCascade, PrunedDecodeAttention) {
   EXPECT_THROW(topk_indices(ties, 6, 7), UserError);
 }
 
+// SpAtten's cascade pruning over two layers: layer 2's output identical, its choice made from the importances layer 1
+// left (the kernel ranks layer 1's kept lists as the cascade's topk does).
+TEST(ReferenceVsCascade, PrunedLayers) {
+  const CascadeRun r = run_cascade("configs/workloads/llm/decode-attention-pruned-layers.yaml", {{"B", "2"},
+                                                                                                 {"H", "4"},
+                                                                                                 {"E", "16"},
+                                                                                                 {"L", "64"},
+                                                                                                 {"KEEP", "24"},
+                                                                                                 {"HKEEP", "3"},
+                                                                                                 {"KEEP2", "10"},
+                                                                                                 {"HKEEP2", "2"}});
+  AttentionShape s{2, 4, 4, 64, 1, 16, 16};
+  PrunedLayers keep;
+  keep.tokens = 24, keep.heads = 3, keep.tokens2 = 10, keep.heads2 = 2;
+  std::vector<float> o(sz(2, 2, 16, 1));
+  attention_pruned_layers(DType::bf16, s, keep, floats(r.inputs.at("IMP")).data(), floats(r.inputs.at("IMPH")).data(),
+                          floats(r.inputs.at("Q1")).data(), floats(r.inputs.at("KC1")).data(),
+                          floats(r.inputs.at("VC1")).data(), floats(r.inputs.at("Q2")).data(),
+                          floats(r.inputs.at("KC2")).data(), floats(r.inputs.at("VC2")).data(), o.data());
+  expect_identical(o, floats(r.outputs.at("O2")), "decode-attention-pruned-layers");
+}
+
 // SpAtten's step with progressive quantization: identical values at thresholds where no kept head, some, or all
 // refetch their LSBs (both branches of the kernel and of the cascade's guards).
 TEST(ReferenceVsCascade, SpattenProgressiveQuantization) {

@@ -67,6 +67,18 @@ void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, in
                       const float* importance, const float* head_importance, const float* Q, const float* K,
                       const float* V, float* out);
 
+// Two layers of attention_pruned's step with SpAtten's cascade pruning, as
+// configs/workloads/llm/decode-attention-pruned-layers.yaml: layer 1 keeps `tokens` and `heads` by the given
+// importances, adds each kept token's probability summed over the kept heads to its importance and each kept
+// head's summed |output| (its output rounded to out_dtype) to the head's; layer 2 keeps the `tokens2` and `heads2`
+// most important of those (topk_indices over layer 1's kept lists) and attends with its own Q2, K2, V2 over them.
+// out [B, heads2, F]: layer 2's output. CPU only.
+struct PrunedLayers {
+  int64_t tokens = 1, heads = 1, tokens2 = 1, heads2 = 1;
+};
+void attention_pruned_layers(DType out_dtype, const AttentionShape& s, const PrunedLayers& keep,
+                             const float* importance, const float* head_importance, const float* Q1, const float* K1,
+                             const float* V1, const float* Q2, const float* K2, const float* V2, float* out);
 // SpAtten's progressive quantization on top of attention_pruned, as
 // configs/workloads/llm/decode-attention-spatten.yaml. Keys and values are stored in two planes of codes (as
 // floats): K = (KH * 16 + KL) * sk, V = (VH * 16 + VL) * sv, all [B, H, E or F, M]. Each kept head's scores and

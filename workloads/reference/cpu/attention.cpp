@@ -181,38 +181,85 @@ std::vector<int64_t> topk_indices(const float* scores, int64_t n, int64_t keep) 
   return order;
 }
 
+namespace {
+
+// One layer of SpAtten's pruned step for sequence b: per kept head (heads, most important first) the 3-pass
+// softmax over the kept tokens' scores (kept: cache positions, most important first), the division deferred to the
+// weighted values, into out [keep_heads, F]. Also each kept token's probability summed over the kept heads
+// (token_gain [keep]) and each kept head's summed |output| (head_gain [keep_heads]), as the cascades add them to
+// the importances; either may be null.
+void pruned_layer(DType out_dtype, const AttentionShape& s, int64_t b, const std::vector<int64_t>& kept,
+                  const std::vector<int64_t>& heads, const float* Q, const float* K, const float* V, float* out,
+                  float* token_gain, float* head_gain) {
+  const size_t n = kept.size();
+  std::vector<float> sn(n);
+  if (token_gain) std::fill(token_gain, token_gain + n, 0.0f);
+  for (size_t j = 0; j < heads.size(); ++j) {
+    const HeadView v = head_view(s, b, heads[j], Q, K, V, out);
+    float* o = out + static_cast<int64_t>(j) * s.F;
+    float gm = kNegInf;
+    for (size_t k = 0; k < n; ++k) {  // the kept keys' scores, in the order topk ranks them
+      float acc = 0;
+      for (int64_t e = 0; e < s.E; ++e) acc += v.q[e] * v.k[e * s.M + kept[k]];
+      sn[k] = acc;
+      gm = std::max(gm, acc);
+    }
+    float sd = 0;
+    for (float& x : sn) {
+      x = std::exp(x - gm);
+      sd += x;
+    }
+    float magnitude = 0;
+    for (int64_t f = 0; f < s.F; ++f) {  // the division deferred to the weighted sum
+      float snv = 0;
+      for (size_t k = 0; k < n; ++k) snv += sn[k] * v.v[f * s.M + kept[k]];
+      o[f] = static_cast<float>(round_to(out_dtype, snv / sd));
+      magnitude += std::abs(o[f]);
+    }
+    if (head_gain) head_gain[j] = magnitude;
+    if (token_gain)
+      for (size_t k = 0; k < n; ++k) token_gain[k] += sn[k] / sd;
+  }
+}
+
+}  // namespace
+
 void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
                       const float* importance, const float* head_importance, const float* Q, const float* K,
                       const float* V, float* out) {
   detail::check_attention("attention_pruned", s);
   detail::check_out_dtype("attention_pruned", out_dtype);
   if (s.P != 1 || s.causal) throw UserError("reference attention_pruned: a decode step (P = 1), not causal");
-  std::vector<float> sn(static_cast<size_t>(keep));
+  for (int64_t b = 0; b < s.B; ++b)
+    pruned_layer(out_dtype, s, b, topk_indices(importance + b * s.M, s.M, keep),
+                 topk_indices(head_importance + b * s.H, s.H, keep_heads), Q, K, V, out + b * keep_heads * s.F, nullptr,
+                 nullptr);
+}
+
+void attention_pruned_layers(DType out_dtype, const AttentionShape& s, const PrunedLayers& keep,
+                             const float* importance, const float* head_importance, const float* Q1, const float* K1,
+                             const float* V1, const float* Q2, const float* K2, const float* V2, float* out) {
+  detail::check_attention("attention_pruned_layers", s);
+  detail::check_out_dtype("attention_pruned_layers", out_dtype);
+  if (s.P != 1 || s.causal) throw UserError("reference attention_pruned_layers: a decode step (P = 1), not causal");
+  if (keep.tokens2 > keep.tokens || keep.heads2 > keep.heads)
+    throw UserError("reference attention_pruned_layers: layer 2 keeps some of what layer 1 kept, no more");
+  std::vector<float> o1(static_cast<size_t>(keep.heads * s.F));
+  std::vector<float> token_imp(static_cast<size_t>(keep.tokens)), head_imp(static_cast<size_t>(keep.heads));
   for (int64_t b = 0; b < s.B; ++b) {
-    const std::vector<int64_t> kept = topk_indices(importance + b * s.M, s.M, keep);
-    const std::vector<int64_t> heads = topk_indices(head_importance + b * s.H, s.H, keep_heads);
-    for (int64_t j = 0; j < keep_heads; ++j) {
-      const HeadView v = head_view(s, b, heads[static_cast<size_t>(j)], Q, K, V, out);
-      float* o = out + (b * keep_heads + j) * s.F;  // the kept heads' outputs, most important first
-      float gm = kNegInf;
-      for (int64_t k = 0; k < keep; ++k) {  // the kept keys' scores, in the order topk ranks them
-        float acc = 0;
-        for (int64_t e = 0; e < s.E; ++e) acc += v.q[e] * v.k[e * s.M + kept[static_cast<size_t>(k)]];
-        sn[static_cast<size_t>(k)] = acc;
-        gm = std::max(gm, acc);
-      }
-      float sd = 0;
-      for (float& x : sn) {
-        x = std::exp(x - gm);
-        sd += x;
-      }
-      for (int64_t f = 0; f < s.F; ++f) {  // the division deferred to the weighted sum
-        float snv = 0;
-        for (int64_t k = 0; k < keep; ++k)
-          snv += sn[static_cast<size_t>(k)] * v.v[f * s.M + kept[static_cast<size_t>(k)]];
-        o[f] = static_cast<float>(round_to(out_dtype, snv / sd));
-      }
-    }
+    const std::vector<int64_t> kept = topk_indices(importance + b * s.M, s.M, keep.tokens);
+    const std::vector<int64_t> heads = topk_indices(head_importance + b * s.H, s.H, keep.heads);
+    // Layer 1 (its output in bf16 or as asked: the heads' gain is summed from the stored values).
+    pruned_layer(out_dtype, s, b, kept, heads, Q1, K1, V1, o1.data(), token_imp.data(), head_imp.data());
+    for (size_t k = 0; k < kept.size(); ++k) token_imp[k] = importance[b * s.M + kept[k]] + token_imp[k];
+    for (size_t j = 0; j < heads.size(); ++j) head_imp[j] = head_importance[b * s.H + heads[j]] + head_imp[j];
+    // Layer 2: the most important of layer 1's kept tokens and heads, back at their cache positions and numbers.
+    std::vector<int64_t> kept2, heads2;
+    for (const int64_t k : topk_indices(token_imp.data(), keep.tokens, keep.tokens2))
+      kept2.push_back(kept[static_cast<size_t>(k)]);
+    for (const int64_t j : topk_indices(head_imp.data(), keep.heads, keep.heads2))
+      heads2.push_back(heads[static_cast<size_t>(j)]);
+    pruned_layer(out_dtype, s, b, kept2, heads2, Q2, K2, V2, out + b * keep.heads2 * s.F, nullptr, nullptr);
   }
 }
 

@@ -9,7 +9,8 @@
 #SBATCH --job-name=einsim-sweep
 #SBATCH --cpus-per-task=4
 #SBATCH --requeue
+# EINSIM names the binary when it is not build/release/einsim (tests/slurm/slurm_test.py runs this script so).
 set -euo pipefail
 : "${SWEEP:?set SWEEP to a sweep file}" "${OUT:?set OUT to a results directory}"
-exec build/release/einsim sweep "$SWEEP" -o "$OUT/shard-$SLURM_ARRAY_TASK_ID" \
+exec "${EINSIM:-build/release/einsim}" sweep "$SWEEP" -o "$OUT/shard-$SLURM_ARRAY_TASK_ID" \
   --shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" -j "${SLURM_CPUS_PER_TASK:-1}" --resume

@@ -149,6 +149,19 @@ Plan attention_plan(const Bound& b, const Inputs& in, DType out, Backend backend
   return p;
 }
 
+// A pruned step's output row (sequence b, kept head j): b, the tokens kept for it and the head's number, ranked by
+// the importances as the cascades' topk ranks them.
+struct PrunedRow {
+  int64_t b;
+  std::vector<int64_t> kept;
+  int64_t head;
+};
+PrunedRow pruned_row(const Inputs& in, const reference::AttentionShape& s, int64_t keep, int64_t heads, int64_t row) {
+  const int64_t b = row / heads, j = row % heads;
+  return {b, reference::topk_indices(in["IMP"] + b * s.M, s.M, keep),
+          reference::topk_indices(in["IMPH"] + b * s.H, s.H, heads)[static_cast<size_t>(j)]};
+}
+
 // SpAtten's pruned decode step: the kept tokens and heads (the cascade's KEEP and HKEEP) picked by importance,
 // then attention over them. CPU only: there is no CUDA version, and `--backend cuda` says so.
 Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
@@ -176,9 +189,7 @@ Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   p.rows = s.B * heads;
   p.reduction = std::max(keep, s.E);
   p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {
-    const int64_t bi = row / heads, j = row % heads;
-    const std::vector<int64_t> kept = reference::topk_indices(in["IMP"] + bi * s.M, s.M, keep);
-    const int64_t h = reference::topk_indices(in["IMPH"] + bi * s.H, s.H, heads)[static_cast<size_t>(j)];
+    const auto [bi, kept, h] = pruned_row(in, s, keep, heads, row);
     const float* Q = in["Q"] + (bi * s.H + h) * s.E;
     const float* K = in["K"] + (bi * s.KH + h) * s.E * s.M;
     const float* V = in["V"] + (bi * s.KH + h) * s.F * s.M;
@@ -309,9 +320,7 @@ Plan spatten_plan(const Bound& b, const Inputs& in, DType out, Backend backend) 
   p.rows = s.B * heads;
   p.reduction = std::max(keep, s.E);
   p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {
-    const int64_t bi = row / heads, j = row % heads;
-    const std::vector<int64_t> kept = reference::topk_indices(in["IMP"] + bi * s.M, s.M, keep);
-    const int64_t h = reference::topk_indices(in["IMPH"] + bi * s.H, s.H, heads)[static_cast<size_t>(j)];
+    const auto [bi, kept, h] = pruned_row(in, s, keep, heads, row);
     const float* Q = in["Q"] + (bi * s.H + h) * s.E;
     auto plane = [&](const char* name, int64_t r, int64_t m) {
       return static_cast<double>(in[name][((bi * s.H + h) * (name[0] == 'K' ? s.E : s.F) + r) * s.M + m]);

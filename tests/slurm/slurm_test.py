@@ -67,12 +67,12 @@ class Cluster:
         self.run("munged", "--force", f"--socket={socket_path}", f"--key-file={key}",
                  f"--log-file={self.munge / 'munged.log'}", f"--pid-file={self.munge / 'munged.pid'}",
                  f"--seed-file={self.munge / 'munged.seed'}")
-        host = socket.gethostname().split(".")[0]
+        host = socket.gethostname().split(".")[0]  # reached at 127.0.0.1: no name service needed
         user = pwd.getpwuid(os.getuid()).pw_name
         for d in ("state", "spool"):
             (self.tmp / d).mkdir()
         self.conf.write_text(f"""ClusterName=einsimtest
-SlurmctldHost={host}
+SlurmctldHost={host}(127.0.0.1)
 SlurmUser={user}
 SlurmdUser={user}
 SlurmctldPort={free_port()}
@@ -97,7 +97,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MinJobAge=600
-NodeName={host} CPUs={os.cpu_count()} State=UNKNOWN
+NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} State=UNKNOWN
 PartitionName=einsim Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """)
         self.run("slurmctld", "-f", str(self.conf))

@@ -140,6 +140,8 @@ class CoresRole {
   virtual double port_Bps() const = 0;
   virtual int64_t port_latency_cycles() const = 0;  // added to a transfer's, between the memory and a core
   virtual double port_pJ_per_byte() const = 0;      // what a byte crossing a port costs
+  // A tile that cores running at once all load is read from the memory once and delivered to each of them.
+  virtual bool multicast() const = 0;
 };
 
 // What a run moved at a component: bytes read from it and written to it, those of them that crossed its

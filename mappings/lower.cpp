@@ -243,6 +243,8 @@ class Lowering {
           added *= t.loops[static_cast<size_t>(l)].trips;
         }
       std::sort(repeats.begin(), repeats.end());
+      if (op.kind == TileOp::Kind::load && added > 1 && cores.multicast() && op.active_when.empty())
+        op.backing_reads = multicast_reads(t, k, op.repeats, cores.count());
       for (Constraint& c : op.active_when)
         for (auto& [j, coef] : c.expr.terms)
           j = static_cast<int>(std::find(repeats.begin(), repeats.end(), op.repeats[static_cast<size_t>(j)]) -
@@ -270,9 +272,39 @@ class Lowering {
       if (op.kind != TileOp::Kind::compute) {
         op.port_Bps = cores.port_Bps();
         op.port_latency = cores.port_latency_cycles();
-        bytes += static_cast<double>(op.bytes) * static_cast<double>(t.executions(op));
+        bytes += static_cast<double>(op.bytes) * static_cast<double>(op.fetched(t.executions(op)));
       }
     t.shared_cycles = static_cast<int64_t>(std::ceil(bytes * a_.clock_hz / a_.find(m_.backing)->path_Bps()));
+  }
+
+  // The reads from the backing memory of a load that the spread items share (it repeats only over the spread
+  // loops in `own`, of the first k), when the NoC multicasts: the cores take the items in waves, item n on core
+  // n mod cores, and run a wave's items in step, so each tile a wave's items need is read once for all of them.
+  // -1 past 2^22 items (too many to count; every core's tile is charged a read).
+  static int64_t multicast_reads(const TileGroup& t, int k, const std::vector<int>& own, int64_t cores) {
+    int64_t items = 1, per_item = 1;
+    for (int l = 0; l < k; ++l) items *= t.loops[static_cast<size_t>(l)].trips;
+    for (int l : own)
+      if (l >= k) per_item *= t.loops[static_cast<size_t>(l)].trips;
+    if (items > (int64_t{1} << 22)) return -1;
+    int64_t tiles = 0;
+    std::vector<int64_t> wave;
+    for (int64_t first = 0; first < items; first += cores) {
+      wave.clear();
+      for (int64_t n = first; n < std::min(items, first + cores); ++n) {
+        int64_t rest = n, tile = 0, scale = 1;  // n's counters, those of the loops it does not repeat over zeroed
+        for (int l = k - 1; l >= 0; --l) {
+          const int64_t trips = t.loops[static_cast<size_t>(l)].trips;
+          if (std::find(own.begin(), own.end(), l) != own.end()) tile += rest % trips * scale;
+          rest /= trips;
+          scale *= trips;
+        }
+        wave.push_back(tile);
+      }
+      std::sort(wave.begin(), wave.end());
+      tiles += std::unique(wave.begin(), wave.end()) - wave.begin();
+    }
+    return tiles * per_item;
   }
 
   // A lowered group's roofline on its place: ops at the peak of each unit it uses (the busiest bounds it),

@@ -57,16 +57,18 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
         s.traffic_bytes[g.buffer].read += op.buffer_read_bytes * n;
         s.traffic_bytes[g.buffer].write += op.buffer_write_bytes * n;
       } else {
-        const int64_t bytes = op.bytes * n;
-        s.traffic_bytes[op.from].read += bytes;
+        // What crosses the path (a multicast load is read once for the cores that share it) and what the cores'
+        // buffers receive.
+        const int64_t bytes = op.bytes * n, fetched = op.bytes * op.fetched(n);
+        s.traffic_bytes[op.from].read += fetched;
         s.traffic_bytes[op.to].write += bytes;
         const ComponentSpec& path = arch.path(op.from, op.to);
-        path_total[path.name] += static_cast<double>(bytes);
+        path_total[path.name] += static_cast<double>(fetched);
         const bool load = op.kind == TileOp::Kind::load;
         const PathRole& role = *path.path();
-        role.charge_transfers(op.bytes, n, !load, transfers, s.energy_by_action_pJ[path.name]);
+        role.charge_transfers(op.bytes, op.fetched(n), !load, transfers, s.energy_by_action_pJ[path.name]);
         if (role.holds_tensors())
-          (load ? run.external[op.from].read : run.external[op.to].write) += bytes;  // across its interface
+          (load ? run.external[op.from].read : run.external[op.to].write) += fetched;  // across its interface
         // Through a core's port, on a many-core chip.
         if (op.port_Bps > 0) {
           const ComponentSpec& noc = *arch.noc();

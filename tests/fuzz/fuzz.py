@@ -104,13 +104,14 @@ def mutate(rng: random.Random, data: bytes, donors: list) -> bytes:
     """One to three edits of a YAML file's text: a value replaced by an interesting one or by a name from the
     file, a line deleted, duplicated, moved or re-indented, a key renamed, an index swapped, bytes inserted, the
     file cut short, a where clause written into an Einsum, an Einsum split into two parts along one of its output
-    indices (a tensor written in parts), or a line taken from another file of the same kind."""
+    indices (a tensor written in parts), a guard (`when T[...]`) on an Einsum, a density on a tensor, or a line
+    taken from another file of the same kind."""
     text = data.decode("latin-1")
     for _ in range(rng.randint(1, 3)):
         lines = text.split("\n")
         names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text) or ["x"]
         i = rng.randrange(len(lines))
-        op = rng.randrange(13)
+        op = rng.randrange(15)
         if op <= 2:  # a value
             m = list(re.finditer(r"(:\s*|\[\s*|,\s*)([^,\[\]{}#\s][^,\[\]{}#]*?)(?=\s*(,|\]|\}|#|$))", lines[i]))
             if m:
@@ -164,6 +165,18 @@ def mutate(rng: random.Random, data: bytes, donors: list) -> bytes:
                 rest = (m.group(5) + " and" if m.group(5) else " where")
                 lines[i] = head + rest + f" {index} < {at}" + m.group(6)
                 lines.insert(i + 1, head + rest + f" {index} >= {at}" + m.group(6))
+        elif op == 13:  # a guard on an Einsum: `when T[...]` at its output's indices, or at other names
+            m = re.match(r"(\s*-\s*[\"']?)([A-Za-z_][A-Za-z0-9_]*)\[([^\]]*)\](\s*=[^#\"']*?)([\"']?\s*(#.*)?)$", lines[i])
+            if m:
+                indices = [x.strip() for x in m.group(3).split(",") if x.strip()] or ["x"]
+                picked = [x if rng.random() < 0.8 else rng.choice(names) for x in indices[: rng.randint(1, len(indices))]]
+                lines[i] = (m.group(1) + m.group(2) + "[" + m.group(3) + "]" + m.group(4) +
+                            f" when {rng.choice(names)}[{','.join(picked)}]" + m.group(5))
+        elif op == 14:  # a density on a tensor entry: a fraction, a param's name or an interesting value
+            m = re.match(r"(\s*[A-Za-z_][A-Za-z0-9_]*\s*:\s*\{)(.*)$", lines[i])
+            if m:
+                value = rng.choice([str(rng.random()), rng.choice(names), rng.choice(INTERESTING)])
+                lines[i] = m.group(1) + f"density: {value}, " + m.group(2)
         else:
             donor = rng.choice(donors).decode("latin-1").split("\n")
             if rng.random() < 0.1:

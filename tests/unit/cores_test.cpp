@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <tuple>
 
 #include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
@@ -136,6 +137,41 @@ TEST(Cores, WhatCannotBeSpreadIsRefused) {
   EXPECT_FALSE(p.program.status.ok);
   EXPECT_NE(p.program.status.reason.find("illegal: group 'sums' spreads the steps of"), std::string::npos)
       << p.program.status.reason;
+}
+
+}  // namespace
+}  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// A NoC that multicasts (noc.multicast) reads a tile the cores running at once share once for all of them: the
+// split decode's query, which the S parts of a (sequence, head) share. 32 heads in 4 parts are 128 items on 132
+// cores, one wave: 32 reads of Q instead of 128. In 8 parts, 256 items in waves of 132: the first holds heads 0
+// to 16, the second 16 to 31, so 17 + 16 = 33 reads. The cores' buffers still receive every copy.
+TEST(Cores, AMulticastReadsASharedTileOnceAWave) {
+  auto q_reads = [](const std::string& parts, const std::string& multicast) {
+    const DesignPoint p = test::point("configs/mappings/llm/decode-split-cores.yaml", {{"L", "8192"}, {"S", parts}}, {},
+                                      {{"noc.multicast", multicast}});
+    EXPECT_TRUE(p.program.status.ok) << p.program.status.reason;
+    const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
+    int64_t reads = 0, delivered = 0;
+    for (const TileGroup& g : p.program.groups)
+      for (const TileOp& op : g.ops)
+        if (op.kind == TileOp::Kind::load && op.tensor == "Q") {
+          reads += op.fetched(g.executions(op));
+          delivered += g.executions(op);
+        }
+    return std::tuple{reads, delivered, s.traffic_bytes.at("dram").read};
+  };
+  const auto [reads4, delivered4, dram4] = q_reads("4", "true");
+  const auto [plain4, plain_delivered4, plain_dram4] = q_reads("4", "false");
+  EXPECT_EQ(reads4, 32);
+  EXPECT_EQ(plain4, 128);
+  EXPECT_EQ(delivered4, 128);
+  EXPECT_EQ(plain_dram4 - dram4, (128 - 32) * 128 * 2);  // a query row: E = 128 bf16 values
+  EXPECT_EQ(std::get<0>(q_reads("8", "true")), 33);
+  EXPECT_EQ(std::get<0>(q_reads("8", "false")), 256);
 }
 
 }  // namespace

@@ -14,8 +14,9 @@ void NocComponent::describe(nlohmann::ordered_json& fields, std::string& summary
   fields["per_core"] = replicated;
   fields["port_bandwidth_Bps"] = port_bandwidth;
   fields["latency_cycles"] = latency;
-  summary = fmt::format("{} cores, each with its own {}; {:g} GB/s per core port, {} cycles", core_count,
-                        fmt::join(replicated, ", "), port_bandwidth / 1e9, latency);
+  fields["multicast"] = multicasts;
+  summary = fmt::format("{} cores, each with its own {}; {:g} GB/s per core port, {} cycles{}", core_count,
+                        fmt::join(replicated, ", "), port_bandwidth / 1e9, latency, multicasts ? ", multicast" : "");
 }
 
 void NocComponent::check(const ArchSpec& arch, const std::string& self) const {
@@ -49,6 +50,7 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   if (n->port_bandwidth <= 0) p.node("port_bandwidth").fail("port_bandwidth must be positive");
   n->latency = p.has("latency_cycles") ? p.count("latency_cycles") : 0;
   if (const auto e = p.node_if("transfer_energy")) n->transfer = evaluate_cost(context.table, *e);
+  n->multicasts = p.has("multicast") && p.flag("multicast");
   return n;
 }
 
@@ -66,6 +68,8 @@ ComponentKind noc_kind() {
                "cycles a transfer between that memory and a core takes beyond the memory's own latency (default 0)"},
               {"transfer_energy", ParamType::cost, false, "",
                "energy of one byte through a core's port (default: none charged)"},
+              {"multicast", ParamType::flag, false, "false",
+               "a tile the cores running at once share is read from the memory once and sent to each of them"},
           },
           R"({kind: noc, cores: 4, per_core: [glb], port_bandwidth: 32 GB/s, latency_cycles: 20})",
           &build};

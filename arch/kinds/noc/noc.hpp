@@ -17,6 +17,7 @@ class NocComponent : public Component, public CoresRole {
   double port_bandwidth = 0;            // B/s, each core's
   int64_t latency = 0;                  // cycles
   Cost transfer;                        // per byte through a port
+  bool multicasts = false;
   SourceLoc per_core_loc;
 
   const CoresRole* cores() const override { return this; }
@@ -28,6 +29,7 @@ class NocComponent : public Component, public CoresRole {
   double port_Bps() const override { return port_bandwidth; }
   int64_t port_latency_cycles() const override { return latency; }
   double port_pJ_per_byte() const override { return transfer.energy_pJ; }
+  bool multicast() const override { return multicasts; }
 };
 
 ComponentKind noc_kind();

@@ -163,9 +163,8 @@ PrunedRow pruned_row(const Inputs& in, const reference::AttentionShape& s, int64
 }
 
 // SpAtten's pruned decode step: the kept tokens and heads (the cascade's KEEP and HKEEP) picked by importance,
-// then attention over them. CPU only: there is no CUDA version, and `--backend cuda` says so.
+// then attention over them, on the CPU or the GPU.
 Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
-  if (backend == Backend::cuda) b.fail("kernel 'attention_pruned' runs on the CPU only");
   const std::vector<int64_t> q = b.extents("Q", {3});
   const std::vector<int64_t> k = b.extents("K", {4});
   const std::vector<int64_t> v = b.extents("V", {4});
@@ -184,7 +183,7 @@ Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
   Plan p;
   p.variants.push_back({fmt::format("attention_pruned (keep {} tokens, {} heads)", keep, heads), [=, &in](float* y) {
                           reference::attention_pruned(out, s, keep, heads, in["IMP"], in["IMPH"], in["Q"], in["K"],
-                                                      in["V"], y);
+                                                      in["V"], y, backend);
                         }});
   p.rows = s.B * heads;
   p.reduction = std::max(keep, s.E);

@@ -766,6 +766,30 @@ TEST(ReferenceCuda, SelectiveScanMatchesCpu) {
   EXPECT_LE(max_abs_diff(gpu, cpu), 1e-5 * max_abs(cpu));
 }
 
+// SpAtten's pruned step on the GPU: its top-k ranks every score as the CPU does (ties to the lower index, so the
+// kept order is the same), and the gathered attention sums in the CPU's order.
+TEST(ReferenceCuda, PrunedAttentionMatchesCpu) {
+  REQUIRE_CUDA();
+  std::mt19937_64 rng(seed());
+  std::uniform_real_distribution<float> u(-1, 1);
+  const AttentionShape s{3, 8, 8, 700, 1, 64, 32};
+  auto fill = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = u(rng);
+    return v;
+  };
+  const std::vector<float> q = fill(sz(3, 8, 64, 1)), k = fill(sz(3, 8, 64, 700)), v = fill(sz(3, 8, 32, 700));
+  std::vector<float> imp = fill(sz(3, 700, 1, 1)), imph = fill(sz(3, 8, 1, 1));
+  imp[5] = imp[9];  // a tie, kept in index order by both
+  for (const auto& [keep, heads] : std::vector<std::pair<int64_t, int64_t>>{{700, 8}, {175, 5}, {1, 1}}) {
+    std::vector<float> cpu(sz(3, heads, 32, 1)), gpu(cpu.size());
+    attention_pruned(DType::fp32, s, keep, heads, imp.data(), imph.data(), q.data(), k.data(), v.data(), cpu.data());
+    attention_pruned(DType::fp32, s, keep, heads, imp.data(), imph.data(), q.data(), k.data(), v.data(), gpu.data(),
+                     Backend::cuda);
+    EXPECT_LE(max_abs_diff(gpu, cpu), 1e-5) << "keep " << keep << " of 700 tokens, " << heads << " of 8 heads";
+  }
+}
+
 TEST(ReferenceCuda, KdaMatchesCpu) {
   REQUIRE_CUDA();
   std::mt19937_64 rng(seed());

@@ -62,10 +62,11 @@ std::vector<int64_t> topk_indices(const float* scores, int64_t n, int64_t keep);
 // for each sequence b the `keep` tokens of the largest importance[b, M] and the `keep_heads` heads of the largest
 // head_importance[b, H] (topk_indices), then per kept head the 3-pass softmax over the kept tokens' scores only, in
 // that order, the division deferred to the weighted values. out [B, keep_heads, F], the most important head
-// first. CPU only.
+// first. The CUDA version ranks on the GPU (every pair of a row compared: rows of at most 65,536 scores) and
+// gathers the kept rows in a block per (sequence, kept head), its sums in the CPU's order.
 void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
                       const float* importance, const float* head_importance, const float* Q, const float* K,
-                      const float* V, float* out);
+                      const float* V, float* out, Backend backend = Backend::cpu);
 
 // Two layers of attention_pruned's step with SpAtten's cascade pruning, as
 // configs/workloads/llm/decode-attention-pruned-layers.yaml: layer 1 keeps `tokens` and `heads` by the given

@@ -226,10 +226,14 @@ void pruned_layer(DType out_dtype, const AttentionShape& s, int64_t b, const std
 
 void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
                       const float* importance, const float* head_importance, const float* Q, const float* K,
-                      const float* V, float* out) {
+                      const float* V, float* out, Backend backend) {
   detail::check_attention("attention_pruned", s);
   detail::check_out_dtype("attention_pruned", out_dtype);
   if (s.P != 1 || s.causal) throw UserError("reference attention_pruned: a decode step (P = 1), not causal");
+  if (keep < 1 || keep > s.M || keep_heads < 1 || keep_heads > s.H)
+    throw UserError("reference attention_pruned: keeps 1 to M tokens and 1 to H heads");
+  if (backend == Backend::cuda)
+    return cuda::attention_pruned(out_dtype, s, keep, keep_heads, importance, head_importance, Q, K, V, out);
   for (int64_t b = 0; b < s.B; ++b)
     pruned_layer(out_dtype, s, b, topk_indices(importance + b * s.M, s.M, keep),
                  topk_indices(head_importance + b * s.H, s.H, keep_heads), Q, K, V, out + b * keep_heads * s.F, nullptr,

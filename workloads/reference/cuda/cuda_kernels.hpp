@@ -13,6 +13,9 @@ void attention_tiled(DType out_dtype, const AttentionShape& s, int64_t tile_m, c
                      const float* V, float* out);
 void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, int64_t splits, const float* Q,
                      const float* K, const float* V, float* out);
+void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
+                      const float* importance, const float* head_importance, const float* Q, const float* K,
+                      const float* V, float* out);
 void gemm(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C);
 void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
                  float* C);

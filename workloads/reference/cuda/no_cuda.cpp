@@ -27,6 +27,10 @@ void attention_tiled(DType, const AttentionShape&, int64_t, const float*, const 
 void attention_split(DType, const AttentionShape&, int64_t, int64_t, const float*, const float*, const float*, float*) {
   unavailable("attention_split");
 }
+void attention_pruned(DType, const AttentionShape&, int64_t, int64_t, const float*, const float*, const float*,
+                      const float*, const float*, float*) {
+  unavailable("attention_pruned");
+}
 void gemm(DType, int64_t, int64_t, int64_t, const float*, const float*, float*) { unavailable("gemm"); }
 void gemm_cublas(DType, DType, int64_t, int64_t, int64_t, const float*, const float*, float*) {
   unavailable("gemm_cublas");

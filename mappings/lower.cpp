@@ -922,14 +922,13 @@ class Lowering {
       fail(binding.loc, binding.key + ".unit", fmt::format("{} has no compute unit named '{}'", a_.file, binding.unit));
     op.points = 1;
     for (int64_t t : tile) op.points *= t;
-    // topk ranks each score once: the kept entries' index (k) names results, not work.
     if (einsum.reduce == Reduce::topk) {
       const Var& k = einsum.vars[static_cast<size_t>(einsum.topk_var)];
       if (tile[static_cast<size_t>(einsum.topk_var)] != k.extent)
         throw Infeasible{fmt::format("Einsum {} selects all {} of its kept entries at once: do not tile {}",
                                      einsum.name, k.extent, k.name)};
-      op.points /= k.extent;
     }
+    op.points /= einsum.points_per_work();
     const OpCounts per_point = einsum_ops_per_point(einsum);
     int64_t drain = 0;  // a pipelined function unit's last result trails its last start
     for (const auto& [kind, n] : per_point) {

@@ -9,10 +9,7 @@ namespace einsim {
 
 OpCounts einsum_ops(const Einsum& e) {
   OpCounts ops = einsum_ops_per_point(e);
-  // topk ranks each score once, whatever it keeps: its points over the kept entries' index are not work.
-  const int64_t points =
-      e.reduce == Reduce::topk ? e.points() / e.vars[static_cast<size_t>(e.topk_var)].extent : e.points();
-  for (auto& [kind, n] : ops) n *= points;
+  for (auto& [kind, n] : ops) n *= e.points() / e.points_per_work();
   return ops;
 }
 

@@ -182,6 +182,9 @@ struct Einsum {
 
   int64_t space() const;   // size of the iteration space
   int64_t points() const;  // the points it computes: the space, less what `where` masks, at its guard's rate
+  // How many of its points one point of work stands for: a topk ranks each score once, however many entries it
+  // keeps (its kept index k names results, not work); 1 for every other Einsum.
+  int64_t points_per_work() const { return reduce == Reduce::topk ? vars[static_cast<size_t>(topk_var)].extent : 1; }
   int var_index(const std::string& name) const;
   bool gathers() const;  // a read of it is a gather
 };

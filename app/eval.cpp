@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -87,6 +88,22 @@ int run_eval(const EvalArgs& args) {
   if (!guards.empty()) {
     j["guards"] = guards;
     text += "guards (the fraction of elements that are non-zero):\n" + table(rows);
+  }
+  // --densities: the measured densities as the params that set them, so `model` and `sim` charge these values'.
+  if (!args.densities.empty()) {
+    std::vector<std::string> params;
+    for (const auto& [name, g] : guards.items())
+      if (!g["param"].get<std::string>().empty())
+        params.push_back(fmt::format("{}: {}", g["param"].get<std::string>(), g["measured"].get<double>()));
+    if (params.empty())
+      throw UserError(SourceLoc{}, "--densities",
+                      fmt::format("{} has no guard whose density a param sets: nothing to write", c.file));
+    std::ofstream out(args.densities);
+    out << fmt::format("# The guards' densities {} measured (seed {}, {} arithmetic): `--params {}`\n", c.file,
+                       args.seed, args.accum, args.densities)
+        << fmt::format("params: {{{}}}\n", fmt::join(params, ", "));
+    if (!out.flush()) throw UserError(SourceLoc{args.densities}, "--densities", "cannot write the file");
+    text += fmt::format("wrote {}\n", args.densities);
   }
 
   // --compare-reference: the workload's `reference:` is the oracle.

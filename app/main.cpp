@@ -80,6 +80,9 @@ int sc_main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "fp64"}))
       ->capture_default_str();
   eval->add_flag("--ideal", eval_args.ideal, "Do not round stored tensors to their dtypes");
+  eval->add_option("--densities", eval_args.densities,
+                   "Write each guard's measured density, where a param sets it, as a param preset (for --params)")
+      ->type_name("FILE");
   eval->add_option("--max-ops", eval_args.max_ops,
                    "Refuse a cascade of more operations than this (the interpreter takes 1-2 ns per operation)")
       ->check(CLI::PositiveNumber)

@@ -40,6 +40,7 @@ struct EvalArgs {
   std::string accum = "fp32";
   bool ideal = false;
   double max_ops = 2e10;  // about 30 s of interpreter
+  std::string densities;  // write the guards' measured densities as a param preset
 };
 
 struct ValidateArgs {

@@ -313,6 +313,8 @@ def draw_case(seed: int, index: int, corpus: Corpus, contents: dict) -> dict:
         argv = rng.choice([["sim", "--mapping", m, "--trace", bad], ["sim", "--mapping", m, "--vcd", bad],
                            ["eval", "configs/workloads/gemm.yaml", "--out", bad],
                            ["eval", "configs/workloads/gemm.yaml", "--inputs", bad],
+                           ["eval", "configs/workloads/llm/decode-attention-spatten.yaml", "--set", "workload.L=64",
+                            "--set", "workload.H=4", "--densities", bad],
                            ["sweep", "tests/data/sweep/gemm.yaml", "-o", bad, "-j", "1"],
                            ["report", "results/whole", "-o", bad],
                            ["dram", "hbm3-5.2", "--trace", bad, "--requests", "10"],

@@ -73,15 +73,9 @@ TEST(Guard, LsbPlanesAreLoadedForTheGuardsShareOfTheHeads) {
        std::vector<std::pair<std::string, int64_t>>{{"0.5", 6}, {"0.059", 1}, {"1", 12}}) {
     const DesignPoint p = test::point("configs/mappings/llm/decode-attention-spatten.yaml", {{"FLATR", density}});
     ASSERT_TRUE(p.program.status.ok) << p.program.status.reason;
-    int64_t kl = 0, kh = 0;
-    for (const TileGroup& g : p.program.groups)
-      for (const TileOp& op : g.ops)
-        if (op.kind == TileOp::Kind::load) {
-          if (op.tensor == "KL") kl += op.bytes * g.executions(op);
-          if (op.tensor == "KH") kh += op.bytes * g.executions(op);
-        }
-    EXPECT_EQ(kh, 12 * 64 * 256) << density;         // every kept head's MSB rows of its kept tokens, 1 byte each
-    EXPECT_EQ(kl, heads * 64 * 256 / 2) << density;  // the LSB rows (4 bits) of the flat heads only
+    const std::map<std::string, int64_t> loaded = test::loaded_bytes(p.program);
+    EXPECT_EQ(loaded.at("KH"), 12 * 64 * 256) << density;         // every kept head's MSB rows of its kept tokens
+    EXPECT_EQ(loaded.at("KL"), heads * 64 * 256 / 2) << density;  // the LSB rows (4 bits) of the flat heads only
     const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
     EXPECT_EQ(s.einsums.at("QKL").ops.at("mac"), heads * 256 * 64) << density;
     EXPECT_EQ(s.einsums.at("QK1").ops.at("mac"), 12 * 256 * 64) << density;

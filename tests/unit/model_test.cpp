@@ -586,13 +586,7 @@ TEST(Pruning, WorkAndTrafficScaleWithTheTokensKept) {
     return test::point("configs/mappings/llm/decode-attention-pruned.yaml", {{"L", "4096"}, {"KEEP", keep}});
   };
   const DesignPoint all = at("L"), quarter = at("L / 4");
-  auto loaded = [](const DesignPoint& p, const std::string& tensor) {
-    int64_t bytes = 0;
-    for (const TileGroup& g : p.program.groups)
-      for (const TileOp& op : g.ops)
-        if (op.kind == TileOp::Kind::load && op.tensor == tensor) bytes += op.bytes * g.executions(op);
-    return bytes;
-  };
+  auto loaded = [](const DesignPoint& p, const std::string& tensor) { return test::loaded_bytes(p.program)[tensor]; };
   const DesignPoint half_heads = test::point("configs/mappings/llm/decode-attention-pruned.yaml",
                                              {{"L", "4096"}, {"KEEP", "L / 4"}, {"HKEEP", "H / 2"}});
   for (const std::string tensor : {"KC", "VC"}) {
@@ -622,10 +616,7 @@ TEST(Pruning, ASecondLayerRanksAndReadsOnlyWhatTheFirstKept) {
   const DesignPoint p = test::point("configs/mappings/llm/decode-attention-pruned-layers.yaml",
                                     {{"L", "2048"}, {"KEEP", "L / 2"}, {"KEEP2", "KEEP / 4"}, {"HKEEP2", "H / 2"}});
   ASSERT_TRUE(p.program.status.ok) << p.program.status.reason;
-  std::map<std::string, int64_t> loaded;
-  for (const TileGroup& g : p.program.groups)
-    for (const TileOp& op : g.ops)
-      if (op.kind == TileOp::Kind::load) loaded[op.tensor] += op.bytes * g.executions(op);
+  std::map<std::string, int64_t> loaded = test::loaded_bytes(p.program);
   EXPECT_EQ(loaded["KC1"], 12 * 1024 * 64 * 2);  // 12 heads x 1,024 tokens x 64 x bf16
   EXPECT_EQ(loaded["KC2"], 6 * 256 * 64 * 2);    // 6 heads x 256 tokens
   const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);

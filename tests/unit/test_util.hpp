@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 #include <string>
 
@@ -51,6 +52,15 @@ inline DesignPoint point(const std::string& mapping_file, std::vector<std::pair<
   o.params = std::move(params);
   o.param_files = std::move(presets);
   return load_design_point(mapping_file, o, arch_sets, arch_file);
+}
+
+// Bytes each tensor's loads bring in over a whole program (every execution of every load op).
+inline std::map<std::string, int64_t> loaded_bytes(const TileProgram& program) {
+  std::map<std::string, int64_t> out;
+  for (const TileGroup& g : program.groups)
+    for (const TileOp& op : g.ops)
+      if (op.kind == TileOp::Kind::load) out[op.tensor] += op.bytes * g.executions(op);
+  return out;
 }
 
 // The message of the UserError that loading `text` raises; empty when it loads.

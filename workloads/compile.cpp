@@ -244,8 +244,6 @@ void Loader::read_where(const PendingEinsum& p, Einsum& e) const {
   }
   if (p.syntax.where.empty()) return;
   e.where_text = p.text.substr(static_cast<size_t>(p.syntax.where_col) + 5);  // as written, after `where`
-  if (p.syntax.guard_col > p.syntax.where_col)
-    e.where_text.resize(static_cast<size_t>(p.syntax.guard_col - p.syntax.where_col - 5));
   e.where_text.erase(0, e.where_text.find_first_not_of(" \t"));
   e.where_text.erase(e.where_text.find_last_not_of(" \t") + 1);
 }

@@ -50,7 +50,7 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   if (n->port_bandwidth <= 0) p.node("port_bandwidth").fail("port_bandwidth must be positive");
   n->latency = p.has("latency_cycles") ? p.count("latency_cycles") : 0;
   if (const auto e = p.node_if("transfer_energy")) n->transfer = evaluate_cost(context.table, *e);
-  n->multicasts = p.has("multicast") && p.flag("multicast");
+  n->multicasts = p.flag("multicast");
   return n;
 }
 

@@ -246,8 +246,11 @@ void attention_pruned_layers(DType out_dtype, const AttentionShape& s, const Pru
   detail::check_attention("attention_pruned_layers", s);
   detail::check_out_dtype("attention_pruned_layers", out_dtype);
   if (s.P != 1 || s.causal) throw UserError("reference attention_pruned_layers: a decode step (P = 1), not causal");
-  if (keep.tokens2 > keep.tokens || keep.heads2 > keep.heads)
-    throw UserError("reference attention_pruned_layers: layer 2 keeps some of what layer 1 kept, no more");
+  if (keep.tokens < 1 || keep.tokens > s.M || keep.heads < 1 || keep.heads > s.H || keep.tokens2 < 1 ||
+      keep.heads2 < 1 || keep.tokens2 > keep.tokens || keep.heads2 > keep.heads)
+    throw UserError(
+        "reference attention_pruned_layers: layer 1 keeps 1 to M tokens and 1 to H heads, layer 2 at least one "
+        "of each of those and no more");
   std::vector<float> o1(static_cast<size_t>(keep.heads * s.F));
   std::vector<float> token_imp(static_cast<size_t>(keep.tokens)), head_imp(static_cast<size_t>(keep.heads));
   for (int64_t b = 0; b < s.B; ++b) {
@@ -278,6 +281,8 @@ void attention_spatten(DType out_dtype, const AttentionShape& s, int64_t keep, i
   detail::check_out_dtype("attention_spatten", out_dtype);
   if (s.P != 1 || s.causal || s.KH != s.H)
     throw UserError("reference attention_spatten: a decode step (P = 1), MHA, not causal");
+  if (keep < 1 || keep > s.M || keep_heads < 1 || keep_heads > s.H)
+    throw UserError("reference attention_spatten: keeps 1 to M tokens and 1 to H heads");
   const auto n = static_cast<size_t>(keep);
   std::vector<float> msb(n), lsb(n), pr(n);
   const float skh = 16 * pq.sk, svh = 16 * pq.sv;  // the MSB planes' scales

@@ -24,7 +24,11 @@ struct Infeasible {
 
 class Lowering {
  public:
-  Lowering(const Cascade& c, const ArchSpec& a, const MappingSpec& m) : c_(c), a_(a), m_(m) {}
+  Lowering(const Cascade& c, const ArchSpec& a, const MappingSpec& m)
+      : c_(c),
+        a_(a),
+        m_(m),
+        guarded_(std::any_of(c.einsums.begin(), c.einsums.end(), [](const Einsum& e) { return e.guard >= 0; })) {}
 
   TileProgram run() {
     check_memories();
@@ -661,8 +665,10 @@ class Lowering {
         out.ops[found->second].bytes = std::max(out.ops[found->second].bytes, bytes);
       }
       consumers_[loads[{t.name, d}]].push_back(needed_when(e, g, loops, d));
-      const bool guard = &a == einsum.reads.data() + einsum.guard;  // the guard itself: every row of it
-      consumer_guards_[loads[{t.name, d}]].push_back(guard ? std::nullopt : guarding(einsum, nest, d));
+      if (guarded_) {
+        const bool guard = &a == einsum.reads.data() + einsum.guard;  // the guard itself: every row of it
+        consumer_guards_[loads[{t.name, d}]].push_back(guard ? std::nullopt : guarding(einsum, nest, d));
+      }
       const auto own = spec.tensor_buffer_stages.find(t.name);
       const int stages = own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
       out.ops[loads[{t.name, d}]].stages = stages;
@@ -1051,6 +1057,7 @@ class Lowering {
   // The group being lowered: per load (its place in the group's ops), each reader's active_when at the load's
   // depth (over the reader's pass's loop positions), or nullopt for a reader with no where clause.
   std::map<size_t, std::vector<std::optional<std::vector<Constraint>>>> consumers_;
+  const bool guarded_;  // the cascade has guarded Einsums (loads need their readers' guards only then)
   // Per load (by position in the group's ops): each reader's guard at the load's depth (nullopt: none, the guard
   // itself, or a tile holding several of its elements).
   std::map<size_t, std::vector<std::optional<Guarding>>> consumer_guards_;

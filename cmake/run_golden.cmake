@@ -1,6 +1,7 @@
-# ctest driver for tests/golden: evaluates a point with `einsim model --json` and compares it with its golden file.
+# ctest driver for tests/golden: evaluates a point with `einsim model --json` (2-byte tensors, as the FuseMax study
+# runs them) and compares it with its golden file.
 execute_process(COMMAND ${EINSIM} model --mapping configs/mappings/${MAPPING}.yaml --params configs/workloads/models/bert.yaml
-                        --set M=${SEQ} --set P=${SEQ} --json
+                        --set M=${SEQ} --set P=${SEQ} --set dtype=bf16 --json
                 WORKING_DIRECTORY ${SRC} RESULT_VARIABLE rc OUTPUT_FILE ${OUT} ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "einsim model failed (${rc}): ${err}")

@@ -137,14 +137,16 @@ MappingSpec load_mapping(const std::string& file) {
       if (spec.cores.empty()) c->fail("name the indices whose loops spread over the cores");
     }
     spec.loops = read_loops(gr.optional("loops"), m);
-    // Per-tensor settings: {Q: {double_buffer: false}, K: {buffer_stages: 3}}.
+    // Per-tensor settings: {Q: {double_buffer: false}, K: {buffer_stages: 3}, QK: {spill: true}}.
     if (auto tensors = gr.optional("tensors")) {
       MapReader tr(*tensors);
       for (const auto& [tensor, value] : tr.entries()) {
         MapReader fr(value);
         const std::optional<int> stages = read_stages(fr);
-        if (!stages) value.fail("give double_buffer or buffer_stages");
-        spec.tensor_buffer_stages[tensor] = *stages;
+        const std::optional<YNode> spill = fr.optional("spill");
+        if (!stages && !spill) value.fail("give double_buffer, buffer_stages or spill");
+        if (stages) spec.tensor_buffer_stages[tensor] = *stages;
+        if (spill && spill->as_bool()) spec.spilled[tensor] = spill->loc();
         fr.finish();
       }
     }

@@ -451,6 +451,7 @@ class Lowering {
     out.name = spec.name;
     out.pipeline = spec.pipeline;
     out.double_buffer = spec.buffer_stages > 1;
+    check_spilled(g);
     const std::vector<Loop> outer = lower_loops(spec.loops, members, {}, spec);
     out.loops = outer;
     out.outer_loops = static_cast<int>(outer.size());
@@ -639,15 +640,22 @@ class Lowering {
     const std::vector<int64_t> tile = tile_at(nest, einsum, depth);
     const EinsumBinding& binding = *binding_.at(e);
 
-    // Data from outside the group comes in through the buffer; a split only renames what it reads.
+    // Data from outside the group comes in through the buffer, and so does what an earlier pass spilled; a split
+    // only renames what it reads.
     for (const Access& a : einsum.reads) {
       const Tensor& t = c_.tensors[a.tensor];
-      if (t.writer.valid() && group_of_[t.writer] == g) {
+      const bool reloaded = spilled(a.tensor, g) && pass_of_[t.writer] < pass_of_[e];
+      if (t.writer.valid() && group_of_[t.writer] == g && !reloaded) {
         // The earlier steps a read reaches stay in the buffer: every row of L before r that L[s] where s < r reads.
         if (a.earlier_step) resident[t.name] = std::max(resident[t.name], tile_bytes(a, tile));
         continue;
       }
       const int d = depth_of(nest, vars_of(a), true);
+      if (reloaded && d <= static_cast<int>(n_outer))
+        fail(spec.spilled.at(t.name), fmt::format("tensors.{}.spill", t.name),
+             fmt::format("Einsum {} would load all of the spilled {} at the group's loops, before the pass that "
+                         "computes it has run: give its pass a loop over an index of {} in '{}'",
+                         einsum.name, t.name, t.name, m_.backing));
       const int64_t bytes = tile_bytes(a, tile_at(nest, einsum, d));
       const auto found = loads.find({t.name, d});
       if (found == loads.end()) {
@@ -695,7 +703,7 @@ class Lowering {
     }
     const Tensor& result = c_.tensors[einsum.out.tensor];
     if (!unit_of(e).empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
-    if (read_in_later_pass(e, g)) {
+    if (read_in_later_pass(e, g) && !spilled(einsum.out.tensor, g)) {
       // Kept for a later pass: the whole tile the group's own loops cover stays in the buffer.
       resident[result.name] =
           std::max(resident[result.name], tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer))));
@@ -710,7 +718,7 @@ class Lowering {
           resident[result.name] = std::max(resident[result.name],
                                            2 * tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(l) + 1)));
     }
-    if (needed_later(e, g)) {
+    if (needed_later(e, g) || spilled(einsum.out.tensor, g)) {
       TileOp op;
       op.kind = TileOp::Kind::store;
       // A recurrence whose later readers read only its last step stores only that step, once the step loop is
@@ -719,6 +727,11 @@ class Lowering {
       std::vector<int> out_vars = vars_of(einsum.out);
       if (step >= 0) std::erase(out_vars, step);
       op.depth = depth_of(nest, out_vars, true);
+      if (spilled(einsum.out.tensor, g) && op.depth <= static_cast<int>(n_outer))
+        fail(spec.spilled.at(result.name), fmt::format("tensors.{}.spill", result.name),
+             fmt::format("Einsum {} would store the spilled {} once all of the group's block is computed: give "
+                         "its pass a loop over an index of {} in '{}', so that it is stored tile by tile",
+                         einsum.name, result.name, result.name, m_.backing));
       op.repeats = all_above(op.depth);
       op.tensor = result.name;
       op.from = buffer_;
@@ -845,6 +858,24 @@ class Lowering {
     if (!runs || when.empty()) return;
     op.active_when = std::move(when);
     op.runs = *runs;
+  }
+
+  // Whether group g spills `tensor` between its passes.
+  bool spilled(TensorId tensor, int g) const { return group(g).spilled.count(c_.tensors[tensor].name) > 0; }
+
+  // Every tensor a group spills is computed in one of its passes and read in a later one.
+  void check_spilled(int g) const {
+    for (const auto& [name, loc] : group(g).spilled) {
+      const TensorId t = c_.tensor_id(name);
+      const std::string key = fmt::format("tensors.{}.spill", name);
+      if (!t.valid()) fail(loc, key, fmt::format("the workload {} has no tensor '{}'", c_.file, name));
+      const EinsumId w = c_.tensors[t].writer;
+      if (!w.valid() || group_of_[w] != g || !read_in_later_pass(w, g))
+        fail(loc, key,
+             fmt::format("group '{}' spills only what one of its passes computes and a later pass reads; {} is not "
+                         "such a tensor",
+                         group(g).name, name));
+    }
   }
 
   bool read_in_later_pass(EinsumId e, int g) const {

@@ -44,6 +44,10 @@ struct GroupSpec {
   std::vector<LoopSpec> loops;                       // outer to inner: the backing memory's loops, then the buffer's
   std::vector<PassSpec> passes;                      // a group without `passes:` has one, with no loops of its own
   std::map<std::string, int> tensor_buffer_stages;   // per-tensor exceptions to buffer_stages
+  // Intermediates spilled between the group's passes: the pass that computes one stores it tile by tile to the
+  // backing memory and the later passes that read it load it back tile by tile, so that no block of it stays in
+  // the buffer (FLAT's scores at long sequences). By name, with where the mapping says so.
+  std::map<std::string, SourceLoc> spilled;
   // Where the group runs: empty for the units its Einsums are bound to; a PIM's name (every Einsum on it, its
   // tiles in the PIM's buffer, fed from the banks); or "auto": whichever of those has the least roofline time.
   std::string place;

@@ -24,7 +24,9 @@ struct GroupTime {
 // - Units that pipeline overlap each other: the busiest sets the pace once the first tile's critical path
 //   reaches it, and the last tile's ops after its last follow. Otherwise each tile waits for the one before
 //   it, and takes the critical path through its ops (an op waits for its unit and for the results it reads, a
-//   result latency after the op that computes them). Passes follow each other.
+//   result latency after the op that computes them). Passes follow each other, in every iteration of the
+//   group's own loops: pipelined, each pays its fill and drain there (and its last result's latency when a
+//   later pass reads it).
 // - Double buffering overlaps memory with compute except at the ends: the first tile of each tensor the group
 //   loads arrives (the path's latency after its transfer) before anything can compute (the head), and the
 //   last tile of each tensor it stores leaves after the last result is ready (the tail). An untiled group is
@@ -80,7 +82,8 @@ class GroupTimer {
       }
     }
     GroupTime t;
-    const int64_t compute = compute_cycles(t);
+    const auto [turnarounds, idle_path] = spill_turnarounds();
+    const int64_t compute = compute_cycles(t) + turnarounds;
     int64_t memory = 0, head = 0, tail = 0, steady_memory = 0, prefetch = 0;
     for (const auto& [path, p] : paths_) {
       const int64_t cycles = path_cycles(p, path, static_cast<double>(p.bytes));
@@ -92,8 +95,8 @@ class GroupTimer {
       if (p.tail_bytes)
         tail = std::max(tail, (g_.pipeline ? result_latency_ : 0) +
                                   path_cycles(p, path, static_cast<double>(p.tail_bytes)) + latency);
-      steady_memory =
-          std::max(steady_memory, path_cycles(p, path, static_cast<double>(p.bytes - p.head_bytes - p.tail_bytes)));
+      steady_memory = std::max(
+          steady_memory, path_cycles(p, path, static_cast<double>(p.bytes - p.head_bytes - p.tail_bytes)) + idle_path);
       prefetch = std::max(prefetch, prefetch_bound(p, path, compute, latency));
     }
     // Single-buffered, memory and compute take turns, and each tile's loads wait for the last tile's readers
@@ -200,10 +203,55 @@ class GroupTimer {
     }
     // Pipelined, the busiest unit starts once the first tile's critical path reaches its first op, and after
     // its last op the last tile's remaining ops on other units follow (to their end: the tail waits for the
-    // last result).
-    const double all = g_.pipeline ? busiest_from + static_cast<double>(busiest_cycles) + (filled - busiest_to)
-                                   : tile * static_cast<double>(tiles);
+    // last result). With several passes that happens in every iteration of the group's own loops, since each
+    // pass runs after the one before it there; a pass whose results a later pass reads also waits for its last
+    // result (a reduction across lanes draining) before the next can start.
+    const double fill_and_drain = busiest_from + ((feeds_later_pass(pass) ? tile : filled) - busiest_to);
+    const double all =
+        !g_.pipeline ? tile * static_cast<double>(tiles)
+        : g_.pass_loops.size() > 1
+            ? static_cast<double>(busiest_cycles) + static_cast<double>(outer_iterations()) * fill_and_drain
+            : busiest_from + static_cast<double>(busiest_cycles) + (filled - busiest_to);
     return std::max(busiest_cycles, static_cast<int64_t>(std::ceil(all)));
+  }
+
+  // Whether a computation of a later pass reads what one of pass `pass` computes.
+  bool feeds_later_pass(int pass) const {
+    for (size_t w = 0; w < g_.ops.size(); ++w)
+      if (g_.ops[w].kind == TileOp::Kind::compute && g_.ops[w].pass == pass)
+        for (size_t r = 0; r < g_.ops.size(); ++r)
+          if (g_.ops[r].kind == TileOp::Kind::compute && g_.ops[r].pass > pass && reads(r, facts_[w].tensor))
+            return true;
+    return false;
+  }
+
+  // The iterations of the group's own loops (on a many-core chip, the busiest core's).
+  int64_t outer_iterations() const {
+    int64_t n = 1;
+    for (int l = 0; l < g_.outer_loops; ++l) n *= g_.loops[static_cast<size_t>(l)].trips;
+    return n;
+  }
+
+  // A pass that loads back what an earlier pass of the group spilled starts once the tensor's last tile is stored
+  // and its first is back: in every iteration of the group's own loops, a store and a load, each with the path's
+  // latency, that nothing else overlaps (the pass before has finished, the pass after waits for the data). The
+  // path idles through the two latencies. Summed over the passes that load a spilled tensor; {all, latencies}.
+  std::pair<int64_t, int64_t> spill_turnarounds() const {
+    int64_t all = 0, latencies = 0;
+    for (const TileOp& load : g_.ops) {
+      if (load.kind != TileOp::Kind::load) continue;
+      const auto store = std::find_if(g_.ops.begin(), g_.ops.end(), [&](const TileOp& s) {
+        return s.kind == TileOp::Kind::store && s.tensor == load.tensor && s.pass < load.pass;
+      });
+      if (store == g_.ops.end()) continue;
+      for (const TileOp* op : {&*store, &load}) {
+        const std::string& path = arch_.path(op->from, op->to).name;
+        const int64_t latency = arch_.find(path)->path()->latency_cycles(arch_.clock_hz) + op->port_latency;
+        all += path_cycles(paths_.at(path), path, static_cast<double>(op->bytes)) + latency;
+        latencies += latency;
+      }
+    }
+    return {all * outer_iterations(), latencies * outer_iterations()};
   }
 
   // The prefetch distance's bound on a path, over every tensor it loads more than once.

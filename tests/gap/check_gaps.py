@@ -29,6 +29,8 @@ KNOWN = {
         (+0.211, "each head's K and V slots held through its ~450-cycle chain: 2 stages keep 2 heads in flight"),
     "configs/mappings/llm/decode-attention-spatten-xpu.yaml":
         (+0.032, "as decode-attention-pruned: latency-bound head tiles; not traced further"),
+    "configs/mappings/attention-flat-spilled.yaml":
+        (+0.024, "one block per head: each pass's first tiles of K or V are asked for only when the pass starts"),
     "configs/mappings/ssm/mamba-block-decode-xpu.yaml":
         (+0.078, "four short groups, each with its head and tail: the engine's DMA waits, not traced"),
 }

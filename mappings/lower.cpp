@@ -702,12 +702,14 @@ class Lowering {
       place(op);
     }
     const Tensor& result = c_.tensors[einsum.out.tensor];
-    if (!unit_of(e).empty()) resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
-    if (read_in_later_pass(e, g) && !spilled(einsum.out.tensor, g)) {
-      // Kept for a later pass: the whole tile the group's own loops cover stays in the buffer.
-      resident[result.name] =
-          std::max(resident[result.name], tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer))));
-    }
+    // Kept for a later pass, the whole tile the group's own loops cover stays in the buffer, unless it takes the
+    // place of a kept input it is the last to read (and then so do its tiles).
+    const bool kept = read_in_later_pass(e, g) && !spilled(einsum.out.tensor, g);
+    const int64_t block = tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer)));
+    const bool in_place = kept && overwrites_input(e, g, block, nest, static_cast<int>(n_outer));
+    if (!unit_of(e).empty() && !in_place)
+      resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
+    if (kept && !in_place) resident[result.name] = std::max(resident[result.name], block);
     if (result.iterative_rank >= 0) {
       // A recurrence's state (this step's and the last) stays for every tile the loops inside its step loop visit.
       const std::string& step =
@@ -858,6 +860,31 @@ class Lowering {
     if (!runs || when.empty()) return;
     op.active_when = std::move(when);
     op.runs = *runs;
+  }
+
+  // Whether Einsum e's block of `bytes` (kept for a later pass) can overwrite, element by element, a block an
+  // earlier pass of group g keeps: an input it reads at the very point it writes (elementwise: SN = exp(QK - GM)),
+  // at least as large, that nothing reads after e. The input's block then holds e's result (FLAT's exponentials
+  // in place of its scores), so the group needs the space once.
+  bool overwrites_input(EinsumId e, int g, int64_t bytes, const Nest& nest, int outer) const {
+    const Einsum& einsum = c_.einsums[e];
+    for (const Access& a : einsum.reads) {
+      const Tensor& t = c_.tensors[a.tensor];
+      if (!t.writer.valid() || group_of_[t.writer] != g || pass_of_[t.writer] >= pass_of_[e] || spilled(a.tensor, g) ||
+          a.index != einsum.out.index)
+        continue;
+      if (tile_bytes(a, tile_at(nest, einsum, outer)) < bytes) continue;
+      bool read_later = false, after = false;  // by an Einsum after e: in a later pass, or later in e's own
+      for (const Group& sg : c_.schedule)
+        for (EinsumId r : sg.einsums) {
+          if (r == e) after = true;
+          if (r == e || group_of_[r] != g || pass_of_[r] < pass_of_[e] || (pass_of_[r] == pass_of_[e] && !after))
+            continue;
+          for (const Access& ra : c_.einsums[r].reads) read_later |= ra.tensor == a.tensor;
+        }
+      if (!read_later) return true;
+    }
+    return false;
   }
 
   // Whether group g spills `tensor` between its passes.

@@ -48,11 +48,70 @@ TEST(Passes, SpilledScoresGoThroughMemoryOnceEachWay) {
   for (const char* t : {"Q", "K", "V"}) EXPECT_EQ(loads.at(t), kept_loads.at(t)) << t;
   EXPECT_EQ(stores.at("AV"), stored_bytes(kept.program).at("AV"));
   EXPECT_EQ(stores.size(), 3u);
-  // Kept, the block's scores and exponentials stay in the buffer; spilled, only tiles of them do: the buffer the
-  // group needs does not grow with the sequence.
-  EXPECT_GE(kept.program.groups[0].buffer_bytes, 2 * scores);
+  // Kept, the block's scores stay in the buffer (and its exponentials take their place: the next test); spilled,
+  // only tiles of them do: the buffer the group needs does not grow with the sequence.
+  EXPECT_GE(kept.program.groups[0].buffer_bytes, scores);
   const DesignPoint longer = test::point("configs/mappings/attention-flat-spilled.yaml", one_head("8192", "1024"));
   EXPECT_EQ(longer.program.groups[0].buffer_bytes, spilled.program.groups[0].buffer_bytes);
+}
+
+// An elementwise result kept for a later pass takes the place of a kept input nothing reads after it: FLAT's
+// exponentials (SN = exp(QK - GM), read by pass 3) overwrite its scores (read last by SN), so the block of rows
+// needs the space of one of them. A result whose input is still read later gets its own block.
+TEST(Passes, AnElementwiseResultOverwritesTheKeptInputItReadsLast) {
+  const DesignPoint d = test::point("configs/mappings/attention-flat.yaml", one_head("2048", "1024"));
+  ASSERT_TRUE(d.program.status.ok) << d.program.status.reason;
+  const int64_t block = int64_t{2048} * 1024 * 4;  // a block's scores: 1,024 rows (P) of 2,048, fp32
+  const int64_t with_exponentials = d.program.groups[0].buffer_bytes;
+  EXPECT_GE(with_exponentials, block);
+  EXPECT_LT(with_exponentials, 2 * block);
+}
+
+// Only when nothing reads the input after it: a pass 3 that reads the squares X as well as the exponentials S
+// keeps both blocks.
+TEST(Passes, AResultWhoseInputIsReadLaterGetsItsOwnBlock) {
+  auto buffer = [](const std::string& out) {
+    const std::string workload = test::temp_file("inplace.yaml", R"yaml(version: 1
+name: inplace
+params: {R: 64, C: 1024}
+tensors:
+  A: {ranks: [R, C]}
+  O: {ranks: [R, C], output: true}
+einsums:
+  - X[r,c] = A[r,c] * A[r,c]
+  - MX[r] = max(c) X[r,c]
+  - S[r,c] = exp(X[r,c] - MX[r])
+  - SS[r] = S[r,c]
+)yaml" + out);
+    const std::string mapping = test::temp_file("inplace-mapping.yaml", R"yaml(version: 1
+name: inplace
+arch: )yaml" + std::filesystem::absolute("configs/arch/flat.yaml").string() +
+                                                                            R"yaml(
+workload: )yaml" + workload + R"yaml(
+groups:
+  - name: rows
+    pipeline: true
+    loops:
+      dram: [{index: r, tile: 64}]
+    passes:
+      - loops: {glb: [{index: c, tile: 256}]}
+        einsums:
+          X: {unit: pe1d, spatial: {lanes: c}}
+          MX: {unit: pe1d, spatial: {lanes: c}}
+      - loops: {glb: [{index: c, tile: 256}]}
+        einsums:
+          S: {unit: pe1d, spatial: {lanes: c}}
+          SS: {unit: pe1d, spatial: {lanes: c}}
+      - loops: {glb: [{index: c, tile: 256}]}
+        einsums:
+          O: {unit: pe1d, spatial: {lanes: c}}
+)yaml");
+    const DesignPoint d = test::point(mapping);
+    EXPECT_TRUE(d.program.status.ok) << d.program.status.reason;
+    return d.program.groups[0].buffer_bytes;
+  };
+  const int64_t block = int64_t{64} * 1024 * 4;
+  EXPECT_EQ(buffer("  - O[r,c] = S[r,c] / SS[r] + X[r,c]\n") - buffer("  - O[r,c] = S[r,c] / SS[r]\n"), block);
 }
 
 // A pass that loads back what the pass before it stored waits, in every block, for the last tile to be stored and

@@ -705,7 +705,7 @@ class Lowering {
     // Kept for a later pass, the whole tile the group's own loops cover stays in the buffer, unless it takes the
     // place of a kept input it is the last to read (and then so do its tiles).
     const bool kept = read_in_later_pass(e, g) && !spilled(einsum.out.tensor, g);
-    const int64_t block = tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer)));
+    const int64_t block = kept ? tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer))) : 0;
     const bool in_place = kept && overwrites_input(e, g, block, nest, static_cast<int>(n_outer));
     if (!unit_of(e).empty() && !in_place)
       resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));

@@ -206,12 +206,15 @@ class GroupTimer {
     // last result). With several passes that happens in every iteration of the group's own loops, since each
     // pass runs after the one before it there; a pass whose results a later pass reads also waits for its last
     // result (a reduction across lanes draining) before the next can start.
-    const double fill_and_drain = busiest_from + ((feeds_later_pass(pass) ? tile : filled) - busiest_to);
-    const double all =
-        !g_.pipeline ? tile * static_cast<double>(tiles)
-        : g_.pass_loops.size() > 1
-            ? static_cast<double>(busiest_cycles) + static_cast<double>(outer_iterations()) * fill_and_drain
-            : busiest_from + static_cast<double>(busiest_cycles) + (filled - busiest_to);
+    double all = 0;
+    if (!g_.pipeline) {
+      all = tile * static_cast<double>(tiles);
+    } else if (g_.pass_loops.size() > 1) {
+      const double fill_and_drain = busiest_from + ((feeds_later_pass(pass) ? tile : filled) - busiest_to);
+      all = static_cast<double>(busiest_cycles) + static_cast<double>(outer_iterations()) * fill_and_drain;
+    } else {
+      all = busiest_from + static_cast<double>(busiest_cycles) + (filled - busiest_to);
+    }
     return std::max(busiest_cycles, static_cast<int64_t>(std::ceil(all)));
   }
 

@@ -712,11 +712,7 @@ struct Controller : sc_module {
           step_computes.clear();
           for (size_t o = 0; o < g.ops.size(); ++o) {
             const TileOp& op = g.ops[o];
-            if (op.pass != k || hoisted[o]) continue;
-            bool fires = true;
-            for (auto [l, last] : rules[o])
-              fires &= index[static_cast<size_t>(l)] == (last ? g.loops[static_cast<size_t>(l)].trips - 1 : 0);
-            if (!fires || !op.active(index)) continue;
+            if (op.pass != k || hoisted[o] || !fires_at(o, index)) continue;
             JobPtr job;
             if (op.kind == TileOp::Kind::load) {
               job = load_tile(o, freed_slot(o, true));
@@ -730,7 +726,7 @@ struct Controller : sc_module {
             if (op.kind == TileOp::Kind::compute) {
               // Without pipelining the units take turns: this tile computes once the last one has. The walk
               // itself runs ahead, held back only by the units' queues and the DMA's: a load waits for its
-              // buffer slot (below), not for the computations before it to be issued and done.
+              // buffer slot (load_tile), not for the computations before it to be issued and done.
               if (!g.pipeline) job->deps = computing;
               for (const TensorId t : info[o].reads) {
                 if (writer[t]) job->deps.push_back(writer[t]);

@@ -8,8 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <map>
-#include <mutex>
 #include <sstream>
 
 namespace einsim {
@@ -36,15 +34,6 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   }
   return row[b.size()];
 }
-
-// Parsing YAML costs far more than reading the file: each file's last parse is kept, keyed by its path and
-// checked against its text, and handed out as a copy (callers may edit their tree: --set).
-struct Parsed {
-  std::string text;
-  YAML::Node root;
-};
-std::mutex g_parsed_mutex;
-std::map<std::string, Parsed> g_parsed;
 
 thread_local FileReads* t_reads = nullptr;  // the innermost recorder on this thread
 
@@ -88,19 +77,12 @@ YNode YNode::load_file(const std::string& file) {
   }
   const uint64_t hash = fnv1a(text);
   for (FileReads* r = t_reads; r; r = r->outer_) r->files_.emplace_back(file, hash);
-  {
-    std::lock_guard lock(g_parsed_mutex);
-    if (const auto it = g_parsed.find(file); it != g_parsed.end() && it->second.text == text)
-      return YNode(YAML::Clone(it->second.root), file, "");
-  }
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw UserError(mark_loc(e.mark, file), "", "invalid YAML: " + e.msg);
   }
-  std::lock_guard lock(g_parsed_mutex);
-  g_parsed[file] = Parsed{std::move(text), YAML::Clone(root)};
   return YNode(root, file, "");
 }
 

@@ -34,7 +34,7 @@ class YNode {
   YNode(YAML::Node node, std::string file, std::string path)
       : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
 
-  // Throws UserError on a missing file or bad YAML. A file already parsed with the same text is not parsed again.
+  // Throws UserError on a missing file or bad YAML.
   static YNode load_file(const std::string& file);
 
   const YAML::Node& raw() const { return node_; }

@@ -136,6 +136,15 @@ TEST(Load, ErrorsNameFileLineColumnAndKey) {
                 "tensors, einsums, init, kernel, reference)");
 }
 
+// The same file loaded again (a sweep's points, the mapper's candidates) still says where: a parse reused as a
+// copy once lost its lines and columns, and with them where `einsim map` writes its tiles.
+TEST(Load, AFileLoadedAgainStillNamesLineAndColumn) {
+  const std::string text = "version: 1\nname: x\ntensorz: {}\n";
+  EXPECT_EQ(test::load_error(text), test::load_error(text));
+  EXPECT_NE(test::load_error(text).find("bad.yaml:3:1: error: tensorz: unknown key"), std::string::npos)
+      << test::load_error(text);
+}
+
 TEST(Load, QuotedEinsumsPointInsideTheQuotes) {
   const std::string f = test::temp_file("bad.yaml", "");
   EXPECT_EQ(test::load_error(

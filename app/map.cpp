@@ -70,12 +70,7 @@ int run_map(const MapArgs& args) {
                                                  : MapObjective::latency;
   options.top = std::max(args.top, args.rerank_cycle);
   const MapResult r = map_tiles(cascade, arch, templ, options);
-  if (r.best.empty())
-    throw UserError(SourceLoc{args.constraints}, "",
-                    fmt::format("no feasible mapping among {} combinations of the auto tiles ({} with an inner tile "
-                                "not dividing its outer one, {} infeasible{})",
-                                r.combinations, r.not_dividing, r.infeasible,
-                                r.first_infeasible_reason.empty() ? "" : ": first, " + r.first_infeasible_reason));
+  if (r.best.empty()) throw UserError(SourceLoc{args.constraints}, "", no_feasible_mapping(r));
   // Re-ranking: each of the K best written as a mapping and simulated by a worker process (SystemC elaborates
   // once per process); the fewest cycle-level cycles win, ties to the better analytical rank.
   struct Simulated {
@@ -92,8 +87,13 @@ int run_map(const MapArgs& args) {
     for (size_t i = 0; i < std::min(r.best.size(), static_cast<size_t>(args.rerank_cycle)); ++i) {
       const std::string file = (dir / fmt::format("candidate-{}.yaml", i + 1)).string();
       std::ofstream(file) << mapped_yaml(args.constraints, file, r, options, i);
-      SpecInputs in{file, args.arch.empty() ? "" : fs::absolute(args.arch).string(),
-                    args.workload.empty() ? "" : fs::absolute(args.workload).string(), o, sets.arch};
+      SpecInputs in{file,
+                    args.arch.empty() ? "" : fs::absolute(args.arch).string(),
+                    args.workload.empty() ? "" : fs::absolute(args.workload).string(),
+                    o,
+                    sets.arch,
+                    false,
+                    {}};
       for (std::string& preset : in.workload_overrides.param_files) preset = fs::absolute(preset).string();
       Outcome out;
       const Stats s = run_worker(exe, in, fmt::format("candidate {}", i + 1), out);
@@ -123,7 +123,9 @@ int run_map(const MapArgs& args) {
     Json j;
     j["constraints"] = args.constraints;
     j["objective"] = args.objective;
-    j["certificate"] = Json{{"search", "exhaustive"},
+    j["certificate"] = Json{{"search", r.runs > 1 ? "exhaustive, run by run" : "exhaustive"},
+                            {"runs", r.runs},
+                            {"space", r.space},
                             {"combinations", r.combinations},
                             {"not_dividing", r.not_dividing},
                             {"infeasible", r.infeasible},
@@ -160,9 +162,11 @@ int run_map(const MapArgs& args) {
   std::cout << fmt::format("{} on {} from {} (objective: {})\n", cascade.name, arch.name, args.constraints,
                            args.objective);
   std::cout << fmt::format(
-      "  searched {} tiles: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
-      "evaluated (exhaustive: the best is the optimum of this space)\n\n",
-      r.searched.size(), grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated));
+      "  searched {} tiles{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
+      "evaluated (exhaustive: the best is the optimum of this space{})\n\n",
+      r.searched.size(), r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs) : "",
+      grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
+      r.runs > 1 ? fmt::format(" of {:.3g} combinations, as the runs' times add", r.space) : "");
   std::vector<std::vector<std::string>> rows{{"rank", "cycles", "energy (pJ)", "bound", "tiles"}};
   if (!simulated.empty()) rows[0].insert(rows[0].begin() + 2, "cycle level");
   for (size_t i = 0; i < r.best.size(); ++i) {

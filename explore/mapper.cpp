@@ -3,9 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
+#include <stdexcept>
 #include <sstream>
 
 #include "mappings/lower.hpp"
@@ -93,31 +97,59 @@ std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSp
   return out;
 }
 
-MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options) {
-  MapResult r;
-  r.searched = searched_tiles(cascade, templ);
-  const std::vector<LoopAddress> where = auto_loops(templ);
-  const size_t n = r.searched.size();
+namespace {
 
-  double space = 1;
-  for (const SearchedTile& s : r.searched) space *= static_cast<double>(s.values.size());
-  if (space > static_cast<double>(options.max_candidates))
-    throw UserError(SourceLoc{templ.file}, "tile",
-                    fmt::format("auto: {:.3g} combinations of tiles, more than the mapper searches ({}): give some "
-                                "of the {} auto tiles a value",
-                                space, options.max_candidates, n));
+// A run of groups: the first group and those after it that run with it (`concurrent`). Runs follow one another,
+// so a mapping's cycles are the sum of its runs' and its energy the sum of their actions: the tiles of each run
+// can be chosen on their own.
+struct Run {
+  size_t first = 0, last = 0;  // groups [first, last)
+  size_t from = 0, to = 0;     // its searched tiles [from, to) (auto_loops lists them group by group)
+};
 
+std::vector<Run> runs_of(const MappingSpec& m, const std::vector<LoopAddress>& where) {
+  std::vector<Run> runs;
+  for (size_t g = 0; g < m.groups.size(); ++g)
+    if (runs.empty() || !m.groups[g].concurrent)
+      runs.push_back({g, g + 1, 0, 0});
+    else
+      runs.back().last = g + 1;
+  for (Run& run : runs) {
+    run.from = run.to = static_cast<size_t>(
+        std::find_if(where.begin(), where.end(), [&](const LoopAddress& a) { return a.group >= run.first; }) -
+        where.begin());
+    while (run.to < where.size() && where[run.to].group < run.last) ++run.to;
+  }
+  return runs;
+}
+
+// One combination of a range of searched tiles, as the search ranks it.
+struct Partial {
+  std::vector<size_t> digits;  // an index into each tile's values
+  std::vector<int64_t> tiles;
+  Stats stats;
+  double score = 0;
+};
+
+// Every combination of the searched tiles [from, to), evaluated on the groups [first, last): the `top` best,
+// best first (ties: the earlier combination). The counts go to the certificate in `r`.
+std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, MappingSpec& m,
+                            const std::vector<LoopAddress>& where, size_t from, size_t to, size_t first, size_t last,
+                            const MapOptions& options, MapResult& r) {
+  const size_t n = to - from;
   // A searched tile's searched outer tiles: the same index further out in the same group's nest.
   std::vector<std::vector<size_t>> outer(n);
   for (size_t k = 0; k < n; ++k)
     for (size_t j = 0; j < k; ++j)
-      if (where[j].group == where[k].group && r.searched[j].index == r.searched[k].index) outer[k].push_back(j);
+      if (where[from + j].group == where[from + k].group && r.searched[from + j].index == r.searched[from + k].index)
+        outer[k].push_back(j);
 
-  MappingSpec m = templ;
-  std::vector<size_t> digit(n, 0);  // the combination: an index into each searched tile's values
+  std::vector<Partial> best;
+  std::vector<size_t> digit(n, 0);
   std::vector<int64_t> tiles(n);
+  const bool whole = first == 0 && last >= m.groups.size();
   for (bool more = true; more; ++r.combinations) {
-    for (size_t k = 0; k < n; ++k) tiles[k] = r.searched[k].values[digit[k]];
+    for (size_t k = 0; k < n; ++k) tiles[k] = r.searched[from + k].values[digit[k]];
     bool divides = true;
     for (size_t k = 0; k < n && divides; ++k)
       for (size_t j : outer[k]) divides = divides && tiles[j] % tiles[k] == 0;
@@ -125,11 +157,11 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
       ++r.not_dividing;
     } else {
       for (size_t k = 0; k < n; ++k) {
-        LoopSpec& loop = loop_at(m, where[k]);
+        LoopSpec& loop = loop_at(m, where[from + k]);
         loop.tile = std::to_string(tiles[k]);
         loop.tile_expr = parse_expression(loop.tile);
       }
-      const TileProgram program = lower(cascade, arch, m);
+      const TileProgram program = whole ? lower(cascade, arch, m) : lower_groups(cascade, arch, m, first, last);
       // Lowering refuses what cannot run (a buffer too small); the evaluator what it cannot count.
       Stats stats = program.status.ok ? evaluate_analytical(cascade, arch, program) : Stats{};
       const EvalStatus& status = program.status.ok ? stats.status : program.status;
@@ -141,25 +173,176 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
         const double score = score_of(stats, options.objective);
         // Best first; among equal scores the earlier combination stays ahead (upper_bound), so the answer
         // does not depend on anything but the order of the space.
-        const auto at = std::upper_bound(r.best.begin(), r.best.end(), score,
-                                         [](double s, const MapCandidate& b) { return s < b.score; });
-        if (static_cast<int>(at - r.best.begin()) < options.top) {
-          r.best.insert(at, MapCandidate{tiles, std::move(stats), score});
-          if (static_cast<int>(r.best.size()) > options.top) r.best.pop_back();
+        const auto at =
+            std::upper_bound(best.begin(), best.end(), score, [](double s, const Partial& b) { return s < b.score; });
+        if (static_cast<int>(at - best.begin()) < options.top) {
+          best.insert(at, Partial{digit, tiles, std::move(stats), score});
+          if (static_cast<int>(best.size()) > options.top) best.pop_back();
         }
       }
     }
     // The next combination: the last searched tile varies fastest.
     more = false;
     for (size_t k = n; k-- > 0;) {
-      if (++digit[k] < r.searched[k].values.size()) {
+      if (++digit[k] < r.searched[from + k].values.size()) {
         more = true;
         break;
       }
       digit[k] = 0;
     }
   }
+  return best;
+}
+
+// The `top` best combinations of one choice per run, by the sum of the runs' scores (ties: the earlier
+// combination, the runs' digits read in order): a best-first walk from every run's best.
+std::vector<std::vector<size_t>> best_sums(const std::vector<std::vector<Partial>>& per_run, int top) {
+  using Choice = std::vector<size_t>;  // an index into each run's list
+  auto sum = [&](const Choice& c) {
+    double s = 0;
+    for (size_t u = 0; u < c.size(); ++u) s += per_run[u][c[u]].score;
+    return s;
+  };
+  auto digits = [&](const Choice& c) {
+    std::vector<size_t> d;
+    for (size_t u = 0; u < c.size(); ++u)
+      d.insert(d.end(), per_run[u][c[u]].digits.begin(), per_run[u][c[u]].digits.end());
+    return d;
+  };
+  std::set<std::pair<double, std::vector<size_t>>> frontier;  // (sum, digits): ordered as the search ranks them
+  std::map<std::vector<size_t>, Choice> choice_of;            // digits -> the choice
+  auto push = [&](const Choice& c) {
+    std::vector<size_t> d = digits(c);
+    if (choice_of.emplace(d, c).second) frontier.emplace(sum(c), std::move(d));
+  };
+  std::vector<std::vector<size_t>> out;
+  push(Choice(per_run.size(), 0));
+  while (!frontier.empty() && static_cast<int>(out.size()) < top) {
+    const auto next = frontier.begin();
+    const Choice c = choice_of.at(next->second);
+    frontier.erase(next);
+    out.push_back(c);
+    for (size_t u = 0; u < c.size(); ++u)
+      if (c[u] + 1 < per_run[u].size()) {
+        Choice d = c;
+        ++d[u];
+        push(d);
+      }
+  }
+  return out;
+}
+
+}  // namespace
+
+MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options) {
+  MapResult r;
+  r.searched = searched_tiles(cascade, templ);
+  const std::vector<LoopAddress> where = auto_loops(templ);
+  const size_t n = r.searched.size();
+  const std::vector<Run> runs = runs_of(templ, where);
+
+  r.space = 1;
+  for (const SearchedTile& s : r.searched) r.space *= static_cast<double>(s.values.size());
+  // Latency and energy add over runs, so each run's tiles are searched on their own; the energy-delay product
+  // does not, so it searches the whole space.
+  const size_t searched_runs =
+      static_cast<size_t>(std::count_if(runs.begin(), runs.end(), [](const Run& run) { return run.to > run.from; }));
+  const bool by_run = options.objective != MapObjective::edp && searched_runs > 1;
+  double considered = by_run ? 0 : r.space;
+  if (by_run)
+    for (const Run& run : runs) {
+      double space = 1;
+      for (size_t k = run.from; k < run.to; ++k) space *= static_cast<double>(r.searched[k].values.size());
+      considered += space;
+    }
+  if (considered > static_cast<double>(options.max_candidates))
+    throw UserError(SourceLoc{templ.file}, "tile",
+                    fmt::format("auto: {:.3g} combinations of tiles, more than the mapper searches ({}): give some "
+                                "of the {} auto tiles a value",
+                                considered, options.max_candidates, n));
+
+  MappingSpec m = templ;
+  auto search_whole = [&] {
+    r.runs = 1;
+    for (Partial& p : search(cascade, arch, m, where, 0, n, 0, templ.groups.size(), options, r))
+      r.best.push_back(MapCandidate{std::move(p.tiles), std::move(p.stats), p.score});
+    return r;
+  };
+  if (!by_run) return search_whole();
+
+  r.runs = static_cast<int>(runs.size());
+  std::vector<std::vector<Partial>> per_run;
+  for (const Run& run : runs) {
+    per_run.push_back(search(cascade, arch, m, where, run.from, run.to, run.first, run.last, options, r));
+    if (per_run.back().empty()) return r;  // this run cannot be mapped, so neither can the whole
+  }
+  // The best combinations of the runs' best, each evaluated whole: its figures are the sum of its runs'.
+  for (const std::vector<size_t>& choice : best_sums(per_run, options.top)) {
+    MapCandidate c;
+    double parts = 0;
+    for (size_t u = 0; u < runs.size(); ++u) {
+      const Partial& p = per_run[u][choice[u]];
+      c.tiles.insert(c.tiles.end(), p.tiles.begin(), p.tiles.end());
+      parts += p.score;
+      for (size_t k = runs[u].from; k < runs[u].to; ++k) {
+        LoopSpec& loop = loop_at(m, where[k]);
+        loop.tile = std::to_string(p.tiles[k - runs[u].from]);
+        loop.tile_expr = parse_expression(loop.tile);
+      }
+    }
+    const TileProgram program = lower(cascade, arch, m);
+    c.stats = evaluate_analytical(cascade, arch, program);
+    c.score = score_of(c.stats, options.objective);
+    if (!program.status.ok || !c.stats.status.ok || std::abs(c.score - parts) > 1e-9 * std::max(1.0, std::abs(parts))) {
+      // A figure that does not add over runs (a bank-level DRAM's refreshes count whole refresh intervals of the
+      // whole run): the runs cannot be searched apart, so the whole space is, if it is small enough.
+      if (r.space > static_cast<double>(options.max_candidates))
+        throw UserError(
+            SourceLoc{templ.file}, "tile",
+            fmt::format("auto: the {} of the runs of groups does not add up to the whole's ({:.6g} "
+                        "apart, {:.6g} together), so the mapper searches every combination at once: "
+                        "{:.3g}, more than it searches ({}); give some of the {} auto tiles a value",
+                        objective_name(options.objective), parts, c.score, r.space, options.max_candidates, n));
+      MapResult fresh;
+      fresh.searched = std::move(r.searched);
+      fresh.space = r.space;
+      r = std::move(fresh);
+      m = templ;
+      return search_whole();
+    }
+    r.best.push_back(std::move(c));
+  }
   return r;
+}
+
+MappingSpec with_tiles(const MappingSpec& templ, const std::vector<int64_t>& tiles) {
+  const std::vector<LoopAddress> where = auto_loops(templ);
+  if (where.size() != tiles.size())
+    throw UserError(SourceLoc{templ.file}, "tile",
+                    fmt::format("auto: {} tiles given for the {} auto tiles", tiles.size(), where.size()));
+  MappingSpec m = templ;
+  for (size_t k = 0; k < where.size(); ++k) {
+    LoopSpec& loop = loop_at(m, where[k]);
+    loop.tile = std::to_string(tiles[k]);
+    loop.tile_expr = parse_expression(loop.tile);
+  }
+  return m;
+}
+
+std::string no_feasible_mapping(const MapResult& r) {
+  return fmt::format(
+      "no feasible mapping among {} combinations of the auto tiles ({} with an inner tile not "
+      "dividing its outer one, {} infeasible{})",
+      r.combinations, r.not_dividing, r.infeasible,
+      r.first_infeasible_reason.empty() ? "" : ": first, " + r.first_infeasible_reason);
+}
+
+std::vector<int64_t> best_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ) {
+  MapOptions options;
+  options.top = 1;
+  const MapResult r = map_tiles(cascade, arch, templ, options);
+  if (r.best.empty()) throw UserError(SourceLoc{templ.file}, "", no_feasible_mapping(r));
+  return r.best.front().tiles;
 }
 
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,
@@ -199,8 +382,15 @@ std::string mapped_yaml(const std::string& template_file, const std::string& out
   std::ostringstream out;
   out << fmt::format("# Found by `einsim map --constraints {}` (objective: {}).\n", template_file,
                      objective_name(options.objective));
-  out << fmt::format("# Every combination of the divisors of the {} tiles left to the mapper: {} in all, {} with an\n",
-                     result.searched.size(), result.combinations, result.not_dividing);
+  if (result.runs > 1)
+    out << fmt::format(
+        "# Each of the {} runs of groups on its own (their times add), every combination of the divisors of\n"
+        "# its tiles ({} tiles left to the mapper): {} in all, {} with an\n",
+        result.runs, result.searched.size(), result.combinations, result.not_dividing);
+  else
+    out << fmt::format(
+        "# Every combination of the divisors of the {} tiles left to the mapper: {} in all, {} with an\n",
+        result.searched.size(), result.combinations, result.not_dividing);
   out << fmt::format("# inner tile not dividing its outer one, {} infeasible, {} evaluated analytically.\n",
                      result.infeasible, result.evaluated);
   out << fmt::format(

@@ -43,6 +43,10 @@ struct MapResult {
   std::vector<SearchedTile> searched;
   std::vector<MapCandidate> best;  // up to MapOptions::top, best first (ties: the earlier combination)
   // The certificate: every combination was considered; those not evaluated were infeasible for the reason counted.
+  // With runs > 1 each run of groups was searched on its own (its own combinations counted, `space` is their
+  // product): runs follow one another, so the best of each is part of the best of the whole.
+  int runs = 1;
+  double space = 1;
   int64_t combinations = 0;
   int64_t not_dividing = 0;  // an inner tile of an index that does not divide its outer tile
   int64_t infeasible = 0;    // refused by lowering (a buffer too small, ...)
@@ -57,6 +61,14 @@ std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSp
 // feasible combination is a MapResult with empty `best` (and the first reason); a space larger than
 // options.max_candidates is a UserError.
 MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options);
+
+// The template with its `auto` tiles set to `tiles` (one per searched tile, in searched_tiles' order).
+MappingSpec with_tiles(const MappingSpec& templ, const std::vector<int64_t>& tiles);
+
+// The tiles a sweep part that names constraints evaluates: the best for latency (map_tiles' first). A
+// UserError at the constraints file when no combination is feasible, saying why the first was not.
+std::vector<int64_t> best_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ);
+std::string no_feasible_mapping(const MapResult& r);  // that error's message
 
 // The template file's text with each `auto` tile replaced by candidate `candidate`'s value (0: the best), its
 // arch and workload paths made relative to `out_file`'s folder, under a header saying how it was found.

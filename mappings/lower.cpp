@@ -30,7 +30,8 @@ class Lowering {
         m_(m),
         guarded_(std::any_of(c.einsums.begin(), c.einsums.end(), [](const Einsum& e) { return e.guard >= 0; })) {}
 
-  TileProgram run() {
+  // Lowers the groups [first, last) (clamped to the mapping's), after every check of the whole mapping.
+  TileProgram run(size_t first, size_t last) {
     check_memories();
     assign_groups();
     check_concurrent();
@@ -38,7 +39,8 @@ class Lowering {
     p.backing = m_.backing;
     p.buffer = m_.buffer;
     try {
-      for (int g = 0; g < group_count(); ++g) p.groups.push_back(lower_placed(g));
+      for (int g = static_cast<int>(first); g < std::min(group_count(), static_cast<int>(last)); ++g)
+        p.groups.push_back(lower_placed(g));
     } catch (const Infeasible& why) {
       p.status = EvalStatus{false, why.reason};
     }
@@ -1168,7 +1170,12 @@ int64_t TileGroup::executions(const TileOp& op) const {
 }
 
 TileProgram lower(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping) {
-  return Lowering(cascade, arch, mapping).run();
+  return Lowering(cascade, arch, mapping).run(0, mapping.groups.size());
+}
+
+TileProgram lower_groups(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping, size_t first,
+                         size_t last) {
+  return Lowering(cascade, arch, mapping).run(first, last);
 }
 
 }  // namespace einsim

@@ -12,4 +12,9 @@ namespace einsim {
 
 TileProgram lower(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping);
 
+// Only the groups [first, last) of the mapping, after every check of the whole of it: what the mapper evaluates
+// when it searches a run of groups on its own (runs one after another add their times).
+TileProgram lower_groups(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping, size_t first,
+                         size_t last);
+
 }  // namespace einsim

@@ -199,3 +199,97 @@ TEST(Mapper, NeverSlowerThanTheHandMappings) {
 
 }  // namespace
 }  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// The encoder layer's four GEMMs, each group with its DRAM-level token tile given by `tiles` (four values or
+// "auto"); `concurrent` makes the output projection run with the Q/K/V group.
+std::string encoder_mapping(const std::array<std::string, 4>& tiles, bool concurrent) {
+  const char* groups[4][4] = {
+      {"qkv", "j", "d", "QKV"}, {"out-proj", "d", "c", "Y"}, {"ffn1", "ff", "d", "H1"}, {"ffn2", "c", "ff", "Y2"}};
+  std::string text = fmt::format(
+      "version: 1\nname: e\narch: {0}/configs/arch/systolic.yaml\nworkload: {0}/configs/workloads/encoder-gemms.yaml\n"
+      "groups:\n",
+      kRoot);
+  for (size_t g = 0; g < 4; ++g)
+    text += fmt::format(
+        "  - name: {0}\n{4}    loops:\n      dram: [{{index: n, tile: {3}}}]\n"
+        "    einsums:\n      {1}: {{unit: array, spatial: {{rows: n, cols: {2}}}}}\n",
+        groups[g][0], groups[g][3], groups[g][1], tiles[g], concurrent && g == 1 ? "    concurrent: true\n" : "");
+  return text;
+}
+
+// Runs of groups searched one by one give what the whole space gives: the same best figure, best tiles (the
+// first of equals in the joint order) and the same ranking of the best five, against brute force over every
+// combination written out as a mapping; a group running with the one before it is searched together with it.
+TEST(Mapper, RunsSearchedOneByOneEqualBruteForce) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  for (int problem = 0; problem < 4; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"B", "1"}, {"P", pick({"16", "32"})}, {"D", pick({"4", "8"})}, {"FF", pick({"8", "16"})}};
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {
+        {"array.rows", pick({"2", "4"})},
+        {"array.cols", pick({"2", "4"})},
+        {"glb.size", pick({"1 KiB", "2 KiB", "64 KiB"})}};
+    const bool concurrent = problem % 2 == 1;
+    const std::string what =
+        fmt::format("seed {} problem {}: {} {} concurrent {}", seed, problem, params, arch_sets, concurrent);
+    std::array<std::string, 4> autos;
+    autos.fill("auto");
+    const std::string templ_file = test::temp_file("constraints-runs.yaml", encoder_mapping(autos, concurrent));
+    const Constraints base = constraints(templ_file, params, arch_sets);
+    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+    EXPECT_EQ(r.runs, concurrent ? 3 : 4) << what;
+
+    // Brute force, in the joint order (the last tile fastest); the five best kept as the joint search keeps them.
+    std::vector<std::pair<int64_t, std::vector<int64_t>>> ranked;  // (cycles, tiles), stable by order
+    std::vector<size_t> digit(4, 0);
+    int64_t feasible = 0;
+    for (bool more = true; more;) {
+      std::array<std::string, 4> values;
+      std::vector<int64_t> tiles;
+      for (size_t k = 0; k < 4; ++k) {
+        tiles.push_back(r.searched[k].values[digit[k]]);
+        values[k] = std::to_string(tiles.back());
+      }
+      const std::string file = test::temp_file("combination-runs.yaml", encoder_mapping(values, concurrent));
+      const DesignPoint p = test::point(file, params, {}, arch_sets);
+      if (p.program.status.ok) {
+        const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
+        if (s.status.ok) {
+          ++feasible;
+          ranked.emplace_back(s.cycles, tiles);
+        }
+      }
+      more = false;
+      for (size_t k = 4; k-- > 0;) {
+        if (++digit[k] < r.searched[k].values.size()) {
+          more = true;
+          break;
+        }
+        digit[k] = 0;
+      }
+    }
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    EXPECT_EQ(r.space, static_cast<double>(r.searched[0].values.size() * r.searched[1].values.size() *
+                                           r.searched[2].values.size() * r.searched[3].values.size()))
+        << what;
+    EXPECT_LT(r.combinations, static_cast<int64_t>(r.space)) << what;
+    if (ranked.empty()) {
+      EXPECT_TRUE(r.best.empty()) << what;
+      continue;
+    }
+    EXPECT_GT(feasible, 5) << what;
+    ASSERT_EQ(r.best.size(), 5u) << what;
+    for (size_t i = 0; i < r.best.size(); ++i) {
+      EXPECT_EQ(r.best[i].stats.cycles, ranked[i].first) << what << " rank " << i + 1;
+      EXPECT_EQ(r.best[i].tiles, ranked[i].second) << what << " rank " << i + 1;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace einsim

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/options.hpp"
+#include "explore/mapper.hpp"
 #include "mappings/design_point.hpp"
 #include "mappings/spec_cache.hpp"
 #include "sim/cycle/engine.hpp"
@@ -21,7 +22,16 @@ int run_worker() {
     throw UserError(SourceLoc{}, "design point", std::string("not JSON: ") + e.what());
   }
   const SpecInputs in = spec_inputs_from_json(j);
-  const DesignPoint p = load_design_point(in.mapping, in.workload_overrides, in.arch_sets, in.arch, in.workload);
+  DesignPoint p;
+  if (in.map) {  // constraints: the tiles the sweep chose, or the mapper's choice
+    const MappingSpec templ = load_mapping(in.mapping);
+    p.cascade = load_cascade(in.workload.empty() ? templ.workload : in.workload, in.workload_overrides);
+    p.arch = load_arch(in.arch.empty() ? templ.arch : in.arch, in.arch_sets);
+    p.mapping = with_tiles(templ, in.tiles.empty() ? best_tiles(p.cascade, p.arch, templ) : in.tiles);
+    p.program = lower(p.cascade, p.arch, p.mapping);
+  } else {
+    p = load_design_point(in.mapping, in.workload_overrides, in.arch_sets, in.arch, in.workload);
+  }
   CycleEvaluator cycle;
   std::cout << to_json(cycle.evaluate(p.cascade, p.arch, p.program)).dump(2) << '\n';
   return 0;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/overrides.hpp"
+#include "explore/mapper.hpp"
 #include "mappings/lower.hpp"
 #include "sim/analytical.hpp"
 #include "workloads/expr.hpp"
@@ -12,6 +13,7 @@ namespace einsim {
 SpecInputs inputs_of(const SweepPart& part) {
   SpecInputs in;
   in.mapping = part.mapping;
+  in.map = part.map;
   in.arch = part.arch;
   in.workload = part.workload;
   in.workload_overrides.param_files = part.params;
@@ -49,13 +51,20 @@ int64_t part_count(const SweepPart& part, const SweepPoint* at) {
 
 namespace {
 
-// One part's Stats, run `count` times.
+// One part's Stats, run `count` times. A part that names constraints evaluates the mapper's choice for them
+// (chosen once per design, at both fidelities the same).
 Stats evaluate_part(const SweepPart& part, Fidelity fidelity, int64_t count, const std::string& exe, SpecCache& specs,
                     Outcome& out) {
-  if (fidelity == Fidelity::cycle) return repeated(run_worker(exe, inputs_of(part), part.name, out), count);
-  const ResolvedSpecs r = specs.resolve(inputs_of(part));
+  SpecInputs in = inputs_of(part);
+  if (fidelity == Fidelity::cycle && !in.map) return repeated(run_worker(exe, in, part.name, out), count);
+  const ResolvedSpecs r = specs.resolve(in);
+  if (in.map)
+    in.tiles = *specs.chosen_tiles(
+        in, [&] { return std::make_shared<const SpecCache::Tiles>(best_tiles(*r.cascade, *r.arch, *r.mapping)); });
+  if (fidelity == Fidelity::cycle) return repeated(run_worker(exe, in, part.name, out), count);
+  const MappingSpec mapping = in.map ? with_tiles(*r.mapping, in.tiles) : *r.mapping;
   AnalyticalEvaluator analytical;
-  return repeated(analytical.evaluate(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, *r.mapping)), count);
+  return repeated(analytical.evaluate(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, mapping)), count);
 }
 
 }  // namespace

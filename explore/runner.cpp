@@ -38,6 +38,7 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
   for (size_t i = 0; i < p.parts.size(); ++i) {
     const SweepPart& part = p.parts[i];
     for (const std::string& f : {part.mapping, part.arch, part.workload}) mix(f);
+    if (part.map) mix("constraints");
     for (const std::string& f : part.params) mix(f);
     for (const auto& [k, v] : part.sets) mix(k + "=" + v);
     mix(part.count);
@@ -113,7 +114,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     for (const SweepPart& part : p.parts) {
       part_count(part, &p);
       std::vector<std::pair<std::string, std::string>> files = {
-          {"mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
+          {part.map ? "constraints" : "mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
       for (const std::string& f : part.params) files.emplace_back("params", f);
       for (const auto& [key, f] : files) {
         if (f.empty() || !checked.insert(f).second) continue;

@@ -155,9 +155,15 @@ SweepSpec load_sweep(const std::string& file) {
         part.when[ax] = value.as_string();
       }
     }
-    const YNode mapping = p.required("mapping");
-    part.mapping = path(mapping);
-    part.locs["mapping"] = mapping.loc();
+    // A mapping, or constraints whose `auto` tiles the mapper chooses at each point (`einsim map`'s choice).
+    const auto mapping = p.optional("mapping");
+    const auto constraints = p.optional("constraints");
+    if (mapping && constraints) constraints->fail("a part names a mapping or constraints, not both");
+    if (!mapping && !constraints) p.required("mapping");
+    part.map = constraints.has_value();
+    part.mapping = path(mapping ? *mapping : *constraints);
+    part.locs["mapping"] = (mapping ? *mapping : *constraints).loc();
+    if (constraints) part.locs["constraints"] = constraints->loc();
     if (auto a = p.optional("arch")) {
       part.arch = path(*a);
       part.locs["arch"] = a->loc();

@@ -31,6 +31,8 @@ nlohmann::ordered_json to_json(const SpecInputs& in) {
     return a;
   };
   return Json{{"mapping", in.mapping},
+              {"map", in.map},
+              {"tiles", in.tiles},
               {"arch", in.arch},
               {"workload", in.workload},
               {"param_files", in.workload_overrides.param_files},
@@ -42,6 +44,8 @@ SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j) {
   try {
     SpecInputs in;
     j.at("mapping").get_to(in.mapping);
+    j.at("map").get_to(in.map);
+    j.at("tiles").get_to(in.tiles);
     j.at("arch").get_to(in.arch);
     j.at("workload").get_to(in.workload);
     j.at("param_files").get_to(in.workload_overrides.param_files);
@@ -100,6 +104,13 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   if (a.error) std::rethrow_exception(a.error);
   r.arch = a.value;
   return r;
+}
+
+std::shared_ptr<const SpecCache::Tiles> SpecCache::chosen_tiles(
+    const SpecInputs& in, const std::function<std::shared_ptr<const Tiles>()>& make) {
+  const auto& d = get(chosen_, to_json(in).dump(), make);
+  if (d.error) std::rethrow_exception(d.error);
+  return d.value;
 }
 
 FileList SpecCache::files(const SpecInputs& in) {

@@ -5,7 +5,9 @@
 #include <sqlite3.h>
 
 #include "sim/analytical.hpp"
+#include "explore/mapper.hpp"
 #include "explore/results.hpp"
+#include "mappings/lower.hpp"
 #include "explore/sweep.hpp"
 #include "mappings/spec_cache.hpp"
 #include "tests/unit/test_util.hpp"
@@ -533,6 +535,64 @@ TEST(Sweep, FuseMaxStudiesCoverThePapersPoints) {
                                                                     : p.axes[0].second;
       EXPECT_EQ(p.parts[1].arch, "configs/arch/" + arch + ".yaml");
     }
+  }
+}
+
+}  // namespace
+}  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// A part may name constraints instead of a mapping: at every point the mapper chooses their `auto` tiles (for
+// latency), and both fidelities evaluate that choice. Here the ws GEMM's constraints at two sizes: each point's
+// analytical cycles equal `einsim map`'s best there, its cycle-level worker gets the same tiles, and a part
+// cannot name both a mapping and constraints.
+TEST(Sweep, APartWithConstraintsEvaluatesTheMappersChoiceAtBothFidelities) {
+  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
+  const fs::path file = fs::path(fresh_dir("constraints")) / "s.yaml";
+  fs::create_directories(file.parent_path());
+  const std::string constraints = fs::absolute("configs/constraints/gemm-systolic-ws.yaml").string();
+  std::ofstream(file) << "version: 1\nname: c\nfidelity: both\naxes: {M: [64, 256]}\nparts:\n  gemm:\n"
+                      << "    constraints: " << constraints << "\n    set: {M: \"{M}\", N: 128, K: 64}\n";
+  SweepOptions o;
+  o.out_dir = (file.parent_path() / "out").string();
+  o.version = "test";
+  o.self_exe = einsim.string();
+  const SweepSummary summary = run_sweep(load_sweep(file.string()), o);
+  EXPECT_EQ(summary.ran, 4);
+  EXPECT_EQ(summary.failed, 0);
+  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
+  const std::vector<Row> rows = db.all();
+  ASSERT_EQ(rows.size(), 4u);
+  auto get = [](const Row& r, const std::string& c) -> const Cell& {
+    for (const auto& [name, v] : r)
+      if (name == c) return v;
+    throw std::runtime_error("no column " + c);
+  };
+  for (size_t i = 0; i < rows.size(); i += 2) {
+    const std::string m = i == 0 ? "64" : "256";
+    const MappingSpec templ = load_mapping(constraints);
+    const Cascade cascade = test::load(templ.workload, {{"M", m}, {"N", "128"}, {"K", "64"}});
+    const ArchSpec arch = load_arch(templ.arch);
+    const MappingSpec best = with_tiles(templ, best_tiles(cascade, arch, templ));
+    const Stats s = evaluate_analytical(cascade, arch, lower(cascade, arch, best));
+    EXPECT_EQ(std::get<std::string>(get(rows[i], "fidelity")), "analytical");
+    EXPECT_EQ(std::get<int64_t>(get(rows[i], "cycles")), s.cycles) << "M = " << m;
+    // The worker simulated the same tiles: the same traffic, which the tiles decide.
+    EXPECT_EQ(std::get<std::string>(get(rows[i + 1], "fidelity")), "cycle");
+    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "traffic_dram_read")), s.traffic_bytes.at("dram").read);
+  }
+
+  std::ofstream(file) << "version: 1\nname: c\nfidelity: analytical\naxes: {M: [64]}\nparts:\n  gemm:\n    mapping: "
+                      << constraints << "\n    constraints: " << constraints << "\n";
+  try {
+    load_sweep(file.string());
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("parts.gemm.constraints"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("a part names a mapping or constraints, not both"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -230,14 +230,26 @@ struct JobQueue {
 // request's cause) only when none is; in_order takes the oldest request and waits for it, so with one engine a
 // waiting store holds up the requests behind it. An engine then holds the channel for bytes / bandwidth cycles
 // ("channel" stalls: another engine has it), and one of the buffer's ports for the first bytes / port width of
-// them. Data arrives `latency` cycles after the transfer.
+// them. Data arrives `latency` cycles after the transfer. Reads come first, as memory controllers drain writes
+// around them: a store hands the channel to a waiting load after its current burst of kBurstBytes and resumes
+// once no load waits, so a long store does not hold up the loads of another engine. Among loads, and among
+// stores, the oldest request gets the channel next.
 struct Dram : sc_module {
   JobQueue queue;
   Recorder& rec;
   Buffer& buffer;
   double bytes_per_cycle;
   int64_t latency;
-  sc_core::sc_semaphore channel{1};
+  // The channel: whether an engine holds it, and the engines waiting for it (loads first, then stores, each
+  // oldest first). A grant hands it on directly: `granted` wakes the waiter it names.
+  struct Waiter {
+    sc_core::sc_event granted;
+    bool has = false;
+  };
+  bool held = false;
+  std::deque<Waiter*> loads_waiting, stores_waiting;
+  sc_core::sc_event load_waits;  // a load asked for the channel
+  static constexpr int64_t kBurstBytes = 4096;
   std::vector<std::unique_ptr<sc_core::sc_signal<bool>>> busy;  // per engine, for --vcd
   bool waves = false;
   // A path with a detailed timing model (a DRAM's bank-level model, a bank PIM's all-bank reads): a transfer
@@ -247,20 +259,26 @@ struct Dram : sc_module {
   double clock_hz = 0;
   BankTransfers* transfers = nullptr;
   bool ready_first = false;
-  int64_t free_at = 0;  // when the channel is done with the transfer it started last
+  std::vector<int64_t> free_at;  // per engine: when it expects to be done with its transfer
 
-  // What the channel still has to move, as part of the engine's state: the cycles left of its transfer and the
-  // bytes waiting. (With a backlog growing by a little every iteration, the iterations' costs can repeat for a
-  // while with the same number of requests waiting: only the backlog tells that state from a steady one.)
-  std::pair<int64_t, int64_t> backlog() const {
+  // What the channel still has to move, as part of the engine's state: the requests and bytes waiting, each
+  // engine's cycles left of its transfer, and the engines waiting for the channel. (With a backlog growing by a
+  // little every iteration, the iterations' costs can repeat for a while with the same number of requests
+  // waiting: only the backlog tells that state from a steady one.)
+  void state(std::vector<int64_t>& out) const {
     int64_t bytes = 0;
     for (const JobPtr& j : queue.jobs)
       if (j) bytes += j->op->bytes;
-    return {std::max<int64_t>(0, free_at - now()), bytes};
+    out.push_back(static_cast<int64_t>(queue.jobs.size()));
+    out.push_back(bytes);
+    for (const int64_t t : free_at) out.push_back(std::max<int64_t>(0, t - now()));
+    out.push_back(static_cast<int64_t>(loads_waiting.size()));
+    out.push_back(static_cast<int64_t>(stores_waiting.size()));
   }
 
   Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, bool first_ready, Recorder& r, Buffer& b)
       : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat), ready_first(first_ready) {
+    free_at.assign(static_cast<size_t>(engines), 0);
     for (size_t e = 0; std::cmp_less(e, engines); ++e) {
       busy.push_back(std::make_unique<sc_core::sc_signal<bool>>(fmt::format("dma{}_busy", e).c_str()));
       sc_core::sc_spawn([this, e] { run(e); }, fmt::format("dma{}", e).c_str());
@@ -302,6 +320,29 @@ struct Dram : sc_module {
     }
   }
 
+  void acquire_channel(const std::string& who, bool load) {
+    if (!held) {
+      held = true;
+      return;
+    }
+    const int64_t from = now();
+    Waiter me;
+    (load ? loads_waiting : stores_waiting).push_back(&me);
+    if (load) load_waits.notify(sc_core::SC_ZERO_TIME);
+    while (!me.has) sc_core::wait(me.granted);
+    rec.stalls[who]["channel"] += now() - from;
+  }
+  void release_channel() {
+    std::deque<Waiter*>& next = loads_waiting.empty() ? stores_waiting : loads_waiting;
+    if (next.empty()) {
+      held = false;
+      return;
+    }
+    next.front()->has = true;
+    next.front()->granted.notify(sc_core::SC_ZERO_TIME);
+    next.pop_front();
+  }
+
   void run(size_t engine) {
     const std::string who = basename();
     const std::string track = busy.size() > 1 ? fmt::format("{}.dma{}", who, engine) : who;
@@ -310,10 +351,9 @@ struct Dram : sc_module {
       if (!job) return;                       // the controller is done
       wait_for(*job, who, "dependency", rec);  // a store's tile (a load's slot is free already)
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
-      int64_t asked = now();
-      channel.wait();
-      if (const int64_t waited = now() - asked) rec.stalls[who]["channel"] += waited;
-      asked = now();
+      const bool load = job->op->kind == TileOp::Kind::load;
+      acquire_channel(who, load);
+      const int64_t asked = now();
       buffer.ports.wait();
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
@@ -329,10 +369,28 @@ struct Dram : sc_module {
       const int64_t through_port = buffer.cycles_for(job->op->bytes);
       sc_core::wait(duration(through_port));
       buffer.ports.post();
-      free_at = start + occupancy;
-      if (occupancy > through_port) sc_core::wait(duration(occupancy - through_port));
+      free_at[engine] = start + occupancy;
+      // The rest of the transfer; a store's a burst at a time while a load waits for the channel.
+      const int64_t burst = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(kBurstBytes / rate)));
+      for (int64_t left = occupancy - through_port; left > 0;) {
+        const int64_t from = now();
+        if (load || loads_waiting.empty()) {
+          if (load)
+            sc_core::wait(duration(left));
+          else
+            sc_core::wait(duration(left), load_waits);
+          left -= now() - from;
+          continue;
+        }
+        sc_core::wait(duration(std::min(left, burst)));
+        left -= now() - from;
+        if (left == 0) break;
+        release_channel();
+        acquire_channel(who, false);
+        free_at[engine] = now() + left;
+      }
       if (waves) busy[engine]->write(false);
-      channel.post();
+      release_channel();
       finish(*job, now() + latency + job->op->port_latency);
       if (rec.tracing) rec.events.push_back({rec.track(track), *job->label, start, now()});
     }
@@ -413,10 +471,7 @@ struct Controller : sc_module {
       k.queues.push_back(static_cast<int64_t>(unit->pending.size()) + unit->queue.num_available());
     }
     for (const auto& [name, path] : paths) {
-      k.queues.push_back(static_cast<int64_t>(path->queue.jobs.size()));
-      const auto [cycles, bytes] = path->backlog();
-      k.queues.push_back(cycles);
-      k.queues.push_back(bytes);
+      path->state(k.queues);
     }
     k.queues.push_back(prefetching);
     for (const auto& [who, causes] : rec.stalls)

@@ -70,6 +70,29 @@ TEST(Cycle, TwoDmaEnginesLetLoadsPassAWaitingStore) {
   EXPECT_EQ(s.stall_cycles.at("array").at("data"), 164 + (493 - 420));
 }
 
+// Output-stationary blocks of 256 x 256 fp32 results, each stored in one 256 KiB transfer (15,259 cycles at
+// 16 GiB/s) while the next block's chunks of A and B stream in (tests/data/gemm-store-blocks.yaml). The analytical
+// model overlaps the stores with the loads: 222,172 cycles.
+Stats store_blocks(int engines) {
+  const DesignPoint p = point("tests/data/gemm-store-blocks.yaml", {{"M", "2048"}, {"N", "256"}, {"K", "128"}}, {},
+                              {{"dram.dma_engines", std::to_string(engines)}, {"dram.bandwidth", "16 GiB/s"}});
+  EXPECT_EQ(evaluate_analytical(p.cascade, p.arch, p.program).cycles, 222172);
+  CycleOptions o;
+  o.exact = true;
+  return simulate_cycles(p.cascade, p.arch, p.program, o);
+}
+
+TEST(Cycle, OneEngineHoldsTheNextBlocksLoadsBehindAStore) {
+  // The store holds the one engine and the channel; the array waits for the next block's chunks: 14% over.
+  EXPECT_EQ(store_blocks(1).cycles, 253476);
+}
+
+TEST(Cycle, LoadsGoAheadOfAStoreBurstByBurst) {
+  // With two engines a waiting load takes the channel after the store's current 4 KiB burst, the store resuming
+  // when no load waits: the engine's cycles are the analytical model's, to the cycle.
+  EXPECT_EQ(store_blocks(2).cycles, 222172);
+}
+
 TEST(Cycle, ThreeBufferStagesHideTheLatency) {
   // gemm-dma at M = 320 with buffer_stages: 3: A's load for tile i + 3 waits for tile i's slot, so the 100-cycle
   // latency hides behind two tiles of 128 cycles: 164 (A_0 and B, latency) + 10 x 128 + 169 (Z's result, store,
@@ -109,15 +132,15 @@ TEST(Cycle, ReadyFirstDmaLetsLoadsPassAWaitingStore) {
   EXPECT_EQ(s.stall_cycles.at("dram").at("dependency"), (297 - 96) + (425 - 393) + (626 - 489));
 }
 
-// FuseMax on BERT at B = 64, M = P = 1,024 (analytical: 1,904,640 cycles). In order, each head's output store
-// waits for its last computation and the next head's Q/K/V loads queue behind it.
-DesignPoint fusemax_bert_64(const std::string& order) {
+// FuseMax on BERT at B = 64, M = P = 1,024 (analytical: 1,904,640 cycles). In order, with one DMA engine, each
+// head's output store waits for its last computation and the next head's Q/K/V loads queue behind it.
+DesignPoint fusemax_bert_64(const std::string& order, const std::string& engines = "2") {
   return point("configs/mappings/attention-fusemax.yaml", {{"B", "64"}, {"M", "1024"}, {"P", "1024"}},
-               {"configs/workloads/models/bert.yaml"}, {{"dram.dma_order", order}});
+               {"configs/workloads/models/bert.yaml"}, {{"dram.dma_order", order}, {"dram.dma_engines", engines}});
 }
 
 TEST(Cycle, FuseMaxInOrderDmaQueuesLoadsBehindAWaitingStore) {
-  const DesignPoint p = fusemax_bert_64("in_order");
+  const DesignPoint p = fusemax_bert_64("in_order", "1");
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   EXPECT_EQ(s.cycles, 2819428);  // 47.9% over the analytical model
   ASSERT_TRUE(s.gap_vs_analytical.has_value());
@@ -251,11 +274,12 @@ TEST(Cycle, OneBufferPortMakesTheArraysTakeTurns) {
 // say, so its traffic, ops and energy equal the analytical model's (which counts them from the loops), while its
 // cycles are its own.
 TEST(Cycle, RefreshEnergyFollowsTheSimulatedRunsLength) {
-  // FuseMax at BERT 1K on HBM3 with the bank-level model and an in-order DMA: the simulated run is longer than
+  // FuseMax at BERT 1K on HBM3 with the bank-level model and one in-order DMA: the simulated run is longer than
   // the analytical one, so more refresh intervals pass: every rank of every pseudo-channel refreshes once per
   // nREFI of the run.
-  const DesignPoint p = point("configs/mappings/attention-fusemax.yaml", {}, {"configs/workloads/models/bert.yaml"},
-                              {{"dram.model", "bank"}, {"dram.preset", "hbm3-5.2"}, {"dram.dma_order", "in_order"}});
+  const DesignPoint p = point(
+      "configs/mappings/attention-fusemax.yaml", {}, {"configs/workloads/models/bert.yaml"},
+      {{"dram.model", "bank"}, {"dram.preset", "hbm3-5.2"}, {"dram.dma_order", "in_order"}, {"dram.dma_engines", "1"}});
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   const Stats a = evaluate_analytical(p.cascade, p.arch, p.program);
   ASSERT_TRUE(s.status.ok) << s.status.reason;

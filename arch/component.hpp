@@ -81,6 +81,10 @@ class ComputeRole {
   virtual int64_t op_slots() const { return parallelism(); }
   virtual double op_rate(double /*arch_clock_hz*/) const { return static_cast<double>(op_slots()); }
   virtual int64_t regfile_entries() const { return 0; }  // per PE or lane
+  // Energy of one register-file read and one write (pJ): each op reads its operands there and updates its result
+  // there (Timeloop's convention). Zero where the unit gives none.
+  virtual double regfile_read_pJ() const { return 0; }
+  virtual double regfile_write_pJ() const { return 0; }
   // Whether a mapping spreads indices over its named dimensions; a unit that spreads its operands by itself
   // (over banks) ignores a binding's spatial ranks.
   virtual bool maps_spatially() const { return true; }

@@ -47,9 +47,16 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
         const double op_work = busiest_function_unit(*unit.ops(), op.ops, [&](int64_t count, int64_t issue) {
           return static_cast<double>(op.total_ops(count, n)) * static_cast<double>(issue);
         });
-        for (const auto& [kind, count] : op.ops)
-          s.energy_by_action_pJ[op.unit][kind] +=
-              static_cast<double>(op.total_ops(count, n)) * unit.ops()->at(kind).cost.energy_pJ;
+        const ComputeRole& compute = *unit.compute();
+        for (const auto& [kind, count] : op.ops) {
+          const auto ops = static_cast<double>(op.total_ops(count, n));
+          s.energy_by_action_pJ[op.unit][kind] += ops * unit.ops()->at(kind).cost.energy_pJ;
+          // Each op reads its operands from the PE's (or lane's) register file and updates its result there.
+          if (compute.regfile_read_pJ() > 0)
+            s.energy_by_action_pJ[op.unit]["regfile_read"] += ops * op_operands(kind) * compute.regfile_read_pJ();
+          if (compute.regfile_write_pJ() > 0)
+            s.energy_by_action_pJ[op.unit]["regfile_write"] += ops * compute.regfile_write_pJ();
+        }
         run.work[op.unit] += op_work;
         // (A computation whose where clause keeps nothing never runs: no cycles, no utilization.)
         es.utilization = es.cycles ? op_work / (static_cast<double>(es.cycles) * unit.op_rate(arch.clock_hz)) : 0;

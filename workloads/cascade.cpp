@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "workloads/cascade.hpp"
+#include "workloads/loader.hpp"
 
 namespace einsim {
 
@@ -127,6 +128,13 @@ std::string_view op_name(Op op) {
       return "dequantize";
   }
   return "?";
+}
+
+int op_operands(std::string_view kind) {
+  if (kind == "mac" || kind == "topk") return kind == "mac" ? 2 : 1;
+  for (const detail::OpInfo& f : detail::kFunctions)
+    if (op_name(f.op) == kind) return f.arity;
+  return 2;  // the arithmetic operators (add, mul, div)
 }
 
 const std::vector<std::string>& op_kinds() {

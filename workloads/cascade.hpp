@@ -244,6 +244,9 @@ Cascade load_reference(const Cascade& c, const WorkloadOverrides& overrides = {}
 std::string_view op_name(Op op);
 // Every op kind an Einsum can count ("mac" and the map operators' names): what a compute unit may list.
 const std::vector<std::string>& op_kinds();
+// The operands one op of a kind reads: a register-file access each (a mac's two factors, its sum being the
+// result it updates; a unary function's one; select's three).
+int op_operands(std::string_view kind);
 
 // The arithmetic of a map operator (b is ignored by unary ones); one definition for constant folding and
 // for the interpreter, in the interpreter's precision.

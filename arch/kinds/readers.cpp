@@ -54,6 +54,25 @@ dram::DramPreset dram_preset(const YNode& preset) {
 
 DType dtype_param(const ParamValues& p, const std::string& name) { return *parse_dtype(p.text(name)); }
 
+RegisterFile regfile_params(const ParamValues& p, const EnergyTable& table, DType dtype) {
+  RegisterFile rf;
+  if (p.has("regfile_entries")) rf.entries = p.count("regfile_entries");
+  if (const auto n = p.node_if("regfile_read_energy"))
+    rf.read_pJ = evaluate_cost(table, *n, dtype_name(dtype)).energy_pJ;
+  if (const auto n = p.node_if("regfile_write_energy"))
+    rf.write_pJ = evaluate_cost(table, *n, dtype_name(dtype)).energy_pJ;
+  return rf;
+}
+
+std::vector<ParamDef> regfile_param_defs(const char* per) {
+  return {{"regfile_entries", ParamType::count, false, "",
+           fmt::format("register file entries per {} (none when absent)", per)},
+          {"regfile_read_energy", ParamType::cost, false, "",
+           "energy of one register-file read: each op reads its operands there"},
+          {"regfile_write_energy", ParamType::cost, false, "",
+           "energy of one register-file write: each op updates its result there"}};
+}
+
 std::optional<Cost> area_param(const ParamValues& p, const std::string& name, const EnergyTable& table, DType dtype) {
   if (const auto n = p.node_if(name)) return evaluate_cost(table, *n, dtype_name(dtype));
   return std::nullopt;

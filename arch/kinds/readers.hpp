@@ -22,6 +22,17 @@ dram::DramPreset dram_preset(const YNode& preset);
 
 DType dtype_param(const ParamValues& p, const std::string& name);
 
+// A PE's or lane's register file: regfile_entries, and the energy of one read and one write at the unit's dtype
+// (regfile_read_energy, regfile_write_energy; zero when absent).
+struct RegisterFile {
+  int64_t entries = 0;
+  double read_pJ = 0;
+  double write_pJ = 0;
+};
+RegisterFile regfile_params(const ParamValues& p, const EnergyTable& table, DType dtype);
+// The params that describe it, for a kind's table.
+std::vector<ParamDef> regfile_param_defs(const char* per);
+
 // An optional area (or per-unit area) cost at the unit's dtype.
 std::optional<Cost> area_param(const ParamValues& p, const std::string& name, const EnergyTable& table, DType dtype);
 

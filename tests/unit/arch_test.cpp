@@ -27,7 +27,10 @@ TEST(Arch, FuseMaxConfigAsInThePaper) {
   EXPECT_EQ(ops.at("exp").latency_cycles, 7);
   EXPECT_DOUBLE_EQ(ops.at("exp").cost.energy_pJ, 6 * 17.16 + 8.34);  // 6 MACs + an add
   EXPECT_EQ(a.find("pe1d")->parallelism(), 256);
-  EXPECT_EQ(a.find("pe1d")->as<VectorArrayComponent>().regfile, 32);
+  EXPECT_EQ(a.find("pe1d")->as<VectorArrayComponent>().regfile.entries, 32);
+  // The artifact's register-file figures, per access of one entry.
+  EXPECT_DOUBLE_EQ(pe2d.compute()->regfile_read_pJ(), 0.653);
+  EXPECT_DOUBLE_EQ(a.find("pe1d")->compute()->regfile_write_pJ(), 0.57);
   // Area: (MAC 3,000 + max 67 um2) per PE.
   EXPECT_DOUBLE_EQ(*pe2d.area_um2(), 256.0 * 256 * 3067);
   EXPECT_FALSE(a.find("glb")->area_um2().has_value());  // no public SRAM area figure in the table
@@ -38,7 +41,7 @@ TEST(Arch, FlatAndUnfusedHaveTheLargerBufferAndMacOnlyPes) {
     const ArchSpec a = load_arch(f);
     EXPECT_EQ(a.find("glb")->as<SramComponent>().size_bytes, 32.0 * 1024 * 1024) << f;
     EXPECT_EQ(a.find("pe2d")->ops()->size(), 1u) << f;
-    EXPECT_EQ(a.find("pe2d")->as<PeArrayComponent>().regfile, 4) << f;
+    EXPECT_EQ(a.find("pe2d")->as<PeArrayComponent>().regfile.entries, 4) << f;
   }
   const ArchSpec edge = load_arch("configs/arch/flat-edge.yaml");
   EXPECT_EQ(edge.find("pe2d")->parallelism(), 32 * 32);

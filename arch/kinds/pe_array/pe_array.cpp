@@ -73,7 +73,7 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   a->dtype = dtype_param(p, "dtype");
   if (p.has("fold_overlap"))
     a->fold_overlap = p.text("fold_overlap") == "none" ? FoldOverlap::none : FoldOverlap::pipelined;
-  if (p.has("regfile_entries")) a->regfile = p.count("regfile_entries");
+  a->regfile = regfile_params(p, context.table, a->dtype);
   if (const auto o = p.node_if("ops_per_cycle")) a->ops_per_cycle = ops_per_cycle(*o, a->dtype);
   a->op_table = read_ops(context.table, p.node("ops"), a->dtype);
   a->pe_area = area_param(p, "pe_area", context.table, a->dtype);
@@ -83,32 +83,31 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
 }  // namespace
 
 ComponentKind pe_array_kind() {
-  return {"pe_array",
-          "a 2D array of PEs (rows x cols), broadcast-fed or systolic",
-          {
-              {"rows", ParamType::count, true, "", "PE rows"},
-              {"cols", ParamType::count, true, "", "PE columns"},
-              {"dataflow",
-               ParamType::choice,
-               true,
-               "",
-               "which operand stays in the PEs: weights, outputs or inputs",
-               {"ws", "os", "is"}},
-              {"dtype", ParamType::dtype, false, "bf16", "the PEs' datatype ({dtype} in its costs)"},
-              {"fold_overlap",
-               ParamType::choice,
-               false,
-               "",
-               "set for a systolic array: none (SCALE-Sim's timing) or pipelined (double-buffered folds)",
-               {"none", "pipelined"}},
-              {"regfile_entries", ParamType::count, false, "", "register file entries per PE (none when absent)"},
-              {"ops_per_cycle", ParamType::per_dtype, false, "", "ops per PE per cycle, or a map by dtype (default 1)"},
-              {"ops", ParamType::ops, true, "",
-               "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, reduce, energy}}"},
-              {"pe_area", ParamType::cost, false, "", "area of one PE"},
-          },
-          R"({kind: pe_array, rows: 8, cols: 8, dataflow: ws, ops: {mac: {energy: "1"}}})",
-          &build};
+  ParamTable params = {
+      {"rows", ParamType::count, true, "", "PE rows"},
+      {"cols", ParamType::count, true, "", "PE columns"},
+      {"dataflow",
+       ParamType::choice,
+       true,
+       "",
+       "which operand stays in the PEs: weights, outputs or inputs",
+       {"ws", "os", "is"}},
+      {"dtype", ParamType::dtype, false, "bf16", "the PEs' datatype ({dtype} in its costs)"},
+      {"fold_overlap",
+       ParamType::choice,
+       false,
+       "",
+       "set for a systolic array: none (SCALE-Sim's timing) or pipelined (double-buffered folds)",
+       {"none", "pipelined"}},
+      {"ops_per_cycle", ParamType::per_dtype, false, "", "ops per PE per cycle, or a map by dtype (default 1)"},
+      {"ops", ParamType::ops, true, "",
+       "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, reduce, energy}}"},
+      {"pe_area", ParamType::cost, false, "", "area of one PE"},
+  };
+  const ParamTable rf = regfile_param_defs("PE");
+  params.insert(params.end() - 3, rf.begin(), rf.end());
+  return {"pe_array", "a 2D array of PEs (rows x cols), broadcast-fed or systolic", std::move(params),
+          R"({kind: pe_array, rows: 8, cols: 8, dataflow: ws, ops: {mac: {energy: "1"}}})", &build};
 }
 
 }  // namespace einsim

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "arch/component.hpp"
+#include "arch/kinds/readers.hpp"
 #include "arch/units/systolic.hpp"
 #include "workloads/dtype.hpp"
 
@@ -16,7 +17,7 @@ class PeArrayComponent : public Component, public ComputeRole {
   Dataflow dataflow = Dataflow::ws;
   std::optional<FoldOverlap> fold_overlap;
   DType dtype = DType::bf16;
-  int64_t regfile = 0;
+  RegisterFile regfile;
   int64_t ops_per_cycle = 1;  // per PE, at the array's dtype
   std::map<std::string, OpSpec> op_table;
   std::optional<Cost> pe_area;
@@ -28,7 +29,9 @@ class PeArrayComponent : public Component, public ComputeRole {
   const std::map<std::string, OpSpec>& ops() const override { return op_table; }
   int64_t parallelism() const override { return rows * cols; }
   int64_t op_slots() const override { return rows * cols * ops_per_cycle; }
-  int64_t regfile_entries() const override { return regfile; }
+  int64_t regfile_entries() const override { return regfile.entries; }
+  double regfile_read_pJ() const override { return regfile.read_pJ; }
+  double regfile_write_pJ() const override { return regfile.write_pJ; }
   std::optional<int64_t> dimension(std::string_view name) const override;
   TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const override;
 };

@@ -33,7 +33,7 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   auto v = std::make_shared<VectorArrayComponent>();
   v->lanes = p.count("lanes");
   v->dtype = dtype_param(p, "dtype");
-  if (p.has("regfile_entries")) v->regfile = p.count("regfile_entries");
+  v->regfile = regfile_params(p, context.table, v->dtype);
   v->op_table = read_ops(context.table, p.node("ops"), v->dtype);
   v->lane_area = area_param(p, "lane_area", context.table, v->dtype);
   return v;
@@ -42,18 +42,17 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
 }  // namespace
 
 ComponentKind vector_array_kind() {
-  return {"vector_array",
-          "a row of lanes (softmax, norms, element-wise work)",
-          {
-              {"lanes", ParamType::count, true, "", "lanes"},
-              {"dtype", ParamType::dtype, false, "bf16", "the lanes' datatype ({dtype} in its costs)"},
-              {"regfile_entries", ParamType::count, false, "", "register file entries per lane (none when absent)"},
-              {"ops", ParamType::ops, true, "",
-               "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, reduce, energy}}"},
-              {"lane_area", ParamType::cost, false, "", "area of one lane"},
-          },
-          R"({kind: vector_array, lanes: 8, ops: {exp: {latency_cycles: 4, energy: "2"}}})",
-          &build};
+  ParamTable params = {
+      {"lanes", ParamType::count, true, "", "lanes"},
+      {"dtype", ParamType::dtype, false, "bf16", "the lanes' datatype ({dtype} in its costs)"},
+      {"ops", ParamType::ops, true, "",
+       "the op kinds it computes: {kind: {latency_cycles, interval_cycles, function_unit, reduce, energy}}"},
+      {"lane_area", ParamType::cost, false, "", "area of one lane"},
+  };
+  const ParamTable rf = regfile_param_defs("lane");
+  params.insert(params.begin() + 2, rf.begin(), rf.end());
+  return {"vector_array", "a row of lanes (softmax, norms, element-wise work)", std::move(params),
+          R"({kind: vector_array, lanes: 8, ops: {exp: {latency_cycles: 4, energy: "2"}}})", &build};
 }
 
 }  // namespace einsim

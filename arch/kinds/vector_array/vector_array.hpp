@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "arch/component.hpp"
+#include "arch/kinds/readers.hpp"
 #include "workloads/dtype.hpp"
 
 namespace einsim {
@@ -12,7 +13,7 @@ class VectorArrayComponent : public Component, public ComputeRole {
  public:
   int64_t lanes = 0;
   DType dtype = DType::bf16;
-  int64_t regfile = 0;
+  RegisterFile regfile;
   std::map<std::string, OpSpec> op_table;
   std::optional<Cost> lane_area;
 
@@ -22,7 +23,9 @@ class VectorArrayComponent : public Component, public ComputeRole {
 
   const std::map<std::string, OpSpec>& ops() const override { return op_table; }
   int64_t parallelism() const override { return lanes; }
-  int64_t regfile_entries() const override { return regfile; }
+  int64_t regfile_entries() const override { return regfile.entries; }
+  double regfile_read_pJ() const override { return regfile.read_pJ; }
+  double regfile_write_pJ() const override { return regfile.write_pJ; }
   std::optional<int64_t> dimension(std::string_view name) const override;
   TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const override;
 };

@@ -186,6 +186,30 @@ TEST(Model, ProgramSizeDoesNotGrowWithSequenceLength) {
   EXPECT_EQ(short_seq.program.groups[0].loops.size(), long_seq.program.groups[0].loops.size());
 }
 
+TEST(Model, EachOpReadsItsOperandsFromItsRegisterFileAndUpdatesItsResult) {
+  // FuseMax at its default point: every op on the 2D array and on the 1D array reads its operands (two for a
+  // MAC, an add, a max, a divide; one for an exp) from its PE's register file (0.653 pJ) and writes its result
+  // there (0.57 pJ). Without the figures nothing is charged.
+  const Point p = evaluate("configs/mappings/attention-fusemax.yaml", {});
+  ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
+  for (const std::string unit : {"pe2d", "pe1d"}) {
+    double reads = 0, writes = 0;
+    for (const auto& [einsum, es] : p.stats.einsums) {
+      if (es.unit != unit) continue;
+      for (const auto& [kind, count] : es.ops) {
+        reads += static_cast<double>(count) * (kind == "exp" ? 1 : 2);
+        writes += static_cast<double>(count);
+      }
+    }
+    const auto& e = p.stats.energy_by_action_pJ.at(unit);
+    EXPECT_GT(writes, 0) << unit;
+    EXPECT_NEAR(e.at("regfile_read"), reads * 0.653, 1e-9 * reads) << unit;
+    EXPECT_NEAR(e.at("regfile_write"), writes * 0.57, 1e-9 * writes) << unit;
+  }
+  const Point plain = evaluate("configs/mappings/gemm-systolic-ws.yaml", {});
+  EXPECT_FALSE(plain.stats.energy_by_action_pJ.at("array").count("regfile_read"));
+}
+
 TEST(Model, ComputeIsChargedAtTheArraysDtype) {
   // The int8 GEMM with the array at int8 and at bf16: only the MACs change, by exactly the table's ratio, and
   // the array does two int8 MACs per PE per cycle where it does one bf16 MAC.

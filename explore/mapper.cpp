@@ -44,6 +44,11 @@ auto& loop_at(Spec& m, const LoopAddress& a) {
   return a.pass < 0 ? g.loops[a.loop] : g.passes[static_cast<size_t>(a.pass)].loops[a.loop];
 }
 
+void set_tile(LoopSpec& loop, int64_t tile) {
+  loop.tile = std::to_string(tile);
+  loop.tile_expr = parse_expression(loop.tile);
+}
+
 std::vector<LoopAddress> auto_loops(const MappingSpec& m) {
   std::vector<LoopAddress> out;
   for (size_t g = 0; g < m.groups.size(); ++g) {
@@ -156,11 +161,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, Mappin
     if (!divides) {
       ++r.not_dividing;
     } else {
-      for (size_t k = 0; k < n; ++k) {
-        LoopSpec& loop = loop_at(m, where[from + k]);
-        loop.tile = std::to_string(tiles[k]);
-        loop.tile_expr = parse_expression(loop.tile);
-      }
+      for (size_t k = 0; k < n; ++k) set_tile(loop_at(m, where[from + k]), tiles[k]);
       const TileProgram program = whole ? lower(cascade, arch, m) : lower_groups(cascade, arch, m, first, last);
       // Lowering refuses what cannot run (a buffer too small); the evaluator what it cannot count.
       Stats stats = program.status.ok ? evaluate_analytical(cascade, arch, program) : Stats{};
@@ -284,11 +285,7 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
       const Partial& p = per_run[u][choice[u]];
       c.tiles.insert(c.tiles.end(), p.tiles.begin(), p.tiles.end());
       parts += p.score;
-      for (size_t k = runs[u].from; k < runs[u].to; ++k) {
-        LoopSpec& loop = loop_at(m, where[k]);
-        loop.tile = std::to_string(p.tiles[k - runs[u].from]);
-        loop.tile_expr = parse_expression(loop.tile);
-      }
+      for (size_t k = runs[u].from; k < runs[u].to; ++k) set_tile(loop_at(m, where[k]), p.tiles[k - runs[u].from]);
     }
     const TileProgram program = lower(cascade, arch, m);
     c.stats = evaluate_analytical(cascade, arch, program);
@@ -321,11 +318,7 @@ MappingSpec with_tiles(const MappingSpec& templ, const std::vector<int64_t>& til
     throw UserError(SourceLoc{templ.file}, "tile",
                     fmt::format("auto: {} tiles given for the {} auto tiles", tiles.size(), where.size()));
   MappingSpec m = templ;
-  for (size_t k = 0; k < where.size(); ++k) {
-    LoopSpec& loop = loop_at(m, where[k]);
-    loop.tile = std::to_string(tiles[k]);
-    loop.tile_expr = parse_expression(loop.tile);
-  }
+  for (size_t k = 0; k < where.size(); ++k) set_tile(loop_at(m, where[k]), tiles[k]);
   return m;
 }
 

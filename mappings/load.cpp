@@ -137,16 +137,18 @@ MappingSpec load_mapping(const std::string& file) {
       if (spec.cores.empty()) c->fail("name the indices whose loops spread over the cores");
     }
     spec.loops = read_loops(gr.optional("loops"), m);
-    // Per-tensor settings: {Q: {double_buffer: false}, K: {buffer_stages: 3}, QK: {spill: true}}.
+    // Per-tensor settings: {Q: {double_buffer: false}, K: {buffer_stages: 3}, QK: {spill: true}, A: {bypass: true}}.
     if (auto tensors = gr.optional("tensors")) {
       MapReader tr(*tensors);
       for (const auto& [tensor, value] : tr.entries()) {
         MapReader fr(value);
         const std::optional<int> stages = read_stages(fr);
         const std::optional<YNode> spill = fr.optional("spill");
-        if (!stages && !spill) value.fail("give double_buffer, buffer_stages or spill");
+        const std::optional<YNode> bypass = fr.optional("bypass");
+        if (!stages && !spill && !bypass) value.fail("give double_buffer, buffer_stages, spill or bypass");
         if (stages) spec.tensor_buffer_stages[tensor] = *stages;
         if (spill && spill->as_bool()) spec.spilled[tensor] = spill->loc();
+        if (bypass && bypass->as_bool()) spec.bypassed[tensor] = bypass->loc();
         fr.finish();
       }
     }

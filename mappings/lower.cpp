@@ -454,6 +454,7 @@ class Lowering {
     out.pipeline = spec.pipeline;
     out.double_buffer = spec.buffer_stages > 1;
     check_spilled(g);
+    check_bypassed(g);
     const std::vector<Loop> outer = lower_loops(spec.loops, members, {}, spec);
     out.loops = outer;
     out.outer_loops = static_cast<int>(outer.size());
@@ -652,7 +653,9 @@ class Lowering {
         if (a.earlier_step) resident[t.name] = std::max(resident[t.name], tile_bytes(a, tile));
         continue;
       }
-      const int d = depth_of(nest, vars_of(a), true);
+      // A bypassing input comes to the unit for every tile it computes; any other when its own tile changes.
+      const bool bypass = bypassed(a.tensor, g);
+      const int d = bypass ? depth : depth_of(nest, vars_of(a), true);
       if (reloaded && d <= static_cast<int>(n_outer))
         fail(spec.spilled.at(t.name), fmt::format("tensors.{}.spill", t.name),
              fmt::format("Einsum {} would load all of the spilled {} at the group's loops, before the pass that "
@@ -669,6 +672,7 @@ class Lowering {
         op.from = m_.backing;
         op.to = buffer_;
         op.bytes = bytes;
+        op.bypass = bypass;
         loads[{t.name, d}] = out.ops.size();
         place(op);
       } else {
@@ -682,7 +686,7 @@ class Lowering {
       const auto own = spec.tensor_buffer_stages.find(t.name);
       const int stages = own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
       out.ops[loads[{t.name, d}]].stages = stages;
-      resident[t.name] = std::max(resident[t.name], bytes * stages);
+      if (!bypass) resident[t.name] = std::max(resident[t.name], bytes * stages);
     }
     // Ops are listed in the order they can run: loads, the computation, then its store.
     if (!binding.unit.empty() || !einsum_ops(einsum).empty()) {
@@ -709,7 +713,8 @@ class Lowering {
     const bool kept = read_in_later_pass(e, g) && !spilled(einsum.out.tensor, g);
     const int64_t block = kept ? tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer))) : 0;
     const bool in_place = kept && overwrites_input(e, g, block, nest, static_cast<int>(n_outer));
-    if (!unit_of(e).empty() && !in_place)
+    const bool bypass = bypassed(einsum.out.tensor, g);
+    if (!unit_of(e).empty() && !in_place && !bypass)
       resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
     if (kept && !in_place) resident[result.name] = std::max(resident[result.name], block);
     if (result.iterative_rank >= 0) {
@@ -730,7 +735,15 @@ class Lowering {
       const int step = final_step_only(e, g);
       std::vector<int> out_vars = vars_of(einsum.out);
       if (step >= 0) std::erase(out_vars, step);
-      op.depth = depth_of(nest, out_vars, true);
+      // Bypassing the buffer, each tile goes out as the unit computes it, so it must be complete by then.
+      op.depth = depth_of(nest, out_vars, !bypass);
+      if (bypass)
+        for (int l = op.depth; l < depth; ++l)
+          if (nest.var[static_cast<size_t>(l)] >= 0 && nest.loops[static_cast<size_t>(l)].trips > 1)
+            throw Infeasible{fmt::format(
+                "Einsum {} adds up its tiles of {} over the loops inside '{}', so {} cannot bypass the buffer: its "
+                "partial results need it",
+                einsum.name, result.name, nest.loops[static_cast<size_t>(l)].index, result.name)};
       if (spilled(einsum.out.tensor, g) && op.depth <= static_cast<int>(n_outer))
         fail(spec.spilled.at(result.name), fmt::format("tensors.{}.spill", result.name),
              fmt::format("Einsum {} would store the spilled {} once all of the group's block is computed: give "
@@ -743,7 +756,9 @@ class Lowering {
       std::vector<int64_t> stored = tile_at(nest, einsum, op.depth);
       if (step >= 0) stored[static_cast<size_t>(step)] = 1;
       op.bytes = tile_bytes(einsum.out, stored);
-      resident[result.name] = std::max(resident[result.name], op.bytes);  // assembled in the buffer before the store
+      op.bypass = bypass;
+      if (!bypass)  // assembled in the buffer before the store
+        resident[result.name] = std::max(resident[result.name], op.bytes);
       if (!einsum.where.empty()) mask(op, active_when(einsum, nest, op.depth), loops);  // nothing to store
       if (const auto at = guarding(einsum, nest, op.depth)) guard(op, *at);             // nor where the guard is zero
       place(op);
@@ -907,6 +922,38 @@ class Lowering {
     }
   }
 
+  // Whether group g's tiles of `tensor` bypass the buffer.
+  bool bypassed(TensorId tensor, int g) const { return group(g).bypassed.count(c_.tensors[tensor].name) > 0; }
+
+  // A tensor bypasses a group's buffer only between the backing memory and one unit: an input the group reads
+  // from outside, or a result it stores that none of its own Einsums reads.
+  void check_bypassed(int g) const {
+    for (const auto& [name, loc] : group(g).bypassed) {
+      const TensorId t = c_.tensor_id(name);
+      const std::string key = fmt::format("tensors.{}.bypass", name);
+      if (!t.valid()) fail(loc, key, fmt::format("the workload {} has no tensor '{}'", c_.file, name));
+      if (group(g).spilled.count(name))
+        fail(loc, key, fmt::format("{} is spilled, so it goes through the buffer", name));
+      const EinsumId w = c_.tensors[t].writer;
+      const bool written = w.valid() && group_of_[w] == g;
+      std::optional<EinsumId> reader;
+      for (EinsumId r : c_.einsums.ids())
+        if (group_of_[r] == g)
+          for (const Access& a : c_.einsums[r].reads)
+            if (a.tensor == t && !reader) reader = r;
+      if (written && reader)
+        fail(loc, key,
+             fmt::format("{} computes {} and {} reads it in group '{}': it needs the buffer between them",
+                         c_.einsums[w].name, name, c_.einsums[*reader].name, group(g).name));
+      if (written && !needed_later(w, g))
+        fail(loc, key, fmt::format("group '{}' does not store {}: nothing after it reads it", group(g).name, name));
+      if (!written && !reader)
+        fail(loc, key, fmt::format("group '{}' neither reads nor computes {}", group(g).name, name));
+      if (written && final_step_only(w, g) >= 0)
+        fail(loc, key, fmt::format("{} is a recurrence's state, which stays in the buffer between its steps", name));
+    }
+  }
+
   bool read_in_later_pass(EinsumId e, int g) const {
     const TensorId t = c_.einsums[e].out.tensor;
     for (EinsumId r : c_.einsums.ids())
@@ -1032,10 +1079,12 @@ class Lowering {
     const TileTiming timing = role.tile_timing(work, a_.clock_hz);
     op.cycles = std::max(timing.cycles, steps_in_time(einsum, tile) * step_latency(einsum, *unit));
     op.result_latency = timing.result_latency + drain;
-    // Operands and results go through the buffer, unless they stay in the unit's register files.
+    // Operands and results go through the buffer, unless they stay in the unit's register files or bypass it.
+    const int g = group_of_[e];
     for (const Access& a : einsum.reads)
-      if (!in_registers(a.tensor, *unit, tile_elements(a, tile))) op.buffer_read_bytes += tile_bytes(a, tile);
-    if (!in_registers(einsum.out.tensor, *unit, tile_elements(einsum.out, tile)))
+      if (!in_registers(a.tensor, *unit, tile_elements(a, tile)) && !bypassed(a.tensor, g))
+        op.buffer_read_bytes += tile_bytes(a, tile);
+    if (!in_registers(einsum.out.tensor, *unit, tile_elements(einsum.out, tile)) && !bypassed(einsum.out.tensor, g))
       op.buffer_write_bytes = tile_bytes(einsum.out, tile);
     return op;
   }

@@ -48,6 +48,10 @@ struct GroupSpec {
   // backing memory and the later passes that read it load it back tile by tile, so that no block of it stays in
   // the buffer (FLAT's scores at long sequences). By name, with where the mapping says so.
   std::map<std::string, SourceLoc> spilled;
+  // Tensors that bypass the buffer (Timeloop's bypass of a level): an input goes from the backing memory straight
+  // to the unit, fetched again for every tile the unit computes; a result goes from the unit straight to the
+  // backing memory, tile by tile. Neither is written into the buffer nor read from it. By name.
+  std::map<std::string, SourceLoc> bypassed;
   // Where the group runs: empty for the units its Einsums are bound to; a PIM's name (every Einsum on it, its
   // tiles in the PIM's buffer, fed from the banks); or "auto": whichever of those has the least roofline time.
   std::string place;

@@ -30,6 +30,9 @@ struct TileOp {
   std::string to;
   int64_t bytes = 0;  // per execution
   int stages = 2;     // load: the buffer's slots for the tensor's tiles (2: double buffering)
+  // The tile goes between the backing memory and the unit directly (the mapping's `bypass`): the buffer's array
+  // and its ports are not touched.
+  bool bypass = false;
   // On a many-core chip, a transfer crosses a core's port: at the port's bandwidth, this many cycles beyond the
   // path's latency. 0: the path's own bandwidth.
   double port_Bps = 0;

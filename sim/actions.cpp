@@ -66,12 +66,13 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
       } else {
         // What crosses the path (a multicast load is read once for the cores that share it) and what the cores'
         // buffers receive.
+        // (Bypassing the buffer, a tile is neither written into it nor read out of it.)
         const int64_t bytes = op.bytes * n, fetched = op.bytes * op.fetched(n);
-        s.traffic_bytes[op.from].read += fetched;
-        s.traffic_bytes[op.to].write += bytes;
+        const bool load = op.kind == TileOp::Kind::load;
+        if (load || !op.bypass) s.traffic_bytes[op.from].read += fetched;
+        if (!load || !op.bypass) s.traffic_bytes[op.to].write += bytes;
         const ComponentSpec& path = arch.path(op.from, op.to);
         path_total[path.name] += static_cast<double>(fetched);
-        const bool load = op.kind == TileOp::Kind::load;
         const PathRole& role = *path.path();
         role.charge_transfers(op.bytes, op.fetched(n), !load, transfers, s.energy_by_action_pJ[path.name]);
         if (role.holds_tensors())

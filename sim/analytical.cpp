@@ -59,7 +59,7 @@ class GroupTimer {
         f.tensor = c_.tensor_id(op.tensor);
         f.path = &arch.path(op.from, op.to).name;
         f.buffer = &buffer_of(*f.path);
-        f.through_port = streaming(*f.buffer, op.bytes);
+        f.through_port = op.bypass ? 0 : streaming(*f.buffer, op.bytes);
       }
     }
   }

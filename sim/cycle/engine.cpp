@@ -353,8 +353,9 @@ struct Dram : sc_module {
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const bool load = job->op->kind == TileOp::Kind::load;
       acquire_channel(who, load);
+      const bool through_buffer = !job->op->bypass;  // a bypassing tile goes between DRAM and the unit
       const int64_t asked = now();
-      buffer.ports.wait();
+      if (through_buffer) buffer.ports.wait();
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
       if (waves) busy[engine]->write(true);
@@ -366,9 +367,9 @@ struct Dram : sc_module {
         if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
       // The tile passes the buffer's port at the port's rate and the channel at the DRAM's: the port is free
       // again once its share is through, the channel when the slower of the two is done.
-      const int64_t through_port = buffer.cycles_for(job->op->bytes);
+      const int64_t through_port = through_buffer ? buffer.cycles_for(job->op->bytes) : 0;
       sc_core::wait(duration(through_port));
-      buffer.ports.post();
+      if (through_buffer) buffer.ports.post();
       free_at[engine] = start + occupancy;
       // The rest of the transfer; a store's a burst at a time while a load waits for the channel.
       const int64_t burst = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(kBurstBytes / rate)));

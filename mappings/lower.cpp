@@ -757,6 +757,10 @@ class Lowering {
       if (step >= 0) stored[static_cast<size_t>(step)] = 1;
       op.bytes = tile_bytes(einsum.out, stored);
       op.bypass = bypass;
+      if (bypass) {  // the tiles its unit holds while they wait for the path: as many as a load's slots
+        const auto own = spec.tensor_buffer_stages.find(result.name);
+        op.stages = own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
+      }
       if (!bypass)  // assembled in the buffer before the store
         resident[result.name] = std::max(resident[result.name], op.bytes);
       if (!einsum.where.empty()) mask(op, active_when(einsum, nest, op.depth), loops);  // nothing to store

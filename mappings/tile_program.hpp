@@ -29,7 +29,8 @@ struct TileOp {
   std::string from;  // memory components
   std::string to;
   int64_t bytes = 0;  // per execution
-  int stages = 2;     // load: the buffer's slots for the tensor's tiles (2: double buffering)
+  int stages = 2;     // load: the buffer's slots for the tensor's tiles (2: double buffering); a bypassing
+                      // store: the tiles its unit holds while they wait for the path
   // The tile goes between the backing memory and the unit directly (the mapping's `bypass`): the buffer's array
   // and its ports are not touched.
   bool bypass = false;

@@ -79,6 +79,10 @@ class GroupTimer {
         p.bytes += op.bytes * f.n;
         p.streaming += f.through_port * f.n;
         (op.kind == TileOp::Kind::load ? p.head_bytes : p.tail_bytes) += op.bytes;
+        // A bypassing tile may run ahead of (a load) or behind (a store) its pass by the unit's `stages` tiles
+        // in every iteration of the group's loops; the rest moves while the pass runs.
+        if (op.bypass)
+          bypass_bytes_[{op.pass, *f.path}] += op.bytes * std::max<int64_t>(0, f.n - op.stages * outer_iterations());
       }
     }
     GroupTime t;
@@ -169,7 +173,18 @@ class GroupTimer {
       t.load[key.second] += cycles;
     }
     int64_t compute = 0;
-    for (auto& [pass, cycles] : pass_cycles) compute += pass_time(pass, cycles);
+    for (auto& [pass, cycles] : pass_cycles) {
+      // A tile that bypasses the buffer has nowhere to wait for the path but between the unit and it, so the
+      // pass that computes (or reads) it moves it while it runs: the pass takes at least those tiles' time on
+      // their path, whatever the group's other traffic (the unfused softmax's probabilities, stored tile by
+      // tile in its last pass).
+      int64_t pass_cycles_at_least = pass_time(pass, cycles);
+      for (const auto& [key, bytes] : bypass_bytes_)
+        if (key.first == pass)
+          pass_cycles_at_least = std::max(pass_cycles_at_least,
+                                          path_cycles(paths_.at(key.second), key.second, static_cast<double>(bytes)));
+      compute += pass_cycles_at_least;
+    }
     return compute;
   }
 
@@ -298,6 +313,8 @@ class GroupTimer {
   std::vector<Facts> facts_;
   std::map<std::pair<int, std::string>, int64_t> unit_cycles_;  // (pass, unit) -> cycles it is occupied
   std::map<std::string, Path> paths_;
+  // (pass, path) -> bytes of the tiles bypassing the buffer that must move while the pass runs
+  std::map<std::pair<int, std::string>, int64_t> bypass_bytes_;
   std::map<std::string, int64_t> port_cycles_;  // buffer -> cycles its ports are taken
   int64_t result_latency_ = 0;  // the longest wait for a computation's result, which a store may wait for
 };

@@ -41,6 +41,9 @@ struct Job {
   const std::string* label = nullptr;  // for traces: the Einsum's name, or "load T" / "store T"
   std::vector<std::shared_ptr<Job>> deps;
   int64_t end = -1;  // the cycle its result is ready; -1 until known
+  // A store of a tile that bypasses the buffer: done once the tile has left its unit (the transfer's end, the
+  // write's latency not waited for), which frees the unit's place for another.
+  std::shared_ptr<Job> sent;
   sc_event ready;
   // Whether some process waits on `ready` (it started waiting before `end` was known). Only then is `ready`
   // notified: a timed notification per job was a tenth of the engine's time, mostly for no one. (SystemC's
@@ -179,7 +182,11 @@ struct Unit : sc_module {
           sc_core::wait(duration((*blocker)->end - now()), queue.data_written_event());
         else
           (*blocker)->watch(), sc_core::wait((*blocker)->ready | queue.data_written_event());
-        rec.stalls[who][(*blocker)->op->kind == TileOp::Kind::compute ? "dependency" : "data"] += now() - from;
+        // (Waiting for a store: the unit's results that bypass the buffer have not left it yet.)
+        const TileOp::Kind kind = (*blocker)->op->kind;
+        rec.stalls[who][kind == TileOp::Kind::compute ? "dependency"
+                        : kind == TileOp::Kind::store ? "output"
+                                                      : "data"] += now() - from;
       }
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const int64_t asked = now();
@@ -233,7 +240,8 @@ struct JobQueue {
 // them. Data arrives `latency` cycles after the transfer. Reads come first, as memory controllers drain writes
 // around them: a store hands the channel to a waiting load after its current burst of kBurstBytes and resumes
 // once no load waits, so a long store does not hold up the loads of another engine. Among loads, and among
-// stores, the oldest request gets the channel next.
+// stores, the oldest request gets the channel next. The channel moves fractions of a cycle's bytes too: a
+// transfer that starts as the one before it ends first fills the rest of that one's last cycle.
 struct Dram : sc_module {
   JobQueue queue;
   Recorder& rec;
@@ -260,6 +268,11 @@ struct Dram : sc_module {
   BankTransfers* transfers = nullptr;
   bool ready_first = false;
   std::vector<int64_t> free_at;  // per engine: when it expects to be done with its transfer
+  // The channel moves bytes_per_cycle a cycle, so a transfer that ends partway through a cycle leaves the rest
+  // of it (`spare` bytes, at cycle `spare_at`) to a transfer that starts then: a stream of small transfers runs
+  // at the channel's bandwidth, not at a whole cycle each.
+  double spare = 0;
+  int64_t spare_at = -1;
 
   // What the channel still has to move, as part of the engine's state: the requests and bytes waiting, each
   // engine's cycles left of its transfer, and the engines waiting for the channel. (With a backlog growing by a
@@ -361,10 +374,16 @@ struct Dram : sc_module {
       if (waves) busy[engine]->write(true);
       // Into or out of a core of a many-core chip, at what the core's port carries.
       const double rate = job->op->port_Bps > 0 ? job->op->port_Bps / clock_hz : bytes_per_cycle;
-      int64_t occupancy = static_cast<int64_t>(std::ceil(static_cast<double>(job->op->bytes) / rate));
+      // Straight after the transfer before it, the channel first fills what that one left of its last cycle.
+      const double owed = std::max(
+          0.0, static_cast<double>(job->op->bytes) - (spare_at == start && job->op->port_Bps == 0 ? spare : 0));
+      int64_t occupancy = static_cast<int64_t>(std::ceil(owed / rate));
+      bool streamed = job->op->port_Bps == 0;
       if (const auto timed =
-              path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz))
+              path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz)) {
+        streamed = false;
         if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
+      }
       // The tile passes the buffer's port at the port's rate and the channel at the DRAM's: the port is free
       // again once its share is through, the channel when the slower of the two is done.
       const int64_t through_port = through_buffer ? buffer.cycles_for(job->op->bytes) : 0;
@@ -389,9 +408,15 @@ struct Dram : sc_module {
         release_channel();
         acquire_channel(who, false);
         free_at[engine] = now() + left;
+        streamed = false;
       }
       if (waves) busy[engine]->write(false);
+      // What is left of the channel's last cycle, for a transfer that starts now.
+      streamed &= now() == start + occupancy;
+      spare = streamed ? static_cast<double>(occupancy) * rate - owed : 0;
+      spare_at = streamed ? now() : -1;
       release_channel();
+      if (job->sent) finish(*job->sent, now());
       finish(*job, now() + latency + job->op->port_latency);
       if (rec.tracing) rec.events.push_back({rec.track(track), *job->label, start, now()});
     }
@@ -585,6 +610,11 @@ struct Controller : sc_module {
     IdVector<TensorId, JobPtr> writer(c.tensors.size());  // tensor -> the job whose result holds it now
     IdVector<TensorId, std::deque<std::vector<JobPtr>>> readers(c.tensors.size());  // of its latest loads
     IdVector<TensorId, JobPtr> stored(c.tensors.size());                            // tensor -> its latest store
+    // Per tensor whose tiles bypass the buffer on their way out: its latest stores, as many as its unit holds.
+    std::map<TensorId, std::pair<std::deque<JobPtr>, int>> bypass_stores;
+    for (size_t o = 0; o < g.ops.size(); ++o)
+      if (g.ops[o].kind == TileOp::Kind::store && g.ops[o].bypass)
+        bypass_stores[info[o].tensor] = {{}, g.ops[o].stages};
     std::vector<JobPtr> all;
     std::vector<JobPtr> computing;            // the last tile's computations (groups without pipelining)
     std::vector<JobPtr> step, step_computes;  // this tile's jobs and computations (kept to reuse their storage)
@@ -593,14 +623,20 @@ struct Controller : sc_module {
     const int passes = std::max<int>(1, static_cast<int>(g.pass_loops.size()));
 
     // The buffer holds `stages` tiles of a tensor (two when double-buffered): a new load waits until the readers
-    // of the tile it replaces are done. Those readers, or none while the buffer has a free slot: for the load
-    // issued now (`now`) or for the tile after the one just loaded (a prefetch; the history holds at most
-    // `stages` tiles, so the one replaced is its front).
-    auto freed_slot = [&](size_t o, bool now) {
+    // of the tile it replaces are done. Those readers, or none while the buffer has a free slot, for the load
+    // issued now (the history holds at most `stages` tiles, so the one replaced is its front).
+    auto freed_slot = [&](size_t o) {
       auto& history = readers[info[o].tensor];
       const auto slots = static_cast<size_t>(g.ops[o].stages);
       if (history.size() < slots) return std::vector<JobPtr>{};
-      return now ? std::move(history[history.size() - slots]) : history[history.size() - slots];
+      return std::move(history[history.size() - slots]);
+    };
+    // The same for a prefetch, m + 1 tiles ahead of the one just loaded: the readers of the tile whose slot it
+    // takes (m + 1 from the oldest kept), or none while that slot has never been used.
+    auto freed_slot_ahead = [&](size_t o, size_t m) {
+      const auto& history = readers[info[o].tensor];
+      const auto at = static_cast<int64_t>(history.size()) - g.ops[o].stages + static_cast<int64_t>(m);
+      return at < 0 ? std::vector<JobPtr>{} : history[static_cast<size_t>(at)];
     };
     // Load o, for a tile whose slot frees once `slot` is done.
     auto load_job = [&](size_t o, std::vector<JobPtr> slot) {
@@ -630,7 +666,8 @@ struct Controller : sc_module {
       ++issued[group][o];
     };
     // In a group with several passes, a load at the group's own loops (a block of rows its passes share) is
-    // issued one iteration of those loops ahead: when the block before it starts, if its slot is free by then.
+    // issued ahead, for as many iterations of those loops as its slots allow (stages - 1: one with double
+    // buffering), each once its slot is free.
     // Issued in program order it would wait behind every computation of the block before it, and the units'
     // queues hold only a few dozen: the unfused softmax over blocks of rows, whose next block's scores were
     // requested once the last few computations of the block before it were queued, came out 15-20% slow from
@@ -647,7 +684,10 @@ struct Controller : sc_module {
         });
         any_hoisted |= hoisted[o];
       }
-    std::vector<std::deque<JobPtr>> prefetched(g.ops.size());  // per hoisted load: issued for a later iteration
+    std::vector<std::deque<JobPtr>> prefetched(g.ops.size());  // per hoisted load: issued for later iterations
+    int64_t max_hoisted_stages = 0;
+    for (size_t o = 0; o < g.ops.size(); ++o)
+      if (hoisted[o]) max_hoisted_stages = std::max<int64_t>(max_hoisted_stages, g.ops[o].stages);
     auto fires_at = [&](size_t o, const std::vector<int64_t>& at) {
       for (auto [l, last] : rules[o])
         if (at[static_cast<size_t>(l)] != (last ? g.loops[static_cast<size_t>(l)].trips - 1 : 0)) return false;
@@ -662,7 +702,7 @@ struct Controller : sc_module {
         if (!hoisted[o] || !fires_at(o, at)) continue;
         JobPtr job;
         if (prefetched[o].empty()) {
-          job = load_tile(o, freed_slot(o, true));
+          job = load_tile(o, freed_slot(o));
         } else {
           job = std::move(prefetched[o].front());
           prefetched[o].pop_front();
@@ -670,17 +710,23 @@ struct Controller : sc_module {
         count_load(o, job);
         all.push_back(job);
       }
-      std::vector<int64_t> next = at;  // the next iteration of the group's loops, if any
-      int l = g.outer_loops - 1;
-      for (; l >= 0; --l) {
-        if (++next[static_cast<size_t>(l)] < g.loops[static_cast<size_t>(l)].trips) break;
-        next[static_cast<size_t>(l)] = 0;
-      }
-      if (l < 0) return;
-      // The prefetch waits for its slot on a thread of its own, so that the walk goes on issuing this iteration.
-      for (size_t o = 0; o < g.ops.size(); ++o)
-        if (hoisted[o] && prefetched[o].empty() && fires_at(o, next)) {
-          JobPtr job = load_job(o, freed_slot(o, false));
+      // The next iterations of the group's loops, as far ahead as a hoisted load's slots reach: with `stages`
+      // slots, the loads of the next stages - 1 iterations may be in the buffer while this one runs. Each waits
+      // for its slot on a thread of its own, so that the walk goes on issuing this iteration.
+      std::vector<int64_t> next = at;
+      std::vector<size_t> ahead(g.ops.size(), 0);  // per hoisted load: later iterations it fires in, so far
+      for (int64_t later = 1; later < max_hoisted_stages; ++later) {
+        int l = g.outer_loops - 1;
+        for (; l >= 0; --l) {
+          if (++next[static_cast<size_t>(l)] < g.loops[static_cast<size_t>(l)].trips) break;
+          next[static_cast<size_t>(l)] = 0;
+        }
+        if (l < 0) return;
+        for (size_t o = 0; o < g.ops.size(); ++o) {
+          if (!hoisted[o] || !fires_at(o, next)) continue;
+          const size_t m = ahead[o]++;  // prefetches for the iterations before this one
+          if (m < prefetched[o].size() || m + 2 > static_cast<size_t>(g.ops[o].stages)) continue;
+          JobPtr job = load_job(o, freed_slot_ahead(o, m));
           ++prefetching;
           sc_core::sc_spawn([this, job, path = info[o].path] {
             for (const JobPtr& d : job->deps) wait_done(*d);
@@ -690,6 +736,7 @@ struct Controller : sc_module {
           prefetched[o].push_back(job);
           all.push_back(job);
         }
+      }
     };
 
     // A run of the group's own loops that every op repeats over all or none of walks as one loop: its iterations
@@ -771,7 +818,7 @@ struct Controller : sc_module {
             if (op.pass != k || hoisted[o] || !fires_at(o, index)) continue;
             JobPtr job;
             if (op.kind == TileOp::Kind::load) {
-              job = load_tile(o, freed_slot(o, true));
+              job = load_tile(o, freed_slot(o));
               count_load(o, job);
             } else {
               ++issued[group][o];
@@ -796,12 +843,25 @@ struct Controller : sc_module {
                   std::erase_if(list, [now_cycle](const JobPtr& r) { return r->done_at(now_cycle); });
                 }
               }
+              // A result that bypasses the buffer waits in its unit until the path takes it: the unit holds
+              // `stages` such tiles, so this one computes once the store of the tile that many before is done.
+              if (auto held = bypass_stores.find(info[o].tensor); held != bypass_stores.end())
+                if (held->second.first.size() >= static_cast<size_t>(held->second.second))
+                  job->deps.push_back(held->second.first.front()->sent);
               writer[info[o].tensor] = job;
               info[o].unit->queue.write(job);
               step_computes.push_back(job);
             } else if (op.kind == TileOp::Kind::store) {
               if (writer[info[o].tensor]) job->deps.push_back(writer[info[o].tensor]);
               stored[info[o].tensor] = job;
+              if (op.bypass) {
+                job->sent = std::make_shared<Job>();
+                job->sent->op = &op;
+                job->sent->label = job->label;
+                auto& [held, stages] = bypass_stores.at(info[o].tensor);
+                held.push_back(job);
+                while (held.size() > static_cast<size_t>(stages)) held.pop_front();
+              }
               info[o].path->queue.write(job);
             }
             step.push_back(job);

@@ -93,6 +93,24 @@ TEST(Cycle, LoadsGoAheadOfAStoreBurstByBurst) {
   EXPECT_EQ(store_blocks(2).cycles, 222172);
 }
 
+TEST(Cycle, BackToBackTransfersRunAtTheChannelsBandwidth) {
+  // tests/data/gemm-bypass-stream.yaml at M = 2,048, N = 32, K = 2: load A (8,192 B) takes the buffer port's
+  // 128 cycles (the channel's 120), B (128 B) 2 more, arriving at 130 + 100 = 230; Z0 230-234 (4 rows stream
+  // through), its result a cycle later (the adder tree over k = 2). Z bypasses the buffer: its 512 tiles of
+  // 512 B go to DRAM as the array computes them, one every 4 cycles, faster than the channel writes them, so
+  // they stream back to back from 235: 262,144 B at 68.72 B a cycle = 3,814.7, so 3,815 cycles (a whole
+  // 8 cycles each would take 4,096), to 4,050; written at 4,150. The array holds two tiles on their way out
+  // (buffer_stages 2), so each tile waits for the store of the tile two before it to leave: 1,761 cycles of
+  // `output` stalls, 3.45 a tile after the first two.
+  const DesignPoint p = point("tests/data/gemm-bypass-stream.yaml", {{"M", "2048"}, {"N", "32"}, {"K", "2"}});
+  CycleOptions o;
+  o.exact = true;
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program, o);
+  EXPECT_EQ(s.cycles, 4150);
+  EXPECT_EQ(s.stall_cycles.at("array").at("data"), 230);
+  EXPECT_EQ(s.stall_cycles.at("array").at("output"), 1761);
+}
+
 TEST(Cycle, ThreeBufferStagesHideTheLatency) {
   // gemm-dma at M = 320 with buffer_stages: 3: A's load for tile i + 3 waits for tile i's slot, so the 100-cycle
   // latency hides behind two tiles of 128 cycles: 164 (A_0 and B, latency) + 10 x 128 + 169 (Z's result, store,

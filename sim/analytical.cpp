@@ -81,8 +81,11 @@ class GroupTimer {
         (op.kind == TileOp::Kind::load ? p.head_bytes : p.tail_bytes) += op.bytes;
         // A bypassing tile may run ahead of (a load) or behind (a store) its pass by the unit's `stages` tiles
         // in every iteration of the group's loops; the rest moves while the pass runs.
-        if (op.bypass)
-          bypass_bytes_[{op.pass, *f.path}] += op.bytes * std::max<int64_t>(0, f.n - op.stages * outer_iterations());
+        if (op.bypass) {
+          auto& [all, held] = bypass_bytes_[{op.pass, *f.path}];
+          all += op.bytes * f.n;
+          held += op.bytes * std::min(f.n, op.stages * outer_iterations());
+        }
       }
     }
     GroupTime t;
@@ -96,9 +99,12 @@ class GroupTimer {
       const int64_t latency = arch_.find(path)->path()->latency_cycles(arch_.clock_hz) + p.port_latency;
       if (p.head_bytes) head = std::max(head, path_cycles(p, path, static_cast<double>(p.head_bytes)) + latency);
       // (Without pipelining the tiles' critical paths include the last result's latency already.)
-      if (p.tail_bytes)
+      if (p.tail_bytes) {
+        const auto lag = lag_bytes_.find(path);
+        const int64_t tail_bytes = p.tail_bytes + (lag == lag_bytes_.end() ? 0 : lag->second);
         tail = std::max(tail, (g_.pipeline ? result_latency_ : 0) +
-                                  path_cycles(p, path, static_cast<double>(p.tail_bytes)) + latency);
+                                  path_cycles(p, path, static_cast<double>(tail_bytes)) + latency);
+      }
       steady_memory = std::max(
           steady_memory, path_cycles(p, path, static_cast<double>(p.bytes - p.head_bytes - p.tail_bytes)) + idle_path);
       prefetch = std::max(prefetch, prefetch_bound(p, path, compute, latency));
@@ -165,7 +171,7 @@ class GroupTimer {
   }
 
   // The units' time, pass after pass; every unit's load into `t`.
-  int64_t compute_cycles(GroupTime& t) const {
+  int64_t compute_cycles(GroupTime& t) {
     std::map<int, int64_t> pass_cycles;
     for (const auto& [key, cycles] : unit_cycles_) {
       int64_t& p = pass_cycles[key.first];
@@ -178,11 +184,28 @@ class GroupTimer {
       // pass that computes (or reads) it moves it while it runs: the pass takes at least those tiles' time on
       // their path, whatever the group's other traffic (the unfused softmax's probabilities, stored tile by
       // tile in its last pass).
-      int64_t pass_cycles_at_least = pass_time(pass, cycles);
-      for (const auto& [key, bytes] : bypass_bytes_)
-        if (key.first == pass)
-          pass_cycles_at_least = std::max(pass_cycles_at_least,
-                                          path_cycles(paths_.at(key.second), key.second, static_cast<double>(bytes)));
+      const int64_t own = pass_time(pass, cycles);
+      int64_t pass_cycles_at_least = own;
+      for (const auto& [key, bytes] : bypass_bytes_) {
+        if (key.first != pass) continue;
+        const Path& p = paths_.at(key.second);
+        pass_cycles_at_least =
+            std::max(pass_cycles_at_least, path_cycles(p, key.second, static_cast<double>(bytes.first - bytes.second)));
+        // Slower than the pass computes them, its stores fall behind: of an iteration's n tiles, computed c
+        // cycles apart and stored s apart, n - (n - 1) c / s are still to go when the last is computed (at most
+        // the tiles its unit holds), and after the last iteration they are the group's tail instead of one.
+        if (path_cycles(p, key.second, static_cast<double>(bytes.first)) <= own) continue;
+        for (size_t i = 0; i < g_.ops.size(); ++i) {
+          const TileOp& op = g_.ops[i];
+          if (op.kind != TileOp::Kind::store || !op.bypass || op.pass != pass || *facts_[i].path != key.second)
+            continue;
+          const auto n = static_cast<double>(facts_[i].n / outer_iterations());
+          const double c = static_cast<double>(own) / static_cast<double>(facts_[i].n);
+          const auto st = static_cast<double>(path_cycles(p, key.second, static_cast<double>(op.bytes)));
+          const double behind = std::min(static_cast<double>(op.stages), n - (n - 1) * c / st);
+          lag_bytes_[key.second] += std::llround(std::max(0.0, behind - 1) * static_cast<double>(op.bytes));
+        }
+      }
       compute += pass_cycles_at_least;
     }
     return compute;
@@ -313,8 +336,9 @@ class GroupTimer {
   std::vector<Facts> facts_;
   std::map<std::pair<int, std::string>, int64_t> unit_cycles_;  // (pass, unit) -> cycles it is occupied
   std::map<std::string, Path> paths_;
-  // (pass, path) -> bytes of the tiles bypassing the buffer that must move while the pass runs
-  std::map<std::pair<int, std::string>, int64_t> bypass_bytes_;
+  // (pass, path) -> bytes of the tiles bypassing the buffer: all, and those the units' stages may hold
+  std::map<std::pair<int, std::string>, std::pair<int64_t, int64_t>> bypass_bytes_;
+  std::map<std::string, int64_t> lag_bytes_;    // path -> bypassing stores' tiles left after the last iteration
   std::map<std::string, int64_t> port_cycles_;  // buffer -> cycles its ports are taken
   int64_t result_latency_ = 0;  // the longest wait for a computation's result, which a store may wait for
 };

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <deque>
 #include <fstream>
@@ -248,15 +249,23 @@ struct Dram : sc_module {
   Buffer& buffer;
   double bytes_per_cycle;
   int64_t latency;
-  // The channel: whether an engine holds it, and the engines waiting for it (loads first, then stores, each
-  // oldest first). A grant hands it on directly: `granted` wakes the waiter it names.
+  // The channel: whether an engine holds it, and the engines waiting for it, by priority (each class oldest
+  // first): stores of tiles that bypass the buffer (their unit holds only a few and waits for them to leave),
+  // loads, other stores. A grant hands it on directly: `granted` wakes the waiter it names.
+  enum Priority { kUrgentStore, kLoad, kStore, kPriorities };
   struct Waiter {
     sc_core::sc_event granted;
     bool has = false;
   };
   bool held = false;
-  std::deque<Waiter*> loads_waiting, stores_waiting;
-  sc_core::sc_event load_waits;  // a load asked for the channel
+  std::array<std::deque<Waiter*>, kPriorities> waiting;
+  std::array<sc_core::sc_event, kPriorities> asks;  // an engine of that priority asked for the channel
+  // Whether an engine of higher priority than `p` waits for the channel.
+  bool outranked(int p) const {
+    for (int q = 0; q < p; ++q)
+      if (!waiting[static_cast<size_t>(q)].empty()) return true;
+    return false;
+  }
   static constexpr int64_t kBurstBytes = 4096;
   std::vector<std::unique_ptr<sc_core::sc_signal<bool>>> busy;  // per engine, for --vcd
   bool waves = false;
@@ -285,8 +294,7 @@ struct Dram : sc_module {
     out.push_back(static_cast<int64_t>(queue.jobs.size()));
     out.push_back(bytes);
     for (const int64_t t : free_at) out.push_back(std::max<int64_t>(0, t - now()));
-    out.push_back(static_cast<int64_t>(loads_waiting.size()));
-    out.push_back(static_cast<int64_t>(stores_waiting.size()));
+    for (const auto& w : waiting) out.push_back(static_cast<int64_t>(w.size()));
   }
 
   Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, bool first_ready, Recorder& r, Buffer& b)
@@ -333,27 +341,27 @@ struct Dram : sc_module {
     }
   }
 
-  void acquire_channel(const std::string& who, bool load) {
+  void acquire_channel(const std::string& who, int priority) {
     if (!held) {
       held = true;
       return;
     }
     const int64_t from = now();
     Waiter me;
-    (load ? loads_waiting : stores_waiting).push_back(&me);
-    if (load) load_waits.notify(sc_core::SC_ZERO_TIME);
+    waiting[static_cast<size_t>(priority)].push_back(&me);
+    asks[static_cast<size_t>(priority)].notify(sc_core::SC_ZERO_TIME);
     while (!me.has) sc_core::wait(me.granted);
     rec.stalls[who]["channel"] += now() - from;
   }
   void release_channel() {
-    std::deque<Waiter*>& next = loads_waiting.empty() ? stores_waiting : loads_waiting;
-    if (next.empty()) {
-      held = false;
-      return;
-    }
-    next.front()->has = true;
-    next.front()->granted.notify(sc_core::SC_ZERO_TIME);
-    next.pop_front();
+    for (std::deque<Waiter*>& next : waiting)
+      if (!next.empty()) {
+        next.front()->has = true;
+        next.front()->granted.notify(sc_core::SC_ZERO_TIME);
+        next.pop_front();
+        return;
+      }
+    held = false;
   }
 
   void run(size_t engine) {
@@ -365,7 +373,8 @@ struct Dram : sc_module {
       wait_for(*job, who, "dependency", rec);  // a store's tile (a load's slot is free already)
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const bool load = job->op->kind == TileOp::Kind::load;
-      acquire_channel(who, load);
+      const int priority = load ? kLoad : job->op->bypass ? kUrgentStore : kStore;
+      acquire_channel(who, priority);
       const bool through_buffer = !job->op->bypass;  // a bypassing tile goes between DRAM and the unit
       const int64_t asked = now();
       if (through_buffer) buffer.ports.wait();
@@ -390,15 +399,17 @@ struct Dram : sc_module {
       sc_core::wait(duration(through_port));
       if (through_buffer) buffer.ports.post();
       free_at[engine] = start + occupancy;
-      // The rest of the transfer; a store's a burst at a time while a load waits for the channel.
+      // The rest of the transfer, a burst at a time while an engine of higher priority waits for the channel.
       const int64_t burst = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(kBurstBytes / rate)));
       for (int64_t left = occupancy - through_port; left > 0;) {
         const int64_t from = now();
-        if (load || loads_waiting.empty()) {
-          if (load)
+        if (!outranked(priority)) {
+          if (priority == kUrgentStore)
             sc_core::wait(duration(left));
+          else if (priority == kLoad)
+            sc_core::wait(duration(left), asks[kUrgentStore]);
           else
-            sc_core::wait(duration(left), load_waits);
+            sc_core::wait(duration(left), asks[kUrgentStore] | asks[kLoad]);
           left -= now() - from;
           continue;
         }
@@ -406,7 +417,7 @@ struct Dram : sc_module {
         left -= now() - from;
         if (left == 0) break;
         release_channel();
-        acquire_channel(who, false);
+        acquire_channel(who, priority);
         free_at[engine] = now() + left;
         streamed = false;
       }

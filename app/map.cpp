@@ -39,7 +39,9 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   cmd->add_option("--params", args.param_files, "Apply a param preset file (repeatable)")
       ->type_name("FILE")
       ->allow_extra_args(false);
-  cmd->add_option("--objective", args.objective, "What to minimize: latency (cycles), energy (pJ), or edp")
+  cmd->add_option("--objective", args.objective,
+                  "What to minimize: latency (cycles), energy (pJ), or edp; ties go to the lower energy (latency) or "
+                  "the fewer cycles")
       ->check(CLI::IsMember({"latency", "energy", "edp"}))
       ->capture_default_str();
   cmd->add_option("--top", args.top, "Candidates to print, best first")

@@ -84,6 +84,12 @@ double score_of(const Stats& s, MapObjective o) {
   return 0;
 }
 
+// What decides between equal scores: the energy for latency, the cycles otherwise (so that of two equally fast
+// mappings the one that moves less data wins, not whichever the space lists first). It adds over runs as well.
+double tie_break_of(const Stats& s, MapObjective o) {
+  return o == MapObjective::latency ? s.energy_pJ : static_cast<double>(s.cycles);
+}
+
 }  // namespace
 
 std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSpec& templ) {
@@ -134,10 +140,12 @@ struct Partial {
   std::vector<int64_t> tiles;
   Stats stats;
   double score = 0;
+  double tie_break = 0;  // tie_break_of
+  std::pair<double, double> rank() const { return {score, tie_break}; }
 };
 
 // Every combination of the searched tiles [from, to), evaluated on the groups [first, last): the `top` best,
-// best first (ties: the earlier combination). The counts go to the certificate in `r`.
+// best first (ties: the secondary objective, then the earlier combination). The counts go to the certificate in `r`.
 std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, MappingSpec& m,
                             const std::vector<LoopAddress>& where, size_t from, size_t to, size_t first, size_t last,
                             const MapOptions& options, MapResult& r) {
@@ -171,13 +179,15 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, Mappin
         if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = status.reason;
       } else {
         ++r.evaluated;
-        const double score = score_of(stats, options.objective);
-        // Best first; among equal scores the earlier combination stays ahead (upper_bound), so the answer
+        const std::pair<double, double> rank{score_of(stats, options.objective),
+                                             tie_break_of(stats, options.objective)};
+        // Best first; among equal ranks the earlier combination stays ahead (upper_bound), so the answer
         // does not depend on anything but the order of the space.
         const auto at =
-            std::upper_bound(best.begin(), best.end(), score, [](double s, const Partial& b) { return s < b.score; });
+            std::upper_bound(best.begin(), best.end(), rank,
+                             [](const std::pair<double, double>& x, const Partial& b) { return x < b.rank(); });
         if (static_cast<int>(at - best.begin()) < options.top) {
-          best.insert(at, Partial{digit, tiles, std::move(stats), score});
+          best.insert(at, Partial{digit, tiles, std::move(stats), rank.first, rank.second});
           if (static_cast<int>(best.size()) > options.top) best.pop_back();
         }
       }
@@ -195,13 +205,14 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, Mappin
   return best;
 }
 
-// The `top` best combinations of one choice per run, by the sum of the runs' scores (ties: the earlier
-// combination, the runs' digits read in order): a best-first walk from every run's best.
+// The `top` best combinations of one choice per run, by the sum of the runs' scores (ties: the sum of their
+// secondary objectives, then the earlier combination, the runs' digits read in order): a best-first walk from
+// every run's best.
 std::vector<std::vector<size_t>> best_sums(const std::vector<std::vector<Partial>>& per_run, int top) {
   using Choice = std::vector<size_t>;  // an index into each run's list
   auto sum = [&](const Choice& c) {
-    double s = 0;
-    for (size_t u = 0; u < c.size(); ++u) s += per_run[u][c[u]].score;
+    std::pair<double, double> s{0, 0};
+    for (size_t u = 0; u < c.size(); ++u) s.first += per_run[u][c[u]].score, s.second += per_run[u][c[u]].tie_break;
     return s;
   };
   auto digits = [&](const Choice& c) {
@@ -210,7 +221,8 @@ std::vector<std::vector<size_t>> best_sums(const std::vector<std::vector<Partial
       d.insert(d.end(), per_run[u][c[u]].digits.begin(), per_run[u][c[u]].digits.end());
     return d;
   };
-  std::set<std::pair<double, std::vector<size_t>>> frontier;  // (sum, digits): ordered as the search ranks them
+  // (sums, digits): ordered as the search ranks them
+  std::set<std::pair<std::pair<double, double>, std::vector<size_t>>> frontier;
   std::map<std::vector<size_t>, Choice> choice_of;            // digits -> the choice
   auto push = [&](const Choice& c) {
     std::vector<size_t> d = digits(c);

@@ -41,7 +41,9 @@ struct MapCandidate {
 
 struct MapResult {
   std::vector<SearchedTile> searched;
-  std::vector<MapCandidate> best;  // up to MapOptions::top, best first (ties: the earlier combination)
+  // Up to MapOptions::top, best first; ties go to the lower energy (objective latency) or the fewer cycles
+  // (energy, edp), then to the earlier combination.
+  std::vector<MapCandidate> best;
   // The certificate: every combination was considered; those not evaluated were infeasible for the reason counted.
   // With runs > 1 each run of groups was searched on its own (its own combinations counted, `space` is their
   // product): runs follow one another, so the best of each is part of the best of the whole.

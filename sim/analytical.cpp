@@ -214,30 +214,47 @@ class GroupTimer {
   // One pass, whose busiest unit is occupied `busiest_cycles`: its first tile scheduled op by op (an op that
   // runs in only some tiles counts its average share), then pipelined at the busiest unit's pace or, without
   // pipelining, every tile at that critical path.
-  int64_t pass_time(int pass, int64_t busiest_cycles) const {
-    int64_t tiles = 0;
+  // One tile of a pass alone, op by op in dependency order (an op that runs in only some tiles counts its
+  // average share): when each computation starts, frees its unit and has its result ready.
+  struct TileSchedule {
+    int64_t tiles = 0;  // the pass's tiles: its most frequent computation's executions
+    std::vector<double> start, free, ready;
+  };
+  TileSchedule tile_schedule(int pass) const {
+    TileSchedule t{0, std::vector<double>(g_.ops.size(), 0), std::vector<double>(g_.ops.size(), 0),
+                   std::vector<double>(g_.ops.size(), 0)};
     for (size_t i = 0; i < g_.ops.size(); ++i)
-      if (g_.ops[i].kind == TileOp::Kind::compute && g_.ops[i].pass == pass) tiles = std::max(tiles, facts_[i].n);
-    std::string busiest;
-    for (const auto& [key, busy] : unit_cycles_)
-      if (key.first == pass && busy == busiest_cycles) busiest = key.second;
+      if (g_.ops[i].kind == TileOp::Kind::compute && g_.ops[i].pass == pass) t.tiles = std::max(t.tiles, facts_[i].n);
     std::map<std::string, double> unit_free;
-    std::vector<double> ready(g_.ops.size(), 0);  // when an op's result is ready: its end and result latency
-    double tile = 0, filled = 0;
-    double busiest_from = std::numeric_limits<double>::max(), busiest_to = 0;  // its work within the tile
     for (size_t i = 0; i < g_.ops.size(); ++i) {
       const TileOp& op = g_.ops[i];
       if (op.kind != TileOp::Kind::compute || op.pass != pass) continue;
       double start = unit_free[op.unit];
       for (size_t w = 0; w < i; ++w)
         if (g_.ops[w].kind == TileOp::Kind::compute && g_.ops[w].pass == pass && reads(i, facts_[w].tensor))
-          start = std::max(start, ready[w]);
-      const double share = static_cast<double>(facts_[i].n) / static_cast<double>(tiles);
-      unit_free[op.unit] = start + static_cast<double>(facts_[i].occupancy) * share;
-      ready[i] = unit_free[op.unit] + static_cast<double>(op.result_latency) * share;
-      tile = std::max(tile, ready[i]);
-      filled = std::max(filled, unit_free[op.unit]);
-      if (op.unit == busiest) busiest_from = std::min(busiest_from, start), busiest_to = unit_free[op.unit];
+          start = std::max(start, t.ready[w]);
+      const double share = static_cast<double>(facts_[i].n) / static_cast<double>(t.tiles);
+      t.start[i] = start;
+      t.free[i] = unit_free[op.unit] = start + static_cast<double>(facts_[i].occupancy) * share;
+      t.ready[i] = t.free[i] + static_cast<double>(op.result_latency) * share;
+    }
+    return t;
+  }
+
+  int64_t pass_time(int pass, int64_t busiest_cycles) const {
+    std::string busiest;
+    for (const auto& [key, busy] : unit_cycles_)
+      if (key.first == pass && busy == busiest_cycles) busiest = key.second;
+    const TileSchedule s = tile_schedule(pass);
+    const int64_t tiles = s.tiles;
+    double tile = 0, filled = 0;
+    double busiest_from = std::numeric_limits<double>::max(), busiest_to = 0;  // its work within the tile
+    for (size_t i = 0; i < g_.ops.size(); ++i) {
+      const TileOp& op = g_.ops[i];
+      if (op.kind != TileOp::Kind::compute || op.pass != pass) continue;
+      tile = std::max(tile, s.ready[i]);
+      filled = std::max(filled, s.free[i]);
+      if (op.unit == busiest) busiest_from = std::min(busiest_from, s.start[i]), busiest_to = s.free[i];
     }
     // Pipelined, the busiest unit starts once the first tile's critical path reaches its first op, and after
     // its last op the last tile's remaining ops on other units follow (to their end: the tail waits for the

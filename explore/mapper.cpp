@@ -160,7 +160,6 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, Mappin
   std::vector<Partial> best;
   std::vector<size_t> digit(n, 0);
   std::vector<int64_t> tiles(n);
-  const bool whole = first == 0 && last >= m.groups.size();
   for (bool more = true; more; ++r.combinations) {
     for (size_t k = 0; k < n; ++k) tiles[k] = r.searched[from + k].values[digit[k]];
     bool divides = true;
@@ -170,7 +169,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, Mappin
       ++r.not_dividing;
     } else {
       for (size_t k = 0; k < n; ++k) set_tile(loop_at(m, where[from + k]), tiles[k]);
-      const TileProgram program = whole ? lower(cascade, arch, m) : lower_groups(cascade, arch, m, first, last);
+      const TileProgram program = lower_groups(cascade, arch, m, first, last);
       // Lowering refuses what cannot run (a buffer too small); the evaluator what it cannot count.
       Stats stats = program.status.ok ? evaluate_analytical(cascade, arch, program) : Stats{};
       const EvalStatus& status = program.status.ok ? stats.status : program.status;

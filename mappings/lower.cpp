@@ -683,8 +683,7 @@ class Lowering {
         const bool guard = &a == einsum.reads.data() + einsum.guard;  // the guard itself: every row of it
         consumer_guards_[loads[{t.name, d}]].push_back(guard ? std::nullopt : guarding(einsum, nest, d));
       }
-      const auto own = spec.tensor_buffer_stages.find(t.name);
-      const int stages = own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
+      const int stages = stages_of(spec, t.name);
       out.ops[loads[{t.name, d}]].stages = stages;
       if (!bypass) resident[t.name] = std::max(resident[t.name], bytes * stages);
     }
@@ -757,10 +756,7 @@ class Lowering {
       if (step >= 0) stored[static_cast<size_t>(step)] = 1;
       op.bytes = tile_bytes(einsum.out, stored);
       op.bypass = bypass;
-      if (bypass) {  // the tiles its unit holds while they wait for the path: as many as a load's slots
-        const auto own = spec.tensor_buffer_stages.find(result.name);
-        op.stages = own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
-      }
+      if (bypass) op.stages = stages_of(spec, result.name);  // the tiles its unit holds while they wait
       if (!bypass)  // assembled in the buffer before the store
         resident[result.name] = std::max(resident[result.name], op.bytes);
       if (!einsum.where.empty()) mask(op, active_when(einsum, nest, op.depth), loops);  // nothing to store
@@ -924,6 +920,12 @@ class Lowering {
                          "such a tensor",
                          group(g).name, name));
     }
+  }
+
+  // The tiles of `tensor` group `spec` holds at a time: its own buffer stages, or the group's.
+  static int stages_of(const GroupSpec& spec, const std::string& tensor) {
+    const auto own = spec.tensor_buffer_stages.find(tensor);
+    return own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
   }
 
   // Whether group g's tiles of `tensor` bypass the buffer.

@@ -182,8 +182,8 @@ class GroupTimer {
     for (auto& [pass, cycles] : pass_cycles) {
       // A tile that bypasses the buffer has nowhere to wait for the path but between the unit and it, so the
       // pass that computes (or reads) it moves it while it runs: the pass takes at least those tiles' time on
-      // their path, whatever the group's other traffic (the unfused softmax's probabilities, stored tile by
-      // tile in its last pass).
+      // their path, whatever the group's other traffic (tests/data/attention-unfused-bypass.yaml: the softmax's
+      // probabilities, stored tile by tile in its last pass).
       const int64_t own = pass_time(pass, cycles);
       int64_t pass_cycles_at_least = own;
       for (const auto& [key, bytes] : bypass_bytes_) {
@@ -191,70 +191,56 @@ class GroupTimer {
         const Path& p = paths_.at(key.second);
         pass_cycles_at_least =
             std::max(pass_cycles_at_least, path_cycles(p, key.second, static_cast<double>(bytes.first - bytes.second)));
-        // Slower than the pass computes them, its stores fall behind: of an iteration's n tiles, computed c
-        // cycles apart and stored s apart, n - (n - 1) c / s are still to go when the last is computed (at most
-        // the tiles its unit holds), and after the last iteration they are the group's tail instead of one.
-        if (path_cycles(p, key.second, static_cast<double>(bytes.first)) <= own) continue;
-        for (size_t i = 0; i < g_.ops.size(); ++i) {
-          const TileOp& op = g_.ops[i];
-          if (op.kind != TileOp::Kind::store || !op.bypass || op.pass != pass || *facts_[i].path != key.second)
-            continue;
-          const auto n = static_cast<double>(facts_[i].n / outer_iterations());
-          const double c = static_cast<double>(own) / static_cast<double>(facts_[i].n);
-          const auto st = static_cast<double>(path_cycles(p, key.second, static_cast<double>(op.bytes)));
-          const double behind = std::min(static_cast<double>(op.stages), n - (n - 1) * c / st);
-          lag_bytes_[key.second] += std::llround(std::max(0.0, behind - 1) * static_cast<double>(op.bytes));
-        }
+        if (path_cycles(p, key.second, static_cast<double>(bytes.first)) > own) add_store_lag(pass, key.second, own);
       }
       compute += pass_cycles_at_least;
     }
     return compute;
   }
 
+  // A pass (taking `own` cycles) whose bypassing stores on `path` are slower than it computes them: they fall
+  // behind. Of an iteration's n tiles, computed c cycles apart and stored s apart, n - (n - 1) c / s are still to
+  // go when the last is computed (at most the tiles its unit holds); after the last iteration they are the
+  // group's tail instead of one tile.
+  void add_store_lag(int pass, const std::string& path, int64_t own) {
+    for (size_t i = 0; i < g_.ops.size(); ++i) {
+      const TileOp& op = g_.ops[i];
+      if (op.kind != TileOp::Kind::store || !op.bypass || op.pass != pass || *facts_[i].path != path) continue;
+      const auto n = static_cast<double>(facts_[i].n / outer_iterations());
+      const double c = static_cast<double>(own) / static_cast<double>(facts_[i].n);
+      const auto st = static_cast<double>(path_cycles(paths_.at(path), path, static_cast<double>(op.bytes)));
+      const double behind = std::min(static_cast<double>(op.stages), n - (n - 1) * c / st);
+      lag_bytes_[path] += std::llround(std::max(0.0, behind - 1) * static_cast<double>(op.bytes));
+    }
+  }
+
   // One pass, whose busiest unit is occupied `busiest_cycles`: its first tile scheduled op by op (an op that
   // runs in only some tiles counts its average share), then pipelined at the busiest unit's pace or, without
   // pipelining, every tile at that critical path.
-  // One tile of a pass alone, op by op in dependency order (an op that runs in only some tiles counts its
-  // average share): when each computation starts, frees its unit and has its result ready.
-  struct TileSchedule {
-    int64_t tiles = 0;  // the pass's tiles: its most frequent computation's executions
-    std::vector<double> start, free, ready;
-  };
-  TileSchedule tile_schedule(int pass) const {
-    TileSchedule t{0, std::vector<double>(g_.ops.size(), 0), std::vector<double>(g_.ops.size(), 0),
-                   std::vector<double>(g_.ops.size(), 0)};
+  int64_t pass_time(int pass, int64_t busiest_cycles) const {
+    int64_t tiles = 0;
     for (size_t i = 0; i < g_.ops.size(); ++i)
-      if (g_.ops[i].kind == TileOp::Kind::compute && g_.ops[i].pass == pass) t.tiles = std::max(t.tiles, facts_[i].n);
+      if (g_.ops[i].kind == TileOp::Kind::compute && g_.ops[i].pass == pass) tiles = std::max(tiles, facts_[i].n);
+    std::string busiest;
+    for (const auto& [key, busy] : unit_cycles_)
+      if (key.first == pass && busy == busiest_cycles) busiest = key.second;
     std::map<std::string, double> unit_free;
+    std::vector<double> ready(g_.ops.size(), 0);  // when an op's result is ready: its end and result latency
+    double tile = 0, filled = 0;
+    double busiest_from = std::numeric_limits<double>::max(), busiest_to = 0;  // its work within the tile
     for (size_t i = 0; i < g_.ops.size(); ++i) {
       const TileOp& op = g_.ops[i];
       if (op.kind != TileOp::Kind::compute || op.pass != pass) continue;
       double start = unit_free[op.unit];
       for (size_t w = 0; w < i; ++w)
         if (g_.ops[w].kind == TileOp::Kind::compute && g_.ops[w].pass == pass && reads(i, facts_[w].tensor))
-          start = std::max(start, t.ready[w]);
-      const double share = static_cast<double>(facts_[i].n) / static_cast<double>(t.tiles);
-      t.start[i] = start;
-      t.free[i] = unit_free[op.unit] = start + static_cast<double>(facts_[i].occupancy) * share;
-      t.ready[i] = t.free[i] + static_cast<double>(op.result_latency) * share;
-    }
-    return t;
-  }
-
-  int64_t pass_time(int pass, int64_t busiest_cycles) const {
-    std::string busiest;
-    for (const auto& [key, busy] : unit_cycles_)
-      if (key.first == pass && busy == busiest_cycles) busiest = key.second;
-    const TileSchedule s = tile_schedule(pass);
-    const int64_t tiles = s.tiles;
-    double tile = 0, filled = 0;
-    double busiest_from = std::numeric_limits<double>::max(), busiest_to = 0;  // its work within the tile
-    for (size_t i = 0; i < g_.ops.size(); ++i) {
-      const TileOp& op = g_.ops[i];
-      if (op.kind != TileOp::Kind::compute || op.pass != pass) continue;
-      tile = std::max(tile, s.ready[i]);
-      filled = std::max(filled, s.free[i]);
-      if (op.unit == busiest) busiest_from = std::min(busiest_from, s.start[i]), busiest_to = s.free[i];
+          start = std::max(start, ready[w]);
+      const double share = static_cast<double>(facts_[i].n) / static_cast<double>(tiles);
+      unit_free[op.unit] = start + static_cast<double>(facts_[i].occupancy) * share;
+      ready[i] = unit_free[op.unit] + static_cast<double>(op.result_latency) * share;
+      tile = std::max(tile, ready[i]);
+      filled = std::max(filled, unit_free[op.unit]);
+      if (op.unit == busiest) busiest_from = std::min(busiest_from, start), busiest_to = unit_free[op.unit];
     }
     // Pipelined, the busiest unit starts once the first tile's critical path reaches its first op, and after
     // its last op the last tile's remaining ops on other units follow (to their end: the tail waits for the

@@ -240,9 +240,10 @@ struct JobQueue {
 // ("channel" stalls: another engine has it), and one of the buffer's ports for the first bytes / port width of
 // them. Data arrives `latency` cycles after the transfer. Reads come first, as memory controllers drain writes
 // around them: a store hands the channel to a waiting load after its current burst of kBurstBytes and resumes
-// once no load waits, so a long store does not hold up the loads of another engine. Among loads, and among
-// stores, the oldest request gets the channel next. The channel moves fractions of a cycle's bytes too: a
-// transfer that starts as the one before it ends first fills the rest of that one's last cycle.
+// once no load waits, so a long store does not hold up the loads of another engine; stores of tiles that bypass
+// the buffer go before both (their unit waits for them). Within each, the oldest request gets the channel next.
+// The channel moves fractions of a cycle's bytes too: a transfer that starts as the one before it ends first
+// fills the rest of that one's last cycle.
 struct Dram : sc_module {
   JobQueue queue;
   Recorder& rec;

@@ -9,7 +9,6 @@
 #include <map>
 #include <regex>
 #include <set>
-#include <stdexcept>
 #include <sstream>
 
 #include "mappings/lower.hpp"

@@ -36,26 +36,90 @@ uint64_t ticks_per_cycle = 0;  // set by simulate_cycles before anything runs
 int64_t now() { return static_cast<int64_t>(sc_core::sc_time_stamp().value() / ticks_per_cycle); }
 sc_time duration(int64_t n) { return sc_time::from_value(static_cast<uint64_t>(n) * ticks_per_cycle); }
 
+struct Job;
+void recycle(Job* job);  // back to the free list, once nothing refers to it
+
+// A counted reference to a Job. Jobs are made and dropped millions of times a run, so they come from a free list
+// and are counted without atomics (the engine runs on one thread; SystemC's processes are coroutines): with
+// std::shared_ptr and a new Job (and its sc_event) each time, allocation and counting were a fifth of the
+// engine's instructions.
+class JobPtr {
+ public:
+  JobPtr() = default;
+  JobPtr(std::nullptr_t) {}  // NOLINT(google-explicit-constructor): the controller's empty job
+  explicit JobPtr(Job* job);
+  JobPtr(const JobPtr& o) : JobPtr(o.job_) {}
+  JobPtr(JobPtr&& o) noexcept : job_(std::exchange(o.job_, nullptr)) {}
+  JobPtr& operator=(JobPtr o) noexcept {
+    std::swap(job_, o.job_);
+    return *this;
+  }
+  ~JobPtr();
+  Job* operator->() const { return job_; }
+  Job& operator*() const { return *job_; }
+  explicit operator bool() const { return job_ != nullptr; }
+  bool operator==(const JobPtr& o) const { return job_ == o.job_; }
+  friend std::ostream& operator<<(std::ostream& out, const JobPtr& j) { return out << j.job_; }  // sc_fifo's dump
+
+ private:
+  Job* job_ = nullptr;
+};
+
 // One tile operation in flight: issued by the controller, run by a unit or the DRAM channel.
 struct Job {
   const TileOp* op = nullptr;
   const std::string* label = nullptr;  // for traces: the Einsum's name, or "load T" / "store T"
-  std::vector<std::shared_ptr<Job>> deps;
+  std::vector<JobPtr> deps;
   int64_t end = -1;  // the cycle its result is ready; -1 until known
   // A store of a tile that bypasses the buffer: done once the tile has left its unit (the transfer's end, the
   // write's latency not waited for), which frees the unit's place for another.
-  std::shared_ptr<Job> sent;
+  JobPtr sent;
   sc_event ready;
   // Whether some process waits on `ready` (it started waiting before `end` was known). Only then is `ready`
   // notified: a timed notification per job was a tenth of the engine's time, mostly for no one. (SystemC's
   // processes take turns, so a waiter sets this before the job can finish.)
   mutable bool watched = false;
   void watch() const { watched = true; }
+  int64_t refs = 0;  // JobPtrs to it
 
   bool done() const { return done_at(now()); }
   bool done_at(int64_t t) const { return end >= 0 && end <= t; }
 };
-using JobPtr = std::shared_ptr<Job>;
+
+// Jobs no one refers to, kept for reuse (with their dependency lists' storage). Never freed: the pool lives as
+// long as the process, and references may outlive the simulation's modules.
+std::vector<Job*>& free_jobs() {
+  static auto* jobs = new std::vector<Job*>;
+  return *jobs;
+}
+
+JobPtr new_job() {
+  std::vector<Job*>& pool = free_jobs();
+  if (pool.empty()) return JobPtr(new Job);
+  Job* job = pool.back();
+  pool.pop_back();
+  return JobPtr(job);
+}
+
+inline JobPtr::JobPtr(Job* job) : job_(job) {
+  if (job_) ++job_->refs;
+}
+
+inline JobPtr::~JobPtr() {
+  if (job_ && --job_->refs == 0) recycle(job_);
+}
+
+void recycle(Job* job) {
+  Job& j = *job;
+  j.deps.clear();
+  j.sent = nullptr;
+  j.op = nullptr;
+  j.label = nullptr;
+  j.end = -1;
+  j.watched = false;
+  j.ready.cancel();  // a notification no one can be waiting for any more
+  free_jobs().push_back(job);
+}
 
 struct TraceEvent {
   int track;
@@ -170,8 +234,11 @@ struct Unit : sc_module {
         const int64_t t = now();
         const auto it = std::find_if(pending.begin(), pending.end(), [t](const JobPtr& j) { return ready_at(*j, t); });
         if (it != pending.end()) {
-          job = *it;
-          pending.erase(it);
+          job = std::move(*it);
+          if (it == pending.begin())
+            pending.pop_front();  // the usual case, far cheaper than erase
+          else
+            pending.erase(it);
           break;
         }
         // Nothing ready: wait for the oldest job's inputs (or more work), and say what held it up.
@@ -370,7 +437,7 @@ struct Dram : sc_module {
     const std::string track = busy.size() > 1 ? fmt::format("{}.dma{}", who, engine) : who;
     for (;;) {
       const JobPtr job = ready_first ? take_ready(who) : queue.read();
-      if (!job) return;                       // the controller is done
+      if (!job) return;                        // the controller is done
       wait_for(*job, who, "dependency", rec);  // a store's tile (a load's slot is free already)
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const bool load = job->op->kind == TileOp::Kind::load;
@@ -461,7 +528,7 @@ struct Counters {
   }
 };
 
-constexpr size_t kSettle = 4;     // repeats of an iteration cost (or period of costs) before a loop counts as settled
+constexpr size_t kSettle = 4;  // repeats of an iteration cost (or period of costs) before a loop counts as settled
 // The longest period of iteration costs looked for: FuseMax's m1 loop over four glb tiles of p repeats every 5
 // iterations (ctest cycle.long_period_settles); checking a period costs kSettle comparisons per iteration.
 constexpr size_t kMaxPeriod = 8;
@@ -652,7 +719,7 @@ struct Controller : sc_module {
     };
     // Load o, for a tile whose slot frees once `slot` is done.
     auto load_job = [&](size_t o, std::vector<JobPtr> slot) {
-      auto job = std::make_shared<Job>();
+      JobPtr job = new_job();
       job->op = &g.ops[o];
       job->label = &info[o].label;
       job->deps = std::move(slot);
@@ -834,7 +901,7 @@ struct Controller : sc_module {
               count_load(o, job);
             } else {
               ++issued[group][o];
-              job = std::make_shared<Job>();
+              job = new_job();
               job->op = &op;
               job->label = &info[o].label;
             }
@@ -867,7 +934,7 @@ struct Controller : sc_module {
               if (writer[info[o].tensor]) job->deps.push_back(writer[info[o].tensor]);
               stored[info[o].tensor] = job;
               if (op.bypass) {
-                job->sent = std::make_shared<Job>();
+                job->sent = new_job();
                 job->sent->op = &op;
                 job->sent->label = job->label;
                 auto& [held, stages] = bypass_stores.at(info[o].tensor);

@@ -24,7 +24,6 @@ namespace einsim {
 namespace {
 
 using sc_core::sc_event;
-using sc_core::sc_fifo;
 using sc_core::sc_module;
 using sc_core::sc_module_name;
 using sc_core::SC_NS;
@@ -176,16 +175,95 @@ void finish(Job& job, int64_t end) {
 // The global buffer: `ports` accessors at a time, each moving up to one row in every bank per cycle. A compute
 // job first streams its operands and results through a port (the rest of the job overlaps with that); jobs that
 // find every port taken wait ("buffer_port" stalls: the buffer's conflicts), and jobs whose operands take longer
-// to stream than to compute are fed too slowly ("buffer_bandwidth").
+// to stream than to compute are fed too slowly ("buffer_bandwidth"). A port is taken for a known number of
+// cycles and frees itself then: its holder need not wake to give it back. Requests that find none free are
+// granted in the order they came, each as soon as a port frees.
 struct Buffer : sc_module {
-  sc_core::sc_semaphore ports;
+  std::vector<int64_t> busy_until;  // per port: the cycle it is free from
   double bytes_per_cycle;
+  std::deque<sc_event*> waiting;  // requests that found no port free, oldest first
 
   Buffer(sc_module_name name, int64_t port_count, double bpc)
-      : sc_module(name), ports(static_cast<int>(port_count)), bytes_per_cycle(bpc) {}
+      : sc_module(name), busy_until(static_cast<size_t>(port_count), 0), bytes_per_cycle(bpc) {}
 
   int64_t cycles_for(int64_t bytes) const {
     return static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / bytes_per_cycle));
+  }
+
+  // Takes a port for `cycles` cycles from now, first waiting for one to free if none is.
+  void take(int64_t cycles) {
+    if (waiting.empty() && try_take(cycles)) return;
+    sc_event turn;
+    waiting.push_back(&turn);
+    for (;;) {
+      if (waiting.front() == &turn) {
+        if (try_take(cycles)) {
+          waiting.pop_front();
+          if (!waiting.empty()) waiting.front()->notify();  // the next request may find another port free
+          return;
+        }
+        sc_core::wait(duration(*std::min_element(busy_until.begin(), busy_until.end()) - now()));
+      } else {
+        sc_core::wait(turn);
+      }
+    }
+  }
+
+ private:
+  bool try_take(int64_t cycles) {
+    const int64_t t = now();
+    for (int64_t& until : busy_until)
+      if (until <= t) {
+        until = t + cycles;
+        return true;
+      }
+    return false;
+  }
+};
+
+// Jobs issued and not yet taken: a unit's, or the DMA engines' of a path (each free engine takes the oldest, or
+// with ready_first the oldest that may run now). A writer waits while it is full. A job is visible as soon as
+// it is written; `arrived` and `left` are notified (a delta later) only while some process waits for them: a
+// notification per job, mostly for no one, was a good share of the kernel's work.
+struct JobQueue {
+  std::deque<JobPtr> jobs;
+  size_t capacity = 64;
+  sc_event arrived, left;
+  int awaiting_arrival = 0, awaiting_room = 0;
+
+  // While one lives, its process waits (among other things, perhaps) for a job to arrive.
+  struct Awaiting {
+    explicit Awaiting(JobQueue& q) : queue(q) { ++queue.awaiting_arrival; }
+    ~Awaiting() { --queue.awaiting_arrival; }
+    Awaiting(const Awaiting&) = delete;
+    Awaiting& operator=(const Awaiting&) = delete;
+    JobQueue& queue;
+  };
+
+  void write(JobPtr job) {
+    while (jobs.size() >= capacity) {
+      ++awaiting_room;
+      sc_core::wait(left);
+      --awaiting_room;
+    }
+    jobs.push_back(std::move(job));
+    if (awaiting_arrival > 0) arrived.notify(sc_core::SC_ZERO_TIME);
+  }
+  JobPtr take(std::deque<JobPtr>::iterator it) {
+    JobPtr job = std::move(*it);
+    if (it == jobs.begin())
+      jobs.pop_front();  // the usual case, far cheaper than erase
+    else
+      jobs.erase(it);
+    if (awaiting_room > 0) left.notify(sc_core::SC_ZERO_TIME);
+    return job;
+  }
+  JobPtr read() {
+    while (jobs.empty()) {
+      const Awaiting a(*this);
+      sc_core::wait(arrived);
+    }
+    return take(jobs.begin());
   }
 };
 
@@ -193,7 +271,7 @@ struct Buffer : sc_module {
 // window of the next `window` jobs issued to it and starts the oldest whose inputs are ready, so that a unit
 // can work on the next tile while a result it needs for this one is still being computed elsewhere.
 struct Unit : sc_module {
-  sc_fifo<JobPtr> queue;
+  JobQueue queue;
   Recorder& rec;
   Buffer& buffer;
   size_t window;
@@ -206,9 +284,8 @@ struct Unit : sc_module {
   // The queue holds what the controller has issued to the unit, well beyond the window, so that one busy unit
   // does not keep the controller from feeding the others. (Buffer slots hold the walk back anyway; a bound far
   // above that, thousands of jobs, keeps the queues from settling into a steady state that extrapolation sees.)
-  static constexpr int kQueueCapacity = 64;
   Unit(sc_module_name name, int depth, Recorder& r, Buffer& b)
-      : sc_module(name), queue(kQueueCapacity), rec(r), buffer(b), window(static_cast<size_t>(depth)) {
+      : sc_module(name), rec(r), buffer(b), window(static_cast<size_t>(depth)) {
     SC_THREAD(run);
   }
 
@@ -230,7 +307,7 @@ struct Unit : sc_module {
       }
       JobPtr job;
       for (;;) {
-        while (pending.size() < window && queue.num_available() > 0) pending.push_back(queue.read());
+        while (pending.size() < window && !queue.jobs.empty()) pending.push_back(queue.read());
         const int64_t t = now();
         const auto it = std::find_if(pending.begin(), pending.end(), [t](const JobPtr& j) { return ready_at(*j, t); });
         if (it != pending.end()) {
@@ -246,10 +323,11 @@ struct Unit : sc_module {
         const Job& oldest = *pending.front();
         const auto blocker =
             std::find_if(oldest.deps.begin(), oldest.deps.end(), [](const JobPtr& d) { return !d->done(); });
+        const JobQueue::Awaiting more(queue);
         if ((*blocker)->end >= 0)
-          sc_core::wait(duration((*blocker)->end - now()), queue.data_written_event());
+          sc_core::wait(duration((*blocker)->end - now()), queue.arrived);
         else
-          (*blocker)->watch(), sc_core::wait((*blocker)->ready | queue.data_written_event());
+          (*blocker)->watch(), sc_core::wait((*blocker)->ready | queue.arrived);
         // (Waiting for a store: the unit's results that bypass the buffer have not left it yet.)
         const TileOp::Kind kind = (*blocker)->op->kind;
         rec.stalls[who][kind == TileOp::Kind::compute ? "dependency"
@@ -257,45 +335,22 @@ struct Unit : sc_module {
                                                       : "data"] += now() - from;
       }
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
+      const int64_t streaming = buffer.cycles_for(job->op->buffer_read_bytes + job->op->buffer_write_bytes);
       const int64_t asked = now();
-      buffer.ports.wait();
+      buffer.take(streaming);
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
       if (waves) {
         running.write(true);
-        waiting.write(static_cast<int>(pending.size() + static_cast<size_t>(queue.num_available())));
+        waiting.write(static_cast<int>(pending.size() + queue.jobs.size()));
       }
-      const int64_t streaming = buffer.cycles_for(job->op->buffer_read_bytes + job->op->buffer_write_bytes);
-      sc_core::wait(duration(streaming));
-      buffer.ports.post();
-      if (job->op->cycles > streaming) sc_core::wait(duration(job->op->cycles - streaming));
+      sc_core::wait(duration(std::max(job->op->cycles, streaming)));
       if (streaming > job->op->cycles) rec.stalls[who]["buffer_bandwidth"] += streaming - job->op->cycles;
       busy += job->op->cycles;
       if (waves) running.write(false);
       finish(*job, now() + job->op->result_latency);
       if (rec.tracing) rec.events.push_back({rec.track(who), *job->label, start, now()});
     }
-  }
-};
-
-// Jobs waiting for any of several DMA engines: each free engine takes the oldest (or, with ready_first, the
-// oldest that may run now).
-struct JobQueue {
-  std::deque<JobPtr> jobs;
-  size_t capacity = 64;
-  sc_event changed;
-
-  void write(JobPtr job) {
-    while (jobs.size() >= capacity) sc_core::wait(changed);
-    jobs.push_back(std::move(job));
-    changed.notify(sc_core::SC_ZERO_TIME);
-  }
-  JobPtr read() {
-    while (jobs.empty()) sc_core::wait(changed);
-    JobPtr job = std::move(jobs.front());
-    jobs.pop_front();
-    changed.notify(sc_core::SC_ZERO_TIME);
-    return job;
   }
 };
 
@@ -381,18 +436,14 @@ struct Dram : sc_module {
     for (;;) {
       std::deque<JobPtr>& jobs = queue.jobs;
       const auto it = std::find_if(jobs.begin(), jobs.end(), [](const JobPtr& j) { return !j || Unit::ready(*j); });
-      if (it != jobs.end()) {
-        JobPtr job = std::move(*it);
-        jobs.erase(it);
-        queue.changed.notify(sc_core::SC_ZERO_TIME);
-        return job;
-      }
+      if (it != jobs.end()) return queue.take(it);
+      const JobQueue::Awaiting more(queue);
       if (jobs.empty()) {
-        sc_core::wait(queue.changed);
+        sc_core::wait(queue.arrived);
         continue;
       }
       const int64_t from = now();
-      sc_core::sc_event_or_list any(queue.changed);
+      sc_core::sc_event_or_list any(queue.arrived);
       int64_t first_known = std::numeric_limits<int64_t>::max();  // the earliest input whose end is known
       for (const JobPtr& j : jobs) {
         const Job& d = **std::find_if(j->deps.begin(), j->deps.end(), [](const JobPtr& x) { return !x->done(); });
@@ -444,8 +495,11 @@ struct Dram : sc_module {
       const int priority = load ? kLoad : job->op->bypass ? kUrgentStore : kStore;
       acquire_channel(who, priority);
       const bool through_buffer = !job->op->bypass;  // a bypassing tile goes between DRAM and the unit
+      // The tile passes the buffer's port at the port's rate and the channel at the DRAM's: the port is free
+      // again once its share is through, the channel when the slower of the two is done.
+      const int64_t through_port = through_buffer ? buffer.cycles_for(job->op->bytes) : 0;
       const int64_t asked = now();
-      if (through_buffer) buffer.ports.wait();
+      if (through_buffer) buffer.take(through_port);
       if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
       if (waves) busy[engine]->write(true);
@@ -461,11 +515,7 @@ struct Dram : sc_module {
         streamed = false;
         if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
       }
-      // The tile passes the buffer's port at the port's rate and the channel at the DRAM's: the port is free
-      // again once its share is through, the channel when the slower of the two is done.
-      const int64_t through_port = through_buffer ? buffer.cycles_for(job->op->bytes) : 0;
       sc_core::wait(duration(through_port));
-      if (through_buffer) buffer.ports.post();
       free_at[engine] = start + occupancy;
       // The rest of the transfer, a burst at a time while an engine of higher priority waits for the channel.
       const int64_t burst = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(kBurstBytes / rate)));
@@ -573,7 +623,7 @@ struct Controller : sc_module {
     Counters k{now(), {}, {}};
     for (const auto& [name, unit] : units) {
       k.per_unit[name] = unit->busy;
-      k.queues.push_back(static_cast<int64_t>(unit->pending.size()) + unit->queue.num_available());
+      k.queues.push_back(static_cast<int64_t>(unit->pending.size() + unit->queue.jobs.size()));
     }
     for (const auto& [name, path] : paths) {
       path->state(k.queues);

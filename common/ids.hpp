@@ -17,6 +17,11 @@
 
 namespace einsim {
 
+// Out of line and cold, so that Id::index() inlines where it is used (the cycle engine asks millions of times).
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_index_of_none() {
+  throw InternalError("index of an id that is none");
+}
+
 template <class Tag>
 class Id {
  public:
@@ -27,7 +32,8 @@ class Id {
   static constexpr Id none() { return Id(); }
   constexpr bool valid() const { return value_ >= 0; }
   constexpr size_t index() const {
-    if (!valid()) throw InternalError("index of an id that is none");
+    if (!valid()) [[unlikely]]
+      throw_index_of_none();
     return static_cast<size_t>(value_);
   }
   // The position as an int, -1 for none: for output that printed the old int index.

@@ -32,10 +32,22 @@ using sc_core::sc_time;
 // One cycle is one nanosecond of SystemC time. Converting through SystemC's ticks (its time resolution) rather
 // than through doubles keeps the conversions off the profile: they ran once or more per job.
 uint64_t ticks_per_cycle = 0;  // set by simulate_cycles before anything runs
-int64_t now() { return static_cast<int64_t>(sc_core::sc_time_stamp().value() / ticks_per_cycle); }
+// The current cycle. Asked for several times a job, mostly at a time it was asked for already: the last answer
+// is kept, which saves a 64-bit division (tens of processor cycles) per call.
+uint64_t last_ticks = 0;
+int64_t last_cycle = 0;
+const sc_core::sc_simcontext* simulation = nullptr;  // set by simulate_cycles: sc_time_stamp() without a call
+int64_t now() {
+  if (const uint64_t ticks = simulation->time_stamp().value(); ticks != last_ticks) {
+    last_ticks = ticks;
+    last_cycle = static_cast<int64_t>(ticks / ticks_per_cycle);
+  }
+  return last_cycle;
+}
 sc_time duration(int64_t n) { return sc_time::from_value(static_cast<uint64_t>(n) * ticks_per_cycle); }
 
 struct Job;
+struct GroupRun;
 void recycle(Job* job);  // back to the free list, once nothing refers to it
 
 // A counted reference to a Job. Jobs are made and dropped millions of times a run, so they come from a free list
@@ -49,10 +61,15 @@ class JobPtr {
   explicit JobPtr(Job* job);
   JobPtr(const JobPtr& o) : JobPtr(o.job_) {}
   JobPtr(JobPtr&& o) noexcept : job_(std::exchange(o.job_, nullptr)) {}
-  JobPtr& operator=(JobPtr o) noexcept {
-    std::swap(job_, o.job_);
+  JobPtr& operator=(const JobPtr& o) {
+    JobPtr(o).swap(*this);
     return *this;
   }
+  JobPtr& operator=(JobPtr&& o) noexcept {
+    JobPtr(std::move(o)).swap(*this);
+    return *this;
+  }
+  void swap(JobPtr& o) noexcept { std::swap(job_, o.job_); }
   ~JobPtr();
   Job* operator->() const { return job_; }
   Job& operator*() const { return *job_; }
@@ -79,7 +96,8 @@ struct Job {
   // processes take turns, so a waiter sets this before the job can finish.)
   mutable bool watched = false;
   void watch() const { watched = true; }
-  int64_t refs = 0;  // JobPtrs to it
+  int64_t refs = 0;           // JobPtrs to it
+  GroupRun* group = nullptr;  // the run of a group that waits for it to finish, if one does
 
   bool done() const { return done_at(now()); }
   bool done_at(int64_t t) const { return end >= 0 && end <= t; }
@@ -87,10 +105,8 @@ struct Job {
 
 // Jobs no one refers to, kept for reuse (with their dependency lists' storage). Never freed: the pool lives as
 // long as the process, and references may outlive the simulation's modules.
-std::vector<Job*>& free_jobs() {
-  static auto* jobs = new std::vector<Job*>;
-  return *jobs;
-}
+std::vector<Job*>* const job_pool = new std::vector<Job*>;
+std::vector<Job*>& free_jobs() { return *job_pool; }
 
 JobPtr new_job() {
   std::vector<Job*>& pool = free_jobs();
@@ -115,8 +131,9 @@ void recycle(Job* job) {
   j.op = nullptr;
   j.label = nullptr;
   j.end = -1;
+  j.group = nullptr;
+  if (j.watched) j.ready.cancel();  // a notification no one can be waiting for any more (only watched ones have one)
   j.watched = false;
-  j.ready.cancel();  // a notification no one can be waiting for any more
   free_jobs().push_back(job);
 }
 
@@ -166,10 +183,37 @@ void wait_for(const Job& job, const std::string& who, const char* cause, Recorde
   }
 }
 
+// A run of one group's tiles, which ends when every job it issued is done: counted rather than kept in a list
+// (a reference per job, and a sweep of the list now and then, were a few percent of the engine's time).
+struct GroupRun {
+  int64_t unfinished = 0;  // jobs issued whose end is not known yet
+  int64_t last_end = 0;    // the latest end of those known
+  sc_event finished;       // (a delta after) the last unfinished job's end became known, while `waiting`
+  bool waiting = false;
+
+  void track(Job& job) {
+    job.group = this;
+    ++unfinished;
+  }
+  // Until every job tracked is done.
+  void wait_all() {
+    while (unfinished > 0) {
+      waiting = true;
+      sc_core::wait(finished);
+    }
+    waiting = false;
+    if (last_end > now()) sc_core::wait(duration(last_end - now()));
+  }
+};
+
 void finish(Job& job, int64_t end) {
   job.deps.clear();  // done with its inputs: keeps finished chains (recurrences) from piling up in memory
   job.end = end;
   if (job.watched) job.ready.notify(duration(end - now()));
+  if (GroupRun* g = job.group) {
+    g->last_end = std::max(g->last_end, end);
+    if (--g->unfinished == 0 && g->waiting) g->finished.notify(sc_core::SC_ZERO_TIME);
+  }
 }
 
 // The global buffer: `ports` accessors at a time, each moving up to one row in every bank per cycle. A compute
@@ -255,7 +299,7 @@ struct JobQueue {
       jobs.pop_front();  // the usual case, far cheaper than erase
     else
       jobs.erase(it);
-    if (awaiting_room > 0) left.notify(sc_core::SC_ZERO_TIME);
+    if (awaiting_room > 0) left.notify();
     return job;
   }
   JobPtr read() {
@@ -294,8 +338,38 @@ struct Unit : sc_module {
     return std::all_of(j.deps.begin(), j.deps.end(), [t](const JobPtr& d) { return d->done_at(t); });
   }
 
+  // The jobs issued to this unit and not started yet (at most `window`), oldest first. The oldest is nearly always
+  // the one that starts: it leaves by moving `first` on, not by moving the others down.
+  struct Pending {
+    std::vector<JobPtr> jobs;
+    size_t first = 0;
+    size_t size() const { return jobs.size() - first; }
+    bool empty() const { return first == jobs.size(); }
+    JobPtr* begin() { return jobs.data() + first; }
+    JobPtr* end() { return jobs.data() + jobs.size(); }
+    const JobPtr& front() const { return jobs[first]; }
+    void push_back(JobPtr job) {
+      if (empty()) {
+        jobs.clear();
+        first = 0;
+      } else if (first >= 64) {
+        jobs.erase(jobs.begin(), jobs.begin() + static_cast<std::ptrdiff_t>(first));
+        first = 0;
+      }
+      jobs.push_back(std::move(job));
+    }
+    JobPtr take(JobPtr* it) {
+      JobPtr job = std::move(*it);
+      if (it == begin())
+        ++first;
+      else
+        jobs.erase(jobs.begin() + (it - jobs.data()));
+      return job;
+    }
+  };
+  Pending pending;
+
   // Runs until the controller sends an empty job (after all others are done), so the thread ends cleanly.
-  std::deque<JobPtr> pending;  // issued to this unit, not started yet
 
   void run() {
     const std::string who = basename();
@@ -311,11 +385,7 @@ struct Unit : sc_module {
         const int64_t t = now();
         const auto it = std::find_if(pending.begin(), pending.end(), [t](const JobPtr& j) { return ready_at(*j, t); });
         if (it != pending.end()) {
-          job = std::move(*it);
-          if (it == pending.begin())
-            pending.pop_front();  // the usual case, far cheaper than erase
-          else
-            pending.erase(it);
+          job = pending.take(it);
           break;
         }
         // Nothing ready: wait for the oldest job's inputs (or more work), and say what held it up.
@@ -338,8 +408,8 @@ struct Unit : sc_module {
       const int64_t streaming = buffer.cycles_for(job->op->buffer_read_bytes + job->op->buffer_write_bytes);
       const int64_t asked = now();
       buffer.take(streaming);
-      if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
       const int64_t start = now();
+      if (start > asked) rec.stalls[who]["buffer_port"] += start - asked;
       if (waves) {
         running.write(true);
         waiting.write(static_cast<int>(pending.size() + queue.jobs.size()));
@@ -488,7 +558,7 @@ struct Dram : sc_module {
     const std::string track = busy.size() > 1 ? fmt::format("{}.dma{}", who, engine) : who;
     for (;;) {
       const JobPtr job = ready_first ? take_ready(who) : queue.read();
-      if (!job) return;                        // the controller is done
+      if (!job) return;                       // the controller is done
       wait_for(*job, who, "dependency", rec);  // a store's tile (a load's slot is free already)
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const bool load = job->op->kind == TileOp::Kind::load;
@@ -578,7 +648,7 @@ struct Counters {
   }
 };
 
-constexpr size_t kSettle = 4;  // repeats of an iteration cost (or period of costs) before a loop counts as settled
+constexpr size_t kSettle = 4;     // repeats of an iteration cost (or period of costs) before a loop counts as settled
 // The longest period of iteration costs looked for: FuseMax's m1 loop over four glb tiles of p repeats every 5
 // iterations (ctest cycle.long_period_settles); checking a period costs kSettle comparisons per iteration.
 constexpr size_t kMaxPeriod = 8;
@@ -744,10 +814,9 @@ struct Controller : sc_module {
     for (size_t o = 0; o < g.ops.size(); ++o)
       if (g.ops[o].kind == TileOp::Kind::store && g.ops[o].bypass)
         bypass_stores[info[o].tensor] = {{}, g.ops[o].stages};
-    std::vector<JobPtr> all;
+    GroupRun run;                             // every job issued here
     std::vector<JobPtr> computing;            // the last tile's computations (groups without pipelining)
     std::vector<JobPtr> step, step_computes;  // this tile's jobs and computations (kept to reuse their storage)
-    size_t keep = 4096;                       // `all` is swept of done jobs when it grows past this
     std::vector<int64_t> index(g.loops.size(), 0);
     const int passes = std::max<int>(1, static_cast<int>(g.pass_loops.size()));
 
@@ -770,6 +839,7 @@ struct Controller : sc_module {
     // Load o, for a tile whose slot frees once `slot` is done.
     auto load_job = [&](size_t o, std::vector<JobPtr> slot) {
       JobPtr job = new_job();
+      run.track(*job);
       job->op = &g.ops[o];
       job->label = &info[o].label;
       job->deps = std::move(slot);
@@ -802,7 +872,7 @@ struct Controller : sc_module {
     // requested once the last few computations of the block before it were queued, came out 15-20% slow from
     // 64K tokens. (A compiler hoists such loads the same way.) Only a tensor's only load, and with at least two
     // buffer stages (one stage has no slot free for the next block while this one runs).
-    std::vector<bool> hoisted(g.ops.size(), false);
+    std::vector<char> hoisted(g.ops.size(), 0);  // (not vector<bool>: read for every op of every tile)
     bool any_hoisted = false;
     if (passes > 1)
       for (size_t o = 0; o < g.ops.size(); ++o) {
@@ -820,7 +890,8 @@ struct Controller : sc_module {
     auto fires_at = [&](size_t o, const std::vector<int64_t>& at) {
       for (auto [l, last] : rules[o])
         if (at[static_cast<size_t>(l)] != (last ? g.loops[static_cast<size_t>(l)].trips - 1 : 0)) return false;
-      return g.ops[o].active(at);
+      const TileOp& op = g.ops[o];
+      return (op.active_when.empty() && op.rate == kRateOne) || op.active(at);
     };
     // At the start of an iteration of the group's loops: its hoisted loads (prefetched, or issued now), then the
     // next iteration's.
@@ -837,7 +908,6 @@ struct Controller : sc_module {
           prefetched[o].pop_front();
         }
         count_load(o, job);
-        all.push_back(job);
       }
       // The next iterations of the group's loops, as far ahead as a hoisted load's slots reach: with `stages`
       // slots, the loads of the next stages - 1 iterations may be in the buffer while this one runs. Each waits
@@ -863,7 +933,6 @@ struct Controller : sc_module {
             --prefetching;
           });
           prefetched[o].push_back(job);
-          all.push_back(job);
         }
       }
     };
@@ -952,6 +1021,7 @@ struct Controller : sc_module {
             } else {
               ++issued[group][o];
               job = new_job();
+              run.track(*job);
               job->op = &op;
               job->label = &info[o].label;
             }
@@ -979,7 +1049,7 @@ struct Controller : sc_module {
                   job->deps.push_back(held->second.first.front()->sent);
               writer[info[o].tensor] = job;
               info[o].unit->queue.write(job);
-              step_computes.push_back(job);
+              if (!g.pipeline) step_computes.push_back(job);
             } else if (op.kind == TileOp::Kind::store) {
               if (writer[info[o].tensor]) job->deps.push_back(writer[info[o].tensor]);
               stored[info[o].tensor] = job;
@@ -993,24 +1063,16 @@ struct Controller : sc_module {
               }
               info[o].path->queue.write(job);
             }
-            step.push_back(job);
-            all.push_back(job);
+            if (!g.pipeline && !g.double_buffer) step.push_back(job);
           }
           // Single-buffered, a tile's loads wait for the last tile's readers anyway; wait for its stores too.
           if (!g.pipeline && !g.double_buffer)
             for (const JobPtr& j : step) wait_done(*j);
           if (!step_computes.empty()) std::swap(computing, step_computes);
-          // Jobs already done are no longer needed for bookkeeping. (Sweeping only when `all` has doubled since
-          // the last sweep keeps this linear when many jobs are in flight.)
-          if (all.size() > keep) {
-            const int64_t t = now();
-            std::erase_if(all, [t](const JobPtr& j) { return j->done_at(t); });
-            keep = std::max<size_t>(4096, 2 * all.size());
-          }
         });
       }
     });
-    for (const JobPtr& j : all) wait_done(*j);  // groups run one after another
+    run.wait_all();  // groups run one after another
     // On a many-core chip the other cores' transfers share the backing memory: the group lasts at least as long
     // as all of them take at its bandwidth.
     if (const int64_t short_by = g.shared_cycles - (now() + skipped.cycles - started); short_by > 0) {
@@ -1105,6 +1167,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   }
 
   ticks_per_cycle = sc_time(1, SC_NS).value();
+  simulation = sc_core::sc_get_curr_simcontext();
   Recorder rec;
   rec.tracing = !options.trace_file.empty();
   rec.rng.seed(options.seed);

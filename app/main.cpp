@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "app/options.hpp"
 #include "app/cosim.hpp"
+#include "app/collective.hpp"
 #include "app/dram.hpp"
 #include "app/map.hpp"
 #include "app/sweep.hpp"
@@ -173,6 +174,9 @@ int sc_main(int argc, char** argv) {
   einsim::app::DramArgs dram_args;
   CLI::App* dram = einsim::app::add_dram_command(app, dram_args);
 
+  einsim::app::CollectiveArgs collective_args;
+  CLI::App* collective = einsim::app::add_collective_command(app, collective_args);
+
   einsim::app::MapArgs map_args;
   CLI::App* map = einsim::app::add_map_command(app, map_args);
 
@@ -202,6 +206,7 @@ int sc_main(int argc, char** argv) {
     if (*validate) return einsim::app::run_validate(validate_args);
     if (*cosim) return einsim::app::run_cosim(cosim_args);
     if (*dram) return einsim::app::run_dram(dram_args);
+    if (*collective) return einsim::app::run_collective(collective_args);
     if (*map) return einsim::app::run_map(map_args);
     if (*sweep) return einsim::app::run_sweep_command(sweep_args);
     if (*merge) return einsim::app::run_merge(merge_args);

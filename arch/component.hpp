@@ -148,6 +148,21 @@ class CoresRole {
   virtual bool multicast() const = 0;
 };
 
+// The devices of a system: the architecture is one of `count` identical devices, joined by links in a ring
+// (each device to its two neighbours) or through a switch (each device by one port to a non-blocking switch).
+// Collectives between them are costed on it (arch/collectives.hpp).
+enum class Topology { ring, switched };
+inline std::string_view topology_name(Topology t) { return t == Topology::ring ? "ring" : "switch"; }
+class DevicesRole {
+ public:
+  virtual ~DevicesRole() = default;
+  virtual int64_t count() const = 0;
+  virtual Topology topology() const = 0;
+  virtual double link_Bps() const = 0;        // each direction of a device's link (or switch port)
+  virtual double link_latency_s() const = 0;  // a message's, from one device to the next
+  virtual double link_pJ_per_byte() const = 0;
+};
+
 // What a run moved at a component: bytes read from it and written to it, those of them that crossed its
 // interface, and how long the run took.
 struct RunTraffic {
@@ -164,6 +179,7 @@ class Component {
   virtual const MemoryRole* memory() const { return nullptr; }
   virtual const PathRole* path() const { return nullptr; }
   virtual const CoresRole* cores() const { return nullptr; }
+  virtual const DevicesRole* devices() const { return nullptr; }
   virtual std::optional<double> area_um2() const { return std::nullopt; }
   // Whether a missing area figure leaves the chip's area incomplete (a DRAM is off chip).
   virtual bool counts_area() const { return true; }

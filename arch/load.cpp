@@ -54,6 +54,12 @@ const ComponentSpec* ArchSpec::noc() const {
   return nullptr;
 }
 
+const DevicesRole* ArchSpec::devices() const {
+  for (const ComponentSpec& c : components)
+    if (const DevicesRole* d = c.devices()) return d;
+  return nullptr;
+}
+
 int64_t ArchSpec::copies(const std::string& component) const {
   const ComponentSpec* n = noc();
   if (!n) return 1;

@@ -27,6 +27,7 @@ struct ComponentSpec {
   const MemoryRole* memory() const { return model->memory(); }
   const PathRole* path() const { return model->path(); }
   const CoresRole* cores() const { return model->cores(); }
+  const DevicesRole* devices() const { return model->devices(); }
 
   // Shorthands over the compute and path roles.
   const std::map<std::string, OpSpec>* ops() const;  // the op kinds it computes; null for others
@@ -58,6 +59,8 @@ struct ArchSpec {
   // has: the noc's core count for those each core has its own of, else 1.
   const ComponentSpec* noc() const;
   int64_t copies(const std::string& component) const;
+  // The devices the architecture is one of (an interconnect), if any.
+  const DevicesRole* devices() const;
   // What a transfer between two components goes through: the path that serves it most specifically (a PIM's
   // own path from its memory's banks before that memory's interface).
   const ComponentSpec& path(const std::string& from, const std::string& to) const;

@@ -28,7 +28,8 @@ ArchSpec with_example(const ComponentKind& kind) {
 }
 
 TEST(Kinds, EveryKindBuildsFromItsExampleAndPlaysTheRolesItClaims) {
-  ASSERT_EQ(component_kinds().size(), 7u);  // dram, noc, pe_array, pim, sram, topk_engine, vector_array
+  // dram, interconnect, noc, pe_array, pim, sram, topk_engine, vector_array
+  ASSERT_EQ(component_kinds().size(), 8u);
   for (const auto& [name, kind] : component_kinds()) {
     SCOPED_TRACE(name);
     const ArchSpec a = with_example(kind);
@@ -39,7 +40,8 @@ TEST(Kinds, EveryKindBuildsFromItsExampleAndPlaysTheRolesItClaims) {
     c.model->describe(fields, summary);
     EXPECT_FALSE(fields.empty());
     EXPECT_FALSE(summary.empty());
-    EXPECT_TRUE(c.compute() || c.memory() || c.path() || c.cores()) << "a kind with no role does nothing";
+    EXPECT_TRUE(c.compute() || c.memory() || c.path() || c.cores() || c.devices())
+        << "a kind with no role does nothing";
     for (const ParamDef& p : kind.params) EXPECT_FALSE(p.description.empty()) << p.name;
     if (const ComputeRole* compute = c.compute()) {
       EXPECT_FALSE(compute->ops().empty());
@@ -61,6 +63,12 @@ TEST(Kinds, EveryKindBuildsFromItsExampleAndPlaysTheRolesItClaims) {
       EXPECT_GE(cores->port_latency_cycles(), 0);
       for (const std::string& each : cores->per_core()) EXPECT_EQ(a.copies(each), cores->count()) << each;
       EXPECT_EQ(a.copies("dram"), 1);
+    }
+    if (const DevicesRole* devices = c.devices()) {
+      EXPECT_GT(devices->count(), 0);
+      EXPECT_GT(devices->link_Bps(), 0);
+      EXPECT_GE(devices->link_latency_s(), 0);
+      EXPECT_EQ(a.devices(), devices);
     }
     if (const MemoryRole* memory = c.memory()) {
       EXPECT_GT(memory->capacity_bytes(), 0);
@@ -90,7 +98,8 @@ TEST(Kinds, UnknownKindsAndKeysAreRefusedWithTheKnownOnes) {
     ADD_FAILURE() << "a kind nothing implements was accepted";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find(
-                  "unknown component kind 'nic' (known: dram, noc, pe_array, pim, sram, topk_engine, vector_array)"),
+                  "unknown component kind 'nic' (known: dram, interconnect, noc, pe_array, pim, sram, topk_engine, "
+                  "vector_array)"),
               std::string::npos)
         << e.what();
   }

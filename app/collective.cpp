@@ -72,7 +72,11 @@ int run_collective(const CollectiveArgs& args) {
       rows.push_back({name, "-", "-", "-", "-", c.reason});
       continue;
     }
-    const auto cycles = static_cast<int64_t>(std::ceil(c.seconds * arch.clock_hz));
+    const double exact_cycles = std::ceil(c.seconds * arch.clock_hz);
+    if (!(exact_cycles < 0x1p62))
+      throw UserError(SourceLoc{}, "collective",
+                      fmt::format("{} takes {:.3g} s, beyond what einsim counts in cycles (2^62)", name, c.seconds));
+    const auto cycles = static_cast<int64_t>(exact_cycles);
     j["algorithms"][name] = {{"ok", true},
                              {"seconds", c.seconds},
                              {"cycles", cycles},

@@ -20,7 +20,8 @@ double parse_quantity(const YNode& node, const std::vector<std::pair<std::string
   }
   std::string unit = text.substr(used);
   unit.erase(0, unit.find_first_not_of(' '));
-  if (!std::isfinite(value) || value < 0) node.fail(fmt::format("expected a non-negative {}, got '{}'", what, text));
+  if (!std::isfinite(value) || value < 0)
+    node.fail(fmt::format("expected {}, finite and not negative, got '{}'", what, text));
   if (unit.empty()) return value;
   std::string known;
   for (const auto& [name, scale] : units) {

@@ -108,13 +108,12 @@ CollectiveCost collective_cost(const DevicesRole& devices, Collective c, Collect
 
 std::pair<CollectiveAlgorithm, CollectiveCost> fastest_collective(const DevicesRole& devices, Collective c,
                                                                   double bytes) {
-  std::pair<CollectiveAlgorithm, CollectiveCost> best{CollectiveAlgorithm::ring,
-                                                      collective_cost(devices, c, CollectiveAlgorithm::ring, bytes)};
+  std::optional<std::pair<CollectiveAlgorithm, CollectiveCost>> best;
   for (const CollectiveAlgorithm a : all_algorithms()) {
     const CollectiveCost cost = collective_cost(devices, c, a, bytes);
-    if (cost.ok && cost.seconds < best.second.seconds) best = {a, cost};
+    if (cost.ok && (!best || cost.seconds < best->second.seconds)) best = {a, cost};
   }
-  return best;
+  return *best;  // the ring applies everywhere
 }
 
 }  // namespace einsim

@@ -74,8 +74,6 @@ class JobPtr {
   Job* operator->() const { return job_; }
   Job& operator*() const { return *job_; }
   explicit operator bool() const { return job_ != nullptr; }
-  bool operator==(const JobPtr& o) const { return job_ == o.job_; }
-  friend std::ostream& operator<<(std::ostream& out, const JobPtr& j) { return out << j.job_; }  // sc_fifo's dump
 
  private:
   Job* job_ = nullptr;
@@ -105,14 +103,12 @@ struct Job {
 
 // Jobs no one refers to, kept for reuse (with their dependency lists' storage). Never freed: the pool lives as
 // long as the process, and references may outlive the simulation's modules.
-std::vector<Job*>* const job_pool = new std::vector<Job*>;
-std::vector<Job*>& free_jobs() { return *job_pool; }
+std::vector<Job*>& free_jobs = *new std::vector<Job*>;
 
 JobPtr new_job() {
-  std::vector<Job*>& pool = free_jobs();
-  if (pool.empty()) return JobPtr(new Job);
-  Job* job = pool.back();
-  pool.pop_back();
+  if (free_jobs.empty()) return JobPtr(new Job);
+  Job* job = free_jobs.back();
+  free_jobs.pop_back();
   return JobPtr(job);
 }
 
@@ -134,7 +130,7 @@ void recycle(Job* job) {
   j.group = nullptr;
   if (j.watched) j.ready.cancel();  // a notification no one can be waiting for any more (only watched ones have one)
   j.watched = false;
-  free_jobs().push_back(job);
+  free_jobs.push_back(job);
 }
 
 struct TraceEvent {
@@ -267,8 +263,8 @@ struct Buffer : sc_module {
 
 // Jobs issued and not yet taken: a unit's, or the DMA engines' of a path (each free engine takes the oldest, or
 // with ready_first the oldest that may run now). A writer waits while it is full. A job is visible as soon as
-// it is written; `arrived` and `left` are notified (a delta later) only while some process waits for them: a
-// notification per job, mostly for no one, was a good share of the kernel's work.
+// it is written. `arrived` (a delta later) and `left` (at once) are notified only while some process waits for
+// them: a notification per job, mostly for no one, was a good share of the kernel's work.
 struct JobQueue {
   std::deque<JobPtr> jobs;
   size_t capacity = 64;
@@ -370,7 +366,6 @@ struct Unit : sc_module {
   Pending pending;
 
   // Runs until the controller sends an empty job (after all others are done), so the thread ends cleanly.
-
   void run() {
     const std::string who = basename();
     for (;;) {
@@ -1160,7 +1155,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
     s.fidelity = Fidelity::cycle;
     s.status = EvalStatus{
         false, fmt::format("simulating {:.3g} tile operations one by one ({}) is beyond the cycle "
-                           "engine's limit of {:.3g} (about half a million a second): evaluate it "
+                           "engine's limit of {:.3g} (about three million a second): evaluate it "
                            "with `einsim model`, or with fewer, larger tiles",
                            in_full, options.exact ? "--exact" : "groups that run together", options.max_full_jobs)};
     return s;

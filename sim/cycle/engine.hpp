@@ -25,7 +25,7 @@ struct CycleOptions {
   uint64_t seed = 1;
   int unit_queue_depth = 16;  // jobs a unit looks at to start the oldest ready one
   // Tile operations the engine may simulate one by one (concurrent groups, or every one with `exact`): beyond
-  // this a point is refused with its reason (about 15 minutes at half a million a second).
+  // this a point is refused with its reason (about three minutes at three million a second).
   double max_full_jobs = 5e8;
 };
 

@@ -169,6 +169,7 @@ struct RunTraffic {
   int64_t read = 0, written = 0;
   int64_t external_read = 0, external_written = 0;
   double seconds = 0;
+  int64_t devices = 1;  // of a system: each has the component, for the whole run (each refreshes its own DRAM)
 };
 
 // A configured component of some kind. Immutable once built; an override builds a new one from edited params.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "arch/collectives.hpp"
 #include "common/yaml.hpp"
 #include "mappings/spec.hpp"
 
@@ -88,6 +89,43 @@ std::optional<int> read_stages(MapReader& r) {
   return static_cast<int>(n);
 }
 
+// The indices whose outermost loops spread over the cores or the devices: one, or a list.
+std::vector<std::string> read_spread(const YNode& node, std::string_view over, SourceLoc& loc) {
+  loc = node.loc();
+  std::vector<std::string> indices;
+  for (const YNode& i : node.is_sequence() ? node.items() : std::vector<YNode>{node}) {
+    if (std::find(indices.begin(), indices.end(), i.as_string()) != indices.end())
+      i.fail(fmt::format("index '{}' is named twice", i.as_string()));
+    indices.push_back(i.as_string());
+  }
+  if (indices.empty()) node.fail(fmt::format("name the indices whose loops spread over the {}", over));
+  return indices;
+}
+
+// {op: all_reduce, tensor: O} or {op: all_to_all, bytes: "T * D * 2", algorithm: direct}.
+CollectiveSpec read_collective(const YNode& node) {
+  MapReader r(node);
+  CollectiveSpec c;
+  c.loc = node.loc();
+  const YNode op = r.required("op");
+  c.op = op.as_string();
+  if (!parse_collective(c.op))
+    op.fail(fmt::format("unknown collective '{}' (all_reduce, all_gather, reduce_scatter or all_to_all)", c.op));
+  if (auto a = r.optional("algorithm")) {
+    c.algorithm = a->as_string();
+    if (!parse_algorithm(c.algorithm))
+      a->fail(fmt::format("unknown algorithm '{}' (ring, direct or tree)", c.algorithm));
+  }
+  const std::optional<YNode> tensor = r.optional("tensor");
+  const std::optional<YNode> bytes = r.optional("bytes");
+  if (tensor.has_value() == bytes.has_value())
+    node.fail("give the collective's tensor or its bytes per device, one of them");
+  if (tensor) c.tensor = tensor->as_string();
+  if (bytes) c.bytes = bytes->as_string();
+  r.finish();
+  return c;
+}
+
 }  // namespace
 
 MappingSpec load_mapping(const std::string& file) {
@@ -120,22 +158,21 @@ MappingSpec load_mapping(const std::string& file) {
     GroupSpec spec;
     spec.loc = g.loc();
     spec.name = gr.required("name").as_string();
-    if (auto p = gr.optional("pipeline")) spec.pipeline = p->as_bool();
-    if (auto stages = read_stages(gr)) spec.buffer_stages = *stages;
-    if (auto pl = gr.optional("place")) spec.place = pl->as_string();
     if (auto c = gr.optional("concurrent")) {
       spec.concurrent = c->as_bool();
       if (spec.concurrent && m.groups.empty()) c->fail("the first group has no group before it to run with");
     }
-    if (auto c = gr.optional("cores")) {
-      spec.cores_loc = c->loc();
-      for (const YNode& i : c->is_sequence() ? c->items() : std::vector<YNode>{*c}) {
-        if (std::find(spec.cores.begin(), spec.cores.end(), i.as_string()) != spec.cores.end())
-          i.fail(fmt::format("index '{}' is named twice", i.as_string()));
-        spec.cores.push_back(i.as_string());
-      }
-      if (spec.cores.empty()) c->fail("name the indices whose loops spread over the cores");
+    if (auto c = gr.optional("collective")) {  // a collective's group has nothing else
+      spec.collective = read_collective(*c);
+      gr.finish();
+      m.groups.push_back(std::move(spec));
+      continue;
     }
+    if (auto p = gr.optional("pipeline")) spec.pipeline = p->as_bool();
+    if (auto stages = read_stages(gr)) spec.buffer_stages = *stages;
+    if (auto pl = gr.optional("place")) spec.place = pl->as_string();
+    if (auto c = gr.optional("cores")) spec.cores = read_spread(*c, "cores", spec.cores_loc);
+    if (auto d = gr.optional("devices")) spec.devices = read_spread(*d, "devices", spec.devices_loc);
     spec.loops = read_loops(gr.optional("loops"), m);
     // Per-tensor settings: {Q: {double_buffer: false}, K: {buffer_stages: 3}, QK: {spill: true}, A: {bypass: true}}.
     if (auto tensors = gr.optional("tensors")) {

@@ -117,6 +117,24 @@ class Lowering {
       if (!group(g).concurrent) continue;
       int first = g;
       while (group(first).concurrent) --first;
+      // A collective moves a tensor once it is complete, and a group reads it once it has moved.
+      auto collective_of = [&](int k) -> std::string { return group(k).collective ? group(k).collective->tensor : ""; };
+      if (const std::string moved = collective_of(g); !moved.empty())
+        if (const TensorId t = c_.tensor_id(moved); t.valid())
+          for (const EinsumId w : c_.tensors[t].writers())
+            if (group_of_[w] >= first && group_of_[w] < g)
+              fail(group(g).loc, "concurrent",
+                   fmt::format("collective '{}' moves '{}', which group '{}' it runs with produces", group(g).name,
+                               moved, group(group_of_[w]).name));
+      for (EinsumId e : c_.einsums.ids()) {
+        if (group_of_[e] != g) continue;
+        for (const Access& a : c_.einsums[e].reads)
+          for (int k = first; k < g; ++k)
+            if (collective_of(k) == c_.tensors[a.tensor].name)
+              fail(group(g).loc, "concurrent",
+                   fmt::format("group '{}' reads '{}', which collective '{}' it runs with moves", group(g).name,
+                               c_.tensors[a.tensor].name, group(k).name));
+      }
       for (EinsumId e : c_.einsums.ids()) {
         if (group_of_[e] != g) continue;
         for (const Access& a : c_.einsums[e].reads)
@@ -139,6 +157,7 @@ class Lowering {
   // beside the backing memory, if any) and keeps the one with the least roofline time (its own units on a tie).
   TileGroup lower_placed(int g) {
     const GroupSpec& spec = group(g);
+    if (spec.collective) return lower_collective(g);
     if (spec.place != "auto") return lower_on(g, spec.place);
     std::vector<std::string> places{""};
     for (const ComponentSpec& c : a_.components)
@@ -184,6 +203,64 @@ class Lowering {
     t.place = place;
     t.concurrent = group(g).concurrent;
     spread_over_cores(t, g);
+    spread_over_devices(t, g);
+    return t;
+  }
+
+  // A collective group: its time, link bytes and energy by its algorithm's closed form on the interconnect, for
+  // each device's buffer of the tensor's whole size or the bytes the mapping gives.
+  TileGroup lower_collective(int g) const {
+    const GroupSpec& spec = group(g);
+    const CollectiveSpec& cs = *spec.collective;
+    const ComponentSpec* link = nullptr;
+    for (const ComponentSpec& c : a_.components)
+      if (c.devices()) link = &c;
+    if (!link)
+      fail(cs.loc, fmt::format("groups[{}].collective", g),
+           fmt::format("{} has no interconnect: a collective needs devices to run between", a_.file));
+    CollectiveRun run;
+    run.op = *parse_collective(cs.op);
+    run.link = link->name;
+    run.tensor = cs.tensor;
+    if (!cs.tensor.empty()) {
+      const TensorId t = c_.tensor_id(cs.tensor);
+      if (!t.valid())
+        fail(cs.loc, fmt::format("groups[{}].collective.tensor", g),
+             fmt::format("the workload {} has no tensor '{}'", c_.file, cs.tensor));
+      run.bytes = c_.tensors[t].bytes();
+    } else {
+      run.bytes = evaluate_integer(
+          parse_expression(cs.bytes),
+          [&](const std::string& name) {
+            const Param* p = c_.param(name);
+            if (!p || !p->integer)
+              fail(cs.loc, fmt::format("groups[{}].collective.bytes", g),
+                   fmt::format("'{}' is not an integer param of {}", name, c_.file));
+            return static_cast<int64_t>(p->value);
+          },
+          [&](const std::string& why) { throw Infeasible{fmt::format("collective bytes = {}: {}", cs.bytes, why)}; });
+      if (run.bytes < 0) throw Infeasible{fmt::format("collective bytes = {} is negative ({})", cs.bytes, run.bytes)};
+    }
+    const DevicesRole& devices = *link->devices();
+    CollectiveCost cost;
+    if (cs.algorithm.empty()) {
+      std::tie(run.algorithm, cost) = fastest_collective(devices, run.op, static_cast<double>(run.bytes));
+    } else {
+      run.algorithm = *parse_algorithm(cs.algorithm);
+      cost = collective_cost(devices, run.op, run.algorithm, static_cast<double>(run.bytes));
+      if (!cost.ok) fail(cs.loc, fmt::format("groups[{}].collective.algorithm", g), fmt::format("{}", cost.reason));
+    }
+    const double cycles = std::ceil(cost.seconds * a_.clock_hz);
+    if (!(cycles < 0x1p62)) throw Infeasible{"the collective takes more than 2^62 cycles"};
+    run.cycles = static_cast<int64_t>(cycles);
+    run.link_bytes = cost.link_bytes;
+    run.energy_pJ = cost.energy_pJ;
+    TileGroup t;
+    t.name = spec.name;
+    t.buffer = m_.buffer;
+    t.concurrent = spec.concurrent;
+    t.devices = devices.count();
+    t.collective = run;
     return t;
   }
 
@@ -207,50 +284,146 @@ class Lowering {
       return;
     }
     const CoresRole& cores = *noc->cores();
-    const auto k = static_cast<int>(spec.cores.size());
+    if (!spec.devices.empty())
+      fail(spec.devices_loc, fmt::format("groups[{}].devices", g),
+           fmt::format("group '{}' runs on the cores of a many-core chip: spreading it over devices too is not "
+                       "modelled yet",
+                       spec.name));
+    const int64_t iterations =
+        spread(t, g, spec.cores, spec.cores_loc, key, "cores", cores.multicast() ? cores.count() : 0);
+    for (const TileOp& op : t.ops)
+      if (op.kind == TileOp::Kind::compute && a_.copies(op.unit) == 1 && !spec.cores.empty())
+        fail(spec.cores_loc, key,
+             fmt::format("group '{}' runs {} on '{}', which the cores share: spread only groups whose units each "
+                         "core has its own of",
+                         spec.name, c_.einsums[op.einsum].name, op.unit));
+    t.cores = std::min(iterations, cores.count());
+    t.spread_trips = ceil_div(iterations, cores.count());
+    double bytes = 0;
+    for (TileOp& op : t.ops)
+      if (op.kind != TileOp::Kind::compute) {
+        op.port_Bps = cores.port_Bps();
+        op.port_latency = cores.port_latency_cycles();
+        bytes += static_cast<double>(op.bytes) * static_cast<double>(op.fetched(t.executions(op)));
+      }
+    t.shared_cycles = static_cast<int64_t>(std::ceil(bytes * a_.clock_hz / a_.find(m_.backing)->path_Bps()));
+  }
+
+  // On a system of devices (an interconnect), `devices: i` splits the group's (outermost) loop over index i into
+  // equal contiguous shares, one a device, and runs the shares outside all the group's loops: each device runs
+  // the group on its share as one device runs the whole (once per share what sits outside that loop), from its
+  // own memory on its own units. Tensor, expert or sequence parallelism; the mapping's collective groups move
+  // what the devices must share. Without it the group runs on one device.
+  void spread_over_devices(TileGroup& t, int g) const {
+    const GroupSpec& spec = group(g);
+    if (spec.devices.empty()) return;
+    const std::string key = fmt::format("groups[{}].devices", g);
+    const DevicesRole* devices = a_.devices();
+    if (!devices) fail(spec.devices_loc, key, fmt::format("{} has no interconnect: it is one device", a_.file));
+    if (spec.devices.size() != 1)
+      fail(spec.devices_loc, key, "spread one index over the devices (the group's outermost loop)");
+    int split = 0;  // the loop it splits
+    while (split < t.outer_loops && (t.loops[static_cast<size_t>(split)].buffer_level ||
+                                     t.loops[static_cast<size_t>(split)].index != spec.devices[0]))
+      ++split;
+    if (split == t.outer_loops)
+      fail(spec.devices_loc, key,
+           fmt::format("spreads the group's loop over {} in '{}' over the devices: the group has none (give it one "
+                       "in its loops)",
+                       spec.devices[0], m_.backing));
+    Loop& split_loop = t.loops[static_cast<size_t>(split)];
+    for (const Group& sg : c_.schedule)
+      if (!sg.step_var.empty() && group_of_[sg.einsums[0]] == g && sg.step_var == spec.devices[0])
+        throw Infeasible{fmt::format(
+            "illegal: group '{}' spreads the steps of {}'s recurrence along {} over the devices, but each step "
+            "needs the one before it",
+            spec.name, c_.einsums[sg.einsums[0]].name, sg.step_var)};
+    const int64_t trips = split_loop.trips;
+    const int64_t used = std::min(trips, devices->count());
+    if (trips % used != 0)
+      throw Infeasible{
+          fmt::format("group '{}': the {} iterations of its loop over {} do not split evenly over {} devices",
+                      spec.name, trips, spec.devices[0], used)};
+    for (const TileOp& op : t.ops) {
+      if (op.rate != kRateOne || !op.active_when.empty())
+        throw Infeasible{fmt::format(
+            "group '{}': guarded Einsums and where clauses spread over the devices are not modelled yet", spec.name)};
+      if (op.kind == TileOp::Kind::compute &&
+          std::find(op.repeats.begin(), op.repeats.end(), split) == op.repeats.end())
+        throw Infeasible{fmt::format(
+            "group '{}': {} combines the work of iterations spread over the devices (it runs once for several of "
+            "them): combine them with a collective and a later group",
+            spec.name, c_.einsums[op.einsum].name)};
+    }
+    // The share loop goes outside the group's loops; every op runs on every device.
+    Loop share = split_loop;
+    share.trips = used;
+    share.tile = split_loop.tile * (trips / used);
+    split_loop.trips = trips / used;
+    t.loops.insert(t.loops.begin(), share);
+    ++t.outer_loops;
+    for (auto& [begin, end] : t.pass_loops) ++begin, ++end;
+    for (TileOp& op : t.ops) {
+      ++op.depth;
+      for (int& l : op.repeats) ++l;
+      op.repeats.insert(op.repeats.begin(), 0);
+      if (op.runs >= 0) op.runs *= used;
+      if (op.kept_points >= 0) op.kept_points *= used;
+    }
+    t.spread_loops = 1;
+    t.devices = used;
+    t.spread_trips = 1;
+  }
+
+  // Spreads the group's first loops, those over `names`, over `over` (cores or devices) as one flattened range
+  // and returns its iterations. Each iteration is a work item of its own, on whichever core or device runs it: a
+  // tile that several items share is loaded (or stored) by each of them, and nothing reduces across items. With
+  // `multicast` cores, a load the items share is read from the backing memory once per wave of them.
+  int64_t spread(TileGroup& t, int g, const std::vector<std::string>& names, const SourceLoc& loc,
+                 const std::string& key, std::string_view over, int64_t multicast) const {
+    const GroupSpec& spec = group(g);
+    const auto k = static_cast<int>(names.size());
     int64_t iterations = 1;
     std::vector<std::string> seen;
     for (int l = 0; l < k; ++l) {
       const bool named = l < t.outer_loops && !t.loops[static_cast<size_t>(l)].buffer_level &&
-                         std::count(spec.cores.begin(), spec.cores.end(), t.loops[static_cast<size_t>(l)].index) == 1 &&
+                         std::count(names.begin(), names.end(), t.loops[static_cast<size_t>(l)].index) == 1 &&
                          std::count(seen.begin(), seen.end(), t.loops[static_cast<size_t>(l)].index) == 0;
       if (named) seen.push_back(t.loops[static_cast<size_t>(l)].index);
       if (!named)
-        fail(spec.cores_loc, key,
+        fail(loc, key,
              fmt::format("spreads the group's outermost loops over tiles in '{}': the group's first {} loops "
                          "must be those over {}",
-                         m_.backing, k, fmt::join(spec.cores, ", ")));
+                         m_.backing, k, fmt::join(names, ", ")));
       if (__builtin_mul_overflow(iterations, t.loops[static_cast<size_t>(l)].trips, &iterations))
-        throw Infeasible{"the loops spread over the cores have more than 2^63 iterations"};
+        throw Infeasible{fmt::format("the loops spread over the {} have more than 2^63 iterations", over)};
     }
     for (const Group& sg : c_.schedule)
       if (!sg.step_var.empty() && group_of_[sg.einsums[0]] == g &&
-          std::find(spec.cores.begin(), spec.cores.end(), sg.step_var) != spec.cores.end())
+          std::find(names.begin(), names.end(), sg.step_var) != names.end())
         throw Infeasible{fmt::format(
-            "illegal: group '{}' spreads the steps of {}'s recurrence along {} over the cores, but each step needs "
+            "illegal: group '{}' spreads the steps of {}'s recurrence along {} over the {}, but each step needs "
             "the one before it (split the recurrence into parts in the workload, and spread the parts)",
-            spec.name, c_.einsums[sg.einsums[0]].name, sg.step_var)};
+            spec.name, c_.einsums[sg.einsums[0]].name, sg.step_var, over)};
     for (TileOp& op : t.ops) {
       if (op.rate != kRateOne)
         throw Infeasible{
-            fmt::format("group '{}': guarded Einsums spread over the cores are not modelled yet", spec.name)};
-      // Each iteration spread over the cores is a work item of its own, on whichever core runs it: a tile that
-      // several items share is loaded (or stored) by each of them, and nothing reduces across items.
+            fmt::format("group '{}': guarded Einsums spread over the {} are not modelled yet", spec.name, over)};
       std::vector<int> repeats = op.repeats;
       int64_t added = 1;
       for (int l = 0; l < k; ++l)
         if (std::find(repeats.begin(), repeats.end(), l) == repeats.end()) {
           if (op.kind == TileOp::Kind::compute)
             throw Infeasible{fmt::format(
-                "group '{}': {} combines the work of iterations spread over the cores (it runs once for several of "
+                "group '{}': {} combines the work of iterations spread over the {} (it runs once for several of "
                 "them): combine them in a later group",
-                spec.name, c_.einsums[op.einsum].name)};
+                spec.name, c_.einsums[op.einsum].name, over)};
           repeats.push_back(l);
           added *= t.loops[static_cast<size_t>(l)].trips;
         }
       std::sort(repeats.begin(), repeats.end());
-      if (op.kind == TileOp::Kind::load && added > 1 && cores.multicast() && op.active_when.empty())
-        op.backing_reads = multicast_reads(t, k, op.repeats, cores.count());
+      if (op.kind == TileOp::Kind::load && added > 1 && multicast > 0 && op.active_when.empty())
+        op.backing_reads = multicast_reads(t, k, op.repeats, multicast);
       for (Constraint& c : op.active_when)
         for (auto& [j, coef] : c.expr.terms)
           j = static_cast<int>(std::find(repeats.begin(), repeats.end(), op.repeats[static_cast<size_t>(j)]) -
@@ -261,26 +434,12 @@ class Lowering {
         for (auto [j, coef] : c.expr.terms)
           if (op.repeats[static_cast<size_t>(j)] < k)
             throw Infeasible{fmt::format(
-                "group '{}': a where clause skips tiles of {} by an index spread over the cores, which would leave "
-                "the cores unevenly loaded: not modelled",
-                spec.name, c_.einsums[op.einsum].name)};
-      if (op.kind == TileOp::Kind::compute && a_.copies(op.unit) == 1 && k > 0)
-        fail(spec.cores_loc, key,
-             fmt::format("group '{}' runs {} on '{}', which the cores share: spread only groups whose units each "
-                         "core has its own of",
-                         spec.name, c_.einsums[op.einsum].name, op.unit));
+                "group '{}': a where clause skips tiles of {} by an index spread over the {}, which would leave "
+                "them unevenly loaded: not modelled",
+                spec.name, c_.einsums[op.einsum].name, over)};
     }
-    t.core_loops = k;
-    t.cores = std::min(iterations, cores.count());
-    t.core_trips = ceil_div(iterations, cores.count());
-    double bytes = 0;
-    for (TileOp& op : t.ops)
-      if (op.kind != TileOp::Kind::compute) {
-        op.port_Bps = cores.port_Bps();
-        op.port_latency = cores.port_latency_cycles();
-        bytes += static_cast<double>(op.bytes) * static_cast<double>(op.fetched(t.executions(op)));
-      }
-    t.shared_cycles = static_cast<int64_t>(std::ceil(bytes * a_.clock_hz / a_.find(m_.backing)->path_Bps()));
+    t.spread_loops = k;
+    return iterations;
   }
 
   // The reads from the backing memory of a load that the spread items share (it repeats only over the spread
@@ -1192,26 +1351,26 @@ bool TileOp::active(const std::vector<int64_t>& counters) const {
   return thinned_runs(element, rate);
 }
 
-TileGroup TileGroup::busiest_core() const {
+TileGroup TileGroup::busiest() const {
   TileGroup v = *this;
-  if (core_loops == 0) return v;
+  if (spread_loops == 0) return v;
   int64_t iterations = 1;
-  for (int l = 0; l < core_loops; ++l) iterations *= loops[static_cast<size_t>(l)].trips;
-  v.loops[0].trips = core_trips;
-  for (int l = 1; l < core_loops; ++l) v.loops[static_cast<size_t>(l)].trips = 1;
+  for (int l = 0; l < spread_loops; ++l) iterations *= loops[static_cast<size_t>(l)].trips;
+  v.loops[0].trips = spread_trips;
+  for (int l = 1; l < spread_loops; ++l) v.loops[static_cast<size_t>(l)].trips = 1;
   // Every op runs in each spread iteration, and where clauses do not depend on them (lowering checks both): the
   // executions and points one of them runs are the whole group's over the iterations.
   for (TileOp& op : v.ops) {
-    if (op.runs >= 0) op.runs = op.runs / iterations * core_trips;
-    if (op.kept_points >= 0) op.kept_points = op.kept_points / iterations * core_trips;
+    if (op.runs >= 0) op.runs = op.runs / iterations * spread_trips;
+    if (op.kept_points >= 0) op.kept_points = op.kept_points / iterations * spread_trips;
   }
-  v.core_loops = 0;
+  v.spread_loops = 0;
   return v;
 }
 
-TileProgram busiest_core(const TileProgram& program) {
+TileProgram busiest(const TileProgram& program) {
   TileProgram v = program;
-  for (TileGroup& g : v.groups) g = g.busiest_core();
+  for (TileGroup& g : v.groups) g = g.busiest();
   return v;
 }
 

@@ -35,6 +35,17 @@ struct PassSpec {
   std::vector<std::pair<std::string, EinsumBinding>> einsums;  // in file order
 };
 
+// A collective between the devices of a system (the architecture's interconnect), as a group of its own: it
+// starts once the groups before it are done (or with the group before it, `concurrent`). Each device's buffer is
+// a tensor's whole size, or `bytes` (an expression of the workload's params).
+struct CollectiveSpec {
+  std::string op;         // all_reduce, all_gather, reduce_scatter, all_to_all
+  std::string algorithm;  // ring, direct, tree; empty: the fastest that applies
+  std::string tensor;
+  std::string bytes;
+  SourceLoc loc;
+};
+
 struct GroupSpec {
   std::string name;
   bool pipeline = false;                             // units work on different iterations at once
@@ -60,6 +71,11 @@ struct GroupSpec {
   // the cores, as one flattened range (stream-K: the busiest core runs ceil(iterations / cores) of them).
   std::vector<std::string> cores;
   SourceLoc cores_loc;
+  // On a system of several devices (an interconnect): the indices of the group's outermost loops whose iterations
+  // are spread over the devices, as one flattened range, each device running its share from its own memory.
+  std::vector<std::string> devices;
+  SourceLoc devices_loc;
+  std::optional<CollectiveSpec> collective;  // a collective's group has no Einsums
   SourceLoc loc;
 };
 

@@ -3,9 +3,11 @@
 // loop-compressed: each group is a loop nest with trip counts, and each tile operation sits at a depth of that
 // nest, executing once per iteration of the loops above it. Its size does not depend on the sequence length.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "arch/collectives.hpp"
 #include "mappings/spec.hpp"
 #include "workloads/analysis.hpp"
 
@@ -93,6 +95,19 @@ struct PlaceOption {
   }  // peak / bandwidth
 };
 
+// A collective between the devices (the mapping's collective group), costed when lowered by its algorithm's
+// closed form on the interconnect (arch/collectives.hpp): both evaluators take its time as it is.
+struct CollectiveRun {
+  Collective op = Collective::all_reduce;
+  CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;
+  std::string link;    // the interconnect
+  std::string tensor;  // empty where the mapping gave bytes
+  int64_t bytes = 0;   // each device's buffer
+  int64_t cycles = 0;  // of the architecture's clock
+  double link_bytes = 0;
+  double energy_pJ = 0;
+};
+
 struct TileGroup {
   std::string name;
   std::string buffer;                // where its tiles are staged: the program's buffer, or the PIM it runs on
@@ -106,20 +121,24 @@ struct TileGroup {
   bool pipeline = false;
   bool double_buffer = true;  // buffer_stages above 1: loads of the next iteration overlap this one's compute
   int64_t buffer_bytes = 0;   // the buffer space the group's tiles need
-  // On a many-core chip: the first `core_loops` loops are spread over `cores` cores as one flattened range, the
-  // busiest running `core_trips` of their iterations. 0 loops: the group runs on one core (or chip).
-  int core_loops = 0;
+  // On a many-core chip or a system of devices: the first `spread_loops` loops are spread over `cores` cores (or
+  // `devices` devices) as one flattened range, the busiest running `spread_trips` of their iterations. 0 loops:
+  // the group runs on one core (or chip) of one device.
+  int spread_loops = 0;
   int64_t cores = 1;
-  int64_t core_trips = 0;
+  int64_t devices = 1;
+  int64_t spread_trips = 0;
   // On a many-core chip: every core's transfers of the group at the backing memory's bandwidth, which they
-  // share. The group takes at least this long, however fast each core's port.
+  // share. The group takes at least this long, however fast each core's port. (Devices each have their own.)
   int64_t shared_cycles = 0;
 
   // Product of the trips of op.repeats, or the executions that run when a where clause or a guard skips some.
   int64_t executions(const TileOp& op) const;
-  // What the busiest core runs: the spread loops folded into one of `core_trips` iterations. Its timing is the
-  // group's; the whole group's counts are this group's.
-  TileGroup busiest_core() const;
+  std::optional<CollectiveRun> collective;  // a collective's group: no loops, no ops
+
+  // What the busiest core (or device) runs: the spread loops folded into one of `spread_trips` iterations. Its timing
+  // is the group's; the whole group's counts are this group's.
+  TileGroup busiest() const;
 };
 
 struct TileProgram {
@@ -129,7 +148,7 @@ struct TileProgram {
   EvalStatus status;
 };
 
-// Every group as its busiest core runs it (TileGroup::busiest_core).
-TileProgram busiest_core(const TileProgram& program);
+// Every group as its busiest core or device runs it (TileGroup::busiest).
+TileProgram busiest(const TileProgram& program);
 
 }  // namespace einsim

@@ -33,6 +33,10 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
   std::map<std::string, double> path_total;  // path -> bytes over the whole run
   for (size_t gi = 0; gi < program.groups.size(); ++gi) {
     const TileGroup& g = program.groups[gi];
+    if (g.collective) {  // the bytes the links carry, at the interconnect's energy per byte
+      s.traffic_bytes[g.collective->link].write += static_cast<int64_t>(g.collective->link_bytes);
+      s.energy_by_action_pJ[g.collective->link]["transfer"] += g.collective->energy_pJ;
+    }
     for (size_t o = 0; o < g.ops.size(); ++o) {
       const TileOp& op = g.ops[o];
       const int64_t n = executions[gi][o];
@@ -95,13 +99,18 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
       }
     }
   }
+  // Every device has its own memories and paths.
+  const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
   for (const auto& [path, bytes] : path_total)
-    s.roofline_memory_cycles = std::max(
-        s.roofline_memory_cycles, static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / arch.find(path)->path_Bps())));
+    s.roofline_memory_cycles =
+        std::max(s.roofline_memory_cycles,
+                 static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / (arch.find(path)->path_Bps() * devices))));
   return run;
 }
 
 void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s) {
+  // A system of devices: each has every component, and the run's work and traffic are all of theirs.
+  const int64_t devices = arch.devices() ? arch.devices()->count() : 1;
   for (const ComponentSpec& c : arch.components) {
     const auto it = s.traffic_bytes.find(c.name);
     if (it == s.traffic_bytes.end()) continue;
@@ -109,13 +118,14 @@ void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s) {
     const Traffic external = x == run.external.end() ? Traffic{} : x->second;
     ActionEnergy energy;
     c.model->charge_run(RunTraffic{it->second.read, it->second.write, external.read, external.write,
-                                   static_cast<double>(s.cycles) / arch.clock_hz},
+                                   static_cast<double>(s.cycles) / arch.clock_hz, devices},
                         energy);
     for (const auto& [action, pj] : energy) s.energy_by_action_pJ[c.name][action] = pj;
   }
   for (const ComponentSpec& c : arch.components) {
     if (!c.compute()) continue;
-    const double par = c.op_rate(arch.clock_hz) * static_cast<double>(arch.copies(c.name));  // every core's
+    // every core's, on every device
+    const double par = c.op_rate(arch.clock_hz) * static_cast<double>(arch.copies(c.name) * devices);
     const auto w = run.work.find(c.name);
     const double work = w == run.work.end() ? 0 : w->second;
     s.roofline_compute_cycles = std::max(s.roofline_compute_cycles, static_cast<int64_t>(std::ceil(work / par)));

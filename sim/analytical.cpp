@@ -383,12 +383,18 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   };
   for (const TileGroup& g : program.groups) {
     if (!g.concurrent) close_run();
+    if (g.collective) {  // its closed form's time, on the interconnect that collectives running together share
+      s.groups[g.name] = GroupStats{g.collective->cycles, 1, g.devices};
+      run_longest = std::max(run_longest, g.collective->cycles);
+      run_load["link " + g.collective->link] += g.collective->cycles;
+      continue;
+    }
     // Spread over cores, the group takes as long as its busiest core (a copy only where there are cores: this
     // loop is the mapper's inner loop).
     std::optional<TileGroup> core;
-    if (g.core_loops > 0) core = g.busiest_core();
+    if (g.spread_loops > 0) core = g.busiest();
     const GroupTime t = GroupTimer(cascade, core ? *core : g, arch, program.buffer).time(s);
-    s.groups[g.name] = GroupStats{t.cycles, g.cores};
+    s.groups[g.name] = GroupStats{t.cycles, g.cores, g.devices};
     run_longest = std::max(run_longest, t.cycles);
     for (const auto& [who, cycles] : t.load) run_load[who] += cycles;
   }

@@ -64,6 +64,8 @@ void fields(V&& v, T& r, More&... more) {
       more.cycles...);
     v(Field{"cores", nullptr, "cores", nullptr, Combine::same, StatsTable::group, "cores", Show::count}, r.cores,
       more.cores...);
+    v(Field{"devices", nullptr, "devices", nullptr, Combine::same, StatsTable::group, "devices", Show::count},
+      r.devices, more.devices...);
   } else if constexpr (std::is_same_v<R, PlaceRoofline>) {
     v(Field{"ridge_op_per_byte", nullptr, "ridge_op_per_byte"}, r.ridge_op_per_byte, more.ridge_op_per_byte...);
     v(Field{"roofline_s", nullptr, "roofline_s"}, r.roofline_s, more.roofline_s...);

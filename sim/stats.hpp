@@ -22,10 +22,11 @@ struct EinsumStats {
 };
 
 // One group of the mapping: how long it ran (from its first operation to its last; groups that run together
-// overlap) and on how many cores (1 on a chip without cores).
+// overlap), on how many cores (1 on a chip without cores) and devices (a collective's: those it runs between).
 struct GroupStats {
   int64_t cycles = 0;
   int64_t cores = 1;
+  int64_t devices = 1;
 };
 
 struct Traffic {

@@ -668,6 +668,7 @@ struct Controller : sc_module {
   Counters skipped;                          // the cost of the iterations steady-state extrapolation did not simulate
   std::vector<std::vector<int64_t>> issued;  // per group and op: the tiles it issued (simulated ones)
   std::vector<int64_t> group_cycles;         // per group: from its start to its end, simulated and skipped
+  int64_t link_free = 0;                     // when the interconnect has finished the collectives it was given
   int64_t prefetching = 0;                   // loads issued ahead that wait for their buffer slot
 
   // Counters' key for the tiles op `o` of group `g` issued: extrapolation skips them with the rest.
@@ -772,6 +773,15 @@ struct Controller : sc_module {
 
   void run_group(size_t group, bool exact_loops) {
     const TileGroup& g = p.groups[group];
+    if (g.collective) {  // its closed form's time, once the interconnect is done with those given it before
+      const int64_t asked = now();
+      const int64_t start = std::max(asked, link_free);
+      link_free = start + g.collective->cycles;
+      if (start > asked) rec.stalls[g.collective->link]["link"] += start - asked;
+      sc_core::wait(duration(link_free - asked));
+      group_cycles[group] = link_free - asked;
+      return;
+    }
     const int64_t started = now() + skipped.cycles;
     exact_loops |= masked(g);
     std::vector<std::vector<std::pair<int, bool>>> rules;
@@ -1135,7 +1145,7 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   BankTransfers transfers;  // the bank model's runs of the transfers, shared with the analytical pass
   const Stats analytical = evaluate_analytical(cascade, arch, whole, &transfers);
   // On a many-core chip it simulates the busiest core; the other cores run the rest of each group's iterations.
-  const TileProgram program = busiest_core(whole);
+  const TileProgram program = busiest(whole);
   if (!analytical.status.ok) {
     Stats s = analytical;
     s.fidelity = Fidelity::cycle;
@@ -1234,12 +1244,13 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   Stats s = initial_stats(arch, program, Fidelity::cycle);
   s.cycles = controller.end + controller.skipped.cycles;
   OpExecutions executions = controller.executions();
-  const OpExecutions all = program_executions(whole), busiest = program_executions(program);
+  const OpExecutions all = program_executions(whole), on_busiest = program_executions(program);
   for (size_t g = 0; g < executions.size(); ++g)
-    for (size_t o = 0; o < executions[g].size(); ++o) executions[g][o] += all[g][o] - busiest[g][o];
+    for (size_t o = 0; o < executions[g].size(); ++o) executions[g][o] += all[g][o] - on_busiest[g][o];
   const RunWork run = count_actions(cascade, arch, whole, executions, transfers, s);
   for (size_t g = 0; g < program.groups.size(); ++g)
-    s.groups[program.groups[g].name] = GroupStats{controller.group_cycles[g], whole.groups[g].cores};
+    s.groups[program.groups[g].name] =
+        GroupStats{controller.group_cycles[g], whole.groups[g].cores, whole.groups[g].devices};
   for (const auto& [name, unit] : units) {
     s.busy_cycles[name] = unit->busy + controller.skipped.per_unit[name];
     for (const char* cause : {"data", "dependency", "buffer_port", "buffer_bandwidth"})

@@ -255,6 +255,27 @@ TEST(Cycle, ManyCoresRunTheBusiestCoreAndShareTheMemory) {
   EXPECT_LT(std::abs(*s.gap_vs_analytical), 0.02);
 }
 
+// A system of devices (decode-attention-tp.yaml, Mixtral's attention at B = 32, L = 4K on four H100-like devices): the
+// engine simulates the busiest device, the all-reduce takes its closed form's cycles on the interconnect as in the
+// analytical model, and every device's work and traffic count.
+TEST(Cycle, DevicesRunTheirSharesAndTheCollectiveItsClosedForm) {
+  const DesignPoint p = point("configs/mappings/llm/decode-attention-tp.yaml", {{"B", "32"}, {"L", "4096"}},
+                              {"configs/workloads/models/mixtral-8x7b.yaml"}, {{"nvlink.devices", "4"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  const Stats a = evaluate_analytical(p.cascade, p.arch, p.program);
+  ASSERT_TRUE(s.status.ok) << s.status.reason;
+  EXPECT_EQ(s.groups.at("all-reduce").cycles, a.groups.at("all-reduce").cycles);
+  // O's 524,288 bytes: 2 x 2 us + 2 x 3/4 x 524,288 B / 450 GB/s = 5.7476 us, 10,518.2 cycles at 1.83 GHz.
+  EXPECT_EQ(s.groups.at("all-reduce").cycles, 10519);
+  EXPECT_EQ(s.groups.at("attention").devices, 4);
+  EXPECT_EQ(s.traffic_bytes.at("dram").read, a.traffic_bytes.at("dram").read);
+  EXPECT_EQ(s.traffic_bytes.at("dram").write, a.traffic_bytes.at("dram").write);
+  EXPECT_EQ(s.traffic_bytes.at("nvlink").write, a.traffic_bytes.at("nvlink").write);
+  for (const auto& [name, e] : a.einsums) EXPECT_EQ(s.einsums.at(name).ops, e.ops) << name;
+  ASSERT_TRUE(s.gap_vs_analytical.has_value());
+  EXPECT_LT(std::abs(*s.gap_vs_analytical), 0.02);
+}
+
 // Guarded Einsums at cycle level (SpAtten's LSB refetch for half the heads): the engine runs the executions the
 // tile program's guard picks, so its traffic and operations are the analytical model's exactly.
 TEST(Cycle, GuardedEinsumsRunTheGuardsShare) {

@@ -21,8 +21,8 @@ void DramComponent::charge_run(const RunTraffic& traffic, ActionEnergy& energy) 
     if (p.controller.refresh) {
       const double refreshes =
           std::floor(traffic.seconds / (static_cast<double>(p.timing.nREFI) * p.timing.tCK_ps * 1e-12));
-      energy["refresh"] =
-          refreshes * static_cast<double>(p.org.ranks * p.org.controllers()) * p.energy.refresh.energy_pJ;
+      energy["refresh"] = refreshes * static_cast<double>(p.org.ranks * p.org.controllers() * traffic.devices) *
+                          p.energy.refresh.energy_pJ;
     }
     return;
   }

@@ -1,0 +1,162 @@
+// Systems of devices (an interconnect): a group's loop spread over the devices, each running its share as one
+// device runs the whole; collective groups costed by their closed forms; the tensor-parallel decode step's
+// crossover; and what lowering refuses.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "arch/collectives.hpp"
+#include "sim/analytical.hpp"
+#include "tests/unit/test_util.hpp"
+
+namespace einsim {
+namespace {
+
+using Sets = std::vector<std::pair<std::string, std::string>>;
+
+constexpr const char* kTp = "configs/mappings/llm/decode-attention-tp.yaml";
+constexpr const char* kMixtral = "configs/workloads/models/mixtral-8x7b.yaml";
+
+struct Evaluated {
+  DesignPoint point;
+  Stats stats;
+};
+
+// Mixtral's attention (32 query heads, 8 KV heads of 128) at B = 8, L = 2,048 on `devices` H100-like devices.
+Evaluated tp(int devices, Sets params = {}, Sets arch_sets = {}) {
+  params.insert(params.begin(), {{"B", "8"}, {"L", "2048"}});
+  arch_sets.emplace_back("nvlink.devices", std::to_string(devices));
+  DesignPoint p = test::point(kTp, std::move(params), {kMixtral}, arch_sets);
+  Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
+  return {std::move(p), std::move(s)};
+}
+
+TEST(Devices, EachDeviceRunsItsShareAsOneDeviceRunsTheWhole) {
+  // On N devices each runs H/N query heads and KH/N KV heads: exactly what one device takes for a model with
+  // that many heads, group by group.
+  for (const int n : {2, 4, 8}) {
+    const Stats spread = tp(n).stats;
+    const Stats share = tp(1, {{"H", std::to_string(32 / n)}, {"KH", std::to_string(8 / n)}}).stats;
+    ASSERT_TRUE(spread.status.ok) << spread.status.reason;
+    for (const char* g : {"q-projection", "k-projection", "v-projection", "attention", "output-projection"}) {
+      EXPECT_EQ(spread.groups.at(g).cycles, share.groups.at(g).cycles) << g << " on " << n;
+      EXPECT_EQ(spread.groups.at(g).devices, n) << g;
+    }
+    EXPECT_EQ(spread.groups.at("residual").devices, 1);  // not spread: one device
+  }
+}
+
+TEST(Devices, EveryDevicesWorkAndTrafficCount) {
+  // The same operations on any number of devices, and the same reads (each device reads its own weights and
+  // cache); each device stores its partial sum of the output projection, O (B x D fp32 = 131,072 B).
+  const Stats one = tp(1).stats, four = tp(4).stats;
+  for (const auto& [name, e] : one.einsums) EXPECT_EQ(four.einsums.at(name).ops, e.ops) << name;
+  EXPECT_EQ(four.traffic_bytes.at("dram").read, one.traffic_bytes.at("dram").read);
+  EXPECT_EQ(four.traffic_bytes.at("dram").write, one.traffic_bytes.at("dram").write + 3 * 8 * 4096 * 4);
+  // Four devices' arrays for the same work: a quarter of the utilization, over the shorter run.
+  EXPECT_NEAR(four.utilization.at("tensor") * 4 * static_cast<double>(four.cycles),
+              one.utilization.at("tensor") * static_cast<double>(one.cycles), 1e-6 * static_cast<double>(one.cycles));
+}
+
+TEST(Devices, TheAllReduceTakesItsClosedForm) {
+  // O's 131,072 bytes on each of 4 devices through NVLink's switch (450 GB/s, 2 us): the direct all-reduce,
+  // 2 x 2 us + 2 x 3/4 x 131,072 B / 450 GB/s = 4.4369 us, 8,119.5 cycles at 1.83 GHz (8,120); 786,432 bytes over
+  // links.
+  const Evaluated e = tp(4);
+  const CollectiveCost c =
+      collective_cost(*e.point.arch.devices(), Collective::all_reduce, CollectiveAlgorithm::direct, 131072);
+  EXPECT_EQ(e.stats.groups.at("all-reduce").cycles, static_cast<int64_t>(std::ceil(c.seconds * 1.83e9)));
+  EXPECT_EQ(e.stats.groups.at("all-reduce").cycles, 8120);
+  EXPECT_EQ(e.stats.traffic_bytes.at("nvlink").write, 786432);
+  EXPECT_EQ(e.stats.groups.at("all-reduce").devices, 4);
+  // On one device there is nothing to reduce.
+  EXPECT_EQ(tp(1).stats.groups.at("all-reduce").cycles, 0);
+}
+
+TEST(Devices, TensorParallelDecodeFallsUntilTheAllReduceDominates) {
+  // MHA (32 KV heads) on a ring of NVLink links. The step is: the heads' work W, which N devices share, less
+  // what no share shortens: each of the five spread groups waits a DRAM latency (600 cycles) for its first load
+  // and another for its last store, F = 6,000; the residual R, on one device; and the ring all-reduce of O's S
+  // bytes, 2 (N - 1) (a + S / (N B)), whose latency term grows with N. The closed form
+  // (W - F) / N + F + R + AR(N), with W and R measured on one device, is within 0.1% of every point and puts
+  // the fastest device count where einsim finds it.
+  const Sets mha{{"KH", "32"}};
+  const Sets ring{{"nvlink.topology", "ring"}};
+  const Evaluated one = tp(1, mha, ring);
+  const int64_t residual = one.stats.groups.at("residual").cycles;
+  const double work = static_cast<double>(one.stats.cycles - residual), fixed = 5 * 2 * 600;
+  const double bytes = 8 * 4096 * 4, a = 2e-6, link = 450e9, clock = 1.83e9;
+  int best_einsim = 0, best_closed = 0;
+  double fastest_einsim = INFINITY, fastest_closed = INFINITY, previous = INFINITY;
+  for (const int n : {1, 2, 4, 8, 16, 32}) {
+    const Stats s = tp(n, mha, ring).stats;
+    ASSERT_TRUE(s.status.ok) << s.status.reason;
+    const double reduce = n == 1 ? 0 : 2.0 * (n - 1) * (a + bytes / (n * link)) * clock;
+    EXPECT_EQ(s.groups.at("all-reduce").cycles, static_cast<int64_t>(std::ceil(reduce))) << n;
+    const double closed = (work - fixed) / n + fixed + static_cast<double>(residual) + std::ceil(reduce);
+    const auto cycles = static_cast<double>(s.cycles);
+    EXPECT_NEAR(cycles, closed, 0.001 * closed) << n;
+    if (cycles < fastest_einsim) fastest_einsim = cycles, best_einsim = n;
+    if (closed < fastest_closed) fastest_closed = closed, best_closed = n;
+    // Falling until the fastest count, rising after it.
+    if (best_einsim == n)
+      EXPECT_LT(cycles, previous) << n;
+    else
+      EXPECT_GT(cycles, previous) << n;
+    previous = cycles;
+  }
+  EXPECT_EQ(best_einsim, best_closed);
+  EXPECT_EQ(best_einsim, 8);
+}
+
+// A minimal mapping on the H100-like xPU with NVLink set to `devices`: one group computing O, spread as `spread`
+// says, and `extra` groups after it.
+std::string o_mapping(const std::string& spread, const std::string& extra = "") {
+  return test::temp_file(
+      "devices-mapping.yaml",
+      "version: 1\nname: m\narch: " + std::filesystem::absolute("configs/arch/xpu-h100.yaml").string() +
+          "\nworkload: " + std::filesystem::absolute("configs/workloads/gemm.yaml").string() +
+          "\ngroups:\n  - name: gemm\n" + spread +
+          "    loops: {dram: [{index: n, tile: 64}, {index: k, tile: 64}]}\n"
+          "    einsums: {Z: {unit: tensor, spatial: {rows: k, cols: n}}}\n" +
+          extra);
+}
+
+Stats gemm(const std::string& mapping, int devices) {
+  const DesignPoint p = test::point(mapping, {}, {}, {{"nvlink.devices", std::to_string(devices)}});
+  return evaluate_analytical(p.cascade, p.arch, p.program);
+}
+
+TEST(Devices, WhatLoweringRefuses) {
+  // A loop whose iterations do not split evenly.
+  const Stats uneven = gemm(o_mapping("    devices: n\n"), 3);
+  EXPECT_FALSE(uneven.status.ok);
+  EXPECT_NE(uneven.status.reason.find("do not split evenly over 3 devices"), std::string::npos) << uneven.status.reason;
+  // A reduction may be split: each device stores its partial sum of Z, for a collective to add up.
+  EXPECT_TRUE(gemm(o_mapping("    devices: k\n"), 4).status.ok);
+  // An index with no loop.
+  EXPECT_THROW(gemm(o_mapping("    devices: m\n"), 4), UserError);
+  // A collective of a tensor the workload lacks, and one running with the group that produces its tensor.
+  EXPECT_THROW(gemm(o_mapping("", "  - name: r\n    collective: {op: all_reduce, tensor: W}\n"), 4), UserError);
+  EXPECT_THROW(
+      gemm(o_mapping("", "  - name: r\n    concurrent: true\n    collective: {op: all_reduce, tensor: Z}\n"), 4),
+      UserError);
+  // Tree all-reduce on a ring.
+  const std::string tree = o_mapping("", "  - name: r\n    collective: {op: all_reduce, tensor: Z, algorithm: tree}\n");
+  EXPECT_THROW(test::point(tree, {}, {}, {{"nvlink.devices", "4"}, {"nvlink.topology", "ring"}}), UserError);
+  EXPECT_NO_THROW(gemm(tree, 4));
+}
+
+TEST(Devices, WithoutAnInterconnectThereAreNoDevices) {
+  const std::string spread =
+      test::temp_file("devices-no-link.yaml",
+                      "version: 1\nname: m\narch: " + std::filesystem::absolute("configs/arch/systolic.yaml").string() +
+                          "\nworkload: " + std::filesystem::absolute("configs/workloads/gemm.yaml").string() +
+                          "\ngroups:\n  - name: gemm\n    devices: n\n    loops: {dram: [n]}\n"
+                          "    einsums: {Z: {unit: array, spatial: {rows: k, cols: n}}}\n");
+  EXPECT_THROW(test::point(spread), UserError);
+}
+
+}  // namespace
+}  // namespace einsim

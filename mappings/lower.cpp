@@ -232,6 +232,7 @@ class Lowering {
       run.bytes = evaluate_integer(
           parse_expression(cs.bytes),
           [&](const std::string& name) {
+            if (const std::optional<int64_t> v = system_param(name)) return *v;
             const Param* p = c_.param(name);
             if (!p || !p->integer)
               fail(cs.loc, fmt::format("groups[{}].collective.bytes", g),
@@ -504,10 +505,19 @@ class Lowering {
   }
 
   int64_t param(const std::string& name, const LoopSpec& loop) const {
+    if (const std::optional<int64_t> v = system_param(name)) return *v;
     const Param* p = c_.param(name);
     if (!p || !p->integer)
       fail(loop.loc, "loops." + loop.index, fmt::format("'{}' is not an integer param of {}", name, c_.file));
     return static_cast<int64_t>(p->value);
+  }
+
+  // What a mapping's expressions may name beside the workload's params: `devices`, the system's device count (1
+  // without an interconnect), so that a tile can be a device's share (`tile: "KH / devices"`). A workload param
+  // of that name comes first.
+  std::optional<int64_t> system_param(const std::string& name) const {
+    if (name != "devices" || c_.param(name)) return std::nullopt;
+    return a_.devices() ? a_.devices()->count() : 1;
   }
 
   // `enclosing` are the loops around these ones (a pass's loops sit inside its group's).

@@ -131,6 +131,8 @@ class PathRole {
   // Whether it is a memory's interface, holding the tensors a mapping's backing memory holds (memory.backing),
   // and the bytes it moves count as that memory's external traffic.
   virtual bool holds_tensors() const { return false; }
+  // What a memory holding tensors can hold (on each device of a system); 0: not given, not checked.
+  virtual double capacity_bytes() const { return 0; }
 };
 
 // The cores of a many-core chip: how many, the components each core has its own copy of (its buffer and

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/overrides.hpp"
+#include "common/units.hpp"
 #include "explore/mapper.hpp"
 #include "mappings/lower.hpp"
 #include "sim/analytical.hpp"
@@ -25,18 +28,21 @@ SpecInputs inputs_of(const SweepPart& part) {
   return in;
 }
 
-int64_t part_count(const SweepPart& part, const SweepPoint* at) {
+namespace {
+
+// A part's integer expression (`count`, `resident`) after substitution: zero or more.
+int64_t part_integer(const SweepPart& part, const std::string& key, const std::string& text, const SweepPoint* at) {
   auto fail = [&](const std::string& why) {
     std::string where;
     if (at)
       for (const auto& [ax, v] : at->axes) where += (where.empty() ? " (at " : ", ") + ax + "=" + v;
-    throw UserError(part.locs.count("count") ? part.locs.at("count") : SourceLoc{}, "parts." + part.name + ".count",
-                    fmt::format("count '{}': {}{}", part.count, why, where.empty() ? "" : where + ")"));
+    throw UserError(part.locs.count(key) ? part.locs.at(key) : SourceLoc{}, "parts." + part.name + "." + key,
+                    fmt::format("{} '{}': {}{}", key, text, why, where.empty() ? "" : where + ")"));
   };
   int64_t n = 0;
   try {
     n = evaluate_integer(
-        parse_expression(part.count),
+        parse_expression(text),
         [&](const std::string& name) -> int64_t {
           fail("unknown name '" + name + "'");
           return 0;
@@ -45,8 +51,16 @@ int64_t part_count(const SweepPart& part, const SweepPoint* at) {
   } catch (const SyntaxError& e) {
     fail(e.message);
   }
-  if (n < 0) fail("a part runs zero or more times");
+  if (n < 0) fail(key == "count" ? "a part runs zero or more times" : "a part keeps zero or more copies");
   return n;
+}
+
+}  // namespace
+
+int64_t part_count(const SweepPart& part, const SweepPoint* at) { return part_integer(part, "count", part.count, at); }
+
+int64_t part_resident(const SweepPart& part, const SweepPoint* at) {
+  return part.resident.empty() ? 0 : part_integer(part, "resident", part.resident, at);
 }
 
 namespace {
@@ -65,6 +79,30 @@ Stats evaluate_part(const SweepPart& part, Fidelity fidelity, int64_t count, con
   const MappingSpec mapping = in.map ? with_tiles(*r.mapping, in.tiles) : *r.mapping;
   AnalyticalEvaluator analytical;
   return repeated(analytical.evaluate(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, mapping)), count);
+}
+
+// The parts' resident copies of their footprints, together, against the smallest capacity of their backing
+// memories: a point that needs more is infeasible, with the reason.
+void check_capacity(const SweepPoint& point, const std::vector<std::pair<std::string, Stats>>& parts, SpecCache& specs,
+                    Stats& s) {
+  double need = 0, capacity = 0;
+  std::string backing, terms;
+  for (const SweepPart& part : point.parts) {
+    const int64_t copies = part_resident(part, &point);
+    const auto p = std::find_if(parts.begin(), parts.end(), [&](const auto& x) { return x.first == part.name; });
+    if (copies == 0 || p == parts.end()) continue;
+    const ResolvedSpecs r = specs.resolve(inputs_of(part));
+    const double c = r.arch->find(r.mapping->backing)->path()->capacity_bytes();
+    if (c > 0 && (capacity == 0 || c < capacity)) capacity = c, backing = r.mapping->backing;
+    const double bytes = static_cast<double>(copies) * static_cast<double>(p->second.footprint_bytes);
+    need += bytes;
+    terms += fmt::format("{}{} {} x {}", terms.empty() ? "" : ", ", part.name, copies,
+                         format_bytes(static_cast<double>(p->second.footprint_bytes)));
+  }
+  if (capacity > 0 && need > capacity)
+    s.status = EvalStatus{false, fmt::format("the point keeps {} in '{}' on each device ({}), more than its "
+                                             "capacity of {}",
+                                             format_bytes(need), backing, terms, format_bytes(capacity))};
 }
 
 }  // namespace
@@ -98,6 +136,7 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
     return out;
   }
   out.stats = add_parts(parts);
+  if (out.stats.status.ok) check_capacity(point, parts, specs, out.stats);
   if (!out.stats.status.ok) {
     out.status = PointStatus::infeasible;
     out.reason = out.stats.status.reason;

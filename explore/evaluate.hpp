@@ -14,6 +14,8 @@ SpecInputs inputs_of(const SweepPart& part);
 
 // Throws UserError at the part's `count` unless it is a positive integer at this point.
 int64_t part_count(const SweepPart& part, const SweepPoint* at = nullptr);
+// Likewise its `resident` copies (0 when it gives none).
+int64_t part_resident(const SweepPart& part, const SweepPoint* at = nullptr);
 
 Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& specs);
 

@@ -62,6 +62,7 @@ std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
       for (std::string& f : p.params) f = substitute(f, vars);
       for (auto& [k, v] : p.sets) v = substitute(v, vars);
       p.count = substitute(p.count, vars);
+      p.resident = substitute(p.resident, vars);
       base.parts.push_back(std::move(p));
     }
     for (const Fidelity f : spec.fidelities) {

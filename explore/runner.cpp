@@ -113,6 +113,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   for (const SweepPoint& p : points)
     for (const SweepPart& part : p.parts) {
       part_count(part, &p);
+      part_resident(part, &p);
       std::vector<std::pair<std::string, std::string>> files = {
           {part.map ? "constraints" : "mapping", part.mapping}, {"arch", part.arch}, {"workload", part.workload}};
       for (const std::string& f : part.params) files.emplace_back("params", f);

@@ -180,6 +180,10 @@ SweepSpec load_sweep(const std::string& file) {
       part.count = templated(*c);
       part.locs["count"] = c->loc();
     }
+    if (auto r = p.optional("resident")) {
+      part.resident = templated(*r);
+      part.locs["resident"] = r->loc();
+    }
     if (auto s = p.optional("set")) {
       MapReader sm(*s);
       for (const auto& [key, value] : sm.entries()) {

@@ -30,7 +30,11 @@ struct SweepPart {
   std::vector<std::pair<std::string, std::string>> sets;  // NAME / workload.NAME / arch.PATH -> value
   std::string count =
       "1";  // times the part runs per point, 0 for none (an integer expression after substitution: "{layers}")
-  std::map<std::string, SourceLoc> locs;  // of its keys: mapping, arch, workload, params, count
+  // How many copies of the part's footprint (its tensors in the backing memory, on each device) a point keeps at
+  // once, "{layers}": the point is infeasible when its parts' copies together exceed the memory's capacity.
+  // Empty: not counted (a part whose tensors another part's copies already hold).
+  std::string resident;
+  std::map<std::string, SourceLoc> locs;  // of its keys: mapping, arch, workload, params, count, resident
 };
 
 // A comparison the report draws: every other value of `axis` (or those `values` lists) against `baseline`, at

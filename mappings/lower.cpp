@@ -41,6 +41,12 @@ class Lowering {
     try {
       for (int g = static_cast<int>(first); g < std::min(group_count(), static_cast<int>(last)); ++g)
         p.groups.push_back(lower_placed(g));
+      p.footprint_bytes = footprint(p);
+      const double capacity = a_.find(m_.backing)->path()->capacity_bytes();
+      if (capacity > 0 && static_cast<double>(p.footprint_bytes) > capacity)
+        throw Infeasible{fmt::format("the tensors in '{}' need {} on each device ({}), more than its capacity of {}",
+                                     m_.backing, format_bytes(static_cast<double>(p.footprint_bytes)),
+                                     largest_tensors(p), format_bytes(capacity))};
     } catch (const Infeasible& why) {
       p.status = EvalStatus{false, why.reason};
     }
@@ -48,6 +54,58 @@ class Lowering {
   }
 
  private:
+  // The devices a tensor is spread over: those of a group spreading its loop over an index the tensor has.
+  int64_t devices_holding(TensorId t, const TileProgram& p) const {
+    int64_t most = 1;
+    for (const TileGroup& g : p.groups) {
+      if (g.devices <= 1 || g.collective) continue;
+      const std::string& split = g.loops[0].index;
+      for (const TileOp& op : g.ops) {
+        if (op.kind != TileOp::Kind::compute) continue;
+        const Einsum& e = c_.einsums[op.einsum];
+        std::vector<const Access*> accesses{&e.out};
+        for (const Access& a : e.reads) accesses.push_back(&a);
+        for (const Access* a : accesses)
+          if (a->tensor == t)
+            for (const Affine& x : a->index)
+              for (auto [v, coef] : x.terms)
+                if (e.vars[static_cast<size_t>(v)].name == split) most = std::max(most, g.devices);
+      }
+    }
+    return most;
+  }
+
+  // Whether the point keeps the tensor in the backing memory: an input, an output, or an intermediate it stores.
+  bool in_backing(TensorId t, const TileProgram& p) const {
+    if (c_.tensors[t].is_input() || c_.tensors[t].output) return true;
+    for (const TileGroup& g : p.groups)
+      for (const TileOp& op : g.ops)
+        if (op.kind == TileOp::Kind::store && op.tensor == c_.tensors[t].name) return true;
+    return false;
+  }
+
+  int64_t footprint(const TileProgram& p) const {
+    int64_t bytes = 0;
+    for (TensorId t : c_.tensors.ids())
+      if (in_backing(t, p)) bytes += ceil_div(c_.tensors[t].bytes(), devices_holding(t, p));
+    return bytes;
+  }
+
+  // The three largest of the footprint, for a refusal's reason: "KC 8 GiB, VC 8 GiB, WQ 32 MiB".
+  std::string largest_tensors(const TileProgram& p) const {
+    std::vector<std::pair<int64_t, std::string>> sizes;
+    for (TensorId t : c_.tensors.ids())
+      if (in_backing(t, p))
+        sizes.emplace_back(ceil_div(c_.tensors[t].bytes(), devices_holding(t, p)), c_.tensors[t].name);
+    std::sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    std::string out;
+    for (size_t i = 0; i < std::min<size_t>(3, sizes.size()); ++i)
+      out += fmt::format("{}{} {}", i ? ", " : "", sizes[i].second, format_bytes(static_cast<double>(sizes[i].first)));
+    return out;
+  }
+
   // The mapping's groups, by their place in its list (an int, as group_of_ holds them).
   int group_count() const { return static_cast<int>(m_.groups.size()); }
   const GroupSpec& group(int g) const { return m_.groups[static_cast<size_t>(g)]; }

@@ -144,6 +144,9 @@ struct TileGroup {
 struct TileProgram {
   std::string backing;  // memory components: where tensors live, and the buffer tiles are staged in
   std::string buffer;
+  // What the backing memory holds for the point on each device: the workload's inputs and outputs and the
+  // intermediates it stores, a tensor a group spreads over the devices by one of its indices a device's share.
+  int64_t footprint_bytes = 0;
   std::vector<TileGroup> groups;
   EvalStatus status;
 };

@@ -18,6 +18,7 @@ Stats initial_stats(const ArchSpec& arch, const TileProgram& program, Fidelity f
   Stats s;
   s.fidelity = fidelity;
   s.status = program.status;
+  s.footprint_bytes = program.footprint_bytes;
   for (const ComponentSpec& c : arch.components)
     if (auto area = c.area_um2()) {  // of every copy, on a many-core chip
       const double mm2 = *area * static_cast<double>(arch.copies(c.name)) / 1e6;

@@ -87,6 +87,9 @@ void fields(V&& v, T& r, More&... more) {
     v(Field{"area_mm2", nullptr, "area_mm2", nullptr, Combine::max, headline, "area (mm2)", Show::real}, r.area_mm2,
       more.area_mm2...);
     v(Field{"bound", nullptr, "bound", nullptr, Combine::dominant, headline, "bound by"}, r.bound, more.bound...);
+    v(Field{"footprint_bytes", nullptr, "footprint_bytes", nullptr, Combine::max, headline, "memory footprint (bytes)",
+            Show::count},
+      r.footprint_bytes, more.footprint_bytes...);
     v(Field{"utilization", nullptr, "utilization", nullptr, Combine::by_cycles, unit, "utilization", Show::percent},
       r.utilization, more.utilization...);
     v(Field{"busy_cycles", nullptr, "busy_cycles", nullptr, Combine::add, unit, "busy cycles", Show::count},

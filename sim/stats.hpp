@@ -58,6 +58,8 @@ struct Stats {
   double latency_s = 0;
   double energy_pJ = 0;
   double area_mm2 = 0;
+  // What the backing memory holds for the point on each device (TileProgram::footprint_bytes).
+  int64_t footprint_bytes = 0;
   std::map<std::string, double> utilization;     // unit -> fraction of its PEs busy over the whole run
   std::map<std::string, int64_t> busy_cycles;    // unit -> cycles with work
   std::map<std::string, Traffic> traffic_bytes;  // memory level -> bytes

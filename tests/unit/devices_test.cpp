@@ -137,6 +137,22 @@ TEST(Devices, ExpertParallelExpertsAndTheirCombine) {
   EXPECT_FALSE(moe(4, {{"NXH", "2"}}).status.ok);
 }
 
+TEST(Devices, TheFootprintIsEachDevicesShareAndMustFit) {
+  // Mixtral's attention at B = 32, L = 4K on two devices. Split by heads, each holds half the weights (WQ and WO
+  // 32 MiB, WK and WV 8 MiB: 40 MiB), half the KV cache (2 x 32 x 8 x 128 x 4,096 x 2 B / 2 = 256 MiB), half of
+  // Q and A (fp32, 512 KiB each) and of the new KN and VN (64 KiB each); whole, the tokens X and the result R
+  // (256 KiB each) and its partial sum O (fp32, 512 KiB).
+  const int64_t kib = 1024, mib = kib * kib;
+  const int64_t share = 40 * mib + 256 * mib + 2 * 256 * kib + 2 * 32 * kib + 2 * 256 * kib + 512 * kib;
+  EXPECT_EQ(tp(2, {{"B", "32"}, {"L", "4096"}}).stats.footprint_bytes, share);
+  const Stats refused = tp(2, {{"B", "32"}, {"L", "4096"}}, {{"dram.capacity", "200 MiB"}}).stats;
+  EXPECT_FALSE(refused.status.ok);
+  EXPECT_NE(refused.status.reason.find("need 297.56 MiB on each device (KC 128 MiB, VC 128 MiB, WO 16 MiB), more "
+                                       "than its capacity of 200 MiB"),
+            std::string::npos)
+      << refused.status.reason;
+}
+
 // A minimal mapping on the H100-like xPU with NVLink set to `devices`: one group computing O, spread as `spread`
 // says, and `extra` groups after it.
 std::string o_mapping(const std::string& spread, const std::string& extra = "") {

@@ -18,11 +18,12 @@ Stats full(int64_t cycles, double scale = 1) {
   s.energy_pJ = 100 * scale;
   s.area_mm2 = 2 * scale;
   s.bound = "memory";
+  s.footprint_bytes = 3 * cycles;
   s.utilization = {{"pe2d", 0.5 * scale}};
   s.busy_cycles = {{"pe2d", cycles / 2}};
   s.traffic_bytes = {{"dram", Traffic{64, 32}}, {"glb", Traffic{128, 16}}};
   s.einsums = {{"QK", EinsumStats{"pe2d", cycles / 2, 0.25, {{"mac", 1000}}}}};
-  s.groups = {{"attention", GroupStats{cycles, 4}}};
+  s.groups = {{"attention", GroupStats{cycles, 4, 2}}};
   s.placements = {{"attention", PlacementStats{"pim", 4, {{"pim", {8, 2e-6}}, {"tensor+cuda", {295, 5e-6}}}}}};
   s.energy_breakdown_pJ = {{"dram", 60 * scale}, {"glb", 40 * scale}};
   s.energy_by_action_pJ = {{"dram", {{"read", 50 * scale}, {"write", 10 * scale}}}, {"glb", {{"read", 40 * scale}}}};
@@ -47,6 +48,7 @@ TEST(StatsSchema, JsonRoundTripsEveryField) {
                                             "energy_pJ",
                                             "area_mm2",
                                             "bound",
+                                            "footprint_bytes",
                                             "utilization",
                                             "busy_cycles",
                                             "traffic_bytes",
@@ -82,13 +84,15 @@ TEST(StatsSchema, ColumnsNameEveryLeaf) {
   EXPECT_EQ(by_name.at("stall_pe2d_dependency"), Cell(int64_t{3}));
   EXPECT_EQ(by_name.at("einsum_QK_ops_mac"), Cell(int64_t{1000}));
   EXPECT_EQ(by_name.at("group_attention_cores"), Cell(int64_t{4}));
+  EXPECT_EQ(by_name.at("group_attention_devices"), Cell(int64_t{2}));
+  EXPECT_EQ(by_name.at("footprint_bytes"), Cell(int64_t{3600}));
   EXPECT_EQ(by_name.at("place_attention"), Cell(std::string("pim")));
   EXPECT_EQ(by_name.at("place_attention_tensor_cuda_roofline_s"), Cell(5e-6));
   EXPECT_EQ(by_name.at("gap_vs_analytical"), Cell(0.25));
   EXPECT_EQ(by_name.count("fidelity") + by_name.count("status") + by_name.count("reason"),
             0u);                           // the sweep's own columns
-  EXPECT_EQ(flatten(Stats{}).size(), 9u);  // the scalars; an unset optional is an empty cell
-  EXPECT_EQ(flatten(Stats{})[8], (std::pair<std::string, Cell>{"buffer_conflict_cycles", Cell{}}));
+  EXPECT_EQ(flatten(Stats{}).size(), 10u);  // the scalars; an unset optional is an empty cell
+  EXPECT_EQ(flatten(Stats{})[9], (std::pair<std::string, Cell>{"buffer_conflict_cycles", Cell{}}));
 }
 
 // What `einsim model` and `sim` print comes from the same field list: every result column but the placements

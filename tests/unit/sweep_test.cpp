@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <filesystem>
 #include <fstream>
 #include <sqlite3.h>
@@ -122,6 +124,31 @@ TEST(Sweep, PartCountsScaleAndDerivedColumnsFollowTheirExpressions) {
   EXPECT_EQ(std::get<int64_t>(get(rows[2], "cycles")), 4 * once);
   for (const Row& r : rows)
     EXPECT_DOUBLE_EQ(std::get<double>(get(r, "per_run_s")), std::get<double>(get(rows[0], "latency_s")));
+}
+
+TEST(Sweep, APointWhoseResidentLayersExceedTheMemoryIsRefusedWithWhatItNeeds) {
+  // configs/sweeps/serving-capacity.yaml: Mixtral's 32 layers on 80 GiB devices. Its weights (86.6 GiB) fit on no
+  // single device; on two, 128 sequences of 4K fit and 512 do not; on four, 128 of 4K and 32 of 32K fit.
+  const std::string dir = fresh_dir("capacity");
+  ASSERT_EQ(run(load_sweep("configs/sweeps/serving-capacity.yaml"), dir).failed, 0);
+  ResultsDb db((fs::path(dir) / "results.sqlite").string());
+  std::set<std::string> fits;
+  for (const Row& r : db.all()) {
+    std::map<std::string, Cell> c(r.begin(), r.end());
+    const std::string at = std::get<std::string>(c.at("devices")) + "/" + std::get<std::string>(c.at("batch")) + "/" +
+                           std::get<std::string>(c.at("context"));
+    if (std::get<std::string>(c.at("status")) == "ok")
+      fits.insert(at);
+    else
+      EXPECT_NE(std::get<std::string>(c.at("reason")).find("more than its capacity of 80 GiB"), std::string::npos)
+          << at << ": " << std::get<std::string>(c.at("reason"));
+    if (at == "2/512/4096") {
+      EXPECT_EQ(std::get<std::string>(c.at("reason")),
+                "the point keeps 172.41 GiB in 'dram' on each device (attention 32 x 4.06 GiB, moe 32 x 1.32 GiB), "
+                "more than its capacity of 80 GiB");
+    }
+  }
+  EXPECT_EQ(fits, (std::set<std::string>{"2/32/4096", "2/128/4096", "4/32/4096", "4/32/32768", "4/128/4096"}));
 }
 
 TEST(Sweep, DuplexStudyRunsEveryPointWithItsPerTokenColumns) {

@@ -13,6 +13,10 @@ void DramComponent::describe(nlohmann::ordered_json& fields, std::string& summar
   fields["bandwidth_Bps"] = bandwidth;
   fields["latency_cycles"] = latency;
   summary = fmt::format("{:g} GiB/s, {} cycles", bandwidth / (1024.0 * 1024 * 1024), latency);
+  if (capacity > 0) {
+    fields["capacity_bytes"] = capacity;
+    summary += fmt::format(", {:g} GB", capacity / 1e9);
+  }
 }
 
 void DramComponent::charge_run(const RunTraffic& traffic, ActionEnergy& energy) const {
@@ -69,6 +73,7 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
     p.node("model").fail("model: bank needs a preset (configs/dram/NAME.yaml, or a file)");
   if (p.text("model") != "bank" && preset) preset->fail("a preset is for model: bank");
   if (preset) d->bank = dram_preset(*preset);
+  if (p.has("capacity")) d->capacity = p.real("capacity");
   return d;
 }
 
@@ -98,6 +103,9 @@ ComponentKind dram_kind() {
                "timing: bandwidth and latency, or per command by the bank-level model",
                {"bandwidth", "bank"}},
               {"preset", ParamType::preset, false, "", "model: bank's device: a name in configs/dram/, or a file"},
+              {"capacity", ParamType::bytes, false, "",
+               "what it holds, on each device: a design point whose tensors need more is refused (default: not "
+               "checked)"},
           },
           R"({kind: dram, bandwidth: 100 GB/s, latency_cycles: 100, access_bits: 512, read_energy: "40", )"
           R"(write_energy: "40"})",

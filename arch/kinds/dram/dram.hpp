@@ -18,6 +18,7 @@ class DramComponent : public Component, public PathRole {
   Cost read;                 // per access of access_bits
   Cost write;
   int64_t access_bits = 0;
+  double capacity = 0;  // bytes; 0: not given
   // model: bank: the cycle engine times each transfer with the bank-level model and this preset, and both
   // evaluators charge the commands it issues; the figures above still give the analytical timing.
   std::optional<dram::DramPreset> bank;
@@ -32,6 +33,7 @@ class DramComponent : public Component, public PathRole {
   int64_t dma_engines(const ArchSpec&) const override { return engines; }
   bool dma_ready_first(const ArchSpec&) const override { return ready_first; }
   bool holds_tensors() const override { return true; }
+  double capacity_bytes() const override { return capacity; }
   std::optional<int64_t> timed_cycles(int64_t bytes, bool write, BankTransfers& memo,
                                       double arch_clock_hz) const override;
   void charge_transfers(int64_t bytes, int64_t count, bool write, BankTransfers& memo,

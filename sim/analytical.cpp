@@ -357,7 +357,8 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   if (!program.status.ok) return s;
   // Counts are exact 64-bit integers; refuse points whose totals would not fit rather than wrap.
   double total_cycles = 0;
-  for (const TileGroup& g : program.groups)
+  for (const TileGroup& g : program.groups) {
+    if (g.collective) total_cycles += static_cast<double>(g.collective->cycles);
     for (const TileOp& op : g.ops) {
       const double n = static_cast<double>(g.executions(op));
       total_cycles += n * static_cast<double>(op.cycles);
@@ -369,6 +370,11 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
         return s;
       }
     }
+  }
+  if (total_cycles > 0x1p62) {
+    s.status = EvalStatus{false, "the design point's counts exceed 2^62: too large to evaluate"};
+    return s;
+  }
 
   BankTransfers own;
   const RunWork run = count_actions(cascade, arch, program, program_executions(program), shared ? *shared : own, s);

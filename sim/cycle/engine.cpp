@@ -1172,6 +1172,17 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
   }
 
   ticks_per_cycle = sc_time(1, SC_NS).value();
+  // SystemC's time is a 64-bit count of its resolution's ticks: a run it cannot count to is refused (a
+  // collective over links of absurd latency, say), with room for the engine's waits beyond the model's cycles.
+  if (const double range = static_cast<double>(sc_core::sc_max_time().value() / ticks_per_cycle) / 4;
+      static_cast<double>(analytical.cycles) > range) {
+    Stats s = analytical;
+    s.fidelity = Fidelity::cycle;
+    s.status = EvalStatus{false, fmt::format("the run's {:.3g} cycles are beyond the cycle engine's range of {:.3g}: "
+                                             "evaluate it with `einsim model`",
+                                             static_cast<double>(analytical.cycles), range)};
+    return s;
+  }
   simulation = sc_core::sc_get_curr_simcontext();
   Recorder rec;
   rec.tracing = !options.trace_file.empty();

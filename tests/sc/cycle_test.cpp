@@ -276,6 +276,16 @@ TEST(Cycle, DevicesRunTheirSharesAndTheCollectiveItsClosedForm) {
   EXPECT_LT(std::abs(*s.gap_vs_analytical), 0.02);
 }
 
+// SystemC counts time in 64-bit ticks of 1 ps: a run past about 4.6e15 cycles (here a collective over links with
+// a latency of 1e9 s) is refused, not wrapped.
+TEST(Cycle, ARunBeyondTheEnginesTimeRangeIsRefused) {
+  const DesignPoint p = point("configs/mappings/llm/decode-attention-tp.yaml", {}, {},
+                              {{"nvlink.devices", "2"}, {"nvlink.latency", "1e9 s"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  EXPECT_FALSE(s.status.ok);
+  EXPECT_NE(s.status.reason.find("beyond the cycle engine's range"), std::string::npos) << s.status.reason;
+}
+
 // Guarded Einsums at cycle level (SpAtten's LSB refetch for half the heads): the engine runs the executions the
 // tile program's guard picks, so its traffic and operations are the analytical model's exactly.
 TEST(Cycle, GuardedEinsumsRunTheGuardsShare) {

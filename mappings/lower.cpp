@@ -599,7 +599,11 @@ class Lowering {
             spec.tile_expr ? *spec.tile_expr : parse_expression(spec.tile),
             [&](const std::string& name) { return param(name, spec); },
             [&](const std::string& why) {
-              throw Infeasible{fmt::format("tile of {} = {}: {}", spec.index, spec.tile, why)};
+              // A tile of a device's share says how many devices it was asked to share over.
+              const std::optional<int64_t> devices = system_param("devices");
+              const bool shares = devices && spec.tile.find("devices") != std::string::npos;
+              throw Infeasible{fmt::format("tile of {} = {}: {}{}", spec.index, spec.tile, why,
+                                           shares ? fmt::format(" (on {} devices)", *devices) : "")};
             });
         if (loop.tile < 1 || extent % loop.tile != 0)
           throw Infeasible{fmt::format(

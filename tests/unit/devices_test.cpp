@@ -137,6 +137,14 @@ TEST(Devices, ExpertParallelExpertsAndTheirCombine) {
   EXPECT_FALSE(moe(4, {{"NXH", "2"}}).status.ok);
 }
 
+TEST(Devices, ATileOfADevicesShareThatDoesNotDivideSaysHowManyDevices) {
+  // Mixtral's eight KV heads on three devices: "KH / devices" is 8 / 3.
+  const Stats s = tp(3).stats;
+  EXPECT_FALSE(s.status.ok);
+  EXPECT_NE(s.status.reason.find("8 / 3 is not an integer (use cdiv to round up) (on 3 devices)"), std::string::npos)
+      << s.status.reason;
+}
+
 TEST(Devices, TheFootprintIsEachDevicesShareAndMustFit) {
   // Mixtral's attention at B = 32, L = 4K on two devices. Split by heads, each holds half the weights (WQ and WO
   // 32 MiB, WK and WV 8 MiB: 40 MiB), half the KV cache (2 x 32 x 8 x 128 x 4,096 x 2 B / 2 = 256 MiB), half of

@@ -54,10 +54,15 @@ const ComponentSpec* ArchSpec::noc() const {
   return nullptr;
 }
 
-const DevicesRole* ArchSpec::devices() const {
+const ComponentSpec* ArchSpec::interconnect() const {
   for (const ComponentSpec& c : components)
-    if (const DevicesRole* d = c.devices()) return d;
+    if (c.devices()) return &c;
   return nullptr;
+}
+
+const DevicesRole* ArchSpec::devices() const {
+  const ComponentSpec* c = interconnect();
+  return c ? c->devices() : nullptr;
 }
 
 int64_t ArchSpec::copies(const std::string& component) const {

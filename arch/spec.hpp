@@ -59,7 +59,8 @@ struct ArchSpec {
   // has: the noc's core count for those each core has its own of, else 1.
   const ComponentSpec* noc() const;
   int64_t copies(const std::string& component) const;
-  // The devices the architecture is one of (an interconnect), if any.
+  // The links joining the devices the architecture is one of (an interconnect), if any, and those devices.
+  const ComponentSpec* interconnect() const;
   const DevicesRole* devices() const;
   // What a transfer between two components goes through: the path that serves it most specifically (a PIM's
   // own path from its memory's banks before that memory's interface).

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 
+#include "arch/collectives.hpp"
 #include "common/units.hpp"
 #include "workloads/expr.hpp"
 #include "workloads/predicate.hpp"
@@ -41,12 +42,13 @@ class Lowering {
     try {
       for (int g = static_cast<int>(first); g < std::min(group_count(), static_cast<int>(last)); ++g)
         p.groups.push_back(lower_placed(g));
-      p.footprint_bytes = footprint(p);
+      const IdVector<TensorId, int64_t> held = held_bytes(p);
+      for (const int64_t bytes : held) p.footprint_bytes += bytes;
       const double capacity = a_.find(m_.backing)->path()->capacity_bytes();
       if (capacity > 0 && static_cast<double>(p.footprint_bytes) > capacity)
         throw Infeasible{fmt::format("the tensors in '{}' need {} on each device ({}), more than its capacity of {}",
                                      m_.backing, format_bytes(static_cast<double>(p.footprint_bytes)),
-                                     largest_tensors(p), format_bytes(capacity))};
+                                     largest_tensors(held), format_bytes(capacity))};
     } catch (const Infeasible& why) {
       p.status = EvalStatus{false, why.reason};
     }
@@ -54,49 +56,38 @@ class Lowering {
   }
 
  private:
-  // The devices a tensor is spread over: those of a group spreading its loop over an index the tensor has.
-  int64_t devices_holding(TensorId t, const TileProgram& p) const {
-    int64_t most = 1;
-    for (const TileGroup& g : p.groups) {
-      if (g.devices <= 1 || g.collective) continue;
-      const std::string& split = g.loops[0].index;
-      for (const TileOp& op : g.ops) {
-        if (op.kind != TileOp::Kind::compute) continue;
-        const Einsum& e = c_.einsums[op.einsum];
-        std::vector<const Access*> accesses{&e.out};
-        for (const Access& a : e.reads) accesses.push_back(&a);
-        for (const Access* a : accesses)
-          if (a->tensor == t)
-            for (const Affine& x : a->index)
-              for (auto [v, coef] : x.terms)
-                if (e.vars[static_cast<size_t>(v)].name == split) most = std::max(most, g.devices);
-      }
-    }
-    return most;
-  }
-
-  // Whether the point keeps the tensor in the backing memory: an input, an output, or an intermediate it stores.
-  bool in_backing(TensorId t, const TileProgram& p) const {
-    if (c_.tensors[t].is_input() || c_.tensors[t].output) return true;
+  // Each tensor's bytes in the backing memory on each device, 0 for those the point does not keep there. It keeps
+  // the inputs, the outputs and the intermediates it stores; a tensor that a group spreads over the devices by
+  // one of its indices, a device's share.
+  IdVector<TensorId, int64_t> held_bytes(const TileProgram& p) const {
+    IdVector<TensorId, char> kept(c_.tensors.size());
+    IdVector<TensorId, int64_t> spread(c_.tensors.size(), 1);
+    for (TensorId t : c_.tensors.ids()) kept[t] = c_.tensors[t].is_input() || c_.tensors[t].output;
     for (const TileGroup& g : p.groups)
-      for (const TileOp& op : g.ops)
-        if (op.kind == TileOp::Kind::store && op.tensor == c_.tensors[t].name) return true;
-    return false;
-  }
-
-  int64_t footprint(const TileProgram& p) const {
-    int64_t bytes = 0;
+      for (const TileOp& op : g.ops) {
+        if (op.kind == TileOp::Kind::store) kept[c_.tensor_id(op.tensor)] = true;
+        if (op.kind != TileOp::Kind::compute || g.devices <= 1) continue;
+        const Einsum& e = c_.einsums[op.einsum];
+        auto split_by = [&](const Access& a) {
+          for (const Affine& x : a.index)
+            for (auto [v, coef] : x.terms)
+              if (e.vars[static_cast<size_t>(v)].name == g.loops[0].index)
+                spread[a.tensor] = std::max(spread[a.tensor], g.devices);
+        };
+        split_by(e.out);
+        for (const Access& a : e.reads) split_by(a);
+      }
+    IdVector<TensorId, int64_t> bytes(c_.tensors.size());
     for (TensorId t : c_.tensors.ids())
-      if (in_backing(t, p)) bytes += ceil_div(c_.tensors[t].bytes(), devices_holding(t, p));
+      if (kept[t]) bytes[t] = ceil_div(c_.tensors[t].bytes(), spread[t]);
     return bytes;
   }
 
-  // The three largest of the footprint, for a refusal's reason: "KC 8 GiB, VC 8 GiB, WQ 32 MiB".
-  std::string largest_tensors(const TileProgram& p) const {
+  // The three largest of them, for a refusal's reason: "KC 8 GiB, VC 8 GiB, WQ 32 MiB".
+  std::string largest_tensors(const IdVector<TensorId, int64_t>& held) const {
     std::vector<std::pair<int64_t, std::string>> sizes;
     for (TensorId t : c_.tensors.ids())
-      if (in_backing(t, p))
-        sizes.emplace_back(ceil_div(c_.tensors[t].bytes(), devices_holding(t, p)), c_.tensors[t].name);
+      if (held[t] > 0) sizes.emplace_back(held[t], c_.tensors[t].name);
     std::sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
@@ -270,45 +261,35 @@ class Lowering {
   TileGroup lower_collective(int g) const {
     const GroupSpec& spec = group(g);
     const CollectiveSpec& cs = *spec.collective;
-    const ComponentSpec* link = nullptr;
-    for (const ComponentSpec& c : a_.components)
-      if (c.devices()) link = &c;
+    const ComponentSpec* link = a_.interconnect();
     if (!link)
       fail(cs.loc, fmt::format("groups[{}].collective", g),
            fmt::format("{} has no interconnect: a collective needs devices to run between", a_.file));
-    CollectiveRun run;
-    run.op = *parse_collective(cs.op);
-    run.link = link->name;
-    run.tensor = cs.tensor;
+    const Collective op = *parse_collective(cs.op);
+    int64_t bytes = 0;
     if (!cs.tensor.empty()) {
       const TensorId t = c_.tensor_id(cs.tensor);
       if (!t.valid())
         fail(cs.loc, fmt::format("groups[{}].collective.tensor", g),
              fmt::format("the workload {} has no tensor '{}'", c_.file, cs.tensor));
-      run.bytes = c_.tensors[t].bytes();
+      bytes = c_.tensors[t].bytes();
     } else {
-      run.bytes = evaluate_integer(
+      bytes = evaluate_integer(
           parse_expression(cs.bytes),
-          [&](const std::string& name) {
-            if (const std::optional<int64_t> v = system_param(name)) return *v;
-            const Param* p = c_.param(name);
-            if (!p || !p->integer)
-              fail(cs.loc, fmt::format("groups[{}].collective.bytes", g),
-                   fmt::format("'{}' is not an integer param of {}", name, c_.file));
-            return static_cast<int64_t>(p->value);
-          },
+          [&](const std::string& name) { return param(name, cs.loc, fmt::format("groups[{}].collective.bytes", g)); },
           [&](const std::string& why) { throw Infeasible{fmt::format("collective bytes = {}: {}", cs.bytes, why)}; });
-      if (run.bytes < 0) throw Infeasible{fmt::format("collective bytes = {} is negative ({})", cs.bytes, run.bytes)};
+      if (bytes < 0) throw Infeasible{fmt::format("collective bytes = {} is negative ({})", cs.bytes, bytes)};
     }
     const DevicesRole& devices = *link->devices();
     CollectiveCost cost;
     if (cs.algorithm.empty()) {
-      std::tie(run.algorithm, cost) = fastest_collective(devices, run.op, static_cast<double>(run.bytes));
+      cost = fastest_collective(devices, op, static_cast<double>(bytes)).second;
     } else {
-      run.algorithm = *parse_algorithm(cs.algorithm);
-      cost = collective_cost(devices, run.op, run.algorithm, static_cast<double>(run.bytes));
+      cost = collective_cost(devices, op, *parse_algorithm(cs.algorithm), static_cast<double>(bytes));
       if (!cost.ok) fail(cs.loc, fmt::format("groups[{}].collective.algorithm", g), fmt::format("{}", cost.reason));
     }
+    CollectiveRun run;
+    run.link = link->name;
     const double cycles = std::ceil(cost.seconds * a_.clock_hz);
     if (!(cycles < 0x1p62)) throw Infeasible{"the collective takes more than 2^62 cycles"};
     run.cycles = static_cast<int64_t>(cycles);
@@ -348,14 +329,70 @@ class Lowering {
            fmt::format("group '{}' runs on the cores of a many-core chip: spreading it over devices too is not "
                        "modelled yet",
                        spec.name));
-    const int64_t iterations =
-        spread(t, g, spec.cores, spec.cores_loc, key, "cores", cores.multicast() ? cores.count() : 0);
-    for (const TileOp& op : t.ops)
-      if (op.kind == TileOp::Kind::compute && a_.copies(op.unit) == 1 && !spec.cores.empty())
+    const auto k = static_cast<int>(spec.cores.size());
+    int64_t iterations = 1;
+    std::vector<std::string> seen;
+    for (int l = 0; l < k; ++l) {
+      const bool named = l < t.outer_loops && !t.loops[static_cast<size_t>(l)].buffer_level &&
+                         std::count(spec.cores.begin(), spec.cores.end(), t.loops[static_cast<size_t>(l)].index) == 1 &&
+                         std::count(seen.begin(), seen.end(), t.loops[static_cast<size_t>(l)].index) == 0;
+      if (named) seen.push_back(t.loops[static_cast<size_t>(l)].index);
+      if (!named)
+        fail(spec.cores_loc, key,
+             fmt::format("spreads the group's outermost loops over tiles in '{}': the group's first {} loops "
+                         "must be those over {}",
+                         m_.backing, k, fmt::join(spec.cores, ", ")));
+      if (__builtin_mul_overflow(iterations, t.loops[static_cast<size_t>(l)].trips, &iterations))
+        throw Infeasible{"the loops spread over the cores have more than 2^63 iterations"};
+    }
+    for (const Group& sg : c_.schedule)
+      if (!sg.step_var.empty() && group_of_[sg.einsums[0]] == g &&
+          std::find(spec.cores.begin(), spec.cores.end(), sg.step_var) != spec.cores.end())
+        throw Infeasible{fmt::format(
+            "illegal: group '{}' spreads the steps of {}'s recurrence along {} over the cores, but each step needs "
+            "the one before it (split the recurrence into parts in the workload, and spread the parts)",
+            spec.name, c_.einsums[sg.einsums[0]].name, sg.step_var)};
+    for (TileOp& op : t.ops) {
+      if (op.rate != kRateOne)
+        throw Infeasible{
+            fmt::format("group '{}': guarded Einsums spread over the cores are not modelled yet", spec.name)};
+      // Each iteration spread over the cores is a work item of its own, on whichever core runs it: a tile that
+      // several items share is loaded (or stored) by each of them, and nothing reduces across items.
+      std::vector<int> repeats = op.repeats;
+      int64_t added = 1;
+      for (int l = 0; l < k; ++l)
+        if (std::find(repeats.begin(), repeats.end(), l) == repeats.end()) {
+          if (op.kind == TileOp::Kind::compute)
+            throw Infeasible{fmt::format(
+                "group '{}': {} combines the work of iterations spread over the cores (it runs once for several of "
+                "them): combine them in a later group",
+                spec.name, c_.einsums[op.einsum].name)};
+          repeats.push_back(l);
+          added *= t.loops[static_cast<size_t>(l)].trips;
+        }
+      std::sort(repeats.begin(), repeats.end());
+      if (op.kind == TileOp::Kind::load && added > 1 && cores.multicast() && op.active_when.empty())
+        op.backing_reads = multicast_reads(t, k, op.repeats, cores.count());
+      for (Constraint& c : op.active_when)
+        for (auto& [j, coef] : c.expr.terms)
+          j = static_cast<int>(std::find(repeats.begin(), repeats.end(), op.repeats[static_cast<size_t>(j)]) -
+                               repeats.begin());
+      op.repeats = std::move(repeats);
+      if (op.runs >= 0) op.runs *= added;
+      for (const Constraint& c : op.active_when)
+        for (auto [j, coef] : c.expr.terms)
+          if (op.repeats[static_cast<size_t>(j)] < k)
+            throw Infeasible{fmt::format(
+                "group '{}': a where clause skips tiles of {} by an index spread over the cores, which would leave "
+                "the cores unevenly loaded: not modelled",
+                spec.name, c_.einsums[op.einsum].name)};
+      if (op.kind == TileOp::Kind::compute && a_.copies(op.unit) == 1 && k > 0)
         fail(spec.cores_loc, key,
              fmt::format("group '{}' runs {} on '{}', which the cores share: spread only groups whose units each "
                          "core has its own of",
                          spec.name, c_.einsums[op.einsum].name, op.unit));
+    }
+    t.spread_loops = k;
     t.cores = std::min(iterations, cores.count());
     t.spread_trips = ceil_div(iterations, cores.count());
     double bytes = 0;
@@ -434,73 +471,6 @@ class Lowering {
     t.spread_trips = 1;
   }
 
-  // Spreads the group's first loops, those over `names`, over `over` (cores or devices) as one flattened range
-  // and returns its iterations. Each iteration is a work item of its own, on whichever core or device runs it: a
-  // tile that several items share is loaded (or stored) by each of them, and nothing reduces across items. With
-  // `multicast` cores, a load the items share is read from the backing memory once per wave of them.
-  int64_t spread(TileGroup& t, int g, const std::vector<std::string>& names, const SourceLoc& loc,
-                 const std::string& key, std::string_view over, int64_t multicast) const {
-    const GroupSpec& spec = group(g);
-    const auto k = static_cast<int>(names.size());
-    int64_t iterations = 1;
-    std::vector<std::string> seen;
-    for (int l = 0; l < k; ++l) {
-      const bool named = l < t.outer_loops && !t.loops[static_cast<size_t>(l)].buffer_level &&
-                         std::count(names.begin(), names.end(), t.loops[static_cast<size_t>(l)].index) == 1 &&
-                         std::count(seen.begin(), seen.end(), t.loops[static_cast<size_t>(l)].index) == 0;
-      if (named) seen.push_back(t.loops[static_cast<size_t>(l)].index);
-      if (!named)
-        fail(loc, key,
-             fmt::format("spreads the group's outermost loops over tiles in '{}': the group's first {} loops "
-                         "must be those over {}",
-                         m_.backing, k, fmt::join(names, ", ")));
-      if (__builtin_mul_overflow(iterations, t.loops[static_cast<size_t>(l)].trips, &iterations))
-        throw Infeasible{fmt::format("the loops spread over the {} have more than 2^63 iterations", over)};
-    }
-    for (const Group& sg : c_.schedule)
-      if (!sg.step_var.empty() && group_of_[sg.einsums[0]] == g &&
-          std::find(names.begin(), names.end(), sg.step_var) != names.end())
-        throw Infeasible{fmt::format(
-            "illegal: group '{}' spreads the steps of {}'s recurrence along {} over the {}, but each step needs "
-            "the one before it (split the recurrence into parts in the workload, and spread the parts)",
-            spec.name, c_.einsums[sg.einsums[0]].name, sg.step_var, over)};
-    for (TileOp& op : t.ops) {
-      if (op.rate != kRateOne)
-        throw Infeasible{
-            fmt::format("group '{}': guarded Einsums spread over the {} are not modelled yet", spec.name, over)};
-      std::vector<int> repeats = op.repeats;
-      int64_t added = 1;
-      for (int l = 0; l < k; ++l)
-        if (std::find(repeats.begin(), repeats.end(), l) == repeats.end()) {
-          if (op.kind == TileOp::Kind::compute)
-            throw Infeasible{fmt::format(
-                "group '{}': {} combines the work of iterations spread over the {} (it runs once for several of "
-                "them): combine them in a later group",
-                spec.name, c_.einsums[op.einsum].name, over)};
-          repeats.push_back(l);
-          added *= t.loops[static_cast<size_t>(l)].trips;
-        }
-      std::sort(repeats.begin(), repeats.end());
-      if (op.kind == TileOp::Kind::load && added > 1 && multicast > 0 && op.active_when.empty())
-        op.backing_reads = multicast_reads(t, k, op.repeats, multicast);
-      for (Constraint& c : op.active_when)
-        for (auto& [j, coef] : c.expr.terms)
-          j = static_cast<int>(std::find(repeats.begin(), repeats.end(), op.repeats[static_cast<size_t>(j)]) -
-                               repeats.begin());
-      op.repeats = std::move(repeats);
-      if (op.runs >= 0) op.runs *= added;
-      for (const Constraint& c : op.active_when)
-        for (auto [j, coef] : c.expr.terms)
-          if (op.repeats[static_cast<size_t>(j)] < k)
-            throw Infeasible{fmt::format(
-                "group '{}': a where clause skips tiles of {} by an index spread over the {}, which would leave "
-                "them unevenly loaded: not modelled",
-                spec.name, c_.einsums[op.einsum].name, over)};
-    }
-    t.spread_loops = k;
-    return iterations;
-  }
-
   // The reads from the backing memory of a load that the spread items share (it repeats only over the spread
   // loops in `own`, of the first k), when the NoC multicasts: the cores take the items in waves, item n on core
   // n mod cores, and run a wave's items in step, so each tile a wave's items need is read once for all of them.
@@ -562,11 +532,11 @@ class Lowering {
     return o;
   }
 
-  int64_t param(const std::string& name, const LoopSpec& loop) const {
+  // A name in a mapping's expression (at `loc`, key `key`): the system's or the workload's integer param.
+  int64_t param(const std::string& name, const SourceLoc& loc, const std::string& key) const {
     if (const std::optional<int64_t> v = system_param(name)) return *v;
     const Param* p = c_.param(name);
-    if (!p || !p->integer)
-      fail(loop.loc, "loops." + loop.index, fmt::format("'{}' is not an integer param of {}", name, c_.file));
+    if (!p || !p->integer) fail(loc, key, fmt::format("'{}' is not an integer param of {}", name, c_.file));
     return static_cast<int64_t>(p->value);
   }
 
@@ -597,7 +567,7 @@ class Lowering {
       if (!spec.tile.empty()) {
         loop.tile = evaluate_integer(
             spec.tile_expr ? *spec.tile_expr : parse_expression(spec.tile),
-            [&](const std::string& name) { return param(name, spec); },
+            [&](const std::string& name) { return param(name, spec.loc, "loops." + spec.index); },
             [&](const std::string& why) {
               // A tile of a device's share says how many devices it was asked to share over.
               const std::optional<int64_t> devices = system_param("devices");

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "arch/collectives.hpp"
 #include "mappings/spec.hpp"
 #include "workloads/analysis.hpp"
 
@@ -98,11 +97,7 @@ struct PlaceOption {
 // A collective between the devices (the mapping's collective group), costed when lowered by its algorithm's
 // closed form on the interconnect (arch/collectives.hpp): both evaluators take its time as it is.
 struct CollectiveRun {
-  Collective op = Collective::all_reduce;
-  CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;
   std::string link;    // the interconnect
-  std::string tensor;  // empty where the mapping gave bytes
-  int64_t bytes = 0;   // each device's buffer
   int64_t cycles = 0;  // of the architecture's clock
   double link_bytes = 0;
   double energy_pJ = 0;

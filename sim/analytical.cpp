@@ -357,21 +357,18 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   if (!program.status.ok) return s;
   // Counts are exact 64-bit integers; refuse points whose totals would not fit rather than wrap.
   double total_cycles = 0;
+  bool too_large = false;
   for (const TileGroup& g : program.groups) {
     if (g.collective) total_cycles += static_cast<double>(g.collective->cycles);
     for (const TileOp& op : g.ops) {
       const double n = static_cast<double>(g.executions(op));
       total_cycles += n * static_cast<double>(op.cycles);
-      if (n * static_cast<double>(
-                  std::max({op.cycles, op.bytes, op.points, op.buffer_read_bytes, op.buffer_write_bytes})) >
-              0x1p62 ||
-          total_cycles > 0x1p62) {
-        s.status = EvalStatus{false, "the design point's counts exceed 2^62: too large to evaluate"};
-        return s;
-      }
+      too_large |= n * static_cast<double>(
+                           std::max({op.cycles, op.bytes, op.points, op.buffer_read_bytes, op.buffer_write_bytes})) >
+                   0x1p62;
     }
   }
-  if (total_cycles > 0x1p62) {
+  if (too_large || total_cycles > 0x1p62) {
     s.status = EvalStatus{false, "the design point's counts exceed 2^62: too large to evaluate"};
     return s;
   }

@@ -169,7 +169,7 @@ std::string o_mapping(const std::string& spread, const std::string& extra = "") 
       "version: 1\nname: m\narch: " + std::filesystem::absolute("configs/arch/xpu-h100.yaml").string() +
           "\nworkload: " + std::filesystem::absolute("configs/workloads/gemm.yaml").string() +
           "\ngroups:\n  - name: gemm\n" + spread +
-          "    loops: {dram: [{index: n, tile: 64}, {index: k, tile: 64}]}\n"
+          "    loops: {dram: [{index: n, tile: 64}, {index: k, tile: 16}]}\n"
           "    einsums: {Z: {unit: tensor, spatial: {rows: k, cols: n}}}\n" +
           extra);
 }
@@ -184,8 +184,11 @@ TEST(Devices, WhatLoweringRefuses) {
   const Stats uneven = gemm(o_mapping("    devices: n\n"), 3);
   EXPECT_FALSE(uneven.status.ok);
   EXPECT_NE(uneven.status.reason.find("do not split evenly over 3 devices"), std::string::npos) << uneven.status.reason;
-  // A reduction may be split: each device stores its partial sum of Z, for a collective to add up.
-  EXPECT_TRUE(gemm(o_mapping("    devices: k\n"), 4).status.ok);
+  // A reduction may be split: each device stores its partial sum of Z, for a collective to add up (K = 64 in
+  // four tiles of 16, one a device).
+  const Stats split = gemm(o_mapping("    devices: k\n"), 4);
+  EXPECT_TRUE(split.status.ok) << split.status.reason;
+  EXPECT_EQ(split.groups.at("gemm").devices, 4);
   // An index with no loop.
   EXPECT_THROW(gemm(o_mapping("    devices: m\n"), 4), UserError);
   // A collective of a tensor the workload lacks, and one running with the group that produces its tensor.

@@ -52,6 +52,9 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       ->check(CLI::Range(0, 100))
       ->type_name("K")
       ->capture_default_str();
+  cmd->add_flag("--ragged", args.ragged,
+                "Search tiles that do not divide their index too (the last tile partial): for each number of "
+                "tiles, the smallest tile that covers the index");
   cmd->add_option("-o,--out", args.out, "Write the best mapping here (YAML; loads in model, sim and sweeps)")
       ->type_name("FILE");
   cmd->add_flag("--json", args.json, "Print one JSON object: the best Stats, the top candidates, the certificate");
@@ -71,6 +74,7 @@ int run_map(const MapArgs& args) {
                       : args.objective == "edp"  ? MapObjective::edp
                                                  : MapObjective::latency;
   options.top = std::max(args.top, args.rerank_cycle);
+  options.ragged = args.ragged;
   const MapResult r = map_tiles(cascade, arch, templ, options);
   if (r.best.empty()) throw UserError(SourceLoc{args.constraints}, "", no_feasible_mapping(r));
   // Re-ranking: each of the K best written as a mapping and simulated by a worker process (SystemC elaborates
@@ -126,6 +130,7 @@ int run_map(const MapArgs& args) {
     j["constraints"] = args.constraints;
     j["objective"] = args.objective;
     j["certificate"] = Json{{"search", r.runs > 1 ? "exhaustive, run by run" : "exhaustive"},
+                            {"tiles", args.ragged ? "ragged" : "divisors"},
                             {"runs", r.runs},
                             {"space", r.space},
                             {"combinations", r.combinations},
@@ -164,10 +169,11 @@ int run_map(const MapArgs& args) {
   std::cout << fmt::format("{} on {} from {} (objective: {})\n", cascade.name, arch.name, args.constraints,
                            args.objective);
   std::cout << fmt::format(
-      "  searched {} tiles{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
+      "  searched {} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
       "evaluated (exhaustive: the best is the optimum of this space{})\n\n",
-      r.searched.size(), r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs) : "",
-      grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
+      r.searched.size(), args.ragged ? " (ragged too)" : "",
+      r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs) : "", grouped(r.combinations),
+      grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
       r.runs > 1 ? fmt::format(" of {:.3g} combinations, as the runs' times add", r.space) : "");
   std::vector<std::vector<std::string>> rows{{"rank", "cycles", "energy (pJ)", "bound", "tiles"}};
   if (!simulated.empty()) rows[0].insert(rows[0].begin() + 2, "cycle level");

@@ -16,6 +16,7 @@ struct MapArgs {
   std::string objective = "latency";
   int top = 5;
   int rerank_cycle = 0;  // simulate this many of the best at cycle level and keep the fastest there
+  bool ragged = false;   // search tiles that do not divide their index too
   std::string out;  // the mapping YAML; empty: not written
   bool json = false;
 };

@@ -71,6 +71,17 @@ std::vector<int64_t> divisors(int64_t n) {
   return small;
 }
 
+// The smallest tile for each number of tiles that covers n: ceil(n / k) for k = 1..n, ascending.
+std::vector<int64_t> tiles_by_count(int64_t n) {
+  std::vector<int64_t> out;
+  for (int64_t k = n; k >= 1;) {
+    const int64_t tile = (n + k - 1) / k;
+    out.push_back(tile);
+    k = (n + tile - 1) / tile - 1;  // the counts from ceil(n / tile) up all fit in tiles of `tile`
+  }
+  return out;
+}
+
 double score_of(const Stats& s, MapObjective o) {
   switch (o) {
     case MapObjective::latency:
@@ -91,7 +102,7 @@ double tie_break_of(const Stats& s, MapObjective o) {
 
 }  // namespace
 
-std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSpec& templ) {
+std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSpec& templ, bool ragged) {
   std::vector<SearchedTile> out;
   for (const LoopAddress& a : auto_loops(templ)) {
     const LoopSpec& loop = loop_at(templ, a);
@@ -102,7 +113,8 @@ std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSp
     if (extent <= 0)
       throw UserError(loop.loc.file.empty() ? SourceLoc{templ.file} : loop.loc, "tile",
                       fmt::format("auto: '{}' is not an index of the workload's Einsums", loop.index));
-    out.push_back({templ.groups[a.group].name, loop.index, loop.buffer_level, loop.loc, divisors(extent)});
+    out.push_back({templ.groups[a.group].name, loop.index, loop.buffer_level, loop.loc,
+                   ragged ? tiles_by_count(extent) : divisors(extent)});
   }
   return out;
 }
@@ -247,7 +259,7 @@ std::vector<std::vector<size_t>> best_sums(const std::vector<std::vector<Partial
 
 MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options) {
   MapResult r;
-  r.searched = searched_tiles(cascade, templ);
+  r.searched = searched_tiles(cascade, templ, options.ragged);
   const std::vector<LoopAddress> where = auto_loops(templ);
   const size_t n = r.searched.size();
   const std::vector<Run> runs = runs_of(templ, where);
@@ -383,17 +395,17 @@ std::string mapped_yaml(const std::string& template_file, const std::string& out
   }
 
   std::ostringstream out;
-  out << fmt::format("# Found by `einsim map --constraints {}` (objective: {}).\n", template_file,
-                     objective_name(options.objective));
+  out << fmt::format("# Found by `einsim map --constraints {}{}` (objective: {}).\n", template_file,
+                     options.ragged ? " --ragged" : "", objective_name(options.objective));
+  const char* candidates = options.ragged ? "tiles (the smallest for each number of tiles)" : "divisors";
   if (result.runs > 1)
     out << fmt::format(
-        "# Each of the {} runs of groups on its own (their times add), every combination of the divisors of\n"
+        "# Each of the {} runs of groups on its own (their times add), every combination of the {} of\n"
         "# its tiles ({} tiles left to the mapper): {} in all, {} with an\n",
-        result.runs, result.searched.size(), result.combinations, result.not_dividing);
+        result.runs, candidates, result.searched.size(), result.combinations, result.not_dividing);
   else
-    out << fmt::format(
-        "# Every combination of the divisors of the {} tiles left to the mapper: {} in all, {} with an\n",
-        result.searched.size(), result.combinations, result.not_dividing);
+    out << fmt::format("# Every combination of the {} of the {} tiles left to the mapper: {} in all, {} with an\n",
+                       candidates, result.searched.size(), result.combinations, result.not_dividing);
   out << fmt::format("# inner tile not dividing its outer one, {} infeasible, {} evaluated analytically.\n",
                      result.infeasible, result.evaluated);
   out << fmt::format(

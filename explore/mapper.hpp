@@ -22,6 +22,9 @@ struct MapOptions {
   MapObjective objective = MapObjective::latency;
   int top = 5;                         // candidates kept, best first
   int64_t max_candidates = 2'000'000;  // a larger space is refused (pin some tiles) rather than searched for hours
+  // Tiles that do not divide their index too (ragged, the last tile partial): each `auto` tile takes, for every
+  // number of tiles k, the smallest tile that covers the index in k, ceil(extent / k) (every divisor is one).
+  bool ragged = false;
 };
 
 // A loop whose tile the mapper chooses: where it is, and the values it may take.
@@ -30,7 +33,7 @@ struct SearchedTile {
   std::string index;
   bool buffer_level = false;
   SourceLoc loc;
-  std::vector<int64_t> values;  // the divisors of the index's extent, ascending
+  std::vector<int64_t> values;  // the divisors of the index's extent (or with ragged tiles, see MapOptions), ascending
 };
 
 struct MapCandidate {
@@ -57,7 +60,7 @@ struct MapResult {
 };
 
 // The loops of `templ` whose tile is `auto`, with their candidate values for `cascade`.
-std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSpec& templ);
+std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSpec& templ, bool ragged = false);
 
 // Searches the `auto` tiles of `templ`. A template without any is evaluated as it is (one combination). No
 // feasible combination is a MapResult with empty `best` (and the first reason); a space larger than

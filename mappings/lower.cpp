@@ -548,9 +548,11 @@ class Lowering {
     return a_.devices() ? a_.devices()->count() : 1;
   }
 
-  // `enclosing` are the loops around these ones (a pass's loops sit inside its group's).
+  // `enclosing` are the loops around these ones (a pass's loops sit inside its group's). The outermost loop over
+  // an index may leave a partial last tile (a ragged tile: 1,000 rows in tiles of 32 are 31 tiles of 32 and one
+  // of 8); a loop inside it over the same index divides its tile.
   std::vector<Loop> lower_loops(const std::vector<LoopSpec>& specs, const std::vector<EinsumId>& members,
-                                const std::vector<Loop>& enclosing, const GroupSpec& g) const {
+                                const std::vector<Loop>& enclosing, const GroupSpec& g) {
     std::vector<Loop> loops = enclosing;
     for (const LoopSpec& spec : specs) {
       int64_t extent = 0;
@@ -561,6 +563,7 @@ class Lowering {
       if (extent == 0)
         fail(spec.loc, "loops." + spec.index,
              fmt::format("no Einsum of group '{}' has index '{}'", g.name, spec.index));
+      const int64_t whole = extent;
       for (const Loop& outer : loops)  // an inner loop over an index splits the outer loop's tile
         if (outer.index == spec.index) extent = outer.tile;
       Loop loop{spec.index, extent, 1, spec.buffer_level};
@@ -575,12 +578,15 @@ class Lowering {
               throw Infeasible{fmt::format("tile of {} = {}: {}{}", spec.index, spec.tile, why,
                                            shares ? fmt::format(" (on {} devices)", *devices) : "")};
             });
-        if (loop.tile < 1 || extent % loop.tile != 0)
-          throw Infeasible{fmt::format(
-              "tile {} of index {} does not divide its extent {} (factors of {} multiply to {}, shape is {})",
-              loop.tile, spec.index, extent, spec.index, loop.tile * (extent / std::max<int64_t>(loop.tile, 1)),
-              extent)};
-        loop.trips = extent / loop.tile;
+        if (loop.tile < 1)
+          throw Infeasible{
+              fmt::format("tile {} of index {}: a tile holds at least one element", loop.tile, spec.index)};
+        if (extent != whole && extent % loop.tile != 0)
+          throw Infeasible{fmt::format("tile {} of index {} does not divide the tile of {} around it ({})", loop.tile,
+                                       spec.index, spec.index, extent)};
+        loop.tile = std::min(loop.tile, extent);
+        loop.trips = ceil_div(extent, loop.tile);
+        if (extent % loop.tile != 0) ragged_[spec.index] = extent;
       }
       loops.push_back(loop);
     }
@@ -651,6 +657,8 @@ class Lowering {
     for (EinsumId e : c_.einsums.ids())
       if (group_of_[e] == g) members.push_back(e);
     TileGroup out;
+    ragged_.clear();
+    variants_.clear();
     out.name = spec.name;
     out.pipeline = spec.pipeline;
     out.double_buffer = spec.buffer_stages > 1;
@@ -718,7 +726,170 @@ class Lowering {
     check_legality(g, out);
     for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
     check_buffer(out, resident);
+    if (!ragged_.empty()) {
+      for (EinsumId e : members)
+        if (!c_.einsums[e].where.empty() || c_.einsums[e].guard >= 0)
+          throw Infeasible{fmt::format(
+              "group '{}': a tile that does not divide its index ({}) with {}'s {}: not modelled yet", spec.name,
+              ragged_.begin()->first, c_.einsums[e].name, c_.einsums[e].guard >= 0 ? "guard" : "where clause")};
+      if (!spec.cores.empty() || !spec.devices.empty())
+        throw Infeasible{fmt::format(
+            "group '{}': a tile that does not divide its index ({}) in a group spread over {}: not modelled yet",
+            spec.name, ragged_.begin()->first, spec.cores.empty() ? "devices" : "cores")};
+      split_ragged(out);
+    }
     return out;
+  }
+
+  // Of `vars` (Einsum e's), those in which an execution's `tile` is a ragged loop's that leaves a partial last
+  // tile: the executions at that last tile are smaller.
+  std::vector<int> partial_vars(const Einsum& e, const std::vector<int64_t>& tile, const std::vector<int>& vars) const {
+    std::vector<int> out;
+    for (int v : vars) {
+      const auto found = ragged_.find(e.vars[static_cast<size_t>(v)].name);
+      if (found != ragged_.end() && found->second % tile[static_cast<size_t>(v)] != 0 &&
+          std::find(out.begin(), out.end(), v) == out.end())
+        out.push_back(v);
+    }
+    return out;
+  }
+
+  // Op `at` costs cost(tile) at each combination of partial last tiles in `vars` of e (from `tile`, the full one).
+  // A load that several Einsums read takes the most any of them needs: `full` is what those before need.
+  void vary(size_t at, const TileOp& full, const Einsum& e, const std::vector<int>& vars,
+            const std::vector<int64_t>& tile, const std::function<TileOp(const std::vector<int64_t>&)>& cost) {
+    if (vars.empty() && !variants_.contains(at)) return;
+    Variants& was = variants_[at];
+    if (was.ops.empty()) was.ops = {full};
+    Variants now{was.indices, {}};
+    for (int v : vars)
+      if (std::find(now.indices.begin(), now.indices.end(), e.vars[static_cast<size_t>(v)].name) == now.indices.end())
+        now.indices.push_back(e.vars[static_cast<size_t>(v)].name);
+    if (now.indices.size() > 8)
+      throw Infeasible{fmt::format("Einsum {} has partial last tiles in {} indices: at most 8 are modelled", e.name,
+                                   now.indices.size())};
+    now.ops.resize(size_t{1} << now.indices.size());
+    for (unsigned mask = 0; mask < now.ops.size(); ++mask) {
+      unsigned before = 0;  // the same variant over the indices it had
+      std::vector<int64_t> partial = tile;
+      for (size_t i = 0; i < now.indices.size(); ++i) {
+        if (!(mask >> i & 1)) continue;
+        if (i < was.indices.size()) before |= 1u << i;
+        for (int v : vars)
+          if (e.vars[static_cast<size_t>(v)].name == now.indices[i])
+            partial[static_cast<size_t>(v)] = ragged_.at(now.indices[i]) % tile[static_cast<size_t>(v)];
+      }
+      TileOp& op = now.ops[mask];
+      op = was.ops[before];
+      const TileOp c = cost(partial);
+      if (full.kind == TileOp::Kind::load) {
+        op.bytes = std::max(op.bytes, c.bytes);
+      } else {
+        op.bytes = c.bytes;
+        op.ops = c.ops;
+        op.points = c.points;
+        op.cycles = c.cycles;
+        op.result_latency = c.result_latency;
+        op.buffer_read_bytes = c.buffer_read_bytes;
+        op.buffer_write_bytes = c.buffer_write_bytes;
+      }
+    }
+    was = std::move(now);
+  }
+
+  // The group's ops of ragged loops, each split into a variant a size of its tiles (TileOp::ragged): a variant
+  // runs at the executions whose tile in each ragged index it repeats over is full (the counters' tiles up to
+  // the index's extent) or the partial last one; an op that sees an index's loops but not its size runs where
+  // the tile holds some of the index (past the partial last tile, loops inside it have empty iterations).
+  void split_ragged(TileGroup& out) {
+    if (ragged_.empty()) return;
+    std::vector<TileOp> ops;
+    for (size_t i = 0; i < out.ops.size(); ++i) {
+      const TileOp& op = out.ops[i];
+      const auto found = variants_.find(i);
+      const Variants* varies = found == variants_.end() ? nullptr : &found->second;
+      // Per ragged index it repeats over: the constraints and executions of its full (0) and partial (1) tiles.
+      struct Index {
+        int bit = -1;  // in the variants' masks; -1: its size does not change the op's cost
+        std::vector<Constraint> when[2];
+        int64_t runs[2] = {0, 0};
+      };
+      std::vector<Index> seen;
+      int64_t others = 1;  // executions over the loops of no ragged index
+      std::vector<char> counted(op.repeats.size(), 0);
+      for (const auto& [name, extent] : ragged_) {
+        Affine base;  // the index's first element in the execution's tile
+        int64_t trips = 1, tile = 0;
+        for (size_t j = 0; j < op.repeats.size(); ++j) {
+          const Loop& loop = out.loops[static_cast<size_t>(op.repeats[j])];
+          if (loop.index != name) continue;
+          base.terms.emplace_back(static_cast<int>(j), loop.tile);
+          trips *= loop.trips;
+          tile = loop.tile;
+          counted[j] = 1;
+        }
+        if (base.terms.empty()) continue;
+        Index x;
+        const int64_t full = extent / tile, partial = extent % tile ? 1 : 0;
+        if (varies) {
+          const auto at = std::find(varies->indices.begin(), varies->indices.end(), name);
+          if (at != varies->indices.end()) x.bit = static_cast<int>(at - varies->indices.begin());
+        }
+        auto at_most = [&](int64_t last) {  // base <= last
+          Affine a = base;
+          a.constant = -last;
+          return Constraint{a};
+        };
+        auto at_least = [&](int64_t first) {  // base >= first
+          Affine a;
+          for (auto [j, k] : base.terms) a.terms.emplace_back(j, -k);
+          a.constant = first;
+          return Constraint{a};
+        };
+        if (x.bit >= 0) {
+          x.when[0] = {at_most(extent - tile)};
+          x.runs[0] = full;
+          x.when[1] = {at_most(extent - extent % tile), at_least(extent - extent % tile)};
+          x.runs[1] = partial;
+        } else if (trips > full + partial) {
+          x.when[0] = {at_most(extent - 1)};
+          x.runs[0] = full + partial;
+        } else {
+          x.runs[0] = trips;
+        }
+        seen.push_back(std::move(x));
+      }
+      for (size_t j = 0; j < op.repeats.size(); ++j)
+        if (!counted[j]) others *= out.loops[static_cast<size_t>(op.repeats[j])].trips;
+      if (seen.empty()) {
+        ops.push_back(op);
+        continue;
+      }
+      const size_t masks = varies ? varies->ops.size() : 1;
+      for (unsigned mask = 0; mask < masks; ++mask) {
+        TileOp v = op;
+        if (varies) {
+          const TileOp& cost = varies->ops[mask];
+          v.bytes = cost.bytes;
+          v.ops = cost.ops;
+          v.points = cost.points;
+          v.cycles = cost.cycles;
+          v.result_latency = cost.result_latency;
+          v.buffer_read_bytes = cost.buffer_read_bytes;
+          v.buffer_write_bytes = cost.buffer_write_bytes;
+        }
+        v.ragged = true;
+        v.partial = mask != 0;
+        v.runs = others;
+        for (const Index& x : seen) {
+          const int part = x.bit >= 0 ? static_cast<int>(mask >> x.bit & 1) : 0;
+          v.active_when.insert(v.active_when.end(), x.when[part].begin(), x.when[part].end());
+          v.runs *= x.runs[part];
+        }
+        if (v.runs > 0) ops.push_back(std::move(v));
+      }
+    }
+    out.ops = std::move(ops);
   }
 
   // Legality: an Einsum may read an element only once the Einsum that writes it has finished writing it. The
@@ -862,8 +1033,12 @@ class Lowering {
              fmt::format("Einsum {} would load all of the spilled {} at the group's loops, before the pass that "
                          "computes it has run: give its pass a loop over an index of {} in '{}'",
                          einsum.name, t.name, t.name, m_.backing));
-      const int64_t bytes = tile_bytes(a, tile_at(nest, einsum, d));
+      const std::vector<int64_t> loaded = tile_at(nest, einsum, d);
+      const int64_t bytes = tile_bytes(a, loaded);
       const auto found = loads.find({t.name, d});
+      TileOp earlier;  // what the Einsums before this one need of the load
+      earlier.kind = TileOp::Kind::load;
+      if (found != loads.end()) earlier.bytes = out.ops[found->second].bytes;
       if (found == loads.end()) {
         TileOp op;
         op.kind = TileOp::Kind::load;
@@ -879,6 +1054,12 @@ class Lowering {
       } else {
         out.ops[found->second].bytes = std::max(out.ops[found->second].bytes, bytes);
       }
+      vary(loads[{t.name, d}], earlier, einsum, partial_vars(einsum, loaded, vars_of(a)), loaded,
+           [&](const std::vector<int64_t>& partial) {
+             TileOp op;
+             op.bytes = tile_bytes(a, partial);
+             return op;
+           });
       consumers_[loads[{t.name, d}]].push_back(needed_when(e, g, loops, d));
       if (guarded_) {
         const bool guard = &a == einsum.reads.data() + einsum.guard;  // the guard itself: every row of it
@@ -905,6 +1086,8 @@ class Lowering {
               guard_vars(einsum))};
         guard(op, *at);
       }
+      vary(out.ops.size(), op, einsum, partial_vars(einsum, tile, all), tile,
+           [&](const std::vector<int64_t>& partial) { return compute(einsum, e, binding, nest, depth, partial); });
       place(op);
     }
     const Tensor& result = c_.tensors[einsum.out.tensor];
@@ -962,6 +1145,12 @@ class Lowering {
         resident[result.name] = std::max(resident[result.name], op.bytes);
       if (!einsum.where.empty()) mask(op, active_when(einsum, nest, op.depth), loops);  // nothing to store
       if (const auto at = guarding(einsum, nest, op.depth)) guard(op, *at);             // nor where the guard is zero
+      vary(out.ops.size(), op, einsum, partial_vars(einsum, stored, out_vars), stored,
+           [&](const std::vector<int64_t>& partial) {
+             TileOp cost;
+             cost.bytes = tile_bytes(einsum.out, partial);
+             return cost;
+           });
       place(op);
     }
   }
@@ -1364,6 +1553,14 @@ class Lowering {
   const Cascade& c_;
   const ArchSpec& a_;
   const MappingSpec& m_;
+  // The group being lowered: its ragged indices (a loop's tile does not divide them) and their extents, and its
+  // ops' costs at their partial last tiles, by the op's place in the group.
+  std::map<std::string, int64_t> ragged_;
+  struct Variants {
+    std::vector<std::string> indices;  // ragged indices in which the op's tile can be partial
+    std::vector<TileOp> ops;           // its costs per mask of them (bit i: partial in indices[i]); [0]: full
+  };
+  std::map<size_t, Variants> variants_;
   const ComponentSpec* placed_on_ = nullptr;  // the place (a PIM) the group being lowered runs on, if any
   std::string buffer_;                        // and where its tiles are staged
   int current_group_ = -1;

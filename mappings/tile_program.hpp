@@ -62,6 +62,13 @@ struct TileOp {
   // at masked points idle), but only its kept points count as operations.
   std::vector<Constraint> active_when;
   int64_t runs = -1;         // executions that run, when active_when skips some
+  // A tile that does not divide its index (a ragged loop's) leaves a partial last tile, and inside it the loops
+  // over that index have iterations past its end. An op whose tiles differ in size is split into variants, one a
+  // size, each with `active_when` picking its executions; an op that only repeats over those empty iterations
+  // keeps the executions that hold some of the index. `partial`: this variant's tile is the partial last one in
+  // some ragged index (the first tile never is).
+  bool ragged = false;
+  bool partial = false;
   int64_t kept_points = -1;  // a computation with a where clause: the points all its executions compute
   // A guarded Einsum (`when G[...]`), its store, and the loads only it reads run where their tile's guard element
   // is one of the `rate` (of kRateOne) share of the guard's `guard_elements` that thinned_runs picks: the guard's

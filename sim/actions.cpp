@@ -32,6 +32,7 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
                       const OpExecutions& executions, BankTransfers& transfers, Stats& s) {
   RunWork run;
   std::map<std::string, double> path_total;  // path -> bytes over the whole run
+  std::map<EinsumId, double> einsum_work;    // of its ops (a ragged loop's variants are several)
   for (size_t gi = 0; gi < program.groups.size(); ++gi) {
     const TileGroup& g = program.groups[gi];
     if (g.collective) {  // the bytes the links carry, at the interconnect's energy per byte
@@ -63,8 +64,9 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
             s.energy_by_action_pJ[op.unit]["regfile_write"] += ops * compute.regfile_write_pJ();
         }
         run.work[op.unit] += op_work;
+        const double work = einsum_work[op.einsum] += op_work;
         // (A computation whose where clause keeps nothing never runs: no cycles, no utilization.)
-        es.utilization = es.cycles ? op_work / (static_cast<double>(es.cycles) * unit.op_rate(arch.clock_hz)) : 0;
+        es.utilization = es.cycles ? work / (static_cast<double>(es.cycles) * unit.op_rate(arch.clock_hz)) : 0;
         // Operands come from the buffer and results go back to it.
         s.traffic_bytes[g.buffer].read += op.buffer_read_bytes * n;
         s.traffic_bytes[g.buffer].write += op.buffer_write_bytes * n;

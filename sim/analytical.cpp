@@ -78,7 +78,9 @@ class GroupTimer {
         if (op.port_Bps > 0) p.port_Bps = op.port_Bps, p.port_latency = op.port_latency;
         p.bytes += op.bytes * f.n;
         p.streaming += f.through_port * f.n;
-        (op.kind == TileOp::Kind::load ? p.head_bytes : p.tail_bytes) += op.bytes;
+        // (A ragged loop's partial last tile is neither the first nor, with more than one tile, the one
+        // that sets the tail.)
+        if (!op.partial) (op.kind == TileOp::Kind::load ? p.head_bytes : p.tail_bytes) += op.bytes;
         // A bypassing tile may run ahead of (a load) or behind (a store) its pass by the unit's `stages` tiles
         // in every iteration of the group's loops; the rest moves while the pass runs.
         if (op.bypass) {

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <random>
 #include <regex>
+#include <set>
 
 #include "explore/mapper.hpp"
 #include "sim/analytical.hpp"
@@ -55,14 +56,17 @@ Constraints constraints(const std::string& file, std::vector<std::pair<std::stri
   return c;
 }
 
-TEST(Mapper, EqualsBruteForceOnRandomGemms) {
+// `problems` random GEMMs, their extents drawn from these, each on a random systolic array: the mapper's best
+// against brute force over the same space (with `ragged`, tiles that do not divide too).
+void equals_brute_force(int problems, const std::array<std::vector<std::string>, 3>& extents, bool ragged) {
   const uint64_t seed = test::seed();
   std::mt19937_64 rng(seed);
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
-  for (int problem = 0; problem < 12; ++problem) {
-    const std::vector<std::pair<std::string, std::string>> params = {{"M", pick({"16", "48", "64", "96", "128"})},
-                                                                     {"N", pick({"16", "24", "64", "128"})},
-                                                                     {"K", pick({"8", "32", "48", "64", "256"})}};
+  MapOptions options;
+  options.ragged = ragged;
+  for (int problem = 0; problem < problems; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"M", pick(extents[0])}, {"N", pick(extents[1])}, {"K", pick(extents[2])}};
     const std::string dataflow = pick({"ws", "os", "is"});
     const std::vector<std::pair<std::string, std::string>> arch_sets = {
         {"array.rows", pick({"4", "8", "16"})},
@@ -74,7 +78,7 @@ TEST(Mapper, EqualsBruteForceOnRandomGemms) {
     const std::string templ_file =
         test::temp_file("constraints.yaml", gemm_mapping(dataflow, {"auto", "auto", "auto"}));
     const Constraints base = constraints(templ_file, params, arch_sets);
-    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, options);
 
     // Brute force: each combination as its own mapping file, in the mapper's order (m, then n, then k fastest);
     // the fewest cycles, ties to the lower energy, then to the earlier combination.
@@ -110,6 +114,38 @@ TEST(Mapper, EqualsBruteForceOnRandomGemms) {
     EXPECT_EQ(r.best.front().tiles, best_tiles) << what;
     for (size_t i = 1; i < r.best.size(); ++i) EXPECT_LE(r.best[i - 1].score, r.best[i].score) << what;
   }
+}
+
+TEST(Mapper, EqualsBruteForceOnRandomGemms) {
+  equals_brute_force(12, {{{"16", "48", "64", "96", "128"}, {"16", "24", "64", "128"}, {"8", "32", "48", "64", "256"}}},
+                     false);
+}
+
+// Ragged tiles: shapes with few divisors, every tile that gives a different number of tiles searched; the best is
+// brute force's and never slower than the best of the divisors alone (they are part of the space).
+TEST(Mapper, RaggedTilesEqualBruteForceOnRandomGemms) {
+  equals_brute_force(8, {{{"50", "37"}, {"24", "40"}, {"20", "9"}}}, true);
+}
+
+TEST(Mapper, RaggedTilesAreTheSmallestForEachCount) {
+  const Constraints base = constraints(test::temp_file("c.yaml", gemm_mapping("ws", {"auto", "auto", "auto"})),
+                                       {{"M", "10"}, {"N", "1000"}, {"K", "7"}});
+  const std::vector<SearchedTile> tiles = searched_tiles(base.cascade, base.mapping, true);
+  EXPECT_EQ(tiles[0].values, (std::vector<int64_t>{1, 2, 3, 4, 5, 10}));  // ceil(10 / k), k = 10 .. 1
+  EXPECT_EQ(tiles[2].values, (std::vector<int64_t>{1, 2, 3, 4, 7}));
+  // For every count of tiles k, the smallest tile giving it is listed, and only those.
+  std::set<int64_t> expected;
+  for (int64_t k = 1; k <= 1000; ++k) expected.insert((1000 + k - 1) / k);
+  EXPECT_EQ(std::set<int64_t>(tiles[1].values.begin(), tiles[1].values.end()), expected);
+  EXPECT_TRUE(std::is_sorted(tiles[1].values.begin(), tiles[1].values.end()));
+  // The divisors of an index are among its ragged tiles.
+  const MapResult divisors = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+  MapOptions options;
+  options.ragged = true;
+  const MapResult ragged = map_tiles(base.cascade, base.arch, base.mapping, options);
+  ASSERT_FALSE(divisors.best.empty());
+  ASSERT_FALSE(ragged.best.empty());
+  EXPECT_LE(ragged.best.front().stats.cycles, divisors.best.front().stats.cycles);
 }
 
 // The mapping it writes loads like a hand-written one and evaluates to the figure it reported; the shipped

@@ -438,9 +438,10 @@ TEST(Model, InfeasiblePointsSayWhy) {
   EXPECT_FALSE(p.stats.status.ok);
   EXPECT_NE(p.stats.status.reason.find("glb needs"), std::string::npos) << p.stats.status.reason;
   EXPECT_NE(p.stats.status.reason.find("it has 64 KiB"), std::string::npos) << p.stats.status.reason;
-  p = evaluate("configs/mappings/gemm-systolic-ws.yaml", {{"N", "48"}});
+  p = evaluate("tests/data/gemm-ragged.yaml", {{"N", "1000"}}, {{"glb.size", "64 KiB"}});
   EXPECT_EQ(p.stats.status.reason,
-            "tile 32 of index n does not divide its extent 48 (factors of n multiply to 32, shape is 48)");
+            "glb needs 86.5 KiB for the tiles of group 'gemm' (largest: Z (37.5 KiB), A (25 KiB), B (24 KiB); tiles "
+            "n=96 m=100 n=32 k=32); it has 64 KiB");
   // FLAT's 2D PEs only multiply-accumulate: FuseMax's binding does not fit them.
   const MappingSpec m = load_mapping("configs/mappings/attention-fusemax.yaml");
   const Cascade c = load_cascade(m.workload);

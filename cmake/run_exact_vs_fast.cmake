@@ -1,6 +1,11 @@
 # ctest driver: `einsim sim` with and without --exact. Without TOL the Stats must be identical; with TOL the
 # cycles may differ by that fraction (the reason goes with the test) and the busy cycles must still match.
-set(args sim --mapping configs/mappings/${MAPPING}.yaml --params configs/workloads/models/bert.yaml --set M=${SEQ} --set P=${SEQ} --json)
+# ARGS (a ;-list) names the point instead of MAPPING and SEQ.
+if(DEFINED ARGS)
+  set(args sim ${ARGS} --json)
+else()
+  set(args sim --mapping configs/mappings/${MAPPING}.yaml --params configs/workloads/models/bert.yaml --set M=${SEQ} --set P=${SEQ} --json)
+endif()
 execute_process(COMMAND ${EINSIM} ${args} WORKING_DIRECTORY ${SRC} RESULT_VARIABLE rc1 OUTPUT_FILE ${OUT}-fast.json ERROR_VARIABLE err1)
 execute_process(COMMAND ${EINSIM} ${args} --exact WORKING_DIRECTORY ${SRC} RESULT_VARIABLE rc2 OUTPUT_FILE ${OUT}-exact.json ERROR_VARIABLE err2)
 if(NOT rc1 EQUAL 0 OR NOT rc2 EQUAL 0)

@@ -803,6 +803,7 @@ class Lowering {
   // the tile holds some of the index (past the partial last tile, loops inside it have empty iterations).
   void split_ragged(TileGroup& out) {
     if (ragged_.empty()) return;
+    for (Loop& loop : out.loops) loop.ragged = ragged_.contains(loop.index);
     std::vector<TileOp> ops;
     for (size_t i = 0; i < out.ops.size(); ++i) {
       const TileOp& op = out.ops[i];

@@ -17,6 +17,7 @@ struct Loop {
   int64_t trips = 1;
   int64_t tile = 1;           // elements of the index covered by one iteration
   bool buffer_level = false;  // iterates over tiles already in the buffer
+  bool ragged = false;        // over an index whose outermost loop's tile leaves a partial last tile
 };
 
 struct TileOp {

@@ -650,10 +650,11 @@ constexpr size_t kMaxPeriod = 8;
 
 // Walks each group's loop nest and issues its tile operations in dependency order.
 // A group with ops a where clause or a guard skips: its iterations differ, so none stands for the others and its
-// loops are simulated in full.
+// loops are simulated in full. (A ragged loop's ops differ only in its last iteration, which is always simulated;
+// see the walk.)
 bool masked(const TileGroup& g) {
   return std::any_of(g.ops.begin(), g.ops.end(),
-                     [](const TileOp& op) { return !op.active_when.empty() || op.rate != kRateOne; });
+                     [](const TileOp& op) { return (!op.active_when.empty() && !op.ragged) || op.rate != kRateOne; });
 }
 
 struct Controller : sc_module {
@@ -946,14 +947,21 @@ struct Controller : sc_module {
     // are alike, so steady state is found once for the run, not once for each loop of it and again for every
     // iteration of the loops around (FLAT's spilled blocks at 1M tokens, over batch, heads and blocks of rows: a
     // few blocks walked instead of a few hundred). run_end[l]: one past the last loop of the run that starts at l.
+    // A loop over a ragged index walks on its own: only its last iteration differs from the others (its partial
+    // tile), and it is always simulated. Inside that tile a loop over the same index has partial and empty
+    // iterations too, so it is walked in full (`inner_ragged`).
     std::vector<int> run_end(static_cast<size_t>(g.outer_loops));
+    std::vector<char> inner_ragged(g.loops.size(), 0);
+    for (size_t l = 0; l < g.loops.size(); ++l)
+      for (size_t j = 0; j < l && g.loops[l].ragged; ++j) inner_ragged[l] |= g.loops[j].index == g.loops[l].index;
     for (int l = 0; l < g.outer_loops; ++l) {
       int r = l + 1;
       auto repeats = [](const TileOp& op, int loop) {
         return std::find(op.repeats.begin(), op.repeats.end(), loop) != op.repeats.end();
       };
-      while (r < g.outer_loops && std::all_of(g.ops.begin(), g.ops.end(),
-                                              [&](const TileOp& op) { return repeats(op, r) == repeats(op, l); }))
+      while (
+          r < g.outer_loops && !g.loops[static_cast<size_t>(l)].ragged && !g.loops[static_cast<size_t>(r)].ragged &&
+          std::all_of(g.ops.begin(), g.ops.end(), [&](const TileOp& op) { return repeats(op, r) == repeats(op, l); }))
         ++r;
       run_end[static_cast<size_t>(l)] = r;
     }
@@ -977,7 +985,7 @@ struct Controller : sc_module {
       // softmax-row mapping (tests/data) at BERT-4K, B = 8, came out 18% slow with two buffer stages and 9% fast
       // with three, and never settled at B = 64. The group's own loops, which hold whole passes, still skip; the
       // FuseMax study's results are unchanged; FLAT's 1M-token points take 4.4-5.9 s instead of 0.2 s.
-      const bool skippable = !exact_loops && l < g.outer_loops;
+      const bool skippable = !exact_loops && l < g.outer_loops && !inner_ragged[static_cast<size_t>(l)];
       for (int64_t i = 0; i < trips; ++i) {
         if (skippable && i >= 1 && i < trips - 1) {
           starts.push_back(counters());

@@ -24,10 +24,11 @@ using Json = nlohmann::ordered_json;
 CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   CLI::App* cmd = app.add_subcommand(
       "map",
-      "Choose the tiles a mapping leaves as `auto`: every combination, evaluated analytically; the best "
-      "written as a mapping");
+      "Choose the tiles (`tile: auto`) and loop orders (`order: auto`) a mapping leaves open: every combination, "
+      "evaluated analytically; the best written as a mapping");
   cmd->add_option("--constraints", args.constraints,
-                  "A mapping whose loop tiles may say `tile: auto` (it names its arch and workload)")
+                  "A mapping whose loop tiles may say `tile: auto` and groups `order: auto` (it names its arch and "
+                  "workload)")
       ->required()
       ->type_name("FILE");
   cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints')");
@@ -118,8 +119,18 @@ int run_map(const MapArgs& args) {
     if (!out) throw UserError(SourceLoc{args.out}, "-o", "cannot write the mapping there");
   }
 
+  // A searched list of loops in the order candidate c gives it: "attention.order(dram)=[b,kh,m1,g,p]".
+  auto order_of = [&](const MapCandidate& c, size_t s) {
+    std::vector<std::string> indices;
+    for (size_t i : c.orders[s]) indices.push_back(r.orders[s].indices[i]);
+    return indices;
+  };
   auto tiles_text = [&](const MapCandidate& c) {
     std::vector<std::string> parts;
+    for (size_t s = 0; s < r.orders.size(); ++s)
+      parts.push_back(fmt::format("{}{}.order({})=[{}]", r.orders[s].group,
+                                  r.orders[s].pass < 0 ? "" : fmt::format(".pass{}", r.orders[s].pass + 1),
+                                  r.orders[s].buffer_level ? "buffer" : "backing", fmt::join(order_of(c, s), ",")));
     for (size_t k = 0; k < r.searched.size(); ++k)
       parts.push_back(fmt::format("{}.{}{}={}", r.searched[k].group, r.searched[k].index,
                                   r.searched[k].buffer_level ? "(buffer)" : "", c.tiles[k]));
@@ -144,13 +155,25 @@ int run_map(const MapArgs& args) {
                               {"level", s.buffer_level ? "buffer" : "backing"},
                               {"values", s.values.size()}});
     j["searched"] = searched;
+    Json orders = Json::array();
+    for (const SearchedOrder& so : r.orders)
+      orders.push_back(Json{{"group", so.group},
+                            {"pass", so.pass < 0 ? Json(nullptr) : Json(so.pass + 1)},
+                            {"level", so.buffer_level ? "buffer" : "backing"},
+                            {"loops", so.indices},
+                            {"orders", so.orders.size()}});
+    j["searched_orders"] = orders;
     Json top = Json::array();
-    for (const MapCandidate& c : r.best)
+    for (const MapCandidate& c : r.best) {
+      Json order = Json::array();
+      for (size_t s = 0; s < r.orders.size(); ++s) order.push_back(order_of(c, s));
       top.push_back(Json{{"tiles", c.tiles},
+                         {"orders", order},
                          {"score", c.score},
                          {"cycles", c.stats.cycles},
                          {"energy_pJ", c.stats.energy_pJ},
                          {"bound", c.stats.bound}});
+    }
     j["top"] = top;
     if (!simulated.empty()) {
       Json rerank = Json::array();
@@ -169,9 +192,10 @@ int run_map(const MapArgs& args) {
   std::cout << fmt::format("{} on {} from {} (objective: {})\n", cascade.name, arch.name, args.constraints,
                            args.objective);
   std::cout << fmt::format(
-      "  searched {} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
+      "  searched {}{} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
       "evaluated (exhaustive: the best is the optimum of this space{})\n\n",
-      r.searched.size(), args.ragged ? " (ragged too)" : "",
+      r.orders.empty() ? "" : fmt::format("the orders of {} lists of loops and ", r.orders.size()), r.searched.size(),
+      args.ragged ? " (ragged too)" : "",
       r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs) : "", grouped(r.combinations),
       grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
       r.runs > 1 ? fmt::format(" of {:.3g} combinations, as the runs' times add", r.space) : "");

@@ -4,14 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "mappings/lower.hpp"
+#include "mappings/write.hpp"
 #include "sim/analytical.hpp"
 
 namespace einsim {
@@ -58,6 +56,53 @@ std::vector<LoopAddress> auto_loops(const MappingSpec& m) {
         if (m.groups[g].passes[p].loops[l].tile == "auto") out.push_back({g, static_cast<int>(p), l});
   }
   return out;
+}
+
+// A list of loops whose order the mapper chooses: loops [begin, end) of a group's own list (pass -1) or a pass's,
+// one memory level of it (lists hold the backing memory's loops, then the buffer's).
+struct OrderAddress {
+  size_t group = 0;
+  int pass = -1;
+  size_t begin = 0, end = 0;
+};
+
+template <class Spec>  // MappingSpec or const MappingSpec
+auto& loops_at(Spec& m, size_t group, int pass) {
+  auto& g = m.groups[group];
+  return pass < 0 ? g.loops : g.passes[static_cast<size_t>(pass)].loops;
+}
+
+// The levels of the groups that say `order: auto` with more than one loop, group by group.
+std::vector<OrderAddress> order_slots(const MappingSpec& m) {
+  std::vector<OrderAddress> out;
+  for (size_t g = 0; g < m.groups.size(); ++g) {
+    if (!m.groups[g].order_auto) continue;
+    for (int p = -1; p < static_cast<int>(m.groups[g].passes.size()); ++p) {
+      const std::vector<LoopSpec>& loops = loops_at(m, g, p);
+      size_t begin = 0;
+      while (begin < loops.size()) {
+        size_t end = begin;
+        while (end < loops.size() && loops[end].buffer_level == loops[begin].buffer_level) ++end;
+        if (end - begin > 1) out.push_back({g, p, begin, end});
+        begin = end;
+      }
+    }
+  }
+  return out;
+}
+
+// Where the loop at `a` is once the slot's loops take order `perm` (new position i holds old position perm[i]).
+void follow(LoopAddress& a, const OrderAddress& slot, const std::vector<size_t>& perm) {
+  if (a.group != slot.group || a.pass != slot.pass || a.loop < slot.begin || a.loop >= slot.end) return;
+  const size_t old = a.loop - slot.begin;
+  a.loop = slot.begin + static_cast<size_t>(std::find(perm.begin(), perm.end(), old) - perm.begin());
+}
+
+// The slot's loops of `from` in order `perm`, into `to`.
+void put_in_order(MappingSpec& to, const MappingSpec& from, const OrderAddress& slot, const std::vector<size_t>& perm) {
+  const std::vector<LoopSpec>& src = loops_at(from, slot.group, slot.pass);
+  std::vector<LoopSpec>& dst = loops_at(to, slot.group, slot.pass);
+  for (size_t i = 0; i < perm.size(); ++i) dst[slot.begin + i] = src[slot.begin + perm[i]];
 }
 
 std::vector<int64_t> divisors(int64_t n) {
@@ -121,33 +166,104 @@ std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSp
 
 namespace {
 
+// What uses index `index` in group `g`: each of its Einsums' accesses (and the Einsum) that names it. Loops with
+// the same uses are alike to every op: next to each other, their order changes no count.
+std::vector<std::string> uses_of(const Cascade& cascade, const GroupSpec& g, const std::string& index) {
+  std::vector<std::string> uses;
+  for (const PassSpec& pass : g.passes)
+    for (const auto& [name, binding] : pass.einsums)
+      for (const Einsum& e : cascade.einsums) {
+        if (e.name != name) continue;
+        const int v = e.var_index(index);
+        if (v < 0) continue;
+        uses.push_back(name);
+        auto uses_var = [&](const Access& a) {
+          return std::any_of(a.index.begin(), a.index.end(), [&](const Affine& x) {
+            return std::any_of(x.terms.begin(), x.terms.end(), [&](const auto& t) { return t.first == v; });
+          });
+        };
+        for (size_t a = 0; a < e.reads.size(); ++a)
+          if (uses_var(e.reads[a])) uses.push_back(fmt::format("{}.read{}", name, a));
+        if (uses_var(e.out)) uses.push_back(name + ".out");
+      }
+  return uses;
+}
+
+}  // namespace
+
+std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const MappingSpec& templ) {
+  constexpr size_t kMaxLoops = 8;  // 8! = 40,320 orders of one level
+  std::vector<SearchedOrder> out;
+  for (const OrderAddress& slot : order_slots(templ)) {
+    const GroupSpec& group = templ.groups[slot.group];
+    const std::vector<LoopSpec>& loops = loops_at(templ, slot.group, slot.pass);
+    SearchedOrder o{group.name, slot.pass, loops[slot.begin].buffer_level, {}, {}};
+    for (size_t i = slot.begin; i < slot.end; ++i) o.indices.push_back(loops[i].index);
+    // Loops alike to every op (the same uses; never in a group spread over cores or devices, whose spread takes
+    // its outermost loops in order) keep their written order when next to each other.
+    std::vector<std::vector<std::string>> uses;
+    for (const std::string& index : o.indices) uses.push_back(uses_of(cascade, group, index));
+    const bool spread = !group.cores.empty() || !group.devices.empty();
+    if (o.indices.size() > kMaxLoops)
+      throw UserError(templ.groups[slot.group].order_loc, "order",
+                      fmt::format("auto: group '{}' has {} loops at one level, more than the mapper orders ({})",
+                                  o.group, o.indices.size(), kMaxLoops));
+    std::vector<size_t> perm(o.indices.size());
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+    do {  // every permutation, as written first; loops over one index keep their order
+      bool kept = true;
+      for (size_t i = 0; i < perm.size() && kept; ++i)
+        for (size_t j = i + 1; j < perm.size() && kept; ++j)
+          kept = o.indices[perm[i]] != o.indices[perm[j]] || perm[i] < perm[j];
+      for (size_t i = 0; i + 1 < perm.size() && kept && !spread; ++i)
+        kept = uses[perm[i]] != uses[perm[i + 1]] || perm[i] < perm[i + 1];
+      if (kept) o.orders.push_back(perm);
+    } while (std::next_permutation(perm.begin(), perm.end()));
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+namespace {
+
 // A run of groups: the first group and those after it that run with it (`concurrent`). Runs follow one another,
 // so a mapping's cycles are the sum of its runs' and its energy the sum of their actions: the tiles of each run
 // can be chosen on their own.
 struct Run {
   size_t first = 0, last = 0;  // groups [first, last)
   size_t from = 0, to = 0;     // its searched tiles [from, to) (auto_loops lists them group by group)
+  size_t sfrom = 0, sto = 0;   // its searched orders (order_slots lists them group by group)
+  bool searched() const { return to > from || sto > sfrom; }
 };
 
-std::vector<Run> runs_of(const MappingSpec& m, const std::vector<LoopAddress>& where) {
+template <class Address>
+std::pair<size_t, size_t> in_groups(const std::vector<Address>& list, size_t first, size_t last) {
+  size_t from = static_cast<size_t>(
+      std::find_if(list.begin(), list.end(), [&](const Address& a) { return a.group >= first; }) - list.begin());
+  size_t to = from;
+  while (to < list.size() && list[to].group < last) ++to;
+  return {from, to};
+}
+
+std::vector<Run> runs_of(const MappingSpec& m, const std::vector<LoopAddress>& where,
+                         const std::vector<OrderAddress>& slots) {
   std::vector<Run> runs;
   for (size_t g = 0; g < m.groups.size(); ++g)
     if (runs.empty() || !m.groups[g].concurrent)
-      runs.push_back({g, g + 1, 0, 0});
+      runs.push_back({g, g + 1, 0, 0, 0, 0});
     else
       runs.back().last = g + 1;
   for (Run& run : runs) {
-    run.from = run.to = static_cast<size_t>(
-        std::find_if(where.begin(), where.end(), [&](const LoopAddress& a) { return a.group >= run.first; }) -
-        where.begin());
-    while (run.to < where.size() && where[run.to].group < run.last) ++run.to;
+    std::tie(run.from, run.to) = in_groups(where, run.first, run.last);
+    std::tie(run.sfrom, run.sto) = in_groups(slots, run.first, run.last);
   }
   return runs;
 }
 
 // One combination of a range of searched tiles, as the search ranks it.
 struct Partial {
-  std::vector<size_t> digits;  // an index into each tile's values
+  std::vector<size_t> digits;  // an index into each order's list, then into each tile's values
+  std::vector<std::vector<size_t>> orders;
   std::vector<int64_t> tiles;
   Stats stats;
   double score = 0;
@@ -155,12 +271,13 @@ struct Partial {
   std::pair<double, double> rank() const { return {score, tie_break}; }
 };
 
-// Every combination of the searched tiles [from, to), evaluated on the groups [first, last): the `top` best,
-// best first (ties: the secondary objective, then the earlier combination). The counts go to the certificate in `r`.
-std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, MappingSpec& m,
-                            const std::vector<LoopAddress>& where, size_t from, size_t to, size_t first, size_t last,
-                            const MapOptions& options, MapResult& r) {
-  const size_t n = to - from;
+// Every combination of the searched orders of `run` and its searched tiles, evaluated on its groups: the `top`
+// best, best first (ties: the secondary objective, then the earlier combination; orders vary slowest, the last
+// tile fastest). The counts go to the certificate in `r`.
+std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
+                            const std::vector<LoopAddress>& where, const std::vector<OrderAddress>& slots,
+                            const Run& run, const MapOptions& options, MapResult& r) {
+  const size_t from = run.from, n = run.to - run.from;
   // A searched tile's searched outer tiles: the same index further out in the same group's nest.
   std::vector<std::vector<size_t>> outer(n);
   for (size_t k = 0; k < n; ++k)
@@ -168,48 +285,75 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, Mappin
       if (where[from + j].group == where[from + k].group && r.searched[from + j].index == r.searched[from + k].index)
         outer[k].push_back(j);
 
+  MappingSpec m = templ;
+  for (GroupSpec& g : m.groups) g.order_auto = false;
   std::vector<Partial> best;
-  std::vector<size_t> digit(n, 0);
-  std::vector<int64_t> tiles(n);
-  for (bool more = true; more; ++r.combinations) {
-    for (size_t k = 0; k < n; ++k) tiles[k] = r.searched[from + k].values[digit[k]];
-    bool divides = true;
-    for (size_t k = 0; k < n && divides; ++k)
-      for (size_t j : outer[k]) divides = divides && tiles[j] % tiles[k] == 0;
-    if (!divides) {
-      ++r.not_dividing;
-    } else {
-      for (size_t k = 0; k < n; ++k) set_tile(loop_at(m, where[from + k]), tiles[k]);
-      const TileProgram program = lower_groups(cascade, arch, m, first, last);
-      // Lowering refuses what cannot run (a buffer too small); the evaluator what it cannot count.
-      Stats stats = program.status.ok ? evaluate_analytical(cascade, arch, program) : Stats{};
-      const EvalStatus& status = program.status.ok ? stats.status : program.status;
-      if (!status.ok) {
-        ++r.infeasible;
-        if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = status.reason;
+  std::vector<size_t> order(run.sto - run.sfrom, 0);
+  for (bool more_orders = true; more_orders;) {
+    // This order of each searched list, and where its auto tiles are then.
+    std::vector<LoopAddress> at(where.begin() + static_cast<std::ptrdiff_t>(from),
+                                where.begin() + static_cast<std::ptrdiff_t>(run.to));
+    for (size_t s = run.sfrom; s < run.sto; ++s) {
+      const std::vector<size_t>& perm = r.orders[s].orders[order[s - run.sfrom]];
+      put_in_order(m, templ, slots[s], perm);
+      for (LoopAddress& a : at) follow(a, slots[s], perm);
+    }
+    std::vector<size_t> digit(n, 0);
+    std::vector<int64_t> tiles(n);
+    for (bool more = true; more; ++r.combinations) {
+      for (size_t k = 0; k < n; ++k) tiles[k] = r.searched[from + k].values[digit[k]];
+      bool divides = true;
+      for (size_t k = 0; k < n && divides; ++k)
+        for (size_t j : outer[k]) divides = divides && tiles[j] % tiles[k] == 0;
+      if (!divides) {
+        ++r.not_dividing;
       } else {
-        ++r.evaluated;
-        const std::pair<double, double> rank{score_of(stats, options.objective),
-                                             tie_break_of(stats, options.objective)};
-        // Best first; among equal ranks the earlier combination stays ahead (upper_bound), so the answer
-        // does not depend on anything but the order of the space.
-        const auto at =
-            std::upper_bound(best.begin(), best.end(), rank,
-                             [](const std::pair<double, double>& x, const Partial& b) { return x < b.rank(); });
-        if (static_cast<int>(at - best.begin()) < options.top) {
-          best.insert(at, Partial{digit, tiles, std::move(stats), rank.first, rank.second});
-          if (static_cast<int>(best.size()) > options.top) best.pop_back();
+        for (size_t k = 0; k < n; ++k) set_tile(loop_at(m, at[k]), tiles[k]);
+        const TileProgram program = lower_groups(cascade, arch, m, run.first, run.last);
+        // Lowering refuses what cannot run (a buffer too small, an illegal order); the evaluator what it cannot
+        // count.
+        Stats stats = program.status.ok ? evaluate_analytical(cascade, arch, program) : Stats{};
+        const EvalStatus& status = program.status.ok ? stats.status : program.status;
+        if (!status.ok) {
+          ++r.infeasible;
+          if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = status.reason;
+        } else {
+          ++r.evaluated;
+          const std::pair<double, double> rank{score_of(stats, options.objective),
+                                               tie_break_of(stats, options.objective)};
+          // Best first; among equal ranks the earlier combination stays ahead (upper_bound), so the answer
+          // does not depend on anything but the order of the space.
+          const auto ahead =
+              std::upper_bound(best.begin(), best.end(), rank,
+                               [](const std::pair<double, double>& x, const Partial& b) { return x < b.rank(); });
+          if (static_cast<int>(ahead - best.begin()) < options.top) {
+            std::vector<size_t> digits = order;
+            digits.insert(digits.end(), digit.begin(), digit.end());
+            std::vector<std::vector<size_t>> perms;
+            for (size_t k = 0; k < order.size(); ++k) perms.push_back(r.orders[run.sfrom + k].orders[order[k]]);
+            best.insert(ahead,
+                        Partial{std::move(digits), std::move(perms), tiles, std::move(stats), rank.first, rank.second});
+            if (static_cast<int>(best.size()) > options.top) best.pop_back();
+          }
         }
       }
+      // The next combination: the last searched tile varies fastest.
+      more = false;
+      for (size_t k = n; k-- > 0;) {
+        if (++digit[k] < r.searched[from + k].values.size()) {
+          more = true;
+          break;
+        }
+        digit[k] = 0;
+      }
     }
-    // The next combination: the last searched tile varies fastest.
-    more = false;
-    for (size_t k = n; k-- > 0;) {
-      if (++digit[k] < r.searched[from + k].values.size()) {
-        more = true;
+    more_orders = false;
+    for (size_t s = order.size(); s-- > 0;) {
+      if (++order[s] < r.orders[run.sfrom + s].orders.size()) {
+        more_orders = true;
         break;
       }
-      digit[k] = 0;
+      order[s] = 0;
     }
   }
   return best;
@@ -260,35 +404,36 @@ std::vector<std::vector<size_t>> best_sums(const std::vector<std::vector<Partial
 MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options) {
   MapResult r;
   r.searched = searched_tiles(cascade, templ, options.ragged);
+  r.orders = searched_orders(cascade, templ);
   const std::vector<LoopAddress> where = auto_loops(templ);
-  const size_t n = r.searched.size();
-  const std::vector<Run> runs = runs_of(templ, where);
-
-  r.space = 1;
-  for (const SearchedTile& s : r.searched) r.space *= static_cast<double>(s.values.size());
-  // Latency and energy add over runs, so each run's tiles are searched on their own; the energy-delay product
+  const std::vector<OrderAddress> slots = order_slots(templ);
+  const std::vector<Run> runs = runs_of(templ, where, slots);
+  auto space_of = [&](const Run& run) {
+    double space = 1;
+    for (size_t k = run.from; k < run.to; ++k) space *= static_cast<double>(r.searched[k].values.size());
+    for (size_t s = run.sfrom; s < run.sto; ++s) space *= static_cast<double>(r.orders[s].orders.size());
+    return space;
+  };
+  const Run whole{0, templ.groups.size(), 0, where.size(), 0, slots.size()};
+  r.space = space_of(whole);
+  // Latency and energy add over runs, so each run's choices are searched on their own; the energy-delay product
   // does not, so it searches the whole space.
-  const size_t searched_runs =
-      static_cast<size_t>(std::count_if(runs.begin(), runs.end(), [](const Run& run) { return run.to > run.from; }));
+  const auto searched_runs = std::count_if(runs.begin(), runs.end(), [](const Run& run) { return run.searched(); });
   const bool by_run = options.objective != MapObjective::edp && searched_runs > 1;
   double considered = by_run ? 0 : r.space;
   if (by_run)
-    for (const Run& run : runs) {
-      double space = 1;
-      for (size_t k = run.from; k < run.to; ++k) space *= static_cast<double>(r.searched[k].values.size());
-      considered += space;
-    }
+    for (const Run& run : runs) considered += space_of(run);
   if (considered > static_cast<double>(options.max_candidates))
     throw UserError(SourceLoc{templ.file}, "tile",
-                    fmt::format("auto: {:.3g} combinations of tiles, more than the mapper searches ({}): give some "
-                                "of the {} auto tiles a value",
-                                considered, options.max_candidates, n));
+                    fmt::format("auto: {:.3g} combinations of {}, more than the mapper searches ({}): give some of "
+                                "the {} auto tiles a value{}",
+                                considered, slots.empty() ? "tiles" : "orders and tiles", options.max_candidates,
+                                where.size(), slots.empty() ? "" : ", or some groups their loops' order"));
 
-  MappingSpec m = templ;
   auto search_whole = [&] {
     r.runs = 1;
-    for (Partial& p : search(cascade, arch, m, where, 0, n, 0, templ.groups.size(), options, r))
-      r.best.push_back(MapCandidate{std::move(p.tiles), std::move(p.stats), p.score});
+    for (Partial& p : search(cascade, arch, templ, where, slots, whole, options, r))
+      r.best.push_back(MapCandidate{std::move(p.tiles), std::move(p.orders), std::move(p.stats), p.score});
     return r;
   };
   if (!by_run) return search_whole();
@@ -296,7 +441,7 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   r.runs = static_cast<int>(runs.size());
   std::vector<std::vector<Partial>> per_run;
   for (const Run& run : runs) {
-    per_run.push_back(search(cascade, arch, m, where, run.from, run.to, run.first, run.last, options, r));
+    per_run.push_back(search(cascade, arch, templ, where, slots, run, options, r));
     if (per_run.back().empty()) return r;  // this run cannot be mapped, so neither can the whole
   }
   // The best combinations of the runs' best, each evaluated whole: its figures are the sum of its runs'.
@@ -306,27 +451,27 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
     for (size_t u = 0; u < runs.size(); ++u) {
       const Partial& p = per_run[u][choice[u]];
       c.tiles.insert(c.tiles.end(), p.tiles.begin(), p.tiles.end());
+      c.orders.insert(c.orders.end(), p.orders.begin(), p.orders.end());
       parts += p.score;
-      for (size_t k = runs[u].from; k < runs[u].to; ++k) set_tile(loop_at(m, where[k]), p.tiles[k - runs[u].from]);
     }
-    const TileProgram program = lower(cascade, arch, m);
+    const TileProgram program = lower(cascade, arch, with_choice(templ, c.tiles, c.orders));
     c.stats = evaluate_analytical(cascade, arch, program);
     c.score = score_of(c.stats, options.objective);
     if (!program.status.ok || !c.stats.status.ok || std::abs(c.score - parts) > 1e-9 * std::max(1.0, std::abs(parts))) {
       // A figure that does not add over runs (a bank-level DRAM's refreshes count whole refresh intervals of the
       // whole run): the runs cannot be searched apart, so the whole space is, if it is small enough.
       if (r.space > static_cast<double>(options.max_candidates))
-        throw UserError(
-            SourceLoc{templ.file}, "tile",
-            fmt::format("auto: the {} of the runs of groups does not add up to the whole's ({:.6g} "
-                        "apart, {:.6g} together), so the mapper searches every combination at once: "
-                        "{:.3g}, more than it searches ({}); give some of the {} auto tiles a value",
-                        objective_name(options.objective), parts, c.score, r.space, options.max_candidates, n));
+        throw UserError(SourceLoc{templ.file}, "tile",
+                        fmt::format("auto: the {} of the runs of groups does not add up to the whole's ({:.6g} "
+                                    "apart, {:.6g} together), so the mapper searches every combination at once: "
+                                    "{:.3g}, more than it searches ({}); give some of the {} auto tiles a value",
+                                    objective_name(options.objective), parts, c.score, r.space, options.max_candidates,
+                                    where.size()));
       MapResult fresh;
       fresh.searched = std::move(r.searched);
+      fresh.orders = std::move(r.orders);
       fresh.space = r.space;
       r = std::move(fresh);
-      m = templ;
       return search_whole();
     }
     r.best.push_back(std::move(c));
@@ -334,14 +479,38 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   return r;
 }
 
-MappingSpec with_tiles(const MappingSpec& templ, const std::vector<int64_t>& tiles) {
+MappingSpec with_choice(const MappingSpec& templ, const std::vector<int64_t>& tiles,
+                        const std::vector<std::vector<size_t>>& orders) {
   const std::vector<LoopAddress> where = auto_loops(templ);
+  const std::vector<OrderAddress> slots = order_slots(templ);
   if (where.size() != tiles.size())
     throw UserError(SourceLoc{templ.file}, "tile",
                     fmt::format("auto: {} tiles given for the {} auto tiles", tiles.size(), where.size()));
+  if (slots.size() != orders.size())
+    throw InternalError(fmt::format("{} orders given for {} lists of loops", orders.size(), slots.size()));
   MappingSpec m = templ;
   for (size_t k = 0; k < where.size(); ++k) set_tile(loop_at(m, where[k]), tiles[k]);
+  if (!slots.empty()) {
+    const MappingSpec tiled = m;
+    for (size_t s = 0; s < slots.size(); ++s) put_in_order(m, tiled, slots[s], orders[s]);
+  }
+  for (GroupSpec& g : m.groups) g.order_auto = false;
   return m;
+}
+
+namespace {
+// A sweep part's constraints: the mapper chooses their tiles at each point, not their loops' order (yet).
+void only_tiles(const MappingSpec& templ) {
+  for (const GroupSpec& g : templ.groups)
+    if (g.order_auto)
+      throw UserError(g.order_loc, "order",
+                      "auto: a sweep's constraints leave only tiles to the mapper; write the mapping with einsim map");
+}
+}  // namespace
+
+MappingSpec with_tiles(const MappingSpec& templ, const std::vector<int64_t>& tiles) {
+  only_tiles(templ);
+  return with_choice(templ, tiles, {});
 }
 
 std::string no_feasible_mapping(const MapResult& r) {
@@ -353,6 +522,7 @@ std::string no_feasible_mapping(const MapResult& r) {
 }
 
 std::vector<int64_t> best_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ) {
+  only_tiles(templ);
   MapOptions options;
   options.top = 1;
   const MapResult r = map_tiles(cascade, arch, templ, options);
@@ -363,59 +533,29 @@ std::vector<int64_t> best_tiles(const Cascade& cascade, const ArchSpec& arch, co
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,
                         const MapOptions& options, size_t candidate) {
   const MapCandidate& chosen = result.best.at(candidate);
-  namespace fs = std::filesystem;
-  std::vector<std::string> lines;
-  {
-    std::ifstream in(template_file);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-  }
-  // Each `auto` replaced at its loop's place, from the end of a line back so earlier columns stay put.
-  std::vector<size_t> order(result.searched.size());
-  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const SourceLoc &x = result.searched[a].loc, &y = result.searched[b].loc;
-    return std::pair(x.line, x.col) > std::pair(y.line, y.col);
-  });
-  for (size_t k : order) {
-    const SourceLoc& loc = result.searched[k].loc;
-    if (loc.line < 1 || static_cast<size_t>(loc.line) > lines.size()) continue;
-    std::string& line = lines[static_cast<size_t>(loc.line - 1)];
-    const size_t at = line.find("auto", static_cast<size_t>(std::max(loc.col - 1, 0)));
-    if (at != std::string::npos) line.replace(at, 4, std::to_string(chosen.tiles[k]));
-  }
-  // The arch and workload, as the template resolved them, relative to where the mapping is written.
-  const fs::path from = fs::absolute(fs::path(template_file)).parent_path();
-  const fs::path to = fs::absolute(fs::path(out_file)).parent_path();
-  static const std::regex path_line(R"(^(arch|workload):(\s*)(\S+)(.*)$)");
-  for (std::string& line : lines) {
-    std::smatch m;
-    if (!std::regex_match(line, m, path_line)) continue;
-    const fs::path target = (from / m[3].str()).lexically_normal();
-    line = m[1].str() + ":" + m[2].str() + target.lexically_relative(to).generic_string() + m[4].str();
-  }
-
+  const MappingSpec mapping = with_choice(load_mapping(template_file), chosen.tiles, chosen.orders);
   std::ostringstream out;
   out << fmt::format("# Found by `einsim map --constraints {}{}` (objective: {}).\n", template_file,
                      options.ragged ? " --ragged" : "", objective_name(options.objective));
-  const char* candidates = options.ragged ? "tiles (the smallest for each number of tiles)" : "divisors";
+  const std::string tiles = fmt::format("the {} of the {} tiles left to the mapper",
+                                        options.ragged ? "tiles (the smallest for each number of tiles)" : "divisors",
+                                        result.searched.size());
+  const std::string space = result.orders.empty()
+                                ? tiles
+                                : fmt::format("the orders of {} lists of loops and {}", result.orders.size(), tiles);
   if (result.runs > 1)
-    out << fmt::format(
-        "# Each of the {} runs of groups on its own (their times add), every combination of the {} of\n"
-        "# its tiles ({} tiles left to the mapper): {} in all, {} with an\n",
-        result.runs, candidates, result.searched.size(), result.combinations, result.not_dividing);
+    out << fmt::format("# Each of the {} runs of groups on its own (their times add), every combination of\n# {}: ",
+                       result.runs, space);
   else
-    out << fmt::format("# Every combination of the {} of the {} tiles left to the mapper: {} in all, {} with an\n",
-                       candidates, result.searched.size(), result.combinations, result.not_dividing);
-  out << fmt::format("# inner tile not dividing its outer one, {} infeasible, {} evaluated analytically.\n",
-                     result.infeasible, result.evaluated);
+    out << fmt::format("# Every combination of\n# {}: ", space);
+  out << fmt::format("{} in all, {} with an inner tile not dividing its outer one,\n", result.combinations,
+                     result.not_dividing);
+  out << fmt::format("# {} infeasible, {} evaluated analytically.\n", result.infeasible, result.evaluated);
   out << fmt::format(
       "# {}: {} cycles, {:.6g} pJ.\n",
       candidate == 0 ? std::string("The best") : fmt::format("Candidate {} of the analytical ranking", candidate + 1),
       chosen.stats.cycles, chosen.stats.energy_pJ);
-  // The constraints' own opening comments describe the constraints, not this mapping: they are left out.
-  size_t first = 0;
-  while (first < lines.size() && (lines[first].empty() || lines[first].starts_with("#"))) ++first;
-  for (size_t i = first; i < lines.size(); ++i) out << lines[i] << '\n';
+  out << mapping_yaml(mapping, out_file);
   return out.str();
 }
 

@@ -36,14 +36,28 @@ struct SearchedTile {
   std::vector<int64_t> values;  // the divisors of the index's extent (or with ragged tiles, see MapOptions), ascending
 };
 
+// A list of loops whose order the mapper chooses (a group's `order: auto`): one memory level of the group's own
+// loops or of one of its passes'. Loops over one index keep their order (an inner loop splits the outer's tile).
+// Loops that every tensor access and Einsum of the group uses both or neither of (batch and head in attention)
+// give the same counts in either order when next to each other: only one of such orders is listed.
+struct SearchedOrder {
+  std::string group;
+  int pass = -1;  // -1: the group's own loops
+  bool buffer_level = false;
+  std::vector<std::string> indices;         // as written
+  std::vector<std::vector<size_t>> orders;  // each a list of positions in the written order; the first as written
+};
+
 struct MapCandidate {
-  std::vector<int64_t> tiles;  // one per SearchedTile
+  std::vector<int64_t> tiles;               // one per SearchedTile
+  std::vector<std::vector<size_t>> orders;  // one per SearchedOrder: its order (of SearchedOrder::orders)
   Stats stats;
   double score = 0;  // the objective: cycles, pJ, or cycles x pJ
 };
 
 struct MapResult {
   std::vector<SearchedTile> searched;
+  std::vector<SearchedOrder> orders;
   // Up to MapOptions::top, best first; ties go to the lower energy (objective latency) or the fewer cycles
   // (energy, edp), then to the earlier combination.
   std::vector<MapCandidate> best;
@@ -67,7 +81,13 @@ std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSp
 // options.max_candidates is a UserError.
 MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options);
 
-// The template with its `auto` tiles set to `tiles` (one per searched tile, in searched_tiles' order).
+// The lists of loops of `templ` whose order is `auto`, with every order they may take on `cascade`.
+std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const MappingSpec& templ);
+
+// The template with its `auto` tiles set to `tiles` (one per searched tile, in searched_tiles' order) and the
+// loops of searched_orders' i-th list in order orders[i]. with_tiles: a template without `order: auto`.
+MappingSpec with_choice(const MappingSpec& templ, const std::vector<int64_t>& tiles,
+                        const std::vector<std::vector<size_t>>& orders);
 MappingSpec with_tiles(const MappingSpec& templ, const std::vector<int64_t>& tiles);
 
 // The tiles a sweep part that names constraints evaluates: the best for latency (map_tiles' first). A
@@ -75,8 +95,8 @@ MappingSpec with_tiles(const MappingSpec& templ, const std::vector<int64_t>& til
 std::vector<int64_t> best_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ);
 std::string no_feasible_mapping(const MapResult& r);  // that error's message
 
-// The template file's text with each `auto` tile replaced by candidate `candidate`'s value (0: the best), its
-// arch and workload paths made relative to `out_file`'s folder, under a header saying how it was found.
+// Candidate `candidate` (0: the best) as a mapping file written at `out_file` (arch and workload paths relative to
+// its folder), under a header saying how it was found.
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,
                         const MapOptions& options, size_t candidate = 0);
 

@@ -169,6 +169,12 @@ MappingSpec load_mapping(const std::string& file) {
       continue;
     }
     if (auto p = gr.optional("pipeline")) spec.pipeline = p->as_bool();
+    if (auto o = gr.optional("order")) {
+      if (!o->is_scalar() || o->as_string() != "auto")
+        o->fail("give auto (`einsim map` tries every order of the group's loops) or leave it out (they run as listed)");
+      spec.order_auto = true;
+      spec.order_loc = o->loc();
+    }
     if (auto stages = read_stages(gr)) spec.buffer_stages = *stages;
     if (auto pl = gr.optional("place")) spec.place = pl->as_string();
     if (auto c = gr.optional("cores")) spec.cores = read_spread(*c, "cores", spec.cores_loc);

@@ -33,6 +33,11 @@ class Lowering {
 
   // Lowers the groups [first, last) (clamped to the mapping's), after every check of the whole mapping.
   TileProgram run(size_t first, size_t last) {
+    for (int g = 0; g < group_count(); ++g)
+      if (group(g).order_auto)
+        fail(group(g).order_loc, fmt::format("groups[{}].order", g),
+             "auto leaves the loops' order to `einsim map`; model, sim and sweeps need them in order (einsim map -o "
+             "writes such a mapping)");
     check_memories();
     assign_groups();
     check_concurrent();

@@ -76,6 +76,10 @@ struct GroupSpec {
   std::vector<std::string> devices;
   SourceLoc devices_loc;
   std::optional<CollectiveSpec> collective;  // a collective's group has no Einsums
+  // Constraints for `einsim map` (`order: auto`): the mapper tries every order of the loops at each memory level
+  // of the group and of each of its passes. A mapping to evaluate has its loops in order.
+  bool order_auto = false;
+  SourceLoc order_loc;
   SourceLoc loc;
 };
 

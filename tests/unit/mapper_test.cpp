@@ -17,6 +17,7 @@
 #include <set>
 
 #include "explore/mapper.hpp"
+#include "mappings/lower.hpp"
 #include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
 
@@ -146,6 +147,144 @@ TEST(Mapper, RaggedTilesAreTheSmallestForEachCount) {
   ASSERT_FALSE(divisors.best.empty());
   ASSERT_FALSE(ragged.best.empty());
   EXPECT_LE(ragged.best.front().stats.cycles, divisors.best.front().stats.cycles);
+}
+
+// `order: auto`: the order of a GEMM's three DRAM loops and their tiles, against brute force over every order and
+// tile written out as a mapping (orders vary slowest, as in the mapper's space). The written mapping evaluates to
+// the figure the mapper reported.
+TEST(Mapper, OrdersEqualBruteForceOnRandomGemms) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 1);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  auto mapping = [](const std::string& order, const std::vector<std::string>& loops) {
+    return fmt::format(
+        "version: 1\nname: g\narch: {0}/configs/arch/systolic.yaml\nworkload: {0}/configs/workloads/gemm.yaml\n"
+        "groups:\n  - name: gemm\n{1}    loops:\n      dram: [{2}]\n      glb: [{{index: k, tile: 8}}]\n"
+        "    einsums:\n      Z: {{unit: array, spatial: {{rows: k, cols: n}}}}\n",
+        kRoot, order, fmt::join(loops, ", "));
+  };
+  for (int problem = 0; problem < 5; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"M", pick({"12", "16", "40"})}, {"N", pick({"12", "16", "64"})}, {"K", pick({"16", "24"})}};
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {
+        {"array.rows", "8"}, {"array.cols", pick({"8", "16"})}, {"glb.size", pick({"16 KiB", "64 KiB"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    const std::vector<std::string> names = {"m", "n", "k"};
+    const std::string templ = test::temp_file(
+        "order.yaml",
+        mapping("    order: auto\n", {"{index: m, tile: auto}", "{index: n, tile: auto}", "{index: k, tile: auto}"}));
+    const Constraints base = constraints(templ, params, arch_sets);
+    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+    ASSERT_EQ(r.orders.size(), 1u) << what;
+    ASSERT_EQ(r.orders[0].orders.size(), 6u) << what;
+
+    int64_t feasible = 0, best_cycles = -1;
+    double best_energy = 0;
+    std::vector<size_t> perm = {0, 1, 2};
+    size_t o = 0, best_order = 0;
+    std::vector<int64_t> best_tiles;
+    do {
+      for (int64_t t0 : r.searched[0].values)
+        for (int64_t t1 : r.searched[1].values)
+          for (int64_t t2 : r.searched[2].values) {
+            const std::vector<int64_t> tiles = {t0, t1, t2};
+            std::vector<std::string> loops;
+            for (size_t i : perm) loops.push_back(fmt::format("{{index: {}, tile: {}}}", names[i], tiles[i]));
+            const DesignPoint p =
+                test::point(test::temp_file("combination.yaml", mapping("", loops)), params, {}, arch_sets);
+            if (!p.program.status.ok) continue;
+            const Stats st = evaluate_analytical(p.cascade, p.arch, p.program);
+            if (!st.status.ok) continue;
+            ++feasible;
+            if (best_cycles < 0 || st.cycles < best_cycles ||
+                (st.cycles == best_cycles && st.energy_pJ < best_energy)) {
+              best_cycles = st.cycles;
+              best_energy = st.energy_pJ;
+              best_tiles = tiles;
+              best_order = o;
+            }
+          }
+      ++o;
+    } while (std::next_permutation(perm.begin(), perm.end()));
+    EXPECT_EQ(r.evaluated, feasible) << what;
+    if (best_cycles < 0) {
+      EXPECT_TRUE(r.best.empty()) << what;
+      continue;
+    }
+    ASSERT_FALSE(r.best.empty()) << what;
+    EXPECT_EQ(r.best.front().stats.cycles, best_cycles) << what;
+    EXPECT_EQ(r.best.front().tiles, best_tiles) << what;
+    EXPECT_EQ(r.best.front().orders, std::vector<std::vector<size_t>>{r.orders[0].orders[best_order]}) << what;
+    const std::string out = test::temp_file("mapped-order.yaml", "");
+    std::ofstream(out) << mapped_yaml(templ, out, r, MapOptions{});
+    const DesignPoint mapped = test::point(out, params, {}, arch_sets);
+    ASSERT_TRUE(mapped.program.status.ok) << what << mapped.program.status.reason;
+    EXPECT_EQ(evaluate_analytical(mapped.cascade, mapped.arch, mapped.program).cycles, best_cycles) << what;
+  }
+}
+
+// Orders left out of the space are alike: every order of FuseMax's five DRAM loops, evaluated, equals the order
+// the mapper keeps for it (loops alike to every op, next to each other, in their written order).
+TEST(Mapper, OrdersLeftOutGiveTheSameFiguresAsTheOnesKept) {
+  MappingSpec m = load_mapping("configs/mappings/attention-fusemax.yaml");
+  m.groups[0].order_auto = true;
+  const Cascade c = test::load(m.workload, {{"H", "4"}, {"KH", "2"}, {"B", "2"}, {"M", "1024"}, {"P", "1024"}});
+  const ArchSpec arch = load_arch(m.arch);
+  const std::vector<SearchedOrder> orders = searched_orders(c, m);
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_EQ(orders[0].indices, (std::vector<std::string>{"b", "kh", "g", "p", "m1"}));
+  auto figures = [&](const std::vector<size_t>& perm) {
+    const TileProgram p = lower(c, arch, with_choice(m, {}, {perm}));
+    return p.status.ok ? to_json(evaluate_analytical(c, arch, p)).dump() : p.status.reason;
+  };
+  std::vector<size_t> perm = {0, 1, 2, 3, 4};
+  int all = 0;
+  do {
+    ++all;
+    // The kept order of the same figures: adjacent loops that the kept list never puts out of written order
+    // sorted, until the order is in the list.
+    std::vector<size_t> kept = perm;
+    for (bool moved = true; moved;) {
+      moved = false;
+      if (std::find(orders[0].orders.begin(), orders[0].orders.end(), kept) != orders[0].orders.end()) break;
+      for (size_t i = 0; i + 1 < kept.size() && !moved; ++i)
+        if (kept[i] > kept[i + 1]) {
+          std::vector<size_t> swapped = kept;
+          std::swap(swapped[i], swapped[i + 1]);
+          if (figures(swapped) == figures(kept)) kept = swapped, moved = true;
+        }
+    }
+    EXPECT_NE(std::find(orders[0].orders.begin(), orders[0].orders.end(), kept), orders[0].orders.end())
+        << fmt::format("{}", perm);
+    EXPECT_EQ(figures(perm), figures(kept)) << fmt::format("{} against {}", perm, kept);
+  } while (std::next_permutation(perm.begin(), perm.end()));
+  EXPECT_EQ(all, 120);
+  EXPECT_LT(orders[0].orders.size(), 120u);
+  std::cout << orders[0].orders.size() << " of 120 orders kept\n";
+}
+
+// FuseMax's binding given, its loop order and blocks of queries left to the mapper
+// (configs/constraints/attention-fusemax.yaml): never slower than the paper's mapping, whose order it keeps.
+TEST(Mapper, FindsFuseMaxsOrderAndTilesNeverSlowerThanByHand) {
+  for (const std::string model : {"bert", "xlm"})
+    for (const std::string seq : {"1024", "16384"}) {
+      const std::vector<std::pair<std::string, std::string>> params = {
+          {"B", "64"}, {"M", seq}, {"P", seq}, {"dtype", "bf16"}};
+      MappingSpec templ = load_mapping("configs/constraints/attention-fusemax.yaml");
+      WorkloadOverrides o;
+      o.params = params;
+      o.param_files = {"configs/workloads/models/" + model + ".yaml"};
+      const Cascade c = load_cascade(templ.workload, o);
+      const ArchSpec arch = load_arch(templ.arch);
+      const MapResult r = map_tiles(c, arch, templ, MapOptions{});
+      ASSERT_FALSE(r.best.empty()) << model << " " << seq;
+      const DesignPoint hand = test::point("configs/mappings/attention-fusemax.yaml", params,
+                                           {"configs/workloads/models/" + model + ".yaml"});
+      const int64_t by_hand = evaluate_analytical(hand.cascade, hand.arch, hand.program).cycles;
+      EXPECT_LE(r.best.front().stats.cycles, by_hand) << model << " " << seq;
+      EXPECT_GT(r.best.front().stats.cycles, by_hand * 999 / 1000) << model << " " << seq;
+      EXPECT_EQ(r.best.front().orders, (std::vector<std::vector<size_t>>{{0, 1, 2, 3, 4}})) << model << " " << seq;
+    }
 }
 
 // The mapping it writes loads like a hand-written one and evaluates to the figure it reported; the shipped

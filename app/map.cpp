@@ -94,13 +94,12 @@ int run_map(const MapArgs& args) {
     for (size_t i = 0; i < std::min(r.best.size(), static_cast<size_t>(args.rerank_cycle)); ++i) {
       const std::string file = (dir / fmt::format("candidate-{}.yaml", i + 1)).string();
       std::ofstream(file) << mapped_yaml(args.constraints, file, r, options, i);
-      SpecInputs in{file,
-                    args.arch.empty() ? "" : fs::absolute(args.arch).string(),
-                    args.workload.empty() ? "" : fs::absolute(args.workload).string(),
-                    o,
-                    sets.arch,
-                    false,
-                    {}};
+      SpecInputs in;  // the written candidate, a mapping like any other
+      in.mapping = file;
+      in.arch = args.arch.empty() ? "" : fs::absolute(args.arch).string();
+      in.workload = args.workload.empty() ? "" : fs::absolute(args.workload).string();
+      in.workload_overrides = o;
+      in.arch_sets = sets.arch;
       for (std::string& preset : in.workload_overrides.param_files) preset = fs::absolute(preset).string();
       Outcome out;
       const Stats s = run_worker(exe, in, fmt::format("candidate {}", i + 1), out);
@@ -122,7 +121,7 @@ int run_map(const MapArgs& args) {
   // A searched list of loops in the order candidate c gives it: "attention.order(dram)=[b,kh,m1,g,p]".
   auto order_of = [&](const MapCandidate& c, size_t s) {
     std::vector<std::string> indices;
-    for (size_t i : c.orders[s]) indices.push_back(r.orders[s].indices[i]);
+    for (size_t i : c.choice.orders[s]) indices.push_back(r.orders[s].indices[i]);
     return indices;
   };
   auto tiles_text = [&](const MapCandidate& c) {
@@ -133,7 +132,7 @@ int run_map(const MapArgs& args) {
                                   r.orders[s].buffer_level ? "buffer" : "backing", fmt::join(order_of(c, s), ",")));
     for (size_t k = 0; k < r.searched.size(); ++k)
       parts.push_back(fmt::format("{}.{}{}={}", r.searched[k].group, r.searched[k].index,
-                                  r.searched[k].buffer_level ? "(buffer)" : "", c.tiles[k]));
+                                  r.searched[k].buffer_level ? "(buffer)" : "", c.choice.tiles[k]));
     return parts.empty() ? std::string("(no auto tiles)") : fmt::format("{}", fmt::join(parts, " "));
   };
   if (args.json) {
@@ -167,7 +166,7 @@ int run_map(const MapArgs& args) {
     for (const MapCandidate& c : r.best) {
       Json order = Json::array();
       for (size_t s = 0; s < r.orders.size(); ++s) order.push_back(order_of(c, s));
-      top.push_back(Json{{"tiles", c.tiles},
+      top.push_back(Json{{"tiles", c.choice.tiles},
                          {"orders", order},
                          {"score", c.score},
                          {"cycles", c.stats.cycles},

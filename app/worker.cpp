@@ -23,11 +23,11 @@ int run_worker() {
   }
   const SpecInputs in = spec_inputs_from_json(j);
   DesignPoint p;
-  if (in.map) {  // constraints: the tiles the sweep chose, or the mapper's choice
+  if (in.map) {  // constraints: what the sweep chose for them, or the mapper's choice
     const MappingSpec templ = load_mapping(in.mapping);
     p.cascade = load_cascade(in.workload.empty() ? templ.workload : in.workload, in.workload_overrides);
     p.arch = load_arch(in.arch.empty() ? templ.arch : in.arch, in.arch_sets);
-    p.mapping = with_tiles(templ, in.tiles.empty() ? best_tiles(p.cascade, p.arch, templ) : in.tiles);
+    p.mapping = with_choice(templ, in.choice.empty() ? best_choice(p.cascade, p.arch, templ, in.ragged) : in.choice);
     p.program = lower(p.cascade, p.arch, p.mapping);
   } else {
     p = load_design_point(in.mapping, in.workload_overrides, in.arch_sets, in.arch, in.workload);

@@ -17,6 +17,7 @@ SpecInputs inputs_of(const SweepPart& part) {
   SpecInputs in;
   in.mapping = part.mapping;
   in.map = part.map;
+  in.ragged = part.ragged;
   in.arch = part.arch;
   in.workload = part.workload;
   in.workload_overrides.param_files = part.params;
@@ -73,10 +74,10 @@ Stats evaluate_part(const SweepPart& part, Fidelity fidelity, int64_t count, con
   if (fidelity == Fidelity::cycle && !in.map) return repeated(run_worker(exe, in, part.name, out), count);
   const ResolvedSpecs r = specs.resolve(in);
   if (in.map)
-    in.tiles = *specs.chosen_tiles(
-        in, [&] { return std::make_shared<const SpecCache::Tiles>(best_tiles(*r.cascade, *r.arch, *r.mapping)); });
+    in.choice = *specs.chosen(
+        in, [&] { return std::make_shared<const MapChoice>(best_choice(*r.cascade, *r.arch, *r.mapping, in.ragged)); });
   if (fidelity == Fidelity::cycle) return repeated(run_worker(exe, in, part.name, out), count);
-  const MappingSpec mapping = in.map ? with_tiles(*r.mapping, in.tiles) : *r.mapping;
+  const MappingSpec mapping = in.map ? with_choice(*r.mapping, in.choice) : *r.mapping;
   AnalyticalEvaluator analytical;
   return repeated(analytical.evaluate(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, mapping)), count);
 }

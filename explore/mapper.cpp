@@ -1,6 +1,7 @@
 #include "explore/mapper.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -433,7 +434,7 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   auto search_whole = [&] {
     r.runs = 1;
     for (Partial& p : search(cascade, arch, templ, where, slots, whole, options, r))
-      r.best.push_back(MapCandidate{std::move(p.tiles), std::move(p.orders), std::move(p.stats), p.score});
+      r.best.push_back(MapCandidate{{std::move(p.tiles), std::move(p.orders)}, std::move(p.stats), p.score});
     return r;
   };
   if (!by_run) return search_whole();
@@ -450,11 +451,11 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
     double parts = 0;
     for (size_t u = 0; u < runs.size(); ++u) {
       const Partial& p = per_run[u][choice[u]];
-      c.tiles.insert(c.tiles.end(), p.tiles.begin(), p.tiles.end());
-      c.orders.insert(c.orders.end(), p.orders.begin(), p.orders.end());
+      c.choice.tiles.insert(c.choice.tiles.end(), p.tiles.begin(), p.tiles.end());
+      c.choice.orders.insert(c.choice.orders.end(), p.orders.begin(), p.orders.end());
       parts += p.score;
     }
-    const TileProgram program = lower(cascade, arch, with_choice(templ, c.tiles, c.orders));
+    const TileProgram program = lower(cascade, arch, with_choice(templ, c.choice));
     c.stats = evaluate_analytical(cascade, arch, program);
     c.score = score_of(c.stats, options.objective);
     if (!program.status.ok || !c.stats.status.ok || std::abs(c.score - parts) > 1e-9 * std::max(1.0, std::abs(parts))) {
@@ -479,38 +480,30 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   return r;
 }
 
-MappingSpec with_choice(const MappingSpec& templ, const std::vector<int64_t>& tiles,
-                        const std::vector<std::vector<size_t>>& orders) {
+MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice) {
   const std::vector<LoopAddress> where = auto_loops(templ);
   const std::vector<OrderAddress> slots = order_slots(templ);
-  if (where.size() != tiles.size())
+  if (where.size() != choice.tiles.size() || slots.size() != choice.orders.size())
     throw UserError(SourceLoc{templ.file}, "tile",
-                    fmt::format("auto: {} tiles given for the {} auto tiles", tiles.size(), where.size()));
-  if (slots.size() != orders.size())
-    throw InternalError(fmt::format("{} orders given for {} lists of loops", orders.size(), slots.size()));
+                    fmt::format("auto: {} tiles and {} orders given for the {} auto tiles and {} lists of loops to "
+                                "order",
+                                choice.tiles.size(), choice.orders.size(), where.size(), slots.size()));
   MappingSpec m = templ;
-  for (size_t k = 0; k < where.size(); ++k) set_tile(loop_at(m, where[k]), tiles[k]);
-  if (!slots.empty()) {
-    const MappingSpec tiled = m;
-    for (size_t s = 0; s < slots.size(); ++s) put_in_order(m, tiled, slots[s], orders[s]);
+  for (size_t k = 0; k < where.size(); ++k) set_tile(loop_at(m, where[k]), choice.tiles[k]);
+  const MappingSpec tiled = m;
+  for (size_t s = 0; s < slots.size(); ++s) {
+    const std::vector<size_t>& perm = choice.orders[s];
+    std::vector<size_t> sorted = perm;
+    std::sort(sorted.begin(), sorted.end());
+    bool order = sorted.size() == slots[s].end - slots[s].begin;
+    for (size_t i = 0; i < sorted.size() && order; ++i) order = sorted[i] == i;
+    if (!order)
+      throw UserError(SourceLoc{templ.file}, "order",
+                      fmt::format("auto: {} is not an order of {} loops", perm, slots[s].end - slots[s].begin));
+    put_in_order(m, tiled, slots[s], perm);
   }
   for (GroupSpec& g : m.groups) g.order_auto = false;
   return m;
-}
-
-namespace {
-// A sweep part's constraints: the mapper chooses their tiles at each point, not their loops' order (yet).
-void only_tiles(const MappingSpec& templ) {
-  for (const GroupSpec& g : templ.groups)
-    if (g.order_auto)
-      throw UserError(g.order_loc, "order",
-                      "auto: a sweep's constraints leave only tiles to the mapper; write the mapping with einsim map");
-}
-}  // namespace
-
-MappingSpec with_tiles(const MappingSpec& templ, const std::vector<int64_t>& tiles) {
-  only_tiles(templ);
-  return with_choice(templ, tiles, {});
 }
 
 std::string no_feasible_mapping(const MapResult& r) {
@@ -521,19 +514,19 @@ std::string no_feasible_mapping(const MapResult& r) {
       r.first_infeasible_reason.empty() ? "" : ": first, " + r.first_infeasible_reason);
 }
 
-std::vector<int64_t> best_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ) {
-  only_tiles(templ);
+MapChoice best_choice(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, bool ragged) {
   MapOptions options;
   options.top = 1;
+  options.ragged = ragged;
   const MapResult r = map_tiles(cascade, arch, templ, options);
   if (r.best.empty()) throw UserError(SourceLoc{templ.file}, "", no_feasible_mapping(r));
-  return r.best.front().tiles;
+  return r.best.front().choice;
 }
 
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,
                         const MapOptions& options, size_t candidate) {
   const MapCandidate& chosen = result.best.at(candidate);
-  const MappingSpec mapping = with_choice(load_mapping(template_file), chosen.tiles, chosen.orders);
+  const MappingSpec mapping = with_choice(load_mapping(template_file), chosen.choice);
   std::ostringstream out;
   out << fmt::format("# Found by `einsim map --constraints {}{}` (objective: {}).\n", template_file,
                      options.ragged ? " --ragged" : "", objective_name(options.objective));

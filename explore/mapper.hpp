@@ -49,8 +49,7 @@ struct SearchedOrder {
 };
 
 struct MapCandidate {
-  std::vector<int64_t> tiles;               // one per SearchedTile
-  std::vector<std::vector<size_t>> orders;  // one per SearchedOrder: its order (of SearchedOrder::orders)
+  MapChoice choice;  // a tile per SearchedTile, an order (of SearchedOrder::orders) per SearchedOrder
   Stats stats;
   double score = 0;  // the objective: cycles, pJ, or cycles x pJ
 };
@@ -84,15 +83,13 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
 // The lists of loops of `templ` whose order is `auto`, with every order they may take on `cascade`.
 std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const MappingSpec& templ);
 
-// The template with its `auto` tiles set to `tiles` (one per searched tile, in searched_tiles' order) and the
-// loops of searched_orders' i-th list in order orders[i]. with_tiles: a template without `order: auto`.
-MappingSpec with_choice(const MappingSpec& templ, const std::vector<int64_t>& tiles,
-                        const std::vector<std::vector<size_t>>& orders);
-MappingSpec with_tiles(const MappingSpec& templ, const std::vector<int64_t>& tiles);
+// The template with its `auto` tiles set to choice.tiles (one per searched tile, in searched_tiles' order) and the
+// loops of searched_orders' i-th list in order choice.orders[i].
+MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice);
 
-// The tiles a sweep part that names constraints evaluates: the best for latency (map_tiles' first). A
-// UserError at the constraints file when no combination is feasible, saying why the first was not.
-std::vector<int64_t> best_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ);
+// What a sweep part that names constraints evaluates: the best for latency (map_tiles' first). A UserError at the
+// constraints file when no combination is feasible, saying why the first was not.
+MapChoice best_choice(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, bool ragged = false);
 std::string no_feasible_mapping(const MapResult& r);  // that error's message
 
 // Candidate `candidate` (0: the best) as a mapping file written at `out_file` (arch and workload paths relative to

@@ -38,7 +38,7 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
   for (size_t i = 0; i < p.parts.size(); ++i) {
     const SweepPart& part = p.parts[i];
     for (const std::string& f : {part.mapping, part.arch, part.workload}) mix(f);
-    if (part.map) mix("constraints");
+    if (part.map) mix(part.ragged ? "constraints, ragged" : "constraints");
     for (const std::string& f : part.params) mix(f);
     for (const auto& [k, v] : part.sets) mix(k + "=" + v);
     mix(part.count);

@@ -164,6 +164,10 @@ SweepSpec load_sweep(const std::string& file) {
     part.mapping = path(mapping ? *mapping : *constraints);
     part.locs["mapping"] = (mapping ? *mapping : *constraints).loc();
     if (constraints) part.locs["constraints"] = constraints->loc();
+    if (auto r = p.optional("ragged")) {
+      if (!constraints) r->fail("ragged: the mapper's search of a part's constraints; this part names a mapping");
+      part.ragged = r->as_bool();
+    }
     if (auto a = p.optional("arch")) {
       part.arch = path(*a);
       part.locs["arch"] = a->loc();

@@ -26,6 +26,7 @@ struct SweepPart {
   std::map<std::string, std::string> when;  // axis -> value: the part runs only at points with these values
   std::string mapping, arch, workload;      // arch and workload empty: the mapping's
   bool map = false;                         // `mapping` is constraints (the part's `constraints:`): mapped per point
+  bool ragged = false;                      // and the mapper searches tiles that do not divide their index too
   std::vector<std::string> params;          // param preset files
   std::vector<std::pair<std::string, std::string>> sets;  // NAME / workload.NAME / arch.PATH -> value
   std::string count =

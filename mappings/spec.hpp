@@ -97,6 +97,14 @@ struct MappingSpec {
 
 MappingSpec load_mapping(const std::string& file);
 
+// What a constraints file leaves open, chosen (the mapper's choice): a value for each `auto` tile and an order for
+// each list of loops `order: auto` leaves open (positions in the written order), as the mapper lists them.
+struct MapChoice {
+  std::vector<int64_t> tiles;
+  std::vector<std::vector<size_t>> orders;
+  bool empty() const { return tiles.empty() && orders.empty(); }
+};
+
 // An expected-invalid design point is a value, not an exception.
 struct EvalStatus {
   bool ok = true;

@@ -32,7 +32,9 @@ nlohmann::ordered_json to_json(const SpecInputs& in) {
   };
   return Json{{"mapping", in.mapping},
               {"map", in.map},
-              {"tiles", in.tiles},
+              {"ragged", in.ragged},
+              {"tiles", in.choice.tiles},
+              {"orders", in.choice.orders},
               {"arch", in.arch},
               {"workload", in.workload},
               {"param_files", in.workload_overrides.param_files},
@@ -45,7 +47,9 @@ SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j) {
     SpecInputs in;
     j.at("mapping").get_to(in.mapping);
     j.at("map").get_to(in.map);
-    j.at("tiles").get_to(in.tiles);
+    j.at("ragged").get_to(in.ragged);
+    j.at("tiles").get_to(in.choice.tiles);
+    j.at("orders").get_to(in.choice.orders);
     j.at("arch").get_to(in.arch);
     j.at("workload").get_to(in.workload);
     j.at("param_files").get_to(in.workload_overrides.param_files);
@@ -106,8 +110,8 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   return r;
 }
 
-std::shared_ptr<const SpecCache::Tiles> SpecCache::chosen_tiles(
-    const SpecInputs& in, const std::function<std::shared_ptr<const Tiles>()>& make) {
+std::shared_ptr<const MapChoice> SpecCache::chosen(const SpecInputs& in,
+                                                   const std::function<std::shared_ptr<const MapChoice>()>& make) {
   const auto& d = get(chosen_, to_json(in).dump(), make);
   if (d.error) std::rethrow_exception(d.error);
   return d.value;

@@ -23,13 +23,14 @@ using FileList = std::vector<std::pair<std::string, uint64_t>>;  // path, hash o
 
 // What names one design point's Specs: a mapping, and the arch and workload it names unless these are given.
 struct SpecInputs {
-  std::string mapping;   // or, with `map`, constraints: a mapping whose `auto` tiles the mapper chooses
+  std::string mapping;   // or, with `map`, constraints: a mapping whose `auto` tiles and orders the mapper chooses
   std::string arch;      // empty: the mapping's
   std::string workload;  // empty: the mapping's
   WorkloadOverrides workload_overrides;
   std::vector<std::pair<std::string, std::string>> arch_sets;
   bool map = false;
-  std::vector<int64_t> tiles;  // with `map`, the auto tiles already chosen (empty: choose them)
+  bool ragged = false;  // with `map`, the mapper searches tiles that do not divide their index too
+  MapChoice choice;     // with `map`, what the mapper already chose (empty: choose it)
 };
 
 // A design point's identity as JSON: how a sweep hands a point to a cycle-level worker process.
@@ -46,10 +47,9 @@ class SpecCache {
  public:
   // Throws the UserError (or other exception) its first resolution threw.
   ResolvedSpecs resolve(const SpecInputs& in);
-  // The auto tiles `make` chooses for constraints `in` (the mapper's choice), chosen once per `in` and shared.
-  using Tiles = std::vector<int64_t>;
-  std::shared_ptr<const Tiles> chosen_tiles(const SpecInputs& in,
-                                            const std::function<std::shared_ptr<const Tiles>()>& make);
+  // What `make` chooses for constraints `in` (the mapper's choice), chosen once per `in` and shared.
+  std::shared_ptr<const MapChoice> chosen(const SpecInputs& in,
+                                          const std::function<std::shared_ptr<const MapChoice>()>& make);
   // Every file resolving `in` reads (the mapping, arch, workload, param presets, energy table, DRAM presets), as
   // far as it gets when it fails.
   FileList files(const SpecInputs& in);
@@ -69,7 +69,7 @@ class SpecCache {
   std::map<std::string, Entry<ArchSpec>> archs_;
   std::map<std::string, Entry<WorkloadSource>> workloads_;  // by file
   std::map<std::string, Entry<Cascade>> cascades_;          // by file and params
-  std::map<std::string, Entry<Tiles>> chosen_;              // by the inputs, as JSON
+  std::map<std::string, Entry<MapChoice>> chosen_;          // by the inputs, as JSON
 };
 
 }  // namespace einsim

@@ -112,7 +112,7 @@ void equals_brute_force(int problems, const std::array<std::vector<std::string>,
     }
     ASSERT_FALSE(r.best.empty()) << what;
     EXPECT_EQ(r.best.front().stats.cycles, best_cycles) << what;
-    EXPECT_EQ(r.best.front().tiles, best_tiles) << what;
+    EXPECT_EQ(r.best.front().choice.tiles, best_tiles) << what;
     for (size_t i = 1; i < r.best.size(); ++i) EXPECT_LE(r.best[i - 1].score, r.best[i].score) << what;
   }
 }
@@ -213,8 +213,8 @@ TEST(Mapper, OrdersEqualBruteForceOnRandomGemms) {
     }
     ASSERT_FALSE(r.best.empty()) << what;
     EXPECT_EQ(r.best.front().stats.cycles, best_cycles) << what;
-    EXPECT_EQ(r.best.front().tiles, best_tiles) << what;
-    EXPECT_EQ(r.best.front().orders, std::vector<std::vector<size_t>>{r.orders[0].orders[best_order]}) << what;
+    EXPECT_EQ(r.best.front().choice.tiles, best_tiles) << what;
+    EXPECT_EQ(r.best.front().choice.orders, std::vector<std::vector<size_t>>{r.orders[0].orders[best_order]}) << what;
     const std::string out = test::temp_file("mapped-order.yaml", "");
     std::ofstream(out) << mapped_yaml(templ, out, r, MapOptions{});
     const DesignPoint mapped = test::point(out, params, {}, arch_sets);
@@ -234,7 +234,7 @@ TEST(Mapper, OrdersLeftOutGiveTheSameFiguresAsTheOnesKept) {
   ASSERT_EQ(orders.size(), 1u);
   EXPECT_EQ(orders[0].indices, (std::vector<std::string>{"b", "kh", "g", "p", "m1"}));
   auto figures = [&](const std::vector<size_t>& perm) {
-    const TileProgram p = lower(c, arch, with_choice(m, {}, {perm}));
+    const TileProgram p = lower(c, arch, with_choice(m, MapChoice{{}, {perm}}));
     return p.status.ok ? to_json(evaluate_analytical(c, arch, p)).dump() : p.status.reason;
   };
   std::vector<size_t> perm = {0, 1, 2, 3, 4};
@@ -283,7 +283,8 @@ TEST(Mapper, FindsFuseMaxsOrderAndTilesNeverSlowerThanByHand) {
       const int64_t by_hand = evaluate_analytical(hand.cascade, hand.arch, hand.program).cycles;
       EXPECT_LE(r.best.front().stats.cycles, by_hand) << model << " " << seq;
       EXPECT_GT(r.best.front().stats.cycles, by_hand * 999 / 1000) << model << " " << seq;
-      EXPECT_EQ(r.best.front().orders, (std::vector<std::vector<size_t>>{{0, 1, 2, 3, 4}})) << model << " " << seq;
+      EXPECT_EQ(r.best.front().choice.orders, (std::vector<std::vector<size_t>>{{0, 1, 2, 3, 4}}))
+          << model << " " << seq;
     }
 }
 
@@ -471,7 +472,7 @@ TEST(Mapper, RunsSearchedOneByOneEqualBruteForce) {
     ASSERT_EQ(r.best.size(), 5u) << what;
     for (size_t i = 0; i < r.best.size(); ++i) {
       EXPECT_EQ(r.best[i].stats.cycles, std::get<0>(ranked[i])) << what << " rank " << i + 1;
-      EXPECT_EQ(r.best[i].tiles, std::get<2>(ranked[i])) << what << " rank " << i + 1;
+      EXPECT_EQ(r.best[i].choice.tiles, std::get<2>(ranked[i])) << what << " rank " << i + 1;
     }
   }
 }

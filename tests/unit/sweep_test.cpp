@@ -602,7 +602,7 @@ TEST(Sweep, APartWithConstraintsEvaluatesTheMappersChoiceAtBothFidelities) {
     const MappingSpec templ = load_mapping(constraints);
     const Cascade cascade = test::load(templ.workload, {{"M", m}, {"N", "128"}, {"K", "64"}});
     const ArchSpec arch = load_arch(templ.arch);
-    const MappingSpec best = with_tiles(templ, best_tiles(cascade, arch, templ));
+    const MappingSpec best = with_choice(templ, best_choice(cascade, arch, templ));
     const Stats s = evaluate_analytical(cascade, arch, lower(cascade, arch, best));
     EXPECT_EQ(std::get<std::string>(get(rows[i], "fidelity")), "analytical");
     EXPECT_EQ(std::get<int64_t>(get(rows[i], "cycles")), s.cycles) << "M = " << m;
@@ -620,6 +620,63 @@ TEST(Sweep, APartWithConstraintsEvaluatesTheMappersChoiceAtBothFidelities) {
     EXPECT_NE(std::string(e.what()).find("parts.gemm.constraints"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("a part names a mapping or constraints, not both"), std::string::npos)
         << e.what();
+  }
+}
+
+// Constraints in a sweep may leave loop orders (`order: auto`) to the mapper, and with the part's `ragged: true`
+// tiles that do not divide: both fidelities evaluate the mapper's choice (N = 1,000 columns, the mapper's blocks
+// of rows and columns and their order). `ragged` is for a part's constraints only.
+TEST(Sweep, APartsConstraintsMayLeaveOrdersAndRaggedTilesToTheMapper) {
+  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
+  const fs::path dir = fs::path(fresh_dir("constraints-orders"));
+  fs::create_directories(dir);
+  const std::string root = fs::absolute(".").string();
+  const std::string constraints = (dir / "c.yaml").string();
+  std::ofstream(constraints) << "version: 1\nname: c\narch: " << root
+                             << "/configs/arch/systolic.yaml\nworkload: " << root
+                             << "/configs/workloads/gemm.yaml\ngroups:\n  - name: gemm\n    order: auto\n"
+                             << "    loops:\n      dram: [{index: m, tile: auto}, {index: n, tile: auto}]\n"
+                             << "      glb: [{index: k, tile: 32}]\n"
+                             << "    einsums:\n      Z: {unit: array, spatial: {rows: k, cols: n}}\n";
+  const fs::path file = dir / "s.yaml";
+  std::ofstream(file) << "version: 1\nname: c\nfidelity: both\naxes: {N: [1000]}\nparts:\n  gemm:\n"
+                      << "    constraints: " << constraints << "\n    ragged: true\n"
+                      << "    set: {M: 96, N: \"{N}\", K: 64}\n";
+  SweepOptions o;
+  o.out_dir = (dir / "out").string();
+  o.version = "test";
+  o.self_exe = einsim.string();
+  const SweepSummary summary = run_sweep(load_sweep(file.string()), o);
+  EXPECT_EQ(summary.ran, 2);
+  EXPECT_EQ(summary.failed, 0);
+  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
+  const std::vector<Row> rows = db.all();
+  ASSERT_EQ(rows.size(), 2u);
+  auto get = [](const Row& r, const std::string& c) -> const Cell& {
+    for (const auto& [name, v] : r)
+      if (name == c) return v;
+    throw std::runtime_error("no column " + c);
+  };
+  const MappingSpec templ = load_mapping(constraints);
+  const Cascade cascade = test::load(templ.workload, {{"M", "96"}, {"N", "1000"}, {"K", "64"}});
+  const ArchSpec arch = load_arch(templ.arch);
+  const MapChoice choice = best_choice(cascade, arch, templ, true);
+  EXPECT_NE(1000 % choice.tiles[1], 0) << "a block of columns that divides: " << choice.tiles[1];
+  const Stats s = evaluate_analytical(cascade, arch, lower(cascade, arch, with_choice(templ, choice)));
+  EXPECT_LT(s.cycles, evaluate_analytical(cascade, arch,
+                                          lower(cascade, arch, with_choice(templ, best_choice(cascade, arch, templ))))
+                          .cycles);
+  EXPECT_EQ(std::get<int64_t>(get(rows[0], "cycles")), s.cycles);
+  EXPECT_EQ(std::get<int64_t>(get(rows[1], "traffic_dram_read")), s.traffic_bytes.at("dram").read);
+  EXPECT_EQ(std::get<int64_t>(get(rows[1], "traffic_dram_write")), s.traffic_bytes.at("dram").write);
+
+  std::ofstream(file) << "version: 1\nname: c\nfidelity: analytical\naxes: {M: [64]}\nparts:\n  gemm:\n    mapping: "
+                      << root << "/configs/mappings/gemm-systolic-ws.yaml\n    ragged: true\n";
+  try {
+    load_sweep(file.string());
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("parts.gemm.ragged"), std::string::npos) << e.what();
   }
 }
 

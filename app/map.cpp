@@ -193,12 +193,16 @@ int run_map(const MapArgs& args) {
   std::cout << fmt::format(
       "  searched {}{} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
       "evaluated (exhaustive: the best is the optimum of this space{})\n\n",
-      r.orders.empty() ? "" : fmt::format("the orders of {} lists of loops and ", r.orders.size()), r.searched.size(),
-      args.ragged ? " (ragged too)" : "",
+      r.orders.empty() ? ""
+                       : fmt::format("the orders of {} and ", r.orders.size() == 1
+                                                                  ? std::string("1 list of loops")
+                                                                  : fmt::format("{} lists of loops", r.orders.size())),
+      r.searched.size(), args.ragged ? " (ragged too)" : "",
       r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs) : "", grouped(r.combinations),
       grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
       r.runs > 1 ? fmt::format(" of {:.3g} combinations, as the runs' times add", r.space) : "");
-  std::vector<std::vector<std::string>> rows{{"rank", "cycles", "energy (pJ)", "bound", "tiles"}};
+  std::vector<std::vector<std::string>> rows{
+      {"rank", "cycles", "energy (pJ)", "bound", r.orders.empty() ? "tiles" : "orders and tiles"}};
   if (!simulated.empty()) rows[0].insert(rows[0].begin() + 2, "cycle level");
   for (size_t i = 0; i < r.best.size(); ++i) {
     rows.push_back({std::to_string(i + 1), grouped(r.best[i].stats.cycles),

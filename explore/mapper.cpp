@@ -535,7 +535,8 @@ std::string mapped_yaml(const std::string& template_file, const std::string& out
                                         result.searched.size());
   const std::string space = result.orders.empty()
                                 ? tiles
-                                : fmt::format("the orders of {} lists of loops and {}", result.orders.size(), tiles);
+                                : fmt::format("the orders of {} list{} of loops and {}", result.orders.size(),
+                                              result.orders.size() == 1 ? "" : "s", tiles);
   if (result.runs > 1)
     out << fmt::format("# Each of the {} runs of groups on its own (their times add), every combination of\n# {}: ",
                        result.runs, space);

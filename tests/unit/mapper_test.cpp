@@ -288,6 +288,120 @@ TEST(Mapper, FindsFuseMaxsOrderAndTilesNeverSlowerThanByHand) {
     }
 }
 
+// Brute force over a template's whole space, each combination built on its own (with_choice), lowered and
+// evaluated: every permutation of each `order: auto` list (loops over one index in their order; the orders the
+// mapper leaves out as alike included) and every combination of the tiles' values whose inner tiles divide their
+// outer ones. The best: fewest cycles, then least energy.
+struct BruteForce {
+  int64_t cycles = -1;
+  double energy = 0;
+};
+BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec& templ, const MapResult& r) {
+  std::vector<std::vector<std::vector<size_t>>> perms;  // per list, every order
+  for (const SearchedOrder& o : r.orders) {
+    perms.emplace_back();
+    std::vector<size_t> p(o.indices.size());
+    for (size_t i = 0; i < p.size(); ++i) p[i] = i;
+    do {
+      bool kept = true;
+      for (size_t i = 0; i < p.size(); ++i)
+        for (size_t j = i + 1; j < p.size(); ++j) kept = kept && (o.indices[p[i]] != o.indices[p[j]] || p[i] < p[j]);
+      if (kept) perms.back().push_back(p);
+    } while (std::next_permutation(p.begin(), p.end()));
+  }
+  BruteForce best;
+  std::vector<size_t> digit(perms.size() + r.searched.size(), 0);
+  auto size = [&](size_t d) { return d < perms.size() ? perms[d].size() : r.searched[d - perms.size()].values.size(); };
+  for (bool more = true; more;) {
+    MapChoice choice;
+    for (size_t s = 0; s < perms.size(); ++s) choice.orders.push_back(perms[s][digit[s]]);
+    for (size_t k = 0; k < r.searched.size(); ++k)
+      choice.tiles.push_back(r.searched[k].values[digit[perms.size() + k]]);
+    bool divides = true;
+    for (size_t k = 0; k < r.searched.size(); ++k)
+      for (size_t j = 0; j < k; ++j)
+        if (r.searched[j].group == r.searched[k].group && r.searched[j].index == r.searched[k].index)
+          divides = divides && choice.tiles[j] % choice.tiles[k] == 0;
+    if (divides) {
+      const TileProgram p = lower(c, arch, with_choice(templ, choice));
+      const Stats st = p.status.ok ? evaluate_analytical(c, arch, p) : Stats{};
+      if (p.status.ok && st.status.ok &&
+          (best.cycles < 0 || st.cycles < best.cycles || (st.cycles == best.cycles && st.energy_pJ < best.energy)))
+        best = {st.cycles, st.energy_pJ};
+    }
+    more = false;
+    for (size_t d = digit.size(); d-- > 0;) {
+      if (++digit[d] < size(d)) {
+        more = true;
+        break;
+      }
+      digit[d] = 0;
+    }
+  }
+  return best;
+}
+
+// Beyond single GEMMs: a GEMM chain (SwiGLU's fused FFN, its blocks of tokens and hidden columns and their order,
+// ragged tiles in every other problem) and small attention cascades (FuseMax's constraints: the order of five
+// loops and two blocks of queries), on FuseMax-like chips of random sizes. The mapper's best equals brute force
+// over the whole space, including the orders it leaves out as alike; its choice evaluates to that figure.
+TEST(Mapper, EqualsBruteForceOnRandomChainsAndAttention) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 2);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  const std::string chain = test::temp_file(
+      "chain.yaml",
+      fmt::format("version: 1\nname: chain\narch: {0}/configs/arch/fusemax.yaml\nworkload: "
+                  "{0}/configs/workloads/ffn-swiglu.yaml\ngroups:\n  - name: ffn\n    order: auto\n    loops:\n"
+                  "      dram: [{{index: n, tile: auto}}, {{index: ff, tile: auto}}, {{index: d, tile: auto}}]\n"
+                  "    einsums:\n      G: {{unit: pe2d, spatial: {{rows: d, cols: [n, ff]}}}}\n"
+                  "      U: {{unit: pe2d, spatial: {{rows: d, cols: [n, ff]}}}}\n"
+                  "      S: {{unit: pe1d, spatial: {{lanes: [n, ff]}}}}\n"
+                  "      Y: {{unit: pe2d, spatial: {{rows: [ff, n], cols: d}}}}\n",
+                  kRoot));
+  int feasible = 0;
+  for (int problem = 0; problem < 26; ++problem) {
+    const bool attention = problem % 2 == 1;
+    std::vector<std::pair<std::string, std::string>> params;
+    if (attention) {
+      const std::string m = pick({"64", "128"});
+      params = {{"B", pick({"1", "2"})},
+                {"H", "2"},
+                {"KH", pick({"1", "2"})},
+                {"M", m},
+                {"P", pick({"32", "64"})},
+                {"M0", pick({"16", "32"})},
+                {"E", "16"},
+                {"F", "16"}};
+    } else {
+      params = {{"N", pick({"8", "12", "16"})}, {"D", pick({"16", "24"})}, {"FF", pick({"20", "32", "48"})}};
+    }
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {{"pe2d.rows", pick({"8", "16"})},
+                                                                        {"pe2d.cols", pick({"8", "16"})},
+                                                                        {"pe1d.lanes", pick({"8", "16"})},
+                                                                        {"glb.size", pick({"16 KiB", "64 KiB"})}};
+    MapOptions options;
+    options.ragged = !attention && problem % 4 == 2;
+    const std::string what =
+        fmt::format("seed {} problem {}: {} {} ragged {}", seed, problem, params, arch_sets, options.ragged);
+    const Constraints base =
+        constraints(attention ? kRoot + "/configs/constraints/attention-fusemax.yaml" : chain, params, arch_sets);
+    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, options);
+    const BruteForce best = brute_force(base.cascade, base.arch, base.mapping, r);
+    feasible += best.cycles >= 0;
+    if (best.cycles < 0) {
+      EXPECT_TRUE(r.best.empty()) << what;
+      continue;
+    }
+    ASSERT_FALSE(r.best.empty()) << what;
+    EXPECT_EQ(r.best.front().stats.cycles, best.cycles) << what;
+    EXPECT_DOUBLE_EQ(r.best.front().stats.energy_pJ, best.energy) << what;
+    const TileProgram chosen = lower(base.cascade, base.arch, with_choice(base.mapping, r.best.front().choice));
+    EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, chosen).cycles, best.cycles) << what;
+  }
+  EXPECT_GE(feasible, 20);  // most problems have mappings (a small buffer refuses some)
+}
+
 // The mapping it writes loads like a hand-written one and evaluates to the figure it reported; the shipped
 // constraints beat the hand mapping they were made from (whose folds match the array: 32 x 32).
 TEST(Mapper, WrittenMappingLoadsAndBeatsTheHandMapping) {

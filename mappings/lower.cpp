@@ -759,6 +759,17 @@ class Lowering {
     return out;
   }
 
+  // What an execution of an op costs that depends on its tile's size, from `from`.
+  static void take_cost(TileOp& to, const TileOp& from) {
+    to.bytes = from.bytes;
+    to.ops = from.ops;
+    to.points = from.points;
+    to.cycles = from.cycles;
+    to.result_latency = from.result_latency;
+    to.buffer_read_bytes = from.buffer_read_bytes;
+    to.buffer_write_bytes = from.buffer_write_bytes;
+  }
+
   // Op `at` costs cost(tile) at each combination of partial last tiles in `vars` of e (from `tile`, the full one).
   // A load that several Einsums read takes the most any of them needs: `full` is what those before need.
   void vary(size_t at, const TileOp& full, const Einsum& e, const std::vector<int>& vars,
@@ -790,13 +801,7 @@ class Lowering {
       if (full.kind == TileOp::Kind::load) {
         op.bytes = std::max(op.bytes, c.bytes);
       } else {
-        op.bytes = c.bytes;
-        op.ops = c.ops;
-        op.points = c.points;
-        op.cycles = c.cycles;
-        op.result_latency = c.result_latency;
-        op.buffer_read_bytes = c.buffer_read_bytes;
-        op.buffer_write_bytes = c.buffer_write_bytes;
+        take_cost(op, c);
       }
     }
     was = std::move(now);
@@ -874,16 +879,7 @@ class Lowering {
       const size_t masks = varies ? varies->ops.size() : 1;
       for (unsigned mask = 0; mask < masks; ++mask) {
         TileOp v = op;
-        if (varies) {
-          const TileOp& cost = varies->ops[mask];
-          v.bytes = cost.bytes;
-          v.ops = cost.ops;
-          v.points = cost.points;
-          v.cycles = cost.cycles;
-          v.result_latency = cost.result_latency;
-          v.buffer_read_bytes = cost.buffer_read_bytes;
-          v.buffer_write_bytes = cost.buffer_write_bytes;
-        }
+        if (varies) take_cost(v, varies->ops[mask]);
         v.ragged = true;
         v.partial = mask != 0;
         v.runs = others;

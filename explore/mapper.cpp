@@ -205,6 +205,11 @@ std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const Mapping
     std::vector<std::vector<std::string>> uses;
     for (const std::string& index : o.indices) uses.push_back(uses_of(cascade, group, index));
     const bool spread = !group.cores.empty() || !group.devices.empty();
+    auto spread_index = [&](const std::string& index) {
+      return slot.pass < 0 && std::count(group.cores.begin(), group.cores.end(), index) +
+                                      std::count(group.devices.begin(), group.devices.end(), index) >
+                                  0;
+    };
     if (o.indices.size() > kMaxLoops)
       throw UserError(templ.groups[slot.group].order_loc, "order",
                       fmt::format("auto: group '{}' has {} loops at one level, more than the mapper orders ({})",
@@ -218,6 +223,8 @@ std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const Mapping
           kept = o.indices[perm[i]] != o.indices[perm[j]] || perm[i] < perm[j];
       for (size_t i = 0; i + 1 < perm.size() && kept && !spread; ++i)
         kept = uses[perm[i]] != uses[perm[i + 1]] || perm[i] < perm[i + 1];
+      // The loops a group spreads over cores or devices stay where they are written (outermost).
+      for (size_t i = 0; i < perm.size() && kept && spread; ++i) kept = perm[i] == i || !spread_index(o.indices[i]);
       if (kept) o.orders.push_back(perm);
     } while (std::next_permutation(perm.begin(), perm.end()));
     out.push_back(std::move(o));

@@ -56,6 +56,9 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   cmd->add_flag("--ragged", args.ragged,
                 "Search tiles that do not divide their index too (the last tile partial): for each number of "
                 "tiles, the smallest tile that covers the index");
+  cmd->add_flag("--pareto", args.pareto,
+                "Print the Pareto front of latency against energy: every candidate that no other matches or beats "
+                "in both");
   cmd->add_option("-o,--out", args.out, "Write the best mapping here (YAML; loads in model, sim and sweeps)")
       ->type_name("FILE");
   cmd->add_flag("--json", args.json, "Print one JSON object: the best Stats, the top candidates, the certificate");
@@ -76,6 +79,7 @@ int run_map(const MapArgs& args) {
                                                  : MapObjective::latency;
   options.top = std::max(args.top, args.rerank_cycle);
   options.ragged = args.ragged;
+  options.pareto = args.pareto;
   const MapResult r = map_tiles(cascade, arch, templ, options);
   if (r.best.empty()) throw UserError(SourceLoc{args.constraints}, "", no_feasible_mapping(r));
   // Re-ranking: each of the K best written as a mapping and simulated by a worker process (SystemC elaborates
@@ -174,6 +178,19 @@ int run_map(const MapArgs& args) {
                          {"bound", c.stats.bound}});
     }
     j["top"] = top;
+    if (args.pareto) {
+      Json front = Json::array();
+      for (const MapCandidate& c : r.pareto) {
+        Json order = Json::array();
+        for (size_t s = 0; s < r.orders.size(); ++s) order.push_back(order_of(c, s));
+        front.push_back(Json{{"tiles", c.choice.tiles},
+                             {"orders", order},
+                             {"cycles", c.stats.cycles},
+                             {"energy_pJ", c.stats.energy_pJ},
+                             {"bound", c.stats.bound}});
+      }
+      j["pareto"] = front;
+    }
     if (!simulated.empty()) {
       Json rerank = Json::array();
       for (size_t i = 0; i < simulated.size(); ++i)
@@ -213,6 +230,15 @@ int run_map(const MapArgs& args) {
                                                                         : std::string("failed"));
   }
   std::cout << table(rows);
+  if (args.pareto) {
+    std::cout << fmt::format("\nPareto front of latency against energy ({} candidates{}):\n", r.pareto.size(),
+                             r.pareto.empty() ? ": the runs' figures do not add up, so none is given" : "");
+    std::vector<std::vector<std::string>> front{{"cycles", "energy (pJ)", "bound", rows[0].back()}};
+    for (const MapCandidate& c : r.pareto)
+      front.push_back(
+          {grouped(c.stats.cycles), fmt::format("{:.6g}", c.stats.energy_pJ), c.stats.bound, tiles_text(c)});
+    if (!r.pareto.empty()) std::cout << table(front);
+  }
   if (!simulated.empty()) {
     std::cout << fmt::format("\nre-ranked at cycle level: rank {} {}\n", chosen + 1,
                              simulated[chosen].stats ? "has the fewest cycle-level cycles" : "(none simulated)");

@@ -17,6 +17,7 @@ struct MapArgs {
   int top = 5;
   int rerank_cycle = 0;  // simulate this many of the best at cycle level and keep the fastest there
   bool ragged = false;   // search tiles that do not divide their index too
+  bool pareto = false;   // print the Pareto front of latency against energy
   std::string out;  // the mapping YAML; empty: not written
   bool json = false;
 };

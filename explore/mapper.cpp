@@ -279,12 +279,33 @@ struct Partial {
   std::pair<double, double> rank() const { return {score, tie_break}; }
 };
 
+// Whether figures (cycles, pJ) `a` match or beat `b` in both.
+bool covers(int64_t a_cycles, double a_pJ, int64_t b_cycles, double b_pJ) {
+  return a_cycles <= b_cycles && a_pJ <= b_pJ;
+}
+
+// Adds `p` to a Pareto front of latency against energy (fewest cycles first) unless a point there covers it,
+// dropping the points it covers.
+template <class Point, class Figures>  // Figures(const Point&) -> std::pair<int64_t, double>
+void add_to_front(std::vector<Point>& front, Point p, Figures figures) {
+  const auto [c, e] = figures(p);
+  for (const Point& q : front)
+    if (covers(figures(q).first, figures(q).second, c, e)) return;
+  std::erase_if(front, [&](const Point& q) { return covers(c, e, figures(q).first, figures(q).second); });
+  const auto at =
+      std::upper_bound(front.begin(), front.end(), c, [&](int64_t x, const Point& q) { return x < figures(q).first; });
+  front.insert(at, std::move(p));
+}
+
+std::pair<int64_t, double> figures_of(const Partial& p) { return {p.stats.cycles, p.stats.energy_pJ}; }
+
 // Every combination of the searched orders of `run` and its searched tiles, evaluated on its groups: the `top`
 // best, best first (ties: the secondary objective, then the earlier combination; orders vary slowest, the last
-// tile fastest). The counts go to the certificate in `r`.
+// tile fastest). The counts go to the certificate in `r`; with a `front`, the Pareto front goes there.
 std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
                             const std::vector<LoopAddress>& where, const std::vector<OrderAddress>& slots,
-                            const Run& run, const MapOptions& options, MapResult& r) {
+                            const Run& run, const MapOptions& options, MapResult& r,
+                            std::vector<Partial>* front = nullptr) {
   const size_t from = run.from, n = run.to - run.from;
   // A searched tile's searched outer tiles: the same index further out in the same group's nest.
   std::vector<std::vector<size_t>> outer(n);
@@ -334,14 +355,18 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
           const auto ahead =
               std::upper_bound(best.begin(), best.end(), rank,
                                [](const std::pair<double, double>& x, const Partial& b) { return x < b.rank(); });
-          if (static_cast<int>(ahead - best.begin()) < options.top) {
+          const bool ranks = static_cast<int>(ahead - best.begin()) < options.top;
+          if (ranks || front) {
             std::vector<size_t> digits = order;
             digits.insert(digits.end(), digit.begin(), digit.end());
             std::vector<std::vector<size_t>> perms;
             for (size_t k = 0; k < order.size(); ++k) perms.push_back(r.orders[run.sfrom + k].orders[order[k]]);
-            best.insert(ahead,
-                        Partial{std::move(digits), std::move(perms), tiles, std::move(stats), rank.first, rank.second});
-            if (static_cast<int>(best.size()) > options.top) best.pop_back();
+            Partial p{std::move(digits), std::move(perms), tiles, std::move(stats), rank.first, rank.second};
+            if (front) add_to_front(*front, ranks ? p : std::move(p), figures_of);
+            if (ranks) {
+              best.insert(ahead, std::move(p));
+              if (static_cast<int>(best.size()) > options.top) best.pop_back();
+            }
           }
         }
       }
@@ -365,6 +390,49 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     }
   }
   return best;
+}
+
+// The Pareto front of the whole from the runs' fronts: the runs' figures add, so every point of the whole's front
+// is a sum of points of theirs. Each sum on the front is evaluated whole; where its figures are not the sum (a
+// bank-level DRAM's refreshes), the front is left empty.
+void pareto_of_runs(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
+                    const std::vector<std::vector<Partial>>& fronts, const MapOptions& options, MapResult& r) {
+  struct Sum {
+    std::vector<size_t> pick;  // a point of each run's front
+    int64_t cycles = 0;
+    double pJ = 0;
+  };
+  auto figures = [](const Sum& s) { return std::pair<int64_t, double>{s.cycles, s.pJ}; };
+  std::vector<Sum> sums{Sum{}};
+  for (const std::vector<Partial>& front : fronts) {
+    std::vector<Sum> next;
+    for (const Sum& s : sums)
+      for (size_t i = 0; i < front.size(); ++i) {
+        Sum t = s;
+        t.pick.push_back(i);
+        t.cycles += front[i].stats.cycles;
+        t.pJ += front[i].stats.energy_pJ;
+        add_to_front(next, std::move(t), figures);
+      }
+    sums = std::move(next);
+  }
+  for (const Sum& s : sums) {
+    MapCandidate c;
+    for (size_t u = 0; u < fronts.size(); ++u) {
+      const Partial& p = fronts[u][s.pick[u]];
+      c.choice.tiles.insert(c.choice.tiles.end(), p.tiles.begin(), p.tiles.end());
+      c.choice.orders.insert(c.choice.orders.end(), p.orders.begin(), p.orders.end());
+    }
+    const TileProgram program = lower(cascade, arch, with_choice(templ, c.choice));
+    c.stats = evaluate_analytical(cascade, arch, program);
+    if (!program.status.ok || !c.stats.status.ok || c.stats.cycles != s.cycles ||
+        std::abs(c.stats.energy_pJ - s.pJ) > 1e-9 * std::max(1.0, s.pJ)) {
+      r.pareto.clear();
+      return;
+    }
+    c.score = score_of(c.stats, options.objective);
+    r.pareto.push_back(std::move(c));
+  }
 }
 
 // The `top` best combinations of one choice per run, by the sum of the runs' scores (ties: the sum of their
@@ -440,18 +508,23 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
 
   auto search_whole = [&] {
     r.runs = 1;
-    for (Partial& p : search(cascade, arch, templ, where, slots, whole, options, r))
+    std::vector<Partial> front;
+    for (Partial& p : search(cascade, arch, templ, where, slots, whole, options, r, options.pareto ? &front : nullptr))
       r.best.push_back(MapCandidate{{std::move(p.tiles), std::move(p.orders)}, std::move(p.stats), p.score});
+    for (Partial& p : front)
+      r.pareto.push_back(MapCandidate{{std::move(p.tiles), std::move(p.orders)}, std::move(p.stats), p.score});
     return r;
   };
   if (!by_run) return search_whole();
 
   r.runs = static_cast<int>(runs.size());
-  std::vector<std::vector<Partial>> per_run;
-  for (const Run& run : runs) {
-    per_run.push_back(search(cascade, arch, templ, where, slots, run, options, r));
+  std::vector<std::vector<Partial>> per_run, fronts(runs.size());
+  for (size_t u = 0; u < runs.size(); ++u) {
+    per_run.push_back(
+        search(cascade, arch, templ, where, slots, runs[u], options, r, options.pareto ? &fronts[u] : nullptr));
     if (per_run.back().empty()) return r;  // this run cannot be mapped, so neither can the whole
   }
+  if (options.pareto) pareto_of_runs(cascade, arch, templ, fronts, options, r);
   // The best combinations of the runs' best, each evaluated whole: its figures are the sum of its runs'.
   for (const std::vector<size_t>& choice : best_sums(per_run, options.top)) {
     MapCandidate c;

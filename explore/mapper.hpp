@@ -25,6 +25,9 @@ struct MapOptions {
   // Tiles that do not divide their index too (ragged, the last tile partial): each `auto` tile takes, for every
   // number of tiles k, the smallest tile that covers the index in k, ceil(extent / k) (every divisor is one).
   bool ragged = false;
+  // Also keep the Pareto front of latency against energy: every candidate no other is both faster than (or as
+  // fast) and as frugal as (MapResult::pareto).
+  bool pareto = false;
 };
 
 // A loop whose tile the mapper chooses: where it is, and the values it may take.
@@ -60,6 +63,9 @@ struct MapResult {
   // Up to MapOptions::top, best first; ties go to the lower energy (objective latency) or the fewer cycles
   // (energy, edp), then to the earlier combination.
   std::vector<MapCandidate> best;
+  // With MapOptions::pareto, the candidates no other matches or beats in both cycles and energy, fewest cycles
+  // first (of equal figures, the earlier in the space). Empty when the runs' figures do not add up (see below).
+  std::vector<MapCandidate> pareto;
   // The certificate: every combination was considered; those not evaluated were infeasible for the reason counted.
   // With runs > 1 each run of groups was searched on its own (its own combinations counted, `space` is their
   // product): runs follow one another, so the best of each is part of the best of the whole.

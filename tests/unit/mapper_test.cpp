@@ -57,6 +57,27 @@ Constraints constraints(const std::string& file, std::vector<std::pair<std::stri
   return c;
 }
 
+// The mapper's Pareto front of latency against energy equals the one of `all` (every feasible combination's
+// cycles and pJ): the same points, fewest cycles first (energies equal to a few ulps count as equal: runs add
+// theirs).
+void expect_front(const MapResult& r, const std::vector<std::pair<int64_t, double>>& all, const std::string& what) {
+  std::vector<std::pair<int64_t, double>> front;
+  for (const auto& [c, e] : all) {
+    const bool covered = std::any_of(all.begin(), all.end(), [&](const auto& o) {
+      return o.first <= c && o.second <= e * (1 + 1e-12) && (o.first < c || o.second < e * (1 - 1e-12));
+    });
+    const bool seen = std::any_of(front.begin(), front.end(),
+                                  [&](const auto& f) { return f.first == c && std::abs(f.second - e) <= 1e-12 * e; });
+    if (!covered && !seen) front.emplace_back(c, e);
+  }
+  std::sort(front.begin(), front.end());
+  ASSERT_EQ(r.pareto.size(), front.size()) << what;
+  for (size_t i = 0; i < front.size(); ++i) {
+    EXPECT_EQ(r.pareto[i].stats.cycles, front[i].first) << what << " point " << i;
+    EXPECT_NEAR(r.pareto[i].stats.energy_pJ, front[i].second, 1e-9 * front[i].second) << what << " point " << i;
+  }
+}
+
 // `problems` random GEMMs, their extents drawn from these, each on a random systolic array: the mapper's best
 // against brute force over the same space (with `ragged`, tiles that do not divide too).
 void equals_brute_force(int problems, const std::array<std::vector<std::string>, 3>& extents, bool ragged) {
@@ -65,6 +86,7 @@ void equals_brute_force(int problems, const std::array<std::vector<std::string>,
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
   MapOptions options;
   options.ragged = ragged;
+  options.pareto = true;
   for (int problem = 0; problem < problems; ++problem) {
     const std::vector<std::pair<std::string, std::string>> params = {
         {"M", pick(extents[0])}, {"N", pick(extents[1])}, {"K", pick(extents[2])}};
@@ -84,6 +106,7 @@ void equals_brute_force(int problems, const std::array<std::vector<std::string>,
     // Brute force: each combination as its own mapping file, in the mapper's order (m, then n, then k fastest);
     // the fewest cycles, ties to the lower energy, then to the earlier combination.
     int64_t feasible = 0, best_cycles = -1;
+    std::vector<std::pair<int64_t, double>> all;  // every feasible combination's cycles and pJ
     double best_energy = 0;
     std::vector<int64_t> best_tiles;
     for (int64_t t0 : r.searched[0].values)
@@ -96,6 +119,7 @@ void equals_brute_force(int problems, const std::array<std::vector<std::string>,
           const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
           if (!s.status.ok) continue;
           ++feasible;
+          all.emplace_back(s.cycles, s.energy_pJ);
           if (best_cycles < 0 || s.cycles < best_cycles || (s.cycles == best_cycles && s.energy_pJ < best_energy)) {
             best_cycles = s.cycles;
             best_energy = s.energy_pJ;
@@ -103,6 +127,7 @@ void equals_brute_force(int problems, const std::array<std::vector<std::string>,
           }
         }
     EXPECT_EQ(r.evaluated, feasible) << what;
+    expect_front(r, all, what);
     EXPECT_EQ(r.combinations, static_cast<int64_t>(r.searched[0].values.size() * r.searched[1].values.size() *
                                                    r.searched[2].values.size()))
         << what;
@@ -553,7 +578,9 @@ TEST(Mapper, RunsSearchedOneByOneEqualBruteForce) {
     autos.fill("auto");
     const std::string templ_file = test::temp_file("constraints-runs.yaml", encoder_mapping(autos, concurrent));
     const Constraints base = constraints(templ_file, params, arch_sets);
-    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+    MapOptions options;
+    options.pareto = true;
+    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, options);
     EXPECT_EQ(r.runs, concurrent ? 3 : 4) << what;
 
     // Brute force, in the joint order (the last tile fastest); the five best kept as the joint search keeps them
@@ -605,6 +632,10 @@ TEST(Mapper, RunsSearchedOneByOneEqualBruteForce) {
       EXPECT_EQ(r.best[i].stats.cycles, std::get<0>(ranked[i])) << what << " rank " << i + 1;
       EXPECT_EQ(r.best[i].choice.tiles, std::get<2>(ranked[i])) << what << " rank " << i + 1;
     }
+    // The Pareto front of latency against energy, from the runs' fronts, is brute force's.
+    std::vector<std::pair<int64_t, double>> all;
+    for (const auto& [cycles, pJ, tiles] : ranked) all.emplace_back(cycles, pJ);
+    expect_front(r, all, what);
   }
 }
 

@@ -166,29 +166,23 @@ int run_map(const MapArgs& args) {
                             {"loops", so.indices},
                             {"orders", so.orders.size()}});
     j["searched_orders"] = orders;
-    Json top = Json::array();
-    for (const MapCandidate& c : r.best) {
+    // A candidate's choice and figures; the ranked ones with their score.
+    auto candidate_json = [&](const MapCandidate& c, bool ranked) {
       Json order = Json::array();
       for (size_t s = 0; s < r.orders.size(); ++s) order.push_back(order_of(c, s));
-      top.push_back(Json{{"tiles", c.choice.tiles},
-                         {"orders", order},
-                         {"score", c.score},
-                         {"cycles", c.stats.cycles},
-                         {"energy_pJ", c.stats.energy_pJ},
-                         {"bound", c.stats.bound}});
-    }
+      Json out{{"tiles", c.choice.tiles}, {"orders", order}};
+      if (ranked) out["score"] = c.score;
+      out["cycles"] = c.stats.cycles;
+      out["energy_pJ"] = c.stats.energy_pJ;
+      out["bound"] = c.stats.bound;
+      return out;
+    };
+    Json top = Json::array();
+    for (const MapCandidate& c : r.best) top.push_back(candidate_json(c, true));
     j["top"] = top;
     if (args.pareto) {
       Json front = Json::array();
-      for (const MapCandidate& c : r.pareto) {
-        Json order = Json::array();
-        for (size_t s = 0; s < r.orders.size(); ++s) order.push_back(order_of(c, s));
-        front.push_back(Json{{"tiles", c.choice.tiles},
-                             {"orders", order},
-                             {"cycles", c.stats.cycles},
-                             {"energy_pJ", c.stats.energy_pJ},
-                             {"bound", c.stats.bound}});
-      }
+      for (const MapCandidate& c : r.pareto) front.push_back(candidate_json(c, false));
       j["pareto"] = front;
     }
     if (!simulated.empty()) {

@@ -37,9 +37,14 @@ struct LoopAddress {
 };
 
 template <class Spec>  // MappingSpec or const MappingSpec
+auto& loops_at(Spec& m, size_t group, int pass) {
+  auto& g = m.groups[group];
+  return pass < 0 ? g.loops : g.passes[static_cast<size_t>(pass)].loops;
+}
+
+template <class Spec>  // MappingSpec or const MappingSpec
 auto& loop_at(Spec& m, const LoopAddress& a) {
-  auto& g = m.groups[a.group];
-  return a.pass < 0 ? g.loops[a.loop] : g.passes[static_cast<size_t>(a.pass)].loops[a.loop];
+  return loops_at(m, a.group, a.pass)[a.loop];
 }
 
 void set_tile(LoopSpec& loop, int64_t tile) {
@@ -66,12 +71,6 @@ struct OrderAddress {
   int pass = -1;
   size_t begin = 0, end = 0;
 };
-
-template <class Spec>  // MappingSpec or const MappingSpec
-auto& loops_at(Spec& m, size_t group, int pass) {
-  auto& g = m.groups[group];
-  return pass < 0 ? g.loops : g.passes[static_cast<size_t>(pass)].loops;
-}
 
 // The levels of the groups that say `order: auto` with more than one loop, group by group.
 std::vector<OrderAddress> order_slots(const MappingSpec& m) {
@@ -121,9 +120,9 @@ std::vector<int64_t> divisors(int64_t n) {
 std::vector<int64_t> tiles_by_count(int64_t n) {
   std::vector<int64_t> out;
   for (int64_t k = n; k >= 1;) {
-    const int64_t tile = (n + k - 1) / k;
+    const int64_t tile = ceil_div(n, k);
     out.push_back(tile);
-    k = (n + tile - 1) / tile - 1;  // the counts from ceil(n / tile) up all fit in tiles of `tile`
+    k = ceil_div(n, tile) - 1;  // the counts from ceil(n / tile) up all fit in tiles of `tile`
   }
   return out;
 }

@@ -208,8 +208,11 @@ TEST(Interpreter, ChunkedAndRecurrentMambaScansAgree) {
   const std::vector<double> want32 = evaluate(recurrent, in, EvalOptions{}).at("Y");
   const std::vector<double> got32 =
       evaluate(test::load("configs/workloads/ssm/mamba-s6-chunked.yaml", p), in, EvalOptions{}).at("Y");
+  double largest = 0;
+  for (double w : want32) largest = std::max(largest, std::abs(w));
   for (size_t i = 0; i < want32.size(); ++i)
-    EXPECT_LE(std::abs(got32[i] - want32[i]), std::abs(want32[i]) * 0x1p-7 + 1e-30) << i << " seed " << seed;
+    EXPECT_LE(std::abs(got32[i] - want32[i]), std::abs(want32[i]) * 0x1p-7 + 1e-30)
+        << i << " seed " << seed << " largest " << largest;
 }
 
 TEST(Interpreter, ForwardSubstitutionSolvesAUnitLowerTriangularSystem) {
@@ -249,11 +252,17 @@ TEST(Interpreter, ChunkwiseAndRecurrentKimiDeltaAttentionAgree) {
   const TensorValues in = random_inputs(recurrent, seed);
   const std::vector<double> want = evaluate(recurrent, in, exact()).at("O");
   EXPECT_LE(compare_values(evaluate(chunkwise, in, exact()).at("O"), want).max_abs_err, 1e-12) << "seed " << seed;
-  // In fp32, with the outputs rounded to bf16: at most one bf16 step apart.
+  // In fp32, with the outputs rounded to bf16: at most one bf16 step apart, or, for an output that cancels to
+  // near zero, a few fp32 steps of the largest output (the two orders round terms of that size differently: at
+  // seed 337167558 an output of 2.15e-7 differs by 1.2e-8, the largest output being 0.59; with a bf16 step of the
+  // output alone, 3 seeds of 300 failed).
   const std::vector<double> want32 = evaluate(recurrent, in, EvalOptions{}).at("O");
   const std::vector<double> got32 = evaluate(chunkwise, in, EvalOptions{}).at("O");
+  double largest = 0;
+  for (double w : want32) largest = std::max(largest, std::abs(w));
   for (size_t i = 0; i < want32.size(); ++i)
-    EXPECT_LE(std::abs(got32[i] - want32[i]), std::abs(want32[i]) * 0x1p-7 + 1e-30) << i << " seed " << seed;
+    EXPECT_LE(std::abs(got32[i] - want32[i]), std::max(std::abs(want32[i]) * 0x1p-7, largest * 0x1p-22))
+        << i << " seed " << seed;
 }
 
 TEST(Interpreter, AScanContinuedFromItsCachedStateEqualsOneLongScan) {

@@ -28,7 +28,7 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       "evaluated analytically; the best written as a mapping");
   cmd->add_option("--constraints", args.constraints,
                   "A mapping whose loop tiles may say `tile: auto` and groups `order: auto` (it names its arch and "
-                  "workload)")
+                  "workload), or a file of `alternatives:`, such files, each searched, the best kept")
       ->required()
       ->type_name("FILE");
   cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints')");
@@ -70,9 +70,6 @@ int run_map(const MapArgs& args) {
   WorkloadOverrides o;
   o.param_files = args.param_files;
   o.params = sets.workload;
-  const MappingSpec templ = load_mapping(args.constraints);
-  const Cascade cascade = load_cascade(args.workload.empty() ? templ.workload : args.workload, o);
-  const ArchSpec arch = load_arch(args.arch.empty() ? templ.arch : args.arch, sets.arch);
   MapOptions options;
   options.objective = args.objective == "energy" ? MapObjective::energy
                       : args.objective == "edp"  ? MapObjective::edp
@@ -80,8 +77,41 @@ int run_map(const MapArgs& args) {
   options.top = std::max(args.top, args.rerank_cycle);
   options.ragged = args.ragged;
   options.pareto = args.pareto;
-  const MapResult r = map_tiles(cascade, arch, templ, options);
-  if (r.best.empty()) throw UserError(SourceLoc{args.constraints}, "", no_feasible_mapping(r));
+  // Constraints that list alternatives: each is searched on its own, and the one whose best wins (ties to the
+  // earlier) is the one reported in full, re-ranked and written.
+  const MappingSpec listed = load_mapping(args.constraints);
+  const std::vector<std::string> files =
+      listed.alternatives.empty() ? std::vector<std::string>{args.constraints} : listed.alternatives;
+  struct Alternative {
+    MappingSpec templ;
+    Cascade cascade;
+    ArchSpec arch;
+    MapResult result;
+  };
+  std::vector<Alternative> alternatives;
+  std::optional<size_t> winner;
+  for (const std::string& file : files) {
+    MappingSpec templ = load_mapping(file);
+    Cascade cascade = load_cascade(args.workload.empty() ? templ.workload : args.workload, o);
+    ArchSpec arch = load_arch(args.arch.empty() ? templ.arch : args.arch, sets.arch);
+    MapResult result = map_tiles(cascade, arch, templ, options);
+    alternatives.push_back({std::move(templ), std::move(cascade), std::move(arch), std::move(result)});
+    const MapResult& r = alternatives.back().result;
+    if (r.best.empty()) continue;
+    if (!winner || better(r.best.front(), alternatives[*winner].result.best.front(), options.objective))
+      winner = alternatives.size() - 1;
+  }
+  if (!winner) {
+    std::string why;
+    for (size_t i = 0; i < files.size(); ++i)
+      why += fmt::format("{}{}{}", i ? "; " : "", files.size() > 1 ? files[i] + ": " : "",
+                         no_feasible_mapping(alternatives[i].result));
+    throw UserError(SourceLoc{args.constraints}, "", why);
+  }
+  const std::string& constraints = files[*winner];
+  const Cascade& cascade = alternatives[*winner].cascade;
+  const ArchSpec& arch = alternatives[*winner].arch;
+  const MapResult& r = alternatives[*winner].result;
   // Re-ranking: each of the K best written as a mapping and simulated by a worker process (SystemC elaborates
   // once per process); the fewest cycle-level cycles win, ties to the better analytical rank.
   struct Simulated {
@@ -97,7 +127,7 @@ int run_map(const MapArgs& args) {
     const std::string exe = fs::read_symlink("/proc/self/exe").string();
     for (size_t i = 0; i < std::min(r.best.size(), static_cast<size_t>(args.rerank_cycle)); ++i) {
       const std::string file = (dir / fmt::format("candidate-{}.yaml", i + 1)).string();
-      std::ofstream(file) << mapped_yaml(args.constraints, file, r, options, i);
+      std::ofstream(file) << mapped_yaml(constraints, file, r, options, i);
       SpecInputs in;  // the written candidate, a mapping like any other
       in.mapping = file;
       in.arch = args.arch.empty() ? "" : fs::absolute(args.arch).string();
@@ -115,7 +145,7 @@ int run_map(const MapArgs& args) {
     fs::remove_all(dir);
   }
   if (!args.out.empty()) {
-    const std::string text = mapped_yaml(args.constraints, args.out, r, options, chosen);
+    const std::string text = mapped_yaml(constraints, args.out, r, options, chosen);
     std::ofstream out(args.out);
     out << text;
     out.flush();
@@ -141,49 +171,26 @@ int run_map(const MapArgs& args) {
   };
   if (args.json) {
     Json j;
-    j["constraints"] = args.constraints;
+    j["constraints"] = constraints;
     j["objective"] = args.objective;
-    j["certificate"] = Json{{"search", r.runs > 1 ? "exhaustive, run by run" : "exhaustive"},
-                            {"tiles", args.ragged ? "ragged" : "divisors"},
-                            {"runs", r.runs},
-                            {"space", r.space},
-                            {"combinations", r.combinations},
-                            {"not_dividing", r.not_dividing},
-                            {"infeasible", r.infeasible},
-                            {"evaluated", r.evaluated}};
-    Json searched = Json::array();
-    for (const SearchedTile& s : r.searched)
-      searched.push_back(Json{{"group", s.group},
-                              {"index", s.index},
-                              {"level", s.buffer_level ? "buffer" : "backing"},
-                              {"values", s.values.size()}});
-    j["searched"] = searched;
-    Json orders = Json::array();
-    for (const SearchedOrder& so : r.orders)
-      orders.push_back(Json{{"group", so.group},
-                            {"pass", so.pass < 0 ? Json(nullptr) : Json(so.pass + 1)},
-                            {"level", so.buffer_level ? "buffer" : "backing"},
-                            {"loops", so.indices},
-                            {"orders", so.orders.size()}});
-    j["searched_orders"] = orders;
-    // A candidate's choice and figures; the ranked ones with their score.
-    auto candidate_json = [&](const MapCandidate& c, bool ranked) {
-      Json order = Json::array();
-      for (size_t s = 0; s < r.orders.size(); ++s) order.push_back(order_of(c, s));
-      Json out{{"tiles", c.choice.tiles}, {"orders", order}};
-      if (ranked) out["score"] = c.score;
-      out["cycles"] = c.stats.cycles;
-      out["energy_pJ"] = c.stats.energy_pJ;
-      out["bound"] = c.stats.bound;
-      return out;
-    };
-    Json top = Json::array();
-    for (const MapCandidate& c : r.best) top.push_back(candidate_json(c, true));
-    j["top"] = top;
-    if (args.pareto) {
-      Json front = Json::array();
-      for (const MapCandidate& c : r.pareto) front.push_back(candidate_json(c, false));
-      j["pareto"] = front;
+    j.update(search_json(alternatives[*winner].templ, r, options));  // certificate, candidates
+    if (files.size() > 1) {  // each alternative's best and certificate; the rest of the JSON is the winner's
+      Json alts = Json::array();
+      for (size_t i = 0; i < files.size(); ++i) {
+        const MapResult& a = alternatives[i].result;
+        Json alt{{"constraints", files[i]},
+                 {"combinations", a.combinations},
+                 {"not_dividing", a.not_dividing},
+                 {"infeasible", a.infeasible},
+                 {"evaluated", a.evaluated}};
+        if (a.best.empty())
+          alt["no_feasible_mapping"] = no_feasible_mapping(a);
+        else
+          alt["best"] = Json{{"cycles", a.best.front().stats.cycles}, {"energy_pJ", a.best.front().stats.energy_pJ}};
+        alts.push_back(alt);
+      }
+      j["alternatives"] = alts;
+      j["chosen_alternative"] = *winner + 1;
     }
     if (!simulated.empty()) {
       Json rerank = Json::array();
@@ -199,8 +206,20 @@ int run_map(const MapArgs& args) {
     std::cout << j.dump(2) << '\n';
     return 0;
   }
-  std::cout << fmt::format("{} on {} from {} (objective: {})\n", cascade.name, arch.name, args.constraints,
-                           args.objective);
+  if (files.size() > 1) {
+    std::cout << fmt::format("{} alternatives in {} (objective: {}), each searched on its own:\n", files.size(),
+                             args.constraints, args.objective);
+    std::vector<std::vector<std::string>> rows{
+        {"", "constraints", "combinations", "evaluated", "best cycles", "energy (pJ)"}};
+    for (size_t i = 0; i < files.size(); ++i) {
+      const MapResult& a = alternatives[i].result;
+      rows.push_back({i == *winner ? "*" : "", files[i], grouped(a.combinations), grouped(a.evaluated),
+                      a.best.empty() ? std::string("infeasible") : grouped(a.best.front().stats.cycles),
+                      a.best.empty() ? no_feasible_mapping(a) : fmt::format("{:.6g}", a.best.front().stats.energy_pJ)});
+    }
+    std::cout << table(rows) << '\n';
+  }
+  std::cout << fmt::format("{} on {} from {} (objective: {})\n", cascade.name, arch.name, constraints, args.objective);
   std::cout << fmt::format(
       "  searched {}{} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
       "evaluated (exhaustive: the best is the optimum of this space{})\n\n",

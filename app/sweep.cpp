@@ -44,6 +44,11 @@ CLI::App* add_report_command(CLI::App& app, ReportArgs& args) {
       app.add_subcommand("report", "Write a self-contained HTML report of a sweep's results (plots by matplotlib)");
   cmd->add_option("dir", args.dir, "Results directory of `einsim sweep`")->required();
   cmd->add_option("-o,--out", args.out, "HTML file to write")->required()->type_name("FILE");
+  cmd->add_option("--point", args.points,
+                  "A point whose candidate mappings to show, for sweeps with mapped parts (repeatable; default: the "
+                  "first point of a few values of the first axis)")
+      ->type_name("N")
+      ->allow_extra_args(false);
   return cmd;
 }
 
@@ -99,9 +104,14 @@ int run_report(const ReportArgs& args) {
   const std::string script = std::string(EINSIM_SOURCE_DIR) + "/scripts/report.py";
   // Debian's python3, where ./scripts/setup installs matplotlib, pandas and jinja2 (not a pyenv or venv one).
   const char* python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  std::vector<std::string> argv = {python, script, args.dir, "-o", args.out};
+  for (const int64_t p : args.points) argv.insert(argv.end(), {"--point", std::to_string(p)});
+  std::vector<char*> c_argv;
+  for (std::string& a : argv) c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
   const pid_t pid = fork();
   if (pid == 0) {
-    execlp(python, python, script.c_str(), args.dir.c_str(), "-o", args.out.c_str(), static_cast<char*>(nullptr));
+    execvp(python, c_argv.data());
     _exit(127);
   }
   int st = 0;

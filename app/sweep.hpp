@@ -22,6 +22,7 @@ struct MergeArgs {
 struct ReportArgs {
   std::string dir;
   std::string out;
+  std::vector<int64_t> points;  // whose candidate mappings the report shows
 };
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArgs& args);

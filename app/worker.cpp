@@ -24,10 +24,12 @@ int run_worker() {
   const SpecInputs in = spec_inputs_from_json(j);
   DesignPoint p;
   if (in.map) {  // constraints: what the sweep chose for them, or the mapper's choice
-    const MappingSpec templ = load_mapping(in.mapping);
+    SpecCache specs;
+    const SpecInputs chosen = in.choice.empty() ? choose_mapping(in, specs, 1).inputs : in;
+    const MappingSpec templ = load_mapping(chosen.mapping);
     p.cascade = load_cascade(in.workload.empty() ? templ.workload : in.workload, in.workload_overrides);
     p.arch = load_arch(in.arch.empty() ? templ.arch : in.arch, in.arch_sets);
-    p.mapping = with_choice(templ, in.choice.empty() ? best_choice(p.cascade, p.arch, templ, in.ragged) : in.choice);
+    p.mapping = with_choice(templ, chosen.choice);
     p.program = lower(p.cascade, p.arch, p.mapping);
   } else {
     p = load_design_point(in.mapping, in.workload_overrides, in.arch_sets, in.arch, in.workload);

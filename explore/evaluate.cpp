@@ -72,11 +72,14 @@ Stats evaluate_part(const SweepPart& part, Fidelity fidelity, int64_t count, con
                     Outcome& out) {
   SpecInputs in = inputs_of(part);
   if (fidelity == Fidelity::cycle && !in.map) return repeated(run_worker(exe, in, part.name, out), count);
-  const ResolvedSpecs r = specs.resolve(in);
-  if (in.map)
-    in.choice = *specs.chosen(
-        in, [&] { return std::make_shared<const MapChoice>(best_choice(*r.cascade, *r.arch, *r.mapping, in.ragged)); });
+  if (in.map) {
+    const std::shared_ptr<const ChosenMapping> chosen =
+        specs.chosen(in, [&] { return std::make_shared<const ChosenMapping>(choose_mapping(in, specs)); });
+    in = chosen->inputs;
+    out.mapped.emplace_back(part.name, chosen);
+  }
   if (fidelity == Fidelity::cycle) return repeated(run_worker(exe, in, part.name, out), count);
+  const ResolvedSpecs r = specs.resolve(in);
   const MappingSpec mapping = in.map ? with_choice(*r.mapping, in.choice) : *r.mapping;
   AnalyticalEvaluator analytical;
   return repeated(analytical.evaluate(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, mapping)), count);

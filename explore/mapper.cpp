@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -600,6 +601,111 @@ MapChoice best_choice(const Cascade& cascade, const ArchSpec& arch, const Mappin
   const MapResult r = map_tiles(cascade, arch, templ, options);
   if (r.best.empty()) throw UserError(SourceLoc{templ.file}, "", no_feasible_mapping(r));
   return r.best.front().choice;
+}
+
+bool better(const MapCandidate& a, const MapCandidate& b, MapObjective objective) {
+  return std::pair(score_of(a.stats, objective), tie_break_of(a.stats, objective)) <
+         std::pair(score_of(b.stats, objective), tie_break_of(b.stats, objective));
+}
+
+nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r, const MapOptions& options) {
+  using Json = nlohmann::ordered_json;
+  Json j;
+  j["certificate"] = Json{{"search", r.runs > 1 ? "exhaustive, run by run" : "exhaustive"},
+                          {"tiles", options.ragged ? "ragged" : "divisors"},
+                          {"runs", r.runs},
+                          {"space", r.space},
+                          {"combinations", r.combinations},
+                          {"not_dividing", r.not_dividing},
+                          {"infeasible", r.infeasible},
+                          {"evaluated", r.evaluated}};
+  Json searched = Json::array();
+  for (const SearchedTile& t : r.searched)
+    searched.push_back(Json{{"group", t.group},
+                            {"index", t.index},
+                            {"level", t.buffer_level ? "buffer" : "backing"},
+                            {"values", t.values.size()}});
+  j["searched"] = searched;
+  Json orders = Json::array();
+  for (const SearchedOrder& o : r.orders)
+    orders.push_back(Json{{"group", o.group},
+                          {"pass", o.pass < 0 ? Json(nullptr) : Json(o.pass + 1)},
+                          {"level", o.buffer_level ? "buffer" : "backing"},
+                          {"loops", o.indices},
+                          {"orders", o.orders.size()}});
+  j["searched_orders"] = orders;
+  // A candidate's choice, figures and loop nest; the ranked ones with their score.
+  auto candidate = [&](const MapCandidate& c, bool ranked) {
+    Json order = Json::array();
+    for (size_t s = 0; s < r.orders.size(); ++s) {
+      std::vector<std::string> indices;
+      for (size_t i : c.choice.orders[s]) indices.push_back(r.orders[s].indices[i]);
+      order.push_back(indices);
+    }
+    Json out{{"tiles", c.choice.tiles}, {"orders", order}};
+    if (ranked) out["score"] = c.score;
+    out["cycles"] = c.stats.cycles;
+    out["energy_pJ"] = c.stats.energy_pJ;
+    out["bound"] = c.stats.bound;
+    out["utilization"] = c.stats.utilization;
+    Json traffic = Json::object();
+    for (const auto& [memory, t] : c.stats.traffic_bytes) traffic[memory] = Json{{"read", t.read}, {"write", t.write}};
+    out["traffic"] = traffic;
+    out["loops"] = loop_nest_text(with_choice(templ, c.choice));
+    return out;
+  };
+  Json top = Json::array();
+  for (const MapCandidate& c : r.best) top.push_back(candidate(c, true));
+  j["top"] = top;
+  if (options.pareto) {
+    Json front = Json::array();
+    for (const MapCandidate& c : r.pareto) front.push_back(candidate(c, false));
+    j["pareto"] = front;
+  }
+  return j;
+}
+
+ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
+  const std::shared_ptr<const MappingSpec> constraints = specs.mapping(in.mapping);
+  const std::vector<std::string> files =
+      constraints->alternatives.empty() ? std::vector<std::string>{in.mapping} : constraints->alternatives;
+  MapOptions options;
+  options.top = top;
+  options.ragged = in.ragged;
+  options.pareto = true;
+  std::optional<ChosenMapping> best;
+  MapCandidate best_candidate;
+  std::string reasons;
+  nlohmann::ordered_json alternatives = nlohmann::ordered_json::array();
+  for (const std::string& file : files) {
+    SpecInputs a = in;
+    a.mapping = file;
+    const ResolvedSpecs r = specs.resolve(a);
+    const MapResult result = map_tiles(*r.cascade, *r.arch, *r.mapping, options);
+    alternatives.push_back({{"constraints", file}});
+    if (result.best.empty()) {
+      alternatives.back()["no_feasible_mapping"] = no_feasible_mapping(result);
+      reasons += fmt::format("{}{}{}", reasons.empty() ? "" : "; ", files.size() > 1 ? file + ": " : "",
+                             no_feasible_mapping(result));
+      continue;
+    }
+    alternatives.back()["cycles"] = result.best.front().stats.cycles;
+    alternatives.back()["energy_pJ"] = result.best.front().stats.energy_pJ;
+    if (!best || better(result.best.front(), best_candidate, options.objective)) {
+      best_candidate = result.best.front();
+      a.choice = best_candidate.choice;
+      nlohmann::ordered_json search{{"constraints", in.mapping}, {"chosen", file}, {"objective", "latency"}};
+      search.update(search_json(*r.mapping, result, options));
+      best = ChosenMapping{std::move(a), search.dump()};
+    }
+  }
+  if (!best) throw UserError(SourceLoc{in.mapping}, "", reasons);
+  if (files.size() > 1) {  // each alternative's best beside the chosen one's search
+    nlohmann::ordered_json search = nlohmann::ordered_json::parse(best->search);
+    search["alternatives"] = alternatives;
+    best->search = search.dump();
+  }
+  return *best;
 }
 
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,

@@ -5,11 +5,13 @@
 // order, so the answer is the exact optimum of that space and the same on every run. Infeasible combinations
 // (a tile that does not divide the tile around it, a buffer too small) are counted, not evaluated.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "arch/spec.hpp"
 #include "mappings/spec.hpp"
+#include "mappings/spec_cache.hpp"
 #include "sim/stats.hpp"
 #include "workloads/cascade.hpp"
 
@@ -78,6 +80,10 @@ struct MapResult {
   std::string first_infeasible_reason;  // when nothing was feasible, why the first combination was not
 };
 
+// Whether `a` ranks before `b`: the lower score, or of equal scores the lower secondary objective (energy for
+// latency, cycles otherwise); the mapper's ranking, used between alternatives.
+bool better(const MapCandidate& a, const MapCandidate& b, MapObjective objective);
+
 // The loops of `templ` whose tile is `auto`, with their candidate values for `cascade`.
 std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSpec& templ, bool ragged = false);
 
@@ -97,6 +103,18 @@ MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice);
 // constraints file when no combination is feasible, saying why the first was not.
 MapChoice best_choice(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, bool ragged = false);
 std::string no_feasible_mapping(const MapResult& r);  // that error's message
+
+// What a sweep part that names constraints evaluates: `in` with the mapper's choice for latency (best_choice's),
+// and where the constraints list alternatives, `mapping` the alternative whose best has the fewest cycles (ties to
+// the lower energy, then to the earlier in the list); with the search (search_json of the chosen alternative, its
+// `top` best and the Pareto front, and each alternative's best). A UserError at the constraints when none has a
+// feasible combination, saying why for each.
+ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top = 5);
+
+// A search as JSON, what `einsim map --json` prints and a sweep saves beside each point's mapping: the certificate,
+// the loops searched, and each candidate (`top`, ranked, and with options.pareto the `pareto` front) with its
+// choice, figures (cycles, energy, bound, utilization per unit, traffic per memory) and loop nest.
+nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r, const MapOptions& options);
 
 // Candidate `candidate` (0: the best) as a mapping file written at `out_file` (arch and workload paths relative to
 // its folder), under a header saying how it was found.

@@ -1,4 +1,6 @@
 // einsim merge: shards of one sweep combined, each point once.
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <set>
 
@@ -32,7 +34,18 @@ void merge_results(const std::vector<std::string>& dirs, const std::string& out_
     for (Row& r : in.all(true)) {
       const auto point = std::get<int64_t>(r[0].second);
       const auto fidelity = std::get<std::string>(r[1].second);
-      if (seen.insert({point, fidelity}).second) out.put(r);
+      if (!seen.insert({point, fidelity}).second) continue;
+      for (const auto& [column, cell] : r)  // the mappings the mapper chose there, saved beside the row
+        if (const auto* file = std::get_if<std::string>(&cell); file && column.starts_with("mapped_")) {
+          const fs::path from = fs::path(d) / *file, to = fs::path(out_dir) / *file;
+          if (!fs::is_regular_file(from))
+            throw UserError(SourceLoc{d}, "merge", fmt::format("point {} names {}, which is not there", point, *file));
+          fs::create_directories(to.parent_path());
+          fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+          if (const fs::path search = fs::path(from).replace_extension(".json"); fs::is_regular_file(search))
+            fs::copy_file(search, fs::path(to).replace_extension(".json"), fs::copy_options::overwrite_existing);
+        }
+      out.put(r);
     }
   }
   out.flush();

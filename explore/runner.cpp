@@ -1,19 +1,24 @@
 // Running a sweep: points on -j threads, results committed in batches by one thread, --resume and --shard.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <deque>
+#include <fstream>
 #include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "explore/evaluate.hpp"
+#include "explore/mapper.hpp"
 #include "explore/results.hpp"
 #include "explore/sweep.hpp"
+#include "mappings/write.hpp"
 #include "workloads/expr.hpp"
 
 namespace einsim {
@@ -98,6 +103,36 @@ void add_derived(const SweepSpec& spec, const SweepPoint& p, const Row& stats, R
     });
     row.emplace_back(d.name, v);
   }
+}
+
+// Where a point's mapping for a part that names constraints is saved, relative to the results' folder (and its
+// search beside it, .json for .yaml).
+std::string mapped_file(int64_t point, const std::string& part) {
+  std::string name = part;
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  return fmt::format("mappings/{}-{}.yaml", point, name);
+}
+
+// The mapping the mapper chose at point `p` for a part (`in`: the constraints, or the alternative chosen, with its
+// choice), as a file that loads like a hand-written one: the part's arch and workload, under a header saying
+// how it was found and with which params.
+std::string mapped_text(const SweepSpec& spec, const SweepPoint& p, const SweepPart& part, const SpecInputs& in,
+                        SpecCache& specs, const std::string& file) {
+  MappingSpec m = with_choice(*specs.mapping(in.mapping), in.choice);
+  if (!in.arch.empty()) m.arch = in.arch;
+  if (!in.workload.empty()) m.workload = in.workload;
+  std::string at, with;
+  for (const auto& [ax, v] : p.axes) at += (at.empty() ? "" : ", ") + ax + "=" + v;
+  for (const std::string& f : part.params) with += (with.empty() ? "" : ", ") + f;
+  for (const auto& [k, v] : part.sets) with += (with.empty() ? "" : ", ") + k + "=" + v;
+  std::string text = fmt::format("# Chosen by the mapper for sweep {}, point {} ({}), part {}: the best for latency\n",
+                                 spec.name, p.index, at, part.name);
+  text += fmt::format("# of the constraints {}{}{}.\n", part.mapping,
+                      in.mapping != part.mapping ? " (the alternative " + in.mapping + ")" : "",
+                      part.ragged ? ", ragged tiles searched too" : "");
+  if (!with.empty()) text += "# Evaluated with " + with + ".\n";
+  return text + mapping_yaml(m, file);
 }
 
 }  // namespace
@@ -241,6 +276,20 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
                            {"config_hash", todo[i].second},
                            {"einsim_version", version},
                            {"wall_s", wall[i]}});
+    for (const auto& [name, chosen] : o.mapped) {  // saved beside the row, which names the file
+      const auto part =
+          std::find_if(p.parts.begin(), p.parts.end(), [&](const SweepPart& x) { return x.name == name; });
+      const std::string file = mapped_file(p.index, name);
+      const fs::path path = fs::path(options.out_dir) / file;
+      fs::create_directories(path.parent_path());
+      std::ofstream f(path), search(fs::path(path).replace_extension(".json"));
+      f << mapped_text(spec, p, *part, chosen->inputs, specs, path.string());
+      search << chosen->search << '\n';
+      f.close();
+      search.close();
+      if (!f || !search) throw UserError(SourceLoc{path.string()}, "-o", "cannot write the point's mapping there");
+      row.emplace_back("mapped_" + name, file);
+    }
     row.insert(row.end(), results.begin(), results.end());
     if (o.status == PointStatus::error) ++summary.failed;
     db.put(row);

@@ -156,8 +156,16 @@ SweepSpec load_sweep(const std::string& file) {
       }
     }
     // A mapping, or constraints whose `auto` tiles the mapper chooses at each point (`einsim map`'s choice).
-    const auto mapping = p.optional("mapping");
+    // `mapping: auto` says the same as naming constraints alone: the mapper maps the part at each point.
+    auto mapping = p.optional("mapping");
     const auto constraints = p.optional("constraints");
+    if (mapping && mapping->is_scalar() && mapping->as_string() == "auto") {
+      if (!constraints)
+        mapping->fail(
+            "auto needs `constraints:` beside it, the groups and bindings the mapper keeps (it chooses "
+            "their tiles and loop orders, and among alternatives)");
+      mapping.reset();
+    }
     if (mapping && constraints) constraints->fail("a part names a mapping or constraints, not both");
     if (!mapping && !constraints) p.required("mapping");
     part.map = constraints.has_value();

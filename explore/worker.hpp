@@ -2,7 +2,10 @@
 // A cycle-level part runs in its own einsim process (SystemC elaborates once per process), so a crash costs one
 // point; and the flag a sweep's Ctrl-C sets.
 #include <atomic>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "explore/sweep.hpp"
 #include "mappings/spec_cache.hpp"
@@ -21,6 +24,9 @@ struct Outcome {
   PointStatus status = PointStatus::ok;
   std::string reason;
   bool interrupted = false;
+  // The parts that named constraints, by name: what the mapper chose for them (a constraints file or one of its
+  // alternatives, with its choice, and the search), saved beside the point's result row.
+  std::vector<std::pair<std::string, std::shared_ptr<const ChosenMapping>>> mapped;
 };
 
 // Set by SIGINT while a sweep runs: workers stop taking points, and a worker that dies of it is not a result.

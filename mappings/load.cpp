@@ -136,6 +136,24 @@ MappingSpec load_mapping(const std::string& file) {
   read_version(top);
   const YNode name = top.required("name");
   const auto description = top.optional("description");
+  const std::filesystem::path dir = std::filesystem::path(file).parent_path();
+  if (const auto alternatives = top.optional("alternatives")) {
+    top.finish();  // nothing else: each alternative names its own arch, workload and groups
+    m.name = name.as_string();
+    if (description) m.description = description->as_string();
+    m.alternatives_loc = alternatives->loc();
+    if (!alternatives->is_sequence() || alternatives->items().empty())
+      alternatives->fail("give a list of constraints files, the choices `einsim map` picks the best of");
+    for (const YNode& a : alternatives->items()) {
+      const std::string path = (dir / a.as_string()).lexically_normal().string();
+      if (!std::filesystem::is_regular_file(path))
+        a.fail(fmt::format("{} {}", path, std::filesystem::exists(path) ? "is not a file" : "does not exist"));
+      if (!load_mapping(path).alternatives.empty())
+        a.fail(path + " lists alternatives itself: list its alternatives here instead");
+      m.alternatives.push_back(path);
+    }
+    return m;
+  }
   const YNode arch = top.required("arch");
   const YNode workload = top.required("workload");
   const auto memory = top.optional("memory");
@@ -143,7 +161,6 @@ MappingSpec load_mapping(const std::string& file) {
   top.finish();
   m.name = name.as_string();
   if (description) m.description = description->as_string();
-  const std::filesystem::path dir = std::filesystem::path(file).parent_path();
   m.arch = (dir / arch.as_string()).lexically_normal().string();
   m.workload = (dir / workload.as_string()).lexically_normal().string();
   if (memory) {
@@ -219,6 +236,13 @@ MappingSpec load_mapping(const std::string& file) {
   }
   if (m.groups.empty()) groups.fail("a mapping needs at least one group");
   return m;
+}
+
+void require_one_mapping(const MappingSpec& m) {
+  if (!m.alternatives.empty())
+    throw UserError(m.alternatives_loc, "alternatives",
+                    "constraints for `einsim map` (or a sweep part's `constraints:`), which picks the best of them; "
+                    "model, sim and a part's `mapping:` need one mapping (einsim map -o writes it)");
 }
 
 }  // namespace einsim

@@ -93,9 +93,16 @@ struct MappingSpec {
   std::string buffer = "glb";
   std::vector<GroupSpec> groups;
   SourceLoc groups_loc;
+  // Constraints that are a choice among other constraints files (FLAT's scores kept in the buffer, or spilled to
+  // DRAM with passes of their own): `einsim map` and sweeps' `constraints:` map each and keep the best. Such a
+  // file has nothing else (no arch, workload or groups); paths resolved against its folder.
+  std::vector<std::string> alternatives;
+  SourceLoc alternatives_loc;
 };
 
 MappingSpec load_mapping(const std::string& file);
+// A UserError when `m` lists alternatives: a mapping to evaluate is one of them, chosen (einsim map -o writes it).
+void require_one_mapping(const MappingSpec& m);
 
 // What a constraints file leaves open, chosen (the mapper's choice): a value for each `auto` tile and an order for
 // each list of loops `order: auto` leaves open (positions in the written order), as the mapper lists them.

@@ -63,31 +63,34 @@ SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j) {
 
 template <class T, class Load>
 const SpecCache::Entry<T>& SpecCache::get(std::map<std::string, Entry<T>>& cache, const std::string& key, Load load) {
+  Entry<T>* e = nullptr;
   {
     std::lock_guard lock(mutex_);
-    if (const auto it = cache.find(key); it != cache.end()) return it->second;
+    e = &cache[key];  // std::map: the entry stays where it is
   }
-  // Resolved outside the lock: two threads may both resolve one key, and both get the same result.
-  Entry<T> e;
-  {
+  std::call_once(e->once, [&] {
     FileReads reads;
     try {
-      e.value = load();
+      e->value = load();
     } catch (...) {
-      e.error = std::current_exception();
+      e->error = std::current_exception();
     }
-    e.files = reads.files();
-  }
-  std::lock_guard lock(mutex_);
-  return cache.try_emplace(key, std::move(e)).first->second;  // std::map: references stay valid
+    e->files = reads.files();
+    e->ready = true;
+  });
+  return *e;
+}
+
+std::shared_ptr<const MappingSpec> SpecCache::mapping(const std::string& file) {
+  const auto& m = get(mappings_, file, [&] { return std::make_shared<const MappingSpec>(load_mapping(file)); });
+  if (m.error) std::rethrow_exception(m.error);
+  return m.value;
 }
 
 ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   ResolvedSpecs r;
-  const auto& m =
-      get(mappings_, in.mapping, [&] { return std::make_shared<const MappingSpec>(load_mapping(in.mapping)); });
-  if (m.error) std::rethrow_exception(m.error);
-  r.mapping = m.value;
+  r.mapping = mapping(in.mapping);
+  require_one_mapping(*r.mapping);
   const std::string arch = in.arch.empty() ? r.mapping->arch : in.arch;
   const std::string workload = in.workload.empty() ? r.mapping->workload : in.workload;
   // A workload is read once per file and bound to each point's params.
@@ -110,8 +113,8 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   return r;
 }
 
-std::shared_ptr<const MapChoice> SpecCache::chosen(const SpecInputs& in,
-                                                   const std::function<std::shared_ptr<const MapChoice>()>& make) {
+std::shared_ptr<const ChosenMapping> SpecCache::chosen(
+    const SpecInputs& in, const std::function<std::shared_ptr<const ChosenMapping>()>& make) {
   const auto& d = get(chosen_, to_json(in).dump(), make);
   if (d.error) std::rethrow_exception(d.error);
   return d.value;
@@ -123,20 +126,33 @@ FileList SpecCache::files(const SpecInputs& in) {
     resolve(in);
   } catch (...) {  // as far as it got: the entries below hold what each resolution read
   }
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   const auto m = mappings_.find(in.mapping);
-  if (m == mappings_.end()) return out;
+  if (m == mappings_.end() || !m->second.ready) return out;
   out = m->second.files;
   if (!m->second.value) return out;
+  if (!m->second.value->alternatives.empty()) {
+    const std::vector<std::string> alternatives = m->second.value->alternatives;
+    lock.unlock();
+    for (const std::string& file : alternatives) {
+      SpecInputs a = in;
+      a.mapping = file;
+      const FileList more = files(a);
+      out.insert(out.end(), more.begin(), more.end());
+    }
+    return out;
+  }
   const std::string arch = in.arch.empty() ? m->second.value->arch : in.arch;
   const std::string workload = in.workload.empty() ? m->second.value->workload : in.workload;
-  if (const auto w = workloads_.find(workload); w != workloads_.end())  // the file, then the presets binding read
+  if (const auto w = workloads_.find(workload);
+      w != workloads_.end() && w->second.ready)  // the file, then the presets binding read
     out.insert(out.end(), w->second.files.begin(), w->second.files.end());
-  if (const auto c = cascades_.find(cascade_key(workload, in.workload_overrides)); c != cascades_.end())
+  if (const auto c = cascades_.find(cascade_key(workload, in.workload_overrides));
+      c != cascades_.end() && c->second.ready)
     out.insert(out.end(), c->second.files.begin(), c->second.files.end());
   for (const std::string& key :
        {arch_key(arch, {}), arch_key(arch, in.arch_sets)}) {  // the file, then what overrides read
-    if (const auto a = archs_.find(key); a != archs_.end())
+    if (const auto a = archs_.find(key); a != archs_.end() && a->second.ready)
       out.insert(out.end(), a->second.files.begin(), a->second.files.end());
     if (in.arch_sets.empty()) break;
   }

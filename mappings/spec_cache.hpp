@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,14 @@ struct SpecInputs {
   MapChoice choice;     // with `map`, what the mapper already chose (empty: choose it)
 };
 
+// What the mapper chose for constraints: the inputs of the mapping chosen (the constraints, or the alternative
+// they list that won, with its choice), and the search that chose it as JSON text (its certificate and the
+// candidates it ranked, which a sweep saves beside the point's rows).
+struct ChosenMapping {
+  SpecInputs inputs;
+  std::string search;
+};
+
 // A design point's identity as JSON: how a sweep hands a point to a cycle-level worker process.
 nlohmann::ordered_json to_json(const SpecInputs& in);
 SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j);  // throws UserError on a malformed one
@@ -47,16 +56,22 @@ class SpecCache {
  public:
   // Throws the UserError (or other exception) its first resolution threw.
   ResolvedSpecs resolve(const SpecInputs& in);
+  // The mapping (or constraints) file `file`, read once. Throws the UserError its reading threw.
+  std::shared_ptr<const MappingSpec> mapping(const std::string& file);
   // What `make` chooses for constraints `in` (the mapper's choice), chosen once per `in` and shared.
-  std::shared_ptr<const MapChoice> chosen(const SpecInputs& in,
-                                          const std::function<std::shared_ptr<const MapChoice>()>& make);
+  std::shared_ptr<const ChosenMapping> chosen(const SpecInputs& in,
+                                              const std::function<std::shared_ptr<const ChosenMapping>()>& make);
   // Every file resolving `in` reads (the mapping, arch, workload, param presets, energy table, DRAM presets), as
-  // far as it gets when it fails.
+  // far as it gets when it fails; for constraints that list alternatives, every alternative's.
   FileList files(const SpecInputs& in);
 
  private:
+  // Resolved once: the first thread to ask resolves it, outside the cache's lock, and any other that asks for it
+  // meanwhile waits (a mapper's choice takes seconds; two threads must not both make it).
   template <class T>
   struct Entry {
+    std::once_flag once;
+    std::atomic<bool> ready{false};  // once resolved: files() reads only these
     std::shared_ptr<const T> value;
     std::exception_ptr error;
     FileList files;
@@ -69,7 +84,7 @@ class SpecCache {
   std::map<std::string, Entry<ArchSpec>> archs_;
   std::map<std::string, Entry<WorkloadSource>> workloads_;  // by file
   std::map<std::string, Entry<Cascade>> cascades_;          // by file and params
-  std::map<std::string, Entry<MapChoice>> chosen_;          // by the inputs, as JSON
+  std::map<std::string, Entry<ChosenMapping>> chosen_;      // by the inputs, as JSON
 };
 
 }  // namespace einsim

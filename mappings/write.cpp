@@ -1,5 +1,6 @@
 #include "mappings/write.hpp"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -120,7 +121,33 @@ void emit_group(YAML::Emitter& out, const MappingSpec& m, const GroupSpec& g) {
   out << YAML::EndMap;
 }
 
+// A list of loops as "dram[b p=512] glb[p=256]", the backing memory's level, then the buffer's.
+std::string loops_text(const MappingSpec& m, const std::vector<LoopSpec>& loops) {
+  std::string out;
+  for (const bool buffer : {false, true}) {
+    std::string level;
+    for (const LoopSpec& l : loops)
+      if (l.buffer_level == buffer)
+        level += (level.empty() ? "" : " ") + l.index + (l.tile.empty() ? "" : "=" + l.tile);
+    if (!level.empty()) out += (out.empty() ? "" : " ") + (buffer ? m.buffer : m.backing) + "[" + level + "]";
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string loop_nest_text(const MappingSpec& m) {
+  std::string out;
+  for (const GroupSpec& g : m.groups) {
+    if (g.collective) continue;
+    std::string nest = loops_text(m, g.loops);
+    if (g.passes.size() > 1 || (g.passes.size() == 1 && !g.passes[0].loops.empty()))
+      for (size_t i = 0; i < g.passes.size(); ++i)
+        nest += fmt::format("{}pass {} {}", nest.empty() ? "" : " ", i + 1, loops_text(m, g.passes[i].loops));
+    out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", g.name, nest.empty() ? "-" : nest);
+  }
+  return out;
+}
 
 std::string mapping_yaml(const MappingSpec& m, const std::string& out_file) {
   namespace fs = std::filesystem;

@@ -131,7 +131,9 @@ class NoResults(Exception):
 
 
 class Report:
-    def __init__(self, directory):
+    def __init__(self, directory, points=None):
+        self.dir = directory
+        self.points = points or []  # the points whose candidate mappings to show (--point); none: a few
         db = sqlite3.connect(f"{directory}/results.sqlite")
         self.meta = json.loads(db.execute("SELECT value FROM meta WHERE key = 'sweep'").fetchone()[0])
         self.version = (db.execute("SELECT value FROM meta WHERE key = 'einsim_version'").fetchone() or [""])[0]
@@ -300,6 +302,9 @@ class Report:
         placement = self.placement()
         if placement:
             sections.append(("Placement", placement, []))
+        candidates = self.candidates()
+        if candidates:
+            sections.append(("Candidate mappings",) + candidates)
 
         # Utilization, traffic, energy.
         util_cols = self.columns("utilization_")
@@ -328,6 +333,84 @@ class Report:
                              + table(gap).replace("<table>", '<table id="gap">'),
                              [self.lines(lambda d: d["gap_vs_analytical"] * 100, "gap %", "cycle vs analytical", fidelity="cycle")]))
         return TEMPLATE.render(meta=self.meta, version=self.version, sections=[(t, b, [i for i in imgs if i]) for t, b, imgs in sections])
+
+    def candidates(self):
+        """The mapper's candidates at some points of the parts a sweep mapped (`mapping: auto`): the search saved
+        beside each point's mapping (mappings/POINT-PART.json), its best few and its Pareto front side by side."""
+        mapped = [c for c in self.df.columns if c.startswith("mapped_")]
+        d = self.df[self.df.fidelity == self.df.fidelity.iloc[0]]
+        if not mapped:
+            return None
+        if self.points:  # every mapped part of each point asked for
+            shown = [(p, c) for p in self.points if p in set(d.point) for c in mapped]
+        else:  # for each part mapped, its first point at each of a few values of the first axis
+            first = self.axes[0]
+            shown = sorted({(int(d[(d[first] == v) & d[c].notna()].point.min()), c) for c in mapped
+                            for v in some(self.values[first], 4) if ((d[first] == v) & d[c].notna()).any()})
+        chosen = sorted({p for p, _ in shown})
+        body = ("<p>At each point a sweep maps, the mapper ranks every combination of the tiles and orders the "
+                "constraints leave open (and each alternative they list) and keeps the best for latency; its best "
+                "few and its Pareto front of latency against energy are saved beside the point's mapping "
+                "(<code>mappings/POINT-PART.json</code>). Shown for points " + ", ".join(str(p) for p in chosen)
+                + " (<code>einsim report --point N</code> chooses others).</p>")
+        imgs = []
+        for point, column in shown:
+            row = d[d.point == point].iloc[0]
+            where = ", ".join(f"{a}={row[a]}" for a in self.axes)
+            if not isinstance(row[column], str):
+                continue
+            part = column[len("mapped_"):]
+            try:
+                with open(os.path.join(self.dir, os.path.splitext(row[column])[0] + ".json")) as f:
+                    search = json.load(f)
+            except (OSError, ValueError):
+                body += f"<p>Point {point}, part {html.escape(part)}: its search is not there.</p>"
+                continue
+            rows, seen = [], {}
+            for rank, c in enumerate(search["top"], 1):
+                seen[c["loops"]] = len(rows)
+                rows.append(dict(c, rank=str(rank), front=""))
+            for c in search.get("pareto", []):
+                if c["loops"] in seen:
+                    rows[seen[c["loops"]]]["front"] = "yes"
+                else:
+                    seen[c["loops"]] = len(rows)
+                    rows.append(dict(c, rank="-", front="yes"))
+            units = sorted({u for c in rows for u in c["utilization"]})
+            memories = sorted({m for c in rows for m in c["traffic"]})
+            t = pd.DataFrame([{"rank": c["rank"], "Pareto": c["front"], "cycles": c["cycles"], "energy (pJ)": c["energy_pJ"],
+                               "bound": c["bound"],
+                               **{f"{u} util.": c["utilization"].get(u, 0.0) for u in units},
+                               **{f"{m} MiB": (c["traffic"].get(m, {}).get("read", 0) + c["traffic"].get(m, {}).get("write", 0)) / 2**20
+                                  for m in memories},
+                               "loop nests": c["loops"]} for c in rows])
+            cert = search["certificate"]
+            alternatives = "".join(
+                f"; alternative {html.escape(a['constraints'])}: "
+                + (f"best {a['cycles']:,} cycles" if "cycles" in a else "no feasible mapping")
+                for a in search.get("alternatives", []))
+            body += (f"<h3>Point {point} ({html.escape(where)}), part {html.escape(part)}</h3>"
+                     f"<p>{html.escape(search['chosen'])}: {cert['combinations']:,} combinations, {cert['evaluated']:,} "
+                     f"evaluated ({html.escape(cert['search'])}){alternatives}. Rank 1 is the mapping the point "
+                     f"evaluated (<code>{html.escape(row[column])}</code>).</p>")
+            body += table(t).replace("<table>", f'<table class="candidates" data-name="candidates-{point}-{html.escape(part)}">')
+            fig, ax = plt.subplots(figsize=(5.5, 3.4))
+            front = sorted((c for c in rows if c["front"]), key=lambda c: c["cycles"])
+            ax.scatter([c["cycles"] for c in rows], [c["energy_pJ"] for c in rows], s=18, facecolors="none",
+                       edgecolors="C0", label="candidates")
+            if front:
+                ax.step([c["cycles"] for c in front], [c["energy_pJ"] for c in front], where="post", color="C1",
+                        marker="o", ms=4, label="Pareto front")
+            ax.scatter([rows[0]["cycles"]], [rows[0]["energy_pJ"]], marker="*", s=120, color="C3", zorder=3,
+                       label="chosen (rank 1)")
+            ax.ticklabel_format(useOffset=False)
+            ax.set_xlabel("cycles")
+            ax.set_ylabel("energy (pJ)")
+            ax.set_title(f"point {point}, {part}", fontsize=9)
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            imgs.append(png(fig))
+        return body, imgs
 
     def placement(self):
         """Where each `place: auto` group ran (place_<group>) and why: its Op/B against each candidate's ridge."""
@@ -549,13 +632,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("dir")
     ap.add_argument("-o", "--out", required=True)
+    ap.add_argument("--point", type=int, action="append", default=[],
+                    help="a point whose candidate mappings to show (repeatable; default: a few)")
     args = ap.parse_args()
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
         error(args.out, "-o: cannot write there (no such directory, or not writable)")
         return 2
     try:
-        report = Report(args.dir)
+        report = Report(args.dir, args.point)
     except NoResults:
         error(f"{args.dir}/results.sqlite", "no results yet (a sweep that has not committed its first batch)")
         return 2

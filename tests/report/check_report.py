@@ -54,6 +54,17 @@ def check_fusemax_quick(tables):
     assert tables.rows["vs FLAT"] == 16 and tables.rows["vs unfused"] == 16, tables.rows
     assert tables.rows["gap"] == 10, tables.rows  # config x scope
     assert "placement" not in tables.rows, "a sweep without place: auto groups has no Placement section"
+    # The GEMMs are mapped at every end-to-end point: their candidates at the first such point of 4 of the 5
+    # configurations (points 1, 11, 31, 41: 10 points a configuration), ranked, best first, rank 1 the mapping the
+    # point evaluated (its file named in the row).
+    candidates = {name: rows for name, rows in tables.cells.items() if name and name.startswith("candidates-")}
+    assert sorted(candidates) == [f"candidates-{p}-gemms" for p in (1, 11, 31, 41)], sorted(candidates)
+    for name, rows in candidates.items():
+        ranked = [r for r in rows if r[0] != "-"]
+        assert [r[0] for r in ranked] == [str(i) for i in range(1, len(ranked) + 1)], (name, rows)
+        cycles = [float(r[2]) for r in ranked]
+        assert cycles == sorted(cycles), (name, cycles)
+        assert any(r[1] == "yes" for r in rows), (name, "no candidate on the Pareto front")
 
 
 def check_large(tables):

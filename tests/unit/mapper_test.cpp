@@ -18,6 +18,7 @@
 
 #include "explore/mapper.hpp"
 #include "mappings/lower.hpp"
+#include "mappings/spec_cache.hpp"
 #include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
 
@@ -311,6 +312,39 @@ TEST(Mapper, FindsFuseMaxsOrderAndTilesNeverSlowerThanByHand) {
       EXPECT_EQ(r.best.front().choice.orders, (std::vector<std::vector<size_t>>{{0, 1, 2, 3, 4}}))
           << model << " " << seq;
     }
+}
+
+// The FuseMax study with every mapping found by the mapper (configs/sweeps/fusemax-mapped.yaml): each
+// configuration's constraints (configs/constraints/attention-{config}.yaml), mapped as a sweep part maps them, are
+// never slower than the paper's mapping of that configuration (configs/sweeps/fusemax.yaml's), and FLAT's
+// alternatives keep the scores in the buffer where that is faster and spill them where the paper's FLAT does.
+TEST(Mapper, EveryFuseMaxStudyConfigurationMappedNeverSlowerThanThePapersMappings) {
+  SpecCache specs;
+  for (const std::string config : {"unfused", "flat", "cascade", "architecture", "fusemax"})
+    for (const std::string model : {"bert", "xlm"})
+      for (const std::string seq : {"4096", "262144"}) {
+        SpecInputs in;
+        in.mapping = "configs/constraints/attention-" + config + ".yaml";
+        in.map = true;
+        in.workload_overrides.param_files = {"configs/workloads/models/" + model + ".yaml"};
+        in.workload_overrides.params = {{"B", "64"}, {"M", seq}, {"P", seq}, {"dtype", "bf16"}};
+        const SpecInputs chosen = choose_mapping(in, specs, 1).inputs;
+        const ResolvedSpecs r = specs.resolve(chosen);
+        const Stats mapped = evaluate_analytical(*r.cascade, *r.arch,
+                                                 lower(*r.cascade, *r.arch, with_choice(*r.mapping, chosen.choice)));
+        const bool spilled = config == "flat" && seq == "262144";
+        const std::string hand_file = "configs/mappings/attention-" + config + (spilled ? "-spilled" : "") + ".yaml";
+        const DesignPoint hand =
+            test::point(hand_file, in.workload_overrides.params, in.workload_overrides.param_files);
+        const Stats by_hand = evaluate_analytical(hand.cascade, hand.arch, hand.program);
+        ASSERT_TRUE(mapped.status.ok) << config << " " << model << " " << seq << ": " << mapped.status.reason;
+        EXPECT_LE(mapped.cycles, by_hand.cycles) << config << " " << model << " " << seq;
+        if (config == "flat") {
+          EXPECT_EQ(chosen.mapping,
+                    "configs/constraints/attention-flat-" + std::string(spilled ? "spilled" : "kept") + ".yaml")
+              << model << " " << seq;
+        }
+      }
 }
 
 // Brute force over a template's whole space, each combination built on its own (with_choice), lowered and

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sqlite3.h>
@@ -678,6 +680,81 @@ TEST(Sweep, APartsConstraintsMayLeaveOrdersAndRaggedTilesToTheMapper) {
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("parts.gemm.ragged"), std::string::npos) << e.what();
   }
+}
+
+// A part's constraints may list alternatives (`mapping: auto` beside FLAT's constraints: its scores kept in the
+// buffer, or spilled to DRAM): at each point the faster is evaluated at both fidelities, and the mapping chosen is
+// saved beside the point's rows (mappings/POINT-PART.yaml, named in the `mapped_PART` column): a mapping that loads
+// like a hand-written one and evaluates to the row's figures. Shards merged bring their mappings along.
+TEST(Sweep, AlternativesAreMappedAndEachPointsMappingIsSavedBesideItsRow) {
+  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
+  const fs::path dir = fs::path(fresh_dir("alternatives"));
+  fs::create_directories(dir);
+  const std::string root = fs::absolute(".").string();
+  const fs::path file = dir / "s.yaml";
+  std::ofstream(file) << "version: 1\nname: a\nfidelity: both\naxes: {seq: [1024, 262144]}\nparts:\n  attention:\n"
+                      << "    mapping: auto\n    constraints: " << root << "/configs/constraints/attention-flat.yaml\n"
+                      << "    params: " << root << "/configs/workloads/models/bert.yaml\n"
+                      << "    set: {B: 1, M: \"{seq}\", P: \"{seq}\", dtype: bf16}\n";
+  SweepOptions o;
+  o.out_dir = (dir / "out").string();
+  o.version = "test";
+  o.self_exe = einsim.string();
+  o.jobs = 2;
+  const SweepSpec spec = load_sweep(file.string());
+  const SweepSummary summary = run_sweep(spec, o);
+  EXPECT_EQ(summary.ran, 4);
+  EXPECT_EQ(summary.failed, 0);
+  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
+  const std::vector<Row> rows = db.all();
+  ASSERT_EQ(rows.size(), 4u);
+  auto get = [](const Row& r, const std::string& c) -> const Cell& {
+    for (const auto& [name, v] : r)
+      if (name == c) return v;
+    throw std::runtime_error("no column " + c);
+  };
+  for (size_t i = 0; i < rows.size(); i += 2) {
+    const std::string seq = i == 0 ? "1024" : "262144";
+    const std::string saved = std::get<std::string>(get(rows[i], "mapped_attention"));
+    EXPECT_EQ(saved, fmt::format("mappings/{}-attention.yaml", i / 2));
+    EXPECT_EQ(std::get<std::string>(get(rows[i + 1], "mapped_attention")), saved);
+    const DesignPoint p =
+        test::point((fs::path(o.out_dir) / saved).string(), {{"B", "1"}, {"M", seq}, {"P", seq}, {"dtype", "bf16"}},
+                    {root + "/configs/workloads/models/bert.yaml"});
+    EXPECT_EQ(p.mapping.name, i == 0 ? "attention-flat-kept-mapped" : "attention-flat-spilled-mapped") << seq;
+    const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
+    EXPECT_EQ(std::get<int64_t>(get(rows[i], "cycles")), s.cycles) << seq;
+    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "traffic_dram_write")), s.traffic_bytes.at("dram").write) << seq;
+    // Beside it, the search that chose it: its best is this mapping, and each alternative's best is there.
+    std::ifstream in(fs::path(o.out_dir) / fs::path(saved).replace_extension(".json"));
+    const nlohmann::ordered_json search = nlohmann::ordered_json::parse(in);
+    EXPECT_EQ(search.at("top").at(0).at("cycles").get<int64_t>(), s.cycles) << seq;
+    EXPECT_EQ(search.at("alternatives").size(), 2u);
+    EXPECT_EQ(search.at("chosen").get<std::string>(),
+              fs::path(root + "/configs/constraints/attention-flat-" + (i == 0 ? "kept" : "spilled") + ".yaml")
+                  .lexically_normal()
+                  .string());
+  }
+
+  // Two shards merged: the same rows, and each row's mapping beside it, the same bytes.
+  auto read = [](const fs::path& f) {
+    std::ifstream in(f);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::vector<std::string> shards;
+  for (int shard = 1; shard <= 2; ++shard) {
+    SweepOptions so = o;
+    so.out_dir = (dir / fmt::format("shard{}", shard)).string();
+    so.shard = shard;
+    so.shards = 2;
+    run_sweep(spec, so);
+    shards.push_back(so.out_dir);
+  }
+  const std::string merged = (dir / "merged").string();
+  merge_results(shards, merged);
+  for (const std::string f : {"mappings/0-attention.yaml", "mappings/0-attention.json", "mappings/1-attention.yaml",
+                              "mappings/1-attention.json"})
+    EXPECT_EQ(read(fs::path(merged) / f), read(fs::path(o.out_dir) / f)) << f;
 }
 
 }  // namespace

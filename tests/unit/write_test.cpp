@@ -49,5 +49,16 @@ TEST(WriteMapping, EveryMappingWrittenBackLoadsAndEvaluatesAsItsFile) {
   }
 }
 
+// A mapping's loop nests on one line, as the report sets candidates side by side: each group's levels outer to
+// inner, an index with its tile, then each pass's.
+TEST(WriteMapping, LoopNestTextShowsEachGroupsLevelsAndPasses) {
+  EXPECT_EQ(loop_nest_text(load_mapping("configs/mappings/attention-fusemax.yaml")),
+            "attention: dram[b kh g p=min(P, 8192) m1] glb[p=min(P, 256)]");
+  EXPECT_EQ(
+      loop_nest_text(load_mapping("configs/mappings/attention-flat.yaml")),
+      "attention: dram[b kh g p=min(P, max(1, 8388608 / M))] pass 1 dram[m=min(M, 256)] pass 2 glb[m=min(M, 256)] "
+      "pass 3 dram[m=min(M, 256)]");
+}
+
 }  // namespace
 }  // namespace einsim

@@ -24,11 +24,12 @@ using Json = nlohmann::ordered_json;
 CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   CLI::App* cmd = app.add_subcommand(
       "map",
-      "Choose the tiles (`tile: auto`) and loop orders (`order: auto`) a mapping leaves open: every combination, "
-      "evaluated analytically; the best written as a mapping");
+      "Choose the tiles (`tile: auto`), loop orders (`order: auto`) and units (`unit: auto`) a mapping leaves open: "
+      "every combination, evaluated analytically; the best written as a mapping");
   cmd->add_option("--constraints", args.constraints,
-                  "A mapping whose loop tiles may say `tile: auto` and groups `order: auto` (it names its arch and "
-                  "workload), or a file of `alternatives:`, such files, each searched, the best kept")
+                  "A mapping whose loop tiles may say `tile: auto`, groups `order: auto` and Einsums `unit: auto` (it "
+                  "names its arch and workload), or a file of `alternatives:`, such files, each searched, the best "
+                  "kept")
       ->required()
       ->type_name("FILE");
   cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints')");
@@ -160,6 +161,9 @@ int run_map(const MapArgs& args) {
   };
   auto tiles_text = [&](const MapCandidate& c) {
     std::vector<std::string> parts;
+    for (size_t b = 0; b < r.bindings.size(); ++b)
+      parts.push_back(
+          fmt::format("{}.{}={}", r.bindings[b].group, r.bindings[b].einsum, r.bindings[b].units[c.choice.units[b]]));
     for (size_t s = 0; s < r.orders.size(); ++s)
       parts.push_back(fmt::format("{}{}.order({})=[{}]", r.orders[s].group,
                                   r.orders[s].pass < 0 ? "" : fmt::format(".pass{}", r.orders[s].pass + 1),
@@ -221,8 +225,11 @@ int run_map(const MapArgs& args) {
   }
   std::cout << fmt::format("{} on {} from {} (objective: {})\n", cascade.name, arch.name, constraints, args.objective);
   std::cout << fmt::format(
-      "  searched {}{} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, {} "
-      "evaluated (exhaustive: the best is the optimum of this space{})\n\n",
+      "  searched {}{}{} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, "
+      "{} evaluated (exhaustive: the best is the optimum of this space{})\n\n",
+      r.bindings.empty()
+          ? ""
+          : fmt::format("the units of {} Einsum{}, ", r.bindings.size(), r.bindings.size() == 1 ? "" : "s"),
       r.orders.empty() ? ""
                        : fmt::format("the orders of {} and ", r.orders.size() == 1
                                                                   ? std::string("1 list of loops")
@@ -232,7 +239,8 @@ int run_map(const MapArgs& args) {
       grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
       r.runs > 1 ? fmt::format(" of {:.3g} combinations, as the runs' times add", r.space) : "");
   std::vector<std::vector<std::string>> rows{
-      {"rank", "cycles", "energy (pJ)", "bound", r.orders.empty() ? "tiles" : "orders and tiles"}};
+      {"rank", "cycles", "energy (pJ)", "bound",
+       r.bindings.empty() ? (r.orders.empty() ? "tiles" : "orders and tiles") : "units, orders and tiles"}};
   if (!simulated.empty()) rows[0].insert(rows[0].begin() + 2, "cycle level");
   for (size_t i = 0; i < r.best.size(); ++i) {
     rows.push_back({std::to_string(i + 1), grouped(r.best[i].stats.cycles),

@@ -13,6 +13,7 @@
 #include "mappings/lower.hpp"
 #include "mappings/write.hpp"
 #include "sim/analytical.hpp"
+#include "workloads/analysis.hpp"
 
 namespace einsim {
 
@@ -92,6 +93,51 @@ std::vector<OrderAddress> order_slots(const MappingSpec& m) {
   return out;
 }
 
+// Where an Einsum whose unit the mapper chooses sits: its group, pass and position in the pass's list.
+struct BindingAddress {
+  size_t group = 0;
+  size_t pass = 0;
+  size_t einsum = 0;
+};
+
+template <class Spec>  // MappingSpec or const MappingSpec
+auto& binding_at(Spec& m, const BindingAddress& a) {
+  return m.groups[a.group].passes[a.pass].einsums[a.einsum].second;
+}
+
+// The Einsums that say `unit: auto`, group by group.
+std::vector<BindingAddress> binding_slots(const MappingSpec& m) {
+  std::vector<BindingAddress> out;
+  for (size_t g = 0; g < m.groups.size(); ++g)
+    for (size_t p = 0; p < m.groups[g].passes.size(); ++p)
+      for (size_t e = 0; e < m.groups[g].passes[p].einsums.size(); ++e)
+        if (m.groups[g].passes[p].einsums[e].second.unit == "auto") out.push_back({g, p, e});
+  return out;
+}
+
+// The Einsum at `a` of `to` bound to the `choice`-th unit `from` lets it take.
+void bind(MappingSpec& to, const MappingSpec& from, const BindingAddress& a, size_t choice) {
+  const auto& [unit, spatial] = binding_at(from, a).unit_choices.at(choice);
+  EinsumBinding& b = binding_at(to, a);
+  b.unit = unit;
+  b.spatial = spatial;
+  b.unit_choices.clear();
+}
+
+// Why the Einsum at `a` cannot run on the unit `m` binds it to (an op the unit lacks), or empty: legality first, so a
+// binding no tile can make feasible is not lowered once per combination of tiles.
+std::string cannot_bind(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, const BindingAddress& a) {
+  const auto& [name, binding] = m.groups[a.group].passes[a.pass].einsums[a.einsum];
+  const ComponentSpec* unit = arch.find(binding.unit);
+  if (!unit || !unit->ops()) return fmt::format("{} has no compute unit named '{}'", arch.file, binding.unit);
+  for (const Einsum& e : cascade.einsums)
+    if (e.name == name)
+      for (const auto& [kind, n] : einsum_ops_per_point(e))
+        if (!unit->ops()->contains(kind))
+          return fmt::format("{} cannot do {} (Einsum {} is bound to it)", unit->name, kind, name);
+  return "";
+}
+
 // Where the loop at `a` is once the slot's loops take order `perm` (new position i holds old position perm[i]).
 void follow(LoopAddress& a, const OrderAddress& slot, const std::vector<size_t>& perm) {
   if (a.group != slot.group || a.pass != slot.pass || a.loop < slot.begin || a.loop >= slot.end) return;
@@ -161,6 +207,16 @@ std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSp
                       fmt::format("auto: '{}' is not an index of the workload's Einsums", loop.index));
     out.push_back({templ.groups[a.group].name, loop.index, loop.buffer_level, loop.loc,
                    ragged ? tiles_by_count(extent) : divisors(extent)});
+  }
+  return out;
+}
+
+std::vector<SearchedBinding> searched_bindings(const MappingSpec& templ) {
+  std::vector<SearchedBinding> out;
+  for (const BindingAddress& a : binding_slots(templ)) {
+    SearchedBinding b{templ.groups[a.group].name, templ.groups[a.group].passes[a.pass].einsums[a.einsum].first, {}};
+    for (const auto& [unit, spatial] : binding_at(templ, a).unit_choices) b.units.push_back(unit);
+    out.push_back(std::move(b));
   }
   return out;
 }
@@ -241,7 +297,8 @@ struct Run {
   size_t first = 0, last = 0;  // groups [first, last)
   size_t from = 0, to = 0;     // its searched tiles [from, to) (auto_loops lists them group by group)
   size_t sfrom = 0, sto = 0;   // its searched orders (order_slots lists them group by group)
-  bool searched() const { return to > from || sto > sfrom; }
+  size_t bfrom = 0, bto = 0;   // its searched units (binding_slots lists them group by group)
+  bool searched() const { return to > from || sto > sfrom || bto > bfrom; }
 };
 
 template <class Address>
@@ -254,23 +311,25 @@ std::pair<size_t, size_t> in_groups(const std::vector<Address>& list, size_t fir
 }
 
 std::vector<Run> runs_of(const MappingSpec& m, const std::vector<LoopAddress>& where,
-                         const std::vector<OrderAddress>& slots) {
+                         const std::vector<OrderAddress>& slots, const std::vector<BindingAddress>& units) {
   std::vector<Run> runs;
   for (size_t g = 0; g < m.groups.size(); ++g)
     if (runs.empty() || !m.groups[g].concurrent)
-      runs.push_back({g, g + 1, 0, 0, 0, 0});
+      runs.push_back({g, g + 1, 0, 0, 0, 0, 0, 0});
     else
       runs.back().last = g + 1;
   for (Run& run : runs) {
     std::tie(run.from, run.to) = in_groups(where, run.first, run.last);
     std::tie(run.sfrom, run.sto) = in_groups(slots, run.first, run.last);
+    std::tie(run.bfrom, run.bto) = in_groups(units, run.first, run.last);
   }
   return runs;
 }
 
 // One combination of a range of searched tiles, as the search ranks it.
 struct Partial {
-  std::vector<size_t> digits;  // an index into each order's list, then into each tile's values
+  std::vector<size_t> digits;  // an index into each binding's units, then each order's list, then each tile's values
+  std::vector<size_t> units;
   std::vector<std::vector<size_t>> orders;
   std::vector<int64_t> tiles;
   Stats stats;
@@ -299,13 +358,14 @@ void add_to_front(std::vector<Point>& front, Point p, Figures figures) {
 
 std::pair<int64_t, double> figures_of(const Partial& p) { return {p.stats.cycles, p.stats.energy_pJ}; }
 
-// Every combination of the searched orders of `run` and its searched tiles, evaluated on its groups: the `top`
-// best, best first (ties: the secondary objective, then the earlier combination; orders vary slowest, the last
-// tile fastest). The counts go to the certificate in `r`; with a `front`, the Pareto front goes there.
+// Every combination of the searched units of `run`, its searched orders and its searched tiles, evaluated on its
+// groups: the `top` best, best first (ties: the secondary objective, then the earlier combination; units vary
+// slowest, then orders, the last tile fastest). The counts go to the certificate in `r`; with a `front`, the
+// Pareto front goes there.
 std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
                             const std::vector<LoopAddress>& where, const std::vector<OrderAddress>& slots,
-                            const Run& run, const MapOptions& options, MapResult& r,
-                            std::vector<Partial>* front = nullptr) {
+                            const std::vector<BindingAddress>& units, const Run& run, const MapOptions& options,
+                            MapResult& r, std::vector<Partial>* front = nullptr) {
   const size_t from = run.from, n = run.to - run.from;
   // A searched tile's searched outer tiles: the same index further out in the same group's nest.
   std::vector<std::vector<size_t>> outer(n);
@@ -317,13 +377,23 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   MappingSpec m = templ;
   for (GroupSpec& g : m.groups) g.order_auto = false;
   std::vector<Partial> best;
-  std::vector<size_t> order(run.sto - run.sfrom, 0);
-  for (bool more_orders = true; more_orders;) {
+  // The run's shape: a unit for each searched binding, then an order for each searched list.
+  const size_t nb = run.bto - run.bfrom;
+  std::vector<size_t> shape(nb + run.sto - run.sfrom, 0);
+  auto choices = [&](size_t d) {
+    return d < nb ? r.bindings[run.bfrom + d].units.size() : r.orders[run.sfrom + d - nb].orders.size();
+  };
+  for (bool more_shapes = true; more_shapes;) {
+    std::string unbound;  // why this shape's units cannot run their Einsums, if they cannot
+    for (size_t b = 0; b < nb; ++b) {
+      bind(m, templ, units[run.bfrom + b], shape[b]);
+      if (unbound.empty()) unbound = cannot_bind(cascade, arch, m, units[run.bfrom + b]);
+    }
     // This order of each searched list, and where its auto tiles are then.
     std::vector<LoopAddress> at(where.begin() + static_cast<std::ptrdiff_t>(from),
                                 where.begin() + static_cast<std::ptrdiff_t>(run.to));
     for (size_t s = run.sfrom; s < run.sto; ++s) {
-      const std::vector<size_t>& perm = r.orders[s].orders[order[s - run.sfrom]];
+      const std::vector<size_t>& perm = r.orders[s].orders[shape[nb + s - run.sfrom]];
       put_in_order(m, templ, slots[s], perm);
       for (LoopAddress& a : at) follow(a, slots[s], perm);
     }
@@ -336,6 +406,9 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         for (size_t j : outer[k]) divides = divides && tiles[j] % tiles[k] == 0;
       if (!divides) {
         ++r.not_dividing;
+      } else if (!unbound.empty()) {
+        ++r.infeasible;
+        if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = unbound;
       } else {
         for (size_t k = 0; k < n; ++k) set_tile(loop_at(m, at[k]), tiles[k]);
         const TileProgram program = lower_groups(cascade, arch, m, run.first, run.last);
@@ -357,11 +430,15 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
                                [](const std::pair<double, double>& x, const Partial& b) { return x < b.rank(); });
           const bool ranks = static_cast<int>(ahead - best.begin()) < options.top;
           if (ranks || front) {
-            std::vector<size_t> digits = order;
+            std::vector<size_t> digits = shape;
             digits.insert(digits.end(), digit.begin(), digit.end());
             std::vector<std::vector<size_t>> perms;
-            for (size_t k = 0; k < order.size(); ++k) perms.push_back(r.orders[run.sfrom + k].orders[order[k]]);
-            Partial p{std::move(digits), std::move(perms), tiles, std::move(stats), rank.first, rank.second};
+            for (size_t s = run.sfrom; s < run.sto; ++s) perms.push_back(r.orders[s].orders[shape[nb + s - run.sfrom]]);
+            Partial p{
+                std::move(digits), std::vector<size_t>(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(nb)),
+                std::move(perms),  tiles,
+                std::move(stats),  rank.first,
+                rank.second};
             if (front) add_to_front(*front, ranks ? p : std::move(p), figures_of);
             if (ranks) {
               best.insert(ahead, std::move(p));
@@ -380,13 +457,13 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         digit[k] = 0;
       }
     }
-    more_orders = false;
-    for (size_t s = order.size(); s-- > 0;) {
-      if (++order[s] < r.orders[run.sfrom + s].orders.size()) {
-        more_orders = true;
+    more_shapes = false;
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (++shape[d] < choices(d)) {
+        more_shapes = true;
         break;
       }
-      order[s] = 0;
+      shape[d] = 0;
     }
   }
   return best;
@@ -422,6 +499,7 @@ void pareto_of_runs(const Cascade& cascade, const ArchSpec& arch, const MappingS
       const Partial& p = fronts[u][s.pick[u]];
       c.choice.tiles.insert(c.choice.tiles.end(), p.tiles.begin(), p.tiles.end());
       c.choice.orders.insert(c.choice.orders.end(), p.orders.begin(), p.orders.end());
+      c.choice.units.insert(c.choice.units.end(), p.units.begin(), p.units.end());
     }
     const TileProgram program = lower(cascade, arch, with_choice(templ, c.choice));
     c.stats = evaluate_analytical(cascade, arch, program);
@@ -481,16 +559,24 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   MapResult r;
   r.searched = searched_tiles(cascade, templ, options.ragged);
   r.orders = searched_orders(cascade, templ);
+  r.bindings = searched_bindings(templ);
   const std::vector<LoopAddress> where = auto_loops(templ);
   const std::vector<OrderAddress> slots = order_slots(templ);
-  const std::vector<Run> runs = runs_of(templ, where, slots);
+  const std::vector<BindingAddress> units = binding_slots(templ);
+  for (const BindingAddress& a : units)  // a unit the architecture lacks is a mistake in the constraints
+    for (const auto& [unit, spatial] : binding_at(templ, a).unit_choices)
+      if (const ComponentSpec* c = arch.find(unit); !c || !c->ops())
+        throw UserError(binding_at(templ, a).loc, binding_at(templ, a).key + ".spatial." + unit,
+                        fmt::format("{} has no compute unit named '{}'", arch.file, unit));
+  const std::vector<Run> runs = runs_of(templ, where, slots, units);
   auto space_of = [&](const Run& run) {
     double space = 1;
     for (size_t k = run.from; k < run.to; ++k) space *= static_cast<double>(r.searched[k].values.size());
     for (size_t s = run.sfrom; s < run.sto; ++s) space *= static_cast<double>(r.orders[s].orders.size());
+    for (size_t b = run.bfrom; b < run.bto; ++b) space *= static_cast<double>(r.bindings[b].units.size());
     return space;
   };
-  const Run whole{0, templ.groups.size(), 0, where.size(), 0, slots.size()};
+  const Run whole{0, templ.groups.size(), 0, where.size(), 0, slots.size(), 0, units.size()};
   r.space = space_of(whole);
   // Latency and energy add over runs, so each run's choices are searched on their own; the energy-delay product
   // does not, so it searches the whole space.
@@ -509,10 +595,13 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   auto search_whole = [&] {
     r.runs = 1;
     std::vector<Partial> front;
-    for (Partial& p : search(cascade, arch, templ, where, slots, whole, options, r, options.pareto ? &front : nullptr))
-      r.best.push_back(MapCandidate{{std::move(p.tiles), std::move(p.orders)}, std::move(p.stats), p.score});
+    for (Partial& p :
+         search(cascade, arch, templ, where, slots, units, whole, options, r, options.pareto ? &front : nullptr))
+      r.best.push_back(
+          MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units)}, std::move(p.stats), p.score});
     for (Partial& p : front)
-      r.pareto.push_back(MapCandidate{{std::move(p.tiles), std::move(p.orders)}, std::move(p.stats), p.score});
+      r.pareto.push_back(
+          MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units)}, std::move(p.stats), p.score});
     return r;
   };
   if (!by_run) return search_whole();
@@ -521,7 +610,7 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   std::vector<std::vector<Partial>> per_run, fronts(runs.size());
   for (size_t u = 0; u < runs.size(); ++u) {
     per_run.push_back(
-        search(cascade, arch, templ, where, slots, runs[u], options, r, options.pareto ? &fronts[u] : nullptr));
+        search(cascade, arch, templ, where, slots, units, runs[u], options, r, options.pareto ? &fronts[u] : nullptr));
     if (per_run.back().empty()) return r;  // this run cannot be mapped, so neither can the whole
   }
   if (options.pareto) pareto_of_runs(cascade, arch, templ, fronts, options, r);
@@ -533,6 +622,7 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
       const Partial& p = per_run[u][choice[u]];
       c.choice.tiles.insert(c.choice.tiles.end(), p.tiles.begin(), p.tiles.end());
       c.choice.orders.insert(c.choice.orders.end(), p.orders.begin(), p.orders.end());
+      c.choice.units.insert(c.choice.units.end(), p.units.begin(), p.units.end());
       parts += p.score;
     }
     const TileProgram program = lower(cascade, arch, with_choice(templ, c.choice));
@@ -551,6 +641,7 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
       MapResult fresh;
       fresh.searched = std::move(r.searched);
       fresh.orders = std::move(r.orders);
+      fresh.bindings = std::move(r.bindings);
       fresh.space = r.space;
       r = std::move(fresh);
       return search_whole();
@@ -563,12 +654,23 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
 MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice) {
   const std::vector<LoopAddress> where = auto_loops(templ);
   const std::vector<OrderAddress> slots = order_slots(templ);
-  if (where.size() != choice.tiles.size() || slots.size() != choice.orders.size())
+  const std::vector<BindingAddress> units = binding_slots(templ);
+  if (where.size() != choice.tiles.size() || slots.size() != choice.orders.size() ||
+      units.size() != choice.units.size())
     throw UserError(SourceLoc{templ.file}, "tile",
-                    fmt::format("auto: {} tiles and {} orders given for the {} auto tiles and {} lists of loops to "
-                                "order",
-                                choice.tiles.size(), choice.orders.size(), where.size(), slots.size()));
+                    fmt::format("auto: {} tiles, {} orders and {} units given for the {} auto tiles, {} lists of "
+                                "loops to order and {} Einsums to bind",
+                                choice.tiles.size(), choice.orders.size(), choice.units.size(), where.size(),
+                                slots.size(), units.size()));
   MappingSpec m = templ;
+  for (size_t b = 0; b < units.size(); ++b) {
+    if (choice.units[b] >= binding_at(templ, units[b]).unit_choices.size())
+      throw UserError(SourceLoc{templ.file}, "unit",
+                      fmt::format("auto: unit {} of {} for Einsum {}", choice.units[b],
+                                  binding_at(templ, units[b]).unit_choices.size(),
+                                  templ.groups[units[b].group].passes[units[b].pass].einsums[units[b].einsum].first));
+    bind(m, templ, units[b], choice.units[b]);
+  }
   for (size_t k = 0; k < where.size(); ++k) set_tile(loop_at(m, where[k]), choice.tiles[k]);
   const MappingSpec tiled = m;
   for (size_t s = 0; s < slots.size(); ++s) {
@@ -634,6 +736,10 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
                           {"loops", o.indices},
                           {"orders", o.orders.size()}});
   j["searched_orders"] = orders;
+  Json bindings = Json::array();
+  for (const SearchedBinding& b : r.bindings)
+    bindings.push_back(Json{{"group", b.group}, {"einsum", b.einsum}, {"units", b.units}});
+  j["searched_units"] = bindings;
   // A candidate's choice, figures and loop nest; the ranked ones with their score.
   auto candidate = [&](const MapCandidate& c, bool ranked) {
     Json order = Json::array();
@@ -642,7 +748,9 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
       for (size_t i : c.choice.orders[s]) indices.push_back(r.orders[s].indices[i]);
       order.push_back(indices);
     }
-    Json out{{"tiles", c.choice.tiles}, {"orders", order}};
+    std::vector<std::string> units;
+    for (size_t b = 0; b < r.bindings.size(); ++b) units.push_back(r.bindings[b].units[c.choice.units[b]]);
+    Json out{{"tiles", c.choice.tiles}, {"orders", order}, {"units", units}};
     if (ranked) out["score"] = c.score;
     out["cycles"] = c.stats.cycles;
     out["energy_pJ"] = c.stats.energy_pJ;
@@ -718,10 +826,14 @@ std::string mapped_yaml(const std::string& template_file, const std::string& out
   const std::string tiles = fmt::format("the {} of the {} tiles left to the mapper",
                                         options.ragged ? "tiles (the smallest for each number of tiles)" : "divisors",
                                         result.searched.size());
-  const std::string space = result.orders.empty()
-                                ? tiles
-                                : fmt::format("the orders of {} list{} of loops and {}", result.orders.size(),
-                                              result.orders.size() == 1 ? "" : "s", tiles);
+  const std::string ordered = result.orders.empty()
+                                  ? tiles
+                                  : fmt::format("the orders of {} list{} of loops and {}", result.orders.size(),
+                                                result.orders.size() == 1 ? "" : "s", tiles);
+  const std::string space = result.bindings.empty()
+                                ? ordered
+                                : fmt::format("the units of {} Einsum{}, {}", result.bindings.size(),
+                                              result.bindings.size() == 1 ? "" : "s", ordered);
   if (result.runs > 1)
     out << fmt::format("# Each of the {} runs of groups on its own (their times add), every combination of\n# {}: ",
                        result.runs, space);

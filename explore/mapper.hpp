@@ -1,9 +1,10 @@
 #pragma once
-// The mapper (first stage): given a mapping whose groups, bindings, passes and loop orders are fixed and some of
-// whose loop tiles say `auto`, finds the tiles that minimize the objective under the analytical model. The space
-// is every combination of the divisors of each searched index's extent; it is searched exhaustively, in a fixed
-// order, so the answer is the exact optimum of that space and the same on every run. Infeasible combinations
-// (a tile that does not divide the tile around it, a buffer too small) are counted, not evaluated.
+// The mapper: given constraints, a mapping whose groups and passes are fixed and some of whose loop tiles say
+// `auto`, groups `order: auto` and Einsums `unit: auto`, finds the choice that minimizes the objective under the
+// analytical model. The space is every combination of each searched Einsum's units, each searched list's orders
+// and each searched index's tiles; it is searched exhaustively, in a fixed order, so the answer is the exact
+// optimum of that space and the same on every run. Infeasible combinations (a tile that does not divide the
+// tile around it, a buffer too small, a unit without the Einsum's ops) are counted, not evaluated.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -53,8 +54,17 @@ struct SearchedOrder {
   std::vector<std::vector<size_t>> orders;  // each a list of positions in the written order; the first as written
 };
 
+// An Einsum whose unit the mapper chooses (`unit: auto`): the units it may take, as listed.
+struct SearchedBinding {
+  std::string group;
+  std::string einsum;
+  std::vector<std::string> units;
+};
+
 struct MapCandidate {
-  MapChoice choice;  // a tile per SearchedTile, an order (of SearchedOrder::orders) per SearchedOrder
+  // A tile per SearchedTile, an order (of SearchedOrder::orders) per SearchedOrder, a unit (an index into
+  // SearchedBinding::units) per SearchedBinding.
+  MapChoice choice;
   Stats stats;
   double score = 0;  // the objective: cycles, pJ, or cycles x pJ
 };
@@ -62,6 +72,7 @@ struct MapCandidate {
 struct MapResult {
   std::vector<SearchedTile> searched;
   std::vector<SearchedOrder> orders;
+  std::vector<SearchedBinding> bindings;
   // Up to MapOptions::top, best first; ties go to the lower energy (objective latency) or the fewer cycles
   // (energy, edp), then to the earlier combination.
   std::vector<MapCandidate> best;
@@ -95,8 +106,12 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
 // The lists of loops of `templ` whose order is `auto`, with every order they may take on `cascade`.
 std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const MappingSpec& templ);
 
-// The template with its `auto` tiles set to choice.tiles (one per searched tile, in searched_tiles' order) and the
-// loops of searched_orders' i-th list in order choice.orders[i].
+// The Einsums of `templ` whose unit is `auto`, with the units each may take.
+std::vector<SearchedBinding> searched_bindings(const MappingSpec& templ);
+
+// The template with its `auto` tiles set to choice.tiles (one per searched tile, in searched_tiles' order), the
+// loops of searched_orders' i-th list in order choice.orders[i], and the i-th `auto` unit of searched_bindings set
+// to its choice.units[i]-th unit (with that unit's spatial map).
 MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice);
 
 // What a sweep part that names constraints evaluates: the best for latency (map_tiles' first). A UserError at the

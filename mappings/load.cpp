@@ -49,6 +49,22 @@ std::vector<LoopSpec> read_loops(const std::optional<YNode>& node, const Mapping
   return out;
 }
 
+// `{rows: m, cols: [p, q]}`: one index, or a list of indices whose tiles' product spreads over the dimension.
+SpatialMap read_spatial(const YNode& node) {
+  SpatialMap out;
+  MapReader sr(node);
+  for (const auto& [dim, index] : sr.entries()) {
+    if (dim != "rows" && dim != "cols" && dim != "lanes")
+      index.fail(fmt::format("unknown array dimension '{}' (rows, cols or lanes)", dim));
+    for (const YNode& i : index.is_sequence() ? index.items() : std::vector<YNode>{index}) {
+      for (const auto& [d, other] : out)
+        if (other == i.as_string()) i.fail(fmt::format("index '{}' is already spread over {}", other, d));
+      out.emplace_back(dim, i.as_string());
+    }
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, EinsumBinding>> read_bindings(const YNode& node) {
   std::vector<std::pair<std::string, EinsumBinding>> out;
   MapReader einsums(node);
@@ -58,18 +74,15 @@ std::vector<std::pair<std::string, EinsumBinding>> read_bindings(const YNode& no
     b.key = value.path();
     MapReader br(value);
     if (auto u = br.optional("unit")) b.unit = u->as_string();
-    if (auto s = br.optional("spatial")) {
-      MapReader sr(*s);
-      for (const auto& [dim, index] : sr.entries()) {
-        if (dim != "rows" && dim != "cols" && dim != "lanes")
-          index.fail(fmt::format("unknown array dimension '{}' (rows, cols or lanes)", dim));
-        // One index, or a list of indices whose tiles' product spreads over the dimension.
-        for (const YNode& i : index.is_sequence() ? index.items() : std::vector<YNode>{index}) {
-          for (const auto& [d, other] : b.spatial)
-            if (other == i.as_string()) i.fail(fmt::format("index '{}' is already spread over {}", other, d));
-          b.spatial.emplace_back(dim, i.as_string());
-        }
-      }
+    const std::optional<YNode> s = br.optional("spatial");
+    if (b.unit == "auto") {  // constraints: `spatial` lists the units the mapper may choose, each with its map
+      if (!s)
+        value.fail("unit: auto needs `spatial` keyed by unit: the units the mapper may choose, each with its map");
+      MapReader units(*s);
+      for (const auto& [unit, map] : units.entries()) b.unit_choices.emplace_back(unit, read_spatial(map));
+      if (b.unit_choices.empty()) s->fail("list at least one unit the mapper may choose");
+    } else if (s) {
+      b.spatial = read_spatial(*s);
     }
     br.finish();
     out.emplace_back(einsum, b);

@@ -38,6 +38,13 @@ class Lowering {
         fail(group(g).order_loc, fmt::format("groups[{}].order", g),
              "auto leaves the loops' order to `einsim map`; model, sim and sweeps need them in order (einsim map -o "
              "writes such a mapping)");
+    for (int g = 0; g < group_count(); ++g)
+      for (const PassSpec& pass : group(g).passes)
+        for (const auto& [name, binding] : pass.einsums)
+          if (binding.unit == "auto")
+            fail(binding.loc, binding.key + ".unit",
+                 "auto leaves the Einsum's unit to `einsim map`; model, sim and sweeps need one (einsim map -o writes "
+                 "such a mapping)");
     check_memories();
     assign_groups();
     check_concurrent();

@@ -21,9 +21,14 @@ struct LoopSpec {
   std::optional<Expr> tile_expr;  // `tile`, parsed once when the mapping is read (lowering parses it if not)
 };
 
+using SpatialMap = std::vector<std::pair<std::string, std::string>>;  // array dimension (rows, cols, lanes) -> index
+
 struct EinsumBinding {
-  std::string unit;                                          // empty for Einsums that only reshape data (splits)
-  std::vector<std::pair<std::string, std::string>> spatial;  // array dimension (rows, cols, lanes) -> index
+  std::string unit;    // empty for Einsums that only reshape data (splits)
+  SpatialMap spatial;  // indices spread over the unit's dimensions
+  // Constraints for `einsim map` (`unit: auto`, `spatial` keyed by unit): the units the mapper may bind the
+  // Einsum to, each with its spatial map, as listed. A mapping to evaluate names its unit.
+  std::vector<std::pair<std::string, SpatialMap>> unit_choices;
   SourceLoc loc;
   std::string key;  // YAML path, for messages
 };
@@ -104,12 +109,14 @@ MappingSpec load_mapping(const std::string& file);
 // A UserError when `m` lists alternatives: a mapping to evaluate is one of them, chosen (einsim map -o writes it).
 void require_one_mapping(const MappingSpec& m);
 
-// What a constraints file leaves open, chosen (the mapper's choice): a value for each `auto` tile and an order for
-// each list of loops `order: auto` leaves open (positions in the written order), as the mapper lists them.
+// What a constraints file leaves open, chosen (the mapper's choice): a value for each `auto` tile, an order for
+// each list of loops `order: auto` leaves open (positions in the written order) and a unit for each Einsum whose
+// unit is `auto`, as the mapper lists them.
 struct MapChoice {
   std::vector<int64_t> tiles;
   std::vector<std::vector<size_t>> orders;
-  bool empty() const { return tiles.empty() && orders.empty(); }
+  std::vector<size_t> units;  // for each Einsum whose unit is `auto`, as the mapper lists them: its unit_choices
+  bool empty() const { return tiles.empty() && orders.empty() && units.empty(); }
 };
 
 // An expected-invalid design point is a value, not an exception.

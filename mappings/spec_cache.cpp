@@ -35,6 +35,7 @@ nlohmann::ordered_json to_json(const SpecInputs& in) {
               {"ragged", in.ragged},
               {"tiles", in.choice.tiles},
               {"orders", in.choice.orders},
+              {"units", in.choice.units},
               {"arch", in.arch},
               {"workload", in.workload},
               {"param_files", in.workload_overrides.param_files},
@@ -50,6 +51,7 @@ SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j) {
     j.at("ragged").get_to(in.ragged);
     j.at("tiles").get_to(in.choice.tiles);
     j.at("orders").get_to(in.choice.orders);
+    j.at("units").get_to(in.choice.units);
     j.at("arch").get_to(in.arch);
     j.at("workload").get_to(in.workload);
     j.at("param_files").get_to(in.workload_overrides.param_files);

@@ -41,28 +41,40 @@ void emit_loops(YAML::Emitter& out, const MappingSpec& m, const std::vector<Loop
   out << YAML::EndMap;
 }
 
+// A spatial map in flow style: indices spread over one dimension listed together, in the order given.
+void emit_spatial(YAML::Emitter& out, const SpatialMap& spatial) {
+  out << YAML::Flow << YAML::BeginMap;
+  std::vector<std::string> dims;
+  for (const auto& [dim, index] : spatial)
+    if (std::find(dims.begin(), dims.end(), dim) == dims.end()) dims.push_back(dim);
+  for (const std::string& dim : dims) {
+    std::vector<std::string> indices;
+    for (const auto& [d, index] : spatial)
+      if (d == dim) indices.push_back(index);
+    out << YAML::Key << dim << YAML::Value;
+    if (indices.size() == 1)
+      out << indices[0];
+    else
+      out << YAML::Flow << indices;
+  }
+  out << YAML::EndMap;
+}
+
 void emit_einsums(YAML::Emitter& out, const std::vector<std::pair<std::string, EinsumBinding>>& einsums) {
   out << YAML::Key << "einsums" << YAML::Value << YAML::BeginMap;
   for (const auto& [name, b] : einsums) {
     out << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginMap;
     if (!b.unit.empty()) out << YAML::Key << "unit" << YAML::Value << b.unit;
-    if (!b.spatial.empty()) {
+    if (!b.unit_choices.empty()) {  // unit: auto, the units the mapper may choose
       out << YAML::Key << "spatial" << YAML::Value << YAML::Flow << YAML::BeginMap;
-      // Indices spread over one dimension are listed together, in the order given.
-      std::vector<std::string> dims;
-      for (const auto& [dim, index] : b.spatial)
-        if (std::find(dims.begin(), dims.end(), dim) == dims.end()) dims.push_back(dim);
-      for (const std::string& dim : dims) {
-        std::vector<std::string> indices;
-        for (const auto& [d, index] : b.spatial)
-          if (d == dim) indices.push_back(index);
-        out << YAML::Key << dim << YAML::Value;
-        if (indices.size() == 1)
-          out << indices[0];
-        else
-          out << YAML::Flow << indices;
+      for (const auto& [unit, spatial] : b.unit_choices) {
+        out << YAML::Key << unit << YAML::Value;
+        emit_spatial(out, spatial);
       }
       out << YAML::EndMap;
+    } else if (!b.spatial.empty()) {
+      out << YAML::Key << "spatial" << YAML::Value;
+      emit_spatial(out, b.spatial);
     }
     out << YAML::EndMap;
   }

@@ -50,10 +50,14 @@ struct Constraints {
   ArchSpec arch;
 };
 Constraints constraints(const std::string& file, std::vector<std::pair<std::string, std::string>> params = {},
-                        const std::vector<std::pair<std::string, std::string>>& arch_sets = {}) {
+                        const std::vector<std::pair<std::string, std::string>>& arch_sets = {},
+                        std::vector<std::string> presets = {}) {
   Constraints c;
   c.mapping = load_mapping(file);
-  c.cascade = test::load(c.mapping.workload, std::move(params));
+  WorkloadOverrides o;
+  o.params = std::move(params);
+  o.param_files = std::move(presets);
+  c.cascade = load_cascade(c.mapping.workload, o);
   c.arch = load_arch(c.mapping.arch, arch_sets);
   return c;
 }
@@ -260,7 +264,7 @@ TEST(Mapper, OrdersLeftOutGiveTheSameFiguresAsTheOnesKept) {
   ASSERT_EQ(orders.size(), 1u);
   EXPECT_EQ(orders[0].indices, (std::vector<std::string>{"b", "kh", "g", "p", "m1"}));
   auto figures = [&](const std::vector<size_t>& perm) {
-    const TileProgram p = lower(c, arch, with_choice(m, MapChoice{{}, {perm}}));
+    const TileProgram p = lower(c, arch, with_choice(m, MapChoice{{}, {perm}, {}}));
     return p.status.ok ? to_json(evaluate_analytical(c, arch, p)).dump() : p.status.reason;
   };
   std::vector<size_t> perm = {0, 1, 2, 3, 4};
@@ -314,6 +318,31 @@ TEST(Mapper, FindsFuseMaxsOrderAndTilesNeverSlowerThanByHand) {
     }
 }
 
+// FuseMax's binding left to the mapper as well (configs/constraints/attention-fusemax-binding.yaml: ten Einsums
+// that either array could run, 1,024 bindings, and both blocks of queries): never slower than the paper's mapping,
+// and, as the paper's +Architecture step found, LM, SLN and SLD on the 2D array.
+TEST(Mapper, FindsFuseMaxsBindingNeverSlowerThanByHand) {
+  for (const std::string model : {"bert", "xlm"})
+    for (const std::string seq : {"1024", "16384"}) {
+      const std::vector<std::pair<std::string, std::string>> params = {
+          {"B", "64"}, {"M", seq}, {"P", seq}, {"dtype", "bf16"}};
+      const Constraints base = constraints(kRoot + "/configs/constraints/attention-fusemax-binding.yaml", params, {},
+                                           {kRoot + "/configs/workloads/models/" + model + ".yaml"});
+      const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+      ASSERT_FALSE(r.best.empty()) << model << " " << seq;
+      const DesignPoint hand = test::point("configs/mappings/attention-fusemax.yaml", params,
+                                           {"configs/workloads/models/" + model + ".yaml"});
+      EXPECT_LE(r.best.front().stats.cycles, evaluate_analytical(hand.cascade, hand.arch, hand.program).cycles)
+          << model << " " << seq;
+      std::map<std::string, std::string> unit;
+      for (size_t b = 0; b < r.bindings.size(); ++b)
+        unit[r.bindings[b].einsum] = r.bindings[b].units[r.best.front().choice.units[b]];
+      for (const std::string e : {"LM", "SLN", "SLD"}) EXPECT_EQ(unit[e], "pe2d") << e << " " << model << " " << seq;
+      for (const std::string e : {"SPD", "SPNV", "AV"})  // the 2D PE has no mul and no div
+        EXPECT_EQ(unit[e], "pe1d") << e << " " << model << " " << seq;
+    }
+}
+
 // The FuseMax study with every mapping found by the mapper (configs/sweeps/fusemax-mapped.yaml): each
 // configuration's constraints (configs/constraints/attention-{config}.yaml), mapped as a sweep part maps them, are
 // never slower than the paper's mapping of that configuration (configs/sweeps/fusemax.yaml's), and FLAT's
@@ -348,9 +377,9 @@ TEST(Mapper, EveryFuseMaxStudyConfigurationMappedNeverSlowerThanThePapersMapping
 }
 
 // Brute force over a template's whole space, each combination built on its own (with_choice), lowered and
-// evaluated: every permutation of each `order: auto` list (loops over one index in their order; the orders the
-// mapper leaves out as alike included) and every combination of the tiles' values whose inner tiles divide their
-// outer ones. The best: fewest cycles, then least energy.
+// evaluated: every unit of each `unit: auto` Einsum, every permutation of each `order: auto` list (loops over one
+// index in their order; the orders the mapper leaves out as alike included) and every combination of the tiles'
+// values whose inner tiles divide their outer ones. The best: fewest cycles, then least energy.
 struct BruteForce {
   int64_t cycles = -1;
   double energy = 0;
@@ -369,13 +398,18 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
     } while (std::next_permutation(p.begin(), p.end()));
   }
   BruteForce best;
-  std::vector<size_t> digit(perms.size() + r.searched.size(), 0);
-  auto size = [&](size_t d) { return d < perms.size() ? perms[d].size() : r.searched[d - perms.size()].values.size(); };
+  const size_t nb = r.bindings.size(), no = perms.size();
+  std::vector<size_t> digit(nb + no + r.searched.size(), 0);
+  auto size = [&](size_t d) {
+    return d < nb        ? r.bindings[d].units.size()
+           : d < nb + no ? perms[d - nb].size()
+                         : r.searched[d - nb - no].values.size();
+  };
   for (bool more = true; more;) {
     MapChoice choice;
-    for (size_t s = 0; s < perms.size(); ++s) choice.orders.push_back(perms[s][digit[s]]);
-    for (size_t k = 0; k < r.searched.size(); ++k)
-      choice.tiles.push_back(r.searched[k].values[digit[perms.size() + k]]);
+    for (size_t b = 0; b < nb; ++b) choice.units.push_back(digit[b]);
+    for (size_t s = 0; s < no; ++s) choice.orders.push_back(perms[s][digit[nb + s]]);
+    for (size_t k = 0; k < r.searched.size(); ++k) choice.tiles.push_back(r.searched[k].values[digit[nb + no + k]]);
     bool divides = true;
     for (size_t k = 0; k < r.searched.size(); ++k)
       for (size_t j = 0; j < k; ++j)
@@ -459,6 +493,57 @@ TEST(Mapper, EqualsBruteForceOnRandomChainsAndAttention) {
     EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, chosen).cycles, best.cycles) << what;
   }
   EXPECT_GE(feasible, 20);  // most problems have mappings (a small buffer refuses some)
+}
+
+// Units searched too: small attention cascades on FuseMax-like chips of random sizes with four Einsums that either
+// array may run, both blocks of queries open. The mapper's best equals brute force over every binding and tile.
+TEST(Mapper, UnitsEqualBruteForceOnRandomAttention) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 5);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  std::string text;
+  {
+    std::ifstream in(kRoot + "/configs/constraints/attention-fusemax.yaml");
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  text = std::regex_replace(text, std::regex("\\.\\./"), kRoot + "/configs/");
+  text = std::regex_replace(text, std::regex("    order: auto\n"), "");
+  for (const std::string e : {"LM", "SLD"})
+    text = std::regex_replace(text, std::regex("      " + e + ": \\{[^\n]*"),
+                              "      " + e + ": {unit: auto, spatial: {pe1d: {lanes: p}, pe2d: {rows: m0, cols: p}}}");
+  for (const std::string e : {"RM", "RD"})
+    text = std::regex_replace(text, std::regex("      " + e + ": \\{[^\n]*"),
+                              "      " + e + ": {unit: auto, spatial: {pe1d: {lanes: p}, pe2d: {cols: p}}}");
+  const std::string file = test::temp_file("units.yaml", text);
+  int feasible = 0;
+  for (int problem = 0; problem < 8; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {{"B", pick({"1", "2"})},
+                                                                     {"H", "2"},
+                                                                     {"KH", pick({"1", "2"})},
+                                                                     {"M", pick({"64", "128"})},
+                                                                     {"P", pick({"32", "64"})},
+                                                                     {"M0", pick({"16", "32"})},
+                                                                     {"E", "16"},
+                                                                     {"F", "16"}};
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {{"pe2d.rows", pick({"8", "16"})},
+                                                                        {"pe2d.cols", pick({"8", "16"})},
+                                                                        {"pe1d.lanes", pick({"8", "16"})},
+                                                                        {"glb.size", pick({"16 KiB", "64 KiB"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    const Constraints base = constraints(file, params, arch_sets);
+    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+    ASSERT_EQ(r.bindings.size(), 4u);
+    const BruteForce best = brute_force(base.cascade, base.arch, base.mapping, r);
+    feasible += best.cycles >= 0;
+    if (best.cycles < 0) {
+      EXPECT_TRUE(r.best.empty()) << what;
+      continue;
+    }
+    ASSERT_FALSE(r.best.empty()) << what;
+    EXPECT_EQ(r.best.front().stats.cycles, best.cycles) << what;
+    EXPECT_DOUBLE_EQ(r.best.front().stats.energy_pJ, best.energy) << what;
+  }
+  EXPECT_GE(feasible, 5);
 }
 
 // The mapping it writes loads like a hand-written one and evaluates to the figure it reported; the shipped

@@ -54,6 +54,15 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       ->check(CLI::Range(0, 100))
       ->type_name("K")
       ->capture_default_str();
+  cmd->add_option("-j,--jobs", args.jobs,
+                  "Threads that search the bindings and orders (the same answer and certificate for any number)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--time-limit", args.time_limit_s,
+                  "Stop after S seconds with the best found and its gap to a lower bound (the least compute roofline "
+                  "of the bindings not searched); a space over the size limit is searched too")
+      ->check(CLI::PositiveNumber)
+      ->type_name("S");
   cmd->add_flag("--ragged", args.ragged,
                 "Search tiles that do not divide their index too (the last tile partial): for each number of "
                 "tiles, the smallest tile that covers the index");
@@ -78,6 +87,8 @@ int run_map(const MapArgs& args) {
   options.top = std::max(args.top, args.rerank_cycle);
   options.ragged = args.ragged;
   options.pareto = args.pareto;
+  options.jobs = args.jobs;
+  options.time_limit_s = args.time_limit_s;
   // Constraints that list alternatives: each is searched on its own, and the one whose best wins (ties to the
   // earlier) is the one reported in full, re-ranked and written.
   const MappingSpec listed = load_mapping(args.constraints);
@@ -226,7 +237,7 @@ int run_map(const MapArgs& args) {
   std::cout << fmt::format("{} on {} from {} (objective: {})\n", cascade.name, arch.name, constraints, args.objective);
   std::cout << fmt::format(
       "  searched {}{}{} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, "
-      "{} evaluated (exhaustive: the best is the optimum of this space{})\n\n",
+      "{} evaluated{} ({}{})\n\n",
       r.bindings.empty()
           ? ""
           : fmt::format("the units of {} Einsum{}, ", r.bindings.size(), r.bindings.size() == 1 ? "" : "s"),
@@ -237,7 +248,17 @@ int run_map(const MapArgs& args) {
       r.searched.size(), args.ragged ? " (ragged too)" : "",
       r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs) : "", grouped(r.combinations),
       grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
-      r.runs > 1 ? fmt::format(" of {:.3g} combinations, as the runs' times add", r.space) : "");
+      r.pruned ? fmt::format(", {} pruned by their binding's compute roofline", grouped(r.pruned)) : "",
+      r.complete() ? "exhaustive: the best is the optimum of this space" : "stopped by the time limit",
+      r.runs > 1 && r.complete() ? fmt::format(" of {:.3g} combinations, as the runs' times add", r.space) : "");
+  if (!r.complete())
+    std::cout << fmt::format(
+        "  --time-limit stopped it after {} of {} shapes (units and orders): the best found, not proven optimal{}\n\n",
+        grouped(r.shapes_searched), grouped(r.shapes),
+        std::isnan(r.lower_bound) ? std::string(" (no bound on energy)")
+                                  : fmt::format("; no mapping is faster than {} cycles, {:.2f}% below it",
+                                                grouped(static_cast<int64_t>(r.lower_bound)),
+                                                100 * (r.best.front().score / r.lower_bound - 1)));
   std::vector<std::vector<std::string>> rows{
       {"rank", "cycles", "energy (pJ)", "bound",
        r.bindings.empty() ? (r.orders.empty() ? "tiles" : "orders and tiles") : "units, orders and tiles"}};

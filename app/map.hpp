@@ -18,6 +18,8 @@ struct MapArgs {
   int rerank_cycle = 0;  // simulate this many of the best at cycle level and keep the fastest there
   bool ragged = false;   // search tiles that do not divide their index too
   bool pareto = false;   // print the Pareto front of latency against energy
+  int jobs = 1;          // threads
+  double time_limit_s = 0;  // 0: none
   std::string out;  // the mapping YAML; empty: not written
   bool json = false;
 };

@@ -4,6 +4,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <thread>
+#include <limits>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -358,14 +362,46 @@ void add_to_front(std::vector<Point>& front, Point p, Figures figures) {
 
 std::pair<int64_t, double> figures_of(const Partial& p) { return {p.stats.cycles, p.stats.energy_pJ}; }
 
+// What searching one shape (a unit per searched binding and an order per searched list of a run) found.
+struct ShapeResult {
+  std::vector<Partial> best;   // its `top` best, best first (ties: the earlier combination)
+  std::vector<Partial> front;  // with a front asked for: its Pareto front
+  int64_t combinations = 0, not_dividing = 0, infeasible = 0, evaluated = 0, pruned = 0;
+  std::string first_infeasible_reason;
+};
+
+// Inserts `p` into a list ranked best first, `top` long at most; among equal ranks the one already there (the
+// earlier combination) stays ahead, so the answer depends on nothing but the order of the space.
+void rank_into(std::vector<Partial>& best, Partial p, int top) {
+  const auto ahead =
+      std::upper_bound(best.begin(), best.end(), p.rank(),
+                       [](const std::pair<double, double>& x, const Partial& b) { return x < b.rank(); });
+  if (static_cast<int>(ahead - best.begin()) >= top) return;
+  best.insert(ahead, std::move(p));
+  if (static_cast<int>(best.size()) > top) best.pop_back();
+}
+
 // Every combination of the searched units of `run`, its searched orders and its searched tiles, evaluated on its
 // groups: the `top` best, best first (ties: the secondary objective, then the earlier combination; units vary
 // slowest, then orders, the last tile fastest). The counts go to the certificate in `r`; with a `front`, the
 // Pareto front goes there.
+//
+// Shapes (a unit per binding and an order per list) are searched in batches of kBatch, the batch's shapes on up
+// to options.jobs threads, their results merged in the space's order; so the answer and the certificate are the
+// same for any number of threads. Branch and bound, for latency without a front: a shape's compute roofline (its
+// units' work at their peak rates, which no order or tile changes) bounds every combination of it from below, so
+// once it exceeds the `top`-th best score found before the batch, the shape's other combinations are counted as
+// pruned, not evaluated.
+//
+// With a deadline, no batch starts once it has passed and a feasible mapping was found; the shapes left are
+// counted, and the run's lower bound is the least of its best score and the compute rooflines of the bindings left
+// (each from its first feasible combination).
 std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
                             const std::vector<LoopAddress>& where, const std::vector<OrderAddress>& slots,
                             const std::vector<BindingAddress>& units, const Run& run, const MapOptions& options,
-                            MapResult& r, std::vector<Partial>* front = nullptr) {
+                            MapResult& r, std::vector<Partial>* front = nullptr,
+                            std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
+  constexpr size_t kBatch = 16;
   const size_t from = run.from, n = run.to - run.from;
   // A searched tile's searched outer tiles: the same index further out in the same group's nest.
   std::vector<std::vector<size_t>> outer(n);
@@ -373,17 +409,38 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     for (size_t j = 0; j < k; ++j)
       if (where[from + j].group == where[from + k].group && r.searched[from + j].index == r.searched[from + k].index)
         outer[k].push_back(j);
+  int64_t per_shape = 1;
+  for (size_t k = 0; k < n; ++k) per_shape *= static_cast<int64_t>(r.searched[from + k].values.size());
 
-  MappingSpec m = templ;
-  for (GroupSpec& g : m.groups) g.order_auto = false;
-  std::vector<Partial> best;
-  // The run's shape: a unit for each searched binding, then an order for each searched list.
+  // The run's shapes, in the space's order: a unit for each searched binding, then an order for each searched list.
   const size_t nb = run.bto - run.bfrom;
-  std::vector<size_t> shape(nb + run.sto - run.sfrom, 0);
-  auto choices = [&](size_t d) {
-    return d < nb ? r.bindings[run.bfrom + d].units.size() : r.orders[run.sfrom + d - nb].orders.size();
-  };
-  for (bool more_shapes = true; more_shapes;) {
+  std::vector<std::vector<size_t>> shapes;
+  {
+    std::vector<size_t> shape(nb + run.sto - run.sfrom, 0);
+    auto choices = [&](size_t d) {
+      return d < nb ? r.bindings[run.bfrom + d].units.size() : r.orders[run.sfrom + d - nb].orders.size();
+    };
+    for (bool more = true; more;) {
+      shapes.push_back(shape);
+      more = false;
+      for (size_t d = shape.size(); d-- > 0;) {
+        if (++shape[d] < choices(d)) {
+          more = true;
+          break;
+        }
+        shape[d] = 0;
+      }
+    }
+  }
+  const bool prune = options.objective == MapObjective::latency && !front;
+
+  // One shape, every combination of its tiles; `bound`: prune once the shape's lower bound exceeds it. With
+  // `roofline_only`, only as far as its first feasible combination, whose compute roofline goes to `roofline`.
+  auto search_shape = [&](const std::vector<size_t>& shape, double bound, bool roofline_only = false,
+                          double* roofline = nullptr) {
+    ShapeResult out;
+    MappingSpec m = templ;
+    for (GroupSpec& g : m.groups) g.order_auto = false;
     std::string unbound;  // why this shape's units cannot run their Einsums, if they cannot
     for (size_t b = 0; b < nb; ++b) {
       bind(m, templ, units[run.bfrom + b], shape[b]);
@@ -392,23 +449,25 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     // This order of each searched list, and where its auto tiles are then.
     std::vector<LoopAddress> at(where.begin() + static_cast<std::ptrdiff_t>(from),
                                 where.begin() + static_cast<std::ptrdiff_t>(run.to));
+    std::vector<std::vector<size_t>> perms;
     for (size_t s = run.sfrom; s < run.sto; ++s) {
       const std::vector<size_t>& perm = r.orders[s].orders[shape[nb + s - run.sfrom]];
       put_in_order(m, templ, slots[s], perm);
       for (LoopAddress& a : at) follow(a, slots[s], perm);
+      perms.push_back(perm);
     }
     std::vector<size_t> digit(n, 0);
     std::vector<int64_t> tiles(n);
-    for (bool more = true; more; ++r.combinations) {
+    for (bool more = true; more; ++out.combinations) {
       for (size_t k = 0; k < n; ++k) tiles[k] = r.searched[from + k].values[digit[k]];
       bool divides = true;
       for (size_t k = 0; k < n && divides; ++k)
         for (size_t j : outer[k]) divides = divides && tiles[j] % tiles[k] == 0;
       if (!divides) {
-        ++r.not_dividing;
+        ++out.not_dividing;
       } else if (!unbound.empty()) {
-        ++r.infeasible;
-        if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = unbound;
+        ++out.infeasible;
+        if (out.first_infeasible_reason.empty()) out.first_infeasible_reason = unbound;
       } else {
         for (size_t k = 0; k < n; ++k) set_tile(loop_at(m, at[k]), tiles[k]);
         const TileProgram program = lower_groups(cascade, arch, m, run.first, run.last);
@@ -417,34 +476,45 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         Stats stats = program.status.ok ? evaluate_analytical(cascade, arch, program) : Stats{};
         const EvalStatus& status = program.status.ok ? stats.status : program.status;
         if (!status.ok) {
-          ++r.infeasible;
-          if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = status.reason;
+          ++out.infeasible;
+          if (out.first_infeasible_reason.empty()) out.first_infeasible_reason = status.reason;
+          // Tiles bounded by capacity: the buffer cannot hold these tiles, so larger values of the last (fastest)
+          // tile cannot fit either; they are counted without lowering, as not dividing or infeasible.
+          if (program.buffer_too_small && n > 0)
+            while (digit[n - 1] + 1 < r.searched[from + n - 1].values.size()) {
+              ++digit[n - 1];
+              ++out.combinations;
+              tiles[n - 1] = r.searched[from + n - 1].values[digit[n - 1]];
+              bool fits = true;  // divides the searched tiles around it
+              for (size_t j : outer[n - 1]) fits = fits && tiles[j] % tiles[n - 1] == 0;
+              ++(fits ? out.infeasible : out.not_dividing);
+            }
         } else {
-          ++r.evaluated;
+          ++out.evaluated;
+          if (roofline_only) {
+            *roofline = static_cast<double>(stats.roofline_compute_cycles);
+            break;
+          }
+          if (prune && static_cast<double>(stats.roofline_compute_cycles) > bound) {
+            // No combination of this shape can rank: the rest of it is pruned (this one was evaluated).
+            out.pruned = per_shape - out.combinations - 1;
+            out.combinations = per_shape - 1;
+            more = false;
+            continue;
+          }
+          std::vector<size_t> digits = shape;
+          digits.insert(digits.end(), digit.begin(), digit.end());
           const std::pair<double, double> rank{score_of(stats, options.objective),
                                                tie_break_of(stats, options.objective)};
-          // Best first; among equal ranks the earlier combination stays ahead (upper_bound), so the answer
-          // does not depend on anything but the order of the space.
-          const auto ahead =
-              std::upper_bound(best.begin(), best.end(), rank,
-                               [](const std::pair<double, double>& x, const Partial& b) { return x < b.rank(); });
-          const bool ranks = static_cast<int>(ahead - best.begin()) < options.top;
-          if (ranks || front) {
-            std::vector<size_t> digits = shape;
-            digits.insert(digits.end(), digit.begin(), digit.end());
-            std::vector<std::vector<size_t>> perms;
-            for (size_t s = run.sfrom; s < run.sto; ++s) perms.push_back(r.orders[s].orders[shape[nb + s - run.sfrom]]);
-            Partial p{
-                std::move(digits), std::vector<size_t>(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(nb)),
-                std::move(perms),  tiles,
-                std::move(stats),  rank.first,
-                rank.second};
-            if (front) add_to_front(*front, ranks ? p : std::move(p), figures_of);
-            if (ranks) {
-              best.insert(ahead, std::move(p));
-              if (static_cast<int>(best.size()) > options.top) best.pop_back();
-            }
-          }
+          Partial p{std::move(digits),
+                    std::vector<size_t>(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(nb)),
+                    perms,
+                    tiles,
+                    std::move(stats),
+                    rank.first,
+                    rank.second};
+          if (front) add_to_front(out.front, p, figures_of);
+          rank_into(out.best, std::move(p), options.top);
         }
       }
       // The next combination: the last searched tile varies fastest.
@@ -457,15 +527,55 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         digit[k] = 0;
       }
     }
-    more_shapes = false;
-    for (size_t d = shape.size(); d-- > 0;) {
-      if (++shape[d] < choices(d)) {
-        more_shapes = true;
-        break;
-      }
-      shape[d] = 0;
+    return out;
+  };
+
+  std::vector<Partial> best;
+  r.shapes += static_cast<int64_t>(shapes.size());
+  size_t first = 0;
+  for (; first < shapes.size(); first += kBatch) {
+    if (!best.empty() && deadline && std::chrono::steady_clock::now() > *deadline) break;
+    const size_t count = std::min(kBatch, shapes.size() - first);
+    const double bound = prune && static_cast<int>(best.size()) >= options.top
+                             ? best.back().score
+                             : std::numeric_limits<double>::infinity();
+    std::vector<ShapeResult> done(count);
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next++) < count;) done[i] = search_shape(shapes[first + i], bound);
+    };
+    const int threads = std::min<int>(std::max(1, options.jobs), static_cast<int>(count));
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (std::thread& t : pool) t.join();
+    for (ShapeResult& d : done) {  // in the space's order
+      r.combinations += d.combinations;
+      r.not_dividing += d.not_dividing;
+      r.infeasible += d.infeasible;
+      r.evaluated += d.evaluated;
+      r.pruned += d.pruned;
+      if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = d.first_infeasible_reason;
+      for (Partial& p : d.best) rank_into(best, std::move(p), options.top);
+      if (front)
+        for (Partial& p : d.front) add_to_front(*front, std::move(p), figures_of);
     }
+    r.shapes_searched += static_cast<int64_t>(count);
   }
+  // The run's lower bound: its best, or, stopped early, the least roofline of a binding left if that is lower.
+  double bound = best.empty() ? std::numeric_limits<double>::infinity() : best.front().score;
+  if (first < shapes.size() && options.objective != MapObjective::latency)
+    bound = std::numeric_limits<double>::quiet_NaN();      // rooflines bound cycles, not energy
+  std::map<std::vector<size_t>, double> binding_roofline;  // the roofline is the binding's, whatever the order
+  for (size_t i = first; i < shapes.size() && !std::isnan(bound); ++i) {
+    const std::vector<size_t> binding(shapes[i].begin(), shapes[i].begin() + static_cast<std::ptrdiff_t>(nb));
+    if (binding_roofline.contains(binding)) continue;
+    double roofline = std::numeric_limits<double>::infinity();  // none feasible: it bounds nothing
+    search_shape(shapes[i], 0, true, &roofline);
+    binding_roofline[binding] = roofline;
+    bound = std::min(bound, roofline);
+  }
+  r.lower_bound += bound;
   return best;
 }
 
@@ -585,7 +695,12 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   double considered = by_run ? 0 : r.space;
   if (by_run)
     for (const Run& run : runs) considered += space_of(run);
-  if (considered > static_cast<double>(options.max_candidates))
+  const auto deadline = options.time_limit_s > 0
+                            ? std::optional(std::chrono::steady_clock::now() +
+                                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                std::chrono::duration<double>(options.time_limit_s)))
+                            : std::nullopt;
+  if (considered > static_cast<double>(options.max_candidates) && !deadline)
     throw UserError(SourceLoc{templ.file}, "tile",
                     fmt::format("auto: {:.3g} combinations of {}, more than the mapper searches ({}): give some of "
                                 "the {} auto tiles a value{}",
@@ -595,8 +710,8 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   auto search_whole = [&] {
     r.runs = 1;
     std::vector<Partial> front;
-    for (Partial& p :
-         search(cascade, arch, templ, where, slots, units, whole, options, r, options.pareto ? &front : nullptr))
+    for (Partial& p : search(cascade, arch, templ, where, slots, units, whole, options, r,
+                             options.pareto ? &front : nullptr, deadline))
       r.best.push_back(
           MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units)}, std::move(p.stats), p.score});
     for (Partial& p : front)
@@ -609,8 +724,8 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   r.runs = static_cast<int>(runs.size());
   std::vector<std::vector<Partial>> per_run, fronts(runs.size());
   for (size_t u = 0; u < runs.size(); ++u) {
-    per_run.push_back(
-        search(cascade, arch, templ, where, slots, units, runs[u], options, r, options.pareto ? &fronts[u] : nullptr));
+    per_run.push_back(search(cascade, arch, templ, where, slots, units, runs[u], options, r,
+                             options.pareto ? &fronts[u] : nullptr, deadline));
     if (per_run.back().empty()) return r;  // this run cannot be mapped, so neither can the whole
   }
   if (options.pareto) pareto_of_runs(cascade, arch, templ, fronts, options, r);
@@ -713,14 +828,24 @@ bool better(const MapCandidate& a, const MapCandidate& b, MapObjective objective
 nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r, const MapOptions& options) {
   using Json = nlohmann::ordered_json;
   Json j;
-  j["certificate"] = Json{{"search", r.runs > 1 ? "exhaustive, run by run" : "exhaustive"},
+  j["certificate"] = Json{{"search", !r.complete() ? "stopped by the time limit"
+                                     : r.runs > 1  ? "exhaustive, run by run"
+                                                   : "exhaustive"},
                           {"tiles", options.ragged ? "ragged" : "divisors"},
                           {"runs", r.runs},
                           {"space", r.space},
                           {"combinations", r.combinations},
                           {"not_dividing", r.not_dividing},
                           {"infeasible", r.infeasible},
-                          {"evaluated", r.evaluated}};
+                          {"evaluated", r.evaluated},
+                          {"pruned", r.pruned},
+                          {"shapes", r.shapes},
+                          {"shapes_searched", r.shapes_searched},
+                          {"complete", r.complete()}};
+  if (!r.complete() && !r.best.empty() && !std::isnan(r.lower_bound)) {
+    j["certificate"]["lower_bound"] = r.lower_bound;
+    j["certificate"]["gap"] = r.best.front().score / r.lower_bound - 1;
+  }
   Json searched = Json::array();
   for (const SearchedTile& t : r.searched)
     searched.push_back(Json{{"group", t.group},
@@ -841,7 +966,14 @@ std::string mapped_yaml(const std::string& template_file, const std::string& out
     out << fmt::format("# Every combination of\n# {}: ", space);
   out << fmt::format("{} in all, {} with an inner tile not dividing its outer one,\n", result.combinations,
                      result.not_dividing);
-  out << fmt::format("# {} infeasible, {} evaluated analytically.\n", result.infeasible, result.evaluated);
+  if (!result.complete())
+    out << fmt::format(
+        "# (the time limit stopped the search after {} of {} shapes: the best found, not proven "
+        "optimal)\n",
+        result.shapes_searched, result.shapes);
+  out << fmt::format(
+      "# {} infeasible, {} evaluated analytically{}.\n", result.infeasible, result.evaluated,
+      result.pruned ? fmt::format(", {} pruned (their binding's compute roofline above the best)", result.pruned) : "");
   out << fmt::format(
       "# {}: {} cycles, {:.6g} pJ.\n",
       candidate == 0 ? std::string("The best") : fmt::format("Candidate {} of the analytical ranking", candidate + 1),

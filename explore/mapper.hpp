@@ -31,6 +31,10 @@ struct MapOptions {
   // Also keep the Pareto front of latency against energy: every candidate no other is both faster than (or as
   // fast) and as frugal as (MapResult::pareto).
   bool pareto = false;
+  int jobs = 1;  // threads; the answer and the certificate are the same for any number
+  // Seconds after which the search stops (0: none): the best found so far, with a lower bound on what the rest
+  // could have found. A space larger than max_candidates is searched too, until then.
+  double time_limit_s = 0;
 };
 
 // A loop whose tile the mapper chooses: where it is, and the values it may take.
@@ -88,6 +92,16 @@ struct MapResult {
   int64_t not_dividing = 0;  // an inner tile of an index that does not divide its outer tile
   int64_t infeasible = 0;    // refused by lowering (a buffer too small, ...)
   int64_t evaluated = 0;
+  // Branch and bound (objective latency, no Pareto front): combinations not evaluated because their binding's
+  // compute roofline, a lower bound on every combination with it, exceeded the top-th best score found.
+  int64_t pruned = 0;
+  // Shapes (a unit per searched Einsum and an order per searched list) in the space, and those searched: fewer
+  // when the time limit stopped the search.
+  int64_t shapes = 0, shapes_searched = 0;
+  bool complete() const { return shapes_searched == shapes; }
+  // For latency: no mapping of the space has fewer cycles. A complete search's is its best's; one the time limit
+  // stopped takes the least compute roofline among the bindings it did not search (each run's, summed).
+  double lower_bound = 0;
   std::string first_infeasible_reason;  // when nothing was feasible, why the first combination was not
 };
 

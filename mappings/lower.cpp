@@ -21,6 +21,7 @@ namespace {
 // An infeasible design point: unwinds lowering to a status.
 struct Infeasible {
   std::string reason;
+  bool buffer_too_small = false;  // TileProgram::buffer_too_small
 };
 
 class Lowering {
@@ -63,6 +64,7 @@ class Lowering {
                                      largest_tensors(held), format_bytes(capacity))};
     } catch (const Infeasible& why) {
       p.status = EvalStatus{false, why.reason};
+      p.buffer_too_small = why.buffer_too_small;
     }
     return p;
   }
@@ -227,6 +229,7 @@ class Lowering {
     double best_s = 0;
     std::vector<PlaceOption> options;
     std::optional<Infeasible> first_failure;
+    bool too_small = true;  // every place's buffer too small for the tiles
     for (const std::string& place : places) {
       try {
         TileGroup t = lower_on(g, place);
@@ -237,9 +240,10 @@ class Lowering {
         }
       } catch (const Infeasible& why) {
         if (!first_failure) first_failure = why;
+        too_small = too_small && why.buffer_too_small;
       }
     }
-    if (!best) throw *first_failure;
+    if (!best) throw Infeasible{first_failure->reason, too_small};
     best->options = std::move(options);
     return *std::move(best);
   }
@@ -1382,7 +1386,8 @@ class Lowering {
       if (l.tile > 1) tiles += fmt::format(" {}={}", l.index, l.tile);
     throw Infeasible{fmt::format("{} needs {} for the tiles of group '{}' (largest: {}; tiles{}); it has {}", buffer_,
                                  format_bytes(static_cast<double>(out.buffer_bytes)), out.name, fmt::join(names, ", "),
-                                 tiles.empty() ? " none" : tiles, format_bytes(size))};
+                                 tiles.empty() ? " none" : tiles, format_bytes(size)),
+                     true};
   }
 
   // The tensors e reads through the gathers of group g, which compute nothing.

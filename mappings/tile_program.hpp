@@ -152,6 +152,9 @@ struct TileProgram {
   int64_t footprint_bytes = 0;
   std::vector<TileGroup> groups;
   EvalStatus status;
+  // Infeasible because a group's tiles do not fit its buffer (on every place it may run): larger tiles need at
+  // least as much, so the mapper skips them without lowering.
+  bool buffer_too_small = false;
 };
 
 // Every group as its busiest core or device runs it (TileGroup::busiest).

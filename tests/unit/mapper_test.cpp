@@ -343,6 +343,69 @@ TEST(Mapper, FindsFuseMaxsBindingNeverSlowerThanByHand) {
     }
 }
 
+// Threads search the shapes (bindings and orders) in batches merged in the space's order, and branch and bound
+// prunes against the best found before each batch: the same candidates, figures and certificate for any number of
+// threads, with the front too (which turns pruning off) and without; pruning leaves the best five as they were.
+TEST(Mapper, SameAnswerAndCertificateForAnyNumberOfThreads) {
+  const Constraints base =
+      constraints(kRoot + "/configs/constraints/attention-fusemax-binding.yaml", {{"M", "4096"}, {"P", "4096"}}, {},
+                  {kRoot + "/configs/workloads/models/bert.yaml"});
+  auto summary = [](const MapResult& r) {
+    std::string s =
+        fmt::format("{} {} {} {} {} |", r.combinations, r.not_dividing, r.infeasible, r.evaluated, r.pruned);
+    for (const MapCandidate& c : r.best)
+      s += fmt::format(" {} {} {} {} {:.17g}", c.choice.units, c.choice.orders, c.choice.tiles, c.stats.cycles,
+                       c.stats.energy_pJ);
+    s += " | front";
+    for (const MapCandidate& c : r.pareto)
+      s += fmt::format(" {} {} {}", c.choice.units, c.choice.tiles, c.stats.cycles);
+    return s;
+  };
+  for (const bool pareto : {false, true}) {
+    MapOptions options;
+    options.pareto = pareto;
+    const std::string one = summary(map_tiles(base.cascade, base.arch, base.mapping, options));
+    options.jobs = 3;
+    EXPECT_EQ(summary(map_tiles(base.cascade, base.arch, base.mapping, options)), one) << "pareto " << pareto;
+  }
+  MapOptions plain, with_front;
+  with_front.pareto = true;  // no pruning
+  const MapResult pruned = map_tiles(base.cascade, base.arch, base.mapping, plain);
+  const MapResult all = map_tiles(base.cascade, base.arch, base.mapping, with_front);
+  EXPECT_GT(pruned.pruned, 0);
+  EXPECT_EQ(all.pruned, 0);
+  ASSERT_EQ(pruned.best.size(), all.best.size());
+  for (size_t i = 0; i < all.best.size(); ++i) {
+    EXPECT_EQ(pruned.best[i].choice.units, all.best[i].choice.units) << i;
+    EXPECT_EQ(pruned.best[i].choice.tiles, all.best[i].choice.tiles) << i;
+    EXPECT_EQ(pruned.best[i].stats.cycles, all.best[i].stats.cycles) << i;
+  }
+}
+
+// A time limit already passed stops the search at its first batch of shapes with a feasible mapping: the best found
+// is no better than the optimum, and the lower bound (the least compute roofline of the bindings not searched) is no
+// higher than it, at several sizes.
+TEST(Mapper, ATimeLimitGivesTheBestFoundAndAValidLowerBound) {
+  for (const std::string seq : {"1024", "4096", "65536"}) {
+    const Constraints base = constraints(kRoot + "/configs/constraints/attention-fusemax-binding.yaml",
+                                         {{"M", seq}, {"P", seq}}, {}, {kRoot + "/configs/workloads/models/xlm.yaml"});
+    const MapResult all = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+    ASSERT_TRUE(all.complete());
+    EXPECT_EQ(all.shapes, 1024);
+    EXPECT_DOUBLE_EQ(all.lower_bound, all.best.front().score);
+    MapOptions limited;
+    limited.time_limit_s = 1e-9;
+    const MapResult some = map_tiles(base.cascade, base.arch, base.mapping, limited);
+    EXPECT_FALSE(some.complete());
+    EXPECT_LT(some.shapes_searched, some.shapes);
+    EXPECT_EQ(some.shapes_searched % 16, 0);  // whole batches
+    ASSERT_FALSE(some.best.empty()) << seq;
+    EXPECT_GE(some.best.front().score, all.best.front().score) << seq;
+    EXPECT_LE(some.lower_bound, all.best.front().score) << seq;
+    EXPECT_GT(some.lower_bound, 0) << seq;
+  }
+}
+
 // The FuseMax study with every mapping found by the mapper (configs/sweeps/fusemax-mapped.yaml): each
 // configuration's constraints (configs/constraints/attention-{config}.yaml), mapped as a sweep part maps them, are
 // never slower than the paper's mapping of that configuration (configs/sweeps/fusemax.yaml's), and FLAT's
@@ -418,6 +481,10 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
     if (divides) {
       const TileProgram p = lower(c, arch, with_choice(templ, choice));
       const Stats st = p.status.ok ? evaluate_analytical(c, arch, p) : Stats{};
+      // Branch and bound's premise: no combination is faster than its binding's compute roofline.
+      if (p.status.ok && st.status.ok) {
+        EXPECT_GE(st.cycles, st.roofline_compute_cycles);
+      }
       if (p.status.ok && st.status.ok &&
           (best.cycles < 0 || st.cycles < best.cycles || (st.cycles == best.cycles && st.energy_pJ < best.energy)))
         best = {st.cycles, st.energy_pJ};

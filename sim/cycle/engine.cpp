@@ -428,7 +428,9 @@ struct Unit : sc_module {
 // them. Data arrives `latency` cycles after the transfer. Reads come first, as memory controllers drain writes
 // around them: a store hands the channel to a waiting load after its current burst of kBurstBytes and resumes
 // once no load waits, so a long store does not hold up the loads of another engine; stores of tiles that bypass
-// the buffer go before both (their unit waits for them). Within each, the oldest request gets the channel next.
+// the buffer go after loads but before other stores (their unit waits for them; going before loads too, a few MiB
+// of them starved the small loads the unit's next tiles need, 11% over the analytical model on unfused's QK with
+// 4,096-query buffer tiles). Within each, the oldest request gets the channel next.
 // The channel moves fractions of a cycle's bytes too: a transfer that starts as the one before it ends first
 // fills the rest of that one's last cycle.
 struct Dram : sc_module {
@@ -438,9 +440,9 @@ struct Dram : sc_module {
   double bytes_per_cycle;
   int64_t latency;
   // The channel: whether an engine holds it, and the engines waiting for it, by priority (each class oldest
-  // first): stores of tiles that bypass the buffer (their unit holds only a few and waits for them to leave),
-  // loads, other stores. A grant hands it on directly: `granted` wakes the waiter it names.
-  enum Priority { kUrgentStore, kLoad, kStore, kPriorities };
+  // first): loads, stores of tiles that bypass the buffer (their unit holds only a few and waits for them to
+  // leave), other stores. A grant hands it on directly: `granted` wakes the waiter it names.
+  enum Priority { kLoad, kUrgentStore, kStore, kPriorities };
   struct Waiter {
     sc_core::sc_event granted;
     bool has = false;
@@ -587,12 +589,12 @@ struct Dram : sc_module {
       for (int64_t left = occupancy - through_port; left > 0;) {
         const int64_t from = now();
         if (!outranked(priority)) {
-          if (priority == kUrgentStore)
+          if (priority == kLoad)
             sc_core::wait(duration(left));
-          else if (priority == kLoad)
-            sc_core::wait(duration(left), asks[kUrgentStore]);
+          else if (priority == kUrgentStore)
+            sc_core::wait(duration(left), asks[kLoad]);
           else
-            sc_core::wait(duration(left), asks[kUrgentStore] | asks[kLoad]);
+            sc_core::wait(duration(left), asks[kLoad] | asks[kUrgentStore]);
           left -= now() - from;
           continue;
         }

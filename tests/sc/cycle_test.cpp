@@ -114,13 +114,14 @@ TEST(Cycle, BackToBackTransfersRunAtTheChannelsBandwidth) {
 TEST(Cycle, BypassingStoresWaitInTheirUnitAsTheModelSays) {
   // tests/data/attention-unfused-bypass.yaml at its defaults (two heads of 1K tokens, fp32, a head a block): the
   // softmax's probabilities leave the 1D array tile by tile in its last pass, 1 MiB a tile, computed in 1,024
-  // cycles and stored in 2,294, their stores going before the channel's loads. The array holds a block's four
-  // tiles, so it does not wait for them, and their stores run on into the next block's passes; the last block's
-  // are the group's tail: 2.66 tiles still to go when its last is computed (4 - 3 x 1,024 / 2,294). The
-  // analytical model charges that tail and is within 0.3% of the engine.
+  // cycles and stored in 2,294, the channel's loads going before them a burst at a time (reads first, as for
+  // every store). The array holds a block's four tiles, so it does not wait for them, and their stores run on into
+  // the next block's passes; the last block's are the group's tail: 2.66 tiles still to go when its last is
+  // computed (4 - 3 x 1,024 / 2,294). The analytical model charges that tail and is within 0.05% of the engine
+  // (0.26% while these stores went before the loads).
   const DesignPoint p = point("tests/data/attention-unfused-bypass.yaml");
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
-  EXPECT_EQ(s.cycles, 87942);
+  EXPECT_EQ(s.cycles, 87755);
   EXPECT_EQ(evaluate_analytical(p.cascade, p.arch, p.program).cycles, 87712);
 }
 

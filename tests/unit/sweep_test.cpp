@@ -23,6 +23,19 @@ namespace fs = std::filesystem;
 
 const std::string kSweep = "tests/data/sweep/gemm.yaml";
 
+// A result row's cell in column `c`, or null when the row has no such column.
+const Cell* find_cell(const Row& r, const std::string& c) {
+  for (const auto& [name, v] : r)
+    if (name == c) return &v;
+  return nullptr;
+}
+
+// A result row's cell in column `c`, which it has.
+const Cell& cell(const Row& r, const std::string& c) {
+  if (const Cell* v = find_cell(r, c)) return *v;
+  throw std::runtime_error("no column " + c);
+}
+
 std::string fresh_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("einsim-sweep-" + std::to_string(::getpid())) / name;
   fs::remove_all(d);
@@ -82,21 +95,17 @@ TEST(Sweep, PartsAddUp) {
   ResultsDb db((fs::path(dir) / "results.sqlite").string());
   const std::vector<Row> rows = db.all();
   ASSERT_EQ(rows.size(), 12u);
-  auto get = [](const Row& r, const std::string& c) -> const Cell& {
-    for (const auto& [name, v] : r)
-      if (name == c) return v;
-    throw std::runtime_error("no column " + c);
-  };
   for (size_t i = 0; i < rows.size(); i += 2) {  // extra=none, then extra=twice of the same point
-    EXPECT_EQ(std::get<std::string>(get(rows[i], "status")), "ok");
-    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "cycles")), 2 * std::get<int64_t>(get(rows[i], "cycles")));
-    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "traffic_dram_read")),
-              2 * std::get<int64_t>(get(rows[i], "traffic_dram_read")));
-    EXPECT_DOUBLE_EQ(std::get<double>(get(rows[i + 1], "energy_pJ")), 2 * std::get<double>(get(rows[i], "energy_pJ")));
-    EXPECT_DOUBLE_EQ(std::get<double>(get(rows[i + 1], "utilization_array")),
-                     std::get<double>(get(rows[i], "utilization_array")));
-    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "einsum_again_Z_cycles")),
-              std::get<int64_t>(get(rows[i], "einsum_Z_cycles")));
+    EXPECT_EQ(std::get<std::string>(cell(rows[i], "status")), "ok");
+    EXPECT_EQ(std::get<int64_t>(cell(rows[i + 1], "cycles")), 2 * std::get<int64_t>(cell(rows[i], "cycles")));
+    EXPECT_EQ(std::get<int64_t>(cell(rows[i + 1], "traffic_dram_read")),
+              2 * std::get<int64_t>(cell(rows[i], "traffic_dram_read")));
+    EXPECT_DOUBLE_EQ(std::get<double>(cell(rows[i + 1], "energy_pJ")),
+                     2 * std::get<double>(cell(rows[i], "energy_pJ")));
+    EXPECT_DOUBLE_EQ(std::get<double>(cell(rows[i + 1], "utilization_array")),
+                     std::get<double>(cell(rows[i], "utilization_array")));
+    EXPECT_EQ(std::get<int64_t>(cell(rows[i + 1], "einsum_again_Z_cycles")),
+              std::get<int64_t>(cell(rows[i], "einsum_Z_cycles")));
   }
 }
 
@@ -116,16 +125,11 @@ TEST(Sweep, PartCountsScaleAndDerivedColumnsFollowTheirExpressions) {
   ResultsDb db((fs::path(dir) / "results.sqlite").string());
   const std::vector<Row> rows = db.all();
   ASSERT_EQ(rows.size(), 3u);
-  auto get = [](const Row& r, const std::string& c) -> const Cell& {
-    for (const auto& [name, v] : r)
-      if (name == c) return v;
-    throw std::runtime_error("no column " + c);
-  };
-  const int64_t once = std::get<int64_t>(get(rows[0], "cycles"));  // n = 0: the second part does not run
-  EXPECT_EQ(std::get<int64_t>(get(rows[1], "cycles")), 2 * once);
-  EXPECT_EQ(std::get<int64_t>(get(rows[2], "cycles")), 4 * once);
+  const int64_t once = std::get<int64_t>(cell(rows[0], "cycles"));  // n = 0: the second part does not run
+  EXPECT_EQ(std::get<int64_t>(cell(rows[1], "cycles")), 2 * once);
+  EXPECT_EQ(std::get<int64_t>(cell(rows[2], "cycles")), 4 * once);
   for (const Row& r : rows)
-    EXPECT_DOUBLE_EQ(std::get<double>(get(r, "per_run_s")), std::get<double>(get(rows[0], "latency_s")));
+    EXPECT_DOUBLE_EQ(std::get<double>(cell(r, "per_run_s")), std::get<double>(cell(rows[0], "latency_s")));
 }
 
 TEST(Sweep, APointWhoseResidentLayersExceedTheMemoryIsRefusedWithWhatItNeeds) {
@@ -159,13 +163,8 @@ TEST(Sweep, DuplexStudyRunsEveryPointWithItsPerTokenColumns) {
   ResultsDb db((fs::path(dir) / "results.sqlite").string());
   const std::vector<Row> rows = db.all();
   ASSERT_EQ(rows.size(), 2u * 3 * 3 * 3 * 3 * 3);  // batching x system x model x batch x lin x lout
-  auto get = [](const Row& r, const std::string& c) -> const Cell* {
-    for (const auto& [name, v] : r)
-      if (name == c) return &v;
-    return nullptr;
-  };
-  auto text = [&](const Row& r, const std::string& c) { return std::get<std::string>(*get(r, c)); };
-  auto real = [&](const Row& r, const std::string& c) { return std::get<double>(*get(r, c)); };
+  auto text = [&](const Row& r, const std::string& c) { return std::get<std::string>(cell(r, c)); };
+  auto real = [&](const Row& r, const std::string& c) { return std::get<double>(cell(r, c)); };
   const size_t half = rows.size() / 2;  // batching is the first axis: continuous, then decode_only
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
@@ -179,7 +178,7 @@ TEST(Sweep, DuplexStudyRunsEveryPointWithItsPerTokenColumns) {
     // longer than their decode steps alone.
     const bool continuous = text(r, "batching") == "continuous";
     EXPECT_EQ(continuous, i < half);
-    const Cell* prefill = get(r, "einsum_mixed_attention_QKP_cycles");
+    const Cell* prefill = find_cell(r, "einsum_mixed_attention_QKP_cycles");
     EXPECT_EQ(prefill && std::holds_alternative<int64_t>(*prefill) && std::get<int64_t>(*prefill) > 0, continuous);
     if (continuous) {
       EXPECT_EQ(text(rows[i + half], "system"), text(r, "system"));
@@ -211,41 +210,44 @@ TEST(Sweep, PlacementColumnsSayWhereEachAutoGroupRanAndWhy) {
   ResultsDb db((fs::path(dir) / "results.sqlite").string());
   const std::vector<Row> rows = db.all();
   ASSERT_EQ(rows.size(), 3u * 2 * 2);  // system x batch x L
-  auto get = [](const Row& r, const std::string& c) -> const Cell& {
+  auto cell_or_empty = [](const Row& r, const std::string& c) -> const Cell& {
     static const Cell empty;  // all() leaves out a row's NULLs
-    for (const auto& [name, v] : r)
-      if (name == c) return v;
-    return empty;
+    const Cell* v = find_cell(r, c);
+    return v ? *v : empty;
   };
   ASSERT_TRUE(db.has_column("place_moe_other_experts_pim_roofline_s"));
   for (const Row& r : rows) {
-    const std::string system = std::get<std::string>(get(r, "system"));
-    const bool logic_32 = system == "logic_pim" && std::get<std::string>(get(r, "batch")) == "32";
+    const std::string system = std::get<std::string>(cell_or_empty(r, "system"));
+    const bool logic_32 = system == "logic_pim" && std::get<std::string>(cell_or_empty(r, "batch")) == "32";
     // Decode attention (Op/B 4) runs on either PIM.
-    EXPECT_EQ(std::get<std::string>(get(r, "place_attention_attention")), system == "xpu" ? "cuda" : "pim") << system;
+    EXPECT_EQ(std::get<std::string>(cell_or_empty(r, "place_attention_attention")), system == "xpu" ? "cuda" : "pim")
+        << system;
     // Logic-PIM has 4x the xPU's bandwidth at a ridge of 8, so it wins below Op/B 32: the projections of 32
     // tokens (Op/B 30) and the experts of 8 tokens each (Op/B 8), not those of 128 (about 100 and 32).
-    EXPECT_EQ(std::get<std::string>(get(r, "place_attention_q_projection")), logic_32 ? "pim" : "tensor") << system;
-    EXPECT_EQ(std::get<std::string>(get(r, "place_moe_other_experts")), logic_32 ? "pim" : "tensor+cuda") << system;
+    EXPECT_EQ(std::get<std::string>(cell_or_empty(r, "place_attention_q_projection")), logic_32 ? "pim" : "tensor")
+        << system;
+    EXPECT_EQ(std::get<std::string>(cell_or_empty(r, "place_moe_other_experts")), logic_32 ? "pim" : "tensor+cuda")
+        << system;
     // The xPU alone has no PIM candidate: its columns are empty there.
-    EXPECT_EQ(std::holds_alternative<std::monostate>(get(r, "place_moe_other_experts_pim_roofline_s")), system == "xpu")
+    EXPECT_EQ(std::holds_alternative<std::monostate>(cell_or_empty(r, "place_moe_other_experts_pim_roofline_s")),
+              system == "xpu")
         << system;
   }
 
   // The columns hold the Stats of the point evaluated on its own: Logic-PIM, batch 32, L 4,096.
   const Row& r = rows[2 * 4 + 1];
-  ASSERT_EQ(std::get<std::string>(get(r, "system")), "logic_pim");
-  ASSERT_EQ(std::get<std::string>(get(r, "L")), "4096");
+  ASSERT_EQ(std::get<std::string>(cell_or_empty(r, "system")), "logic_pim");
+  ASSERT_EQ(std::get<std::string>(cell_or_empty(r, "L")), "4096");
   const DesignPoint p =
       test::point("configs/mappings/llm/decode-attention.yaml", {{"B", "32"}, {"L", "4096"}},
                   {"configs/workloads/models/mixtral-8x7b.yaml"}, {}, "configs/arch/xpu-h100-logic-pim.yaml");
   const PlacementStats& attention = evaluate_analytical(p.cascade, p.arch, p.program).placements.at("attention");
-  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_op_per_byte")), attention.op_per_byte);
-  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_pim_ridge_op_per_byte")),
+  EXPECT_EQ(std::get<double>(cell_or_empty(r, "place_attention_attention_op_per_byte")), attention.op_per_byte);
+  EXPECT_EQ(std::get<double>(cell_or_empty(r, "place_attention_attention_pim_ridge_op_per_byte")),
             attention.options.at("pim").ridge_op_per_byte);
-  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_pim_roofline_s")),
+  EXPECT_EQ(std::get<double>(cell_or_empty(r, "place_attention_attention_pim_roofline_s")),
             attention.options.at("pim").roofline_s);
-  EXPECT_EQ(std::get<double>(get(r, "place_attention_attention_cuda_roofline_s")),
+  EXPECT_EQ(std::get<double>(cell_or_empty(r, "place_attention_attention_cuda_roofline_s")),
             attention.options.at("cuda").roofline_s);
   EXPECT_LT(attention.options.at("pim").roofline_s, attention.options.at("cuda").roofline_s);
 }
@@ -594,11 +596,6 @@ TEST(Sweep, APartWithConstraintsEvaluatesTheMappersChoiceAtBothFidelities) {
   ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
   const std::vector<Row> rows = db.all();
   ASSERT_EQ(rows.size(), 4u);
-  auto get = [](const Row& r, const std::string& c) -> const Cell& {
-    for (const auto& [name, v] : r)
-      if (name == c) return v;
-    throw std::runtime_error("no column " + c);
-  };
   for (size_t i = 0; i < rows.size(); i += 2) {
     const std::string m = i == 0 ? "64" : "256";
     const MappingSpec templ = load_mapping(constraints);
@@ -606,11 +603,11 @@ TEST(Sweep, APartWithConstraintsEvaluatesTheMappersChoiceAtBothFidelities) {
     const ArchSpec arch = load_arch(templ.arch);
     const MappingSpec best = with_choice(templ, best_choice(cascade, arch, templ));
     const Stats s = evaluate_analytical(cascade, arch, lower(cascade, arch, best));
-    EXPECT_EQ(std::get<std::string>(get(rows[i], "fidelity")), "analytical");
-    EXPECT_EQ(std::get<int64_t>(get(rows[i], "cycles")), s.cycles) << "M = " << m;
+    EXPECT_EQ(std::get<std::string>(cell(rows[i], "fidelity")), "analytical");
+    EXPECT_EQ(std::get<int64_t>(cell(rows[i], "cycles")), s.cycles) << "M = " << m;
     // The worker simulated the same tiles: the same traffic, which the tiles decide.
-    EXPECT_EQ(std::get<std::string>(get(rows[i + 1], "fidelity")), "cycle");
-    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "traffic_dram_read")), s.traffic_bytes.at("dram").read);
+    EXPECT_EQ(std::get<std::string>(cell(rows[i + 1], "fidelity")), "cycle");
+    EXPECT_EQ(std::get<int64_t>(cell(rows[i + 1], "traffic_dram_read")), s.traffic_bytes.at("dram").read);
   }
 
   std::ofstream(file) << "version: 1\nname: c\nfidelity: analytical\naxes: {M: [64]}\nparts:\n  gemm:\n    mapping: "
@@ -654,11 +651,6 @@ TEST(Sweep, APartsConstraintsMayLeaveOrdersAndRaggedTilesToTheMapper) {
   ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
   const std::vector<Row> rows = db.all();
   ASSERT_EQ(rows.size(), 2u);
-  auto get = [](const Row& r, const std::string& c) -> const Cell& {
-    for (const auto& [name, v] : r)
-      if (name == c) return v;
-    throw std::runtime_error("no column " + c);
-  };
   const MappingSpec templ = load_mapping(constraints);
   const Cascade cascade = test::load(templ.workload, {{"M", "96"}, {"N", "1000"}, {"K", "64"}});
   const ArchSpec arch = load_arch(templ.arch);
@@ -668,9 +660,9 @@ TEST(Sweep, APartsConstraintsMayLeaveOrdersAndRaggedTilesToTheMapper) {
   EXPECT_LT(s.cycles, evaluate_analytical(cascade, arch,
                                           lower(cascade, arch, with_choice(templ, best_choice(cascade, arch, templ))))
                           .cycles);
-  EXPECT_EQ(std::get<int64_t>(get(rows[0], "cycles")), s.cycles);
-  EXPECT_EQ(std::get<int64_t>(get(rows[1], "traffic_dram_read")), s.traffic_bytes.at("dram").read);
-  EXPECT_EQ(std::get<int64_t>(get(rows[1], "traffic_dram_write")), s.traffic_bytes.at("dram").write);
+  EXPECT_EQ(std::get<int64_t>(cell(rows[0], "cycles")), s.cycles);
+  EXPECT_EQ(std::get<int64_t>(cell(rows[1], "traffic_dram_read")), s.traffic_bytes.at("dram").read);
+  EXPECT_EQ(std::get<int64_t>(cell(rows[1], "traffic_dram_write")), s.traffic_bytes.at("dram").write);
 
   std::ofstream(file) << "version: 1\nname: c\nfidelity: analytical\naxes: {M: [64]}\nparts:\n  gemm:\n    mapping: "
                       << root << "/configs/mappings/gemm-systolic-ws.yaml\n    ragged: true\n";
@@ -708,23 +700,18 @@ TEST(Sweep, AlternativesAreMappedAndEachPointsMappingIsSavedBesideItsRow) {
   ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
   const std::vector<Row> rows = db.all();
   ASSERT_EQ(rows.size(), 4u);
-  auto get = [](const Row& r, const std::string& c) -> const Cell& {
-    for (const auto& [name, v] : r)
-      if (name == c) return v;
-    throw std::runtime_error("no column " + c);
-  };
   for (size_t i = 0; i < rows.size(); i += 2) {
     const std::string seq = i == 0 ? "1024" : "262144";
-    const std::string saved = std::get<std::string>(get(rows[i], "mapped_attention"));
+    const std::string saved = std::get<std::string>(cell(rows[i], "mapped_attention"));
     EXPECT_EQ(saved, fmt::format("mappings/{}-attention.yaml", i / 2));
-    EXPECT_EQ(std::get<std::string>(get(rows[i + 1], "mapped_attention")), saved);
+    EXPECT_EQ(std::get<std::string>(cell(rows[i + 1], "mapped_attention")), saved);
     const DesignPoint p =
         test::point((fs::path(o.out_dir) / saved).string(), {{"B", "1"}, {"M", seq}, {"P", seq}, {"dtype", "bf16"}},
                     {root + "/configs/workloads/models/bert.yaml"});
     EXPECT_EQ(p.mapping.name, i == 0 ? "attention-flat-kept-mapped" : "attention-flat-spilled-mapped") << seq;
     const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
-    EXPECT_EQ(std::get<int64_t>(get(rows[i], "cycles")), s.cycles) << seq;
-    EXPECT_EQ(std::get<int64_t>(get(rows[i + 1], "traffic_dram_write")), s.traffic_bytes.at("dram").write) << seq;
+    EXPECT_EQ(std::get<int64_t>(cell(rows[i], "cycles")), s.cycles) << seq;
+    EXPECT_EQ(std::get<int64_t>(cell(rows[i + 1], "traffic_dram_write")), s.traffic_bytes.at("dram").write) << seq;
     // Beside it, the search that chose it: its best is this mapping, and each alternative's best is there.
     std::ifstream in(fs::path(o.out_dir) / fs::path(saved).replace_extension(".json"));
     const nlohmann::ordered_json search = nlohmann::ordered_json::parse(in);

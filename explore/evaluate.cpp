@@ -18,6 +18,7 @@ SpecInputs inputs_of(const SweepPart& part) {
   in.mapping = part.mapping;
   in.map = part.map;
   in.ragged = part.ragged;
+  in.rerank_cycle = part.rerank_cycle;
   in.arch = part.arch;
   in.workload = part.workload;
   in.workload_overrides.param_files = part.params;
@@ -73,8 +74,17 @@ Stats evaluate_part(const SweepPart& part, Fidelity fidelity, int64_t count, con
   SpecInputs in = inputs_of(part);
   if (fidelity == Fidelity::cycle && !in.map) return repeated(run_worker(exe, in, part.name, out), count);
   if (in.map) {
-    const std::shared_ptr<const ChosenMapping> chosen =
-        specs.chosen(in, [&] { return std::make_shared<const ChosenMapping>(choose_mapping(in, specs)); });
+    const std::shared_ptr<const ChosenMapping> chosen = specs.chosen(in, [&] {
+      ChosenMapping c = choose_mapping(in, specs, std::max(5, in.rerank_cycle));
+      if (in.rerank_cycle > 0)  // the best few simulated, each in its own worker process
+        c = reranked(std::move(c), in.rerank_cycle, [&](const SpecInputs& candidate) -> std::optional<int64_t> {
+          Outcome o;
+          const Stats s = run_worker(exe, candidate, part.name, o);
+          if (o.status != PointStatus::ok || !s.status.ok) return std::nullopt;
+          return s.cycles;
+        });
+      return std::make_shared<const ChosenMapping>(std::move(c));
+    });
     in = chosen->inputs;
     out.mapped.emplace_back(part.name, chosen);
   }

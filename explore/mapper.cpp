@@ -929,7 +929,9 @@ ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
       a.choice = best_candidate.choice;
       nlohmann::ordered_json search{{"constraints", in.mapping}, {"chosen", file}, {"objective", "latency"}};
       search.update(search_json(*r.mapping, result, options));
-      best = ChosenMapping{std::move(a), search.dump()};
+      std::vector<MapChoice> ranked;
+      for (const MapCandidate& c : result.best) ranked.push_back(c.choice);
+      best = ChosenMapping{std::move(a), search.dump(), std::move(ranked)};
     }
   }
   if (!best) throw UserError(SourceLoc{in.mapping}, "", reasons);
@@ -939,6 +941,27 @@ ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
     best->search = search.dump();
   }
   return *best;
+}
+
+ChosenMapping reranked(ChosenMapping chosen, int k,
+                       const std::function<std::optional<int64_t>(const SpecInputs&)>& simulate) {
+  nlohmann::ordered_json search = nlohmann::ordered_json::parse(chosen.search);
+  nlohmann::ordered_json figures = nlohmann::ordered_json::array();
+  std::optional<std::pair<int64_t, size_t>> fewest;  // cycles, rank
+  for (size_t i = 0; i < std::min(chosen.ranked.size(), static_cast<size_t>(std::max(k, 0))); ++i) {
+    SpecInputs candidate = chosen.inputs;
+    candidate.choice = chosen.ranked[i];
+    candidate.rerank_cycle = 0;
+    const std::optional<int64_t> cycles = simulate(candidate);
+    figures.push_back(cycles ? nlohmann::ordered_json{{"rank", i + 1}, {"cycle_level_cycles", *cycles}}
+                             : nlohmann::ordered_json{{"rank", i + 1}, {"failed", true}});
+    if (cycles && (!fewest || *cycles < fewest->first)) fewest = std::pair(*cycles, i);
+  }
+  search["rerank_cycle"] = figures;
+  search["chosen_rank"] = fewest ? fewest->second + 1 : 1;
+  if (fewest) chosen.inputs.choice = chosen.ranked[fewest->second];
+  chosen.search = search.dump();
+  return chosen;
 }
 
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,

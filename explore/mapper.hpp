@@ -6,6 +6,8 @@
 // optimum of that space and the same on every run. Infeasible combinations (a tile that does not divide the
 // tile around it, a buffer too small, a unit without the Einsum's ops) are counted, not evaluated.
 #include <cstdint>
+#include <optional>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -139,6 +141,12 @@ std::string no_feasible_mapping(const MapResult& r);  // that error's message
 // `top` best and the Pareto front, and each alternative's best). A UserError at the constraints when none has a
 // feasible combination, saying why for each.
 ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top = 5);
+
+// `chosen` re-ranked at cycle level (a sweep part's `rerank_cycle: K`): each of its K best simulated by `simulate`
+// (a worker process; its cycles, or empty when the simulation failed), the fewest cycles kept (ties to the better
+// analytical rank); the search records each figure and the rank kept. The same choice when none simulates.
+ChosenMapping reranked(ChosenMapping chosen, int k,
+                       const std::function<std::optional<int64_t>(const SpecInputs&)>& simulate);
 
 // A search as JSON, what `einsim map --json` prints and a sweep saves beside each point's mapping: the certificate,
 // the loops searched, and each candidate (`top`, ranked, and with options.pareto the `pareto` front) with its

@@ -44,6 +44,7 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
     const SweepPart& part = p.parts[i];
     for (const std::string& f : {part.mapping, part.arch, part.workload}) mix(f);
     if (part.map) mix(part.ragged ? "constraints, ragged" : "constraints");
+    if (part.rerank_cycle) mix(fmt::format("rerank {}", part.rerank_cycle));
     for (const std::string& f : part.params) mix(f);
     for (const auto& [k, v] : part.sets) mix(k + "=" + v);
     mix(part.count);

@@ -176,6 +176,12 @@ SweepSpec load_sweep(const std::string& file) {
       if (!constraints) r->fail("ragged: the mapper's search of a part's constraints; this part names a mapping");
       part.ragged = r->as_bool();
     }
+    if (auto k = p.optional("rerank_cycle")) {
+      if (!constraints) k->fail("re-ranks the mapper's choices for a part's constraints; this part names a mapping");
+      const int64_t n = k->as_int();
+      if (n < 0 || n > 100) k->fail("give how many of the mapper's best to simulate at cycle level, 0 to 100");
+      part.rerank_cycle = static_cast<int>(n);
+    }
     if (auto a = p.optional("arch")) {
       part.arch = path(*a);
       part.locs["arch"] = a->loc();

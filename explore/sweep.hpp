@@ -27,6 +27,7 @@ struct SweepPart {
   std::string mapping, arch, workload;      // arch and workload empty: the mapping's
   bool map = false;                         // `mapping` is constraints (the part's `constraints:`): mapped per point
   bool ragged = false;                      // and the mapper searches tiles that do not divide their index too
+  int rerank_cycle = 0;                     // and of its best this many are simulated, the fewest cycles kept
   std::vector<std::string> params;          // param preset files
   std::vector<std::pair<std::string, std::string>> sets;  // NAME / workload.NAME / arch.PATH -> value
   std::string count =

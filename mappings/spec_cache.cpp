@@ -33,6 +33,7 @@ nlohmann::ordered_json to_json(const SpecInputs& in) {
   return Json{{"mapping", in.mapping},
               {"map", in.map},
               {"ragged", in.ragged},
+              {"rerank_cycle", in.rerank_cycle},
               {"tiles", in.choice.tiles},
               {"orders", in.choice.orders},
               {"units", in.choice.units},
@@ -49,6 +50,7 @@ SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j) {
     j.at("mapping").get_to(in.mapping);
     j.at("map").get_to(in.map);
     j.at("ragged").get_to(in.ragged);
+    j.at("rerank_cycle").get_to(in.rerank_cycle);
     j.at("tiles").get_to(in.choice.tiles);
     j.at("orders").get_to(in.choice.orders);
     j.at("units").get_to(in.choice.units);

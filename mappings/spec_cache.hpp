@@ -31,6 +31,7 @@ struct SpecInputs {
   std::vector<std::pair<std::string, std::string>> arch_sets;
   bool map = false;
   bool ragged = false;  // with `map`, the mapper searches tiles that do not divide their index too
+  int rerank_cycle = 0;  // with `map`, the mapper's best this many are simulated, and the fewest cycles kept
   MapChoice choice;     // with `map`, what the mapper already chose (empty: choose it)
 };
 
@@ -40,6 +41,7 @@ struct SpecInputs {
 struct ChosenMapping {
   SpecInputs inputs;
   std::string search;
+  std::vector<MapChoice> ranked;  // the chosen file's best choices, best first (inputs.choice the first)
 };
 
 // A design point's identity as JSON: how a sweep hands a point to a cycle-level worker process.

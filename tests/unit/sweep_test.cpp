@@ -744,5 +744,43 @@ TEST(Sweep, AlternativesAreMappedAndEachPointsMappingIsSavedBesideItsRow) {
     EXPECT_EQ(read(fs::path(merged) / f), read(fs::path(o.out_dir) / f)) << f;
 }
 
+// `rerank_cycle: K` simulates the mapper's K best for a part's constraints at cycle level and keeps the fewest
+// cycles there, at both fidelities: the search beside the point records each figure and the rank kept, and the
+// cycle-level row is that figure.
+TEST(Sweep, RerankCycleKeepsTheCandidateFewestCyclesAtCycleLevel) {
+  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
+  const fs::path dir = fs::path(fresh_dir("rerank"));
+  fs::create_directories(dir);
+  const std::string constraints = fs::absolute("configs/constraints/gemm-systolic-ws.yaml").string();
+  const fs::path file = dir / "s.yaml";
+  std::ofstream(file) << "version: 1\nname: r\nfidelity: both\naxes: {M: [128]}\nparts:\n  gemm:\n"
+                      << "    mapping: auto\n    constraints: " << constraints << "\n    rerank_cycle: 3\n"
+                      << "    set: {M: \"{M}\", N: 128, K: 64}\n";
+  SweepOptions o;
+  o.out_dir = (dir / "out").string();
+  o.version = "test";
+  o.self_exe = einsim.string();
+  const SweepSummary summary = run_sweep(load_sweep(file.string()), o);
+  EXPECT_EQ(summary.failed, 0);
+  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
+  const std::vector<Row> rows = db.all();
+  ASSERT_EQ(rows.size(), 2u);
+  std::ifstream in(fs::path(o.out_dir) / "mappings/0-gemm.json");
+  const nlohmann::ordered_json search = nlohmann::ordered_json::parse(in);
+  ASSERT_EQ(search.at("rerank_cycle").size(), 3u);
+  int64_t fewest = -1;
+  for (const auto& f : search.at("rerank_cycle")) {
+    const int64_t c = f.at("cycle_level_cycles").get<int64_t>();
+    if (fewest < 0 || c < fewest) fewest = c;
+  }
+  const size_t kept = search.at("chosen_rank").get<size_t>();
+  EXPECT_EQ(search.at("rerank_cycle").at(kept - 1).at("cycle_level_cycles").get<int64_t>(), fewest);
+  EXPECT_EQ(std::get<int64_t>(cell(rows[1], "cycles")), fewest);
+  // The analytical row evaluates the same choice: the traffic the tiles decide is the same.
+  EXPECT_EQ(std::get<int64_t>(cell(rows[0], "traffic_dram_read")),
+            std::get<int64_t>(cell(rows[1], "traffic_dram_read")));
+  EXPECT_EQ(search.at("top").at(kept - 1).at("cycles").get<int64_t>(), std::get<int64_t>(cell(rows[0], "cycles")));
+}
+
 }  // namespace
 }  // namespace einsim

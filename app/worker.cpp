@@ -26,10 +26,10 @@ int run_worker() {
   if (in.map) {  // constraints: what the sweep chose for them, or the mapper's choice
     SpecCache specs;
     const SpecInputs chosen = in.choice.empty() ? choose_mapping(in, specs, 1).inputs : in;
-    const MappingSpec templ = load_mapping(chosen.mapping);
-    p.cascade = load_cascade(in.workload.empty() ? templ.workload : in.workload, in.workload_overrides);
-    p.arch = load_arch(in.arch.empty() ? templ.arch : in.arch, in.arch_sets);
-    p.mapping = with_choice(templ, chosen.choice);
+    const ResolvedSpecs r = specs.resolve(chosen);
+    p.cascade = *r.cascade;
+    p.arch = *r.arch;
+    p.mapping = with_choice(*r.mapping, chosen.choice);
     p.program = lower(p.cascade, p.arch, p.mapping);
   } else {
     p = load_design_point(in.mapping, in.workload_overrides, in.arch_sets, in.arch, in.workload);

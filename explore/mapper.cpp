@@ -4,20 +4,19 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <thread>
-#include <limits>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "mappings/lower.hpp"
 #include "mappings/write.hpp"
 #include "sim/analytical.hpp"
-#include "workloads/analysis.hpp"
 
 namespace einsim {
 
@@ -129,16 +128,12 @@ void bind(MappingSpec& to, const MappingSpec& from, const BindingAddress& a, siz
 }
 
 // Why the Einsum at `a` cannot run on the unit `m` binds it to (an op the unit lacks), or empty: legality first, so a
-// binding no tile can make feasible is not lowered once per combination of tiles.
+// binding no tile can make feasible is not lowered once per combination of tiles. (map_tiles has checked that every
+// unit the constraints name is a compute unit of the architecture.)
 std::string cannot_bind(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, const BindingAddress& a) {
   const auto& [name, binding] = m.groups[a.group].passes[a.pass].einsums[a.einsum];
-  const ComponentSpec* unit = arch.find(binding.unit);
-  if (!unit || !unit->ops()) return fmt::format("{} has no compute unit named '{}'", arch.file, binding.unit);
   for (const Einsum& e : cascade.einsums)
-    if (e.name == name)
-      for (const auto& [kind, n] : einsum_ops_per_point(e))
-        if (!unit->ops()->contains(kind))
-          return fmt::format("{} cannot do {} (Einsum {} is bound to it)", unit->name, kind, name);
+    if (e.name == name) return unit_cannot_run(*arch.find(binding.unit), e);
   return "";
 }
 
@@ -908,6 +903,7 @@ ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
   options.pareto = true;
   std::optional<ChosenMapping> best;
   MapCandidate best_candidate;
+  nlohmann::ordered_json best_search;
   std::string reasons;
   nlohmann::ordered_json alternatives = nlohmann::ordered_json::array();
   for (const std::string& file : files) {
@@ -927,19 +923,16 @@ ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
     if (!best || better(result.best.front(), best_candidate, options.objective)) {
       best_candidate = result.best.front();
       a.choice = best_candidate.choice;
-      nlohmann::ordered_json search{{"constraints", in.mapping}, {"chosen", file}, {"objective", "latency"}};
-      search.update(search_json(*r.mapping, result, options));
+      best_search = nlohmann::ordered_json{{"constraints", in.mapping}, {"chosen", file}, {"objective", "latency"}};
+      best_search.update(search_json(*r.mapping, result, options));
       std::vector<MapChoice> ranked;
       for (const MapCandidate& c : result.best) ranked.push_back(c.choice);
-      best = ChosenMapping{std::move(a), search.dump(), std::move(ranked)};
+      best = ChosenMapping{std::move(a), "", std::move(ranked)};
     }
   }
   if (!best) throw UserError(SourceLoc{in.mapping}, "", reasons);
-  if (files.size() > 1) {  // each alternative's best beside the chosen one's search
-    nlohmann::ordered_json search = nlohmann::ordered_json::parse(best->search);
-    search["alternatives"] = alternatives;
-    best->search = search.dump();
-  }
+  if (files.size() > 1) best_search["alternatives"] = alternatives;  // each one's best beside the chosen search
+  best->search = best_search.dump();
   return *best;
 }
 

@@ -1453,11 +1453,10 @@ class Lowering {
     }
     op.points /= einsum.points_per_work();
     const OpCounts per_point = einsum_ops_per_point(einsum);
+    if (std::string why = unit_cannot_run(*unit, einsum); !why.empty()) throw Infeasible{std::move(why)};
     int64_t drain = 0;  // a pipelined function unit's last result trails its last start
     for (const auto& [kind, n] : per_point) {
       const auto it = unit->ops()->find(kind);
-      if (it == unit->ops()->end())
-        throw Infeasible{fmt::format("{} cannot do {} (Einsum {} is bound to it)", unit->name, kind, einsum.name)};
       op.ops[kind] = n * op.points;
       drain = std::max(drain, it->second.latency_cycles - it->second.issue_cycles());
     }
@@ -1643,6 +1642,13 @@ TileProgram lower(const Cascade& cascade, const ArchSpec& arch, const MappingSpe
 TileProgram lower_groups(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping, size_t first,
                          size_t last) {
   return Lowering(cascade, arch, mapping).run(first, last);
+}
+
+std::string unit_cannot_run(const ComponentSpec& unit, const Einsum& e) {
+  for (const auto& [kind, n] : einsum_ops_per_point(e))
+    if (!unit.ops()->contains(kind))
+      return fmt::format("{} cannot do {} (Einsum {} is bound to it)", unit.name, kind, e.name);
+  return "";
 }
 
 }  // namespace einsim

@@ -17,4 +17,8 @@ TileProgram lower(const Cascade& cascade, const ArchSpec& arch, const MappingSpe
 TileProgram lower_groups(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping, size_t first,
                          size_t last);
 
+// Why compute unit `unit` cannot run Einsum `e` (the first of its ops the unit lacks), or empty: what makes a
+// binding infeasible whatever the tiles.
+std::string unit_cannot_run(const ComponentSpec& unit, const Einsum& e);
+
 }  // namespace einsim

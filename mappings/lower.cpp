@@ -1591,16 +1591,64 @@ class Lowering {
 
 }  // namespace
 
-bool TileOp::active(const std::vector<int64_t>& counters) const {
+bool TileOp::kept(const std::vector<int64_t>& counters) const {
   for (const Constraint& c : active_when) {
     int64_t value = c.expr.constant;
     for (auto [j, k] : c.expr.terms) value += k * counters[static_cast<size_t>(repeats[static_cast<size_t>(j)])];
     if (value > 0) return false;
   }
+  return true;
+}
+
+bool TileOp::active(const std::vector<int64_t>& counters) const {
+  if (!kept(counters)) return false;
   if (rate == kRateOne) return true;
   int64_t element = 0;  // of the guard
   for (auto [l, stride] : guard_terms) element += counters[static_cast<size_t>(l)] * stride;
   return thinned_runs(element, rate);
+}
+
+std::vector<std::pair<int, bool>> TileGroup::fire_rule(const TileOp& op, const Cascade& c) const {
+  std::vector<int> relevant;
+  for (int l = 0; l < outer_loops; ++l) relevant.push_back(l);
+  if (!pass_loops.empty())
+    for (int l = pass_loops[static_cast<size_t>(op.pass)].first; l < pass_loops[static_cast<size_t>(op.pass)].second;
+         ++l)
+      relevant.push_back(l);
+  auto repeats = [](const TileOp& o, int l) {
+    return std::find(o.repeats.begin(), o.repeats.end(), l) != o.repeats.end();
+  };
+  // Whether a computation reads a result of `ops[w]` (not its own).
+  auto reads_from = [&](const TileOp& o, size_t w) {
+    const TileOp& writer = ops[w];
+    if (&writer == &o || writer.kind != TileOp::Kind::compute || o.kind != TileOp::Kind::compute) return false;
+    const TensorId t = c.einsums[writer.einsum].out.tensor;
+    const std::vector<Access>& reads = c.einsums[o.einsum].reads;
+    return std::any_of(reads.begin(), reads.end(), [&](const Access& a) { return a.tensor == t; });
+  };
+  // Whether computation `o` reads what is complete only once loop l ends: a result of a computation that repeats
+  // over l, or of one that itself waits for l's end (GNV waits for the running numerator's last block, and so
+  // does O = GNV / GD). The least fixed point over the group's computations.
+  auto waits = [&](const TileOp& o, int l) {
+    std::vector<char> complete_at_end(ops.size(), 0);
+    for (size_t w = 0; w < ops.size(); ++w)
+      complete_at_end[w] = ops[w].kind == TileOp::Kind::compute && repeats(ops[w], l);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t w = 0; w < ops.size(); ++w)
+        for (size_t x = 0; x < ops.size() && !complete_at_end[w]; ++x)
+          if (complete_at_end[x] && reads_from(ops[w], x)) complete_at_end[w] = changed = true;
+    }
+    for (size_t x = 0; x < ops.size(); ++x)
+      if (complete_at_end[x] && reads_from(o, x)) return true;
+    return false;
+  };
+  std::vector<std::pair<int, bool>> rule;  // (loop, at last iteration)
+  for (int l : relevant) {
+    if (repeats(op, l)) continue;
+    rule.emplace_back(l, op.kind == TileOp::Kind::store || (op.kind == TileOp::Kind::compute && waits(op, l)));
+  }
+  return rule;
 }
 
 TileGroup TileGroup::busiest() const {

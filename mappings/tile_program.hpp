@@ -80,6 +80,8 @@ struct TileOp {
   std::vector<std::pair<int, int64_t>> guard_terms;
   // Whether the execution at these loop counters (every loop's, by position in the group) runs.
   bool active(const std::vector<int64_t>& counters) const;
+  // Whether its where clauses and ragged tiles (`active_when`) let it run there, whatever its guard's rate.
+  bool kept(const std::vector<int64_t>& counters) const;
 
   // The operations of `count` per full execution over `n` executions: fewer where a where clause masks points.
   int64_t total_ops(int64_t count, int64_t n) const {
@@ -137,6 +139,12 @@ struct TileGroup {
 
   // Product of the trips of op.repeats, or the executions that run when a where clause or a guard skips some.
   int64_t executions(const TileOp& op) const;
+  // When `op` fires within the loops of the group (and of its pass) it does not repeat over: each (loop, whether
+  // at its last iteration, else its first). Loads at their first iteration (the tile then stays), stores at their
+  // last (the tile is complete), computations at the first, or at the last when they read what a computation
+  // repeating over that loop produces (a recurrence's final value). Both the cycle engine and the tile-order
+  // interpreter walk the loops and fire ops by it.
+  std::vector<std::pair<int, bool>> fire_rule(const TileOp& op, const Cascade& c) const;
   std::optional<CollectiveRun> collective;  // a collective's group: no loops, no ops
 
   // What the busiest core (or device) runs: the spread loops folded into one of `spread_trips` iterations. Its timing

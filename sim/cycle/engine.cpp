@@ -724,31 +724,6 @@ struct Controller : sc_module {
     SC_THREAD(run);
   }
 
-  // When an op fires within the loops it does not repeat over: loads at their first iteration (the tile then
-  // stays), stores at their last (the tile is complete), computations at the first, or at the last when they
-  // read what an op repeating over that loop produces (a recurrence's final value).
-  static std::vector<std::pair<int, bool>> fire_rule(const TileGroup& g, const TileOp& op, const Cascade& c) {
-    std::vector<int> relevant;
-    for (int l = 0; l < g.outer_loops; ++l) relevant.push_back(l);
-    if (!g.pass_loops.empty())
-      for (int l = g.pass_loops[static_cast<size_t>(op.pass)].first;
-           l < g.pass_loops[static_cast<size_t>(op.pass)].second; ++l)
-        relevant.push_back(l);
-    std::vector<std::pair<int, bool>> rule;  // (loop, at last iteration)
-    for (int l : relevant) {
-      if (std::find(op.repeats.begin(), op.repeats.end(), l) != op.repeats.end()) continue;
-      bool last = op.kind == TileOp::Kind::store;
-      if (op.kind == TileOp::Kind::compute)
-        for (const Access& a : c.einsums[op.einsum].reads)
-          for (const TileOp& w : g.ops)
-            if (w.kind == TileOp::Kind::compute && c.einsums[w.einsum].out.tensor == a.tensor &&
-                std::find(w.repeats.begin(), w.repeats.end(), l) != w.repeats.end())
-              last = true;
-      rule.emplace_back(l, last);
-    }
-    return rule;
-  }
-
   void run() {
     for (size_t first = 0; first < p.groups.size();) {
       size_t last = first + 1;
@@ -788,7 +763,7 @@ struct Controller : sc_module {
     const int64_t started = now() + skipped.cycles;
     exact_loops |= masked(g);
     std::vector<std::vector<std::pair<int, bool>>> rules;
-    for (const TileOp& op : g.ops) rules.push_back(fire_rule(g, op, c));
+    for (const TileOp& op : g.ops) rules.push_back(g.fire_rule(op, c));
     // Per op, looked up once: its label for traces, the unit or path it goes to, and the tensors it touches.
     struct OpInfo {
       std::string label;

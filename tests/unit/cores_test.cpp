@@ -174,5 +174,23 @@ TEST(Cores, AMulticastReadsASharedTileOnceAWave) {
   EXPECT_EQ(std::get<0>(q_reads("8", "false")), 256);
 }
 
+// FlashAttention-2's decode: O = GNV / GD reads only the combine's results, which read the running numerator and
+// denominator at their last block. O too waits for the last iteration of the loop over blocks (m1), though no
+// computation it reads directly repeats over it; issued at the first, it divided partials not yet combined.
+TEST(FireRule, AComputationWaitsForWhatItsOperandsWaitFor) {
+  const DesignPoint p = test::point("configs/mappings/llm/decode-fa2-cores.yaml");
+  const TileGroup& g = p.program.groups[0];
+  const auto m1 = static_cast<int>(
+      std::find_if(g.loops.begin(), g.loops.end(), [](const Loop& l) { return l.index == "m1"; }) - g.loops.begin());
+  ASSERT_LT(m1, static_cast<int>(g.loops.size()));
+  for (const TileOp& op : g.ops) {
+    if (op.kind != TileOp::Kind::compute) continue;
+    const std::string& name = p.cascade.einsums[op.einsum].name;
+    if (name != "GNV" && name != "GD" && name != "O") continue;
+    const std::vector<std::pair<int, bool>> rule = g.fire_rule(op, p.cascade);
+    EXPECT_NE(std::find(rule.begin(), rule.end(), std::pair<int, bool>{m1, true}), rule.end()) << name;
+  }
+}
+
 }  // namespace
 }  // namespace einsim

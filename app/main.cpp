@@ -120,6 +120,10 @@ int sc_main(int argc, char** argv) {
       app.add_subcommand("model", "Evaluate a mapping analytically: latency, utilization, traffic, energy and area");
   add_design_point_options(model, model_args);
   model->add_flag("--json", model_args.json, "Print the Stats as one JSON object");
+  model->add_flag("--verify", model_args.verify,
+                  "Also run the mapping's tile program on values, tile by tile in its loops' order, and compare "
+                  "every tensor with the cascade interpreter's (exit code 1 when one differs); at small params");
+  model->add_option("--seed", model_args.seed, "Seed of --verify's random inputs")->capture_default_str();
 
   einsim::app::ModelArgs sim_args;
   CLI::App* sim = app.add_subcommand(

@@ -14,7 +14,9 @@
 
 #include "app/options.hpp"
 #include "app/text.hpp"
+#include "app/verify.hpp"
 #include "explore/mapper.hpp"
+#include "mappings/lower.hpp"
 #include "explore/worker.hpp"
 
 namespace einsim::app {
@@ -72,6 +74,15 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   cmd->add_option("-o,--out", args.out, "Write the best mapping here (YAML; loads in model, sim and sweeps)")
       ->type_name("FILE");
   cmd->add_flag("--json", args.json, "Print one JSON object: the best Stats, the top candidates, the certificate");
+  cmd->add_flag("--verify", args.verify,
+                "Run the chosen mapping's tile program on values, tile by tile in its loops' order, and compare the "
+                "cascade's results with the interpreter's (exit code 1 when one differs)");
+  cmd->add_option("--verify-set", args.verify_sets,
+                  "A param for --verify, over the search's (the check runs the cascade twice on values, so at small "
+                  "params; the chosen tiles must fit them); implies --verify (repeatable)")
+      ->type_name("NAME=VALUE")
+      ->allow_extra_args(false);
+  cmd->add_option("--seed", args.seed, "Seed of --verify's random inputs")->capture_default_str();
   return cmd;
 }
 
@@ -156,6 +167,27 @@ int run_map(const MapArgs& args) {
     }
     fs::remove_all(dir);
   }
+  // The chosen mapping on values: at the search's params, or at smaller ones (--verify-set).
+  std::optional<TileCheck> check;
+  std::string verified_at;
+  if (args.verify || !args.verify_sets.empty()) {
+    const MappingSpec mapping = with_choice(alternatives[*winner].templ, r.best[chosen].choice);
+    std::optional<Cascade> small;
+    if (!args.verify_sets.empty()) {
+      const DesignOverrides verify_sets = parse_sets(args.verify_sets);
+      if (!verify_sets.arch.empty())
+        throw UserError(fmt::format("--verify-set {}: the check's params are the workload's; the arch stays",
+                                    "arch." + verify_sets.arch.front().first));
+      WorkloadOverrides at = o;
+      for (const auto& set : verify_sets.workload) {
+        at.params.push_back(set);
+        verified_at += fmt::format("{}{}={}", verified_at.empty() ? "" : " ", set.first, set.second);
+      }
+      small = load_cascade(args.workload.empty() ? alternatives[*winner].templ.workload : args.workload, at);
+    }
+    const Cascade& values_of = small ? *small : cascade;
+    check = verify_program(values_of, lower(values_of, arch, mapping), args.seed);
+  }
   if (!args.out.empty()) {
     const std::string text = mapped_yaml(constraints, args.out, r, options, chosen);
     std::ofstream out(args.out);
@@ -218,8 +250,12 @@ int run_map(const MapArgs& args) {
     j["best"] =
         to_json(simulated.empty() || !simulated[chosen].stats ? r.best.front().stats : *simulated[chosen].stats);
     if (!args.out.empty()) j["mapping"] = args.out;
+    if (check) {
+      j["verify"] = to_json(*check);
+      if (!verified_at.empty()) j["verify"]["params"] = verified_at;
+    }
     std::cout << j.dump(2) << '\n';
-    return 0;
+    return check && !check->ok ? 1 : 0;
   }
   if (files.size() > 1) {
     std::cout << fmt::format("{} alternatives in {} (objective: {}), each searched on its own:\n", files.size(),
@@ -288,7 +324,9 @@ int run_map(const MapArgs& args) {
       if (!simulated[i].stats) std::cout << fmt::format("  rank {}: {}\n", i + 1, simulated[i].why);
   }
   if (!args.out.empty()) std::cout << fmt::format("\nwrote {}\n", args.out);
-  return 0;
+  if (check)
+    std::cout << fmt::format("\nverify{}: {}\n", verified_at.empty() ? "" : " at " + verified_at, check->summary());
+  return check && !check->ok ? 1 : 0;
 }
 
 }  // namespace einsim::app

@@ -22,6 +22,9 @@ struct MapArgs {
   double time_limit_s = 0;  // 0: none
   std::string out;  // the mapping YAML; empty: not written
   bool json = false;
+  bool verify = false;                   // run the chosen mapping's tile program on values
+  std::vector<std::string> verify_sets;  // params for that check (small ones), over the search's
+  uint64_t seed = 1;                     // of the check's inputs
 };
 
 CLI::App* add_map_command(CLI::App& app, MapArgs& args);

@@ -6,9 +6,11 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "app/options.hpp"
 #include "app/text.hpp"
+#include "app/verify.hpp"
 #include "mappings/design_point.hpp"
 #include "sim/analytical.hpp"
 #include "sim/cycle/engine.hpp"
@@ -137,12 +139,13 @@ std::string stats_text(const Stats& s, const Cascade& cascade) {
   return out;
 }
 
-int print_stats(const DesignPoint& p, const Stats& s, bool json) {
+int print_stats(const DesignPoint& p, const Stats& s, bool json, const std::optional<TileCheck>& check = {}) {
   if (json) {
     Json j = to_json(s);
     j["workload"] = p.cascade.file;
     j["arch"] = p.arch.file;
     j["mapping"] = p.mapping.file;
+    if (check) j["verify"] = to_json(*check);
     std::cout << j.dump(2) << '\n';
     return 0;
   }
@@ -165,7 +168,18 @@ int evaluate_and_print(const ModelArgs& args, Evaluator& evaluator) {
 
 int run_model(const ModelArgs& args) {
   AnalyticalEvaluator analytical;
-  return evaluate_and_print(args, analytical);
+  if (!args.verify) return evaluate_and_print(args, analytical);
+  const DesignPoint p = load_point(args);
+  const Stats s = analytical.evaluate(p.cascade, p.arch, p.program);
+  if (args.json) {  // one JSON object: the check first, then both printed
+    const TileCheck check = verify_program(p.cascade, p.program, args.seed);
+    print_stats(p, s, true, check);
+    return check.ok ? 0 : 1;
+  }
+  print_stats(p, s, false);
+  const TileCheck check = verify_program(p.cascade, p.program, args.seed);
+  std::cout << "\nverify: " << check.summary() << '\n';
+  return check.ok ? 0 : 1;
 }
 
 int run_sim(const ModelArgs& args) {

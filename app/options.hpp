@@ -63,6 +63,8 @@ struct ModelArgs {
   std::string trace;   // sim only: Perfetto trace file
   std::string vcd;     // sim only: VCD waves
   bool exact = false;  // sim only: no steady-state extrapolation
+  bool verify = false;  // model only: run the tile program on values (the tile-order interpreter)
+  uint64_t seed = 1;    // of --verify's inputs
 };
 
 struct GemmArgs {

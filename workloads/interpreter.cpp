@@ -82,6 +82,23 @@ class Executor {
   Executor(const Cascade& c, const EvalOptions& o) : c_(c), o_(o) {}
 
   TensorValues run(const TensorValues& inputs) {
+    load(inputs);
+    for (const Group& g : c_.schedule) {
+      if (g.step_var.empty()) {
+        run_einsum(c_.einsums[g.einsums[0]], -1, 0);
+        continue;
+      }
+      for (int64_t step = 0; step < g.steps; ++step)
+        for (EinsumId e : g.einsums) {
+          const Einsum& einsum = c_.einsums[e];
+          run_einsum(einsum, einsum.var_index(g.step_var), step);
+        }
+    }
+    return values();
+  }
+
+  // Every tensor at its initial values, the inputs given.
+  void load(const TensorValues& inputs) {
     for (const Tensor& t : c_.tensors) {
       std::vector<T> d(static_cast<size_t>(t.elements()), static_cast<T>(t.init.value_or(0.0)));
       if (t.is_input()) {
@@ -110,20 +127,25 @@ class Executor {
           }
       }
     }
-    for (const Group& g : c_.schedule) {
-      if (g.step_var.empty()) {
-        run_einsum(c_.einsums[g.einsums[0]], -1, 0);
-        continue;
-      }
-      for (int64_t step = 0; step < g.steps; ++step)
-        for (EinsumId e : g.einsums) {
-          const Einsum& einsum = c_.einsums[e];
-          run_einsum(einsum, einsum.var_index(g.step_var), step);
-        }
-    }
+  }
+
+  TensorValues values() const {
     TensorValues out;
     for (TensorId t : c_.tensors.ids()) out[c_.tensors[t].name].assign(data_[t].begin(), data_[t].end());
     return out;
+  }
+
+  // Computes Einsum e on the box [lo, hi) of its indices (step by step along `step`, its recurrence's step index,
+  // when that is not -1). A reduction whose box starts past the first element of an index it reduces continues
+  // from the values its result holds: the box is one tile of a tiled reduction, the tiles before it done.
+  void run_box(const Einsum& e, int step, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi) {
+    if (step < 0) return run_einsum(e, -1, lo, hi);
+    std::vector<int64_t> l = lo, h = hi;
+    for (int64_t at = lo[static_cast<size_t>(step)]; at < hi[static_cast<size_t>(step)]; ++at) {
+      l[static_cast<size_t>(step)] = at;
+      h[static_cast<size_t>(step)] = at + 1;
+      run_einsum(e, step, l, h);
+    }
   }
 
  private:
@@ -151,17 +173,28 @@ class Executor {
     return l;
   }
 
-  // Every point of e's indices, those in `skip` held at 0, in odometer order, as `visit(point)`.
+  // The whole of e's indices, as a box [lo, hi).
+  static std::pair<std::vector<int64_t>, std::vector<int64_t>> whole(const Einsum& e) {
+    std::vector<int64_t> hi;
+    for (const Var& v : e.vars) hi.push_back(v.extent);
+    return {std::vector<int64_t>(e.vars.size(), 0), hi};
+  }
+
+  // Every point of the box [lo, hi) of e's indices, those in `skip` held at their lo, in odometer order, as
+  // `visit(point)`.
   template <class Visit>
-  static void each_point(const Einsum& e, const std::vector<int>& skip, Visit visit) {
-    std::vector<int64_t> cur(e.vars.size(), 0);
+  static void each_point(const Einsum& e, const std::vector<int>& skip, const std::vector<int64_t>& lo,
+                         const std::vector<int64_t>& hi, Visit visit) {
+    for (size_t v = 0; v < e.vars.size(); ++v)
+      if (lo[v] >= hi[v]) return;
+    std::vector<int64_t> cur(lo);
     for (;;) {
       visit(cur);
       size_t v = e.vars.size();
       for (; v-- > 0;) {
         if (std::find(skip.begin(), skip.end(), static_cast<int>(v)) != skip.end()) continue;
-        if (++cur[v] < e.vars[v].extent) break;
-        cur[v] = 0;
+        if (++cur[v] < hi[v]) break;
+        cur[v] = lo[v];
       }
       if (v == static_cast<size_t>(-1)) return;
     }
@@ -173,26 +206,28 @@ class Executor {
     return off;
   }
 
-  // I[b,k] = topk(m) S[b,m]: for each b, the m of the largest S first (the lower m on a tie), k-th at k.
-  void run_topk(const Einsum& e) {
+  // I[b,k] = topk(m) S[b,m]: for each b, the m of the largest S first (the lower m on a tie), k-th at k. On a box,
+  // among the m of the box.
+  void run_topk(const Einsum& e, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi) {
     const Linear out = linear(e, e.out), in = linear(e, e.reads[0]);
     const auto m = static_cast<size_t>(e.reduced[0]);
     const auto k = static_cast<size_t>(e.topk_var);
     const T* scores = data_[e.reads[0].tensor].data();
     T* result = data_[e.out.tensor].data();
     const DType dtype = c_.tensors[e.out.tensor].dtype;
-    std::vector<std::pair<T, int64_t>> row(static_cast<size_t>(e.vars[m].extent));
-    each_point(e, {static_cast<int>(m), static_cast<int>(k)}, [&](std::vector<int64_t> point) {
-      for (int64_t i = 0; i < e.vars[m].extent; ++i) {
+    std::vector<std::pair<T, int64_t>> row(static_cast<size_t>(hi[m] - lo[m]));
+    each_point(e, {static_cast<int>(m), static_cast<int>(k)}, lo, hi, [&](std::vector<int64_t> point) {
+      for (int64_t i = lo[m]; i < hi[m]; ++i) {
         point[m] = i;
-        row[static_cast<size_t>(i)] = {scores[offset_of(in, point)], i};
+        row[static_cast<size_t>(i - lo[m])] = {scores[offset_of(in, point)], i};
       }
-      const auto kept = static_cast<std::ptrdiff_t>(e.vars[k].extent);
-      std::partial_sort(row.begin(), row.begin() + kept, row.end(), [](const auto& a, const auto& b) {
-        return a.first > b.first || (a.first == b.first && a.second < b.second);
-      });
-      point[m] = 0;
-      for (int64_t j = 0; j < e.vars[k].extent; ++j) {
+      const int64_t kept = std::min<int64_t>(hi[k], static_cast<int64_t>(row.size()));
+      std::partial_sort(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(kept), row.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.first > b.first || (a.first == b.first && a.second < b.second);
+                        });
+      point[m] = lo[m];
+      for (int64_t j = lo[k]; j < kept; ++j) {
         point[k] = j;
         result[offset_of(out, point)] = store(dtype, static_cast<double>(row[static_cast<size_t>(j)].second));
       }
@@ -200,7 +235,7 @@ class Executor {
   }
 
   // KS[b,e,k] = K[b,e,I[b,k]]: each gathered rank's element is its index tensor's value there.
-  void run_gather(const Einsum& e) {
+  void run_gather(const Einsum& e, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi) {
     const Access& from = e.reads[0];
     const Tensor& source = c_.tensors[from.tensor];
     const std::vector<int64_t> strides = source.strides();
@@ -222,7 +257,7 @@ class Executor {
     const T* values = data_[from.tensor].data();
     T* result = data_[e.out.tensor].data();
     const DType dtype = c_.tensors[e.out.tensor].dtype;
-    each_point(e, {}, [&](const std::vector<int64_t>& point) {
+    each_point(e, {}, lo, hi, [&](const std::vector<int64_t>& point) {
       int64_t offset = offset_of(src, point);
       for (size_t i = 0; i < picked.size(); ++i) {
         const double row = static_cast<double>(picked[i].values[offset_of(picked[i].at, point)]);
@@ -241,40 +276,47 @@ class Executor {
 
   // Runs one Einsum, or one step of it when `fixed` names the index held at `at`.
   void run_einsum(const Einsum& e, int fixed, int64_t at) {
-    compute_einsum(e, fixed, at);
-    if (e.guard >= 0) apply_guard(e);
-  }
-
-  // `when G[...]`: the elements whose guard is zero are not computed; they hold 0. (The interpreter computes them
-  // and then clears them: it checks values, the evaluators charge only the guarded work.)
-  void apply_guard(const Einsum& e) {
-    const Access& g = e.reads[static_cast<size_t>(e.guard)];
-    const Linear out = linear(e, e.out), at = linear(e, g);
-    const T* guard = data_[g.tensor].data();
-    T* result = data_[e.out.tensor].data();
-    each_point(e, e.reduced, [&](const std::vector<int64_t>& point) {
-      if (guard[offset_of(at, point)] == T(0)) result[offset_of(out, point)] = T(0);
-    });
-  }
-
-  // Computes one Einsum, or one step of it when `fixed` names the index held at `at`. The innermost loop runs
-  // along one index as whole rows, so the program is interpreted once per row, not once per element.
-  void compute_einsum(const Einsum& e, int fixed, int64_t at) {
-    if (e.reduce == Reduce::topk) {
-      if (fixed >= 0) throw UserError(e.loc, e.name, "topk cannot be a step of a recurrence");
-      return run_topk(e);
-    }
-    if (e.gathers()) {
-      if (fixed >= 0) throw UserError(e.loc, e.name, "a gather cannot be a step of a recurrence");
-      return run_gather(e);
-    }
-    const size_t nv = e.vars.size();
-    std::vector<int64_t> lo(nv, 0), hi(nv);
-    for (size_t v = 0; v < nv; ++v) hi[v] = e.vars[v].extent;
+    auto [lo, hi] = whole(e);
     if (fixed >= 0) {
       lo[static_cast<size_t>(fixed)] = at;
       hi[static_cast<size_t>(fixed)] = at + 1;
     }
+    run_einsum(e, fixed, lo, hi);
+  }
+
+  // The box [lo, hi) of it (which holds one element of the index `fixed` names, if any).
+  void run_einsum(const Einsum& e, int fixed, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi) {
+    compute_einsum(e, fixed, lo, hi);
+    if (e.guard >= 0) apply_guard(e, lo, hi);
+  }
+
+  // `when G[...]`: the elements whose guard is zero are not computed; they hold 0. (The interpreter computes them
+  // and then clears them: it checks values, the evaluators charge only the guarded work.)
+  void apply_guard(const Einsum& e, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi) {
+    const Access& g = e.reads[static_cast<size_t>(e.guard)];
+    const Linear out = linear(e, e.out), at = linear(e, g);
+    const T* guard = data_[g.tensor].data();
+    T* result = data_[e.out.tensor].data();
+    each_point(e, e.reduced, lo, hi, [&](const std::vector<int64_t>& point) {
+      if (guard[offset_of(at, point)] == T(0)) result[offset_of(out, point)] = T(0);
+    });
+  }
+
+  // Computes the box [lo, hi) of one Einsum's indices (one step of it when `fixed` names the index held there).
+  // The innermost loop runs along one index as whole rows, so the program is interpreted once per row, not once
+  // per element.
+  void compute_einsum(const Einsum& e, int fixed, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi) {
+    if (e.reduce == Reduce::topk) {
+      if (fixed >= 0) throw UserError(e.loc, e.name, "topk cannot be a step of a recurrence");
+      return run_topk(e, lo, hi);
+    }
+    if (e.gathers()) {
+      if (fixed >= 0) throw UserError(e.loc, e.name, "a gather cannot be a step of a recurrence");
+      return run_gather(e, lo, hi);
+    }
+    const size_t nv = e.vars.size();
+    for (size_t v = 0; v < nv; ++v)
+      if (lo[v] >= hi[v]) return;
     const Linear out = linear(e, e.out);
     std::vector<Linear> reads;
     for (const Access& a : e.reads) reads.push_back(linear(e, a));
@@ -387,9 +429,17 @@ class Executor {
     // A part of a tensor written in parts writes only the elements it keeps; the other parts write the rest.
     const bool part = !out_tensor.pieces.empty();
     int64_t kept_first = 0, kept_last = n;  // of the row just computed (a recurrence or a part reduces nothing)
+    // A box that starts past the first element of an index it reduces continues the reduction its result holds.
+    const bool continues =
+        std::any_of(e.reduced.begin(), e.reduced.end(), [&](int v) { return lo[static_cast<size_t>(v)] > 0; });
     do {
       std::fill(acc.begin(), acc.end(), identity<T>(e.reduce));
       std::fill(acc_exact.begin(), acc_exact.end(), 0.0);
+      if (continues) {
+        const T* held = out_data + offset(out);
+        for (size_t k = 0; k < acc.size(); ++k) acc[k] = held[static_cast<int64_t>(k) * out_step];
+        for (size_t k = 0; k < acc_exact.size(); ++k) acc_exact[k] = static_cast<double>(acc[k]);
+      }
       do {
         const auto [k0, k1] = kept_range();
         kept_first = k0;
@@ -464,9 +514,10 @@ class Executor {
         if (carry && !kept)
           dst[static_cast<int64_t>(k) * out_step] = dst[static_cast<int64_t>(k) * out_step - carry];
         else
-          dst[static_cast<int64_t>(k) * out_step] = exact   ? static_cast<T>(round_to(out_tensor.dtype, acc_exact[k]))
-                                                    : round ? static_cast<T>(round_to(out_tensor.dtype, acc[k]))
-                                                            : acc[k];
+          dst[static_cast<int64_t>(k) * out_step] =
+              exact   ? static_cast<T>(o_.ideal ? acc_exact[k] : round_to(out_tensor.dtype, acc_exact[k]))
+              : round ? static_cast<T>(round_to(out_tensor.dtype, acc[k]))
+                      : acc[k];
       }
     } while (advance(outer_vars));
   }
@@ -551,6 +602,33 @@ TensorValues evaluate(const Cascade& c, const TensorValues& inputs, const EvalOp
   if (options.fp64) return Executor<double>(c, options).run(inputs);
   return Executor<float>(c, options).run(inputs);
 }
+
+struct BoxEvaluator::Impl {
+  const Cascade& cascade;
+  EvalOptions options{true, true};
+  Executor<double> executor;
+  IdVector<EinsumId, int> step;  // per Einsum: its recurrence's step index, or -1
+  Impl(const Cascade& c) : cascade(c), executor(c, options), step(c.einsums.size(), -1) {
+    for (const Group& g : c.schedule)
+      if (!g.step_var.empty())
+        for (EinsumId e : g.einsums) step[e] = c.einsums[e].var_index(g.step_var);
+  }
+};
+
+BoxEvaluator::BoxEvaluator(const Cascade& c, const TensorValues& inputs) : impl_(std::make_unique<Impl>(c)) {
+  check_memory(c, 2 * sizeof(double), sizeof(double));
+  impl_->executor.load(inputs);
+}
+
+BoxEvaluator::~BoxEvaluator() = default;
+
+void BoxEvaluator::compute(EinsumId e, std::vector<int64_t> lo, std::vector<int64_t> hi) {
+  const Einsum& einsum = impl_->cascade.einsums[e];
+  for (size_t v = 0; v < einsum.vars.size(); ++v) hi[v] = std::min(hi[v], einsum.vars[v].extent);
+  impl_->executor.run_box(einsum, impl_->step[e], lo, hi);
+}
+
+TensorValues BoxEvaluator::values() const { return impl_->executor.values(); }
 
 ErrorStats compare_values(const std::vector<double>& a, const std::vector<double>& reference) {
   if (a.size() != reference.size()) throw InternalError("compare_values: sizes differ");

@@ -3,6 +3,7 @@
 // reference kernels are checked against.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,25 @@ TensorValues random_inputs(const Cascade& c, uint64_t seed);
 
 // Executes the cascade. `inputs` holds every input tensor by name; returns every tensor's final values.
 TensorValues evaluate(const Cascade& c, const TensorValues& inputs, const EvalOptions& options);
+
+// The cascade's Einsums computed box by box, in whatever order the caller gives: the engine of the tile-order
+// interpreter that checks a mapping's TileProgram on values (mappings/verify.hpp). In fp64, every tensor kept at full
+// precision (`ideal`), so that two orders of the same sums agree to rounding.
+class BoxEvaluator {
+ public:
+  BoxEvaluator(const Cascade& c, const TensorValues& inputs);
+  ~BoxEvaluator();
+  // Computes Einsum e on the box [lo, hi) of its indices (hi clamped to their extents; an empty box computes
+  // nothing), a recurrence one step at a time. A reduction whose box starts past the first element of an index it
+  // reduces continues from the values its result holds (the tiles before it done).
+  void compute(EinsumId e, std::vector<int64_t> lo, std::vector<int64_t> hi);
+  // Every tensor's values now.
+  TensorValues values() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // A UserError naming the count for a cascade of more than `max_ops` operations: at 1-2 ns per operation the
 // interpreter would run for minutes or hours. `eval` checks before it draws any input.

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "explore/mapper.hpp"
+#include "mappings/verify.hpp"
 #include "mappings/lower.hpp"
 #include "mappings/spec_cache.hpp"
 #include "sim/analytical.hpp"
@@ -515,6 +516,9 @@ bool expect_brute_force_best(const Constraints& base, const MapResult& r, const 
   EXPECT_DOUBLE_EQ(r.best.front().stats.energy_pJ, best.energy) << what;
   const TileProgram chosen = lower(base.cascade, base.arch, with_choice(base.mapping, r.best.front().choice));
   EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, chosen).cycles, best.cycles) << what;
+  // And it computes the cascade's values, tile by tile.
+  const TileCheck values = verify_values(base.cascade, chosen, 1);
+  EXPECT_TRUE(values.ok) << what << ": " << values.summary();
   return true;
 }
 

@@ -29,9 +29,9 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       "Choose the tiles (`tile: auto`), loop orders (`order: auto`) and units (`unit: auto`) a mapping leaves open: "
       "every combination, evaluated analytically; the best written as a mapping");
   cmd->add_option("--constraints", args.constraints,
-                  "A mapping whose loop tiles may say `tile: auto`, groups `order: auto` and Einsums `unit: auto` (it "
-                  "names its arch and workload), or a file of `alternatives:`, such files, each searched, the best "
-                  "kept")
+                  "A mapping whose loop tiles may say `tile: auto`, groups `order: auto`, Einsums `unit: auto` and "
+                  "`params:` lists of values (it names its arch and workload), or a file of `alternatives:`, such "
+                  "files, each searched, the best kept")
       ->required()
       ->type_name("FILE");
   cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints')");
@@ -105,33 +105,59 @@ int run_map(const MapArgs& args) {
   const MappingSpec listed = load_mapping(args.constraints);
   const std::vector<std::string> files =
       listed.alternatives.empty() ? std::vector<std::string>{args.constraints} : listed.alternatives;
+  // Each file with each combination of the params it lists (`params: {M0: [128, 256]}`), the cascade bound to it.
   struct Alternative {
-    MappingSpec templ;
+    std::string file;
+    MappingSpec templ;  // as written: its choices pin the params
+    std::vector<std::pair<std::string, std::string>> params;
     Cascade cascade;
     ArchSpec arch;
     MapResult result;
+    std::string label;    // the file when there are several, and the params
+    std::string refused;  // why the workload refuses these params (M0 not dividing M), if it does
+    std::string why_none() const { return refused.empty() ? no_feasible_mapping(result) : refused; }
   };
   std::vector<Alternative> alternatives;
   std::optional<size_t> winner;
   for (const std::string& file : files) {
-    MappingSpec templ = load_mapping(file);
-    Cascade cascade = load_cascade(args.workload.empty() ? templ.workload : args.workload, o);
-    ArchSpec arch = load_arch(args.arch.empty() ? templ.arch : args.arch, sets.arch);
-    MapResult result = map_tiles(cascade, arch, templ, options);
-    alternatives.push_back({std::move(templ), std::move(cascade), std::move(arch), std::move(result)});
-    const MapResult& r = alternatives.back().result;
-    if (r.best.empty()) continue;
-    if (!winner || better(r.best.front(), alternatives[*winner].result.best.front(), options.objective))
-      winner = alternatives.size() - 1;
+    const MappingSpec templ = load_mapping(file);
+    for (const auto& params : param_combinations(templ)) {
+      const MappingSpec pinned = with_params(templ, params);
+      ArchSpec arch = load_arch(args.arch.empty() ? templ.arch : args.arch, sets.arch);
+      Cascade cascade;
+      try {
+        cascade = load_cascade(args.workload.empty() ? templ.workload : args.workload, with_mapping_params(pinned, o));
+      } catch (const UserError& e) {  // a value the workload refuses is a choice with no mapping, not the end
+        if (params.empty()) throw;
+        alternatives.push_back({file,
+                                templ,
+                                params,
+                                {},
+                                std::move(arch),
+                                {},
+                                params_label(file, params, files.size() > 1),
+                                first_line(e.what())});
+        continue;
+      }
+      MapResult result = map_tiles(cascade, arch, pinned, options);
+      for (std::vector<MapCandidate>* list : {&result.best, &result.pareto})
+        for (MapCandidate& c : *list) c.choice.params = params;
+      alternatives.push_back({file, templ, params, std::move(cascade), std::move(arch), std::move(result),
+                              params_label(file, params, files.size() > 1), ""});
+      const MapResult& r = alternatives.back().result;
+      if (r.best.empty()) continue;
+      if (!winner || better(r.best.front(), alternatives[*winner].result.best.front(), options.objective))
+        winner = alternatives.size() - 1;
+    }
   }
   if (!winner) {
     std::string why;
-    for (size_t i = 0; i < files.size(); ++i)
-      why += fmt::format("{}{}{}", i ? "; " : "", files.size() > 1 ? files[i] + ": " : "",
-                         no_feasible_mapping(alternatives[i].result));
+    for (size_t i = 0; i < alternatives.size(); ++i)
+      why += fmt::format("{}{}{}", i ? "; " : "", alternatives[i].label.empty() ? "" : alternatives[i].label + ": ",
+                         alternatives[i].why_none());
     throw UserError(SourceLoc{args.constraints}, "", why);
   }
-  const std::string& constraints = files[*winner];
+  const std::string& constraints = alternatives[*winner].file;
   const Cascade& cascade = alternatives[*winner].cascade;
   const ArchSpec& arch = alternatives[*winner].arch;
   const MapResult& r = alternatives[*winner].result;
@@ -172,13 +198,14 @@ int run_map(const MapArgs& args) {
   std::string verified_at;
   if (args.verify || !args.verify_sets.empty()) {
     const MappingSpec mapping = with_choice(alternatives[*winner].templ, r.best[chosen].choice);
+    const WorkloadOverrides searched = with_mapping_params(mapping, o);
     std::optional<Cascade> small;
     if (!args.verify_sets.empty()) {
       const DesignOverrides verify_sets = parse_sets(args.verify_sets);
       if (!verify_sets.arch.empty())
         throw UserError(fmt::format("--verify-set {}: the check's params are the workload's; the arch stays",
                                     "arch." + verify_sets.arch.front().first));
-      WorkloadOverrides at = o;
+      WorkloadOverrides at = searched;
       for (const auto& set : verify_sets.workload) {
         at.params.push_back(set);
         verified_at += fmt::format("{}{}={}", verified_at.empty() ? "" : " ", set.first, set.second);
@@ -220,18 +247,21 @@ int run_map(const MapArgs& args) {
     Json j;
     j["constraints"] = constraints;
     j["objective"] = args.objective;
-    j.update(search_json(alternatives[*winner].templ, r, options));  // certificate, candidates
-    if (files.size() > 1) {  // each alternative's best and certificate; the rest of the JSON is the winner's
+    if (!alternatives[*winner].params.empty()) j["params"] = params_json(alternatives[*winner].params);
+    j.update(search_json(with_params(alternatives[*winner].templ, alternatives[*winner].params), r,
+                         options));  // certificate, candidates
+    if (alternatives.size() > 1) {   // each alternative's best and certificate; the rest of the JSON is the winner's
       Json alts = Json::array();
-      for (size_t i = 0; i < files.size(); ++i) {
+      for (size_t i = 0; i < alternatives.size(); ++i) {
         const MapResult& a = alternatives[i].result;
-        Json alt{{"constraints", files[i]},
-                 {"combinations", a.combinations},
-                 {"not_dividing", a.not_dividing},
-                 {"infeasible", a.infeasible},
-                 {"evaluated", a.evaluated}};
+        Json alt{{"constraints", alternatives[i].file}};
+        if (!alternatives[i].params.empty()) alt["params"] = params_json(alternatives[i].params);
+        alt.update(Json{{"combinations", a.combinations},
+                        {"not_dividing", a.not_dividing},
+                        {"infeasible", a.infeasible},
+                        {"evaluated", a.evaluated}});
         if (a.best.empty())
-          alt["no_feasible_mapping"] = no_feasible_mapping(a);
+          alt["no_feasible_mapping"] = alternatives[i].why_none();
         else
           alt["best"] = Json{{"cycles", a.best.front().stats.cycles}, {"energy_pJ", a.best.front().stats.energy_pJ}};
         alts.push_back(alt);
@@ -257,20 +287,24 @@ int run_map(const MapArgs& args) {
     std::cout << j.dump(2) << '\n';
     return check && !check->ok ? 1 : 0;
   }
-  if (files.size() > 1) {
-    std::cout << fmt::format("{} alternatives in {} (objective: {}), each searched on its own:\n", files.size(),
+  if (alternatives.size() > 1) {
+    std::cout << fmt::format("{} alternatives in {} (objective: {}), each searched on its own:\n", alternatives.size(),
                              args.constraints, args.objective);
     std::vector<std::vector<std::string>> rows{
         {"", "constraints", "combinations", "evaluated", "best cycles", "energy (pJ)"}};
-    for (size_t i = 0; i < files.size(); ++i) {
+    for (size_t i = 0; i < alternatives.size(); ++i) {
       const MapResult& a = alternatives[i].result;
-      rows.push_back({i == *winner ? "*" : "", files[i], grouped(a.combinations), grouped(a.evaluated),
-                      a.best.empty() ? std::string("infeasible") : grouped(a.best.front().stats.cycles),
-                      a.best.empty() ? no_feasible_mapping(a) : fmt::format("{:.6g}", a.best.front().stats.energy_pJ)});
+      rows.push_back(
+          {i == *winner ? "*" : "", alternatives[i].label, grouped(a.combinations), grouped(a.evaluated),
+           a.best.empty() ? std::string("infeasible") : grouped(a.best.front().stats.cycles),
+           a.best.empty() ? alternatives[i].why_none() : fmt::format("{:.6g}", a.best.front().stats.energy_pJ)});
     }
     std::cout << table(rows) << '\n';
   }
-  std::cout << fmt::format("{} on {} from {} (objective: {})\n", cascade.name, arch.name, constraints, args.objective);
+  std::cout << fmt::format(
+      "{} on {} from {}{} (objective: {})\n", cascade.name, arch.name, constraints,
+      alternatives[*winner].params.empty() ? "" : " with " + params_label("", alternatives[*winner].params, false),
+      args.objective);
   std::cout << fmt::format(
       "  searched {}{}{} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, "
       "{} evaluated{} ({}{})\n\n",

@@ -708,10 +708,10 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
     for (Partial& p : search(cascade, arch, templ, where, slots, units, whole, options, r,
                              options.pareto ? &front : nullptr, deadline))
       r.best.push_back(
-          MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units)}, std::move(p.stats), p.score});
+          MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units), {}}, std::move(p.stats), p.score});
     for (Partial& p : front)
       r.pareto.push_back(
-          MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units)}, std::move(p.stats), p.score});
+          MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units), {}}, std::move(p.stats), p.score});
     return r;
   };
   if (!by_run) return search_whole();
@@ -795,7 +795,42 @@ MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice) {
     put_in_order(m, tiled, slots[s], perm);
   }
   for (GroupSpec& g : m.groups) g.order_auto = false;
+  return choice.params.empty() ? m : with_params(m, choice.params);
+}
+
+MappingSpec with_params(const MappingSpec& templ, const std::vector<std::pair<std::string, std::string>>& params) {
+  // A template already pinned to these (a candidate's choice applied to the template it was searched on).
+  if (templ.param_choices.empty() && std::all_of(params.begin(), params.end(), [&](const auto& p) {
+        return std::find(templ.params.begin(), templ.params.end(), p) != templ.params.end();
+      }))
+    return templ;
+  MappingSpec m = templ;
+  {
+    bool listed = params.size() == templ.param_choices.size();
+    for (size_t i = 0; i < params.size() && listed; ++i) {
+      const auto& [name, values] = templ.param_choices[i];
+      listed = params[i].first == name && std::find(values.begin(), values.end(), params[i].second) != values.end();
+    }
+    if (!listed)
+      throw UserError(templ.params_loc, "params", "auto: the chosen params are not among those the constraints list");
+  }
+  m.params.insert(m.params.end(), params.begin(), params.end());
+  m.param_choices.clear();
   return m;
+}
+
+std::vector<std::vector<std::pair<std::string, std::string>>> param_combinations(const MappingSpec& templ) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> out{{}};
+  for (const auto& [name, values] : templ.param_choices) {
+    std::vector<std::vector<std::pair<std::string, std::string>>> next;
+    for (const auto& combination : out)
+      for (const std::string& v : values) {
+        next.push_back(combination);
+        next.back().emplace_back(name, v);
+      }
+    out = std::move(next);
+  }
+  return out;
 }
 
 std::string no_feasible_mapping(const MapResult& r) {
@@ -893,6 +928,22 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
   return j;
 }
 
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+nlohmann::ordered_json params_json(const std::vector<std::pair<std::string, std::string>>& params) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [name, value] : params) j[name] = value;
+  return j;
+}
+
+std::string params_label(const std::string& file, const std::vector<std::pair<std::string, std::string>>& params,
+                         bool name_file) {
+  std::vector<std::string> parts;
+  if (name_file) parts.push_back(file);
+  for (const auto& [name, value] : params) parts.push_back(name + "=" + value);
+  return fmt::format("{}", fmt::join(parts, " "));
+}
+
 ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
   const std::shared_ptr<const MappingSpec> constraints = specs.mapping(in.mapping);
   const std::vector<std::string> files =
@@ -906,32 +957,52 @@ ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
   nlohmann::ordered_json best_search;
   std::string reasons;
   nlohmann::ordered_json alternatives = nlohmann::ordered_json::array();
-  for (const std::string& file : files) {
-    SpecInputs a = in;
-    a.mapping = file;
-    const ResolvedSpecs r = specs.resolve(a);
-    const MapResult result = map_tiles(*r.cascade, *r.arch, *r.mapping, options);
-    alternatives.push_back({{"constraints", file}});
-    if (result.best.empty()) {
-      alternatives.back()["no_feasible_mapping"] = no_feasible_mapping(result);
-      reasons += fmt::format("{}{}{}", reasons.empty() ? "" : "; ", files.size() > 1 ? file + ": " : "",
-                             no_feasible_mapping(result));
-      continue;
+  size_t searched = 0;  // files, each with every combination of the params it lists
+  for (const std::string& file : files)
+    for (const auto& params : param_combinations(*specs.mapping(file))) {
+      ++searched;
+      SpecInputs a = in;
+      a.mapping = file;
+      a.choice.params = params;  // the cascade is bound to them
+      ResolvedSpecs r;
+      try {
+        r = specs.resolve(a);
+      } catch (const UserError& e) {  // a value the workload refuses (M0 not dividing M) is a choice with no mapping
+        if (params.empty()) throw;
+        const std::string label = params_label(file, params, files.size() > 1);
+        const std::string why = first_line(e.what());  // without the source excerpt under it
+        alternatives.push_back({{"constraints", file}, {"params", params_json(params)}, {"no_feasible_mapping", why}});
+        reasons += fmt::format("{}{}: {}", reasons.empty() ? "" : "; ", label, why);
+        continue;
+      }
+      const MappingSpec pinned = with_params(*r.mapping, params);
+      MapResult result = map_tiles(*r.cascade, *r.arch, pinned, options);
+      for (std::vector<MapCandidate>* list : {&result.best, &result.pareto})
+        for (MapCandidate& c : *list) c.choice.params = params;
+      const std::string label = params_label(file, params, files.size() > 1);
+      alternatives.push_back({{"constraints", file}});
+      if (!params.empty()) alternatives.back()["params"] = params_json(params);
+      if (result.best.empty()) {
+        alternatives.back()["no_feasible_mapping"] = no_feasible_mapping(result);
+        reasons += fmt::format("{}{}{}", reasons.empty() ? "" : "; ", label.empty() ? "" : label + ": ",
+                               no_feasible_mapping(result));
+        continue;
+      }
+      alternatives.back()["cycles"] = result.best.front().stats.cycles;
+      alternatives.back()["energy_pJ"] = result.best.front().stats.energy_pJ;
+      if (!best || better(result.best.front(), best_candidate, options.objective)) {
+        best_candidate = result.best.front();
+        a.choice = best_candidate.choice;
+        best_search = nlohmann::ordered_json{{"constraints", in.mapping}, {"chosen", file}, {"objective", "latency"}};
+        if (!params.empty()) best_search["params"] = params_json(params);
+        best_search.update(search_json(pinned, result, options));
+        std::vector<MapChoice> ranked;
+        for (const MapCandidate& c : result.best) ranked.push_back(c.choice);
+        best = ChosenMapping{std::move(a), "", std::move(ranked)};
+      }
     }
-    alternatives.back()["cycles"] = result.best.front().stats.cycles;
-    alternatives.back()["energy_pJ"] = result.best.front().stats.energy_pJ;
-    if (!best || better(result.best.front(), best_candidate, options.objective)) {
-      best_candidate = result.best.front();
-      a.choice = best_candidate.choice;
-      best_search = nlohmann::ordered_json{{"constraints", in.mapping}, {"chosen", file}, {"objective", "latency"}};
-      best_search.update(search_json(*r.mapping, result, options));
-      std::vector<MapChoice> ranked;
-      for (const MapCandidate& c : result.best) ranked.push_back(c.choice);
-      best = ChosenMapping{std::move(a), "", std::move(ranked)};
-    }
-  }
   if (!best) throw UserError(SourceLoc{in.mapping}, "", reasons);
-  if (files.size() > 1) best_search["alternatives"] = alternatives;  // each one's best beside the chosen search
+  if (searched > 1) best_search["alternatives"] = alternatives;  // each one's best beside the chosen search
   best->search = best_search.dump();
   return *best;
 }

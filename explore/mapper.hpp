@@ -127,13 +127,40 @@ std::vector<SearchedBinding> searched_bindings(const MappingSpec& templ);
 
 // The template with its `auto` tiles set to choice.tiles (one per searched tile, in searched_tiles' order), the
 // loops of searched_orders' i-th list in order choice.orders[i], and the i-th `auto` unit of searched_bindings set
-// to its choice.units[i]-th unit (with that unit's spatial map).
+// to its choice.units[i]-th unit (with that unit's spatial map); choice.params, when given, pin the params the
+// template lists (its `param_choices`) to those values.
 MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice);
+
+// Every combination of the values the constraints' `params:` lists (one empty combination when it lists none),
+// the first param's values outermost. The mapper binds the cascade to each and searches each on its own; a
+// candidate's choice.params says which it was searched with.
+std::vector<std::vector<std::pair<std::string, std::string>>> param_combinations(const MappingSpec& templ);
+
+// The template with the params it lists pinned to `params` (one value each, in its order).
+MappingSpec with_params(const MappingSpec& templ, const std::vector<std::pair<std::string, std::string>>& params);
+// An error's message without the source excerpt under it: what a table cell or a list of reasons shows.
+std::string first_line(const std::string& text);
+// The params as a JSON object, and as a label for tables and messages ("M0=256", after the file when named).
+nlohmann::ordered_json params_json(const std::vector<std::pair<std::string, std::string>>& params);
+std::string params_label(const std::string& file, const std::vector<std::pair<std::string, std::string>>& params,
+                         bool name_file);
 
 // What a sweep part that names constraints evaluates: the best for latency (map_tiles' first). A UserError at the
 // constraints file when no combination is feasible, saying why the first was not.
 MapChoice best_choice(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, bool ragged = false);
 std::string no_feasible_mapping(const MapResult& r);  // that error's message
+
+// Every combination of the values the constraints' `params:` lists (one empty combination when it lists none),
+// the first param's values outermost. The mapper binds the cascade to each and searches each on its own; a
+// candidate's choice.params says which it was searched with.
+std::vector<std::vector<std::pair<std::string, std::string>>> param_combinations(const MappingSpec& templ);
+
+// The template with the params it lists pinned to `params` (one value each, in its order).
+MappingSpec with_params(const MappingSpec& templ, const std::vector<std::pair<std::string, std::string>>& params);
+// The params as a JSON object, and as a label for tables and messages ("M0=256", after the file when named).
+nlohmann::ordered_json params_json(const std::vector<std::pair<std::string, std::string>>& params);
+std::string params_label(const std::string& file, const std::vector<std::pair<std::string, std::string>>& params,
+                         bool name_file);
 
 // What a sweep part that names constraints evaluates: `in` with the mapper's choice for latency (best_choice's),
 // and where the constraints list alternatives, `mapping` the alternative whose best has the fewest cycles (ties to

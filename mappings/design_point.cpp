@@ -8,7 +8,8 @@ DesignPoint load_design_point(const std::string& mapping_file, const WorkloadOve
   DesignPoint p;
   p.mapping = load_mapping(mapping_file);
   require_one_mapping(p.mapping);
-  p.cascade = load_cascade(workload_file.empty() ? p.mapping.workload : workload_file, workload);
+  p.cascade = load_cascade(workload_file.empty() ? p.mapping.workload : workload_file,
+                           with_mapping_params(p.mapping, workload));
   p.arch = load_arch(arch_file.empty() ? p.mapping.arch : arch_file, arch_sets);
   p.program = lower(p.cascade, p.arch, p.mapping);
   return p;

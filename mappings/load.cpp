@@ -170,8 +170,28 @@ MappingSpec load_mapping(const std::string& file) {
   const YNode arch = top.required("arch");
   const YNode workload = top.required("workload");
   const auto memory = top.optional("memory");
+  const auto params = top.optional("params");
   const YNode groups = top.required("groups");
   top.finish();
+  if (params) {  // {M0: 256}, or for the mapper {M0: [128, 256, 512]}
+    m.params_loc = params->loc();
+    MapReader pr(*params);
+    for (const auto& [param, value] : pr.entries()) {
+      if (value.is_scalar()) {
+        m.params.emplace_back(param, value.as_string());
+        continue;
+      }
+      if (!value.is_sequence() || value.items().empty())
+        value.fail("give a value, or for `einsim map` a list of values to choose from");
+      std::vector<std::string> values;
+      for (const YNode& v : value.items()) {
+        if (std::find(values.begin(), values.end(), v.as_string()) != values.end())
+          v.fail(fmt::format("{} is listed twice", v.as_string()));
+        values.push_back(v.as_string());
+      }
+      m.param_choices.emplace_back(param, std::move(values));
+    }
+  }
   m.name = name.as_string();
   if (description) m.description = description->as_string();
   m.arch = (dir / arch.as_string()).lexically_normal().string();
@@ -249,6 +269,12 @@ MappingSpec load_mapping(const std::string& file) {
   }
   if (m.groups.empty()) groups.fail("a mapping needs at least one group");
   return m;
+}
+
+WorkloadOverrides with_mapping_params(const MappingSpec& m, WorkloadOverrides user) {
+  user.params.insert(user.params.begin(), m.params.begin(), m.params.end());
+  for (const auto& [name, value] : m.params) user.origins.emplace(name, m.params_loc);
+  return user;
 }
 
 void require_one_mapping(const MappingSpec& m) {

@@ -34,6 +34,10 @@ class Lowering {
 
   // Lowers the groups [first, last) (clamped to the mapping's), after every check of the whole mapping.
   TileProgram run(size_t first, size_t last) {
+    if (!m_.param_choices.empty())
+      fail(m_.params_loc, "params." + m_.param_choices.front().first,
+           "a list leaves the param's value to `einsim map`; model, sim and sweeps need one (einsim map -o writes such "
+           "a mapping)");
     for (int g = 0; g < group_count(); ++g)
       if (group(g).order_auto)
         fail(group(g).order_loc, fmt::format("groups[{}].order", g),

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "workloads/cascade.hpp"
 #include "workloads/expr.hpp"
 
 namespace einsim {
@@ -103,7 +104,17 @@ struct MappingSpec {
   // file has nothing else (no arch, workload or groups); paths resolved against its folder.
   std::vector<std::string> alternatives;
   SourceLoc alternatives_loc;
+  // Workload params the mapping sets (FuseMax's block of keys, M0 = 256, the rows of its 256 x 256 array): over
+  // the workload's own and its presets', under --set. Name, value text, as written.
+  std::vector<std::pair<std::string, std::string>> params;
+  // Constraints for `einsim map`: params given a list of values (`M0: [128, 256, 512]`), every combination of
+  // which is searched (the cascade bound to each). A mapping to evaluate gives one value.
+  std::vector<std::pair<std::string, std::vector<std::string>>> param_choices;
+  SourceLoc params_loc;
 };
+
+// The workload overrides a mapping's design point binds its cascade with: its `params:` under `user`'s.
+WorkloadOverrides with_mapping_params(const MappingSpec& m, WorkloadOverrides user);
 
 MappingSpec load_mapping(const std::string& file);
 // A UserError when `m` lists alternatives: a mapping to evaluate is one of them, chosen (einsim map -o writes it).
@@ -116,7 +127,8 @@ struct MapChoice {
   std::vector<int64_t> tiles;
   std::vector<std::vector<size_t>> orders;
   std::vector<size_t> units;  // for each Einsum whose unit is `auto`, as the mapper lists them: its unit_choices
-  bool empty() const { return tiles.empty() && orders.empty() && units.empty(); }
+  std::vector<std::pair<std::string, std::string>> params;  // a value for each of `param_choices`, in its order
+  bool empty() const { return tiles.empty() && orders.empty() && units.empty() && params.empty(); }
 };
 
 // An expected-invalid design point is a value, not an exception.

@@ -21,6 +21,15 @@ std::string cascade_key(const std::string& file, const WorkloadOverrides& o) {
   return k;
 }
 
+// What a point's cascade is bound with: the mapping's params and those the mapper chose for it (its `params:`
+// lists), under the point's own overrides.
+WorkloadOverrides point_overrides(const MappingSpec& m, const SpecInputs& in) {
+  WorkloadOverrides o = in.workload_overrides;
+  o.params.insert(o.params.begin(), in.choice.params.begin(), in.choice.params.end());
+  for (const auto& [name, value] : in.choice.params) o.origins.emplace(name, m.params_loc);
+  return with_mapping_params(m, std::move(o));
+}
+
 }  // namespace
 
 nlohmann::ordered_json to_json(const SpecInputs& in) {
@@ -30,18 +39,20 @@ nlohmann::ordered_json to_json(const SpecInputs& in) {
     for (const auto& [path, value] : s) a.push_back(Json::array({path, value}));
     return a;
   };
-  return Json{{"mapping", in.mapping},
-              {"map", in.map},
-              {"ragged", in.ragged},
-              {"rerank_cycle", in.rerank_cycle},
-              {"tiles", in.choice.tiles},
-              {"orders", in.choice.orders},
-              {"units", in.choice.units},
-              {"arch", in.arch},
-              {"workload", in.workload},
-              {"param_files", in.workload_overrides.param_files},
-              {"params", settings(in.workload_overrides.params)},
-              {"arch_sets", settings(in.arch_sets)}};
+  Json j{{"mapping", in.mapping},
+         {"map", in.map},
+         {"ragged", in.ragged},
+         {"rerank_cycle", in.rerank_cycle},
+         {"tiles", in.choice.tiles},
+         {"orders", in.choice.orders},
+         {"units", in.choice.units},
+         {"arch", in.arch},
+         {"workload", in.workload},
+         {"param_files", in.workload_overrides.param_files},
+         {"params", settings(in.workload_overrides.params)},
+         {"arch_sets", settings(in.arch_sets)}};
+  if (!in.choice.params.empty()) j["chosen_params"] = settings(in.choice.params);  // only constraints that list some
+  return j;
 }
 
 SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j) {
@@ -59,6 +70,8 @@ SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j) {
     j.at("param_files").get_to(in.workload_overrides.param_files);
     for (const auto& p : j.at("params")) in.workload_overrides.params.emplace_back(p.at(0), p.at(1));
     for (const auto& p : j.at("arch_sets")) in.arch_sets.emplace_back(p.at(0), p.at(1));
+    if (j.contains("chosen_params"))
+      for (const auto& p : j.at("chosen_params")) in.choice.params.emplace_back(p.at(0), p.at(1));
     return in;
   } catch (const nlohmann::json::exception& e) {
     throw UserError(SourceLoc{}, "design point", std::string("malformed: ") + e.what());
@@ -100,9 +113,9 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   // A workload is read once per file and bound to each point's params.
   const auto& source = get(workloads_, workload, [&] { return read_workload(workload); });
   if (source.error) std::rethrow_exception(source.error);
-  const auto& c = get(cascades_, cascade_key(workload, in.workload_overrides), [&] {
-    return std::make_shared<const Cascade>(bind_workload(*source.value, in.workload_overrides));
-  });
+  const WorkloadOverrides overrides = point_overrides(*r.mapping, in);
+  const auto& c = get(cascades_, cascade_key(workload, overrides),
+                      [&] { return std::make_shared<const Cascade>(bind_workload(*source.value, overrides)); });
   if (c.error) std::rethrow_exception(c.error);
   r.cascade = c.value;
   // An architecture is read once per file; each point's overrides apply to a copy of it, through its kinds'
@@ -151,7 +164,7 @@ FileList SpecCache::files(const SpecInputs& in) {
   if (const auto w = workloads_.find(workload);
       w != workloads_.end() && w->second.ready)  // the file, then the presets binding read
     out.insert(out.end(), w->second.files.begin(), w->second.files.end());
-  if (const auto c = cascades_.find(cascade_key(workload, in.workload_overrides));
+  if (const auto c = cascades_.find(cascade_key(workload, point_overrides(*m->second.value, in)));
       c != cascades_.end() && c->second.ready)
     out.insert(out.end(), c->second.files.begin(), c->second.files.end());
   for (const std::string& key :

@@ -174,6 +174,11 @@ std::string mapping_yaml(const MappingSpec& m, const std::string& out_file) {
   if (!m.description.empty()) out << YAML::Key << "description" << YAML::Value << m.description;
   out << YAML::Key << "arch" << YAML::Value << relative(m.arch);
   out << YAML::Key << "workload" << YAML::Value << relative(m.workload);
+  if (!m.params.empty()) {
+    out << YAML::Key << "params" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    for (const auto& [name, value] : m.params) out << YAML::Key << name << YAML::Value << value;
+    out << YAML::EndMap;
+  }
   if (m.backing != "dram" || m.buffer != "glb")
     out << YAML::Key << "memory" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "backing" << YAML::Value
         << m.backing << YAML::Key << "buffer" << YAML::Value << m.buffer << YAML::EndMap;

@@ -225,6 +225,9 @@ struct WorkloadOverrides {
   std::vector<std::string> param_files;
   std::vector<std::pair<std::string, std::string>> params;  // name, value text
   bool skip_unknown = false;  // ignore --set names the workload lacks (when one command line feeds two workloads)
+  // Where a param among `params` was written, when not on the command line (a mapping's `params:`): an unknown
+  // name is reported there.
+  std::map<std::string, SourceLoc> origins;
 };
 
 // Parses, infers and checks a workload file; throws UserError on bad input. The same as binding what

@@ -190,8 +190,10 @@ void Loader::bind_params() {
     if (it == raw.end()) {
       std::vector<std::string> names;
       for (const RawParam& r : raw) names.push_back(r.name);
+      const auto origin = overrides_->origins.find(name);
       throw UserError(
-          SourceLoc{}, "--set workload." + name,
+          origin == overrides_->origins.end() ? SourceLoc{} : origin->second,
+          origin == overrides_->origins.end() ? "--set workload." + name : "params." + name,
           fmt::format("{} has no param '{}' (its params: {})", cascade_.file, name, fmt::join(names, ", ")));
     }
     *it = RawParam{name, text, SourceLoc{}, "--set workload." + name};

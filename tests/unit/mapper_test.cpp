@@ -265,7 +265,7 @@ TEST(Mapper, OrdersLeftOutGiveTheSameFiguresAsTheOnesKept) {
   ASSERT_EQ(orders.size(), 1u);
   EXPECT_EQ(orders[0].indices, (std::vector<std::string>{"b", "kh", "g", "p", "m1"}));
   auto figures = [&](const std::vector<size_t>& perm) {
-    const TileProgram p = lower(c, arch, with_choice(m, MapChoice{{}, {perm}, {}}));
+    const TileProgram p = lower(c, arch, with_choice(m, MapChoice{{}, {perm}, {}, {}}));
     return p.status.ok ? to_json(evaluate_analytical(c, arch, p)).dump() : p.status.reason;
   };
   std::vector<size_t> perm = {0, 1, 2, 3, 4};
@@ -570,6 +570,68 @@ TEST(Mapper, EqualsBruteForceOnRandomChainsAndAttention) {
     feasible += expect_brute_force_best(base, map_tiles(base.cascade, base.arch, base.mapping, options), what);
   }
   EXPECT_GE(feasible, 20);  // most problems have mappings (a small buffer refuses some)
+}
+
+// Params listed in the constraints (`params: {M0: [...]}`) are searched: each value binds the cascade anew (M0
+// splits M into blocks), so the best over the list equals the best of constraints that pin each value, and the
+// chosen mapping pins it, loads and evaluates to the same figure. FuseMax's constraints on small random attention
+// problems and chips.
+TEST(Mapper, ListedParamsEqualTheBestOfEachValuePinned) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 9);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  const MappingSpec templ = load_mapping(kRoot + "/configs/constraints/attention-fusemax-m0.yaml");
+  ASSERT_EQ(templ.param_choices.size(), 1u);
+  for (int problem = 0; problem < 4; ++problem) {
+    const std::string m = pick({"128", "256"});
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"B", "1"},  {"H", "2"}, {"KH", pick({"1", "2"})}, {"M", m}, {"P", pick({"32", "64"})},
+        {"E", "16"}, {"F", "16"}};
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {{"pe2d.rows", pick({"16", "32"})},
+                                                                        {"pe1d.lanes", pick({"8", "16"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    const ArchSpec arch = load_arch(templ.arch, arch_sets);
+    std::optional<MapCandidate> best;
+    for (const std::string m0 : {"64", "128", "256", "512", "1024"}) {
+      std::vector<std::pair<std::string, std::string>> pinned = params;
+      pinned.emplace_back("M0", m0);
+      if (std::stoi(m0) > std::stoi(m)) continue;  // a block larger than M: M / M0 is not an integer
+      const Cascade c = test::load(templ.workload, pinned);
+      MapResult r = map_tiles(c, arch, with_params(templ, {{"M0", m0}}), MapOptions{});
+      if (!r.best.empty() && (!best || better(r.best.front(), *best, MapObjective::latency))) {
+        best = r.best.front();
+        best->choice.params = {{"M0", m0}};
+      }
+    }
+    ASSERT_TRUE(best) << what;
+    // The search a sweep runs (choose_mapping): every value the constraints list, M0 > M refused by the workload
+    // and counted as that value's having no mapping.
+    SpecInputs in;
+    in.mapping = kRoot + "/configs/constraints/attention-fusemax-m0.yaml";
+    in.map = true;
+    in.workload_overrides.params = params;
+    in.arch_sets = arch_sets;
+    SpecCache specs;
+    const ChosenMapping chosen_mapping = choose_mapping(in, specs);
+    const nlohmann::ordered_json search = nlohmann::ordered_json::parse(chosen_mapping.search);
+    std::optional<MapCandidate> mapped = MapCandidate{};
+    mapped->choice = chosen_mapping.inputs.choice;
+    mapped->stats.cycles = search.at("top").at(0).at("cycles").get<int64_t>();
+    EXPECT_EQ(search.at("alternatives").size(), 5u) << what;
+    EXPECT_EQ(search.at("params").at("M0").get<std::string>(), best->choice.params[0].second) << what;
+    ASSERT_TRUE(mapped) << what;
+    EXPECT_EQ(mapped->stats.cycles, best->stats.cycles) << what;
+    EXPECT_EQ(mapped->choice.params, best->choice.params) << what;
+    // The chosen mapping pins M0: lowered on a cascade bound with its params, the same cycles.
+    const MappingSpec chosen = with_choice(templ, mapped->choice);
+    EXPECT_TRUE(chosen.param_choices.empty()) << what;
+    WorkloadOverrides o;
+    o.params = params;
+    const Cascade c = load_cascade(chosen.workload, with_mapping_params(chosen, o));
+    EXPECT_EQ(evaluate_analytical(c, arch, lower(c, arch, chosen)).cycles, mapped->stats.cycles) << what;
+  }
+  EXPECT_EQ(param_combinations(templ).size(), 5u);
+  EXPECT_THROW(with_params(templ, {{"M0", "96"}}), UserError);  // not listed
 }
 
 // Units searched too: small attention cascades on FuseMax-like chips of random sizes with four Einsums that either

@@ -678,6 +678,44 @@ TEST(Sweep, APartsConstraintsMayLeaveOrdersAndRaggedTilesToTheMapper) {
 // buffer, or spilled to DRAM): at each point the faster is evaluated at both fidelities, and the mapping chosen is
 // saved beside the point's rows (mappings/POINT-PART.yaml, named in the `mapped_PART` column): a mapping that loads
 // like a hand-written one and evaluates to the row's figures. Shards merged bring their mappings along.
+// Params the constraints list (FuseMax's M0) are chosen per point: the saved mapping pins the chosen value, loads
+// like a hand mapping and evaluates to the point's analytical row.
+TEST(Sweep, ListedParamsAreChosenAndTheSavedMappingPinsThem) {
+  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
+  const fs::path dir = fs::path(fresh_dir("params"));
+  fs::create_directories(dir);
+  const std::string root = fs::absolute(".").string();
+  const fs::path file = dir / "s.yaml";
+  std::ofstream(file) << "version: 1\nname: p\nfidelity: both\naxes: {seq: [1024]}\nparts:\n  attention:\n"
+                      << "    mapping: auto\n    constraints: " << root
+                      << "/configs/constraints/attention-fusemax-m0.yaml\n"
+                      << "    params: " << root << "/configs/workloads/models/bert.yaml\n"
+                      << "    set: {B: 1, M: \"{seq}\", P: \"{seq}\", dtype: bf16}\n";
+  SweepOptions o;
+  o.out_dir = (dir / "out").string();
+  o.version = "test";
+  o.self_exe = einsim.string();
+  o.jobs = 2;
+  const SweepSummary summary = run_sweep(load_sweep(file.string()), o);
+  EXPECT_EQ(summary.ran, 2);
+  EXPECT_EQ(summary.failed, 0);
+  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
+  const std::vector<Row> rows = db.all();
+  ASSERT_EQ(rows.size(), 2u);
+  const std::string saved = std::get<std::string>(cell(rows[0], "mapped_attention"));
+  const DesignPoint p =
+      test::point((fs::path(o.out_dir) / saved).string(), {{"B", "1"}, {"M", "1024"}, {"P", "1024"}, {"dtype", "bf16"}},
+                  {root + "/configs/workloads/models/bert.yaml"});
+  ASSERT_EQ(p.mapping.params.size(), 1u);
+  EXPECT_EQ(p.mapping.params[0].first, "M0");
+  EXPECT_EQ(p.cascade.param("M0")->value, std::stod(p.mapping.params[0].second));
+  EXPECT_EQ(std::get<int64_t>(cell(rows[0], "cycles")), evaluate_analytical(p.cascade, p.arch, p.program).cycles);
+  std::ifstream in(fs::path(o.out_dir) / fs::path(saved).replace_extension(".json"));
+  const nlohmann::ordered_json search = nlohmann::ordered_json::parse(in);
+  EXPECT_EQ(search.at("params").at("M0").get<std::string>(), p.mapping.params[0].second);
+  EXPECT_EQ(search.at("alternatives").size(), 5u);  // 64 ... 1024, each bound and searched
+}
+
 TEST(Sweep, AlternativesAreMappedAndEachPointsMappingIsSavedBesideItsRow) {
   const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
   const fs::path dir = fs::path(fresh_dir("alternatives"));

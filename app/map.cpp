@@ -29,9 +29,9 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       "Choose the tiles (`tile: auto`), loop orders (`order: auto`) and units (`unit: auto`) a mapping leaves open: "
       "every combination, evaluated analytically; the best written as a mapping");
   cmd->add_option("--constraints", args.constraints,
-                  "A mapping whose loop tiles may say `tile: auto`, groups `order: auto`, Einsums `unit: auto` and "
-                  "`params:` lists of values (it names its arch and workload), or a file of `alternatives:`, such "
-                  "files, each searched, the best kept")
+                  "A mapping whose loop tiles may say `tile: auto`, groups `order: auto`, `pipeline: auto` or "
+                  "`buffer_stages:` lists, Einsums `unit: auto` and `params:` lists of values (it names its arch and "
+                  "workload), or a file of `alternatives:`, such files, each searched, the best kept")
       ->required()
       ->type_name("FILE");
   cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints')");

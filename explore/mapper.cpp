@@ -798,30 +798,72 @@ MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice) {
   return choice.params.empty() ? m : with_params(m, choice.params);
 }
 
+namespace {
+
+using Setting = std::pair<std::string, std::string>;
+
+// Everything a constraints file lists values of: its workload params (`M0`), then each group's settings
+// (`attention.buffer_stages`), with their values.
+std::vector<std::pair<std::string, std::vector<std::string>>> listed_choices(const MappingSpec& templ) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out = templ.param_choices;
+  for (const GroupSpec& g : templ.groups)
+    for (const auto& [setting, values] : g.setting_choices) out.emplace_back(g.name + "." + setting, values);
+  return out;
+}
+
+// The group a setting's name ("attention.buffer_stages") names before its last dot, and the setting after it; -1
+// for a workload param (no dot).
+int group_of_setting(const MappingSpec& m, const std::string& name, std::string& setting) {
+  const size_t dot = name.rfind('.');
+  if (dot == std::string::npos) return -1;
+  setting = name.substr(dot + 1);
+  for (size_t g = 0; g < m.groups.size(); ++g)
+    if (m.groups[g].name == name.substr(0, dot)) return static_cast<int>(g);
+  throw UserError(SourceLoc{m.file}, name, "auto: no group of that name");
+}
+
+// Whether `m` has `p` pinned already.
+bool holds(const MappingSpec& m, const Setting& p) {
+  std::string setting;
+  const int g = group_of_setting(m, p.first, setting);
+  if (g < 0) return std::find(m.params.begin(), m.params.end(), p) != m.params.end();
+  const GroupSpec& group = m.groups[static_cast<size_t>(g)];
+  return setting == "pipeline" ? (group.pipeline ? "true" : "false") == p.second
+                               : std::to_string(group.buffer_stages) == p.second;
+}
+
+}  // namespace
+
 MappingSpec with_params(const MappingSpec& templ, const std::vector<std::pair<std::string, std::string>>& params) {
+  const auto listed = listed_choices(templ);
   // A template already pinned to these (a candidate's choice applied to the template it was searched on).
-  if (templ.param_choices.empty() && std::all_of(params.begin(), params.end(), [&](const auto& p) {
-        return std::find(templ.params.begin(), templ.params.end(), p) != templ.params.end();
-      }))
+  if (listed.empty() && std::all_of(params.begin(), params.end(), [&](const Setting& p) { return holds(templ, p); }))
     return templ;
+  bool ok = params.size() == listed.size();
+  for (size_t i = 0; i < params.size() && ok; ++i)
+    ok = params[i].first == listed[i].first &&
+         std::find(listed[i].second.begin(), listed[i].second.end(), params[i].second) != listed[i].second.end();
+  if (!ok)
+    throw UserError(templ.params_loc, "params", "auto: the chosen values are not among those the constraints list");
   MappingSpec m = templ;
-  {
-    bool listed = params.size() == templ.param_choices.size();
-    for (size_t i = 0; i < params.size() && listed; ++i) {
-      const auto& [name, values] = templ.param_choices[i];
-      listed = params[i].first == name && std::find(values.begin(), values.end(), params[i].second) != values.end();
-    }
-    if (!listed)
-      throw UserError(templ.params_loc, "params", "auto: the chosen params are not among those the constraints list");
+  for (const Setting& p : params) {
+    std::string setting;
+    const int g = group_of_setting(m, p.first, setting);
+    if (g < 0)
+      m.params.push_back(p);
+    else if (setting == "pipeline")
+      m.groups[static_cast<size_t>(g)].pipeline = p.second == "true";
+    else
+      m.groups[static_cast<size_t>(g)].buffer_stages = std::stoi(p.second);
   }
-  m.params.insert(m.params.end(), params.begin(), params.end());
   m.param_choices.clear();
+  for (GroupSpec& g : m.groups) g.setting_choices.clear();
   return m;
 }
 
 std::vector<std::vector<std::pair<std::string, std::string>>> param_combinations(const MappingSpec& templ) {
   std::vector<std::vector<std::pair<std::string, std::string>>> out{{}};
-  for (const auto& [name, values] : templ.param_choices) {
+  for (const auto& [name, values] : listed_choices(templ)) {
     std::vector<std::vector<std::pair<std::string, std::string>>> next;
     for (const auto& combination : out)
       for (const std::string& v : values) {

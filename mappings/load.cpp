@@ -91,15 +91,35 @@ std::vector<std::pair<std::string, EinsumBinding>> read_bindings(const YNode& no
 }
 
 // `double_buffer: true|false` (2 or 1 stages) or `buffer_stages: N`, at most one of them.
-std::optional<int> read_stages(MapReader& r) {
+int stages_of(const YNode& node) {
+  const int64_t n = node.as_int();
+  if (n < 1 || n > 8) node.fail(fmt::format("buffer_stages must be between 1 and 8, got {}", n));
+  return static_cast<int>(n);
+}
+
+// A group's (or a tensor's) buffer stages. With `choices`, a group's may be left to the mapper: a list of stages,
+// or auto (1 to 4), returned there as text.
+std::optional<int> read_stages(MapReader& r, std::vector<std::string>* choices = nullptr) {
   const std::optional<YNode> db = r.optional("double_buffer");
   const std::optional<YNode> stages = r.optional("buffer_stages");
   if (db && stages) stages->fail("give double_buffer or buffer_stages, not both");
   if (db) return db->as_bool() ? 2 : 1;
   if (!stages) return std::nullopt;
-  const int64_t n = stages->as_int();
-  if (n < 1 || n > 8) stages->fail(fmt::format("buffer_stages must be between 1 and 8, got {}", n));
-  return static_cast<int>(n);
+  if (choices && stages->is_scalar() && stages->as_string() == "auto") {
+    *choices = {"1", "2", "3", "4"};
+    return std::nullopt;
+  }
+  if (choices && stages->is_sequence()) {
+    if (stages->items().empty()) stages->fail("give the stages `einsim map` may choose from");
+    for (const YNode& n : stages->items()) {
+      const std::string value = std::to_string(stages_of(n));
+      if (std::find(choices->begin(), choices->end(), value) != choices->end())
+        n.fail(fmt::format("{} is listed twice", value));
+      choices->push_back(value);
+    }
+    return std::nullopt;
+  }
+  return stages_of(*stages);
 }
 
 // The indices whose outermost loops spread over the cores or the devices: one, or a list.
@@ -218,14 +238,26 @@ MappingSpec load_mapping(const std::string& file) {
       m.groups.push_back(std::move(spec));
       continue;
     }
-    if (auto p = gr.optional("pipeline")) spec.pipeline = p->as_bool();
+    if (auto p = gr.optional("pipeline")) {
+      if (p->is_scalar() && p->as_string() == "auto") {
+        spec.setting_choices.push_back({"pipeline", {"false", "true"}});
+        spec.settings_loc = p->loc();
+      } else {
+        spec.pipeline = p->as_bool();
+      }
+    }
     if (auto o = gr.optional("order")) {
       if (!o->is_scalar() || o->as_string() != "auto")
         o->fail("give auto (`einsim map` tries every order of the group's loops) or leave it out (they run as listed)");
       spec.order_auto = true;
       spec.order_loc = o->loc();
     }
-    if (auto stages = read_stages(gr)) spec.buffer_stages = *stages;
+    std::vector<std::string> stage_choices;
+    if (auto stages = read_stages(gr, &stage_choices)) spec.buffer_stages = *stages;
+    if (!stage_choices.empty()) {
+      spec.setting_choices.emplace_back("buffer_stages", std::move(stage_choices));
+      if (spec.settings_loc.line == 0) spec.settings_loc = g.loc();
+    }
     if (auto pl = gr.optional("place")) spec.place = pl->as_string();
     if (auto c = gr.optional("cores")) spec.cores = read_spread(*c, "cores", spec.cores_loc);
     if (auto d = gr.optional("devices")) spec.devices = read_spread(*d, "devices", spec.devices_loc);

@@ -39,6 +39,11 @@ class Lowering {
            "a list leaves the param's value to `einsim map`; model, sim and sweeps need one (einsim map -o writes such "
            "a mapping)");
     for (int g = 0; g < group_count(); ++g)
+      if (!group(g).setting_choices.empty())
+        fail(group(g).settings_loc, fmt::format("groups[{}].{}", g, group(g).setting_choices.front().first),
+             "leaves the group's setting to `einsim map`; model, sim and sweeps need one (einsim map -o writes such a "
+             "mapping)");
+    for (int g = 0; g < group_count(); ++g)
       if (group(g).order_auto)
         fail(group(g).order_loc, fmt::format("groups[{}].order", g),
              "auto leaves the loops' order to `einsim map`; model, sim and sweeps need them in order (einsim map -o "

@@ -86,6 +86,11 @@ struct GroupSpec {
   // of the group and of each of its passes. A mapping to evaluate has its loops in order.
   bool order_auto = false;
   SourceLoc order_loc;
+  // Constraints for `einsim map`: the group's settings left to it, each with the values it may take, searched as
+  // a constraints file's param lists are: `pipeline: auto` (false, true), `buffer_stages: [1, 2, 3]` or `auto` (1
+  // to 4). By setting name.
+  std::vector<std::pair<std::string, std::vector<std::string>>> setting_choices;
+  SourceLoc settings_loc;
   SourceLoc loc;
 };
 

@@ -25,8 +25,12 @@ std::string cascade_key(const std::string& file, const WorkloadOverrides& o) {
 // lists), under the point's own overrides.
 WorkloadOverrides point_overrides(const MappingSpec& m, const SpecInputs& in) {
   WorkloadOverrides o = in.workload_overrides;
-  o.params.insert(o.params.begin(), in.choice.params.begin(), in.choice.params.end());
-  for (const auto& [name, value] : in.choice.params) o.origins.emplace(name, m.params_loc);
+  auto at = o.params.begin();
+  for (const auto& [name, value] : in.choice.params) {
+    if (name.find('.') != std::string::npos) continue;  // a group's setting (attention.buffer_stages)
+    at = std::next(o.params.emplace(at, name, value));
+    o.origins.emplace(name, m.params_loc);
+  }
   return with_mapping_params(m, std::move(o));
 }
 

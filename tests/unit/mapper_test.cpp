@@ -634,6 +634,62 @@ TEST(Mapper, ListedParamsEqualTheBestOfEachValuePinned) {
   EXPECT_THROW(with_params(templ, {{"M0", "96"}}), UserError);  // not listed
 }
 
+// A group's pipelining and buffer stages left to the mapper (`pipeline: auto`, `buffer_stages: [1, 2, 3]`): the
+// best equals the best of the six constraints files that pin each pair, and the chosen mapping pins it. FLAT's
+// kept-scores constraints on small random problems and chips.
+TEST(Mapper, GroupSettingsListedEqualTheBestOfEachPinned) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 11);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  std::ifstream in(kRoot + "/configs/constraints/attention-flat-kept.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text = std::regex_replace(text, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  auto with = [&](const std::string& pipeline, const std::string& stages) {
+    std::string t = std::regex_replace(text, std::regex("pipeline: true"), "pipeline: " + pipeline);
+    return std::regex_replace(t, std::regex(R"(buffer_stages: 4[^\n]*)"), "buffer_stages: " + stages);
+  };
+  const std::string listed = test::temp_file("flat-settings.yaml", with("auto", "[1, 2, 3]"));
+  const MappingSpec templ = load_mapping(listed);
+  ASSERT_EQ(param_combinations(templ).size(), 6u);
+  for (int problem = 0; problem < 3; ++problem) {
+    const std::string m = pick({"128", "256"});
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"B", "1"},  {"H", "2"}, {"KH", pick({"1", "2"})}, {"M", m}, {"P", pick({"32", "64"})},
+        {"E", "16"}, {"F", "16"}};
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {{"glb.size", pick({"64 KiB", "256 KiB"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    std::optional<MapCandidate> best;
+    for (const std::string pipeline : {"false", "true"})
+      for (const std::string stages : {"1", "2", "3"}) {
+        const Constraints pinned =
+            constraints(test::temp_file("flat-pinned.yaml", with(pipeline, stages)), params, arch_sets);
+        const MapResult r = map_tiles(pinned.cascade, pinned.arch, pinned.mapping, MapOptions{});
+        if (!r.best.empty() && (!best || better(r.best.front(), *best, MapObjective::latency))) {
+          best = r.best.front();
+          best->choice.params = {{"attention.pipeline", pipeline}, {"attention.buffer_stages", stages}};
+        }
+      }
+    ASSERT_TRUE(best) << what;
+    SpecInputs point;
+    point.mapping = listed;
+    point.map = true;
+    point.workload_overrides.params = params;
+    point.arch_sets = arch_sets;
+    SpecCache specs;
+    const ChosenMapping chosen = choose_mapping(point, specs);
+    const nlohmann::ordered_json search = nlohmann::ordered_json::parse(chosen.search);
+    EXPECT_EQ(search.at("top").at(0).at("cycles").get<int64_t>(), best->stats.cycles) << what;
+    EXPECT_EQ(chosen.inputs.choice.params, best->choice.params) << what;
+    const MappingSpec mapping = with_choice(templ, chosen.inputs.choice);
+    EXPECT_EQ(mapping.groups[0].pipeline, best->choice.params[0].second == "true") << what;
+    EXPECT_EQ(std::to_string(mapping.groups[0].buffer_stages), best->choice.params[1].second) << what;
+    const Constraints base = constraints(listed, params, arch_sets);
+    EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, lower(base.cascade, base.arch, mapping)).cycles,
+              best->stats.cycles)
+        << what;
+  }
+}
+
 // Units searched too: small attention cascades on FuseMax-like chips of random sizes with four Einsums that either
 // array may run, both blocks of queries open. The mapper's best equals brute force over every binding and tile.
 TEST(Mapper, UnitsEqualBruteForceOnRandomAttention) {

@@ -71,6 +71,38 @@ std::string csv_without_wall_time(const std::string& dir) {
   return out;
 }
 
+// A sweep file (`text`) written to a fresh folder and run into its out/ on `jobs` threads, its cycle-level points
+// by this binary's einsim: what the mapped-part tests share.
+struct SweepRun {
+  fs::path dir;
+  SweepSpec spec;
+  SweepOptions options;
+  SweepSummary summary;
+  std::vector<Row> rows;
+};
+SweepRun run_sweep_file(const std::string& name, const std::string& text, int jobs = 1) {
+  SweepRun r;
+  r.dir = fresh_dir(name);
+  fs::create_directories(r.dir);
+  std::ofstream(r.dir / "s.yaml") << text;
+  r.options.out_dir = (r.dir / "out").string();
+  r.options.version = "test";
+  r.options.self_exe = (fs::canonical("/proc/self/exe").parent_path() / "einsim").string();
+  r.options.jobs = jobs;
+  r.spec = load_sweep((r.dir / "s.yaml").string());
+  r.summary = run_sweep(r.spec, r.options);
+  r.rows = ResultsDb((fs::path(r.options.out_dir) / "results.sqlite").string()).all();
+  return r;
+}
+
+// A sweep of BERT attention (one sequence, bf16) over `seqs`, its part mapped from configs/constraints/NAME.yaml.
+std::string mapped_attention_sweep(const std::string& name, const std::string& seqs) {
+  const std::string root = fs::absolute(".").string();
+  return "version: 1\nname: m\nfidelity: both\naxes: {seq: " + seqs + "}\nparts:\n  attention:\n    mapping: auto\n" +
+         "    constraints: " + root + "/configs/constraints/" + name + ".yaml\n    params: " + root +
+         "/configs/workloads/models/bert.yaml\n    set: {B: 1, M: \"{seq}\", P: \"{seq}\", dtype: bf16}\n";
+}
+
 TEST(Sweep, PointsComeInAFixedOrderWithZippedAxesTogether) {
   const SweepSpec spec = load_sweep(kSweep);
   const std::vector<SweepPoint> points = enumerate_points(spec);
@@ -580,22 +612,16 @@ namespace {
 // analytical cycles equal `einsim map`'s best there, its cycle-level worker gets the same tiles, and a part
 // cannot name both a mapping and constraints.
 TEST(Sweep, APartWithConstraintsEvaluatesTheMappersChoiceAtBothFidelities) {
-  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
-  const fs::path file = fs::path(fresh_dir("constraints")) / "s.yaml";
-  fs::create_directories(file.parent_path());
   const std::string constraints = fs::absolute("configs/constraints/gemm-systolic-ws.yaml").string();
-  std::ofstream(file) << "version: 1\nname: c\nfidelity: both\naxes: {M: [64, 256]}\nparts:\n  gemm:\n"
-                      << "    constraints: " << constraints << "\n    set: {M: \"{M}\", N: 128, K: 64}\n";
-  SweepOptions o;
-  o.out_dir = (file.parent_path() / "out").string();
-  o.version = "test";
-  o.self_exe = einsim.string();
-  const SweepSummary summary = run_sweep(load_sweep(file.string()), o);
-  EXPECT_EQ(summary.ran, 4);
-  EXPECT_EQ(summary.failed, 0);
-  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
-  const std::vector<Row> rows = db.all();
+  const SweepRun run = run_sweep_file("constraints",
+                                      "version: 1\nname: c\nfidelity: both\naxes: {M: [64, 256]}\n"
+                                      "parts:\n  gemm:\n    constraints: " +
+                                          constraints + "\n    set: {M: \"{M}\", N: 128, K: 64}\n");
+  EXPECT_EQ(run.summary.ran, 4);
+  EXPECT_EQ(run.summary.failed, 0);
+  const std::vector<Row>& rows = run.rows;
   ASSERT_EQ(rows.size(), 4u);
+  const fs::path file = run.dir / "s.yaml";
   for (size_t i = 0; i < rows.size(); i += 2) {
     const std::string m = i == 0 ? "64" : "256";
     const MappingSpec templ = load_mapping(constraints);
@@ -626,31 +652,25 @@ TEST(Sweep, APartWithConstraintsEvaluatesTheMappersChoiceAtBothFidelities) {
 // tiles that do not divide: both fidelities evaluate the mapper's choice (N = 1,000 columns, the mapper's blocks
 // of rows and columns and their order). `ragged` is for a part's constraints only.
 TEST(Sweep, APartsConstraintsMayLeaveOrdersAndRaggedTilesToTheMapper) {
-  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
-  const fs::path dir = fs::path(fresh_dir("constraints-orders"));
+  const fs::path dir = fs::temp_directory_path() / ("einsim-sweep-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string root = fs::absolute(".").string();
-  const std::string constraints = (dir / "c.yaml").string();
+  const std::string constraints = (dir / "constraints-orders.yaml").string();
   std::ofstream(constraints) << "version: 1\nname: c\narch: " << root
                              << "/configs/arch/systolic.yaml\nworkload: " << root
                              << "/configs/workloads/gemm.yaml\ngroups:\n  - name: gemm\n    order: auto\n"
                              << "    loops:\n      dram: [{index: m, tile: auto}, {index: n, tile: auto}]\n"
                              << "      glb: [{index: k, tile: 32}]\n"
                              << "    einsums:\n      Z: {unit: array, spatial: {rows: k, cols: n}}\n";
-  const fs::path file = dir / "s.yaml";
-  std::ofstream(file) << "version: 1\nname: c\nfidelity: both\naxes: {N: [1000]}\nparts:\n  gemm:\n"
-                      << "    constraints: " << constraints << "\n    ragged: true\n"
-                      << "    set: {M: 96, N: \"{N}\", K: 64}\n";
-  SweepOptions o;
-  o.out_dir = (dir / "out").string();
-  o.version = "test";
-  o.self_exe = einsim.string();
-  const SweepSummary summary = run_sweep(load_sweep(file.string()), o);
-  EXPECT_EQ(summary.ran, 2);
-  EXPECT_EQ(summary.failed, 0);
-  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
-  const std::vector<Row> rows = db.all();
+  const SweepRun run = run_sweep_file("constraints-orders",
+                                      "version: 1\nname: c\nfidelity: both\naxes: {N: [1000]}\n"
+                                      "parts:\n  gemm:\n    constraints: " +
+                                          constraints + "\n    ragged: true\n    set: {M: 96, N: \"{N}\", K: 64}\n");
+  EXPECT_EQ(run.summary.ran, 2);
+  EXPECT_EQ(run.summary.failed, 0);
+  const std::vector<Row>& rows = run.rows;
   ASSERT_EQ(rows.size(), 2u);
+  const fs::path file = run.dir / "s.yaml";
   const MappingSpec templ = load_mapping(constraints);
   const Cascade cascade = test::load(templ.workload, {{"M", "96"}, {"N", "1000"}, {"K", "64"}});
   const ArchSpec arch = load_arch(templ.arch);
@@ -674,34 +694,16 @@ TEST(Sweep, APartsConstraintsMayLeaveOrdersAndRaggedTilesToTheMapper) {
   }
 }
 
-// A part's constraints may list alternatives (`mapping: auto` beside FLAT's constraints: its scores kept in the
-// buffer, or spilled to DRAM): at each point the faster is evaluated at both fidelities, and the mapping chosen is
-// saved beside the point's rows (mappings/POINT-PART.yaml, named in the `mapped_PART` column): a mapping that loads
-// like a hand-written one and evaluates to the row's figures. Shards merged bring their mappings along.
 // Params the constraints list (FuseMax's M0) are chosen per point: the saved mapping pins the chosen value, loads
 // like a hand mapping and evaluates to the point's analytical row.
 TEST(Sweep, ListedParamsAreChosenAndTheSavedMappingPinsThem) {
-  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
-  const fs::path dir = fs::path(fresh_dir("params"));
-  fs::create_directories(dir);
   const std::string root = fs::absolute(".").string();
-  const fs::path file = dir / "s.yaml";
-  std::ofstream(file) << "version: 1\nname: p\nfidelity: both\naxes: {seq: [1024]}\nparts:\n  attention:\n"
-                      << "    mapping: auto\n    constraints: " << root
-                      << "/configs/constraints/attention-fusemax-m0.yaml\n"
-                      << "    params: " << root << "/configs/workloads/models/bert.yaml\n"
-                      << "    set: {B: 1, M: \"{seq}\", P: \"{seq}\", dtype: bf16}\n";
-  SweepOptions o;
-  o.out_dir = (dir / "out").string();
-  o.version = "test";
-  o.self_exe = einsim.string();
-  o.jobs = 2;
-  const SweepSummary summary = run_sweep(load_sweep(file.string()), o);
-  EXPECT_EQ(summary.ran, 2);
-  EXPECT_EQ(summary.failed, 0);
-  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
-  const std::vector<Row> rows = db.all();
+  const SweepRun run = run_sweep_file("params", mapped_attention_sweep("attention-fusemax-m0", "[1024]"), 2);
+  EXPECT_EQ(run.summary.ran, 2);
+  EXPECT_EQ(run.summary.failed, 0);
+  const std::vector<Row>& rows = run.rows;
   ASSERT_EQ(rows.size(), 2u);
+  const SweepOptions& o = run.options;
   const std::string saved = std::get<std::string>(cell(rows[0], "mapped_attention"));
   const DesignPoint p =
       test::point((fs::path(o.out_dir) / saved).string(), {{"B", "1"}, {"M", "1024"}, {"P", "1024"}, {"dtype", "bf16"}},
@@ -716,28 +718,20 @@ TEST(Sweep, ListedParamsAreChosenAndTheSavedMappingPinsThem) {
   EXPECT_EQ(search.at("alternatives").size(), 5u);  // 64 ... 1024, each bound and searched
 }
 
+// A part's constraints may list alternatives (`mapping: auto` beside FLAT's constraints: its scores kept in the
+// buffer, or spilled to DRAM): at each point the faster is evaluated at both fidelities, and the mapping chosen is
+// saved beside the point's rows (mappings/POINT-PART.yaml, named in the `mapped_PART` column): a mapping that loads
+// like a hand-written one and evaluates to the row's figures. Shards merged bring their mappings along.
 TEST(Sweep, AlternativesAreMappedAndEachPointsMappingIsSavedBesideItsRow) {
-  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
-  const fs::path dir = fs::path(fresh_dir("alternatives"));
-  fs::create_directories(dir);
   const std::string root = fs::absolute(".").string();
-  const fs::path file = dir / "s.yaml";
-  std::ofstream(file) << "version: 1\nname: a\nfidelity: both\naxes: {seq: [1024, 262144]}\nparts:\n  attention:\n"
-                      << "    mapping: auto\n    constraints: " << root << "/configs/constraints/attention-flat.yaml\n"
-                      << "    params: " << root << "/configs/workloads/models/bert.yaml\n"
-                      << "    set: {B: 1, M: \"{seq}\", P: \"{seq}\", dtype: bf16}\n";
-  SweepOptions o;
-  o.out_dir = (dir / "out").string();
-  o.version = "test";
-  o.self_exe = einsim.string();
-  o.jobs = 2;
-  const SweepSpec spec = load_sweep(file.string());
-  const SweepSummary summary = run_sweep(spec, o);
-  EXPECT_EQ(summary.ran, 4);
-  EXPECT_EQ(summary.failed, 0);
-  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
-  const std::vector<Row> rows = db.all();
+  const SweepRun run = run_sweep_file("alternatives", mapped_attention_sweep("attention-flat", "[1024, 262144]"), 2);
+  EXPECT_EQ(run.summary.ran, 4);
+  EXPECT_EQ(run.summary.failed, 0);
+  const std::vector<Row>& rows = run.rows;
   ASSERT_EQ(rows.size(), 4u);
+  const SweepOptions& o = run.options;
+  const SweepSpec& spec = run.spec;
+  const fs::path& dir = run.dir;
   for (size_t i = 0; i < rows.size(); i += 2) {
     const std::string seq = i == 0 ? "1024" : "262144";
     const std::string saved = std::get<std::string>(cell(rows[i], "mapped_attention"));
@@ -786,23 +780,16 @@ TEST(Sweep, AlternativesAreMappedAndEachPointsMappingIsSavedBesideItsRow) {
 // cycles there, at both fidelities: the search beside the point records each figure and the rank kept, and the
 // cycle-level row is that figure.
 TEST(Sweep, RerankCycleKeepsTheCandidateFewestCyclesAtCycleLevel) {
-  const fs::path einsim = fs::canonical("/proc/self/exe").parent_path() / "einsim";
-  const fs::path dir = fs::path(fresh_dir("rerank"));
-  fs::create_directories(dir);
   const std::string constraints = fs::absolute("configs/constraints/gemm-systolic-ws.yaml").string();
-  const fs::path file = dir / "s.yaml";
-  std::ofstream(file) << "version: 1\nname: r\nfidelity: both\naxes: {M: [128]}\nparts:\n  gemm:\n"
-                      << "    mapping: auto\n    constraints: " << constraints << "\n    rerank_cycle: 3\n"
-                      << "    set: {M: \"{M}\", N: 128, K: 64}\n";
-  SweepOptions o;
-  o.out_dir = (dir / "out").string();
-  o.version = "test";
-  o.self_exe = einsim.string();
-  const SweepSummary summary = run_sweep(load_sweep(file.string()), o);
-  EXPECT_EQ(summary.failed, 0);
-  ResultsDb db((fs::path(o.out_dir) / "results.sqlite").string());
-  const std::vector<Row> rows = db.all();
+  const SweepRun run =
+      run_sweep_file("rerank",
+                     "version: 1\nname: r\nfidelity: both\naxes: {M: [128]}\nparts:\n"
+                     "  gemm:\n    mapping: auto\n    constraints: " +
+                         constraints + "\n    rerank_cycle: 3\n    set: {M: \"{M}\", N: 128, K: 64}\n");
+  EXPECT_EQ(run.summary.failed, 0);
+  const std::vector<Row>& rows = run.rows;
   ASSERT_EQ(rows.size(), 2u);
+  const SweepOptions& o = run.options;
   std::ifstream in(fs::path(o.out_dir) / "mappings/0-gemm.json");
   const nlohmann::ordered_json search = nlohmann::ordered_json::parse(in);
   ASSERT_EQ(search.at("rerank_cycle").size(), 3u);

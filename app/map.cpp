@@ -26,13 +26,14 @@ using Json = nlohmann::ordered_json;
 CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   CLI::App* cmd = app.add_subcommand(
       "map",
-      "Choose the tiles (`tile: auto`), loop orders (`order: auto`) and units (`unit: auto`) a mapping leaves open: "
-      "every combination, evaluated analytically; the best written as a mapping");
+      "Choose the tiles (`tile: auto`), loop orders (`order: auto`) and units (`unit: auto`) a mapping leaves open "
+      "(or, without --constraints, every Einsum's units, spatial maps, loop order and tiles): every combination, "
+      "evaluated analytically; the best written as a mapping");
   cmd->add_option("--constraints", args.constraints,
                   "A mapping whose loop tiles may say `tile: auto`, groups `order: auto`, `pipeline: auto` or "
                   "`buffer_stages:` lists, Einsums `unit: auto` and `params:` lists of values (it names its arch and "
-                  "workload), or a file of `alternatives:`, such files, each searched, the best kept")
-      ->required()
+                  "workload), or a file of `alternatives:`, such files, each searched, the best kept. Without it, "
+                  "--workload and --arch alone: each Einsum in a group of its own, everything else searched")
       ->type_name("FILE");
   cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints')");
   cmd->add_option("--workload", args.workload, "Workload YAML file (default: the constraints')");
@@ -102,7 +103,12 @@ int run_map(const MapArgs& args) {
   options.time_limit_s = args.time_limit_s;
   // Constraints that list alternatives: each is searched on its own, and the one whose best wins (ties to the
   // earlier) is the one reported in full, re-ranked and written.
-  const MappingSpec listed = load_mapping(args.constraints);
+  // Without constraints, those of the workload and architecture alone (unconstrained()): one file, named "".
+  const bool constrained = !args.constraints.empty();
+  if (!constrained && (args.workload.empty() || args.arch.empty()))
+    throw UserError(SourceLoc{}, "--constraints",
+                    "give constraints, or --workload and --arch (every Einsum's mapping then searched)");
+  const MappingSpec listed = constrained ? load_mapping(args.constraints) : MappingSpec{};
   const std::vector<std::string> files =
       listed.alternatives.empty() ? std::vector<std::string>{args.constraints} : listed.alternatives;
   // Each file with each combination of the params it lists (`params: {M0: [128, 256]}`), the cascade bound to it.
@@ -120,7 +126,9 @@ int run_map(const MapArgs& args) {
   std::vector<Alternative> alternatives;
   std::optional<size_t> winner;
   for (const std::string& file : files) {
-    const MappingSpec templ = load_mapping(file);
+    const MappingSpec templ = constrained
+                                  ? load_mapping(file)
+                                  : unconstrained(load_cascade(args.workload, o), load_arch(args.arch, sets.arch));
     for (const auto& params : param_combinations(templ)) {
       const MappingSpec pinned = with_params(templ, params);
       ArchSpec arch = load_arch(args.arch.empty() ? templ.arch : args.arch, sets.arch);
@@ -155,12 +163,19 @@ int run_map(const MapArgs& args) {
     for (size_t i = 0; i < alternatives.size(); ++i)
       why += fmt::format("{}{}{}", i ? "; " : "", alternatives[i].label.empty() ? "" : alternatives[i].label + ": ",
                          alternatives[i].why_none());
-    throw UserError(SourceLoc{args.constraints}, "", why);
+    throw UserError(SourceLoc{constrained ? args.constraints : args.workload}, "", why);
   }
   const std::string& constraints = alternatives[*winner].file;
   const Cascade& cascade = alternatives[*winner].cascade;
   const ArchSpec& arch = alternatives[*winner].arch;
   const MapResult& r = alternatives[*winner].result;
+  // Candidate i as a mapping file at `out`.
+  auto written = [&](const std::string& out, size_t i) {
+    return constrained
+               ? mapped_yaml(constraints, out, r, options, i)
+               : mapped_yaml(alternatives[*winner].templ,
+                             fmt::format("--workload {} --arch {}", args.workload, args.arch), out, r, options, i);
+  };
   // Re-ranking: each of the K best written as a mapping and simulated by a worker process (SystemC elaborates
   // once per process); the fewest cycle-level cycles win, ties to the better analytical rank.
   struct Simulated {
@@ -176,7 +191,7 @@ int run_map(const MapArgs& args) {
     const std::string exe = fs::read_symlink("/proc/self/exe").string();
     for (size_t i = 0; i < std::min(r.best.size(), static_cast<size_t>(args.rerank_cycle)); ++i) {
       const std::string file = (dir / fmt::format("candidate-{}.yaml", i + 1)).string();
-      std::ofstream(file) << mapped_yaml(constraints, file, r, options, i);
+      std::ofstream(file) << written(file, i);
       SpecInputs in;  // the written candidate, a mapping like any other
       in.mapping = file;
       in.arch = args.arch.empty() ? "" : fs::absolute(args.arch).string();
@@ -216,7 +231,7 @@ int run_map(const MapArgs& args) {
     check = verify_program(values_of, lower(values_of, arch, mapping), args.seed);
   }
   if (!args.out.empty()) {
-    const std::string text = mapped_yaml(constraints, args.out, r, options, chosen);
+    const std::string text = written(args.out, chosen);
     std::ofstream out(args.out);
     out << text;
     out.flush();
@@ -302,7 +317,8 @@ int run_map(const MapArgs& args) {
     std::cout << table(rows) << '\n';
   }
   std::cout << fmt::format(
-      "{} on {} from {}{} (objective: {})\n", cascade.name, arch.name, constraints,
+      "{} on {} from {}{} (objective: {})\n", cascade.name, arch.name,
+      constrained ? constraints : std::string("the workload and architecture alone"),
       alternatives[*winner].params.empty() ? "" : " with " + params_label("", alternatives[*winner].params, false),
       args.objective);
   std::cout << fmt::format(
@@ -326,7 +342,8 @@ int run_map(const MapArgs& args) {
         "  --time-limit stopped it after {} of {} shapes (units and orders): the best found, not proven optimal{}\n\n",
         grouped(r.shapes_searched), grouped(r.shapes),
         std::isnan(r.lower_bound) ? std::string(" (no bound on energy)")
-                                  : fmt::format("; no mapping is faster than {} cycles, {:.2f}% below it",
+                                  : fmt::format("; no mapping is faster than {} cycles, and the best found is "
+                                                "{:.2f}% above that",
                                                 grouped(static_cast<int64_t>(r.lower_bound)),
                                                 100 * (r.best.front().score / r.lower_bound - 1)));
   std::vector<std::vector<std::string>> rows{

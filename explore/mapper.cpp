@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <ranges>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -214,7 +215,15 @@ std::vector<SearchedBinding> searched_bindings(const MappingSpec& templ) {
   std::vector<SearchedBinding> out;
   for (const BindingAddress& a : binding_slots(templ)) {
     SearchedBinding b{templ.groups[a.group].name, templ.groups[a.group].passes[a.pass].einsums[a.einsum].first, {}};
-    for (const auto& [unit, spatial] : binding_at(templ, a).unit_choices) b.units.push_back(unit);
+    const auto& choices = binding_at(templ, a).unit_choices;
+    for (const auto& [unit, spatial] : choices) {
+      // A unit listed with several maps (constraints made for a workload alone) is named with its map.
+      const bool several =
+          std::count_if(choices.begin(), choices.end(), [&](const auto& c) { return c.first == unit; }) > 1;
+      std::vector<std::string> dims;
+      for (const auto& [dim, index] : spatial) dims.push_back(dim + ":" + index);
+      b.units.push_back(several ? fmt::format("{}{{{}}}", unit, fmt::join(dims, ",")) : unit);
+    }
     out.push_back(std::move(b));
   }
   return out;
@@ -436,6 +445,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     ShapeResult out;
     MappingSpec m = templ;
     for (GroupSpec& g : m.groups) g.order_auto = false;
+    // The other runs' Einsums take their first unit: lowering checks the whole mapping but lowers only this run.
+    for (const BindingAddress& a : units) bind(m, templ, a, 0);
     std::string unbound;  // why this shape's units cannot run their Einsums, if they cannot
     for (size_t b = 0; b < nb; ++b) {
       bind(m, templ, units[run.bfrom + b], shape[b]);
@@ -698,7 +709,7 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   if (considered > static_cast<double>(options.max_candidates) && !deadline)
     throw UserError(SourceLoc{templ.file}, "tile",
                     fmt::format("auto: {:.3g} combinations of {}, more than the mapper searches ({}): give some of "
-                                "the {} auto tiles a value{}",
+                                "the {} auto tiles a value{}, or search with --time-limit",
                                 considered, slots.empty() ? "tiles" : "orders and tiles", options.max_candidates,
                                 where.size(), slots.empty() ? "" : ", or some groups their loops' order"));
 
@@ -1070,13 +1081,99 @@ ChosenMapping reranked(ChosenMapping chosen, int k,
   return chosen;
 }
 
+MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
+  MappingSpec m;
+  m.name = cascade.name + "-mapped";
+  m.description =
+      "each Einsum (a recurrence's together) a group of its own; units, spatial maps, loop orders and "
+      "tiles chosen by einsim map";
+  m.file = cascade.file;
+  m.arch = arch.file;
+  m.workload = cascade.file;
+  // Tiles go from the architecture's DRAM to a buffer that stages them: the defaults' names when it has them.
+  auto stages_tiles = [&](const std::string& name) {
+    const ComponentSpec* c = arch.find(name);
+    return c && c->memory() && c->memory()->stages_tiles();
+  };
+  if (!arch.find(m.backing))
+    for (const ComponentSpec& c : arch.components)
+      if (c.kind() == "dram") m.backing = c.name;
+  if (!stages_tiles(m.buffer))
+    for (const ComponentSpec& c : arch.components)
+      if (c.name != m.backing && stages_tiles(c.name)) {
+        m.buffer = c.name;
+        break;
+      }
+  for (const Group& group : cascade.schedule) {
+    GroupSpec g;
+    std::vector<std::string> names, indices;
+    for (EinsumId e : group.einsums) {
+      names.push_back(cascade.einsums[e].name);
+      for (const Var& v : cascade.einsums[e].vars)
+        if (v.extent > 1 && std::find(indices.begin(), indices.end(), v.name) == indices.end())
+          indices.push_back(v.name);
+    }
+    g.name = fmt::format("{}", fmt::join(names, "+"));
+    g.loc = SourceLoc{cascade.file};
+    for (const std::string& index : indices) g.loops.push_back(LoopSpec{index, "auto", false, g.loc, std::nullopt});
+    g.order_auto = indices.size() > 1;
+    PassSpec pass;
+    for (EinsumId id : group.einsums) {
+      const Einsum& e = cascade.einsums[id];
+      EinsumBinding b;
+      b.loc = e.loc;
+      b.key = e.name;
+      if (!einsum_ops(e).empty()) {  // a split or a copy computes nothing and needs no unit
+        b.unit = "auto";
+        std::vector<std::string> vars;
+        for (const Var& v : e.vars)
+          if (v.extent > 1) vars.push_back(v.name);
+        for (const ComponentSpec& unit : arch.components) {
+          if (!unit.compute() || !unit_cannot_run(unit, e).empty()) continue;
+          std::vector<std::string> dims;
+          if (unit.compute()->maps_spatially())
+            for (const char* dim : {"rows", "cols", "lanes"})
+              if (unit.compute()->dimension(dim)) dims.push_back(dim);
+          // Every way to give each dimension an index of its own.
+          std::vector<SpatialMap> maps{{}};
+          for (const std::string& dim : dims) {
+            std::vector<SpatialMap> next;
+            for (const SpatialMap& map : maps)
+              for (const std::string& v : vars)
+                if (std::none_of(map.begin(), map.end(), [&](const auto& d) { return d.second == v; })) {
+                  next.push_back(map);
+                  next.back().emplace_back(dim, v);
+                }
+            maps = std::move(next);
+          }
+          for (SpatialMap& map : maps) b.unit_choices.emplace_back(unit.name, std::move(map));
+        }
+        if (b.unit_choices.empty())
+          throw UserError(e.loc, e.name,
+                          fmt::format("no unit of {} can compute Einsum {} (its ops: {})", arch.file, e.name,
+                                      fmt::join(einsum_ops_per_point(e) | std::views::keys, ", ")));
+      }
+      pass.einsums.emplace_back(e.name, std::move(b));
+    }
+    g.passes.push_back(std::move(pass));
+    m.groups.push_back(std::move(g));
+  }
+  return m;
+}
+
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,
                         const MapOptions& options, size_t candidate) {
+  return mapped_yaml(load_mapping(template_file), "--constraints " + template_file, out_file, result, options,
+                     candidate);
+}
+
+std::string mapped_yaml(const MappingSpec& templ, const std::string& source, const std::string& out_file,
+                        const MapResult& result, const MapOptions& options, size_t candidate) {
   const MapCandidate& chosen = result.best.at(candidate);
-  const MappingSpec mapping = with_choice(load_mapping(template_file), chosen.choice);
+  const MappingSpec mapping = with_choice(templ, chosen.choice);
   std::ostringstream out;
-  out << fmt::format("# Found by `einsim map --constraints {}{}` (objective: {}).\n", template_file,
-                     options.ragged ? " --ragged" : "", objective_name(options.objective));
+  out << fmt::format("# Found by `einsim map {}{}` (objective: {}).\n", source, options.ragged ? " --ragged" : "",
+                     objective_name(options.objective));
   const std::string tiles = fmt::format("the {} of the {} tiles left to the mapper",
                                         options.ragged ? "tiles (the smallest for each number of tiles)" : "divisors",
                                         result.searched.size());

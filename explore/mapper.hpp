@@ -184,5 +184,15 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
 // its folder), under a header saying how it was found.
 std::string mapped_yaml(const std::string& template_file, const std::string& out_file, const MapResult& result,
                         const MapOptions& options, size_t candidate = 0);
+// The same from a template in memory (the constraints unconstrained() makes), `source` saying how it was given.
+std::string mapped_yaml(const MappingSpec& templ, const std::string& source, const std::string& out_file,
+                        const MapResult& result, const MapOptions& options, size_t candidate = 0);
+
+// Constraints for a workload and an architecture alone (`einsim map` without --constraints): every Einsum in a
+// group of its own (a recurrence's Einsums together), its intermediates through the backing memory; each group's
+// loops over all its indices, tiles `auto` and `order: auto`; each Einsum `unit: auto` over every unit that can
+// compute it, with every spatial map that gives each of the unit's dimensions an index of its own. A UserError
+// names an Einsum no unit can compute.
+MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch);
 
 }  // namespace einsim

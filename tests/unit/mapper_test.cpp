@@ -690,6 +690,31 @@ TEST(Mapper, GroupSettingsListedEqualTheBestOfEachPinned) {
   }
 }
 
+// Without constraints (`einsim map --workload W --arch A`): each Einsum's unit, spatial map, loop order and tiles
+// all searched. Random GEMMs on systolic arrays of random sizes: the best equals brute force over every unit and
+// map, order and tile (and computes the GEMM's values, tile by tile).
+TEST(Mapper, UnconstrainedEqualsBruteForceOnRandomGemms) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 13);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  for (int problem = 0; problem < 6; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"M", pick({"8", "12", "16"})}, {"N", pick({"8", "16", "24"})}, {"K", pick({"4", "8", "16"})}};
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {{"array.rows", pick({"4", "8"})},
+                                                                        {"array.cols", pick({"4", "8"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    Constraints base;
+    base.cascade = test::load(kRoot + "/configs/workloads/gemm.yaml", params);
+    base.arch = load_arch(kRoot + "/configs/arch/systolic.yaml", arch_sets);
+    base.mapping = unconstrained(base.cascade, base.arch);
+    ASSERT_EQ(base.mapping.groups.size(), 1u);
+    const EinsumBinding& z = base.mapping.groups[0].passes[0].einsums[0].second;
+    EXPECT_EQ(z.unit_choices.size(), 6u) << what;  // rows and cols each an index of m, n, k, not the same
+    EXPECT_TRUE(expect_brute_force_best(base, map_tiles(base.cascade, base.arch, base.mapping, MapOptions{}), what))
+        << what;
+  }
+}
+
 // Units searched too: small attention cascades on FuseMax-like chips of random sizes with four Einsums that either
 // array may run, both blocks of queries open. The mapper's best equals brute force over every binding and tile.
 TEST(Mapper, UnitsEqualBruteForceOnRandomAttention) {

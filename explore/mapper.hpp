@@ -15,6 +15,7 @@
 #include "arch/spec.hpp"
 #include "mappings/spec.hpp"
 #include "mappings/spec_cache.hpp"
+#include "mappings/unconstrained.hpp"
 #include "sim/stats.hpp"
 #include "workloads/cascade.hpp"
 
@@ -187,12 +188,5 @@ std::string mapped_yaml(const std::string& template_file, const std::string& out
 // The same from a template in memory (the constraints unconstrained() makes), `source` saying how it was given.
 std::string mapped_yaml(const MappingSpec& templ, const std::string& source, const std::string& out_file,
                         const MapResult& result, const MapOptions& options, size_t candidate = 0);
-
-// Constraints for a workload and an architecture alone (`einsim map` without --constraints): every Einsum in a
-// group of its own (a recurrence's Einsums together), its intermediates through the backing memory; each group's
-// loops over all its indices, tiles `auto` and `order: auto`; each Einsum `unit: auto` over every unit that can
-// compute it, with every spatial map that gives each of the unit's dimensions an index of its own. A UserError
-// names an Einsum no unit can compute.
-MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch);
 
 }  // namespace einsim

@@ -120,7 +120,7 @@ std::string mapped_file(int64_t point, const std::string& part) {
 // how it was found and with which params.
 std::string mapped_text(const SweepSpec& spec, const SweepPoint& p, const SweepPart& part, const SpecInputs& in,
                         SpecCache& specs, const std::string& file) {
-  MappingSpec m = with_choice(*specs.mapping(in.mapping), in.choice);
+  MappingSpec m = with_choice(*specs.resolve(in).mapping, in.choice);
   if (!in.arch.empty()) m.arch = in.arch;
   if (!in.workload.empty()) m.workload = in.workload;
   std::string at, with;
@@ -129,7 +129,9 @@ std::string mapped_text(const SweepSpec& spec, const SweepPoint& p, const SweepP
   for (const auto& [k, v] : part.sets) with += (with.empty() ? "" : ", ") + k + "=" + v;
   std::string text = fmt::format("# Chosen by the mapper for sweep {}, point {} ({}), part {}: the best for latency\n",
                                  spec.name, p.index, at, part.name);
-  text += fmt::format("# of the constraints {}{}{}.\n", part.mapping,
+  text += fmt::format("# of {}{}{}.\n",
+                      part.mapping.empty() ? "the workload and architecture alone (each Einsum on its own)"
+                                           : "the constraints " + part.mapping,
                       in.mapping != part.mapping ? " (the alternative " + in.mapping + ")" : "",
                       part.ragged ? ", ragged tiles searched too" : "");
   if (!with.empty()) text += "# Evaluated with " + with + ".\n";

@@ -157,27 +157,30 @@ SweepSpec load_sweep(const std::string& file) {
     }
     // A mapping, or constraints whose `auto` tiles the mapper chooses at each point (`einsim map`'s choice).
     // `mapping: auto` says the same as naming constraints alone: the mapper maps the part at each point.
+    // `mapping: auto` alone: the mapper searches every Einsum's mapping (unconstrained()), from the part's own
+    // workload and arch.
     auto mapping = p.optional("mapping");
     const auto constraints = p.optional("constraints");
+    std::optional<YNode> unconstrained_at;
     if (mapping && mapping->is_scalar() && mapping->as_string() == "auto") {
-      if (!constraints)
-        mapping->fail(
-            "auto needs `constraints:` beside it, the groups and bindings the mapper keeps (it chooses "
-            "their tiles and loop orders, and among alternatives)");
+      if (!constraints) unconstrained_at = mapping;
+      part.locs["mapping"] = mapping->loc();
       mapping.reset();
     }
     if (mapping && constraints) constraints->fail("a part names a mapping or constraints, not both");
-    if (!mapping && !constraints) p.required("mapping");
-    part.map = constraints.has_value();
-    part.mapping = path(mapping ? *mapping : *constraints);
-    part.locs["mapping"] = (mapping ? *mapping : *constraints).loc();
+    if (!mapping && !constraints && !unconstrained_at) p.required("mapping");
+    part.map = constraints.has_value() || unconstrained_at.has_value();
+    if (!unconstrained_at) {
+      part.mapping = path(mapping ? *mapping : *constraints);
+      part.locs["mapping"] = (mapping ? *mapping : *constraints).loc();
+    }
     if (constraints) part.locs["constraints"] = constraints->loc();
     if (auto r = p.optional("ragged")) {
-      if (!constraints) r->fail("ragged: the mapper's search of a part's constraints; this part names a mapping");
+      if (!part.map) r->fail("ragged: the mapper's search of a part's constraints; this part names a mapping");
       part.ragged = r->as_bool();
     }
     if (auto k = p.optional("rerank_cycle")) {
-      if (!constraints) k->fail("re-ranks the mapper's choices for a part's constraints; this part names a mapping");
+      if (!part.map) k->fail("re-ranks the mapper's choices for a part's constraints; this part names a mapping");
       const int64_t n = k->as_int();
       if (n < 0 || n > 100) k->fail("give how many of the mapper's best to simulate at cycle level, 0 to 100");
       part.rerank_cycle = static_cast<int>(n);
@@ -190,6 +193,10 @@ SweepSpec load_sweep(const std::string& file) {
       part.workload = path(*w);
       part.locs["workload"] = w->loc();
     }
+    if (unconstrained_at && (part.arch.empty() || part.workload.empty()))
+      unconstrained_at->fail(
+          "auto without `constraints:` searches every Einsum's mapping, from the part's `workload:` and `arch:`: "
+          "give both (or constraints, the groups and bindings the mapper keeps)");
     if (auto ps = p.optional("params")) {
       for (const YNode& i : ps->is_sequence() ? ps->items() : std::vector<YNode>{*ps}) part.params.push_back(path(i));
       part.locs["params"] = ps->loc();

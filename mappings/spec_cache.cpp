@@ -1,4 +1,5 @@
 #include "mappings/spec_cache.hpp"
+#include "mappings/unconstrained.hpp"
 
 #include "common/overrides.hpp"
 #include "common/yaml.hpp"
@@ -110,14 +111,18 @@ std::shared_ptr<const MappingSpec> SpecCache::mapping(const std::string& file) {
 
 ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   ResolvedSpecs r;
-  r.mapping = mapping(in.mapping);
-  require_one_mapping(*r.mapping);
+  // Without a file, the mapper searches what unconstrained() makes of the workload and the architecture.
+  const bool generated = in.mapping.empty() && in.map;
+  if (!generated) {
+    r.mapping = mapping(in.mapping);
+    require_one_mapping(*r.mapping);
+  }
   const std::string arch = in.arch.empty() ? r.mapping->arch : in.arch;
   const std::string workload = in.workload.empty() ? r.mapping->workload : in.workload;
   // A workload is read once per file and bound to each point's params.
   const auto& source = get(workloads_, workload, [&] { return read_workload(workload); });
   if (source.error) std::rethrow_exception(source.error);
-  const WorkloadOverrides overrides = point_overrides(*r.mapping, in);
+  const WorkloadOverrides overrides = generated ? in.workload_overrides : point_overrides(*r.mapping, in);
   const auto& c = get(cascades_, cascade_key(workload, overrides),
                       [&] { return std::make_shared<const Cascade>(bind_workload(*source.value, overrides)); });
   if (c.error) std::rethrow_exception(c.error);
@@ -131,6 +136,7 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   });
   if (a.error) std::rethrow_exception(a.error);
   r.arch = a.value;
+  if (generated) r.mapping = std::make_shared<const MappingSpec>(unconstrained(*r.cascade, *r.arch));
   return r;
 }
 
@@ -149,10 +155,11 @@ FileList SpecCache::files(const SpecInputs& in) {
   }
   std::unique_lock lock(mutex_);
   const auto m = mappings_.find(in.mapping);
-  if (m == mappings_.end() || !m->second.ready) return out;
-  out = m->second.files;
-  if (!m->second.value) return out;
-  if (!m->second.value->alternatives.empty()) {
+  const bool generated = in.mapping.empty() && in.map;
+  if (!generated && (m == mappings_.end() || !m->second.ready)) return out;
+  if (!generated) out = m->second.files;
+  if (!generated && !m->second.value) return out;
+  if (!generated && !m->second.value->alternatives.empty()) {
     const std::vector<std::string> alternatives = m->second.value->alternatives;
     lock.unlock();
     for (const std::string& file : alternatives) {
@@ -163,12 +170,13 @@ FileList SpecCache::files(const SpecInputs& in) {
     }
     return out;
   }
-  const std::string arch = in.arch.empty() ? m->second.value->arch : in.arch;
-  const std::string workload = in.workload.empty() ? m->second.value->workload : in.workload;
+  const std::string arch = generated || !in.arch.empty() ? in.arch : m->second.value->arch;
+  const std::string workload = generated || !in.workload.empty() ? in.workload : m->second.value->workload;
   if (const auto w = workloads_.find(workload);
       w != workloads_.end() && w->second.ready)  // the file, then the presets binding read
     out.insert(out.end(), w->second.files.begin(), w->second.files.end());
-  if (const auto c = cascades_.find(cascade_key(workload, point_overrides(*m->second.value, in)));
+  if (const auto c = cascades_.find(
+          cascade_key(workload, generated ? in.workload_overrides : point_overrides(*m->second.value, in)));
       c != cascades_.end() && c->second.ready)
     out.insert(out.end(), c->second.files.begin(), c->second.files.end());
   for (const std::string& key :

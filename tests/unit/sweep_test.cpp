@@ -694,6 +694,50 @@ TEST(Sweep, APartsConstraintsMayLeaveOrdersAndRaggedTilesToTheMapper) {
   }
 }
 
+// `mapping: auto` without constraints: the mapper searches the part's workload on its arch with nothing pinned
+// (every Einsum's unit, spatial map, order and tiles), at each point, at both fidelities; the saved mapping loads
+// and evaluates to the row; a second run resumes every point; a part without its workload or arch is refused.
+TEST(Sweep, AnUnconstrainedPartIsMappedFromItsWorkloadAndArch) {
+  const std::string root = fs::absolute(".").string();
+  const std::string text =
+      "version: 1\nname: u\nfidelity: both\naxes: {M: [64, 256]}\nparts:\n  gemm:\n"
+      "    mapping: auto\n    workload: " +
+      root + "/configs/workloads/gemm.yaml\n    arch: " + root +
+      "/configs/arch/systolic.yaml\n    set: {M: \"{M}\", N: 128, K: 64}\n";
+  const SweepRun run = run_sweep_file("unconstrained", text, 2);
+  EXPECT_EQ(run.summary.ran, 4);
+  EXPECT_EQ(run.summary.failed, 0);
+  ASSERT_EQ(run.rows.size(), 4u);
+  for (size_t i = 0; i < run.rows.size(); i += 2) {
+    const std::string m = i == 0 ? "64" : "256";
+    const Cascade cascade = test::load(root + "/configs/workloads/gemm.yaml", {{"M", m}, {"N", "128"}, {"K", "64"}});
+    const ArchSpec arch = load_arch(root + "/configs/arch/systolic.yaml");
+    const MapResult best = map_tiles(cascade, arch, unconstrained(cascade, arch), MapOptions{});
+    ASSERT_FALSE(best.best.empty());
+    EXPECT_EQ(std::get<int64_t>(cell(run.rows[i], "cycles")), best.best.front().stats.cycles) << "M = " << m;
+    const std::string saved = std::get<std::string>(cell(run.rows[i], "mapped_gemm"));
+    const DesignPoint p =
+        test::point((fs::path(run.options.out_dir) / saved).string(), {{"M", m}, {"N", "128"}, {"K", "64"}});
+    EXPECT_EQ(evaluate_analytical(p.cascade, p.arch, p.program).cycles, best.best.front().stats.cycles) << "M = " << m;
+  }
+  SweepOptions again = run.options;
+  again.resume = true;
+  const SweepSummary resumed = run_sweep(run.spec, again);
+  EXPECT_EQ(resumed.ran, 0);
+  EXPECT_EQ(resumed.skipped, 4);
+
+  std::ofstream(run.dir / "s.yaml") << "version: 1\nname: u\nfidelity: analytical\naxes: {M: [64]}\nparts:\n"
+                                    << "  gemm:\n    mapping: auto\n    workload: " << root
+                                    << "/configs/workloads/gemm.yaml\n";
+  try {
+    load_sweep((run.dir / "s.yaml").string());
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("parts.gemm.mapping"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("give both"), std::string::npos) << e.what();
+  }
+}
+
 // Params the constraints list (FuseMax's M0) are chosen per point: the saved mapping pins the chosen value, loads
 // like a hand mapping and evaluates to the point's analytical row.
 TEST(Sweep, ListedParamsAreChosenAndTheSavedMappingPinsThem) {

@@ -36,7 +36,8 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
                   "--workload and --arch alone: each Einsum in a group of its own, everything else searched")
       ->type_name("FILE");
   cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints'; without them, required)");
-  cmd->add_option("--workload", args.workload, "Workload YAML file (default: the constraints'; without them, required)");
+  cmd->add_option("--workload", args.workload,
+                  "Workload YAML file (default: the constraints'; without them, required)");
   cmd->add_option("--set", args.sets,
                   "Override: NAME=VALUE or workload.NAME=VALUE (a param), arch.COMPONENT.KEY=VALUE (repeatable)")
       ->type_name("PATH=VALUE")

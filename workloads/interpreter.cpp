@@ -135,9 +135,12 @@ class Executor {
     return out;
   }
 
+  // Box by box from now on: reductions continue what they started, tracked in `started` (per tensor).
+  void box_by_box(IdVector<TensorId, std::vector<char>>* started) { started_ = started; }
+
   // Computes Einsum e on the box [lo, hi) of its indices (step by step along `step`, its recurrence's step index,
-  // when that is not -1). A reduction whose box starts past the first element of an index it reduces continues
-  // from the values its result holds: the box is one tile of a tiled reduction, the tiles before it done.
+  // when that is not -1). Box by box (box_by_box), a reduction continues where an earlier box of it wrote: the box
+  // is one tile of a tiled reduction.
   void run_box(const Einsum& e, int step, const std::vector<int64_t>& lo, const std::vector<int64_t>& hi) {
     if (step < 0) return run_einsum(e, -1, lo, hi);
     std::vector<int64_t> l = lo, h = hi;
@@ -429,16 +432,22 @@ class Executor {
     // A part of a tensor written in parts writes only the elements it keeps; the other parts write the rest.
     const bool part = !out_tensor.pieces.empty();
     int64_t kept_first = 0, kept_last = n;  // of the row just computed (a recurrence or a part reduces nothing)
-    // A box that starts past the first element of an index it reduces continues the reduction its result holds.
-    const bool continues =
-        std::any_of(e.reduced.begin(), e.reduced.end(), [&](int v) { return lo[static_cast<size_t>(v)] > 0; });
+    // Box by box (started_ set), a reduction continues at the elements of its result an earlier box started and
+    // starts the others: its first box over an element need not be the one at the reduced indices' first values (a
+    // where clause may skip that one).
+    std::vector<char>* started = started_ && reduces ? &(*started_)[e.out.tensor] : nullptr;
+    if (started && started->empty()) started->assign(static_cast<size_t>(out_tensor.elements()), 0);
     do {
       std::fill(acc.begin(), acc.end(), identity<T>(e.reduce));
       std::fill(acc_exact.begin(), acc_exact.end(), 0.0);
-      if (continues) {
-        const T* held = out_data + offset(out);
-        for (size_t k = 0; k < acc.size(); ++k) acc[k] = held[static_cast<int64_t>(k) * out_step];
-        for (size_t k = 0; k < acc_exact.size(); ++k) acc_exact[k] = static_cast<double>(acc[k]);
+      if (started) {
+        const int64_t base = offset(out);
+        for (size_t k = 0; k < acc.size(); ++k) {
+          const int64_t at = base + static_cast<int64_t>(k) * out_step;
+          if (!(*started)[static_cast<size_t>(at)]) continue;
+          acc[k] = out_data[at];
+          if (!acc_exact.empty()) acc_exact[k] = static_cast<double>(out_data[at]);
+        }
       }
       do {
         const auto [k0, k1] = kept_range();
@@ -511,6 +520,7 @@ class Executor {
       for (size_t k = 0; k < acc.size(); ++k) {
         const bool kept = static_cast<int64_t>(k) >= kept_first && static_cast<int64_t>(k) < kept_last;
         if (part && !kept) continue;
+        if (started) (*started)[static_cast<size_t>(dst - out_data + static_cast<int64_t>(k) * out_step)] = 1;
         if (carry && !kept)
           dst[static_cast<int64_t>(k) * out_step] = dst[static_cast<int64_t>(k) * out_step - carry];
         else
@@ -521,6 +531,9 @@ class Executor {
       }
     } while (advance(outer_vars));
   }
+
+  // Box by box (the BoxEvaluator): per tensor, which elements a reduction has written so far. Null: whole Einsums.
+  IdVector<TensorId, std::vector<char>>* started_ = nullptr;
 
   const Cascade& c_;
   const EvalOptions& o_;
@@ -607,8 +620,10 @@ struct BoxEvaluator::Impl {
   const Cascade& cascade;
   EvalOptions options{true, true};
   Executor<double> executor;
-  IdVector<EinsumId, int> step;  // per Einsum: its recurrence's step index, or -1
-  Impl(const Cascade& c) : cascade(c), executor(c, options), step(c.einsums.size(), -1) {
+  IdVector<EinsumId, int> step;                   // per Einsum: its recurrence's step index, or -1
+  IdVector<TensorId, std::vector<char>> started;  // per tensor: the elements a reduction has written
+  Impl(const Cascade& c) : cascade(c), executor(c, options), step(c.einsums.size(), -1), started(c.tensors.size()) {
+    executor.box_by_box(&started);
     for (const Group& g : c.schedule)
       if (!g.step_var.empty())
         for (EinsumId e : g.einsums) step[e] = c.einsums[e].var_index(g.step_var);

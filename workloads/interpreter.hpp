@@ -35,8 +35,9 @@ class BoxEvaluator {
   BoxEvaluator(const Cascade& c, const TensorValues& inputs);
   ~BoxEvaluator();
   // Computes Einsum e on the box [lo, hi) of its indices (hi clamped to their extents; an empty box computes
-  // nothing), a recurrence one step at a time. A reduction whose box starts past the first element of an index it
-  // reduces continues from the values its result holds (the tiles before it done).
+  // nothing), a recurrence one step at a time. A reduction continues at the elements of its result an earlier box
+  // of it wrote and starts from its identity at the others (the first box to reach an element need not be the one
+  // at the reduced indices' first values: a where clause may skip that one).
   void compute(EinsumId e, std::vector<int64_t> lo, std::vector<int64_t> hi);
   // Every tensor's values now.
   TensorValues values() const;

@@ -157,5 +157,38 @@ TEST(Verify, BoxesInAnyOrderOfOutputTilesEqualTheWholeEvaluation) {
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << "seed " << seed << " element " << i;
 }
 
+// A masked reduction whose first tile a row never reaches (Y[p] = max over m >= p: for p in 4..7 the tile of m in
+// 0..3 holds no kept point, and a program skips it): the row starts at its first tile computed, from the max's
+// identity, not from what the tensor held. Values all negative, so starting from 0 would show.
+TEST(Verify, AReductionStartsAtTheFirstTileComputedNotAtTheFirstIndex) {
+  const std::string file = test::temp_file("window-max.yaml",
+                                           "version: 1\nname: window-max\nparams: {P: 8, M: 8}\ndtype: fp32\n"
+                                           "tensors:\n  X: {ranks: [P, M]}\n  Y: {ranks: [P], output: true}\n"
+                                           "einsums:\n  - Y[p] = max(m) X[p,m] where p <= m\n");
+  const Cascade c = test::load(file);
+  TensorValues inputs;
+  for (int64_t p = 0; p < 8; ++p)
+    for (int64_t m = 0; m < 8; ++m) inputs["X"].push_back(-1.0 - static_cast<double>(p + m));
+  BoxEvaluator boxes(c, inputs);
+  const EinsumId y = c.tensors[c.tensor_id("Y")].writer;
+  const int pv = c.einsums[y].var_index("p"), mv = c.einsums[y].var_index("m");
+  for (int64_t p0 = 0; p0 < 8; p0 += 4)
+    for (int64_t m0 = 0; m0 < 8; m0 += 4) {
+      if (m0 + 3 < p0) continue;  // no m >= p in the tile
+      std::vector<int64_t> lo(2), hi(2);
+      lo[static_cast<size_t>(pv)] = p0;
+      hi[static_cast<size_t>(pv)] = p0 + 4;
+      lo[static_cast<size_t>(mv)] = m0;
+      hi[static_cast<size_t>(mv)] = m0 + 4;
+      boxes.compute(y, lo, hi);
+    }
+  const TensorValues tiled = boxes.values();
+  const TensorValues whole = evaluate(c, inputs, EvalOptions{true, true});
+  for (int64_t p = 0; p < 8; ++p) {
+    EXPECT_EQ(tiled.at("Y")[static_cast<size_t>(p)], -1.0 - 2.0 * static_cast<double>(p)) << "p = " << p;
+    EXPECT_EQ(tiled.at("Y")[static_cast<size_t>(p)], whole.at("Y")[static_cast<size_t>(p)]) << "p = " << p;
+  }
+}
+
 }  // namespace
 }  // namespace einsim

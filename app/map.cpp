@@ -127,12 +127,12 @@ int run_map(const MapArgs& args) {
   std::vector<Alternative> alternatives;
   std::optional<size_t> winner;
   for (const std::string& file : files) {
-    const MappingSpec templ = constrained
-                                  ? load_mapping(file)
-                                  : unconstrained(load_cascade(args.workload, o), load_arch(args.arch, sets.arch));
-    for (const auto& params : param_combinations(templ)) {
+    const MappingSpec loaded = constrained ? load_mapping(file) : MappingSpec{};
+    const ArchSpec file_arch = load_arch(constrained && args.arch.empty() ? loaded.arch : args.arch, sets.arch);
+    const MappingSpec templ = constrained ? loaded : unconstrained(load_cascade(args.workload, o), file_arch);
+    for (const auto& params : param_combinations(templ)) {  // the arch is the same for each
       const MappingSpec pinned = with_params(templ, params);
-      ArchSpec arch = load_arch(args.arch.empty() ? templ.arch : args.arch, sets.arch);
+      ArchSpec arch = file_arch;
       Cascade cascade;
       try {
         cascade = load_cascade(args.workload.empty() ? templ.workload : args.workload, with_mapping_params(pinned, o));

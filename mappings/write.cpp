@@ -94,9 +94,21 @@ void emit_group(YAML::Emitter& out, const MappingSpec& m, const GroupSpec& g) {
     out << YAML::EndMap << YAML::EndMap;
     return;
   }
-  if (g.pipeline) out << YAML::Key << "pipeline" << YAML::Value << true;
+  // Constraints: the settings left to the mapper, as lists of the values it may choose (auto's list for pipelining).
+  auto choices = [&](const std::string& setting) -> const std::vector<std::string>* {
+    for (const auto& [name, values] : g.setting_choices)
+      if (name == setting) return &values;
+    return nullptr;
+  };
+  if (choices("pipeline"))
+    out << YAML::Key << "pipeline" << YAML::Value << "auto";
+  else if (g.pipeline)
+    out << YAML::Key << "pipeline" << YAML::Value << true;
   if (g.order_auto) out << YAML::Key << "order" << YAML::Value << "auto";
-  if (g.buffer_stages != 2) out << YAML::Key << "buffer_stages" << YAML::Value << g.buffer_stages;
+  if (const std::vector<std::string>* stages = choices("buffer_stages"))
+    out << YAML::Key << "buffer_stages" << YAML::Value << YAML::Flow << *stages;
+  else if (g.buffer_stages != 2)
+    out << YAML::Key << "buffer_stages" << YAML::Value << g.buffer_stages;
   if (!g.place.empty()) out << YAML::Key << "place" << YAML::Value << g.place;
   if (!g.cores.empty()) out << YAML::Key << "cores" << YAML::Value << YAML::Flow << g.cores;
   if (!g.devices.empty()) out << YAML::Key << "devices" << YAML::Value << YAML::Flow << g.devices;
@@ -174,9 +186,10 @@ std::string mapping_yaml(const MappingSpec& m, const std::string& out_file) {
   if (!m.description.empty()) out << YAML::Key << "description" << YAML::Value << m.description;
   out << YAML::Key << "arch" << YAML::Value << relative(m.arch);
   out << YAML::Key << "workload" << YAML::Value << relative(m.workload);
-  if (!m.params.empty()) {
+  if (!m.params.empty() || !m.param_choices.empty()) {  // pinned, then (constraints) the lists to choose from
     out << YAML::Key << "params" << YAML::Value << YAML::Flow << YAML::BeginMap;
     for (const auto& [name, value] : m.params) out << YAML::Key << name << YAML::Value << value;
+    for (const auto& [name, values] : m.param_choices) out << YAML::Key << name << YAML::Value << YAML::Flow << values;
     out << YAML::EndMap;
   }
   if (m.backing != "dram" || m.buffer != "glb")

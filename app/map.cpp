@@ -67,6 +67,13 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
                   "of the bindings not searched); a space over the size limit is searched too")
       ->check(CLI::PositiveNumber)
       ->type_name("S");
+  cmd->add_option("--fuse", args.fuse,
+                  "Without --constraints: search fusion too, every way to fuse runs of at most N consecutive groups "
+                  "(each Einsum's, a recurrence's together) into one, its intermediates in the buffer; 1: each on its "
+                  "own")
+      ->check(CLI::Range(1, 64))
+      ->type_name("N")
+      ->capture_default_str();
   cmd->add_flag("--ragged", args.ragged,
                 "Search tiles that do not divide their index too (the last tile partial): for each number of "
                 "tiles, the smallest tile that covers the index");
@@ -109,6 +116,9 @@ int run_map(const MapArgs& args) {
   if (!constrained && (args.workload.empty() || args.arch.empty()))
     throw UserError(SourceLoc{}, "--constraints",
                     "give constraints, or --workload and --arch (every Einsum's mapping then searched)");
+  if (constrained && args.fuse > 1)
+    throw UserError(SourceLoc{args.constraints}, "--fuse",
+                    "constraints give their groups: fusion is searched only without --constraints");
   const MappingSpec listed = constrained ? load_mapping(args.constraints) : MappingSpec{};
   const std::vector<std::string> files =
       listed.alternatives.empty() ? std::vector<std::string>{args.constraints} : listed.alternatives;
@@ -148,7 +158,8 @@ int run_map(const MapArgs& args) {
                                 first_line(e.what())});
         continue;
       }
-      MapResult result = map_tiles(cascade, arch, pinned, options);
+      MapResult result = constrained ? map_tiles(cascade, arch, pinned, options)
+                                     : map_fused(cascade, arch, pinned, options, static_cast<size_t>(args.fuse));
       for (std::vector<MapCandidate>* list : {&result.best, &result.pareto})
         for (MapCandidate& c : *list) c.choice.params = params;
       alternatives.push_back({file, templ, params, std::move(cascade), std::move(arch), std::move(result),
@@ -333,11 +344,41 @@ int run_map(const MapArgs& args) {
                                                                   ? std::string("1 list of loops")
                                                                   : fmt::format("{} lists of loops", r.orders.size())),
       r.searched.size(), args.ragged ? " (ragged too)" : "",
-      r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs) : "", grouped(r.combinations),
-      grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
+      !r.segments.empty()
+          ? fmt::format(" of the {} fused groups considered, each on its own",
+                        std::count_if(r.segments.begin(), r.segments.end(), [](const auto& s) { return s.searched; }))
+      : r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs)
+                   : "",
+      grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
       r.pruned ? fmt::format(", {} pruned by their binding's compute roofline", grouped(r.pruned)) : "",
       r.complete() ? "exhaustive: the best is the optimum of this space" : "stopped by the time limit",
-      r.runs > 1 && r.complete() ? fmt::format(" of {:.3g} combinations, as the runs' times add", r.space) : "");
+      !r.segments.empty() && r.complete()
+          ? fmt::format(" of {:.3g} combinations over the ways to fuse, as the groups' times add", r.space)
+      : r.runs > 1 && r.complete() ? fmt::format(" of {:.3g} combinations, as the runs' times add", r.space)
+                                   : "");
+  if (!constrained && args.fuse == 1 && alternatives[*winner].templ.groups.size() > 1)
+    std::cout << fmt::format(
+        "  fusion not searched: each of the {} groups on its own (--fuse N searches fusing up to N)\n\n",
+        alternatives[*winner].templ.groups.size());
+  if (!r.segments.empty()) {  // the search of fusion: each fused group considered, the chosen ones marked
+    std::cout << fmt::format(
+        "  fusion: {:.6g} ways to fuse the {} groups, runs of at most {} fused into one; each "
+        "fused group searched once (their times add):\n",
+        r.ways_to_fuse, alternatives[*winner].templ.groups.size(), args.fuse);
+    std::vector<std::vector<std::string>> rows{{"", "fused group", "combinations", "best cycles"}};
+    for (const SearchedSegment& s : r.segments)
+      rows.push_back({"", s.name, fmt::format("{:.6g}", s.space),
+                      !s.searched ? std::string("not searched: too many")
+                      : s.best    ? grouped(s.best->cycles)
+                                  : std::string("infeasible")});
+    size_t at = 0;  // the chosen fused groups, consecutive from the first group
+    for (size_t g : r.fused_groups) {
+      for (size_t i = 0; i < r.segments.size(); ++i)
+        if (r.segments[i].first == at && r.segments[i].last == at + g) rows[i + 1][0] = "*";
+      at += g;
+    }
+    std::cout << table(rows) << '\n';
+  }
   if (!r.complete())
     std::cout << fmt::format(
         "  --time-limit stopped it after {} of {} shapes (units and orders): the best found, not proven optimal{}\n\n",

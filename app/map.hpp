@@ -20,6 +20,7 @@ struct MapArgs {
   bool pareto = false;   // print the Pareto front of latency against energy
   int jobs = 1;          // threads
   double time_limit_s = 0;  // 0: none
+  int fuse = 1;             // without constraints: at most this many consecutive Einsums' groups fused into one
   std::string out;  // the mapping YAML; empty: not written
   bool json = false;
   bool verify = false;                   // run the chosen mapping's tile program on values

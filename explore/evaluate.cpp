@@ -19,6 +19,7 @@ SpecInputs inputs_of(const SweepPart& part) {
   in.map = part.map;
   in.ragged = part.ragged;
   in.rerank_cycle = part.rerank_cycle;
+  in.fuse = part.fuse;
   in.arch = part.arch;
   in.workload = part.workload;
   in.workload_overrides.param_files = part.params;

@@ -669,43 +669,92 @@ std::vector<std::vector<size_t>> best_sums(const std::vector<std::vector<Partial
   return out;
 }
 
-}  // namespace
+// The combinations of a run: the product of its searched tiles' values, orders and units.
+double space_of(const MapResult& r, const Run& run) {
+  double space = 1;
+  for (size_t k = run.from; k < run.to; ++k) space *= static_cast<double>(r.searched[k].values.size());
+  for (size_t s = run.sfrom; s < run.sto; ++s) space *= static_cast<double>(r.orders[s].orders.size());
+  for (size_t b = run.bfrom; b < run.bto; ++b) space *= static_cast<double>(r.bindings[b].units.size());
+  return space;
+}
 
-MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options) {
-  MapResult r;
-  r.searched = searched_tiles(cascade, templ, options.ragged);
+// What `templ` leaves to the mapper, as a result lists it: its searched tiles, orders and units.
+void list_searched(MapResult& r, const Cascade& cascade, const MappingSpec& templ, bool ragged) {
+  r.searched = searched_tiles(cascade, templ, ragged);
   r.orders = searched_orders(cascade, templ);
   r.bindings = searched_bindings(templ);
-  const std::vector<LoopAddress> where = auto_loops(templ);
-  const std::vector<OrderAddress> slots = order_slots(templ);
-  const std::vector<BindingAddress> units = binding_slots(templ);
-  for (const BindingAddress& a : units)  // a unit the architecture lacks is a mistake in the constraints
+}
+
+// A unit the architecture lacks is a mistake in the constraints.
+void check_units(const ArchSpec& arch, const MappingSpec& templ, const std::vector<BindingAddress>& units) {
+  for (const BindingAddress& a : units)
     for (const auto& [unit, spatial] : binding_at(templ, a).unit_choices)
       if (const ComponentSpec* c = arch.find(unit); !c || !c->ops())
         throw UserError(binding_at(templ, a).loc, binding_at(templ, a).key + ".spatial." + unit,
                         fmt::format("{} has no compute unit named '{}'", arch.file, unit));
+}
+
+std::optional<std::chrono::steady_clock::time_point> deadline_of(const MapOptions& options) {
+  if (options.time_limit_s <= 0) return std::nullopt;
+  return std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                std::chrono::duration<double>(options.time_limit_s));
+}
+
+MapCandidate candidate_of(Partial&& p) {
+  return MapCandidate{
+      {std::move(p.tiles), std::move(p.orders), std::move(p.units), {}, {}}, std::move(p.stats), p.score};
+}
+
+// The figures of a sum of the runs' choices that is not the whole's when evaluated whole: the sum, the whole.
+using NotAdding = std::optional<std::pair<double, double>>;
+
+// The `options.top` best combinations of the runs' best (best_sums), each evaluated whole into r.best, and with
+// `fronts` the Pareto front into r.pareto. When a sum is not the whole's figure (a bank-level DRAM's refresh energy
+// counts whole refresh intervals of the whole run), its figures, and r.best as far as it got.
+NotAdding combine_runs(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
+                       const std::vector<std::vector<Partial>>& per_run,
+                       const std::vector<std::vector<Partial>>* fronts, const MapOptions& options, MapResult& r) {
+  if (fronts) pareto_of_runs(cascade, arch, templ, *fronts, options, r);
+  for (const std::vector<size_t>& choice : best_sums(per_run, options.top)) {
+    MapCandidate c;
+    double parts = 0;
+    for (size_t u = 0; u < per_run.size(); ++u) {
+      const Partial& p = per_run[u][choice[u]];
+      c.choice.tiles.insert(c.choice.tiles.end(), p.tiles.begin(), p.tiles.end());
+      c.choice.orders.insert(c.choice.orders.end(), p.orders.begin(), p.orders.end());
+      c.choice.units.insert(c.choice.units.end(), p.units.begin(), p.units.end());
+      parts += p.score;
+    }
+    const TileProgram program = lower(cascade, arch, with_choice(templ, c.choice));
+    c.stats = evaluate_analytical(cascade, arch, program);
+    c.score = score_of(c.stats, options.objective);
+    if (!program.status.ok || !c.stats.status.ok || std::abs(c.score - parts) > 1e-9 * std::max(1.0, std::abs(parts)))
+      return std::pair(parts, c.score);
+    r.best.push_back(std::move(c));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options) {
+  MapResult r;
+  list_searched(r, cascade, templ, options.ragged);
+  const std::vector<LoopAddress> where = auto_loops(templ);
+  const std::vector<OrderAddress> slots = order_slots(templ);
+  const std::vector<BindingAddress> units = binding_slots(templ);
+  check_units(arch, templ, units);
   const std::vector<Run> runs = runs_of(templ, where, slots, units);
-  auto space_of = [&](const Run& run) {
-    double space = 1;
-    for (size_t k = run.from; k < run.to; ++k) space *= static_cast<double>(r.searched[k].values.size());
-    for (size_t s = run.sfrom; s < run.sto; ++s) space *= static_cast<double>(r.orders[s].orders.size());
-    for (size_t b = run.bfrom; b < run.bto; ++b) space *= static_cast<double>(r.bindings[b].units.size());
-    return space;
-  };
   const Run whole{0, templ.groups.size(), 0, where.size(), 0, slots.size(), 0, units.size()};
-  r.space = space_of(whole);
+  r.space = space_of(r, whole);
   // Latency and energy add over runs, so each run's choices are searched on their own; the energy-delay product
   // does not, so it searches the whole space.
   const auto searched_runs = std::count_if(runs.begin(), runs.end(), [](const Run& run) { return run.searched(); });
   const bool by_run = options.objective != MapObjective::edp && searched_runs > 1;
   double considered = by_run ? 0 : r.space;
   if (by_run)
-    for (const Run& run : runs) considered += space_of(run);
-  const auto deadline = options.time_limit_s > 0
-                            ? std::optional(std::chrono::steady_clock::now() +
-                                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                std::chrono::duration<double>(options.time_limit_s)))
-                            : std::nullopt;
+    for (const Run& run : runs) considered += space_of(r, run);
+  const auto deadline = deadline_of(options);
   if (considered > static_cast<double>(options.max_candidates) && !deadline)
     throw UserError(SourceLoc{templ.file}, "tile",
                     fmt::format("auto: {:.3g} combinations of {}, more than the mapper searches ({}): give some of "
@@ -718,11 +767,8 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
     std::vector<Partial> front;
     for (Partial& p : search(cascade, arch, templ, where, slots, units, whole, options, r,
                              options.pareto ? &front : nullptr, deadline))
-      r.best.push_back(
-          MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units), {}}, std::move(p.stats), p.score});
-    for (Partial& p : front)
-      r.pareto.push_back(
-          MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units), {}}, std::move(p.stats), p.score});
+      r.best.push_back(candidate_of(std::move(p)));
+    for (Partial& p : front) r.pareto.push_back(candidate_of(std::move(p)));
     return r;
   };
   if (!by_run) return search_whole();
@@ -734,45 +780,155 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
                              options.pareto ? &fronts[u] : nullptr, deadline));
     if (per_run.back().empty()) return r;  // this run cannot be mapped, so neither can the whole
   }
-  if (options.pareto) pareto_of_runs(cascade, arch, templ, fronts, options, r);
   // The best combinations of the runs' best, each evaluated whole: its figures are the sum of its runs'.
-  for (const std::vector<size_t>& choice : best_sums(per_run, options.top)) {
-    MapCandidate c;
-    double parts = 0;
-    for (size_t u = 0; u < runs.size(); ++u) {
-      const Partial& p = per_run[u][choice[u]];
-      c.choice.tiles.insert(c.choice.tiles.end(), p.tiles.begin(), p.tiles.end());
-      c.choice.orders.insert(c.choice.orders.end(), p.orders.begin(), p.orders.end());
-      c.choice.units.insert(c.choice.units.end(), p.units.begin(), p.units.end());
-      parts += p.score;
-    }
-    const TileProgram program = lower(cascade, arch, with_choice(templ, c.choice));
-    c.stats = evaluate_analytical(cascade, arch, program);
-    c.score = score_of(c.stats, options.objective);
-    if (!program.status.ok || !c.stats.status.ok || std::abs(c.score - parts) > 1e-9 * std::max(1.0, std::abs(parts))) {
-      // A figure that does not add over runs (a bank-level DRAM's refreshes count whole refresh intervals of the
-      // whole run): the runs cannot be searched apart, so the whole space is, if it is small enough.
-      if (r.space > static_cast<double>(options.max_candidates))
-        throw UserError(SourceLoc{templ.file}, "tile",
-                        fmt::format("auto: the {} of the runs of groups does not add up to the whole's ({:.6g} "
-                                    "apart, {:.6g} together), so the mapper searches every combination at once: "
-                                    "{:.3g}, more than it searches ({}); give some of the {} auto tiles a value",
-                                    objective_name(options.objective), parts, c.score, r.space, options.max_candidates,
-                                    where.size()));
-      MapResult fresh;
-      fresh.searched = std::move(r.searched);
-      fresh.orders = std::move(r.orders);
-      fresh.bindings = std::move(r.bindings);
-      fresh.space = r.space;
-      r = std::move(fresh);
-      return search_whole();
-    }
-    r.best.push_back(std::move(c));
+  if (const NotAdding apart =
+          combine_runs(cascade, arch, templ, per_run, options.pareto ? &fronts : nullptr, options, r)) {
+    // A figure that does not add over runs: the runs cannot be searched apart, so the whole space is, if it is
+    // small enough.
+    if (r.space > static_cast<double>(options.max_candidates))
+      throw UserError(SourceLoc{templ.file}, "tile",
+                      fmt::format("auto: the {} of the runs of groups does not add up to the whole's ({:.6g} "
+                                  "apart, {:.6g} together), so the mapper searches every combination at once: "
+                                  "{:.3g}, more than it searches ({}); give some of the {} auto tiles a value",
+                                  objective_name(options.objective), apart->first, apart->second, r.space,
+                                  options.max_candidates, where.size()));
+    MapResult fresh;
+    fresh.searched = std::move(r.searched);
+    fresh.orders = std::move(r.orders);
+    fresh.bindings = std::move(r.bindings);
+    fresh.space = r.space;
+    r = std::move(fresh);
+    return search_whole();
   }
   return r;
 }
 
-MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice) {
+MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options,
+                    size_t max_fused) {
+  const size_t n = templ.groups.size();
+  if (max_fused <= 1 || n <= 1) return map_tiles(cascade, arch, templ, options);
+  if (options.objective == MapObjective::edp)
+    throw UserError(SourceLoc{templ.file}, "--fuse",
+                    "the energy-delay product does not add over groups, so fusion is searched for latency or energy "
+                    "only: map with --fuse 1");
+  for (const GroupSpec& g : templ.groups)
+    if (g.concurrent || g.passes.size() != 1 || !g.passes.front().loops.empty())
+      throw UserError(g.loc, "groups", "fusion is searched on groups of one pass that run one after another");
+  check_units(arch, templ, binding_slots(templ));
+  const auto deadline = deadline_of(options);
+
+  // Each fused group (groups [first, last) of the template, at most max_fused), searched as a run of the mapping
+  // that fuses it alone: what it costs does not depend on how the groups around it are fused (what it loads from
+  // earlier groups and stores for later ones goes through the backing memory either way).
+  struct Segment {
+    std::vector<Partial> best, front;
+    MapResult certificate;
+  };
+  std::vector<Segment> segments;
+  MapResult r;
+  for (size_t last = 1; last <= n; ++last)
+    for (size_t first = last - std::min(last, max_fused); first < last; ++first) {
+      std::vector<size_t> sizes(first, 1);
+      sizes.push_back(last - first);
+      sizes.resize(n - (last - first) + 1, 1);
+      const MappingSpec t = fused(templ, sizes);
+      Segment s;
+      MapResult& c = s.certificate;
+      list_searched(c, cascade, t, options.ragged);
+      const std::vector<LoopAddress> where = auto_loops(t);
+      const std::vector<OrderAddress> slots = order_slots(t);
+      const std::vector<BindingAddress> units = binding_slots(t);
+      const Run run = runs_of(t, where, slots, units)[first];
+      SearchedSegment info{first, last, t.groups[first].name, space_of(c, run), false, {}};
+      if (info.space <= static_cast<double>(options.max_candidates) || deadline) {
+        info.searched = true;
+        s.best = search(cascade, arch, t, where, slots, units, run, options, c, options.pareto ? &s.front : nullptr,
+                        deadline);
+        for (int64_t MapResult::*count :
+             {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible, &MapResult::evaluated,
+              &MapResult::pruned, &MapResult::shapes, &MapResult::shapes_searched})
+          r.*count += c.*count;
+        if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = c.first_infeasible_reason;
+        if (!s.best.empty()) info.best = s.best.front().stats;
+      }
+      r.segments.push_back(std::move(info));
+      segments.push_back(std::move(s));
+    }
+
+  // The best way to fuse the first j groups: the best of the first i's and the segment [i, j), over i (the figures
+  // of consecutive runs add). Ties go to the longer last segment. The space and the number of ways to fuse count
+  // the segments searched; the lower bound is the least sum of the segments' bounds.
+  struct Prefix {
+    std::optional<std::pair<double, double>> rank;  // the best's score and secondary objective
+    size_t segment = 0;                             // its last segment
+    double space = 0, ways = 0, lower_bound = std::numeric_limits<double>::infinity();
+  };
+  std::vector<Prefix> prefix(n + 1);
+  prefix[0] = Prefix{std::pair(0.0, 0.0), 0, 1, 1, 0};
+  for (size_t k = 0; k < segments.size(); ++k) {
+    const SearchedSegment& info = r.segments[k];
+    if (!info.searched) continue;
+    const Prefix& before = prefix[info.first];
+    Prefix& after = prefix[info.last];
+    after.space += before.space * info.space;
+    after.ways += before.ways;
+    after.lower_bound = std::min(after.lower_bound, before.lower_bound + segments[k].certificate.lower_bound);
+    if (!before.rank || segments[k].best.empty()) continue;
+    const std::pair<double, double> rank{before.rank->first + segments[k].best.front().score,
+                                         before.rank->second + segments[k].best.front().tie_break};
+    if (!after.rank || rank < *after.rank) {
+      after.rank = rank;
+      after.segment = k;
+    }
+  }
+  r.space = prefix[n].space;
+  r.ways_to_fuse = prefix[n].ways;
+  r.lower_bound = prefix[n].lower_bound;
+  if (!prefix[n].rank) {
+    const auto too_large = std::find_if(r.segments.begin(), r.segments.end(),
+                                        [](const SearchedSegment& s) { return !s.searched && s.last == s.first + 1; });
+    if (too_large != r.segments.end())
+      throw UserError(SourceLoc{templ.file}, "tile",
+                      fmt::format("auto: group '{}' alone has {:.3g} combinations, more than the mapper searches ({}): "
+                                  "search with --time-limit",
+                                  too_large->name, too_large->space, options.max_candidates));
+    return r;  // nothing feasible: first_infeasible_reason says why
+  }
+  // The best fusion, its segments' lists of best (and fronts) combined as map_tiles combines runs.
+  std::vector<size_t> chosen;  // segment ids, first to last
+  for (size_t j = n; j > 0; j = r.segments[chosen.back()].first) chosen.push_back(prefix[j].segment);
+  std::reverse(chosen.begin(), chosen.end());
+  std::vector<size_t> sizes;
+  std::vector<std::vector<Partial>> per_run, fronts;
+  for (size_t k : chosen) {
+    sizes.push_back(r.segments[k].last - r.segments[k].first);
+    per_run.push_back(segments[k].best);
+    fronts.push_back(segments[k].front);
+  }
+  const MappingSpec best = fused(templ, sizes);
+  list_searched(r, cascade, best, options.ragged);
+  r.runs = static_cast<int>(sizes.size());
+  r.fused_groups = sizes;
+  if (const NotAdding apart =
+          combine_runs(cascade, arch, best, per_run, options.pareto ? &fronts : nullptr, options, r))
+    throw UserError(SourceLoc{templ.file}, "--fuse",
+                    fmt::format("the {} of the groups does not add up to the whole's ({:.6g} apart, {:.6g} "
+                                "together), so fusion cannot be searched group by group: map with --fuse 1",
+                                objective_name(options.objective), apart->first, apart->second));
+  // As the template's choices: unfused, the template as it is.
+  if (sizes.size() < n)
+    for (std::vector<MapCandidate>* list : {&r.best, &r.pareto})
+      for (MapCandidate& c : *list) c.choice.groups = sizes;
+  return r;
+}
+
+MappingSpec with_choice(const MappingSpec& unfused, const MapChoice& choice) {
+  if (!choice.groups.empty()) {  // the choices are the fused mapping's
+    MapChoice rest = choice;
+    rest.groups.clear();
+    return with_choice(fused(unfused, choice.groups), rest);
+  }
+  const MappingSpec& templ = unfused;
   const std::vector<LoopAddress> where = auto_loops(templ);
   const std::vector<OrderAddress> slots = order_slots(templ);
   const std::vector<BindingAddress> units = binding_slots(templ);
@@ -911,9 +1067,10 @@ bool better(const MapCandidate& a, const MapCandidate& b, MapObjective objective
 nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r, const MapOptions& options) {
   using Json = nlohmann::ordered_json;
   Json j;
-  j["certificate"] = Json{{"search", !r.complete() ? "stopped by the time limit"
-                                     : r.runs > 1  ? "exhaustive, run by run"
-                                                   : "exhaustive"},
+  j["certificate"] = Json{{"search", !r.complete()         ? "stopped by the time limit"
+                                     : !r.segments.empty() ? "exhaustive, fused group by fused group"
+                                     : r.runs > 1          ? "exhaustive, run by run"
+                                                           : "exhaustive"},
                           {"tiles", options.ragged ? "ragged" : "divisors"},
                           {"runs", r.runs},
                           {"space", r.space},
@@ -925,6 +1082,21 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
                           {"shapes", r.shapes},
                           {"shapes_searched", r.shapes_searched},
                           {"complete", r.complete()}};
+  if (!r.segments.empty()) {  // the search of fusion: each fused group considered and what its search found
+    Json segments = Json::array();
+    for (const SearchedSegment& s : r.segments) {
+      Json seg{{"group", s.name}, {"groups", Json::array({s.first + 1, s.last})}, {"space", s.space}};
+      if (!s.searched)
+        seg["searched"] = false;
+      else if (s.best)
+        seg.update(Json{{"cycles", s.best->cycles}, {"energy_pJ", s.best->energy_pJ}});
+      else
+        seg["feasible"] = false;
+      segments.push_back(seg);
+    }
+    j["certificate"]["fusion"] =
+        Json{{"ways", r.ways_to_fuse}, {"chosen", r.fused_groups}, {"fused_groups", std::move(segments)}};
+  }
   if (!r.complete() && !r.best.empty() && !std::isnan(r.lower_bound)) {
     j["certificate"]["lower_bound"] = r.lower_bound;
     j["certificate"]["gap"] = r.best.front().score / r.lower_bound - 1;
@@ -1032,7 +1204,8 @@ ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
         continue;
       }
       const MappingSpec pinned = with_params(*r.mapping, params);
-      MapResult result = map_tiles(*r.cascade, *r.arch, pinned, options);
+      MapResult result = generated ? map_fused(*r.cascade, *r.arch, pinned, options, static_cast<size_t>(in.fuse))
+                                   : map_tiles(*r.cascade, *r.arch, pinned, options);
       for (std::vector<MapCandidate>* list : {&result.best, &result.pareto})
         for (MapCandidate& c : *list) c.choice.params = params;
       const std::string label = params_label(file, params, files.size() > 1);
@@ -1108,7 +1281,12 @@ std::string mapped_yaml(const MappingSpec& templ, const std::string& source, con
                                 ? ordered
                                 : fmt::format("the units of {} Einsum{}, {}", result.bindings.size(),
                                               result.bindings.size() == 1 ? "" : "s", ordered);
-  if (result.runs > 1)
+  if (!result.segments.empty())
+    out << fmt::format(
+        "# Fusion searched: {:.6g} ways to fuse the groups, each fused group searched on its own (their times\n"
+        "# add); the best fuses them into {} group{}. In all, every combination of\n# {}: ",
+        result.ways_to_fuse, result.runs, result.runs == 1 ? "" : "s", space);
+  else if (result.runs > 1)
     out << fmt::format("# Each of the {} runs of groups on its own (their times add), every combination of\n# {}: ",
                        result.runs, space);
   else

@@ -76,6 +76,15 @@ struct MapCandidate {
   double score = 0;  // the objective: cycles, pJ, or cycles x pJ
 };
 
+// A fused group the search of fusion considered (map_fused): groups [first, last) of the constraints merged.
+struct SearchedSegment {
+  size_t first = 0, last = 0;
+  std::string name;
+  double space = 0;           // its combinations
+  bool searched = false;      // false: more combinations than the mapper searches (without a time limit)
+  std::optional<Stats> best;  // its best when it was searched and something was feasible
+};
+
 struct MapResult {
   std::vector<SearchedTile> searched;
   std::vector<SearchedOrder> orders;
@@ -106,6 +115,12 @@ struct MapResult {
   // stopped takes the least compute roofline among the bindings it did not search (each run's, summed).
   double lower_bound = 0;
   std::string first_infeasible_reason;  // when nothing was feasible, why the first combination was not
+  // The search of fusion (map_fused): every fused group considered, the ways to fuse the groups that the
+  // segments searched make, and the sizes of the fused groups chosen (`searched`, `orders` and `bindings` above
+  // are the fused mapping's). Empty when fusion was not searched.
+  std::vector<SearchedSegment> segments;
+  double ways_to_fuse = 0;
+  std::vector<size_t> fused_groups;
 };
 
 // Whether `a` ranks before `b`: the lower score, or of equal scores the lower secondary objective (energy for
@@ -119,6 +134,19 @@ std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSp
 // feasible combination is a MapResult with empty `best` (and the first reason); a space larger than
 // options.max_candidates is a UserError.
 MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options);
+
+// Searches how to fuse the groups of `templ` (constraints as unconstrained() makes them: groups of one pass that
+// run one after another) as well as each fused group's units, orders and tiles: every way to cut the groups into
+// runs of consecutive groups, at most `max_fused` long, each run fused into one group (fused()). A fused group's
+// figures do not depend on how the groups around it are fused, and the figures of groups that run one after another
+// add, so each fused group is searched once, on its own, and the best way to fuse found from theirs (each way's
+// best is the sum of its fused groups' best): the optimum of the whole space, which is the sum over the ways of the
+// product of their groups' spaces. A fused group with more combinations than options.max_candidates is left out
+// (r.segments says which) unless a time limit is given; the groups alone (max_fused 1) is map_tiles. The
+// candidates are those of the best way to fuse (choice.groups gives it). Latency or energy: the energy-delay
+// product does not add (a UserError).
+MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options,
+                    size_t max_fused);
 
 // The lists of loops of `templ` whose order is `auto`, with every order they may take on `cascade`.
 std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const MappingSpec& templ);

@@ -45,6 +45,7 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
     for (const std::string& f : {part.mapping, part.arch, part.workload}) mix(f);
     if (part.map) mix(part.ragged ? "constraints, ragged" : "constraints");
     if (part.rerank_cycle) mix(fmt::format("rerank {}", part.rerank_cycle));
+    if (part.fuse != 1) mix(fmt::format("fuse {}", part.fuse));
     for (const std::string& f : part.params) mix(f);
     for (const auto& [k, v] : part.sets) mix(k + "=" + v);
     mix(part.count);
@@ -130,8 +131,12 @@ std::string mapped_text(const SweepSpec& spec, const SweepPoint& p, const SweepP
   std::string text = fmt::format("# Chosen by the mapper for sweep {}, point {} ({}), part {}: the best for latency\n",
                                  spec.name, p.index, at, part.name);
   text += fmt::format("# of {}{}{}.\n",
-                      part.mapping.empty() ? "the workload and architecture alone (each Einsum on its own)"
-                                           : "the constraints " + part.mapping,
+                      part.mapping.empty()
+                          ? part.fuse > 1 ? fmt::format("the workload and architecture alone (runs of up to {} "
+                                                        "Einsums' groups fused)",
+                                                        part.fuse)
+                                          : std::string("the workload and architecture alone (each Einsum on its own)")
+                          : "the constraints " + part.mapping,
                       in.mapping != part.mapping ? " (the alternative " + in.mapping + ")" : "",
                       part.ragged ? ", ragged tiles searched too" : "");
   if (!with.empty()) text += "# Evaluated with " + with + ".\n";

@@ -185,6 +185,13 @@ SweepSpec load_sweep(const std::string& file) {
       if (n < 0 || n > 100) k->fail("give how many of the mapper's best to simulate at cycle level, 0 to 100");
       part.rerank_cycle = static_cast<int>(n);
     }
+    if (auto fuse = p.optional("fuse")) {
+      if (!unconstrained_at)
+        fuse->fail("searches fusion only for a part that says `mapping: auto` without constraints");
+      const int64_t n = fuse->as_int();
+      if (n < 1 || n > 64) fuse->fail("give how many consecutive groups the mapper may fuse into one, 1 to 64");
+      part.fuse = static_cast<int>(n);
+    }
     if (auto a = p.optional("arch")) {
       part.arch = path(*a);
       part.locs["arch"] = a->loc();

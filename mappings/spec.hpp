@@ -133,7 +133,11 @@ struct MapChoice {
   std::vector<std::vector<size_t>> orders;
   std::vector<size_t> units;  // for each Einsum whose unit is `auto`, as the mapper lists them: its unit_choices
   std::vector<std::pair<std::string, std::string>> params;  // a value for each of `param_choices`, in its order
-  bool empty() const { return tiles.empty() && orders.empty() && units.empty() && params.empty(); }
+  // Groups fused (the mapper's search of fusion, on constraints it made itself: fused() in
+  // mappings/unconstrained.hpp): the sizes of the runs of consecutive groups merged into one, the tiles, orders and
+  // units above those of the fused mapping; empty: the groups as they are.
+  std::vector<size_t> groups;
+  bool empty() const { return tiles.empty() && orders.empty() && units.empty() && params.empty() && groups.empty(); }
 };
 
 // An expected-invalid design point is a value, not an exception.

@@ -57,6 +57,8 @@ nlohmann::ordered_json to_json(const SpecInputs& in) {
          {"params", settings(in.workload_overrides.params)},
          {"arch_sets", settings(in.arch_sets)}};
   if (!in.choice.params.empty()) j["chosen_params"] = settings(in.choice.params);  // only constraints that list some
+  if (!in.choice.groups.empty()) j["fused_groups"] = in.choice.groups;             // only a search of fusion's
+  if (in.fuse != 1) j["fuse"] = in.fuse;
   return j;
 }
 
@@ -77,6 +79,8 @@ SpecInputs spec_inputs_from_json(const nlohmann::ordered_json& j) {
     for (const auto& p : j.at("arch_sets")) in.arch_sets.emplace_back(p.at(0), p.at(1));
     if (j.contains("chosen_params"))
       for (const auto& p : j.at("chosen_params")) in.choice.params.emplace_back(p.at(0), p.at(1));
+    if (j.contains("fused_groups")) j.at("fused_groups").get_to(in.choice.groups);
+    if (j.contains("fuse")) j.at("fuse").get_to(in.fuse);
     return in;
   } catch (const nlohmann::json::exception& e) {
     throw UserError(SourceLoc{}, "design point", std::string("malformed: ") + e.what());

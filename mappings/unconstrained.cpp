@@ -91,4 +91,39 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
   return m;
 }
 
+MappingSpec fused(const MappingSpec& templ, const std::vector<size_t>& sizes) {
+  size_t total = 0;
+  for (size_t n : sizes) total += n;
+  if (total != templ.groups.size() || std::find(sizes.begin(), sizes.end(), size_t{0}) != sizes.end())
+    throw UserError(SourceLoc{templ.file}, "groups",
+                    fmt::format("fusing {} groups into groups of {}", templ.groups.size(), fmt::join(sizes, ", ")));
+  MappingSpec m = templ;
+  m.groups.clear();
+  size_t next = 0;
+  for (size_t n : sizes) {
+    GroupSpec g = templ.groups[next];
+    for (size_t k = next + 1; k < next + n; ++k) {
+      const GroupSpec& more = templ.groups[k];
+      if (more.passes.size() != 1 || g.passes.size() != 1 || !more.passes.front().loops.empty())
+        throw UserError(more.loc, "groups",
+                        fmt::format("group '{}' has passes of its own: it is not fused", more.name));
+      g.name += "+" + more.name;
+      for (const LoopSpec& loop : more.loops)
+        if (std::none_of(g.loops.begin(), g.loops.end(), [&](const LoopSpec& l) { return l.index == loop.index; }))
+          g.loops.push_back(loop);
+      const auto& einsums = more.passes.front().einsums;
+      g.passes.front().einsums.insert(g.passes.front().einsums.end(), einsums.begin(), einsums.end());
+    }
+    g.order_auto = g.loops.size() > 1;
+    m.groups.push_back(std::move(g));
+    if (n > 1)
+      m.description = fmt::format(
+          "consecutive Einsums fused into {} groups; fusion, units, spatial maps, loop orders and tiles chosen by "
+          "einsim map",
+          sizes.size());
+    next += n;
+  }
+  return m;
+}
+
 }  // namespace einsim

@@ -13,4 +13,11 @@ namespace einsim {
 // own. A UserError names an Einsum no unit can compute.
 MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch);
 
+// `templ` (such constraints: groups of one pass with no loops of their own) with consecutive groups fused: the
+// first sizes[0] groups become one, the next sizes[1] the next, and so on (the sizes add up to the groups). A fused
+// group runs its groups' Einsums in one pass, in their order, inside loops over all their indices (each group's
+// loops in turn, an index once, its tile `auto`), `order: auto` over them; its intermediates stay in the buffer
+// unless a later group reads them. Its name joins theirs with "+".
+MappingSpec fused(const MappingSpec& templ, const std::vector<size_t>& sizes);
+
 }  // namespace einsim

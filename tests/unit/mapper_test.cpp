@@ -20,6 +20,7 @@
 #include "mappings/verify.hpp"
 #include "mappings/lower.hpp"
 #include "mappings/spec_cache.hpp"
+#include "mappings/write.hpp"
 #include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
 
@@ -265,7 +266,7 @@ TEST(Mapper, OrdersLeftOutGiveTheSameFiguresAsTheOnesKept) {
   ASSERT_EQ(orders.size(), 1u);
   EXPECT_EQ(orders[0].indices, (std::vector<std::string>{"b", "kh", "g", "p", "m1"}));
   auto figures = [&](const std::vector<size_t>& perm) {
-    const TileProgram p = lower(c, arch, with_choice(m, MapChoice{{}, {perm}, {}, {}}));
+    const TileProgram p = lower(c, arch, with_choice(m, MapChoice{{}, {perm}, {}, {}, {}}));
     return p.status.ok ? to_json(evaluate_analytical(c, arch, p)).dump() : p.status.reason;
   };
   std::vector<size_t> perm = {0, 1, 2, 3, 4};
@@ -968,6 +969,104 @@ TEST(Mapper, RunsSearchedOneByOneEqualBruteForce) {
     for (const auto& [cycles, pJ, tiles] : ranked) all.emplace_back(cycles, pJ);
     expect_front(r, all, what);
   }
+}
+
+// Fusion searched (`einsim map --fuse N` without constraints): the best over every way to fuse runs of up to N
+// consecutive groups equals the best of each way to fuse searched on its own (map_tiles of the fused constraints),
+// the ways whose fused groups each have more combinations than the limit left out as map_fused leaves them out.
+// Random small GEMM chains on systolic arrays and SwiGLU FFNs on FuseMax-like chips; the chosen mapping computes
+// the cascade's values, written and loaded it evaluates to the figure reported, and the answer and certificate are
+// the same on two threads.
+TEST(Mapper, FusionEqualsTheBestOfEveryWayToFuse) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 21);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  const std::string chain = test::temp_file("gemm-chain.yaml",
+                                            "version: 1\nname: gemm-chain\nparams: {M: 8, N: 8, K: 4, P: 4}\n"
+                                            "dtype: fp32\ntensors:\n  A: {ranks: [M, K]}\n  B: {ranks: [K, N]}\n"
+                                            "  C: {ranks: [N, P]}\n  D: {ranks: [P, K]}\n"
+                                            "  W: {ranks: [M, K], output: true}\neinsums:\n"
+                                            "  - Z[m,n] = A[m,k] * B[k,n]\n  - Y[m,p] = Z[m,n] * C[n,p]\n"
+                                            "  - W[m,q] = Y[m,p] * D[p,q]\n");
+  int fused_chosen = 0;
+  for (int problem = 0; problem < 6; ++problem) {
+    const bool ffn = problem % 2 == 1;
+    Constraints base;
+    std::vector<std::pair<std::string, std::string>> params, arch_sets;
+    if (ffn) {
+      params = {{"N", pick({"4", "8"})}, {"D", pick({"4", "8"})}, {"FF", pick({"4", "8"})}};
+      arch_sets = {{"pe2d.rows", pick({"4", "8"})},
+                   {"pe2d.cols", pick({"4", "8"})},
+                   {"pe1d.lanes", pick({"4", "8"})},
+                   {"glb.size", pick({"16 KiB", "64 KiB"})}};
+      base.cascade = test::load(kRoot + "/configs/workloads/ffn-swiglu.yaml", params);
+      base.arch = load_arch(kRoot + "/configs/arch/fusemax.yaml", arch_sets);
+    } else {
+      params = {{"M", pick({"4", "8"})}, {"N", pick({"4", "8"})}, {"K", pick({"2", "4"})}, {"P", pick({"2", "4"})}};
+      arch_sets = {{"array.rows", pick({"2", "4"})}, {"array.cols", pick({"2", "4"})}};
+      base.cascade = test::load(chain, params);
+      base.arch = load_arch(kRoot + "/configs/arch/systolic.yaml", arch_sets);
+    }
+    base.mapping = unconstrained(base.cascade, base.arch);
+    const size_t n = base.mapping.groups.size();
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    MapOptions options;
+    options.max_candidates = 20'000;  // the FFN's four Einsums fused together have more: left out
+    const size_t max_fused = ffn ? 4 : 3;
+    const MapResult r = map_fused(base.cascade, base.arch, base.mapping, options, max_fused);
+    auto searched = [&](size_t first, size_t last) {
+      for (const SearchedSegment& s : r.segments)
+        if (s.first == first && s.last == last) return s.searched;
+      return false;
+    };
+    // Every way to fuse: a cut or not after each group but the last.
+    std::optional<std::pair<int64_t, double>> best;
+    std::vector<size_t> best_sizes;
+    for (size_t cuts = 0; cuts < (size_t{1} << (n - 1)); ++cuts) {
+      std::vector<size_t> sizes{1};
+      for (size_t g = 1; g < n; ++g)
+        if (cuts >> (g - 1) & 1)
+          sizes.push_back(1);
+        else
+          ++sizes.back();
+      bool kept = true;
+      for (size_t first = 0, k = 0; k < sizes.size(); first += sizes[k++])
+        kept = kept && sizes[k] <= max_fused && searched(first, first + sizes[k]);
+      if (!kept) continue;
+      MapOptions whole = options;
+      whole.max_candidates = 100'000'000;
+      const MapResult each = map_tiles(base.cascade, base.arch, fused(base.mapping, sizes), whole);
+      if (each.best.empty()) continue;
+      const std::pair<int64_t, double> figures{each.best.front().stats.cycles, each.best.front().stats.energy_pJ};
+      if (!best || figures.first < best->first ||
+          (figures.first == best->first && figures.second < best->second * (1 - 1e-12))) {
+        best = figures;
+        best_sizes = sizes;
+      }
+    }
+    ASSERT_TRUE(best) << what;
+    ASSERT_FALSE(r.best.empty()) << what;
+    EXPECT_EQ(r.best.front().stats.cycles, best->first) << what;
+    EXPECT_NEAR(r.best.front().stats.energy_pJ, best->second, 1e-9 * best->second) << what;
+    EXPECT_EQ(r.fused_groups, best_sizes) << what;
+    fused_chosen += r.fused_groups.size() < n;
+    // The choice, as a mapping: its values, and written out and loaded, its figures.
+    const MappingSpec chosen = with_choice(base.mapping, r.best.front().choice);
+    const TileProgram program = lower(base.cascade, base.arch, chosen);
+    const TileCheck values = verify_values(base.cascade, program, 1);
+    EXPECT_TRUE(values.ok) << what << ": " << values.summary();
+    const std::string file = test::temp_file("fused.yaml", "");
+    std::ofstream(file) << mapping_yaml(chosen, file);
+    const MappingSpec loaded = load_mapping(file);
+    EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, lower(base.cascade, base.arch, loaded)).cycles, best->first)
+        << what;
+    MapOptions two = options;
+    two.jobs = 2;
+    EXPECT_EQ(search_json(base.mapping, map_fused(base.cascade, base.arch, base.mapping, two, max_fused), two).dump(),
+              search_json(base.mapping, r, options).dump())
+        << what;
+  }
+  EXPECT_GE(fused_chosen, 2);  // fusing pays somewhere: the search is not vacuous
 }
 
 }  // namespace

@@ -738,6 +738,34 @@ TEST(Sweep, AnUnconstrainedPartIsMappedFromItsWorkloadAndArch) {
   }
 }
 
+// `fuse: N` beside `mapping: auto` without constraints: the mapper searches fusion too, at each point (map_fused),
+// both fidelities evaluate the fused choice, and the saved mapping has the fused groups and evaluates to the row.
+TEST(Sweep, AnUnconstrainedPartMayHaveFusionSearched) {
+  const std::string root = fs::absolute(".").string();
+  const std::string text =
+      "version: 1\nname: f\nfidelity: both\naxes: {N: [64, 256]}\nparts:\n  norm:\n"
+      "    mapping: auto\n    fuse: 4\n    workload: " +
+      root + "/configs/workloads/rmsnorm.yaml\n    arch: " + root +
+      "/configs/arch/fusemax.yaml\n    set: {N: \"{N}\", D: 512}\n";
+  const SweepRun run = run_sweep_file("fused", text, 2);
+  EXPECT_EQ(run.summary.ran, 4);
+  EXPECT_EQ(run.summary.failed, 0);
+  ASSERT_EQ(run.rows.size(), 4u);
+  for (size_t i = 0; i < run.rows.size(); i += 2) {
+    const std::string n = i == 0 ? "64" : "256";
+    const Cascade cascade = test::load(root + "/configs/workloads/rmsnorm.yaml", {{"N", n}, {"D", "512"}});
+    const ArchSpec arch = load_arch(root + "/configs/arch/fusemax.yaml");
+    const MapResult best = map_fused(cascade, arch, unconstrained(cascade, arch), MapOptions{}, 4);
+    ASSERT_FALSE(best.best.empty());
+    EXPECT_LT(best.fused_groups.size(), 4u) << "N = " << n;  // fusing the norm's four Einsums pays
+    EXPECT_EQ(std::get<int64_t>(cell(run.rows[i], "cycles")), best.best.front().stats.cycles) << "N = " << n;
+    const std::string saved = std::get<std::string>(cell(run.rows[i], "mapped_norm"));
+    const DesignPoint p = test::point((fs::path(run.options.out_dir) / saved).string(), {{"N", n}, {"D", "512"}});
+    EXPECT_EQ(p.mapping.groups.size(), best.fused_groups.size()) << "N = " << n;
+    EXPECT_EQ(evaluate_analytical(p.cascade, p.arch, p.program).cycles, best.best.front().stats.cycles) << "N = " << n;
+  }
+}
+
 // Params the constraints list (FuseMax's M0) are chosen per point: the saved mapping pins the chosen value, loads
 // like a hand mapping and evaluates to the point's analytical row.
 TEST(Sweep, ListedParamsAreChosenAndTheSavedMappingPinsThem) {

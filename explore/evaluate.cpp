@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <tuple>
 
 #include "common/overrides.hpp"
 #include "common/units.hpp"
@@ -68,12 +70,11 @@ int64_t part_resident(const SweepPart& part, const SweepPoint* at) {
 
 namespace {
 
-// One part's Stats, run `count` times. A part that names constraints evaluates the mapper's choice for them
-// (chosen once per design, at both fidelities the same).
-Stats evaluate_part(const SweepPart& part, Fidelity fidelity, int64_t count, const std::string& exe, SpecCache& specs,
-                    Outcome& out) {
+// One part's Stats, run once. A part that names constraints evaluates the mapper's choice for them (chosen once per
+// design, at both fidelities the same).
+Stats evaluate_part(const SweepPart& part, Fidelity fidelity, const std::string& exe, SpecCache& specs, Outcome& out) {
   SpecInputs in = inputs_of(part);
-  if (fidelity == Fidelity::cycle && !in.map) return repeated(run_worker(exe, in, part.name, out), count);
+  if (fidelity == Fidelity::cycle && !in.map) return run_worker(exe, in, part.name, out);
   if (in.map) {
     const std::shared_ptr<const ChosenMapping> chosen = specs.chosen(in, [&] {
       ChosenMapping c = choose_mapping(in, specs, std::max(5, in.rerank_cycle));
@@ -89,11 +90,82 @@ Stats evaluate_part(const SweepPart& part, Fidelity fidelity, int64_t count, con
     in = chosen->inputs;
     out.mapped.emplace_back(part.name, chosen);
   }
-  if (fidelity == Fidelity::cycle) return repeated(run_worker(exe, in, part.name, out), count);
+  if (fidelity == Fidelity::cycle) return run_worker(exe, in, part.name, out);
   const ResolvedSpecs r = specs.resolve(in);
   const MappingSpec mapping = in.map ? with_choice(*r.mapping, in.choice) : *r.mapping;
   AnalyticalEvaluator analytical;
-  return repeated(analytical.evaluate(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, mapping)), count);
+  return analytical.evaluate(*r.cascade, *r.arch, lower(*r.cascade, *r.arch, mapping));
+}
+
+// A pipeline's number (`stages`, `micro_batches`, `send_bytes`) at a point.
+double pipeline_number(const SweepPoint& point, const std::string& key, const std::string& text) {
+  auto fail = [&](const std::string& why) {
+    std::string where;
+    for (const auto& [ax, v] : point.axes) where += (where.empty() ? " (at " : ", ") + ax + "=" + v;
+    throw UserError(point.pipeline->loc, "pipeline." + key,
+                    fmt::format("'{}': {}{}", text, why, where.empty() ? "" : where + ")"));
+  };
+  double v = 0;
+  try {
+    v = evaluate_real(
+        parse_expression(text),
+        [&](const std::string& name) -> double {
+          fail("unknown name '" + name + "'");
+          return 0;
+        },
+        fail);
+  } catch (const SyntaxError& e) {
+    fail(e.message);
+  }
+  if (key != "send_bytes" && (v < 1 || v != std::floor(v))) fail("give a whole number, 1 or more");
+  if (v < 0) fail("give zero or more bytes");
+  return v;
+}
+
+// The parts' layers of one micro-batch (each part's Stats of one layer and its count) as a pass or step of the
+// point's pipeline (explore/pipeline.hpp): its cycles the closed form's, its work, traffic and energy every
+// micro-batch's through every layer, with the hand-overs' energy on the links of the first part's architecture.
+Stats pipelined(const SweepPoint& point, const std::vector<std::tuple<std::string, Stats, int64_t>>& layers,
+                SpecCache& specs, PipelineRun& run) {
+  const PipelineSpec& spec = *point.pipeline;
+  run.stages = static_cast<int64_t>(pipeline_number(point, "stages", spec.stages));
+  run.micro_batches = static_cast<int64_t>(pipeline_number(point, "micro_batches", spec.micro_batches));
+  run.send_bytes = pipeline_number(point, "send_bytes", spec.send_bytes);
+  std::vector<std::pair<std::string, Stats>> all;
+  for (const auto& [name, one, count] : layers) {
+    run.stage_cycles += ceil_div(count, run.stages) * one.cycles;
+    all.emplace_back(name, repeated(one, count));
+  }
+  Stats s = repeated(add_parts(all), run.micro_batches);
+  if (!s.status.ok) return s;
+  const ArchSpec& arch = *specs.resolve(inputs_of(point.parts.front())).arch;
+  const int64_t sends = pipeline_sends(spec.schedule, run.stages);
+  const ComponentSpec* links = arch.interconnect();
+  if (sends > 0 && !links)
+    throw UserError(spec.loc, "pipeline",
+                    fmt::format("{} stages hand their activations over links: {} has no interconnect to say what "
+                                "they carry",
+                                run.stages, arch.file));
+  if (sends > 0) {
+    const DevicesRole& d = *arch.devices();
+    run.send_cycles =
+        static_cast<int64_t>(std::ceil((d.link_latency_s() + run.send_bytes / d.link_Bps()) * arch.clock_hz));
+    const double pJ = static_cast<double>(run.micro_batches * sends) * run.send_bytes * d.link_pJ_per_byte();
+    s.energy_by_action_pJ[links->name]["hand_over"] += pJ;
+    s.energy_breakdown_pJ[links->name] += pJ;
+    s.energy_pJ += pJ;
+  }
+  const int64_t serial = s.cycles;  // every micro-batch through every layer, one after another
+  s.cycles = pipeline_cycles(spec.schedule, run.stages, run.micro_batches, run.stage_cycles, run.send_cycles);
+  s.latency_s = static_cast<double>(s.cycles) / arch.clock_hz;
+  run.bubble =
+      s.cycles ? 1 - static_cast<double>(run.micro_batches * run.stage_cycles) / static_cast<double>(s.cycles) : 0;
+  // The work is shared by the stages' devices: each unit's utilization over all of them, the rooflines a stage's.
+  for (auto& [unit, u] : s.utilization)
+    u *= s.cycles ? static_cast<double>(serial) / (static_cast<double>(s.cycles) * static_cast<double>(run.stages)) : 0;
+  s.roofline_compute_cycles = ceil_div(s.roofline_compute_cycles, run.stages);
+  s.roofline_memory_cycles = ceil_div(s.roofline_memory_cycles, run.stages);
+  return s;
 }
 
 // The parts' resident copies of their footprints, together, against the smallest capacity of their backing
@@ -124,7 +196,8 @@ void check_capacity(const SweepPoint& point, const std::vector<std::pair<std::st
 
 Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& specs) {
   Outcome out;
-  std::vector<std::pair<std::string, Stats>> parts;
+  std::vector<std::pair<std::string, Stats>> parts;             // each run `count` times
+  std::vector<std::tuple<std::string, Stats, int64_t>> layers;  // each run once, and its count
   for (const SweepPart& part : point.parts) {
     // Whatever goes wrong with one point is that point's error row: the sweep and its other points go on.
     auto failed = [&](const std::string& why) {
@@ -135,8 +208,10 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
     try {
       const int64_t count = part_count(part);
       if (count == 0) continue;  // this point has none of it (a dense model's MoE layers)
-      parts.emplace_back(part.name, evaluate_part(part, point.fidelity, count, exe, specs, out));
+      const Stats one = evaluate_part(part, point.fidelity, exe, specs, out);
       if (out.status != PointStatus::ok) return out;
+      parts.emplace_back(part.name, repeated(one, count));
+      layers.emplace_back(part.name, one, count);
     } catch (const UserError& e) {
       return failed(e.what());
     } catch (const std::bad_alloc&) {
@@ -150,7 +225,19 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
     out.reason = "every part of this point runs zero times";
     return out;
   }
-  out.stats = add_parts(parts);
+  if (point.pipeline) {
+    try {
+      PipelineRun run;
+      out.stats = pipelined(point, layers, specs, run);
+      out.pipeline = run;
+    } catch (const UserError& e) {
+      out.status = PointStatus::error;
+      out.reason = e.what();
+      return out;
+    }
+  } else {
+    out.stats = add_parts(parts);
+  }
   if (out.stats.status.ok) check_capacity(point, parts, specs, out.stats);
   if (!out.stats.status.ok) {
     out.status = PointStatus::infeasible;

@@ -52,6 +52,11 @@ std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
       for (const auto& [k, v] : ax.vars[value[a]]) vars[k] = v;
     }
     base.vars = vars;
+    if (spec.pipeline) {
+      base.pipeline = spec.pipeline;
+      for (std::string* s : {&base.pipeline->stages, &base.pipeline->micro_batches, &base.pipeline->send_bytes})
+        *s = substitute(*s, vars);
+    }
     for (const SweepPart& part : spec.parts) {
       if (std::any_of(part.when.begin(), part.when.end(), [&](const auto& w) { return vars.at(w.first) != w.second; }))
         continue;

@@ -40,6 +40,9 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
   };
   mix(version);
   mix(std::string(fidelity_name(p.fidelity)));
+  if (p.pipeline)
+    mix(fmt::format("pipeline {} {} {} {}", p.pipeline->stages, p.pipeline->micro_batches, p.pipeline->send_bytes,
+                    schedule_name(p.pipeline->schedule)));
   for (size_t i = 0; i < p.parts.size(); ++i) {
     const SweepPart& part = p.parts[i];
     for (const std::string& f : {part.mapping, part.arch, part.workload}) mix(f);
@@ -270,6 +273,12 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     Row results;  // the Stats' columns, then the sweep's derived ones
     if (o.status != PointStatus::error) {
       results = flatten(o.stats);
+      if (o.pipeline)  // the pipeline's figures beside the Stats'
+        results.insert(results.end(), {{"pipeline_stages", o.pipeline->stages},
+                                       {"pipeline_micro_batches", o.pipeline->micro_batches},
+                                       {"pipeline_stage_cycles", o.pipeline->stage_cycles},
+                                       {"pipeline_send_cycles", o.pipeline->send_cycles},
+                                       {"pipeline_bubble", o.pipeline->bubble}});
       if (o.status == PointStatus::ok) add_derived(spec, p, Row(results), results);
       if (std::string why = db.clash(results); !why.empty()) {
         o.status = PointStatus::error;

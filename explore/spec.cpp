@@ -229,6 +229,34 @@ SweepSpec load_sweep(const std::string& file) {
   }
   if (spec.parts.empty()) root.fail("a sweep needs at least one part");
 
+  if (auto pl = top.optional("pipeline")) {
+    MapReader m(*pl);
+    PipelineSpec pipe;
+    pipe.loc = pl->loc();
+    pipe.stages = templated(m.required("stages"));
+    if (auto mb = m.optional("micro_batches")) pipe.micro_batches = templated(*mb);
+    pipe.send_bytes = templated(m.required("send_bytes"));
+    if (auto s = m.optional("schedule")) {
+      const std::string name = s->as_string();
+      if (name == "steady")
+        pipe.schedule = PipelineSchedule::steady;
+      else if (name != "fill_drain")
+        s->fail(
+            fmt::format("unknown schedule '{}' (fill_drain: one pass of the batch; steady: decode steps that "
+                        "keep the pipeline full)",
+                        name));
+    }
+    m.finish();
+    // A stage keeps every micro-batch's cache beside its weights, and a part's footprint is one micro-batch's:
+    // which of it is weights, held once, is not known here.
+    for (const SweepPart& part : spec.parts)
+      if (!part.resident.empty())
+        throw UserError(part.locs.at("resident"), "parts." + part.name + ".resident",
+                        "a pipeline's stages keep every micro-batch's cache beside one copy of the weights, which a "
+                        "part's footprint does not tell apart: capacity is not checked with `pipeline:` yet");
+    spec.pipeline = std::move(pipe);
+  }
+
   if (auto cs = top.optional("compare"))
     for (const YNode& c : cs->items()) {
       MapReader m(c);

@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.hpp"
+#include "explore/pipeline.hpp"
 #include "sim/stats.hpp"
 #include "workloads/expr.hpp"
 
@@ -83,6 +85,9 @@ struct SweepSpec {
   std::vector<PublishedFigure> published;
   std::vector<std::map<std::string, std::string>> notes;  // where einsim's model differs from a paper's, and why
   std::vector<DerivedColumn> columns;
+  // Pipeline parallelism (`pipeline:`): the parts' layers (their `count`) split over a chain of stages, the batch
+  // into micro-batches; a point is then a pass or a step of the pipeline (explore/pipeline.hpp).
+  std::optional<PipelineSpec> pipeline;
 };
 
 SweepSpec load_sweep(const std::string& file);
@@ -93,6 +98,7 @@ struct SweepPoint {
   std::map<std::string, std::string> vars;                // the axes' values and the variables they define
   Fidelity fidelity = Fidelity::analytical;
   std::vector<SweepPart> parts;  // substituted, only those that run here
+  std::optional<PipelineSpec> pipeline;  // substituted
 };
 
 // Every point, in a fixed order (axes vary last-fastest; fidelity fastest of all).

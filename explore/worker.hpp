@@ -3,6 +3,7 @@
 // point; and the flag a sweep's Ctrl-C sets.
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@ struct Outcome {
   // The parts that named constraints, by name: what the mapper chose for them (a constraints file or one of its
   // alternatives, with its choice, and the search), saved beside the point's result row.
   std::vector<std::pair<std::string, std::shared_ptr<const ChosenMapping>>> mapped;
+  std::optional<PipelineRun> pipeline;  // a sweep with `pipeline:`: its figures at this point
 };
 
 // Set by SIGINT while a sweep runs: workers stop taking points, and a worker that dies of it is not a result.

@@ -881,3 +881,80 @@ TEST(Sweep, RerankCycleKeepsTheCandidateFewestCyclesAtCycleLevel) {
 
 }  // namespace
 }  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// Pipeline parallelism (`pipeline:`): two parts' layers (6 and 5 of them) over 1 to 4 stages of H100-like devices,
+// 1 to 4 micro-batches, both schedules. Each point's cycles are the closed form's from one layer of each part
+// evaluated on its own (the busiest stage holds ceil(count / stages) of each), its energy every micro-batch's
+// through every layer and its hand-overs' over NVLink, and its row says the stage, the hand-over and the bubble.
+TEST(Sweep, APipelinesPointTakesItsClosedFormFromItsLayers) {
+  const std::string root = fs::absolute(".").string();
+  for (const std::string schedule : {"fill_drain", "steady"}) {
+    const std::string text =
+        "version: 1\nname: p\nfidelity: analytical\naxes: {stages: [1, 2, 4], mb: [1, 2, 4]}\nparts:\n"
+        "  ffn:\n    mapping: " +
+        root +
+        "/configs/mappings/llm/ffn-swiglu.yaml\n"
+        "    set: {N: \"8 / {mb}\", D: 256, FF: 512, arch.nvlink.transfer_energy: \"0.5\"}\n    count: \"6\"\n"
+        "  attention:\n    mapping: " +
+        root +
+        "/configs/mappings/llm/decode-attention.yaml\n"
+        "    set: {B: \"8 / {mb}\", L: 512, D: 256, H: 4, KH: 4, E: 64, F: 64}\n    count: \"5\"\n"
+        "pipeline: {stages: \"{stages}\", micro_batches: \"{mb}\", send_bytes: \"8 / {mb} * 256 * 2\", schedule: " +
+        schedule + "}\n";
+    const SweepRun run = run_sweep_file("pipeline-" + schedule, text, 2);
+    EXPECT_EQ(run.summary.failed, 0);
+    ASSERT_EQ(run.rows.size(), 9u);
+    // The links of the first part's architecture (a byte over one: 0.5 pJ).
+    const ArchSpec arch = load_arch(root + "/configs/arch/xpu-h100.yaml", {{"nvlink.transfer_energy", "0.5"}});
+    const DevicesRole& links = *arch.devices();
+    ASSERT_EQ(links.link_pJ_per_byte(), 0.5);
+    const PipelineSchedule s = schedule == "steady" ? PipelineSchedule::steady : PipelineSchedule::fill_drain;
+    for (const Row& row : run.rows) {
+      const int64_t stages = std::stoll(std::get<std::string>(cell(row, "stages")));
+      const int64_t mb = std::stoll(std::get<std::string>(cell(row, "mb")));
+      const std::string at = fmt::format("{} stages {} micro-batches {}", schedule, stages, mb);
+      const std::string n = std::to_string(8 / mb);
+      const DesignPoint ffn =
+          test::point(root + "/configs/mappings/llm/ffn-swiglu.yaml", {{"N", n}, {"D", "256"}, {"FF", "512"}}, {},
+                      {{"nvlink.transfer_energy", "0.5"}});
+      const DesignPoint attention =
+          test::point(root + "/configs/mappings/llm/decode-attention.yaml",
+                      {{"B", n}, {"L", "512"}, {"D", "256"}, {"H", "4"}, {"KH", "4"}, {"E", "64"}, {"F", "64"}});
+      const Stats f = evaluate_analytical(ffn.cascade, ffn.arch, ffn.program);
+      const Stats a = evaluate_analytical(attention.cascade, attention.arch, attention.program);
+      const int64_t stage = ceil_div(6, stages) * f.cycles + ceil_div(5, stages) * a.cycles;
+      const double bytes = 8.0 / static_cast<double>(mb) * 256 * 2;
+      const int64_t sends = pipeline_sends(s, stages);
+      const int64_t send =
+          sends ? static_cast<int64_t>(std::ceil((links.link_latency_s() + bytes / links.link_Bps()) * arch.clock_hz))
+                : 0;
+      EXPECT_EQ(std::get<int64_t>(cell(row, "pipeline_stage_cycles")), stage) << at;
+      EXPECT_EQ(std::get<int64_t>(cell(row, "pipeline_send_cycles")), send) << at;
+      const int64_t cycles = std::get<int64_t>(cell(row, "cycles"));
+      EXPECT_EQ(cycles, pipeline_cycles(s, stages, mb, stage, send)) << at;
+      EXPECT_DOUBLE_EQ(std::get<double>(cell(row, "pipeline_bubble")),
+                       1 - static_cast<double>(mb * stage) / static_cast<double>(cycles))
+          << at;
+      const double energy = static_cast<double>(mb) * (6 * f.energy_pJ + 5 * a.energy_pJ) +
+                            static_cast<double>(mb * sends) * bytes * links.link_pJ_per_byte();
+      EXPECT_NEAR(std::get<double>(cell(row, "energy_pJ")), energy, 1e-9 * energy) << at;
+    }
+  }
+  // Stages on an architecture without links to hand activations over: that point's error, with the reason.
+  const SweepRun none = run_sweep_file(
+      "pipeline-no-links",
+      "version: 1\nname: p\nfidelity: analytical\naxes: {stages: [1, 2]}\nparts:\n  gemm:\n    mapping: " + root +
+          "/configs/mappings/gemm-systolic-ws.yaml\n    count: \"4\"\n"
+          "pipeline: {stages: \"{stages}\", send_bytes: \"1024\"}\n");
+  ASSERT_EQ(none.rows.size(), 2u);
+  EXPECT_EQ(std::get<std::string>(cell(none.rows[0], "status")), "ok");
+  EXPECT_EQ(std::get<std::string>(cell(none.rows[1], "status")), "error");
+  EXPECT_NE(std::get<std::string>(cell(none.rows[1], "reason")).find("has no interconnect"), std::string::npos)
+      << std::get<std::string>(cell(none.rows[1], "reason"));
+}
+
+}  // namespace
+}  // namespace einsim

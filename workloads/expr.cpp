@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <numeric>
 #include <cctype>
 #include <cmath>
 #include <stdexcept>
@@ -332,11 +333,14 @@ int64_t evaluate_integer(const Expr& e, const std::function<int64_t(const std::s
       }
     }
     case Expr::Kind::call: {
-      if (e.args.size() != 2 || (e.name != "min" && e.name != "max" && e.name != "cdiv"))
-        fail(fmt::format("unknown function '{}' (integer expressions know min(a,b), max(a,b), cdiv(a,b))", e.name));
+      if (e.args.size() != 2 || (e.name != "min" && e.name != "max" && e.name != "cdiv" && e.name != "gcd"))
+        fail(fmt::format("unknown function '{}' (integer expressions know min(a,b), max(a,b), cdiv(a,b), gcd(a,b))",
+                         e.name));
       const int64_t a = recurse(e.args[0]), b = recurse(e.args[1]);
       if (e.name == "min") return std::min(a, b);
       if (e.name == "max") return std::max(a, b);
+      // A block that divides both: gcd(M, 512) is the largest power of two up to 512 that divides M.
+      if (e.name == "gcd") return std::gcd(a, b);
       if (b <= 0) fail(fmt::format("cdiv by {}", b));
       return (a + b - 1) / b;
     }

@@ -704,6 +704,42 @@ TEST(Interpreter, ServingStepComputesWhatDecodeAndPrefillCompute) {
   }
 }
 
+// Chunked prefill (serving-attention-chunked.yaml): a prompt of 8 tokens prefilled in two chunks of 4, each step
+// attending causally to the cache up to its chunk's end, gives the prompt's rows what one step of all 8 gives them
+// (the same cache), and its decode tokens what a step without chunks gives them.
+TEST(Interpreter, ChunkedPrefillGivesThePromptsRowsWhatOneStepGives) {
+  const Params attention = {{"D", "32"}, {"H", "4"}, {"KH", "2"}, {"E", "8"}, {"B", "2"}, {"L", "16"}, {"BP", "1"}};
+  auto with = [](Params p, const Params& more) {
+    p.insert(p.end(), more.begin(), more.end());
+    return p;
+  };
+  const std::string file = "configs/workloads/llm/serving-attention-chunked.yaml";
+  const Cascade whole = test::load(file, with(attention, {{"P", "8"}, {"PL", "0"}}));
+  const TensorValues in = random_inputs(whole, test::seed());
+  const TensorValues all = evaluate(whole, in, {});
+  // Positions [from, to) of the last rank of a [rows, n] tensor (the cache's entries m), and rows [from, to) of a
+  // [rows, d] one (the prompt's tokens p, D values each).
+  auto entries = [](const std::vector<double>& t, size_t n, size_t from, size_t to) {
+    std::vector<double> out;
+    for (size_t r = 0; r < t.size() / n; ++r) out.insert(out.end(), t.begin() + r * n + from, t.begin() + r * n + to);
+    return out;
+  };
+  auto rows = [](const std::vector<double>& t, size_t d, size_t from, size_t to) {
+    return std::vector<double>(t.begin() + from * d, t.begin() + to * d);
+  };
+  for (const auto& [pl, from] : {std::pair{"0", size_t{0}}, std::pair{"4", size_t{4}}}) {
+    const Cascade chunk = test::load(file, with(attention, {{"P", "4"}, {"PL", pl}}));
+    TensorValues c_in = in;
+    c_in["XP"] = rows(in.at("XP"), 32, from, from + 4);
+    c_in["KPC"] = entries(in.at("KPC"), 8, 0, from + 4);  // the cache up to the chunk's end
+    c_in["VPC"] = entries(in.at("VPC"), 8, 0, from + 4);
+    const TensorValues out = evaluate(chunk, c_in, {});
+    EXPECT_EQ(out.at("RP"), rows(all.at("RP"), 32, from, from + 4)) << "chunk at " << pl;
+    EXPECT_EQ(out.at("KP"), entries(all.at("KP"), 8, from, from + 4)) << "chunk at " << pl;
+    EXPECT_EQ(out.at("RD"), all.at("RD")) << "chunk at " << pl;
+  }
+}
+
 }  // namespace
 }  // namespace einsim
 

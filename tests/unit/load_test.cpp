@@ -94,7 +94,7 @@ TEST(Load, ADtypeOverrideRetypesTheTensorsThatDeclareNone) {
 TEST(Load, ParamsExpressionsOverridesAndPresets) {
   const std::string file = test::temp_file("params.yaml", R"yaml(version: 1
 name: p
-params: {M: 1024, T: "min(16, M/256)", U: "cdiv(M, 3) - 1", eps: 1.0e-5}
+params: {M: 1024, T: "min(16, M/256)", U: "cdiv(M, 3) - 1", V: "gcd(M + 256, 512)", eps: 1.0e-5}
 tensors:
   X: {ranks: [M]}
   Y: {ranks: [M], output: true}
@@ -104,6 +104,7 @@ einsums:
   Cascade c = test::load(file);
   EXPECT_EQ(c.param("T")->value, 4);
   EXPECT_EQ(c.param("U")->value, 341);
+  EXPECT_EQ(c.param("V")->value, 256);  // 1,280 = 5 x 256
   EXPECT_FALSE(c.param("eps")->integer);
   c = test::load(file, {{"M", "8192"}});
   EXPECT_EQ(c.param("T")->value, 16);  // derived params follow an override

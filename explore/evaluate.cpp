@@ -212,6 +212,8 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
       if (out.status != PointStatus::ok) return out;
       parts.emplace_back(part.name, repeated(one, count));
       layers.emplace_back(part.name, one, count);
+      const Stats& all = parts.back().second;
+      out.parts.push_back({part.name, all.cycles, all.latency_s, all.energy_pJ});
     } catch (const UserError& e) {
       return failed(e.what());
     } catch (const std::bad_alloc&) {

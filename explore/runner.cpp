@@ -279,6 +279,14 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
                                        {"pipeline_stage_cycles", o.pipeline->stage_cycles},
                                        {"pipeline_send_cycles", o.pipeline->send_cycles},
                                        {"pipeline_bubble", o.pipeline->bubble}});
+      for (const SweepPart& part : spec.parts) {  // each part's own figures, 0 where it does not run
+        const auto ran =
+            std::find_if(o.parts.begin(), o.parts.end(), [&](const auto& x) { return x.name == part.name; });
+        const bool in = ran != o.parts.end();
+        results.insert(results.end(), {{part_column(part.name, "cycles"), in ? ran->cycles : int64_t{0}},
+                                       {part_column(part.name, "latency_s"), in ? ran->latency_s : 0.0},
+                                       {part_column(part.name, "energy_pJ"), in ? ran->energy_pJ : 0.0}});
+      }
       if (o.status == PointStatus::ok) add_derived(spec, p, Row(results), results);
       if (std::string why = db.clash(results); !why.empty()) {
         o.status = PointStatus::error;

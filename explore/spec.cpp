@@ -285,10 +285,16 @@ SweepSpec load_sweep(const std::string& file) {
       try {
         d.parsed = parse_expression(d.expression);
         for (const std::string& n : names_in(d.parsed)) {
-          if (!known.count(n) && !n.starts_with("traffic_") &&
+          const bool a_part_figure = std::any_of(spec.parts.begin(), spec.parts.end(), [&](const SweepPart& part) {
+            return std::any_of(part_figures().begin(), part_figures().end(),
+                               [&](const std::string& figure) { return n == part_column(part.name, figure); });
+          });
+          if (!known.count(n) && !n.starts_with("traffic_") && !a_part_figure &&
               std::find(derived_inputs().begin(), derived_inputs().end(), n) == derived_inputs().end())
-            value.fail(fmt::format("'{}' is neither an axis, a variable of one, nor a result ({}, traffic_*)", n,
-                                   fmt::join(derived_inputs(), ", ")));
+            value.fail(
+                fmt::format("'{}' is neither an axis, a variable of one, nor a result ({}, traffic_*, "
+                            "part_PART_cycles, _latency_s, _energy_pJ)",
+                            n, fmt::join(derived_inputs(), ", ")));
           // Every value the name takes must be a number.
           for (const SweepAxis& a : spec.axes)
             for (size_t i = 0; i < a.values.size(); ++i) {
@@ -333,6 +339,19 @@ SweepSpec load_sweep(const std::string& file) {
     for (const YNode& n : ns->items()) spec.notes.push_back(string_map(n));
   top.finish();
   return spec;
+}
+
+std::string part_column(const std::string& part, const std::string& figure) {
+  std::string lower = part;
+  for (char& c : lower)
+    c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
+                                                    : '_';
+  return "part_" + lower + "_" + figure;
+}
+
+const std::vector<std::string>& part_figures() {
+  static const std::vector<std::string> names = {"cycles", "latency_s", "energy_pJ"};
+  return names;
 }
 
 const std::vector<std::string>& derived_inputs() {

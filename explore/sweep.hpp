@@ -72,8 +72,14 @@ struct DerivedColumn {
   Expr parsed;  // of `expression`, parsed once when the sweep loads
   SourceLoc loc;
 };
-// The results a derived column may use besides axes and their variables.
+// The results a derived column may use besides axes and their variables (and each part's, below).
 const std::vector<std::string>& derived_inputs();
+// A part's own figures in a point's row, and for derived columns: part_NAME_cycles, part_NAME_latency_s and
+// part_NAME_energy_pJ (NAME the part's name in lower case, any other character than a letter or digit '_'); 0 at
+// points where the part does not run. The parts' figures add to the point's (but with `pipeline:`, where they
+// are one micro-batch's through all their layers).
+std::string part_column(const std::string& part, const std::string& figure);
+const std::vector<std::string>& part_figures();
 
 struct SweepSpec {
   std::string name, description, file;

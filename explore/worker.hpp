@@ -29,6 +29,13 @@ struct Outcome {
   // alternatives, with its choice, and the search), saved beside the point's result row.
   std::vector<std::pair<std::string, std::shared_ptr<const ChosenMapping>>> mapped;
   std::optional<PipelineRun> pipeline;  // a sweep with `pipeline:`: its figures at this point
+  // Each part that ran, its Stats (count times) as it went into the point's: name, cycles, seconds, pJ.
+  struct PartFigures {
+    std::string name;
+    int64_t cycles = 0;
+    double latency_s = 0, energy_pJ = 0;
+  };
+  std::vector<PartFigures> parts;
 };
 
 // Set by SIGINT while a sweep runs: workers stop taking points, and a worker that dies of it is not a result.

@@ -38,6 +38,9 @@ KNOWN = {
                  "not traced"),
     "configs/mappings/llm/serving-attention.yaml":
         (-0.047, "an 18K-cycle latency-bound step: as decode-attention, four DMA engines, loads ahead of stores"),
+    "configs/mappings/llm/prefill-attention-causal.yaml":
+        (-0.036, "a prompt of 256 tokens: one block of queries per KV head, its head and tail unhidden; "
+                 "not traced further"),
     "configs/mappings/llm/serving-attention-chunked.yaml":
         (-0.047, "serving-attention's step at its default point (no tokens cached before the chunk): the same gap"),
     "configs/mappings/llm/decode-attention-pruned-layers.yaml":

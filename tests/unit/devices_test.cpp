@@ -137,6 +137,40 @@ TEST(Devices, ExpertParallelExpertsAndTheirCombine) {
   EXPECT_FALSE(moe(4, {{"NXH", "2"}}).status.ok);
 }
 
+// Expert parallelism after a data-parallel attention (moe-ffn-ep-a2a.yaml): each device routes its own 32 of the 128
+// tokens, and an all-to-all dispatches their copies to the experts' devices and another brings the outputs back:
+// each device's buffer 128 x 2 x 4,096 x 2 / 4 = 524,288 bytes, direct through the switch 2 us + 3/4 x 524,288 B /
+// 450 GB/s = 2.8738 us, 5,260 cycles; on a ring, 3 x 2 us + 3 x 524,288 B / (2 x 450 GB/s). The experts run as in
+// moe-ffn-ep.yaml, so the two designs' steps differ by their router and their collectives only.
+TEST(Devices, AllToAllDispatchAndCombineTakeTheirClosedForms) {
+  auto moe = [](const std::string& mapping, const std::string& topology) {
+    const DesignPoint p = test::point("configs/mappings/llm/" + mapping, {{"T", "128"}, {"NXH", "4"}}, {kMixtral},
+                                      {{"nvlink.devices", "4"}, {"nvlink.topology", topology}});
+    Evaluated e{p, evaluate_analytical(p.cascade, p.arch, p.program)};
+    EXPECT_TRUE(e.stats.status.ok) << e.stats.status.reason;
+    return e;
+  };
+  for (const auto& [topology, algorithm] :
+       {std::pair{"switch", CollectiveAlgorithm::direct}, std::pair{"ring", CollectiveAlgorithm::ring}}) {
+    const Evaluated a2a = moe("moe-ffn-ep-a2a.yaml", topology);
+    const CollectiveCost c = collective_cost(*a2a.point.arch.devices(), Collective::all_to_all, algorithm, 524288);
+    const auto cycles = static_cast<int64_t>(std::ceil(c.seconds * 1.83e9));
+    EXPECT_EQ(a2a.stats.groups.at("dispatch").cycles, cycles) << topology;
+    EXPECT_EQ(a2a.stats.groups.at("combine").cycles, cycles) << topology;
+    if (algorithm == CollectiveAlgorithm::direct) {
+      EXPECT_EQ(cycles, 5260);
+    }
+    EXPECT_EQ(a2a.stats.groups.at("router").devices, 4) << topology;
+    const Evaluated reduce = moe("moe-ffn-ep.yaml", topology);
+    for (const char* g : {"hot-experts", "other-experts"})
+      EXPECT_EQ(a2a.stats.groups.at(g).cycles, reduce.stats.groups.at(g).cycles) << g << " " << topology;
+    // The experts' run (the two kinds share the units) takes the same time in both designs.
+    EXPECT_EQ(a2a.stats.cycles - a2a.stats.groups.at("router").cycles - 2 * cycles,
+              reduce.stats.cycles - reduce.stats.groups.at("router").cycles - reduce.stats.groups.at("combine").cycles)
+        << topology;
+  }
+}
+
 TEST(Devices, ATileOfADevicesShareThatDoesNotDivideSaysHowManyDevices) {
   // Mixtral's eight KV heads on three devices: "KH / devices" is 8 / 3.
   const Stats s = tp(3).stats;

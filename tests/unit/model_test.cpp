@@ -319,6 +319,7 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
       const bool moe = f.find("moe") != std::string::npos;
       const bool serving_ffn = f.find("serving-ffn") != std::string::npos;
       const bool cores = f.find("-cores") != std::string::npos;  // the 132-core xPU's decode attention
+      const bool prefill = f.find("/prefill-") != std::string::npos;  // a prompt of `seq` tokens
       // SpAtten's accelerator buffers a quarter of up to 4K tokens of its own GPT-2-like heads.
       const bool spatten = f.ends_with("decode-attention-spatten.yaml");
       const Point p =
@@ -326,6 +327,7 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
           : cores ? evaluate(f, {{"L", seq}, {"S", f.find("split") != std::string::npos ? "L / M0" : "1"}})
           : llm && moe
               ? evaluate(f, {{"T", seq == "1024" ? "32" : "128"}}, {}, {"configs/workloads/models/mixtral-8x7b.yaml"})
+          : llm && prefill ? evaluate(f, {{"P", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
           : llm && f.find("attention") != std::string::npos
               ? evaluate(f, {{"L", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})
           : serving_ffn ? evaluate(f, {{"B", "32"}, {"P", seq}}, {}, {"configs/workloads/models/llama3-70b.yaml"})

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <type_traits>
+#include <functional>
 #include <cmath>
 #include <tuple>
 
@@ -35,27 +37,39 @@ SpecInputs inputs_of(const SweepPart& part) {
 
 namespace {
 
-// A part's integer expression (`count`, `resident`) after substitution: zero or more.
-int64_t part_integer(const SweepPart& part, const std::string& key, const std::string& text, const SweepPoint* at) {
-  auto fail = [&](const std::string& why) {
-    std::string where;
-    if (at)
-      for (const auto& [ax, v] : at->axes) where += (where.empty() ? " (at " : ", ") + ax + "=" + v;
-    throw UserError(part.locs.count(key) ? part.locs.at(key) : SourceLoc{}, "parts." + part.name + "." + key,
-                    fmt::format("{} '{}': {}{}", key, text, why, where.empty() ? "" : where + ")"));
-  };
-  int64_t n = 0;
+// The axes of a point, for a message: " (at seq=1024, config=flat)", or empty.
+std::string at_axes(const SweepPoint* at) {
+  std::string where;
+  if (at)
+    for (const auto& [ax, v] : at->axes) where += (where.empty() ? " (at " : ", ") + ax + "=" + v;
+  return where.empty() ? where : where + ")";
+}
+
+// An expression of a point's after substitution (names none): its value; `fail` (which throws) says why not.
+template <class Number>  // int64_t: an integer expression; double: a real one
+Number point_value(const std::string& text, const std::function<void(const std::string&)>& fail) {
   try {
-    n = evaluate_integer(
-        parse_expression(text),
-        [&](const std::string& name) -> int64_t {
-          fail("unknown name '" + name + "'");
-          return 0;
-        },
-        fail);
+    auto unknown = [&](const std::string& name) -> Number {
+      fail("unknown name '" + name + "'");
+      return 0;
+    };
+    if constexpr (std::is_same_v<Number, int64_t>)
+      return evaluate_integer(parse_expression(text), unknown, fail);
+    else
+      return evaluate_real(parse_expression(text), unknown, fail);
   } catch (const SyntaxError& e) {
     fail(e.message);
   }
+  return 0;
+}
+
+// A part's integer expression (`count`, `resident`) after substitution: zero or more.
+int64_t part_integer(const SweepPart& part, const std::string& key, const std::string& text, const SweepPoint* at) {
+  auto fail = [&](const std::string& why) {
+    throw UserError(part.locs.count(key) ? part.locs.at(key) : SourceLoc{}, "parts." + part.name + "." + key,
+                    fmt::format("{} '{}': {}{}", key, text, why, at_axes(at)));
+  };
+  const int64_t n = point_value<int64_t>(text, fail);
   if (n < 0) fail(key == "count" ? "a part runs zero or more times" : "a part keeps zero or more copies");
   return n;
 }
@@ -100,23 +114,9 @@ Stats evaluate_part(const SweepPart& part, Fidelity fidelity, const std::string&
 // A pipeline's number (`stages`, `micro_batches`, `send_bytes`) at a point.
 double pipeline_number(const SweepPoint& point, const std::string& key, const std::string& text) {
   auto fail = [&](const std::string& why) {
-    std::string where;
-    for (const auto& [ax, v] : point.axes) where += (where.empty() ? " (at " : ", ") + ax + "=" + v;
-    throw UserError(point.pipeline->loc, "pipeline." + key,
-                    fmt::format("'{}': {}{}", text, why, where.empty() ? "" : where + ")"));
+    throw UserError(point.pipeline->loc, "pipeline." + key, fmt::format("'{}': {}{}", text, why, at_axes(&point)));
   };
-  double v = 0;
-  try {
-    v = evaluate_real(
-        parse_expression(text),
-        [&](const std::string& name) -> double {
-          fail("unknown name '" + name + "'");
-          return 0;
-        },
-        fail);
-  } catch (const SyntaxError& e) {
-    fail(e.message);
-  }
+  const double v = point_value<double>(text, fail);
   if (key != "send_bytes" && (v < 1 || v != std::floor(v))) fail("give a whole number, 1 or more");
   if (v < 0) fail("give zero or more bytes");
   return v;

@@ -55,7 +55,9 @@ auto& loop_at(Spec& m, const LoopAddress& a) {
 
 void set_tile(LoopSpec& loop, int64_t tile) {
   loop.tile = std::to_string(tile);
-  loop.tile_expr = parse_expression(loop.tile);
+  Expr number;  // what parse_expression(loop.tile) gives, without parsing it for every combination
+  number.value = static_cast<double>(tile);
+  loop.tile_expr = std::move(number);
 }
 
 std::vector<LoopAddress> auto_loops(const MappingSpec& m) {

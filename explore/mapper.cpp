@@ -842,7 +842,9 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       const std::vector<BindingAddress> units = binding_slots(t);
       const Run run = runs_of(t, where, slots, units)[first];
       SearchedSegment info{first, last, t.groups[first].name, space_of(c, run), false, {}};
-      if (info.space <= static_cast<double>(options.max_candidates) || deadline) {
+      // A time limit lets a group alone be searched past the limit (the way to fuse that leaves every group on its
+      // own needs each), not a fused one: its space would be walked a shape at a time past the deadline.
+      if (info.space <= static_cast<double>(options.max_candidates) || (deadline && last == first + 1)) {
         info.searched = true;
         s.best = search(cascade, arch, t, where, slots, units, run, options, c, options.pareto ? &s.front : nullptr,
                         deadline);

@@ -333,23 +333,28 @@ int run_map(const MapArgs& args) {
       constrained ? constraints : std::string("the workload and architecture alone"),
       alternatives[*winner].params.empty() ? "" : " with " + params_label("", alternatives[*winner].params, false),
       args.objective);
-  std::cout << fmt::format(
-      "  searched {}{}{} tiles{}{}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, "
-      "{} evaluated{} ({}{})\n\n",
-      r.bindings.empty()
-          ? ""
-          : fmt::format("the units of {} Einsum{}, ", r.bindings.size(), r.bindings.size() == 1 ? "" : "s"),
-      r.orders.empty() ? ""
-                       : fmt::format("the orders of {} and ", r.orders.size() == 1
-                                                                  ? std::string("1 list of loops")
-                                                                  : fmt::format("{} lists of loops", r.orders.size())),
-      r.searched.size(), args.ragged ? " (ragged too)" : "",
+  // What was searched: the units, orders and tiles the constraints leave open, or with fusion searched, those of
+  // every fused group considered (the counts that follow are all of theirs).
+  const std::string what =
       !r.segments.empty()
-          ? fmt::format(" of the {} fused groups considered, each on its own",
+          ? fmt::format("the units, spatial maps, orders and tiles{} of {} fused groups, each on its own",
+                        args.ragged ? " (ragged too)" : "",
                         std::count_if(r.segments.begin(), r.segments.end(), [](const auto& s) { return s.searched; }))
-      : r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs)
-                   : "",
-      grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
+          : fmt::format("{}{}{} tiles{}{}",
+                        r.bindings.empty() ? ""
+                                           : fmt::format("the units of {} Einsum{}, ", r.bindings.size(),
+                                                         r.bindings.size() == 1 ? "" : "s"),
+                        r.orders.empty()
+                            ? ""
+                            : fmt::format("the orders of {} and ",
+                                          r.orders.size() == 1 ? std::string("1 list of loops")
+                                                               : fmt::format("{} lists of loops", r.orders.size())),
+                        r.searched.size(), args.ragged ? " (ragged too)" : "",
+                        r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs) : "");
+  std::cout << fmt::format(
+      "  searched {}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, "
+      "{} evaluated{} ({}{})\n\n",
+      what, grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
       r.pruned ? fmt::format(", {} pruned by their binding's compute roofline", grouped(r.pruned)) : "",
       r.complete() ? "exhaustive: the best is the optimum of this space" : "stopped by the time limit",
       !r.segments.empty() && r.complete()

@@ -211,7 +211,7 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
       const Stats one = evaluate_part(part, point.fidelity, exe, specs, out);
       if (out.status != PointStatus::ok) return out;
       parts.emplace_back(part.name, repeated(one, count));
-      layers.emplace_back(part.name, one, count);
+      if (point.pipeline) layers.emplace_back(part.name, one, count);  // a stage holds a share of the layers
       const Stats& all = parts.back().second;
       out.parts.push_back({part.name, all.cycles, all.latency_s, all.energy_pJ});
     } catch (const UserError& e) {

@@ -179,18 +179,6 @@ std::string params_label(const std::string& file, const std::vector<std::pair<st
 MapChoice best_choice(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, bool ragged = false);
 std::string no_feasible_mapping(const MapResult& r);  // that error's message
 
-// Every combination of the values the constraints' `params:` lists (one empty combination when it lists none),
-// the first param's values outermost. The mapper binds the cascade to each and searches each on its own; a
-// candidate's choice.params says which it was searched with.
-std::vector<std::vector<std::pair<std::string, std::string>>> param_combinations(const MappingSpec& templ);
-
-// The template with the params it lists pinned to `params` (one value each, in its order).
-MappingSpec with_params(const MappingSpec& templ, const std::vector<std::pair<std::string, std::string>>& params);
-// The params as a JSON object, and as a label for tables and messages ("M0=256", after the file when named).
-nlohmann::ordered_json params_json(const std::vector<std::pair<std::string, std::string>>& params);
-std::string params_label(const std::string& file, const std::vector<std::pair<std::string, std::string>>& params,
-                         bool name_file);
-
 // What a sweep part that names constraints evaluates: `in` with the mapper's choice for latency (best_choice's),
 // and where the constraints list alternatives, `mapping` the alternative whose best has the fewest cycles (ties to
 // the lower energy, then to the earlier in the list); with the search (search_json of the chosen alternative, its

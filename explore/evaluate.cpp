@@ -11,6 +11,7 @@
 #include "common/overrides.hpp"
 #include "common/units.hpp"
 #include "explore/mapper.hpp"
+#include "explore/residency.hpp"
 #include "mappings/lower.hpp"
 #include "sim/analytical.hpp"
 #include "workloads/expr.hpp"
@@ -168,30 +169,6 @@ Stats pipelined(const SweepPoint& point, const std::vector<std::tuple<std::strin
   return s;
 }
 
-// The parts' resident copies of their footprints, together, against the smallest capacity of their backing
-// memories: a point that needs more is infeasible, with the reason.
-void check_capacity(const SweepPoint& point, const std::vector<std::pair<std::string, Stats>>& parts, SpecCache& specs,
-                    Stats& s) {
-  double need = 0, capacity = 0;
-  std::string backing, terms;
-  for (const SweepPart& part : point.parts) {
-    const int64_t copies = part_resident(part, &point);
-    const auto p = std::find_if(parts.begin(), parts.end(), [&](const auto& x) { return x.first == part.name; });
-    if (copies == 0 || p == parts.end()) continue;
-    const ResolvedSpecs r = specs.resolve(inputs_of(part));
-    const double c = r.arch->find(r.mapping->backing)->path()->capacity_bytes();
-    if (c > 0 && (capacity == 0 || c < capacity)) capacity = c, backing = r.mapping->backing;
-    const double bytes = static_cast<double>(copies) * static_cast<double>(p->second.footprint_bytes);
-    need += bytes;
-    terms += fmt::format("{}{} {} x {}", terms.empty() ? "" : ", ", part.name, copies,
-                         format_bytes(static_cast<double>(p->second.footprint_bytes)));
-  }
-  if (capacity > 0 && need > capacity)
-    s.status = EvalStatus{false, fmt::format("the point keeps {} in '{}' on each device ({}), more than its "
-                                             "capacity of {}",
-                                             format_bytes(need), backing, terms, format_bytes(capacity))};
-}
-
 }  // namespace
 
 Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& specs) {
@@ -240,7 +217,19 @@ Outcome evaluate(const SweepPoint& point, const std::string& exe, SpecCache& spe
   } else {
     out.stats = add_parts(parts);
   }
-  if (out.stats.status.ok) check_capacity(point, parts, specs, out.stats);
+  if (out.stats.status.ok && point.fit.empty()) check_capacity(point, parts, specs, out.stats);
+  if (!point.fit.empty()) {  // also where one part alone is too large: what would fit is the point of `fit:`
+    try {
+      const Residency residency(point, out.mapped, specs, out.pipeline ? &*out.pipeline : nullptr);
+      if (const std::string why = residency.overflow(); out.stats.status.ok && !why.empty())
+        out.stats.status = EvalStatus{false, why};
+      out.fit = residency.largest();
+    } catch (const UserError& e) {
+      out.status = PointStatus::error;
+      out.reason = e.what();
+      return out;
+    }
+  }
   if (!out.stats.status.ok) {
     out.status = PointStatus::infeasible;
     out.reason = out.stats.status.reason;

@@ -18,6 +18,17 @@ std::string substitute(std::string s, const std::map<std::string, std::string>& 
 
 }  // namespace
 
+SweepPart substituted(SweepPart p, const std::map<std::string, std::string>& vars) {
+  p.mapping = substitute(p.mapping, vars);
+  p.arch = substitute(p.arch, vars);
+  p.workload = substitute(p.workload, vars);
+  for (std::string& f : p.params) f = substitute(f, vars);
+  for (auto& [k, v] : p.sets) v = substitute(v, vars);
+  p.count = substitute(p.count, vars);
+  p.resident = substitute(p.resident, vars);
+  return p;
+}
+
 std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
   // Dimensions: each zip group is one dimension; every other axis is its own.
   std::vector<std::vector<size_t>> dims;  // axis indices per dimension
@@ -60,16 +71,10 @@ std::vector<SweepPoint> enumerate_points(const SweepSpec& spec) {
     for (const SweepPart& part : spec.parts) {
       if (std::any_of(part.when.begin(), part.when.end(), [&](const auto& w) { return vars.at(w.first) != w.second; }))
         continue;
-      SweepPart p = part;
-      p.mapping = substitute(p.mapping, vars);
-      p.arch = substitute(p.arch, vars);
-      p.workload = substitute(p.workload, vars);
-      for (std::string& f : p.params) f = substitute(f, vars);
-      for (auto& [k, v] : p.sets) v = substitute(v, vars);
-      p.count = substitute(p.count, vars);
-      p.resident = substitute(p.resident, vars);
-      base.parts.push_back(std::move(p));
+      base.parts.push_back(substituted(part, vars));
+      if (spec.fit) base.part_templates.push_back(part);
     }
+    if (spec.fit) base.fit = spec.fit->axis;
     for (const Fidelity f : spec.fidelities) {
       SweepPoint pt = base;
       pt.index = index;

@@ -43,6 +43,7 @@ std::string config_hash(const SweepPoint& p, const std::string& version, const s
   if (p.pipeline)
     mix(fmt::format("pipeline {} {} {} {}", p.pipeline->stages, p.pipeline->micro_batches, p.pipeline->send_bytes,
                     schedule_name(p.pipeline->schedule)));
+  if (!p.fit.empty()) mix("fit " + p.fit);
   for (size_t i = 0; i < p.parts.size(); ++i) {
     const SweepPart& part = p.parts[i];
     for (const std::string& f : {part.mapping, part.arch, part.workload}) mix(f);
@@ -279,6 +280,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
                                        {"pipeline_stage_cycles", o.pipeline->stage_cycles},
                                        {"pipeline_send_cycles", o.pipeline->send_cycles},
                                        {"pipeline_bubble", o.pipeline->bubble}});
+      if (spec.fit) results.emplace_back("fit_" + spec.fit->axis, o.fit ? Cell{*o.fit} : Cell{});
       for (const SweepPart& part : spec.parts) {  // each part's own figures, 0 where it does not run
         const auto ran =
             std::find_if(o.parts.begin(), o.parts.end(), [&](const auto& x) { return x.name == part.name; });

@@ -247,15 +247,25 @@ SweepSpec load_sweep(const std::string& file) {
                         name));
     }
     m.finish();
-    // A stage keeps every micro-batch's cache beside its weights, and a part's footprint is one micro-batch's:
-    // which of it is weights, held once, is not known here.
+    spec.pipeline = std::move(pipe);
+  }
+  if (auto fit = top.optional("fit")) {
+    const auto a = axis(*fit);
+    if (std::any_of(a->vars.begin(), a->vars.end(), [](const auto& v) { return !v.empty(); }))
+      fit->fail(fmt::format("axis '{}' sets variables with its values: `fit` searches numbers between them", a->name));
+    for (const std::string& v : a->values)
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v[0] == '0')
+        fit->fail(fmt::format("axis '{}' has the value '{}': `fit` searches positive integers", a->name, v));
+    spec.fit = FitSpec{a->name, fit->loc()};
+  }
+  // A stage keeps every micro-batch's cache beside one copy of its weights, and a part's footprint is one
+  // micro-batch's: which of it grows with the batch is told by counting it at another value of `fit:`'s axis.
+  if (spec.pipeline && !spec.fit)
     for (const SweepPart& part : spec.parts)
       if (!part.resident.empty())
         throw UserError(part.locs.at("resident"), "parts." + part.name + ".resident",
-                        "a pipeline's stages keep every micro-batch's cache beside one copy of the weights, which a "
-                        "part's footprint does not tell apart: capacity is not checked with `pipeline:` yet");
-    spec.pipeline = std::move(pipe);
-  }
+                        "a pipeline's stages keep every micro-batch's cache beside one copy of the weights: name the "
+                        "axis that counts the batch with `fit:` so that einsim can tell them apart");
 
   if (auto cs = top.optional("compare"))
     for (const YNode& c : cs->items()) {

@@ -81,6 +81,13 @@ const std::vector<std::string>& derived_inputs();
 std::string part_column(const std::string& part, const std::string& figure);
 const std::vector<std::string>& part_figures();
 
+// `fit: AXIS`: each point's row gains fit_AXIS, the largest value of that axis (a number of sequences, say) whose
+// parts' resident footprints fit their memory, the other axes as the point's (explore/evaluate.cpp).
+struct FitSpec {
+  std::string axis;
+  SourceLoc loc;
+};
+
 struct SweepSpec {
   std::string name, description, file;
   std::vector<SweepAxis> axes;
@@ -94,6 +101,7 @@ struct SweepSpec {
   // Pipeline parallelism (`pipeline:`): the parts' layers (their `count`) split over a chain of stages, the batch
   // into micro-batches; a point is then a pass or a step of the pipeline (explore/pipeline.hpp).
   std::optional<PipelineSpec> pipeline;
+  std::optional<FitSpec> fit;
 };
 
 SweepSpec load_sweep(const std::string& file);
@@ -105,7 +113,14 @@ struct SweepPoint {
   Fidelity fidelity = Fidelity::analytical;
   std::vector<SweepPart> parts;  // substituted, only those that run here
   std::optional<PipelineSpec> pipeline;  // substituted
+  // With `fit:`, its axis, and the parts that run here as the sweep wrote them: substituted anew at other values of
+  // the axis.
+  std::string fit;
+  std::vector<SweepPart> part_templates;
 };
+
+// A part with the placeholders in its files, sets, count and resident filled in from `vars`.
+SweepPart substituted(SweepPart part, const std::map<std::string, std::string>& vars);
 
 // Every point, in a fixed order (axes vary last-fastest; fidelity fastest of all).
 std::vector<SweepPoint> enumerate_points(const SweepSpec& spec);

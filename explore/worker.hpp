@@ -29,6 +29,9 @@ struct Outcome {
   // alternatives, with its choice, and the search), saved beside the point's result row.
   std::vector<std::pair<std::string, std::shared_ptr<const ChosenMapping>>> mapped;
   std::optional<PipelineRun> pipeline;  // a sweep with `pipeline:`: its figures at this point
+  // A sweep with `fit:`: the largest value of its axis at which the point fits its memory (explore/residency.hpp),
+  // empty when nothing grows with the axis or no capacity is given.
+  std::optional<int64_t> fit;
   // Each part that ran, its Stats (count times) as it went into the point's: name, cycles, seconds, pJ.
   struct PartFigures {
     std::string name;

@@ -64,13 +64,13 @@ class Lowering {
     try {
       for (int g = static_cast<int>(first); g < std::min(group_count(), static_cast<int>(last)); ++g)
         p.groups.push_back(lower_placed(g));
-      const IdVector<TensorId, int64_t> held = held_bytes(p);
-      for (const int64_t bytes : held) p.footprint_bytes += bytes;
+      p.held_shares = held_shares(p);
+      p.footprint_bytes = held_bytes(c_, p.held_shares);
       const double capacity = a_.find(m_.backing)->path()->capacity_bytes();
       if (capacity > 0 && static_cast<double>(p.footprint_bytes) > capacity)
         throw Infeasible{fmt::format("the tensors in '{}' need {} on each device ({}), more than its capacity of {}",
                                      m_.backing, format_bytes(static_cast<double>(p.footprint_bytes)),
-                                     largest_tensors(held), format_bytes(capacity))};
+                                     largest_tensors(p.held_shares), format_bytes(capacity))};
     } catch (const Infeasible& why) {
       p.status = EvalStatus{false, why.reason};
       p.buffer_too_small = why.buffer_too_small;
@@ -79,10 +79,10 @@ class Lowering {
   }
 
  private:
-  // Each tensor's bytes in the backing memory on each device, 0 for those the point does not keep there. It keeps
+  // Per tensor, the devices that share it in the backing memory, 0 for those the point does not keep there. It keeps
   // the inputs, the outputs and the intermediates it stores; a tensor that a group spreads over the devices by
-  // one of its indices, a device's share.
-  IdVector<TensorId, int64_t> held_bytes(const TileProgram& p) const {
+  // one of its indices, each device holds its share.
+  IdVector<TensorId, int64_t> held_shares(const TileProgram& p) const {
     IdVector<TensorId, char> kept(c_.tensors.size());
     IdVector<TensorId, int64_t> spread(c_.tensors.size(), 1);
     for (TensorId t : c_.tensors.ids()) kept[t] = c_.tensors[t].is_input() || c_.tensors[t].output;
@@ -100,17 +100,16 @@ class Lowering {
         split_by(e.out);
         for (const Access& a : e.reads) split_by(a);
       }
-    IdVector<TensorId, int64_t> bytes(c_.tensors.size());
     for (TensorId t : c_.tensors.ids())
-      if (kept[t]) bytes[t] = ceil_div(c_.tensors[t].bytes(), spread[t]);
-    return bytes;
+      if (!kept[t]) spread[t] = 0;
+    return spread;
   }
 
   // The three largest of them, for a refusal's reason: "KC 8 GiB, VC 8 GiB, WQ 32 MiB".
-  std::string largest_tensors(const IdVector<TensorId, int64_t>& held) const {
+  std::string largest_tensors(const IdVector<TensorId, int64_t>& shares) const {
     std::vector<std::pair<int64_t, std::string>> sizes;
     for (TensorId t : c_.tensors.ids())
-      if (held[t] > 0) sizes.emplace_back(held[t], c_.tensors[t].name);
+      if (shares[t] > 0) sizes.emplace_back(ceil_div(c_.tensors[t].bytes(), shares[t]), c_.tensors[t].name);
     std::sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
@@ -1699,6 +1698,13 @@ TileProgram lower(const Cascade& cascade, const ArchSpec& arch, const MappingSpe
 TileProgram lower_groups(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping, size_t first,
                          size_t last) {
   return Lowering(cascade, arch, mapping).run(first, last);
+}
+
+int64_t held_bytes(const Cascade& cascade, const IdVector<TensorId, int64_t>& shares) {
+  int64_t bytes = 0;
+  for (TensorId t : cascade.tensors.ids())
+    if (shares[t] > 0) bytes += ceil_div(cascade.tensors[t].bytes(), shares[t]);
+  return bytes;
 }
 
 std::string unit_cannot_run(const ComponentSpec& unit, const Einsum& e) {

@@ -17,6 +17,11 @@ TileProgram lower(const Cascade& cascade, const ArchSpec& arch, const MappingSpe
 TileProgram lower_groups(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& mapping, size_t first,
                          size_t last);
 
+// What a device holds of `cascade`'s tensors shared as `shares` says (TileProgram::held_shares): the sum of
+// ceil(bytes / shares) over those held. The cascade may be bound to other params than the program's (the same
+// workload file): its tensors' sizes at those.
+int64_t held_bytes(const Cascade& cascade, const IdVector<TensorId, int64_t>& shares);
+
 // Why compute unit `unit` cannot run Einsum `e` (the first of its ops the unit lacks), or empty: what makes a
 // binding infeasible whatever the tiles.
 std::string unit_cannot_run(const ComponentSpec& unit, const Einsum& e);

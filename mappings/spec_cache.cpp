@@ -144,6 +144,16 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   return r;
 }
 
+Cascade SpecCache::bind(const SpecInputs& in) {
+  const bool generated = in.mapping.empty() && in.map;
+  std::shared_ptr<const MappingSpec> m;
+  if (!generated) m = mapping(in.mapping);
+  const std::string workload = in.workload.empty() ? m->workload : in.workload;
+  const auto& source = get(workloads_, workload, [&] { return read_workload(workload); });
+  if (source.error) std::rethrow_exception(source.error);
+  return bind_workload(*source.value, generated ? in.workload_overrides : point_overrides(*m, in));
+}
+
 std::shared_ptr<const ChosenMapping> SpecCache::chosen(
     const SpecInputs& in, const std::function<std::shared_ptr<const ChosenMapping>()>& make) {
   const auto& d = get(chosen_, to_json(in).dump(), make);

@@ -59,6 +59,9 @@ class SpecCache {
  public:
   // Throws the UserError (or other exception) its first resolution threw.
   ResolvedSpecs resolve(const SpecInputs& in);
+  // The cascade `in` resolves to, bound anew and not kept: a search over one param's values (a sweep's `fit:`)
+  // binds many that no point evaluates. Its files are read once, as resolve's are.
+  Cascade bind(const SpecInputs& in);
   // The mapping (or constraints) file `file`, read once. Throws the UserError its reading threw.
   std::shared_ptr<const MappingSpec> mapping(const std::string& file);
   // What `make` chooses for constraints `in` (the mapper's choice), chosen once per `in` and shared.

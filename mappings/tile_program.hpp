@@ -158,6 +158,10 @@ struct TileProgram {
   // What the backing memory holds for the point on each device: the workload's inputs and outputs and the
   // intermediates it stores, a tensor a group spreads over the devices by one of its indices a device's share.
   int64_t footprint_bytes = 0;
+  // Per tensor, how many devices share it (each holds ceil(bytes / shares)), 0 for one the backing memory does not
+  // keep: what footprint_bytes adds up, kept so that a sweep can count it again at other params (`fit:`). Empty when
+  // lowering stopped before every group was lowered.
+  IdVector<TensorId, int64_t> held_shares;
   std::vector<TileGroup> groups;
   EvalStatus status;
   // Infeasible because a group's tiles do not fit its buffer (on every place it may run): larger tiles need at

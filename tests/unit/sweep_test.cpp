@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sqlite3.h>
 
+#include "common/units.hpp"
 #include "sim/analytical.hpp"
 #include "explore/mapper.hpp"
 #include "explore/results.hpp"
@@ -187,6 +188,47 @@ TEST(Sweep, APointWhoseResidentLayersExceedTheMemoryIsRefusedWithWhatItNeeds) {
     }
   }
   EXPECT_EQ(fits, (std::set<std::string>{"2/32/4096", "2/128/4096", "4/32/4096", "4/32/32768", "4/128/4096"}));
+}
+
+// `fit: batch` (configs/sweeps/serving-capacity.yaml): each row says the largest batch that fits at its devices and
+// context, a multiple of 4 (the experts' 8 must share T x 2 tokens evenly). Checked against the sweep itself: at
+// that batch the point fits, and 4 sequences more it is refused for capacity.
+TEST(Sweep, FitIsTheLargestBatchThatFits) {
+  const SweepSpec spec = load_sweep("configs/sweeps/serving-capacity.yaml");
+  ASSERT_TRUE(spec.fit);
+  const std::string dir = fresh_dir("fit");
+  ASSERT_EQ(run(spec, dir).failed, 0);
+  std::map<std::string, int64_t> fit;  // devices/context -> the largest batch
+  for (const Row& r : ResultsDb((fs::path(dir) / "results.sqlite").string()).all()) {
+    const std::string at = std::get<std::string>(cell(r, "devices")) + "/" + std::get<std::string>(cell(r, "context"));
+    const int64_t f = std::get<int64_t>(cell(r, "fit_batch"));
+    EXPECT_EQ(fit.emplace(at, f).first->second, f) << at << ": the same whatever the point's own batch";
+    EXPECT_EQ(std::get<std::string>(cell(r, "status")) == "ok",
+              std::stoll(std::get<std::string>(cell(r, "batch"))) <= f)
+        << at;
+  }
+  EXPECT_EQ(fit,
+            (std::map<std::string, int64_t>{
+                {"1/4096", 0}, {"1/32768", 0}, {"2/4096", 144}, {"2/32768", 16}, {"4/4096", 460}, {"4/32768", 56}}));
+  for (const auto& [at, f] : fit) {
+    if (f == 0) continue;
+    SweepSpec s = spec;
+    s.fit.reset();
+    for (SweepAxis& a : s.axes) {
+      const std::string devices = at.substr(0, at.find('/')), context = at.substr(at.find('/') + 1);
+      if (a.name == "devices") a.values = {devices};
+      if (a.name == "context") a.values = {context};
+      if (a.name == "batch") a.values = {std::to_string(f), std::to_string(f + 4)};
+      a.vars.assign(a.values.size(), {});
+    }
+    const std::string d = fresh_dir("fit-" + std::to_string(f));
+    ASSERT_EQ(run(s, d).failed, 0);
+    const std::vector<Row> rows = ResultsDb((fs::path(d) / "results.sqlite").string()).all();
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(std::get<std::string>(cell(rows[0], "status")), "ok") << at;
+    EXPECT_EQ(std::get<std::string>(cell(rows[1], "status")), "infeasible") << at;
+    EXPECT_NE(std::get<std::string>(cell(rows[1], "reason")).find("more than its capacity"), std::string::npos) << at;
+  }
 }
 
 TEST(Sweep, DuplexStudyRunsEveryPointWithItsPerTokenColumns) {
@@ -1022,6 +1064,70 @@ TEST(Sweep, EachPartsFiguresAreColumnsDerivedColumnsMayUse) {
     FAIL() << "no error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("'part_gemm_cycles' is neither an axis"), std::string::npos) << e.what();
+  }
+}
+
+// A pipeline's stage keeps ceil(layers / stages) of each part's layers in its memory: each layer's weights once, and
+// each micro-batch's cache and activations (whatever grows with the batch). So what a stage keeps does not depend on
+// how the batch is split, only on the batch. Counted by hand: one layer's footprint from its own lowering at one
+// and two sequences gives its bytes a sequence, and the rest are the weights (the attention's four projections,
+// the FFN's three matrices, in bf16).
+TEST(Sweep, APipelinesStageKeepsItsWeightsOnceAndEveryMicroBatchsCache) {
+  const std::string root = fs::absolute(".").string();
+  auto footprint = [&](const std::string& mapping, const std::vector<std::pair<std::string, std::string>>& params) {
+    const DesignPoint p = test::point(root + mapping, params);
+    return evaluate_analytical(p.cascade, p.arch, p.program).footprint_bytes;
+  };
+  auto attention = [&](int64_t b) {
+    return footprint(
+        "/configs/mappings/llm/decode-attention.yaml",
+        {{"B", std::to_string(b)}, {"L", "512"}, {"D", "256"}, {"H", "4"}, {"KH", "4"}, {"E", "64"}, {"F", "64"}});
+  };
+  auto ffn = [&](int64_t n) {
+    return footprint("/configs/mappings/llm/ffn-swiglu.yaml", {{"N", std::to_string(n)}, {"D", "256"}, {"FF", "512"}});
+  };
+  const int64_t a_seq = attention(2) - attention(1), f_seq = ffn(2) - ffn(1);
+  const int64_t a_weights = attention(1) - a_seq, f_weights = ffn(1) - f_seq;
+  ASSERT_EQ(a_weights, 4 * 256 * 4 * 64 * 2);  // WQ, WK, WV, WO
+  ASSERT_EQ(f_weights, 3 * 256 * 512 * 2);     // W1, W3, W2
+  const int64_t capacity = 12 << 20;
+  const SweepRun run = run_sweep_file(
+      "pipeline-capacity",
+      "version: 1\nname: p\nfidelity: analytical\naxes: {stages: [1, 2, 4], mb: [1, 2, 4], batch: [8]}\nparts:\n"
+      "  ffn:\n    mapping: " +
+          root +
+          "/configs/mappings/llm/ffn-swiglu.yaml\n"
+          "    set: {N: \"{batch} / {mb}\", D: 256, FF: 512, arch.dram.capacity: 12 MiB}\n"
+          "    count: \"6\"\n    resident: \"6\"\n"
+          "  attention:\n    mapping: " +
+          root +
+          "/configs/mappings/llm/decode-attention.yaml\n"
+          "    set: {B: \"{batch} / {mb}\", L: 512, D: 256, H: 4, KH: 4, E: 64, F: 64, arch.dram.capacity: 12 MiB}\n"
+          "    count: \"5\"\n    resident: \"5\"\n"
+          "pipeline: {stages: \"{stages}\", micro_batches: \"{mb}\", send_bytes: \"1024\"}\nfit: batch\n",
+      2);
+  EXPECT_EQ(run.summary.failed, 0);
+  ASSERT_EQ(run.rows.size(), 9u);
+  for (const Row& row : run.rows) {
+    const int64_t stages = std::stoll(std::get<std::string>(cell(row, "stages")));
+    const int64_t mb = std::stoll(std::get<std::string>(cell(row, "mb")));
+    const std::string at = fmt::format("{} stages {} micro-batches", stages, mb);
+    auto stage = [&](int64_t batch) {
+      return ceil_div(6, stages) * (f_weights + batch * f_seq) + ceil_div(5, stages) * (a_weights + batch * a_seq);
+    };
+    EXPECT_EQ(std::get<std::string>(cell(row, "status")), stage(8) <= capacity ? "ok" : "infeasible") << at;
+    int64_t largest = 0;
+    while (stage(largest + mb) <= capacity) largest += mb;
+    EXPECT_EQ(std::get<int64_t>(cell(row, "fit_batch")), largest) << at;
+    if (stages == 2 && mb == 4) {
+      EXPECT_EQ(
+          std::get<std::string>(cell(row, "reason")),
+          fmt::format("each stage keeps {} in 'dram' on each device (ffn 3 x ({} + 4 x {}), attention 3 x ({} + 4 "
+                      "x {})), more than its capacity of 12 MiB",
+                      format_bytes(static_cast<double>(stage(8))), format_bytes(static_cast<double>(f_weights)),
+                      format_bytes(static_cast<double>(2 * f_seq)), format_bytes(static_cast<double>(a_weights)),
+                      format_bytes(static_cast<double>(2 * a_seq))));
+    }
   }
 }
 

@@ -121,12 +121,14 @@ std::optional<int64_t> Residency::largest() const {
   // The values searched are multiples of a step: the smallest divisor of the point's value (with a pipeline, a
   // multiple of its micro-batches) at which the parts bind. A MoE layer's tokens, say, must spread evenly over
   // its experts.
-  int64_t step = value_;
-  for (int64_t d = micro_batches_; d < value_; d += micro_batches_)
-    if (value_ % d == 0 && bytes(d)) {
-      step = d;
-      break;
-    }
+  std::vector<int64_t> divisors;  // of the point's value, multiples of the micro-batches, in increasing order
+  for (int64_t d = 1; d * d <= value_; ++d)
+    if (value_ % d == 0)
+      for (const int64_t x : {d, value_ / d})
+        if (x % micro_batches_ == 0) divisors.push_back(x);
+  std::sort(divisors.begin(), divisors.end());
+  const auto binds = std::find_if(divisors.begin(), divisors.end(), [&](int64_t d) { return bytes(d).has_value(); });
+  const int64_t step = binds == divisors.end() ? value_ : *binds;
   auto fits = [&](int64_t k) {
     const std::optional<double> b = bytes(k * step);
     return b && *b <= capacity_;

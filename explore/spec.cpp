@@ -254,8 +254,9 @@ SweepSpec load_sweep(const std::string& file) {
     if (std::any_of(a->vars.begin(), a->vars.end(), [](const auto& v) { return !v.empty(); }))
       fit->fail(fmt::format("axis '{}' sets variables with its values: `fit` searches numbers between them", a->name));
     for (const std::string& v : a->values)
-      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v[0] == '0')
-        fit->fail(fmt::format("axis '{}' has the value '{}': `fit` searches positive integers", a->name, v));
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v[0] == '0' || v.size() > 12)
+        fit->fail(
+            fmt::format("axis '{}' has the value '{}': `fit` searches positive integers up to 10^12", a->name, v));
     spec.fit = FitSpec{a->name, fit->loc()};
   }
   // A stage keeps every micro-batch's cache beside one copy of its weights, and a part's footprint is one

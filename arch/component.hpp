@@ -148,6 +148,9 @@ class CoresRole {
   virtual double port_pJ_per_byte() const = 0;      // what a byte crossing a port costs
   // A tile that cores running at once all load is read from the memory once and delivered to each of them.
   virtual bool multicast() const = 0;
+  // The L2 between the ports and the memory, bytes (0: none): a tile the items of a group share is read from the
+  // memory once a group while the tensors they share fit in it, else once for the cores running at once.
+  virtual double l2_bytes() const = 0;
 };
 
 // The devices of a system: the architecture is one of `count` identical devices, joined by links in a ring

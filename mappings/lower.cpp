@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 
 #include "arch/collectives.hpp"
@@ -376,6 +377,25 @@ class Lowering {
             "illegal: group '{}' spreads the steps of {}'s recurrence along {} over the cores, but each step needs "
             "the one before it (split the recurrence into parts in the workload, and spread the parts)",
             spec.name, c_.einsums[sg.einsums[0]].name, sg.step_var)};
+    // The loads the items share, with the loops their tiles change with: read from the backing memory once a
+    // wave (multicast, or through an L2), or once for the whole group where an L2 holds the tensors they share. A
+    // load may repeat over a spread loop its tile does not change with (a head's keys, loaded again for each block
+    // of its queries, an item each): the items share those tiles too.
+    auto tile_varies = [&](const TileOp& op, int l) {
+      const std::string& index = t.loops[static_cast<size_t>(l)].index;
+      const TensorId tensor = c_.tensor_id(op.tensor);
+      for (EinsumId id : c_.einsums.ids()) {  // a split (BK = K) reads it too, with no computation of its own
+        if (group_of_[id] != g) continue;
+        const Einsum& e = c_.einsums[id];
+        for (const Access& a : e.reads)
+          if (a.tensor == tensor)
+            for (const Affine& x : a.index)
+              for (auto [v, coef] : x.terms)
+                if (e.vars[static_cast<size_t>(v)].name == index) return true;
+      }
+      return false;
+    };
+    std::vector<std::pair<TileOp*, std::vector<int>>> shared;
     for (TileOp& op : t.ops) {
       if (op.rate != kRateOne)
         throw Infeasible{
@@ -395,8 +415,12 @@ class Lowering {
           added *= t.loops[static_cast<size_t>(l)].trips;
         }
       std::sort(repeats.begin(), repeats.end());
-      if (op.kind == TileOp::Kind::load && added > 1 && cores.multicast() && op.active_when.empty())
-        op.backing_reads = multicast_reads(t, k, op.repeats, cores.count());
+      if (op.kind == TileOp::Kind::load && op.active_when.empty() && (cores.multicast() || cores.l2_bytes() > 0)) {
+        std::vector<int> own;  // the loops its tiles change with, of those it repeats over
+        for (int l : op.repeats)
+          if (l >= k || tile_varies(op, l)) own.push_back(l);
+        if (added > 1 || own.size() < op.repeats.size()) shared.emplace_back(&op, own);
+      }
       for (Constraint& c : op.active_when)
         for (auto& [j, coef] : c.expr.terms)
           j = static_cast<int>(std::find(repeats.begin(), repeats.end(), op.repeats[static_cast<size_t>(j)]) -
@@ -416,6 +440,16 @@ class Lowering {
                          "core has its own of",
                          spec.name, c_.einsums[op.einsum].name, op.unit));
     }
+    // An L2 keeps what the items share while it holds their tensors (what only one item reads streams through it
+    // without evicting them): each tile is then read once for every item, as if all ran in one wave.
+    std::set<std::string> shared_tensors;
+    double shared_bytes = 0;
+    for (const auto& [op, own] : shared)
+      if (shared_tensors.insert(op->tensor).second)
+        shared_bytes += static_cast<double>(c_.tensors[c_.tensor_id(op->tensor)].bytes());
+    const bool held = cores.l2_bytes() > 0 && shared_bytes <= cores.l2_bytes();
+    for (const auto& [op, own] : shared)
+      op->backing_reads = multicast_reads(t, k, own, held ? iterations : cores.count());
     t.spread_loops = k;
     t.cores = std::min(iterations, cores.count());
     t.spread_trips = ceil_div(iterations, cores.count());

@@ -40,8 +40,8 @@ struct TileOp {
   // path's latency. 0: the path's own bandwidth.
   double port_Bps = 0;
   int64_t port_latency = 0;
-  // A load the cores running at once share, on a NoC that multicasts: the reads from the backing memory over the
-  // whole run (each delivered to every core that needs it; those deliveries are its executions). -1: one read an
+  // A load the cores share, on a NoC that multicasts or has an L2: the reads from the backing memory over the whole
+  // run (each delivered to every core that needs it; those deliveries are its executions). -1: one read an
   // execution.
   int64_t backing_reads = -1;
   int64_t fetched(int64_t executions) const { return backing_reads >= 0 ? backing_reads : executions; }

@@ -148,11 +148,12 @@ namespace {
 // A NoC that multicasts (noc.multicast) reads a tile the cores running at once share once for all of them: the
 // split decode's query, which the S parts of a (sequence, head) share. 32 heads in 4 parts are 128 items on 132
 // cores, one wave: 32 reads of Q instead of 128. In 8 parts, 256 items in waves of 132: the first holds heads 0
-// to 16, the second 16 to 31, so 17 + 16 = 33 reads. The cores' buffers still receive every copy.
+// to 16, the second 16 to 31, so 17 + 16 = 33 reads. The cores' buffers still receive every copy. (Without the
+// xPU's L2, which would keep the query for every wave: the next test.)
 TEST(Cores, AMulticastReadsASharedTileOnceAWave) {
   auto q_reads = [](const std::string& parts, const std::string& multicast) {
     const DesignPoint p = test::point("configs/mappings/llm/decode-split-cores.yaml", {{"L", "8192"}, {"S", parts}}, {},
-                                      {{"noc.multicast", multicast}});
+                                      {{"noc.multicast", multicast}, {"noc.l2_size", "0"}});
     EXPECT_TRUE(p.program.status.ok) << p.program.status.reason;
     const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
     int64_t reads = 0, delivered = 0;
@@ -172,6 +173,58 @@ TEST(Cores, AMulticastReadsASharedTileOnceAWave) {
   EXPECT_EQ(plain_dram4 - dram4, (128 - 32) * 128 * 2);  // a query row: E = 128 bf16 values
   EXPECT_EQ(std::get<0>(q_reads("8", "true")), 33);
   EXPECT_EQ(std::get<0>(q_reads("8", "false")), 256);
+}
+
+// An L2 (noc.l2_size) keeps the tiles a group's items share while the tensors they share fit in it: the split
+// decode's query (8 KiB: 32 heads of 128 bf16 values) is then read once a head however many waves its parts fall
+// in, 32 reads in 8 parts (33 with multicast alone). An L2 smaller than the query still serves the cores running at
+// once from one read, as multicast does: 33. Without either, every part reads it: 256.
+TEST(Cores, AnL2ReadsWhatTheItemsShareOnceWhileItHoldsIt) {
+  auto q_reads = [](const std::vector<std::pair<std::string, std::string>>& noc) {
+    const DesignPoint p =
+        test::point("configs/mappings/llm/decode-split-cores.yaml", {{"L", "8192"}, {"S", "8"}}, {}, noc);
+    EXPECT_TRUE(p.program.status.ok) << p.program.status.reason;
+    int64_t reads = 0;
+    for (const TileGroup& g : p.program.groups)
+      for (const TileOp& op : g.ops)
+        if (op.kind == TileOp::Kind::load && op.tensor == "Q") reads += op.fetched(g.executions(op));
+    return reads;
+  };
+  EXPECT_EQ(q_reads({{"noc.l2_size", "50 MiB"}}), 32);
+  EXPECT_EQ(q_reads({{"noc.l2_size", "8 KiB"}}), 32);  // exactly the query
+  EXPECT_EQ(q_reads({{"noc.l2_size", "4 KiB"}}), 33);
+  EXPECT_EQ(q_reads({{"noc.l2_size", "4 KiB"}, {"noc.multicast", "true"}}), 33);
+  EXPECT_EQ(q_reads({{"noc.multicast", "true"}, {"noc.l2_size", "0"}}), 33);
+  EXPECT_EQ(q_reads({{"noc.l2_size", "0"}}), 256);
+}
+
+// FlashAttention-2's prefill on the 132 cores (attention-1pass-cores.yaml): an item per (head, block of 32 queries),
+// each walking its head's keys in blocks of 64. Every block of queries of a head loads the head's K tiles again, an
+// item each. With the xPU's 50 MiB L2: at 2K tokens the 32 heads' K and V (32 MiB) fit, and each K tile is read from
+// the HBM once (32 heads x 32 blocks); at 4K (64 MiB) they do not, and the cores running at once share a read: a
+// wave of 132 items spans the 128 blocks of queries of two heads, and reads each of their tiles once. Without an L2
+// every item reads all of its head's.
+TEST(Cores, AnL2KeepsAHeadsKeysAndValuesForItsBlocksOfQueries) {
+  auto k_reads = [](int64_t tokens, const std::string& l2) {
+    const std::string n = std::to_string(tokens);
+    const DesignPoint p = test::point("configs/mappings/attention-1pass-cores.yaml",
+                                      {{"H", "32"}, {"KH", "32"}, {"E", "128"}, {"F", "128"}, {"P", n}, {"M", n}}, {},
+                                      {{"noc.l2_size", l2}});
+    EXPECT_TRUE(p.program.status.ok) << p.program.status.reason;
+    int64_t reads = 0;
+    for (const TileGroup& g : p.program.groups)
+      for (const TileOp& op : g.ops)
+        if (op.kind == TileOp::Kind::load && op.tensor == "K") reads += op.fetched(g.executions(op));
+    return reads;
+  };
+  EXPECT_EQ(k_reads(2048, "50 MiB"), 32 * 32);
+  int64_t heads = 0;  // 4K: 32 x 128 = 4,096 items, 128 a head, in waves of 132: the heads each wave's items belong to
+  for (int64_t first = 0; first < 4096; first += 132)
+    heads += std::min<int64_t>(first + 131, 4095) / 128 - first / 128 + 1;
+  EXPECT_EQ(heads, 63);
+  EXPECT_EQ(k_reads(4096, "50 MiB"), heads * 64);
+  EXPECT_EQ(k_reads(4096, "0"), 4096 * 64);
+  EXPECT_EQ(k_reads(2048, "0"), 32 * 64 * 32);
 }
 
 // FlashAttention-2's decode: O = GNV / GD reads only the combine's results, which read the running numerator and

@@ -318,7 +318,7 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
       const std::vector<std::string> bert = {"configs/workloads/models/bert.yaml"};
       const bool moe = f.find("moe") != std::string::npos;
       const bool serving_ffn = f.find("serving-ffn") != std::string::npos;
-      const bool cores = f.find("-cores") != std::string::npos;  // the 132-core xPU's decode attention
+      const bool cores = llm && f.find("-cores") != std::string::npos;  // the 132-core xPU's decode attention
       const bool prefill = f.find("/prefill-") != std::string::npos;  // a prompt of `seq` tokens
       // SpAtten's accelerator buffers a quarter of up to 4K tokens of its own GPT-2-like heads.
       const bool spatten = f.ends_with("decode-attention-spatten.yaml");

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "arch/spec.hpp"
+#include "common/units.hpp"
 
 namespace einsim {
 
@@ -15,8 +16,10 @@ void NocComponent::describe(nlohmann::ordered_json& fields, std::string& summary
   fields["port_bandwidth_Bps"] = port_bandwidth;
   fields["latency_cycles"] = latency;
   fields["multicast"] = multicasts;
-  summary = fmt::format("{} cores, each with its own {}; {:g} GB/s per core port, {} cycles{}", core_count,
-                        fmt::join(replicated, ", "), port_bandwidth / 1e9, latency, multicasts ? ", multicast" : "");
+  fields["l2_bytes"] = l2;
+  summary = fmt::format("{} cores, each with its own {}; {:g} GB/s per core port, {} cycles{}{}", core_count,
+                        fmt::join(replicated, ", "), port_bandwidth / 1e9, latency, multicasts ? ", multicast" : "",
+                        l2 > 0 ? ", an L2 of " + format_bytes(l2) : "");
 }
 
 void NocComponent::check(const ArchSpec& arch, const std::string& self) const {
@@ -51,6 +54,10 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
   n->latency = p.has("latency_cycles") ? p.count("latency_cycles") : 0;
   if (const auto e = p.node_if("transfer_energy")) n->transfer = evaluate_cost(context.table, *e);
   n->multicasts = p.flag("multicast");
+  if (p.has("l2_size")) {
+    n->l2 = p.real("l2_size");
+    if (n->l2 < 0) p.node("l2_size").fail("l2_size must be 0 (none) or more");
+  }
   return n;
 }
 
@@ -70,6 +77,10 @@ ComponentKind noc_kind() {
                "energy of one byte through a core's port (default: none charged)"},
               {"multicast", ParamType::flag, false, "false",
                "a tile the cores running at once share is read from the memory once and sent to each of them"},
+              {"l2_size", ParamType::bytes, false, "",
+               "an L2 of this size between the ports and the memory (default 0: none): a tile the items of a group "
+               "share is read from the memory once while the tensors they share fit in it, else once for the cores "
+               "running at once; each core still receives it through its port"},
           },
           R"({kind: noc, cores: 4, per_core: [glb], port_bandwidth: 32 GB/s, latency_cycles: 20})",
           &build};

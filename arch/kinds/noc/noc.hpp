@@ -2,7 +2,8 @@
 // kind: noc — the cores of a many-core chip and the network joining each of them to the memory outside the cores.
 // Each core has its own copy of the components named in `per_core` (its buffer, its arrays). A mapping spreads a
 // group's outer loops over the cores; every tile a core loads or stores crosses that core's port at the port's
-// bandwidth, and all the cores' transfers share the backing memory's (mappings/lower.cpp, spread_over_cores).
+// bandwidth, and all the cores' transfers share the backing memory's (mappings/lower.cpp, spread_over_cores). An
+// L2 (`l2_size`) between the ports and that memory keeps the tiles the items of a group share.
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ class NocComponent : public Component, public CoresRole {
   int64_t latency = 0;                  // cycles
   Cost transfer;                        // per byte through a port
   bool multicasts = false;
+  double l2 = 0;  // bytes
   SourceLoc per_core_loc;
 
   const CoresRole* cores() const override { return this; }
@@ -30,6 +32,7 @@ class NocComponent : public Component, public CoresRole {
   int64_t port_latency_cycles() const override { return latency; }
   double port_pJ_per_byte() const override { return transfer.energy_pJ; }
   bool multicast() const override { return multicasts; }
+  double l2_bytes() const override { return l2; }
 };
 
 ComponentKind noc_kind();

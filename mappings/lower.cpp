@@ -1105,7 +1105,7 @@ class Lowering {
         op.bytes = bytes;
         op.bypass = bypass;
         loads[{t.name, d}] = out.ops.size();
-        place(op);
+        place(std::move(op));
       } else {
         out.ops[found->second].bytes = std::max(out.ops[found->second].bytes, bytes);
       }
@@ -1143,7 +1143,7 @@ class Lowering {
       }
       vary(out.ops.size(), op, einsum, partial_vars(einsum, tile, all), tile,
            [&](const std::vector<int64_t>& partial) { return compute(einsum, e, binding, nest, depth, partial); });
-      place(op);
+      place(std::move(op));
     }
     const Tensor& result = c_.tensors[einsum.out.tensor];
     // Kept for a later pass, the whole tile the group's own loops cover stays in the buffer, unless it takes the
@@ -1206,7 +1206,7 @@ class Lowering {
              cost.bytes = tile_bytes(einsum.out, partial);
              return cost;
            });
-      place(op);
+      place(std::move(op));
     }
   }
 

@@ -55,25 +55,37 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
       b.key = e.name;
       if (!einsum_ops(e).empty()) {  // a split or a copy computes nothing and needs no unit
         b.unit = "auto";
-        std::vector<std::string> vars;
+        std::vector<const Var*> vars;
         for (const Var& v : e.vars)
-          if (v.extent > 1) vars.push_back(v.name);
+          if (v.extent > 1) vars.push_back(&v);
         for (const ComponentSpec& unit : arch.components) {
           if (!unit.compute() || !unit_cannot_run(unit, e).empty()) continue;
           std::vector<std::string> dims;
           if (unit.compute()->maps_spatially())
             for (const char* dim : {"rows", "cols", "lanes"})
               if (unit.compute()->dimension(dim)) dims.push_back(dim);
-          // Every way to give each dimension an index of its own.
+          // Every way to give each dimension an index of its own, or two where neither fills it alone (a GQA
+          // group's 4 query heads and a head's 128 channels on the xPU's 528 rows): their tiles multiply there.
           std::vector<SpatialMap> maps{{}};
           for (const std::string& dim : dims) {
+            const int64_t size = *unit.compute()->dimension(dim);
             std::vector<SpatialMap> next;
-            for (const SpatialMap& map : maps)
-              for (const std::string& v : vars)
-                if (std::none_of(map.begin(), map.end(), [&](const auto& d) { return d.second == v; })) {
-                  next.push_back(map);
-                  next.back().emplace_back(dim, v);
-                }
+            for (const SpatialMap& map : maps) {
+              auto unused = [&](const Var* v) {
+                return std::none_of(map.begin(), map.end(), [&](const auto& d) { return d.second == v->name; });
+              };
+              for (size_t i = 0; i < vars.size(); ++i) {
+                if (!unused(vars[i])) continue;
+                next.push_back(map);
+                next.back().emplace_back(dim, vars[i]->name);
+                for (size_t j = i + 1; j < vars.size() && vars[i]->extent < size; ++j)
+                  if (unused(vars[j]) && vars[j]->extent < size) {
+                    next.push_back(map);
+                    next.back().emplace_back(dim, vars[i]->name);
+                    next.back().emplace_back(dim, vars[j]->name);
+                  }
+              }
+            }
             maps = std::move(next);
           }
           for (SpatialMap& map : maps) b.unit_choices.emplace_back(unit.name, std::move(map));

@@ -716,6 +716,39 @@ TEST(Mapper, UnconstrainedEqualsBruteForceOnRandomGemms) {
   }
 }
 
+// Two indices on one dimension where neither fills it alone: a GEMM of M = 4 and N = 4 rows and columns on an 8 x 8
+// array may put m and n together on the rows (the partial sums' 16) or the columns, as well as an index each (k's
+// 64 fill a dimension alone). Exactly the 8 maps below; the mapper's best equals brute force over them on random
+// small GEMMs whose short indices pair.
+TEST(Mapper, UnconstrainedPairsIndicesThatCannotFillADimensionAlone) {
+  Constraints base;
+  base.cascade = test::load(kRoot + "/configs/workloads/gemm.yaml", {{"M", "4"}, {"N", "4"}, {"K", "64"}});
+  base.arch = load_arch(kRoot + "/configs/arch/systolic.yaml", {{"array.rows", "8"}, {"array.cols", "8"}});
+  base.mapping = unconstrained(base.cascade, base.arch);
+  std::set<std::string> maps;
+  for (const auto& [unit, map] : base.mapping.groups[0].passes[0].einsums[0].second.unit_choices) {
+    std::string text;
+    for (const auto& [dim, index] : map) text += (text.empty() ? "" : " ") + dim + ":" + index;
+    maps.insert(text);
+  }
+  EXPECT_EQ(maps,
+            (std::set<std::string>{"rows:m cols:n", "rows:m cols:k", "rows:n cols:m", "rows:n cols:k", "rows:k cols:m",
+                                   "rows:k cols:n", "rows:k cols:m cols:n", "rows:m rows:n cols:k"}));
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 17);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  for (int problem = 0; problem < 4; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"M", pick({"2", "4", "6"})}, {"N", pick({"2", "4"})}, {"K", pick({"8", "16", "32"})}};
+    const std::string what = fmt::format("seed {} problem {}: {}", seed, problem, params);
+    Constraints c;
+    c.cascade = test::load(kRoot + "/configs/workloads/gemm.yaml", params);
+    c.arch = load_arch(kRoot + "/configs/arch/systolic.yaml", {{"array.rows", "8"}, {"array.cols", "8"}});
+    c.mapping = unconstrained(c.cascade, c.arch);
+    EXPECT_TRUE(expect_brute_force_best(c, map_tiles(c.cascade, c.arch, c.mapping, MapOptions{}), what)) << what;
+  }
+}
+
 // Units searched too: small attention cascades on FuseMax-like chips of random sizes with four Einsums that either
 // array may run, both blocks of queries open. The mapper's best equals brute force over every binding and tile.
 TEST(Mapper, UnitsEqualBruteForceOnRandomAttention) {

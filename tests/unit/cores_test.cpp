@@ -175,6 +175,15 @@ TEST(Cores, AMulticastReadsASharedTileOnceAWave) {
   EXPECT_EQ(std::get<0>(q_reads("8", "false")), 256);
 }
 
+// What `tensor`'s loads read from the backing memory over the whole program, in tiles.
+int64_t backing_reads(const TileProgram& program, const std::string& tensor) {
+  int64_t reads = 0;
+  for (const TileGroup& g : program.groups)
+    for (const TileOp& op : g.ops)
+      if (op.kind == TileOp::Kind::load && op.tensor == tensor) reads += op.fetched(g.executions(op));
+  return reads;
+}
+
 // An L2 (noc.l2_size) keeps the tiles a group's items share while the tensors they share fit in it: the split
 // decode's query (8 KiB: 32 heads of 128 bf16 values) is then read once a head however many waves its parts fall
 // in, 32 reads in 8 parts (33 with multicast alone). An L2 smaller than the query still serves the cores running at
@@ -184,11 +193,7 @@ TEST(Cores, AnL2ReadsWhatTheItemsShareOnceWhileItHoldsIt) {
     const DesignPoint p =
         test::point("configs/mappings/llm/decode-split-cores.yaml", {{"L", "8192"}, {"S", "8"}}, {}, noc);
     EXPECT_TRUE(p.program.status.ok) << p.program.status.reason;
-    int64_t reads = 0;
-    for (const TileGroup& g : p.program.groups)
-      for (const TileOp& op : g.ops)
-        if (op.kind == TileOp::Kind::load && op.tensor == "Q") reads += op.fetched(g.executions(op));
-    return reads;
+    return backing_reads(p.program, "Q");
   };
   EXPECT_EQ(q_reads({{"noc.l2_size", "50 MiB"}}), 32);
   EXPECT_EQ(q_reads({{"noc.l2_size", "8 KiB"}}), 32);  // exactly the query
@@ -211,11 +216,7 @@ TEST(Cores, AnL2KeepsAHeadsKeysAndValuesForItsBlocksOfQueries) {
                                       {{"H", "32"}, {"KH", "32"}, {"E", "128"}, {"F", "128"}, {"P", n}, {"M", n}}, {},
                                       {{"noc.l2_size", l2}});
     EXPECT_TRUE(p.program.status.ok) << p.program.status.reason;
-    int64_t reads = 0;
-    for (const TileGroup& g : p.program.groups)
-      for (const TileOp& op : g.ops)
-        if (op.kind == TileOp::Kind::load && op.tensor == "K") reads += op.fetched(g.executions(op));
-    return reads;
+    return backing_reads(p.program, "K");
   };
   EXPECT_EQ(k_reads(2048, "50 MiB"), 32 * 32);
   int64_t heads = 0;  // 4K: 32 x 128 = 4,096 items, 128 a head, in waves of 132: the heads each wave's items belong to

@@ -95,6 +95,28 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   return cmd;
 }
 
+namespace {
+
+// The written mapping names the arch and workload the search used (--arch, --workload) and pins the workload params
+// it bound (with_params_bound), so that `model` and `sim` evaluate what the search did unless told otherwise. (An
+// arch's --set cannot go in a mapping: the header's command line says it.)
+MappingSpec searched_at(MappingSpec m, const MapArgs& args, const WorkloadOverrides& o, const Cascade& cascade) {
+  if (!args.arch.empty()) m.arch = args.arch;
+  if (!args.workload.empty()) m.workload = args.workload;
+  return with_params_bound(std::move(m), o, cascade);
+}
+
+// `einsim map`'s inputs as a command line, for the written mapping's header.
+std::string inputs_text(const MapArgs& args) {
+  std::string text = args.constraints.empty() ? fmt::format("--workload {} --arch {}", args.workload, args.arch)
+                                              : "--constraints " + args.constraints;
+  for (const std::string& f : args.param_files) text += " --params " + f;
+  for (const std::string& set : args.sets) text += " --set " + set;
+  return text;
+}
+
+}  // namespace
+
 int run_map(const MapArgs& args) {
   const DesignOverrides sets = parse_sets(args.sets);
   WorkloadOverrides o;
@@ -183,10 +205,8 @@ int run_map(const MapArgs& args) {
   const MapResult& r = alternatives[*winner].result;
   // Candidate i as a mapping file at `out`.
   auto written = [&](const std::string& out, size_t i) {
-    return constrained
-               ? mapped_yaml(constraints, out, r, options, i)
-               : mapped_yaml(alternatives[*winner].templ,
-                             fmt::format("--workload {} --arch {}", args.workload, args.arch), out, r, options, i);
+    return mapped_yaml(searched_at(alternatives[*winner].templ, args, o, cascade), inputs_text(args), out, r, options,
+                       i);
   };
   // Re-ranking: each of the K best written as a mapping and simulated by a worker process (SystemC elaborates
   // once per process); the fewest cycle-level cycles win, ties to the better analytical rank.

@@ -125,7 +125,8 @@ std::string mapped_file(int64_t point, const std::string& part) {
 // how it was found and with which params.
 std::string mapped_text(const SweepSpec& spec, const SweepPoint& p, const SweepPart& part, const SpecInputs& in,
                         SpecCache& specs, const std::string& file) {
-  MappingSpec m = with_choice(*specs.resolve(in).mapping, in.choice);
+  const ResolvedSpecs r = specs.resolve(in);
+  MappingSpec m = with_params_bound(with_choice(*r.mapping, in.choice), in.workload_overrides, *r.cascade);
   if (!in.arch.empty()) m.arch = in.arch;
   if (!in.workload.empty()) m.workload = in.workload;
   std::string at, with;

@@ -309,6 +309,25 @@ WorkloadOverrides with_mapping_params(const MappingSpec& m, WorkloadOverrides us
   return user;
 }
 
+MappingSpec with_params_bound(MappingSpec m, const WorkloadOverrides& o, const Cascade& cascade) {
+  auto pin = [&](const std::string& name, const std::string& value) {
+    if (name != "dtype" && !cascade.param(name)) return;  // a preset's param this workload lacks
+    const auto it = std::find_if(m.params.begin(), m.params.end(), [&](const auto& p) { return p.first == name; });
+    if (it != m.params.end())
+      it->second = value;
+    else
+      m.params.emplace_back(name, value);
+  };
+  for (const std::string& file : o.param_files) {
+    const YNode preset = YNode::load_file(file);
+    MapReader reader(preset);
+    MapReader entries(reader.required("params"));
+    for (const auto& [name, value] : entries.entries()) pin(name, value.as_string());
+  }
+  for (const auto& [name, value] : o.params) pin(name, value);
+  return m;
+}
+
 void require_one_mapping(const MappingSpec& m) {
   if (!m.alternatives.empty())
     throw UserError(m.alternatives_loc, "alternatives",

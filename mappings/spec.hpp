@@ -120,6 +120,10 @@ struct MappingSpec {
 
 // The workload overrides a mapping's design point binds its cascade with: its `params:` under `user`'s.
 WorkloadOverrides with_mapping_params(const MappingSpec& m, WorkloadOverrides user);
+// `m` with the workload params `o` binds pinned in its `params:` (its presets', then its own, as written; those
+// `cascade`'s workload has, and dtype): what a mapper writes beside a search, so that the mapping evaluates at the
+// params searched unless told otherwise.
+MappingSpec with_params_bound(MappingSpec m, const WorkloadOverrides& o, const Cascade& cascade);
 
 MappingSpec load_mapping(const std::string& file);
 // A UserError when `m` lists alternatives: a mapping to evaluate is one of them, chosen (einsim map -o writes it).

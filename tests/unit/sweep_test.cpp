@@ -808,8 +808,9 @@ TEST(Sweep, AnUnconstrainedPartMayHaveFusionSearched) {
   }
 }
 
-// Params the constraints list (FuseMax's M0) are chosen per point: the saved mapping pins the chosen value, loads
-// like a hand mapping and evaluates to the point's analytical row.
+// Params the constraints list (FuseMax's M0) are chosen per point: the saved mapping pins the chosen value and the
+// point's own params (BERT's preset, then the part's set), loads like a hand mapping and, given nothing else,
+// evaluates to the point's analytical row.
 TEST(Sweep, ListedParamsAreChosenAndTheSavedMappingPinsThem) {
   const std::string root = fs::absolute(".").string();
   const SweepRun run = run_sweep_file("params", mapped_attention_sweep("attention-fusemax-m0", "[1024]"), 2);
@@ -819,11 +820,18 @@ TEST(Sweep, ListedParamsAreChosenAndTheSavedMappingPinsThem) {
   ASSERT_EQ(rows.size(), 2u);
   const SweepOptions& o = run.options;
   const std::string saved = std::get<std::string>(cell(rows[0], "mapped_attention"));
-  const DesignPoint p =
-      test::point((fs::path(o.out_dir) / saved).string(), {{"B", "1"}, {"M", "1024"}, {"P", "1024"}, {"dtype", "bf16"}},
-                  {root + "/configs/workloads/models/bert.yaml"});
-  ASSERT_EQ(p.mapping.params.size(), 1u);
+  const DesignPoint p = test::point((fs::path(o.out_dir) / saved).string());
+  ASSERT_EQ(p.mapping.params.size(), 9u);
   EXPECT_EQ(p.mapping.params[0].first, "M0");
+  EXPECT_EQ(std::vector(p.mapping.params.begin() + 1, p.mapping.params.end()),
+            (std::vector<std::pair<std::string, std::string>>{{"H", "12"},
+                                                              {"KH", "12"},
+                                                              {"E", "64"},
+                                                              {"F", "64"},
+                                                              {"B", "1"},
+                                                              {"M", "1024"},
+                                                              {"P", "1024"},
+                                                              {"dtype", "bf16"}}));
   EXPECT_EQ(p.cascade.param("M0")->value, std::stod(p.mapping.params[0].second));
   EXPECT_EQ(std::get<int64_t>(cell(rows[0], "cycles")), evaluate_analytical(p.cascade, p.arch, p.program).cycles);
   std::ifstream in(fs::path(o.out_dir) / fs::path(saved).replace_extension(".json"));

@@ -529,15 +529,17 @@ class Lowering {
     t.spread_trips = 1;
   }
 
-  // The reads from the backing memory of a load that the spread items share (it repeats only over the spread
-  // loops in `own`, of the first k), when the NoC multicasts: the cores take the items in waves, item n on core
-  // n mod cores, and run a wave's items in step, so each tile a wave's items need is read once for all of them.
-  // -1 past 2^22 items (too many to count; every core's tile is charged a read).
+  // The reads from the backing memory of a load that the spread items share (its tiles change only with the
+  // spread loops in `own`, of the first k), when the NoC multicasts or an L2 serves the cores: the cores take the
+  // items in waves of `cores`, item n on core n mod cores, and run a wave's items in step, so each tile a wave's
+  // items need is read once for all of them (an L2 that holds what they share: one wave of every item, counted in
+  // closed form). -1 past 2^22 items in several waves (too many to count; every core's tile is charged a read).
   static int64_t multicast_reads(const TileGroup& t, int k, const std::vector<int>& own, int64_t cores) {
     int64_t items = 1, per_item = 1;
     for (int l = 0; l < k; ++l) items *= t.loops[static_cast<size_t>(l)].trips;
-    for (int l : own)
-      if (l >= k) per_item *= t.loops[static_cast<size_t>(l)].trips;
+    int64_t distinct = 1;  // the tiles all the items need: one wave of them reads each once
+    for (int l : own) (l >= k ? per_item : distinct) *= t.loops[static_cast<size_t>(l)].trips;
+    if (cores >= items) return distinct * per_item;
     if (items > (int64_t{1} << 22)) return -1;
     int64_t tiles = 0;
     std::vector<int64_t> wave;

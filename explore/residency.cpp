@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include "common/units.hpp"
 #include "explore/evaluate.hpp"
@@ -10,6 +11,22 @@
 #include "mappings/lower.hpp"
 
 namespace einsim {
+
+namespace {
+
+// One part's share of what a point keeps, for a refusal's reason: "attention 32 x 594.13 MiB".
+void add_term(std::string& terms, const std::string& part, const std::string& what) {
+  terms += fmt::format("{}{} {}", terms.empty() ? "" : ", ", part, what);
+}
+
+// Why a point (or each stage of its pipeline) does not fit its memory, its parts' terms listed.
+std::string over_capacity(std::string_view who, double need, const std::string& backing, const std::string& terms,
+                          double capacity) {
+  return fmt::format("{} keeps {} in '{}' on each device ({}), more than its capacity of {}", who, format_bytes(need),
+                     backing, terms, format_bytes(capacity));
+}
+
+}  // namespace
 
 void check_capacity(const SweepPoint& point, const std::vector<std::pair<std::string, Stats>>& parts, SpecCache& specs,
                     Stats& s) {
@@ -24,13 +41,11 @@ void check_capacity(const SweepPoint& point, const std::vector<std::pair<std::st
     if (c > 0 && (capacity == 0 || c < capacity)) capacity = c, backing = r.mapping->backing;
     const double bytes = static_cast<double>(copies) * static_cast<double>(p->second.footprint_bytes);
     need += bytes;
-    terms += fmt::format("{}{} {} x {}", terms.empty() ? "" : ", ", part.name, copies,
-                         format_bytes(static_cast<double>(p->second.footprint_bytes)));
+    add_term(terms, part.name,
+             fmt::format("{} x {}", copies, format_bytes(static_cast<double>(p->second.footprint_bytes))));
   }
   if (capacity > 0 && need > capacity)
-    s.status = EvalStatus{false, fmt::format("the point keeps {} in '{}' on each device ({}), more than its "
-                                             "capacity of {}",
-                                             format_bytes(need), backing, terms, format_bytes(capacity))};
+    s.status = EvalStatus{false, over_capacity("the point", need, backing, terms, capacity)};
 }
 
 Residency::Residency(const SweepPoint& point,
@@ -84,7 +99,7 @@ double Residency::need(int64_t v, std::string* terms) const {
     if (!pipelined_) {
       const double one = static_cast<double>(held_bytes(c, p.shares));
       bytes += static_cast<double>(p.copies) * one;
-      if (terms) *terms += fmt::format("{}{} {} x {}", terms->empty() ? "" : ", ", p.name, p.copies, format_bytes(one));
+      if (terms) add_term(*terms, p.name, fmt::format("{} x {}", p.copies, format_bytes(one)));
       continue;
     }
     IdVector<TensorId, int64_t> shared = p.shares, own = p.shares;  // held once a layer; once a micro-batch
@@ -93,8 +108,8 @@ double Residency::need(int64_t v, std::string* terms) const {
     const double weights = static_cast<double>(held_bytes(c, shared)), each = static_cast<double>(held_bytes(c, own));
     bytes += static_cast<double>(layers) * (weights + static_cast<double>(micro_batches_) * each);
     if (terms)
-      *terms += fmt::format("{}{} {} x ({} + {} x {})", terms->empty() ? "" : ", ", p.name, layers,
-                            format_bytes(weights), micro_batches_, format_bytes(each));
+      add_term(*terms, p.name,
+               fmt::format("{} x ({} + {} x {})", layers, format_bytes(weights), micro_batches_, format_bytes(each)));
   }
   return bytes;
 }
@@ -104,9 +119,7 @@ std::string Residency::overflow() const {
   std::string terms;
   const double bytes = need(value_, &terms);
   if (bytes <= capacity_) return {};
-  return fmt::format("{} keeps {} in '{}' on each device ({}), more than its capacity of {}",
-                     pipelined_ ? "each stage" : "the point", format_bytes(bytes), backing_, terms,
-                     format_bytes(capacity_));
+  return over_capacity(pipelined_ ? "each stage" : "the point", bytes, backing_, terms, capacity_);
 }
 
 std::optional<int64_t> Residency::largest() const {

@@ -122,13 +122,9 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
     require_one_mapping(*r.mapping);
   }
   const std::string arch = in.arch.empty() ? r.mapping->arch : in.arch;
-  const std::string workload = in.workload.empty() ? r.mapping->workload : in.workload;
-  // A workload is read once per file and bound to each point's params.
-  const auto& source = get(workloads_, workload, [&] { return read_workload(workload); });
-  if (source.error) std::rethrow_exception(source.error);
-  const WorkloadOverrides overrides = generated ? in.workload_overrides : point_overrides(*r.mapping, in);
-  const auto& c = get(cascades_, cascade_key(workload, overrides),
-                      [&] { return std::make_shared<const Cascade>(bind_workload(*source.value, overrides)); });
+  const BoundWorkload w = workload_of(in, r.mapping.get());
+  const auto& c = get(cascades_, cascade_key(w.file, w.overrides),
+                      [&] { return std::make_shared<const Cascade>(bind_workload(*w.source, w.overrides)); });
   if (c.error) std::rethrow_exception(c.error);
   r.cascade = c.value;
   // An architecture is read once per file; each point's overrides apply to a copy of it, through its kinds'
@@ -144,14 +140,21 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   return r;
 }
 
+SpecCache::BoundWorkload SpecCache::workload_of(const SpecInputs& in, const MappingSpec* m) {
+  BoundWorkload w;
+  w.file = in.workload.empty() ? m->workload : in.workload;
+  // A workload is read once per file and bound to each point's params.
+  const auto& source = get(workloads_, w.file, [&] { return read_workload(w.file); });
+  if (source.error) std::rethrow_exception(source.error);
+  w.source = source.value;
+  w.overrides = m ? point_overrides(*m, in) : in.workload_overrides;  // no mapping: unconstrained()'s
+  return w;
+}
+
 Cascade SpecCache::bind(const SpecInputs& in) {
   const bool generated = in.mapping.empty() && in.map;
-  std::shared_ptr<const MappingSpec> m;
-  if (!generated) m = mapping(in.mapping);
-  const std::string workload = in.workload.empty() ? m->workload : in.workload;
-  const auto& source = get(workloads_, workload, [&] { return read_workload(workload); });
-  if (source.error) std::rethrow_exception(source.error);
-  return bind_workload(*source.value, generated ? in.workload_overrides : point_overrides(*m, in));
+  const BoundWorkload w = workload_of(in, generated ? nullptr : mapping(in.mapping).get());
+  return bind_workload(*w.source, w.overrides);
 }
 
 std::shared_ptr<const ChosenMapping> SpecCache::chosen(

@@ -84,6 +84,14 @@ class SpecCache {
   };
   template <class T, class Load>  // Load returns a std::shared_ptr<const T>
   const Entry<T>& get(std::map<std::string, Entry<T>>& cache, const std::string& key, Load load);
+  // The workload `in` names (its mapping's, `m`, unless it names one; m null: a generated mapping's, which
+  // `in.workload` names), read once, and the params its point binds it with.
+  struct BoundWorkload {
+    std::string file;
+    std::shared_ptr<const WorkloadSource> source;
+    WorkloadOverrides overrides;
+  };
+  BoundWorkload workload_of(const SpecInputs& in, const MappingSpec* m);
 
   std::mutex mutex_;
   std::map<std::string, Entry<MappingSpec>> mappings_;

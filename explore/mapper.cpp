@@ -982,15 +982,27 @@ std::vector<std::pair<std::string, std::vector<std::string>>> listed_choices(con
   return out;
 }
 
-// The group a setting's name ("attention.buffer_stages") names before its last dot, and the setting after it; -1
-// for a workload param (no dot).
+// The group a setting's name ("attention.buffer_stages", "attention.tensors.QK.spill") names before the first dot
+// that ends a group's name (the longest such name), and the setting after it; -1 for a workload param (no dot).
 int group_of_setting(const MappingSpec& m, const std::string& name, std::string& setting) {
-  const size_t dot = name.rfind('.');
-  if (dot == std::string::npos) return -1;
-  setting = name.substr(dot + 1);
-  for (size_t g = 0; g < m.groups.size(); ++g)
-    if (m.groups[g].name == name.substr(0, dot)) return static_cast<int>(g);
-  throw UserError(SourceLoc{m.file}, name, "auto: no group of that name");
+  if (name.find('.') == std::string::npos) return -1;
+  int found = -1;
+  for (size_t g = 0; g < m.groups.size(); ++g) {
+    const std::string& group = m.groups[g].name;
+    if (name.size() > group.size() + 1 && name.starts_with(group) && name[group.size()] == '.' &&
+        (found < 0 || group.size() > m.groups[static_cast<size_t>(found)].name.size()))
+      found = static_cast<int>(g);
+  }
+  if (found < 0) throw UserError(SourceLoc{m.file}, name, "auto: no group of that name");
+  setting = name.substr(m.groups[static_cast<size_t>(found)].name.size() + 1);
+  return found;
+}
+
+// The tensor a group's setting `tensors.T.spill` names, or empty for another setting.
+std::string spill_setting_tensor(const std::string& setting) {
+  constexpr std::string_view head = "tensors.", tail = ".spill";
+  if (setting.size() <= head.size() + tail.size() || !setting.starts_with(head) || !setting.ends_with(tail)) return "";
+  return setting.substr(head.size(), setting.size() - head.size() - tail.size());
 }
 
 // Whether `m` has `p` pinned already.
@@ -999,6 +1011,8 @@ bool holds(const MappingSpec& m, const Setting& p) {
   const int g = group_of_setting(m, p.first, setting);
   if (g < 0) return std::find(m.params.begin(), m.params.end(), p) != m.params.end();
   const GroupSpec& group = m.groups[static_cast<size_t>(g)];
+  if (const std::string tensor = spill_setting_tensor(setting); !tensor.empty())
+    return (group.spilled.contains(tensor) ? "true" : "false") == p.second;
   return setting == "pipeline" ? (group.pipeline ? "true" : "false") == p.second
                                : std::to_string(group.buffer_stages) == p.second;
 }
@@ -1020,15 +1034,24 @@ MappingSpec with_params(const MappingSpec& templ, const std::vector<std::pair<st
   for (const Setting& p : params) {
     std::string setting;
     const int g = group_of_setting(m, p.first, setting);
-    if (g < 0)
+    if (g < 0) {
       m.params.push_back(p);
-    else if (setting == "pipeline")
-      m.groups[static_cast<size_t>(g)].pipeline = p.second == "true";
-    else
-      m.groups[static_cast<size_t>(g)].buffer_stages = std::stoi(p.second);
+      continue;
+    }
+    GroupSpec& group = m.groups[static_cast<size_t>(g)];
+    if (const std::string tensor = spill_setting_tensor(setting); !tensor.empty()) {
+      if (p.second == "true") group.spilled[tensor] = group.spill_choices.at(tensor);
+    } else if (setting == "pipeline") {
+      group.pipeline = p.second == "true";
+    } else {
+      group.buffer_stages = std::stoi(p.second);
+    }
   }
   m.param_choices.clear();
-  for (GroupSpec& g : m.groups) g.setting_choices.clear();
+  for (GroupSpec& g : m.groups) {
+    g.setting_choices.clear();
+    g.spill_choices.clear();
+  }
   return m;
 }
 

@@ -65,6 +65,9 @@ struct GroupSpec {
   // backing memory and the later passes that read it load it back tile by tile, so that no block of it stays in
   // the buffer (FLAT's scores at long sequences). By name, with where the mapping says so.
   std::map<std::string, SourceLoc> spilled;
+  // Constraints for `einsim map` (`spill: auto`): the intermediates whose spilling the mapper chooses, each a
+  // setting of the group (`tensors.QK.spill`, false or true) searched as the others are. By name, with where.
+  std::map<std::string, SourceLoc> spill_choices;
   // Tensors that bypass the buffer (Timeloop's bypass of a level): an input goes from the backing memory straight
   // to the unit, fetched again for every tile the unit computes; a result goes from the unit straight to the
   // backing memory, tile by tile. Neither is written into the buffer nor read from it. By name.
@@ -88,7 +91,7 @@ struct GroupSpec {
   SourceLoc order_loc;
   // Constraints for `einsim map`: the group's settings left to it, each with the values it may take, searched as
   // a constraints file's param lists are: `pipeline: auto` (false, true), `buffer_stages: [1, 2, 3]` or `auto` (1
-  // to 4). By setting name.
+  // to 4), a tensor's `spill: auto` (`tensors.QK.spill`: false, true). By setting name.
   std::vector<std::pair<std::string, std::vector<std::string>>> setting_choices;
   SourceLoc settings_loc;
   SourceLoc loc;

@@ -117,6 +117,7 @@ void emit_group(YAML::Emitter& out, const MappingSpec& m, const GroupSpec& g) {
   std::set<std::string> tensors;
   for (const auto& [t, n] : g.tensor_buffer_stages) tensors.insert(t);
   for (const auto& [t, loc] : g.spilled) tensors.insert(t);
+  for (const auto& [t, loc] : g.spill_choices) tensors.insert(t);
   for (const auto& [t, loc] : g.bypassed) tensors.insert(t);
   if (!tensors.empty()) {
     out << YAML::Key << "tensors" << YAML::Value << YAML::BeginMap;
@@ -125,6 +126,7 @@ void emit_group(YAML::Emitter& out, const MappingSpec& m, const GroupSpec& g) {
       if (const auto s = g.tensor_buffer_stages.find(t); s != g.tensor_buffer_stages.end())
         out << YAML::Key << "buffer_stages" << YAML::Value << s->second;
       if (g.spilled.contains(t)) out << YAML::Key << "spill" << YAML::Value << true;
+      if (g.spill_choices.contains(t)) out << YAML::Key << "spill" << YAML::Value << "auto";
       if (g.bypassed.contains(t)) out << YAML::Key << "bypass" << YAML::Value << true;
       out << YAML::EndMap;
     }

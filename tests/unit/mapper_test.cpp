@@ -691,6 +691,89 @@ TEST(Mapper, GroupSettingsListedEqualTheBestOfEachPinned) {
   }
 }
 
+// Intermediates whose spilling is left to the mapper (`spill: auto`): the best equals the best of the four
+// constraints files that pin each way to spill FLAT's scores and exponentials, and the chosen mapping spills what
+// it says. Small random problems on FLAT-like chips whose buffers hold a few rows of scores or every block's (on
+// these the kept scores win: the 1D array bounds them), and BERT at 4K and 256K tokens, where each way wins.
+TEST(Mapper, SpillsLeftToTheMapperEqualTheBestOfEachPinned) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 29);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  std::ifstream in(kRoot + "/configs/constraints/attention-flat-spill.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text = std::regex_replace(text, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  auto with = [&](const std::string& qk, const std::string& sn) {
+    return std::regex_replace(text, std::regex(R"(tensors: \{[^\n]*)"),
+                              "tensors: {QK: {spill: " + qk + "}, SN: {spill: " + sn + "}}");
+  };
+  const std::string listed = test::temp_file("flat-spill.yaml", text);
+  const MappingSpec templ = load_mapping(listed);
+  ASSERT_EQ(param_combinations(templ).size(), 4u);
+  for (int problem = 0; problem < 4; ++problem) {
+    const std::string m = pick({"512", "1024", "2048"});
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"B", "1"},  {"H", "2"}, {"KH", pick({"1", "2"})}, {"M", m}, {"P", pick({"64", "128"})},
+        {"E", "16"}, {"F", "16"}};
+    // Buffers from a few rows of scores beside the K and V tiles to every block's.
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {
+        {"glb.size", pick({"80 KiB", "128 KiB", "1 MiB"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    std::optional<MapCandidate> best;
+    for (const std::string qk : {"false", "true"})
+      for (const std::string sn : {"false", "true"}) {
+        const Constraints pinned =
+            constraints(test::temp_file("flat-spill-pinned.yaml", with(qk, sn)), params, arch_sets);
+        const MapResult r = map_tiles(pinned.cascade, pinned.arch, pinned.mapping, MapOptions{});
+        if (!r.best.empty() && (!best || better(r.best.front(), *best, MapObjective::latency))) {
+          best = r.best.front();
+          best->choice.params = {{"attention.tensors.QK.spill", qk}, {"attention.tensors.SN.spill", sn}};
+        }
+      }
+    ASSERT_TRUE(best) << what;
+    SpecInputs point;
+    point.mapping = listed;
+    point.map = true;
+    point.workload_overrides.params = params;
+    point.arch_sets = arch_sets;
+    SpecCache specs;
+    const ChosenMapping chosen = choose_mapping(point, specs);
+    const nlohmann::ordered_json search = nlohmann::ordered_json::parse(chosen.search);
+    EXPECT_EQ(search.at("top").at(0).at("cycles").get<int64_t>(), best->stats.cycles) << what;
+    EXPECT_EQ(chosen.inputs.choice.params, best->choice.params) << what;
+    const MappingSpec mapping = with_choice(templ, chosen.inputs.choice);
+    EXPECT_EQ(mapping.groups[0].spilled.contains("QK"), best->choice.params[0].second == "true") << what;
+    EXPECT_EQ(mapping.groups[0].spilled.contains("SN"), best->choice.params[1].second == "true") << what;
+    EXPECT_TRUE(mapping.groups[0].setting_choices.empty() && mapping.groups[0].spill_choices.empty()) << what;
+    const Constraints base = constraints(listed, params, arch_sets);
+    EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, lower(base.cascade, base.arch, mapping)).cycles,
+              best->stats.cycles)
+        << what;
+  }
+  // BERT's heads, one sequence: kept at 4K, both spilled at 256K, as fast as the better of the study's two
+  // alternatives (attention-flat.yaml) at each.
+  for (const std::string seq : {"4096", "262144"}) {
+    int64_t cycles[2] = {0, 0};
+    std::vector<std::pair<std::string, std::string>> spills;
+    for (int file = 0; file < 2; ++file) {
+      SpecInputs point;
+      point.mapping =
+          file ? "configs/constraints/attention-flat-spill.yaml" : "configs/constraints/attention-flat.yaml";
+      point.map = true;
+      point.workload_overrides.param_files = {"configs/workloads/models/bert.yaml"};
+      point.workload_overrides.params = {{"B", "1"}, {"M", seq}, {"P", seq}, {"dtype", "bf16"}};
+      SpecCache specs;
+      const ChosenMapping chosen = choose_mapping(point, specs, 1);
+      cycles[file] = nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>();
+      if (file) spills = chosen.inputs.choice.params;
+    }
+    EXPECT_EQ(cycles[1], cycles[0]) << seq;
+    const std::string spilled = seq == "4096" ? "false" : "true";
+    EXPECT_EQ(spills, (std::vector<std::pair<std::string, std::string>>{{"attention.tensors.QK.spill", spilled},
+                                                                        {"attention.tensors.SN.spill", spilled}}))
+        << seq;
+  }
+}
+
 // Without constraints (`einsim map --workload W --arch A`): each Einsum's unit, spatial map, loop order and tiles
 // all searched. Random GEMMs on systolic arrays of random sizes: the best equals brute force over every unit and
 // map, order and tile (and computes the GEMM's values, tile by tile).

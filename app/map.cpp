@@ -63,8 +63,9 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--time-limit", args.time_limit_s,
-                  "Stop after S seconds with the best found and its gap to a lower bound (the least compute roofline "
-                  "of the bindings not searched); a space over the size limit is searched too")
+                  "Stop after S seconds with the best found and its gap to a lower bound (the least, over the bindings "
+                  "not searched, of each one's compute roofline or the bytes that must cross the backing memory, "
+                  "whichever is higher); a space over the size limit is searched too")
       ->check(CLI::PositiveNumber)
       ->type_name("S");
   cmd->add_option("--fuse", args.fuse,

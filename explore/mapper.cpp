@@ -18,6 +18,7 @@
 #include "mappings/lower.hpp"
 #include "mappings/write.hpp"
 #include "sim/analytical.hpp"
+#include "workloads/analysis.hpp"
 
 namespace einsim {
 
@@ -387,6 +388,94 @@ void rank_into(std::vector<Partial>& best, Partial p, int top) {
   if (static_cast<int>(best.size()) > top) best.pop_back();
 }
 
+// Whether access `a` of Einsum `e` touches every element of its tensor: no where clause or guard thins its points,
+// and each rank's index spans the rank exactly, as digits of a mixed radix (m, or m1 * M0 + m0 with m0 < M0 and
+// m1 < M / M0), its variables used by no other rank.
+bool reads_whole(const Cascade& cascade, const Einsum& e, const Access& a) {
+  if (!e.where.empty() || e.guard >= 0 || a.earlier_step || !a.gathered_ranks.empty()) return false;
+  const Tensor& t = cascade.tensors[a.tensor];
+  std::set<int> used;
+  for (size_t r = 0; r < a.index.size(); ++r) {
+    std::vector<std::pair<int64_t, int>> terms;  // (coefficient, variable), the least significant first
+    for (const auto& [v, coefficient] : a.index[r].terms) terms.emplace_back(coefficient, v);
+    std::sort(terms.begin(), terms.end());
+    int64_t spanned = 1;
+    for (const auto& [coefficient, v] : terms) {
+      if (coefficient != spanned || !used.insert(v).second) return false;
+      spanned *= e.vars[static_cast<size_t>(v)].extent;
+    }
+    if (a.index[r].constant != 0 || spanned != t.ranks[r].extent) return false;
+  }
+  return true;
+}
+
+// Whether every evaluation of Einsum `e` reads all of access `a`'s tensor: reads_whole, and `e` computes something
+// or a reader of what it writes needs all of that (a split, BK[m1,m0] = K[m1*M0+m0], loads only the tiles its
+// readers need: none of K's beyond a causal mask).
+bool needs_whole(const Cascade& cascade, const Einsum& e, const Access& a) {
+  if (!reads_whole(cascade, e, a)) return false;
+  if (!einsum_ops(e).empty() || cascade.tensors[e.out.tensor].output) return true;
+  for (const Einsum& r : cascade.einsums)
+    for (const Access& b : r.reads)
+      if (b.tensor == e.out.tensor && needs_whole(cascade, r, b)) return true;
+  return false;
+}
+
+// A lower bound on the cycles of groups [first, last) of `m` that no unit, order or tile changes: the bytes that
+// must cross the backing memory's path at its bandwidth (on every device), as the memory roofline counts them, which
+// no evaluation's cycles are below. Each tensor a group reads whole from outside the run (an input, or what an
+// earlier run stored) is loaded at least once, and each the run writes whole and a later group or the cascade's
+// output needs is stored at least once. What a where clause or a guard thins, a part of a tensor written in parts,
+// a recurrence's steps and a spill count nothing (a bound, not the traffic); a group placed on a PIM (or `auto`)
+// reads through its own paths, so such a run has no floor (0).
+int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last) {
+  std::map<std::string, size_t> group_of;  // each Einsum's group, by name
+  for (size_t g = 0; g < m.groups.size(); ++g) {
+    if (g >= first && g < last && !m.groups[g].place.empty()) return 0;
+    for (const PassSpec& pass : m.groups[g].passes)
+      for (const auto& [name, binding] : pass.einsums) group_of[name] = g;
+  }
+  auto group = [&](EinsumId e) {
+    const auto it = group_of.find(cascade.einsums[e].name);
+    return it == group_of.end() ? m.groups.size() : it->second;
+  };
+  std::set<TensorId> loaded, stored;
+  for (EinsumId e : cascade.einsums.ids()) {
+    const size_t g = group(e);
+    if (g < first || g >= last) continue;
+    const Einsum& einsum = cascade.einsums[e];
+    for (const Access& a : einsum.reads) {
+      const std::vector<EinsumId> writers = cascade.tensors[a.tensor].writers();
+      const bool outside = std::all_of(writers.begin(), writers.end(), [&](EinsumId w) { return group(w) < first; });
+      if (outside && needs_whole(cascade, einsum, a)) loaded.insert(a.tensor);
+    }
+    const Tensor& out = cascade.tensors[einsum.out.tensor];
+    bool needed = out.output;
+    for (EinsumId r : cascade.einsums.ids())
+      for (const Access& a : cascade.einsums[r].reads)
+        needed = needed || (a.tensor == einsum.out.tensor && group(r) >= last);
+    if (needed && out.pieces.empty() && reads_whole(cascade, einsum, einsum.out)) stored.insert(einsum.out.tensor);
+  }
+  std::map<std::string, std::pair<double, double>> bytes;  // per path: bytes, bandwidth
+  auto add = [&](const std::set<TensorId>& tensors, const std::string& from, const std::string& to) {
+    const ComponentSpec& path = arch.path(from, to);
+    for (TensorId t : tensors) {
+      auto& [b, bandwidth] = bytes[path.name];
+      b += static_cast<double>(cascade.tensors[t].bytes());
+      bandwidth = path.path_Bps();
+    }
+  };
+  add(loaded, m.backing, m.buffer);
+  add(stored, m.buffer, m.backing);
+  const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
+  int64_t floor = 0;
+  for (const auto& [path, b] : bytes)
+    if (b.second > 0)
+      // Rounded down, so that the runs' floors add to no more than the whole's memory roofline.
+      floor = std::max(floor, static_cast<int64_t>(std::floor(b.first * arch.clock_hz / (b.second * devices))));
+  return floor;
+}
+
 // Every combination of the searched units of `run`, its searched orders and its searched tiles, evaluated on its
 // groups: the `top` best, best first (ties: the secondary objective, then the earlier combination; units vary
 // slowest, then orders, the last tile fastest). The counts go to the certificate in `r`; with a `front`, the
@@ -400,8 +489,8 @@ void rank_into(std::vector<Partial>& best, Partial p, int top) {
 // pruned, not evaluated.
 //
 // With a deadline, no batch starts once it has passed and a feasible mapping was found; the shapes left are
-// counted, and the run's lower bound is the least of its best score and the compute rooflines of the bindings left
-// (each from its first feasible combination).
+// counted, and the run's lower bound is the least of its best score and the bounds of the bindings left: each one's
+// compute roofline (from its first feasible combination) or the run's traffic floor, whichever is higher.
 std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
                             const std::vector<LoopAddress>& where, const std::vector<OrderAddress>& slots,
                             const std::vector<BindingAddress>& units, const Run& run, const MapOptions& options,
@@ -570,7 +659,10 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     }
     r.shapes_searched += static_cast<int64_t>(count);
   }
-  // The run's lower bound: its best, or, stopped early, the least roofline of a binding left if that is lower.
+  // The run's lower bound: its best, or, stopped early, the least bound of a binding left if that is lower: its
+  // compute roofline or the run's traffic floor, whichever is higher.
+  const auto floor = static_cast<double>(traffic_floor(cascade, arch, templ, run.first, run.last));
+  r.traffic_floor += floor;
   double bound = best.empty() ? std::numeric_limits<double>::infinity() : best.front().score;
   if (first < shapes.size() && options.objective != MapObjective::latency)
     bound = std::numeric_limits<double>::quiet_NaN();      // rooflines bound cycles, not energy
@@ -581,7 +673,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     double roofline = std::numeric_limits<double>::infinity();  // none feasible: it bounds nothing
     search_shape(shapes[i], 0, true, &roofline);
     binding_roofline[binding] = roofline;
-    bound = std::min(bound, roofline);
+    bound = std::min(bound, std::max(roofline, floor));
   }
   r.lower_bound += bound;
   return best;
@@ -866,9 +958,10 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
     std::optional<std::pair<double, double>> rank;  // the best's score and secondary objective
     size_t segment = 0;                             // its last segment
     double space = 0, ways = 0, lower_bound = std::numeric_limits<double>::infinity();
+    double traffic_floor = std::numeric_limits<double>::infinity();
   };
   std::vector<Prefix> prefix(n + 1);
-  prefix[0] = Prefix{std::pair(0.0, 0.0), 0, 1, 1, 0};
+  prefix[0] = Prefix{std::pair(0.0, 0.0), 0, 1, 1, 0, 0};
   for (size_t k = 0; k < segments.size(); ++k) {
     const SearchedSegment& info = r.segments[k];
     if (!info.searched) continue;
@@ -877,6 +970,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
     after.space += before.space * info.space;
     after.ways += before.ways;
     after.lower_bound = std::min(after.lower_bound, before.lower_bound + segments[k].certificate.lower_bound);
+    after.traffic_floor = std::min(after.traffic_floor, before.traffic_floor + segments[k].certificate.traffic_floor);
     if (!before.rank || segments[k].best.empty()) continue;
     const std::pair<double, double> rank{before.rank->first + segments[k].best.front().score,
                                          before.rank->second + segments[k].best.front().tie_break};
@@ -888,6 +982,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
   r.space = prefix[n].space;
   r.ways_to_fuse = prefix[n].ways;
   r.lower_bound = prefix[n].lower_bound;
+  r.traffic_floor = std::isinf(prefix[n].traffic_floor) ? 0 : prefix[n].traffic_floor;
   if (!prefix[n].rank) {
     const auto too_large = std::find_if(r.segments.begin(), r.segments.end(),
                                         [](const SearchedSegment& s) { return !s.searched && s.last == s.first + 1; });
@@ -1124,6 +1219,7 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
     j["certificate"]["fusion"] =
         Json{{"ways", r.ways_to_fuse}, {"chosen", r.fused_groups}, {"fused_groups", std::move(segments)}};
   }
+  if (r.traffic_floor > 0) j["certificate"]["traffic_floor"] = r.traffic_floor;
   if (!r.complete() && !r.best.empty() && !std::isnan(r.lower_bound)) {
     j["certificate"]["lower_bound"] = r.lower_bound;
     j["certificate"]["gap"] = r.best.front().score / r.lower_bound - 1;

@@ -112,8 +112,12 @@ struct MapResult {
   int64_t shapes = 0, shapes_searched = 0;
   bool complete() const { return shapes_searched == shapes; }
   // For latency: no mapping of the space has fewer cycles. A complete search's is its best's; one the time limit
-  // stopped takes the least compute roofline among the bindings it did not search (each run's, summed).
+  // stopped takes the least, among the bindings it did not search, of each one's compute roofline or the traffic
+  // floor, whichever is higher (each run's, summed).
   double lower_bound = 0;
+  // The cycles no mapping of the space is below for the bytes that must cross the backing memory's path: each
+  // tensor read or needed whole once, at the path's bandwidth (each run's, summed; 0 where not counted).
+  double traffic_floor = 0;
   std::string first_infeasible_reason;  // when nothing was feasible, why the first combination was not
   // The search of fusion (map_fused): every fused group considered, the ways to fuse the groups that the
   // segments searched make, and the sizes of the fused groups chosen (`searched`, `orders` and `bindings` above

@@ -483,9 +483,11 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
     if (divides) {
       const TileProgram p = lower(c, arch, with_choice(templ, choice));
       const Stats st = p.status.ok ? evaluate_analytical(c, arch, p) : Stats{};
-      // Branch and bound's premise: no combination is faster than its binding's compute roofline.
+      // Branch and bound's premise: no combination is faster than its binding's compute roofline, nor moves less
+      // than the traffic floor (a lower bound on its memory roofline).
       if (p.status.ok && st.status.ok) {
         EXPECT_GE(st.cycles, st.roofline_compute_cycles);
+        EXPECT_GE(static_cast<double>(st.roofline_memory_cycles), r.traffic_floor);
       }
       if (p.status.ok && st.status.ok &&
           (best.cycles < 0 || st.cycles < best.cycles || (st.cycles == best.cycles && st.energy_pJ < best.energy)))
@@ -922,6 +924,21 @@ TEST(Mapper, AutoOnAnIndexTheWorkloadLacksIsAnError) {
 namespace einsim {
 namespace {
 
+// The traffic floor: each tensor a run must read or leave whole, once, at the backing memory's bandwidth. The GEMM
+// reads A and B and writes Z; a causal mask leaves some of K unread by every tile's reader, and so counts nothing.
+TEST(Mapper, TrafficFloorIsEachWholeTensorOnceAtTheMemorysBandwidth) {
+  const Constraints gemm = constraints(kRoot + "/configs/constraints/gemm-systolic-ws.yaml");
+  const MapResult r = map_tiles(gemm.cascade, gemm.arch, gemm.mapping, MapOptions{});
+  double bytes = 0;
+  for (const std::string t : {"A", "B", "Z"})
+    bytes += static_cast<double>(gemm.cascade.tensors[gemm.cascade.tensor_id(t)].bytes());
+  const double floor = std::floor(bytes * gemm.arch.clock_hz / gemm.arch.path("dram", "glb").path_Bps());
+  EXPECT_GT(floor, 0);
+  EXPECT_EQ(r.traffic_floor, floor);
+  const Constraints causal = constraints(kRoot + "/configs/mappings/attention-causal-fusemax.yaml");
+  EXPECT_EQ(map_tiles(causal.cascade, causal.arch, causal.mapping, MapOptions{}).traffic_floor, 0);
+}
+
 // Every shipped hand mapping with each of its tiles left to the mapper: the hand tiles are one combination of
 // the space (at the defaults each evaluates to a divisor of its extent), so the mapper's best is never slower.
 // Spaces over the mapper's limit are refused and reported (the encoder GEMMs' eight tiles).
@@ -953,6 +970,8 @@ TEST(Mapper, NeverSlowerThanTheHandMappings) {
       const MapResult r = map_tiles(c.cascade, c.arch, c.mapping, MapOptions{});
       ASSERT_FALSE(r.best.empty()) << entry.path();
       EXPECT_LE(r.best.front().stats.cycles, hand_stats.cycles) << entry.path();
+      EXPECT_GE(static_cast<double>(hand_stats.roofline_memory_cycles), r.traffic_floor) << entry.path();
+      EXPECT_GE(static_cast<double>(r.best.front().stats.roofline_memory_cycles), r.traffic_floor) << entry.path();
       std::cout << entry.path().filename().string() << ": hand " << hand_stats.cycles << " cycles, mapped "
                 << r.best.front().stats.cycles << " (" << r.combinations << " combinations)\n";
       ++mapped;
@@ -969,6 +988,8 @@ TEST(Mapper, NeverSlowerThanTheHandMappings) {
       const MapResult r = map_tiles(c.cascade, c.arch, ordered, options);
       ASSERT_FALSE(r.best.empty()) << entry.path();
       EXPECT_LE(r.best.front().stats.cycles, hand_stats.cycles) << entry.path();
+      EXPECT_GE(static_cast<double>(hand_stats.roofline_memory_cycles), r.traffic_floor) << entry.path();
+      EXPECT_GE(static_cast<double>(r.best.front().stats.roofline_memory_cycles), r.traffic_floor) << entry.path();
       std::cout << entry.path().filename().string() << " with orders: mapped " << r.best.front().stats.cycles << " ("
                 << r.combinations << " combinations)\n";
       ++ordered_mapped;

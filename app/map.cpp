@@ -148,7 +148,7 @@ int run_map(const MapArgs& args) {
   // Each file with each combination of the params it lists (`params: {M0: [128, 256]}`), the cascade bound to it.
   struct Alternative {
     std::string file;
-    MappingSpec templ;  // as written: its choices pin the params
+    MappingSpec templ;  // as written, its spatial: auto made at these params: its choices pin the params
     std::vector<std::pair<std::string, std::string>> params;
     Cascade cascade;
     ArchSpec arch;
@@ -181,11 +181,13 @@ int run_map(const MapArgs& args) {
                                 first_line(e.what())});
         continue;
       }
-      MapResult result = constrained ? map_tiles(cascade, arch, pinned, options)
+      // With the maps `spatial: auto` leaves made at these params' extents: the candidates' choices index them.
+      const MappingSpec expanded = with_spatial_maps(templ, cascade, arch);
+      MapResult result = constrained ? map_tiles(cascade, arch, with_params(expanded, params), options)
                                      : map_fused(cascade, arch, pinned, options, static_cast<size_t>(args.fuse));
       for (std::vector<MapCandidate>* list : {&result.best, &result.pareto})
         for (MapCandidate& c : *list) c.choice.params = params;
-      alternatives.push_back({file, templ, params, std::move(cascade), std::move(arch), std::move(result),
+      alternatives.push_back({file, expanded, params, std::move(cascade), std::move(arch), std::move(result),
                               params_label(file, params, files.size() > 1), ""});
       const MapResult& r = alternatives.back().result;
       if (r.best.empty()) continue;

@@ -832,6 +832,7 @@ NotAdding combine_runs(const Cascade& cascade, const ArchSpec& arch, const Mappi
 }  // namespace
 
 MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options) {
+  if (has_auto_maps(templ)) throw InternalError("map_tiles: the constraints' spatial: auto is not expanded");
   MapResult r;
   list_searched(r, cascade, templ, options.ragged);
   const std::vector<LoopAddress> where = auto_loops(templ);

@@ -75,11 +75,22 @@ std::vector<std::pair<std::string, EinsumBinding>> read_bindings(const YNode& no
     MapReader br(value);
     if (auto u = br.optional("unit")) b.unit = u->as_string();
     const std::optional<YNode> s = br.optional("spatial");
-    if (b.unit == "auto") {  // constraints: `spatial` lists the units the mapper may choose, each with its map
+    auto is_auto = [](const YNode& n) { return n.is_scalar() && n.as_string() == "auto"; };
+    if (s && is_auto(*s)) {  // constraints: the mapper makes the unit's maps (every unit's, with unit: auto)
+      if (b.unit.empty()) s->fail("spatial: auto needs the Einsum's unit, or unit: auto");
+      b.unit_choices.emplace_back(b.unit == "auto" ? "*" : b.unit, SpatialMap{});
+      b.maps_auto.push_back(0);
+      b.unit = "auto";
+    } else if (b.unit == "auto") {  // constraints: `spatial` lists the units the mapper may choose, each with its map
       if (!s)
-        value.fail("unit: auto needs `spatial` keyed by unit: the units the mapper may choose, each with its map");
+        value.fail(
+            "unit: auto needs `spatial` keyed by unit: the units the mapper may choose, each with its map (or auto), "
+            "or spatial: auto");
       MapReader units(*s);
-      for (const auto& [unit, map] : units.entries()) b.unit_choices.emplace_back(unit, read_spatial(map));
+      for (const auto& [unit, map] : units.entries()) {
+        if (is_auto(map)) b.maps_auto.push_back(b.unit_choices.size());
+        b.unit_choices.emplace_back(unit, is_auto(map) ? SpatialMap{} : read_spatial(map));
+      }
       if (b.unit_choices.empty()) s->fail("list at least one unit the mapper may choose");
     } else if (s) {
       b.spatial = read_spatial(*s);

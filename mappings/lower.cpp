@@ -52,7 +52,11 @@ class Lowering {
     for (int g = 0; g < group_count(); ++g)
       for (const PassSpec& pass : group(g).passes)
         for (const auto& [name, binding] : pass.einsums)
-          if (binding.unit == "auto")
+          if (!binding.maps_auto.empty())
+            fail(binding.loc, binding.key + ".spatial",
+                 "auto leaves the Einsum's spatial map to `einsim map`; model, sim and sweeps need one (einsim map -o "
+                 "writes such a mapping)");
+          else if (binding.unit == "auto")
             fail(binding.loc, binding.key + ".unit",
                  "auto leaves the Einsum's unit to `einsim map`; model, sim and sweeps need one (einsim map -o writes "
                  "such a mapping)");

@@ -30,6 +30,10 @@ struct EinsumBinding {
   // Constraints for `einsim map` (`unit: auto`, `spatial` keyed by unit): the units the mapper may bind the
   // Einsum to, each with its spatial map, as listed. A mapping to evaluate names its unit.
   std::vector<std::pair<std::string, SpatialMap>> unit_choices;
+  // Constraints (`spatial: auto`): the positions in unit_choices whose maps the mapper makes, every map of the unit
+  // that unconstrained() gives it; the unit "*" stands for every unit that can compute the Einsum. Replaced by
+  // those maps once the workload and architecture are bound (with_spatial_maps).
+  std::vector<size_t> maps_auto;
   SourceLoc loc;
   std::string key;  // YAML path, for messages
 };

@@ -136,7 +136,10 @@ ResolvedSpecs SpecCache::resolve(const SpecInputs& in) {
   });
   if (a.error) std::rethrow_exception(a.error);
   r.arch = a.value;
-  if (generated) r.mapping = std::make_shared<const MappingSpec>(unconstrained(*r.cascade, *r.arch));
+  if (generated)
+    r.mapping = std::make_shared<const MappingSpec>(unconstrained(*r.cascade, *r.arch));
+  else if (in.map && has_auto_maps(*r.mapping))  // the maps `spatial: auto` leaves, at this point's extents
+    r.mapping = std::make_shared<const MappingSpec>(with_spatial_maps(*r.mapping, *r.cascade, *r.arch));
   return r;
 }
 

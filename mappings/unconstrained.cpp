@@ -11,6 +11,86 @@
 
 namespace einsim {
 
+std::vector<SpatialMap> spatial_maps(const ComponentSpec& unit, const Einsum& e) {
+  std::vector<const Var*> vars;
+  for (const Var& v : e.vars)
+    if (v.extent > 1) vars.push_back(&v);
+  std::vector<std::string> dims;
+  if (unit.compute()->maps_spatially())
+    for (const char* dim : {"rows", "cols", "lanes"})
+      if (unit.compute()->dimension(dim)) dims.push_back(dim);
+  // Every way to give each dimension an index of its own, or two where neither fills it alone (a GQA group's 4
+  // query heads and a head's 128 channels on the xPU's 528 rows): their tiles multiply there.
+  std::vector<SpatialMap> maps{{}};
+  for (const std::string& dim : dims) {
+    const int64_t size = *unit.compute()->dimension(dim);
+    std::vector<SpatialMap> next;
+    for (const SpatialMap& map : maps) {
+      auto unused = [&](const Var* v) {
+        return std::none_of(map.begin(), map.end(), [&](const auto& d) { return d.second == v->name; });
+      };
+      for (size_t i = 0; i < vars.size(); ++i) {
+        if (!unused(vars[i])) continue;
+        next.push_back(map);
+        next.back().emplace_back(dim, vars[i]->name);
+        for (size_t j = i + 1; j < vars.size() && vars[i]->extent < size; ++j)
+          if (unused(vars[j]) && vars[j]->extent < size) {
+            next.push_back(map);
+            next.back().emplace_back(dim, vars[i]->name);
+            next.back().emplace_back(dim, vars[j]->name);
+          }
+      }
+    }
+    maps = std::move(next);
+  }
+  return maps;
+}
+
+MappingSpec with_spatial_maps(MappingSpec m, const Cascade& cascade, const ArchSpec& arch) {
+  for (GroupSpec& g : m.groups)
+    for (PassSpec& pass : g.passes)
+      for (auto& [name, b] : pass.einsums) {
+        if (b.maps_auto.empty()) continue;
+        const Einsum* e = nullptr;
+        for (const Einsum& x : cascade.einsums)
+          if (x.name == name) e = &x;
+        if (!e)
+          throw UserError(b.loc, b.key, fmt::format("the workload {} has no Einsum writing '{}'", cascade.file, name));
+        std::vector<std::pair<std::string, SpatialMap>> choices;
+        for (size_t i = 0; i < b.unit_choices.size(); ++i) {
+          const auto& [unit, map] = b.unit_choices[i];
+          if (std::find(b.maps_auto.begin(), b.maps_auto.end(), i) == b.maps_auto.end()) {
+            choices.emplace_back(unit, map);
+            continue;
+          }
+          const size_t before = choices.size();
+          for (const ComponentSpec& c : arch.components)
+            if (c.compute() && (unit == c.name || (unit == "*" && unit_cannot_run(c, *e).empty())))
+              for (SpatialMap& each : spatial_maps(c, *e)) choices.emplace_back(c.name, std::move(each));
+          const std::string key = b.key + ".spatial";
+          if (unit != "*" && (!arch.find(unit) || !arch.find(unit)->compute()))
+            throw UserError(b.loc, key, fmt::format("auto: {} has no compute unit named '{}'", arch.file, unit));
+          if (choices.size() == before)
+            throw UserError(b.loc, key,
+                            unit == "*" ? fmt::format("auto: no unit of {} can compute Einsum {}", arch.file, name)
+                                        : fmt::format("auto: no spatial map of {} gives each of its dimensions an "
+                                                      "index of Einsum {} longer than 1",
+                                                      unit, name));
+        }
+        b.unit_choices = std::move(choices);
+        b.maps_auto.clear();
+      }
+  return m;
+}
+
+bool has_auto_maps(const MappingSpec& m) {
+  for (const GroupSpec& g : m.groups)
+    for (const PassSpec& pass : g.passes)
+      for (const auto& [name, b] : pass.einsums)
+        if (!b.maps_auto.empty()) return true;
+  return false;
+}
+
 MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
   MappingSpec m;
   m.name = cascade.name + "-mapped";
@@ -55,40 +135,9 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
       b.key = e.name;
       if (!einsum_ops(e).empty()) {  // a split or a copy computes nothing and needs no unit
         b.unit = "auto";
-        std::vector<const Var*> vars;
-        for (const Var& v : e.vars)
-          if (v.extent > 1) vars.push_back(&v);
         for (const ComponentSpec& unit : arch.components) {
           if (!unit.compute() || !unit_cannot_run(unit, e).empty()) continue;
-          std::vector<std::string> dims;
-          if (unit.compute()->maps_spatially())
-            for (const char* dim : {"rows", "cols", "lanes"})
-              if (unit.compute()->dimension(dim)) dims.push_back(dim);
-          // Every way to give each dimension an index of its own, or two where neither fills it alone (a GQA
-          // group's 4 query heads and a head's 128 channels on the xPU's 528 rows): their tiles multiply there.
-          std::vector<SpatialMap> maps{{}};
-          for (const std::string& dim : dims) {
-            const int64_t size = *unit.compute()->dimension(dim);
-            std::vector<SpatialMap> next;
-            for (const SpatialMap& map : maps) {
-              auto unused = [&](const Var* v) {
-                return std::none_of(map.begin(), map.end(), [&](const auto& d) { return d.second == v->name; });
-              };
-              for (size_t i = 0; i < vars.size(); ++i) {
-                if (!unused(vars[i])) continue;
-                next.push_back(map);
-                next.back().emplace_back(dim, vars[i]->name);
-                for (size_t j = i + 1; j < vars.size() && vars[i]->extent < size; ++j)
-                  if (unused(vars[j]) && vars[j]->extent < size) {
-                    next.push_back(map);
-                    next.back().emplace_back(dim, vars[i]->name);
-                    next.back().emplace_back(dim, vars[j]->name);
-                  }
-              }
-            }
-            maps = std::move(next);
-          }
-          for (SpatialMap& map : maps) b.unit_choices.emplace_back(unit.name, std::move(map));
+          for (SpatialMap& map : spatial_maps(unit, e)) b.unit_choices.emplace_back(unit.name, std::move(map));
         }
         if (b.unit_choices.empty())
           throw UserError(e.loc, e.name,

@@ -13,6 +13,17 @@ namespace einsim {
 // own. A UserError names an Einsum no unit can compute.
 MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch);
 
+// Every spatial map of `unit` for Einsum `e` that gives each of the unit's dimensions an index of its own, or two
+// where neither fills the dimension alone (indices of extent 1 left out); one empty map for a unit without
+// dimensions, none when the Einsum has too few indices.
+std::vector<SpatialMap> spatial_maps(const ComponentSpec& unit, const Einsum& e);
+
+// Constraints `m` with each Einsum's `spatial: auto` (EinsumBinding::maps_auto) made its unit's spatial_maps (every
+// unit's that can compute it, for unit: auto) at `cascade`'s extents, as unit choices the mapper searches. A
+// UserError at the Einsum names a unit the architecture lacks, or one that has no map for it.
+MappingSpec with_spatial_maps(MappingSpec m, const Cascade& cascade, const ArchSpec& arch);
+bool has_auto_maps(const MappingSpec& m);  // whether any Einsum of `m` says `spatial: auto`
+
 // `templ` (such constraints: groups of one pass with no loops of their own) with consecutive groups fused: the
 // first sizes[0] groups become one, the next sizes[1] the next, and so on (the sizes add up to the groups). A fused
 // group runs its groups' Einsums in one pass, in their order, inside loops over all their indices (each group's

@@ -64,17 +64,26 @@ void emit_einsums(YAML::Emitter& out, const std::vector<std::pair<std::string, E
   out << YAML::Key << "einsums" << YAML::Value << YAML::BeginMap;
   for (const auto& [name, b] : einsums) {
     out << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginMap;
-    if (!b.unit.empty()) out << YAML::Key << "unit" << YAML::Value << b.unit;
-    if (!b.unit_choices.empty()) {  // unit: auto, the units the mapper may choose
-      out << YAML::Key << "spatial" << YAML::Value << YAML::Flow << YAML::BeginMap;
-      for (const auto& [unit, spatial] : b.unit_choices) {
-        out << YAML::Key << unit << YAML::Value;
-        emit_spatial(out, spatial);
+    if (b.maps_auto.size() == 1 && b.unit_choices.size() == 1) {  // spatial: auto, on a unit or on every one
+      const std::string& unit = b.unit_choices[0].first;
+      out << YAML::Key << "unit" << YAML::Value << (unit == "*" ? "auto" : unit) << YAML::Key << "spatial"
+          << YAML::Value << "auto";
+    } else {
+      if (!b.unit.empty()) out << YAML::Key << "unit" << YAML::Value << b.unit;
+      if (!b.unit_choices.empty()) {  // unit: auto, the units the mapper may choose, each with its map (or auto)
+        out << YAML::Key << "spatial" << YAML::Value << YAML::Flow << YAML::BeginMap;
+        for (size_t i = 0; i < b.unit_choices.size(); ++i) {
+          out << YAML::Key << b.unit_choices[i].first << YAML::Value;
+          if (std::find(b.maps_auto.begin(), b.maps_auto.end(), i) != b.maps_auto.end())
+            out << "auto";
+          else
+            emit_spatial(out, b.unit_choices[i].second);
+        }
+        out << YAML::EndMap;
+      } else if (!b.spatial.empty()) {
+        out << YAML::Key << "spatial" << YAML::Value;
+        emit_spatial(out, b.spatial);
       }
-      out << YAML::EndMap;
-    } else if (!b.spatial.empty()) {
-      out << YAML::Key << "spatial" << YAML::Value;
-      emit_spatial(out, b.spatial);
     }
     out << YAML::EndMap;
   }

@@ -776,6 +776,95 @@ TEST(Mapper, SpillsLeftToTheMapperEqualTheBestOfEachPinned) {
   }
 }
 
+// `spatial: auto` in constraints: the mapper searches every map unconstrained() gives the unit (with `unit: auto`,
+// every unit's that can compute the Einsum), made at the point's extents. Random GEMMs on random systolic arrays
+// (extents below the array's side too, so pairs appear) and SwiGLU's fused FFN on FuseMax-like chips with its
+// activation's unit and map left open: the best equals brute force over the maps, is never slower than the ws map
+// alone, and a sweep's choice of it evaluates to the same.
+TEST(Mapper, SpatialAutoSearchesEveryMapOfTheUnit) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 31);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  std::ifstream in(kRoot + "/configs/constraints/gemm-systolic-ws.yaml");
+  std::string ws((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ws = std::regex_replace(ws, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  const std::string fixed = test::temp_file("gemm-ws.yaml", ws);
+  const std::string open =
+      test::temp_file("gemm-spatial-auto.yaml",
+                      std::regex_replace(ws, std::regex(R"(Z: \{unit: array, spatial: \{rows: k, cols: n\}\})"),
+                                         "Z: {unit: array, spatial: auto}"));
+  for (int problem = 0; problem < 5; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"M", pick({"8", "32", "96"})}, {"N", pick({"4", "16", "64"})}, {"K", pick({"8", "24", "128"})}};
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {{"array.rows", pick({"8", "16"})},
+                                                                        {"array.cols", pick({"8", "32"})},
+                                                                        {"array.dataflow", pick({"ws", "os", "is"})},
+                                                                        {"glb.size", pick({"4 KiB", "1 MiB"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    const Constraints base = constraints(open, params, arch_sets);
+    EXPECT_THROW(map_tiles(base.cascade, base.arch, base.mapping, MapOptions{}), InternalError) << what;
+    const Constraints expanded{with_spatial_maps(base.mapping, base.cascade, base.arch), base.cascade, base.arch};
+    const EinsumBinding& z = expanded.mapping.groups[0].passes[0].einsums[0].second;
+    EXPECT_TRUE(z.maps_auto.empty()) << what;
+    const std::vector<SpatialMap> maps = spatial_maps(*base.arch.find("array"), base.cascade.einsums[EinsumId(0)]);
+    ASSERT_EQ(z.unit_choices.size(), maps.size()) << what;
+    for (size_t i = 0; i < maps.size(); ++i)
+      EXPECT_EQ(z.unit_choices[i], std::make_pair(std::string("array"), maps[i]));
+    const MapResult r = map_tiles(expanded.cascade, expanded.arch, expanded.mapping, MapOptions{});
+    if (!expect_brute_force_best(expanded, r, what)) continue;
+    const Constraints ws_only = constraints(fixed, params, arch_sets);
+    const MapResult one = map_tiles(ws_only.cascade, ws_only.arch, ws_only.mapping, MapOptions{});
+    if (!one.best.empty()) {
+      EXPECT_LE(r.best.front().stats.cycles, one.best.front().stats.cycles) << what;
+    }
+    // A sweep part naming the constraints: the same best, and its choice evaluates to it.
+    SpecInputs point;
+    point.mapping = open;
+    point.map = true;
+    point.workload_overrides.params = params;
+    point.arch_sets = arch_sets;
+    SpecCache specs;
+    const ChosenMapping chosen = choose_mapping(point, specs, 1);
+    EXPECT_EQ(nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>(),
+              r.best.front().stats.cycles)
+        << what;
+    const ResolvedSpecs resolved = specs.resolve(chosen.inputs);
+    EXPECT_EQ(evaluate_analytical(
+                  *resolved.cascade, *resolved.arch,
+                  lower(*resolved.cascade, *resolved.arch, with_choice(*resolved.mapping, chosen.inputs.choice)))
+                  .cycles,
+              r.best.front().stats.cycles)
+        << what;
+  }
+  // Every unit's maps: SwiGLU's activation S on FuseMax (its 1D array's lanes, or the 2D array's rows and columns
+  // where its ops allow), the up projection's map on the 2D array.
+  const std::string swiglu =
+      test::temp_file("swiglu-spatial-auto.yaml",
+                      fmt::format("version: 1\nname: chain\narch: {0}/configs/arch/fusemax.yaml\nworkload: "
+                                  "{0}/configs/workloads/ffn-swiglu.yaml\ngroups:\n  - name: ffn\n    loops:\n"
+                                  "      dram: [{{index: n, tile: auto}}, {{index: ff, tile: auto}}]\n"
+                                  "    einsums:\n      G: {{unit: pe2d, spatial: {{rows: d, cols: [n, ff]}}}}\n"
+                                  "      U: {{unit: pe2d, spatial: auto}}\n"
+                                  "      S: {{unit: auto, spatial: auto}}\n"
+                                  "      Y: {{unit: pe2d, spatial: {{rows: [ff, n], cols: d}}}}\n",
+                                  kRoot));
+  const std::vector<std::pair<std::string, std::string>> params = {{"N", "16"}, {"D", "32"}, {"FF", "64"}};
+  const std::vector<std::pair<std::string, std::string>> arch_sets = {
+      {"pe2d.rows", "16"}, {"pe2d.cols", "16"}, {"pe1d.lanes", "16"}};
+  const Constraints base = constraints(swiglu, params, arch_sets);
+  const Constraints expanded{with_spatial_maps(base.mapping, base.cascade, base.arch), base.cascade, base.arch};
+  const auto& einsums = expanded.mapping.groups[0].passes[0].einsums;
+  size_t s_maps = 0;
+  for (const ComponentSpec& unit : base.arch.components)
+    if (unit.compute() && unit_cannot_run(unit, base.cascade.einsums[EinsumId(2)]).empty())
+      s_maps += spatial_maps(unit, base.cascade.einsums[EinsumId(2)]).size();
+  EXPECT_EQ(einsums[2].second.unit_choices.size(), s_maps);
+  EXPECT_EQ(einsums[1].second.unit_choices.size(),
+            spatial_maps(*base.arch.find("pe2d"), base.cascade.einsums[EinsumId(1)]).size());
+  const MapResult r = map_tiles(expanded.cascade, expanded.arch, expanded.mapping, MapOptions{});
+  EXPECT_TRUE(expect_brute_force_best(expanded, r, fmt::format("seed {} swiglu", seed)));
+}
+
 // Without constraints (`einsim map --workload W --arch A`): each Einsum's unit, spatial map, loop order and tiles
 // all searched. Random GEMMs on systolic arrays of random sizes: the best equals brute force over every unit and
 // map, order and tile (and computes the GEMM's values, tile by tile).

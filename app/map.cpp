@@ -69,9 +69,9 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       ->check(CLI::PositiveNumber)
       ->type_name("S");
   cmd->add_option("--fuse", args.fuse,
-                  "Without --constraints: search fusion too, every way to fuse runs of at most N consecutive groups "
-                  "(each Einsum's, a recurrence's together) into one, its intermediates in the buffer; 1: each on its "
-                  "own")
+                  "Search fusion too: every way to fuse runs of at most N consecutive groups (without --constraints, "
+                  "each Einsum's, a recurrence's together; with them, their groups of one pass whose settings agree) "
+                  "into one, its intermediates in the buffer; 1: each on its own")
       ->check(CLI::Range(1, 64))
       ->type_name("N")
       ->capture_default_str();
@@ -139,9 +139,6 @@ int run_map(const MapArgs& args) {
   if (!constrained && (args.workload.empty() || args.arch.empty()))
     throw UserError(SourceLoc{}, "--constraints",
                     "give constraints, or --workload and --arch (every Einsum's mapping then searched)");
-  if (constrained && args.fuse > 1)
-    throw UserError(SourceLoc{args.constraints}, "--fuse",
-                    "constraints give their groups: fusion is searched only without --constraints");
   const MappingSpec listed = constrained ? load_mapping(args.constraints) : MappingSpec{};
   const std::vector<std::string> files =
       listed.alternatives.empty() ? std::vector<std::string>{args.constraints} : listed.alternatives;
@@ -183,8 +180,8 @@ int run_map(const MapArgs& args) {
       }
       // With the maps `spatial: auto` leaves made at these params' extents: the candidates' choices index them.
       const MappingSpec expanded = with_spatial_maps(templ, cascade, arch);
-      MapResult result = constrained ? map_tiles(cascade, arch, with_params(expanded, params), options)
-                                     : map_fused(cascade, arch, pinned, options, static_cast<size_t>(args.fuse));
+      MapResult result =
+          map_fused(cascade, arch, with_params(expanded, params), options, static_cast<size_t>(args.fuse));
       for (std::vector<MapCandidate>* list : {&result.best, &result.pareto})
         for (MapCandidate& c : *list) c.choice.params = params;
       alternatives.push_back({file, expanded, params, std::move(cascade), std::move(arch), std::move(result),
@@ -360,7 +357,8 @@ int run_map(const MapArgs& args) {
   // every fused group considered (the counts that follow are all of theirs).
   const std::string what =
       !r.segments.empty()
-          ? fmt::format("the units, spatial maps, orders and tiles{} of {} fused groups, each on its own",
+          ? fmt::format("{}{} of {} fused groups, each on its own",
+                        constrained ? "what the constraints leave open" : "the units, spatial maps, orders and tiles",
                         args.ragged ? " (ragged too)" : "",
                         std::count_if(r.segments.begin(), r.segments.end(), [](const auto& s) { return s.searched; }))
           : fmt::format("{}{}{} tiles{}{}",
@@ -396,9 +394,10 @@ int run_map(const MapArgs& args) {
     std::vector<std::vector<std::string>> rows{{"", "fused group", "combinations", "best cycles"}};
     for (const SearchedSegment& s : r.segments)
       rows.push_back({"", s.name, fmt::format("{:.6g}", s.space),
-                      !s.searched ? std::string("not searched: too many")
-                      : s.best    ? grouped(s.best->cycles)
-                                  : std::string("infeasible")});
+                      !s.unfusable.empty() ? "not fused: " + s.unfusable
+                      : !s.searched        ? std::string("not searched: too many")
+                      : s.best             ? grouped(s.best->cycles)
+                                           : std::string("infeasible")});
     size_t at = 0;  // the chosen fused groups, consecutive from the first group
     for (size_t g : r.fused_groups) {
       for (size_t i = 0; i < r.segments.size(); ++i)

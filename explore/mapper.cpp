@@ -906,9 +906,9 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
     throw UserError(SourceLoc{templ.file}, "--fuse",
                     "the energy-delay product does not add over groups, so fusion is searched for latency or energy "
                     "only: map with --fuse 1");
+  // Fused groups' figures add only if the groups run one after another.
   for (const GroupSpec& g : templ.groups)
-    if (g.concurrent || g.passes.size() != 1 || !g.passes.front().loops.empty())
-      throw UserError(g.loc, "groups", "fusion is searched on groups of one pass that run one after another");
+    if (g.concurrent) throw UserError(g.loc, "concurrent", "fusion is searched on groups that run one after another");
   check_units(arch, templ, binding_slots(templ));
   const auto deadline = deadline_of(options);
 
@@ -926,6 +926,11 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       std::vector<size_t> sizes(first, 1);
       sizes.push_back(last - first);
       sizes.resize(n - (last - first) + 1, 1);
+      if (std::string why = unfusable(templ, first, last); !why.empty()) {  // no way to fuse has this run
+        r.segments.push_back({first, last, templ.groups[first].name, 0, false, std::move(why), {}});
+        segments.emplace_back();
+        continue;
+      }
       const MappingSpec t = fused(templ, sizes);
       Segment s;
       MapResult& c = s.certificate;
@@ -934,7 +939,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       const std::vector<OrderAddress> slots = order_slots(t);
       const std::vector<BindingAddress> units = binding_slots(t);
       const Run run = runs_of(t, where, slots, units)[first];
-      SearchedSegment info{first, last, t.groups[first].name, space_of(c, run), false, {}};
+      SearchedSegment info{first, last, t.groups[first].name, space_of(c, run), false, "", {}};
       // A time limit lets a group alone be searched past the limit (the way to fuse that leaves every group on its
       // own needs each), not a fused one: its space would be walked a shape at a time past the deadline.
       if (info.space <= static_cast<double>(options.max_candidates) || (deadline && last == first + 1)) {
@@ -1209,7 +1214,9 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
     Json segments = Json::array();
     for (const SearchedSegment& s : r.segments) {
       Json seg{{"group", s.name}, {"groups", Json::array({s.first + 1, s.last})}, {"space", s.space}};
-      if (!s.searched)
+      if (!s.unfusable.empty())
+        seg["unfusable"] = s.unfusable;
+      else if (!s.searched)
         seg["searched"] = false;
       else if (s.best)
         seg.update(Json{{"cycles", s.best->cycles}, {"energy_pJ", s.best->energy_pJ}});
@@ -1328,8 +1335,7 @@ ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
         continue;
       }
       const MappingSpec pinned = with_params(*r.mapping, params);
-      MapResult result = generated ? map_fused(*r.cascade, *r.arch, pinned, options, static_cast<size_t>(in.fuse))
-                                   : map_tiles(*r.cascade, *r.arch, pinned, options);
+      MapResult result = map_fused(*r.cascade, *r.arch, pinned, options, static_cast<size_t>(in.fuse));
       for (std::vector<MapCandidate>* list : {&result.best, &result.pareto})
         for (MapCandidate& c : *list) c.choice.params = params;
       const std::string label = params_label(file, params, files.size() > 1);

@@ -81,7 +81,8 @@ struct SearchedSegment {
   size_t first = 0, last = 0;
   std::string name;
   double space = 0;           // its combinations
-  bool searched = false;      // false: more combinations than the mapper searches (without a time limit)
+  bool searched = false;      // false: not fusable (`unfusable`), or more combinations than the mapper searches
+  std::string unfusable;      // why its groups cannot be fused, if they cannot
   std::optional<Stats> best;  // its best when it was searched and something was feasible
 };
 
@@ -139,9 +140,10 @@ std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSp
 // options.max_candidates is a UserError.
 MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ, const MapOptions& options);
 
-// Searches how to fuse the groups of `templ` (constraints as unconstrained() makes them: groups of one pass that
-// run one after another) as well as each fused group's units, orders and tiles: every way to cut the groups into
-// runs of consecutive groups, at most `max_fused` long, each run fused into one group (fused()). A fused group's
+// Searches how to fuse the groups of `templ` (constraints as unconstrained() makes them, or a user's: groups of one
+// pass that run one after another) as well as each fused group's units, orders and tiles: every way to cut the
+// groups into runs of consecutive groups, at most `max_fused` long, each run fused into one group (fused()); runs
+// whose groups are unfusable are left out. A fused group's
 // figures do not depend on how the groups around it are fused, and the figures of groups that run one after another
 // add, so each fused group is searched once, on its own, and the best way to fuse found from theirs (each way's
 // best is the sum of its fused groups' best): the optimum of the whole space, which is the sum over the ways of the

@@ -186,8 +186,7 @@ SweepSpec load_sweep(const std::string& file) {
       part.rerank_cycle = static_cast<int>(n);
     }
     if (auto fuse = p.optional("fuse")) {
-      if (!unconstrained_at)
-        fuse->fail("searches fusion only for a part that says `mapping: auto` without constraints");
+      if (!part.map) fuse->fail("searches fusion for a part the mapper maps (`mapping: auto`, or constraints)");
       const int64_t n = fuse->as_int();
       if (n < 1 || n > 64) fuse->fail("give how many consecutive groups the mapper may fuse into one, 1 to 64");
       part.fuse = static_cast<int>(n);

@@ -30,7 +30,7 @@ struct SweepPart {
   bool map = false;                         // `mapping` is constraints (the part's `constraints:`): mapped per point
   bool ragged = false;                      // and the mapper searches tiles that do not divide their index too
   int rerank_cycle = 0;                     // and of its best this many are simulated, the fewest cycles kept
-  int fuse = 1;  // without constraints: the mapper searches fusion of up to this many consecutive groups too
+  int fuse = 1;                             // the mapper searches fusion of up to this many consecutive groups too
   std::vector<std::string> params;          // param preset files
   std::vector<std::pair<std::string, std::string>> sets;  // NAME / workload.NAME / arch.PATH -> value
   std::string count =

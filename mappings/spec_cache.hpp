@@ -32,7 +32,7 @@ struct SpecInputs {
   bool map = false;
   bool ragged = false;  // with `map`, the mapper searches tiles that do not divide their index too
   int rerank_cycle = 0;  // with `map`, the mapper's best this many are simulated, and the fewest cycles kept
-  int fuse = 1;  // with `map` and no constraints, the mapper searches fusion of up to this many groups (map_fused)
+  int fuse = 1;          // with `map`, the mapper searches fusion of up to this many consecutive groups too (map_fused)
   MapChoice choice;     // with `map`, what the mapper already chose (empty: choose it)
 };
 

@@ -152,6 +152,25 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
   return m;
 }
 
+std::string unfusable(const MappingSpec& templ, size_t first, size_t last) {
+  const GroupSpec& g = templ.groups[first];
+  for (size_t k = first; k < last; ++k) {
+    const GroupSpec& more = templ.groups[k];
+    if (more.collective || more.passes.size() != 1 || !more.passes.front().loops.empty())
+      return fmt::format("group '{}' has passes of its own", more.name);
+    if (k == first) continue;
+    // What a group says beyond its loops and Einsums holds for all of it: fused groups must say the same.
+    const bool alike = more.pipeline == g.pipeline && more.buffer_stages == g.buffer_stages &&
+                       more.tensor_buffer_stages == g.tensor_buffer_stages && more.place == g.place &&
+                       more.cores == g.cores && more.devices == g.devices &&
+                       std::ranges::equal(more.bypassed | std::views::keys, g.bypassed | std::views::keys);
+    if (!alike)
+      return fmt::format("groups '{}' and '{}' differ in their pipelining, buffer stages, tensors, place or spread",
+                         g.name, more.name);
+  }
+  return "";
+}
+
 MappingSpec fused(const MappingSpec& templ, const std::vector<size_t>& sizes) {
   size_t total = 0;
   for (size_t n : sizes) total += n;
@@ -162,26 +181,30 @@ MappingSpec fused(const MappingSpec& templ, const std::vector<size_t>& sizes) {
   m.groups.clear();
   size_t next = 0;
   for (size_t n : sizes) {
+    if (const std::string why = unfusable(templ, next, next + n); n > 1 && !why.empty())
+      throw UserError(templ.groups[next].loc, "groups", fmt::format("cannot fuse: {}", why));
     GroupSpec g = templ.groups[next];
     for (size_t k = next + 1; k < next + n; ++k) {
       const GroupSpec& more = templ.groups[k];
-      if (more.passes.size() != 1 || g.passes.size() != 1 || !more.passes.front().loops.empty())
-        throw UserError(more.loc, "groups",
-                        fmt::format("group '{}' has passes of its own: it is not fused", more.name));
       g.name += "+" + more.name;
+      // An index's loops are the first group's that has it; the backing memory's loops stay before the buffer's.
       for (const LoopSpec& loop : more.loops)
         if (std::none_of(g.loops.begin(), g.loops.end(), [&](const LoopSpec& l) { return l.index == loop.index; }))
-          g.loops.push_back(loop);
+          g.loops.insert(loop.buffer_level ? g.loops.end()
+                                           : std::find_if(g.loops.begin(), g.loops.end(),
+                                                          [](const LoopSpec& l) { return l.buffer_level; }),
+                         loop);
       const auto& einsums = more.passes.front().einsums;
       g.passes.front().einsums.insert(g.passes.front().einsums.end(), einsums.begin(), einsums.end());
     }
-    g.order_auto = g.loops.size() > 1;
-    m.groups.push_back(std::move(g));
-    if (n > 1)
+    if (n > 1) {
+      g.order_auto = g.loops.size() > 1;  // the groups' loops together have no order of their own
       m.description = fmt::format(
           "consecutive Einsums fused into {} groups; fusion, units, spatial maps, loop orders and tiles chosen by "
           "einsim map",
           sizes.size());
+    }
+    m.groups.push_back(std::move(g));
     next += n;
   }
   return m;

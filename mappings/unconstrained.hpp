@@ -24,11 +24,18 @@ std::vector<SpatialMap> spatial_maps(const ComponentSpec& unit, const Einsum& e)
 MappingSpec with_spatial_maps(MappingSpec m, const Cascade& cascade, const ArchSpec& arch);
 bool has_auto_maps(const MappingSpec& m);  // whether any Einsum of `m` says `spatial: auto`
 
-// `templ` (such constraints: groups of one pass with no loops of their own) with consecutive groups fused: the
-// first sizes[0] groups become one, the next sizes[1] the next, and so on (the sizes add up to the groups). A fused
-// group runs its groups' Einsums in one pass, in their order, inside loops over all their indices (each group's
-// loops in turn, an index once, its tile `auto`), `order: auto` over them; its intermediates stay in the buffer
-// unless a later group reads them. Its name joins theirs with "+".
+// Why groups [first, last) of `templ` cannot be fused into one, or empty: each must be one pass with no loops of
+// its own (no collective), and what a group says beyond its loops and Einsums (pipelining, buffer stages, tensor
+// settings, place, cores, devices) must be the same for all of them.
+std::string unfusable(const MappingSpec& templ, size_t first, size_t last);
+
+// `templ` (such constraints: unconstrained()'s, or a user's groups of one pass each) with consecutive groups fused:
+// the first sizes[0] groups become one, the next sizes[1] the next, and so on (the sizes add up to the groups). A
+// fused group runs its groups' Einsums in one pass, in their order, inside loops over all their indices (each
+// group's loops in turn, an index's from the first group that has it, the backing memory's before the buffer's),
+// `order: auto` over them, and the first group's settings; its intermediates stay in the buffer unless a later
+// group reads them. Its name joins theirs with "+". A group of one is as it was. A UserError when a fused group's
+// groups are unfusable.
 MappingSpec fused(const MappingSpec& templ, const std::vector<size_t>& sizes);
 
 }  // namespace einsim

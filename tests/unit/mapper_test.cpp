@@ -1295,5 +1295,91 @@ TEST(Mapper, FusionEqualsTheBestOfEveryWayToFuse) {
   EXPECT_GE(fused_chosen, 2);  // fusing pays somewhere: the search is not vacuous
 }
 
+// Fusion under constraints (`--fuse` with a user's groups): SwiGLU's Einsums each a group bound as by hand
+// (configs/constraints/ffn-swiglu-fusemax-groups.yaml), on small random FuseMax-like chips. In half the problems the
+// activation has one buffer stage (groups whose settings differ are not fused: every way that needs it is left
+// out) and the down projection loops over ff in the buffer (a fused group keeps the backing memory's loops before
+// the buffer's). The best equals the best of every way to fuse that can be fused, mapped on its own; the chosen
+// mapping computes the FFN's values.
+TEST(Mapper, FusionUnderConstraintsEqualsTheBestOfEveryWayToFuse) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 37);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  std::ifstream in(kRoot + "/configs/constraints/ffn-swiglu-fusemax-groups.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text = std::regex_replace(text, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  std::string varied =
+      std::regex_replace(text, std::regex("  - name: activation\n"), "  - name: activation\n    buffer_stages: 1\n");
+  varied = std::regex_replace(
+      varied,
+      std::regex(R"((- name: down\n    loops:\n      dram: \[\{index: n, tile: auto\}), \{index: ff, tile: auto\}\])"),
+      "$1]\n      glb: [{index: ff, tile: auto}]");
+  ASSERT_NE(varied.find("glb: [{index: ff"), std::string::npos);
+  int fused_chosen = 0;
+  for (int problem = 0; problem < 4; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"N", pick({"4", "8"})}, {"D", pick({"4", "8"})}, {"FF", pick({"4", "8", "16"})}};
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {{"pe2d.rows", pick({"4", "8"})},
+                                                                        {"pe2d.cols", pick({"4", "8"})},
+                                                                        {"pe1d.lanes", pick({"4", "8"})},
+                                                                        {"glb.size", pick({"16 KiB", "64 KiB"})}};
+    const bool differ = problem % 2 == 1;
+    const std::string file = test::temp_file("ffn-groups.yaml", differ ? varied : text);
+    const Constraints base = constraints(file, params, arch_sets);
+    const std::string what = fmt::format("seed {} problem {}: {} {} {}", seed, problem, params, arch_sets, differ);
+    const MapResult r = map_fused(base.cascade, base.arch, base.mapping, MapOptions{}, 4);
+    int left_out = 0;
+    for (const SearchedSegment& seg : r.segments) left_out += !seg.unfusable.empty();
+    EXPECT_EQ(left_out, differ ? 5 : 0) << what;  // every run of two or more with the activation in it
+    std::optional<std::pair<int64_t, double>> best;
+    std::vector<size_t> best_sizes;
+    for (size_t cuts = 0; cuts < 8; ++cuts) {
+      std::vector<size_t> sizes{1};
+      for (size_t g = 1; g < 4; ++g)
+        if (cuts >> (g - 1) & 1)
+          sizes.push_back(1);
+        else
+          ++sizes.back();
+      bool fusable = true;
+      for (size_t first = 0, k = 0; k < sizes.size(); first += sizes[k++])
+        fusable = fusable && unfusable(base.mapping, first, first + sizes[k]).empty();
+      if (!fusable) {
+        EXPECT_THROW(fused(base.mapping, sizes), UserError) << what;
+        continue;
+      }
+      const MapResult each = map_tiles(base.cascade, base.arch, fused(base.mapping, sizes), MapOptions{});
+      if (each.best.empty()) continue;
+      const std::pair<int64_t, double> figures{each.best.front().stats.cycles, each.best.front().stats.energy_pJ};
+      if (!best || figures.first < best->first ||
+          (figures.first == best->first && figures.second < best->second * (1 - 1e-12))) {
+        best = figures;
+        best_sizes = sizes;
+      }
+    }
+    ASSERT_TRUE(best) << what;
+    ASSERT_FALSE(r.best.empty()) << what;
+    EXPECT_EQ(r.best.front().stats.cycles, best->first) << what;
+    EXPECT_EQ(r.fused_groups, best_sizes) << what;
+    fused_chosen += r.fused_groups.size() < 4;
+    const TileProgram program = lower(base.cascade, base.arch, with_choice(base.mapping, r.best.front().choice));
+    ASSERT_TRUE(program.status.ok) << what;
+    const TileCheck values = verify_values(base.cascade, program, 1);
+    EXPECT_TRUE(values.ok) << what << ": " << values.summary();
+    // A sweep part naming the constraints with `fuse: 4`: the same choice.
+    SpecInputs point;
+    point.mapping = file;
+    point.map = true;
+    point.fuse = 4;
+    point.workload_overrides.params = params;
+    point.arch_sets = arch_sets;
+    SpecCache specs;
+    const ChosenMapping chosen = choose_mapping(point, specs, 1);
+    EXPECT_EQ(chosen.inputs.choice.groups, best_sizes) << what;
+    EXPECT_EQ(nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>(), best->first)
+        << what;
+  }
+  EXPECT_GE(fused_chosen, 1);
+}
+
 }  // namespace
 }  // namespace einsim

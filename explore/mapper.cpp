@@ -575,17 +575,28 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         if (!status.ok) {
           ++out.infeasible;
           if (out.first_infeasible_reason.empty()) out.first_infeasible_reason = status.reason;
-          // Tiles bounded by capacity: the buffer cannot hold these tiles, so larger values of the last (fastest)
-          // tile cannot fit either; they are counted without lowering, as not dividing or infeasible.
-          if (program.buffer_too_small && n > 0)
-            while (digit[n - 1] + 1 < r.searched[from + n - 1].values.size()) {
-              ++digit[n - 1];
+          // Tiles bounded by capacity: a group's footprint grows with each of its tiles, so a combination that keeps
+          // the digits before the last non-zero one (k) and is at least this one from k on cannot fit either. Those
+          // come next in the space's order (the tiles after k are at their smallest): they are counted without
+          // lowering, as not dividing or infeasible, and the search goes on at the next value of the digit before k.
+          if (program.buffer_too_small && n > 0) {
+            auto values = [&](size_t d) -> const std::vector<int64_t>& { return r.searched[from + d].values; };
+            size_t k = n - 1;
+            while (k > 0 && digit[k] == 0) --k;
+            for (;;) {
+              size_t d = n - 1;
+              while (d > k && digit[d] + 1 == values(d).size()) digit[d--] = 0;
+              if (digit[d] + 1 == values(d).size()) break;  // d is k, at its largest: all counted
+              ++digit[d];
               ++out.combinations;
-              tiles[n - 1] = r.searched[from + n - 1].values[digit[n - 1]];
-              bool fits = true;  // divides the searched tiles around it
-              for (size_t j : outer[n - 1]) fits = fits && tiles[j] % tiles[n - 1] == 0;
+              bool fits = true;  // every tile divides the searched tiles around it
+              for (size_t j = 0; j < n; ++j) tiles[j] = values(j)[digit[j]];
+              for (size_t j = k; j < n; ++j)
+                for (size_t o : outer[j]) fits = fits && tiles[o] % tiles[j] == 0;
               ++(fits ? out.infeasible : out.not_dividing);
             }
+            for (size_t j = k + 1; j < n; ++j) digit[j] = values(j).size() - 1;  // the next combination carries past k
+          }
         } else {
           ++out.evaluated;
           if (roofline_only) {

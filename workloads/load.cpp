@@ -97,6 +97,7 @@ void Loader::read_kernel(const YNode& node) {
         {"IMP", "IMP"},
         {"IMPH", "IMPH"},
         {"out", "O"}}},
+      {"topk_gather", {{"S", "S"}, {"X", "X"}, {"out", "XK"}}},
       {"gemm", {{"A", "A"}, {"B", "B"}, {"out", "Z"}}},
       {"ffn_gelu", {{"X", "X"}, {"W1", "W1"}, {"W2", "W2"}, {"out", "Y"}}},
       {"ffn_swiglu", {{"X", "X"}, {"W1", "W1"}, {"W3", "W3"}, {"W2", "W2"}, {"out", "Y"}}},

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <numeric>
 
 #include "workloads/analysis.hpp"
 #include "workloads/interpreter.hpp"
@@ -207,6 +208,32 @@ Plan pruned_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
       for (size_t i = 0; i < kept.size(); ++i) acc += w[i] * V[f * s.M + kept[i]];
       y.emplace_back(row * s.F + f, acc / sd);
     }
+  };
+  return p;
+}
+
+// SpAtten's top-k engine and its gather on their own: each row's KEEP highest scores, their columns of X, on the
+// CPU or the GPU. The fp64 rows rank afresh (every index sorted by score, a tie to the lower), not with the kernels'
+// topk_indices.
+Plan topk_gather_plan(const Bound& b, const Inputs& in, DType out, Backend backend) {
+  const std::vector<int64_t> s = b.extents("S", {2}), x = b.extents("X", {3}), o = b.extents("out", {3});
+  const int64_t rows = s[0], n = s[1], channels = x[1], keep = o[2];
+  b.same("B", x[0], rows), b.same("B", o[0], rows), b.same("L", x[2], n), b.same("E", o[1], channels);
+  if (keep > n) b.fail(fmt::format("kernel 'topk_gather' keeps {} of {} tokens", keep, n));
+  Plan p;
+  p.variants.push_back({fmt::format("topk_gather (keep {} of {})", keep, n), [=, &in](float* y) {
+                          reference::topk_gather(out, rows, n, keep, channels, in["S"], in["X"], y, backend);
+                        }});
+  p.rows = rows;
+  p.row_fp64 = [=, &in](int64_t row, std::vector<std::pair<int64_t, double>>& y) {
+    const float* S = in["S"] + row * n;
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), int64_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return S[i] > S[j]; });
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t k = 0; k < keep; ++k)
+        y.emplace_back((row * channels + c) * keep + k,
+                       in["X"][(row * channels + c) * n + order[static_cast<size_t>(k)]]);
   };
   return p;
 }
@@ -596,6 +623,7 @@ ValidateReport validate(const Cascade& c, const ValidateOptions& options) {
                     : k == "attention_pruned"        ? pruned_plan(bound, in, out.dtype, backend)
                     : k == "attention_spatten"       ? spatten_plan(bound, in, out.dtype, backend)
                     : k == "attention_pruned_layers" ? pruned_layers_plan(bound, in, out.dtype, backend)
+                    : k == "topk_gather"             ? topk_gather_plan(bound, in, out.dtype, backend)
                     : k == "gemm"                    ? gemm_plan(bound, in, out.dtype, backend)
                     : k == "ffn_gelu"                ? ffn_plan(bound, in, out.dtype, backend, false)
                     : k == "ffn_swiglu"              ? ffn_plan(bound, in, out.dtype, backend, true)

@@ -494,6 +494,22 @@ TEST(ReferenceVsCascade, PrunedDecodeAttention) {
   EXPECT_THROW(topk_indices(ties, 6, 7), UserError);
 }
 
+// SpAtten's top-k engine and gather on their own: a tie to the lower index, then the cascade's own values (the kept
+// columns, most important first) identical.
+TEST(ReferenceVsCascade, TopkGather) {
+  const float scores[] = {1, 3, 3, 0, 2, 3};
+  const float x[] = {10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25};  // two channels of six tokens
+  std::vector<float> out(8);
+  topk_gather(DType::fp32, 1, 6, 4, 2, scores, x, out.data());
+  EXPECT_EQ(out, (std::vector<float>{11, 12, 15, 14, 21, 22, 25, 24}));
+  EXPECT_THROW(topk_gather(DType::fp32, 1, 6, 7, 2, scores, x, out.data()), UserError);
+  const CascadeRun r =
+      run_cascade("configs/workloads/llm/topk-gather.yaml", {{"B", "3"}, {"L", "300"}, {"E", "16"}, {"KEEP", "37"}});
+  std::vector<float> o(sz(3, 16, 37, 1));
+  topk_gather(DType::bf16, 3, 300, 37, 16, floats(r.inputs.at("S")).data(), floats(r.inputs.at("X")).data(), o.data());
+  expect_identical(o, floats(r.outputs.at("XK")), "topk-gather");
+}
+
 // SpAtten's cascade pruning over two layers: layer 2's output identical, its choice made from the importances layer 1
 // left (the kernel ranks layer 1's kept lists as the cascade's topk does).
 TEST(ReferenceVsCascade, PrunedLayers) {
@@ -787,6 +803,24 @@ TEST(ReferenceCuda, PrunedAttentionMatchesCpu) {
     attention_pruned(DType::fp32, s, keep, heads, imp.data(), imph.data(), q.data(), k.data(), v.data(), gpu.data(),
                      Backend::cuda);
     EXPECT_LE(max_abs_diff(gpu, cpu), 1e-5) << "keep " << keep << " of 700 tokens, " << heads << " of 8 heads";
+  }
+}
+
+// The top-k and gather on the GPU: every score ranked as the CPU ranks it (a tie kept in index order), the gathered
+// values identical.
+TEST(ReferenceCuda, TopkGatherMatchesCpu) {
+  REQUIRE_CUDA();
+  std::mt19937_64 rng(seed());
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> scores(sz(4, 5000, 1, 1)), x(sz(4, 24, 5000, 1));
+  for (float& v : scores) v = u(rng);
+  for (float& v : x) v = u(rng);
+  scores[7] = scores[3];
+  for (const int64_t keep : {int64_t{5000}, int64_t{1250}, int64_t{1}}) {
+    std::vector<float> cpu(sz(4, 24, keep, 1)), gpu(cpu.size());
+    topk_gather(DType::bf16, 4, 5000, keep, 24, scores.data(), x.data(), cpu.data());
+    topk_gather(DType::bf16, 4, 5000, keep, 24, scores.data(), x.data(), gpu.data(), Backend::cuda);
+    EXPECT_EQ(gpu, cpu) << "keep " << keep << " of 5000";
   }
 }
 

@@ -103,6 +103,17 @@ TEST(Validate, GemmFfnAndNormsMatch) {
   expect_ok(run("configs/workloads/rmsnorm.yaml", {{"N", "32"}, {"D", "96"}}), 1);
 }
 
+// SpAtten's top-k and gather: the kernel against the interpreter, and against the fp64 rows (which rank afresh).
+TEST(Validate, TopkGatherMatchesItsKernel) {
+  for (double max_ops : {1e10, 0.0}) {
+    const ValidateReport r =
+        run("configs/workloads/llm/topk-gather.yaml", {{"B", "3"}, {"L", "500"}, {"E", "8"}, {"KEEP", "123"}}, max_ops);
+    EXPECT_TRUE(r.ok());
+    ASSERT_FALSE(r.checks.empty());
+    for (const ValidateCheck& c : r.checks) EXPECT_EQ(c.norm_rel_err, 0) << c.kernel << " vs " << c.against;
+  }
+}
+
 TEST(Validate, WithoutTheInterpreterSampledRowsAndTheOtherKernelDecide) {
   const ValidateReport r = run("configs/workloads/attention-1pass.yaml", kSmallAttention, 0);
   EXPECT_NE(r.interpreter.find("skipped"), std::string::npos);

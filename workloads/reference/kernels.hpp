@@ -55,8 +55,16 @@ void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, i
                      const float* K, const float* V, float* out, Backend backend = Backend::cpu);
 
 // The indices of the `keep` largest of scores[0, n), largest first, the lower index first on a tie (the cascade
-// language's topk). CPU only.
+// language's topk).
 std::vector<int64_t> topk_indices(const float* scores, int64_t n, int64_t keep);
+
+// SpAtten's top-k engine and the gather it feeds, as configs/workloads/llm/topk-gather.yaml: for each row b of
+// scores [rows, n] the `keep` largest (topk_indices' order), then out[b, c, k] = X[b, c, index k] for each of the
+// `channels` rows of X [rows, channels, n]: the kept columns, most important first, as a pruned cascade reads its
+// kept tokens' keys. The CUDA version ranks on the GPU as attention_pruned does (rows of at most 65,536 scores)
+// and gathers with a thread per output element.
+void topk_gather(DType out_dtype, int64_t rows, int64_t n, int64_t keep, int64_t channels, const float* scores,
+                 const float* X, float* out, Backend backend = Backend::cpu);
 
 // SpAtten's token and head pruning in a decode step (P = 1), as configs/workloads/llm/decode-attention-pruned.yaml:
 // for each sequence b the `keep` tokens of the largest importance[b, M] and the `keep_heads` heads of the largest

@@ -181,6 +181,21 @@ std::vector<int64_t> topk_indices(const float* scores, int64_t n, int64_t keep) 
   return order;
 }
 
+void topk_gather(DType out_dtype, int64_t rows, int64_t n, int64_t keep, int64_t channels, const float* scores,
+                 const float* X, float* out, Backend backend) {
+  detail::check_sizes("topk_gather", {{"rows", rows}, {"n", n}, {"keep", keep}, {"channels", channels}});
+  detail::check_out_dtype("topk_gather", out_dtype);
+  if (keep > n) throw UserError(fmt::format("reference topk_gather: keeps {} of {}", keep, n));
+  if (backend == Backend::cuda) return cuda::topk_gather(out_dtype, rows, n, keep, channels, scores, X, out);
+  for (int64_t b = 0; b < rows; ++b) {
+    const std::vector<int64_t> kept = topk_indices(scores + b * n, n, keep);
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t k = 0; k < keep; ++k)
+        out[(b * channels + c) * keep + k] =
+            static_cast<float>(round_to(out_dtype, X[(b * channels + c) * n + kept[static_cast<size_t>(k)]]));
+  }
+}
+
 namespace {
 
 // One layer of SpAtten's pruned step for sequence b: per kept head (heads, most important first) the 3-pass

@@ -16,6 +16,8 @@ void attention_split(DType out_dtype, const AttentionShape& s, int64_t tile_m, i
 void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
                       const float* importance, const float* head_importance, const float* Q, const float* K,
                       const float* V, float* out);
+void topk_gather(DType out_dtype, int64_t rows, int64_t n, int64_t keep, int64_t channels, const float* scores,
+                 const float* X, float* out);
 void gemm(DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C);
 void gemm_cublas(DType in_dtype, DType out_dtype, int64_t M, int64_t N, int64_t K, const float* A, const float* B,
                  float* C);

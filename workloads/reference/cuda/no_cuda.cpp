@@ -31,6 +31,9 @@ void attention_pruned(DType, const AttentionShape&, int64_t, int64_t, const floa
                       const float*, const float*, float*) {
   unavailable("attention_pruned");
 }
+void topk_gather(DType, int64_t, int64_t, int64_t, int64_t, const float*, const float*, float*) {
+  unavailable("topk_gather");
+}
 void gemm(DType, int64_t, int64_t, int64_t, const float*, const float*, float*) { unavailable("gemm"); }
 void gemm_cublas(DType, DType, int64_t, int64_t, int64_t, const float*, const float*, float*) {
   unavailable("gemm_cublas");

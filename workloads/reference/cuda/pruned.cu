@@ -76,7 +76,32 @@ void topk_rows(const char* name, const float* scores, int64_t rows, int64_t n, i
   check_launch("topk_rank_kernel");
 }
 
+// out[b, c, k] = X[b, c, kept[b, k]], a thread per element.
+__global__ void __launch_bounds__(kThreads) gather_kernel(int64_t rows, int64_t n, int64_t keep, int64_t channels,
+                                                          const int64_t* kept, const float* X, float* out, Round r) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (i >= rows * channels * keep) return;
+  const int64_t k = i % keep, bc = i / keep, b = bc / channels;
+  out[i] = round_out(X[bc * n + kept[b * keep + k]], r);
+}
+
 }  // namespace
+
+void topk_gather(DType out_dtype, int64_t rows, int64_t n, int64_t keep, int64_t channels, const float* scores,
+                 const float* X, float* out) {
+  require_device("topk_gather");
+  if (rows > 65535) throw UserError("reference topk_gather on CUDA: at most 65,535 rows");
+  DeviceBuffer<int64_t> kept(count(rows, keep));
+  topk_rows("topk_gather", scores, rows, n, keep, kept);
+  DeviceBuffer<float> x(X, count(rows, channels, n)), o(count(rows, channels, keep));
+  const int64_t elements = rows * channels * keep;
+  if ((elements + kThreads - 1) / kThreads > 2147483647)
+    throw UserError("reference topk_gather on CUDA: more gathered elements than one launch's 2^31 blocks hold");
+  gather_kernel<<<static_cast<unsigned>((elements + kThreads - 1) / kThreads), kThreads>>>(
+      rows, n, keep, channels, kept.get(), x.get(), o.get(), round_of(out_dtype));
+  check_launch("gather_kernel");
+  o.download(out);
+}
 
 void attention_pruned(DType out_dtype, const AttentionShape& s, int64_t keep, int64_t keep_heads,
                       const float* importance, const float* head_importance, const float* Q, const float* K,

@@ -637,6 +637,46 @@ TEST(Mapper, ListedParamsEqualTheBestOfEachValuePinned) {
   EXPECT_THROW(with_params(templ, {{"M0", "96"}}), UserError);  // not listed
 }
 
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// Constraints `listed` that leave settings to the mapper, against each of their variants pinned (a file's text and
+// the settings it pins): the listed file's choice, as a sweep part makes it, is the best variant's (its figure and
+// settings), and the mapping it gives evaluates to that figure. That mapping and its settings, for the caller's
+// checks (no groups when no variant was feasible).
+std::pair<MappingSpec, Settings> expect_best_of_pinned(const std::string& listed,
+                                                       const std::vector<std::pair<std::string, Settings>>& pinned,
+                                                       const Settings& params, const Settings& arch_sets,
+                                                       const std::string& what) {
+  std::optional<MapCandidate> best;
+  for (const auto& [text, settings] : pinned) {
+    const Constraints c = constraints(test::temp_file("pinned.yaml", text), params, arch_sets);
+    const MapResult r = map_tiles(c.cascade, c.arch, c.mapping, MapOptions{});
+    if (!r.best.empty() && (!best || better(r.best.front(), *best, MapObjective::latency))) {
+      best = r.best.front();
+      best->choice.params = settings;
+    }
+  }
+  EXPECT_TRUE(best) << what;
+  if (!best) return {};
+  SpecInputs point;
+  point.mapping = listed;
+  point.map = true;
+  point.workload_overrides.params = params;
+  point.arch_sets = arch_sets;
+  SpecCache specs;
+  const ChosenMapping chosen = choose_mapping(point, specs);
+  EXPECT_EQ(nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>(),
+            best->stats.cycles)
+      << what;
+  EXPECT_EQ(chosen.inputs.choice.params, best->choice.params) << what;
+  const MappingSpec mapping = with_choice(load_mapping(listed), chosen.inputs.choice);
+  const Constraints base = constraints(listed, params, arch_sets);
+  EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, lower(base.cascade, base.arch, mapping)).cycles,
+            best->stats.cycles)
+      << what;
+  return {mapping, best->choice.params};
+}
+
 // A group's pipelining and buffer stages left to the mapper (`pipeline: auto`, `buffer_stages: [1, 2, 3]`): the
 // best equals the best of the six constraints files that pin each pair, and the chosen mapping pins it. FLAT's
 // kept-scores constraints on small random problems and chips.
@@ -661,35 +701,15 @@ TEST(Mapper, GroupSettingsListedEqualTheBestOfEachPinned) {
         {"E", "16"}, {"F", "16"}};
     const std::vector<std::pair<std::string, std::string>> arch_sets = {{"glb.size", pick({"64 KiB", "256 KiB"})}};
     const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
-    std::optional<MapCandidate> best;
+    std::vector<std::pair<std::string, Settings>> pinned;
     for (const std::string pipeline : {"false", "true"})
-      for (const std::string stages : {"1", "2", "3"}) {
-        const Constraints pinned =
-            constraints(test::temp_file("flat-pinned.yaml", with(pipeline, stages)), params, arch_sets);
-        const MapResult r = map_tiles(pinned.cascade, pinned.arch, pinned.mapping, MapOptions{});
-        if (!r.best.empty() && (!best || better(r.best.front(), *best, MapObjective::latency))) {
-          best = r.best.front();
-          best->choice.params = {{"attention.pipeline", pipeline}, {"attention.buffer_stages", stages}};
-        }
-      }
-    ASSERT_TRUE(best) << what;
-    SpecInputs point;
-    point.mapping = listed;
-    point.map = true;
-    point.workload_overrides.params = params;
-    point.arch_sets = arch_sets;
-    SpecCache specs;
-    const ChosenMapping chosen = choose_mapping(point, specs);
-    const nlohmann::ordered_json search = nlohmann::ordered_json::parse(chosen.search);
-    EXPECT_EQ(search.at("top").at(0).at("cycles").get<int64_t>(), best->stats.cycles) << what;
-    EXPECT_EQ(chosen.inputs.choice.params, best->choice.params) << what;
-    const MappingSpec mapping = with_choice(templ, chosen.inputs.choice);
-    EXPECT_EQ(mapping.groups[0].pipeline, best->choice.params[0].second == "true") << what;
-    EXPECT_EQ(std::to_string(mapping.groups[0].buffer_stages), best->choice.params[1].second) << what;
-    const Constraints base = constraints(listed, params, arch_sets);
-    EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, lower(base.cascade, base.arch, mapping)).cycles,
-              best->stats.cycles)
-        << what;
+      for (const std::string stages : {"1", "2", "3"})
+        pinned.push_back(
+            {with(pipeline, stages), {{"attention.pipeline", pipeline}, {"attention.buffer_stages", stages}}});
+    const auto [mapping, chosen] = expect_best_of_pinned(listed, pinned, params, arch_sets, what);
+    if (mapping.groups.empty()) continue;
+    EXPECT_EQ(mapping.groups[0].pipeline, chosen[0].second == "true") << what;
+    EXPECT_EQ(std::to_string(mapping.groups[0].buffer_stages), chosen[1].second) << what;
   }
 }
 
@@ -720,36 +740,15 @@ TEST(Mapper, SpillsLeftToTheMapperEqualTheBestOfEachPinned) {
     const std::vector<std::pair<std::string, std::string>> arch_sets = {
         {"glb.size", pick({"80 KiB", "128 KiB", "1 MiB"})}};
     const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
-    std::optional<MapCandidate> best;
+    std::vector<std::pair<std::string, Settings>> pinned;
     for (const std::string qk : {"false", "true"})
-      for (const std::string sn : {"false", "true"}) {
-        const Constraints pinned =
-            constraints(test::temp_file("flat-spill-pinned.yaml", with(qk, sn)), params, arch_sets);
-        const MapResult r = map_tiles(pinned.cascade, pinned.arch, pinned.mapping, MapOptions{});
-        if (!r.best.empty() && (!best || better(r.best.front(), *best, MapObjective::latency))) {
-          best = r.best.front();
-          best->choice.params = {{"attention.tensors.QK.spill", qk}, {"attention.tensors.SN.spill", sn}};
-        }
-      }
-    ASSERT_TRUE(best) << what;
-    SpecInputs point;
-    point.mapping = listed;
-    point.map = true;
-    point.workload_overrides.params = params;
-    point.arch_sets = arch_sets;
-    SpecCache specs;
-    const ChosenMapping chosen = choose_mapping(point, specs);
-    const nlohmann::ordered_json search = nlohmann::ordered_json::parse(chosen.search);
-    EXPECT_EQ(search.at("top").at(0).at("cycles").get<int64_t>(), best->stats.cycles) << what;
-    EXPECT_EQ(chosen.inputs.choice.params, best->choice.params) << what;
-    const MappingSpec mapping = with_choice(templ, chosen.inputs.choice);
-    EXPECT_EQ(mapping.groups[0].spilled.contains("QK"), best->choice.params[0].second == "true") << what;
-    EXPECT_EQ(mapping.groups[0].spilled.contains("SN"), best->choice.params[1].second == "true") << what;
+      for (const std::string sn : {"false", "true"})
+        pinned.push_back({with(qk, sn), {{"attention.tensors.QK.spill", qk}, {"attention.tensors.SN.spill", sn}}});
+    const auto [mapping, chosen] = expect_best_of_pinned(listed, pinned, params, arch_sets, what);
+    if (mapping.groups.empty()) continue;
+    EXPECT_EQ(mapping.groups[0].spilled.contains("QK"), chosen[0].second == "true") << what;
+    EXPECT_EQ(mapping.groups[0].spilled.contains("SN"), chosen[1].second == "true") << what;
     EXPECT_TRUE(mapping.groups[0].setting_choices.empty() && mapping.groups[0].spill_choices.empty()) << what;
-    const Constraints base = constraints(listed, params, arch_sets);
-    EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, lower(base.cascade, base.arch, mapping)).cycles,
-              best->stats.cycles)
-        << what;
   }
   // BERT's heads, one sequence: kept at 4K, both spilled at 256K, as fast as the better of the study's two
   // alternatives (attention-flat.yaml) at each.

@@ -363,10 +363,7 @@ int run_map(const MapArgs& args) {
                         constrained ? "what the constraints leave open" : "the units, spatial maps, orders and tiles",
                         args.ragged ? " (ragged too)" : "",
                         std::count_if(r.segments.begin(), r.segments.end(), [](const auto& s) { return s.searched; }))
-          : fmt::format("{}{}{} tiles{}{}",
-                        r.bindings.empty() ? ""
-                                           : fmt::format("the units of {} Einsum{}, ", r.bindings.size(),
-                                                         r.bindings.size() == 1 ? "" : "s"),
+          : fmt::format("{}{}{} tiles{}{}", r.bindings.empty() ? "" : bindings_searched(r.bindings) + ", ",
                         r.orders.empty()
                             ? ""
                             : fmt::format("the orders of {} and ",

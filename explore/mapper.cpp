@@ -232,6 +232,15 @@ std::vector<SearchedBinding> searched_bindings(const MappingSpec& templ) {
   return out;
 }
 
+std::string bindings_searched(const std::vector<SearchedBinding>& bindings) {
+  if (bindings.empty()) return "";
+  const bool maps = std::any_of(bindings.begin(), bindings.end(), [](const SearchedBinding& b) {
+    return std::any_of(b.units.begin(), b.units.end(), [](const std::string& u) { return u.find('{') != u.npos; });
+  });
+  return fmt::format("the units {}of {} Einsum{}", maps ? "and spatial maps " : "", bindings.size(),
+                     bindings.size() == 1 ? "" : "s");
+}
+
 namespace {
 
 // What uses index `index` in group `g`: each of its Einsums' accesses (and the Einsum) that names it. Loops with
@@ -1418,10 +1427,8 @@ std::string mapped_yaml(const MappingSpec& templ, const std::string& source, con
                                   ? tiles
                                   : fmt::format("the orders of {} list{} of loops and {}", result.orders.size(),
                                                 result.orders.size() == 1 ? "" : "s", tiles);
-  const std::string space = result.bindings.empty()
-                                ? ordered
-                                : fmt::format("the units of {} Einsum{}, {}", result.bindings.size(),
-                                              result.bindings.size() == 1 ? "" : "s", ordered);
+  const std::string space =
+      result.bindings.empty() ? ordered : fmt::format("{}, {}", bindings_searched(result.bindings), ordered);
   if (!result.segments.empty())
     out << fmt::format(
         "# Fusion searched: {:.6g} ways to fuse the groups, each fused group searched on its own (their times\n"

@@ -159,6 +159,9 @@ std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const Mapping
 
 // The Einsums of `templ` whose unit is `auto`, with the units each may take.
 std::vector<SearchedBinding> searched_bindings(const MappingSpec& templ);
+// "the units of N Einsums" (or "the units and spatial maps of ...", where a unit is listed with several maps), for
+// the summaries of a search; empty when none was searched.
+std::string bindings_searched(const std::vector<SearchedBinding>& bindings);
 
 // The template with its `auto` tiles set to choice.tiles (one per searched tile, in searched_tiles' order), the
 // loops of searched_orders' i-th list in order choice.orders[i], and the i-th `auto` unit of searched_bindings set

@@ -153,10 +153,12 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
 }
 
 std::string unfusable(const MappingSpec& templ, size_t first, size_t last) {
+  if (last < first + 2) return "";  // a group alone is as it is
   const GroupSpec& g = templ.groups[first];
   for (size_t k = first; k < last; ++k) {
     const GroupSpec& more = templ.groups[k];
-    if (more.collective || more.passes.size() != 1 || !more.passes.front().loops.empty())
+    if (more.collective) return fmt::format("group '{}' is a collective", more.name);
+    if (more.passes.size() != 1 || !more.passes.front().loops.empty())
       return fmt::format("group '{}' has passes of its own", more.name);
     if (k == first) continue;
     // What a group says beyond its loops and Einsums holds for all of it: fused groups must say the same.
@@ -181,7 +183,7 @@ MappingSpec fused(const MappingSpec& templ, const std::vector<size_t>& sizes) {
   m.groups.clear();
   size_t next = 0;
   for (size_t n : sizes) {
-    if (const std::string why = unfusable(templ, next, next + n); n > 1 && !why.empty())
+    if (const std::string why = unfusable(templ, next, next + n); !why.empty())
       throw UserError(templ.groups[next].loc, "groups", fmt::format("cannot fuse: {}", why));
     GroupSpec g = templ.groups[next];
     for (size_t k = next + 1; k < next + n; ++k) {

@@ -24,9 +24,9 @@ std::vector<SpatialMap> spatial_maps(const ComponentSpec& unit, const Einsum& e)
 MappingSpec with_spatial_maps(MappingSpec m, const Cascade& cascade, const ArchSpec& arch);
 bool has_auto_maps(const MappingSpec& m);  // whether any Einsum of `m` says `spatial: auto`
 
-// Why groups [first, last) of `templ` cannot be fused into one, or empty: each must be one pass with no loops of
-// its own (no collective), and what a group says beyond its loops and Einsums (pipelining, buffer stages, tensor
-// settings, place, cores, devices) must be the same for all of them.
+// Why groups [first, last) of `templ` cannot be fused into one, or empty (always for one group): each must be one
+// pass with no loops of its own (no collective), and what a group says beyond its loops and Einsums (pipelining,
+// buffer stages, tensor settings, place, cores, devices) must be the same for all of them.
 std::string unfusable(const MappingSpec& templ, size_t first, size_t last);
 
 // `templ` (such constraints: unconstrained()'s, or a user's groups of one pass each) with consecutive groups fused:

@@ -1295,11 +1295,11 @@ TEST(Mapper, FusionEqualsTheBestOfEveryWayToFuse) {
 }
 
 // Fusion under constraints (`--fuse` with a user's groups): SwiGLU's Einsums each a group bound as by hand
-// (configs/constraints/ffn-swiglu-fusemax-groups.yaml), on small random FuseMax-like chips. In half the problems the
-// activation has one buffer stage (groups whose settings differ are not fused: every way that needs it is left
-// out) and the down projection loops over ff in the buffer (a fused group keeps the backing memory's loops before
-// the buffer's). The best equals the best of every way to fuse that can be fused, mapped on its own; the chosen
-// mapping computes the FFN's values.
+// (configs/constraints/ffn-swiglu-fusemax-groups.yaml), on small random FuseMax-like chips. In a third of the problems
+// the activation has one buffer stage (groups whose settings differ are not fused: every way that needs it is left out)
+// and the down projection loops over ff in the buffer (a fused group keeps the backing memory's loops before the
+// buffer's); in a third the activation has a pass of its own (searched alone, never fused). The best equals the best of
+// every way to fuse that can be fused, mapped on its own; the chosen mapping computes the FFN's values.
 TEST(Mapper, FusionUnderConstraintsEqualsTheBestOfEveryWayToFuse) {
   const uint64_t seed = test::seed();
   std::mt19937_64 rng(seed + 37);
@@ -1314,18 +1314,26 @@ TEST(Mapper, FusionUnderConstraintsEqualsTheBestOfEveryWayToFuse) {
       std::regex(R"((- name: down\n    loops:\n      dram: \[\{index: n, tile: auto\}), \{index: ff, tile: auto\}\])"),
       "$1]\n      glb: [{index: ff, tile: auto}]");
   ASSERT_NE(varied.find("glb: [{index: ff"), std::string::npos);
+  // The activation as a group with a pass of its own (its loop over ff in the pass): searched alone only.
+  const std::string passes = std::regex_replace(
+      text,
+      std::regex(
+          R"((- name: activation\n    loops:\n      dram: \[\{index: n, tile: auto\}), \{index: ff, tile: auto\}\]\n    einsums:\n      (S: [^\n]*)\n)"),
+      "$1]\n    passes:\n      - loops:\n          dram: [{index: ff, tile: auto}]\n        einsums:\n          $2\n");
+  ASSERT_NE(passes.find("    passes:"), std::string::npos);
   int fused_chosen = 0;
-  for (int problem = 0; problem < 4; ++problem) {
+  for (int problem = 0; problem < 6; ++problem) {
     const std::vector<std::pair<std::string, std::string>> params = {
         {"N", pick({"4", "8"})}, {"D", pick({"4", "8"})}, {"FF", pick({"4", "8", "16"})}};
     const std::vector<std::pair<std::string, std::string>> arch_sets = {{"pe2d.rows", pick({"4", "8"})},
                                                                         {"pe2d.cols", pick({"4", "8"})},
                                                                         {"pe1d.lanes", pick({"4", "8"})},
                                                                         {"glb.size", pick({"16 KiB", "64 KiB"})}};
-    const bool differ = problem % 2 == 1;
-    const std::string file = test::temp_file("ffn-groups.yaml", differ ? varied : text);
+    const int variant = problem % 3;  // as shipped; settings that differ; a pass of its own
+    const bool differ = variant != 0;
+    const std::string file = test::temp_file("ffn-groups.yaml", variant == 0 ? text : variant == 1 ? varied : passes);
     const Constraints base = constraints(file, params, arch_sets);
-    const std::string what = fmt::format("seed {} problem {}: {} {} {}", seed, problem, params, arch_sets, differ);
+    const std::string what = fmt::format("seed {} problem {}: {} {} {}", seed, problem, params, arch_sets, variant);
     const MapResult r = map_fused(base.cascade, base.arch, base.mapping, MapOptions{}, 4);
     int left_out = 0;
     for (const SearchedSegment& seg : r.segments) left_out += !seg.unfusable.empty();

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <regex>
@@ -1196,6 +1197,37 @@ TEST(Mapper, RunsSearchedOneByOneEqualBruteForce) {
   }
 }
 
+// Every way to fuse the n groups of `base` (a cut or not after each group but the last) that `kept` keeps (given the
+// fused groups' first and last groups), each mapped on its own: the fewest cycles (ties to the lower energy, then
+// to the earlier way), with the way's sizes; none when no way has a feasible mapping.
+struct BestWay {
+  std::pair<int64_t, double> figures;
+  std::vector<size_t> sizes;
+};
+std::optional<BestWay> best_way_to_fuse(const Constraints& base, const MapOptions& options,
+                                        const std::function<bool(size_t, size_t)>& kept) {
+  const size_t n = base.mapping.groups.size();
+  std::optional<BestWay> best;
+  for (size_t cuts = 0; cuts < (size_t{1} << (n - 1)); ++cuts) {
+    std::vector<size_t> sizes{1};
+    for (size_t g = 1; g < n; ++g)
+      if (cuts >> (g - 1) & 1)
+        sizes.push_back(1);
+      else
+        ++sizes.back();
+    bool all = true;
+    for (size_t first = 0, k = 0; k < sizes.size(); first += sizes[k++]) all = all && kept(first, first + sizes[k]);
+    if (!all) continue;
+    const MapResult each = map_tiles(base.cascade, base.arch, fused(base.mapping, sizes), options);
+    if (each.best.empty()) continue;
+    const std::pair<int64_t, double> figures{each.best.front().stats.cycles, each.best.front().stats.energy_pJ};
+    if (!best || figures.first < best->figures.first ||
+        (figures.first == best->figures.first && figures.second < best->figures.second * (1 - 1e-12)))
+      best = BestWay{figures, sizes};
+  }
+  return best;
+}
+
 // Fusion searched (`einsim map --fuse N` without constraints): the best over every way to fuse runs of up to N
 // consecutive groups equals the best of each way to fuse searched on its own (map_tiles of the fused constraints),
 // the ways whose fused groups each have more combinations than the limit left out as map_fused leaves them out.
@@ -1244,36 +1276,15 @@ TEST(Mapper, FusionEqualsTheBestOfEveryWayToFuse) {
         if (s.first == first && s.last == last) return s.searched;
       return false;
     };
-    // Every way to fuse: a cut or not after each group but the last.
-    std::optional<std::pair<int64_t, double>> best;
-    std::vector<size_t> best_sizes;
-    for (size_t cuts = 0; cuts < (size_t{1} << (n - 1)); ++cuts) {
-      std::vector<size_t> sizes{1};
-      for (size_t g = 1; g < n; ++g)
-        if (cuts >> (g - 1) & 1)
-          sizes.push_back(1);
-        else
-          ++sizes.back();
-      bool kept = true;
-      for (size_t first = 0, k = 0; k < sizes.size(); first += sizes[k++])
-        kept = kept && sizes[k] <= max_fused && searched(first, first + sizes[k]);
-      if (!kept) continue;
-      MapOptions whole = options;
-      whole.max_candidates = 100'000'000;
-      const MapResult each = map_tiles(base.cascade, base.arch, fused(base.mapping, sizes), whole);
-      if (each.best.empty()) continue;
-      const std::pair<int64_t, double> figures{each.best.front().stats.cycles, each.best.front().stats.energy_pJ};
-      if (!best || figures.first < best->first ||
-          (figures.first == best->first && figures.second < best->second * (1 - 1e-12))) {
-        best = figures;
-        best_sizes = sizes;
-      }
-    }
+    MapOptions whole = options;
+    whole.max_candidates = 100'000'000;
+    const std::optional<BestWay> best = best_way_to_fuse(
+        base, whole, [&](size_t first, size_t last) { return last - first <= max_fused && searched(first, last); });
     ASSERT_TRUE(best) << what;
     ASSERT_FALSE(r.best.empty()) << what;
-    EXPECT_EQ(r.best.front().stats.cycles, best->first) << what;
-    EXPECT_NEAR(r.best.front().stats.energy_pJ, best->second, 1e-9 * best->second) << what;
-    EXPECT_EQ(r.fused_groups, best_sizes) << what;
+    EXPECT_EQ(r.best.front().stats.cycles, best->figures.first) << what;
+    EXPECT_NEAR(r.best.front().stats.energy_pJ, best->figures.second, 1e-9 * best->figures.second) << what;
+    EXPECT_EQ(r.fused_groups, best->sizes) << what;
     fused_chosen += r.fused_groups.size() < n;
     // The choice, as a mapping: its values, and written out and loaded, its figures.
     const MappingSpec chosen = with_choice(base.mapping, r.best.front().choice);
@@ -1283,7 +1294,8 @@ TEST(Mapper, FusionEqualsTheBestOfEveryWayToFuse) {
     const std::string file = test::temp_file("fused.yaml", "");
     std::ofstream(file) << mapping_yaml(chosen, file);
     const MappingSpec loaded = load_mapping(file);
-    EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, lower(base.cascade, base.arch, loaded)).cycles, best->first)
+    EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, lower(base.cascade, base.arch, loaded)).cycles,
+              best->figures.first)
         << what;
     MapOptions two = options;
     two.jobs = 2;
@@ -1338,9 +1350,7 @@ TEST(Mapper, FusionUnderConstraintsEqualsTheBestOfEveryWayToFuse) {
     int left_out = 0;
     for (const SearchedSegment& seg : r.segments) left_out += !seg.unfusable.empty();
     EXPECT_EQ(left_out, differ ? 5 : 0) << what;  // every run of two or more with the activation in it
-    std::optional<std::pair<int64_t, double>> best;
-    std::vector<size_t> best_sizes;
-    for (size_t cuts = 0; cuts < 8; ++cuts) {
+    for (size_t cuts = 0; cuts < 8; ++cuts) {     // a way that needs an unfusable run is refused as a mapping too
       std::vector<size_t> sizes{1};
       for (size_t g = 1; g < 4; ++g)
         if (cuts >> (g - 1) & 1)
@@ -1352,21 +1362,14 @@ TEST(Mapper, FusionUnderConstraintsEqualsTheBestOfEveryWayToFuse) {
         fusable = fusable && unfusable(base.mapping, first, first + sizes[k]).empty();
       if (!fusable) {
         EXPECT_THROW(fused(base.mapping, sizes), UserError) << what;
-        continue;
-      }
-      const MapResult each = map_tiles(base.cascade, base.arch, fused(base.mapping, sizes), MapOptions{});
-      if (each.best.empty()) continue;
-      const std::pair<int64_t, double> figures{each.best.front().stats.cycles, each.best.front().stats.energy_pJ};
-      if (!best || figures.first < best->first ||
-          (figures.first == best->first && figures.second < best->second * (1 - 1e-12))) {
-        best = figures;
-        best_sizes = sizes;
       }
     }
+    const std::optional<BestWay> best = best_way_to_fuse(
+        base, MapOptions{}, [&](size_t first, size_t last) { return unfusable(base.mapping, first, last).empty(); });
     ASSERT_TRUE(best) << what;
     ASSERT_FALSE(r.best.empty()) << what;
-    EXPECT_EQ(r.best.front().stats.cycles, best->first) << what;
-    EXPECT_EQ(r.fused_groups, best_sizes) << what;
+    EXPECT_EQ(r.best.front().stats.cycles, best->figures.first) << what;
+    EXPECT_EQ(r.fused_groups, best->sizes) << what;
     fused_chosen += r.fused_groups.size() < 4;
     const TileProgram program = lower(base.cascade, base.arch, with_choice(base.mapping, r.best.front().choice));
     ASSERT_TRUE(program.status.ok) << what;
@@ -1381,8 +1384,9 @@ TEST(Mapper, FusionUnderConstraintsEqualsTheBestOfEveryWayToFuse) {
     point.arch_sets = arch_sets;
     SpecCache specs;
     const ChosenMapping chosen = choose_mapping(point, specs, 1);
-    EXPECT_EQ(chosen.inputs.choice.groups, best_sizes) << what;
-    EXPECT_EQ(nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>(), best->first)
+    EXPECT_EQ(chosen.inputs.choice.groups, best->sizes) << what;
+    EXPECT_EQ(nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>(),
+              best->figures.first)
         << what;
   }
   EXPECT_GE(fused_chosen, 1);

@@ -283,14 +283,17 @@ MappingSpec load_mapping(const std::string& file) {
         const std::optional<YNode> bypass = fr.optional("bypass");
         if (!stages && !spill && !bypass) value.fail("give double_buffer, buffer_stages, spill or bypass");
         if (stages) spec.tensor_buffer_stages[tensor] = *stages;
-        if (spill && spill->is_scalar() && spill->as_string() == "auto") {  // the mapper tries both
-          spec.setting_choices.push_back({"tensors." + tensor + ".spill", {"false", "true"}});
-          spec.spill_choices[tensor] = spill->loc();
-          if (spec.settings_loc.line == 0) spec.settings_loc = spill->loc();
-        } else if (spill && spill->is_scalar() && spill->as_string() != "true" && spill->as_string() != "false") {
-          spill->fail(fmt::format("give true, false or auto (einsim map tries both), not '{}'", spill->as_string()));
-        } else if (spill && spill->as_bool()) {
-          spec.spilled[tensor] = spill->loc();
+        if (spill) {
+          const std::string v = spill->as_string();
+          if (v == "auto") {  // the mapper tries both
+            spec.setting_choices.push_back({"tensors." + tensor + ".spill", {"false", "true"}});
+            spec.spill_choices[tensor] = spill->loc();
+            if (spec.settings_loc.line == 0) spec.settings_loc = spill->loc();
+          } else if (v == "true") {
+            spec.spilled[tensor] = spill->loc();
+          } else if (v != "false") {
+            spill->fail(fmt::format("give true, false or auto (einsim map tries both), not '{}'", v));
+          }
         }
         if (bypass && bypass->as_bool()) spec.bypassed[tensor] = bypass->loc();
         fr.finish();

@@ -63,13 +63,13 @@ MappingSpec with_spatial_maps(MappingSpec m, const Cascade& cascade, const ArchS
             choices.emplace_back(unit, map);
             continue;
           }
+          const std::string key = b.key + ".spatial";
+          if (unit != "*" && (!arch.find(unit) || !arch.find(unit)->compute()))
+            throw UserError(b.loc, key, fmt::format("auto: {} has no compute unit named '{}'", arch.file, unit));
           const size_t before = choices.size();
           for (const ComponentSpec& c : arch.components)
             if (c.compute() && (unit == c.name || (unit == "*" && unit_cannot_run(c, *e).empty())))
               for (SpatialMap& each : spatial_maps(c, *e)) choices.emplace_back(c.name, std::move(each));
-          const std::string key = b.key + ".spatial";
-          if (unit != "*" && (!arch.find(unit) || !arch.find(unit)->compute()))
-            throw UserError(b.loc, key, fmt::format("auto: {} has no compute unit named '{}'", arch.file, unit));
           if (choices.size() == before)
             throw UserError(b.loc, key,
                             unit == "*" ? fmt::format("auto: no unit of {} can compute Einsum {}", arch.file, name)

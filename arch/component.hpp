@@ -151,6 +151,12 @@ class CoresRole {
   // The L2 between the ports and the memory, bytes (0: none): a tile the items of a group share is read from the
   // memory once a group while the tensors they share fit in it, else once for the cores running at once.
   virtual double l2_bytes() const = 0;
+  // Reducers between the ports and the memory (an L2's atomic adds, or a network that reduces): the partial
+  // results of items spread over a rank their Einsum sums (or takes the maximum) over are combined on their way
+  // to the memory, which receives each result once. Bytes of partials a second, all reducers together; 0: none,
+  // such a spread is refused.
+  virtual double reduce_Bps() const = 0;
+  virtual double reduce_pJ_per_byte() const = 0;  // what combining a byte of a partial result costs
 };
 
 // The devices of a system: the architecture is one of `count` identical devices, joined by links in a ring

@@ -400,14 +400,16 @@ class Lowering {
       return false;
     };
     std::vector<std::pair<TileOp*, std::vector<int>>> shared;
+    double partial_bytes = 0;  // what the NoC's reducers combine
     for (TileOp& op : t.ops) {
       if (op.rate != kRateOne)
         throw Infeasible{
             fmt::format("group '{}': guarded Einsums spread over the cores are not modelled yet", spec.name)};
       // Each iteration spread over the cores is a work item of its own, on whichever core runs it: a tile that
-      // several items share is loaded (or stored) by each of them, and nothing reduces across items.
+      // several items share is loaded (or stored) by each of them. A store over a loop its Einsum reduces is of
+      // each item's partial result, which the NoC's reducers combine (split-K); nothing else reduces across items.
       std::vector<int> repeats = op.repeats;
-      int64_t added = 1;
+      int64_t added = 1, partials = 1;
       for (int l = 0; l < k; ++l)
         if (std::find(repeats.begin(), repeats.end(), l) == repeats.end()) {
           if (op.kind == TileOp::Kind::compute)
@@ -415,6 +417,24 @@ class Lowering {
                 "group '{}': {} combines the work of iterations spread over the cores (it runs once for several of "
                 "them): combine them in a later group",
                 spec.name, c_.einsums[op.einsum].name)};
+          const std::string& index = t.loops[static_cast<size_t>(l)].index;
+          if (op.kind == TileOp::Kind::store && reduces_over(op.einsum, index)) {
+            const Einsum& e = c_.einsums[op.einsum];
+            if (cores.reduce_Bps() <= 0)
+              throw Infeasible{fmt::format(
+                  "illegal: group '{}' spreads {} over the cores, and {} {} over it: each core would store a partial "
+                  "result over the others' (the noc '{}' has no reducers: give it reduce_bandwidth, or split {} into "
+                  "parts in the workload and combine {}'s partials in a later group)",
+                  spec.name, index, e.name, e.reduce == Reduce::max ? "takes the maximum" : "sums", noc->name, index,
+                  e.name)};
+            if (e.reduce != Reduce::sum && e.reduce != Reduce::max)
+              throw Infeasible{fmt::format(
+                  "group '{}' spreads {} over the cores, and {} reduces over it as the NoC's reducers cannot (they "
+                  "sum and take maxima)",
+                  spec.name, index, e.name)};
+            op.reduced = true;
+            partials *= t.loops[static_cast<size_t>(l)].trips;
+          }
           repeats.push_back(l);
           added *= t.loops[static_cast<size_t>(l)].trips;
         }
@@ -431,6 +451,11 @@ class Lowering {
                                repeats.begin());
       op.repeats = std::move(repeats);
       if (op.runs >= 0) op.runs *= added;
+      if (op.reduced) {
+        const int64_t n = t.executions(op);
+        op.backing_transfers = n / partials;  // each item's partial in, each result out once
+        partial_bytes += static_cast<double>(op.bytes) * static_cast<double>(n);
+      }
       for (const Constraint& c : op.active_when)
         for (auto [j, coef] : c.expr.terms)
           if (op.repeats[static_cast<size_t>(j)] < k)
@@ -453,7 +478,7 @@ class Lowering {
         shared_bytes += static_cast<double>(c_.tensors[c_.tensor_id(op->tensor)].bytes());
     const bool held = cores.l2_bytes() > 0 && shared_bytes <= cores.l2_bytes();
     for (const auto& [op, own] : shared)
-      op->backing_reads = multicast_reads(t, k, own, held ? iterations : cores.count());
+      op->backing_transfers = multicast_reads(t, k, own, held ? iterations : cores.count());
     t.spread_loops = k;
     t.cores = std::min(iterations, cores.count());
     t.spread_trips = ceil_div(iterations, cores.count());
@@ -465,6 +490,16 @@ class Lowering {
         bytes += static_cast<double>(op.bytes) * static_cast<double>(op.fetched(t.executions(op)));
       }
     t.shared_cycles = static_cast<int64_t>(std::ceil(bytes * a_.clock_hz / a_.find(m_.backing)->path_Bps()));
+    if (partial_bytes > 0)
+      t.reduce_cycles = static_cast<int64_t>(std::ceil(partial_bytes * a_.clock_hz / cores.reduce_Bps()));
+  }
+
+  // Whether Einsum `id` reduces over `index` (a variable of its own, absent from its output).
+  bool reduces_over(EinsumId id, const std::string& index) const {
+    const Einsum& e = c_.einsums[id];
+    for (int v : e.reduced)
+      if (e.vars[static_cast<size_t>(v)].name == index) return true;
+    return false;
   }
 
   // On a system of devices (an interconnect), `devices: i` splits the group's (outermost) loop over index i into
@@ -1194,6 +1229,7 @@ class Lowering {
                          "its pass a loop over an index of {} in '{}', so that it is stored tile by tile",
                          einsum.name, result.name, result.name, m_.backing));
       op.repeats = all_above(op.depth);
+      op.einsum = e;
       op.tensor = result.name;
       op.from = buffer_;
       op.to = m_.backing;

@@ -40,11 +40,14 @@ struct TileOp {
   // path's latency. 0: the path's own bandwidth.
   double port_Bps = 0;
   int64_t port_latency = 0;
-  // A load the cores share, on a NoC that multicasts or has an L2: the reads from the backing memory over the whole
-  // run (each delivered to every core that needs it; those deliveries are its executions). -1: one read an
-  // execution.
-  int64_t backing_reads = -1;
-  int64_t fetched(int64_t executions) const { return backing_reads >= 0 ? backing_reads : executions; }
+  // What the backing memory sees of it over the whole run, in tiles; -1: one tile an execution. A load the cores
+  // share, on a NoC that multicasts or has an L2: read once for the cores that need it (each delivery an
+  // execution). A store of partial results the NoC reduces (`reduced`): each result written once.
+  int64_t backing_transfers = -1;
+  int64_t fetched(int64_t executions) const { return backing_transfers >= 0 ? backing_transfers : executions; }
+  // A store of a partial result: its Einsum sums (or takes the maximum) over a loop spread over the cores, each
+  // item sends its partial through its port and the NoC's reducers combine them on the way to the memory.
+  bool reduced = false;
   // compute
   EinsumId einsum;
   std::string unit;
@@ -136,6 +139,9 @@ struct TileGroup {
   // On a many-core chip: every core's transfers of the group at the backing memory's bandwidth, which they
   // share. The group takes at least this long, however fast each core's port. (Devices each have their own.)
   int64_t shared_cycles = 0;
+  // On a many-core chip that reduces partial results in its network: every partial's bytes at the reducers'
+  // bandwidth. The group takes at least this long too.
+  int64_t reduce_cycles = 0;
 
   // Product of the trips of op.repeats, or the executions that run when a where clause or a guard skips some.
   int64_t executions(const TileOp& op) const;

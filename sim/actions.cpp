@@ -71,13 +71,13 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
         s.traffic_bytes[g.buffer].read += op.buffer_read_bytes * n;
         s.traffic_bytes[g.buffer].write += op.buffer_write_bytes * n;
       } else {
-        // What crosses the path (a multicast load is read once for the cores that share it) and what the cores'
-        // buffers receive.
+        // What crosses the path (a multicast load is read once for the cores that share it, reduced partials are
+        // written once combined) and what the cores' buffers receive or send.
         // (Bypassing the buffer, a tile is neither written into it nor read out of it.)
         const int64_t bytes = op.bytes * n, fetched = op.bytes * op.fetched(n);
         const bool load = op.kind == TileOp::Kind::load;
-        if (load || !op.bypass) s.traffic_bytes[op.from].read += fetched;
-        if (!load || !op.bypass) s.traffic_bytes[op.to].write += bytes;
+        if (load || !op.bypass) s.traffic_bytes[op.from].read += load ? fetched : bytes;
+        if (!load || !op.bypass) s.traffic_bytes[op.to].write += load ? bytes : fetched;
         const ComponentSpec& path = arch.path(op.from, op.to);
         path_total[path.name] += static_cast<double>(fetched);
         const PathRole& role = *path.path();
@@ -88,6 +88,8 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
         if (op.port_Bps > 0) {
           const ComponentSpec& noc = *arch.noc();
           s.energy_by_action_pJ[noc.name]["transfer"] += static_cast<double>(bytes) * noc.cores()->port_pJ_per_byte();
+          if (op.reduced)
+            s.energy_by_action_pJ[noc.name]["reduce"] += static_cast<double>(bytes) * noc.cores()->reduce_pJ_per_byte();
         }
       }
     }

@@ -115,8 +115,9 @@ class GroupTimer {
     // and then a latency: the prefetch bound's one-stage case.
     t.cycles = g_.double_buffer ? head + std::max({compute, steady_memory, prefetch}) + tail
                                 : std::max(compute + memory, head + prefetch + tail);
-    // On a many-core chip, the cores' transfers share the backing memory's bandwidth.
-    t.cycles = std::max(t.cycles, g_.shared_cycles);
+    // On a many-core chip, the cores' transfers share the backing memory's bandwidth, and the partial results
+    // they send its network's reducers.
+    t.cycles = std::max({t.cycles, g_.shared_cycles, g_.reduce_cycles});
     for (const auto& [buffer, cycles] : port_cycles_) {
       const int64_t ports = arch_.find(buffer)->memory()->ports();
       t.cycles = std::max(t.cycles, (cycles + ports - 1) / ports);

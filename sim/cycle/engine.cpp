@@ -1069,6 +1069,11 @@ struct Controller : sc_module {
       rec.stalls[paths.at(p.backing)->basename()]["shared_bandwidth"] += short_by;
       sc_core::wait(duration(short_by));
     }
+    // ... and the partial results they send, its network's reducers.
+    if (const int64_t short_by = g.reduce_cycles - (now() + skipped.cycles - started); short_by > 0) {
+      rec.stalls[arch.noc()->name]["reduce_bandwidth"] += short_by;
+      sc_core::wait(duration(short_by));
+    }
     group_cycles[group] = now() + skipped.cycles - started;
   }
 

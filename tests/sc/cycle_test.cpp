@@ -256,6 +256,23 @@ TEST(Cycle, ManyCoresRunTheBusiestCoreAndShareTheMemory) {
   EXPECT_LT(std::abs(*s.gap_vs_analytical), 0.02);
 }
 
+// Split-K on the cores (gemm-splitk-cores.yaml): 112 items each store a partial 16 x 64 block of Z (4 KiB), which
+// the NoC's reducers combine. Slowed to 10 GB/s (5.46 B a cycle at 1.83 GHz), their 458,752 bytes take 83,952
+// cycles at both fidelities, the engine waiting out the difference as the noc's reduce_bandwidth stall; the HBM
+// receives Z once.
+TEST(Cycle, ReducersInTheNetworkCombineTheCoresPartials) {
+  const DesignPoint p = point("configs/mappings/gemm-splitk-cores.yaml", {}, {}, {{"noc.reduce_bandwidth", "10 GB/s"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  const Stats a = evaluate_analytical(p.cascade, p.arch, p.program);
+  ASSERT_TRUE(s.status.ok) << s.status.reason;
+  EXPECT_EQ(a.cycles, static_cast<int64_t>(std::ceil(112.0 * 16 * 64 * 4 * 1.83e9 / 10e9)));
+  EXPECT_EQ(s.cycles, a.cycles);
+  EXPECT_GT(s.stall_cycles.at("noc").at("reduce_bandwidth"), 0);
+  EXPECT_EQ(s.traffic_bytes.at("dram").write, 16 * 512 * 4);
+  EXPECT_EQ(a.traffic_bytes.at("dram").write, 16 * 512 * 4);
+  EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("noc").at("reduce"), a.energy_by_action_pJ.at("noc").at("reduce"));
+}
+
 // A system of devices (decode-attention-tp.yaml, Mixtral's attention at B = 32, L = 4K on four H100-like devices): the
 // engine simulates the busiest device, the all-reduce takes its closed form's cycles on the interconnect as in the
 // analytical model, and every device's work and traffic count.

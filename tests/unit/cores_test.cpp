@@ -24,7 +24,8 @@ std::string arch_file() {
           "  noc: {kind: noc, cores: 4, per_core: [glb, vec], port_bandwidth: 16 GB/s, transfer_energy: '0.5'}\n"
           "  glb: {kind: sram, size: 1 MiB, banks: 4, row_bits: 512, read_energy: '5', write_energy: '6'}\n"
           "  shared: {kind: sram, size: 1 MiB, banks: 4, row_bits: 512, read_energy: '5', write_energy: '6'}\n"
-          "  vec: {kind: vector_array, lanes: 256, ops: {mul: {energy: '1'}, add: {energy: '1'}}}\n");
+          "  vec: {kind: vector_array, lanes: 256, ops: {mul: {energy: '1'}, add: {energy: '1'}, mac: {energy: "
+          "'2'}}}\n");
 }
 
 // B rows of 1,024 fp32 values squared, and a running sum along a row's blocks (a recurrence over n1).
@@ -244,6 +245,59 @@ TEST(FireRule, AComputationWaitsForWhatItsOperandsWaitFor) {
     const std::vector<std::pair<int, bool>> rule = g.fire_rule(op, p.cascade);
     EXPECT_NE(std::find(rule.begin(), rule.end(), std::pair<int, bool>{m1, true}), rule.end()) << name;
   }
+}
+
+}  // namespace
+}  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// Split-K on the cores: S[b] sums X[b,n]^2 over n, and the group spreads its blocks of n over the four cores, one
+// block (8 rows x 256 fp32 values, 8 KiB) an item. Each item stores its partial S (8 fp32 values, 32 B) through its
+// port; reducers in the NoC (noc.reduce_bandwidth) combine the four partials, and the DRAM receives S once.
+std::string split_k_mapping() {
+  const std::string workload =
+      test::temp_file("cores-split-k-workload.yaml",
+                      "version: 1\nname: sums\nparams: {B: 8, N: 1024}\n"
+                      "tensors:\n  X: {ranks: [B, N], dtype: fp32}\n  S: {ranks: [B], dtype: fp32, output: true}\n"
+                      "einsums:\n  - S[b] = X[b,n] * X[b,n]\n");
+  return test::temp_file("cores-split-k.yaml", "version: 1\nname: m\narch: " + arch_file() + "\nworkload: " + workload +
+                                                   "\nmemory: {buffer: glb}\ngroups:\n  - name: sums\n"
+                                                   "    cores: [n]\n    loops: {dram: [{index: n, tile: 256}]}\n"
+                                                   "    einsums: {S: {unit: vec, spatial: {lanes: n}}}\n");
+}
+
+TEST(Cores, PartialResultsOfASplitReductionCombineInTheNetwork) {
+  // Without reducers each core would store its partial over the others': refused as illegal.
+  const DesignPoint refused = test::point(split_k_mapping());
+  EXPECT_FALSE(refused.program.status.ok);
+  EXPECT_NE(refused.program.status.reason.find("illegal: group 'sums' spreads n over the cores, and S sums over it"),
+            std::string::npos)
+      << refused.program.status.reason;
+
+  auto run = [](const std::string& bandwidth) {
+    const DesignPoint p =
+        test::point(split_k_mapping(), {}, {}, {{"noc.reduce_bandwidth", bandwidth}, {"noc.reduce_energy", "0.25"}});
+    EXPECT_TRUE(p.program.status.ok) << p.program.status.reason;
+    return std::pair{p.program.groups[0].reduce_cycles, evaluate_analytical(p.cascade, p.arch, p.program)};
+  };
+  const auto [slow_cycles, slow] = run("0.1 GB/s");
+  // Four partials of 32 B at 0.1 B a cycle (1 GHz): the reducers take 1,280 cycles, longer than anything else.
+  EXPECT_EQ(slow_cycles, 1280);
+  EXPECT_EQ(slow.cycles, 1280);
+  EXPECT_EQ(slow.traffic_bytes.at("dram").read, 8 * 1024 * 4);
+  EXPECT_EQ(slow.traffic_bytes.at("dram").write, 8 * 4);  // S once
+  EXPECT_DOUBLE_EQ(slow.energy_by_action_pJ.at("noc").at("reduce"), 0.25 * 4 * 32);
+  // Every partial crosses its core's port (0.5 pJ a byte), as every loaded block does.
+  EXPECT_DOUBLE_EQ(slow.energy_by_action_pJ.at("noc").at("transfer"), 0.5 * (8 * 1024 * 4 + 4 * 32));
+  // Fast reducers: the busiest core's block decides, whatever their bandwidth; the same ops either way.
+  const auto [fast_cycles, fast] = run("100 GB/s");
+  EXPECT_EQ(fast_cycles, 2);
+  EXPECT_LT(fast.cycles, 1280);
+  EXPECT_EQ(run("1000 GB/s").second.cycles, fast.cycles);
+  EXPECT_EQ(fast.einsums.at("S").ops, slow.einsums.at("S").ops);
+  EXPECT_EQ(fast.einsums.at("S").ops.at("mac"), 8 * 1024);
 }
 
 }  // namespace

@@ -17,9 +17,11 @@ void NocComponent::describe(nlohmann::ordered_json& fields, std::string& summary
   fields["latency_cycles"] = latency;
   fields["multicast"] = multicasts;
   fields["l2_bytes"] = l2;
-  summary = fmt::format("{} cores, each with its own {}; {:g} GB/s per core port, {} cycles{}{}", core_count,
+  fields["reduce_bandwidth_Bps"] = reduce_bandwidth;
+  summary = fmt::format("{} cores, each with its own {}; {:g} GB/s per core port, {} cycles{}{}{}", core_count,
                         fmt::join(replicated, ", "), port_bandwidth / 1e9, latency, multicasts ? ", multicast" : "",
-                        l2 > 0 ? ", an L2 of " + format_bytes(l2) : "");
+                        l2 > 0 ? ", an L2 of " + format_bytes(l2) : "",
+                        reduce_bandwidth > 0 ? fmt::format(", reduces {:g} GB/s", reduce_bandwidth / 1e9) : "");
 }
 
 void NocComponent::check(const ArchSpec& arch, const std::string& self) const {
@@ -58,6 +60,8 @@ std::shared_ptr<const Component> build(const ParamValues& p, const BuildContext&
     n->l2 = p.real("l2_size");
     if (n->l2 < 0) p.node("l2_size").fail("l2_size must be 0 (none) or more");
   }
+  if (p.has("reduce_bandwidth")) n->reduce_bandwidth = p.real("reduce_bandwidth");  // not negative, as a bandwidth
+  if (const auto e = p.node_if("reduce_energy")) n->reduce = evaluate_cost(context.table, *e);
   return n;
 }
 
@@ -81,6 +85,12 @@ ComponentKind noc_kind() {
                "an L2 of this size between the ports and the memory (default 0: none): a tile the items of a group "
                "share is read from the memory once while the tensors they share fit in it, else once for the cores "
                "running at once; each core still receives it through its port"},
+              {"reduce_bandwidth", ParamType::bandwidth, false, "",
+               "what its reducers (an L2's atomic adds) combine of the partial results of items spread over a rank "
+               "their Einsum sums or takes the maximum over (split-K), all together (default 0: none; such a "
+               "spread is refused)"},
+              {"reduce_energy", ParamType::cost, false, "",
+               "energy of combining one byte of a partial result (default: none charged)"},
           },
           R"({kind: noc, cores: 4, per_core: [glb], port_bandwidth: 32 GB/s, latency_cycles: 20})",
           &build};

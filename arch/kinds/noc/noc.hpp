@@ -3,7 +3,8 @@
 // Each core has its own copy of the components named in `per_core` (its buffer, its arrays). A mapping spreads a
 // group's outer loops over the cores; every tile a core loads or stores crosses that core's port at the port's
 // bandwidth, and all the cores' transfers share the backing memory's (mappings/lower.cpp, spread_over_cores). An
-// L2 (`l2_size`) between the ports and that memory keeps the tiles the items of a group share.
+// L2 (`l2_size`) between the ports and that memory keeps the tiles the items of a group share; reducers in it
+// (`reduce_bandwidth`) sum the partial results of items spread over a rank their Einsum reduces (split-K).
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ class NocComponent : public Component, public CoresRole {
   Cost transfer;                        // per byte through a port
   bool multicasts = false;
   double l2 = 0;  // bytes
+  double reduce_bandwidth = 0;  // B/s of partial results its reducers combine, all of them together; 0: none
+  Cost reduce;                  // per byte of partial results combined
   SourceLoc per_core_loc;
 
   const CoresRole* cores() const override { return this; }
@@ -33,6 +36,8 @@ class NocComponent : public Component, public CoresRole {
   double port_pJ_per_byte() const override { return transfer.energy_pJ; }
   bool multicast() const override { return multicasts; }
   double l2_bytes() const override { return l2; }
+  double reduce_Bps() const override { return reduce_bandwidth; }
+  double reduce_pJ_per_byte() const override { return reduce.energy_pJ; }
 };
 
 ComponentKind noc_kind();

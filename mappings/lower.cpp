@@ -489,9 +489,14 @@ class Lowering {
         op.port_latency = cores.port_latency_cycles();
         bytes += static_cast<double>(op.bytes) * static_cast<double>(op.fetched(t.executions(op)));
       }
-    t.shared_cycles = static_cast<int64_t>(std::ceil(bytes * a_.clock_hz / a_.find(m_.backing)->path_Bps()));
+    t.floors.push_back({m_.backing, "shared_bandwidth", cycles_at(bytes, a_.find(m_.backing)->path_Bps())});
     if (partial_bytes > 0)
-      t.reduce_cycles = static_cast<int64_t>(std::ceil(partial_bytes * a_.clock_hz / cores.reduce_Bps()));
+      t.floors.push_back({noc->name, "reduce_bandwidth", cycles_at(partial_bytes, cores.reduce_Bps())});
+  }
+
+  // Cycles `bytes` take at `Bps`, rounded up.
+  int64_t cycles_at(double bytes, double Bps) const {
+    return static_cast<int64_t>(std::ceil(bytes * a_.clock_hz / Bps));
   }
 
   // Whether Einsum `id` reduces over `index` (a variable of its own, absent from its output).
@@ -1756,6 +1761,12 @@ TileProgram busiest(const TileProgram& program) {
   TileProgram v = program;
   for (TileGroup& g : v.groups) g = g.busiest();
   return v;
+}
+
+int64_t TileGroup::floor_cycles() const {
+  int64_t most = 0;
+  for (const Floor& f : floors) most = std::max(most, f.cycles);
+  return most;
 }
 
 int64_t TileGroup::executions(const TileOp& op) const {

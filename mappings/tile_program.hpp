@@ -136,12 +136,17 @@ struct TileGroup {
   int64_t cores = 1;
   int64_t devices = 1;
   int64_t spread_trips = 0;
-  // On a many-core chip: every core's transfers of the group at the backing memory's bandwidth, which they
-  // share. The group takes at least this long, however fast each core's port. (Devices each have their own.)
-  int64_t shared_cycles = 0;
-  // On a many-core chip that reduces partial results in its network: every partial's bytes at the reducers'
-  // bandwidth. The group takes at least this long too.
-  int64_t reduce_cycles = 0;
+  // What the cores of a many-core chip share, each a time the group takes at least, however fast its busiest
+  // core: every core's transfers at the backing memory's bandwidth (the memory's `shared_bandwidth`), and the partial
+  // results its network's reducers combine at theirs (the noc's `reduce_bandwidth`). The cycle engine waits out what
+  // the busiest core leaves of each as that component's stall of that cause. (Devices each have their own.)
+  struct Floor {
+    std::string component;
+    std::string cause;
+    int64_t cycles = 0;
+  };
+  std::vector<Floor> floors;
+  int64_t floor_cycles() const;  // the largest floor's (0: none)
 
   // Product of the trips of op.repeats, or the executions that run when a where clause or a guard skips some.
   int64_t executions(const TileOp& op) const;

@@ -117,7 +117,7 @@ class GroupTimer {
                                 : std::max(compute + memory, head + prefetch + tail);
     // On a many-core chip, the cores' transfers share the backing memory's bandwidth, and the partial results
     // they send its network's reducers.
-    t.cycles = std::max({t.cycles, g_.shared_cycles, g_.reduce_cycles});
+    t.cycles = std::max(t.cycles, g_.floor_cycles());
     for (const auto& [buffer, cycles] : port_cycles_) {
       const int64_t ports = arch_.find(buffer)->memory()->ports();
       t.cycles = std::max(t.cycles, (cycles + ports - 1) / ports);

@@ -1063,17 +1063,13 @@ struct Controller : sc_module {
       }
     });
     run.wait_all();  // groups run one after another
-    // On a many-core chip the other cores' transfers share the backing memory: the group lasts at least as long
-    // as all of them take at its bandwidth.
-    if (const int64_t short_by = g.shared_cycles - (now() + skipped.cycles - started); short_by > 0) {
-      rec.stalls[paths.at(p.backing)->basename()]["shared_bandwidth"] += short_by;
-      sc_core::wait(duration(short_by));
-    }
-    // ... and the partial results they send, its network's reducers.
-    if (const int64_t short_by = g.reduce_cycles - (now() + skipped.cycles - started); short_by > 0) {
-      rec.stalls[arch.noc()->name]["reduce_bandwidth"] += short_by;
-      sc_core::wait(duration(short_by));
-    }
+    // On a many-core chip the other cores' transfers share the backing memory and the network: the group lasts
+    // at least as long as all of them take there.
+    for (const TileGroup::Floor& f : g.floors)
+      if (const int64_t short_by = f.cycles - (now() + skipped.cycles - started); short_by > 0) {
+        rec.stalls[paths.contains(f.component) ? paths.at(f.component)->basename() : f.component][f.cause] += short_by;
+        sc_core::wait(duration(short_by));
+      }
     group_cycles[group] = now() + skipped.cycles - started;
   }
 

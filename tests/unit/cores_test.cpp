@@ -280,7 +280,11 @@ TEST(Cores, PartialResultsOfASplitReductionCombineInTheNetwork) {
     const DesignPoint p =
         test::point(split_k_mapping(), {}, {}, {{"noc.reduce_bandwidth", bandwidth}, {"noc.reduce_energy", "0.25"}});
     EXPECT_TRUE(p.program.status.ok) << p.program.status.reason;
-    return std::pair{p.program.groups[0].reduce_cycles, evaluate_analytical(p.cascade, p.arch, p.program)};
+    const std::vector<TileGroup::Floor>& floors = p.program.groups[0].floors;
+    EXPECT_EQ(floors.size(), 2U);
+    EXPECT_EQ(floors.back().component, "noc");
+    EXPECT_EQ(floors.back().cause, "reduce_bandwidth");
+    return std::pair{floors.back().cycles, evaluate_analytical(p.cascade, p.arch, p.program)};
   };
   const auto [slow_cycles, slow] = run("0.1 GB/s");
   // Four partials of 32 B at 0.1 B a cycle (1 GHz): the reducers take 1,280 cycles, longer than anything else.

@@ -157,6 +157,14 @@ class CoresRole {
   // such a spread is refused.
   virtual double reduce_Bps() const = 0;
   virtual double reduce_pJ_per_byte() const = 0;  // what combining a byte of a partial result costs
+  // A mesh of routers joining the cores to the memory's interfaces, spread evenly over its nodes: the hops a
+  // transfer takes on average, the cycles they add to it (rounded), and what a byte costs a hop. 0 without a mesh.
+  virtual double mean_hops() const = 0;
+  virtual int64_t hops_latency_cycles() const = 0;
+  virtual double hop_pJ_per_byte() const = 0;
+  // The rate of all the cores' transfers, spread evenly, at which the mesh's narrowest cut saturates (B/s); 0: not
+  // limited (no mesh, or no link_bandwidth).
+  virtual double mesh_Bps() const = 0;
 };
 
 // The devices of a system: the architecture is one of `count` identical devices, joined by links in a ring

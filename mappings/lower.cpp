@@ -482,14 +482,16 @@ class Lowering {
     t.spread_loops = k;
     t.cores = std::min(iterations, cores.count());
     t.spread_trips = ceil_div(iterations, cores.count());
-    double bytes = 0;
+    double bytes = 0, delivered = 0;  // at the backing memory; through the ports (and the mesh)
     for (TileOp& op : t.ops)
       if (op.kind != TileOp::Kind::compute) {
         op.port_Bps = cores.port_Bps();
-        op.port_latency = cores.port_latency_cycles();
+        op.port_latency = cores.port_latency_cycles() + cores.hops_latency_cycles();
         bytes += static_cast<double>(op.bytes) * static_cast<double>(op.fetched(t.executions(op)));
+        delivered += static_cast<double>(op.bytes) * static_cast<double>(t.executions(op));
       }
     t.floors.push_back({m_.backing, "shared_bandwidth", cycles_at(bytes, a_.find(m_.backing)->path_Bps())});
+    if (cores.mesh_Bps() > 0) t.floors.push_back({noc->name, "mesh_bandwidth", cycles_at(delivered, cores.mesh_Bps())});
     if (partial_bytes > 0)
       t.floors.push_back({noc->name, "reduce_bandwidth", cycles_at(partial_bytes, cores.reduce_Bps())});
   }

@@ -138,7 +138,8 @@ struct TileGroup {
   int64_t spread_trips = 0;
   // What the cores of a many-core chip share, each a time the group takes at least, however fast its busiest
   // core: every core's transfers at the backing memory's bandwidth (the memory's `shared_bandwidth`), and the partial
-  // results its network's reducers combine at theirs (the noc's `reduce_bandwidth`). The cycle engine waits out what
+  // results its network's reducers combine at theirs (the noc's `reduce_bandwidth`), and every byte through the
+  // ports at the rate that fills a mesh's narrowest cut (the noc's `mesh_bandwidth`). The cycle engine waits out what
   // the busiest core leaves of each as that component's stall of that cause. (Devices each have their own.)
   struct Floor {
     std::string component;

@@ -88,6 +88,9 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
         if (op.port_Bps > 0) {
           const ComponentSpec& noc = *arch.noc();
           s.energy_by_action_pJ[noc.name]["transfer"] += static_cast<double>(bytes) * noc.cores()->port_pJ_per_byte();
+          if (noc.cores()->mean_hops() > 0)
+            s.energy_by_action_pJ[noc.name]["hops"] +=
+                static_cast<double>(bytes) * noc.cores()->mean_hops() * noc.cores()->hop_pJ_per_byte();
           if (op.reduced)
             s.energy_by_action_pJ[noc.name]["reduce"] += static_cast<double>(bytes) * noc.cores()->reduce_pJ_per_byte();
         }

@@ -273,6 +273,24 @@ TEST(Cycle, ReducersInTheNetworkCombineTheCoresPartials) {
   EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("noc").at("reduce"), a.energy_by_action_pJ.at("noc").at("reduce"));
 }
 
+// The same split-K GEMM with the 132 cores on a 12 x 11 mesh whose links carry 10 GB/s each way: the middle cut of
+// the 12-node side (6 x 6 of 12 x 12 pairs of ends one way) over 11 links fills at 440 GB/s, and the cores move
+// 9,633,792 bytes through their ports (112 items' 16 KiB of A, 64 KiB of B and 4 KiB of partials): 40,068 cycles
+// at both fidelities, the engine waiting out the difference as the noc's mesh_bandwidth stall.
+TEST(Cycle, AMeshsNarrowestCutBoundsWhatTheCoresMove) {
+  const DesignPoint p = point("configs/mappings/gemm-splitk-cores.yaml", {}, {},
+                              {{"noc.mesh_rows", "12"},
+                               {"noc.mesh_cols", "11"},
+                               {"noc.hop_latency_cycles", "2"},
+                               {"noc.link_bandwidth", "10 GB/s"}});
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
+  const Stats a = evaluate_analytical(p.cascade, p.arch, p.program);
+  ASSERT_TRUE(s.status.ok) << s.status.reason;
+  EXPECT_EQ(a.cycles, static_cast<int64_t>(std::ceil(112.0 * (16 + 64 + 4) * 1024 * 1.83e9 / 440e9)));
+  EXPECT_EQ(s.cycles, a.cycles);
+  EXPECT_GT(s.stall_cycles.at("noc").at("mesh_bandwidth"), 0);
+}
+
 // A system of devices (decode-attention-tp.yaml, Mixtral's attention at B = 32, L = 4K on four H100-like devices): the
 // engine simulates the busiest device, the all-reduce takes its closed form's cycles on the interconnect as in the
 // analytical model, and every device's work and traffic count.

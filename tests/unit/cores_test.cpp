@@ -306,3 +306,49 @@ TEST(Cores, PartialResultsOfASplitReductionCombineInTheNetwork) {
 
 }  // namespace
 }  // namespace einsim
+
+namespace einsim {
+namespace {
+
+// On a mesh (noc.mesh_rows x noc.mesh_cols, the memory's interfaces spread evenly over its nodes) a transfer takes
+// the mean hops between a node and all the nodes: (n^2 - 1) / 3n along each side, 1 hop on 2 x 2, 8/9 + 15/12 on
+// 3 x 4.
+TEST(Cores, AMeshAddsItsMeanHopsToEveryTransfer) {
+  const std::vector<std::pair<std::string, std::string>> mesh = {
+      {"noc.mesh_rows", "2"}, {"noc.mesh_cols", "2"}, {"noc.hop_latency_cycles", "10"}, {"noc.hop_energy", "0.125"}};
+  const DesignPoint p = test::point(mapping("[b]"), {}, {}, mesh);
+  EXPECT_DOUBLE_EQ(p.arch.noc()->cores()->mean_hops(), 1.0);
+  // One row on one core (TheBusiestCore... above: 356 + 48 + 356), each transfer 10 cycles later.
+  EXPECT_EQ(square_cycles("", "1", mesh), (256 + 110) + 48 + (256 + 110));
+  // Every byte through a port goes one hop on average (the sums group's too, on one core).
+  const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
+  EXPECT_DOUBLE_EQ(s.energy_by_action_pJ.at("noc").at("hops"), 0.125 * (2 * 8 * 4096 + 8 * 4096 + 8 * 4));
+  const DesignPoint twelve =
+      test::point(mapping("[b]"), {}, {}, {{"noc.cores", "12"}, {"noc.mesh_rows", "3"}, {"noc.mesh_cols", "4"}});
+  EXPECT_DOUBLE_EQ(twelve.arch.noc()->cores()->mean_hops(), 8.0 / 9 + 15.0 / 12);
+}
+
+// All the cores' transfers, spread evenly, cross the cut through the middle of the mesh's longer side one way for a
+// quarter of their pairs of ends on 2 x 2 (1 x 1 of 2 x 2), over its 2 links: at 1 B a cycle a link, the mesh carries
+// 8 B a cycle. Eight rows over the four cores move 64 KiB through their ports: 8,192 cycles, at both fidelities
+// (tests/sc: Cycle.AMeshsNarrowestCutBoundsWhatTheCoresMove). On 2 x 6 the middle cut is 3 x 3 of 6 x 6 over 2 links.
+TEST(Cores, AMeshsNarrowestCutBoundsWhatTheCoresMove) {
+  const std::vector<std::pair<std::string, std::string>> mesh = {
+      {"noc.mesh_rows", "2"}, {"noc.mesh_cols", "2"}, {"noc.link_bandwidth", "1 GB/s"}};
+  const DesignPoint p = test::point(mapping("[b]"), {}, {}, mesh);
+  EXPECT_DOUBLE_EQ(p.arch.noc()->cores()->mesh_Bps(), 8e9);
+  const TileGroup::Floor& floor = p.program.groups[0].floors.back();
+  EXPECT_EQ(floor.cause, "mesh_bandwidth");
+  EXPECT_EQ(floor.cycles, 65536 / 8);
+  EXPECT_EQ(square_cycles("[b]", "8", mesh), 65536 / 8);
+  const DesignPoint wide = test::point(
+      mapping("[b]"), {}, {},
+      {{"noc.cores", "12"}, {"noc.mesh_rows", "2"}, {"noc.mesh_cols", "6"}, {"noc.link_bandwidth", "1 GB/s"}});
+  EXPECT_DOUBLE_EQ(wide.arch.noc()->cores()->mesh_Bps(), 2 * 1e9 / (9.0 / 36));
+  // Without link_bandwidth the links do not limit.
+  const DesignPoint free = test::point(mapping("[b]"), {}, {}, {{"noc.mesh_rows", "2"}, {"noc.mesh_cols", "2"}});
+  EXPECT_EQ(free.program.groups[0].floors.size(), 1U);
+}
+
+}  // namespace
+}  // namespace einsim

@@ -1134,6 +1134,7 @@ bool holds(const MappingSpec& m, const Setting& p) {
   const GroupSpec& group = m.groups[static_cast<size_t>(g)];
   if (const std::string tensor = spill_setting_tensor(setting); !tensor.empty())
     return (group.spilled.contains(tensor) ? "true" : "false") == p.second;
+  if (setting == "cores") return format_spread(group.cores) == p.second;
   return setting == "pipeline" ? (group.pipeline ? "true" : "false") == p.second
                                : std::to_string(group.buffer_stages) == p.second;
 }
@@ -1164,6 +1165,8 @@ MappingSpec with_params(const MappingSpec& templ, const std::vector<std::pair<st
       if (p.second == "true") group.spilled[tensor] = group.spill_choices.at(tensor);
     } else if (setting == "pipeline") {
       group.pipeline = p.second == "true";
+    } else if (setting == "cores") {
+      group.cores = parse_spread(p.second);
     } else {
       group.buffer_stages = std::stoi(p.second);
     }

@@ -172,6 +172,25 @@ CollectiveSpec read_collective(const YNode& node) {
 
 }  // namespace
 
+std::string format_spread(const std::vector<std::string>& indices) {
+  return fmt::format("[{}]", fmt::join(indices, ", "));
+}
+
+std::vector<std::string> parse_spread(const std::string& text) {
+  std::vector<std::string> indices;
+  std::string index;
+  for (char c : text) {
+    if (c == '[' || c == ' ') continue;
+    if (c == ',' || c == ']') {
+      if (!index.empty()) indices.push_back(std::move(index));
+      index.clear();
+    } else {
+      index += c;
+    }
+  }
+  return indices;
+}
+
 MappingSpec load_mapping(const std::string& file) {
   const YNode root = YNode::load_file(file);
   MapReader top(root);
@@ -270,9 +289,24 @@ MappingSpec load_mapping(const std::string& file) {
       if (spec.settings_loc.line == 0) spec.settings_loc = g.loc();
     }
     if (auto pl = gr.optional("place")) spec.place = pl->as_string();
-    if (auto c = gr.optional("cores")) spec.cores = read_spread(*c, "cores", spec.cores_loc);
+    const std::optional<YNode> cores = gr.optional("cores");
+    const bool cores_auto = cores && cores->is_scalar() && cores->as_string() == "auto";
+    if (cores_auto)
+      spec.cores_loc = cores->loc();
+    else if (cores)
+      spec.cores = read_spread(*cores, "cores", spec.cores_loc);
     if (auto d = gr.optional("devices")) spec.devices = read_spread(*d, "devices", spec.devices_loc);
     spec.loops = read_loops(gr.optional("loops"), m);
+    if (cores_auto) {  // the mapper tries spreading none, the first, the first two, ... of the backing memory's loops
+      std::vector<std::string> spreads{format_spread({})}, prefix;
+      for (const LoopSpec& l : spec.loops)
+        if (!l.buffer_level && std::find(prefix.begin(), prefix.end(), l.index) == prefix.end()) {
+          prefix.push_back(l.index);
+          spreads.push_back(format_spread(prefix));
+        }
+      spec.setting_choices.emplace_back("cores", std::move(spreads));
+      if (spec.settings_loc.line == 0) spec.settings_loc = cores->loc();
+    }
     // Per-tensor settings: {Q: {double_buffer: false}, K: {buffer_stages: 3}, QK: {spill: true}, A: {bypass: true}}.
     if (auto tensors = gr.optional("tensors")) {
       MapReader tr(*tensors);

@@ -95,7 +95,9 @@ struct GroupSpec {
   SourceLoc order_loc;
   // Constraints for `einsim map`: the group's settings left to it, each with the values it may take, searched as
   // a constraints file's param lists are: `pipeline: auto` (false, true), `buffer_stages: [1, 2, 3]` or `auto` (1
-  // to 4), a tensor's `spill: auto` (`tensors.QK.spill`: false, true). By setting name.
+  // to 4), a tensor's `spill: auto` (`tensors.QK.spill`: false, true), `cores: auto` (the loops in the backing
+  // memory spread over the cores: none, the first, the first two, ... as written: "[]", "[b]", "[b, kh]"). By
+  // setting name.
   std::vector<std::pair<std::string, std::vector<std::string>>> setting_choices;
   SourceLoc settings_loc;
   SourceLoc loc;
@@ -133,6 +135,9 @@ WorkloadOverrides with_mapping_params(const MappingSpec& m, WorkloadOverrides us
 MappingSpec with_params_bound(MappingSpec m, const WorkloadOverrides& o, const Cascade& cascade);
 
 MappingSpec load_mapping(const std::string& file);
+// A group's `cores:` as a constraints file's `cores: auto` lists its values ("[b, kh]"; "[]" for none), and back.
+std::string format_spread(const std::vector<std::string>& indices);
+std::vector<std::string> parse_spread(const std::string& text);
 // A UserError when `m` lists alternatives: a mapping to evaluate is one of them, chosen (einsim map -o writes it).
 void require_one_mapping(const MappingSpec& m);
 

@@ -119,7 +119,10 @@ void emit_group(YAML::Emitter& out, const MappingSpec& m, const GroupSpec& g) {
   else if (g.buffer_stages != 2)
     out << YAML::Key << "buffer_stages" << YAML::Value << g.buffer_stages;
   if (!g.place.empty()) out << YAML::Key << "place" << YAML::Value << g.place;
-  if (!g.cores.empty()) out << YAML::Key << "cores" << YAML::Value << YAML::Flow << g.cores;
+  if (choices("cores"))
+    out << YAML::Key << "cores" << YAML::Value << "auto";
+  else if (!g.cores.empty())
+    out << YAML::Key << "cores" << YAML::Value << YAML::Flow << g.cores;
   if (!g.devices.empty()) out << YAML::Key << "devices" << YAML::Value << YAML::Flow << g.devices;
   if (!g.loops.empty()) emit_loops(out, m, g.loops);
   // Per-tensor settings, by tensor name.

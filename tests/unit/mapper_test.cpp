@@ -776,6 +776,52 @@ TEST(Mapper, SpillsLeftToTheMapperEqualTheBestOfEachPinned) {
   }
 }
 
+// Which loops spread over the cores left to the mapper (`cores: auto`): none, the first, the first two, ... of the
+// backing memory's loops as written. Random GEMMs with few outputs on the 132-core xPU, its reducers fast, slow or
+// all but absent (1 KB/s: split-K never wins): the best equals the best of the three constraints files that pin each
+// spread, and the chosen mapping spreads what it says. FlashAttention-2's decode (decode-fa2-cores.yaml) with its
+// spread left open: spreading its blocks of keys too would spread a recurrence's steps, illegal.
+TEST(Mapper, CoresLeftToTheMapperEqualTheBestOfEachPinned) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 37);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  std::ifstream in(kRoot + "/configs/constraints/gemm-splitk-cores.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text = std::regex_replace(text, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  const std::string listed = test::temp_file("cores-auto.yaml", text);
+  ASSERT_EQ(param_combinations(load_mapping(listed)).size(), 3u);
+  for (int problem = 0; problem < 4; ++problem) {
+    const Settings params = {
+        {"M", pick({"8", "16", "32"})}, {"N", pick({"128", "256", "512"})}, {"K", pick({"2048", "4096", "7168"})}};
+    const Settings arch_sets = {{"noc.reduce_bandwidth", pick({"1 KB/s", "20 GB/s", "11457.6 GB/s"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    std::vector<std::pair<std::string, Settings>> pinned;
+    for (const std::string spread : {"[]", "[n]", "[n, k]"})
+      pinned.push_back({std::regex_replace(text, std::regex("cores: auto"),
+                                           spread == "[]" ? std::string("pipeline: false") : "cores: " + spread),
+                        {{"z.cores", spread}}});
+    const auto [mapping, chosen] = expect_best_of_pinned(listed, pinned, params, arch_sets, what);
+    if (mapping.groups.empty()) continue;
+    EXPECT_EQ(format_spread(mapping.groups[0].cores), chosen[0].second) << what;
+    if (arch_sets[0].second == "1 KB/s") {
+      EXPECT_NE(chosen[0].second, "[n, k]") << what;
+    }
+  }
+  std::ifstream fa2_in(kRoot + "/configs/mappings/llm/decode-fa2-cores.yaml");
+  std::string fa2((std::istreambuf_iterator<char>(fa2_in)), std::istreambuf_iterator<char>());
+  fa2 = std::regex_replace(fa2, std::regex(R"(\.\./\.\./)"), kRoot + "/configs/");
+  fa2 = std::regex_replace(fa2, std::regex(R"(cores: \[b, kh\])"), "cores: auto");
+  const Constraints c = constraints(test::temp_file("fa2-cores-auto.yaml", fa2));
+  std::vector<std::string> chosen;
+  for (const auto& combination : param_combinations(c.mapping)) {
+    const MappingSpec m = with_params(c.mapping, combination);
+    const MapResult r = map_tiles(c.cascade, c.arch, m, MapOptions{});
+    if (!r.best.empty()) chosen.push_back(combination[0].second);
+  }
+  // [b, kh, m1] spreads the online softmax's steps: illegal.
+  EXPECT_EQ(chosen, (std::vector<std::string>{"[]", "[b]", "[b, kh]"}));
+}
+
 // `spatial: auto` in constraints: the mapper searches every map unconstrained() gives the unit (with `unit: auto`,
 // every unit's that can compute the Einsum), made at the point's extents. Random GEMMs on random systolic arrays
 // (extents below the array's side too, so pairs appear) and SwiGLU's fused FFN on FuseMax-like chips with its

@@ -1543,7 +1543,7 @@ class Lowering {
                                      einsum.name, k.extent, k.name)};
     }
     op.points /= einsum.points_per_work();
-    const OpCounts per_point = einsum_ops_per_point(einsum);
+    const OpCounts& per_point = einsum_ops_per_point(einsum);
     if (std::string why = unit_cannot_run(*unit, einsum); !why.empty()) throw Infeasible{std::move(why)};
     int64_t drain = 0;  // a pipelined function unit's last result trails its last start
     for (const auto& [kind, n] : per_point) {

@@ -13,7 +13,7 @@ OpCounts einsum_ops(const Einsum& e) {
   return ops;
 }
 
-OpCounts einsum_ops_per_point(const Einsum& e) {
+OpCounts count_ops_per_point(const Einsum& e) {
   OpCounts ops;
   const int64_t n = 1;
   const Node& root = e.program.back();

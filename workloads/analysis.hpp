@@ -30,7 +30,9 @@ struct Analysis {
 
 OpCounts einsum_ops(const Einsum& e);
 // The same for one point of its iteration space (what each point the where clause keeps costs).
-OpCounts einsum_ops_per_point(const Einsum& e);
+// The operations of one point of `e`, as count_ops_per_point counted them when the workload was compiled.
+inline const OpCounts& einsum_ops_per_point(const Einsum& e) { return e.ops_per_point; }
+OpCounts count_ops_per_point(const Einsum& e);
 // The least number of passes over the fibers of `rank` (a rank name of an input tensor) the cascade forces.
 int passes_over(const Cascade& c, const std::string& rank);
 Analysis analyze(const Cascade& c);

@@ -179,6 +179,9 @@ struct Einsum {
   int guard = -1;
   int64_t guard_rate = kRateOne;
   int64_t guard_elements = 1;  // the guard's: its rate applies to them, so every evaluator computes the same ones
+  // The operations of one point, by kind ("mac", "exp", ...): counted once when the workload is compiled
+  // (count_ops_per_point), as lowering asks for them at every candidate a mapper evaluates.
+  std::map<std::string, int64_t> ops_per_point;
 
   int64_t space() const;   // size of the iteration space
   int64_t points() const;  // the points it computes: the space, less what `where` masks, at its guard's rate

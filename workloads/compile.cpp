@@ -1,5 +1,6 @@
 // Compiling Einsums: accesses with strides and bounds, expressions into node programs; and the tensors' checks.
 #include "workloads/loader.hpp"
+#include "workloads/analysis.hpp"
 #include "workloads/predicate.hpp"
 
 #include <tuple>
@@ -15,7 +16,10 @@ bool contains_access(const Expr& x) {
 }  // namespace
 
 void Loader::compile() {
-  for (const PendingEinsum& p : pending_) cascade_.einsums.push_back(compile_one(p));
+  for (const PendingEinsum& p : pending_) {
+    cascade_.einsums.push_back(compile_one(p));
+    cascade_.einsums.back().ops_per_point = count_ops_per_point(cascade_.einsums.back());
+  }
   // Rank names of lone indices, for the passes analysis and messages.
   for (Einsum& e : cascade_.einsums)
     for (Var& v : e.vars)

@@ -35,6 +35,10 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
   std::map<EinsumId, double> einsum_work;    // of its ops (a ragged loop's variants are several)
   for (size_t gi = 0; gi < program.groups.size(); ++gi) {
     const TileGroup& g = program.groups[gi];
+    int64_t network = 0;
+    for (const TileGroup::Floor& f : g.floors)
+      if (arch.noc() && f.component == arch.noc()->name) network = std::max(network, f.cycles);
+    run.network_cycles += network;
     if (g.collective) {  // the bytes the links carry, at the interconnect's energy per byte
       s.traffic_bytes[g.collective->link].write += static_cast<int64_t>(g.collective->link_bytes);
       s.energy_by_action_pJ[g.collective->link]["transfer"] += g.collective->energy_pJ;
@@ -152,6 +156,7 @@ void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s) {
       busiest = unit;
     }
   s.bound = s.roofline_memory_cycles >= most ? "memory" : "compute (" + busiest + ")";
+  if (run.network_cycles > std::max(s.roofline_memory_cycles, most)) s.bound = "network (" + arch.noc()->name + ")";
 }
 
 }  // namespace einsim

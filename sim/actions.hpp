@@ -29,6 +29,9 @@ Stats initial_stats(const ArchSpec& arch, const TileProgram& program, Fidelity f
 struct RunWork {
   std::map<std::string, double> work;       // unit -> op slots of work (PE-cycles)
   std::map<std::string, Traffic> external;  // memory -> bytes across its own interface
+  // On a many-core chip: the sum over groups of the largest floor the network sets (its reducers', its mesh's cut),
+  // the network's roofline: the run is bound by the network where it is above the others.
+  int64_t network_cycles = 0;
 };
 
 // Adds the run's actions to `s`: each Einsum's ops and busy cycles, op and transfer energy by action, traffic

@@ -72,7 +72,7 @@ struct Stats {
   std::map<std::string, double> area_breakdown_mm2;  // components with an area figure
   int64_t roofline_compute_cycles = 0;
   int64_t roofline_memory_cycles = 0;
-  std::string bound;  // what dominates: "memory" or "compute (pe2d)"
+  std::string bound;  // what dominates: "memory", "compute (pe2d)", or on a many-core chip "network (noc)"
   // Cycle fidelity only: cycles each unit waited, by cause ("data": loads; "dependency": other units' results;
   // "buffer_port": all buffer ports taken; "buffer_bandwidth": operands streamed slower than computed), and
   // (cycle - analytical) / analytical.

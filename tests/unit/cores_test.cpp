@@ -290,6 +290,7 @@ TEST(Cores, PartialResultsOfASplitReductionCombineInTheNetwork) {
   // Four partials of 32 B at 0.1 B a cycle (1 GHz): the reducers take 1,280 cycles, longer than anything else.
   EXPECT_EQ(slow_cycles, 1280);
   EXPECT_EQ(slow.cycles, 1280);
+  EXPECT_EQ(slow.bound, "network (noc)");
   EXPECT_EQ(slow.traffic_bytes.at("dram").read, 8 * 1024 * 4);
   EXPECT_EQ(slow.traffic_bytes.at("dram").write, 8 * 4);  // S once
   EXPECT_DOUBLE_EQ(slow.energy_by_action_pJ.at("noc").at("reduce"), 0.25 * 4 * 32);
@@ -298,6 +299,7 @@ TEST(Cores, PartialResultsOfASplitReductionCombineInTheNetwork) {
   // Fast reducers: the busiest core's block decides, whatever their bandwidth; the same ops either way.
   const auto [fast_cycles, fast] = run("100 GB/s");
   EXPECT_EQ(fast_cycles, 2);
+  EXPECT_EQ(fast.bound, "memory");
   EXPECT_LT(fast.cycles, 1280);
   EXPECT_EQ(run("1000 GB/s").second.cycles, fast.cycles);
   EXPECT_EQ(fast.einsums.at("S").ops, slow.einsums.at("S").ops);

@@ -387,6 +387,11 @@ int run_map(const MapArgs& args) {
     std::cout << fmt::format(
         "  fusion not searched: each of the {} groups on its own (--fuse N searches fusing up to N)\n\n",
         alternatives[*winner].templ.groups.size());
+  if (const ComponentSpec* noc = arch.noc(); !constrained && noc && arch.copies(alternatives[*winner].templ.buffer) > 1)
+    std::cout << fmt::format(
+        "  spread over the cores not searched: each group runs on one of the {} cores of '{}' (constraints with "
+        "`cores:` or `cores: auto` spread them: docs/many-cores.md)\n\n",
+        noc->cores()->count(), noc->name);
   if (!r.segments.empty()) {  // the search of fusion: each fused group considered, the chosen ones marked
     std::cout << fmt::format(
         "  fusion: {:.6g} ways to fuse the {} groups, runs of at most {} fused into one; each "

@@ -31,6 +31,18 @@ namespace {
 // The tests run in the source tree; the temporary mappings name its configs by absolute path.
 const std::string kRoot = std::filesystem::current_path().string();
 
+// The text of a shipped config (a path under configs/), its relative paths to other configs made absolute, so that
+// a copy of it written elsewhere (varied, or with settings pinned) loads the same arch and workload.
+std::string config_text(const std::string& file) {
+  std::ifstream in(kRoot + "/" + file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string up;  // from the file's folder back to configs/
+  for (size_t at = file.find('/', std::string("configs/").size()); at != std::string::npos; at = file.find('/', at + 1))
+    up += "../";
+  return std::regex_replace(text, std::regex(std::regex_replace(up, std::regex(R"(\.)"), R"(\.)")),
+                            kRoot + "/configs/");
+}
+
 // A GEMM mapping on the systolic array with the given dataflow's binding; `tiles` fills the three tiles (m at
 // the DRAM level, then the two the dataflow keeps in the array at the buffer level).
 std::string gemm_mapping(const std::string& dataflow, const std::array<std::string, 3>& tiles) {
@@ -685,9 +697,7 @@ TEST(Mapper, GroupSettingsListedEqualTheBestOfEachPinned) {
   const uint64_t seed = test::seed();
   std::mt19937_64 rng(seed + 11);
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
-  std::ifstream in(kRoot + "/configs/constraints/attention-flat-kept.yaml");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  text = std::regex_replace(text, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  const std::string text = config_text("configs/constraints/attention-flat-kept.yaml");
   auto with = [&](const std::string& pipeline, const std::string& stages) {
     std::string t = std::regex_replace(text, std::regex("pipeline: true"), "pipeline: " + pipeline);
     return std::regex_replace(t, std::regex(R"(buffer_stages: 4[^\n]*)"), "buffer_stages: " + stages);
@@ -722,9 +732,7 @@ TEST(Mapper, SpillsLeftToTheMapperEqualTheBestOfEachPinned) {
   const uint64_t seed = test::seed();
   std::mt19937_64 rng(seed + 29);
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
-  std::ifstream in(kRoot + "/configs/constraints/attention-flat-spill.yaml");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  text = std::regex_replace(text, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  const std::string text = config_text("configs/constraints/attention-flat-spill.yaml");
   auto with = [&](const std::string& qk, const std::string& sn) {
     return std::regex_replace(text, std::regex(R"(tensors: \{[^\n]*)"),
                               "tensors: {QK: {spill: " + qk + "}, SN: {spill: " + sn + "}}");
@@ -785,9 +793,7 @@ TEST(Mapper, CoresLeftToTheMapperEqualTheBestOfEachPinned) {
   const uint64_t seed = test::seed();
   std::mt19937_64 rng(seed + 37);
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
-  std::ifstream in(kRoot + "/configs/constraints/gemm-splitk-cores.yaml");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  text = std::regex_replace(text, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  const std::string text = config_text("configs/constraints/gemm-splitk-cores.yaml");
   const std::string listed = test::temp_file("cores-auto.yaml", text);
   ASSERT_EQ(param_combinations(load_mapping(listed)).size(), 3u);
   for (int problem = 0; problem < 4; ++problem) {
@@ -807,10 +813,8 @@ TEST(Mapper, CoresLeftToTheMapperEqualTheBestOfEachPinned) {
       EXPECT_NE(chosen[0].second, "[n, k]") << what;
     }
   }
-  std::ifstream fa2_in(kRoot + "/configs/mappings/llm/decode-fa2-cores.yaml");
-  std::string fa2((std::istreambuf_iterator<char>(fa2_in)), std::istreambuf_iterator<char>());
-  fa2 = std::regex_replace(fa2, std::regex(R"(\.\./\.\./)"), kRoot + "/configs/");
-  fa2 = std::regex_replace(fa2, std::regex(R"(cores: \[b, kh\])"), "cores: auto");
+  const std::string fa2 = std::regex_replace(config_text("configs/mappings/llm/decode-fa2-cores.yaml"),
+                                             std::regex(R"(cores: \[b, kh\])"), "cores: auto");
   const Constraints c = constraints(test::temp_file("fa2-cores-auto.yaml", fa2));
   std::vector<std::string> chosen;
   for (const auto& combination : param_combinations(c.mapping)) {
@@ -831,9 +835,7 @@ TEST(Mapper, SpatialAutoSearchesEveryMapOfTheUnit) {
   const uint64_t seed = test::seed();
   std::mt19937_64 rng(seed + 31);
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
-  std::ifstream in(kRoot + "/configs/constraints/gemm-systolic-ws.yaml");
-  std::string ws((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  ws = std::regex_replace(ws, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  const std::string ws = config_text("configs/constraints/gemm-systolic-ws.yaml");
   const std::string fixed = test::temp_file("gemm-ws.yaml", ws);
   const std::string open =
       test::temp_file("gemm-spatial-auto.yaml",
@@ -975,12 +977,7 @@ TEST(Mapper, UnitsEqualBruteForceOnRandomAttention) {
   const uint64_t seed = test::seed();
   std::mt19937_64 rng(seed + 5);
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
-  std::string text;
-  {
-    std::ifstream in(kRoot + "/configs/constraints/attention-fusemax.yaml");
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  text = std::regex_replace(text, std::regex("\\.\\./"), kRoot + "/configs/");
+  std::string text = config_text("configs/constraints/attention-fusemax.yaml");
   text = std::regex_replace(text, std::regex("    order: auto\n"), "");
   for (const std::string e : {"LM", "SLD"})
     text = std::regex_replace(text, std::regex("      " + e + ": \\{[^\n]*"),
@@ -1362,9 +1359,7 @@ TEST(Mapper, FusionUnderConstraintsEqualsTheBestOfEveryWayToFuse) {
   const uint64_t seed = test::seed();
   std::mt19937_64 rng(seed + 37);
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
-  std::ifstream in(kRoot + "/configs/constraints/ffn-swiglu-fusemax-groups.yaml");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  text = std::regex_replace(text, std::regex(R"(\.\./)"), kRoot + "/configs/");
+  const std::string text = config_text("configs/constraints/ffn-swiglu-fusemax-groups.yaml");
   std::string varied =
       std::regex_replace(text, std::regex("  - name: activation\n"), "  - name: activation\n    buffer_stages: 1\n");
   varied = std::regex_replace(

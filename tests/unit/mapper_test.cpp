@@ -652,6 +652,24 @@ TEST(Mapper, ListedParamsEqualTheBestOfEachValuePinned) {
 
 using Settings = std::vector<std::pair<std::string, std::string>>;
 
+// What a sweep part that maps with `constraints` chooses at these params (choose_mapping, as sweeps call it).
+ChosenMapping sweep_choice(const std::string& constraints, const Settings& params, const Settings& arch_sets, int top,
+                           int fuse = 1) {
+  SpecInputs point;
+  point.mapping = constraints;
+  point.map = true;
+  point.fuse = fuse;
+  point.workload_overrides.params = params;
+  point.arch_sets = arch_sets;
+  SpecCache specs;
+  return choose_mapping(point, specs, top);
+}
+
+// The cycles of a choice's best candidate, from the search it reports.
+int64_t chosen_cycles(const ChosenMapping& chosen) {
+  return nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>();
+}
+
 // Constraints `listed` that leave settings to the mapper, against each of their variants pinned (a file's text and
 // the settings it pins): the listed file's choice, as a sweep part makes it, is the best variant's (its figure and
 // settings), and the mapping it gives evaluates to that figure. That mapping and its settings, for the caller's
@@ -671,16 +689,8 @@ std::pair<MappingSpec, Settings> expect_best_of_pinned(const std::string& listed
   }
   EXPECT_TRUE(best) << what;
   if (!best) return {};
-  SpecInputs point;
-  point.mapping = listed;
-  point.map = true;
-  point.workload_overrides.params = params;
-  point.arch_sets = arch_sets;
-  SpecCache specs;
-  const ChosenMapping chosen = choose_mapping(point, specs);
-  EXPECT_EQ(nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>(),
-            best->stats.cycles)
-      << what;
+  const ChosenMapping chosen = sweep_choice(listed, params, arch_sets, 5);
+  EXPECT_EQ(chosen_cycles(chosen), best->stats.cycles) << what;
   EXPECT_EQ(chosen.inputs.choice.params, best->choice.params) << what;
   const MappingSpec mapping = with_choice(load_mapping(listed), chosen.inputs.choice);
   const Constraints base = constraints(listed, params, arch_sets);
@@ -773,7 +783,7 @@ TEST(Mapper, SpillsLeftToTheMapperEqualTheBestOfEachPinned) {
       point.workload_overrides.params = {{"B", "1"}, {"M", seq}, {"P", seq}, {"dtype", "bf16"}};
       SpecCache specs;
       const ChosenMapping chosen = choose_mapping(point, specs, 1);
-      cycles[file] = nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>();
+      cycles[file] = chosen_cycles(chosen);
       if (file) spills = chosen.inputs.choice.params;
     }
     EXPECT_EQ(cycles[1], cycles[0]) << seq;
@@ -866,16 +876,9 @@ TEST(Mapper, SpatialAutoSearchesEveryMapOfTheUnit) {
       EXPECT_LE(r.best.front().stats.cycles, one.best.front().stats.cycles) << what;
     }
     // A sweep part naming the constraints: the same best, and its choice evaluates to it.
-    SpecInputs point;
-    point.mapping = open;
-    point.map = true;
-    point.workload_overrides.params = params;
-    point.arch_sets = arch_sets;
+    const ChosenMapping chosen = sweep_choice(open, params, arch_sets, 1);
+    EXPECT_EQ(chosen_cycles(chosen), r.best.front().stats.cycles) << what;
     SpecCache specs;
-    const ChosenMapping chosen = choose_mapping(point, specs, 1);
-    EXPECT_EQ(nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>(),
-              r.best.front().stats.cycles)
-        << what;
     const ResolvedSpecs resolved = specs.resolve(chosen.inputs);
     EXPECT_EQ(evaluate_analytical(
                   *resolved.cascade, *resolved.arch,
@@ -1417,18 +1420,9 @@ TEST(Mapper, FusionUnderConstraintsEqualsTheBestOfEveryWayToFuse) {
     const TileCheck values = verify_values(base.cascade, program, 1);
     EXPECT_TRUE(values.ok) << what << ": " << values.summary();
     // A sweep part naming the constraints with `fuse: 4`: the same choice.
-    SpecInputs point;
-    point.mapping = file;
-    point.map = true;
-    point.fuse = 4;
-    point.workload_overrides.params = params;
-    point.arch_sets = arch_sets;
-    SpecCache specs;
-    const ChosenMapping chosen = choose_mapping(point, specs, 1);
+    const ChosenMapping chosen = sweep_choice(file, params, arch_sets, 1, 4);
     EXPECT_EQ(chosen.inputs.choice.groups, best->sizes) << what;
-    EXPECT_EQ(nlohmann::ordered_json::parse(chosen.search).at("top").at(0).at("cycles").get<int64_t>(),
-              best->figures.first)
-        << what;
+    EXPECT_EQ(chosen_cycles(chosen), best->figures.first) << what;
   }
   EXPECT_GE(fused_chosen, 1);
 }

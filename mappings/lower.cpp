@@ -420,6 +420,11 @@ class Lowering {
           const std::string& index = t.loops[static_cast<size_t>(l)].index;
           if (op.kind == TileOp::Kind::store && reduces_over(op.einsum, index)) {
             const Einsum& e = c_.einsums[op.einsum];
+            if (e.reduce != Reduce::sum && e.reduce != Reduce::max)
+              throw Infeasible{fmt::format(
+                  "group '{}' spreads {} over the cores, and {} reduces over it as the NoC's reducers cannot (they "
+                  "sum and take maxima)",
+                  spec.name, index, e.name)};
             if (cores.reduce_Bps() <= 0)
               throw Infeasible{fmt::format(
                   "illegal: group '{}' spreads {} over the cores, and {} {} over it: each core would store a partial "
@@ -427,11 +432,6 @@ class Lowering {
                   "parts in the workload and combine {}'s partials in a later group)",
                   spec.name, index, e.name, e.reduce == Reduce::max ? "takes the maximum" : "sums", noc->name, index,
                   e.name)};
-            if (e.reduce != Reduce::sum && e.reduce != Reduce::max)
-              throw Infeasible{fmt::format(
-                  "group '{}' spreads {} over the cores, and {} reduces over it as the NoC's reducers cannot (they "
-                  "sum and take maxima)",
-                  spec.name, index, e.name)};
             op.reduced = true;
             partials *= t.loops[static_cast<size_t>(l)].trips;
           }

@@ -32,8 +32,13 @@ void merge_results(const std::vector<std::string>& dirs, const std::string& out_
       throw UserError(SourceLoc{d}, "merge", "these results come from a different sweep than " + dirs[0]);
     }
     for (Row& r : in.all(true)) {
-      const auto point = std::get<int64_t>(r[0].second);
-      const auto fidelity = std::get<std::string>(r[1].second);
+      // A damaged file may hold anything where a row's point and fidelity belong.
+      const int64_t* point_cell = r.size() >= 2 ? std::get_if<int64_t>(&r[0].second) : nullptr;
+      const std::string* fidelity_cell = r.size() >= 2 ? std::get_if<std::string>(&r[1].second) : nullptr;
+      if (!point_cell || !fidelity_cell)
+        throw UserError(SourceLoc{f}, "merge", "a row without an integer point and a fidelity: not a sweep's results");
+      const int64_t point = *point_cell;
+      const std::string fidelity = *fidelity_cell;
       if (!seen.insert({point, fidelity}).second) continue;
       for (const auto& [column, cell] : r)  // the mappings the mapper chose there, saved beside the row
         if (const auto* file = std::get_if<std::string>(&cell); file && column.starts_with("mapped_")) {

@@ -408,36 +408,40 @@ class Lowering {
       // Each iteration spread over the cores is a work item of its own, on whichever core runs it: a tile that
       // several items share is loaded (or stored) by each of them. A store over a loop its Einsum reduces is of
       // each item's partial result, which the NoC's reducers combine (split-K); nothing else reduces across items.
+      // A store inside the loop (its tile stored at every iteration, the partial sums going through memory on one
+      // core) is of each item's partial all the same: the items run at once, so only the reducers can combine them.
       std::vector<int> repeats = op.repeats;
       int64_t added = 1, partials = 1;
-      for (int l = 0; l < k; ++l)
-        if (std::find(repeats.begin(), repeats.end(), l) == repeats.end()) {
-          if (op.kind == TileOp::Kind::compute)
+      for (int l = 0; l < k; ++l) {
+        const bool repeated = std::find(repeats.begin(), repeats.end(), l) != repeats.end();
+        if (!repeated && op.kind == TileOp::Kind::compute)
+          throw Infeasible{fmt::format(
+              "group '{}': {} combines the work of iterations spread over the cores (it runs once for several of "
+              "them): combine them in a later group",
+              spec.name, c_.einsums[op.einsum].name)};
+        const std::string& index = t.loops[static_cast<size_t>(l)].index;
+        if (op.kind == TileOp::Kind::store && reduces_over(op.einsum, index)) {
+          const Einsum& e = c_.einsums[op.einsum];
+          if (e.reduce != Reduce::sum && e.reduce != Reduce::max)
             throw Infeasible{fmt::format(
-                "group '{}': {} combines the work of iterations spread over the cores (it runs once for several of "
-                "them): combine them in a later group",
-                spec.name, c_.einsums[op.einsum].name)};
-          const std::string& index = t.loops[static_cast<size_t>(l)].index;
-          if (op.kind == TileOp::Kind::store && reduces_over(op.einsum, index)) {
-            const Einsum& e = c_.einsums[op.einsum];
-            if (e.reduce != Reduce::sum && e.reduce != Reduce::max)
-              throw Infeasible{fmt::format(
-                  "group '{}' spreads {} over the cores, and {} reduces over it as the NoC's reducers cannot (they "
-                  "sum and take maxima)",
-                  spec.name, index, e.name)};
-            if (cores.reduce_Bps() <= 0)
-              throw Infeasible{fmt::format(
-                  "illegal: group '{}' spreads {} over the cores, and {} {} over it: each core would store a partial "
-                  "result over the others' (the noc '{}' has no reducers: give it reduce_bandwidth, or split {} into "
-                  "parts in the workload and combine {}'s partials in a later group)",
-                  spec.name, index, e.name, e.reduce == Reduce::max ? "takes the maximum" : "sums", noc->name, index,
-                  e.name)};
-            op.reduced = true;
-            partials *= t.loops[static_cast<size_t>(l)].trips;
-          }
+                "group '{}' spreads {} over the cores, and {} reduces over it as the NoC's reducers cannot (they "
+                "sum and take maxima)",
+                spec.name, index, e.name)};
+          if (cores.reduce_Bps() <= 0)
+            throw Infeasible{fmt::format(
+                "illegal: group '{}' spreads {} over the cores, and {} {} over it: each core would store a partial "
+                "result over the others' (the noc '{}' has no reducers: give it reduce_bandwidth, or split {} into "
+                "parts in the workload and combine {}'s partials in a later group)",
+                spec.name, index, e.name, e.reduce == Reduce::max ? "takes the maximum" : "sums", noc->name, index,
+                e.name)};
+          op.reduced = true;
+          partials *= t.loops[static_cast<size_t>(l)].trips;
+        }
+        if (!repeated) {
           repeats.push_back(l);
           added *= t.loops[static_cast<size_t>(l)].trips;
         }
+      }
       std::sort(repeats.begin(), repeats.end());
       if (op.kind == TileOp::Kind::load && op.active_when.empty() && (cores.multicast() || cores.l2_bytes() > 0)) {
         std::vector<int> own;  // the loops its tiles change with, of those it repeats over

@@ -255,8 +255,9 @@ namespace {
 
 // Split-K on the cores: S[b] sums X[b,n]^2 over n, and the group spreads its blocks of n over the four cores, one
 // block (8 rows x 256 fp32 values, 8 KiB) an item. Each item stores its partial S (8 fp32 values, 32 B) through its
-// port; reducers in the NoC (noc.reduce_bandwidth) combine the four partials, and the DRAM receives S once.
-std::string split_k_mapping() {
+// port; reducers in the NoC (noc.reduce_bandwidth) combine the four partials, and the DRAM receives S once. `loops`:
+// the group's loops in the DRAM.
+std::string split_k_mapping(const std::string& loops = "[{index: n, tile: 256}]") {
   const std::string workload =
       test::temp_file("cores-split-k-workload.yaml",
                       "version: 1\nname: sums\nparams: {B: 8, N: 1024}\n"
@@ -264,7 +265,9 @@ std::string split_k_mapping() {
                       "einsums:\n  - S[b] = X[b,n] * X[b,n]\n");
   return test::temp_file("cores-split-k.yaml", "version: 1\nname: m\narch: " + arch_file() + "\nworkload: " + workload +
                                                    "\nmemory: {buffer: glb}\ngroups:\n  - name: sums\n"
-                                                   "    cores: [n]\n    loops: {dram: [{index: n, tile: 256}]}\n"
+                                                   "    cores: [n]\n    loops: {dram: " +
+                                                   loops +
+                                                   "}\n"
                                                    "    einsums: {S: {unit: vec, spatial: {lanes: n}}}\n");
 }
 
@@ -304,6 +307,25 @@ TEST(Cores, PartialResultsOfASplitReductionCombineInTheNetwork) {
   EXPECT_EQ(run("1000 GB/s").second.cycles, fast.cycles);
   EXPECT_EQ(fast.einsums.at("S").ops, slow.einsums.at("S").ops);
   EXPECT_EQ(fast.einsums.at("S").ops.at("mac"), 8 * 1024);
+}
+
+// The same split with a loop over b inside n's: each item stores its partial S half by half (on one core, the partial
+// sums would go through the DRAM at every block of n), and the halves are partials all the same, which only the
+// reducers can combine: the same 128 B to combine, S stored once, refused without reducers.
+TEST(Cores, AStoreInsideTheSpreadReductionLoopIsOfPartialsToo) {
+  const std::string inside = "[{index: n, tile: 256}, {index: b, tile: 4}]";
+  const DesignPoint refused = test::point(split_k_mapping(inside));
+  EXPECT_FALSE(refused.program.status.ok);
+  EXPECT_NE(refused.program.status.reason.find("illegal: group 'sums' spreads n over the cores, and S sums over it"),
+            std::string::npos)
+      << refused.program.status.reason;
+  const DesignPoint p = test::point(split_k_mapping(inside), {}, {}, {{"noc.reduce_bandwidth", "0.1 GB/s"}});
+  ASSERT_TRUE(p.program.status.ok) << p.program.status.reason;
+  EXPECT_EQ(p.program.groups[0].floors.back().cause, "reduce_bandwidth");
+  EXPECT_EQ(p.program.groups[0].floors.back().cycles, 1280);
+  const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
+  EXPECT_EQ(s.cycles, 1280);
+  EXPECT_EQ(s.traffic_bytes.at("dram").write, 8 * 4);  // S once
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       "Choose the tiles (`tile: auto`), loop orders (`order: auto`), units and spatial maps (`unit: auto`, "
       "`spatial: auto`), spills (`spill: auto`), spreads over cores (`cores: auto`) and listed settings a mapping "
       "leaves open (or, without --constraints, "
-      "every Einsum's units, spatial maps, loop order and tiles), and with --fuse which groups run fused: every "
+      "every Einsum's units, spatial maps, loop order and tiles, and on a many-core chip its spread over the cores), "
+      "and with --fuse which groups run fused: every "
       "combination, evaluated analytically; the best written as a mapping");
   cmd->add_option("--constraints", args.constraints,
                   "A mapping whose loop tiles may say `tile: auto`, groups `order: auto`, `pipeline: auto`, "
@@ -187,7 +188,7 @@ int run_map(const MapArgs& args) {
       MapResult result =
           map_fused(cascade, arch, with_params(expanded, params), options, static_cast<size_t>(args.fuse));
       for (std::vector<MapCandidate>* list : {&result.best, &result.pareto})
-        for (MapCandidate& c : *list) c.choice.params = params;
+        for (MapCandidate& c : *list) c.choice.params.insert(c.choice.params.begin(), params.begin(), params.end());
       alternatives.push_back({file, expanded, params, std::move(cascade), std::move(arch), std::move(result),
                               params_label(file, params, files.size() > 1), ""});
       const MapResult& r = alternatives.back().result;
@@ -282,6 +283,9 @@ int run_map(const MapArgs& args) {
   };
   auto tiles_text = [&](const MapCandidate& c) {
     std::vector<std::string> parts;
+    for (const SearchedSetting& g : r.settings)
+      for (const auto& [name, value] : c.choice.params)
+        if (name == g.name) parts.push_back(fmt::format("{}={}", name, value));
     for (size_t b = 0; b < r.bindings.size(); ++b)
       parts.push_back(
           fmt::format("{}.{}={}", r.bindings[b].group, r.bindings[b].einsum, r.bindings[b].units[c.choice.units[b]]));
@@ -365,7 +369,8 @@ int run_map(const MapArgs& args) {
                         constrained ? "what the constraints leave open" : "the units, spatial maps, orders and tiles",
                         args.ragged ? " (ragged too)" : "",
                         std::count_if(r.segments.begin(), r.segments.end(), [](const auto& s) { return s.searched; }))
-          : fmt::format("{}{}{} tiles{}{}", r.bindings.empty() ? "" : bindings_searched(r.bindings) + ", ",
+          : fmt::format("{}{}{}{} tiles{}{}", r.settings.empty() ? "" : settings_searched(r.settings) + ", ",
+                        r.bindings.empty() ? "" : bindings_searched(r.bindings) + ", ",
                         r.orders.empty()
                             ? ""
                             : fmt::format("the orders of {} and ",
@@ -387,11 +392,6 @@ int run_map(const MapArgs& args) {
     std::cout << fmt::format(
         "  fusion not searched: each of the {} groups on its own (--fuse N searches fusing up to N)\n\n",
         alternatives[*winner].templ.groups.size());
-  if (const ComponentSpec* noc = arch.noc(); !constrained && noc && arch.copies(alternatives[*winner].templ.buffer) > 1)
-    std::cout << fmt::format(
-        "  spread over the cores not searched: each group runs on one of the {} cores of '{}' (constraints with "
-        "`cores:` or `cores: auto` spread them: docs/many-cores.md)\n\n",
-        noc->cores()->count(), noc->name);
   if (!r.segments.empty()) {  // the search of fusion: each fused group considered, the chosen ones marked
     std::cout << fmt::format(
         "  fusion: {:.6g} ways to fuse the {} groups, runs of at most {} fused into one; each "
@@ -423,7 +423,9 @@ int run_map(const MapArgs& args) {
                                                 100 * (r.best.front().score / r.lower_bound - 1)));
   std::vector<std::vector<std::string>> rows{
       {"rank", "cycles", "energy (pJ)", "bound",
-       r.bindings.empty() ? (r.orders.empty() ? "tiles" : "orders and tiles") : "units, orders and tiles"}};
+       fmt::format(
+           "{}{}", r.settings.empty() ? "" : "settings, ",
+           r.bindings.empty() ? (r.orders.empty() ? "tiles" : "orders and tiles") : "units, orders and tiles")}};
   if (!simulated.empty()) rows[0].insert(rows[0].begin() + 2, "cycle level");
   for (size_t i = 0; i < r.best.size(); ++i) {
     rows.push_back({std::to_string(i + 1), grouped(r.best[i].stats.cycles),

@@ -155,6 +155,76 @@ void put_in_order(MappingSpec& to, const MappingSpec& from, const OrderAddress& 
   for (size_t i = 0; i < perm.size(); ++i) dst[slot.begin + i] = src[slot.begin + perm[i]];
 }
 
+using Setting = std::pair<std::string, std::string>;
+
+// Where a group's setting the mapper chooses sits: its group and its place in the group's setting_choices.
+struct SettingAddress {
+  size_t group = 0;
+  size_t setting = 0;
+};
+
+// The groups' settings left to the mapper, group by group.
+std::vector<SettingAddress> setting_slots(const MappingSpec& m) {
+  std::vector<SettingAddress> out;
+  for (size_t g = 0; g < m.groups.size(); ++g)
+    for (size_t s = 0; s < m.groups[g].setting_choices.size(); ++s) out.push_back({g, s});
+  return out;
+}
+
+// The tensor a group's setting `tensors.T.spill` names, or empty for another setting.
+std::string spill_setting_tensor(const std::string& setting) {
+  constexpr std::string_view head = "tensors.", tail = ".spill";
+  if (setting.size() <= head.size() + tail.size() || !setting.starts_with(head) || !setting.ends_with(tail)) return "";
+  return setting.substr(head.size(), setting.size() - head.size() - tail.size());
+}
+
+// The first `count` of group `g`'s loops in the backing memory (each index once), in their order now: what
+// spreading that many of its loops over the cores spreads.
+std::vector<std::string> first_loops(const GroupSpec& g, size_t count) {
+  std::vector<std::string> out;
+  for (const LoopSpec& l : g.loops)
+    if (out.size() < count && !l.buffer_level && std::find(out.begin(), out.end(), l.index) == out.end())
+      out.push_back(l.index);
+  return out;
+}
+
+// Group `g` with its setting `setting` ("pipeline", "tensors.QK.spill", ...) pinned to `value`, no longer listed.
+void pin(GroupSpec& g, const std::string& setting, const std::string& value) {
+  if (const std::string tensor = spill_setting_tensor(setting); !tensor.empty()) {
+    if (value == "true") g.spilled[tensor] = g.spill_choices.at(tensor);
+    g.spill_choices.erase(tensor);
+  } else if (setting == "pipeline") {
+    g.pipeline = value == "true";
+  } else if (setting == "cores") {
+    g.cores = parse_spread(value);
+  } else {
+    g.buffer_stages = std::stoi(value);
+  }
+  std::erase_if(g.setting_choices, [&](const auto& c) { return c.first == setting; });
+}
+
+// The setting at `a` with its `choice`-th value, as `m` (the template `a` addresses, its loops in their order now)
+// takes it: its name and value; `cores: auto` spreads as many of the group's first loops as the value lists.
+Setting setting_value(const MappingSpec& m, const SettingAddress& a, size_t choice) {
+  const GroupSpec& g = m.groups[a.group];
+  const auto& [setting, values] = g.setting_choices[a.setting];
+  const std::string& value = values.at(choice);
+  return {g.name + "." + setting,
+          setting == "cores" ? format_spread(first_loops(g, parse_spread(value).size())) : value};
+}
+
+// Where everything a template leaves to the mapper sits.
+struct OpenSlots {
+  std::vector<LoopAddress> tiles;
+  std::vector<OrderAddress> orders;
+  std::vector<BindingAddress> units;
+  std::vector<SettingAddress> settings;
+};
+
+OpenSlots open_slots(const MappingSpec& m) {
+  return {auto_loops(m), order_slots(m), binding_slots(m), setting_slots(m)};
+}
+
 std::vector<int64_t> divisors(int64_t n) {
   std::vector<int64_t> small, large;
   for (int64_t d = 1; d * d <= n; ++d)
@@ -232,6 +302,21 @@ std::vector<SearchedBinding> searched_bindings(const MappingSpec& templ) {
   return out;
 }
 
+std::vector<SearchedSetting> searched_settings(const MappingSpec& templ) {
+  std::vector<SearchedSetting> out;
+  for (const SettingAddress& a : setting_slots(templ)) {
+    const GroupSpec& g = templ.groups[a.group];
+    const auto& [setting, values] = g.setting_choices[a.setting];
+    out.push_back({g.name, g.name + "." + setting, values});
+  }
+  return out;
+}
+
+std::string settings_searched(const std::vector<SearchedSetting>& settings) {
+  if (settings.empty()) return "";
+  return fmt::format("the values of {} setting{}", settings.size(), settings.size() == 1 ? "" : "s");
+}
+
 std::string bindings_searched(const std::vector<SearchedBinding>& bindings) {
   if (bindings.empty()) return "";
   const bool maps = std::any_of(bindings.begin(), bindings.end(), [](const SearchedBinding& b) {
@@ -280,7 +365,10 @@ std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const Mapping
     // its outermost loops in order) keep their written order when next to each other.
     std::vector<std::vector<std::string>> uses;
     for (const std::string& index : o.indices) uses.push_back(uses_of(cascade, group, index));
-    const bool spread = !group.cores.empty() || !group.devices.empty();
+    // A group whose spread is left to the mapper spreads the first loops of the order chosen: none are alike.
+    const bool spread = !group.cores.empty() || !group.devices.empty() ||
+                        std::any_of(group.setting_choices.begin(), group.setting_choices.end(),
+                                    [](const auto& c) { return c.first == "cores"; });
     auto spread_index = [&](const std::string& index) {
       return slot.pass < 0 && std::count(group.cores.begin(), group.cores.end(), index) +
                                       std::count(group.devices.begin(), group.devices.end(), index) >
@@ -318,7 +406,8 @@ struct Run {
   size_t from = 0, to = 0;     // its searched tiles [from, to) (auto_loops lists them group by group)
   size_t sfrom = 0, sto = 0;   // its searched orders (order_slots lists them group by group)
   size_t bfrom = 0, bto = 0;   // its searched units (binding_slots lists them group by group)
-  bool searched() const { return to > from || sto > sfrom || bto > bfrom; }
+  size_t gfrom = 0, gto = 0;   // its searched settings (setting_slots lists them group by group)
+  bool searched() const { return to > from || sto > sfrom || bto > bfrom || gto > gfrom; }
 };
 
 template <class Address>
@@ -330,25 +419,33 @@ std::pair<size_t, size_t> in_groups(const std::vector<Address>& list, size_t fir
   return {from, to};
 }
 
-std::vector<Run> runs_of(const MappingSpec& m, const std::vector<LoopAddress>& where,
-                         const std::vector<OrderAddress>& slots, const std::vector<BindingAddress>& units) {
+std::vector<Run> runs_of(const MappingSpec& m, const OpenSlots& open) {
   std::vector<Run> runs;
   for (size_t g = 0; g < m.groups.size(); ++g)
     if (runs.empty() || !m.groups[g].concurrent)
-      runs.push_back({g, g + 1, 0, 0, 0, 0, 0, 0});
+      runs.push_back({g, g + 1});
     else
       runs.back().last = g + 1;
   for (Run& run : runs) {
-    std::tie(run.from, run.to) = in_groups(where, run.first, run.last);
-    std::tie(run.sfrom, run.sto) = in_groups(slots, run.first, run.last);
-    std::tie(run.bfrom, run.bto) = in_groups(units, run.first, run.last);
+    std::tie(run.from, run.to) = in_groups(open.tiles, run.first, run.last);
+    std::tie(run.sfrom, run.sto) = in_groups(open.orders, run.first, run.last);
+    std::tie(run.bfrom, run.bto) = in_groups(open.units, run.first, run.last);
+    std::tie(run.gfrom, run.gto) = in_groups(open.settings, run.first, run.last);
   }
   return runs;
 }
 
+// The whole template as one run.
+Run whole_of(const MappingSpec& m, const OpenSlots& open) {
+  return {0, m.groups.size(),   0, open.tiles.size(),   0, open.orders.size(),
+          0, open.units.size(), 0, open.settings.size()};
+}
+
 // One combination of a range of searched tiles, as the search ranks it.
 struct Partial {
-  std::vector<size_t> digits;  // an index into each binding's units, then each order's list, then each tile's values
+  // an index into each setting's values, then each binding's units, then each order's list, then each tile's values
+  std::vector<size_t> digits;
+  std::vector<Setting> settings;  // each searched setting's name and value
   std::vector<size_t> units;
   std::vector<std::vector<size_t>> orders;
   std::vector<int64_t> tiles;
@@ -485,27 +582,29 @@ int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const Mappin
   return floor;
 }
 
-// Every combination of the searched units of `run`, its searched orders and its searched tiles, evaluated on its
-// groups: the `top` best, best first (ties: the secondary objective, then the earlier combination; units vary
-// slowest, then orders, the last tile fastest). The counts go to the certificate in `r`; with a `front`, the
-// Pareto front goes there.
+// Every combination of the searched settings of `run`, its searched units, orders and tiles, evaluated on its
+// groups: the `top` best, best first (ties: the secondary objective, then the earlier combination; settings vary
+// slowest, then units, then orders, the last tile fastest). The counts go to the certificate in `r`; with a `front`,
+// the Pareto front goes there.
 //
 // Shapes (a unit per binding and an order per list) are searched in batches of kBatch, the batch's shapes on up
 // to options.jobs threads, their results merged in the space's order; so the answer and the certificate are the
 // same for any number of threads. Branch and bound, for latency without a front: a shape's compute roofline (its
-// units' work at their peak rates, which no order or tile changes) bounds every combination of it from below, so
-// once it exceeds the `top`-th best score found before the batch, the shape's other combinations are counted as
+// units' work at their peak rates, which no setting, order or tile changes) bounds every combination of it from below,
+// so once it exceeds the `top`-th best score found before the batch, the shape's other combinations are counted as
 // pruned, not evaluated.
 //
 // With a deadline, no batch starts once it has passed and a feasible mapping was found; the shapes left are
 // counted, and the run's lower bound is the least of its best score and the bounds of the bindings left: each one's
 // compute roofline (from its first feasible combination) or the run's traffic floor, whichever is higher.
 std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
-                            const std::vector<LoopAddress>& where, const std::vector<OrderAddress>& slots,
-                            const std::vector<BindingAddress>& units, const Run& run, const MapOptions& options,
-                            MapResult& r, std::vector<Partial>* front = nullptr,
+                            const OpenSlots& open, const Run& run, const MapOptions& options, MapResult& r,
+                            std::vector<Partial>* front = nullptr,
                             std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
   constexpr size_t kBatch = 16;
+  const std::vector<LoopAddress>& where = open.tiles;
+  const std::vector<OrderAddress>& slots = open.orders;
+  const std::vector<BindingAddress>& units = open.units;
   const size_t from = run.from, n = run.to - run.from;
   // A searched tile's searched outer tiles: the same index further out in the same group's nest.
   std::vector<std::vector<size_t>> outer(n);
@@ -516,13 +615,16 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   int64_t per_shape = 1;
   for (size_t k = 0; k < n; ++k) per_shape *= static_cast<int64_t>(r.searched[from + k].values.size());
 
-  // The run's shapes, in the space's order: a unit for each searched binding, then an order for each searched list.
-  const size_t nb = run.bto - run.bfrom;
+  // The run's shapes, in the space's order: a value for each searched setting, then a unit for each searched
+  // binding, then an order for each searched list. A shape's first `nu` digits are its binding (rooflines below).
+  const size_t ns = run.gto - run.gfrom, nb = run.bto - run.bfrom, nu = ns + nb;
   std::vector<std::vector<size_t>> shapes;
   {
-    std::vector<size_t> shape(nb + run.sto - run.sfrom, 0);
+    std::vector<size_t> shape(nu + run.sto - run.sfrom, 0);
     auto choices = [&](size_t d) {
-      return d < nb ? r.bindings[run.bfrom + d].units.size() : r.orders[run.sfrom + d - nb].orders.size();
+      return d < ns   ? r.settings[run.gfrom + d].values.size()
+             : d < nu ? r.bindings[run.bfrom + d - ns].units.size()
+                      : r.orders[run.sfrom + d - nu].orders.size();
     };
     for (bool more = true; more;) {
       shapes.push_back(shape);
@@ -549,7 +651,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     for (const BindingAddress& a : units) bind(m, templ, a, 0);
     std::string unbound;  // why this shape's units cannot run their Einsums, if they cannot
     for (size_t b = 0; b < nb; ++b) {
-      bind(m, templ, units[run.bfrom + b], shape[b]);
+      bind(m, templ, units[run.bfrom + b], shape[ns + b]);
       if (unbound.empty()) unbound = cannot_bind(cascade, arch, m, units[run.bfrom + b]);
     }
     // This order of each searched list, and where its auto tiles are then.
@@ -557,11 +659,22 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
                                 where.begin() + static_cast<std::ptrdiff_t>(run.to));
     std::vector<std::vector<size_t>> perms;
     for (size_t s = run.sfrom; s < run.sto; ++s) {
-      const std::vector<size_t>& perm = r.orders[s].orders[shape[nb + s - run.sfrom]];
+      const std::vector<size_t>& perm = r.orders[s].orders[shape[nu + s - run.sfrom]];
       put_in_order(m, templ, slots[s], perm);
       for (LoopAddress& a : at) follow(a, slots[s], perm);
       perms.push_back(perm);
     }
+    // This run's settings take the shape's values (after its order: `cores: auto` spreads the first loops of the
+    // order chosen), the other runs' their first.
+    std::vector<std::pair<size_t, Setting>> pins;  // group, setting
+    std::vector<Setting> settings;
+    for (size_t i = 0; i < open.settings.size(); ++i) {
+      const bool ours = i >= run.gfrom && i < run.gto;
+      pins.emplace_back(open.settings[i].group, setting_value(m, open.settings[i], ours ? shape[i - run.gfrom] : 0));
+      if (ours) settings.push_back(pins.back().second);
+    }
+    for (const auto& [g, setting] : pins)
+      pin(m.groups[g], setting.first.substr(m.groups[g].name.size() + 1), setting.second);
     std::vector<size_t> digit(n, 0);
     std::vector<int64_t> tiles(n);
     for (bool more = true; more; ++out.combinations) {
@@ -624,7 +737,9 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
           const std::pair<double, double> rank{score_of(stats, options.objective),
                                                tie_break_of(stats, options.objective)};
           Partial p{std::move(digits),
-                    std::vector<size_t>(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(nb)),
+                    settings,
+                    std::vector<size_t>(shape.begin() + static_cast<std::ptrdiff_t>(ns),
+                                        shape.begin() + static_cast<std::ptrdiff_t>(nu)),
                     perms,
                     tiles,
                     std::move(stats),
@@ -686,13 +801,16 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   double bound = best.empty() ? std::numeric_limits<double>::infinity() : best.front().score;
   if (first < shapes.size() && options.objective != MapObjective::latency)
     bound = std::numeric_limits<double>::quiet_NaN();      // rooflines bound cycles, not energy
-  std::map<std::vector<size_t>, double> binding_roofline;  // the roofline is the binding's, whatever the order
+  // The roofline is the binding's (its units' work over all their copies), whatever the order; a shape of it with
+  // nothing feasible bounds nothing, so the binding's next shape is tried.
+  std::set<std::vector<size_t>> bounded;
   for (size_t i = first; i < shapes.size() && !std::isnan(bound); ++i) {
-    const std::vector<size_t> binding(shapes[i].begin(), shapes[i].begin() + static_cast<std::ptrdiff_t>(nb));
-    if (binding_roofline.contains(binding)) continue;
-    double roofline = std::numeric_limits<double>::infinity();  // none feasible: it bounds nothing
+    const std::vector<size_t> binding(shapes[i].begin(), shapes[i].begin() + static_cast<std::ptrdiff_t>(nu));
+    if (bounded.contains(binding)) continue;
+    double roofline = std::numeric_limits<double>::infinity();
     search_shape(shapes[i], 0, true, &roofline);
-    binding_roofline[binding] = roofline;
+    if (std::isinf(roofline)) continue;
+    bounded.insert(binding);
     bound = std::min(bound, std::max(roofline, floor));
   }
   r.lower_bound += bound;
@@ -730,6 +848,7 @@ void pareto_of_runs(const Cascade& cascade, const ArchSpec& arch, const MappingS
       c.choice.tiles.insert(c.choice.tiles.end(), p.tiles.begin(), p.tiles.end());
       c.choice.orders.insert(c.choice.orders.end(), p.orders.begin(), p.orders.end());
       c.choice.units.insert(c.choice.units.end(), p.units.begin(), p.units.end());
+      c.choice.params.insert(c.choice.params.end(), p.settings.begin(), p.settings.end());
     }
     const TileProgram program = lower(cascade, arch, with_choice(templ, c.choice));
     c.stats = evaluate_analytical(cascade, arch, program);
@@ -783,20 +902,22 @@ std::vector<std::vector<size_t>> best_sums(const std::vector<std::vector<Partial
   return out;
 }
 
-// The combinations of a run: the product of its searched tiles' values, orders and units.
+// The combinations of a run: the product of its searched tiles' values, orders, units and settings' values.
 double space_of(const MapResult& r, const Run& run) {
   double space = 1;
+  for (size_t g = run.gfrom; g < run.gto; ++g) space *= static_cast<double>(r.settings[g].values.size());
   for (size_t k = run.from; k < run.to; ++k) space *= static_cast<double>(r.searched[k].values.size());
   for (size_t s = run.sfrom; s < run.sto; ++s) space *= static_cast<double>(r.orders[s].orders.size());
   for (size_t b = run.bfrom; b < run.bto; ++b) space *= static_cast<double>(r.bindings[b].units.size());
   return space;
 }
 
-// What `templ` leaves to the mapper, as a result lists it: its searched tiles, orders and units.
+// What `templ` leaves to the mapper, as a result lists it: its searched tiles, orders, units and settings.
 void list_searched(MapResult& r, const Cascade& cascade, const MappingSpec& templ, bool ragged) {
   r.searched = searched_tiles(cascade, templ, ragged);
   r.orders = searched_orders(cascade, templ);
   r.bindings = searched_bindings(templ);
+  r.settings = searched_settings(templ);
 }
 
 // A unit the architecture lacks is a mistake in the constraints.
@@ -815,8 +936,9 @@ std::optional<std::chrono::steady_clock::time_point> deadline_of(const MapOption
 }
 
 MapCandidate candidate_of(Partial&& p) {
-  return MapCandidate{
-      {std::move(p.tiles), std::move(p.orders), std::move(p.units), {}, {}}, std::move(p.stats), p.score};
+  return MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units), std::move(p.settings), {}},
+                      std::move(p.stats),
+                      p.score};
 }
 
 // The figures of a sum of the runs' choices that is not the whole's when evaluated whole: the sum, the whole.
@@ -837,6 +959,7 @@ NotAdding combine_runs(const Cascade& cascade, const ArchSpec& arch, const Mappi
       c.choice.tiles.insert(c.choice.tiles.end(), p.tiles.begin(), p.tiles.end());
       c.choice.orders.insert(c.choice.orders.end(), p.orders.begin(), p.orders.end());
       c.choice.units.insert(c.choice.units.end(), p.units.begin(), p.units.end());
+      c.choice.params.insert(c.choice.params.end(), p.settings.begin(), p.settings.end());
       parts += p.score;
     }
     const TileProgram program = lower(cascade, arch, with_choice(templ, c.choice));
@@ -855,12 +978,10 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   if (has_auto_maps(templ)) throw InternalError("map_tiles: the constraints' spatial: auto is not expanded");
   MapResult r;
   list_searched(r, cascade, templ, options.ragged);
-  const std::vector<LoopAddress> where = auto_loops(templ);
-  const std::vector<OrderAddress> slots = order_slots(templ);
-  const std::vector<BindingAddress> units = binding_slots(templ);
-  check_units(arch, templ, units);
-  const std::vector<Run> runs = runs_of(templ, where, slots, units);
-  const Run whole{0, templ.groups.size(), 0, where.size(), 0, slots.size(), 0, units.size()};
+  const OpenSlots open = open_slots(templ);
+  check_units(arch, templ, open.units);
+  const std::vector<Run> runs = runs_of(templ, open);
+  const Run whole = whole_of(templ, open);
   r.space = space_of(r, whole);
   // Latency and energy add over runs, so each run's choices are searched on their own; the energy-delay product
   // does not, so it searches the whole space.
@@ -874,14 +995,14 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
     throw UserError(SourceLoc{templ.file}, "tile",
                     fmt::format("auto: {:.3g} combinations of {}, more than the mapper searches ({}): give some of "
                                 "the {} auto tiles a value{}, or search with --time-limit",
-                                considered, slots.empty() ? "tiles" : "orders and tiles", options.max_candidates,
-                                where.size(), slots.empty() ? "" : ", or some groups their loops' order"));
+                                considered, open.orders.empty() ? "tiles" : "orders and tiles", options.max_candidates,
+                                open.tiles.size(), open.orders.empty() ? "" : ", or some groups their loops' order"));
 
   auto search_whole = [&] {
     r.runs = 1;
     std::vector<Partial> front;
-    for (Partial& p : search(cascade, arch, templ, where, slots, units, whole, options, r,
-                             options.pareto ? &front : nullptr, deadline))
+    for (Partial& p :
+         search(cascade, arch, templ, open, whole, options, r, options.pareto ? &front : nullptr, deadline))
       r.best.push_back(candidate_of(std::move(p)));
     for (Partial& p : front) r.pareto.push_back(candidate_of(std::move(p)));
     return r;
@@ -891,8 +1012,8 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   r.runs = static_cast<int>(runs.size());
   std::vector<std::vector<Partial>> per_run, fronts(runs.size());
   for (size_t u = 0; u < runs.size(); ++u) {
-    per_run.push_back(search(cascade, arch, templ, where, slots, units, runs[u], options, r,
-                             options.pareto ? &fronts[u] : nullptr, deadline));
+    per_run.push_back(
+        search(cascade, arch, templ, open, runs[u], options, r, options.pareto ? &fronts[u] : nullptr, deadline));
     if (per_run.back().empty()) return r;  // this run cannot be mapped, so neither can the whole
   }
   // The best combinations of the runs' best, each evaluated whole: its figures are the sum of its runs'.
@@ -906,11 +1027,12 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
                                   "apart, {:.6g} together), so the mapper searches every combination at once: "
                                   "{:.3g}, more than it searches ({}); give some of the {} auto tiles a value",
                                   objective_name(options.objective), apart->first, apart->second, r.space,
-                                  options.max_candidates, where.size()));
+                                  options.max_candidates, open.tiles.size()));
     MapResult fresh;
     fresh.searched = std::move(r.searched);
     fresh.orders = std::move(r.orders);
     fresh.bindings = std::move(r.bindings);
+    fresh.settings = std::move(r.settings);
     fresh.space = r.space;
     r = std::move(fresh);
     return search_whole();
@@ -955,17 +1077,14 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       Segment s;
       MapResult& c = s.certificate;
       list_searched(c, cascade, t, options.ragged);
-      const std::vector<LoopAddress> where = auto_loops(t);
-      const std::vector<OrderAddress> slots = order_slots(t);
-      const std::vector<BindingAddress> units = binding_slots(t);
-      const Run run = runs_of(t, where, slots, units)[first];
+      const OpenSlots open = open_slots(t);
+      const Run run = runs_of(t, open)[first];
       SearchedSegment info{first, last, t.groups[first].name, space_of(c, run), false, "", {}};
       // A time limit lets a group alone be searched past the limit (the way to fuse that leaves every group on its
       // own needs each), not a fused one: its space would be walked a shape at a time past the deadline.
       if (info.space <= static_cast<double>(options.max_candidates) || (deadline && last == first + 1)) {
         info.searched = true;
-        s.best = search(cascade, arch, t, where, slots, units, run, options, c, options.pareto ? &s.front : nullptr,
-                        deadline);
+        s.best = search(cascade, arch, t, open, run, options, c, options.pareto ? &s.front : nullptr, deadline);
         for (int64_t MapResult::*count :
              {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible, &MapResult::evaluated,
               &MapResult::pruned, &MapResult::shapes, &MapResult::shapes_searched})
@@ -1092,8 +1211,6 @@ MappingSpec with_choice(const MappingSpec& unfused, const MapChoice& choice) {
 
 namespace {
 
-using Setting = std::pair<std::string, std::string>;
-
 // Everything a constraints file lists values of: its workload params (`M0`), then each group's settings
 // (`attention.buffer_stages`), with their values.
 std::vector<std::pair<std::string, std::vector<std::string>>> listed_choices(const MappingSpec& templ) {
@@ -1119,13 +1236,6 @@ int group_of_setting(const MappingSpec& m, const std::string& name, std::string&
   return found;
 }
 
-// The tensor a group's setting `tensors.T.spill` names, or empty for another setting.
-std::string spill_setting_tensor(const std::string& setting) {
-  constexpr std::string_view head = "tensors.", tail = ".spill";
-  if (setting.size() <= head.size() + tail.size() || !setting.starts_with(head) || !setting.ends_with(tail)) return "";
-  return setting.substr(head.size(), setting.size() - head.size() - tail.size());
-}
-
 // Whether `m` has `p` pinned already.
 bool holds(const MappingSpec& m, const Setting& p) {
   std::string setting;
@@ -1142,46 +1252,36 @@ bool holds(const MappingSpec& m, const Setting& p) {
 }  // namespace
 
 MappingSpec with_params(const MappingSpec& templ, const std::vector<std::pair<std::string, std::string>>& params) {
-  const auto listed = listed_choices(templ);
-  // A template already pinned to these (a candidate's choice applied to the template it was searched on).
-  if (listed.empty() && std::all_of(params.begin(), params.end(), [&](const Setting& p) { return holds(templ, p); }))
-    return templ;
-  bool ok = params.size() == listed.size();
-  for (size_t i = 0; i < params.size() && ok; ++i)
-    ok = params[i].first == listed[i].first &&
-         std::find(listed[i].second.begin(), listed[i].second.end(), params[i].second) != listed[i].second.end();
-  if (!ok)
-    throw UserError(templ.params_loc, "params", "auto: the chosen values are not among those the constraints list");
   MappingSpec m = templ;
   for (const Setting& p : params) {
+    const auto listed = listed_choices(m);
+    const auto it = std::find_if(listed.begin(), listed.end(), [&](const auto& l) { return l.first == p.first; });
+    if (it == listed.end() && holds(m, p)) continue;  // pinned already (a candidate's choice applied again)
     std::string setting;
-    const int g = group_of_setting(m, p.first, setting);
+    const int g = it == listed.end() ? -1 : group_of_setting(m, p.first, setting);
+    // `cores: auto` lists its spreads as written; the value chosen is that many of the group's first loops now.
+    auto listed_value = [&](const std::string& v) {
+      if (setting != "cores") return v == p.second;
+      const size_t count = parse_spread(v).size();
+      return parse_spread(p.second).size() == count &&
+             format_spread(first_loops(m.groups[static_cast<size_t>(g)], count)) == p.second;
+    };
+    if (it == listed.end() || std::none_of(it->second.begin(), it->second.end(), listed_value))
+      throw UserError(templ.params_loc, "params",
+                      fmt::format("auto: {}={} is not among the values the constraints list", p.first, p.second));
     if (g < 0) {
       m.params.push_back(p);
-      continue;
-    }
-    GroupSpec& group = m.groups[static_cast<size_t>(g)];
-    if (const std::string tensor = spill_setting_tensor(setting); !tensor.empty()) {
-      if (p.second == "true") group.spilled[tensor] = group.spill_choices.at(tensor);
-    } else if (setting == "pipeline") {
-      group.pipeline = p.second == "true";
-    } else if (setting == "cores") {
-      group.cores = parse_spread(p.second);
+      std::erase_if(m.param_choices, [&](const auto& c) { return c.first == p.first; });
     } else {
-      group.buffer_stages = std::stoi(p.second);
+      pin(m.groups[static_cast<size_t>(g)], setting, p.second);
     }
-  }
-  m.param_choices.clear();
-  for (GroupSpec& g : m.groups) {
-    g.setting_choices.clear();
-    g.spill_choices.clear();
   }
   return m;
 }
 
 std::vector<std::vector<std::pair<std::string, std::string>>> param_combinations(const MappingSpec& templ) {
   std::vector<std::vector<std::pair<std::string, std::string>>> out{{}};
-  for (const auto& [name, values] : listed_choices(templ)) {
+  for (const auto& [name, values] : templ.param_choices) {
     std::vector<std::vector<std::pair<std::string, std::string>>> next;
     for (const auto& combination : out)
       for (const std::string& v : values) {
@@ -1274,6 +1374,10 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
   for (const SearchedBinding& b : r.bindings)
     bindings.push_back(Json{{"group", b.group}, {"einsum", b.einsum}, {"units", b.units}});
   j["searched_units"] = bindings;
+  Json settings = Json::array();
+  for (const SearchedSetting& g : r.settings)
+    settings.push_back(Json{{"group", g.group}, {"setting", g.name}, {"values", g.values}});
+  j["searched_settings"] = settings;
   // A candidate's choice, figures and loop nest; the ranked ones with their score.
   auto candidate = [&](const MapCandidate& c, bool ranked) {
     Json order = Json::array();
@@ -1284,7 +1388,11 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
     }
     std::vector<std::string> units;
     for (size_t b = 0; b < r.bindings.size(); ++b) units.push_back(r.bindings[b].units[c.choice.units[b]]);
-    Json out{{"tiles", c.choice.tiles}, {"orders", order}, {"units", units}};
+    Json chosen = Json::object();  // each searched setting's value
+    for (const SearchedSetting& g : r.settings)
+      for (const auto& [name, value] : c.choice.params)
+        if (name == g.name) chosen[name] = value;
+    Json out{{"tiles", c.choice.tiles}, {"orders", order}, {"units", units}, {"settings", chosen}};
     if (ranked) out["score"] = c.score;
     out["cycles"] = c.stats.cycles;
     out["energy_pJ"] = c.stats.energy_pJ;
@@ -1360,7 +1468,7 @@ ChosenMapping choose_mapping(const SpecInputs& in, SpecCache& specs, int top) {
       const MappingSpec pinned = with_params(*r.mapping, params);
       MapResult result = map_fused(*r.cascade, *r.arch, pinned, options, static_cast<size_t>(in.fuse));
       for (std::vector<MapCandidate>* list : {&result.best, &result.pareto})
-        for (MapCandidate& c : *list) c.choice.params = params;
+        for (MapCandidate& c : *list) c.choice.params.insert(c.choice.params.begin(), params.begin(), params.end());
       const std::string label = params_label(file, params, files.size() > 1);
       alternatives.push_back({{"constraints", file}});
       if (!params.empty()) alternatives.back()["params"] = params_json(params);
@@ -1430,8 +1538,9 @@ std::string mapped_yaml(const MappingSpec& templ, const std::string& source, con
                                   ? tiles
                                   : fmt::format("the orders of {} list{} of loops and {}", result.orders.size(),
                                                 result.orders.size() == 1 ? "" : "s", tiles);
-  const std::string space =
+  std::string space =
       result.bindings.empty() ? ordered : fmt::format("{}, {}", bindings_searched(result.bindings), ordered);
+  if (!result.settings.empty()) space = fmt::format("{}, {}", settings_searched(result.settings), space);
   if (!result.segments.empty())
     out << fmt::format(
         "# Fusion searched: {:.6g} ways to fuse the groups, each fused group searched on its own (their times\n"

@@ -68,9 +68,19 @@ struct SearchedBinding {
   std::vector<std::string> units;
 };
 
+// A group's setting whose value the mapper chooses (`pipeline: auto`, `buffer_stages: [1, 2, 3]`, a tensor's
+// `spill: auto`, `cores: auto`): searched with the group's run, as its units and orders are. `cores: auto` in a
+// group whose order is `auto` too spreads that many of the first loops of the order chosen (the value names them).
+struct SearchedSetting {
+  std::string group;
+  std::string name;                 // as a choice names it: "attention.buffer_stages", "z.cores"
+  std::vector<std::string> values;  // as listed
+};
+
 struct MapCandidate {
   // A tile per SearchedTile, an order (of SearchedOrder::orders) per SearchedOrder, a unit (an index into
-  // SearchedBinding::units) per SearchedBinding.
+  // SearchedBinding::units) per SearchedBinding, and in choice.params a value per SearchedSetting (after the
+  // workload params the search was bound to, where the constraints list some).
   MapChoice choice;
   Stats stats;
   double score = 0;  // the objective: cycles, pJ, or cycles x pJ
@@ -90,6 +100,7 @@ struct MapResult {
   std::vector<SearchedTile> searched;
   std::vector<SearchedOrder> orders;
   std::vector<SearchedBinding> bindings;
+  std::vector<SearchedSetting> settings;
   // Up to MapOptions::top, best first; ties go to the lower energy (objective latency) or the fewer cycles
   // (energy, edp), then to the earlier combination.
   std::vector<MapCandidate> best;
@@ -108,8 +119,8 @@ struct MapResult {
   // Branch and bound (objective latency, no Pareto front): combinations not evaluated because their binding's
   // compute roofline, a lower bound on every combination with it, exceeded the top-th best score found.
   int64_t pruned = 0;
-  // Shapes (a unit per searched Einsum and an order per searched list) in the space, and those searched: fewer
-  // when the time limit stopped the search.
+  // Shapes (a value per searched setting, a unit per searched Einsum and an order per searched list) in the space, and
+  // those searched: fewer when the time limit stopped the search.
   int64_t shapes = 0, shapes_searched = 0;
   bool complete() const { return shapes_searched == shapes; }
   // For latency: no mapping of the space has fewer cycles. A complete search's is its best's; one the time limit
@@ -159,22 +170,29 @@ std::vector<SearchedOrder> searched_orders(const Cascade& cascade, const Mapping
 
 // The Einsums of `templ` whose unit is `auto`, with the units each may take.
 std::vector<SearchedBinding> searched_bindings(const MappingSpec& templ);
+// The groups' settings of `templ` left to the mapper, with the values each may take, group by group.
+std::vector<SearchedSetting> searched_settings(const MappingSpec& templ);
+// "the values of N settings", for the summaries of a search; empty when none was searched.
+std::string settings_searched(const std::vector<SearchedSetting>& settings);
 // "the units of N Einsums" (or "the units and spatial maps of ...", where a unit is listed with several maps), for
 // the summaries of a search; empty when none was searched.
 std::string bindings_searched(const std::vector<SearchedBinding>& bindings);
 
 // The template with its `auto` tiles set to choice.tiles (one per searched tile, in searched_tiles' order), the
 // loops of searched_orders' i-th list in order choice.orders[i], and the i-th `auto` unit of searched_bindings set
-// to its choice.units[i]-th unit (with that unit's spatial map); choice.params, when given, pin the params the
-// template lists (its `param_choices`) to those values.
+// to its choice.units[i]-th unit (with that unit's spatial map); choice.params, when given, pin the params and
+// settings the template lists to those values (with_params).
 MappingSpec with_choice(const MappingSpec& templ, const MapChoice& choice);
 
-// Every combination of the values the constraints' `params:` lists (one empty combination when it lists none),
-// the first param's values outermost. The mapper binds the cascade to each and searches each on its own; a
-// candidate's choice.params says which it was searched with.
+// Every combination of the values the constraints' `params:` lists for workload params (one empty combination when
+// it lists none), the first param's values outermost. The mapper binds the cascade to each and searches each on
+// its own (the groups' settings are searched within: SearchedSetting); a candidate's choice.params says which it
+// was searched with.
 std::vector<std::vector<std::pair<std::string, std::string>>> param_combinations(const MappingSpec& templ);
 
-// The template with the params it lists pinned to `params` (one value each, in its order).
+// The template with each of `params`, a workload param ("M0") or a group's setting ("attention.pipeline") it lists,
+// pinned to the value given, which must be one it lists (for `cores: auto`, the loops that many of the group's
+// first loops are); those not given stay listed. One it already holds may be given again.
 MappingSpec with_params(const MappingSpec& templ, const std::vector<std::pair<std::string, std::string>>& params);
 // An error's message without the source excerpt under it: what a table cell or a list of reasons shows.
 std::string first_line(const std::string& text);

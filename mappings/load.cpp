@@ -176,6 +176,16 @@ std::string format_spread(const std::vector<std::string>& indices) {
   return fmt::format("[{}]", fmt::join(indices, ", "));
 }
 
+std::vector<std::string> cores_choices(const std::vector<LoopSpec>& loops) {
+  std::vector<std::string> spreads{format_spread({})}, prefix;
+  for (const LoopSpec& l : loops)
+    if (!l.buffer_level && std::find(prefix.begin(), prefix.end(), l.index) == prefix.end()) {
+      prefix.push_back(l.index);
+      spreads.push_back(format_spread(prefix));
+    }
+  return spreads;
+}
+
 std::vector<std::string> parse_spread(const std::string& text) {
   std::vector<std::string> indices;
   std::string index;
@@ -297,14 +307,8 @@ MappingSpec load_mapping(const std::string& file) {
       spec.cores = read_spread(*cores, "cores", spec.cores_loc);
     if (auto d = gr.optional("devices")) spec.devices = read_spread(*d, "devices", spec.devices_loc);
     spec.loops = read_loops(gr.optional("loops"), m);
-    if (cores_auto) {  // the mapper tries spreading none, the first, the first two, ... of the backing memory's loops
-      std::vector<std::string> spreads{format_spread({})}, prefix;
-      for (const LoopSpec& l : spec.loops)
-        if (!l.buffer_level && std::find(prefix.begin(), prefix.end(), l.index) == prefix.end()) {
-          prefix.push_back(l.index);
-          spreads.push_back(format_spread(prefix));
-        }
-      spec.setting_choices.emplace_back("cores", std::move(spreads));
+    if (cores_auto) {
+      spec.setting_choices.emplace_back("cores", cores_choices(spec.loops));
       if (spec.settings_loc.line == 0) spec.settings_loc = cores->loc();
     }
     // Per-tensor settings: {Q: {double_buffer: false}, K: {buffer_stages: 3}, QK: {spill: true}, A: {bypass: true}}.

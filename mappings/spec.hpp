@@ -96,8 +96,8 @@ struct GroupSpec {
   // Constraints for `einsim map`: the group's settings left to it, each with the values it may take, searched as
   // a constraints file's param lists are: `pipeline: auto` (false, true), `buffer_stages: [1, 2, 3]` or `auto` (1
   // to 4), a tensor's `spill: auto` (`tensors.QK.spill`: false, true), `cores: auto` (the loops in the backing
-  // memory spread over the cores: none, the first, the first two, ... as written: "[]", "[b]", "[b, kh]"). By
-  // setting name.
+  // memory spread over the cores: none, the first, the first two, ...: "[]", "[b]", "[b, kh]" as written, the
+  // first loops of the order chosen where the order is `auto` too: cores_choices). By setting name.
   std::vector<std::pair<std::string, std::vector<std::string>>> setting_choices;
   SourceLoc settings_loc;
   SourceLoc loc;
@@ -138,6 +138,9 @@ MappingSpec load_mapping(const std::string& file);
 // A group's `cores:` as a constraints file's `cores: auto` lists its values ("[b, kh]"; "[]" for none), and back.
 std::string format_spread(const std::vector<std::string>& indices);
 std::vector<std::string> parse_spread(const std::string& text);
+// What `cores: auto` lets a group with these loops spread: none, the first, the first two, ... of its loops in the
+// backing memory (each index once), as format_spread writes them.
+std::vector<std::string> cores_choices(const std::vector<LoopSpec>& loops);
 // A UserError when `m` lists alternatives: a mapping to evaluate is one of them, chosen (einsim map -o writes it).
 void require_one_mapping(const MappingSpec& m);
 

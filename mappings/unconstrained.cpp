@@ -114,6 +114,9 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
         m.buffer = c.name;
         break;
       }
+  // On a many-core chip whose cores each stage tiles in a buffer of their own, which of a group's loops spread over
+  // the cores is searched too (`cores: auto`).
+  const bool many_cores = arch.noc() && arch.copies(m.buffer) > 1;
   for (const Group& group : cascade.schedule) {
     GroupSpec g;
     std::vector<std::string> names, indices;
@@ -127,6 +130,10 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
     g.loc = SourceLoc{cascade.file};
     for (const std::string& index : indices) g.loops.push_back(LoopSpec{index, "auto", false, g.loc, std::nullopt});
     g.order_auto = indices.size() > 1;
+    if (many_cores) {
+      g.setting_choices.emplace_back("cores", cores_choices(g.loops));
+      g.cores_loc = g.settings_loc = g.loc;
+    }
     PassSpec pass;
     for (EinsumId id : group.einsums) {
       const Einsum& e = cascade.einsums[id];
@@ -152,6 +159,18 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
   return m;
 }
 
+namespace {
+
+// Whether groups `a` and `b` leave the same settings to the mapper, with the same values (but for `cores: auto`,
+// whose values are the group's loops).
+bool same_choices(const GroupSpec& a, const GroupSpec& b) {
+  return std::ranges::equal(a.setting_choices, b.setting_choices, [](const auto& x, const auto& y) {
+    return x.first == y.first && (x.first == "cores" || x.second == y.second);
+  });
+}
+
+}  // namespace
+
 std::string unfusable(const MappingSpec& templ, size_t first, size_t last) {
   if (last < first + 2) return "";  // a group alone is as it is
   const GroupSpec& g = templ.groups[first];
@@ -164,11 +183,13 @@ std::string unfusable(const MappingSpec& templ, size_t first, size_t last) {
     // What a group says beyond its loops and Einsums holds for all of it: fused groups must say the same.
     const bool alike = more.pipeline == g.pipeline && more.buffer_stages == g.buffer_stages &&
                        more.tensor_buffer_stages == g.tensor_buffer_stages && more.place == g.place &&
-                       more.cores == g.cores && more.devices == g.devices &&
+                       more.cores == g.cores && more.devices == g.devices && same_choices(more, g) &&
                        std::ranges::equal(more.bypassed | std::views::keys, g.bypassed | std::views::keys);
     if (!alike)
-      return fmt::format("groups '{}' and '{}' differ in their pipelining, buffer stages, tensors, place or spread",
-                         g.name, more.name);
+      return fmt::format(
+          "groups '{}' and '{}' differ in their pipelining, buffer stages, tensors, place, spread or settings left "
+          "to the mapper",
+          g.name, more.name);
   }
   return "";
 }
@@ -201,6 +222,8 @@ MappingSpec fused(const MappingSpec& templ, const std::vector<size_t>& sizes) {
     }
     if (n > 1) {
       g.order_auto = g.loops.size() > 1;  // the groups' loops together have no order of their own
+      for (auto& [setting, values] : g.setting_choices)
+        if (setting == "cores") values = cores_choices(g.loops);  // the fused group's loops
       m.description = fmt::format(
           "consecutive Einsums fused into {} groups; fusion, units, spatial maps, loop orders and tiles chosen by "
           "einsim map",

@@ -455,9 +455,11 @@ TEST(Mapper, EveryFuseMaxStudyConfigurationMappedNeverSlowerThanThePapersMapping
 }
 
 // Brute force over a template's whole space, each combination built on its own (with_choice), lowered and
-// evaluated: every unit of each `unit: auto` Einsum, every permutation of each `order: auto` list (loops over one
-// index in their order; the orders the mapper leaves out as alike included) and every combination of the tiles'
-// values whose inner tiles divide their outer ones. The best: fewest cycles, then least energy.
+// evaluated: every value of each group's setting left open, every unit of each `unit: auto` Einsum, every
+// permutation of each `order: auto` list (loops over one index in their order; the orders the mapper leaves out as
+// alike included) and every combination of the tiles' values whose inner tiles divide their outer ones (a `cores:
+// auto` value spreads that many of the group's first loops in the order chosen). The best: fewest cycles, then
+// least energy.
 struct BruteForce {
   int64_t cycles = -1;
   double energy = 0;
@@ -476,16 +478,17 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
     } while (std::next_permutation(p.begin(), p.end()));
   }
   BruteForce best;
-  const size_t nb = r.bindings.size(), no = perms.size();
+  const size_t ns = r.settings.size(), nb = ns + r.bindings.size(), no = perms.size();
   std::vector<size_t> digit(nb + no + r.searched.size(), 0);
   auto size = [&](size_t d) {
-    return d < nb        ? r.bindings[d].units.size()
+    return d < ns        ? r.settings[d].values.size()
+           : d < nb      ? r.bindings[d - ns].units.size()
            : d < nb + no ? perms[d - nb].size()
                          : r.searched[d - nb - no].values.size();
   };
   for (bool more = true; more;) {
     MapChoice choice;
-    for (size_t b = 0; b < nb; ++b) choice.units.push_back(digit[b]);
+    for (size_t b = ns; b < nb; ++b) choice.units.push_back(digit[b]);
     for (size_t s = 0; s < no; ++s) choice.orders.push_back(perms[s][digit[nb + s]]);
     for (size_t k = 0; k < r.searched.size(); ++k) choice.tiles.push_back(r.searched[k].values[digit[nb + no + k]]);
     bool divides = true;
@@ -494,7 +497,23 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
         if (r.searched[j].group == r.searched[k].group && r.searched[j].index == r.searched[k].index)
           divides = divides && choice.tiles[j] % choice.tiles[k] == 0;
     if (divides) {
-      const TileProgram p = lower(c, arch, with_choice(templ, choice));
+      MappingSpec m = with_choice(templ, choice);
+      std::vector<std::pair<std::string, std::string>> settings;
+      for (size_t g = 0; g < ns; ++g) {
+        std::string value = r.settings[g].values[digit[g]];
+        if (r.settings[g].name == r.settings[g].group + ".cores") {
+          const size_t count = parse_spread(value).size();
+          std::vector<std::string> first;
+          for (const GroupSpec& group : m.groups)
+            for (const LoopSpec& l : group.loops)
+              if (group.name == r.settings[g].group && !l.buffer_level && first.size() < count &&
+                  std::find(first.begin(), first.end(), l.index) == first.end())
+                first.push_back(l.index);
+          value = format_spread(first);
+        }
+        settings.emplace_back(r.settings[g].name, value);
+      }
+      const TileProgram p = lower(c, arch, with_params(m, settings));
       const Stats st = p.status.ok ? evaluate_analytical(c, arch, p) : Stats{};
       // Branch and bound's premise: no combination is faster than its binding's compute roofline, nor moves less
       // than the traffic floor (a lower bound on its memory roofline).
@@ -714,7 +733,8 @@ TEST(Mapper, GroupSettingsListedEqualTheBestOfEachPinned) {
   };
   const std::string listed = test::temp_file("flat-settings.yaml", with("auto", "[1, 2, 3]"));
   const MappingSpec templ = load_mapping(listed);
-  ASSERT_EQ(param_combinations(templ).size(), 6u);
+  ASSERT_EQ(searched_settings(templ).size(), 2u);  // searched with the group's tiles, not as variants
+  ASSERT_EQ(param_combinations(templ).size(), 1u);
   for (int problem = 0; problem < 3; ++problem) {
     const std::string m = pick({"128", "256"});
     const std::vector<std::pair<std::string, std::string>> params = {
@@ -749,7 +769,7 @@ TEST(Mapper, SpillsLeftToTheMapperEqualTheBestOfEachPinned) {
   };
   const std::string listed = test::temp_file("flat-spill.yaml", text);
   const MappingSpec templ = load_mapping(listed);
-  ASSERT_EQ(param_combinations(templ).size(), 4u);
+  ASSERT_EQ(searched_settings(templ).size(), 2u);
   for (int problem = 0; problem < 4; ++problem) {
     const std::string m = pick({"512", "1024", "2048"});
     const std::vector<std::pair<std::string, std::string>> params = {
@@ -805,7 +825,7 @@ TEST(Mapper, CoresLeftToTheMapperEqualTheBestOfEachPinned) {
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
   const std::string text = config_text("configs/constraints/gemm-splitk-cores.yaml");
   const std::string listed = test::temp_file("cores-auto.yaml", text);
-  ASSERT_EQ(param_combinations(load_mapping(listed)).size(), 3u);
+  ASSERT_EQ(searched_settings(load_mapping(listed)).at(0).values, (std::vector<std::string>{"[]", "[n]", "[n, k]"}));
   for (int problem = 0; problem < 4; ++problem) {
     const Settings params = {
         {"M", pick({"8", "16", "32"})}, {"N", pick({"128", "256", "512"})}, {"K", pick({"2048", "4096", "7168"})}};
@@ -826,14 +846,18 @@ TEST(Mapper, CoresLeftToTheMapperEqualTheBestOfEachPinned) {
   const std::string fa2 = std::regex_replace(config_text("configs/mappings/llm/decode-fa2-cores.yaml"),
                                              std::regex(R"(cores: \[b, kh\])"), "cores: auto");
   const Constraints c = constraints(test::temp_file("fa2-cores-auto.yaml", fa2));
-  std::vector<std::string> chosen;
-  for (const auto& combination : param_combinations(c.mapping)) {
-    const MappingSpec m = with_params(c.mapping, combination);
-    const MapResult r = map_tiles(c.cascade, c.arch, m, MapOptions{});
-    if (!r.best.empty()) chosen.push_back(combination[0].second);
+  const std::vector<SearchedSetting> spreads = searched_settings(c.mapping);
+  ASSERT_EQ(spreads.size(), 1u);
+  std::vector<std::string> feasible;
+  for (const std::string& spread : spreads[0].values) {
+    const MapResult r = map_tiles(c.cascade, c.arch, with_params(c.mapping, {{spreads[0].name, spread}}), MapOptions{});
+    if (!r.best.empty()) feasible.push_back(spread);
   }
   // [b, kh, m1] spreads the online softmax's steps: illegal.
-  EXPECT_EQ(chosen, (std::vector<std::string>{"[]", "[b]", "[b, kh]"}));
+  EXPECT_EQ(feasible, (std::vector<std::string>{"[]", "[b]", "[b, kh]"}));
+  const MapResult all = map_tiles(c.cascade, c.arch, c.mapping, MapOptions{});
+  ASSERT_FALSE(all.best.empty());
+  EXPECT_EQ(all.best.front().choice.params, (Settings{{spreads[0].name, "[b, kh]"}}));
 }
 
 // `spatial: auto` in constraints: the mapper searches every map unconstrained() gives the unit (with `unit: auto`,
@@ -938,6 +962,29 @@ TEST(Mapper, UnconstrainedEqualsBruteForceOnRandomGemms) {
     EXPECT_EQ(z.unit_choices.size(), 6u) << what;  // rows and cols each an index of m, n, k, not the same
     EXPECT_TRUE(expect_brute_force_best(base, map_tiles(base.cascade, base.arch, base.mapping, MapOptions{}), what))
         << what;
+  }
+}
+
+// Without constraints on a many-core chip, which of a group's loops spread over the cores is searched too (`cores:
+// auto`, the first loops of the order chosen): random small GEMMs on the xPU with a few cores, its reducers fast,
+// slow or all but absent. The mapper's best equals brute force over every spread, unit, order and tile.
+TEST(Mapper, UnconstrainedSpreadOverCoresEqualsBruteForce) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 41);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  for (int problem = 0; problem < 3; ++problem) {
+    const Settings params = {{"M", pick({"4", "8"})}, {"N", pick({"8", "16"})}, {"K", pick({"64", "256"})}};
+    const Settings arch_sets = {{"noc.cores", pick({"4", "8"})},
+                                {"noc.reduce_bandwidth", pick({"1 KB/s", "20 GB/s", "11457.6 GB/s"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    Constraints base;
+    base.cascade = test::load(kRoot + "/configs/workloads/gemm.yaml", params);
+    base.arch = load_arch(kRoot + "/configs/arch/xpu-h100-cores.yaml", arch_sets);
+    base.mapping = unconstrained(base.cascade, base.arch);
+    const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+    ASSERT_EQ(r.settings.size(), 1u) << what;
+    EXPECT_EQ(r.settings[0].values, (std::vector<std::string>{"[]", "[m]", "[m, n]", "[m, n, k]"})) << what;
+    EXPECT_TRUE(expect_brute_force_best(base, r, what)) << what;
   }
 }
 

@@ -1239,6 +1239,26 @@ class Lowering {
              fmt::format("Einsum {} would store the spilled {} once all of the group's block is computed: give "
                          "its pass a loop over an index of {} in '{}', so that it is stored tile by tile",
                          einsum.name, result.name, result.name, m_.backing));
+      // A loop outside the store over an index the Einsum sums over stores the result at every iteration of it,
+      // and every iteration after the first would need the partial sums back to add to: not modelled (the store
+      // would be charged, their reload not), so refused. A loop spread over the cores is not such a loop: each
+      // item stores its own partial, which the network's reducers combine (spread_over_cores); nor is one spread
+      // over devices, nor a recurrence's steps.
+      const std::vector<int> indexed = vars_of(einsum.out);
+      for (int l = 0; l < op.depth; ++l) {
+        const int v = nest.var[static_cast<size_t>(l)];
+        const std::string& index = nest.loops[static_cast<size_t>(l)].index;
+        const bool spread = (l < static_cast<int>(spec.cores.size()) &&
+                             std::find(spec.cores.begin(), spec.cores.end(), index) != spec.cores.end()) ||
+                            std::find(spec.devices.begin(), spec.devices.end(), index) != spec.devices.end();
+        if (v >= 0 && nest.loops[static_cast<size_t>(l)].trips > 1 && !spread &&
+            std::find(indexed.begin(), indexed.end(), v) == indexed.end())
+          throw Infeasible{fmt::format(
+              "Einsum {} sums over {}, whose loop in '{}' is outside its loop over {}: its partial sums would go "
+              "through '{}' and back, which is not modelled (put the loops over {} inside those over {}'s indices)",
+              einsum.name, index, m_.backing, nest.loops[static_cast<size_t>(op.depth - 1)].index, m_.backing, index,
+              result.name)};
+      }
       op.repeats = all_above(op.depth);
       op.einsum = e;
       op.tensor = result.name;

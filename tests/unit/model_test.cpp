@@ -701,5 +701,31 @@ TEST(Pruning, TheTopkEngineStreamsScoresAtItsThroughput) {
       << refused.status.reason;
 }
 
+// A loop in the backing memory outside a result's loops, over an index its Einsum sums over, would store the result
+// at every iteration and need its partial sums back at the next: not modelled, so infeasible with the reason (its
+// stores were charged and the reloads not). With the loop over k inside those over m and n, or inside m's with n
+// untiled, the same GEMM runs.
+TEST(Model, PartialSumsThroughTheBackingMemoryAreRefused) {
+  const std::string kRoot = std::filesystem::current_path().string();
+  auto gemm = [&](const std::string& loops) {
+    return test::point(test::temp_file("partial-sums.yaml",
+                                       "version: 1\nname: m\narch: " + kRoot +
+                                           "/configs/arch/systolic.yaml\nworkload: " + kRoot +
+                                           "/configs/workloads/gemm.yaml\nparams: {M: 64, N: 64, K: 256}\n"
+                                           "groups:\n  - name: z\n    loops: {dram: " +
+                                           loops +
+                                           "}\n"
+                                           "    einsums: {Z: {unit: array, spatial: {rows: k, cols: n}}}\n"))
+        .program;
+  };
+  const TileProgram outside = gemm("[{index: k, tile: 32}, {index: m, tile: 16}, {index: n, tile: 16}]");
+  EXPECT_FALSE(outside.status.ok);
+  EXPECT_EQ(outside.status.reason,
+            "Einsum Z sums over k, whose loop in 'dram' is outside its loop over n: its partial sums would go through "
+            "'dram' and back, which is not modelled (put the loops over k inside those over Z's indices)");
+  EXPECT_TRUE(gemm("[{index: m, tile: 16}, {index: n, tile: 16}, {index: k, tile: 32}]").status.ok);
+  EXPECT_TRUE(gemm("[{index: m, tile: 16}, {index: k, tile: 32}]").status.ok);
+}
+
 }  // namespace
 }  // namespace einsim

@@ -27,18 +27,20 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   CLI::App* cmd = app.add_subcommand(
       "map",
       "Choose the tiles (`tile: auto`), loop orders (`order: auto`), units and spatial maps (`unit: auto`, "
-      "`spatial: auto`), spills (`spill: auto`), spreads over cores (`cores: auto`) and listed settings a mapping "
+      "`spatial: auto`), spills (`spill: auto`), passes (`passes: auto`), spreads over cores (`cores: auto`) and "
+      "listed settings a mapping "
       "leaves open (or, without --constraints, "
       "every Einsum's units, spatial maps, loop order and tiles, and on a many-core chip its spread over the cores), "
       "and with --fuse which groups run fused: every "
       "combination, evaluated analytically; the best written as a mapping");
-  cmd->add_option("--constraints", args.constraints,
-                  "A mapping whose loop tiles may say `tile: auto`, groups `order: auto`, `pipeline: auto`, "
-                  "`cores: auto` or `buffer_stages:` lists, tensors `spill: auto`, Einsums `unit: auto` or "
-                  "`spatial: auto` and "
-                  "`params:` lists of values (it names its arch and workload), or a file of `alternatives:`, such "
-                  "files, each searched, the best kept. Without it, --workload and --arch alone: each Einsum in a "
-                  "group of its own, everything else searched")
+  cmd->add_option(
+         "--constraints", args.constraints,
+         "A mapping whose loop tiles may say `tile: auto`, groups `order: auto`, `pipeline: auto`, "
+         "`passes: auto`, `cores: auto` or `buffer_stages:` lists, tensors `spill: auto`, Einsums `unit: auto` or "
+         "`spatial: auto` and "
+         "`params:` lists of values (it names its arch and workload), or a file of `alternatives:`, such "
+         "files, each searched, the best kept. Without it, --workload and --arch alone: each Einsum in a "
+         "group of its own, everything else searched")
       ->type_name("FILE");
   cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints'; without them, required)");
   cmd->add_option("--workload", args.workload,

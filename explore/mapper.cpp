@@ -197,6 +197,8 @@ void pin(GroupSpec& g, const std::string& setting, const std::string& value) {
     g.pipeline = value == "true";
   } else if (setting == "cores") {
     g.cores = parse_spread(value);
+  } else if (setting == "passes") {
+    cut_into_passes(g, value);
   } else {
     g.buffer_stages = std::stoi(value);
   }
@@ -1245,6 +1247,7 @@ bool holds(const MappingSpec& m, const Setting& p) {
   if (const std::string tensor = spill_setting_tensor(setting); !tensor.empty())
     return (group.spilled.contains(tensor) ? "true" : "false") == p.second;
   if (setting == "cores") return format_spread(group.cores) == p.second;
+  if (setting == "passes") return format_passes(group.passes) == p.second;
   return setting == "pipeline" ? (group.pipeline ? "true" : "false") == p.second
                                : std::to_string(group.buffer_stages) == p.second;
 }

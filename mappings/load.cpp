@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -186,6 +187,56 @@ std::vector<std::string> cores_choices(const std::vector<LoopSpec>& loops) {
   return spreads;
 }
 
+std::vector<std::string> pass_choices(const std::vector<std::string>& einsums) {
+  std::vector<std::vector<std::vector<std::string>>> ways;  // each a list of passes
+  const size_t gaps = einsums.empty() ? 0 : einsums.size() - 1;
+  for (uint64_t cuts = 0; cuts < (uint64_t{1} << gaps); ++cuts) {
+    std::vector<std::vector<std::string>> passes{{}};
+    for (size_t e = 0; e < einsums.size(); ++e) {
+      if (e > 0 && (cuts >> (e - 1) & 1)) passes.emplace_back();
+      passes.back().push_back(einsums[e]);
+    }
+    ways.push_back(std::move(passes));
+  }
+  std::stable_sort(ways.begin(), ways.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  std::vector<std::string> out;
+  for (const auto& passes : ways) {
+    std::vector<std::string> text;
+    for (const auto& pass : passes) text.push_back(fmt::format("[{}]", fmt::join(pass, ", ")));
+    out.push_back(fmt::format("{}", fmt::join(text, " ")));
+  }
+  return out;
+}
+
+std::string format_passes(const std::vector<PassSpec>& passes) {
+  std::vector<std::string> text;
+  for (const PassSpec& pass : passes) {
+    std::vector<std::string> names;
+    for (const auto& [name, binding] : pass.einsums) names.push_back(name);
+    text.push_back(fmt::format("[{}]", fmt::join(names, ", ")));
+  }
+  return fmt::format("{}", fmt::join(text, " "));
+}
+
+void cut_into_passes(GroupSpec& g, const std::string& value) {
+  std::vector<std::pair<std::string, EinsumBinding>> einsums;
+  for (PassSpec& pass : g.passes)
+    for (auto& e : pass.einsums) einsums.push_back(std::move(e));
+  g.passes.clear();
+  size_t next = 0;
+  for (char c : value) {
+    if (c == '[') {
+      g.passes.push_back(PassSpec{g.pass_loops, {}});
+    } else if (c == ',' || c == ']') {
+      if (next >= einsums.size() || g.passes.empty())
+        throw InternalError(fmt::format("cut_into_passes: '{}' for group '{}'", value, g.name));
+      g.passes.back().einsums.push_back(std::move(einsums[next++]));
+    }
+  }
+  if (next != einsums.size()) throw InternalError(fmt::format("cut_into_passes: '{}' for group '{}'", value, g.name));
+  g.pass_loops.clear();
+}
+
 std::vector<std::string> parse_spread(const std::string& text) {
   std::vector<std::string> indices;
   std::string index;
@@ -337,7 +388,24 @@ MappingSpec load_mapping(const std::string& file) {
         fr.finish();
       }
     }
-    if (auto passes = gr.optional("passes")) {
+    const std::optional<YNode> pass_loops = gr.optional("pass_loops");
+    if (auto passes = gr.optional("passes"); passes && passes->is_scalar() && passes->as_string() == "auto") {
+      // The mapper cuts the Einsums into passes, each running pass_loops (tiles given: a pass's loops are copies).
+      spec.passes.push_back(PassSpec{{}, read_bindings(gr.required("einsums"))});
+      if (pass_loops) spec.pass_loops = read_loops(pass_loops, m);
+      for (const LoopSpec& l : spec.pass_loops)
+        if (l.tile == "auto")
+          pass_loops->fail("the passes' loops take tiles (`einsim map` cuts the group into passes, not their tiles)");
+      constexpr size_t kMaxCut = 12;  // 2,048 ways to cut
+      std::vector<std::string> names;
+      for (const auto& e : spec.passes[0].einsums) names.push_back(e.first);
+      if (names.size() > kMaxCut)
+        passes->fail(fmt::format("auto: group '{}' has {} Einsums; `einsim map` cuts at most {} into passes", spec.name,
+                                 names.size(), kMaxCut));
+      spec.setting_choices.emplace_back("passes", pass_choices(names));
+      if (spec.settings_loc.line == 0) spec.settings_loc = passes->loc();
+    } else if (passes) {
+      if (pass_loops) pass_loops->fail("the passes' loops for `passes: auto`; listed passes give their own");
       for (const YNode& p : passes->items()) {
         MapReader pr(p);
         PassSpec pass;
@@ -348,6 +416,7 @@ MappingSpec load_mapping(const std::string& file) {
       }
       if (gr.optional("einsums")) passes->fail("a group lists its Einsums either directly or in passes, not both");
     } else {
+      if (pass_loops) pass_loops->fail("the passes' loops for `passes: auto`");
       spec.passes.push_back(PassSpec{{}, read_bindings(gr.required("einsums"))});
     }
     gr.finish();
@@ -355,6 +424,7 @@ MappingSpec load_mapping(const std::string& file) {
     // a handful of loops, and about a thousand overflowed it.
     size_t loops = spec.loops.size();
     for (const PassSpec& pass : spec.passes) loops += pass.loops.size();
+    for (const PassSpec& pass : spec.passes) loops += spec.pass_loops.size() * pass.einsums.size();  // cut, at most
     if (loops > kMaxGroupLoops)
       g.fail(fmt::format("group '{}' has {} loops; a group has at most {}", spec.name, loops, kMaxGroupLoops));
     m.groups.push_back(std::move(spec));

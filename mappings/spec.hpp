@@ -64,6 +64,9 @@ struct GroupSpec {
   int buffer_stages = 2;
   std::vector<LoopSpec> loops;                       // outer to inner: the backing memory's loops, then the buffer's
   std::vector<PassSpec> passes;                      // a group without `passes:` has one, with no loops of its own
+  // Constraints for `einsim map` (`passes: auto`): the loops each pass runs. The group's Einsums sit in one pass
+  // until the mapper cuts them (the setting `passes`: every way to cut them, in their order, into passes).
+  std::vector<LoopSpec> pass_loops;
   std::map<std::string, int> tensor_buffer_stages;   // per-tensor exceptions to buffer_stages
   // Intermediates spilled between the group's passes: the pass that computes one stores it tile by tile to the
   // backing memory and the later passes that read it load it back tile by tile, so that no block of it stays in
@@ -95,7 +98,8 @@ struct GroupSpec {
   SourceLoc order_loc;
   // Constraints for `einsim map`: the group's settings left to it, each with the values it may take, searched as
   // a constraints file's param lists are: `pipeline: auto` (false, true), `buffer_stages: [1, 2, 3]` or `auto` (1
-  // to 4), a tensor's `spill: auto` (`tensors.QK.spill`: false, true), `cores: auto` (the loops in the backing
+  // to 4), a tensor's `spill: auto` (`tensors.QK.spill`: false, true), `passes: auto` (pass_choices), `cores:
+  // auto` (the loops in the backing
   // memory spread over the cores: none, the first, the first two, ...: "[]", "[b]", "[b, kh]" as written, the
   // first loops of the order chosen where the order is `auto` too: cores_choices). By setting name.
   std::vector<std::pair<std::string, std::vector<std::string>>> setting_choices;
@@ -141,6 +145,13 @@ std::vector<std::string> parse_spread(const std::string& text);
 // What `cores: auto` lets a group with these loops spread: none, the first, the first two, ... of its loops in the
 // backing memory (each index once), as format_spread writes them.
 std::vector<std::string> cores_choices(const std::vector<LoopSpec>& loops);
+// What `passes: auto` lets a group with these Einsums (in order) run: every way to cut them into consecutive passes,
+// the fewest cuts first, each as format_passes writes it ("[QK, GM] [SN, SD] [A, AV]").
+std::vector<std::string> pass_choices(const std::vector<std::string>& einsums);
+std::string format_passes(const std::vector<PassSpec>& passes);
+// `g` (passes: auto, its Einsums in one pass) cut into the passes `value` lists (one of pass_choices), each running
+// the group's pass_loops; its pass_loops cleared.
+void cut_into_passes(GroupSpec& g, const std::string& value);
 // A UserError when `m` lists alternatives: a mapping to evaluate is one of them, chosen (einsim map -o writes it).
 void require_one_mapping(const MappingSpec& m);
 

@@ -19,9 +19,8 @@ void emit_tile(YAML::Emitter& out, const std::string& expr) {
     out << YAML::DoubleQuoted << expr;
 }
 
-// A level's loops, in flow style: a loop without a tile is its index alone.
-void emit_loops(YAML::Emitter& out, const MappingSpec& m, const std::vector<LoopSpec>& loops) {
-  out << YAML::Key << "loops" << YAML::Value << YAML::BeginMap;
+// Each level's loops (keys of the map being written), in flow style: a loop without a tile is its index alone.
+void emit_levels(YAML::Emitter& out, const MappingSpec& m, const std::vector<LoopSpec>& loops) {
   for (const bool buffer : {false, true}) {
     if (std::none_of(loops.begin(), loops.end(), [&](const LoopSpec& l) { return l.buffer_level == buffer; })) continue;
     out << YAML::Key << (buffer ? m.buffer : m.backing) << YAML::Value << YAML::Flow << YAML::BeginSeq;
@@ -38,6 +37,11 @@ void emit_loops(YAML::Emitter& out, const MappingSpec& m, const std::vector<Loop
     }
     out << YAML::EndSeq;
   }
+}
+
+void emit_loops(YAML::Emitter& out, const MappingSpec& m, const std::vector<LoopSpec>& loops) {
+  out << YAML::Key << "loops" << YAML::Value << YAML::BeginMap;
+  emit_levels(out, m, loops);
   out << YAML::EndMap;
 }
 
@@ -144,7 +148,15 @@ void emit_group(YAML::Emitter& out, const MappingSpec& m, const GroupSpec& g) {
     }
     out << YAML::EndMap;
   }
-  if (g.passes.size() == 1 && g.passes[0].loops.empty()) {
+  if (choices("passes")) {  // constraints: the Einsums in one pass, which the mapper cuts
+    out << YAML::Key << "passes" << YAML::Value << "auto";
+    if (!g.pass_loops.empty()) {
+      out << YAML::Key << "pass_loops" << YAML::Value << YAML::BeginMap;
+      emit_levels(out, m, g.pass_loops);
+      out << YAML::EndMap;
+    }
+    emit_einsums(out, g.passes[0].einsums);
+  } else if (g.passes.size() == 1 && g.passes[0].loops.empty()) {
     emit_einsums(out, g.passes[0].einsums);
   } else {
     out << YAML::Key << "passes" << YAML::Value << YAML::BeginSeq;

@@ -814,6 +814,77 @@ TEST(Mapper, SpillsLeftToTheMapperEqualTheBestOfEachPinned) {
   }
 }
 
+// How a group's Einsums are cut into passes left to the mapper (`passes: auto`, each pass running `pass_loops`): the
+// best equals the best of the 32 constraints files that write each way to cut FLAT's six Einsums as passes, on
+// small random problems and chips, and exactly the 8 cuts that separate the scores' max from the exponentials and
+// their sum from the normalization are feasible (the others would read partial results). At BERT 4K the mapper
+// finds FLAT's three passes.
+TEST(Mapper, PassesLeftToTheMapperEqualTheBestOfEachPinned) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 43);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  const std::string text = config_text("configs/constraints/attention-flat-passes.yaml");
+  const std::string listed = test::temp_file("flat-passes.yaml", text);
+  const std::vector<SearchedSetting> cuts = searched_settings(load_mapping(listed));
+  ASSERT_EQ(cuts.size(), 1u);
+  ASSERT_EQ(cuts[0].values.size(), 32u);
+  EXPECT_EQ(cuts[0].values.front(), "[QK, GM, SN, SD, A, AV]");
+  EXPECT_EQ(cuts[0].values.back(), "[QK] [GM] [SN] [SD] [A] [AV]");
+  const std::vector<std::string> names = {"QK", "GM", "SN", "SD", "A", "AV"};
+  const std::string head = text.substr(0, text.find("    passes: auto"));
+  const std::string einsums = text.substr(text.find("    einsums:\n") + 13);  // each "      X: {...}" line
+  auto line_of = [&](const std::string& einsum) {
+    const size_t at = einsums.find("      " + einsum + ": ");
+    return einsums.substr(at, einsums.find('\n', at) - at + 1);
+  };
+  std::vector<std::pair<std::string, Settings>> pinned;
+  for (uint64_t mask = 0; mask < 32; ++mask) {  // a pass ends after Einsum i where bit i is set
+    std::string passes = "    passes:\n", label;
+    for (size_t e = 0; e < names.size(); ++e) {
+      if (e == 0 || (mask >> (e - 1) & 1)) {
+        passes += "      - loops: {dram: [{index: m, tile: \"min(M, 256)\"}]}\n        einsums:\n";
+        label += std::string(e ? "] [" : "[");
+      } else {
+        label += ", ";
+      }
+      passes += "    " + line_of(names[e]);
+      label += names[e];
+    }
+    pinned.push_back({head + passes, {{"attention.passes", label + "]"}}});
+  }
+  for (int problem = 0; problem < 3; ++problem) {
+    // More keys than a pass loads at a time (256), so that a pass reading a whole max or sum must follow the one
+    // that computes it.
+    const Settings params = {
+        {"B", "1"},  {"H", "2"}, {"KH", pick({"1", "2"})}, {"M", pick({"512", "1024"})}, {"P", pick({"32", "64"})},
+        {"E", "16"}, {"F", "16"}};
+    const Settings arch_sets = {{"glb.size", pick({"1 MiB", "4 MiB"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    const auto [mapping, chosen] = expect_best_of_pinned(listed, pinned, params, arch_sets, what);
+    ASSERT_FALSE(mapping.groups.empty()) << what;
+    EXPECT_EQ(format_passes(mapping.groups[0].passes), chosen[0].second) << what;
+    int feasible = 0;
+    for (const auto& [pinned_text, label] : pinned) {
+      const Constraints c = constraints(test::temp_file("pinned-cut.yaml", pinned_text), params, arch_sets);
+      const MapResult r = map_tiles(c.cascade, c.arch, c.mapping, MapOptions{});
+      const std::string& cut = label[0].second;
+      const bool legal = cut.find("GM] [SN") != std::string::npos && cut.find("SD] [A") != std::string::npos;
+      EXPECT_EQ(!r.best.empty(), legal) << what << " " << cut << ": " << r.first_infeasible_reason;
+      feasible += !r.best.empty();
+    }
+    EXPECT_EQ(feasible, 8) << what;
+  }
+  SpecInputs bert;
+  bert.mapping = "configs/constraints/attention-flat-passes.yaml";
+  bert.map = true;
+  bert.workload_overrides.param_files = {"configs/workloads/models/bert.yaml"};
+  bert.workload_overrides.params = {{"B", "1"}, {"M", "4096"}, {"P", "4096"}, {"dtype", "bf16"}};
+  SpecCache specs;
+  const ChosenMapping chosen = choose_mapping(bert, specs, 1);
+  EXPECT_EQ(chosen_cycles(chosen), 3171998);
+  EXPECT_EQ(chosen.inputs.choice.params, (Settings{{"attention.passes", "[QK, GM] [SN, SD] [A, AV]"}}));
+}
+
 // Which loops spread over the cores left to the mapper (`cores: auto`): none, the first, the first two, ... of the
 // backing memory's loops as written. Random GEMMs with few outputs on the 132-core xPU, its reducers fast, slow or
 // all but absent (1 KB/s: split-K never wins): the best equals the best of the three constraints files that pin each

@@ -36,7 +36,9 @@ std::string_view objective_name(MapObjective o) {
 
 namespace {
 
-// Where a searched loop sits in a MappingSpec: its group, its pass (-1: the group's own loops) and its position.
+// Where a searched loop sits in a MappingSpec: its group, its pass (-1: the group's own loops; kPassLoops: the
+// loops `passes: auto` gives each pass it cuts) and its position.
+constexpr int kPassLoops = -2;
 struct LoopAddress {
   size_t group = 0;
   int pass = -1;
@@ -46,7 +48,7 @@ struct LoopAddress {
 template <class Spec>  // MappingSpec or const MappingSpec
 auto& loops_at(Spec& m, size_t group, int pass) {
   auto& g = m.groups[group];
-  return pass < 0 ? g.loops : g.passes[static_cast<size_t>(pass)].loops;
+  return pass == kPassLoops ? g.pass_loops : pass < 0 ? g.loops : g.passes[static_cast<size_t>(pass)].loops;
 }
 
 template <class Spec>  // MappingSpec or const MappingSpec
@@ -69,7 +71,18 @@ std::vector<LoopAddress> auto_loops(const MappingSpec& m) {
     for (size_t p = 0; p < m.groups[g].passes.size(); ++p)
       for (size_t l = 0; l < m.groups[g].passes[p].loops.size(); ++l)
         if (m.groups[g].passes[p].loops[l].tile == "auto") out.push_back({g, static_cast<int>(p), l});
+    for (size_t l = 0; l < m.groups[g].pass_loops.size(); ++l)
+      if (m.groups[g].pass_loops[l].tile == "auto") out.push_back({g, kPassLoops, l});
   }
+  return out;
+}
+
+// Where the loop at `a` is in `m`: itself, or for a loop of the passes `passes: auto` cuts, its copy in each pass
+// once cut (while uncut, the group's pass_loops).
+std::vector<LoopAddress> copies_of(const MappingSpec& m, const LoopAddress& a) {
+  if (a.pass != kPassLoops || !m.groups[a.group].pass_loops.empty()) return {a};
+  std::vector<LoopAddress> out;
+  for (size_t p = 0; p < m.groups[a.group].passes.size(); ++p) out.push_back({a.group, static_cast<int>(p), a.loop});
   return out;
 }
 
@@ -657,13 +670,13 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
       if (unbound.empty()) unbound = cannot_bind(cascade, arch, m, units[run.bfrom + b]);
     }
     // This order of each searched list, and where its auto tiles are then.
-    std::vector<LoopAddress> at(where.begin() + static_cast<std::ptrdiff_t>(from),
-                                where.begin() + static_cast<std::ptrdiff_t>(run.to));
+    std::vector<LoopAddress> moved(where.begin() + static_cast<std::ptrdiff_t>(from),
+                                   where.begin() + static_cast<std::ptrdiff_t>(run.to));
     std::vector<std::vector<size_t>> perms;
     for (size_t s = run.sfrom; s < run.sto; ++s) {
       const std::vector<size_t>& perm = r.orders[s].orders[shape[nu + s - run.sfrom]];
       put_in_order(m, templ, slots[s], perm);
-      for (LoopAddress& a : at) follow(a, slots[s], perm);
+      for (LoopAddress& a : moved) follow(a, slots[s], perm);
       perms.push_back(perm);
     }
     // This run's settings take the shape's values (after its order: `cores: auto` spreads the first loops of the
@@ -677,6 +690,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     }
     for (const auto& [g, setting] : pins)
       pin(m.groups[g], setting.first.substr(m.groups[g].name.size() + 1), setting.second);
+    std::vector<std::vector<LoopAddress>> at;  // each searched tile's loops (a pass loop's in every pass cut)
+    for (const LoopAddress& a : moved) at.push_back(copies_of(m, a));
     std::vector<size_t> digit(n, 0);
     std::vector<int64_t> tiles(n);
     for (bool more = true; more; ++out.combinations) {
@@ -690,7 +705,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         ++out.infeasible;
         if (out.first_infeasible_reason.empty()) out.first_infeasible_reason = unbound;
       } else {
-        for (size_t k = 0; k < n; ++k) set_tile(loop_at(m, at[k]), tiles[k]);
+        for (size_t k = 0; k < n; ++k)
+          for (const LoopAddress& a : at[k]) set_tile(loop_at(m, a), tiles[k]);
         const TileProgram program = lower_groups(cascade, arch, m, run.first, run.last);
         // Lowering refuses what cannot run (a buffer too small, an illegal order); the evaluator what it cannot
         // count.

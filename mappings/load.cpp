@@ -390,12 +390,9 @@ MappingSpec load_mapping(const std::string& file) {
     }
     const std::optional<YNode> pass_loops = gr.optional("pass_loops");
     if (auto passes = gr.optional("passes"); passes && passes->is_scalar() && passes->as_string() == "auto") {
-      // The mapper cuts the Einsums into passes, each running pass_loops (tiles given: a pass's loops are copies).
+      // The mapper cuts the Einsums into passes, each running a copy of pass_loops (an auto tile the same in each).
       spec.passes.push_back(PassSpec{{}, read_bindings(gr.required("einsums"))});
       if (pass_loops) spec.pass_loops = read_loops(pass_loops, m);
-      for (const LoopSpec& l : spec.pass_loops)
-        if (l.tile == "auto")
-          pass_loops->fail("the passes' loops take tiles (`einsim map` cuts the group into passes, not their tiles)");
       constexpr size_t kMaxCut = 12;  // 2,048 ways to cut
       std::vector<std::string> names;
       for (const auto& e : spec.passes[0].einsums) names.push_back(e.first);

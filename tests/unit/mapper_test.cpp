@@ -817,8 +817,8 @@ TEST(Mapper, SpillsLeftToTheMapperEqualTheBestOfEachPinned) {
 // How a group's Einsums are cut into passes left to the mapper (`passes: auto`, each pass running `pass_loops`): the
 // best equals the best of the 32 constraints files that write each way to cut FLAT's six Einsums as passes, on
 // small random problems and chips, and exactly the 8 cuts that separate the scores' max from the exponentials and
-// their sum from the normalization are feasible (the others would read partial results). At BERT 4K the mapper
-// finds FLAT's three passes.
+// their sum from the normalization are feasible (the others would read partial results); with the passes' block of
+// keys open too, brute force over cuts, orders and tiles. At BERT 4K the mapper finds FLAT's three passes.
 TEST(Mapper, PassesLeftToTheMapperEqualTheBestOfEachPinned) {
   const uint64_t seed = test::seed();
   std::mt19937_64 rng(seed + 43);
@@ -873,6 +873,20 @@ TEST(Mapper, PassesLeftToTheMapperEqualTheBestOfEachPinned) {
       feasible += !r.best.empty();
     }
     EXPECT_EQ(feasible, 8) << what;
+  }
+  // The passes' block of keys left to the mapper too (each pass's copy of the loop takes the same tile): brute force
+  // over every cut, order and both tiles.
+  const std::string open_keys = test::temp_file(
+      "flat-passes-keys.yaml", std::regex_replace(text, std::regex(R"re(tile: "min\(M, 256\)")re"), "tile: auto"));
+  for (int problem = 0; problem < 2; ++problem) {
+    const Settings params = {{"B", "1"}, {"H", "1"}, {"KH", "1"}, {"M", pick({"64", "128"})}, {"P", pick({"16", "32"})},
+                             {"E", "8"}, {"F", "8"}};
+    const Settings arch_sets = {{"glb.size", pick({"16 KiB", "64 KiB"})}};
+    const std::string what = fmt::format("seed {} keys problem {}: {} {}", seed, problem, params, arch_sets);
+    const Constraints c = constraints(open_keys, params, arch_sets);
+    const MapResult r = map_tiles(c.cascade, c.arch, c.mapping, MapOptions{});
+    ASSERT_EQ(r.searched.size(), 2u) << what;
+    EXPECT_TRUE(expect_brute_force_best(c, r, what)) << what;
   }
   SpecInputs bert;
   bert.mapping = "configs/constraints/attention-flat-passes.yaml";

@@ -348,8 +348,8 @@ class Report:
             shown = sorted({(int(d[(d[first] == v) & d[c].notna()].point.min()), c) for c in mapped
                             for v in some(self.values[first], 4) if ((d[first] == v) & d[c].notna()).any()})
         chosen = sorted({p for p, _ in shown})
-        body = ("<p>At each point a sweep maps, the mapper ranks every combination of the tiles and orders the "
-                "constraints leave open (and each alternative they list) and keeps the best for latency; its best "
+        body = ("<p>At each point a sweep maps, the mapper ranks every combination of the tiles, orders and settings "
+                "the constraints leave open (and each alternative they list) and keeps the best for latency; its best "
                 "few and its Pareto front of latency against energy are saved beside the point's mapping "
                 "(<code>mappings/POINT-PART.json</code>). Shown for points " + ", ".join(str(p) for p in chosen)
                 + " (<code>einsim report --point N</code> chooses others).</p>")
@@ -366,16 +366,22 @@ class Report:
             except (OSError, ValueError):
                 body += f"<p>Point {point}, part {html.escape(part)}: its search is not there.</p>"
                 continue
+            # A candidate is its loop nests and the group settings it chose (spills, passes, the spread over cores).
+            def settings_of(c):
+                return " ".join(f"{k}={v}" for k, v in c.get("settings", {}).items())
+
             rows, seen = [], {}
             for rank, c in enumerate(search["top"], 1):
-                seen[c["loops"]] = len(rows)
+                seen[(c["loops"], settings_of(c))] = len(rows)
                 rows.append(dict(c, rank=str(rank), front=""))
             for c in search.get("pareto", []):
-                if c["loops"] in seen:
-                    rows[seen[c["loops"]]]["front"] = "yes"
+                key = (c["loops"], settings_of(c))
+                if key in seen:
+                    rows[seen[key]]["front"] = "yes"
                 else:
-                    seen[c["loops"]] = len(rows)
+                    seen[key] = len(rows)
                     rows.append(dict(c, rank="-", front="yes"))
+            with_settings = any(settings_of(c) for c in rows)
             units = sorted({u for c in rows for u in c["utilization"]})
             memories = sorted({m for c in rows for m in c["traffic"]})
             t = pd.DataFrame([{"rank": c["rank"], "Pareto": c["front"], "cycles": c["cycles"], "energy (pJ)": c["energy_pJ"],
@@ -383,6 +389,7 @@ class Report:
                                **{f"{u} util.": c["utilization"].get(u, 0.0) for u in units},
                                **{f"{m} MiB": (c["traffic"].get(m, {}).get("read", 0) + c["traffic"].get(m, {}).get("write", 0)) / 2**20
                                   for m in memories},
+                               **({"settings": settings_of(c)} if with_settings else {}),
                                "loop nests": c["loops"]} for c in rows])
             cert = search["certificate"]
             alternatives = "".join(

@@ -2,7 +2,7 @@
 """ctest: runs a sweep, renders its report, loads the report in headless Chromium and checks that every image
 loaded, no script error occurred, a screenshot shows every section and plot drawn where the layout put it, and
 the tables hold the expected rows.
-Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large|linear-attention|sqa|lean-attention|spatten]  (which rows to expect; default the first)"""
+Usage: check_report.py EINSIM SWEEP WORKDIR [fusemax-quick|pim-placement|large|linear-attention|sqa|lean-attention|spatten|splitk-cores]  (which rows to expect; default the first)"""
 import csv
 import json
 import re
@@ -65,6 +65,26 @@ def check_fusemax_quick(tables):
         cycles = [float(r[2]) for r in ranked]
         assert cycles == sorted(cycles), (name, cycles)
         assert any(r[1] == "yes" for r in rows), (name, "no candidate on the Pareto front")
+
+
+def check_splitk_cores(tables, results):
+    """The split-K study: the mapper chose each point's spread over the cores (cores: auto), and the candidate
+    tables show the setting beside the loop nests (for the first point of each reducers: N = 1,024, K = 2,048):
+    split-K with the fast reducers, the blocks of n alone with the slow ones (their 10 GB/s would take longer than
+    the HBM)."""
+    assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"][:1]
+    candidates = {name: rows for name, rows in tables.cells.items() if name and name.startswith("candidates-")}
+    assert candidates, "no candidate tables"
+    point = {(r["N"], r["K"], r["reducers"]): r["point"] for r in results}
+    for name, rows in candidates.items():
+        ranked = [r for r in rows if r[0] != "-"]
+        assert [r[0] for r in ranked] == [str(i) for i in range(1, len(ranked) + 1)], (name, rows)
+        assert all(r[-2].startswith("z.cores=[") for r in rows), (name, "no settings column", rows[0])
+    best = {name: next(r for r in rows if r[0] == "1")[-2] for name, rows in candidates.items()}
+    fast = f"candidates-{point[('1024', '2048', 'fast')]}-gemm"
+    slow = f"candidates-{point[('1024', '2048', 'slow')]}-gemm"
+    assert best.get(fast) == "z.cores=[n, k]" and best.get(slow) == "z.cores=[n]", best
+    print("split-K OK", best)
 
 
 def check_large(tables):
@@ -257,6 +277,8 @@ def main():
         check_lean_attention(tables, results)
     elif expect == "spatten":
         check_spatten(tables, results)
+    elif expect == "splitk-cores":
+        check_splitk_cores(tables, results)
     else:
         {"fusemax-quick": check_fusemax_quick, "pim-placement": check_pim_placement, "large": check_large}[expect](tables)
     print("report OK")

@@ -1073,6 +1073,24 @@ TEST(Mapper, UnconstrainedSpreadOverCoresEqualsBruteForce) {
   }
 }
 
+// Fused on a many-core chip, a group's spread is of the fused group's loops: the encoder's FFN (H1 then Y2) fused
+// lists none, the first, ... of its loops over n, ff, d and c, and a choice of the first two pins that spread.
+TEST(Mapper, AFusedGroupOnCoresSpreadsItsOwnLoops) {
+  Constraints c;
+  c.cascade = test::load(kRoot + "/configs/workloads/encoder-gemms.yaml", {{"N", "16"}, {"D", "32"}, {"FF", "64"}});
+  c.arch = load_arch(kRoot + "/configs/arch/xpu-h100-cores.yaml");
+  const MappingSpec templ = unconstrained(c.cascade, c.arch);
+  ASSERT_EQ(templ.groups.size(), 4u);
+  const MappingSpec f = fused(templ, {1, 1, 2});
+  const std::vector<SearchedSetting> settings = searched_settings(f);
+  ASSERT_EQ(settings.size(), 3u);
+  EXPECT_EQ(settings[2].name, "H1+Y2.cores");
+  EXPECT_EQ(settings[2].values, (std::vector<std::string>{"[]", "[n]", "[n, ff]", "[n, ff, d]", "[n, ff, d, c]"}));
+  const MappingSpec pinned = with_params(f, {{"H1+Y2.cores", "[n, ff]"}});
+  EXPECT_EQ(pinned.groups[2].cores, (std::vector<std::string>{"n", "ff"}));
+  EXPECT_THROW(with_params(f, {{"H1+Y2.cores", "[ff, n]"}}), UserError);  // not the group's first two loops
+}
+
 // Two indices on one dimension where neither fills it alone: a GEMM of M = 4 and N = 4 rows and columns on an 8 x 8
 // array may put m and n together on the rows (the partial sums' 16) or the columns, as well as an index each (k's
 // 64 fill a dimension alone). Exactly the 8 maps below; the mapper's best equals brute force over them on random

@@ -416,7 +416,8 @@ int run_map(const MapArgs& args) {
   }
   if (!r.complete())
     std::cout << fmt::format(
-        "  --time-limit stopped it after {} of {} shapes (units and orders): the best found, not proven optimal{}\n\n",
+        "  --time-limit stopped it after {} of {} shapes (settings, units and orders): the best found, not proven "
+        "optimal{}\n\n",
         grouped(r.shapes_searched), grouped(r.shapes),
         std::isnan(r.lower_bound) ? std::string(" (no bound on energy)")
                                   : fmt::format("; no mapping is faster than {} cycles, and the best found is "

@@ -490,7 +490,8 @@ void add_to_front(std::vector<Point>& front, Point p, Figures figures) {
 
 std::pair<int64_t, double> figures_of(const Partial& p) { return {p.stats.cycles, p.stats.energy_pJ}; }
 
-// What searching one shape (a unit per searched binding and an order per searched list of a run) found.
+// What searching one shape (a value per searched setting, a unit per searched binding and an order per searched list of
+// a run) found.
 struct ShapeResult {
   std::vector<Partial> best;   // its `top` best, best first (ties: the earlier combination)
   std::vector<Partial> front;  // with a front asked for: its Pareto front

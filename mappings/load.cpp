@@ -235,6 +235,7 @@ void cut_into_passes(GroupSpec& g, const std::string& value) {
   }
   if (next != einsums.size()) throw InternalError(fmt::format("cut_into_passes: '{}' for group '{}'", value, g.name));
   g.pass_loops.clear();
+  g.passes_cut = true;
 }
 
 std::vector<std::string> parse_spread(const std::string& text) {

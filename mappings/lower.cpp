@@ -1432,11 +1432,14 @@ class Lowering {
       const std::string key = fmt::format("tensors.{}.spill", name);
       if (!t.valid()) fail(loc, key, fmt::format("the workload {} has no tensor '{}'", c_.file, name));
       const EinsumId w = c_.tensors[t].writer;
-      if (!w.valid() || group_of_[w] != g || !read_in_later_pass(w, g))
-        fail(loc, key,
-             fmt::format("group '{}' spills only what one of its passes computes and a later pass reads; {} is not "
-                         "such a tensor",
-                         group(g).name, name));
+      if (!w.valid() || group_of_[w] != g || !read_in_later_pass(w, g)) {
+        const std::string why = fmt::format(
+            "group '{}' spills only what one of its passes computes and a later pass reads; {} is not such a tensor",
+            group(g).name, name);
+        // Passes the mapper cut (passes: auto) that do not separate it: a combination that cannot be, not a mistake.
+        if (group(g).passes_cut && w.valid() && group_of_[w] == g) throw Infeasible{why};
+        fail(loc, key, why);
+      }
     }
   }
 

@@ -67,6 +67,7 @@ struct GroupSpec {
   // Constraints for `einsim map` (`passes: auto`): the loops each pass runs. The group's Einsums sit in one pass
   // until the mapper cuts them (the setting `passes`: every way to cut them, in their order, into passes).
   std::vector<LoopSpec> pass_loops;
+  bool passes_cut = false;  // the mapper cut them (cut_into_passes): a spill no cut separates is then infeasible
   std::map<std::string, int> tensor_buffer_stages;   // per-tensor exceptions to buffer_stages
   // Intermediates spilled between the group's passes: the pass that computes one stores it tile by tile to the
   // backing memory and the later passes that read it load it back tile by tile, so that no block of it stays in

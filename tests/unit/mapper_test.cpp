@@ -888,15 +888,33 @@ TEST(Mapper, PassesLeftToTheMapperEqualTheBestOfEachPinned) {
     ASSERT_EQ(r.searched.size(), 2u) << what;
     EXPECT_TRUE(expect_brute_force_best(c, r, what)) << what;
   }
-  SpecInputs bert;
-  bert.mapping = "configs/constraints/attention-flat-passes.yaml";
-  bert.map = true;
-  bert.workload_overrides.param_files = {"configs/workloads/models/bert.yaml"};
-  bert.workload_overrides.params = {{"B", "1"}, {"M", "4096"}, {"P", "4096"}, {"dtype", "bf16"}};
-  SpecCache specs;
-  const ChosenMapping chosen = choose_mapping(bert, specs, 1);
+  auto at_bert = [](const std::string& constraints, const std::string& seq) {
+    SpecInputs bert;
+    bert.mapping = constraints;
+    bert.map = true;
+    bert.workload_overrides.param_files = {kRoot + "/configs/workloads/models/bert.yaml"};
+    bert.workload_overrides.params = {{"B", "1"}, {"M", seq}, {"P", seq}, {"dtype", "bf16"}};
+    SpecCache specs;
+    return choose_mapping(bert, specs, 1);
+  };
+  const ChosenMapping chosen = at_bert(kRoot + "/configs/constraints/attention-flat-passes.yaml", "4096");
   EXPECT_EQ(chosen_cycles(chosen), 3171998);
   EXPECT_EQ(chosen.inputs.choice.params, (Settings{{"attention.passes", "[QK, GM] [SN, SD] [A, AV]"}}));
+  // With the spills open too, a spill no cut separates is a combination that cannot be (not the constraints'
+  // mistake): kept at 4K, both spilled at 256K, FLAT's three passes at both, as attention-flat-spill.yaml finds.
+  const std::string spills =
+      test::temp_file("flat-passes-spills.yaml",
+                      std::regex_replace(text, std::regex("    passes: auto"),
+                                         "    tensors: {QK: {spill: auto}, SN: {spill: auto}}\n    passes: auto"));
+  for (const std::string seq : {"4096", "262144"}) {
+    const ChosenMapping both = at_bert(spills, seq);
+    const std::string spilled = seq == "4096" ? "false" : "true";
+    EXPECT_EQ(both.inputs.choice.params, (Settings{{"attention.tensors.QK.spill", spilled},
+                                                   {"attention.tensors.SN.spill", spilled},
+                                                   {"attention.passes", "[QK, GM] [SN, SD] [A, AV]"}}))
+        << seq;
+    EXPECT_EQ(chosen_cycles(both), seq == "4096" ? 3171998 : 14553269910) << seq;
+  }
 }
 
 // Which loops spread over the cores left to the mapper (`cores: auto`): none, the first, the first two, ... of the

@@ -1176,10 +1176,50 @@ class Lowering {
       out.ops[loads[{t.name, d}]].stages = stages;
       if (!bypass) resident[t.name] = std::max(resident[t.name], bytes * stages);
     }
+    // Partial sums through the backing memory: a loop outside the stored result's loops over an index the Einsum
+    // sums (or takes the maximum) over stores the result at every iteration of it, so every iteration after the
+    // first loads the partial sums back before the computation adds to them (Timeloop's read-modify-write of
+    // partial sums). A loop spread over the cores or devices is not such a loop (each item stores its own partial,
+    // which the network's reducers combine), nor is a recurrence's step loop.
+    const std::vector<int> through = partial_sum_loops(e, g, nest);
+    if (!through.empty()) {
+      const std::string& index = nest.loops[static_cast<size_t>(through.front())].index;
+      if (bypassed(einsum.out.tensor, g) || !einsum.where.empty() || einsum.guard >= 0)
+        throw Infeasible{fmt::format(
+            "Einsum {} sums over {}, whose loop in '{}' is outside those over its result's indices, and its partial "
+            "sums would go through '{}' and back: not modelled for a result that bypasses the buffer nor for an "
+            "Einsum with a where clause or a guard (put the loops over {} inside)",
+            einsum.name, index, m_.backing, m_.backing, index)};
+      TileOp op;
+      op.kind = TileOp::Kind::load;
+      op.depth = store_depth(e, g, nest);
+      op.repeats = all_above(op.depth);
+      op.einsum = e;
+      op.tensor = c_.tensors[einsum.out.tensor].name;
+      op.from = m_.backing;
+      op.to = buffer_;
+      std::vector<int64_t> stored = tile_at(nest, einsum, op.depth);
+      if (const int step = final_step_only(e, g); step >= 0) stored[static_cast<size_t>(step)] = 1;
+      op.bytes = tile_bytes(einsum.out, stored);
+      op.stages = stages_of(spec, op.tensor);
+      resident[op.tensor] = std::max(resident[op.tensor], op.bytes * op.stages);
+      Affine after_first{1, {}};  // 1 - (the sum of those loops' counters) <= 0: one of them past its first iteration
+      for (int l : through) after_first.terms.emplace_back(l, -1);
+      mask(op, {Constraint{after_first, false}}, loops);
+      op.partial_sum_loops = through;  // positions in repeats too: repeats are the loops above the store, in order
+      vary(out.ops.size(), op, einsum, partial_vars(einsum, stored, stored_vars(e, g)), stored,
+           [&](const std::vector<int64_t>& partial) {
+             TileOp cost;
+             cost.bytes = tile_bytes(einsum.out, partial);
+             return cost;
+           });
+      place(std::move(op));
+    }
     // Ops are listed in the order they can run: loads, the computation, then its store.
     if (!binding.unit.empty() || !einsum_ops(einsum).empty()) {
       TileOp op = compute(einsum, e, binding, nest, depth, tile);
       op.reads_through = read_through_gathers(e, g);
+      op.accumulates = !through.empty();
       if (!einsum.where.empty()) {
         mask(op, active_when(einsum, nest, depth), loops);
         op.kept_points = einsum.points();
@@ -1220,13 +1260,9 @@ class Lowering {
     if (needed_later(e, g) || spilled(einsum.out.tensor, g)) {
       TileOp op;
       op.kind = TileOp::Kind::store;
-      // A recurrence whose later readers read only its last step stores only that step, once the step loop is
-      // done (a split's partial softmax: RNV at M1), not the state after every step.
       const int step = final_step_only(e, g);
-      std::vector<int> out_vars = vars_of(einsum.out);
-      if (step >= 0) std::erase(out_vars, step);
-      // Bypassing the buffer, each tile goes out as the unit computes it, so it must be complete by then.
-      op.depth = depth_of(nest, out_vars, !bypass);
+      const std::vector<int> out_vars = stored_vars(e, g);
+      op.depth = store_depth(e, g, nest);
       if (bypass)
         for (int l = op.depth; l < depth; ++l)
           if (nest.var[static_cast<size_t>(l)] >= 0 && nest.loops[static_cast<size_t>(l)].trips > 1)
@@ -1239,26 +1275,6 @@ class Lowering {
              fmt::format("Einsum {} would store the spilled {} once all of the group's block is computed: give "
                          "its pass a loop over an index of {} in '{}', so that it is stored tile by tile",
                          einsum.name, result.name, result.name, m_.backing));
-      // A loop outside the store over an index the Einsum sums over stores the result at every iteration of it,
-      // and every iteration after the first would need the partial sums back to add to: not modelled (the store
-      // would be charged, their reload not), so refused. A loop spread over the cores is not such a loop: each
-      // item stores its own partial, which the network's reducers combine (spread_over_cores); nor is one spread
-      // over devices, nor a recurrence's steps.
-      const std::vector<int> indexed = vars_of(einsum.out);
-      for (int l = 0; l < op.depth; ++l) {
-        const int v = nest.var[static_cast<size_t>(l)];
-        const std::string& index = nest.loops[static_cast<size_t>(l)].index;
-        const bool spread = (l < static_cast<int>(spec.cores.size()) &&
-                             std::find(spec.cores.begin(), spec.cores.end(), index) != spec.cores.end()) ||
-                            std::find(spec.devices.begin(), spec.devices.end(), index) != spec.devices.end();
-        if (v >= 0 && nest.loops[static_cast<size_t>(l)].trips > 1 && !spread &&
-            std::find(indexed.begin(), indexed.end(), v) == indexed.end())
-          throw Infeasible{fmt::format(
-              "Einsum {} sums over {}, whose loop in '{}' is outside its loop over {}: its partial sums would go "
-              "through '{}' and back, which is not modelled (put the loops over {} inside those over {}'s indices)",
-              einsum.name, index, m_.backing, nest.loops[static_cast<size_t>(op.depth - 1)].index, m_.backing, index,
-              result.name)};
-      }
       op.repeats = all_above(op.depth);
       op.einsum = e;
       op.tensor = result.name;
@@ -1521,6 +1537,44 @@ class Lowering {
 
   // The step variable of recurrence e when every later group reads only its last step (a constant index at the
   // end of its iterative rank) and it is not an output; else -1.
+  // The variables a store of Einsum e's result in group g covers: its result's, but for the step of a recurrence
+  // whose later readers read only its last step (a split's partial softmax: RNV at M1), stored once the step loop
+  // is done, not after every step.
+  std::vector<int> stored_vars(EinsumId e, int g) const {
+    std::vector<int> out = vars_of(c_.einsums[e].out);
+    if (const int step = final_step_only(e, g); step >= 0) std::erase(out, step);
+    return out;
+  }
+
+  // Where in `nest` a store of Einsum e's result in group g sits: below the innermost loop over what it covers in
+  // the backing memory (or for a result bypassing the buffer, in any memory: each tile goes out as the unit
+  // computes it, so it must be complete by then).
+  int store_depth(EinsumId e, int g, const Nest& nest) const {
+    return depth_of(nest, stored_vars(e, g), !bypassed(c_.einsums[e].out.tensor, g));
+  }
+
+  // The loops outside where Einsum e's result is stored, of more than one tile, over an index e sums over (none
+  // spread over the cores or devices, none a recurrence's steps): the partial sums go through the backing memory
+  // at each of their iterations. None where the result is not stored.
+  std::vector<int> partial_sum_loops(EinsumId e, int g, const Nest& nest) const {
+    const Einsum& einsum = c_.einsums[e];
+    if (!needed_later(e, g) && !spilled(einsum.out.tensor, g)) return {};
+    const GroupSpec& spec = group(g);
+    const std::vector<int> indexed = vars_of(einsum.out);
+    std::vector<int> out;
+    for (int l = 0; l < store_depth(e, g, nest); ++l) {
+      const int v = nest.var[static_cast<size_t>(l)];
+      const std::string& index = nest.loops[static_cast<size_t>(l)].index;
+      const bool spread = (l < static_cast<int>(spec.cores.size()) &&
+                           std::find(spec.cores.begin(), spec.cores.end(), index) != spec.cores.end()) ||
+                          std::find(spec.devices.begin(), spec.devices.end(), index) != spec.devices.end();
+      if (v >= 0 && nest.loops[static_cast<size_t>(l)].trips > 1 && !spread &&
+          std::find(indexed.begin(), indexed.end(), v) == indexed.end())
+        out.push_back(l);
+    }
+    return out;
+  }
+
   int final_step_only(EinsumId e, int g) const {
     const Einsum& einsum = c_.einsums[e];
     const Tensor& t = c_.tensors[einsum.out.tensor];

@@ -60,6 +60,13 @@ struct TileOp {
   // Tensors it reads through gathers of its group (KK = KC[..., I[...]]): their loaded tiles are its operands, so
   // their buffer slots stay taken until it has run. (A split, BK = K, does not count here yet: docs/model.md.)
   std::vector<TensorId> reads_through;
+  // It adds to partial sums of its result loaded back from the backing memory (a load of its result before it in
+  // the group, at some of its executions): it waits for that load.
+  bool accumulates = false;
+  // A load of partial sums (a result stored at every iteration of loops over an index its Einsum sums over, loaded
+  // back at every later one): the positions in `repeats` of those loops. The tile it loads is the one the store at
+  // the same counters of the other loops wrote last.
+  std::vector<int> partial_sum_loops;
   // An Einsum with a `where` clause (and the loads and stores only it needs) skips the executions whose tile
   // holds no point the clause keeps. `active_when` is over the loops of `repeats` (variable j: the counter of
   // loop repeats[j]); an execution runs when every constraint holds. A tile it runs costs its full time (the PEs

@@ -51,6 +51,7 @@ class GroupTimer {
         const Einsum& e = c_.einsums[op.einsum];
         for (const Access& a : e.reads) f.reads.push_back(a.tensor);
         f.reads.insert(f.reads.end(), op.reads_through.begin(), op.reads_through.end());
+        if (op.accumulates) f.reads.push_back(e.out.tensor);  // its partial sums, loaded back
         f.tensor = e.out.tensor;
         f.buffer = &buffer_of(op.unit);
         f.through_port = streaming(*f.buffer, op.buffer_read_bytes + op.buffer_write_bytes);

@@ -783,6 +783,7 @@ struct Controller : sc_module {
         i.tensor = e.out.tensor;
         for (const Access& a : e.reads) i.reads.push_back(a.tensor);
         i.reads.insert(i.reads.end(), op.reads_through.begin(), op.reads_through.end());
+        if (op.accumulates) i.reads.push_back(e.out.tensor);
       } else {
         i.label = (op.kind == TileOp::Kind::load ? "load " : "store ") + op.tensor;
         i.path = &path_of(op);
@@ -792,6 +793,16 @@ struct Controller : sc_module {
     IdVector<TensorId, JobPtr> writer(c.tensors.size());  // tensor -> the job whose result holds it now
     IdVector<TensorId, std::deque<std::vector<JobPtr>>> readers(c.tensors.size());  // of its latest loads
     IdVector<TensorId, JobPtr> stored(c.tensors.size());                            // tensor -> its latest store
+    // Per tensor whose partial sums a load brings back (TileOp::partial_sum_loops): the loops that load skips over,
+    // and the latest store of each of its tiles, by the counters of the store's other loops.
+    std::map<TensorId, std::vector<int>> partial_sums;
+    std::map<TensorId, std::map<std::vector<int64_t>, JobPtr>> tile_stores;
+    for (const TileOp& op : g.ops)
+      if (!op.partial_sum_loops.empty()) {
+        std::vector<int>& carried = partial_sums[c.tensor_id(op.tensor)];
+        carried.clear();
+        for (int j : op.partial_sum_loops) carried.push_back(op.repeats[static_cast<size_t>(j)]);
+      }
     // Per tensor whose tiles bypass the buffer on their way out: its latest stores, as many as its unit holds.
     std::map<TensorId, std::pair<std::deque<JobPtr>, int>> bypass_stores;
     for (size_t o = 0; o < g.ops.size(); ++o)
@@ -801,6 +812,13 @@ struct Controller : sc_module {
     std::vector<JobPtr> computing;            // the last tile's computations (groups without pipelining)
     std::vector<JobPtr> step, step_computes;  // this tile's jobs and computations (kept to reuse their storage)
     std::vector<int64_t> index(g.loops.size(), 0);
+    // A tile of partial sums: the counters of `op`'s loops but those the partial sums are carried across.
+    auto tile_of = [&](const TileOp& op, const std::vector<int>& carried) {
+      std::vector<int64_t> key;
+      for (int l : op.repeats)
+        if (std::find(carried.begin(), carried.end(), l) == carried.end()) key.push_back(index[static_cast<size_t>(l)]);
+      return key;
+    };
     const int passes = std::max<int>(1, static_cast<int>(g.pass_loops.size()));
 
     // The buffer holds `stages` tiles of a tensor (two when double-buffered): a new load waits until the readers
@@ -826,8 +844,15 @@ struct Controller : sc_module {
       job->op = &g.ops[o];
       job->label = &info[o].label;
       job->deps = std::move(slot);
-      // What an earlier pass spilled comes back once it is in memory: after the tensor's last store.
-      if (stored[info[o].tensor]) job->deps.push_back(stored[info[o].tensor]);
+      // What an earlier pass spilled comes back once it is in memory: after the tensor's last store. Partial sums
+      // come back after the last store of their own tile (an iteration of the loops they are carried across ago).
+      if (const auto ps = partial_sums.find(info[o].tensor); ps != partial_sums.end()) {
+        const auto& stores = tile_stores[info[o].tensor];
+        if (const auto s = stores.find(tile_of(g.ops[o], ps->second)); s != stores.end())
+          job->deps.push_back(s->second);
+      } else if (stored[info[o].tensor]) {
+        job->deps.push_back(stored[info[o].tensor]);
+      }
       return job;
     };
     // Issues load o once the slot its tile takes is free. A prefetcher asks for a tile once its slot is free: the
@@ -1043,6 +1068,8 @@ struct Controller : sc_module {
             } else if (op.kind == TileOp::Kind::store) {
               if (writer[info[o].tensor]) job->deps.push_back(writer[info[o].tensor]);
               stored[info[o].tensor] = job;
+              if (const auto ps = partial_sums.find(info[o].tensor); ps != partial_sums.end())
+                tile_stores[info[o].tensor][tile_of(op, ps->second)] = job;
               if (op.bypass) {
                 job->sent = new_job();
                 job->sent->op = &op;

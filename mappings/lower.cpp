@@ -1181,7 +1181,12 @@ class Lowering {
     // first loads the partial sums back before the computation adds to them (Timeloop's read-modify-write of
     // partial sums). A loop spread over the cores or devices is not such a loop (each item stores its own partial,
     // which the network's reducers combine), nor is a recurrence's step loop.
-    const std::vector<int> through = partial_sum_loops(e, g, nest);
+    const bool stores = needed_later(e, g) || spilled(einsum.out.tensor, g);
+    const std::vector<int> out_vars = stores ? stored_vars(e, g) : std::vector<int>{};
+    // A result is stored below the innermost loop over what it covers in the backing memory (bypassing the buffer,
+    // in any memory: each tile goes out as the unit computes it, so it must be complete by then).
+    const int store_at = stores ? depth_of(nest, out_vars, !bypassed(einsum.out.tensor, g)) : 0;
+    const std::vector<int> through = stores ? partial_sum_loops(e, g, nest, store_at) : std::vector<int>{};
     if (!through.empty()) {
       const std::string& index = nest.loops[static_cast<size_t>(through.front())].index;
       if (bypassed(einsum.out.tensor, g) || !einsum.where.empty() || einsum.guard >= 0)
@@ -1192,7 +1197,7 @@ class Lowering {
             einsum.name, index, m_.backing, m_.backing, index)};
       TileOp op;
       op.kind = TileOp::Kind::load;
-      op.depth = store_depth(e, g, nest);
+      op.depth = store_at;
       op.repeats = all_above(op.depth);
       op.einsum = e;
       op.tensor = c_.tensors[einsum.out.tensor].name;
@@ -1207,7 +1212,7 @@ class Lowering {
       for (int l : through) after_first.terms.emplace_back(l, -1);
       mask(op, {Constraint{after_first, false}}, loops);
       op.partial_sum_loops = through;  // positions in repeats too: repeats are the loops above the store, in order
-      vary(out.ops.size(), op, einsum, partial_vars(einsum, stored, stored_vars(e, g)), stored,
+      vary(out.ops.size(), op, einsum, partial_vars(einsum, stored, out_vars), stored,
            [&](const std::vector<int64_t>& partial) {
              TileOp cost;
              cost.bytes = tile_bytes(einsum.out, partial);
@@ -1257,12 +1262,11 @@ class Lowering {
           resident[result.name] = std::max(resident[result.name],
                                            2 * tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(l) + 1)));
     }
-    if (needed_later(e, g) || spilled(einsum.out.tensor, g)) {
+    if (stores) {
       TileOp op;
       op.kind = TileOp::Kind::store;
       const int step = final_step_only(e, g);
-      const std::vector<int> out_vars = stored_vars(e, g);
-      op.depth = store_depth(e, g, nest);
+      op.depth = store_at;
       if (bypass)
         for (int l = op.depth; l < depth; ++l)
           if (nest.var[static_cast<size_t>(l)] >= 0 && nest.loops[static_cast<size_t>(l)].trips > 1)
@@ -1546,23 +1550,15 @@ class Lowering {
     return out;
   }
 
-  // Where in `nest` a store of Einsum e's result in group g sits: below the innermost loop over what it covers in
-  // the backing memory (or for a result bypassing the buffer, in any memory: each tile goes out as the unit
-  // computes it, so it must be complete by then).
-  int store_depth(EinsumId e, int g, const Nest& nest) const {
-    return depth_of(nest, stored_vars(e, g), !bypassed(c_.einsums[e].out.tensor, g));
-  }
-
-  // The loops outside where Einsum e's result is stored, of more than one tile, over an index e sums over (none
-  // spread over the cores or devices, none a recurrence's steps): the partial sums go through the backing memory
-  // at each of their iterations. None where the result is not stored.
-  std::vector<int> partial_sum_loops(EinsumId e, int g, const Nest& nest) const {
+  // The loops outside where Einsum e's result is stored (`store_at` in `nest`), of more than one tile, over an index
+  // e sums over (none spread over the cores or devices, none a recurrence's steps): the partial sums go through the
+  // backing memory at each of their iterations.
+  std::vector<int> partial_sum_loops(EinsumId e, int g, const Nest& nest, int store_at) const {
     const Einsum& einsum = c_.einsums[e];
-    if (!needed_later(e, g) && !spilled(einsum.out.tensor, g)) return {};
     const GroupSpec& spec = group(g);
     const std::vector<int> indexed = vars_of(einsum.out);
     std::vector<int> out;
-    for (int l = 0; l < store_depth(e, g, nest); ++l) {
+    for (int l = 0; l < store_at; ++l) {
       const int v = nest.var[static_cast<size_t>(l)];
       const std::string& index = nest.loops[static_cast<size_t>(l)].index;
       const bool spread = (l < static_cast<int>(spec.cores.size()) &&

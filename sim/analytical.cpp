@@ -34,9 +34,9 @@ struct GroupTime {
 // - Prefetch distance: with k buffer stages (2: double buffering) a tile's load may start only once the tile k
 //   before it is done with its slot (its last reader has run), and its data is ready R later: a result
 //   latency, the transfers queued at that moment (the finished tile's stores, then its loads of every tensor
-//   loaded as often and read by the same ops) and the path's latency. At least one reader's work (S per tile)
-//   lies between the slot freeing and the data's first reader. So n tiles of C cycles each take at least
-//   C + (n - 1) (R + S) / k, whatever the bandwidth.
+//   loaded as often and read by the same ops, and of partial sums they add to) and the path's latency. At least one
+//   reader's work (S per tile) lies between the slot freeing and the data's first reader. So n tiles of C cycles each
+//   take at least C + (n - 1) (R + S) / k, whatever the bandwidth.
 // - A buffer's ports carry every access of the group: the group takes at least their total over the ports.
 // Without double buffering, memory and compute take turns.
 class GroupTimer {
@@ -321,6 +321,8 @@ class GroupTimer {
           due += static_cast<double>(other.bytes) * static_cast<double>(facts_[j].n) / static_cast<double>(n);
         else if (facts_[j].n == n && readers(facts_[j].tensor) == mine)
           due += static_cast<double>(other.bytes);
+        else if (!other.partial_sum_loops.empty() && readers(facts_[j].tensor) == mine)  // all but the first time
+          due += static_cast<double>(other.bytes) * static_cast<double>(facts_[j].n) / static_cast<double>(n);
       }
       // A tile's slot is free once its last reader is done, and the next tile's first reader waits for its
       // data: between the two lies at least one reader's work per tile (the units may run a tile's other ops

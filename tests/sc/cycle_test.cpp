@@ -128,14 +128,15 @@ TEST(Cycle, BypassingStoresWaitInTheirUnitAsTheModelSays) {
 TEST(Cycle, PartialSumsComeBackAfterTheirOwnTilesStore) {
   // tests/data/gemm-partial-sums.yaml: k's 8 blocks outside Z's 16 tiles, so each tile's partial sums are stored
   // and loaded back 16 tiles later, once that tile's store is done (not the last store of Z, which would hold the
-  // walk until the tile before was written: 33,569 cycles). The same bytes as the analytical model counts; the
-  // engine's one DMA engine issues each block's loads behind the last tile's store, which the analytical model's
-  // steady state does not see: 7.0% slower (12,905 against 12,065; 12,009 and 12,049 when the reloads were free).
+  // walk until the tile before was written: 33,569 cycles). The same bytes as the analytical model counts. The
+  // engine's one DMA engine issues each tile's loads behind the last tile's store: the reload is among what the
+  // channel moves when a slot frees (the analytical prefetch bound's R; 12,065 without it, 7.0% fast), so the
+  // model is within 0.4% (12,009 and 12,049 when the reloads were free).
   const DesignPoint p = point("tests/data/gemm-partial-sums.yaml");
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
   const Stats a = evaluate_analytical(p.cascade, p.arch, p.program);
   EXPECT_EQ(s.cycles, 12905);
-  EXPECT_EQ(a.cycles, 12065);
+  EXPECT_EQ(a.cycles, 12954);
   EXPECT_EQ(s.traffic_bytes.at("dram").read, a.traffic_bytes.at("dram").read);
   EXPECT_EQ(s.traffic_bytes.at("dram").write, a.traffic_bytes.at("dram").write);
 }

@@ -713,7 +713,7 @@ TEST(Model, PartialSumsThroughTheBackingMemoryAreLoadedBack) {
   const Stats s = evaluate_analytical(p.cascade, p.arch, p.program);
   EXPECT_EQ(s.traffic_bytes.at("dram").write, 8 * 16 * 1024);
   EXPECT_EQ(s.traffic_bytes.at("dram").read, (32 + 128) * 1024 + 7 * 16 * 1024);
-  EXPECT_EQ(s.cycles, 12065);
+  EXPECT_EQ(s.cycles, 12954);
   const TileGroup& g = p.program.groups[0];
   const auto reload = std::find_if(g.ops.begin(), g.ops.end(),
                                    [](const TileOp& op) { return op.kind == TileOp::Kind::load && op.tensor == "Z"; });

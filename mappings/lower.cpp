@@ -877,6 +877,17 @@ class Lowering {
 
   // Op `at` costs cost(tile) at each combination of partial last tiles in `vars` of e (from `tile`, the full one).
   // A load that several Einsums read takes the most any of them needs: `full` is what those before need.
+  // vary() for a transfer of e's result (its store, or its partial sums loaded back) of tile `stored` over `vars`:
+  // each variant moves what its tile holds.
+  void vary_result(size_t at, const TileOp& full, const Einsum& e, const std::vector<int64_t>& stored,
+                   const std::vector<int>& vars) {
+    vary(at, full, e, partial_vars(e, stored, vars), stored, [&](const std::vector<int64_t>& partial) {
+      TileOp cost;
+      cost.bytes = tile_bytes(e.out, partial);
+      return cost;
+    });
+  }
+
   void vary(size_t at, const TileOp& full, const Einsum& e, const std::vector<int>& vars,
             const std::vector<int64_t>& tile, const std::function<TileOp(const std::vector<int64_t>&)>& cost) {
     if (vars.empty() && !variants_.contains(at)) return;
@@ -1212,12 +1223,7 @@ class Lowering {
       for (int l : through) after_first.terms.emplace_back(l, -1);
       mask(op, {Constraint{after_first, false}}, loops);
       op.partial_sum_loops = through;  // positions in repeats too: repeats are the loops above the store, in order
-      vary(out.ops.size(), op, einsum, partial_vars(einsum, stored, out_vars), stored,
-           [&](const std::vector<int64_t>& partial) {
-             TileOp cost;
-             cost.bytes = tile_bytes(einsum.out, partial);
-             return cost;
-           });
+      vary_result(out.ops.size(), op, einsum, stored, out_vars);
       place(std::move(op));
     }
     // Ops are listed in the order they can run: loads, the computation, then its store.
@@ -1293,12 +1299,7 @@ class Lowering {
         resident[result.name] = std::max(resident[result.name], op.bytes);
       if (!einsum.where.empty()) mask(op, active_when(einsum, nest, op.depth), loops);  // nothing to store
       if (const auto at = guarding(einsum, nest, op.depth)) guard(op, *at);             // nor where the guard is zero
-      vary(out.ops.size(), op, einsum, partial_vars(einsum, stored, out_vars), stored,
-           [&](const std::vector<int64_t>& partial) {
-             TileOp cost;
-             cost.bytes = tile_bytes(einsum.out, partial);
-             return cost;
-           });
+      vary_result(out.ops.size(), op, einsum, stored, out_vars);
       place(std::move(op));
     }
   }

@@ -28,19 +28,16 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       "map",
       "Choose the tiles (`tile: auto`), loop orders (`order: auto`), units and spatial maps (`unit: auto`, "
       "`spatial: auto`), spills (`spill: auto`), passes (`passes: auto`), spreads over cores (`cores: auto`) and "
-      "listed settings a mapping "
-      "leaves open (or, without --constraints, "
-      "every Einsum's units, spatial maps, loop order and tiles, and on a many-core chip its spread over the cores), "
-      "and with --fuse which groups run fused: every "
-      "combination, evaluated analytically; the best written as a mapping");
+      "listed settings a mapping leaves open (or, without --constraints, every Einsum's units, spatial maps, loop "
+      "order and tiles, and on a many-core chip its spread over the cores), and with --fuse which groups run "
+      "fused: every combination, evaluated analytically; the best written as a mapping");
   cmd->add_option(
          "--constraints", args.constraints,
          "A mapping whose loop tiles may say `tile: auto`, groups `order: auto`, `pipeline: auto`, "
          "`passes: auto`, `cores: auto` or `buffer_stages:` lists, tensors `spill: auto`, Einsums `unit: auto` or "
-         "`spatial: auto` and "
-         "`params:` lists of values (it names its arch and workload), or a file of `alternatives:`, such "
-         "files, each searched, the best kept. Without it, --workload and --arch alone: each Einsum in a "
-         "group of its own, everything else searched")
+         "`spatial: auto` and `params:` lists of values (it names its arch and workload), or a file of "
+         "`alternatives:`, such files, each searched, the best kept. Without it, --workload and --arch alone: each "
+         "Einsum in a group of its own, everything else searched")
       ->type_name("FILE");
   cmd->add_option("--arch", args.arch, "Architecture YAML file (default: the constraints'; without them, required)");
   cmd->add_option("--workload", args.workload,
@@ -285,9 +282,7 @@ int run_map(const MapArgs& args) {
   };
   auto tiles_text = [&](const MapCandidate& c) {
     std::vector<std::string> parts;
-    for (const SearchedSetting& g : r.settings)
-      for (const auto& [name, value] : c.choice.params)
-        if (name == g.name) parts.push_back(fmt::format("{}={}", name, value));
+    for (const auto& [name, value] : chosen_settings(r, c)) parts.push_back(fmt::format("{}={}", name, value));
     for (size_t b = 0; b < r.bindings.size(); ++b)
       parts.push_back(
           fmt::format("{}.{}={}", r.bindings[b].group, r.bindings[b].einsum, r.bindings[b].units[c.choice.units[b]]));

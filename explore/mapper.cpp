@@ -327,6 +327,14 @@ std::vector<SearchedSetting> searched_settings(const MappingSpec& templ) {
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> chosen_settings(const MapResult& r, const MapCandidate& c) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const SearchedSetting& g : r.settings)
+    for (const auto& p : c.choice.params)
+      if (p.first == g.name) out.push_back(p);
+  return out;
+}
+
 std::string settings_searched(const std::vector<SearchedSetting>& settings) {
   if (settings.empty()) return "";
   return fmt::format("the values of {} setting{}", settings.size(), settings.size() == 1 ? "" : "s");
@@ -1409,9 +1417,7 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
     std::vector<std::string> units;
     for (size_t b = 0; b < r.bindings.size(); ++b) units.push_back(r.bindings[b].units[c.choice.units[b]]);
     Json chosen = Json::object();  // each searched setting's value
-    for (const SearchedSetting& g : r.settings)
-      for (const auto& [name, value] : c.choice.params)
-        if (name == g.name) chosen[name] = value;
+    for (const auto& [name, value] : chosen_settings(r, c)) chosen[name] = value;
     Json out{{"tiles", c.choice.tiles}, {"orders", order}, {"units", units}, {"settings", chosen}};
     if (ranked) out["score"] = c.score;
     out["cycles"] = c.stats.cycles;

@@ -143,6 +143,9 @@ struct MapResult {
 // latency, cycles otherwise); the mapper's ranking, used between alternatives.
 bool better(const MapCandidate& a, const MapCandidate& b, MapObjective objective);
 
+// The values candidate `c` of search `r` took for the settings it searched (SearchedSetting), by name.
+std::vector<std::pair<std::string, std::string>> chosen_settings(const MapResult& r, const MapCandidate& c);
+
 // The loops of `templ` whose tile is `auto`, with their candidate values for `cascade`.
 std::vector<SearchedTile> searched_tiles(const Cascade& cascade, const MappingSpec& templ, bool ragged = false);
 

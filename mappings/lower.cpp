@@ -875,8 +875,6 @@ class Lowering {
     to.buffer_write_bytes = from.buffer_write_bytes;
   }
 
-  // Op `at` costs cost(tile) at each combination of partial last tiles in `vars` of e (from `tile`, the full one).
-  // A load that several Einsums read takes the most any of them needs: `full` is what those before need.
   // vary() for a transfer of e's result (its store, or its partial sums loaded back) of tile `stored` over `vars`:
   // each variant moves what its tile holds.
   void vary_result(size_t at, const TileOp& full, const Einsum& e, const std::vector<int64_t>& stored,
@@ -888,6 +886,8 @@ class Lowering {
     });
   }
 
+  // Op `at` costs cost(tile) at each combination of partial last tiles in `vars` of e (from `tile`, the full one).
+  // A load that several Einsums read takes the most any of them needs: `full` is what those before need.
   void vary(size_t at, const TileOp& full, const Einsum& e, const std::vector<int>& vars,
             const std::vector<int64_t>& tile, const std::function<TileOp(const std::vector<int64_t>&)>& cost) {
     if (vars.empty() && !variants_.contains(at)) return;
@@ -1192,15 +1192,22 @@ class Lowering {
     // first loads the partial sums back before the computation adds to them (Timeloop's read-modify-write of
     // partial sums). A loop spread over the cores or devices is not such a loop (each item stores its own partial,
     // which the network's reducers combine), nor is a recurrence's step loop.
+    const bool bypass = bypassed(einsum.out.tensor, g);
     const bool stores = needed_later(e, g) || spilled(einsum.out.tensor, g);
     const std::vector<int> out_vars = stores ? stored_vars(e, g) : std::vector<int>{};
     // A result is stored below the innermost loop over what it covers in the backing memory (bypassing the buffer,
-    // in any memory: each tile goes out as the unit computes it, so it must be complete by then).
-    const int store_at = stores ? depth_of(nest, out_vars, !bypassed(einsum.out.tensor, g)) : 0;
+    // in any memory: each tile goes out as the unit computes it, so it must be complete by then), a tile of what
+    // that loop's tiles cover (only the last step of a recurrence whose readers read only that).
+    const int store_at = stores ? depth_of(nest, out_vars, !bypass) : 0;
+    std::vector<int64_t> stored;
+    if (stores) {
+      stored = tile_at(nest, einsum, store_at);
+      if (const int step = final_step_only(e, g); step >= 0) stored[static_cast<size_t>(step)] = 1;
+    }
     const std::vector<int> through = stores ? partial_sum_loops(e, g, nest, store_at) : std::vector<int>{};
     if (!through.empty()) {
       const std::string& index = nest.loops[static_cast<size_t>(through.front())].index;
-      if (bypassed(einsum.out.tensor, g) || !einsum.where.empty() || einsum.guard >= 0)
+      if (bypass || !einsum.where.empty() || einsum.guard >= 0)
         throw Infeasible{fmt::format(
             "Einsum {} sums over {}, whose loop in '{}' is outside those over its result's indices, and its partial "
             "sums would go through '{}' and back: not modelled for a result that bypasses the buffer nor for an "
@@ -1214,8 +1221,6 @@ class Lowering {
       op.tensor = c_.tensors[einsum.out.tensor].name;
       op.from = m_.backing;
       op.to = buffer_;
-      std::vector<int64_t> stored = tile_at(nest, einsum, op.depth);
-      if (const int step = final_step_only(e, g); step >= 0) stored[static_cast<size_t>(step)] = 1;
       op.bytes = tile_bytes(einsum.out, stored);
       op.stages = stages_of(spec, op.tensor);
       resident[op.tensor] = std::max(resident[op.tensor], op.bytes * op.stages);
@@ -1254,7 +1259,6 @@ class Lowering {
     const bool kept = read_in_later_pass(e, g) && !spilled(einsum.out.tensor, g);
     const int64_t block = kept ? tile_bytes(einsum.out, tile_at(nest, einsum, static_cast<int>(n_outer))) : 0;
     const bool in_place = kept && overwrites_input(e, g, block, nest, static_cast<int>(n_outer));
-    const bool bypass = bypassed(einsum.out.tensor, g);
     if (!unit_of(e).empty() && !in_place && !bypass)
       resident[result.name] = std::max(resident[result.name], tile_bytes(einsum.out, tile));
     if (kept && !in_place) resident[result.name] = std::max(resident[result.name], block);
@@ -1271,7 +1275,6 @@ class Lowering {
     if (stores) {
       TileOp op;
       op.kind = TileOp::Kind::store;
-      const int step = final_step_only(e, g);
       op.depth = store_at;
       if (bypass)
         for (int l = op.depth; l < depth; ++l)
@@ -1290,8 +1293,6 @@ class Lowering {
       op.tensor = result.name;
       op.from = buffer_;
       op.to = m_.backing;
-      std::vector<int64_t> stored = tile_at(nest, einsum, op.depth);
-      if (step >= 0) stored[static_cast<size_t>(step)] = 1;
       op.bytes = tile_bytes(einsum.out, stored);
       op.bypass = bypass;
       if (bypass) op.stages = stages_of(spec, result.name);  // the tiles its unit holds while they wait
@@ -1540,8 +1541,6 @@ class Lowering {
     return out;
   }
 
-  // The step variable of recurrence e when every later group reads only its last step (a constant index at the
-  // end of its iterative rank) and it is not an output; else -1.
   // The variables a store of Einsum e's result in group g covers: its result's, but for the step of a recurrence
   // whose later readers read only its last step (a split's partial softmax: RNV at M1), stored once the step loop
   // is done, not after every step.
@@ -1572,6 +1571,8 @@ class Lowering {
     return out;
   }
 
+  // The step variable of recurrence e when every later group reads only its last step (a constant index at the
+  // end of its iterative rank) and it is not an output; else -1.
   int final_step_only(EinsumId e, int g) const {
     const Einsum& einsum = c_.einsums[e];
     const Tensor& t = c_.tensors[einsum.out.tensor];

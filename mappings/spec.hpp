@@ -100,9 +100,9 @@ struct GroupSpec {
   // Constraints for `einsim map`: the group's settings left to it, each with the values it may take, searched as
   // a constraints file's param lists are: `pipeline: auto` (false, true), `buffer_stages: [1, 2, 3]` or `auto` (1
   // to 4), a tensor's `spill: auto` (`tensors.QK.spill`: false, true), `passes: auto` (pass_choices), `cores:
-  // auto` (the loops in the backing
-  // memory spread over the cores: none, the first, the first two, ...: "[]", "[b]", "[b, kh]" as written, the
-  // first loops of the order chosen where the order is `auto` too: cores_choices). By setting name.
+  // auto` (the loops in the backing memory spread over the cores: none, the first, the first two, ...: "[]", "[b]",
+  // "[b, kh]" as written, the first loops of the order chosen where the order is `auto` too: cores_choices). By
+  // setting name.
   std::vector<std::pair<std::string, std::vector<std::string>>> setting_choices;
   SourceLoc settings_loc;
   SourceLoc loc;

@@ -177,9 +177,9 @@ std::string unfusable(const MappingSpec& templ, size_t first, size_t last) {
   for (size_t k = first; k < last; ++k) {
     const GroupSpec& more = templ.groups[k];
     if (more.collective) return fmt::format("group '{}' is a collective", more.name);
-    if (more.passes.size() != 1 || !more.passes.front().loops.empty() || !more.pass_loops.empty() ||
+    if (more.passes.size() != 1 || !more.passes.front().loops.empty() ||
         std::any_of(more.setting_choices.begin(), more.setting_choices.end(),
-                    [](const auto& c) { return c.first == "passes"; }))
+                    [](const auto& c) { return c.first == "passes"; }))  // passes: auto, its pass_loops with it
       return fmt::format("group '{}' has passes of its own", more.name);
     if (k == first) continue;
     // What a group says beyond its loops and Einsums holds for all of it: fused groups must say the same.

@@ -12,6 +12,11 @@ int64_t spatial_steps(const TileWork& work, const std::map<std::string, int64_t>
   return steps;
 }
 
+int64_t spread_at_most(const std::map<std::string, int64_t>& most, const std::string& dim, int64_t size) {
+  const auto it = most.find(dim);
+  return it == most.end() ? 1 : std::min(it->second, size);
+}
+
 int64_t reduction_levels(const TileWork& work, const std::map<std::string, int64_t>& sizes) {
   int64_t levels = 0;
   for (const auto& [dim, extent] : work.reduced) {

@@ -91,7 +91,18 @@ class ComputeRole {
   // The size of a spatial dimension ("rows", "cols", "lanes"), if it has one of that name.
   virtual std::optional<int64_t> dimension(std::string_view /*name*/) const { return std::nullopt; }
   virtual TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const = 0;
+  // The most ops it starts per cycle of the architecture's clock when a tile can spread over each spatial dimension at
+  // most the given points (a dimension not named: one), as when a map puts 2 KV heads on 256 rows: the other rows
+  // idle whatever the tiles. The mapper bounds shapes with it (explore/mapper.hpp, compute_floor), so no tile_timing
+  // may beat it: a tile's cycles are at least its points x cycles_per_point over this rate. Without spatial
+  // dimensions, every op slot.
+  virtual double rate_when_spread(const std::map<std::string, int64_t>& /*most*/, double arch_clock_hz) const {
+    return op_rate(arch_clock_hz);
+  }
 };
+
+// The points `most` lets a dimension of `size` hold: at most its size, one where `most` does not name it.
+int64_t spread_at_most(const std::map<std::string, int64_t>& most, const std::string& dim, int64_t size);
 
 // A memory that holds tiles: a buffer, or a PIM's units' buffers.
 class MemoryRole {

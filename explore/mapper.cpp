@@ -9,11 +9,13 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <ranges>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "mappings/lower.hpp"
 #include "mappings/write.hpp"
@@ -507,12 +509,13 @@ struct ShapeResult {
   std::string first_infeasible_reason;
 };
 
-// Inserts `p` into a list ranked best first, `top` long at most; among equal ranks the one already there (the
-// earlier combination) stays ahead, so the answer depends on nothing but the order of the space.
+// Inserts `p` into a list ranked best first, `top` long at most; among equal ranks the earlier combination in the
+// space's order (its digits) goes first, so the answer depends on nothing but the space, whatever order its shapes
+// are searched in.
 void rank_into(std::vector<Partial>& best, Partial p, int top) {
-  const auto ahead =
-      std::upper_bound(best.begin(), best.end(), p.rank(),
-                       [](const std::pair<double, double>& x, const Partial& b) { return x < b.rank(); });
+  auto key = [](const Partial& q) { return std::tie(q.score, q.tie_break, q.digits); };
+  const auto ahead = std::upper_bound(best.begin(), best.end(), p,
+                                      [&](const Partial& x, const Partial& b) { return key(x) < key(b); });
   if (static_cast<int>(ahead - best.begin()) >= top) return;
   best.insert(ahead, std::move(p));
   if (static_cast<int>(best.size()) > top) best.pop_back();
@@ -606,21 +609,60 @@ int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const Mappin
   return floor;
 }
 
+}  // namespace
+
+int64_t compute_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last) {
+  std::map<std::string, const EinsumBinding*> bound;  // the Einsums of those groups, by name
+  for (size_t g = first; g < last && g < m.groups.size(); ++g)
+    if (m.groups[g].place.empty())  // a group placed on a PIM (or `auto`) runs on the PIM's own compute
+      for (const PassSpec& pass : m.groups[g].passes)
+        for (const auto& [name, binding] : pass.einsums) bound[name] = &binding;
+  const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
+  std::map<std::string, double> cycles;  // per unit: its Einsums' work at the rate their maps allow
+  for (const Einsum& einsum : cascade.einsums) {
+    const auto it = bound.find(einsum.name);
+    if (it == bound.end()) continue;
+    const EinsumBinding& binding = *it->second;
+    const ComponentSpec* unit = binding.unit.empty() ? nullptr : arch.find(binding.unit);
+    if (!unit || !unit->compute() || einsum.guard >= 0 || !unit_cannot_run(*unit, einsum).empty()) continue;
+    const int64_t per_point = busiest_function_unit(*unit->ops(), einsum_ops_per_point(einsum),
+                                                    [](int64_t count, int64_t issue) { return count * issue; });
+    std::map<std::string, int64_t> most;  // per dimension: the product of the extents of the indices on it
+    if (unit->compute()->maps_spatially())
+      for (const auto& [dim, index] : binding.spatial) {
+        const int v = einsum.var_index(index);
+        most.try_emplace(dim, 1).first->second *= v < 0 ? 1 : einsum.vars[static_cast<size_t>(v)].extent;
+      }
+    const double rate =
+        unit->compute()->rate_when_spread(most, arch.clock_hz) * static_cast<double>(arch.copies(unit->name)) * devices;
+    cycles[unit->name] +=
+        static_cast<double>(einsum.points() / einsum.points_per_work()) * static_cast<double>(per_point) / rate;
+  }
+  double most_cycles = 0;
+  for (const auto& [unit, c] : cycles) most_cycles = std::max(most_cycles, c);
+  // Rounded up from just below, so that rounding in the sum cannot lift it above a figure that meets it exactly.
+  return static_cast<int64_t>(std::ceil(most_cycles * (1 - 1e-9)));
+}
+
+namespace {
+
 // Every combination of the searched settings of `run`, its searched units, orders and tiles, evaluated on its
 // groups: the `top` best, best first (ties: the secondary objective, then the earlier combination; settings vary
 // slowest, then units, then orders, the last tile fastest). The counts go to the certificate in `r`; with a `front`,
 // the Pareto front goes there.
 //
 // Shapes (a unit per binding and an order per list) are searched in batches of kBatch, the batch's shapes on up
-// to options.jobs threads, their results merged in the space's order; so the answer and the certificate are the
-// same for any number of threads. Branch and bound, for latency without a front: a shape's compute roofline (its
-// units' work at their peak rates, which no setting, order or tile changes) bounds every combination of it from below,
-// so once it exceeds the `top`-th best score found before the batch, the shape's other combinations are counted as
-// pruned, not evaluated.
+// to options.jobs threads, their results merged in order; so the answer and the certificate are the same for any
+// number of threads. Branch and bound, for latency without a front: a shape's compute floor (compute_floor: its
+// units' work at the rates its spatial maps allow, which no setting, order or tile changes) bounds every combination
+// of it from below. Shapes are searched lowest floor first; one whose floor exceeds the `top`-th best score found
+// before its batch is pruned whole (counted, none of it lowered), and so are all after it; one whose first feasible
+// combination shows a compute roofline above that score is pruned from there.
 //
 // With a deadline, no batch starts once it has passed and a feasible mapping was found; the shapes left are
 // counted, and the run's lower bound is the least of its best score and the bounds of the bindings left: each one's
-// compute roofline (from its first feasible combination) or the run's traffic floor, whichever is higher.
+// compute floor or compute roofline (from its first feasible combination) or the run's traffic floor, whichever is
+// higher.
 std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
                             const OpenSlots& open, const Run& run, const MapOptions& options, MapResult& r,
                             std::vector<Partial>* front = nullptr,
@@ -664,11 +706,38 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   }
   const bool prune = options.objective == MapObjective::latency && !front;
 
-  // One shape, every combination of its tiles; `bound`: prune once the shape's lower bound exceeds it. With
-  // `roofline_only`, only as far as its first feasible combination, whose compute roofline goes to `roofline`.
-  auto search_shape = [&](const std::vector<size_t>& shape, double bound, bool roofline_only = false,
-                          double* roofline = nullptr) {
+  // Each shape's compute floor (its binding's: no setting, order or tile changes it), for latency. Pruning, shapes are
+  // searched lowest floor first (among equal floors in the space's order), so the best mappings come early, and once
+  // a shape's floor exceeds the `top`-th best score the shapes after it are pruned without lowering any.
+  std::vector<double> floors(shapes.size(), 0);
+  if (options.objective == MapObjective::latency) {
+    std::map<std::vector<size_t>, double> of_binding;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      const std::vector<size_t> binding(shapes[i].begin() + static_cast<std::ptrdiff_t>(ns),
+                                        shapes[i].begin() + static_cast<std::ptrdiff_t>(nu));
+      const auto [it, added] = of_binding.try_emplace(binding, 0);
+      if (added) {
+        MappingSpec m = templ;
+        for (size_t b = 0; b < nb; ++b) bind(m, templ, units[run.bfrom + b], binding[b]);
+        it->second = static_cast<double>(compute_floor(cascade, arch, m, run.first, run.last));
+      }
+      floors[i] = it->second;
+    }
+  }
+  std::vector<size_t> order(shapes.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  if (prune) std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return floors[a] < floors[b]; });
+
+  // One shape, every combination of its tiles; `bound`: prune once the shape's lower bound (`shape_floor`, or its
+  // compute roofline) exceeds it. With `roofline_only`, only as far as its first feasible combination, whose compute
+  // roofline goes to `roofline`.
+  auto search_shape = [&](const std::vector<size_t>& shape, double bound, double shape_floor,
+                          bool roofline_only = false, double* roofline = nullptr) {
     ShapeResult out;
+    if (prune && !roofline_only && shape_floor > bound) {  // no combination of it can rank: none is lowered
+      out.combinations = out.pruned = per_shape;
+      return out;
+    }
     MappingSpec m = templ;
     for (GroupSpec& g : m.groups) g.order_auto = false;
     // The other runs' Einsums take their first unit: lowering checks the whole mapping but lowers only this run.
@@ -791,17 +860,26 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
 
   std::vector<Partial> best;
   r.shapes += static_cast<int64_t>(shapes.size());
-  size_t first = 0;
+  size_t first = 0;  // in `order`
   for (; first < shapes.size(); first += kBatch) {
     if (!best.empty() && deadline && std::chrono::steady_clock::now() > *deadline) break;
     const size_t count = std::min(kBatch, shapes.size() - first);
     const double bound = prune && static_cast<int>(best.size()) >= options.top
                              ? best.back().score
                              : std::numeric_limits<double>::infinity();
+    if (floors[order[first]] > bound) {  // the shapes left have floors as high: all pruned
+      const auto left = static_cast<int64_t>(shapes.size() - first);
+      r.combinations += left * per_shape;
+      r.pruned += left * per_shape;
+      r.shapes_searched += left;
+      first = shapes.size();
+      break;
+    }
     std::vector<ShapeResult> done(count);
     std::atomic<size_t> next{0};
     auto work = [&] {
-      for (size_t i; (i = next++) < count;) done[i] = search_shape(shapes[first + i], bound);
+      for (size_t i; (i = next++) < count;)
+        done[i] = search_shape(shapes[order[first + i]], bound, floors[order[first + i]]);
     };
     const int threads = std::min<int>(std::max(1, options.jobs), static_cast<int>(count));
     std::vector<std::thread> pool;
@@ -822,23 +900,26 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     r.shapes_searched += static_cast<int64_t>(count);
   }
   // The run's lower bound: its best, or, stopped early, the least bound of a binding left if that is lower: its
-  // compute roofline or the run's traffic floor, whichever is higher.
+  // compute floor, its compute roofline or the run's traffic floor, whichever is higher.
   const auto floor = static_cast<double>(traffic_floor(cascade, arch, templ, run.first, run.last));
   r.traffic_floor += floor;
   double bound = best.empty() ? std::numeric_limits<double>::infinity() : best.front().score;
   if (first < shapes.size() && options.objective != MapObjective::latency)
     bound = std::numeric_limits<double>::quiet_NaN();      // rooflines bound cycles, not energy
   // The roofline is the binding's (its units' work over all their copies), whatever the order; a shape of it with
-  // nothing feasible bounds nothing, so the binding's next shape is tried.
+  // nothing feasible bounds nothing, so the binding's next shape is tried. Searched lowest floor first, the shapes
+  // left from one whose floor is no lower than the bound so far cannot lower it.
   std::set<std::vector<size_t>> bounded;
   for (size_t i = first; i < shapes.size() && !std::isnan(bound); ++i) {
-    const std::vector<size_t> binding(shapes[i].begin(), shapes[i].begin() + static_cast<std::ptrdiff_t>(nu));
+    const std::vector<size_t>& shape = shapes[order[i]];
+    if (prune && floors[order[i]] >= bound) break;
+    const std::vector<size_t> binding(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(nu));
     if (bounded.contains(binding)) continue;
     double roofline = std::numeric_limits<double>::infinity();
-    search_shape(shapes[i], 0, true, &roofline);
+    search_shape(shape, 0, 0, true, &roofline);
     if (std::isinf(roofline)) continue;
     bounded.insert(binding);
-    bound = std::min(bound, std::max(roofline, floor));
+    bound = std::min(bound, std::max({roofline, floor, floors[order[i]]}));
   }
   r.lower_bound += bound;
   return best;
@@ -1586,7 +1667,7 @@ std::string mapped_yaml(const MappingSpec& templ, const std::string& source, con
         result.shapes_searched, result.shapes);
   out << fmt::format(
       "# {} infeasible, {} evaluated analytically{}.\n", result.infeasible, result.evaluated,
-      result.pruned ? fmt::format(", {} pruned (their binding's compute roofline above the best)", result.pruned) : "");
+      result.pruned ? fmt::format(", {} pruned (their binding's compute floor above the best)", result.pruned) : "");
   out << fmt::format(
       "# {}: {} cycles, {:.6g} pJ.\n",
       candidate == 0 ? std::string("The best") : fmt::format("Candidate {} of the analytical ranking", candidate + 1),

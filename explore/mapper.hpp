@@ -117,15 +117,16 @@ struct MapResult {
   int64_t infeasible = 0;    // refused by lowering (a buffer too small, ...)
   int64_t evaluated = 0;
   // Branch and bound (objective latency, no Pareto front): combinations not evaluated because their binding's
-  // compute roofline, a lower bound on every combination with it, exceeded the top-th best score found.
+  // compute floor or compute roofline, lower bounds on every combination with it, exceeded the top-th best score
+  // found.
   int64_t pruned = 0;
   // Shapes (a value per searched setting, a unit per searched Einsum and an order per searched list) in the space, and
   // those searched: fewer when the time limit stopped the search.
   int64_t shapes = 0, shapes_searched = 0;
   bool complete() const { return shapes_searched == shapes; }
   // For latency: no mapping of the space has fewer cycles. A complete search's is its best's; one the time limit
-  // stopped takes the least, among the bindings it did not search, of each one's compute roofline or the traffic
-  // floor, whichever is higher (each run's, summed).
+  // stopped takes the least, among the bindings it did not search, of each one's compute floor, its compute roofline
+  // or the traffic floor, whichever is higher (each run's, summed).
   double lower_bound = 0;
   // The cycles no mapping of the space is below for the bytes that must cross the backing memory's path: each
   // tensor read or needed whole once, at the path's bandwidth (each run's, summed; 0 where not counted).
@@ -142,6 +143,14 @@ struct MapResult {
 // Whether `a` ranks before `b`: the lower score, or of equal scores the lower secondary objective (energy for
 // latency, cycles otherwise); the mapper's ranking, used between alternatives.
 bool better(const MapCandidate& a, const MapCandidate& b, MapObjective objective);
+
+// A lower bound on the cycles of groups [first, last) of mapping `m` (its units and spatial maps bound) that no order,
+// tile or setting changes: for each unit, its Einsums' work (their points at the busiest function unit's issue
+// cycles, as the compute roofline counts it) at the most ops a cycle their spatial maps let it start
+// (ComputeRole::rate_when_spread: a dimension holds at most the product of the extents of the indices mapped to it),
+// every copy of it on every device busy; the largest of the units'. A where clause's kept points count (a tile that
+// runs takes its full time); a guarded Einsum, one its unit cannot run and a group placed on a PIM count nothing.
+int64_t compute_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last);
 
 // The values candidate `c` of search `r` took for the settings it searched (SearchedSetting), by name.
 std::vector<std::pair<std::string, std::string>> chosen_settings(const MapResult& r, const MapCandidate& c);

@@ -421,6 +421,30 @@ TEST(Mapper, ATimeLimitGivesTheBestFoundAndAValidLowerBound) {
   }
 }
 
+// The compute floor a shape is pruned and ordered by: a dimension of the array holds at most the product of the
+// extents of the indices its map puts there, so K = 8 on the 32 rows of the systolic array leaves 24 rows idle
+// whatever the tiles: 64 x 64 x 8 MACs over 8 x 32 PEs, 128 cycles, where the roofline (all 1,024 PEs) says 32.
+// With m on the rows, or k and m together, the array can fill: 32. The search ordered by it finds what brute force
+// does (the tests above); here its figures, and that the best of the k-on-rows map meets the floor's premise.
+TEST(Mapper, ComputeFloorCountsOnlyThePEsAMapCanFill) {
+  Constraints base =
+      constraints(kRoot + "/configs/constraints/gemm-systolic-ws.yaml", {{"M", "64"}, {"N", "64"}, {"K", "8"}});
+  SpatialMap& map = base.mapping.groups[0].passes[0].einsums[0].second.spatial;
+  ASSERT_EQ(map, (SpatialMap{{"rows", "k"}, {"cols", "n"}}));
+  EXPECT_EQ(compute_floor(base.cascade, base.arch, base.mapping, 0, 1), 128);
+  const MapResult r = map_tiles(base.cascade, base.arch, base.mapping, MapOptions{});
+  ASSERT_FALSE(r.best.empty());
+  EXPECT_EQ(r.best.front().stats.roofline_compute_cycles, 32);
+  EXPECT_GE(r.best.front().stats.busy_cycles.at("array"), 128);
+  map = {{"rows", "m"}, {"cols", "n"}};
+  EXPECT_EQ(compute_floor(base.cascade, base.arch, base.mapping, 0, 1), 32);
+  map = {{"rows", "k"}, {"rows", "m"}, {"cols", "n"}};
+  EXPECT_EQ(compute_floor(base.cascade, base.arch, base.mapping, 0, 1), 32);
+  map = {{"rows", "k"}};  // the columns hold one point: 32,768 MACs over 8 PEs
+  EXPECT_EQ(compute_floor(base.cascade, base.arch, base.mapping, 0, 1), 4096);
+  EXPECT_EQ(compute_floor(base.cascade, base.arch, base.mapping, 1, 1), 0);  // no groups
+}
+
 // The FuseMax study with every mapping found by the mapper (configs/sweeps/fusemax-mapped.yaml): each
 // configuration's constraints (configs/constraints/attention-{config}.yaml), mapped as a sweep part maps them, are
 // never slower than the paper's mapping of that configuration (configs/sweeps/fusemax.yaml's), and FLAT's
@@ -513,12 +537,14 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
         }
         settings.emplace_back(r.settings[g].name, value);
       }
-      const TileProgram p = lower(c, arch, with_params(m, settings));
+      const MappingSpec pinned = with_params(m, settings);
+      const TileProgram p = lower(c, arch, pinned);
       const Stats st = p.status.ok ? evaluate_analytical(c, arch, p) : Stats{};
-      // Branch and bound's premise: no combination is faster than its binding's compute roofline, nor moves less
-      // than the traffic floor (a lower bound on its memory roofline).
+      // Branch and bound's premise: no combination is faster than its binding's compute roofline or compute floor
+      // (its spatial maps' fill), nor moves less than the traffic floor (a lower bound on its memory roofline).
       if (p.status.ok && st.status.ok) {
         EXPECT_GE(st.cycles, st.roofline_compute_cycles);
+        EXPECT_GE(st.cycles, compute_floor(c, arch, pinned, 0, pinned.groups.size()));
         EXPECT_GE(static_cast<double>(st.roofline_memory_cycles), r.traffic_floor);
       }
       if (p.status.ok && st.status.ok &&

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "explore/mapper.hpp"
 #include "mappings/lower.hpp"
 #include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
@@ -339,6 +340,8 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
       ASSERT_TRUE(p.stats.status.ok) << f << " at " << seq << ": " << p.stats.status.reason;
       const Stats& s = p.stats;
       EXPECT_GE(s.cycles, std::max(s.roofline_compute_cycles, s.roofline_memory_cycles)) << f;
+      // The mapper's bound on a binding (its spatial maps' fill): no mapping of it is faster.
+      EXPECT_GE(s.cycles, compute_floor(p.cascade, p.arch, p.mapping, 0, p.mapping.groups.size())) << f;
       const Analysis a = analyze(p.cascade);
       EXPECT_GE(dram_bytes(s), a.compulsory_bytes) << f;
       OpCounts ops;
@@ -366,6 +369,7 @@ TEST(Model, FuseMaxStudyCoversEveryModelFrom1KTo1M) {
                                  {"configs/workloads/models/" + model + ".yaml"});
         EXPECT_TRUE(p.stats.status.ok) << config << " " << model << " " << seq << ": " << p.stats.status.reason;
         EXPECT_GE(p.stats.cycles, std::max(p.stats.roofline_compute_cycles, p.stats.roofline_memory_cycles));
+        EXPECT_GE(p.stats.cycles, compute_floor(p.cascade, p.arch, p.mapping, 0, p.mapping.groups.size()));
       }
 }
 

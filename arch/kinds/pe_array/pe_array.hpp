@@ -34,6 +34,11 @@ class PeArrayComponent : public Component, public ComputeRole {
   double regfile_write_pJ() const override { return regfile.write_pJ; }
   std::optional<int64_t> dimension(std::string_view name) const override;
   TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const override;
+  // A tile's steps are its points over the PEs its spread fills (ceil(spread / size) folds of each dimension), each
+  // step ops_per_cycle ops a PE; a systolic tile's fill, drain and folds only add to that.
+  double rate_when_spread(const std::map<std::string, int64_t>& most, double) const override {
+    return static_cast<double>(ops_per_cycle * spread_at_most(most, "rows", rows) * spread_at_most(most, "cols", cols));
+  }
 };
 
 ComponentKind pe_array_kind();

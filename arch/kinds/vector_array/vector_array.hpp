@@ -28,6 +28,10 @@ class VectorArrayComponent : public Component, public ComputeRole {
   double regfile_write_pJ() const override { return regfile.write_pJ; }
   std::optional<int64_t> dimension(std::string_view name) const override;
   TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const override;
+  // A tile's steps are its points over the lanes its spread fills, one op a lane each cycle.
+  double rate_when_spread(const std::map<std::string, int64_t>& most, double) const override {
+    return static_cast<double>(spread_at_most(most, "lanes", lanes));
+  }
 };
 
 ComponentKind vector_array_kind();

@@ -67,7 +67,8 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--time-limit", args.time_limit_s,
-                  "Stop after S seconds with the best found and its gap to a lower bound (the least, over the bindings "
+                  "Stop after S seconds (each run of groups, or fused group, an equal share of the time left) with the "
+                  "best found and its gap to a lower bound (the least, over the bindings "
                   "not searched, of each one's compute floor or the bytes that must cross the backing memory, "
                   "whichever is higher); a space over the size limit is searched too")
       ->check(CLI::PositiveNumber)
@@ -379,7 +380,7 @@ int run_map(const MapArgs& args) {
       "  searched {}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, "
       "{} evaluated{} ({}{})\n\n",
       what, grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
-      r.pruned ? fmt::format(", {} pruned by their binding's compute floor", grouped(r.pruned)) : "",
+      r.pruned ? fmt::format(", {} pruned (their compute floor above the best)", grouped(r.pruned)) : "",
       r.complete() ? "exhaustive: the best is the optimum of this space" : "stopped by the time limit",
       !r.segments.empty() && r.complete()
           ? fmt::format(" of {:.3g} combinations over the ways to fuse, as the groups' times add", r.space)

@@ -609,39 +609,72 @@ int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const Mappin
   return floor;
 }
 
-}  // namespace
+// One Einsum's part of a compute floor: its work on its unit, and the indices its map spreads over the unit's
+// dimensions, each as far as its extent or, inside a loop over it, that loop's tile.
+struct FloorTerm {
+  std::string unit;
+  const ComputeRole* role = nullptr;
+  double work = 0;  // its points x the busiest function unit's issue cycles, over the unit's copies on every device
+  size_t group = 0, pass = 0;
+  std::vector<std::pair<std::string, const Var*>> spread;  // (dimension, index)
+};
 
-int64_t compute_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last) {
-  std::map<std::string, const EinsumBinding*> bound;  // the Einsums of those groups, by name
+std::vector<FloorTerm> floor_terms(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first,
+                                   size_t last) {
+  struct Place {
+    size_t group, pass;
+    const EinsumBinding* binding;
+  };
+  std::map<std::string, Place> bound;  // the Einsums of those groups, by name
   for (size_t g = first; g < last && g < m.groups.size(); ++g)
     if (m.groups[g].place.empty())  // a group placed on a PIM (or `auto`) runs on the PIM's own compute
-      for (const PassSpec& pass : m.groups[g].passes)
-        for (const auto& [name, binding] : pass.einsums) bound[name] = &binding;
+      for (size_t p = 0; p < m.groups[g].passes.size(); ++p)
+        for (const auto& [name, binding] : m.groups[g].passes[p].einsums) bound[name] = {g, p, &binding};
   const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
-  std::map<std::string, double> cycles;  // per unit: its Einsums' work at the rate their maps allow
+  std::vector<FloorTerm> terms;
   for (const Einsum& einsum : cascade.einsums) {
     const auto it = bound.find(einsum.name);
     if (it == bound.end()) continue;
-    const EinsumBinding& binding = *it->second;
+    const EinsumBinding& binding = *it->second.binding;
     const ComponentSpec* unit = binding.unit.empty() ? nullptr : arch.find(binding.unit);
     if (!unit || !unit->compute() || einsum.guard >= 0 || !unit_cannot_run(*unit, einsum).empty()) continue;
+    FloorTerm t{unit->name, unit->compute(), 0, it->second.group, it->second.pass, {}};
     const int64_t per_point = busiest_function_unit(*unit->ops(), einsum_ops_per_point(einsum),
                                                     [](int64_t count, int64_t issue) { return count * issue; });
-    std::map<std::string, int64_t> most;  // per dimension: the product of the extents of the indices on it
-    if (unit->compute()->maps_spatially())
-      for (const auto& [dim, index] : binding.spatial) {
-        const int v = einsum.var_index(index);
-        most.try_emplace(dim, 1).first->second *= v < 0 ? 1 : einsum.vars[static_cast<size_t>(v)].extent;
-      }
-    const double rate =
-        unit->compute()->rate_when_spread(most, arch.clock_hz) * static_cast<double>(arch.copies(unit->name)) * devices;
-    cycles[unit->name] +=
-        static_cast<double>(einsum.points() / einsum.points_per_work()) * static_cast<double>(per_point) / rate;
+    t.work = static_cast<double>(einsum.points() / einsum.points_per_work()) * static_cast<double>(per_point) /
+             (static_cast<double>(arch.copies(unit->name)) * devices);
+    if (t.role->maps_spatially())
+      for (const auto& [dim, index] : binding.spatial)
+        if (const int v = einsum.var_index(index); v >= 0)
+          t.spread.emplace_back(dim, &einsum.vars[static_cast<size_t>(v)]);
+    terms.push_back(std::move(t));
+  }
+  return terms;
+}
+
+// The floor of `terms` when the j-th index of term i spans at most span(i, j) points in a tile: per unit, its terms'
+// work at the rate those spreads allow; the largest of the units'.
+template <class Span>  // (size_t term, size_t index) -> int64_t
+int64_t floor_of(const std::vector<FloorTerm>& terms, double clock_hz, Span span) {
+  std::map<std::string, double> cycles;
+  std::map<std::string, int64_t> most;  // per dimension: the product of its indices' spans
+  for (size_t i = 0; i < terms.size(); ++i) {
+    most.clear();
+    for (size_t j = 0; j < terms[i].spread.size(); ++j)
+      most.try_emplace(terms[i].spread[j].first, 1).first->second *= span(i, j);
+    cycles[terms[i].unit] += terms[i].work / terms[i].role->rate_when_spread(most, clock_hz);
   }
   double most_cycles = 0;
   for (const auto& [unit, c] : cycles) most_cycles = std::max(most_cycles, c);
   // Rounded up from just below, so that rounding in the sum cannot lift it above a figure that meets it exactly.
   return static_cast<int64_t>(std::ceil(most_cycles * (1 - 1e-9)));
+}
+
+}  // namespace
+
+int64_t compute_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last) {
+  const std::vector<FloorTerm> terms = floor_terms(cascade, arch, m, first, last);
+  return floor_of(terms, arch.clock_hz, [&](size_t i, size_t j) { return terms[i].spread[j].second->extent; });
 }
 
 namespace {
@@ -770,6 +803,35 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
       pin(m.groups[g], setting.first.substr(m.groups[g].name.size() + 1), setting.second);
     std::vector<std::vector<LoopAddress>> at;  // each searched tile's loops (a pass loop's in every pass cut)
     for (const LoopAddress& a : moved) at.push_back(copies_of(m, a));
+    // Branch and bound within the shape: a combination's compute floor with each spread index as far as the least
+    // searched tile of a loop over it around its Einsum (a group's own loops are around all its passes), against the
+    // `top`-th best score found before the batch or in this shape so far.
+    std::vector<FloorTerm> terms;
+    std::vector<std::vector<std::vector<size_t>>> around;  // per term and spread index: the searched tiles around it
+    if (prune && !roofline_only) terms = floor_terms(cascade, arch, m, run.first, run.last);
+    for (const FloorTerm& t : terms) {
+      around.emplace_back();
+      for (const auto& [dim, var] : t.spread) {
+        around.back().emplace_back();
+        for (size_t k = 0; k < n; ++k)
+          for (const LoopAddress& a : at[k])
+            if (a.group == t.group && (a.pass == -1 || a.pass == static_cast<int>(t.pass)) &&
+                loop_at(m, a).index == var->name) {
+              around.back().back().push_back(k);
+              break;
+            }
+      }
+    }
+    auto ranks_not = [&](const std::vector<int64_t>& tiles) {
+      if (terms.empty()) return false;
+      const double limit =
+          static_cast<int>(out.best.size()) >= options.top ? std::min(bound, out.best.back().score) : bound;
+      return static_cast<double>(floor_of(terms, arch.clock_hz, [&](size_t i, size_t j) {
+               int64_t span = terms[i].spread[j].second->extent;
+               for (size_t k : around[i][j]) span = std::min(span, tiles[k]);
+               return span;
+             })) > limit;
+    };
     std::vector<size_t> digit(n, 0);
     std::vector<int64_t> tiles(n);
     for (bool more = true; more; ++out.combinations) {
@@ -782,6 +844,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
       } else if (!unbound.empty()) {
         ++out.infeasible;
         if (out.first_infeasible_reason.empty()) out.first_infeasible_reason = unbound;
+      } else if (ranks_not(tiles)) {
+        ++out.pruned;  // its tiles leave too much of an array idle for it to rank: not lowered
       } else {
         for (size_t k = 0; k < n; ++k)
           for (const LoopAddress& a : at[k]) set_tile(loop_at(m, a), tiles[k]);
@@ -823,7 +887,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
           }
           if (prune && static_cast<double>(stats.roofline_compute_cycles) > bound) {
             // No combination of this shape can rank: the rest of it is pruned (this one was evaluated).
-            out.pruned = per_shape - out.combinations - 1;
+            out.pruned += per_shape - out.combinations - 1;
             out.combinations = per_shape - 1;
             more = false;
             continue;
@@ -1043,6 +1107,15 @@ std::optional<std::chrono::steady_clock::time_point> deadline_of(const MapOption
                                                 std::chrono::duration<double>(options.time_limit_s));
 }
 
+// The deadline of the next of `left` searches that take turns under `deadline`: an equal share of the time left, so
+// that a time limit gives each run of groups (or fused group) its part, what one leaves going to those after it.
+std::optional<std::chrono::steady_clock::time_point> share_of(
+    std::optional<std::chrono::steady_clock::time_point> deadline, size_t left) {
+  if (!deadline || left <= 1) return deadline;
+  const auto now = std::chrono::steady_clock::now();
+  return now >= *deadline ? deadline : now + (*deadline - now) / static_cast<int64_t>(left);
+}
+
 MapCandidate candidate_of(Partial&& p) {
   return MapCandidate{{std::move(p.tiles), std::move(p.orders), std::move(p.units), std::move(p.settings), {}},
                       std::move(p.stats),
@@ -1120,8 +1193,8 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   r.runs = static_cast<int>(runs.size());
   std::vector<std::vector<Partial>> per_run, fronts(runs.size());
   for (size_t u = 0; u < runs.size(); ++u) {
-    per_run.push_back(
-        search(cascade, arch, templ, open, runs[u], options, r, options.pareto ? &fronts[u] : nullptr, deadline));
+    per_run.push_back(search(cascade, arch, templ, open, runs[u], options, r, options.pareto ? &fronts[u] : nullptr,
+                             share_of(deadline, runs.size() - u)));
     if (per_run.back().empty()) return r;  // this run cannot be mapped, so neither can the whole
   }
   // The best combinations of the runs' best, each evaluated whole: its figures are the sum of its runs'.
@@ -1171,11 +1244,14 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
   };
   std::vector<Segment> segments;
   MapResult r;
+  size_t segments_left = 0;  // fused groups still to consider, each with its share of a time limit
+  for (size_t last = 1; last <= n; ++last) segments_left += std::min(last, max_fused);
   for (size_t last = 1; last <= n; ++last)
     for (size_t first = last - std::min(last, max_fused); first < last; ++first) {
       std::vector<size_t> sizes(first, 1);
       sizes.push_back(last - first);
       sizes.resize(n - (last - first) + 1, 1);
+      const auto its_deadline = share_of(deadline, segments_left--);
       if (std::string why = unfusable(templ, first, last); !why.empty()) {  // no way to fuse has this run
         r.segments.push_back({first, last, templ.groups[first].name, 0, false, std::move(why), {}});
         segments.emplace_back();
@@ -1192,7 +1268,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       // own needs each), not a fused one: its space would be walked a shape at a time past the deadline.
       if (info.space <= static_cast<double>(options.max_candidates) || (deadline && last == first + 1)) {
         info.searched = true;
-        s.best = search(cascade, arch, t, open, run, options, c, options.pareto ? &s.front : nullptr, deadline);
+        s.best = search(cascade, arch, t, open, run, options, c, options.pareto ? &s.front : nullptr, its_deadline);
         for (int64_t MapResult::*count :
              {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible, &MapResult::evaluated,
               &MapResult::pruned, &MapResult::shapes, &MapResult::shapes_searched})
@@ -1667,7 +1743,7 @@ std::string mapped_yaml(const MappingSpec& templ, const std::string& source, con
         result.shapes_searched, result.shapes);
   out << fmt::format(
       "# {} infeasible, {} evaluated analytically{}.\n", result.infeasible, result.evaluated,
-      result.pruned ? fmt::format(", {} pruned (their binding's compute floor above the best)", result.pruned) : "");
+      result.pruned ? fmt::format(", {} pruned (their compute floor above the best)", result.pruned) : "");
   out << fmt::format(
       "# {}: {} cycles, {:.6g} pJ.\n",
       candidate == 0 ? std::string("The best") : fmt::format("Candidate {} of the analytical ranking", candidate + 1),

@@ -24,6 +24,11 @@
 
 namespace einsim {
 
+int64_t MapOptions::space_limit() const {
+  if (max_candidates) return *max_candidates;
+  return objective == MapObjective::latency && !pareto ? 50'000'000 : 2'000'000;
+}
+
 std::string_view objective_name(MapObjective o) {
   switch (o) {
     case MapObjective::latency:
@@ -1172,11 +1177,11 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   if (by_run)
     for (const Run& run : runs) considered += space_of(r, run);
   const auto deadline = deadline_of(options);
-  if (considered > static_cast<double>(options.max_candidates) && !deadline)
+  if (considered > static_cast<double>(options.space_limit()) && !deadline)
     throw UserError(SourceLoc{templ.file}, "tile",
                     fmt::format("auto: {:.3g} combinations of {}, more than the mapper searches ({}): give some of "
                                 "the {} auto tiles a value{}, or search with --time-limit",
-                                considered, open.orders.empty() ? "tiles" : "orders and tiles", options.max_candidates,
+                                considered, open.orders.empty() ? "tiles" : "orders and tiles", options.space_limit(),
                                 open.tiles.size(), open.orders.empty() ? "" : ", or some groups their loops' order"));
 
   auto search_whole = [&] {
@@ -1202,13 +1207,13 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
           combine_runs(cascade, arch, templ, per_run, options.pareto ? &fronts : nullptr, options, r)) {
     // A figure that does not add over runs: the runs cannot be searched apart, so the whole space is, if it is
     // small enough.
-    if (r.space > static_cast<double>(options.max_candidates))
+    if (r.space > static_cast<double>(options.space_limit()))
       throw UserError(SourceLoc{templ.file}, "tile",
                       fmt::format("auto: the {} of the runs of groups does not add up to the whole's ({:.6g} "
                                   "apart, {:.6g} together), so the mapper searches every combination at once: "
                                   "{:.3g}, more than it searches ({}); give some of the {} auto tiles a value",
                                   objective_name(options.objective), apart->first, apart->second, r.space,
-                                  options.max_candidates, open.tiles.size()));
+                                  options.space_limit(), open.tiles.size()));
     MapResult fresh;
     fresh.searched = std::move(r.searched);
     fresh.orders = std::move(r.orders);
@@ -1266,7 +1271,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       SearchedSegment info{first, last, t.groups[first].name, space_of(c, run), false, "", {}};
       // A time limit lets a group alone be searched past the limit (the way to fuse that leaves every group on its
       // own needs each), not a fused one: its space would be walked a shape at a time past the deadline.
-      if (info.space <= static_cast<double>(options.max_candidates) || (deadline && last == first + 1)) {
+      if (info.space <= static_cast<double>(options.space_limit()) || (deadline && last == first + 1)) {
         info.searched = true;
         s.best = search(cascade, arch, t, open, run, options, c, options.pareto ? &s.front : nullptr, its_deadline);
         for (int64_t MapResult::*count :
@@ -1319,7 +1324,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       throw UserError(SourceLoc{templ.file}, "tile",
                       fmt::format("auto: group '{}' alone has {:.3g} combinations, more than the mapper searches ({}): "
                                   "search with --time-limit",
-                                  too_large->name, too_large->space, options.max_candidates));
+                                  too_large->name, too_large->space, options.space_limit()));
     return r;  // nothing feasible: first_infeasible_reason says why
   }
   // The best fusion, its segments' lists of best (and fronts) combined as map_tiles combines runs.

@@ -19,6 +19,7 @@
 
 #include "mappings/lower.hpp"
 #include "mappings/write.hpp"
+#include "sim/actions.hpp"
 #include "sim/analytical.hpp"
 #include "workloads/analysis.hpp"
 
@@ -813,7 +814,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     // `top`-th best score found before the batch or in this shape so far.
     std::vector<FloorTerm> terms;
     std::vector<std::vector<std::vector<size_t>>> around;  // per term and spread index: the searched tiles around it
-    if (prune && !roofline_only) terms = floor_terms(cascade, arch, m, run.first, run.last);
+    const bool bounding = prune && !roofline_only;
+    if (bounding) terms = floor_terms(cascade, arch, m, run.first, run.last);
     for (const FloorTerm& t : terms) {
       around.emplace_back();
       for (const auto& [dim, var] : t.spread) {
@@ -827,15 +829,16 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
             }
       }
     }
+    auto limit = [&] {
+      return static_cast<int>(out.best.size()) >= options.top ? std::min(bound, out.best.back().score) : bound;
+    };
     auto ranks_not = [&](const std::vector<int64_t>& tiles) {
       if (terms.empty()) return false;
-      const double limit =
-          static_cast<int>(out.best.size()) >= options.top ? std::min(bound, out.best.back().score) : bound;
       return static_cast<double>(floor_of(terms, arch.clock_hz, [&](size_t i, size_t j) {
                int64_t span = terms[i].spread[j].second->extent;
                for (size_t k : around[i][j]) span = std::min(span, tiles[k]);
                return span;
-             })) > limit;
+             })) > limit();
     };
     std::vector<size_t> digit(n, 0);
     std::vector<int64_t> tiles(n);
@@ -855,11 +858,17 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         for (size_t k = 0; k < n; ++k)
           for (const LoopAddress& a : at[k]) set_tile(loop_at(m, a), tiles[k]);
         const TileProgram program = lower_groups(cascade, arch, m, run.first, run.last);
+        // Lowered, its traffic is known: a memory roofline above what could rank spares its evaluation.
+        const bool spared =
+            bounding && program.status.ok &&
+            static_cast<double>(memory_roofline_cycles(arch, program, program_executions(program))) > limit();
         // Lowering refuses what cannot run (a buffer too small, an illegal order); the evaluator what it cannot
         // count.
-        Stats stats = program.status.ok ? evaluate_analytical(cascade, arch, program) : Stats{};
+        Stats stats = program.status.ok && !spared ? evaluate_analytical(cascade, arch, program) : Stats{};
         const EvalStatus& status = program.status.ok ? stats.status : program.status;
-        if (!status.ok) {
+        if (spared) {
+          ++out.pruned;  // it moves too much to rank: not evaluated
+        } else if (!status.ok) {
           ++out.infeasible;
           if (out.first_infeasible_reason.empty()) out.first_infeasible_reason = status.reason;
           // Tiles bounded by capacity: a group's footprint grows with each of its tiles, so a combination that keeps
@@ -1746,9 +1755,8 @@ std::string mapped_yaml(const MappingSpec& templ, const std::string& source, con
         "# (the time limit stopped the search after {} of {} shapes: the best found, not proven "
         "optimal)\n",
         result.shapes_searched, result.shapes);
-  out << fmt::format(
-      "# {} infeasible, {} evaluated analytically{}.\n", result.infeasible, result.evaluated,
-      result.pruned ? fmt::format(", {} pruned (their compute floor above the best)", result.pruned) : "");
+  out << fmt::format("# {} infeasible, {} evaluated analytically{}.\n", result.infeasible, result.evaluated,
+                     result.pruned ? fmt::format(", {} pruned (a bound above the best)", result.pruned) : "");
   out << fmt::format(
       "# {}: {} cycles, {:.6g} pJ.\n",
       candidate == 0 ? std::string("The best") : fmt::format("Candidate {} of the analytical ranking", candidate + 1),

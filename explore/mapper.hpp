@@ -120,9 +120,9 @@ struct MapResult {
   int64_t not_dividing = 0;  // an inner tile of an index that does not divide its outer tile
   int64_t infeasible = 0;    // refused by lowering (a buffer too small, ...)
   int64_t evaluated = 0;
-  // Branch and bound (objective latency, no Pareto front): combinations not evaluated because their binding's
-  // compute floor or compute roofline, lower bounds on every combination with it, exceeded the top-th best score
-  // found.
+  // Branch and bound (objective latency, no Pareto front): combinations not evaluated because a lower bound on them
+  // exceeded the top-th best score found: their binding's compute floor or roofline, their tiles' compute floor, or
+  // once lowered their memory roofline.
   int64_t pruned = 0;
   // Shapes (a value per searched setting, a unit per searched Einsum and an order per searched list) in the space, and
   // those searched: fewer when the time limit stopped the search.

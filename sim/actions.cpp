@@ -28,10 +28,26 @@ Stats initial_stats(const ArchSpec& arch, const TileProgram& program, Fidelity f
   return s;
 }
 
+int64_t memory_roofline_cycles(const ArchSpec& arch, const TileProgram& program, const OpExecutions& executions) {
+  std::map<std::string, double> path_total;  // path -> bytes over the whole run
+  for (size_t gi = 0; gi < program.groups.size(); ++gi)
+    for (size_t o = 0; o < program.groups[gi].ops.size(); ++o) {
+      const TileOp& op = program.groups[gi].ops[o];
+      if (op.kind != TileOp::Kind::compute)
+        path_total[arch.path(op.from, op.to).name] += static_cast<double>(op.bytes * op.fetched(executions[gi][o]));
+    }
+  // Every device has its own memories and paths.
+  const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
+  int64_t cycles = 0;
+  for (const auto& [path, bytes] : path_total)
+    cycles = std::max(cycles,
+                      static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / (arch.find(path)->path_Bps() * devices))));
+  return cycles;
+}
+
 RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
                       const OpExecutions& executions, BankTransfers& transfers, Stats& s) {
   RunWork run;
-  std::map<std::string, double> path_total;  // path -> bytes over the whole run
   std::map<EinsumId, double> einsum_work;    // of its ops (a ragged loop's variants are several)
   for (size_t gi = 0; gi < program.groups.size(); ++gi) {
     const TileGroup& g = program.groups[gi];
@@ -83,7 +99,6 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
         if (load || !op.bypass) s.traffic_bytes[op.from].read += load ? fetched : bytes;
         if (!load || !op.bypass) s.traffic_bytes[op.to].write += load ? bytes : fetched;
         const ComponentSpec& path = arch.path(op.from, op.to);
-        path_total[path.name] += static_cast<double>(fetched);
         const PathRole& role = *path.path();
         role.charge_transfers(op.bytes, op.fetched(n), !load, transfers, s.energy_by_action_pJ[path.name]);
         if (role.holds_tensors())
@@ -111,12 +126,7 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
       }
     }
   }
-  // Every device has its own memories and paths.
-  const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
-  for (const auto& [path, bytes] : path_total)
-    s.roofline_memory_cycles =
-        std::max(s.roofline_memory_cycles,
-                 static_cast<int64_t>(std::ceil(bytes * arch.clock_hz / (arch.find(path)->path_Bps() * devices))));
+  s.roofline_memory_cycles = memory_roofline_cycles(arch, program, executions);
   return run;
 }
 

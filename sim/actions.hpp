@@ -22,6 +22,10 @@ using OpExecutions = std::vector<std::vector<int64_t>>;
 
 // As the program's loops say: what the analytical evaluator assumes and the cycle engine must reproduce.
 OpExecutions program_executions(const TileProgram& program);
+// The memory roofline (Stats::roofline_memory_cycles): what crosses each path between the backing memory and a
+// buffer over the whole run at the path's bandwidth, on every device; the busiest path's. No evaluation's cycles are
+// below it, so the mapper prunes a lowered combination by it before evaluating it.
+int64_t memory_roofline_cycles(const ArchSpec& arch, const TileProgram& program, const OpExecutions& executions);
 
 // Stats with the fidelity, the status and the area: what every evaluation starts from.
 Stats initial_stats(const ArchSpec& arch, const TileProgram& program, Fidelity fidelity);

@@ -547,9 +547,11 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
       const TileProgram p = lower(c, arch, pinned);
       const Stats st = p.status.ok ? evaluate_analytical(c, arch, p) : Stats{};
       // Branch and bound's premise: no combination is faster than its binding's compute roofline or compute floor
-      // (its spatial maps' fill), nor moves less than the traffic floor (a lower bound on its memory roofline).
+      // (its spatial maps' fill) or its memory roofline, nor moves less than the traffic floor (a lower bound on its
+      // memory roofline).
       if (p.status.ok && st.status.ok) {
         EXPECT_GE(st.cycles, st.roofline_compute_cycles);
+        EXPECT_GE(st.cycles, st.roofline_memory_cycles);
         EXPECT_GE(st.cycles, compute_floor(c, arch, pinned, 0, pinned.groups.size()));
         EXPECT_GE(static_cast<double>(st.roofline_memory_cycles), r.traffic_floor);
       }

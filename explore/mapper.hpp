@@ -29,7 +29,7 @@ struct MapOptions {
   int top = 5;                         // candidates kept, best first
   // A larger space is refused (pin some tiles) rather than searched for hours. Unset: 50,000,000 where branch and
   // bound prunes (objective latency without a front: most combinations are counted, not lowered; FuseMax's 1-pass
-  // attention unconstrained, 37.8 million, takes 18.5 s), 2,000,000 where every feasible one is evaluated.
+  // attention unconstrained, 37.8 million, takes 12.8 s), 2,000,000 where every feasible one is evaluated.
   std::optional<int64_t> max_candidates;
   int64_t space_limit() const;
   // Tiles that do not divide their index too (ragged, the last tile partial): each `auto` tile takes, for every

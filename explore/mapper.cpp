@@ -745,11 +745,12 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   }
   const bool prune = options.objective == MapObjective::latency && !front;
 
-  // Each shape's compute floor (its binding's: no setting, order or tile changes it), for latency. Pruning, shapes are
-  // searched lowest floor first (among equal floors in the space's order), so the best mappings come early, and once
-  // a shape's floor exceeds the `top`-th best score the shapes after it are pruned without lowering any.
+  // Each shape's compute floor (its binding's: no setting, order or tile changes it), for latency, where it prunes or
+  // bounds a stopped search. Pruning, shapes are searched lowest floor first (among equal floors in the space's
+  // order), so the best mappings come early, and once a shape's floor exceeds the `top`-th best score the shapes
+  // after it are pruned without lowering any.
   std::vector<double> floors(shapes.size(), 0);
-  if (options.objective == MapObjective::latency) {
+  if (options.objective == MapObjective::latency && (prune || deadline)) {
     std::map<std::vector<size_t>, double> of_binding;
     for (size_t i = 0; i < shapes.size(); ++i) {
       const std::vector<size_t> binding(shapes[i].begin() + static_cast<std::ptrdiff_t>(ns),

@@ -16,13 +16,27 @@ std::string source_line(const std::string& file, int line) {
   return in ? text : std::string();
 }
 
+// The bytes of the character at text[i] when it is one other readers take for a line break beyond ASCII's (U+0085
+// and the other C1 controls, U+2028, U+2029, in UTF-8), else 0.
+size_t unicode_break_at(const std::string& text, size_t i) {
+  const auto at = [&](size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0; };
+  if (at(0) == 0xC2 && at(1) >= 0x80 && at(1) <= 0x9F) return 2;
+  if (at(0) == 0xE2 && at(1) == 0x80 && (at(2) == 0xA8 || at(2) == 0xA9)) return 3;
+  return 0;
+}
+
 // A message stays one line whatever bytes the input held: control characters in an echoed name or value are
-// written as escapes.
+// written as escapes, and so are the characters unicode_break_at finds.
 std::string printable(const std::string& text) {
   std::string out;
-  for (const char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto byte = static_cast<unsigned char>(c);
-    if (c == '\t') {
+    if (const size_t n = unicode_break_at(text, i); n > 0) {
+      const auto last = static_cast<unsigned char>(text[i + n - 1]);
+      out += fmt::format("\\u{:04x}", n == 2 ? last : 0x2000 + last - 0x80);
+      i += n - 1;
+    } else if (c == '\t') {
       out += "\\t";
     } else if (c == '\n') {
       out += "\\n";
@@ -69,8 +83,11 @@ std::string shorten(const std::string& text) {
 
 // The source line under an error, one character per character so the caret stays under its column.
 std::string excerpt(std::string text) {
-  for (char& c : text)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  for (size_t i = 0; i < text.size(); ++i)
+    if (const size_t n = unicode_break_at(text, i); n > 0)
+      text.replace(i, n, n, ' ');  // a space a byte, as the column counts them
+    else if (static_cast<unsigned char>(text[i]) < 0x20 || text[i] == 0x7f)
+      text[i] = ' ';
   return text;
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -623,6 +624,11 @@ struct FloorTerm {
   double work = 0;  // its points x the busiest function unit's issue cycles, over the unit's copies on every device
   size_t group = 0, pass = 0;
   std::vector<std::pair<std::string, const Var*>> spread;  // (dimension, index)
+  // Filled by floor_terms for floor_of, which runs once per combination and so allocates nothing: the unit's place
+  // among the terms' units, the product of spans per dimension (keys made once), and each spread index's factor.
+  size_t unit_slot = 0;
+  std::map<std::string, int64_t> most;
+  std::vector<int64_t*> span_of;
 };
 
 std::vector<FloorTerm> floor_terms(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first,
@@ -644,7 +650,7 @@ std::vector<FloorTerm> floor_terms(const Cascade& cascade, const ArchSpec& arch,
     const EinsumBinding& binding = *it->second.binding;
     const ComponentSpec* unit = binding.unit.empty() ? nullptr : arch.find(binding.unit);
     if (!unit || !unit->compute() || einsum.guard >= 0 || !unit_cannot_run(*unit, einsum).empty()) continue;
-    FloorTerm t{unit->name, unit->compute(), 0, it->second.group, it->second.pass, {}};
+    FloorTerm t{unit->name, unit->compute(), 0, it->second.group, it->second.pass, {}, 0, {}, {}};
     const int64_t per_point = busiest_function_unit(*unit->ops(), einsum_ops_per_point(einsum),
                                                     [](int64_t count, int64_t issue) { return count * issue; });
     t.work = static_cast<double>(einsum.points() / einsum.points_per_work()) * static_cast<double>(per_point) /
@@ -655,23 +661,33 @@ std::vector<FloorTerm> floor_terms(const Cascade& cascade, const ArchSpec& arch,
           t.spread.emplace_back(dim, &einsum.vars[static_cast<size_t>(v)]);
     terms.push_back(std::move(t));
   }
+  std::vector<std::string> units;
+  for (FloorTerm& t : terms) {
+    t.unit_slot = static_cast<size_t>(std::find(units.begin(), units.end(), t.unit) - units.begin());
+    if (t.unit_slot == units.size()) units.push_back(t.unit);
+    for (const auto& [dim, var] : t.spread) t.most.try_emplace(dim, 1);
+    for (const auto& [dim, var] : t.spread) t.span_of.push_back(&t.most.at(dim));
+  }
   return terms;
 }
 
 // The floor of `terms` when the j-th index of term i spans at most span(i, j) points in a tile: per unit, its terms'
 // work at the rate those spreads allow; the largest of the units'.
 template <class Span>  // (size_t term, size_t index) -> int64_t
-int64_t floor_of(const std::vector<FloorTerm>& terms, double clock_hz, Span span) {
-  std::map<std::string, double> cycles;
-  std::map<std::string, int64_t> most;  // per dimension: the product of its indices' spans
+int64_t floor_of(std::vector<FloorTerm>& terms, double clock_hz, Span span) {
+  size_t units = 0;
+  for (const FloorTerm& t : terms) units = std::max(units, t.unit_slot + 1);
+  std::array<double, 16> small{};  // per unit (few: to the heap only past 16)
+  std::vector<double> large(units > small.size() ? units : 0, 0.0);
+  double* cycles = large.empty() ? small.data() : large.data();
   for (size_t i = 0; i < terms.size(); ++i) {
-    most.clear();
-    for (size_t j = 0; j < terms[i].spread.size(); ++j)
-      most.try_emplace(terms[i].spread[j].first, 1).first->second *= span(i, j);
-    cycles[terms[i].unit] += terms[i].work / terms[i].role->rate_when_spread(most, clock_hz);
+    FloorTerm& t = terms[i];
+    for (auto& [dim, product] : t.most) product = 1;  // per dimension: the product of its indices' spans
+    for (size_t j = 0; j < t.spread.size(); ++j) *t.span_of[j] *= span(i, j);
+    cycles[t.unit_slot] += t.work / t.role->rate_when_spread(t.most, clock_hz);
   }
   double most_cycles = 0;
-  for (const auto& [unit, c] : cycles) most_cycles = std::max(most_cycles, c);
+  for (size_t u = 0; u < units; ++u) most_cycles = std::max(most_cycles, cycles[u]);
   // Rounded up from just below, so that rounding in the sum cannot lift it above a figure that meets it exactly.
   return static_cast<int64_t>(std::ceil(most_cycles * (1 - 1e-9)));
 }
@@ -679,7 +695,7 @@ int64_t floor_of(const std::vector<FloorTerm>& terms, double clock_hz, Span span
 }  // namespace
 
 int64_t compute_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last) {
-  const std::vector<FloorTerm> terms = floor_terms(cascade, arch, m, first, last);
+  std::vector<FloorTerm> terms = floor_terms(cascade, arch, m, first, last);
   return floor_of(terms, arch.clock_hz, [&](size_t i, size_t j) { return terms[i].spread[j].second->extent; });
 }
 

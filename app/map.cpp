@@ -378,9 +378,10 @@ int run_map(const MapArgs& args) {
                         r.runs > 1 ? fmt::format(" in {} runs of groups, each on its own", r.runs) : "");
   std::cout << fmt::format(
       "  searched {}: {} combinations, {} with an inner tile not dividing its outer one, {} infeasible, "
-      "{} evaluated{} ({}{})\n\n",
+      "{} evaluated{}{} ({}{})\n\n",
       what, grouped(r.combinations), grouped(r.not_dividing), grouped(r.infeasible), grouped(r.evaluated),
       r.pruned ? fmt::format(", {} pruned (a bound above the best)", grouped(r.pruned)) : "",
+      r.equivalent ? fmt::format(", {} equivalent (an earlier order's mapping)", grouped(r.equivalent)) : "",
       r.complete() ? "exhaustive: the best is the optimum of this space" : "stopped by the time limit",
       !r.segments.empty() && r.complete()
           ? fmt::format(" of {:.3g} combinations over the ways to fuse, as the groups' times add", r.space)

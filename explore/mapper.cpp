@@ -512,7 +512,7 @@ std::pair<int64_t, double> figures_of(const Partial& p) { return {p.stats.cycles
 struct ShapeResult {
   std::vector<Partial> best;   // its `top` best, best first (ties: the earlier combination)
   std::vector<Partial> front;  // with a front asked for: its Pareto front
-  int64_t combinations = 0, not_dividing = 0, infeasible = 0, evaluated = 0, pruned = 0;
+  int64_t combinations = 0, not_dividing = 0, infeasible = 0, evaluated = 0, pruned = 0, equivalent = 0;
   std::string first_infeasible_reason;
 };
 
@@ -761,6 +761,66 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   }
   const bool prune = options.objective == MapObjective::latency && !front;
 
+  // Orders that differ only in where loops of one iteration sit are one mapping: such a loop (a group's outermost
+  // over its index, whose tile is the index's extent) moves nothing and repeats nothing wherever it is. Of the
+  // orders of a list that agree once those loops are left out, only the first listed is searched with those tiles;
+  // the others are counted `equivalent`. The first ranks before them among equal scores, so the best is the same.
+  // Not in a group spread over cores or devices (its spread takes the first loops of the order) and not in lists
+  // with more than 2^20 (orders x sets of such loops) to tabulate.
+  struct Canonical {
+    std::vector<size_t> positions, tiles;  // per loop that may run once: its place in the list, its searched tile
+    std::vector<std::vector<char>> first;  // per set of such loops (a mask over them), per order: the first?
+  };
+  std::vector<Canonical> canonical(run.sto - run.sfrom);
+  for (size_t s = run.sfrom; s < run.sto; ++s) {
+    const OrderAddress& slot = slots[s];
+    const GroupSpec& g = templ.groups[slot.group];
+    if (slot.pass != -1 || !g.cores.empty() || !g.devices.empty() ||
+        std::any_of(g.setting_choices.begin(), g.setting_choices.end(),
+                    [](const auto& c) { return c.first == "cores"; }))
+      continue;
+    Canonical& c = canonical[s - run.sfrom];
+    for (size_t i = slot.begin; i < slot.end; ++i) {
+      const std::string& index = g.loops[i].index;
+      if (std::any_of(g.loops.begin(), g.loops.begin() + static_cast<std::ptrdiff_t>(i),
+                      [&](const LoopSpec& l) { return l.index == index; }))
+        continue;  // inside another loop over its index
+      for (size_t k = from; k < run.to; ++k)
+        if (where[k].group == slot.group && where[k].pass == -1 && where[k].loop == i) {
+          c.positions.push_back(i - slot.begin);
+          c.tiles.push_back(k - from);
+        }
+    }
+    const std::vector<std::vector<size_t>>& listed = r.orders[s].orders;
+    if (c.positions.empty() || (listed.size() << c.positions.size()) > (size_t{1} << 20)) {
+      c = Canonical{};
+      continue;
+    }
+    c.first.resize(size_t{1} << c.positions.size());
+    for (size_t mask = 1; mask < c.first.size(); ++mask) {
+      std::set<std::vector<size_t>> seen;
+      for (const std::vector<size_t>& perm : listed) {
+        std::vector<size_t> rest;  // the order without the loops in `mask`
+        for (size_t at : perm) {
+          const auto b = std::find(c.positions.begin(), c.positions.end(), at) - c.positions.begin();
+          if (b == static_cast<std::ptrdiff_t>(c.positions.size()) || !(mask >> b & 1)) rest.push_back(at);
+        }
+        c.first[mask].push_back(seen.insert(std::move(rest)).second ? 1 : 0);
+      }
+    }
+  }
+  // Whether the combination of `shape` with `tiles` is an earlier one's with loops of one iteration moved.
+  auto equivalent = [&](const std::vector<size_t>& shape, const std::vector<int64_t>& tiles) {
+    for (size_t s = 0; s < canonical.size(); ++s) {
+      const Canonical& c = canonical[s];
+      size_t mask = 0;
+      for (size_t b = 0; b < c.tiles.size(); ++b)
+        if (tiles[c.tiles[b]] == r.searched[from + c.tiles[b]].values.back()) mask |= size_t{1} << b;
+      if (mask && !c.first[mask][shape[nu + s]]) return true;
+    }
+    return false;
+  };
+
   // Each shape's compute floor (its binding's: no setting, order or tile changes it), for latency, where it prunes or
   // bounds a stopped search. Pruning, shapes are searched lowest floor first (among equal floors in the space's
   // order), so the best mappings come early, and once a shape's floor exceeds the `top`-th best score the shapes
@@ -866,6 +926,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         for (size_t j : outer[k]) divides = divides && tiles[j] % tiles[k] == 0;
       if (!divides) {
         ++out.not_dividing;
+      } else if (equivalent(shape, tiles)) {
+        ++out.equivalent;  // the same mapping as an earlier order's: not lowered
       } else if (!unbound.empty()) {
         ++out.infeasible;
         if (out.first_infeasible_reason.empty()) out.first_infeasible_reason = unbound;
@@ -987,6 +1049,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
       r.infeasible += d.infeasible;
       r.evaluated += d.evaluated;
       r.pruned += d.pruned;
+      r.equivalent += d.equivalent;
       if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = d.first_infeasible_reason;
       for (Partial& p : d.best) rank_into(best, std::move(p), options.top);
       if (front)
@@ -1302,7 +1365,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
         s.best = search(cascade, arch, t, open, run, options, c, options.pareto ? &s.front : nullptr, its_deadline);
         for (int64_t MapResult::*count :
              {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible, &MapResult::evaluated,
-              &MapResult::pruned, &MapResult::shapes, &MapResult::shapes_searched})
+              &MapResult::pruned, &MapResult::equivalent, &MapResult::shapes, &MapResult::shapes_searched})
           r.*count += c.*count;
         if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = c.first_infeasible_reason;
         if (!s.best.empty()) info.best = s.best.front().stats;
@@ -1546,6 +1609,7 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
                           {"infeasible", r.infeasible},
                           {"evaluated", r.evaluated},
                           {"pruned", r.pruned},
+                          {"equivalent", r.equivalent},
                           {"shapes", r.shapes},
                           {"shapes_searched", r.shapes_searched},
                           {"complete", r.complete()}};

@@ -124,6 +124,10 @@ struct MapResult {
   // exceeded the top-th best score found: their binding's compute floor or roofline, their tiles' compute floor, or
   // once lowered their memory roofline.
   int64_t pruned = 0;
+  // Combinations that are an earlier one's mapping: their orders differ only in where loops of one iteration sit (a
+  // group's outermost loop over an index whose tile is the whole index), so they move and repeat the same; counted,
+  // not lowered.
+  int64_t equivalent = 0;
   // Shapes (a value per searched setting, a unit per searched Einsum and an order per searched list) in the space, and
   // those searched: fewer when the time limit stopped the search.
   int64_t shapes = 0, shapes_searched = 0;

@@ -731,15 +731,22 @@ class Lowering {
     return n;
   }
 
-  // One past the innermost loop whose index the access (or Einsum) uses: where the op sits in the nest.
-  // Transfers between the backing memory and the buffer only see the backing memory's loops.
-  static int depth_of(const Nest& n, const std::vector<int>& vars, bool backing_only = false) {
-    int depth = 0;
+  // One past the innermost loop whose index the access (or Einsum) uses and that runs more than once: where the op
+  // sits in the nest. A loop of one iteration moves to no other tile, so nothing is fetched or stored again for it:
+  // orders that differ only in where such loops sit are one mapping, with the same figures. An op of a pass stays
+  // in the pass (the group's `n_outer` loops serve every pass), below its outermost loop over what the op uses. In
+  // a group spread over cores or devices every loop counts: its spread loops are work items, however many each
+  // runs. Transfers between the backing memory and the buffer only see the backing memory's loops.
+  static int depth_of(const Nest& n, const std::vector<int>& vars, size_t n_outer, bool spread,
+                      bool backing_only = false) {
+    int depth = 0, in_pass = 0;
     for (size_t l = 0; l < n.loops.size(); ++l)
       if (n.var[l] >= 0 && !(backing_only && n.loops[l].buffer_level) &&
-          std::find(vars.begin(), vars.end(), n.var[l]) != vars.end())
-        depth = static_cast<int>(l) + 1;
-    return depth;
+          std::find(vars.begin(), vars.end(), n.var[l]) != vars.end()) {
+        if (n.loops[l].trips > 1 || spread) depth = static_cast<int>(l) + 1;
+        if (l >= n_outer && in_pass == 0) in_pass = static_cast<int>(l) + 1;
+      }
+    return std::max(depth, in_pass);
   }
 
   // The elements of each index one execution at `depth` covers: the tile of the innermost loop over it above
@@ -1129,7 +1136,8 @@ class Lowering {
     std::vector<int> all(einsum.vars.size());
     for (size_t v = 0; v < all.size(); ++v) all[v] = static_cast<int>(v);
     const Nest nest = nest_of(loops, einsum);
-    const int depth = depth_of(nest, all);
+    const bool spread = !spec.cores.empty() || !spec.devices.empty();
+    const int depth = depth_of(nest, all, n_outer, spread);
     const std::vector<int64_t> tile = tile_at(nest, einsum, depth);
     const EinsumBinding& binding = *binding_.at(e);
 
@@ -1145,7 +1153,7 @@ class Lowering {
       }
       // A bypassing input comes to the unit for every tile it computes; any other when its own tile changes.
       const bool bypass = bypassed(a.tensor, g);
-      const int d = bypass ? depth : depth_of(nest, vars_of(a), true);
+      const int d = bypass ? depth : depth_of(nest, vars_of(a), n_outer, spread, true);
       if (reloaded && d <= static_cast<int>(n_outer))
         fail(spec.spilled.at(t.name), fmt::format("tensors.{}.spill", t.name),
              fmt::format("Einsum {} would load all of the spilled {} at the group's loops, before the pass that "
@@ -1198,7 +1206,7 @@ class Lowering {
     // A result is stored below the innermost loop over what it covers in the backing memory (bypassing the buffer,
     // in any memory: each tile goes out as the unit computes it, so it must be complete by then), a tile of what
     // that loop's tiles cover (only the last step of a recurrence whose readers read only that).
-    const int store_at = stores ? depth_of(nest, out_vars, !bypass) : 0;
+    const int store_at = stores ? depth_of(nest, out_vars, n_outer, spread, !bypass) : 0;
     std::vector<int64_t> stored;
     if (stores) {
       stored = tile_at(nest, einsum, store_at);

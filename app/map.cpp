@@ -66,11 +66,13 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
                   "Threads that search the bindings and orders (the same answer and certificate for any number)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  cmd->add_option("--time-limit", args.time_limit_s,
-                  "Stop after S seconds (each run of groups, or fused group, an equal share of the time left) with the "
-                  "best found and its gap to a lower bound (the least, over the bindings "
-                  "not searched, of each one's compute floor or the bytes that must cross the backing memory, "
-                  "whichever is higher); a space over the size limit is searched too")
+  cmd->add_option(
+         "--time-limit", args.time_limit_s,
+         "Stop after S seconds (each run of groups, or fused group, an equal share of the time left) with the "
+         "best found and its gap to a lower bound (the least, over the bindings "
+         "not searched, of each one's compute floor or the bytes that must cross the backing memory, "
+         "whichever is higher); a space over the size limit is searched too, and with --fuse a fused group over it by "
+         "descent over its bindings (to a local optimum)")
       ->check(CLI::PositiveNumber)
       ->type_name("S");
   cmd->add_option("--fuse", args.fuse,
@@ -401,7 +403,7 @@ int run_map(const MapArgs& args) {
       rows.push_back({"", s.name, fmt::format("{:.6g}", s.space),
                       !s.unfusable.empty() ? "not fused: " + s.unfusable
                       : !s.searched        ? std::string("not searched: too many")
-                      : s.best             ? grouped(s.best->cycles)
+                      : s.best             ? grouped(s.best->cycles) + (s.descended ? " (descent)" : "")
                                            : std::string("infeasible")});
     size_t at = 0;  // the chosen fused groups, consecutive from the first group
     for (size_t g : r.fused_groups) {
@@ -411,11 +413,17 @@ int run_map(const MapArgs& args) {
     }
     std::cout << table(rows) << '\n';
   }
+  if (r.bindings_descended)
+    std::cout << fmt::format(
+        "  fused groups marked (descent) had more combinations than the mapper searches: their bindings were searched "
+        "by descent under the time limit, {} bindings in all, one Einsum's unit or map changed at a time (a local "
+        "optimum at best)\n",
+        grouped(r.bindings_descended));
   if (!r.complete())
     std::cout << fmt::format(
-        "  --time-limit stopped it after {} of {} shapes (settings, units and orders): the best found, not proven "
+        "  --time-limit stopped it after {} of {} shapes (settings, units and orders){}: the best found, not proven "
         "optimal{}\n\n",
-        grouped(r.shapes_searched), grouped(r.shapes),
+        grouped(r.shapes_searched), grouped(r.shapes), r.bindings_descended ? " and descents" : "",
         std::isnan(r.lower_bound) ? std::string(" (no bound on energy)")
                                   : fmt::format("; no mapping is faster than {} cycles, and the best found is "
                                                 "{:.2f}% above that",

@@ -514,6 +514,7 @@ struct ShapeResult {
   std::vector<Partial> front;  // with a front asked for: its Pareto front
   int64_t combinations = 0, not_dividing = 0, infeasible = 0, evaluated = 0, pruned = 0, equivalent = 0;
   std::string first_infeasible_reason;
+  bool stopped = false;  // by the deadline, part way
 };
 
 // Inserts `p` into a list ranked best first, `top` long at most; among equal ranks the earlier combination in the
@@ -619,6 +620,7 @@ int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const Mappin
 // One Einsum's part of a compute floor: its work on its unit, and the indices its map spreads over the unit's
 // dimensions, each as far as its extent or, inside a loop over it, that loop's tile.
 struct FloorTerm {
+  std::string einsum;
   std::string unit;
   const ComputeRole* role = nullptr;
   double work = 0;  // its points x the busiest function unit's issue cycles, over the unit's copies on every device
@@ -650,7 +652,7 @@ std::vector<FloorTerm> floor_terms(const Cascade& cascade, const ArchSpec& arch,
     const EinsumBinding& binding = *it->second.binding;
     const ComponentSpec* unit = binding.unit.empty() ? nullptr : arch.find(binding.unit);
     if (!unit || !unit->compute() || einsum.guard >= 0 || !unit_cannot_run(*unit, einsum).empty()) continue;
-    FloorTerm t{unit->name, unit->compute(), 0, it->second.group, it->second.pass, {}, 0, {}, {}};
+    FloorTerm t{einsum.name, unit->name, unit->compute(), 0, it->second.group, it->second.pass, {}, 0, {}, {}};
     const int64_t per_point = busiest_function_unit(*unit->ops(), einsum_ops_per_point(einsum),
                                                     [](int64_t count, int64_t issue) { return count * issue; });
     t.work = static_cast<double>(einsum.points() / einsum.points_per_work()) * static_cast<double>(per_point) /
@@ -714,6 +716,8 @@ namespace {
 // before its batch is pruned whole (counted, none of it lowered), and so are all after it; one whose first feasible
 // combination shows a compute roofline above that score is pruned from there.
 //
+// With a `ceiling` (descend()'s best so far), what cannot beat it is pruned as what cannot rank is.
+//
 // With a deadline, no batch starts once it has passed and a feasible mapping was found; the shapes left are
 // counted, and the run's lower bound is the least of its best score and the bounds of the bindings left: each one's
 // compute floor or compute roofline (from its first feasible combination) or the run's traffic floor, whichever is
@@ -721,7 +725,8 @@ namespace {
 std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
                             const OpenSlots& open, const Run& run, const MapOptions& options, MapResult& r,
                             std::vector<Partial>* front = nullptr,
-                            std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
+                            std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt,
+                            double ceiling = std::numeric_limits<double>::infinity()) {
   constexpr size_t kBatch = 16;
   const std::vector<LoopAddress>& where = open.tiles;
   const std::vector<OrderAddress>& slots = open.orders;
@@ -847,8 +852,13 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   // One shape, every combination of its tiles; `bound`: prune once the shape's lower bound (`shape_floor`, or its
   // compute roofline) exceeds it. With `roofline_only`, only as far as its first feasible combination, whose compute
   // roofline goes to `roofline`.
+  //
+  // With a deadline, a shape stops part way (`stopped`) once it has passed and a feasible mapping was found (before
+  // the batch or in it so far: `found`); its combinations left are not counted. A roofline-only search gives up after
+  // kRooflineTries combinations without a feasible one (leaving `roofline` at infinity and `stopped` set).
+  constexpr int64_t kRooflineTries = 4096;
   auto search_shape = [&](const std::vector<size_t>& shape, double bound, double shape_floor,
-                          bool roofline_only = false, double* roofline = nullptr) {
+                          bool roofline_only = false, double* roofline = nullptr, std::atomic<bool>* found = nullptr) {
     ShapeResult out;
     if (prune && !roofline_only && shape_floor > bound) {  // no combination of it can rank: none is lowered
       out.combinations = out.pruned = per_shape;
@@ -919,7 +929,16 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     };
     std::vector<size_t> digit(n, 0);
     std::vector<int64_t> tiles(n);
+    int64_t steps = 0;  // combinations visited: the deadline is looked at every 1,024
     for (bool more = true; more; ++out.combinations) {
+      if (roofline_only && out.combinations >= kRooflineTries) {
+        out.stopped = true;
+        break;
+      }
+      if (deadline && found && (++steps & 1023) == 0 && *found && std::chrono::steady_clock::now() > *deadline) {
+        out.stopped = true;
+        break;
+      }
       for (size_t k = 0; k < n; ++k) tiles[k] = r.searched[from + k].values[digit[k]];
       bool divides = true;
       for (size_t k = 0; k < n && divides; ++k)
@@ -974,6 +993,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
           }
         } else {
           ++out.evaluated;
+          if (found) *found = true;
           if (roofline_only) {
             *roofline = static_cast<double>(stats.roofline_compute_cycles);
             break;
@@ -1021,9 +1041,9 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   for (; first < shapes.size(); first += kBatch) {
     if (!best.empty() && deadline && std::chrono::steady_clock::now() > *deadline) break;
     const size_t count = std::min(kBatch, shapes.size() - first);
-    const double bound = prune && static_cast<int>(best.size()) >= options.top
-                             ? best.back().score
-                             : std::numeric_limits<double>::infinity();
+    const double bound = std::min(ceiling, prune && static_cast<int>(best.size()) >= options.top
+                                               ? best.back().score
+                                               : std::numeric_limits<double>::infinity());
     if (floors[order[first]] > bound) {  // the shapes left have floors as high: all pruned
       const auto left = static_cast<int64_t>(shapes.size() - first);
       r.combinations += left * per_shape;
@@ -1034,9 +1054,10 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     }
     std::vector<ShapeResult> done(count);
     std::atomic<size_t> next{0};
+    std::atomic<bool> found{!best.empty()};
     auto work = [&] {
       for (size_t i; (i = next++) < count;)
-        done[i] = search_shape(shapes[order[first + i]], bound, floors[order[first + i]]);
+        done[i] = search_shape(shapes[order[first + i]], bound, floors[order[first + i]], false, nullptr, &found);
     };
     const int threads = std::min<int>(std::max(1, options.jobs), static_cast<int>(count));
     std::vector<std::thread> pool;
@@ -1055,7 +1076,9 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
       if (front)
         for (Partial& p : d.front) add_to_front(*front, std::move(p), figures_of);
     }
-    r.shapes_searched += static_cast<int64_t>(count);
+    const auto whole = std::count_if(done.begin(), done.end(), [](const ShapeResult& d) { return !d.stopped; });
+    r.shapes_searched += whole;
+    if (whole < static_cast<std::ptrdiff_t>(count)) break;  // stopped part way: the batch's shapes are bounded below
   }
   // The run's lower bound: its best, or, stopped early, the least bound of a binding left if that is lower: its
   // compute floor, its compute roofline or the run's traffic floor, whichever is higher.
@@ -1074,7 +1097,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     const std::vector<size_t> binding(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(nu));
     if (bounded.contains(binding)) continue;
     double roofline = std::numeric_limits<double>::infinity();
-    search_shape(shape, 0, 0, true, &roofline);
+    const bool gave_up = search_shape(shape, 0, 0, true, &roofline).stopped;
+    if (gave_up) roofline = 0;  // not known: the floors bound it
     if (std::isinf(roofline)) continue;
     bounded.insert(binding);
     bound = std::min(bound, std::max({roofline, floor, floors[order[i]]}));
@@ -1208,6 +1232,223 @@ std::optional<std::chrono::steady_clock::time_point> share_of(
   if (!deadline || left <= 1) return deadline;
   const auto now = std::chrono::steady_clock::now();
   return now >= *deadline ? deadline : now + (*deadline - now) / static_cast<int64_t>(left);
+}
+
+// `templ` with run `run`'s searched units bound to `binding` (a choice per binding slot of the run) and, with `p`
+// (a combination of `templ`'s run), its settings and orders pinned to p's, and its tiles too unless `tiles_open`:
+// what descend() searches.
+MappingSpec pinned(const MappingSpec& templ, const OpenSlots& open, const Run& run, const std::vector<size_t>& binding,
+                   const Partial* p, bool tiles_open) {
+  MappingSpec m = templ;
+  for (size_t b = 0; b < binding.size(); ++b) bind(m, templ, open.units[run.bfrom + b], binding[b]);
+  if (!p) return m;
+  std::vector<LoopAddress> moved(open.tiles.begin() + static_cast<std::ptrdiff_t>(run.from),
+                                 open.tiles.begin() + static_cast<std::ptrdiff_t>(run.to));
+  for (size_t s = run.sfrom; s < run.sto; ++s) {
+    const std::vector<size_t>& perm = p->orders[s - run.sfrom];
+    put_in_order(m, templ, open.orders[s], perm);
+    for (LoopAddress& a : moved) follow(a, open.orders[s], perm);
+    m.groups[open.orders[s].group].order_auto = false;
+  }
+  for (size_t i = run.gfrom; i < run.gto; ++i) {
+    GroupSpec& g = m.groups[open.settings[i].group];
+    const Setting& setting = p->settings[i - run.gfrom];
+    pin(g, setting.first.substr(g.name.size() + 1), setting.second);
+  }
+  if (!tiles_open)
+    for (size_t k = 0; k < moved.size(); ++k)
+      for (const LoopAddress& a : copies_of(m, moved[k])) set_tile(loop_at(m, a), p->tiles[k]);
+  return m;
+}
+
+// A run whose bindings are too many to enumerate (FuseMax's 1-pass cascade fused whole: each of its twelve
+// computing Einsums on either array with any of dozens of spatial maps, 10^17 bindings), searched until `deadline` by
+// descent over its bindings instead of search()'s walk over all of them. Each binding is searched as search() searches
+// a shape's orders, settings and tiles (branch and bound, the same certificate counts):
+// - It starts from a binding of least compute floor: each Einsum's work on each unit at the rate its best map there
+//   fills at full extents (compute_floor's terms), the Einsums spread over the units so that the busiest has the
+//   least (exhaustively over the units, each Einsum taking its best map on its unit); that least is also a lower bound
+//   on every binding's cycles, as the compute floor is.
+// - It then moves one Einsum at a time to another of its units or maps (cheapest first), keeping a move when the best
+//   combination's orders, settings and tiles evaluate faster with it; after a round of moves the binding's tiles are
+//   searched again, and when no move helps, its orders and settings too. It stops at a binding no single move
+//   improves (a local optimum, not proven) or at the deadline.
+// The run's lower bound: the least of its best and the larger of that floor and the traffic floor.
+std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
+                             const OpenSlots& open, size_t run_index, const MapOptions& options, MapResult& r,
+                             std::chrono::steady_clock::time_point deadline) {
+  const Run run = runs_of(templ, open)[run_index];
+  const size_t nb = run.bto - run.bfrom, ns = run.gto - run.gfrom;
+  // Each choice's unit and cycles at full extents, and the Einsums whose unit is fixed, per unit.
+  std::vector<std::string> units;
+  auto unit_index = [&](const std::string& name) {
+    const auto at = std::find(units.begin(), units.end(), name);
+    if (at != units.end()) return static_cast<size_t>(at - units.begin());
+    units.push_back(name);
+    return units.size() - 1;
+  };
+  auto cycles_of = [&](const FloorTerm& t) {
+    std::map<std::string, int64_t> most;
+    for (const auto& [dim, var] : t.spread) most.try_emplace(dim, 1).first->second *= var->extent;
+    return t.work / t.role->rate_when_spread(most, arch.clock_hz);
+  };
+  std::vector<double> fixed;
+  for (const FloorTerm& t : floor_terms(cascade, arch, templ, run.first, run.last)) {
+    const size_t u = unit_index(t.unit);
+    fixed.resize(units.size(), 0);
+    fixed[u] += cycles_of(t);
+  }
+  struct Cost {
+    size_t unit = 0;
+    double cycles = 0;
+  };
+  std::vector<std::vector<Cost>> cost(nb);
+  for (size_t b = 0; b < nb; ++b) {
+    const BindingAddress& a = open.units[run.bfrom + b];
+    const std::string& name = templ.groups[a.group].passes[a.pass].einsums[a.einsum].first;
+    for (size_t c = 0; c < binding_at(templ, a).unit_choices.size(); ++c) {
+      MappingSpec m = templ;
+      bind(m, templ, a, c);
+      Cost x{unit_index(binding_at(m, a).unit), 0};
+      for (const FloorTerm& t : floor_terms(cascade, arch, m, run.first, run.last))
+        if (t.einsum == name) x.cycles = cycles_of(t);
+      cost[b].push_back(x);
+    }
+  }
+  fixed.resize(units.size(), 0);
+  auto floor_of_binding = [&](const std::vector<size_t>& binding) {
+    std::vector<double> load = fixed;
+    for (size_t b = 0; b < nb; ++b) load[cost[b][binding[b]].unit] += cost[b][binding[b]].cycles;
+    return std::ceil(*std::max_element(load.begin(), load.end()) * (1 - 1e-9));
+  };
+
+  // The least floor over every binding: the Einsums spread over the units (each with its cheapest map there),
+  // depth first, the costliest first, a branch left once its busiest unit reaches the least found.
+  std::vector<std::vector<double>> cheapest(nb,
+                                            std::vector<double>(units.size(), std::numeric_limits<double>::infinity()));
+  std::vector<std::vector<size_t>> cheapest_choice(nb, std::vector<size_t>(units.size(), 0));
+  for (size_t b = 0; b < nb; ++b)
+    for (size_t c = 0; c < cost[b].size(); ++c)
+      if (cost[b][c].cycles < cheapest[b][cost[b][c].unit]) {
+        cheapest[b][cost[b][c].unit] = cost[b][c].cycles;
+        cheapest_choice[b][cost[b][c].unit] = c;
+      }
+  std::vector<size_t> by_cost(nb);
+  std::iota(by_cost.begin(), by_cost.end(), size_t{0});
+  auto least = [&](size_t b) { return *std::min_element(cheapest[b].begin(), cheapest[b].end()); };
+  std::stable_sort(by_cost.begin(), by_cost.end(), [&](size_t a, size_t b) { return least(a) > least(b); });
+  double floor_best = std::numeric_limits<double>::infinity();
+  std::vector<size_t> on(nb, 0), best_on(nb, 0);
+  int64_t nodes = 0;
+  constexpr int64_t kNodes = 5'000'000;
+  std::function<void(size_t, std::vector<double>&)> spread = [&](size_t i, std::vector<double>& load) {
+    if (++nodes > kNodes) return;
+    const double busiest = *std::max_element(load.begin(), load.end());
+    if (busiest >= floor_best) return;
+    if (i == nb) {
+      floor_best = busiest;
+      best_on = on;
+      return;
+    }
+    const size_t b = by_cost[i];
+    for (size_t u = 0; u < units.size(); ++u) {
+      if (std::isinf(cheapest[b][u])) continue;
+      on[b] = u;
+      load[u] += cheapest[b][u];
+      spread(i + 1, load);
+      load[u] -= cheapest[b][u];
+    }
+  };
+  std::vector<double> load = fixed;
+  spread(0, load);
+  std::vector<size_t> binding(nb);
+  for (size_t b = 0; b < nb; ++b) binding[b] = cheapest_choice[b][best_on[b]];
+  // A bound whatever the search's depth: cut short, the busiest fixed unit and the costliest Einsum's cheapest.
+  double least_floor = *std::max_element(fixed.begin(), fixed.end());
+  for (size_t b = 0; b < nb; ++b) least_floor = std::max(least_floor, least(b));
+  if (nodes <= kNodes) least_floor = std::max(least_floor, floor_best);
+  least_floor = std::ceil(least_floor * (1 - 1e-9));
+
+  std::vector<Partial> best;
+  std::set<std::vector<size_t>> visited;
+  // Searches `binding` with `from`'s settings and orders (and tiles) pinned, or all open: its best into `best`.
+  auto search_binding = [&](const std::vector<size_t>& with, const Partial* from, bool tiles_open,
+                            double ceiling = std::numeric_limits<double>::infinity()) {
+    const MappingSpec m = pinned(templ, open, run, with, from, tiles_open);
+    const OpenSlots o = open_slots(m);
+    MapResult c;
+    list_searched(c, cascade, m, options.ragged);
+    std::vector<Partial> found =
+        search(cascade, arch, m, o, runs_of(m, o)[run_index], options, c, nullptr, deadline, ceiling);
+    for (int64_t MapResult::*count : {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible,
+                                      &MapResult::evaluated, &MapResult::pruned, &MapResult::equivalent})
+      r.*count += c.*count;
+    if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = c.first_infeasible_reason;
+    for (Partial& q : found) {
+      if (from) {  // what was pinned is from's: its digits, but for the tiles searched
+        const std::vector<size_t> tiles = std::move(q.digits);
+        q.settings = from->settings;
+        q.orders = from->orders;
+        q.digits = from->digits;
+        if (tiles_open)
+          std::copy(tiles.begin(), tiles.end(), q.digits.end() - static_cast<std::ptrdiff_t>(tiles.size()));
+        else
+          q.tiles = from->tiles;
+      } else {
+        q.digits.insert(q.digits.begin() + static_cast<std::ptrdiff_t>(ns), with.size(), 0);
+      }
+      std::copy(with.begin(), with.end(), q.digits.begin() + static_cast<std::ptrdiff_t>(ns));
+      q.units = with;
+      rank_into(best, std::move(q), options.top);
+    }
+  };
+  auto past = [&] { return std::chrono::steady_clock::now() > deadline; };
+  visited.insert(binding);
+  search_binding(binding, nullptr, true);
+  // Moves are searched narrow (the move's tiles at the best's orders and settings) until none helps, then wide (its
+  // orders and settings too, the best's binding first), narrow again after a wide move helps.
+  std::set<std::vector<size_t>> visited_wide;
+  bool wide = false;
+  while (!best.empty() && !past()) {
+    bool moved = false;
+    if (wide && visited_wide.insert(best.front().units).second) {
+      const double before = best.front().score;
+      search_binding(best.front().units, nullptr, true, before);
+      moved = best.front().score < before;
+    }
+    for (size_t b = 0; b < nb && !past() && !moved; ++b) {
+      std::vector<size_t> choices(cost[b].size());
+      std::iota(choices.begin(), choices.end(), size_t{0});
+      std::stable_sort(choices.begin(), choices.end(),
+                       [&](size_t x, size_t y) { return cost[b][x].cycles < cost[b][y].cycles; });
+      for (size_t c : choices) {
+        if (past()) break;
+        std::vector<size_t> next = best.front().units;
+        if (c == next[b]) continue;
+        next[b] = c;
+        if (floor_of_binding(next) > best.front().score || !(wide ? visited_wide : visited).insert(next).second)
+          continue;
+        const double before = best.front().score;
+        const Partial incumbent = best.front();
+        search_binding(next, wide ? nullptr : &incumbent, true, before);
+        moved = moved || best.front().score < before;
+      }
+    }
+    if (moved) {
+      wide = false;
+    } else if (!wide) {
+      wide = true;
+    } else {
+      break;  // no move helps, with its orders and settings searched too: a local optimum
+    }
+  }
+  for (const std::vector<size_t>& b : visited_wide) visited.insert(b);
+  r.bindings_descended += static_cast<int64_t>(visited.size());
+  const auto floor = static_cast<double>(traffic_floor(cascade, arch, templ, run.first, run.last));
+  r.traffic_floor += floor;
+  r.lower_bound += std::min(best.empty() ? std::numeric_limits<double>::infinity() : best.front().score,
+                            std::max(floor, least_floor));
+  return best;
 }
 
 MapCandidate candidate_of(Partial&& p) {
@@ -1347,7 +1588,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       sizes.resize(n - (last - first) + 1, 1);
       const auto its_deadline = share_of(deadline, segments_left--);
       if (std::string why = unfusable(templ, first, last); !why.empty()) {  // no way to fuse has this run
-        r.segments.push_back({first, last, templ.groups[first].name, 0, false, std::move(why), {}});
+        r.segments.push_back({first, last, templ.groups[first].name, 0, false, false, std::move(why), {}});
         segments.emplace_back();
         continue;
       }
@@ -1357,15 +1598,23 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       list_searched(c, cascade, t, options.ragged);
       const OpenSlots open = open_slots(t);
       const Run run = runs_of(t, open)[first];
-      SearchedSegment info{first, last, t.groups[first].name, space_of(c, run), false, "", {}};
+      SearchedSegment info{first, last, t.groups[first].name, space_of(c, run), false, false, "", {}};
       // A time limit lets a group alone be searched past the limit (the way to fuse that leaves every group on its
-      // own needs each), not a fused one: its space would be walked a shape at a time past the deadline.
-      if (info.space <= static_cast<double>(options.space_limit()) || (deadline && last == first + 1)) {
+      // own needs each); a fused one over it is searched by descent over its bindings (for latency, without a
+      // front), its space being too large to walk a shape at a time.
+      const bool within = info.space <= static_cast<double>(options.space_limit()) || (deadline && last == first + 1);
+      const bool descent =
+          !within && deadline && options.objective == MapObjective::latency && !options.pareto && run.bto > run.bfrom;
+      if (within || descent) {
         info.searched = true;
-        s.best = search(cascade, arch, t, open, run, options, c, options.pareto ? &s.front : nullptr, its_deadline);
+        info.descended = descent;
+        s.best = descent ? descend(cascade, arch, t, open, first, options, c, *its_deadline)
+                         : search(cascade, arch, t, open, run, options, c, options.pareto ? &s.front : nullptr,
+                                  its_deadline);
         for (int64_t MapResult::*count :
              {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible, &MapResult::evaluated,
-              &MapResult::pruned, &MapResult::equivalent, &MapResult::shapes, &MapResult::shapes_searched})
+              &MapResult::pruned, &MapResult::equivalent, &MapResult::shapes, &MapResult::shapes_searched,
+              &MapResult::bindings_descended})
           r.*count += c.*count;
         if (r.first_infeasible_reason.empty()) r.first_infeasible_reason = c.first_infeasible_reason;
         if (!s.best.empty()) info.best = s.best.front().stats;
@@ -1612,6 +1861,7 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
                           {"equivalent", r.equivalent},
                           {"shapes", r.shapes},
                           {"shapes_searched", r.shapes_searched},
+                          {"bindings_descended", r.bindings_descended},
                           {"complete", r.complete()}};
   if (!r.segments.empty()) {  // the search of fusion: each fused group considered and what its search found
     Json segments = Json::array();
@@ -1623,6 +1873,8 @@ nlohmann::ordered_json search_json(const MappingSpec& templ, const MapResult& r,
         seg["searched"] = false;
       else if (s.best)
         seg.update(Json{{"cycles", s.best->cycles}, {"energy_pJ", s.best->energy_pJ}});
+      if (s.descended)
+        seg["descent"] = true;  // its bindings searched by descent: the best found
       else
         seg["feasible"] = false;
       segments.push_back(seg);

@@ -96,6 +96,7 @@ struct SearchedSegment {
   std::string name;
   double space = 0;           // its combinations
   bool searched = false;      // false: not fusable (`unfusable`), or more combinations than the mapper searches
+  bool descended = false;     // searched by descent over its bindings (too many to search all, under a time limit)
   std::string unfusable;      // why its groups cannot be fused, if they cannot
   std::optional<Stats> best;  // its best when it was searched and something was feasible
 };
@@ -131,7 +132,10 @@ struct MapResult {
   // Shapes (a value per searched setting, a unit per searched Einsum and an order per searched list) in the space, and
   // those searched: fewer when the time limit stopped the search.
   int64_t shapes = 0, shapes_searched = 0;
-  bool complete() const { return shapes_searched == shapes; }
+  // Bindings a descent visited (map_fused's fused groups with more combinations than the mapper searches, under a
+  // time limit): their searches' counts are above, and the best is a local optimum, not proven.
+  int64_t bindings_descended = 0;
+  bool complete() const { return shapes_searched == shapes && bindings_descended == 0; }
   // For latency: no mapping of the space has fewer cycles. A complete search's is its best's; one the time limit
   // stopped takes the least, among the bindings it did not search, of each one's compute floor, its compute roofline
   // or the traffic floor, whichever is higher (each run's, summed).

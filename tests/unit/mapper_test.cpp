@@ -1571,6 +1571,48 @@ TEST(Mapper, FusionEqualsTheBestOfEveryWayToFuse) {
   EXPECT_GE(fused_chosen, 2);  // fusing pays somewhere: the search is not vacuous
 }
 
+// Fused groups with more combinations than the mapper searches are searched by descent over their bindings under a
+// time limit (map_fused): on small random SwiGLU FFNs, whose fused groups the limit (forced low here)
+// leaves to descent, the best found is never better than the exhaustive optimum (the whole space searched with a
+// high limit), the lower bound never above it, the certificate says the search was a descent (not complete), and the
+// chosen mapping evaluates to the figure reported.
+TEST(Mapper, DescentOverBindingsIsBoundedByTheExhaustiveOptimum) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 31);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  for (int problem = 0; problem < 4; ++problem) {
+    const std::vector<std::pair<std::string, std::string>> params = {
+        {"N", pick({"4", "8"})}, {"D", pick({"4", "8"})}, {"FF", pick({"4", "8"})}};
+    const std::vector<std::pair<std::string, std::string>> arch_sets = {
+        {"pe2d.rows", pick({"4", "8"})}, {"pe2d.cols", pick({"4", "8"})}, {"pe1d.lanes", pick({"4", "8"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    Constraints base;
+    base.cascade = test::load(kRoot + "/configs/workloads/ffn-swiglu.yaml", params);
+    base.arch = load_arch(kRoot + "/configs/arch/fusemax.yaml", arch_sets);
+    base.mapping = unconstrained(base.cascade, base.arch);
+    MapOptions exhaustive;
+    exhaustive.max_candidates = 100'000'000;
+    const MapResult optimum = map_fused(base.cascade, base.arch, base.mapping, exhaustive, 3);
+    ASSERT_TRUE(optimum.complete()) << what;
+    ASSERT_FALSE(optimum.best.empty()) << what;
+    MapOptions descent;
+    descent.max_candidates = 2'000;  // every fused group of two or more has more: each is descended
+    descent.time_limit_s = 30;       // far more than these need: each descent ends at its local optimum
+    const MapResult r = map_fused(base.cascade, base.arch, base.mapping, descent, 3);
+    ASSERT_FALSE(r.best.empty()) << what;
+    EXPECT_GT(r.bindings_descended, 0) << what;
+    EXPECT_FALSE(r.complete()) << what;
+    EXPECT_TRUE(std::any_of(r.segments.begin(), r.segments.end(), [](const SearchedSegment& s) { return s.descended; }))
+        << what;
+    EXPECT_GE(r.best.front().score, optimum.best.front().score) << what;
+    EXPECT_LE(r.lower_bound, optimum.best.front().score) << what;
+    const MappingSpec chosen = with_choice(base.mapping, r.best.front().choice);
+    const TileProgram program = lower(base.cascade, base.arch, chosen);
+    ASSERT_TRUE(program.status.ok) << what << program.status.reason;
+    EXPECT_EQ(evaluate_analytical(base.cascade, base.arch, program).cycles, r.best.front().stats.cycles) << what;
+  }
+}
+
 // Fusion under constraints (`--fuse` with a user's groups): SwiGLU's Einsums each a group bound as by hand
 // (configs/constraints/ffn-swiglu-fusemax-groups.yaml), on small random FuseMax-like chips. In a third of the problems
 // the activation has one buffer stage (groups whose settings differ are not fused: every way that needs it is left out)

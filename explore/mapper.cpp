@@ -774,6 +774,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   // with more than 2^20 (orders x sets of such loops) to tabulate.
   struct Canonical {
     std::vector<size_t> positions, tiles;  // per loop that may run once: its place in the list, its searched tile
+    std::vector<int64_t> extents;          // and its index's extent in the group (as lowering takes it)
     std::vector<std::vector<char>> first;  // per set of such loops (a mask over them), per order: the first?
   };
   std::vector<Canonical> canonical(run.sto - run.sfrom);
@@ -790,10 +791,17 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
       if (std::any_of(g.loops.begin(), g.loops.begin() + static_cast<std::ptrdiff_t>(i),
                       [&](const LoopSpec& l) { return l.index == index; }))
         continue;  // inside another loop over its index
+      int64_t extent = 0;  // the group's last Einsum with the index gives it, as in lowering
+      for (const PassSpec& pass : g.passes)
+        for (const auto& [name, binding] : pass.einsums)
+          for (const Einsum& e : cascade.einsums)
+            if (e.name == name && e.var_index(index) >= 0)
+              extent = e.vars[static_cast<size_t>(e.var_index(index))].extent;
       for (size_t k = from; k < run.to; ++k)
-        if (where[k].group == slot.group && where[k].pass == -1 && where[k].loop == i) {
+        if (where[k].group == slot.group && where[k].pass == -1 && where[k].loop == i && extent > 0) {
           c.positions.push_back(i - slot.begin);
           c.tiles.push_back(k - from);
+          c.extents.push_back(extent);
         }
     }
     const std::vector<std::vector<size_t>>& listed = r.orders[s].orders;
@@ -820,7 +828,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
       const Canonical& c = canonical[s];
       size_t mask = 0;
       for (size_t b = 0; b < c.tiles.size(); ++b)
-        if (tiles[c.tiles[b]] == r.searched[from + c.tiles[b]].values.back()) mask |= size_t{1} << b;
+        if (tiles[c.tiles[b]] >= c.extents[b]) mask |= size_t{1} << b;
       if (mask && !c.first[mask][shape[nu + s]]) return true;
     }
     return false;
@@ -1316,6 +1324,8 @@ std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const
     }
   }
   fixed.resize(units.size(), 0);
+  if (units.empty() || std::any_of(cost.begin(), cost.end(), [](const auto& c) { return c.empty(); }))
+    return {};  // an Einsum with no unit to take: nothing to descend
   auto floor_of_binding = [&](const std::vector<size_t>& binding) {
     std::vector<double> load = fixed;
     for (size_t b = 0; b < nb; ++b) load[cost[b][binding[b]].unit] += cost[b][binding[b]].cycles;

@@ -716,7 +716,8 @@ namespace {
 // before its batch is pruned whole (counted, none of it lowered), and so are all after it; one whose first feasible
 // combination shows a compute roofline above that score is pruned from there.
 //
-// With a `ceiling` (descend()'s best so far), what cannot beat it is pruned as what cannot rank is.
+// With a `ceiling` (descend()'s best so far), what cannot beat it is pruned as what cannot rank is; `anytime`
+// (descend()'s too) stops at the deadline even with nothing feasible found, and leaves the run's bound unsearched.
 //
 // With a deadline, no batch starts once it has passed and a feasible mapping was found; the shapes left are
 // counted, and the run's lower bound is the least of its best score and the bounds of the bindings left: each one's
@@ -726,7 +727,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
                             const OpenSlots& open, const Run& run, const MapOptions& options, MapResult& r,
                             std::vector<Partial>* front = nullptr,
                             std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt,
-                            double ceiling = std::numeric_limits<double>::infinity()) {
+                            double ceiling = std::numeric_limits<double>::infinity(), bool anytime = false) {
   constexpr size_t kBatch = 16;
   const std::vector<LoopAddress>& where = open.tiles;
   const std::vector<OrderAddress>& slots = open.orders;
@@ -1047,7 +1048,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   r.shapes += static_cast<int64_t>(shapes.size());
   size_t first = 0;  // in `order`
   for (; first < shapes.size(); first += kBatch) {
-    if (!best.empty() && deadline && std::chrono::steady_clock::now() > *deadline) break;
+    if ((anytime || !best.empty()) && deadline && std::chrono::steady_clock::now() > *deadline) break;
     const size_t count = std::min(kBatch, shapes.size() - first);
     const double bound = std::min(ceiling, prune && static_cast<int>(best.size()) >= options.top
                                                ? best.back().score
@@ -1062,7 +1063,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     }
     std::vector<ShapeResult> done(count);
     std::atomic<size_t> next{0};
-    std::atomic<bool> found{!best.empty()};
+    std::atomic<bool> found{anytime || !best.empty()};
     auto work = [&] {
       for (size_t i; (i = next++) < count;)
         done[i] = search_shape(shapes[order[first + i]], bound, floors[order[first + i]], false, nullptr, &found);
@@ -1099,7 +1100,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   // nothing feasible bounds nothing, so the binding's next shape is tried. Searched lowest floor first, the shapes
   // left from one whose floor is no lower than the bound so far cannot lower it.
   std::set<std::vector<size_t>> bounded;
-  for (size_t i = first; i < shapes.size() && !std::isnan(bound); ++i) {
+  for (size_t i = first; i < shapes.size() && !std::isnan(bound) && !anytime; ++i) {
     const std::vector<size_t>& shape = shapes[order[i]];
     if (prune && floors[order[i]] >= bound) break;
     const std::vector<size_t> binding(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(nu));
@@ -1389,7 +1390,7 @@ std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const
     MapResult c;
     list_searched(c, cascade, m, options.ragged);
     std::vector<Partial> found =
-        search(cascade, arch, m, o, runs_of(m, o)[run_index], options, c, nullptr, deadline, ceiling);
+        search(cascade, arch, m, o, runs_of(m, o)[run_index], options, c, nullptr, deadline, ceiling, true);
     for (int64_t MapResult::*count : {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible,
                                       &MapResult::evaluated, &MapResult::pruned, &MapResult::equivalent})
       r.*count += c.*count;
@@ -1613,8 +1614,8 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       // own needs each); a fused one over it is searched by descent over its bindings (for latency, without a
       // front), its space being too large to walk a shape at a time.
       const bool within = info.space <= static_cast<double>(options.space_limit()) || (deadline && last == first + 1);
-      const bool descent =
-          !within && deadline && options.objective == MapObjective::latency && !options.pareto && run.bto > run.bfrom;
+      const bool descent = !within && deadline && options.objective == MapObjective::latency && !options.pareto &&
+                           run.bto > run.bfrom && std::chrono::steady_clock::now() < *its_deadline;
       if (within || descent) {
         info.searched = true;
         info.descended = descent;

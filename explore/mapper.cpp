@@ -1271,17 +1271,17 @@ MappingSpec pinned(const MappingSpec& templ, const OpenSlots& open, const Run& r
 }
 
 // A run whose bindings are too many to enumerate (FuseMax's 1-pass cascade fused whole: each of its twelve
-// computing Einsums on either array with any of dozens of spatial maps, 10^17 bindings), searched until `deadline` by
-// descent over its bindings instead of search()'s walk over all of them. Each binding is searched as search() searches
-// a shape's orders, settings and tiles (branch and bound, the same certificate counts):
+// computing Einsums on either array with any of dozens of spatial maps, 2.5e21 combinations in all), searched until
+// `deadline` by descent over its bindings instead of search()'s walk over all of them. Each binding is searched as
+// search() searches a shape's orders, settings and tiles (branch and bound, the same certificate counts):
 // - It starts from a binding of least compute floor: each Einsum's work on each unit at the rate its best map there
 //   fills at full extents (compute_floor's terms), the Einsums spread over the units so that the busiest has the
-//   least (exhaustively over the units, each Einsum taking its best map on its unit); that least is also a lower bound
-//   on every binding's cycles, as the compute floor is.
-// - It then moves one Einsum at a time to another of its units or maps (cheapest first), keeping a move when the best
-//   combination's orders, settings and tiles evaluate faster with it; after a round of moves the binding's tiles are
-//   searched again, and when no move helps, its orders and settings too. It stops at a binding no single move
-//   improves (a local optimum, not proven) or at the deadline.
+//   least (depth first over the units, each Einsum taking its best map on its unit; cut short past kNodes, the bound
+//   falls back to the costliest Einsum's); that least is also a lower bound on every binding's cycles.
+// - It then moves one Einsum at a time to another of its units or maps (cheapest first), keeping a move that beats
+//   the best: narrow, the move's tiles searched at the best's orders and settings, until none helps; then wide, its
+//   orders and settings searched too (the best's own binding first), narrow again after a wide move helps. It stops
+//   at a binding no single move improves (a local optimum, not proven) or at the deadline.
 // The run's lower bound: the least of its best and the larger of that floor and the traffic floor.
 std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
                              const OpenSlots& open, size_t run_index, const MapOptions& options, MapResult& r,

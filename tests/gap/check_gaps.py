@@ -21,18 +21,14 @@ KNOWN = {
     "configs/mappings/linear/kda-decode-xpu.yaml":
         (-0.029, "16 tiles of 4 MiB in and out: the engine's loads go ahead of its stores, which the analytical "
                  "model's prefetch bound does not credit"),
-    "configs/mappings/linear/mla-decode-xpu.yaml":
-        (+0.032, "8 blocks per sequence: the engine's DMA waits on dependencies, not traced"),
     "configs/mappings/linear/kda-decode-fusemax.yaml":
         (-0.024, "compute-bound on the 1D array; the engine starts the first state updates sooner, not traced"),
     "configs/mappings/llm/decode-attention-pruned.yaml":
         (+0.112, "32 latency-bound tiles: V's slot frees only at the tile's last op; not traced further"),
     "configs/mappings/llm/decode-attention-spatten.yaml":
-        (+0.199, "each head's K and V slots held through its ~450-cycle chain: 2 stages keep 2 heads in flight"),
+        (+0.209, "each head's K and V slots held through its ~450-cycle chain: 2 stages keep 2 heads in flight"),
     "configs/mappings/llm/decode-attention-spatten-xpu.yaml":
         (+0.026, "as decode-attention-pruned: latency-bound head tiles; not traced further"),
-    "configs/mappings/attention-flat-spilled.yaml":
-        (+0.024, "one block per head: each pass's first tiles of K or V are asked for only when the pass starts"),
     "configs/mappings/ssm/mamba-block-decode-xpu.yaml":
         (-0.023, "four short groups, each with its head and tail: the engine's loads go ahead of its stores, "
                  "not traced"),

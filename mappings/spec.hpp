@@ -118,6 +118,8 @@ struct MappingSpec {
   std::string buffer = "glb";
   std::vector<GroupSpec> groups;
   SourceLoc groups_loc;
+  // Made by unconstrained(): a group fused of several (fused()) leaves its pipelining to the mapper too.
+  bool pipeline_when_fused = false;
   // Constraints that are a choice among other constraints files (FLAT's scores kept in the buffer, or spilled to
   // DRAM with passes of their own): `einsim map` and sweeps' `constraints:` map each and keep the best. Such a
   // file has nothing else (no arch, workload or groups); paths resolved against its folder.

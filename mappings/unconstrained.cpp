@@ -100,6 +100,7 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
   m.file = cascade.file;
   m.arch = arch.file;
   m.workload = cascade.file;
+  m.pipeline_when_fused = true;
   // Tiles go from the architecture's DRAM to a buffer that stages them: the defaults' names when it has them.
   auto stages_tiles = [&](const std::string& name) {
     const ComponentSpec* c = arch.find(name);
@@ -226,10 +227,13 @@ MappingSpec fused(const MappingSpec& templ, const std::vector<size_t>& sizes) {
       g.order_auto = g.loops.size() > 1;  // the groups' loops together have no order of their own
       for (auto& [setting, values] : g.setting_choices)
         if (setting == "cores") values = cores_choices(g.loops);  // the fused group's loops
+      // Its units may work on different tiles at once (each Einsum alone has nothing to overlap).
+      if (templ.pipeline_when_fused)
+        g.setting_choices.emplace_back("pipeline", std::vector<std::string>{"false", "true"});
       m.description = fmt::format(
-          "consecutive Einsums fused into {} groups; fusion, units, spatial maps, loop orders and tiles chosen by "
+          "consecutive Einsums fused into {} groups; fusion, {}units, spatial maps, loop orders and tiles chosen by "
           "einsim map",
-          sizes.size());
+          sizes.size(), templ.pipeline_when_fused ? "pipelining, " : "");
     }
     m.groups.push_back(std::move(g));
     next += n;

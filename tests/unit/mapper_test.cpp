@@ -1152,9 +1152,12 @@ TEST(Mapper, AFusedGroupOnCoresSpreadsItsOwnLoops) {
   ASSERT_EQ(templ.groups.size(), 4u);
   const MappingSpec f = fused(templ, {1, 1, 2});
   const std::vector<SearchedSetting> settings = searched_settings(f);
-  ASSERT_EQ(settings.size(), 3u);
+  ASSERT_EQ(settings.size(), 4u);
   EXPECT_EQ(settings[2].name, "H1+Y2.cores");
   EXPECT_EQ(settings[2].values, (std::vector<std::string>{"[]", "[n]", "[n, ff]", "[n, ff, d]", "[n, ff, d, c]"}));
+  // A fused group's pipelining is the mapper's too (a group alone has nothing to overlap).
+  EXPECT_EQ(settings[3].name, "H1+Y2.pipeline");
+  EXPECT_EQ(settings[3].values, (std::vector<std::string>{"false", "true"}));
   const MappingSpec pinned = with_params(f, {{"H1+Y2.cores", "[n, ff]"}});
   EXPECT_EQ(pinned.groups[2].cores, (std::vector<std::string>{"n", "ff"}));
   EXPECT_THROW(with_params(f, {{"H1+Y2.cores", "[ff, n]"}}), UserError);  // not the group's first two loops

@@ -96,6 +96,9 @@ struct Job {
   void watch() const { watched = true; }
   int64_t refs = 0;           // JobPtrs to it
   GroupRun* group = nullptr;  // the run of a group that waits for it to finish, if one does
+  // A transfer's place in its group's program order: the iteration of the group's loops it belongs to (a load
+  // issued ahead for a later iteration, that one's), then its place among the transfers issued.
+  std::pair<int64_t, int64_t> order{0, 0};
 
   bool done() const { return done_at(now()); }
   bool done_at(int64_t t) const { return end >= 0 && end <= t; }
@@ -128,6 +131,7 @@ void recycle(Job* job) {
   j.label = nullptr;
   j.end = -1;
   j.group = nullptr;
+  j.order = {0, 0};
   if (j.watched) j.ready.cancel();  // a notification no one can be waiting for any more (only watched ones have one)
   j.watched = false;
   free_jobs.push_back(job);
@@ -268,6 +272,15 @@ struct Buffer : sc_module {
 struct JobQueue {
   std::deque<JobPtr> jobs;
   size_t capacity = 64;
+  // Groups running concurrently share the queue: each may fill its share (one group's walk running ahead would
+  // otherwise hold the others' back).
+  size_t groups = 1;
+  bool full(const JobPtr& job) const {
+    if (groups == 1 || !job || !job->group) return jobs.size() >= capacity;
+    return static_cast<size_t>(std::count_if(jobs.begin(), jobs.end(), [&](const JobPtr& j) {
+             return j && j->group == job->group;
+           })) >= capacity / groups;
+  }
   sc_event arrived, left;
   int awaiting_arrival = 0, awaiting_room = 0;
 
@@ -281,12 +294,26 @@ struct JobQueue {
   };
 
   void write(JobPtr job) {
-    while (jobs.size() >= capacity) {
+    while (full(job)) {
       ++awaiting_room;
       sc_core::wait(left);
       --awaiting_room;
     }
     jobs.push_back(std::move(job));
+    if (awaiting_arrival > 0) arrived.notify(sc_core::SC_ZERO_TIME);
+  }
+  // A transfer handed on once its inputs are ready takes its place among those waiting by the program's order, so
+  // the engines take the earliest the program needs, not the first to become ready (the walk runs ahead: a tile
+  // far ahead whose slot is free would otherwise go before one the units need now).
+  void write_in_order(JobPtr job) {
+    while (jobs.size() >= capacity) {
+      ++awaiting_room;
+      sc_core::wait(left);
+      --awaiting_room;
+    }
+    auto at = jobs.end();
+    while (at != jobs.begin() && *std::prev(at) && (*std::prev(at))->order > job->order) --at;
+    jobs.insert(at, std::move(job));
     if (awaiting_arrival > 0) arrived.notify(sc_core::SC_ZERO_TIME);
   }
   JobPtr take(std::deque<JobPtr>::iterator it) {
@@ -364,6 +391,22 @@ struct Unit : sc_module {
     }
   };
   Pending pending;
+  // While groups run concurrently, each has a window of its own: one group's walk may have issued many jobs ahead
+  // of the other's (its transfers handed on as they become ready), which would otherwise keep the other's jobs
+  // out of sight.
+  bool concurrent = false;
+  void look_per_group() {
+    for (auto it = queue.jobs.begin(); it != queue.jobs.end();) {
+      const GroupRun* g = *it ? (*it)->group : nullptr;
+      if (g && static_cast<size_t>(std::count_if(pending.begin(), pending.end(),
+                                                 [g](const JobPtr& j) { return j->group == g; })) < window) {
+        pending.push_back(queue.take(it));
+        it = queue.jobs.begin();  // (take may have moved the others)
+      } else {
+        ++it;
+      }
+    }
+  }
 
   // Runs until the controller sends an empty job (after all others are done), so the thread ends cleanly.
   void run() {
@@ -377,6 +420,7 @@ struct Unit : sc_module {
       JobPtr job;
       for (;;) {
         while (pending.size() < window && !queue.jobs.empty()) pending.push_back(queue.read());
+        if (concurrent) look_per_group();
         const int64_t t = now();
         const auto it = std::find_if(pending.begin(), pending.end(), [t](const JobPtr& j) { return ready_at(*j, t); });
         if (it != pending.end()) {
@@ -435,10 +479,12 @@ struct Unit : sc_module {
   }
 };
 
-// The DRAM channel and its DMA engines. A load reaches the queue once its buffer slot is free (the controller
-// waits for that); a store waits for its tile to be computed ("dependency"). dma_order: ready_first (the
-// default) lets a free engine take the oldest request whose inputs are ready, waiting (charged to the oldest
-// request's cause) only when none is; in_order takes the oldest request and waits for it, so with one engine a
+// The DRAM channel and its DMA engines. A load waits for its buffer slot to be free, a store for its tile to be
+// computed ("dependency"). dma_order: ready_first (the default) lets a free engine take the oldest request in the
+// program's order whose inputs are ready, waiting (charged to the oldest request's cause) only when none is; the
+// controller hands it every request as it walks, so a load waiting for its slot holds up neither the walk nor the
+// requests after it. in_order: the controller hands a load on only once its slot is free (the walk waits for
+// that), and an engine takes the oldest request and waits for it, so with one engine a
 // waiting store holds up the requests behind it. An engine then holds the channel for bytes / bandwidth cycles
 // ("channel" stalls: another engine has it), and one of the buffer's ports for the first bytes / port width of
 // them. Data arrives `latency` cycles after the transfer. Reads come first, as memory controllers drain writes
@@ -506,6 +552,9 @@ struct Dram : sc_module {
   Dram(sc_module_name name, double bpc, int64_t lat, int64_t engines, bool first_ready, Recorder& r, Buffer& b)
       : sc_module(name), rec(r), buffer(b), bytes_per_cycle(bpc), latency(lat), ready_first(first_ready) {
     free_at.assign(static_cast<size_t>(engines), 0);
+    // Ready-first engines hold every transfer issued (the walk hands each on at once; the units' queues hold it
+    // back), so that one whose inputs are not ready never keeps a ready one out.
+    if (ready_first) queue.capacity = std::numeric_limits<size_t>::max();
     for (size_t e = 0; std::cmp_less(e, engines); ++e) {
       busy.push_back(std::make_unique<sc_core::sc_signal<bool>>(fmt::format("dma{}_busy", e).c_str()));
       sc_core::sc_spawn([this, e] { run(e); }, fmt::format("dma{}", e).c_str());
@@ -539,7 +588,7 @@ struct Dram : sc_module {
         sc_core::wait(duration(first_known - now()), any);
       else
         sc_core::wait(any);
-      rec.stalls[who]["dependency"] += now() - from;  // only stores wait: loads come with their slot free
+      rec.stalls[who]["dependency"] += now() - from;  // a load's slot, a store's tile
     }
   }
 
@@ -572,7 +621,7 @@ struct Dram : sc_module {
     for (;;) {
       const JobPtr job = ready_first ? take_ready(who) : queue.read();
       if (!job) return;                       // the controller is done
-      wait_for(*job, who, "dependency", rec);  // a store's tile (a load's slot is free already)
+      wait_for(*job, who, "dependency", rec);  // in order: a store's tile (a load's slot is free already)
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const bool load = job->op->kind == TileOp::Kind::load;
       const int priority = load ? kLoad : job->op->bypass ? kUrgentStore : kStore;
@@ -688,7 +737,8 @@ struct Controller : sc_module {
   std::vector<std::vector<int64_t>> issued;  // per group and op: the tiles it issued (simulated ones)
   std::vector<int64_t> group_cycles;         // per group: from its start to its end, simulated and skipped
   int64_t link_free = 0;                     // when the interconnect has finished the collectives it was given
-  int64_t prefetching = 0;                   // loads issued ahead that wait for their buffer slot
+  int64_t prefetching = 0;                   // transfers issued ahead that wait for their inputs
+  JobPtr last_issued;                        // the walk's latest job
 
   // Counters' key for the tiles op `o` of group `g` issued: extrapolation skips them with the rest.
   static std::string issued_key(size_t g, size_t o) { return fmt::format("#issued/{}/{}", g, o); }
@@ -750,10 +800,12 @@ struct Controller : sc_module {
         // Groups that run together each get a thread. Their loops are simulated in full: steady-state skipping
         // reads whole-system counters, which the other groups move too.
         std::vector<sc_core::sc_process_handle> running;
+        for (auto& [name, unit] : units) unit->concurrent = true, unit->queue.groups = last - first;
         for (size_t g = first; g < last; ++g)
           running.push_back(sc_core::sc_spawn([this, g] { run_group(g, true); }, fmt::format("group{}", g).c_str()));
         for (sc_core::sc_process_handle& h : running)
           if (!h.terminated()) sc_core::wait(h.terminated_event());
+        for (auto& [name, unit] : units) unit->concurrent = false, unit->queue.groups = 1;
       }
       first = last;
     }
@@ -853,6 +905,9 @@ struct Controller : sc_module {
       const auto at = static_cast<int64_t>(history.size()) - g.ops[o].stages + static_cast<int64_t>(m);
       return at < 0 ? std::vector<JobPtr>{} : history[static_cast<size_t>(at)];
     };
+    // The iteration of the group's loops the walk is in, and the transfers handed on so far: their place in the
+    // group's program order (concurrent groups' transfers interleave by how far each group has come).
+    int64_t iteration = 0, transfers = 0;
     // Load o, for a tile whose slot frees once `slot` is done.
     auto load_job = [&](size_t o, std::vector<JobPtr> slot) {
       JobPtr job = new_job();
@@ -871,11 +926,15 @@ struct Controller : sc_module {
       }
       return job;
     };
-    // Issues load o once the slot its tile takes is free. A prefetcher asks for a tile once its slot is free: the
-    // request does not sit in the DMA's queue ahead of requests that could run (everything that frees the slot
-    // is issued already).
+    // Issues load o, for a tile whose slot frees once `slot` is done. Ready-first engines take it once the slot is
+    // free, the walk going on meanwhile (a prefetcher); in-order ones are handed it only then, the walk waiting, so
+    // that it does not sit in their queue ahead of requests that could run.
     auto load_tile = [&](size_t o, std::vector<JobPtr> slot) {
       JobPtr job = load_job(o, std::move(slot));
+      if (info[o].path->ready_first) {
+        post(*info[o].path, job, {iteration, ++transfers});
+        return job;
+      }
       for (const JobPtr& d : job->deps) wait_done(*d);
       info[o].path->queue.write(job);
       return job;
@@ -950,12 +1009,16 @@ struct Controller : sc_module {
           const size_t m = ahead[o]++;  // prefetches for the iterations before this one
           if (m < prefetched[o].size() || m + 2 > static_cast<size_t>(g.ops[o].stages)) continue;
           JobPtr job = load_job(o, freed_slot_ahead(o, m));
-          ++prefetching;
-          sc_core::sc_spawn([this, job, path = info[o].path] {
-            for (const JobPtr& d : job->deps) wait_done(*d);
-            path->queue.write(job);
-            --prefetching;
-          });
+          if (info[o].path->ready_first) {
+            post(*info[o].path, job, {iteration + later, 0});
+          } else {
+            ++prefetching;
+            sc_core::sc_spawn([this, job, path = info[o].path] {
+              for (const JobPtr& d : job->deps) wait_done(*d);
+              path->queue.write(job);
+              --prefetching;
+            });
+          }
           prefetched[o].push_back(job);
         }
       }
@@ -998,6 +1061,11 @@ struct Controller : sc_module {
       int64_t trips = 1;
       for (int j = l; j < last; ++j) trips *= g.loops[static_cast<size_t>(j)].trips;
       std::vector<Counters> starts;
+      // Where each iteration began, and the last job issued before the loop: the walk may run ahead of the units
+      // (transfers are handed on when ready), so iterations are compared only once what came before the loop is
+      // done; until then the units' work in an iteration's time is the last loop's tail, not this loop's.
+      std::vector<int64_t> began;
+      const JobPtr before = last_issued;
       // A pass's own loops are walked in full. The next pass starts from the state the last one left (tiles in
       // flight, buffer slots, the DMA's and DRAM's timing), which skipped iterations do not reproduce: the unfused
       // softmax-row mapping (tests/data) at BERT-4K, B = 8, came out 18% slow with two buffer stages and 9% fast
@@ -1007,13 +1075,14 @@ struct Controller : sc_module {
       for (int64_t i = 0; i < trips; ++i) {
         if (skippable && i >= 1 && i < trips - 1) {
           starts.push_back(counters());
+          began.push_back(now());
           const size_t n = starts.size();
           auto cost = [&](size_t m) { return starts[m] - starts[m - 1]; };  // of the iteration starts[m - 1] began
           // The last kSettle periods of iteration costs repeat (period 1: kSettle equal costs in a row); a few can
           // agree by coincidence while a pipeline is still filling. Contention for the buffer's ports can
           // alternate between iterations (FuseMax's arrays take turns), hence periods above 1.
           for (size_t period = 1; period <= kMaxPeriod; ++period) {
-            bool settled = n >= kSettle * period + 1;
+            bool settled = n >= kSettle * period + 1 && (!before || before->done_at(began[n - 1 - kSettle * period]));
             // An iteration that took no time is the walk running ahead of the units (only their queues hold it
             // back), not a steady state.
             for (size_t m = n - 1; settled && m + (kSettle - 1) * period > n - 1; --m)
@@ -1035,6 +1104,7 @@ struct Controller : sc_module {
       }
     };
     walk(0, g.outer_loops, [&] {
+      ++iteration;
       if (any_hoisted) start_iteration();
       for (int k = 0; k < passes; ++k) {
         const auto range = g.pass_loops.empty() ? std::pair<int, int>{g.outer_loops, g.outer_loops}
@@ -1058,8 +1128,8 @@ struct Controller : sc_module {
             }
             if (op.kind == TileOp::Kind::compute) {
               // Without pipelining the units take turns: this tile computes once the last one has. The walk
-              // itself runs ahead, held back only by the units' queues and the DMA's: a load waits for its
-              // buffer slot (load_tile), not for the computations before it to be issued and done.
+              // itself runs ahead, held back only by the units' queues (and, with in-order DMA engines, a load's
+              // buffer slot: load_tile), not by the computations before it being done.
               if (!g.pipeline) job->deps = computing;
               for (const TensorId t : info[o].reads) {
                 if (writer[t]) job->deps.push_back(writer[t]);
@@ -1094,9 +1164,13 @@ struct Controller : sc_module {
                 held.push_back(job);
                 while (held.size() > static_cast<size_t>(stages)) held.pop_front();
               }
-              info[o].path->queue.write(job);
+              if (info[o].path->ready_first)
+                post(*info[o].path, job, {iteration, ++transfers});
+              else
+                info[o].path->queue.write(job);
             }
             if (!g.pipeline && !g.double_buffer) step.push_back(job);
+            last_issued = job;
           }
           // Single-buffered, a tile's loads wait for the last tile's readers anyway; wait for its stores too.
           if (!g.pipeline && !g.double_buffer)
@@ -1114,6 +1188,13 @@ struct Controller : sc_module {
         sc_core::wait(duration(short_by));
       }
     group_cycles[group] = now() + skipped.cycles - started;
+  }
+
+  // Hands a transfer to its path's DMA engines, whose engines take the first in the program's order whose inputs
+  // are ready (a load's buffer slot free, a store's tile computed): the walk goes on issuing what comes after it.
+  static void post(Dram& path, const JobPtr& job, std::pair<int64_t, int64_t> order) {
+    job->order = order;
+    path.queue.write_in_order(job);
   }
 
   static void wait_done(const Job& j) {

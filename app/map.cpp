@@ -366,7 +366,8 @@ int run_map(const MapArgs& args) {
   const std::string what =
       !r.segments.empty()
           ? fmt::format("{}{} of {} fused groups, each on its own",
-                        constrained ? "what the constraints leave open" : "the units, spatial maps, orders and tiles",
+                        constrained ? "what the constraints leave open"
+                                    : "the units, spatial maps, orders, tiles and pipelining",
                         args.ragged ? " (ragged too)" : "",
                         std::count_if(r.segments.begin(), r.segments.end(), [](const auto& s) { return s.searched; }))
           : fmt::format("{}{}{}{} tiles{}{}", r.settings.empty() ? "" : settings_searched(r.settings) + ", ",

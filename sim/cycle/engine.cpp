@@ -294,27 +294,25 @@ struct JobQueue {
   };
 
   void write(JobPtr job) {
+    wait_for_room(job);
+    jobs.push_back(std::move(job));
+    if (awaiting_arrival > 0) arrived.notify(sc_core::SC_ZERO_TIME);
+  }
+  // A transfer takes its place among those waiting by its group's program order (Job::order), so that ready-first
+  // engines take the earliest the program needs: a load issued ahead for a later iteration goes after this one's.
+  void write_in_order(JobPtr job) {
+    wait_for_room(job);
+    auto at = jobs.end();
+    while (at != jobs.begin() && *std::prev(at) && (*std::prev(at))->order > job->order) --at;
+    jobs.insert(at, std::move(job));
+    if (awaiting_arrival > 0) arrived.notify(sc_core::SC_ZERO_TIME);
+  }
+  void wait_for_room(const JobPtr& job) {
     while (full(job)) {
       ++awaiting_room;
       sc_core::wait(left);
       --awaiting_room;
     }
-    jobs.push_back(std::move(job));
-    if (awaiting_arrival > 0) arrived.notify(sc_core::SC_ZERO_TIME);
-  }
-  // A transfer handed on once its inputs are ready takes its place among those waiting by the program's order, so
-  // the engines take the earliest the program needs, not the first to become ready (the walk runs ahead: a tile
-  // far ahead whose slot is free would otherwise go before one the units need now).
-  void write_in_order(JobPtr job) {
-    while (jobs.size() >= capacity) {
-      ++awaiting_room;
-      sc_core::wait(left);
-      --awaiting_room;
-    }
-    auto at = jobs.end();
-    while (at != jobs.begin() && *std::prev(at) && (*std::prev(at))->order > job->order) --at;
-    jobs.insert(at, std::move(job));
-    if (awaiting_arrival > 0) arrived.notify(sc_core::SC_ZERO_TIME);
   }
   JobPtr take(std::deque<JobPtr>::iterator it) {
     JobPtr job = std::move(*it);
@@ -392,8 +390,8 @@ struct Unit : sc_module {
   };
   Pending pending;
   // While groups run concurrently, each has a window of its own: one group's walk may have issued many jobs ahead
-  // of the other's (its transfers handed on as they become ready), which would otherwise keep the other's jobs
-  // out of sight.
+  // of the other's (walks wait only for the units' queues), which would otherwise keep the other's jobs out of
+  // sight.
   bool concurrent = false;
   void look_per_group() {
     for (auto it = queue.jobs.begin(); it != queue.jobs.end();) {

@@ -183,6 +183,33 @@ void wait_for(const Job& job, const std::string& who, const char* cause, Recorde
   }
 }
 
+// The first input `job` still waits for (it has one: it is not ready).
+const Job& blocker_of(const Job& job) {
+  return **std::find_if(job.deps.begin(), job.deps.end(), [](const JobPtr& d) { return !d->done(); });
+}
+
+// Waits until an input of one of the jobs [first, last) that none is ready for may be, or `arrived` fires: until
+// the soonest input whose end is known, or any whose end is not yet (a unit's window, a DMA's queue).
+template <class It>
+void wait_for_an_input(It first, It last, const sc_core::sc_event& arrived) {
+  sc_core::sc_event_or_list inputs;
+  inputs |= arrived;
+  int64_t soonest = std::numeric_limits<int64_t>::max();
+  for (; first != last; ++first) {
+    const Job& b = blocker_of(**first);
+    if (b.end >= 0) {
+      soonest = std::min(soonest, b.end);
+    } else {
+      b.watch();
+      inputs |= b.ready;
+    }
+  }
+  if (soonest < std::numeric_limits<int64_t>::max())
+    sc_core::wait(duration(soonest - now()), inputs);
+  else
+    sc_core::wait(inputs);
+}
+
 // A run of one group's tiles, which ends when every job it issued is done: counted rather than kept in a list
 // (a reference per job, and a sweep of the list now and then, were a few percent of the engine's time).
 struct GroupRun {
@@ -389,10 +416,9 @@ struct Unit : sc_module {
     }
   };
   Pending pending;
-  // While groups run concurrently, each has a window of its own: one group's walk may have issued many jobs ahead
-  // of the other's (walks wait only for the units' queues), which would otherwise keep the other's jobs out of
-  // sight.
-  bool concurrent = false;
+  // While groups run concurrently (they share its queue), each has a window of its own: one group's walk may have
+  // issued many jobs ahead of the other's (walks wait only for the units' queues), which would otherwise keep the
+  // other's jobs out of sight.
   void look_per_group() {
     for (auto it = queue.jobs.begin(); it != queue.jobs.end();) {
       const GroupRun* g = *it ? (*it)->group : nullptr;
@@ -418,7 +444,7 @@ struct Unit : sc_module {
       JobPtr job;
       for (;;) {
         while (pending.size() < window && !queue.jobs.empty()) pending.push_back(queue.read());
-        if (concurrent) look_per_group();
+        if (queue.groups > 1) look_per_group();
         const int64_t t = now();
         const auto it = std::find_if(pending.begin(), pending.end(), [t](const JobPtr& j) { return ready_at(*j, t); });
         if (it != pending.end()) {
@@ -430,27 +456,9 @@ struct Unit : sc_module {
         // while a later tile's inputs arrived: SwiGLU's fused FFN ran 17% slow, its array waiting for the down
         // projection of a tile whose activation was still running while the next tile's gate was ready.)
         const int64_t from = now();
-        const auto blocker_of = [](const Job& j) {
-          return *std::find_if(j.deps.begin(), j.deps.end(), [](const JobPtr& d) { return !d->done(); });
-        };
-        const Job& blocker = *blocker_of(*pending.front());
-        int64_t soonest = std::numeric_limits<int64_t>::max();
-        sc_core::sc_event_or_list inputs;
-        inputs |= queue.arrived;
-        for (const JobPtr* j = pending.begin(); j != pending.end(); ++j) {
-          const Job& b = *blocker_of(**j);
-          if (b.end >= 0) {
-            soonest = std::min(soonest, b.end);
-          } else {
-            b.watch();
-            inputs |= b.ready;
-          }
-        }
+        const Job& blocker = blocker_of(*pending.front());
         const JobQueue::Awaiting more(queue);
-        if (soonest < std::numeric_limits<int64_t>::max())
-          sc_core::wait(duration(soonest - now()), inputs);
-        else
-          sc_core::wait(inputs);
+        wait_for_an_input(pending.begin(), pending.end(), queue.arrived);
         // (Waiting for a store: the unit's results that bypass the buffer have not left it yet.)
         const TileOp::Kind kind = blocker.op->kind;
         rec.stalls[who][kind == TileOp::Kind::compute ? "dependency"
@@ -573,19 +581,7 @@ struct Dram : sc_module {
         continue;
       }
       const int64_t from = now();
-      sc_core::sc_event_or_list any(queue.arrived);
-      int64_t first_known = std::numeric_limits<int64_t>::max();  // the earliest input whose end is known
-      for (const JobPtr& j : jobs) {
-        const Job& d = **std::find_if(j->deps.begin(), j->deps.end(), [](const JobPtr& x) { return !x->done(); });
-        if (d.end >= 0)
-          first_known = std::min(first_known, d.end);
-        else
-          d.watch(), any |= d.ready;
-      }
-      if (first_known < std::numeric_limits<int64_t>::max())
-        sc_core::wait(duration(first_known - now()), any);
-      else
-        sc_core::wait(any);
+      wait_for_an_input(jobs.begin(), jobs.end(), queue.arrived);
       rec.stalls[who]["dependency"] += now() - from;  // a load's slot, a store's tile
     }
   }
@@ -735,7 +731,7 @@ struct Controller : sc_module {
   std::vector<std::vector<int64_t>> issued;  // per group and op: the tiles it issued (simulated ones)
   std::vector<int64_t> group_cycles;         // per group: from its start to its end, simulated and skipped
   int64_t link_free = 0;                     // when the interconnect has finished the collectives it was given
-  int64_t prefetching = 0;                   // transfers issued ahead that wait for their inputs
+  int64_t prefetching = 0;                   // loads issued ahead on threads of their own that wait for their slot
   JobPtr last_issued;                        // the walk's latest job
 
   // Counters' key for the tiles op `o` of group `g` issued: extrapolation skips them with the rest.
@@ -798,12 +794,12 @@ struct Controller : sc_module {
         // Groups that run together each get a thread. Their loops are simulated in full: steady-state skipping
         // reads whole-system counters, which the other groups move too.
         std::vector<sc_core::sc_process_handle> running;
-        for (auto& [name, unit] : units) unit->concurrent = true, unit->queue.groups = last - first;
+        for (auto& [name, unit] : units) unit->queue.groups = last - first;
         for (size_t g = first; g < last; ++g)
           running.push_back(sc_core::sc_spawn([this, g] { run_group(g, true); }, fmt::format("group{}", g).c_str()));
         for (sc_core::sc_process_handle& h : running)
           if (!h.terminated()) sc_core::wait(h.terminated_event());
-        for (auto& [name, unit] : units) unit->concurrent = false, unit->queue.groups = 1;
+        for (auto& [name, unit] : units) unit->queue.groups = 1;
       }
       first = last;
     }

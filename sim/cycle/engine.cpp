@@ -145,7 +145,23 @@ struct TraceEvent {
 };
 
 struct Recorder {
-  std::map<std::string, std::map<std::string, int64_t>> stalls;
+  // Stall cycles per component and cause, flat in the order first charged: the controller snapshots the whole
+  // machine every iteration of a loop until it settles, and copying a vector is what makes that cheap.
+  std::vector<int64_t> stalled;                                  // per slot
+  std::vector<std::pair<std::string, std::string>> stall_names;  // per slot: who, cause
+  std::map<std::pair<std::string, std::string>, size_t> stall_slots;
+
+  size_t stall_slot(const std::string& who, const std::string& cause) {
+    const auto [it, added] = stall_slots.try_emplace({who, cause}, stalled.size());
+    if (added) {
+      stalled.push_back(0);
+      stall_names.emplace_back(who, cause);
+    }
+    return it->second;
+  }
+  void stall(const std::string& who, const std::string& cause, int64_t cycles) {
+    stalled[stall_slot(who, cause)] += cycles;
+  }
   std::vector<std::string> tracks;
   std::vector<TraceEvent> events;
   bool tracing = false;
@@ -169,8 +185,19 @@ struct Recorder {
   }
 };
 
+// One component's stalls of one cause: finds its slot when first charged (the slot exists from then on, as it
+// would in a map), and keeps it.
+struct Stall {
+  const char* cause;
+  size_t slot = std::numeric_limits<size_t>::max();
+  void charge(Recorder& rec, const std::string& who, int64_t cycles) {
+    if (slot == std::numeric_limits<size_t>::max()) slot = rec.stall_slot(who, cause);
+    rec.stalled[slot] += cycles;
+  }
+};
+
 // Waits until every dependency of a DMA job is ready, charging the wait to `who` under `cause`.
-void wait_for(const Job& job, const std::string& who, const char* cause, Recorder& rec) {
+void wait_for(const Job& job, const std::string& who, Stall& cause, Recorder& rec) {
   for (const JobPtr& d : job.deps) {
     if (d->done()) continue;
     const int64_t from = now();
@@ -179,7 +206,7 @@ void wait_for(const Job& job, const std::string& who, const char* cause, Recorde
     else
       d->watch(), sc_core::wait(d->ready);
     if (d->end > now()) sc_core::wait(duration(d->end - now()));
-    rec.stalls[who][cause] += now() - from;
+    cause.charge(rec, who, now() - from);
   }
 }
 
@@ -368,6 +395,8 @@ struct Unit : sc_module {
   Buffer& buffer;
   size_t window;
   int64_t busy = 0;
+  Stall waited_dependency{"dependency"}, waited_output{"output"}, waited_data{"data"}, waited_port{"buffer_port"},
+      waited_bandwidth{"buffer_bandwidth"};
   sc_core::sc_signal<bool> running{"running"};  // for --vcd: a job is running
   sc_core::sc_signal<int> waiting{"waiting"};   // for --vcd: jobs issued to it and not started
   bool waves = false;
@@ -461,22 +490,23 @@ struct Unit : sc_module {
         wait_for_an_input(pending.begin(), pending.end(), queue.arrived);
         // (Waiting for a store: the unit's results that bypass the buffer have not left it yet.)
         const TileOp::Kind kind = blocker.op->kind;
-        rec.stalls[who][kind == TileOp::Kind::compute ? "dependency"
-                        : kind == TileOp::Kind::store ? "output"
-                                                      : "data"] += now() - from;
+        (kind == TileOp::Kind::compute ? waited_dependency
+         : kind == TileOp::Kind::store ? waited_output
+                                       : waited_data)
+            .charge(rec, who, now() - from);
       }
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const int64_t streaming = buffer.cycles_for(job->op->buffer_read_bytes + job->op->buffer_write_bytes);
       const int64_t asked = now();
       buffer.take(streaming);
       const int64_t start = now();
-      if (start > asked) rec.stalls[who]["buffer_port"] += start - asked;
+      if (start > asked) waited_port.charge(rec, who, start - asked);
       if (waves) {
         running.write(true);
         waiting.write(static_cast<int>(pending.size() + queue.jobs.size()));
       }
       sc_core::wait(duration(std::max(job->op->cycles, streaming)));
-      if (streaming > job->op->cycles) rec.stalls[who]["buffer_bandwidth"] += streaming - job->op->cycles;
+      if (streaming > job->op->cycles) waited_bandwidth.charge(rec, who, streaming - job->op->cycles);
       busy += job->op->cycles;
       if (waves) running.write(false);
       finish(*job, now() + job->op->result_latency);
@@ -540,6 +570,8 @@ struct Dram : sc_module {
   // at the channel's bandwidth, not at a whole cycle each.
   double spare = 0;
   int64_t spare_at = -1;
+  Stall waited_dependency{"dependency"}, waited_channel{"channel"}, waited_port{"buffer_port"},
+      waited_timing{"dram_timing"};
 
   // What the channel still has to move, as part of the engine's state: the requests and bytes waiting, each
   // engine's cycles left of its transfer, and the engines waiting for the channel. (With a backlog growing by a
@@ -582,7 +614,7 @@ struct Dram : sc_module {
       }
       const int64_t from = now();
       wait_for_an_input(jobs.begin(), jobs.end(), queue.arrived);
-      rec.stalls[who]["dependency"] += now() - from;  // a load's slot, a store's tile
+      waited_dependency.charge(rec, who, now() - from);  // a load's slot, a store's tile
     }
   }
 
@@ -596,7 +628,7 @@ struct Dram : sc_module {
     waiting[static_cast<size_t>(priority)].push_back(&me);
     asks[static_cast<size_t>(priority)].notify(sc_core::SC_ZERO_TIME);
     while (!me.has) sc_core::wait(me.granted);
-    rec.stalls[who]["channel"] += now() - from;
+    waited_channel.charge(rec, who, now() - from);
   }
   void release_channel() {
     for (std::deque<Waiter*>& next : waiting)
@@ -615,7 +647,7 @@ struct Dram : sc_module {
     for (;;) {
       const JobPtr job = ready_first ? take_ready(who) : queue.read();
       if (!job) return;                       // the controller is done
-      wait_for(*job, who, "dependency", rec);  // in order: a store's tile (a load's slot is free already)
+      wait_for(*job, who, waited_dependency, rec);  // in order: a store's tile (a load's slot is free already)
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const bool load = job->op->kind == TileOp::Kind::load;
       const int priority = load ? kLoad : job->op->bypass ? kUrgentStore : kStore;
@@ -626,7 +658,7 @@ struct Dram : sc_module {
       const int64_t through_port = through_buffer ? buffer.cycles_for(job->op->bytes) : 0;
       const int64_t asked = now();
       if (through_buffer) buffer.take(through_port);
-      if (const int64_t waited = now() - asked) rec.stalls[who]["buffer_port"] += waited;
+      if (const int64_t waited = now() - asked) waited_port.charge(rec, who, waited);
       const int64_t start = now();
       if (waves) busy[engine]->write(true);
       // Into or out of a core of a many-core chip, at what the core's port carries.
@@ -639,7 +671,7 @@ struct Dram : sc_module {
       if (const auto timed =
               path->timed_cycles(job->op->bytes, job->op->kind != TileOp::Kind::load, *transfers, clock_hz)) {
         streamed = false;
-        if (*timed > occupancy) rec.stalls[who]["dram_timing"] += *timed - occupancy, occupancy = *timed;
+        if (*timed > occupancy) waited_timing.charge(rec, who, *timed - occupancy), occupancy = *timed;
       }
       sc_core::wait(duration(through_port));
       free_at[engine] = start + occupancy;
@@ -678,30 +710,33 @@ struct Dram : sc_module {
   }
 };
 
-// What a stretch of simulation cost: cycles, and busy and stall cycles per unit ("unit" and "unit/cause").
+// What a stretch of simulation cost: cycles, and per Controller::counters' slot (each unit's busy cycles, each op's
+// tiles issued, then stall cycles per component and cause in the order first charged; slots are only ever added,
+// so two snapshots with the same slots have as many counts).
 struct Counters {
   int64_t cycles = 0;
-  std::map<std::string, int64_t> per_unit;
+  std::vector<int64_t> counts;
   std::vector<int64_t> queues;  // jobs waiting at each unit and at DRAM: part of the state, not of the cost
 
   Counters operator-(const Counters& o) const {
-    Counters d{cycles - o.cycles, per_unit, queues};
-    for (const auto& [k, v] : o.per_unit) d.per_unit[k] -= v;
+    Counters d{cycles - o.cycles, counts, queues};
+    if (d.counts.size() < o.counts.size()) d.counts.resize(o.counts.size());
+    for (size_t i = 0; i < o.counts.size(); ++i) d.counts[i] -= o.counts[i];
     return d;
   }
   Counters operator*(int64_t n) const {
-    Counters m{cycles * n, per_unit, {}};
-    for (auto& [k, v] : m.per_unit) v *= n;
+    Counters m{cycles * n, counts, {}};
+    for (int64_t& v : m.counts) v *= n;
     return m;
   }
   Counters& operator+=(const Counters& o) {
     cycles += o.cycles;
-    for (const auto& [k, v] : o.per_unit) per_unit[k] += v;
+    if (counts.size() < o.counts.size()) counts.resize(o.counts.size());
+    for (size_t i = 0; i < o.counts.size(); ++i) counts[i] += o.counts[i];
     return *this;
   }
-  bool operator==(const Counters& o) const {
-    return cycles == o.cycles && per_unit == o.per_unit && queues == o.queues;
-  }
+  bool operator==(const Counters& o) const { return cycles == o.cycles && counts == o.counts && queues == o.queues; }
+  int64_t at(size_t slot) const { return slot < counts.size() ? counts[slot] : 0; }
 };
 
 constexpr size_t kSettle = 4;     // repeats of an iteration cost (or period of costs) before a loop counts as settled
@@ -729,42 +764,43 @@ struct Controller : sc_module {
   int64_t end = 0;
   Counters skipped;                          // the cost of the iterations steady-state extrapolation did not simulate
   std::vector<std::vector<int64_t>> issued;  // per group and op: the tiles it issued (simulated ones)
+  std::vector<size_t> issued_before{0};      // per group: the ops of the groups before it (and all, last)
   std::vector<int64_t> group_cycles;         // per group: from its start to its end, simulated and skipped
   int64_t link_free = 0;                     // when the interconnect has finished the collectives it was given
   int64_t prefetching = 0;                   // loads issued ahead on threads of their own that wait for their slot
   JobPtr last_issued;                        // the walk's latest job
 
-  // Counters' key for the tiles op `o` of group `g` issued: extrapolation skips them with the rest.
-  static std::string issued_key(size_t g, size_t o) { return fmt::format("#issued/{}/{}", g, o); }
+  // Counters' slots: each unit's busy cycles (in the units' order), then each op's tiles issued (so that
+  // extrapolation skips them with the rest), then the stalls by the recorder's slots.
+  size_t busy_slot(const std::string& unit) const {
+    return static_cast<size_t>(std::distance(units.begin(), units.find(unit)));
+  }
+  size_t issued_slot(size_t g, size_t o) const { return units.size() + issued_before[g] + o; }
+  size_t stall_slot(size_t s) const { return units.size() + issued_before.back() + s; }
 
   // How many times each op ran: simulated, and in the iterations extrapolation skipped.
   OpExecutions executions() const {
     OpExecutions out = issued;
     for (size_t g = 0; g < out.size(); ++g)
-      for (size_t o = 0; o < out[g].size(); ++o)
-        if (const auto it = skipped.per_unit.find(issued_key(g, o)); it != skipped.per_unit.end())
-          out[g][o] += it->second;
+      for (size_t o = 0; o < out[g].size(); ++o) out[g][o] += skipped.at(issued_slot(g, o));
     return out;
   }
 
   // Totals so far, simulated and extrapolated.
   Counters counters() const {
     Counters k{now(), {}, {}};
+    k.counts.reserve(stall_slot(rec.stalled.size()));
     for (const auto& [name, unit] : units) {
-      k.per_unit[name] = unit->busy;
+      k.counts.push_back(unit->busy);
       k.queues.push_back(static_cast<int64_t>(unit->pending.size() + unit->queue.jobs.size()));
     }
     for (const auto& [name, path] : paths) {
       path->state(k.queues);
     }
     k.queues.push_back(prefetching);
-    for (const auto& [who, causes] : rec.stalls)
-      for (const auto& [cause, cycles] : causes) k.per_unit[who + "/" + cause] = cycles;
-    for (size_t g = 0; g < issued.size(); ++g)
-      for (size_t o = 0; o < issued[g].size(); ++o) k.per_unit[issued_key(g, o)] = issued[g][o];
-    const std::vector<int64_t> state = k.queues;
+    for (const std::vector<int64_t>& ops : issued) k.counts.insert(k.counts.end(), ops.begin(), ops.end());
+    k.counts.insert(k.counts.end(), rec.stalled.begin(), rec.stalled.end());
     k += skipped;
-    k.queues = state;
     return k;
   }
 
@@ -779,7 +815,10 @@ struct Controller : sc_module {
         paths(std::move(d)),
         rec(r),
         exact(exact_run) {
-    for (const TileGroup& g : p.groups) issued.emplace_back(g.ops.size(), 0);
+    for (const TileGroup& g : p.groups) {
+      issued.emplace_back(g.ops.size(), 0);
+      issued_before.push_back(issued_before.back() + g.ops.size());
+    }
     group_cycles.assign(p.groups.size(), 0);
     SC_THREAD(run);
   }
@@ -817,7 +856,7 @@ struct Controller : sc_module {
       const int64_t asked = now();
       const int64_t start = std::max(asked, link_free);
       link_free = start + g.collective->cycles;
-      if (start > asked) rec.stalls[g.collective->link]["link"] += start - asked;
+      if (start > asked) rec.stall(g.collective->link, "link", start - asked);
       sc_core::wait(duration(link_free - asked));
       group_cycles[group] = link_free - asked;
       return;
@@ -1178,7 +1217,7 @@ struct Controller : sc_module {
     // at least as long as all of them take there.
     for (const TileGroup::Floor& f : g.floors)
       if (const int64_t short_by = f.cycles - (now() + skipped.cycles - started); short_by > 0) {
-        rec.stalls[paths.contains(f.component) ? paths.at(f.component)->basename() : f.component][f.cause] += short_by;
+        rec.stall(paths.contains(f.component) ? paths.at(f.component)->basename() : f.component, f.cause, short_by);
         sc_core::wait(duration(short_by));
       }
     group_cycles[group] = now() + skipped.cycles - started;
@@ -1367,13 +1406,14 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
     s.groups[program.groups[g].name] =
         GroupStats{controller.group_cycles[g], whole.groups[g].cores, whole.groups[g].devices};
   for (const auto& [name, unit] : units) {
-    s.busy_cycles[name] = unit->busy + controller.skipped.per_unit[name];
+    s.busy_cycles[name] = unit->busy + controller.skipped.at(controller.busy_slot(name));
     for (const char* cause : {"data", "dependency", "buffer_port", "buffer_bandwidth"})
       s.stall_cycles[name][cause] += 0;
   }
-  for (const auto& [who, causes] : rec.stalls)
-    for (const auto& [cause, cycles] : causes)
-      s.stall_cycles[who][cause] += cycles + controller.skipped.per_unit[who + "/" + cause];
+  for (size_t slot = 0; slot < rec.stalled.size(); ++slot) {
+    const auto& [who, cause] = rec.stall_names[slot];
+    s.stall_cycles[who][cause] += rec.stalled[slot] + controller.skipped.at(controller.stall_slot(slot));
+  }
   finish_run(arch, run, s);
   s.buffer_conflict_cycles = 0;
   for (const auto& [unit, causes] : s.stall_cycles)

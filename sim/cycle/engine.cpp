@@ -11,6 +11,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -215,12 +216,12 @@ const Job& blocker_of(const Job& job) {
   return **std::find_if(job.deps.begin(), job.deps.end(), [](const JobPtr& d) { return !d->done(); });
 }
 
-// Waits until an input of one of the jobs [first, last) that none is ready for may be, or `arrived` fires: until
-// the soonest input whose end is known, or any whose end is not yet (a unit's window, a DMA's queue).
+// Waits until an input of one of the jobs [first, last) that none is ready for may be, or `arrived` fires (unless
+// null): until the soonest input whose end is known, or any whose end is not yet (a unit's window, a DMA's queue).
 template <class It>
-void wait_for_an_input(It first, It last, const sc_core::sc_event& arrived) {
+void wait_for_an_input(It first, It last, const sc_core::sc_event* arrived) {
   sc_core::sc_event_or_list inputs;
-  inputs |= arrived;
+  if (arrived) inputs |= *arrived;
   int64_t soonest = std::numeric_limits<int64_t>::max();
   for (; first != last; ++first) {
     const Job& b = blocker_of(**first);
@@ -231,7 +232,9 @@ void wait_for_an_input(It first, It last, const sc_core::sc_event& arrived) {
       inputs |= b.ready;
     }
   }
-  if (soonest < std::numeric_limits<int64_t>::max())
+  if (inputs.size() == 0)
+    sc_core::wait(duration(soonest - now()));
+  else if (soonest < std::numeric_limits<int64_t>::max())
     sc_core::wait(duration(soonest - now()), inputs);
   else
     sc_core::wait(inputs);
@@ -486,8 +489,11 @@ struct Unit : sc_module {
         // projection of a tile whose activation was still running while the next tile's gate was ready.)
         const int64_t from = now();
         const Job& blocker = blocker_of(*pending.front());
-        const JobQueue::Awaiting more(queue);
-        wait_for_an_input(pending.begin(), pending.end(), queue.arrived);
+        // A full window takes no more jobs (unless groups share the queue): then only an input wakes the unit.
+        // (Woken by every job the walk issued, it did nothing but wait again: a fifth of the engine's time.)
+        std::optional<JobQueue::Awaiting> more;
+        if (pending.size() < window || queue.groups > 1) more.emplace(queue);
+        wait_for_an_input(pending.begin(), pending.end(), more ? &queue.arrived : nullptr);
         // (Waiting for a store: the unit's results that bypass the buffer have not left it yet.)
         const TileOp::Kind kind = blocker.op->kind;
         (kind == TileOp::Kind::compute ? waited_dependency
@@ -613,7 +619,7 @@ struct Dram : sc_module {
         continue;
       }
       const int64_t from = now();
-      wait_for_an_input(jobs.begin(), jobs.end(), queue.arrived);
+      wait_for_an_input(jobs.begin(), jobs.end(), &queue.arrived);
       waited_dependency.charge(rec, who, now() - from);  // a load's slot, a store's tile
     }
   }

@@ -416,15 +416,14 @@ int run_map(const MapArgs& args) {
   }
   if (r.bindings_descended)
     std::cout << fmt::format(
-        "  fused groups marked (descent) had more combinations than the mapper searches: their bindings were searched "
-        "by descent under the time limit, {} bindings in all, one Einsum's unit or map changed at a time (a local "
-        "optimum at best)\n",
-        grouped(r.bindings_descended));
+        "  {}: their bindings were searched by descent under the time limit, {} binding{} in all, one Einsum's unit "
+        "or map changed at a time (a local optimum at best)\n",
+        r.segments.empty() ? "groups with more shapes (settings, units and orders) than the mapper lists"
+                           : "fused groups marked (descent) had more combinations than the mapper searches",
+        grouped(r.bindings_descended), r.bindings_descended == 1 ? "" : "s");
   if (!r.complete())
     std::cout << fmt::format(
-        "  --time-limit stopped it after {} of {} shapes (settings, units and orders){}: the best found, not proven "
-        "optimal{}\n\n",
-        grouped(r.shapes_searched), grouped(r.shapes), r.bindings_descended ? " and descents" : "",
+        "  --time-limit stopped it {}: the best found, not proven optimal{}\n\n", stopped_after(r, grouped),
         std::isnan(r.lower_bound) ? std::string(" (no bound on energy)")
                                   : fmt::format("; no mapping is faster than {} cycles, and the best found is "
                                                 "{:.2f}% above that",

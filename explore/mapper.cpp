@@ -349,6 +349,16 @@ std::string settings_searched(const std::vector<SearchedSetting>& settings) {
   return fmt::format("the values of {} setting{}", settings.size(), settings.size() == 1 ? "" : "s");
 }
 
+std::string stopped_after(const MapResult& r, std::string (*number)(int64_t)) {
+  const std::string descents = r.bindings_descended
+                                   ? fmt::format("descents over {} binding{}", number(r.bindings_descended),
+                                                 r.bindings_descended == 1 ? "" : "s")
+                                   : "";
+  if (r.shapes == 0) return "after " + descents;
+  return fmt::format("after {} of {} shapes (settings, units and orders){}", number(r.shapes_searched),
+                     number(r.shapes), descents.empty() ? "" : " and " + descents);
+}
+
 std::string bindings_searched(const std::vector<SearchedBinding>& bindings) {
   if (bindings.empty()) return "";
   const bool maps = std::any_of(bindings.begin(), bindings.end(), [](const SearchedBinding& b) {
@@ -1211,6 +1221,19 @@ double space_of(const MapResult& r, const Run& run) {
   return space;
 }
 
+// The shapes of a run (a value per searched setting, a unit per searched binding, an order per searched list):
+// search() lists them all before it walks them, so a run with more than kMaxShapes is searched by descent over its
+// bindings instead (with a time limit, for latency) or refused. (Twelve Einsums each with `unit: auto` and
+// `spatial: auto` have about 10^21: listing them ran out of memory.)
+constexpr double kMaxShapes = 1 << 20;
+double shapes_of(const MapResult& r, const Run& run) {
+  double shapes = 1;
+  for (size_t g = run.gfrom; g < run.gto; ++g) shapes *= static_cast<double>(r.settings[g].values.size());
+  for (size_t s = run.sfrom; s < run.sto; ++s) shapes *= static_cast<double>(r.orders[s].orders.size());
+  for (size_t b = run.bfrom; b < run.bto; ++b) shapes *= static_cast<double>(r.bindings[b].units.size());
+  return shapes;
+}
+
 // What `templ` leaves to the mapper, as a result lists it: its searched tiles, orders, units and settings.
 void list_searched(MapResult& r, const Cascade& cascade, const MappingSpec& templ, bool ragged) {
   r.searched = searched_tiles(cascade, templ, ragged);
@@ -1387,10 +1410,28 @@ std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const
                             double ceiling = std::numeric_limits<double>::infinity()) {
     const MappingSpec m = pinned(templ, open, run, with, from, tiles_open);
     const OpenSlots o = open_slots(m);
+    const Run pinned_run = runs_of(m, o)[run_index];
     MapResult c;
     list_searched(c, cascade, m, options.ragged);
-    std::vector<Partial> found =
-        search(cascade, arch, m, o, runs_of(m, o)[run_index], options, c, nullptr, deadline, ceiling, true);
+    std::vector<Partial> found = search(cascade, arch, m, o, pinned_run, options, c, nullptr, deadline, ceiling, true);
+    // With from's orders pinned, m's loops sit in those orders, and search() lists the tiles it found (and their
+    // digits) in m's order of its searched tiles; a choice lists them in the template's. Each template tile's place
+    // among m's: where from's orders moved its loop (a pass loop cut into passes: its first pass's copy).
+    std::vector<size_t> place;
+    if (from && tiles_open) {
+      for (size_t k = run.from; k < run.to; ++k) {
+        LoopAddress a = open.tiles[k];
+        for (size_t s = run.sfrom; s < run.sto; ++s) follow(a, open.orders[s], from->orders[s - run.sfrom]);
+        const LoopAddress at = copies_of(m, a).front();
+        const auto it = std::find_if(
+            o.tiles.begin() + static_cast<std::ptrdiff_t>(pinned_run.from),
+            o.tiles.begin() + static_cast<std::ptrdiff_t>(pinned_run.to),
+            [&](const LoopAddress& t) { return t.group == at.group && t.pass == at.pass && t.loop == at.loop; });
+        if (it == o.tiles.begin() + static_cast<std::ptrdiff_t>(pinned_run.to))
+          throw InternalError("descend: a searched tile not found where the pinned orders put it");
+        place.push_back(static_cast<size_t>(it - o.tiles.begin()) - pinned_run.from);
+      }
+    }
     for (int64_t MapResult::*count : {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible,
                                       &MapResult::evaluated, &MapResult::pruned, &MapResult::equivalent})
       r.*count += c.*count;
@@ -1401,10 +1442,17 @@ std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const
         q.settings = from->settings;
         q.orders = from->orders;
         q.digits = from->digits;
-        if (tiles_open)
-          std::copy(tiles.begin(), tiles.end(), q.digits.end() - static_cast<std::ptrdiff_t>(tiles.size()));
-        else
+        if (tiles_open) {
+          const std::vector<int64_t> values = std::move(q.tiles);
+          q.tiles.clear();
+          const size_t first = q.digits.size() - place.size();
+          for (size_t k = 0; k < place.size(); ++k) {
+            q.tiles.push_back(values[place[k]]);
+            q.digits[first + k] = tiles[tiles.size() - values.size() + place[k]];
+          }
+        } else {
           q.tiles = from->tiles;
+        }
       } else {
         q.digits.insert(q.digits.begin() + static_cast<std::ptrdiff_t>(ns), with.size(), 0);
       }
@@ -1513,11 +1561,31 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   // Latency and energy add over runs, so each run's choices are searched on their own; the energy-delay product
   // does not, so it searches the whole space.
   const auto searched_runs = std::count_if(runs.begin(), runs.end(), [](const Run& run) { return run.searched(); });
-  const bool by_run = options.objective != MapObjective::edp && searched_runs > 1;
+  const auto deadline = deadline_of(options);
+  // A run with too many shapes to list is searched by descent over its bindings, run by run (for latency, under a
+  // time limit); otherwise the constraints must pin more.
+  const bool descent = deadline && options.objective == MapObjective::latency && !options.pareto;
+  for (const Run& run : runs)
+    if (shapes_of(r, run) > kMaxShapes && (!descent || run.bto == run.bfrom))
+      throw UserError(
+          templ.groups[run.first].loc, "unit",
+          fmt::format("auto: {:.3g} shapes (a value per setting, a unit per Einsum, an order per list) "
+                      "in {}, more than the mapper lists ({:.0f}): pin some Einsums' units or spatial "
+                      "maps or some groups' orders{}",
+                      shapes_of(r, run),
+                      run.last == run.first + 1 ? fmt::format("group '{}'", templ.groups[run.first].name)
+                                                : fmt::format("groups '{}' to '{}'", templ.groups[run.first].name,
+                                                              templ.groups[run.last - 1].name),
+                      kMaxShapes,
+                      run.bto == run.bfrom ? ""
+                                           : ", or search for latency with --time-limit (descent over "
+                                             "the units, without --pareto)"));
+  auto too_many_shapes = [&](const Run& run) { return shapes_of(r, run) > kMaxShapes; };
+  const bool by_run = options.objective != MapObjective::edp &&
+                      (searched_runs > 1 || std::any_of(runs.begin(), runs.end(), too_many_shapes));
   double considered = by_run ? 0 : r.space;
   if (by_run)
     for (const Run& run : runs) considered += space_of(r, run);
-  const auto deadline = deadline_of(options);
   if (considered > static_cast<double>(options.space_limit()) && !deadline)
     throw UserError(SourceLoc{templ.file}, "tile",
                     fmt::format("auto: {:.3g} combinations of {}, more than the mapper searches ({}): give some of "
@@ -1539,8 +1607,13 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   r.runs = static_cast<int>(runs.size());
   std::vector<std::vector<Partial>> per_run, fronts(runs.size());
   for (size_t u = 0; u < runs.size(); ++u) {
-    per_run.push_back(search(cascade, arch, templ, open, runs[u], options, r, options.pareto ? &fronts[u] : nullptr,
-                             share_of(deadline, runs.size() - u)));
+    const auto its_deadline = share_of(deadline, runs.size() - u);
+    if (too_many_shapes(runs[u])) {
+      per_run.push_back(descend(cascade, arch, templ, open, u, options, r, *its_deadline));
+    } else {
+      per_run.push_back(
+          search(cascade, arch, templ, open, runs[u], options, r, options.pareto ? &fronts[u] : nullptr, its_deadline));
+    }
     if (per_run.back().empty()) return r;  // this run cannot be mapped, so neither can the whole
   }
   // The best combinations of the runs' best, each evaluated whole: its figures are the sum of its runs'.
@@ -1613,7 +1686,8 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       // A time limit lets a group alone be searched past the limit (the way to fuse that leaves every group on its
       // own needs each); a fused one over it is searched by descent over its bindings (for latency, without a
       // front), its space being too large to walk a shape at a time.
-      const bool within = info.space <= static_cast<double>(options.space_limit()) || (deadline && last == first + 1);
+      const bool within = shapes_of(c, run) <= kMaxShapes &&
+                          (info.space <= static_cast<double>(options.space_limit()) || (deadline && last == first + 1));
       const bool descent = !within && deadline && options.objective == MapObjective::latency && !options.pareto &&
                            run.bto > run.bfrom && std::chrono::steady_clock::now() < *its_deadline;
       if (within || descent) {
@@ -2095,10 +2169,8 @@ std::string mapped_yaml(const MappingSpec& templ, const std::string& source, con
   out << fmt::format("{} in all, {} with an inner tile not dividing its outer one,\n", result.combinations,
                      result.not_dividing);
   if (!result.complete())
-    out << fmt::format(
-        "# (the time limit stopped the search after {} of {} shapes: the best found, not proven "
-        "optimal)\n",
-        result.shapes_searched, result.shapes);
+    out << fmt::format("# (the time limit stopped the search {}: the best found, not proven optimal)\n",
+                       stopped_after(result));
   out << fmt::format("# {} infeasible, {} evaluated analytically{}.\n", result.infeasible, result.evaluated,
                      result.pruned ? fmt::format(", {} pruned (a bound above the best)", result.pruned) : "");
   out << fmt::format(

@@ -201,6 +201,11 @@ std::string settings_searched(const std::vector<SearchedSetting>& settings);
 // "the units of N Einsums" (or "the units and spatial maps of ...", where a unit is listed with several maps), for
 // the summaries of a search; empty when none was searched.
 std::string bindings_searched(const std::vector<SearchedBinding>& bindings);
+// How far a search a time limit stopped got: "after 8 of 2880 shapes (settings, units and orders)", with " and
+// descents over 369 bindings" where some runs were searched by descent ("after descents over ..." where all were);
+// `number` writes the counts.
+std::string stopped_after(
+    const MapResult& r, std::string (*number)(int64_t) = [](int64_t n) { return std::to_string(n); });
 
 // The template with its `auto` tiles set to choice.tiles (one per searched tile, in searched_tiles' order), the
 // loops of searched_orders' i-th list in order choice.orders[i], and the i-th `auto` unit of searched_bindings set

@@ -1616,6 +1616,44 @@ TEST(Mapper, DescentOverBindingsIsBoundedByTheExhaustiveOptimum) {
   }
 }
 
+// A group whose shapes (a unit and map per Einsum, an order, a setting) are too many to list: FuseMax's 1-pass
+// attention fused whole with every unit and spatial map left to the mapper has about 1.7e17. Without a time limit
+// (or for energy) that is a one-line error at the group; with one, for latency, its bindings are searched by
+// descent (listing its shapes first exhausted memory). The best found evaluates to the figure reported, the lower
+// bound is below it, and the certificate says it was a descent.
+TEST(Mapper, AGroupWithTooManyShapesToListIsDescendedOrRefused) {
+  Constraints c;
+  c.mapping = load_mapping(kRoot + "/configs/constraints/attention-fusemax-open.yaml");
+  c.cascade = test::load(c.mapping.workload, {{"M", "256"}, {"P", "256"}});
+  c.arch = load_arch(c.mapping.arch);
+  const MappingSpec templ = with_spatial_maps(c.mapping, c.cascade, c.arch);
+  try {
+    map_tiles(c.cascade, c.arch, templ, MapOptions{});
+    ADD_FAILURE() << "listed every shape";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("shapes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("attention-fusemax-open.yaml:14:"), std::string::npos) << e.what();
+  }
+  MapOptions energy;
+  energy.objective = MapObjective::energy;
+  energy.time_limit_s = 1;
+  EXPECT_THROW(map_tiles(c.cascade, c.arch, templ, energy), UserError);
+  // The best found is the mapping written: each move's search lists the tiles it finds in the loop order it pinned,
+  // and the choice lists them in the template's (they were not: at 1K tokens, stopped after 10 s on the dev machine,
+  // the mapping written was another, and illegal: "does not add up"; where a time limit stops is the machine's).
+  MapOptions limited;
+  limited.time_limit_s = 2;
+  limited.top = 1;
+  const MapResult r = map_tiles(c.cascade, c.arch, templ, limited);
+  ASSERT_FALSE(r.best.empty());
+  EXPECT_GT(r.bindings_descended, 1);
+  EXPECT_FALSE(r.complete());
+  EXPECT_LE(r.lower_bound, r.best.front().score);
+  const TileProgram program = lower(c.cascade, c.arch, with_choice(templ, r.best.front().choice));
+  ASSERT_TRUE(program.status.ok) << program.status.reason;
+  EXPECT_EQ(evaluate_analytical(c.cascade, c.arch, program).cycles, r.best.front().stats.cycles);
+}
+
 // Fusion under constraints (`--fuse` with a user's groups): SwiGLU's Einsums each a group bound as by hand
 // (configs/constraints/ffn-swiglu-fusemax-groups.yaml), on small random FuseMax-like chips. In a third of the problems
 // the activation has one buffer stage (groups whose settings differ are not fused: every way that needs it is left out)

@@ -1308,7 +1308,7 @@ MappingSpec pinned(const MappingSpec& templ, const OpenSlots& open, const Run& r
 // The run's lower bound: the least of its best and the larger of that floor and the traffic floor.
 std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
                              const OpenSlots& open, size_t run_index, const MapOptions& options, MapResult& r,
-                             std::chrono::steady_clock::time_point deadline) {
+                             std::chrono::steady_clock::time_point deadline, const std::vector<Partial>& resume = {}) {
   const Run run = runs_of(templ, open)[run_index];
   const size_t nb = run.bto - run.bfrom, ns = run.gto - run.gfrom;
   // Each choice's unit and cycles at full extents, and the Einsums whose unit is fixed, per unit.
@@ -1462,8 +1462,13 @@ std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const
     }
   };
   auto past = [&] { return std::chrono::steady_clock::now() > deadline; };
-  visited.insert(binding);
-  search_binding(binding, nullptr, true);
+  if (resume.empty()) {
+    visited.insert(binding);
+    search_binding(binding, nullptr, true);
+  } else {  // an earlier descent's best, to go on from
+    best = resume;
+    visited.insert(best.front().units);
+  }
   // Moves are searched narrow (the move's tiles at the best's orders and settings) until none helps, then wide (its
   // orders and settings too, the best's binding first), narrow again after a wide move helps.
   std::set<std::vector<size_t>> visited_wide;
@@ -1663,6 +1668,9 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
   };
   std::vector<Segment> segments;
   MapResult r;
+  // With a time limit each fused group in turn gets an equal share of the time left; a descent uses half of its
+  // share and keeps the other half in reserve for the descents that may improve on the best way to fuse (below).
+  std::chrono::steady_clock::duration reserve{0};
   size_t segments_left = 0;  // fused groups still to consider, each with its share of a time limit
   for (size_t last = 1; last <= n; ++last) segments_left += std::min(last, max_fused);
   for (size_t last = 1; last <= n; ++last)
@@ -1670,7 +1678,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       std::vector<size_t> sizes(first, 1);
       sizes.push_back(last - first);
       sizes.resize(n - (last - first) + 1, 1);
-      const auto its_deadline = share_of(deadline, segments_left--);
+      auto its_deadline = share_of(deadline ? std::optional(*deadline - reserve) : deadline, segments_left--);
       if (std::string why = unfusable(templ, first, last); !why.empty()) {  // no way to fuse has this run
         r.segments.push_back({first, last, templ.groups[first].name, 0, false, false, std::move(why), {}});
         segments.emplace_back();
@@ -1693,6 +1701,11 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       if (within || descent) {
         info.searched = true;
         info.descended = descent;
+        if (descent) {
+          const auto half = (*its_deadline - std::chrono::steady_clock::now()) / 2;
+          reserve += half;
+          *its_deadline -= half;
+        }
         s.best = descent ? descend(cascade, arch, t, open, first, options, c, *its_deadline)
                          : search(cascade, arch, t, open, run, options, c, options.pareto ? &s.front : nullptr,
                                   its_deadline);
@@ -1707,6 +1720,60 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       r.segments.push_back(std::move(info));
       segments.push_back(std::move(s));
     }
+
+  // The time left goes to the fused groups searched by descent that could still improve on the best way to fuse:
+  // those whose lower bound, between the best ways to fuse the groups before and after them, is below that best,
+  // most promising (the lowest such sum) first, each descended again with its share of the time left. (Equal
+  // shares leave a cascade's largest fused groups at their first binding: FuseMax's whole cascade needs about 20 s
+  // of descent, one of 78 fused groups at --fuse 12.) A better best replaces the segment's.
+  if (deadline && std::chrono::steady_clock::now() < *deadline) {
+    std::vector<bool> again(segments.size(), false);
+    for (;;) {
+      // The best score of the first j groups (ahead) and of groups j.. (behind), over the ways to fuse them.
+      const double none = std::numeric_limits<double>::infinity();
+      std::vector<double> ahead(n + 1, none), behind(n + 1, none);
+      ahead[0] = behind[n] = 0;
+      for (size_t k = 0; k < segments.size(); ++k)  // in order of their last group
+        if (!segments[k].best.empty())
+          ahead[r.segments[k].last] =
+              std::min(ahead[r.segments[k].last], ahead[r.segments[k].first] + segments[k].best.front().score);
+      for (size_t k = segments.size(); k-- > 0;)  // in reverse order of their last group: first groups descend
+        if (!segments[k].best.empty())
+          behind[r.segments[k].first] =
+              std::min(behind[r.segments[k].first], behind[r.segments[k].last] + segments[k].best.front().score);
+      // (the best it could lead to, fewer groups fused last, segment): of equal bounds, the larger fused group
+      std::vector<std::tuple<double, size_t, size_t>> promising;
+      for (size_t k = 0; k < segments.size(); ++k) {
+        const SearchedSegment& info = r.segments[k];
+        if (!info.descended || again[k]) continue;
+        const double could = ahead[info.first] + segments[k].certificate.lower_bound + behind[info.last];
+        if (could < ahead[n]) promising.emplace_back(could, n - (info.last - info.first), k);
+      }
+      if (promising.empty() || std::chrono::steady_clock::now() >= *deadline) break;
+      const size_t k = std::get<2>(*std::min_element(promising.begin(), promising.end()));
+      again[k] = true;
+      SearchedSegment& info = r.segments[k];
+      std::vector<size_t> sizes(info.first, 1);
+      sizes.push_back(info.last - info.first);
+      sizes.resize(n - (info.last - info.first) + 1, 1);
+      const MappingSpec t = fused(templ, sizes);
+      MapResult c;
+      list_searched(c, cascade, t, options.ragged);
+      // Half the time left: the most promising gets the most, and the next ones a share.
+      std::vector<Partial> best =
+          descend(cascade, arch, t, open_slots(t), info.first, options, c, *share_of(deadline, 2), segments[k].best);
+      for (int64_t MapResult::*count :
+           {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible, &MapResult::evaluated,
+            &MapResult::pruned, &MapResult::equivalent, &MapResult::bindings_descended})
+        r.*count += c.*count;
+      if (!best.empty() && (segments[k].best.empty() || best.front().score < segments[k].best.front().score)) {
+        c.lower_bound = std::min(c.lower_bound, segments[k].certificate.lower_bound);
+        segments[k].best = std::move(best);
+        segments[k].certificate = std::move(c);
+        info.best = segments[k].best.front().stats;
+      }
+    }
+  }
 
   // The best way to fuse the first j groups: the best of the first i's and the segment [i, j), over i (the figures
   // of consecutive runs add). Ties go to the longer last segment. The space and the number of ways to fuse count

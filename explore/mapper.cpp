@@ -1737,7 +1737,7 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
         if (!segments[k].best.empty())
           ahead[r.segments[k].last] =
               std::min(ahead[r.segments[k].last], ahead[r.segments[k].first] + segments[k].best.front().score);
-      for (size_t k = segments.size(); k-- > 0;)  // in reverse order of their last group: first groups descend
+      for (size_t k = segments.size(); k-- > 0;)  // last group descending: what follows a segment comes first
         if (!segments[k].best.empty())
           behind[r.segments[k].first] =
               std::min(behind[r.segments[k].first], behind[r.segments[k].last] + segments[k].best.front().score);

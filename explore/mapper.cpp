@@ -1308,7 +1308,7 @@ MappingSpec pinned(const MappingSpec& templ, const OpenSlots& open, const Run& r
 // The run's lower bound: the least of its best and the larger of that floor and the traffic floor.
 std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& templ,
                              const OpenSlots& open, size_t run_index, const MapOptions& options, MapResult& r,
-                             std::chrono::steady_clock::time_point deadline, const std::vector<Partial>& resume = {}) {
+                             std::chrono::steady_clock::time_point deadline) {
   const Run run = runs_of(templ, open)[run_index];
   const size_t nb = run.bto - run.bfrom, ns = run.gto - run.gfrom;
   // Each choice's unit and cycles at full extents, and the Einsums whose unit is fixed, per unit.
@@ -1462,13 +1462,8 @@ std::vector<Partial> descend(const Cascade& cascade, const ArchSpec& arch, const
     }
   };
   auto past = [&] { return std::chrono::steady_clock::now() > deadline; };
-  if (resume.empty()) {
-    visited.insert(binding);
-    search_binding(binding, nullptr, true);
-  } else {  // an earlier descent's best, to go on from
-    best = resume;
-    visited.insert(best.front().units);
-  }
+  visited.insert(binding);
+  search_binding(binding, nullptr, true);
   // Moves are searched narrow (the move's tiles at the best's orders and settings) until none helps, then wide (its
   // orders and settings too, the best's binding first), narrow again after a wide move helps.
   std::set<std::vector<size_t>> visited_wide;
@@ -1723,7 +1718,8 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
 
   // The time left goes to the fused groups searched by descent that could still improve on the best way to fuse:
   // those whose lower bound, between the best ways to fuse the groups before and after them, is below that best,
-  // most promising (the lowest such sum) first, each descended again with its share of the time left. (Equal
+  // most promising (the lowest such sum) first, each descended again, from the start, with its share of the time
+  // left. (Equal
   // shares leave a cascade's largest fused groups at their first binding: FuseMax's whole cascade needs about 20 s
   // of descent, one of 78 fused groups at --fuse 12.) A better best replaces the segment's.
   if (deadline && std::chrono::steady_clock::now() < *deadline) {
@@ -1759,9 +1755,12 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
       const MappingSpec t = fused(templ, sizes);
       MapResult c;
       list_searched(c, cascade, t, options.ragged);
-      // Half the time left: the most promising gets the most, and the next ones a share.
+      // Half the time left: the most promising gets the most, and the next ones a share. From the start again:
+      // going on from the first half's best, which a deadline may have cut inside the first binding's search,
+      // moved from a worse place (FuseMax's cascade at --fuse 12 --time-limit 60: 11,479 cycles, from the start
+      // 7,926).
       std::vector<Partial> best =
-          descend(cascade, arch, t, open_slots(t), info.first, options, c, *share_of(deadline, 2), segments[k].best);
+          descend(cascade, arch, t, open_slots(t), info.first, options, c, *share_of(deadline, 2));
       for (int64_t MapResult::*count :
            {&MapResult::combinations, &MapResult::not_dividing, &MapResult::infeasible, &MapResult::evaluated,
             &MapResult::pruned, &MapResult::equivalent, &MapResult::bindings_descended})

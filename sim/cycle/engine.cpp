@@ -490,7 +490,8 @@ struct Unit : sc_module {
         const int64_t from = now();
         const Job& blocker = blocker_of(*pending.front());
         // A full window takes no more jobs (unless groups share the queue): then only an input wakes the unit.
-        // (Woken by every job the walk issued, it did nothing but wait again: a fifth of the engine's time.)
+        // (Woken by every job the walk issued, it did nothing but wait again: 29% of the engine's instructions on
+        // unfused attention, XLM at 64K, B = 64.)
         std::optional<JobQueue::Awaiting> more;
         if (pending.size() < window || queue.groups > 1) more.emplace(queue);
         wait_for_an_input(pending.begin(), pending.end(), more ? &queue.arrived : nullptr);
@@ -578,7 +579,7 @@ struct Dram : sc_module {
   int64_t spare_at = -1;
   Stall waited_dependency{"dependency"}, waited_channel{"channel"}, waited_port{"buffer_port"},
       waited_timing{"dram_timing"};
-  std::vector<int64_t> arriving;  // when the transfers done with the channel arrive (a latency later), in order
+  std::vector<int64_t> arriving;  // when the transfers done with the channel arrive (a latency later)
 
   // What the channel still has to move, as part of the engine's state: the requests and bytes waiting, each
   // engine's cycles left of its transfer, the engines waiting for the channel, and the cycles until each transfer
@@ -1237,8 +1238,8 @@ struct Controller : sc_module {
     group_cycles[group] = now() + skipped.cycles - started;
   }
 
-  // Hands a transfer to its path's DMA engines, whose engines take the first in the program's order whose inputs
-  // are ready (a load's buffer slot free, a store's tile computed): the walk goes on issuing what comes after it.
+  // Hands a transfer to its path's DMA engines, which take the first in the program's order whose inputs are ready
+  // (a load's buffer slot free, a store's tile computed): the walk goes on issuing what comes after it.
   static void post(Dram& path, const JobPtr& job, std::pair<int64_t, int64_t> order) {
     job->order = order;
     path.queue.write_in_order(job);

@@ -113,9 +113,11 @@ class GroupTimer {
       prefetch = std::max(prefetch, prefetch_bound(p, path, compute, latency));
     }
     // Single-buffered, memory and compute take turns, and each tile's loads wait for the last tile's readers
-    // and then a latency: the prefetch bound's one-stage case.
-    t.cycles = g_.double_buffer ? head + std::max({compute, steady_memory, prefetch}) + tail
-                                : std::max(compute + memory, head + prefetch + tail);
+    // and then a latency: the prefetch bound's one-stage case. Whatever holds double-buffered holds too (one stage
+    // allows nothing two do not): a group of one tile takes its head, its compute and its tail (the prefetch bound
+    // has no next tile to wait for).
+    t.cycles = head + std::max({compute, steady_memory, prefetch}) + tail;
+    if (!g_.double_buffer) t.cycles = std::max(t.cycles, compute + memory);
     // On a many-core chip, the cores' transfers share the backing memory's bandwidth, and the partial results
     // they send its network's reducers.
     t.cycles = std::max(t.cycles, g_.floor_cycles());

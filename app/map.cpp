@@ -29,7 +29,8 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
       "Choose the tiles (`tile: auto`), loop orders (`order: auto`), units and spatial maps (`unit: auto`, "
       "`spatial: auto`), spills (`spill: auto`), passes (`passes: auto`), spreads over cores (`cores: auto`) and "
       "listed settings a mapping leaves open (or, without --constraints, every Einsum's units, spatial maps, loop "
-      "order and tiles, and on a many-core chip its spread over the cores), and with --fuse which groups run "
+      "order and tiles, and on a many-core chip its spread over the cores; each group's buffer stages the most that "
+      "its tiles fit, `buffer_stages: fit`), and with --fuse which groups run "
       "fused: every combination, evaluated analytically; the best written as a mapping");
   cmd->add_option(
          "--constraints", args.constraints,

@@ -223,6 +223,7 @@ void pin(GroupSpec& g, const std::string& setting, const std::string& value) {
     cut_into_passes(g, value);
   } else {
     g.buffer_stages = std::stoi(value);
+    g.stages_fit = false;
   }
   std::erase_if(g.setting_choices, [&](const auto& c) { return c.first == setting; });
 }

@@ -2,6 +2,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "arch/collectives.hpp"
@@ -110,8 +111,8 @@ int stages_of(const YNode& node) {
 }
 
 // A group's (or a tensor's) buffer stages. With `choices`, a group's may be left to the mapper: a list of stages,
-// or auto (1 to 4), returned there as text.
-std::optional<int> read_stages(MapReader& r, std::vector<std::string>* choices = nullptr) {
+// or auto (1 to 4), returned there as text; and with `fit`, to lowering: `fit` (the most its tiles fit).
+std::optional<int> read_stages(MapReader& r, std::vector<std::string>* choices = nullptr, bool* fit = nullptr) {
   const std::optional<YNode> db = r.optional("double_buffer");
   const std::optional<YNode> stages = r.optional("buffer_stages");
   if (db && stages) stages->fail("give double_buffer or buffer_stages, not both");
@@ -121,6 +122,19 @@ std::optional<int> read_stages(MapReader& r, std::vector<std::string>* choices =
     *choices = {"1", "2", "3", "4"};
     return std::nullopt;
   }
+  if (fit && stages->is_scalar() && stages->as_string() == "fit") {
+    *fit = true;
+    return std::nullopt;
+  }
+  if (const std::string text = stages->is_scalar() ? stages->as_string() : "";
+      stages->is_scalar() && (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) {
+                                return std::isdigit(static_cast<unsigned char>(c));
+                              })))
+    stages->fail(fmt::format("give a number of stages from 1 to 8{}, got '{}'",
+                             fit ? (choices ? ", fit (the most the tiles fit), a list of them or auto (einsim map)"
+                                            : ", or fit (the most the tiles fit)")
+                                 : "",
+                             text));
   if (choices && stages->is_sequence()) {
     if (stages->items().empty()) stages->fail("give the stages `einsim map` may choose from");
     for (const YNode& n : stages->items()) {
@@ -345,7 +359,7 @@ MappingSpec load_mapping(const std::string& file) {
       spec.order_loc = o->loc();
     }
     std::vector<std::string> stage_choices;
-    if (auto stages = read_stages(gr, &stage_choices)) spec.buffer_stages = *stages;
+    if (auto stages = read_stages(gr, &stage_choices, &spec.stages_fit)) spec.buffer_stages = *stages;
     if (!stage_choices.empty()) {
       spec.setting_choices.emplace_back("buffer_stages", std::move(stage_choices));
       if (spec.settings_loc.line == 0) spec.settings_loc = g.loc();

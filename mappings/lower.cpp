@@ -767,9 +767,24 @@ class Lowering {
     return out;
   }
 
+  // With `buffer_stages: fit`, the most stages (from kMostStagesFit down) whose tiles fit the buffer: only its
+  // footprint depends on them, and a group lowered with fewer stages is the same group but for those.
   TileGroup lower_group(int g) {
+    if (!group(g).stages_fit) return lower_group_at(g, group(g).buffer_stages);
+    for (int stages = kMostStagesFit;; --stages) {
+      try {
+        return lower_group_at(g, stages);
+      } catch (const Infeasible& why) {
+        if (!why.buffer_too_small || stages == 1) throw;
+      }
+    }
+  }
+
+  // Group g with `stages` buffer stages for its tensors (but those the mapping gives their own).
+  TileGroup lower_group_at(int g, int stages) {
     const GroupSpec& spec = group(g);
     current_group_ = g;
+    stages_ = stages;
     std::vector<EinsumId> members;
     for (EinsumId e : c_.einsums.ids())
       if (group_of_[e] == g) members.push_back(e);
@@ -778,7 +793,8 @@ class Lowering {
     variants_.clear();
     out.name = spec.name;
     out.pipeline = spec.pipeline;
-    out.double_buffer = spec.buffer_stages > 1;
+    out.double_buffer = stages > 1;
+    out.buffer_stages = stages;
     check_spilled(g);
     check_bypassed(g);
     const std::vector<Loop> outer = lower_loops(spec.loops, members, {}, spec);
@@ -1473,10 +1489,11 @@ class Lowering {
     }
   }
 
-  // The tiles of `tensor` group `spec` holds at a time: its own buffer stages, or the group's.
-  static int stages_of(const GroupSpec& spec, const std::string& tensor) {
+  // The tiles of `tensor` group `spec` (the one being lowered) holds at a time: its own buffer stages, or the
+  // group's.
+  int stages_of(const GroupSpec& spec, const std::string& tensor) const {
     const auto own = spec.tensor_buffer_stages.find(tensor);
-    return own == spec.tensor_buffer_stages.end() ? spec.buffer_stages : own->second;
+    return own == spec.tensor_buffer_stages.end() ? stages_ : own->second;
   }
 
   // Whether group g's tiles of `tensor` bypass the buffer.
@@ -1755,6 +1772,7 @@ class Lowering {
   const ComponentSpec* placed_on_ = nullptr;  // the place (a PIM) the group being lowered runs on, if any
   std::string buffer_;                        // and where its tiles are staged
   int current_group_ = -1;
+  int stages_ = 2;                    // the buffer stages of the group being lowered
   IdVector<EinsumId, int> group_of_;  // the group and pass it is mapped to
   IdVector<EinsumId, int> pass_of_;
   IdVector<EinsumId, const EinsumBinding*> binding_;

@@ -56,12 +56,18 @@ struct CollectiveSpec {
   SourceLoc loc;
 };
 
+constexpr int kMostStagesFit = 4;
+
 struct GroupSpec {
   std::string name;
   bool pipeline = false;                             // units work on different iterations at once
   // Buffer stages (slots) per loaded tensor: 2 is double buffering (loads of the next iteration overlap this
   // one's compute), 1 none, 3 or more let loads run further ahead. `double_buffer: true|false` is 2 or 1.
   int buffer_stages = 2;
+  // `buffer_stages: fit`: the most stages, up to kMostStagesFit, that the group's tiles fit in its buffer, chosen when
+  // it is lowered (TileGroup::buffer_stages says which). The mapper's own groups say so: more stages let loads run
+  // further ahead at no cost in traffic, so the most that fit are the fastest (docs/mapper.md).
+  bool stages_fit = false;
   std::vector<LoopSpec> loops;                       // outer to inner: the backing memory's loops, then the buffer's
   std::vector<PassSpec> passes;                      // a group without `passes:` has one, with no loops of its own
   // Constraints for `einsim map` (`passes: auto`): the loops each pass runs. The group's Einsums sit in one pass

@@ -96,7 +96,7 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
   m.name = cascade.name + "-mapped";
   m.description =
       "each Einsum (a recurrence's together) a group of its own; units, spatial maps, loop orders and "
-      "tiles chosen by einsim map";
+      "tiles chosen by einsim map, buffer stages the most that fit";
   m.file = cascade.file;
   m.arch = arch.file;
   m.workload = cascade.file;
@@ -131,6 +131,7 @@ MappingSpec unconstrained(const Cascade& cascade, const ArchSpec& arch) {
     g.loc = SourceLoc{cascade.file};
     for (const std::string& index : indices) g.loops.push_back(LoopSpec{index, "auto", false, g.loc, std::nullopt});
     g.order_auto = indices.size() > 1;
+    g.stages_fit = true;
     if (many_cores) {
       g.setting_choices.emplace_back("cores", cores_choices(g.loops));
       g.cores_loc = g.settings_loc = g.loc;
@@ -185,8 +186,9 @@ std::string unfusable(const MappingSpec& templ, size_t first, size_t last) {
     if (k == first) continue;
     // What a group says beyond its loops and Einsums holds for all of it: fused groups must say the same.
     const bool alike = more.pipeline == g.pipeline && more.buffer_stages == g.buffer_stages &&
-                       more.tensor_buffer_stages == g.tensor_buffer_stages && more.place == g.place &&
-                       more.cores == g.cores && more.devices == g.devices && same_choices(more, g) &&
+                       more.stages_fit == g.stages_fit && more.tensor_buffer_stages == g.tensor_buffer_stages &&
+                       more.place == g.place && more.cores == g.cores && more.devices == g.devices &&
+                       same_choices(more, g) &&
                        std::ranges::equal(more.bypassed | std::views::keys, g.bypassed | std::views::keys);
     if (!alike)
       return fmt::format(
@@ -232,7 +234,7 @@ MappingSpec fused(const MappingSpec& templ, const std::vector<size_t>& sizes) {
         g.setting_choices.emplace_back("pipeline", std::vector<std::string>{"false", "true"});
       m.description = fmt::format(
           "consecutive Einsums fused into {} groups; fusion, {}units, spatial maps, loop orders and tiles chosen by "
-          "einsim map",
+          "einsim map, buffer stages the most that fit",
           sizes.size(), templ.pipeline_when_fused ? "pipelining, " : "");
     }
     m.groups.push_back(std::move(g));

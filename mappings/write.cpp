@@ -120,6 +120,8 @@ void emit_group(YAML::Emitter& out, const MappingSpec& m, const GroupSpec& g) {
   if (g.order_auto) out << YAML::Key << "order" << YAML::Value << "auto";
   if (const std::vector<std::string>* stages = choices("buffer_stages"))
     out << YAML::Key << "buffer_stages" << YAML::Value << YAML::Flow << *stages;
+  else if (g.stages_fit)
+    out << YAML::Key << "buffer_stages" << YAML::Value << "fit";
   else if (g.buffer_stages != 2)
     out << YAML::Key << "buffer_stages" << YAML::Value << g.buffer_stages;
   if (!g.place.empty()) out << YAML::Key << "place" << YAML::Value << g.place;

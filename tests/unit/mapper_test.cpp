@@ -1119,6 +1119,73 @@ TEST(Mapper, UnconstrainedEqualsBruteForceOnRandomGemms) {
   }
 }
 
+// Without constraints each group's buffer stages are the most, up to 4, that its tiles fit (`buffer_stages: fit`):
+// more stages let loads run further ahead and move nothing more, so no fewer is faster or takes less energy. On
+// random GEMMs and GEMM chains (fused too) on systolic arrays with buffers small enough for the stages to matter,
+// the best of that space equals the best with every group's stages searched as a setting (1 to 4), for latency and
+// for energy; and the best's groups have the most stages that fit: one more does not.
+TEST(Mapper, TheMostStagesThatFitAreTheBestStages) {
+  const uint64_t seed = test::seed();
+  std::mt19937_64 rng(seed + 59);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  const std::string chain = test::temp_file("gemm-chain-stages.yaml",
+                                            "version: 1\nname: gemm-chain\nparams: {M: 8, N: 8, K: 4, P: 4}\n"
+                                            "dtype: fp32\ntensors:\n  A: {ranks: [M, K]}\n  B: {ranks: [K, N]}\n"
+                                            "  C: {ranks: [N, P]}\n  Y: {ranks: [M, P], output: true}\neinsums:\n"
+                                            "  - Z[m,n] = A[m,k] * B[k,n]\n  - Y[m,p] = Z[m,n] * C[n,p]\n");
+  int fewer = 0;  // bests with fewer than 4 stages somewhere: the buffer bound them
+  for (int problem = 0; problem < 6; ++problem) {
+    const bool gemm = problem % 2 == 0;
+    const std::vector<std::pair<std::string, std::string>> params =
+        gemm ? Settings{{"M", pick({"4", "8", "16"})}, {"N", pick({"8", "16"})}, {"K", pick({"4", "8", "16"})}}
+             : Settings{{"M", pick({"4", "8"})}, {"N", pick({"8", "16"})}, {"K", pick({"4", "8"})}, {"P", "4"}};
+    const Settings arch_sets = {{"array.rows", pick({"2", "4"})},
+                                {"array.cols", pick({"2", "4"})},
+                                {"glb.size", pick({"256 B", "512 B", "1 KiB", "2 KiB"})},
+                                {"dram.latency_cycles", pick({"10", "100"})}};
+    const std::string what = fmt::format("seed {} problem {}: {} {}", seed, problem, params, arch_sets);
+    Constraints fit;
+    fit.cascade = gemm ? test::load(kRoot + "/configs/workloads/gemm.yaml", params) : test::load(chain, params);
+    fit.arch = load_arch(kRoot + "/configs/arch/systolic.yaml", arch_sets);
+    fit.mapping = unconstrained(fit.cascade, fit.arch);
+    if (problem % 4 == 3) fit.mapping = fused(fit.mapping, {2});
+    Constraints listed = fit;
+    for (GroupSpec& g : listed.mapping.groups) {
+      ASSERT_TRUE(g.stages_fit) << what;
+      g.stages_fit = false;
+      g.setting_choices.emplace_back("buffer_stages", std::vector<std::string>{"1", "2", "3", "4"});
+      g.settings_loc = g.loc;
+    }
+    for (MapObjective objective : {MapObjective::latency, MapObjective::energy}) {
+      MapOptions options;
+      options.objective = objective;
+      const MapResult a = map_tiles(fit.cascade, fit.arch, fit.mapping, options);
+      const MapResult b = map_tiles(listed.cascade, listed.arch, listed.mapping, options);
+      ASSERT_EQ(a.best.empty(), b.best.empty()) << what;
+      if (a.best.empty()) continue;
+      if (objective == MapObjective::latency)
+        EXPECT_EQ(a.best.front().stats.cycles, b.best.front().stats.cycles) << what;
+      else
+        EXPECT_DOUBLE_EQ(a.best.front().stats.energy_pJ, b.best.front().stats.energy_pJ) << what;
+      const MappingSpec chosen = with_choice(fit.mapping, a.best.front().choice);
+      const TileProgram program = lower(fit.cascade, fit.arch, chosen);
+      ASSERT_TRUE(program.status.ok) << what << ": " << program.status.reason;
+      for (size_t g = 0; g < program.groups.size(); ++g) {
+        const int stages = program.groups[g].buffer_stages;
+        EXPECT_EQ(program.groups[g].double_buffer, stages > 1) << what;
+        if (stages == kMostStagesFit) continue;
+        ++fewer;
+        MappingSpec more = chosen;
+        more.groups[g].stages_fit = false;
+        more.groups[g].buffer_stages = stages + 1;
+        const TileProgram over = lower(fit.cascade, fit.arch, more);
+        EXPECT_TRUE(!over.status.ok && over.buffer_too_small) << what << ": group " << g << " fits " << stages + 1;
+      }
+    }
+  }
+  EXPECT_GT(fewer, 0) << "no best was bound by its buffer: the test checks nothing of the choice (seed " << seed << ")";
+}
+
 // Without constraints on a many-core chip, which of a group's loops spread over the cores is searched too (`cores:
 // auto`, the first loops of the order chosen): random small GEMMs on the xPU with a few cores, its reducers fast,
 // slow or all but absent. The mapper's best equals brute force over every spread, unit, order and tile.

@@ -10,6 +10,7 @@
 
 #include "explore/mapper.hpp"
 #include "mappings/lower.hpp"
+#include "mappings/write.hpp"
 #include "sim/analytical.hpp"
 #include "tests/unit/test_util.hpp"
 #include "workloads/analysis.hpp"
@@ -401,6 +402,33 @@ TEST(Model, PerTensorDoubleBuffering) {
   EXPECT_EQ(buffer_bytes("    tensors: {B: {buffer_stages: 3}}\n"), 2 * a + 3 * b + z);
   EXPECT_EQ(buffer_bytes("    buffer_stages: 3\n"), 3 * a + 3 * b + z);
   EXPECT_EQ(buffer_bytes("    double_buffer: false\n"), a + b + z);
+}
+
+// `buffer_stages: fit`: the most stages, up to 4, that the group's tiles fit. The gemm's defaults loaded whole, A
+// (32 KiB) and B (64 KiB) staged, Z (512 KiB) computed in the buffer: 4 stages need 896 KiB, 3 800, 2 704, 1 608.
+TEST(Model, BufferStagesFitTakeTheMostThatFit) {
+  const std::string table = std::filesystem::absolute("configs").string();
+  const MappingSpec m = load_mapping(
+      test::temp_file("fit.yaml", "version: 1\nname: m\narch: " + table + "/arch/systolic.yaml\nworkload: " + table +
+                                      "/workloads/gemm.yaml\ngroups:\n  - name: g\n    buffer_stages: fit\n"
+                                      "    einsums:\n      Z: {unit: array, spatial: {rows: k, cols: n}}\n"));
+  ASSERT_TRUE(m.groups.at(0).stages_fit);
+  const Cascade cascade = load_cascade(m.workload);
+  for (const auto& [kib, stages] : std::vector<std::pair<int, int>>{
+           {1024, 4}, {896, 4}, {895, 3}, {800, 3}, {799, 2}, {704, 2}, {703, 1}, {608, 1}, {607, 0}}) {
+    const TileProgram p = lower(cascade, load_arch(m.arch, {{"glb.size", std::to_string(kib) + " KiB"}}), m);
+    if (stages == 0) {
+      EXPECT_FALSE(p.status.ok) << kib;
+      EXPECT_TRUE(p.buffer_too_small) << kib;
+      continue;
+    }
+    ASSERT_TRUE(p.status.ok) << kib << ": " << p.status.reason;
+    EXPECT_EQ(p.groups.at(0).buffer_stages, stages) << kib;
+    EXPECT_EQ(p.groups.at(0).double_buffer, stages > 1) << kib;
+    EXPECT_EQ(p.groups.at(0).buffer_bytes, stages * (32 + 64) * 1024 + 512 * 1024) << kib;
+  }
+  // Written out, a mapping says `fit` as it was given.
+  EXPECT_NE(mapping_yaml(m, "fit.yaml").find("buffer_stages: fit"), std::string::npos);
 }
 
 TEST(ModelTiming, MoreBufferStagesHideMoreLatency) {

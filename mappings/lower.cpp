@@ -329,6 +329,7 @@ class Lowering {
     t.buffer = m_.buffer;
     t.concurrent = spec.concurrent;
     t.devices = devices.count();
+    t.buffer_stages = 0;  // it stages no tiles
     t.collective = run;
     return t;
   }

@@ -135,7 +135,7 @@ struct TileGroup {
   std::vector<TileOp> ops;                      // in dependency order within each pass
   bool pipeline = false;
   bool double_buffer = true;  // buffer_stages above 1: loads of the next iteration overlap this one's compute
-  int buffer_stages = 2;      // the group's own (its mapping's, or what `buffer_stages: fit` chose)
+  int buffer_stages = 2;      // the group's own (its mapping's, or what `buffer_stages: fit` chose); 0: a collective
   int64_t buffer_bytes = 0;   // the buffer space the group's tiles need
   // On a many-core chip or a system of devices: the first `spread_loops` loops are spread over `cores` cores (or
   // `devices` devices) as one flattened range, the busiest running `spread_trips` of their iterations. 0 loops:

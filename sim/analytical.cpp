@@ -395,7 +395,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   for (const TileGroup& g : program.groups) {
     if (!g.concurrent) close_run();
     if (g.collective) {  // its closed form's time, on the interconnect that collectives running together share
-      s.groups[g.name] = GroupStats{g.collective->cycles, 1, g.devices};
+      s.groups[g.name] = GroupStats{g.collective->cycles, 1, g.devices, g.buffer_stages};
       run_longest = std::max(run_longest, g.collective->cycles);
       run_load["link " + g.collective->link] += g.collective->cycles;
       continue;
@@ -405,7 +405,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
     std::optional<TileGroup> core;
     if (g.spread_loops > 0) core = g.busiest();
     const GroupTime t = GroupTimer(cascade, core ? *core : g, arch, program.buffer).time(s);
-    s.groups[g.name] = GroupStats{t.cycles, g.cores, g.devices};
+    s.groups[g.name] = GroupStats{t.cycles, g.cores, g.devices, g.buffer_stages};
     run_longest = std::max(run_longest, t.cycles);
     for (const auto& [who, cycles] : t.load) run_load[who] += cycles;
   }

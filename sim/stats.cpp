@@ -66,6 +66,9 @@ void fields(V&& v, T& r, More&... more) {
       more.cores...);
     v(Field{"devices", nullptr, "devices", nullptr, Combine::same, StatsTable::group, "devices", Show::count},
       r.devices, more.devices...);
+    v(Field{"buffer_stages", nullptr, "buffer_stages", nullptr, Combine::same, StatsTable::group, "buffer stages",
+            Show::count},
+      r.buffer_stages, more.buffer_stages...);
   } else if constexpr (std::is_same_v<R, PlaceRoofline>) {
     v(Field{"ridge_op_per_byte", nullptr, "ridge_op_per_byte"}, r.ridge_op_per_byte, more.ridge_op_per_byte...);
     v(Field{"roofline_s", nullptr, "roofline_s"}, r.roofline_s, more.roofline_s...);

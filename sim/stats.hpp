@@ -27,6 +27,8 @@ struct GroupStats {
   int64_t cycles = 0;
   int64_t cores = 1;
   int64_t devices = 1;
+  int64_t buffer_stages = 2;  // its tensors' tiles in the buffer at a time (`buffer_stages: fit`: the most that fit);
+                              // 0 for a collective, which stages none
 };
 
 struct Traffic {

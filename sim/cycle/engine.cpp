@@ -1418,8 +1418,8 @@ Stats simulate_cycles(const Cascade& cascade, const ArchSpec& arch, const TilePr
     for (size_t o = 0; o < executions[g].size(); ++o) executions[g][o] += all[g][o] - on_busiest[g][o];
   const RunWork run = count_actions(cascade, arch, whole, executions, transfers, s);
   for (size_t g = 0; g < program.groups.size(); ++g)
-    s.groups[program.groups[g].name] =
-        GroupStats{controller.group_cycles[g], whole.groups[g].cores, whole.groups[g].devices};
+    s.groups[program.groups[g].name] = GroupStats{controller.group_cycles[g], whole.groups[g].cores,
+                                                  whole.groups[g].devices, whole.groups[g].buffer_stages};
   for (const auto& [name, unit] : units) {
     s.busy_cycles[name] = unit->busy + controller.skipped.at(controller.busy_slot(name));
     for (const char* cause : {"data", "dependency", "buffer_port", "buffer_bandwidth"})

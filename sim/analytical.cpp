@@ -40,6 +40,11 @@ struct GroupTime {
 // - A buffer's ports carry every access of the group: the group takes at least their total over the ports.
 // Without double buffering, memory and compute take turns.
 class GroupTimer {
+  // A pipelined pass's pace is scheduled over this many tiles and as many more (scheduled_pace), each unit looking
+  // at the next kWindow of its jobs, as the cycle engine's units do by default (EngineOptions::unit_queue_depth).
+  static constexpr int kPaced = 16;
+  static constexpr size_t kWindow = 16;
+
  public:
   GroupTimer(const Cascade& cascade, const TileGroup& g, const ArchSpec& arch, const std::string& program_buffer)
       : c_(cascade), g_(g), arch_(arch), program_buffer_(program_buffer), facts_(g.ops.size()) {
@@ -261,8 +266,139 @@ class GroupTimer {
       all = static_cast<double>(busiest_cycles) + static_cast<double>(outer_iterations()) * fill_and_drain;
     } else {
       all = busiest_from + static_cast<double>(busiest_cycles) + (filled - busiest_to);
+      // Where the units hand a tile's work back and forth, the busiest may wait for another's op queued behind
+      // its own longer ones: each tile then costs the pace of consecutive tiles scheduled as the units run them.
+      if (tiles > kPaced) {
+        const double per_tile = static_cast<double>(busiest_cycles) / static_cast<double>(tiles);
+        all += static_cast<double>(tiles - 1) * std::max(0.0, scheduled_pace(pass, tiles) - per_tile);
+      }
     }
     return std::max(busiest_cycles, static_cast<int64_t>(std::ceil(all)));
+  }
+
+  // How many tiles (iterations of the group's innermost loops) apart op w's result is read again by the ops at or
+  // before it that read it: a recurrence's state, at the next iteration of the innermost loop over its step index;
+  // partial sums, at the next of the innermost loop over an index they sum. The trips of the loops inside it.
+  int64_t carried_distance(size_t w) const {
+    const Einsum& e = c_.einsums[g_.ops[w].einsum];
+    const Tensor& t = c_.tensors[e.out.tensor];
+    std::vector<std::string> indices;
+    if (t.iterative_rank >= 0) {
+      const Affine& at = e.out.index[static_cast<size_t>(t.iterative_rank)];
+      if (!at.terms.empty()) indices.push_back(e.vars[static_cast<size_t>(at.terms[0].first)].name);
+    } else {
+      for (int v : e.reduced) indices.push_back(e.vars[static_cast<size_t>(v)].name);
+    }
+    int64_t d = std::numeric_limits<int64_t>::max();
+    int64_t inside = 1;
+    for (size_t l = g_.loops.size(); l-- > 0;) {
+      const Loop& loop = g_.loops[l];
+      if (std::find(indices.begin(), indices.end(), loop.index) != indices.end() && loop.trips > 1) {
+        d = inside;
+        break;
+      }
+      inside *= std::max<int64_t>(1, loop.trips);
+    }
+    return d;
+  }
+
+  // The pace of a pipelined pass's consecutive tiles as the cycle engine's units take their jobs: each unit
+  // starts the oldest of its next kWindow jobs whose inputs are ready; an op that reads what an op at or after it
+  // in the tile writes (a recurrence's state, partial sums) waits for that op carried_distance() tiles back. The
+  // tiles are list-scheduled, and the pace is the makespan that kPaced more tiles add to kPaced: the marginal
+  // cost of a tile once the schedule has settled (an average over a window of one schedule moved with its
+  // length, the units running ahead of the tiles' ends).
+  double scheduled_pace(int pass, int64_t tiles) const {
+    const double more = makespan(pass, tiles, 2 * kPaced);
+    return (more - makespan(pass, tiles, kPaced)) / static_cast<double>(kPaced);
+  }
+
+  // The makespan of `K` consecutive tiles of pipelined pass `pass` (of `tiles`) list-scheduled (scheduled_pace).
+  double makespan(int pass, int64_t tiles, int K) const {
+    constexpr size_t W = kWindow;
+    std::vector<size_t> cs;
+    for (size_t i = 0; i < g_.ops.size(); ++i)
+      if (g_.ops[i].kind == TileOp::Kind::compute && g_.ops[i].pass == pass) cs.push_back(i);
+    const size_t n = cs.size();
+    std::vector<std::vector<std::pair<size_t, int>>> deps(n);
+    for (size_t a = 0; a < n; ++a)
+      for (size_t b = 0; b < n; ++b)
+        if (reads(cs[a], facts_[cs[b]].tensor)) {
+          if (b < a) {
+            deps[a].push_back({b, 0});
+            continue;
+          }
+          const int64_t d = carried_distance(cs[b]);
+          if (d < K) deps[a].push_back({b, static_cast<int>(d)});
+        }
+    std::vector<std::string> unit_names;
+    std::vector<size_t> unit_of(n);
+    for (size_t a = 0; a < n; ++a) {
+      const auto it = std::find(unit_names.begin(), unit_names.end(), g_.ops[cs[a]].unit);
+      unit_of[a] = static_cast<size_t>(it - unit_names.begin());
+      if (it == unit_names.end()) unit_names.push_back(g_.ops[cs[a]].unit);
+    }
+    std::vector<double> dur(n), lat(n);
+    for (size_t a = 0; a < n; ++a) {
+      const double share = static_cast<double>(facts_[cs[a]].n) / static_cast<double>(tiles);
+      dur[a] = static_cast<double>(facts_[cs[a]].occupancy) * share;
+      lat[a] = static_cast<double>(g_.ops[cs[a]].result_latency) * share;
+    }
+    const size_t jobs = n * K;
+    auto job = [&](int t, size_t a) { return static_cast<size_t>(t) * n + a; };
+    std::vector<double> end(jobs, -1);  // when a job ends, once it has started
+    std::vector<std::vector<size_t>> queue(unit_names.size());
+    for (int t = 0; t < K; ++t)
+      for (size_t a = 0; a < n; ++a) queue[unit_of[a]].push_back(job(t, a));
+    std::vector<size_t> head(unit_names.size(), 0);
+    std::vector<double> free(unit_names.size(), 0);
+    auto inputs_at = [&](size_t j) {  // when j's inputs are ready; infinity while one has not started
+      const size_t a = j % n;
+      const int t = static_cast<int>(j / n);
+      double at = 0;
+      for (const auto& [b, d] : deps[a]) {
+        if (t - d < 0) continue;
+        const size_t w = job(t - d, b);
+        if (end[w] < 0) return std::numeric_limits<double>::infinity();
+        at = std::max(at, end[w] + lat[b]);
+      }
+      return at;
+    };
+    double now = 0;
+    size_t left = jobs;
+    while (left > 0) {
+      double next = std::numeric_limits<double>::infinity();
+      bool started = false;
+      for (size_t u = 0; u < queue.size(); ++u) {
+        while (head[u] < queue[u].size() && end[queue[u][head[u]]] >= 0) ++head[u];
+        if (free[u] > now) {
+          next = std::min(next, free[u]);
+          continue;
+        }
+        size_t seen = 0;
+        for (size_t k = head[u]; k < queue[u].size() && seen < W; ++k) {
+          const size_t j = queue[u][k];
+          if (end[j] >= 0) continue;
+          ++seen;
+          const double at = inputs_at(j);
+          if (at <= now) {
+            end[j] = now + dur[j % n];
+            free[u] = end[j];
+            --left;
+            started = true;
+            break;
+          }
+          next = std::min(next, at);
+        }
+      }
+      if (!started) {
+        if (std::isinf(next)) break;
+        now = next;
+      }
+    }
+    double last = 0;
+    for (size_t j = 0; j < jobs; ++j) last = std::max(last, end[j] + lat[j % n]);
+    return last;
   }
 
   // Whether a computation of a later pass reads what one of pass `pass` computes.

@@ -68,6 +68,18 @@ TEST(ModelTiming, AnUntiledGroupLoadsComputesAndStoresInTurn) {
   EXPECT_EQ(single.stats.cycles, p.stats.cycles);
 }
 
+// A pipelined pass whose units hand a tile's work back and forth (tests/data/attention-1pass-handed-back.yaml, 32
+// tiles): the 1D array, the busiest, has 4,704 cycles of work, 147 a tile; paced by it the pass would take 4,897
+// (after a head of 280 cycles, before a tail of 500: 5,677). But it waits each tile for PRM, which the 2D array
+// starts after SLN, SLD and SLNV: scheduled as the engine's units take their jobs, 16 more tiles add 16 x 166.5
+// cycles to 16, so each tile after the first costs 19.5 more. The cycle engine: 6,841 (the rest is not modelled).
+TEST(ModelTiming, APipelineWhoseUnitsHandWorkBackAndForth) {
+  const Point p = evaluate("tests/data/attention-1pass-handed-back.yaml");
+  ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
+  EXPECT_EQ(p.stats.busy_cycles.at("pe1d"), 32 * 147);
+  EXPECT_EQ(p.stats.cycles, 280 + static_cast<int64_t>(std::ceil(4897 + 31 * 19.5)) + 500);  // 6,282
+}
+
 TEST(ModelTiming, ComputeWaitsForItsOperandsToStreamThroughABufferPort) {
   // gemm-systolic-ws at its defaults (M 256, N 512, K 64): 32 tiles of Z, each 256 cycles of MACs but 51,200 B
   // (A 16 KB, B 2 KB, Z 32 KB) through a 64-byte port: 800 cycles, and (the group does not pipeline) each waits

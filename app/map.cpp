@@ -35,7 +35,8 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
   cmd->add_option(
          "--constraints", args.constraints,
          "A mapping whose loop tiles may say `tile: auto`, groups `order: auto`, `pipeline: auto`, "
-         "`passes: auto`, `cores: auto` or `buffer_stages:` lists, tensors `spill: auto`, Einsums `unit: auto` or "
+         "`passes: auto`, `cores: auto` or `buffer_stages:` lists (or `fit`), tensors `spill: auto`, Einsums `unit: "
+         "auto` or "
          "`spatial: auto` and `params:` lists of values (it names its arch and workload), or a file of "
          "`alternatives:`, such files, each searched, the best kept. Without it, --workload and --arch alone: each "
          "Einsum in a group of its own, everything else searched")

@@ -1566,8 +1566,9 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
   // A run with too many shapes to list is searched by descent over its bindings, run by run (for latency, under a
   // time limit); otherwise the constraints must pin more.
   const bool descent = deadline && options.objective == MapObjective::latency && !options.pareto;
+  auto too_many_shapes = [&](const Run& run) { return shapes_of(r, run) > kMaxShapes; };
   for (const Run& run : runs)
-    if (shapes_of(r, run) > kMaxShapes && (!descent || run.bto == run.bfrom))
+    if (too_many_shapes(run) && (!descent || run.bto == run.bfrom))
       throw UserError(
           templ.groups[run.first].loc, "unit",
           fmt::format("auto: {:.3g} shapes (a value per setting, a unit per Einsum, an order per list) "
@@ -1581,7 +1582,6 @@ MapResult map_tiles(const Cascade& cascade, const ArchSpec& arch, const MappingS
                       run.bto == run.bfrom ? ""
                                            : ", or search for latency with --time-limit (descent over "
                                              "the units, without --pareto)"));
-  auto too_many_shapes = [&](const Run& run) { return shapes_of(r, run) > kMaxShapes; };
   const bool by_run = options.objective != MapObjective::edp &&
                       (searched_runs > 1 || std::any_of(runs.begin(), runs.end(), too_many_shapes));
   double considered = by_run ? 0 : r.space;
@@ -1720,9 +1720,8 @@ MapResult map_fused(const Cascade& cascade, const ArchSpec& arch, const MappingS
   // The time left goes to the fused groups searched by descent that could still improve on the best way to fuse:
   // those whose lower bound, between the best ways to fuse the groups before and after them, is below that best,
   // most promising (the lowest such sum) first, each descended again, from the start, with its share of the time
-  // left. (Equal
-  // shares leave a cascade's largest fused groups at their first binding: FuseMax's whole cascade needs about 20 s
-  // of descent, one of 78 fused groups at --fuse 12.) A better best replaces the segment's.
+  // left. (Equal shares leave a cascade's largest fused groups at their first binding: FuseMax's whole cascade needs
+  // about 20 s of descent, one of 78 fused groups at --fuse 12.) A better best replaces the segment's.
   if (deadline && std::chrono::steady_clock::now() < *deadline) {
     std::vector<bool> again(segments.size(), false);
     for (;;) {

@@ -309,58 +309,61 @@ class GroupTimer {
   // cost of a tile once the schedule has settled (an average over a window of one schedule moved with its
   // length, the units running ahead of the tiles' ends).
   double scheduled_pace(int pass, int64_t tiles) const {
-    const double more = makespan(pass, tiles, 2 * kPaced);
-    return (more - makespan(pass, tiles, kPaced)) / static_cast<double>(kPaced);
+    const PaceJobs jobs = pace_jobs(pass, tiles);
+    return (makespan(jobs, 2 * kPaced) - makespan(jobs, kPaced)) / static_cast<double>(kPaced);
   }
 
-  // The makespan of `K` consecutive tiles of pipelined pass `pass` (of `tiles`) list-scheduled (scheduled_pace).
-  double makespan(int pass, int64_t tiles, int K) const {
-    constexpr size_t W = kWindow;
+  // A tile's computations of a pipelined pass as scheduled_pace schedules them: each one's unit, cycles (at its
+  // average share of the tiles) and result latency, and the ones it waits for, each with how many tiles back.
+  struct PaceJobs {
+    std::vector<size_t> unit;
+    std::vector<double> cycles, latency;
+    std::vector<std::vector<std::pair<size_t, int64_t>>> inputs;
+    size_t units = 0;
+  };
+  PaceJobs pace_jobs(int pass, int64_t tiles) const {
     std::vector<size_t> cs;
     for (size_t i = 0; i < g_.ops.size(); ++i)
       if (g_.ops[i].kind == TileOp::Kind::compute && g_.ops[i].pass == pass) cs.push_back(i);
     const size_t n = cs.size();
-    std::vector<std::vector<std::pair<size_t, int>>> deps(n);
-    for (size_t a = 0; a < n; ++a)
-      for (size_t b = 0; b < n; ++b)
-        if (reads(cs[a], facts_[cs[b]].tensor)) {
-          if (b < a) {
-            deps[a].push_back({b, 0});
-            continue;
-          }
-          const int64_t d = carried_distance(cs[b]);
-          if (d < K) deps[a].push_back({b, static_cast<int>(d)});
-        }
-    std::vector<std::string> unit_names;
-    std::vector<size_t> unit_of(n);
+    PaceJobs p{std::vector<size_t>(n), std::vector<double>(n), std::vector<double>(n),
+               std::vector<std::vector<std::pair<size_t, int64_t>>>(n), 0};
+    std::vector<std::string> names;
     for (size_t a = 0; a < n; ++a) {
-      const auto it = std::find(unit_names.begin(), unit_names.end(), g_.ops[cs[a]].unit);
-      unit_of[a] = static_cast<size_t>(it - unit_names.begin());
-      if (it == unit_names.end()) unit_names.push_back(g_.ops[cs[a]].unit);
-    }
-    std::vector<double> dur(n), lat(n);
-    for (size_t a = 0; a < n; ++a) {
+      const TileOp& op = g_.ops[cs[a]];
+      const auto it = std::find(names.begin(), names.end(), op.unit);
+      p.unit[a] = static_cast<size_t>(it - names.begin());
+      if (it == names.end()) names.push_back(op.unit);
       const double share = static_cast<double>(facts_[cs[a]].n) / static_cast<double>(tiles);
-      dur[a] = static_cast<double>(facts_[cs[a]].occupancy) * share;
-      lat[a] = static_cast<double>(g_.ops[cs[a]].result_latency) * share;
+      p.cycles[a] = static_cast<double>(facts_[cs[a]].occupancy) * share;
+      p.latency[a] = static_cast<double>(op.result_latency) * share;
+      for (size_t b = 0; b < n; ++b)
+        if (reads(cs[a], facts_[cs[b]].tensor)) p.inputs[a].emplace_back(b, b < a ? 0 : carried_distance(cs[b]));
     }
-    const size_t jobs = n * K;
-    auto job = [&](int t, size_t a) { return static_cast<size_t>(t) * n + a; };
+    p.units = names.size();
+    return p;
+  }
+
+  // The makespan of `K` consecutive tiles of `p` list-scheduled (scheduled_pace).
+  static double makespan(const PaceJobs& p, int K) {
+    const size_t n = p.unit.size();
+    const size_t jobs = n * static_cast<size_t>(K);
+    auto job = [&](int64_t t, size_t a) { return static_cast<size_t>(t) * n + a; };
     std::vector<double> end(jobs, -1);  // when a job ends, once it has started
-    std::vector<std::vector<size_t>> queue(unit_names.size());
+    std::vector<std::vector<size_t>> queue(p.units);
     for (int t = 0; t < K; ++t)
-      for (size_t a = 0; a < n; ++a) queue[unit_of[a]].push_back(job(t, a));
-    std::vector<size_t> head(unit_names.size(), 0);
-    std::vector<double> free(unit_names.size(), 0);
+      for (size_t a = 0; a < n; ++a) queue[p.unit[a]].push_back(job(t, a));
+    std::vector<size_t> head(p.units, 0);
+    std::vector<double> free(p.units, 0);
     auto inputs_at = [&](size_t j) {  // when j's inputs are ready; infinity while one has not started
       const size_t a = j % n;
-      const int t = static_cast<int>(j / n);
+      const auto t = static_cast<int64_t>(j / n);
       double at = 0;
-      for (const auto& [b, d] : deps[a]) {
-        if (t - d < 0) continue;
-        const size_t w = job(t - d, b);
+      for (const auto& [b, back] : p.inputs[a]) {
+        if (t - back < 0) continue;  // before the tiles scheduled (or carried from further back than them)
+        const size_t w = job(t - back, b);
         if (end[w] < 0) return std::numeric_limits<double>::infinity();
-        at = std::max(at, end[w] + lat[b]);
+        at = std::max(at, end[w] + p.latency[b]);
       }
       return at;
     };
@@ -376,13 +379,13 @@ class GroupTimer {
           continue;
         }
         size_t seen = 0;
-        for (size_t k = head[u]; k < queue[u].size() && seen < W; ++k) {
+        for (size_t k = head[u]; k < queue[u].size() && seen < kWindow; ++k) {
           const size_t j = queue[u][k];
           if (end[j] >= 0) continue;
           ++seen;
           const double at = inputs_at(j);
           if (at <= now) {
-            end[j] = now + dur[j % n];
+            end[j] = now + p.cycles[j % n];
             free[u] = end[j];
             --left;
             started = true;
@@ -397,7 +400,7 @@ class GroupTimer {
       }
     }
     double last = 0;
-    for (size_t j = 0; j < jobs; ++j) last = std::max(last, end[j] + lat[j % n]);
+    for (size_t j = 0; j < jobs; ++j) last = std::max(last, end[j] + p.latency[j % n]);
     return last;
   }
 

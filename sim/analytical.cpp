@@ -40,10 +40,12 @@ struct GroupTime {
 // - A buffer's ports carry every access of the group: the group takes at least their total over the ports.
 // Without double buffering, memory and compute take turns.
 class GroupTimer {
-  // A pipelined pass's pace is scheduled over this many tiles and as many more (scheduled_pace), each unit looking
+  // A pipelined pass is list-scheduled over up to twice this many tiles (scheduled_time), each unit looking
   // at the next kWindow of its jobs, as the cycle engine's units do by default (EngineOptions::unit_queue_depth).
   static constexpr int kPaced = 16;
   static constexpr size_t kWindow = 16;
+  // The most tiles of the innermost loops whose computations are scheduled as the walk issues them (pace_jobs).
+  static constexpr int64_t kBurstTiles = 32;
 
  public:
   GroupTimer(const Cascade& cascade, const TileGroup& g, const ArchSpec& arch, const std::string& program_buffer)
@@ -110,8 +112,8 @@ class GroupTimer {
       if (p.tail_bytes) {
         const auto lag = lag_bytes_.find(path);
         const int64_t tail_bytes = p.tail_bytes + (lag == lag_bytes_.end() ? 0 : lag->second);
-        tail = std::max(tail, (g_.pipeline ? result_latency_ : 0) +
-                                  path_cycles(p, path, static_cast<double>(tail_bytes)) + latency);
+        tail = std::max(
+            tail, (g_.pipeline ? last_latency_ : 0) + path_cycles(p, path, static_cast<double>(tail_bytes)) + latency);
       }
       steady_memory = std::max(
           steady_memory, path_cycles(p, path, static_cast<double>(p.bytes - p.head_bytes - p.tail_bytes)) + idle_path);
@@ -145,6 +147,11 @@ class GroupTimer {
     int64_t through_port = 0;             // cycles per execution through one buffer port
     int64_t occupancy = 0;                // a computation's cycles on its unit per execution
   };
+  // When a schedule's units are free, and when its last result is ready (a result latency after its op ends).
+  struct Schedule {
+    double units = 0, results = 0;
+  };
+
   struct Path {
     int64_t bytes = 0, streaming = 0;        // over the group; `streaming`: cycles through a port
     int64_t head_bytes = 0, tail_bytes = 0;  // a tile of each tensor it loads, stores
@@ -225,13 +232,20 @@ class GroupTimer {
     }
   }
 
-  // One pass, whose busiest unit is occupied `busiest_cycles`: its first tile scheduled op by op (an op that
-  // runs in only some tiles counts its average share), then pipelined at the busiest unit's pace or, without
-  // pipelining, every tile at that critical path.
-  int64_t pass_time(int pass, int64_t busiest_cycles) const {
+  // One pass, whose busiest unit is occupied `busiest_cycles`. Pipelined, the group's only pass is its tiles
+  // list-scheduled (scheduled_time). Otherwise its first tile is scheduled op by op (an op that runs in only some
+  // tiles counts its average share), then pipelined at the busiest unit's pace or, without pipelining, every tile
+  // at that critical path.
+  int64_t pass_time(int pass, int64_t busiest_cycles) {
     int64_t tiles = 0;
     for (size_t i = 0; i < g_.ops.size(); ++i)
       if (g_.ops[i].kind == TileOp::Kind::compute && g_.ops[i].pass == pass) tiles = std::max(tiles, facts_[i].n);
+    if (g_.pipeline && g_.pass_loops.size() <= 1) {
+      const Schedule s = scheduled_time(pass, tiles);
+      last_latency_ = static_cast<int64_t>(std::ceil(s.results - s.units));
+      return std::max(busiest_cycles, static_cast<int64_t>(std::ceil(s.units)));
+    }
+    last_latency_ = result_latency_;
     std::string busiest;
     for (const auto& [key, busy] : unit_cycles_)
       if (key.first == pass && busy == busiest_cycles) busiest = key.second;
@@ -253,25 +267,15 @@ class GroupTimer {
       filled = std::max(filled, unit_free[op.unit]);
       if (op.unit == busiest) busiest_from = std::min(busiest_from, start), busiest_to = unit_free[op.unit];
     }
-    // Pipelined, the busiest unit starts once the first tile's critical path reaches its first op, and after
-    // its last op the last tile's remaining ops on other units follow (to their end: the tail waits for the
-    // last result). With several passes that happens in every iteration of the group's own loops, since each
-    // pass runs after the one before it there; a pass whose results a later pass reads also waits for its last
-    // result (a reduction across lanes draining) before the next can start.
-    double all = 0;
-    if (!g_.pipeline) {
-      all = tile * static_cast<double>(tiles);
-    } else if (g_.pass_loops.size() > 1) {
+    // Pipelined passes: the busiest unit starts once the first tile's critical path reaches its first op, and
+    // after its last op the last tile's remaining ops on other units follow (to their end: the tail waits for the
+    // last result), in every iteration of the group's own loops, since each pass runs after the one before it
+    // there; a pass whose results a later pass reads also waits for its last result (a reduction across lanes
+    // draining) before the next can start.
+    double all = tile * static_cast<double>(tiles);
+    if (g_.pipeline) {
       const double fill_and_drain = busiest_from + ((feeds_later_pass(pass) ? tile : filled) - busiest_to);
       all = static_cast<double>(busiest_cycles) + static_cast<double>(outer_iterations()) * fill_and_drain;
-    } else {
-      all = busiest_from + static_cast<double>(busiest_cycles) + (filled - busiest_to);
-      // Where the units hand a tile's work back and forth, the busiest may wait for another's op queued behind
-      // its own longer ones: each tile then costs the pace of consecutive tiles scheduled as the units run them.
-      if (tiles > kPaced) {
-        const double per_tile = static_cast<double>(busiest_cycles) / static_cast<double>(tiles);
-        all += static_cast<double>(tiles - 1) * std::max(0.0, scheduled_pace(pass, tiles) - per_tile);
-      }
     }
     return std::max(busiest_cycles, static_cast<int64_t>(std::ceil(all)));
   }
@@ -302,68 +306,150 @@ class GroupTimer {
     return d;
   }
 
-  // The pace of a pipelined pass's consecutive tiles as the cycle engine's units take their jobs: each unit
-  // starts the oldest of its next kWindow jobs whose inputs are ready; an op that reads what an op at or after it
-  // in the tile writes (a recurrence's state, partial sums) waits for that op carried_distance() tiles back. The
-  // tiles are list-scheduled, and the pace is the makespan that kPaced more tiles add to kPaced: the marginal
-  // cost of a tile once the schedule has settled (an average over a window of one schedule moved with its
-  // length, the units running ahead of the tiles' ends).
-  double scheduled_pace(int pass, int64_t tiles) const {
+  // A pipelined pass of `tiles` tiles as the cycle engine's units run it: each unit starts the oldest of its next
+  // kWindow jobs whose inputs are ready, so that the busiest may wait for another's op queued behind that unit's
+  // longer ones where the units hand a tile's work back and forth. Up to twice kPaced tiles are list-scheduled
+  // whole; beyond, each tile costs the makespan that kPaced more tiles add to kPaced, the marginal cost of a tile
+  // once the schedule has settled (an average over a window of one schedule moved with its length, the units
+  // running ahead of the tiles' ends).
+  Schedule scheduled_time(int pass, int64_t tiles) const {
     const PaceJobs jobs = pace_jobs(pass, tiles);
-    return (makespan(jobs, 2 * kPaced) - makespan(jobs, kPaced)) / static_cast<double>(kPaced);
+    const auto n = static_cast<size_t>(jobs.scheduled);
+    if (n == 0) return {};
+    if (n <= jobs.tile_end.size()) return makespan(jobs, n);
+    const size_t k = jobs.tile_end.size() / 2;
+    const Schedule first = makespan(jobs, k), twice = makespan(jobs, 2 * k);
+    const double more = static_cast<double>(n - 2 * k) * (twice.units - first.units) / static_cast<double>(k);
+    return {twice.units + more, twice.results + more};
   }
 
-  // A tile's computations of a pipelined pass as scheduled_pace schedules them: each one's unit, cycles (at its
-  // average share of the tiles) and result latency, and the ones it waits for, each with how many tiles back.
+  // Consecutive tiles' computations of a pipelined pass as scheduled_time schedules them: each job's unit, cycles
+  // and result latency, and the jobs it waits for (each earlier than it).
   struct PaceJobs {
     std::vector<size_t> unit;
     std::vector<double> cycles, latency;
-    std::vector<std::vector<std::pair<size_t, int64_t>>> inputs;
-    size_t units = 0;
+    std::vector<size_t> inputs, inputs_end;  // job j waits for inputs[inputs_end[j - 1], inputs_end[j])
+    std::vector<std::vector<size_t>> queue;  // per unit, its jobs in order
+    std::vector<size_t> tile_end;            // per tile: one past its last job
+    int64_t scheduled = 0;                   // the pass's tiles as scheduled
   };
+  // Where some computations run in only some of the tiles of the innermost loops (at the last block of a sum they
+  // wait for, say), those loops' tiles are scheduled as the engine's walk issues them: each computation at the
+  // iterations its fire rule picks, for its full time, waiting for the latest job of each computation it reads
+  // (as the engine's jobs do). Bursts of one unit's work then show: FuseMax's cascade with the keys' block of E
+  // outside m1 hands the 1D array all its work in every other half of a block of keys. A computation whose rule
+  // or where clause depends on loops further out runs in every tile at its average share, as do all where no
+  // computation of the innermost loops skips tiles; a result read at or before its computation in the tile (a
+  // recurrence's state, partial sums) then comes from the tile as many iterations back as the loops inside its
+  // step or summed index make (carried_distance).
   PaceJobs pace_jobs(int pass, int64_t tiles) const {
     std::vector<size_t> cs;
     for (size_t i = 0; i < g_.ops.size(); ++i)
       if (g_.ops[i].kind == TileOp::Kind::compute && g_.ops[i].pass == pass) cs.push_back(i);
     const size_t n = cs.size();
-    PaceJobs p{std::vector<size_t>(n), std::vector<double>(n), std::vector<double>(n),
-               std::vector<std::vector<std::pair<size_t, int64_t>>>(n), 0};
-    std::vector<std::string> names;
+    // The innermost loops, as many as make at most kBurstTiles iterations: [inner, loops).
+    size_t inner = g_.loops.size();
+    int64_t window = 1;
+    while (inner > 0 && window * g_.loops[inner - 1].trips <= kBurstTiles) window *= g_.loops[--inner].trips;
+    // Per computation, the loops of its rule and whether it runs at the last of each (empty: at its average
+    // share in every tile).
+    std::vector<std::vector<std::pair<int, bool>>> rule(n);
+    std::vector<char> bursty(n, 0);
+    bool any_skips = false;
     for (size_t a = 0; a < n; ++a) {
       const TileOp& op = g_.ops[cs[a]];
-      const auto it = std::find(names.begin(), names.end(), op.unit);
-      p.unit[a] = static_cast<size_t>(it - names.begin());
-      if (it == names.end()) names.push_back(op.unit);
-      const double share = static_cast<double>(facts_[cs[a]].n) / static_cast<double>(tiles);
-      p.cycles[a] = static_cast<double>(facts_[cs[a]].occupancy) * share;
-      p.latency[a] = static_cast<double>(op.result_latency) * share;
-      for (size_t b = 0; b < n; ++b)
-        if (reads(cs[a], facts_[cs[b]].tensor)) p.inputs[a].emplace_back(b, b < a ? 0 : carried_distance(cs[b]));
+      if (op.rate != kRateOne) continue;
+      rule[a] = g_.fire_rule(op, c_);
+      std::vector<size_t> decide;  // the loops whose counters decide whether it runs
+      for (const auto& r : rule[a])
+        if (g_.loops[static_cast<size_t>(r.first)].trips > 1) decide.push_back(static_cast<size_t>(r.first));
+      for (const Constraint& w : op.active_when)
+        for (const auto& term : w.expr.terms)
+          decide.push_back(static_cast<size_t>(op.repeats[static_cast<size_t>(term.first)]));
+      bursty[a] = std::all_of(decide.begin(), decide.end(), [&](size_t l) { return l >= inner; });
+      any_skips |= bursty[a] && !decide.empty();
     }
-    p.units = names.size();
+    if (!any_skips) std::fill(bursty.begin(), bursty.end(), 0), window = 1;
+
+    PaceJobs p;
+    std::vector<std::string> names;
+    std::vector<size_t> unit(n);
+    for (size_t a = 0; a < n; ++a) {
+      const std::string& u = g_.ops[cs[a]].unit;
+      const auto it = std::find(names.begin(), names.end(), u);
+      unit[a] = static_cast<size_t>(it - names.begin());
+      if (it == names.end()) names.push_back(u);
+    }
+    p.queue.resize(names.size());
+    // The tiles: every computation's executions, or where some run in only some tiles, the loops' iterations.
+    p.scheduled = tiles;
+    if (any_skips) {
+      p.scheduled = 1;
+      for (const Loop& l : g_.loops) p.scheduled *= l.trips;
+    }
+    // Per computation, what it reads: (computation, tiles back) for one at its average share, (computation, -1)
+    // for one run where it fires (its latest job). Its cycles and latency a job.
+    std::vector<std::vector<std::pair<size_t, int64_t>>> reads_of(n);
+    std::vector<double> cycles(n), latency(n);
+    for (size_t a = 0; a < n; ++a) {
+      for (size_t b = 0; b < n; ++b)
+        if (reads(cs[a], facts_[cs[b]].tensor))
+          reads_of[a].emplace_back(b, bursty[b] ? -1 : b < a ? 0 : carried_distance(cs[b]));
+      const double share = bursty[a] ? 1 : static_cast<double>(facts_[cs[a]].n) / static_cast<double>(p.scheduled);
+      cycles[a] = static_cast<double>(facts_[cs[a]].occupancy) * share;
+      latency[a] = static_cast<double>(g_.ops[cs[a]].result_latency) * share;
+    }
+    // Twice the tiles whose makespan the pace compares (at least kPaced), or all there are if fewer.
+    const int64_t windows = (kPaced + window - 1) / window;
+    const auto all_tiles = static_cast<size_t>(std::min(2 * windows * window, p.scheduled));
+    std::vector<int64_t> at(g_.loops.size(), 0);
+    std::vector<size_t> job_at(all_tiles * n, SIZE_MAX);  // (tile, computation) -> its job there
+    std::vector<size_t> latest(n, SIZE_MAX);
+    p.tile_end.reserve(all_tiles);
+    for (size_t t = 0; t < all_tiles; ++t) {
+      for (size_t l = g_.loops.size(), rest = t % static_cast<size_t>(window); l-- > inner;) {
+        at[l] = static_cast<int64_t>(rest % static_cast<size_t>(g_.loops[l].trips));
+        rest /= static_cast<size_t>(g_.loops[l].trips);
+      }
+      for (size_t a = 0; a < n; ++a) {
+        if (bursty[a] && (!g_.ops[cs[a]].kept(at) || !std::all_of(rule[a].begin(), rule[a].end(), [&](const auto& r) {
+              const Loop& l = g_.loops[static_cast<size_t>(r.first)];
+              return at[static_cast<size_t>(r.first)] == (r.second ? l.trips - 1 : 0);
+            })))
+          continue;
+        for (const auto& [b, back] : reads_of[a]) {
+          if (back < 0) {
+            if (latest[b] != SIZE_MAX) p.inputs.push_back(latest[b]);
+          } else if (static_cast<size_t>(back) <= t) {
+            p.inputs.push_back(job_at[(t - static_cast<size_t>(back)) * n + b]);
+          }
+        }
+        const size_t j = p.unit.size();
+        latest[a] = job_at[t * n + a] = j;
+        p.unit.push_back(unit[a]);
+        p.queue[unit[a]].push_back(j);
+        p.cycles.push_back(cycles[a]);
+        p.latency.push_back(latency[a]);
+        p.inputs_end.push_back(p.inputs.size());
+      }
+      p.tile_end.push_back(p.unit.size());
+    }
     return p;
   }
 
-  // The makespan of `K` consecutive tiles of `p` list-scheduled (scheduled_pace).
-  static double makespan(const PaceJobs& p, int K) {
-    const size_t n = p.unit.size();
-    const size_t jobs = n * static_cast<size_t>(K);
-    auto job = [&](int64_t t, size_t a) { return static_cast<size_t>(t) * n + a; };
+  // The makespan of the first `tiles` tiles of `p` list-scheduled (scheduled_time).
+  static Schedule makespan(const PaceJobs& p, size_t tiles) {
+    const size_t jobs = p.tile_end[tiles - 1];
     std::vector<double> end(jobs, -1);  // when a job ends, once it has started
-    std::vector<std::vector<size_t>> queue(p.units);
-    for (int t = 0; t < K; ++t)
-      for (size_t a = 0; a < n; ++a) queue[p.unit[a]].push_back(job(t, a));
-    std::vector<size_t> head(p.units, 0);
-    std::vector<double> free(p.units, 0);
+    const size_t units = p.queue.size();
+    std::vector<size_t> head(units, 0);
+    std::vector<double> free(units, 0);
     auto inputs_at = [&](size_t j) {  // when j's inputs are ready; infinity while one has not started
-      const size_t a = j % n;
-      const auto t = static_cast<int64_t>(j / n);
       double at = 0;
-      for (const auto& [b, back] : p.inputs[a]) {
-        if (t - back < 0) continue;  // before the tiles scheduled (or carried from further back than them)
-        const size_t w = job(t - back, b);
+      for (size_t i = j == 0 ? 0 : p.inputs_end[j - 1]; i < p.inputs_end[j]; ++i) {
+        const size_t w = p.inputs[i];
         if (end[w] < 0) return std::numeric_limits<double>::infinity();
-        at = std::max(at, end[w] + p.latency[b]);
+        at = std::max(at, end[w] + p.latency[w]);
       }
       return at;
     };
@@ -372,20 +458,21 @@ class GroupTimer {
     while (left > 0) {
       double next = std::numeric_limits<double>::infinity();
       bool started = false;
-      for (size_t u = 0; u < queue.size(); ++u) {
-        while (head[u] < queue[u].size() && end[queue[u][head[u]]] >= 0) ++head[u];
+      for (size_t u = 0; u < units; ++u) {
+        const std::vector<size_t>& queue = p.queue[u];
+        while (head[u] < queue.size() && queue[head[u]] < jobs && end[queue[head[u]]] >= 0) ++head[u];
         if (free[u] > now) {
           next = std::min(next, free[u]);
           continue;
         }
         size_t seen = 0;
-        for (size_t k = head[u]; k < queue[u].size() && seen < kWindow; ++k) {
-          const size_t j = queue[u][k];
+        for (size_t k = head[u]; k < queue.size() && queue[k] < jobs && seen < kWindow; ++k) {
+          const size_t j = queue[k];
           if (end[j] >= 0) continue;
           ++seen;
           const double at = inputs_at(j);
           if (at <= now) {
-            end[j] = now + p.cycles[j % n];
+            end[j] = now + p.cycles[j];
             free[u] = end[j];
             --left;
             started = true;
@@ -399,8 +486,9 @@ class GroupTimer {
         now = next;
       }
     }
-    double last = 0;
-    for (size_t j = 0; j < jobs; ++j) last = std::max(last, end[j] + p.latency[j % n]);
+    Schedule last;
+    for (size_t j = 0; j < jobs; ++j)
+      last.units = std::max(last.units, end[j]), last.results = std::max(last.results, end[j] + p.latency[j]);
     return last;
   }
 
@@ -491,6 +579,9 @@ class GroupTimer {
   std::map<std::string, int64_t> lag_bytes_;    // path -> bypassing stores' tiles left after the last iteration
   std::map<std::string, int64_t> port_cycles_;  // buffer -> cycles its ports are taken
   int64_t result_latency_ = 0;  // the longest wait for a computation's result, which a store may wait for
+  // What a pipelined group's stores wait for after its units' last op: the longest result latency, or where a
+  // single pass is scheduled, how far its last results' latency reaches beyond the units' last op.
+  int64_t last_latency_ = 0;
 };
 
 }  // namespace

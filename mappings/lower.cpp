@@ -1313,7 +1313,11 @@ class Lowering {
              fmt::format("Einsum {} would store the spilled {} once all of the group's block is computed: give "
                          "its pass a loop over an index of {} in '{}', so that it is stored tile by tile",
                          einsum.name, result.name, result.name, m_.backing));
-      op.repeats = all_above(op.depth);
+      // Like its computation, the store repeats over the loops over the Einsum's own indices only: over another
+      // index (a loop of another Einsum of the group, the step of a recurrence it reads the last of) the tile
+      // stays what it is, computed once, after them, and stored once then.
+      for (int l = 0; l < op.depth; ++l)
+        if (nest.var[static_cast<size_t>(l)] >= 0) op.repeats.push_back(l);
       op.einsum = e;
       op.tensor = result.name;
       op.from = buffer_;

@@ -765,6 +765,32 @@ TEST(Pruning, TheTopkEngineStreamsScoresAtItsThroughput) {
 // (128 KiB) and read 7 (112 KiB) besides A's 32 and B's 128 tiles of 1 KiB; the array waits for each reload. With
 // the loop over k inside, Z is written once and never read (and A comes again for every tile of n). A result
 // bypassing the buffer cannot do this.
+// FuseMax's cascade fused whole with the loop over f inside the keys' blocks m1
+// (tests/data/attention-1pass-f-inside.yaml: kh, e, m0, p, m1, f). AV = RNV / RD runs once the running numerator's last
+// block of keys is in: at the last m1, once per (kh, p, f). Its store sits below f, under m1, but AV's tile does not
+// change with m1: it is stored once, after AV runs, not at every block of keys (which wrote it four times, three of
+// them before it was computed).
+TEST(Model, AResultIsStoredOnceAfterTheLoopsOverOtherIndices) {
+  const Point p = evaluate("tests/data/attention-1pass-f-inside.yaml");
+  ASSERT_TRUE(p.stats.status.ok) << p.stats.status.reason;
+  const TileGroup& g = p.program.groups[0];
+  auto op = [&](TileOp::Kind kind, const std::string& einsum) {
+    return std::find_if(g.ops.begin(), g.ops.end(),
+                        [&](const TileOp& o) { return o.kind == kind && p.cascade.einsums[o.einsum].name == einsum; });
+  };
+  const auto av = op(TileOp::Kind::compute, "AV"), store = op(TileOp::Kind::store, "AV");
+  ASSERT_NE(av, g.ops.end());
+  ASSERT_NE(store, g.ops.end());
+  EXPECT_EQ(g.loops[4].index, "m1");
+  EXPECT_EQ(g.executions(*av), 2 * 2 * 2);  // kh, p, f
+  EXPECT_EQ(g.executions(*store), 2 * 2 * 2);
+  for (const TileOp* o : {&*av, &*store})  // neither repeats over m1
+    EXPECT_EQ(std::find(o->repeats.begin(), o->repeats.end(), 4), o->repeats.end());
+  const std::vector<std::pair<int, bool>> rule = g.fire_rule(*store, p.cascade);
+  EXPECT_NE(std::find(rule.begin(), rule.end(), std::pair<int, bool>{4, true}), rule.end());  // at the last m1
+  EXPECT_EQ(p.stats.traffic_bytes.at("dram").write, 2 * 1024 * 64 * 2);                       // H x P x F, bf16: once
+}
+
 TEST(Model, PartialSumsThroughTheBackingMemoryAreLoadedBack) {
   const DesignPoint p = test::point("tests/data/gemm-partial-sums.yaml");
   ASSERT_TRUE(p.program.status.ok) << p.program.status.reason;

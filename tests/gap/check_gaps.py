@@ -20,7 +20,7 @@ KNOWN = {
     "configs/mappings/linear/kda-decode-fusemax.yaml":
         (-0.024, "compute-bound on the 1D array; the engine starts the first state updates sooner, not traced"),
     "configs/mappings/llm/decode-attention-spatten.yaml":
-        (+0.157, "each head's K and V slots held through its ~450-cycle chain: 2 stages keep 2 heads in flight"),
+        (+0.160, "each head's K and V slots held through its ~450-cycle chain: 2 stages keep 2 heads in flight"),
     "configs/mappings/ssm/mamba-block-decode-xpu.yaml":
         (-0.025, "four short groups, each with its head and tail: the engine's loads go ahead of its stores, "
                  "not traced"),

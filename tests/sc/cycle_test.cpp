@@ -5,6 +5,9 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <regex>
+#include <vector>
+#include <algorithm>
 #include <systemc>
 
 #include "arch/kinds/dram/dram.hpp"
@@ -35,6 +38,29 @@ TEST(Cycle, SmallGemmExactCycles) {
   EXPECT_EQ(s.stall_cycles.at("array").at("data"), 164);
   EXPECT_EQ(s.stall_cycles.at("array").at("buffer_bandwidth"), 96);
   EXPECT_EQ(*s.buffer_conflict_cycles, 0);
+}
+
+// tests/data/split-scale.yaml: Y = XB * W, where XB = X renames X's rows into four blocks of 256 and computes
+// nothing: Y reads X's loaded tiles through it. Each block of X (32 KiB, 72 cycles on the DRAM) arrives 100 cycles
+// of latency after its transfer: at 172, 245, 317, 389 (W's row, 1 cycle, goes between the first two). Y waits for
+// each, its 64 cycles each fitting between the arrivals; the four blocks' stores then take the DRAM in turn. Until
+// a computation waited for what it reads through a split, Y ran its blocks back to back from 173 on, the third and
+// fourth before their data had arrived.
+TEST(Cycle, AComputationWaitsForWhatItReadsThroughASplit) {
+  const DesignPoint p = point("tests/data/split-scale.yaml");
+  CycleOptions o;
+  o.exact = true;
+  o.trace_file = test::temp_file("split-scale.trace.json", "");
+  const Stats s = simulate_cycles(p.cascade, p.arch, p.program, o);
+  EXPECT_EQ(s.cycles, 676);
+  std::ifstream in(o.trace_file);
+  const std::string trace((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::regex y(R"re("name": "Y", "pid": 1, "tid": [0-9]+, "ts": ([0-9]+))re");
+  std::vector<int64_t> starts;
+  for (auto it = std::sregex_iterator(trace.begin(), trace.end(), y); it != std::sregex_iterator(); ++it)
+    starts.push_back(std::stoll((*it)[1].str()));
+  std::sort(starts.begin(), starts.end());
+  EXPECT_EQ(starts, (std::vector<int64_t>{173, 245, 317, 389}));
 }
 
 // tests/data/gemm-dma.yaml: M = 96 in three M tiles of 32 (N = K = 32); per tile load A (2,048 B, 32 cycles),

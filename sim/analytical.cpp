@@ -308,10 +308,10 @@ class GroupTimer {
 
   // A pipelined pass of `tiles` tiles as the cycle engine's units run it: each unit starts the oldest of its next
   // kWindow jobs whose inputs are ready, so that the busiest may wait for another's op queued behind that unit's
-  // longer ones where the units hand a tile's work back and forth. Up to twice kPaced tiles are list-scheduled
-  // whole; beyond, each tile costs the makespan that kPaced more tiles add to kPaced, the marginal cost of a tile
-  // once the schedule has settled (an average over a window of one schedule moved with its length, the units
-  // running ahead of the tiles' ends).
+  // longer ones where the units hand a tile's work back and forth. Up to 2k tiles are list-scheduled whole (k:
+  // kPaced, or whole windows of the innermost loops where computations skip tiles, pace_jobs); beyond, each tile
+  // costs what k more add to the makespan of k, the marginal cost of a tile once the schedule has settled (an
+  // average over a window of one schedule moved with its length, the units running ahead of the tiles' ends).
   Schedule scheduled_time(int pass, int64_t tiles) const {
     const PaceJobs jobs = pace_jobs(pass, tiles);
     const auto n = static_cast<size_t>(jobs.scheduled);

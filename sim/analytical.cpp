@@ -453,11 +453,14 @@ class GroupTimer {
       }
       return at;
     };
+    // One pass over the units at each moment something may start: a job started now ends later (unless it takes
+    // no time), so it readies nothing else now, and the next moment is the earliest a unit frees or a job waited
+    // for is ready (or, for a job waiting on one that just started, when that one's unit frees).
     double now = 0;
     size_t left = jobs;
     while (left > 0) {
       double next = std::numeric_limits<double>::infinity();
-      bool started = false;
+      bool instant = false;  // a job started now that took no time: look again now
       for (size_t u = 0; u < units; ++u) {
         const std::vector<size_t>& queue = p.queue[u];
         while (head[u] < queue.size() && queue[head[u]] < jobs && end[queue[head[u]]] >= 0) ++head[u];
@@ -475,16 +478,16 @@ class GroupTimer {
             end[j] = now + p.cycles[j];
             free[u] = end[j];
             --left;
-            started = true;
+            instant |= end[j] + p.latency[j] <= now;
+            next = std::min(next, free[u]);
             break;
           }
           next = std::min(next, at);
         }
       }
-      if (!started) {
-        if (std::isinf(next)) break;
-        now = next;
-      }
+      if (instant) continue;
+      if (std::isinf(next)) break;
+      now = next;
     }
     Schedule last;
     for (size_t j = 0; j < jobs; ++j)

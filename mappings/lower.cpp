@@ -770,19 +770,16 @@ class Lowering {
 
   // With `buffer_stages: fit`, the most stages (from kMostStagesFit down) whose tiles fit the buffer: only its
   // footprint depends on them, and a group lowered with fewer stages is the same group but for those.
+  // (The mapper lowers such groups by the million: a buffer too small for more stages is not an exception.)
   TileGroup lower_group(int g) {
-    if (!group(g).stages_fit) return lower_group_at(g, group(g).buffer_stages);
-    for (int stages = kMostStagesFit;; --stages) {
-      try {
-        return lower_group_at(g, stages);
-      } catch (const Infeasible& why) {
-        if (!why.buffer_too_small || stages == 1) throw;
-      }
-    }
+    if (!group(g).stages_fit) return *lower_group_at(g, group(g).buffer_stages, false);
+    for (int stages = kMostStagesFit;; --stages)
+      if (std::optional<TileGroup> fits = lower_group_at(g, stages, stages > 1)) return std::move(*fits);
   }
 
-  // Group g with `stages` buffer stages for its tensors (but those the mapping gives their own).
-  TileGroup lower_group_at(int g, int stages) {
+  // Group g with `stages` buffer stages for its tensors (but those the mapping gives their own). nullopt where
+  // `fewer_may_fit` and its tiles do not fit the buffer so.
+  std::optional<TileGroup> lower_group_at(int g, int stages, bool fewer_may_fit) {
     const GroupSpec& spec = group(g);
     current_group_ = g;
     stages_ = stages;
@@ -859,6 +856,8 @@ class Lowering {
     consumer_guards_.clear();
     check_legality(g, out);
     for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
+    if (fewer_may_fit && static_cast<double>(out.buffer_bytes) > a_.find(buffer_)->memory()->capacity_bytes())
+      return std::nullopt;
     check_buffer(out, resident);
     if (!ragged_.empty()) {
       for (EinsumId e : members)

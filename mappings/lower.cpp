@@ -856,8 +856,7 @@ class Lowering {
     consumer_guards_.clear();
     check_legality(g, out);
     for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
-    if (fewer_may_fit && static_cast<double>(out.buffer_bytes) > a_.find(buffer_)->memory()->capacity_bytes())
-      return std::nullopt;
+    if (fewer_may_fit && !fits_buffer(out)) return std::nullopt;
     check_buffer(out, resident);
     if (!ragged_.empty()) {
       for (EinsumId e : members)
@@ -1541,9 +1540,12 @@ class Lowering {
     return false;
   }
 
+  bool fits_buffer(const TileGroup& out) const {
+    return static_cast<double>(out.buffer_bytes) <= a_.find(buffer_)->memory()->capacity_bytes();
+  }
   void check_buffer(const TileGroup& out, const std::map<std::string, int64_t>& resident) const {
+    if (fits_buffer(out)) return;
     const double size = a_.find(buffer_)->memory()->capacity_bytes();
-    if (static_cast<double>(out.buffer_bytes) <= size) return;
     std::vector<std::pair<int64_t, std::string>> largest;
     for (const auto& [name, bytes] : resident) largest.emplace_back(bytes, name);
     std::sort(largest.rbegin(), largest.rend());

@@ -41,7 +41,7 @@ struct GroupTime {
 // Without double buffering, memory and compute take turns.
 class GroupTimer {
   // A pipelined pass is list-scheduled over up to twice this many tiles (scheduled_time), each unit looking
-  // at the next kWindow of its jobs, as the cycle engine's units do by default (EngineOptions::unit_queue_depth).
+  // at the next kWindow of its jobs, as the cycle engine's units do by default (CycleOptions::unit_queue_depth).
   static constexpr int kPaced = 16;
   static constexpr size_t kWindow = 16;
   // The most tiles of the innermost loops whose computations are scheduled as the walk issues them (pace_jobs).

@@ -88,6 +88,11 @@ class ComputeRole {
   // Whether a mapping spreads indices over its named dimensions; a unit that spreads its operands by itself
   // (over banks) ignores a binding's spatial ranks.
   virtual bool maps_spatially() const { return true; }
+  // Whether a tile wider than the unit runs fold by fold, each fold a pass over the tile's indices in time (a 2D
+  // array whose dataflow keeps one operand in the PEs for the fold), so that an operand the fold's spread does not
+  // index is read again in each fold (mappings/fold_reads.hpp). A lane array instead may sweep its folds inside
+  // its other loops, keeping each point's operands in registers: each operand read once.
+  virtual bool folds_in_passes() const { return false; }
   // The size of a spatial dimension ("rows", "cols", "lanes"), if it has one of that name.
   virtual std::optional<int64_t> dimension(std::string_view /*name*/) const { return std::nullopt; }
   virtual TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const = 0;

@@ -13,6 +13,7 @@
 
 #include "arch/collectives.hpp"
 #include "common/units.hpp"
+#include "mappings/fold_reads.hpp"
 #include "workloads/expr.hpp"
 #include "workloads/predicate.hpp"
 
@@ -1689,14 +1690,84 @@ class Lowering {
     const TileTiming timing = role.tile_timing(work, a_.clock_hz);
     op.cycles = std::max(timing.cycles, steps_in_time(einsum, tile) * step_latency(einsum, *unit));
     op.result_latency = timing.result_latency + drain;
-    // Operands and results go through the buffer, unless they stay in the unit's register files or bypass it.
+    // Operands and results go through the buffer, unless they stay in the unit's register files or bypass it;
+    // a tile wider than a 2D array reads them fold by fold (fold_reads.hpp).
     const int g = group_of_[e];
-    for (const Access& a : einsum.reads)
-      if (!in_registers(a.tensor, *unit, tile_elements(a, tile)) && !bypassed(a.tensor, g))
-        op.buffer_read_bytes += tile_bytes(a, tile);
-    if (!in_registers(einsum.out.tensor, *unit, tile_elements(einsum.out, tile)) && !bypassed(einsum.out.tensor, g))
-      op.buffer_write_bytes = tile_bytes(einsum.out, tile);
+    const std::vector<std::vector<int>> folding = folding_dims(*unit, binding, einsum, tile);
+    FoldShape shape;
+    shape.regfile_entries = role.regfile_entries();  // less what tensors kept in registers take (below)
+    for (const std::vector<int>& vars : folding) {
+      FoldShape::Dim& d = shape.dims.emplace_back();
+      d.size = *role.dimension(binding.spatial[static_cast<size_t>(vars.front())].first);
+      for (size_t i = 1; i < vars.size(); ++i) d.extents.push_back(tile[static_cast<size_t>(vars[i])]);
+    }
+    std::vector<int64_t> in_time = tile;  // one PE's share of the tile in a fold: the spread indices at 1
+    if (!folding.empty())
+      for (const auto& [dim, index] : binding.spatial) in_time[static_cast<size_t>(einsum.var_index(index))] = 1;
+    auto operand = [&](const Access& a) {
+      FoldOperand o{tile_bytes(a, tile), {}, tile_elements(a, in_time)};
+      for (const std::vector<int>& vars : folding) {
+        std::vector<bool>& has = o.indexed.emplace_back();
+        for (size_t i = 1; i < vars.size(); ++i) has.push_back(indexes(a, vars[i]));
+      }
+      return o;
+    };
+    std::vector<FoldOperand> operands;
+    FoldOperand result;
+    for (const Access* a : all_accesses(einsum)) {
+      const int64_t elements = tile_elements(*a, tile);
+      if (in_registers(a->tensor, *unit, elements))
+        shape.regfile_entries -= ceil_div(elements, role.parallelism());
+      else if (!bypassed(a->tensor, g))
+        (a == &einsum.out ? result : operands.emplace_back()) = operand(*a);
+    }
+    shape.regfile_entries = std::max<int64_t>(0, shape.regfile_entries);
+    if (folding.empty()) {  // each once
+      for (const FoldOperand& o : operands) op.buffer_read_bytes += o.bytes;
+      op.buffer_write_bytes = result.bytes;
+      return op;
+    }
+    const FoldTraffic traffic = fold_traffic(shape, operands, result);
+    for (int64_t bytes : traffic.reads) op.buffer_read_bytes += bytes;
+    op.buffer_read_bytes += traffic.result_reads;
+    op.buffer_write_bytes = traffic.result_writes;
     return op;
+  }
+
+  // The dimensions of a 2D array a tile is wider than (folds_in_passes), each as the position in the binding's map
+  // of its first index, then the Einsum's variables spread over it, outermost (first listed) first.
+  std::vector<std::vector<int>> folding_dims(const ComponentSpec& unit, const EinsumBinding& binding,
+                                             const Einsum& einsum, const std::vector<int64_t>& tile) const {
+    std::vector<std::vector<int>> dims;
+    if (!unit.compute()->folds_in_passes()) return dims;
+    std::vector<std::string> names;
+    for (size_t i = 0; i < binding.spatial.size(); ++i) {
+      const auto& [dim, index] = binding.spatial[i];
+      const auto at = static_cast<size_t>(std::find(names.begin(), names.end(), dim) - names.begin());
+      if (at == names.size()) names.push_back(dim), dims.push_back({static_cast<int>(i)});
+      dims[at].push_back(einsum.var_index(index));
+    }
+    std::erase_if(dims, [&](const std::vector<int>& vars) {
+      int64_t spread = 1;
+      for (size_t i = 1; i < vars.size(); ++i) spread *= tile[static_cast<size_t>(vars[i])];
+      return spread <= *unit.compute()->dimension(binding.spatial[static_cast<size_t>(vars.front())].first);
+    });
+    return dims;
+  }
+
+  // An Einsum's reads, then its result.
+  static std::vector<const Access*> all_accesses(const Einsum& e) {
+    std::vector<const Access*> out;
+    for (const Access& a : e.reads) out.push_back(&a);
+    out.push_back(&e.out);
+    return out;
+  }
+
+  static bool indexes(const Access& a, int var) {
+    for (const Affine& at : a.index)
+      for (const auto& term : at.terms)
+        if (term.first == var) return true;
+    return false;
   }
 
   // The steps of a recurrence one execution runs (its step index's tile; 1 when it is not a recurrence). Their

@@ -179,6 +179,21 @@ TEST(Model, BankModelDramIsChargedForTheCommandsItsTransfersIssue) {
   EXPECT_NEAR(e.at("refresh"), 15.0 * 8 * 4 * 16 * 8192 * 0.11, 1e-6);
 }
 
+// A tile of n = 512 on the 32 columns runs in 16 folds (tests/data/gemm-folds.yaml: two tiles of k = 32). The
+// buffer gives each fold what it needs: A's tile (256 x 32 bf16, 16 KiB), which n does not index, in all 16; B's
+// (32 x 512, 32 KiB), split among them, once. Z (fp32) is written once, then read once to be stored.
+TEST(Model, ATileWiderThanTheArrayReadsWhatEachFoldNeeds) {
+  const Point p = evaluate("tests/data/gemm-folds.yaml");
+  const int64_t a = 256 * 32 * 2, b = 32 * 512 * 2, z = 256 * 512 * 4;
+  EXPECT_EQ(p.stats.traffic_bytes.at("glb").read, 2 * (16 * a + b) + z);  // 1,114,112
+  // With a register file of 256 entries each PE keeps its 256 values of A over the folds: A read once.
+  const Point kept = evaluate("tests/data/gemm-folds.yaml", {}, {{"array.regfile_entries", "256"}});
+  EXPECT_EQ(kept.stats.traffic_bytes.at("glb").read, 2 * (a + b) + z);  // 622,592
+  // The folds move nothing else: the same cycles of work, the same DRAM traffic.
+  EXPECT_EQ(kept.stats.busy_cycles.at("array"), p.stats.busy_cycles.at("array"));
+  EXPECT_EQ(dram_bytes(kept.stats), dram_bytes(p.stats));
+}
+
 TEST(Model, EnergyIsActionCountsTimesTableEnergies) {
   const Point p = evaluate("configs/mappings/gemm-systolic-ws.yaml", {{"M", "64"}, {"N", "64"}, {"K", "64"}});
   const Stats& s = p.stats;

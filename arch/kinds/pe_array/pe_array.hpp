@@ -33,6 +33,7 @@ class PeArrayComponent : public Component, public ComputeRole {
   double regfile_read_pJ() const override { return regfile.read_pJ; }
   double regfile_write_pJ() const override { return regfile.write_pJ; }
   std::optional<int64_t> dimension(std::string_view name) const override;
+  bool folds_in_passes() const override { return true; }
   TileTiming tile_timing(const TileWork& work, double arch_clock_hz) const override;
   // A tile's steps are its points over the PEs its spread fills (ceil(spread / size) folds of each dimension), each
   // step ops_per_cycle ops a PE; a systolic tile's fill, drain and folds only add to that.

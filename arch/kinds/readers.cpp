@@ -66,7 +66,7 @@ RegisterFile regfile_params(const ParamValues& p, const EnergyTable& table, DTyp
 
 std::vector<ParamDef> regfile_param_defs(const char* per) {
   return {{"regfile_entries", ParamType::count, false, "",
-           fmt::format("register file entries per {} (none when absent)", per)},
+           fmt::format("register file entries per {}: for tensors kept in registers, and on a 2D array what a tile wider than it uses again fold after fold (none when absent)", per)},
           {"regfile_read_energy", ParamType::cost, false, "",
            "energy of one register-file read: each op reads its operands there"},
           {"regfile_write_energy", ParamType::cost, false, "",

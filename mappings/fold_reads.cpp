@@ -128,29 +128,31 @@ FoldTraffic fold_traffic(const FoldShape& shape, const std::vector<FoldOperand>&
   // Every order of two indices spread over one dimension, and every nesting of the dimensions' folds (neither
   // changes anything but what the folds move): the least traffic, the first found among equals.
   const size_t dims = shape.dims.size();
+  std::vector<size_t> pairs;  // the dimensions with two indices, whose order may swap
+  for (size_t d = 0; d < dims; ++d)
+    if (shape.dims[d].extents.size() == 2) pairs.push_back(d);
   std::optional<FoldTraffic> best;
-  for (uint32_t swap = 0; swap < (1U << dims); ++swap) {
-    FoldShape s = shape;
-    std::vector<FoldOperand> ops = operands;
-    FoldOperand res = result;
-    bool valid = true;
-    for (size_t d = 0; d < dims; ++d) {
-      if (!(swap >> d & 1U)) continue;
-      if (s.dims[d].extents.size() != 2) {
-        valid = false;
-        break;
-      }
-      std::reverse(s.dims[d].extents.begin(), s.dims[d].extents.end());
-      if (!res.indexed.empty()) std::reverse(res.indexed[d].begin(), res.indexed[d].end());
-      for (FoldOperand& o : ops) std::reverse(o.indexed[d].begin(), o.indexed[d].end());
-    }
-    if (!valid) continue;
+  auto nestings = [&](const FoldShape& s, const std::vector<FoldOperand>& ops, const FoldOperand& res) {
     std::vector<size_t> order(dims);
     std::iota(order.begin(), order.end(), size_t{0});
     do {
       FoldTraffic t = traffic_with(s, ops, res, order);
       if (!best || total(t) < total(*best)) best = std::move(t);
     } while (std::next_permutation(order.begin(), order.end()));
+  };
+  nestings(shape, operands, result);
+  for (uint32_t swap = 1; swap < (1U << pairs.size()); ++swap) {
+    FoldShape s = shape;
+    std::vector<FoldOperand> ops = operands;
+    FoldOperand res = result;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      if (!(swap >> i & 1U)) continue;
+      const size_t d = pairs[i];
+      std::reverse(s.dims[d].extents.begin(), s.dims[d].extents.end());
+      if (!res.indexed.empty()) std::reverse(res.indexed[d].begin(), res.indexed[d].end());
+      for (FoldOperand& o : ops) std::reverse(o.indexed[d].begin(), o.indexed[d].end());
+    }
+    nestings(s, ops, res);
   }
   return *best;
 }

@@ -1694,6 +1694,14 @@ class Lowering {
     // a tile wider than a 2D array reads them fold by fold (fold_reads.hpp).
     const int g = group_of_[e];
     const std::vector<std::vector<int>> folding = folding_dims(*unit, binding, einsum, tile);
+    if (folding.empty()) {  // each once
+      for (const Access& a : einsum.reads)
+        if (!in_registers(a.tensor, *unit, tile_elements(a, tile)) && !bypassed(a.tensor, g))
+          op.buffer_read_bytes += tile_bytes(a, tile);
+      if (!in_registers(einsum.out.tensor, *unit, tile_elements(einsum.out, tile)) && !bypassed(einsum.out.tensor, g))
+        op.buffer_write_bytes = tile_bytes(einsum.out, tile);
+      return op;
+    }
     FoldShape shape;
     shape.regfile_entries = role.regfile_entries();  // less what tensors kept in registers take (below)
     for (const std::vector<int>& vars : folding) {
@@ -1702,8 +1710,7 @@ class Lowering {
       for (size_t i = 1; i < vars.size(); ++i) d.extents.push_back(tile[static_cast<size_t>(vars[i])]);
     }
     std::vector<int64_t> in_time = tile;  // one PE's share of the tile in a fold: the spread indices at 1
-    if (!folding.empty())
-      for (const auto& [dim, index] : binding.spatial) in_time[static_cast<size_t>(einsum.var_index(index))] = 1;
+    for (const auto& [dim, index] : binding.spatial) in_time[static_cast<size_t>(einsum.var_index(index))] = 1;
     auto operand = [&](const Access& a) {
       FoldOperand o{tile_bytes(a, tile), {}, tile_elements(a, in_time)};
       for (const std::vector<int>& vars : folding) {
@@ -1722,11 +1729,6 @@ class Lowering {
         (a == &einsum.out ? result : operands.emplace_back()) = operand(*a);
     }
     shape.regfile_entries = std::max<int64_t>(0, shape.regfile_entries);
-    if (folding.empty()) {  // each once
-      for (const FoldOperand& o : operands) op.buffer_read_bytes += o.bytes;
-      op.buffer_write_bytes = result.bytes;
-      return op;
-    }
     const FoldTraffic traffic = fold_traffic(shape, operands, result);
     for (int64_t bytes : traffic.reads) op.buffer_read_bytes += bytes;
     op.buffer_read_bytes += traffic.result_reads;
@@ -1740,6 +1742,19 @@ class Lowering {
                                              const Einsum& einsum, const std::vector<int64_t>& tile) const {
     std::vector<std::vector<int>> dims;
     if (!unit.compute()->folds_in_passes()) return dims;
+    // (Most tiles fit the array: find whether one folds before building anything.)
+    bool folds = false;
+    for (size_t i = 0; i < binding.spatial.size() && !folds; ++i) {
+      int64_t spread = 1;
+      bool first = true;
+      for (size_t j = 0; j < binding.spatial.size(); ++j)
+        if (binding.spatial[j].first == binding.spatial[i].first) {
+          first &= j >= i;
+          spread *= tile[static_cast<size_t>(einsum.var_index(binding.spatial[j].second))];
+        }
+      folds = first && spread > *unit.compute()->dimension(binding.spatial[i].first);
+    }
+    if (!folds) return dims;
     std::vector<std::string> names;
     for (size_t i = 0; i < binding.spatial.size(); ++i) {
       const auto& [dim, index] = binding.spatial[i];

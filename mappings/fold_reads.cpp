@@ -81,8 +81,8 @@ FoldTraffic traffic_with(const FoldShape& shape, const std::vector<FoldOperand>&
     long double v = static_cast<long double>(all[o]->bytes);
     for (size_t d = 0; d < dims; ++d)
       if (!kept[o][d]) v = v * static_cast<long double>(r[o][d].num) / static_cast<long double>(r[o][d].den);
-    // (A result moved again is written and read back.)
-    return static_cast<int64_t>(std::ceil(v - 1e-9L));
+    // (Bounded far above any run's bytes, so that a fuzzed shape's product cannot overflow the count.)
+    return static_cast<int64_t>(std::min(std::ceil(v - 1e-9L), 4e18L));
   };
   auto folds = [&](size_t d) {
     int64_t points = 1;

@@ -166,6 +166,19 @@ void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s) {
       busiest = unit;
     }
   s.bound = s.roofline_memory_cycles >= most ? "memory" : "compute (" + busiest + ")";
+  // A buffer whose ports carry more than either roofline takes (every byte it reads or writes goes through one of
+  // them: a 2D array's folds reading an operand again, docs/model.md) names the bound instead.
+  for (const ComponentSpec& c : arch.components) {
+    const auto it = s.traffic_bytes.find(c.name);
+    if (!c.memory() || c.path() || it == s.traffic_bytes.end()) continue;
+    const double per_cycle = c.memory()->bytes_per_port_cycle() * static_cast<double>(c.memory()->ports()) *
+                             static_cast<double>(arch.copies(c.name) * devices);
+    const auto ports = static_cast<int64_t>(std::ceil(static_cast<double>(it->second.read + it->second.write) / per_cycle));
+    if (ports > std::max(s.roofline_memory_cycles, most)) {
+      most = ports;
+      s.bound = "buffer (" + c.name + ")";
+    }
+  }
   if (run.network_cycles > std::max(s.roofline_memory_cycles, most)) s.bound = "network (" + arch.noc()->name + ")";
 }
 

@@ -65,8 +65,7 @@ int64_t parts_per_pe(const FoldShape::Dim& dim, const std::vector<bool>& indexed
 // `order` (outermost first). An operand (or the result) is kept across the folds of a dimension when each PE sees
 // only a few parts of it along that dimension (parts_per_pe), and its footprint fits what the PE's register file
 // has left: its share in one fold, times those parts, times the folds of the dimensions inside that it is not
-// kept across. The innermost
-// dimension first, and at each the largest saving first.
+// kept across. The innermost dimension first, and at each the largest saving first.
 FoldTraffic traffic_with(const FoldShape& shape, const std::vector<FoldOperand>& operands, const FoldOperand& result,
                          const std::vector<size_t>& order) {
   std::vector<const FoldOperand*> all;

@@ -173,7 +173,8 @@ void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s) {
     if (!c.memory() || c.path() || it == s.traffic_bytes.end()) continue;
     const double per_cycle = c.memory()->bytes_per_port_cycle() * static_cast<double>(c.memory()->ports()) *
                              static_cast<double>(arch.copies(c.name) * devices);
-    const auto ports = static_cast<int64_t>(std::ceil(static_cast<double>(it->second.read + it->second.write) / per_cycle));
+    const auto ports =
+        static_cast<int64_t>(std::ceil(static_cast<double>(it->second.read + it->second.write) / per_cycle));
     if (ports > std::max(s.roofline_memory_cycles, most)) {
       most = ports;
       s.bound = "buffer (" + c.name + ")";

@@ -855,6 +855,7 @@ class Lowering {
                                                pass_repeats.begin())];
       }
     consumer_guards_.clear();
+    mark_reads_through_splits(out);
     check_legality(g, out);
     for (const auto& [name, bytes] : resident) out.buffer_bytes += bytes;
     if (fewer_may_fit && !fits_buffer(out)) return std::nullopt;
@@ -1560,6 +1561,26 @@ class Lowering {
                                  format_bytes(static_cast<double>(out.buffer_bytes)), out.name, fmt::join(names, ", "),
                                  tiles.empty() ? " none" : tiles, format_bytes(size)),
                      true};
+  }
+
+  // What each computation of a group reads through its splits: an Einsum of the cascade the group neither computes
+  // nor loads the result of, whose operands the computation's tile stands for (recursively).
+  void mark_reads_through_splits(TileGroup& out) const {
+    IdVector<EinsumId, char> computed(c_.einsums.size(), 0);
+    IdVector<TensorId, char> loaded(c_.tensors.size(), 0);
+    for (const TileOp& op : out.ops)
+      if (op.kind == TileOp::Kind::compute)
+        computed[op.einsum] = 1;
+      else if (op.kind == TileOp::Kind::load)
+        loaded[c_.tensor_id(op.tensor)] = 1;
+    std::function<void(TensorId, std::vector<TensorId>&)> through = [&](TensorId t, std::vector<TensorId>& found) {
+      const EinsumId w = c_.tensors[t].writer;
+      if (!w.valid() || computed[w] || loaded[t]) return;
+      for (const Access& a : c_.einsums[w].reads) found.push_back(a.tensor), through(a.tensor, found);
+    };
+    for (TileOp& op : out.ops)
+      if (op.kind == TileOp::Kind::compute)
+        for (const Access& a : c_.einsums[op.einsum].reads) through(a.tensor, op.reads_through_splits);
   }
 
   // The tensors e reads through the gathers of group g, which compute nothing.

@@ -58,8 +58,11 @@ struct TileOp {
   int64_t buffer_read_bytes = 0;   // per execution: operands from the buffer
   int64_t buffer_write_bytes = 0;  // per execution: results to the buffer
   // Tensors it reads through gathers of its group (KK = KC[..., I[...]]): their loaded tiles are its operands, so
-  // their buffer slots stay taken until it has run. (A split, BK = K, does not count here yet: docs/model.md.)
+  // their buffer slots stay taken until it has run.
   std::vector<TensorId> reads_through;
+  // Tensors it reads through splits of its group (BK = K, which computes nothing and is not loaded: BQK reads K's
+  // loaded tiles): it waits for them to arrive, but their slots are not held for it (docs/model.md, Measured gaps).
+  std::vector<TensorId> reads_through_splits;
   // It adds to partial sums of its result loaded back from the backing memory (a load of its result before it in
   // the group, at some of its executions): it waits for that load.
   bool accumulates = false;

@@ -887,23 +887,8 @@ struct Controller : sc_module {
       Dram* path = nullptr;
       TensorId tensor;              // a load's or store's tensor, a computation's result
       std::vector<TensorId> reads;  // a computation's operands
-      // What its operands rename (a split, BK = K, computes nothing: BQK reads K's loaded tiles): it waits for
-      // them to arrive. (Their buffer slots are not held for it: docs/model.md, Measured gaps.)
-      std::vector<TensorId> renamed;
     };
     std::vector<OpInfo> info(g.ops.size());
-    IdVector<EinsumId, char> computed(c.einsums.size(), 0);
-    IdVector<TensorId, char> loaded(c.tensors.size(), 0);
-    for (const TileOp& op : g.ops)
-      if (op.kind == TileOp::Kind::compute)
-        computed[op.einsum] = 1;
-      else if (op.kind == TileOp::Kind::load)
-        loaded[c.tensor_id(op.tensor)] = 1;
-    std::function<void(TensorId, std::vector<TensorId>&)> rename = [&](TensorId t, std::vector<TensorId>& out) {
-      const EinsumId w = c.tensors[t].writer;
-      if (!w.valid() || computed[w] || loaded[t]) return;
-      for (const Access& a : c.einsums[w].reads) out.push_back(a.tensor), rename(a.tensor, out);
-    };
     for (size_t o = 0; o < g.ops.size(); ++o) {
       const TileOp& op = g.ops[o];
       OpInfo& i = info[o];
@@ -915,7 +900,6 @@ struct Controller : sc_module {
         for (const Access& a : e.reads) i.reads.push_back(a.tensor);
         i.reads.insert(i.reads.end(), op.reads_through.begin(), op.reads_through.end());
         if (op.accumulates) i.reads.push_back(e.out.tensor);
-        for (const Access& a : e.reads) rename(a.tensor, i.renamed);
       } else {
         i.label = (op.kind == TileOp::Kind::load ? "load " : "store ") + op.tensor;
         i.path = &path_of(op);
@@ -1195,7 +1179,8 @@ struct Controller : sc_module {
               // itself runs ahead, held back only by the units' queues (and, with in-order DMA engines, a load's
               // buffer slot: load_tile), not by the computations before it being done.
               if (!g.pipeline) job->deps = computing;
-              for (const TensorId t : info[o].renamed)
+              // (What it reads through a split it waits for, without holding the slot: docs/model.md, Measured gaps.)
+              for (const TensorId t : op.reads_through_splits)
                 if (writer[t]) job->deps.push_back(writer[t]);
               for (const TensorId t : info[o].reads) {
                 if (writer[t]) job->deps.push_back(writer[t]);

@@ -5,10 +5,17 @@
 #include <numeric>
 #include <optional>
 
+#include "arch/component.hpp"
+
 namespace einsim {
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// The folds a dimension takes: its spread indices' positions over its PEs.
+int64_t fold_count(const FoldShape::Dim& dim) {
+  int64_t points = 1;
+  for (int64_t e : dim.extents) points *= e;
+  return ceil_div(points, dim.size);
+}
 
 // How many times a fold-by-fold pass over one dimension reads an operand's part along it, as num / den of the part:
 // the sum over the folds of the distinct positions of the operand's indices each fold covers, over all there are.
@@ -18,9 +25,9 @@ struct Ratio {
 };
 
 Ratio dim_ratio(const FoldShape::Dim& dim, const std::vector<bool>& indexed) {
+  const int64_t folds = fold_count(dim);
   int64_t points = 1;
   for (int64_t e : dim.extents) points *= e;
-  const int64_t folds = ceil_div(points, dim.size);
   const auto count = std::count(indexed.begin(), indexed.end(), true);
   if (folds <= 1 || count == static_cast<std::ptrdiff_t>(indexed.size())) return {};
   if (count == 0) return {folds, 1};
@@ -83,11 +90,7 @@ FoldTraffic traffic_with(const FoldShape& shape, const std::vector<FoldOperand>&
     // (Bounded far above any run's bytes, so that a fuzzed shape's product cannot overflow the count.)
     return static_cast<int64_t>(std::min(std::ceil(v - 1e-9L), 4e18L));
   };
-  auto folds = [&](size_t d) {
-    int64_t points = 1;
-    for (int64_t e : shape.dims[d].extents) points *= e;
-    return ceil_div(points, shape.dims[d].size);
-  };
+  auto folds = [&](size_t d) { return fold_count(shape.dims[d]); };
   int64_t free = shape.regfile_entries;
   for (size_t k = order.size(); k-- > 0;) {
     const size_t d = order[k];

@@ -1715,14 +1715,6 @@ class Lowering {
     // a tile wider than a 2D array reads them fold by fold (fold_reads.hpp).
     const int g = group_of_[e];
     const std::vector<std::vector<int>> folding = folding_dims(*unit, binding, einsum, tile);
-    if (folding.empty()) {  // each once
-      for (const Access& a : einsum.reads)
-        if (!in_registers(a.tensor, *unit, tile_elements(a, tile)) && !bypassed(a.tensor, g))
-          op.buffer_read_bytes += tile_bytes(a, tile);
-      if (!in_registers(einsum.out.tensor, *unit, tile_elements(einsum.out, tile)) && !bypassed(einsum.out.tensor, g))
-        op.buffer_write_bytes = tile_bytes(einsum.out, tile);
-      return op;
-    }
     FoldShape shape;
     shape.regfile_entries = role.regfile_entries();  // less what tensors kept in registers take (below)
     for (const std::vector<int>& vars : folding) {
@@ -1730,25 +1722,36 @@ class Lowering {
       d.size = *role.dimension(binding.spatial[static_cast<size_t>(vars.front())].first);
       for (size_t i = 1; i < vars.size(); ++i) d.extents.push_back(tile[static_cast<size_t>(vars[i])]);
     }
-    std::vector<int64_t> in_time = tile;  // one PE's share of the tile in a fold: the spread indices at 1
-    for (const auto& [dim, index] : binding.spatial) in_time[static_cast<size_t>(einsum.var_index(index))] = 1;
-    auto operand = [&](const Access& a) {
-      FoldOperand o{tile_bytes(a, tile), {}, tile_elements(a, in_time)};
+    std::vector<int64_t> in_time;  // one PE's share of the tile in a fold: the spread indices at 1
+    if (!folding.empty()) {
+      in_time = tile;
+      for (const auto& [dim, index] : binding.spatial) in_time[static_cast<size_t>(einsum.var_index(index))] = 1;
+    }
+    std::vector<FoldOperand> operands;
+    FoldOperand result;
+    // Each operand, then the result: charged once where no dimension folds (most tiles), else described for
+    // fold_traffic.
+    auto charge = [&](const Access& a, bool is_result) {
+      const int64_t elements = tile_elements(a, tile);
+      if (in_registers(a.tensor, *unit, elements)) {
+        shape.regfile_entries -= ceil_div(elements, role.parallelism());
+        return;
+      }
+      if (bypassed(a.tensor, g)) return;
+      if (folding.empty()) {
+        (is_result ? op.buffer_write_bytes : op.buffer_read_bytes) += tile_bytes(a, tile);
+        return;
+      }
+      FoldOperand& o = is_result ? result : operands.emplace_back();
+      o = {tile_bytes(a, tile), {}, tile_elements(a, in_time)};
       for (const std::vector<int>& vars : folding) {
         std::vector<bool>& has = o.indexed.emplace_back();
         for (size_t i = 1; i < vars.size(); ++i) has.push_back(indexes(a, vars[i]));
       }
-      return o;
     };
-    std::vector<FoldOperand> operands;
-    FoldOperand result;
-    for (const Access* a : all_accesses(einsum)) {
-      const int64_t elements = tile_elements(*a, tile);
-      if (in_registers(a->tensor, *unit, elements))
-        shape.regfile_entries -= ceil_div(elements, role.parallelism());
-      else if (!bypassed(a->tensor, g))
-        (a == &einsum.out ? result : operands.emplace_back()) = operand(*a);
-    }
+    for (const Access& a : einsum.reads) charge(a, false);
+    charge(einsum.out, true);
+    if (folding.empty()) return op;
     shape.regfile_entries = std::max<int64_t>(0, shape.regfile_entries);
     const FoldTraffic traffic = fold_traffic(shape, operands, result);
     for (int64_t bytes : traffic.reads) op.buffer_read_bytes += bytes;
@@ -1766,14 +1769,10 @@ class Lowering {
     // (Most tiles fit the array: find whether one folds before building anything.)
     bool folds = false;
     for (size_t i = 0; i < binding.spatial.size() && !folds; ++i) {
-      int64_t spread = 1;
-      bool first = true;
-      for (size_t j = 0; j < binding.spatial.size(); ++j)
-        if (binding.spatial[j].first == binding.spatial[i].first) {
-          first &= j >= i;
-          spread *= tile[static_cast<size_t>(einsum.var_index(binding.spatial[j].second))];
-        }
-      folds = first && spread > *unit.compute()->dimension(binding.spatial[i].first);
+      int64_t spread = 1;  // over the dimension entry i names (computed again for its other indices)
+      for (const auto& [dim, index] : binding.spatial)
+        if (dim == binding.spatial[i].first) spread *= tile[static_cast<size_t>(einsum.var_index(index))];
+      folds = spread > *unit.compute()->dimension(binding.spatial[i].first);
     }
     if (!folds) return dims;
     std::vector<std::string> names;
@@ -1789,14 +1788,6 @@ class Lowering {
       return spread <= *unit.compute()->dimension(binding.spatial[static_cast<size_t>(vars.front())].first);
     });
     return dims;
-  }
-
-  // An Einsum's reads, then its result.
-  static std::vector<const Access*> all_accesses(const Einsum& e) {
-    std::vector<const Access*> out;
-    for (const Access& a : e.reads) out.push_back(&a);
-    out.push_back(&e.out);
-    return out;
   }
 
   static bool indexes(const Access& a, int var) {

@@ -100,6 +100,9 @@ struct Job {
   // A transfer's place in its group's program order: the iteration of the group's loops it belongs to (a load
   // issued ahead for a later iteration, that one's), then its place among the transfers issued.
   std::pair<int64_t, int64_t> order{0, 0};
+  // A load issued ahead, for a later iteration than the walk is in (a prefetch): it yields the channel to the
+  // transfers the units wait for now, stores included, until the walk reaches its iteration.
+  bool ahead = false;
 
   bool done() const { return done_at(now()); }
   bool done_at(int64_t t) const { return end >= 0 && end <= t; }
@@ -133,6 +136,7 @@ void recycle(Job* job) {
   j.end = -1;
   j.group = nullptr;
   j.order = {0, 0};
+  j.ahead = false;
   if (j.watched) j.ready.cancel();  // a notification no one can be waiting for any more (only watched ones have one)
   j.watched = false;
   free_jobs.push_back(job);
@@ -547,7 +551,7 @@ struct Dram : sc_module {
   // The channel: whether an engine holds it, and the engines waiting for it, by priority (each class oldest
   // first): loads, stores of tiles that bypass the buffer (their unit holds only a few and waits for them to
   // leave), other stores. A grant hands it on directly: `granted` wakes the waiter it names.
-  enum Priority { kLoad, kUrgentStore, kStore, kPriorities };
+  enum Priority { kLoad, kUrgentStore, kStore, kAhead, kPriorities };
   struct Waiter {
     sc_core::sc_event granted;
     bool has = false;
@@ -663,7 +667,8 @@ struct Dram : sc_module {
       wait_for(*job, who, waited_dependency, rec);  // in order: a store's tile (a load's slot is free already)
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const bool load = job->op->kind == TileOp::Kind::load;
-      const int priority = load ? kLoad : job->op->bypass ? kUrgentStore : kStore;
+      auto priority_of = [&] { return load ? (job->ahead ? kAhead : kLoad) : job->op->bypass ? kUrgentStore : kStore; };
+      int priority = priority_of();
       acquire_channel(who, priority);
       const bool through_buffer = !job->op->bypass;  // a bypassing tile goes between DRAM and the unit
       // The tile passes the buffer's port at the port's rate and the channel at the DRAM's: the port is free
@@ -697,8 +702,10 @@ struct Dram : sc_module {
             sc_core::wait(duration(left));
           else if (priority == kUrgentStore)
             sc_core::wait(duration(left), asks[kLoad]);
-          else
+          else if (priority == kStore)
             sc_core::wait(duration(left), asks[kLoad] | asks[kUrgentStore]);
+          else
+            sc_core::wait(duration(left), asks[kLoad] | asks[kUrgentStore] | asks[kStore]);
           left -= now() - from;
           continue;
         }
@@ -706,6 +713,7 @@ struct Dram : sc_module {
         left -= now() - from;
         if (left == 0) break;
         release_channel();
+        priority = priority_of();
         acquire_channel(who, priority);
         free_at[engine] = now() + left;
         streamed = false;
@@ -758,6 +766,44 @@ constexpr size_t kSettle = 4;     // repeats of an iteration cost (or period of 
 // The longest period of iteration costs looked for: FuseMax's m1 loop over four glb tiles of p repeats every 5
 // iterations (ctest cycle.long_period_settles); checking a period costs kSettle comparisons per iteration.
 constexpr size_t kMaxPeriod = 8;
+// Costs that repeat only to within a cycle (a DRAM that moves a fraction of a cycle's bytes more or less each
+// iteration: 18,377, 18,377, 18,378, ... for a channel at 18,377.35 cycles a tile) never repeat exactly. A loop
+// whose last kSettleNear periods agree phase by phase to within one cycle (every count and every piece of state)
+// is settled too, and skipped at those periods' average: the skipped iterations are off by at most the share of
+// a cycle a period drifts, which the window bounds to 1 / kSettleNear a period.
+constexpr size_t kSettleNear = 16;
+
+// Whether the costs of the last `periods` periods of `period` iterations (each the difference of two consecutive
+// snapshots in `starts`, the state at its end as it is) agree phase by phase to within one cycle: in each phase,
+// every count's largest and smallest values differ by at most 1, and no iteration took no time.
+bool repeat_within_a_cycle(const std::vector<Counters>& starts, size_t period, size_t periods) {
+  const size_t n = starts.size();
+  if (n < periods * period + 1) return false;
+  const size_t counts = starts[n - 1].counts.size(), queues = starts[n - 1].queues.size();
+  for (size_t phase = 0; phase < period; ++phase) {
+    const size_t last = n - 1 - phase;  // the phase's latest cost, then every period before it
+    auto within = [&](auto value) {
+      int64_t lo = value(last), hi = lo;
+      for (size_t k = 1; k < periods; ++k) {
+        const int64_t v = value(last - k * period);
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        if (hi - lo > 1) return false;
+      }
+      return true;
+    };
+    for (size_t k = 0; k < periods; ++k) {
+      const size_t m = last - k * period;
+      if (starts[m].cycles == starts[m - 1].cycles || starts[m].queues.size() != queues) return false;
+    }
+    if (!within([&](size_t m) { return starts[m].cycles - starts[m - 1].cycles; })) return false;
+    for (size_t c = 0; c < counts; ++c)
+      if (!within([&](size_t m) { return starts[m].at(c) - starts[m - 1].at(c); })) return false;
+    for (size_t q = 0; q < queues; ++q)
+      if (!within([&](size_t m) { return starts[m].queues[q]; })) return false;
+  }
+  return true;
+}
 
 // Walks each group's loop nest and issues its tile operations in dependency order.
 // A group with ops a where clause or a guard skips: its iterations differ, so none stands for the others and its
@@ -1005,16 +1051,25 @@ struct Controller : sc_module {
     // buffer stages (one stage has no slot free for the next block while this one runs).
     std::vector<char> hoisted(g.ops.size(), 0);  // (not vector<bool>: read for every op of every tile)
     bool any_hoisted = false;
-    if (passes > 1)
-      for (size_t o = 0; o < g.ops.size(); ++o) {
+    for (size_t o = 0; o < g.ops.size(); ++o) {
         const TileOp& op = g.ops[o];
         if (op.kind != TileOp::Kind::load || op.depth > g.outer_loops || op.stages < 2) continue;
+        if (passes == 1 && !info[o].path->ready_first) continue;
         hoisted[o] = std::none_of(g.ops.begin(), g.ops.end(), [&](const TileOp& other) {
           return &other != &op && other.kind != TileOp::Kind::compute && other.tensor == op.tensor;
         });
         any_hoisted |= hoisted[o];
       }
     std::vector<std::deque<JobPtr>> prefetched(g.ops.size());  // per hoisted load: issued for later iterations
+    // Whether the loads issued ahead at the loops outside `loop` have arrived: while one is on its way, the
+    // iterations of `loop` share the channel with it and cost more than the rest of the loop's will.
+    auto prefetches_arrived = [&](int loop) {
+      for (size_t o = 0; o < g.ops.size(); ++o)
+        if (hoisted[o] && g.ops[o].depth <= loop)
+          for (const JobPtr& j : prefetched[o])
+            if (!j->done_at(now())) return false;
+      return true;
+    };
     int64_t max_hoisted_stages = 0;
     for (size_t o = 0; o < g.ops.size(); ++o)
       if (hoisted[o]) max_hoisted_stages = std::max<int64_t>(max_hoisted_stages, g.ops[o].stages);
@@ -1037,27 +1092,34 @@ struct Controller : sc_module {
         } else {
           job = std::move(prefetched[o].front());
           prefetched[o].pop_front();
+          job->ahead = false;
         }
         count_load(o, job);
       }
-      // The next iterations of the group's loops, as far ahead as a hoisted load's slots reach: with `stages`
-      // slots, the loads of the next stages - 1 iterations may be in the buffer while this one runs. Each waits
-      // for its slot on a thread of its own, so that the walk goes on issuing this iteration.
-      std::vector<int64_t> next = at;
-      std::vector<size_t> ahead(g.ops.size(), 0);  // per hoisted load: later iterations it fires in, so far
-      for (int64_t later = 1; later < max_hoisted_stages; ++later) {
-        int l = g.outer_loops - 1;
-        for (; l >= 0; --l) {
-          if (++next[static_cast<size_t>(l)] < g.loops[static_cast<size_t>(l)].trips) break;
-          next[static_cast<size_t>(l)] = 0;
-        }
-        if (l < 0) return;
-        for (size_t o = 0; o < g.ops.size(); ++o) {
-          if (!hoisted[o] || !fires_at(o, next)) continue;
-          const size_t m = ahead[o]++;  // prefetches for the iterations before this one
-          if (m < prefetched[o].size() || m + 2 > static_cast<size_t>(g.ops[o].stages)) continue;
-          JobPtr job = load_job(o, freed_slot_ahead(o, m));
+      // The next tiles of each hoisted load, as far ahead as its slots reach; its next tile comes with the next
+      // iteration of the innermost loop it repeats over.
+      for (size_t o = 0; o < g.ops.size(); ++o) {
+        if (!hoisted[o]) continue;
+        const int level = std::min(g.ops[o].depth, g.outer_loops) - 1;
+        if (level < 0) continue;
+        std::vector<int64_t> next = at;
+        size_t m = 0;
+        for (int64_t ahead = 1; ahead < g.ops[o].stages; ++ahead) {
+          std::fill(next.begin() + level + 1, next.begin() + g.outer_loops, 0);
+          int l = level;
+          for (; l >= 0; --l) {
+            if (++next[static_cast<size_t>(l)] < g.loops[static_cast<size_t>(l)].trips) break;
+            next[static_cast<size_t>(l)] = 0;
+          }
+          if (l < 0) break;
+          if (!fires_at(o, next)) continue;
+          if (m++ < prefetched[o].size()) continue;
+          JobPtr job = load_job(o, freed_slot_ahead(o, m - 1));
+          job->ahead = true;
           if (info[o].path->ready_first) {
+            int64_t later = 0;
+            for (int k = 0; k < g.outer_loops; ++k)
+              later = later * g.loops[static_cast<size_t>(k)].trips + next[static_cast<size_t>(k)] - at[static_cast<size_t>(k)];
             post(*info[o].path, job, {iteration + later, 0});
           } else {
             ++prefetching;
@@ -1129,8 +1191,10 @@ struct Controller : sc_module {
           // The last kSettle periods of iteration costs repeat (period 1: kSettle equal costs in a row); a few can
           // agree by coincidence while a pipeline is still filling. Contention for the buffer's ports can
           // alternate between iterations (FuseMax's arrays take turns), hence periods above 1.
-          for (size_t period = 1; period <= kMaxPeriod; ++period) {
-            bool settled = n >= kSettle * period + 1 && (!before || before->done_at(began[n - 1 - kSettle * period]));
+          bool settled = false;
+          for (size_t period = 1; period <= kMaxPeriod && !settled; ++period) {
+            settled = n >= kSettle * period + 1 &&
+                           (!before || before->done_at(began[n - 1 - kSettle * period])) && prefetches_arrived(l);
             // An iteration that took no time is the walk running ahead of the units (only their queues hold it
             // back), not a steady state.
             for (size_t m = n - 1; settled && m + (kSettle - 1) * period > n - 1; --m)
@@ -1140,7 +1204,16 @@ struct Controller : sc_module {
             const auto periods = (trips - 1 - i) / static_cast<int64_t>(period);
             skipped += (starts[n - 1] - starts[n - 1 - period]) * periods;
             i += periods * static_cast<int64_t>(period);
-            break;
+          }
+          // Else costs that repeat to within a cycle, skipped in whole windows of kSettleNear periods.
+          for (size_t period = 1; period <= kMaxPeriod && !settled; ++period) {
+            const size_t window = kSettleNear * period;
+            settled = n >= window + 1 && (!before || before->done_at(began[n - 1 - window])) &&
+                      prefetches_arrived(l) && repeat_within_a_cycle(starts, period, kSettleNear);
+            if (!settled) continue;
+            const auto windows = (trips - 1 - i) / static_cast<int64_t>(window);
+            skipped += (starts[n - 1] - starts[n - 1 - window]) * windows;
+            i += windows * static_cast<int64_t>(window);
           }
         }
         for (int64_t j = last - 1, rest = i; j >= l; --j) {

@@ -74,7 +74,7 @@ TEST(ModelTiming, AnUntiledGroupLoadsComputesAndStoresInTurn) {
 // loop over e outside m1 its work comes in bursts: BQK's partial sums alone in the first four tiles of each block of
 // keys, LM to RNV in the last four, AV once. The 32 tiles list-scheduled as the engine's units take their jobs,
 // each computation in the tiles it runs in: the last result is ready 6,070 cycles after the head; then AV's last
-// tile leaves (144 cycles, 100 of latency). The cycle engine: 6,841, its 2D array waiting for the second block of
+// tile leaves (144 cycles, 100 of latency). The cycle engine: 6,832, its 2D array waiting for the second block of
 // queries behind the keys' and values' prefetches (not modelled).
 TEST(ModelTiming, APipelineWhoseUnitsHandWorkBackAndForth) {
   const Point p = evaluate("tests/data/attention-1pass-handed-back.yaml");

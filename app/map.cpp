@@ -127,6 +127,19 @@ std::string inputs_text(const MapArgs& args) {
   return text;
 }
 
+// What a stopped search's lower bound says, in the objective's terms.
+std::string no_mapping_below(MapObjective objective, double bound) {
+  switch (objective) {
+    case MapObjective::latency:
+      return fmt::format("no mapping is faster than {} cycles", grouped(static_cast<int64_t>(bound)));
+    case MapObjective::energy:
+      return fmt::format("no mapping takes less than {:.6g} pJ", bound);
+    case MapObjective::edp:
+      return fmt::format("no mapping's energy-delay product is below {:.6g} cycle pJ", bound);
+  }
+  return "";
+}
+
 }  // namespace
 
 int run_map(const MapArgs& args) {
@@ -428,10 +441,9 @@ int run_map(const MapArgs& args) {
   if (!r.complete())
     std::cout << fmt::format(
         "  --time-limit stopped it {}: the best found, not proven optimal{}\n\n", stopped_after(r, grouped),
-        std::isnan(r.lower_bound) ? std::string(" (no bound on energy)")
-                                  : fmt::format("; no mapping is faster than {} cycles, and the best found is "
-                                                "{:.2f}% above that",
-                                                grouped(static_cast<int64_t>(r.lower_bound)),
+        std::isnan(r.lower_bound) ? std::string(" (no bound)")
+                                  : fmt::format("; {}, and the best found is {:.2f}% above that",
+                                                no_mapping_below(options.objective, r.lower_bound),
                                                 100 * (r.best.front().score / r.lower_bound - 1)));
   std::vector<std::vector<std::string>> rows{
       {"rank", "cycles", "energy (pJ)", "bound",

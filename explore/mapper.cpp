@@ -573,17 +573,25 @@ bool needs_whole(const Cascade& cascade, const Einsum& e, const Access& a) {
   return false;
 }
 
-// A lower bound on the cycles of groups [first, last) of `m` that no unit, order or tile changes: the bytes that
-// must cross the backing memory's path at its bandwidth (on every device), as the memory roofline counts them, which
-// no evaluation's cycles are below. Each tensor a group reads whole from outside the run (an input, or what an
-// earlier run stored) is loaded at least once, and each the run writes whole and a later group or the cascade's
-// output needs is stored at least once. What a where clause or a guard thins, a part of a tensor written in parts,
-// a recurrence's steps and a spill count nothing (a bound, not the traffic); a group placed on a PIM (or `auto`)
-// reads through its own paths, so such a run has no floor (0).
-int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last) {
+// What groups [first, last) of `m` must move across the backing memory's path whatever their units, orders and
+// tiles: each tensor a group reads whole from outside the run (an input, or what an earlier run stored) is loaded at
+// least once, and each the run writes whole and a later group or the cascade's output needs is stored at least once.
+// What a where clause or a guard thins, a part of a tensor written in parts, a recurrence's steps and a spill count
+// nothing (a bound, not the traffic). A group placed on a PIM (or `auto`) reads through its own paths: such a run
+// has none (`placed`).
+struct CompulsoryTraffic {
+  std::set<TensorId> loaded, stored;
+  bool placed = false;
+};
+
+CompulsoryTraffic compulsory_traffic(const Cascade& cascade, const MappingSpec& m, size_t first, size_t last) {
+  CompulsoryTraffic out;
   std::map<std::string, size_t> group_of;  // each Einsum's group, by name
   for (size_t g = 0; g < m.groups.size(); ++g) {
-    if (g >= first && g < last && !m.groups[g].place.empty()) return 0;
+    if (g >= first && g < last && !m.groups[g].place.empty()) {
+      out.placed = true;
+      return out;
+    }
     for (const PassSpec& pass : m.groups[g].passes)
       for (const auto& [name, binding] : pass.einsums) group_of[name] = g;
   }
@@ -591,7 +599,6 @@ int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const Mappin
     const auto it = group_of.find(cascade.einsums[e].name);
     return it == group_of.end() ? m.groups.size() : it->second;
   };
-  std::set<TensorId> loaded, stored;
   for (EinsumId e : cascade.einsums.ids()) {
     const size_t g = group(e);
     if (g < first || g >= last) continue;
@@ -599,15 +606,24 @@ int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const Mappin
     for (const Access& a : einsum.reads) {
       const std::vector<EinsumId> writers = cascade.tensors[a.tensor].writers();
       const bool outside = std::all_of(writers.begin(), writers.end(), [&](EinsumId w) { return group(w) < first; });
-      if (outside && needs_whole(cascade, einsum, a)) loaded.insert(a.tensor);
+      if (outside && needs_whole(cascade, einsum, a)) out.loaded.insert(a.tensor);
     }
-    const Tensor& out = cascade.tensors[einsum.out.tensor];
-    bool needed = out.output;
+    const Tensor& t = cascade.tensors[einsum.out.tensor];
+    bool needed = t.output;
     for (EinsumId r : cascade.einsums.ids())
       for (const Access& a : cascade.einsums[r].reads)
         needed = needed || (a.tensor == einsum.out.tensor && group(r) >= last);
-    if (needed && out.pieces.empty() && reads_whole(cascade, einsum, einsum.out)) stored.insert(einsum.out.tensor);
+    if (needed && t.pieces.empty() && reads_whole(cascade, einsum, einsum.out)) out.stored.insert(einsum.out.tensor);
   }
+  return out;
+}
+
+// A lower bound on the cycles of groups [first, last) of `m` that no unit, order or tile changes: their compulsory
+// traffic at the backing memory's path's bandwidth (on every device), as the memory roofline counts it, which no
+// evaluation's cycles are below (0 where the run has a group placed on a PIM).
+int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last) {
+  const CompulsoryTraffic must = compulsory_traffic(cascade, m, first, last);
+  if (must.placed) return 0;
   std::map<std::string, std::pair<double, double>> bytes;  // per path: bytes, bandwidth
   auto add = [&](const std::set<TensorId>& tensors, const std::string& from, const std::string& to) {
     const ComponentSpec& path = arch.path(from, to);
@@ -617,8 +633,8 @@ int64_t traffic_floor(const Cascade& cascade, const ArchSpec& arch, const Mappin
       bandwidth = path.path_Bps();
     }
   };
-  add(loaded, m.backing, m.buffer);
-  add(stored, m.buffer, m.backing);
+  add(must.loaded, m.backing, m.buffer);
+  add(must.stored, m.buffer, m.backing);
   const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
   int64_t floor = 0;
   for (const auto& [path, b] : bytes)
@@ -644,36 +660,51 @@ struct FloorTerm {
   std::vector<int64_t*> span_of;
 };
 
-std::vector<FloorTerm> floor_terms(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first,
-                                   size_t last) {
+// Calls `f(einsum, unit, binding, group, pass)` for each Einsum of groups [first, last) of `m` that computes on a
+// unit of `arch` that can run it, unguarded: those whose work no order or tile changes. A group placed on a PIM (or
+// `auto`) runs on the PIM's own compute, and counts nothing.
+template <class F>
+void for_each_computed(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last,
+                       F f) {
   struct Place {
     size_t group, pass;
     const EinsumBinding* binding;
   };
   std::map<std::string, Place> bound;  // the Einsums of those groups, by name
   for (size_t g = first; g < last && g < m.groups.size(); ++g)
-    if (m.groups[g].place.empty())  // a group placed on a PIM (or `auto`) runs on the PIM's own compute
+    if (m.groups[g].place.empty())
       for (size_t p = 0; p < m.groups[g].passes.size(); ++p)
         for (const auto& [name, binding] : m.groups[g].passes[p].einsums) bound[name] = {g, p, &binding};
-  const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
-  std::vector<FloorTerm> terms;
   for (const Einsum& einsum : cascade.einsums) {
     const auto it = bound.find(einsum.name);
     if (it == bound.end()) continue;
     const EinsumBinding& binding = *it->second.binding;
     const ComponentSpec* unit = binding.unit.empty() ? nullptr : arch.find(binding.unit);
     if (!unit || !unit->compute() || einsum.guard >= 0 || !unit_cannot_run(*unit, einsum).empty()) continue;
-    FloorTerm t{einsum.name, unit->name, unit->compute(), 0, it->second.group, it->second.pass, {}, 0, {}, {}};
-    const int64_t per_point = busiest_function_unit(*unit->ops(), einsum_ops_per_point(einsum),
-                                                    [](int64_t count, int64_t issue) { return count * issue; });
-    t.work = static_cast<double>(einsum.points() / einsum.points_per_work()) * static_cast<double>(per_point) /
-             (static_cast<double>(arch.copies(unit->name)) * devices);
-    if (t.role->maps_spatially())
-      for (const auto& [dim, index] : binding.spatial)
-        if (const int v = einsum.var_index(index); v >= 0)
-          t.spread.emplace_back(dim, &einsum.vars[static_cast<size_t>(v)]);
-    terms.push_back(std::move(t));
+    f(einsum, *unit, binding, it->second.group, it->second.pass);
   }
+}
+
+std::vector<FloorTerm> floor_terms(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first,
+                                   size_t last) {
+  const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
+  std::vector<FloorTerm> terms;
+  for_each_computed(cascade, arch, m, first, last,
+                    [&](const Einsum& einsum, const ComponentSpec& unit, const EinsumBinding& binding, size_t group,
+                        size_t pass) {
+                      FloorTerm t{einsum.name, unit.name, unit.compute(), 0, group, pass, {}, 0, {}, {}};
+                      const int64_t per_point =
+                          busiest_function_unit(*unit.ops(), einsum_ops_per_point(einsum),
+                                                [](int64_t count, int64_t issue) { return count * issue; });
+                      t.work = static_cast<double>(einsum.points() / einsum.points_per_work()) *
+                               static_cast<double>(per_point) /
+                               (static_cast<double>(arch.copies(unit.name)) * devices);
+                      if (t.role->maps_spatially())
+                        for (const auto& [dim, index] : binding.spatial)
+                          if (const int v = einsum.var_index(index); v >= 0)
+                            t.spread.emplace_back(dim, &einsum.vars[static_cast<size_t>(v)]);
+                      terms.push_back(std::move(t));
+                    });
   std::vector<std::string> units;
   for (FloorTerm& t : terms) {
     t.unit_slot = static_cast<size_t>(std::find(units.begin(), units.end(), t.unit) - units.begin());
@@ -710,6 +741,37 @@ int64_t floor_of(std::vector<FloorTerm>& terms, double clock_hz, Span span) {
 int64_t compute_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last) {
   std::vector<FloorTerm> terms = floor_terms(cascade, arch, m, first, last);
   return floor_of(terms, arch.clock_hz, [&](size_t i, size_t j) { return terms[i].spread[j].second->extent; });
+}
+
+double energy_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last) {
+  double pj = 0;
+  for_each_computed(cascade, arch, m, first, last,
+                    [&](const Einsum& einsum, const ComponentSpec& unit, const EinsumBinding&, size_t, size_t) {
+                      const ComputeRole& compute = *unit.compute();
+                      for (const auto& [kind, count] : einsum_ops_per_point(einsum)) {
+                        const double ops = static_cast<double>(count) * static_cast<double>(einsum.points());
+                        pj += ops * (unit.ops()->at(kind).cost.energy_pJ +
+                                     op_operands(kind) * std::max(0.0, compute.regfile_read_pJ()) +
+                                     std::max(0.0, compute.regfile_write_pJ()));
+                      }
+                    });
+  const CompulsoryTraffic must = compulsory_traffic(cascade, m, first, last);
+  const ComponentSpec* backing = m.backing.empty() ? nullptr : arch.find(m.backing);
+  if (!must.placed && backing && backing->model) {
+    RunTraffic traffic;
+    for (TensorId t : must.loaded) traffic.read += cascade.tensors[t].bytes();
+    for (TensorId t : must.stored) traffic.written += cascade.tensors[t].bytes();
+    if (arch.path(m.backing, m.buffer).path()->holds_tensors()) {
+      traffic.external_read = traffic.read;
+      traffic.external_written = traffic.written;
+    }
+    traffic.devices = arch.devices() ? arch.devices()->count() : 1;
+    ActionEnergy energy;
+    backing->model->charge_run(traffic, energy);
+    for (const auto& [action, e] : energy) pj += e;
+  }
+  // Just below, so that rounding in the evaluator's sums cannot put a figure that meets it exactly under it.
+  return pj * (1 - 1e-9);
 }
 
 namespace {
@@ -776,7 +838,10 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
       }
     }
   }
-  const bool prune = options.objective == MapObjective::latency && !front;
+  // Branch and bound, without a front: shapes by their floors (in the objective's terms), and for latency
+  // combinations by their tiles' compute floor and memory roofline too.
+  const bool prune = !front;
+  const bool latency = options.objective == MapObjective::latency;
 
   // Orders that differ only in where loops of one iteration sit are one mapping: such a loop (a group's outermost
   // over its index, whose tile is the index's extent) moves nothing and repeats nothing wherever it is. Of the
@@ -846,12 +911,13 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     return false;
   };
 
-  // Each shape's compute floor (its binding's: no setting, order or tile changes it), for latency, where it prunes or
-  // bounds a stopped search. Pruning, shapes are searched lowest floor first (among equal floors in the space's
-  // order), so the best mappings come early, and once a shape's floor exceeds the `top`-th best score the shapes
-  // after it are pruned without lowering any.
+  // Each shape's floor (its binding's: no setting, order or tile changes it), where it prunes or bounds a stopped
+  // search: its compute floor for latency, its energy floor for energy, their product for the energy-delay
+  // product. Pruning, shapes are searched lowest floor first (among equal floors in the space's order), so the
+  // best mappings come early, and once a shape's floor exceeds the `top`-th best score the shapes after it are
+  // pruned without lowering any.
   std::vector<double> floors(shapes.size(), 0);
-  if (options.objective == MapObjective::latency && (prune || deadline)) {
+  if (prune || deadline) {
     std::map<std::vector<size_t>, double> of_binding;
     for (size_t i = 0; i < shapes.size(); ++i) {
       const std::vector<size_t> binding(shapes[i].begin() + static_cast<std::ptrdiff_t>(ns),
@@ -860,7 +926,11 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
       if (added) {
         MappingSpec m = templ;
         for (size_t b = 0; b < nb; ++b) bind(m, templ, units[run.bfrom + b], binding[b]);
-        it->second = static_cast<double>(compute_floor(cascade, arch, m, run.first, run.last));
+        const auto cycles = [&] { return static_cast<double>(compute_floor(cascade, arch, m, run.first, run.last)); };
+        const auto pj = [&] { return energy_floor(cascade, arch, m, run.first, run.last); };
+        it->second = options.objective == MapObjective::latency  ? cycles()
+                     : options.objective == MapObjective::energy ? pj()
+                                                                 : cycles() * pj();
       }
       floors[i] = it->second;
     }
@@ -921,7 +991,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     // `top`-th best score found before the batch or in this shape so far.
     std::vector<FloorTerm> terms;
     std::vector<std::vector<std::vector<size_t>>> around;  // per term and spread index: the searched tiles around it
-    const bool bounding = prune && !roofline_only;
+    const bool bounding = prune && latency && !roofline_only;
     if (bounding) terms = floor_terms(cascade, arch, m, run.first, run.last);
     for (const FloorTerm& t : terms) {
       around.emplace_back();
@@ -1018,7 +1088,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
             *roofline = static_cast<double>(stats.roofline_compute_cycles);
             break;
           }
-          if (prune && static_cast<double>(stats.roofline_compute_cycles) > bound) {
+          if (prune && latency && static_cast<double>(stats.roofline_compute_cycles) > bound) {
             // No combination of this shape can rank: the rest of it is pruned (this one was evaluated).
             out.pruned += per_shape - out.combinations - 1;
             out.combinations = per_shape - 1;
@@ -1105,8 +1175,11 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   const auto floor = static_cast<double>(traffic_floor(cascade, arch, templ, run.first, run.last));
   r.traffic_floor += floor;
   double bound = best.empty() ? std::numeric_limits<double>::infinity() : best.front().score;
-  if (first < shapes.size() && options.objective != MapObjective::latency)
-    bound = std::numeric_limits<double>::quiet_NaN();      // rooflines bound cycles, not energy
+  if (!latency) {  // the energy floors of the shapes left (rooflines bound cycles, not energy)
+    for (size_t i = first; i < shapes.size(); ++i) bound = std::min(bound, floors[order[i]]);
+    r.lower_bound += bound;
+    return best;
+  }
   // The roofline is the binding's (its units' work over all their copies), whatever the order; a shape of it with
   // nothing feasible bounds nothing, so the binding's next shape is tried. Searched lowest floor first, the shapes
   // left from one whose floor is no lower than the bound so far cannot lower it.

@@ -164,6 +164,14 @@ bool better(const MapCandidate& a, const MapCandidate& b, MapObjective objective
 // runs takes its full time); a guarded Einsum, one its unit cannot run and a group placed on a PIM count nothing.
 int64_t compute_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last);
 
+// A lower bound on the energy (pJ) of groups [first, last) of mapping `m` (its units bound) that no order, tile or
+// setting changes: the ops of each Einsum compute_floor counts at its unit's energy per op (with the register
+// file's reads of its operands and write of its result), and the compulsory traffic (each tensor the run reads whole
+// from outside it loaded once, each it writes whole and is needed after it stored once) at the backing memory's
+// energy per byte. Buffers, the path's per-transfer energy (a bank-level DRAM's activations) and time's (refresh)
+// count nothing: a bound, not the energy.
+double energy_floor(const Cascade& cascade, const ArchSpec& arch, const MappingSpec& m, size_t first, size_t last);
+
 // The values candidate `c` of search `r` took for the settings it searched (SearchedSetting), by name.
 std::vector<std::pair<std::string, std::string>> chosen_settings(const MapResult& r, const MapCandidate& c);
 

@@ -384,6 +384,7 @@ TEST(Model, InvariantsHoldOnEveryMapping) {
       EXPECT_GE(s.cycles, std::max(s.roofline_compute_cycles, s.roofline_memory_cycles)) << f;
       // The mapper's bound on a binding (its spatial maps' fill): no mapping of it is faster.
       EXPECT_GE(s.cycles, compute_floor(p.cascade, p.arch, p.mapping, 0, p.mapping.groups.size())) << f;
+      EXPECT_GE(s.energy_pJ, energy_floor(p.cascade, p.arch, p.mapping, 0, p.mapping.groups.size())) << f;
       const Analysis a = analyze(p.cascade);
       EXPECT_GE(dram_bytes(s), a.compulsory_bytes) << f;
       OpCounts ops;
@@ -412,6 +413,7 @@ TEST(Model, FuseMaxStudyCoversEveryModelFrom1KTo1M) {
         EXPECT_TRUE(p.stats.status.ok) << config << " " << model << " " << seq << ": " << p.stats.status.reason;
         EXPECT_GE(p.stats.cycles, std::max(p.stats.roofline_compute_cycles, p.stats.roofline_memory_cycles));
         EXPECT_GE(p.stats.cycles, compute_floor(p.cascade, p.arch, p.mapping, 0, p.mapping.groups.size()));
+        EXPECT_GE(p.stats.energy_pJ, energy_floor(p.cascade, p.arch, p.mapping, 0, p.mapping.groups.size()));
       }
 }
 

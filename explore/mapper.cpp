@@ -498,9 +498,10 @@ struct Partial {
   std::pair<double, double> rank() const { return {score, tie_break}; }
 };
 
-// Whether figures (cycles, pJ) `a` match or beat `b` in both.
+// Whether figures (cycles, pJ) `a` match or beat `b` in both. Energies a few ulps apart are equal: two mappings
+// that charge the same actions may sum them in another order.
 bool covers(int64_t a_cycles, double a_pJ, int64_t b_cycles, double b_pJ) {
-  return a_cycles <= b_cycles && a_pJ <= b_pJ;
+  return a_cycles <= b_cycles && a_pJ <= b_pJ * (1 + 1e-12);
 }
 
 // Adds `p` to a Pareto front of latency against energy (fewest cycles first) unless a point there covers it,
@@ -915,26 +916,41 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   // search: its compute floor for latency, its energy floor for energy, their product for the energy-delay
   // product. Pruning, shapes are searched lowest floor first (among equal floors in the space's order), so the
   // best mappings come early, and once a shape's floor exceeds the `top`-th best score the shapes after it are
-  // pruned without lowering any.
+  // pruned without lowering any. With a front, each shape's compute and energy floors (`front_floors`) too.
   std::vector<double> floors(shapes.size(), 0);
-  if (prune || deadline) {
-    std::map<std::vector<size_t>, double> of_binding;
+  std::vector<std::pair<double, double>> front_floors(front ? shapes.size() : 0);
+  if (prune || deadline || front) {
+    std::map<std::vector<size_t>, std::pair<double, double>> of_binding;  // compute floor, energy floor
     for (size_t i = 0; i < shapes.size(); ++i) {
       const std::vector<size_t> binding(shapes[i].begin() + static_cast<std::ptrdiff_t>(ns),
                                         shapes[i].begin() + static_cast<std::ptrdiff_t>(nu));
-      const auto [it, added] = of_binding.try_emplace(binding, 0);
+      const auto [it, added] = of_binding.try_emplace(binding);
       if (added) {
         MappingSpec m = templ;
         for (size_t b = 0; b < nb; ++b) bind(m, templ, units[run.bfrom + b], binding[b]);
-        const auto cycles = [&] { return static_cast<double>(compute_floor(cascade, arch, m, run.first, run.last)); };
-        const auto pj = [&] { return energy_floor(cascade, arch, m, run.first, run.last); };
-        it->second = options.objective == MapObjective::latency  ? cycles()
-                     : options.objective == MapObjective::energy ? pj()
-                                                                 : cycles() * pj();
+        it->second = {static_cast<double>(compute_floor(cascade, arch, m, run.first, run.last)),
+                      options.objective == MapObjective::latency && !front
+                          ? 0
+                          : energy_floor(cascade, arch, m, run.first, run.last)};
       }
-      floors[i] = it->second;
+      const auto [cycles, pj] = it->second;
+      floors[i] = options.objective == MapObjective::latency  ? cycles
+                  : options.objective == MapObjective::energy ? pj
+                                                              : cycles * pj;
+      if (front) front_floors[i] = it->second;
     }
   }
+  // Dominance, with a front: a shape that a point of the front found before its batch matches or beats on both its
+  // floors has no combination that could join the front (each is covered by that point, which comes before it in the
+  // space's order); if its floor is above the `top`-th best score as well, none can rank either, and it is pruned
+  // whole.
+  auto dominated = [&](size_t shape, double rank_bound) {
+    if (!front || floors[shape] <= rank_bound) return false;
+    const auto [cycles, pj] = front_floors[shape];
+    return std::any_of(front->begin(), front->end(), [&](const Partial& q) {
+      return static_cast<double>(q.stats.cycles) <= cycles && covers(0, q.stats.energy_pJ, 0, pj);
+    });
+  };
   std::vector<size_t> order(shapes.size());
   std::iota(order.begin(), order.end(), size_t{0});
   if (prune) std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return floors[a] < floors[b]; });
@@ -1145,9 +1161,16 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     std::vector<ShapeResult> done(count);
     std::atomic<size_t> next{0};
     std::atomic<bool> found{anytime || !best.empty()};
+    const double rank_bound = static_cast<int>(best.size()) >= options.top ? best.back().score
+                                                                            : std::numeric_limits<double>::infinity();
     auto work = [&] {
-      for (size_t i; (i = next++) < count;)
+      for (size_t i; (i = next++) < count;) {
+        if (dominated(order[first + i], rank_bound)) {
+          done[i].combinations = done[i].pruned = per_shape;
+          continue;
+        }
         done[i] = search_shape(shapes[order[first + i]], bound, floors[order[first + i]], false, nullptr, &found);
+      }
     };
     const int threads = std::min<int>(std::max(1, options.jobs), static_cast<int>(count));
     std::vector<std::thread> pool;

@@ -506,11 +506,12 @@ TEST(Mapper, EveryFuseMaxStudyConfigurationMappedNeverSlowerThanThePapersMapping
 // permutation of each `order: auto` list (loops over one index in their order; the orders the mapper leaves out as
 // alike included) and every combination of the tiles' values whose inner tiles divide their outer ones (a `cores:
 // auto` value spreads that many of the group's first loops in the order chosen). The best: fewest cycles, then
-// least energy; and the least energy.
+// least energy; the least energy; and every feasible combination's figures.
 struct BruteForce {
   int64_t cycles = -1;
   double energy = 0;
   double least_energy = -1;
+  std::vector<std::pair<int64_t, double>> figures;
 };
 BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec& templ, const MapResult& r) {
   std::vector<std::vector<std::vector<size_t>>> perms;  // per list, every order
@@ -575,6 +576,7 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
         // And none takes less energy than its binding's energy floor.
         EXPECT_GE(st.energy_pJ, energy_floor(c, arch, pinned, 0, pinned.groups.size()));
       }
+      if (p.status.ok && st.status.ok) best.figures.emplace_back(st.cycles, st.energy_pJ);
       if (p.status.ok && st.status.ok && (best.least_energy < 0 || st.energy_pJ < best.least_energy))
         best.least_energy = st.energy_pJ;
       if (p.status.ok && st.status.ok &&
@@ -596,11 +598,14 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
 }
 
 // The mapper's best (`r` of `base`, searched with `options`) against brute force: no feasible combination, or the
-// same figures, which its choice evaluates to; and searched for energy, the least energy. Whether some combination
-// was feasible.
+// same figures, which its choice evaluates to; searched for energy, the least energy; and with a front, brute
+// force's front (shapes a front point covers pruned). Whether some combination was feasible.
 bool expect_brute_force_best(const Constraints& base, const MapResult& r, const std::string& what,
                              MapOptions options = {}) {
   const BruteForce best = brute_force(base.cascade, base.arch, base.mapping, r);
+  options.pareto = true;
+  expect_front(map_tiles(base.cascade, base.arch, base.mapping, options), best.figures, what + " (front)");
+  options.pareto = false;
   options.objective = MapObjective::energy;
   const MapResult frugal = map_tiles(base.cascade, base.arch, base.mapping, options);
   EXPECT_EQ(frugal.best.empty(), best.cycles < 0) << what;

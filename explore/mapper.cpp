@@ -916,9 +916,9 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   // search: its compute floor for latency, its energy floor for energy, their product for the energy-delay
   // product. Pruning, shapes are searched lowest floor first (among equal floors in the space's order), so the
   // best mappings come early, and once a shape's floor exceeds the `top`-th best score the shapes after it are
-  // pruned without lowering any. With a front, each shape's compute and energy floors (`front_floors`) too.
+  // pruned without lowering any. Each shape's compute and energy floors too (`both_floors`), for the bounds below.
   std::vector<double> floors(shapes.size(), 0);
-  std::vector<std::pair<double, double>> front_floors(front ? shapes.size() : 0);
+  std::vector<std::pair<double, double>> both_floors(shapes.size(), {0, 0});
   if (prune || deadline || front) {
     std::map<std::vector<size_t>, std::pair<double, double>> of_binding;  // compute floor, energy floor
     for (size_t i = 0; i < shapes.size(); ++i) {
@@ -929,15 +929,13 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         MappingSpec m = templ;
         for (size_t b = 0; b < nb; ++b) bind(m, templ, units[run.bfrom + b], binding[b]);
         it->second = {static_cast<double>(compute_floor(cascade, arch, m, run.first, run.last)),
-                      options.objective == MapObjective::latency && !front
-                          ? 0
-                          : energy_floor(cascade, arch, m, run.first, run.last)};
+                      energy_floor(cascade, arch, m, run.first, run.last)};
       }
       const auto [cycles, pj] = it->second;
       floors[i] = options.objective == MapObjective::latency  ? cycles
                   : options.objective == MapObjective::energy ? pj
                                                               : cycles * pj;
-      if (front) front_floors[i] = it->second;
+      both_floors[i] = it->second;
     }
   }
   // Dominance, with a front: a shape that a point of the front found before its batch matches or beats on both its
@@ -946,7 +944,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   // whole.
   auto dominated = [&](size_t shape, double rank_bound) {
     if (!front || floors[shape] <= rank_bound) return false;
-    const auto [cycles, pj] = front_floors[shape];
+    const auto [cycles, pj] = both_floors[shape];
     return std::any_of(front->begin(), front->end(), [&](const Partial& q) {
       return static_cast<double>(q.stats.cycles) <= cycles && covers(0, q.stats.energy_pJ, 0, pj);
     });
@@ -954,6 +952,25 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   std::vector<size_t> order(shapes.size());
   std::iota(order.begin(), order.end(), size_t{0});
   if (prune) std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return floors[a] < floors[b]; });
+
+  // Whether a lowered combination, its actions counted, cannot count: its figures' bound in the objective is above
+  // `limit` (it cannot rank) and, with a front, a point found before it covers them (the run's before the batch, or
+  // its shape's so far). Its cycles are at least its memory roofline and its binding's compute floor
+  // (`shape_cycles`), its energy at least its actions' at that many cycles (energy_at; just below, for the sums'
+  // rounding). Its timing, the rest of its evaluation, is then spared.
+  auto cannot_count = [&](const CountedRun& counted, double shape_cycles, double limit,
+                          const std::vector<Partial>& shape_front) {
+    const int64_t cycles = std::max(counted.stats.roofline_memory_cycles, static_cast<int64_t>(shape_cycles));
+    const double pj = energy_at(arch, counted.run, counted.stats, cycles) * (1 - 1e-9);
+    const double score = latency                                      ? static_cast<double>(cycles)
+                         : options.objective == MapObjective::energy ? pj
+                                                                     : static_cast<double>(cycles) * pj;
+    if (score <= limit) return false;
+    if (!front) return true;
+    auto covering = [&](const Partial& q) { return covers(q.stats.cycles, q.stats.energy_pJ, cycles, pj); };
+    return std::any_of(front->begin(), front->end(), covering) ||
+           std::any_of(shape_front.begin(), shape_front.end(), covering);
+  };
 
   // One shape, every combination of its tiles; `bound`: prune once the shape's lower bound (`shape_floor`, or its
   // compute roofline) exceeds it. With `roofline_only`, only as far as its first feasible combination, whose compute
@@ -964,7 +981,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   // kRooflineTries combinations without a feasible one (leaving `roofline` at infinity and `stopped` set).
   constexpr int64_t kRooflineTries = 4096;
   auto search_shape = [&](const std::vector<size_t>& shape, double bound, double shape_floor,
-                          bool roofline_only = false, double* roofline = nullptr, std::atomic<bool>* found = nullptr) {
+                          bool roofline_only = false, double* roofline = nullptr, std::atomic<bool>* found = nullptr,
+                          double shape_cycles = 0) {
     ShapeResult out;
     if (prune && !roofline_only && shape_floor > bound) {  // no combination of it can rank: none is lowered
       out.combinations = out.pruned = per_shape;
@@ -1063,12 +1081,22 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
           for (const LoopAddress& a : at[k]) set_tile(loop_at(m, a), tiles[k]);
         const TileProgram program = lower_groups(cascade, arch, m, run.first, run.last);
         // Lowered, its traffic is known: a memory roofline above what could rank spares its evaluation.
-        const bool spared =
+        bool spared =
             bounding && program.status.ok &&
             static_cast<double>(memory_roofline_cycles(arch, program, program_executions(program))) > limit();
+        // For energy, or with a front: its actions' energy at the fewest cycles it could take (its memory roofline
+        // or the binding's compute floor) bounds its figures; timed only where they could rank, or with a front
+        // where no point of it found so far covers them.
+        CountedRun counted;
+        if (program.status.ok && !spared) {
+          counted = count_analytical(cascade, arch, program);
+          if (counted.stats.status.ok && !roofline_only && (front || (prune && !latency)))
+            spared = cannot_count(counted, shape_cycles, limit(), out.front);
+        }
         // Lowering refuses what cannot run (a buffer too small, an illegal order); the evaluator what it cannot
         // count.
-        Stats stats = program.status.ok && !spared ? evaluate_analytical(cascade, arch, program) : Stats{};
+        Stats stats =
+            program.status.ok && !spared ? time_analytical(cascade, arch, program, std::move(counted)) : Stats{};
         const EvalStatus& status = program.status.ok ? stats.status : program.status;
         if (spared) {
           ++out.pruned;  // it moves too much to rank: not evaluated
@@ -1169,7 +1197,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
           done[i].combinations = done[i].pruned = per_shape;
           continue;
         }
-        done[i] = search_shape(shapes[order[first + i]], bound, floors[order[first + i]], false, nullptr, &found);
+        done[i] = search_shape(shapes[order[first + i]], front ? rank_bound : bound, floors[order[first + i]], false,
+                               nullptr, &found, both_floors[order[first + i]].first);
       }
     };
     const int threads = std::min<int>(std::max(1, options.jobs), static_cast<int>(count));

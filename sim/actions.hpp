@@ -47,4 +47,9 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
 // (refresh from the run's time), utilization and the compute roofline, energy totals, latency and the bound.
 void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s);
 
+// The energy finish_run would give `s` (its actions counted by count_actions, `run` their work) had the run taken
+// `cycles`, leaving `s` as it is: no more than the run's own energy for any `cycles` up to the run's (only a DRAM's
+// refresh depends on time, and grows with it). The mapper's bound on a lowered combination, before its timing.
+double energy_at(const ArchSpec& arch, const RunWork& run, const Stats& s, int64_t cycles);
+
 }  // namespace einsim

@@ -594,8 +594,14 @@ class GroupTimer {
 // Actions and energy: every op as many times as the program's loops say (sim/actions), on every core.
 Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
                           BankTransfers* shared) {
-  Stats s = initial_stats(arch, program, Fidelity::analytical);
-  if (!program.status.ok) return s;
+  return time_analytical(cascade, arch, program, count_analytical(cascade, arch, program, shared));
+}
+
+CountedRun count_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program,
+                            BankTransfers* shared) {
+  CountedRun counted{initial_stats(arch, program, Fidelity::analytical), {}};
+  Stats& s = counted.stats;
+  if (!program.status.ok) return counted;
   // Counts are exact 64-bit integers; refuse points whose totals would not fit rather than wrap.
   double total_cycles = 0;
   bool too_large = false;
@@ -611,11 +617,17 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   }
   if (too_large || total_cycles > 0x1p62) {
     s.status = EvalStatus{false, "the design point's counts exceed 2^62: too large to evaluate"};
-    return s;
+    return counted;
   }
-
   BankTransfers own;
-  const RunWork run = count_actions(cascade, arch, program, program_executions(program), shared ? *shared : own, s);
+  counted.run = count_actions(cascade, arch, program, program_executions(program), shared ? *shared : own, s);
+  return counted;
+}
+
+Stats time_analytical(const Cascade& cascade, const ArchSpec& arch, const TileProgram& program, CountedRun counted) {
+  Stats& s = counted.stats;
+  if (!program.status.ok || !s.status.ok) return std::move(s);
+  const RunWork& run = counted.run;
   int64_t run_longest = 0;                  // the groups running together so far
   std::map<std::string, int64_t> run_load;  // unit, path or buffer -> its cycles in them
   auto close_run = [&] {
@@ -644,7 +656,7 @@ Stats evaluate_analytical(const Cascade& cascade, const ArchSpec& arch, const Ti
   }
   close_run();
   finish_run(arch, run, s);
-  return s;
+  return std::move(s);
 }
 
 }  // namespace einsim

@@ -277,6 +277,9 @@ void finish(Job& job, int64_t end) {
   }
 }
 
+// A unit takes a buffer port for its operands this many cycles at a time (see Unit).
+constexpr int64_t kPortChunk = 256;
+
 // The global buffer: `ports` accessors at a time, each moving up to one row in every bank per cycle. A compute
 // job first streams its operands and results through a port (the rest of the job overlaps with that); jobs that
 // find every port taken wait ("buffer_port" stalls: the buffer's conflicts), and jobs whose operands take longer
@@ -509,14 +512,24 @@ struct Unit : sc_module {
       if (const int64_t extra = rec.random_stall()) sc_core::wait(duration(extra));
       const int64_t streaming = buffer.cycles_for(job->op->buffer_read_bytes + job->op->buffer_write_bytes);
       const int64_t asked = now();
-      buffer.take(streaming);
+      int64_t streamed = std::min(streaming, kPortChunk);
+      buffer.take(streamed);
       const int64_t start = now();
       if (start > asked) waited_port.charge(rec, who, start - asked);
       if (waves) {
         running.write(true);
         waiting.write(static_cast<int>(pending.size() + queue.jobs.size()));
       }
-      sc_core::wait(duration(std::max(job->op->cycles, streaming)));
+      // The rest of its operands a chunk at a time, so that a transfer into the buffer waits at most a chunk.
+      sc_core::wait(duration(streamed));
+      while (streamed < streaming) {
+        const int64_t chunk = std::min(streaming - streamed, kPortChunk), from = now();
+        buffer.take(chunk);
+        if (now() > from) waited_port.charge(rec, who, now() - from);
+        sc_core::wait(duration(chunk));
+        streamed += chunk;
+      }
+      if (now() - start < job->op->cycles) sc_core::wait(duration(job->op->cycles - (now() - start)));
       if (streaming > job->op->cycles) waited_bandwidth.charge(rec, who, streaming - job->op->cycles);
       busy += job->op->cycles;
       if (waves) running.write(false);

@@ -230,10 +230,10 @@ TEST(Cycle, FuseMaxInOrderDmaQueuesLoadsBehindAWaitingStore) {
 TEST(Cycle, FuseMaxReadyFirstDmaLoadsTheNextHeadWhileAStoreWaits) {
   // The next head's loads pass the store that waits, the controller feeds the 2D array the next head while the
   // 1D array finishes this one, and the DMA takes a buffer port only for its tile's share: the engine is within
-  // 2% of the analytical model (0.11%).
+  // 2% of the analytical model (0.35%).
   const DesignPoint p = fusemax_bert_64("ready_first");
   const Stats s = simulate_cycles(p.cascade, p.arch, p.program);
-  EXPECT_EQ(s.cycles, 1906702);
+  EXPECT_EQ(s.cycles, 1911293);
   EXPECT_LT(s.cycles, 2819428);  // in_order's, above
   ASSERT_TRUE(s.gap_vs_analytical.has_value());
   EXPECT_GE(*s.gap_vs_analytical, 0.0);

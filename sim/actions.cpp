@@ -130,11 +130,12 @@ RunWork count_actions(const Cascade& cascade, const ArchSpec& arch, const TilePr
   return run;
 }
 
-double energy_at(const ArchSpec& arch, const RunWork& run, const Stats& s, int64_t cycles) {
-  double pj = 0;
-  for (const auto& [component, actions] : s.energy_by_action_pJ)
-    for (const auto& [action, e] : actions) pj += e;
-  // What finish_run charges for the memories' traffic replaces what is there under the same action.
+namespace {
+
+// Calls `f(component, energy)` with what each memory that moved bytes charges for the run's traffic had it taken
+// `cycles` (a system of devices: each has every component, and the run's traffic is all of theirs).
+template <class F>
+void charge_memories(const ArchSpec& arch, const RunWork& run, const Stats& s, int64_t cycles, F f) {
   const int64_t devices = arch.devices() ? arch.devices()->count() : 1;
   for (const ComponentSpec& c : arch.components) {
     const auto it = s.traffic_bytes.find(c.name);
@@ -145,30 +146,34 @@ double energy_at(const ArchSpec& arch, const RunWork& run, const Stats& s, int64
     c.model->charge_run(RunTraffic{it->second.read, it->second.write, external.read, external.write,
                                    static_cast<double>(cycles) / arch.clock_hz, devices},
                         energy);
+    f(c, energy);
+  }
+}
+
+}  // namespace
+
+double energy_at(const ArchSpec& arch, const RunWork& run, const Stats& s, int64_t cycles) {
+  double pj = 0;
+  for (const auto& [component, actions] : s.energy_by_action_pJ)
+    for (const auto& [action, e] : actions) pj += e;
+  // What finish_run charges for the memories' traffic replaces what is there under the same action.
+  charge_memories(arch, run, s, cycles, [&](const ComponentSpec& c, const ActionEnergy& energy) {
     const auto had = s.energy_by_action_pJ.find(c.name);
     for (const auto& [action, e] : energy) {
       pj += e;
       if (had == s.energy_by_action_pJ.end()) continue;
       if (const auto old = had->second.find(action); old != had->second.end()) pj -= old->second;
     }
-  }
+  });
   return pj;
 }
 
 void finish_run(const ArchSpec& arch, const RunWork& run, Stats& s) {
-  // A system of devices: each has every component, and the run's work and traffic are all of theirs.
-  const int64_t devices = arch.devices() ? arch.devices()->count() : 1;
-  for (const ComponentSpec& c : arch.components) {
-    const auto it = s.traffic_bytes.find(c.name);
-    if (it == s.traffic_bytes.end()) continue;
-    const auto x = run.external.find(c.name);
-    const Traffic external = x == run.external.end() ? Traffic{} : x->second;
-    ActionEnergy energy;
-    c.model->charge_run(RunTraffic{it->second.read, it->second.write, external.read, external.write,
-                                   static_cast<double>(s.cycles) / arch.clock_hz, devices},
-                        energy);
+  charge_memories(arch, run, s, s.cycles, [&](const ComponentSpec& c, const ActionEnergy& energy) {
     for (const auto& [action, pj] : energy) s.energy_by_action_pJ[c.name][action] = pj;
-  }
+  });
+  // A system of devices: each has every component, and the run's work is all of theirs.
+  const int64_t devices = arch.devices() ? arch.devices()->count() : 1;
   for (const ComponentSpec& c : arch.components) {
     if (!c.compute()) continue;
     // every core's, on every device

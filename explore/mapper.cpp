@@ -758,7 +758,7 @@ double energy_floor(const Cascade& cascade, const ArchSpec& arch, const MappingS
                     });
   const CompulsoryTraffic must = compulsory_traffic(cascade, m, first, last);
   const ComponentSpec* backing = m.backing.empty() ? nullptr : arch.find(m.backing);
-  if (!must.placed && backing && backing->model) {
+  if (!must.placed && backing) {
     RunTraffic traffic;
     for (TensorId t : must.loaded) traffic.read += cascade.tensors[t].bytes();
     for (TensorId t : must.stored) traffic.written += cascade.tensors[t].bytes();
@@ -784,11 +784,12 @@ namespace {
 //
 // Shapes (a unit per binding and an order per list) are searched in batches of kBatch, the batch's shapes on up
 // to options.jobs threads, their results merged in order; so the answer and the certificate are the same for any
-// number of threads. Branch and bound, for latency without a front: a shape's compute floor (compute_floor: its
-// units' work at the rates its spatial maps allow, which no setting, order or tile changes) bounds every combination
-// of it from below. Shapes are searched lowest floor first; one whose floor exceeds the `top`-th best score found
-// before its batch is pruned whole (counted, none of it lowered), and so are all after it; one whose first feasible
-// combination shows a compute roofline above that score is pruned from there.
+// number of threads. Branch and bound, without a front: a shape's floor in the objective (compute_floor: its units'
+// work at the rates its spatial maps allow; energy_floor: their ops' energy and the compulsory traffic's; neither
+// changed by a setting, order or tile) bounds every combination of it from below. Shapes are searched lowest floor
+// first; one whose floor exceeds the `top`-th best score found before its batch is pruned whole (counted, none of
+// it lowered), and so are all after it; for latency, one whose first feasible combination shows a compute roofline
+// above that score is pruned from there. With a front, shapes and combinations are pruned by dominance (below).
 //
 // With a `ceiling` (descend()'s best so far), what cannot beat it is pruned as what cannot rank is; `anytime`
 // (descend()'s too) stops at the deadline even with nothing feasible found, and leaves the run's bound unsearched.
@@ -843,6 +844,10 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
   // combinations by their tiles' compute floor and memory roofline too.
   const bool prune = !front;
   const bool latency = options.objective == MapObjective::latency;
+  // A score in the objective's terms from bounds on cycles and energy.
+  auto score_from = [&](double cycles, double pj) {
+    return latency ? cycles : options.objective == MapObjective::energy ? pj : cycles * pj;
+  };
 
   // Orders that differ only in where loops of one iteration sit are one mapping: such a loop (a group's outermost
   // over its index, whose tile is the index's extent) moves nothing and repeats nothing wherever it is. Of the
@@ -931,10 +936,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
         it->second = {static_cast<double>(compute_floor(cascade, arch, m, run.first, run.last)),
                       energy_floor(cascade, arch, m, run.first, run.last)};
       }
-      const auto [cycles, pj] = it->second;
-      floors[i] = options.objective == MapObjective::latency  ? cycles
-                  : options.objective == MapObjective::energy ? pj
-                                                              : cycles * pj;
+      floors[i] = score_from(it->second.first, it->second.second);
       both_floors[i] = it->second;
     }
   }
@@ -946,7 +948,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     if (!front || floors[shape] <= rank_bound) return false;
     const auto [cycles, pj] = both_floors[shape];
     return std::any_of(front->begin(), front->end(), [&](const Partial& q) {
-      return static_cast<double>(q.stats.cycles) <= cycles && covers(0, q.stats.energy_pJ, 0, pj);
+      return covers(q.stats.cycles, q.stats.energy_pJ, static_cast<int64_t>(cycles), pj);
     });
   };
   std::vector<size_t> order(shapes.size());
@@ -962,10 +964,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
                           const std::vector<Partial>& shape_front) {
     const int64_t cycles = std::max(counted.stats.roofline_memory_cycles, static_cast<int64_t>(shape_cycles));
     const double pj = energy_at(arch, counted.run, counted.stats, cycles) * (1 - 1e-9);
-    const double score = latency                                      ? static_cast<double>(cycles)
-                         : options.objective == MapObjective::energy ? pj
-                                                                     : static_cast<double>(cycles) * pj;
-    if (score <= limit) return false;
+    if (score_from(static_cast<double>(cycles), pj) <= limit) return false;
     if (!front) return true;
     auto covering = [&](const Partial& q) { return covers(q.stats.cycles, q.stats.energy_pJ, cycles, pj); };
     return std::any_of(front->begin(), front->end(), covering) ||
@@ -1099,7 +1098,7 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
             program.status.ok && !spared ? time_analytical(cascade, arch, program, std::move(counted)) : Stats{};
         const EvalStatus& status = program.status.ok ? stats.status : program.status;
         if (spared) {
-          ++out.pruned;  // it moves too much to rank: not evaluated
+          ++out.pruned;  // it cannot rank (or a point found before covers it): not evaluated in full
         } else if (!status.ok) {
           ++out.infeasible;
           if (out.first_infeasible_reason.empty()) out.first_infeasible_reason = status.reason;

@@ -121,9 +121,9 @@ struct MapResult {
   int64_t not_dividing = 0;  // an inner tile of an index that does not divide its outer tile
   int64_t infeasible = 0;    // refused by lowering (a buffer too small, ...)
   int64_t evaluated = 0;
-  // Branch and bound (objective latency, no Pareto front): combinations not evaluated because a lower bound on them
-  // exceeded the top-th best score found: their binding's compute floor or roofline, their tiles' compute floor, or
-  // once lowered their memory roofline.
+  // Branch and bound: combinations not evaluated because a lower bound on them exceeded the top-th best score found
+  // (their binding's compute or energy floor or roofline, their tiles' compute floor, or once lowered their memory
+  // roofline, or their actions' energy), and with a Pareto front, a point found before covered their bounds too.
   int64_t pruned = 0;
   // Combinations that are an earlier one's mapping: their orders differ only in where loops of one iteration sit (a
   // group's outermost loop over an index whose tile is the whole index), so they move and repeat the same; counted,
@@ -136,9 +136,10 @@ struct MapResult {
   // time limit): their searches' counts are above, and the best is a local optimum, not proven.
   int64_t bindings_descended = 0;
   bool complete() const { return shapes_searched == shapes && bindings_descended == 0; }
-  // For latency: no mapping of the space has fewer cycles. A complete search's is its best's; one the time limit
-  // stopped takes the least, among the bindings it did not search, of each one's compute floor, its compute roofline
-  // or the traffic floor, whichever is higher (each run's, summed).
+  // No mapping of the space scores lower. A complete search's is its best's; one the time limit stopped takes the
+  // least, among the bindings it did not search, of each one's floor in the objective (for latency its compute
+  // floor, its compute roofline or the traffic floor, whichever is higher; for energy its energy floor), each run's
+  // summed.
   double lower_bound = 0;
   // The cycles no mapping of the space is below for the bytes that must cross the backing memory's path: each
   // tensor read or needed whole once, at the path's bandwidth (each run's, summed; 0 where not counted).

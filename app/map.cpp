@@ -73,7 +73,8 @@ CLI::App* add_map_command(CLI::App& app, MapArgs& args) {
          "Stop after S seconds (each run of groups, or fused group, an equal share of the time left) with the "
          "best found and its gap to a lower bound (the least, over the bindings "
          "not searched, of each one's compute floor or the bytes that must cross the backing memory, "
-         "whichever is higher); a space over the size limit is searched too, and a group with more units, maps and "
+         "whichever is higher; for energy, each one's energy floor); a space over the size limit is searched too, "
+         "and a group with more units, maps and "
          "orders than can be listed, or with --fuse a fused group over the limit, by descent over its bindings (to a "
          "local optimum; with --fuse, half of each descent's share goes on to the descents that could improve on "
          "the best way to fuse)")

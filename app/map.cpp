@@ -440,12 +440,12 @@ int run_map(const MapArgs& args) {
                            : "fused groups marked (descent) had more combinations than the mapper searches",
         grouped(r.bindings_descended), r.bindings_descended == 1 ? "" : "s");
   if (!r.complete())
-    std::cout << fmt::format(
-        "  --time-limit stopped it {}: the best found, not proven optimal{}\n\n", stopped_after(r, grouped),
-        std::isnan(r.lower_bound) ? std::string(" (no bound)")
-                                  : fmt::format("; {}, and the best found is {:.2f}% above that",
-                                                no_mapping_below(options.objective, r.lower_bound),
-                                                100 * (r.best.front().score / r.lower_bound - 1)));
+    std::cout << fmt::format("  --time-limit stopped it {}: the best found, not proven optimal{}\n\n",
+                             stopped_after(r, grouped),
+                             std::isnan(r.lower_bound) ? std::string(" (no bound)")
+                                                       : fmt::format("; {}, and the best found is {:.2f}% above that",
+                                                                     no_mapping_below(options.objective, r.lower_bound),
+                                                                     100 * (r.best.front().score / r.lower_bound - 1)));
   std::vector<std::vector<std::string>> rows{
       {"rank", "cycles", "energy (pJ)", "bound",
        fmt::format(

@@ -690,22 +690,20 @@ std::vector<FloorTerm> floor_terms(const Cascade& cascade, const ArchSpec& arch,
                                    size_t last) {
   const double devices = arch.devices() ? static_cast<double>(arch.devices()->count()) : 1;
   std::vector<FloorTerm> terms;
-  for_each_computed(cascade, arch, m, first, last,
-                    [&](const Einsum& einsum, const ComponentSpec& unit, const EinsumBinding& binding, size_t group,
-                        size_t pass) {
-                      FloorTerm t{einsum.name, unit.name, unit.compute(), 0, group, pass, {}, 0, {}, {}};
-                      const int64_t per_point =
-                          busiest_function_unit(*unit.ops(), einsum_ops_per_point(einsum),
-                                                [](int64_t count, int64_t issue) { return count * issue; });
-                      t.work = static_cast<double>(einsum.points() / einsum.points_per_work()) *
-                               static_cast<double>(per_point) /
-                               (static_cast<double>(arch.copies(unit.name)) * devices);
-                      if (t.role->maps_spatially())
-                        for (const auto& [dim, index] : binding.spatial)
-                          if (const int v = einsum.var_index(index); v >= 0)
-                            t.spread.emplace_back(dim, &einsum.vars[static_cast<size_t>(v)]);
-                      terms.push_back(std::move(t));
-                    });
+  for_each_computed(
+      cascade, arch, m, first, last,
+      [&](const Einsum& einsum, const ComponentSpec& unit, const EinsumBinding& binding, size_t group, size_t pass) {
+        FloorTerm t{einsum.name, unit.name, unit.compute(), 0, group, pass, {}, 0, {}, {}};
+        const int64_t per_point = busiest_function_unit(*unit.ops(), einsum_ops_per_point(einsum),
+                                                        [](int64_t count, int64_t issue) { return count * issue; });
+        t.work = static_cast<double>(einsum.points() / einsum.points_per_work()) * static_cast<double>(per_point) /
+                 (static_cast<double>(arch.copies(unit.name)) * devices);
+        if (t.role->maps_spatially())
+          for (const auto& [dim, index] : binding.spatial)
+            if (const int v = einsum.var_index(index); v >= 0)
+              t.spread.emplace_back(dim, &einsum.vars[static_cast<size_t>(v)]);
+        terms.push_back(std::move(t));
+      });
   std::vector<std::string> units;
   for (FloorTerm& t : terms) {
     t.unit_slot = static_cast<size_t>(std::find(units.begin(), units.end(), t.unit) - units.begin());
@@ -1080,9 +1078,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
           for (const LoopAddress& a : at[k]) set_tile(loop_at(m, a), tiles[k]);
         const TileProgram program = lower_groups(cascade, arch, m, run.first, run.last);
         // Lowered, its traffic is known: a memory roofline above what could rank spares its evaluation.
-        bool spared =
-            bounding && program.status.ok &&
-            static_cast<double>(memory_roofline_cycles(arch, program, program_executions(program))) > limit();
+        bool spared = bounding && program.status.ok &&
+                      static_cast<double>(memory_roofline_cycles(arch, program, program_executions(program))) > limit();
         // For energy, or with a front: its actions' energy at the fewest cycles it could take (its memory roofline
         // or the binding's compute floor) bounds its figures; timed only where they could rank, or with a front
         // where no point of it found so far covers them.
@@ -1188,8 +1185,8 @@ std::vector<Partial> search(const Cascade& cascade, const ArchSpec& arch, const 
     std::vector<ShapeResult> done(count);
     std::atomic<size_t> next{0};
     std::atomic<bool> found{anytime || !best.empty()};
-    const double rank_bound = static_cast<int>(best.size()) >= options.top ? best.back().score
-                                                                            : std::numeric_limits<double>::infinity();
+    const double rank_bound =
+        static_cast<int>(best.size()) >= options.top ? best.back().score : std::numeric_limits<double>::infinity();
     auto work = [&] {
       for (size_t i; (i = next++) < count;) {
         if (dominated(order[first + i], rank_bound)) {

@@ -1068,14 +1068,14 @@ struct Controller : sc_module {
     std::vector<char> hoisted(g.ops.size(), 0);  // (not vector<bool>: read for every op of every tile)
     bool any_hoisted = false;
     for (size_t o = 0; o < g.ops.size(); ++o) {
-        const TileOp& op = g.ops[o];
-        if (op.kind != TileOp::Kind::load || op.depth > g.outer_loops || op.stages < 2) continue;
-        if (passes == 1 && !info[o].path->ready_first) continue;
-        hoisted[o] = std::none_of(g.ops.begin(), g.ops.end(), [&](const TileOp& other) {
-          return &other != &op && other.kind != TileOp::Kind::compute && other.tensor == op.tensor;
-        });
-        any_hoisted |= hoisted[o];
-      }
+      const TileOp& op = g.ops[o];
+      if (op.kind != TileOp::Kind::load || op.depth > g.outer_loops || op.stages < 2) continue;
+      if (passes == 1 && !info[o].path->ready_first) continue;
+      hoisted[o] = std::none_of(g.ops.begin(), g.ops.end(), [&](const TileOp& other) {
+        return &other != &op && other.kind != TileOp::Kind::compute && other.tensor == op.tensor;
+      });
+      any_hoisted |= hoisted[o];
+    }
     std::vector<std::deque<JobPtr>> prefetched(g.ops.size());  // per hoisted load: issued for later iterations
     // Whether the loads issued ahead at the loops outside `loop` have arrived: while one is on its way, the
     // iterations of `loop` share the channel with it and cost more than the rest of the loop's will.
@@ -1132,7 +1132,8 @@ struct Controller : sc_module {
           if (info[o].path->ready_first) {
             int64_t later = 0;
             for (int k = 0; k < g.outer_loops; ++k)
-              later = later * g.loops[static_cast<size_t>(k)].trips + next[static_cast<size_t>(k)] - at[static_cast<size_t>(k)];
+              later = later * g.loops[static_cast<size_t>(k)].trips + next[static_cast<size_t>(k)] -
+                      at[static_cast<size_t>(k)];
             post(*info[o].path, job, {iteration + later, 0});
           } else {
             ++prefetching;
@@ -1206,8 +1207,8 @@ struct Controller : sc_module {
           // alternate between iterations (FuseMax's arrays take turns), hence periods above 1.
           bool settled = false;
           for (size_t period = 1; period <= kMaxPeriod && !settled; ++period) {
-            settled = n >= kSettle * period + 1 &&
-                           (!before || before->done_at(began[n - 1 - kSettle * period])) && prefetches_arrived(l);
+            settled = n >= kSettle * period + 1 && (!before || before->done_at(began[n - 1 - kSettle * period])) &&
+                      prefetches_arrived(l);
             // An iteration that took no time is the walk running ahead of the units (only their queues hold it
             // back), not a steady state.
             for (size_t m = n - 1; settled && m + (kSettle - 1) * period > n - 1; --m)
@@ -1221,8 +1222,8 @@ struct Controller : sc_module {
           // Else costs that repeat to within a cycle, skipped in whole windows of kSettleNear periods.
           for (size_t period = 1; period <= kMaxPeriod && !settled; ++period) {
             const size_t window = kSettleNear * period;
-            settled = n >= window + 1 && (!before || before->done_at(began[n - 1 - window])) &&
-                      prefetches_arrived(l) && repeat_within_a_cycle(starts, period, kSettleNear);
+            settled = n >= window + 1 && (!before || before->done_at(began[n - 1 - window])) && prefetches_arrived(l) &&
+                      repeat_within_a_cycle(starts, period, kSettleNear);
             if (!settled) continue;
             const auto windows = (trips - 1 - i) / static_cast<int64_t>(window);
             skipped += (starts[n - 1] - starts[n - 1 - window]) * windows;

@@ -581,7 +581,8 @@ BruteForce brute_force(const Cascade& c, const ArchSpec& arch, const MappingSpec
         // And none takes less energy than its binding's energy floor, or than its actions at the fewest cycles it
         // could take.
         EXPECT_GE(st.energy_pJ, energy_floor(c, arch, pinned, 0, pinned.groups.size()));
-        const int64_t fewest = std::max(st.roofline_memory_cycles, compute_floor(c, arch, pinned, 0, pinned.groups.size()));
+        const int64_t fewest =
+            std::max(st.roofline_memory_cycles, compute_floor(c, arch, pinned, 0, pinned.groups.size()));
         const CountedRun counted = count_analytical(c, arch, p);
         EXPECT_GE(st.energy_pJ * (1 + 1e-12), energy_at(arch, counted.run, counted.stats, fewest));
         EXPECT_DOUBLE_EQ(st.energy_pJ, energy_at(arch, counted.run, counted.stats, st.cycles));
@@ -684,8 +685,7 @@ TEST(Mapper, EqualsBruteForceOnRandomChainsAndAttention) {
         fmt::format("seed {} problem {}: {} {} ragged {}", seed, problem, params, arch_sets, options.ragged);
     const Constraints base =
         constraints(attention ? kRoot + "/configs/constraints/attention-fusemax.yaml" : chain, params, arch_sets);
-    feasible +=
-        expect_brute_force_best(base, map_tiles(base.cascade, base.arch, base.mapping, options), what, options);
+    feasible += expect_brute_force_best(base, map_tiles(base.cascade, base.arch, base.mapping, options), what, options);
   }
   EXPECT_GE(feasible, 20);  // most problems have mappings (a small buffer refuses some)
 }
